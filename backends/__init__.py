@@ -1,0 +1,73 @@
+"""Engine registry: engine name -> how to compile a program for it.
+
+The interpreter lives in the core package; the JIT backends live here and are
+imported only when asked for, so a missing dependency of one backend never
+stops the others from working.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from typing import Callable
+
+from bpfjit.errors import BackendUnavailable, BpfError
+
+__all__ = ["ENGINES", "get_engine", "available_engines", "reject_unknown_options"]
+
+ENGINES = ("interp", "llvm", "peachpy")
+
+
+def reject_unknown_options(engine: str, unknown: dict) -> None:
+    """Raise a clear BpfError for options an engine does not take."""
+    if unknown:
+        names = ", ".join(sorted(unknown))
+        raise BpfError(f"engine {engine!r} does not take the option(s) {names}")
+
+
+def _interp(prog, helpers=None, budget=None, **unknown):
+    from bpfjit.interpreter import DEFAULT_BUDGET, Interpreter
+    reject_unknown_options("interp", unknown)
+    return Interpreter(prog, helpers=helpers, budget=DEFAULT_BUDGET if budget is None else budget)
+
+
+def _llvm(prog, **options):
+    raise BackendUnavailable(
+        "engine 'llvm' (the llvmlite JIT) is not part of this version of bpfjit yet; "
+        "use engine='interp'")
+
+
+def _peachpy(prog, **options):
+    if importlib.util.find_spec("peachpy") is None:
+        raise BackendUnavailable(
+            "engine 'peachpy' needs PeachPy, which is not importable: on Debian run "
+            "'apt-get install python3-peachpy' and use a virtualenv made with "
+            "--system-site-packages from /usr/bin/python3 (make test does this)")
+    raise BackendUnavailable(
+        "engine 'peachpy' (the direct-emit x86-64 JIT) is not part of this version of "
+        "bpfjit yet; use engine='interp'")
+
+
+_FACTORIES: dict[str, Callable] = {"interp": _interp, "llvm": _llvm, "peachpy": _peachpy}
+
+
+def get_engine(name: str) -> Callable:
+    """The compile function of engine `name`; BackendUnavailable if unknown."""
+    try:
+        return _FACTORIES[name]
+    except KeyError:
+        raise BackendUnavailable(
+            f"unknown engine {name!r}; engines are: {', '.join(ENGINES)}") from None
+
+
+def available_engines() -> list[str]:
+    """Engines that can compile and run a program on this machine right now."""
+    from bpfjit.asm import assemble
+    probe = assemble("mov %r0, 0\nexit")
+    found = []
+    for name in ENGINES:
+        try:
+            get_engine(name)(probe)
+        except BackendUnavailable:
+            continue
+        found.append(name)
+    return found

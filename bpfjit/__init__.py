@@ -1,0 +1,47 @@
+"""bpfjit: run eBPF programs (RFC 9669, cpu v1-v4) in user space from Python.
+
+    >>> import bpfjit
+    >>> prog = bpfjit.assemble("mov %r0, 42\\nexit")
+    >>> bpfjit.compile(prog)()
+    42
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from .asm import assemble, disassemble
+from .errors import (AssembleError, BackendUnavailable, BpfError, BpfTrap, BudgetExceeded,
+                     CallDepthExceeded, DecodeError, ElfError, HelperError,
+                     MemoryAccessError, VerifierError)
+from .interpreter import DEFAULT_BUDGET
+from .program import Program
+
+__all__ = [
+    "Program", "assemble", "disassemble", "compile", "engines", "DEFAULT_BUDGET",
+    "BpfError", "DecodeError", "AssembleError", "VerifierError", "ElfError",
+    "BackendUnavailable", "BpfTrap", "MemoryAccessError", "BudgetExceeded",
+    "CallDepthExceeded", "HelperError",
+]
+
+__version__ = "0.1.0"
+
+
+def compile(prog: Program, engine: str = "interp", **options: Any) -> Callable[..., int]:
+    """Prepare `prog` to run on `engine` ("interp", "llvm" or "peachpy").
+
+    Returns a callable: call it with a bytes-like memory buffer (or None) and
+    it returns r0 as an unsigned 64-bit int.  Options: `helpers` ({id:
+    callable(r1..r5) -> r0}) and `budget` (instructions per run).
+    """
+    from bpfjit.backends import get_engine   # imported late: backends import the core
+    if not isinstance(prog, Program):
+        raise BpfError(f"compile() takes a bpfjit.Program, not {type(prog).__name__}; "
+                       f"use Program.from_bytes() or assemble() first")
+    return get_engine(engine)(prog, **options)
+
+
+def engines() -> list[str]:
+    """The engines available on this machine."""
+    from bpfjit.backends import available_engines
+    return available_engines()

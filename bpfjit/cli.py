@@ -1,0 +1,262 @@
+"""The `bpfjit` command line: run, asm, disasm, bench, bench-suite, conformance-plugin.
+
+User errors print one line on stderr and exit non-zero; never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from . import __version__
+from .asm import assemble, disassemble
+from .conformance import conformance_helpers
+from .datafile import DataTest, parse_data, parse_hex_bytes
+from .errors import BpfError
+from .program import Program
+
+__all__ = ["main"]
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line."""
+
+    def error(self, message: str) -> None:   # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
+class _UserError(BpfError):
+    """A problem with the command line's inputs (missing file, wrong type)."""
+
+
+# ---------------------------------------------------------------------------
+# loading programs and memory
+# ---------------------------------------------------------------------------
+
+def _read(path: str, mode: str = "b"):
+    try:
+        p = Path(path)
+        return p.read_bytes() if mode == "b" else p.read_text()
+    except OSError as exc:
+        raise _UserError(f"cannot read {path}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise _UserError(f"{path} is not a text file") from None
+
+
+def _load(path: str) -> tuple[Program | None, DataTest | None]:
+    """Load PROG by its extension: .bin (raw), .s/.asm (assembly) or .data (test file)."""
+    suffix = Path(path).suffix.lower()
+    if suffix in (".bin", ".o.bin", ".raw"):
+        return Program.from_bytes(_read(path)), None
+    if suffix in (".s", ".asm"):
+        return assemble(_read(path, "t")), None
+    if suffix == ".data":
+        test = parse_data(_read(path, "t"))
+        return test.program, test
+    raise _UserError(f"{path}: unknown program type {suffix or '(no extension)'!r}; "
+                     f"use .bin (raw bytecode), .s/.asm (assembly) or .data (test file)")
+
+
+def _memory(args, test: DataTest | None = None) -> bytearray | None:
+    if getattr(args, "mem", None) is not None:
+        return bytearray(_read(args.mem))
+    if getattr(args, "mem_hex", None) is not None:
+        return bytearray(parse_hex_bytes(args.mem_hex, "--mem-hex"))
+    if test is not None and test.memory:
+        return bytearray(test.memory)
+    return None
+
+
+def _compile(prog: Program, engine: str, budget: int | None = None, helpers=None):
+    from . import compile as compile_program
+    options = {} if budget is None else {"budget": budget}
+    if helpers:
+        options["helpers"] = helpers
+    return compile_program(prog, engine, **options)
+
+
+# ---------------------------------------------------------------------------
+# commands
+# ---------------------------------------------------------------------------
+
+def cmd_run(args) -> int:
+    prog, test = _load(args.prog)
+    mem = _memory(args, test)
+    if test is None:
+        fn = _compile(prog, args.engine, args.budget)
+        r0 = fn(mem)
+        print(f"r0 = {r0} ({r0:#x})")
+        return 0
+    return _check_data_test(prog, test, mem, args)
+
+
+def _check_data_test(prog, test: DataTest, mem, args) -> int:
+    """Run a .data file and compare with its -- result / -- error section.
+
+    The conformance suite's test helper (id 5) is registered, as the suite expects.
+    """
+    name = args.prog
+    try:
+        if prog is None:
+            raise test.program_error
+        r0 = _compile(prog, args.engine, args.budget, conformance_helpers())(mem)
+    except BpfError as exc:
+        if test.error is not None:
+            print(f"PASS {name}: failed as expected: {exc}")
+            return 0
+        print(f"FAIL {name}: expected r0 = {test.result:#x}, got error: {exc}")
+        return 1
+    if test.error is not None:
+        print(f"FAIL {name}: expected an error ({test.error or 'any'}), got r0 = {r0:#x}")
+        return 1
+    if r0 != test.result:
+        print(f"FAIL {name}: expected r0 = {test.result:#x}, got r0 = {r0:#x}")
+        return 1
+    print(f"PASS {name}: r0 = {r0:#x}")
+    return 0
+
+
+def cmd_asm(args) -> int:
+    prog = assemble(_read(args.source, "t"))
+    raw = prog.to_bytes()
+    if args.hex:
+        print(" ".join(f"{b:02x}" for b in raw))
+        return 0
+    out = args.output or str(Path(args.source).with_suffix(".bin"))
+    try:
+        Path(out).write_bytes(raw)
+    except OSError as exc:
+        raise _UserError(f"cannot write {out}: {exc.strerror or exc}") from None
+    print(f"{out}: {len(prog)} instructions, {len(raw)} bytes")
+    return 0
+
+
+def cmd_disasm(args) -> int:
+    prog, _ = _load(args.prog)
+    sys.stdout.write(disassemble(prog, args.syntax, pcs=args.pcs))
+    return 0
+
+
+def cmd_conformance_plugin(args) -> int:
+    """The bpf_conformance plugin protocol: program hex on stdin, memory hex in argv."""
+    if args.elf:
+        raise _UserError("--elf input is not supported by this plugin; run without --elf")
+    memory = parse_hex_bytes(" ".join(args.memory), "memory argument")
+    prog = Program.from_bytes(parse_hex_bytes(sys.stdin.read(), "program on stdin"))
+    r0 = _compile(prog, args.engine, helpers=conformance_helpers())(
+        bytearray(memory) if memory else None)
+    print(f"{r0:x}")
+    return 0
+
+
+def cmd_bench(args) -> int:
+    from .bench import bench_program
+    prog, test = _load(args.prog)
+    if prog is None:
+        raise test.program_error
+    result = bench_program(prog, args.engine, _memory(args, test), iters=args.iters)
+    print(f"engine={args.engine} insns_per_run={result.insns_per_run} "
+          f"ns_per_insn={result.ns_per_insn:.2f} call_overhead_ns={result.call_overhead_ns:.1f}")
+    print(f"ns_per_run={result.ns_per_run:.1f} r0={result.r0} compile_ns={result.compile_ns:.1f}")
+    return 0
+
+
+def cmd_bench_suite(args) -> int:
+    from .bench import run_suite
+    return run_suite(Path(args.directory), args.engines, quick=args.quick)
+
+
+# ---------------------------------------------------------------------------
+
+def _engine_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--engine", default="interp",
+                   help="interp (default), llvm or peachpy")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="bpfjit", description="Run eBPF programs in user space.")
+    parser.add_argument("--version", action="version", version=f"bpfjit {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    p = sub.add_parser("run", help="run a program and print r0 (a .data file is checked)")
+    p.add_argument("prog", help="program: .bin, .s/.asm or .data")
+    mem = p.add_mutually_exclusive_group()
+    mem.add_argument("--mem", metavar="FILE", help="memory buffer from a file")
+    mem.add_argument("--mem-hex", metavar="HEX", help="memory buffer as hex bytes")
+    _engine_arg(p)
+    p.add_argument("--budget", type=int, help="instruction budget per run")
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("asm", help="assemble text into raw bytecode")
+    p.add_argument("source", help="assembly file")
+    p.add_argument("-o", "--output", help="output file (default: SOURCE with .bin)")
+    p.add_argument("--hex", action="store_true", help="print hex bytes instead of writing")
+    p.set_defaults(func=cmd_asm)
+
+    p = sub.add_parser("disasm", help="disassemble a program")
+    p.add_argument("prog", help="program: .bin, .s/.asm or .data")
+    p.add_argument("--syntax", choices=("data", "c"), default="data",
+                   help="data: assembler syntax (default); c: llvm-objdump pseudo-C")
+    p.add_argument("--pcs", action="store_true", help="prefix each line with its pc")
+    p.set_defaults(func=cmd_disasm)
+
+    p = sub.add_parser("bench", help="time one program on one engine")
+    p.add_argument("prog", help="program: .bin, .s/.asm or .data")
+    mem = p.add_mutually_exclusive_group()
+    mem.add_argument("--mem", metavar="FILE", help="memory buffer from a file")
+    mem.add_argument("--mem-hex", metavar="HEX", help="memory buffer as hex bytes")
+    _engine_arg(p)
+    p.add_argument("--iters", type=int, default=1000, help="timed runs (default 1000)")
+    p.set_defaults(func=cmd_bench)
+
+    p = sub.add_parser("bench-suite", help="time every shipped program on every engine")
+    p.add_argument("directory", nargs="?", default="bench/programs",
+                   help="directory of .s programs with optional .mem inputs")
+    p.add_argument("--engines", help="comma-separated engines (default: all available)")
+    p.add_argument("--quick", action="store_true", help="fewer iterations, for CI")
+    p.set_defaults(func=cmd_bench_suite)
+
+    p = sub.add_parser("conformance-plugin",
+                       help="plugin for the bpf_conformance runner (program hex on stdin)")
+    p.add_argument("memory", nargs="*", help="input memory as hex bytes")
+    _engine_arg(p)
+    p.add_argument("--elf", action="store_true", help=argparse.SUPPRESS)
+    p.set_defaults(func=cmd_conformance_plugin)
+    return parser
+
+
+def _plugin_argv(argv: list[str]) -> list[str]:
+    """Let the runner put the memory argument before `conformance-plugin`.
+
+    bpf_conformance passes the memory first and the plugin options after it,
+    so with --plugin_options "conformance-plugin ..." the memory precedes the
+    sub-command name; move such leading hex arguments after it.
+    """
+    if "conformance-plugin" not in argv:
+        return argv
+    at = argv.index("conformance-plugin")
+    lead = argv[:at]
+    if lead and all(_looks_like_hex(a) for a in lead):
+        return argv[at:at + 1] + argv[at + 1:] + lead
+    return argv
+
+
+def _looks_like_hex(arg: str) -> bool:
+    return not arg.startswith("-") and all(c in "0123456789abcdefABCDEF \t\n" for c in arg)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    argv = _plugin_argv(list(sys.argv[1:] if argv is None else argv))
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except BpfError as exc:
+        print(f"bpfjit: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("bpfjit: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 1

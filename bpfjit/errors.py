@@ -1,0 +1,97 @@
+"""The exceptions bpfjit raises; every one derives from BpfError.
+
+Each message says where (byte offset, line and column, or pc) and what went
+wrong, in words a newcomer to eBPF can act on.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "BpfError", "DecodeError", "AssembleError", "VerifierError", "ElfError",
+    "BackendUnavailable", "BpfTrap", "MemoryAccessError", "BudgetExceeded",
+    "CallDepthExceeded", "HelperError",
+]
+
+
+class BpfError(Exception):
+    """Base class of every error bpfjit raises on purpose."""
+
+
+class DecodeError(BpfError):
+    """Raw bytecode that is not a valid instruction stream."""
+
+    def __init__(self, offset: int, reason: str):
+        self.offset = offset
+        self.reason = reason
+        super().__init__(f"byte offset {offset} (instruction {offset // 8}): {reason}")
+
+
+class AssembleError(BpfError):
+    """Assembly text that does not assemble."""
+
+    def __init__(self, line: int, column: int, reason: str):
+        self.line = line
+        self.column = column
+        self.reason = reason
+        super().__init__(f"line {line}, column {column}: {reason}")
+
+
+class VerifierError(BpfError):
+    """A program the verifier refuses to run."""
+
+    def __init__(self, pc: int, reason: str):
+        self.pc = pc
+        self.reason = reason
+        where = f"pc {pc}" if pc >= 0 else "program"
+        super().__init__(f"{where}: {reason}")
+
+
+class ElfError(BpfError):
+    """An ELF object file that cannot be loaded."""
+
+
+class BackendUnavailable(BpfError):
+    """An engine that cannot run on this machine; the message says how to fix it."""
+
+
+class BpfTrap(BpfError):
+    """A running program stopped by a runtime check, at instruction `pc`."""
+
+    def __init__(self, pc: int, reason: str):
+        self.pc = pc
+        self.reason = reason
+        super().__init__(f"pc {pc}: {reason}")
+
+
+class MemoryAccessError(BpfTrap):
+    """A load or store outside every region the program may touch."""
+
+    def __init__(self, pc: int, address: int, size: int, write: bool = False):
+        self.address = address
+        self.size = size
+        self.write = write
+        what = "write" if write else "read"
+        super().__init__(
+            pc, f"out-of-bounds {what} of {size} byte{'s' if size != 1 else ''} "
+                f"at address {address:#x}")
+
+
+class BudgetExceeded(BpfTrap):
+    """The instruction budget ran out: the program ran too long (or forever)."""
+
+    def __init__(self, pc: int, budget: int):
+        self.budget = budget
+        super().__init__(pc, f"instruction budget of {budget} exhausted "
+                             f"(infinite loop? raise it with budget=...)")
+
+
+class CallDepthExceeded(BpfTrap):
+    """Too many nested local calls."""
+
+    def __init__(self, pc: int, limit: int):
+        self.limit = limit
+        super().__init__(pc, f"call depth limit of {limit} frames exceeded")
+
+
+class HelperError(BpfTrap):
+    """A helper call that failed: unknown id, or the helper itself raised."""

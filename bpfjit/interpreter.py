@@ -1,0 +1,317 @@
+"""The reference interpreter: the semantics every other engine must match.
+
+Each instruction is decoded once into a small Python closure `step(r, st) ->
+next pc`, where `r` is the register file (a list of eleven unsigned 64-bit
+ints) and `st` the run state.  The run loop is just `pc = steps[pc](r, st)`.
+The closures at basic-block starts first charge the instruction budget for
+their whole block, which is how every engine accounts for it.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Mapping
+
+from . import semantics as sem
+from .cfg import block_leaders, check_structure
+from .errors import BpfError, BudgetExceeded, CallDepthExceeded, HelperError
+from .isa import LDDW_PSEUDO, MAX_CALL_DEPTH, STACK_SIZE, Kind
+from .memory import MEM_BASE, STACK_TOP, AddressSpace, as_buffer
+from .program import Program
+
+__all__ = ["Interpreter", "DEFAULT_BUDGET", "Helper"]
+
+DEFAULT_BUDGET = 10_000_000     # executed instructions per run
+
+Helper = Callable[[int, int, int, int, int], int]
+Step = Callable[[list, "RunState"], int]
+
+M64 = sem.M64
+
+
+class _Halt(Exception):
+    """Raised by the main program's exit; carries nothing, r0 is in the registers."""
+
+
+class RunState:
+    """What one run needs besides the registers: memory, call frames, budget."""
+
+    __slots__ = ("space", "frames", "remaining", "helpers")
+
+    def __init__(self, space: AddressSpace, helpers: Mapping[int, Helper], budget: int):
+        self.space = space
+        self.frames: list[tuple] = []
+        self.remaining = budget
+        self.helpers = helpers
+
+
+def _alu_step(insn, pc: int) -> Step:
+    spec = insn.spec
+    f = sem.alu_function(spec.op, spec.width, insn.off if spec.op == "movsx" else 0)
+    d, s, nxt = insn.dst, insn.src, pc + 1
+    if spec.source == "reg":
+        def step(r, st):
+            r[d] = f(r[d], r[s])
+            return nxt
+    else:
+        k = insn.imm & M64          # sign-extended to 64 bits
+        def step(r, st):
+            r[d] = f(r[d], k)
+            return nxt
+    return step
+
+
+def _neg_step(insn, pc: int) -> Step:
+    f = sem.alu_function("neg", insn.spec.width)
+    d, nxt = insn.dst, pc + 1
+    def step(r, st):
+        r[d] = f(r[d], 0)
+        return nxt
+    return step
+
+
+def _end_step(insn, pc: int) -> Step:
+    op, bits, d, nxt = insn.spec.op, insn.imm, insn.dst, pc + 1
+    swap = sem.byte_swap
+    def step(r, st):
+        r[d] = swap(op, bits, r[d])
+        return nxt
+    return step
+
+
+def _ja_step(insn, pc: int) -> Step:
+    target = pc + 1 + (insn.off if insn.spec.width == 64 else insn.imm)
+    return lambda r, st: target
+
+
+def _jcond_step(insn, pc: int) -> Step:
+    spec = insn.spec
+    cond = sem.cond_function(spec.op, spec.width)
+    d, s, nxt, target = insn.dst, insn.src, pc + 1, pc + 1 + insn.off
+    if spec.source == "reg":
+        def step(r, st):
+            return target if cond(r[d], r[s]) else nxt
+    else:
+        k = insn.imm & M64
+        def step(r, st):
+            return target if cond(r[d], k) else nxt
+    return step
+
+
+def _call_helper(st: RunState, r: list, helper_id: int, pc: int) -> None:
+    fn = st.helpers.get(helper_id)
+    if fn is None:
+        raise HelperError(pc, f"call to unknown helper id {helper_id}")
+    try:
+        result = fn(r[1], r[2], r[3], r[4], r[5])
+    except BpfError:
+        raise
+    except Exception as exc:
+        raise HelperError(pc, f"helper {helper_id} raised {type(exc).__name__}: {exc}") from exc
+    if not isinstance(result, int):
+        raise HelperError(pc, f"helper {helper_id} returned {type(result).__name__}, "
+                              f"not an int")
+    r[0] = result & M64
+
+
+def _call_step(insn, pc: int) -> Step:
+    helper_id, nxt = insn.imm, pc + 1
+    def step(r, st):
+        _call_helper(st, r, helper_id, pc)
+        return nxt
+    return step
+
+
+def _callx_step(insn, pc: int) -> Step:
+    d, nxt = insn.dst, pc + 1
+    def step(r, st):
+        _call_helper(st, r, r[d], pc)
+        return nxt
+    return step
+
+
+def _call_btf_step(insn, pc: int) -> Step:
+    btf_id = insn.imm
+    def step(r, st):
+        raise HelperError(pc, f"helper calls by BTF id are not supported (BTF id {btf_id})")
+    return step
+
+
+def _call_local_step(insn, pc: int) -> Step:
+    target, ret = pc + 1 + insn.imm, pc + 1
+    def step(r, st):
+        frames = st.frames
+        depth = len(frames) + 2             # frames after the call, main included
+        if depth > MAX_CALL_DEPTH:
+            raise CallDepthExceeded(pc, MAX_CALL_DEPTH)
+        frames.append((ret, r[6], r[7], r[8], r[9], r[10]))
+        st.space.set_depth(depth)
+        r[10] = STACK_TOP - STACK_SIZE * (depth - 1)
+        return target
+    return step
+
+
+def _exit_step(insn, pc: int) -> Step:
+    def step(r, st):
+        frames = st.frames
+        if not frames:
+            raise _Halt
+        ret, r[6], r[7], r[8], r[9], r[10] = frames.pop()
+        st.space.set_depth(len(frames) + 1)
+        return ret
+    return step
+
+
+def _lddw_step(insn, pc: int) -> Step:
+    if insn.src != 0:
+        kind = LDDW_PSEUDO[insn.src]
+        def step(r, st):
+            raise HelperError(pc, f"lddw {kind} needs maps, which this program was "
+                                  f"not loaded with")
+        return step
+    d, value, nxt = insn.dst, insn.imm64, pc + 2
+    def step(r, st):
+        r[d] = value
+        return nxt
+    return step
+
+
+def _ldx_step(insn, pc: int) -> Step:
+    d, s, off, size, nxt = insn.dst, insn.src, insn.off, insn.spec.size, pc + 1
+    if insn.kind is Kind.LDSX:
+        bits = size * 8
+        def step(r, st):
+            r[d] = sem.sext(st.space.load((r[s] + off) & M64, size, pc), bits) & M64
+            return nxt
+    else:
+        def step(r, st):
+            r[d] = st.space.load((r[s] + off) & M64, size, pc)
+            return nxt
+    return step
+
+
+def _st_step(insn, pc: int) -> Step:
+    d, off, size, value, nxt = insn.dst, insn.off, insn.spec.size, insn.imm, pc + 1
+    def step(r, st):
+        st.space.store((r[d] + off) & M64, size, value, pc)
+        return nxt
+    return step
+
+
+def _stx_step(insn, pc: int) -> Step:
+    d, s, off, size, nxt = insn.dst, insn.src, insn.off, insn.spec.size, pc + 1
+    def step(r, st):
+        st.space.store((r[d] + off) & M64, size, r[s], pc)
+        return nxt
+    return step
+
+
+def _atomic_step(insn, pc: int) -> Step:
+    spec = insn.spec
+    d, s, off, size, nxt = insn.dst, insn.src, insn.off, spec.size, pc + 1
+    mask = (1 << spec.width) - 1
+    if spec.op == "cmpxchg":
+        def step(r, st):
+            expected, new = r[0] & mask, r[s]
+            r[0] = st.space.update((r[d] + off) & M64, size, pc,
+                                   lambda old: new if old == expected else old)
+            return nxt
+    elif spec.op == "xchg":
+        def step(r, st):
+            new = r[s]
+            r[s] = st.space.update((r[d] + off) & M64, size, pc, lambda old: new)
+            return nxt
+    else:
+        f = sem.alu_function(spec.op, spec.width)
+        fetch = spec.fetch
+        def step(r, st):
+            operand = r[s]
+            old = st.space.update((r[d] + off) & M64, size, pc, lambda v: f(v, operand))
+            if fetch:
+                r[s] = old
+            return nxt
+    return step
+
+
+_BUILDERS: dict[Kind, Callable] = {
+    Kind.ALU: _alu_step, Kind.NEG: _neg_step, Kind.END: _end_step,
+    Kind.JA: _ja_step, Kind.JCOND: _jcond_step,
+    Kind.CALL: _call_step, Kind.CALLX: _callx_step, Kind.CALL_BTF: _call_btf_step,
+    Kind.CALL_LOCAL: _call_local_step, Kind.EXIT: _exit_step,
+    Kind.LDDW: _lddw_step, Kind.LDX: _ldx_step, Kind.LDSX: _ldx_step,
+    Kind.ST: _st_step, Kind.STX: _stx_step, Kind.ATOMIC: _atomic_step,
+}
+
+
+def _charged(step: Step, pc: int, cost: int, budget: int) -> Step:
+    """Wrap a block's first step so that entering the block spends its cost."""
+    def charged_step(r, st):
+        st.remaining -= cost
+        if st.remaining < 0:
+            raise BudgetExceeded(pc, budget)
+        return step(r, st)
+    return charged_step
+
+
+def _block_costs(prog: Program, leaders: set[int]) -> dict[int, int]:
+    """Instructions in each basic block, keyed by the block's first pc."""
+    costs: dict[int, int] = {}
+    current = 0
+    for pc, insn in prog:
+        if pc in leaders:
+            current = pc
+            costs[pc] = 0
+        costs[current] += 1
+    return costs
+
+
+class Interpreter:
+    """A program prepared for interpretation; call it with a memory buffer.
+
+    `helpers` maps helper ids to Python callables of (r1, r2, r3, r4, r5)
+    returning r0.  `budget` caps the instructions one run may execute.
+    """
+
+    engine = "interp"
+
+    def __init__(self, prog: Program, *, helpers: Mapping[int, Helper] | None = None,
+                 budget: int = DEFAULT_BUDGET):
+        check_structure(prog)
+        if not isinstance(budget, int) or budget < 1:
+            raise BpfError(f"budget must be a positive int, got {budget!r}")
+        self.program = prog
+        self.helpers = dict(helpers or {})
+        self.budget = budget
+        leaders = block_leaders(prog)
+        costs = _block_costs(prog, leaders)
+        steps: list[Step | None] = [None] * prog.slot_count
+        for pc, insn in prog:
+            step = _BUILDERS[insn.kind](insn, pc)
+            if pc in leaders:
+                step = _charged(step, pc, costs[pc], budget)
+            steps[pc] = step
+        self._steps = steps
+        self.last_executed = 0
+
+    def __call__(self, mem: object = None) -> int:
+        """Run once on `mem` (bytes-like or None) and return r0 as an unsigned int."""
+        return self.run(as_buffer(mem))
+
+    def run(self, buf: memoryview) -> int:
+        """Run on an already-prepared writable byte view."""
+        space = AddressSpace(buf)
+        st = RunState(space, self.helpers, self.budget)
+        r = [0] * 11
+        if len(buf):
+            r[1] = MEM_BASE
+            r[2] = len(buf)
+        r[10] = STACK_TOP
+        steps = self._steps
+        pc = 0
+        try:
+            while True:
+                pc = steps[pc](r, st)
+        except _Halt:
+            pass
+        finally:
+            self.last_executed = self.budget - st.remaining
+        return r[0]

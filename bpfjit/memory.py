@@ -1,0 +1,113 @@
+"""Memory a program may touch: the caller's buffer, the stack, and their addresses.
+
+The interpreter models eBPF's flat 64-bit address space with regions at fixed
+virtual addresses; every load and store is checked against the regions that
+are live at that moment.  The addresses have bits set above 32 on purpose,
+so that a truncation bug in address arithmetic shows up as a trap.
+"""
+
+from __future__ import annotations
+
+import struct
+
+from .errors import BpfError, MemoryAccessError
+from .isa import MAX_CALL_DEPTH, STACK_SIZE
+
+__all__ = ["as_buffer", "Region", "AddressSpace", "MEM_BASE", "STACK_TOP"]
+
+MEM_BASE = 0x0000_1000_0000_0000    # r1 at entry, when there is a memory buffer
+STACK_TOP = 0x0000_7FF0_0000_0000   # r10 of the main program's frame
+STACK_BYTES = STACK_SIZE * MAX_CALL_DEPTH
+
+_UNSIGNED = {1: struct.Struct("<B"), 2: struct.Struct("<H"), 4: struct.Struct("<I"),
+             8: struct.Struct("<Q")}
+
+
+def as_buffer(mem: object) -> memoryview:
+    """A writable, flat byte view of the caller's memory.
+
+    Writable buffers (bytearray, writable memoryview, numpy arrays) are used in
+    place, so the program's writes land in them; read-only ones (bytes) are
+    copied first.  None means no memory.
+    """
+    if mem is None:
+        return memoryview(bytearray())
+    if isinstance(mem, str):
+        raise BpfError("memory must be a bytes-like object (bytes, bytearray, memoryview, "
+                       "numpy array), not str; encode it first")
+    try:
+        view = memoryview(mem)
+    except TypeError:
+        raise BpfError(f"memory must be a bytes-like object (bytes, bytearray, memoryview, "
+                       f"numpy array) or None, not {type(mem).__name__}") from None
+    if not view.c_contiguous:
+        raise BpfError("memory buffer must be contiguous (use numpy.ascontiguousarray)")
+    if view.readonly:
+        return memoryview(bytearray(view.tobytes()))
+    return view.cast("B") if (view.format != "B" or view.ndim != 1) else view
+
+
+class Region:
+    """A range of addresses [lo, hi) backed by `buf`, whose byte 0 sits at `base`."""
+
+    __slots__ = ("name", "base", "lo", "hi", "buf", "writable")
+
+    def __init__(self, name: str, base: int, buf: memoryview, writable: bool = True):
+        self.name = name
+        self.base = base
+        self.lo = base
+        self.hi = base + len(buf)
+        self.buf = buf
+        self.writable = writable
+
+
+class AddressSpace:
+    """The regions of one run, with bounds-checked little-endian loads and stores."""
+
+    def __init__(self, mem: memoryview):
+        self.mem = Region("memory", MEM_BASE, mem)
+        self.stack = Region("stack", STACK_TOP - STACK_BYTES, memoryview(bytearray(STACK_BYTES)))
+        self.stack.lo = STACK_TOP - STACK_SIZE          # only the main frame is live
+        self.regions = [self.mem, self.stack]
+
+    def set_depth(self, frames: int) -> None:
+        """Make the stack frames of `frames` nested calls live (1 = main only)."""
+        self.stack.lo = STACK_TOP - STACK_SIZE * frames
+
+    def add_region(self, region: Region) -> None:
+        """Let the program touch another region (memory handed out by a helper)."""
+        self.regions.append(region)
+
+    def _find(self, addr: int, size: int) -> Region | None:
+        end = addr + size
+        for region in self.regions:
+            if region.lo <= addr and end <= region.hi:
+                return region
+        return None
+
+    def load(self, addr: int, size: int, pc: int) -> int:
+        region = self._find(addr, size)
+        if region is None:
+            raise MemoryAccessError(pc, addr, size)
+        return _UNSIGNED[size].unpack_from(region.buf, addr - region.base)[0]
+
+    def store(self, addr: int, size: int, value: int, pc: int) -> None:
+        region = self._find(addr, size)
+        if region is None or not region.writable:
+            raise MemoryAccessError(pc, addr, size, write=True)
+        _UNSIGNED[size].pack_into(region.buf, addr - region.base,
+                                  value & ((1 << (8 * size)) - 1))
+
+    def update(self, addr: int, size: int, pc: int, fn) -> int:
+        """Read-modify-write for atomics: store fn(old) and return old.
+
+        The access needs write permission, so a failure is reported as a write.
+        """
+        region = self._find(addr, size)
+        if region is None or not region.writable:
+            raise MemoryAccessError(pc, addr, size, write=True)
+        codec = _UNSIGNED[size]
+        offset = addr - region.base
+        old = codec.unpack_from(region.buf, offset)[0]
+        codec.pack_into(region.buf, offset, fn(old) & ((1 << (8 * size)) - 1))
+        return old

@@ -1,0 +1,225 @@
+"""Local (bpf-to-bpf) calls, helper calls, callx, and the instruction budget."""
+
+import pytest
+
+import bpfjit
+
+U64 = 2**64
+
+
+def test_local_call_passes_arguments_and_preserves_r6_to_r9(run):
+    text = """
+        mov %r1, 1
+        mov %r2, 2
+        mov %r3, 3
+        mov %r4, 4
+        mov %r5, 5
+        mov %r6, 6
+        mov %r7, 7
+        mov %r8, 8
+        mov %r9, 9
+        call local sum
+        jne %r6, 6, bad
+        jne %r7, 7, bad
+        jne %r8, 8, bad
+        jne %r9, 9, bad
+        exit
+    bad:
+        mov %r0, -1
+        exit
+    sum:
+        mov %r0, %r1
+        add %r0, %r2
+        add %r0, %r3
+        add %r0, %r4
+        add %r0, %r5
+        mov %r6, 0
+        mov %r7, 0
+        mov %r8, 0
+        mov %r9, 0
+        exit
+    """
+    assert run(text) == 15
+
+
+def test_callee_has_its_own_stack_frame(run):
+    text = """
+        stdw [%r10-8], 0x11
+        call local f
+        ldxdw %r0, [%r10-8]
+        exit
+    f:
+        stdw [%r10-8], 0x22
+        mov %r0, 0
+        exit
+    """
+    assert run(text) == 0x11
+
+
+def test_callee_writes_through_pointer_into_callers_frame(run):
+    text = """
+        stdw [%r10-8], 0
+        mov %r1, %r10
+        sub %r1, 8
+        call local f
+        ldxdw %r0, [%r10-8]
+        exit
+    f:
+        stdw [%r1], 0x33
+        exit
+    """
+    assert run(text) == 0x33
+
+
+def test_r10_is_restored_after_call(run):
+    text = """
+        mov %r6, %r10
+        call local f
+        mov %r0, 0
+        jeq %r6, %r10, +1
+        mov %r0, 1
+        exit
+    f:
+        exit
+    """
+    assert run(text) == 0
+
+
+def test_caller_cannot_touch_a_returned_callees_frame(engine):
+    text = """
+        call local f
+        ldxdw %r0, [%r10-520]
+        exit
+    f:
+        stdw [%r10-8], 1
+        exit
+    """
+    fn = bpfjit.compile(bpfjit.assemble(text), engine)
+    with pytest.raises(bpfjit.MemoryAccessError) as info:
+        fn()
+    assert info.value.pc == 1
+
+
+def nested_calls(depth: int) -> str:
+    """A chain main -> f1 -> ... -> f<depth>, each returning 1 + what it called."""
+    lines = ["call local f1", "exit"]
+    for i in range(1, depth + 1):
+        lines.append(f"f{i}:")
+        lines += [f"call local f{i + 1}", "add %r0, 1", "exit"] if i < depth else \
+                 ["mov %r0, 1", "exit"]
+    return "\n".join(lines)
+
+
+def test_seven_nested_calls_are_allowed(run):
+    assert run(nested_calls(7)) == 7
+
+
+def test_eighth_nested_call_exceeds_the_depth_limit(engine):
+    fn = bpfjit.compile(bpfjit.assemble(nested_calls(8)), engine)
+    with pytest.raises(bpfjit.CallDepthExceeded) as info:
+        fn()
+    # main is at pc 0-1; f<i> starts at pc 2 + 3*(i-1); f7's call is the 8th frame
+    assert info.value.pc == 2 + 3 * 6
+
+
+def test_unbounded_recursion_is_stopped(engine):
+    fn = bpfjit.compile(bpfjit.assemble("f:\ncall local f\nexit"), engine)
+    with pytest.raises(bpfjit.CallDepthExceeded) as info:
+        fn()
+    assert info.value.pc == 0
+
+
+# ---- helpers ----------------------------------------------------------------------
+
+def add_helper(r1, r2, r3, r4, r5):
+    return r1 + r2 + r3 + r4 + r5
+
+
+def test_helper_receives_r1_to_r5(run):
+    text = "mov %r1, 1\nmov %r2, 2\nmov %r3, 3\nmov %r4, 4\nmov %r5, 5\ncall 7\nexit"
+    assert run(text, helpers={7: add_helper}) == 15
+
+
+def test_helper_result_is_masked_to_64_bits(run):
+    assert run("call 1\nexit", helpers={1: lambda *a: -1}) == U64 - 1
+
+
+def test_r6_to_r9_survive_a_helper_call(run):
+    text = "mov %r6, 6\nmov %r9, 9\ncall 1\nmov %r0, %r6\nadd %r0, %r9\nexit"
+    assert run(text, helpers={1: lambda *a: 0}) == 15
+
+
+def test_callx_calls_the_helper_named_by_a_register(run):
+    text = "mov %r1, 20\nmov %r2, 3\ncallx %r2\nexit"
+    assert run(text, helpers={3: lambda r1, *rest: r1 * 2}) == 40
+
+
+def test_conformance_style_callx(run):
+    from bpfjit.conformance import conformance_helpers
+    text = "mov %r1, -1\nmov %r2, 5\ncall %r2\nmov %r0, 2\nexit"
+    assert run(text, helpers=conformance_helpers()) == 2
+
+
+@pytest.mark.parametrize("text,helpers,pc", [
+    ("mov %r0, 0\ncall 99\nexit", {}, 1),
+    ("mov %r2, 42\ncallx %r2\nexit", {1: add_helper}, 1),
+    ("call btf 12\nexit", {}, 0),
+])
+def test_unknown_helper_is_a_helper_error(engine, text, helpers, pc):
+    fn = bpfjit.compile(bpfjit.assemble(text), engine, helpers=helpers)
+    with pytest.raises(bpfjit.HelperError) as info:
+        fn()
+    assert info.value.pc == pc
+
+
+def test_helper_exception_becomes_helper_error(engine):
+    def broken(*args):
+        raise ValueError("boom")
+    fn = bpfjit.compile(bpfjit.assemble("mov %r0, 0\ncall 1\nexit"), engine, helpers={1: broken})
+    with pytest.raises(bpfjit.HelperError, match="boom") as info:
+        fn()
+    assert info.value.pc == 1
+
+
+def test_helper_returning_non_int_is_a_helper_error(engine):
+    fn = bpfjit.compile(bpfjit.assemble("call 1\nexit"), engine, helpers={1: lambda *a: "x"})
+    with pytest.raises(bpfjit.HelperError):
+        fn()
+
+
+def test_helper_may_raise_a_trap_itself(engine):
+    def trapping(*args):
+        raise bpfjit.HelperError(-1, "refused")
+    fn = bpfjit.compile(bpfjit.assemble("call 1\nexit"), engine, helpers={1: trapping})
+    with pytest.raises(bpfjit.HelperError, match="refused"):
+        fn()
+
+
+# ---- instruction budget ---------------------------------------------------------------
+
+def test_infinite_loop_hits_the_budget(engine):
+    # blocks: [pc 0] and the loop [pc 1]; 10 = 1 for pc 0 + 9 loop turns, the 10th turn fails
+    fn = bpfjit.compile(bpfjit.assemble("mov %r0, 0\nja -1"), engine, budget=10)
+    with pytest.raises(bpfjit.BudgetExceeded) as info:
+        fn()
+    assert info.value.pc == 1
+
+
+def test_budget_is_charged_per_block_on_entry(engine):
+    prog = bpfjit.assemble("mov %r0, 1\nadd %r0, 1\nexit")     # one block of 3
+    assert bpfjit.compile(prog, engine, budget=3)() == 2
+    with pytest.raises(bpfjit.BudgetExceeded) as info:
+        bpfjit.compile(prog, engine, budget=2)()
+    assert info.value.pc == 0
+
+
+def test_default_budget_allows_long_programs(run):
+    # 100000 iterations of a 3-instruction loop: 300002 instructions
+    text = "mov %r0, 0\nloop:\nadd %r0, 1\njlt %r0, 100000, loop\nexit"
+    assert run(text) == 100000
+
+
+@pytest.mark.parametrize("budget", [0, -5, 1.5, "10"])
+def test_bad_budget_is_rejected(engine, budget):
+    with pytest.raises(bpfjit.BpfError):
+        bpfjit.compile(bpfjit.assemble("exit"), engine, budget=budget)
