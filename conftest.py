@@ -1,4 +1,4 @@
-"""Shared fixtures: every test that runs a program takes `engine` from here.
+"""Shared fixtures for tests/ and bench/: every test that runs a program takes `engine`.
 
 The fixture is parametrized over every engine available on this machine, so a
 new backend is held to every existing test without new test code.

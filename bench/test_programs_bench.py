@@ -1,0 +1,24 @@
+"""pytest-benchmark timings of the shipped programs on every engine: `pytest bench/`.
+
+Grouped by program, so `--benchmark-compare` shows a regression of one engine
+on one program.  Timings only; correctness lives in tests/test_bench_programs.py.
+"""
+
+from pathlib import Path
+
+import pytest
+
+import bpfjit
+
+PROGRAMS = Path(__file__).parent / "programs"
+NAMES = sorted(p.stem for p in PROGRAMS.glob("*.s"))
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_run(benchmark, engine, name):
+    """Time one run of program `name` (the same buffer every run)."""
+    mem_path = PROGRAMS / f"{name}.mem"
+    mem = bytearray(mem_path.read_bytes()) if mem_path.exists() else None
+    fn = bpfjit.compile(bpfjit.assemble((PROGRAMS / f"{name}.s").read_text()), engine)
+    benchmark.group = name
+    benchmark(fn, mem)
