@@ -227,23 +227,35 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _plugin_argv(argv: list[str]) -> list[str]:
-    """Let the runner put the memory argument before `conformance-plugin`.
+    """Normalise the argument shapes the bpf_conformance runners produce.
 
-    bpf_conformance passes the memory first and the plugin options after it,
-    so with --plugin_options "conformance-plugin ..." the memory precedes the
-    sub-command name; move such leading hex arguments after it.
+    Runners pass the memory first and the plugin options after it, so with
+    --plugin_options "conformance-plugin ..." the memory precedes the
+    sub-command name; older runners pass all the options as one argument and
+    the memory as an empty string when there is none.
     """
-    if "conformance-plugin" not in argv:
+    if not any(a.split()[:1] == ["conformance-plugin"] for a in argv if a.strip()):
         return argv
-    at = argv.index("conformance-plugin")
-    lead = argv[:at]
-    if lead and all(_looks_like_hex(a) for a in lead):
-        return argv[at:at + 1] + argv[at + 1:] + lead
-    return argv
+    words: list[str] = []
+    for arg in argv:
+        if arg.strip().startswith(("conformance-plugin", "--")) and " " in arg.strip():
+            words.extend(arg.split())
+        elif arg.strip():
+            words.append(arg)
+    at = words.index("conformance-plugin")
+    lead = words[:at]
+    if all(_looks_like_hex(a) for a in lead):
+        return words[at:] + lead
+    return words
 
 
 def _looks_like_hex(arg: str) -> bool:
     return not arg.startswith("-") and all(c in "0123456789abcdefABCDEF \t\n" for c in arg)
+
+
+def plugin_main() -> int:
+    """Entry point of `bpfjit-conformance-plugin`: the plugin without the sub-command."""
+    return main(["conformance-plugin", *sys.argv[1:]])
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -150,6 +150,26 @@ def test_plugin_memory_argument_in_any_order(engine, order):
     assert (proc.returncode, proc.stdout.strip()) == (0, "12345678"), proc.stderr
 
 
+def test_plugin_options_as_one_argument_and_empty_memory(engine):
+    # older runners: the memory (possibly empty) and then all options in one argument
+    mem = hexbytes(bytes([0x78, 0x56, 0x34, 0x12]))
+    proc = bpfjit(mem, f"conformance-plugin --engine {engine}", stdin=hexbytes(LDXW))
+    assert proc.stdout.strip() == "12345678", proc.stderr
+    prog = bytes.fromhex("b700000007000000" "9500000000000000")   # mov %r0, 7; exit
+    proc = bpfjit("", f"conformance-plugin --engine {engine}", stdin=hexbytes(prog))
+    assert proc.stdout.strip() == "7", proc.stderr
+
+
+def test_plugin_command(engine):
+    command = Path(sys.executable).parent / "bpfjit-conformance-plugin"
+    if not command.exists():
+        pytest.skip("bpfjit is not installed as a command in this environment")
+    mem = hexbytes(bytes([0x78, 0x56, 0x34, 0x12]))
+    proc = subprocess.run([str(command), mem, "--engine", engine], input=hexbytes(LDXW),
+                          capture_output=True, text=True, timeout=120)
+    assert (proc.returncode, proc.stdout.strip()) == (0, "12345678"), proc.stderr
+
+
 def test_plugin_full_64_bit_result(engine):
     prog = bytes.fromhex("b7000000ffffffff" "9500000000000000")  # mov %r0, -1; exit
     proc = bpfjit("conformance-plugin", "--engine", engine, stdin=hexbytes(prog))
