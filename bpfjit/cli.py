@@ -169,6 +169,15 @@ def cmd_bench_suite(args) -> int:
 
 # ---------------------------------------------------------------------------
 
+def _program_args(p: argparse.ArgumentParser) -> None:
+    """PROG, its memory (--mem FILE or --mem-hex HEX) and --engine."""
+    p.add_argument("prog", help="program: .bin, .s/.asm or .data")
+    mem = p.add_mutually_exclusive_group()
+    mem.add_argument("--mem", metavar="FILE", help="memory buffer from a file")
+    mem.add_argument("--mem-hex", metavar="HEX", help="memory buffer as hex bytes")
+    _engine_arg(p)
+
+
 def _engine_arg(p: argparse.ArgumentParser) -> None:
     p.add_argument("--engine", default="interp",
                    help="interp (default), llvm or peachpy")
@@ -180,11 +189,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     p = sub.add_parser("run", help="run a program and print r0 (a .data file is checked)")
-    p.add_argument("prog", help="program: .bin, .s/.asm or .data")
-    mem = p.add_mutually_exclusive_group()
-    mem.add_argument("--mem", metavar="FILE", help="memory buffer from a file")
-    mem.add_argument("--mem-hex", metavar="HEX", help="memory buffer as hex bytes")
-    _engine_arg(p)
+    _program_args(p)
     p.add_argument("--budget", type=int, help="instruction budget per run")
     p.set_defaults(func=cmd_run)
 
@@ -202,11 +207,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_disasm)
 
     p = sub.add_parser("bench", help="time one program on one engine")
-    p.add_argument("prog", help="program: .bin, .s/.asm or .data")
-    mem = p.add_mutually_exclusive_group()
-    mem.add_argument("--mem", metavar="FILE", help="memory buffer from a file")
-    mem.add_argument("--mem-hex", metavar="HEX", help="memory buffer as hex bytes")
-    _engine_arg(p)
+    _program_args(p)
     p.add_argument("--iters", type=int, default=1000, help="timed runs (default 1000)")
     p.set_defaults(func=cmd_bench)
 
