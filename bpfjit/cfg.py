@@ -12,7 +12,8 @@ from .errors import VerifierError
 from .isa import Kind
 from .program import Program
 
-__all__ = ["branch_targets", "check_structure", "block_leaders", "MAX_INSNS"]
+__all__ = ["branch_targets", "check_structure", "block_leaders", "subprogram_starts",
+           "subprogram_ranges", "MAX_INSNS"]
 
 MAX_INSNS = 1_000_000   # the kernel's limit on program size, in slots
 
@@ -30,8 +31,29 @@ def branch_targets(prog: Program, pc: int) -> list[int]:
     return []
 
 
+def subprogram_starts(prog: Program) -> list[int]:
+    """pc 0 and every local-call target, sorted: where each subprogram begins."""
+    starts = {0}
+    for pc, insn in prog:
+        if insn.kind is Kind.CALL_LOCAL:
+            starts.add(pc + 1 + insn.imm)
+    return sorted(s for s in starts if 0 <= s < prog.slot_count)
+
+
+def subprogram_ranges(prog: Program) -> list[tuple[int, int]]:
+    """(first pc, end pc) of each subprogram; they tile the program in order."""
+    starts = subprogram_starts(prog)
+    return list(zip(starts, starts[1:] + [prog.slot_count]))
+
+
 def check_structure(prog: Program) -> None:
-    """Raise VerifierError for a program no engine can run: bad jump targets, no exit."""
+    """Raise VerifierError for a program no engine can run.
+
+    Rejected: an empty or oversized program, a jump or call outside the program
+    or into the middle of an lddw, a jump from one subprogram into another, and
+    a subprogram whose last instruction can fall through (off the end of the
+    program, or into the next subprogram).
+    """
     if not prog.insns:
         raise VerifierError(-1, "the program is empty; it needs at least an exit")
     if prog.slot_count > MAX_INSNS:
@@ -46,10 +68,22 @@ def check_structure(prog: Program) -> None:
             if not prog.is_insn_start(target):
                 raise VerifierError(pc, f"{what} to pc {target} lands in the middle of "
                                         f"the lddw at pc {target - 1}")
-    last_pc, last = prog.pcs[-1], prog.insns[-1]
-    if last.kind not in (Kind.EXIT, Kind.JA):
-        raise VerifierError(last_pc, "execution can fall off the end of the program: "
-                                     "the last instruction must be exit or ja")
+    ranges = iter(subprogram_ranges(prog))
+    first, end = next(ranges)
+    for index, (pc, insn) in enumerate(prog):
+        if pc >= end:
+            first, end = next(ranges)
+        if insn.kind is not Kind.CALL_LOCAL:
+            for target in branch_targets(prog, pc):
+                if not first <= target < end:
+                    raise VerifierError(pc, f"jump to pc {target} leaves the subprogram at "
+                                            f"pcs {first}-{end - 1}; use a call instead")
+        last_of_subprogram = index + 1 == len(prog) or prog.pcs[index + 1] >= end
+        if last_of_subprogram and insn.kind not in (Kind.EXIT, Kind.JA):
+            where = "off the end of the program" if end == prog.slot_count else \
+                f"into the subprogram at pc {end}"
+            raise VerifierError(pc, f"execution can fall through {where}: the last "
+                                    f"instruction of a subprogram must be exit or ja")
 
 
 def block_leaders(prog: Program) -> set[int]:

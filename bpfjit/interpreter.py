@@ -5,6 +5,10 @@ next pc`, where `r` is the register file (a list of eleven unsigned 64-bit
 ints) and `st` the run state.  The run loop is just `pc = steps[pc](r, st)`.
 The closures at basic-block starts first charge the instruction budget for
 their whole block, which is how every engine accounts for it.
+
+Registers no instruction has written read as 0: at entry (except r1, r2 and
+r10), r0 and r6-r9 in a callee, and r1-r5 after any call returns.  The kernel's
+verifier rejects such reads; defining them keeps every engine in agreement.
 """
 
 from __future__ import annotations
@@ -26,6 +30,8 @@ Helper = Callable[[int, int, int, int, int], int]
 Step = Callable[[list, "RunState"], int]
 
 M64 = sem.M64
+_ZEROS4 = (0, 0, 0, 0)
+_ZEROS5 = (0, 0, 0, 0, 0)
 
 
 class _Halt(Exception):
@@ -111,6 +117,7 @@ def _call_helper(st: RunState, r: list, helper_id: int, pc: int) -> None:
         raise HelperError(pc, f"helper {helper_id} returned {type(result).__name__}, "
                               f"not an int")
     r[0] = result & M64
+    r[1:6] = _ZEROS5
 
 
 def _call_step(insn, pc: int) -> Step:
@@ -145,6 +152,8 @@ def _call_local_step(insn, pc: int) -> Step:
             raise CallDepthExceeded(pc, MAX_CALL_DEPTH)
         frames.append((ret, r[6], r[7], r[8], r[9], r[10]))
         st.space.set_depth(depth)
+        r[0] = 0
+        r[6:10] = _ZEROS4
         r[10] = STACK_TOP - STACK_SIZE * (depth - 1)
         return target
     return step
@@ -156,6 +165,7 @@ def _exit_step(insn, pc: int) -> Step:
         if not frames:
             raise _Halt
         ret, r[6], r[7], r[8], r[9], r[10] = frames.pop()
+        r[1:6] = _ZEROS5
         st.space.set_depth(len(frames) + 1)
         return ret
     return step

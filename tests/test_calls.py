@@ -42,6 +42,43 @@ def test_local_call_passes_arguments_and_preserves_r6_to_r9(run):
     assert run(text) == 15
 
 
+def test_callee_starts_with_r0_and_r6_to_r9_zero(run):
+    text = """
+        mov %r0, 5
+        mov %r6, 6
+        mov %r9, 9
+        mov %r1, 1
+        call local f
+        exit
+    f:
+        add %r0, %r6
+        add %r0, %r9
+        add %r0, %r1        # r1-r5 are the arguments
+        exit
+    """
+    assert run(text) == 1
+
+
+def test_r1_to_r5_read_zero_after_a_local_call(run):
+    text = """
+        mov %r1, 1
+        mov %r5, 5
+        call local f
+        mov %r0, %r1
+        or %r0, %r5
+        exit
+    f:
+        mov %r1, 7
+        exit
+    """
+    assert run(text) == 0
+
+
+def test_r1_to_r5_read_zero_after_a_helper_call(run):
+    text = "mov %r1, 1\nmov %r2, 2\nmov %r5, 5\ncall 1\nmov %r0, %r1\nor %r0, %r2\nor %r0, %r5\nexit"
+    assert run(text, helpers={1: lambda *a: 99}) == 0
+
+
 def test_callee_has_its_own_stack_frame(run):
     text = """
         stdw [%r10-8], 0x11

@@ -99,7 +99,7 @@ def test_trap_is_one_line(tmp_path, engine):
 @pytest.mark.parametrize("content,suffix,words", [
     ("frob %r0\n", ".s", "line 1, column 1: unknown instruction"),
     (b"\xff" * 8, ".bin", "unknown opcode 0xff"),
-    ("mov %r0, 1\n", ".s", "fall off the end"),
+    ("mov %r0, 1\n", ".s", "fall through off the end"),
     ("whatever", ".txt", "unknown program type"),
     ("-- asm\nexit\n", ".data", "neither a -- result nor an -- error"),
 ])

@@ -120,6 +120,8 @@ def test_exit_not_last(run):
     ("ja +1\nlddw %r0, 1\nexit", 0),          # into the middle of lddw
     ("mov %r0, 0\njeq %r0, 0, +0", 1),        # conditional last: falls off the end
     ("mov %r0, 0", 0),                        # no exit at all
+    ("call local f\nja f\nexit\nf:\nexit", 1),  # jump into another subprogram
+    ("call local f\nmov %r0, 0\nf:\nexit", 1),    # main falls through into f
 ])
 def test_bad_control_flow_is_rejected(engine, text, pc):
     with pytest.raises(bpfjit.VerifierError) as info:
