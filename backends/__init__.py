@@ -24,16 +24,28 @@ def reject_unknown_options(engine: str, unknown: dict) -> None:
         raise BpfError(f"engine {engine!r} does not take the option(s) {names}")
 
 
-def _interp(prog, helpers=None, budget=None, **unknown):
+MODES = ("checked", "unchecked")
+
+
+def _interp(prog, helpers=None, budget=None, mode="checked", **unknown):
+    """The interpreter checks every access whatever the mode: it is the reference."""
     from bpfjit.interpreter import DEFAULT_BUDGET, Interpreter
     reject_unknown_options("interp", unknown)
+    if mode not in MODES:
+        raise BpfError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
     return Interpreter(prog, helpers=helpers, budget=DEFAULT_BUDGET if budget is None else budget)
 
 
-def _llvm(prog, **options):
-    raise BackendUnavailable(
-        "engine 'llvm' (the llvmlite JIT) is not part of this version of bpfjit yet; "
-        "use engine='interp'")
+def _llvm(prog, helpers=None, budget=None, opt_level=2, mode="checked", keep_ir=False,
+          **unknown):
+    reject_unknown_options("llvm", unknown)
+    try:
+        from .llvm import compile_llvm
+    except ImportError as exc:
+        raise BackendUnavailable(f"engine 'llvm' needs llvmlite, cffi and pyelftools "
+                                 f"({exc}); pip install bpfjit's dependencies") from None
+    return compile_llvm(prog, helpers=helpers, budget=budget, opt_level=opt_level, mode=mode,
+                        keep_ir=keep_ir)
 
 
 def _peachpy(prog, **options):

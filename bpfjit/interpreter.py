@@ -15,10 +15,11 @@ from __future__ import annotations
 
 from typing import Callable, Mapping
 
+from . import traps
 from . import semantics as sem
 from .cfg import block_leaders, check_structure
-from .errors import BpfError, BudgetExceeded, CallDepthExceeded, HelperError
-from .isa import LDDW_PSEUDO, MAX_CALL_DEPTH, STACK_SIZE, Kind
+from .errors import BpfError, BudgetExceeded, CallDepthExceeded
+from .isa import MAX_CALL_DEPTH, STACK_SIZE, Kind
 from .memory import MEM_BASE, STACK_TOP, AddressSpace, as_buffer
 from .program import Program
 
@@ -106,16 +107,15 @@ def _jcond_step(insn, pc: int) -> Step:
 def _call_helper(st: RunState, r: list, helper_id: int, pc: int) -> None:
     fn = st.helpers.get(helper_id)
     if fn is None:
-        raise HelperError(pc, f"call to unknown helper id {helper_id}")
+        raise traps.unknown_helper(pc, helper_id)
     try:
         result = fn(r[1], r[2], r[3], r[4], r[5])
     except BpfError:
         raise
     except Exception as exc:
-        raise HelperError(pc, f"helper {helper_id} raised {type(exc).__name__}: {exc}") from exc
+        raise traps.helper_failed(pc, helper_id, exc) from exc
     if not isinstance(result, int):
-        raise HelperError(pc, f"helper {helper_id} returned {type(result).__name__}, "
-                              f"not an int")
+        raise traps.helper_bad_result(pc, helper_id, result)
     r[0] = result & M64
     r[1:6] = _ZEROS5
 
@@ -139,7 +139,7 @@ def _callx_step(insn, pc: int) -> Step:
 def _call_btf_step(insn, pc: int) -> Step:
     btf_id = insn.imm
     def step(r, st):
-        raise HelperError(pc, f"helper calls by BTF id are not supported (BTF id {btf_id})")
+        raise traps.btf_call(pc, btf_id)
     return step
 
 
@@ -173,10 +173,9 @@ def _exit_step(insn, pc: int) -> Step:
 
 def _lddw_step(insn, pc: int) -> Step:
     if insn.src != 0:
-        kind = LDDW_PSEUDO[insn.src]
+        src = insn.src
         def step(r, st):
-            raise HelperError(pc, f"lddw {kind} needs maps, which this program was "
-                                  f"not loaded with")
+            raise traps.lddw_pseudo(pc, src)
         return step
     d, value, nxt = insn.dst, insn.imm64, pc + 2
     def step(r, st):

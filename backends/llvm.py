@@ -1,0 +1,502 @@
+"""The llvmlite backend: eBPF -> LLVM IR -> optimised x86-64 in executable memory.
+
+Each BPF subprogram becomes one LLVM function, each basic block one LLVM block;
+registers are allocas that mem2reg promotes.  The generated code follows the
+runtime ABI of bpfjit.runtime and the semantics of the interpreter exactly:
+
+- division and modulo never reach a faulting instruction: the divisor is made
+  safe (0 -> 1, and INT_MIN / -1 -> INT_MIN / 1) before the division, and the
+  RFC's result is selected afterwards;
+- shift counts are masked before shifting (LLVM shifts by >= width are poison);
+- in checked mode every load and store is bounds-checked against the memory
+  buffer and the live stack frames, and its pointer is derived by GEP from the
+  real base pointer (not by inttoptr, which LLVM 22 can miscompile);
+- the instruction budget is charged per basic block on entry.
+
+Compilation: LLVM emits an object file, which backends.objlink places into
+W^X memory shared with the other backend (see that module for why).
+"""
+
+from __future__ import annotations
+
+import time
+
+try:
+    import llvmlite.binding as llvm
+    from llvmlite import ir
+except ImportError:     # pragma: no cover - reported through the engine registry
+    llvm = ir = None
+
+from bpfjit.cfg import block_leaders, check_structure, subprogram_ranges
+from bpfjit.errors import BackendUnavailable, BpfError
+from bpfjit.interpreter import DEFAULT_BUDGET
+from bpfjit.isa import MAX_CALL_DEPTH, STACK_SIZE, Kind
+from bpfjit.program import Program
+from bpfjit.runfields import field_index
+from bpfjit.runtime import HelperTable, JitProgram
+from bpfjit.traps import WRITE_FLAG, TrapCode
+
+__all__ = ["compile_llvm", "lower_to_ir", "MODES"]
+
+MODES = ("checked", "unchecked")
+STACK_BYTES = STACK_SIZE * MAX_CALL_DEPTH
+M32, M64 = (1 << 32) - 1, (1 << 64) - 1
+
+if ir is not None:
+    from llvmlite.ir.types import _TypedPointerType
+
+    class _FunctionPointer(_TypedPointerType):
+        """An opaque `ptr` that remembers its function type, for indirect calls."""
+
+        def _to_string(self) -> str:
+            return "ptr"
+
+    I1, I8, I16, I32, I64 = (ir.IntType(n) for n in (1, 8, 16, 32, 64))
+    PTR = ir.PointerType()
+    INT = {8: I8, 16: I16, 32: I32, 64: I64}
+    SUB_TYPE = ir.FunctionType(I64, [I64] * 5 + [PTR, PTR, PTR, PTR, I64])
+    HELPER_PTR = _FunctionPointer(ir.FunctionType(I64, [I64] * 5))
+
+_CMP = {"jeq": ("u", "=="), "jne": ("u", "!="), "jgt": ("u", ">"), "jge": ("u", ">="),
+        "jlt": ("u", "<"), "jle": ("u", "<="), "jsgt": ("s", ">"), "jsge": ("s", ">="),
+        "jslt": ("s", "<"), "jsle": ("s", "<=")}
+_SIMPLE = {"add": "add", "sub": "sub", "mul": "mul", "or": "or_", "and": "and_", "xor": "xor"}
+_SHIFT = {"lsh": "shl", "rsh": "lshr", "arsh": "ashr"}
+_ATOMIC = {"add": "add", "or": "or", "and": "and", "xor": "xor", "xchg": "xchg"}
+
+
+def _const(ty, value: int):
+    return ir.Constant(ty, value & ((1 << ty.width) - 1))
+
+
+class _Function:
+    """Lowers one BPF subprogram (pcs [first, end)) into one LLVM function."""
+
+    def __init__(self, lowering: "_Module", func, first: int, end: int):
+        self.m = lowering
+        self.func = func
+        self.first, self.end = first, end
+        r1, r2, r3, r4, r5, frame_top, stack_base, run, mem, mem_len = func.args
+        self.frame_top, self.stack_base, self.run, self.mem, self.mem_len = \
+            frame_top, stack_base, run, mem, mem_len
+        entry = func.append_basic_block("entry")
+        self.b = ir.IRBuilder(entry)
+        b = self.b
+        self.regs = [b.alloca(I64, name=f"r{i}") for i in range(11)]
+        for i, value in enumerate((r1, r2, r3, r4, r5), 1):
+            b.store(value, self.regs[i])
+        for i in (0, 6, 7, 8, 9):
+            b.store(_const(I64, 0), self.regs[i])
+        self.frame_top_i = b.ptrtoint(frame_top, I64, name="fp")
+        b.store(self.frame_top_i, self.regs[10])
+        self.stack_base_i = b.ptrtoint(stack_base, I64, name="stack_base")
+        self.mem_i = b.ptrtoint(mem, I64, name="mem")
+        self.blocks = {pc: func.append_basic_block(f"pc{pc}")
+                       for pc in sorted(lowering.leaders) if first <= pc < end}
+        b.branch(self.blocks[first])
+
+    # ---- registers and the run structure -------------------------------------------
+
+    def get(self, n: int):
+        return self.b.load(self.regs[n], typ=I64)
+
+    def set(self, n: int, value) -> None:
+        self.b.store(value, self.regs[n])
+
+    def field(self, name: str):
+        return self.b.gep(self.run, [_const(I64, field_index(name))], source_etype=I64)
+
+    def load_field(self, name: str, ty=None):
+        return self.b.load(self.field(name), typ=ty or I64)
+
+    # ---- traps -----------------------------------------------------------------------------
+
+    def _trap_block(self, code: TrapCode, pc: int, arg=None, size: int = 0):
+        """A block that records a trap in the run structure and returns."""
+        block = self.func.append_basic_block(f"trap{pc}")
+        with self.b.goto_block(block):
+            self.b.store(_const(I64, code), self.field("trap"))
+            self.b.store(_const(I64, pc), self.field("trap_pc"))
+            self.b.store(arg if arg is not None else _const(I64, 0), self.field("trap_arg"))
+            self.b.store(_const(I64, size), self.field("trap_size"))
+            self.b.ret(_const(I64, 0))
+        return block
+
+    def guard(self, ok, trap_block) -> None:
+        """Continue when `ok`, else go to the trap block (marked unlikely)."""
+        cont = self.func.append_basic_block()
+        br = self.b.cbranch(ok, cont, trap_block)
+        br.set_metadata("prof", self.m.unlikely_second)
+        self.b.position_at_end(cont)
+
+    def trap_now(self, code: TrapCode, pc: int, arg=None) -> None:
+        """An unconditional trap; code after it in the block is unreachable."""
+        self.b.branch(self._trap_block(code, pc, arg))
+        self.b.position_at_end(self.func.append_basic_block())
+
+    def stop_if_trapped(self, pc: int | None = None) -> None:
+        """After a call: return at once when the callee or helper trapped."""
+        trapped = self.b.icmp_unsigned("!=", self.load_field("trap"), _const(I64, 0))
+        block = self.func.append_basic_block(f"trapped{pc}")
+        with self.b.goto_block(block):
+            if pc is not None:      # a helper failure: record where it happened
+                self.b.store(_const(I64, pc), self.field("trap_pc"))
+            self.b.ret(_const(I64, 0))
+        self.guard(self.b.not_(trapped), block)
+
+    def charge_budget(self, pc: int, cost: int) -> None:
+        left = self.b.sub(self.load_field("budget"), _const(I64, cost))
+        self.b.store(left, self.field("budget"))
+        ok = self.b.icmp_signed(">=", left, _const(I64, 0))
+        self.guard(ok, self._trap_block(TrapCode.BUDGET, pc))
+
+    # ---- memory ------------------------------------------------------------------------------
+
+    def address(self, pc: int, base_reg: int, off: int, size: int, write: bool):
+        """A pointer for an access of `size` bytes at base_reg + off, checked in checked mode."""
+        b = self.b
+        addr = b.add(self.get(base_reg), _const(I64, off))
+        if self.m.mode == "unchecked":
+            return b.inttoptr(addr, PTR)
+        d_mem = b.sub(addr, self.mem_i)
+        in_mem = b.and_(b.icmp_unsigned("<=", d_mem, self.mem_len),
+                        b.icmp_unsigned(">=", b.sub(self.mem_len, d_mem), _const(I64, size)))
+        # live stack: from the bottom of this frame up to the top of the main frame
+        frame_lo = b.sub(self.frame_top_i, _const(I64, STACK_SIZE))
+        room = b.sub(b.add(self.stack_base_i, _const(I64, STACK_BYTES - size)), frame_lo)
+        in_stack = b.icmp_unsigned("<=", b.sub(addr, frame_lo), room)
+        trap = self._trap_block(TrapCode.MEMORY, pc, addr, size | (WRITE_FLAG if write else 0))
+        self.guard(b.or_(in_mem, in_stack), trap)
+        from_mem = b.gep(self.mem, [d_mem], source_etype=I8)
+        from_stack = b.gep(self.stack_base, [b.sub(addr, self.stack_base_i)], source_etype=I8)
+        return b.select(in_mem, from_mem, from_stack)
+
+    # ---- instructions ------------------------------------------------------------------------
+
+    def lower(self, prog: Program) -> None:
+        b = self.b
+        for pc, insn in prog:
+            if not self.first <= pc < self.end:
+                continue
+            if pc in self.blocks:
+                if not b.block.is_terminated:
+                    b.branch(self.blocks[pc])
+                b.position_at_end(self.blocks[pc])
+                self.charge_budget(pc, self.m.costs[pc])
+            getattr(self, "_" + insn.kind.value)(pc, insn)
+        if not b.block.is_terminated:
+            b.unreachable()
+
+    def _operands(self, insn, width: int):
+        a = self.get(insn.dst)
+        if insn.spec.source == "reg":
+            b_ = self.get(insn.src)
+        else:
+            b_ = _const(I64, insn.imm)      # sign-extended to 64 bits
+        if width == 32:
+            a, b_ = self.b.trunc(a, I32), self.b.trunc(b_, I32)
+        return a, b_
+
+    def _alu(self, pc, insn) -> None:
+        spec, b = insn.spec, self.b
+        ty = INT[spec.width]
+        x, y = self._operands(insn, spec.width)
+        op = spec.op
+        if op in _SIMPLE:
+            r = getattr(b, _SIMPLE[op])(x, y)
+        elif op in _SHIFT:
+            r = getattr(b, _SHIFT[op])(x, b.and_(y, _const(ty, spec.width - 1)))
+        elif op == "mov":
+            r = y
+        elif op == "movsx":
+            r = b.sext(b.trunc(y, INT[insn.off]), ty)
+        else:
+            r = self._divide(op, x, y, ty)
+        self.set(insn.dst, b.zext(r, I64) if spec.width == 32 else r)
+
+    def _divide(self, op: str, x, y, ty):
+        """div/mod/sdiv/smod without ever executing a faulting division."""
+        b = self.b
+        zero, one = _const(ty, 0), _const(ty, 1)
+        by_zero = b.icmp_unsigned("==", y, zero)
+        if op in ("div", "mod"):
+            safe = b.select(by_zero, one, y)
+            if op == "div":
+                return b.select(by_zero, zero, b.udiv(x, safe))
+            return b.select(by_zero, x, b.urem(x, safe))
+        int_min = _const(ty, 1 << (ty.width - 1))
+        overflow = b.and_(b.icmp_unsigned("==", y, _const(ty, -1)),
+                          b.icmp_unsigned("==", x, int_min))
+        safe = b.select(b.or_(by_zero, overflow), one, y)   # INT_MIN / 1 == INT_MIN, % 1 == 0
+        if op == "sdiv":
+            return b.select(by_zero, zero, b.sdiv(x, safe))
+        return b.select(by_zero, x, b.srem(x, safe))
+
+    def _neg(self, pc, insn) -> None:
+        width = insn.spec.width
+        x = self.get(insn.dst)
+        if width == 32:
+            x = self.b.trunc(x, I32)
+        r = self.b.neg(x)
+        self.set(insn.dst, self.b.zext(r, I64) if width == 32 else r)
+
+    def _end(self, pc, insn) -> None:
+        b, bits = self.b, insn.imm
+        x = self.get(insn.dst)
+        if insn.spec.op == "le":
+            r = x if bits == 64 else b.and_(x, _const(I64, (1 << bits) - 1))
+        else:
+            narrow = x if bits == 64 else b.trunc(x, INT[bits])
+            swap = self.m.module.declare_intrinsic("llvm.bswap", [INT[bits]])
+            r = b.call(swap, [narrow])
+            r = r if bits == 64 else b.zext(r, I64)
+        self.set(insn.dst, r)
+
+    def _ja(self, pc, insn) -> None:
+        offset = insn.off if insn.spec.width == 64 else insn.imm
+        self.b.branch(self.blocks[pc + 1 + offset])
+
+    def _jcond(self, pc, insn) -> None:
+        b, spec = self.b, insn.spec
+        x, y = self._operands(insn, spec.width)
+        if spec.op == "jset":
+            taken = b.icmp_unsigned("!=", b.and_(x, y), _const(x.type, 0))
+        else:
+            sign, pred = _CMP[spec.op]
+            taken = (b.icmp_signed if sign == "s" else b.icmp_unsigned)(pred, x, y)
+        b.cbranch(taken, self.blocks[pc + 1 + insn.off], self.blocks[pc + 1])
+
+    def _call_through(self, pc: int, fn_ptr) -> None:
+        """Call a helper pointer with r1-r5; r0 gets the result, r1-r5 read 0 after."""
+        args = [self.get(i) for i in range(1, 6)]
+        result = self.b.call(fn_ptr, args)
+        self.stop_if_trapped(pc)
+        self.set(0, result)
+        for i in range(1, 6):
+            self.set(i, _const(I64, 0))
+
+    def _helper_pointer(self, helper_id):
+        table = self.load_field("helpers", PTR)
+        slot = self.b.gep(table, [helper_id], source_etype=PTR)
+        return self.b.load(slot, typ=HELPER_PTR)
+
+    def _call(self, pc, insn) -> None:
+        if insn.imm in self.m.helpers:
+            self._call_through(pc, self._helper_pointer(_const(I64, insn.imm)))
+        else:
+            self.trap_now(TrapCode.HELPER_UNKNOWN, pc, _const(I64, insn.imm))
+
+    def _callx(self, pc, insn) -> None:
+        b = self.b
+        helper_id = self.get(insn.dst)
+        unknown = self._trap_block(TrapCode.HELPER_UNKNOWN, pc, helper_id)
+        self.guard(b.icmp_unsigned("<", helper_id, self.load_field("n_helpers")), unknown)
+        fn_ptr = self._helper_pointer(helper_id)
+        self.guard(b.icmp_unsigned("!=", b.ptrtoint(fn_ptr, I64), _const(I64, 0)), unknown)
+        self._call_through(pc, fn_ptr)
+
+    def _call_btf(self, pc, insn) -> None:
+        self.trap_now(TrapCode.BTF_CALL, pc, _const(I64, insn.imm))
+
+    def _call_local(self, pc, insn) -> None:
+        b = self.b
+        # the callee's frame must still lie within the stack: frame_top - 1024 >= base
+        room = b.icmp_unsigned(">=", b.sub(self.frame_top_i, _const(I64, 2 * STACK_SIZE)),
+                               self.stack_base_i)
+        self.guard(room, self._trap_block(TrapCode.CALL_DEPTH, pc))
+        callee_top = b.gep(self.frame_top, [_const(I64, -STACK_SIZE)], source_etype=I8)
+        target = self.m.functions[pc + 1 + insn.imm]
+        args = [self.get(i) for i in range(1, 6)]
+        result = b.call(target, args + [callee_top, self.stack_base, self.run, self.mem,
+                                        self.mem_len])
+        self.stop_if_trapped()
+        self.set(0, result)
+        for i in range(1, 6):
+            self.set(i, _const(I64, 0))
+
+    def _exit(self, pc, insn) -> None:
+        self.b.ret(self.get(0))
+
+    def _lddw(self, pc, insn) -> None:
+        if insn.src != 0:
+            self.trap_now(TrapCode.LDDW_PSEUDO, pc, _const(I64, insn.src))
+        else:
+            self.set(insn.dst, _const(I64, insn.imm64))
+
+    def _ldx(self, pc, insn) -> None:
+        size = insn.spec.size
+        ptr = self.address(pc, insn.src, insn.off, size, write=False)
+        value = self.b.load(ptr, typ=INT[size * 8], align=1)
+        if insn.kind is Kind.LDSX:
+            self.set(insn.dst, self.b.sext(value, I64))
+        else:
+            self.set(insn.dst, value if size == 8 else self.b.zext(value, I64))
+
+    _ldsx = _ldx
+
+    def _st(self, pc, insn) -> None:
+        size = insn.spec.size
+        ptr = self.address(pc, insn.dst, insn.off, size, write=True)
+        self.b.store(_const(INT[size * 8], insn.imm), ptr, align=1)
+
+    def _stx(self, pc, insn) -> None:
+        size = insn.spec.size
+        ptr = self.address(pc, insn.dst, insn.off, size, write=True)
+        value = self.get(insn.src)
+        self.b.store(value if size == 8 else self.b.trunc(value, INT[size * 8]), ptr, align=1)
+
+    def _atomic(self, pc, insn) -> None:
+        b, spec = self.b, insn.spec
+        ty = INT[spec.width]
+        ptr = self.address(pc, insn.dst, insn.off, spec.size, write=True)
+
+        def narrow(v):
+            return v if spec.width == 64 else b.trunc(v, ty)
+
+        def widen(v):
+            return v if spec.width == 64 else b.zext(v, I64)
+
+        if spec.op == "cmpxchg":
+            pair = b.cmpxchg(ptr, narrow(self.get(0)), narrow(self.get(insn.src)),
+                             "seq_cst", "seq_cst")
+            self.set(0, widen(b.extract_value(pair, 0)))
+            return
+        old = b.atomic_rmw(_ATOMIC[spec.op], ptr, narrow(self.get(insn.src)), "seq_cst")
+        if spec.fetch:
+            self.set(insn.src, widen(old))
+
+
+class _Module:
+    """The whole program as one LLVM module: a function per subprogram, plus the
+    exported entry point and a native batch loop for benchmarks."""
+
+    def __init__(self, prog: Program, helpers: HelperTable, mode: str):
+        self.prog, self.helpers, self.mode = prog, helpers, mode
+        self.module = ir.Module(name="bpf")
+        self.module.triple = llvm.get_process_triple()
+        self.leaders = block_leaders(prog)
+        self.costs = _block_costs(prog, self.leaders)
+        self.unlikely_second = self.module.add_metadata(
+            [ir.MetaDataString(self.module, "branch_weights"), _const(I32, 2000), _const(I32, 1)])
+        self.functions = {}
+        ranges = subprogram_ranges(prog)
+        for first, _ in ranges:
+            fn = ir.Function(self.module, SUB_TYPE, name=f"bpf_sub_{first}")
+            fn.linkage = "internal"
+            fn.attributes.add("nounwind")
+            for arg in fn.args[5:9]:
+                arg.add_attribute("noalias")
+            self.functions[first] = fn
+        for first, end in ranges:
+            _Function(self, self.functions[first], first, end).lower(prog)
+        self._entry()
+        self._bench()
+
+    def _entry(self) -> None:
+        fn = ir.Function(self.module, ir.FunctionType(I64, [PTR, I64, PTR]), name="bpf_entry")
+        fn.attributes.add("nounwind")
+        fn.attributes.add("noinline")
+        mem, mem_len, run = fn.args
+        b = ir.IRBuilder(fn.append_basic_block("entry"))
+        stack = b.alloca(ir.ArrayType(I8, STACK_BYTES), name="stack")
+        stack.align = 16
+        memset = self.module.declare_intrinsic("llvm.memset", [PTR, I64])
+        b.call(memset, [stack, _const(I8, 0), _const(I64, STACK_BYTES), ir.Constant(I1, 0)])
+        top = b.gep(stack, [_const(I64, STACK_BYTES)], source_etype=I8)
+        has_mem = b.icmp_unsigned("!=", mem_len, _const(I64, 0))
+        r1 = b.select(has_mem, b.ptrtoint(mem, I64), _const(I64, 0))
+        zero = _const(I64, 0)
+        b.ret(b.call(self.functions[0], [r1, mem_len, zero, zero, zero, top, stack, run, mem,
+                                         mem_len]))
+        self.entry = fn
+
+    def _bench(self) -> None:
+        """bpf_bench(mem, len, run, n): run the entry n times, each with a fresh budget."""
+        fn = ir.Function(self.module, ir.FunctionType(I64, [PTR, I64, PTR, I64]),
+                         name="bpf_bench")
+        mem, mem_len, run, count = fn.args
+        b = ir.IRBuilder(fn.append_basic_block("entry"))
+        budget_ptr = b.gep(run, [_const(I64, field_index("budget"))], source_etype=I64)
+        trap_ptr = b.gep(run, [_const(I64, field_index("trap"))], source_etype=I64)
+        budget = b.load(budget_ptr, typ=I64)
+        loop, done = fn.append_basic_block("loop"), fn.append_basic_block("done")
+        b.cbranch(b.icmp_unsigned("==", count, _const(I64, 0)), done, loop)
+        b.position_at_end(loop)
+        i = b.phi(I64)
+        i.add_incoming(_const(I64, 0), fn.entry_basic_block)
+        b.store(budget, budget_ptr)
+        r0 = b.call(self.entry, [mem, mem_len, run])
+        nxt = b.add(i, _const(I64, 1))
+        i.add_incoming(nxt, loop)
+        again = b.and_(b.icmp_unsigned("<", nxt, count),
+                       b.icmp_unsigned("==", b.load(trap_ptr, typ=I64), _const(I64, 0)))
+        b.cbranch(again, loop, done)
+        b.position_at_end(done)
+        result = b.phi(I64)
+        result.add_incoming(_const(I64, 0), fn.entry_basic_block)
+        result.add_incoming(r0, loop)
+        b.ret(result)
+
+
+def _block_costs(prog: Program, leaders: set[int]) -> dict[int, int]:
+    costs: dict[int, int] = {}
+    current = 0
+    for pc, _ in prog:
+        if pc in leaders:
+            current = pc
+            costs[pc] = 0
+        costs[current] += 1
+    return costs
+
+
+# ---- LLVM set-up, once per process -------------------------------------------------------
+
+_MACHINES: dict[int, object] = {}
+
+
+def _target_machine(opt_level: int):
+    if ir is None:
+        raise BackendUnavailable("engine 'llvm' needs llvmlite: pip install 'llvmlite>=0.44'")
+    if opt_level not in _MACHINES:
+        llvm.initialize_native_target()
+        llvm.initialize_native_asmprinter()
+        target = llvm.Target.from_default_triple()
+        _MACHINES[opt_level] = target.create_target_machine(
+            cpu=llvm.get_host_cpu_name(), features=llvm.get_host_cpu_features().flatten(),
+            opt=opt_level, reloc="pic", codemodel="small")
+    return _MACHINES[opt_level]
+
+
+def lower_to_ir(prog: Program, helpers: HelperTable | None = None, mode: str = "checked") -> str:
+    """The unoptimised LLVM IR of a program, as text."""
+    _target_machine(2)
+    return str(_Module(prog, helpers or HelperTable(None), mode).module)
+
+
+def compile_llvm(prog: Program, helpers=None, budget=None, opt_level: int = 2,
+                 mode: str = "checked", keep_ir: bool = False) -> JitProgram:
+    """Compile `prog` with LLVM; see the module docstring for what is guaranteed."""
+    from .objlink import link_object
+    if mode not in MODES:
+        raise BpfError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
+    if opt_level not in (0, 1, 2, 3):
+        raise BpfError(f"opt_level must be 0, 1, 2 or 3, got {opt_level!r}")
+    check_structure(prog)
+    started = time.perf_counter_ns()
+    machine = _target_machine(opt_level)
+    table = HelperTable(helpers)
+    ir_text = str(_Module(prog, table, mode).module)
+    module = llvm.parse_assembly(ir_text)
+    module.verify()
+    if opt_level:
+        tuning = llvm.create_pipeline_tuning_options(speed_level=opt_level)
+        builder = llvm.create_pass_builder(machine, tuning)
+        builder.getModulePassManager().run(module, builder)
+    optimised = str(module) if keep_ir else None
+    linked = link_object(machine.emit_object(module))
+    extra = {"ir": ir_text if keep_ir else None, "optimised_ir": optimised,
+             "symbols": linked.symbols, "text_range": linked.text_range,
+             "compile_ns": time.perf_counter_ns() - started}
+    return JitProgram(prog, "llvm", linked.memory, linked.symbols["bpf_entry"], table,
+                      DEFAULT_BUDGET if budget is None else budget,
+                      bench=linked.symbols["bpf_bench"], extra=extra)

@@ -1,0 +1,127 @@
+"""Link one relocatable x86-64 ELF object (LLVM's output) into executable memory.
+
+LLVM's own JITs place code in memory they manage; bpfjit instead asks LLVM for
+an ordinary object file and places it itself, so that every backend shares one
+W^X code allocator (bpfjit.execmem) and compiling creates no per-program JIT
+engine.  The object is small and self-contained: allocatable sections are laid
+out in one image, relocations are applied, and calls to libc functions LLVM
+may emit (memset, memcpy) go through stubs, since libc is usually more than
+2 GiB away from the image.
+"""
+
+from __future__ import annotations
+
+import io
+import struct
+
+from elftools.elf.elffile import ELFFile
+from elftools.elf.constants import SH_FLAGS
+
+from bpfjit.errors import BpfError
+from bpfjit.execmem import ExecMemory
+from bpfjit.native import ffi, libc
+
+__all__ = ["LinkedCode", "link_object"]
+
+R_X86_64_64, R_X86_64_PC32, R_X86_64_PLT32 = 1, 2, 4
+R_X86_64_GOTPCREL, R_X86_64_32, R_X86_64_32S = 9, 10, 11
+R_X86_64_PC64, R_X86_64_GOTPCRELX, R_X86_64_REX_GOTPCRELX = 24, 41, 42
+_GOT_RELOCS = {R_X86_64_GOTPCREL, R_X86_64_GOTPCRELX, R_X86_64_REX_GOTPCRELX}
+_LIBC_SYMBOLS = ("memset", "memcpy", "memmove")
+_STUB_SIZE = 16     # jmp qword ptr [rip + 2]; ud2; .quad target
+
+
+class LinkedCode:
+    """Code placed in executable memory, with the offsets of its named functions."""
+
+    def __init__(self, memory: ExecMemory, symbols: dict[str, int], text_range: tuple[int, int]):
+        self.memory = memory
+        self.symbols = symbols
+        self.text_range = text_range    # (offset, size) of .text within the image
+
+
+def _libc_address(name: str) -> int:
+    return int(ffi.cast("uintptr_t", ffi.addressof(libc, name)))
+
+
+def link_object(obj: bytes) -> LinkedCode:
+    """Lay out, relocate and map an ELF object; BpfError for anything unexpected."""
+    elf = ELFFile(io.BytesIO(obj))
+    if elf["e_machine"] != "EM_X86_64" or elf["e_type"] != "ET_REL":
+        raise BpfError("the code generator did not produce an x86-64 relocatable object")
+
+    # 1. lay out the allocatable sections, then one stub per external symbol
+    offsets: dict[int, int] = {}
+    image = bytearray()
+    text_range = (0, 0)
+    for index, section in enumerate(elf.iter_sections()):
+        if not section["sh_flags"] & SH_FLAGS.SHF_ALLOC or section["sh_size"] == 0:
+            continue
+        align = max(section["sh_addralign"], 1)
+        image.extend(bytes(-len(image) % align))
+        offsets[index] = len(image)
+        if section.name == ".text":
+            text_range = (len(image), section["sh_size"])
+        if section["sh_type"] == "SHT_NOBITS":
+            image.extend(bytes(section["sh_size"]))
+        else:
+            image.extend(section.data())
+
+    symtab = elf.get_section_by_name(".symtab")
+    if symtab is None:
+        raise BpfError("the object has no symbol table")
+    symbols: list[int | None] = []
+    named: dict[str, int] = {}
+    stubs: dict[str, int] = {}
+    for sym in symtab.iter_symbols():
+        shndx = sym["st_shndx"]
+        if isinstance(shndx, int) and shndx in offsets:
+            address = offsets[shndx] + sym["st_value"]
+            symbols.append(address)
+            if sym.name and sym["st_info"]["type"] == "STT_FUNC":
+                named[sym.name] = address
+        elif shndx == "SHN_UNDEF" and sym.name:
+            if sym.name not in _LIBC_SYMBOLS:
+                raise BpfError(f"generated code calls {sym.name!r}, which bpfjit cannot link")
+            if sym.name not in stubs:
+                image.extend(bytes(-len(image) % 8))
+                stubs[sym.name] = len(image)
+                image.extend(b"\xff\x25\x02\x00\x00\x00\x0f\x0b"
+                             + struct.pack("<Q", _libc_address(sym.name)))
+            symbols.append(stubs[sym.name])
+        else:
+            symbols.append(None)
+
+    # 2. apply relocations; image offsets become addresses once the image is placed,
+    #    so PC-relative fields (all but R_X86_64_64) are final now, absolute ones later
+    absolute: list[tuple[int, int]] = []
+    for section in elf.iter_sections():
+        if section["sh_type"] != "SHT_RELA" or section["sh_info"] not in offsets:
+            continue
+        base = offsets[section["sh_info"]]
+        for rel in section.iter_relocations():
+            kind, where = rel["r_info_type"], base + rel["r_offset"]
+            target = symbols[rel["r_info_sym"]]
+            if target is None:
+                raise BpfError(f"relocation against a symbol outside the image (type {kind})")
+            addend = rel["r_addend"]
+            if kind in _GOT_RELOCS:
+                target += 8     # the stub's 8-byte address slot serves as the GOT entry
+            if kind in (R_X86_64_PC32, R_X86_64_PLT32) or kind in _GOT_RELOCS:
+                value = target + addend - where
+                if not -2**31 <= value < 2**31:
+                    raise BpfError("relocation out of range in generated code")
+                struct.pack_into("<i", image, where, value)
+            elif kind == R_X86_64_PC64:
+                struct.pack_into("<q", image, where, target + addend - where)
+            elif kind == R_X86_64_64:
+                absolute.append((where, target + addend))
+            else:
+                raise BpfError(f"unsupported relocation type {kind} in generated code")
+
+    def place(address: int) -> bytes:
+        for where, value in absolute:
+            struct.pack_into("<Q", image, where, address + value)
+        return bytes(image)
+
+    return LinkedCode(ExecMemory(place, len(image)), named, text_range)

@@ -1,0 +1,32 @@
+"""Layout of `struct bpfjit_run`, the runtime structure JIT code and Python share.
+
+One list, read by the cffi declaration (bpfjit.native) and by every backend
+that addresses the fields from generated code, so the layout lives in one place.
+Every field is 8 bytes, so a field's offset is 8 times its index.
+"""
+
+from __future__ import annotations
+
+__all__ = ["RUN_FIELDS", "field_index", "field_offset"]
+
+# (name, C type, meaning)
+RUN_FIELDS: list[tuple[str, str, str]] = [
+    ("trap", "uint64_t", "0 while running; a TrapCode once the program stopped on a trap"),
+    ("trap_pc", "uint64_t", "pc of the instruction that trapped"),
+    ("trap_arg", "uint64_t", "faulting address, or the helper / BTF id, or the lddw type"),
+    ("trap_size", "uint64_t", "access size in bytes, | 0x100 for a write"),
+    ("budget", "int64_t", "instructions the run may still execute"),
+    ("helpers", "void *", "helper function pointers, indexed by helper id (NULL = none)"),
+    ("n_helpers", "uint64_t", "length of the helper table"),
+    ("scratch", "uint64_t", "reserved for engines; JIT code may use it freely"),
+]
+
+_INDEX = {name: i for i, (name, _, _) in enumerate(RUN_FIELDS)}
+
+
+def field_index(name: str) -> int:
+    return _INDEX[name]
+
+
+def field_offset(name: str) -> int:
+    return 8 * _INDEX[name]

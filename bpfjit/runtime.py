@@ -1,0 +1,181 @@
+"""The runtime ABI shared by the JIT backends, and the Python side of a JIT call.
+
+Generated code has the signature
+
+    uint64_t entry(void *mem, uint64_t mem_len, struct bpfjit_run *run);
+
+(layout of `run` in bpfjit.runfields).  A trap stores its code, pc and argument
+in `run` and returns; JitProgram turns that into the same exception, with the
+same pc and message, that the interpreter raises (both build it with
+bpfjit.traps).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Callable, Mapping
+
+from .errors import BpfError, BpfTrap, BudgetExceeded, CallDepthExceeded, MemoryAccessError
+from .isa import MAX_CALL_DEPTH
+from .memory import as_buffer
+from .native import BENCH_CTYPE, ENTRY_CTYPE, HELPER_CTYPE, ffi
+from .traps import (WRITE_FLAG, TrapCode, btf_call, helper_bad_result, helper_failed,
+                    lddw_pseudo, unknown_helper)
+
+__all__ = ["HelperTable", "JitProgram", "MAX_HELPER_ID"]
+
+M64 = (1 << 64) - 1
+MAX_HELPER_ID = 0xFFFF          # helper tables are dense arrays up to the largest id
+
+
+# ---- helpers as native function pointers -------------------------------------------------
+
+class _CallState(threading.local):
+    """The run structure and pending helper failure of this thread's current call."""
+    run = None
+    failure: BaseException | None = None
+    failed_helper = -1
+
+
+_STATE = _CallState()
+
+
+class HelperTable:
+    """Python helpers wrapped as cffi callbacks in a table indexed by helper id.
+
+    A helper that raises, or returns something other than an int, sets the
+    HELPER_FAILED trap and returns 0; the JIT code then stops at the call.
+    """
+
+    def __init__(self, helpers: Mapping[int, Callable] | None):
+        helpers = dict(helpers or {})
+        for hid, fn in helpers.items():
+            if not isinstance(hid, int) or not 0 <= hid <= MAX_HELPER_ID:
+                raise BpfError(f"helper ids must be ints from 0 to {MAX_HELPER_ID}, got {hid!r}")
+            if not callable(fn):
+                raise BpfError(f"helper {hid} is not callable")
+        self.helpers = helpers
+        self.size = max(helpers, default=-1) + 1
+        self.table = ffi.new("void *[]", max(self.size, 1))
+        self._callbacks = []
+        for hid, fn in helpers.items():
+            callback = ffi.callback(HELPER_CTYPE, self._wrap(hid, fn))
+            self._callbacks.append(callback)
+            self.table[hid] = ffi.cast("void *", callback)
+
+    @staticmethod
+    def _wrap(hid: int, fn: Callable) -> Callable:
+        def call(r1, r2, r3, r4, r5):
+            try:
+                result = fn(r1, r2, r3, r4, r5)
+                if not isinstance(result, int):
+                    raise _BadResult(result)
+                return result & M64
+            except BaseException as exc:      # noqa: BLE001 - re-raised after the call
+                _STATE.failure = exc
+                _STATE.failed_helper = hid
+                _STATE.run.trap = TrapCode.HELPER_FAILED
+                return 0
+        return call
+
+    def __contains__(self, helper_id: int) -> bool:
+        return helper_id in self.helpers
+
+
+class _BadResult(Exception):
+    def __init__(self, result: object):
+        self.result = result
+
+
+# ---- calling JIT code ---------------------------------------------------------------------
+
+class JitProgram:
+    """A compiled program in executable memory, callable like the interpreter.
+
+    `memory` is the ExecMemory holding the code (kept alive here), `entry` the
+    offset of the entry function, `bench` the offset of the batch-run function
+    (`uint64_t bench(mem, len, run, n)`) when the backend emits one.
+    """
+
+    def __init__(self, program, engine: str, memory, entry: int, helpers: HelperTable,
+                 budget: int, bench: int | None = None, extra: dict | None = None):
+        if not isinstance(budget, int) or isinstance(budget, bool) or budget < 1:
+            raise BpfError(f"budget must be a positive int, got {budget!r}")
+        self.program = program
+        self.engine = engine
+        self.budget = budget
+        self.helpers = helpers
+        self.memory = memory
+        self._entry = memory.function(ENTRY_CTYPE, entry)
+        self._bench = memory.function(BENCH_CTYPE, bench) if bench is not None else None
+        self._local = threading.local()
+        self.extra = extra or {}
+
+    def _run_struct(self):
+        run = getattr(self._local, "run", None)
+        if run is None:
+            run = ffi.new("struct bpfjit_run *")
+            run.helpers = self.helpers.table
+            run.n_helpers = self.helpers.size
+            self._local.run = run
+        return run
+
+    def _prepare(self, mem: object):
+        buf = as_buffer(mem)
+        n = len(buf)
+        ptr = ffi.from_buffer("uint8_t[]", buf, require_writable=True) if n else ffi.NULL
+        run = self._run_struct()
+        run.trap = 0
+        run.budget = self.budget
+        _STATE.run = run
+        _STATE.failure = None
+        return buf, ptr, n, run
+
+    def __call__(self, mem: object = None) -> int:
+        """Run once on `mem` (bytes-like or None) and return r0 as an unsigned int."""
+        buf, ptr, n, run = self._prepare(mem)
+        r0 = self._entry(ptr, n, run)
+        if run.trap:
+            raise self._trap(run)
+        return r0
+
+    def run_batch(self, mem: object, count: int) -> tuple[int, float]:
+        """Run `count` times inside one native loop; returns (r0, ns per run).
+
+        Each run gets the full budget; the same buffer is used every time.
+        """
+        if self._bench is None:
+            raise BpfError(f"engine {self.engine!r} has no native batch loop")
+        buf, ptr, n, run = self._prepare(mem)
+        start = time.perf_counter_ns()
+        r0 = self._bench(ptr, n, run, count)
+        elapsed = time.perf_counter_ns() - start
+        if run.trap:
+            raise self._trap(run)
+        return r0, elapsed / max(count, 1)
+
+    def _trap(self, run) -> BpfTrap | BaseException:
+        code, pc, arg = TrapCode(run.trap), int(run.trap_pc), int(run.trap_arg)
+        if code is TrapCode.MEMORY:
+            size = int(run.trap_size)
+            return MemoryAccessError(pc, arg, size & 0xFF, write=bool(size & WRITE_FLAG))
+        if code is TrapCode.BUDGET:
+            return BudgetExceeded(pc, self.budget)
+        if code is TrapCode.CALL_DEPTH:
+            return CallDepthExceeded(pc, MAX_CALL_DEPTH)
+        if code is TrapCode.HELPER_UNKNOWN:
+            return unknown_helper(pc, arg)
+        if code is TrapCode.BTF_CALL:
+            return btf_call(pc, arg)
+        if code is TrapCode.LDDW_PSEUDO:
+            return lddw_pseudo(pc, arg)
+        failure, hid = _STATE.failure, _STATE.failed_helper
+        _STATE.failure = None
+        if isinstance(failure, _BadResult):
+            return helper_bad_result(pc, hid, failure.result)
+        if isinstance(failure, BpfError) or not isinstance(failure, Exception):
+            return failure          # a BpfError passes through; KeyboardInterrupt too
+        error = helper_failed(pc, hid, failure)
+        error.__cause__ = failure
+        return error
