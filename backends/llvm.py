@@ -11,7 +11,8 @@ runtime ABI of bpfjit.runtime and the semantics of the interpreter exactly:
 - in checked mode every load and store is bounds-checked against the memory
   buffer and the live stack frames, and its pointer is derived by GEP from the
   real base pointer (not by inttoptr, which LLVM 22 can miscompile);
-- the instruction budget is charged per basic block on entry.
+- the instruction budget is deducted per basic block on entry and checked at
+  subprogram entries and loop heads, as in every engine.
 
 Compilation: LLVM emits an object file, which backends.objlink places into
 W^X memory shared with the other backend (see that module for why).
@@ -27,8 +28,10 @@ try:
 except ImportError:     # pragma: no cover - reported through the engine registry
     llvm = ir = None
 
-from bpfjit.cfg import block_leaders, check_structure, subprogram_ranges
+from bpfjit.cfg import (block_costs, block_leaders, budget_checkpoints, check_structure,
+                        subprogram_ranges)
 from bpfjit.errors import BackendUnavailable, BpfError
+from bpfjit.facts import frame_accesses
 from bpfjit.interpreter import DEFAULT_BUDGET
 from bpfjit.isa import MAX_CALL_DEPTH, STACK_SIZE, Kind
 from bpfjit.program import Program
@@ -80,20 +83,27 @@ class _Function:
         self.frame_top, self.stack_base, self.run, self.mem, self.mem_len = \
             frame_top, stack_base, run, mem, mem_len
         entry = func.append_basic_block("entry")
-        self.b = ir.IRBuilder(entry)
-        b = self.b
+        self.b = b = ir.IRBuilder(entry)
         self.regs = [b.alloca(I64, name=f"r{i}") for i in range(11)]
+        self.budget = b.alloca(I64, name="budget")
         for i, value in enumerate((r1, r2, r3, r4, r5), 1):
             b.store(value, self.regs[i])
         for i in (0, 6, 7, 8, 9):
             b.store(_const(I64, 0), self.regs[i])
         self.frame_top_i = b.ptrtoint(frame_top, I64, name="fp")
         b.store(self.frame_top_i, self.regs[10])
-        self.stack_base_i = b.ptrtoint(stack_base, I64, name="stack_base")
+        b.store(self.load_field("budget"), self.budget)
         self.mem_i = b.ptrtoint(mem, I64, name="mem")
+        self.frame_lo_i = b.sub(self.frame_top_i, _const(I64, STACK_SIZE), name="frame_lo")
+        self.frame_lo = b.gep(frame_top, [_const(I64, -STACK_SIZE)], source_etype=I8)
         self.blocks = {pc: func.append_basic_block(f"pc{pc}")
                        for pc in sorted(lowering.leaders) if first <= pc < end}
-        b.branch(self.blocks[first])
+        # values computed on first use go into the entry block, before its branch
+        self.hoist = ir.IRBuilder(entry)
+        self.hoist.position_before(b.branch(self.blocks[first]))
+        self._bounds: dict[tuple[str, int], object] = {}
+        self._trap = None
+        self._return_zero = None
 
     # ---- registers and the run structure -------------------------------------------
 
@@ -103,73 +113,104 @@ class _Function:
     def set(self, n: int, value) -> None:
         self.b.store(value, self.regs[n])
 
-    def field(self, name: str):
-        return self.b.gep(self.run, [_const(I64, field_index(name))], source_etype=I64)
+    def field(self, name: str, builder=None):
+        return (builder or self.b).gep(self.run, [_const(I64, field_index(name))],
+                                       source_etype=I64)
 
     def load_field(self, name: str, ty=None):
         return self.b.load(self.field(name), typ=ty or I64)
 
+    def save_budget(self) -> None:
+        """Write the budget back to the run structure (before a call or a return)."""
+        self.b.store(self.b.load(self.budget, typ=I64), self.field("budget"))
+
     # ---- traps -----------------------------------------------------------------------------
 
-    def _trap_block(self, code: TrapCode, pc: int, arg=None, size: int = 0):
-        """A block that records a trap in the run structure and returns."""
-        block = self.func.append_basic_block(f"trap{pc}")
-        with self.b.goto_block(block):
-            self.b.store(_const(I64, code), self.field("trap"))
-            self.b.store(_const(I64, pc), self.field("trap_pc"))
-            self.b.store(arg if arg is not None else _const(I64, 0), self.field("trap_arg"))
-            self.b.store(_const(I64, size), self.field("trap_size"))
-            self.b.ret(_const(I64, 0))
-        return block
+    def _trap_phis(self):
+        """The function's one trap block: record (code, pc, arg, size) and return 0."""
+        if self._trap is None:
+            block = self.func.append_basic_block("trap")
+            tb = ir.IRBuilder(block)
+            phis = [tb.phi(I64, name=n) for n in ("code", "pc", "arg", "size")]
+            for phi, name in zip(phis, ("trap", "trap_pc", "trap_arg", "trap_size")):
+                tb.store(phi, self.field(name, tb))
+            tb.ret(_const(I64, 0))
+            self._trap = (block, phis)
+        return self._trap
 
-    def guard(self, ok, trap_block) -> None:
-        """Continue when `ok`, else go to the trap block (marked unlikely)."""
+    def trap_unless(self, ok, code: TrapCode, pc: int, arg=None, size: int = 0) -> None:
+        """Continue when `ok`; otherwise trap (the branch is marked unlikely)."""
+        block, phis = self._trap_phis()
+        here = self.b.block
         cont = self.func.append_basic_block()
-        br = self.b.cbranch(ok, cont, trap_block)
-        br.set_metadata("prof", self.m.unlikely_second)
+        if ok is None:
+            self.b.branch(block)
+        else:
+            self.b.cbranch(ok, cont, block).set_metadata("prof", self.m.unlikely_second)
+        for phi, value in zip(phis, (_const(I64, code), _const(I64, pc),
+                                     arg if arg is not None else _const(I64, 0),
+                                     _const(I64, size))):
+            phi.add_incoming(value, here)
         self.b.position_at_end(cont)
 
     def trap_now(self, code: TrapCode, pc: int, arg=None) -> None:
         """An unconditional trap; code after it in the block is unreachable."""
-        self.b.branch(self._trap_block(code, pc, arg))
-        self.b.position_at_end(self.func.append_basic_block())
+        self.trap_unless(None, code, pc, arg)
 
-    def stop_if_trapped(self, pc: int | None = None) -> None:
-        """After a call: return at once when the callee or helper trapped."""
+    def return_if_callee_trapped(self) -> None:
+        if self._return_zero is None:
+            self._return_zero = self.func.append_basic_block("callee_trapped")
+            ir.IRBuilder(self._return_zero).ret(_const(I64, 0))
         trapped = self.b.icmp_unsigned("!=", self.load_field("trap"), _const(I64, 0))
-        block = self.func.append_basic_block(f"trapped{pc}")
-        with self.b.goto_block(block):
-            if pc is not None:      # a helper failure: record where it happened
-                self.b.store(_const(I64, pc), self.field("trap_pc"))
-            self.b.ret(_const(I64, 0))
-        self.guard(self.b.not_(trapped), block)
+        cont = self.func.append_basic_block()
+        self.b.cbranch(trapped, self._return_zero, cont).set_metadata(
+            "prof", self.m.unlikely_first)
+        self.b.position_at_end(cont)
 
-    def charge_budget(self, pc: int, cost: int) -> None:
-        left = self.b.sub(self.load_field("budget"), _const(I64, cost))
-        self.b.store(left, self.field("budget"))
-        ok = self.b.icmp_signed(">=", left, _const(I64, 0))
-        self.guard(ok, self._trap_block(TrapCode.BUDGET, pc))
+    def charge_budget(self, pc: int, cost: int, check: bool) -> None:
+        """Deduct a block's cost; at a checkpoint, trap once the budget is negative."""
+        left = self.b.sub(self.b.load(self.budget, typ=I64), _const(I64, cost))
+        self.b.store(left, self.budget)
+        if check:
+            self.trap_unless(self.b.icmp_signed(">=", left, _const(I64, 0)),
+                             TrapCode.BUDGET, pc)
 
     # ---- memory ------------------------------------------------------------------------------
+
+    def _bound(self, region: str, size: int):
+        """Per-function limits for a `size`-byte access, computed once in the entry block.
+
+        mem:   d = addr - mem is valid when d < bound, bound = len - size + 1 (0 if len < size)
+        stack: d = addr - frame_lo is valid when d <= room, room = stack end - size - frame_lo
+        """
+        key = (region, size)
+        if key not in self._bounds:
+            h = self.hoist
+            if region == "mem":
+                fits = h.icmp_unsigned(">=", self.mem_len, _const(I64, size))
+                self._bounds[key] = h.select(fits, h.sub(self.mem_len, _const(I64, size - 1)),
+                                             _const(I64, 0))
+            else:
+                end = h.add(h.ptrtoint(self.stack_base, I64), _const(I64, STACK_BYTES - size))
+                self._bounds[key] = h.sub(end, self.frame_lo_i)
+        return self._bounds[key]
 
     def address(self, pc: int, base_reg: int, off: int, size: int, write: bool):
         """A pointer for an access of `size` bytes at base_reg + off, checked in checked mode."""
         b = self.b
+        if pc in self.m.proven:         # r10 + off inside this frame: no check needed
+            return b.gep(self.frame_top, [_const(I64, off)], source_etype=I8)
         addr = b.add(self.get(base_reg), _const(I64, off))
         if self.m.mode == "unchecked":
             return b.inttoptr(addr, PTR)
         d_mem = b.sub(addr, self.mem_i)
-        in_mem = b.and_(b.icmp_unsigned("<=", d_mem, self.mem_len),
-                        b.icmp_unsigned(">=", b.sub(self.mem_len, d_mem), _const(I64, size)))
-        # live stack: from the bottom of this frame up to the top of the main frame
-        frame_lo = b.sub(self.frame_top_i, _const(I64, STACK_SIZE))
-        room = b.sub(b.add(self.stack_base_i, _const(I64, STACK_BYTES - size)), frame_lo)
-        in_stack = b.icmp_unsigned("<=", b.sub(addr, frame_lo), room)
-        trap = self._trap_block(TrapCode.MEMORY, pc, addr, size | (WRITE_FLAG if write else 0))
-        self.guard(b.or_(in_mem, in_stack), trap)
-        from_mem = b.gep(self.mem, [d_mem], source_etype=I8)
-        from_stack = b.gep(self.stack_base, [b.sub(addr, self.stack_base_i)], source_etype=I8)
-        return b.select(in_mem, from_mem, from_stack)
+        in_mem = b.icmp_unsigned("<", d_mem, self._bound("mem", size))
+        d_stack = b.sub(addr, self.frame_lo_i)
+        in_stack = b.icmp_unsigned("<=", d_stack, self._bound("stack", size))
+        self.trap_unless(b.or_(in_mem, in_stack), TrapCode.MEMORY, pc, addr,
+                         size | (WRITE_FLAG if write else 0))
+        return b.select(in_mem, b.gep(self.mem, [d_mem], source_etype=I8),
+                        b.gep(self.frame_lo, [d_stack], source_etype=I8))
 
     # ---- instructions ------------------------------------------------------------------------
 
@@ -182,7 +223,7 @@ class _Function:
                 if not b.block.is_terminated:
                     b.branch(self.blocks[pc])
                 b.position_at_end(self.blocks[pc])
-                self.charge_budget(pc, self.m.costs[pc])
+                self.charge_budget(pc, self.m.costs[pc], pc in self.m.checkpoints)
             getattr(self, "_" + insn.kind.value)(pc, insn)
         if not b.block.is_terminated:
             b.unreachable()
@@ -270,7 +311,9 @@ class _Function:
         """Call a helper pointer with r1-r5; r0 gets the result, r1-r5 read 0 after."""
         args = [self.get(i) for i in range(1, 6)]
         result = self.b.call(fn_ptr, args)
-        self.stop_if_trapped(pc)
+        # a failing Python helper has set the trap code; record where it happened
+        failed = self.b.icmp_unsigned("!=", self.load_field("trap"), _const(I64, 0))
+        self.trap_unless(self.b.not_(failed), TrapCode.HELPER_FAILED, pc)
         self.set(0, result)
         for i in range(1, 6):
             self.set(i, _const(I64, 0))
@@ -289,10 +332,11 @@ class _Function:
     def _callx(self, pc, insn) -> None:
         b = self.b
         helper_id = self.get(insn.dst)
-        unknown = self._trap_block(TrapCode.HELPER_UNKNOWN, pc, helper_id)
-        self.guard(b.icmp_unsigned("<", helper_id, self.load_field("n_helpers")), unknown)
+        self.trap_unless(b.icmp_unsigned("<", helper_id, self.load_field("n_helpers")),
+                         TrapCode.HELPER_UNKNOWN, pc, helper_id)
         fn_ptr = self._helper_pointer(helper_id)
-        self.guard(b.icmp_unsigned("!=", b.ptrtoint(fn_ptr, I64), _const(I64, 0)), unknown)
+        self.trap_unless(b.icmp_unsigned("!=", b.ptrtoint(fn_ptr, I64), _const(I64, 0)),
+                         TrapCode.HELPER_UNKNOWN, pc, helper_id)
         self._call_through(pc, fn_ptr)
 
     def _call_btf(self, pc, insn) -> None:
@@ -301,20 +345,22 @@ class _Function:
     def _call_local(self, pc, insn) -> None:
         b = self.b
         # the callee's frame must still lie within the stack: frame_top - 1024 >= base
-        room = b.icmp_unsigned(">=", b.sub(self.frame_top_i, _const(I64, 2 * STACK_SIZE)),
-                               self.stack_base_i)
-        self.guard(room, self._trap_block(TrapCode.CALL_DEPTH, pc))
-        callee_top = b.gep(self.frame_top, [_const(I64, -STACK_SIZE)], source_etype=I8)
+        room = b.icmp_unsigned(">=", b.sub(self.frame_lo_i, _const(I64, STACK_SIZE)),
+                               b.ptrtoint(self.stack_base, I64))
+        self.trap_unless(room, TrapCode.CALL_DEPTH, pc)
         target = self.m.functions[pc + 1 + insn.imm]
         args = [self.get(i) for i in range(1, 6)]
-        result = b.call(target, args + [callee_top, self.stack_base, self.run, self.mem,
+        self.save_budget()
+        result = b.call(target, args + [self.frame_lo, self.stack_base, self.run, self.mem,
                                         self.mem_len])
-        self.stop_if_trapped()
+        self.return_if_callee_trapped()
+        b.store(self.load_field("budget"), self.budget)
         self.set(0, result)
         for i in range(1, 6):
             self.set(i, _const(I64, 0))
 
     def _exit(self, pc, insn) -> None:
+        self.save_budget()
         self.b.ret(self.get(0))
 
     def _lddw(self, pc, insn) -> None:
@@ -375,16 +421,23 @@ class _Module:
         self.module = ir.Module(name="bpf")
         self.module.triple = llvm.get_process_triple()
         self.leaders = block_leaders(prog)
-        self.costs = _block_costs(prog, self.leaders)
-        self.unlikely_second = self.module.add_metadata(
-            [ir.MetaDataString(self.module, "branch_weights"), _const(I32, 2000), _const(I32, 1)])
+        self.costs = block_costs(prog, self.leaders)
+        self.checkpoints = budget_checkpoints(prog)
+        self.proven = frame_accesses(prog)
+        weights = ir.MetaDataString(self.module, "branch_weights")
+        self.unlikely_second = self.module.add_metadata([weights, _const(I32, 2000),
+                                                         _const(I32, 1)])
+        self.unlikely_first = self.module.add_metadata([weights, _const(I32, 1),
+                                                        _const(I32, 2000)])
         self.functions = {}
         ranges = subprogram_ranges(prog)
         for first, _ in ranges:
             fn = ir.Function(self.module, SUB_TYPE, name=f"bpf_sub_{first}")
             fn.linkage = "internal"
             fn.attributes.add("nounwind")
-            for arg in fn.args[5:9]:
+            # frame_top, stack_base and mem are distinct objects; the run structure is
+            # not noalias, since Python helpers write its trap field
+            for arg in (fn.args[5], fn.args[6], fn.args[8]):
                 arg.add_attribute("noalias")
             self.functions[first] = fn
         for first, end in ranges:
@@ -398,6 +451,12 @@ class _Module:
         fn.attributes.add("noinline")
         mem, mem_len, run = fn.args
         b = ir.IRBuilder(fn.append_basic_block("entry"))
+        for name, value in (("trap", _const(I64, 0)), ("budget", None)):
+            field = b.gep(run, [_const(I64, field_index(name))], source_etype=I64)
+            if value is None:
+                limit = b.gep(run, [_const(I64, field_index("budget_limit"))], source_etype=I64)
+                value = b.load(limit, typ=I64)
+            b.store(value, field)
         stack = b.alloca(ir.ArrayType(I8, STACK_BYTES), name="stack")
         stack.align = 16
         memset = self.module.declare_intrinsic("llvm.memset", [PTR, I64])
@@ -411,20 +470,17 @@ class _Module:
         self.entry = fn
 
     def _bench(self) -> None:
-        """bpf_bench(mem, len, run, n): run the entry n times, each with a fresh budget."""
+        """bpf_bench(mem, len, run, n): run the entry n times (each resets the budget)."""
         fn = ir.Function(self.module, ir.FunctionType(I64, [PTR, I64, PTR, I64]),
                          name="bpf_bench")
         mem, mem_len, run, count = fn.args
         b = ir.IRBuilder(fn.append_basic_block("entry"))
-        budget_ptr = b.gep(run, [_const(I64, field_index("budget"))], source_etype=I64)
         trap_ptr = b.gep(run, [_const(I64, field_index("trap"))], source_etype=I64)
-        budget = b.load(budget_ptr, typ=I64)
         loop, done = fn.append_basic_block("loop"), fn.append_basic_block("done")
         b.cbranch(b.icmp_unsigned("==", count, _const(I64, 0)), done, loop)
         b.position_at_end(loop)
         i = b.phi(I64)
         i.add_incoming(_const(I64, 0), fn.entry_basic_block)
-        b.store(budget, budget_ptr)
         r0 = b.call(self.entry, [mem, mem_len, run])
         nxt = b.add(i, _const(I64, 1))
         i.add_incoming(nxt, loop)
@@ -436,17 +492,6 @@ class _Module:
         result.add_incoming(_const(I64, 0), fn.entry_basic_block)
         result.add_incoming(r0, loop)
         b.ret(result)
-
-
-def _block_costs(prog: Program, leaders: set[int]) -> dict[int, int]:
-    costs: dict[int, int] = {}
-    current = 0
-    for pc, _ in prog:
-        if pc in leaders:
-            current = pc
-            costs[pc] = 0
-        costs[current] += 1
-    return costs
 
 
 # ---- LLVM set-up, once per process -------------------------------------------------------
@@ -490,6 +535,10 @@ def compile_llvm(prog: Program, helpers=None, budget=None, opt_level: int = 2,
     module.verify()
     if opt_level:
         tuning = llvm.create_pipeline_tuning_options(speed_level=opt_level)
+        # up to -O2, compile time matters more than the last few percent: no
+        # unrolling or vectorization (they double compile time); -O3 has both
+        full = opt_level >= 3
+        tuning.loop_unrolling = tuning.loop_vectorization = tuning.slp_vectorization = full
         builder = llvm.create_pass_builder(machine, tuning)
         builder.getModulePassManager().run(module, builder)
     optimised = str(module) if keep_ir else None

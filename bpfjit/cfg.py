@@ -3,7 +3,8 @@
 `check_structure` rejects what no engine can run safely (jumps out of the
 program or into the middle of an lddw, falling off the end); `block_leaders`
 gives the basic-block starts at which every engine charges the instruction
-budget, so that all engines run out of budget at the same pc.
+budget, and `budget_checkpoints` the blocks where every engine checks it, so
+that all engines run out of budget at the same pc.
 """
 
 from __future__ import annotations
@@ -12,8 +13,8 @@ from .errors import VerifierError
 from .isa import Kind
 from .program import Program
 
-__all__ = ["branch_targets", "check_structure", "block_leaders", "subprogram_starts",
-           "subprogram_ranges", "MAX_INSNS"]
+__all__ = ["branch_targets", "check_structure", "block_leaders", "block_costs",
+           "budget_checkpoints", "subprogram_starts", "subprogram_ranges", "MAX_INSNS"]
 
 MAX_INSNS = 1_000_000   # the kernel's limit on program size, in slots
 
@@ -96,3 +97,31 @@ def block_leaders(prog: Program) -> set[int]:
             leaders.add(pc + 1)
     leaders.discard(prog.slot_count)
     return leaders
+
+
+def block_costs(prog: Program, leaders: set[int]) -> dict[int, int]:
+    """Instructions in each basic block, keyed by the block's first pc."""
+    costs: dict[int, int] = {}
+    current = 0
+    for pc, _ in prog:
+        if pc in leaders:
+            current = pc
+            costs[pc] = 0
+        costs[current] += 1
+    return costs
+
+
+def budget_checkpoints(prog: Program) -> set[int]:
+    """Blocks where the budget is checked: subprogram entries and loop heads.
+
+    Every block deducts its cost from the budget when entered; only these
+    blocks then check that it has not gone negative.  Every cycle passes a
+    loop head (the target of a backward jump) and every call a subprogram
+    entry, so a run can never exceed its budget by more than one pass through
+    acyclic code, while straight-line code needs no test at all.
+    """
+    points = set(subprogram_starts(prog))
+    for pc, insn in prog:
+        if insn.kind is not Kind.CALL_LOCAL:
+            points.update(t for t in branch_targets(prog, pc) if t <= pc)
+    return points

@@ -3,8 +3,9 @@
 Each instruction is decoded once into a small Python closure `step(r, st) ->
 next pc`, where `r` is the register file (a list of eleven unsigned 64-bit
 ints) and `st` the run state.  The run loop is just `pc = steps[pc](r, st)`.
-The closures at basic-block starts first charge the instruction budget for
-their whole block, which is how every engine accounts for it.
+The closures at basic-block starts first deduct their whole block from the
+instruction budget, and at subprogram entries and loop heads check that it has
+not run out: the accounting every engine follows (bpfjit.cfg.budget_checkpoints).
 
 Registers no instruction has written read as 0: at entry (except r1, r2 and
 r10), r0 and r6-r9 in a callee, and r1-r5 after any call returns.  The kernel's
@@ -17,7 +18,7 @@ from typing import Callable, Mapping
 
 from . import traps
 from . import semantics as sem
-from .cfg import block_leaders, check_structure
+from .cfg import block_costs, block_leaders, budget_checkpoints, check_structure
 from .errors import BpfError, BudgetExceeded, CallDepthExceeded
 from .isa import MAX_CALL_DEPTH, STACK_SIZE, Kind
 from .memory import MEM_BASE, STACK_TOP, AddressSpace, as_buffer
@@ -251,26 +252,21 @@ _BUILDERS: dict[Kind, Callable] = {
 }
 
 
-def _charged(step: Step, pc: int, cost: int, budget: int) -> Step:
-    """Wrap a block's first step so that entering the block spends its cost."""
+def _charged(step: Step, pc: int, cost: int, budget: int, check: bool) -> Step:
+    """Wrap a block's first step so that entering the block spends its cost,
+    and, at a checkpoint, stops the run once the budget has gone negative."""
+    if check:
+        def checked_step(r, st):
+            st.remaining -= cost
+            if st.remaining < 0:
+                raise BudgetExceeded(pc, budget)
+            return step(r, st)
+        return checked_step
+
     def charged_step(r, st):
         st.remaining -= cost
-        if st.remaining < 0:
-            raise BudgetExceeded(pc, budget)
         return step(r, st)
     return charged_step
-
-
-def _block_costs(prog: Program, leaders: set[int]) -> dict[int, int]:
-    """Instructions in each basic block, keyed by the block's first pc."""
-    costs: dict[int, int] = {}
-    current = 0
-    for pc, insn in prog:
-        if pc in leaders:
-            current = pc
-            costs[pc] = 0
-        costs[current] += 1
-    return costs
 
 
 class Interpreter:
@@ -291,12 +287,13 @@ class Interpreter:
         self.helpers = dict(helpers or {})
         self.budget = budget
         leaders = block_leaders(prog)
-        costs = _block_costs(prog, leaders)
+        costs = block_costs(prog, leaders)
+        checkpoints = budget_checkpoints(prog)
         steps: list[Step | None] = [None] * prog.slot_count
         for pc, insn in prog:
             step = _BUILDERS[insn.kind](insn, pc)
             if pc in leaders:
-                step = _charged(step, pc, costs[pc], budget)
+                step = _charged(step, pc, costs[pc], budget, pc in checkpoints)
             steps[pc] = step
         self._steps = steps
         self.last_executed = 0
@@ -322,5 +319,5 @@ class Interpreter:
         except _Halt:
             pass
         finally:
-            self.last_executed = self.budget - st.remaining
+            self.last_executed = self.budget - st.remaining   # exact: blocks run whole
         return r[0]

@@ -16,6 +16,7 @@ RUN_FIELDS: list[tuple[str, str, str]] = [
     ("trap_arg", "uint64_t", "faulting address, or the helper / BTF id, or the lddw type"),
     ("trap_size", "uint64_t", "access size in bytes, | 0x100 for a write"),
     ("budget", "int64_t", "instructions the run may still execute"),
+    ("budget_limit", "int64_t", "the budget of one run; the entry point copies it to budget"),
     ("helpers", "void *", "helper function pointers, indexed by helper id (NULL = none)"),
     ("n_helpers", "uint64_t", "length of the helper table"),
     ("scratch", "uint64_t", "reserved for engines; JIT code may use it freely"),
