@@ -37,7 +37,7 @@ def _interp(prog, helpers=None, budget=None, mode="checked", **unknown):
 
 
 def _llvm(prog, helpers=None, budget=None, opt_level=2, mode="checked", keep_ir=False,
-          **unknown):
+          line_info=False, **unknown):
     reject_unknown_options("llvm", unknown)
     try:
         from .llvm import compile_llvm
@@ -45,7 +45,7 @@ def _llvm(prog, helpers=None, budget=None, opt_level=2, mode="checked", keep_ir=
         raise BackendUnavailable(f"engine 'llvm' needs llvmlite, cffi and pyelftools "
                                  f"({exc}); pip install bpfjit's dependencies") from None
     return compile_llvm(prog, helpers=helpers, budget=budget, opt_level=opt_level, mode=mode,
-                        keep_ir=keep_ir)
+                        keep_ir=keep_ir, line_info=line_info)
 
 
 def _peachpy(prog, **options):

@@ -219,6 +219,8 @@ class _Function:
         for pc, insn in prog:
             if not self.first <= pc < self.end:
                 continue
+            if self.m.lines is not None:
+                b.debug_metadata = self.m.location(pc, self.func)
             if pc in self.blocks:
                 if not b.block.is_terminated:
                     b.branch(self.blocks[pc])
@@ -416,10 +418,11 @@ class _Module:
     """The whole program as one LLVM module: a function per subprogram, plus the
     exported entry point and a native batch loop for benchmarks."""
 
-    def __init__(self, prog: Program, helpers: HelperTable, mode: str):
+    def __init__(self, prog: Program, helpers: HelperTable, mode: str, lines: bool = False):
         self.prog, self.helpers, self.mode = prog, helpers, mode
         self.module = ir.Module(name="bpf")
         self.module.triple = llvm.get_process_triple()
+        self.lines = _LineInfo(self.module) if lines else None
         self.leaders = block_leaders(prog)
         self.costs = block_costs(prog, self.leaders)
         self.checkpoints = budget_checkpoints(prog)
@@ -434,6 +437,8 @@ class _Module:
         for first, _ in ranges:
             fn = ir.Function(self.module, SUB_TYPE, name=f"bpf_sub_{first}")
             fn.linkage = "internal"
+            if self.lines is not None:
+                self.lines.subprogram(fn, first)
             fn.attributes.add("nounwind")
             # frame_top, stack_base and mem are distinct objects; the run structure is
             # not noalias, since Python helpers write its trap field
@@ -445,12 +450,18 @@ class _Module:
         self._entry()
         self._bench()
 
+    def location(self, pc: int, func):
+        return self.lines.location(pc, func)
+
     def _entry(self) -> None:
         fn = ir.Function(self.module, ir.FunctionType(I64, [PTR, I64, PTR]), name="bpf_entry")
         fn.attributes.add("nounwind")
         fn.attributes.add("noinline")
         mem, mem_len, run = fn.args
         b = ir.IRBuilder(fn.append_basic_block("entry"))
+        if self.lines is not None:          # line 0: code of no BPF instruction
+            self.lines.subprogram(fn, -1)
+            b.debug_metadata = self.lines.location(-1, fn)
         for name, value in (("trap", _const(I64, 0)), ("budget", None)):
             field = b.gep(run, [_const(I64, field_index(name))], source_etype=I64)
             if value is None:
@@ -475,6 +486,9 @@ class _Module:
                          name="bpf_bench")
         mem, mem_len, run, count = fn.args
         b = ir.IRBuilder(fn.append_basic_block("entry"))
+        if self.lines is not None:
+            self.lines.subprogram(fn, -1)
+            b.debug_metadata = self.lines.location(-1, fn)
         trap_ptr = b.gep(run, [_const(I64, field_index("trap"))], source_etype=I64)
         loop, done = fn.append_basic_block("loop"), fn.append_basic_block("done")
         b.cbranch(b.icmp_unsigned("==", count, _const(I64, 0)), done, loop)
@@ -492,6 +506,57 @@ class _Module:
         result.add_incoming(_const(I64, 0), fn.entry_basic_block)
         result.add_incoming(r0, loop)
         b.ret(result)
+
+
+class _LineInfo:
+    """DWARF line tables whose "line" is the BPF pc + 1, so that native code can be
+    traced back to the BPF instruction it came from (bpfjit disasm --native)."""
+
+    def __init__(self, module):
+        self.module = module
+        i32 = ir.IntType(32)
+        self.file = module.add_debug_info("DIFile", {"filename": "program.bpf",
+                                                     "directory": "."})
+        self.unit = module.add_debug_info("DICompileUnit", {
+            "language": ir.DIToken("DW_LANG_C99"), "file": self.file, "producer": "bpfjit",
+            "runtimeVersion": 0, "isOptimized": True,
+            "emissionKind": ir.DIToken("LineTablesOnly")}, is_distinct=True)
+        module.add_named_metadata("llvm.dbg.cu", self.unit)
+        for flag, value in (("Debug Info Version", 3), ("Dwarf Version", 4)):
+            module.add_named_metadata("llvm.module.flags",
+                                      [ir.Constant(i32, 2), flag, ir.Constant(i32, value)])
+        self.type = module.add_debug_info("DISubroutineType",
+                                          {"types": module.add_metadata([])})
+        self.scopes: dict[object, object] = {}
+
+    def subprogram(self, fn, first: int) -> None:
+        sp = self.module.add_debug_info("DISubprogram", {
+            "name": fn.name, "file": self.file, "line": first + 1, "unit": self.unit,
+            "isDefinition": True, "scopeLine": first + 1, "type": self.type,
+            "spFlags": ir.DIToken("DISPFlagDefinition | DISPFlagOptimized")}, is_distinct=True)
+        fn.set_metadata("dbg", sp)
+        self.scopes[fn] = sp
+
+    def location(self, pc: int, fn):
+        return self.module.add_debug_info("DILocation", {"line": pc + 1, "column": 0,
+                                                         "scope": self.scopes[fn]})
+
+
+def line_table(obj: bytes, text_offset: int) -> list[tuple[int, int]]:
+    """(offset in the code image, BPF pc) pairs from an object's DWARF line table."""
+    import io
+    from elftools.elf.elffile import ELFFile
+    elf = ELFFile(io.BytesIO(obj))
+    if not elf.has_dwarf_info():
+        return []
+    dwarf = elf.get_dwarf_info()
+    rows = []
+    for unit in dwarf.iter_CUs():
+        for entry in dwarf.line_program_for_CU(unit).get_entries():
+            state = entry.state
+            if state is not None and not state.end_sequence:
+                rows.append((text_offset + state.address, state.line - 1))
+    return sorted(rows)
 
 
 # ---- LLVM set-up, once per process -------------------------------------------------------
@@ -519,8 +584,13 @@ def lower_to_ir(prog: Program, helpers: HelperTable | None = None, mode: str = "
 
 
 def compile_llvm(prog: Program, helpers=None, budget=None, opt_level: int = 2,
-                 mode: str = "checked", keep_ir: bool = False) -> JitProgram:
-    """Compile `prog` with LLVM; see the module docstring for what is guaranteed."""
+                 mode: str = "checked", keep_ir: bool = False,
+                 line_info: bool = False) -> JitProgram:
+    """Compile `prog` with LLVM; see the module docstring for what is guaranteed.
+
+    `keep_ir` keeps the IR before and after optimisation in `.extra`; `line_info`
+    maps native code back to BPF pcs (`.extra["lines"]`), for disassembly.
+    """
     from .objlink import link_object
     if mode not in MODES:
         raise BpfError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
@@ -530,7 +600,7 @@ def compile_llvm(prog: Program, helpers=None, budget=None, opt_level: int = 2,
     started = time.perf_counter_ns()
     machine = _target_machine(opt_level)
     table = HelperTable(helpers)
-    ir_text = str(_Module(prog, table, mode).module)
+    ir_text = str(_Module(prog, table, mode, lines=line_info).module)
     module = llvm.parse_assembly(ir_text)
     module.verify()
     if opt_level:
@@ -542,9 +612,11 @@ def compile_llvm(prog: Program, helpers=None, budget=None, opt_level: int = 2,
         builder = llvm.create_pass_builder(machine, tuning)
         builder.getModulePassManager().run(module, builder)
     optimised = str(module) if keep_ir else None
-    linked = link_object(machine.emit_object(module))
+    obj = machine.emit_object(module)
+    linked = link_object(obj)
     extra = {"ir": ir_text if keep_ir else None, "optimised_ir": optimised,
              "symbols": linked.symbols, "text_range": linked.text_range,
+             "lines": line_table(obj, linked.text_range[0]) if line_info else None,
              "compile_ns": time.perf_counter_ns() - started}
     return JitProgram(prog, "llvm", linked.memory, linked.symbols["bpf_entry"], table,
                       DEFAULT_BUDGET if budget is None else budget,

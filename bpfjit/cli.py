@@ -133,8 +133,29 @@ def cmd_asm(args) -> int:
 
 
 def cmd_disasm(args) -> int:
-    prog, _ = _load(args.prog)
-    sys.stdout.write(disassemble(prog, args.syntax, pcs=args.pcs))
+    prog, test = _load(args.prog)
+    if prog is None:
+        raise test.program_error
+    if not (args.native or args.ir):
+        sys.stdout.write(disassemble(prog, args.syntax, pcs=args.pcs))
+        return 0
+    if args.engine == "interp":
+        raise _UserError("the interpreter makes no machine code or IR; use --engine llvm")
+    from . import compile as compile_program
+    options = {"keep_ir": True} if args.ir else {"line_info": True}
+    fn = compile_program(prog, args.engine, **options)
+    if args.ir:
+        ir_text, optimised = fn.extra.get("ir"), fn.extra.get("optimised_ir")
+        if ir_text is None:
+            raise _UserError(f"engine {args.engine!r} has no IR to show")
+        sys.stdout.write("; ---- LLVM IR before optimisation ----\n" + ir_text
+                         + "\n; ---- after optimisation ----\n" + (optimised or ""))
+    if args.native:
+        from .nativedis import native_listing
+        start, size = fn.extra.get("text_range", (0, len(fn.memory.code)))
+        sys.stdout.write(native_listing(prog, fn.memory.code, fn.memory.address,
+                                        fn.extra.get("symbols", {}), fn.extra.get("lines"),
+                                        start + size))
     return 0
 
 
@@ -204,6 +225,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--syntax", choices=("data", "c"), default="data",
                    help="data: assembler syntax (default); c: llvm-objdump pseudo-C")
     p.add_argument("--pcs", action="store_true", help="prefix each line with its pc")
+    p.add_argument("--native", action="store_true",
+                   help="show the x86-64 an engine generates, under each BPF instruction")
+    p.add_argument("--ir", action="store_true", help="show the LLVM IR, before and after "
+                                                     "optimisation (--engine llvm)")
+    p.add_argument("--engine", default="llvm", help="engine for --native / --ir (default llvm)")
     p.set_defaults(func=cmd_disasm)
 
     p = sub.add_parser("bench", help="time one program on one engine")
