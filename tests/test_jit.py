@@ -1,0 +1,156 @@
+"""What only JIT engines have: executable memory, modes, optimisation levels,
+the native batch loop, disassembly and IR.  Semantics are held to the shared tests."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import bpfjit
+from bpfjit.errors import BpfError
+from bpfjit.execmem import ExecMemory
+
+JITS = [e for e in bpfjit.engines() if e != "interp"]
+pytestmark = pytest.mark.skipif(not JITS, reason="no JIT engine available")
+PROGRAMS = Path(__file__).parent.parent / "bench" / "programs"
+
+
+def mapping_permissions(address: int) -> str:
+    for line in Path("/proc/self/maps").read_text().splitlines():
+        span, perms = line.split()[:2]
+        lo, hi = (int(x, 16) for x in span.split("-"))
+        if lo <= address < hi:
+            return perms
+    return ""
+
+
+def test_exec_memory_is_never_writable_and_executable():
+    # lea rax, [rdi + rsi]; ret
+    mem = ExecMemory(bytes.fromhex("488d0437c3"))
+    assert mapping_permissions(mem.address).startswith("r-x")
+    add = mem.function("uint64_t(*)(uint64_t, uint64_t)")
+    assert add(40, 2) == 42
+
+
+def test_exec_memory_is_unmapped_when_collected():
+    mem = ExecMemory(b"\xc3")
+    address = mem.address
+    del mem
+    import gc
+    gc.collect()
+    assert mapping_permissions(address) == ""
+
+
+def test_exec_memory_rejects_empty_code():
+    with pytest.raises(BpfError):
+        ExecMemory(b"")
+
+
+@pytest.mark.parametrize("jit", JITS)
+def test_compiled_code_is_read_execute(jit):
+    fn = bpfjit.compile(bpfjit.assemble("mov %r0, 1\nexit"), jit)
+    assert mapping_permissions(fn.memory.address).startswith("r-x")
+
+
+@pytest.mark.parametrize("jit", JITS)
+@pytest.mark.parametrize("name", sorted(p.stem for p in PROGRAMS.glob("*.bin")))
+def test_unchecked_mode_computes_the_same(jit, name):
+    prog = bpfjit.Program.from_bytes((PROGRAMS / f"{name}.bin").read_bytes())
+    mem_path = PROGRAMS / f"{name}.mem"
+    mem = mem_path.read_bytes() if mem_path.exists() else None
+    expected = bpfjit.compile(prog, "interp")(mem)
+    assert bpfjit.compile(prog, jit, mode="unchecked")(mem) == expected
+
+
+@pytest.mark.parametrize("jit", JITS)
+@pytest.mark.parametrize("level", [0, 1, 2, 3])
+def test_every_opt_level_agrees(jit, level):
+    prog = bpfjit.Program.from_bytes((PROGRAMS / "parser.bin").read_bytes())
+    mem = (PROGRAMS / "parser.mem").read_bytes()
+    assert bpfjit.compile(prog, jit, opt_level=level)(mem) == bpfjit.compile(prog)(mem)
+
+
+@pytest.mark.parametrize("jit", JITS)
+@pytest.mark.parametrize("options,words", [
+    ({"mode": "fast"}, "mode"), ({"opt_level": 7}, "opt_level"), ({"budget": 0}, "budget"),
+    ({"helpers": {-1: print}}, "helper ids"), ({"helpers": {1: 5}}, "not callable"),
+])
+def test_bad_options(jit, options, words):
+    with pytest.raises(BpfError, match=words):
+        bpfjit.compile(bpfjit.assemble("mov %r0, 0\nexit"), jit, **options)
+
+
+@pytest.mark.parametrize("jit", JITS)
+def test_batch_loop_runs_n_times_on_one_buffer(jit):
+    fn = bpfjit.compile(bpfjit.assemble(
+        "ldxdw %r0, [%r1]\nadd %r0, 1\nstxdw [%r1], %r0\nexit"), jit)
+    mem = bytearray(8)
+    r0, ns = fn.run_batch(mem, 1000)
+    assert r0 == 1000 and int.from_bytes(mem, "little") == 1000 and ns > 0
+
+
+@pytest.mark.parametrize("jit", JITS)
+def test_batch_loop_stops_at_a_trap(jit):
+    fn = bpfjit.compile(bpfjit.assemble("ldxdw %r0, [%r1+8]\nexit"), jit)
+    with pytest.raises(bpfjit.MemoryAccessError):
+        fn.run_batch(bytearray(8), 10)
+
+
+@pytest.mark.parametrize("jit", JITS)
+def test_every_run_gets_the_whole_budget(jit):
+    # 10 blocks of 2 instructions per loop turn...: a budget that lets one run finish
+    # must let every later run finish too
+    fn = bpfjit.compile(bpfjit.assemble("mov %r0, 0\nadd %r0, 1\njlt %r0, 100, -2\nexit"),
+                        jit, budget=250)
+    assert [fn() for _ in range(3)] == [100, 100, 100]
+
+
+@pytest.mark.parametrize("jit", JITS)
+def test_threads_have_their_own_run_state(jit):
+    import threading
+    fn = bpfjit.compile(bpfjit.assemble(
+        "mov %r0, 0\nloop:\nadd %r0, 1\njlt %r0, 20000, loop\nldxb %r1, [%r1]\nexit"), jit)
+    results, errors = [], []
+
+    def worker(mem):
+        try:
+            results.append(fn(mem))
+        except bpfjit.BpfError as exc:
+            errors.append(type(exc).__name__)
+
+    threads = [threading.Thread(target=worker, args=(b"\x01" if i % 2 else None,))
+               for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(results) == [20000] * 4 and errors == ["MemoryAccessError"] * 4
+
+
+def run_cli(*args):
+    return subprocess.run([sys.executable, "-m", "bpfjit", *args], capture_output=True,
+                          text=True, timeout=120)
+
+
+def test_disasm_native_groups_code_under_bpf_instructions():
+    proc = run_cli("disasm", "--native", "--engine", "llvm", str(PROGRAMS / "xorshift.s"))
+    assert proc.returncode == 0, proc.stderr
+    out = proc.stdout
+    assert "<bpf_entry>:" in out
+    assert "; 0: lddw %r1, 0x9e3779b97f4a7c15" in out or "lddw" in out
+    assert any(line.strip().startswith("; 13:") for line in out.splitlines())   # the loop
+    assert "ret" in out
+
+
+def test_disasm_ir_shows_both_stages():
+    proc = run_cli("disasm", "--ir", "--engine", "llvm", str(PROGRAMS / "xorshift.s"))
+    assert proc.returncode == 0, proc.stderr
+    before, after = proc.stdout.split("; ---- after optimisation ----")
+    assert "alloca i64" in before and "bpf_sub_0" in before
+    assert "alloca i64" not in after.split("@bpf_entry")[1].split("}")[0]
+
+
+def test_disasm_native_of_the_interpreter_is_one_line():
+    proc = run_cli("disasm", "--native", "--engine", "interp", str(PROGRAMS / "xorshift.s"))
+    assert proc.returncode == 1 and "interpreter makes no machine code" in proc.stderr
