@@ -102,7 +102,6 @@ class _Function:
         self.hoist = ir.IRBuilder(entry)
         self.hoist.position_before(b.branch(self.blocks[first]))
         self._bounds: dict[tuple[str, int], object] = {}
-        self._trap = None
         self._return_zero = None
 
     # ---- registers and the run structure -------------------------------------------
@@ -126,32 +125,26 @@ class _Function:
 
     # ---- traps -----------------------------------------------------------------------------
 
-    def _trap_phis(self):
-        """The function's one trap block: record (code, pc, arg, size) and return 0."""
-        if self._trap is None:
-            block = self.func.append_basic_block("trap")
-            tb = ir.IRBuilder(block)
-            phis = [tb.phi(I64, name=n) for n in ("code", "pc", "arg", "size")]
-            for phi, name in zip(phis, ("trap", "trap_pc", "trap_arg", "trap_size")):
-                tb.store(phi, self.field(name, tb))
-            tb.ret(_const(I64, 0))
-            self._trap = (block, phis)
-        return self._trap
-
     def trap_unless(self, ok, code: TrapCode, pc: int, arg=None, size: int = 0) -> None:
-        """Continue when `ok`; otherwise trap (the branch is marked unlikely)."""
-        block, phis = self._trap_phis()
-        here = self.b.block
-        cont = self.func.append_basic_block()
+        """Continue when `ok`; otherwise record the trap and return (marked unlikely).
+
+        Each site gets its own small block calling the module's cold trap function:
+        one shared block with phis of hundreds of inputs makes LLVM's instcombine slow.
+        """
+        block = self.func.append_basic_block(f"trap{pc}")
+        tb = ir.IRBuilder(block)
+        tb.call(self.m.trap_function, [self.run, _const(I64, code), _const(I64, pc),
+                                       arg if arg is not None else _const(I64, 0),
+                                       _const(I64, size)])
+        tb.ret(_const(I64, 0))
         if ok is None:
             self.b.branch(block)
         else:
+            cont = self.func.append_basic_block()
             self.b.cbranch(ok, cont, block).set_metadata("prof", self.m.unlikely_second)
-        for phi, value in zip(phis, (_const(I64, code), _const(I64, pc),
-                                     arg if arg is not None else _const(I64, 0),
-                                     _const(I64, size))):
-            phi.add_incoming(value, here)
-        self.b.position_at_end(cont)
+            self.b.position_at_end(cont)
+            return
+        self.b.position_at_end(self.func.append_basic_block())
 
     def trap_now(self, code: TrapCode, pc: int, arg=None) -> None:
         """An unconditional trap; code after it in the block is unreachable."""
@@ -432,6 +425,7 @@ class _Module:
                                                          _const(I32, 1)])
         self.unlikely_first = self.module.add_metadata([weights, _const(I32, 1),
                                                         _const(I32, 2000)])
+        self.trap_function = self._trap_function()
         self.functions = {}
         ranges = subprogram_ranges(prog)
         for first, _ in ranges:
@@ -449,6 +443,20 @@ class _Module:
             _Function(self, self.functions[first], first, end).lower(prog)
         self._entry()
         self._bench()
+
+    def _trap_function(self):
+        """void bpf_trap(run, code, pc, arg, size): record a trap; cold, never inlined."""
+        fn = ir.Function(self.module, ir.FunctionType(ir.VoidType(), [PTR] + [I64] * 4),
+                         name="bpf_trap")
+        fn.linkage = "internal"
+        for attr in ("cold", "noinline", "nounwind"):
+            fn.attributes.add(attr)
+        b = ir.IRBuilder(fn.append_basic_block())
+        run = fn.args[0]
+        for name, value in zip(("trap", "trap_pc", "trap_arg", "trap_size"), fn.args[1:]):
+            b.store(value, b.gep(run, [_const(I64, field_index(name))], source_etype=I64))
+        b.ret_void()
+        return fn
 
     def location(self, pc: int, func):
         return self.lines.location(pc, func)
@@ -473,8 +481,7 @@ class _Module:
         memset = self.module.declare_intrinsic("llvm.memset", [PTR, I64])
         b.call(memset, [stack, _const(I8, 0), _const(I64, STACK_BYTES), ir.Constant(I1, 0)])
         top = b.gep(stack, [_const(I64, STACK_BYTES)], source_etype=I8)
-        has_mem = b.icmp_unsigned("!=", mem_len, _const(I64, 0))
-        r1 = b.select(has_mem, b.ptrtoint(mem, I64), _const(I64, 0))
+        r1 = b.ptrtoint(mem, I64)          # callers pass NULL when there is no memory
         zero = _const(I64, 0)
         b.ret(b.call(self.functions[0], [r1, mem_len, zero, zero, zero, top, stack, run, mem,
                                          mem_len]))
