@@ -20,3 +20,10 @@ test: $(STAMP)
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache
+
+# Rebuild the benchmark bytecode from bench/c/*.c (needs clang with the BPF target)
+# and the input buffers.
+.PHONY: bench-programs
+bench-programs: $(STAMP)
+	$(PY) bench/build.py
+	$(PY) bench/make_inputs.py
