@@ -24,19 +24,15 @@ def reject_unknown_options(engine: str, unknown: dict) -> None:
         raise BpfError(f"engine {engine!r} does not take the option(s) {names}")
 
 
-MODES = ("checked", "unchecked")
-
-
-def _interp(prog, helpers=None, budget=None, mode="checked", **unknown):
+def _interp(verified, helpers=None, budget=None, **unknown):
     """The interpreter checks every access whatever the mode: it is the reference."""
     from bpfjit.interpreter import DEFAULT_BUDGET, Interpreter
     reject_unknown_options("interp", unknown)
-    if mode not in MODES:
-        raise BpfError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
-    return Interpreter(prog, helpers=helpers, budget=DEFAULT_BUDGET if budget is None else budget)
+    return Interpreter(verified.program, helpers=helpers,
+                       budget=DEFAULT_BUDGET if budget is None else budget)
 
 
-def _llvm(prog, helpers=None, budget=None, opt_level=2, mode="checked", keep_ir=False,
+def _llvm(verified, helpers=None, budget=None, opt_level=2, keep_ir=False,
           line_info=False, **unknown):
     reject_unknown_options("llvm", unknown)
     try:
@@ -44,11 +40,11 @@ def _llvm(prog, helpers=None, budget=None, opt_level=2, mode="checked", keep_ir=
     except ImportError as exc:
         raise BackendUnavailable(f"engine 'llvm' needs llvmlite, cffi and pyelftools "
                                  f"({exc}); pip install bpfjit's dependencies") from None
-    return compile_llvm(prog, helpers=helpers, budget=budget, opt_level=opt_level, mode=mode,
+    return compile_llvm(verified, helpers=helpers, budget=budget, opt_level=opt_level,
                         keep_ir=keep_ir, line_info=line_info)
 
 
-def _peachpy(prog, **options):
+def _peachpy(verified, **options):
     if importlib.util.find_spec("peachpy") is None:
         raise BackendUnavailable(
             "engine 'peachpy' needs PeachPy, which is not importable: on Debian run "
@@ -63,7 +59,9 @@ _FACTORIES: dict[str, Callable] = {"interp": _interp, "llvm": _llvm, "peachpy": 
 
 
 def get_engine(name: str) -> Callable:
-    """The compile function of engine `name`; BackendUnavailable if unknown."""
+    """The factory of engine `name`: (VerifiedProgram, **options) -> callable.
+
+    BackendUnavailable if the engine is unknown."""
     try:
         return _FACTORIES[name]
     except KeyError:
@@ -74,7 +72,8 @@ def get_engine(name: str) -> Callable:
 def available_engines() -> list[str]:
     """Engines that can compile and run a program on this machine right now."""
     from bpfjit.asm import assemble
-    probe = assemble("mov %r0, 0\nexit")
+    from bpfjit.verifier import verify
+    probe = verify(assemble("mov %r0, 0\nexit"))
     found = []
     for name in ENGINES:
         try:

@@ -8,9 +8,10 @@ runtime ABI of bpfjit.runtime and the semantics of the interpreter exactly:
   safe (0 -> 1, and INT_MIN / -1 -> INT_MIN / 1) before the division, and the
   RFC's result is selected afterwards;
 - shift counts are masked before shifting (LLVM shifts by >= width are poison);
-- in checked mode every load and store is bounds-checked against the memory
-  buffer and the live stack frames, and its pointer is derived by GEP from the
-  real base pointer (not by inttoptr, which LLVM 22 can miscompile);
+- in checked mode every load and store the verifier did not prove in bounds is
+  checked against the memory buffer and the live stack frames, and its pointer
+  is derived by GEP from the real base pointer (not by inttoptr, which LLVM 22
+  can miscompile);
 - the instruction budget is deducted per basic block on entry and checked at
   subprogram entries and loop heads, as in every engine.
 
@@ -28,10 +29,8 @@ try:
 except ImportError:     # pragma: no cover - reported through the engine registry
     llvm = ir = None
 
-from bpfjit.cfg import (block_costs, block_leaders, budget_checkpoints, check_structure,
-                        subprogram_ranges)
+from bpfjit.cfg import block_costs, block_leaders, budget_checkpoints, subprogram_ranges
 from bpfjit.errors import BackendUnavailable, BpfError
-from bpfjit.facts import frame_accesses
 from bpfjit.interpreter import DEFAULT_BUDGET
 from bpfjit.isa import MAX_CALL_DEPTH, STACK_SIZE, Kind
 from bpfjit.program import Program
@@ -39,9 +38,7 @@ from bpfjit.runfields import field_index
 from bpfjit.runtime import HelperTable, JitProgram
 from bpfjit.traps import WRITE_FLAG, TrapCode
 
-__all__ = ["compile_llvm", "lower_to_ir", "MODES"]
-
-MODES = ("checked", "unchecked")
+__all__ = ["compile_llvm", "lower_to_ir"]
 STACK_BYTES = STACK_SIZE * MAX_CALL_DEPTH
 M32, M64 = (1 << 32) - 1, (1 << 64) - 1
 
@@ -191,10 +188,17 @@ class _Function:
     def address(self, pc: int, base_reg: int, off: int, size: int, write: bool):
         """A pointer for an access of `size` bytes at base_reg + off, checked in checked mode."""
         b = self.b
-        if pc in self.m.proven:         # r10 + off inside this frame: no check needed
-            return b.gep(self.frame_top, [_const(I64, off)], source_etype=I8)
         addr = b.add(self.get(base_reg), _const(I64, off))
-        if self.m.mode == "unchecked":
+        verified = self.m.verified
+        if not verified.needs_check(pc):
+            # proven by the verifier (or trusted): no check, but the pointer still
+            # comes from the real base of the region the verifier saw it point into
+            region = verified.regions.get(pc)
+            if region == "mem":
+                return b.gep(self.mem, [b.sub(addr, self.mem_i)], source_etype=I8)
+            if region == "stack":
+                base = b.ptrtoint(self.stack_base, I64)
+                return b.gep(self.stack_base, [b.sub(addr, base)], source_etype=I8)
             return b.inttoptr(addr, PTR)
         d_mem = b.sub(addr, self.mem_i)
         in_mem = b.icmp_unsigned("<", d_mem, self._bound("mem", size))
@@ -411,15 +415,15 @@ class _Module:
     """The whole program as one LLVM module: a function per subprogram, plus the
     exported entry point and a native batch loop for benchmarks."""
 
-    def __init__(self, prog: Program, helpers: HelperTable, mode: str, lines: bool = False):
-        self.prog, self.helpers, self.mode = prog, helpers, mode
+    def __init__(self, verified, helpers: HelperTable, lines: bool = False):
+        prog = verified.program
+        self.prog, self.helpers, self.verified = prog, helpers, verified
         self.module = ir.Module(name="bpf")
         self.module.triple = llvm.get_process_triple()
         self.lines = _LineInfo(self.module) if lines else None
         self.leaders = block_leaders(prog)
         self.costs = block_costs(prog, self.leaders)
         self.checkpoints = budget_checkpoints(prog)
-        self.proven = frame_accesses(prog)
         weights = ir.MetaDataString(self.module, "branch_weights")
         self.unlikely_second = self.module.add_metadata([weights, _const(I32, 2000),
                                                          _const(I32, 1)])
@@ -584,30 +588,27 @@ def _target_machine(opt_level: int):
     return _MACHINES[opt_level]
 
 
-def lower_to_ir(prog: Program, helpers: HelperTable | None = None, mode: str = "checked") -> str:
-    """The unoptimised LLVM IR of a program, as text."""
+def lower_to_ir(verified, helpers: HelperTable | None = None) -> str:
+    """The unoptimised LLVM IR of a verified program, as text."""
     _target_machine(2)
-    return str(_Module(prog, helpers or HelperTable(None), mode).module)
+    return str(_Module(verified, helpers or HelperTable(None)).module)
 
 
-def compile_llvm(prog: Program, helpers=None, budget=None, opt_level: int = 2,
-                 mode: str = "checked", keep_ir: bool = False,
-                 line_info: bool = False) -> JitProgram:
+def compile_llvm(verified, helpers=None, budget=None, opt_level: int = 2,
+                 keep_ir: bool = False, line_info: bool = False) -> JitProgram:
     """Compile `prog` with LLVM; see the module docstring for what is guaranteed.
 
     `keep_ir` keeps the IR before and after optimisation in `.extra`; `line_info`
     maps native code back to BPF pcs (`.extra["lines"]`), for disassembly.
     """
     from .objlink import link_object
-    if mode not in MODES:
-        raise BpfError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
     if opt_level not in (0, 1, 2, 3):
         raise BpfError(f"opt_level must be 0, 1, 2 or 3, got {opt_level!r}")
-    check_structure(prog)
+    prog = verified.program
     started = time.perf_counter_ns()
     machine = _target_machine(opt_level)
     table = HelperTable(helpers)
-    ir_text = str(_Module(prog, table, mode, lines=line_info).module)
+    ir_text = str(_Module(verified, table, lines=line_info).module)
     module = llvm.parse_assembly(ir_text)
     module.verify()
     if opt_level:

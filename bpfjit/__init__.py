@@ -16,9 +16,11 @@ from .errors import (AssembleError, BackendUnavailable, BpfError, BpfTrap, Budge
                      MemoryAccessError, VerifierError)
 from .interpreter import DEFAULT_BUDGET
 from .program import Program
+from .verifier import MODES, VerifiedProgram, verify
 
 __all__ = [
-    "Program", "assemble", "disassemble", "compile", "engines", "DEFAULT_BUDGET",
+    "Program", "assemble", "disassemble", "compile", "verify", "VerifiedProgram", "MODES",
+    "engines", "DEFAULT_BUDGET",
     "BpfError", "DecodeError", "AssembleError", "VerifierError", "ElfError",
     "BackendUnavailable", "BpfTrap", "MemoryAccessError", "BudgetExceeded",
     "CallDepthExceeded", "HelperError",
@@ -27,18 +29,32 @@ __all__ = [
 __version__ = "0.1.0"
 
 
-def compile(prog: Program, engine: str = "interp", **options: Any) -> Callable[..., int]:
-    """Prepare `prog` to run on `engine` ("interp", "llvm" or "peachpy").
+def compile(prog: Program, engine: str = "interp", *, mode: str = "checked",
+            helpers: dict | None = None, **options: Any) -> Callable[..., int]:
+    """Verify `prog`, then prepare it to run on `engine` ("interp", "llvm" or "peachpy").
 
     Returns a callable: call it with a bytes-like memory buffer (or None) and
-    it returns r0 as an unsigned 64-bit int.  Options: `helpers` ({id:
-    callable(r1..r5) -> r0}) and `budget` (instructions per run).
+    it returns r0 as an unsigned 64-bit int.  `mode` is "checked" (default),
+    "strict" or "unchecked" (see bpfjit.verifier); `helpers` maps helper ids to
+    callables of (r1..r5) returning r0; other options are the engine's
+    (`budget` for all).
     """
     from bpfjit.backends import get_engine   # imported late: backends import the core
     if not isinstance(prog, Program):
         raise BpfError(f"compile() takes a bpfjit.Program, not {type(prog).__name__}; "
                        f"use Program.from_bytes() or assemble() first")
-    return get_engine(engine)(prog, **options)
+    factory = get_engine(engine)
+    verified = verify(prog, mode=mode, helpers=_helper_ids(helpers))
+    return factory(verified, helpers=helpers, **options)
+
+
+def _helper_ids(helpers) -> set:
+    if helpers is None:
+        return set()
+    if not isinstance(helpers, dict):
+        raise BpfError(f"helpers must be a dict of helper id -> callable, not "
+                       f"{type(helpers).__name__}")
+    return set(helpers)
 
 
 def engines() -> list[str]:

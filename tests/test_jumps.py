@@ -100,8 +100,8 @@ def test_jump_over_lddw_counts_two_slots(run):
 
 
 def test_jump_to_first_instruction(run):
-    # a loop whose body starts at pc 0: count r0 up to 5
-    text = "add %r0, 1\njlt %r0, 5, -2\nexit"
+    # a loop whose body starts at pc 0: count r2 (0 without memory) up to 5
+    text = "add %r2, 1\njlt %r2, 5, -2\nmov %r0, %r2\nexit"
     assert run(text) == 5
 
 

@@ -123,7 +123,8 @@ def test_no_memory_means_r1_is_null(engine):
 
 def test_trap_leaves_earlier_writes(engine):
     mem = bytearray(4)
-    fn = bpfjit.compile(bpfjit.assemble("stb [%r1], 9\nstb [%r1+4], 9\nexit"), engine)
+    fn = bpfjit.compile(bpfjit.assemble("stb [%r1], 9\nstb [%r1+4], 9\nmov %r0, 0\nexit"),
+                        engine)
     with pytest.raises(bpfjit.MemoryAccessError) as info:
         fn(mem)
     assert info.value.pc == 1
