@@ -68,9 +68,10 @@ def _memory(args, test: DataTest | None = None) -> bytearray | None:
     return None
 
 
-def _compile(prog: Program, engine: str, budget: int | None = None, helpers=None):
+def _compile(prog: Program, engine: str, budget: int | None = None, helpers=None,
+             mode: str = "checked"):
     from . import compile as compile_program
-    options = {} if budget is None else {"budget": budget}
+    options = {"mode": mode} if budget is None else {"budget": budget, "mode": mode}
     if helpers:
         options["helpers"] = helpers
     return compile_program(prog, engine, **options)
@@ -84,7 +85,7 @@ def cmd_run(args) -> int:
     prog, test = _load(args.prog)
     mem = _memory(args, test)
     if test is None:
-        fn = _compile(prog, args.engine, args.budget)
+        fn = _compile(prog, args.engine, args.budget, mode=args.mode)
         r0 = fn(mem)
         print(f"r0 = {r0} ({r0:#x})")
         return 0
@@ -100,7 +101,7 @@ def _check_data_test(prog, test: DataTest, mem, args) -> int:
     try:
         if prog is None:
             raise test.program_error
-        r0 = _compile(prog, args.engine, args.budget, conformance_helpers())(mem)
+        r0 = _compile(prog, args.engine, args.budget, conformance_helpers(), args.mode)(mem)
     except BpfError as exc:
         if test.error is not None:
             print(f"PASS {name}: failed as expected: {exc}")
@@ -114,6 +115,30 @@ def _check_data_test(prog, test: DataTest, mem, args) -> int:
         print(f"FAIL {name}: expected r0 = {test.result:#x}, got r0 = {r0:#x}")
         return 1
     print(f"PASS {name}: r0 = {r0:#x}")
+    return 0
+
+
+def cmd_verify(args) -> int:
+    """Verify a program; print the log and statistics when asked."""
+    from .verifier import verify
+    prog, test = _load(args.prog)
+    if prog is None:
+        raise test.program_error
+    helpers = conformance_helpers() if test is not None else None
+    try:
+        verified = verify(prog, mode=args.mode, helpers=helpers, log=args.log)
+    except BpfError:
+        if args.log:        # show how far the reasoning got before the rejection
+            from .verifier import reasoning_until_rejection
+            sys.stdout.write(reasoning_until_rejection(prog, args.mode, helpers))
+        raise
+    if args.log:
+        print("\n".join(verified.log))
+    for pc in verified.unreachable:
+        print(f"warning: pc {pc} is unreachable")
+    print(f"{args.prog}: accepted ({args.mode} mode)")
+    if args.stats:
+        print(verified.stats)
     return 0
 
 
@@ -212,7 +237,18 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("run", help="run a program and print r0 (a .data file is checked)")
     _program_args(p)
     p.add_argument("--budget", type=int, help="instruction budget per run")
+    p.add_argument("--mode", choices=("checked", "strict", "unchecked"), default="checked",
+                   help="checked (default): runtime checks where nothing is proven")
     p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("verify", help="verify a program; show its reasoning and what it proved")
+    p.add_argument("prog", help="program: .bin, .s/.asm or .data")
+    p.add_argument("--log", action="store_true",
+                   help="print the abstract state at each instruction")
+    p.add_argument("--stats", action="store_true",
+                   help="print accesses=N proven=M as the last line")
+    p.add_argument("--mode", choices=("checked", "strict", "unchecked"), default="checked")
+    p.set_defaults(func=cmd_verify)
 
     p = sub.add_parser("asm", help="assemble text into raw bytecode")
     p.add_argument("source", help="assembly file")

@@ -25,7 +25,7 @@ from ..asm import format_insn
 from ..program import Program
 from .analysis import Analysis
 
-__all__ = ["verify", "VerifiedProgram", "MODES"]
+__all__ = ["verify", "VerifiedProgram", "MODES", "reasoning_until_rejection"]
 
 MODES = ("checked", "strict", "unchecked")
 
@@ -133,3 +133,17 @@ def verify(prog: Program, mode: str = "checked", helpers=None, log: bool = False
                          else f"{pc}: {text:<32} ; unreachable")
     regions = {pc: r for pc, r in analysis.regions.items() if r is not None}
     return VerifiedProgram(prog, mode, proven, accesses, unreachable, regions, lines)
+
+
+def reasoning_until_rejection(prog: Program, mode: str, helpers=None) -> str:
+    """The verifier log up to the instruction it rejects, for `verify --log`."""
+    analysis = Analysis(prog, None if helpers is None else set(helpers),
+                        [first for first, _ in subprogram_ranges(prog)], want_log=True)
+    analysis.log_live = True
+    try:
+        analysis.run()
+    except BpfError:
+        pass
+    lines = [f"{pc}: {format_insn(prog.at(pc)):<32} ; {state}"
+             for pc, state in sorted(analysis.log.items())]
+    return "\n".join(lines) + ("\n" if lines else "")

@@ -19,7 +19,8 @@ from ..errors import VerifierError
 from ..isa import LDDW_PSEUDO, STACK_SIZE, Kind
 from ..program import Program
 from .domain import (MAX_LEN, MEM, S64_MAX, S64_MIN, SCALAR, STACK, U64, UNINIT, Value,
-                     const, join, offset_value, scalar, top_scalar, widen, with_len_bound)
+                     const, join, offset_value, scalar, top_scalar, trailing_zeros, widen,
+                     with_len_bound)
 
 __all__ = ["Analysis", "State", "WORK_LIMIT"]
 
@@ -153,6 +154,7 @@ class Analysis:
         self.reached: set[int] = set()
         self.entry_states: dict[int, State] = {}   # first pc of a subprogram -> entry state
         self.want_log = want_log
+        self.log_live = False        # record states as they are met (to explain a rejection)
         self.log: dict[int, str] = {}
         self.work = 0
         self.loops: list[int] = []                 # pcs of backward jumps
@@ -209,7 +211,7 @@ class Analysis:
                                         f"{WORK_LIMIT} instruction visits)")
             insn = self.prog.at(pc)
             self.reached.add(pc)
-            if logging:
+            if logging or self.log_live:
                 self.log[pc] = self._describe(st)
             edges = self._step(pc, insn, st, logging)
             if edges is not None:
@@ -395,13 +397,15 @@ class Analysis:
                                 frame=v.frame, len_lo=len_lo, len_hi=len_hi, link=link)
         if v.is_const:
             return replace(const(v.umin + delta), link=link)
+        align = min(v.align, trailing_zeros(delta & U64))
         umin, umax = v.umin + delta, v.umax + delta
         if umin < 0 or umax > U64:
             umin, umax = 0, U64
         smin, smax = v.smin + delta, v.smax + delta
         if smin < S64_MIN or smax > S64_MAX:
             smin, smax = S64_MIN, S64_MAX
-        return scalar(umin, umax, smin, smax, len_lo=len_lo, len_hi=len_hi, link=link)
+        return scalar(umin, umax, smin, smax, len_lo=len_lo, len_hi=len_hi, link=link,
+                      align=align)
 
     @staticmethod
     def _scalar_op(op: str, width: int, dst: Value | None, src: Value, insn) -> Value:
@@ -441,7 +445,8 @@ class Analysis:
                 lo, hi = src.umin, src.umax
             elif width == 64:
                 return scalar(smin=-(1 << (bits - 1)), smax=(1 << (bits - 1)) - 1)
-        return scalar(lo, hi)
+        return scalar(lo, hi, align=_result_align(op, dst, src, width))
+
 
     # ---- memory -------------------------------------------------------------------------------
 
@@ -468,6 +473,9 @@ class Analysis:
         region = base.kind if base.kind in (MEM, STACK) else None
         self.regions[pc] = region if self.regions.get(pc, region) == region else None
         loaded = None
+        if base.kind == STACK and base.frame == 0 and not ok and writes:
+            # checked at run time; the bytes it may write inside the frame count as written
+            st.init |= _bits(lo, hi + size)
         if base.kind == STACK and base.frame == 0 and ok:
             if reads:
                 missing = _bits(lo, hi + size) & ~st.init
@@ -539,11 +547,11 @@ class Analysis:
                 elif a.umin == c:
                     self._set(st, insn.dst, a, scalar(c + 1, a.umax, a.smin, a.smax,
                                                       len_lo=a.len_lo, len_hi=a.len_hi,
-                                                      link=a.link))
+                                                      link=a.link, align=a.align))
                 elif a.umax == c:
                     self._set(st, insn.dst, a, scalar(a.umin, c - 1, a.smin, a.smax,
                                                       len_lo=a.len_lo, len_hi=a.len_hi,
-                                                      link=a.link))
+                                                      link=a.link, align=a.align))
                 _learn_len(st)
             return
         # normalise to a <= b style constraints
@@ -614,9 +622,8 @@ def _with_interval(v: Value, lo: int, hi: int, signed: bool, **extra) -> Value:
         new = replace(v, umin=lo, umax=hi, **extra)
     if v.kind != SCALAR:
         return new
-    tight = scalar(new.umin, new.umax, new.smin, new.smax, len_lo=new.len_lo,
-                   len_hi=new.len_hi, link=new.link)
-    return tight
+    return scalar(new.umin, new.umax, new.smin, new.smax, len_lo=new.len_lo,
+                  len_hi=new.len_hi, link=new.link, align=new.align)
 
 
 def _upper(a: Value, b: Value, strict: int, signed: bool) -> Value:
@@ -656,7 +663,7 @@ def _meet(a: Value, b: Value, signed: bool, keep_link: bool = False) -> Value:
     if a.is_pointer:
         return replace(a, smin=lo, smax=hi, len_lo=len_lo, len_hi=len_hi)
     return scalar(max(a.umin, b.umin), min(a.umax, b.umax), lo, hi, len_lo=len_lo,
-                  len_hi=len_hi, link=a.link if keep_link or a.link == b.link else a.link)
+                  len_hi=len_hi, link=a.link, align=max(a.align, b.align))
 
 
 def _min_len_from(a: Value, b: Value, strict: int) -> int:
@@ -665,3 +672,20 @@ def _min_len_from(a: Value, b: Value, strict: int) -> int:
         return 0
     a_lo = a.smin if a.is_pointer else a.umin
     return max(0, a_lo + strict - b.len_hi)
+
+
+def _result_align(op: str, dst: Value | None, src: Value, width: int) -> int:
+    """How many low bits of the result are known to be zero."""
+    a = dst.align if dst is not None and dst.kind == SCALAR else 0
+    b = src.align if src.kind == SCALAR else 0
+    if op in ("add", "sub", "or", "xor"):
+        return min(a, b)
+    if op == "and":
+        return max(a, b)
+    if op == "mul":
+        return min(a + b, 64)
+    if op == "lsh" and src.is_const:
+        return min(a + (src.umin & (width - 1)), 64)
+    if op == "mov":
+        return b
+    return 0

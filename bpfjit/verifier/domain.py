@@ -38,6 +38,7 @@ class Value:
     len_hi: int | None = None    # value <= len + len_hi
     frame: int = 0               # STACK: 0 = the current function's frame, 1 = its caller's...
     link: tuple[int, int] | None = None   # (id, delta): value = hidden[id] + delta
+    align: int = 0               # SCALAR: the value is a multiple of 2**align
 
     # ---- queries -------------------------------------------------------------------
 
@@ -86,6 +87,9 @@ def _norm(v: Value) -> Value:
     umin, umax, smin, smax = v.umin, v.umax, v.smin, v.smax
     if v.len_hi is not None:            # v <= len + len_hi <= MAX_LEN + len_hi
         umax = min(umax, max(MAX_LEN + v.len_hi, 0))
+    if v.align:                         # round the bounds inwards to multiples
+        step = 1 << v.align
+        umin, umax = -(-umin // step) * step, umax // step * step
     if smin >= 0:
         umin, umax = max(umin, smin), min(umax, smax)
     elif smax < 0:
@@ -107,7 +111,11 @@ def scalar(umin: int = 0, umax: int = U64, smin: int = S64_MIN, smax: int = S64_
 def const(value: int) -> Value:
     value &= U64
     signed = value - (1 << 64) if value > S64_MAX else value
-    return Value(SCALAR, value, value, signed, signed)
+    return Value(SCALAR, value, value, signed, signed, align=trailing_zeros(value))
+
+
+def trailing_zeros(value: int) -> int:
+    return 64 if value == 0 else (value & -value).bit_length() - 1
 
 
 def top_scalar() -> Value:
@@ -147,7 +155,8 @@ def join(a: Value, b: Value) -> Value:
                        max(a.smax, b.smax),
                        None if a.len_lo is None or b.len_lo is None else min(a.len_lo, b.len_lo),
                        None if a.len_hi is None or b.len_hi is None else max(a.len_hi, b.len_hi),
-                       a.frame, a.link if a.link == b.link else None))
+                       a.frame, a.link if a.link == b.link else None,
+                       min(a.align, b.align)))
 
 
 def _tidy(v: Value) -> Value:
@@ -178,4 +187,4 @@ def widen(old: Value, new: Value, thresholds: tuple[int, ...] = ()) -> Value:
                  and j.len_lo >= old.len_lo else None,
                  j.len_hi if j.len_hi is not None and old.len_hi is not None
                  and j.len_hi <= old.len_hi else None,
-                 j.frame, None))
+                 j.frame, None, j.align))

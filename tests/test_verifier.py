@@ -1,0 +1,255 @@
+"""The verifier: what it rejects and why, what it proves, and how it shows its reasoning."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import bpfjit
+from bpfjit.verifier import analysis, verify
+
+PROGRAMS = Path(__file__).parent.parent / "bench" / "programs"
+
+
+def rejected(text: str, mode: str = "checked", helpers=None) -> bpfjit.VerifierError:
+    with pytest.raises(bpfjit.VerifierError) as info:
+        verify(bpfjit.assemble(text), mode=mode, helpers=helpers if helpers is not None else {})
+    return info.value
+
+
+# (program, pc, words of the reason): each must be rejected, for that reason.
+BAD = [
+    ("mov %r10, 1\nmov %r0, 0\nexit", 0, "r10 is the read-only frame pointer"),
+    ("add %r10, 8\nmov %r0, 0\nexit", 0, "r10 is the read-only frame pointer"),
+    ("exit", 0, "r0 is read before"),
+    ("mov %r0, %r7\nexit", 0, "r7 is read before"),
+    ("mov %r0, 0\njeq %r2, 0, +1\nmov %r3, 1\nmov %r0, %r3\nexit", 3, "r3 is read before"),
+    ("ldxdw %r0, [%r10-8]\nexit", 0, "reads the stack at r10-8"),
+    ("stw [%r10-8], 1\nldxdw %r0, [%r10-8]\nexit", 1, "reads the stack at r10-4"),
+    ("stb [%r10-1], 1\nldxb %r0, [%r10-2]\nexit", 1, "r10-2"),
+    ("mov %r0, 0\ncall 7\nexit", 1, "helper 7, which is not registered"),
+    ("call btf 3\nexit", 0, "BTF id 3"),
+    ("lddw %r1, map_by_fd(3)\nmov %r0, 0\nexit", 0, "needs maps"),
+    ("ja +1\nexit", 0, "outside the program"),
+    ("mov %r0, 0\njeq %r0, 1, -1", 1, "fall through off the end"),
+    ("f:\ncall local f\nexit", 0, "recursion"),
+    ("call local f\nexit\nf:\ncall local g\nexit\ng:\ncall local f\nexit", 4, "recursion"),
+]
+
+
+@pytest.mark.parametrize("text,pc,words", BAD, ids=[b[2][:30] + f"@{b[1]}" for b in BAD])
+def test_bad_programs_are_rejected_with_a_reason(text, pc, words):
+    error = rejected(text)
+    assert error.pc == pc
+    assert words in str(error)
+
+
+def test_reasons_read_as_sentences():
+    assert str(rejected("exit")) == "pc 0: r0 is read before anything was written to it"
+
+
+def test_written_stack_may_be_read_back():
+    v = verify(bpfjit.assemble("stdw [%r10-8], 5\nldxdw %r0, [%r10-8]\nexit"))
+    assert v.proven == {0, 1}
+
+
+def test_a_variable_offset_write_counts_for_every_byte_it_may_touch():
+    text = """
+        ldxb %r3, [%r1]
+        and %r3, 7              # 0..7
+        mov %r4, %r10
+        add %r4, -16
+        add %r4, %r3            # r10-16 .. r10-9
+        stb [%r4], 1
+        ldxb %r0, [%r10-12]
+        exit
+    """
+    verify(bpfjit.assemble(text))      # accepted
+
+
+# ---- what it proves -------------------------------------------------------------------
+
+PARSER = """
+    # Ethernet + IPv4 parser with the checks clang emits: p + n > end -> give up
+    mov %r0, 0
+    mov %r2, %r2
+    add %r2, %r1            # end = mem + len
+    mov %r3, %r1
+    add %r3, 14
+    jgt %r3, %r2, out       # need the 14-byte Ethernet header
+    ldxh %r4, [%r1+12]      # ether type
+    jne %r4, 0x8, out
+    mov %r3, %r1
+    add %r3, 34
+    jgt %r3, %r2, out       # and a 20-byte IPv4 header
+    ldxb %r0, [%r1+23]      # protocol
+    ldxw %r5, [%r1+30]      # destination address
+    add %r0, %r5
+out:
+    exit
+"""
+
+BUFFER_LOOP = """
+    mov %r0, 0
+    mov %r3, 0
+    jeq %r2, 0, done
+loop:
+    mov %r4, %r1
+    add %r4, %r3
+    ldxb %r4, [%r4]
+    add %r0, %r4
+    add %r3, 1
+    jlt %r3, %r2, loop      # i < len
+done:
+    exit
+"""
+
+STACK_ARRAY = """
+    mov %r0, 0
+    jeq %r2, 0, out         # the index comes from the buffer: it must not be empty
+    mov %r3, 0
+zero:
+    mov %r4, %r10
+    add %r4, -64
+    add %r4, %r3
+    stxdw [%r4], %r3        # 8 slots of 8 bytes, r10-64 .. r10-8
+    add %r3, 8
+    jlt %r3, 64, zero
+    ldxb %r5, [%r1]
+    and %r5, 7              # masked index
+    lsh %r5, 3
+    mov %r4, %r10
+    add %r4, -64
+    add %r4, %r5
+    ldxdw %r0, [%r4]
+out:
+    exit
+"""
+
+CALL_WITH_STACK_POINTER = """
+    stdw [%r10-8], 0
+    mov %r1, %r10
+    add %r1, -8
+    call local put
+    ldxdw %r0, [%r10-8]
+    exit
+put:
+    stdw [%r1], 7           # the caller's frame
+    mov %r0, 0
+    exit
+"""
+
+
+@pytest.mark.parametrize("text,accesses", [
+    (PARSER, 3), (BUFFER_LOOP, 1), (STACK_ARRAY, 3), (CALL_WITH_STACK_POINTER, 3),
+], ids=["parser", "buffer-loop", "stack-array", "call-with-stack-pointer"])
+def test_accesses_are_proven(text, accesses):
+    v = verify(bpfjit.assemble(text))
+    assert len(v.accesses) == accesses
+    assert v.proven == set(v.accesses)
+    assert v.stats == f"accesses={accesses} proven={accesses}"
+
+
+def test_the_packet_parser_runs_on_every_engine(engine):
+    packet = bytes(12) + b"\x08\x00" + bytes(9) + b"\x06" + bytes(6) + b"\x01\x02\x03\x04"
+    expected = 6 + int.from_bytes(b"\x01\x02\x03\x04", "little")
+    fn = bpfjit.compile(bpfjit.assemble(PARSER), engine)
+    assert fn(packet) == expected
+    assert fn(packet[:20]) == 0          # too short for IPv4: the program gives up
+
+
+def test_an_access_nothing_bounds_is_not_proven_and_is_checked_at_run_time(engine):
+    text = "ldxb %r3, [%r1]\nadd %r1, %r3\nldxb %r0, [%r1]\nexit"
+    v = verify(bpfjit.assemble(text))
+    assert v.proven == set()             # not even the first: the buffer may be empty
+    fn = bpfjit.compile(bpfjit.assemble(text), engine)
+    assert fn(bytes([1, 9])) == 9
+    with pytest.raises(bpfjit.MemoryAccessError) as info:
+        fn(bytes([5, 9]))
+    assert info.value.pc == 2
+
+
+def test_clang_output_is_mostly_proven():
+    total = proven = 0
+    for path in sorted(PROGRAMS.glob("*.bin")):
+        v = verify(bpfjit.Program.from_bytes(path.read_bytes()))
+        total += len(v.accesses)
+        proven += len(v.proven)
+    assert total >= 200 and proven / total >= 0.9
+
+
+def test_loops_converge_quickly():
+    # a loop with a large trip count must not be unrolled by the analysis
+    text = "mov %r0, 0\nloop:\nadd %r0, 1\njlt %r0, 100000, loop\nexit"
+    verify(bpfjit.assemble(text))
+
+
+def test_work_is_capped(monkeypatch):
+    monkeypatch.setattr(analysis, "WORK_LIMIT", 5)
+    error = rejected("mov %r0, 0\nloop:\nadd %r0, 1\njlt %r0, 100000, loop\nexit")
+    assert "too complex to verify" in str(error)
+
+
+# ---- modes ----------------------------------------------------------------------------
+
+def test_strict_rejects_unproven_accesses():
+    error = rejected("ldxb %r3, [%r1]\nadd %r1, %r3\nldxb %r0, [%r1]\nexit", mode="strict")
+    assert error.pc == 0 and "cannot prove" in str(error)
+
+
+def test_strict_rejects_loops():
+    error = rejected("mov %r0, 0\nloop:\nadd %r0, 1\njlt %r0, 10, loop\nexit", mode="strict")
+    assert error.pc == 2 and "loop" in str(error)
+
+
+def test_strict_accepts_a_proven_loop_free_parser(engine):
+    assert bpfjit.compile(bpfjit.assemble(PARSER), engine, mode="strict")(bytes(40)) == 0
+
+
+def test_unchecked_mode_needs_no_proof(engine):
+    text = "ldxb %r3, [%r1]\nadd %r1, %r3\nldxb %r0, [%r1]\nexit"
+    assert bpfjit.compile(bpfjit.assemble(text), engine, mode="unchecked")(bytes([1, 9])) == 9
+
+
+def test_unknown_mode():
+    with pytest.raises(bpfjit.BpfError, match="mode must be one of"):
+        verify(bpfjit.assemble("mov %r0, 0\nexit"), mode="lenient")
+
+
+# ---- output for people --------------------------------------------------------------------
+
+def test_log_shows_the_state_at_each_instruction():
+    v = verify(bpfjit.assemble(PARSER), log=True)
+    assert len(v.log) == len(bpfjit.assemble(PARSER))
+    assert v.log[0].startswith("0: mov %r0, 0")
+    assert "r1=mem(off=0)" in v.log[0] and "r10=fp(off=0)" in v.log[0]
+    assert "len>=14" in v.log[6]          # learnt from `jgt %r3, %r2, out`
+
+
+def test_unreachable_code_is_a_warning():
+    v = verify(bpfjit.assemble("mov %r0, 0\nja +1\nmov %r0, 1\nexit"))
+    assert v.unreachable == (2,)
+
+
+def cli(*args):
+    return subprocess.run([sys.executable, "-m", "bpfjit", *args], capture_output=True,
+                          text=True, timeout=120)
+
+
+def test_cli_stats_is_the_last_line(tmp_path):
+    path = tmp_path / "parser.s"
+    path.write_text(PARSER)
+    proc = cli("verify", str(path), "--stats")
+    assert proc.returncode == 0
+    assert proc.stdout.strip().splitlines()[-1] == "accesses=3 proven=3"
+
+
+def test_cli_rejection_shows_the_reasoning_then_one_error_line(tmp_path):
+    path = tmp_path / "bad.s"
+    path.write_text("mov %r1, 2\nadd %r0, %r1\nexit\n")
+    proc = cli("verify", str(path), "--log")
+    assert proc.returncode == 1
+    assert proc.stdout.splitlines()[1].startswith("1: add %r0, %r1")
+    assert proc.stderr.strip() == "bpfjit: error: pc 1: r0 is read before anything was " \
+                                  "written to it"
