@@ -58,6 +58,15 @@ def _load(path: str) -> tuple[Program | None, DataTest | None]:
                      f"use .bin (raw bytecode), .s/.asm (assembly) or .data (test file)")
 
 
+def _load_runnable(path: str) -> tuple[Program, DataTest | None]:
+    """Like _load, for commands that need the program itself: a .data file whose
+    program does not assemble is an error here, not an expected outcome."""
+    prog, test = _load(path)
+    if prog is None:
+        raise test.program_error
+    return prog, test
+
+
 def _memory(args, test: DataTest | None = None) -> bytearray | None:
     if getattr(args, "mem", None) is not None:
         return bytearray(_read(args.mem))
@@ -121,9 +130,7 @@ def _check_data_test(prog, test: DataTest, mem, args) -> int:
 def cmd_verify(args) -> int:
     """Verify a program; print the log and statistics when asked."""
     from .verifier import verify
-    prog, test = _load(args.prog)
-    if prog is None:
-        raise test.program_error
+    prog, test = _load_runnable(args.prog)
     helpers = conformance_helpers() if test is not None else None
     try:
         verified = verify(prog, mode=args.mode, helpers=helpers, log=args.log)
@@ -158,9 +165,7 @@ def cmd_asm(args) -> int:
 
 
 def cmd_disasm(args) -> int:
-    prog, test = _load(args.prog)
-    if prog is None:
-        raise test.program_error
+    prog, test = _load_runnable(args.prog)
     if not (args.native or args.ir):
         sys.stdout.write(disassemble(prog, args.syntax, pcs=args.pcs))
         return 0
@@ -198,9 +203,7 @@ def cmd_conformance_plugin(args) -> int:
 
 def cmd_bench(args) -> int:
     from .bench import bench_program
-    prog, test = _load(args.prog)
-    if prog is None:
-        raise test.program_error
+    prog, test = _load_runnable(args.prog)
     result = bench_program(prog, args.engine, _memory(args, test), iters=args.iters)
     print(f"engine={args.engine} insns_per_run={result.insns_per_run} "
           f"ns_per_insn={result.ns_per_insn:.2f} call_overhead_ns={result.call_overhead_ns:.1f}")
