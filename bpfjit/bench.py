@@ -164,40 +164,137 @@ def _native_time(kernel: NativeKernel, mem, seconds: float) -> tuple[int, float]
     return kernel.run_batch(mem, max(3, int(seconds * 1e9 / once)))
 
 
-def run_suite(directory: Path, engines: str | None = None, *, quick: bool = False) -> int:
-    """Time every program in `directory` on every engine (and natively) and print a table."""
-    from . import engines as available
-    names = engines.split(",") if engines else available()
-    seconds = 0.05 if quick else 0.5
-    header = (f"{'program':<10} {'engine':<8} {'insns/run':>9} {'ns/run':>11} {'ns/insn':>8} "
-              f"{'vs interp':>10} {'vs native':>9} {'compile ms':>10}")
-    print(header)
-    print("-" * len(header))
+@dataclass
+class SuiteRow:
+    program: str
+    engine: str
+    insns_per_run: int | None
+    ns_per_run: float
+    compile_ns: float | None
+    r0: int
+
+    def as_dict(self, interp_ns: float | None, native_ns: float | None) -> dict:
+        return {"program": self.program, "engine": self.engine,
+                "insns_per_run": self.insns_per_run, "ns_per_run": self.ns_per_run,
+                "compile_ms": None if self.compile_ns is None else self.compile_ns / 1e6,
+                "speedup_vs_interp": interp_ns / self.ns_per_run if interp_ns else None,
+                "ratio_to_native": self.ns_per_run / native_ns if native_ns else None,
+                "r0": self.r0}
+
+
+def measure_suite(directory: Path, engines: list[str], seconds: float,
+                  progress: bool = True) -> list[SuiteRow]:
+    """Time every program on every engine, and natively where its C source compiles."""
+    from tqdm import tqdm
+    items = suite_programs(directory)
     cc = shutil.which("clang") or shutil.which("cc")
-    with tempfile.TemporaryDirectory() as tmp:
-        for item in suite_programs(directory):
-            native_ns = None
-            rows = []
+    steps = sum(len(engines) + (1 if item.c_source and cc else 0) for item in items)
+    rows: list[SuiteRow] = []
+    with tempfile.TemporaryDirectory() as tmp, \
+            tqdm(total=steps, disable=not progress, unit="run", leave=False) as bar:
+        for item in items:
             if item.c_source is not None and cc:
+                bar.set_description(f"{item.name} native")
                 work = Path(tmp) / item.name
                 work.mkdir()
-                r0, native_ns = _native_time(NativeKernel(item.c_source, work), item.memory,
-                                             seconds)
-                rows.append(("native", None, native_ns, None))
-            base = None
-            for engine in names:
+                r0, ns = _native_time(NativeKernel(item.c_source, work), item.memory, seconds)
+                rows.append(SuiteRow(item.name, "native", None, ns, None, r0))
+                bar.update()
+            for engine in engines:
+                bar.set_description(f"{item.name} {engine}")
                 buf = bytearray(item.memory) if item.memory is not None else None
                 res = bench_program(item.program, engine, buf, seconds=seconds)
-                if base is None or engine == "interp":
-                    base = res.ns_per_run
-                rows.append((engine, res.insns_per_run, res.ns_per_run, res.compile_ns))
-            for engine, insns, ns, compile_ns in rows:
-                speedup = f"{base / ns:>9.1f}x" if base else f"{'':>10}"
-                ratio = f"{ns / native_ns:>8.2f}x" if native_ns else f"{'-':>9}"
-                per_insn = f"{ns / insns:>8.2f}" if insns else f"{'':>8}"
-                comp = f"{compile_ns / 1e6:>10.2f}" if compile_ns is not None else f"{'':>10}"
-                print(f"{item.name:<10} {engine:<8} {insns or '':>9} {ns:>11.0f} {per_insn} "
-                      f"{speedup} {ratio} {comp}")
-    if not cc:
+                rows.append(SuiteRow(item.name, engine, res.insns_per_run, res.ns_per_run,
+                                     res.compile_ns, res.r0))
+                bar.update()
+    return rows
+
+
+def _reference(rows: list[SuiteRow], program: str, engine: str) -> float | None:
+    return next((r.ns_per_run for r in rows if r.program == program and r.engine == engine),
+                None)
+
+
+def format_table(rows: list[SuiteRow]) -> str:
+    header = (f"{'program':<10} {'engine':<8} {'insns/run':>9} {'ns/run':>11} {'ns/insn':>8} "
+              f"{'vs interp':>10} {'vs native':>9} {'compile ms':>10}")
+    lines = [header, "-" * len(header)]
+    for row in rows:
+        interp = _reference(rows, row.program, "interp")
+        native = _reference(rows, row.program, "native")
+        speedup = f"{interp / row.ns_per_run:>9.1f}x" if interp else f"{'-':>10}"
+        ratio = f"{row.ns_per_run / native:>8.2f}x" if native else f"{'-':>9}"
+        per_insn = f"{row.ns_per_run / row.insns_per_run:>8.2f}" if row.insns_per_run \
+            else f"{'':>8}"
+        comp = f"{row.compile_ns / 1e6:>10.2f}" if row.compile_ns is not None else f"{'':>10}"
+        lines.append(f"{row.program:<10} {row.engine:<8} {row.insns_per_run or '':>9} "
+                     f"{row.ns_per_run:>11.0f} {per_insn} {speedup} {ratio} {comp}")
+    return "\n".join(lines)
+
+
+def save_results(rows: list[SuiteRow], output: Path) -> tuple[Path, Path]:
+    """Write results.json and a bar chart (results.png) into `output`."""
+    import json
+    import platform
+
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    output.mkdir(parents=True, exist_ok=True)
+    data = {"date": time.strftime("%Y-%m-%d %H:%M:%S"), "machine": platform.machine(),
+            "processor": _cpu_name(), "python": platform.python_version(),
+            "results": [r.as_dict(_reference(rows, r.program, "interp"),
+                                  _reference(rows, r.program, "native")) for r in rows]}
+    json_path = output / "results.json"
+    json_path.write_text(json.dumps(data, indent=2) + "\n")
+
+    programs = list(dict.fromkeys(r.program for r in rows))
+    engines = list(dict.fromkeys(r.engine for r in rows))
+    width = 0.8 / len(engines)
+    fig, ax = plt.subplots(figsize=(max(8, 1.2 * len(programs)), 5))
+    for i, engine in enumerate(engines):
+        xs, ys = [], []
+        for j, program in enumerate(programs):
+            ns = _reference(rows, program, engine)
+            if ns is not None:
+                xs.append(j + (i - (len(engines) - 1) / 2) * width)
+                ys.append(ns)
+        ax.bar(xs, ys, width, label=engine)
+    ax.set_yscale("log")
+    ax.set_ylabel("ns per run (log scale, lower is faster)")
+    ax.set_xticks(range(len(programs)), programs, rotation=30)
+    ax.set_title(f"bpfjit engines vs native code ({data['date'][:10]}, {data['processor']})")
+    ax.legend()
+    fig.tight_layout()
+    png_path = output / "results.png"
+    fig.savefig(png_path, dpi=100)
+    plt.close(fig)
+    return json_path, png_path
+
+
+def _cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    import platform
+    return platform.processor() or platform.machine()
+
+
+def run_suite(directory: Path, engines: str | None = None, *, quick: bool = False,
+              output: Path | None = Path("results"), progress: bool = True) -> int:
+    """Time every program in `directory` on every engine (and natively); print a table,
+    save results.json and results.png in `output`."""
+    from . import engines as available
+    names = engines.split(",") if engines else available()
+    rows = measure_suite(directory, names, 0.05 if quick else 0.5, progress=progress)
+    print(format_table(rows))
+    if not any(r.engine == "native" for r in rows):
         print("(no C compiler found: the native column is skipped)")
+    if output is not None:
+        json_path, png_path = save_results(rows, output)
+        print(f"results: {json_path} {png_path}")
     return 0

@@ -213,7 +213,9 @@ def cmd_bench(args) -> int:
 
 def cmd_bench_suite(args) -> int:
     from .bench import run_suite
-    return run_suite(Path(args.directory), args.engines, quick=args.quick)
+    return run_suite(Path(args.directory), args.engines, quick=args.quick,
+                     output=None if args.no_save else Path(args.output),
+                     progress=sys.stderr.isatty() and not args.no_progress)
 
 
 # ---------------------------------------------------------------------------
@@ -281,6 +283,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="directory of .s programs with optional .mem inputs")
     p.add_argument("--engines", help="comma-separated engines (default: all available)")
     p.add_argument("--quick", action="store_true", help="fewer iterations, for CI")
+    p.add_argument("--output", default="results",
+                   help="folder for results.json and results.png (default: results)")
+    p.add_argument("--no-save", action="store_true", help="print the table only")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_bench_suite)
 
     p = sub.add_parser("conformance-plugin",

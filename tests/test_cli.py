@@ -206,11 +206,24 @@ def test_bench_last_line(sum_program, engine):
     assert float(fields["ns_per_run"]) > 0 and float(fields["compile_ns"]) > 0
 
 
-def test_bench_suite_quick(engine):
+def test_bench_suite_quick(engine, tmp_path):
+    import json
     root = Path(__file__).parent.parent
-    proc = bpfjit("bench-suite", "--quick", "--engines", engine, cwd=root)
+    proc = bpfjit("bench-suite", "--quick", "--engines", engine, "--output", str(tmp_path),
+                  cwd=root)
     assert proc.returncode == 0, proc.stderr
-    rows = [line.split() for line in proc.stdout.splitlines()[2:] if not line.startswith("(")]
+    lines = proc.stdout.splitlines()
+    rows = [line.split() for line in lines[2:] if not line.startswith(("(", "results:"))]
     shipped = {p.stem for p in (root / "bench" / "programs").iterdir() if p.suffix in (".bin", ".s")}
     assert {row[0] for row in rows} == shipped
     assert {row[1] for row in rows} <= {engine, "native"}
+    data = json.loads((tmp_path / "results.json").read_text())
+    assert {r["program"] for r in data["results"]} == shipped
+    ours = [r for r in data["results"] if r["engine"] == engine]
+    assert all(r["ns_per_run"] > 0 and r["insns_per_run"] > 0 for r in ours)
+    assert (tmp_path / "results.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # the native build of each C kernel computes what the bytecode computes
+    by_key = {(r["program"], r["engine"]): r["r0"] for r in data["results"]}
+    for (program, kind), r0 in by_key.items():
+        if kind == "native":
+            assert r0 == by_key[(program, engine)], program
