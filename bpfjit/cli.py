@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 from pathlib import Path
 
 from . import __version__
@@ -201,6 +202,29 @@ def cmd_conformance_plugin(args) -> int:
     return 0
 
 
+def cmd_fuzz(args) -> int:
+    """A fuzzing campaign; the last line is `fuzz: N programs, M mismatches, K crashes`."""
+    from .fuzz.campaign import run_parallel
+    from . import engines as available
+    engines = args.engines.split(",") if args.engines else available()
+    engines = ["interp"] + [e for e in engines if e != "interp"]
+    if args.examples is None and args.seconds is None:
+        args.examples = 1000
+    if args.jobs < 1:
+        raise _UserError("--jobs must be at least 1")
+    start = time.monotonic()
+    stats = run_parallel(engines, args.examples, args.seconds, args.seed, args.jobs,
+                         Path(args.output), args.mode,
+                         progress=sys.stderr.isatty() and not args.no_progress)
+    elapsed = time.monotonic() - start
+    for path in stats.saved:
+        print(f"saved {path}")
+    print(f"{stats.programs / max(elapsed, 1e-9):.1f} programs/s on "
+          f"{', '.join(engines)} ({args.mode}, {args.jobs} job(s), seed {args.seed})")
+    print(stats.summary)
+    return 1 if stats.mismatches or stats.crashes else 0
+
+
 def cmd_bench(args) -> int:
     from .bench import bench_program
     prog, test = _load_runnable(args.prog)
@@ -288,6 +312,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-save", action="store_true", help="print the table only")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_bench_suite)
+
+    p = sub.add_parser("fuzz", help="differential and hostile-input fuzzing of the engines")
+    p.add_argument("--engines", help="comma-separated engines (default: all available)")
+    limit = p.add_mutually_exclusive_group()
+    limit.add_argument("--examples", type=int, help="programs to try (default 1000)")
+    limit.add_argument("--seconds", type=float, help="how long to run")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--jobs", type=int, default=1, help="parallel campaigns (default 1)")
+    p.add_argument("--mode", choices=("differential", "hostile"), default="differential")
+    p.add_argument("--output", default="fuzz-failures",
+                   help="folder for failing programs (default: fuzz-failures)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_fuzz)
 
     p = sub.add_parser("conformance-plugin",
                        help="plugin for the bpf_conformance runner (program hex on stdin)")

@@ -26,6 +26,7 @@ __all__ = ["Analysis", "State", "WORK_LIMIT"]
 
 WORK_LIMIT = 400_000         # instruction visits before the verifier gives up (seconds)
 WIDEN_AFTER = 3              # visits of a loop head before its bounds are widened
+THRESHOLD_STEPS = 8          # widenings to the next threshold before widening to the limit
 M32 = (1 << 32) - 1
 _ACCESS = {Kind.LDX: "src", Kind.LDSX: "src", Kind.ST: "dst", Kind.STX: "dst",
            Kind.ATOMIC: "dst"}
@@ -191,8 +192,13 @@ class Analysis:
                     worklist.append(succ)
                     continue
                 visits[succ] = visits.get(succ, 0) + 1
-                widening = succ in self.loop_heads and visits[succ] > WIDEN_AFTER
-                merged = old.join(out, widening=self.thresholds if widening else None)
+                widening = None
+                if succ in self.loop_heads and visits[succ] > WIDEN_AFTER:
+                    # a few steps through the thresholds, then straight to the limits,
+                    # so that many comparison constants cannot make a loop slow
+                    late = visits[succ] > WIDEN_AFTER + THRESHOLD_STEPS
+                    widening = () if late else self.thresholds
+                merged = old.join(out, widening=widening)
                 if merged != old:
                     states[succ] = merged
                     if succ not in worklist:

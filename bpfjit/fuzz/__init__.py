@@ -1,0 +1,1 @@
+"""Differential fuzzing of the engines against the interpreter, and hostile input."""

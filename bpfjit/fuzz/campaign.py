@@ -1,0 +1,269 @@
+"""Fuzzing campaigns: differential (every engine against the interpreter) and hostile.
+
+Differential: hypothesis generates verified programs (bpfjit.fuzz.generator); each
+runs on the interpreter and every other engine in a worker process; a mismatch or
+a crash fails the example, hypothesis shrinks it to a minimal program, and it is
+saved as a .data file with the interpreter's result.  Rounds with fresh seeds go on
+until the example count or the time is used up.
+
+Hostile: random bytes and mutations of generated programs go through decode ->
+verify -> compile -> run on every engine; the only acceptable outcomes are a
+result or a BpfError.  Failures are minimised by deleting instruction slots.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import random
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..asm import disassemble
+from ..errors import BpfError
+from ..program import Program
+from .oracle import Outcome, Worker
+
+__all__ = ["CampaignStats", "run_campaign", "save_failure"]
+
+ROUND = 100              # examples per hypothesis round
+
+
+@dataclass
+class CampaignStats:
+    programs: int = 0
+    mismatches: int = 0
+    crashes: int = 0
+    saved: list[str] = field(default_factory=list)
+
+    def add(self, other: "CampaignStats") -> None:
+        self.programs += other.programs
+        self.mismatches += other.mismatches
+        self.crashes += other.crashes
+        self.saved += other.saved
+
+    @property
+    def summary(self) -> str:
+        return (f"fuzz: {self.programs} programs, {self.mismatches} mismatches, "
+                f"{self.crashes} crashes")
+
+
+class _Found(Exception):
+    """A failing example: raised inside hypothesis so that it shrinks it."""
+
+    def __init__(self, kind: str, raw: bytes, mem: bytes, engines, outcomes):
+        super().__init__(kind)
+        self.kind, self.raw, self.mem = kind, raw, mem
+        self.engines, self.outcomes = engines, outcomes
+
+
+def save_failure(out_dir: Path, kind: str, raw: bytes, mem: bytes, engines: list[str],
+                 outcomes: list[Outcome] | None) -> Path:
+    """Write a reproducible .data file: the program, its memory, the interpreter's result."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    lines = [f"# bpfjit fuzz: {kind}", "# helpers: fuzz (bpfjit.fuzz.oracle.HELPERS)"]
+    if outcomes:
+        for engine, outcome in zip(engines, outcomes):
+            lines.append(f"# {engine}: {outcome.describe()}")
+    else:
+        lines.append("# the worker process died running it")
+    try:
+        lines += ["-- asm", disassemble(Program.from_bytes(raw)).rstrip()]
+    except BpfError:
+        lines += ["-- raw"] + [f"{int.from_bytes(raw[i:i + 8], 'little'):#018x}"
+                               for i in range(0, len(raw) - len(raw) % 8, 8)]
+    if mem:
+        lines += ["-- mem", " ".join(f"{b:02x}" for b in mem)]
+    reference = outcomes[0] if outcomes else None
+    if reference is not None and isinstance(reference.result, int):
+        lines += ["-- result", f"{reference.result:#x}"]
+    else:
+        lines += ["-- error", reference.result if reference is not None else ""]
+    name = f"{kind}-{abs(hash((raw, mem))) % 10**10:010d}.data"
+    path = out_dir / name
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def _differential_round(worker: Worker, engines: list[str], seed: int, examples: int,
+                        stats: CampaignStats, counter) -> None:
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import seed as fixed_seed
+
+    from .generator import programs
+
+    @settings(max_examples=examples, deadline=None, database=None, derandomize=False,
+              suppress_health_check=list(HealthCheck))
+    @fixed_seed(seed)
+    @given(programs())
+    def check(generated):
+        prog, mem = generated
+        raw = prog.to_bytes()
+        stats.programs += 1
+        if counter is not None:
+            with counter.get_lock():
+                counter.value += 1
+        outcomes = worker.run(raw, mem, engines)
+        if outcomes is None:
+            raise _Found("crash", raw, mem, engines, None)
+        if any(o != outcomes[0] for o in outcomes[1:]):
+            raise _Found("mismatch", raw, mem, engines, outcomes)
+
+    check()
+
+
+def _hostile_inputs(rng: random.Random):
+    """Random bytes, and generated programs with bytes flipped, dropped or repeated."""
+    while True:
+        if rng.random() < 0.3:
+            yield rng.randbytes(8 * rng.randint(0, 24) + rng.choice([0, 0, 0, 3])), \
+                rng.randbytes(rng.randint(0, 32))
+            continue
+        prog, mem = _sample_program(rng)
+        raw = bytearray(prog.to_bytes())
+        for _ in range(rng.randint(1, 6)):
+            where = rng.randrange(len(raw))
+            action = rng.random()
+            if action < 0.6:
+                raw[where] = rng.randrange(256)
+            elif action < 0.8:
+                del raw[where:where + 8]
+            else:
+                raw[where:where] = raw[where:where + 8]
+            if not raw:
+                break
+        yield bytes(raw), mem
+
+
+def _sample_program(rng: random.Random):
+    """One generated program, drawn with hypothesis from a seed of `rng`."""
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import seed as fixed_seed
+
+    from .generator import programs
+    box = []
+
+    @settings(max_examples=1, database=None, deadline=None, phases=_generate_only(),
+              suppress_health_check=list(HealthCheck))
+    @fixed_seed(rng.getrandbits(64))
+    @given(programs())
+    def draw(generated):
+        box.append(generated)
+
+    draw()
+    return box[0]
+
+
+def _generate_only():
+    from hypothesis import Phase
+    return [Phase.generate]
+
+
+def _minimise(worker: Worker, engines: list[str], raw: bytes, mem: bytes, bad) -> bytes:
+    """Delete 8-byte slots while the input still fails."""
+    changed = True
+    while changed and len(raw) > 8:
+        changed = False
+        for i in range(0, len(raw), 8):
+            candidate = raw[:i] + raw[i + 8:]
+            if bad(worker.run(candidate, mem, engines)):
+                raw, changed = candidate, True
+                break
+    return raw
+
+
+def _hostile(worker: Worker, engines: list[str], seed: int, examples: int, deadline: float,
+             stats: CampaignStats, out_dir: Path, counter) -> None:
+    def bad(outcomes) -> bool:
+        return outcomes is None or any(str(o.result).startswith("unexpected")
+                                       for o in outcomes)
+
+    rng = random.Random(seed)
+    inputs = _hostile_inputs(rng)
+    for _ in range(examples):
+        if time.monotonic() > deadline:
+            return
+        raw, mem = next(inputs)
+        stats.programs += 1
+        if counter is not None:
+            with counter.get_lock():
+                counter.value += 1
+        outcomes = worker.run(raw, mem, engines)
+        if bad(outcomes):
+            stats.crashes += 1
+            raw = _minimise(worker, engines, raw, mem, bad)
+            outcomes = worker.run(raw, mem, engines)
+            kind = "crash" if outcomes is None else "unexpected-exception"
+            stats.saved.append(str(save_failure(out_dir, kind, raw, mem, engines, outcomes)))
+
+
+def run_campaign(engines: list[str], examples: int | None, seconds: float | None, seed: int,
+                 out_dir: Path, mode: str = "differential", counter=None) -> CampaignStats:
+    """One sequential campaign (one worker process); see the module docstring."""
+    stats = CampaignStats()
+    deadline = time.monotonic() + seconds if seconds else float("inf")
+    remaining = examples if examples is not None else float("inf")
+    worker = Worker()
+    try:
+        if mode == "hostile":
+            _hostile(worker, engines, seed, int(min(remaining, 10**12)), deadline, stats,
+                     out_dir, counter)
+            return stats
+        round_no = 0
+        while remaining > 0 and time.monotonic() < deadline:
+            count = int(min(ROUND, remaining))
+            before = stats.programs
+            try:
+                _differential_round(worker, engines, seed * 1_000_003 + round_no, count,
+                                    stats, counter)
+            except _Found as found:            # hypothesis has shrunk it already
+                if found.kind == "crash":
+                    stats.crashes += 1
+                else:
+                    stats.mismatches += 1
+                stats.saved.append(str(save_failure(out_dir, found.kind, found.raw, found.mem,
+                                                    found.engines, found.outcomes)))
+            remaining -= count
+            round_no += 1
+            if stats.programs == before:
+                break
+        return stats
+    finally:
+        worker.close()
+
+
+def _job(args, counter, results) -> None:
+    engines, examples, seconds, seed, out_dir, mode = args
+    results.put(run_campaign(engines, examples, seconds, seed, Path(out_dir), mode, counter))
+
+
+def run_parallel(engines: list[str], examples: int | None, seconds: float | None, seed: int,
+                 jobs: int, out_dir: Path, mode: str, progress: bool) -> CampaignStats:
+    """`jobs` campaigns side by side with seeds seed, seed+1, ...; examples are shared.
+
+    Each campaign is a process of its own, with its own worker process under it."""
+    from tqdm import tqdm
+    ctx = multiprocessing.get_context("spawn")
+    counter = ctx.Value("q", 0)
+    results = ctx.Queue()
+    shares = [None] * jobs if examples is None else \
+        [examples // jobs + (1 if i < examples % jobs else 0) for i in range(jobs)]
+    procs = [ctx.Process(target=_job, args=((engines, shares[i], seconds, seed + i,
+                                             str(out_dir), mode), counter, results))
+             for i in range(jobs)]
+    for proc in procs:
+        proc.start()
+    total = CampaignStats()
+    collected = 0
+    with tqdm(total=examples, disable=not progress, unit="prog", leave=False) as bar:
+        while collected < jobs:
+            try:
+                total.add(results.get(timeout=0.5))
+                collected += 1
+            except Exception:                   # queue.Empty: still running
+                if not any(p.is_alive() for p in procs) and results.empty():
+                    raise BpfError("a fuzzing campaign process died") from None
+            bar.update(counter.value - bar.n)
+    for proc in procs:
+        proc.join()
+    return total

@@ -1,0 +1,172 @@
+"""Hypothesis strategies for programs the verifier accepts, so that failures shrink.
+
+A generated program is: a prologue that saves the buffer pointer in r6 and gives
+the data registers and 64 bytes of stack a value; a body of random instructions
+(every ALU/ALU32 operation, byte swaps, sign extension, lddw, loads, stores and
+atomics on the buffer and the stack at valid and sometimes invalid addresses,
+forward jumps, bounded loops, helper calls, callx, local calls); then exit.
+Engines place the buffer and the stack at different addresses, so the value of a
+pointer must never reach a result: r6 and r10 are only ever memory bases, and r1
+is only ever an argument.
+"""
+
+from __future__ import annotations
+
+from hypothesis import strategies as st
+
+from ..asm import assemble
+from ..isa import OPCODES, Kind
+from ..program import Program
+
+__all__ = ["programs", "EDGE_IMMS", "HELPER_IDS"]
+
+EDGE_IMMS = [0, 1, -1, 2, 7, 8, 15, 16, 31, 32, 33, 63, 64, 65, 0x7F, 0x80, 0xFF, 0x7FFF,
+             0x8000, 0xFFFF, 0x7FFFFFFF, -0x80000000, -0x7FFFFFFF, 0x12345678, -0x12345678]
+EDGE_IMM64 = [0, 1, -1, 0x7FFFFFFFFFFFFFFF, -0x8000000000000000, 0xFFFFFFFF, 0x100000000,
+              0x8000000000000000, 0x123456789ABCDEF0]
+HELPER_IDS = (1, 2)
+DATA = [0, 2, 3, 4, 5, 7, 8, 9]          # registers that only ever hold data
+LOOP_DATA = [0, 2, 3, 4, 5, 7, 8]        # ... inside a loop, whose counter is r9
+FRAME_INIT = 64                          # bytes of stack the prologue writes
+
+_ALU = [s for s in OPCODES if s.kind is Kind.ALU]
+_BY_KIND = {kind: [s for s in OPCODES if s.kind is kind] for kind in Kind}
+_ATOMIC_NAMES = sorted({s.mnemonic for s in _BY_KIND[Kind.ATOMIC]})
+_COND = sorted({s.mnemonic for s in _BY_KIND[Kind.JCOND]})
+
+
+@st.composite
+def _imm(draw) -> int:
+    return draw(st.one_of(st.sampled_from(EDGE_IMMS), st.integers(-2**31, 2**31 - 1)))
+
+
+@st.composite
+def _reg(draw, regs) -> str:
+    return f"%r{draw(st.sampled_from(regs))}"
+
+
+@st.composite
+def _alu(draw, regs) -> list[str]:
+    spec = draw(st.sampled_from(_ALU))
+    dst = draw(_reg(regs))
+    if spec.source == "reg":
+        return [f"{spec.mnemonic} {dst}, {draw(_reg(regs))}"]
+    return [f"{spec.mnemonic} {dst}, {draw(_imm())}"]
+
+
+@st.composite
+def _unary(draw, regs) -> list[str]:
+    kind = draw(st.sampled_from([Kind.NEG, Kind.END]))
+    spec = draw(st.sampled_from(_BY_KIND[kind]))
+    return [f"{spec.mnemonic} {draw(_reg(regs))}"]
+
+
+@st.composite
+def _lddw(draw, regs) -> list[str]:
+    value = draw(st.one_of(st.sampled_from(EDGE_IMM64), st.integers(0, 2**64 - 1)))
+    return [f"lddw {draw(_reg(regs))}, {value & (2**64 - 1):#x}"]
+
+
+@st.composite
+def _address(draw, mem_len: int | None, size: int, valid: bool) -> str:
+    """[%r6+off] in the buffer or [%r10-off] in the initialised stack, or just outside.
+
+    mem_len None: no buffer pointer here (in a callee), the stack only."""
+    if mem_len is not None and draw(st.booleans()):
+        if valid:
+            off = draw(st.integers(0, max(mem_len - size, 0))) if mem_len >= size else 0
+        else:
+            off = draw(st.sampled_from([-1, -size, mem_len - size + 1, mem_len, 4096]))
+        return f"[%r6{off:+d}]"
+    if valid:
+        off = -draw(st.integers(size, FRAME_INIT))
+    else:
+        off = draw(st.sampled_from([0, -size + 1, -513, -600]))
+    return f"[%r10{off:+d}]"
+
+
+@st.composite
+def _memory(draw, regs, mem_len: int | None) -> list[str]:
+    size, suffix = draw(st.sampled_from([(1, "b"), (2, "h"), (4, "w"), (8, "dw")]))
+    valid = draw(st.integers(0, 9)) > 0           # one access in ten may trap
+    addr = draw(_address(mem_len, size, valid))
+    what = draw(st.sampled_from(["ldx", "ldxs", "st", "stx", "atomic"]))
+    if what == "ldxs" and size == 8:
+        what = "ldx"
+    if what in ("ldx", "ldxs"):
+        return [f"{what}{suffix} {draw(_reg(regs))}, {addr}"]
+    if what == "st":
+        return [f"st{suffix} {addr}, {draw(_imm())}"]
+    if what == "stx" or size < 4:
+        return [f"stx{suffix} {addr}, {draw(_reg(regs))}"]
+    name = draw(st.sampled_from([n for n in _ATOMIC_NAMES if n.endswith("32") == (size == 4)]))
+    return [f"{name} {addr}, {draw(_reg(regs))}"]
+
+
+@st.composite
+def _helper_call(draw, regs) -> list[str]:
+    """A helper call (static or callx), then values for the registers it clobbered."""
+    hid = draw(st.sampled_from(HELPER_IDS))
+    args = [f"mov %r{i}, {draw(_imm())}" for i in range(1, 6)]
+    call = [f"call {hid}"] if draw(st.booleans()) else [f"mov %r7, {hid}", "callx %r7"]
+    refill = [f"mov %r{i}, {draw(_imm())}" for i in range(2, 6)]
+    return args + call + refill
+
+
+def _simple(regs, mem_len: int | None):
+    return st.one_of(_alu(regs), _alu(regs), _alu(regs), _unary(regs), _lddw(regs),
+                     _memory(regs, mem_len), _memory(regs, mem_len))
+
+
+@st.composite
+def _block(draw, mem_len: int | None, depth: int = 0) -> list[str]:
+    """A list of items: single instructions, jumps over items, loops, calls."""
+    items: list[list[str]] = []
+    for _ in range(draw(st.integers(1, 8))):
+        choice = draw(st.integers(0, 9))
+        if choice <= 5 or depth > 0:
+            items.append(draw(_simple(DATA if depth == 0 else LOOP_DATA, mem_len)))
+        elif choice == 6:
+            items.append(draw(_helper_call(DATA)))
+        elif choice == 7:       # a conditional jump over what follows
+            inner = draw(_block(mem_len, depth + 1))
+            cond = draw(st.sampled_from(_COND))
+            rhs = draw(_reg(DATA)) if draw(st.booleans()) else str(draw(_imm()))
+            label = f"skip{draw(st.integers(0, 10**9))}"
+            items.append([f"{cond} {draw(_reg(DATA))}, {rhs}, {label}", *inner, f"{label}:"])
+        elif choice == 8:       # a bounded loop counting r9 down
+            inner = draw(_block(mem_len, depth + 1))
+            label = f"loop{draw(st.integers(0, 10**9))}"
+            items.append([f"mov %r9, {draw(st.integers(1, 6))}", f"{label}:", *inner,
+                          "sub %r9, 1", f"jne %r9, 0, {label}"])
+        else:                   # a local call to a generated subprogram
+            items.append(["CALL"])
+    return [line for item in items for line in item]
+
+
+@st.composite
+def programs(draw, max_mem: int = 64) -> tuple[Program, bytes]:
+    """(program, input memory) pairs; the program passes the verifier in checked mode."""
+    mem = draw(st.binary(min_size=0, max_size=max_mem))
+    prologue = ["mov %r6, %r1"]
+    prologue += [f"mov %r{r}, {draw(_imm())}" for r in DATA]
+    prologue += [f"stdw [%r10-{off}], {draw(_imm())}" for off in range(8, FRAME_INIT + 1, 8)]
+    body = draw(_block(len(mem)))
+    callees: list[list[str]] = []
+    lines = []
+    for line in body:
+        if line == "CALL":
+            n = len(callees)
+            callee = [f"sub{n}:", f"mov %r0, {draw(_imm())}"]
+            callee += [f"mov %r{r}, {draw(_imm())}" for r in (6, 7, 8, 9)]
+            callee += [f"stdw [%r10-{off}], {draw(_imm())}"
+                       for off in range(8, FRAME_INIT + 1, 8)]
+            callee += draw(_block(None, 1))
+            callees.append(callee + ["exit"])
+            lines += [f"mov %r{i}, {draw(_imm())}" for i in range(1, 6)]
+            lines += [f"call local sub{n}"]
+            lines += [f"mov %r{i}, {draw(_imm())}" for i in range(2, 6)]
+        else:
+            lines.append(line)
+    text = "\n".join(prologue + lines + ["exit"] + [l for c in callees for l in c])
+    return assemble(text), mem

@@ -1,0 +1,106 @@
+"""The oracle: run one program on several engines and compare what happened.
+
+An outcome is (r0 or the exception class name, trap pc, memory afterwards).  Runs
+happen in a worker process, so that a miscompiled program that crashes the
+process is reported as a crash instead of ending the campaign.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+from dataclasses import dataclass
+
+from ..errors import BpfError
+from ..program import Program
+
+__all__ = ["HELPERS", "Outcome", "run_outcome", "Worker", "CRASH"]
+
+M64 = (1 << 64) - 1
+FUZZ_BUDGET = 20_000
+
+# test helpers; r1 may hold anything, so nothing here depends on pointer values
+HELPERS = {
+    1: lambda r1, r2, r3, r4, r5: ((r2 * 0x9E3779B97F4A7C15) ^ r3 ^ (r5 << 7)) & M64,
+    2: lambda r1, r2, r3, r4, r5: (r4 - r2) & M64,
+}
+
+CRASH = ("crash", None, b"")
+
+
+@dataclass(frozen=True)
+class Outcome:
+    result: object          # r0, or the name of the exception
+    pc: int | None
+    memory: bytes
+
+    def describe(self) -> str:
+        if isinstance(self.result, int):
+            return f"r0 = {self.result:#x}"
+        return f"{self.result} at pc {self.pc}" if self.pc is not None else str(self.result)
+
+
+def run_outcome(raw: bytes, mem: bytes, engine: str) -> Outcome:
+    """Decode, verify, compile and run; any exception that is not a BpfError is reported
+    by name too, so that hostile-input runs can tell it apart."""
+    from .. import compile as compile_program
+    buf = bytearray(mem)
+    try:
+        fn = compile_program(Program.from_bytes(raw), engine, helpers=HELPERS,
+                             budget=FUZZ_BUDGET)
+        return Outcome(fn(buf), None, bytes(buf))
+    except BpfError as exc:
+        return Outcome(type(exc).__name__, getattr(exc, "pc", None), bytes(buf))
+    except Exception as exc:                # noqa: BLE001 - exactly what hostile mode hunts
+        return Outcome(f"unexpected {type(exc).__name__}: {exc}", None, bytes(buf))
+
+
+def _serve(conn) -> None:
+    while True:
+        try:
+            job = conn.recv()
+        except EOFError:
+            return
+        if job is None:
+            return
+        raw, mem, engines = job
+        conn.send([run_outcome(raw, mem, e) for e in engines])
+
+
+class Worker:
+    """A child process that runs programs; restarted when a program kills it."""
+
+    def __init__(self) -> None:
+        self._ctx = multiprocessing.get_context("spawn")
+        self._start()
+
+    def _start(self) -> None:
+        self._conn, child = self._ctx.Pipe()
+        self._proc = self._ctx.Process(target=_serve, args=(child,), daemon=True)
+        self._proc.start()
+        child.close()
+
+    def run(self, raw: bytes, mem: bytes, engines: list[str],
+            timeout: float = 60.0) -> list[Outcome] | None:
+        """Outcomes per engine, or None when the worker died or hung (a crash)."""
+        try:
+            self._conn.send((raw, mem, engines))
+            if self._conn.poll(timeout):
+                return self._conn.recv()
+        except (EOFError, OSError, BrokenPipeError):
+            pass
+        self._restart()
+        return None
+
+    def _restart(self) -> None:
+        self._proc.kill()
+        self._proc.join()
+        self._start()
+
+    def close(self) -> None:
+        try:
+            self._conn.send(None)
+        except OSError:
+            pass
+        self._proc.join(timeout=5)
+        if self._proc.is_alive():
+            self._proc.kill()
