@@ -234,7 +234,11 @@ def run_campaign(engines: list[str], examples: int | None, seconds: float | None
 
 def _job(args, counter, results) -> None:
     engines, examples, seconds, seed, out_dir, mode = args
-    results.put(run_campaign(engines, examples, seconds, seed, Path(out_dir), mode, counter))
+    try:
+        results.put(run_campaign(engines, examples, seconds, seed, Path(out_dir), mode,
+                                 counter))
+    except Exception as exc:                    # noqa: BLE001 - reported by the parent
+        results.put(f"campaign with seed {seed} failed: {type(exc).__name__}: {exc}")
 
 
 def run_parallel(engines: list[str], examples: int | None, seconds: float | None, seed: int,
@@ -255,15 +259,22 @@ def run_parallel(engines: list[str], examples: int | None, seconds: float | None
         proc.start()
     total = CampaignStats()
     collected = 0
+    failures = []
     with tqdm(total=examples, disable=not progress, unit="prog", leave=False) as bar:
         while collected < jobs:
             try:
-                total.add(results.get(timeout=0.5))
+                result = results.get(timeout=0.5)
                 collected += 1
+                if isinstance(result, str):
+                    failures.append(result)
+                else:
+                    total.add(result)
             except Exception:                   # queue.Empty: still running
                 if not any(p.is_alive() for p in procs) and results.empty():
                     raise BpfError("a fuzzing campaign process died") from None
             bar.update(counter.value - bar.n)
     for proc in procs:
         proc.join()
+    if failures:
+        raise BpfError("; ".join(failures))
     return total

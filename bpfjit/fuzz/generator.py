@@ -119,8 +119,10 @@ def _simple(regs, mem_len: int | None):
 
 
 @st.composite
-def _block(draw, mem_len: int | None, depth: int = 0) -> list[str]:
-    """A list of items: single instructions, jumps over items, loops, calls."""
+def _block(draw, mem_len: int | None, labels: list[int], depth: int = 0) -> list[str]:
+    """A list of items: single instructions, jumps over items, loops, calls.
+
+    `labels` counts the labels made so far in this program, so each is unique."""
     items: list[list[str]] = []
     for _ in range(draw(st.integers(1, 8))):
         choice = draw(st.integers(0, 9))
@@ -129,14 +131,16 @@ def _block(draw, mem_len: int | None, depth: int = 0) -> list[str]:
         elif choice == 6:
             items.append(draw(_helper_call(DATA)))
         elif choice == 7:       # a conditional jump over what follows
-            inner = draw(_block(mem_len, depth + 1))
+            inner = draw(_block(mem_len, labels, depth + 1))
             cond = draw(st.sampled_from(_COND))
             rhs = draw(_reg(DATA)) if draw(st.booleans()) else str(draw(_imm()))
-            label = f"skip{draw(st.integers(0, 10**9))}"
+            labels[0] += 1
+            label = f"skip{labels[0]}"
             items.append([f"{cond} {draw(_reg(DATA))}, {rhs}, {label}", *inner, f"{label}:"])
         elif choice == 8:       # a bounded loop counting r9 down
-            inner = draw(_block(mem_len, depth + 1))
-            label = f"loop{draw(st.integers(0, 10**9))}"
+            inner = draw(_block(mem_len, labels, depth + 1))
+            labels[0] += 1
+            label = f"loop{labels[0]}"
             items.append([f"mov %r9, {draw(st.integers(1, 6))}", f"{label}:", *inner,
                           "sub %r9, 1", f"jne %r9, 0, {label}"])
         else:                   # a local call to a generated subprogram
@@ -151,7 +155,8 @@ def programs(draw, max_mem: int = 64) -> tuple[Program, bytes]:
     prologue = ["mov %r6, %r1"]
     prologue += [f"mov %r{r}, {draw(_imm())}" for r in DATA]
     prologue += [f"stdw [%r10-{off}], {draw(_imm())}" for off in range(8, FRAME_INIT + 1, 8)]
-    body = draw(_block(len(mem)))
+    labels = [0]
+    body = draw(_block(len(mem), labels))
     callees: list[list[str]] = []
     lines = []
     for line in body:
@@ -161,7 +166,7 @@ def programs(draw, max_mem: int = 64) -> tuple[Program, bytes]:
             callee += [f"mov %r{r}, {draw(_imm())}" for r in (6, 7, 8, 9)]
             callee += [f"stdw [%r10-{off}], {draw(_imm())}"
                        for off in range(8, FRAME_INIT + 1, 8)]
-            callee += draw(_block(None, 1))
+            callee += draw(_block(None, labels, 1))
             callees.append(callee + ["exit"])
             lines += [f"mov %r{i}, {draw(_imm())}" for i in range(1, 6)]
             lines += [f"call local sub{n}"]

@@ -80,10 +80,10 @@ def _thresholds(prog: Program) -> tuple[int, ...]:
 def _relation(v: Value):
     """(class, delta) when v is a known constant offset from something: its link,
     or, for a constant, from zero."""
+    if v.is_const:          # a constant is its own best description: no link needed
+        return ("const",), v.umin
     if v.link is not None:
         return ("link", v.link[0]), v.link[1]
-    if v.is_const:
-        return ("const",), v.umin
     return None
 
 
@@ -119,7 +119,7 @@ def _keep_relations(a: list[Value], b: list[Value], merged: list[Value]) -> list
         groups.setdefault(find(i), []).append(i)
     out = [replace(v, link=None) if v.link is not None else v for v in merged]
     for members in groups.values():
-        if len(members) < 2:
+        if len(members) < 2 or all(merged[m].is_const for m in members):
             continue
         rep = members[0]
         # reuse the first path's id when it already links exactly these registers, so
