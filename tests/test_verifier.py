@@ -253,3 +253,30 @@ def test_cli_rejection_shows_the_reasoning_then_one_error_line(tmp_path):
     assert proc.stdout.splitlines()[1].startswith("1: add %r0, %r1")
     assert proc.stderr.strip() == "bpfjit: error: pc 1: r0 is read before anything was " \
                                   "written to it"
+
+
+BOUNDARY_OPS = ["jgt", "jge", "jlt", "jle", "jsgt", "jsge", "jslt", "jsle", "jeq", "jne"]
+
+
+@pytest.mark.parametrize("op", BOUNDARY_OPS)
+def test_proofs_hold_at_the_buffer_boundary(engine, op):
+    """A length check of every kind, then an access just inside or just outside it:
+    wherever the verifier proved the access (so the engine does not check it), the
+    engine must still agree with the interpreter, which checks everything."""
+    def outcome(fn, mem):
+        try:
+            return fn(bytearray(mem))
+        except bpfjit.BpfTrap as exc:
+            return type(exc).__name__, exc.pc
+
+    for c1, c2, size, swap in [(0, 0, 2, False), (14, 13, 2, False), (14, 13, 2, True),
+                               (14, 6, 8, False), (8, 0, 8, True), (0, 13, 8, False)]:
+        compare = f"{op} %r2, %r3, out" if swap else f"{op} %r3, %r2, out"
+        suffix = {2: "h", 8: "dw"}[size]
+        prog = bpfjit.assemble(f"mov %r0, 0\nadd %r2, %r1\nmov %r3, %r1\nadd %r3, {c1}\n"
+                               f"{compare}\nldx{suffix} %r0, [%r1+{c2}]\nout:\nexit")
+        reference = bpfjit.compile(prog, "interp")
+        fn = bpfjit.compile(prog, engine)
+        for length in range(0, 24):
+            mem = bytes(range(1, length + 1))
+            assert outcome(fn, mem) == outcome(reference, mem), (c1, c2, size, swap, length)
