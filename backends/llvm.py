@@ -38,7 +38,7 @@ from bpfjit.runfields import field_index
 from bpfjit.runtime import HelperTable, JitProgram
 from bpfjit.traps import WRITE_FLAG, TrapCode
 
-__all__ = ["compile_llvm", "lower_to_ir"]
+__all__ = ["compile_llvm"]
 STACK_BYTES = STACK_SIZE * MAX_CALL_DEPTH
 M32, M64 = (1 << 32) - 1, (1 << 64) - 1
 
@@ -67,6 +67,11 @@ _ATOMIC = {"add": "add", "or": "or", "and": "and", "xor": "xor", "xchg": "xchg"}
 
 def _const(ty, value: int):
     return ir.Constant(ty, value & ((1 << ty.width) - 1))
+
+
+def _run_field(builder, run, name: str):
+    """Pointer to field `name` of the run structure (every field is 8 bytes)."""
+    return builder.gep(run, [_const(I64, field_index(name))], source_etype=I64)
 
 
 class _Function:
@@ -109,9 +114,8 @@ class _Function:
     def set(self, n: int, value) -> None:
         self.b.store(value, self.regs[n])
 
-    def field(self, name: str, builder=None):
-        return (builder or self.b).gep(self.run, [_const(I64, field_index(name))],
-                                       source_etype=I64)
+    def field(self, name: str):
+        return _run_field(self.b, self.run, name)
 
     def load_field(self, name: str, ty=None):
         return self.b.load(self.field(name), typ=ty or I64)
@@ -458,7 +462,7 @@ class _Module:
         b = ir.IRBuilder(fn.append_basic_block())
         run = fn.args[0]
         for name, value in zip(("trap", "trap_pc", "trap_arg", "trap_size"), fn.args[1:]):
-            b.store(value, b.gep(run, [_const(I64, field_index(name))], source_etype=I64))
+            b.store(value, _run_field(b, run, name))
         b.ret_void()
         return fn
 
@@ -474,12 +478,8 @@ class _Module:
         if self.lines is not None:          # line 0: code of no BPF instruction
             self.lines.subprogram(fn, -1)
             b.debug_metadata = self.lines.location(-1, fn)
-        for name, value in (("trap", _const(I64, 0)), ("budget", None)):
-            field = b.gep(run, [_const(I64, field_index(name))], source_etype=I64)
-            if value is None:
-                limit = b.gep(run, [_const(I64, field_index("budget_limit"))], source_etype=I64)
-                value = b.load(limit, typ=I64)
-            b.store(value, field)
+        b.store(_const(I64, 0), _run_field(b, run, "trap"))
+        b.store(b.load(_run_field(b, run, "budget_limit"), typ=I64), _run_field(b, run, "budget"))
         stack = b.alloca(ir.ArrayType(I8, STACK_BYTES), name="stack")
         stack.align = 16
         memset = self.module.declare_intrinsic("llvm.memset", [PTR, I64])
@@ -500,7 +500,7 @@ class _Module:
         if self.lines is not None:
             self.lines.subprogram(fn, -1)
             b.debug_metadata = self.lines.location(-1, fn)
-        trap_ptr = b.gep(run, [_const(I64, field_index("trap"))], source_etype=I64)
+        trap_ptr = _run_field(b, run, "trap")
         loop, done = fn.append_basic_block("loop"), fn.append_basic_block("done")
         b.cbranch(b.icmp_unsigned("==", count, _const(I64, 0)), done, loop)
         b.position_at_end(loop)
@@ -586,12 +586,6 @@ def _target_machine(opt_level: int):
             cpu=llvm.get_host_cpu_name(), features=llvm.get_host_cpu_features().flatten(),
             opt=opt_level, reloc="pic", codemodel="small")
     return _MACHINES[opt_level]
-
-
-def lower_to_ir(verified, helpers: HelperTable | None = None) -> str:
-    """The unoptimised LLVM IR of a verified program, as text."""
-    _target_machine(2)
-    return str(_Module(verified, helpers or HelperTable(None)).module)
 
 
 def compile_llvm(verified, helpers=None, budget=None, opt_level: int = 2,

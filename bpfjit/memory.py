@@ -74,10 +74,6 @@ class AddressSpace:
         """Make the stack frames of `frames` nested calls live (1 = main only)."""
         self.stack.lo = STACK_TOP - STACK_SIZE * frames
 
-    def add_region(self, region: Region) -> None:
-        """Let the program touch another region (memory handed out by a helper)."""
-        self.regions.append(region)
-
     def _find(self, addr: int, size: int) -> Region | None:
         end = addr + size
         for region in self.regions:
@@ -91,10 +87,14 @@ class AddressSpace:
             raise MemoryAccessError(pc, addr, size)
         return _UNSIGNED[size].unpack_from(region.buf, addr - region.base)[0]
 
-    def store(self, addr: int, size: int, value: int, pc: int) -> None:
+    def _writable(self, addr: int, size: int, pc: int) -> Region:
         region = self._find(addr, size)
         if region is None or not region.writable:
             raise MemoryAccessError(pc, addr, size, write=True)
+        return region
+
+    def store(self, addr: int, size: int, value: int, pc: int) -> None:
+        region = self._writable(addr, size, pc)
         _UNSIGNED[size].pack_into(region.buf, addr - region.base,
                                   value & ((1 << (8 * size)) - 1))
 
@@ -103,9 +103,7 @@ class AddressSpace:
 
         The access needs write permission, so a failure is reported as a write.
         """
-        region = self._find(addr, size)
-        if region is None or not region.writable:
-            raise MemoryAccessError(pc, addr, size, write=True)
+        region = self._writable(addr, size, pc)
         codec = _UNSIGNED[size]
         offset = addr - region.base
         old = codec.unpack_from(region.buf, offset)[0]

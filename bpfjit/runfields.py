@@ -7,7 +7,7 @@ Every field is 8 bytes, so a field's offset is 8 times its index.
 
 from __future__ import annotations
 
-__all__ = ["RUN_FIELDS", "field_index", "field_offset"]
+__all__ = ["RUN_FIELDS", "field_index"]
 
 # (name, C type, meaning)
 RUN_FIELDS: list[tuple[str, str, str]] = [
@@ -28,6 +28,3 @@ _INDEX = {name: i for i, (name, _, _) in enumerate(RUN_FIELDS)}
 def field_index(name: str) -> int:
     return _INDEX[name]
 
-
-def field_offset(name: str) -> int:
-    return 8 * _INDEX[name]
