@@ -22,6 +22,11 @@ def rejected(text: str, mode: str = "checked", helpers=None) -> bpfjit.VerifierE
 BAD = [
     ("mov %r10, 1\nmov %r0, 0\nexit", 0, "r10 is the read-only frame pointer"),
     ("add %r10, 8\nmov %r0, 0\nexit", 0, "r10 is the read-only frame pointer"),
+    # regression: a fetching atomic writes its source register, r10 included
+    ("stdw [%r10-8], 0\nlock fetch add [%r10-8], %r10\nmov %r0, 0\nexit", 1,
+     "r10 is the read-only frame pointer"),
+    ("stdw [%r10-8], 0\nlock xchg [%r10-8], %r10\nmov %r0, 0\nexit", 1,
+     "r10 is the read-only frame pointer"),
     ("exit", 0, "r0 is read before"),
     ("mov %r0, %r7\nexit", 0, "r7 is read before"),
     ("mov %r0, 0\njeq %r2, 0, +1\nmov %r3, 1\nmov %r0, %r3\nexit", 3, "r3 is read before"),

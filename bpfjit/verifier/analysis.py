@@ -257,6 +257,10 @@ class Analysis:
         if kind in (Kind.ALU, Kind.NEG, Kind.END, Kind.LDDW, Kind.LDX, Kind.LDSX) \
                 and insn.dst == 10:
             raise VerifierError(pc, "r10 is the read-only frame pointer; it cannot be written")
+        if kind is Kind.ATOMIC and insn.spec.fetch and insn.spec.op != "cmpxchg" \
+                and insn.src == 10:
+            raise VerifierError(pc, "r10 is the read-only frame pointer; a fetching atomic "
+                                    "cannot write its old value into it")
         if kind is Kind.ALU:
             st.regs[insn.dst] = self._alu(pc, insn, st)
         elif kind is Kind.NEG:
