@@ -2,6 +2,12 @@
 
 The fixture is parametrized over every engine available on this machine, so a
 new backend is held to every existing test without new test code.
+
+`--register-rotations N` adds N more runs of every such test on the peachpy
+engine, each with BPF registers placed in differently rotated x86-64 registers
+(r0 outside rax, r4 outside rcx, r10 in a caller-saved register, ...): the way
+template JITs flush out register-aliasing bugs in division, shifts, atomics and
+calls.
 """
 
 from __future__ import annotations
@@ -13,9 +19,34 @@ import bpfjit
 ENGINES = bpfjit.engines()
 
 
-@pytest.fixture(params=ENGINES)
-def engine(request) -> str:
-    return request.param
+def pytest_addoption(parser):
+    parser.addoption("--register-rotations", type=int, default=0, metavar="N",
+                     help="also run every engine test on peachpy under N rotated "
+                          "BPF-to-x86 register maps (at most 10)")
+
+
+def rotations(count: int) -> list[int]:
+    """`count` rotations spread over 1..10 (0 is the default map)."""
+    count = max(0, min(count, 10))
+    return sorted({1 + i * 10 // count for i in range(count)}) if count else []
+
+
+def pytest_generate_tests(metafunc):
+    if "engine" in metafunc.fixturenames:
+        params = list(ENGINES)
+        if "peachpy" in ENGINES:
+            params += [f"peachpy@{k}"
+                       for k in rotations(metafunc.config.getoption("register_rotations"))]
+        metafunc.parametrize("engine", params, indirect=True)
+
+
+@pytest.fixture
+def engine(request, monkeypatch) -> str:
+    name, _, rotation = request.param.partition("@")
+    if rotation:
+        from bpfjit.backends import x86
+        monkeypatch.setattr(x86, "DEFAULT_MAP", x86.register_map(int(rotation)))
+    return name
 
 
 @pytest.fixture

@@ -44,15 +44,17 @@ def _llvm(verified, helpers=None, budget=None, opt_level=2, keep_ir=False,
                         keep_ir=keep_ir, line_info=line_info)
 
 
-def _peachpy(verified, **options):
+def _peachpy(verified, helpers=None, budget=None, registers=None, line_info=True,
+             **unknown):
+    reject_unknown_options("peachpy", unknown)
     if importlib.util.find_spec("peachpy") is None:
         raise BackendUnavailable(
             "engine 'peachpy' needs PeachPy, which is not importable: on Debian run "
             "'apt-get install python3-peachpy' and use a virtualenv made with "
             "--system-site-packages from /usr/bin/python3 (make test does this)")
-    raise BackendUnavailable(
-        "engine 'peachpy' (the direct-emit x86-64 JIT) is not part of this version of "
-        "bpfjit yet; use engine='interp'")
+    from .x86 import compile_x86
+    return compile_x86(verified, helpers=helpers, budget=budget, registers=registers,
+                       line_info=line_info)
 
 
 _FACTORIES: dict[str, Callable] = {"interp": _interp, "llvm": _llvm, "peachpy": _peachpy}

@@ -63,7 +63,7 @@ def test_unchecked_mode_computes_the_same(jit, name):
     assert bpfjit.compile(prog, jit, mode="unchecked")(mem) == expected
 
 
-@pytest.mark.parametrize("jit", JITS)
+@pytest.mark.parametrize("jit", [j for j in JITS if j == "llvm"])   # only llvm optimises
 @pytest.mark.parametrize("level", [0, 1, 2, 3])
 def test_every_opt_level_agrees(jit, level):
     prog = bpfjit.Program.from_bytes((PROGRAMS / "parser.bin").read_bytes())

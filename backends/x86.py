@@ -1,0 +1,688 @@
+"""The PeachPy backend: each verified BPF instruction becomes x86-64 directly.
+
+No optimiser, no IR: BPF registers live in fixed x86-64 registers for the whole
+program, and each instruction is lowered to a few machine instructions through
+the copy-and-patch assembler of backends.x86asm.  It compiles in about a
+millisecond and follows the runtime ABI of bpfjit.runtime (same entry
+signature, same run structure, same traps) and the interpreter's semantics.
+
+Register map (the default; tests also run rotated maps, see `register_map`):
+
+    r0 rax   r1 rdi   r2 rsi   r3 rdx   r4 rcx   r5 r8      helper arguments in place
+    r6 rbx   r7 r13   r8 r14   r9 r15   r10 rbp            callee-saved in the C ABI
+    r12: the context block (see _CTX)   r9: the instruction budget
+    r10, r11: scratch
+
+The entry function reserves, on its own native stack, the context block and
+the BPF stack (8 frames of 512 bytes, zeroed every run).  A trap stores its
+code, pc and argument in the run structure and unwinds straight to the entry
+function (rsp is reset from r12), so local calls need no check on return.
+"""
+
+from __future__ import annotations
+
+import time
+
+from bpfjit.cfg import block_costs, block_leaders, budget_checkpoints, subprogram_ranges
+from bpfjit.errors import BpfError
+from bpfjit.interpreter import DEFAULT_BUDGET
+from bpfjit.isa import MAX_CALL_DEPTH, STACK_SIZE, Kind
+from bpfjit.native import ffi
+from bpfjit.runfields import field_index
+from bpfjit.runtime import HelperTable, JitProgram
+from bpfjit.traps import WRITE_FLAG, TrapCode
+
+from .x86asm import Assembler, Mem, r8, r16, r32
+
+__all__ = ["compile_x86", "register_map", "DEFAULT_MAP", "ROTATIONS"]
+
+M32 = (1 << 32) - 1
+STACK_BYTES = STACK_SIZE * MAX_CALL_DEPTH
+
+# x86 registers BPF r0..r10 may live in; the default map is this order
+_POOL = ("rax", "rdi", "rsi", "rdx", "rcx", "r8", "rbx", "r13", "r14", "r15", "rbp")
+CTX, BUDGET, S1, S2 = "r12", "r9", "r10", "r11"
+ARGS = ("rdi", "rsi", "rdx", "rcx", "r8")
+CALLER_SAVED = frozenset(("rax", "rcx", "rdx", "rsi", "rdi", "r8", "r9", "r10", "r11"))
+ROTATIONS = len(_POOL)
+
+
+def register_map(rotation: int = 0) -> tuple[str, ...]:
+    """x86 registers of BPF r0..r10: the default map rotated by `rotation` places."""
+    if not isinstance(rotation, int) or isinstance(rotation, bool):
+        raise BpfError(f"register rotation must be an int, got {rotation!r}")
+    k = rotation % len(_POOL)
+    return _POOL[k:] + _POOL[:k]
+
+
+DEFAULT_MAP = register_map(0)
+
+# the context block at r12 (8-byte slots); the BPF stack follows it
+_SLOTS = ("run", "mem", "mem_bound1", "mem_bound2", "mem_bound4", "mem_bound8",
+          "stack_base", "stack_end1", "stack_end2", "stack_end4", "stack_end8",
+          "save0", "save1", "pad")
+_CTX = {name: 8 * i for i, name in enumerate(_SLOTS)}
+CTX_BYTES = 8 * len(_SLOTS)                 # a multiple of 16: the BPF stack is 16-aligned
+FRAME = CTX_BYTES + STACK_BYTES + 8         # with 6 pushes and the return address: rsp % 16 == 0
+_RUN = {name: 8 * field_index(name) for name in ("trap", "trap_pc", "trap_arg", "trap_size",
+                                                  "budget_limit")}
+
+_JCC = {"jeq": "e", "jne": "ne", "jgt": "a", "jge": "ae", "jlt": "b", "jle": "be",
+        "jsgt": "g", "jsge": "ge", "jslt": "l", "jsle": "le", "jset": "ne"}
+_ALU = {"add": "ADD", "sub": "SUB", "or": "OR", "and": "AND", "xor": "XOR"}
+_SHIFT = {"lsh": "SHL", "rsh": "SHR", "arsh": "SAR"}
+_ATOMIC = {"add": "ADD", "or": "OR", "and": "AND", "xor": "XOR"}
+_SIGNED_LOAD = {1: "MOVSX", 2: "MOVSX", 4: "MOVSXD"}
+
+
+def _sized(reg: str, width: int) -> str:
+    return reg if width == 64 else r32(reg)
+
+
+def _written_registers(prog, first: int, end: int) -> set[int]:
+    """BPF registers the instructions of [first, end) may write (not through calls)."""
+    out: set[int] = set()
+    for pc, insn in prog:
+        if not first <= pc < end:
+            continue
+        kind = insn.kind
+        if kind in (Kind.ALU, Kind.NEG, Kind.END, Kind.LDDW, Kind.LDX, Kind.LDSX):
+            out.add(insn.dst)
+        elif kind is Kind.ATOMIC and insn.spec.fetch:
+            out.add(0 if insn.spec.op == "cmpxchg" else insn.src)
+        elif kind in (Kind.CALL, Kind.CALLX, Kind.CALL_LOCAL):
+            out.update(range(6))
+    return out
+
+
+class _Lowering:
+    """Lowers a verified program into one block of machine code."""
+
+    def __init__(self, verified, helpers: HelperTable, regs: tuple[str, ...]):
+        self.verified = verified
+        self.prog = prog = verified.program
+        self.helpers = helpers
+        self.reg = regs
+        self.fp = regs[10]
+        self.a = Assembler()
+        self.leaders = block_leaders(prog)
+        self.costs = block_costs(prog, self.leaders)
+        self.checkpoints = budget_checkpoints(prog)
+        self.ranges = subprogram_ranges(prog)
+        self.stubs: list[tuple[int, int, int, str | None]] = []  # label, packed trap, arg reg
+        self.clobbers = self._callee_clobbers()
+        self.table_address = int(ffi.cast("uintptr_t", helpers.table))
+
+    def _callee_clobbers(self) -> dict[int, list[int]]:
+        """For each subprogram: the r6-r9 it or its callees may write (callers save those)."""
+        direct = {first: _written_registers(self.prog, first, end) for first, end in self.ranges}
+        calls = {first: set() for first, _ in self.ranges}
+        for first, end in self.ranges:
+            for pc, insn in self.prog:
+                if first <= pc < end and insn.kind is Kind.CALL_LOCAL:
+                    calls[first].add(pc + 1 + insn.imm)
+        result = {}
+        for first in direct:
+            seen, todo, regs = set(), [first], set()
+            while todo:
+                sub = todo.pop()
+                if sub not in seen:
+                    seen.add(sub)
+                    regs |= direct[sub]
+                    todo.extend(calls[sub])
+            result[first] = sorted(r for r in regs if 6 <= r <= 9)
+        return result
+
+    # ---- the whole program -----------------------------------------------------------------
+
+    def build(self) -> tuple[bytes, dict, list]:
+        a = self.a
+        self._entry()
+        self._bench()
+        for first, end in self.ranges:
+            a.label(("sub", first))
+            for pc, insn in self.prog:
+                if first <= pc < end:
+                    self._instruction(pc, insn)
+        a.mark(-1)
+        for label, packed, arg in self.stubs:
+            a.label(label)
+            if arg == "zero":
+                a("XOR", r32(S2), r32(S2))
+            elif arg is not None:
+                a("MOV", S2, arg)                   # a register or an immediate
+            a("MOV", S1, packed)                # mov r10, code << 32 | size << 40 | pc
+            a.jump("jmp", "trap")
+        code, labels, marks = a.finish()
+        symbols = {"bpf_entry": labels["entry"], "bpf_bench": labels["bench"],
+                   "bpf_trap": labels["trap"]}
+        symbols.update({f"bpf_sub_{first}": labels[("sub", first)] for first, _ in self.ranges})
+        return code, symbols, marks
+
+    def _stub(self, code: TrapCode, pc: int, arg: object = None, size: int = 0) -> int:
+        """A label that records trap `code` at `pc` and unwinds.  The trap's argument is
+        in r11 already (arg None), or in register `arg`, or the int `arg`, or 0 ("zero")."""
+        label = self.a.new_label()
+        self.stubs.append((label, pc | int(code) << 32 | size << 40, arg))
+        return label
+
+    def _entry(self) -> None:
+        """entry(mem, len, run): set up the context block and the stack, run sub 0."""
+        a, r = self.a, self.reg
+        a.mark(-1)
+        a.label("entry")
+        for saved in ("rbx", "rbp", "r12", "r13", "r14", "r15"):
+            a("PUSH", saved)
+        a("SUB", "rsp", FRAME)
+        a("MOV", CTX, "rsp")
+        a("MOV", Mem(8, CTX, _CTX["run"]), "rdx")
+        a("MOV", Mem(8, CTX, _CTX["mem"]), "rdi")
+        # mem_bound<s> = len - s + 1, or 0 when len < s: an s-byte access at mem + d is
+        # inside the buffer when d < mem_bound<s> (unsigned)
+        a("MOV", Mem(8, CTX, _CTX["mem_bound1"]), "rsi")
+        a("XOR", "ecx", "ecx")
+        for size in (2, 4, 8):
+            a("MOV", "rax", "rsi")
+            a("SUB", "rax", size - 1)
+            a("CMOVB", "rax", "rcx")
+            a("MOV", Mem(8, CTX, _CTX[f"mem_bound{size}"]), "rax")
+        a("LEA", "rax", Mem(8, CTX, CTX_BYTES))
+        a("MOV", Mem(8, CTX, _CTX["stack_base"]), "rax")
+        for size in (1, 2, 4, 8):
+            # stack_end<s> = the last address where an s-byte access still fits
+            a("LEA", "rcx", Mem(8, "rax", STACK_BYTES - size))
+            a("MOV", Mem(8, CTX, _CTX[f"stack_end{size}"]), "rcx")
+        a("MOV", Mem(8, "rdx", _RUN["trap"]), 0)
+        a("MOV", BUDGET, Mem(8, "rdx", _RUN["budget_limit"]))
+        # zero the BPF stack, 64 bytes per iteration
+        a("PXOR", "xmm0", "xmm0")
+        a("LEA", "rcx", Mem(8, "rax", STACK_BYTES))
+        loop = a.new_label()
+        a.label(loop)
+        for i in range(4):
+            a("MOVAPS", Mem(16, "rax", 16 * i), "xmm0")
+        a("ADD", "rax", 64)
+        a("CMP", "rax", "rcx")
+        a.jump("ne", loop)
+        # r1 = mem, r2 = len, r10 = the top of the main frame; other registers are never
+        # read before written (the verifier rejects such programs)
+        a("MOV", r[1], Mem(8, CTX, _CTX["mem"]))
+        a("MOV", r[2], Mem(8, CTX, _CTX["mem_bound1"]))
+        a("LEA", self.fp, Mem(8, CTX, CTX_BYTES + STACK_BYTES))
+        a.jump("call", ("sub", 0))
+        if r[0] != "rax":
+            a("MOV", "rax", r[0])
+        a.label("epilogue")
+        a("ADD", "rsp", FRAME)
+        for saved in ("r15", "r14", "r13", "r12", "rbp", "rbx"):
+            a("POP", saved)
+        a("RET")
+        # trap: r10 = pc | code << 32 | size << 40, r11 = the argument; unwind to the entry
+        a.label("trap")
+        a("MOV", "rsp", CTX)
+        a("MOV", "rdx", Mem(8, CTX, _CTX["run"]))
+        a("MOV", Mem(8, "rdx", _RUN["trap_arg"]), S2)
+        a("MOV", "eax", r32(S1))
+        a("MOV", Mem(8, "rdx", _RUN["trap_pc"]), "rax")
+        a("MOV", "rax", S1)
+        a("SHR", "rax", 40)
+        a("MOV", Mem(8, "rdx", _RUN["trap_size"]), "rax")
+        a("MOV", "rax", S1)
+        a("SHR", "rax", 32)
+        a("MOVZX", "eax", "al")
+        a("MOV", Mem(8, "rdx", _RUN["trap"]), "rax")
+        a("XOR", "eax", "eax")
+        a.jump("jmp", "epilogue")
+
+    def _bench(self) -> None:
+        """bench(mem, len, run, n): call the entry n times, stopping at a trap."""
+        a = self.a
+        a.label("bench")
+        for saved in ("rbx", "r12", "r13", "r14", "r15"):
+            a("PUSH", saved)
+        a("MOV", "rbx", "rdi")
+        a("MOV", "r12", "rsi")
+        a("MOV", "r13", "rdx")
+        a("MOV", "r14", "rcx")
+        a("XOR", "eax", "eax")
+        done, loop = a.new_label(), a.new_label()
+        a("TEST", "r14", "r14")
+        a.jump("e", done)
+        a.label(loop)
+        a("MOV", "rdi", "rbx")
+        a("MOV", "rsi", "r12")
+        a("MOV", "rdx", "r13")
+        a.jump("call", "entry")
+        a("DEC", "r14")
+        a.jump("e", done)
+        a("CMP", Mem(8, "r13", _RUN["trap"]), 0)
+        a.jump("e", loop)
+        a.label(done)
+        for saved in ("r15", "r14", "r13", "r12", "rbx"):
+            a("POP", saved)
+        a("RET")
+
+    # ---- one instruction ---------------------------------------------------------------------
+
+    def _instruction(self, pc: int, insn) -> None:
+        a = self.a
+        if pc in self.leaders:
+            a.label(pc)
+            a.mark(pc)
+            a("SUB", BUDGET, self.costs[pc])                  # budget -= block size
+            if pc in self.checkpoints:
+                a.jump("s", self._stub(TrapCode.BUDGET, pc, "zero"))
+        else:
+            a.mark(pc)
+        getattr(self, "_" + insn.kind.value)(pc, insn)
+
+    def _alu(self, pc: int, insn) -> None:
+        a, spec = self.a, insn.spec
+        op, w = spec.op, spec.width
+        d = self.reg[insn.dst]
+        dw = _sized(d, w)
+        if spec.source == "reg":
+            s = self.reg[insn.src]
+            src = _sized(s, w)
+        else:
+            s, src = None, (insn.imm if w == 64 else _s32(insn.imm))
+        if op in _ALU:
+            a(_ALU[op], dw, src)
+        elif op == "mov":
+            if s is not None:
+                if s != d or w == 32:               # mov r32, r32 zero-extends
+                    a("MOV", dw, src)
+            else:
+                self._load_constant(d, insn.imm if w == 64 else insn.imm & M32)
+        elif op == "mul":
+            if s is not None:
+                a("IMUL", dw, src)
+            else:
+                a("IMUL", dw, dw, src)
+        elif op == "movsx":
+            a("MOVSXD" if insn.off == 32 else "MOVSX", dw,
+              {8: r8, 16: r16, 32: r32}[insn.off](s))
+        elif op in _SHIFT:
+            self._shift(_SHIFT[op], d, s, insn.imm, w)
+        else:
+            self._divide(op, d, s, insn.imm, w, pc)
+
+    def _load_constant(self, d: str, value: int) -> None:
+        """d = value (64-bit), in the shortest form."""
+        value &= (1 << 64) - 1
+        if value == 0:
+            self.a("XOR", r32(d), r32(d))
+        elif value <= M32:
+            self.a("MOV", r32(d), _s32(value))             # zero-extends
+        elif value >= (1 << 64) - (1 << 31):
+            self.a("MOV", d, value - (1 << 64))            # sign-extended imm32
+        else:
+            self.a("MOV", d, value)                        # movabs
+
+    def _shift(self, mnemonic: str, d: str, s: str | None, imm: int, w: int) -> None:
+        """Shift d by s (masked by the hardware exactly as BPF masks) or by an immediate."""
+        a, dw = self.a, _sized(d, w)
+        if s is None:
+            count = imm & (w - 1)
+            if count:
+                a(mnemonic, dw, count)
+            elif w == 32:
+                a("MOV", dw, dw)                           # a zero shift still zero-extends
+            return
+        if s == "rcx":
+            if w == 32:
+                a("MOV", dw, dw)        # a shift by 0 need not zero-extend: do it first
+            a(mnemonic, dw, "cl")
+        elif d == "rcx":
+            a("MOV", _sized(S2, w), dw)                    # the value to shift -> r11
+            a("MOV", "ecx", r32(s))
+            a(mnemonic, _sized(S2, w), "cl")
+            a("MOV", dw, _sized(S2, w))
+        else:
+            a("MOV", S2, "rcx")
+            a("MOV", "ecx", r32(s))
+            if w == 32:
+                a("MOV", dw, dw)
+            a(mnemonic, dw, "cl")
+            a("MOV", "rcx", S2)
+
+    def _divide(self, op: str, d: str, s: str | None, imm: int, w: int, pc: int) -> None:
+        """div/mod/sdiv/smod with the RFC's results for x / 0 and INT_MIN / -1."""
+        a = self.a
+        signed, modulo = op in ("sdiv", "smod"), op in ("mod", "smod")
+        dw = _sized(d, w)
+        checks = s is not None
+        if s is None:
+            divisor = imm if w == 64 else imm & M32
+            if w == 32 and signed and divisor >= 1 << 31:
+                divisor -= 1 << 32
+            if divisor == 0:                # x / 0 = 0, x % 0 = x
+                if not modulo:
+                    a("XOR", r32(d), r32(d))
+                elif w == 32:
+                    a("MOV", dw, dw)
+                return
+            if signed and divisor == -1:    # x / -1 = -x (INT_MIN stays), x % -1 = 0
+                if modulo:
+                    a("XOR", r32(d), r32(d))
+                else:
+                    a("NEG", dw)
+                return
+            a("MOV", Mem(w // 8, CTX, _CTX["save0"]), _s32(imm) if w == 32 else imm)
+            operand = Mem(w // 8, CTX, _CTX["save0"])
+            stash = [S1, S2, Mem(8, CTX, _CTX["save1"])]
+        else:
+            stash = [S1, S2, Mem(8, CTX, _CTX["save1"])]
+            if s in ("rax", "rdx"):
+                place = stash.pop(0)
+                a("MOV", place, s)
+                operand = _sized(place, w)
+            else:
+                operand = _sized(s, w)
+        saved = []
+        for reg in ("rax", "rdx"):
+            if reg != d:
+                place = stash.pop(0)
+                a("MOV", place, reg)
+                saved.append((reg, place))
+        if d != "rax":
+            a("MOV", _sized("rax", w), dw)
+        acc, rem = _sized("rax", w), _sized("rdx", w)
+        done = a.new_label()
+        if checks:
+            zero = a.new_label()
+            a("TEST", operand, operand)
+            a.jump("e", zero)
+            if signed:
+                minus_one = a.new_label()
+                a("CMP", operand, -1)
+                a.jump("e", minus_one)
+        if signed:
+            a("CQO" if w == 64 else "CDQ")
+            a("IDIV", operand)
+        else:
+            a("XOR", "edx", "edx")
+            a("DIV", operand)
+        if checks:
+            a.jump("jmp", done)
+            a.label(zero)
+            if modulo:
+                a("MOV", rem, acc)                         # x % 0 = x
+            else:
+                a("XOR", "eax", "eax")                     # x / 0 = 0
+            if signed:
+                a.jump("jmp", done)
+                a.label(minus_one)
+                if modulo:
+                    a("XOR", "edx", "edx")                 # x % -1 = 0
+                else:
+                    a("NEG", acc)                          # x / -1 = -x, INT_MIN stays
+        a.label(done)
+        result = "rdx" if modulo else "rax"
+        if d != result:
+            a("MOV", dw, _sized(result, w))
+        for reg, place in reversed(saved):
+            a("MOV", reg, place)
+
+    def _neg(self, pc: int, insn) -> None:
+        self.a("NEG", _sized(self.reg[insn.dst], insn.spec.width))
+
+    def _end(self, pc: int, insn) -> None:
+        a, d, bits = self.a, self.reg[insn.dst], insn.imm
+        if insn.spec.op == "le":                   # the host is little-endian: truncate
+            if bits == 16:
+                a("MOVZX", r32(d), r16(d))
+            elif bits == 32:
+                a("MOV", r32(d), r32(d))
+        elif bits == 16:
+            a("ROR", r16(d), 8)
+            a("MOVZX", r32(d), r16(d))
+        else:
+            a("BSWAP", _sized(d, bits))
+
+    # ---- jumps and calls ---------------------------------------------------------------------
+
+    def _ja(self, pc: int, insn) -> None:
+        offset = insn.off if insn.spec.width == 64 else insn.imm
+        self.a.jump("jmp", pc + 1 + offset)
+
+    def _jcond(self, pc: int, insn) -> None:
+        a, spec = self.a, insn.spec
+        w = spec.width
+        d = _sized(self.reg[insn.dst], w)
+        if spec.source == "reg":
+            a("TEST" if spec.op == "jset" else "CMP", d, _sized(self.reg[insn.src], w))
+        elif insn.imm == 0 and spec.op != "jset":
+            a("TEST", d, d)
+        else:
+            a("TEST" if spec.op == "jset" else "CMP", d, insn.imm if w == 64 else _s32(insn.imm))
+        a.jump(_JCC[spec.op], pc + 1 + insn.off)
+
+    def _call(self, pc: int, insn) -> None:
+        if insn.imm not in self.helpers:
+            self.a.jump("jmp", self._stub(TrapCode.HELPER_UNKNOWN, pc, insn.imm))
+            return
+        address = int(ffi.cast("uintptr_t", self.helpers.table[insn.imm]))
+        self._call_helper(pc, address)
+
+    def _callx(self, pc: int, insn) -> None:
+        a, d = self.a, self.reg[insn.dst]
+        unknown = self._stub(TrapCode.HELPER_UNKNOWN, pc, d)
+        a("CMP", d, self.helpers.size)
+        a.jump("ae", unknown)
+        a("MOV", S2, self.table_address)
+        a("MOV", S2, Mem(8, S2, 0, d, 8))                 # r11 = table[id]
+        a("TEST", S2, S2)
+        a.jump("e", unknown)
+        self._call_helper(pc, None)
+
+    def _call_helper(self, pc: int, address: int | None) -> None:
+        """Call a C-ABI helper (at `address`, or in r11) with r1-r5; r0 = its result."""
+        a, r = self.a, self.reg
+        keep = [x for x in (r[6], r[7], r[8], r[9], r[10], BUDGET) if x in CALLER_SAVED]
+        for x in keep:
+            a("PUSH", x)
+        pad = len(keep) % 2 == 0                  # keep rsp 16-byte aligned at the call
+        if pad:
+            a("SUB", "rsp", 8)
+        self._parallel_move(list(zip(ARGS, r[1:6])))
+        if address is not None:
+            a("MOV", S2, address)
+        a("CALL", S2)
+        result = "rax"
+        if "rax" in keep:
+            a("MOV", S1, "rax")
+            result = S1
+        if pad:
+            a("ADD", "rsp", 8)
+        for x in reversed(keep):
+            a("POP", x)
+        if r[0] != result:
+            a("MOV", r[0], result)
+        # a failing Python helper has set run->trap: stop here, at this pc
+        a("MOV", S2, Mem(8, CTX, _CTX["run"]))
+        a("CMP", Mem(8, S2, _RUN["trap"]), 0)
+        a.jump("ne", self._stub(TrapCode.HELPER_FAILED, pc, "zero"))
+
+    def _parallel_move(self, moves: list[tuple[str, str]]) -> None:
+        """Perform the moves dst <- src as if all at once (r10 breaks cycles)."""
+        a = self.a
+        pending = [(d, s) for d, s in moves if d != s]
+        while pending:
+            sources = {s for _, s in pending}
+            ready = [m for m in pending if m[0] not in sources]
+            if ready:
+                d, s = ready[0]
+                a("MOV", d, s)
+                pending.remove(ready[0])
+            else:                                 # a cycle: park one source in r10
+                d, s = pending[0]
+                a("MOV", S1, s)
+                pending = [(dd, S1 if ss == s else ss) for dd, ss in pending]
+
+    def _call_btf(self, pc: int, insn) -> None:
+        self.a.jump("jmp", self._stub(TrapCode.BTF_CALL, pc, insn.imm))
+
+    def _call_local(self, pc: int, insn) -> None:
+        a, fp = self.a, self.fp
+        target = pc + 1 + insn.imm
+        # the callee's frame must still lie within the stack
+        a("LEA", S2, Mem(8, fp, -2 * STACK_SIZE))
+        a("CMP", S2, Mem(8, CTX, _CTX["stack_base"]))
+        a.jump("b", self._stub(TrapCode.CALL_DEPTH, pc, "zero"))
+        keep = [self.reg[i] for i in self.clobbers[target]]
+        for x in keep:
+            a("PUSH", x)
+        pad = len(keep) % 2 == 0                  # bodies run at rsp % 16 == 8
+        if pad:
+            a("SUB", "rsp", 8)
+        a("SUB", fp, STACK_SIZE)
+        a.jump("call", ("sub", target))
+        a("ADD", fp, STACK_SIZE)
+        if pad:
+            a("ADD", "rsp", 8)
+        for x in reversed(keep):
+            a("POP", x)
+
+    def _exit(self, pc: int, insn) -> None:
+        self.a("RET")
+
+    def _lddw(self, pc: int, insn) -> None:
+        if insn.src != 0:
+            self.a.jump("jmp", self._stub(TrapCode.LDDW_PSEUDO, pc, insn.src))
+        else:
+            self._load_constant(self.reg[insn.dst], insn.imm64)
+
+    # ---- memory ------------------------------------------------------------------------------
+
+    def _address(self, pc: int, base: int, off: int, size: int, write: bool,
+                 in_register: bool = False) -> Mem:
+        """The memory operand of an access; in checked mode, bounds-checked into r11."""
+        a, b = self.a, self.reg[base]
+        if not self.verified.needs_check(pc):
+            if not in_register:
+                return Mem(size, b, off)
+            a("LEA", S2, Mem(8, b, off))
+            return Mem(size, S2, 0)
+        fail = self._stub(TrapCode.MEMORY, pc, None, size | (WRITE_FLAG if write else 0))
+        ok = a.new_label()
+        a("LEA", S2, Mem(8, b, off))                          # r11 = address
+        a("MOV", S1, S2)
+        a("SUB", S1, Mem(8, CTX, _CTX["mem"]))
+        a("CMP", S1, Mem(8, CTX, _CTX[f"mem_bound{size}"]))  # inside the buffer?
+        a.jump("b", ok)
+        a("CMP", S2, Mem(8, CTX, _CTX[f"stack_end{size}"]))   # below the stack's end
+        a.jump("a", fail)
+        a("LEA", S1, Mem(8, self.fp, -STACK_SIZE))            # and in a live frame?
+        a("CMP", S2, S1)
+        a.jump("b", fail)
+        a.label(ok)
+        return Mem(size, S2, 0)
+
+    def _ldx(self, pc: int, insn) -> None:
+        size, d = insn.spec.size, self.reg[insn.dst]
+        src = self._address(pc, insn.src, insn.off, size, write=False)
+        if insn.kind is Kind.LDSX:
+            self.a(_SIGNED_LOAD[size], d, src)
+        elif size == 8:
+            self.a("MOV", d, src)
+        elif size == 4:
+            self.a("MOV", r32(d), src)
+        else:
+            self.a("MOVZX", r32(d), src)
+
+    _ldsx = _ldx
+
+    def _st(self, pc: int, insn) -> None:
+        size = insn.spec.size
+        dst = self._address(pc, insn.dst, insn.off, size, write=True)
+        value = insn.imm
+        if size < 8:
+            value &= (1 << (8 * size)) - 1
+            if value >= 1 << (8 * size - 1):
+                value -= 1 << (8 * size)
+        self.a("MOV", dst, value)
+
+    def _stx(self, pc: int, insn) -> None:
+        size, s = insn.spec.size, self.reg[insn.src]
+        dst = self._address(pc, insn.dst, insn.off, size, write=True)
+        self.a("MOV", dst, {1: r8, 2: r16, 4: r32, 8: str}[size](s))
+
+    def _atomic(self, pc: int, insn) -> None:
+        a, spec = self.a, insn.spec
+        w, op, s = spec.width, spec.op, self.reg[insn.src]
+        sw = _sized(s, w)
+        if op == "cmpxchg":
+            self._cmpxchg(pc, insn)
+            return
+        if op == "xchg" or (op == "add" and spec.fetch):
+            dst = self._address(pc, insn.dst, insn.off, spec.size, write=True)
+            a("XCHG" if op == "xchg" else "lock XADD", dst, sw)     # s = old value
+            return
+        if not spec.fetch:
+            dst = self._address(pc, insn.dst, insn.off, spec.size, write=True)
+            a("lock " + _ATOMIC[op], dst, sw)
+            return
+        # fetch or/and/xor: a compare-and-exchange loop, which needs rax
+        dst = self._address(pc, insn.dst, insn.off, spec.size, write=True, in_register=True)
+        save = Mem(8, CTX, _CTX["save0"])
+        a("MOV", save, "rax")
+        operand = Mem(w // 8, CTX, _CTX["save0"]) if s == "rax" else sw
+        acc = _sized("rax", w)
+        a("MOV", acc, dst)
+        again = a.new_label()
+        a.label(again)
+        a("MOV", _sized(S1, w), acc)
+        a(_ATOMIC[op], _sized(S1, w), operand)
+        a("lock CMPXCHG", dst, _sized(S1, w))     # on failure, rax = the current value
+        a.jump("ne", again)
+        a("MOV", sw, acc)                          # s = old value (zero-extended)
+        if s != "rax":
+            a("MOV", "rax", save)
+
+    def _cmpxchg(self, pc: int, insn) -> None:
+        """r0 = cmpxchg(dst + off, r0, src): x86's CMPXCHG compares with rax."""
+        a, w = self.a, insn.spec.width
+        r0, s = self.reg[0], self.reg[insn.src]
+        dst = self._address(pc, insn.dst, insn.off, insn.spec.size, write=True,
+                            in_register=True)
+        if r0 == "rax":
+            a("lock CMPXCHG", dst, _sized(s, w))
+            if w == 32:
+                a("MOV", "eax", "eax")      # a successful 32-bit CMPXCHG leaves rax as is
+            return
+        a("MOV", S1, "rax")                  # rax holds another BPF register
+        a("MOV", "rax", r0)
+        a("lock CMPXCHG", dst, _sized(S1 if s == "rax" else s, w))
+        a("MOV", _sized(r0, w), _sized("rax", w))
+        a("MOV", "rax", S1)
+
+
+def _s32(value: int) -> int:
+    """`value` as a signed 32-bit immediate (same bits)."""
+    value &= M32
+    return value - (1 << 32) if value >= 1 << 31 else value
+
+
+def compile_x86(verified, helpers=None, budget=None, registers: tuple[str, ...] | None = None,
+                line_info: bool = True) -> JitProgram:
+    """Compile a verified program to x86-64; see the module docstring.
+
+    `registers` overrides the x86 registers of BPF r0..r10 (a permutation of the
+    default ones, see `register_map`); `line_info` keeps the native-code-to-pc
+    table for `bpfjit disasm --native`.
+    """
+    from bpfjit.execmem import ExecMemory
+    started = time.perf_counter_ns()
+    regs = DEFAULT_MAP if registers is None else tuple(registers)
+    if sorted(regs) != sorted(_POOL):
+        raise BpfError(f"registers must be a permutation of {', '.join(_POOL)}")
+    table = HelperTable(helpers)
+    code, symbols, marks = _Lowering(verified, table, regs).build()
+    memory = ExecMemory(code)
+    extra = {"symbols": symbols, "text_range": (0, len(code)),
+             "lines": marks if line_info else None, "registers": regs,
+             "compile_ns": time.perf_counter_ns() - started}
+    return JitProgram(verified.program, "peachpy", memory, symbols["bpf_entry"], table,
+                      DEFAULT_BUDGET if budget is None else budget,
+                      bench=symbols["bpf_bench"], extra=extra)
