@@ -482,8 +482,11 @@ class _Module:
         b.store(b.load(_run_field(b, run, "budget_limit"), typ=I64), _run_field(b, run, "budget"))
         stack = b.alloca(ir.ArrayType(I8, STACK_BYTES), name="stack")
         stack.align = 16
+        # zero the frames a run can reach; the deeper ones are never accessible
+        used = STACK_SIZE * self.verified.frames
         memset = self.module.declare_intrinsic("llvm.memset", [PTR, I64])
-        b.call(memset, [stack, _const(I8, 0), _const(I64, STACK_BYTES), ir.Constant(I1, 0)])
+        b.call(memset, [b.gep(stack, [_const(I64, STACK_BYTES - used)], source_etype=I8),
+                        _const(I8, 0), _const(I64, used), ir.Constant(I1, 0)])
         top = b.gep(stack, [_const(I64, STACK_BYTES)], source_etype=I8)
         r1 = b.ptrtoint(mem, I64)          # callers pass NULL when there is no memory
         zero = _const(I64, 0)

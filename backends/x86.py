@@ -111,6 +111,14 @@ class _Lowering:
         self.ranges = subprogram_ranges(prog)
         self.stubs: list[tuple[int, int, int, str | None]] = []  # label, packed trap, arg reg
         self.clobbers = self._callee_clobbers()
+        # sizes of the accesses checked at run time, by the region they may be in
+        self.checked: dict[str, set[int]] = {"mem": set(), "stack": set()}
+        for pc in verified.accesses:
+            if verified.needs_check(pc):
+                region = verified.regions.get(pc)
+                for kind in ("mem", "stack"):
+                    if region in (None, kind):
+                        self.checked[kind].add(prog.at(pc).spec.size)
         self.table_address = int(ffi.cast("uintptr_t", helpers.table))
 
     def _callee_clobbers(self) -> dict[int, list[int]]:
@@ -141,9 +149,10 @@ class _Lowering:
         self._bench()
         for first, end in self.ranges:
             a.label(("sub", first))
-            for pc, insn in self.prog:
-                if first <= pc < end:
-                    self._instruction(pc, insn)
+            body = [(pc, insn) for pc, insn in self.prog if first <= pc < end]
+            i = 0
+            while i < len(body):
+                i += self._instruction(body, i)
         a.mark(-1)
         for label, packed, arg in self.stubs:
             a.label(label)
@@ -179,24 +188,29 @@ class _Lowering:
         a("MOV", Mem(8, CTX, _CTX["mem"]), "rdi")
         # mem_bound<s> = len - s + 1, or 0 when len < s: an s-byte access at mem + d is
         # inside the buffer when d < mem_bound<s> (unsigned)
+        # (only the limits of the sizes that checked accesses use)
         a("MOV", Mem(8, CTX, _CTX["mem_bound1"]), "rsi")
         a("XOR", "ecx", "ecx")
-        for size in (2, 4, 8):
+        for size in sorted(self.checked["mem"] - {1}):
             a("MOV", "rax", "rsi")
             a("SUB", "rax", size - 1)
             a("CMOVB", "rax", "rcx")
             a("MOV", Mem(8, CTX, _CTX[f"mem_bound{size}"]), "rax")
         a("LEA", "rax", Mem(8, CTX, CTX_BYTES))
         a("MOV", Mem(8, CTX, _CTX["stack_base"]), "rax")
-        for size in (1, 2, 4, 8):
+        for size in sorted(self.checked["stack"]):
             # stack_end<s> = the last address where an s-byte access still fits
             a("LEA", "rcx", Mem(8, "rax", STACK_BYTES - size))
             a("MOV", Mem(8, CTX, _CTX[f"stack_end{size}"]), "rcx")
         a("MOV", Mem(8, "rdx", _RUN["trap"]), 0)
         a("MOV", BUDGET, Mem(8, "rdx", _RUN["budget_limit"]))
-        # zero the BPF stack, 64 bytes per iteration
+        # zero the frames a run can reach (the others are never accessible), 64 bytes
+        # per iteration
+        used = STACK_SIZE * self.verified.frames
         a("PXOR", "xmm0", "xmm0")
         a("LEA", "rcx", Mem(8, "rax", STACK_BYTES))
+        if used < STACK_BYTES:
+            a("ADD", "rax", STACK_BYTES - used)
         loop = a.new_label()
         a.label(loop)
         for i in range(4):
@@ -264,8 +278,11 @@ class _Lowering:
 
     # ---- one instruction ---------------------------------------------------------------------
 
-    def _instruction(self, pc: int, insn) -> None:
+    def _instruction(self, body: list, i: int) -> int:
+        """Lower body[i] (fused with the next ones when a pattern allows); returns how
+        many instructions were consumed."""
         a = self.a
+        pc, insn = body[i]
         if pc in self.leaders:
             a.label(pc)
             a.mark(pc)
@@ -274,7 +291,59 @@ class _Lowering:
                 a.jump("s", self._stub(TrapCode.BUDGET, pc, "zero"))
         else:
             a.mark(pc)
+        fused = self._fuse(body, i)
+        if fused:
+            return fused
         getattr(self, "_" + insn.kind.value)(pc, insn)
+        return 1
+
+    def _fuse(self, body: list, i: int) -> int:
+        """Emit one x86 instruction for a common run of BPF ones inside a block:
+
+            mov d, s; add d, imm [; add d, t]   ->  lea d, [s + t + imm]
+            mov d, s; add d, t                  ->  lea d, [s + t]
+            lsh d, 32; rsh d, 32                ->  mov d32, d32  (zero-extension)
+
+        Returns the instructions consumed (0: no pattern here)."""
+        run = []
+        for pc, insn in body[i:i + 3]:
+            if run and pc in self.leaders:
+                break
+            run.append(insn)
+        if len(run) < 2:
+            return 0
+        first, second = run[0], run[1]
+        if not (first.kind is Kind.ALU and second.kind is Kind.ALU and first.spec.width == 64
+                and second.spec.width == 64 and second.dst == first.dst):
+            return 0
+        d = first.dst
+        op1, op2 = first.spec.op, second.spec.op
+        if op1 == "lsh" and op2 == "rsh" and first.spec.source == second.spec.source == "imm" \
+                and first.imm == second.imm == 32:
+            self.a.mark(body[i + 1][0])
+            self.a("MOV", r32(self.reg[d]), r32(self.reg[d]))
+            return 2
+        if op1 != "mov" or first.spec.source != "reg" or first.src == d:
+            return 0
+        base, index, disp = self.reg[first.src], None, 0
+        if op2 in ("add", "sub") and second.spec.source == "imm":
+            disp = second.imm if op2 == "add" else -second.imm
+            if not -(1 << 31) <= disp < 1 << 31:
+                return 0
+            used = 2
+            third = run[2] if len(run) > 2 else None
+            if third is not None and third.kind is Kind.ALU and third.spec.op == "add" \
+                    and third.spec.width == 64 and third.spec.source == "reg" \
+                    and third.dst == d and third.src != d:
+                index, used = self.reg[third.src], 3
+        elif op2 == "add" and second.spec.source == "reg" and second.src != d:
+            index, used = self.reg[second.src], 2
+        else:
+            return 0
+        for k in range(1, used):
+            self.a.mark(body[i + k][0])
+        self.a("LEA", self.reg[d], Mem(8, base, disp, index, 1))
+        return used
 
     def _alu(self, pc: int, insn) -> None:
         a, spec = self.a, insn.spec
@@ -565,18 +634,25 @@ class _Lowering:
             a("LEA", S2, Mem(8, b, off))
             return Mem(size, S2, 0)
         fail = self._stub(TrapCode.MEMORY, pc, None, size | (WRITE_FLAG if write else 0))
-        ok = a.new_label()
-        a("LEA", S2, Mem(8, b, off))                          # r11 = address
-        a("MOV", S1, S2)
-        a("SUB", S1, Mem(8, CTX, _CTX["mem"]))
-        a("CMP", S1, Mem(8, CTX, _CTX[f"mem_bound{size}"]))  # inside the buffer?
-        a.jump("b", ok)
-        a("CMP", S2, Mem(8, CTX, _CTX[f"stack_end{size}"]))   # below the stack's end
+        # the verifier may know which region the base always points into: check that one
+        region = self.verified.regions.get(pc)
+        a("LEA", S2, Mem(8, b, off))                            # r11 = address
+        if region != "stack":
+            a("MOV", S1, S2)
+            a("SUB", S1, Mem(8, CTX, _CTX["mem"]))
+            a("CMP", S1, Mem(8, CTX, _CTX[f"mem_bound{size}"]))   # inside the buffer?
+            if region == "mem":
+                a.jump("ae", fail)
+                return Mem(size, S2, 0)
+            ok = a.new_label()
+            a.jump("b", ok)
+        a("CMP", S2, Mem(8, CTX, _CTX[f"stack_end{size}"]))     # below the stack's end
         a.jump("a", fail)
-        a("LEA", S1, Mem(8, self.fp, -STACK_SIZE))            # and in a live frame?
+        a("LEA", S1, Mem(8, self.fp, -STACK_SIZE))              # and in a live frame?
         a("CMP", S2, S1)
         a.jump("b", fail)
-        a.label(ok)
+        if region != "stack":
+            a.label(ok)
         return Mem(size, S2, 0)
 
     def _ldx(self, pc: int, insn) -> None:

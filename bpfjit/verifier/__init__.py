@@ -40,6 +40,7 @@ class VerifiedProgram:
     unreachable: tuple[int, ...] = ()        # pcs no path reaches (a warning)
     regions: dict[int, str] = field(default_factory=dict)  # pc -> "mem" / "stack", if known
     log: list[str] = field(default_factory=list)
+    frames: int = MAX_CALL_DEPTH            # the most stack frames a run can have live
 
     @property
     def stats(self) -> str:
@@ -51,8 +52,9 @@ class VerifiedProgram:
         return self.mode == "checked" and pc not in self.proven
 
 
-def _call_order(prog: Program) -> list[int]:
-    """Subprograms in an order where every caller precedes its callees.
+def _call_order(prog: Program) -> tuple[list[int], int]:
+    """Subprograms in an order where every caller precedes its callees, and the
+    deepest chain of frames a run can reach.
 
     VerifierError for recursion or a call chain deeper than the kernel's 8 frames.
     """
@@ -84,7 +86,7 @@ def _call_order(prog: Program) -> list[int]:
         order.append(sub)
         return deepest
 
-    visit(0, [])
+    frames = visit(0, [])
     # check the depth along chains from the entry, naming the call that goes too deep
     def check(sub: int, frames: int) -> None:
         for pc, callee in calls[sub]:
@@ -94,7 +96,7 @@ def _call_order(prog: Program) -> list[int]:
             check(callee, frames + 1)
     check(0, 1)
     order.reverse()
-    return order + [first for first, _ in ranges if first not in order]
+    return order + [first for first, _ in ranges if first not in order], frames
 
 
 def verify(prog: Program, mode: str = "checked", helpers=None, log: bool = False) -> VerifiedProgram:
@@ -108,7 +110,7 @@ def verify(prog: Program, mode: str = "checked", helpers=None, log: bool = False
     if mode not in MODES:
         raise BpfError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
     check_structure(prog)
-    order = _call_order(prog)
+    order, frames = _call_order(prog)
     analysis = Analysis(prog, None if helpers is None else set(helpers), order, want_log=log)
     analysis.run()
     accesses = tuple(sorted(analysis.accesses))
@@ -132,7 +134,7 @@ def verify(prog: Program, mode: str = "checked", helpers=None, log: bool = False
             lines.append(f"{pc}: {text:<32} ; {state}" if state is not None
                          else f"{pc}: {text:<32} ; unreachable")
     regions = {pc: r for pc, r in analysis.regions.items() if r is not None}
-    return VerifiedProgram(prog, mode, proven, accesses, unreachable, regions, lines)
+    return VerifiedProgram(prog, mode, proven, accesses, unreachable, regions, lines, frames)
 
 
 def reasoning_until_rejection(prog: Program, mode: str, helpers=None) -> str:

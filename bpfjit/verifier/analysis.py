@@ -11,14 +11,14 @@ was in bounds in every state that reached it.
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 from .. import semantics as sem
 from ..cfg import block_leaders, budget_checkpoints, branch_targets, subprogram_ranges
 from ..errors import VerifierError
 from ..isa import LDDW_PSEUDO, STACK_SIZE, Kind
 from ..program import Program
-from .domain import (MAX_LEN, MEM, S64_MAX, S64_MIN, SCALAR, STACK, U64, UNINIT, Value,
+from .domain import (MAX_LEN, MEM, S64_MAX, S64_MIN, SCALAR, STACK, U64, UNINIT, Value, replace,
                      const, join, offset_value, scalar, top_scalar, trailing_zeros, widen,
                      with_len_bound)
 
