@@ -15,8 +15,9 @@ $(STAMP): pyproject.toml scripts/bootstrap.sh
 bench: $(STAMP)
 	$(VENV)/bin/bpfjit bench-suite
 
+# the engine tests run once more on peachpy under each of 3 rotated register maps
 test: $(STAMP)
-	$(PY) -m pytest
+	$(PY) -m pytest --register-rotations 3
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache

@@ -21,6 +21,7 @@ function (rsp is reset from r12), so local calls need no check on return.
 
 from __future__ import annotations
 
+import os
 import time
 
 from bpfjit.cfg import block_costs, block_leaders, budget_checkpoints, subprogram_ranges
@@ -55,7 +56,19 @@ def register_map(rotation: int = 0) -> tuple[str, ...]:
     return _POOL[k:] + _POOL[:k]
 
 
-DEFAULT_MAP = register_map(0)
+def _map_from_environment() -> tuple[str, ...] | None:
+    """BPFJIT_REGISTER_ROTATION=K runs every peachpy compile of this process (and its
+    fuzzing workers) under rotation K: a testing aid for register-aliasing bugs."""
+    text = os.environ.get("BPFJIT_REGISTER_ROTATION", "").strip()
+    if not text:
+        return None
+    try:
+        return register_map(int(text))
+    except ValueError:
+        return None          # reported when compiling, where a BpfError can be raised
+
+
+DEFAULT_MAP = _map_from_environment() or register_map(0)
 
 # the context block at r12 (8-byte slots); the BPF stack follows it
 _SLOTS = ("run", "mem", "mem_bound1", "mem_bound2", "mem_bound4", "mem_bound8",
@@ -756,6 +769,9 @@ def compile_x86(verified, helpers=None, budget=None, registers: tuple[str, ...] 
     """
     from bpfjit.execmem import ExecMemory
     started = time.perf_counter_ns()
+    rotation = os.environ.get("BPFJIT_REGISTER_ROTATION", "").strip()
+    if rotation and not rotation.lstrip("-").isdigit():
+        raise BpfError(f"BPFJIT_REGISTER_ROTATION must be an int, got {rotation!r}")
     regs = DEFAULT_MAP if registers is None else tuple(registers)
     if sorted(regs) != sorted(_POOL):
         raise BpfError(f"registers must be a permutation of {', '.join(_POOL)}")
