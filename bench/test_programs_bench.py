@@ -22,3 +22,20 @@ def test_run(benchmark, engine, name):
     fn = bpfjit.compile(bpfjit.assemble((PROGRAMS / f"{name}.s").read_text()), engine)
     benchmark.group = name
     benchmark(fn, mem)
+
+
+def load(path: Path) -> bpfjit.Program:
+    if path.suffix == ".s":
+        return bpfjit.assemble(path.read_text())
+    return bpfjit.Program.from_bytes(path.read_bytes())
+
+
+@pytest.mark.parametrize("path", sorted([*PROGRAMS.glob("*.s"), *PROGRAMS.glob("*.bin")]),
+                         ids=lambda p: p.stem)
+def test_compile(benchmark, engine, path):
+    """Time compiling a shipped program (verification included), caches warm."""
+    prog = load(path)
+    name = path.stem
+    bpfjit.compile(prog, engine)
+    benchmark.group = f"compile {name}"
+    benchmark(bpfjit.compile, prog, engine)
