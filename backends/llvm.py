@@ -32,10 +32,12 @@ except ImportError:     # pragma: no cover - reported through the engine registr
 from bpfjit.cfg import block_costs, block_leaders, budget_checkpoints, subprogram_ranges
 from bpfjit.errors import BackendUnavailable, BpfError
 from bpfjit.interpreter import DEFAULT_BUDGET
-from bpfjit.isa import MAX_CALL_DEPTH, STACK_SIZE, Kind
+from bpfjit.context import XDP_HEADER
+from bpfjit.isa import LDDW_MAP, LDDW_MAP_VALUE, MAX_CALL_DEPTH, STACK_SIZE, Kind
+from bpfjit.maps import map_handle
 from bpfjit.program import Program
 from bpfjit.runfields import field_index
-from bpfjit.runtime import HelperTable, JitProgram
+from bpfjit.runtime import HelperTable, JitProgram, helper_table
 from bpfjit.traps import WRITE_FLAG, TrapCode
 
 __all__ = ["compile_llvm"]
@@ -208,10 +210,18 @@ class _Function:
         in_mem = b.icmp_unsigned("<", d_mem, self._bound("mem", size))
         d_stack = b.sub(addr, self.frame_lo_i)
         in_stack = b.icmp_unsigned("<=", d_stack, self._bound("stack", size))
-        self.trap_unless(b.or_(in_mem, in_stack), TrapCode.MEMORY, pc, addr,
-                         size | (WRITE_FLAG if write else 0))
-        return b.select(in_mem, b.gep(self.mem, [d_mem], source_etype=I8),
-                        b.gep(self.frame_lo, [d_stack], source_etype=I8))
+        valid = b.or_(in_mem, in_stack)
+        for the_map in self.m.prog.maps.list:        # map values: fixed native arenas
+            if the_map.size < size:
+                continue
+            d_map = b.sub(addr, _const(I64, the_map.address))
+            valid = b.or_(valid, b.icmp_unsigned("<=", d_map,
+                                                 _const(I64, the_map.size - size)))
+        self.trap_unless(valid, TrapCode.MEMORY, pc, addr, size | (WRITE_FLAG if write else 0))
+        pointer = b.select(in_stack, b.gep(self.frame_lo, [d_stack], source_etype=I8),
+                           b.inttoptr(addr, PTR)) if self.m.prog.maps else \
+            b.gep(self.frame_lo, [d_stack], source_etype=I8)
+        return b.select(in_mem, b.gep(self.mem, [d_mem], source_etype=I8), pointer)
 
     # ---- instructions ------------------------------------------------------------------------
 
@@ -367,7 +377,12 @@ class _Function:
         self.b.ret(self.get(0))
 
     def _lddw(self, pc, insn) -> None:
-        if insn.src != 0:
+        if insn.src == LDDW_MAP:
+            self.set(insn.dst, _const(I64, map_handle(insn.imm & M32)))
+        elif insn.src == LDDW_MAP_VALUE:
+            the_map = self.m.prog.maps.list[insn.imm & M32]
+            self.set(insn.dst, _const(I64, the_map.address + (insn.next_imm & M32)))
+        elif insn.src != 0:
             self.trap_now(TrapCode.LDDW_PSEUDO, pc, _const(I64, insn.src))
         else:
             self.set(insn.dst, _const(I64, insn.imm64))
@@ -488,9 +503,17 @@ class _Module:
         b.call(memset, [b.gep(stack, [_const(I64, STACK_BYTES - used)], source_etype=I8),
                         _const(I8, 0), _const(I64, used), ir.Constant(I1, 0)])
         top = b.gep(stack, [_const(I64, STACK_BYTES)], source_etype=I8)
+        # what helpers need to check the pointers they are given
+        for name, value in (("mem", b.ptrtoint(mem, I64)), ("mem_len", mem_len),
+                            ("stack_lo", b.ptrtoint(stack, I64)),
+                            ("stack_hi", b.ptrtoint(top, I64))):
+            b.store(value, _run_field(b, run, name))
         r1 = b.ptrtoint(mem, I64)          # callers pass NULL when there is no memory
         zero = _const(I64, 0)
-        b.ret(b.call(self.functions[0], [r1, mem_len, zero, zero, zero, top, stack, run, mem,
+        r2 = mem_len
+        if self.prog.context == "xdp":     # r1 = the context block just before the packet
+            r1, r2 = b.sub(r1, _const(I64, XDP_HEADER)), zero
+        b.ret(b.call(self.functions[0], [r1, r2, zero, zero, zero, top, stack, run, mem,
                                          mem_len]))
         self.entry = fn
 
@@ -604,7 +627,7 @@ def compile_llvm(verified, helpers=None, budget=None, opt_level: int = 2,
     prog = verified.program
     started = time.perf_counter_ns()
     machine = _target_machine(opt_level)
-    table = HelperTable(helpers)
+    table = helper_table(prog, helpers)
     ir_text = str(_Module(verified, table, lines=line_info).module)
     module = llvm.parse_assembly(ir_text)
     module.verify()

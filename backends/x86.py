@@ -27,10 +27,12 @@ import time
 from bpfjit.cfg import block_costs, block_leaders, budget_checkpoints, subprogram_ranges
 from bpfjit.errors import BpfError
 from bpfjit.interpreter import DEFAULT_BUDGET
-from bpfjit.isa import MAX_CALL_DEPTH, STACK_SIZE, Kind
+from bpfjit.context import XDP_HEADER
+from bpfjit.isa import LDDW_MAP, LDDW_MAP_VALUE, MAX_CALL_DEPTH, STACK_SIZE, Kind
+from bpfjit.maps import map_handle
 from bpfjit.native import ffi
 from bpfjit.runfields import field_index
-from bpfjit.runtime import HelperTable, JitProgram
+from bpfjit.runtime import HelperTable, JitProgram, helper_table
 from bpfjit.traps import WRITE_FLAG, TrapCode
 
 from .x86asm import Assembler, Mem, r8, r16, r32
@@ -77,7 +79,8 @@ _CTX = {name: 8 * i for i, name in enumerate(_SLOTS)}
 CTX_BYTES = 8 * len(_SLOTS)                 # a multiple of 16: the BPF stack is 16-aligned
 FRAME = CTX_BYTES + STACK_BYTES + 8         # with 6 pushes and the return address: rsp % 16 == 0
 _RUN = {name: 8 * field_index(name) for name in ("trap", "trap_pc", "trap_arg", "trap_size",
-                                                  "budget_limit")}
+                                                  "budget_limit", "mem", "mem_len",
+                                                  "stack_lo", "stack_hi")}
 
 _JCC = {"jeq": "e", "jne": "ne", "jgt": "a", "jge": "ae", "jlt": "b", "jle": "be",
         "jsgt": "g", "jsge": "ge", "jslt": "l", "jsle": "le", "jset": "ne"}
@@ -121,16 +124,18 @@ class _Lowering:
         self.costs = block_costs(prog, self.leaders)
         self.checkpoints = budget_checkpoints(prog)
         self.ranges = subprogram_ranges(prog)
-        self.stubs: list[tuple[int, int, int, str | None]] = []  # label, packed trap, arg reg
+        self.stubs: list[tuple[int, int, object]] = []           # label, packed trap, arg
+        self.probes: list[tuple[int, int, int, int]] = []         # label, ok, size, fail
         self.clobbers = self._callee_clobbers()
         # sizes of the accesses checked at run time, by the region they may be in
         self.checked: dict[str, set[int]] = {"mem": set(), "stack": set()}
         for pc in verified.accesses:
             if verified.needs_check(pc):
-                region = verified.regions.get(pc)
-                for kind in ("mem", "stack"):
-                    if region in (None, kind):
-                        self.checked[kind].add(prog.at(pc).spec.size)
+                region, size = verified.regions.get(pc), prog.at(pc).spec.size
+                if region not in ("stack", "map"):
+                    self.checked["mem"].add(size)
+                if region != "mem":
+                    self.checked["stack"].add(size)
         self.table_address = int(ffi.cast("uintptr_t", helpers.table))
 
     def _callee_clobbers(self) -> dict[int, list[int]]:
@@ -166,6 +171,20 @@ class _Lowering:
             while i < len(body):
                 i += self._instruction(body, i)
         a.mark(-1)
+        for label, ok, size, fail in self.probes:
+            a.label(label)
+            for the_map in self.prog.maps.list:
+                if the_map.size < size:
+                    continue
+                skip = a.new_label()
+                a("MOV", S1, the_map.address)
+                a("CMP", S2, S1)
+                a.jump("b", skip)
+                a("MOV", S1, the_map.address + the_map.size - size)
+                a("CMP", S2, S1)
+                a.jump("be", ok)
+                a.label(skip)
+            a.jump("jmp", fail)
         for label, packed, arg in self.stubs:
             a.label(label)
             if arg == "zero":
@@ -215,6 +234,12 @@ class _Lowering:
             a("MOV", Mem(8, CTX, _CTX[f"stack_end{size}"]), "rcx")
         a("MOV", Mem(8, "rdx", _RUN["trap"]), 0)
         a("MOV", BUDGET, Mem(8, "rdx", _RUN["budget_limit"]))
+        # what helpers need to check the pointers they are given
+        a("MOV", Mem(8, "rdx", _RUN["mem"]), "rdi")
+        a("MOV", Mem(8, "rdx", _RUN["mem_len"]), "rsi")
+        a("MOV", Mem(8, "rdx", _RUN["stack_lo"]), "rax")
+        a("LEA", "rcx", Mem(8, "rax", STACK_BYTES))
+        a("MOV", Mem(8, "rdx", _RUN["stack_hi"]), "rcx")
         # zero the frames a run can reach (the others are never accessible), 64 bytes
         # per iteration
         used = STACK_SIZE * self.verified.frames
@@ -232,7 +257,10 @@ class _Lowering:
         # r1 = mem, r2 = len, r10 = the top of the main frame; other registers are never
         # read before written (the verifier rejects such programs)
         a("MOV", r[1], Mem(8, CTX, _CTX["mem"]))
-        a("MOV", r[2], Mem(8, CTX, _CTX["mem_bound1"]))
+        if self.prog.context == "xdp":          # r1 = the context block before the packet
+            a("SUB", r[1], XDP_HEADER)
+        else:
+            a("MOV", r[2], Mem(8, CTX, _CTX["mem_bound1"]))
         a("LEA", self.fp, Mem(8, CTX, CTX_BYTES + STACK_BYTES))
         a.jump("call", ("sub", 0))
         if r[0] != "rax":
@@ -634,7 +662,12 @@ class _Lowering:
         self.a("RET")
 
     def _lddw(self, pc: int, insn) -> None:
-        if insn.src != 0:
+        if insn.src == LDDW_MAP:
+            self._load_constant(self.reg[insn.dst], map_handle(insn.imm & M32))
+        elif insn.src == LDDW_MAP_VALUE:
+            the_map = self.prog.maps.list[insn.imm & M32]
+            self._load_constant(self.reg[insn.dst], the_map.address + (insn.next_imm & M32))
+        elif insn.src != 0:
             self.a.jump("jmp", self._stub(TrapCode.LDDW_PSEUDO, pc, insn.src))
         else:
             self._load_constant(self.reg[insn.dst], insn.imm64)
@@ -653,23 +686,27 @@ class _Lowering:
         fail = self._stub(TrapCode.MEMORY, pc, None, size | (WRITE_FLAG if write else 0))
         # the verifier may know which region the base always points into: check that one
         region = self.verified.regions.get(pc)
+        ok = a.new_label()
         a("LEA", S2, Mem(8, b, off))                            # r11 = address
-        if region != "stack":
+        if region not in ("stack", "map"):
             a("MOV", S1, S2)
             a("SUB", S1, Mem(8, CTX, _CTX["mem"]))
             a("CMP", S1, Mem(8, CTX, _CTX[f"mem_bound{size}"]))   # inside the buffer?
             if region == "mem":
                 a.jump("ae", fail)
                 return Mem(size, S2, 0)
-            ok = a.new_label()
             a.jump("b", ok)
+        if region != "stack" and self.prog.maps:
+            # then the map values, out of line: back to `ok` when inside one
+            probe = a.new_label()
+            self.probes.append((probe, ok, size, fail))
+            fail = probe
         a("CMP", S2, Mem(8, CTX, _CTX[f"stack_end{size}"]))     # below the stack's end
         a.jump("a", fail)
         a("LEA", S1, Mem(8, self.fp, -STACK_SIZE))              # and in a live frame?
         a("CMP", S2, S1)
         a.jump("b", fail)
-        if region != "stack":
-            a.label(ok)
+        a.label(ok)
         return Mem(size, S2, 0)
 
     def _ldx(self, pc: int, insn) -> None:
@@ -775,7 +812,7 @@ def compile_x86(verified, helpers=None, budget=None, registers: tuple[str, ...] 
     regs = DEFAULT_MAP if registers is None else tuple(registers)
     if sorted(regs) != sorted(_POOL):
         raise BpfError(f"registers must be a permutation of {', '.join(_POOL)}")
-    table = HelperTable(helpers)
+    table = helper_table(verified.program, helpers)
     code, symbols, marks = _Lowering(verified, table, regs).build()
     memory = ExecMemory(code)
     extra = {"symbols": symbols, "text_range": (0, len(code)),

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from .asm import assemble, disassemble
+from .context import XdpContext
 from .errors import (AssembleError, BackendUnavailable, BpfError, BpfTrap, BudgetExceeded,
                      CallDepthExceeded, DecodeError, ElfError, HelperError,
                      MemoryAccessError, VerifierError)
@@ -20,6 +21,7 @@ from .verifier import MODES, VerifiedProgram, verify
 
 __all__ = [
     "Program", "assemble", "disassemble", "compile", "verify", "VerifiedProgram", "MODES",
+    "load_elf", "XdpContext",
     "engines", "DEFAULT_BUDGET",
     "BpfError", "DecodeError", "AssembleError", "VerifierError", "ElfError",
     "BackendUnavailable", "BpfTrap", "MemoryAccessError", "BudgetExceeded",
@@ -44,7 +46,11 @@ def compile(prog: Program, engine: str = "interp", *, mode: str = "checked",
         raise BpfError(f"compile() takes a bpfjit.Program, not {type(prog).__name__}; "
                        f"use Program.from_bytes() or assemble() first")
     factory = get_engine(engine)
-    verified = verify(prog, mode=mode, helpers=_helper_ids(helpers))
+    ids = _helper_ids(helpers)
+    if prog.env is not None:                       # a loaded object: the kernel's helpers
+        from .kernel import HELPER_NAMES
+        ids |= set(HELPER_NAMES)
+    verified = verify(prog, mode=mode, helpers=ids)
     return factory(verified, helpers=helpers, **options)
 
 
@@ -55,6 +61,14 @@ def _helper_ids(helpers) -> set:
         raise BpfError(f"helpers must be a dict of helper id -> callable, not "
                        f"{type(helpers).__name__}")
     return set(helpers)
+
+
+def load_elf(source, section: str | None = None, function: str | None = None) -> Program:
+    """Load a program from a clang-built eBPF object file (a path or its bytes).
+
+    See bpfjit.elf.load_elf; the result has `.maps` and `.trace`."""
+    from .elf import load_elf as _load
+    return _load(source, section=section, function=function)
 
 
 def engines() -> list[str]:

@@ -20,8 +20,10 @@ from . import traps
 from . import semantics as sem
 from .cfg import block_costs, block_leaders, budget_checkpoints, check_structure
 from .errors import BpfError, BudgetExceeded, CallDepthExceeded
-from .isa import MAX_CALL_DEPTH, STACK_SIZE, Kind
-from .memory import MEM_BASE, STACK_TOP, AddressSpace, as_buffer
+from .isa import LDDW_MAP, LDDW_MAP_VALUE, MAX_CALL_DEPTH, STACK_SIZE, Kind
+from .context import XDP_HEADER, XdpContext, copy_back
+from .maps import map_handle
+from .memory import CTX_BASE, MAP_BASE, MEM_BASE, STACK_TOP, AddressSpace, as_buffer
 from .program import Program
 
 __all__ = ["Interpreter", "DEFAULT_BUDGET", "Helper"]
@@ -173,12 +175,18 @@ def _exit_step(insn, pc: int) -> Step:
 
 
 def _lddw_step(insn, pc: int) -> Step:
-    if insn.src != 0:
+    if insn.src == LDDW_MAP:                    # a map's handle
+        value = map_handle(insn.imm & 0xFFFFFFFF)
+    elif insn.src == LDDW_MAP_VALUE:            # an address inside a map's value
+        value = MAP_BASE + ((insn.imm & 0xFFFFFFFF) << 32) + (insn.next_imm & 0xFFFFFFFF)
+    elif insn.src != 0:
         src = insn.src
         def step(r, st):
             raise traps.lddw_pseudo(pc, src)
         return step
-    d, value, nxt = insn.dst, insn.imm64, pc + 2
+    else:
+        value = insn.imm64
+    d, nxt = insn.dst, pc + 2
     def step(r, st):
         r[d] = value
         return nxt
@@ -284,7 +292,11 @@ class Interpreter:
         if not isinstance(budget, int) or budget < 1:
             raise BpfError(f"budget must be a positive int, got {budget!r}")
         self.program = prog
-        self.helpers = dict(helpers or {})
+        self.helpers = {}
+        self._space: AddressSpace | None = None
+        if prog.env is not None:                 # the kernel's helpers, on this run's memory
+            self.helpers.update(prog.env.helpers(lambda: self._space))
+        self.helpers.update(helpers or {})
         self.budget = budget
         leaders = block_leaders(prog)
         costs = block_costs(prog, leaders)
@@ -299,15 +311,30 @@ class Interpreter:
         self.last_executed = 0
 
     def __call__(self, mem: object = None) -> int:
-        """Run once on `mem` (bytes-like or None) and return r0 as an unsigned int."""
+        """Run once on `mem` (bytes-like or None; an XdpContext for an XDP program) and
+        return r0 as an unsigned int."""
+        if self.program.context == "xdp":
+            ctx = XdpContext.wrap(mem)
+            ctx.fill(MEM_BASE)
+            view = memoryview(ctx.buffer)
+            try:
+                return self.run(view[XDP_HEADER:], context=view[:XDP_HEADER])
+            finally:
+                copy_back(mem, ctx)
+        if isinstance(mem, XdpContext):
+            raise BpfError("this program does not take an XDP context (it was not loaded "
+                           "from an xdp section); pass the packet's bytes")
         return self.run(as_buffer(mem))
 
-    def run(self, buf: memoryview) -> int:
-        """Run on an already-prepared writable byte view."""
-        space = AddressSpace(buf)
+    def run(self, buf: memoryview, context: memoryview | None = None) -> int:
+        """Run on an already-prepared writable byte view (and context block)."""
+        space = AddressSpace(buf, self.program.maps.list, context)
+        self._space = space
         st = RunState(space, self.helpers, self.budget)
         r = [0] * 11
-        if len(buf):
+        if context is not None:
+            r[1] = CTX_BASE
+        elif len(buf):
             r[1] = MEM_BASE
             r[2] = len(buf)
         r[10] = STACK_TOP

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 __all__ = [
     "Cls", "Kind", "OpSpec", "Insn", "OPCODES", "SPECS_BY_OPCODE",
     "INSN_SIZE", "MAX_REG", "STACK_SIZE", "MAX_CALL_DEPTH", "LDDW_PSEUDO",
+    "LDDW_MAP", "LDDW_MAP_VALUE",
     "find_spec",
 ]
 
@@ -65,6 +66,8 @@ LDDW_PSEUDO = {
     5: "map_by_idx",
     6: "map_val_by_idx",
 }
+# the forms bpfjit runs: the fd is an index into the program's map table
+LDDW_MAP, LDDW_MAP_VALUE = 1, 2
 
 # Atomic operations, keyed by the value of the imm field.
 ATOMIC_ADD, ATOMIC_OR, ATOMIC_AND, ATOMIC_XOR = 0x00, 0x40, 0x50, 0xA0

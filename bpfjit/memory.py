@@ -13,10 +13,13 @@ import struct
 from .errors import BpfError, MemoryAccessError
 from .isa import MAX_CALL_DEPTH, STACK_SIZE
 
-__all__ = ["as_buffer", "Region", "AddressSpace", "MEM_BASE", "STACK_TOP"]
+__all__ = ["as_buffer", "Region", "AddressSpace", "MEM_BASE", "STACK_TOP", "MAP_BASE",
+           "CTX_BASE"]
 
 MEM_BASE = 0x0000_1000_0000_0000    # r1 at entry, when there is a memory buffer
 STACK_TOP = 0x0000_7FF0_0000_0000   # r10 of the main program's frame
+MAP_BASE = 0x0000_5000_0000_0000    # map i's values start at MAP_BASE + i * 2**32
+CTX_BASE = 0x0000_0F00_0000_0000    # a program context block (XDP), read-only
 STACK_BYTES = STACK_SIZE * MAX_CALL_DEPTH
 
 _UNSIGNED = {1: struct.Struct("<B"), 2: struct.Struct("<H"), 4: struct.Struct("<I"),
@@ -64,11 +67,38 @@ class Region:
 class AddressSpace:
     """The regions of one run, with bounds-checked little-endian loads and stores."""
 
-    def __init__(self, mem: memoryview):
+    def __init__(self, mem: memoryview, maps=(), context: memoryview | None = None):
         self.mem = Region("memory", MEM_BASE, mem)
         self.stack = Region("stack", STACK_TOP - STACK_BYTES, memoryview(bytearray(STACK_BYTES)))
         self.stack.lo = STACK_TOP - STACK_SIZE          # only the main frame is live
         self.regions = [self.mem, self.stack]
+        for i, m in enumerate(maps):            # map values: shared with every engine
+            self.regions.append(Region(f"map {m.name}", MAP_BASE + (i << 32),
+                                       memoryview(m.arena)))
+        if context is not None:
+            self.regions.append(Region("context", CTX_BASE, context, writable=False))
+
+    # ---- for helpers: pointers they are given ---------------------------------------------
+
+    def _helper_region(self, addr: int, size: int) -> Region:
+        """The region holding [addr, addr + size); any stack frame counts, live or not."""
+        for region in self.regions:
+            if region.base <= addr and addr + size <= region.hi and region.writable:
+                return region
+        raise BpfError(f"a helper argument points to {addr:#x}, outside the buffer, the "
+                       f"stack and the map values ({size} bytes)")
+
+    def read(self, addr: int, size: int) -> bytes:
+        region = self._helper_region(addr, size)
+        return bytes(region.buf[addr - region.base:addr - region.base + size])
+
+    def write(self, addr: int, data: bytes) -> None:
+        region = self._helper_region(addr, len(data))
+        region.buf[addr - region.base:addr - region.base + len(data)] = data
+
+    @staticmethod
+    def map_address(index: int) -> int:
+        return MAP_BASE + (index << 32)
 
     def set_depth(self, frames: int) -> None:
         """Make the stack frames of `frames` nested calls live (1 = main only)."""

@@ -93,8 +93,13 @@ class Program:
     pc counts 8-byte slots, as jump offsets do, so an lddw takes two pcs.
     """
 
-    def __init__(self, insns: list[Insn] | tuple[Insn, ...]):
+    def __init__(self, insns: list[Insn] | tuple[Insn, ...], *, env=None,
+                 context: str | None = None):
         self.insns: tuple[Insn, ...] = tuple(insns)
+        # what a loaded object brings (bpfjit.elf): its maps, trace output and random
+        # source (a bpfjit.kernel.KernelEnv), and the context the entry point takes
+        self.env = env
+        self.context = context
         pcs = []
         pc = 0
         for insn in self.insns:
@@ -103,6 +108,21 @@ class Program:
         self.pcs: tuple[int, ...] = tuple(pcs)
         self.slot_count: int = pc
         self._by_pc = dict(zip(self.pcs, self.insns))
+
+    def with_insns(self, insns: list[Insn] | tuple[Insn, ...]) -> "Program":
+        """The same program (maps, context) with other instructions in the same slots."""
+        return Program(insns, env=self.env, context=self.context)
+
+    @property
+    def maps(self):
+        """The program's maps by name (empty unless it was loaded from an object file)."""
+        from .maps import MapTable
+        return self.env.maps if self.env is not None else MapTable()
+
+    @property
+    def trace(self) -> list[str]:
+        """Lines the program printed with bpf_trace_printk, oldest first."""
+        return self.env.trace if self.env is not None else []
 
     @classmethod
     def from_bytes(cls, raw: bytes | bytearray | memoryview) -> "Program":

@@ -20,6 +20,11 @@ RUN_FIELDS: list[tuple[str, str, str]] = [
     ("helpers", "void *", "helper function pointers, indexed by helper id (NULL = none)"),
     ("n_helpers", "uint64_t", "length of the helper table"),
     ("scratch", "uint64_t", "reserved for engines; JIT code may use it freely"),
+    # written by the entry point, read by helpers to check the pointers they are given
+    ("mem", "uint64_t", "address of the memory buffer (the packet, for XDP)"),
+    ("mem_len", "uint64_t", "its length"),
+    ("stack_lo", "uint64_t", "lowest address of the BPF stack (all its frames)"),
+    ("stack_hi", "uint64_t", "one past its highest address"),
 ]
 
 _INDEX = {name: i for i, (name, _, _) in enumerate(RUN_FIELDS)}

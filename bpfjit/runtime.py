@@ -18,12 +18,13 @@ from typing import Callable, Mapping
 
 from .errors import BpfError, BpfTrap, BudgetExceeded, CallDepthExceeded, MemoryAccessError
 from .isa import MAX_CALL_DEPTH
+from .context import XDP_HEADER, XdpContext, copy_back
 from .memory import as_buffer
 from .native import BENCH_CTYPE, ENTRY_CTYPE, HELPER_CTYPE, ffi
 from .traps import (WRITE_FLAG, TrapCode, btf_call, helper_bad_result, helper_failed,
                     lddw_pseudo, unknown_helper)
 
-__all__ = ["HelperTable", "JitProgram", "MAX_HELPER_ID"]
+__all__ = ["HelperTable", "JitProgram", "MAX_HELPER_ID", "helper_table", "JitMemory"]
 
 M64 = (1 << 64) - 1
 _BYTES = ffi.typeof("uint8_t[]")
@@ -82,6 +83,51 @@ class _BadResult(Exception):
         self.result = result
 
 
+class JitMemory:
+    """A JIT run's memory as helpers see it: real addresses, checked against the buffer,
+    the stack and the map values before any byte is touched."""
+
+    def __init__(self, run, maps):
+        self.run = run
+        self.maps = maps
+
+    def _check(self, address: int, size: int) -> None:
+        run = self.run
+        for lo, hi in ((run.mem, run.mem + run.mem_len), (run.stack_lo, run.stack_hi)):
+            if lo <= address and address + size <= hi:
+                return
+        if self.maps.find(address, size) is None:
+            raise BpfError(f"a helper argument points to {address:#x}, outside the buffer, "
+                           f"the stack and the map values ({size} bytes)")
+
+    def read(self, address: int, size: int) -> bytes:
+        self._check(address, size)
+        return ffi.buffer(ffi.cast("uint8_t *", address), size)[:]
+
+    def write(self, address: int, data: bytes) -> None:
+        self._check(address, len(data))
+        ffi.memmove(ffi.cast("uint8_t *", address), data, len(data))
+
+    def map_address(self, index: int) -> int:
+        return self.maps.list[index].address
+
+
+def helper_table(program, helpers: Mapping[int, Callable] | None) -> HelperTable:
+    """The helper table of a JIT program: the caller's helpers, and the kernel's when the
+    program was loaded from an object file (the caller's win on the same id)."""
+    if program.env is None:
+        return HelperTable(helpers)
+    table: HelperTable | None = None
+
+    def memory() -> JitMemory:
+        return JitMemory(table.local.run, program.maps)
+
+    merged = program.env.helpers(memory)
+    merged.update(helpers or {})
+    table = HelperTable(merged)
+    return table
+
+
 # ---- calling JIT code ---------------------------------------------------------------------
 
 class JitProgram:
@@ -105,6 +151,7 @@ class JitProgram:
         self._bench = memory.function(BENCH_CTYPE, bench) if bench is not None else None
         self._local = helpers.local
         self.extra = extra or {}
+        self._xdp = program.context == "xdp"
 
     def _new_run(self):
         run = ffi.new("struct bpfjit_run *")
@@ -116,6 +163,14 @@ class JitProgram:
 
     def _pointer(self, mem: object):
         """(pointer, length, keep-alive) for the caller's memory, without copying."""
+        if self._xdp:
+            ctx = XdpContext.wrap(mem)
+            ptr = _from_buffer(_BYTES, ctx.buffer, True)
+            ctx.fill(int(ffi.cast("uintptr_t", ptr)) + XDP_HEADER)
+            return ptr + XDP_HEADER, len(ctx), (ctx, ptr)
+        if isinstance(mem, XdpContext):
+            raise BpfError("this program does not take an XDP context (it was not loaded "
+                           "from an xdp section); pass the packet's bytes")
         if mem is None:
             return ffi.NULL, 0, None
         buf = mem if type(mem) is bytearray else as_buffer(mem)
@@ -123,8 +178,11 @@ class JitProgram:
         return (_from_buffer(_BYTES, buf, True) if n else ffi.NULL), n, buf
 
     def __call__(self, mem: object = None) -> int:
-        """Run once on `mem` (bytes-like or None) and return r0 as an unsigned int."""
+        """Run once on `mem` (bytes-like or None; an XdpContext for an XDP program) and
+        return r0 as an unsigned int."""
         # the hot path: kept flat, since every Python-level step costs ~50 ns here
+        if self._xdp:
+            return self._call_xdp(mem)
         if mem is None:
             ptr, n = ffi.NULL, 0
         else:
@@ -133,6 +191,19 @@ class JitProgram:
             ptr = _from_buffer(_BYTES, buf, True) if n else ffi.NULL
         run = self._local.__dict__.get("run") or self._new_run()
         r0 = self._entry(ptr, n, run)
+        if run.trap:
+            raise self._trap(run)
+        return r0
+
+    def _call_xdp(self, mem: object) -> int:
+        """The context block and the packet share one buffer; the entry point is given
+        the packet and finds the context block just before it."""
+        ctx = XdpContext.wrap(mem)
+        ptr = _from_buffer(_BYTES, ctx.buffer, True)
+        ctx.fill(int(ffi.cast("uintptr_t", ptr)) + XDP_HEADER)
+        run = self._local.__dict__.get("run") or self._new_run()
+        r0 = self._entry(ptr + XDP_HEADER, len(ctx), run)
+        copy_back(mem, ctx)
         if run.trap:
             raise self._trap(run)
         return r0

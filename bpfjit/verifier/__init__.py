@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 from ..cfg import check_structure, subprogram_ranges
 from ..errors import BpfError, VerifierError
-from ..isa import MAX_CALL_DEPTH, Kind
+from ..isa import MAX_CALL_DEPTH, OPCODES, Insn, Kind
 from ..asm import format_insn
 from ..program import Program
 from .analysis import Analysis
@@ -134,7 +134,23 @@ def verify(prog: Program, mode: str = "checked", helpers=None, log: bool = False
             lines.append(f"{pc}: {text:<32} ; {state}" if state is not None
                          else f"{pc}: {text:<32} ; unreachable")
     regions = {pc: r for pc, r in analysis.regions.items() if r is not None}
+    if analysis.ctx_loads:
+        prog = _rewrite_context_loads(prog, analysis.ctx_loads)
     return VerifiedProgram(prog, mode, proven, accesses, unreachable, regions, lines, frames)
+
+
+def _rewrite_context_loads(prog: Program, loads: dict[int, tuple[int, int]]) -> Program:
+    """Context field loads become loads from the engines' context block, as the kernel's
+    verifier rewrites them (a 32-bit `data` field becomes a 64-bit pointer load)."""
+    sizes = {4: "ldxw", 8: "ldxdw"}
+    insns = []
+    for pc, insn in prog:
+        if pc in loads:
+            offset, size = loads[pc]
+            spec = next(s for s in OPCODES if s.mnemonic == sizes[size] and s.kind is Kind.LDX)
+            insn = Insn(spec, insn.dst, insn.src, offset, 0)
+        insns.append(insn)
+    return prog.with_insns(insns)
 
 
 def reasoning_until_rejection(prog: Program, mode: str, helpers=None) -> str:

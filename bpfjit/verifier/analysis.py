@@ -16,9 +16,10 @@ from dataclasses import dataclass, field
 from .. import semantics as sem
 from ..cfg import block_leaders, budget_checkpoints, branch_targets, subprogram_ranges
 from ..errors import VerifierError
-from ..isa import LDDW_PSEUDO, STACK_SIZE, Kind
+from ..isa import LDDW_MAP, LDDW_MAP_VALUE, LDDW_PSEUDO, STACK_SIZE, Kind
 from ..program import Program
-from .domain import (MAX_LEN, MEM, S64_MAX, S64_MIN, SCALAR, STACK, U64, UNINIT, Value, replace,
+from .domain import (CTX, MAP_OR_NULL, MAP_PTR, MAP_VALUE, MAX_LEN, MEM, S64_MAX, S64_MIN,
+                     SCALAR, STACK, U64, UNINIT, Value, replace,
                      const, join, offset_value, scalar, top_scalar, trailing_zeros, widen,
                      with_len_bound)
 
@@ -31,6 +32,12 @@ M32 = (1 << 32) - 1
 _ACCESS = {Kind.LDX: "src", Kind.LDSX: "src", Kind.ST: "dst", Kind.STX: "dst",
            Kind.ATOMIC: "dst"}
 _FULL_FRAME = (1 << STACK_SIZE) - 1
+# struct xdp_md field (offset, size) -> (offset, size) in the context block the engines
+# fill (bpfjit.context), and what the loaded value is
+CTX_FIELDS = {"xdp": {(0, 4): (0, 8, "data"), (4, 4): (8, 8, "data_end"),
+                      (8, 4): (16, 8, "data_meta"), (12, 4): (24, 4, "ingress_ifindex"),
+                      (16, 4): (28, 4, "rx_queue_index"), (20, 4): (32, 4, "egress_ifindex")}}
+_MAP_HELPER_ARGS = {1: (2,), 2: (2, 3), 3: (2,)}     # pointer arguments of the map helpers
 
 
 @dataclass
@@ -159,13 +166,19 @@ class Analysis:
         self.log: dict[int, str] = {}
         self.work = 0
         self.loops: list[int] = []                 # pcs of backward jumps
+        self.maps = prog.maps.list
+        self.context = prog.context
+        self.ctx_loads: dict[int, tuple[int, int]] = {}   # pc -> rewritten (offset, size)
 
     # ---- driver --------------------------------------------------------------------------
 
     def run(self) -> None:
         regs = [Value(UNINIT)] * 11
-        regs[1] = offset_value(MEM, 0, 0)
-        regs[2] = scalar(0, MAX_LEN, len_lo=0, len_hi=0)
+        if self.context in CTX_FIELDS:           # r1 = the context; the packet is `mem`
+            regs[1] = offset_value(CTX, 0, 0)
+        else:
+            regs[1] = offset_value(MEM, 0, 0)
+            regs[2] = scalar(0, MAX_LEN, len_lo=0, len_hi=0)
         regs[10] = offset_value(STACK, 0, 0)
         self.entry_states[0] = State(regs)
         ranges = dict(subprogram_ranges(self.prog))
@@ -273,10 +286,7 @@ class Analysis:
             st.regs[insn.dst] = self._exact1(v, lambda x: sem.byte_swap(insn.spec.op, bits, x),
                                              bits)
         elif kind is Kind.LDDW:
-            if insn.src != 0:
-                raise VerifierError(pc, f"lddw {LDDW_PSEUDO[insn.src]} needs maps, which "
-                                        f"this program was not loaded with")
-            st.regs[insn.dst] = const(insn.imm64)
+            st.regs[insn.dst] = self._lddw(pc, insn)
         elif kind in _ACCESS:
             self._memory(pc, insn, st)
         elif kind is Kind.JA:
@@ -293,7 +303,10 @@ class Analysis:
             if self.helpers is not None and insn.imm not in self.helpers:
                 raise VerifierError(pc, f"call to helper {insn.imm}, which is not registered "
                                         f"(pass helpers={{{insn.imm}: function}})")
+            result = self._map_helper(pc, insn.imm, st) if self.maps else None
             self._after_call(st)
+            if result is not None:
+                st.regs[0] = result
         elif kind is Kind.CALLX:
             self._read(st, insn.dst, pc)
             self._after_call(st)
@@ -309,6 +322,40 @@ class Analysis:
         if v.is_const:
             return const(fn(v.umin))
         return scalar(0, (1 << bits) - 1) if bits < 64 else top_scalar()
+
+    def _lddw(self, pc: int, insn) -> Value:
+        if insn.src == 0:
+            return const(insn.imm64)
+        index = insn.imm & 0xFFFFFFFF
+        if insn.src in (LDDW_MAP, LDDW_MAP_VALUE) and index < len(self.maps):
+            if insn.src == LDDW_MAP:
+                return Value(MAP_PTR, frame=index)
+            offset = insn.next_imm & 0xFFFFFFFF
+            return offset_value(MAP_VALUE, offset, offset, frame=index)
+        if insn.src in (LDDW_MAP, LDDW_MAP_VALUE) and self.maps:
+            raise VerifierError(pc, f"lddw refers to map {index}, but the program has "
+                                    f"{len(self.maps)} map(s)")
+        raise VerifierError(pc, f"lddw {LDDW_PSEUDO[insn.src]} needs maps, which "
+                                f"this program was not loaded with")
+
+    def _map_helper(self, pc: int, helper: int, st: State) -> Value | None:
+        """Check a map helper's arguments as the kernel does; r0's value, for a lookup."""
+        if helper not in _MAP_HELPER_ARGS:
+            return None
+        handle = self._read(st, 1, pc)
+        if handle.kind != MAP_PTR:
+            raise VerifierError(pc, f"helper {helper} takes a map in r1 (lddw rX, map), "
+                                    f"not {handle.describe()}")
+        for reg in _MAP_HELPER_ARGS[helper]:
+            arg = self._read(st, reg, pc)
+            if arg.kind not in (STACK, MEM, MAP_VALUE):
+                raise VerifierError(pc, f"helper {helper} takes a pointer to the stack, the "
+                                        f"buffer or a map value in r{reg}, not "
+                                        f"{arg.describe()}")
+        if helper == 1:
+            return Value(MAP_OR_NULL, 0, U64, 0, 0, frame=handle.frame,
+                         link=(self._fresh_id(), 0))
+        return None
 
     def _after_call(self, st: State) -> None:
         st.regs[0] = top_scalar()
@@ -473,14 +520,26 @@ class Analysis:
             self._read(st, 0, pc)
         lo, hi = base.smin + insn.off, base.smax + insn.off
         ok = False
-        if base.kind == MEM:
+        if base.kind == CTX:
+            self._context_access(pc, insn, st, lo, hi, writes)
+            return
+        if base.kind in (MAP_PTR, MAP_OR_NULL):
+            what = "a map handle, not memory" if base.kind == MAP_PTR else \
+                "a map value or NULL: compare it with 0 before using it"
+            raise VerifierError(pc, f"r{base_reg} is {what}")
+        if base.kind == MAP_VALUE:
+            the_map = self.maps[base.frame]
+            ok = lo >= 0 and hi + size <= the_map.value_size
+            if writes and the_map.spec.read_only:
+                raise VerifierError(pc, f"map {the_map.name!r} is read-only")
+        elif base.kind == MEM:
             len_hi = None if base.len_hi is None else base.len_hi + insn.off
             ok = lo >= 0 and (hi + size <= st.min_len or
                               (len_hi is not None and len_hi + size <= 0))
         elif base.kind == STACK:
             ok = lo >= -STACK_SIZE and hi + size <= 0
         self.accesses[pc] = self.accesses.get(pc, True) and ok
-        region = base.kind if base.kind in (MEM, STACK) else None
+        region = {MEM: "mem", STACK: "stack", MAP_VALUE: "map"}.get(base.kind)
         self.regions[pc] = region if self.regions.get(pc, region) == region else None
         loaded = None
         if base.kind == STACK and base.frame == 0 and not ok and writes:
@@ -519,6 +578,27 @@ class Analysis:
             elif spec.fetch:
                 st.regs[insn.src] = result
 
+    def _context_access(self, pc: int, insn, st: State, lo: int, hi: int,
+                        writes: bool) -> None:
+        """A load from the context: a known field at a constant offset, rewritten later."""
+        fields = CTX_FIELDS[self.context]
+        field = fields.get((lo, insn.spec.size)) if lo == hi else None
+        if writes or insn.kind is not Kind.LDX or field is None:
+            raise VerifierError(pc, f"invalid {self.context} context access: only 32-bit "
+                                    f"loads of its fields (offsets "
+                                    f"{', '.join(str(o) for o, _ in fields)}) are allowed")
+        offset, size, name = field
+        self.ctx_loads[pc] = (offset, size)
+        self.accesses[pc] = self.accesses.get(pc, True)
+        self.regions[pc] = "ctx"
+        if name in ("data", "data_meta"):
+            value = offset_value(MEM, 0, 0)
+        elif name == "data_end":
+            value = offset_value(MEM, 0, MAX_LEN, len_lo=0, len_hi=0)
+        else:
+            value = scalar(0, 0xFFFFFFFF)
+        st.regs[insn.dst] = value
+
     # ---- conditional jumps ----------------------------------------------------------------------
 
     def _jcond(self, pc: int, insn, st: State):
@@ -529,6 +609,13 @@ class Analysis:
         if target <= pc:
             self.loops.append(pc)
         op = spec.op
+        if a.kind == MAP_OR_NULL and op in ("jeq", "jne") and b.is_const and b.umin == 0 \
+                and spec.width == 64:
+            null, valid = st.copy(), st
+            self._null_check(null, insn.dst, a, is_null=True)
+            self._null_check(valid, insn.dst, a, is_null=False)
+            return [(target, null), (fall, valid)] if op == "jeq" else \
+                [(target, valid), (fall, null)]
         if spec.width == 32:
             if not (a.kind == b.kind == SCALAR and a.umax <= M32 and b.umax <= M32
                     and op[1] != "s"):
@@ -539,9 +626,22 @@ class Analysis:
         return [(target, taken if _feasible(taken) else None),
                 (fall, not_taken if _feasible(not_taken) else None)]
 
+    @staticmethod
+    def _null_check(st: State, reg: int, v: Value, is_null: bool) -> None:
+        """After `if rX == 0`: rX, and every copy of it, is NULL or a valid map value."""
+        new = const(0) if is_null else offset_value(MAP_VALUE, 0, 0, frame=v.frame)
+        for i, other in enumerate(st.regs):
+            if i == reg or (other.kind == MAP_OR_NULL and v.link is not None
+                            and other.link == v.link):
+                st.regs[i] = new
+        for off, other in list(st.spills.items()):
+            if other.kind == MAP_OR_NULL and v.link is not None and other.link == v.link:
+                st.spills[off] = new
+
     def _refine(self, st: State, insn, a: Value, b: Value, op: str, holds: bool) -> None:
         """Learn from `a OP b` being `holds` on this edge."""
-        comparable = (a.kind == b.kind and (a.kind != STACK or a.frame == b.frame)
+        comparable = (a.kind == b.kind and (a.kind not in (STACK, MAP_VALUE)
+                                            or a.frame == b.frame)
                       and a.kind != UNINIT)
         if not comparable or op == "jset":
             return

@@ -16,7 +16,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["Value", "replace", "UNINIT", "SCALAR", "MEM", "STACK", "scalar", "const", "top_scalar",
+__all__ = ["Value", "replace", "UNINIT", "SCALAR", "MEM", "STACK", "MAP_PTR", "MAP_VALUE",
+           "MAP_OR_NULL", "CTX", "scalar", "const", "top_scalar",
            "offset_value", "join", "widen", "with_len_bound", "U64", "S64_MIN", "S64_MAX",
            "MAX_LEN"]
 
@@ -25,6 +26,10 @@ S64_MIN, S64_MAX = -(1 << 63), (1 << 63) - 1
 MAX_LEN = (1 << 32) - 1          # the verifier assumes buffers shorter than 4 GiB
 
 UNINIT, SCALAR, MEM, STACK = "uninit", "scalar", "mem", "stack"
+# loaded objects: a map's handle, a pointer into one of its values (or NULL until
+# checked), and the program context (XDP).  For these, `frame` holds the map index.
+MAP_PTR, MAP_VALUE, MAP_OR_NULL, CTX = "map", "map_value", "map_value_or_null", "ctx"
+_INDEXED = (STACK, MAP_PTR, MAP_VALUE, MAP_OR_NULL)
 
 
 @dataclass(frozen=True)
@@ -37,6 +42,7 @@ class Value:
     len_lo: int | None = None    # value >= len + len_lo
     len_hi: int | None = None    # value <= len + len_hi
     frame: int = 0               # STACK: 0 = the current function's frame, 1 = its caller's...
+    #                              MAP_*: the map's index
     link: tuple[int, int] | None = None   # (id, delta): value = hidden[id] + delta
     align: int = 0               # SCALAR: the value is a multiple of 2**align
 
@@ -48,7 +54,7 @@ class Value:
 
     @property
     def is_pointer(self) -> bool:
-        return self.kind in (MEM, STACK)
+        return self.kind in (MEM, STACK, MAP_VALUE, CTX)
 
     def describe(self) -> str:
         """Short text for the verifier log, in the spirit of the kernel's."""
@@ -58,8 +64,11 @@ class Value:
             if self.is_const:
                 return f"{self.umin:#x}" if self.umin > 9 else str(self.umin)
             return "scalar" + self._bounds()
-        if self.kind == MEM:
-            return "mem" + self._bounds()
+        if self.kind in (MEM, MAP_VALUE, CTX):
+            name = self.kind if self.kind != MAP_VALUE else f"map_value[{self.frame}]"
+            return name + self._bounds()
+        if self.kind in (MAP_PTR, MAP_OR_NULL):
+            return f"{self.kind}[{self.frame}]"
         where = "fp" if self.frame == 0 else f"fp[caller {self.frame}]"
         return where + self._bounds()
 
@@ -159,7 +168,7 @@ def join(a: Value, b: Value) -> Value:
     """The least value describing both (used where control flow merges)."""
     if a == b:
         return a
-    if a.kind != b.kind or (a.kind == STACK and a.frame != b.frame):
+    if a.kind != b.kind or (a.kind in _INDEXED and a.frame != b.frame):
         return Value(UNINIT) if UNINIT in (a.kind, b.kind) else top_scalar()
     if a.kind == UNINIT:
         return a
