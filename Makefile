@@ -22,6 +22,16 @@ test: $(STAMP)
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache
 
+# Rebuild the eBPF object files the tests load (tests/elf/*.c -> *.o; needs clang with the
+# BPF target).  -g for BTF; the prefix map keeps this machine's paths out of the objects.
+ELF_SOURCES := $(wildcard tests/elf/*.c)
+.PHONY: elf-fixtures
+elf-fixtures:
+	cd tests/elf && for src in $(notdir $(ELF_SOURCES)); do \
+		clang -O2 -g -target bpf -mcpu=v3 -ffile-prefix-map=$(CURDIR)/tests/elf=. \
+			-fdebug-compilation-dir=. -c $$src -o $${src%.c}.o || exit 1; \
+	done
+
 # Rebuild the benchmark bytecode from bench/c/*.c (needs clang with the BPF target)
 # and the input buffers.
 .PHONY: bench-programs

@@ -1,0 +1,332 @@
+"""Loading clang-built eBPF object files (`clang -O2 -g -target bpf -c prog.c`).
+
+What clang emits, and what this module does with it:
+
+- each program is a global function in an executable section named for its hook
+  (`xdp`, `xdp/...`, `socket`, `tc`, ...); static functions it calls live in `.text`
+  and are reached by `call` instructions carrying R_BPF_64_32 relocations (target:
+  the symbol's offset + (imm + 1) instructions);
+- map and global-data references are plain `lddw` (src 0) with an R_BPF_64_64
+  relocation, against the map's or variable's own symbol (offset in the symbol's
+  value) or against the section symbol (offset in lddw's immediate);
+- maps are declared in `maps` (legacy `struct bpf_map_def`) or `.maps` (BTF-defined:
+  the numbers are in the BTF types, the offsets in the symbol table);
+- `.data`, `.rodata*` and `.bss` become one-element array maps reached with lddw's
+  map-value form, as libbpf does;
+- relocations in debug and BTF sections are for debuggers, and ignored.
+
+The loaded Program starts with the entry function, followed by every function it
+can reach; each lddw and call is rewritten to bpfjit's forms.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import struct
+from collections import deque
+
+from .btf import map_definitions, parse_btf
+from .errors import BpfError, DecodeError, ElfError
+from .isa import LDDW_MAP, LDDW_MAP_VALUE, Insn, Kind
+from .kernel import KernelEnv
+from .maps import MAP_TYPES, MapSpec, MapTable, make_map
+from .program import Program, decode
+
+__all__ = ["load_elf", "ElfObject", "R_BPF_64_64", "R_BPF_64_32"]
+
+EM_BPF = 247
+R_BPF_64_64, R_BPF_64_32 = 1, 10
+SHF_ALLOC, SHF_EXECINSTR = 0x2, 0x4
+_LEGACY_MAP = struct.Struct("<IIIII")
+_IGNORED_RELOCATED = (".debug", ".BTF", ".rel.debug", ".eh_frame", ".llvm")
+_DATA_PREFIXES = (".data", ".rodata", ".bss")
+
+
+def _is_data_section(name: str) -> bool:
+    return any(name == p or name.startswith(p + ".") for p in _DATA_PREFIXES)
+
+
+class ElfObject:
+    """An object file's sections, symbols and maps, ready to extract programs from."""
+
+    def __init__(self, source: str | os.PathLike | bytes | bytearray):
+        try:
+            from elftools.common.exceptions import ELFError
+            from elftools.elf.elffile import ELFFile
+        except ImportError:          # pragma: no cover - a declared dependency
+            raise BpfError("loading object files needs pyelftools: pip install pyelftools")
+        if isinstance(source, (bytes, bytearray, memoryview)):
+            data, self.name = bytes(source), "<bytes>"
+        else:
+            try:
+                with open(source, "rb") as f:
+                    data = f.read()
+            except OSError as exc:
+                raise ElfError(f"cannot read {source}: {exc.strerror}") from None
+            self.name = os.fspath(source)
+        if data[:4] != b"\x7fELF":
+            raise ElfError(f"{self.name} is not an ELF object file")
+        try:
+            self.elf = ELFFile(io.BytesIO(data))
+            header = self.elf.header
+            if header["e_machine"] not in ("EM_BPF", EM_BPF):
+                raise ElfError(f"{self.name} is for {header['e_machine']}, not eBPF "
+                               f"(compile with clang -target bpf)")
+            if self.elf.elfclass != 64 or not self.elf.little_endian:
+                raise ElfError(f"{self.name} is not a 64-bit little-endian eBPF object "
+                               f"(use -target bpf or bpfel)")
+            self.sections = list(self.elf.iter_sections())
+            symtab = self.elf.get_section_by_name(".symtab")
+            if symtab is None:
+                raise ElfError(f"{self.name} has no symbol table")
+            self.symbols = list(symtab.iter_symbols())
+            self._index_sections()
+            self.maps = self._read_maps()
+        except ELFError as exc:
+            raise ElfError(f"{self.name}: malformed ELF ({exc})") from None
+
+    # ---- sections and functions -------------------------------------------------------------
+
+    def _index_sections(self) -> None:
+        self.by_index = {i: s for i, s in enumerate(self.sections)}
+        self.code_sections = {i: s for i, s in self.by_index.items()
+                              if s["sh_flags"] & SHF_EXECINSTR and s["sh_size"] > 0}
+        self.relocations: dict[int, list] = {}
+        for section in self.sections:
+            if section["sh_type"] == "SHT_RELA":
+                raise ElfError(f"{self.name}: section {section.name} has RELA relocations; "
+                               f"eBPF objects use REL")
+            if section["sh_type"] != "SHT_REL":
+                continue
+            target = section["sh_info"]
+            target_name = self.by_index[target].name if target in self.by_index else "?"
+            if target_name.startswith(_IGNORED_RELOCATED):
+                continue               # debug info and BTF: for debuggers, not for running
+            self.relocations[target] = list(section.iter_relocations())
+        # functions: (section index, byte offset) -> (name, size, global)
+        self.functions: dict[tuple[int, int], tuple[str, int, bool]] = {}
+        for sym in self.symbols:
+            if sym["st_info"]["type"] == "STT_FUNC" and sym["st_shndx"] in self.code_sections:
+                self.functions[(sym["st_shndx"], sym["st_value"])] = (
+                    sym.name, sym["st_size"], sym["st_info"]["bind"] == "STB_GLOBAL")
+
+    def programs(self) -> list[tuple[str, str]]:
+        """(section, function) of every global function in a code section."""
+        return [(self.by_index[sec].name, name)
+                for (sec, _), (name, _, is_global) in sorted(self.functions.items())
+                if is_global]
+
+    # ---- maps ----------------------------------------------------------------------------------
+
+    def _read_maps(self) -> list[tuple[MapSpec, int, int]]:
+        """(spec, section index, offset) of every map and global-data section."""
+        found: list[tuple[MapSpec, int, int]] = []
+        btf_maps = None
+        for index, section in self.by_index.items():
+            name = section.name
+            if name == "maps" or name == ".maps":
+                symbols = sorted((s for s in self.symbols if s["st_shndx"] == index
+                                  and s["st_info"]["type"] in ("STT_OBJECT", "STT_NOTYPE")
+                                  and s.name), key=lambda s: s["st_value"])
+                if name == ".maps" and symbols and btf_maps is None:
+                    btf_maps = self._btf_maps()
+                for sym in symbols:
+                    spec = (self._legacy_map(section, sym) if name == "maps"
+                            else self._btf_map(btf_maps, sym))
+                    found.append((spec, index, sym["st_value"]))
+            elif _is_data_section(name) and section["sh_flags"] & SHF_ALLOC \
+                    and not section["sh_flags"] & SHF_EXECINSTR and section["sh_size"] > 0:
+                initial = (bytes(section["sh_size"]) if section["sh_type"] == "SHT_NOBITS"
+                           else section.data())
+                found.append((MapSpec(name, 2, 4, section["sh_size"], 1, initial=initial,
+                                      read_only=name.startswith(".rodata")), index, 0))
+        for spec, _, _ in found:
+            if spec.type not in MAP_TYPES:
+                raise ElfError(f"{self.name}: map {spec.name!r} has map type {spec.type}, "
+                               f"which bpfjit does not implement (it has "
+                               f"{', '.join(f'{n} ({t})' for t, n in MAP_TYPES.items())})")
+        return found
+
+    def _legacy_map(self, section, sym) -> MapSpec:
+        data, at = section.data(), sym["st_value"]
+        if at + _LEGACY_MAP.size > len(data):
+            raise ElfError(f"{self.name}: map {sym.name!r} in section maps is shorter than "
+                           f"struct bpf_map_def (20 bytes)")
+        kind, key, value, entries, flags = _LEGACY_MAP.unpack_from(data, at)
+        return MapSpec(sym.name, kind, key, value, entries, flags)
+
+    def _btf_maps(self) -> dict:
+        section = self.elf.get_section_by_name(".BTF")
+        if section is None:
+            raise ElfError(f"{self.name}: BTF-defined maps (section .maps) need BTF: "
+                           f"compile with clang -g")
+        return map_definitions(parse_btf(section.data()))
+
+    def _btf_map(self, definitions: dict, sym) -> MapSpec:
+        fields = definitions.get(sym.name)
+        if fields is None:
+            raise ElfError(f"{self.name}: map {sym.name!r} in .maps has no BTF definition")
+        missing = [f for f in ("type", "key_size", "value_size", "max_entries")
+                   if f not in fields]
+        if missing:
+            raise ElfError(f"{self.name}: map {sym.name!r} does not declare "
+                           f"{', '.join(missing)}")
+        return MapSpec(sym.name, fields["type"], fields["key_size"], fields["value_size"],
+                       fields["max_entries"], fields.get("map_flags", 0))
+
+    # ---- one program ---------------------------------------------------------------------------
+
+    def program(self, section: str | None, function: str | None) -> Program:
+        entry = self._entry(section, function)
+        map_index = {(sec, off): i for i, (_, sec, off) in enumerate(self.maps)}
+        maps = MapTable([make_map(spec) for spec, _, _ in self.maps])
+        # lay out the entry function, then every function it can reach
+        placed: dict[tuple[int, int], int] = {}      # function -> its first pc
+        built: dict[tuple[int, int], tuple] = {}
+        todo, next_pc = deque([entry]), 0
+        while todo:
+            func = todo.popleft()
+            if func in placed:
+                continue
+            built[func] = insns, calls = self._function_code(func, map_index)
+            placed[func] = next_pc
+            next_pc += sum(i.slots for i in insns)
+            todo.extend(self._containing_function(target)[0] for _, target in calls)
+        # resolve calls: (section, byte offset) of the target -> its pc in the layout
+        final: list[Insn] = []
+        for func, (insns, calls) in built.items():
+            targets = dict(calls)
+            pc = placed[func]
+            for i, insn in enumerate(insns):
+                if i in targets:
+                    target_func, target_off = self._containing_function(targets[i])
+                    target_pc = placed[target_func] + target_off // 8
+                    insn = Insn(insn.spec, insn.dst, insn.src, insn.off, target_pc - (pc + 1))
+                final.append(insn)
+                pc += insn.slots
+        section_name = self.by_index[entry[0]].name
+        context = "xdp" if section_name == "xdp" or section_name.startswith(("xdp/", "xdp.")) \
+            else None
+        program = Program(final, env=KernelEnv(maps), context=context)
+        program.section, program.function = section_name, self.functions[entry][0]
+        return program
+
+    def _entry(self, section: str | None, function: str | None) -> tuple[int, int]:
+        """(section index, offset) of the entry function."""
+        candidates = [(key, name) for key, (name, _, is_global) in self.functions.items()
+                      if is_global or name == function]
+        if section is not None:
+            known = {self.by_index[i].name for i in self.code_sections}
+            if section not in known:
+                raise ElfError(f"{self.name} has no code section {section!r} (sections: "
+                               f"{', '.join(sorted(known)) or 'none'})")
+            candidates = [c for c in candidates if self.by_index[c[0][0]].name == section]
+        if function is not None:
+            candidates = [c for c in candidates if c[1] == function]
+            if not candidates:
+                raise ElfError(f"{self.name} has no function {function!r}"
+                               + (f" in section {section!r}" if section else ""))
+        elif len(candidates) > 1:
+            non_text = [c for c in candidates if self.by_index[c[0][0]].name != ".text"]
+            if section is None and len(non_text) == 1:
+                candidates = non_text
+            else:
+                names = ", ".join(f"{self.by_index[k[0]].name}:{n}" for k, n in candidates)
+                raise ElfError(f"{self.name} has several programs ({names}); choose one with "
+                               f"section= / --section or function= / --function")
+        if not candidates:
+            raise ElfError(f"{self.name} has no program (no global function in a code "
+                           f"section)")
+        return candidates[0][0]
+
+    def _containing_function(self, where: tuple[int, int]) -> tuple[tuple[int, int], int]:
+        """The function holding byte `offset` of a section, and the offset within it."""
+        sec, offset = where
+        for (fsec, start), (name, size, _) in self.functions.items():
+            if fsec == sec and start <= offset < start + max(size, 8):
+                return (fsec, start), offset - start
+        raise ElfError(f"{self.name}: a call targets offset {offset} of section "
+                       f"{self.by_index[sec].name}, where no function is")
+
+    def _function_code(self, func: tuple[int, int], map_index: dict):
+        """A function's instructions with map relocations applied, and its calls as
+        (instruction index, (section, byte offset) of the target)."""
+        sec, start = func
+        name, size, _ = self.functions[func]
+        section = self.by_index[sec]
+        raw = section.data()[start:start + size]
+        try:
+            insns = decode(raw)
+        except DecodeError as exc:
+            raise ElfError(f"{self.name}: function {name!r} in section {section.name}: "
+                           f"{exc}") from None
+        at, index_of = 0, {}
+        for i, insn in enumerate(insns):
+            index_of[start + at] = i
+            at += insn.slots * 8
+        relocated = {}
+        for rel in self.relocations.get(sec, []):
+            offset = rel["r_offset"]
+            if start <= offset < start + size:
+                if offset not in index_of:
+                    raise ElfError(f"{self.name}: a relocation at {section.name}+{offset} is "
+                                   f"not at an instruction")
+                relocated[index_of[offset]] = rel
+        calls = []
+        for i, insn in enumerate(insns):
+            rel = relocated.get(i)
+            if rel is not None:
+                insn = insns[i] = self._relocate(insn, rel, section.name, map_index, calls, i)
+            elif insn.kind is Kind.CALL_LOCAL:        # resolved by the assembler: relative
+                own = start + sum(x.slots for x in insns[:i]) * 8
+                calls.append((i, (sec, own + (insn.imm + 1) * 8)))
+            elif insn.kind is Kind.LDDW and insn.src != 0:
+                raise ElfError(f"{self.name}: lddw in {name!r} has src {insn.src} without "
+                               f"a relocation")
+        return insns, calls
+
+    def _relocate(self, insn: Insn, rel, section: str, map_index: dict, calls: list,
+                  i: int) -> Insn:
+        sym = self.symbols[rel["r_info_sym"]]
+        kind = rel["r_info_type"]
+        where = f"{section}+{rel['r_offset']:#x}"
+        sym_name = sym.name or (self.by_index[sym["st_shndx"]].name
+                                if sym["st_shndx"] in self.by_index else "?")
+        if kind == R_BPF_64_64 and insn.kind is Kind.LDDW:
+            target = sym["st_shndx"]
+            target_name = self.by_index[target].name if target in self.by_index else "?"
+            if target_name in ("maps", ".maps"):
+                key = (target, sym["st_value"])
+                if key not in map_index:
+                    raise ElfError(f"{self.name}: lddw at {where} refers to {sym_name!r}, "
+                                   f"which is not a map")
+                return Insn(insn.spec, insn.dst, LDDW_MAP, 0, map_index[key], 0)
+            if (target, 0) in map_index and _is_data_section(target_name):
+                offset = sym["st_value"] + (insn.imm & 0xFFFFFFFF)
+                return Insn(insn.spec, insn.dst, LDDW_MAP_VALUE, 0, map_index[(target, 0)],
+                            offset)
+            raise ElfError(f"{self.name}: lddw at {where} refers to {sym_name!r} in section "
+                           f"{target_name}, which is neither a map nor global data")
+        if kind == R_BPF_64_32 and insn.kind is Kind.CALL_LOCAL:
+            if sym["st_shndx"] not in self.code_sections:
+                raise ElfError(f"{self.name}: the call at {where} targets {sym_name!r}, "
+                               f"which is not code (an extern function?)")
+            calls.append((i, (sym["st_shndx"], sym["st_value"] + (insn.imm + 1) * 8)))
+            return insn
+        raise ElfError(f"{self.name}: relocation type {kind} at {where} (against "
+                       f"{sym_name!r}) is not supported; bpfjit handles R_BPF_64_64 on lddw "
+                       f"and R_BPF_64_32 on calls")
+
+
+def load_elf(source: str | os.PathLike | bytes, section: str | None = None,
+             function: str | None = None) -> Program:
+    """Load one program from an eBPF object file; see the module docstring.
+
+    `section` picks the code section (`xdp`, `xdp/...`, `socket`, `.text`, ...);
+    `function` the entry function (default: the section's global function).  The
+    result's `.maps[name]` are its maps, which keep their contents across runs and
+    across engines compiled from it; programs from an xdp section take a
+    bpfjit.XdpContext.  ElfError names the section, symbol or relocation at fault.
+    """
+    return ElfObject(source).program(section, function)

@@ -1,0 +1,87 @@
+/* Definitions the test programs need, written for bpfjit's fixtures: section and map
+ * declaration macros, the kernel helpers bpfjit provides (by kernel id), and the
+ * packet headers the parsers read.  Compiled with clang -O2 -g -target bpf. */
+#ifndef BPF_DEFS_H
+#define BPF_DEFS_H
+
+typedef unsigned char u8;
+typedef unsigned short u16;
+typedef unsigned int u32;
+typedef unsigned long long u64;
+typedef signed int s32;
+
+#define SEC(name) __attribute__((section(name), used))
+#define NOINLINE __attribute__((noinline))
+
+/* BTF-defined maps: the values are encoded in the BTF of the member types */
+#define __uint(name, val) int (*name)[val]
+#define __type(name, val) typeof(val) *name
+
+#define BPF_MAP_TYPE_HASH 1
+#define BPF_MAP_TYPE_ARRAY 2
+#define BPF_ANY 0
+#define BPF_NOEXIST 1
+#define BPF_EXIST 2
+
+/* legacy map definitions, SEC("maps") */
+struct bpf_map_def {
+    u32 type;
+    u32 key_size;
+    u32 value_size;
+    u32 max_entries;
+    u32 map_flags;
+};
+
+/* helpers, by their kernel ids */
+static void *(*bpf_map_lookup_elem)(void *map, const void *key) = (void *)1;
+static long (*bpf_map_update_elem)(void *map, const void *key, const void *value,
+                                   u64 flags) = (void *)2;
+static long (*bpf_map_delete_elem)(void *map, const void *key) = (void *)3;
+static u64 (*bpf_ktime_get_ns)(void) = (void *)5;
+static long (*bpf_trace_printk)(const char *fmt, u32 fmt_size, ...) = (void *)6;
+static u32 (*bpf_get_prandom_u32)(void) = (void *)7;
+static u32 (*bpf_get_smp_processor_id)(void) = (void *)8;
+
+/* the XDP context and actions */
+struct xdp_md {
+    u32 data;
+    u32 data_end;
+    u32 data_meta;
+    u32 ingress_ifindex;
+    u32 rx_queue_index;
+    u32 egress_ifindex;
+};
+enum xdp_action { XDP_ABORTED = 0, XDP_DROP, XDP_PASS, XDP_TX, XDP_REDIRECT };
+
+/* packet headers (network byte order on the wire) */
+struct ethhdr {
+    u8 h_dest[6];
+    u8 h_source[6];
+    u16 h_proto;
+} __attribute__((packed));
+
+struct iphdr {
+    u8 ihl_version;
+    u8 tos;
+    u16 tot_len;
+    u16 id;
+    u16 frag_off;
+    u8 ttl;
+    u8 protocol;
+    u16 check;
+    u32 saddr;
+    u32 daddr;
+};
+
+struct ports {
+    u16 source;
+    u16 dest;
+};
+
+#define ETH_P_IP 0x0800
+#define IPPROTO_TCP 6
+#define IPPROTO_UDP 17
+#define htons(x) __builtin_bswap16(x)
+#define ntohs(x) __builtin_bswap16(x)
+
+#endif
