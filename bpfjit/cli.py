@@ -45,9 +45,15 @@ def _read(path: str, mode: str = "b"):
         raise _UserError(f"{path} is not a text file") from None
 
 
-def _load(path: str) -> tuple[Program | None, DataTest | None]:
-    """Load PROG by its extension: .bin (raw), .s/.asm (assembly) or .data (test file)."""
+def _load(path: str, args=None) -> tuple[Program | None, DataTest | None]:
+    """Load PROG by its extension: .bin (raw), .s/.asm (assembly), .data (test file) or
+    .o (an eBPF object file; --section / --function pick the program)."""
     suffix = Path(path).suffix.lower()
+    if suffix == ".o":
+        from .elf import load_elf
+        _read(path)                             # a missing file: one clear line
+        return load_elf(path, section=getattr(args, "section", None),
+                        function=getattr(args, "function", None)), None
     if suffix in (".bin", ".o.bin", ".raw"):
         return Program.from_bytes(_read(path)), None
     if suffix in (".s", ".asm"):
@@ -56,19 +62,22 @@ def _load(path: str) -> tuple[Program | None, DataTest | None]:
         test = parse_data(_read(path, "t"))
         return test.program, test
     raise _UserError(f"{path}: unknown program type {suffix or '(no extension)'!r}; "
-                     f"use .bin (raw bytecode), .s/.asm (assembly) or .data (test file)")
+                     f"use .bin (raw bytecode), .s/.asm (assembly), .data (test file) or "
+                     f".o (object file)")
 
 
-def _load_runnable(path: str) -> tuple[Program, DataTest | None]:
+def _load_runnable(path: str, args=None) -> tuple[Program, DataTest | None]:
     """Like _load, for commands that need the program itself: a .data file whose
     program does not assemble is an error here, not an expected outcome."""
-    prog, test = _load(path)
+    prog, test = _load(path, args)
     if prog is None:
         raise test.program_error
     return prog, test
 
 
 def _memory(args, test: DataTest | None = None) -> bytearray | None:
+    if getattr(args, "packet", None) is not None:
+        return bytearray(_read(args.packet))
     if getattr(args, "mem", None) is not None:
         return bytearray(_read(args.mem))
     if getattr(args, "mem_hex", None) is not None:
@@ -92,14 +101,35 @@ def _compile(prog: Program, engine: str, budget: int | None = None, helpers=None
 # ---------------------------------------------------------------------------
 
 def cmd_run(args) -> int:
-    prog, test = _load(args.prog)
+    prog, test = _load(args.prog, args)
     mem = _memory(args, test)
     if test is None:
         fn = _compile(prog, args.engine, args.budget, mode=args.mode)
-        r0 = fn(mem)
-        print(f"r0 = {r0} ({r0:#x})")
+        if prog.context == "xdp":
+            from .context import XDP_ACTIONS, XdpContext
+            ctx = XdpContext(mem if mem is not None else b"")
+            r0 = fn(ctx)
+            action = XDP_ACTIONS.get(r0)
+            suffix = f" {action}" if action else ""
+        else:
+            r0, suffix = fn(mem), ""
+        for line in prog.trace:
+            print(f"trace: {line}")
+        print(f"r0 = {r0} ({r0:#x}){suffix}")
         return 0
     return _check_data_test(prog, test, mem, args)
+
+
+def cmd_maps(args) -> int:
+    """One line per map: name, type, key size, value size, max entries."""
+    from .elf import ElfObject
+    _read(args.object)
+    obj = ElfObject(args.object)
+    for spec, _, _ in obj.maps:
+        flags = " read-only" if spec.read_only else ""
+        print(f"{spec.name} type={spec.type_name} key={spec.key_size} value={spec.value_size} "
+              f"max_entries={spec.max_entries}{flags}")
+    return 0
 
 
 def _check_data_test(prog, test: DataTest, mem, args) -> int:
@@ -131,7 +161,7 @@ def _check_data_test(prog, test: DataTest, mem, args) -> int:
 def cmd_verify(args) -> int:
     """Verify a program; print the log and statistics when asked."""
     from .verifier import verify
-    prog, test = _load_runnable(args.prog)
+    prog, test = _load_runnable(args.prog, args)
     helpers = conformance_helpers() if test is not None else None
     try:
         verified = verify(prog, mode=args.mode, helpers=helpers, log=args.log)
@@ -166,7 +196,7 @@ def cmd_asm(args) -> int:
 
 
 def cmd_disasm(args) -> int:
-    prog, test = _load_runnable(args.prog)
+    prog, test = _load_runnable(args.prog, args)
     if not (args.native or args.ir):
         sys.stdout.write(disassemble(prog, args.syntax, pcs=args.pcs))
         return 0
@@ -227,7 +257,7 @@ def cmd_fuzz(args) -> int:
 
 def cmd_bench(args) -> int:
     from .bench import bench_program
-    prog, test = _load_runnable(args.prog)
+    prog, test = _load_runnable(args.prog, args)
     result = bench_program(prog, args.engine, _memory(args, test), iters=args.iters)
     print(f"engine={args.engine} insns_per_run={result.insns_per_run} "
           f"ns_per_insn={result.ns_per_insn:.2f} call_overhead_ns={result.call_overhead_ns:.1f}")
@@ -244,13 +274,23 @@ def cmd_bench_suite(args) -> int:
 
 # ---------------------------------------------------------------------------
 
-def _program_args(p: argparse.ArgumentParser) -> None:
+def _program_args(p: argparse.ArgumentParser, packet: bool = False) -> None:
     """PROG, its memory (--mem FILE or --mem-hex HEX) and --engine."""
-    p.add_argument("prog", help="program: .bin, .s/.asm or .data")
+    p.add_argument("prog", help="program: .bin, .s/.asm, .data or .o")
     mem = p.add_mutually_exclusive_group()
     mem.add_argument("--mem", metavar="FILE", help="memory buffer from a file")
     mem.add_argument("--mem-hex", metavar="HEX", help="memory buffer as hex bytes")
+    if packet:
+        mem.add_argument("--packet", metavar="FILE",
+                         help="the packet, for an XDP program (or the buffer, for others)")
+    _object_args(p)
     _engine_arg(p)
+
+
+def _object_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--section", help="for a .o: the code section of the program (xdp, ...)")
+    p.add_argument("--function", help="for a .o: the entry function (default: the "
+                                      "section's global function)")
 
 
 def _engine_arg(p: argparse.ArgumentParser) -> None:
@@ -264,14 +304,19 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     p = sub.add_parser("run", help="run a program and print r0 (a .data file is checked)")
-    _program_args(p)
+    _program_args(p, packet=True)
     p.add_argument("--budget", type=int, help="instruction budget per run")
     p.add_argument("--mode", choices=("checked", "strict", "unchecked"), default="checked",
                    help="checked (default): runtime checks where nothing is proven")
     p.set_defaults(func=cmd_run)
 
+    p = sub.add_parser("maps", help="list the maps of an eBPF object file, one per line")
+    p.add_argument("object", help="object file (.o)")
+    p.set_defaults(func=cmd_maps)
+
     p = sub.add_parser("verify", help="verify a program; show its reasoning and what it proved")
-    p.add_argument("prog", help="program: .bin, .s/.asm or .data")
+    p.add_argument("prog", help="program: .bin, .s/.asm, .data or .o")
+    _object_args(p)
     p.add_argument("--log", action="store_true",
                    help="print the abstract state at each instruction")
     p.add_argument("--stats", action="store_true",
@@ -286,7 +331,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_asm)
 
     p = sub.add_parser("disasm", help="disassemble a program")
-    p.add_argument("prog", help="program: .bin, .s/.asm or .data")
+    p.add_argument("prog", help="program: .bin, .s/.asm, .data or .o")
+    _object_args(p)
     p.add_argument("--syntax", choices=("data", "c"), default="data",
                    help="data: assembler syntax (default); c: llvm-objdump pseudo-C")
     p.add_argument("--pcs", action="store_true", help="prefix each line with its pc")
