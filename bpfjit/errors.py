@@ -95,3 +95,9 @@ class CallDepthExceeded(BpfTrap):
 
 class HelperError(BpfTrap):
     """A helper call that failed: unknown id, or the helper itself raised."""
+
+
+class HelperArgumentError(ValueError):
+    """Raised inside a built-in helper for a bad argument (a pointer outside every
+    region, a value that is not a map); the engine reports it as a HelperError at the
+    call's pc.  Not a BpfError, so that it is wrapped rather than passed through."""

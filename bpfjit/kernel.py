@@ -15,7 +15,7 @@ import re
 import time
 from typing import Callable, Protocol
 
-from .errors import BpfError
+from .errors import HelperArgumentError
 from .maps import BPF_ANY, MapError, MapTable, map_handle
 
 __all__ = ["KernelEnv", "HelperMemory", "HELPER_NAMES", "MAP_HELPERS", "M64"]
@@ -59,7 +59,7 @@ class KernelEnv:
             index = (handle - map_handle(0)) >> 16
             if 0 <= index < len(maps) and handle == map_handle(index):
                 return index, maps[index]
-            raise BpfError(f"r1 ({handle:#x}) is not a map")
+            raise HelperArgumentError(f"r1 ({handle:#x}) is not a map")
 
         def lookup(r1, r2, r3, r4, r5):
             index, m = the_map(r1)
@@ -81,7 +81,7 @@ class KernelEnv:
         def trace_printk(r1, r2, r3, r4, r5):
             mem = memory()
             if not 0 < r2 <= _PRINTK_MAX:
-                raise BpfError(f"trace_printk: format size {r2} is not 1-{_PRINTK_MAX}")
+                raise HelperArgumentError(f"trace_printk: format size {r2} is not 1-{_PRINTK_MAX}")
             fmt = mem.read(r1, r2).split(b"\0", 1)[0]
             text = _format(fmt, (r3, r4, r5), mem)
             self.trace.append(text.rstrip("\n"))
@@ -114,7 +114,7 @@ def _format(fmt: bytes, args: tuple[int, int, int], mem: HelperMemory) -> str:
             out.append("%")
             continue
         if used == len(args):
-            raise BpfError("trace_printk: the format has more conversions than the 3 "
+            raise HelperArgumentError("trace_printk: the format has more conversions than the 3 "
                            "arguments a program can pass")
         value = args[used] & M64
         used += 1

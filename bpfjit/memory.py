@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import struct
 
-from .errors import BpfError, MemoryAccessError
+from .errors import BpfError, HelperArgumentError, MemoryAccessError
 from .isa import MAX_CALL_DEPTH, STACK_SIZE
 
 __all__ = ["as_buffer", "Region", "AddressSpace", "MEM_BASE", "STACK_TOP", "MAP_BASE",
@@ -85,7 +85,7 @@ class AddressSpace:
         for region in self.regions:
             if region.base <= addr and addr + size <= region.hi and region.writable:
                 return region
-        raise BpfError(f"a helper argument points to {addr:#x}, outside the buffer, the "
+        raise HelperArgumentError(f"a helper argument points to {addr:#x}, outside the buffer, the "
                        f"stack and the map values ({size} bytes)")
 
     def read(self, addr: int, size: int) -> bytes:

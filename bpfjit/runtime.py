@@ -16,7 +16,8 @@ import threading
 import time
 from typing import Callable, Mapping
 
-from .errors import BpfError, BpfTrap, BudgetExceeded, CallDepthExceeded, MemoryAccessError
+from .errors import (BpfError, BpfTrap, BudgetExceeded, CallDepthExceeded, HelperArgumentError,
+                     MemoryAccessError)
 from .isa import MAX_CALL_DEPTH
 from .context import XDP_HEADER, XdpContext, copy_back
 from .memory import as_buffer
@@ -97,7 +98,7 @@ class JitMemory:
             if lo <= address and address + size <= hi:
                 return
         if self.maps.find(address, size) is None:
-            raise BpfError(f"a helper argument points to {address:#x}, outside the buffer, "
+            raise HelperArgumentError(f"a helper argument points to {address:#x}, outside the buffer, "
                            f"the stack and the map values ({size} bytes)")
 
     def read(self, address: int, size: int) -> bytes:

@@ -530,6 +530,10 @@ class Analysis:
         if base.kind == MAP_VALUE:
             the_map = self.maps[base.frame]
             ok = lo >= 0 and hi + size <= the_map.value_size
+            if not ok and base.smin == base.smax:
+                raise VerifierError(pc, f"r{base_reg}{insn.off:+d} is outside the "
+                                        f"{the_map.value_size}-byte value of map "
+                                        f"{the_map.name!r} ({size}-byte access at {lo})")
             if writes and the_map.spec.read_only:
                 raise VerifierError(pc, f"map {the_map.name!r} is read-only")
         elif base.kind == MEM:

@@ -1,0 +1,285 @@
+"""Object files built by clang (tests/elf/*.c -> *.o, `make elf-fixtures`): loading,
+maps, helpers, global data, bpf-to-bpf calls and XDP, on every engine."""
+
+import struct
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import bpfjit
+from bpfjit.elf import ElfObject
+
+ELF = Path(__file__).parent / "elf"
+M64 = 2**64
+XDP_DROP, XDP_PASS = 1, 2
+
+
+def packet(proto=6, src=0x0A000001, dst=0x0A000002, sport=1234, dport=80, payload=b"hello",
+           ether_type=0x0800):
+    """Ethernet + IPv4 (20-byte header) + ports + payload."""
+    eth = b"\xff" * 6 + b"\x11" * 6 + struct.pack("!H", ether_type)
+    ip = struct.pack("!BBHHHBBHII", 0x45, 0, 24 + len(payload), 0, 0, 64, proto, 0, src, dst)
+    return eth + ip + struct.pack("!HH", sport, dport) + payload
+
+
+def load(name, **kw):
+    return bpfjit.load_elf(ELF / f"{name}.o", **kw)
+
+
+# ---- a packet counter with array maps ------------------------------------------------------
+
+def test_counter_counts_per_protocol(engine):
+    prog = load("counter")
+    fn = bpfjit.compile(prog, engine)
+    results = [fn(bpfjit.XdpContext(packet(proto=p))) for p in (6, 17, 6, 1)]
+    results.append(fn(bpfjit.XdpContext(packet(ether_type=0x86DD))))   # IPv6: not counted
+    assert results == [XDP_PASS] * 5
+    assert prog.maps["total"][0] == (5).to_bytes(8, "little")
+    counts = {k: v for k, v in prog.maps["proto_counts"].ints().items() if v}
+    assert counts == {6: 2, 17: 1, 1: 1}
+
+
+def test_map_state_lives_across_runs_and_engines():
+    prog = load("counter")
+    engines = bpfjit.engines()
+    for engine in engines:                      # each engine adds one TCP packet
+        bpfjit.compile(prog, engine)(packet(proto=6))
+    assert prog.maps["proto_counts"][6] == len(engines).to_bytes(8, "little")
+
+
+def test_python_writes_to_a_map_are_seen_by_the_program(engine):
+    prog = load("counter")
+    prog.maps["proto_counts"][17] = 1000
+    bpfjit.compile(prog, engine)(packet(proto=17))
+    assert prog.maps["proto_counts"].ints()[17] == 1001
+
+
+def test_an_xdp_program_may_change_the_packet_and_the_caller_sees_it():
+    # hand-written: swap the first two bytes of the packet
+    text = """
+        ldxw %r2, [%r1+0]
+        ldxw %r3, [%r1+4]
+        mov %r4, %r2
+        add %r4, 2
+        jgt %r4, %r3, out
+        ldxb %r5, [%r2]
+        ldxb %r6, [%r2+1]
+        stxb [%r2], %r6
+        stxb [%r2+1], %r5
+    out:
+        mov %r0, 2
+        exit
+    """
+    base = bpfjit.assemble(text)
+    prog = bpfjit.Program(base.insns, context="xdp")
+    for engine in bpfjit.engines():
+        ctx = bpfjit.XdpContext(b"\x01\x02\x03")
+        assert bpfjit.compile(prog, engine)(ctx) == XDP_PASS
+        assert ctx.packet == b"\x02\x01\x03"
+        buf = bytearray(b"\xaa\xbb")                # a plain buffer works too, in place
+        bpfjit.compile(prog, engine)(buf)
+        assert buf == bytearray(b"\xbb\xaa")
+
+
+# ---- a flow table in a hash map --------------------------------------------------------------
+
+def flow_key(src, dst, sport, dport, proto=6):
+    return struct.pack("<IIHHI", *struct.unpack("<II", struct.pack("!II", src, dst)),
+                       sport, dport, proto)
+
+
+def test_flow_table_counts_packets_and_bytes_and_drops_when_full(engine):
+    prog = load("flows")
+    fn = bpfjit.compile(prog, engine)
+    first, second = packet(sport=1), packet(sport=2, payload=b"x" * 30)
+    assert [fn(first), fn(first), fn(second)] == [XDP_PASS] * 3
+    flows = prog.maps["flows"]
+    stats = {k: struct.unpack("<QQ", v) for k, v in flows.items()}
+    # a packet is 14 + 20 + 4 + payload bytes
+    assert stats == {flow_key(0x0A000001, 0x0A000002, 1, 80): (2, 2 * (38 + 5)),
+                     flow_key(0x0A000001, 0x0A000002, 2, 80): (1, 38 + 30)}
+    # max_entries is 4: two more flows fit, the fifth gets -E2BIG and is dropped
+    assert [fn(packet(sport=s)) for s in (3, 4, 5)] == [XDP_PASS, XDP_PASS, XDP_DROP]
+    assert len(flows) == 4
+    del flows[flow_key(0x0A000001, 0x0A000002, 3, 80)]      # room again
+    assert fn(packet(sport=5)) == XDP_PASS and len(flows) == 4
+
+
+# ---- global variables ------------------------------------------------------------------------
+
+def test_global_data_lives_in_array_maps(engine):
+    prog = load("globals")
+    fn = bpfjit.compile(prog, engine)
+    pkt = packet()
+    # runs starts at 100 (.data) and grows by step = 7 (.rodata); > 120 drops
+    assert [fn(pkt) for _ in range(4)] == [XDP_PASS, XDP_PASS, XDP_DROP, XDP_DROP]
+    assert prog.maps[".data"].ints() == {0: 128}
+    assert prog.maps[".rodata"][0] == (7).to_bytes(4, "little")
+    bss = prog.maps[".bss"][0]              # history[4] (u32) at 8, last_length (u64) at 0
+    assert struct.unpack_from("<Q", bss, 0)[0] == len(pkt)
+    # runs was 107, 114, 121, 128: slots 107 & 3 = 3, 114 & 3 = 2, 1, 0 all got the length
+    assert struct.unpack_from("<4I", bss, 8) == (len(pkt),) * 4
+    assert prog.trace == [f"run {n} length {len(pkt)}" for n in (107, 114, 121, 128)]
+
+
+def test_rodata_cannot_be_written_by_the_program():
+    prog = load("globals")
+    rodata = prog.maps.list.index(prog.maps[".rodata"])
+    text = f"lddw %r1, map_val_by_fd({rodata}, 0)\nstw [%r1], 1\nmov %r0, 0\nexit"
+    writer = bpfjit.assemble(text)
+    with pytest.raises(bpfjit.VerifierError, match="read-only"):
+        bpfjit.compile(bpfjit.Program(writer.insns, env=prog.env), "interp")
+
+
+# ---- bpf-to-bpf calls -------------------------------------------------------------------------
+
+def mix(x, y):
+    x = ((x ^ y) * 0x9E3779B97F4A7C15) % M64
+    return x ^ (x >> 29)
+
+
+def test_calls_into_text_compute_what_the_c_says(engine):
+    prog = load("calls", section="xdp")
+    data = packet()
+    h = 0
+    for byte in data[:16]:
+        h = mix(h, byte)
+    assert bpfjit.compile(prog, engine)(data) == (XDP_DROP if h & 1 else XDP_PASS)
+
+
+def test_function_picks_another_entry_point(engine):
+    prog = load("calls", function="mix_only")
+    assert prog.section == "xdp/mix"
+    ctx = bpfjit.XdpContext(b"\x00" * 4, ingress_ifindex=5)
+    assert bpfjit.compile(prog, engine)(ctx) == mix(5, 3) & 0x7FFFFFFF
+
+
+def test_several_programs_need_a_choice():
+    with pytest.raises(bpfjit.ElfError, match="several programs.*hash_packet.*mix_only"):
+        load("calls")
+
+
+# ---- an XDP firewall ----------------------------------------------------------------------------
+
+def test_firewall_verdicts_and_counts(engine):
+    prog = load("parser")
+    prog.maps["blocklist"][struct.pack("!I", 0x0A000009)] = 1
+    fn = bpfjit.compile(prog, engine)
+    cases = [
+        (packet(dport=23), XDP_DROP),                     # telnet
+        (packet(dport=80), XDP_PASS),
+        (packet(src=0x0A000009), XDP_DROP),               # blocklisted source
+        (packet(ether_type=0x0806), XDP_PASS),            # not IPv4
+        (b"\x00" * 10, XDP_DROP),                         # shorter than Ethernet
+        (packet(proto=17, dport=23)[:36], XDP_DROP),      # ports cut off
+    ]
+    assert [fn(bpfjit.XdpContext(p)) for p, _ in cases] == [v for _, v in cases]
+    assert {k: v for k, v in prog.maps["verdicts"].ints().items() if v} == \
+        {XDP_DROP: 4, XDP_PASS: 2}
+
+
+def test_every_access_of_the_fixtures_is_proven():
+    for name in ("counter", "flows", "globals", "parser"):
+        verified = bpfjit.verify(load(name))
+        assert verified.proven == set(verified.accesses), name
+
+
+# ---- errors --------------------------------------------------------------------------------------
+
+def test_not_an_object_file(tmp_path):
+    path = tmp_path / "x.o"
+    path.write_bytes(b"hello")
+    with pytest.raises(bpfjit.ElfError, match="not an ELF object file"):
+        bpfjit.load_elf(path)
+    with pytest.raises(bpfjit.ElfError, match="cannot read"):
+        bpfjit.load_elf(tmp_path / "missing.o")
+
+
+def test_an_object_for_another_machine():
+    with open(sys.executable, "rb") as f:
+        native = f.read()
+    with pytest.raises(bpfjit.ElfError, match="not eBPF"):
+        bpfjit.load_elf(native)
+
+
+def test_unknown_section_is_named():
+    with pytest.raises(bpfjit.ElfError, match="no code section 'tc'.*xdp"):
+        load("counter", section="tc")
+
+
+def _patched(name, section, offset_in_section, data: bytes) -> bytes:
+    raw = bytearray((ELF / f"{name}.o").read_bytes())
+    sec = ElfObject(bytes(raw)).elf.get_section_by_name(section)
+    at = sec["sh_offset"] + offset_in_section
+    raw[at:at + len(data)] = data
+    return bytes(raw)
+
+
+def test_unsupported_map_type_names_the_map():
+    # the legacy map's first field is its type: make it 27 (ring buffer)
+    raw = _patched("parser", "maps", 0, struct.pack("<I", 27))
+    with pytest.raises(bpfjit.ElfError, match="verdicts.*map type 27"):
+        bpfjit.load_elf(raw)
+
+
+def test_unsupported_relocation_names_it():
+    # r_info = symbol << 32 | type: set the type of the first relocation of xdp to 3
+    raw = bytearray((ELF / "counter.o").read_bytes())
+    rel = ElfObject(bytes(raw)).elf.get_section_by_name(".relxdp")
+    at = rel["sh_offset"] + 8
+    raw[at:at + 4] = struct.pack("<I", 3)
+    with pytest.raises(bpfjit.ElfError, match=r"relocation type 3 at xdp\+0x30.*total"):
+        bpfjit.load_elf(bytes(raw))
+
+
+# ---- the command line -------------------------------------------------------------------------
+
+def cli(*args):
+    return subprocess.run([sys.executable, "-m", "bpfjit", *args], capture_output=True,
+                          text=True, timeout=120)
+
+
+def test_cli_runs_an_object_on_a_packet(engine, tmp_path):
+    path = tmp_path / "telnet.bin"
+    path.write_bytes(packet(dport=23))
+    proc = cli("run", str(ELF / "parser.o"), "--section", "xdp", "--packet", str(path),
+               "--engine", engine)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "r0 = 1 (0x1) XDP_DROP"
+
+
+def test_cli_prints_trace_output(tmp_path):
+    path = tmp_path / "p.bin"
+    path.write_bytes(packet())
+    proc = cli("run", str(ELF / "globals.o"), "--packet", str(path))
+    assert proc.stdout.splitlines() == [f"trace: run 107 length {len(packet())}",
+                                        "r0 = 2 (0x2) XDP_PASS"]
+
+
+def test_cli_lists_maps():
+    proc = cli("maps", str(ELF / "globals.o"))
+    assert proc.returncode == 0
+    assert proc.stdout.splitlines() == [
+        ".data type=array key=4 value=8 max_entries=1",
+        ".rodata type=array key=4 value=4 max_entries=1 read-only",
+        ".bss type=array key=4 value=24 max_entries=1",
+        ".rodata.str1.1 type=array key=4 value=22 max_entries=1 read-only",
+    ]
+    proc = cli("maps", str(ELF / "parser.o"))
+    assert proc.stdout.splitlines() == [
+        "verdicts type=array key=4 value=8 max_entries=8",
+        "blocklist type=hash key=4 value=4 max_entries=16",
+    ]
+
+
+@pytest.mark.parametrize("args,words", [
+    (("maps", "missing.o"), "cannot read missing.o"),
+    (("run", str(ELF / "calls.o")), "several programs"),
+    (("run", str(ELF / "counter.o"), "--section", "tc"), "no code section 'tc'"),
+])
+def test_cli_errors_are_one_line(args, words):
+    proc = cli(*args)
+    assert proc.returncode == 1
+    assert proc.stderr.count("\n") == 1 and words in proc.stderr
