@@ -16,6 +16,7 @@ from .errors import (AssembleError, BackendUnavailable, BpfError, BpfTrap, Budge
                      CallDepthExceeded, DecodeError, ElfError, HelperError,
                      MemoryAccessError, VerifierError)
 from .interpreter import DEFAULT_BUDGET
+from .maps import MapError
 from .program import Program
 from .verifier import MODES, VerifiedProgram, verify
 
@@ -25,7 +26,7 @@ __all__ = [
     "engines", "DEFAULT_BUDGET",
     "BpfError", "DecodeError", "AssembleError", "VerifierError", "ElfError",
     "BackendUnavailable", "BpfTrap", "MemoryAccessError", "BudgetExceeded",
-    "CallDepthExceeded", "HelperError",
+    "CallDepthExceeded", "HelperError", "MapError",
 ]
 
 __version__ = "0.1.0"

@@ -60,7 +60,7 @@ def bench_program(prog: Program, engine: str, mem: bytearray | None, *,
     from . import compile as compile_program
     if iters is not None and iters < 1:
         raise BpfError(f"iters must be at least 1, got {iters}")
-    reference = Interpreter(prog)
+    reference = compile_program(prog, "interp")
     reference(bytearray(mem) if mem is not None else None)
     insns = reference.last_executed
 

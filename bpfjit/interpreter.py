@@ -207,6 +207,15 @@ def _ldx_step(insn, pc: int) -> Step:
     return step
 
 
+def _context_load_step(insn, pc: int) -> Step:
+    """A context field load: the only access that may read the context block."""
+    d, s, off, size, nxt = insn.dst, insn.src, insn.off, insn.spec.size, pc + 1
+    def step(r, st):
+        r[d] = st.space.load_context((r[s] + off) & M64, size, pc)
+        return nxt
+    return step
+
+
 def _st_step(insn, pc: int) -> Step:
     d, off, size, value, nxt = insn.dst, insn.off, insn.spec.size, insn.imm, pc + 1
     def step(r, st):
@@ -287,7 +296,7 @@ class Interpreter:
     engine = "interp"
 
     def __init__(self, prog: Program, *, helpers: Mapping[int, Helper] | None = None,
-                 budget: int = DEFAULT_BUDGET):
+                 budget: int = DEFAULT_BUDGET, context_loads: frozenset[int] = frozenset()):
         check_structure(prog)
         if not isinstance(budget, int) or budget < 1:
             raise BpfError(f"budget must be a positive int, got {budget!r}")
@@ -303,7 +312,10 @@ class Interpreter:
         checkpoints = budget_checkpoints(prog)
         steps: list[Step | None] = [None] * prog.slot_count
         for pc, insn in prog:
-            step = _BUILDERS[insn.kind](insn, pc)
+            if pc in context_loads:       # the verifier's rewritten context field loads
+                step = _context_load_step(insn, pc)
+            else:
+                step = _BUILDERS[insn.kind](insn, pc)
             if pc in leaders:
                 step = _charged(step, pc, costs[pc], budget, pc in checkpoints)
             steps[pc] = step

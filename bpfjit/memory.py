@@ -75,15 +75,22 @@ class AddressSpace:
         for i, m in enumerate(maps):            # map values: shared with every engine
             self.regions.append(Region(f"map {m.name}", MAP_BASE + (i << 32),
                                        memoryview(m.arena)))
-        if context is not None:
-            self.regions.append(Region("context", CTX_BASE, context, writable=False))
+        # the context block is not a region: only the verifier's context loads read it
+        self.context = Region("context", CTX_BASE, context if context is not None
+                              else memoryview(b""), writable=False)
+
+    def load_context(self, addr: int, size: int, pc: int) -> int:
+        c = self.context
+        if not (c.lo <= addr and addr + size <= c.hi):
+            raise MemoryAccessError(pc, addr, size)
+        return _UNSIGNED[size].unpack_from(c.buf, addr - c.base)[0]
 
     # ---- for helpers: pointers they are given ---------------------------------------------
 
     def _helper_region(self, addr: int, size: int) -> Region:
         """The region holding [addr, addr + size); any stack frame counts, live or not."""
         for region in self.regions:
-            if region.base <= addr and addr + size <= region.hi and region.writable:
+            if region.base <= addr and addr + size <= region.hi:
                 return region
         raise HelperArgumentError(f"a helper argument points to {addr:#x}, outside the buffer, the "
                        f"stack and the map values ({size} bytes)")
