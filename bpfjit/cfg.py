@@ -9,6 +9,8 @@ that all engines run out of budget at the same pc.
 
 from __future__ import annotations
 
+import functools
+
 from .errors import VerifierError
 from .isa import Kind
 from .program import Program
@@ -17,6 +19,17 @@ __all__ = ["branch_targets", "check_structure", "block_leaders", "block_costs",
            "budget_checkpoints", "subprogram_starts", "subprogram_ranges", "MAX_INSNS"]
 
 MAX_INSNS = 1_000_000   # the kernel's limit on program size, in slots
+
+
+def _per_program(fn):
+    """Compute once per Program (programs are immutable; results are too)."""
+    @functools.wraps(fn)
+    def cached(prog: Program):
+        cache = prog.__dict__.setdefault("_cfg_cache", {})
+        if fn.__name__ not in cache:
+            cache[fn.__name__] = fn(prog)
+        return cache[fn.__name__]
+    return cached
 
 
 def branch_targets(prog: Program, pc: int) -> list[int]:
@@ -32,22 +45,25 @@ def branch_targets(prog: Program, pc: int) -> list[int]:
     return []
 
 
-def subprogram_starts(prog: Program) -> list[int]:
+@_per_program
+def subprogram_starts(prog: Program) -> tuple[int, ...]:
     """pc 0 and every local-call target, sorted: where each subprogram begins."""
     starts = {0}
     for pc, insn in prog:
         if insn.kind is Kind.CALL_LOCAL:
             starts.add(pc + 1 + insn.imm)
-    return sorted(s for s in starts if 0 <= s < prog.slot_count)
+    return tuple(sorted(s for s in starts if 0 <= s < prog.slot_count))
 
 
-def subprogram_ranges(prog: Program) -> list[tuple[int, int]]:
+@_per_program
+def subprogram_ranges(prog: Program) -> tuple[tuple[int, int], ...]:
     """(first pc, end pc) of each subprogram; they tile the program in order."""
     starts = subprogram_starts(prog)
-    return list(zip(starts, starts[1:] + [prog.slot_count]))
+    return tuple(zip(starts, starts[1:] + (prog.slot_count,)))
 
 
-def check_structure(prog: Program) -> None:
+@_per_program
+def check_structure(prog: Program) -> bool:
     """Raise VerifierError for a program no engine can run.
 
     Rejected: an empty or oversized program, a jump or call outside the program
@@ -85,9 +101,11 @@ def check_structure(prog: Program) -> None:
                 f"into the subprogram at pc {end}"
             raise VerifierError(pc, f"execution can fall through {where}: the last "
                                     f"instruction of a subprogram must be exit or ja")
+    return True
 
 
-def block_leaders(prog: Program) -> set[int]:
+@_per_program
+def block_leaders(prog: Program) -> frozenset[int]:
     """pcs that begin a basic block: entry, branch and call targets, and the
     instruction after any jump, call or exit."""
     leaders = {0}
@@ -96,7 +114,7 @@ def block_leaders(prog: Program) -> set[int]:
         if insn.spec.cls.name in ("JMP", "JMP32"):
             leaders.add(pc + 1)
     leaders.discard(prog.slot_count)
-    return leaders
+    return frozenset(leaders)
 
 
 def block_costs(prog: Program, leaders: set[int]) -> dict[int, int]:
@@ -111,7 +129,8 @@ def block_costs(prog: Program, leaders: set[int]) -> dict[int, int]:
     return costs
 
 
-def budget_checkpoints(prog: Program) -> set[int]:
+@_per_program
+def budget_checkpoints(prog: Program) -> frozenset[int]:
     """Blocks where the budget is checked: subprogram entries and loop heads.
 
     Every block deducts its cost from the budget when entered; only these
@@ -124,4 +143,4 @@ def budget_checkpoints(prog: Program) -> set[int]:
     for pc, insn in prog:
         if insn.kind is not Kind.CALL_LOCAL:
             points.update(t for t in branch_targets(prog, pc) if t <= pc)
-    return points
+    return frozenset(points)

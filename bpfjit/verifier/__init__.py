@@ -109,6 +109,12 @@ def verify(prog: Program, mode: str = "checked", helpers=None, log: bool = False
         raise BpfError(f"verify() takes a bpfjit.Program, not {type(prog).__name__}")
     if mode not in MODES:
         raise BpfError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
+    # a program's verdict depends only on the program, the mode and the helper ids, so it
+    # is kept with the program: compiling it again, or for another engine, reuses it
+    key = (mode, None if helpers is None else frozenset(helpers))
+    cache = prog.__dict__.setdefault("_verified", {})
+    if not log and key in cache:
+        return cache[key]
     check_structure(prog)
     order, frames = _call_order(prog)
     analysis = Analysis(prog, None if helpers is None else set(helpers), order, want_log=log)
@@ -134,9 +140,14 @@ def verify(prog: Program, mode: str = "checked", helpers=None, log: bool = False
             lines.append(f"{pc}: {text:<32} ; {state}" if state is not None
                          else f"{pc}: {text:<32} ; unreachable")
     regions = {pc: r for pc, r in analysis.regions.items() if r is not None}
+    original = prog
     if analysis.ctx_loads:
         prog = _rewrite_context_loads(prog, analysis.ctx_loads)
-    return VerifiedProgram(prog, mode, proven, accesses, unreachable, regions, lines, frames)
+    verified = VerifiedProgram(prog, mode, proven, accesses, unreachable, regions, lines,
+                               frames)
+    if not log:
+        original.__dict__["_verified"][key] = verified
+    return verified
 
 
 def _rewrite_context_loads(prog: Program, loads: dict[int, tuple[int, int]]) -> Program:

@@ -102,28 +102,18 @@ def _keep_relations(a: list[Value], b: list[Value], merged: list[Value]) -> list
     """
     rel_a = [_relation(v) for v in a]
     rel_b = [_relation(v) for v in b]
-    parent = list(range(len(merged)))
-
-    def find(x: int) -> int:
-        while parent[x] != x:
-            x = parent[x]
-        return x
+    # i and j differ by the same constant on both paths exactly when they share the
+    # classes and the shift between the paths: group by that key, in one pass
+    groups: dict[tuple, list[int]] = {}
+    for i, v in enumerate(merged):
+        ra, rb = rel_a[i], rel_b[i]
+        if ra is None or rb is None or v.kind in (UNINIT, STACK):
+            continue
+        groups.setdefault((v.kind, ra[0], rb[0], rb[1] - ra[1]), []).append(i)
 
     def diff(rel, i, j):
-        if rel[i] is None or rel[j] is None or rel[i][0] != rel[j][0]:
-            return None
         return rel[j][1] - rel[i][1]
 
-    for i in range(len(merged)):
-        for j in range(i + 1, len(merged)):
-            if merged[i].kind != merged[j].kind or merged[i].kind in (UNINIT, STACK):
-                continue
-            d = diff(rel_a, i, j)
-            if d is not None and d == diff(rel_b, i, j):
-                parent[find(j)] = find(i)
-    groups: dict[int, list[int]] = {}
-    for i in range(len(merged)):
-        groups.setdefault(find(i), []).append(i)
     out = [replace(v, link=None) if v.link is not None else v for v in merged]
     for members in groups.values():
         if len(members) < 2 or all(merged[m].is_const for m in members):
