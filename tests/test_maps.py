@@ -5,6 +5,7 @@ import errno
 import struct
 
 import pytest
+from hypothesis import given, settings, strategies as st
 
 import bpfjit
 from bpfjit.kernel import KernelEnv
@@ -255,3 +256,68 @@ def test_trace_printk_formats_like_the_kernel(engine):
     # %d reads the low 32 bits as signed: -5; %u 7; %s the string on the stack
     assert prog.trace == ["x=-5 u=7 ok!"]
     assert result == len("x=-5 u=7 ok!")
+
+
+# ---- a property: random map operations from a program, against a model written here ------
+
+OPS = st.lists(st.tuples(st.sampled_from(["lookup", "update", "delete"]),
+                         st.integers(0, 5), st.integers(0, 2**64 - 1), st.integers(0, 3)),
+               min_size=1, max_size=12)
+
+
+def model(ops, kind, entries=4):
+    """What the kernel does: r0 folds in each result (a lookup's value, or 0 for NULL;
+    an update's or delete's return value)."""
+    table = {i: 0 for i in range(entries)} if kind == "array" else {}
+    acc = 0
+    for op, key, value, flags in ops:
+        if op == "lookup":
+            result = table.get(key, 0) if kind == "hash" or key < entries else 0
+        elif op == "update":
+            if flags > 2:
+                result = -errno.EINVAL
+            elif kind == "array":
+                result = (-errno.E2BIG if key >= entries else
+                          -errno.EEXIST if flags == BPF_NOEXIST else 0)
+            elif key in table:
+                result = -errno.EEXIST if flags == BPF_NOEXIST else 0
+            else:
+                result = (-errno.ENOENT if flags == BPF_EXIST else
+                          -errno.E2BIG if len(table) >= entries else 0)
+            if result == 0:
+                table[key] = value
+        else:
+            if kind == "array":
+                result = -errno.EINVAL
+            else:
+                result = 0 if key in table else -errno.ENOENT
+                table.pop(key, None)
+        acc = (acc * 31 + (result % M64)) % M64
+    return acc, table
+
+
+def ops_program(ops):
+    lines = ["mov %r6, 0"]
+    for op, key, value, flags in ops:
+        lines += [f"stw [%r10-4], {key}", f"lddw %r1, {value:#x}", "stxdw [%r10-16], %r1",
+                  "lddw %r1, map_by_fd(0)", "mov %r2, %r10", "add %r2, -4"]
+        if op == "lookup":
+            lines += ["call 1", "jeq %r0, 0, +1", "ldxdw %r0, [%r0]"]
+        elif op == "update":
+            lines += ["mov %r3, %r10", "add %r3, -16", f"mov %r4, {flags}", "call 2"]
+        else:
+            lines += ["call 3"]
+        lines += ["mul %r6, 31", "add %r6, %r0"]
+    lines += ["mov %r0, %r6", "exit"]
+    return "\n".join(lines)
+
+
+@settings(max_examples=40, deadline=None)
+@given(ops=OPS, kind=st.sampled_from(["array", "hash"]))
+def test_random_map_operations_match_the_kernel_model(ops, kind):
+    expected_r0, expected_table = model(ops, kind)
+    text = ops_program(ops)
+    for engine in bpfjit.engines():
+        m = array(entries=4) if kind == "array" else hashmap(entries=4)
+        assert bpfjit.compile(program(text, m), engine)() == expected_r0, engine
+        assert m.ints() == expected_table, engine
