@@ -34,7 +34,7 @@ from bpfjit.errors import BackendUnavailable, BpfError
 from bpfjit.interpreter import DEFAULT_BUDGET
 from bpfjit.context import XDP_HEADER
 from bpfjit.isa import LDDW_MAP, LDDW_MAP_VALUE, MAX_CALL_DEPTH, STACK_SIZE, Kind
-from bpfjit.maps import map_handle
+from bpfjit.maps import ARRAY_TYPES, map_handle
 from bpfjit.program import Program
 from bpfjit.runfields import field_index
 from bpfjit.runtime import HelperTable, JitProgram, helper_table
@@ -337,10 +337,23 @@ class _Function:
         return self.b.load(slot, typ=HELPER_PTR)
 
     def _call(self, pc, insn) -> None:
+        if insn.imm == 1 and pc in self.m.inline_lookups:
+            self._array_lookup(self.m.prog.maps.list[self.m.inline_lookups[pc]])
+            return
         if insn.imm in self.m.helpers:
             self._call_through(pc, self._helper_pointer(_const(I64, insn.imm)))
         else:
             self.trap_now(TrapCode.HELPER_UNKNOWN, pc, _const(I64, insn.imm))
+
+    def _array_lookup(self, the_map) -> None:
+        """map_lookup_elem on an array map in IR: &values[key] if key < max_entries, else
+        NULL (the verifier proved the key readable)."""
+        b = self.b
+        key = b.load(b.inttoptr(self.get(2), PTR), typ=I32, align=1)
+        inside = b.icmp_unsigned("<", key, _const(I32, the_map.max_entries))
+        address = b.add(_const(I64, the_map.address),
+                        b.mul(b.zext(key, I64), _const(I64, the_map.value_size)))
+        self.set(0, b.select(inside, address, _const(I64, 0)))
 
     def _callx(self, pc, insn) -> None:
         b = self.b
@@ -434,9 +447,14 @@ class _Module:
     """The whole program as one LLVM module: a function per subprogram, plus the
     exported entry point and a native batch loop for benchmarks."""
 
-    def __init__(self, verified, helpers: HelperTable, lines: bool = False):
+    def __init__(self, verified, helpers: HelperTable, lines: bool = False,
+                 inline_lookups: bool = True):
         prog = verified.program
         self.prog, self.helpers, self.verified = prog, helpers, verified
+        # array lookups done in IR (unless the caller replaced helper 1)
+        self.inline_lookups = {} if not inline_lookups else {
+            pc: index for pc, index in verified.lookups.items()
+            if prog.maps.list[index].spec.type in ARRAY_TYPES}
         self.module = ir.Module(name="bpf")
         self.module.triple = llvm.get_process_triple()
         self.lines = _LineInfo(self.module) if lines else None
@@ -628,7 +646,8 @@ def compile_llvm(verified, helpers=None, budget=None, opt_level: int = 2,
     started = time.perf_counter_ns()
     machine = _target_machine(opt_level)
     table = helper_table(prog, helpers)
-    ir_text = str(_Module(verified, table, lines=line_info).module)
+    ir_text = str(_Module(verified, table, lines=line_info,
+                          inline_lookups=1 not in (helpers or {})).module)
     module = llvm.parse_assembly(ir_text)
     module.verify()
     if opt_level:

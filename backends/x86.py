@@ -29,7 +29,7 @@ from bpfjit.errors import BpfError
 from bpfjit.interpreter import DEFAULT_BUDGET
 from bpfjit.context import XDP_HEADER
 from bpfjit.isa import LDDW_MAP, LDDW_MAP_VALUE, MAX_CALL_DEPTH, STACK_SIZE, Kind
-from bpfjit.maps import map_handle
+from bpfjit.maps import ARRAY_TYPES, map_handle
 from bpfjit.native import ffi
 from bpfjit.runfields import field_index
 from bpfjit.runtime import HelperTable, JitProgram, helper_table
@@ -113,7 +113,8 @@ def _written_registers(prog, first: int, end: int) -> set[int]:
 class _Lowering:
     """Lowers a verified program into one block of machine code."""
 
-    def __init__(self, verified, helpers: HelperTable, regs: tuple[str, ...]):
+    def __init__(self, verified, helpers: HelperTable, regs: tuple[str, ...],
+                 inline_lookups: bool = True):
         self.verified = verified
         self.prog = prog = verified.program
         self.helpers = helpers
@@ -137,6 +138,10 @@ class _Lowering:
                 if region != "mem":
                     self.checked["stack"].add(size)
         self.table_address = int(ffi.cast("uintptr_t", helpers.table))
+        # array lookups done in JIT code (unless the caller replaced helper 1)
+        self.inline_lookups = {} if inline_lookups is False else {
+            pc: index for pc, index in verified.lookups.items()
+            if prog.maps.list[index].spec.type in ARRAY_TYPES}
 
     def _callee_clobbers(self) -> dict[int, list[int]]:
         """For each subprogram: the r6-r9 it or its callees may write (callers save those)."""
@@ -575,11 +580,31 @@ class _Lowering:
         a.jump(_JCC[spec.op], pc + 1 + insn.off)
 
     def _call(self, pc: int, insn) -> None:
+        if insn.imm == 1 and pc in self.inline_lookups:
+            self._array_lookup(self.prog.maps.list[self.inline_lookups[pc]])
+            return
         if insn.imm not in self.helpers:
             self.a.jump("jmp", self._stub(TrapCode.HELPER_UNKNOWN, pc, insn.imm))
             return
         address = int(ffi.cast("uintptr_t", self.helpers.table[insn.imm]))
         self._call_helper(pc, address)
+
+    def _array_lookup(self, the_map) -> None:
+        """map_lookup_elem on an array map, without leaving the JIT code: r0 = &values[key]
+        when key < max_entries, else NULL (the verifier proved the key readable)."""
+        a, r = self.a, self.reg
+        null, done = a.new_label(), a.new_label()
+        a("MOV", r32(S2), Mem(4, r[2], 0))                  # r11 = key (u32)
+        a("CMP", r32(S2), _s32(the_map.max_entries))
+        a.jump("ae", null)
+        a("IMUL", S2, S2, the_map.value_size)
+        a("MOV", S1, the_map.address)
+        a("ADD", S2, S1)
+        a("MOV", r[0], S2)
+        a.jump("jmp", done)
+        a.label(null)
+        a("XOR", r32(r[0]), r32(r[0]))
+        a.label(done)
 
     def _callx(self, pc: int, insn) -> None:
         a, d = self.a, self.reg[insn.dst]
@@ -813,7 +838,8 @@ def compile_x86(verified, helpers=None, budget=None, registers: tuple[str, ...] 
     if sorted(regs) != sorted(_POOL):
         raise BpfError(f"registers must be a permutation of {', '.join(_POOL)}")
     table = helper_table(verified.program, helpers)
-    code, symbols, marks = _Lowering(verified, table, regs).build()
+    code, symbols, marks = _Lowering(verified, table, regs,
+                                     inline_lookups=1 not in (helpers or {})).build()
     memory = ExecMemory(code)
     extra = {"symbols": symbols, "text_range": (0, len(code)),
              "lines": marks if line_info else None, "registers": regs,

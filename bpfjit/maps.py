@@ -18,11 +18,12 @@ from .errors import BpfError
 from .native import ffi
 
 __all__ = ["MapSpec", "Map", "ArrayMap", "HashMap", "MapTable", "MapError", "make_map",
-           "MAP_TYPES", "BPF_ANY", "BPF_NOEXIST", "BPF_EXIST", "map_handle"]
+           "MAP_TYPES", "ARRAY_TYPES", "BPF_ANY", "BPF_NOEXIST", "BPF_EXIST", "map_handle"]
 
 BPF_ANY, BPF_NOEXIST, BPF_EXIST = 0, 1, 2
 # kernel map type ids -> names; the per-CPU kinds behave as one CPU (processor 0)
 MAP_TYPES = {1: "hash", 2: "array", 5: "percpu_hash", 6: "percpu_array"}
+ARRAY_TYPES = (2, 6)
 _HANDLE_BASE = 0xFFFF_B000_0000_0000     # map handles: never addresses of anything
 
 
@@ -245,7 +246,7 @@ class HashMap(Map):
 
 def make_map(spec: MapSpec) -> Map:
     """The map object for a spec; BpfError for a type bpfjit does not implement."""
-    if spec.type in (2, 6):
+    if spec.type in ARRAY_TYPES:
         return ArrayMap(spec)
     if spec.type in (1, 5):
         return HashMap(spec)

@@ -103,7 +103,7 @@ class JitMemory:
 
     def read(self, address: int, size: int) -> bytes:
         self._check(address, size)
-        return ffi.buffer(ffi.cast("uint8_t *", address), size)[:]
+        return ffi.unpack(ffi.cast("char *", address), size)
 
     def write(self, address: int, data: bytes) -> None:
         self._check(address, len(data))
@@ -119,9 +119,15 @@ def helper_table(program, helpers: Mapping[int, Callable] | None) -> HelperTable
     if program.env is None:
         return HelperTable(helpers)
     table: HelperTable | None = None
+    maps = program.maps
 
     def memory() -> JitMemory:
-        return JitMemory(table.local.run, program.maps)
+        """This thread's view, made once per run structure."""
+        local = table.local.__dict__
+        view = local.get("memory")
+        if view is None or view.run is not local["run"]:
+            view = local["memory"] = JitMemory(local["run"], maps)
+        return view
 
     merged = program.env.helpers(memory)
     merged.update(helpers or {})

@@ -321,3 +321,46 @@ def test_random_map_operations_match_the_kernel_model(ops, kind):
         m = array(entries=4) if kind == "array" else hashmap(entries=4)
         assert bpfjit.compile(program(text, m), engine)() == expected_r0, engine
         assert m.ints() == expected_table, engine
+
+
+# ---- array lookups done inside JIT code ---------------------------------------------------------
+
+ARRAY_LOOKUP = """
+    ldxw %r1, [%r1]
+    stxw [%r10-4], %r1              # key = the buffer's first word
+    lddw %r1, map_by_fd(0)
+    mov %r2, %r10
+    add %r2, -4
+    call 1
+    jeq %r0, 0, null
+    ldxw %r0, [%r0+4]               # the value's second word
+    exit
+null:
+    mov %r0, 99
+    exit
+"""
+
+
+def test_the_verifier_marks_array_lookups_the_jits_may_inline():
+    verified = bpfjit.verify(program(ARRAY_LOOKUP, array(entries=3, value=8)), helpers={1})
+    assert verified.lookups == {6: 0}       # the call (lddw takes 2 slots): map 0, key proven
+
+
+@pytest.mark.parametrize("key,expected", [(0, 10), (2, 12), (3, 99), (2**32 - 1, 99)])
+def test_inlined_array_lookups_match_the_helper(engine, key, expected):
+    m = array(entries=3, value=8)
+    for i in range(3):
+        m[i] = (10 + i) << 32               # second word of value i is 10 + i
+    fn = bpfjit.compile(program(ARRAY_LOOKUP, m), engine)
+    assert fn(key.to_bytes(4, "little")) == expected
+
+
+def test_a_replaced_lookup_helper_is_called_not_inlined(engine):
+    calls = []
+
+    def lookup(*args):
+        calls.append(args[0])
+        return 0
+
+    fn = bpfjit.compile(program(ARRAY_LOOKUP, array()), engine, helpers={1: lookup})
+    assert fn(bytes(4)) == 99 and len(calls) == 1

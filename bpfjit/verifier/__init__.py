@@ -41,6 +41,9 @@ class VerifiedProgram:
     regions: dict[int, str] = field(default_factory=dict)  # pc -> "mem" / "stack", if known
     log: list[str] = field(default_factory=list)
     frames: int = MAX_CALL_DEPTH            # the most stack frames a run can have live
+    # map_lookup_elem calls whose map is always the same and whose key is read in
+    # bounds: pc -> map index (a JIT may do these lookups itself, for array maps)
+    lookups: dict[int, int] = field(default_factory=dict)
 
     @property
     def stats(self) -> str:
@@ -143,8 +146,9 @@ def verify(prog: Program, mode: str = "checked", helpers=None, log: bool = False
     original = prog
     if analysis.ctx_loads:
         prog = _rewrite_context_loads(prog, analysis.ctx_loads)
+    lookups = {pc: m for pc, m in analysis.lookups.items() if m is not None}
     verified = VerifiedProgram(prog, mode, proven, accesses, unreachable, regions, lines,
-                               frames)
+                               frames, lookups)
     if not log:
         original.__dict__["_verified"][key] = verified
     return verified

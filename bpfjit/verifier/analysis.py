@@ -159,6 +159,7 @@ class Analysis:
         self.maps = prog.maps.list
         self.context = prog.context
         self.ctx_loads: dict[int, tuple[int, int]] = {}   # pc -> rewritten (offset, size)
+        self.lookups: dict[int, int | None] = {}   # map_lookup_elem pc -> map (if one, safe)
 
     # ---- driver --------------------------------------------------------------------------
 
@@ -343,9 +344,25 @@ class Analysis:
                                         f"buffer or a map value in r{reg}, not "
                                         f"{arg.describe()}")
         if helper == 1:
+            # an array lookup whose key is read in bounds may be inlined by a JIT
+            key = st.regs[2]
+            fits = self._pointer_in_bounds(key, self.maps[handle.frame].key_size, st)
+            seen = self.lookups.get(pc, handle.frame if fits else None)
+            self.lookups[pc] = handle.frame if fits and seen == handle.frame else None
             return Value(MAP_OR_NULL, 0, U64, 0, 0, frame=handle.frame,
                          link=(self._fresh_id(), 0))
         return None
+
+    def _pointer_in_bounds(self, v: Value, size: int, st: State) -> bool:
+        """Whether `size` bytes at v lie inside the region v points into."""
+        if v.kind == STACK:
+            return v.smin >= -STACK_SIZE and v.smax + size <= 0
+        if v.kind == MEM:
+            return v.smin >= 0 and (v.smax + size <= st.min_len or
+                                    (v.len_hi is not None and v.len_hi + size <= 0))
+        if v.kind == MAP_VALUE:
+            return v.smin >= 0 and v.smax + size <= self.maps[v.frame].value_size
+        return False
 
     def _after_call(self, st: State) -> None:
         st.regs[0] = top_scalar()
