@@ -30,6 +30,7 @@ def _interp(verified, helpers=None, budget=None, **unknown):
     reject_unknown_options("interp", unknown)
     context_loads = frozenset(pc for pc, r in verified.regions.items() if r == "ctx")
     return Interpreter(verified.program, helpers=helpers, context_loads=context_loads,
+                       frames=verified.frames,
                        budget=DEFAULT_BUDGET if budget is None else budget)
 
 

@@ -522,9 +522,10 @@ class _Module:
                         _const(I8, 0), _const(I64, used), ir.Constant(I1, 0)])
         top = b.gep(stack, [_const(I64, STACK_BYTES)], source_etype=I8)
         # what helpers need to check the pointers they are given
+        # (of the stack, only the frames a run can reach: the ones below are not zeroed)
+        reachable = b.add(b.ptrtoint(stack, I64), _const(I64, STACK_BYTES - used))
         for name, value in (("mem", b.ptrtoint(mem, I64)), ("mem_len", mem_len),
-                            ("stack_lo", b.ptrtoint(stack, I64)),
-                            ("stack_hi", b.ptrtoint(top, I64))):
+                            ("stack_lo", reachable), ("stack_hi", b.ptrtoint(top, I64))):
             b.store(value, _run_field(b, run, name))
         r1 = b.ptrtoint(mem, I64)          # callers pass NULL when there is no memory
         zero = _const(I64, 0)

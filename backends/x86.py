@@ -242,12 +242,14 @@ class _Lowering:
         # what helpers need to check the pointers they are given
         a("MOV", Mem(8, "rdx", _RUN["mem"]), "rdi")
         a("MOV", Mem(8, "rdx", _RUN["mem_len"]), "rsi")
-        a("MOV", Mem(8, "rdx", _RUN["stack_lo"]), "rax")
+        # (only the frames a run can reach: the ones below were never zeroed)
+        used = STACK_SIZE * self.verified.frames
+        a("LEA", "rcx", Mem(8, "rax", STACK_BYTES - used))
+        a("MOV", Mem(8, "rdx", _RUN["stack_lo"]), "rcx")
         a("LEA", "rcx", Mem(8, "rax", STACK_BYTES))
         a("MOV", Mem(8, "rdx", _RUN["stack_hi"]), "rcx")
         # zero the frames a run can reach (the others are never accessible), 64 bytes
         # per iteration
-        used = STACK_SIZE * self.verified.frames
         a("PXOR", "xmm0", "xmm0")
         a("LEA", "rcx", Mem(8, "rax", STACK_BYTES))
         if used < STACK_BYTES:

@@ -296,11 +296,13 @@ class Interpreter:
     engine = "interp"
 
     def __init__(self, prog: Program, *, helpers: Mapping[int, Helper] | None = None,
-                 budget: int = DEFAULT_BUDGET, context_loads: frozenset[int] = frozenset()):
+                 budget: int = DEFAULT_BUDGET, context_loads: frozenset[int] = frozenset(),
+                 frames: int = MAX_CALL_DEPTH):
         check_structure(prog)
         if not isinstance(budget, int) or budget < 1:
             raise BpfError(f"budget must be a positive int, got {budget!r}")
         self.program = prog
+        self.frames = frames          # stack frames a run can reach (helpers see no others)
         self.helpers = {}
         self._space: AddressSpace | None = None
         if prog.env is not None:                 # the kernel's helpers, on this run's memory
@@ -340,7 +342,7 @@ class Interpreter:
 
     def run(self, buf: memoryview, context: memoryview | None = None) -> int:
         """Run on an already-prepared writable byte view (and context block)."""
-        space = AddressSpace(buf, self.program.maps.list, context)
+        space = AddressSpace(buf, self.program.maps.list, context, self.frames)
         self._space = space
         st = RunState(space, self.helpers, self.budget)
         r = [0] * 11

@@ -81,7 +81,8 @@ class KernelEnv:
         def trace_printk(r1, r2, r3, r4, r5):
             mem = memory()
             if not 0 < r2 <= _PRINTK_MAX:
-                raise HelperArgumentError(f"trace_printk: format size {r2} is not 1-{_PRINTK_MAX}")
+                raise HelperArgumentError(f"trace_printk: format size {r2} is not "
+                                          f"1-{_PRINTK_MAX}")
             fmt = mem.read(r1, r2).split(b"\0", 1)[0]
             text = _format(fmt, (r3, r4, r5), mem)
             self.trace.append(text.rstrip("\n"))
@@ -114,8 +115,8 @@ def _format(fmt: bytes, args: tuple[int, int, int], mem: HelperMemory) -> str:
             out.append("%")
             continue
         if used == len(args):
-            raise HelperArgumentError("trace_printk: the format has more conversions than the 3 "
-                           "arguments a program can pass")
+            raise HelperArgumentError("trace_printk: the format has more conversions than "
+                                      "the 3 arguments a program can pass")
         value = args[used] & M64
         used += 1
         bits = {b"hh": 8, b"h": 16, None: 32}.get(length, 64)

@@ -67,10 +67,12 @@ class Region:
 class AddressSpace:
     """The regions of one run, with bounds-checked little-endian loads and stores."""
 
-    def __init__(self, mem: memoryview, maps=(), context: memoryview | None = None):
+    def __init__(self, mem: memoryview, maps=(), context: memoryview | None = None,
+                 frames: int = MAX_CALL_DEPTH):
         self.mem = Region("memory", MEM_BASE, mem)
         self.stack = Region("stack", STACK_TOP - STACK_BYTES, memoryview(bytearray(STACK_BYTES)))
         self.stack.lo = STACK_TOP - STACK_SIZE          # only the main frame is live
+        self.helper_stack_lo = STACK_TOP - STACK_SIZE * frames   # frames a run can reach
         self.regions = [self.mem, self.stack]
         for i, m in enumerate(maps):            # map values: shared with every engine
             self.regions.append(Region(f"map {m.name}", MAP_BASE + (i << 32),
@@ -88,12 +90,14 @@ class AddressSpace:
     # ---- for helpers: pointers they are given ---------------------------------------------
 
     def _helper_region(self, addr: int, size: int) -> Region:
-        """The region holding [addr, addr + size); any stack frame counts, live or not."""
+        """The region holding [addr, addr + size); any stack frame a run can reach
+        counts, live or not (as in the JITs, which know no more at a helper call)."""
         for region in self.regions:
-            if region.base <= addr and addr + size <= region.hi:
+            lo = self.helper_stack_lo if region is self.stack else region.base
+            if lo <= addr and addr + size <= region.hi:
                 return region
-        raise HelperArgumentError(f"a helper argument points to {addr:#x}, outside the buffer, the "
-                       f"stack and the map values ({size} bytes)")
+        raise HelperArgumentError(f"a helper argument points to {addr:#x}, outside the buffer, "
+                                  f"the stack and the map values ({size} bytes)")
 
     def read(self, addr: int, size: int) -> bytes:
         region = self._helper_region(addr, size)

@@ -364,3 +364,19 @@ def test_a_replaced_lookup_helper_is_called_not_inlined(engine):
 
     fn = bpfjit.compile(program(ARRAY_LOOKUP, array()), engine, helpers={1: lookup})
     assert fn(bytes(4)) == 99 and len(calls) == 1
+
+
+def test_helpers_cannot_read_stack_frames_no_call_reaches(engine):
+    # regression: the key at r10-1000 lies in the 4 KiB stack allocation, but this program
+    # makes no calls, so only its own 512-byte frame exists (and is zeroed); the bytes
+    # below were never initialised, and in a JIT they are the host's native stack
+    text = """
+        lddw %r1, map_by_fd(0)
+        mov %r2, %r10
+        add %r2, -1000
+        call 1
+        exit
+    """
+    fn = bpfjit.compile(program(text, array()), engine)
+    with pytest.raises(bpfjit.HelperError, match="outside the buffer"):
+        fn()
