@@ -300,3 +300,38 @@ def test_cli_errors_are_one_line(args, words):
     proc = cli(*args)
     assert proc.returncode == 1
     assert proc.stderr.count("\n") == 1 and words in proc.stderr
+
+
+# ---- hostile variants of the fixtures -----------------------------------------------------------
+
+def test_mutated_objects_end_in_a_result_or_a_bpf_error():
+    """Flip bytes of the fixtures' code and run what still verifies, with fresh maps, on
+    every engine: the host survives and every failure is a BpfError.  (The longer
+    version of this found helpers reading the native stack below the reachable frames.)"""
+    import random
+    from bpfjit.kernel import KernelEnv
+    from bpfjit.maps import MapTable, make_map
+    rng = random.Random(2026)
+    bases = [load("counter"), load("flows"), load("parser"), load("globals"),
+             load("calls", section="xdp")]
+    ran = 0
+    for _ in range(150):
+        base = rng.choice(bases)
+        raw = bytearray(base.to_bytes())
+        for _ in range(rng.randrange(1, 4)):
+            raw[rng.randrange(len(raw))] = rng.getrandbits(8)
+        try:
+            insns = bpfjit.Program.from_bytes(bytes(raw)).insns
+        except bpfjit.BpfError:
+            continue
+        data = packet(proto=rng.choice([6, 17]), dport=rng.choice([23, 80]))
+        for engine in bpfjit.engines():
+            maps = MapTable([make_map(m.spec) for m in base.maps.list])
+            prog = bpfjit.Program(insns, env=KernelEnv(maps), context=base.context)
+            try:
+                result = bpfjit.compile(prog, engine, budget=100_000)(bpfjit.XdpContext(data))
+                assert 0 <= result < M64
+                ran += 1
+            except bpfjit.BpfError:
+                pass
+    assert ran > 0
