@@ -34,7 +34,16 @@ def _per_program(fn):
 
 def branch_targets(prog: Program, pc: int) -> list[int]:
     """The pcs that the instruction at `pc` may transfer control to (not fall-through)."""
-    insn = prog.at(pc)
+    return _all_targets(prog).get(pc, [])
+
+
+@_per_program
+def _all_targets(prog: Program) -> dict[int, list[int]]:
+    """branch_targets of every jump and call, in one pass."""
+    return {pc: targets for pc, insn in prog if (targets := _targets(insn, pc))}
+
+
+def _targets(insn, pc: int) -> list[int]:
     kind = insn.kind
     if kind is Kind.JA:
         return [pc + 1 + (insn.off if insn.spec.width == 64 else insn.imm)]

@@ -53,7 +53,11 @@ class State:
 
     def join(self, other: "State", widening: tuple[int, ...] | None = None) -> "State":
         """The state describing both; `widening` (thresholds) at a loop head."""
+        same_len = self.min_len == other.min_len
+
         def merge(a: Value, b: Value) -> Value:
+            if a is b and same_len:         # unchanged on both paths (the common case)
+                return a
             # make bounds relative to len explicit first, so that they survive the join
             a, b = with_len_bound(a, self.min_len), with_len_bound(b, other.min_len)
             return widen(a, b, widening) if widening is not None else join(a, b)
