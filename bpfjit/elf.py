@@ -41,6 +41,15 @@ SHF_ALLOC, SHF_EXECINSTR = 0x2, 0x4
 _LEGACY_MAP = struct.Struct("<IIIII")
 _IGNORED_RELOCATED = (".debug", ".BTF", ".rel.debug", ".eh_frame", ".llvm")
 _DATA_PREFIXES = (".data", ".rodata", ".bss")
+_MAX_DATA = 64 << 20          # bytes of one global-data section
+# what a corrupt file makes pyelftools or struct raise; turned into one ElfError
+_MALFORMED = (struct.error, ValueError, KeyError, IndexError, OverflowError, AttributeError,
+              TypeError, UnicodeDecodeError, AssertionError, MemoryError, RecursionError)
+
+
+def _malformed(name: str, exc: BaseException) -> ElfError:
+    detail = str(exc) or "out of memory"
+    return ElfError(f"{name}: malformed object file ({type(exc).__name__}: {detail[:120]})")
 
 
 def _is_data_section(name: str) -> bool:
@@ -58,6 +67,9 @@ class ElfObject:
             raise BpfError("loading object files needs pyelftools: pip install pyelftools")
         if isinstance(source, (bytes, bytearray, memoryview)):
             data, self.name = bytes(source), "<bytes>"
+        elif not isinstance(source, (str, os.PathLike)):
+            raise ElfError(f"load_elf takes a path or the object's bytes, not "
+                           f"{type(source).__name__}")
         else:
             try:
                 with open(source, "rb") as f:
@@ -67,6 +79,7 @@ class ElfObject:
             self.name = os.fspath(source)
         if data[:4] != b"\x7fELF":
             raise ElfError(f"{self.name} is not an ELF object file")
+        self._size = len(data)
         try:
             self.elf = ELFFile(io.BytesIO(data))
             header = self.elf.header
@@ -83,8 +96,10 @@ class ElfObject:
             self.symbols = list(symtab.iter_symbols())
             self._index_sections()
             self.maps = self._read_maps()
-        except ELFError as exc:
-            raise ElfError(f"{self.name}: malformed ELF ({exc})") from None
+        except BpfError:
+            raise
+        except (ELFError, *_MALFORMED) as exc:
+            raise _malformed(self.name, exc) from None
 
     # ---- sections and functions -------------------------------------------------------------
 
@@ -137,6 +152,9 @@ class ElfObject:
                     found.append((spec, index, sym["st_value"]))
             elif _is_data_section(name) and section["sh_flags"] & SHF_ALLOC \
                     and not section["sh_flags"] & SHF_EXECINSTR and section["sh_size"] > 0:
+                if section["sh_size"] > _MAX_DATA:
+                    raise ElfError(f"{self.name}: section {name} has {section['sh_size']} "
+                                   f"bytes; bpfjit loads global data up to {_MAX_DATA}")
                 initial = (bytes(section["sh_size"]) if section["sh_type"] == "SHT_NOBITS"
                            else section.data())
                 found.append((MapSpec(name, 2, 4, section["sh_size"], 1, initial=initial,
@@ -178,6 +196,15 @@ class ElfObject:
     # ---- one program ---------------------------------------------------------------------------
 
     def program(self, section: str | None, function: str | None) -> Program:
+        from elftools.common.exceptions import ELFError
+        try:
+            return self._program(section, function)
+        except BpfError:
+            raise
+        except (ELFError, *_MALFORMED) as exc:
+            raise _malformed(self.name, exc) from None
+
+    def _program(self, section: str | None, function: str | None) -> Program:
         entry = self._entry(section, function)
         map_index = {(sec, off): i for i, (_, sec, off) in enumerate(self.maps)}
         maps = MapTable([make_map(spec) for spec, _, _ in self.maps])
@@ -288,6 +315,9 @@ class ElfObject:
 
     def _relocate(self, insn: Insn, rel, section: str, map_index: dict, calls: list,
                   i: int) -> Insn:
+        if not 0 <= rel["r_info_sym"] < len(self.symbols):
+            raise ElfError(f"{self.name}: a relocation at {section}+{rel['r_offset']:#x} "
+                           f"names symbol {rel['r_info_sym']}, which does not exist")
         sym = self.symbols[rel["r_info_sym"]]
         kind = rel["r_info_type"]
         where = f"{section}+{rel['r_offset']:#x}"

@@ -25,6 +25,8 @@ BPF_ANY, BPF_NOEXIST, BPF_EXIST = 0, 1, 2
 MAP_TYPES = {1: "hash", 2: "array", 5: "percpu_hash", 6: "percpu_array"}
 ARRAY_TYPES = (2, 6)
 _HANDLE_BASE = 0xFFFF_B000_0000_0000     # map handles: never addresses of anything
+MAX_ARENA = 256 << 20                    # bytes of one map's values
+MAX_KEY = 512                            # the kernel's limit is about as small
 
 
 def map_handle(index: int) -> int:
@@ -65,9 +67,13 @@ class Map(MutableMapping):
             raise BpfError(f"map {spec.name!r}: key size, value size and max entries must be "
                            f"positive (got {spec.key_size}, {spec.value_size}, "
                            f"{spec.max_entries})")
-        if spec.value_size * spec.max_entries > 1 << 30:
+        if spec.value_size * spec.max_entries > MAX_ARENA:
             raise BpfError(f"map {spec.name!r}: {spec.max_entries} values of "
-                           f"{spec.value_size} bytes is more than bpfjit allocates (1 GiB)")
+                           f"{spec.value_size} bytes is more than bpfjit allocates "
+                           f"({MAX_ARENA >> 20} MiB)")
+        if spec.key_size > MAX_KEY:
+            raise BpfError(f"map {spec.name!r}: keys of {spec.key_size} bytes are more "
+                           f"than bpfjit allows ({MAX_KEY})")
         self.spec = spec
         self.name = spec.name
         self.key_size, self.value_size = spec.key_size, spec.value_size

@@ -335,3 +335,27 @@ def test_mutated_objects_end_in_a_result_or_a_bpf_error():
             except bpfjit.BpfError:
                 pass
     assert ran > 0
+
+
+def test_corrupt_object_files_give_elf_errors():
+    """Regression: truncated or byte-flipped objects made pyelftools and struct raise
+    IndexError, OverflowError, MemoryError, ... out of load_elf; now it is one ElfError."""
+    import random
+    rng = random.Random(7)
+    files = [p.read_bytes() for p in sorted(ELF.glob("*.o"))]
+    for _ in range(400):
+        raw = bytearray(rng.choice(files))
+        if rng.randrange(3) == 0:
+            raw = raw[:rng.randrange(len(raw))]
+        else:
+            for _ in range(rng.randrange(1, 20)):
+                raw[rng.randrange(len(raw))] = rng.getrandbits(8)
+        try:
+            bpfjit.load_elf(bytes(raw), section="xdp")
+        except bpfjit.BpfError:
+            pass
+
+
+def test_load_elf_wants_a_path_or_bytes():
+    with pytest.raises(bpfjit.ElfError, match="path or the object's bytes"):
+        bpfjit.load_elf(3)
