@@ -14,6 +14,7 @@ verifier rejects such reads; defining them keeps every engine in agreement.
 
 from __future__ import annotations
 
+import threading
 from typing import Callable, Mapping
 
 from . import traps
@@ -304,9 +305,9 @@ class Interpreter:
         self.program = prog
         self.frames = frames          # stack frames a run can reach (helpers see no others)
         self.helpers = {}
-        self._space: AddressSpace | None = None
+        self._current = threading.local()       # the address space of this thread's run
         if prog.env is not None:                 # the kernel's helpers, on this run's memory
-            self.helpers.update(prog.env.helpers(lambda: self._space))
+            self.helpers.update(prog.env.helpers(lambda: self._current.space))
         self.helpers.update(helpers or {})
         self.budget = budget
         leaders = block_leaders(prog)
@@ -343,7 +344,7 @@ class Interpreter:
     def run(self, buf: memoryview, context: memoryview | None = None) -> int:
         """Run on an already-prepared writable byte view (and context block)."""
         space = AddressSpace(buf, self.program.maps.list, context, self.frames)
-        self._space = space
+        self._current.space = space
         st = RunState(space, self.helpers, self.budget)
         r = [0] * 11
         if context is not None:
