@@ -85,8 +85,9 @@ def check_structure(prog: Program) -> bool:
     if prog.slot_count > MAX_INSNS:
         raise VerifierError(-1, f"the program has {prog.slot_count} instruction slots; "
                                 f"the limit is {MAX_INSNS}")
-    for pc, insn in prog:
-        for target in branch_targets(prog, pc):
+    for pc, targets in _all_targets(prog).items():
+        insn = prog.at(pc)
+        for target in targets:
             what = "call" if insn.kind is Kind.CALL_LOCAL else "jump"
             if not 0 <= target < prog.slot_count:
                 raise VerifierError(pc, f"{what} to pc {target} is outside the program "
@@ -118,8 +119,9 @@ def block_leaders(prog: Program) -> frozenset[int]:
     """pcs that begin a basic block: entry, branch and call targets, and the
     instruction after any jump, call or exit."""
     leaders = {0}
+    for targets in _all_targets(prog).values():
+        leaders.update(targets)
     for pc, insn in prog:
-        leaders.update(branch_targets(prog, pc))
         if insn.spec.cls.name in ("JMP", "JMP32"):
             leaders.add(pc + 1)
     leaders.discard(prog.slot_count)
@@ -149,7 +151,7 @@ def budget_checkpoints(prog: Program) -> frozenset[int]:
     acyclic code, while straight-line code needs no test at all.
     """
     points = set(subprogram_starts(prog))
-    for pc, insn in prog:
-        if insn.kind is not Kind.CALL_LOCAL:
-            points.update(t for t in branch_targets(prog, pc) if t <= pc)
+    for pc, targets in _all_targets(prog).items():
+        if prog.at(pc).kind is not Kind.CALL_LOCAL:
+            points.update(t for t in targets if t <= pc)
     return frozenset(points)
