@@ -94,12 +94,10 @@ def _sized(reg: str, width: int) -> str:
     return reg if width == 64 else r32(reg)
 
 
-def _written_registers(prog, first: int, end: int) -> set[int]:
-    """BPF registers the instructions of [first, end) may write (not through calls)."""
+def _written_registers(body: list) -> set[int]:
+    """BPF registers the (pc, insn) pairs of `body` may write (not through calls)."""
     out: set[int] = set()
-    for pc, insn in prog:
-        if not first <= pc < end:
-            continue
+    for _, insn in body:
         kind = insn.kind
         if kind in (Kind.ALU, Kind.NEG, Kind.END, Kind.LDDW, Kind.LDX, Kind.LDSX):
             out.add(insn.dst)
@@ -108,6 +106,18 @@ def _written_registers(prog, first: int, end: int) -> set[int]:
         elif kind in (Kind.CALL, Kind.CALLX, Kind.CALL_LOCAL):
             out.update(range(6))
     return out
+
+
+def _bodies(prog, ranges) -> dict[int, list]:
+    """The (pc, insn) pairs of each subprogram, keyed by its first pc, in one pass."""
+    bodies: dict[int, list] = {first: [] for first, _ in ranges}
+    bounds = iter(ranges)
+    first, end = next(bounds)
+    for pc, insn in prog:
+        while pc >= end:
+            first, end = next(bounds)
+        bodies[first].append((pc, insn))
+    return bodies
 
 
 class _Lowering:
@@ -125,6 +135,7 @@ class _Lowering:
         self.costs = block_costs(prog, self.leaders)
         self.checkpoints = budget_checkpoints(prog)
         self.ranges = subprogram_ranges(prog)
+        self.bodies = _bodies(prog, self.ranges)      # first pc -> its (pc, insn) pairs
         self.stubs: list[tuple[int, int, object]] = []           # label, packed trap, arg
         self.probes: list[tuple[int, int, int, int]] = []         # label, ok, size, fail
         self.clobbers = self._callee_clobbers()
@@ -139,18 +150,16 @@ class _Lowering:
                     self.checked["stack"].add(size)
         self.table_address = int(ffi.cast("uintptr_t", helpers.table))
         # array lookups done in JIT code (unless the caller replaced helper 1)
-        self.inline_lookups = {} if inline_lookups is False else {
+        self.inline_lookups = {} if not inline_lookups else {
             pc: index for pc, index in verified.lookups.items()
             if prog.maps.list[index].spec.type in ARRAY_TYPES}
 
     def _callee_clobbers(self) -> dict[int, list[int]]:
         """For each subprogram: the r6-r9 it or its callees may write (callers save those)."""
-        direct = {first: _written_registers(self.prog, first, end) for first, end in self.ranges}
-        calls = {first: set() for first, _ in self.ranges}
-        for first, end in self.ranges:
-            for pc, insn in self.prog:
-                if first <= pc < end and insn.kind is Kind.CALL_LOCAL:
-                    calls[first].add(pc + 1 + insn.imm)
+        direct = {first: _written_registers(body) for first, body in self.bodies.items()}
+        calls = {first: {pc + 1 + insn.imm for pc, insn in body
+                         if insn.kind is Kind.CALL_LOCAL}
+                 for first, body in self.bodies.items()}
         result = {}
         for first in direct:
             seen, todo, regs = set(), [first], set()
@@ -169,9 +178,8 @@ class _Lowering:
         a = self.a
         self._entry()
         self._bench()
-        for first, end in self.ranges:
+        for first, body in self.bodies.items():
             a.label(("sub", first))
-            body = [(pc, insn) for pc, insn in self.prog if first <= pc < end]
             i = 0
             while i < len(body):
                 i += self._instruction(body, i)
