@@ -19,7 +19,6 @@ from pathlib import Path
 
 from .asm import assemble
 from .errors import BpfError
-from .interpreter import Interpreter
 from .program import Program
 
 __all__ = ["BenchResult", "bench_program", "run_suite"]

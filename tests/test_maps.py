@@ -2,7 +2,6 @@
 and what the verifier demands of map pointers."""
 
 import errno
-import struct
 
 import pytest
 from hypothesis import given, settings, strategies as st
