@@ -32,8 +32,11 @@ MAP_PTR, MAP_VALUE, MAP_OR_NULL, CTX = "map", "map_value", "map_value_or_null", 
 _INDEXED = (STACK, MAP_PTR, MAP_VALUE, MAP_OR_NULL)
 
 
-@dataclass(frozen=True)
+@dataclass(eq=True)
 class Value:
+    """Immutable by convention (never assigned after creation; `replace` makes a changed
+    copy): not a frozen dataclass, whose __init__ costs twice as much, in the verifier's
+    hottest path."""
     kind: str
     umin: int = 0
     umax: int = U64
