@@ -214,7 +214,7 @@ def cmd_disasm(args) -> int:
     if args.native:
         from .nativedis import native_listing
         start, size = fn.extra.get("text_range", (0, len(fn.memory.code)))
-        sys.stdout.write(native_listing(prog, fn.memory.code, fn.memory.address,
+        sys.stdout.write(native_listing(fn.program, fn.memory.code, fn.memory.address,
                                         fn.extra.get("symbols", {}), fn.extra.get("lines"),
                                         start + size))
     return 0

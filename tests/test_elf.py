@@ -359,3 +359,11 @@ def test_corrupt_object_files_give_elf_errors():
 def test_load_elf_wants_a_path_or_bytes():
     with pytest.raises(bpfjit.ElfError, match="path or the object's bytes"):
         bpfjit.load_elf(3)
+
+
+def test_native_listing_shows_the_rewritten_context_loads():
+    # the code runs the verifier's 64-bit loads of data_end / data, so the listing shows them
+    proc = cli("disasm", "--native", "--engine", bpfjit.engines()[-1], str(ELF / "counter.o"))
+    assert proc.returncode == 0, proc.stderr
+    assert "; 0: ldxdw %r7, [%r1+8]" in proc.stdout
+    assert "; 1: ldxdw %r6, [%r1]" in proc.stdout
