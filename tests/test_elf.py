@@ -361,6 +361,7 @@ def test_load_elf_wants_a_path_or_bytes():
         bpfjit.load_elf(3)
 
 
+@pytest.mark.skipif(bpfjit.engines() == ["interp"], reason="no JIT engine available")
 def test_native_listing_shows_the_rewritten_context_loads():
     # the code runs the verifier's 64-bit loads of data_end / data, so the listing shows them
     proc = cli("disasm", "--native", "--engine", bpfjit.engines()[-1], str(ELF / "counter.o"))
