@@ -57,7 +57,10 @@ def _is_data_section(name: str) -> bool:
 
 
 class ElfObject:
-    """An object file's sections, symbols and maps, ready to extract programs from."""
+    """An object file's sections, symbols and maps, ready to extract programs from.
+
+    Every program taken from one ElfObject shares its maps (and trace output), as the
+    programs of one object do in the kernel; `load_elf` loads each program afresh."""
 
     def __init__(self, source: str | os.PathLike | bytes | bytearray):
         try:
@@ -80,6 +83,7 @@ class ElfObject:
         if data[:4] != b"\x7fELF":
             raise ElfError(f"{self.name} is not an ELF object file")
         self._size = len(data)
+        self._env: KernelEnv | None = None
         try:
             self.elf = ELFFile(io.BytesIO(data))
             header = self.elf.header
@@ -207,7 +211,8 @@ class ElfObject:
     def _program(self, section: str | None, function: str | None) -> Program:
         entry = self._entry(section, function)
         map_index = {(sec, off): i for i, (_, sec, off) in enumerate(self.maps)}
-        maps = MapTable([make_map(spec) for spec, _, _ in self.maps])
+        if self._env is None:          # programs of one object share its maps, as in libbpf
+            self._env = KernelEnv(MapTable([make_map(spec) for spec, _, _ in self.maps]))
         # lay out the entry function, then every function it can reach
         placed: dict[tuple[int, int], int] = {}      # function -> its first pc
         built: dict[tuple[int, int], tuple] = {}
@@ -235,7 +240,7 @@ class ElfObject:
         section_name = self.by_index[entry[0]].name
         context = "xdp" if section_name == "xdp" or section_name.startswith(("xdp/", "xdp.")) \
             else None
-        program = Program(final, env=KernelEnv(maps), context=context)
+        program = Program(final, env=self._env, context=context)
         program.section, program.function = section_name, self.functions[entry][0]
         return program
 

@@ -368,3 +368,10 @@ def test_native_listing_shows_the_rewritten_context_loads():
     assert proc.returncode == 0, proc.stderr
     assert "; 0: ldxdw %r7, [%r1+8]" in proc.stdout
     assert "; 1: ldxdw %r6, [%r1]" in proc.stdout
+
+
+def test_programs_of_one_object_share_its_maps(engine):
+    obj = ElfObject(ELF / "calls.o")
+    first, second = obj.program("xdp", None), obj.program("xdp/mix", None)
+    assert first.maps is second.maps and first.env is second.env
+    assert load("calls", section="xdp").env is not first.env     # load_elf: afresh
