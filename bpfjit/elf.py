@@ -293,9 +293,10 @@ class ElfObject:
         except DecodeError as exc:
             raise ElfError(f"{self.name}: function {name!r} in section {section.name}: "
                            f"{exc}") from None
-        at, index_of = 0, {}
+        at, index_of, offset_of = 0, {}, []
         for i, insn in enumerate(insns):
             index_of[start + at] = i
+            offset_of.append(start + at)
             at += insn.slots * 8
         relocated = {}
         for rel in self.relocations.get(sec, []):
@@ -311,8 +312,7 @@ class ElfObject:
             if rel is not None:
                 insn = insns[i] = self._relocate(insn, rel, section.name, map_index, calls, i)
             elif insn.kind is Kind.CALL_LOCAL:        # resolved by the assembler: relative
-                own = start + sum(x.slots for x in insns[:i]) * 8
-                calls.append((i, (sec, own + (insn.imm + 1) * 8)))
+                calls.append((i, (sec, offset_of[i] + (insn.imm + 1) * 8)))
             elif insn.kind is Kind.LDDW and insn.src != 0:
                 raise ElfError(f"{self.name}: lddw in {name!r} has src {insn.src} without "
                                f"a relocation")
