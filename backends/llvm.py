@@ -523,17 +523,24 @@ class _Module:
         top = b.gep(stack, [_const(I64, STACK_BYTES)], source_etype=I8)
         # what helpers need to check the pointers they are given
         # (of the stack, only the frames a run can reach: the ones below are not zeroed)
+        # (a helper may run the program again: the outer run's values are put back)
         reachable = b.add(b.ptrtoint(stack, I64), _const(I64, STACK_BYTES - used))
+        outer = []
         for name, value in (("mem", b.ptrtoint(mem, I64)), ("mem_len", mem_len),
                             ("stack_lo", reachable), ("stack_hi", b.ptrtoint(top, I64))):
-            b.store(value, _run_field(b, run, name))
+            field = _run_field(b, run, name)
+            outer.append((field, b.load(field, typ=I64)))
+            b.store(value, field)
         r1 = b.ptrtoint(mem, I64)          # callers pass NULL when there is no memory
         zero = _const(I64, 0)
         r2 = mem_len
         if self.prog.context == "xdp":     # r1 = the context block just before the packet
             r1, r2 = b.sub(r1, _const(I64, XDP_HEADER)), zero
-        b.ret(b.call(self.functions[0], [r1, r2, zero, zero, zero, top, stack, run, mem,
-                                         mem_len]))
+        result = b.call(self.functions[0], [r1, r2, zero, zero, zero, top, stack, run, mem,
+                                            mem_len])
+        for field, value in outer:
+            b.store(value, field)
+        b.ret(result)
         self.entry = fn
 
     def _bench(self) -> None:

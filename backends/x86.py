@@ -74,7 +74,11 @@ DEFAULT_MAP = _map_from_environment() or register_map(0)
 
 # the context block at r12 (8-byte slots); the BPF stack follows it
 _SLOTS = ("run", "mem", "mem_bound1", "mem_bound2", "mem_bound4", "mem_bound8",
-          "stack_end1", "stack_end2", "stack_end4", "stack_end8", "save0", "save1")
+          "stack_end1", "stack_end2", "stack_end4", "stack_end8", "save0", "save1",
+          # the run structure's fields for helpers, as they were before this run (a
+          # helper may run the program again: the entry point puts them back on return)
+          "outer_mem", "outer_mem_len", "outer_stack_lo", "outer_stack_hi")
+_HELPER_FIELDS = ("mem", "mem_len", "stack_lo", "stack_hi")
 _CTX = {name: 8 * i for i, name in enumerate(_SLOTS)}
 CTX_BYTES = 8 * len(_SLOTS)                 # a multiple of 16: the BPF stack is 16-aligned
 FRAME = CTX_BYTES + STACK_BYTES + 8         # with 6 pushes and the return address: rsp % 16 == 0
@@ -247,7 +251,11 @@ class _Lowering:
             a("MOV", Mem(8, CTX, _CTX[f"stack_end{size}"]), "rcx")
         a("MOV", Mem(8, "rdx", _RUN["trap"]), 0)
         a("MOV", BUDGET, Mem(8, "rdx", _RUN["budget_limit"]))
-        # what helpers need to check the pointers they are given
+        # what helpers need to check the pointers they are given (the values of an
+        # outer run, if a helper runs us again, are kept to be put back)
+        for name in _HELPER_FIELDS:
+            a("MOV", "rcx", Mem(8, "rdx", _RUN[name]))
+            a("MOV", Mem(8, CTX, _CTX["outer_" + name]), "rcx")
         a("MOV", Mem(8, "rdx", _RUN["mem"]), "rdi")
         a("MOV", Mem(8, "rdx", _RUN["mem_len"]), "rsi")
         # (only the frames a run can reach: the ones below were never zeroed)
@@ -281,6 +289,10 @@ class _Lowering:
         if r[0] != "rax":
             a("MOV", "rax", r[0])
         a.label("epilogue")
+        a("MOV", "rdx", Mem(8, CTX, _CTX["run"]))
+        for name in _HELPER_FIELDS:
+            a("MOV", "rcx", Mem(8, CTX, _CTX["outer_" + name]))
+            a("MOV", Mem(8, "rdx", _RUN[name]), "rcx")
         a("ADD", "rsp", FRAME)
         for saved in ("r15", "r14", "r13", "r12", "rbp", "rbx"):
             a("POP", saved)

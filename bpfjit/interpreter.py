@@ -344,6 +344,7 @@ class Interpreter:
     def run(self, buf: memoryview, context: memoryview | None = None) -> int:
         """Run on an already-prepared writable byte view (and context block)."""
         space = AddressSpace(buf, self.program.maps.list, context, self.frames)
+        outer = getattr(self._current, "space", None)   # a helper may run us again
         self._current.space = space
         st = RunState(space, self.helpers, self.budget)
         r = [0] * 11
@@ -362,4 +363,5 @@ class Interpreter:
             pass
         finally:
             self.last_executed = self.budget - st.remaining   # exact: blocks run whole
+            self._current.space = outer
         return r[0]

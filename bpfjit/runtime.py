@@ -233,6 +233,7 @@ class JitProgram:
 
     def _trap(self, run) -> BpfTrap | BaseException:
         code, pc, arg = TrapCode(run.trap), int(run.trap_pc), int(run.trap_arg)
+        run.trap = 0        # read: a run that called us from a helper must not see it
         if code is TrapCode.MEMORY:
             size = int(run.trap_size)
             return MemoryAccessError(pc, arg, size & 0xFF, write=bool(size & WRITE_FLAG))

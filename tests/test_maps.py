@@ -379,3 +379,62 @@ def test_helpers_cannot_read_stack_frames_no_call_reaches(engine):
     fn = bpfjit.compile(program(text, array()), engine)
     with pytest.raises(bpfjit.HelperError, match="outside the buffer"):
         fn()
+
+
+def test_a_helper_may_run_the_same_program_again(engine):
+    # regression: a nested run overwrote the run structure's buffer bounds, so the outer
+    # run's next map helper checked its key pointer against the inner run's buffer
+    text = """
+        mov %r6, %r1
+        ldxb %r2, [%r6]
+        jeq %r2, 0, leaf
+        call 9                          # runs this program again on another buffer
+        mov %r2, %r6                    # then a map lookup keyed by the buffer's byte 1
+        add %r2, 1
+        lddw %r1, map_by_fd(0)
+        call 1
+        jeq %r0, 0, leaf
+        mov %r0, 7
+        exit
+    leaf:
+        mov %r0, 1
+        exit
+    """
+    m = array(entries=4)
+    inner_results = []
+    fn = None
+
+    def again(*args):
+        inner_results.append(fn(bytes(8)))      # byte 0 is 0: the inner run is a leaf
+        return 0
+
+    fn = bpfjit.compile(program(text, m), engine, helpers={9: again})
+    # key = bytes 1..4 of the outer buffer: 2 < 4 is found, 5 is not (the inner buffer's
+    # key would be 0, found: reading it instead would give 7 for both)
+    assert fn(bytes([1, 2, 0, 0, 0, 0, 0, 0])) == 7
+    assert fn(bytes([1, 5, 0, 0, 0, 0, 0, 0])) == 1
+    assert inner_results == [1, 1]
+
+
+def test_a_trap_in_a_nested_run_caught_by_the_helper_does_not_stop_the_outer(engine):
+    text = """
+        jeq %r1, 0, inner
+        call 9
+        mov %r0, 5
+        exit
+    inner:
+        ldxb %r0, [%r1]                 # no buffer: a memory trap
+        exit
+    """
+    fn = None
+    caught = []
+
+    def again(*args):
+        try:
+            fn(None)
+        except bpfjit.MemoryAccessError as exc:
+            caught.append(exc.pc)
+        return 0
+
+    fn = bpfjit.compile(bpfjit.assemble(text), engine, helpers={9: again})
+    assert fn(b"x") == 5 and caught == [4]          # the ldxb is pc 4
