@@ -350,6 +350,11 @@ class _Lowering:
         a = self.a
         pc, insn = body[i]
         if pc in self.leaders:
+            if pc in self.checkpoints:
+                # loop heads and subprogram entries start a 32-byte fetch window: a small
+                # loop then runs from one, whatever code precedes it (measured: up to
+                # 2.7x on a 7-uop loop, depending on the preceding code's length)
+                a.align(32)
             a.label(pc)
             a.mark(pc)
             a("SUB", BUDGET, self.costs[pc])                  # budget -= block size

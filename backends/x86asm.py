@@ -156,6 +156,30 @@ class _Branch:
         self.long = kind == "call"
 
 
+class _Align:
+    """Padding up to the next multiple of `boundary`, sized at layout."""
+    __slots__ = ("boundary",)
+
+    def __init__(self, boundary: int):
+        self.boundary = boundary
+
+
+# the multi-byte NOPs the Intel and AMD optimisation manuals recommend (PeachPy encodes
+# only the one-byte form): nop; xchg ax, ax; nop dword [rax]; ... [rax + rax*1 + disp32]
+_NOPS = [bytes.fromhex(h) for h in (
+    "90", "6690", "0f1f00", "0f1f4000", "0f1f440000", "660f1f440000", "0f1f8000000000",
+    "0f1f840000000000", "660f1f840000000000")]
+
+
+def _padding(size: int) -> bytes:
+    out = bytearray()
+    while size:
+        step = min(size, len(_NOPS))
+        out += _NOPS[step - 1]
+        size -= step
+    return bytes(out)
+
+
 _BRANCH_BYTES: dict[tuple[str, bool], bytes] = {}
 
 
@@ -214,6 +238,12 @@ class Assembler:
         """Remember the current position under `tag` (a BPF pc, or -1), for listings."""
         self._marks.append((len(self._items), len(self._chunk), tag))
 
+    def align(self, boundary: int) -> None:
+        """Pad with NOPs to a multiple of `boundary` bytes (for loop heads)."""
+        self._items.append(self._chunk)
+        self._items.append(_Align(boundary))
+        self._chunk = bytearray()
+
     def jump(self, kind: str, target: object) -> None:
         """`kind` is a CONDITIONS key (conditional), "jmp" or "call"."""
         self._items.append(self._chunk)
@@ -243,7 +273,9 @@ class Assembler:
                 break
         out = bytearray()
         for i, item in enumerate(items):
-            if type(item) is _Branch:
+            if type(item) is _Align:
+                out += _padding(starts[i + 1] - starts[i])
+            elif type(item) is _Branch:
                 opcode = _branch_opcode(item.kind, item.long)
                 width = 4 if item.long else 1
                 at = self._labels[item.target]
@@ -262,6 +294,8 @@ class Assembler:
             starts.append(at)
             if type(item) is _Branch:
                 at += _branch_size(item)
+            elif type(item) is _Align:
+                at += -at % item.boundary
             else:
                 at += len(item)
         starts.append(at)

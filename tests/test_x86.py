@@ -310,3 +310,13 @@ def test_disasm_native_interleaves_bpf_and_x86():
 def test_compile_reports_its_time():
     fn = bpfjit.compile(bpfjit.assemble("mov %r0, 0\nexit"), "peachpy")
     assert fn.extra["compile_ns"] > 0
+
+
+def test_loop_heads_start_a_32_byte_window():
+    # a tight loop ran up to 2.7x slower depending on the length of the code before it
+    text = "mov %r0, 0\nmov %r2, 100\nloop:\nadd %r0, %r2\nsub %r2, 1\njne %r2, 0, loop\nexit"
+    fn = bpfjit.compile(bpfjit.assemble(text), "peachpy")
+    assert fn() == sum(range(1, 101))
+    head = [offset for offset, pc in fn.extra["lines"] if pc == 2]
+    assert head and head[0] % 32 == 0
+    assert fn.memory.address % 32 == 0
