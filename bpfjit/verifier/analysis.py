@@ -350,22 +350,24 @@ class Analysis:
         if helper == 1:
             # an array lookup whose key is read in bounds may be inlined by a JIT
             key = st.regs[2]
-            fits = self._pointer_in_bounds(key, self.maps[handle.frame].key_size, st)
+            fits = self._in_bounds(key, 0, self.maps[handle.frame].key_size, st)
             seen = self.lookups.get(pc, handle.frame if fits else None)
             self.lookups[pc] = handle.frame if fits and seen == handle.frame else None
             return Value(MAP_OR_NULL, 0, U64, 0, 0, frame=handle.frame,
                          link=(self._fresh_id(), 0))
         return None
 
-    def _pointer_in_bounds(self, v: Value, size: int, st: State) -> bool:
-        """Whether `size` bytes at v lie inside the region v points into."""
+    def _in_bounds(self, v: Value, off: int, size: int, st: State) -> bool:
+        """Whether `size` bytes at v + off lie inside the region v points into, in every
+        state v describes (accesses and helper arguments alike)."""
+        lo, hi = v.smin + off, v.smax + off
         if v.kind == STACK:
-            return v.smin >= -STACK_SIZE and v.smax + size <= 0
+            return lo >= -STACK_SIZE and hi + size <= 0
         if v.kind == MEM:
-            return v.smin >= 0 and (v.smax + size <= st.min_len or
-                                    (v.len_hi is not None and v.len_hi + size <= 0))
+            return lo >= 0 and (hi + size <= st.min_len or
+                                (v.len_hi is not None and v.len_hi + off + size <= 0))
         if v.kind == MAP_VALUE:
-            return v.smin >= 0 and v.smax + size <= self.maps[v.frame].value_size
+            return lo >= 0 and hi + size <= self.maps[v.frame].value_size
         return False
 
     def _after_call(self, st: State) -> None:
@@ -530,7 +532,6 @@ class Analysis:
         if kind is Kind.ATOMIC and spec.op == "cmpxchg":
             self._read(st, 0, pc)
         lo, hi = base.smin + insn.off, base.smax + insn.off
-        ok = False
         if base.kind == CTX:
             self._context_access(pc, insn, st, lo, hi, writes)
             return
@@ -538,21 +539,15 @@ class Analysis:
             what = "a map handle, not memory" if base.kind == MAP_PTR else \
                 "a map value or NULL: compare it with 0 before using it"
             raise VerifierError(pc, f"r{base_reg} is {what}")
+        ok = self._in_bounds(base, insn.off, size, st)
         if base.kind == MAP_VALUE:
             the_map = self.maps[base.frame]
-            ok = lo >= 0 and hi + size <= the_map.value_size
             if not ok and base.smin == base.smax:
                 raise VerifierError(pc, f"r{base_reg}{insn.off:+d} is outside the "
                                         f"{the_map.value_size}-byte value of map "
                                         f"{the_map.name!r} ({size}-byte access at {lo})")
             if writes and the_map.spec.read_only:
                 raise VerifierError(pc, f"map {the_map.name!r} is read-only")
-        elif base.kind == MEM:
-            len_hi = None if base.len_hi is None else base.len_hi + insn.off
-            ok = lo >= 0 and (hi + size <= st.min_len or
-                              (len_hi is not None and len_hi + size <= 0))
-        elif base.kind == STACK:
-            ok = lo >= -STACK_SIZE and hi + size <= 0
         self.accesses[pc] = self.accesses.get(pc, True) and ok
         region = {MEM: "mem", STACK: "stack", MAP_VALUE: "map"}.get(base.kind)
         self.regions[pc] = region if self.regions.get(pc, region) == region else None
