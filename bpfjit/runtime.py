@@ -192,10 +192,11 @@ class JitProgram:
             return self._call_xdp(mem)
         if mem is None:
             ptr, n = ffi.NULL, 0
+        elif type(mem) is bytearray:
+            n = len(mem)
+            ptr = _from_buffer(_BYTES, mem, True) if n else ffi.NULL
         else:
-            buf = mem if type(mem) is bytearray else as_buffer(mem)
-            n = len(buf)
-            ptr = _from_buffer(_BYTES, buf, True) if n else ffi.NULL
+            ptr, n, keep = self._pointer(mem)     # noqa: F841 - alive for the call
         run = self._local.__dict__.get("run") or self._new_run()
         r0 = self._entry(ptr, n, run)
         if run.trap:
@@ -205,11 +206,9 @@ class JitProgram:
     def _call_xdp(self, mem: object) -> int:
         """The context block and the packet share one buffer; the entry point is given
         the packet and finds the context block just before it."""
-        ctx = XdpContext.wrap(mem)
-        ptr = _from_buffer(_BYTES, ctx.buffer, True)
-        ctx.fill(int(ffi.cast("uintptr_t", ptr)) + XDP_HEADER)
+        packet, n, (ctx, _) = self._pointer(mem)
         run = self._local.__dict__.get("run") or self._new_run()
-        r0 = self._entry(ptr + XDP_HEADER, len(ctx), run)
+        r0 = self._entry(packet, n, run)
         copy_back(mem, ctx)
         if run.trap:
             raise self._trap(run)

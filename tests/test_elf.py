@@ -375,3 +375,9 @@ def test_programs_of_one_object_share_its_maps(engine):
     first, second = obj.program("xdp", None), obj.program("xdp/mix", None)
     assert first.maps is second.maps and first.env is second.env
     assert load("calls", section="xdp").env is not first.env     # load_elf: afresh
+
+
+def test_an_xdp_context_for_a_program_without_one_is_refused(engine):
+    prog = bpfjit.assemble("mov %r0, 0\nexit")
+    with pytest.raises(bpfjit.BpfError, match="does not take an XDP context"):
+        bpfjit.compile(prog, engine)(bpfjit.XdpContext(b"abc"))
