@@ -304,6 +304,7 @@ class Interpreter:
             raise BpfError(f"budget must be a positive int, got {budget!r}")
         self.program = prog
         self.frames = frames          # stack frames a run can reach (helpers see no others)
+        self._maps = prog.maps.list
         self.helpers = {}
         self._current = threading.local()       # the address space of this thread's run
         if prog.env is not None:                 # the kernel's helpers, on this run's memory
@@ -343,7 +344,7 @@ class Interpreter:
 
     def run(self, buf: memoryview, context: memoryview | None = None) -> int:
         """Run on an already-prepared writable byte view (and context block)."""
-        space = AddressSpace(buf, self.program.maps.list, context, self.frames)
+        space = AddressSpace(buf, self._maps, context, self.frames)
         outer = getattr(self._current, "space", None)   # a helper may run us again
         self._current.space = space
         st = RunState(space, self.helpers, self.budget)

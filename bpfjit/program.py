@@ -12,8 +12,11 @@ from typing import Iterator
 
 from .errors import DecodeError
 from .isa import INSN_SIZE, LDDW_PSEUDO, MAX_REG, SPECS_BY_OPCODE, Insn, Kind, find_spec
+from .maps import MapTable
 
 __all__ = ["Program", "decode"]
+
+_NO_MAPS = MapTable()          # the maps of every program not loaded from an object file
 
 _SLOT = struct.Struct("<BBhi")
 _FIELD_NAMES = ("dst", "src", "off", "imm")
@@ -114,10 +117,9 @@ class Program:
         return Program(insns, env=self.env, context=self.context)
 
     @property
-    def maps(self):
+    def maps(self) -> MapTable:
         """The program's maps by name (empty unless it was loaded from an object file)."""
-        from .maps import MapTable
-        return self.env.maps if self.env is not None else MapTable()
+        return self.env.maps if self.env is not None else _NO_MAPS
 
     @property
     def trace(self) -> list[str]:
