@@ -13,6 +13,7 @@ from pathlib import Path
 from . import __version__
 from .asm import assemble, disassemble
 from .conformance import conformance_helpers
+from .context import XDP_ACTIONS
 from .datafile import DataTest, parse_data, parse_hex_bytes
 from .errors import BpfError
 from .program import Program
@@ -105,14 +106,9 @@ def cmd_run(args) -> int:
     mem = _memory(args, test)
     if test is None:
         fn = _compile(prog, args.engine, args.budget, mode=args.mode)
-        if prog.context == "xdp":
-            from .context import XDP_ACTIONS, XdpContext
-            ctx = XdpContext(mem if mem is not None else b"")
-            r0 = fn(ctx)
-            action = XDP_ACTIONS.get(r0)
-            suffix = f" {action}" if action else ""
-        else:
-            r0, suffix = fn(mem), ""
+        xdp = prog.context == "xdp"
+        r0 = fn(bytearray() if xdp and mem is None else mem)   # engines wrap the packet
+        suffix = f" {XDP_ACTIONS[r0]}" if xdp and r0 in XDP_ACTIONS else ""
         for line in prog.trace:
             print(f"trace: {line}")
         print(f"r0 = {r0} ({r0:#x}){suffix}")
