@@ -101,3 +101,9 @@ class HelperArgumentError(ValueError):
     """Raised inside a built-in helper for a bad argument (a pointer outside every
     region, a value that is not a map); the engine reports it as a HelperError at the
     call's pc.  Not a BpfError, so that it is wrapped rather than passed through."""
+
+    @classmethod
+    def outside(cls, address: int, size: int) -> "HelperArgumentError":
+        """A pointer argument whose `size` bytes are in no region a helper may touch."""
+        return cls(f"a helper argument points to {address:#x}, outside the buffer, the "
+                   f"stack and the map values ({size} bytes)")

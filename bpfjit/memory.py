@@ -96,8 +96,7 @@ class AddressSpace:
             lo = self.helper_stack_lo if region is self.stack else region.base
             if lo <= addr and addr + size <= region.hi:
                 return region
-        raise HelperArgumentError(f"a helper argument points to {addr:#x}, outside the buffer, "
-                                  f"the stack and the map values ({size} bytes)")
+        raise HelperArgumentError.outside(addr, size)
 
     def read(self, addr: int, size: int) -> bytes:
         region = self._helper_region(addr, size)

@@ -98,8 +98,7 @@ class JitMemory:
             if lo <= address and address + size <= hi:
                 return
         if self.maps.find(address, size) is None:
-            raise HelperArgumentError(f"a helper argument points to {address:#x}, outside the "
-                                      f"buffer, the stack and the map values ({size} bytes)")
+            raise HelperArgumentError.outside(address, size)
 
     def read(self, address: int, size: int) -> bytes:
         self._check(address, size)
