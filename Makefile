@@ -38,3 +38,13 @@ elf-fixtures:
 bench-programs: $(STAMP)
 	$(PY) bench/build.py
 	$(PY) bench/make_inputs.py
+
+# Rebuild the corpus of programs written away from the engines (corpus/*/*.c -> *.o), the
+# plain programs' inputs and their expected results from the same C compiled natively
+# (needs clang with the BPF target); `corpus-measure` prints the verifier's figures on it.
+.PHONY: corpus corpus-measure
+corpus: $(STAMP)
+	$(PY) corpus/build.py
+
+corpus-measure: $(STAMP)
+	$(PY) corpus/measure.py

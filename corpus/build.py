@@ -1,0 +1,152 @@
+"""Build the corpus: every C program to a BPF object file, inputs for the plain
+programs, and their expected results computed by the same C compiled natively.
+
+Run by `make corpus` (needs clang with the BPF target and a native C compiler).  The
+objects are built with clang's default CPU (`-target bpf`, no -mcpu), as a user who
+passes no flags gets them; -g gives the BTF that `.maps` need.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+HERE = Path(__file__).parent
+ROOT = HERE.parent
+sys.path.insert(0, str(ROOT))
+
+from bpfjit.bench import NativeKernel  # noqa: E402
+
+CLANG = ["clang", "-O2", "-g", "-target", "bpf", "-c", "-fdebug-compilation-dir=.",
+         f"-ffile-prefix-map={HERE}=."]
+
+
+def _words(rng: random.Random, n: int) -> bytes:
+    return bytes(rng.randrange(256) for _ in range(n))
+
+
+def _json_text(rng: random.Random, n: int) -> bytes:
+    parts = ['{"a": [1, 2.5, -3e4, true, false, null], "b\\u00e9": {"c": "x\\"y"}}',
+             ' // note\n', '[[[["deep"]]]]', ', 12.75e+3', ': "s"', ']', '[0, -0.5]']
+    out = ""
+    while len(out) < n:
+        out += rng.choice(parts)
+    return out[:n].encode()
+
+
+def _varints(rng: random.Random, count: int) -> bytes:
+    def varint(v: int) -> bytes:
+        out = bytearray()
+        while True:
+            b = v & 0x7F
+            v >>= 7
+            out.append(b | (0x80 if v else 0))
+            if not v:
+                return bytes(out)
+    out = bytearray()
+    for _ in range(count):
+        field = rng.randrange(1, 12)
+        if rng.random() < 0.7:
+            out += varint(field << 3) + varint(rng.choice([1, 300, 1 << 35, rng.randrange(1 << 20)]))
+        else:
+            payload = _words(rng, rng.randrange(0, 40))
+            out += varint(field << 3 | 2) + varint(len(payload)) + payload
+    return bytes(out)
+
+
+def _options(rng: random.Random, count: int) -> bytes:
+    out = bytearray()
+    for _ in range(count):
+        kind = rng.choice([1, 2, 3, 5, 8, 9, 30])
+        if kind == 1:
+            out.append(1)
+            continue
+        size = {2: 2, 3: 1, 8: 8, 5: 8 * rng.randrange(1, 4)}.get(kind, rng.randrange(0, 12))
+        out += bytes([kind, size + 2]) + _words(rng, size)
+    return bytes(out)
+
+
+def _expression(rng: random.Random, depth: int) -> str:
+    if depth == 0 or rng.random() < 0.3:
+        return str(rng.randrange(10))
+    op = rng.choice("+-*/m~")
+    if op == "~":
+        return "~" + _expression(rng, depth - 1)
+    return op + _expression(rng, depth - 1) + _expression(rng, depth - 1)
+
+
+def _base64(rng: random.Random, n: int) -> bytes:
+    import base64
+    return base64.b64encode(_words(rng, n))
+
+
+def inputs(name: str) -> list[bytes]:
+    """Four inputs for a program: degenerate, typical, an edge case and a large one."""
+    rng = random.Random(name)
+    if name == "records":
+        return [b"", _words(rng, 63), _words(rng, 64 * 5 + 17), _words(rng, 5000)]
+    if name == "lanes":
+        return [b"", _words(rng, 15), _words(rng, 16 * 7 + 5), _words(rng, 2048)]
+    if name == "lastmatch":
+        hay = _words(rng, 900)
+        return [b"ab", b"xyz!" + hay[:100], hay[10:14] + hay, b"\0\0\0\0" + bytes(40)]
+    if name == "matmul":
+        return [_words(rng, 71), _words(rng, 72), bytes(range(256))[:72], _words(rng, 200)]
+    if name == "tokens":
+        return [b"", _json_text(rng, 200), b"[1, 2, }", _json_text(rng, 1500)]
+    if name == "options":
+        return [b"", _options(rng, 10), bytes([2, 4, 5]), _options(rng, 80)]
+    if name == "bsearch":
+        keys = _words(rng, 128)
+        probes = b"".join(keys[4 * i:4 * i + 4] for i in range(0, 32, 3)) + _words(rng, 60)
+        return [_words(rng, 100), keys, keys + probes, bytes(128) + bytes(64)]
+    if name == "window":
+        return [b"", b"\x01", _words(rng, 101), _words(rng, 3000)]
+    if name == "substr":
+        return [b"\x00", bytes([2]) + b"abcabcabcab", bytes([1]) + b"zz" + b"z" * 50,
+                bytes([3]) + b"abcd" + (b"xxabcdyy" * 60)]
+    if name == "varint":
+        return [b"", _varints(rng, 5), b"\x08\xff\xff", _varints(rng, 200)]
+    if name == "calc":
+        return [b"", b"+12", b"*~9m" + b"~" * 12 + b"5",
+                "".join(_expression(rng, 7) for _ in range(30)).encode()]
+    if name == "bloom":
+        base = _words(rng, 80)
+        return [b"", base, base * 3, _words(rng, 4096)]
+    if name == "base64":
+        return [b"", _base64(rng, 30), b"QUJD$$$$", _base64(rng, 400)]
+    raise SystemExit(f"no inputs for corpus program {name!r}")
+
+
+def build_objects(directory: Path) -> None:
+    for source in sorted(directory.glob("*.c")):
+        obj = source.with_suffix(".o")
+        subprocess.run([*CLANG, str(source.relative_to(HERE)), "-o", str(obj.relative_to(HERE))],
+                       check=True, cwd=HERE)
+        print(f"{source.relative_to(HERE)} -> {obj.relative_to(HERE)}")
+
+
+def expected_results() -> None:
+    plain = HERE / "plain"
+    out_dir = plain / "inputs"
+    out_dir.mkdir(exist_ok=True)
+    expected = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for source in sorted(plain.glob("*.c")):
+            native = NativeKernel(source, Path(tmp))
+            for k, data in enumerate(inputs(source.stem)):
+                name = f"{source.stem}-{k}.bin"
+                (out_dir / name).write_bytes(data)
+                expected[name] = native.run_batch(data, 1)[0]
+    (plain / "expected.json").write_text(json.dumps(expected, indent=1, sort_keys=True) + "\n")
+    print(f"plain/expected.json: {len(expected)} results from the native build")
+
+
+if __name__ == "__main__":
+    build_objects(HERE / "plain")
+    build_objects(HERE / "xdp")
+    expected_results()
