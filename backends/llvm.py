@@ -99,7 +99,11 @@ class _Function:
         b.store(self.load_field("budget"), self.budget)
         self.mem_i = b.ptrtoint(mem, I64, name="mem")
         self.frame_lo_i = b.sub(self.frame_top_i, _const(I64, STACK_SIZE), name="frame_lo")
-        self.frame_lo = b.gep(frame_top, [_const(I64, -STACK_SIZE)], source_etype=I8)
+        # every pointer into the stack is derived from stack_base (noalias), the frame's
+        # too: a frame pointer LLVM took for a separate object would let it reorder an
+        # access to a caller's frame made through one with an access made through the other
+        base_i = b.ptrtoint(stack_base, I64)
+        self.frame_lo = b.gep(stack_base, [b.sub(self.frame_lo_i, base_i)], source_etype=I8)
         self.blocks = {pc: func.append_basic_block(f"pc{pc}")
                        for pc in sorted(lowering.leaders) if first <= pc < end}
         # values computed on first use go into the entry block, before its branch
@@ -475,9 +479,10 @@ class _Module:
             if self.lines is not None:
                 self.lines.subprogram(fn, first)
             fn.attributes.add("nounwind")
-            # frame_top, stack_base and mem are distinct objects; the run structure is
-            # not noalias, since Python helpers write its trap field
-            for arg in (fn.args[5], fn.args[6], fn.args[8]):
+            # the stack and the buffer are distinct objects (frame_top points into the
+            # stack, so it is not noalias); the run structure is not noalias either, since
+            # Python helpers write its trap field
+            for arg in (fn.args[6], fn.args[8]):
                 arg.add_attribute("noalias")
             self.functions[first] = fn
         for first, end in ranges:

@@ -694,8 +694,13 @@ class _Lowering:
     def _call_local(self, pc: int, insn) -> None:
         a, fp = self.a, self.fp
         target = pc + 1 + insn.imm
-        # no depth check: the verifier bounds the call chain (verified.frames <= 8 frames)
-        # and recursion is rejected, so the callee's frame always lies within the stack
+        if self.verified.recursive:
+            # the callee's frame must lie within the stack: fp - 512 >= the 8th frame's top
+            a("LEA", S1, Mem(8, CTX, CTX_BYTES + 2 * STACK_SIZE))
+            a("CMP", fp, S1)                             # cmp fp, base + 1024
+            a.jump("b", self._stub(TrapCode.CALL_DEPTH, pc, "zero"))
+        # without recursion, the verifier bounds the chain statically (at most 8 frames),
+        # so no check is needed
         keep = [self.reg[i] for i in self.clobbers[target]]
         for x in keep:
             a("PUSH", x)

@@ -329,20 +329,42 @@ class Interpreter:
     def __call__(self, mem: object = None) -> int:
         """Run once on `mem` (bytes-like or None; an XdpContext for an XDP program) and
         return r0 as an unsigned int."""
+        return self._call(mem, self._steps)
+
+    def trace(self, mem: object = None) -> tuple[list[int], int | BpfError]:
+        """Run once like a call, recording the pc of every instruction executed: the pcs
+        and r0, or the pcs and the BpfError the run ended with (for tests and tools;
+        slower than a call)."""
+        pcs: list[int] = []
+
+        def traced(pc: int, step: Step) -> Step:
+            def run(r, st):
+                pcs.append(pc)
+                return step(r, st)
+            return run
+        steps = [step if step is None else traced(pc, step)
+                 for pc, step in enumerate(self._steps)]
+        try:
+            return pcs, self._call(mem, steps)
+        except BpfError as exc:
+            return pcs, exc
+
+    def _call(self, mem: object, steps: list) -> int:
         if self.program.context == "xdp":
             ctx = XdpContext.wrap(mem)
             ctx.fill(MEM_BASE)
             view = memoryview(ctx.buffer)
             try:
-                return self.run(view[XDP_HEADER:], context=view[:XDP_HEADER])
+                return self.run(view[XDP_HEADER:], context=view[:XDP_HEADER], steps=steps)
             finally:
                 copy_back(mem, ctx)
         if isinstance(mem, XdpContext):
             raise BpfError("this program does not take an XDP context (it was not loaded "
                            "from an xdp section); pass the packet's bytes")
-        return self.run(as_buffer(mem))
+        return self.run(as_buffer(mem), steps=steps)
 
-    def run(self, buf: memoryview, context: memoryview | None = None) -> int:
+    def run(self, buf: memoryview, context: memoryview | None = None,
+            steps: list | None = None) -> int:
         """Run on an already-prepared writable byte view (and context block)."""
         space = AddressSpace(buf, self._maps, context, self.frames)
         outer = getattr(self._current, "space", None)   # a helper may run us again
@@ -355,7 +377,7 @@ class Interpreter:
             r[1] = MEM_BASE
             r[2] = len(buf)
         r[10] = STACK_TOP
-        steps = self._steps
+        steps = self._steps if steps is None else steps
         pc = 0
         try:
             while True:

@@ -45,7 +45,9 @@ def test_local_call_passes_arguments_and_preserves_r6_to_r9(run):
 @pytest.mark.parametrize("text,pc,reg", [
     # a callee's r0 and r6-r9 are not its caller's
     ("mov %r0, 5\nmov %r6, 6\ncall local f\nexit\nf:\nmov %r0, %r6\nexit", 4, 6),
-    ("mov %r0, 5\ncall local f\nexit\nf:\nexit", 3, 0),
+    # f returns without setting r0 (a void function): only reading r0 after the call
+    # is wrong, as in the kernel
+    ("mov %r0, 5\ncall local f\nexit\nf:\nexit", 2, 0),
     # r1-r5 are clobbered by any call
     ("mov %r1, 1\ncall local f\nmov %r0, %r1\nexit\nf:\nmov %r0, 0\nexit", 2, 1),
     ("mov %r5, 5\ncall 1\nmov %r0, %r5\nexit", 2, 5),
@@ -140,10 +142,49 @@ def test_eighth_nested_call_exceeds_the_depth_limit(engine):
     assert info.value.pc == 2 + 3 * 6
 
 
-def test_recursion_is_rejected(engine):
+def test_recursion_is_rejected_in_strict_mode(engine):
     with pytest.raises(bpfjit.VerifierError, match="recursion") as info:
-        bpfjit.compile(bpfjit.assemble("f:\ncall local f\nexit"), engine)
+        bpfjit.compile(bpfjit.assemble("f:\ncall local f\nexit"), engine, mode="strict")
     assert info.value.pc == 0
+
+
+def test_unbounded_recursion_stops_at_the_depth_limit(engine):
+    # checked mode accepts recursion and bounds it at run time: main is frame 1, and
+    # the call that would make frame 9 stops the run, at that call's pc
+    fn = bpfjit.compile(bpfjit.assemble("f:\ncall local f\nexit"), engine)
+    with pytest.raises(bpfjit.CallDepthExceeded) as info:
+        fn()
+    assert info.value.pc == 0
+
+
+RECURSIVE_SUM = """
+    mov %r3, 0
+    jeq %r2, 0, +1
+    ldxb %r3, [%r1]         # n = the first byte, when there is one
+    mov %r1, %r3
+    call local sum          # r0 = n + (n-1) + ... + 1, one frame per level
+    exit
+sum:
+    mov %r0, 0
+    jeq %r1, 0, done
+    mov %r6, %r1
+    sub %r1, 1
+    call local sum
+    add %r0, %r6
+done:
+    exit
+"""
+
+
+@pytest.mark.parametrize("n,frames", [(0, 2), (6, 8), (7, 9)])
+def test_recursion_within_the_depth_limit_runs(engine, n, frames):
+    fn = bpfjit.compile(bpfjit.assemble(RECURSIVE_SUM), engine)
+    if frames <= 8:                 # main + sum(n) ... sum(0): n + 2 frames
+        assert fn(bytes([n])) == n * (n + 1) // 2
+    else:
+        with pytest.raises(bpfjit.CallDepthExceeded) as info:
+            fn(bytes([n]))
+        assert info.value.pc == 10  # the call in sum(1) would make frame 9
 
 
 def test_depth_limit_is_also_enforced_at_run_time():
@@ -256,3 +297,28 @@ def test_default_budget_allows_long_programs(run):
 def test_bad_budget_is_rejected(engine, budget):
     with pytest.raises(bpfjit.BpfError):
         bpfjit.compile(bpfjit.assemble("exit"), engine, budget=budget)
+
+
+def test_a_callee_reads_back_what_it_wrote_into_its_callers_frame(engine):
+    # regression: the llvm engine told LLVM that pointers into the current frame and
+    # pointers from the stack's base never alias; a store through a proven pointer into
+    # the caller's frame was then dropped before a checked load of the same bytes
+    text = """
+        mov %r6, 0
+        jeq %r2, 0, +1
+        ldxb %r6, [%r1]         # 0 at run time, unknown to the verifier
+        stdw [%r10-8], 0
+        mov %r1, %r10
+        add %r1, -8
+        mov %r2, %r6
+        call local f
+        exit
+    f:
+        stdw [%r1], 1           # proven: the caller's frame
+        mov %r3, %r1
+        add %r3, %r2            # an unknown offset: checked at run time
+        ldxdw %r0, [%r3]        # the same 8 bytes: 1
+        stdw [%r1], 2
+        exit
+    """
+    assert bpfjit.compile(bpfjit.assemble(text), engine)(bytearray([0])) == 1

@@ -3,15 +3,17 @@
     verify(prog, mode="checked", helpers=None, log=False) -> VerifiedProgram
 
 1. Structure (bpfjit.cfg): jump and call targets, lddw halves, falling through.
-2. The call graph: no recursion, at most 8 frames deep (the kernel's limit).
-3. Abstract interpretation (bpfjit.verifier.analysis): registers and stack bytes
-   are written before they are read, r10 is never written, r0 is set at exit,
-   helpers are registered, and each load and store is proven in bounds or not.
+2. The call graph: at most 8 frames deep (the kernel's limit); recursion is bounded
+   at run time in checked mode and rejected in strict mode.
+3. Abstract interpretation (bpfjit.verifier.analysis): registers are written before
+   they are read and stack bytes before some path reads them, r10 is never written,
+   r0 is set at the main program's exit, helpers are registered, and each load and
+   store is proven in bounds or not.
 
 Modes: "checked" (default) runs unproven accesses with a runtime check;
-"strict" rejects any unproven access and any loop (bpfjit does not prove loop
-termination, so strict programs are loop-free, as the kernel once required);
-"unchecked" trusts the program and the engines check nothing (unsafe).
+"strict" rejects any unproven access, any pointer leak and any loop it cannot prove
+to terminate, as the kernel does; "unchecked" trusts the program and the engines
+check nothing (unsafe).
 """
 
 from __future__ import annotations
@@ -44,6 +46,8 @@ class VerifiedProgram:
     # map_lookup_elem calls whose map is always the same and whose key is read in
     # bounds: pc -> map index (a JIT may do these lookups itself, for array maps)
     lookups: dict[int, int] = field(default_factory=dict)
+    # local calls can recurse (checked mode only): the engines must bound the depth
+    recursive: bool = False
 
     @property
     def stats(self) -> str:
@@ -55,51 +59,60 @@ class VerifiedProgram:
         return self.mode == "checked" and pc not in self.proven
 
 
-def _call_order(prog: Program) -> tuple[list[int], int]:
-    """Subprograms in an order where every caller precedes its callees, and the
-    deepest chain of frames a run can reach.
+def _call_graph(prog: Program) -> tuple[list[int], int, tuple[int, int] | None]:
+    """Subprograms with every caller before its callees (as far as cycles allow), the
+    deepest chain of frames a run can reach, and the first call found (depth first from
+    the entry) that re-enters a running subprogram, if calls can recurse.
 
-    VerifierError for recursion or a call chain deeper than the kernel's 8 frames.
+    Without recursion the chain is bounded statically, and one deeper than the kernel's
+    8 frames is a VerifierError naming the call.  With recursion, a run can reach all
+    8 frames and the engines stop a call that would exceed them (CallDepthExceeded).
     """
     ranges = subprogram_ranges(prog)
-    owner = {}
-    calls: dict[int, list[tuple[int, int]]] = {first: [] for first, _ in ranges}
-    for first, end in ranges:
-        for pc, insn in prog:
-            if first <= pc < end:
-                owner[pc] = first
-                if insn.kind is Kind.CALL_LOCAL:
-                    calls[first].append((pc, pc + 1 + insn.imm))
+    starts = [first for first, _ in ranges]
+    calls: dict[int, list[tuple[int, int]]] = {first: [] for first in starts}
+    sub = iter(ranges)
+    first, end = next(sub)
+    for pc, insn in prog:
+        while pc >= end:
+            first, end = next(sub)
+        if insn.kind is Kind.CALL_LOCAL:
+            calls[first].append((pc, pc + 1 + insn.imm))
     order: list[int] = []
-    depth: dict[int, int] = {}
     state: dict[int, str] = {}
-
-    def visit(sub: int, stack: list[int]) -> int:
-        if state.get(sub) == "done":
-            return depth[sub]
-        state[sub] = "active"
-        deepest = 1
-        for pc, callee in calls[sub]:
+    recursion: tuple[int, int] | None = None
+    stack = [(0, iter(calls[0]))]
+    state[0] = "active"
+    while stack:                    # depth-first, without Python recursion
+        node, it = stack[-1]
+        for pc, callee in it:
             if state.get(callee) == "active":
-                raise VerifierError(pc, f"recursion: the call to pc {callee} re-enters a "
-                                        f"subprogram that is still running")
-            deepest = max(deepest, 1 + visit(callee, stack + [sub]))
-        state[sub] = "done"
-        depth[sub] = deepest
-        order.append(sub)
-        return deepest
-
-    frames = visit(0, [])
-    # check the depth along chains from the entry, naming the call that goes too deep
-    def check(sub: int, frames: int) -> None:
-        for pc, callee in calls[sub]:
-            if frames + 1 > MAX_CALL_DEPTH:
-                raise VerifierError(pc, f"this call would be frame {frames + 1}; at most "
-                                        f"{MAX_CALL_DEPTH} frames (7 nested calls) are allowed")
-            check(callee, frames + 1)
-    check(0, 1)
+                recursion = recursion or (pc, callee)
+            elif callee not in state:
+                state[callee] = "active"
+                stack.append((callee, iter(calls[callee])))
+                break
+        else:
+            stack.pop()
+            state[node] = "done"
+            order.append(node)
     order.reverse()
-    return order + [first for first, _ in ranges if first not in order], frames
+    order += [first for first in starts if first not in state]
+    if recursion is not None:
+        return order, MAX_CALL_DEPTH, recursion
+    depth: dict[int, int] = {}
+    for node in reversed(order):    # callees first
+        depth[node] = 1 + max((depth.get(callee, 1) for _, callee in calls[node]), default=0)
+    frames = depth.get(0, 1)
+    if frames > MAX_CALL_DEPTH:     # name the call that goes one frame too deep
+        node, level = 0, 1
+        while True:
+            pc, callee = max(calls[node], key=lambda c: depth[c[1]])
+            if level + 1 > MAX_CALL_DEPTH:
+                raise VerifierError(pc, f"this call would be frame {level + 1}; at most "
+                                        f"{MAX_CALL_DEPTH} frames (7 nested calls) are allowed")
+            node, level = callee, level + 1
+    return order, frames, None
 
 
 def verify(prog: Program, mode: str = "checked", helpers=None, log: bool = False) -> VerifiedProgram:
@@ -119,8 +132,14 @@ def verify(prog: Program, mode: str = "checked", helpers=None, log: bool = False
     if not log and key in cache:
         return cache[key]
     check_structure(prog)
-    order, frames = _call_order(prog)
-    analysis = Analysis(prog, None if helpers is None else set(helpers), order, want_log=log)
+    order, frames, recursion = _call_graph(prog)
+    if recursion is not None and mode == "strict":
+        pc, callee = recursion
+        raise VerifierError(pc, f"strict mode: recursion: the call to pc {callee} re-enters "
+                                f"a subprogram that is still running (the kernel refuses "
+                                f"recursion; checked mode bounds it at run time)")
+    analysis = Analysis(prog, None if helpers is None else set(helpers), order, mode,
+                        want_log=log)
     analysis.run()
     accesses = tuple(sorted(analysis.accesses))
     proven = frozenset(pc for pc, ok in analysis.accesses.items() if ok)
@@ -148,7 +167,7 @@ def verify(prog: Program, mode: str = "checked", helpers=None, log: bool = False
         prog = _rewrite_context_loads(prog, analysis.ctx_loads)
     lookups = {pc: m for pc, m in analysis.lookups.items() if m is not None}
     verified = VerifiedProgram(prog, mode, proven, accesses, unreachable, regions, lines,
-                               frames, lookups)
+                               frames, lookups, recursion is not None)
     if not log:
         original.__dict__["_verified"][key] = verified
     return verified
@@ -171,8 +190,7 @@ def _rewrite_context_loads(prog: Program, loads: dict[int, tuple[int, int]]) -> 
 def reasoning_until_rejection(prog: Program, mode: str, helpers=None) -> str:
     """The verifier log up to the instruction it rejects, for `verify --log`."""
     analysis = Analysis(prog, None if helpers is None else set(helpers),
-                        [first for first, _ in subprogram_ranges(prog)], want_log=True)
-    analysis.log_live = True
+                        [first for first, _ in subprogram_ranges(prog)], mode, want_log=True)
     try:
         analysis.run()
     except BpfError:

@@ -1,6 +1,8 @@
 /* A recursive-descent evaluator of prefix expressions over bytes: '+', '-', '*', '/'
- * (truncating, written with unsigned division) and 'm' (max) take two operands, '~' one, digits are numbers.  The recursion is
- * bounded by the C code at depth 6 (seven frames); deeper input evaluates to 0. */
+ * (truncating, written with unsigned division) and 'm' (max) take two operands, '~'
+ * one, digits are numbers.  The recursion is bounded by the C code: eval at depth 6
+ * is the eighth frame with the entry function, the most eBPF allows, and returns 0
+ * without recursing. */
 #include "corpus.h"
 
 struct cursor {
@@ -12,7 +14,7 @@ struct cursor {
 
 HELPER s64 eval(struct cursor *c, int depth)
 {
-    if (c->pos >= c->len || depth > 6)
+    if (c->pos >= c->len || depth > 5)
         return 0;
     u8 op = c->mem[c->pos++];
     c->nodes++;

@@ -1,0 +1,282 @@
+"""ALU instructions in the abstract: the destination's new value and its relations.
+
+The interval comes from bpfjit.verifier.intervals; what this module adds is how the
+destination stays related to other variables in the zone.  A copy keeps every
+relation of its source; adding a known range shifts them; and, shifting right,
+dividing and taking a remainder of a non-negative value only lower it, so its upper
+relations survive (`n = min(len, 4096) & ~63` is still at most len).  Relations are
+only kept where the 64-bit (or 32-bit) arithmetic cannot wrap.
+"""
+
+from __future__ import annotations
+
+from .. import semantics as sem
+from ..isa import LDDW_MAP, LDDW_MAP_VALUE, LDDW_PSEUDO, Kind
+from .domain import (BIG, M32, MAP_PTR, MAP_VALUE, MEM, NUMERIC, SCALAR, STACK, CTX, U64,
+                     Value, const, pointer, scalar, top_scalar)
+from .intervals import alu_result, fits_signed
+from .state import State
+
+__all__ = ["AluRules"]
+
+_COMPARABLE_POINTERS = (MEM, STACK, CTX)   # offsets of two such pointers can be subtracted
+
+
+def _signed(value: int, width: int = 64) -> int:
+    return sem.sext(value, width)
+
+
+def _bounded(v: Value) -> bool:
+    return -BIG < v.smin and v.smax < BIG
+
+
+def _low_mask(m: int) -> int:
+    """k when m (a 64-bit mask) is ~(2**k - 1): clearing the low k bits; else -1."""
+    low = (~m) & U64
+    return low.bit_length() if low & (low + 1) == 0 and low != U64 else -1
+
+
+class AluRules:
+    """Mixed into the analysis: ALU, NEG, END and LDDW."""
+
+    def _alu(self, pc: int, insn, st: State) -> None:
+        spec = insn.spec
+        op, width, dst = spec.op, spec.width, insn.dst
+        if spec.source == "reg":
+            src_reg, src = insn.src, self._read(st, insn.src, pc)
+        else:
+            src_reg, src = None, const(insn.imm)
+        old = None if op in ("mov", "movsx") else self._read(st, dst, pc)
+        if src_reg == dst and op == "mov" and width == 64:
+            return
+        if width == 64 and op == "mov":
+            st.regs[dst] = src
+            if src_reg is not None and src.kind in NUMERIC and not src.fixed:
+                st.zone.assign(dst, src_reg)
+            else:
+                st.zone.forget(dst)
+            return
+        pointers = src.kind != SCALAR or (old is not None and old.kind != SCALAR)
+        if pointers:
+            if width == 64 and op in ("add", "sub") and old is not None:
+                self._pointer_arith(st, op, dst, src_reg, old, src)
+            else:       # anything else turns a pointer (or map handle) into a number
+                st.forget_register(dst, top_scalar() if width == 64 else scalar(0, M32))
+            return
+        result = alu_result(op, width, old, src, insn.off if op == "movsx" else 0)
+        self._relate(st, op, width, dst, src_reg, old, src, result)
+
+    def _relate(self, st: State, op: str, width: int, dst: int, src_reg: int | None,
+                old: Value | None, src: Value, result: Value) -> None:
+        """Set dst to `result` and update its relations (scalar operands)."""
+        zone = st.zone
+        if result.is_const:
+            st.forget_register(dst, result)
+            return
+        if width == 64 and self._remainder(st, op, dst, src_reg, src, result):
+            return
+        narrow = old is None or (old.smin >= 0 and (width == 64 or old.umax <= M32))
+        if op in ("mov", "movsx") and result is src:          # an exact copy
+            st.regs[dst] = result
+            if src_reg is not None and src_reg != dst:
+                zone.assign(dst, src_reg)
+            else:
+                zone.forget(dst)
+            return
+        if op in ("add", "sub") and src_reg != dst:
+            sign = 1 if op == "add" else -1
+            lo, hi = (src.smin, src.smax) if sign > 0 else (-src.smax, -src.smin)
+            if src.is_const and width == 32:
+                lo = hi = sign * _signed(src.umin & M32, 32)
+            if width == 64:
+                exact = _bounded(src) and _bounded(old) and fits_signed(old.smin + lo,
+                                                                        old.smax + hi)
+            else:
+                exact = (old.umax <= M32 and src.umax <= M32 and 0 <= old.umin + lo
+                         and old.umax + hi <= M32)
+            if not exact:
+                st.forget_register(dst, result)
+                return
+            if sign < 0 and src_reg is not None:        # x - y is bounded by the zone too
+                up, down = st.bound(dst, src_reg), st.bound(src_reg, dst)
+                result = scalar(result.umin, result.umax,
+                                max(result.smin, -down) if down is not None else result.smin,
+                                min(result.smax, up) if up is not None else result.smax,
+                                result.align)
+            st.regs[dst] = result
+            zone.shift(dst, lo, hi)
+            if sign > 0 and src_reg is not None and src.kind in NUMERIC:
+                zone.add(dst, src_reg, old.smax)              # dst - src == the old dst
+                zone.add(src_reg, dst, -old.smin)
+            self._tighten_from_zone(st, dst)
+            return
+        st.regs[dst] = result
+        if op == "and" and narrow:
+            k = _low_mask(src.umin if width == 64 else src.umin | ~M32 & U64) \
+                if src.is_const else -1
+            if k >= 0:                                  # x & ~(2**k - 1) = x - (x mod 2**k)
+                zone.shift(dst, -((1 << k) - 1), 0)
+            else:
+                zone.keep_upper(dst)
+                if src_reg is not None and src.smin >= 0:
+                    zone.add(dst, src_reg, 0)
+        elif op in ("rsh", "div", "mod") and narrow:
+            zone.keep_upper(dst)                         # only ever lowers a non-negative x
+        elif op == "arsh" and narrow and width == 64:
+            zone.keep_upper(dst)
+        else:
+            zone.forget(dst)
+        self._tighten_from_zone(st, dst)
+
+    @staticmethod
+    def _remainder(st: State, op: str, dst: int, src_reg: int | None, src: Value,
+                   result: Value) -> bool:
+        """`q = y / c; q *= c; r = y - q` is `r = y % c`, in [0, c - 1], which no interval
+        or difference shows: follow the three steps (True when this op completed one)."""
+        zone = st.zone
+        fact = zone.quot.get(dst) if zone.quot else None
+        if op == "div" and src.is_const and src.umin >= 2:
+            y = zone.equal_to(dst)
+            if y is None:
+                return False
+            st.forget_register(dst, result)
+            zone.quot[dst] = (y, src.umin, False)
+            return True
+        if op in ("mul", "lsh") and src.is_const and fact is not None and not fact[2]:
+            y, c, _ = fact
+            if (src.umin if op == "mul" else 1 << (src.umin & 63)) != c:
+                return False
+            st.forget_register(dst, result)
+            zone.quot[dst] = (y, c, True)
+            return True
+        if op == "sub" and src_reg is not None and zone.quot:
+            fact = zone.quot.get(src_reg)
+            if fact is None or not fact[2]:
+                return False
+            y, c, _ = fact
+            if dst != y and zone.equal_to(dst) != y and not (
+                    zone.bound(dst, y) == 0 and zone.bound(y, dst) == 0):
+                return False
+            st.forget_register(dst, scalar(0, c - 1))
+            return True
+        return False
+
+    @staticmethod
+    def _tighten_from_zone(st: State, var: int) -> None:
+        """Narrow var's interval by what its relations and their intervals imply."""
+        lo = hi = None
+        for other, up, down in st.zone.related(var):
+            if up is not None:
+                o = st.upper(other)
+                if o is not None and (hi is None or o + up < hi):
+                    hi = o + up
+            if down is not None:
+                o = st.lower(other)
+                if o is not None and (lo is None or o - down > lo):
+                    lo = o - down
+        if lo is not None or hi is not None:
+            st.clamp(var, lo, hi)
+
+    def _pointer_arith(self, st: State, op: str, dst: int, src_reg: int | None, old: Value,
+                       src: Value) -> None:
+        """64-bit add/sub with a pointer operand: a moved pointer, or a difference."""
+        zone = st.zone
+        if op == "sub" and old.is_pointer and src.is_pointer:
+            same = (old.kind == src.kind and old.kind in _COMPARABLE_POINTERS
+                    and old.frame == src.frame >= 0)
+            if not same or src_reg is None:
+                st.forget_register(dst)
+                return
+            up, down = st.bound(dst, src_reg), st.bound(src_reg, dst)
+            st.regs[dst] = scalar(smin=-down if down is not None else -(1 << 63),
+                                  smax=up if up is not None else (1 << 63) - 1)
+            if src.smin == src.smax and _bounded(old):       # minus a constant offset
+                zone.shift(dst, -src.smin, -src.smin)
+            else:
+                zone.forget(dst)
+            self._tighten_from_zone(st, dst)
+            return
+        if old.is_pointer and src.kind == SCALAR:
+            ptr, delta, moved = old, src, True
+        elif op == "add" and old.kind == SCALAR and src.is_pointer:
+            ptr, delta, moved = src, old, False
+        else:                                   # pointer + pointer, scalar - pointer, handles
+            st.forget_register(dst)
+            return
+        lo, hi = (delta.smin, delta.smax) if op == "add" else (-delta.smax, -delta.smin)
+        exact = _bounded(delta) and _bounded(ptr) and fits_signed(ptr.smin + lo, ptr.smax + hi)
+        if exact:
+            new = pointer(ptr.kind, ptr.smin + lo, ptr.smax + hi, ptr.frame, ptr.maps)
+        else:
+            new = pointer(ptr.kind, -(1 << 63), (1 << 63) - 1, ptr.frame, ptr.maps)
+        st.regs[dst] = new
+        if not exact:
+            zone.forget(dst)
+            return
+        if moved:                # dst was the pointer: its offset moved by [lo, hi]
+            zone.shift(dst, lo, hi)
+            if op == "add" and src_reg is not None:
+                zone.add(dst, src_reg, ptr.smax)      # dst - src == the pointer's old offset
+                zone.add(src_reg, dst, -ptr.smin)
+        else:                    # dst was the scalar: the result is src's offset + dst
+            zone.shift(dst, ptr.smin, ptr.smax)
+            if src_reg is not None:
+                zone.add(dst, src_reg, delta.smax)
+                zone.add(src_reg, dst, -delta.smin)
+        self._tighten_from_zone(st, dst)
+
+    def _extend32(self, st: State, reg: int, signed: bool, then_shift: int) -> None:
+        """`lsh r, 32` followed by `rsh`/`arsh r, 32 + k`: a 32-bit zero or sign extension
+        (then a shift by k).  An extension of a value already in range changes nothing,
+        so the value keeps its relations (clang's -mcpu=v1 code does this constantly)."""
+        v = st.regs[reg]
+        if v.is_const:
+            x = sem.sext(v.umin & M32, 32) if signed else v.umin & M32
+            st.forget_register(reg, const(x >> then_shift))
+            return
+        if signed:
+            unchanged = v.kind == SCALAR and -(1 << 31) <= v.smin and v.smax < (1 << 31)
+            if not unchanged:
+                st.forget_register(reg, scalar(smin=-(1 << 31), smax=(1 << 31) - 1))
+        else:
+            unchanged = v.kind == SCALAR and v.umax <= M32
+            if not unchanged:
+                st.forget_register(reg, scalar(0, M32))
+        if then_shift:
+            v = st.regs[reg]
+            op = "arsh" if signed else "rsh"
+            self._relate(st, op, 64, reg, None, v, const(then_shift),
+                         alu_result(op, 64, v, const(then_shift)))
+
+    def _unary(self, pc: int, insn, st: State) -> None:
+        """neg and the byte swaps: new values, related to nothing."""
+        v = self._read(st, insn.dst, pc)
+        if insn.kind is Kind.NEG:
+            width = insn.spec.width
+            fn = sem.alu_function("neg", width)
+            st.forget_register(insn.dst, const(fn(v.umin, 0)) if v.is_const else
+                               top_scalar() if width == 64 else scalar(0, M32))
+            return
+        bits = insn.imm
+        if v.is_const:
+            st.forget_register(insn.dst, const(sem.byte_swap(insn.spec.op, bits, v.umin)))
+        elif insn.spec.op == "le" and v.kind == SCALAR and v.umax <= (1 << bits) - 1:
+            pass                            # truncation to a width the value already fits
+        else:
+            st.forget_register(insn.dst, scalar(0, (1 << bits) - 1) if bits < 64
+                               else top_scalar())
+
+    def _lddw(self, pc: int, insn) -> Value:
+        if insn.src == 0:
+            return const(insn.imm64)
+        index = insn.imm & M32
+        if insn.src in (LDDW_MAP, LDDW_MAP_VALUE) and index < len(self.maps):
+            if insn.src == LDDW_MAP:
+                return Value(MAP_PTR, maps=1 << index)
+            offset = insn.next_imm & M32
+            return pointer(MAP_VALUE, offset, offset, maps=1 << index)
+        if insn.src in (LDDW_MAP, LDDW_MAP_VALUE) and self.maps:
+            self.fail(pc, f"lddw refers to map {index}, but the program has "
+                          f"{len(self.maps)} map(s)")
+        self.fail(pc, f"lddw {LDDW_PSEUDO[insn.src]} needs maps, which this program was "
+                      f"not loaded with")

@@ -1,0 +1,194 @@
+"""Conditional jumps in the abstract: what each edge teaches.
+
+`if a OP b` narrows both operands' intervals on each edge and, when both are zone
+variables whose order the comparison fixes (unsigned comparisons of non-negative
+values, signed comparisons, pointers into the same region), adds a difference
+constraint; the zone then carries the news to every related variable (`p + 14 <= end`
+bounds p, and `end == len` makes that a bound on len).  An edge whose state becomes
+empty is infeasible and dropped.  Comparing a map lookup's result with 0 makes it,
+and every copy of it, NULL on one edge and a map value on the other.
+"""
+
+from __future__ import annotations
+
+from .. import semantics as sem
+from .domain import (BIG, M32, MAP_OR_NULL, MAP_VALUE, MEM, S64_MAX, SCALAR, STACK, U64,
+                     Value, const, pointer, scalar)
+from .state import State
+
+__all__ = ["BranchRules", "NEGATE"]
+
+NEGATE = {"jeq": "jne", "jne": "jeq", "jgt": "jle", "jge": "jlt", "jlt": "jge", "jle": "jgt",
+          "jsgt": "jsle", "jsge": "jslt", "jslt": "jsge", "jsle": "jsgt"}
+_SWAP = {"jgt": "jlt", "jge": "jle", "jsgt": "jslt", "jsge": "jsle"}
+
+
+class BranchRules:
+    """Mixed into the analysis: JCOND."""
+
+    def _jcond(self, pc: int, insn, st: State):
+        spec = insn.spec
+        a = self._read(st, insn.dst, pc)
+        if spec.source == "reg":
+            b_reg, b = insn.src, self._read(st, insn.src, pc)
+        else:
+            b_reg, b = None, const(insn.imm)
+        target, fall = pc + 1 + insn.off, pc + 1
+        op = spec.op
+        if a.kind == MAP_OR_NULL and op in ("jeq", "jne") and b.is_const and b.umin == 0 \
+                and spec.width == 64:
+            null, valid = st.copy(), st
+            self._null_check(null, insn.dst, a, True)
+            self._null_check(valid, insn.dst, a, False)
+            return [(target, null), (fall, valid)] if op == "jeq" else \
+                [(target, valid), (fall, null)]
+        if a.is_const and b.is_const:                   # decided statically
+            taken = sem.cond_function(op, spec.width)(a.umin, b.umin)
+            return [(target, st)] if taken else [(fall, st)]
+        taken, not_taken = st.copy(), st
+        feasible_taken = self._refine(taken, spec.width, insn.dst, a, b_reg, b, op)
+        feasible_fall = op == "jset" or self._refine(not_taken, spec.width, insn.dst, a,
+                                                     b_reg, b, NEGATE[op])
+        return [(target, taken if feasible_taken else None),
+                (fall, not_taken if feasible_fall else None)]
+
+    @staticmethod
+    def _null_check(st: State, reg: int, v: Value, is_null: bool) -> None:
+        """After `if rX == 0`: rX, and every copy of it, is NULL or a valid map value."""
+        new = const(0) if is_null else pointer(MAP_VALUE, 0, 0, maps=v.maps)
+        for i, other in enumerate(st.regs):
+            if i == reg or (v.ident and other.kind == MAP_OR_NULL and other.ident == v.ident):
+                st.forget_register(i, new)
+        for off, other in list(st.spills.items()):
+            if v.ident and other.kind == MAP_OR_NULL and other.ident == v.ident:
+                st.spills[off] = new
+
+    def _refine(self, st: State, width: int, a_reg: int, a: Value, b_reg: int | None,
+                b: Value, op: str) -> bool:
+        """Learn that `a OP b` holds; False when it cannot (the edge is infeasible)."""
+        if op == "jset":
+            return not (a.is_const and b.is_const and not a.umin & b.umin)
+        signed = op.startswith("js")
+        if a.kind == SCALAR and b.kind == SCALAR:
+            if width == 32 and not _same_in_32_bits(a, b, signed):
+                return True
+        elif not (a.kind == b.kind and a.kind in (MEM, STACK) and a.frame == b.frame >= 0
+                  and not signed and _plain_offsets(a) and _plain_offsets(b) and width == 64):
+            return True                 # nothing to learn comparing these
+        rel = op[2:] if signed else op[1:]
+        if rel in ("gt", "ge"):         # a > b is b < a
+            a_reg, a, b_reg, b = b_reg, b, a_reg, a
+            rel = {"gt": "lt", "ge": "le"}[rel]
+        if rel == "eq":
+            return self._learn_equal(st, a_reg, a, b_reg, b)
+        if rel == "ne":
+            return self._learn_unequal(st, a_reg, a, b_reg, b)
+        strict = 1 if rel == "lt" else 0
+        if a.kind == SCALAR:            # a <= b - strict, in the comparison's order
+            if signed:
+                new_a = scalar(a.umin, a.umax, a.smin, min(a.smax, b.smax - strict), a.align)
+                new_b = scalar(b.umin, b.umax, max(b.smin, a.smin + strict), b.smax, b.align)
+            else:
+                new_a = scalar(a.umin, min(a.umax, b.umax - strict), a.smin, a.smax, a.align)
+                new_b = scalar(max(b.umin, a.umin + strict), b.umax, b.smin, b.smax, b.align)
+            if new_a.empty or new_b.empty:
+                return False
+        else:                           # pointer offsets, compared as numbers
+            new_a = pointer(a.kind, a.smin, min(a.smax, b.smax - strict), a.frame, a.maps)
+            new_b = pointer(b.kind, max(b.smin, a.smin + strict), b.smax, b.frame, b.maps)
+            if new_a.empty or new_b.empty:
+                return False
+        return self._settle(st, a_reg, new_a, b_reg, new_b,
+                            (a_reg, b_reg, -strict) if _ordered(new_a, new_b, signed) else None)
+
+    def _learn_equal(self, st: State, a_reg, a: Value, b_reg, b: Value) -> bool:
+        lo_u, hi_u = max(a.umin, b.umin), min(a.umax, b.umax)
+        lo_s, hi_s = max(a.smin, b.smin), min(a.smax, b.smax)
+        if a.kind == SCALAR:
+            new = scalar(lo_u, hi_u, lo_s, hi_s, max(a.align, b.align))
+        else:
+            new = pointer(a.kind, lo_s, hi_s, a.frame, a.maps)
+        if new.empty:
+            return False
+        return self._settle(st, a_reg, new, b_reg, new, (a_reg, b_reg, 0), equal=True)
+
+    def _learn_unequal(self, st: State, a_reg, a: Value, b_reg, b: Value) -> bool:
+        if a.is_const and b.is_const:
+            return a.umin != b.umin
+        new_a, new_b = a, b
+        if b.is_const and a.kind == SCALAR:
+            new_a = _without(a, b.umin)
+        elif a.is_const and b.kind == SCALAR:
+            new_b = _without(b, a.umin)
+        if new_a.empty or new_b.empty:
+            return False
+        edge = None
+        if a_reg is not None and b_reg is not None:
+            # x <= y and x != y make x < y: the exit test of a `!=` loop
+            if st.zone.bound(a_reg, b_reg) == 0:
+                edge = (a_reg, b_reg, -1)
+            elif st.zone.bound(b_reg, a_reg) == 0:
+                edge = (b_reg, a_reg, -1)
+        return self._settle(st, a_reg, new_a, b_reg, new_b, edge)
+
+    @staticmethod
+    def _settle(st: State, a_reg, new_a: Value, b_reg, new_b: Value, edge, equal: bool = False
+                ) -> bool:
+        """Store refined operands, add the zone edge (x - y <= c) and spread the news."""
+        for reg, new in ((a_reg, new_a), (b_reg, new_b)):
+            if reg is not None and st.regs[reg] != new:
+                if new.is_const:
+                    st.forget_register(reg, new)
+                else:
+                    st.regs[reg] = new
+        if edge is not None:
+            x, y, c = edge
+            if x is not None and y is not None and x != y and st.numeric(x) \
+                    and st.numeric(y) and not st.regs[x].fixed and not st.regs[y].fixed:
+                if not st.zone.add(x, y, c):
+                    return False
+                if equal and not st.zone.add(y, x, 0):
+                    return False
+        for reg in (a_reg, b_reg):
+            if reg is not None and not st.tighten(reg):
+                return False
+        return all(not v.empty for v in st.regs)
+
+
+def _same_in_32_bits(a: Value, b: Value, signed: bool) -> bool:
+    """Whether a 32-bit comparison of a and b orders them as a 64-bit one would."""
+    if signed:
+        return all(-(1 << 31) <= v.smin and v.smax < (1 << 31) for v in (a, b))
+    return a.umax <= M32 and b.umax <= M32
+
+
+def _plain_offsets(v: Value) -> bool:
+    """Offsets for which comparing the addresses compares the offsets: the address
+    cannot wrap around (buffer pointers below their start might, when the buffer is
+    at a low address or NULL; a frame always has eight frames of stack below it)."""
+    low = 0 if v.kind == MEM else -8 * 512
+    return low <= v.smin and v.smax < BIG
+
+
+def _ordered(a: Value, b: Value, signed: bool) -> bool:
+    """Whether the comparison's order is the order of the zone's (signed) numbers."""
+    if signed or a.kind != SCALAR:
+        return True
+    return a.umax <= S64_MAX and b.umax <= S64_MAX
+
+
+def _without(v: Value, c: int) -> Value:
+    """A scalar's range with the value c taken off its ends."""
+    umin, umax, smin, smax = v.umin, v.umax, v.smin, v.smax
+    if umin == c:
+        umin += 1
+    if umax == c:
+        umax -= 1
+    s = c - (1 << 64) if c > S64_MAX else c
+    if smin == s:
+        smin += 1
+    if smax == s:
+        smax -= 1
+    if (umin, umax, smin, smax) == (v.umin, v.umax, v.smin, v.smax):
+        return v
+    return scalar(umin, min(umax, U64), smin, smax, v.align)

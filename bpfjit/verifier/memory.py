@@ -1,0 +1,208 @@
+"""Loads, stores and atomics in the abstract: bounds, the current stack frame, spills.
+
+An access is proven when, in the state that reaches it, every address it may touch
+lies in one region: the buffer (offset >= 0 and offset + size <= len, where the zone
+may know offset <= len - k although neither is a constant), the stack frame the
+pointer is in, or the value of every map it may point into.
+
+The current frame is tracked byte by byte (which bytes some path may have written)
+and as spilled 8-byte slots, whose values are zone variables, so that a pointer or a
+bound spilled under register pressure comes back with its relations.  A write the
+verifier cannot place (through a pointer it lost track of) may hit any live frame,
+so it forgets every spill, here and, through the call summary, in the callers.
+"""
+
+from __future__ import annotations
+
+from ..isa import STACK_SIZE, Kind
+from .domain import (CTX, M32, MAP_OR_NULL, MAP_PTR, MAP_VALUE, MAX_LEN, MEM, NUMERIC,
+                     POINTERS, SCALAR, STACK, Value, const, map_indices, pointer, scalar)
+from .state import FULL_FRAME, LEN, State, frame_bits, slot_var
+
+__all__ = ["MemoryRules", "CTX_FIELDS"]
+
+# struct xdp_md field (offset, size) -> (offset, size) in the context block the engines
+# fill (bpfjit.context), and what the loaded value is
+CTX_FIELDS = {"xdp": {(0, 4): (0, 8, "data"), (4, 4): (8, 8, "data_end"),
+                      (8, 4): (16, 8, "data_meta"), (12, 4): (24, 4, "ingress_ifindex"),
+                      (16, 4): (28, 4, "rx_queue_index"), (20, 4): (32, 4, "egress_ifindex")}}
+_LEAKS = POINTERS | {MAP_PTR, MAP_OR_NULL}
+
+
+class MemoryRules:
+    """Mixed into the analysis: LDX, LDSX, ST, STX, ATOMIC."""
+
+    def _memory(self, pc: int, insn, st: State) -> None:
+        kind, spec = insn.kind, insn.spec
+        base_reg = insn.src if kind in (Kind.LDX, Kind.LDSX) else insn.dst
+        base = self._read(st, base_reg, pc)
+        size, off = spec.size, insn.off
+        writes = kind in (Kind.ST, Kind.STX, Kind.ATOMIC)
+        value = self._read(st, insn.src, pc) if kind in (Kind.STX, Kind.ATOMIC) else None
+        if kind is Kind.ATOMIC and spec.op == "cmpxchg":
+            self._read(st, 0, pc)
+        if base.kind == CTX:
+            self._context_access(pc, insn, st, base, writes)
+            return
+        if base.kind in (MAP_PTR, MAP_OR_NULL):
+            what = "a map handle, not memory" if base.kind == MAP_PTR else \
+                "a map value or NULL: compare it with 0 before using it"
+            self.fail(pc, f"r{base_reg} is {what}")
+        lo, hi = base.smin + off, base.smax + off
+        ok = self._in_bounds(st, base_reg, base, off, size)
+        if base.kind == MAP_VALUE:
+            self._map_value_rules(pc, base_reg, base, off, size, ok, writes)
+        if writes and value is not None and value.kind in _LEAKS and self.mode == "strict" \
+                and base.kind in (MEM, MAP_VALUE):
+            where = "the buffer" if base.kind == MEM else "a map value"
+            self.fail(pc, f"strict mode: stores a pointer into {where}, where the "
+                          f"program's user could read it (the kernel refuses pointer leaks)")
+        if self.checking:
+            self.accesses[pc] = ok
+            self.regions[pc] = {MEM: "mem", STACK: "stack", MAP_VALUE: "map"}.get(base.kind)
+        loaded = None
+        if base.kind == STACK and base.frame == 0:
+            loaded = self._own_frame(pc, insn, st, lo, hi, size, ok, writes, value)
+        elif writes and base.kind == STACK:
+            self._note_frame_write(base.frame, lo, hi + size)
+        elif writes and base.kind not in (MEM, MAP_VALUE):
+            # a pointer the verifier lost track of may point into any live frame
+            self._forget_frame(st)
+            self._note_frame_write(None, 0, 0)
+        if kind in (Kind.LDX, Kind.LDSX):
+            if loaded is None:
+                bits = size * 8
+                loaded = scalar(0, (1 << bits) - 1) if kind is Kind.LDX else \
+                    scalar(smin=-(1 << (bits - 1)), smax=(1 << (bits - 1)) - 1)
+                st.forget_register(insn.dst, loaded)
+        elif kind is Kind.ATOMIC:
+            result = scalar(0, (1 << spec.width) - 1)
+            if spec.op == "cmpxchg":
+                st.forget_register(0, result)
+            elif spec.fetch:
+                st.forget_register(insn.src, result)
+
+    def _in_bounds(self, st: State, var: int | None, v: Value, off: int, size: int) -> bool:
+        """Whether `size` bytes at v + off lie inside the region v points into, whatever
+        value in its range v holds (accesses and helper arguments alike)."""
+        lo, hi = v.smin + off, v.smax + off
+        if v.kind == STACK:
+            return lo >= -STACK_SIZE and hi + size <= 0
+        if v.kind == MEM:
+            if lo < 0:
+                return False
+            if hi + size <= st.min_len:
+                return True
+            rel = st.zone.bound(var, LEN) if var is not None else None
+            return rel is not None and rel + off + size <= 0
+        if v.kind == MAP_VALUE:
+            return lo >= 0 and hi + size <= self._value_size(v)
+        return False
+
+    def _value_size(self, v: Value) -> int:
+        return min(self.maps[i].value_size for i in map_indices(v.maps))
+
+    def _map_value_rules(self, pc: int, reg: int, base: Value, off: int, size: int, ok: bool,
+                         writes: bool) -> None:
+        if not ok and base.smin == base.smax:
+            names = ", ".join(repr(self.maps[i].name) for i in map_indices(base.maps))
+            self.fail(pc, f"r{reg}{off:+d} is outside the {self._value_size(base)}-byte value "
+                          f"of map {names} ({size}-byte access at {base.smin + off})")
+        if writes:
+            for i in map_indices(base.maps):
+                if self.maps[i].spec.read_only:
+                    self.fail(pc, f"map {self.maps[i].name!r} is read-only")
+
+    # ---- the current frame -----------------------------------------------------------------
+
+    def _own_frame(self, pc: int, insn, st: State, lo: int, hi: int, size: int, ok: bool,
+                   writes: bool, value: Value | None) -> Value | None:
+        """Stack bookkeeping for an access into the current frame; the loaded value when
+        the verifier knows it (a spilled register read back)."""
+        kind = insn.kind
+        touched = frame_bits(lo, hi + size)
+        loaded = None
+        if kind in (Kind.LDX, Kind.LDSX, Kind.ATOMIC) and ok:
+            self._check_written(pc, st, lo, hi, size, touched)
+            if kind is Kind.LDX and lo == hi:
+                loaded = self._reload(st, insn.dst, lo, size)
+        if writes:
+            st.written |= touched
+            for slot in [s for s in st.spills if s < hi + size and s + 8 > lo]:
+                del st.spills[slot]
+                st.zone.forget(slot_var(slot))
+            if lo == hi and size == 8 and kind in (Kind.ST, Kind.STX):
+                stored = const(insn.imm) if kind is Kind.ST else value
+                st.spills[lo] = stored
+                if kind is Kind.STX and stored.kind in NUMERIC and not stored.fixed:
+                    st.zone.assign(slot_var(lo), insn.src)
+        return loaded
+
+    def _check_written(self, pc: int, st: State, lo: int, hi: int, size: int,
+                       touched: int) -> None:
+        """Reject reads of stack bytes that no path has written: certainly a bug.  (Bytes
+        only some paths wrote may be read: the stack is zeroed at entry, so the value is
+        defined, and the kernel allows it for privileged programs.)"""
+        if lo == hi:
+            missing = touched & ~st.written
+        else:               # a variable offset: it must at least be able to hit written bytes
+            missing = touched if not touched & st.written else 0
+        if missing:
+            first = (missing & -missing).bit_length() - 1 - STACK_SIZE
+            self.fail(pc, f"reads the stack at r10{first:+d}, which nothing has written yet")
+
+    @staticmethod
+    def _reload(st: State, dst: int, off: int, size: int) -> Value | None:
+        """The value of a load from a spilled slot, or None if unknown."""
+        for slot, v in st.spills.items():
+            if slot <= off and off + size <= slot + 8:
+                break
+        else:
+            return None
+        shift = (off - slot) * 8
+        if v.is_const:
+            st.forget_register(dst, const((v.umin >> shift) & ((1 << size * 8) - 1)))
+            return st.regs[dst]
+        if size == 8:
+            st.regs[dst] = v
+            if v.kind in NUMERIC and not v.fixed:
+                st.zone.assign(dst, slot_var(slot))
+            else:
+                st.zone.forget(dst)
+            return v
+        if shift == 0 and v.kind == SCALAR and v.umax < 1 << size * 8:
+            st.regs[dst] = v                 # the low bytes of a value that fits in them
+            st.zone.assign(dst, slot_var(slot))
+            return v
+        return None
+
+    def _forget_frame(self, st: State) -> None:
+        for slot in st.spills:
+            st.zone.forget(slot_var(slot))
+        st.spills.clear()
+        st.written = FULL_FRAME
+
+    # ---- the context -------------------------------------------------------------------------
+
+    def _context_access(self, pc: int, insn, st: State, base: Value, writes: bool) -> None:
+        """A load from the context: a known field at a constant offset, rewritten later."""
+        fields = CTX_FIELDS[self.context]
+        lo, hi = base.smin + insn.off, base.smax + insn.off
+        field = fields.get((lo, insn.spec.size)) if lo == hi else None
+        if writes or insn.kind is not Kind.LDX or field is None:
+            self.fail(pc, f"invalid {self.context} context access: only 32-bit loads of its "
+                          f"fields (offsets {', '.join(str(o) for o, _ in fields)}) are allowed")
+        offset, size, name = field
+        if self.checking:
+            self.ctx_loads[pc] = (offset, size)
+            self.accesses[pc] = True
+            self.regions[pc] = "ctx"
+        dst = insn.dst
+        if name in ("data", "data_meta"):
+            st.forget_register(dst, pointer(MEM, 0, 0))
+        elif name == "data_end":
+            st.forget_register(dst, pointer(MEM, st.min_len, MAX_LEN))
+            st.zone.add(dst, LEN, 0)
+            st.zone.add(LEN, dst, 0)
+        else:
+            st.forget_register(dst, scalar(0, M32))

@@ -1,0 +1,401 @@
+"""The abstract state at one program point: registers, the current stack frame, the
+relations between them (a zone), and what is known of the buffer's length.
+
+Zone variables are numbered: registers r0-r9 are 0-9 (r10 is always the frame's top),
+`LEN` is the buffer length (the packet's, for XDP), and an 8-byte slot of the current
+frame that holds a spilled register is `slot_var(offset)`.  A variable is related only
+while its value is numeric (a scalar or a pointer's offset).
+"""
+
+from __future__ import annotations
+
+from .domain import (BIG, MAX_LEN, NUMERIC, UNINIT, Value, join, replace, scalar,
+                     top_scalar, widen)
+from .zone import MAX_RELATION, Zone
+
+__all__ = ["State", "LEN", "slot_var", "is_slot", "slot_offset", "FULL_FRAME", "frame_bits"]
+
+LEN = 11
+_SLOT_BASE = 1000
+STACK_SIZE = 512
+FULL_FRAME = (1 << STACK_SIZE) - 1
+
+
+def slot_var(offset: int) -> int:
+    return _SLOT_BASE + offset
+
+
+def is_slot(var: int) -> bool:
+    return var >= _SLOT_BASE - STACK_SIZE
+
+
+def slot_offset(var: int) -> int:
+    return var - _SLOT_BASE
+
+
+def frame_bits(lo: int, hi: int) -> int:
+    """Mask of the frame's bytes [lo, hi) (offsets from r10, clipped to the frame)."""
+    lo, hi = max(lo, -STACK_SIZE), min(hi, 0)
+    if lo >= hi:
+        return 0
+    return ((1 << (hi - lo)) - 1) << (lo + STACK_SIZE)
+
+
+class State:
+    """Registers, the current frame's stack and relations known at one program point."""
+
+    __slots__ = ("regs", "spills", "written", "zone", "min_len")
+
+    def __init__(self, regs: list[Value], spills: dict[int, Value] | None = None,
+                 written: int = 0, zone: Zone | None = None, min_len: int = 0):
+        self.regs = regs
+        self.spills = {} if spills is None else spills   # 8-byte slots by offset
+        self.written = written        # bit i: some path may have written byte r10-512+i
+        self.zone = Zone() if zone is None else zone
+        self.min_len = min_len        # the buffer has at least this many bytes
+
+    def copy(self) -> "State":
+        return State(list(self.regs), dict(self.spills), self.written, self.zone.copy(),
+                     self.min_len)
+
+    def __eq__(self, other: object) -> bool:
+        return (isinstance(other, State) and self.regs == other.regs
+                and self.spills == other.spills and self.written == other.written
+                and self.min_len == other.min_len and self.zone == other.zone)
+
+    # ---- variables -------------------------------------------------------------------------
+
+    def value_of(self, var: int) -> Value | None:
+        if var < 10:
+            return self.regs[var]
+        if var == LEN:
+            return None
+        return self.spills.get(slot_offset(var))
+
+    def lower(self, var: int) -> int | None:
+        """The least value the variable may hold (signed), None if unbounded."""
+        if var == LEN:
+            return self.min_len
+        v = self.value_of(var)
+        if v is None or v.kind not in NUMERIC or v.smin <= -BIG:
+            return None
+        return v.smin
+
+    def upper(self, var: int) -> int | None:
+        if var == LEN:
+            return MAX_LEN
+        v = self.value_of(var)
+        if v is None or v.kind not in NUMERIC or v.smax >= BIG:
+            return None
+        return v.smax
+
+    def implied(self, x: int, y: int) -> int | None:
+        """The bound on x - y that the intervals alone give."""
+        hi, lo = self.upper(x), self.lower(y)
+        return None if hi is None or lo is None else hi - lo
+
+    def numeric(self, var: int) -> bool:
+        if var == LEN:
+            return True
+        v = self.value_of(var)
+        return v is not None and v.kind in NUMERIC
+
+    def bound(self, x: int, y: int) -> int | None:
+        """The best known bound on x - y: the zone's, or the intervals'."""
+        z = self.zone.bound(x, y)
+        i = self.implied(x, y)
+        if z is None:
+            return i
+        return z if i is None or z < i else i
+
+    # ---- merging paths ---------------------------------------------------------------------
+
+    def widen(self, new: "State", thresholds: tuple[int, ...]) -> "State":
+        """The old state (self) widened by a new one at a loop head: bounds still moving
+        jump to the next threshold or their limit, relations that moved are dropped."""
+        regs = [a if a is b else widen(a, b, thresholds) for a, b in zip(self.regs, new.regs)]
+        spills = {}
+        for off, v in self.spills.items():
+            w = new.spills.get(off)
+            if w is not None:
+                m = v if v is w else widen(v, w, thresholds)
+                if m.kind != UNINIT:
+                    spills[off] = m
+        result = State(regs, spills, self.written | new.written,
+                       self.zone.widen(new.zone, new.implied), min(self.min_len, new.min_len))
+        result._settle_join([self, new], discover=True, widening=True)
+        return result
+
+    def _settle_join(self, states: list["State"], discover: bool, widening: bool = False
+                     ) -> None:
+        """Finish a join: drop relations of variables whose meaning changed, keep the
+        affine equalities every path satisfies, find new relations, reduce."""
+        zone = self.zone
+        unstable = [var for var in _variables(self)
+                    if len({_kind(st, var) for st in states} | {_kind(self, var)}) > 1
+                    or not self.numeric(var)]
+        for var in unstable:
+            # different kinds on different paths mean different numbers (an offset on
+            # one, an address on another): its relations do not carry
+            zone.forget(var)
+        if not widening:
+            for st in states:
+                _keep_satisfied_affine(zone, st, states)
+        if discover:
+            self._relate_changed(states, widening)
+        self.reduce()
+
+    def _relate_changed(self, states: list["State"], widening: bool) -> None:
+        """Relations that only the intervals showed on each path, but hold on all.
+
+        A loop counter that is 0 on entry and 64 on the way back, while the bound it
+        is tested against is at least 64 and 128, is `counter <= bound - 64` on both
+        paths; neither zone says so, because constants are not zone variables.  Only
+        variables that differ between the paths are candidates (the others keep their
+        relations through the zones' join), which keeps this linear in practice."""
+        # variables that vary in the result (a constant's relations are its interval)
+        varying = {r: v for r, v in enumerate(self.regs[:10])
+                   if v.kind in NUMERIC and not v.fixed}
+        for off, v in self.spills.items():
+            if v.kind in NUMERIC and not v.fixed:
+                varying[slot_var(off)] = v
+        first = states[0]
+        changed = [x for x in varying
+                   if any(_value(st, x) != _value(first, x) for st in states[1:])]
+        if not changed:
+            return
+        self._affine_from_points(states, changed)
+        tables = [(st.zone, _bounds(st, varying)) for st in states]
+        zone, mine = self.zone, _bounds(self, varying)
+        for x in changed:
+            for y in mine:
+                if y == x:
+                    continue
+                for u, v in ((x, y), (y, x)):
+                    c = None
+                    for z, bounds in tables:
+                        b = _pair_bound(z, bounds, u, v)
+                        if b is None:
+                            c = None
+                            break
+                        if c is None or b > c:
+                            if widening and c is not None:   # moved: not stable
+                                c = None
+                                break
+                            c = b
+                    if c is None or c >= MAX_RELATION:
+                        continue
+                    free = _pair_bound(zone, mine, u, v)
+                    if free is None or c < free:
+                        zone.add(u, v, c)
+
+    def _affine_from_points(self, states: list["State"], changed: list[int]) -> None:
+        """x == k * y + c for pairs that are constants on every path, all on one line:
+        the first states of a loop counter and a pointer that move in lockstep."""
+        points = {}
+        for var in changed:
+            values = [_value(st, var) for st in states]
+            if all(v is not None and v.fixed and v.kind == values[0].kind for v in values):
+                points[var] = [v.smin for v in values]
+        for x, xs in points.items():
+            for y, ys in points.items():
+                if x == y or ys[0] == ys[1]:
+                    continue
+                k, rest = divmod(xs[1] - xs[0], ys[1] - ys[0])
+                c = xs[0] - k * ys[0]
+                if rest == 0 and k not in (0, 1) and all(
+                        xi == k * yi + c for xi, yi in zip(xs[2:], ys[2:])):
+                    self.zone.add_affine(x, y, k, c)
+
+    def _apply_affine(self, only: int | None = None) -> bool:
+        """Narrow intervals through the affine equalities (those of `only`, if given);
+        False if one becomes empty."""
+        for (x, y), (k, c) in list(self.zone.affine.items()):
+            if only is not None and only not in (x, y):
+                continue
+            ylo, yhi = self.lower(y), self.upper(y)
+            if ylo is not None and yhi is not None:
+                lo, hi = sorted((k * ylo + c, k * yhi + c))
+                if not self.clamp(x, lo, hi):
+                    return False
+            xlo, xhi = self.lower(x), self.upper(x)
+            if xlo is not None and xhi is not None:
+                low, high = (xlo - c, xhi - c) if k > 0 else (xhi - c, xlo - c)
+                if not self.clamp(y, -(-low // k), high // k):
+                    return False
+        return True
+
+    def reduce(self) -> None:
+        """Narrow every interval by what the zone and the other intervals imply."""
+        if self.zone.affine:
+            self._apply_affine()
+        for x, row in list(self.zone.out.items()):
+            for y, c in list(row.items()):
+                hi_y, lo_x = self.upper(y), self.lower(x)
+                if hi_y is not None:                 # x <= y + c
+                    self.clamp(x, None, hi_y + c)
+                if lo_x is not None:                 # y >= x - c
+                    self.clamp(y, lo_x - c, None)
+
+    # ---- learning --------------------------------------------------------------------------
+
+    def tighten(self, var: int) -> bool:
+        """Pass var's interval on to every variable related to it (the zone is closed, so
+        one step reaches them all); False if that empties one (an infeasible path)."""
+        if self.zone.affine and not self._apply_affine(var):
+            return False
+        lo, hi = self.lower(var), self.upper(var)
+        for other, up, down in self.zone.related(var):
+            # other - var <= down  =>  other <= hi + down;   var - other <= up  =>  other >= lo - up
+            new_hi = None if down is None or hi is None else hi + down
+            new_lo = None if up is None or lo is None else lo - up
+            if not self.clamp(other, new_lo, new_hi):
+                return False
+        return True
+
+    def clamp(self, var: int, lo: int | None, hi: int | None) -> bool:
+        """Narrow var's signed interval to [lo, hi]; False when it becomes empty."""
+        if var == LEN:
+            if lo is not None and lo > self.min_len:
+                self.min_len = min(lo, MAX_LEN + 1)
+            return self.min_len <= MAX_LEN and (hi is None or hi >= self.min_len)
+        v = self.value_of(var)
+        if v is None or v.kind not in NUMERIC:
+            return True
+        smin = v.smin if lo is None or lo <= v.smin else lo
+        smax = v.smax if hi is None or hi >= v.smax else hi
+        if smin == v.smin and smax == v.smax:
+            return True
+        if smin > smax:
+            return False
+        if v.is_pointer:
+            new = replace(v, smin=smin, smax=smax)
+        else:
+            new = scalar(v.umin, v.umax, smin, smax, v.align)
+            if new.empty:
+                return False
+        if var < 10:
+            self.regs[var] = new
+        else:
+            self.spills[slot_offset(var)] = new
+        return True
+
+    def forget_register(self, reg: int, value: Value | None = None) -> None:
+        """Give a register a new value unrelated to any other."""
+        self.regs[reg] = top_scalar() if value is None else value
+        self.zone.forget(reg)
+
+    def describe(self) -> str:
+        """The state as one line of the verifier log."""
+        parts = [f"r{i}={v.describe()}" for i, v in enumerate(self.regs) if v.kind != UNINIT]
+        names = {LEN: "len"}
+        seen = set()
+        for x, row in sorted(self.zone.out.items()):
+            for y, c in sorted(row.items()):
+                if (x, y) in seen:
+                    continue
+                back = self.zone.bound(y, x)
+                a, b = _name(x, names), _name(y, names)
+                if back is not None and back == -c:
+                    seen.add((y, x))
+                    parts.append(f"{a}={b}{c:+d}" if c else f"{a}={b}")
+                else:
+                    parts.append(f"{a}<={b}{c:+d}" if c else f"{a}<={b}")
+        for (x, y), (k, c) in sorted(self.zone.affine.items()):
+            parts.append(f"{_name(x, names)}={k}*{_name(y, names)}{c:+d}")
+        if self.min_len:
+            parts.append(f"len>={self.min_len}")
+        return " ".join(parts)
+
+
+def _name(var: int, names: dict) -> str:
+    if var in names:
+        return names[var]
+    if var < 10:
+        return f"r{var}"
+    return f"[r10{slot_offset(var):+d}]"
+
+
+def _kind(st: State, var: int) -> str | None:
+    if var == LEN:
+        return "len"
+    v = st.value_of(var)
+    return None if v is None else v.kind
+
+
+def _value(st: State, var: int) -> Value | None:
+    return st.regs[var] if var < 10 else st.spills.get(slot_offset(var))
+
+
+def _bounds(st: State, variables) -> dict[int, tuple[int | None, int | None]]:
+    """(lower, upper) of each variable, and of LEN, in one state."""
+    out = {var: (st.lower(var), st.upper(var)) for var in variables}
+    out[LEN] = (st.min_len, MAX_LEN)
+    return out
+
+
+def _pair_bound(zone: Zone, bounds: dict, x: int, y: int) -> int | None:
+    """The best bound on x - y from a zone and a table of intervals."""
+    z = zone.bound(x, y)
+    hi, lo = bounds[x][1], bounds[y][0]
+    if hi is None or lo is None:
+        return z
+    i = hi - lo
+    return i if z is None or i < z else z
+
+
+def _keep_satisfied_affine(zone: Zone, a: State, states: list[State]) -> None:
+    """An equality of path a that every other path satisfies with constants holds on all."""
+    for (x, y), (k, c) in a.zone.affine.items():
+        if (x, y) in zone.affine:
+            continue
+        for b in states:
+            if b is a or b.zone.affine.get((x, y)) == (k, c):
+                continue
+            vx, vy = _value(b, x), _value(b, y)
+            if not (vx is not None and vy is not None and vx.fixed and vy.fixed
+                    and vx.smin == k * vy.smin + c and _kind(a, x) == vx.kind
+                    and _kind(a, y) == vy.kind):
+                break
+        else:
+            zone.add_affine(x, y, k, c)
+
+
+def merge(states: list[State], discover: bool = False) -> State:
+    """The state describing every path in `states` (where control flow meets); with
+    `discover`, also the relations only the paths' intervals showed (loop heads)."""
+    if len(states) == 1:
+        return states[0]
+    first = states[0]
+    regs = list(first.regs)
+    spills = dict(first.spills)
+    written, min_len = first.written, first.min_len
+    for st in states[1:]:
+        for i, v in enumerate(st.regs):
+            if regs[i] is not v:
+                regs[i] = join(regs[i], v)
+        for off in list(spills):
+            w = st.spills.get(off)
+            if w is None:
+                del spills[off]
+            elif w is not spills[off]:
+                spills[off] = join(spills[off], w)
+        written |= st.written
+        min_len = min(min_len, st.min_len)
+    spills = {off: v for off, v in spills.items() if v.kind != UNINIT}
+    result = State(regs, spills, written, None, min_len)
+    result.zone = Zone.join_all([st.zone for st in states], [st.implied for st in states],
+                                result.implied)
+    result._settle_join(states, discover)
+    return result
+
+
+def _variables(st: State) -> list[int]:
+    """Every zone variable the state's relations mention."""
+    found = set(st.zone.out)
+    for row in st.zone.out.values():
+        found.update(row)
+    for x, y in st.zone.affine:
+        found.update((x, y))
+    found.discard(LEN)
+    return list(found)

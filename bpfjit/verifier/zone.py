@@ -1,0 +1,283 @@
+"""Difference constraints between the verifier's variables: x - y <= c.
+
+The variables are numbered (registers, spilled stack slots, the buffer length; see
+bpfjit.verifier.state) and denote mathematical integers: a scalar's signed value or a
+pointer's offset.  A zone (a difference-bound matrix, as in PREVAIL) keeps the
+relations that intervals alone lose across loop iterations: `i + 64 <= n`,
+`n <= len`, `p == q - 14`, `j < m`.  Constraints are only added where the program's
+arithmetic cannot wrap, so they hold of the real 64-bit values.
+
+The matrix is sparse (only related pairs are stored) and kept closed: adding x - y <= c
+also tightens every i - j through it, so a bound between two variables is always one
+lookup away and joins can be taken pair by pair.  Rows are shared between copies and
+copied on first write, because states are copied at every branch.
+
+Beside the differences, a zone keeps affine equalities x == a * y + b (|a| >= 2) between
+pairs of variables that move in lockstep with different strides: clang's loops count
+`i += 8` while a pointer moves `p += 16`, and only p == 2 * i + base bounds p by i's
+exit test.  They are found where two paths meet with different constants (the entry
+and the first way round a loop) and kept while both variables only move by constants.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Optional
+
+__all__ = ["Zone"]
+
+Bound = Optional[int]
+# relations with a larger constant are not worth keeping: `x <= y + 4294967289` between
+# two 32-bit values says almost nothing, and such bounds multiply through the closure
+MAX_RELATION = 1 << 31
+
+
+class Zone:
+    """Closed difference constraints; `out[x][y] = c` means x - y <= c."""
+
+    __slots__ = ("out", "owned", "affine", "quot")
+
+    def __init__(self, out: dict | None = None, affine: dict | None = None,
+                 quot: dict | None = None):
+        self.out: dict[int, dict[int, int]] = {} if out is None else out
+        self.owned: set[int] = set()          # rows this zone may change in place
+        # (x, y) -> (a, b): x == a * y + b
+        self.affine: dict[tuple[int, int], tuple[int, int]] = {} if affine is None else affine
+        # x -> (y, c, times): x == y // c (unsigned), times c when `times`: half of the
+        # `y - y / c * c` that compilers emit for `y % c`
+        self.quot: dict[int, tuple[int, int, bool]] = {} if quot is None else quot
+
+    def copy(self) -> "Zone":
+        self.owned = set()                    # rows are shared from now on
+        return Zone(dict(self.out), dict(self.affine) if self.affine else None,
+                    dict(self.quot) if self.quot else None)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Zone) and self.out == other.out \
+            and self.affine == other.affine and self.quot == other.quot
+
+    def __repr__(self) -> str:
+        return "Zone(" + ", ".join(f"v{x}-v{y}<={c}" for x, row in sorted(self.out.items())
+                                   for y, c in sorted(row.items())) + ")"
+
+    def _row(self, x: int) -> dict[int, int]:
+        row = self.out.get(x)
+        if row is None:
+            row = self.out[x] = {}
+            self.owned.add(x)
+        elif x not in self.owned:
+            row = self.out[x] = dict(row)
+            self.owned.add(x)
+        return row
+
+    # ---- queries -------------------------------------------------------------------------
+
+    def bound(self, x: int, y: int) -> Bound:
+        """The least c known with x - y <= c, or None."""
+        row = self.out.get(x)
+        return None if row is None else row.get(y)
+
+    def related(self, x: int) -> list[tuple[int, Bound, Bound]]:
+        """(y, bound of x - y, bound of y - x) for every y related to x."""
+        found = {y: [c, None] for y, c in self.out.get(x, {}).items()}
+        for y, row in self.out.items():
+            c = row.get(x)
+            if c is not None:
+                found.setdefault(y, [None, None])[1] = c
+        return [(y, up, down) for y, (up, down) in found.items()]
+
+    def has(self, x: int) -> bool:
+        if self.out.get(x):
+            return True
+        return any(x in row for row in self.out.values())
+
+    # ---- changes -------------------------------------------------------------------------
+
+    def forget(self, x: int) -> None:
+        """x takes a value unrelated to anything."""
+        if self.affine:
+            self._forget_affine(x)
+        if self.quot:
+            self._forget_quot(x)
+        if self.out.pop(x, None) is not None:
+            self.owned.discard(x)
+        for y in [y for y, row in self.out.items() if x in row]:
+            row = self._row(y)
+            del row[x]
+            if not row:
+                del self.out[y]
+                self.owned.discard(y)
+
+    def assign(self, x: int, y: int, c: int = 0) -> None:
+        """x := y + c (x and y distinct)."""
+        self.forget(x)
+        incoming = [(z, row[y]) for z, row in self.out.items() if y in row]
+        row_x = self._row(x)
+        for z, b in self.out.get(y, {}).items():         # y - z <= b  =>  x - z <= b + c
+            if z != x:
+                row_x[z] = b + c
+        for z, a in incoming:                             # z - y <= a  =>  z - x <= a - c
+            if z != x:
+                self._row(z)[x] = a - c
+        row_x[y] = c
+        self._row(y)[x] = -c
+        if self.affine:                   # x == y + c inherits y's affine equalities
+            for (u, v), (a, b) in list(self.affine.items()):
+                if u == y:
+                    self.affine[(x, v)] = (a, b + c)
+                elif v == y:
+                    self.affine[(u, x)] = (a, b - a * c)
+
+    def shift(self, x: int, lo: Bound, hi: Bound) -> None:
+        """x := x + d for some d in [lo, hi] (None: unbounded on that side)."""
+        if self.affine:
+            if lo is not None and lo == hi:
+                for (u, v), (a, b) in list(self.affine.items()):
+                    if u == x:
+                        self.affine[(u, v)] = (a, b + lo)
+                    elif v == x:
+                        self.affine[(u, v)] = (a, b - a * lo)
+            else:
+                self._forget_affine(x)
+        if self.quot and (lo != 0 or hi != 0):
+            self._forget_quot(x)
+        row = self.out.get(x)
+        if row:
+            if hi is None:
+                del self.out[x]
+                self.owned.discard(x)
+            elif hi:
+                row = self._row(x)
+                for z in row:
+                    row[z] += hi
+        for z in [z for z, r in self.out.items() if x in r]:
+            r = self._row(z)
+            if lo is None:
+                del r[x]
+                if not r:
+                    del self.out[z]
+                    self.owned.discard(z)
+            elif lo:
+                r[x] -= lo
+
+    def keep_upper(self, x: int) -> None:
+        """x := something at most x: bounds on x - z still hold, bounds on z - x do not."""
+        self.shift(x, None, 0)
+
+    def add(self, x: int, y: int, c: int) -> bool:
+        """Learn x - y <= c and close over it; False when that contradicts the zone."""
+        if x == y:
+            return c >= 0
+        old = self.bound(x, y)
+        if old is not None and old <= c:
+            return True
+        back = self.bound(y, x)
+        if back is not None and back + c < 0:
+            return False
+        # every i with i - x <= a, every j with y - j <= b: i - j <= a + c + b
+        into_x = [(i, row[x]) for i, row in self.out.items() if x in row]
+        into_x.append((x, 0))
+        from_y = list(self.out.get(y, {}).items())
+        from_y.append((y, 0))
+        for i, a in into_x:
+            for j, b in from_y:
+                bound = a + c + b
+                if i == j:
+                    if bound < 0:
+                        return False
+                    continue
+                if bound >= MAX_RELATION or bound <= -MAX_RELATION:
+                    continue
+                row = self.out.get(i)
+                if row is None or row.get(j, bound + 1) > bound:
+                    self._row(i)[j] = bound
+        return True
+
+    def drop_where(self, keep: Callable[[int], bool]) -> None:
+        """Forget every variable for which keep(v) is false."""
+        doomed = {x for x in self.out if not keep(x)}
+        for row in self.out.values():
+            doomed.update(y for y in row if not keep(y))
+        for x in doomed:
+            self.forget(x)
+
+    # ---- merging paths ---------------------------------------------------------------------
+
+    @staticmethod
+    def join_all(zones: list["Zone"], implied: list[Callable[[int, int], Bound]],
+                 implied_result: Callable[[int, int], Bound]) -> "Zone":
+        """The constraints that hold on every path.  A pair constrained on some paths
+        only is bounded on the others by their intervals (`implied[i](x, y)`: the bound
+        on x - y that path i's intervals give, or None); a result no better than what
+        the joined intervals imply is not stored."""
+        out: dict[int, dict[int, int]] = {}
+        pairs = set()
+        for z in zones:
+            pairs.update((x, y) for x, row in z.out.items() for y in row)
+        for x, y in pairs:
+            c = None
+            for z, imp in zip(zones, implied):
+                b = z.bound(x, y)
+                if b is None:
+                    b = imp(x, y)
+                    if b is None:
+                        break
+                if c is None or b > c:
+                    c = b
+            else:
+                if c is None or c >= MAX_RELATION:
+                    continue
+                free = implied_result(x, y)
+                if free is not None and free <= c:
+                    continue
+                out.setdefault(x, {})[y] = c
+        affine = zones[0].affine
+        for z in zones[1:]:
+            affine = {k: v for k, v in affine.items() if z.affine.get(k) == v}
+        quot = zones[0].quot
+        for z in zones[1:]:
+            quot = {k: v for k, v in quot.items() if z.quot.get(k) == v}
+        return Zone(out, dict(affine) if affine else None, dict(quot) if quot else None)
+
+    def widen(self, new: "Zone", implied_new: Callable[[int, int], Bound]) -> "Zone":
+        """Constraints of `self` (the older state) that still hold in `new`; the others
+        are dropped, never loosened step by step, so that loops converge."""
+        out: dict[int, dict[int, int]] = {}
+        for x, row in self.out.items():
+            for y, c in row.items():
+                b = new.bound(x, y)
+                if b is None:
+                    b = implied_new(x, y)
+                if b is not None and b <= c:
+                    out.setdefault(x, {})[y] = c
+        return Zone(out, self._common_affine(new), self._common_quot(new))
+
+    # ---- affine equalities -------------------------------------------------------------------
+
+    def _forget_affine(self, x: int) -> None:
+        for key in [k for k in self.affine if x in k]:
+            del self.affine[key]
+
+    def _common_affine(self, other: "Zone") -> dict | None:
+        if not self.affine or not other.affine:
+            return None
+        return {k: v for k, v in self.affine.items() if other.affine.get(k) == v} or None
+
+    def _forget_quot(self, x: int) -> None:
+        for key in [k for k, (y, _, _) in self.quot.items() if x in (k, y)]:
+            del self.quot[key]
+
+    def _common_quot(self, other: "Zone") -> dict | None:
+        if not self.quot or not other.quot:
+            return None
+        return {k: v for k, v in self.quot.items() if other.quot.get(k) == v} or None
+
+    def equal_to(self, x: int) -> int | None:
+        """A variable known to hold exactly x's value, if any."""
+        for y, c in self.out.get(x, {}).items():
+            if c == 0 and self.bound(y, x) == 0:
+                return y
+        return None
+
+    def add_affine(self, x: int, y: int, a: int, b: int) -> None:
+        """Learn x == a * y + b."""
+        self.affine[(x, y)] = (a, b)

@@ -1,0 +1,114 @@
+"""What the verifier proves must be true: an access it proves in bounds never traps,
+and code it calls unreachable never runs.
+
+The JIT engines skip the run-time check of a proven access, so a wrong proof is a
+read or write of the host's memory; and everything the verifier concludes after a
+point it wrongly thinks unreachable is unfounded.  The interpreter checks every access
+whatever the verifier says, which makes it the oracle: for each program and input
+here, every pc the interpreter executes must be reachable for the verifier, and if it
+stops with an out-of-bounds access at pc P, P must not be among the proven accesses.
+(The programs are hostile on purpose; the JITs are not run on them here, since an
+unsound proof would crash the test process.)
+"""
+
+import pytest
+
+import bpfjit
+from bpfjit.interpreter import Interpreter
+from bpfjit.kernel import HELPER_NAMES
+
+
+def assert_proofs_hold(prog, inputs: list[bytes], helpers: dict | None = None) -> None:
+    """The verifier's conclusions about `prog` (a Program or assembly text) hold on
+    every input, as the interpreter runs them (with `helpers`, and a loaded program's
+    kernel helpers)."""
+    if isinstance(prog, str):
+        prog = bpfjit.assemble(prog)
+    ids = set(helpers or {}) | (set(HELPER_NAMES) if prog.env is not None else set())
+    verified = bpfjit.verify(prog, helpers=ids)
+    interp = Interpreter(prog, helpers=helpers, frames=verified.frames)
+    for data in inputs:
+        pcs, outcome = interp.trace(bytearray(data))
+        wrong = set(pcs) & set(verified.unreachable)
+        assert not wrong, f"input {data.hex()} runs pcs {sorted(wrong)}, called unreachable"
+        if isinstance(outcome, bpfjit.MemoryAccessError):
+            assert outcome.pc not in verified.proven, \
+                f"pc {outcome.pc} was proven in bounds, but input {data.hex()} reaches it " \
+                f"out of bounds"
+
+
+# regression: a store through a pointer the verifier had lost track of (the join of a
+# stack pointer and a buffer pointer) overwrote a spilled buffer pointer, and the
+# reloaded value was still trusted as the buffer pointer; peachpy read address 4096
+SPILL_OVERWRITTEN_THROUGH_AN_UNKNOWN_POINTER = """
+    mov %r0, 0
+    jeq %r2, 0, out
+    mov %r3, %r10
+    add %r3, -8
+    ldxb %r5, [%r1]
+    jeq %r5, 0, keep
+    mov %r3, %r1             # r3: the stack or the buffer
+keep:
+    stxdw [%r10-8], %r1      # spill the buffer pointer
+    stdw [%r3], 4096         # overwrites the spill when r3 points at the stack
+    ldxdw %r4, [%r10-8]
+    ldxb %r0, [%r4]
+out:
+    exit
+"""
+
+# the same through a callee: it gets a pointer to its caller's frame and writes below
+# the offset it was given, where the caller spilled a buffer pointer
+CALLEE_WRITES_BELOW_THE_POINTER_IT_WAS_GIVEN = """
+    mov %r0, 0
+    jeq %r2, 0, out
+    stxdw [%r10-16], %r1     # spill the buffer pointer
+    stdw [%r10-8], 0
+    mov %r1, %r10
+    add %r1, -8
+    call local clobber
+    ldxdw %r4, [%r10-16]
+    ldxb %r0, [%r4]
+out:
+    exit
+clobber:
+    stdw [%r1-8], 4096       # the caller's r10-16
+    mov %r0, 0
+    exit
+"""
+
+
+@pytest.mark.parametrize("text", [SPILL_OVERWRITTEN_THROUGH_AN_UNKNOWN_POINTER,
+                                  CALLEE_WRITES_BELOW_THE_POINTER_IT_WAS_GIVEN],
+                         ids=["unknown-pointer", "callee-below-its-pointer"])
+def test_an_overwritten_spill_is_not_trusted(text):
+    assert_proofs_hold(text, [bytes([0, 1, 2]), bytes([1, 1, 2])])
+
+
+# regression: when a recursive function's summary grew, the blocks whose state had not
+# changed were not analysed again, so what followed a recursive call kept the first,
+# too small summary (f "returns 1"), and a store indexed by the result was proven
+RECURSIVE_RESULT_USED_AS_AN_INDEX = """
+    mov %r1, 3
+    call local f            # 2**3 = 8
+    lsh %r0, 8              # 2048 (the verifier once believed 256)
+    mov %r2, %r10
+    add %r2, -300
+    add %r2, %r0
+    stb [%r2], 0            # r10 + 1748: above the frame
+    mov %r0, 0
+    exit
+f:
+    mov %r0, 1
+    jeq %r1, 0, done
+    sub %r1, 1
+    call local f
+    jeq %r0, 0, done        # never: f returns at least 1
+    lsh %r0, 1
+done:
+    exit
+"""
+
+
+def test_a_recursive_result_is_what_every_level_can_return():
+    assert_proofs_hold(RECURSIVE_RESULT_USED_AS_AN_INDEX, [b""])
