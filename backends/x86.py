@@ -92,6 +92,7 @@ _ALU = {"add": "ADD", "sub": "SUB", "or": "OR", "and": "AND", "xor": "XOR"}
 _SHIFT = {"lsh": "SHL", "rsh": "SHR", "arsh": "SAR"}
 _ATOMIC = {"add": "ADD", "or": "OR", "and": "AND", "xor": "XOR"}
 _SIGNED_LOAD = {1: "MOVSX", 2: "MOVSX", 4: "MOVSXD"}
+_ACCESS_KINDS = (Kind.LDX, Kind.LDSX, Kind.ST, Kind.STX, Kind.ATOMIC)
 
 
 def _sized(reg: str, width: int) -> str:
@@ -143,11 +144,13 @@ class _Lowering:
         self.stubs: list[tuple[int, int, object]] = []           # label, packed trap, arg
         self.probes: list[tuple[int, int, int, int]] = []         # label, ok, size, fail
         self.clobbers = self._callee_clobbers()
-        # sizes of the accesses checked at run time, by the region they may be in
+        # sizes of the accesses checked at run time, by the region they may be in (every
+        # access instruction, including any the verifier found unreachable: its code is
+        # emitted too, and must find its bounds set)
         self.checked: dict[str, set[int]] = {"mem": set(), "stack": set()}
-        for pc in verified.accesses:
-            if verified.needs_check(pc):
-                region, size = verified.regions.get(pc), prog.at(pc).spec.size
+        for pc, insn in prog:
+            if insn.kind in _ACCESS_KINDS and verified.needs_check(pc):
+                region, size = verified.regions.get(pc), insn.spec.size
                 if region not in ("stack", "map"):
                     self.checked["mem"].add(size)
                 if region != "mem":

@@ -273,6 +273,18 @@ def test_a_checked_load_is_not_folded_into_its_address():
     assert info.value.pc == 3
 
 
+def test_checked_accesses_the_verifier_did_not_reach_still_find_their_bounds():
+    # regression: the run-time bounds of checked accesses were set up only for the sizes
+    # of accesses the verifier reached, so code it wrongly thought unreachable (as the
+    # recursion bug fixed with it made it think) trapped on a valid stack access
+    from dataclasses import replace
+    prog = bpfjit.assemble("stdw [%r10-8], 7\nldxdw %r0, [%r10-8]\nexit")
+    verified = replace(bpfjit.verify(prog), proven=frozenset(), accesses=(),
+                       regions={}, unreachable=(0, 1, 2))
+    fn = x86().compile_x86(verified)
+    assert fn() == 7
+
+
 # ---- branches, listing ---------------------------------------------------------------------
 
 def test_near_branches_are_two_bytes_and_far_ones_grow():
