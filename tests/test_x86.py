@@ -274,9 +274,10 @@ def test_a_checked_load_is_not_folded_into_its_address():
 
 
 def test_checked_accesses_the_verifier_did_not_reach_still_find_their_bounds():
-    # regression: the run-time bounds of checked accesses were set up only for the sizes
-    # of accesses the verifier reached, so code it wrongly thought unreachable (as the
-    # recursion bug fixed with it made it think) trapped on a valid stack access
+    # the run-time bounds of checked accesses were set up only for the sizes of accesses
+    # the verifier reached; code it wrongly thought unreachable (as a recursion bug once
+    # made it think) then compared against a slot nothing had written, and trapped on a
+    # valid stack access or not, depending on what the native stack held
     from dataclasses import replace
     prog = bpfjit.assemble("stdw [%r10-8], 7\nldxdw %r0, [%r10-8]\nexit")
     verified = replace(bpfjit.verify(prog), proven=frozenset(), accesses=(),
