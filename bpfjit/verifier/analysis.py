@@ -37,25 +37,54 @@ __all__ = ["Analysis", "WORK_LIMIT", "CTX_FIELDS", "TooComplex"]
 
 WORK_LIMIT = 400_000         # instruction visits before the verifier gives up
 WIDEN_AFTER = 1              # joins at a loop head before its bounds are widened
-THRESHOLD_STEPS = 8          # widenings to the next threshold before widening to the limit
-NARROWING_ROUNDS = 2         # descending passes after a subprogram's fixpoint
+THRESHOLD_STEPS = 3          # widenings to the next threshold before widening to the limit
+NARROWING_ROUNDS = 1         # descending passes after a subprogram's fixpoint
 _ACCESS = (Kind.LDX, Kind.LDSX, Kind.ST, Kind.STX, Kind.ATOMIC)
+_NO_THRESHOLDS = ((),) * 11
 
 
 class TooComplex(VerifierError):
     """The work limit was reached (never a path-local rejection)."""
 
 
-def _thresholds(prog: Program) -> tuple[int, ...]:
-    """Bounds worth widening to: the constants the program compares against."""
-    found = {0}
+def _thresholds(prog: Program) -> tuple[tuple[int, ...], ...]:
+    """Bounds worth widening each register to: the constants the program compares that
+    register with (a counter tested against 64 stops at 64, not at the 8, 13 and 32 a
+    switch elsewhere compares other registers with).  Spilled slots have none: a value
+    that grows in a slot goes to its limit, and the descending passes bring it back."""
+    found: list[set[int]] = [{0} for _ in range(11)]
     for _, insn in prog:
         if insn.kind is Kind.JCOND and insn.spec.source == "imm":
             c = insn.imm
-            found.update((c - 1, c, c + 1))
+            found[insn.dst].update((c - 1, c, c + 1))
             if insn.spec.width == 32:
-                found.update(((c & 0xFFFFFFFF) - 1, c & 0xFFFFFFFF))
-    return tuple(sorted(found))
+                found[insn.dst].update(((c & 0xFFFFFFFF) - 1, c & 0xFFFFFFFF))
+    return tuple(tuple(sorted(f)) for f in found)
+
+
+def _writes(prog: Program, first: int, end: int) -> tuple[set[int], set[int] | None]:
+    """The registers and the current frame's slot offsets that code in [first, end)
+    may write (slots None: any, through a pointer the scan cannot place)."""
+    regs: set[int] = set()
+    slots: set[int] | None = set()
+    for pc in range(first, end):
+        if not prog.is_insn_start(pc):
+            continue
+        insn = prog.at(pc)
+        kind = insn.kind
+        if kind in (Kind.ALU, Kind.NEG, Kind.END, Kind.LDDW, Kind.LDX, Kind.LDSX):
+            regs.add(insn.dst)
+        elif kind in (Kind.CALL, Kind.CALLX, Kind.CALL_LOCAL):
+            regs.update(range(6))
+            slots = None                 # a callee may write this frame through a pointer
+        elif kind in (Kind.ST, Kind.STX, Kind.ATOMIC):
+            if kind is Kind.ATOMIC and insn.spec.fetch:
+                regs.add(0 if insn.spec.op == "cmpxchg" else insn.src)
+            if insn.dst != 10:
+                slots = None
+            elif slots is not None:
+                slots.update(range(insn.off - 7, insn.off + insn.spec.size))
+    return regs, slots
 
 
 class _Subprogram:
@@ -78,21 +107,37 @@ class _Subprogram:
                     targets.append(nxt)
                 succs[block] = targets
         self.succs = succs
-        self.rpo, self.heads = _reverse_postorder(first, succs)
+        self.rpo, back_edges = _reverse_postorder(first, succs)
+        self.heads = {head for _, head in back_edges}
         self.index = {b: i for i, b in enumerate(self.rpo)}
         self.preds: dict[int, list[int]] = defaultdict(list)
         for b, targets in succs.items():
             for t in targets:
                 self.preds[t].append(b)
+        # what each loop writes: widening at its head moves only those (a value another
+        # loop changes, say an outer counter spilled across an inner loop, is joined)
+        ends = {b: _block_end(prog, b, leaders, end) for b in self.rpo}
+        self.loop_writes: dict[int, tuple] = {}
+        for head in self.heads:
+            body = _loop_body(head, [src for src, h in back_edges if h == head], self.preds)
+            regs: set[int] = set()
+            slots: set[int] | None = set()
+            for b in body:
+                r, sl = _writes(prog, b, ends[b])
+                regs |= r
+                slots = None if slots is None or sl is None else slots | sl
+            self.loop_writes[head] = (regs, slots)
         self.in_states: dict[int, State] = {}
         self.out_edges: dict[int, list] = {}
         self.joins: dict[int, int] = defaultdict(int)
 
 
-def _reverse_postorder(entry: int, succs: dict[int, list[int]]) -> tuple[list[int], set[int]]:
-    """Blocks reachable from entry in reverse postorder, and the targets of retreating
-    edges (the loop heads, where widening happens)."""
-    order, heads = [], set()
+def _reverse_postorder(entry: int, succs: dict[int, list[int]]
+                       ) -> tuple[list[int], list[tuple[int, int]]]:
+    """Blocks reachable from entry in reverse postorder, and the retreating edges (to a
+    block still on the depth-first stack: their targets are the loop heads, where
+    widening happens)."""
+    order, back = [], []
     state: dict[int, int] = {entry: 1}          # 1: on the DFS stack, 2: finished
     stack = [(entry, iter(succs.get(entry, ())))]
     while stack:
@@ -104,13 +149,34 @@ def _reverse_postorder(entry: int, succs: dict[int, list[int]]) -> tuple[list[in
                 stack.append((nxt, iter(succs.get(nxt, ()))))
                 break
             if s == 1:
-                heads.add(nxt)
+                back.append((block, nxt))
         else:
             stack.pop()
             state[block] = 2
             order.append(block)
     order.reverse()
-    return order, heads
+    return order, back
+
+
+def _loop_body(head: int, sources: list[int], preds: dict[int, list[int]]) -> set[int]:
+    """The blocks of the loop at `head`: those reaching a back edge's source without
+    passing through the head."""
+    body, todo = {head}, list(sources)
+    while todo:
+        b = todo.pop()
+        if b not in body:
+            body.add(b)
+            todo.extend(preds.get(b, ()))
+    return body
+
+
+def _block_end(prog: Program, start: int, leaders: frozenset[int], end: int) -> int:
+    pc = start
+    while True:
+        insn = prog.at(pc)
+        pc += insn.slots
+        if pc >= end or pc in leaders or insn.kind in (Kind.JA, Kind.JCOND, Kind.EXIT):
+            return pc
 
 
 class Analysis(AluRules, MemoryRules, BranchRules, CallRules):
@@ -183,7 +249,7 @@ class Analysis(AluRules, MemoryRules, BranchRules, CallRules):
         old = self.entry_states.get(target)
         if old is not None:
             self.entry_joins[target] += 1
-            entry = old.widen(entry, self.thresholds) \
+            entry = old.widen(entry, self.thresholds, None) \
                 if self.entry_joins[target] > WIDEN_AFTER else merge([old, entry], True)
             if entry == old:
                 return
@@ -246,7 +312,8 @@ class Analysis(AluRules, MemoryRules, BranchRules, CallRules):
                     joins = sub.joins[block]
                     if joins > WIDEN_AFTER:
                         late = joins > WIDEN_AFTER + THRESHOLD_STEPS
-                        new = old.widen(new, () if late else self.thresholds)
+                        new = old.widen(new, _NO_THRESHOLDS if late else self.thresholds,
+                                        sub.loop_writes[block])
                     else:
                         new = merge([old, new], discover=True)
                 if new == old and block not in force:

@@ -164,7 +164,7 @@ class CallRules:
         if summary.r0 is None:
             summary.r0 = r0
         elif summary.changes > self.widen_after:     # recursion: make it converge
-            summary.r0 = widen(summary.r0, join(summary.r0, r0), self.thresholds)
+            summary.r0 = widen(summary.r0, join(summary.r0, r0), self.thresholds[0])
         else:
             summary.r0 = join(summary.r0, r0)
         summary.min_len = st.min_len if summary.min_len is None else min(summary.min_len,

@@ -74,18 +74,28 @@ class State:
 
     def lower(self, var: int) -> int | None:
         """The least value the variable may hold (signed), None if unbounded."""
-        if var == LEN:
+        if var < 10:
+            v = self.regs[var]
+        elif var == LEN:
             return self.min_len
-        v = self.value_of(var)
-        if v is None or v.kind not in NUMERIC or v.smin <= -BIG:
+        else:
+            v = self.spills.get(var - _SLOT_BASE)
+            if v is None:
+                return None
+        if v.kind not in NUMERIC or v.smin <= -BIG:
             return None
         return v.smin
 
     def upper(self, var: int) -> int | None:
-        if var == LEN:
+        if var < 10:
+            v = self.regs[var]
+        elif var == LEN:
             return MAX_LEN
-        v = self.value_of(var)
-        if v is None or v.kind not in NUMERIC or v.smax >= BIG:
+        else:
+            v = self.spills.get(var - _SLOT_BASE)
+            if v is None:
+                return None
+        if v.kind not in NUMERIC or v.smax >= BIG:
             return None
         return v.smax
 
@@ -110,15 +120,21 @@ class State:
 
     # ---- merging paths ---------------------------------------------------------------------
 
-    def widen(self, new: "State", thresholds: tuple[int, ...]) -> "State":
+    def widen(self, new: "State", thresholds: tuple[tuple[int, ...], ...],
+              written: tuple | None) -> "State":
         """The old state (self) widened by a new one at a loop head: bounds still moving
-        jump to the next threshold or their limit, relations that moved are dropped."""
-        regs = [a if a is b else widen(a, b, thresholds) for a, b in zip(self.regs, new.regs)]
+        jump to the next threshold (`thresholds[r]` for register r) or their limit, and
+        relations that moved are dropped.  `written` (registers, slot offsets or None
+        for all) limits this to what the loop writes; the rest is joined."""
+        regs_written, slots_written = written if written is not None else (range(11), None)
+        regs = [a if a is b else widen(a, b, t) if i in regs_written else join(a, b)
+                for i, (a, b, t) in enumerate(zip(self.regs, new.regs, thresholds))]
         spills = {}
         for off, v in self.spills.items():
             w = new.spills.get(off)
             if w is not None:
-                m = v if v is w else widen(v, w, thresholds)
+                moving = slots_written is None or off in slots_written
+                m = v if v is w else widen(v, w) if moving else join(v, w)
                 if m.kind != UNINIT:
                     spills[off] = m
         result = State(regs, spills, self.written | new.written,
@@ -154,24 +170,36 @@ class State:
         variables that differ between the paths are candidates (the others keep their
         relations through the zones' join), which keeps this linear in practice."""
         # variables that vary in the result (a constant's relations are its interval)
-        varying = {r: v for r, v in enumerate(self.regs[:10])
-                   if v.kind in NUMERIC and not v.fixed}
-        for off, v in self.spills.items():
-            if v.kind in NUMERIC and not v.fixed:
-                varying[slot_var(off)] = v
+        varying = [r for r, v in enumerate(self.regs[:10]) if v.kind in NUMERIC and not v.fixed]
+        varying += [slot_var(off) for off, v in self.spills.items()
+                    if v.kind in NUMERIC and not v.fixed]
         first = states[0]
         changed = [x for x in varying
                    if any(_value(st, x) != _value(first, x) for st in states[1:])]
         if not changed:
             return
         self._affine_from_points(states, changed)
-        tables = [(st.zone, _bounds(st, varying)) for st in states]
-        zone, mine = self.zone, _bounds(self, varying)
+        # partners: variables some path already relates, and the ones that change (a
+        # byte just loaded, related to nothing, would only bring noise)
+        related = set(changed)
+        for st in states:
+            for x, row in st.zone.out.items():
+                related.add(x)
+                related.update(row)
+        candidates = [v for v in varying if v in related] + [LEN]
+        tables = [(st.zone, _bounds(st, candidates)) for st in states]
+        zone, mine = self.zone, _bounds(self, candidates)
+        # x - y <= c needs, on every path, an edge or both x's upper and y's lower bound
+        uppers = {v for v in candidates if all(b[v][1] is not None for _, b in tables)}
+        lowers = {v for v in candidates if all(b[v][0] is not None for _, b in tables)}
+        edged = {(x, y) for st in states for x, row in st.zone.out.items() for y in row}
         for x in changed:
-            for y in mine:
+            for y in candidates:
                 if y == x:
                     continue
                 for u, v in ((x, y), (y, x)):
+                    if not (u in uppers and v in lowers) and (u, v) not in edged:
+                        continue
                     c = None
                     for z, bounds in tables:
                         b = _pair_bound(z, bounds, u, v)
