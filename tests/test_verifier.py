@@ -212,9 +212,68 @@ def test_strict_rejects_unproven_accesses():
     assert error.pc == 0 and "cannot prove" in str(error)
 
 
-def test_strict_rejects_loops():
-    error = rejected("mov %r0, 0\nloop:\nadd %r0, 1\njlt %r0, 10, loop\nexit", mode="strict")
-    assert error.pc == 2 and "loop" in str(error)
+# loops strict mode accepts: a value moves by at least 1 toward a bound it cannot pass
+# on every way round (as the kernel requires of the loops it accepts)
+ENDING_LOOPS = {
+    "counter": "mov %r0, 0\nloop:\nadd %r0, 1\njlt %r0, 10, loop\nexit",
+    "down-to-zero": "mov %r0, 100\nloop:\nsub %r0, 3\njsgt %r0, 0, loop\nexit",
+    "bounded-by-len": """
+        mov %r0, 0
+        mov %r3, 0
+    loop:
+        jge %r3, %r2, done
+        add %r3, 4              # r3 < len, then moves up by 4: bounded by len
+        add %r0, 1
+        ja loop
+    done:
+        exit""",
+    "spilled-counter": """
+        stdw [%r10-8], 0
+    loop:
+        ldxdw %r1, [%r10-8]
+        add %r1, 1
+        stxdw [%r10-8], %r1
+        jne %r1, 8, loop        # the counter lives on the stack
+        mov %r0, %r1
+        exit""",
+    "nested": """
+        mov %r0, 0
+        mov %r6, 0
+    outer:
+        mov %r7, 0
+    inner:
+        add %r0, 1
+        add %r7, 1
+        jlt %r7, 5, inner
+        add %r6, 1
+        jlt %r6, 5, outer
+        exit""",
+}
+
+# loops it refuses: nothing is known to move toward a bound every time
+ENDLESS_LOOPS = {
+    "waits-on-memory": ("mov %r0, 0\njeq %r2, 0, +3\nloop:\nldxb %r3, [%r1]\n"
+                        "jeq %r3, 0, loop\nmov %r0, 1\nexit", 3),
+    "no-progress": ("mov %r0, 5\nloop:\nsub %r0, 1\nadd %r0, 1\njgt %r0, 0, loop\nexit", 3),
+    "unbounded-up": ("mov %r0, 1\nloop:\nadd %r0, 1\njne %r0, 0, loop\nexit", 2),
+}
+
+
+@pytest.mark.parametrize("name", sorted(ENDING_LOOPS))
+def test_strict_accepts_loops_it_proves_end(engine, name):
+    fn = bpfjit.compile(bpfjit.assemble(ENDING_LOOPS[name]), engine, mode="strict")
+    # 100 = 3 * 33 + 1: the 34th subtraction leaves -2; 9 bytes: r3 = 0, 4, 8, 12
+    expected = {"counter": 10, "down-to-zero": 2**64 - 2, "nested": 25,
+                "spilled-counter": 8, "bounded-by-len": 3}[name]
+    assert fn(bytes(9) if name == "bounded-by-len" else None) == expected
+
+
+@pytest.mark.parametrize("name", sorted(ENDLESS_LOOPS))
+def test_strict_rejects_loops_it_cannot_prove_end(name):
+    text, pc = ENDLESS_LOOPS[name]
+    error = rejected(text, mode="strict")
+    assert error.pc == pc and "cannot prove that the loop" in str(error)
+    verify(bpfjit.assemble(text))                 # checked mode runs them (budget)
 
 
 def test_strict_accepts_a_proven_loop_free_parser(engine):

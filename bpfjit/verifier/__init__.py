@@ -149,10 +149,7 @@ def verify(prog: Program, mode: str = "checked", helpers=None, log: bool = False
             pc = unproven[0]
             raise VerifierError(pc, f"strict mode: cannot prove that "
                                     f"`{format_insn(prog.at(pc))}` stays in bounds")
-        if analysis.loops:
-            pc = min(analysis.loops)
-            raise VerifierError(pc, "strict mode: this backward jump makes a loop, and "
-                                    "bpfjit does not prove that loops terminate")
+        analysis.prove_termination()
     unreachable = tuple(pc for pc in prog.pcs if pc not in analysis.reached)
     lines = []
     if log:

@@ -31,7 +31,7 @@ from .branches import BranchRules
 from .calls import CallRules, Summary
 from .domain import MAX_LEN, MEM, UNINIT, Value, pointer, scalar
 from .memory import CTX_FIELDS, MemoryRules
-from .state import LEN, State, merge
+from .state import GHOST, LEN, State, merge, slot_var
 
 __all__ = ["Analysis", "WORK_LIMIT", "CTX_FIELDS", "TooComplex"]
 
@@ -118,8 +118,11 @@ class _Subprogram:
         # loop changes, say an outer counter spilled across an inner loop, is joined)
         ends = {b: _block_end(prog, b, leaders, end) for b in self.rpo}
         self.loop_writes: dict[int, tuple] = {}
+        self.loop_bodies: dict[int, set[int]] = {}
+        self.back_edges = back_edges
         for head in self.heads:
             body = _loop_body(head, [src for src, h in back_edges if h == head], self.preds)
+            self.loop_bodies[head] = body
             regs: set[int] = set()
             slots: set[int] | None = set()
             for b in body:
@@ -170,6 +173,18 @@ def _loop_body(head: int, sources: list[int], preds: dict[int, list[int]]) -> se
     return body
 
 
+def _moves_to_a_bound(st: State, var: int) -> bool:
+    """Whether, on this way round the loop, var moved by at least 1 (from its ghost)
+    toward a bound it cannot pass."""
+    ghost = GHOST + var
+    down, up = st.zone.bound(var, ghost), st.zone.bound(ghost, var)
+    if down is not None and down <= -1 and st.lower(var) is not None:
+        return True
+    if up is not None and up <= -1:
+        return st.upper(var) is not None or st.zone.bound(var, LEN) is not None
+    return False
+
+
 def _block_end(prog: Program, start: int, leaders: frozenset[int], end: int) -> int:
     pc = start
     while True:
@@ -201,7 +216,6 @@ class Analysis(AluRules, MemoryRules, BranchRules, CallRules):
         self.ctx_loads: dict[int, tuple[int, int]] = {}   # pc -> rewritten (offset, size)
         self.reached: set[int] = set()
         self.log: dict[int, str] = {}
-        self.loops: list[int] = []                 # pcs of backward jumps
         # interprocedural state
         self.entry_states: dict[int, State] = {}
         self.entry_joins: dict[int, int] = defaultdict(int)
@@ -341,6 +355,67 @@ class Analysis(AluRules, MemoryRules, BranchRules, CallRules):
                 sub.in_states[block] = state
                 sub.out_edges[block] = self._run_safely(sub, block, state.copy())
 
+    # ---- loop termination (strict mode) --------------------------------------------------
+
+    def prove_termination(self) -> None:
+        """Strict mode: every loop must provably end.  Some variable (a register or a
+        spilled slot) must move by at least 1 toward a fixed bound on every way round
+        the loop: strictly up while bounded above (by a constant or the buffer length),
+        or strictly down while bounded below.  Then the loop runs a bounded number of
+        times, whatever the input, as the kernel requires of loops it accepts."""
+        for first in sorted(self.subs):
+            sub = self.subs[first]
+            self.current = first
+            for head in sorted(sub.heads):
+                if head in sub.in_states and not self._terminates(sub, head):
+                    pc = max(src for src, h in sub.back_edges if h == head)
+                    jump = _block_end(self.prog, pc, self.leaders, sub.end) - 1
+                    self.fail(jump, f"strict mode: cannot prove that the loop at pc {head} "
+                                    f"ends: no value moves toward a fixed bound on every way "
+                                    f"round it (checked mode runs it under the budget)")
+
+    def _terminates(self, sub: _Subprogram, head: int) -> bool:
+        """Run the loop's body once more from its head's state with a ghost copy of every
+        variable, to the back edges; then look for a ranking variable."""
+        start = sub.in_states[head].copy()
+        candidates = [r for r in range(10) if start.numeric(r) and start.regs[r].kind != "uninit"]
+        candidates += [slot_var(off) for off in start.spills if start.numeric(slot_var(off))]
+        for var in candidates:
+            start.zone.assign(GHOST + var, var)
+        body = sub.loop_bodies[head]
+        states = {head: start}
+        edges: dict[int, list] = {}
+        joins: dict[int, int] = defaultdict(int)
+        work = [(sub.index[head], head)]
+        queued = {head}
+        while work:
+            _, block = heapq.heappop(work)
+            queued.discard(block)
+            incoming = [start] if block == head else [
+                out for pred in sub.preds.get(block, ()) if pred in body
+                for succ, out in edges.get(pred, ()) if succ == block and out is not None]
+            if not incoming:
+                continue
+            new = merge(incoming, discover=block in sub.heads)
+            old = states.get(block)
+            if old is not None and block != head:
+                if block in sub.heads:
+                    joins[block] += 1
+                    if joins[block] > WIDEN_AFTER:
+                        new = old.widen(new, self.thresholds, sub.loop_writes[block])
+                if new == old and block in edges:
+                    continue
+            states[block] = new
+            edges[block] = self._run_safely(sub, block, new.copy())
+            for succ, out in edges[block]:
+                if out is not None and succ in body and succ != head and succ not in queued:
+                    queued.add(succ)
+                    heapq.heappush(work, (sub.index[succ], succ))
+        back = [out for src in body for succ, out in edges.get(src, ())
+                if succ == head and out is not None]
+        return not back or any(all(_moves_to_a_bound(st, var) for st in back)
+                               for var in candidates)
+
     def _run_safely(self, sub: _Subprogram, block: int, st: State) -> list:
         """Run a block while fixpoints are computed: a rejection ends the path."""
         try:
@@ -437,13 +512,8 @@ class Analysis(AluRules, MemoryRules, BranchRules, CallRules):
         elif kind in _ACCESS:
             self._memory(pc, insn, st)
         elif kind is Kind.JA:
-            target = branch_targets(self.prog, pc)[0]
-            if target <= pc and self.checking:
-                self.loops.append(pc)
-            return [(target, st)]
+            return [(branch_targets(self.prog, pc)[0], st)]
         elif kind is Kind.JCOND:
-            if insn.off < 0 and self.checking:
-                self.loops.append(pc)
             return self._jcond(pc, insn, st)
         elif kind is Kind.EXIT:
             self._exit(pc, st)

@@ -95,6 +95,10 @@ def alu_result(op: str, width: int, a: Value | None, b: Value, movsx_bits: int =
         if width == 64 and fits_signed(a.smin << k, a.smax << k):
             return scalar(smin=a.smin << k, smax=a.smax << k, align=align)
         return _top(width)
+    if op == "lsh" and b.umax < width:       # a shift count in a known range
+        if narrow and a.umax << b.umax <= limit:
+            return scalar(a.umin << b.umin, a.umax << b.umax, align=min(a.align + b.umin, 64))
+        return _top(width)
     if op == "rsh":
         if b.is_const:
             k = b.umin & (width - 1)

@@ -13,10 +13,12 @@ from .domain import (BIG, MAX_LEN, NUMERIC, UNINIT, Value, join, replace, scalar
                      top_scalar, widen)
 from .zone import MAX_RELATION, Zone
 
-__all__ = ["State", "LEN", "slot_var", "is_slot", "slot_offset", "FULL_FRAME", "frame_bits"]
+__all__ = ["State", "LEN", "GHOST", "slot_var", "is_slot", "slot_offset", "FULL_FRAME",
+           "frame_bits", "merge"]
 
 LEN = 11
 _SLOT_BASE = 1000
+GHOST = 10000       # GHOST + v: the value v had at a loop head (termination proofs only)
 STACK_SIZE = 512
 FULL_FRAME = (1 << STACK_SIZE) - 1
 
@@ -105,7 +107,7 @@ class State:
         return None if hi is None or lo is None else hi - lo
 
     def numeric(self, var: int) -> bool:
-        if var == LEN:
+        if var == LEN or var >= GHOST:
             return True
         v = self.value_of(var)
         return v is not None and v.kind in NUMERIC
@@ -339,14 +341,16 @@ class State:
 def _name(var: int, names: dict) -> str:
     if var in names:
         return names[var]
+    if var >= GHOST:
+        return "old(" + _name(var - GHOST, names) + ")"
     if var < 10:
         return f"r{var}"
     return f"[r10{slot_offset(var):+d}]"
 
 
 def _kind(st: State, var: int) -> str | None:
-    if var == LEN:
-        return "len"
+    if var == LEN or var >= GHOST:
+        return "number"
     v = st.value_of(var)
     return None if v is None else v.kind
 
