@@ -47,21 +47,25 @@ def compile(prog: Program, engine: str = "interp", *, mode: str = "checked",
         raise BpfError(f"compile() takes a bpfjit.Program, not {type(prog).__name__}; "
                        f"use Program.from_bytes() or assemble() first")
     factory = get_engine(engine)
-    ids = _helper_ids(helpers)
-    if prog.env is not None:                       # a loaded object: the kernel's helpers
-        from .kernel import HELPER_NAMES
-        ids |= set(HELPER_NAMES)
-    verified = verify(prog, mode=mode, helpers=ids)
+    verified = verify(prog, mode=mode, helpers=helper_ids(prog, helpers))
     return factory(verified, helpers=helpers, **options)
 
 
-def _helper_ids(helpers) -> set:
+def helper_ids(prog: Program, helpers: dict | None = None) -> set[int]:
+    """The helper ids a run of `prog` with `helpers` can call: those given, and the
+    kernel's for a program loaded from an object file.  compile() verifies against
+    these, and so does `bpfjit verify`, so both accept the same programs."""
     if helpers is None:
-        return set()
-    if not isinstance(helpers, dict):
+        ids = set()
+    elif not isinstance(helpers, dict):
         raise BpfError(f"helpers must be a dict of helper id -> callable, not "
                        f"{type(helpers).__name__}")
-    return set(helpers)
+    else:
+        ids = set(helpers)
+    if prog.env is not None:                       # a loaded object: the kernel's helpers
+        from .kernel import HELPER_NAMES
+        ids |= set(HELPER_NAMES)
+    return ids
 
 
 def load_elf(source, section: str | None = None, function: str | None = None) -> Program:

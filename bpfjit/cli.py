@@ -157,8 +157,11 @@ def _check_data_test(prog, test: DataTest, mem, args) -> int:
 def cmd_verify(args) -> int:
     """Verify a program; print the log and statistics when asked."""
     from .verifier import verify
+    from . import helper_ids
     prog, test = _load_runnable(args.prog, args)
-    helpers = conformance_helpers() if test is not None else None
+    # the helpers `run` would have: the conformance suite's for a .data test, the
+    # kernel's for an object file, none otherwise
+    helpers = helper_ids(prog, conformance_helpers() if test is not None else None)
     try:
         verified = verify(prog, mode=args.mode, helpers=helpers, log=args.log)
     except BpfError:

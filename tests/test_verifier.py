@@ -353,3 +353,55 @@ def test_proofs_hold_at_the_buffer_boundary(engine, op):
         for length in range(0, 24):
             mem = bytes(range(1, length + 1))
             assert outcome(fn, mem) == outcome(reference, mem), (c1, c2, size, swap, length)
+
+
+def test_cli_verify_checks_helpers_as_run_does(tmp_path):
+    # regression: `verify` accepted calls to helpers that `run` then refused
+    path = tmp_path / "helper.s"
+    path.write_text("mov %r0, 0\ncall 7\nexit\n")
+    verified, ran = cli("verify", str(path)), cli("run", str(path))
+    assert verified.returncode == ran.returncode == 1
+    assert verified.stderr == ran.stderr == \
+        "bpfjit: error: pc 1: call to helper 7, which is not registered " \
+        "(pass helpers={7: function})\n"
+    # an object file may call the kernel's helpers (counter.o calls map_lookup_elem)
+    elf = Path(__file__).parent / "elf" / "counter.o"
+    assert cli("verify", str(elf), "--section", "xdp").returncode == 0
+
+
+# ---- pointer leaks (strict mode, as the kernel refuses them to unprivileged programs) ----
+
+LEAKS = {
+    "returned": ("mov %r0, %r10\nexit", 1, "returns a pointer"),
+    "into-the-buffer": ("jlt %r2, 8, +1\nstxdw [%r1], %r1\nmov %r0, 0\nexit", 1,
+                        "stores a pointer into the buffer"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(LEAKS))
+def test_strict_mode_refuses_pointer_leaks(name):
+    text, pc, words = LEAKS[name]
+    error = rejected(text, mode="strict")
+    assert error.pc == pc and words in str(error)
+    verify(bpfjit.assemble(text))                  # checked mode: the program's business
+
+
+def test_strict_mode_refuses_a_pointer_stored_into_a_map_value():
+    maps = bpfjit.load_elf(Path(__file__).parent / "elf" / "counter.o", section="xdp")
+    leak = bpfjit.assemble("""
+        stw [%r10-4], 0
+        lddw %r1, map_by_fd(0)
+        mov %r2, %r10
+        add %r2, -4
+        call 1
+        jeq %r0, 0, +1
+        stxdw [%r0], %r10       # a stack address into the map value
+        mov %r0, 2
+        exit
+    """)
+    leak = bpfjit.Program(leak.insns, env=maps.env)   # with counter.o's maps
+    with pytest.raises(bpfjit.VerifierError, match="stores a pointer into a map value") \
+            as info:
+        verify(leak, mode="strict", helpers={1})
+    assert info.value.pc == 7
+    verify(leak, helpers={1})
