@@ -26,7 +26,8 @@ def assert_proofs_hold(prog, inputs: list[bytes], helpers: dict | None = None) -
         prog = bpfjit.assemble(prog)
     ids = set(helpers or {}) | (set(HELPER_NAMES) if prog.env is not None else set())
     verified = bpfjit.verify(prog, helpers=ids)
-    interp = Interpreter(prog, helpers=helpers, frames=verified.frames)
+    # a small budget: a generated loop may never end, and every pc it runs is recorded
+    interp = Interpreter(prog, helpers=helpers, frames=verified.frames, budget=200_000)
     for data in inputs:
         pcs, outcome = interp.trace(bytearray(data))
         wrong = set(pcs) & set(verified.unreachable)

@@ -173,6 +173,25 @@ def _loop_body(head: int, sources: list[int], preds: dict[int, list[int]]) -> se
     return body
 
 
+def _extensions(prog: Program, leaders: frozenset[int]) -> dict[int, tuple[bool, int]]:
+    """pc -> (signed, extra shift) for each `lsh rX, 32` followed in its block by
+    `rsh`/`arsh rX, 32 + k`: a 32-bit extension, analysed as one step."""
+    found = {}
+    for pc, insn in prog:
+        if not (insn.kind is Kind.ALU and insn.spec.op == "lsh" and insn.imm == 32
+                and insn.spec.source == "imm" and insn.spec.width == 64):
+            continue
+        nxt = pc + 1
+        if nxt in leaders or nxt >= prog.slot_count:
+            continue
+        follow = prog.at(nxt)
+        if (follow.kind is Kind.ALU and follow.spec.op in ("rsh", "arsh")
+                and follow.spec.source == "imm" and follow.spec.width == 64
+                and follow.dst == insn.dst and 32 <= follow.imm < 64):
+            found[pc] = (follow.spec.op == "arsh", follow.imm - 32)
+    return found
+
+
 def _moves_to_a_bound(st: State, var: int) -> bool:
     """Whether, on this way round the loop, var moved by at least 1 (from its ghost)
     toward a bound it cannot pass."""
@@ -205,6 +224,7 @@ class Analysis(AluRules, MemoryRules, BranchRules, CallRules):
         self.mode = mode
         self.want_log = want_log
         self.leaders = block_leaders(prog)
+        self.extensions = _extensions(prog, self.leaders)
         self.thresholds = _thresholds(prog)
         self.maps = prog.maps.list
         self.context = prog.context
@@ -426,19 +446,27 @@ class Analysis(AluRules, MemoryRules, BranchRules, CallRules):
             return []
 
     def _check(self, first: int) -> None:
-        """The final pass over one subprogram: rejections, proofs, the log."""
+        """The final pass over one subprogram: rejections, proofs, the log.  It is one
+        more descending pass (each state recomputed from its predecessors'), so it costs
+        nothing to take the precision that pass brings."""
         sub = self.subs[first]
         self.current = first
         for block in sub.rpo:
-            state = sub.in_states.get(block)
-            if state is not None:
-                self._run_block(block, state.copy(), sub.end)
+            if block not in sub.in_states:
+                continue
+            incoming = self._incoming(sub, block)
+            if not incoming:
+                continue
+            state = merge(incoming, discover=block in sub.heads)
+            sub.in_states[block] = state
+            sub.out_edges[block] = self._run_block(block, state.copy(), sub.end)
 
     # ---- one block --------------------------------------------------------------------------
 
     def _run_block(self, start: int, st: State, end: int) -> list:
         """Interpret one block; the (successor pc, state or None) of each edge out."""
-        prog, checking = self.prog, self.checking
+        prog, checking, leaders, extensions = self.prog, self.checking, self.leaders, \
+            self.extensions
         pc = start
         while True:
             self.work += 1
@@ -450,7 +478,7 @@ class Analysis(AluRules, MemoryRules, BranchRules, CallRules):
                 self.reached.add(pc)
                 if self.want_log:
                     self.log[pc] = st.describe()
-            fused = self._extension(pc, insn, end)
+            fused = extensions.get(pc)
             if fused is not None:
                 self._read(st, insn.dst, pc)
                 if checking:
@@ -466,24 +494,8 @@ class Analysis(AluRules, MemoryRules, BranchRules, CallRules):
                 if edges is not None:
                     return edges
                 pc += insn.slots
-            if pc in self.leaders or pc >= end:
+            if pc in leaders or pc >= end:
                 return [(pc, st)]
-
-    def _extension(self, pc: int, insn, end: int):
-        """(signed, extra shift) when `lsh rX, 32` is followed in its block by
-        `rsh`/`arsh rX, 32 + k`: a 32-bit extension, analysed as one step."""
-        if not (insn.kind is Kind.ALU and insn.spec.op == "lsh" and insn.imm == 32
-                and insn.spec.source == "imm" and insn.spec.width == 64):
-            return None
-        nxt = pc + 1
-        if nxt in self.leaders or nxt >= end:
-            return None
-        follow = self.prog.at(nxt)
-        if (follow.kind is Kind.ALU and follow.spec.op in ("rsh", "arsh")
-                and follow.spec.source == "imm" and follow.spec.width == 64
-                and follow.dst == insn.dst and 32 <= follow.imm < 64):
-            return follow.spec.op == "arsh", follow.imm - 32
-        return None
 
     def _read(self, st: State, reg: int, pc: int) -> Value:
         value = st.regs[reg]

@@ -47,7 +47,13 @@ class Value:
         self.align = align      # SCALAR: the value is a multiple of 2**align
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, Value) and self.key() == other.key()
+        if self is other:
+            return True
+        return (isinstance(other, Value) and self.kind == other.kind
+                and self.umin == other.umin and self.umax == other.umax
+                and self.smin == other.smin and self.smax == other.smax
+                and self.frame == other.frame and self.maps == other.maps
+                and self.ident == other.ident and self.align == other.align)
 
     def __hash__(self) -> int:
         return hash(self.key())

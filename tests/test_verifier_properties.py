@@ -1,0 +1,168 @@
+"""Random programs built to make the verifier reason (length checks, pointer arithmetic,
+relations, spills, narrowing, loops, calls), checked against the interpreter.
+
+Whatever the verifier concludes must hold on every run: no access it proves in
+bounds traps in the interpreter (which checks every access), and no pc it calls
+unreachable runs.  Rejections are fine; wrong proofs are not.
+"""
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import bpfjit
+
+from test_verifier_soundness import assert_proofs_hold
+
+DATA = [0, 2, 3, 4, 5, 8, 9]              # scalars
+POINTERS = [1, 6]                         # r6: the buffer's start; r1: derived pointers
+# r7 holds the buffer's end (r6 + len) throughout
+CONDS = ["jeq", "jne", "jgt", "jge", "jlt", "jle", "jsgt", "jsge", "jslt", "jsle", "jset",
+         "jeq32", "jne32", "jgt32", "jge32", "jlt32", "jle32", "jsgt32", "jslt32"]
+SMALL = [0, 1, 2, 3, 4, 7, 8, 14, 15, 16, 20, 31, 32, 63, 64, -1, -2, -8, 255, 0x7FFFFFFF]
+SIZES = [("b", 1), ("h", 2), ("w", 4), ("dw", 8)]
+
+
+def reg(draw, regs) -> str:
+    return f"%r{draw(st.sampled_from(regs))}"
+
+
+@st.composite
+def arithmetic(draw) -> list[str]:
+    d = reg(draw, DATA)
+    choice = draw(st.integers(0, 11))
+    if choice == 0:
+        return [f"mov {d}, {draw(st.sampled_from(SMALL))}"]
+    if choice == 1:
+        return [f"mov {d}, {reg(draw, DATA)}"]
+    if choice == 2:
+        return [f"add {d}, {draw(st.sampled_from(SMALL))}"]
+    if choice == 3:
+        return [f"{draw(st.sampled_from(['add', 'sub']))} {d}, {reg(draw, DATA)}"]
+    if choice == 4:
+        return [f"and {d}, {draw(st.sampled_from([1, 3, 7, 15, 63, 255, -8, -64, 0xFFFF]))}"]
+    if choice == 5:
+        return [f"{draw(st.sampled_from(['rsh', 'lsh', 'arsh']))} {d}, "
+                f"{draw(st.sampled_from([1, 2, 3, 8, 32]))}"]
+    if choice == 6:
+        return [f"lsh {d}, 32", f"{draw(st.sampled_from(['rsh', 'arsh']))} {d}, "
+                f"{draw(st.sampled_from([32, 33]))}"]
+    if choice == 7:
+        return [f"{draw(st.sampled_from(['mov32', 'add32', 'sub32']))} {d}, "
+                f"{draw(st.sampled_from(SMALL))}"]
+    if choice == 8:
+        return [f"{draw(st.sampled_from(['div', 'mod', 'mul']))} {d}, "
+                f"{draw(st.sampled_from([2, 3, 7, 8, 13]))}"]
+    if choice == 9:                      # a remainder the long way: q = x / c * c; x - q
+        x, q, c = d, reg(draw, DATA), draw(st.sampled_from([3, 7, 13]))
+        return [f"mov {q}, {x}", f"div {q}, {c}", f"mul {q}, {c}", f"sub {x}, {q}"]
+    if choice == 10:                     # a pointer difference
+        return [f"mov {d}, %r7", f"sub {d}, {reg(draw, POINTERS)}"]
+    return [f"neg {d}"]
+
+
+@st.composite
+def pointers(draw) -> list[str]:
+    choice = draw(st.integers(0, 3))
+    if choice == 0:
+        return ["mov %r1, %r6", f"add %r1, {reg(draw, DATA)}"]
+    if choice == 1:
+        return [f"add %r1, {draw(st.sampled_from(SMALL))}"]
+    if choice == 2:
+        return [f"sub %r1, {reg(draw, DATA)}"]
+    return ["mov %r1, %r7", f"sub %r1, {draw(st.sampled_from([1, 2, 4, 8]))}"]
+
+
+@st.composite
+def check(draw, label: str) -> list[str]:
+    """A length check (p + n > end: leave), or any comparison that may leave."""
+    if draw(st.booleans()):
+        p, n = reg(draw, POINTERS), draw(st.sampled_from([1, 2, 4, 8, 14, 20]))
+        op = draw(st.sampled_from(["jgt", "jge", "jsgt"]))
+        return [f"mov %r3, {p}", f"add %r3, {n}",
+                f"{op} %r3, %r7, {label}"]
+    cond = draw(st.sampled_from(CONDS))
+    rhs = reg(draw, DATA + [7]) if draw(st.booleans()) else str(draw(st.sampled_from(SMALL)))
+    return [f"{cond} {reg(draw, DATA + POINTERS)}, {rhs}, {label}"]
+
+
+@st.composite
+def access(draw) -> list[str]:
+    suffix, size = draw(st.sampled_from(SIZES))
+    off = draw(st.sampled_from([0, 1, 2, 4, 8, 13, -1, -4]))
+    where = draw(st.integers(0, 3))
+    if where <= 1:
+        base = reg(draw, POINTERS)
+    elif where == 2:                     # the stack at a variable offset
+        return ["mov %r5, %r10", "add %r5, -64", f"add %r5, {reg(draw, DATA)}",
+                f"stx{suffix} [%r5{off:+d}], {reg(draw, DATA)}"]
+    else:                                # spill and reload
+        slot = -8 * draw(st.integers(1, 8))
+        return [f"stxdw [%r10{slot:+d}], {reg(draw, DATA + POINTERS)}",
+                f"ldxdw {reg(draw, DATA)}, [%r10{slot:+d}]"]
+    if draw(st.booleans()):
+        return [f"ldx{suffix} {reg(draw, DATA)}, [{base}{off:+d}]"]
+    return [f"stx{suffix} [{base}{off:+d}], {reg(draw, DATA)}"]
+
+
+@st.composite
+def block(draw, labels: list[int], depth: int = 0) -> list[str]:
+    lines: list[str] = []
+    for _ in range(draw(st.integers(1, 6))):
+        choice = draw(st.integers(0, 9))
+        if choice <= 2:
+            lines += draw(arithmetic())
+        elif choice == 3:
+            lines += draw(pointers())
+        elif choice <= 5:
+            lines += draw(access())
+        elif choice <= 7 or depth > 1:   # a check that skips what follows
+            labels[0] += 1
+            label = f"l{labels[0]}"
+            lines += draw(check(label)) + draw(block(labels, depth + 1)) + [f"{label}:"]
+        else:                            # a loop: a counter, or a pointer walking the buffer
+            labels[0] += 1
+            head, out = f"h{labels[0]}", f"o{labels[0]}"
+            if draw(st.booleans()):
+                lines += ["mov %r9, 0", f"{head}:", f"jge %r9, {draw(st.integers(1, 9))}, {out}"]
+                lines += draw(block(labels, depth + 1))
+                lines += [f"add %r9, {draw(st.sampled_from([1, 2, 3]))}", f"ja {head}",
+                          f"{out}:"]
+            else:
+                step = draw(st.sampled_from([1, 2, 4, 8]))
+                lines += ["mov %r1, %r6", f"{head}:", "mov %r3, %r1", f"add %r3, {step}",
+                          f"jgt %r3, %r7, {out}"]
+                lines += draw(block(labels, depth + 1))
+                lines += [f"add %r1, {step}", f"ja {head}", f"{out}:"]
+    return lines
+
+
+@st.composite
+def programs(draw):
+    prologue = ["mov %r6, %r1", "mov %r7, %r1", "add %r7, %r2"]
+    prologue += [f"mov %r{r}, {draw(st.sampled_from(SMALL))}" for r in DATA]
+    prologue += [f"stdw [%r10-{off}], 0" for off in range(8, 129, 8)]
+    body = draw(block([0]))
+    return "\n".join(prologue + body + ["mov %r0, 0", "exit"])
+
+
+INPUTS = [bytes(range(n)) for n in (0, 1, 3, 8, 14, 15, 20, 33)]
+
+
+@settings(max_examples=300, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(programs())
+def test_what_the_verifier_proves_holds(text):
+    try:
+        bpfjit.verify(bpfjit.assemble(text))
+    except bpfjit.VerifierError:
+        return
+    assert_proofs_hold(text, INPUTS)
+
+
+@pytest.mark.slow
+@settings(max_examples=5000, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(programs())
+def test_what_the_verifier_proves_holds_long(text):
+    test_what_the_verifier_proves_holds.hypothesis.inner_test(text)
