@@ -361,10 +361,11 @@ class Analysis(AluRules, MemoryRules, BranchRules, CallRules):
                     queued.add(succ)
                     heapq.heappush(work, (sub.index[succ], succ))
 
-    def _descend(self, sub: _Subprogram) -> None:
+    def _descend(self, sub: _Subprogram, final: bool = False) -> None:
         """Recompute every state from its predecessors' (no widening): each pass keeps
-        the states sound and takes back precision that widening gave away."""
-        for _ in range(NARROWING_ROUNDS):
+        the states sound and takes back precision that widening gave away.  The final
+        pass (`_check`) is one more, run with rejections raised."""
+        for _ in range(1 if final else NARROWING_ROUNDS):
             for block in sub.rpo:
                 if block not in sub.in_states:
                     continue
@@ -373,7 +374,8 @@ class Analysis(AluRules, MemoryRules, BranchRules, CallRules):
                     continue
                 state = merge(incoming, discover=block in sub.heads)
                 sub.in_states[block] = state
-                sub.out_edges[block] = self._run_safely(sub, block, state.copy())
+                sub.out_edges[block] = self._run_block(block, state.copy(), sub.end) \
+                    if final else self._run_safely(sub, block, state.copy())
 
     # ---- loop termination (strict mode) --------------------------------------------------
 
@@ -447,19 +449,9 @@ class Analysis(AluRules, MemoryRules, BranchRules, CallRules):
 
     def _check(self, first: int) -> None:
         """The final pass over one subprogram: rejections, proofs, the log.  It is one
-        more descending pass (each state recomputed from its predecessors'), so it costs
-        nothing to take the precision that pass brings."""
-        sub = self.subs[first]
+        more descending pass, so it costs nothing to take the precision that brings."""
         self.current = first
-        for block in sub.rpo:
-            if block not in sub.in_states:
-                continue
-            incoming = self._incoming(sub, block)
-            if not incoming:
-                continue
-            state = merge(incoming, discover=block in sub.heads)
-            sub.in_states[block] = state
-            sub.out_edges[block] = self._run_block(block, state.copy(), sub.end)
+        self._descend(self.subs[first], final=True)
 
     # ---- one block --------------------------------------------------------------------------
 
