@@ -149,7 +149,7 @@ def programs(draw):
 INPUTS = [bytes(range(n)) for n in (0, 1, 3, 8, 14, 15, 20, 33)]
 
 
-@settings(max_examples=300, deadline=None, derandomize=True,
+@settings(max_examples=150, deadline=None, derandomize=True,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(programs())
 def test_what_the_verifier_proves_holds(text):
@@ -160,7 +160,7 @@ def test_what_the_verifier_proves_holds(text):
     assert_proofs_hold(text, INPUTS)
 
 
-@pytest.mark.slow
+@pytest.mark.slow            # pytest -m slow
 @settings(max_examples=5000, deadline=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(programs())

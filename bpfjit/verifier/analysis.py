@@ -62,31 +62,6 @@ def _thresholds(prog: Program) -> tuple[tuple[int, ...], ...]:
     return tuple(tuple(sorted(f)) for f in found)
 
 
-def _writes(prog: Program, first: int, end: int) -> tuple[set[int], set[int] | None]:
-    """The registers and the current frame's slot offsets that code in [first, end)
-    may write (slots None: any, through a pointer the scan cannot place)."""
-    regs: set[int] = set()
-    slots: set[int] | None = set()
-    for pc in range(first, end):
-        if not prog.is_insn_start(pc):
-            continue
-        insn = prog.at(pc)
-        kind = insn.kind
-        if kind in (Kind.ALU, Kind.NEG, Kind.END, Kind.LDDW, Kind.LDX, Kind.LDSX):
-            regs.add(insn.dst)
-        elif kind in (Kind.CALL, Kind.CALLX, Kind.CALL_LOCAL):
-            regs.update(range(6))
-            slots = None                 # a callee may write this frame through a pointer
-        elif kind in (Kind.ST, Kind.STX, Kind.ATOMIC):
-            if kind is Kind.ATOMIC and insn.spec.fetch:
-                regs.add(0 if insn.spec.op == "cmpxchg" else insn.src)
-            if insn.dst != 10:
-                slots = None
-            elif slots is not None:
-                slots.update(range(insn.off - 7, insn.off + insn.spec.size))
-    return regs, slots
-
-
 class _Subprogram:
     """The blocks of one subprogram and their fixpoint states."""
 
@@ -114,22 +89,12 @@ class _Subprogram:
         for b, targets in succs.items():
             for t in targets:
                 self.preds[t].append(b)
-        # what each loop writes: widening at its head moves only those (a value another
-        # loop changes, say an outer counter spilled across an inner loop, is joined)
-        ends = {b: _block_end(prog, b, leaders, end) for b in self.rpo}
-        self.loop_writes: dict[int, tuple] = {}
+        # the blocks of each loop: an edge into its head from one of them goes round it
         self.loop_bodies: dict[int, set[int]] = {}
         self.back_edges = back_edges
         for head in self.heads:
-            body = _loop_body(head, [src for src, h in back_edges if h == head], self.preds)
-            self.loop_bodies[head] = body
-            regs: set[int] = set()
-            slots: set[int] | None = set()
-            for b in body:
-                r, sl = _writes(prog, b, ends[b])
-                regs |= r
-                slots = None if slots is None or sl is None else slots | sl
-            self.loop_writes[head] = (regs, slots)
+            self.loop_bodies[head] = _loop_body(
+                head, [src for src, h in back_edges if h == head], self.preds)
         self.in_states: dict[int, State] = {}
         self.out_edges: dict[int, list] = {}
         self.joins: dict[int, int] = defaultdict(int)
@@ -283,7 +248,7 @@ class Analysis(AluRules, MemoryRules, BranchRules, CallRules):
         old = self.entry_states.get(target)
         if old is not None:
             self.entry_joins[target] += 1
-            entry = old.widen(entry, self.thresholds, None) \
+            entry = old.widen(entry, self.thresholds) \
                 if self.entry_joins[target] > WIDEN_AFTER else merge([old, entry], True)
             if entry == old:
                 return
@@ -313,10 +278,15 @@ class Analysis(AluRules, MemoryRules, BranchRules, CallRules):
             self.summaries[first].changes += 1
             self.dirty |= self.callers[first] | self._waiting.pop(first, set())
 
-    def _incoming(self, sub: _Subprogram, block: int) -> list[State]:
-        """The states on every feasible edge into a block, as last computed."""
-        states = [self.entry_states[sub.first]] if block == sub.first else []
+    def _incoming(self, sub: _Subprogram, block: int, around: bool | None = None
+                  ) -> list[State]:
+        """The states on every feasible edge into a block, as last computed (with
+        `around`, only those that come round its loop, or only those that do not)."""
+        states = [self.entry_states[sub.first]] if block == sub.first and not around else []
+        body = sub.loop_bodies.get(block, ()) if around is not None else ()
         for pred in sub.preds.get(block, ()):
+            if around is not None and (pred in body) != around:
+                continue
             for succ, out in sub.out_edges.get(pred, ()):
                 if succ == block and out is not None:
                     states.append(out)
@@ -346,8 +316,9 @@ class Analysis(AluRules, MemoryRules, BranchRules, CallRules):
                     joins = sub.joins[block]
                     if joins > WIDEN_AFTER:
                         late = joins > WIDEN_AFTER + THRESHOLD_STEPS
+                        back = self._incoming(sub, block, around=True)
                         new = old.widen(new, _NO_THRESHOLDS if late else self.thresholds,
-                                        sub.loop_writes[block])
+                                        merge(back) if back else None)
                     else:
                         new = merge([old, new], discover=True)
                 if new == old and block not in force:
@@ -424,7 +395,11 @@ class Analysis(AluRules, MemoryRules, BranchRules, CallRules):
                 if block in sub.heads:
                     joins[block] += 1
                     if joins[block] > WIDEN_AFTER:
-                        new = old.widen(new, self.thresholds, sub.loop_writes[block])
+                        back = [out for pred in sub.preds.get(block, ())
+                                if pred in sub.loop_bodies[block]
+                                for succ, out in edges.get(pred, ())
+                                if succ == block and out is not None]
+                        new = old.widen(new, self.thresholds, merge(back) if back else None)
                 if new == old and block in edges:
                     continue
             states[block] = new

@@ -134,13 +134,12 @@ class BranchRules:
     @staticmethod
     def _settle(st: State, a_reg, new_a: Value, b_reg, new_b: Value, edge, equal: bool = False
                 ) -> bool:
-        """Store refined operands, add the zone edge (x - y <= c) and spread the news."""
+        """Store refined operands, add the zone edge (x - y <= c) and spread the news
+        (before forgetting the relations of an operand that became a constant: they
+        carry what it became to the registers it was related to)."""
         for reg, new in ((a_reg, new_a), (b_reg, new_b)):
             if reg is not None and st.regs[reg] != new:
-                if new.is_const:
-                    st.forget_register(reg, new)
-                else:
-                    st.regs[reg] = new
+                st.regs[reg] = new
         if edge is not None:
             x, y, c = edge
             if x is not None and y is not None and x != y and st.numeric(x) \
@@ -152,6 +151,9 @@ class BranchRules:
         for reg in (a_reg, b_reg):
             if reg is not None and not st.tighten(reg):
                 return False
+        for reg in (a_reg, b_reg):
+            if reg is not None and st.regs[reg].fixed:
+                st.zone.forget(reg)
         return all(not v.empty for v in st.regs)
 
 

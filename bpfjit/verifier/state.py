@@ -123,20 +123,24 @@ class State:
     # ---- merging paths ---------------------------------------------------------------------
 
     def widen(self, new: "State", thresholds: tuple[tuple[int, ...], ...],
-              written: tuple | None) -> "State":
+              around: "State | None" = None) -> "State":
         """The old state (self) widened by a new one at a loop head: bounds still moving
         jump to the next threshold (`thresholds[r]` for register r) or their limit, and
-        relations that moved are dropped.  `written` (registers, slot offsets or None
-        for all) limits this to what the loop writes; the rest is joined."""
-        regs_written, slots_written = written if written is not None else (range(11), None)
-        regs = [a if a is b else widen(a, b, t) if i in regs_written else join(a, b)
-                for i, (a, b, t) in enumerate(zip(self.regs, new.regs, thresholds))]
+        relations that moved are dropped.  Given `around` (the states coming round the
+        loop), only values that grow on the way round are widened; a value that grows
+        because the loop is entered with more (an inner loop's start, as an outer loop
+        moves on) is joined: the outer loop's head widens it if needed."""
+        def moves(old: Value, back: Value | None) -> bool:
+            return around is None or back is None or not _within(back, old)
+        regs = [a if a is b else widen(a, b, t) if moves(a, c) else join(a, b)
+                for a, b, t, c in zip(self.regs, new.regs, thresholds,
+                                      around.regs if around is not None else self.regs)]
         spills = {}
         for off, v in self.spills.items():
             w = new.spills.get(off)
             if w is not None:
-                moving = slots_written is None or off in slots_written
-                m = v if v is w else widen(v, w) if moving else join(v, w)
+                back = around.spills.get(off) if around is not None else None
+                m = v if v is w else widen(v, w) if moves(v, back) else join(v, w)
                 if m.kind != UNINIT:
                     spills[off] = m
         result = State(regs, spills, self.written | new.written,
@@ -346,6 +350,17 @@ def _name(var: int, names: dict) -> str:
     if var < 10:
         return f"r{var}"
     return f"[r10{slot_offset(var):+d}]"
+
+
+def _within(inner: Value, outer: Value) -> bool:
+    """Whether every value `inner` describes is one `outer` describes."""
+    if inner is outer:
+        return True
+    if inner.kind != outer.kind:
+        return outer.kind == UNINIT
+    return (outer.umin <= inner.umin and inner.umax <= outer.umax and outer.smin <= inner.smin
+            and inner.smax <= outer.smax and inner.frame == outer.frame
+            and inner.maps | outer.maps == outer.maps and inner.align >= outer.align)
 
 
 def _kind(st: State, var: int) -> str | None:
