@@ -15,7 +15,8 @@ from ..isa import LDDW_MAP, LDDW_MAP_VALUE, LDDW_PSEUDO, Kind
 from .domain import (BIG, M32, MAP_PTR, MAP_VALUE, MEM, NUMERIC, SCALAR, STACK, CTX, U64,
                      Value, const, pointer, scalar, top_scalar)
 from .intervals import alu_result, fits_signed
-from .state import State
+from .state import LEN, State
+from .zone import MIRROR
 
 __all__ = ["AluRules"]
 
@@ -34,6 +35,44 @@ def _low_mask(m: int) -> int:
     """k when m (a 64-bit mask) is ~(2**k - 1): clearing the low k bits; else -1."""
     low = (~m) & U64
     return low.bit_length() if low & (low + 1) == 0 and low != U64 else -1
+
+
+def _remaining_facts(zone, op: str, dst: int, src: int) -> tuple:
+    """Before `dst += src` or `dst -= src`: what the mirrors (len - x) and equalities
+    say of the result's distance to len, to be applied once dst has its new value.
+
+    For an addition dst' = dst + src:  dst' - len = src - (len - dst) = dst - (len - src),
+    and len - dst' = (len - dst) - src = (len - src) - dst; so a bound of src against
+    dst's mirror (or the other way round) bounds dst' against len.  A subtraction from
+    a value equal to len + k is a mirror itself: dst' = (len - src) + k."""
+    if op == "add":
+        up = [b for b in (zone.bound(src, MIRROR + dst), zone.bound(dst, MIRROR + src))
+              if b is not None]
+        down = [b for b in (zone.bound(MIRROR + dst, src), zone.bound(MIRROR + src, dst))
+                if b is not None]
+        return ("add", min(up) if up else None, min(down) if down else None,
+                zone.equal_to(dst))
+    k = zone.bound(dst, LEN)
+    if k is not None and zone.bound(LEN, dst) == -k:
+        return ("len-minus", k)
+    return None
+
+
+def _apply_remaining(zone, dst: int, src: int, facts) -> None:
+    if facts is None:
+        return
+    if facts[0] == "len-minus":                   # dst = len + k - src
+        k = facts[1]
+        zone.add(dst, MIRROR + src, k)
+        zone.add(MIRROR + src, dst, -k)
+        return
+    _, up, down, addend = facts
+    if up is not None:
+        zone.add(dst, LEN, up)
+    if down is not None:
+        zone.add(LEN, dst, down)
+    if addend is not None and addend != src:      # dst == addend + src, for later tests
+        zone.sums[dst] = (addend, src)
 
 
 class AluRules:
@@ -103,11 +142,14 @@ class AluRules:
                                 max(result.smin, -down) if down is not None else result.smin,
                                 min(result.smax, up) if up is not None else result.smax,
                                 result.align)
+            facts = _remaining_facts(zone, op, dst, src_reg) if src_reg is not None else None
             st.regs[dst] = result
             zone.shift(dst, lo, hi)
             if sign > 0 and src_reg is not None and src.kind in NUMERIC:
                 zone.add(dst, src_reg, old.smax)              # dst - src == the old dst
                 zone.add(src_reg, dst, -old.smin)
+            if facts is not None:
+                _apply_remaining(zone, dst, src_reg, facts)
             self._tighten_from_zone(st, dst)
             return
         st.regs[dst] = result
@@ -188,12 +230,14 @@ class AluRules:
                 st.forget_register(dst)
                 return
             up, down = st.bound(dst, src_reg), st.bound(src_reg, dst)
+            facts = _remaining_facts(zone, op, dst, src_reg)
             st.regs[dst] = scalar(smin=-down if down is not None else -(1 << 63),
                                   smax=up if up is not None else (1 << 63) - 1)
             if src.smin == src.smax and _bounded(old):       # minus a constant offset
                 zone.shift(dst, -src.smin, -src.smin)
             else:
                 zone.forget(dst)
+            _apply_remaining(zone, dst, src_reg, facts)
             self._tighten_from_zone(st, dst)
             return
         if old.is_pointer and src.kind == SCALAR:
@@ -214,10 +258,14 @@ class AluRules:
             zone.forget(dst)
             return
         if moved:                # dst was the pointer: its offset moved by [lo, hi]
+            facts = _remaining_facts(zone, op, dst, src_reg) if src_reg is not None \
+                and delta.kind in NUMERIC else None
             zone.shift(dst, lo, hi)
             if op == "add" and src_reg is not None:
                 zone.add(dst, src_reg, ptr.smax)      # dst - src == the pointer's old offset
                 zone.add(src_reg, dst, -ptr.smin)
+            if facts is not None:
+                _apply_remaining(zone, dst, src_reg, facts)
         else:                    # dst was the scalar: the result is src's offset + dst
             zone.shift(dst, ptr.smin, ptr.smax)
             if src_reg is not None:

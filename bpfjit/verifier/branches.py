@@ -14,7 +14,8 @@ from __future__ import annotations
 from .. import semantics as sem
 from .domain import (BIG, M32, MAP_OR_NULL, MAP_VALUE, MEM, S64_MAX, SCALAR, STACK, U64,
                      Value, const, pointer, scalar)
-from .state import State
+from .state import LEN, State
+from .zone import MIRROR
 
 __all__ = ["BranchRules", "NEGATE"]
 
@@ -151,9 +152,21 @@ class BranchRules:
         for reg in (a_reg, b_reg):
             if reg is not None and not st.tighten(reg):
                 return False
+        zone = st.zone
+        for reg in (a_reg, b_reg):
+            if reg is not None and reg in zone.sums:
+                # reg == a + b against len is a bound of b against len - a, and of a
+                # against len - b: what a (pointer, size) pair needs
+                a, b = zone.sums[reg]
+                up, down = st.len_bound(reg), zone.bound(LEN, reg)
+                for x, y in ((a, b), (b, a)):
+                    if up is not None and not zone.add(y, MIRROR + x, up):
+                        return False
+                    if down is not None and not zone.add(MIRROR + x, y, down):
+                        return False
         for reg in (a_reg, b_reg):
             if reg is not None and st.regs[reg].fixed:
-                st.zone.forget(reg)
+                zone.forget(reg)
         return all(not v.empty for v in st.regs)
 
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from .domain import (ANY_CALLER, MAP_OR_NULL, MAP_PTR, MAP_VALUE, MEM, POINTERS, STACK,
                      UNINIT, Value, join, map_indices, pointer, replace, scalar, top_scalar, widen)
 from .state import LEN, State, frame_bits, slot_var
+from .zone import MIRROR
 
 __all__ = ["CallRules", "Summary"]
 
@@ -127,7 +128,7 @@ class CallRules:
             regs[i] = v
         regs[10] = pointer(STACK, 0, 0)
         zone = st.zone.copy()
-        zone.drop_where(lambda var: 1 <= var <= 5 or var == LEN)
+        zone.drop_where(lambda var: 1 <= var <= 5 or var == LEN or 1 <= var - MIRROR <= 5)
         return State(regs, {}, 0, zone, st.min_len)
 
     def _written_by_callee(self, st: State, lo: int, hi: int) -> None:

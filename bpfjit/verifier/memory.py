@@ -93,7 +93,7 @@ class MemoryRules:
                 return False
             if hi + size <= st.min_len:
                 return True
-            rel = st.zone.bound(var, LEN) if var is not None else None
+            rel = st.len_bound(var) if var is not None else None
             return rel is not None and rel + off + size <= 0
         if v.kind == MAP_VALUE:
             return lo >= 0 and hi + size <= self._value_size(v)

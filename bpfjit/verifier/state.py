@@ -9,9 +9,9 @@ while its value is numeric (a scalar or a pointer's offset).
 
 from __future__ import annotations
 
-from .domain import (BIG, MAX_LEN, NUMERIC, UNINIT, Value, join, replace, scalar,
+from .domain import (BIG, MAX_LEN, MEM, NUMERIC, UNINIT, Value, join, replace, scalar,
                      top_scalar, widen)
-from .zone import MAX_RELATION, Zone
+from .zone import MAX_RELATION, MIRROR, Zone
 
 __all__ = ["State", "LEN", "GHOST", "slot_var", "is_slot", "slot_offset", "FULL_FRAME",
            "frame_bits", "merge"]
@@ -80,6 +80,9 @@ class State:
             v = self.regs[var]
         elif var == LEN:
             return self.min_len
+        elif var >= MIRROR:                     # len - x >= min_len - max(x)
+            hi = self.upper(var - MIRROR)
+            return None if hi is None else self.min_len - hi
         else:
             v = self.spills.get(var - _SLOT_BASE)
             if v is None:
@@ -93,6 +96,9 @@ class State:
             v = self.regs[var]
         elif var == LEN:
             return MAX_LEN
+        elif var >= MIRROR:
+            lo = self.lower(var - MIRROR)
+            return None if lo is None else MAX_LEN - lo
         else:
             v = self.spills.get(var - _SLOT_BASE)
             if v is None:
@@ -102,15 +108,40 @@ class State:
         return v.smax
 
     def implied(self, x: int, y: int) -> int | None:
-        """The bound on x - y that the intervals alone give."""
+        """The bound on x - y that the intervals alone give (and, for the mirror of a
+        value known exactly, k: len - k, what is known against len)."""
+        if y >= MIRROR or x >= MIRROR:
+            k = self._fixed(y - MIRROR if y >= MIRROR else x - MIRROR)
+            if k is not None and (x < MIRROR) != (y < MIRROR):
+                if y >= MIRROR:                 # x - (len - k) = (x - len) + k
+                    b = self.zone.bound(x, LEN) if x != LEN else 0
+                    return None if b is None else b + k
+                b = self.zone.bound(LEN, y)     # (len - k) - y = (len - y) - k
+                return None if b is None else b - k
         hi, lo = self.upper(x), self.lower(y)
         return None if hi is None or lo is None else hi - lo
+
+    def _fixed(self, var: int) -> int | None:
+        lo = self.lower(var)
+        return lo if lo is not None and lo == self.upper(var) else None
 
     def numeric(self, var: int) -> bool:
         if var == LEN or var >= GHOST:
             return True
         v = self.value_of(var)
         return v is not None and v.kind in NUMERIC
+
+    def len_bound(self, x: int) -> int | None:
+        """The best known bound on x - len: directly, or through what is known of
+        len - x (its mirror): y - (len - x) <= c with y >= lo gives x - len <= c - lo."""
+        best = self.zone.bound(x, LEN)
+        if x in self.zone.mirrored:
+            for y, _, down in self.zone.related(MIRROR + x):
+                if down is not None:
+                    lo = self.lower(y)
+                    if lo is not None and (best is None or down - lo < best):
+                        best = down - lo
+        return best
 
     def bound(self, x: int, y: int) -> int | None:
         """The best known bound on x - y: the zone's, or the intervals'."""
@@ -222,6 +253,24 @@ class State:
                     free = _pair_bound(zone, mine, u, v)
                     if free is None or c < free:
                         zone.add(u, v, c)
+        # what remains of the buffer after a moving pointer (len - p), against the other
+        # variables: a count of remaining bytes kept beside the pointer, say
+        for x in changed:
+            if self.regs[x].kind != MEM if x < 10 else self.spills[slot_offset(x)].kind != MEM:
+                continue
+            for y in candidates:
+                if y == x or y == LEN:
+                    continue
+                for u, v in ((y, MIRROR + x), (MIRROR + x, y)):
+                    c = None
+                    for st in states:
+                        b = st.bound(u, v)
+                        if b is None or (widening and c is not None and b > c):
+                            c = None
+                            break
+                        c = b if c is None or b > c else c
+                    if c is not None and c < MAX_RELATION:
+                        zone.add(u, v, c)
 
     def _affine_from_points(self, states: list["State"], changed: list[int]) -> None:
         """x == k * y + c for pairs that are constants on every path, all on one line:
@@ -293,6 +342,17 @@ class State:
             if lo is not None and lo > self.min_len:
                 self.min_len = min(lo, MAX_LEN + 1)
             return self.min_len <= MAX_LEN and (hi is None or hi >= self.min_len)
+        if MIRROR <= var < MIRROR + _SLOT_BASE:
+            # len - x has no interval of its own: a bound on it is a relation of x to len
+            x = var - MIRROR
+            old_lo, old_hi = self.lower(var), self.upper(var)
+            if lo is not None and (old_lo is None or lo > old_lo) \
+                    and not self.zone.add(x, LEN, -lo):
+                return False
+            if hi is not None and (old_hi is None or hi < old_hi) \
+                    and not self.zone.add(LEN, x, hi):
+                return False
+            return True
         v = self.value_of(var)
         if v is None or v.kind not in NUMERIC:
             return True
@@ -345,6 +405,8 @@ class State:
 def _name(var: int, names: dict) -> str:
     if var in names:
         return names[var]
+    if var >= MIRROR:
+        return "(len-" + _name(var - MIRROR, names) + ")"
     if var >= GHOST:
         return "old(" + _name(var - GHOST, names) + ")"
     if var < 10:

@@ -12,6 +12,12 @@ also tightens every i - j through it, so a bound between two variables is always
 lookup away and joins can be taken pair by pair.  Rows are shared between copies and
 copied on first write, because states are copied at every branch.
 
+A zone also relates what remains of the buffer after a value: the mirror variable
+`MIRROR + x` is len - x.  `while (end - p >= 16)`, or a (pointer, size) pair with
+`ptr + size <= len`, is a sum of two unknowns, out of a zone's reach, but it is a
+difference with a mirror (`size - (len - ptr) <= 0`).  Mirrors follow their variable:
+copied with it, shifted opposite to it, forgotten with it.
+
 Beside the differences, a zone keeps affine equalities x == a * y + b (|a| >= 2) between
 pairs of variables that move in lockstep with different strides: clang's loops count
 `i += 8` while a pointer moves `p += 16`, and only p == 2 * i + base bounds p by i's
@@ -23,21 +29,29 @@ from __future__ import annotations
 
 from typing import Callable, Optional
 
-__all__ = ["Zone"]
+__all__ = ["Zone", "MIRROR", "mirror"]
 
 Bound = Optional[int]
 # relations with a larger constant are not worth keeping: `x <= y + 4294967289` between
 # two 32-bit values says almost nothing, and such bounds multiply through the closure
 MAX_RELATION = 1 << 31
+MIRROR = 20000        # MIRROR + x: len - x (see above)
+LEN_VAR = 11          # the buffer length (bpfjit.verifier.state.LEN)
+_PLAIN = 10000        # registers, slots and len are below; ghosts and mirrors above
+
+
+def mirror(x: int) -> int:
+    return MIRROR + x
 
 
 class Zone:
     """Closed difference constraints; `out[x][y] = c` means x - y <= c."""
 
-    __slots__ = ("out", "owned", "affine", "quot")
+    __slots__ = ("out", "owned", "affine", "quot", "sums", "mirrored")
 
     def __init__(self, out: dict | None = None, affine: dict | None = None,
-                 quot: dict | None = None):
+                 quot: dict | None = None, sums: dict | None = None,
+                 mirrored: set | None = None):
         self.out: dict[int, dict[int, int]] = {} if out is None else out
         self.owned: set[int] = set()          # rows this zone may change in place
         # (x, y) -> (a, b): x == a * y + b
@@ -45,15 +59,22 @@ class Zone:
         # x -> (y, c, times): x == y // c (unsigned), times c when `times`: half of the
         # `y - y / c * c` that compilers emit for `y % c`
         self.quot: dict[int, tuple[int, int, bool]] = {} if quot is None else quot
+        # x -> (a, b): x == a + b (for what a comparison of x with len says of a and b)
+        self.sums: dict[int, tuple[int, int]] = {} if sums is None else sums
+        # variables whose mirror may be related to something
+        self.mirrored: set[int] = set() if mirrored is None else mirrored
 
     def copy(self) -> "Zone":
         self.owned = set()                    # rows are shared from now on
         return Zone(dict(self.out), dict(self.affine) if self.affine else None,
-                    dict(self.quot) if self.quot else None)
+                    dict(self.quot) if self.quot else None,
+                    dict(self.sums) if self.sums else None,
+                    set(self.mirrored) if self.mirrored else None)
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Zone) and self.out == other.out \
-            and self.affine == other.affine and self.quot == other.quot
+            and self.affine == other.affine and self.quot == other.quot \
+            and self.sums == other.sums
 
     def __repr__(self) -> str:
         return "Zone(" + ", ".join(f"v{x}-v{y}<={c}" for x, row in sorted(self.out.items())
@@ -93,7 +114,16 @@ class Zone:
     # ---- changes -------------------------------------------------------------------------
 
     def forget(self, x: int) -> None:
-        """x takes a value unrelated to anything."""
+        """x takes a value unrelated to anything (and so does its mirror)."""
+        self._forget(x)
+        if x in self.mirrored:
+            self._forget(MIRROR + x)
+            self.mirrored.discard(x)
+
+    def _forget(self, x: int) -> None:
+        if self.sums:
+            for key in [k for k, (a, b) in self.sums.items() if x in (k, a, b)]:
+                del self.sums[key]
         if self.affine:
             self._forget_affine(x)
         if self.quot:
@@ -108,8 +138,19 @@ class Zone:
                 self.owned.discard(y)
 
     def assign(self, x: int, y: int, c: int = 0) -> None:
-        """x := y + c (x and y distinct)."""
+        """x := y + c (x and y distinct); x's mirror becomes y's mirror - c."""
         self.forget(x)
+        self._assign(x, y, c)
+        if y in self.mirrored and x < MIRROR and y < MIRROR:
+            self._assign(MIRROR + x, MIRROR + y, -c)
+            self.mirrored.add(x)
+        if y >= MIRROR and x < MIRROR:   # x = len - v + c, so len - x = v - c
+            self.mirrored.add(y - MIRROR)
+            self._assign(MIRROR + x, y - MIRROR, -c)
+            self.mirrored.add(x)
+
+    def _assign(self, x: int, y: int, c: int) -> None:
+        self._forget(x)
         incoming = [(z, row[y]) for z, row in self.out.items() if y in row]
         row_x = self._row(x)
         for z, b in self.out.get(y, {}).items():         # y - z <= b  =>  x - z <= b + c
@@ -128,7 +169,16 @@ class Zone:
                     self.affine[(u, x)] = (a, b - a * c)
 
     def shift(self, x: int, lo: Bound, hi: Bound) -> None:
-        """x := x + d for some d in [lo, hi] (None: unbounded on that side)."""
+        """x := x + d for some d in [lo, hi] (None: unbounded on that side); its mirror
+        moves the other way."""
+        self._shift(x, lo, hi)
+        if x in self.mirrored:
+            self._shift(MIRROR + x, None if hi is None else -hi, None if lo is None else -lo)
+
+    def _shift(self, x: int, lo: Bound, hi: Bound) -> None:
+        if self.sums:
+            for key in [k for k, (a, b) in self.sums.items() if x in (k, a, b)]:
+                del self.sums[key]
         if self.affine:
             if lo is not None and lo == hi:
                 for (u, v), (a, b) in list(self.affine.items()):
@@ -164,9 +214,22 @@ class Zone:
         self.shift(x, None, 0)
 
     def add(self, x: int, y: int, c: int) -> bool:
-        """Learn x - y <= c and close over it; False when that contradicts the zone."""
+        """Learn x - y <= c and close over it; False when that contradicts the zone.
+        The mirrors learn it too: (len - y) - (len - x) <= c."""
         if x == y:
             return c >= 0
+        for v in (x, y):
+            if v >= MIRROR:
+                self.mirrored.add(v - MIRROR)
+        if not self._add(x, y, c):
+            return False
+        if (x in self.mirrored or y in self.mirrored) and x < _PLAIN and y < _PLAIN \
+                and LEN_VAR not in (x, y):
+            self.mirrored.update((x, y))
+            return self._add(MIRROR + y, MIRROR + x, c)
+        return True
+
+    def _add(self, x: int, y: int, c: int) -> bool:
         old = self.bound(x, y)
         if old is not None and old <= c:
             return True
@@ -236,7 +299,12 @@ class Zone:
         quot = zones[0].quot
         for z in zones[1:]:
             quot = {k: v for k, v in quot.items() if z.quot.get(k) == v}
-        return Zone(out, dict(affine) if affine else None, dict(quot) if quot else None)
+        sums = zones[0].sums
+        for z in zones[1:]:
+            sums = {k: v for k, v in sums.items() if z.sums.get(k) == v}
+        mirrored = set().union(*(z.mirrored for z in zones))
+        return Zone(out, dict(affine) if affine else None, dict(quot) if quot else None,
+                    dict(sums) if sums else None, mirrored or None)
 
     def widen(self, new: "Zone", implied_new: Callable[[int, int], Bound]) -> "Zone":
         """Constraints of `self` (the older state) that still hold in `new`; the others
@@ -249,7 +317,9 @@ class Zone:
                     b = implied_new(x, y)
                 if b is not None and b <= c:
                     out.setdefault(x, {})[y] = c
-        return Zone(out, self._common_affine(new), self._common_quot(new))
+        sums = {k: v for k, v in self.sums.items() if new.sums.get(k) == v}
+        return Zone(out, self._common_affine(new), self._common_quot(new), sums or None,
+                    (self.mirrored | new.mirrored) or None)
 
     # ---- affine equalities -------------------------------------------------------------------
 
