@@ -3,32 +3,30 @@ relations between them (a zone), and what is known of the buffer's length.
 
 Zone variables are numbered: registers r0-r9 are 0-9 (r10 is always the frame's top),
 `LEN` is the buffer length (the packet's, for XDP), and an 8-byte slot of the current
-frame that holds a spilled register is `slot_var(offset)`.  A variable is related only
-while its value is numeric (a scalar or a pointer's offset).
+frame that holds a spilled register is `slot_var(offset)`; above them, `MIRROR + v` is
+len - v (bpfjit.verifier.zone) and `GHOST + v` the value v had at a loop head (strict
+mode's termination proofs).  A variable is related only while its value is numeric (a
+scalar or a pointer's offset).
 """
 
 from __future__ import annotations
 
+from ..isa import STACK_SIZE
 from .domain import (BIG, MAX_LEN, MEM, NUMERIC, UNINIT, Value, join, replace, scalar,
                      top_scalar, widen)
 from .zone import MAX_RELATION, MIRROR, Zone
 
-__all__ = ["State", "LEN", "GHOST", "slot_var", "is_slot", "slot_offset", "FULL_FRAME",
+__all__ = ["State", "LEN", "GHOST", "slot_var", "slot_offset", "FULL_FRAME",
            "frame_bits", "merge"]
 
 LEN = 11
 _SLOT_BASE = 1000
 GHOST = 10000       # GHOST + v: the value v had at a loop head (termination proofs only)
-STACK_SIZE = 512
 FULL_FRAME = (1 << STACK_SIZE) - 1
 
 
 def slot_var(offset: int) -> int:
     return _SLOT_BASE + offset
-
-
-def is_slot(var: int) -> bool:
-    return var >= _SLOT_BASE - STACK_SIZE
 
 
 def slot_offset(var: int) -> int:
@@ -258,10 +256,13 @@ class State:
         for x in changed:
             if self.regs[x].kind != MEM if x < 10 else self.spills[slot_offset(x)].kind != MEM:
                 continue
+            m = MIRROR + x
             for y in candidates:
-                if y == x or y == LEN:
+                # only what every path relates to len or to len - x can gain a relation
+                if y == x or y == LEN or not all(
+                        st.zone.has_edge(y, m) or st.zone.has_edge(y, LEN) for st in states):
                     continue
-                for u, v in ((y, MIRROR + x), (MIRROR + x, y)):
+                for u, v in ((y, m), (m, y)):
                     c = None
                     for st in states:
                         b = st.bound(u, v)

@@ -106,10 +106,13 @@ class Zone:
                 found.setdefault(y, [None, None])[1] = c
         return [(y, up, down) for y, (up, down) in found.items()]
 
-    def has(self, x: int) -> bool:
-        if self.out.get(x):
+    def has_edge(self, x: int, y: int) -> bool:
+        """Whether x and y are related (either way)."""
+        row = self.out.get(x)
+        if row is not None and y in row:
             return True
-        return any(x in row for row in self.out.values())
+        row = self.out.get(y)
+        return row is not None and x in row
 
     # ---- changes -------------------------------------------------------------------------
 
