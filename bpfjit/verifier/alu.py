@@ -4,8 +4,11 @@ The interval comes from bpfjit.verifier.intervals; what this module adds is how 
 destination stays related to other variables in the zone.  A copy keeps every
 relation of its source; adding a known range shifts them; and, shifting right,
 dividing and taking a remainder of a non-negative value only lower it, so its upper
-relations survive (`n = min(len, 4096) & ~63` is still at most len).  Relations are
-only kept where the 64-bit (or 32-bit) arithmetic cannot wrap.
+relations survive (`n = min(len, 4096) & ~63` is still at most len).  Subtracting a
+value from len gives what remains after it (its mirror, len - x), and adding two values
+is remembered so that a later test of the sum against len bounds each against what
+remains after the other.  Relations are only kept where the 64-bit (or 32-bit)
+arithmetic cannot wrap.
 """
 
 from __future__ import annotations
