@@ -92,11 +92,7 @@ class AluRules:
         if src_reg == dst and op == "mov" and width == 64:
             return
         if width == 64 and op == "mov":
-            st.regs[dst] = src
-            if src_reg is not None and src.kind in NUMERIC and not src.fixed:
-                st.zone.assign(dst, src_reg)
-            else:
-                st.zone.forget(dst)
+            st.copy_register(dst, src_reg, src)
             return
         pointers = src.kind != SCALAR or (old is not None and old.kind != SCALAR)
         if pointers:
@@ -119,11 +115,7 @@ class AluRules:
             return
         narrow = old is None or (old.smin >= 0 and (width == 64 or old.umax <= M32))
         if op in ("mov", "movsx") and result is src:          # an exact copy
-            st.regs[dst] = result
-            if src_reg is not None and src_reg != dst:
-                zone.assign(dst, src_reg)
-            else:
-                zone.forget(dst)
+            st.copy_register(dst, src_reg, result)
             return
         if op in ("add", "sub") and src_reg != dst:
             sign = 1 if op == "add" else -1

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from .domain import (ANY_CALLER, MAP_OR_NULL, MAP_PTR, MAP_VALUE, MEM, POINTERS, STACK,
                      UNINIT, Value, join, map_indices, pointer, replace, scalar, top_scalar, widen)
-from .state import LEN, State, frame_bits, slot_var
+from .state import LEN, State
 from .zone import MIRROR
 
 __all__ = ["CallRules", "Summary"]
@@ -99,7 +99,7 @@ class CallRules:
             return False
         for depth, (lo, hi) in summary.frame_writes.items():
             if depth in (1, ANY_CALLER):
-                self._written_by_callee(st, lo, hi)
+                st.write_frame(lo, hi)
             if depth != 1:              # a frame further up: this function's callers'
                 self._note_frame_write(depth if depth == ANY_CALLER else depth - 1, lo, hi)
         if summary.unknown_writes:
@@ -130,12 +130,6 @@ class CallRules:
         zone = st.zone.copy()
         zone.drop_where(lambda var: 1 <= var <= 5 or var == LEN or 1 <= var - MIRROR <= 5)
         return State(regs, {}, 0, zone, st.min_len)
-
-    def _written_by_callee(self, st: State, lo: int, hi: int) -> None:
-        st.written |= frame_bits(lo, hi)
-        for slot in [s for s in st.spills if s < hi and s + 8 > lo]:
-            del st.spills[slot]
-            st.zone.forget(slot_var(slot))
 
     def _note_frame_write(self, depth: int | None, lo: int, hi: int) -> None:
         """The current subprogram writes its caller's (depth 1), its caller's caller's

@@ -127,10 +127,7 @@ class MemoryRules:
             if kind is Kind.LDX and lo == hi:
                 loaded = self._reload(st, insn.dst, lo, size)
         if writes:
-            st.written |= touched
-            for slot in [s for s in st.spills if s < hi + size and s + 8 > lo]:
-                del st.spills[slot]
-                st.zone.forget(slot_var(slot))
+            st.write_frame(lo, hi + size)
             if lo == hi and size == 8 and kind in (Kind.ST, Kind.STX):
                 stored = const(insn.imm) if kind is Kind.ST else value
                 st.spills[lo] = stored
@@ -163,16 +160,9 @@ class MemoryRules:
         if v.is_const:
             st.forget_register(dst, const((v.umin >> shift) & ((1 << size * 8) - 1)))
             return st.regs[dst]
-        if size == 8:
-            st.regs[dst] = v
-            if v.kind in NUMERIC and not v.fixed:
-                st.zone.assign(dst, slot_var(slot))
-            else:
-                st.zone.forget(dst)
-            return v
-        if shift == 0 and v.kind == SCALAR and v.umax < 1 << size * 8:
-            st.regs[dst] = v                 # the low bytes of a value that fits in them
-            st.zone.assign(dst, slot_var(slot))
+        # all of it, or the low bytes of a value that fits in them
+        if size == 8 or (shift == 0 and v.kind == SCALAR and v.umax < 1 << size * 8):
+            st.copy_register(dst, slot_var(slot), v)
             return v
         return None
 

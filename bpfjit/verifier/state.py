@@ -210,7 +210,7 @@ class State:
                     if v.kind in NUMERIC and not v.fixed]
         first = states[0]
         changed = [x for x in varying
-                   if any(_value(st, x) != _value(first, x) for st in states[1:])]
+                   if any(st.value_of(x) != first.value_of(x) for st in states[1:])]
         if not changed:
             return
         self._affine_from_points(states, changed)
@@ -254,7 +254,7 @@ class State:
         # what remains of the buffer after a moving pointer (len - p), against the other
         # variables: a count of remaining bytes kept beside the pointer, say
         for x in changed:
-            if self.regs[x].kind != MEM if x < 10 else self.spills[slot_offset(x)].kind != MEM:
+            if self.value_of(x).kind != MEM:
                 continue
             m = MIRROR + x
             for y in candidates:
@@ -278,7 +278,7 @@ class State:
         the first states of a loop counter and a pointer that move in lockstep."""
         points = {}
         for var in changed:
-            values = [_value(st, var) for st in states]
+            values = [st.value_of(var) for st in states]
             if all(v is not None and v.fixed and v.kind == values[0].kind for v in values):
                 points[var] = [v.smin for v in values]
         for x, xs in points.items():
@@ -380,6 +380,23 @@ class State:
         self.regs[reg] = top_scalar() if value is None else value
         self.zone.forget(reg)
 
+    def copy_register(self, reg: int, var: int | None, value: Value) -> None:
+        """reg := `value`, read from variable `var` (None: from no variable): it keeps the
+        relations of var, being equal to it, when the zone may relate it."""
+        self.regs[reg] = value
+        if var is not None and var != reg and value.kind in NUMERIC and not value.fixed:
+            self.zone.assign(reg, var)
+        else:
+            self.zone.forget(reg)
+
+    def write_frame(self, lo: int, hi: int) -> None:
+        """Bytes [lo, hi) of the current frame are written: the spills they overlap are
+        gone."""
+        self.written |= frame_bits(lo, hi)
+        for slot in [s for s in self.spills if s < hi and s + 8 > lo]:
+            del self.spills[slot]
+            self.zone.forget(slot_var(slot))
+
     def describe(self) -> str:
         """The state as one line of the verifier log."""
         parts = [f"r{i}={v.describe()}" for i, v in enumerate(self.regs) if v.kind != UNINIT]
@@ -433,10 +450,6 @@ def _kind(st: State, var: int) -> str | None:
     return None if v is None else v.kind
 
 
-def _value(st: State, var: int) -> Value | None:
-    return st.regs[var] if var < 10 else st.spills.get(slot_offset(var))
-
-
 def _bounds(st: State, variables) -> dict[int, tuple[int | None, int | None]]:
     """(lower, upper) of each variable, and of LEN, in one state."""
     out = {var: (st.lower(var), st.upper(var)) for var in variables}
@@ -462,7 +475,7 @@ def _keep_satisfied_affine(zone: Zone, a: State, states: list[State]) -> None:
         for b in states:
             if b is a or b.zone.affine.get((x, y)) == (k, c):
                 continue
-            vx, vy = _value(b, x), _value(b, y)
+            vx, vy = b.value_of(x), b.value_of(y)
             if not (vx is not None and vy is not None and vx.fixed and vy.fixed
                     and vx.smin == k * vy.smin + c and _kind(a, x) == vx.kind
                     and _kind(a, y) == vy.kind):
