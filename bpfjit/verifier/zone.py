@@ -125,8 +125,7 @@ class Zone:
 
     def _forget(self, x: int) -> None:
         if self.sums:
-            for key in [k for k, (a, b) in self.sums.items() if x in (k, a, b)]:
-                del self.sums[key]
+            self._forget_sums(x)
         if self.affine:
             self._forget_affine(x)
         if self.quot:
@@ -180,8 +179,7 @@ class Zone:
 
     def _shift(self, x: int, lo: Bound, hi: Bound) -> None:
         if self.sums:
-            for key in [k for k, (a, b) in self.sums.items() if x in (k, a, b)]:
-                del self.sums[key]
+            self._forget_sums(x)
         if self.affine:
             if lo is not None and lo == hi:
                 for (u, v), (a, b) in list(self.affine.items()):
@@ -296,18 +294,9 @@ class Zone:
                 if free is not None and free <= c:
                     continue
                 out.setdefault(x, {})[y] = c
-        affine = zones[0].affine
-        for z in zones[1:]:
-            affine = {k: v for k, v in affine.items() if z.affine.get(k) == v}
-        quot = zones[0].quot
-        for z in zones[1:]:
-            quot = {k: v for k, v in quot.items() if z.quot.get(k) == v}
-        sums = zones[0].sums
-        for z in zones[1:]:
-            sums = {k: v for k, v in sums.items() if z.sums.get(k) == v}
         mirrored = set().union(*(z.mirrored for z in zones))
-        return Zone(out, dict(affine) if affine else None, dict(quot) if quot else None,
-                    dict(sums) if sums else None, mirrored or None)
+        return Zone(out, _agreed([z.affine for z in zones]), _agreed([z.quot for z in zones]),
+                    _agreed([z.sums for z in zones]), mirrored or None)
 
     def widen(self, new: "Zone", implied_new: Callable[[int, int], Bound]) -> "Zone":
         """Constraints of `self` (the older state) that still hold in `new`; the others
@@ -320,9 +309,8 @@ class Zone:
                     b = implied_new(x, y)
                 if b is not None and b <= c:
                     out.setdefault(x, {})[y] = c
-        sums = {k: v for k, v in self.sums.items() if new.sums.get(k) == v}
-        return Zone(out, self._common_affine(new), self._common_quot(new), sums or None,
-                    (self.mirrored | new.mirrored) or None)
+        return Zone(out, _agreed([self.affine, new.affine]), _agreed([self.quot, new.quot]),
+                    _agreed([self.sums, new.sums]), (self.mirrored | new.mirrored) or None)
 
     # ---- affine equalities -------------------------------------------------------------------
 
@@ -330,19 +318,13 @@ class Zone:
         for key in [k for k in self.affine if x in k]:
             del self.affine[key]
 
-    def _common_affine(self, other: "Zone") -> dict | None:
-        if not self.affine or not other.affine:
-            return None
-        return {k: v for k, v in self.affine.items() if other.affine.get(k) == v} or None
-
     def _forget_quot(self, x: int) -> None:
         for key in [k for k, (y, _, _) in self.quot.items() if x in (k, y)]:
             del self.quot[key]
 
-    def _common_quot(self, other: "Zone") -> dict | None:
-        if not self.quot or not other.quot:
-            return None
-        return {k: v for k, v in self.quot.items() if other.quot.get(k) == v} or None
+    def _forget_sums(self, x: int) -> None:
+        for key in [k for k, (a, b) in self.sums.items() if x in (k, a, b)]:
+            del self.sums[key]
 
     def equal_to(self, x: int) -> int | None:
         """A variable known to hold exactly x's value, if any."""
@@ -354,3 +336,12 @@ class Zone:
     def add_affine(self, x: int, y: int, a: int, b: int) -> None:
         """Learn x == a * y + b."""
         self.affine[(x, y)] = (a, b)
+
+
+def _agreed(facts: list[dict]) -> dict | None:
+    """The entries every zone's table (affine, quotient or sum facts) holds alike, in a
+    table of their own; None when there are none."""
+    first, rest = facts[0], facts[1:]
+    if not first:
+        return None
+    return {k: v for k, v in first.items() if all(f.get(k) == v for f in rest)} or None
