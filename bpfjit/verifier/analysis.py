@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import heapq
 from collections import defaultdict
+from typing import Callable
 
 from ..cfg import block_leaders, branch_targets, subprogram_ranges
 from ..errors import VerifierError
@@ -99,6 +100,14 @@ class _Subprogram:
         self.in_states: dict[int, State] = {}
         self.out_edges: dict[int, list] = {}
         self.joins: dict[int, int] = defaultdict(int)
+
+
+def _edge_states(sub: _Subprogram, edges: dict[int, list], block: int,
+                 keep: Callable[[int], bool] | None = None) -> list[State]:
+    """The states on the feasible edges into `block` from its predecessors (those `keep`
+    accepts), as recorded in `edges` (block -> its (successor, state or None) edges)."""
+    return [out for pred in sub.preds.get(block, ()) if keep is None or keep(pred)
+            for succ, out in edges.get(pred, ()) if succ == block and out is not None]
 
 
 def _reverse_postorder(entry: int, succs: dict[int, list[int]]
@@ -283,14 +292,11 @@ class Analysis(AluRules, MemoryRules, BranchRules, CallRules):
         """The states on every feasible edge into a block, as last computed (with
         `around`, only those that come round its loop, or only those that do not)."""
         states = [self.entry_states[sub.first]] if block == sub.first and not around else []
-        body = sub.loop_bodies.get(block, ()) if around is not None else ()
-        for pred in sub.preds.get(block, ()):
-            if around is not None and (pred in body) != around:
-                continue
-            for succ, out in sub.out_edges.get(pred, ()):
-                if succ == block and out is not None:
-                    states.append(out)
-        return states
+        if around is None:
+            return states + _edge_states(sub, sub.out_edges, block)
+        body = sub.loop_bodies.get(block, ())
+        return states + _edge_states(sub, sub.out_edges, block,
+                                     lambda pred: (pred in body) == around)
 
     def _ascend(self, sub: _Subprogram) -> None:
         """Process blocks (earliest in reverse postorder first) until no state changes;
@@ -355,7 +361,7 @@ class Analysis(AluRules, MemoryRules, BranchRules, CallRules):
         """Run the loop's body once more from its head's state with a ghost copy of every
         variable, to the back edges; then look for a ranking variable."""
         start = sub.in_states[head].copy()
-        candidates = [r for r in range(10) if start.numeric(r) and start.regs[r].kind != "uninit"]
+        candidates = [r for r in range(10) if start.numeric(r)]
         candidates += [slot_var(off) for off in start.spills if start.numeric(slot_var(off))]
         for var in candidates:
             start.zone.assign(GHOST + var, var)
@@ -368,9 +374,8 @@ class Analysis(AluRules, MemoryRules, BranchRules, CallRules):
         while work:
             _, block = heapq.heappop(work)
             queued.discard(block)
-            incoming = [start] if block == head else [
-                out for pred in sub.preds.get(block, ()) if pred in body
-                for succ, out in edges.get(pred, ()) if succ == block and out is not None]
+            incoming = [start] if block == head else \
+                _edge_states(sub, edges, block, body.__contains__)
             if not incoming:
                 continue
             new = merge(incoming, discover=block in sub.heads)
@@ -379,10 +384,8 @@ class Analysis(AluRules, MemoryRules, BranchRules, CallRules):
                 if block in sub.heads:
                     joins[block] += 1
                     if joins[block] > WIDEN_AFTER:
-                        back = [out for pred in sub.preds.get(block, ())
-                                if pred in sub.loop_bodies[block]
-                                for succ, out in edges.get(pred, ())
-                                if succ == block and out is not None]
+                        back = _edge_states(sub, edges, block,
+                                            sub.loop_bodies[block].__contains__)
                         new = old.widen(new, self.thresholds, merge(back) if back else None)
                 if new == old and block in edges:
                     continue
@@ -392,8 +395,7 @@ class Analysis(AluRules, MemoryRules, BranchRules, CallRules):
                 if out is not None and succ in body and succ != head and succ not in queued:
                     queued.add(succ)
                     heapq.heappush(work, (sub.index[succ], succ))
-        back = [out for src in body for succ, out in edges.get(src, ())
-                if succ == head and out is not None]
+        back = _edge_states(sub, edges, head, body.__contains__)
         return not back or any(all(_moves_to_a_bound(st, var) for st in back)
                                for var in candidates)
 

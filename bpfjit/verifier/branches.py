@@ -92,13 +92,11 @@ class BranchRules:
             else:
                 new_a = scalar(a.umin, min(a.umax, b.umax - strict), a.smin, a.smax, a.align)
                 new_b = scalar(max(b.umin, a.umin + strict), b.umax, b.smin, b.smax, b.align)
-            if new_a.empty or new_b.empty:
-                return False
         else:                           # pointer offsets, compared as numbers
             new_a = pointer(a.kind, a.smin, min(a.smax, b.smax - strict), a.frame, a.maps)
             new_b = pointer(b.kind, max(b.smin, a.smin + strict), b.smax, b.frame, b.maps)
-            if new_a.empty or new_b.empty:
-                return False
+        if new_a.empty or new_b.empty:
+            return False
         return self._settle(st, a_reg, new_a, b_reg, new_b,
                             (a_reg, b_reg, -strict) if _ordered(new_a, new_b, signed) else None)
 
