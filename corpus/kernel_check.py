@@ -37,9 +37,10 @@ def kernel_loads(obj: Path) -> tuple[bool, str]:
 def strict(obj: Path) -> list[tuple[str, str, bool]]:
     """(program, "accepted" or the rejection, whether bpfjit provides what it needs)."""
     out = []
-    for section, function in ElfObject(obj).programs():
+    elf = ElfObject(obj)
+    for section, function in elf.programs():
         name = f"{section}/{function}"
-        prog = ElfObject(obj).program(section, function)
+        prog = elf.program(section, function)
         supported = prog.context is not None        # a program type with its context
         try:
             bpfjit.verify(prog, mode="strict", helpers=bpfjit.helper_ids(prog))

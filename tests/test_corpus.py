@@ -32,22 +32,23 @@ def xdp_program(name: str) -> bpfjit.Program:
     return bpfjit.load_elf(CORPUS / "xdp" / f"{name}.o", section="xdp")
 
 
+def plain_inputs(name: str) -> list[tuple[str, bytes]]:
+    """(case, input bytes) of each input corpus/build.py wrote for a plain program."""
+    return [(case, (CORPUS / "plain" / "inputs" / case).read_bytes())
+            for case in EXPECTED if case.rsplit("-", 1)[0] == name]
+
+
 @pytest.mark.parametrize("name", PLAIN)
 def test_plain_programs_compute_what_native_code_computes(engine, name):
     fn = bpfjit.compile(plain_program(name), engine)
-    for case, expected in EXPECTED.items():
-        if case.rsplit("-", 1)[0] == name:
-            data = (CORPUS / "plain" / "inputs" / case).read_bytes()
-            assert fn(bytearray(data)) == expected, case
+    for case, data in plain_inputs(name):
+        assert fn(bytearray(data)) == EXPECTED[case], case
 
 
 @pytest.mark.parametrize("name", PLAIN)
 def test_proofs_on_the_corpus_hold(name):
-    inputs = []
-    for case in EXPECTED:
-        if case.rsplit("-", 1)[0] == name:
-            data = (CORPUS / "plain" / "inputs" / case).read_bytes()
-            inputs += [data[:cut] for cut in (len(data), len(data) // 2, 3, 0)]
+    inputs = [data[:cut] for _, data in plain_inputs(name)
+              for cut in (len(data), len(data) // 2, 3, 0)]
     assert_proofs_hold(plain_program(name), inputs)
 
 
