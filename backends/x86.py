@@ -28,7 +28,7 @@ from bpfjit.cfg import block_costs, block_leaders, budget_checkpoints, subprogra
 from bpfjit.errors import BpfError
 from bpfjit.interpreter import DEFAULT_BUDGET
 from bpfjit.context import XDP_HEADER
-from bpfjit.isa import LDDW_MAP, LDDW_MAP_VALUE, MAX_CALL_DEPTH, STACK_SIZE, Kind
+from bpfjit.isa import LDDW_MAP, LDDW_MAP_VALUE, MAX_CALL_DEPTH, MEMORY_KINDS, STACK_SIZE, Kind
 from bpfjit.maps import ARRAY_TYPES, map_handle
 from bpfjit.native import ffi
 from bpfjit.runfields import field_index
@@ -92,7 +92,6 @@ _ALU = {"add": "ADD", "sub": "SUB", "or": "OR", "and": "AND", "xor": "XOR"}
 _SHIFT = {"lsh": "SHL", "rsh": "SHR", "arsh": "SAR"}
 _ATOMIC = {"add": "ADD", "or": "OR", "and": "AND", "xor": "XOR"}
 _SIGNED_LOAD = {1: "MOVSX", 2: "MOVSX", 4: "MOVSXD"}
-_ACCESS_KINDS = (Kind.LDX, Kind.LDSX, Kind.ST, Kind.STX, Kind.ATOMIC)
 
 
 def _sized(reg: str, width: int) -> str:
@@ -149,7 +148,7 @@ class _Lowering:
         # emitted too, and must find its bounds set)
         self.checked: dict[str, set[int]] = {"mem": set(), "stack": set()}
         for pc, insn in prog:
-            if insn.kind in _ACCESS_KINDS and verified.needs_check(pc):
+            if insn.kind in MEMORY_KINDS and verified.needs_check(pc):
                 region, size = verified.regions.get(pc), insn.spec.size
                 if region not in ("stack", "map"):
                     self.checked["mem"].add(size)

@@ -12,7 +12,7 @@ import struct
 from dataclasses import dataclass, field
 
 __all__ = [
-    "Cls", "Kind", "OpSpec", "Insn", "OPCODES", "SPECS_BY_OPCODE",
+    "Cls", "Kind", "MEMORY_KINDS", "OpSpec", "Insn", "OPCODES", "SPECS_BY_OPCODE",
     "INSN_SIZE", "MAX_REG", "STACK_SIZE", "MAX_CALL_DEPTH", "LDDW_PSEUDO",
     "LDDW_MAP", "LDDW_MAP_VALUE",
     "find_spec",
@@ -55,6 +55,9 @@ class Kind(enum.Enum):
     STX = "stx"          # *(uN *)(dst + off) = src
     ATOMIC = "atomic"    # lock OP *(uN *)(dst + off), src
 
+
+# the kinds that access memory at dst|src + off (the accesses the verifier proves or not)
+MEMORY_KINDS = frozenset((Kind.LDX, Kind.LDSX, Kind.ST, Kind.STX, Kind.ATOMIC))
 
 # Meaning of lddw's src field (RFC 9669, section 5.4).
 LDDW_PSEUDO = {

@@ -26,7 +26,7 @@ from typing import Callable
 
 from ..cfg import block_leaders, branch_targets, subprogram_ranges
 from ..errors import VerifierError
-from ..isa import Kind
+from ..isa import MEMORY_KINDS, Kind
 from ..program import Program
 from .alu import AluRules
 from .branches import BranchRules
@@ -40,7 +40,6 @@ __all__ = ["Analysis", "WORK_LIMIT", "CTX_FIELDS", "TooComplex"]
 WORK_LIMIT = 400_000         # instruction visits before the verifier gives up
 WIDEN_AFTER = 1              # joins at a loop head before its bounds are widened
 THRESHOLD_STEPS = 3          # widenings to the next threshold before widening to the limit
-_ACCESS = (Kind.LDX, Kind.LDSX, Kind.ST, Kind.STX, Kind.ATOMIC)
 _NO_THRESHOLDS = ((),) * 11
 
 
@@ -486,7 +485,7 @@ class Analysis(AluRules, MemoryRules, BranchRules, CallRules):
             self._unary(pc, insn, st)
         elif kind is Kind.LDDW:
             st.forget_register(insn.dst, self._lddw(pc, insn))
-        elif kind in _ACCESS:
+        elif kind in MEMORY_KINDS:
             self._memory(pc, insn, st)
         elif kind is Kind.JA:
             return [(branch_targets(self.prog, pc)[0], st)]
