@@ -28,8 +28,8 @@ def _interp(verified, helpers=None, budget=None, **unknown):
     """The interpreter checks every access whatever the mode: it is the reference."""
     from bpfjit.interpreter import DEFAULT_BUDGET, Interpreter
     reject_unknown_options("interp", unknown)
-    context_loads = frozenset(pc for pc, r in verified.regions.items() if r == "ctx")
-    return Interpreter(verified.program, helpers=helpers, context_loads=context_loads,
+    context = frozenset(pc for pc, r in verified.regions.items() if r == "ctx")
+    return Interpreter(verified.program, helpers=helpers, context_accesses=context,
                        frames=verified.frames,
                        budget=DEFAULT_BUDGET if budget is None else budget)
 

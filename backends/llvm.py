@@ -32,7 +32,7 @@ except ImportError:     # pragma: no cover - reported through the engine registr
 from bpfjit.cfg import block_costs, block_leaders, budget_checkpoints, subprogram_ranges
 from bpfjit.errors import BackendUnavailable, BpfError
 from bpfjit.interpreter import DEFAULT_BUDGET
-from bpfjit.context import XDP_HEADER
+from bpfjit.context import CONTEXTS
 from bpfjit.isa import LDDW_MAP, LDDW_MAP_VALUE, MAX_CALL_DEPTH, STACK_SIZE, Kind
 from bpfjit.maps import ARRAY_TYPES, map_handle
 from bpfjit.program import Program
@@ -310,6 +310,31 @@ class _Function:
             r = r if bits == 64 else b.zext(r, I64)
         self.set(insn.dst, r)
 
+    def _ld_packet(self, pc, insn) -> None:
+        """ldabs/ldind: r0 = the big-endian value at a packet offset (imm, or src + imm as
+        a signed 32-bit sum); outside the packet the program returns 0 at once (only the
+        main subprogram has these: the verifier refuses them beside local calls)."""
+        b, bits = self.b, insn.spec.width
+        if insn.spec.op == "abs":
+            offset = _const(I64, insn.imm)
+        else:
+            total = b.add(self.get(insn.src), _const(I64, insn.imm))
+            offset = b.sext(b.trunc(total, I32), I64)
+        inside = b.icmp_unsigned("<", offset, self._bound("mem", insn.spec.size))
+        outside = self.func.append_basic_block(f"packet_end{pc}")
+        ob = ir.IRBuilder(outside)
+        ob.store(ob.load(self.budget, typ=I64), _run_field(ob, self.run, "budget"))
+        ob.ret(_const(I64, 0))
+        cont = self.func.append_basic_block()
+        b.cbranch(inside, cont, outside)
+        b.position_at_end(cont)
+        value = b.load(b.gep(self.mem, [offset], source_etype=I8), typ=INT[bits], align=1)
+        if bits > 8:
+            value = b.call(self.m.module.declare_intrinsic("llvm.bswap", [INT[bits]]), [value])
+        self.set(0, b.zext(value, I64))
+        for i in range(1, 6):
+            self.set(i, _const(I64, 0))
+
     def _ja(self, pc, insn) -> None:
         offset = insn.off if insn.spec.width == 64 else insn.imm
         self.b.branch(self.blocks[pc + 1 + offset])
@@ -539,8 +564,8 @@ class _Module:
         r1 = b.ptrtoint(mem, I64)          # callers pass NULL when there is no memory
         zero = _const(I64, 0)
         r2 = mem_len
-        if self.prog.context == "xdp":     # r1 = the context block just before the packet
-            r1, r2 = b.sub(r1, _const(I64, XDP_HEADER)), zero
+        if self.prog.context is not None:   # r1 = the context block just before the packet
+            r1, r2 = b.sub(r1, _const(I64, CONTEXTS[self.prog.context].HEADER)), zero
         result = b.call(self.functions[0], [r1, r2, zero, zero, zero, top, stack, run, mem,
                                             mem_len])
         for field, value in outer:

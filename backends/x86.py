@@ -27,7 +27,7 @@ import time
 from bpfjit.cfg import block_costs, block_leaders, budget_checkpoints, subprogram_ranges
 from bpfjit.errors import BpfError
 from bpfjit.interpreter import DEFAULT_BUDGET
-from bpfjit.context import XDP_HEADER
+from bpfjit.context import CONTEXTS
 from bpfjit.isa import LDDW_MAP, LDDW_MAP_VALUE, MAX_CALL_DEPTH, MEMORY_KINDS, STACK_SIZE, Kind
 from bpfjit.maps import ARRAY_TYPES, map_handle
 from bpfjit.native import ffi
@@ -105,6 +105,8 @@ def _written_registers(body: list) -> set[int]:
         kind = insn.kind
         if kind in (Kind.ALU, Kind.NEG, Kind.END, Kind.LDDW, Kind.LDX, Kind.LDSX):
             out.add(insn.dst)
+        elif kind is Kind.LD_PACKET:
+            out.add(0)
         elif kind is Kind.ATOMIC and insn.spec.fetch:
             out.add(0 if insn.spec.op == "cmpxchg" else insn.src)
         elif kind in (Kind.CALL, Kind.CALLX, Kind.CALL_LOCAL):
@@ -148,6 +150,8 @@ class _Lowering:
         # emitted too, and must find its bounds set)
         self.checked: dict[str, set[int]] = {"mem": set(), "stack": set()}
         for pc, insn in prog:
+            if insn.kind is Kind.LD_PACKET:             # bounded by the packet's length
+                self.checked["mem"].add(insn.spec.size)
             if insn.kind in MEMORY_KINDS and verified.needs_check(pc):
                 region, size = verified.regions.get(pc), insn.spec.size
                 if region not in ("stack", "map"):
@@ -282,8 +286,8 @@ class _Lowering:
         # r1 = mem, r2 = len, r10 = the top of the main frame; other registers are never
         # read before written (the verifier rejects such programs)
         a("MOV", r[1], Mem(8, CTX, _CTX["mem"]))
-        if self.prog.context == "xdp":          # r1 = the context block before the packet
-            a("SUB", r[1], XDP_HEADER)
+        if self.prog.context is not None:       # r1 = the context block before the packet
+            a("SUB", r[1], CONTEXTS[self.prog.context].HEADER)   # sub r1, header
         else:
             a("MOV", r[2], Mem(8, CTX, _CTX["mem_bound1"]))
         a("LEA", self.fp, Mem(8, CTX, CTX_BYTES + STACK_BYTES))
@@ -313,6 +317,11 @@ class _Lowering:
         a("SHR", "rax", 32)
         a("MOVZX", "eax", "al")
         a("MOV", Mem(8, "rdx", _RUN["trap"]), "rax")
+        a("XOR", "eax", "eax")
+        a.jump("jmp", "epilogue")
+        # a legacy packet load outside the packet: the program returns 0, no trap
+        a.label("return_zero")
+        a("MOV", "rsp", CTX)
         a("XOR", "eax", "eax")
         a.jump("jmp", "epilogue")
 
@@ -589,6 +598,30 @@ class _Lowering:
             a("MOVZX", r32(d), r16(d))
         else:
             a("BSWAP", _sized(d, bits))
+
+    def _ld_packet(self, pc: int, insn) -> None:
+        """ldabs/ldind: r0 = the big-endian value at a packet offset (imm, or src + imm as
+        a signed 32-bit sum); outside the packet the program returns 0."""
+        a, size = self.a, insn.spec.size
+        d = self.reg[0]
+        if insn.spec.op == "abs":
+            a("MOV", S1, insn.imm)                          # mov r10, imm
+        else:
+            a("MOV", r32(S1), r32(self.reg[insn.src]))      # mov r10d, src32
+            if insn.imm:
+                a("ADD", r32(S1), _s32(insn.imm))           # add r10d, imm
+            a("MOVSXD", S1, r32(S1))                        # movsxd r10, r10d
+        a("CMP", S1, Mem(8, CTX, _CTX[f"mem_bound{size}"]))   # offset < len - size + 1?
+        a.jump("ae", "return_zero")
+        a("ADD", S1, Mem(8, CTX, _CTX["mem"]))             # add r10, packet
+        if size == 4:
+            a("MOV", r32(d), Mem(4, S1, 0))                 # mov r0d, [r10]
+            a("BSWAP", r32(d))                              # bswap r0d
+        else:
+            a("MOVZX", r32(d), Mem(size, S1, 0))            # movzx r0d, [r10]
+            if size == 2:
+                a("ROR", r16(d), 8)                         # ror r0w, 8
+                a("MOVZX", r32(d), r16(d))
 
     # ---- jumps and calls ---------------------------------------------------------------------
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from .asm import assemble, disassemble
-from .context import XdpContext
+from .context import SkbContext, XdpContext
 from .errors import (AssembleError, BackendUnavailable, BpfError, BpfTrap, BudgetExceeded,
                      CallDepthExceeded, DecodeError, ElfError, HelperError,
                      MemoryAccessError, VerifierError)
@@ -22,7 +22,7 @@ from .verifier import MODES, VerifiedProgram, verify
 
 __all__ = [
     "Program", "assemble", "disassemble", "compile", "verify", "VerifiedProgram", "MODES",
-    "load_elf", "XdpContext",
+    "load_elf", "XdpContext", "SkbContext",
     "engines", "DEFAULT_BUDGET",
     "BpfError", "DecodeError", "AssembleError", "VerifierError", "ElfError",
     "BackendUnavailable", "BpfTrap", "MemoryAccessError", "BudgetExceeded",
@@ -68,12 +68,13 @@ def helper_ids(prog: Program, helpers: dict | None = None) -> set[int]:
     return ids
 
 
-def load_elf(source, section: str | None = None, function: str | None = None) -> Program:
+def load_elf(source, section: str | None = None, function: str | None = None,
+             prog_type: str | None = None) -> Program:
     """Load a program from a clang-built eBPF object file (a path or its bytes).
 
     See bpfjit.elf.load_elf; the result has `.maps` and `.trace`."""
     from .elf import load_elf as _load
-    return _load(source, section=section, function=function)
+    return _load(source, section=section, function=function, prog_type=prog_type)
 
 
 def engines() -> list[str]:

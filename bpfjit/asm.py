@@ -222,6 +222,12 @@ def _instruction(name: str, ops: list[_Operand], line: int, col: int) -> tuple[O
         want(2, "memory operand, immediate")
         dst, off = _mem(ops[0], line)
         return spec, {"dst": dst, "off": off, "imm": _imm32(ops[1], line)}, None
+    if kind is Kind.LD_PACKET:
+        if spec.op == "abs":
+            want(1, "packet offset")
+            return spec, {"imm": _imm32(ops[0], line)}, None
+        want(2, "register, packet offset")
+        return spec, {"src": _reg(ops[0], line), "imm": _imm32(ops[1], line)}, None
     # STX and atomics
     want(2, "memory operand, register")
     dst, off = _mem(ops[0], line)
@@ -367,6 +373,9 @@ def _format_data(insn: Insn) -> str:
         return f"{m} %r{insn.dst}, {_addr(insn.src, insn.off)}"
     if kind is Kind.ST:
         return f"{m} {_addr(insn.dst, insn.off)}, {_num(insn.imm)}"
+    if kind is Kind.LD_PACKET:
+        return f"{m} {_num(insn.imm)}" if spec.op == "abs" else \
+            f"{m} %r{insn.src}, {_num(insn.imm)}"
     return f"{m} {_addr(insn.dst, insn.off)}, %r{insn.src}"   # STX, ATOMIC
 
 
@@ -418,6 +427,9 @@ def _format_c(insn: Insn) -> str:
         return f"{_c_ptr(spec.size, insn.dst, insn.off)} = {_num(insn.imm)}"
     if kind is Kind.STX:
         return f"{_c_ptr(spec.size, insn.dst, insn.off)} = r{insn.src}"
+    if kind is Kind.LD_PACKET:
+        where = _num(insn.imm) if spec.op == "abs" else f"r{insn.src} + {_num(insn.imm)}"
+        return f"r0 = *(u{spec.width} *)skb[{where}]"
     # atomics
     bits = spec.width
     ptr = f"r{insn.dst} {'-' if insn.off < 0 else '+'} {_num(abs(insn.off))}"

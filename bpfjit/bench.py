@@ -65,7 +65,7 @@ def bench_program(prog: Program, engine: str, mem: bytearray | None, *,
 
     compile_program(prog, engine)     # the first compile in a process fills caches
     # timed on a copy, so that it includes verification (kept with the original)
-    fresh = Program(prog.insns, env=prog.env, context=prog.context)
+    fresh = prog.with_insns(prog.insns)
     start = time.perf_counter_ns()
     fn = compile_program(fresh, engine)
     compile_ns = float(time.perf_counter_ns() - start)

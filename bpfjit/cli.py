@@ -13,7 +13,7 @@ from pathlib import Path
 from . import __version__
 from .asm import assemble, disassemble
 from .conformance import conformance_helpers
-from .context import XDP_ACTIONS
+from .progtypes import result_name
 from .datafile import DataTest, parse_data, parse_hex_bytes
 from .errors import BpfError
 from .program import Program
@@ -54,7 +54,8 @@ def _load(path: str, args=None) -> tuple[Program | None, DataTest | None]:
         from .elf import load_elf
         _read(path)                             # a missing file: one clear line
         return load_elf(path, section=getattr(args, "section", None),
-                        function=getattr(args, "function", None)), None
+                        function=getattr(args, "function", None),
+                        prog_type=getattr(args, "type", None)), None
     if suffix in (".bin", ".o.bin", ".raw"):
         return Program.from_bytes(_read(path)), None
     if suffix in (".s", ".asm"):
@@ -106,9 +107,10 @@ def cmd_run(args) -> int:
     mem = _memory(args, test)
     if test is None:
         fn = _compile(prog, args.engine, args.budget, mode=args.mode)
-        xdp = prog.context == "xdp"
-        r0 = fn(bytearray() if xdp and mem is None else mem)   # engines wrap the packet
-        suffix = f" {XDP_ACTIONS[r0]}" if xdp and r0 in XDP_ACTIONS else ""
+        packet = prog.context is not None
+        r0 = fn(bytearray() if packet and mem is None else mem)   # engines wrap the packet
+        name = result_name(prog.prog_type, r0)
+        suffix = f" {name}" if name else ""
         for line in prog.trace:
             print(f"trace: {line}")
         print(f"r0 = {r0} ({r0:#x}){suffix}")
@@ -281,7 +283,8 @@ def _program_args(p: argparse.ArgumentParser, packet: bool = False) -> None:
     mem.add_argument("--mem-hex", metavar="HEX", help="memory buffer as hex bytes")
     if packet:
         mem.add_argument("--packet", metavar="FILE",
-                         help="the packet, for an XDP program (or the buffer, for others)")
+                         help="the packet, for an XDP, tc or socket program (or the "
+                              "buffer, for others)")
     _object_args(p)
     _engine_arg(p)
 
@@ -290,6 +293,9 @@ def _object_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--section", help="for a .o: the code section of the program (xdp, ...)")
     p.add_argument("--function", help="for a .o: the entry function (default: the "
                                       "section's global function)")
+    p.add_argument("--type", metavar="TYPE",
+                   help="for a .o: the program type when the section does not name it "
+                        "(xdp, sched_cls or tc, socket_filter or socket, plain)")
 
 
 def _engine_arg(p: argparse.ArgumentParser) -> None:

@@ -32,6 +32,7 @@ from .isa import LDDW_MAP, LDDW_MAP_VALUE, Insn, Kind
 from .kernel import KernelEnv
 from .maps import MAP_TYPES, MapSpec, MapTable, make_map
 from .program import Program, decode
+from .progtypes import prog_type, section_type
 
 __all__ = ["load_elf", "ElfObject", "R_BPF_64_64", "R_BPF_64_32"]
 
@@ -199,17 +200,26 @@ class ElfObject:
 
     # ---- one program ---------------------------------------------------------------------------
 
-    def program(self, section: str | None, function: str | None) -> Program:
+    def program(self, section: str | None, function: str | None,
+                prog_type: str | None = None) -> Program:
         from elftools.common.exceptions import ELFError
         try:
-            return self._program(section, function)
+            return self._program(section, function, prog_type)
         except BpfError:
             raise
         except (ELFError, *_MALFORMED) as exc:
             raise _malformed(self.name, exc) from None
 
-    def _program(self, section: str | None, function: str | None) -> Program:
+    def _program(self, section: str | None, function: str | None,
+                 type_name: str | None) -> Program:
         entry = self._entry(section, function)
+        section_name = self.by_index[entry[0]].name
+        kind = section_type(section_name) if type_name is None else prog_type(type_name)
+        if kind.context is None and kind.name != "plain":
+            raise ElfError(f"{self.name}: {section_name}/{self.functions[entry][0]} is a "
+                           f"{kind.name} program, whose context bpfjit does not provide; it "
+                           f"runs xdp, sched_cls, sched_act and socket_filter programs "
+                           f"(prog_type='plain' loads it with r1 = a buffer, r2 = its length)")
         map_index = {(sec, off): i for i, (_, sec, off) in enumerate(self.maps)}
         if self._env is None:          # programs of one object share its maps, as in libbpf
             self._env = KernelEnv(MapTable([make_map(spec) for spec, _, _ in self.maps]))
@@ -237,10 +247,8 @@ class ElfObject:
                     insn = Insn(insn.spec, insn.dst, insn.src, insn.off, target_pc - (pc + 1))
                 final.append(insn)
                 pc += insn.slots
-        section_name = self.by_index[entry[0]].name
-        context = "xdp" if section_name == "xdp" or section_name.startswith(("xdp/", "xdp.")) \
-            else None
-        program = Program(final, env=self._env, context=context)
+        context = None if kind.context == "plain" else kind.context
+        program = Program(final, env=self._env, context=context, prog_type=kind.name)
         program.section, program.function = section_name, self.functions[entry][0]
         return program
 
@@ -355,13 +363,16 @@ class ElfObject:
 
 
 def load_elf(source: str | os.PathLike | bytes, section: str | None = None,
-             function: str | None = None) -> Program:
+             function: str | None = None, prog_type: str | None = None) -> Program:
     """Load one program from an eBPF object file; see the module docstring.
 
     `section` picks the code section (`xdp`, `xdp/...`, `socket`, `.text`, ...);
     `function` the entry function (default: the section's global function).  The
     result's `.maps[name]` are its maps, which keep their contents across runs and
-    across engines compiled from it; programs from an xdp section take a
-    bpfjit.XdpContext.  ElfError names the section, symbol or relocation at fault.
+    across engines compiled from it.  The section names the program type, as libbpf
+    reads it (bpfjit.progtypes; `prog_type` overrides it): XDP programs take a
+    bpfjit.XdpContext, socket filters and tc programs a bpfjit.SkbContext (or the
+    packet's bytes), code in `.text` a plain buffer.  ElfError names the section,
+    symbol or relocation at fault.
     """
-    return ElfObject(source).program(section, function)
+    return ElfObject(source).program(section, function, prog_type)

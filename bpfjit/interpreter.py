@@ -22,7 +22,7 @@ from . import semantics as sem
 from .cfg import block_costs, block_leaders, budget_checkpoints, check_structure
 from .errors import BpfError, BudgetExceeded, CallDepthExceeded
 from .isa import LDDW_MAP, LDDW_MAP_VALUE, MAX_CALL_DEPTH, STACK_SIZE, Kind
-from .context import XDP_HEADER, XdpContext, copy_back
+from .context import CONTEXTS, PacketContext, copy_back
 from .maps import map_handle
 from .memory import CTX_BASE, MAP_BASE, MEM_BASE, STACK_TOP, AddressSpace, as_buffer
 from .program import Program
@@ -35,6 +35,7 @@ Helper = Callable[[int, int, int, int, int], int]
 Step = Callable[[list, "RunState"], int]
 
 M64 = sem.M64
+M32 = 0xFFFFFFFF
 _ZEROS4 = (0, 0, 0, 0)
 _ZEROS5 = (0, 0, 0, 0, 0)
 
@@ -175,6 +176,23 @@ def _exit_step(insn, pc: int) -> Step:
     return step
 
 
+def _packet_load_step(insn, pc: int) -> Step:
+    """ldabs/ldind: r0 = the big-endian value at the packet offset imm (+ src, as a
+    signed 32-bit sum); outside the packet the program ends with r0 = 0."""
+    size, imm, nxt = insn.spec.size, insn.imm, pc + 1
+    src = insn.src if insn.spec.op == "ind" else None
+    def step(r, st):
+        offset = imm if src is None else sem.sext((r[src] + imm) & M32, 32)
+        buf = st.space.mem.buf
+        r[1:6] = _ZEROS5
+        if 0 <= offset and offset + size <= len(buf):
+            r[0] = int.from_bytes(buf[offset:offset + size], "big")
+            return nxt
+        r[0] = 0
+        raise _Halt
+    return step
+
+
 def _lddw_step(insn, pc: int) -> Step:
     if insn.src == LDDW_MAP:                    # a map's handle
         value = map_handle(insn.imm & 0xFFFFFFFF)
@@ -213,6 +231,16 @@ def _context_load_step(insn, pc: int) -> Step:
     d, s, off, size, nxt = insn.dst, insn.src, insn.off, insn.spec.size, pc + 1
     def step(r, st):
         r[d] = st.space.load_context((r[s] + off) & M64, size, pc)
+        return nxt
+    return step
+
+
+def _context_store_step(insn, pc: int) -> Step:
+    """A store to a writable context field (the verifier allowed it)."""
+    d, off, size, nxt = insn.dst, insn.off, insn.spec.size, pc + 1
+    src, imm = (insn.src, None) if insn.kind is Kind.STX else (None, insn.imm)
+    def step(r, st):
+        st.space.store_context((r[d] + off) & M64, size, r[src] if imm is None else imm, pc)
         return nxt
     return step
 
@@ -267,6 +295,7 @@ _BUILDERS: dict[Kind, Callable] = {
     Kind.CALL_LOCAL: _call_local_step, Kind.EXIT: _exit_step,
     Kind.LDDW: _lddw_step, Kind.LDX: _ldx_step, Kind.LDSX: _ldx_step,
     Kind.ST: _st_step, Kind.STX: _stx_step, Kind.ATOMIC: _atomic_step,
+    Kind.LD_PACKET: _packet_load_step,
 }
 
 
@@ -297,7 +326,7 @@ class Interpreter:
     engine = "interp"
 
     def __init__(self, prog: Program, *, helpers: Mapping[int, Helper] | None = None,
-                 budget: int = DEFAULT_BUDGET, context_loads: frozenset[int] = frozenset(),
+                 budget: int = DEFAULT_BUDGET, context_accesses: frozenset[int] = frozenset(),
                  frames: int = MAX_CALL_DEPTH):
         check_structure(prog)
         if not isinstance(budget, int) or budget < 1:
@@ -316,8 +345,9 @@ class Interpreter:
         checkpoints = budget_checkpoints(prog)
         steps: list[Step | None] = [None] * prog.slot_count
         for pc, insn in prog:
-            if pc in context_loads:       # the verifier's rewritten context field loads
-                step = _context_load_step(insn, pc)
+            if pc in context_accesses:    # the verifier's rewritten context field accesses
+                step = (_context_load_step if insn.kind is Kind.LDX
+                        else _context_store_step)(insn, pc)
             else:
                 step = _BUILDERS[insn.kind](insn, pc)
             if pc in leaders:
@@ -327,7 +357,8 @@ class Interpreter:
         self.last_executed = 0
 
     def __call__(self, mem: object = None) -> int:
-        """Run once on `mem` (bytes-like or None; an XdpContext for an XDP program) and
+        """Run once on `mem` (bytes-like or None; a context or a packet for an XDP, tc or
+        socket program) and
         return r0 as an unsigned int."""
         return self._call(mem, self._steps)
 
@@ -350,17 +381,17 @@ class Interpreter:
             return pcs, exc
 
     def _call(self, mem: object, steps: list) -> int:
-        if self.program.context == "xdp":
-            ctx = XdpContext.wrap(mem)
+        if self.program.context is not None:
+            ctx = CONTEXTS[self.program.context].wrap(mem)
             ctx.fill(MEM_BASE)
             view = memoryview(ctx.buffer)
             try:
-                return self.run(view[XDP_HEADER:], context=view[:XDP_HEADER], steps=steps)
+                return self.run(view[ctx.HEADER:], context=view[:ctx.HEADER], steps=steps)
             finally:
                 copy_back(mem, ctx)
-        if isinstance(mem, XdpContext):
-            raise BpfError("this program does not take an XDP context (it was not loaded "
-                           "from an xdp section); pass the packet's bytes")
+        if isinstance(mem, PacketContext):
+            raise BpfError(f"this program does not take a context (it is not an XDP, tc or "
+                           f"socket program); pass the {type(mem).__name__}'s packet bytes")
         return self.run(as_buffer(mem), steps=steps)
 
     def run(self, buf: memoryview, context: memoryview | None = None,

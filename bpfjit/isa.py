@@ -54,6 +54,7 @@ class Kind(enum.Enum):
     ST = "st"            # *(uN *)(dst + off) = imm
     STX = "stx"          # *(uN *)(dst + off) = src
     ATOMIC = "atomic"    # lock OP *(uN *)(dst + off), src
+    LD_PACKET = "ld_packet"   # legacy: r0 = ntohN(packet[imm]) (abs) or [src + imm] (ind)
 
 
 # the kinds that access memory at dst|src + off (the accesses the verifier proves or not)
@@ -183,6 +184,14 @@ def _build_table() -> list[OpSpec]:
             uses="dst off imm")
         add("stx" + suffix, Cls.STX | 0x60 | code, Kind.STX, "stx", bits, None, 1,
             uses="dst src off")
+
+    # legacy packet loads (socket filters, tc): r6 holds the context, r0 the big-endian
+    # value; a load outside the packet ends the program with r0 = 0.  No 64-bit form.
+    for suffix, code, bits in sizes[:3]:
+        add("ldabs" + suffix, Cls.LD | 0x20 | code, Kind.LD_PACKET, "abs", bits, None, 1,
+            uses="imm")
+        add("ldind" + suffix, Cls.LD | 0x40 | code, Kind.LD_PACKET, "ind", bits, None, 1,
+            uses="src imm")
 
     # ---- atomics -------------------------------------------------------------
     atomic_ops = [("add", ATOMIC_ADD), ("or", ATOMIC_OR), ("and", ATOMIC_AND),

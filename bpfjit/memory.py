@@ -77,7 +77,7 @@ class AddressSpace:
         for i, m in enumerate(maps):            # map values: shared with every engine
             self.regions.append(Region(f"map {m.name}", MAP_BASE + (i << 32),
                                        memoryview(m.arena)))
-        # the context block is not a region: only the verifier's context loads read it
+        # the context block is not a region: only the verifier's context accesses reach it
         self.context = Region("context", CTX_BASE, context if context is not None
                               else memoryview(b""), writable=False)
 
@@ -86,6 +86,12 @@ class AddressSpace:
         if not (c.lo <= addr and addr + size <= c.hi):
             raise MemoryAccessError(pc, addr, size)
         return _UNSIGNED[size].unpack_from(c.buf, addr - c.base)[0]
+
+    def store_context(self, addr: int, size: int, value: int, pc: int) -> None:
+        c = self.context
+        if not (c.lo <= addr and addr + size <= c.hi):
+            raise MemoryAccessError(pc, addr, size, write=True)
+        _UNSIGNED[size].pack_into(c.buf, addr - c.base, value & ((1 << (8 * size)) - 1))
 
     # ---- for helpers: pointers they are given ---------------------------------------------
 

@@ -97,12 +97,13 @@ class Program:
     """
 
     def __init__(self, insns: list[Insn] | tuple[Insn, ...], *, env=None,
-                 context: str | None = None):
+                 context: str | None = None, prog_type: str = "plain"):
         self.insns: tuple[Insn, ...] = tuple(insns)
         # what a loaded object brings (bpfjit.elf): its maps, trace output and random
         # source (a bpfjit.kernel.KernelEnv), and the context the entry point takes
         self.env = env
         self.context = context
+        self.prog_type = prog_type        # bpfjit.progtypes: what the section named
         pcs = []
         pc = 0
         for insn in self.insns:
@@ -114,7 +115,7 @@ class Program:
 
     def with_insns(self, insns: list[Insn] | tuple[Insn, ...]) -> "Program":
         """The same program (maps, context) with other instructions in the same slots."""
-        return Program(insns, env=self.env, context=self.context)
+        return Program(insns, env=self.env, context=self.context, prog_type=self.prog_type)
 
     @property
     def maps(self) -> MapTable:

@@ -19,7 +19,7 @@ from typing import Callable, Mapping
 from .errors import (BpfError, BpfTrap, BudgetExceeded, CallDepthExceeded, HelperArgumentError,
                      MemoryAccessError)
 from .isa import MAX_CALL_DEPTH
-from .context import XDP_HEADER, XdpContext, copy_back
+from .context import CONTEXTS, PacketContext, copy_back
 from .memory import as_buffer
 from .native import BENCH_CTYPE, ENTRY_CTYPE, HELPER_CTYPE, ffi
 from .traps import (WRITE_FLAG, TrapCode, btf_call, helper_bad_result, helper_failed,
@@ -157,7 +157,7 @@ class JitProgram:
         self._bench = memory.function(BENCH_CTYPE, bench) if bench is not None else None
         self._local = helpers.local
         self.extra = extra or {}
-        self._xdp = program.context == "xdp"
+        self._context = CONTEXTS.get(program.context)     # None: the plain convention
 
     def _new_run(self):
         run = ffi.new("struct bpfjit_run *")
@@ -169,14 +169,14 @@ class JitProgram:
 
     def _pointer(self, mem: object):
         """(pointer, length, keep-alive) for the caller's memory, without copying."""
-        if self._xdp:
-            ctx = XdpContext.wrap(mem)
+        if self._context is not None:
+            ctx = self._context.wrap(mem)
             ptr = _from_buffer(_BYTES, ctx.buffer, True)
-            ctx.fill(int(ffi.cast("uintptr_t", ptr)) + XDP_HEADER)
-            return ptr + XDP_HEADER, len(ctx), (ctx, ptr)
-        if isinstance(mem, XdpContext):
-            raise BpfError("this program does not take an XDP context (it was not loaded "
-                           "from an xdp section); pass the packet's bytes")
+            ctx.fill(int(ffi.cast("uintptr_t", ptr)) + ctx.HEADER)
+            return ptr + ctx.HEADER, len(ctx), (ctx, ptr)
+        if isinstance(mem, PacketContext):
+            raise BpfError(f"this program does not take a context (it is not an XDP, tc or "
+                           f"socket program); pass the {type(mem).__name__}'s packet bytes")
         if mem is None:
             return ffi.NULL, 0, None
         buf = mem if type(mem) is bytearray else as_buffer(mem)
@@ -184,11 +184,12 @@ class JitProgram:
         return (_from_buffer(_BYTES, buf, True) if n else ffi.NULL), n, buf
 
     def __call__(self, mem: object = None) -> int:
-        """Run once on `mem` (bytes-like or None; an XdpContext for an XDP program) and
+        """Run once on `mem` (bytes-like or None; a context or a packet for an XDP, tc or
+        socket program) and
         return r0 as an unsigned int."""
         # the hot path: kept flat, since every Python-level step costs ~50 ns here
-        if self._xdp:
-            return self._call_xdp(mem)
+        if self._context is not None:
+            return self._call_context(mem)
         if mem is None:
             ptr, n = ffi.NULL, 0
         elif type(mem) is bytearray:
@@ -202,7 +203,7 @@ class JitProgram:
             raise self._trap(run)
         return r0
 
-    def _call_xdp(self, mem: object) -> int:
+    def _call_context(self, mem: object) -> int:
         """The context block and the packet share one buffer; the entry point is given
         the packet and finds the context block just before it."""
         packet, n, (ctx, _) = self._pointer(mem)

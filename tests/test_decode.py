@@ -32,6 +32,8 @@ RFC_OPCODES = (
     # lddw, ldx, ldsx, st, stx, atomics
     | {0x18, 0x61, 0x69, 0x71, 0x79, 0x81, 0x89, 0x91, 0x62, 0x6A, 0x72, 0x7A,
        0x63, 0x6B, 0x73, 0x7B, 0xC3, 0xDB}
+    # the legacy conformance group (section 5.5): LD | ABS and LD | IND of W, H, B
+    | {0x20, 0x28, 0x30, 0x40, 0x48, 0x50}
 )
 
 
@@ -46,7 +48,8 @@ def test_table_row_count():
     jmp = 2 * 11 * 2 + 2 + 3 + 1 + 1
     mem = 1 + 4 + 3 + 4 + 4          # lddw, ldx, ldsx, st, stx
     atomics = 2 * (4 * 2 + 2)        # 2 widths x (4 ops with/without fetch + xchg + cmpxchg)
-    assert len(OPCODES) == alu + jmp + mem + atomics
+    legacy = 2 * 3                   # ldabs, ldind x 3 sizes
+    assert len(OPCODES) == alu + jmp + mem + atomics + legacy
 
 
 def test_cpu_versions():

@@ -379,5 +379,5 @@ def test_programs_of_one_object_share_its_maps(engine):
 
 def test_an_xdp_context_for_a_program_without_one_is_refused(engine):
     prog = bpfjit.assemble("mov %r0, 0\nexit")
-    with pytest.raises(bpfjit.BpfError, match="does not take an XDP context"):
+    with pytest.raises(bpfjit.BpfError, match="does not take a context"):
         bpfjit.compile(prog, engine)(bpfjit.XdpContext(b"abc"))

@@ -171,15 +171,18 @@ def verify(prog: Program, mode: str = "checked", helpers=None, log: bool = False
 
 
 def _rewrite_context_loads(prog: Program, loads: dict[int, tuple[int, int]]) -> Program:
-    """Context field loads become loads from the engines' context block, as the kernel's
-    verifier rewrites them (a 32-bit `data` field becomes a 64-bit pointer load)."""
-    sizes = {4: "ldxw", 8: "ldxdw"}
+    """Context field accesses become accesses to the engines' context block, as the
+    kernel's verifier rewrites them (a 32-bit `data` load becomes a 64-bit pointer
+    load); stores keep their kind and size, at the field's offset in the block."""
     insns = []
     for pc, insn in prog:
         if pc in loads:
             offset, size = loads[pc]
-            spec = next(s for s in OPCODES if s.mnemonic == sizes[size] and s.kind is Kind.LDX)
-            insn = Insn(spec, insn.dst, insn.src, offset, 0)
+            if insn.kind is Kind.LDX and size != insn.spec.size:
+                spec = next(s for s in OPCODES if s.kind is Kind.LDX and s.size == size)
+                insn = Insn(spec, insn.dst, insn.src, offset, 0)
+            else:
+                insn = Insn(insn.spec, insn.dst, insn.src, offset, insn.imm)
         insns.append(insn)
     return prog.with_insns(insns)
 

@@ -32,10 +32,10 @@ from .alu import AluRules
 from .branches import BranchRules
 from .calls import CallRules, Summary
 from .domain import MAX_LEN, MEM, UNINIT, Value, pointer, scalar
-from .memory import CTX_FIELDS, MemoryRules
+from .memory import MemoryRules
 from .state import GHOST, LEN, State, merge, slot_var
 
-__all__ = ["Analysis", "WORK_LIMIT", "CTX_FIELDS", "TooComplex"]
+__all__ = ["Analysis", "WORK_LIMIT", "TooComplex"]
 
 WORK_LIMIT = 400_000         # instruction visits before the verifier gives up
 WIDEN_AFTER = 1              # joins at a loop head before its bounds are widened
@@ -202,12 +202,14 @@ class Analysis(AluRules, MemoryRules, BranchRules, CallRules):
         self.thresholds = _thresholds(prog)
         self.maps = prog.maps.list
         self.context = prog.context
+        self.prog_type = prog.prog_type
         self.ranges = dict(subprogram_ranges(prog))
         # results
         self.accesses: dict[int, bool] = {}        # pc -> proven in bounds
         self.regions: dict[int, str | None] = {}   # pc -> the region it always touches
         self.lookups: dict[int, int | None] = {}   # map_lookup_elem pc -> map, if inlinable
-        self.ctx_loads: dict[int, tuple[int, int]] = {}   # pc -> rewritten (offset, size)
+        self.ctx_loads: dict[int, tuple[int, int]] = {}   # pc -> rewritten (offset, size):
+        #                                                   context loads and stores
         self.reached: set[int] = set()
         self.log: dict[int, str] = {}
         # interprocedural state
@@ -232,7 +234,7 @@ class Analysis(AluRules, MemoryRules, BranchRules, CallRules):
     def run(self) -> None:
         regs = [Value(UNINIT)] * 11
         state = State(regs)
-        if self.context in CTX_FIELDS:           # r1 = the context; the packet is `mem`
+        if self.context is not None:             # r1 = the context; the packet is `mem`
             regs[1] = pointer("ctx", 0, 0)
         else:
             regs[1] = pointer(MEM, 0, 0)
@@ -500,6 +502,8 @@ class Analysis(AluRules, MemoryRules, BranchRules, CallRules):
             self._callx(pc, insn, st)
         elif kind is Kind.CALL_BTF:
             self.fail(pc, f"helper calls by BTF id are not supported (BTF id {insn.imm})")
+        elif kind is Kind.LD_PACKET:
+            self._packet_load(pc, insn, st)
         elif kind is Kind.CALL_LOCAL:
             if not self._local_call(pc, insn, st):
                 return []

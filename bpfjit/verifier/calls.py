@@ -12,8 +12,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .domain import (ANY_CALLER, MAP_OR_NULL, MAP_PTR, MAP_VALUE, MEM, POINTERS, STACK,
-                     UNINIT, Value, join, map_indices, pointer, replace, scalar, top_scalar, widen)
+from .domain import (ANY_CALLER, CTX, MAP_OR_NULL, MAP_PTR, MAP_VALUE, MEM, POINTERS,
+                     SCALAR, STACK, UNINIT, Value, join, map_indices, pointer, replace,
+                     scalar, top_scalar, widen)
 from .state import LEN, State
 from .zone import MIRROR
 
@@ -73,6 +74,26 @@ class CallRules:
                                                       self.maps[maps[0]].key_size)
             self.lookups[pc] = maps[0] if fits else None
         return Value(MAP_OR_NULL, 0, 0, 0, 0, maps=handle.maps, ident=pc + 1)
+
+    def _packet_load(self, pc: int, insn, st: State) -> None:
+        """ldabs/ldind, the legacy packet loads: r6 must hold the socket buffer; like a
+        helper call they clobber r1-r5, and r0 is the loaded (zero-extended) value."""
+        if self.context != "skb":
+            self.fail(pc, "legacy packet loads (ldabs/ldind) need a socket filter or tc "
+                          "program, with struct __sk_buff in r6")
+        if len(self.ranges) > 1:
+            self.fail(pc, "legacy packet loads (ldabs/ldind) cannot be mixed with "
+                          "bpf-to-bpf calls, as in the kernel")
+        ctx = self._read(st, 6, pc)
+        if ctx.kind != CTX or ctx.smin != 0 or ctx.smax != 0:
+            self.fail(pc, f"legacy packet loads read the packet of the context in r6, "
+                          f"which holds {ctx.describe()}")
+        if insn.spec.op == "ind":
+            offset = self._read(st, insn.src, pc)
+            if offset.kind != SCALAR:
+                self.fail(pc, f"ldind takes a number in r{insn.src}, not {offset.describe()}")
+        self._clobber_after_call(st)
+        st.forget_register(0, scalar(0, (1 << insn.spec.width) - 1))
 
     @staticmethod
     def _clobber_after_call(st: State) -> None:

@@ -14,18 +14,14 @@ so it forgets every spill, here and, through the call summary, in the callers.
 
 from __future__ import annotations
 
+from ..context import CONTEXTS, context_field
 from ..isa import STACK_SIZE, Kind
 from .domain import (CTX, M32, MAP_OR_NULL, MAP_PTR, MAP_VALUE, MAX_LEN, MEM, NUMERIC,
                      POINTERS, SCALAR, STACK, Value, const, map_indices, pointer, scalar)
 from .state import FULL_FRAME, LEN, State, frame_bits, slot_var
 
-__all__ = ["MemoryRules", "CTX_FIELDS"]
+__all__ = ["MemoryRules"]
 
-# struct xdp_md field (offset, size) -> (offset, size) in the context block the engines
-# fill (bpfjit.context), and what the loaded value is
-CTX_FIELDS = {"xdp": {(0, 4): (0, 8, "data"), (4, 4): (8, 8, "data_end"),
-                      (8, 4): (16, 8, "data_meta"), (12, 4): (24, 4, "ingress_ifindex"),
-                      (16, 4): (28, 4, "rx_queue_index"), (20, 4): (32, 4, "egress_ifindex")}}
 _LEAKS = POINTERS | {MAP_PTR, MAP_OR_NULL}
 
 
@@ -175,24 +171,43 @@ class MemoryRules:
     # ---- the context -------------------------------------------------------------------------
 
     def _context_access(self, pc: int, insn, st: State, base: Value, writes: bool) -> None:
-        """A load from the context: a known field at a constant offset, rewritten later."""
-        fields = CTX_FIELDS[self.context]
+        """An access to a context field at a constant offset: rewritten later into an
+        access to the engines' context block (bpfjit.context)."""
         lo, hi = base.smin + insn.off, base.smax + insn.off
-        field = fields.get((lo, insn.spec.size)) if lo == hi else None
-        if writes or insn.kind is not Kind.LDX or field is None:
-            self.fail(pc, f"invalid {self.context} context access: only 32-bit loads of its "
-                          f"fields (offsets {', '.join(str(o) for o, _ in fields)}) are allowed")
-        offset, size, name = field
+        found = context_field(self.context, lo, insn.spec.size) if lo == hi else None
+        what = f"{self.context} context access at offset {lo}" + ("" if lo == hi else
+                                                                 f"..{hi}")
+        if found is None:
+            names = ", ".join(f"{f.name} ({f.offset})"
+                              for f in CONTEXTS[self.context].FIELDS.values())
+            self.fail(pc, f"invalid {what}, size {insn.spec.size}: not a field (fields: "
+                          f"{names})")
+        field, offset, size = found
+        if writes:
+            writable = self._writable_fields()
+            if insn.kind is Kind.ATOMIC or field.name not in writable \
+                    or size != field.size or offset != field.slot:
+                allowed = ", ".join(sorted(writable)) or "none"
+                self.fail(pc, f"invalid {what}: {self.prog_type} programs may not write "
+                              f"{field.name} (it may write: {allowed})")
         if self.checking:
             self.ctx_loads[pc] = (offset, size)
             self.accesses[pc] = True
             self.regions[pc] = "ctx"
+        if writes:
+            return
         dst = insn.dst
-        if name in ("data", "data_meta"):
+        if field.kind in ("data", "data_meta"):
             st.forget_register(dst, pointer(MEM, 0, 0))
-        elif name == "data_end":
+        elif field.kind == "data_end":
             st.forget_register(dst, pointer(MEM, st.min_len, MAX_LEN))
             st.zone.add(dst, LEN, 0)
             st.zone.add(LEN, dst, 0)
         else:
-            st.forget_register(dst, scalar(0, M32))
+            st.forget_register(dst, scalar(0, (1 << (8 * size)) - 1))
+
+    def _writable_fields(self) -> set[str]:
+        cls = CONTEXTS[self.context]
+        if hasattr(cls, "writable"):
+            return cls.writable(self.prog_type)
+        return {f.name for f in cls.FIELDS.values() if f.writable}

@@ -53,6 +53,28 @@ struct xdp_md {
 };
 enum xdp_action { XDP_ABORTED = 0, XDP_DROP, XDP_PASS, XDP_TX, XDP_REDIRECT };
 
+/* the socket-buffer context of socket filters and tc programs (the fields used) */
+struct __sk_buff {
+    u32 len;
+    u32 pkt_type;
+    u32 mark;
+    u32 queue_mapping;
+    u32 protocol;
+    u32 vlan_present;
+    u32 vlan_tci;
+    u32 vlan_proto;
+    u32 priority;
+    u32 ingress_ifindex;
+    u32 ifindex;
+    u32 tc_index;
+    u32 cb[5];
+    u32 hash;
+    u32 tc_classid;
+    u32 data;
+    u32 data_end;
+};
+enum { TC_ACT_OK = 0, TC_ACT_SHOT = 2, TC_ACT_REDIRECT = 7 };
+
 /* packet headers (network byte order on the wire) */
 struct ethhdr {
     u8 h_dest[6];

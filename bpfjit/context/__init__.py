@@ -1,0 +1,35 @@
+"""Program contexts: what r1 points at when a program of a given type starts.
+
+`Program.context` names one: "xdp" (`struct xdp_md`, bpfjit.XdpContext), "skb"
+(`struct __sk_buff` for socket filters and tc, bpfjit.SkbContext), or None for
+bpfjit's plain convention (r1 = the buffer, r2 = its length).  The verifier reads
+each context's field table; the engines its block size and class.
+"""
+
+from __future__ import annotations
+
+from .base import Field, PacketContext, copy_back
+from .skb import SKB_HEADER, TC_ACTIONS, SkbContext
+from .xdp import XDP_ACTIONS, XDP_HEADER, XdpContext
+
+__all__ = ["CONTEXTS", "Field", "PacketContext", "XdpContext", "SkbContext", "copy_back",
+           "context_field", "XDP_HEADER", "SKB_HEADER", "XDP_ACTIONS", "TC_ACTIONS"]
+
+CONTEXTS: dict[str, type[PacketContext]] = {"xdp": XdpContext, "skb": SkbContext}
+
+
+def context_field(kind: str, offset: int, size: int) -> tuple[Field, int, int] | None:
+    """The field an access of `size` bytes at `offset` of context `kind` reads, with
+    the offset and size of the rewritten access in the block; None if none does.
+
+    Pointer fields take exactly a 32-bit load; scalar fields a load of their size,
+    or any load within them where the kernel allows narrow loads (`__sk_buff`)."""
+    narrow = CONTEXTS[kind].NARROW_LOADS
+    for field in CONTEXTS[kind].FIELDS.values():
+        if field.kind != "scalar":
+            if offset == field.offset and size == field.size:
+                return field, field.slot, 8
+        elif (offset == field.offset and size == field.size) or (
+                narrow and field.offset <= offset and offset + size <= field.offset + field.size):
+            return field, field.slot + offset - field.offset, size
+    return None

@@ -1,0 +1,99 @@
+"""What every program context shares: a context block and the packet in one buffer.
+
+A program's r1 points at its context (`struct xdp_md`, `struct __sk_buff`).  As the
+kernel does, the verifier rewrites each access to a context field into an access
+to a *context block* that the engines fill before each run: pointer fields
+(`data`, `data_end`) become 8-byte slots holding real addresses, scalar fields keep
+their offsets.  The block sits just before the packet in one buffer, so a JIT is
+handed the packet and finds the block at `packet - HEADER`; the interpreter maps
+the block at its own made-up address.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..errors import BpfError
+from ..memory import as_buffer
+
+__all__ = ["Field", "PacketContext", "copy_back"]
+
+
+@dataclass(frozen=True)
+class Field:
+    """A context field as programs see it, and where the block keeps it.
+
+    `kind` is "data", "data_end", "data_meta" (packet pointers: 8-byte slots) or
+    "scalar" (same offset and size in the block); `writable`: programs may store to it.
+    """
+    name: str
+    offset: int
+    size: int
+    kind: str = "scalar"
+    block_offset: int | None = None
+    writable: bool = False
+
+    @property
+    def slot(self) -> int:
+        return self.offset if self.block_offset is None else self.block_offset
+
+
+class PacketContext:
+    """A packet and the context block in front of it; subclasses give the layout.
+
+    After a run `.packet` is the packet as the program left it, and the fields the
+    program may write are read back into attributes."""
+
+    HEADER = 0                       # bytes of the context block
+    FIELDS: dict[str, Field] = {}
+    KIND = ""                        # the Program.context value it serves
+    NARROW_LOADS = False             # may a load read part of a scalar field?
+
+    def __init__(self, packet: bytes | bytearray | memoryview):
+        data = as_buffer(packet)
+        self.buffer = bytearray(self.HEADER) + bytes(data)
+
+    def __len__(self) -> int:
+        return len(self.buffer) - self.HEADER
+
+    @property
+    def packet(self) -> bytes:
+        return bytes(self.buffer[self.HEADER:])
+
+    def fill(self, data_address: int) -> None:
+        """Write the context block for a run that sees the packet at `data_address`."""
+        raise NotImplementedError
+
+    def read_back(self) -> None:
+        """Take the writable fields back from the block after a run."""
+
+    @classmethod
+    def wrap(cls, mem: object) -> "PacketContext":
+        """`mem` as this context: the context itself, or a packet to put in one."""
+        if isinstance(mem, cls):
+            return mem
+        if isinstance(mem, PacketContext):
+            raise BpfError(f"this program takes a {cls.__name__}, not a "
+                           f"{type(mem).__name__}")
+        if mem is None:
+            raise BpfError(f"this program needs a packet: pass bpfjit.{cls.__name__}(packet) "
+                           f"or the packet's bytes")
+        return cls(mem)
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {len(self)}-byte packet>"
+
+
+def copy_back(original: object, ctx: PacketContext) -> None:
+    """After a run: the context's writable fields from its block, and, when the
+    caller passed a writable buffer of the same size rather than a context, the
+    packet as the program left it."""
+    ctx.read_back()
+    if original is ctx or isinstance(original, (bytes, type(None))):
+        return
+    try:
+        view = memoryview(original)
+    except TypeError:
+        return
+    if not view.readonly and view.nbytes == len(ctx):
+        view.cast("B")[:] = ctx.buffer[ctx.HEADER:]

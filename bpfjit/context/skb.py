@@ -1,0 +1,113 @@
+"""The socket-buffer context, `struct __sk_buff`, of socket filters and tc programs.
+
+The block is the kernel's `struct __sk_buff` layout (192 bytes: every scalar field
+at its own offset), followed by three 8-byte slots for `data`, `data_end` and
+`data_meta`, which programs read with 32-bit loads as packet pointers.  tc programs
+may write `mark`, `priority`, `cb[]`, `tc_index`, `tc_classid`, `queue_mapping` and
+`tstamp`; socket filters only `cb[]`.  After a run those fields are attributes of
+the context again, so a test can assert what the program set.
+"""
+
+from __future__ import annotations
+
+import struct
+
+from .base import Field, PacketContext
+
+__all__ = ["SkbContext", "SKB_HEADER", "TC_ACTIONS"]
+
+_STRUCT_SIZE = 192                   # sizeof(struct __sk_buff)
+_POINTERS = struct.Struct("<QQQ")    # data, data_end, data_meta after the struct
+SKB_HEADER = _STRUCT_SIZE + _POINTERS.size
+TC_ACTIONS = {0: "TC_ACT_OK", 1: "TC_ACT_RECLASSIFY", 2: "TC_ACT_SHOT", 3: "TC_ACT_PIPE",
+              4: "TC_ACT_STOLEN", 5: "TC_ACT_QUEUED", 6: "TC_ACT_REPEAT",
+              7: "TC_ACT_REDIRECT", 8: "TC_ACT_TRAP", 0xFFFFFFFF: "TC_ACT_UNSPEC"}
+
+_U32 = ("len", "pkt_type", "mark", "queue_mapping", "protocol", "vlan_present", "vlan_tci",
+        "vlan_proto", "priority", "ingress_ifindex", "ifindex", "tc_index",
+        "cb0", "cb1", "cb2", "cb3", "cb4", "hash", "tc_classid")
+_TC_WRITABLE = {"mark", "priority", "tc_index", "tc_classid", "queue_mapping", "tstamp",
+                "cb0", "cb1", "cb2", "cb3", "cb4"}
+_SOCKET_WRITABLE = {"cb0", "cb1", "cb2", "cb3", "cb4"}
+
+
+def _fields() -> dict[str, Field]:
+    fields = [Field(name, 4 * i, 4, writable=name in _TC_WRITABLE) for i, name in enumerate(_U32)]
+    fields += [Field("data", 76, 4, "data", _STRUCT_SIZE),
+               Field("data_end", 80, 4, "data_end", _STRUCT_SIZE + 8),
+               Field("napi_id", 84, 4), Field("family", 88, 4),
+               Field("remote_ip4", 92, 4), Field("local_ip4", 96, 4)]
+    fields += [Field(f"remote_ip6_{i}", 100 + 4 * i, 4) for i in range(4)]
+    fields += [Field(f"local_ip6_{i}", 116 + 4 * i, 4) for i in range(4)]
+    fields += [Field("remote_port", 132, 4), Field("local_port", 136, 4),
+               Field("data_meta", 140, 4, "data_meta", _STRUCT_SIZE + 16),
+               Field("tstamp", 152, 8, writable=True), Field("wire_len", 160, 4),
+               Field("gso_segs", 164, 4), Field("gso_size", 176, 4),
+               Field("hwtstamp", 184, 8)]
+    return {f.name: f for f in fields}
+
+
+class SkbContext(PacketContext):
+    """A packet for a socket filter or tc program, with the `__sk_buff` fields they read.
+
+    `protocol` is the EtherType as the kernel stores it (network byte order in the
+    low 16 bits); by default it is taken from bytes 12-13 of the packet.  After the
+    run, `.packet` is the packet as the program left it and `mark`, `priority`,
+    `tc_index`, `tc_classid`, `queue_mapping`, `tstamp` and `cb` what it wrote.
+    """
+
+    HEADER = SKB_HEADER
+    KIND = "skb"
+    NARROW_LOADS = True
+    FIELDS = _fields()
+
+    def __init__(self, packet: bytes | bytearray | memoryview, *, protocol: int | None = None,
+                 mark: int = 0, priority: int = 0, ifindex: int = 1, ingress_ifindex: int = 1,
+                 hash: int = 0, vlan_tci: int | None = None, vlan_proto: int = 0,
+                 queue_mapping: int = 0, tc_index: int = 0, tc_classid: int = 0,
+                 pkt_type: int = 0, tstamp: int = 0, cb: tuple[int, ...] = (0,) * 5):
+        super().__init__(packet)
+        if protocol is None:
+            protocol = int.from_bytes(self.buffer[self.HEADER + 12:self.HEADER + 14], "little") \
+                if len(self) >= 14 else 0
+        self.protocol, self.mark, self.priority = protocol, mark, priority
+        self.ifindex, self.ingress_ifindex, self.hash = ifindex, ingress_ifindex, hash
+        self.vlan_tci, self.vlan_proto = vlan_tci, vlan_proto
+        self.queue_mapping, self.tc_index, self.tc_classid = queue_mapping, tc_index, tc_classid
+        self.pkt_type, self.tstamp = pkt_type, tstamp
+        self.cb = list(cb) + [0] * (5 - len(cb))
+
+    def _values(self) -> dict[str, int]:
+        values = {"len": len(self), "pkt_type": self.pkt_type, "mark": self.mark,
+                  "queue_mapping": self.queue_mapping, "protocol": self.protocol,
+                  "vlan_present": int(self.vlan_tci is not None),
+                  "vlan_tci": self.vlan_tci or 0, "vlan_proto": self.vlan_proto,
+                  "priority": self.priority, "ingress_ifindex": self.ingress_ifindex,
+                  "ifindex": self.ifindex, "tc_index": self.tc_index, "hash": self.hash,
+                  "tc_classid": self.tc_classid, "tstamp": self.tstamp, "wire_len": len(self),
+                  "gso_segs": 1}
+        values.update({f"cb{i}": v for i, v in enumerate(self.cb)})
+        return values
+
+    def fill(self, data_address: int) -> None:
+        self.buffer[:_STRUCT_SIZE] = bytes(_STRUCT_SIZE)
+        for name, value in self._values().items():
+            field = self.FIELDS[name]
+            self.buffer[field.offset:field.offset + field.size] = \
+                (value & ((1 << (8 * field.size)) - 1)).to_bytes(field.size, "little")
+        _POINTERS.pack_into(self.buffer, _STRUCT_SIZE, data_address, data_address + len(self),
+                            data_address)
+
+    def read_back(self) -> None:
+        def read(name: str) -> int:
+            field = self.FIELDS[name]
+            return int.from_bytes(self.buffer[field.offset:field.offset + field.size], "little")
+        self.mark, self.priority = read("mark"), read("priority")
+        self.tc_index, self.tc_classid = read("tc_index"), read("tc_classid")
+        self.queue_mapping, self.tstamp = read("queue_mapping"), read("tstamp")
+        self.cb = [read(f"cb{i}") for i in range(5)]
+
+    @staticmethod
+    def writable(prog_type: str) -> set[str]:
+        """The fields a program of this type may store to, as the kernel allows."""
+        return _SOCKET_WRITABLE if prog_type == "socket_filter" else _TC_WRITABLE

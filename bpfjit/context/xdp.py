@@ -1,0 +1,48 @@
+"""The XDP context, `struct xdp_md`: a frame as the driver hands it to an XDP program.
+
+Programs read `ctx->data` and `ctx->data_end` with 32-bit loads and use them as
+packet pointers; the other fields are the receive queue's numbers.  The block
+keeps data, data_end, data_meta as 8-byte addresses, then the three u32 fields.
+"""
+
+from __future__ import annotations
+
+import struct
+
+from .base import Field, PacketContext
+
+__all__ = ["XdpContext", "XDP_HEADER", "XDP_ACTIONS"]
+
+# data, data_end, data_meta (8 bytes each); ingress_ifindex, rx_queue_index,
+# egress_ifindex (4 bytes each), padded to 40
+_LAYOUT = struct.Struct("<QQQIIIxxxx")
+XDP_HEADER = _LAYOUT.size
+XDP_ACTIONS = {0: "XDP_ABORTED", 1: "XDP_DROP", 2: "XDP_PASS", 3: "XDP_TX", 4: "XDP_REDIRECT"}
+
+
+class XdpContext(PacketContext):
+    """A packet for an XDP program: `fn(XdpContext(packet))` returns the program's action.
+
+    After the run, `.packet` holds the packet as the program left it.
+    """
+
+    HEADER = XDP_HEADER
+    KIND = "xdp"
+    FIELDS = {f.name: f for f in (
+        Field("data", 0, 4, "data", 0), Field("data_end", 4, 4, "data_end", 8),
+        Field("data_meta", 8, 4, "data_meta", 16),
+        Field("ingress_ifindex", 12, 4, block_offset=24),
+        Field("rx_queue_index", 16, 4, block_offset=28),
+        Field("egress_ifindex", 20, 4, block_offset=32))}
+
+    def __init__(self, packet: bytes | bytearray | memoryview, ingress_ifindex: int = 1,
+                 rx_queue_index: int = 0):
+        super().__init__(packet)
+        self.ingress_ifindex = ingress_ifindex
+        self.rx_queue_index = rx_queue_index
+
+    def fill(self, data_address: int) -> None:
+        end = data_address + len(self)
+        _LAYOUT.pack_into(self.buffer, 0, data_address, end, data_address,
+                          self.ingress_ifindex & 0xFFFFFFFF, self.rx_queue_index & 0xFFFFFFFF,
+                          0)

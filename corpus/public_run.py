@@ -1,0 +1,160 @@
+"""Load, verify and run every program of some object files on every engine.
+
+For programs written elsewhere (public XDP, tc and socket-filter projects, built
+locally): each program is loaded, verified in checked mode and run on every engine
+with a handful of packets (IPv4 TCP and UDP, IPv6 UDP, ARP, a VLAN-tagged IPv4),
+each engine on a fresh load so that its maps start empty.  A program "runs" when no
+engine raises and every engine returns the same values, leaves the same packets and
+the same map contents.  Each program that stops says where and why.
+
+    python corpus/public_run.py [--type SECTION=TYPE]... OBJECT...
+
+Tracing programs (kprobe, tracepoint, ...) are listed but not counted: the goal is
+the packet programs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import struct
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).parent
+sys.path.insert(0, str(HERE.parent))
+
+import bpfjit  # noqa: E402
+from bpfjit.elf import ElfObject  # noqa: E402
+
+_TRACING = ("kprobe", "kretprobe", "tracepoint", "tp/", "tp_btf", "raw_tp", "raw_tracepoint",
+            "fentry", "fexit", "uprobe", "uretprobe", "perf_event", "lsm", "iter", "struct_ops",
+            "fmod_ret", "usdt", "ksyscall", "kretsyscall")
+
+
+def _checksum(data: bytes) -> int:
+    if len(data) % 2:
+        data += b"\0"
+    total = sum(struct.unpack(f"!{len(data) // 2}H", data))
+    while total >> 16:
+        total = (total & 0xFFFF) + (total >> 16)
+    return ~total & 0xFFFF
+
+
+def _ipv4(proto: int, payload: bytes, src=b"\x0a\x00\x00\x01", dst=b"\x0a\x00\x00\x02"):
+    header = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(payload), 1, 0, 64, proto, 0,
+                         src, dst)
+    header = header[:10] + struct.pack("!H", _checksum(header)) + header[12:]
+    return header + payload
+
+
+def packets() -> dict[str, bytes]:
+    """A few ordinary frames, built by hand from the header layouts."""
+    eth = b"\x02\x00\x00\x00\x00\x02" + b"\x02\x00\x00\x00\x00\x01"
+    tcp = struct.pack("!HHIIBBHHH", 40000, 80, 1, 0, 0x50, 0x02, 65535, 0, 0)
+    udp = struct.pack("!HHHH", 5353, 53, 8 + 12, 0) + b"payload-1234"
+    ipv6 = struct.pack("!IHBB16s16s", 6 << 28, len(udp), 17, 64,
+                       b"\xfd" + b"\0" * 14 + b"\x01", b"\xfd" + b"\0" * 14 + b"\x02") + udp
+    arp = struct.pack("!HHBBH6s4s6s4s", 1, 0x0800, 6, 4, 1, eth[6:], b"\x0a\0\0\x01",
+                      b"\0" * 6, b"\x0a\0\0\x02")
+    return {
+        "ipv4-tcp": eth + b"\x08\x00" + _ipv4(6, tcp),
+        "ipv4-udp": eth + b"\x08\x00" + _ipv4(17, udp),
+        "ipv6-udp": eth + b"\x86\xdd" + ipv6,
+        "arp": eth + b"\x08\x06" + arp + b"\0" * 18,
+        "vlan-ipv4": eth + b"\x81\x00\x00\x64\x08\x00" + _ipv4(17, udp),
+    }
+
+
+def _outcome(prog, engine: str, frames: dict[str, bytes]):
+    fn = bpfjit.compile(prog, engine)
+    results = []
+    for name, frame in frames.items():
+        ctx = prog.make_context(frame) if hasattr(prog, "make_context") else bytearray(frame)
+        r0 = fn(ctx)
+        after = getattr(ctx, "packet", bytes(ctx) if isinstance(ctx, bytearray) else None)
+        results.append((name, r0, after, getattr(ctx, "redirect", None)))
+    maps = {name: sorted(dict(m).items()) for name, m in prog.maps.items()
+            if _listable(m)}
+    return results, maps
+
+
+def _listable(m) -> bool:
+    try:
+        len(m)
+        return True
+    except TypeError:
+        return False
+
+
+def check(path: Path, section: str, function: str, types: dict[str, str]) -> tuple[str, str]:
+    """("run" | "load" | "verify" | "engines", detail) for one program."""
+    load_options = {}
+    if section in types:
+        load_options["prog_type"] = types[section]
+    try:
+        prog = bpfjit.load_elf(str(path), section=section, function=function, **load_options)
+    except bpfjit.BpfError as exc:
+        return "load", str(exc)
+    try:
+        bpfjit.verify(prog, helpers=bpfjit.helper_ids(prog))
+    except bpfjit.BpfError as exc:
+        return "verify", str(exc)
+    frames = packets()
+    seen = {}
+    for engine in bpfjit.engines():
+        fresh = bpfjit.load_elf(str(path), section=section, function=function, **load_options)
+        try:
+            seen[engine] = _outcome(fresh, engine, frames)
+        except bpfjit.BpfError as exc:
+            return "run", f"{engine}: {exc}"
+    first = next(iter(seen.values()))
+    differ = [e for e, o in seen.items() if o != first]
+    if differ:
+        return "engines", f"{', '.join(differ)} differ from {next(iter(seen))}"
+    verdicts = collections.Counter(r0 for _, r0, _, _ in first[0])
+    return "ok", ", ".join(f"{r0}x{n}" for r0, n in sorted(verdicts.items()))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("objects", nargs="+", type=Path)
+    parser.add_argument("--type", action="append", default=[], metavar="SECTION=TYPE",
+                        help="program type for a section the loader does not know")
+    args = parser.parse_args()
+    types = dict(t.split("=", 1) for t in args.type)
+    counts: collections.Counter = collections.Counter()
+    reasons: collections.Counter = collections.Counter()
+    for path in args.objects:
+        try:
+            programs = ElfObject(path).programs()
+        except bpfjit.BpfError as exc:
+            print(f"{path.name}: LOAD {exc}")
+            counts["load"] += 1
+            reasons[_reason(str(exc))] += 1
+            continue
+        for section, function in programs:
+            if section.startswith(_TRACING):
+                print(f"{path.name} {section}/{function}: not a packet program")
+                continue
+            stage, detail = check(path, section, function, types)
+            counts[stage] += 1
+            if stage != "ok":
+                reasons[_reason(detail)] += 1
+            print(f"{path.name} {section}/{function}: {stage.upper()} {detail[:160]}")
+    total = sum(counts.values())
+    print(f"\n{total} packet programs: {counts['ok']} run on every engine alike; stopped at "
+          f"load {counts['load']}, verify {counts['verify']}, run {counts['run']}, "
+          f"engines disagree {counts['engines']}")
+    for reason, n in reasons.most_common():
+        print(f"  {n:3}  {reason}")
+
+
+def _reason(detail: str) -> str:
+    """The message without the object's path, for counting causes."""
+    text = detail.split(": ", 1)[1] if detail.startswith("/") else detail
+    return text[:110]
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,80 @@
+"""Program types from section names (libbpf's table and the legacy prefixes), the
+override, and what a program's return value is called."""
+
+from pathlib import Path
+
+import pytest
+
+import bpfjit
+from bpfjit.progtypes import result_name, section_type
+
+ELF = Path(__file__).parent / "elf"
+
+
+@pytest.mark.parametrize("section,expected", [
+    ("xdp", "xdp"), ("xdp/flows", "xdp"), ("xdp.frags", "xdp"), ("xdp.frags/devmap", "xdp"),
+    ("xdp1", "xdp"), ("xdp_redirect_map", "xdp"),          # older loaders: any xdp prefix
+    ("tc", "sched_cls"), ("tc/ingress", "sched_cls"), ("tcx/egress", "sched_cls"),
+    ("classifier", "sched_cls"), ("classifier/cls", "sched_cls"), ("action", "sched_act"),
+    ("socket", "socket_filter"), ("socket2", "socket_filter"),
+    ("kprobe/do_sys_open", "kprobe"), ("tracepoint/xdp/xdp_exception", "tracepoint"),
+    ("tp/syscalls/sys_enter_write", "tracepoint"), ("cgroup/skb", "cgroup_skb"),
+    ("cgroup/connect4", "cgroup_sock_addr"), (".text", "plain"),
+])
+def test_section_names_give_the_program_type(section, expected):
+    assert section_type(section).name == expected
+
+
+def test_an_unknown_section_lists_what_is_accepted():
+    with pytest.raises(bpfjit.ElfError) as err:
+        section_type("filter")
+    message = str(err.value)
+    assert "'filter'" in message and "xdp" in message and "socket" in message \
+        and "prog_type=" in message
+
+
+@pytest.mark.parametrize("type_name,r0,name", [
+    ("xdp", 1, "XDP_DROP"), ("xdp", 4, "XDP_REDIRECT"), ("xdp", 9, ""),
+    ("sched_cls", 2, "TC_ACT_SHOT"), ("sched_cls", 2**64 - 1, "TC_ACT_UNSPEC"),
+    ("sched_act", 0, "TC_ACT_OK"), ("socket_filter", 0, "drop"),
+    ("socket_filter", 64, "keep 64 bytes"), ("plain", 7, ""),
+])
+def test_result_names(type_name, r0, name):
+    assert result_name(type_name, r0) == name
+
+
+def test_legacy_xdp_section_runs_with_an_xdp_context(engine):
+    prog = bpfjit.load_elf(ELF / "legacy_xdp.o", section="xdp1")
+    assert (prog.context, prog.prog_type) == ("xdp", "xdp")
+    fn = bpfjit.compile(prog, engine)
+    eth = b"\x02" * 12
+    assert fn(eth + b"\x86\xdd" + bytes(40)) == 1           # IPv6: XDP_DROP
+    assert fn(eth + b"\x08\x00" + bytes(20)) == 2           # IPv4: XDP_PASS
+    assert fn(eth) == 0                                     # too short: XDP_ABORTED
+
+
+def test_legacy_socket_section_keeps_at_most_64_bytes(engine):
+    prog = bpfjit.load_elf(ELF / "legacy_xdp.o", section="socket1")
+    assert prog.prog_type == "socket_filter"
+    fn = bpfjit.compile(prog, engine)
+    assert [fn(bytes(n)) for n in (10, 64, 1500)] == [10, 64, 64]
+
+
+def test_prog_type_overrides_the_section():
+    prog = bpfjit.load_elf(ELF / "legacy_xdp.o", section="socket1", prog_type="tc")
+    assert (prog.prog_type, prog.context) == ("sched_cls", "skb")
+    with pytest.raises(bpfjit.ElfError, match="unknown program type 'nonsense'"):
+        bpfjit.load_elf(ELF / "legacy_xdp.o", section="socket1", prog_type="nonsense")
+
+
+def test_a_type_without_a_context_says_so():
+    with pytest.raises(bpfjit.ElfError, match="kprobe program, whose context bpfjit does "
+                                              "not provide"):
+        bpfjit.load_elf(ELF / "legacy_xdp.o", section="socket1", prog_type="kprobe")
+
+
+def test_socket_filters_may_not_write_the_mark():
+    # the verifier allows socket filters to write only cb[], as the kernel does
+    prog = bpfjit.load_elf(ELF / "tc_classify.o", prog_type="socket_filter")
+    with pytest.raises(bpfjit.VerifierError, match="socket_filter programs may not write"):
+        bpfjit.compile(prog)
