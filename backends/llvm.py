@@ -34,6 +34,7 @@ from bpfjit.errors import BackendUnavailable, BpfError
 from bpfjit.interpreter import DEFAULT_BUDGET
 from bpfjit.context import CONTEXTS
 from bpfjit.isa import LDDW_MAP, LDDW_MAP_VALUE, MAX_CALL_DEPTH, STACK_SIZE, Kind
+from bpfjit.helpers import changes_packet
 from bpfjit.maps import ARRAY_TYPES, map_handle
 from bpfjit.program import Program
 from bpfjit.runfields import field_index
@@ -184,6 +185,11 @@ class _Function:
         stack: d = addr - frame_lo is valid when d <= room, room = stack end - size - frame_lo
         """
         key = (region, size)
+        if region == "mem" and self.m.reload_packet:
+            b = self.b
+            length = self.load_field("mem_len")
+            fits = b.icmp_unsigned(">=", length, _const(I64, size))
+            return b.select(fits, b.sub(length, _const(I64, size - 1)), _const(I64, 0))
         if key not in self._bounds:
             h = self.hoist
             if region == "mem":
@@ -487,6 +493,9 @@ class _Module:
         self.module = ir.Module(name="bpf")
         self.module.triple = llvm.get_process_triple()
         self.lines = _LineInfo(self.module) if lines else None
+        # a helper may resize the packet: buffer bounds then come from run->mem_len,
+        # read where they are used (after the last call), not once per function
+        self.reload_packet = changes_packet(self.prog)
         self.leaders = block_leaders(prog)
         self.costs = block_costs(prog, self.leaders)
         self.checkpoints = budget_checkpoints(prog)
@@ -683,7 +692,7 @@ def compile_llvm(verified, helpers=None, budget=None, opt_level: int = 2,
     prog = verified.program
     started = time.perf_counter_ns()
     machine = _target_machine(opt_level)
-    table = helper_table(prog, helpers)
+    table = helper_table(prog, helpers, "llvm")
     ir_text = str(_Module(verified, table, lines=line_info,
                           inline_lookups=1 not in (helpers or {})).module)
     module = llvm.parse_assembly(ir_text)

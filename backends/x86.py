@@ -29,6 +29,7 @@ from bpfjit.errors import BpfError
 from bpfjit.interpreter import DEFAULT_BUDGET
 from bpfjit.context import CONTEXTS
 from bpfjit.isa import LDDW_MAP, LDDW_MAP_VALUE, MAX_CALL_DEPTH, MEMORY_KINDS, STACK_SIZE, Kind
+from bpfjit.helpers import changes_packet
 from bpfjit.maps import ARRAY_TYPES, map_handle
 from bpfjit.native import ffi
 from bpfjit.runfields import field_index
@@ -159,6 +160,8 @@ class _Lowering:
                 if region != "mem":
                     self.checked["stack"].add(size)
         self.table_address = int(ffi.cast("uintptr_t", helpers.table))
+        # a helper may resize the packet: its bounds are reloaded after every helper call
+        self.reload_packet = changes_packet(prog)
         # array lookups done in JIT code (unless the caller replaced helper 1)
         self.inline_lookups = {} if not inline_lookups else {
             pc: index for pc, index in verified.lookups.items()
@@ -706,6 +709,23 @@ class _Lowering:
         a("MOV", S2, Mem(8, CTX, _CTX["run"]))
         a("CMP", Mem(8, S2, _RUN["trap"]), 0)
         a.jump("ne", self._stub(TrapCode.HELPER_FAILED, pc, "zero"))
+        if self.reload_packet:
+            self._reload_packet_bounds()
+
+    def _reload_packet_bounds(self) -> None:
+        """The packet's length may have changed: recompute mem_bound<s> = len - s + 1
+        (0 when len < s) from run->mem_len; r11 holds the run structure."""
+        a = self.a
+        a("MOV", S1, Mem(8, S2, _RUN["mem_len"]))              # mov r10, [run.mem_len]
+        a("MOV", Mem(8, CTX, _CTX["mem_bound1"]), S1)
+        for size in sorted(self.checked["mem"] - {1}):
+            short = a.new_label()
+            a("MOV", S2, S1)
+            a("SUB", S2, size - 1)                               # sub r11, size - 1
+            a.jump("ae", short)
+            a("XOR", r32(S2), r32(S2))                           # len < size: 0
+            a.label(short)
+            a("MOV", Mem(8, CTX, _CTX[f"mem_bound{size}"]), S2)
 
     def _parallel_move(self, moves: list[tuple[str, str]]) -> None:
         """Perform the moves dst <- src as if all at once (r10 breaks cycles)."""
@@ -904,7 +924,7 @@ def compile_x86(verified, helpers=None, budget=None, registers: tuple[str, ...] 
     regs = DEFAULT_MAP if registers is None else tuple(registers)
     if sorted(regs) != sorted(_POOL):
         raise BpfError(f"registers must be a permutation of {', '.join(_POOL)}")
-    table = helper_table(verified.program, helpers)
+    table = helper_table(verified.program, helpers, "peachpy")
     code, symbols, marks = _Lowering(verified, table, regs,
                                      inline_lookups=1 not in (helpers or {})).build()
     memory = ExecMemory(code)

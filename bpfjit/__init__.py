@@ -12,6 +12,7 @@ from typing import Any, Callable
 
 from .asm import assemble, disassemble
 from .context import SkbContext, XdpContext
+from .helpers import FibRequest, FibResult, Helper, Redirect
 from .errors import (AssembleError, BackendUnavailable, BpfError, BpfTrap, BudgetExceeded,
                      CallDepthExceeded, DecodeError, ElfError, HelperError,
                      MemoryAccessError, VerifierError)
@@ -22,7 +23,7 @@ from .verifier import MODES, VerifiedProgram, verify
 
 __all__ = [
     "Program", "assemble", "disassemble", "compile", "verify", "VerifiedProgram", "MODES",
-    "load_elf", "XdpContext", "SkbContext",
+    "load_elf", "XdpContext", "SkbContext", "Helper", "Redirect", "FibRequest", "FibResult",
     "engines", "DEFAULT_BUDGET",
     "BpfError", "DecodeError", "AssembleError", "VerifierError", "ElfError",
     "BackendUnavailable", "BpfTrap", "MemoryAccessError", "BudgetExceeded",
@@ -51,30 +52,34 @@ def compile(prog: Program, engine: str = "interp", *, mode: str = "checked",
     return factory(verified, helpers=helpers, **options)
 
 
-def helper_ids(prog: Program, helpers: dict | None = None) -> set[int]:
-    """The helper ids a run of `prog` with `helpers` can call: those given, and the
-    kernel's for a program loaded from an object file.  compile() verifies against
-    these, and so does `bpfjit verify`, so both accept the same programs."""
+def helper_ids(prog: Program, helpers: dict | None = None) -> dict:
+    """The helpers a run of `prog` with `helpers` can call, by id, with what the
+    verifier knows of each (a Signature, or None): those given, and the kernel's for
+    a program loaded from an object file.  compile() verifies against these, and so
+    does `bpfjit verify`, so both accept the same programs."""
     if helpers is None:
-        ids = set()
+        given = {}
     elif not isinstance(helpers, dict):
         raise BpfError(f"helpers must be a dict of helper id -> callable, not "
                        f"{type(helpers).__name__}")
     else:
-        ids = set(helpers)
-    if prog.env is not None:                       # a loaded object: the kernel's helpers
-        from .kernel import HELPER_NAMES
-        ids |= set(HELPER_NAMES)
-    return ids
+        given = helpers
+    from .helpers import KERNEL_HELPERS, signature_of
+    kernel = prog.env is not None
+    out = {hid: signature_of(hid, None, True) for hid in KERNEL_HELPERS} if kernel else {}
+    for hid, fn in given.items():
+        out[hid] = signature_of(hid, fn, False)
+    return out
 
 
 def load_elf(source, section: str | None = None, function: str | None = None,
-             prog_type: str | None = None) -> Program:
+             prog_type: str | None = None, max_entries: dict[str, int] | None = None) -> Program:
     """Load a program from a clang-built eBPF object file (a path or its bytes).
 
     See bpfjit.elf.load_elf; the result has `.maps` and `.trace`."""
     from .elf import load_elf as _load
-    return _load(source, section=section, function=function, prog_type=prog_type)
+    return _load(source, section=section, function=function, prog_type=prog_type,
+                 max_entries=max_entries)
 
 
 def engines() -> list[str]:

@@ -127,23 +127,41 @@ def parse_btf(data: bytes) -> Btf:
     return Btf(types, names)
 
 
-def map_definitions(btf: Btf, section: str = ".maps") -> dict[str, dict[str, int]]:
-    """{map name: {"type", "max_entries", "key_size", "value_size", "map_flags"}} for
-    each BTF-defined map in `section`."""
-    out: dict[str, dict[str, int]] = {}
-    for var_name, type_id in btf.datasec(section):
-        fields: dict[str, int] = {}
-        for member, member_type in btf.members(type_id):
-            pointer = btf.skip_modifiers(member_type)
-            if pointer.kind != PTR:
-                raise ElfError(f"map {var_name!r}: member {member!r} is not declared with "
-                               f"__uint or __type")
-            target = btf.skip_modifiers(pointer.size_or_type)
-            if member in ("key", "value"):
-                fields[f"{member}_size"] = btf.size(pointer.size_or_type)
-            elif target.kind == ARRAY:
-                fields[member] = struct.unpack_from("<III", target.data)[2]
-            else:
-                raise ElfError(f"map {var_name!r}: member {member!r} is not __uint(...)")
-        out[var_name] = fields
-    return out
+def map_definitions(btf: Btf, section: str = ".maps") -> dict[str, dict]:
+    """{map name: {"type", "max_entries", "key_size", "value_size", "map_flags", ...}}
+    for each BTF-defined map in `section`; a map of maps has its inner definition in
+    "inner", and a `values` member (the `.values = {...}` initialisers) its byte
+    offset in "values_offset"."""
+    return {var_name: _definition(btf, var_name, type_id)
+            for var_name, type_id in btf.datasec(section)}
+
+
+def _definition(btf: Btf, var_name: str, type_id: int, depth: int = 0) -> dict:
+    fields: dict = {}
+    t = btf.skip_modifiers(type_id)
+    if t.kind not in (STRUCT, UNION):
+        raise ElfError(f"map {var_name!r} is not a struct of __uint/__type members")
+    for (member, member_type), (_, _, bit_offset) in zip(btf.members(type_id),
+                                                         struct.iter_unpack("<III", t.data)):
+        declared = btf.skip_modifiers(member_type)
+        if member == "values" and declared.kind == ARRAY:
+            # __array(values, ...): a pointer per initial entry, to a function (a program
+            # array) or to a struct (a map of maps: the inner map's definition)
+            fields["values_offset"] = bit_offset // 8
+            element = btf.skip_modifiers(struct.unpack_from("<III", declared.data)[0])
+            target = btf.skip_modifiers(element.size_or_type) if element.kind == PTR else None
+            if target is not None and target.kind in (STRUCT, UNION) and depth == 0:
+                fields["inner"] = _definition(btf, f"{var_name}.values", element.size_or_type,
+                                              depth + 1)
+            continue
+        if declared.kind != PTR:
+            raise ElfError(f"map {var_name!r}: member {member!r} is not declared with "
+                           f"__uint, __type or __array")
+        target = btf.skip_modifiers(declared.size_or_type)
+        if member in ("key", "value"):
+            fields[f"{member}_size"] = btf.size(declared.size_or_type)
+        elif target.kind == ARRAY:
+            fields[member] = struct.unpack_from("<III", target.data)[2]
+        else:
+            raise ElfError(f"map {var_name!r}: member {member!r} is not __uint(...)")
+    return fields

@@ -55,7 +55,8 @@ def _load(path: str, args=None) -> tuple[Program | None, DataTest | None]:
         _read(path)                             # a missing file: one clear line
         return load_elf(path, section=getattr(args, "section", None),
                         function=getattr(args, "function", None),
-                        prog_type=getattr(args, "type", None)), None
+                        prog_type=getattr(args, "type", None),
+                        max_entries=_max_entries(args)), None
     if suffix in (".bin", ".o.bin", ".raw"):
         return Program.from_bytes(_read(path)), None
     if suffix in (".s", ".asm"):
@@ -66,6 +67,23 @@ def _load(path: str, args=None) -> tuple[Program | None, DataTest | None]:
     raise _UserError(f"{path}: unknown program type {suffix or '(no extension)'!r}; "
                      f"use .bin (raw bytecode), .s/.asm (assembly), .data (test file) or "
                      f".o (object file)")
+
+
+def _max_entries(args) -> dict[str, int] | None:
+    """--max-entries NAME=N, repeated: {name: n}."""
+    given = getattr(args, "max_entries", None)
+    if not given:
+        return None
+    out = {}
+    for item in given:
+        name, _, number = item.partition("=")
+        try:
+            out[name] = int(number, 0)
+        except ValueError:
+            raise _UserError(f"--max-entries takes NAME=N, got {item!r}") from None
+        if not name or out[name] <= 0:
+            raise _UserError(f"--max-entries takes NAME=N with N > 0, got {item!r}")
+    return out
 
 
 def _load_runnable(path: str, args=None) -> tuple[Program, DataTest | None]:
@@ -118,11 +136,31 @@ def cmd_run(args) -> int:
     return _check_data_test(prog, test, mem, args)
 
 
+def cmd_helpers(args) -> int:
+    """The helper registry: id, name, arguments -> result, who may call it, what it does."""
+    from .helpers import KERNEL_HELPERS
+    if args.markdown:
+        print("| id | helper | arguments (r1..) | result | programs | what it does |")
+        print("|---|---|---|---|---|---|")
+    for hid, helper in sorted(KERNEL_HELPERS.items()):
+        sig = helper.signature
+        result = sig.result if isinstance(sig.result, str) else \
+            f"{sig.result[0]}..{sig.result[1]}"
+        who = ", ".join(sorted(sig.contexts)) if sig.contexts else "all"
+        args_text = ", ".join(sig.args) or "-"
+        note = helper.doc + (" (moves packet pointers)" if sig.changes_packet else "")
+        if args.markdown:
+            print(f"| {hid} | `bpf_{helper.name}` | {args_text} | {result} | {who} | {note} |")
+        else:
+            print(f"{hid:4} {helper.name:22} ({args_text}) -> {result}  [{who}]  {note}")
+    return 0
+
+
 def cmd_maps(args) -> int:
     """One line per map: name, type, key size, value size, max entries."""
     from .elf import ElfObject
     _read(args.object)
-    obj = ElfObject(args.object)
+    obj = ElfObject(args.object, _max_entries(args))
     for spec, _, _ in obj.maps:
         flags = " read-only" if spec.read_only else ""
         print(f"{spec.name} type={spec.type_name} key={spec.key_size} value={spec.value_size} "
@@ -296,6 +334,13 @@ def _object_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--type", metavar="TYPE",
                    help="for a .o: the program type when the section does not name it "
                         "(xdp, sched_cls or tc, socket_filter or socket, plain)")
+    _max_entries_arg(p)
+
+
+def _max_entries_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--max-entries", action="append", metavar="NAME=N",
+                   help="for a .o: the size of map NAME (for maps that declare none, as "
+                        "their loader would set it); repeat for several maps")
 
 
 def _engine_arg(p: argparse.ArgumentParser) -> None:
@@ -317,7 +362,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("maps", help="list the maps of an eBPF object file, one per line")
     p.add_argument("object", help="object file (.o)")
+    _max_entries_arg(p)
     p.set_defaults(func=cmd_maps)
+
+    p = sub.add_parser("helpers", help="list the kernel helpers bpfjit provides")
+    p.add_argument("--markdown", action="store_true", help="as a Markdown table")
+    p.set_defaults(func=cmd_helpers)
 
     p = sub.add_parser("verify", help="verify a program; show its reasoning and what it proved")
     p.add_argument("prog", help="program: .bin, .s/.asm, .data or .o")

@@ -25,12 +25,13 @@ import io
 import os
 import struct
 from collections import deque
+from dataclasses import replace
 
 from .btf import map_definitions, parse_btf
 from .errors import BpfError, DecodeError, ElfError
 from .isa import LDDW_MAP, LDDW_MAP_VALUE, Insn, Kind
 from .kernel import KernelEnv
-from .maps import MAP_TYPES, MapSpec, MapTable, make_map
+from .maps import MAP_TYPES, MapSpec, MapTable, ProgArray, make_map
 from .program import Program, decode
 from .progtypes import prog_type, section_type
 
@@ -43,6 +44,7 @@ _LEGACY_MAP = struct.Struct("<IIIII")
 _IGNORED_RELOCATED = (".debug", ".BTF", ".rel.debug", ".eh_frame", ".llvm")
 _DATA_PREFIXES = (".data", ".rodata", ".bss")
 _MAX_DATA = 64 << 20          # bytes of one global-data section
+_PERF_EVENT_ARRAY, _RINGBUF = 4, 27
 # what a corrupt file makes pyelftools or struct raise; turned into one ElfError
 _MALFORMED = (struct.error, ValueError, KeyError, IndexError, OverflowError, AttributeError,
               TypeError, UnicodeDecodeError, AssertionError, MemoryError, RecursionError)
@@ -63,7 +65,8 @@ class ElfObject:
     Every program taken from one ElfObject shares its maps (and trace output), as the
     programs of one object do in the kernel; `load_elf` loads each program afresh."""
 
-    def __init__(self, source: str | os.PathLike | bytes | bytearray):
+    def __init__(self, source: str | os.PathLike | bytes | bytearray,
+                 max_entries: dict[str, int] | None = None):
         try:
             from elftools.common.exceptions import ELFError
             from elftools.elf.elffile import ELFFile
@@ -85,6 +88,7 @@ class ElfObject:
             raise ElfError(f"{self.name} is not an ELF object file")
         self._size = len(data)
         self._env: KernelEnv | None = None
+        self._max_entries = _check_max_entries(max_entries)
         try:
             self.elf = ELFFile(io.BytesIO(data))
             header = self.elf.header
@@ -153,7 +157,7 @@ class ElfObject:
                     btf_maps = self._btf_maps()
                 for sym in symbols:
                     spec = (self._legacy_map(section, sym) if name == "maps"
-                            else self._btf_map(btf_maps, sym))
+                            else self._btf_map(btf_maps, sym, index))
                     found.append((spec, index, sym["st_value"]))
             elif _is_data_section(name) and section["sh_flags"] & SHF_ALLOC \
                     and not section["sh_flags"] & SHF_EXECINSTR and section["sh_size"] > 0:
@@ -164,10 +168,13 @@ class ElfObject:
                            else section.data())
                 found.append((MapSpec(name, 2, 4, section["sh_size"], 1, initial=initial,
                                       read_only=name.startswith(".rodata")), index, 0))
+        for spec, _, _ in list(found):   # maps of maps: one map of their inner definition
+            if spec.inner is not None:
+                found.append((replace(spec.inner, name=f"{spec.name}.inner"), -1, len(found)))
         for spec, _, _ in found:
             if spec.type not in MAP_TYPES:
-                raise ElfError(f"{self.name}: map {spec.name!r} has map type {spec.type}, "
-                               f"which bpfjit does not implement (it has "
+                raise ElfError(f"{self.name}: map {spec.name!r} has map type {spec.type} "
+                               f"({spec.type_name}), which bpfjit does not implement (it has "
                                f"{', '.join(f'{n} ({t})' for t, n in MAP_TYPES.items())})")
         return found
 
@@ -177,7 +184,8 @@ class ElfObject:
             raise ElfError(f"{self.name}: map {sym.name!r} in section maps is shorter than "
                            f"struct bpf_map_def (20 bytes)")
         kind, key, value, entries, flags = _LEGACY_MAP.unpack_from(data, at)
-        return MapSpec(sym.name, kind, key, value, entries, flags)
+        return MapSpec(sym.name, kind, key, value, self._entries(sym.name, kind, entries or None),
+                       flags)
 
     def _btf_maps(self) -> dict:
         section = self.elf.get_section_by_name(".BTF")
@@ -186,17 +194,69 @@ class ElfObject:
                            f"compile with clang -g")
         return map_definitions(parse_btf(section.data()))
 
-    def _btf_map(self, definitions: dict, sym) -> MapSpec:
+    def _btf_map(self, definitions: dict, sym, section_index: int) -> MapSpec:
         fields = definitions.get(sym.name)
         if fields is None:
             raise ElfError(f"{self.name}: map {sym.name!r} in .maps has no BTF definition")
-        missing = [f for f in ("type", "key_size", "value_size", "max_entries")
-                   if f not in fields]
+        spec = self._spec_from_btf(sym.name, fields)
+        if "values_offset" in fields:
+            spec = replace(spec, values=self._initial_values(sym, section_index,
+                                                             fields["values_offset"]))
+        return spec
+
+    def _spec_from_btf(self, name: str, fields: dict) -> MapSpec:
+        if "type" not in fields:
+            raise ElfError(f"{self.name}: map {name!r} does not declare its type")
+        kind = fields["type"]
+        key, value = fields.get("key_size"), fields.get("value_size")
+        if kind == _PERF_EVENT_ARRAY:          # libbpf's defaults: an int per CPU
+            key, value = key or 4, value or 4
+        elif "values_offset" in fields:        # __array(values, ...): a program or map fd
+            value = value or 4
+        elif kind == _RINGBUF:
+            key, value = key or 0, value or 0
+        missing = [f for f, v in (("key_size", key), ("value_size", value)) if v is None]
         if missing:
-            raise ElfError(f"{self.name}: map {sym.name!r} does not declare "
-                           f"{', '.join(missing)}")
-        return MapSpec(sym.name, fields["type"], fields["key_size"], fields["value_size"],
-                       fields["max_entries"], fields.get("map_flags", 0))
+            raise ElfError(f"{self.name}: map {name!r} does not declare {', '.join(missing)}")
+        inner = None
+        if "inner" in fields:
+            inner = self._spec_from_btf(f"{name}.inner", {"max_entries": 1, **fields["inner"]})
+        return MapSpec(name, kind, key, value,
+                       self._entries(name, kind, fields.get("max_entries")),
+                       fields.get("map_flags", 0), inner=inner)
+
+    def _entries(self, name: str, kind: int, declared: int | None) -> int:
+        """max_entries: the caller's (as libbpf's bpf_map__set_max_entries), the
+        declared one, or for a perf event array one per CPU (bpfjit has one)."""
+        if name in self._max_entries:
+            return self._max_entries[name]
+        if declared is not None:
+            return declared
+        if kind == _PERF_EVENT_ARRAY:
+            return 1
+        raise ElfError(f"{self.name}: map {name!r} declares no max_entries (its loader sets "
+                       f"it); give it: load_elf(..., max_entries={{{name!r}: N}}) or "
+                       f"--max-entries {name}=N")
+
+    def _initial_values(self, sym, section_index: int, values_offset: int) -> tuple:
+        """`.values = { [i] = &target }`: (i, target symbol name) from the relocations
+        on the map's `values` member."""
+        out = []
+        start = sym["st_value"] + values_offset
+        for rel in self.relocations.get(section_index, []):
+            offset = rel["r_offset"]
+            if not start <= offset < sym["st_value"] + max(sym["st_size"], 1):
+                continue
+            if (offset - start) % 8:
+                raise ElfError(f"{self.name}: map {sym.name!r}: an initial value is not at "
+                               f"an 8-byte slot")
+            target = self.symbols[rel["r_info_sym"]] \
+                if 0 <= rel["r_info_sym"] < len(self.symbols) else None
+            if target is None or not target.name:
+                raise ElfError(f"{self.name}: map {sym.name!r}: initial value "
+                               f"{(offset - start) // 8} names no symbol")
+            out.append(((offset - start) // 8, target.name))
+        return tuple(out)
 
     # ---- one program ---------------------------------------------------------------------------
 
@@ -222,7 +282,7 @@ class ElfObject:
                            f"(prog_type='plain' loads it with r1 = a buffer, r2 = its length)")
         map_index = {(sec, off): i for i, (_, sec, off) in enumerate(self.maps)}
         if self._env is None:          # programs of one object share its maps, as in libbpf
-            self._env = KernelEnv(MapTable([make_map(spec) for spec, _, _ in self.maps]))
+            self._env = self._make_env()
         # lay out the entry function, then every function it can reach
         placed: dict[tuple[int, int], int] = {}      # function -> its first pc
         built: dict[tuple[int, int], tuple] = {}
@@ -251,6 +311,27 @@ class ElfObject:
         program = Program(final, env=self._env, context=context, prog_type=kind.name)
         program.section, program.function = section_name, self.functions[entry][0]
         return program
+
+    def _make_env(self) -> KernelEnv:
+        maps = []
+        for spec, _, _ in self.maps:
+            try:
+                maps.append(make_map(spec))
+            except ElfError:
+                raise
+            except BpfError as exc:
+                raise ElfError(f"{self.name}: {exc}") from None
+        self._env = KernelEnv(MapTable(maps))
+        for the_map in maps:    # `.values` name functions (program arrays) or maps
+            if isinstance(the_map, ProgArray):
+                the_map.resolve = lambda name: self.program(None, name)
+            for index, target in the_map.spec.values:
+                try:
+                    the_map[index] = target
+                except BpfError as exc:
+                    raise ElfError(f"{self.name}: map {the_map.name!r}, initial value "
+                                   f"{index}: {exc}") from None
+        return self._env
 
     def _entry(self, section: str | None, function: str | None) -> tuple[int, int]:
         """(section index, offset) of the entry function."""
@@ -362,8 +443,20 @@ class ElfObject:
                        f"and R_BPF_64_32 on calls")
 
 
+def _check_max_entries(given: dict[str, int] | None) -> dict[str, int]:
+    if given is None:
+        return {}
+    if not isinstance(given, dict) or not all(
+            isinstance(k, str) and isinstance(v, int) and not isinstance(v, bool) and v > 0
+            for k, v in given.items()):
+        raise ElfError(f"max_entries must be a dict of map name -> positive int, not "
+                       f"{given!r}")
+    return dict(given)
+
+
 def load_elf(source: str | os.PathLike | bytes, section: str | None = None,
-             function: str | None = None, prog_type: str | None = None) -> Program:
+             function: str | None = None, prog_type: str | None = None,
+             max_entries: dict[str, int] | None = None) -> Program:
     """Load one program from an eBPF object file; see the module docstring.
 
     `section` picks the code section (`xdp`, `xdp/...`, `socket`, `.text`, ...);
@@ -372,7 +465,8 @@ def load_elf(source: str | os.PathLike | bytes, section: str | None = None,
     across engines compiled from it.  The section names the program type, as libbpf
     reads it (bpfjit.progtypes; `prog_type` overrides it): XDP programs take a
     bpfjit.XdpContext, socket filters and tc programs a bpfjit.SkbContext (or the
-    packet's bytes), code in `.text` a plain buffer.  ElfError names the section,
-    symbol or relocation at fault.
+    packet's bytes), code in `.text` a plain buffer.  `max_entries` sets the size of
+    maps by name (for maps that declare none, or to override).  ElfError names the
+    section, symbol, map or relocation at fault.
     """
-    return ElfObject(source).program(section, function, prog_type)
+    return ElfObject(source, max_entries).program(section, function, prog_type)

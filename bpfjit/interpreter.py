@@ -23,6 +23,7 @@ from .cfg import block_costs, block_leaders, budget_checkpoints, check_structure
 from .errors import BpfError, BudgetExceeded, CallDepthExceeded
 from .isa import LDDW_MAP, LDDW_MAP_VALUE, MAX_CALL_DEPTH, STACK_SIZE, Kind
 from .context import CONTEXTS, PacketContext, copy_back
+from .helpers import TailCalled
 from .maps import map_handle
 from .memory import CTX_BASE, MAP_BASE, MEM_BASE, STACK_TOP, AddressSpace, as_buffer
 from .program import Program
@@ -115,7 +116,7 @@ def _call_helper(st: RunState, r: list, helper_id: int, pc: int) -> None:
         raise traps.unknown_helper(pc, helper_id)
     try:
         result = fn(r[1], r[2], r[3], r[4], r[5])
-    except BpfError:
+    except (BpfError, TailCalled):
         raise
     except Exception as exc:
         raise traps.helper_failed(pc, helper_id, exc) from exc
@@ -183,10 +184,10 @@ def _packet_load_step(insn, pc: int) -> Step:
     src = insn.src if insn.spec.op == "ind" else None
     def step(r, st):
         offset = imm if src is None else sem.sext((r[src] + imm) & M32, 32)
-        buf = st.space.mem.buf
+        mem = st.space.mem
         r[1:6] = _ZEROS5
-        if 0 <= offset and offset + size <= len(buf):
-            r[0] = int.from_bytes(buf[offset:offset + size], "big")
+        if 0 <= offset and offset + size <= mem.hi - mem.base:
+            r[0] = int.from_bytes(mem.buf[offset:offset + size], "big")
             return nxt
         r[0] = 0
         raise _Halt
@@ -337,7 +338,7 @@ class Interpreter:
         self.helpers = {}
         self._current = threading.local()       # the address space of this thread's run
         if prog.env is not None:                 # the kernel's helpers, on this run's memory
-            self.helpers.update(prog.env.helpers(lambda: self._current.space))
+            self.helpers.update(prog.env.helpers(lambda: self._current.space, "interp"))
         self.helpers.update(helpers or {})
         self.budget = budget
         leaders = block_leaders(prog)
@@ -385,9 +386,14 @@ class Interpreter:
             ctx = CONTEXTS[self.program.context].wrap(mem)
             ctx.fill(MEM_BASE)
             view = memoryview(ctx.buffer)
+            env = self.program.env
+            outer = env.begin(ctx, "interp") if env is not None else None
             try:
-                return self.run(view[ctx.HEADER:], context=view[:ctx.HEADER], steps=steps)
+                return self.run(view[ctx.HEADER:], context=view[:ctx.HEADER], steps=steps,
+                                length=len(ctx))
             finally:
+                if env is not None:
+                    env.end(outer)
                 copy_back(mem, ctx)
         if isinstance(mem, PacketContext):
             raise BpfError(f"this program does not take a context (it is not an XDP, tc or "
@@ -395,9 +401,10 @@ class Interpreter:
         return self.run(as_buffer(mem), steps=steps)
 
     def run(self, buf: memoryview, context: memoryview | None = None,
-            steps: list | None = None) -> int:
-        """Run on an already-prepared writable byte view (and context block)."""
-        space = AddressSpace(buf, self._maps, context, self.frames)
+            steps: list | None = None, length: int | None = None) -> int:
+        """Run on an already-prepared writable byte view (and context block); `length`:
+        the packet's bytes at the start of `buf` (the rest is room to grow into)."""
+        space = AddressSpace(buf, self._maps, context, self.frames, length)
         outer = getattr(self._current, "space", None)   # a helper may run us again
         self._current.space = space
         st = RunState(space, self.helpers, self.budget)
@@ -415,6 +422,8 @@ class Interpreter:
                 pc = steps[pc](r, st)
         except _Halt:
             pass
+        except TailCalled as done:          # the program a tail call ran has the last word
+            r[0] = done.r0 & M64
         finally:
             self.last_executed = self.budget - st.remaining   # exact: blocks run whole
             self._current.space = outer

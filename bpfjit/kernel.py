@@ -1,32 +1,28 @@
-"""The kernel's helper functions, by their kernel ids, for programs loaded with maps.
+"""What a loaded object brings to its runs, and the kernel's helpers bound to an engine.
 
 Helpers see the program's memory through a `HelperMemory`, which each engine
-provides: the interpreter's address space (made-up addresses) or the JIT's
-run structure (real addresses).  Every pointer a program passes is checked
-against the regions a program may touch — its buffer, its stack, map values —
-before a byte is read or written, so a hostile argument ends in a HelperError,
-never in a read of the host's memory.
+provides: the interpreter's address space (made-up addresses) or the JIT's run
+structure (real addresses).  Every pointer a program passes is checked against
+the regions a program may touch — its buffer, its stack, map values — before a
+byte is read or written, so a hostile argument ends in a HelperError, never in a
+read of the host's memory.  The implementations live in bpfjit.helpers.
 """
 
 from __future__ import annotations
 
+import os
 import random
-import re
+import threading
 import time
 from typing import Callable, Protocol
 
 from .errors import HelperArgumentError
-from .maps import BPF_ANY, MapError, MapTable, map_handle
+from .helpers import HELPER_NAMES, KERNEL_HELPERS
+from .maps import MapTable, map_handle
 
-__all__ = ["KernelEnv", "HelperMemory", "HELPER_NAMES", "MAP_HELPERS", "M64"]
+__all__ = ["KernelEnv", "HelperMemory", "HelperCall", "HELPER_NAMES", "M64"]
 
 M64 = (1 << 64) - 1
-HELPER_NAMES = {1: "map_lookup_elem", 2: "map_update_elem", 3: "map_delete_elem",
-                5: "ktime_get_ns", 6: "trace_printk", 7: "get_prandom_u32",
-                8: "get_smp_processor_id"}
-MAP_HELPERS = (1, 2, 3)
-_PRINTK_MAX = 512
-_CONVERSION = re.compile(rb"%([-+ 0#]*)(\d*)(?:\.(\d+))?(hh|h|ll|l|z)?([diuxXpcs%])")
 
 
 class HelperMemory(Protocol):
@@ -40,112 +36,110 @@ class HelperMemory(Protocol):
         """Where map `index`'s value arena starts, as the program sees addresses."""
         ...
 
+    def packet(self) -> tuple[int, int]:
+        """(address, length) of the run's packet (its buffer, for plain programs)."""
+        ...
+
+    def set_packet_length(self, length: int) -> None:
+        """A helper resized the packet (its start does not move)."""
+        ...
+
 
 class KernelEnv:
-    """What a loaded object brings to its runs: maps, trace output, a random source."""
+    """What a loaded object brings to its runs: maps, trace output, a random source, the
+    clock of ktime_get_ns (`clock() -> ns`: replace it for repeatable tests), the routes
+    fib_lookup finds (`routes(FibRequest) -> FibResult | None`), the pid
+    get_current_pid_tgid reports; and, per thread, the context of the run in progress."""
 
     def __init__(self, maps: MapTable):
         self.maps = maps
         self.trace: list[str] = []
         self.random = random.Random()
+        self.routes: Callable | None = None
+        self.pid = os.getpid()
+        self.clock: Callable[[], int] = time.monotonic_ns
+        self._local = threading.local()
+        self._compiled: dict[tuple[int, str], Callable] = {}
+
+    # ---- the run in progress (set by the engines around a run with a context) ------------
+
+    def begin(self, context, engine: str) -> tuple:
+        """Note the context of a run starting on `engine`; returns what end() restores."""
+        local = self._local
+        outer = (getattr(local, "context", None), getattr(local, "engine", None))
+        local.context, local.engine = context, engine
+        return outer
+
+    def end(self, outer: tuple) -> None:
+        self._local.context, self._local.engine = outer
+
+    @property
+    def context(self):
+        return getattr(self._local, "context", None)
+
+    def tail_depth(self) -> int:
+        return getattr(self._local, "tail_depth", 0)
+
+    def run_tail_call(self, target, call: "HelperCall") -> int:
+        """Run `target` (a Program of this object) on the caller's context and engine."""
+        from . import compile as compile_program
+        engine = call.engine or "interp"
+        key = (id(target), engine)
+        fn = self._compiled.get(key)
+        if fn is None:
+            fn = self._compiled[key] = compile_program(target, engine)
+        ctx = call.context
+        if ctx is not None:
+            ctx.read_back()             # the caller's field writes, before the block is refilled
+        local = self._local
+        local.tail_depth = self.tail_depth() + 1
+        try:
+            return fn(ctx)
+        finally:
+            local.tail_depth -= 1
 
     # ---- the helpers, bound to an engine's memory ----------------------------------------
 
-    def helpers(self, memory: Callable[[], HelperMemory]) -> dict[int, Callable]:
+    def helpers(self, memory: Callable[[], HelperMemory], engine: str = "interp"
+                ) -> dict[int, Callable]:
         """Helper functions by kernel id; `memory()` gives the current run's memory."""
-        maps = self.maps.list
-
-        def the_map(handle: int):
-            index = (handle - map_handle(0)) >> 16
-            if 0 <= index < len(maps) and handle == map_handle(index):
-                return index, maps[index]
-            raise HelperArgumentError(f"r1 ({handle:#x}) is not a map")
-
-        def lookup(r1, r2, r3, r4, r5):
-            index, m = the_map(r1)
-            mem = memory()
-            slot = m.lookup_slot(mem.read(r2, m.key_size))
-            return 0 if slot is None else mem.map_address(index) + slot * m.value_size
-
-        def update(r1, r2, r3, r4, r5):
-            _, m = the_map(r1)
-            mem = memory()
-            key, value = mem.read(r2, m.key_size), mem.read(r3, m.value_size)
-            return _errno_result(lambda: m.update(key, value, r4 & M64 if r4 else BPF_ANY))
-
-        def delete(r1, r2, r3, r4, r5):
-            _, m = the_map(r1)
-            key = memory().read(r2, m.key_size)
-            return _errno_result(lambda: m.delete(key))
-
-        def trace_printk(r1, r2, r3, r4, r5):
-            mem = memory()
-            if not 0 < r2 <= _PRINTK_MAX:
-                raise HelperArgumentError(f"trace_printk: format size {r2} is not "
-                                          f"1-{_PRINTK_MAX}")
-            fmt = mem.read(r1, r2).split(b"\0", 1)[0]
-            text = _format(fmt, (r3, r4, r5), mem)
-            self.trace.append(text.rstrip("\n"))
-            return len(text.encode())
-
-        return {1: lookup, 2: update, 3: delete,
-                5: lambda *_: time.monotonic_ns(),
-                6: trace_printk,
-                7: lambda *_: self.random.getrandbits(32),
-                8: lambda *_: 0}
+        call = HelperCall(self, memory, engine)
+        return {hid: _bind(helper.impl, call) for hid, helper in KERNEL_HELPERS.items()}
 
 
-def _errno_result(operation: Callable[[], None]) -> int:
-    """0, or the kernel's negative errno as an unsigned 64-bit r0."""
-    try:
-        operation()
-    except MapError as exc:
-        return -exc.errno & M64
-    return 0
+def _bind(impl: Callable, call: "HelperCall") -> Callable:
+    def helper(r1, r2, r3, r4, r5):
+        return impl(call, r1, r2, r3, r4, r5)
+    helper.__name__ = getattr(impl, "__name__", "helper")
+    return helper
 
 
-def _format(fmt: bytes, args: tuple[int, int, int], mem: HelperMemory) -> str:
-    """bpf_trace_printk's formatting: %d %i %u %x %X %p %c %s, with l/ll/h/hh sizes."""
-    out, pos, used = [], 0, 0
-    for match in _CONVERSION.finditer(fmt):
-        out.append(fmt[pos:match.start()].decode("utf-8", "replace"))
-        pos = match.end()
-        flags, width, precision, length, conv = match.groups()
-        if conv == b"%":
-            out.append("%")
-            continue
-        if used == len(args):
-            raise HelperArgumentError("trace_printk: the format has more conversions than "
-                                      "the 3 arguments a program can pass")
-        value = args[used] & M64
-        used += 1
-        bits = {b"hh": 8, b"h": 16, None: 32}.get(length, 64)
-        value &= (1 << bits) - 1
-        spec = "%" + (flags + width).decode()
-        if precision is not None:
-            spec += "." + precision.decode()
-        if conv in (b"d", b"i"):
-            signed = value - (1 << bits) if value >> (bits - 1) else value
-            out.append((spec + "d") % signed)
-        elif conv == b"u":
-            out.append((spec + "d") % value)
-        elif conv in (b"x", b"X"):
-            out.append((spec + conv.decode()) % value)
-        elif conv == b"p":
-            out.append((spec + "s") % f"{args[used - 1] & M64:#x}")
-        elif conv == b"c":
-            out.append((spec + "c") % chr(value & 0xFF))
-        else:                                   # %s: a NUL-terminated string in memory
-            out.append((spec + "s") % _c_string(mem, args[used - 1] & M64))
-    out.append(fmt[pos:].decode("utf-8", "replace"))
-    return "".join(out)
+class HelperCall:
+    """What a helper implementation sees of the run that called it."""
 
+    def __init__(self, env: KernelEnv, memory: Callable[[], HelperMemory], engine: str):
+        self.env = env
+        self._memory = memory
+        self.engine = engine
 
-def _c_string(mem: HelperMemory, address: int, limit: int = 256) -> str:
-    chars = bytearray()
-    while len(chars) < limit:
-        byte = mem.read(address + len(chars), 1)
-        if byte == b"\0":
-            break
-        chars += byte
-    return chars.decode("utf-8", "replace")
+    @property
+    def memory(self) -> HelperMemory:
+        return self._memory()
+
+    @property
+    def context(self):
+        return self.env.context
+
+    @property
+    def context_kind(self) -> str | None:
+        ctx = self.env.context
+        return None if ctx is None else ctx.KIND
+
+    def the_map(self, handle: int):
+        """(index, map) for a map handle a program passed; HelperArgumentError if it is
+        not one."""
+        maps = self.env.maps.list
+        index = (handle - map_handle(0)) >> 16
+        if 0 <= index < len(maps) and handle == map_handle(index):
+            return index, maps[index]
+        raise HelperArgumentError(f"r1 ({handle:#x}) is not a map")

@@ -68,8 +68,10 @@ class AddressSpace:
     """The regions of one run, with bounds-checked little-endian loads and stores."""
 
     def __init__(self, mem: memoryview, maps=(), context: memoryview | None = None,
-                 frames: int = MAX_CALL_DEPTH):
+                 frames: int = MAX_CALL_DEPTH, length: int | None = None):
         self.mem = Region("memory", MEM_BASE, mem)
+        if length is not None:                # a packet with room to grow after it
+            self.mem.hi = MEM_BASE + length
         self.stack = Region("stack", STACK_TOP - STACK_BYTES, memoryview(bytearray(STACK_BYTES)))
         self.stack.lo = STACK_TOP - STACK_SIZE          # only the main frame is live
         self.helper_stack_lo = STACK_TOP - STACK_SIZE * frames   # frames a run can reach
@@ -115,6 +117,14 @@ class AddressSpace:
     @staticmethod
     def map_address(index: int) -> int:
         return MAP_BASE + (index << 32)
+
+    def packet(self) -> tuple[int, int]:
+        return MEM_BASE, self.mem.hi - MEM_BASE
+
+    def set_packet_length(self, length: int) -> None:
+        if not 0 <= length <= len(self.mem.buf):
+            raise HelperArgumentError(f"a packet of {length} bytes does not fit its buffer")
+        self.mem.hi = MEM_BASE + length
 
     def set_depth(self, frames: int) -> None:
         """Make the stack frames of `frames` nested calls live (1 = main only)."""

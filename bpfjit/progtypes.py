@@ -156,6 +156,8 @@ def result_name(type_name: str, r0: int) -> str:
     """What a program's return value means for its type: an XDP action, a TC_ACT_*
     verdict, a socket filter's kept length; "" where it has no name."""
     if type_name == "socket_filter":
-        return "drop" if r0 & 0xFFFFFFFF == 0 else f"keep {r0 & 0xFFFFFFFF} bytes"
+        kept = r0 & 0xFFFFFFFF
+        return "drop" if kept == 0 else "keep all" if kept == 0xFFFFFFFF else \
+            f"keep {kept} bytes"
     return PROG_TYPES[type_name].returns.get(r0 & 0xFFFFFFFF, "") \
         if type_name in PROG_TYPES else ""

@@ -20,6 +20,7 @@ from .errors import (BpfError, BpfTrap, BudgetExceeded, CallDepthExceeded, Helpe
                      MemoryAccessError)
 from .isa import MAX_CALL_DEPTH
 from .context import CONTEXTS, PacketContext, copy_back
+from .helpers import TailCalled
 from .memory import as_buffer
 from .native import BENCH_CTYPE, ENTRY_CTYPE, HELPER_CTYPE, ffi
 from .traps import (WRITE_FLAG, TrapCode, btf_call, helper_bad_result, helper_failed,
@@ -111,8 +112,16 @@ class JitMemory:
     def map_address(self, index: int) -> int:
         return self.maps.list[index].address
 
+    def packet(self) -> tuple[int, int]:
+        return int(self.run.mem), int(self.run.mem_len)
 
-def helper_table(program, helpers: Mapping[int, Callable] | None) -> HelperTable:
+    def set_packet_length(self, length: int) -> None:
+        """The JIT code reloads the length after a helper that changes the packet."""
+        self.run.mem_len = length
+
+
+def helper_table(program, helpers: Mapping[int, Callable] | None,
+                 engine: str = "llvm") -> HelperTable:
     """The helper table of a JIT program: the caller's helpers, and the kernel's when the
     program was loaded from an object file (the caller's win on the same id)."""
     if program.env is None:
@@ -128,7 +137,7 @@ def helper_table(program, helpers: Mapping[int, Callable] | None) -> HelperTable
             view = local["memory"] = JitMemory(local["run"], maps)
         return view
 
-    merged = program.env.helpers(memory)
+    merged = program.env.helpers(memory, engine)
     merged.update(helpers or {})
     table = HelperTable(merged)
     return table
@@ -200,7 +209,7 @@ class JitProgram:
         run = self._local.__dict__.get("run") or self._new_run()
         r0 = self._entry(ptr, n, run)
         if run.trap:
-            raise self._trap(run)
+            return self._ended(run)
         return r0
 
     def _call_context(self, mem: object) -> int:
@@ -208,11 +217,32 @@ class JitProgram:
         the packet and finds the context block just before it."""
         packet, n, (ctx, _) = self._pointer(mem)
         run = self._local.__dict__.get("run") or self._new_run()
-        r0 = self._entry(packet, n, run)
+        env = self.program.env
+        if env is None:
+            r0 = self._entry(packet, n, run)
+        else:
+            outer = env.begin(ctx, self.engine)
+            try:
+                r0 = self._entry(packet, n, run)
+            finally:
+                env.end(outer)
         copy_back(mem, ctx)
         if run.trap:
-            raise self._trap(run)
+            return self._ended(run)
         return r0
+
+    def _ended(self, run) -> int:
+        """The result of a run that stopped with its trap code set: a tail call's
+        result, or the exception."""
+        error = self._trap(run)
+        if isinstance(error, TailCalled):
+            return error.r0 & M64
+        try:
+            raise error
+        finally:
+            # no cycle through this frame: a traceback cycle holding the caller's frame
+            # (and its ffi.from_buffer pointer) makes the garbage collector crash in cffi
+            del error
 
     def run_batch(self, mem: object, count: int) -> tuple[int, float]:
         """Run `count` times inside one native loop; returns (r0, ns per run).
@@ -249,7 +279,7 @@ class JitProgram:
         hid, failure = self._local.__dict__.pop("failure", (-1, None))
         if isinstance(failure, _BadResult):
             return helper_bad_result(pc, hid, failure.result)
-        if isinstance(failure, BpfError) or not isinstance(failure, Exception):
+        if isinstance(failure, (BpfError, TailCalled)) or not isinstance(failure, Exception):
             return failure          # a BpfError passes through; KeyboardInterrupt too
         error = helper_failed(pc, hid, failure)
         error.__cause__ = failure

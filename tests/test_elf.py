@@ -235,9 +235,9 @@ def _patched(name, section, offset_in_section, data: bytes) -> bytes:
 
 
 def test_unsupported_map_type_names_the_map():
-    # the legacy map's first field is its type: make it 27 (ring buffer)
-    raw = _patched("parser", "maps", 0, struct.pack("<I", 27))
-    with pytest.raises(bpfjit.ElfError, match="verdicts.*map type 27"):
+    # the legacy map's first field is its type: make it 7 (stack trace)
+    raw = _patched("parser", "maps", 0, struct.pack("<I", 7))
+    with pytest.raises(bpfjit.ElfError, match="verdicts.*map type 7 .stack_trace"):
         bpfjit.load_elf(raw)
 
 

@@ -78,3 +78,45 @@ def test_socket_filters_may_not_write_the_mark():
     prog = bpfjit.load_elf(ELF / "tc_classify.o", prog_type="socket_filter")
     with pytest.raises(bpfjit.VerifierError, match="socket_filter programs may not write"):
         bpfjit.compile(prog)
+
+
+# ---- the CLI -----------------------------------------------------------------------------------
+
+def cli(*args):
+    import subprocess
+    import sys
+    return subprocess.run([sys.executable, "-m", "bpfjit", *args], capture_output=True,
+                          text=True, timeout=120)
+
+
+def test_cli_names_the_result_by_program_type(tmp_path):
+    ipv4 = tmp_path / "frame.bin"
+    ipv4.write_bytes(b"\x02" * 12 + b"\x08\x00" + bytes(20))
+    proc = cli("run", str(ELF / "legacy_xdp.o"), "--section", "xdp1", "--packet", str(ipv4))
+    assert proc.returncode == 0 and proc.stdout.strip() == "r0 = 2 (0x2) XDP_PASS"
+    proc = cli("run", str(ELF / "legacy_xdp.o"), "--section", "xdp1", "--type", "socket",
+               "--packet", str(ipv4))
+    # as a socket filter, offsets 0 and 4 are skb->len (34) and pkt_type (0): numbers, so
+    # `data + 14 > data_end` holds and the program returns 0, which drops the packet
+    assert proc.returncode == 0 and proc.stdout.strip() == "r0 = 0 (0x0) drop"
+    proc = cli("run", str(ELF / "legacy_xdp.o"), "--section", "socket1", "--packet", str(ipv4))
+    assert proc.stdout.strip() == "r0 = 34 (0x22) keep 34 bytes"
+
+
+def test_cli_type_and_max_entries_errors_are_one_line(tmp_path):
+    proc = cli("run", str(ELF / "legacy_xdp.o"), "--section", "xdp1", "--type", "bogus")
+    assert proc.returncode == 1 and len(proc.stderr.splitlines()) == 1
+    assert "unknown program type 'bogus'" in proc.stderr
+    proc = cli("maps", str(ELF / "counter.o"), "--max-entries", "total")
+    assert proc.returncode == 1 and "NAME=N" in proc.stderr
+    proc = cli("maps", str(ELF / "counter.o"), "--max-entries", "total=3")
+    assert "total type=array key=4 value=8 max_entries=3" in proc.stdout.splitlines()
+
+
+def test_cli_lists_the_helpers():
+    proc = cli("helpers")
+    lines = proc.stdout.splitlines()
+    assert proc.returncode == 0
+    assert lines[0].split()[:2] == ["1", "map_lookup_elem"]
+    assert any(line.split()[:2] == ["44", "xdp_adjust_head"] and "[xdp]" in line
+               for line in lines)

@@ -11,6 +11,7 @@ the block at its own made-up address.
 
 from __future__ import annotations
 
+import errno
 from dataclasses import dataclass
 
 from ..errors import BpfError
@@ -45,24 +46,64 @@ class PacketContext:
     program may write are read back into attributes."""
 
     HEADER = 0                       # bytes of the context block
+    SPARE = 0                        # bytes the packet may grow by (resizing helpers)
     FIELDS: dict[str, Field] = {}
     KIND = ""                        # the Program.context value it serves
     NARROW_LOADS = False             # may a load read part of a scalar field?
 
     def __init__(self, packet: bytes | bytearray | memoryview):
         data = as_buffer(packet)
-        self.buffer = bytearray(self.HEADER) + bytes(data)
+        self.length = len(data)
+        self.capacity = self.length + self.SPARE
+        self.buffer = bytearray(self.HEADER + self.capacity)
+        self.buffer[self.HEADER:self.HEADER + self.length] = data
+        self.redirect = None         # where the last run sent the packet (a Redirect)
 
     def __len__(self) -> int:
-        return len(self.buffer) - self.HEADER
+        return self.length
 
     @property
     def packet(self) -> bytes:
-        return bytes(self.buffer[self.HEADER:])
+        return bytes(self.buffer[self.HEADER:self.HEADER + self.length])
 
     def fill(self, data_address: int) -> None:
         """Write the context block for a run that sees the packet at `data_address`."""
+        self.redirect = None
+        self.write_fields()
+        self.refresh(data_address)
+
+    def write_fields(self) -> None:
+        """Write the scalar fields of the block (subclasses)."""
+
+    def refresh(self, data_address: int) -> None:
+        """Write the packet pointers of the block (after a run starts or a resize)."""
         raise NotImplementedError
+
+    # ---- resizing, for the helpers that grow or shrink the packet -----------------------
+
+    def insert(self, offset: int, count: int) -> int:
+        """Open `count` zero bytes at `offset`; 0, or -EINVAL when there is no room."""
+        if not 0 <= offset <= self.length or self.length + count > self.capacity:
+            return -errno.EINVAL
+        at, end = self.HEADER + offset, self.HEADER + self.length
+        self.buffer[at + count:end + count] = self.buffer[at:end]
+        self.buffer[at:at + count] = bytes(count)
+        self.length += count
+        return 0
+
+    def remove(self, offset: int, count: int) -> int:
+        """Close `count` bytes at `offset`; 0, or -EINVAL when there are fewer."""
+        if not 0 <= offset or offset + count > self.length:
+            return -errno.EINVAL
+        at, end = self.HEADER + offset, self.HEADER + self.length
+        self.buffer[at:end - count] = self.buffer[at + count:end]
+        self.length -= count
+        return 0
+
+    def adjust_tail(self, delta: int) -> int:
+        """Grow (zero-filled) or shrink the packet at its end; 0 or -EINVAL."""
+        return self.insert(self.length, delta) if delta >= 0 else \
+            self.remove(self.length + delta, -delta)
 
     def read_back(self) -> None:
         """Take the writable fields back from the block after a run."""
@@ -96,4 +137,4 @@ def copy_back(original: object, ctx: PacketContext) -> None:
     except TypeError:
         return
     if not view.readonly and view.nbytes == len(ctx):
-        view.cast("B")[:] = ctx.buffer[ctx.HEADER:]
+        view.cast("B")[:] = ctx.buffer[ctx.HEADER:ctx.HEADER + len(ctx)]

@@ -57,6 +57,7 @@ class SkbContext(PacketContext):
     """
 
     HEADER = SKB_HEADER
+    SPARE = 4096                     # what skb_change_head / adjust_room / change_tail may add
     KIND = "skb"
     NARROW_LOADS = True
     FIELDS = _fields()
@@ -76,6 +77,7 @@ class SkbContext(PacketContext):
         self.queue_mapping, self.tc_index, self.tc_classid = queue_mapping, tc_index, tc_classid
         self.pkt_type, self.tstamp = pkt_type, tstamp
         self.cb = list(cb) + [0] * (5 - len(cb))
+        self.tunnel_key = None       # what skb_set_tunnel_key set: (struct bytes, flags)
 
     def _values(self) -> dict[str, int]:
         values = {"len": len(self), "pkt_type": self.pkt_type, "mark": self.mark,
@@ -89,14 +91,18 @@ class SkbContext(PacketContext):
         values.update({f"cb{i}": v for i, v in enumerate(self.cb)})
         return values
 
-    def fill(self, data_address: int) -> None:
+    def write_fields(self) -> None:
         self.buffer[:_STRUCT_SIZE] = bytes(_STRUCT_SIZE)
         for name, value in self._values().items():
             field = self.FIELDS[name]
             self.buffer[field.offset:field.offset + field.size] = \
                 (value & ((1 << (8 * field.size)) - 1)).to_bytes(field.size, "little")
+
+    def refresh(self, data_address: int) -> None:
         _POINTERS.pack_into(self.buffer, _STRUCT_SIZE, data_address, data_address + len(self),
                             data_address)
+        self.buffer[0:4] = len(self).to_bytes(4, "little")          # len follows the packet
+        self.buffer[160:164] = len(self).to_bytes(4, "little")      # and so does wire_len
 
     def read_back(self) -> None:
         def read(name: str) -> int:

@@ -7,6 +7,7 @@ keeps data, data_end, data_meta as 8-byte addresses, then the three u32 fields.
 
 from __future__ import annotations
 
+import errno
 import struct
 
 from .base import Field, PacketContext
@@ -16,7 +17,11 @@ __all__ = ["XdpContext", "XDP_HEADER", "XDP_ACTIONS"]
 # data, data_end, data_meta (8 bytes each); ingress_ifindex, rx_queue_index,
 # egress_ifindex (4 bytes each), padded to 40
 _LAYOUT = struct.Struct("<QQQIIIxxxx")
+_POINTERS = struct.Struct("<QQQ")
 XDP_HEADER = _LAYOUT.size
+HEADROOM = 256              # XDP_PACKET_HEADROOM
+FRAME = 3776                # a 4 KiB page less the skb_shared_info room: headroom + data
+ETH_HLEN = 14
 XDP_ACTIONS = {0: "XDP_ABORTED", 1: "XDP_DROP", 2: "XDP_PASS", 3: "XDP_TX", 4: "XDP_REDIRECT"}
 
 
@@ -35,14 +40,42 @@ class XdpContext(PacketContext):
         Field("rx_queue_index", 16, 4, block_offset=28),
         Field("egress_ifindex", 20, 4, block_offset=32))}
 
+    SPARE = HEADROOM + FRAME
+
     def __init__(self, packet: bytes | bytearray | memoryview, ingress_ifindex: int = 1,
                  rx_queue_index: int = 0):
         super().__init__(packet)
         self.ingress_ifindex = ingress_ifindex
         self.rx_queue_index = rx_queue_index
+        # the frame as a driver lays it out: 256 bytes of headroom before the packet,
+        # and the rest of the frame after it (what adjust_head / adjust_tail may use)
+        self.headroom = HEADROOM
+        self.tailroom = max(0, FRAME - HEADROOM - self.length)
 
-    def fill(self, data_address: int) -> None:
-        end = data_address + len(self)
-        _LAYOUT.pack_into(self.buffer, 0, data_address, end, data_address,
-                          self.ingress_ifindex & 0xFFFFFFFF, self.rx_queue_index & 0xFFFFFFFF,
-                          0)
+    def write_fields(self) -> None:
+        _LAYOUT.pack_into(self.buffer, 0, 0, 0, 0, self.ingress_ifindex & 0xFFFFFFFF,
+                          self.rx_queue_index & 0xFFFFFFFF, 0)
+
+    def refresh(self, data_address: int) -> None:
+        _POINTERS.pack_into(self.buffer, 0, data_address, data_address + self.length,
+                            data_address)
+
+    def adjust_head(self, delta: int) -> int:
+        """bpf_xdp_adjust_head: the packet starts `delta` bytes later (earlier when < 0,
+        into the headroom); at least an Ethernet header must remain."""
+        if self.headroom + delta < 0 or self.length - delta < ETH_HLEN:
+            return -errno.EINVAL
+        result = self.insert(0, -delta) if delta < 0 else self.remove(0, delta)
+        if result == 0:
+            self.headroom += delta
+        return result
+
+    def adjust_tail(self, delta: int) -> int:
+        """bpf_xdp_adjust_tail: the packet ends `delta` bytes later (into the frame's
+        tailroom) or earlier; at least an Ethernet header must remain."""
+        if delta > self.tailroom or self.length + delta < ETH_HLEN:
+            return -errno.EINVAL
+        result = super().adjust_tail(delta)
+        if result == 0:
+            self.tailroom -= delta
+        return result

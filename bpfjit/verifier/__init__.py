@@ -115,11 +115,24 @@ def _call_graph(prog: Program) -> tuple[list[int], int, tuple[int, int] | None]:
     return order, frames, None
 
 
+def _signatures(prog: Program, helpers) -> dict:
+    """id -> Signature or None.  From a dict: its Signatures and Nones as they are, and
+    a helper function's declared signature (a bpfjit.Helper) or None; from ids: the
+    kernel's signatures for a loaded object, None otherwise."""
+    from ..helpers import Signature, signature_of
+    if isinstance(helpers, dict):
+        return {hid: given if given is None or isinstance(given, Signature)
+                else signature_of(hid, given, False) for hid, given in helpers.items()}
+    return {hid: signature_of(hid, None, prog.env is not None) for hid in helpers}
+
+
 def verify(prog: Program, mode: str = "checked", helpers=None, log: bool = False) -> VerifiedProgram:
     """Check `prog` and compute its facts; VerifierError(pc, reason) when it is rejected.
 
-    `helpers` (ids, or a dict keyed by id) are the helpers calls may name; None
-    skips that check.
+    `helpers` are the helpers calls may name: ids, or a dict of id -> Signature (None:
+    unknown arguments) or the helper itself (a bpfjit.Helper declares its signature);
+    the kernel's helpers of a loaded object have their signatures from the registry.
+    None skips the check.
     """
     if not isinstance(prog, Program):
         raise BpfError(f"verify() takes a bpfjit.Program, not {type(prog).__name__}")
@@ -127,7 +140,8 @@ def verify(prog: Program, mode: str = "checked", helpers=None, log: bool = False
         raise BpfError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
     # a program's verdict depends only on the program, the mode and the helper ids, so it
     # is kept with the program: compiling it again, or for another engine, reuses it
-    key = (mode, None if helpers is None else frozenset(helpers))
+    signatures = None if helpers is None else _signatures(prog, helpers)
+    key = (mode, None if signatures is None else frozenset(signatures.items()))
     cache = prog.__dict__.setdefault("_verified", {})
     if not log and key in cache:
         return cache[key]
@@ -138,8 +152,7 @@ def verify(prog: Program, mode: str = "checked", helpers=None, log: bool = False
         raise VerifierError(pc, f"strict mode: recursion: the call to pc {callee} re-enters "
                                 f"a subprogram that is still running (the kernel refuses "
                                 f"recursion; checked mode bounds it at run time)")
-    analysis = Analysis(prog, None if helpers is None else set(helpers), order, mode,
-                        want_log=log)
+    analysis = Analysis(prog, signatures, order, mode, want_log=log)
     analysis.run()
     accesses = tuple(sorted(analysis.accesses))
     proven = frozenset(pc for pc, ok in analysis.accesses.items() if ok)
@@ -189,7 +202,7 @@ def _rewrite_context_loads(prog: Program, loads: dict[int, tuple[int, int]]) -> 
 
 def reasoning_until_rejection(prog: Program, mode: str, helpers=None) -> str:
     """The verifier log up to the instruction it rejects, for `verify --log`."""
-    analysis = Analysis(prog, None if helpers is None else set(helpers),
+    analysis = Analysis(prog, None if helpers is None else _signatures(prog, helpers),
                         [first for first, _ in subprogram_ranges(prog)], mode, want_log=True)
     try:
         analysis.run()

@@ -190,11 +190,16 @@ def _block_end(prog: Program, start: int, leaders: frozenset[int], end: int) -> 
 class Analysis(AluRules, MemoryRules, BranchRules, CallRules):
     """Runs the abstract interpretation; results in `accesses`, `regions`, `lookups`..."""
 
-    def __init__(self, prog: Program, helpers: set[int] | None, order: list[int],
+    def __init__(self, prog: Program, helpers: dict | None, order: list[int],
                  mode: str = "checked", want_log: bool = False):
         self.prog = prog
         self.order = order                  # subprograms, callers before callees
-        self.helpers = helpers
+        self.helpers = helpers            # id -> Signature | None; None: any id is accepted
+        if helpers is None and prog.env is not None:   # still, the kernel's are known
+            from ..helpers import KERNEL_HELPERS
+            self.signatures = {hid: h.signature for hid, h in KERNEL_HELPERS.items()}
+        else:
+            self.signatures = helpers or {}
         self.mode = mode
         self.want_log = want_log
         self.leaders = block_leaders(prog)

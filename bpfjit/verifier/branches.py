@@ -12,7 +12,7 @@ and every copy of it, NULL on one edge and a map value on the other.
 from __future__ import annotations
 
 from .. import semantics as sem
-from .domain import (BIG, M32, MAP_OR_NULL, MAP_VALUE, MEM, S64_MAX, SCALAR, STACK, U64,
+from .domain import (BIG, M32, MAP_VALUE, MEM, NULLABLE, S64_MAX, SCALAR, STACK, U64,
                      Value, const, pointer, scalar)
 from .state import LEN, State
 from .zone import MIRROR
@@ -36,7 +36,7 @@ class BranchRules:
             b_reg, b = None, const(insn.imm)
         target, fall = pc + 1 + insn.off, pc + 1
         op = spec.op
-        if a.kind == MAP_OR_NULL and op in ("jeq", "jne") and b.is_const and b.umin == 0 \
+        if a.kind in NULLABLE and op in ("jeq", "jne") and b.is_const and b.umin == 0 \
                 and spec.width == 64:
             null, valid = st.copy(), st
             self._null_check(null, insn.dst, a, True)
@@ -56,12 +56,13 @@ class BranchRules:
     @staticmethod
     def _null_check(st: State, reg: int, v: Value, is_null: bool) -> None:
         """After `if rX == 0`: rX, and every copy of it, is NULL or a valid map value."""
-        new = const(0) if is_null else pointer(MAP_VALUE, 0, 0, maps=v.maps)
+        new = const(0) if is_null else pointer(NULLABLE[v.kind], v.smin, v.smax, v.frame,
+                                               maps=v.maps)
         for i, other in enumerate(st.regs):
-            if i == reg or (v.ident and other.kind == MAP_OR_NULL and other.ident == v.ident):
+            if i == reg or (v.ident and other.kind == v.kind and other.ident == v.ident):
                 st.forget_register(i, new)
         for off, other in list(st.spills.items()):
-            if v.ident and other.kind == MAP_OR_NULL and other.ident == v.ident:
+            if v.ident and other.kind == v.kind and other.ident == v.ident:
                 st.spills[off] = new
 
     def _refine(self, st: State, width: int, a_reg: int, a: Value, b_reg: int | None,

@@ -12,16 +12,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .domain import (ANY_CALLER, CTX, MAP_OR_NULL, MAP_PTR, MAP_VALUE, MEM, POINTERS,
-                     SCALAR, STACK, UNINIT, Value, join, map_indices, pointer, replace,
-                     scalar, top_scalar, widen)
-from .state import LEN, State
+from ..helpers import HELPER_NAMES
+from .domain import (ANY_CALLER, CTX, MAP_OR_NULL, MAP_PTR, MAP_PTR_OR_NULL, MAP_VALUE, MEM,
+                     NULLABLE, POINTERS, SCALAR, STACK, UNINIT, Value, join, map_indices,
+                     pointer, replace, scalar, top_scalar, widen)
+from .state import LEN, State, frame_bits, slot_var
 from .zone import MIRROR
 
 __all__ = ["CallRules", "Summary"]
 
-_MAP_HELPER_ARGS = {1: (2,), 2: (2, 3), 3: (2,)}     # pointer arguments of the map helpers
-_HELPER_RESULTS = {7: scalar(0, (1 << 32) - 1), 8: scalar(0, 0)}   # known result ranges
+_RINGBUF = 27
+STACK_BYTES = 512
 
 
 @dataclass
@@ -49,31 +50,108 @@ class CallRules:
         if self.helpers is not None and helper not in self.helpers:
             self.fail(pc, f"call to helper {helper}, which is not registered "
                           f"(pass helpers={{{helper}: function}})")
-        result = self._map_helper(pc, helper, st) if self.maps else None
+        signature = self.signatures.get(helper)
+        result = top_scalar()
+        if signature is not None:
+            result = self._check_arguments(pc, helper, signature, st)
+            if signature.changes_packet:
+                self._forget_packet(st)
         self._clobber_after_call(st)
-        st.forget_register(0, result or _HELPER_RESULTS.get(helper, top_scalar()))
+        st.forget_register(0, result)
 
-    def _map_helper(self, pc: int, helper: int, st: State) -> Value | None:
-        """Check a map helper's arguments as the kernel does; r0's value, for a lookup."""
-        if helper not in _MAP_HELPER_ARGS:
-            return None
-        handle = self._read(st, 1, pc)
-        if handle.kind != MAP_PTR:
-            self.fail(pc, f"helper {helper} takes a map in r1 (lddw rX, map), not "
-                          f"{handle.describe()}")
-        for reg in _MAP_HELPER_ARGS[helper]:
+    def _check_arguments(self, pc: int, helper: int, signature, st: State) -> Value:
+        """Check r1.. against the signature's kinds, as the kernel does; mark the stack a
+        helper writes as written; r0's value afterwards."""
+        name = HELPER_NAMES.get(helper, f"helper {helper}")
+        if signature.contexts is not None and self.context not in signature.contexts:
+            self.fail(pc, f"{name} is not available to {self.prog_type} programs (only "
+                          f"{', '.join(sorted(signature.contexts))})")
+        handle = None
+        outputs = []
+        for reg, kind in enumerate(signature.args, 1):
             arg = self._read(st, reg, pc)
-            if arg.kind not in (STACK, MEM, MAP_VALUE):
-                self.fail(pc, f"helper {helper} takes a pointer to the stack, the buffer or a "
-                              f"map value in r{reg}, not {arg.describe()}")
-        if helper != 1:
-            return None
-        if self.checking:   # an array lookup whose key is read in bounds may be inlined
-            maps = map_indices(handle.maps)
-            fits = len(maps) == 1 and self._in_bounds(st, 2, st.regs[2], 0,
-                                                      self.maps[maps[0]].key_size)
-            self.lookups[pc] = maps[0] if fits else None
-        return Value(MAP_OR_NULL, 0, 0, 0, 0, maps=handle.maps, ident=pc + 1)
+            if kind == "map":
+                if arg.kind != MAP_PTR:
+                    self.fail(pc, f"{name} takes a map in r{reg} (lddw rX, map), not "
+                                  f"{arg.describe()}")
+                handle = arg
+            elif kind == "ctx":
+                if arg.kind != CTX:
+                    self.fail(pc, f"{name} takes the program's context in r{reg}, not "
+                                  f"{arg.describe()}")
+            elif kind == "size":
+                if arg.kind != SCALAR:
+                    self.fail(pc, f"{name} takes a size in r{reg}, not {arg.describe()}")
+            elif kind == "ringbuf_mem":
+                if arg.kind != MAP_VALUE or not all(
+                        self.maps[i].spec.type == _RINGBUF for i in map_indices(arg.maps)):
+                    self.fail(pc, f"{name} takes a record ringbuf_reserve returned (checked "
+                                  f"for NULL) in r{reg}, not {arg.describe()}")
+            elif kind in ("key", "value", "mem", "mem_or_null", "out"):
+                null = kind == "mem_or_null" and arg.kind == SCALAR and arg.is_const \
+                    and arg.umin == 0
+                if not null and arg.kind not in (STACK, MEM, MAP_VALUE):
+                    self.fail(pc, f"{name} takes a pointer to the stack, the packet or a map "
+                                  f"value in r{reg}, not {arg.describe()}")
+                if kind == "out":
+                    outputs.append((arg, st.regs[reg + 1]))
+        for arg, size in outputs:
+            self._helper_writes(st, arg, size)
+        return self._helper_result(pc, helper, signature.result, handle, st)
+
+    def _helper_writes(self, st: State, arg: Value, size: Value) -> None:
+        """A helper wrote `size` bytes at `arg`: own-frame bytes it surely wrote count as
+        written; spills it may have overwritten are forgotten."""
+        if arg.kind != STACK:
+            return
+        if arg.frame == 0 and size.kind == SCALAR and size.umax <= STACK_BYTES:
+            st.write_frame(arg.smin, arg.smax + size.umax)     # forgets the spills it hits
+            if arg.smin == arg.smax:
+                st.written |= frame_bits(arg.smin, arg.smin + size.umin)
+        elif arg.frame == 0:
+            self._forget_frame(st)
+            self._note_frame_write(None, 0, 0)
+        else:
+            self._note_frame_write(arg.frame, arg.smin, arg.smax + min(size.umax, STACK_BYTES))
+
+    def _helper_result(self, pc: int, helper: int, result, handle: Value | None,
+                       st: State) -> Value:
+        if isinstance(result, tuple):
+            return scalar(result[0], result[1])
+        if result == "map_value_or_null":
+            outer = [self.maps[i] for i in map_indices(handle.maps)]
+            if outer and all(hasattr(m, "fits") for m in outer):    # maps of maps
+                inner = 0
+                for i, m in enumerate(self.maps):
+                    if all(o.fits(m) for o in outer):
+                        inner |= 1 << i
+                if self.checking:
+                    self.lookups[pc] = None
+                return Value(MAP_PTR_OR_NULL, 0, 0, 0, 0, maps=inner, ident=pc + 1)
+            if self.checking and helper == 1:  # an array lookup whose key is read in bounds
+                maps = map_indices(handle.maps)
+                fits = len(maps) == 1 and self._in_bounds(st, 2, st.regs[2], 0,
+                                                          self.maps[maps[0]].key_size)
+                self.lookups[pc] = maps[0] if fits else None
+            return Value(MAP_OR_NULL, 0, 0, 0, 0, maps=handle.maps, ident=pc + 1)
+        if result == "ringbuf_mem_or_null":     # a record of the size asked for, if known
+            size = st.regs[2]
+            record = size.umax if size.kind == SCALAR and size.is_const else 0
+            return Value(MAP_OR_NULL, 0, 0, 0, 0, record, handle.maps, pc + 1)
+        return top_scalar()
+
+    def _forget_packet(self, st: State) -> None:
+        """After a helper that may move or resize the packet every packet pointer is
+        invalid, in registers and spills (as in the kernel), and its length unknown."""
+        for reg, v in enumerate(st.regs):
+            if v.kind == MEM:
+                st.forget_register(reg)
+        for slot, v in list(st.spills.items()):
+            if v.kind == MEM:
+                st.spills[slot] = top_scalar()
+                st.zone.forget(slot_var(slot))
+        st.zone.drop_where(lambda var: var != LEN and var < MIRROR)   # len - x goes too
+        st.min_len = 0
 
     def _packet_load(self, pc: int, insn, st: State) -> None:
         """ldabs/ldind, the legacy packet loads: r6 must hold the socket buffer; like a
@@ -144,7 +222,7 @@ class CallRules:
             v = st.regs[i]
             if v.kind == STACK and v.frame != ANY_CALLER:
                 v = replace(v, frame=v.frame + 1)
-            if v.kind == MAP_OR_NULL:
+            if v.kind in NULLABLE:
                 v = replace(v, ident=0)         # its copies stay behind in the caller
             regs[i] = v
         regs[10] = pointer(STACK, 0, 0)
@@ -171,8 +249,8 @@ class CallRules:
     def _exit(self, pc: int, st: State) -> None:
         if self.current == 0:           # the program's end (a recursive call of it too)
             r0 = self._read(st, 0, pc)
-            if self.mode == "strict" and (r0.kind in POINTERS or r0.kind in (MAP_PTR,
-                                                                            MAP_OR_NULL)):
+            if self.mode == "strict" and (r0.kind in POINTERS or r0.kind == MAP_PTR
+                                          or r0.kind in NULLABLE):
                 self.fail(pc, f"strict mode: the program returns a pointer "
                               f"({r0.describe()}), which would leak an address")
         summary = self._summary(self.current)

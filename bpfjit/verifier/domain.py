@@ -12,7 +12,7 @@ here but in the state's zone (bpfjit.verifier.zone).
 from __future__ import annotations
 
 __all__ = ["Value", "replace", "UNINIT", "SCALAR", "MEM", "STACK", "MAP_PTR", "MAP_VALUE",
-           "MAP_OR_NULL", "CTX", "ANY_CALLER", "POINTERS", "NUMERIC", "scalar", "const", "top_scalar",
+           "MAP_OR_NULL", "MAP_PTR_OR_NULL", "NULLABLE", "CTX", "ANY_CALLER", "POINTERS", "NUMERIC", "scalar", "const", "top_scalar",
            "pointer", "join", "widen", "trailing_zeros", "map_indices",
            "U64", "M32", "S64_MIN", "S64_MAX", "MAX_LEN", "BIG"]
 
@@ -24,6 +24,8 @@ BIG = 1 << 62                    # bounds beyond this are treated as unknown in 
 
 UNINIT, SCALAR, MEM, STACK = "uninit", "scalar", "mem", "stack"
 MAP_PTR, MAP_VALUE, MAP_OR_NULL, CTX = "map", "map_value", "map_value_or_null", "ctx"
+MAP_PTR_OR_NULL = "map_or_null"     # a lookup in a map of maps: an inner map, or NULL
+NULLABLE = {MAP_OR_NULL: MAP_VALUE, MAP_PTR_OR_NULL: MAP_PTR}   # what a NULL check leaves
 ANY_CALLER = -1                  # STACK frame: some caller's frame, not known which
 POINTERS = frozenset((MEM, STACK, MAP_VALUE, CTX))          # may be dereferenced
 NUMERIC = frozenset((SCALAR, MEM, STACK, MAP_VALUE, CTX))   # a number the zone may relate
@@ -40,7 +42,8 @@ class Value:
         self.kind = kind
         self.umin, self.umax, self.smin, self.smax = umin, umax, smin, smax
         self.frame = frame      # STACK: 0 = the current function's frame, 1 = its caller's...
-        #                         ANY_CALLER: one of its callers' frames (recursion)
+        #                         ANY_CALLER: one of its callers' frames (recursion);
+        #                         a ring buffer record (MAP_VALUE, MAP_OR_NULL): its size
         self.maps = maps        # MAP_*: bit i set when the value may belong to map i
         self.ident = ident      # MAP_OR_NULL: which lookup it came from (copies share it);
         #                         UNINIT r0: pc + 1 of a subprogram that returned without it
@@ -101,7 +104,7 @@ class Value:
             if (self.smin, self.smax) != (S64_MIN, S64_MAX) and self.smin < 0:
                 parts.append(f"s[{self.smin},{self.smax}]")
             return "scalar" + ("(" + ",".join(parts) + ")" if parts else "")
-        if kind in (MAP_PTR, MAP_OR_NULL):
+        if kind in (MAP_PTR, MAP_OR_NULL, MAP_PTR_OR_NULL):
             return f"{kind}[{_map_names(self.maps)}]"
         lo, hi = self.smin, self.smax
         offset = (f"off={lo}" if lo == hi else
@@ -190,14 +193,29 @@ def join(a: Value, b: Value) -> Value:
     elif kind != b.kind:
         if UNINIT in (kind, b.kind):        # keeps what the uninitialised side says of itself
             return a if kind == UNINIT else b
-        return top_scalar()
+        null_or = _null_or_value(a, b) or _null_or_value(b, a)
+        return null_or or top_scalar()
     if kind == UNINIT:
         return a
     if kind == SCALAR:
         return scalar(min(a.umin, b.umin), max(a.umax, b.umax), min(a.smin, b.smin),
                       max(a.smax, b.smax), min(a.align, b.align))
+    if kind in (MAP_VALUE, MAP_OR_NULL):
+        frame = min(a.frame, b.frame)       # ring buffer records: the smaller size
     return Value(kind, 0, U64, min(a.smin, b.smin), max(a.smax, b.smax), frame,
                  a.maps | b.maps, a.ident if a.ident == b.ident else 0)
+
+
+def _null_or_value(a: Value, b: Value) -> Value | None:
+    """A lookup's result (or a map value at offset 0) on one path and NULL on the other
+    (`p = found ? lookup(...) : NULL`): still a map value or NULL, to be checked."""
+    if not (b.kind == SCALAR and b.is_const and b.umin == 0):
+        return None
+    if a.kind in NULLABLE:
+        return a
+    if a.kind == MAP_VALUE and a.smin == a.smax == 0:
+        return Value(MAP_OR_NULL, 0, 0, 0, 0, a.frame, a.maps, 0)
+    return None
 
 
 def _up(value: int, thresholds: tuple[int, ...], limit: int) -> int:

@@ -16,13 +16,14 @@ from __future__ import annotations
 
 from ..context import CONTEXTS, context_field
 from ..isa import STACK_SIZE, Kind
-from .domain import (CTX, M32, MAP_OR_NULL, MAP_PTR, MAP_VALUE, MAX_LEN, MEM, NUMERIC,
+from .domain import (CTX, M32, MAP_OR_NULL, MAP_PTR, MAP_PTR_OR_NULL, MAP_VALUE, MAX_LEN, MEM, NUMERIC,
                      POINTERS, SCALAR, STACK, Value, const, map_indices, pointer, scalar)
 from .state import FULL_FRAME, LEN, State, frame_bits, slot_var
 
 __all__ = ["MemoryRules"]
 
-_LEAKS = POINTERS | {MAP_PTR, MAP_OR_NULL}
+RINGBUF = 27
+_LEAKS = POINTERS | {MAP_PTR, MAP_OR_NULL, MAP_PTR_OR_NULL}
 
 
 class MemoryRules:
@@ -40,9 +41,10 @@ class MemoryRules:
         if base.kind == CTX:
             self._context_access(pc, insn, st, base, writes)
             return
-        if base.kind in (MAP_PTR, MAP_OR_NULL):
+        if base.kind in (MAP_PTR, MAP_OR_NULL, MAP_PTR_OR_NULL):
             what = "a map handle, not memory" if base.kind == MAP_PTR else \
-                "a map value or NULL: compare it with 0 before using it"
+                "a map value or NULL: compare it with 0 before using it" \
+                if base.kind == MAP_OR_NULL else "a map (from a map of maps) or NULL"
             self.fail(pc, f"r{base_reg} is {what}")
         lo, hi = base.smin + off, base.smax + off
         ok = self._in_bounds(st, base_reg, base, off, size)
@@ -96,7 +98,10 @@ class MemoryRules:
         return False
 
     def _value_size(self, v: Value) -> int:
-        return min(self.maps[i].value_size for i in map_indices(v.maps))
+        """Bytes a map value pointer may reach: the smallest value of its maps, or for a
+        ring buffer record the size reserved (0 when that was not a constant)."""
+        return min(v.frame if self.maps[i].spec.type == RINGBUF else self.maps[i].value_size
+                   for i in map_indices(v.maps))
 
     def _map_value_rules(self, pc: int, reg: int, base: Value, off: int, size: int, ok: bool,
                          writes: bool) -> None:
@@ -106,7 +111,7 @@ class MemoryRules:
                           f"of map {names} ({size}-byte access at {base.smin + off})")
         if writes:
             for i in map_indices(base.maps):
-                if self.maps[i].spec.read_only:
+                if self.maps[i].read_only:
                     self.fail(pc, f"map {self.maps[i].name!r} is read-only")
 
     # ---- the current frame -----------------------------------------------------------------

@@ -9,6 +9,7 @@ typedef unsigned short u16;
 typedef unsigned int u32;
 typedef unsigned long long u64;
 typedef signed int s32;
+typedef signed long long s64;
 
 #define SEC(name) __attribute__((section(name), used))
 #define NOINLINE __attribute__((noinline))
@@ -19,6 +20,15 @@ typedef signed int s32;
 
 #define BPF_MAP_TYPE_HASH 1
 #define BPF_MAP_TYPE_ARRAY 2
+#define BPF_MAP_TYPE_PROG_ARRAY 3
+#define BPF_MAP_TYPE_PERF_EVENT_ARRAY 4
+#define BPF_MAP_TYPE_LRU_HASH 9
+#define BPF_MAP_TYPE_LPM_TRIE 11
+#define BPF_MAP_TYPE_ARRAY_OF_MAPS 12
+#define BPF_MAP_TYPE_DEVMAP 14
+#define BPF_MAP_TYPE_RINGBUF 27
+#define BPF_F_NO_PREALLOC 1
+#define __array(name, val) typeof(val) *name[]
 #define BPF_ANY 0
 #define BPF_NOEXIST 1
 #define BPF_EXIST 2
@@ -41,6 +51,20 @@ static u64 (*bpf_ktime_get_ns)(void) = (void *)5;
 static long (*bpf_trace_printk)(const char *fmt, u32 fmt_size, ...) = (void *)6;
 static u32 (*bpf_get_prandom_u32)(void) = (void *)7;
 static u32 (*bpf_get_smp_processor_id)(void) = (void *)8;
+static long (*bpf_tail_call)(void *ctx, void *prog_array, u32 index) = (void *)12;
+static long (*bpf_redirect)(u32 ifindex, u64 flags) = (void *)23;
+static long (*bpf_perf_event_output)(void *ctx, void *map, u64 flags, void *data,
+                                     u64 size) = (void *)25;
+static s64 (*bpf_csum_diff)(u32 *from, u32 from_size, u32 *to, u32 to_size,
+                            u32 seed) = (void *)28;
+static long (*bpf_xdp_adjust_head)(void *ctx, int delta) = (void *)44;
+static long (*bpf_redirect_map)(void *map, u64 key, u64 flags) = (void *)51;
+static long (*bpf_xdp_adjust_tail)(void *ctx, int delta) = (void *)65;
+static long (*bpf_fib_lookup)(void *ctx, void *params, int plen, u32 flags) = (void *)69;
+static long (*bpf_ringbuf_output)(void *ringbuf, void *data, u64 size, u64 flags) = (void *)130;
+static void *(*bpf_ringbuf_reserve)(void *ringbuf, u64 size, u64 flags) = (void *)131;
+static void (*bpf_ringbuf_submit)(void *data, u64 flags) = (void *)132;
+#define BPF_F_CURRENT_CPU 0xffffffffULL
 
 /* the XDP context and actions */
 struct xdp_md {

@@ -1,0 +1,43 @@
+"""The registry of the kernel's helpers bpfjit provides: id -> KernelHelper (name,
+signature, implementation, one line of doc).  The verifier reads the signatures,
+the engines bind the implementations (bpfjit.kernel), and the docs list them
+(`bpfjit helpers`)."""
+
+from __future__ import annotations
+
+from . import events, maps, misc, packet, redirect, trace
+from .maps import MAX_TAIL_CALLS, TailCalled
+from .redirect import FibRequest, FibResult, Redirect
+from .spec import ARG_KINDS, RESULT_KINDS, Helper, KernelHelper, Signature
+
+__all__ = ["KERNEL_HELPERS", "HELPER_NAMES", "Helper", "KernelHelper", "Signature",
+           "TailCalled", "Redirect", "FibRequest", "FibResult", "MAX_TAIL_CALLS",
+           "ARG_KINDS", "RESULT_KINDS", "signature_of", "PACKET_CHANGERS", "changes_packet"]
+
+KERNEL_HELPERS: dict[int, KernelHelper] = {
+    h.id: h for module in (maps, misc, trace, redirect, events, packet) for h in module.HELPERS}
+HELPER_NAMES = {hid: h.name for hid, h in sorted(KERNEL_HELPERS.items())}
+# the helpers that may resize the packet: JIT code reloads its length after calling them
+PACKET_CHANGERS = frozenset(hid for hid, h in KERNEL_HELPERS.items()
+                            if h.signature.changes_packet)
+
+
+def changes_packet(prog) -> bool:
+    """Whether a run of `prog` may resize its packet (a loaded program with a context
+    that calls one of PACKET_CHANGERS, or one that calls helpers by register)."""
+    from ..isa import Kind
+    if prog.env is None or prog.context is None:
+        return False
+    return any(insn.kind is Kind.CALLX or (insn.kind is Kind.CALL and insn.imm in PACKET_CHANGERS)
+               for insn in prog.insns)
+
+
+def signature_of(helper_id: int, fn: object, kernel: bool) -> Signature | None:
+    """What the verifier knows of helper `helper_id` bound to `fn`: a Helper's declared
+    signature, the kernel helper's when `fn` is the kernel's own (kernel=True and no
+    replacement), else None (arguments unchecked, any scalar returned)."""
+    if isinstance(fn, Helper):
+        return fn.signature
+    if kernel and fn is None and helper_id in KERNEL_HELPERS:
+        return KERNEL_HELPERS[helper_id].signature
+    return None

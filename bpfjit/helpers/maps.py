@@ -1,0 +1,83 @@
+"""The map helpers: lookup (1), update (2), delete (3), and the program array's
+tail call (12)."""
+
+from __future__ import annotations
+
+import errno
+
+from ..maps import BPF_ANY, ArrayOfMaps, HashOfMaps, MapError, ProgArray, map_handle
+from .spec import KernelHelper, Signature
+
+__all__ = ["HELPERS", "TailCalled", "MAX_TAIL_CALLS"]
+
+M64 = (1 << 64) - 1
+MAX_TAIL_CALLS = 33          # the kernel's MAX_TAIL_CALL_CNT
+
+
+def errno_result(operation) -> int:
+    """0, or the kernel's negative errno as an unsigned 64-bit r0."""
+    try:
+        operation()
+    except MapError as exc:
+        return -exc.errno & M64
+    return 0
+
+
+def lookup(call, r1, r2, r3, r4, r5) -> int:
+    index, m = call.the_map(r1)
+    mem = call.memory
+    if isinstance(m, ProgArray):
+        return 0
+    if isinstance(m, (ArrayOfMaps, HashOfMaps)):      # the inner map's handle, or NULL
+        inner = m.inner(mem.read(r2, m.key_size))
+        return 0 if inner is None else map_handle(call.env.maps.index_of(inner))
+    slot = m.lookup_slot(mem.read(r2, m.key_size))
+    return 0 if slot is None else mem.map_address(index) + slot * m.value_size
+
+
+def update(call, r1, r2, r3, r4, r5) -> int:
+    _, m = call.the_map(r1)
+    mem = call.memory
+    key, value = mem.read(r2, m.key_size), mem.read(r3, m.value_size)
+    return errno_result(lambda: m.update(key, value, r4 & M64 if r4 else BPF_ANY))
+
+
+def delete(call, r1, r2, r3, r4, r5) -> int:
+    _, m = call.the_map(r1)
+    key = call.memory.read(r2, m.key_size)
+    return errno_result(lambda: m.delete(key))
+
+
+class TailCalled(Exception):
+    """Raised by a successful tail call: the program that made it ends with `r0`, the
+    result of the program it called (the engines catch it at their run loop)."""
+
+    def __init__(self, r0: int):
+        super().__init__(f"tail call returned {r0}")
+        self.r0 = r0
+
+
+def tail_call(call, r1, r2, r3, r4, r5) -> int:
+    """Run the program at index r3 of the program array r2 on the same context and end
+    the caller with its result; fall through (r0 = -ENOENT) for an empty slot or
+    after 33 nested tail calls, as the kernel does."""
+    _, m = call.the_map(r2)
+    if not isinstance(m, ProgArray):
+        return -errno.EINVAL & M64
+    target = m.program(r3 & 0xFFFFFFFF)
+    if target is None or call.env.tail_depth() >= MAX_TAIL_CALLS:
+        return -errno.ENOENT & M64
+    raise TailCalled(call.env.run_tail_call(target, call))
+
+
+HELPERS = [
+    KernelHelper(1, "map_lookup_elem", Signature(("map", "key"), "map_value_or_null"), lookup,
+                 "a pointer to the value of the key at r2, or NULL"),
+    KernelHelper(2, "map_update_elem", Signature(("map", "key", "value", "any"), "errno"),
+                 update, "set the key at r2 to the value at r3 (flags r4: BPF_ANY, "
+                 "BPF_NOEXIST, BPF_EXIST)"),
+    KernelHelper(3, "map_delete_elem", Signature(("map", "key"), "errno"), delete,
+                 "remove the key at r2"),
+    KernelHelper(12, "tail_call", Signature(("ctx", "map", "any"), "errno"), tail_call,
+                 "run program r3 of the program array r2 in place of this one"),
+]

@@ -1,0 +1,39 @@
+"""Time, randomness and identity: ktime_get_ns (5), get_prandom_u32 (7),
+get_smp_processor_id (8), get_current_pid_tgid (14), get_hash_recalc (34),
+ktime_get_boot_ns (125)."""
+
+from __future__ import annotations
+
+from .spec import KernelHelper, Signature
+
+__all__ = ["HELPERS"]
+
+
+def _pid_tgid(call, *_) -> int:
+    """tgid << 32 | pid of the "current task": the loaded object's `env.pid`
+    (default: this process, as its only thread)."""
+    pid = call.env.pid
+    return (pid & 0xFFFFFFFF) << 32 | (pid & 0xFFFFFFFF)
+
+
+def _hash(call, *_) -> int:
+    ctx = call.context
+    return getattr(ctx, "hash", 0) & 0xFFFFFFFF
+
+
+HELPERS = [
+    KernelHelper(5, "ktime_get_ns", Signature(), lambda call, *_: call.env.clock(),
+                 "the monotonic clock in ns (env.clock, replaceable)"),
+    KernelHelper(7, "get_prandom_u32", Signature(result=(0, 0xFFFFFFFF)),
+                 lambda call, *_: call.env.random.getrandbits(32),
+                 "a pseudo-random u32 (env.random, seedable)"),
+    KernelHelper(8, "get_smp_processor_id", Signature(result=(0, 0)), lambda call, *_: 0,
+                 "the CPU: always 0"),
+    KernelHelper(14, "get_current_pid_tgid", Signature(), _pid_tgid,
+                 "tgid << 32 | pid (env.pid)"),
+    KernelHelper(34, "get_hash_recalc", Signature(("ctx",), (0, 0xFFFFFFFF),
+                                                  contexts=frozenset({"skb"})),
+                 _hash, "the socket buffer's hash (SkbContext.hash)"),
+    KernelHelper(125, "ktime_get_boot_ns", Signature(), lambda call, *_: call.env.clock(),
+                 "the boot clock in ns (env.clock here too)"),
+]

@@ -1,0 +1,263 @@
+"""Reading, writing, checksumming and resizing the packet: skb_store_bytes (9),
+l3/l4_csum_replace (10, 11), skb_set_tunnel_key (21), skb_load_bytes (26),
+csum_diff (28), skb_change_tail (38), skb_change_head (43), xdp_adjust_head (44),
+skb_adjust_room (50), xdp_adjust_meta (54), xdp_adjust_tail (65),
+xdp_load_bytes (189), xdp_store_bytes (190).
+
+Resizing keeps the packet's start address and moves its bytes within the context's
+buffer (bpfjit.context), so only the length changes for the engines; the kernel's
+room limits apply (256 bytes of XDP headroom, the frame's tailroom).
+"""
+
+from __future__ import annotations
+
+import errno
+
+from .spec import KernelHelper, Signature
+
+__all__ = ["HELPERS", "csum_add", "csum_fold"]
+
+M64 = (1 << 64) - 1
+ENOTSUPP = 524                    # the kernel's internal "not supported"
+ETH_HLEN = 14
+_XDP, _SKB = frozenset({"xdp"}), frozenset({"skb"})
+
+
+def _s32(value: int) -> int:
+    value &= 0xFFFFFFFF
+    return value - (1 << 32) if value >> 31 else value
+
+
+def _err(code: int) -> int:
+    return -code & M64
+
+
+def _resized(call, result: int) -> int:
+    """After a context changed the packet's length: tell the engine's memory."""
+    if result == 0:
+        ctx = call.context
+        memory = call.memory
+        memory.set_packet_length(len(ctx))
+        ctx.refresh(memory.packet()[0])
+    return result & M64
+
+
+# ---- XDP ------------------------------------------------------------------------------------
+
+def xdp_adjust_head(call, r1, r2, r3, r4, r5) -> int:
+    return _resized(call, call.context.adjust_head(_s32(r2)))
+
+
+def xdp_adjust_tail(call, r1, r2, r3, r4, r5) -> int:
+    return _resized(call, call.context.adjust_tail(_s32(r2)))
+
+
+def xdp_adjust_meta(call, r1, r2, r3, r4, r5) -> int:
+    """bpfjit gives XDP frames no metadata area: only a zero change succeeds."""
+    return 0 if _s32(r2) == 0 else _err(ENOTSUPP)
+
+
+def _copy_out(call, offset: int, to: int, size: int, error: int) -> int:
+    memory = call.memory
+    address, length = memory.packet()
+    if offset < 0 or size <= 0 or offset + size > length:
+        return _err(error)
+    memory.write(to, memory.read(address + offset, size))
+    return 0
+
+
+def _copy_in(call, offset: int, source: int, size: int, error: int) -> int:
+    memory = call.memory
+    address, length = memory.packet()
+    if offset < 0 or size <= 0 or offset + size > length:
+        return _err(error)
+    memory.write(address + offset, memory.read(source, size))
+    return 0
+
+
+# ---- socket buffers -------------------------------------------------------------------------
+
+def skb_load_bytes(call, r1, r2, r3, r4, r5) -> int:
+    return _copy_out(call, _s32(r2), r3, r4 & 0xFFFFFFFF, errno.EFAULT)
+
+
+def skb_store_bytes(call, r1, r2, r3, r4, r5) -> int:
+    return _copy_in(call, _s32(r2), r3, r4 & 0xFFFFFFFF, errno.EFAULT)
+
+
+def skb_adjust_room(call, r1, r2, r3, r4, r5) -> int:
+    """(skb, len_diff, mode, flags): add or remove room after the Ethernet header
+    (BPF_ADJ_ROOM_MAC, 1) or after the IPv4/IPv6 header (BPF_ADJ_ROOM_NET, 0)."""
+    ctx, diff, mode = call.context, _s32(r2), r3 & 0xFFFFFFFF
+    if mode not in (0, 1):
+        return _err(errno.EINVAL)
+    offset = ETH_HLEN
+    if mode == 0:
+        packet = ctx.packet
+        protocol = packet[12:14]
+        if protocol == b"\x08\x00" and len(packet) > ETH_HLEN:
+            offset += (packet[ETH_HLEN] & 0xF) * 4
+        elif protocol == b"\x86\xdd":
+            offset += 40
+        else:
+            return _err(ENOTSUPP)
+    return _resized(call, ctx.insert(offset, diff) if diff >= 0 else
+                    ctx.remove(offset, -diff))
+
+
+def skb_change_tail(call, r1, r2, r3, r4, r5) -> int:
+    ctx = call.context
+    return _resized(call, ctx.adjust_tail((r2 & 0xFFFFFFFF) - len(ctx)))
+
+
+def skb_change_head(call, r1, r2, r3, r4, r5) -> int:
+    return _resized(call, call.context.insert(0, r2 & 0xFFFFFFFF))
+
+
+def skb_set_tunnel_key(call, r1, r2, r3, r4, r5) -> int:
+    """Records the struct bpf_tunnel_key as `ctx.tunnel_key` (bytes) and its flags."""
+    ctx = call.context
+    ctx.tunnel_key = (call.memory.read(r2, r3 & 0xFFFFFFFF), r4 & M64)
+    return 0
+
+
+# ---- checksums --------------------------------------------------------------------------------
+
+def csum_add(total: int, value: int) -> int:
+    """Ones'-complement addition of 32-bit words (end-around carry)."""
+    total += value & 0xFFFFFFFF
+    return (total & 0xFFFFFFFF) + (total >> 32)
+
+
+def csum_fold(total: int) -> int:
+    """The 16-bit checksum of a 32-bit ones'-complement sum (not yet complemented)."""
+    total = (total & 0xFFFF) + (total >> 16)
+    total = (total & 0xFFFF) + (total >> 16)
+    return total & 0xFFFF
+
+
+def _words(data: bytes) -> list[int]:
+    return [int.from_bytes(data[i:i + 4], "little") for i in range(0, len(data), 4)]
+
+
+def csum_diff(call, r1, r2, r3, r4, r5) -> int:
+    """(from, from_size, to, to_size, seed): the seed plus the ones'-complement sum of
+    the `to` words minus the `from` words; a 32-bit sum equal to the kernel's modulo
+    0xffff (what csum_fold makes of it is identical).  Sizes are multiples of 4."""
+    from_size, to_size = r2 & 0xFFFFFFFF, r4 & 0xFFFFFFFF
+    if from_size % 4 or to_size % 4 or from_size > 512 or to_size > 512:
+        return _err(errno.EINVAL)
+    memory = call.memory
+    total = r5 & 0xFFFFFFFF
+    for word in _words(memory.read(r1, from_size) if from_size else b""):
+        total = csum_add(total, ~word)
+    for word in _words(memory.read(r3, to_size) if to_size else b""):
+        total = csum_add(total, word)
+    return total & 0xFFFFFFFF
+
+
+def _replace(call, offset: int, old: int, new: int, size: int, mark_zero: bool) -> int:
+    memory = call.memory
+    address, length = memory.packet()
+    if offset < 0 or offset + 2 > length:
+        return _err(errno.EFAULT)
+    stored = int.from_bytes(memory.read(address + offset, 2), "little")
+    if mark_zero and stored == 0:
+        return 0
+    if size == 0:                     # `new` is a checksum difference (csum_diff)
+        total = csum_add(~stored & 0xFFFF, new)
+    elif size in (2, 4):
+        mask = (1 << (8 * size)) - 1
+        total = csum_add(csum_add(~stored & 0xFFFF, ~old & mask), new & mask)
+    else:
+        return _err(errno.EINVAL)
+    result = ~csum_fold(total) & 0xFFFF
+    if mark_zero and result == 0:
+        result = 0xFFFF               # CSUM_MANGLED_0
+    memory.write(address + offset, result.to_bytes(2, "little"))
+    return 0
+
+
+def l3_csum_replace(call, r1, r2, r3, r4, r5) -> int:
+    """(skb, offset, from, to, flags): update the checksum at `offset` for a field
+    that changed from `from` to `to` (flags & 0xf: its size, 2 or 4; 0: `to` is a
+    difference from csum_diff), as RFC 1624 does it."""
+    return _replace(call, _s32(r2), r3, r4, r5 & 0xF, False)
+
+
+def l4_csum_replace(call, r1, r2, r3, r4, r5) -> int:
+    """Like l3_csum_replace; BPF_F_MARK_MANGLED_0 (0x20) keeps a zero (UDP: none)
+    checksum and writes 0xffff for a zero result."""
+    return _replace(call, _s32(r2), r3, r4, r5 & 0xF, bool(r5 & 0x20))
+
+
+def skb_ecn_set_ce(call, r1, r2, r3, r4, r5) -> int:
+    """Mark an ECN-capable IPv4 or IPv6 packet Congestion Experienced: 1 if it did (the
+    IPv4 checksum updated), 0 if the packet is not ECN-capable or not IP."""
+    memory = call.memory
+    address, length = memory.packet()
+    packet = memory.read(address, min(length, ETH_HLEN + 20))
+    if packet[12:14] == b"\x08\x00" and len(packet) >= ETH_HLEN + 20:
+        tos = packet[ETH_HLEN + 1]
+        if tos & 3 == 0:
+            return 0
+        if tos & 3 != 3:
+            old = int.from_bytes(packet[ETH_HLEN:ETH_HLEN + 2], "little")
+            new_tos = tos | 3
+            memory.write(address + ETH_HLEN + 1, bytes([new_tos]))
+            new = old & 0xFF | new_tos << 8
+            _replace(call, ETH_HLEN + 10, old, new, 2, False)
+        return 1
+    if packet[12:14] == b"\x86\xdd" and len(packet) >= ETH_HLEN + 2:
+        first = int.from_bytes(packet[ETH_HLEN:ETH_HLEN + 2], "big")
+        ecn = (first >> 4) & 3                # the traffic class's low two bits
+        if ecn == 0:
+            return 0
+        memory.write(address + ETH_HLEN, (first | 0x30).to_bytes(2, "big"))
+        return 1
+    return 0
+
+
+_CTX_MEM = ("ctx", "any", "mem", "size")
+_CTX_OUT = ("ctx", "any", "out", "size")
+HELPERS = [
+    KernelHelper(9, "skb_store_bytes", Signature(_CTX_MEM + ("any",), "errno", True, _SKB),
+                 skb_store_bytes, "copy r4 bytes from r3 into the packet at offset r2"),
+    KernelHelper(10, "l3_csum_replace", Signature(("ctx", "any", "any", "any", "any"),
+                                                  "errno", True, _SKB),
+                 l3_csum_replace, "incremental update of the checksum at offset r2"),
+    KernelHelper(11, "l4_csum_replace", Signature(("ctx", "any", "any", "any", "any"),
+                                                  "errno", True, _SKB),
+                 l4_csum_replace, "incremental update of a TCP/UDP checksum"),
+    KernelHelper(21, "skb_set_tunnel_key", Signature(("ctx", "mem", "size", "any"), "errno",
+                                                     contexts=_SKB),
+                 skb_set_tunnel_key, "recorded as ctx.tunnel_key"),
+    KernelHelper(26, "skb_load_bytes", Signature(_CTX_OUT, "errno", contexts=_SKB),
+                 skb_load_bytes, "copy r4 packet bytes from offset r2 to r3"),
+    KernelHelper(28, "csum_diff", Signature(("mem_or_null", "size", "mem_or_null", "size",
+                                             "any")), csum_diff,
+                 "checksum difference of two word arrays, plus a seed"),
+    KernelHelper(38, "skb_change_tail", Signature(("ctx", "any", "any"), "errno", True, _SKB),
+                 skb_change_tail, "make the packet r2 bytes long"),
+    KernelHelper(43, "skb_change_head", Signature(("ctx", "any", "any"), "errno", True, _SKB),
+                 skb_change_head, "add r2 bytes in front of the packet"),
+    KernelHelper(44, "xdp_adjust_head", Signature(("ctx", "any"), "errno", True, _XDP),
+                 xdp_adjust_head, "move the packet's start by r2 bytes (< 0 grows it)"),
+    KernelHelper(50, "skb_adjust_room", Signature(("ctx", "any", "any", "any"), "errno", True,
+                                                  _SKB),
+                 skb_adjust_room, "add or remove r2 bytes after the L2 or L3 header"),
+    KernelHelper(54, "xdp_adjust_meta", Signature(("ctx", "any"), "errno", True, _XDP),
+                 xdp_adjust_meta, "metadata room: bpfjit has none (only 0 succeeds)"),
+    KernelHelper(65, "xdp_adjust_tail", Signature(("ctx", "any"), "errno", True, _XDP),
+                 xdp_adjust_tail, "move the packet's end by r2 bytes"),
+    KernelHelper(97, "skb_ecn_set_ce", Signature(("ctx",), (0, 1), True, _SKB),
+                 skb_ecn_set_ce, "set ECN Congestion Experienced on an ECN-capable packet"),
+    KernelHelper(189, "xdp_load_bytes", Signature(_CTX_OUT, "errno", contexts=_XDP),
+                 lambda call, r1, r2, r3, r4, r5: _copy_out(call, _s32(r2), r3,
+                                                            r4 & 0xFFFFFFFF, errno.EINVAL),
+                 "copy r4 packet bytes from offset r2 to r3"),
+    KernelHelper(190, "xdp_store_bytes", Signature(_CTX_MEM, "errno", contexts=_XDP),
+                 lambda call, r1, r2, r3, r4, r5: _copy_in(call, _s32(r2), r3,
+                                                           r4 & 0xFFFFFFFF, errno.EINVAL),
+                 "copy r4 bytes from r3 into the packet at offset r2"),
+]

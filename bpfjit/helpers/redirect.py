@@ -1,0 +1,156 @@
+"""Where a packet goes: redirect (23), redirect_map (51), fib_lookup (69).
+
+A redirect is recorded on the context (`ctx.redirect`, a Redirect) so that a test can
+assert where the packet went; the program's return value says whether it will
+(XDP_REDIRECT for XDP, TC_ACT_REDIRECT for tc).  fib_lookup asks the routing
+callback of the loaded object (`prog.env.routes`), so a test decides the routes.
+"""
+
+from __future__ import annotations
+
+import errno
+import struct
+from dataclasses import dataclass
+
+from ..errors import HelperArgumentError
+from ..maps import DevMap, DevMapHash, Map
+from .spec import KernelHelper, Signature
+
+__all__ = ["HELPERS", "Redirect", "FibRequest", "FibResult", "FIB_PARAMS_SIZE"]
+
+M64 = (1 << 64) - 1
+XDP_ABORTED, XDP_REDIRECT, TC_ACT_SHOT, TC_ACT_REDIRECT = 0, 4, 2, 7
+BPF_F_INGRESS = 1
+_REDIRECT_MAP_FLAGS = 0x3 | 0x8 | 0x10      # fallback action, BROADCAST, EXCLUDE_INGRESS
+
+
+@dataclass(frozen=True)
+class Redirect:
+    """Where a program redirected its packet: through `map` (its name) at `key` to
+    `target` (the entry's number: an ifindex, a CPU's queue size, a socket), or
+    (map None) straight to the device `target`.  `flags` as the program passed them."""
+    target: int
+    map: str | None = None
+    key: int | None = None
+    flags: int = 0
+
+
+def _record(call, redirect: Redirect) -> None:
+    ctx = call.context
+    if ctx is not None:
+        ctx.redirect = redirect
+
+
+def redirect(call, r1, r2, r3, r4, r5) -> int:
+    """bpf_redirect(ifindex, flags): XDP_REDIRECT (XDP) or TC_ACT_REDIRECT (tc); XDP
+    takes no flags (XDP_ABORTED otherwise), tc only BPF_F_INGRESS (TC_ACT_SHOT)."""
+    xdp = call.context_kind == "xdp"
+    flags = r2 & 0xFFFFFFFF
+    if flags & ~(0 if xdp else BPF_F_INGRESS):
+        return XDP_ABORTED if xdp else TC_ACT_SHOT
+    _record(call, Redirect(r1 & 0xFFFFFFFF, flags=flags))
+    return XDP_REDIRECT if xdp else TC_ACT_REDIRECT
+
+
+def redirect_map(call, r1, r2, r3, r4, r5) -> int:
+    """bpf_redirect_map(map, key, flags): XDP_REDIRECT when the entry exists, else the
+    action in the low two bits of flags."""
+    index, m = call.the_map(r1)
+    if not m.PROGRAM_READ_ONLY or not hasattr(m, "WHAT"):
+        raise HelperArgumentError(f"redirect_map: map {m.name!r} is a {m.spec.type_name}, "
+                                  f"not a devmap, devmap_hash, cpumap or xskmap")
+    flags = r3 & M64
+    if flags & ~_REDIRECT_MAP_FLAGS:
+        return XDP_ABORTED
+    key = (r2 & 0xFFFFFFFF).to_bytes(4, "little")
+    slot = m.lookup_slot(key)
+    if slot is None:
+        return flags & 0x3
+    target = int.from_bytes(m.slot_bytes(slot)[:4], "little")
+    _record(call, Redirect(target, m.name, r2 & 0xFFFFFFFF, flags))
+    return XDP_REDIRECT
+
+
+# ---- fib_lookup ---------------------------------------------------------------------------
+
+# struct bpf_fib_lookup: family (0), l4_protocol (1), sport (2), dport (4), tot_len in /
+# mtu_result out (6), ifindex (8), tos/flowinfo (12), ipv4_src or ipv6_src (16),
+# ipv4_dst or ipv6_dst (32), h_vlan_proto, h_vlan_TCI (48), smac (52), dmac (58)
+FIB_PARAMS_SIZE = 64
+_FIB_HEAD = struct.Struct("<BBHHHI")          # family .. ifindex (12 bytes)
+AF_INET, AF_INET6 = 2, 10
+BPF_FIB_LKUP_RET_SUCCESS, BPF_FIB_LKUP_RET_NOT_FWDED = 0, 4
+
+
+@dataclass(frozen=True)
+class FibRequest:
+    """What a program asks bpf_fib_lookup: addresses as bytes (4 or 16, network order)."""
+    family: int
+    src: bytes
+    dst: bytes
+    ifindex: int
+    l4_protocol: int
+    tot_len: int
+
+
+@dataclass(frozen=True)
+class FibResult:
+    """A route: the egress device, the next hop's and our MAC addresses, the MTU."""
+    ifindex: int
+    dmac: bytes
+    smac: bytes
+    mtu: int = 1500
+
+
+def fib_lookup(call, r1, r2, r3, r4, r5) -> int:
+    """bpf_fib_lookup(ctx, params, plen, flags): asks `env.routes(FibRequest)`; a
+    FibResult fills params in (BPF_FIB_LKUP_RET_SUCCESS), None answers
+    BPF_FIB_LKUP_RET_NOT_FWDED (the default: no routes)."""
+    if r3 < FIB_PARAMS_SIZE:
+        return -errno.EINVAL & M64
+    mem = call.memory
+    params = bytearray(mem.read(r2, FIB_PARAMS_SIZE))
+    family, proto, _, _, tot_len, ifindex = _FIB_HEAD.unpack_from(params)
+    if family == AF_INET:
+        src, dst = bytes(params[16:20]), bytes(params[32:36])
+    elif family == AF_INET6:
+        src, dst = bytes(params[16:32]), bytes(params[32:48])
+    else:
+        return -errno.EAFNOSUPPORT & M64
+    routes = call.env.routes
+    result = routes(FibRequest(family, src, dst, ifindex, proto, tot_len)) if routes else None
+    if result is None:
+        return BPF_FIB_LKUP_RET_NOT_FWDED
+    if not isinstance(result, FibResult):
+        raise HelperArgumentError(f"fib_lookup: the routing callback returned "
+                                  f"{type(result).__name__}, not a FibResult or None")
+    struct.pack_into("<H", params, 6, result.mtu & 0xFFFF)       # mtu_result
+    struct.pack_into("<I", params, 8, result.ifindex & 0xFFFFFFFF)
+    params[52:58] = result.smac[:6].ljust(6, b"\0")
+    params[58:64] = result.dmac[:6].ljust(6, b"\0")
+    mem.write(r2, bytes(params))
+    return BPF_FIB_LKUP_RET_SUCCESS
+
+
+def redirect_neigh(call, r1, r2, r3, r4, r5) -> int:
+    """(ifindex, params, plen, flags): TC_ACT_REDIRECT to device r1, its neighbour
+    resolved by the kernel (recorded as ctx.redirect)."""
+    if r4:
+        return TC_ACT_SHOT
+    _record(call, Redirect(r1 & 0xFFFFFFFF))
+    return TC_ACT_REDIRECT
+
+
+HELPERS = [
+    KernelHelper(152, "redirect_neigh", Signature(("any", "mem_or_null", "size", "any"),
+                                                  (0, 8), contexts=frozenset({"skb"})),
+                 redirect_neigh, "send the packet to device r1 via its neighbour"),
+    KernelHelper(23, "redirect", Signature(("any", "any"), (0, 8)), redirect,
+                 "send the packet to device r1 (recorded as ctx.redirect)"),
+    KernelHelper(51, "redirect_map", Signature(("map", "any", "any"), (0, 4),
+                                               contexts=frozenset({"xdp"})),
+                 redirect_map, "send the packet to entry r2 of a devmap, cpumap or xskmap"),
+    KernelHelper(69, "fib_lookup", Signature(("ctx", "out", "size", "any"), "scalar",
+                                             contexts=frozenset({"xdp", "skb"})),
+                 fib_lookup, "route the packet described at r2 (answered by env.routes)"),
+]

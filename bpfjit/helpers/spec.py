@@ -1,0 +1,99 @@
+"""What a helper is to the rest of bpfjit: its signature (argument and result kinds,
+what the verifier checks and learns) and, for the kernel's, its implementation.
+
+Argument kinds (one per register r1.. in order):
+
+    map          a map handle (lddw rX, map)
+    key, value   a pointer to the key / a value of the map in r1 (read by the helper)
+    mem          a pointer to memory the helper reads; the next argument is its size
+    mem_or_null  the same, or 0 (with size 0)
+    out          a pointer to memory the helper writes; the next argument is its size:
+                 the verifier counts those stack bytes as initialised afterwards
+    size         the size of the pointer before it
+    ctx          the program's context (r1 at entry)
+    any          any initialised value
+    ringbuf_mem  a record a ring buffer reservation returned
+
+Result kinds: "scalar" (anything), "errno" (0 or a negative error), "map_value_or_null"
+(a lookup), "ringbuf_mem_or_null", or a (low, high) range of the scalar.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+from ..errors import BpfError
+
+__all__ = ["Signature", "KernelHelper", "Helper", "ARG_KINDS", "RESULT_KINDS"]
+
+ARG_KINDS = frozenset(("map", "key", "value", "mem", "mem_or_null", "out", "size", "ctx", "any",
+                       "ringbuf_mem"))
+RESULT_KINDS = frozenset(("scalar", "errno", "map_value_or_null", "ringbuf_mem_or_null"))
+_SIZED = ("mem", "mem_or_null", "out")
+
+
+@dataclass(frozen=True)
+class Signature:
+    """What the verifier checks at a call and what r0 is afterwards.
+
+    `changes_packet`: the call may move or resize the packet, so every packet pointer
+    is invalid after it (as in the kernel); `contexts`: the program contexts that may
+    call it ("xdp", "skb"; None: any)."""
+    args: tuple[str, ...] = ()
+    result: str | tuple[int, int] = "scalar"
+    changes_packet: bool = False
+    contexts: frozenset[str] | None = None
+
+    def __post_init__(self) -> None:
+        if len(self.args) > 5 or any(a not in ARG_KINDS for a in self.args):
+            raise BpfError(f"helper arguments are up to 5 of {', '.join(sorted(ARG_KINDS))}; "
+                           f"got {self.args!r}")
+        for i, kind in enumerate(self.args):
+            if kind in _SIZED and (i + 1 >= len(self.args) or self.args[i + 1] != "size"):
+                raise BpfError(f"helper argument r{i + 1} ({kind}) must be followed by its "
+                               f"size (\"size\")")
+            if kind == "size" and (i == 0 or self.args[i - 1] not in _SIZED):
+                raise BpfError(f"helper argument r{i + 1} is a size, but r{i} is not a "
+                               f"pointer with a size (mem, mem_or_null, out)")
+        if isinstance(self.result, tuple):
+            if len(self.result) != 2 or not all(isinstance(x, int) for x in self.result) \
+                    or self.result[0] > self.result[1]:
+                raise BpfError(f"a helper's result range is (low, high), not {self.result!r}")
+        elif self.result not in RESULT_KINDS:
+            raise BpfError(f"a helper's result is one of {', '.join(sorted(RESULT_KINDS))} "
+                           f"or a (low, high) range, not {self.result!r}")
+
+
+@dataclass(frozen=True)
+class KernelHelper:
+    """One of the kernel's helpers as bpfjit provides it.  `impl(call, r1..r5)` gets a
+    bpfjit.kernel.HelperCall (the run's memory, context, maps) and returns r0."""
+    id: int
+    name: str
+    signature: Signature
+    impl: Callable = field(compare=False)
+    doc: str = ""
+
+
+class Helper:
+    """A Python helper with a declared signature, for `compile(helpers={id: Helper(...)})`:
+
+        Helper(fill, args=("out", "size"), result="errno")
+
+    tells the verifier that `fill(r1, r2, ...)` writes r2 bytes at r1, so the program
+    may read them afterwards.  Called like the function it wraps."""
+
+    def __init__(self, fn: Callable, args: tuple[str, ...] = (), result="scalar",
+                 name: str | None = None):
+        if not callable(fn):
+            raise BpfError(f"Helper needs a callable, not {type(fn).__name__}")
+        self.fn = fn
+        self.signature = Signature(tuple(args), result)
+        self.name = name or getattr(fn, "__name__", "helper")
+
+    def __call__(self, r1: int, r2: int, r3: int, r4: int, r5: int) -> int:
+        return self.fn(r1, r2, r3, r4, r5)
+
+    def __repr__(self) -> str:
+        return f"<Helper {self.name} args={self.signature.args} result={self.signature.result}>"

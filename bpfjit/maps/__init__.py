@@ -1,0 +1,88 @@
+"""eBPF maps with the kernel's semantics, one module per kind, and a program's map table.
+
+`MAP_CLASSES` is the registry the loader reads: kernel map type id -> class.  The
+per-CPU kinds behave as one CPU (processor 0).  Every map is a
+`collections.abc.MutableMapping` of bytes keys to bytes values (event maps have
+records instead, a program array holds programs); `MapTable` is a `Mapping` of
+the maps by name.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+
+from ..errors import BpfError
+from .array import ArrayMap
+from .base import (BPF_ANY, BPF_EXIST, BPF_NOEXIST, MAP_TYPE_NAMES, Map, MapError, MapSpec,
+                   map_handle)
+from .events import PerfEventArray, PerfRecord, RingBuf
+from .hash import HashMap
+from .lpm import LpmTrieMap
+from .lru import LruHashMap
+from .of_maps import ArrayOfMaps, HashOfMaps
+from .prog_array import ProgArray
+from .redirect import REDIRECT_TYPES, CpuMap, DevMap, DevMapHash, XskMap
+
+__all__ = ["MapSpec", "Map", "ArrayMap", "HashMap", "LruHashMap", "LpmTrieMap", "DevMap",
+           "DevMapHash", "CpuMap", "XskMap", "ProgArray", "PerfEventArray", "RingBuf",
+           "PerfRecord", "ArrayOfMaps", "HashOfMaps", "MapTable", "MapError", "make_map", "MAP_CLASSES", "MAP_TYPES",
+           "ARRAY_TYPES", "BPF_ANY", "BPF_NOEXIST", "BPF_EXIST", "map_handle"]
+
+MAP_CLASSES: dict[int, type[Map]] = {
+    1: HashMap, 2: ArrayMap, 3: ProgArray, 4: PerfEventArray, 5: HashMap, 6: ArrayMap,
+    9: LruHashMap, 10: LruHashMap, 11: LpmTrieMap, 12: ArrayOfMaps, 13: HashOfMaps,
+    27: RingBuf, **REDIRECT_TYPES,
+}
+MAP_TYPES = {t: MAP_TYPE_NAMES[t] for t in sorted(MAP_CLASSES)}   # the kinds bpfjit has
+ARRAY_TYPES = (2, 6)          # lookups the JITs may inline: &values[key] if key < max
+
+
+def make_map(spec: MapSpec) -> Map:
+    """The map object for a spec; BpfError naming the map for a kind bpfjit lacks."""
+    cls = MAP_CLASSES.get(spec.type)
+    if cls is None:
+        raise BpfError(f"map {spec.name!r}: map type {spec.type} ({spec.type_name}) is not "
+                       f"supported; bpfjit has "
+                       f"{', '.join(f'{n} ({t})' for t, n in MAP_TYPES.items())}")
+    return cls(spec)
+
+
+class MapTable(Mapping):
+    """A program's maps, by index (what lddw refers to) and by name."""
+
+    def __init__(self, maps: list[Map] | tuple[Map, ...] = ()):
+        self.list: tuple[Map, ...] = tuple(maps)
+        self._by_name = {m.name: m for m in self.list}
+        for m in self.list:
+            if hasattr(m, "table"):          # maps of maps hold maps of this table
+                m.table = self
+
+    def __getitem__(self, name: str) -> Map:
+        try:
+            return self._by_name[name]
+        except KeyError:
+            known = ", ".join(self._by_name) or "none"
+            raise KeyError(f"no map named {name!r} (maps: {known})") from None
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._by_name)
+
+    def __len__(self) -> int:
+        return len(self.list)
+
+    def index_of(self, the_map: Map) -> int:
+        """The index (lddw's) of this very map object (maps compare by contents)."""
+        for i, m in enumerate(self.list):
+            if m is the_map:
+                return i
+        raise KeyError(f"map {the_map.name!r} is not in this table")
+
+    def find(self, address: int, size: int) -> Map | None:
+        """The map whose arena holds [address, address + size), in real addresses."""
+        for m in self.list:
+            if m.address <= address and address + size <= m.address + m.size:
+                return m
+        return None
+
+    def __repr__(self) -> str:
+        return f"<MapTable {', '.join(self._by_name) or 'empty'}>"

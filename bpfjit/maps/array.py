@@ -1,0 +1,53 @@
+"""BPF_MAP_TYPE_ARRAY and PERCPU_ARRAY (one CPU): fixed u32 indices, every element
+always exists, nothing can be deleted.  Global data (.data, .rodata, .bss) is a
+one-element array too."""
+
+from __future__ import annotations
+
+import errno
+from collections.abc import Iterator
+
+from ..errors import BpfError
+from .base import BPF_ANY, BPF_NOEXIST, Map, MapError, MapSpec, check_flags
+
+__all__ = ["ArrayMap"]
+
+
+class ArrayMap(Map):
+    """BPF_MAP_TYPE_ARRAY: u32 indices 0..max_entries-1, every element always exists."""
+
+    def __init__(self, spec: MapSpec):
+        if spec.key_size != 4:
+            raise BpfError(f"array map {spec.name!r} must have 4-byte keys, not "
+                           f"{spec.key_size}")
+        super().__init__(spec)
+
+    def _index(self, key: bytes) -> int:
+        return int.from_bytes(key, "little")
+
+    def lookup_slot(self, key: bytes) -> int | None:
+        index = self._index(key)
+        return index if index < self.max_entries else None
+
+    def update(self, key, value, flags: int = BPF_ANY) -> None:
+        key, value = self.key(key), self.value(value)
+        check_flags(self.name, flags)
+        index = self._index(key)
+        if index >= self.max_entries:
+            raise MapError(errno.E2BIG, f"array map {self.name!r}: index {index} is past "
+                                        f"max_entries {self.max_entries}")
+        if flags == BPF_NOEXIST:
+            raise MapError(errno.EEXIST, f"array map {self.name!r}: every element exists "
+                                         f"(BPF_NOEXIST)")
+        self._write_slot(index, value)
+
+    def delete(self, key) -> None:
+        raise MapError(errno.EINVAL, f"array map {self.name!r}: elements cannot be deleted")
+
+    def __iter__(self) -> Iterator[bytes]:
+        return (i.to_bytes(4, "little") for i in range(self.max_entries))
+
+    def __len__(self) -> int:
+        return self.max_entries
+
+

@@ -1,0 +1,185 @@
+"""What every map shares: its spec, the value arena, packing, the Python mapping.
+
+Every map keeps its values in one native arena (cffi memory that never moves),
+so a pointer a program gets from `map_lookup_elem` stays valid, and the
+interpreter and the JIT engines share the same bytes: a map's state lives as
+long as the loaded program, across runs and engines.  From Python a map is a
+mutable mapping of bytes keys to bytes values (ints are accepted and packed
+little-endian to the key or value size).
+"""
+
+from __future__ import annotations
+
+import errno
+from collections.abc import Iterator, MutableMapping
+from dataclasses import dataclass
+
+from ..errors import BpfError
+from ..native import ffi
+
+__all__ = ["MapSpec", "Map", "MapError", "BPF_ANY", "BPF_NOEXIST", "BPF_EXIST",
+           "map_handle", "check_flags", "MAP_TYPE_NAMES"]
+
+BPF_ANY, BPF_NOEXIST, BPF_EXIST = 0, 1, 2
+# the kernel's map type ids (enum bpf_map_type), for names in messages
+MAP_TYPE_NAMES = {1: "hash", 2: "array", 3: "prog_array", 4: "perf_event_array",
+                  5: "percpu_hash", 6: "percpu_array", 7: "stack_trace", 8: "cgroup_array",
+                  9: "lru_hash", 10: "lru_percpu_hash", 11: "lpm_trie", 12: "array_of_maps",
+                  13: "hash_of_maps", 14: "devmap", 15: "sockmap", 16: "cpumap", 17: "xskmap",
+                  18: "sockhash", 19: "cgroup_storage", 20: "reuseport_sockarray",
+                  21: "percpu_cgroup_storage", 22: "queue", 23: "stack", 24: "sk_storage",
+                  25: "devmap_hash", 26: "struct_ops", 27: "ringbuf", 28: "inode_storage",
+                  29: "task_storage", 30: "bloom_filter", 31: "user_ringbuf",
+                  32: "cgrp_storage", 33: "arena"}
+_HANDLE_BASE = 0xFFFF_B000_0000_0000     # map handles: never addresses of anything
+MAX_ARENA = 256 << 20                    # bytes of one map's values
+MAX_KEY = 512                            # the kernel's limit is about as small
+
+
+def map_handle(index: int) -> int:
+    """The value `lddw rX, map[index]` loads: an opaque handle, the same in every engine."""
+    return _HANDLE_BASE | index << 16
+
+
+class MapError(BpfError):
+    """A map operation failed; `errno` is the kernel's error number."""
+
+    def __init__(self, err: int, message: str):
+        super().__init__(message)
+        self.errno = err
+
+
+@dataclass(frozen=True)
+class MapSpec:
+    """What an object file declares about a map."""
+    name: str
+    type: int
+    key_size: int
+    value_size: int
+    max_entries: int
+    flags: int = 0
+    initial: bytes | None = None     # global data: the section's bytes
+    read_only: bool = False          # .rodata: programs may not write it
+    inner: "MapSpec | None" = None   # maps of maps: the inner maps' definition
+    values: tuple = ()               # `.values = {...}` initialisers: (index, symbol name)
+
+    @property
+    def type_name(self) -> str:
+        return MAP_TYPE_NAMES.get(self.type, f"type {self.type}")
+
+
+class Map(MutableMapping):
+    """Common parts: the arena, key/value packing, the Python mapping interface."""
+
+    def __init__(self, spec: MapSpec):
+        self.check_spec(spec)
+        self.spec = spec
+        self.name = spec.name
+        self.key_size, self.value_size = spec.key_size, spec.value_size
+        self.max_entries = spec.max_entries
+        size = self.arena_bytes(spec)
+        if size > MAX_ARENA:
+            raise BpfError(f"map {spec.name!r}: {spec.max_entries} entries of "
+                           f"{spec.value_size} bytes is more than bpfjit allocates "
+                           f"({MAX_ARENA >> 20} MiB)")
+        self._arena = ffi.new("uint8_t[]", max(size, 1))
+        self.arena = ffi.buffer(self._arena, size)     # a writable view of every value
+        self.address = int(ffi.cast("uintptr_t", self._arena))
+        self.size = size
+        if spec.initial is not None:
+            self.arena[:len(spec.initial)] = spec.initial
+
+    PROGRAM_READ_ONLY = False        # kinds whose values programs may read, not write
+
+    @property
+    def read_only(self) -> bool:
+        """Programs may not write its values (.rodata, redirect targets)."""
+        return self.spec.read_only or self.PROGRAM_READ_ONLY
+
+    @staticmethod
+    def check_spec(spec: MapSpec) -> None:
+        """BpfError naming the map when its sizes cannot make this kind of map."""
+        if spec.key_size <= 0 or spec.value_size <= 0 or spec.max_entries <= 0:
+            raise BpfError(f"map {spec.name!r}: key size, value size and max entries must be "
+                           f"positive (got {spec.key_size}, {spec.value_size}, "
+                           f"{spec.max_entries})")
+        if spec.key_size > MAX_KEY:
+            raise BpfError(f"map {spec.name!r}: keys of {spec.key_size} bytes are more "
+                           f"than bpfjit allows ({MAX_KEY})")
+
+    @staticmethod
+    def arena_bytes(spec: MapSpec) -> int:
+        """Bytes of native memory the map's values take (what programs may point into)."""
+        return spec.value_size * spec.max_entries
+
+    # ---- packing -------------------------------------------------------------------------
+
+    def _pack(self, value: bytes | int, size: int, what: str) -> bytes:
+        if isinstance(value, int) and not isinstance(value, bool):
+            if not 0 <= value < 1 << (8 * size) and not -(1 << (8 * size - 1)) <= value < 0:
+                raise MapError(errno.E2BIG, f"map {self.name!r}: {value} does not fit a "
+                                            f"{size}-byte {what}")
+            return (value % (1 << (8 * size))).to_bytes(size, "little")
+        if isinstance(value, (bytes, bytearray, memoryview)):
+            value = bytes(value)
+            if len(value) != size:
+                raise MapError(errno.EINVAL, f"map {self.name!r}: a {what} is {size} bytes, "
+                                             f"got {len(value)}")
+            return value
+        raise BpfError(f"map {self.name!r}: a {what} must be bytes or an int, "
+                       f"not {type(value).__name__}")
+
+    def key(self, key: bytes | int) -> bytes:
+        return self._pack(key, self.key_size, "key")
+
+    def value(self, value: bytes | int) -> bytes:
+        return self._pack(value, self.value_size, "value")
+
+    # ---- the kernel's operations (slots are value indices in the arena) -------------------
+
+    def lookup_slot(self, key: bytes) -> int | None:
+        raise NotImplementedError
+
+    def update(self, key: bytes | int, value: bytes | int, flags: int = BPF_ANY) -> None:
+        raise NotImplementedError
+
+    def delete(self, key: bytes | int) -> None:
+        raise NotImplementedError
+
+    def slot_bytes(self, slot: int) -> bytes:
+        at = slot * self.value_size
+        return bytes(self.arena[at:at + self.value_size])
+
+    def _write_slot(self, slot: int, value: bytes) -> None:
+        at = slot * self.value_size
+        self.arena[at:at + self.value_size] = value
+
+    # ---- MutableMapping ---------------------------------------------------------------------
+
+    def __getitem__(self, key: bytes | int) -> bytes:
+        slot = self.lookup_slot(self.key(key))
+        if slot is None:
+            raise KeyError(key)
+        return self.slot_bytes(slot)
+
+    def __setitem__(self, key: bytes | int, value: bytes | int) -> None:
+        self.update(key, value, BPF_ANY)
+
+    def __delitem__(self, key: bytes | int) -> None:
+        self.delete(key)
+
+    def ints(self) -> dict[int, int]:
+        """The contents as {int key: int value} (little-endian, unsigned)."""
+        return {int.from_bytes(k, "little"): int.from_bytes(v, "little") for k, v in self.items()}
+
+    def __repr__(self) -> str:
+        return (f"<{type(self).__name__} {self.name!r} key={self.key_size} "
+                f"value={self.value_size} max_entries={self.max_entries} len={len(self)}>")
+
+
+def check_flags(name: str, flags: int) -> None:
+    if flags not in (BPF_ANY, BPF_NOEXIST, BPF_EXIST):
+        raise MapError(errno.EINVAL, f"map {name!r}: update flags must be BPF_ANY (0), "
+                                     f"BPF_NOEXIST (1) or BPF_EXIST (2), got {flags}")
+
+

@@ -1,0 +1,141 @@
+"""Maps that carry events out of a program: PERF_EVENT_ARRAY and RINGBUF.
+
+A program writes records (`bpf_perf_event_output`, `bpf_ringbuf_output`, or
+`bpf_ringbuf_reserve` then `submit`); bpfjit keeps them, oldest first, in
+`.records` for Python to read, and `drain()` takes them out.  A ring buffer holds
+at most max_entries bytes of unread records (each with an 8-byte header, rounded
+up to 8 bytes, as in the kernel): when it is full, writes fail with -EAGAIN until
+Python drains it, as they would while user space was not reading.
+"""
+
+from __future__ import annotations
+
+import errno
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from ..errors import BpfError
+from .base import Map, MapError, MapSpec
+
+__all__ = ["PerfEventArray", "RingBuf", "PerfRecord", "RINGBUF_HEADER"]
+
+RINGBUF_HEADER = 8
+
+
+@dataclass(frozen=True)
+class PerfRecord:
+    """One perf event: the CPU slot it was written to, and its bytes."""
+    cpu: int
+    data: bytes
+
+
+class _Events(Map):
+    """No keys of its own from Python's side: `records`, `drain()`, `len()`."""
+
+    PROGRAM_READ_ONLY = True
+
+    def __init__(self, spec: MapSpec):
+        super().__init__(spec)
+        self.records: list = []
+
+    def drain(self) -> list:
+        """The records written so far, oldest first; they are removed."""
+        out, self.records = self.records, []
+        return out
+
+    def lookup_slot(self, key: bytes) -> int | None:
+        return None
+
+    def update(self, key, value, flags: int = 0) -> None:
+        raise MapError(errno.EINVAL, f"{self.spec.type_name} {self.name!r}: records come from "
+                                     f"the program; read them with .records or .drain()")
+
+    def delete(self, key) -> None:
+        self.update(key, b"")
+
+    def __getitem__(self, key):
+        raise KeyError(key)
+
+    def __iter__(self) -> Iterator[bytes]:
+        return iter(())
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+
+class PerfEventArray(_Events):
+    """BPF_MAP_TYPE_PERF_EVENT_ARRAY: one slot per CPU; bpfjit runs on CPU 0."""
+
+    @staticmethod
+    def check_spec(spec: MapSpec) -> None:
+        if spec.key_size != 4 or spec.value_size != 4 or spec.max_entries <= 0:
+            raise BpfError(f"perf_event_array {spec.name!r}: keys and values are 4 bytes and "
+                           f"max_entries positive, not {spec.key_size}, {spec.value_size}, "
+                           f"{spec.max_entries}")
+
+    def output(self, cpu: int, data: bytes) -> int:
+        """Record `data` for `cpu`; 0, or -E2BIG for a CPU past max_entries."""
+        if cpu >= self.max_entries:
+            return -errno.E2BIG
+        self.records.append(PerfRecord(cpu, data))
+        return 0
+
+
+class RingBuf(_Events):
+    """BPF_MAP_TYPE_RINGBUF of max_entries bytes; records are bytes."""
+
+    PROGRAM_READ_ONLY = False        # a reserved record is the program's to fill
+
+    @staticmethod
+    def check_spec(spec: MapSpec) -> None:
+        size = spec.max_entries
+        if spec.key_size or spec.value_size or size <= 0 or size & (size - 1) or size % 4096:
+            raise BpfError(f"ringbuf {spec.name!r}: max_entries is its size in bytes, a power "
+                           f"of 2 and a multiple of 4096, and it has no key or value (got "
+                           f"{size}, key {spec.key_size}, value {spec.value_size})")
+
+    @staticmethod
+    def arena_bytes(spec: MapSpec) -> int:
+        return spec.max_entries             # room for records reserved by the program
+
+    def __init__(self, spec: MapSpec):
+        super().__init__(spec)
+        self.reserved: dict[int, int] = {}   # offset in the arena -> size, until submitted
+
+    def _used(self) -> int:
+        return sum(_footprint(len(r)) for r in self.records) + \
+            sum(_footprint(n) for n in self.reserved.values())
+
+    def output(self, data: bytes) -> int:
+        """Append a record; 0, or -EAGAIN when the unread records fill the buffer."""
+        if self._used() + _footprint(len(data)) > self.max_entries:
+            return -errno.EAGAIN
+        self.records.append(bytes(data))
+        return 0
+
+    def reserve(self, size: int) -> int | None:
+        """Room for a `size`-byte record: its offset in the arena, or None when full."""
+        if size <= 0 or self._used() + _footprint(size) > self.max_entries:
+            return None
+        offset = 0
+        for start, n in sorted(self.reserved.items()):    # first fit among reservations
+            if offset + size <= start:
+                break
+            offset = start + (n + 7) // 8 * 8
+        if offset + size > self.max_entries:
+            return None
+        self.reserved[offset] = size
+        return offset
+
+    def commit(self, offset: int, keep: bool) -> bool:
+        """Submit (keep) or discard the record reserved at `offset`; False if none is."""
+        size = self.reserved.pop(offset, None)
+        if size is None:
+            return False
+        if keep:
+            self.records.append(bytes(self.arena[offset:offset + size]))
+        return True
+
+
+def _footprint(size: int) -> int:
+    return RINGBUF_HEADER + (size + 7) // 8 * 8

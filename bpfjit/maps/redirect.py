@@ -1,0 +1,103 @@
+"""The maps XDP programs redirect packets through: DEVMAP and DEVMAP_HASH (network
+devices), CPUMAP (CPUs) and XSKMAP (AF_XDP sockets).
+
+Their values name a target — an ifindex, a queue size, a socket — and programs
+pass them to `bpf_redirect_map`, which bpfjit answers by recording the target on
+the context (`ctx.redirect`) so that a test can assert where a packet went.  An
+entry may be absent (a redirect to it fails); programs may look entries up but
+not change them.  From Python they are mappings like any other map: set an entry
+to the target's number, e.g. `prog.maps["tx_port"][0] = 3` (ifindex 3).
+"""
+
+from __future__ import annotations
+
+import errno
+from collections.abc import Iterator
+
+from ..errors import BpfError
+from .base import BPF_ANY, BPF_EXIST, BPF_NOEXIST, Map, MapError, MapSpec, check_flags
+from .hash import HashMap
+
+__all__ = ["DevMap", "DevMapHash", "CpuMap", "XskMap", "REDIRECT_TYPES"]
+
+
+class _IndexedTargets(Map):
+    """u32 indices below max_entries, each present or not."""
+
+    PROGRAM_READ_ONLY = True
+    WHAT = "target"
+
+    def __init__(self, spec: MapSpec):
+        if spec.key_size != 4 or spec.value_size not in (4, 8):
+            raise BpfError(f"{spec.type_name} {spec.name!r}: keys are 4 bytes and values 4 "
+                           f"or 8, not {spec.key_size} and {spec.value_size}")
+        super().__init__(spec)
+        self._present: set[int] = set()
+
+    def lookup_slot(self, key: bytes) -> int | None:
+        index = int.from_bytes(key, "little")
+        return index if index in self._present else None
+
+    def update(self, key, value, flags: int = BPF_ANY) -> None:
+        key, value = self.key(key), self.value(value)
+        check_flags(self.name, flags)
+        index = int.from_bytes(key, "little")
+        if index >= self.max_entries:
+            raise MapError(errno.E2BIG, f"{self.spec.type_name} {self.name!r}: index {index} "
+                                        f"is past max_entries {self.max_entries}")
+        if flags == BPF_NOEXIST and index in self._present:
+            raise MapError(errno.EEXIST, f"{self.spec.type_name} {self.name!r}: {index} is set")
+        if flags == BPF_EXIST and index not in self._present:
+            raise MapError(errno.ENOENT, f"{self.spec.type_name} {self.name!r}: {index} is "
+                                         f"not set")
+        self._present.add(index)
+        self._write_slot(index, value)
+
+    def delete(self, key) -> None:
+        index = int.from_bytes(self.key(key), "little")
+        if index not in self._present:
+            raise MapError(errno.ENOENT, f"{self.spec.type_name} {self.name!r}: {index} is "
+                                         f"not set")
+        self._present.discard(index)
+
+    def __getitem__(self, key):
+        slot = self.lookup_slot(self.key(key))
+        if slot is None:
+            raise KeyError(key)
+        return self.slot_bytes(slot)
+
+    def __delitem__(self, key) -> None:
+        try:
+            self.delete(key)
+        except MapError:
+            raise KeyError(key) from None
+
+    def __iter__(self) -> Iterator[bytes]:
+        return (i.to_bytes(4, "little") for i in sorted(self._present))
+
+    def __len__(self) -> int:
+        return len(self._present)
+
+
+class DevMap(_IndexedTargets):
+    """BPF_MAP_TYPE_DEVMAP: index -> ifindex (u32, or struct bpf_devmap_val)."""
+    WHAT = "ifindex"
+
+
+class CpuMap(_IndexedTargets):
+    """BPF_MAP_TYPE_CPUMAP: CPU -> queue size (u32, or struct bpf_cpumap_val)."""
+    WHAT = "qsize"
+
+
+class XskMap(_IndexedTargets):
+    """BPF_MAP_TYPE_XSKMAP: receive queue -> AF_XDP socket (its fd, u32)."""
+    WHAT = "socket"
+
+
+class DevMapHash(HashMap):
+    """BPF_MAP_TYPE_DEVMAP_HASH: any u32 key -> ifindex (u32, or struct bpf_devmap_val)."""
+    PROGRAM_READ_ONLY = True
+    WHAT = "ifindex"
+
+
+REDIRECT_TYPES = {14: DevMap, 16: CpuMap, 17: XskMap, 25: DevMapHash}

@@ -1,0 +1,404 @@
+"""Program arrays and tail calls, ring buffers and perf events, LPM tries, LRU hashes,
+maps of maps, fib_lookup, csum_diff and Python helpers with declared arguments:
+from clang-built fixtures and hand-written programs, on every engine."""
+
+import errno
+import struct
+from pathlib import Path
+
+import pytest
+
+import bpfjit
+from bpfjit.maps import (ArrayOfMaps, LpmTrieMap, LruHashMap, MapError, MapSpec, RingBuf,
+                         make_map)
+
+ELF = Path(__file__).parent / "elf"
+XDP_ABORTED, XDP_DROP, XDP_PASS, XDP_TX = 0, 1, 2, 3
+ETH = b"\x02" * 12
+
+
+def ipv4_frame(proto: int, src=(10, 0, 0, 1), dst=(10, 0, 0, 2), payload=b"x" * 8,
+               ttl: int = 64) -> bytes:
+    ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(payload), 0, 0, ttl, proto, 0,
+                     bytes(src), bytes(dst))
+    return ETH + b"\x08\x00" + ip + payload
+
+
+def xdp_program(source: str, prog_from: str = "events") -> bpfjit.Program:
+    """Hand-written XDP code with the maps (and kernel helpers) of a fixture."""
+    env = bpfjit.load_elf(ELF / f"{prog_from}.o").env
+    return bpfjit.Program(bpfjit.assemble(source).insns, env=env, context="xdp",
+                          prog_type="xdp")
+
+
+# ---- tail calls ---------------------------------------------------------------------------
+
+def visits(prog) -> list[int]:
+    return [v for _, v in sorted(prog.maps["visits"].ints().items())]
+
+
+def test_tail_calls_follow_the_program_array(engine):
+    prog = bpfjit.load_elf(ELF / "tail_calls.o", section="xdp", function="dispatch")
+    fn = bpfjit.compile(prog, engine)
+    # UDP: dispatch -> parse_ipv4 -> parse_udp, which drops it
+    assert fn(ipv4_frame(17)) == XDP_DROP and visits(prog) == [1, 1, 1, 0]
+    # TCP: dispatch -> parse_ipv4, which bounces it (XDP_TX)
+    assert fn(ipv4_frame(6)) == XDP_TX and visits(prog) == [2, 2, 1, 0]
+    # IPv6: slot 3 is empty, the tail call falls through to XDP_PASS
+    assert fn(ETH + b"\x86\xdd" + bytes(40)) == XDP_PASS and visits(prog) == [3, 2, 1, 0]
+
+
+def test_program_array_entries_can_change_from_python(engine):
+    prog = bpfjit.load_elf(ELF / "tail_calls.o", section="xdp", function="dispatch")
+    stages = prog.maps["stages"]
+    stages[1] = "parse_udp"                 # a function of the object, by name
+    fn = bpfjit.compile(prog, engine)
+    assert fn(ipv4_frame(6)) == XDP_DROP and visits(prog) == [1, 0, 1, 0]
+    del stages[1]
+    assert fn(ipv4_frame(6)) == XDP_PASS and len(stages) == 1
+    with pytest.raises(bpfjit.BpfError, match="a bpfjit.Program or the name"):
+        stages[0] = 42
+
+
+def test_tail_calls_stop_after_33(engine):
+    # a program that tail-calls itself: the kernel allows 33 tail calls, then the call
+    # falls through; each run counts itself, so 34 runs are counted and the innermost
+    # returns its count
+    source = """
+        mov %r6, %r1
+        stw [%r10-4], 0
+        mov %r2, %r10
+        add %r2, -4
+        lddw %r1, map_by_fd(0)
+        call 1
+        jeq %r0, 0, out
+        mov %r1, 1
+        lock add [%r0+0], %r1
+        mov %r1, %r6
+        lddw %r2, map_by_fd(1)
+        mov %r3, 0
+        call 12
+        stw [%r10-4], 0
+        mov %r2, %r10
+        add %r2, -4
+        lddw %r1, map_by_fd(0)
+        call 1
+        jeq %r0, 0, out
+        ldxdw %r0, [%r0+0]
+        exit
+    out:
+        mov %r0, 0
+        exit
+    """
+    counter = make_map(MapSpec("count", 2, 4, 8, 1))
+    table = make_map(MapSpec("table", 3, 4, 4, 1))
+    from bpfjit.kernel import KernelEnv
+    from bpfjit.maps import MapTable
+    env = KernelEnv(MapTable([counter, table]))
+    prog = bpfjit.Program(bpfjit.assemble(source).insns, env=env, context="xdp",
+                          prog_type="xdp")
+    table[0] = prog
+    assert bpfjit.compile(prog, engine)(bytes(20)) == 34
+    assert counter.ints()[0] == 34
+
+
+# ---- events ---------------------------------------------------------------------------------
+
+def test_ring_buffer_and_perf_records(engine):
+    prog = bpfjit.load_elf(ELF / "events.o")
+    fn = bpfjit.compile(prog, engine)
+    frame = ipv4_frame(17, src=(192, 168, 1, 2), dst=(10, 9, 8, 7), ttl=33)
+    assert fn(frame) == XDP_PASS
+    assert fn(ETH + b"\x08\x06" + bytes(28)) == XDP_PASS          # ARP: no records
+    records = prog.maps["records"].drain()
+    # struct record {saddr, daddr (as stored), u16 length (host order), u8 proto, u8 ttl}
+    assert records == [bytes([192, 168, 1, 2, 10, 9, 8, 7]) + struct.pack("<HBB", 28, 17, 33),
+                       struct.pack("<I", len(frame))]
+    samples = prog.maps["samples"].drain()
+    assert [(s.cpu, s.data) for s in samples] == [
+        (0, bytes([192, 168, 1, 2, 10, 9, 8, 7]) + frame[:14])]
+    assert prog.maps["records"].records == []
+
+
+def test_a_full_ring_buffer_fails_until_drained(engine):
+    # each output of 8 bytes takes 16 (an 8-byte header): 256 fit in 4096 bytes
+    prog = xdp_program("""
+        stdw [%r10-8], 7
+        mov %r6, 0
+    loop:
+        lddw %r1, map_by_fd(0)
+        mov %r2, %r10
+        add %r2, -8
+        mov %r3, 8
+        mov %r4, 0
+        call 130
+        jne %r0, 0, full
+        add %r6, 1
+        jlt %r6, 1000, loop
+    full:
+        mov %r0, %r6
+        exit
+    """)
+    fn = bpfjit.compile(prog, engine)
+    assert fn(bytes(20)) == 256
+    assert fn(bytes(20)) == 0
+    assert len(prog.maps["records"].drain()) == 256
+    assert fn(bytes(20)) == 256
+
+
+def test_ringbuf_map_checks_its_size():
+    with pytest.raises(bpfjit.BpfError, match="power of 2 and a multiple of 4096"):
+        make_map(MapSpec("rb", 27, 0, 0, 5000))
+    rb = make_map(MapSpec("rb", 27, 0, 0, 4096))
+    assert isinstance(rb, RingBuf) and rb.reserve(4089) is None and rb.reserve(8) == 0
+    with pytest.raises(MapError):
+        rb[0] = 1
+
+
+# ---- LPM tries, LRU hashes, maps of maps ------------------------------------------------------
+
+def lpm_key(prefix: int, address: tuple[int, ...]) -> bytes:
+    return struct.pack("<I", prefix) + bytes(address)
+
+
+def test_lpm_trie_finds_the_longest_prefix():
+    routes = LpmTrieMap(MapSpec("routes", 11, 8, 4, 16, 1))
+    routes[lpm_key(8, (10, 0, 0, 0))] = 1
+    routes[lpm_key(16, (10, 1, 0, 0))] = 2
+    routes[lpm_key(24, (10, 1, 2, 0))] = 3
+    routes[lpm_key(0, (0, 0, 0, 0))] = 9                   # the default route
+
+    def match(*address):
+        slot = routes.lookup_slot(lpm_key(32, address))
+        return int.from_bytes(routes.slot_bytes(slot), "little")
+    assert [match(10, 1, 2, 3), match(10, 1, 9, 9), match(10, 200, 0, 1),
+            match(192, 168, 0, 1)] == [3, 2, 1, 9]
+    del routes[lpm_key(24, (10, 1, 2, 0))]
+    assert match(10, 1, 2, 3) == 2 and len(routes) == 3
+    with pytest.raises(MapError) as err:
+        routes[lpm_key(33, (1, 2, 3, 4))] = 1
+    assert err.value.errno == errno.EINVAL
+
+
+def test_lpm_trie_lookups_from_a_program(engine):
+    # key on the stack: prefixlen 32, the packet's first four bytes as the address
+    prog = bpfjit.Program(bpfjit.assemble("""
+        stw [%r10-8], 32
+        ldxw %r2, [%r1+0]
+        stxw [%r10-4], %r2
+        lddw %r1, map_by_fd(0)
+        mov %r2, %r10
+        add %r2, -8
+        call 1
+        jeq %r0, 0, none
+        ldxw %r0, [%r0+0]
+        exit
+    none:
+        mov %r0, 99
+        exit
+    """).insns, env=_env(LpmTrieMap(MapSpec("routes", 11, 8, 4, 16, 1))))
+    routes = prog.maps["routes"]
+    routes[lpm_key(12, (172, 16, 0, 0))] = 12
+    routes[lpm_key(24, (172, 16, 5, 0))] = 24
+    fn = bpfjit.compile(prog, engine)
+    assert [fn(bytes(a)) for a in ((172, 16, 5, 1), (172, 31, 0, 1), (172, 32, 0, 1))] == \
+        [24, 12, 99]
+
+
+def _env(*maps):
+    from bpfjit.kernel import KernelEnv
+    from bpfjit.maps import MapTable
+    return KernelEnv(MapTable(list(maps)))
+
+
+def test_lru_hash_evicts_the_least_recently_used():
+    lru = LruHashMap(MapSpec("lru", 9, 4, 4, 3))
+    for k in (1, 2, 3):
+        lru[k] = k * 10
+    assert lru.lookup_slot(lru.key(1)) is not None          # 1 is now the most recent
+    lru[4] = 40                                              # evicts 2, the oldest
+    assert sorted(lru.ints()) == [1, 3, 4]
+    lru[3] = 31                                              # an update counts as a use
+    lru[5] = 50                                              # evicts 1
+    assert lru.ints() == {3: 31, 4: 40, 5: 50}
+
+
+def test_array_of_maps_gives_programs_the_inner_map(engine):
+    inner_spec = MapSpec("counts", 2, 4, 8, 2)
+    outer = ArrayOfMaps(MapSpec("by_queue", 12, 4, 4, 2, inner=inner_spec))
+    first, second = make_map(inner_spec), make_map(MapSpec("other", 2, 4, 8, 2))
+    unfit = make_map(MapSpec("hashed", 1, 4, 8, 2))
+    env = _env(outer, first, second, unfit)
+    outer[0], outer[1] = first, "other"
+    # look up the inner map of slot (byte 0 of the buffer), then add 5 to its element 1
+    prog = bpfjit.Program(bpfjit.assemble("""
+        ldxb %r2, [%r1+0]
+        stxw [%r10-4], %r2
+        lddw %r1, map_by_fd(0)
+        mov %r2, %r10
+        add %r2, -4
+        call 1
+        jeq %r0, 0, none
+        stw [%r10-8], 1
+        mov %r1, %r0
+        mov %r2, %r10
+        add %r2, -8
+        call 1
+        jeq %r0, 0, none
+        mov %r1, 5
+        lock add [%r0+0], %r1
+        mov %r0, 1
+        exit
+    none:
+        mov %r0, 0
+        exit
+    """).insns, env=env)
+    fn = bpfjit.compile(prog, engine)
+    assert [fn(bytes([slot])) for slot in (0, 1, 1, 7)] == [1, 1, 1, 0]
+    assert first.ints() == {0: 0, 1: 5} and second.ints() == {0: 0, 1: 10}
+    with pytest.raises(MapError, match="'hashed' does not match the inner definition"):
+        outer[0] = unfit
+    with pytest.raises(bpfjit.BpfError, match="map of the same object"):
+        outer[0] = make_map(inner_spec)                     # not in the program's table
+
+
+def test_maps_of_maps_need_a_null_check_on_the_inner_map():
+    inner_spec = MapSpec("counts", 2, 4, 8, 2)
+    env = _env(ArrayOfMaps(MapSpec("outer", 12, 4, 4, 2, inner=inner_spec)),
+               make_map(inner_spec))
+    prog = bpfjit.Program(bpfjit.assemble("""
+        stw [%r10-4], 0
+        lddw %r1, map_by_fd(0)
+        mov %r2, %r10
+        add %r2, -4
+        call 1
+        mov %r1, %r0
+        mov %r2, %r10
+        add %r2, -4
+        call 1
+        mov %r0, 0
+        exit
+    """).insns, env=env)
+    with pytest.raises(bpfjit.VerifierError, match="takes a map in r1"):
+        bpfjit.verify(prog, helpers=bpfjit.helper_ids(prog))
+
+
+# ---- fib_lookup, csum_diff, declared helpers ---------------------------------------------------
+
+ROUTER = """
+    mov %r6, %r1
+    mov %r2, 0
+    stxdw [%r10-64], %r2
+    stxdw [%r10-56], %r2
+    stxdw [%r10-48], %r2
+    stxdw [%r10-40], %r2
+    stxdw [%r10-32], %r2
+    stxdw [%r10-24], %r2
+    stxdw [%r10-16], %r2
+    stxdw [%r10-8], %r2
+    stb [%r10-64], 2
+    stw [%r10-32], 0x0201a8c0
+    mov %r2, %r10
+    add %r2, -64
+    mov %r3, 64
+    mov %r4, 0
+    call 69
+    jne %r0, 0, done
+    ldxw %r0, [%r10-56]
+    lsh %r0, 8
+    ldxb %r1, [%r10-1]
+    or %r0, %r1
+done:
+    exit
+"""
+
+
+def test_fib_lookup_asks_the_routing_callback(engine):
+    prog = xdp_program(ROUTER)
+    asked = []
+
+    def routes(request):
+        asked.append(request)
+        return bpfjit.FibResult(ifindex=7, dmac=bytes.fromhex("0a0b0c0d0e0f"),
+                                smac=bytes(6), mtu=1400)
+    fn = bpfjit.compile(prog, engine)
+    # no routes: BPF_FIB_LKUP_RET_NOT_FWDED (4)
+    assert fn(bytes(20)) == 4
+    prog.env.routes = routes
+    # ifindex at offset 8 (7), the last dmac byte at offset 63 (0x0f)
+    assert fn(bytes(20)) == 7 << 8 | 0x0F
+    assert asked[0].family == 2 and asked[0].dst == bytes([192, 168, 1, 2])
+
+
+def test_csum_diff_matches_a_checksum_computed_here(engine):
+    # checksum of 8 bytes at the packet start, folded and complemented by the program
+    prog = xdp_program("""
+        ldxw %r7, [%r1+4]
+        ldxw %r1, [%r1+0]
+        mov %r2, %r1
+        add %r2, 8
+        jgt %r2, %r7, bad
+        mov %r3, %r1
+        mov %r1, 0
+        mov %r2, 0
+        mov %r4, 8
+        mov %r5, 0
+        call 28
+        mov %r1, %r0
+        rsh %r1, 16
+        and %r0, 0xffff
+        add %r0, %r1
+        mov %r1, %r0
+        rsh %r1, 16
+        add %r0, %r1
+        xor %r0, 0xffff
+        and %r0, 0xffff
+        exit
+    bad:
+        mov %r0, 0
+        exit
+    """)
+    data = bytes([0x45, 0x00, 0x00, 0x1C, 0x12, 0x34, 0x40, 0x00])
+    words = struct.unpack("<4H", data)                # the sum in memory order
+    total = sum(words)
+    while total >> 16:
+        total = (total & 0xFFFF) + (total >> 16)
+    assert bpfjit.compile(prog, engine)(data + bytes(10)) == ~total & 0xFFFF
+
+
+def test_a_declared_helper_initialises_the_stack_it_fills(engine):
+    source = """
+        mov %r1, %r10
+        add %r1, -16
+        mov %r2, 16
+        call 100
+        ldxdw %r0, [%r10-16]
+        ldxdw %r1, [%r10-8]
+        add %r0, %r1
+        exit
+    """
+    prog = bpfjit.assemble(source)
+    calls = []
+
+    def fill(r1, r2, r3, r4, r5):
+        calls.append(r2)
+        return 0
+    # undeclared, the helper may have written nothing: reading the stack is refused
+    with pytest.raises(bpfjit.VerifierError, match="nothing has written yet"):
+        bpfjit.compile(prog, engine, helpers={100: fill})
+    declared = bpfjit.Helper(fill, args=("out", "size"), result="errno")
+    assert bpfjit.compile(prog, engine, helpers={100: declared})() == 0
+    assert calls == [16]
+
+
+def test_helper_signatures_are_checked():
+    with pytest.raises(bpfjit.BpfError, match="must be followed by its size"):
+        bpfjit.Helper(print, args=("out",))
+    with pytest.raises(bpfjit.BpfError, match="up to 5 of"):
+        bpfjit.Helper(print, args=("pointer",))
+    with pytest.raises(bpfjit.BpfError, match="result"):
+        bpfjit.Helper(print, result="pointer")
+    prog = bpfjit.assemble("mov %r1, 5\nmov %r2, 8\ncall 100\nexit")
+    helper = bpfjit.Helper(lambda *a: 0, args=("mem", "size"))
+    with pytest.raises(bpfjit.VerifierError, match="takes a pointer"):
+        bpfjit.compile(prog, helpers={100: helper})
