@@ -25,6 +25,11 @@ clean:
 # Rebuild the eBPF object files the tests load (tests/elf/*.c -> *.o; needs clang with the
 # BPF target).  -g for BTF; the prefix map keeps this machine's paths out of the objects.
 ELF_SOURCES := $(wildcard tests/elf/*.c)
+# Regenerate docs/helpers.md from the helper registry.
+.PHONY: docs
+docs: $(STAMP)
+	$(PY) -m bpfjit helpers --markdown > docs/helpers.md
+
 .PHONY: elf-fixtures
 elf-fixtures:
 	cd tests/elf && for src in $(notdir $(ELF_SOURCES)); do \

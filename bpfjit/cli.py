@@ -140,6 +140,10 @@ def cmd_helpers(args) -> int:
     """The helper registry: id, name, arguments -> result, who may call it, what it does."""
     from .helpers import KERNEL_HELPERS
     if args.markdown:
+        print("# The kernel helpers bpfjit provides\n\nGenerated from the helper registry "
+              "(`bpfjit/helpers`) by `make docs`; the argument and result kinds are explained "
+              "in `bpfjit/helpers/spec.py`. A program loaded from an object file may call "
+              "these; `compile(prog, helpers={id: fn})` adds or replaces helpers.\n")
         print("| id | helper | arguments (r1..) | result | programs | what it does |")
         print("|---|---|---|---|---|---|")
     for hid, helper in sorted(KERNEL_HELPERS.items()):

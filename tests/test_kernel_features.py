@@ -402,3 +402,223 @@ def test_helper_signatures_are_checked():
     helper = bpfjit.Helper(lambda *a: 0, args=("mem", "size"))
     with pytest.raises(bpfjit.VerifierError, match="takes a pointer"):
         bpfjit.compile(prog, helpers={100: helper})
+
+
+# ---- redirect targets, the map table, max_entries ---------------------------------------------
+
+def test_redirect_maps_hold_targets_that_may_be_absent():
+    from bpfjit.maps import DevMap, XskMap
+    ports = DevMap(MapSpec("ports", 14, 4, 4, 4))
+    assert len(ports) == 0 and ports.lookup_slot(ports.key(1)) is None
+    ports[1] = 7
+    assert ports.ints() == {1: 7} and ports.read_only            # programs may not write
+    with pytest.raises(MapError) as err:
+        ports[4] = 1
+    assert err.value.errno == errno.E2BIG
+    del ports[1]
+    with pytest.raises(KeyError):
+        ports[1]
+    with pytest.raises(bpfjit.BpfError, match="keys are 4 bytes"):
+        XskMap(MapSpec("xsks", 17, 8, 4, 4))
+
+
+def test_redirect_records_where_the_packet_went(engine):
+    # bpf_redirect(5, 0) in XDP: XDP_REDIRECT; with flags: XDP_ABORTED
+    prog = xdp_program("mov %r1, 5\nmov %r2, 0\ncall 23\nexit")
+    ctx = bpfjit.XdpContext(bytes(20))
+    assert bpfjit.compile(prog, engine)(ctx) == 4
+    assert ctx.redirect == bpfjit.Redirect(target=5)
+    prog = xdp_program("mov %r1, 5\nmov %r2, 1\ncall 23\nexit")
+    ctx = bpfjit.XdpContext(bytes(20))
+    assert bpfjit.compile(prog, engine)(ctx) == 0 and ctx.redirect is None
+    # in tc: TC_ACT_REDIRECT (7), BPF_F_INGRESS (1) allowed
+    tc = bpfjit.Program(bpfjit.assemble("mov %r1, 9\nmov %r2, 1\ncall 23\nexit").insns,
+                        env=prog.env, context="skb", prog_type="sched_cls")
+    skb = bpfjit.SkbContext(bytes(20))
+    assert bpfjit.compile(tc, engine)(skb) == 7
+    assert skb.redirect == bpfjit.Redirect(target=9, flags=1)
+
+
+def test_the_map_table_is_a_mapping_of_names():
+    from collections.abc import Mapping, MutableMapping
+    prog = bpfjit.load_elf(ELF / "events.o")
+    assert isinstance(prog.maps, Mapping) and list(prog.maps) == ["records", "samples"]
+    assert all(isinstance(m, MutableMapping) for m in prog.maps.values())
+    with pytest.raises(KeyError, match="no map named 'nope'"):
+        prog.maps["nope"]
+
+
+def test_max_entries_for_maps_that_declare_none():
+    # the perf event array declares no max_entries: one per CPU, bpfjit has one
+    assert bpfjit.load_elf(ELF / "events.o").maps["samples"].max_entries == 1
+    prog = bpfjit.load_elf(ELF / "events.o", max_entries={"samples": 4, "records": 8192})
+    assert prog.maps["samples"].max_entries == 4 and prog.maps["records"].max_entries == 8192
+    with pytest.raises(bpfjit.ElfError, match="max_entries must be a dict"):
+        bpfjit.load_elf(ELF / "events.o", max_entries={"samples": 0})
+
+
+def test_a_map_without_max_entries_is_named(tmp_path):
+    # patch tail_calls.o's `visits` array to declare no size: its BTF has `max_entries`
+    # as a member name; renaming that string hides it
+    raw = (ELF / "tail_calls.o").read_bytes()
+    assert raw.count(b"max_entries\0") >= 1             # in the BTF and debug strings
+    raw = raw.replace(b"max_entries\0", b"max_entriez\0")
+    with pytest.raises(bpfjit.ElfError, match="map 'visits' declares no max_entries.*"
+                                              "max_entries=.*--max-entries visits=N"):
+        bpfjit.load_elf(raw, max_entries={"stages": 4})
+    prog = bpfjit.load_elf(raw, function="dispatch", max_entries={"visits": 4, "stages": 4})
+    assert prog.maps["visits"].max_entries == 4
+
+
+# ---- the verifier on what these programs do ----------------------------------------------------
+
+def test_a_lookup_or_null_joined_with_null_is_still_checked(engine):
+    # regression: `p = x ? lookup() : NULL` joined a map value or NULL with the constant
+    # 0 into a plain number, so the later NULL check proved nothing (pping's pattern)
+    inner = MapSpec("counts", 2, 4, 8, 2)
+    prog = bpfjit.Program(bpfjit.assemble("""
+        ldxb %r6, [%r1+0]
+        mov %r7, 0
+        jeq %r6, 0, join
+        stw [%r10-4], 1
+        lddw %r1, map_by_fd(0)
+        mov %r2, %r10
+        add %r2, -4
+        call 1
+        mov %r7, %r0
+    join:
+        jeq %r7, 0, none
+        ldxdw %r0, [%r7+0]
+        add %r0, 1
+        exit
+    none:
+        mov %r0, 0
+        exit
+    """).insns, env=_env(make_map(inner)))
+    verified = bpfjit.verify(prog, helpers=bpfjit.helper_ids(prog))
+    assert 11 in verified.proven                        # the load through r7
+    prog.maps["counts"][1] = 41
+    fn = bpfjit.compile(prog, engine)
+    assert fn(bytes([1])) == 42 and fn(bytes([0])) == 0
+
+
+def test_ring_buffer_records_are_proven_within_their_size():
+    prog = bpfjit.load_elf(ELF / "events.o")
+    verified = bpfjit.verify(prog, mode="strict", helpers=bpfjit.helper_ids(prog))
+    assert verified.proven == set(verified.accesses)
+    # one byte past a 12-byte record is refused
+    bad = xdp_program("""
+        lddw %r1, map_by_fd(0)
+        mov %r2, 12
+        mov %r3, 0
+        call 131
+        jeq %r0, 0, out
+        stb [%r0+12], 1
+        mov %r1, %r0
+        mov %r2, 0
+        call 132
+    out:
+        mov %r0, 2
+        exit
+    """)
+    with pytest.raises(bpfjit.VerifierError, match="outside the 12-byte value"):
+        bpfjit.verify(bad, helpers=bpfjit.helper_ids(bad))
+
+
+def test_helpers_are_limited_to_their_program_types():
+    prog = xdp_program("mov %r2, 0\ncall 50\nexit")      # skb_adjust_room in XDP
+    with pytest.raises(bpfjit.VerifierError, match="skb_adjust_room is not available to "
+                                                   "xdp programs"):
+        bpfjit.verify(prog, helpers=bpfjit.helper_ids(prog))
+
+
+# ---- socket-buffer helpers ----------------------------------------------------------------------
+
+def skb_program(source: str) -> bpfjit.Program:
+    env = bpfjit.load_elf(ELF / "tc_classify.o").env
+    return bpfjit.Program(bpfjit.assemble(source).insns, env=env, context="skb",
+                          prog_type="sched_cls")
+
+
+def test_skb_load_bytes_copies_out_of_the_packet(engine):
+    prog = skb_program("""
+        mov %r2, 12
+        mov %r3, %r10
+        add %r3, -8
+        mov %r4, 2
+        call 26
+        jne %r0, 0, out
+        ldxh %r0, [%r10-8]
+        exit
+    out:
+        exit
+    """)
+    fn = bpfjit.compile(prog, engine)
+    assert fn(b"\x02" * 12 + b"\x86\xdd" + bytes(10)) == 0xDD86
+    assert fn(bytes(13)) == -errno.EFAULT & 0xFFFFFFFFFFFFFFFF
+
+
+def test_skb_adjust_room_opens_room_after_the_ip_header(engine):
+    # BPF_ADJ_ROOM_NET (0): 8 zero bytes between the IPv4 header and its payload
+    prog = skb_program("mov %r2, 8\nmov %r3, 0\nmov %r4, 0\ncall 50\nexit")
+    frame = ipv4_frame(17, payload=b"ABCDEFGH")
+    ctx = bpfjit.SkbContext(frame)
+    assert bpfjit.compile(prog, engine)(ctx) == 0
+    assert ctx.packet == frame[:34] + bytes(8) + b"ABCDEFGH"
+    # and closes it again (a negative difference), BPF_ADJ_ROOM_MAC (1): after Ethernet
+    prog = skb_program("mov %r2, -20\nmov %r3, 1\nmov %r4, 0\ncall 50\nexit")
+    ctx = bpfjit.SkbContext(frame)
+    assert bpfjit.compile(prog, engine)(ctx) == 0 and ctx.packet == frame[:14] + b"ABCDEFGH"
+
+
+def test_l3_csum_replace_updates_the_checksum_as_rfc_1624(engine):
+    # change the TTL byte pair (ttl, protocol) from 64/17 to 63/17 and fix the checksum
+    frame = ipv4_frame(17, ttl=64)
+    header = bytearray(frame[14:34])
+    struct.pack_into("!H", header, 10, _checksum(bytes(header)))
+    frame = frame[:14] + bytes(header) + frame[34:]
+    old = int.from_bytes(frame[22:24], "little")
+    new = int.from_bytes(bytes([63, 17]), "little")
+    prog = skb_program(f"""
+        mov %r6, %r1
+        mov %r2, 22
+        mov %r3, %r10
+        add %r3, -2
+        sth [%r10-2], {new}
+        mov %r4, 2
+        mov %r5, 0
+        call 9
+        mov %r1, %r6
+        mov %r2, 24
+        mov %r3, {old}
+        mov %r4, {new}
+        mov %r5, 2
+        call 10
+        exit
+    """)
+    ctx = bpfjit.SkbContext(frame)
+    assert bpfjit.compile(prog, engine)(ctx) == 0
+    updated = bytearray(frame[14:34])
+    updated[8] = 63
+    struct.pack_into("!H", updated, 10, 0)
+    assert ctx.packet[14:34] == bytes(updated[:10]) + struct.pack(
+        "!H", _checksum(bytes(updated))) + bytes(updated[12:])
+
+
+def _checksum(header: bytes) -> int:
+    total = sum(struct.unpack(f"!{len(header) // 2}H", header))
+    while total >> 16:
+        total = (total & 0xFFFF) + (total >> 16)
+    return ~total & 0xFFFF
+
+
+@pytest.mark.parametrize("tos,result,new_tos", [(0, 0, 0), (1, 1, 3), (2, 1, 3), (3, 1, 3)])
+def test_skb_ecn_set_ce_marks_ecn_capable_packets(engine, tos, result, new_tos):
+    frame = bytearray(ipv4_frame(6))
+    frame[15] = tos
+    header = bytes(frame[14:34])
+    frame[24:26] = struct.pack("!H", _checksum(header))
+    ctx = bpfjit.SkbContext(bytes(frame))
+    assert bpfjit.compile(skb_program("call 97\nexit"), engine)(ctx) == result
+    assert ctx.packet[15] == new_tos
+    assert _checksum(ctx.packet[14:34]) == 0            # the checksum still verifies

@@ -120,3 +120,9 @@ def test_cli_lists_the_helpers():
     assert lines[0].split()[:2] == ["1", "map_lookup_elem"]
     assert any(line.split()[:2] == ["44", "xdp_adjust_head"] and "[xdp]" in line
                for line in lines)
+
+
+def test_the_helper_docs_are_generated_from_the_registry():
+    # docs/helpers.md is `bpfjit helpers --markdown` (make docs): it must not go stale
+    docs = Path(__file__).parent.parent / "docs" / "helpers.md"
+    assert docs.read_text() == cli("helpers", "--markdown").stdout
