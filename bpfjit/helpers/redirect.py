@@ -13,7 +13,6 @@ import struct
 from dataclasses import dataclass
 
 from ..errors import HelperArgumentError
-from ..maps import DevMap, DevMapHash, Map
 from .spec import KernelHelper, Signature
 
 __all__ = ["HELPERS", "Redirect", "FibRequest", "FibResult", "FIB_PARAMS_SIZE"]

@@ -11,7 +11,7 @@ little-endian to the key or value size).
 from __future__ import annotations
 
 import errno
-from collections.abc import Iterator, MutableMapping
+from collections.abc import MutableMapping
 from dataclasses import dataclass
 
 from ..errors import BpfError
@@ -166,7 +166,12 @@ class Map(MutableMapping):
         self.update(key, value, BPF_ANY)
 
     def __delitem__(self, key: bytes | int) -> None:
-        self.delete(key)
+        try:
+            self.delete(key)
+        except MapError as exc:          # a missing key is a KeyError to Python
+            if exc.errno == errno.ENOENT:
+                raise KeyError(key) from None
+            raise
 
     def ints(self) -> dict[int, int]:
         """The contents as {int key: int value} (little-endian, unsigned)."""

@@ -52,14 +52,6 @@ class HashMap(Map):
         except MapError:
             raise KeyError(key) from None
 
-    def __delitem__(self, key) -> None:
-        try:
-            self.delete(key)
-        except MapError as exc:
-            if exc.errno == errno.ENOENT:
-                raise KeyError(key) from None
-            raise
-
     def __iter__(self) -> Iterator[bytes]:
         return iter(list(self._slots))
 

@@ -77,14 +77,6 @@ class LpmTrieMap(Map):
             raise KeyError(key)
         return self.slot_bytes(found[1])
 
-    def __delitem__(self, key) -> None:
-        try:
-            self.delete(key)
-        except MapError as exc:
-            if exc.errno == errno.ENOENT:
-                raise KeyError(key) from None
-            raise
-
     def __iter__(self) -> Iterator[bytes]:
         return iter([key for key, _ in self._slots.values()])
 

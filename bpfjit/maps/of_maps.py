@@ -87,12 +87,6 @@ class _MapsOfMaps(Map):
             raise KeyError(key)
         return inner
 
-    def __delitem__(self, key) -> None:
-        try:
-            self.delete(key)
-        except MapError:
-            raise KeyError(key) from None
-
     def __iter__(self) -> Iterator[bytes]:
         return iter(list(self._inner))
 

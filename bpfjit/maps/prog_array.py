@@ -77,12 +77,6 @@ class ProgArray(Map):
             raise KeyError(key)
         return program
 
-    def __delitem__(self, key) -> None:
-        try:
-            self.delete(key)
-        except MapError:
-            raise KeyError(key) from None
-
     def __iter__(self) -> Iterator[bytes]:
         return (i.to_bytes(4, "little") for i in sorted(self._programs))
 

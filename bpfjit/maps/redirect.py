@@ -60,18 +60,6 @@ class _IndexedTargets(Map):
                                          f"not set")
         self._present.discard(index)
 
-    def __getitem__(self, key):
-        slot = self.lookup_slot(self.key(key))
-        if slot is None:
-            raise KeyError(key)
-        return self.slot_bytes(slot)
-
-    def __delitem__(self, key) -> None:
-        try:
-            self.delete(key)
-        except MapError:
-            raise KeyError(key) from None
-
     def __iter__(self) -> Iterator[bytes]:
         return (i.to_bytes(4, "little") for i in sorted(self._present))
 

@@ -12,7 +12,7 @@ and every copy of it, NULL on one edge and a map value on the other.
 from __future__ import annotations
 
 from .. import semantics as sem
-from .domain import (BIG, M32, MAP_VALUE, MEM, NULLABLE, S64_MAX, SCALAR, STACK, U64,
+from .domain import (BIG, M32, MEM, NULLABLE, S64_MAX, SCALAR, STACK, U64,
                      Value, const, pointer, scalar)
 from .state import LEN, State
 from .zone import MIRROR

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from ..context import CONTEXTS, context_field
 from ..isa import STACK_SIZE, Kind
-from .domain import (CTX, M32, MAP_OR_NULL, MAP_PTR, MAP_PTR_OR_NULL, MAP_VALUE, MAX_LEN, MEM, NUMERIC,
+from .domain import (CTX, MAP_OR_NULL, MAP_PTR, MAP_PTR_OR_NULL, MAP_VALUE, MAX_LEN, MEM, NUMERIC,
                      POINTERS, SCALAR, STACK, Value, const, map_indices, pointer, scalar)
 from .state import FULL_FRAME, LEN, State, frame_bits, slot_var
 
