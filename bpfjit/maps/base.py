@@ -18,7 +18,7 @@ from ..errors import BpfError
 from ..native import ffi
 
 __all__ = ["MapSpec", "Map", "MapError", "BPF_ANY", "BPF_NOEXIST", "BPF_EXIST",
-           "map_handle", "check_flags", "MAP_TYPE_NAMES"]
+           "map_handle", "check_flags", "check_index_update", "MAP_TYPE_NAMES"]
 
 BPF_ANY, BPF_NOEXIST, BPF_EXIST = 0, 1, 2
 # the kernel's map type ids (enum bpf_map_type), for names in messages
@@ -180,6 +180,20 @@ class Map(MutableMapping):
     def __repr__(self) -> str:
         return (f"<{type(self).__name__} {self.name!r} key={self.key_size} "
                 f"value={self.value_size} max_entries={self.max_entries} len={len(self)}>")
+
+
+def check_index_update(m: Map, index: int, present: bool, flags: int) -> None:
+    """The kernel's checks on an update of slot `index` of an indexed map whose slots
+    may be empty (redirect targets, program arrays): flags, range, NOEXIST / EXIST."""
+    check_flags(m.name, flags)
+    what = f"{m.spec.type_name} {m.name!r}"
+    if index >= m.max_entries:
+        raise MapError(errno.E2BIG, f"{what}: index {index} is past max_entries "
+                                    f"{m.max_entries}")
+    if flags == BPF_NOEXIST and present:
+        raise MapError(errno.EEXIST, f"{what}: {index} is set")
+    if flags == BPF_EXIST and not present:
+        raise MapError(errno.ENOENT, f"{what}: {index} is not set")
 
 
 def check_flags(name: str, flags: int) -> None:

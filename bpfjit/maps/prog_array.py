@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from typing import Callable
 
 from ..errors import BpfError
-from .base import BPF_ANY, BPF_EXIST, BPF_NOEXIST, Map, MapError, MapSpec, check_flags
+from .base import BPF_ANY, Map, MapError, MapSpec, check_index_update
 
 __all__ = ["ProgArray"]
 
@@ -54,14 +54,7 @@ class ProgArray(Map):
 
     def update(self, key, value, flags: int = BPF_ANY) -> None:
         index = int.from_bytes(self.key(key), "little")
-        check_flags(self.name, flags)
-        if index >= self.max_entries:
-            raise MapError(errno.E2BIG, f"prog_array {self.name!r}: index {index} is past "
-                                        f"max_entries {self.max_entries}")
-        if flags == BPF_NOEXIST and index in self._programs:
-            raise MapError(errno.EEXIST, f"prog_array {self.name!r}: {index} is set")
-        if flags == BPF_EXIST and index not in self._programs:
-            raise MapError(errno.ENOENT, f"prog_array {self.name!r}: {index} is not set")
+        check_index_update(self, index, index in self._programs, flags)
         self._programs[index] = self._as_program(value)
         self._write_slot(index, (index + 1).to_bytes(4, "little"))
 

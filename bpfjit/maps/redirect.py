@@ -15,7 +15,7 @@ import errno
 from collections.abc import Iterator
 
 from ..errors import BpfError
-from .base import BPF_ANY, BPF_EXIST, BPF_NOEXIST, Map, MapError, MapSpec, check_flags
+from .base import BPF_ANY, Map, MapError, MapSpec, check_index_update
 from .hash import HashMap
 
 __all__ = ["DevMap", "DevMapHash", "CpuMap", "XskMap", "REDIRECT_TYPES"]
@@ -40,16 +40,8 @@ class _IndexedTargets(Map):
 
     def update(self, key, value, flags: int = BPF_ANY) -> None:
         key, value = self.key(key), self.value(value)
-        check_flags(self.name, flags)
         index = int.from_bytes(key, "little")
-        if index >= self.max_entries:
-            raise MapError(errno.E2BIG, f"{self.spec.type_name} {self.name!r}: index {index} "
-                                        f"is past max_entries {self.max_entries}")
-        if flags == BPF_NOEXIST and index in self._present:
-            raise MapError(errno.EEXIST, f"{self.spec.type_name} {self.name!r}: {index} is set")
-        if flags == BPF_EXIST and index not in self._present:
-            raise MapError(errno.ENOENT, f"{self.spec.type_name} {self.name!r}: {index} is "
-                                         f"not set")
+        check_index_update(self, index, index in self._present, flags)
         self._present.add(index)
         self._write_slot(index, value)
 
