@@ -201,6 +201,23 @@ class _Function:
                 self._bounds[key] = h.sub(end, self.frame_lo_i)
         return self._bounds[key]
 
+    def _region(self):
+        """(start, length) of an XDP frame's checkable buffer: the metadata in use (from
+        the context block's data_meta) and the packet; once per function, or at each use
+        where a helper may have moved them."""
+        m = self.m
+        if not m.reload_packet and "region" in self._bounds:
+            return self._bounds["region"]
+        b = self.b if m.reload_packet else self.hoist
+        slot = b.add(self.mem_i, _const(I64, m.meta_slot - m.header))
+        lo = b.load(b.inttoptr(slot, PTR), typ=I64)
+        length = b.load(_run_field(b, self.run, "mem_len"), typ=I64) if m.reload_packet \
+            else self.mem_len
+        region = lo, b.add(length, b.sub(self.mem_i, lo))
+        if not m.reload_packet:
+            self._bounds["region"] = region
+        return region
+
     def address(self, pc: int, base_reg: int, off: int, size: int, write: bool):
         """A pointer for an access of `size` bytes at base_reg + off, checked in checked mode."""
         b = self.b
@@ -216,8 +233,14 @@ class _Function:
                 base = b.ptrtoint(self.stack_base, I64)
                 return b.gep(self.stack_base, [b.sub(addr, base)], source_etype=I8)
             return b.inttoptr(addr, PTR)
+        if self.m.metadata:                 # the packet and the metadata in use before it
+            lo, length = self._region()
+            fits = b.icmp_unsigned(">=", length, _const(I64, size))
+            bound = b.select(fits, b.sub(length, _const(I64, size - 1)), _const(I64, 0))
+            in_mem = b.icmp_unsigned("<", b.sub(addr, lo), bound)
+        else:
+            in_mem = b.icmp_unsigned("<", b.sub(addr, self.mem_i), self._bound("mem", size))
         d_mem = b.sub(addr, self.mem_i)
-        in_mem = b.icmp_unsigned("<", d_mem, self._bound("mem", size))
         d_stack = b.sub(addr, self.frame_lo_i)
         in_stack = b.icmp_unsigned("<=", d_stack, self._bound("stack", size))
         valid = b.or_(in_mem, in_stack)
@@ -496,6 +519,10 @@ class _Module:
         # a helper may resize the packet: buffer bounds then come from run->mem_len,
         # read where they are used (after the last call), not once per function
         self.reload_packet = changes_packet(self.prog)
+        context = CONTEXTS.get(prog.context)
+        self.header = context.HEADER if context is not None else 0
+        self.metadata = context is not None and context.META_ROOM > 0
+        self.meta_slot = context.FIELDS["data_meta"].slot if self.metadata else 0
         self.leaders = block_leaders(prog)
         self.costs = block_costs(prog, self.leaders)
         self.checkpoints = budget_checkpoints(prog)

@@ -74,8 +74,12 @@ def _map_from_environment() -> tuple[str, ...] | None:
 DEFAULT_MAP = _map_from_environment() or register_map(0)
 
 # the context block at r12 (8-byte slots); the BPF stack follows it
+# "mem" and "mem_bound<s>" bound the buffer that checked accesses may touch: for an XDP
+# frame it starts at data_meta (the metadata in use), otherwise at "data", the buffer's
+# (the packet's) start
 _SLOTS = ("run", "mem", "mem_bound1", "mem_bound2", "mem_bound4", "mem_bound8",
           "stack_end1", "stack_end2", "stack_end4", "stack_end8", "save0", "save1",
+          "data", "spare",
           # the run structure's fields for helpers, as they were before this run (a
           # helper may run the program again: the entry point puts them back on return)
           "outer_mem", "outer_mem_len", "outer_stack_lo", "outer_stack_hi")
@@ -162,6 +166,11 @@ class _Lowering:
         self.table_address = int(ffi.cast("uintptr_t", helpers.table))
         # a helper may resize the packet: its bounds are reloaded after every helper call
         self.reload_packet = changes_packet(prog)
+        context = CONTEXTS.get(prog.context)
+        self.header = context.HEADER if context is not None else 0
+        self.metadata = context is not None and context.META_ROOM > 0
+        # where the context block keeps data_meta (its metadata's start)
+        self.meta_slot = context.FIELDS["data_meta"].slot if self.metadata else 0
         # array lookups done in JIT code (unless the caller replaced helper 1)
         self.inline_lookups = {} if not inline_lookups else {
             pc: index for pc, index in verified.lookups.items()
@@ -242,14 +251,21 @@ class _Lowering:
         a("SUB", "rsp", FRAME)
         a("MOV", CTX, "rsp")
         a("MOV", Mem(8, CTX, _CTX["run"]), "rdx")
+        a("MOV", Mem(8, CTX, _CTX["data"]), "rdi")
         a("MOV", Mem(8, CTX, _CTX["mem"]), "rdi")
+        a("MOV", "r8", "rsi")                                   # r8 = the region's length
+        if self.metadata:
+            a("MOV", "rax", Mem(8, "rdi", -self.header + self.meta_slot))   # data_meta
+            a("MOV", Mem(8, CTX, _CTX["mem"]), "rax")
+            a("ADD", "r8", "rdi")
+            a("SUB", "r8", "rax")                               # len + metadata in use
         # mem_bound<s> = len - s + 1, or 0 when len < s: an s-byte access at mem + d is
         # inside the buffer when d < mem_bound<s> (unsigned)
         # (only the limits of the sizes that checked accesses use)
-        a("MOV", Mem(8, CTX, _CTX["mem_bound1"]), "rsi")
+        a("MOV", Mem(8, CTX, _CTX["mem_bound1"]), "r8")
         a("XOR", "ecx", "ecx")
         for size in sorted(self.checked["mem"] - {1}):
-            a("MOV", "rax", "rsi")
+            a("MOV", "rax", "r8")
             a("SUB", "rax", size - 1)
             a("CMOVB", "rax", "rcx")
             a("MOV", Mem(8, CTX, _CTX[f"mem_bound{size}"]), "rax")
@@ -288,9 +304,9 @@ class _Lowering:
         a.jump("ne", loop)
         # r1 = mem, r2 = len, r10 = the top of the main frame; other registers are never
         # read before written (the verifier rejects such programs)
-        a("MOV", r[1], Mem(8, CTX, _CTX["mem"]))
+        a("MOV", r[1], Mem(8, CTX, _CTX["data"]))
         if self.prog.context is not None:       # r1 = the context block before the packet
-            a("SUB", r[1], CONTEXTS[self.prog.context].HEADER)   # sub r1, header
+            a("SUB", r[1], self.header)                         # sub r1, header
         else:
             a("MOV", r[2], Mem(8, CTX, _CTX["mem_bound1"]))
         a("LEA", self.fp, Mem(8, CTX, CTX_BYTES + STACK_BYTES))
@@ -616,7 +632,7 @@ class _Lowering:
             a("MOVSXD", S1, r32(S1))                        # movsxd r10, r10d
         a("CMP", S1, Mem(8, CTX, _CTX[f"mem_bound{size}"]))   # offset < len - size + 1?
         a.jump("ae", "return_zero")
-        a("ADD", S1, Mem(8, CTX, _CTX["mem"]))             # add r10, packet
+        a("ADD", S1, Mem(8, CTX, _CTX["data"]))            # add r10, packet
         if size == 4:
             a("MOV", r32(d), Mem(4, S1, 0))                 # mov r0d, [r10]
             a("BSWAP", r32(d))                              # bswap r0d
@@ -717,6 +733,12 @@ class _Lowering:
         (0 when len < s) from run->mem_len; r11 holds the run structure."""
         a = self.a
         a("MOV", S1, Mem(8, S2, _RUN["mem_len"]))              # mov r10, [run.mem_len]
+        if self.metadata:                        # the region starts at data_meta
+            a("MOV", S2, Mem(8, CTX, _CTX["data"]))
+            a("MOV", S2, Mem(8, S2, -self.header + self.meta_slot))   # mov r11, [data_meta]
+            a("MOV", Mem(8, CTX, _CTX["mem"]), S2)
+            a("ADD", S1, Mem(8, CTX, _CTX["data"]))
+            a("SUB", S1, S2)                                   # r10 = len + metadata
         a("MOV", Mem(8, CTX, _CTX["mem_bound1"]), S1)
         for size in sorted(self.checked["mem"] - {1}):
             short = a.new_label()

@@ -186,8 +186,9 @@ def _packet_load_step(insn, pc: int) -> Step:
         offset = imm if src is None else sem.sext((r[src] + imm) & M32, 32)
         mem = st.space.mem
         r[1:6] = _ZEROS5
-        if 0 <= offset and offset + size <= mem.hi - mem.base:
-            r[0] = int.from_bytes(mem.buf[offset:offset + size], "big")
+        if 0 <= offset and offset + size <= mem.hi - MEM_BASE:
+            at = MEM_BASE - mem.base + offset
+            r[0] = int.from_bytes(mem.buf[at:at + size], "big")
             return nxt
         r[0] = 0
         raise _Halt
@@ -388,9 +389,10 @@ class Interpreter:
             view = memoryview(ctx.buffer)
             env = self.program.env
             outer = env.begin(ctx, "interp") if env is not None else None
+            room = ctx.META_ROOM
             try:
-                return self.run(view[ctx.HEADER:], context=view[:ctx.HEADER], steps=steps,
-                                length=len(ctx))
+                return self.run(view[ctx.HEADER - room:], context=view[:ctx.HEADER - room],
+                                steps=steps, length=len(ctx), room=room, metalen=ctx.metalen)
             finally:
                 if env is not None:
                     env.end(outer)
@@ -401,10 +403,12 @@ class Interpreter:
         return self.run(as_buffer(mem), steps=steps)
 
     def run(self, buf: memoryview, context: memoryview | None = None,
-            steps: list | None = None, length: int | None = None) -> int:
-        """Run on an already-prepared writable byte view (and context block); `length`:
-        the packet's bytes at the start of `buf` (the rest is room to grow into)."""
-        space = AddressSpace(buf, self._maps, context, self.frames, length)
+            steps: list | None = None, length: int | None = None, room: int = 0,
+            metalen: int = 0) -> int:
+        """Run on an already-prepared writable byte view (and context block).  For a
+        packet: `buf` has `room` bytes of metadata room (`metalen` in use) before it, then
+        `length` bytes of packet, then room to grow into."""
+        space = AddressSpace(buf, self._maps, context, self.frames, length, room, metalen)
         outer = getattr(self._current, "space", None)   # a helper may run us again
         self._current.space = space
         st = RunState(space, self.helpers, self.budget)

@@ -68,9 +68,14 @@ class AddressSpace:
     """The regions of one run, with bounds-checked little-endian loads and stores."""
 
     def __init__(self, mem: memoryview, maps=(), context: memoryview | None = None,
-                 frames: int = MAX_CALL_DEPTH, length: int | None = None):
-        self.mem = Region("memory", MEM_BASE, mem)
-        if length is not None:                # a packet with room to grow after it
+                 frames: int = MAX_CALL_DEPTH, length: int | None = None,
+                 room: int = 0, metalen: int = 0):
+        # the buffer; for a packet, `mem` starts `room` bytes before it (metadata room,
+        # of which `metalen` are in use and reachable) and may go on past its length
+        self.mem = Region("memory", MEM_BASE - room, mem)
+        self.room = room
+        self.mem.lo = MEM_BASE - metalen
+        if length is not None:
             self.mem.hi = MEM_BASE + length
         self.stack = Region("stack", STACK_TOP - STACK_BYTES, memoryview(bytearray(STACK_BYTES)))
         self.stack.lo = STACK_TOP - STACK_SIZE          # only the main frame is live
@@ -121,10 +126,11 @@ class AddressSpace:
     def packet(self) -> tuple[int, int]:
         return MEM_BASE, self.mem.hi - MEM_BASE
 
-    def set_packet_length(self, length: int) -> None:
-        if not 0 <= length <= len(self.mem.buf):
+    def set_packet_length(self, length: int, metalen: int = 0) -> None:
+        if not 0 <= length <= len(self.mem.buf) - self.room or not 0 <= metalen <= self.room:
             raise HelperArgumentError(f"a packet of {length} bytes does not fit its buffer")
         self.mem.hi = MEM_BASE + length
+        self.mem.lo = MEM_BASE - metalen
 
     def set_depth(self, frames: int) -> None:
         """Make the stack frames of `frames` nested calls live (1 = main only)."""

@@ -115,8 +115,9 @@ class JitMemory:
     def packet(self) -> tuple[int, int]:
         return int(self.run.mem), int(self.run.mem_len)
 
-    def set_packet_length(self, length: int) -> None:
-        """The JIT code reloads the length after a helper that changes the packet."""
+    def set_packet_length(self, length: int, metalen: int = 0) -> None:
+        """The JIT code reloads the length (and, from the context block, where the
+        metadata starts) after a helper that changes the packet."""
         self.run.mem_len = length
 
 

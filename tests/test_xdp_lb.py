@@ -146,3 +146,53 @@ def test_packet_pointers_are_invalid_after_adjust_head():
         bpfjit.verify(prog, mode="strict", helpers=bpfjit.helper_ids(prog))
     verified = bpfjit.verify(prog, helpers=bpfjit.helper_ids(prog))
     assert 7 not in verified.proven
+
+
+META_PROGRAM = """
+    mov %r6, %r1
+    mov %r2, -8
+    call 54
+    jne %r0, 0, fail
+    ldxw %r2, [%r6+8]
+    ldxw %r3, [%r6+0]
+    mov %r4, %r2
+    add %r4, 8
+    jgt %r4, %r3, fail
+    stw [%r2+0], 0x11223344
+    stw [%r2+4], 0x55667788
+    ldxw %r0, [%r2+4]
+    exit
+fail:
+    mov %r0, 1
+    exit
+"""
+
+
+def test_metadata_in_front_of_the_packet(engine):
+    # bpf_xdp_adjust_meta(ctx, -8) makes 8 bytes of metadata just before data; the
+    # program checks data_meta + 8 <= data, writes two words and reads one back
+    prog = bpfjit.Program(bpfjit.assemble(META_PROGRAM).insns, env=loaded().env,
+                          context="xdp", prog_type="xdp")
+    ctx = bpfjit.XdpContext(bytes(range(20)))
+    assert bpfjit.compile(prog, engine)(ctx) == 0x55667788
+    assert ctx.metadata == bytes.fromhex("4433221188776655")
+    assert ctx.packet == bytes(range(20))                   # the packet is untouched
+
+
+@pytest.mark.parametrize("delta,result,metalen", [(-32, 0, 32), (-36, -22, 0), (-6, -13, 0),
+                                                  (4, -22, 0)])
+def test_adjust_meta_limits(engine, delta, result, metalen):
+    # at most 32 bytes (-EINVAL), a multiple of 4 (-EACCES), never past data (-EINVAL)
+    prog = bpfjit.Program(bpfjit.assemble(f"mov %r2, {delta}\ncall 54\nexit").insns,
+                          env=loaded().env, context="xdp", prog_type="xdp")
+    ctx = bpfjit.XdpContext(bytes(20))
+    assert bpfjit.compile(prog, engine)(ctx) == result & 0xFFFFFFFFFFFFFFFF
+    assert ctx.metalen == metalen
+
+
+def test_without_metadata_the_bytes_before_the_packet_are_out_of_bounds(engine):
+    # data - 4 is in the metadata room, but no metadata is in use: a checked access traps
+    prog = bpfjit.Program(bpfjit.assemble("ldxw %r2, [%r1+0]\nldxw %r0, [%r2-4]\nexit").insns,
+                          env=loaded().env, context="xdp", prog_type="xdp")
+    with pytest.raises(bpfjit.MemoryAccessError, match="pc 1"):
+        bpfjit.compile(prog, engine)(bpfjit.XdpContext(bytes(20)))

@@ -50,6 +50,8 @@ class PacketContext:
     FIELDS: dict[str, Field] = {}
     KIND = ""                        # the Program.context value it serves
     NARROW_LOADS = False             # may a load read part of a scalar field?
+    META_ROOM = 0                    # bytes for metadata at the end of the block
+    metalen = 0                      # of which the program uses this many
 
     def __init__(self, packet: bytes | bytearray | memoryview):
         data = as_buffer(packet)

@@ -2,7 +2,8 @@
 
 Programs read `ctx->data` and `ctx->data_end` with 32-bit loads and use them as
 packet pointers; the other fields are the receive queue's numbers.  The block
-keeps data, data_end, data_meta as 8-byte addresses, then the three u32 fields.
+keeps data, data_end, data_meta as 8-byte addresses, then the three u32 fields; 32
+bytes of room for metadata (bpf_xdp_adjust_meta) follow it, just before the packet.
 """
 
 from __future__ import annotations
@@ -12,13 +13,14 @@ import struct
 
 from .base import Field, PacketContext
 
-__all__ = ["XdpContext", "XDP_HEADER", "XDP_ACTIONS"]
+__all__ = ["XdpContext", "XDP_HEADER", "XDP_ACTIONS", "META_ROOM"]
 
 # data, data_end, data_meta (8 bytes each); ingress_ifindex, rx_queue_index,
 # egress_ifindex (4 bytes each), padded to 40
 _LAYOUT = struct.Struct("<QQQIIIxxxx")
 _POINTERS = struct.Struct("<QQQ")
-XDP_HEADER = _LAYOUT.size
+META_ROOM = 32              # the most metadata the kernel allows in front of a frame
+XDP_HEADER = _LAYOUT.size + META_ROOM
 HEADROOM = 256              # XDP_PACKET_HEADROOM
 FRAME = 3776                # a 4 KiB page less the skb_shared_info room: headroom + data
 ETH_HLEN = 14
@@ -32,6 +34,7 @@ class XdpContext(PacketContext):
     """
 
     HEADER = XDP_HEADER
+    META_ROOM = META_ROOM
     KIND = "xdp"
     FIELDS = {f.name: f for f in (
         Field("data", 0, 4, "data", 0), Field("data_end", 4, 4, "data_end", 8),
@@ -51,6 +54,12 @@ class XdpContext(PacketContext):
         # and the rest of the frame after it (what adjust_head / adjust_tail may use)
         self.headroom = HEADROOM
         self.tailroom = max(0, FRAME - HEADROOM - self.length)
+        self.metalen = 0            # bytes of metadata just before the packet
+
+    @property
+    def metadata(self) -> bytes:
+        """The metadata a program put in front of the packet (bpf_xdp_adjust_meta)."""
+        return bytes(self.buffer[self.HEADER - self.metalen:self.HEADER])
 
     def write_fields(self) -> None:
         _LAYOUT.pack_into(self.buffer, 0, 0, 0, 0, self.ingress_ifindex & 0xFFFFFFFF,
@@ -58,12 +67,24 @@ class XdpContext(PacketContext):
 
     def refresh(self, data_address: int) -> None:
         _POINTERS.pack_into(self.buffer, 0, data_address, data_address + self.length,
-                            data_address)
+                            data_address - self.metalen)
+
+    def adjust_meta(self, delta: int) -> int:
+        """bpf_xdp_adjust_meta: the metadata starts `delta` bytes later (earlier when < 0);
+        at most 32 bytes, a multiple of 4, within the headroom; -EINVAL / -EACCES."""
+        metalen = self.metalen - delta
+        if not 0 <= metalen <= min(META_ROOM, self.headroom):
+            return -errno.EINVAL
+        if metalen % 4:
+            return -errno.EACCES
+        self.metalen = metalen
+        return 0
 
     def adjust_head(self, delta: int) -> int:
         """bpf_xdp_adjust_head: the packet starts `delta` bytes later (earlier when < 0,
-        into the headroom); at least an Ethernet header must remain."""
-        if self.headroom + delta < 0 or self.length - delta < ETH_HLEN:
+        into the headroom, less what metadata uses); at least an Ethernet header must
+        remain.  The metadata moves with the packet's start."""
+        if self.headroom + delta < self.metalen or self.length - delta < ETH_HLEN:
             return -errno.EINVAL
         result = self.insert(0, -delta) if delta < 0 else self.remove(0, delta)
         if result == 0:

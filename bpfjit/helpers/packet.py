@@ -33,11 +33,11 @@ def _err(code: int) -> int:
 
 
 def _resized(call, result: int) -> int:
-    """After a context changed the packet's length: tell the engine's memory."""
+    """After a context changed the packet's length or metadata: tell the engine."""
     if result == 0:
         ctx = call.context
         memory = call.memory
-        memory.set_packet_length(len(ctx))
+        memory.set_packet_length(len(ctx), ctx.metalen)
         ctx.refresh(memory.packet()[0])
     return result & M64
 
@@ -53,8 +53,7 @@ def xdp_adjust_tail(call, r1, r2, r3, r4, r5) -> int:
 
 
 def xdp_adjust_meta(call, r1, r2, r3, r4, r5) -> int:
-    """bpfjit gives XDP frames no metadata area: only a zero change succeeds."""
-    return 0 if _s32(r2) == 0 else _err(ENOTSUPP)
+    return _resized(call, call.context.adjust_meta(_s32(r2)))
 
 
 def _copy_out(call, offset: int, to: int, size: int, error: int) -> int:
@@ -247,7 +246,8 @@ HELPERS = [
                                                   _SKB),
                  skb_adjust_room, "add or remove r2 bytes after the L2 or L3 header"),
     KernelHelper(54, "xdp_adjust_meta", Signature(("ctx", "any"), "errno", True, _XDP),
-                 xdp_adjust_meta, "metadata room: bpfjit has none (only 0 succeeds)"),
+                 xdp_adjust_meta, "move the metadata's start by r2 bytes (up to 32 bytes "
+                                  "before the packet)"),
     KernelHelper(65, "xdp_adjust_tail", Signature(("ctx", "any"), "errno", True, _XDP),
                  xdp_adjust_tail, "move the packet's end by r2 bytes"),
     KernelHelper(97, "skb_ecn_set_ce", Signature(("ctx",), (0, 1), True, _SKB),

@@ -202,8 +202,10 @@ class MemoryRules:
         if writes:
             return
         dst = insn.dst
-        if field.kind in ("data", "data_meta"):
+        if field.kind == "data":
             st.forget_register(dst, pointer(MEM, 0, 0))
+        elif field.kind == "data_meta":     # up to META_ROOM bytes of metadata before data
+            st.forget_register(dst, pointer(MEM, -CONTEXTS[self.context].META_ROOM, 0))
         elif field.kind == "data_end":
             st.forget_register(dst, pointer(MEM, st.min_len, MAX_LEN))
             st.zone.add(dst, LEN, 0)
