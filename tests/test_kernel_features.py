@@ -622,3 +622,33 @@ def test_skb_ecn_set_ce_marks_ecn_capable_packets(engine, tos, result, new_tos):
     assert bpfjit.compile(skb_program("call 97\nexit"), engine)(ctx) == result
     assert ctx.packet[15] == new_tos
     assert _checksum(ctx.packet[14:34]) == 0            # the checksum still verifies
+
+
+# ---- read-only global data ---------------------------------------------------------------------
+
+def test_rodata_values_are_constants_to_the_verifier_and_then_frozen(engine):
+    # `const volatile` configuration in .rodata (libbpf style): step = 7 in globals.o.
+    # The program indexes an 8-byte stack buffer with it; strict mode can prove that
+    # only knowing the value, as the kernel does for a frozen map
+    prog = bpfjit.load_elf(ELF / "globals.o")
+    rodata = prog.maps.index_of(prog.maps[".rodata"])
+    prog = bpfjit.Program(bpfjit.assemble(f"""
+        stdw [%r10-8], 0
+        stb [%r10-3], 42
+        lddw %r1, map_val_by_fd({rodata}, 0)
+        ldxw %r2, [%r1+0]
+        mov %r3, %r10
+        add %r3, -8
+        add %r3, %r2
+        ldxb %r0, [%r3-1]
+        exit
+    """).insns, env=prog.env, context="xdp", prog_type="xdp")
+    rodata_map = prog.maps[".rodata"]
+    rodata_map[0] = 7 - 1                   # before it is verified, it may be set: 6
+    verified = bpfjit.verify(prog, mode="strict", helpers=bpfjit.helper_ids(prog))
+    assert verified.proven == set(verified.accesses)
+    # offset 6 - 1 = 5 from r10 - 8: the byte at r10 - 3; frozen from now on
+    assert bpfjit.compile(prog, engine, mode="strict")(bytes(20)) == 42
+    with pytest.raises(MapError) as err:
+        rodata_map[0] = 7
+    assert err.value.errno == errno.EPERM

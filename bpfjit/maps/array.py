@@ -32,6 +32,7 @@ class ArrayMap(Map):
     def update(self, key, value, flags: int = BPF_ANY) -> None:
         key, value = self.key(key), self.value(value)
         check_flags(self.name, flags)
+        self._check_writable()
         index = self._index(key)
         if index >= self.max_entries:
             raise MapError(errno.E2BIG, f"array map {self.name!r}: index {index} is past "

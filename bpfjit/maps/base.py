@@ -90,6 +90,17 @@ class Map(MutableMapping):
             self.arena[:len(spec.initial)] = spec.initial
 
     PROGRAM_READ_ONLY = False        # kinds whose values programs may read, not write
+    frozen = False                   # Python may no longer write it (bpfjit.verifier)
+
+    def freeze(self) -> None:
+        """No more writes from Python: the verifier took its values as constants (the
+        kernel freezes .rodata when a program is loaded, BPF_MAP_FREEZE)."""
+        self.frozen = True
+
+    def _check_writable(self) -> None:
+        if self.frozen:
+            raise MapError(errno.EPERM, f"map {self.name!r} is frozen: the verifier used its "
+                                        f"values as constants (set it before compiling)")
 
     @property
     def read_only(self) -> bool:

@@ -154,6 +154,8 @@ def verify(prog: Program, mode: str = "checked", helpers=None, log: bool = False
                                 f"recursion; checked mode bounds it at run time)")
     analysis = Analysis(prog, signatures, order, mode, want_log=log)
     analysis.run()
+    for index in analysis.constant_maps:     # what it read is now fixed, as the kernel does
+        prog.maps.list[index].freeze()
     accesses = tuple(sorted(analysis.accesses))
     proven = frozenset(pc for pc, ok in analysis.accesses.items() if ok)
     if mode == "strict":

@@ -213,6 +213,7 @@ class Analysis(AluRules, MemoryRules, BranchRules, CallRules):
         self.accesses: dict[int, bool] = {}        # pc -> proven in bounds
         self.regions: dict[int, str | None] = {}   # pc -> the region it always touches
         self.lookups: dict[int, int | None] = {}   # map_lookup_elem pc -> map, if inlinable
+        self.constant_maps: set[int] = set()       # read-only data whose values it used
         self.ctx_loads: dict[int, tuple[int, int]] = {}   # pc -> rewritten (offset, size):
         #                                                   context loads and stores
         self.reached: set[int] = set()

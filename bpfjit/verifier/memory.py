@@ -61,6 +61,8 @@ class MemoryRules:
         loaded = None
         if base.kind == STACK and base.frame == 0:
             loaded = self._own_frame(pc, insn, st, lo, hi, size, ok, writes, value)
+        elif base.kind == MAP_VALUE and ok and lo == hi and not writes:
+            loaded = self._constant_data(insn, st, base, lo, size)
         elif writes and base.kind == STACK:
             self._note_frame_write(base.frame, lo, hi + size)
         elif writes and base.kind not in (MEM, MAP_VALUE):
@@ -96,6 +98,23 @@ class MemoryRules:
         if v.kind == MAP_VALUE:
             return lo >= 0 and hi + size <= self._value_size(v)
         return False
+
+    def _constant_data(self, insn, st: State, base: Value, offset: int, size: int):
+        """A load from read-only global data (.rodata) at a constant offset: the value
+        itself, as the kernel reads a frozen map; the map is frozen once verified
+        (bpfjit.maps: Python may set it before, not after)."""
+        maps = map_indices(base.maps)
+        if len(maps) != 1 or insn.kind is Kind.ATOMIC:
+            return None
+        the_map = self.maps[maps[0]]
+        if not the_map.spec.read_only or the_map.spec.initial is None:
+            return None
+        raw = int.from_bytes(bytes(the_map.arena[offset:offset + size]), "little")
+        if insn.kind is Kind.LDSX and raw >> (8 * size - 1):
+            raw -= 1 << (8 * size)
+        self.constant_maps.add(maps[0])
+        st.forget_register(insn.dst, const(raw & ((1 << 64) - 1)))
+        return st.regs[insn.dst]
 
     def _value_size(self, v: Value) -> int:
         """Bytes a map value pointer may reach: the smallest value of its maps, or for a
