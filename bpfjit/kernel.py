@@ -10,6 +10,7 @@ read of the host's memory.  The implementations live in bpfjit.helpers.
 
 from __future__ import annotations
 
+import functools
 import os
 import random
 import threading
@@ -108,10 +109,8 @@ class KernelEnv:
 
 
 def _bind(impl: Callable, call: "HelperCall") -> Callable:
-    def helper(r1, r2, r3, r4, r5):
-        return impl(call, r1, r2, r3, r4, r5)
-    helper.__name__ = getattr(impl, "__name__", "helper")
-    return helper
+    """impl(call, r1..r5) as a function of r1..r5 (a partial: no extra Python frame)."""
+    return functools.partial(impl, call)
 
 
 class HelperCall:
@@ -121,6 +120,7 @@ class HelperCall:
         self.env = env
         self._memory = memory
         self.engine = engine
+        self._handles = {map_handle(i): (i, m) for i, m in enumerate(env.maps.list)}
 
     @property
     def memory(self) -> HelperMemory:
@@ -138,8 +138,7 @@ class HelperCall:
     def the_map(self, handle: int):
         """(index, map) for a map handle a program passed; HelperArgumentError if it is
         not one."""
-        maps = self.env.maps.list
-        index = (handle - map_handle(0)) >> 16
-        if 0 <= index < len(maps) and handle == map_handle(index):
-            return index, maps[index]
-        raise HelperArgumentError(f"r1 ({handle:#x}) is not a map")
+        found = self._handles.get(handle)
+        if found is None:
+            raise HelperArgumentError(f"{handle:#x} is not a map handle")
+        return found

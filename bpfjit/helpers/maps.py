@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import errno
 
-from ..maps import BPF_ANY, ArrayOfMaps, HashOfMaps, MapError, ProgArray, map_handle
+from ..maps import BPF_ANY, MapError, ProgArray
 from .spec import KernelHelper, Signature
 
 __all__ = ["HELPERS", "TailCalled", "MAX_TAIL_CALLS"]
@@ -26,13 +26,7 @@ def errno_result(operation) -> int:
 def lookup(call, r1, r2, r3, r4, r5) -> int:
     index, m = call.the_map(r1)
     mem = call.memory
-    if isinstance(m, ProgArray):
-        return 0
-    if isinstance(m, (ArrayOfMaps, HashOfMaps)):      # the inner map's handle, or NULL
-        inner = m.inner(mem.read(r2, m.key_size))
-        return 0 if inner is None else map_handle(call.env.maps.index_of(inner))
-    slot = m.lookup_slot(mem.read(r2, m.key_size))
-    return 0 if slot is None else mem.map_address(index) + slot * m.value_size
+    return m.program_lookup(mem.read(r2, m.key_size), mem.map_address(index))
 
 
 def update(call, r1, r2, r3, r4, r5) -> int:

@@ -151,6 +151,12 @@ class Map(MutableMapping):
     def lookup_slot(self, key: bytes) -> int | None:
         raise NotImplementedError
 
+    def program_lookup(self, key: bytes, arena_address: int) -> int:
+        """What bpf_map_lookup_elem gives a program whose arena address for this map is
+        `arena_address`: a pointer to the value, or 0 (maps of maps: an inner map)."""
+        slot = self.lookup_slot(key)
+        return 0 if slot is None else arena_address + slot * self.value_size
+
     def update(self, key: bytes | int, value: bytes | int, flags: int = BPF_ANY) -> None:
         raise NotImplementedError
 

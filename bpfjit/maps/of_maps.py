@@ -13,7 +13,8 @@ import errno
 from collections.abc import Iterator
 
 from ..errors import BpfError
-from .base import BPF_ANY, BPF_EXIST, BPF_NOEXIST, Map, MapError, MapSpec, check_flags
+from .base import (BPF_ANY, BPF_EXIST, BPF_NOEXIST, Map, MapError, MapSpec, check_flags,
+                   map_handle)
 
 __all__ = ["ArrayOfMaps", "HashOfMaps"]
 
@@ -45,7 +46,11 @@ class _MapsOfMaps(Map):
         return self._inner.get(key)
 
     def lookup_slot(self, key: bytes) -> int | None:
-        return None              # programs get the inner map's handle (bpfjit.helpers)
+        return None              # programs get the inner map's handle, not a value
+
+    def program_lookup(self, key: bytes, arena_address: int) -> int:
+        inner = self._inner.get(key)
+        return 0 if inner is None else map_handle(self.table.index_of(inner))
 
     def _as_map(self, value) -> Map:
         if isinstance(value, str) and self.table is not None and value in self.table:
