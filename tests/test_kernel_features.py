@@ -652,3 +652,43 @@ def test_rodata_values_are_constants_to_the_verifier_and_then_frozen(engine):
     with pytest.raises(MapError) as err:
         rodata_map[0] = 7
     assert err.value.errno == errno.EPERM
+
+
+# ---- hostile arguments end in an error code or a HelperError, never outside the buffers ---------
+
+EINVAL, EFAULT = -22 & 0xFFFFFFFFFFFFFFFF, -14 & 0xFFFFFFFFFFFFFFFF
+
+
+@pytest.mark.parametrize("setup,helper,expected", [
+    ("mov %r2, 0x7fffffff", 44, EINVAL),                       # adjust_head past the end
+    ("mov %r2, -0x80000000", 44, EINVAL),                      # ... before the headroom
+    ("mov %r2, 0x7fffffff", 65, EINVAL),                       # adjust_tail past the frame
+    ("mov %r2, 0\nmov %r3, %r10\nadd %r3, -8\nmov %r4, 0x7fffffff", 189, EINVAL),
+    ("mov %r2, -1\nmov %r3, %r10\nadd %r3, -8\nmov %r4, 8", 189, EINVAL),
+    ("mov %r2, 4\nmov %r3, %r10\nadd %r3, -8\nmov %r4, 8", 190, 0),   # within: stored
+])
+def test_packet_helpers_refuse_what_does_not_fit(engine, setup, helper, expected):
+    prog = xdp_program(f"stdw [%r10-8], 0\n{setup}\ncall {helper}\nexit")
+    ctx = bpfjit.XdpContext(bytes(range(20)))
+    assert bpfjit.compile(prog, engine)(ctx) == expected
+    if helper == 190:
+        assert ctx.packet == bytes(range(4)) + bytes(8) + bytes(range(12, 20))
+    else:
+        assert ctx.packet == bytes(range(20))
+
+
+@pytest.mark.parametrize("source", [
+    # a perf record of 2**31 bytes at the stack: far outside it
+    "lddw %r2, map_by_fd(1)\nmov %r3, 0\nmov %r4, %r10\nadd %r4, -8\n"
+    "mov %r5, 0x7fffffff\ncall 25\nexit",
+    # a ring buffer record from memory 64 bytes below the stack's bottom
+    "lddw %r1, map_by_fd(0)\nmov %r2, %r10\nadd %r2, -4160\nmov %r3, 8\nmov %r4, 0\n"
+    "call 130\nexit",
+    # submitting a record that was never reserved
+    "lddw %r1, map_by_fd(0)\nmov %r2, 8\nmov %r3, 0\ncall 131\njeq %r0, 0, out\n"
+    "mov %r1, %r0\nadd %r1, 8\nmov %r2, 0\ncall 132\nout:\nexit",
+])
+def test_event_helpers_refuse_bad_pointers(engine, source):
+    prog = xdp_program("stdw [%r10-8], 0\n" + source)
+    with pytest.raises(bpfjit.HelperError):
+        bpfjit.compile(prog, engine)(bytes(20))
