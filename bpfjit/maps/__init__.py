@@ -25,8 +25,9 @@ from .redirect import REDIRECT_TYPES, CpuMap, DevMap, DevMapHash, XskMap
 
 __all__ = ["MapSpec", "Map", "ArrayMap", "HashMap", "LruHashMap", "LpmTrieMap", "DevMap",
            "DevMapHash", "CpuMap", "XskMap", "ProgArray", "PerfEventArray", "RingBuf",
-           "PerfRecord", "ArrayOfMaps", "HashOfMaps", "MapTable", "MapError", "make_map", "MAP_CLASSES", "MAP_TYPES",
-           "ARRAY_TYPES", "BPF_ANY", "BPF_NOEXIST", "BPF_EXIST", "map_handle"]
+           "PerfRecord", "ArrayOfMaps", "HashOfMaps", "MapTable", "MapError", "make_map",
+           "MAP_CLASSES", "MAP_TYPES", "ARRAY_TYPES", "BPF_ANY", "BPF_NOEXIST", "BPF_EXIST",
+           "map_handle"]
 
 MAP_CLASSES: dict[int, type[Map]] = {
     1: HashMap, 2: ArrayMap, 3: ProgArray, 4: PerfEventArray, 5: HashMap, 6: ArrayMap,
