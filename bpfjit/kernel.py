@@ -41,8 +41,8 @@ class HelperMemory(Protocol):
         """(address, length) of the run's packet (its buffer, for plain programs)."""
         ...
 
-    def set_packet_length(self, length: int) -> None:
-        """A helper resized the packet (its start does not move)."""
+    def set_packet_length(self, length: int, metalen: int = 0) -> None:
+        """A helper resized the packet (its start does not move) or its metadata."""
         ...
 
 
