@@ -692,3 +692,21 @@ def test_event_helpers_refuse_bad_pointers(engine, source):
     prog = xdp_program("stdw [%r10-8], 0\n" + source)
     with pytest.raises(bpfjit.HelperError):
         bpfjit.compile(prog, engine)(bytes(20))
+
+
+def test_strict_mode_refuses_a_pointer_passed_to_a_helper_as_a_number():
+    # l3_csum_replace's offset is a number: a packet pointer there would make the result
+    # depend on where the packet is (engines put it at different addresses)
+    prog = skb_program("""
+        ldxw %r2, [%r1+76]
+        mov %r3, 0
+        mov %r4, 0
+        mov %r5, 2
+        call 10
+        mov %r0, 0
+        exit
+    """)
+    with pytest.raises(bpfjit.VerifierError, match="pc 4: strict mode: l3_csum_replace gets "
+                                                   "a pointer in r2 as a number"):
+        bpfjit.verify(prog, mode="strict", helpers=bpfjit.helper_ids(prog))
+    bpfjit.verify(prog, helpers=bpfjit.helper_ids(prog))          # checked mode runs it

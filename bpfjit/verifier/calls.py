@@ -87,6 +87,11 @@ class CallRules:
                         self.maps[i].spec.type == _RINGBUF for i in map_indices(arg.maps)):
                     self.fail(pc, f"{name} takes a record ringbuf_reserve returned (checked "
                                   f"for NULL) in r{reg}, not {arg.describe()}")
+            elif kind in ("any", "size") and self.mode == "strict" and \
+                    (arg.kind in POINTERS or arg.kind == MAP_PTR or arg.kind in NULLABLE):
+                self.fail(pc, f"strict mode: {name} gets a pointer in r{reg} as a number "
+                              f"({arg.describe()}), which would make its result depend on "
+                              f"an address (the kernel refuses such leaks)")
             elif kind in ("key", "value", "mem", "mem_or_null", "out"):
                 null = kind == "mem_or_null" and arg.kind == SCALAR and arg.is_const \
                     and arg.umin == 0
