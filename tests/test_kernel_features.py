@@ -710,3 +710,20 @@ def test_strict_mode_refuses_a_pointer_passed_to_a_helper_as_a_number():
                                                    "a pointer in r2 as a number"):
         bpfjit.verify(prog, mode="strict", helpers=bpfjit.helper_ids(prog))
     bpfjit.verify(prog, helpers=bpfjit.helper_ids(prog))          # checked mode runs it
+
+
+@pytest.mark.parametrize("source,words", [
+    # a program array works with tail_call only: no lookups from programs
+    ("stw [%r10-4], 0\nlddw %r1, map_by_fd(0)\nmov %r2, %r10\nadd %r2, -4\ncall 1\n"
+     "mov %r0, 0\nexit", "map_lookup_elem cannot take map 'stages': a prog_array works "
+                         "with tail_call only"),
+    # and tail_call takes a program array only
+    ("mov %r1, %r1\nlddw %r2, map_by_fd(1)\nmov %r3, 0\ncall 12\nmov %r0, 0\nexit",
+     "tail_call takes a prog_array map, not 'visits'"),
+])
+def test_maps_and_helpers_must_fit_each_other(source, words):
+    env = bpfjit.load_elf(ELF / "tail_calls.o", function="dispatch").env
+    prog = bpfjit.Program(bpfjit.assemble(source).insns, env=env, context="xdp",
+                          prog_type="xdp")
+    with pytest.raises(bpfjit.VerifierError, match=words):
+        bpfjit.verify(prog, helpers=bpfjit.helper_ids(prog))

@@ -69,12 +69,15 @@ def _commit(call, address: int, keep: bool) -> int:
 
 HELPERS = [
     KernelHelper(25, "perf_event_output",
-                 Signature(("ctx", "map", "any", "mem", "size"), "errno"), perf_event_output,
+                 Signature(("ctx", "map", "any", "mem", "size"), "errno",
+                           map_types=frozenset({4})), perf_event_output,
                  "a record for the perf event array r2 (read from map.records)"),
-    KernelHelper(130, "ringbuf_output", Signature(("map", "mem", "size", "any"), "errno"),
+    KernelHelper(130, "ringbuf_output", Signature(("map", "mem", "size", "any"), "errno",
+                                                  map_types=frozenset({27})),
                  ringbuf_output, "copy r3 bytes at r2 into the ring buffer r1"),
     KernelHelper(131, "ringbuf_reserve", Signature(("map", "any", "any"),
-                                                   "ringbuf_mem_or_null"),
+                                                   "ringbuf_mem_or_null",
+                                                   map_types=frozenset({27})),
                  ringbuf_reserve, "room for an r2-byte record in ring buffer r1, or NULL"),
     KernelHelper(132, "ringbuf_submit", Signature(("ringbuf_mem", "any")),
                  lambda call, r1, r2, r3, r4, r5: _commit(call, r1, True),

@@ -72,6 +72,7 @@ HELPERS = [
                  "BPF_NOEXIST, BPF_EXIST)"),
     KernelHelper(3, "map_delete_elem", Signature(("map", "key"), "errno"), delete,
                  "remove the key at r2"),
-    KernelHelper(12, "tail_call", Signature(("ctx", "map", "any"), "errno"), tail_call,
+    KernelHelper(12, "tail_call", Signature(("ctx", "map", "any"), "errno",
+                                            map_types=frozenset({3})), tail_call,
                  "run program r3 of the program array r2 in place of this one"),
 ]

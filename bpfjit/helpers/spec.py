@@ -39,11 +39,13 @@ class Signature:
 
     `changes_packet`: the call may move or resize the packet, so every packet pointer
     is invalid after it (as in the kernel); `contexts`: the program contexts that may
-    call it ("xdp", "skb"; None: any)."""
+    call it ("xdp", "skb"; None: any); `map_types`: the kernel map types its map
+    argument may be (None: any)."""
     args: tuple[str, ...] = ()
     result: str | tuple[int, int] = "scalar"
     changes_packet: bool = False
     contexts: frozenset[str] | None = None
+    map_types: frozenset[int] | None = None
 
     def __post_init__(self) -> None:
         if len(self.args) > 5 or any(a not in ARG_KINDS for a in self.args):

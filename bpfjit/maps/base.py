@@ -90,6 +90,7 @@ class Map(MutableMapping):
             self.arena[:len(spec.initial)] = spec.initial
 
     PROGRAM_READ_ONLY = False        # kinds whose values programs may read, not write
+    PROGRAM_HELPERS: frozenset[str] | None = None   # the helpers programs may pass it to
     frozen = False                   # Python may no longer write it (bpfjit.verifier)
 
     def freeze(self) -> None:

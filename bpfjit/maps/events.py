@@ -66,6 +66,8 @@ class _Events(Map):
 class PerfEventArray(_Events):
     """BPF_MAP_TYPE_PERF_EVENT_ARRAY: one slot per CPU; bpfjit runs on CPU 0."""
 
+    PROGRAM_HELPERS = frozenset({"perf_event_output"})
+
     @staticmethod
     def check_spec(spec: MapSpec) -> None:
         if spec.key_size != 4 or spec.value_size != 4 or spec.max_entries <= 0:
@@ -85,6 +87,7 @@ class RingBuf(_Events):
     """BPF_MAP_TYPE_RINGBUF of max_entries bytes; records are bytes."""
 
     PROGRAM_READ_ONLY = False        # a reserved record is the program's to fill
+    PROGRAM_HELPERS = frozenset({"ringbuf_output", "ringbuf_reserve"})
 
     @staticmethod
     def check_spec(spec: MapSpec) -> None:

@@ -23,6 +23,7 @@ class _MapsOfMaps(Map):
     """key -> inner Map; the arena holds 1 + the inner map's index in the table."""
 
     PROGRAM_READ_ONLY = True
+    PROGRAM_HELPERS = frozenset({"map_lookup_elem"})
     ARRAY = False
 
     def __init__(self, spec: MapSpec):

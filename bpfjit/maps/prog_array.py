@@ -23,6 +23,7 @@ class ProgArray(Map):
     """u32 index -> program; the arena holds 1 + index for a set entry, else 0."""
 
     PROGRAM_READ_ONLY = True
+    PROGRAM_HELPERS = frozenset({"tail_call"})
 
     def __init__(self, spec: MapSpec):
         if spec.key_size != 4 or spec.value_size != 4:

@@ -25,6 +25,7 @@ class _IndexedTargets(Map):
     """u32 indices below max_entries, each present or not."""
 
     PROGRAM_READ_ONLY = True
+    PROGRAM_HELPERS = frozenset({"redirect_map", "map_lookup_elem"})
     WHAT = "target"
 
     def __init__(self, spec: MapSpec):
@@ -66,6 +67,7 @@ class DevMap(_IndexedTargets):
 
 class CpuMap(_IndexedTargets):
     """BPF_MAP_TYPE_CPUMAP: CPU -> queue size (u32, or struct bpf_cpumap_val)."""
+    PROGRAM_HELPERS = frozenset({"redirect_map"})
     WHAT = "qsize"
 
 
@@ -77,6 +79,7 @@ class XskMap(_IndexedTargets):
 class DevMapHash(HashMap):
     """BPF_MAP_TYPE_DEVMAP_HASH: any u32 key -> ifindex (u32, or struct bpf_devmap_val)."""
     PROGRAM_READ_ONLY = True
+    PROGRAM_HELPERS = frozenset({"redirect_map", "map_lookup_elem"})
     WHAT = "ifindex"
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ..helpers import HELPER_NAMES
+from ..maps.base import MAP_TYPE_NAMES
 from .domain import (ANY_CALLER, CTX, MAP_OR_NULL, MAP_PTR, MAP_PTR_OR_NULL, MAP_VALUE, MEM,
                      NULLABLE, POINTERS, SCALAR, STACK, UNINIT, Value, join, map_indices,
                      pointer, replace, scalar, top_scalar, widen)
@@ -74,6 +75,7 @@ class CallRules:
                 if arg.kind != MAP_PTR:
                     self.fail(pc, f"{name} takes a map in r{reg} (lddw rX, map), not "
                                   f"{arg.describe()}")
+                self._check_map_use(pc, name, arg, signature.map_types)
                 handle = arg
             elif kind == "ctx":
                 if arg.kind != CTX:
@@ -103,6 +105,22 @@ class CallRules:
         for arg, size in outputs:
             self._helper_writes(st, arg, size)
         return self._helper_result(pc, helper, signature.result, handle, st)
+
+    def _check_map_use(self, pc: int, name: str, handle: Value, types) -> None:
+        """Each kind of map works with some helpers only, and some helpers with some
+        kinds only, as in the kernel (a program array with tail_call, a ring buffer
+        with its helpers, redirect_map with redirect targets, ...)."""
+        for i in map_indices(handle.maps):
+            the_map = self.maps[i]
+            if types is not None and the_map.spec.type not in types:
+                wanted = ", ".join(MAP_TYPE_NAMES[t] for t in sorted(types))
+                self.fail(pc, f"{name} takes a {wanted} map, not {the_map.name!r} "
+                              f"({the_map.spec.type_name})")
+            allowed = the_map.PROGRAM_HELPERS
+            if allowed is not None and name not in allowed:
+                self.fail(pc, f"{name} cannot take map {the_map.name!r}: a "
+                              f"{the_map.spec.type_name} works with "
+                              f"{', '.join(sorted(allowed))} only")
 
     def _helper_writes(self, st: State, arg: Value, size: Value) -> None:
         """A helper wrote `size` bytes at `arg`: own-frame bytes it surely wrote count as
