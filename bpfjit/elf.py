@@ -45,6 +45,7 @@ _IGNORED_RELOCATED = (".debug", ".BTF", ".rel.debug", ".eh_frame", ".llvm")
 _DATA_PREFIXES = (".data", ".rodata", ".bss")
 _MAX_DATA = 64 << 20          # bytes of one global-data section
 _PERF_EVENT_ARRAY, _RINGBUF = 4, 27
+_KEYLESS = (22, 23)
 # what a corrupt file makes pyelftools or struct raise; turned into one ElfError
 _MALFORMED = (struct.error, ValueError, KeyError, IndexError, OverflowError, AttributeError,
               TypeError, UnicodeDecodeError, AssertionError, MemoryError, RecursionError)
@@ -215,6 +216,8 @@ class ElfObject:
             value = value or 4
         elif kind == _RINGBUF:
             key, value = key or 0, value or 0
+        elif kind in _KEYLESS:               # queues and stacks: values only
+            key = key or 0
         missing = [f for f, v in (("key_size", key), ("value_size", value)) if v is None]
         if missing:
             raise ElfError(f"{self.name}: map {name!r} does not declare {', '.join(missing)}")

@@ -1,18 +1,37 @@
 """Random calls of every kernel helper from XDP and tc programs, arguments chosen by
-the helper's signature (right kinds, hostile values): every engine must give the same
-result, the same packet and the same error (type and pc).  A seeded, bounded slice."""
+the helper's signature (right kinds, a map it may take, hostile values): every engine
+must give the same result, packet, maps and error (type and pc).  A seeded, bounded
+slice."""
 
 import random
-from pathlib import Path
 
 import pytest
 
 import bpfjit
 from bpfjit.helpers import KERNEL_HELPERS
+from bpfjit.kernel import KernelEnv
+from bpfjit.maps import MapSpec, MapTable, make_map
 
-ELF = Path(__file__).parent / "elf"
+# the maps programs get: one of each kind the helpers take
+SPECS = [MapSpec("records", 27, 0, 0, 4096), MapSpec("samples", 4, 4, 4, 1),
+         MapSpec("array", 2, 4, 8, 4), MapSpec("hash", 1, 4, 8, 4),
+         MapSpec("queue", 22, 0, 8, 4), MapSpec("lru", 9, 4, 8, 2),
+         MapSpec("ports", 14, 4, 4, 4), MapSpec("jumps", 3, 4, 4, 2)]
 VALUES = [0, 1, 4, 8, 14, 20, 64, 255, 4096, -1, -8, -32, -256, 0x7FFFFFFF, -0x80000000]
 DATA = {"xdp": 0, "skb": 76}          # where each context keeps `data`
+
+
+def fitting_maps(helper: int) -> list[int]:
+    """Indices of the maps this helper may take (as the verifier requires)."""
+    spec = KERNEL_HELPERS[helper]
+    out = []
+    for i, map_spec in enumerate(SPECS):
+        allowed = make_map(map_spec).PROGRAM_HELPERS
+        types = spec.signature.map_types
+        if (types is None or map_spec.type in types) and (allowed is None
+                                                          or spec.name in allowed):
+            out.append(i)
+    return out
 
 
 def random_program(rng: random.Random, kind: str) -> str:
@@ -28,7 +47,7 @@ def random_program(rng: random.Random, kind: str) -> str:
             elif arg in ("mem", "out", "key", "value", "mem_or_null"):
                 lines.append(f"mov %r{reg}, %r10\nadd %r{reg}, {rng.choice([-16, -12, -8])}")
             elif arg == "map":
-                lines.append(f"lddw %r{reg}, map_by_fd({rng.randint(0, 1)})")
+                lines.append(f"lddw %r{reg}, map_by_fd({rng.choice(fitting_maps(helper))})")
             elif arg == "size":
                 lines.append(f"mov %r{reg}, {rng.choice([0, 1, 4, 8, 16, 64, 4096, -1])}")
             else:
@@ -39,8 +58,10 @@ def random_program(rng: random.Random, kind: str) -> str:
 
 
 def program(source: str, kind: str) -> bpfjit.Program:
-    """The program with the maps of events.o, freshly loaded: each engine starts alike."""
-    env = bpfjit.load_elf(ELF / "events.o").env
+    """The program with fresh maps (device 3 in ports[0]): each engine starts alike."""
+    maps = [make_map(spec) for spec in SPECS]
+    maps[6][0] = 3
+    env = KernelEnv(MapTable(maps))
     env.clock = lambda: 10 ** 9
     return bpfjit.Program(bpfjit.assemble(source).insns, env=env, context=kind,
                           prog_type="xdp" if kind == "xdp" else "sched_cls")
@@ -52,7 +73,8 @@ def outcome(prog, engine: str, kind: str):
         r0 = bpfjit.compile(prog, engine)(ctx)
     except bpfjit.BpfError as exc:        # messages may name addresses: type and pc
         return type(exc).__name__, str(exc).split(":")[0]
-    maps = {name: (bytes(m.arena), getattr(m, "records", None)) for name, m in prog.maps.items()}
+    maps = {name: (bytes(m.arena), getattr(m, "records", None), sorted(m))
+            for name, m in prog.maps.items()}
     return r0, ctx.packet, getattr(ctx, "metadata", b""), ctx.redirect, maps
 
 

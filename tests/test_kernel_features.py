@@ -727,3 +727,76 @@ def test_maps_and_helpers_must_fit_each_other(source, words):
                           prog_type="xdp")
     with pytest.raises(bpfjit.VerifierError, match=words):
         bpfjit.verify(prog, helpers=bpfjit.helper_ids(prog))
+
+
+# ---- queues and stacks -------------------------------------------------------------------------
+
+def test_queues_and_stacks_from_python():
+    from bpfjit.maps import QueueMap, StackMap
+    queue, stack = QueueMap(MapSpec("q", 22, 0, 4, 2)), StackMap(MapSpec("s", 23, 0, 4, 2))
+    for m in (queue, stack):
+        m.push(1)
+        m.push(2)
+        with pytest.raises(MapError) as err:
+            m.push(3)
+        assert err.value.errno == errno.E2BIG
+        m.push(3, flags=2)                 # BPF_EXIST: the oldest (1) makes room
+        assert m.values_in_order() == [(2).to_bytes(4, "little"), (3).to_bytes(4, "little")]
+    assert queue.pop() == (2).to_bytes(4, "little") and stack.pop() == (3).to_bytes(4, "little")
+    assert len(queue) == len(stack) == 1 and list(queue) == []
+    with pytest.raises(MapError, match="has no keys"):
+        queue[0] = 1
+
+
+def test_programs_push_pop_and_peek(engine):
+    from bpfjit.maps import QueueMap
+    queue = QueueMap(MapSpec("q", 22, 0, 4, 4))
+    # push 7 and 9, peek (7), pop twice (7, 9), a third pop fails with -ENOENT; the
+    # popped values are read from stack bytes only the helper wrote
+    prog = bpfjit.Program(bpfjit.assemble("""
+        stw [%r10-4], 7
+        lddw %r1, map_by_fd(0)
+        mov %r2, %r10
+        add %r2, -4
+        mov %r3, 0
+        call 87
+        stw [%r10-4], 9
+        lddw %r1, map_by_fd(0)
+        mov %r2, %r10
+        add %r2, -4
+        mov %r3, 0
+        call 87
+        lddw %r1, map_by_fd(0)
+        mov %r2, %r10
+        add %r2, -8
+        call 89
+        ldxw %r6, [%r10-8]
+        lddw %r1, map_by_fd(0)
+        mov %r2, %r10
+        add %r2, -12
+        call 88
+        ldxw %r7, [%r10-12]
+        lddw %r1, map_by_fd(0)
+        mov %r2, %r10
+        add %r2, -16
+        call 88
+        ldxw %r8, [%r10-16]
+        lddw %r1, map_by_fd(0)
+        mov %r2, %r10
+        add %r2, -20
+        call 88
+        jne %r0, -2, bad    # the queue is empty: -ENOENT
+        mov %r0, %r6
+        lsh %r0, 8
+        or %r0, %r7
+        lsh %r0, 8
+        or %r0, %r8
+        exit
+    bad:
+        mov %r0, 0
+        exit
+    """).insns, env=_env(queue))
+    bpfjit.verify(prog, mode="strict", helpers=bpfjit.helper_ids(prog))
+    r0 = bpfjit.compile(prog, engine)(bytes(8))
+    assert r0 == (7 << 16) | (7 << 8) | 9         # peek 7, pop 7, pop 9
+    assert len(queue) == 0

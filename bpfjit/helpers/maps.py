@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import errno
 
-from ..maps import BPF_ANY, MapError, ProgArray
+from ..errors import HelperArgumentError
+from ..maps import BPF_ANY, MapError, ProgArray, QueueMap, StackMap
 from .spec import KernelHelper, Signature
 
 __all__ = ["HELPERS", "TailCalled", "MAX_TAIL_CALLS"]
@@ -42,6 +43,30 @@ def delete(call, r1, r2, r3, r4, r5) -> int:
     return errno_result(lambda: m.delete(key))
 
 
+def _sequence(call, handle: int):
+    _, m = call.the_map(handle)
+    if not isinstance(m, (QueueMap, StackMap)):
+        raise HelperArgumentError(f"map {m.name!r} is a {m.spec.type_name}, not a queue or "
+                                  f"a stack")
+    return m
+
+
+def push(call, r1, r2, r3, r4, r5) -> int:
+    m = _sequence(call, r1)
+    value = call.memory.read(r2, m.value_size)
+    return errno_result(lambda: m.push(value, r3 & M64))
+
+
+def _take(call, r1, r2, remove: bool) -> int:
+    m = _sequence(call, r1)
+    try:
+        value = m.pop() if remove else m.peek()
+    except MapError as exc:
+        return -exc.errno & M64
+    call.memory.write(r2, value)
+    return 0
+
+
 class TailCalled(Exception):
     """Raised by a successful tail call: the program that made it ends with `r0`, the
     result of the program it called (the engines catch it at their run loop)."""
@@ -72,6 +97,18 @@ HELPERS = [
                  "BPF_NOEXIST, BPF_EXIST)"),
     KernelHelper(3, "map_delete_elem", Signature(("map", "key"), "errno"), delete,
                  "remove the key at r2"),
+    KernelHelper(87, "map_push_elem", Signature(("map", "value", "any"), "errno",
+                                                map_types=frozenset({22, 23})), push,
+                 "add the value at r2 to a queue or stack (flags r3: BPF_EXIST drops the "
+                 "oldest when full)"),
+    KernelHelper(88, "map_pop_elem", Signature(("map", "value_out"), "errno",
+                                               map_types=frozenset({22, 23})),
+                 lambda call, r1, r2, r3, r4, r5: _take(call, r1, r2, True),
+                 "take the next value of a queue or stack into r2"),
+    KernelHelper(89, "map_peek_elem", Signature(("map", "value_out"), "errno",
+                                                map_types=frozenset({22, 23})),
+                 lambda call, r1, r2, r3, r4, r5: _take(call, r1, r2, False),
+                 "copy the next value of a queue or stack into r2"),
     KernelHelper(12, "tail_call", Signature(("ctx", "map", "any"), "errno",
                                             map_types=frozenset({3})), tail_call,
                  "run program r3 of the program array r2 in place of this one"),

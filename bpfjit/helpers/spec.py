@@ -5,6 +5,7 @@ Argument kinds (one per register r1.. in order):
 
     map          a map handle (lddw rX, map)
     key, value   a pointer to the key / a value of the map in r1 (read by the helper)
+    value_out    a pointer to room for a value of the map in r1 (written by the helper)
     mem          a pointer to memory the helper reads; the next argument is its size
     mem_or_null  the same, or 0 (with size 0)
     out          a pointer to memory the helper writes; the next argument is its size:
@@ -27,8 +28,8 @@ from ..errors import BpfError
 
 __all__ = ["Signature", "KernelHelper", "Helper", "ARG_KINDS", "RESULT_KINDS"]
 
-ARG_KINDS = frozenset(("map", "key", "value", "mem", "mem_or_null", "out", "size", "ctx", "any",
-                       "ringbuf_mem"))
+ARG_KINDS = frozenset(("map", "key", "value", "value_out", "mem", "mem_or_null", "out", "size",
+                       "ctx", "any", "ringbuf_mem"))
 RESULT_KINDS = frozenset(("scalar", "errno", "map_value_or_null", "ringbuf_mem_or_null"))
 _SIZED = ("mem", "mem_or_null", "out")
 

@@ -21,18 +21,19 @@ from .lpm import LpmTrieMap
 from .lru import LruHashMap
 from .of_maps import ArrayOfMaps, HashOfMaps
 from .prog_array import ProgArray
+from .queue import QueueMap, StackMap
 from .redirect import REDIRECT_TYPES, CpuMap, DevMap, DevMapHash, XskMap
 
 __all__ = ["MapSpec", "Map", "ArrayMap", "HashMap", "LruHashMap", "LpmTrieMap", "DevMap",
            "DevMapHash", "CpuMap", "XskMap", "ProgArray", "PerfEventArray", "RingBuf",
-           "PerfRecord", "ArrayOfMaps", "HashOfMaps", "MapTable", "MapError", "make_map",
+           "PerfRecord", "ArrayOfMaps", "HashOfMaps", "QueueMap", "StackMap", "MapTable", "MapError", "make_map",
            "MAP_CLASSES", "MAP_TYPES", "ARRAY_TYPES", "BPF_ANY", "BPF_NOEXIST", "BPF_EXIST",
            "map_handle"]
 
 MAP_CLASSES: dict[int, type[Map]] = {
     1: HashMap, 2: ArrayMap, 3: ProgArray, 4: PerfEventArray, 5: HashMap, 6: ArrayMap,
     9: LruHashMap, 10: LruHashMap, 11: LpmTrieMap, 12: ArrayOfMaps, 13: HashOfMaps,
-    27: RingBuf, **REDIRECT_TYPES,
+    22: QueueMap, 23: StackMap, 27: RingBuf, **REDIRECT_TYPES,
 }
 MAP_TYPES = {t: MAP_TYPE_NAMES[t] for t in sorted(MAP_CLASSES)}   # the kinds bpfjit has
 ARRAY_TYPES = (2, 6)          # lookups the JITs may inline: &values[key] if key < max

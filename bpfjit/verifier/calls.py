@@ -94,7 +94,7 @@ class CallRules:
                 self.fail(pc, f"strict mode: {name} gets a pointer in r{reg} as a number "
                               f"({arg.describe()}), which would make its result depend on "
                               f"an address (the kernel refuses such leaks)")
-            elif kind in ("key", "value", "mem", "mem_or_null", "out"):
+            elif kind in ("key", "value", "value_out", "mem", "mem_or_null", "out"):
                 null = kind == "mem_or_null" and arg.kind == SCALAR and arg.is_const \
                     and arg.umin == 0
                 if not null and arg.kind not in (STACK, MEM, MAP_VALUE):
@@ -102,6 +102,9 @@ class CallRules:
                                   f"value in r{reg}, not {arg.describe()}")
                 if kind == "out":
                     outputs.append((arg, st.regs[reg + 1]))
+                elif kind == "value_out" and handle is not None:
+                    size = min(self.maps[i].value_size for i in map_indices(handle.maps))
+                    outputs.append((arg, scalar(size, size)))
         for arg, size in outputs:
             self._helper_writes(st, arg, size)
         return self._helper_result(pc, helper, signature.result, handle, st)
