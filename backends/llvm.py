@@ -32,7 +32,7 @@ except ImportError:     # pragma: no cover - reported through the engine registr
 from bpfjit.cfg import block_costs, block_leaders, budget_checkpoints, subprogram_ranges
 from bpfjit.errors import BackendUnavailable, BpfError
 from bpfjit.interpreter import DEFAULT_BUDGET
-from bpfjit.context import CONTEXTS
+from bpfjit.context import packet_offsets
 from bpfjit.isa import LDDW_MAP, LDDW_MAP_VALUE, MAX_CALL_DEPTH, STACK_SIZE, Kind
 from bpfjit.helpers import changes_packet
 from bpfjit.maps import ARRAY_TYPES, map_handle
@@ -70,6 +70,13 @@ _ATOMIC = {"add": "add", "or": "or", "and": "and", "xor": "xor", "xchg": "xchg"}
 
 def _const(ty, value: int):
     return ir.Constant(ty, value & ((1 << ty.width) - 1))
+
+
+def _fit_bound(builder, length, size: int):
+    """length - size + 1, or 0 when length < size: a `size`-byte access at offset d of a
+    buffer of `length` bytes is inside it when d < this (unsigned)."""
+    fits = builder.icmp_unsigned(">=", length, _const(I64, size))
+    return builder.select(fits, builder.sub(length, _const(I64, size - 1)), _const(I64, 0))
 
 
 def _run_field(builder, run, name: str):
@@ -186,16 +193,11 @@ class _Function:
         """
         key = (region, size)
         if region == "mem" and self.m.reload_packet:
-            b = self.b
-            length = self.load_field("mem_len")
-            fits = b.icmp_unsigned(">=", length, _const(I64, size))
-            return b.select(fits, b.sub(length, _const(I64, size - 1)), _const(I64, 0))
+            return _fit_bound(self.b, self.load_field("mem_len"), size)
         if key not in self._bounds:
             h = self.hoist
             if region == "mem":
-                fits = h.icmp_unsigned(">=", self.mem_len, _const(I64, size))
-                self._bounds[key] = h.select(fits, h.sub(self.mem_len, _const(I64, size - 1)),
-                                             _const(I64, 0))
+                self._bounds[key] = _fit_bound(h, self.mem_len, size)
             else:
                 end = h.add(h.ptrtoint(self.stack_base, I64), _const(I64, STACK_BYTES - size))
                 self._bounds[key] = h.sub(end, self.frame_lo_i)
@@ -209,7 +211,7 @@ class _Function:
         if not m.reload_packet and "region" in self._bounds:
             return self._bounds["region"]
         b = self.b if m.reload_packet else self.hoist
-        slot = b.add(self.mem_i, _const(I64, m.meta_slot - m.header))
+        slot = b.add(self.mem_i, _const(I64, m.meta_at))
         lo = b.load(b.inttoptr(slot, PTR), typ=I64)
         length = b.load(_run_field(b, self.run, "mem_len"), typ=I64) if m.reload_packet \
             else self.mem_len
@@ -235,9 +237,7 @@ class _Function:
             return b.inttoptr(addr, PTR)
         if self.m.metadata:                 # the packet and the metadata in use before it
             lo, length = self._region()
-            fits = b.icmp_unsigned(">=", length, _const(I64, size))
-            bound = b.select(fits, b.sub(length, _const(I64, size - 1)), _const(I64, 0))
-            in_mem = b.icmp_unsigned("<", b.sub(addr, lo), bound)
+            in_mem = b.icmp_unsigned("<", b.sub(addr, lo), _fit_bound(b, length, size))
         else:
             in_mem = b.icmp_unsigned("<", b.sub(addr, self.mem_i), self._bound("mem", size))
         d_mem = b.sub(addr, self.mem_i)
@@ -519,10 +519,8 @@ class _Module:
         # a helper may resize the packet: buffer bounds then come from run->mem_len,
         # read where they are used (after the last call), not once per function
         self.reload_packet = changes_packet(self.prog)
-        context = CONTEXTS.get(prog.context)
-        self.header = context.HEADER if context is not None else 0
-        self.metadata = context is not None and context.META_ROOM > 0
-        self.meta_slot = context.FIELDS["data_meta"].slot if self.metadata else 0
+        self.block_at, self.meta_at = packet_offsets(prog.context)
+        self.metadata = self.meta_at is not None
         self.leaders = block_leaders(prog)
         self.costs = block_costs(prog, self.leaders)
         self.checkpoints = budget_checkpoints(prog)
@@ -601,7 +599,7 @@ class _Module:
         zero = _const(I64, 0)
         r2 = mem_len
         if self.prog.context is not None:   # r1 = the context block just before the packet
-            r1, r2 = b.sub(r1, _const(I64, CONTEXTS[self.prog.context].HEADER)), zero
+            r1, r2 = b.add(r1, _const(I64, self.block_at)), zero
         result = b.call(self.functions[0], [r1, r2, zero, zero, zero, top, stack, run, mem,
                                             mem_len])
         for field, value in outer:

@@ -27,7 +27,7 @@ import time
 from bpfjit.cfg import block_costs, block_leaders, budget_checkpoints, subprogram_ranges
 from bpfjit.errors import BpfError
 from bpfjit.interpreter import DEFAULT_BUDGET
-from bpfjit.context import CONTEXTS
+from bpfjit.context import packet_offsets
 from bpfjit.isa import LDDW_MAP, LDDW_MAP_VALUE, MAX_CALL_DEPTH, MEMORY_KINDS, STACK_SIZE, Kind
 from bpfjit.helpers import changes_packet
 from bpfjit.maps import ARRAY_TYPES, map_handle
@@ -166,11 +166,9 @@ class _Lowering:
         self.table_address = int(ffi.cast("uintptr_t", helpers.table))
         # a helper may resize the packet: its bounds are reloaded after every helper call
         self.reload_packet = changes_packet(prog)
-        context = CONTEXTS.get(prog.context)
-        self.header = context.HEADER if context is not None else 0
-        self.metadata = context is not None and context.META_ROOM > 0
-        # where the context block keeps data_meta (its metadata's start)
-        self.meta_slot = context.FIELDS["data_meta"].slot if self.metadata else 0
+        # where the context block and its data_meta slot are, from the packet's start
+        self.block_at, self.meta_at = packet_offsets(prog.context)
+        self.metadata = self.meta_at is not None
         # array lookups done in JIT code (unless the caller replaced helper 1)
         self.inline_lookups = {} if not inline_lookups else {
             pc: index for pc, index in verified.lookups.items()
@@ -253,22 +251,8 @@ class _Lowering:
         a("MOV", Mem(8, CTX, _CTX["run"]), "rdx")
         a("MOV", Mem(8, CTX, _CTX["data"]), "rdi")
         a("MOV", Mem(8, CTX, _CTX["mem"]), "rdi")
-        a("MOV", "r8", "rsi")                                   # r8 = the region's length
-        if self.metadata:
-            a("MOV", "rax", Mem(8, "rdi", -self.header + self.meta_slot))   # data_meta
-            a("MOV", Mem(8, CTX, _CTX["mem"]), "rax")
-            a("ADD", "r8", "rdi")
-            a("SUB", "r8", "rax")                               # len + metadata in use
-        # mem_bound<s> = len - s + 1, or 0 when len < s: an s-byte access at mem + d is
-        # inside the buffer when d < mem_bound<s> (unsigned)
-        # (only the limits of the sizes that checked accesses use)
-        a("MOV", Mem(8, CTX, _CTX["mem_bound1"]), "r8")
-        a("XOR", "ecx", "ecx")
-        for size in sorted(self.checked["mem"] - {1}):
-            a("MOV", "rax", "r8")
-            a("SUB", "rax", size - 1)
-            a("CMOVB", "rax", "rcx")
-            a("MOV", Mem(8, CTX, _CTX[f"mem_bound{size}"]), "rax")
+        a("MOV", "r8", "rsi")
+        self._buffer_bounds("r8", "rax", "rdi")
         a("LEA", "rax", Mem(8, CTX, CTX_BYTES))                # the stack's base
         for size in sorted(self.checked["stack"]):
             # stack_end<s> = the last address where an s-byte access still fits
@@ -306,7 +290,7 @@ class _Lowering:
         # read before written (the verifier rejects such programs)
         a("MOV", r[1], Mem(8, CTX, _CTX["data"]))
         if self.prog.context is not None:       # r1 = the context block before the packet
-            a("SUB", r[1], self.header)                         # sub r1, header
+            a("ADD", r[1], self.block_at)                       # add r1, -header
         else:
             a("MOV", r[2], Mem(8, CTX, _CTX["mem_bound1"]))
         a("LEA", self.fp, Mem(8, CTX, CTX_BYTES + STACK_BYTES))
@@ -729,25 +713,34 @@ class _Lowering:
             self._reload_packet_bounds()
 
     def _reload_packet_bounds(self) -> None:
-        """The packet's length may have changed: recompute mem_bound<s> = len - s + 1
-        (0 when len < s) from run->mem_len; r11 holds the run structure."""
+        """The packet's length may have changed: its bounds again, from run->mem_len
+        (r11 holds the run structure)."""
+        self.a("MOV", S1, Mem(8, S2, _RUN["mem_len"]))         # mov r10, [run.mem_len]
+        self._buffer_bounds(S1, S2, Mem(8, CTX, _CTX["data"]))
+
+    def _buffer_bounds(self, length: str, scratch: str, data) -> None:
+        """Set the checked buffer's bounds from the packet's `length` (a register,
+        clobbered) and start (`data`, a register or an operand); `scratch` is clobbered.
+        An XDP frame's buffer starts at data_meta (the "mem" slot), with the metadata
+        in use; mem_bound<s> = its length - s + 1, or 0 when shorter than s: an s-byte
+        access at mem + d is inside it when d < mem_bound<s> (unsigned).  Only the sizes
+        checked accesses use get a bound."""
         a = self.a
-        a("MOV", S1, Mem(8, S2, _RUN["mem_len"]))              # mov r10, [run.mem_len]
-        if self.metadata:                        # the region starts at data_meta
-            a("MOV", S2, Mem(8, CTX, _CTX["data"]))
-            a("MOV", S2, Mem(8, S2, -self.header + self.meta_slot))   # mov r11, [data_meta]
-            a("MOV", Mem(8, CTX, _CTX["mem"]), S2)
-            a("ADD", S1, Mem(8, CTX, _CTX["data"]))
-            a("SUB", S1, S2)                                   # r10 = len + metadata
-        a("MOV", Mem(8, CTX, _CTX["mem_bound1"]), S1)
+        if self.metadata:
+            a("MOV", scratch, data)
+            a("MOV", scratch, Mem(8, scratch, self.meta_at))   # mov scratch, [data_meta]
+            a("MOV", Mem(8, CTX, _CTX["mem"]), scratch)
+            a("ADD", length, data)
+            a("SUB", length, scratch)                          # len + metadata in use
+        a("MOV", Mem(8, CTX, _CTX["mem_bound1"]), length)
         for size in sorted(self.checked["mem"] - {1}):
-            short = a.new_label()
-            a("MOV", S2, S1)
-            a("SUB", S2, size - 1)                               # sub r11, size - 1
-            a.jump("ae", short)
-            a("XOR", r32(S2), r32(S2))                           # len < size: 0
-            a.label(short)
-            a("MOV", Mem(8, CTX, _CTX[f"mem_bound{size}"]), S2)
+            fits = a.new_label()
+            a("MOV", scratch, length)
+            a("SUB", scratch, size - 1)                        # sub scratch, size - 1
+            a.jump("ae", fits)
+            a("XOR", r32(scratch), r32(scratch))               # shorter than size: 0
+            a.label(fits)
+            a("MOV", Mem(8, CTX, _CTX[f"mem_bound{size}"]), scratch)
 
     def _parallel_move(self, moves: list[tuple[str, str]]) -> None:
         """Perform the moves dst <- src as if all at once (r10 breaks cycles)."""

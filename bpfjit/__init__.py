@@ -64,9 +64,8 @@ def helper_ids(prog: Program, helpers: dict | None = None) -> dict:
                        f"{type(helpers).__name__}")
     else:
         given = helpers
-    from .helpers import KERNEL_HELPERS, signature_of
-    kernel = prog.env is not None
-    out = {hid: signature_of(hid, None, True) for hid in KERNEL_HELPERS} if kernel else {}
+    from .helpers import KERNEL_SIGNATURES, signature_of
+    out = dict(KERNEL_SIGNATURES) if prog.env is not None else {}
     for hid, fn in given.items():
         out[hid] = signature_of(hid, fn, False)
     return out

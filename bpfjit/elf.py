@@ -285,7 +285,7 @@ class ElfObject:
                            f"(prog_type='plain' loads it with r1 = a buffer, r2 = its length)")
         map_index = {(sec, off): i for i, (_, sec, off) in enumerate(self.maps)}
         if self._env is None:          # programs of one object share its maps, as in libbpf
-            self._env = self._make_env()
+            self._make_env()
         # lay out the entry function, then every function it can reach
         placed: dict[tuple[int, int], int] = {}      # function -> its first pc
         built: dict[tuple[int, int], tuple] = {}
@@ -315,7 +315,9 @@ class ElfObject:
         program.section, program.function = section_name, self.functions[entry][0]
         return program
 
-    def _make_env(self) -> KernelEnv:
+    def _make_env(self) -> None:
+        """The object's maps in a KernelEnv, then their `.values` initialisers (which may
+        load the programs a program array names: they share this env)."""
         maps = []
         for spec, _, _ in self.maps:
             try:
@@ -334,7 +336,6 @@ class ElfObject:
                 except BpfError as exc:
                     raise ElfError(f"{self.name}: map {the_map.name!r}, initial value "
                                    f"{index}: {exc}") from None
-        return self._env
 
     def _entry(self, section: str | None, function: str | None) -> tuple[int, int]:
         """(section index, offset) of the entry function."""

@@ -22,7 +22,7 @@ from . import semantics as sem
 from .cfg import block_costs, block_leaders, budget_checkpoints, check_structure
 from .errors import BpfError, BudgetExceeded, CallDepthExceeded
 from .isa import LDDW_MAP, LDDW_MAP_VALUE, MAX_CALL_DEPTH, STACK_SIZE, Kind
-from .context import CONTEXTS, PacketContext, copy_back
+from .context import CONTEXTS, copy_back, refuse_context
 from .helpers import TailCalled
 from .maps import map_handle
 from .memory import CTX_BASE, MAP_BASE, MEM_BASE, STACK_TOP, AddressSpace, as_buffer
@@ -388,7 +388,7 @@ class Interpreter:
             ctx.fill(MEM_BASE)
             view = memoryview(ctx.buffer)
             env = self.program.env
-            outer = env.begin(ctx, "interp") if env is not None else None
+            outer = env.begin(ctx) if env is not None else None
             room = ctx.META_ROOM
             try:
                 return self.run(view[ctx.HEADER - room:], context=view[:ctx.HEADER - room],
@@ -397,9 +397,7 @@ class Interpreter:
                 if env is not None:
                     env.end(outer)
                 copy_back(mem, ctx)
-        if isinstance(mem, PacketContext):
-            raise BpfError(f"this program does not take a context (it is not an XDP, tc or "
-                           f"socket program); pass the {type(mem).__name__}'s packet bytes")
+        refuse_context(mem)
         return self.run(as_buffer(mem), steps=steps)
 
     def run(self, buf: memoryview, context: memoryview | None = None,

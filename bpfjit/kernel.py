@@ -20,10 +20,10 @@ from typing import Callable, Protocol
 from .errors import HelperArgumentError
 from .helpers import HELPER_NAMES, KERNEL_HELPERS
 from .maps import MapTable, map_handle
+from .semantics import M64
 
 __all__ = ["KernelEnv", "HelperMemory", "HelperCall", "HELPER_NAMES", "M64"]
 
-M64 = (1 << 64) - 1
 
 
 class HelperMemory(Protocol):
@@ -64,15 +64,16 @@ class KernelEnv:
 
     # ---- the run in progress (set by the engines around a run with a context) ------------
 
-    def begin(self, context, engine: str) -> tuple:
-        """Note the context of a run starting on `engine`; returns what end() restores."""
+    def begin(self, context) -> tuple:
+        """Note the context of a run starting on this thread; returns what end()
+        restores (a helper may start a nested run)."""
         local = self._local
-        outer = (getattr(local, "context", None), getattr(local, "engine", None))
-        local.context, local.engine = context, engine
+        outer = (getattr(local, "context", None),)
+        local.context = context
         return outer
 
     def end(self, outer: tuple) -> None:
-        self._local.context, self._local.engine = outer
+        self._local.context = outer[0]
 
     @property
     def context(self):

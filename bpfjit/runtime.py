@@ -19,7 +19,7 @@ from typing import Callable, Mapping
 from .errors import (BpfError, BpfTrap, BudgetExceeded, CallDepthExceeded, HelperArgumentError,
                      MemoryAccessError)
 from .isa import MAX_CALL_DEPTH
-from .context import CONTEXTS, PacketContext, copy_back
+from .context import CONTEXTS, copy_back, refuse_context
 from .helpers import TailCalled
 from .memory import as_buffer
 from .native import BENCH_CTYPE, ENTRY_CTYPE, HELPER_CTYPE, ffi
@@ -184,9 +184,7 @@ class JitProgram:
             ptr = _from_buffer(_BYTES, ctx.buffer, True)
             ctx.fill(int(ffi.cast("uintptr_t", ptr)) + ctx.HEADER)
             return ptr + ctx.HEADER, len(ctx), (ctx, ptr)
-        if isinstance(mem, PacketContext):
-            raise BpfError(f"this program does not take a context (it is not an XDP, tc or "
-                           f"socket program); pass the {type(mem).__name__}'s packet bytes")
+        refuse_context(mem)
         if mem is None:
             return ffi.NULL, 0, None
         buf = mem if type(mem) is bytearray else as_buffer(mem)
@@ -222,7 +220,7 @@ class JitProgram:
         if env is None:
             r0 = self._entry(packet, n, run)
         else:
-            outer = env.begin(ctx, self.engine)
+            outer = env.begin(ctx)
             try:
                 r0 = self._entry(packet, n, run)
             finally:
@@ -248,17 +246,24 @@ class JitProgram:
     def run_batch(self, mem: object, count: int) -> tuple[int, float]:
         """Run `count` times inside one native loop; returns (r0, ns per run).
 
-        Each run gets the full budget; the same buffer is used every time.
+        Each run gets the full budget; the same buffer is used every time.  A trap, or a
+        tail call (which ends its run as a trap does), ends the batch.
         """
         if self._bench is None:
             raise BpfError(f"engine {self.engine!r} has no native batch loop")
         ptr, n, keep = self._pointer(mem)
         run = self._local.__dict__.get("run") or self._new_run()
-        start = time.perf_counter_ns()
-        r0 = self._bench(ptr, n, run, count)
-        elapsed = time.perf_counter_ns() - start
+        env = self.program.env
+        outer = env.begin(keep[0]) if env is not None and self._context is not None else None
+        try:
+            start = time.perf_counter_ns()
+            r0 = self._bench(ptr, n, run, count)
+            elapsed = time.perf_counter_ns() - start
+        finally:
+            if outer is not None:
+                env.end(outer)
         if run.trap:
-            raise self._trap(run)
+            r0 = self._ended(run)
         return r0, elapsed / max(count, 1)
 
     def _trap(self, run) -> BpfTrap | BaseException:

@@ -800,3 +800,13 @@ def test_programs_push_pop_and_peek(engine):
     r0 = bpfjit.compile(prog, engine)(bytes(8))
     assert r0 == (7 << 16) | (7 << 8) | 9         # peek 7, pop 7, pop 9
     assert len(queue) == 0
+
+
+def test_a_batch_run_of_a_tail_calling_program_gives_the_called_programs_result(engine):
+    # regression: the JIT batch loop turned a finished tail call into a raw exception
+    prog = bpfjit.load_elf(ELF / "tail_calls.o", section="xdp", function="dispatch")
+    fn = bpfjit.compile(prog, engine)
+    if not hasattr(fn, "run_batch"):
+        pytest.skip("the interpreter has no native batch loop")
+    r0, _ = fn.run_batch(bpfjit.XdpContext(ipv4_frame(17)), 3)
+    assert r0 == XDP_DROP                 # dispatch -> parse_ipv4 -> parse_udp

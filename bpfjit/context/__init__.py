@@ -8,14 +8,26 @@ each context's field table; the engines its block size and class.
 
 from __future__ import annotations
 
-from .base import Field, PacketContext, copy_back
+from .base import Field, PacketContext, copy_back, refuse_context
 from .skb import SKB_HEADER, TC_ACTIONS, SkbContext
 from .xdp import XDP_ACTIONS, XDP_HEADER, XdpContext
 
 __all__ = ["CONTEXTS", "Field", "PacketContext", "XdpContext", "SkbContext", "copy_back",
+           "refuse_context", "packet_offsets",
            "context_field", "XDP_HEADER", "SKB_HEADER", "XDP_ACTIONS", "TC_ACTIONS"]
 
 CONTEXTS: dict[str, type[PacketContext]] = {"xdp": XdpContext, "skb": SkbContext}
+
+
+def packet_offsets(kind: str | None) -> tuple[int, int | None]:
+    """For Program.context `kind`, as offsets from the packet's start: where the context
+    block begins (0 without a context), and where it keeps data_meta, the start of the
+    metadata in use (None when the context has no metadata room)."""
+    cls = CONTEXTS.get(kind)
+    if cls is None:
+        return 0, None
+    meta = cls.FIELDS["data_meta"].slot - cls.HEADER if cls.META_ROOM else None
+    return -cls.HEADER, meta
 
 
 def context_field(kind: str, offset: int, size: int) -> tuple[Field, int, int] | None:

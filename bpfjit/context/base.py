@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from ..errors import BpfError
 from ..memory import as_buffer
 
-__all__ = ["Field", "PacketContext", "copy_back"]
+__all__ = ["Field", "PacketContext", "copy_back", "refuse_context"]
 
 
 @dataclass(frozen=True)
@@ -111,6 +111,11 @@ class PacketContext:
         """Take the writable fields back from the block after a run."""
 
     @classmethod
+    def writable(cls, prog_type: str) -> set[str]:
+        """The fields a program of this type may store to, as the kernel allows."""
+        return {f.name for f in cls.FIELDS.values() if f.writable}
+
+    @classmethod
     def wrap(cls, mem: object) -> "PacketContext":
         """`mem` as this context: the context itself, or a packet to put in one."""
         if isinstance(mem, cls):
@@ -125,6 +130,13 @@ class PacketContext:
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {len(self)}-byte packet>"
+
+
+def refuse_context(mem: object) -> None:
+    """A program without a context was handed one: say what to pass instead."""
+    if isinstance(mem, PacketContext):
+        raise BpfError(f"this program does not take a context (it is not an XDP, tc or "
+                       f"socket program); pass the {type(mem).__name__}'s packet bytes")
 
 
 def copy_back(original: object, ctx: PacketContext) -> None:

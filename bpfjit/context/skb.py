@@ -91,29 +91,34 @@ class SkbContext(PacketContext):
         values.update({f"cb{i}": v for i, v in enumerate(self.cb)})
         return values
 
+    def _put(self, name: str, value: int) -> None:
+        field = self.FIELDS[name]
+        self.buffer[field.offset:field.offset + field.size] = \
+            (value & ((1 << (8 * field.size)) - 1)).to_bytes(field.size, "little")
+
+    def _get(self, name: str) -> int:
+        field = self.FIELDS[name]
+        return int.from_bytes(self.buffer[field.offset:field.offset + field.size], "little")
+
     def write_fields(self) -> None:
         self.buffer[:_STRUCT_SIZE] = bytes(_STRUCT_SIZE)
         for name, value in self._values().items():
-            field = self.FIELDS[name]
-            self.buffer[field.offset:field.offset + field.size] = \
-                (value & ((1 << (8 * field.size)) - 1)).to_bytes(field.size, "little")
+            self._put(name, value)
 
     def refresh(self, data_address: int) -> None:
         _POINTERS.pack_into(self.buffer, _STRUCT_SIZE, data_address, data_address + len(self),
                             data_address)
-        self.buffer[0:4] = len(self).to_bytes(4, "little")          # len follows the packet
-        self.buffer[160:164] = len(self).to_bytes(4, "little")      # and so does wire_len
+        self._put("len", len(self))               # the lengths follow the packet
+        self._put("wire_len", len(self))
 
     def read_back(self) -> None:
-        def read(name: str) -> int:
-            field = self.FIELDS[name]
-            return int.from_bytes(self.buffer[field.offset:field.offset + field.size], "little")
+        read = self._get
         self.mark, self.priority = read("mark"), read("priority")
         self.tc_index, self.tc_classid = read("tc_index"), read("tc_classid")
         self.queue_mapping, self.tstamp = read("queue_mapping"), read("tstamp")
         self.cb = [read(f"cb{i}") for i in range(5)]
 
-    @staticmethod
-    def writable(prog_type: str) -> set[str]:
-        """The fields a program of this type may store to, as the kernel allows."""
-        return _SOCKET_WRITABLE if prog_type == "socket_filter" else _TC_WRITABLE
+    @classmethod
+    def writable(cls, prog_type: str) -> set[str]:
+        """Socket filters may store to cb[] only; tc programs to the fields marked."""
+        return _SOCKET_WRITABLE if prog_type == "socket_filter" else super().writable(prog_type)

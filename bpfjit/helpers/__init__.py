@@ -10,13 +10,14 @@ from .maps import MAX_TAIL_CALLS, TailCalled
 from .redirect import FibRequest, FibResult, Redirect
 from .spec import ARG_KINDS, RESULT_KINDS, Helper, KernelHelper, Signature
 
-__all__ = ["KERNEL_HELPERS", "HELPER_NAMES", "Helper", "KernelHelper", "Signature",
+__all__ = ["KERNEL_HELPERS", "KERNEL_SIGNATURES", "HELPER_NAMES", "Helper", "KernelHelper", "Signature",
            "TailCalled", "Redirect", "FibRequest", "FibResult", "MAX_TAIL_CALLS",
            "ARG_KINDS", "RESULT_KINDS", "signature_of", "PACKET_CHANGERS", "changes_packet"]
 
 KERNEL_HELPERS: dict[int, KernelHelper] = {
     h.id: h for module in (maps, misc, trace, redirect, events, packet) for h in module.HELPERS}
 HELPER_NAMES = {hid: h.name for hid, h in sorted(KERNEL_HELPERS.items())}
+KERNEL_SIGNATURES = {hid: h.signature for hid, h in KERNEL_HELPERS.items()}
 # the helpers that may resize the packet: JIT code reloads its length after calling them
 PACKET_CHANGERS = frozenset(hid for hid, h in KERNEL_HELPERS.items()
                             if h.signature.changes_packet)
@@ -38,6 +39,4 @@ def signature_of(helper_id: int, fn: object, kernel: bool) -> Signature | None:
     replacement), else None (arguments unchecked, any scalar returned)."""
     if isinstance(fn, Helper):
         return fn.signature
-    if kernel and fn is None and helper_id in KERNEL_HELPERS:
-        return KERNEL_HELPERS[helper_id].signature
-    return None
+    return KERNEL_SIGNATURES.get(helper_id) if kernel and fn is None else None

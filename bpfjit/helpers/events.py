@@ -7,11 +7,11 @@ import errno
 
 from ..errors import HelperArgumentError
 from ..maps import PerfEventArray, RingBuf
+from ..semantics import M64
 from .spec import KernelHelper, Signature
 
 __all__ = ["HELPERS"]
 
-M64 = (1 << 64) - 1
 BPF_F_CURRENT_CPU = 0xFFFFFFFF
 _CTXLEN_SHIFT, _CTXLEN_MASK = 32, 0xFFFFF
 
@@ -36,22 +36,20 @@ def perf_event_output(call, r1, r2, r3, r4, r5) -> int:
     return m.output(cpu, data) & M64
 
 
-def _ringbuf(call, handle: int) -> RingBuf:
-    _, m = call.the_map(handle)
+def _ringbuf(call, handle: int) -> tuple[int, RingBuf]:
+    index, m = call.the_map(handle)
     if not isinstance(m, RingBuf):
         raise HelperArgumentError(f"map {m.name!r} is a {m.spec.type_name}, not a ringbuf")
-    return m
+    return index, m
 
 
 def ringbuf_output(call, r1, r2, r3, r4, r5) -> int:
-    m = _ringbuf(call, r1)
+    _, m = _ringbuf(call, r1)
     return m.output(call.memory.read(r2, r3) if r3 else b"") & M64
 
 
 def ringbuf_reserve(call, r1, r2, r3, r4, r5) -> int:
-    index, m = call.the_map(r1)
-    if not isinstance(m, RingBuf):
-        raise HelperArgumentError(f"map {m.name!r} is a {m.spec.type_name}, not a ringbuf")
+    index, m = _ringbuf(call, r1)
     offset = m.reserve(r2) if r3 == 0 and r2 <= m.max_entries else None
     return 0 if offset is None else call.memory.map_address(index) + offset
 

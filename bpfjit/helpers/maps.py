@@ -7,11 +7,11 @@ import errno
 
 from ..errors import HelperArgumentError
 from ..maps import BPF_ANY, MapError, ProgArray, QueueMap, StackMap
+from ..semantics import M64
 from .spec import KernelHelper, Signature
 
 __all__ = ["HELPERS", "TailCalled", "MAX_TAIL_CALLS"]
 
-M64 = (1 << 64) - 1
 MAX_TAIL_CALLS = 33          # the kernel's MAX_TAIL_CALL_CNT
 
 

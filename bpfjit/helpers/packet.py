@@ -13,19 +13,19 @@ from __future__ import annotations
 
 import errno
 
+from ..semantics import M64, sext
 from .spec import KernelHelper, Signature
 
 __all__ = ["HELPERS", "csum_add", "csum_fold"]
 
-M64 = (1 << 64) - 1
 ENOTSUPP = 524                    # the kernel's internal "not supported"
 ETH_HLEN = 14
 _XDP, _SKB = frozenset({"xdp"}), frozenset({"skb"})
 
 
 def _s32(value: int) -> int:
-    value &= 0xFFFFFFFF
-    return value - (1 << 32) if value >> 31 else value
+    """A helper's `int` argument: the low 32 bits, signed."""
+    return sext(value, 32)
 
 
 def _err(code: int) -> int:

@@ -13,14 +13,15 @@ import struct
 from dataclasses import dataclass
 
 from ..errors import HelperArgumentError
+from ..semantics import M64
 from .spec import KernelHelper, Signature
 
 __all__ = ["HELPERS", "Redirect", "FibRequest", "FibResult", "FIB_PARAMS_SIZE"]
 
-M64 = (1 << 64) - 1
 XDP_ABORTED, XDP_REDIRECT, TC_ACT_SHOT, TC_ACT_REDIRECT = 0, 4, 2, 7
 BPF_F_INGRESS = 1
 _REDIRECT_MAP_FLAGS = 0x3 | 0x8 | 0x10      # fallback action, BROADCAST, EXCLUDE_INGRESS
+_TARGET_TYPES = frozenset({14, 16, 17, 25})   # devmap, cpumap, xskmap, devmap_hash
 
 
 @dataclass(frozen=True)
@@ -55,7 +56,7 @@ def redirect_map(call, r1, r2, r3, r4, r5) -> int:
     """bpf_redirect_map(map, key, flags): XDP_REDIRECT when the entry exists, else the
     action in the low two bits of flags."""
     index, m = call.the_map(r1)
-    if not m.PROGRAM_READ_ONLY or not hasattr(m, "WHAT"):
+    if m.spec.type not in _TARGET_TYPES:
         raise HelperArgumentError(f"redirect_map: map {m.name!r} is a {m.spec.type_name}, "
                                   f"not a devmap, devmap_hash, cpumap or xskmap")
     flags = r3 & M64
@@ -148,7 +149,7 @@ HELPERS = [
                  "send the packet to device r1 (recorded as ctx.redirect)"),
     KernelHelper(51, "redirect_map", Signature(("map", "any", "any"), (0, 4),
                                                contexts=frozenset({"xdp"}),
-                                               map_types=frozenset({14, 16, 17, 25})),
+                                               map_types=_TARGET_TYPES),
                  redirect_map, "send the packet to entry r2 of a devmap, cpumap or xskmap"),
     KernelHelper(69, "fib_lookup", Signature(("ctx", "out", "size", "any"), "scalar",
                                              contexts=frozenset({"xdp", "skb"})),

@@ -5,23 +5,28 @@ from __future__ import annotations
 import re
 
 from ..errors import HelperArgumentError
+from ..semantics import M64
 from .spec import KernelHelper, Signature
 
 __all__ = ["HELPERS", "format_printk"]
 
-M64 = (1 << 64) - 1
 _PRINTK_MAX = 512
 _CONVERSION = re.compile(rb"%([-+ 0#]*)(\d*)(?:\.(\d+))?(hh|h|ll|l|z)?([diuxXpcs%])")
 
 
-def trace_printk(call, r1, r2, r3, r4, r5) -> int:
+def _print(call, name: str, fmt_address: int, fmt_size: int, args: tuple[int, ...]) -> int:
+    """Format the string at fmt_address with `args` into the trace: its length."""
     mem = call.memory
-    if not 0 < r2 <= _PRINTK_MAX:
-        raise HelperArgumentError(f"trace_printk: format size {r2} is not 1-{_PRINTK_MAX}")
-    fmt = mem.read(r1, r2).split(b"\0", 1)[0]
-    text = format_printk(fmt, (r3, r4, r5), mem)
+    if not 0 < fmt_size <= _PRINTK_MAX:
+        raise HelperArgumentError(f"{name}: format size {fmt_size} is not 1-{_PRINTK_MAX}")
+    fmt = mem.read(fmt_address, fmt_size).split(b"\0", 1)[0]
+    text = format_printk(fmt, args, mem)
     call.env.trace.append(text.rstrip("\n"))
     return len(text.encode())
+
+
+def trace_printk(call, r1, r2, r3, r4, r5) -> int:
+    return _print(call, "trace_printk", r1, r2, (r3, r4, r5))
 
 
 _VPRINTK_ARGS = 12
@@ -29,15 +34,12 @@ _VPRINTK_ARGS = 12
 
 def trace_vprintk(call, r1, r2, r3, r4, r5) -> int:
     """(fmt, fmt_size, data, data_len): the arguments are data_len / 8 u64 at r3."""
+    if r4 % 8 or r4 > 8 * _VPRINTK_ARGS or (r4 and not r3):
+        raise HelperArgumentError(f"trace_vprintk: {r4} bytes of arguments are not up to "
+                                  f"{_VPRINTK_ARGS} u64")
     mem = call.memory
-    if not 0 < r2 <= _PRINTK_MAX or r4 % 8 or r4 > 8 * _VPRINTK_ARGS or (r4 and not r3):
-        raise HelperArgumentError(f"trace_vprintk: format size {r2} or argument bytes {r4} "
-                                  f"out of range")
-    fmt = mem.read(r1, r2).split(b"\0", 1)[0]
     args = tuple(int.from_bytes(mem.read(r3 + 8 * i, 8), "little") for i in range(r4 // 8))
-    text = format_printk(fmt, args, mem)
-    call.env.trace.append(text.rstrip("\n"))
-    return len(text.encode())
+    return _print(call, "trace_vprintk", r1, r2, args)
 
 
 HELPERS = [KernelHelper(6, "trace_printk", Signature(("mem", "size")),

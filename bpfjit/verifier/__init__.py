@@ -175,8 +175,8 @@ def verify(prog: Program, mode: str = "checked", helpers=None, log: bool = False
                          else f"{pc}: {text:<32} ; unreachable")
     regions = {pc: r for pc, r in analysis.regions.items() if r is not None}
     original = prog
-    if analysis.ctx_loads:
-        prog = _rewrite_context_loads(prog, analysis.ctx_loads)
+    if analysis.ctx_accesses:
+        prog = _rewrite_context_accesses(prog, analysis.ctx_accesses)
     lookups = {pc: m for pc, m in analysis.lookups.items() if m is not None}
     verified = VerifiedProgram(prog, mode, proven, accesses, unreachable, regions, lines,
                                frames, lookups, recursion is not None)
@@ -185,7 +185,7 @@ def verify(prog: Program, mode: str = "checked", helpers=None, log: bool = False
     return verified
 
 
-def _rewrite_context_loads(prog: Program, loads: dict[int, tuple[int, int]]) -> Program:
+def _rewrite_context_accesses(prog: Program, loads: dict[int, tuple[int, int]]) -> Program:
     """Context field accesses become accesses to the engines' context block, as the
     kernel's verifier rewrites them (a 32-bit `data` load becomes a 64-bit pointer
     load); stores keep their kind and size, at the field's offset in the block."""

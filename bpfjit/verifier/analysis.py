@@ -196,8 +196,8 @@ class Analysis(AluRules, MemoryRules, BranchRules, CallRules):
         self.order = order                  # subprograms, callers before callees
         self.helpers = helpers            # id -> Signature | None; None: any id is accepted
         if helpers is None and prog.env is not None:   # still, the kernel's are known
-            from ..helpers import KERNEL_HELPERS
-            self.signatures = {hid: h.signature for hid, h in KERNEL_HELPERS.items()}
+            from ..helpers import KERNEL_SIGNATURES
+            self.signatures = KERNEL_SIGNATURES
         else:
             self.signatures = helpers or {}
         self.mode = mode
@@ -214,7 +214,7 @@ class Analysis(AluRules, MemoryRules, BranchRules, CallRules):
         self.regions: dict[int, str | None] = {}   # pc -> the region it always touches
         self.lookups: dict[int, int | None] = {}   # map_lookup_elem pc -> map, if inlinable
         self.constant_maps: set[int] = set()       # read-only data whose values it used
-        self.ctx_loads: dict[int, tuple[int, int]] = {}   # pc -> rewritten (offset, size):
+        self.ctx_accesses: dict[int, tuple[int, int]] = {}   # pc -> rewritten (offset, size):
         #                                                   context loads and stores
         self.reached: set[int] = set()
         self.log: dict[int, str] = {}

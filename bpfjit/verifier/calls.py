@@ -13,6 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ..helpers import HELPER_NAMES
+from ..isa import STACK_SIZE
+from ..maps import RingBuf
 from ..maps.base import MAP_TYPE_NAMES
 from .domain import (ANY_CALLER, CTX, MAP_OR_NULL, MAP_PTR, MAP_PTR_OR_NULL, MAP_VALUE, MEM,
                      NULLABLE, POINTERS, SCALAR, STACK, UNINIT, Value, join, map_indices,
@@ -22,8 +24,6 @@ from .zone import MIRROR
 
 __all__ = ["CallRules", "Summary"]
 
-_RINGBUF = 27
-STACK_BYTES = 512
 
 
 @dataclass
@@ -86,10 +86,10 @@ class CallRules:
                     self.fail(pc, f"{name} takes a size in r{reg}, not {arg.describe()}")
             elif kind == "ringbuf_mem":
                 if arg.kind != MAP_VALUE or not all(
-                        self.maps[i].spec.type == _RINGBUF for i in map_indices(arg.maps)):
+                        isinstance(self.maps[i], RingBuf) for i in map_indices(arg.maps)):
                     self.fail(pc, f"{name} takes a record ringbuf_reserve returned (checked "
                                   f"for NULL) in r{reg}, not {arg.describe()}")
-            elif kind in ("any", "size") and self.mode == "strict" and \
+            elif kind == "any" and self.mode == "strict" and \
                     (arg.kind in POINTERS or arg.kind == MAP_PTR or arg.kind in NULLABLE):
                 self.fail(pc, f"strict mode: {name} gets a pointer in r{reg} as a number "
                               f"({arg.describe()}), which would make its result depend on "
@@ -130,7 +130,7 @@ class CallRules:
         written; spills it may have overwritten are forgotten."""
         if arg.kind != STACK:
             return
-        if arg.frame == 0 and size.kind == SCALAR and size.umax <= STACK_BYTES:
+        if arg.frame == 0 and size.kind == SCALAR and size.umax <= STACK_SIZE:
             st.write_frame(arg.smin, arg.smax + size.umax)     # forgets the spills it hits
             if arg.smin == arg.smax:
                 st.written |= frame_bits(arg.smin, arg.smin + size.umin)
@@ -138,7 +138,7 @@ class CallRules:
             self._forget_frame(st)
             self._note_frame_write(None, 0, 0)
         else:
-            self._note_frame_write(arg.frame, arg.smin, arg.smax + min(size.umax, STACK_BYTES))
+            self._note_frame_write(arg.frame, arg.smin, arg.smax + min(size.umax, STACK_SIZE))
 
     def _helper_result(self, pc: int, helper: int, result, handle: Value | None,
                        st: State) -> Value:
@@ -146,7 +146,7 @@ class CallRules:
             return scalar(result[0], result[1])
         if result == "map_value_or_null":
             outer = [self.maps[i] for i in map_indices(handle.maps)]
-            if outer and all(hasattr(m, "fits") for m in outer):    # maps of maps
+            if outer and all(m.spec.inner is not None for m in outer):    # maps of maps
                 inner = 0
                 for i, m in enumerate(self.maps):
                     if all(o.fits(m) for o in outer):

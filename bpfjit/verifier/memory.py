@@ -16,13 +16,13 @@ from __future__ import annotations
 
 from ..context import CONTEXTS, context_field
 from ..isa import STACK_SIZE, Kind
+from ..maps import RingBuf
 from .domain import (CTX, MAP_OR_NULL, MAP_PTR, MAP_PTR_OR_NULL, MAP_VALUE, MAX_LEN, MEM, NUMERIC,
                      POINTERS, SCALAR, STACK, Value, const, map_indices, pointer, scalar)
 from .state import FULL_FRAME, LEN, State, frame_bits, slot_var
 
 __all__ = ["MemoryRules"]
 
-RINGBUF = 27
 _LEAKS = POINTERS | {MAP_PTR, MAP_OR_NULL, MAP_PTR_OR_NULL}
 
 
@@ -119,7 +119,7 @@ class MemoryRules:
     def _value_size(self, v: Value) -> int:
         """Bytes a map value pointer may reach: the smallest value of its maps, or for a
         ring buffer record the size reserved (0 when that was not a constant)."""
-        return min(v.frame if self.maps[i].spec.type == RINGBUF else self.maps[i].value_size
+        return min(v.frame if isinstance(self.maps[i], RingBuf) else self.maps[i].value_size
                    for i in map_indices(v.maps))
 
     def _map_value_rules(self, pc: int, reg: int, base: Value, off: int, size: int, ok: bool,
@@ -208,14 +208,14 @@ class MemoryRules:
                           f"{names})")
         field, offset, size = found
         if writes:
-            writable = self._writable_fields()
+            writable = CONTEXTS[self.context].writable(self.prog_type)
             if insn.kind is Kind.ATOMIC or field.name not in writable \
                     or size != field.size or offset != field.slot:
                 allowed = ", ".join(sorted(writable)) or "none"
                 self.fail(pc, f"invalid {what}: {self.prog_type} programs may not write "
                               f"{field.name} (it may write: {allowed})")
         if self.checking:
-            self.ctx_loads[pc] = (offset, size)
+            self.ctx_accesses[pc] = (offset, size)
             self.accesses[pc] = True
             self.regions[pc] = "ctx"
         if writes:
@@ -231,9 +231,3 @@ class MemoryRules:
             st.zone.add(LEN, dst, 0)
         else:
             st.forget_register(dst, scalar(0, (1 << (8 * size)) - 1))
-
-    def _writable_fields(self) -> set[str]:
-        cls = CONTEXTS[self.context]
-        if hasattr(cls, "writable"):
-            return cls.writable(self.prog_type)
-        return {f.name for f in cls.FIELDS.values() if f.writable}
