@@ -12,9 +12,21 @@ calls.
 
 from __future__ import annotations
 
+import atexit
+import os
+import shutil
+import tempfile
+
 import pytest
 
-import bpfjit
+# the code cache of a test run is its own, fresh and removed at the end: tests never
+# read or write the user's (set before bpfjit compiles anything, workers included)
+_CACHE = tempfile.mkdtemp(prefix="bpfjit-test-cache-")
+os.environ["BPFJIT_CACHE_DIR"] = os.path.join(_CACHE, "cache")
+os.environ.pop("BPFJIT_CACHE", None)
+atexit.register(shutil.rmtree, _CACHE, True)
+
+import bpfjit  # noqa: E402
 
 ENGINES = bpfjit.engines()
 

@@ -22,23 +22,25 @@ W^X memory shared with the other backend (see that module for why).
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 
 try:
     import llvmlite.binding as llvm
-    from llvmlite import ir
+    from llvmlite import __version__ as llvmlite_version, ir
 except ImportError:     # pragma: no cover - reported through the engine registry
-    llvm = ir = None
+    llvm = ir = llvmlite_version = None
 
 from bpfjit.cfg import block_costs, block_leaders, budget_checkpoints, subprogram_ranges
 from bpfjit.errors import BackendUnavailable, BpfError
-from bpfjit.interpreter import DEFAULT_BUDGET
 from bpfjit.context import packet_offsets
 from bpfjit.isa import LDDW_MAP, LDDW_MAP_VALUE, MAX_CALL_DEPTH, STACK_SIZE, Kind
 from bpfjit.helpers import changes_packet
 from bpfjit.maps import ARRAY_TYPES, map_handle
+from bpfjit.codeimage import MAP_SYMBOL, cached_image
+from . import llvm_worker
 from bpfjit.program import Program
 from bpfjit.runfields import field_index
-from bpfjit.runtime import HelperTable, JitProgram, helper_table
+from bpfjit.runtime import JitProgram, helper_table
 from bpfjit.traps import WRITE_FLAG, TrapCode
 
 __all__ = ["compile_llvm"]
@@ -244,10 +246,10 @@ class _Function:
         d_stack = b.sub(addr, self.frame_lo_i)
         in_stack = b.icmp_unsigned("<=", d_stack, self._bound("stack", size))
         valid = b.or_(in_mem, in_stack)
-        for the_map in self.m.prog.maps.list:        # map values: fixed native arenas
+        for index, the_map in enumerate(self.m.prog.maps.list):   # map values: arenas
             if the_map.size < size:
                 continue
-            d_map = b.sub(addr, _const(I64, the_map.address))
+            d_map = b.sub(addr, self.m.map_address(index))
             valid = b.or_(valid, b.icmp_unsigned("<=", d_map,
                                                  _const(I64, the_map.size - size)))
         self.trap_unless(valid, TrapCode.MEMORY, pc, addr, size | (WRITE_FLAG if write else 0))
@@ -396,20 +398,21 @@ class _Function:
 
     def _call(self, pc, insn) -> None:
         if insn.imm == 1 and pc in self.m.inline_lookups:
-            self._array_lookup(self.m.prog.maps.list[self.m.inline_lookups[pc]])
+            self._array_lookup(self.m.inline_lookups[pc])
             return
         if insn.imm in self.m.helpers:
             self._call_through(pc, self._helper_pointer(_const(I64, insn.imm)))
         else:
             self.trap_now(TrapCode.HELPER_UNKNOWN, pc, _const(I64, insn.imm))
 
-    def _array_lookup(self, the_map) -> None:
+    def _array_lookup(self, index: int) -> None:
         """map_lookup_elem on an array map in IR: &values[key] if key < max_entries, else
         NULL (the verifier proved the key readable)."""
         b = self.b
+        the_map = self.m.prog.maps.list[index]
         key = b.load(b.inttoptr(self.get(2), PTR), typ=I32, align=1)
         inside = b.icmp_unsigned("<", key, _const(I32, the_map.max_entries))
-        address = b.add(_const(I64, the_map.address),
+        address = b.add(self.m.map_address(index),
                         b.mul(b.zext(key, I64), _const(I64, the_map.value_size)))
         self.set(0, b.select(inside, address, _const(I64, 0)))
 
@@ -451,8 +454,8 @@ class _Function:
         if insn.src == LDDW_MAP:
             self.set(insn.dst, _const(I64, map_handle(insn.imm & M32)))
         elif insn.src == LDDW_MAP_VALUE:
-            the_map = self.m.prog.maps.list[insn.imm & M32]
-            self.set(insn.dst, _const(I64, the_map.address + (insn.next_imm & M32)))
+            self.set(insn.dst, self.b.add(self.m.map_address(insn.imm & M32),
+                                          _const(I64, insn.next_imm & M32)))
         elif insn.src != 0:
             self.trap_now(TrapCode.LDDW_PSEUDO, pc, _const(I64, insn.src))
         else:
@@ -505,15 +508,17 @@ class _Module:
     """The whole program as one LLVM module: a function per subprogram, plus the
     exported entry point and a native batch loop for benchmarks."""
 
-    def __init__(self, verified, helpers: HelperTable, lines: bool = False,
+    def __init__(self, verified, helpers: frozenset[int], lines: bool = False,
                  inline_lookups: bool = True):
         prog = verified.program
-        self.prog, self.helpers, self.verified = prog, helpers, verified
+        self.prog, self.verified = prog, verified
+        self.helpers = helpers                  # the helper ids a run can call
         # array lookups done in IR (unless the caller replaced helper 1)
         self.inline_lookups = {} if not inline_lookups else {
             pc: index for pc, index in verified.lookups.items()
             if prog.maps.list[index].spec.type in ARRAY_TYPES}
         self.module = ir.Module(name="bpf")
+        self.arenas: dict[int, object] = {}
         self.module.triple = llvm.get_process_triple()
         self.lines = _LineInfo(self.module) if lines else None
         # a helper may resize the packet: buffer bounds then come from run->mem_len,
@@ -548,6 +553,15 @@ class _Module:
             _Function(self, self.functions[first], first, end).lower(prog)
         self._entry()
         self._bench()
+
+    def map_address(self, index: int):
+        """The address of map `index`'s value arena: an external symbol that the linker
+        leaves as a fixup of the image, so that the code does not depend on it."""
+        arena = self.arenas.get(index)
+        if arena is None:
+            arena = self.arenas[index] = ir.GlobalVariable(self.module, I8,
+                                                           MAP_SYMBOL.format(index))
+        return arena.ptrtoint(I64)
 
     def _trap_function(self):
         """void bpf_trap(run, code, pc, arg, size): record a trap; cold, never inlined."""
@@ -711,15 +725,28 @@ def compile_llvm(verified, helpers=None, budget=None, opt_level: int = 2,
     `keep_ir` keeps the IR before and after optimisation in `.extra`; `line_info`
     maps native code back to BPF pcs (`.extra["lines"]`), for disassembly.
     """
-    from .objlink import link_object
-    if opt_level not in (0, 1, 2, 3):
-        raise BpfError(f"opt_level must be 0, 1, 2 or 3, got {opt_level!r}")
-    prog = verified.program
     started = time.perf_counter_ns()
+    table = helper_table(verified.program, helpers, "llvm")
+    ids, inline = frozenset(table.helpers), 1 not in (helpers or {})
+    if keep_ir:
+        image, extra = build_image(verified, ids, inline_lookups=inline, opt_level=opt_level,
+                                   keep_ir=True, line_info=line_info)
+    else:
+        options = {"helpers": ids, "inline_lookups": inline, "opt_level": opt_level,
+                   "line_info": line_info, "llvmlite": llvmlite_version}
+        image = cached_image(verified, "llvm", options, lambda: build_image(
+            verified, ids, inline_lookups=inline, opt_level=opt_level,
+            line_info=line_info)[0])
+        extra = {"ir": None, "optimised_ir": None}
+    return JitProgram.from_image(verified.program, "llvm", image, table, budget,
+                                 dict(extra, compile_ns=time.perf_counter_ns() - started))
+
+
+def generate_object(ir_text: str, opt_level: int, keep_ir: bool) -> tuple[bytes, str | None]:
+    """LLVM's half of a compile: optimise the IR at `opt_level` and emit an x86-64
+    object (and the optimised IR, with `keep_ir`).  Runs here or in the compile worker
+    (`llvm_worker`), which contains llvmlite's per-compile leak."""
     machine = _target_machine(opt_level)
-    table = helper_table(prog, helpers, "llvm")
-    ir_text = str(_Module(verified, table, lines=line_info,
-                          inline_lookups=1 not in (helpers or {})).module)
     module = llvm.parse_assembly(ir_text)
     module.verify()
     if opt_level:
@@ -731,12 +758,20 @@ def compile_llvm(verified, helpers=None, budget=None, opt_level: int = 2,
         builder = llvm.create_pass_builder(machine, tuning)
         builder.getModulePassManager().run(module, builder)
     optimised = str(module) if keep_ir else None
-    obj = machine.emit_object(module)
-    linked = link_object(obj)
-    extra = {"ir": ir_text if keep_ir else None, "optimised_ir": optimised,
-             "symbols": linked.symbols, "text_range": linked.text_range,
-             "lines": line_table(obj, linked.text_range[0]) if line_info else None,
-             "compile_ns": time.perf_counter_ns() - started}
-    return JitProgram(prog, "llvm", linked.memory, linked.symbols["bpf_entry"], table,
-                      DEFAULT_BUDGET if budget is None else budget,
-                      bench=linked.symbols["bpf_bench"], extra=extra)
+    return machine.emit_object(module), optimised
+
+
+def build_image(verified, helper_ids: frozenset[int], inline_lookups: bool = True,
+                opt_level: int = 2, keep_ir: bool = False, line_info: bool = False):
+    """The program's machine code as a CodeImage (independent of this process's
+    addresses), and the extras asked for (the IR before and after optimisation)."""
+    from .objlink import link_object   # pyelftools: imported when compiling
+    if opt_level not in (0, 1, 2, 3):
+        raise BpfError(f"opt_level must be 0, 1, 2 or 3, got {opt_level!r}")
+    ir_text = str(_Module(verified, helper_ids, lines=line_info,
+                          inline_lookups=inline_lookups).module)
+    obj, optimised = llvm_worker.generate(ir_text, opt_level, keep_ir)
+    image = link_object(obj)
+    if line_info:
+        image = replace(image, lines=line_table(obj, image.text_range[0]))
+    return image, {"ir": ir_text if keep_ir else None, "optimised_ir": optimised}

@@ -1,51 +1,41 @@
-"""Link one relocatable x86-64 ELF object (LLVM's output) into executable memory.
+"""Link one relocatable x86-64 ELF object (LLVM's output) into a position-independent
+code image (bpfjit.codeimage), which is then placed in executable memory.
 
 LLVM's own JITs place code in memory they manage; bpfjit instead asks LLVM for
 an ordinary object file and places it itself, so that every backend shares one
 W^X code allocator (bpfjit.execmem) and compiling creates no per-program JIT
 engine.  The object is small and self-contained: allocatable sections are laid
-out in one image, relocations are applied, and calls to libc functions LLVM
-may emit (memset, memcpy) go through stubs, since libc is usually more than
-2 GiB away from the image.
+out in one image and relocations are applied.  What depends on this process's
+addresses stays a fixup of the image: absolute relocations, libc functions LLVM
+may call (memset, memcpy; through stubs, since libc is usually more than 2 GiB
+away) and map arenas (`bpfjit_map_<index>`, read through a GOT slot), so that an
+image can be cached and placed again in another process.
 """
 
 from __future__ import annotations
 
 import io
+import re
 import struct
 
 from elftools.elf.elffile import ELFFile
 from elftools.elf.constants import SH_FLAGS
 
+from bpfjit.codeimage import LIBC_SYMBOLS, MAP_SYMBOL, CodeImage
 from bpfjit.errors import BpfError
-from bpfjit.execmem import ExecMemory
-from bpfjit.native import ffi, libc
 
-__all__ = ["LinkedCode", "link_object"]
+__all__ = ["link_object"]
 
 R_X86_64_64, R_X86_64_PC32, R_X86_64_PLT32 = 1, 2, 4
 R_X86_64_GOTPCREL, R_X86_64_32, R_X86_64_32S = 9, 10, 11
 R_X86_64_PC64, R_X86_64_GOTPCRELX, R_X86_64_REX_GOTPCRELX = 24, 41, 42
 _GOT_RELOCS = {R_X86_64_GOTPCREL, R_X86_64_GOTPCRELX, R_X86_64_REX_GOTPCRELX}
-_LIBC_SYMBOLS = ("memset", "memcpy", "memmove")
 _STUB_SIZE = 16     # jmp qword ptr [rip + 2]; ud2; .quad target
+_MAP_NAME = re.compile(MAP_SYMBOL.replace("{}", r"(\d+)") + r"\Z")
 
 
-class LinkedCode:
-    """Code placed in executable memory, with the offsets of its named functions."""
-
-    def __init__(self, memory: ExecMemory, symbols: dict[str, int], text_range: tuple[int, int]):
-        self.memory = memory
-        self.symbols = symbols
-        self.text_range = text_range    # (offset, size) of .text within the image
-
-
-def _libc_address(name: str) -> int:
-    return int(ffi.cast("uintptr_t", ffi.addressof(libc, name)))
-
-
-def link_object(obj: bytes) -> LinkedCode:
-    """Lay out, relocate and map an ELF object; BpfError for anything unexpected."""
+def link_object(obj: bytes) -> CodeImage:
+    """Lay out and relocate an ELF object; BpfError for anything unexpected."""
     elf = ELFFile(io.BytesIO(obj))
     if elf["e_machine"] != "EM_X86_64" or elf["e_type"] != "ET_REL":
         raise BpfError("the code generator did not produce an x86-64 relocatable object")
@@ -73,6 +63,8 @@ def link_object(obj: bytes) -> LinkedCode:
     symbols: list[int | None] = []
     named: dict[str, int] = {}
     stubs: dict[str, int] = {}
+    got_only: set[int] = set()          # stubs of map arenas: their slot is data, not code
+    fixups: list = []
     for sym in symtab.iter_symbols():
         shndx = sym["st_shndx"]
         if isinstance(shndx, int) and shndx in offsets:
@@ -81,20 +73,23 @@ def link_object(obj: bytes) -> LinkedCode:
             if sym.name and sym["st_info"]["type"] == "STT_FUNC":
                 named[sym.name] = address
         elif shndx == "SHN_UNDEF" and sym.name:
-            if sym.name not in _LIBC_SYMBOLS:
+            arena = _MAP_NAME.match(sym.name)
+            if sym.name not in LIBC_SYMBOLS and arena is None:
                 raise BpfError(f"generated code calls {sym.name!r}, which bpfjit cannot link")
             if sym.name not in stubs:
                 image.extend(bytes(-len(image) % 8))
                 stubs[sym.name] = len(image)
-                image.extend(b"\xff\x25\x02\x00\x00\x00\x0f\x0b"
-                             + struct.pack("<Q", _libc_address(sym.name)))
+                image.extend(b"\xff\x25\x02\x00\x00\x00\x0f\x0b" + bytes(8))
+                fixups.append((len(image) - 8, ("libc", sym.name) if arena is None
+                               else ("map", int(arena.group(1)), 0)))
+                if arena is not None:
+                    got_only.add(stubs[sym.name])
             symbols.append(stubs[sym.name])
         else:
             symbols.append(None)
 
     # 2. apply relocations; image offsets become addresses once the image is placed,
-    #    so PC-relative fields (all but R_X86_64_64) are final now, absolute ones later
-    absolute: list[tuple[int, int]] = []
+    #    so PC-relative fields (all but R_X86_64_64) are final now, absolute ones fixups
     for section in elf.iter_sections():
         if section["sh_type"] != "SHT_RELA" or section["sh_info"] not in offsets:
             continue
@@ -105,6 +100,8 @@ def link_object(obj: bytes) -> LinkedCode:
             if target is None:
                 raise BpfError(f"relocation against a symbol outside the image (type {kind})")
             addend = rel["r_addend"]
+            if target in got_only and kind not in _GOT_RELOCS:
+                raise BpfError(f"generated code refers to a map arena directly (type {kind})")
             if kind in _GOT_RELOCS:
                 target += 8     # the stub's 8-byte address slot serves as the GOT entry
             if kind in (R_X86_64_PC32, R_X86_64_PLT32) or kind in _GOT_RELOCS:
@@ -115,13 +112,7 @@ def link_object(obj: bytes) -> LinkedCode:
             elif kind == R_X86_64_PC64:
                 struct.pack_into("<q", image, where, target + addend - where)
             elif kind == R_X86_64_64:
-                absolute.append((where, target + addend))
+                fixups.append((where, ("self", target + addend)))
             else:
                 raise BpfError(f"unsupported relocation type {kind} in generated code")
-
-    def place(address: int) -> bytes:
-        for where, value in absolute:
-            struct.pack_into("<Q", image, where, address + value)
-        return bytes(image)
-
-    return LinkedCode(ExecMemory(place, len(image)), named, text_range)
+    return CodeImage(bytes(image), tuple(fixups), named, text_range)

@@ -24,16 +24,15 @@ from __future__ import annotations
 import os
 import time
 
+from bpfjit.codeimage import CodeImage, cached_image
 from bpfjit.cfg import block_costs, block_leaders, budget_checkpoints, subprogram_ranges
 from bpfjit.errors import BpfError
-from bpfjit.interpreter import DEFAULT_BUDGET
 from bpfjit.context import packet_offsets
 from bpfjit.isa import LDDW_MAP, LDDW_MAP_VALUE, MAX_CALL_DEPTH, MEMORY_KINDS, STACK_SIZE, Kind
 from bpfjit.helpers import changes_packet
 from bpfjit.maps import ARRAY_TYPES, map_handle
-from bpfjit.native import ffi
 from bpfjit.runfields import field_index
-from bpfjit.runtime import HelperTable, JitProgram, helper_table
+from bpfjit.runtime import JitProgram, helper_table
 from bpfjit.traps import WRITE_FLAG, TrapCode
 
 from .x86asm import Assembler, Mem, r8, r16, r32
@@ -41,6 +40,8 @@ from .x86asm import Assembler, Mem, r8, r16, r32
 __all__ = ["compile_x86", "register_map", "DEFAULT_MAP", "ROTATIONS"]
 
 M32 = (1 << 32) - 1
+# the imm64 of a `mov r64, imm64` whose value is filled in when the code is placed
+_PLACEHOLDER = 0x7FFF_FFFF_FFFF_FFF0
 STACK_BYTES = STACK_SIZE * MAX_CALL_DEPTH
 
 # x86 registers BPF r0..r10 may live in; the default map is this order
@@ -134,11 +135,12 @@ def _bodies(prog, ranges) -> dict[int, list]:
 class _Lowering:
     """Lowers a verified program into one block of machine code."""
 
-    def __init__(self, verified, helpers: HelperTable, regs: tuple[str, ...],
+    def __init__(self, verified, helpers: frozenset[int], regs: tuple[str, ...],
                  inline_lookups: bool = True):
         self.verified = verified
         self.prog = prog = verified.program
-        self.helpers = helpers
+        self.helpers = helpers                          # the helper ids a run can call
+        self.n_helpers = max(helpers, default=-1) + 1   # the helper table's length
         self.reg = regs
         self.fp = regs[10]
         self.a = Assembler()
@@ -163,7 +165,6 @@ class _Lowering:
                     self.checked["mem"].add(size)
                 if region != "mem":
                     self.checked["stack"].add(size)
-        self.table_address = int(ffi.cast("uintptr_t", helpers.table))
         # a helper may resize the packet: its bounds are reloaded after every helper call
         self.reload_packet = changes_packet(prog)
         # where the context block and its data_meta slot are, from the packet's start
@@ -206,14 +207,14 @@ class _Lowering:
         a.mark(-1)
         for label, ok, size, fail in self.probes:
             a.label(label)
-            for the_map in self.prog.maps.list:
+            for index, the_map in enumerate(self.prog.maps.list):
                 if the_map.size < size:
                     continue
                 skip = a.new_label()
-                a("MOV", S1, the_map.address)
+                self._placed(S1, ("map", index, 0))
                 a("CMP", S2, S1)
                 a.jump("b", skip)
-                a("MOV", S1, the_map.address + the_map.size - size)
+                self._placed(S1, ("map", index, the_map.size - size))
                 a("CMP", S2, S1)
                 a.jump("be", ok)
                 a.label(skip)
@@ -646,24 +647,24 @@ class _Lowering:
 
     def _call(self, pc: int, insn) -> None:
         if insn.imm == 1 and pc in self.inline_lookups:
-            self._array_lookup(self.prog.maps.list[self.inline_lookups[pc]])
+            self._array_lookup(self.inline_lookups[pc])
             return
         if insn.imm not in self.helpers:
             self.a.jump("jmp", self._stub(TrapCode.HELPER_UNKNOWN, pc, insn.imm))
             return
-        address = int(ffi.cast("uintptr_t", self.helpers.table[insn.imm]))
-        self._call_helper(pc, address)
+        self._call_helper(pc, insn.imm)
 
-    def _array_lookup(self, the_map) -> None:
+    def _array_lookup(self, index: int) -> None:
         """map_lookup_elem on an array map, without leaving the JIT code: r0 = &values[key]
         when key < max_entries, else NULL (the verifier proved the key readable)."""
         a, r = self.a, self.reg
+        the_map = self.prog.maps.list[index]
         null, done = a.new_label(), a.new_label()
         a("MOV", r32(S2), Mem(4, r[2], 0))                  # r11 = key (u32)
         a("CMP", r32(S2), _s32(the_map.max_entries))
         a.jump("ae", null)
         a("IMUL", S2, S2, the_map.value_size)
-        a("MOV", S1, the_map.address)
+        self._placed(S1, ("map", index, 0))
         a("ADD", S2, S1)
         a("MOV", r[0], S2)
         a.jump("jmp", done)
@@ -674,16 +675,22 @@ class _Lowering:
     def _callx(self, pc: int, insn) -> None:
         a, d = self.a, self.reg[insn.dst]
         unknown = self._stub(TrapCode.HELPER_UNKNOWN, pc, d)
-        a("CMP", d, self.helpers.size)
+        a("CMP", d, self.n_helpers)
         a.jump("ae", unknown)
-        a("MOV", S2, self.table_address)
+        self._placed(S2, ("helpers",))
         a("MOV", S2, Mem(8, S2, 0, d, 8))                 # r11 = table[id]
         a("TEST", S2, S2)
         a.jump("e", unknown)
         self._call_helper(pc, None)
 
-    def _call_helper(self, pc: int, address: int | None) -> None:
-        """Call a C-ABI helper (at `address`, or in r11) with r1-r5; r0 = its result."""
+    def _placed(self, d: str, what: tuple) -> None:
+        """mov d, imm64 with an address known when the code is placed (a map's arena,
+        a helper): the image stays independent of this process's addresses."""
+        self.a("MOV", d, _PLACEHOLDER)
+        self.a.fixup(what)
+
+    def _call_helper(self, pc: int, helper: int | None) -> None:
+        """Call the C-ABI helper `helper` (or the one in r11) with r1-r5; r0 = its result."""
         a, r = self.a, self.reg
         keep = [x for x in (r[6], r[7], r[8], r[9], r[10], BUDGET) if x in CALLER_SAVED]
         for x in keep:
@@ -692,8 +699,8 @@ class _Lowering:
         if pad:
             a("SUB", "rsp", 8)
         self._parallel_move(list(zip(ARGS, r[1:6])))
-        if address is not None:
-            a("MOV", S2, address)
+        if helper is not None:
+            self._placed(S2, ("helper", helper))
         a("CALL", S2)
         result = "rax"
         if "rax" in keep:
@@ -792,8 +799,7 @@ class _Lowering:
         if insn.src == LDDW_MAP:
             self._load_constant(self.reg[insn.dst], map_handle(insn.imm & M32))
         elif insn.src == LDDW_MAP_VALUE:
-            the_map = self.prog.maps.list[insn.imm & M32]
-            self._load_constant(self.reg[insn.dst], the_map.address + (insn.next_imm & M32))
+            self._placed(self.reg[insn.dst], ("map", insn.imm & M32, insn.next_imm & M32))
         elif insn.src != 0:
             self.a.jump("jmp", self._stub(TrapCode.LDDW_PSEUDO, pc, insn.src))
         else:
@@ -931,21 +937,36 @@ def compile_x86(verified, helpers=None, budget=None, registers: tuple[str, ...] 
     default ones, see `register_map`); `line_info` keeps the native-code-to-pc
     table for `bpfjit disasm --native`.
     """
-    from bpfjit.execmem import ExecMemory
     started = time.perf_counter_ns()
+    table = helper_table(verified.program, helpers, "peachpy")
+    regs = resolve_registers(registers)
+    ids, inline = frozenset(table.helpers), 1 not in (helpers or {})
+    options = {"helpers": ids, "inline_lookups": inline, "registers": regs,
+               "line_info": line_info}
+    image = cached_image(verified, "peachpy", options, lambda: build_image(
+        verified, ids, regs, inline_lookups=inline, line_info=line_info))
+    return JitProgram.from_image(verified.program, "peachpy", image, table, budget,
+                                 {"registers": regs,
+                                  "compile_ns": time.perf_counter_ns() - started})
+
+
+def resolve_registers(registers: tuple[str, ...] | None) -> tuple[str, ...]:
+    """The register map a compile uses: `registers`, else the default (which
+    BPFJIT_REGISTER_ROTATION may rotate); BpfError if it is not a permutation."""
     rotation = os.environ.get("BPFJIT_REGISTER_ROTATION", "").strip()
     if rotation and not rotation.lstrip("-").isdigit():
         raise BpfError(f"BPFJIT_REGISTER_ROTATION must be an int, got {rotation!r}")
     regs = DEFAULT_MAP if registers is None else tuple(registers)
     if sorted(regs) != sorted(_POOL):
         raise BpfError(f"registers must be a permutation of {', '.join(_POOL)}")
-    table = helper_table(verified.program, helpers, "peachpy")
-    code, symbols, marks = _Lowering(verified, table, regs,
-                                     inline_lookups=1 not in (helpers or {})).build()
-    memory = ExecMemory(code)
-    extra = {"symbols": symbols, "text_range": (0, len(code)),
-             "lines": marks if line_info else None, "registers": regs,
-             "compile_ns": time.perf_counter_ns() - started}
-    return JitProgram(verified.program, "peachpy", memory, symbols["bpf_entry"], table,
-                      DEFAULT_BUDGET if budget is None else budget,
-                      bench=symbols["bpf_bench"], extra=extra)
+    return regs
+
+
+def build_image(verified, helper_ids: frozenset[int], registers: tuple[str, ...],
+                inline_lookups: bool = True, line_info: bool = True) -> CodeImage:
+    """The program's machine code as a CodeImage, independent of this process's
+    addresses (maps and helpers are fixups)."""
+    lowering = _Lowering(verified, helper_ids, registers, inline_lookups=inline_lookups)
+    code, symbols, marks = lowering.build()
+    return CodeImage(code, tuple(lowering.a.fixups), symbols, (0, len(code)),
+                     marks if line_info else None)

@@ -201,6 +201,8 @@ class Assembler:
         self._chunk = bytearray()
         self._labels: dict[object, tuple[int, int]] = {}   # label -> (item index, offset)
         self._marks: list[tuple[int, int, int]] = []        # (item index, offset, tag)
+        self._fixups: list[tuple[int, int, tuple]] = []     # (item index, offset, what)
+        self.fixups: list[tuple[int, tuple]] = []           # after finish(): (offset, what)
         self._next_label = 0
 
     # ---- instructions ----------------------------------------------------------------------
@@ -237,6 +239,11 @@ class Assembler:
     def mark(self, tag: int) -> None:
         """Remember the current position under `tag` (a BPF pc, or -1), for listings."""
         self._marks.append((len(self._items), len(self._chunk), tag))
+
+    def fixup(self, what: tuple) -> None:
+        """The last 8 bytes emitted (a `mov r64, imm64`'s immediate) are an address to be
+        filled in when the code is placed (a bpfjit.codeimage fixup)."""
+        self._fixups.append((len(self._items), len(self._chunk) - 8, what))
 
     def align(self, boundary: int) -> None:
         """Pad with NOPs to a multiple of `boundary` bytes (for loop heads)."""
@@ -285,6 +292,7 @@ class Assembler:
                 out += item
         labels = {name: starts[i] + offset for name, (i, offset) in self._labels.items()}
         marks = sorted((starts[i] + offset, tag) for i, offset, tag in self._marks)
+        self.fixups = [(starts[i] + offset, what) for i, offset, what in self._fixups]
         return bytes(out), labels, marks
 
     @staticmethod

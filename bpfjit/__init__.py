@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any, Callable
 
 from .asm import assemble, disassemble
@@ -34,21 +35,24 @@ __version__ = "0.1.0"
 
 
 def compile(prog: Program, engine: str = "interp", *, mode: str = "checked",
-            helpers: dict | None = None, **options: Any) -> Callable[..., int]:
+            helpers: dict | None = None, cache: bool = True,
+            **options: Any) -> Callable[..., int]:
     """Verify `prog`, then prepare it to run on `engine` ("interp", "llvm" or "peachpy").
 
     Returns a callable: call it with a bytes-like memory buffer (or None) and
     it returns r0 as an unsigned 64-bit int.  `mode` is "checked" (default),
     "strict" or "unchecked" (see bpfjit.verifier); `helpers` maps helper ids to
-    callables of (r1..r5) returning r0; other options are the engine's
-    (`budget` for all).
+    callables of (r1..r5) returning r0; `cache=False` neither reads nor writes the
+    code cache (bpfjit.cache); other options are the engine's (`budget` for all).
     """
     from bpfjit.backends import get_engine   # imported late: backends import the core
     if not isinstance(prog, Program):
         raise BpfError(f"compile() takes a bpfjit.Program, not {type(prog).__name__}; "
                        f"use Program.from_bytes() or assemble() first")
     factory = get_engine(engine)
-    verified = verify(prog, mode=mode, helpers=helper_ids(prog, helpers))
+    verified = verify(prog, mode=mode, helpers=helper_ids(prog, helpers), cache=cache)
+    if not cache and verified.cache_name is not None:
+        verified = dataclasses.replace(verified, cache_name=None)
     return factory(verified, helpers=helpers, **options)
 
 

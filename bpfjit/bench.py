@@ -63,11 +63,13 @@ def bench_program(prog: Program, engine: str, mem: bytearray | None, *,
     reference(bytearray(mem) if mem is not None else None)
     insns = reference.last_executed
 
-    compile_program(prog, engine)     # the first compile in a process fills caches
-    # timed on a copy, so that it includes verification (kept with the original)
+    # the first compile in a process fills its in-memory caches (PeachPy's templates);
+    # the one timed is on a copy, so that it includes verification (kept with the
+    # original), and bypasses the code cache: a cold compile
+    compile_program(prog, engine, cache=False)
     fresh = prog.with_insns(prog.insns)
     start = time.perf_counter_ns()
-    fn = compile_program(fresh, engine)
+    fn = compile_program(fresh, engine, cache=False)
     compile_ns = float(time.perf_counter_ns() - start)
 
     r0 = fn(mem)                                  # warm-up, and the result

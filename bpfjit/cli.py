@@ -136,6 +136,18 @@ def cmd_run(args) -> int:
     return _check_data_test(prog, test, mem, args)
 
 
+def cmd_cache(args) -> int:
+    """Where the code cache is and what it holds; --clear empties it."""
+    from . import cache
+    if args.clear:
+        print(f"removed {cache.clear()} entries")
+        return 0
+    root, count, size = cache.usage()
+    state = "on" if cache.enabled() else "off (BPFJIT_CACHE)"
+    print(f"{root}: {count} entries, {size / 1024:.0f} KiB; the cache is {state}")
+    return 0
+
+
 def cmd_helpers(args) -> int:
     """The helper registry: id, name, arguments -> result, who may call it, what it does."""
     from .helpers import KERNEL_HELPERS
@@ -368,6 +380,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("object", help="object file (.o)")
     _max_entries_arg(p)
     p.set_defaults(func=cmd_maps)
+
+    p = sub.add_parser("cache", help="show the code cache (verdicts and machine code)")
+    p.add_argument("--clear", action="store_true", help="remove every entry")
+    p.set_defaults(func=cmd_cache)
 
     p = sub.add_parser("helpers", help="list the kernel helpers bpfjit provides")
     p.add_argument("--markdown", action="store_true", help="as a Markdown table")

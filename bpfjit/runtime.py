@@ -169,6 +169,18 @@ class JitProgram:
         self.extra = extra or {}
         self._context = CONTEXTS.get(program.context)     # None: the plain convention
 
+    @classmethod
+    def from_image(cls, program, engine: str, image, helpers: HelperTable,
+                   budget: int | None, extra: dict) -> "JitProgram":
+        """Place a bpfjit.codeimage.CodeImage (its maps and helpers filled in) and wrap it."""
+        from .interpreter import DEFAULT_BUDGET
+        memory = image.place(program.maps.list, helpers)
+        extra = dict(extra, symbols=image.symbols, text_range=image.text_range,
+                     lines=image.lines)
+        return cls(program, engine, memory, image.symbols["bpf_entry"], helpers,
+                   DEFAULT_BUDGET if budget is None else budget,
+                   bench=image.symbols.get("bpf_bench"), extra=extra)
+
     def _new_run(self):
         run = ffi.new("struct bpfjit_run *")
         run.helpers = self.helpers.table

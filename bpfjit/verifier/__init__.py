@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from ..cfg import check_structure, subprogram_ranges
 from ..errors import BpfError, VerifierError
 from ..isa import MAX_CALL_DEPTH, OPCODES, Insn, Kind
+from .. import cache as disk
 from ..asm import format_insn
 from ..program import Program
 from .analysis import Analysis
@@ -48,6 +49,9 @@ class VerifiedProgram:
     lookups: dict[int, int] = field(default_factory=dict)
     # local calls can recurse (checked mode only): the engines must bound the depth
     recursive: bool = False
+    # the verdict's name in the code cache (bpfjit.cache), None when not cached: the
+    # engines cache their code under it
+    cache_name: str | None = field(default=None, compare=False, repr=False)
 
     @property
     def stats(self) -> str:
@@ -126,13 +130,15 @@ def _signatures(prog: Program, helpers) -> dict:
     return {hid: signature_of(hid, None, prog.env is not None) for hid in helpers}
 
 
-def verify(prog: Program, mode: str = "checked", helpers=None, log: bool = False) -> VerifiedProgram:
+def verify(prog: Program, mode: str = "checked", helpers=None, log: bool = False,
+           cache: bool = True) -> VerifiedProgram:
     """Check `prog` and compute its facts; VerifierError(pc, reason) when it is rejected.
 
     `helpers` are the helpers calls may name: ids, or a dict of id -> Signature (None:
     unknown arguments) or the helper itself (a bpfjit.Helper declares its signature);
     the kernel's helpers of a loaded object have their signatures from the registry.
-    None skips the check.
+    None skips the check.  An accepted program's verdict is kept in the code cache
+    (bpfjit.cache) unless `cache` is False or a log is asked for.
     """
     if not isinstance(prog, Program):
         raise BpfError(f"verify() takes a bpfjit.Program, not {type(prog).__name__}")
@@ -142,9 +148,19 @@ def verify(prog: Program, mode: str = "checked", helpers=None, log: bool = False
     # is kept with the program: compiling it again, or for another engine, reuses it
     signatures = None if helpers is None else _signatures(prog, helpers)
     key = (mode, None if signatures is None else frozenset(signatures.items()))
+    cache_on = cache and disk.enabled()
     cache = prog.__dict__.setdefault("_verified", {})
     if not log and key in cache:
         return cache[key]
+    name = verdict_name(prog, mode, signatures) if cache_on and not log else None
+    if name is not None:
+        hit = disk.load("verdict", name)
+        if hit is not None:
+            verified = _from_record(prog, mode, hit[0])
+            if verified is not None:
+                verified.cache_name = name
+                cache[key] = verified
+                return verified
     check_structure(prog)
     order, frames, recursion = _call_graph(prog)
     if recursion is not None and mode == "strict":
@@ -182,6 +198,43 @@ def verify(prog: Program, mode: str = "checked", helpers=None, log: bool = False
                                frames, lookups, recursion is not None)
     if not log:
         original.__dict__["_verified"][key] = verified
+    verified.cache_name = name
+    if name is not None:
+        disk.store("verdict", name, {
+            "proven": sorted(proven), "accesses": accesses, "unreachable": unreachable,
+            "regions": sorted(regions.items()), "frames": frames,
+            "lookups": sorted(lookups.items()), "recursive": recursion is not None,
+            "context": sorted(analysis.ctx_accesses.items()),
+            "frozen": sorted(analysis.constant_maps)})
+    return verified
+
+
+def verdict_name(prog: Program, mode: str, signatures) -> str:
+    """The cache entry name of `prog`'s verdict: everything the verifier reads."""
+    maps = [(type(m).__name__, m.spec, m.arena[:] if m.spec.read_only else None)
+            for m in prog.maps.list]
+    return disk.digest("verdict", disk.source_digest(), prog.to_bytes(), prog.context,
+                       prog.prog_type, maps, mode, signatures)
+
+
+def _from_record(prog: Program, mode: str, record: dict) -> VerifiedProgram | None:
+    """A VerifiedProgram rebuilt from its cache record (None if the record is not one):
+    the same rewriting of context accesses, the same maps frozen."""
+    try:
+        context = {int(pc): (int(off), int(size)) for pc, (off, size) in record["context"]}
+        frozen = [int(i) for i in record["frozen"]]
+        verified = VerifiedProgram(
+            _rewrite_context_accesses(prog, context) if context else prog, mode,
+            frozenset(int(pc) for pc in record["proven"]),
+            tuple(int(pc) for pc in record["accesses"]),
+            tuple(int(pc) for pc in record["unreachable"]),
+            {int(pc): str(r) for pc, r in record["regions"]}, [], int(record["frames"]),
+            {int(pc): int(m) for pc, m in record["lookups"]}, bool(record["recursive"]))
+        maps = [prog.maps.list[i] for i in frozen]
+    except (KeyError, TypeError, ValueError, IndexError):
+        return None
+    for the_map in maps:
+        the_map.freeze()
     return verified
 
 

@@ -1,0 +1,190 @@
+"""The code cache (bpfjit.cache): a program compiled before, in this process or another,
+is neither verified nor compiled again, runs the same, and untrusted entries are never
+used.
+
+Each test has its own cache directory.  "Not verified again" is checked by making the
+verifier's analysis and the backends' code generators fail if they are called.
+"""
+
+import os
+import struct
+import subprocess
+import sys
+import warnings
+from pathlib import Path
+
+import pytest
+
+import bpfjit
+from bpfjit import cache
+from bpfjit.verifier.analysis import Analysis
+
+ELF = Path(__file__).parent / "elf"
+ROOT = Path(__file__).parent.parent
+XDP_DROP, XDP_PASS = 1, 2
+
+# r0 = the sum of the buffer's bytes (a loop with checked loads)
+SUM = """
+    mov %r0, 0
+    mov %r3, 0
+loop:
+    jge %r3, %r2, done
+    mov %r4, %r1
+    add %r4, %r3
+    ldxb %r5, [%r4]
+    add %r0, %r5
+    add %r3, 1
+    ja loop
+done:
+    exit
+"""
+
+
+@pytest.fixture(autouse=True)
+def own_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("BPFJIT_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.delenv("BPFJIT_CACHE", raising=False)
+    return tmp_path / "cache"
+
+
+def forbid_compiling(monkeypatch):
+    """Make verification and code generation raise: only a cache hit can compile."""
+    def refuse(*args, **kwargs):
+        raise AssertionError("compiled again instead of using the cache")
+    monkeypatch.setattr(Analysis, "run", refuse)
+    from bpfjit.backends import llvm, x86
+    monkeypatch.setattr(llvm, "build_image", refuse)
+    monkeypatch.setattr(x86, "build_image", refuse)
+
+
+def entries(root: Path) -> list[Path]:
+    return sorted(p for p in root.iterdir() if p.name != "key")
+
+
+def test_a_second_compile_of_the_same_bytecode_is_a_hit(engine, monkeypatch, own_cache):
+    data = bytes(range(1, 41))                        # 1 + 2 + ... + 40 = 820
+    assert bpfjit.compile(bpfjit.assemble(SUM), engine)(data) == 820
+    forbid_compiling(monkeypatch)
+    fresh = bpfjit.assemble(SUM)                      # a new Program: nothing in memory
+    assert bpfjit.compile(fresh, engine)(data) == 820
+    assert bpfjit.compile(fresh, engine)(b"\xff" * 3) == 765
+
+
+def test_a_hit_in_a_new_process(own_cache):
+    script = ("import bpfjit, sys\n"
+              f"prog = bpfjit.assemble({SUM!r})\n"
+              "print(bpfjit.compile(prog, sys.argv[1])(bytes(range(1, 41))))\n")
+    env = dict(os.environ, BPFJIT_CACHE_DIR=str(own_cache))
+    for engine in bpfjit.engines():
+        first = subprocess.run([sys.executable, "-c", script, engine], env=env,
+                               capture_output=True, text=True, check=True)
+        written = len(entries(own_cache))
+        second = subprocess.run([sys.executable, "-c", script, engine], env=env,
+                                capture_output=True, text=True, check=True)
+        assert first.stdout == second.stdout == "820\n"
+        assert len(entries(own_cache)) == written          # nothing new: it was a hit
+
+
+def test_a_cached_program_uses_the_maps_of_its_own_load(engine, monkeypatch):
+    """Map arenas are filled in when cached code is placed: a second load of the same
+    object counts in its own maps, not in the first load's."""
+    packet = bytes(12) + b"\x08\x00" + bytes([0x45]) + bytes(8) + bytes([17]) + bytes(30)
+    first = bpfjit.load_elf(ELF / "counter.o")
+    bpfjit.compile(first, engine)(bpfjit.XdpContext(packet))
+    forbid_compiling(monkeypatch)
+    second = bpfjit.load_elf(ELF / "counter.o")
+    fn = bpfjit.compile(second, engine)
+    assert [fn(bpfjit.XdpContext(packet)) for _ in range(3)] == [XDP_PASS] * 3
+    assert second.maps["total"].ints()[0] == 3
+    assert second.maps["proto_counts"].ints()[17] == 3
+    assert first.maps["total"].ints()[0] == 1
+
+
+def read_rodata(prog: bpfjit.Program) -> bpfjit.Program:
+    """r0 = the first word of the object's .rodata, which the verifier reads as a constant."""
+    index = prog.maps.list.index(prog.maps[".rodata"])
+    reader = bpfjit.assemble(f"lddw %r1, map_val_by_fd({index}, 0)\nldxw %r0, [%r1]\nexit")
+    return bpfjit.Program(reader.insns, env=prog.env)
+
+
+def test_read_only_data_is_part_of_the_key(engine, own_cache):
+    """The verifier reads .rodata: a load whose .rodata was changed before compiling has a
+    verdict of its own, and the cached path freezes .rodata as verifying does."""
+    changed = bpfjit.load_elf(ELF / "globals.o")
+    changed.maps[".rodata"][0] = struct.pack("<I", 30)
+    assert bpfjit.compile(read_rodata(changed), engine)(bytes(8)) == 30
+    verdicts = [p for p in entries(own_cache) if p.suffix == ".verdict"]
+    plain = bpfjit.load_elf(ELF / "globals.o")
+    assert bpfjit.compile(read_rodata(plain), engine)(bytes(8)) == 7     # globals.c: step
+    assert len([p for p in entries(own_cache) if p.suffix == ".verdict"]) == len(verdicts) + 1
+    again = bpfjit.load_elf(ELF / "globals.o")
+    assert bpfjit.compile(read_rodata(again), engine)(bytes(8)) == 7     # a hit
+    with pytest.raises(bpfjit.MapError, match="frozen"):
+        again.maps[".rodata"][0] = struct.pack("<I", 1)
+
+
+@pytest.mark.parametrize("damage", ["flip", "truncate", "empty", "foreign"])
+def test_damaged_entries_are_never_used(engine, own_cache, tmp_path, damage):
+    data = bytes(range(1, 41))
+    bpfjit.compile(bpfjit.assemble(SUM), engine)(data)
+    stored = entries(own_cache)
+    assert stored
+    if damage == "foreign":
+        # entries written under another directory's key (another user, another cache)
+        other = tmp_path / "other"
+        os.environ["BPFJIT_CACHE_DIR"] = str(other)
+        bpfjit.compile(bpfjit.assemble(SUM), engine)(data)
+        os.environ["BPFJIT_CACHE_DIR"] = str(own_cache)
+        for path in entries(other):
+            (own_cache / path.name).write_bytes(path.read_bytes())
+    for path in stored:
+        raw = path.read_bytes()
+        if damage == "flip":
+            path.write_bytes(raw[:-5] + bytes([raw[-5] ^ 0x40]) + raw[-4:])
+        elif damage == "truncate":
+            path.write_bytes(raw[:len(raw) // 2])
+        elif damage == "empty":
+            path.write_bytes(b"")
+    calls = []
+    original = Analysis.run
+
+    def counted(self):
+        calls.append(1)
+        return original(self)
+    Analysis.run = counted
+    try:
+        assert bpfjit.compile(bpfjit.assemble(SUM), engine)(data) == 820
+    finally:
+        Analysis.run = original
+    assert calls == [1]                                   # verified again
+    assert all(cache.load(p.suffix[1:], p.stem) is not None for p in entries(own_cache))
+
+
+def test_a_directory_others_can_write_is_not_used(own_cache):
+    own_cache.mkdir(mode=0o777)
+    os.chmod(own_cache, 0o777)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert bpfjit.compile(bpfjit.assemble(SUM), "interp")(b"\x01\x02") == 3
+    assert any("not using the code cache" in str(w.message) for w in caught)
+    assert entries(own_cache) == []
+
+
+def test_the_cache_can_be_turned_off(own_cache, monkeypatch):
+    assert bpfjit.compile(bpfjit.assemble(SUM), "interp", cache=False)(b"\x05") == 5
+    assert not own_cache.exists() or entries(own_cache) == []
+    monkeypatch.setenv("BPFJIT_CACHE", "off")
+    assert bpfjit.compile(bpfjit.assemble(SUM), "interp")(b"\x05") == 5
+    assert not own_cache.exists() or entries(own_cache) == []
+
+
+def test_the_cli_shows_and_clears_the_cache(own_cache):
+    bpfjit.compile(bpfjit.assemble(SUM), "interp")(b"\x01")
+    env = dict(os.environ, BPFJIT_CACHE_DIR=str(own_cache))
+    shown = subprocess.run([sys.executable, "-m", "bpfjit", "cache"], env=env,
+                           capture_output=True, text=True, check=True)
+    assert shown.stdout.startswith(f"{own_cache}: 1 entries")
+    cleared = subprocess.run([sys.executable, "-m", "bpfjit", "cache", "--clear"], env=env,
+                             capture_output=True, text=True, check=True)
+    assert cleared.stdout == "removed 1 entries\n"
+    assert not any(own_cache.iterdir())
