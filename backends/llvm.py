@@ -728,15 +728,16 @@ def compile_llvm(verified, helpers=None, budget=None, opt_level: int = 2,
     started = time.perf_counter_ns()
     table = helper_table(verified.program, helpers, "llvm")
     ids, inline = frozenset(table.helpers), 1 not in (helpers or {})
-    if keep_ir:
-        image, extra = build_image(verified, ids, inline_lookups=inline, opt_level=opt_level,
-                                   keep_ir=True, line_info=line_info)
+
+    def build():
+        return build_image(verified, ids, inline_lookups=inline, opt_level=opt_level,
+                           keep_ir=keep_ir, line_info=line_info)
+    if keep_ir:                 # the IR is wanted: always compile
+        image, extra = build()
     else:
         options = {"helpers": ids, "inline_lookups": inline, "opt_level": opt_level,
                    "line_info": line_info, "llvmlite": llvmlite_version}
-        image = cached_image(verified, "llvm", options, lambda: build_image(
-            verified, ids, inline_lookups=inline, opt_level=opt_level,
-            line_info=line_info)[0])
+        image = cached_image(verified, "llvm", options, lambda: build()[0])
         extra = {"ir": None, "optimised_ir": None}
     return JitProgram.from_image(verified.program, "llvm", image, table, budget,
                                  dict(extra, compile_ns=time.perf_counter_ns() - started))
