@@ -39,7 +39,7 @@ from bpfjit.maps import ARRAY_TYPES, map_handle
 from bpfjit.codeimage import MAP_SYMBOL, cached_image
 from . import llvm_worker
 from bpfjit.program import Program
-from bpfjit.runfields import field_index
+from bpfjit.runfields import CONFIG_FIELDS, RUN_FIELDS, TRAPPED, field_index
 from bpfjit.runtime import JitProgram, helper_table
 from bpfjit.traps import WRITE_FLAG, TrapCode
 
@@ -60,7 +60,8 @@ if ir is not None:
     PTR = ir.PointerType()
     INT = {8: I8, 16: I16, 32: I32, 64: I64}
     SUB_TYPE = ir.FunctionType(I64, [I64] * 5 + [PTR, PTR, PTR, PTR, I64])
-    HELPER_PTR = _FunctionPointer(ir.FunctionType(I64, [I64] * 5))
+    HELPER_PTR = _FunctionPointer(ir.FunctionType(I64, [I64] * 5 + [PTR]))
+    REPORT_PTR = _FunctionPointer(ir.FunctionType(ir.VoidType(), [PTR]))
 
 _CMP = {"jeq": ("u", "=="), "jne": ("u", "!="), "jgt": ("u", ">"), "jge": ("u", ">="),
         "jlt": ("u", "<"), "jle": ("u", "<="), "jsgt": ("s", ">"), "jsge": ("s", ">="),
@@ -381,8 +382,9 @@ class _Function:
         b.cbranch(taken, self.blocks[pc + 1 + insn.off], self.blocks[pc + 1])
 
     def _call_through(self, pc: int, fn_ptr) -> None:
-        """Call a helper pointer with r1-r5; r0 gets the result, r1-r5 read 0 after."""
-        args = [self.get(i) for i in range(1, 6)]
+        """Call a helper pointer with r1-r5 and the run structure; r0 gets the result,
+        r1-r5 read 0 after."""
+        args = [self.get(i) for i in range(1, 6)] + [self.run]
         result = self.b.call(fn_ptr, args)
         # a failing Python helper has set the trap code; record where it happened
         failed = self.b.icmp_unsigned("!=", self.load_field("trap"), _const(I64, 0))
@@ -584,11 +586,16 @@ class _Module:
         fn = ir.Function(self.module, ir.FunctionType(I64, [PTR, I64, PTR]), name="bpf_entry")
         fn.attributes.add("nounwind")
         fn.attributes.add("noinline")
-        mem, mem_len, run = fn.args
+        mem, mem_len, config = fn.args
         b = ir.IRBuilder(fn.append_basic_block("entry"))
         if self.lines is not None:          # line 0: code of no BPF instruction
             self.lines.subprogram(fn, -1)
             b.debug_metadata = self.lines.location(-1, fn)
+        # this run's own structure, its configuration copied from the caller's
+        run = b.alloca(I64, size=_const(I64, len(RUN_FIELDS)), name="run")
+        run.align = 16
+        for name in CONFIG_FIELDS:
+            b.store(b.load(_run_field(b, config, name), typ=I64), _run_field(b, run, name))
         b.store(_const(I64, 0), _run_field(b, run, "trap"))
         b.store(b.load(_run_field(b, run, "budget_limit"), typ=I64), _run_field(b, run, "budget"))
         stack = b.alloca(ir.ArrayType(I8, STACK_BYTES), name="stack")
@@ -601,46 +608,46 @@ class _Module:
         top = b.gep(stack, [_const(I64, STACK_BYTES)], source_etype=I8)
         # what helpers need to check the pointers they are given
         # (of the stack, only the frames a run can reach: the ones below are not zeroed)
-        # (a helper may run the program again: the outer run's values are put back)
         reachable = b.add(b.ptrtoint(stack, I64), _const(I64, STACK_BYTES - used))
-        outer = []
         for name, value in (("mem", b.ptrtoint(mem, I64)), ("mem_len", mem_len),
                             ("stack_lo", reachable), ("stack_hi", b.ptrtoint(top, I64))):
-            field = _run_field(b, run, name)
-            outer.append((field, b.load(field, typ=I64)))
-            b.store(value, field)
-        r1 = b.ptrtoint(mem, I64)          # callers pass NULL when there is no memory
+            b.store(value, _run_field(b, run, name))
         zero = _const(I64, 0)
-        r2 = mem_len
+        r1, r2 = b.ptrtoint(mem, I64), mem_len
         if self.prog.context is not None:   # r1 = the context block just before the packet
             r1, r2 = b.add(r1, _const(I64, self.block_at)), zero
+        else:                               # r1 = 0 for an empty buffer (or none)
+            r1 = b.select(b.icmp_unsigned("!=", mem_len, zero), r1, zero)
         result = b.call(self.functions[0], [r1, r2, zero, zero, zero, top, stack, run, mem,
                                             mem_len])
-        for field, value in outer:
-            b.store(value, field)
-        b.ret(result)
+        # a trapped run reports its trap and returns TRAPPED
+        trapped = b.icmp_unsigned("!=", b.load(_run_field(b, run, "trap"), typ=I64), zero)
+        with b.if_then(trapped, likely=False):
+            report = b.load(_run_field(b, run, "report_trap"), typ=REPORT_PTR)
+            b.call(report, [run])
+        b.ret(b.select(trapped, _const(I64, TRAPPED), result))
         self.entry = fn
 
     def _bench(self) -> None:
-        """bpf_bench(mem, len, run, n): run the entry n times (each resets the budget)."""
+        """bpf_bench(mem, len, config, n): run the entry n times (each resets the budget),
+        stopping early at a trap."""
         fn = ir.Function(self.module, ir.FunctionType(I64, [PTR, I64, PTR, I64]),
                          name="bpf_bench")
-        mem, mem_len, run, count = fn.args
+        mem, mem_len, config, count = fn.args
         b = ir.IRBuilder(fn.append_basic_block("entry"))
         if self.lines is not None:
             self.lines.subprogram(fn, -1)
             b.debug_metadata = self.lines.location(-1, fn)
-        trap_ptr = _run_field(b, run, "trap")
         loop, done = fn.append_basic_block("loop"), fn.append_basic_block("done")
         b.cbranch(b.icmp_unsigned("==", count, _const(I64, 0)), done, loop)
         b.position_at_end(loop)
         i = b.phi(I64)
         i.add_incoming(_const(I64, 0), fn.entry_basic_block)
-        r0 = b.call(self.entry, [mem, mem_len, run])
+        r0 = b.call(self.entry, [mem, mem_len, config])
         nxt = b.add(i, _const(I64, 1))
         i.add_incoming(nxt, loop)
         again = b.and_(b.icmp_unsigned("<", nxt, count),
-                       b.icmp_unsigned("==", b.load(trap_ptr, typ=I64), _const(I64, 0)))
+                       b.icmp_unsigned("!=", r0, _const(I64, TRAPPED)))
         b.cbranch(again, loop, done)
         b.position_at_end(done)
         result = b.phi(I64)

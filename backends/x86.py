@@ -31,7 +31,7 @@ from bpfjit.context import packet_offsets
 from bpfjit.isa import LDDW_MAP, LDDW_MAP_VALUE, MAX_CALL_DEPTH, MEMORY_KINDS, STACK_SIZE, Kind
 from bpfjit.helpers import changes_packet
 from bpfjit.maps import ARRAY_TYPES, map_handle
-from bpfjit.runfields import field_index
+from bpfjit.runfields import CONFIG_FIELDS, RUN_FIELDS, TRAPPED, field_index
 from bpfjit.runtime import JitProgram, helper_table
 from bpfjit.traps import WRITE_FLAG, TrapCode
 
@@ -80,17 +80,12 @@ DEFAULT_MAP = _map_from_environment() or register_map(0)
 # (the packet's) start
 _SLOTS = ("run", "mem", "mem_bound1", "mem_bound2", "mem_bound4", "mem_bound8",
           "stack_end1", "stack_end2", "stack_end4", "stack_end8", "save0", "save1",
-          "data", "spare",
-          # the run structure's fields for helpers, as they were before this run (a
-          # helper may run the program again: the entry point puts them back on return)
-          "outer_mem", "outer_mem_len", "outer_stack_lo", "outer_stack_hi")
-_HELPER_FIELDS = ("mem", "mem_len", "stack_lo", "stack_hi")
+          "data", "spare")
 _CTX = {name: 8 * i for i, name in enumerate(_SLOTS)}
-CTX_BYTES = 8 * len(_SLOTS)                 # a multiple of 16: the BPF stack is 16-aligned
+RUN_AT = 8 * len(_SLOTS)                    # this run's own run structure ("run" points here)
+CTX_BYTES = RUN_AT + 8 * len(RUN_FIELDS)    # a multiple of 16: the BPF stack is 16-aligned
 FRAME = CTX_BYTES + STACK_BYTES + 8         # with 6 pushes and the return address: rsp % 16 == 0
-_RUN = {name: 8 * field_index(name) for name in ("trap", "trap_pc", "trap_arg", "trap_size",
-                                                  "budget_limit", "mem", "mem_len",
-                                                  "stack_lo", "stack_hi")}
+_RUN = {name: 8 * field_index(name) for name, _, _ in RUN_FIELDS}
 
 _JCC = {"jeq": "e", "jne": "ne", "jgt": "a", "jge": "ae", "jlt": "b", "jle": "be",
         "jsgt": "g", "jsge": "ge", "jslt": "l", "jsle": "le", "jset": "ne"}
@@ -249,6 +244,11 @@ class _Lowering:
             a("PUSH", saved)
         a("SUB", "rsp", FRAME)
         a("MOV", CTX, "rsp")
+        # this run's own run structure, its configuration copied from the caller's (rdx)
+        for name in CONFIG_FIELDS:
+            a("MOV", "rcx", Mem(8, "rdx", _RUN[name]))
+            a("MOV", Mem(8, CTX, RUN_AT + _RUN[name]), "rcx")
+        a("LEA", "rdx", Mem(8, CTX, RUN_AT))
         a("MOV", Mem(8, CTX, _CTX["run"]), "rdx")
         a("MOV", Mem(8, CTX, _CTX["data"]), "rdi")
         a("MOV", Mem(8, CTX, _CTX["mem"]), "rdi")
@@ -261,11 +261,7 @@ class _Lowering:
             a("MOV", Mem(8, CTX, _CTX[f"stack_end{size}"]), "rcx")
         a("MOV", Mem(8, "rdx", _RUN["trap"]), 0)
         a("MOV", BUDGET, Mem(8, "rdx", _RUN["budget_limit"]))
-        # what helpers need to check the pointers they are given (the values of an
-        # outer run, if a helper runs us again, are kept to be put back)
-        for name in _HELPER_FIELDS:
-            a("MOV", "rcx", Mem(8, "rdx", _RUN[name]))
-            a("MOV", Mem(8, CTX, _CTX["outer_" + name]), "rcx")
+        # what helpers need to check the pointers they are given
         a("MOV", Mem(8, "rdx", _RUN["mem"]), "rdi")
         a("MOV", Mem(8, "rdx", _RUN["mem_len"]), "rsi")
         # (only the frames a run can reach: the ones below were never zeroed)
@@ -292,17 +288,15 @@ class _Lowering:
         a("MOV", r[1], Mem(8, CTX, _CTX["data"]))
         if self.prog.context is not None:       # r1 = the context block before the packet
             a("ADD", r[1], self.block_at)                       # add r1, -header
-        else:
+        else:                                   # r2 = len; r1 = 0 for an empty buffer
             a("MOV", r[2], Mem(8, CTX, _CTX["mem_bound1"]))
+            a("TEST", r[2], r[2])
+            a("CMOVE", r[1], r[2])                              # cmove r1, r2
         a("LEA", self.fp, Mem(8, CTX, CTX_BYTES + STACK_BYTES))
         a.jump("call", ("sub", 0))
         if r[0] != "rax":
             a("MOV", "rax", r[0])
         a.label("epilogue")
-        a("MOV", "rdx", Mem(8, CTX, _CTX["run"]))
-        for name in _HELPER_FIELDS:
-            a("MOV", "rcx", Mem(8, CTX, _CTX["outer_" + name]))
-            a("MOV", Mem(8, "rdx", _RUN[name]), "rcx")
         a("ADD", "rsp", FRAME)
         for saved in ("r15", "r14", "r13", "r12", "rbp", "rbx"):
             a("POP", saved)
@@ -321,7 +315,10 @@ class _Lowering:
         a("SHR", "rax", 32)
         a("MOVZX", "eax", "al")
         a("MOV", Mem(8, "rdx", _RUN["trap"]), "rax")
-        a("XOR", "eax", "eax")
+        a("MOV", "rdi", "rdx")                                  # report_trap(run)
+        a("MOV", "rax", Mem(8, "rdx", _RUN["report_trap"]))
+        a("CALL", "rax")                                        # (rsp is 16-aligned here)
+        a("MOV", "rax", TRAPPED)
         a.jump("jmp", "epilogue")
         # a legacy packet load outside the packet: the program returns 0, no trap
         a.label("return_zero")
@@ -330,7 +327,7 @@ class _Lowering:
         a.jump("jmp", "epilogue")
 
     def _bench(self) -> None:
-        """bench(mem, len, run, n): call the entry n times, stopping at a trap."""
+        """bench(mem, len, config, n): call the entry n times, stopping at a trap."""
         a = self.a
         a.label("bench")
         for saved in ("rbx", "r12", "r13", "r14", "r15"):
@@ -350,8 +347,9 @@ class _Lowering:
         a.jump("call", "entry")
         a("DEC", "r14")
         a.jump("e", done)
-        a("CMP", Mem(8, "r13", _RUN["trap"]), 0)
-        a.jump("e", loop)
+        a("MOV", "rcx", TRAPPED)
+        a("CMP", "rax", "rcx")
+        a.jump("ne", loop)
         a.label(done)
         for saved in ("r15", "r14", "r13", "r12", "rbx"):
             a("POP", saved)
@@ -699,6 +697,8 @@ class _Lowering:
         if pad:
             a("SUB", "rsp", 8)
         self._parallel_move(list(zip(ARGS, r[1:6])))
+        # the run structure, 6th argument (r9 holds the budget: pushed above)
+        a("MOV", "r9", Mem(8, CTX, _CTX["run"]))
         if helper is not None:
             self._placed(S2, ("helper", helper))
         a("CALL", S2)

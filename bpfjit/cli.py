@@ -1,4 +1,4 @@
-"""The `bpfjit` command line: run, asm, disasm, bench, bench-suite, conformance-plugin.
+"""The `bpfjit` command line: run, asm, disasm, bench, bench-suite, bench-calls, conformance-plugin.
 
 User errors print one line on stderr and exit non-zero; never a traceback.
 """
@@ -327,6 +327,19 @@ def cmd_bench_suite(args) -> int:
                      progress=sys.stderr.isatty() and not args.no_progress)
 
 
+def cmd_bench_calls(args) -> int:
+    from . import engines as available
+    from .callcost import format_call_costs, measure_call_costs
+    names = [e for e in (args.engines.split(",") if args.engines else available())
+             if e != "interp"]
+    unknown = sorted(set(names) - set(available()))
+    if unknown:
+        raise BpfError(f"engine(s) not available here: {', '.join(unknown)}")
+    rows = [row for engine in names for row in measure_call_costs(engine, size=args.size)]
+    print(format_call_costs(rows))
+    return 0
+
+
 # ---------------------------------------------------------------------------
 
 def _program_args(p: argparse.ArgumentParser, packet: bool = False) -> None:
@@ -433,6 +446,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-save", action="store_true", help="print the table only")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_bench_suite)
+
+    p = sub.add_parser("bench-calls", help="time a Python call into JIT code with each kind "
+                                           "of argument, next to cffi's own floor")
+    p.add_argument("--engines", help="comma-separated JIT engines (default: all available)")
+    p.add_argument("--size", type=int, default=64, help="buffer size in bytes (default 64)")
+    p.set_defaults(func=cmd_bench_calls)
 
     p = sub.add_parser("fuzz", help="differential and hostile-input fuzzing of the engines")
     p.add_argument("--engines", help="comma-separated engines (default: all available)")

@@ -46,7 +46,7 @@ def as_buffer(mem: object) -> memoryview:
     if not view.c_contiguous:
         raise BpfError("memory buffer must be contiguous (use numpy.ascontiguousarray)")
     if view.readonly:
-        return memoryview(bytearray(view.tobytes()))
+        return memoryview(bytearray(view))          # one copy, in C order
     return view.cast("B") if (view.format != "B" or view.ndim != 1) else view
 
 

@@ -19,18 +19,20 @@ from typing import Callable, Mapping
 from .errors import (BpfError, BpfTrap, BudgetExceeded, CallDepthExceeded, HelperArgumentError,
                      MemoryAccessError)
 from .isa import MAX_CALL_DEPTH
-from .context import CONTEXTS, copy_back, refuse_context
-from .helpers import TailCalled
+from .context import CONTEXTS, PacketContext, copy_back, refuse_context
+from .helpers import TailCalled, calls_helpers
 from .memory import as_buffer
-from .native import BENCH_CTYPE, ENTRY_CTYPE, HELPER_CTYPE, ffi
+from .native import BENCH_CTYPE, ENTRY_CTYPE, HELPER_CTYPE, REPORT_CTYPE, ffi
+from .runfields import TRAPPED
 from .traps import (WRITE_FLAG, TrapCode, btf_call, helper_bad_result, helper_failed,
                     lddw_pseudo, unknown_helper)
 
-__all__ = ["HelperTable", "JitProgram", "MAX_HELPER_ID", "helper_table", "JitMemory"]
+__all__ = ["HelperTable", "JitProgram", "ContextJitProgram", "MAX_HELPER_ID", "helper_table", "JitMemory"]
 
 M64 = (1 << 64) - 1
 _BYTES = ffi.typeof("uint8_t[]")
 _from_buffer = ffi.from_buffer
+_NULL = ffi.NULL
 MAX_HELPER_ID = 0xFFFF          # helper tables are dense arrays up to the largest id
 
 
@@ -44,7 +46,8 @@ class HelperTable:
     """
 
     def __init__(self, helpers: Mapping[int, Callable] | None):
-        # per thread: the run structure in use and a helper failure waiting to be raised
+        # per thread: the run structure of the helper call in progress, and a helper
+        # failure waiting to be raised
         self.local = threading.local()
         helpers = dict(helpers or {})
         for hid, fn in helpers.items():
@@ -64,16 +67,21 @@ class HelperTable:
     def _wrap(self, hid: int, fn: Callable) -> Callable:
         local = self.local
 
-        def call(r1, r2, r3, r4, r5):
+        def call(r1, r2, r3, r4, r5, run):
+            state = local.__dict__
+            outer = state.get("run")          # a helper may start a nested run
+            state["run"] = run
             try:
                 result = fn(r1, r2, r3, r4, r5)
                 if not isinstance(result, int):
                     raise _BadResult(result)
                 return result & M64
             except BaseException as exc:      # noqa: BLE001 - re-raised after the call
-                local.failure = (hid, exc)
-                local.run.trap = TrapCode.HELPER_FAILED
+                state["failure"] = (hid, exc)
+                run.trap = TrapCode.HELPER_FAILED
                 return 0
+            finally:
+                state["run"] = outer
         return call
 
     def __contains__(self, helper_id: int) -> bool:
@@ -131,11 +139,11 @@ def helper_table(program, helpers: Mapping[int, Callable] | None,
     maps = program.maps
 
     def memory() -> JitMemory:
-        """This thread's view, made once per run structure."""
+        """The view of the run whose helper call is in progress on this thread."""
         local = table.local.__dict__
-        view = local.get("memory")
-        if view is None or view.run is not local["run"]:
-            view = local["memory"] = JitMemory(local["run"], maps)
+        view, run = local.get("memory"), local["run"]
+        if view is None or view.run != run:          # cdata pointers compare addresses
+            view = local["memory"] = JitMemory(run, maps)
         return view
 
     merged = program.env.helpers(memory, engine)
@@ -145,6 +153,22 @@ def helper_table(program, helpers: Mapping[int, Callable] | None,
 
 
 # ---- calling JIT code ---------------------------------------------------------------------
+
+# per thread: the trap the last run on it reported, until its caller takes it
+_reports = threading.local()
+_reporter: list = []
+
+
+def _record_trap(run) -> None:
+    _reports.trap = (int(run.trap), int(run.trap_pc), int(run.trap_arg), int(run.trap_size))
+
+
+def _trap_reporter():
+    """The native function a trapping run calls with its run structure (one per process)."""
+    if not _reporter:
+        _reporter.append(ffi.callback(REPORT_CTYPE, _record_trap))
+    return _reporter[0]
+
 
 class JitProgram:
     """A compiled program in executable memory, callable like the interpreter.
@@ -166,6 +190,12 @@ class JitProgram:
         self._entry = memory.function(ENTRY_CTYPE, entry)
         self._bench = memory.function(BENCH_CTYPE, bench) if bench is not None else None
         self._local = helpers.local
+        # what every run starts from (each copies it into its own structure)
+        self._config = config = ffi.new("struct bpfjit_run *")
+        config.helpers = helpers.table
+        config.n_helpers = helpers.size
+        config.budget_limit = budget
+        config.report_trap = _trap_reporter()
         self.extra = extra or {}
         self._context = CONTEXTS.get(program.context)     # None: the plain convention
 
@@ -177,75 +207,63 @@ class JitProgram:
         memory = image.place(program.maps.list, helpers)
         extra = dict(extra, symbols=image.symbols, text_range=image.text_range,
                      lines=image.lines)
+        if program.context is not None and cls is JitProgram:
+            cls = ContextJitProgram
         return cls(program, engine, memory, image.symbols["bpf_entry"], helpers,
                    DEFAULT_BUDGET if budget is None else budget,
                    bench=image.symbols.get("bpf_bench"), extra=extra)
 
-    def _new_run(self):
-        run = ffi.new("struct bpfjit_run *")
-        run.helpers = self.helpers.table
-        run.n_helpers = self.helpers.size
-        run.budget_limit = self.budget
-        self._local.run = run
-        return run
-
     def _pointer(self, mem: object):
-        """(pointer, length, keep-alive) for the caller's memory, without copying."""
+        """(pointer, length, keep-alive) for the caller's memory, without copying a
+        writable buffer (bytes are copied once: the program may write to its memory)."""
         if self._context is not None:
             ctx = self._context.wrap(mem)
-            ptr = _from_buffer(_BYTES, ctx.buffer, True)
-            ctx.fill(int(ffi.cast("uintptr_t", ptr)) + ctx.HEADER)
-            return ptr + ctx.HEADER, len(ctx), (ctx, ptr)
+            ctx.fill(ctx.native_address)
+            return ctx.native_packet, ctx.length, (ctx, None)
         refuse_context(mem)
         if mem is None:
-            return ffi.NULL, 0, None
-        buf = mem if type(mem) is bytearray else as_buffer(mem)
+            return _NULL, 0, None
+        buf = as_buffer(mem)
         n = len(buf)
-        return (_from_buffer(_BYTES, buf, True) if n else ffi.NULL), n, buf
+        return (_from_buffer(_BYTES, buf, True) if n else _NULL), n, buf
 
     def __call__(self, mem: object = None) -> int:
-        """Run once on `mem` (bytes-like or None; a context or a packet for an XDP, tc or
-        socket program) and
-        return r0 as an unsigned int."""
-        # the hot path: kept flat, since every Python-level step costs ~50 ns here
-        if self._context is not None:
-            return self._call_context(mem)
+        """Run once on `mem` (bytes-like or None) and return r0 as an unsigned int."""
+        # the hot path, kept flat: every Python-level step costs 10-40 ns next to the
+        # ~240 ns of cffi's own call (see the README's figures)
         if mem is None:
-            ptr, n = ffi.NULL, 0
-        elif type(mem) is bytearray:
-            n = len(mem)
-            ptr = _from_buffer(_BYTES, mem, True) if n else ffi.NULL
+            ptr, n = _NULL, 0
         else:
-            ptr, n, keep = self._pointer(mem)     # noqa: F841 - alive for the call
-        run = self._local.__dict__.get("run") or self._new_run()
-        r0 = self._entry(ptr, n, run)
-        if run.trap:
-            return self._ended(run)
-        return r0
-
-    def _call_context(self, mem: object) -> int:
-        """The context block and the packet share one buffer; the entry point is given
-        the packet and finds the context block just before it."""
-        packet, n, (ctx, _) = self._pointer(mem)
-        run = self._local.__dict__.get("run") or self._new_run()
-        env = self.program.env
-        if env is None:
-            r0 = self._entry(packet, n, run)
-        else:
-            outer = env.begin(ctx)
             try:
-                r0 = self._entry(packet, n, run)
-            finally:
-                env.end(outer)
-        copy_back(mem, ctx)
-        if run.trap:
-            return self._ended(run)
+                # any writable contiguous buffer in place; bytes copied once, since the
+                # program may write to its memory
+                ptr = _from_buffer(_BYTES, mem if type(mem) is not bytes else bytearray(mem),
+                                   True)
+            except Exception:                           # noqa: BLE001 - str, read-only, ...
+                return self._call_converted(mem)
+            n = len(ptr)                    # (the entry point gives r1 = 0 when it is 0)
+        entry = self._entry
+        r0 = entry(ptr, n, self._config)
+        if r0 == TRAPPED:
+            return self._ended(r0)
         return r0
 
-    def _ended(self, run) -> int:
-        """The result of a run that stopped with its trap code set: a tail call's
-        result, or the exception."""
-        error = self._trap(run)
+    def _call_converted(self, mem: object) -> int:
+        """A run on memory cffi cannot point at directly: bytes (copied once), a
+        non-contiguous or odd buffer (a clear error), a context (refused)."""
+        ptr, n, keep = self._pointer(mem)      # noqa: F841 - alive for the call
+        r0 = self._entry(ptr, n, self._config)
+        if r0 == TRAPPED:
+            return self._ended(r0)
+        return r0
+
+    def _ended(self, r0: int) -> int:
+        """The result of a run that returned TRAPPED: r0 itself when the program returned
+        that value, a tail call's result, or the exception of the trap it reported."""
+        report = _reports.__dict__.pop("trap", None)
+        if report is None:
+            return r0
+        error = self._trap(*report)
         if isinstance(error, TailCalled):
             return error.r0 & M64
         try:
@@ -264,25 +282,22 @@ class JitProgram:
         if self._bench is None:
             raise BpfError(f"engine {self.engine!r} has no native batch loop")
         ptr, n, keep = self._pointer(mem)
-        run = self._local.__dict__.get("run") or self._new_run()
         env = self.program.env
         outer = env.begin(keep[0]) if env is not None and self._context is not None else None
         try:
             start = time.perf_counter_ns()
-            r0 = self._bench(ptr, n, run, count)
+            r0 = self._bench(ptr, n, self._config, count)
             elapsed = time.perf_counter_ns() - start
         finally:
             if outer is not None:
                 env.end(outer)
-        if run.trap:
-            r0 = self._ended(run)
+        if r0 == TRAPPED:
+            r0 = self._ended(r0)
         return r0, elapsed / max(count, 1)
 
-    def _trap(self, run) -> BpfTrap | BaseException:
-        code, pc, arg = TrapCode(run.trap), int(run.trap_pc), int(run.trap_arg)
-        run.trap = 0        # read: a run that called us from a helper must not see it
+    def _trap(self, code: int, pc: int, arg: int, size: int) -> BpfTrap | BaseException:
+        code = TrapCode(code)
         if code is TrapCode.MEMORY:
-            size = int(run.trap_size)
             return MemoryAccessError(pc, arg, size & 0xFF, write=bool(size & WRITE_FLAG))
         if code is TrapCode.BUDGET:
             return BudgetExceeded(pc, self.budget)
@@ -302,3 +317,40 @@ class JitProgram:
         error = helper_failed(pc, hid, failure)
         error.__cause__ = failure
         return error
+
+
+class ContextJitProgram(JitProgram):
+    """A compiled XDP, tc or socket program: called with its context (or a packet to
+    put in one), it returns r0 and leaves the packet and writable fields in the context.
+
+    The context block and the packet share one buffer, whose native address the context
+    keeps; the entry point is given the packet and finds the block just before it.
+    """
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # helpers find the run's context through the env; without helper calls, no need
+        self._env = self.program.env if calls_helpers(self.program) else None
+        # whether the context has fields a program may write (read back after a run)
+        self._reads_back = self._context.read_back is not PacketContext.read_back
+
+    def __call__(self, mem: object = None) -> int:
+        """Run once on a context, or on a packet's bytes (a context is made for it)."""
+        ctx = mem if type(mem) is self._context else self._context.wrap(mem)
+        ctx.fill(ctx.native_address)
+        env = self._env
+        if env is None:
+            r0 = self._entry(ctx.native_packet, ctx.length, self._config)
+        else:
+            outer = env.begin(ctx)
+            try:
+                r0 = self._entry(ctx.native_packet, ctx.length, self._config)
+            finally:
+                env.end(outer)
+        if mem is not ctx:
+            copy_back(mem, ctx)
+        elif self._reads_back:
+            ctx.read_back()
+        if r0 == TRAPPED:
+            return self._ended(r0)
+        return r0

@@ -71,6 +71,28 @@ def test_numpy_array_is_written_in_place(engine):
     assert arr[0] == 0x5A
 
 
+# r1 = the buffer (0 when it is empty), r2 = its length in bytes: 4 * 3 * 4 = 48 for a
+# 4x3 array of uint32, whatever its shape
+LENGTH_AND_NULLNESS = "mov %r0, %r2\nlsh %r0, 1\njeq %r1, 0, +1\nor %r0, 1\nexit"
+
+
+def test_every_buffer_kind_is_seen_whole(engine):
+    np = pytest.importorskip("numpy")
+    fn = bpfjit.compile(bpfjit.assemble(LENGTH_AND_NULLNESS), engine)
+    assert fn(np.zeros((4, 3), dtype=np.uint32)) == 48 * 2 + 1
+    assert fn(bytes(5)) == 5 * 2 + 1
+    assert fn(memoryview(bytes(6))) == 6 * 2 + 1
+    assert fn(bytearray()) == 0 and fn(b"") == 0 and fn(None) == 0
+    assert fn(np.zeros(0, dtype=np.uint8)) == 0
+
+
+def test_fortran_ordered_array_is_refused(engine):
+    np = pytest.importorskip("numpy")
+    fn = bpfjit.compile(bpfjit.assemble("mov %r0, 0\nexit"), engine)
+    with pytest.raises(bpfjit.BpfError, match="contiguous"):
+        fn(np.zeros((3, 4), dtype=np.uint8, order="F"))
+
+
 @pytest.mark.parametrize("bad", ["text", 42, [1, 2]])
 def test_memory_of_the_wrong_type(engine, bad):
     fn = bpfjit.compile(bpfjit.assemble("mov %r0, 0\nexit"), engine)

@@ -128,6 +128,57 @@ def test_threads_have_their_own_run_state(jit):
     assert sorted(results) == [20000] * 4 and errors == ["MemoryAccessError"] * 4
 
 
+@pytest.mark.parametrize("jit", JITS)
+def test_a_program_may_return_the_value_that_marks_a_trap(jit):
+    from bpfjit.runfields import TRAPPED
+    fn = bpfjit.compile(bpfjit.assemble(f"lddw %r0, {TRAPPED}\nexit"), jit)
+    trapping = bpfjit.compile(bpfjit.assemble("ldxb %r0, [%r1]\nexit"), jit)
+    with pytest.raises(bpfjit.MemoryAccessError):
+        trapping(None)
+    assert fn() == TRAPPED and fn.run_batch(None, 3)[0] == TRAPPED
+
+
+@pytest.mark.parametrize("jit", JITS)
+def test_a_helper_may_run_the_program_again(jit):
+    # r6 = r1; r0 = helper 7(); r0 += 1 + mem[0].  Run on b"\x05", the helper runs the
+    # same program on no memory (where the helper returns 0 at once), which traps at
+    # pc 3 (r6 = 0), and returns 41: 41 + 1 + 5 = 47; the inner trap does not leak into
+    # the outer run
+    inner_errors, depth = [], []
+
+    def helper(*_):
+        if depth:
+            return 0
+        depth.append(1)
+        try:
+            fn(None)
+        except bpfjit.MemoryAccessError as exc:
+            inner_errors.append(exc.pc)
+        finally:
+            depth.pop()
+        return 41
+
+    fn = bpfjit.compile(bpfjit.assemble(
+        "mov %r6, %r1\ncall 7\nadd %r0, 1\nldxb %r2, [%r6]\nadd %r0, %r2\nexit"), jit,
+        helpers={7: helper})
+    assert fn(b"\x05") == 47 and inner_errors == [3]
+    with pytest.raises(bpfjit.MemoryAccessError) as outer:
+        fn(None)                      # both runs trap: the inner one inside the helper
+    assert outer.value.pc == 3 and inner_errors == [3, 3]
+
+
+@pytest.mark.parametrize("jit", JITS)
+def test_call_costs_cover_every_kind_of_argument(jit):
+    from bpfjit.callcost import format_call_costs, measure_call_costs
+    rows = measure_call_costs(jit, size=16, number=50, rounds=1)
+    kinds = {row.argument for row in rows}
+    assert {"None", "bytearray", "bytes", "memoryview", "XdpContext"} <= kinds
+    assert all(row.ns > 0 and row.floor_ns > 0 for row in rows)
+    assert format_call_costs(rows).count(jit) == len(rows)
+    with pytest.raises(BpfError, match="positive"):
+        measure_call_costs(jit, size=0)
+
+
 def run_cli(*args):
     return subprocess.run([sys.executable, "-m", "bpfjit", *args], capture_output=True,
                           text=True, timeout=120)

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from ..errors import BpfError
 from ..memory import as_buffer
+from ..native import ffi
 
 __all__ = ["Field", "PacketContext", "copy_back", "refuse_context"]
 
@@ -59,6 +60,12 @@ class PacketContext:
         self.capacity = self.length + self.SPARE
         self.buffer = bytearray(self.HEADER + self.capacity)
         self.buffer[self.HEADER:self.HEADER + self.length] = data
+        # for JIT code: the packet's first byte (the buffer is never resized: resizing
+        # helpers move bytes within it) as a cffi pointer, which keeps it exported, and
+        # its address
+        self._exported = ffi.from_buffer("uint8_t[]", self.buffer, True)
+        self.native_packet = self._exported + self.HEADER
+        self.native_address = int(ffi.cast("uintptr_t", self.native_packet))
         self.redirect = None         # where the last run sent the packet (a Redirect)
 
     def __len__(self) -> int:

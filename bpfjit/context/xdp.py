@@ -61,6 +61,13 @@ class XdpContext(PacketContext):
         """The metadata a program put in front of the packet (bpf_xdp_adjust_meta)."""
         return bytes(self.buffer[self.HEADER - self.metalen:self.HEADER])
 
+    def fill(self, data_address: int) -> None:
+        """The whole block in one write (this runs before every JIT call)."""
+        self.redirect = None
+        _LAYOUT.pack_into(self.buffer, 0, data_address, data_address + self.length,
+                          data_address - self.metalen, self.ingress_ifindex & 0xFFFFFFFF,
+                          self.rx_queue_index & 0xFFFFFFFF, 0)
+
     def write_fields(self) -> None:
         _LAYOUT.pack_into(self.buffer, 0, 0, 0, 0, self.ingress_ifindex & 0xFFFFFFFF,
                           self.rx_queue_index & 0xFFFFFFFF, 0)

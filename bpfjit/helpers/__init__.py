@@ -33,6 +33,12 @@ def changes_packet(prog) -> bool:
                for insn in prog.insns)
 
 
+def calls_helpers(prog) -> bool:
+    """Whether `prog` calls any helper (by id, by BTF id or by register)."""
+    from ..isa import Kind
+    return any(insn.kind in (Kind.CALL, Kind.CALL_BTF, Kind.CALLX) for insn in prog.insns)
+
+
 def signature_of(helper_id: int, fn: object, kernel: bool) -> Signature | None:
     """What the verifier knows of helper `helper_id` bound to `fn`: a Helper's declared
     signature, the kernel helper's when `fn` is the kernel's own (kernel=True and no
