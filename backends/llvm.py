@@ -36,11 +36,13 @@ from bpfjit.context import packet_offsets
 from bpfjit.isa import LDDW_MAP, LDDW_MAP_VALUE, MAX_CALL_DEPTH, STACK_SIZE, Kind
 from bpfjit.helpers import changes_packet
 from bpfjit.maps import ARRAY_TYPES, map_handle
-from bpfjit.codeimage import MAP_SYMBOL, cached_image
+from bpfjit.codeimage import INDEX_SYMBOL, MAP_SYMBOL, cached_image
 from . import llvm_worker
 from bpfjit.program import Program
 from bpfjit.runfields import CONFIG_FIELDS, RUN_FIELDS, TRAPPED, field_index
 from bpfjit.runtime import JitProgram, helper_table
+
+from .hashlookup import emit_hash_lookup, native_hash_lookups
 from bpfjit.traps import WRITE_FLAG, TrapCode
 
 __all__ = ["compile_llvm"]
@@ -402,6 +404,10 @@ class _Function:
         if insn.imm == 1 and pc in self.m.inline_lookups:
             self._array_lookup(self.m.inline_lookups[pc])
             return
+        if insn.imm == 1 and pc in self.m.hash_lookups:
+            probe, header = self.m.hash_lookup(self.m.hash_lookups[pc])
+            self.set(0, self.b.call(probe, [header, self.b.inttoptr(self.get(2), PTR)]))
+            return
         if insn.imm in self.m.helpers:
             self._call_through(pc, self._helper_pointer(_const(I64, insn.imm)))
         else:
@@ -515,12 +521,16 @@ class _Module:
         prog = verified.program
         self.prog, self.verified = prog, verified
         self.helpers = helpers                  # the helper ids a run can call
-        # array lookups done in IR (unless the caller replaced helper 1)
+        # array lookups done in IR, hash lookups by a probe of the map's native index
+        # (unless the caller replaced helper 1)
         self.inline_lookups = {} if not inline_lookups else {
             pc: index for pc, index in verified.lookups.items()
             if prog.maps.list[index].spec.type in ARRAY_TYPES}
+        self.hash_lookups = {} if not inline_lookups else native_hash_lookups(verified)
         self.module = ir.Module(name="bpf")
         self.arenas: dict[int, object] = {}
+        self.indexes: dict[int, object] = {}
+        self.probes: dict[int, ir.Function] = {}    # key size -> its lookup function
         self.module.triple = llvm.get_process_triple()
         self.lines = _LineInfo(self.module) if lines else None
         # a helper may resize the packet: buffer bounds then come from run->mem_len,
@@ -564,6 +574,19 @@ class _Module:
             arena = self.arenas[index] = ir.GlobalVariable(self.module, I8,
                                                            MAP_SYMBOL.format(index))
         return arena.ptrtoint(I64)
+
+    def hash_lookup(self, index: int):
+        """(the probe function for hash map `index`'s keys, the map's index header)."""
+        key_size = self.prog.maps.list[index].key_size
+        probe = self.probes.get(key_size)
+        if probe is None:
+            probe = self.probes[key_size] = emit_hash_lookup(self.module, key_size,
+                                                             f"bpf_hash_lookup_{key_size}")
+        header = self.indexes.get(index)
+        if header is None:
+            header = self.indexes[index] = ir.GlobalVariable(self.module, I8,
+                                                             INDEX_SYMBOL.format(index))
+        return probe, header
 
     def _trap_function(self):
         """void bpf_trap(run, code, pc, arg, size): record a trap; cold, never inlined."""

@@ -21,7 +21,7 @@ import struct
 from elftools.elf.elffile import ELFFile
 from elftools.elf.constants import SH_FLAGS
 
-from bpfjit.codeimage import LIBC_SYMBOLS, MAP_SYMBOL, CodeImage
+from bpfjit.codeimage import INDEX_SYMBOL, LIBC_SYMBOLS, MAP_SYMBOL, CodeImage
 from bpfjit.errors import BpfError
 
 __all__ = ["link_object"]
@@ -32,6 +32,7 @@ R_X86_64_PC64, R_X86_64_GOTPCRELX, R_X86_64_REX_GOTPCRELX = 24, 41, 42
 _GOT_RELOCS = {R_X86_64_GOTPCREL, R_X86_64_GOTPCRELX, R_X86_64_REX_GOTPCRELX}
 _STUB_SIZE = 16     # jmp qword ptr [rip + 2]; ud2; .quad target
 _MAP_NAME = re.compile(MAP_SYMBOL.replace("{}", r"(\d+)") + r"\Z")
+_INDEX_NAME = re.compile(INDEX_SYMBOL.replace("{}", r"(\d+)") + r"\Z")
 
 
 def link_object(obj: bytes) -> CodeImage:
@@ -63,7 +64,7 @@ def link_object(obj: bytes) -> CodeImage:
     symbols: list[int | None] = []
     named: dict[str, int] = {}
     stubs: dict[str, int] = {}
-    got_only: set[int] = set()          # stubs of map arenas: their slot is data, not code
+    got_only: set[int] = set()          # stubs of map arenas and indexes: data, not code
     fixups: list = []
     for sym in symtab.iter_symbols():
         shndx = sym["st_shndx"]
@@ -73,16 +74,17 @@ def link_object(obj: bytes) -> CodeImage:
             if sym.name and sym["st_info"]["type"] == "STT_FUNC":
                 named[sym.name] = address
         elif shndx == "SHN_UNDEF" and sym.name:
-            arena = _MAP_NAME.match(sym.name)
-            if sym.name not in LIBC_SYMBOLS and arena is None:
+            arena, keys = _MAP_NAME.match(sym.name), _INDEX_NAME.match(sym.name)
+            if sym.name not in LIBC_SYMBOLS and arena is None and keys is None:
                 raise BpfError(f"generated code calls {sym.name!r}, which bpfjit cannot link")
             if sym.name not in stubs:
                 image.extend(bytes(-len(image) % 8))
                 stubs[sym.name] = len(image)
                 image.extend(b"\xff\x25\x02\x00\x00\x00\x0f\x0b" + bytes(8))
-                fixups.append((len(image) - 8, ("libc", sym.name) if arena is None
-                               else ("map", int(arena.group(1)), 0)))
-                if arena is not None:
+                fixups.append((len(image) - 8, ("map", int(arena.group(1)), 0) if arena
+                               else ("index", int(keys.group(1))) if keys
+                               else ("libc", sym.name)))
+                if arena is not None or keys is not None:
                     got_only.add(stubs[sym.name])
             symbols.append(stubs[sym.name])
         else:

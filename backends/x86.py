@@ -35,6 +35,7 @@ from bpfjit.runfields import CONFIG_FIELDS, RUN_FIELDS, TRAPPED, field_index
 from bpfjit.runtime import JitProgram, helper_table
 from bpfjit.traps import WRITE_FLAG, TrapCode
 
+from .hashlookup import ROUTINE, native_hash_lookups, routine_image
 from .x86asm import Assembler, Mem, r8, r16, r32
 
 __all__ = ["compile_x86", "register_map", "DEFAULT_MAP", "ROTATIONS"]
@@ -165,10 +166,13 @@ class _Lowering:
         # where the context block and its data_meta slot are, from the packet's start
         self.block_at, self.meta_at = packet_offsets(prog.context)
         self.metadata = self.meta_at is not None
-        # array lookups done in JIT code (unless the caller replaced helper 1)
+        # array lookups done in JIT code, hash lookups by a native probe of the map's
+        # index (unless the caller replaced helper 1)
         self.inline_lookups = {} if not inline_lookups else {
             pc: index for pc, index in verified.lookups.items()
             if prog.maps.list[index].spec.type in ARRAY_TYPES}
+        self.hash_lookups = {} if not inline_lookups else native_hash_lookups(verified)
+        self.lookup_routines: set[int] = set()          # key sizes whose probe is appended
 
     def _callee_clobbers(self) -> dict[int, list[int]]:
         """For each subprogram: the r6-r9 it or its callees may write (callers save those)."""
@@ -222,6 +226,13 @@ class _Lowering:
                 a("MOV", S2, arg)                   # a register or an immediate
             a("MOV", S1, packed)                # mov r10, code << 32 | size << 40 | pc
             a.jump("jmp", "trap")
+        for key_size in sorted(self.lookup_routines):   # position-independent blobs
+            routine = routine_image(key_size)
+            entry = routine.symbols[ROUTINE]
+            a.align(64)
+            a.raw(routine.code[:entry])
+            a.label(("hash_lookup", key_size))
+            a.raw(routine.code[entry:])
         code, labels, marks = a.finish()
         symbols = {"bpf_entry": labels["entry"], "bpf_bench": labels["bench"],
                    "bpf_trap": labels["trap"]}
@@ -647,6 +658,9 @@ class _Lowering:
         if insn.imm == 1 and pc in self.inline_lookups:
             self._array_lookup(self.inline_lookups[pc])
             return
+        if insn.imm == 1 and pc in self.hash_lookups:
+            self._hash_lookup(self.hash_lookups[pc])
+            return
         if insn.imm not in self.helpers:
             self.a.jump("jmp", self._stub(TrapCode.HELPER_UNKNOWN, pc, insn.imm))
             return
@@ -689,6 +703,38 @@ class _Lowering:
 
     def _call_helper(self, pc: int, helper: int | None) -> None:
         """Call the C-ABI helper `helper` (or the one in r11) with r1-r5; r0 = its result."""
+        a = self.a
+
+        def call() -> None:
+            self._parallel_move(list(zip(ARGS, self.reg[1:6])))
+            # the run structure, 6th argument (r9 holds the budget: pushed already)
+            a("MOV", "r9", Mem(8, CTX, _CTX["run"]))
+            if helper is not None:
+                self._placed(S2, ("helper", helper))
+            a("CALL", S2)
+        self._native_call(call)
+        # a failing Python helper has set run->trap: stop here, at this pc
+        a("MOV", S2, Mem(8, CTX, _CTX["run"]))
+        a("CMP", Mem(8, S2, _RUN["trap"]), 0)
+        a.jump("ne", self._stub(TrapCode.HELPER_FAILED, pc, "zero"))
+        if self.reload_packet:
+            self._reload_packet_bounds()
+
+    def _hash_lookup(self, index: int) -> None:
+        """map_lookup_elem on a hash map: r0 = lookup(the map's index, r2), the native
+        probe appended to this code (bpfjit.backends.hashlookup); it cannot fail."""
+        key_size = self.prog.maps.list[index].key_size
+        self.lookup_routines.add(key_size)
+
+        def call() -> None:
+            self._parallel_move([("rsi", self.reg[2])])
+            self._placed("rdi", ("index", index))
+            self.a.jump("call", ("hash_lookup", key_size))
+        self._native_call(call)
+
+    def _native_call(self, call) -> None:
+        """A C-ABI call emitted by `call()`, with the caller-saved registers that hold
+        r6-r10 or the budget saved around it; r0 = its result."""
         a, r = self.a, self.reg
         keep = [x for x in (r[6], r[7], r[8], r[9], r[10], BUDGET) if x in CALLER_SAVED]
         for x in keep:
@@ -696,12 +742,7 @@ class _Lowering:
         pad = len(keep) % 2 == 0                  # keep rsp 16-byte aligned at the call
         if pad:
             a("SUB", "rsp", 8)
-        self._parallel_move(list(zip(ARGS, r[1:6])))
-        # the run structure, 6th argument (r9 holds the budget: pushed above)
-        a("MOV", "r9", Mem(8, CTX, _CTX["run"]))
-        if helper is not None:
-            self._placed(S2, ("helper", helper))
-        a("CALL", S2)
+        call()
         result = "rax"
         if "rax" in keep:
             a("MOV", S1, "rax")
@@ -712,12 +753,6 @@ class _Lowering:
             a("POP", x)
         if r[0] != result:
             a("MOV", r[0], result)
-        # a failing Python helper has set run->trap: stop here, at this pc
-        a("MOV", S2, Mem(8, CTX, _CTX["run"]))
-        a("CMP", Mem(8, S2, _RUN["trap"]), 0)
-        a.jump("ne", self._stub(TrapCode.HELPER_FAILED, pc, "zero"))
-        if self.reload_packet:
-            self._reload_packet_bounds()
 
     def _reload_packet_bounds(self) -> None:
         """The packet's length may have changed: its bounds again, from run->mem_len

@@ -17,15 +17,17 @@ from .errors import BpfError
 from .execmem import ExecMemory
 from .native import ffi, libc
 
-__all__ = ["CodeImage", "Fixup", "LIBC_SYMBOLS", "MAP_SYMBOL", "cached_image"]
+__all__ = ["CodeImage", "Fixup", "LIBC_SYMBOLS", "MAP_SYMBOL", "INDEX_SYMBOL", "cached_image"]
 
 LIBC_SYMBOLS = ("memset", "memcpy", "memmove")
 MAP_SYMBOL = "bpfjit_map_{}"    # how generated code names map {index}'s value arena
+INDEX_SYMBOL = "bpfjit_index_{}"    # ... and a hash map's native key index
 
 # what an 8-byte field holds once placed:
 #   ("self", offset)         the image's address + offset
 #   ("libc", name)           the address of a libc function
 #   ("map", index, addend)   the value arena of the program's map `index`, + addend
+#   ("index", index)         the native key index of the program's hash map `index`
 #   ("helper", id)           the native entry of helper `id` (runtime.HelperTable)
 #   ("helpers",)             the helper table itself
 Fixup = tuple
@@ -58,6 +60,13 @@ class CodeImage:
                     raise BpfError(f"code image refers to map {index}, the program has "
                                    f"{len(maps)}")
                 address = maps[index].address + addend
+            elif what[0] == "index":
+                index = what[1]
+                found = maps[index].index if 0 <= index < len(maps) else None
+                if found is None:
+                    raise BpfError(f"code image refers to the index of map {index}, which "
+                                   f"the program's maps do not have")
+                address = found.address
             elif what[0] in ("helper", "helpers"):
                 if helpers is None or (what[0] == "helper" and what[1] not in helpers):
                     raise BpfError(f"code image calls helper {what[1:]}, which this run "

@@ -1,5 +1,8 @@
 """BPF_MAP_TYPE_HASH and PERCPU_HASH (one CPU): at most max_entries keys, each value
-in its own arena slot (so a pointer a lookup returned stays valid until a delete)."""
+in its own arena slot (so a pointer a lookup returned stays valid until a delete).
+
+Python finds keys through a dict; JIT code through the map's native index
+(bpfjit.maps.hashindex), which every update and delete keeps equal to the dict."""
 
 from __future__ import annotations
 
@@ -7,6 +10,7 @@ import errno
 from collections.abc import Iterator
 
 from .base import BPF_ANY, BPF_EXIST, BPF_NOEXIST, Map, MapError, MapSpec, check_flags
+from .hashindex import HashIndex
 
 __all__ = ["HashMap"]
 
@@ -14,10 +18,14 @@ __all__ = ["HashMap"]
 class HashMap(Map):
     """BPF_MAP_TYPE_HASH: at most max_entries keys; values live in arena slots."""
 
+    NATIVE_INDEX = True        # kinds whose lookups change nothing (not LRU) keep one
+
     def __init__(self, spec: MapSpec):
         super().__init__(spec)
         self._slots: dict[bytes, int] = {}
         self._free = list(range(spec.max_entries - 1, -1, -1))
+        self.index = HashIndex(spec.key_size, spec.value_size, spec.max_entries,
+                               self.address) if self.NATIVE_INDEX else None
 
     def lookup_slot(self, key: bytes) -> int | None:
         return self._slots.get(key)
@@ -37,6 +45,10 @@ class HashMap(Map):
                 raise MapError(errno.E2BIG, f"hash map {self.name!r} is full "
                                             f"({self.max_entries} entries)")
             slot = self._slots[key] = self._free.pop()
+            self._write_slot(slot, value)
+            if self.index is not None:
+                self.index.insert(key, slot)
+            return
         self._write_slot(slot, value)
 
     def delete(self, key) -> None:
@@ -44,6 +56,8 @@ class HashMap(Map):
         slot = self._slots.pop(key, None)
         if slot is None:
             raise MapError(errno.ENOENT, f"hash map {self.name!r}: no such key")
+        if self.index is not None:
+            self.index.remove(key)
         self._free.append(slot)
 
     def __getitem__(self, key):

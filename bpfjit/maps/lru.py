@@ -15,6 +15,8 @@ __all__ = ["LruHashMap"]
 class LruHashMap(HashMap):
     """A hash map with eviction: an update never fails for want of room."""
 
+    NATIVE_INDEX = False       # a lookup moves the key to the recent end: Python does it
+
     def __init__(self, spec: MapSpec):
         super().__init__(spec)
         self._slots: OrderedDict[bytes, int] = OrderedDict()
