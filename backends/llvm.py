@@ -514,7 +514,7 @@ class _Function:
 
 class _Module:
     """The whole program as one LLVM module: a function per subprogram, plus the
-    exported entry point and a native batch loop for benchmarks."""
+    exported entry point."""
 
     def __init__(self, verified, helpers: frozenset[int], lines: bool = False,
                  inline_lookups: bool = True):
@@ -564,7 +564,6 @@ class _Module:
         for first, end in ranges:
             _Function(self, self.functions[first], first, end).lower(prog)
         self._entry()
-        self._bench()
 
     def map_address(self, index: int):
         """The address of map `index`'s value arena: an external symbol that the linker
@@ -650,33 +649,6 @@ class _Module:
             b.call(report, [run])
         b.ret(b.select(trapped, _const(I64, TRAPPED), result))
         self.entry = fn
-
-    def _bench(self) -> None:
-        """bpf_bench(mem, len, config, n): run the entry n times (each resets the budget),
-        stopping early at a trap."""
-        fn = ir.Function(self.module, ir.FunctionType(I64, [PTR, I64, PTR, I64]),
-                         name="bpf_bench")
-        mem, mem_len, config, count = fn.args
-        b = ir.IRBuilder(fn.append_basic_block("entry"))
-        if self.lines is not None:
-            self.lines.subprogram(fn, -1)
-            b.debug_metadata = self.lines.location(-1, fn)
-        loop, done = fn.append_basic_block("loop"), fn.append_basic_block("done")
-        b.cbranch(b.icmp_unsigned("==", count, _const(I64, 0)), done, loop)
-        b.position_at_end(loop)
-        i = b.phi(I64)
-        i.add_incoming(_const(I64, 0), fn.entry_basic_block)
-        r0 = b.call(self.entry, [mem, mem_len, config])
-        nxt = b.add(i, _const(I64, 1))
-        i.add_incoming(nxt, loop)
-        again = b.and_(b.icmp_unsigned("<", nxt, count),
-                       b.icmp_unsigned("!=", r0, _const(I64, TRAPPED)))
-        b.cbranch(again, loop, done)
-        b.position_at_end(done)
-        result = b.phi(I64)
-        result.add_incoming(_const(I64, 0), fn.entry_basic_block)
-        result.add_incoming(r0, loop)
-        b.ret(result)
 
 
 class _LineInfo:

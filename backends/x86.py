@@ -197,7 +197,6 @@ class _Lowering:
     def build(self) -> tuple[bytes, dict, list]:
         a = self.a
         self._entry()
-        self._bench()
         for first, body in self.bodies.items():
             a.label(("sub", first))
             i = 0
@@ -234,7 +233,7 @@ class _Lowering:
             a.label(("hash_lookup", key_size))
             a.raw(routine.code[entry:])
         code, labels, marks = a.finish()
-        symbols = {"bpf_entry": labels["entry"], "bpf_bench": labels["bench"],
+        symbols = {"bpf_entry": labels["entry"],
                    "bpf_trap": labels["trap"]}
         symbols.update({f"bpf_sub_{first}": labels[("sub", first)] for first, _ in self.ranges})
         return code, symbols, marks
@@ -336,35 +335,6 @@ class _Lowering:
         a("MOV", "rsp", CTX)
         a("XOR", "eax", "eax")
         a.jump("jmp", "epilogue")
-
-    def _bench(self) -> None:
-        """bench(mem, len, config, n): call the entry n times, stopping at a trap."""
-        a = self.a
-        a.label("bench")
-        for saved in ("rbx", "r12", "r13", "r14", "r15"):
-            a("PUSH", saved)
-        a("MOV", "rbx", "rdi")
-        a("MOV", "r12", "rsi")
-        a("MOV", "r13", "rdx")
-        a("MOV", "r14", "rcx")
-        a("XOR", "eax", "eax")
-        done, loop = a.new_label(), a.new_label()
-        a("TEST", "r14", "r14")
-        a.jump("e", done)
-        a.label(loop)
-        a("MOV", "rdi", "rbx")
-        a("MOV", "rsi", "r12")
-        a("MOV", "rdx", "r13")
-        a.jump("call", "entry")
-        a("DEC", "r14")
-        a.jump("e", done)
-        a("MOV", "rcx", TRAPPED)
-        a("CMP", "rax", "rcx")
-        a.jump("ne", loop)
-        a.label(done)
-        for saved in ("r15", "r14", "r13", "r12", "rbx"):
-            a("POP", saved)
-        a("RET")
 
     # ---- one instruction ---------------------------------------------------------------------
 

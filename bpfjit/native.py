@@ -11,7 +11,7 @@ import cffi
 
 from .runfields import RUN_FIELDS
 
-__all__ = ["ffi", "libc", "HELPER_CTYPE", "REPORT_CTYPE", "ENTRY_CTYPE", "BENCH_CTYPE"]
+__all__ = ["ffi", "libc", "HELPER_CTYPE", "REPORT_CTYPE", "ENTRY_CTYPE"]
 
 ffi = cffi.FFI()
 ffi.cdef("""
@@ -32,4 +32,3 @@ HELPER_CTYPE = ("uint64_t(*)(uint64_t, uint64_t, uint64_t, uint64_t, uint64_t, "
                 "struct bpfjit_run *)")
 REPORT_CTYPE = "void(*)(struct bpfjit_run *)"
 ENTRY_CTYPE = "uint64_t(*)(void *, uint64_t, struct bpfjit_run *)"
-BENCH_CTYPE = "uint64_t(*)(void *, uint64_t, struct bpfjit_run *, uint64_t)"

@@ -22,7 +22,8 @@ from .isa import MAX_CALL_DEPTH
 from .context import CONTEXTS, PacketContext, copy_back, refuse_context
 from .helpers import TailCalled, calls_helpers
 from .memory import as_buffer
-from .native import BENCH_CTYPE, ENTRY_CTYPE, HELPER_CTYPE, REPORT_CTYPE, ffi
+from .batchloop import batch_loop
+from .native import ENTRY_CTYPE, HELPER_CTYPE, REPORT_CTYPE, ffi
 from .runfields import TRAPPED
 from .traps import (WRITE_FLAG, TrapCode, btf_call, helper_bad_result, helper_failed,
                     lddw_pseudo, unknown_helper)
@@ -174,12 +175,11 @@ class JitProgram:
     """A compiled program in executable memory, callable like the interpreter.
 
     `memory` is the ExecMemory holding the code (kept alive here), `entry` the
-    offset of the entry function, `bench` the offset of the batch-run function
-    (`uint64_t bench(mem, len, run, n)`) when the backend emits one.
+    offset of the entry function.
     """
 
     def __init__(self, program, engine: str, memory, entry: int, helpers: HelperTable,
-                 budget: int, bench: int | None = None, extra: dict | None = None):
+                 budget: int, extra: dict | None = None):
         if not isinstance(budget, int) or isinstance(budget, bool) or budget < 1:
             raise BpfError(f"budget must be a positive int, got {budget!r}")
         self.program = program
@@ -188,7 +188,6 @@ class JitProgram:
         self.helpers = helpers
         self.memory = memory
         self._entry = memory.function(ENTRY_CTYPE, entry)
-        self._bench = memory.function(BENCH_CTYPE, bench) if bench is not None else None
         self._local = helpers.local
         # what every run starts from (each copies it into its own structure)
         self._config = config = ffi.new("struct bpfjit_run *")
@@ -210,8 +209,7 @@ class JitProgram:
         if program.context is not None and cls is JitProgram:
             cls = ContextJitProgram
         return cls(program, engine, memory, image.symbols["bpf_entry"], helpers,
-                   DEFAULT_BUDGET if budget is None else budget,
-                   bench=image.symbols.get("bpf_bench"), extra=extra)
+                   DEFAULT_BUDGET if budget is None else budget, extra=extra)
 
     def _pointer(self, mem: object):
         """(pointer, length, keep-alive) for the caller's memory, without copying a
@@ -279,14 +277,15 @@ class JitProgram:
         Each run gets the full budget; the same buffer is used every time.  A trap, or a
         tail call (which ends its run as a trap does), ends the batch.
         """
-        if self._bench is None:
-            raise BpfError(f"engine {self.engine!r} has no native batch loop")
+        if not isinstance(count, int) or isinstance(count, bool) or not 0 <= count < 2**63:
+            raise BpfError(f"count must be a non-negative int, got {count!r}")
         ptr, n, keep = self._pointer(mem)
+        loop, entry = batch_loop(), ffi.cast("void *", self._entry)
         env = self.program.env
         outer = env.begin(keep[0]) if env is not None and self._context is not None else None
         try:
             start = time.perf_counter_ns()
-            r0 = self._bench(ptr, n, self._config, count)
+            r0 = loop(entry, ptr, n, self._config, count)
             elapsed = time.perf_counter_ns() - start
         finally:
             if outer is not None:

@@ -98,6 +98,15 @@ def test_batch_loop_stops_at_a_trap(jit):
 
 
 @pytest.mark.parametrize("jit", JITS)
+@pytest.mark.parametrize("count", [-1, 2**64, 1.5, True])
+def test_batch_count_must_be_a_count(jit, count):
+    fn = bpfjit.compile(bpfjit.assemble("mov %r0, 1\nexit"), jit)
+    with pytest.raises(BpfError, match="non-negative"):
+        fn.run_batch(None, count)
+    assert fn.run_batch(None, 0)[0] == 0           # no run: r0 is 0
+
+
+@pytest.mark.parametrize("jit", JITS)
 def test_every_run_gets_the_whole_budget(jit):
     # 10 blocks of 2 instructions per loop turn...: a budget that lets one run finish
     # must let every later run finish too
