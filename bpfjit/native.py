@@ -32,3 +32,8 @@ HELPER_CTYPE = ("uint64_t(*)(uint64_t, uint64_t, uint64_t, uint64_t, uint64_t, "
                 "struct bpfjit_run *)")
 REPORT_CTYPE = "void(*)(struct bpfjit_run *)"
 ENTRY_CTYPE = "uint64_t(*)(void *, uint64_t, struct bpfjit_run *)"
+
+# parsed now, once, rather than inside the first compile (cffi parses C types lazily)
+for _ctype in (HELPER_CTYPE, REPORT_CTYPE, ENTRY_CTYPE, "struct bpfjit_run *", "uint8_t[]",
+               "void *[]", "uint64_t *"):
+    ffi.typeof(_ctype)

@@ -46,9 +46,11 @@ class HelperTable:
     HELPER_FAILED trap and returns 0; the JIT code then stops at the call.
     """
 
-    def __init__(self, helpers: Mapping[int, Callable] | None):
-        # per thread: the run structure of the helper call in progress, and a helper
-        # failure waiting to be raised
+    def __init__(self, helpers: Mapping[int, Callable] | None,
+                 see_run: frozenset[int] = frozenset()):
+        # per thread: the run structure of the helper call in progress (noted only for
+        # the helpers in `see_run`, which read the run's memory), and a helper failure
+        # waiting to be raised
         self.local = threading.local()
         helpers = dict(helpers or {})
         for hid, fn in helpers.items():
@@ -61,14 +63,25 @@ class HelperTable:
         self.table = ffi.new("void *[]", max(self.size, 1))
         self._callbacks = []
         for hid, fn in helpers.items():
-            callback = ffi.callback(HELPER_CTYPE, self._wrap(hid, fn))
+            callback = ffi.callback(HELPER_CTYPE, self._wrap(hid, fn, hid in see_run))
             self._callbacks.append(callback)
             self.table[hid] = ffi.cast("void *", callback)
 
-    def _wrap(self, hid: int, fn: Callable) -> Callable:
+    def _wrap(self, hid: int, fn: Callable, see_run: bool) -> Callable:
         local = self.local
 
         def call(r1, r2, r3, r4, r5, run):
+            try:
+                result = fn(r1, r2, r3, r4, r5)
+                if not isinstance(result, int):
+                    raise _BadResult(result)
+                return result & M64
+            except BaseException as exc:      # noqa: BLE001 - re-raised after the call
+                local.failure = (hid, exc)
+                run.trap = TrapCode.HELPER_FAILED
+                return 0
+
+        def call_seeing_run(r1, r2, r3, r4, r5, run):
             state = local.__dict__
             outer = state.get("run")          # a helper may start a nested run
             state["run"] = run
@@ -83,7 +96,7 @@ class HelperTable:
                 return 0
             finally:
                 state["run"] = outer
-        return call
+        return call_seeing_run if see_run else call
 
     def __contains__(self, helper_id: int) -> bool:
         return helper_id in self.helpers
@@ -148,8 +161,9 @@ def helper_table(program, helpers: Mapping[int, Callable] | None,
         return view
 
     merged = program.env.helpers(memory, engine)
+    kernel = frozenset(merged) - frozenset(helpers or {})
     merged.update(helpers or {})
-    table = HelperTable(merged)
+    table = HelperTable(merged, see_run=kernel)
     return table
 
 

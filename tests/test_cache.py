@@ -188,3 +188,22 @@ def test_the_cli_shows_and_clears_the_cache(own_cache):
                              capture_output=True, text=True, check=True)
     assert cleared.stdout == "removed 1 entries\n"
     assert not any(own_cache.iterdir())
+
+
+def test_source_digest_follows_a_changed_source_file(tmp_path, monkeypatch):
+    # a copy of the package whose one file is touched: the digest must move with it
+    import shutil
+    import bpfjit.backends
+    root = Path(bpfjit.__file__).parent
+    copy = tmp_path / "bpfjit"
+    shutil.copytree(root, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    monkeypatch.setattr(bpfjit, "__file__", str(copy / "__init__.py"))
+    monkeypatch.setattr(bpfjit.backends, "__file__", str(copy / "__init__.py"))
+    monkeypatch.setattr(cache, "_state", {})
+    first = cache.source_digest()
+    monkeypatch.setattr(cache, "_state", {})
+    assert cache.source_digest() == first
+    target = copy / "semantics.py"
+    target.write_text(target.read_text() + "\n# changed\n")
+    monkeypatch.setattr(cache, "_state", {})
+    assert cache.source_digest() != first
