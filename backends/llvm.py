@@ -42,7 +42,7 @@ from bpfjit.program import Program
 from bpfjit.runfields import CONFIG_FIELDS, RUN_FIELDS, TRAPPED, field_index
 from bpfjit.runtime import JitProgram, helper_table
 
-from .hashlookup import emit_hash_lookup, native_hash_lookups
+from .hashops import OPERATIONS, emit_hash_ops, native_map_calls
 from bpfjit.traps import WRITE_FLAG, TrapCode
 
 __all__ = ["compile_llvm"]
@@ -404,14 +404,23 @@ class _Function:
         if insn.imm == 1 and pc in self.m.inline_lookups:
             self._array_lookup(self.m.inline_lookups[pc])
             return
-        if insn.imm == 1 and pc in self.m.hash_lookups:
-            probe, header = self.m.hash_lookup(self.m.hash_lookups[pc])
-            self.set(0, self.b.call(probe, [header, self.b.inttoptr(self.get(2), PTR)]))
+        if pc in self.m.hash_calls and insn.imm in self.m.native_maps:
+            self._hash_call(self.m.hash_calls[pc], OPERATIONS[insn.imm])
             return
         if insn.imm in self.m.helpers:
             self._call_through(pc, self._helper_pointer(_const(I64, insn.imm)))
         else:
             self.trap_now(TrapCode.HELPER_UNKNOWN, pc, _const(I64, insn.imm))
+
+    def _hash_call(self, index: int, operation: str) -> None:
+        """map_lookup_elem / update_elem / delete_elem on a hash map, in native code
+        (bpfjit.backends.hashops): r0 = a value's address or 0, or 0 / -errno."""
+        b = self.b
+        fn, header = self.m.hash_operation(index, operation)
+        args = [header, b.inttoptr(self.get(2), PTR)]
+        if operation == "update":
+            args += [b.inttoptr(self.get(3), PTR), self.get(4)]
+        self.set(0, b.call(fn, args))
 
     def _array_lookup(self, index: int) -> None:
         """map_lookup_elem on an array map in IR: &values[key] if key < max_entries, else
@@ -517,20 +526,21 @@ class _Module:
     exported entry point."""
 
     def __init__(self, verified, helpers: frozenset[int], lines: bool = False,
-                 inline_lookups: bool = True):
+                 native_maps: frozenset[int] = frozenset(OPERATIONS)):
         prog = verified.program
         self.prog, self.verified = prog, verified
         self.helpers = helpers                  # the helper ids a run can call
         # array lookups done in IR, hash lookups by a probe of the map's native index
         # (unless the caller replaced helper 1)
-        self.inline_lookups = {} if not inline_lookups else {
-            pc: index for pc, index in verified.lookups.items()
+        self.native_maps = native_maps      # the map helpers the caller did not replace
+        self.inline_lookups = {} if 1 not in native_maps else {
+            pc: index for pc, index in verified.map_calls.items()
             if prog.maps.list[index].spec.type in ARRAY_TYPES}
-        self.hash_lookups = {} if not inline_lookups else native_hash_lookups(verified)
+        self.hash_calls = native_map_calls(verified)
         self.module = ir.Module(name="bpf")
         self.arenas: dict[int, object] = {}
         self.indexes: dict[int, object] = {}
-        self.probes: dict[int, ir.Function] = {}    # key size -> its lookup function
+        self.hash_ops: dict[tuple[int, int], dict] = {}    # (key, value size) -> functions
         self.module.triple = llvm.get_process_triple()
         self.lines = _LineInfo(self.module) if lines else None
         # a helper may resize the packet: buffer bounds then come from run->mem_len,
@@ -574,18 +584,19 @@ class _Module:
                                                            MAP_SYMBOL.format(index))
         return arena.ptrtoint(I64)
 
-    def hash_lookup(self, index: int):
-        """(the probe function for hash map `index`'s keys, the map's index header)."""
-        key_size = self.prog.maps.list[index].key_size
-        probe = self.probes.get(key_size)
-        if probe is None:
-            probe = self.probes[key_size] = emit_hash_lookup(self.module, key_size,
-                                                             f"bpf_hash_lookup_{key_size}")
+    def hash_operation(self, index: int, operation: str):
+        """(the function doing `operation` on hash map `index`, the map's index header)."""
+        the_map = self.prog.maps.list[index]
+        sizes = (the_map.key_size, the_map.value_size)
+        functions = self.hash_ops.get(sizes)
+        if functions is None:
+            functions = self.hash_ops[sizes] = emit_hash_ops(
+                self.module, sizes[0], "bpf_hash_{}_{}".format(*sizes), value_size=sizes[1])
         header = self.indexes.get(index)
         if header is None:
             header = self.indexes[index] = ir.GlobalVariable(self.module, I8,
                                                              INDEX_SYMBOL.format(index))
-        return probe, header
+        return functions[operation], header
 
     def _trap_function(self):
         """void bpf_trap(run, code, pc, arg, size): record a trap; cold, never inlined."""
@@ -729,15 +740,15 @@ def compile_llvm(verified, helpers=None, budget=None, opt_level: int = 2,
     """
     started = time.perf_counter_ns()
     table = helper_table(verified.program, helpers, "llvm")
-    ids, inline = frozenset(table.helpers), 1 not in (helpers or {})
+    ids, native = frozenset(table.helpers), frozenset(OPERATIONS) - set(helpers or {})
 
     def build():
-        return build_image(verified, ids, inline_lookups=inline, opt_level=opt_level,
+        return build_image(verified, ids, native_maps=native, opt_level=opt_level,
                            keep_ir=keep_ir, line_info=line_info)
     if keep_ir:                 # the IR is wanted: always compile
         image, extra = build()
     else:
-        options = {"helpers": ids, "inline_lookups": inline, "opt_level": opt_level,
+        options = {"helpers": ids, "native_maps": native, "opt_level": opt_level,
                    "line_info": line_info, "llvmlite": llvmlite_version}
         image = cached_image(verified, "llvm", options, lambda: build()[0])
         extra = {"ir": None, "optimised_ir": None}
@@ -764,7 +775,8 @@ def generate_object(ir_text: str, opt_level: int, keep_ir: bool) -> tuple[bytes,
     return machine.emit_object(module), optimised
 
 
-def build_image(verified, helper_ids: frozenset[int], inline_lookups: bool = True,
+def build_image(verified, helper_ids: frozenset[int],
+                native_maps: frozenset[int] = frozenset(OPERATIONS),
                 opt_level: int = 2, keep_ir: bool = False, line_info: bool = False):
     """The program's machine code as a CodeImage (independent of this process's
     addresses), and the extras asked for (the IR before and after optimisation)."""
@@ -772,7 +784,7 @@ def build_image(verified, helper_ids: frozenset[int], inline_lookups: bool = Tru
     if opt_level not in (0, 1, 2, 3):
         raise BpfError(f"opt_level must be 0, 1, 2 or 3, got {opt_level!r}")
     ir_text = str(_Module(verified, helper_ids, lines=line_info,
-                          inline_lookups=inline_lookups).module)
+                          native_maps=native_maps).module)
     obj, optimised = llvm_worker.generate(ir_text, opt_level, keep_ir)
     image = link_object(obj)
     if line_info:

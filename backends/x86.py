@@ -35,7 +35,7 @@ from bpfjit.runfields import CONFIG_FIELDS, RUN_FIELDS, TRAPPED, field_index
 from bpfjit.runtime import JitProgram, helper_table
 from bpfjit.traps import WRITE_FLAG, TrapCode
 
-from .hashlookup import ROUTINE, native_hash_lookups, routine_image
+from .hashops import OPERATIONS, ROUTINE, native_map_calls, routine_image
 from .x86asm import Assembler, Mem, r8, r16, r32
 
 __all__ = ["compile_x86", "register_map", "DEFAULT_MAP", "ROTATIONS"]
@@ -132,7 +132,7 @@ class _Lowering:
     """Lowers a verified program into one block of machine code."""
 
     def __init__(self, verified, helpers: frozenset[int], regs: tuple[str, ...],
-                 inline_lookups: bool = True):
+                 native_maps: frozenset[int] = frozenset(OPERATIONS)):
         self.verified = verified
         self.prog = prog = verified.program
         self.helpers = helpers                          # the helper ids a run can call
@@ -168,11 +168,12 @@ class _Lowering:
         self.metadata = self.meta_at is not None
         # array lookups done in JIT code, hash lookups by a native probe of the map's
         # index (unless the caller replaced helper 1)
-        self.inline_lookups = {} if not inline_lookups else {
-            pc: index for pc, index in verified.lookups.items()
+        self.native_maps = native_maps      # the map helpers the caller did not replace
+        self.inline_lookups = {} if 1 not in native_maps else {
+            pc: index for pc, index in verified.map_calls.items()
             if prog.maps.list[index].spec.type in ARRAY_TYPES}
-        self.hash_lookups = {} if not inline_lookups else native_hash_lookups(verified)
-        self.lookup_routines: set[int] = set()          # key sizes whose probe is appended
+        self.hash_calls = native_map_calls(verified)
+        self.hash_routines: set[int] = set()        # key sizes whose routines are appended
 
     def _callee_clobbers(self) -> dict[int, list[int]]:
         """For each subprogram: the r6-r9 it or its callees may write (callers save those)."""
@@ -225,13 +226,8 @@ class _Lowering:
                 a("MOV", S2, arg)                   # a register or an immediate
             a("MOV", S1, packed)                # mov r10, code << 32 | size << 40 | pc
             a.jump("jmp", "trap")
-        for key_size in sorted(self.lookup_routines):   # position-independent blobs
-            routine = routine_image(key_size)
-            entry = routine.symbols[ROUTINE]
-            a.align(64)
-            a.raw(routine.code[:entry])
-            a.label(("hash_lookup", key_size))
-            a.raw(routine.code[entry:])
+        for key_size in sorted(self.hash_routines):    # position-independent blobs
+            self._append_routines(key_size)
         code, labels, marks = a.finish()
         symbols = {"bpf_entry": labels["entry"],
                    "bpf_trap": labels["trap"]}
@@ -628,8 +624,8 @@ class _Lowering:
         if insn.imm == 1 and pc in self.inline_lookups:
             self._array_lookup(self.inline_lookups[pc])
             return
-        if insn.imm == 1 and pc in self.hash_lookups:
-            self._hash_lookup(self.hash_lookups[pc])
+        if pc in self.hash_calls and insn.imm in self.native_maps:
+            self._hash_call(self.hash_calls[pc], OPERATIONS[insn.imm])
             return
         if insn.imm not in self.helpers:
             self.a.jump("jmp", self._stub(TrapCode.HELPER_UNKNOWN, pc, insn.imm))
@@ -690,17 +686,40 @@ class _Lowering:
         if self.reload_packet:
             self._reload_packet_bounds()
 
-    def _hash_lookup(self, index: int) -> None:
-        """map_lookup_elem on a hash map: r0 = lookup(the map's index, r2), the native
-        probe appended to this code (bpfjit.backends.hashlookup); it cannot fail."""
+    def _hash_call(self, index: int, operation: str) -> None:
+        """map_lookup_elem / update_elem / delete_elem on a hash map: r0 = the native
+        routine's result (bpfjit.backends.hashops), given the map's index, r2 (and r3,
+        r4); appended to this code, they cannot fail."""
         key_size = self.prog.maps.list[index].key_size
-        self.lookup_routines.add(key_size)
+        self.hash_routines.add(key_size)
+        moves = [("rsi", self.reg[2])]
+        if operation == "update":
+            moves += [("rdx", self.reg[3]), ("rcx", self.reg[4])]
 
         def call() -> None:
-            self._parallel_move([("rsi", self.reg[2])])
+            self._parallel_move(moves)
             self._placed("rdi", ("index", index))
-            self.a.jump("call", ("hash_lookup", key_size))
+            self.a.jump("call", ("hash", operation, key_size))
         self._native_call(call)
+
+    def _append_routines(self, key_size: int) -> None:
+        """The hash routines for `key_size`-byte keys, their machine code as compiled
+        (position independent; its libc fixups carried over), labelled per operation."""
+        a = self.a
+        routine = routine_image(key_size)
+        cuts = sorted([(routine.symbols[ROUTINE.format(op)], ("label", op))
+                       for op in OPERATIONS.values()] +
+                      [(where + 8, ("fixup", what)) for where, what in routine.fixups])
+        a.align(64)
+        done = 0
+        for at, (kind, what) in cuts:
+            a.raw(routine.code[done:at])
+            done = at
+            if kind == "label":
+                a.label(("hash", what, key_size))
+            else:
+                a.fixup(what)                   # the 8 bytes just emitted
+        a.raw(routine.code[done:])
 
     def _native_call(self, call) -> None:
         """A C-ABI call emitted by `call()`, with the caller-saved registers that hold
@@ -945,11 +964,11 @@ def compile_x86(verified, helpers=None, budget=None, registers: tuple[str, ...] 
     started = time.perf_counter_ns()
     table = helper_table(verified.program, helpers, "peachpy")
     regs = resolve_registers(registers)
-    ids, inline = frozenset(table.helpers), 1 not in (helpers or {})
-    options = {"helpers": ids, "inline_lookups": inline, "registers": regs,
+    ids, native = frozenset(table.helpers), frozenset(OPERATIONS) - set(helpers or {})
+    options = {"helpers": ids, "native_maps": native, "registers": regs,
                "line_info": line_info}
     image = cached_image(verified, "peachpy", options, lambda: build_image(
-        verified, ids, regs, inline_lookups=inline, line_info=line_info))
+        verified, ids, regs, native_maps=native, line_info=line_info))
     return JitProgram.from_image(verified.program, "peachpy", image, table, budget,
                                  {"registers": regs,
                                   "compile_ns": time.perf_counter_ns() - started})
@@ -968,10 +987,11 @@ def resolve_registers(registers: tuple[str, ...] | None) -> tuple[str, ...]:
 
 
 def build_image(verified, helper_ids: frozenset[int], registers: tuple[str, ...],
-                inline_lookups: bool = True, line_info: bool = True) -> CodeImage:
+                native_maps: frozenset[int] = frozenset(OPERATIONS),
+                line_info: bool = True) -> CodeImage:
     """The program's machine code as a CodeImage, independent of this process's
     addresses (maps and helpers are fixups)."""
-    lowering = _Lowering(verified, helper_ids, registers, inline_lookups=inline_lookups)
+    lowering = _Lowering(verified, helper_ids, registers, native_maps=native_maps)
     code, symbols, marks = lowering.build()
     return CodeImage(code, tuple(lowering.a.fixups), symbols, (0, len(code)),
                      marks if line_info else None)

@@ -1,7 +1,8 @@
-"""Hash map lookups in native code: the map's native index (bpfjit.maps.hashindex), the
-probe the JITs run (backends/hashlookup.py), and programs looking keys up on every
+"""Hash maps in native code: the map's native index (bpfjit.maps.hashindex), the lookup,
+update and delete the JITs run (backends/hashops.py), and programs using them on every
 engine.  Expected values come from a dict model kept by the test."""
 
+import errno
 import random
 import struct
 from pathlib import Path
@@ -9,57 +10,105 @@ from pathlib import Path
 import pytest
 
 import bpfjit
-from bpfjit.maps import MapSpec, make_map
+from bpfjit.backends.hashops import ROUTINE, routine_image
+from bpfjit.maps import MapError, MapSpec, make_map
 from bpfjit.maps.hashindex import HashIndex
 from bpfjit.native import ffi
 
 OBJECT = Path(__file__).parent / "elf" / "hash_probe.o"
 MISS = 1000          # what the fixture adds for a key it does not find
+M64 = (1 << 64) - 1
 
 
-def test_index_agrees_with_a_dict_through_deletes_and_rebuilds():
+def test_index_agrees_with_a_dict_model():
     rng = random.Random(7)
     index = HashIndex(key_size=6, value_size=8, max_entries=40, values_address=0)
     model: dict[bytes, int] = {}
-    free = list(range(40))
     universe = [rng.randbytes(6) for _ in range(120)]
-    rebuilt = 0
-    for _ in range(3000):
-        key = rng.choice(universe)
+    for _ in range(4000):
+        key, flags = rng.choice(universe), rng.choice([0, 0, 1, 2])
+        if rng.random() < 0.45:
+            slot = index.delete(key)
+            assert slot == model.pop(key, None)
+            continue
+        result = index.update(key, flags)
         if key in model:
-            index.remove(key)
-            free.append(model.pop(key))
-        elif free:
-            slot = free.pop(rng.randrange(len(free)))
-            before = index.used
-            index.insert(key, slot)
-            model[key] = slot
-            rebuilt += index.used < before
-        # the table never fills: a probe always meets an empty entry
-        assert index.used * 4 <= index.size * 3
-    assert rebuilt > 0                       # deletes left tombstones that were dropped
+            assert result == (-errno.EEXIST if flags == 1 else model[key])
+        elif flags == 2:
+            assert result == -errno.ENOENT
+        elif len(model) == 40:
+            assert result == -errno.E2BIG
+        else:
+            assert 0 <= result < 40 and result not in model.values()
+            model[key] = result
+        assert len(index) == len(model)
     for key in universe:
         assert index.find(key) == model.get(key)
+    assert sorted(index) == sorted(model.items())
+
+
+def _native(code, image, operation):
+    """The routine for `operation` in `code` (the placed image: keep it referenced)."""
+    return code.function(
+        "uint64_t(*)(void *, void *, void *, uint64_t)" if operation == "update"
+        else "uint64_t(*)(void *, void *)", image.symbols[ROUTINE.format(operation)])
 
 
 @pytest.mark.parametrize("key_size", [1, 3, 4, 7, 8, 13, 16, 21])
-def test_native_probe_finds_what_the_map_holds(key_size):
-    from bpfjit.backends.hashlookup import ROUTINE, routine_image
+def test_native_routines_and_python_share_one_map(key_size):
+    # operations alternate at random between the native routines and Python's methods
+    # on one map; both must always see the dict model the test keeps
     rng = random.Random(key_size)
-    m = make_map(MapSpec("h", 1, key_size, 16, 50))
-    keys = list(dict.fromkeys(rng.randbytes(key_size) for _ in range(70)))[:50]
-    for i, key in enumerate(keys):
-        m[key] = i
-    for key in keys[::3]:
-        del m[key]
     image = routine_image(key_size)
     code = image.place()
-    probe = code.function("uint64_t(*)(void *, void *)", image.symbols[ROUTINE])
-    for key in keys + [bytes(key_size), b"\xff" * key_size]:
-        expected = 0
-        if key in m:
-            expected = m.address + m.lookup_slot(key) * 16        # the value's address
-        assert probe(ffi.cast("void *", m.index.address), ffi.new("uint8_t[]", key)) == expected
+    lookup, update, delete = (_native(code, image, op) for op in ("lookup", "update", "delete"))
+    m = make_map(MapSpec("h", 1, key_size, 16, 12))
+    index = ffi.cast("void *", m.index.address)
+    model: dict[bytes, bytes] = {}
+    universe = [rng.randbytes(key_size) for _ in range(30)]
+    for step in range(600):
+        key, value = rng.choice(universe), rng.randbytes(16)
+        flags = rng.choice([0, 1, 2, 5])
+        native = step % 3 != 0
+        if rng.random() < 0.4:
+            expected = 0 if key in model else -errno.ENOENT
+            model.pop(key, None)
+            if native:
+                assert delete(index, ffi.new("uint8_t[]", key)) == expected & M64
+            elif expected:
+                with pytest.raises(MapError):
+                    m.delete(key)
+            else:
+                m.delete(key)
+            continue
+        if flags == 5:
+            expected = -errno.EINVAL
+        elif key in model:
+            expected = -errno.EEXIST if flags == 1 else 0
+        elif flags == 2:
+            expected = -errno.ENOENT
+        elif len(model) == 12:
+            expected = -errno.E2BIG
+        else:
+            expected = 0
+        if expected == 0:
+            model[key] = value
+        if native:
+            got = update(index, ffi.new("uint8_t[]", key), ffi.new("uint8_t[]", value), flags)
+            assert got == expected & M64
+        elif expected:
+            with pytest.raises(MapError) as error:
+                m.update(key, value, flags)
+            assert error.value.errno == -expected
+        else:
+            m.update(key, value, flags)
+        assert dict(m.items()) == model
+    for key in universe:
+        found = lookup(index, ffi.new("uint8_t[]", key))
+        if key in model:
+            assert bytes(ffi.buffer(ffi.cast("uint8_t *", found), 16)) == model[key]
+        else:
+            assert found == 0
 
 
 def _words_program(engine):
@@ -114,3 +163,43 @@ def test_a_replaced_lookup_helper_is_called_instead(engine):
     fn = bpfjit.compile(prog, engine, helpers={1: lookup})
     assert fn(bpfjit.XdpContext(struct.pack("<3I", 1, 1, 1))) == 3 * MISS
     assert len(calls) == 3
+
+
+def _count_words_model(words, model, capacity=8):
+    """What count_words returns, and does to `model` (key -> count)."""
+    total = 0
+    for w in words:
+        if w & 0x80000000:
+            total += 1 if model.pop(w & 0x7FFFFFFF, None) is not None else 1000
+        elif w in model:
+            model[w] += 1
+            total += 3
+        elif len(model) < capacity:
+            model[w] = 1
+            total += 1
+        else:
+            total += 7000
+    return total
+
+
+def test_programs_insert_count_and_delete_on_every_engine(engine):
+    rng = random.Random(3)
+    prog = bpfjit.load_elf(OBJECT, function="count_words")
+    fn = bpfjit.compile(prog, engine)
+    counts = prog.maps["counts"]
+    model: dict[int, int] = {}
+    counts[100] = 41                          # from Python first: the program sees it
+    model[100] = 41
+    for _ in range(12):
+        words = [rng.choice([100, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10]) | (
+            0x80000000 if rng.random() < 0.3 else 0) for _ in range(32)]
+        expected = _count_words_model(words, model)
+        assert fn(bpfjit.XdpContext(struct.pack("<32I", *words))) == expected
+        assert counts.ints() == model
+    assert counts.ints().get(100) == model.get(100)
+    counts.pop(100, None)                     # and from Python afterwards
+    model.pop(100, None)
+    words = [100, 100 | 0x80000000]
+    assert fn(bpfjit.XdpContext(struct.pack("<2I", *words))) == \
+        _count_words_model(words, model)
+    assert counts.ints() == model

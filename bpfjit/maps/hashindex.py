@@ -1,37 +1,48 @@
-"""A hash map's key index in native memory, so that JIT code can look keys up itself.
+"""A hash map's keys in native memory, so that JIT code can look up, insert and delete
+without Python, and Python sees exactly what programs did.
 
-The index is an open-addressing table that Python writes (every update and delete of
-the map goes through bpfjit.maps.hash) and JIT code only reads.  It lives in one cffi
-allocation that never moves:
+Everything lives in one cffi allocation that never moves:
 
-- a header of `HEADER_FIELDS` (8 bytes each): the hash seed (random per map), the
-  table's mask (its size is a power of two, at least twice max_entries, so a probe
-  always meets an empty entry), the key size, the padded key stride, the value size,
-  and the addresses of the keys, the values (the map's arena) and the table;
-- the table: 8-byte entries, `tag << 32 | slot + 1`, 0 when empty, `TOMBSTONE` in the
-  low half when its key was deleted;
-- the keys: slot k's key at `keys + k * stride`, zero-padded to the stride.
+- a header of `HEADER_FIELDS` (8 bytes each): the hash seed (random per map); the
+  table's mask (its size is a power of two, at least twice max_entries, so it is never
+  more than half full and a probe always meets an empty entry); the key size, its
+  padded stride and the value size; the addresses of the keys, the values (the map's
+  arena), the table and the free-slot stack; max_entries; the number of keys; the
+  number of free slots on the stack;
+- the table: 8-byte entries `(slot + 1) << 32 | (h & 0xFFFFFFFF)`, 0 when empty;
+- the keys: slot k's key at `keys + k * stride`, zero-padded to the stride;
+- the free stack: u32 slot numbers, the next free slot on top.
 
 The hash reads the key as little-endian 8-byte words (the last one zero-padded):
-`h = seed; h = (h ^ word) * MULTIPLIER` for each word, then `h ^= h >> 32`; the probe
-starts at `h & mask` and an entry matches when its tag is `h >> 32` and its key is equal.
-The engines' lookups (bpfjit.backends.hashlookup) compute exactly this; so does
-`HashIndex.find`, which the tests compare them with.
+`h = seed; h = (h ^ word) * MULTIPLIER` for each word, then `h ^= h >> 32`.  A key's
+home is `h & mask`; probing is linear; an entry matches when its low half is `h`'s and
+its key is equal.  A delete shifts the entries after it back (no tombstones, so the
+table never fills up with them).  The native code (bpfjit.backends.hashops) and
+`HashIndex` do exactly the same steps; the tests hold them to each other.
+
+Races: one map used by runs on several threads at once, or by Python while a program
+runs, may lose or duplicate an update (the kernel has per-bucket locks; this has none),
+but every slot read from the table or the free stack is checked against max_entries
+before use, so no race can reach memory outside the map.
 """
 
 from __future__ import annotations
 
+import errno
 import random
+from collections.abc import Iterator
 
 from ..native import ffi
 
-__all__ = ["HashIndex", "HEADER_FIELDS", "MULTIPLIER", "TOMBSTONE", "key_hash", "header_offset"]
+__all__ = ["HashIndex", "HEADER_FIELDS", "MULTIPLIER", "key_hash", "header_offset"]
 
 M64 = (1 << 64) - 1
 MULTIPLIER = 0x9E37_79B9_7F4A_7C15          # 2**64 / golden ratio, odd
-TOMBSTONE = 0xFFFF_FFFF                      # low half of a deleted entry
-HEADER_FIELDS = ("seed", "mask", "key_size", "stride", "value_size", "keys", "values", "table")
+HEADER_FIELDS = ("seed", "mask", "key_size", "stride", "value_size", "keys", "values",
+                 "table", "free", "max_entries", "count", "free_top")
 _HEADER = 8 * len(HEADER_FIELDS)
+_COUNT, _FREE_TOP = HEADER_FIELDS.index("count"), HEADER_FIELDS.index("free_top")
+BPF_ANY, BPF_NOEXIST, BPF_EXIST = 0, 1, 2
 
 
 def header_offset(name: str) -> int:
@@ -48,83 +59,113 @@ def key_hash(seed: int, key: bytes) -> int:
 
 
 class HashIndex:
-    """The native index of a hash map with `max_entries` slots of `key_size`-byte keys,
-    whose values are `value_size` bytes from `values_address`."""
+    """The keys of a hash map with `max_entries` slots of `key_size`-byte keys, whose
+    values are `value_size` bytes from `values_address`; slot numbers index both."""
 
     def __init__(self, key_size: int, value_size: int, max_entries: int, values_address: int):
         size = 16
         while size < 2 * max_entries:
             size *= 2
-        self.size, self.key_size = size, key_size
+        self.size, self.key_size, self.max_entries = size, key_size, max_entries
         self.stride = (key_size + 7) & ~7
         self.seed = random.getrandbits(64)
-        total = _HEADER + 8 * size + self.stride * max_entries
-        self._memory = ffi.new("uint8_t[]", total)          # zeroed: every entry empty
+        keys_at = _HEADER + 8 * size
+        free_at = keys_at + self.stride * max_entries
+        self._memory = ffi.new("uint8_t[]", free_at + 4 * max_entries)   # zeroed: empty
         self.address = int(ffi.cast("uintptr_t", self._memory))
+        self._header = ffi.cast("uint64_t *", self._memory)
         self._table = ffi.cast("uint64_t *", self._memory + _HEADER)
-        self._keys = ffi.buffer(self._memory + _HEADER + 8 * size, self.stride * max_entries)
-        header = ffi.cast("uint64_t *", self._memory)
+        self._keys = ffi.buffer(self._memory + keys_at, self.stride * max_entries)
+        self._free = ffi.cast("uint32_t *", self._memory + free_at)
         for i, value in enumerate((self.seed, size - 1, key_size, self.stride, value_size,
-                                   self.address + _HEADER + 8 * size, values_address,
-                                   self.address + _HEADER)):
-            header[i] = value
-        self.used = 0                 # live and deleted entries: a rebuild clears the latter
+                                   self.address + keys_at, values_address,
+                                   self.address + _HEADER, self.address + free_at,
+                                   max_entries, 0, max_entries)):
+            self._header[i] = value
+        for i in range(max_entries):             # slot 0 on top: the first key gets it
+            self._free[i] = max_entries - 1 - i
 
-    def _probe(self, key: bytes):
-        """(position of the key's entry or None, the first reusable position, tag)."""
-        h = key_hash(self.seed, key)
-        tag, mask, table = h >> 32, self.size - 1, self._table
-        position, reusable = h & mask, None
-        while True:
-            entry = table[position]
-            if entry == 0:
-                return None, position if reusable is None else reusable, tag
-            slot = entry & 0xFFFF_FFFF
-            if slot == TOMBSTONE:
-                if reusable is None:
-                    reusable = position
-            elif entry >> 32 == tag and self._key_at(slot - 1) == key:
-                return position, None, tag
-            position = (position + 1) & mask
+    # ---- reading ----------------------------------------------------------------------------
+
+    def __len__(self) -> int:
+        return int(self._header[_COUNT])
 
     def _key_at(self, slot: int) -> bytes:
         at = slot * self.stride
         return bytes(self._keys[at:at + self.key_size])
 
-    def find(self, key: bytes) -> int | None:
-        """The slot of `key`, looked up as JIT code does it."""
-        position, _, _ = self._probe(key)
-        return None if position is None else (self._table[position] & 0xFFFF_FFFF) - 1
+    def _probe(self, key: bytes) -> tuple[int, int | None, int]:
+        """(the position of key's entry, or of the empty entry that ends its probe;
+        its slot, or None when absent; the entry's low half)."""
+        h = key_hash(self.seed, key)
+        low, mask, table = h & 0xFFFF_FFFF, self.size - 1, self._table
+        position = h & mask
+        while True:
+            entry = table[position]
+            if entry == 0:
+                return position, None, low
+            slot = (entry >> 32) - 1
+            if entry & 0xFFFF_FFFF == low and slot < self.max_entries \
+                    and self._key_at(slot) == key:
+                return position, slot, low
+            position = (position + 1) & mask
 
-    def insert(self, key: bytes, slot: int) -> None:
-        """Add `key` (not present) in `slot`; the key is written before the entry, so a
-        reader that sees the entry sees the key."""
-        position, free, tag = self._probe(key)
-        assert position is None, "insert of a key already in the index"
+    def find(self, key: bytes) -> int | None:
+        """The slot of `key`, or None."""
+        return self._probe(key)[1]
+
+    def __iter__(self) -> Iterator[tuple[bytes, int]]:
+        """(key, slot) of every key, in table order (a snapshot)."""
+        table, found = self._table, []
+        for position in range(self.size):
+            entry = table[position]
+            if entry:
+                slot = (entry >> 32) - 1
+                found.append((self._key_at(slot), slot))
+        return iter(found)
+
+    # ---- writing ----------------------------------------------------------------------------
+
+    def update(self, key: bytes, flags: int) -> int:
+        """The slot `key` has, or gets, for an update with `flags` (BPF_ANY, NOEXIST or
+        EXIST); or the kernel's error as a negative errno: -EEXIST, -ENOENT, -E2BIG."""
+        position, slot, low = self._probe(key)
+        if slot is not None:
+            return -errno.EEXIST if flags == BPF_NOEXIST else slot
+        if flags == BPF_EXIST:
+            return -errno.ENOENT
+        header = self._header
+        top = int(header[_FREE_TOP])
+        if top == 0:
+            return -errno.E2BIG
+        slot = int(self._free[top - 1])
+        header[_FREE_TOP] = top - 1
         at = slot * self.stride
         self._keys[at:at + self.stride] = key + bytes(self.stride - self.key_size)
-        if self._table[free] == 0:
-            self.used += 1
-        self._table[free] = tag << 32 | (slot + 1)
-        if self.used * 4 > self.size * 3:
-            self._rebuild()
+        self._table[position] = (slot + 1) << 32 | low      # the key first, then the entry
+        header[_COUNT] = header[_COUNT] + 1
+        return slot
 
-    def remove(self, key: bytes) -> None:
-        position, _, _ = self._probe(key)
-        if position is not None:
-            self._table[position] = TOMBSTONE
-
-    def _rebuild(self) -> None:
-        """Drop the tombstones: the live entries again, into an empty table."""
-        table, live = self._table, []
-        for position in range(self.size):
-            slot = table[position] & 0xFFFF_FFFF
-            if slot not in (0, TOMBSTONE):
-                live.append(slot - 1)
-            table[position] = 0
-        self.used = 0
-        for slot in live:
-            key = self._key_at(slot)
-            _, free, tag = self._probe(key)
-            table[free] = tag << 32 | (slot + 1)
-            self.used += 1
+    def delete(self, key: bytes) -> int | None:
+        """Remove `key`; its slot (back on the free stack), or None when absent."""
+        position, slot, _ = self._probe(key)
+        if slot is None:
+            return None
+        table, mask, header = self._table, self.size - 1, self._header
+        hole = position
+        following = (hole + 1) & mask
+        while table[following]:
+            # an entry may move back into the hole unless its home lies cyclically in
+            # (hole, following]: then it would sit before its home
+            home = table[following] & mask
+            if not (home - hole - 1) % self.size < (following - hole) % self.size:
+                table[hole] = table[following]
+                hole = following
+            following = (following + 1) & mask
+        table[hole] = 0
+        top = int(header[_FREE_TOP])
+        if top < self.max_entries:
+            self._free[top] = slot
+            header[_FREE_TOP] = top + 1
+        header[_COUNT] = header[_COUNT] - 1
+        return slot

@@ -45,8 +45,10 @@ class VerifiedProgram:
     log: list[str] = field(default_factory=list)
     frames: int = MAX_CALL_DEPTH            # the most stack frames a run can have live
     # map_lookup_elem calls whose map is always the same and whose key is read in
-    # bounds: pc -> map index (a JIT may do these lookups itself, for array maps)
-    lookups: dict[int, int] = field(default_factory=dict)
+    # bounds: pc -> map index, for map_lookup_elem / update_elem / delete_elem calls
+    # whose map is known and whose key (and value) reads are in bounds: a JIT may do
+    # them itself (array lookups, hash maps)
+    map_calls: dict[int, int] = field(default_factory=dict)
     # local calls can recurse (checked mode only): the engines must bound the depth
     recursive: bool = False
     # the verdict's name in the code cache (bpfjit.cache), None when not cached: the
@@ -193,9 +195,9 @@ def verify(prog: Program, mode: str = "checked", helpers=None, log: bool = False
     original = prog
     if analysis.ctx_accesses:
         prog = _rewrite_context_accesses(prog, analysis.ctx_accesses)
-    lookups = {pc: m for pc, m in analysis.lookups.items() if m is not None}
+    map_calls = {pc: m for pc, m in analysis.map_calls.items() if m is not None}
     verified = VerifiedProgram(prog, mode, proven, accesses, unreachable, regions, lines,
-                               frames, lookups, recursion is not None)
+                               frames, map_calls, recursion is not None)
     if not log:
         original.__dict__["_verified"][key] = verified
     verified.cache_name = name
@@ -203,7 +205,7 @@ def verify(prog: Program, mode: str = "checked", helpers=None, log: bool = False
         disk.store("verdict", name, {
             "proven": sorted(proven), "accesses": accesses, "unreachable": unreachable,
             "regions": sorted(regions.items()), "frames": frames,
-            "lookups": sorted(lookups.items()), "recursive": recursion is not None,
+            "map_calls": sorted(map_calls.items()), "recursive": recursion is not None,
             "context": sorted(analysis.ctx_accesses.items()),
             "frozen": sorted(analysis.constant_maps)})
     return verified
@@ -229,7 +231,7 @@ def _from_record(prog: Program, mode: str, record: dict) -> VerifiedProgram | No
             tuple(int(pc) for pc in record["accesses"]),
             tuple(int(pc) for pc in record["unreachable"]),
             {int(pc): str(r) for pc, r in record["regions"]}, [], int(record["frames"]),
-            {int(pc): int(m) for pc, m in record["lookups"]}, bool(record["recursive"]))
+            {int(pc): int(m) for pc, m in record["map_calls"]}, bool(record["recursive"]))
         maps = [prog.maps.list[i] for i in frozen]
     except (KeyError, TypeError, ValueError, IndexError):
         return None

@@ -188,7 +188,7 @@ def _block_end(prog: Program, start: int, leaders: frozenset[int], end: int) -> 
 
 
 class Analysis(AluRules, MemoryRules, BranchRules, CallRules):
-    """Runs the abstract interpretation; results in `accesses`, `regions`, `lookups`..."""
+    """Runs the abstract interpretation; results in `accesses`, `regions`, `map_calls`..."""
 
     def __init__(self, prog: Program, helpers: dict | None, order: list[int],
                  mode: str = "checked", want_log: bool = False):
@@ -212,7 +212,8 @@ class Analysis(AluRules, MemoryRules, BranchRules, CallRules):
         # results
         self.accesses: dict[int, bool] = {}        # pc -> proven in bounds
         self.regions: dict[int, str | None] = {}   # pc -> the region it always touches
-        self.lookups: dict[int, int | None] = {}   # map_lookup_elem pc -> map, if inlinable
+        # map_lookup_elem / update_elem / delete_elem pc -> the map, if a JIT may do it
+        self.map_calls: dict[int, int | None] = {}
         self.constant_maps: set[int] = set()       # read-only data whose values it used
         self.ctx_accesses: dict[int, tuple[int, int]] = {}   # pc -> rewritten (offset, size):
         #                                                   context loads and stores

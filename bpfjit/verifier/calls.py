@@ -105,9 +105,30 @@ class CallRules:
                 elif kind == "value_out" and handle is not None:
                     size = min(self.maps[i].value_size for i in map_indices(handle.maps))
                     outputs.append((arg, scalar(size, size)))
+        if self.checking and helper in (2, 3) and handle is not None:   # update, delete
+            self._note_map_call(pc, self._known_map_call(st, handle, value=helper == 2))
         for arg, size in outputs:
             self._helper_writes(st, arg, size)
         return self._helper_result(pc, helper, signature.result, handle, st)
+
+    def _known_map_call(self, st: State, handle: Value, value: bool) -> int | None:
+        """The map of a map helper call whose map r1 always is, when the key at r2 (and
+        the value at r3, with `value`) are read in bounds: a JIT may do the call itself."""
+        maps = map_indices(handle.maps)
+        if len(maps) != 1:
+            return None
+        m = self.maps[maps[0]]
+        if not self._in_bounds(st, 2, st.regs[2], 0, m.key_size):
+            return None
+        if value and not self._in_bounds(st, 3, st.regs[3], 0, m.value_size):
+            return None
+        return maps[0]
+
+    def _note_map_call(self, pc: int, index: int | None) -> None:
+        """Record what a map helper call at `pc` may be, for every way it is reached:
+        a map only if every visit found the same one."""
+        earlier = self.map_calls.get(pc, index)
+        self.map_calls[pc] = index if earlier == index else None
 
     def _check_map_use(self, pc: int, name: str, handle: Value, types) -> None:
         """Each kind of map works with some helpers only, and some helpers with some
@@ -152,13 +173,10 @@ class CallRules:
                     if all(o.fits(m) for o in outer):
                         inner |= 1 << i
                 if self.checking:
-                    self.lookups[pc] = None
+                    self._note_map_call(pc, None)
                 return Value(MAP_PTR_OR_NULL, 0, 0, 0, 0, maps=inner, ident=pc + 1)
-            if self.checking and helper == 1:  # an array lookup whose key is read in bounds
-                maps = map_indices(handle.maps)
-                fits = len(maps) == 1 and self._in_bounds(st, 2, st.regs[2], 0,
-                                                          self.maps[maps[0]].key_size)
-                self.lookups[pc] = maps[0] if fits else None
+            if self.checking and helper == 1:  # a lookup whose key is read in bounds
+                self._note_map_call(pc, self._known_map_call(st, handle, value=False))
             return Value(MAP_OR_NULL, 0, 0, 0, 0, maps=handle.maps, ident=pc + 1)
         if result == "ringbuf_mem_or_null":     # a record of the size asked for, if known
             size = st.regs[2]

@@ -1,0 +1,289 @@
+"""Hash map operations in native code: lookup, update and delete on a map's native index.
+
+`emit_hash_ops` writes the LLVM IR of three functions for one key size — the steps of
+bpfjit.maps.hashindex, whose docstring defines the layout, the hash and the probe:
+
+    i64 lookup(ptr index, ptr key)                     the value's address, or 0
+    i64 update(ptr index, ptr key, ptr value, i64 flags)   0 or a negative errno
+    i64 delete(ptr index, ptr key)                     0 or -ENOENT
+
+The llvm engine puts them in each program's module (with the value size a constant),
+where LLVM inlines them at the calls; the peachpy engine appends a copy compiled once
+per process and key size (`routine_image`) to its code and calls it.  The verifier
+has proved the key (and value) readable at every call that reaches them.
+"""
+
+from __future__ import annotations
+
+import errno
+import functools
+
+from llvmlite import ir
+
+from bpfjit.codeimage import CodeImage
+from bpfjit.maps import HASH_TYPES
+from bpfjit.maps.hashindex import BPF_EXIST, BPF_NOEXIST, MULTIPLIER, header_offset
+
+__all__ = ["emit_hash_ops", "routine_image", "native_map_calls", "OPERATIONS", "ROUTINE"]
+
+I8, I16, I32, I64 = ir.IntType(8), ir.IntType(16), ir.IntType(32), ir.IntType(64)
+PTR = ir.PointerType()
+_WIDTH = {1: I8, 2: I16, 4: I32, 8: I64}
+OPERATIONS = {1: "lookup", 2: "update", 3: "delete"}       # helper id -> operation
+_ARGS = {"lookup": [PTR, PTR], "update": [PTR, PTR, PTR, I64], "delete": [PTR, PTR]}
+
+
+def native_map_calls(verified) -> dict[int, int]:
+    """pc -> map index of the map_lookup_elem / update_elem / delete_elem calls an engine
+    may do natively: the verifier knows the map, a hash map, and proved the pointers
+    the helper reads in bounds."""
+    maps = verified.program.maps.list
+    return {pc: index for pc, index in verified.map_calls.items()
+            if maps[index].spec.type in HASH_TYPES}
+
+
+def _c(value: int):
+    return ir.Constant(I64, value & (2**64 - 1))
+
+
+def _key_word(b, key, at: int, length: int):
+    """The little-endian word of key bytes [at, at + length), zero-extended: loads of
+    8, 4, 2 and 1 bytes, never a byte past the key."""
+    word, done = None, 0
+    for size in (8, 4, 2, 1):
+        while length - done >= size:
+            part = b.load(b.gep(key, [_c(at + done)], source_etype=I8), typ=_WIDTH[size],
+                          align=1)
+            part = part if size == 8 else b.zext(part, I64)
+            if done:
+                part = b.shl(part, _c(8 * done))
+            word = part if word is None else b.or_(word, part)
+            done += size
+    return word
+
+
+class _Op:
+    """One function being emitted: the header, the key's words and hash, the probe."""
+
+    def __init__(self, module, name: str, operation: str, key_size: int,
+                 value_size: int | None):
+        self.fn = fn = ir.Function(module, ir.FunctionType(I64, _ARGS[operation]), name=name)
+        fn.attributes.add("nounwind")
+        self.index, self.key = fn.args[0], fn.args[1]
+        self.b = b = ir.IRBuilder(fn.append_basic_block("entry"))
+        self.value_size = _c(value_size) if value_size is not None else \
+            self.field("value_size")
+        self.words = [_key_word(b, self.key, at, min(8, key_size - at))
+                      for at in range(0, key_size, 8)]
+        h = self.field("seed")
+        for word in self.words:
+            h = b.mul(b.xor(h, word), _c(MULTIPLIER))
+        self.h = b.xor(h, b.lshr(h, _c(32)))
+        self.low = b.and_(self.h, _c(0xFFFF_FFFF))
+        self.mask = self.field("mask")
+        self.table = b.inttoptr(self.field("table"), PTR)
+
+    def field(self, name: str):
+        b = self.b
+        return b.load(b.gep(self.index, [_c(header_offset(name))], source_etype=I8),
+                      typ=I64, align=8)
+
+    def field_pointer(self, name: str):
+        return self.b.gep(self.index, [_c(header_offset(name))], source_etype=I8)
+
+    def entry_pointer(self, position):
+        return self.b.gep(self.table, [position], source_etype=I64)
+
+    def block(self, name: str):
+        return self.fn.append_basic_block(name)
+
+    def probe(self):
+        """The probe loop; returns (found block, its position and slot, missing block,
+        the position of the empty entry that ended the probe).  Builder: unpositioned."""
+        b, fn = self.b, self.fn
+        keys, stride, limit = self.field("keys"), self.field("stride"), \
+            self.field("max_entries")
+        start = b.and_(self.h, self.mask)
+        origin = b.block
+        loop, check, compare = self.block("probe"), self.block("check"), self.block("compare")
+        found, following, missing = self.block("found"), self.block("next"), \
+            self.block("missing")
+        b.branch(loop)
+        b.position_at_end(loop)
+        position = b.phi(I64, name="position")
+        position.add_incoming(start, origin)
+        entry = b.load(self.entry_pointer(position), typ=I64, align=8)
+        b.cbranch(b.icmp_unsigned("==", entry, _c(0)), missing, check)
+
+        b.position_at_end(check)                  # the hash's low half, a valid slot?
+        slot = b.sub(b.lshr(entry, _c(32)), _c(1))
+        candidate = b.and_(b.icmp_unsigned("==", b.and_(entry, _c(0xFFFF_FFFF)), self.low),
+                           b.icmp_unsigned("<", slot, limit))
+        b.cbranch(candidate, compare, following)
+
+        b.position_at_end(compare)                # stored keys are zero-padded words
+        stored = b.inttoptr(b.add(keys, b.mul(slot, stride)), PTR)
+        equal = None
+        for i, word in enumerate(self.words):
+            other = b.load(b.gep(stored, [_c(8 * i)], source_etype=I8), typ=I64, align=8)
+            same = b.icmp_unsigned("==", other, word)
+            equal = same if equal is None else b.and_(equal, same)
+        b.cbranch(equal, found, following)
+
+        b.position_at_end(following)
+        position.add_incoming(b.and_(b.add(position, _c(1)), self.mask), following)
+        b.branch(loop)
+        return found, position, slot, missing
+
+    def value_address(self, slot):
+        return self.b.add(self.field("values"), self.b.mul(slot, self.value_size))
+
+    def copy_value(self, slot, value) -> None:
+        b = self.b
+        memcpy = b.module.declare_intrinsic("llvm.memcpy", [PTR, PTR, I64])
+        b.call(memcpy, [b.inttoptr(self.value_address(slot), PTR), value, self.value_size,
+                        ir.Constant(ir.IntType(1), 0)])
+
+
+def _lookup(op: _Op) -> None:
+    b = op.b
+    found, _, slot, missing = op.probe()
+    b.position_at_end(found)
+    b.ret(op.value_address(slot))
+    b.position_at_end(missing)
+    b.ret(_c(0))
+
+
+def _update(op: _Op) -> None:
+    b = op.b
+    value, flags = op.fn.args[2], op.fn.args[3]
+    bad, probe = op.block("bad_flags"), op.block("flags_ok")
+    b.cbranch(b.icmp_unsigned(">", flags, _c(BPF_EXIST)), bad, probe)
+    b.position_at_end(bad)
+    b.ret(_c(-errno.EINVAL))
+    b.position_at_end(probe)
+    found, position, slot, missing = op.probe()
+
+    b.position_at_end(found)                      # an existing key: a new value
+    exists, overwrite = op.block("exists"), op.block("overwrite")
+    b.cbranch(b.icmp_unsigned("==", flags, _c(BPF_NOEXIST)), exists, overwrite)
+    b.position_at_end(exists)
+    b.ret(_c(-errno.EEXIST))
+    b.position_at_end(overwrite)
+    op.copy_value(slot, value)
+    b.ret(_c(0))
+
+    b.position_at_end(missing)                    # a new key: a free slot, if any
+    absent, insert = op.block("absent"), op.block("insert")
+    b.cbranch(b.icmp_unsigned("==", flags, _c(BPF_EXIST)), absent, insert)
+    b.position_at_end(absent)
+    b.ret(_c(-errno.ENOENT))
+    b.position_at_end(insert)
+    full, take = op.block("full"), op.block("take")
+    top_field = op.field_pointer("free_top")
+    top = b.load(top_field, typ=I64, align=8)
+    b.cbranch(b.icmp_unsigned("==", top, _c(0)), full, take)
+    b.position_at_end(full)
+    b.ret(_c(-errno.E2BIG))
+    b.position_at_end(take)
+    free = b.inttoptr(op.field("free"), PTR)
+    taken = b.zext(b.load(b.gep(free, [b.sub(top, _c(1))], source_etype=I32), typ=I32,
+                          align=4), I64)
+    valid = op.block("valid")
+    b.cbranch(b.icmp_unsigned("<", taken, op.field("max_entries")), valid, full)
+    b.position_at_end(valid)
+    b.store(b.sub(top, _c(1)), top_field, align=8)
+    stored = b.inttoptr(b.add(op.field("keys"), b.mul(taken, op.field("stride"))), PTR)
+    for i, word in enumerate(op.words):
+        b.store(word, b.gep(stored, [_c(8 * i)], source_etype=I8), align=8)
+    op.copy_value(taken, value)
+    entry = b.or_(b.shl(b.add(taken, _c(1)), _c(32)), op.low)
+    b.store(entry, op.entry_pointer(position), align=8)    # the key first, then the entry
+    count = op.field_pointer("count")
+    b.store(b.add(b.load(count, typ=I64, align=8), _c(1)), count, align=8)
+    b.ret(_c(0))
+
+
+def _delete(op: _Op) -> None:
+    b = op.b
+    found, position, slot, missing = op.probe()
+    b.position_at_end(missing)
+    b.ret(_c(-errno.ENOENT))
+
+    # shift back the entries after the hole, unless that would put one before its home
+    b.position_at_end(found)
+    first = b.and_(b.add(position, _c(1)), op.mask)
+    loop, look, move, advance, done = (op.block(n) for n in
+                                       ("shift", "look", "move", "advance", "shifted"))
+    b.branch(loop)
+    b.position_at_end(loop)
+    hole, following = b.phi(I64, name="hole"), b.phi(I64, name="following")
+    hole.add_incoming(position, found)
+    following.add_incoming(first, found)
+    entry = b.load(op.entry_pointer(following), typ=I64, align=8)
+    b.cbranch(b.icmp_unsigned("==", entry, _c(0)), done, look)
+
+    b.position_at_end(look)                       # its home cyclically in (hole, following]?
+    home = b.and_(entry, op.mask)
+    stays = b.icmp_unsigned("<", b.and_(b.sub(b.sub(home, hole), _c(1)), op.mask),
+                            b.and_(b.sub(following, hole), op.mask))
+    b.cbranch(stays, advance, move)
+    b.position_at_end(move)
+    b.store(entry, op.entry_pointer(hole), align=8)
+    b.branch(advance)
+    b.position_at_end(advance)
+    new_hole = b.phi(I64, name="new_hole")
+    new_hole.add_incoming(hole, look)
+    new_hole.add_incoming(following, move)
+    hole.add_incoming(new_hole, advance)
+    following.add_incoming(b.and_(b.add(following, _c(1)), op.mask), advance)
+    b.branch(loop)
+
+    b.position_at_end(done)                       # the slot back on the free stack
+    b.store(_c(0), op.entry_pointer(hole), align=8)
+    top_field = op.field_pointer("free_top")
+    top = b.load(top_field, typ=I64, align=8)
+    push, counted = op.block("push"), op.block("counted")
+    b.cbranch(b.icmp_unsigned("<", top, op.field("max_entries")), push, counted)
+    b.position_at_end(push)
+    free = b.inttoptr(op.field("free"), PTR)
+    b.store(b.trunc(slot, I32), b.gep(free, [top], source_etype=I32), align=4)
+    b.store(b.add(top, _c(1)), top_field, align=8)
+    b.branch(counted)
+    b.position_at_end(counted)
+    count = op.field_pointer("count")
+    b.store(b.sub(b.load(count, typ=I64, align=8), _c(1)), count, align=8)
+    b.ret(_c(0))
+
+
+def emit_hash_ops(module: ir.Module, key_size: int, prefix: str,
+                  value_size: int | None = None, linkage: str = "internal") -> dict:
+    """Define `<prefix>_lookup`, `_update` and `_delete` for `key_size`-byte keys (and
+    `value_size`-byte values, or the size the index's header gives); returns them by
+    operation name."""
+    functions = {}
+    for operation, emit in (("lookup", _lookup), ("update", _update), ("delete", _delete)):
+        op = _Op(module, f"{prefix}_{operation}", operation, key_size, value_size)
+        op.fn.linkage = linkage
+        emit(op)
+        functions[operation] = op.fn
+    return functions
+
+
+ROUTINE = "bpfjit_hash_{}"                 # the symbols of routine_image's functions
+
+
+@functools.lru_cache(maxsize=None)
+def routine_image(key_size: int) -> CodeImage:
+    """The three operations for `key_size`-byte keys as machine code with the C calling
+    convention (symbols `ROUTINE.format(operation)`), compiled once per process; its
+    only fixups are libc's memcpy (the value size is read from the index)."""
+    from .llvm import generate_object     # llvmlite's code generator
+    from .objlink import link_object
+    module = ir.Module(name="bpfjit_hash_ops")
+    emit_hash_ops(module, key_size, "bpfjit_hash", linkage="external")
+    obj, _ = generate_object(str(module), 2, False)
+    image = link_object(obj)
+    if any(what[0] != "libc" for _, what in image.fixups):
+        raise AssertionError("the hash routines refer to more than libc")
+    return image
