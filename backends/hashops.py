@@ -21,8 +21,8 @@ import functools
 from llvmlite import ir
 
 from bpfjit.codeimage import CodeImage
-from bpfjit.maps import HASH_TYPES
-from bpfjit.maps.hashindex import BPF_EXIST, BPF_NOEXIST, MULTIPLIER, header_offset
+from bpfjit.maps import HASH_TYPES, LRU_TYPES
+from bpfjit.maps.hashindex import BPF_EXIST, BPF_NOEXIST, MULTIPLIER, NONE, header_offset
 
 __all__ = ["emit_hash_ops", "routine_image", "native_map_calls", "OPERATIONS", "ROUTINE"]
 
@@ -35,11 +35,11 @@ _ARGS = {"lookup": [PTR, PTR], "update": [PTR, PTR, PTR, I64], "delete": [PTR, P
 
 def native_map_calls(verified) -> dict[int, int]:
     """pc -> map index of the map_lookup_elem / update_elem / delete_elem calls an engine
-    may do natively: the verifier knows the map, a hash map, and proved the pointers
-    the helper reads in bounds."""
+    may do natively: the verifier knows the map, a hash or LRU hash map, and proved the
+    pointers the helper reads in bounds."""
     maps = verified.program.maps.list
     return {pc: index for pc, index in verified.map_calls.items()
-            if maps[index].spec.type in HASH_TYPES}
+            if maps[index].spec.type in HASH_TYPES + LRU_TYPES}
 
 
 def _c(value: int):
@@ -63,30 +63,27 @@ def _key_word(b, key, at: int, length: int):
 
 
 class _Op:
-    """One function being emitted: the header, the key's words and hash, the probe."""
+    """One function being emitted: the header, the key's words and hash, the probe, and
+    the steps the operations share."""
 
     def __init__(self, module, name: str, operation: str, key_size: int,
-                 value_size: int | None):
+                 value_size: int | None, lru: bool):
         self.fn = fn = ir.Function(module, ir.FunctionType(I64, _ARGS[operation]), name=name)
         fn.attributes.add("nounwind")
-        self.index, self.key = fn.args[0], fn.args[1]
+        self.index, self.key, self.lru = fn.args[0], fn.args[1], lru
         self.b = b = ir.IRBuilder(fn.append_basic_block("entry"))
         self.value_size = _c(value_size) if value_size is not None else \
             self.field("value_size")
         self.words = [_key_word(b, self.key, at, min(8, key_size - at))
                       for at in range(0, key_size, 8)]
-        h = self.field("seed")
-        for word in self.words:
-            h = b.mul(b.xor(h, word), _c(MULTIPLIER))
-        self.h = b.xor(h, b.lshr(h, _c(32)))
-        self.low = b.and_(self.h, _c(0xFFFF_FFFF))
         self.mask = self.field("mask")
         self.table = b.inttoptr(self.field("table"), PTR)
+        self.h = self.hash_of(self.words)
+
+    # ---- the header and the table ------------------------------------------------------------
 
     def field(self, name: str):
-        b = self.b
-        return b.load(b.gep(self.index, [_c(header_offset(name))], source_etype=I8),
-                      typ=I64, align=8)
+        return self.b.load(self.field_pointer(name), typ=I64, align=8)
 
     def field_pointer(self, name: str):
         return self.b.gep(self.index, [_c(header_offset(name))], source_etype=I8)
@@ -94,16 +91,33 @@ class _Op:
     def entry_pointer(self, position):
         return self.b.gep(self.table, [position], source_etype=I64)
 
+    def u32_pointer(self, array: str, slot):
+        return self.b.gep(self.b.inttoptr(self.field(array), PTR), [slot], source_etype=I32)
+
     def block(self, name: str):
         return self.fn.append_basic_block(name)
 
-    def probe(self):
-        """The probe loop; returns (found block, its position and slot, missing block,
-        the position of the empty entry that ended the probe).  Builder: unpositioned."""
-        b, fn = self.b, self.fn
-        keys, stride, limit = self.field("keys"), self.field("stride"), \
-            self.field("max_entries")
-        start = b.and_(self.h, self.mask)
+    def stored_key(self, slot):
+        return self.b.inttoptr(self.b.add(self.field("keys"),
+                                          self.b.mul(slot, self.field("stride"))), PTR)
+
+    def hash_of(self, words):
+        b = self.b
+        h = self.field("seed")
+        for word in words:
+            h = b.mul(b.xor(h, word), _c(MULTIPLIER))
+        return b.xor(h, b.lshr(h, _c(32)))
+
+    # ---- finding a key -------------------------------------------------------------------------
+
+    def probe(self, words=None, h=None):
+        """The probe loop for `words` hashing to `h` (the argument key's by default);
+        returns (found block, its position, its slot, missing block), where the
+        position is also that of the empty entry ending the probe.  Builder: unpositioned."""
+        b = self.b
+        words, h = words or self.words, h or self.h
+        limit = self.field("max_entries")
+        start, low = b.and_(h, self.mask), b.and_(h, _c(0xFFFF_FFFF))
         origin = b.block
         loop, check, compare = self.block("probe"), self.block("check"), self.block("compare")
         found, following, missing = self.block("found"), self.block("next"), \
@@ -117,14 +131,14 @@ class _Op:
 
         b.position_at_end(check)                  # the hash's low half, a valid slot?
         slot = b.sub(b.lshr(entry, _c(32)), _c(1))
-        candidate = b.and_(b.icmp_unsigned("==", b.and_(entry, _c(0xFFFF_FFFF)), self.low),
+        candidate = b.and_(b.icmp_unsigned("==", b.and_(entry, _c(0xFFFF_FFFF)), low),
                            b.icmp_unsigned("<", slot, limit))
         b.cbranch(candidate, compare, following)
 
         b.position_at_end(compare)                # stored keys are zero-padded words
-        stored = b.inttoptr(b.add(keys, b.mul(slot, stride)), PTR)
+        stored = self.stored_key(slot)
         equal = None
-        for i, word in enumerate(self.words):
+        for i, word in enumerate(words):
             other = b.load(b.gep(stored, [_c(8 * i)], source_etype=I8), typ=I64, align=8)
             same = b.icmp_unsigned("==", other, word)
             equal = same if equal is None else b.and_(equal, same)
@@ -135,6 +149,8 @@ class _Op:
         b.branch(loop)
         return found, position, slot, missing
 
+    # ---- values -----------------------------------------------------------------------------
+
     def value_address(self, slot):
         return self.b.add(self.field("values"), self.b.mul(slot, self.value_size))
 
@@ -144,11 +160,104 @@ class _Op:
         b.call(memcpy, [b.inttoptr(self.value_address(slot), PTR), value, self.value_size,
                         ir.Constant(ir.IntType(1), 0)])
 
+    # ---- removing a key ----------------------------------------------------------------------
+
+    def remove_at(self, position, slot) -> None:
+        """Remove the entry at `position` (of `slot`): shift back the entries after it,
+        unless that would put one before its home; the slot back on the free stack."""
+        b, mask = self.b, self.mask
+        origin = b.block
+        first = b.and_(b.add(position, _c(1)), mask)
+        loop, look, move, advance, done = (self.block(n) for n in
+                                           ("shift", "look", "move", "advance", "shifted"))
+        b.branch(loop)
+        b.position_at_end(loop)
+        hole, following = b.phi(I64, name="hole"), b.phi(I64, name="following")
+        hole.add_incoming(position, origin)
+        following.add_incoming(first, origin)
+        entry = b.load(self.entry_pointer(following), typ=I64, align=8)
+        b.cbranch(b.icmp_unsigned("==", entry, _c(0)), done, look)
+
+        b.position_at_end(look)                   # its home cyclically in (hole, following]?
+        home = b.and_(entry, mask)
+        stays = b.icmp_unsigned("<", b.and_(b.sub(b.sub(home, hole), _c(1)), mask),
+                                b.and_(b.sub(following, hole), mask))
+        b.cbranch(stays, advance, move)
+        b.position_at_end(move)
+        b.store(entry, self.entry_pointer(hole), align=8)
+        b.branch(advance)
+        b.position_at_end(advance)
+        new_hole = b.phi(I64, name="new_hole")
+        new_hole.add_incoming(hole, look)
+        new_hole.add_incoming(following, move)
+        hole.add_incoming(new_hole, advance)
+        following.add_incoming(b.and_(b.add(following, _c(1)), mask), advance)
+        b.branch(loop)
+
+        b.position_at_end(done)
+        b.store(_c(0), self.entry_pointer(hole), align=8)
+        if self.lru:
+            self.unlink(slot)
+        top_field = self.field_pointer("free_top")
+        top = b.load(top_field, typ=I64, align=8)
+        push, counted = self.block("push"), self.block("counted")
+        b.cbranch(b.icmp_unsigned("<", top, self.field("max_entries")), push, counted)
+        b.position_at_end(push)
+        b.store(b.trunc(slot, I32), self.u32_pointer("free", top), align=4)
+        b.store(b.add(top, _c(1)), top_field, align=8)
+        b.branch(counted)
+        b.position_at_end(counted)
+        count = self.field_pointer("count")
+        b.store(b.sub(b.load(count, typ=I64, align=8), _c(1)), count, align=8)
+
+    # ---- the LRU list (slot numbers as u32, NONE at the ends) ----------------------------
+
+    def _set_link(self, array: str, slot, value, end: str) -> None:
+        """array[slot] = value, or the header's `end` when slot is NONE."""
+        b = self.b
+        real, none, join = self.block("link"), self.block("end"), self.block("linked")
+        b.cbranch(b.icmp_unsigned("!=", slot, _c(NONE)), real, none)
+        b.position_at_end(real)
+        b.store(b.trunc(value, I32), self.u32_pointer(array, slot), align=4)
+        b.branch(join)
+        b.position_at_end(none)
+        b.store(value, self.field_pointer(end), align=8)
+        b.branch(join)
+        b.position_at_end(join)
+
+    def unlink(self, slot) -> None:
+        b = self.b
+        before = b.zext(b.load(self.u32_pointer("prev", slot), typ=I32, align=4), I64)
+        after = b.zext(b.load(self.u32_pointer("next", slot), typ=I32, align=4), I64)
+        self._set_link("next", before, after, "oldest")
+        self._set_link("prev", after, before, "newest")
+
+    def append(self, slot) -> None:
+        b = self.b
+        newest = self.field("newest")
+        b.store(b.trunc(newest, I32), self.u32_pointer("prev", slot), align=4)
+        b.store(ir.Constant(I32, NONE), self.u32_pointer("next", slot), align=4)
+        self._set_link("next", newest, slot, "oldest")
+        b.store(slot, self.field_pointer("newest"), align=8)
+
+    def touch(self, slot) -> None:
+        """`slot` was used: it becomes the newest."""
+        b = self.b
+        move, done = self.block("touch"), self.block("touched")
+        b.cbranch(b.icmp_unsigned("!=", self.field("newest"), slot), move, done)
+        b.position_at_end(move)
+        self.unlink(slot)
+        self.append(slot)
+        b.branch(done)
+        b.position_at_end(done)
+
 
 def _lookup(op: _Op) -> None:
     b = op.b
     found, _, slot, missing = op.probe()
     b.position_at_end(found)
+    if op.lru:
+        op.touch(slot)
     b.ret(op.value_address(slot))
     b.position_at_end(missing)
     b.ret(_c(0))
@@ -170,6 +279,8 @@ def _update(op: _Op) -> None:
     b.position_at_end(exists)
     b.ret(_c(-errno.EEXIST))
     b.position_at_end(overwrite)
+    if op.lru:
+        op.touch(slot)
     op.copy_value(slot, value)
     b.ret(_c(0))
 
@@ -180,28 +291,64 @@ def _update(op: _Op) -> None:
     b.ret(_c(-errno.ENOENT))
     b.position_at_end(insert)
     full, take = op.block("full"), op.block("take")
-    top_field = op.field_pointer("free_top")
-    top = b.load(top_field, typ=I64, align=8)
-    b.cbranch(b.icmp_unsigned("==", top, _c(0)), full, take)
+    top = b.load(op.field_pointer("free_top"), typ=I64, align=8)
+    if op.lru:
+        position = _evict_if_full(op, top, position, take, full)
+    else:
+        b.cbranch(b.icmp_unsigned("==", top, _c(0)), full, take)
     b.position_at_end(full)
     b.ret(_c(-errno.E2BIG))
     b.position_at_end(take)
-    free = b.inttoptr(op.field("free"), PTR)
-    taken = b.zext(b.load(b.gep(free, [b.sub(top, _c(1))], source_etype=I32), typ=I32,
-                          align=4), I64)
+    top = b.load(op.field_pointer("free_top"), typ=I64, align=8)
+    taken = b.zext(b.load(op.u32_pointer("free", b.sub(top, _c(1))), typ=I32, align=4), I64)
     valid = op.block("valid")
-    b.cbranch(b.icmp_unsigned("<", taken, op.field("max_entries")), valid, full)
+    b.cbranch(b.and_(b.icmp_unsigned("!=", top, _c(0)),
+                     b.icmp_unsigned("<", taken, op.field("max_entries"))), valid, full)
     b.position_at_end(valid)
-    b.store(b.sub(top, _c(1)), top_field, align=8)
-    stored = b.inttoptr(b.add(op.field("keys"), b.mul(taken, op.field("stride"))), PTR)
+    b.store(b.sub(top, _c(1)), op.field_pointer("free_top"), align=8)
+    stored = op.stored_key(taken)
     for i, word in enumerate(op.words):
         b.store(word, b.gep(stored, [_c(8 * i)], source_etype=I8), align=8)
     op.copy_value(taken, value)
-    entry = b.or_(b.shl(b.add(taken, _c(1)), _c(32)), op.low)
+    entry = b.or_(b.shl(b.add(taken, _c(1)), _c(32)), b.and_(op.h, _c(0xFFFF_FFFF)))
     b.store(entry, op.entry_pointer(position), align=8)    # the key first, then the entry
     count = op.field_pointer("count")
     b.store(b.add(b.load(count, typ=I64, align=8), _c(1)), count, align=8)
+    if op.lru:
+        op.append(taken)
     b.ret(_c(0))
+
+
+def _evict_if_full(op: _Op, top, position, take, full):
+    """LRU: with no free slot, remove the oldest key, then find the new key's place
+    again (the removal may have moved entries); the position to insert at, in `take`."""
+    b = op.b
+    origin = b.block
+    evict = op.block("evict")
+    b.cbranch(b.icmp_unsigned("==", top, _c(0)), evict, take)
+    b.position_at_end(evict)
+    oldest = op.field("oldest")
+    some = op.block("victim")
+    b.cbranch(b.icmp_unsigned("<", oldest, op.field("max_entries")), some, full)
+    b.position_at_end(some)
+    stored = op.stored_key(oldest)
+    words = [b.load(b.gep(stored, [_c(8 * i)], source_etype=I8), typ=I64, align=8)
+             for i in range(len(op.words))]
+    found, where, slot, missing = op.probe(words, op.hash_of(words))
+    b.position_at_end(missing)                    # (a damaged list: treat as full)
+    b.branch(full)
+    b.position_at_end(found)
+    op.remove_at(where, slot)
+    again, position_again, _, vacant = op.probe()
+    b.position_at_end(again)                      # (cannot be: the key was absent)
+    b.branch(full)
+    b.position_at_end(vacant)
+    b.branch(take)
+    b.position_at_start(take)
+    at = b.phi(I64, name="insert_at")
+    at.add_incoming(position, origin)
+    at.add_incoming(position_again, vacant)
+    return at
 
 
 def _delete(op: _Op) -> None:
@@ -209,61 +356,20 @@ def _delete(op: _Op) -> None:
     found, position, slot, missing = op.probe()
     b.position_at_end(missing)
     b.ret(_c(-errno.ENOENT))
-
-    # shift back the entries after the hole, unless that would put one before its home
     b.position_at_end(found)
-    first = b.and_(b.add(position, _c(1)), op.mask)
-    loop, look, move, advance, done = (op.block(n) for n in
-                                       ("shift", "look", "move", "advance", "shifted"))
-    b.branch(loop)
-    b.position_at_end(loop)
-    hole, following = b.phi(I64, name="hole"), b.phi(I64, name="following")
-    hole.add_incoming(position, found)
-    following.add_incoming(first, found)
-    entry = b.load(op.entry_pointer(following), typ=I64, align=8)
-    b.cbranch(b.icmp_unsigned("==", entry, _c(0)), done, look)
-
-    b.position_at_end(look)                       # its home cyclically in (hole, following]?
-    home = b.and_(entry, op.mask)
-    stays = b.icmp_unsigned("<", b.and_(b.sub(b.sub(home, hole), _c(1)), op.mask),
-                            b.and_(b.sub(following, hole), op.mask))
-    b.cbranch(stays, advance, move)
-    b.position_at_end(move)
-    b.store(entry, op.entry_pointer(hole), align=8)
-    b.branch(advance)
-    b.position_at_end(advance)
-    new_hole = b.phi(I64, name="new_hole")
-    new_hole.add_incoming(hole, look)
-    new_hole.add_incoming(following, move)
-    hole.add_incoming(new_hole, advance)
-    following.add_incoming(b.and_(b.add(following, _c(1)), op.mask), advance)
-    b.branch(loop)
-
-    b.position_at_end(done)                       # the slot back on the free stack
-    b.store(_c(0), op.entry_pointer(hole), align=8)
-    top_field = op.field_pointer("free_top")
-    top = b.load(top_field, typ=I64, align=8)
-    push, counted = op.block("push"), op.block("counted")
-    b.cbranch(b.icmp_unsigned("<", top, op.field("max_entries")), push, counted)
-    b.position_at_end(push)
-    free = b.inttoptr(op.field("free"), PTR)
-    b.store(b.trunc(slot, I32), b.gep(free, [top], source_etype=I32), align=4)
-    b.store(b.add(top, _c(1)), top_field, align=8)
-    b.branch(counted)
-    b.position_at_end(counted)
-    count = op.field_pointer("count")
-    b.store(b.sub(b.load(count, typ=I64, align=8), _c(1)), count, align=8)
+    op.remove_at(position, slot)
     b.ret(_c(0))
 
 
 def emit_hash_ops(module: ir.Module, key_size: int, prefix: str,
-                  value_size: int | None = None, linkage: str = "internal") -> dict:
+                  value_size: int | None = None, lru: bool = False,
+                  linkage: str = "internal") -> dict:
     """Define `<prefix>_lookup`, `_update` and `_delete` for `key_size`-byte keys (and
-    `value_size`-byte values, or the size the index's header gives); returns them by
-    operation name."""
+    `value_size`-byte values, or the size the index's header gives) of a hash map, or
+    of an LRU map with `lru`; returns them by operation name."""
     functions = {}
     for operation, emit in (("lookup", _lookup), ("update", _update), ("delete", _delete)):
-        op = _Op(module, f"{prefix}_{operation}", operation, key_size, value_size)
+        op = _Op(module, f"{prefix}_{operation}", operation, key_size, value_size, lru)
         op.fn.linkage = linkage
         emit(op)
         functions[operation] = op.fn
@@ -274,14 +380,15 @@ ROUTINE = "bpfjit_hash_{}"                 # the symbols of routine_image's func
 
 
 @functools.lru_cache(maxsize=None)
-def routine_image(key_size: int) -> CodeImage:
-    """The three operations for `key_size`-byte keys as machine code with the C calling
-    convention (symbols `ROUTINE.format(operation)`), compiled once per process; its
-    only fixups are libc's memcpy (the value size is read from the index)."""
+def routine_image(key_size: int, lru: bool = False) -> CodeImage:
+    """The three operations for `key_size`-byte keys (of an LRU map, with `lru`) as
+    machine code with the C calling convention (symbols `ROUTINE.format(operation)`),
+    compiled once per process; its only fixups are libc's memcpy (the value size is
+    read from the index)."""
     from .llvm import generate_object     # llvmlite's code generator
     from .objlink import link_object
     module = ir.Module(name="bpfjit_hash_ops")
-    emit_hash_ops(module, key_size, "bpfjit_hash", linkage="external")
+    emit_hash_ops(module, key_size, "bpfjit_hash", lru=lru, linkage="external")
     obj, _ = generate_object(str(module), 2, False)
     image = link_object(obj)
     if any(what[0] != "libc" for _, what in image.fixups):

@@ -35,7 +35,7 @@ from bpfjit.errors import BackendUnavailable, BpfError
 from bpfjit.context import packet_offsets
 from bpfjit.isa import LDDW_MAP, LDDW_MAP_VALUE, MAX_CALL_DEPTH, STACK_SIZE, Kind
 from bpfjit.helpers import changes_packet
-from bpfjit.maps import ARRAY_TYPES, map_handle
+from bpfjit.maps import ARRAY_TYPES, LRU_TYPES, map_handle
 from bpfjit.codeimage import INDEX_SYMBOL, MAP_SYMBOL, cached_image
 from . import llvm_worker
 from bpfjit.program import Program
@@ -540,7 +540,7 @@ class _Module:
         self.module = ir.Module(name="bpf")
         self.arenas: dict[int, object] = {}
         self.indexes: dict[int, object] = {}
-        self.hash_ops: dict[tuple[int, int], dict] = {}    # (key, value size) -> functions
+        self.hash_ops: dict[tuple, dict] = {}   # (key size, value size, LRU) -> functions
         self.module.triple = llvm.get_process_triple()
         self.lines = _LineInfo(self.module) if lines else None
         # a helper may resize the packet: buffer bounds then come from run->mem_len,
@@ -587,11 +587,13 @@ class _Module:
     def hash_operation(self, index: int, operation: str):
         """(the function doing `operation` on hash map `index`, the map's index header)."""
         the_map = self.prog.maps.list[index]
-        sizes = (the_map.key_size, the_map.value_size)
-        functions = self.hash_ops.get(sizes)
+        kind = (the_map.key_size, the_map.value_size, the_map.spec.type in LRU_TYPES)
+        functions = self.hash_ops.get(kind)
         if functions is None:
-            functions = self.hash_ops[sizes] = emit_hash_ops(
-                self.module, sizes[0], "bpf_hash_{}_{}".format(*sizes), value_size=sizes[1])
+            functions = self.hash_ops[kind] = emit_hash_ops(
+                self.module, kind[0], "bpf_{2}_{0}_{1}".format(*kind[:2], "lru" if kind[2]
+                                                               else "hash"),
+                value_size=kind[1], lru=kind[2])
         header = self.indexes.get(index)
         if header is None:
             header = self.indexes[index] = ir.GlobalVariable(self.module, I8,

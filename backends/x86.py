@@ -30,7 +30,7 @@ from bpfjit.errors import BpfError
 from bpfjit.context import packet_offsets
 from bpfjit.isa import LDDW_MAP, LDDW_MAP_VALUE, MAX_CALL_DEPTH, MEMORY_KINDS, STACK_SIZE, Kind
 from bpfjit.helpers import changes_packet
-from bpfjit.maps import ARRAY_TYPES, map_handle
+from bpfjit.maps import ARRAY_TYPES, LRU_TYPES, map_handle
 from bpfjit.runfields import CONFIG_FIELDS, RUN_FIELDS, TRAPPED, field_index
 from bpfjit.runtime import JitProgram, helper_table
 from bpfjit.traps import WRITE_FLAG, TrapCode
@@ -173,7 +173,7 @@ class _Lowering:
             pc: index for pc, index in verified.map_calls.items()
             if prog.maps.list[index].spec.type in ARRAY_TYPES}
         self.hash_calls = native_map_calls(verified)
-        self.hash_routines: set[int] = set()        # key sizes whose routines are appended
+        self.hash_routines: set[tuple[int, bool]] = set()   # (key size, LRU) appended
 
     def _callee_clobbers(self) -> dict[int, list[int]]:
         """For each subprogram: the r6-r9 it or its callees may write (callers save those)."""
@@ -226,8 +226,8 @@ class _Lowering:
                 a("MOV", S2, arg)                   # a register or an immediate
             a("MOV", S1, packed)                # mov r10, code << 32 | size << 40 | pc
             a.jump("jmp", "trap")
-        for key_size in sorted(self.hash_routines):    # position-independent blobs
-            self._append_routines(key_size)
+        for kind in sorted(self.hash_routines):        # position-independent blobs
+            self._append_routines(*kind)
         code, labels, marks = a.finish()
         symbols = {"bpf_entry": labels["entry"],
                    "bpf_trap": labels["trap"]}
@@ -690,8 +690,9 @@ class _Lowering:
         """map_lookup_elem / update_elem / delete_elem on a hash map: r0 = the native
         routine's result (bpfjit.backends.hashops), given the map's index, r2 (and r3,
         r4); appended to this code, they cannot fail."""
-        key_size = self.prog.maps.list[index].key_size
-        self.hash_routines.add(key_size)
+        the_map = self.prog.maps.list[index]
+        kind = (the_map.key_size, the_map.spec.type in LRU_TYPES)
+        self.hash_routines.add(kind)
         moves = [("rsi", self.reg[2])]
         if operation == "update":
             moves += [("rdx", self.reg[3]), ("rcx", self.reg[4])]
@@ -699,14 +700,15 @@ class _Lowering:
         def call() -> None:
             self._parallel_move(moves)
             self._placed("rdi", ("index", index))
-            self.a.jump("call", ("hash", operation, key_size))
+            self.a.jump("call", ("hash", operation) + kind)
         self._native_call(call)
 
-    def _append_routines(self, key_size: int) -> None:
-        """The hash routines for `key_size`-byte keys, their machine code as compiled
-        (position independent; its libc fixups carried over), labelled per operation."""
+    def _append_routines(self, key_size: int, lru: bool) -> None:
+        """The hash routines for `key_size`-byte keys (of LRU maps, with `lru`), their
+        machine code as compiled (position independent; its libc fixups carried over),
+        labelled per operation."""
         a = self.a
-        routine = routine_image(key_size)
+        routine = routine_image(key_size, lru)
         cuts = sorted([(routine.symbols[ROUTINE.format(op)], ("label", op))
                        for op in OPERATIONS.values()] +
                       [(where + 8, ("fixup", what)) for where, what in routine.fixups])
@@ -716,7 +718,7 @@ class _Lowering:
             a.raw(routine.code[done:at])
             done = at
             if kind == "label":
-                a.label(("hash", what, key_size))
+                a.label(("hash", what, key_size, lru))
             else:
                 a.fixup(what)                   # the 8 bytes just emitted
         a.raw(routine.code[done:])

@@ -5,6 +5,7 @@ engine.  Expected values come from a dict model kept by the test."""
 import errno
 import random
 import struct
+from collections import OrderedDict
 from pathlib import Path
 
 import pytest
@@ -54,23 +55,26 @@ def _native(code, image, operation):
         else "uint64_t(*)(void *, void *)", image.symbols[ROUTINE.format(operation)])
 
 
+@pytest.mark.parametrize("lru", [False, True], ids=["hash", "lru"])
 @pytest.mark.parametrize("key_size", [1, 3, 4, 7, 8, 13, 16, 21])
-def test_native_routines_and_python_share_one_map(key_size):
+def test_native_routines_and_python_share_one_map(key_size, lru):
     # operations alternate at random between the native routines and Python's methods
-    # on one map; both must always see the dict model the test keeps
+    # on one map; both must always see the model the test keeps (for an LRU map, keys
+    # oldest use first: lookups and updates are uses, a full map evicts the oldest)
     rng = random.Random(key_size)
-    image = routine_image(key_size)
+    image = routine_image(key_size, lru)
     code = image.place()
     lookup, update, delete = (_native(code, image, op) for op in ("lookup", "update", "delete"))
-    m = make_map(MapSpec("h", 1, key_size, 16, 12))
+    m = make_map(MapSpec("h", 9 if lru else 1, key_size, 16, 12))
     index = ffi.cast("void *", m.index.address)
-    model: dict[bytes, bytes] = {}
+    model: OrderedDict[bytes, bytes] = OrderedDict()
     universe = [rng.randbytes(key_size) for _ in range(30)]
     for step in range(600):
         key, value = rng.choice(universe), rng.randbytes(16)
         flags = rng.choice([0, 1, 2, 5])
         native = step % 3 != 0
-        if rng.random() < 0.4:
+        action = rng.random()
+        if action < 0.3:
             expected = 0 if key in model else -errno.ENOENT
             model.pop(key, None)
             if native:
@@ -81,18 +85,31 @@ def test_native_routines_and_python_share_one_map(key_size):
             else:
                 m.delete(key)
             continue
+        if action < 0.5:
+            if native:
+                found = lookup(index, ffi.new("uint8_t[]", key))
+                got = None if found == 0 else bytes(ffi.buffer(ffi.cast("uint8_t *", found), 16))
+            else:
+                got = m.get(key)
+            assert got == model.get(key)
+            if key in model:
+                model.move_to_end(key)
+            continue
         if flags == 5:
             expected = -errno.EINVAL
         elif key in model:
             expected = -errno.EEXIST if flags == 1 else 0
         elif flags == 2:
             expected = -errno.ENOENT
-        elif len(model) == 12:
+        elif len(model) == 12 and not lru:
             expected = -errno.E2BIG
         else:
             expected = 0
+            if len(model) == 12:
+                model.popitem(last=False)         # the least recently used goes
         if expected == 0:
             model[key] = value
+            model.move_to_end(key)
         if native:
             got = update(index, ffi.new("uint8_t[]", key), ffi.new("uint8_t[]", value), flags)
             assert got == expected & M64
@@ -102,13 +119,13 @@ def test_native_routines_and_python_share_one_map(key_size):
             assert error.value.errno == -expected
         else:
             m.update(key, value, flags)
-        assert dict(m.items()) == model
+        # (reading every value from Python would count as uses: compare the index)
+        assert sorted(key for key, _ in m.index) == sorted(model)
+        if lru:
+            assert [key for key, _ in m.index] == list(model)
     for key in universe:
-        found = lookup(index, ffi.new("uint8_t[]", key))
-        if key in model:
-            assert bytes(ffi.buffer(ffi.cast("uint8_t *", found), 16)) == model[key]
-        else:
-            assert found == 0
+        assert m.index.find(key) is None or m.slot_bytes(m.index.find(key)) == model[key]
+    assert len(m) == len(model)
 
 
 def _words_program(engine):
@@ -203,3 +220,25 @@ def test_programs_insert_count_and_delete_on_every_engine(engine):
     assert fn(bpfjit.XdpContext(struct.pack("<2I", *words))) == \
         _count_words_model(words, model)
     assert counts.ints() == model
+
+
+def test_lru_programs_keep_the_order_of_use_on_every_engine(engine):
+    rng = random.Random(5)
+    prog = bpfjit.load_elf(OBJECT, function="remember_words")
+    fn = bpfjit.compile(prog, engine)
+    model: OrderedDict[int, int] = OrderedDict()       # least recently used first
+    for _ in range(10):
+        words = [rng.randrange(7) for _ in range(32)]
+        total = 0
+        for w in words:
+            if w in model:
+                model.move_to_end(w)
+                total += model[w]
+            else:
+                if len(model) == 4:
+                    model.popitem(last=False)
+                model[w] = 2 * w + 1
+                total += 1000
+        assert fn(bpfjit.XdpContext(struct.pack("<32I", *words))) == total
+        recent = prog.maps["recent"]
+        assert [int.from_bytes(key, "little") for key, _ in recent.index] == list(model)

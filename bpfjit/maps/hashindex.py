@@ -11,7 +11,11 @@ Everything lives in one cffi allocation that never moves:
   number of free slots on the stack;
 - the table: 8-byte entries `(slot + 1) << 32 | (h & 0xFFFFFFFF)`, 0 when empty;
 - the keys: slot k's key at `keys + k * stride`, zero-padded to the stride;
-- the free stack: u32 slot numbers, the next free slot on top.
+- the free stack: u32 slot numbers, the next free slot on top;
+- for an LRU map, a doubly linked list of the slots in use, least recently used first
+  (`prev` and `next` u32 arrays by slot, NONE at the ends; its ends in the header): a
+  lookup or an update moves the key to the recent end, and an insert into a full map
+  first evicts the key at the old end.
 
 The hash reads the key as little-endian 8-byte words (the last one zero-padded):
 `h = seed; h = (h ^ word) * MULTIPLIER` for each word, then `h ^= h >> 32`.  A key's
@@ -39,9 +43,12 @@ __all__ = ["HashIndex", "HEADER_FIELDS", "MULTIPLIER", "key_hash", "header_offse
 M64 = (1 << 64) - 1
 MULTIPLIER = 0x9E37_79B9_7F4A_7C15          # 2**64 / golden ratio, odd
 HEADER_FIELDS = ("seed", "mask", "key_size", "stride", "value_size", "keys", "values",
-                 "table", "free", "max_entries", "count", "free_top")
+                 "table", "free", "max_entries", "count", "free_top",
+                 "prev", "next", "oldest", "newest")
 _HEADER = 8 * len(HEADER_FIELDS)
 _COUNT, _FREE_TOP = HEADER_FIELDS.index("count"), HEADER_FIELDS.index("free_top")
+_OLDEST, _NEWEST = HEADER_FIELDS.index("oldest"), HEADER_FIELDS.index("newest")
+NONE = 0xFFFF_FFFF                           # no slot: the ends of the LRU list
 BPF_ANY, BPF_NOEXIST, BPF_EXIST = 0, 1, 2
 
 
@@ -60,27 +67,36 @@ def key_hash(seed: int, key: bytes) -> int:
 
 class HashIndex:
     """The keys of a hash map with `max_entries` slots of `key_size`-byte keys, whose
-    values are `value_size` bytes from `values_address`; slot numbers index both."""
+    values are `value_size` bytes from `values_address`; slot numbers index both.
+    With `lru`, the keys are also kept in order of use and a full map evicts."""
 
-    def __init__(self, key_size: int, value_size: int, max_entries: int, values_address: int):
+    def __init__(self, key_size: int, value_size: int, max_entries: int, values_address: int,
+                 lru: bool = False):
         size = 16
         while size < 2 * max_entries:
             size *= 2
         self.size, self.key_size, self.max_entries = size, key_size, max_entries
         self.stride = (key_size + 7) & ~7
         self.seed = random.getrandbits(64)
+        self.lru = lru
         keys_at = _HEADER + 8 * size
         free_at = keys_at + self.stride * max_entries
-        self._memory = ffi.new("uint8_t[]", free_at + 4 * max_entries)   # zeroed: empty
+        prev_at = free_at + 4 * max_entries
+        next_at = prev_at + 4 * max_entries * lru
+        self._memory = ffi.new("uint8_t[]", next_at + 4 * max_entries * lru)   # zeroed: empty
         self.address = int(ffi.cast("uintptr_t", self._memory))
         self._header = ffi.cast("uint64_t *", self._memory)
         self._table = ffi.cast("uint64_t *", self._memory + _HEADER)
         self._keys = ffi.buffer(self._memory + keys_at, self.stride * max_entries)
         self._free = ffi.cast("uint32_t *", self._memory + free_at)
+        self._prev = ffi.cast("uint32_t *", self._memory + prev_at)
+        self._next = ffi.cast("uint32_t *", self._memory + next_at)
         for i, value in enumerate((self.seed, size - 1, key_size, self.stride, value_size,
                                    self.address + keys_at, values_address,
                                    self.address + _HEADER, self.address + free_at,
-                                   max_entries, 0, max_entries)):
+                                   max_entries, 0, max_entries,
+                                   self.address + prev_at, self.address + next_at,
+                                   NONE, NONE)):
             self._header[i] = value
         for i in range(max_entries):             # slot 0 on top: the first key gets it
             self._free[i] = max_entries - 1 - i
@@ -111,11 +127,21 @@ class HashIndex:
             position = (position + 1) & mask
 
     def find(self, key: bytes) -> int | None:
-        """The slot of `key`, or None."""
-        return self._probe(key)[1]
+        """The slot of `key`, or None (for an LRU map, a found key becomes the newest)."""
+        slot = self._probe(key)[1]
+        if slot is not None and self.lru:
+            self._touch(slot)
+        return slot
 
     def __iter__(self) -> Iterator[tuple[bytes, int]]:
-        """(key, slot) of every key, in table order (a snapshot)."""
+        """(key, slot) of every key: in table order, or oldest first for an LRU map (a
+        snapshot)."""
+        if self.lru:
+            found, slot = [], int(self._header[_OLDEST])
+            while slot != NONE and len(found) < self.max_entries:
+                found.append((self._key_at(slot), slot))
+                slot = int(self._next[slot])
+            return iter(found)
         table, found = self._table, []
         for position in range(self.size):
             entry = table[position]
@@ -131,11 +157,19 @@ class HashIndex:
         EXIST); or the kernel's error as a negative errno: -EEXIST, -ENOENT, -E2BIG."""
         position, slot, low = self._probe(key)
         if slot is not None:
-            return -errno.EEXIST if flags == BPF_NOEXIST else slot
+            if flags == BPF_NOEXIST:
+                return -errno.EEXIST
+            if self.lru:
+                self._touch(slot)
+            return slot
         if flags == BPF_EXIST:
             return -errno.ENOENT
         header = self._header
         top = int(header[_FREE_TOP])
+        if top == 0 and self.lru and header[_OLDEST] != NONE:    # full: evict the oldest
+            self.delete(self._key_at(int(header[_OLDEST])))
+            position, _, low = self._probe(key)
+            top = int(header[_FREE_TOP])
         if top == 0:
             return -errno.E2BIG
         slot = int(self._free[top - 1])
@@ -144,6 +178,8 @@ class HashIndex:
         self._keys[at:at + self.stride] = key + bytes(self.stride - self.key_size)
         self._table[position] = (slot + 1) << 32 | low      # the key first, then the entry
         header[_COUNT] = header[_COUNT] + 1
+        if self.lru:
+            self._append(slot)
         return slot
 
     def delete(self, key: bytes) -> int | None:
@@ -163,9 +199,40 @@ class HashIndex:
                 hole = following
             following = (following + 1) & mask
         table[hole] = 0
+        if self.lru:
+            self._unlink(slot)
         top = int(header[_FREE_TOP])
         if top < self.max_entries:
             self._free[top] = slot
             header[_FREE_TOP] = top + 1
         header[_COUNT] = header[_COUNT] - 1
         return slot
+
+    # ---- the LRU list -----------------------------------------------------------------------
+
+    def _unlink(self, slot: int) -> None:
+        before, after, header = int(self._prev[slot]), int(self._next[slot]), self._header
+        if before != NONE:
+            self._next[before] = after
+        else:
+            header[_OLDEST] = after
+        if after != NONE:
+            self._prev[after] = before
+        else:
+            header[_NEWEST] = before
+
+    def _append(self, slot: int) -> None:
+        header = self._header
+        newest = int(header[_NEWEST])
+        self._prev[slot], self._next[slot] = newest, NONE
+        if newest != NONE:
+            self._next[newest] = slot
+        else:
+            header[_OLDEST] = slot
+        header[_NEWEST] = slot
+
+    def _touch(self, slot: int) -> None:
+        """`slot` was used: it becomes the newest."""
+        if self._header[_NEWEST] != slot:
+            self._unlink(slot)
+            self._append(slot)
