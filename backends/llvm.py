@@ -21,6 +21,7 @@ W^X memory shared with the other backend (see that module for why).
 
 from __future__ import annotations
 
+import errno
 import time
 from dataclasses import replace
 
@@ -42,7 +43,7 @@ from bpfjit.program import Program
 from bpfjit.runfields import CONFIG_FIELDS, RUN_FIELDS, TRAPPED, field_index
 from bpfjit.runtime import JitProgram, helper_table
 
-from .hashops import OPERATIONS, emit_hash_ops, native_map_calls
+from .mapops import OPERATIONS, emit_array_update, emit_hash_ops, native_map_calls
 from bpfjit.traps import WRITE_FLAG, TrapCode
 
 __all__ = ["compile_llvm"]
@@ -404,18 +405,29 @@ class _Function:
         if insn.imm == 1 and pc in self.m.inline_lookups:
             self._array_lookup(self.m.inline_lookups[pc])
             return
-        if pc in self.m.hash_calls and insn.imm in self.m.native_maps:
-            self._hash_call(self.m.hash_calls[pc], OPERATIONS[insn.imm])
+        if pc in self.m.map_calls and insn.imm in self.m.native_maps:
+            self._map_call(self.m.map_calls[pc], OPERATIONS[insn.imm])
             return
         if insn.imm in self.m.helpers:
             self._call_through(pc, self._helper_pointer(_const(I64, insn.imm)))
         else:
             self.trap_now(TrapCode.HELPER_UNKNOWN, pc, _const(I64, insn.imm))
 
-    def _hash_call(self, index: int, operation: str) -> None:
-        """map_lookup_elem / update_elem / delete_elem on a hash map, in native code
-        (bpfjit.backends.hashops): r0 = a value's address or 0, or 0 / -errno."""
+    def _map_call(self, index: int, operation: str) -> None:
+        """map_lookup_elem / update_elem / delete_elem in native code
+        (bpfjit.backends.mapops): r0 = a value's address or 0, or 0 / -errno."""
         b = self.b
+        the_map = self.m.prog.maps.list[index]
+        if the_map.spec.type in ARRAY_TYPES:          # (lookups are inlined)
+            if operation == "delete":
+                self.set(0, _const(I64, -errno.EINVAL))    # arrays keep every element
+                return
+            values = b.inttoptr(self.m.map_address(index), PTR)
+            args = [values, b.inttoptr(self.get(2), PTR), b.inttoptr(self.get(3), PTR),
+                    self.get(4), _const(I64, the_map.max_entries),
+                    _const(I64, the_map.value_size)]
+            self.set(0, b.call(self.m.array_update(), args))
+            return
         fn, header = self.m.hash_operation(index, operation)
         args = [header, b.inttoptr(self.get(2), PTR)]
         if operation == "update":
@@ -536,7 +548,8 @@ class _Module:
         self.inline_lookups = {} if 1 not in native_maps else {
             pc: index for pc, index in verified.map_calls.items()
             if prog.maps.list[index].spec.type in ARRAY_TYPES}
-        self.hash_calls = native_map_calls(verified)
+        self.map_calls = native_map_calls(verified)
+        self._array_update = None
         self.module = ir.Module(name="bpf")
         self.arenas: dict[int, object] = {}
         self.indexes: dict[int, object] = {}
@@ -583,6 +596,12 @@ class _Module:
             arena = self.arenas[index] = ir.GlobalVariable(self.module, I8,
                                                            MAP_SYMBOL.format(index))
         return arena.ptrtoint(I64)
+
+    def array_update(self):
+        """The module's array-map update function (sizes are passed as constants)."""
+        if self._array_update is None:
+            self._array_update = emit_array_update(self.module, "bpf_array_update")
+        return self._array_update
 
     def hash_operation(self, index: int, operation: str):
         """(the function doing `operation` on hash map `index`, the map's index header)."""

@@ -21,6 +21,7 @@ function (rsp is reset from r12), so local calls need no check on return.
 
 from __future__ import annotations
 
+import errno
 import os
 import time
 
@@ -30,17 +31,18 @@ from bpfjit.errors import BpfError
 from bpfjit.context import packet_offsets
 from bpfjit.isa import LDDW_MAP, LDDW_MAP_VALUE, MAX_CALL_DEPTH, MEMORY_KINDS, STACK_SIZE, Kind
 from bpfjit.helpers import changes_packet
-from bpfjit.maps import ARRAY_TYPES, LRU_TYPES, map_handle
+from bpfjit.maps import ARRAY_TYPES, map_handle
 from bpfjit.runfields import CONFIG_FIELDS, RUN_FIELDS, TRAPPED, field_index
 from bpfjit.runtime import JitProgram, helper_table
 from bpfjit.traps import WRITE_FLAG, TrapCode
 
-from .hashops import OPERATIONS, ROUTINE, native_map_calls, routine_image
+from .mapops import OPERATIONS, native_map_calls, routine_image, routine_kind, routine_symbol
 from .x86asm import Assembler, Mem, r8, r16, r32
 
 __all__ = ["compile_x86", "register_map", "DEFAULT_MAP", "ROTATIONS"]
 
 M32 = (1 << 32) - 1
+M64 = (1 << 64) - 1
 # the imm64 of a `mov r64, imm64` whose value is filled in when the code is placed
 _PLACEHOLDER = 0x7FFF_FFFF_FFFF_FFF0
 STACK_BYTES = STACK_SIZE * MAX_CALL_DEPTH
@@ -172,8 +174,8 @@ class _Lowering:
         self.inline_lookups = {} if 1 not in native_maps else {
             pc: index for pc, index in verified.map_calls.items()
             if prog.maps.list[index].spec.type in ARRAY_TYPES}
-        self.hash_calls = native_map_calls(verified)
-        self.hash_routines: set[tuple[int, bool]] = set()   # (key size, LRU) appended
+        self.map_calls = native_map_calls(verified)
+        self.routines: set[tuple] = set()       # the kinds of map routine appended
 
     def _callee_clobbers(self) -> dict[int, list[int]]:
         """For each subprogram: the r6-r9 it or its callees may write (callers save those)."""
@@ -226,8 +228,8 @@ class _Lowering:
                 a("MOV", S2, arg)                   # a register or an immediate
             a("MOV", S1, packed)                # mov r10, code << 32 | size << 40 | pc
             a.jump("jmp", "trap")
-        for kind in sorted(self.hash_routines):        # position-independent blobs
-            self._append_routines(*kind)
+        for kind in sorted(self.routines):             # position-independent blobs
+            self._append_routines(kind)
         code, labels, marks = a.finish()
         symbols = {"bpf_entry": labels["entry"],
                    "bpf_trap": labels["trap"]}
@@ -624,8 +626,8 @@ class _Lowering:
         if insn.imm == 1 and pc in self.inline_lookups:
             self._array_lookup(self.inline_lookups[pc])
             return
-        if pc in self.hash_calls and insn.imm in self.native_maps:
-            self._hash_call(self.hash_calls[pc], OPERATIONS[insn.imm])
+        if pc in self.map_calls and insn.imm in self.native_maps:
+            self._map_call(self.map_calls[pc], OPERATIONS[insn.imm])
             return
         if insn.imm not in self.helpers:
             self.a.jump("jmp", self._stub(TrapCode.HELPER_UNKNOWN, pc, insn.imm))
@@ -686,39 +688,47 @@ class _Lowering:
         if self.reload_packet:
             self._reload_packet_bounds()
 
-    def _hash_call(self, index: int, operation: str) -> None:
-        """map_lookup_elem / update_elem / delete_elem on a hash map: r0 = the native
-        routine's result (bpfjit.backends.hashops), given the map's index, r2 (and r3,
-        r4); appended to this code, they cannot fail."""
+    def _map_call(self, index: int, operation: str) -> None:
+        """map_lookup_elem / update_elem / delete_elem in native code: r0 = the result of
+        the routine (bpfjit.backends.mapops) appended to this code, given the map's
+        index (hash maps) or values (arrays), r2 (and r3, r4); they cannot fail."""
         the_map = self.prog.maps.list[index]
-        kind = (the_map.key_size, the_map.spec.type in LRU_TYPES)
-        self.hash_routines.add(kind)
+        kind = routine_kind(the_map)
+        if kind == ("array",) and operation == "delete":
+            self._load_constant(self.reg[0], -errno.EINVAL & M64)   # arrays keep all
+            return
+        self.routines.add(kind)
         moves = [("rsi", self.reg[2])]
         if operation == "update":
             moves += [("rdx", self.reg[3]), ("rcx", self.reg[4])]
 
         def call() -> None:
             self._parallel_move(moves)
-            self._placed("rdi", ("index", index))
-            self.a.jump("call", ("hash", operation) + kind)
+            if kind == ("array",):
+                self._placed("rdi", ("map", index, 0))
+                self.a("MOV", "r8", the_map.max_entries)
+                self.a("MOV", "r9", the_map.value_size)      # (the budget: pushed)
+            else:
+                self._placed("rdi", ("index", index))
+            self.a.jump("call", ("native", operation) + kind)
         self._native_call(call)
 
-    def _append_routines(self, key_size: int, lru: bool) -> None:
-        """The hash routines for `key_size`-byte keys (of LRU maps, with `lru`), their
-        machine code as compiled (position independent; its libc fixups carried over),
-        labelled per operation."""
+    def _append_routines(self, kind: tuple) -> None:
+        """The map routines of one kind, their machine code as compiled (position
+        independent; its libc fixups carried over), labelled per operation."""
         a = self.a
-        routine = routine_image(key_size, lru)
-        cuts = sorted([(routine.symbols[ROUTINE.format(op)], ("label", op))
-                       for op in OPERATIONS.values()] +
+        routine = routine_image(kind)
+        operations = ["update"] if kind == ("array",) else list(OPERATIONS.values())
+        cuts = sorted([(routine.symbols[routine_symbol(kind, op)], ("label", op))
+                       for op in operations] +
                       [(where + 8, ("fixup", what)) for where, what in routine.fixups])
         a.align(64)
         done = 0
-        for at, (kind, what) in cuts:
+        for at, (cut, what) in cuts:
             a.raw(routine.code[done:at])
             done = at
-            if kind == "label":
-                a.label(("hash", what, key_size, lru))
+            if cut == "label":
+                a.label(("native", what) + kind)
             else:
                 a.fixup(what)                   # the 8 bytes just emitted
         a.raw(routine.code[done:])

@@ -1,5 +1,5 @@
 """Hash maps in native code: the map's native index (bpfjit.maps.hashindex), the lookup,
-update and delete the JITs run (backends/hashops.py), and programs using them on every
+update and delete the JITs run (backends/mapops.py), and programs using them on every
 engine.  Expected values come from a dict model kept by the test."""
 
 import errno
@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 import bpfjit
-from bpfjit.backends.hashops import ROUTINE, routine_image
+from bpfjit.backends.mapops import routine_image, routine_symbol
 from bpfjit.maps import MapError, MapSpec, make_map
 from bpfjit.maps.hashindex import HashIndex
 from bpfjit.native import ffi
@@ -52,7 +52,7 @@ def _native(code, image, operation):
     """The routine for `operation` in `code` (the placed image: keep it referenced)."""
     return code.function(
         "uint64_t(*)(void *, void *, void *, uint64_t)" if operation == "update"
-        else "uint64_t(*)(void *, void *)", image.symbols[ROUTINE.format(operation)])
+        else "uint64_t(*)(void *, void *)", image.symbols[routine_symbol(("hash",), operation)])
 
 
 @pytest.mark.parametrize("lru", [False, True], ids=["hash", "lru"])
@@ -62,7 +62,7 @@ def test_native_routines_and_python_share_one_map(key_size, lru):
     # on one map; both must always see the model the test keeps (for an LRU map, keys
     # oldest use first: lookups and updates are uses, a full map evicts the oldest)
     rng = random.Random(key_size)
-    image = routine_image(key_size, lru)
+    image = routine_image(("hash", key_size, lru))
     code = image.place()
     lookup, update, delete = (_native(code, image, op) for op in ("lookup", "update", "delete"))
     m = make_map(MapSpec("h", 9 if lru else 1, key_size, 16, 12))
@@ -242,3 +242,28 @@ def test_lru_programs_keep_the_order_of_use_on_every_engine(engine):
         assert fn(bpfjit.XdpContext(struct.pack("<32I", *words))) == total
         recent = prog.maps["recent"]
         assert [int.from_bytes(key, "little") for key, _ in recent.index] == list(model)
+
+
+def test_array_updates_and_deletes_on_every_engine(engine):
+    # the kernel's order of checks: flags (EINVAL), index (E2BIG), BPF_NOEXIST (EEXIST)
+    prog = bpfjit.load_elf(OBJECT, function="set_slots")
+    fn = bpfjit.compile(prog, engine)
+    rng = random.Random(9)
+    model = [0] * 6
+    words, total = [], 0
+    for _ in range(16):
+        key, flags, value = rng.choice([0, 1, 5, 6, 200]), rng.choice([0, 1, 2, 3]), \
+            rng.randrange(1 << 16)
+        words.append(key | flags << 8 | value << 16)
+        if flags > 2:
+            error = errno.EINVAL
+        elif key >= 6:
+            error = errno.E2BIG
+        elif flags == 1:
+            error = errno.EEXIST
+        else:
+            error, model[key] = 0, value
+        total = (total * 31 + (-(-error) & M64)) & M64
+    total = (total * 31 + errno.EINVAL) & M64          # the delete
+    assert fn(bpfjit.XdpContext(struct.pack("<16I", *words))) == total & 0xFFFFFFFF
+    assert [prog.maps["slots"].ints()[i] for i in range(6)] == model

@@ -21,7 +21,7 @@ The hash reads the key as little-endian 8-byte words (the last one zero-padded):
 `h = seed; h = (h ^ word) * MULTIPLIER` for each word, then `h ^= h >> 32`.  A key's
 home is `h & mask`; probing is linear; an entry matches when its low half is `h`'s and
 its key is equal.  A delete shifts the entries after it back (no tombstones, so the
-table never fills up with them).  The native code (bpfjit.backends.hashops) and
+table never fills up with them).  The native code (bpfjit.backends.mapops) and
 `HashIndex` do exactly the same steps; the tests hold them to each other.
 
 Races: one map used by runs on several threads at once, or by Python while a program

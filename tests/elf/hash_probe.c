@@ -131,3 +131,32 @@ int remember_words(struct xdp_md *ctx)
     }
     return total;
 }
+
+/* Array updates from a program: each 4-byte word w of the packet updates element
+ * w & 0xff with value w >> 16 and flags (w >> 8) & 0xff; the results (0 or -errno) are
+ * folded into the return value, and one delete (always -EINVAL for arrays) is added. */
+struct {
+    __uint(type, BPF_MAP_TYPE_ARRAY);
+    __uint(max_entries, 6);
+    __type(key, u32);
+    __type(value, u64);
+} slots SEC(".maps");
+
+SEC("xdp")
+int set_slots(struct xdp_md *ctx)
+{
+    void *data = (void *)(long)ctx->data;
+    void *data_end = (void *)(long)ctx->data_end;
+    u64 total = 0;
+    for (int i = 0; i < 16; i++) {
+        u32 *word = data + 4 * i;
+        if ((void *)(word + 1) > data_end)
+            break;
+        u32 key = *word & 0xff;
+        u64 value = *word >> 16;
+        long result = bpf_map_update_elem(&slots, &key, &value, (*word >> 8) & 0xff);
+        total = total * 31 + (u64)(-result);
+    }
+    u32 first = 0;
+    return total * 31 + (u64)(-bpf_map_delete_elem(&slots, &first));
+}

@@ -1,4 +1,5 @@
-"""Hash map operations in native code: lookup, update and delete on a map's native index.
+"""Map helpers in native code: lookup, update and delete on a hash map's native index,
+and updates of array maps.
 
 `emit_hash_ops` writes the LLVM IR of three functions for one key size — the steps of
 bpfjit.maps.hashindex, whose docstring defines the layout, the hash and the probe:
@@ -7,10 +8,12 @@ bpfjit.maps.hashindex, whose docstring defines the layout, the hash and the prob
     i64 update(ptr index, ptr key, ptr value, i64 flags)   0 or a negative errno
     i64 delete(ptr index, ptr key)                     0 or -ENOENT
 
-The llvm engine puts them in each program's module (with the value size a constant),
-where LLVM inlines them at the calls; the peachpy engine appends a copy compiled once
-per process and key size (`routine_image`) to its code and calls it.  The verifier
-has proved the key (and value) readable at every call that reaches them.
+`emit_array_update` writes `i64 update(ptr values, ptr key, ptr value, i64 flags,
+i64 max_entries, i64 value_size)` for array maps (a delete is always -EINVAL; lookups
+the JITs compute inline).  The llvm engine puts these in each program's module (sizes
+constant), where LLVM inlines them at the calls; the peachpy engine appends a copy
+compiled once per process and kind (`routine_image`) to its code and calls it.  The
+verifier has proved the key (and value) readable at every call that reaches them.
 """
 
 from __future__ import annotations
@@ -21,10 +24,11 @@ import functools
 from llvmlite import ir
 
 from bpfjit.codeimage import CodeImage
-from bpfjit.maps import HASH_TYPES, LRU_TYPES
+from bpfjit.maps import ARRAY_TYPES, HASH_TYPES, LRU_TYPES
 from bpfjit.maps.hashindex import BPF_EXIST, BPF_NOEXIST, MULTIPLIER, NONE, header_offset
 
-__all__ = ["emit_hash_ops", "routine_image", "native_map_calls", "OPERATIONS", "ROUTINE"]
+__all__ = ["emit_hash_ops", "emit_array_update", "routine_image", "routine_kind",
+           "routine_symbol", "native_map_calls", "OPERATIONS"]
 
 I8, I16, I32, I64 = ir.IntType(8), ir.IntType(16), ir.IntType(32), ir.IntType(64)
 PTR = ir.PointerType()
@@ -35,11 +39,26 @@ _ARGS = {"lookup": [PTR, PTR], "update": [PTR, PTR, PTR, I64], "delete": [PTR, P
 
 def native_map_calls(verified) -> dict[int, int]:
     """pc -> map index of the map_lookup_elem / update_elem / delete_elem calls an engine
-    may do natively: the verifier knows the map, a hash or LRU hash map, and proved the
-    pointers the helper reads in bounds."""
-    maps = verified.program.maps.list
-    return {pc: index for pc, index in verified.map_calls.items()
-            if maps[index].spec.type in HASH_TYPES + LRU_TYPES}
+    may do natively: the verifier knows the map and proved the pointers the helper reads
+    in bounds, and the map is a hash or LRU hash map, or an array programs may write
+    (array lookups are left to the engines' inline code)."""
+    prog = verified.program
+    maps, native = prog.maps.list, {}
+    for pc, index in verified.map_calls.items():
+        the_map = maps[index]
+        if the_map.spec.type in HASH_TYPES + LRU_TYPES:
+            native[pc] = index
+        elif the_map.spec.type in ARRAY_TYPES and not the_map.read_only \
+                and prog.at(pc).imm in (2, 3):
+            native[pc] = index
+    return native
+
+
+def routine_kind(the_map) -> tuple:
+    """Which native routines serve a map: ("hash", key size, LRU?) or ("array",)."""
+    if the_map.spec.type in ARRAY_TYPES:
+        return ("array",)
+    return ("hash", the_map.key_size, the_map.spec.type in LRU_TYPES)
 
 
 def _c(value: int):
@@ -376,21 +395,56 @@ def emit_hash_ops(module: ir.Module, key_size: int, prefix: str,
     return functions
 
 
-ROUTINE = "bpfjit_hash_{}"                 # the symbols of routine_image's functions
+def emit_array_update(module: ir.Module, name: str,
+                      max_entries: int | None = None, value_size: int | None = None,
+                      linkage: str = "internal") -> ir.Function:
+    """Define `i64 name(ptr values, ptr key, ptr value, i64 flags, i64 max_entries,
+    i64 value_size)`: an array map's update, checks in the order Python makes them
+    (flags, then the index, then BPF_NOEXIST).  Sizes given here are constants."""
+    fn = ir.Function(module, ir.FunctionType(I64, [PTR, PTR, PTR, I64, I64, I64]), name=name)
+    fn.linkage = linkage
+    fn.attributes.add("nounwind")
+    values, key, value, flags = fn.args[:4]
+    limit = _c(max_entries) if max_entries is not None else fn.args[4]
+    size = _c(value_size) if value_size is not None else fn.args[5]
+    b = ir.IRBuilder(fn.append_basic_block("entry"))
+    for failed, error in ((b.icmp_unsigned(">", flags, _c(BPF_EXIST)), errno.EINVAL),
+                          (None, errno.E2BIG),
+                          (b.icmp_unsigned("==", flags, _c(BPF_NOEXIST)), errno.EEXIST)):
+        if failed is None:
+            index = b.zext(b.load(key, typ=I32, align=1), I64)
+            failed = b.icmp_unsigned(">=", index, limit)
+        bad, good = fn.append_basic_block("failed"), fn.append_basic_block("ok")
+        b.cbranch(failed, bad, good)
+        b.position_at_end(bad)
+        b.ret(_c(-error))
+        b.position_at_end(good)
+    memcpy = module.declare_intrinsic("llvm.memcpy", [PTR, PTR, I64])
+    target = b.gep(values, [b.mul(index, size)], source_etype=I8)
+    b.call(memcpy, [target, value, size, ir.Constant(ir.IntType(1), 0)])
+    b.ret(_c(0))
+    return fn
+
+
+def routine_symbol(kind: tuple, operation: str) -> str:
+    """The symbol of `operation` in routine_image(kind)."""
+    return f"bpfjit_{kind[0]}_{operation}"
 
 
 @functools.lru_cache(maxsize=None)
-def routine_image(key_size: int, lru: bool = False) -> CodeImage:
-    """The three operations for `key_size`-byte keys (of an LRU map, with `lru`) as
-    machine code with the C calling convention (symbols `ROUTINE.format(operation)`),
-    compiled once per process; its only fixups are libc's memcpy (the value size is
-    read from the index)."""
+def routine_image(kind: tuple) -> CodeImage:
+    """The native operations of one routine kind (`routine_kind`) as machine code with
+    the C calling convention (symbols `routine_symbol`), compiled once per process; its
+    only fixups are libc's memcpy (sizes are read from the index or passed)."""
     from .llvm import generate_object     # llvmlite's code generator
     from .objlink import link_object
-    module = ir.Module(name="bpfjit_hash_ops")
-    emit_hash_ops(module, key_size, "bpfjit_hash", lru=lru, linkage="external")
+    module = ir.Module(name="bpfjit_map_ops")
+    if kind[0] == "array":
+        emit_array_update(module, routine_symbol(kind, "update"), linkage="external")
+    else:
+        emit_hash_ops(module, kind[1], "bpfjit_hash", lru=kind[2], linkage="external")
     obj, _ = generate_object(str(module), 2, False)
     image = link_object(obj)
     if any(what[0] != "libc" for _, what in image.fixups):
-        raise AssertionError("the hash routines refer to more than libc")
+        raise AssertionError("the map routines refer to more than libc")
     return image
