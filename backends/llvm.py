@@ -413,22 +413,31 @@ class _Function:
         else:
             self.trap_now(TrapCode.HELPER_UNKNOWN, pc, _const(I64, insn.imm))
 
-    def _map_call(self, index: int, operation: str) -> None:
+    def _map_call(self, indices: tuple[int, ...], operation: str) -> None:
         """map_lookup_elem / update_elem / delete_elem in native code
-        (bpfjit.backends.mapops): r0 = a value's address or 0, or 0 / -errno."""
+        (bpfjit.backends.mapops): r0 = a value's address or 0, or 0 / -errno.  With
+        several candidate maps, the one r1's handle names (map_handle(i) has i << 16)."""
         b = self.b
-        the_map = self.m.prog.maps.list[index]
+        the_map = self.m.prog.maps.list[indices[0]]
         if the_map.spec.type in ARRAY_TYPES:          # (lookups are inlined)
             if operation == "delete":
                 self.set(0, _const(I64, -errno.EINVAL))    # arrays keep every element
                 return
-            values = b.inttoptr(self.m.map_address(index), PTR)
+            values = b.inttoptr(self.m.map_address(indices[0]), PTR)
             args = [values, b.inttoptr(self.get(2), PTR), b.inttoptr(self.get(3), PTR),
                     self.get(4), _const(I64, the_map.max_entries),
                     _const(I64, the_map.value_size)]
             self.set(0, b.call(self.m.array_update(), args))
             return
-        fn, header = self.m.hash_operation(index, operation)
+        fn, header = self.m.hash_operation(indices[-1], operation)
+        if len(indices) > 1:                          # the verifier proved it is one of them
+            which = b.and_(b.lshr(self.get(1), _const(I64, 16)), _const(I64, 0xFFFF))
+            address = b.ptrtoint(header, I64)
+            for index in indices[:-1]:
+                other = b.ptrtoint(self.m.hash_operation(index, operation)[1], I64)
+                address = b.select(b.icmp_unsigned("==", which, _const(I64, index)), other,
+                                   address)
+            header = b.inttoptr(address, PTR)
         args = [header, b.inttoptr(self.get(2), PTR)]
         if operation == "update":
             args += [b.inttoptr(self.get(3), PTR), self.get(4)]
@@ -546,8 +555,8 @@ class _Module:
         # (unless the caller replaced helper 1)
         self.native_maps = native_maps      # the map helpers the caller did not replace
         self.inline_lookups = {} if 1 not in native_maps else {
-            pc: index for pc, index in verified.map_calls.items()
-            if prog.maps.list[index].spec.type in ARRAY_TYPES}
+            pc: maps[0] for pc, maps in verified.map_calls.items()
+            if len(maps) == 1 and prog.maps.list[maps[0]].spec.type in ARRAY_TYPES}
         self.map_calls = native_map_calls(verified)
         self._array_update = None
         self.module = ir.Module(name="bpf")

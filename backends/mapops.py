@@ -37,28 +37,35 @@ OPERATIONS = {1: "lookup", 2: "update", 3: "delete"}       # helper id -> operat
 _ARGS = {"lookup": [PTR, PTR], "update": [PTR, PTR, PTR, I64], "delete": [PTR, PTR]}
 
 
-def native_map_calls(verified) -> dict[int, int]:
-    """pc -> map index of the map_lookup_elem / update_elem / delete_elem calls an engine
-    may do natively: the verifier knows the map and proved the pointers the helper reads
-    in bounds, and the map is a hash or LRU hash map, or an array programs may write
-    (array lookups are left to the engines' inline code)."""
+def native_map_calls(verified) -> dict[int, tuple[int, ...]]:
+    """pc -> the map indices of the map_lookup_elem / update_elem / delete_elem calls an
+    engine may do natively: the verifier proved the pointers the helper reads in bounds
+    for every map r1 may be, and those maps are hash or LRU hash maps of one kind and
+    sizes (the engine picks the map's index from r1's handle at run time), or one array
+    programs may write (array lookups are left to the engines' inline code)."""
     prog = verified.program
     maps, native = prog.maps.list, {}
-    for pc, index in verified.map_calls.items():
-        the_map = maps[index]
-        if the_map.spec.type in HASH_TYPES + LRU_TYPES:
-            native[pc] = index
-        elif the_map.spec.type in ARRAY_TYPES and not the_map.read_only \
+    for pc, indices in verified.map_calls.items():
+        kinds = {(routine_kind(maps[i]), maps[i].value_size) for i in indices}
+        first = maps[indices[0]]
+        if len(kinds) != 1:
+            continue
+        if first.spec.type in HASH_TYPES + LRU_TYPES:
+            native[pc] = indices
+        elif first.spec.type in ARRAY_TYPES and len(indices) == 1 and not first.read_only \
                 and prog.at(pc).imm in (2, 3):
-            native[pc] = index
+            native[pc] = indices
     return native
 
 
 def routine_kind(the_map) -> tuple:
-    """Which native routines serve a map: ("hash", key size, LRU?) or ("array",)."""
+    """Which native routines serve a map: ("hash", key size, LRU?), ("array",), or
+    ("none",) for the kinds that have none."""
     if the_map.spec.type in ARRAY_TYPES:
         return ("array",)
-    return ("hash", the_map.key_size, the_map.spec.type in LRU_TYPES)
+    if the_map.spec.type in HASH_TYPES + LRU_TYPES:
+        return ("hash", the_map.key_size, the_map.spec.type in LRU_TYPES)
+    return ("none",)
 
 
 def _c(value: int):

@@ -172,8 +172,8 @@ class _Lowering:
         # index (unless the caller replaced helper 1)
         self.native_maps = native_maps      # the map helpers the caller did not replace
         self.inline_lookups = {} if 1 not in native_maps else {
-            pc: index for pc, index in verified.map_calls.items()
-            if prog.maps.list[index].spec.type in ARRAY_TYPES}
+            pc: maps[0] for pc, maps in verified.map_calls.items()
+            if len(maps) == 1 and prog.maps.list[maps[0]].spec.type in ARRAY_TYPES}
         self.map_calls = native_map_calls(verified)
         self.routines: set[tuple] = set()       # the kinds of map routine appended
 
@@ -688,11 +688,12 @@ class _Lowering:
         if self.reload_packet:
             self._reload_packet_bounds()
 
-    def _map_call(self, index: int, operation: str) -> None:
+    def _map_call(self, indices: tuple[int, ...], operation: str) -> None:
         """map_lookup_elem / update_elem / delete_elem in native code: r0 = the result of
         the routine (bpfjit.backends.mapops) appended to this code, given the map's
-        index (hash maps) or values (arrays), r2 (and r3, r4); they cannot fail."""
-        the_map = self.prog.maps.list[index]
+        index (hash maps: the one r1's handle names, among `indices`) or values (an
+        array), r2 (and r3, r4); they cannot fail."""
+        a, the_map = self.a, self.prog.maps.list[indices[0]]
         kind = routine_kind(the_map)
         if kind == ("array",) and operation == "delete":
             self._load_constant(self.reg[0], -errno.EINVAL & M64)   # arrays keep all
@@ -701,17 +702,37 @@ class _Lowering:
         moves = [("rsi", self.reg[2])]
         if operation == "update":
             moves += [("rdx", self.reg[3]), ("rcx", self.reg[4])]
+        if len(indices) > 1:
+            moves.append(("r8", self.reg[1]))       # the handle: map_handle(i) has i << 16
 
         def call() -> None:
             self._parallel_move(moves)
             if kind == ("array",):
-                self._placed("rdi", ("map", index, 0))
-                self.a("MOV", "r8", the_map.max_entries)
-                self.a("MOV", "r9", the_map.value_size)      # (the budget: pushed)
+                self._placed("rdi", ("map", indices[0], 0))
+                a("MOV", "r8", the_map.max_entries)
+                a("MOV", "r9", the_map.value_size)          # (the budget: pushed)
             else:
-                self._placed("rdi", ("index", index))
-            self.a.jump("call", ("native", operation) + kind)
+                self._map_index("rdi", indices)
+            a.jump("call", ("native", operation) + kind)
         self._native_call(call)
+
+    def _map_index(self, d: str, indices: tuple[int, ...]) -> None:
+        """d = the native index of the map r1's handle names (in r8 when there are
+        several): a compare per candidate; the verifier proved it is one of them."""
+        a = self.a
+        if len(indices) > 1:
+            a("SHR", "r8", 16)
+            a("AND", "r8", 0xFFFF)                          # r8 = the map's index
+        done = a.new_label()
+        for index in indices[:-1]:
+            other = a.new_label()
+            a("CMP", "r8", index)
+            a.jump("ne", other)
+            self._placed(d, ("index", index))
+            a.jump("jmp", done)
+            a.label(other)
+        self._placed(d, ("index", indices[-1]))
+        a.label(done)
 
     def _append_routines(self, kind: tuple) -> None:
         """The map routines of one kind, their machine code as compiled (position

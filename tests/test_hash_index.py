@@ -267,3 +267,55 @@ def test_array_updates_and_deletes_on_every_engine(engine):
     total = (total * 31 + errno.EINVAL) & M64          # the delete
     assert fn(bpfjit.XdpContext(struct.pack("<16I", *words))) == total & 0xFFFFFFFF
     assert [prog.maps["slots"].ints()[i] for i in range(6)] == model
+
+
+def test_inner_lru_maps_chosen_at_run_time_on_every_engine(engine):
+    # the map r1 holds at the update is one of two LRU maps (the verifier knows both):
+    # the engines pick its index from the handle at run time, as katran's flow table does
+    from bpfjit.kernel import KernelEnv
+    from bpfjit.maps import ArrayOfMaps, MapTable
+    inner = MapSpec("flows", 9, 4, 8, 2)
+    outer = ArrayOfMaps(MapSpec("by_cpu", 12, 4, 4, 2, inner=inner))
+    first, second = make_map(inner), make_map(MapSpec("spare", 9, 4, 8, 2))
+    env = KernelEnv(MapTable([outer, first, second]))
+    outer[0], outer[1] = first, second
+    prog = bpfjit.Program(bpfjit.assemble("""
+        mov %r6, %r1
+        ldxb %r2, [%r6+0]
+        stxw [%r10-4], %r2
+        lddw %r1, map_by_fd(0)
+        mov %r2, %r10
+        add %r2, -4
+        call 1
+        jeq %r0, 0, none
+        mov %r1, %r0
+        ldxb %r2, [%r6+1]
+        stxw [%r10-8], %r2
+        ldxb %r3, [%r6+2]
+        stxdw [%r10-16], %r3
+        mov %r2, %r10
+        add %r2, -8
+        mov %r3, %r10
+        add %r3, -16
+        mov %r4, 0
+        call 2
+        exit
+    none:
+        mov %r0, 99
+        exit
+    """).insns, env=env)
+    fn = bpfjit.compile(prog, engine)
+    assert bpfjit.verify(prog, helpers=bpfjit.helper_ids(prog)).map_calls[19] == (1, 2)
+    models = [OrderedDict(), OrderedDict()]
+    for table, key, value in [(0, 1, 10), (1, 1, 20), (0, 2, 30), (0, 3, 40), (1, 4, 50),
+                              (0, 2, 31), (1, 5, 60), (1, 6, 70)]:
+        assert fn(bytes([table, key, value])) == 0
+        model = models[table]
+        if key not in model and len(model) == 2:
+            model.popitem(last=False)
+        model[key] = value
+        model.move_to_end(key)
+    for m, model in zip((first, second), models):
+        assert [int.from_bytes(k, "little") for k, _ in m.index] == list(model)
+        assert {k: m.ints()[k] for k in model} == dict(model)
+    assert fn(bytes([7, 1, 1])) == 99                   # no inner map in slot 7

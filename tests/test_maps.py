@@ -342,7 +342,7 @@ null:
 
 def test_the_verifier_marks_array_lookups_the_jits_may_inline():
     verified = bpfjit.verify(program(ARRAY_LOOKUP, array(entries=3, value=8)), helpers={1})
-    assert verified.map_calls == {6: 0}       # the call (lddw takes 2 slots): map 0, key proven
+    assert verified.map_calls == {6: (0,)}       # the call (lddw takes 2 slots): map 0, key proven
 
 
 @pytest.mark.parametrize("key,expected", [(0, 10), (2, 12), (3, 99), (2**32 - 1, 99)])

@@ -45,10 +45,10 @@ class VerifiedProgram:
     log: list[str] = field(default_factory=list)
     frames: int = MAX_CALL_DEPTH            # the most stack frames a run can have live
     # map_lookup_elem calls whose map is always the same and whose key is read in
-    # bounds: pc -> map index, for map_lookup_elem / update_elem / delete_elem calls
-    # whose map is known and whose key (and value) reads are in bounds: a JIT may do
-    # them itself (array lookups, hash maps)
-    map_calls: dict[int, int] = field(default_factory=dict)
+    # bounds: pc -> the map indices r1 may be, for map_lookup_elem / update_elem /
+    # delete_elem calls whose key (and value) reads are in bounds for each: a JIT may
+    # do them itself (array lookups, hash maps)
+    map_calls: dict[int, tuple[int, ...]] = field(default_factory=dict)
     # local calls can recurse (checked mode only): the engines must bound the depth
     recursive: bool = False
     # the verdict's name in the code cache (bpfjit.cache), None when not cached: the
@@ -231,7 +231,8 @@ def _from_record(prog: Program, mode: str, record: dict) -> VerifiedProgram | No
             tuple(int(pc) for pc in record["accesses"]),
             tuple(int(pc) for pc in record["unreachable"]),
             {int(pc): str(r) for pc, r in record["regions"]}, [], int(record["frames"]),
-            {int(pc): int(m) for pc, m in record["map_calls"]}, bool(record["recursive"]))
+            {int(pc): tuple(int(i) for i in m) for pc, m in record["map_calls"]},
+            bool(record["recursive"]))
         maps = [prog.maps.list[i] for i in frozen]
     except (KeyError, TypeError, ValueError, IndexError):
         return None

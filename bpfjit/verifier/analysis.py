@@ -213,7 +213,7 @@ class Analysis(AluRules, MemoryRules, BranchRules, CallRules):
         self.accesses: dict[int, bool] = {}        # pc -> proven in bounds
         self.regions: dict[int, str | None] = {}   # pc -> the region it always touches
         # map_lookup_elem / update_elem / delete_elem pc -> the map, if a JIT may do it
-        self.map_calls: dict[int, int | None] = {}
+        self.map_calls: dict[int, tuple[int, ...] | None] = {}
         self.constant_maps: set[int] = set()       # read-only data whose values it used
         self.ctx_accesses: dict[int, tuple[int, int]] = {}   # pc -> rewritten (offset, size):
         #                                                   context loads and stores

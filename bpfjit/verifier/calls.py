@@ -111,24 +111,30 @@ class CallRules:
             self._helper_writes(st, arg, size)
         return self._helper_result(pc, helper, signature.result, handle, st)
 
-    def _known_map_call(self, st: State, handle: Value, value: bool) -> int | None:
-        """The map of a map helper call whose map r1 always is, when the key at r2 (and
-        the value at r3, with `value`) are read in bounds: a JIT may do the call itself."""
-        maps = map_indices(handle.maps)
-        if len(maps) != 1:
+    def _known_map_call(self, st: State, handle: Value, value: bool
+                        ) -> tuple[int, ...] | None:
+        """The maps r1 may be at a map helper call, when the key at r2 (and the value at
+        r3, with `value`) are read in bounds for each: a JIT may do the call itself."""
+        maps = tuple(map_indices(handle.maps))
+        if not maps:
             return None
-        m = self.maps[maps[0]]
-        if not self._in_bounds(st, 2, st.regs[2], 0, m.key_size):
+        key_size = max(self.maps[i].key_size for i in maps)
+        if not self._in_bounds(st, 2, st.regs[2], 0, key_size):
             return None
-        if value and not self._in_bounds(st, 3, st.regs[3], 0, m.value_size):
+        value_size = max(self.maps[i].value_size for i in maps)
+        if value and not self._in_bounds(st, 3, st.regs[3], 0, value_size):
             return None
-        return maps[0]
+        return maps
 
-    def _note_map_call(self, pc: int, index: int | None) -> None:
-        """Record what a map helper call at `pc` may be, for every way it is reached:
-        a map only if every visit found the same one."""
-        earlier = self.map_calls.get(pc, index)
-        self.map_calls[pc] = index if earlier == index else None
+    def _note_map_call(self, pc: int, maps: tuple[int, ...] | None) -> None:
+        """Record the maps a map helper call at `pc` may be given, over every way it
+        is reached (None once one visit could not say)."""
+        if pc in self.map_calls and (maps is None or self.map_calls[pc] is None):
+            self.map_calls[pc] = None
+        elif pc in self.map_calls:
+            self.map_calls[pc] = tuple(sorted(set(self.map_calls[pc]) | set(maps)))
+        else:
+            self.map_calls[pc] = maps
 
     def _check_map_use(self, pc: int, name: str, handle: Value, types) -> None:
         """Each kind of map works with some helpers only, and some helpers with some
