@@ -10,7 +10,7 @@ Register map (the default; tests also run rotated maps, see `register_map`):
 
     r0 rax   r1 rdi   r2 rsi   r3 rdx   r4 rcx   r5 r8      helper arguments in place
     r6 rbx   r7 r13   r8 r14   r9 r15   r10 rbp            callee-saved in the C ABI
-    r12: the context block (see _CTX)   r9: the instruction budget
+    r12: the context block (see CTX_SLOT)   r9: the instruction budget
     r10, r11: scratch
 
 The entry function reserves, on its own native stack, the context block and
@@ -21,7 +21,6 @@ function (rsp is reset from r12), so local calls need no check on return.
 
 from __future__ import annotations
 
-import errno
 import os
 import time
 
@@ -29,78 +28,22 @@ from bpfjit.codeimage import CodeImage, cached_image
 from bpfjit.cfg import block_costs, block_leaders, budget_checkpoints, subprogram_ranges
 from bpfjit.errors import BpfError
 from bpfjit.context import packet_offsets
-from bpfjit.isa import LDDW_MAP, LDDW_MAP_VALUE, MAX_CALL_DEPTH, MEMORY_KINDS, STACK_SIZE, Kind
+from bpfjit.isa import LDDW_MAP, LDDW_MAP_VALUE, MEMORY_KINDS, STACK_SIZE, Kind
 from bpfjit.helpers import changes_packet
 from bpfjit.maps import ARRAY_TYPES, map_handle
-from bpfjit.runfields import CONFIG_FIELDS, RUN_FIELDS, TRAPPED, field_index
+from bpfjit.runfields import CONFIG_FIELDS, TRAPPED
 from bpfjit.runtime import JitProgram, helper_table
 from bpfjit.traps import WRITE_FLAG, TrapCode
 
-from .mapops import OPERATIONS, native_map_calls, routine_image, routine_kind, routine_symbol
+from .mapops import OPERATIONS, native_map_calls
+from .x86alu import AluLowering
 from .x86asm import Assembler, Mem, r8, r16, r32
+from .x86calls import CallLowering
+from .x86layout import (ATOMIC_OPS, BUDGET, CTX, CTX_BYTES, CTX_SLOT, DEFAULT_MAP, FRAME, JCC,
+                        M32, PLACEHOLDER, POOL, ROTATIONS, RUN_AT, RUN_SLOT, S1, S2, SIGNED_LOAD,
+                        STACK_BYTES, register_map, s32, sized)
 
 __all__ = ["compile_x86", "register_map", "DEFAULT_MAP", "ROTATIONS"]
-
-M32 = (1 << 32) - 1
-M64 = (1 << 64) - 1
-# the imm64 of a `mov r64, imm64` whose value is filled in when the code is placed
-_PLACEHOLDER = 0x7FFF_FFFF_FFFF_FFF0
-STACK_BYTES = STACK_SIZE * MAX_CALL_DEPTH
-
-# x86 registers BPF r0..r10 may live in; the default map is this order
-_POOL = ("rax", "rdi", "rsi", "rdx", "rcx", "r8", "rbx", "r13", "r14", "r15", "rbp")
-CTX, BUDGET, S1, S2 = "r12", "r9", "r10", "r11"
-ARGS = ("rdi", "rsi", "rdx", "rcx", "r8")
-CALLER_SAVED = frozenset(("rax", "rcx", "rdx", "rsi", "rdi", "r8", "r9", "r10", "r11"))
-ROTATIONS = len(_POOL)
-
-
-def register_map(rotation: int = 0) -> tuple[str, ...]:
-    """x86 registers of BPF r0..r10: the default map rotated by `rotation` places."""
-    if not isinstance(rotation, int) or isinstance(rotation, bool):
-        raise BpfError(f"register rotation must be an int, got {rotation!r}")
-    k = rotation % len(_POOL)
-    return _POOL[k:] + _POOL[:k]
-
-
-def _map_from_environment() -> tuple[str, ...] | None:
-    """BPFJIT_REGISTER_ROTATION=K runs every peachpy compile of this process (and its
-    fuzzing workers) under rotation K: a testing aid for register-aliasing bugs."""
-    text = os.environ.get("BPFJIT_REGISTER_ROTATION", "").strip()
-    if not text:
-        return None
-    try:
-        return register_map(int(text))
-    except ValueError:
-        return None          # reported when compiling, where a BpfError can be raised
-
-
-DEFAULT_MAP = _map_from_environment() or register_map(0)
-
-# the context block at r12 (8-byte slots); the BPF stack follows it
-# "mem" and "mem_bound<s>" bound the buffer that checked accesses may touch: for an XDP
-# frame it starts at data_meta (the metadata in use), otherwise at "data", the buffer's
-# (the packet's) start
-_SLOTS = ("run", "mem", "mem_bound1", "mem_bound2", "mem_bound4", "mem_bound8",
-          "stack_end1", "stack_end2", "stack_end4", "stack_end8", "save0", "save1",
-          "data", "spare")
-_CTX = {name: 8 * i for i, name in enumerate(_SLOTS)}
-RUN_AT = 8 * len(_SLOTS)                    # this run's own run structure ("run" points here)
-CTX_BYTES = RUN_AT + 8 * len(RUN_FIELDS)    # a multiple of 16: the BPF stack is 16-aligned
-FRAME = CTX_BYTES + STACK_BYTES + 8         # with 6 pushes and the return address: rsp % 16 == 0
-_RUN = {name: 8 * field_index(name) for name, _, _ in RUN_FIELDS}
-
-_JCC = {"jeq": "e", "jne": "ne", "jgt": "a", "jge": "ae", "jlt": "b", "jle": "be",
-        "jsgt": "g", "jsge": "ge", "jslt": "l", "jsle": "le", "jset": "ne"}
-_ALU = {"add": "ADD", "sub": "SUB", "or": "OR", "and": "AND", "xor": "XOR"}
-_SHIFT = {"lsh": "SHL", "rsh": "SHR", "arsh": "SAR"}
-_ATOMIC = {"add": "ADD", "or": "OR", "and": "AND", "xor": "XOR"}
-_SIGNED_LOAD = {1: "MOVSX", 2: "MOVSX", 4: "MOVSXD"}
-
-
-def _sized(reg: str, width: int) -> str:
-    return reg if width == 64 else r32(reg)
-
 
 def _written_registers(body: list) -> set[int]:
     """BPF registers the (pc, insn) pairs of `body` may write (not through calls)."""
@@ -130,7 +73,7 @@ def _bodies(prog, ranges) -> dict[int, list]:
     return bodies
 
 
-class _Lowering:
+class _Lowering(AluLowering, CallLowering):
     """Lowers a verified program into one block of machine code."""
 
     def __init__(self, verified, helpers: frozenset[int], regs: tuple[str, ...],
@@ -254,30 +197,30 @@ class _Lowering:
         a("MOV", CTX, "rsp")
         # this run's own run structure, its configuration copied from the caller's (rdx)
         for name in CONFIG_FIELDS:
-            a("MOV", "rcx", Mem(8, "rdx", _RUN[name]))
-            a("MOV", Mem(8, CTX, RUN_AT + _RUN[name]), "rcx")
+            a("MOV", "rcx", Mem(8, "rdx", RUN_SLOT[name]))
+            a("MOV", Mem(8, CTX, RUN_AT + RUN_SLOT[name]), "rcx")
         a("LEA", "rdx", Mem(8, CTX, RUN_AT))
-        a("MOV", Mem(8, CTX, _CTX["run"]), "rdx")
-        a("MOV", Mem(8, CTX, _CTX["data"]), "rdi")
-        a("MOV", Mem(8, CTX, _CTX["mem"]), "rdi")
+        a("MOV", Mem(8, CTX, CTX_SLOT["run"]), "rdx")
+        a("MOV", Mem(8, CTX, CTX_SLOT["data"]), "rdi")
+        a("MOV", Mem(8, CTX, CTX_SLOT["mem"]), "rdi")
         a("MOV", "r8", "rsi")
         self._buffer_bounds("r8", "rax", "rdi")
         a("LEA", "rax", Mem(8, CTX, CTX_BYTES))                # the stack's base
         for size in sorted(self.checked["stack"]):
             # stack_end<s> = the last address where an s-byte access still fits
             a("LEA", "rcx", Mem(8, "rax", STACK_BYTES - size))
-            a("MOV", Mem(8, CTX, _CTX[f"stack_end{size}"]), "rcx")
-        a("MOV", Mem(8, "rdx", _RUN["trap"]), 0)
-        a("MOV", BUDGET, Mem(8, "rdx", _RUN["budget_limit"]))
+            a("MOV", Mem(8, CTX, CTX_SLOT[f"stack_end{size}"]), "rcx")
+        a("MOV", Mem(8, "rdx", RUN_SLOT["trap"]), 0)
+        a("MOV", BUDGET, Mem(8, "rdx", RUN_SLOT["budget_limit"]))
         # what helpers need to check the pointers they are given
-        a("MOV", Mem(8, "rdx", _RUN["mem"]), "rdi")
-        a("MOV", Mem(8, "rdx", _RUN["mem_len"]), "rsi")
+        a("MOV", Mem(8, "rdx", RUN_SLOT["mem"]), "rdi")
+        a("MOV", Mem(8, "rdx", RUN_SLOT["mem_len"]), "rsi")
         # (only the frames a run can reach: the ones below were never zeroed)
         used = STACK_SIZE * self.verified.frames
         a("LEA", "rcx", Mem(8, "rax", STACK_BYTES - used))
-        a("MOV", Mem(8, "rdx", _RUN["stack_lo"]), "rcx")
+        a("MOV", Mem(8, "rdx", RUN_SLOT["stack_lo"]), "rcx")
         a("LEA", "rcx", Mem(8, "rax", STACK_BYTES))
-        a("MOV", Mem(8, "rdx", _RUN["stack_hi"]), "rcx")
+        a("MOV", Mem(8, "rdx", RUN_SLOT["stack_hi"]), "rcx")
         # zero the frames a run can reach (the others are never accessible), 64 bytes
         # per iteration
         a("PXOR", "xmm0", "xmm0")
@@ -293,11 +236,11 @@ class _Lowering:
         a.jump("ne", loop)
         # r1 = mem, r2 = len, r10 = the top of the main frame; other registers are never
         # read before written (the verifier rejects such programs)
-        a("MOV", r[1], Mem(8, CTX, _CTX["data"]))
+        a("MOV", r[1], Mem(8, CTX, CTX_SLOT["data"]))
         if self.prog.context is not None:       # r1 = the context block before the packet
             a("ADD", r[1], self.block_at)                       # add r1, -header
         else:                                   # r2 = len; r1 = 0 for an empty buffer
-            a("MOV", r[2], Mem(8, CTX, _CTX["mem_bound1"]))
+            a("MOV", r[2], Mem(8, CTX, CTX_SLOT["mem_bound1"]))
             a("TEST", r[2], r[2])
             a("CMOVE", r[1], r[2])                              # cmove r1, r2
         a("LEA", self.fp, Mem(8, CTX, CTX_BYTES + STACK_BYTES))
@@ -312,19 +255,19 @@ class _Lowering:
         # trap: r10 = pc | code << 32 | size << 40, r11 = the argument; unwind to the entry
         a.label("trap")
         a("MOV", "rsp", CTX)
-        a("MOV", "rdx", Mem(8, CTX, _CTX["run"]))
-        a("MOV", Mem(8, "rdx", _RUN["trap_arg"]), S2)
+        a("MOV", "rdx", Mem(8, CTX, CTX_SLOT["run"]))
+        a("MOV", Mem(8, "rdx", RUN_SLOT["trap_arg"]), S2)
         a("MOV", "eax", r32(S1))
-        a("MOV", Mem(8, "rdx", _RUN["trap_pc"]), "rax")
+        a("MOV", Mem(8, "rdx", RUN_SLOT["trap_pc"]), "rax")
         a("MOV", "rax", S1)
         a("SHR", "rax", 40)
-        a("MOV", Mem(8, "rdx", _RUN["trap_size"]), "rax")
+        a("MOV", Mem(8, "rdx", RUN_SLOT["trap_size"]), "rax")
         a("MOV", "rax", S1)
         a("SHR", "rax", 32)
         a("MOVZX", "eax", "al")
-        a("MOV", Mem(8, "rdx", _RUN["trap"]), "rax")
+        a("MOV", Mem(8, "rdx", RUN_SLOT["trap"]), "rax")
         a("MOV", "rdi", "rdx")                                  # report_trap(run)
-        a("MOV", "rax", Mem(8, "rdx", _RUN["report_trap"]))
+        a("MOV", "rax", Mem(8, "rdx", RUN_SLOT["report_trap"]))
         a("CALL", "rax")                                        # (rsp is 16-aligned here)
         a("MOV", "rax", TRAPPED)
         a.jump("jmp", "epilogue")
@@ -416,170 +359,6 @@ class _Lowering:
         self.a("LEA", self.reg[d], Mem(8, base, disp, index, 1))
         return used
 
-    def _alu(self, pc: int, insn) -> None:
-        a, spec = self.a, insn.spec
-        op, w = spec.op, spec.width
-        d = self.reg[insn.dst]
-        dw = _sized(d, w)
-        if spec.source == "reg":
-            s = self.reg[insn.src]
-            src = _sized(s, w)
-        else:
-            s, src = None, (insn.imm if w == 64 else _s32(insn.imm))
-        if op in _ALU:
-            a(_ALU[op], dw, src)
-        elif op == "mov":
-            if s is not None:
-                if s != d or w == 32:               # mov r32, r32 zero-extends
-                    a("MOV", dw, src)
-            else:
-                self._load_constant(d, insn.imm if w == 64 else insn.imm & M32)
-        elif op == "mul":
-            if s is not None:
-                a("IMUL", dw, src)
-            else:
-                a("IMUL", dw, dw, src)
-        elif op == "movsx":
-            a("MOVSXD" if insn.off == 32 else "MOVSX", dw,
-              {8: r8, 16: r16, 32: r32}[insn.off](s))
-        elif op in _SHIFT:
-            self._shift(_SHIFT[op], d, s, insn.imm, w)
-        else:
-            self._divide(op, d, s, insn.imm, w, pc)
-
-    def _load_constant(self, d: str, value: int) -> None:
-        """d = value (64-bit), in the shortest form."""
-        value &= (1 << 64) - 1
-        if value == 0:
-            self.a("XOR", r32(d), r32(d))
-        elif value <= M32:
-            self.a("MOV", r32(d), _s32(value))             # zero-extends
-        elif value >= (1 << 64) - (1 << 31):
-            self.a("MOV", d, value - (1 << 64))            # sign-extended imm32
-        else:
-            self.a("MOV", d, value)                        # movabs
-
-    def _shift(self, mnemonic: str, d: str, s: str | None, imm: int, w: int) -> None:
-        """Shift d by s (masked by the hardware exactly as BPF masks) or by an immediate."""
-        a, dw = self.a, _sized(d, w)
-        if s is None:
-            count = imm & (w - 1)
-            if count:
-                a(mnemonic, dw, count)
-            elif w == 32:
-                a("MOV", dw, dw)                           # a zero shift still zero-extends
-            return
-        if s == "rcx":
-            if w == 32:
-                a("MOV", dw, dw)        # a shift by 0 need not zero-extend: do it first
-            a(mnemonic, dw, "cl")
-        elif d == "rcx":
-            a("MOV", _sized(S2, w), dw)                    # the value to shift -> r11
-            a("MOV", "ecx", r32(s))
-            a(mnemonic, _sized(S2, w), "cl")
-            a("MOV", dw, _sized(S2, w))
-        else:
-            a("MOV", S2, "rcx")
-            a("MOV", "ecx", r32(s))
-            if w == 32:
-                a("MOV", dw, dw)
-            a(mnemonic, dw, "cl")
-            a("MOV", "rcx", S2)
-
-    def _divide(self, op: str, d: str, s: str | None, imm: int, w: int, pc: int) -> None:
-        """div/mod/sdiv/smod with the RFC's results for x / 0 and INT_MIN / -1."""
-        a = self.a
-        signed, modulo = op in ("sdiv", "smod"), op in ("mod", "smod")
-        dw = _sized(d, w)
-        checks = s is not None
-        if s is None:
-            divisor = imm if w == 64 else imm & M32
-            if w == 32 and signed and divisor >= 1 << 31:
-                divisor -= 1 << 32
-            if divisor == 0:                # x / 0 = 0, x % 0 = x
-                if not modulo:
-                    a("XOR", r32(d), r32(d))
-                elif w == 32:
-                    a("MOV", dw, dw)
-                return
-            if signed and divisor == -1:    # x / -1 = -x (INT_MIN stays), x % -1 = 0
-                if modulo:
-                    a("XOR", r32(d), r32(d))
-                else:
-                    a("NEG", dw)
-                return
-            a("MOV", Mem(w // 8, CTX, _CTX["save0"]), _s32(imm) if w == 32 else imm)
-            operand = Mem(w // 8, CTX, _CTX["save0"])
-            stash = [S1, S2, Mem(8, CTX, _CTX["save1"])]
-        else:
-            stash = [S1, S2, Mem(8, CTX, _CTX["save1"])]
-            if s in ("rax", "rdx"):
-                place = stash.pop(0)
-                a("MOV", place, s)
-                operand = _sized(place, w)
-            else:
-                operand = _sized(s, w)
-        saved = []
-        for reg in ("rax", "rdx"):
-            if reg != d:
-                place = stash.pop(0)
-                a("MOV", place, reg)
-                saved.append((reg, place))
-        if d != "rax":
-            a("MOV", _sized("rax", w), dw)
-        acc, rem = _sized("rax", w), _sized("rdx", w)
-        done = a.new_label()
-        if checks:
-            zero = a.new_label()
-            a("TEST", operand, operand)
-            a.jump("e", zero)
-            if signed:
-                minus_one = a.new_label()
-                a("CMP", operand, -1)
-                a.jump("e", minus_one)
-        if signed:
-            a("CQO" if w == 64 else "CDQ")
-            a("IDIV", operand)
-        else:
-            a("XOR", "edx", "edx")
-            a("DIV", operand)
-        if checks:
-            a.jump("jmp", done)
-            a.label(zero)
-            if modulo:
-                a("MOV", rem, acc)                         # x % 0 = x
-            else:
-                a("XOR", "eax", "eax")                     # x / 0 = 0
-            if signed:
-                a.jump("jmp", done)
-                a.label(minus_one)
-                if modulo:
-                    a("XOR", "edx", "edx")                 # x % -1 = 0
-                else:
-                    a("NEG", acc)                          # x / -1 = -x, INT_MIN stays
-        a.label(done)
-        result = "rdx" if modulo else "rax"
-        if d != result:
-            a("MOV", dw, _sized(result, w))
-        for reg, place in reversed(saved):
-            a("MOV", reg, place)
-
-    def _neg(self, pc: int, insn) -> None:
-        self.a("NEG", _sized(self.reg[insn.dst], insn.spec.width))
-
-    def _end(self, pc: int, insn) -> None:
-        a, d, bits = self.a, self.reg[insn.dst], insn.imm
-        if insn.spec.op == "le":                   # the host is little-endian: truncate
-            if bits == 16:
-                a("MOVZX", r32(d), r16(d))
-            elif bits == 32:
-                a("MOV", r32(d), r32(d))
-        elif bits == 16:
-            a("ROR", r16(d), 8)
-            a("MOVZX", r32(d), r16(d))
-        else:
-            a("BSWAP", _sized(d, bits))
-
     def _ld_packet(self, pc: int, insn) -> None:
         """ldabs/ldind: r0 = the big-endian value at a packet offset (imm, or src + imm as
         a signed 32-bit sum); outside the packet the program returns 0."""
@@ -590,11 +369,11 @@ class _Lowering:
         else:
             a("MOV", r32(S1), r32(self.reg[insn.src]))      # mov r10d, src32
             if insn.imm:
-                a("ADD", r32(S1), _s32(insn.imm))           # add r10d, imm
+                a("ADD", r32(S1), s32(insn.imm))           # add r10d, imm
             a("MOVSXD", S1, r32(S1))                        # movsxd r10, r10d
-        a("CMP", S1, Mem(8, CTX, _CTX[f"mem_bound{size}"]))   # offset < len - size + 1?
+        a("CMP", S1, Mem(8, CTX, CTX_SLOT[f"mem_bound{size}"]))   # offset < len - size + 1?
         a.jump("ae", "return_zero")
-        a("ADD", S1, Mem(8, CTX, _CTX["data"]))            # add r10, packet
+        a("ADD", S1, Mem(8, CTX, CTX_SLOT["data"]))            # add r10, packet
         if size == 4:
             a("MOV", r32(d), Mem(4, S1, 0))                 # mov r0d, [r10]
             a("BSWAP", r32(d))                              # bswap r0d
@@ -604,7 +383,7 @@ class _Lowering:
                 a("ROR", r16(d), 8)                         # ror r0w, 8
                 a("MOVZX", r32(d), r16(d))
 
-    # ---- jumps and calls ---------------------------------------------------------------------
+    # ---- jumps, addresses, constants (calls: x86calls; arithmetic: x86alu) ----------------
 
     def _ja(self, pc: int, insn) -> None:
         offset = insn.off if insn.spec.width == 64 else insn.imm
@@ -613,174 +392,20 @@ class _Lowering:
     def _jcond(self, pc: int, insn) -> None:
         a, spec = self.a, insn.spec
         w = spec.width
-        d = _sized(self.reg[insn.dst], w)
+        d = sized(self.reg[insn.dst], w)
         if spec.source == "reg":
-            a("TEST" if spec.op == "jset" else "CMP", d, _sized(self.reg[insn.src], w))
+            a("TEST" if spec.op == "jset" else "CMP", d, sized(self.reg[insn.src], w))
         elif insn.imm == 0 and spec.op != "jset":
             a("TEST", d, d)
         else:
-            a("TEST" if spec.op == "jset" else "CMP", d, insn.imm if w == 64 else _s32(insn.imm))
-        a.jump(_JCC[spec.op], pc + 1 + insn.off)
-
-    def _call(self, pc: int, insn) -> None:
-        if insn.imm == 1 and pc in self.inline_lookups:
-            self._array_lookup(self.inline_lookups[pc])
-            return
-        if pc in self.map_calls and insn.imm in self.native_maps:
-            self._map_call(self.map_calls[pc], OPERATIONS[insn.imm])
-            return
-        if insn.imm not in self.helpers:
-            self.a.jump("jmp", self._stub(TrapCode.HELPER_UNKNOWN, pc, insn.imm))
-            return
-        self._call_helper(pc, insn.imm)
-
-    def _array_lookup(self, index: int) -> None:
-        """map_lookup_elem on an array map, without leaving the JIT code: r0 = &values[key]
-        when key < max_entries, else NULL (the verifier proved the key readable)."""
-        a, r = self.a, self.reg
-        the_map = self.prog.maps.list[index]
-        null, done = a.new_label(), a.new_label()
-        a("MOV", r32(S2), Mem(4, r[2], 0))                  # r11 = key (u32)
-        a("CMP", r32(S2), _s32(the_map.max_entries))
-        a.jump("ae", null)
-        a("IMUL", S2, S2, the_map.value_size)
-        self._placed(S1, ("map", index, 0))
-        a("ADD", S2, S1)
-        a("MOV", r[0], S2)
-        a.jump("jmp", done)
-        a.label(null)
-        a("XOR", r32(r[0]), r32(r[0]))
-        a.label(done)
-
-    def _callx(self, pc: int, insn) -> None:
-        a, d = self.a, self.reg[insn.dst]
-        unknown = self._stub(TrapCode.HELPER_UNKNOWN, pc, d)
-        a("CMP", d, self.n_helpers)
-        a.jump("ae", unknown)
-        self._placed(S2, ("helpers",))
-        a("MOV", S2, Mem(8, S2, 0, d, 8))                 # r11 = table[id]
-        a("TEST", S2, S2)
-        a.jump("e", unknown)
-        self._call_helper(pc, None)
+            a("TEST" if spec.op == "jset" else "CMP", d, insn.imm if w == 64 else s32(insn.imm))
+        a.jump(JCC[spec.op], pc + 1 + insn.off)
 
     def _placed(self, d: str, what: tuple) -> None:
         """mov d, imm64 with an address known when the code is placed (a map's arena,
         a helper): the image stays independent of this process's addresses."""
-        self.a("MOV", d, _PLACEHOLDER)
+        self.a("MOV", d, PLACEHOLDER)
         self.a.fixup(what)
-
-    def _call_helper(self, pc: int, helper: int | None) -> None:
-        """Call the C-ABI helper `helper` (or the one in r11) with r1-r5; r0 = its result."""
-        a = self.a
-
-        def call() -> None:
-            self._parallel_move(list(zip(ARGS, self.reg[1:6])))
-            # the run structure, 6th argument (r9 holds the budget: pushed already)
-            a("MOV", "r9", Mem(8, CTX, _CTX["run"]))
-            if helper is not None:
-                self._placed(S2, ("helper", helper))
-            a("CALL", S2)
-        self._native_call(call)
-        # a failing Python helper has set run->trap: stop here, at this pc
-        a("MOV", S2, Mem(8, CTX, _CTX["run"]))
-        a("CMP", Mem(8, S2, _RUN["trap"]), 0)
-        a.jump("ne", self._stub(TrapCode.HELPER_FAILED, pc, "zero"))
-        if self.reload_packet:
-            self._reload_packet_bounds()
-
-    def _map_call(self, indices: tuple[int, ...], operation: str) -> None:
-        """map_lookup_elem / update_elem / delete_elem in native code: r0 = the result of
-        the routine (bpfjit.backends.mapops) appended to this code, given the map's
-        index (hash maps: the one r1's handle names, among `indices`) or values (an
-        array), r2 (and r3, r4); they cannot fail."""
-        a, the_map = self.a, self.prog.maps.list[indices[0]]
-        kind = routine_kind(the_map)
-        if kind == ("array",) and operation == "delete":
-            self._load_constant(self.reg[0], -errno.EINVAL & M64)   # arrays keep all
-            return
-        self.routines.add(kind)
-        moves = [("rsi", self.reg[2])]
-        if operation == "update":
-            moves += [("rdx", self.reg[3]), ("rcx", self.reg[4])]
-        if len(indices) > 1:
-            moves.append(("r8", self.reg[1]))       # the handle: map_handle(i) has i << 16
-
-        def call() -> None:
-            self._parallel_move(moves)
-            if kind == ("array",):
-                self._placed("rdi", ("map", indices[0], 0))
-                a("MOV", "r8", the_map.max_entries)
-                a("MOV", "r9", the_map.value_size)          # (the budget: pushed)
-            else:
-                self._map_index("rdi", indices)
-            a.jump("call", ("native", operation) + kind)
-        self._native_call(call)
-
-    def _map_index(self, d: str, indices: tuple[int, ...]) -> None:
-        """d = the native index of the map r1's handle names (in r8 when there are
-        several): a compare per candidate; the verifier proved it is one of them."""
-        a = self.a
-        if len(indices) > 1:
-            a("SHR", "r8", 16)
-            a("AND", "r8", 0xFFFF)                          # r8 = the map's index
-        done = a.new_label()
-        for index in indices[:-1]:
-            other = a.new_label()
-            a("CMP", "r8", index)
-            a.jump("ne", other)
-            self._placed(d, ("index", index))
-            a.jump("jmp", done)
-            a.label(other)
-        self._placed(d, ("index", indices[-1]))
-        a.label(done)
-
-    def _append_routines(self, kind: tuple) -> None:
-        """The map routines of one kind, their machine code as compiled (position
-        independent; its libc fixups carried over), labelled per operation."""
-        a = self.a
-        routine = routine_image(kind)
-        operations = ["update"] if kind == ("array",) else list(OPERATIONS.values())
-        cuts = sorted([(routine.symbols[routine_symbol(kind, op)], ("label", op))
-                       for op in operations] +
-                      [(where + 8, ("fixup", what)) for where, what in routine.fixups])
-        a.align(64)
-        done = 0
-        for at, (cut, what) in cuts:
-            a.raw(routine.code[done:at])
-            done = at
-            if cut == "label":
-                a.label(("native", what) + kind)
-            else:
-                a.fixup(what)                   # the 8 bytes just emitted
-        a.raw(routine.code[done:])
-
-    def _native_call(self, call) -> None:
-        """A C-ABI call emitted by `call()`, with the caller-saved registers that hold
-        r6-r10 or the budget saved around it; r0 = its result."""
-        a, r = self.a, self.reg
-        keep = [x for x in (r[6], r[7], r[8], r[9], r[10], BUDGET) if x in CALLER_SAVED]
-        for x in keep:
-            a("PUSH", x)
-        pad = len(keep) % 2 == 0                  # keep rsp 16-byte aligned at the call
-        if pad:
-            a("SUB", "rsp", 8)
-        call()
-        result = "rax"
-        if "rax" in keep:
-            a("MOV", S1, "rax")
-            result = S1
-        if pad:
-            a("ADD", "rsp", 8)
-        for x in reversed(keep):
-            a("POP", x)
-        if r[0] != result:
-            a("MOV", r[0], result)
-
-    def _reload_packet_bounds(self) -> None:
-        """The packet's length may have changed: its bounds again, from run->mem_len
-        (r11 holds the run structure)."""
-        self.a("MOV", S1, Mem(8, S2, _RUN["mem_len"]))         # mov r10, [run.mem_len]
-        self._buffer_bounds(S1, S2, Mem(8, CTX, _CTX["data"]))
 
     def _buffer_bounds(self, length: str, scratch: str, data) -> None:
         """Set the checked buffer's bounds from the packet's `length` (a register,
@@ -793,10 +418,10 @@ class _Lowering:
         if self.metadata:
             a("MOV", scratch, data)
             a("MOV", scratch, Mem(8, scratch, self.meta_at))   # mov scratch, [data_meta]
-            a("MOV", Mem(8, CTX, _CTX["mem"]), scratch)
+            a("MOV", Mem(8, CTX, CTX_SLOT["mem"]), scratch)
             a("ADD", length, data)
             a("SUB", length, scratch)                          # len + metadata in use
-        a("MOV", Mem(8, CTX, _CTX["mem_bound1"]), length)
+        a("MOV", Mem(8, CTX, CTX_SLOT["mem_bound1"]), length)
         for size in sorted(self.checked["mem"] - {1}):
             fits = a.new_label()
             a("MOV", scratch, length)
@@ -804,53 +429,7 @@ class _Lowering:
             a.jump("ae", fits)
             a("XOR", r32(scratch), r32(scratch))               # shorter than size: 0
             a.label(fits)
-            a("MOV", Mem(8, CTX, _CTX[f"mem_bound{size}"]), scratch)
-
-    def _parallel_move(self, moves: list[tuple[str, str]]) -> None:
-        """Perform the moves dst <- src as if all at once (r10 breaks cycles)."""
-        a = self.a
-        pending = [(d, s) for d, s in moves if d != s]
-        while pending:
-            sources = {s for _, s in pending}
-            ready = [m for m in pending if m[0] not in sources]
-            if ready:
-                d, s = ready[0]
-                a("MOV", d, s)
-                pending.remove(ready[0])
-            else:                                 # a cycle: park one source in r10
-                d, s = pending[0]
-                a("MOV", S1, s)
-                pending = [(dd, S1 if ss == s else ss) for dd, ss in pending]
-
-    def _call_btf(self, pc: int, insn) -> None:
-        self.a.jump("jmp", self._stub(TrapCode.BTF_CALL, pc, insn.imm))
-
-    def _call_local(self, pc: int, insn) -> None:
-        a, fp = self.a, self.fp
-        target = pc + 1 + insn.imm
-        if self.verified.recursive:
-            # the callee's frame must lie within the stack: fp - 512 >= the 8th frame's top
-            a("LEA", S1, Mem(8, CTX, CTX_BYTES + 2 * STACK_SIZE))
-            a("CMP", fp, S1)                             # cmp fp, base + 1024
-            a.jump("b", self._stub(TrapCode.CALL_DEPTH, pc, "zero"))
-        # without recursion, the verifier bounds the chain statically (at most 8 frames),
-        # so no check is needed
-        keep = [self.reg[i] for i in self.clobbers[target]]
-        for x in keep:
-            a("PUSH", x)
-        pad = len(keep) % 2 == 0                  # bodies run at rsp % 16 == 8
-        if pad:
-            a("SUB", "rsp", 8)
-        a("SUB", fp, STACK_SIZE)
-        a.jump("call", ("sub", target))
-        a("ADD", fp, STACK_SIZE)
-        if pad:
-            a("ADD", "rsp", 8)
-        for x in reversed(keep):
-            a("POP", x)
-
-    def _exit(self, pc: int, insn) -> None:
-        self.a("RET")
+            a("MOV", Mem(8, CTX, CTX_SLOT[f"mem_bound{size}"]), scratch)
 
     def _lddw(self, pc: int, insn) -> None:
         if insn.src == LDDW_MAP:
@@ -880,8 +459,8 @@ class _Lowering:
         a("LEA", S2, Mem(8, b, off))                            # r11 = address
         if region not in ("stack", "map"):
             a("MOV", S1, S2)
-            a("SUB", S1, Mem(8, CTX, _CTX["mem"]))
-            a("CMP", S1, Mem(8, CTX, _CTX[f"mem_bound{size}"]))   # inside the buffer?
+            a("SUB", S1, Mem(8, CTX, CTX_SLOT["mem"]))
+            a("CMP", S1, Mem(8, CTX, CTX_SLOT[f"mem_bound{size}"]))   # inside the buffer?
             if region == "mem":
                 a.jump("ae", fail)
                 return Mem(size, S2, 0)
@@ -891,7 +470,7 @@ class _Lowering:
             probe = a.new_label()
             self.probes.append((probe, ok, size, fail))
             fail = probe
-        a("CMP", S2, Mem(8, CTX, _CTX[f"stack_end{size}"]))     # below the stack's end
+        a("CMP", S2, Mem(8, CTX, CTX_SLOT[f"stack_end{size}"]))     # below the stack's end
         a.jump("a", fail)
         a("LEA", S1, Mem(8, self.fp, -STACK_SIZE))              # and in a live frame?
         a("CMP", S2, S1)
@@ -905,7 +484,7 @@ class _Lowering:
     def _load(self, insn, src: Mem) -> None:
         size, d = insn.spec.size, self.reg[insn.dst]
         if insn.kind is Kind.LDSX:
-            self.a(_SIGNED_LOAD[size], d, src)
+            self.a(SIGNED_LOAD[size], d, src)
         elif size == 8:
             self.a("MOV", d, src)
         elif size == 4:
@@ -933,7 +512,7 @@ class _Lowering:
     def _atomic(self, pc: int, insn) -> None:
         a, spec = self.a, insn.spec
         w, op, s = spec.width, spec.op, self.reg[insn.src]
-        sw = _sized(s, w)
+        sw = sized(s, w)
         if op == "cmpxchg":
             self._cmpxchg(pc, insn)
             return
@@ -943,20 +522,20 @@ class _Lowering:
             return
         if not spec.fetch:
             dst = self._address(pc, insn.dst, insn.off, spec.size, write=True)
-            a("lock " + _ATOMIC[op], dst, sw)
+            a("lock " + ATOMIC_OPS[op], dst, sw)
             return
         # fetch or/and/xor: a compare-and-exchange loop, which needs rax
         dst = self._address(pc, insn.dst, insn.off, spec.size, write=True, in_register=True)
-        save = Mem(8, CTX, _CTX["save0"])
+        save = Mem(8, CTX, CTX_SLOT["save0"])
         a("MOV", save, "rax")
-        operand = Mem(w // 8, CTX, _CTX["save0"]) if s == "rax" else sw
-        acc = _sized("rax", w)
+        operand = Mem(w // 8, CTX, CTX_SLOT["save0"]) if s == "rax" else sw
+        acc = sized("rax", w)
         a("MOV", acc, dst)
         again = a.new_label()
         a.label(again)
-        a("MOV", _sized(S1, w), acc)
-        a(_ATOMIC[op], _sized(S1, w), operand)
-        a("lock CMPXCHG", dst, _sized(S1, w))     # on failure, rax = the current value
+        a("MOV", sized(S1, w), acc)
+        a(ATOMIC_OPS[op], sized(S1, w), operand)
+        a("lock CMPXCHG", dst, sized(S1, w))     # on failure, rax = the current value
         a.jump("ne", again)
         a("MOV", sw, acc)                          # s = old value (zero-extended)
         if s != "rax":
@@ -969,21 +548,15 @@ class _Lowering:
         dst = self._address(pc, insn.dst, insn.off, insn.spec.size, write=True,
                             in_register=True)
         if r0 == "rax":
-            a("lock CMPXCHG", dst, _sized(s, w))
+            a("lock CMPXCHG", dst, sized(s, w))
             if w == 32:
                 a("MOV", "eax", "eax")      # a successful 32-bit CMPXCHG leaves rax as is
             return
         a("MOV", S1, "rax")                  # rax holds another BPF register
         a("MOV", "rax", r0)
-        a("lock CMPXCHG", dst, _sized(S1 if s == "rax" else s, w))
-        a("MOV", _sized(r0, w), _sized("rax", w))
+        a("lock CMPXCHG", dst, sized(S1 if s == "rax" else s, w))
+        a("MOV", sized(r0, w), sized("rax", w))
         a("MOV", "rax", S1)
-
-
-def _s32(value: int) -> int:
-    """`value` as a signed 32-bit immediate (same bits)."""
-    value &= M32
-    return value - (1 << 32) if value >= 1 << 31 else value
 
 
 def compile_x86(verified, helpers=None, budget=None, registers: tuple[str, ...] | None = None,
@@ -1014,8 +587,8 @@ def resolve_registers(registers: tuple[str, ...] | None) -> tuple[str, ...]:
     if rotation and not rotation.lstrip("-").isdigit():
         raise BpfError(f"BPFJIT_REGISTER_ROTATION must be an int, got {rotation!r}")
     regs = DEFAULT_MAP if registers is None else tuple(registers)
-    if sorted(regs) != sorted(_POOL):
-        raise BpfError(f"registers must be a permutation of {', '.join(_POOL)}")
+    if sorted(regs) != sorted(POOL):
+        raise BpfError(f"registers must be a permutation of {', '.join(POOL)}")
     return regs
 
 

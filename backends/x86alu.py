@@ -1,0 +1,178 @@
+"""Arithmetic in the peachpy lowering: ALU operations, constants, shifts, division
+and modulo (never a faulting instruction), negation and byte swaps.  A mixin of
+backends.x86's lowering."""
+
+from __future__ import annotations
+
+from .x86asm import Mem, r8, r16, r32
+from .x86layout import ALU_OPS, CTX, CTX_SLOT, M32, S1, S2, SHIFT_OPS, s32, sized
+
+__all__ = ["AluLowering"]
+
+
+class AluLowering:
+    """ALU, NEG and END instructions (see backends.x86)."""
+
+    def _alu(self, pc: int, insn) -> None:
+        a, spec = self.a, insn.spec
+        op, w = spec.op, spec.width
+        d = self.reg[insn.dst]
+        dw = sized(d, w)
+        if spec.source == "reg":
+            s = self.reg[insn.src]
+            src = sized(s, w)
+        else:
+            s, src = None, (insn.imm if w == 64 else s32(insn.imm))
+        if op in ALU_OPS:
+            a(ALU_OPS[op], dw, src)
+        elif op == "mov":
+            if s is not None:
+                if s != d or w == 32:               # mov r32, r32 zero-extends
+                    a("MOV", dw, src)
+            else:
+                self._load_constant(d, insn.imm if w == 64 else insn.imm & M32)
+        elif op == "mul":
+            if s is not None:
+                a("IMUL", dw, src)
+            else:
+                a("IMUL", dw, dw, src)
+        elif op == "movsx":
+            a("MOVSXD" if insn.off == 32 else "MOVSX", dw,
+              {8: r8, 16: r16, 32: r32}[insn.off](s))
+        elif op in SHIFT_OPS:
+            self._shift(SHIFT_OPS[op], d, s, insn.imm, w)
+        else:
+            self._divide(op, d, s, insn.imm, w, pc)
+
+    def _load_constant(self, d: str, value: int) -> None:
+        """d = value (64-bit), in the shortest form."""
+        value &= (1 << 64) - 1
+        if value == 0:
+            self.a("XOR", r32(d), r32(d))
+        elif value <= M32:
+            self.a("MOV", r32(d), s32(value))             # zero-extends
+        elif value >= (1 << 64) - (1 << 31):
+            self.a("MOV", d, value - (1 << 64))            # sign-extended imm32
+        else:
+            self.a("MOV", d, value)                        # movabs
+
+    def _shift(self, mnemonic: str, d: str, s: str | None, imm: int, w: int) -> None:
+        """Shift d by s (masked by the hardware exactly as BPF masks) or by an immediate."""
+        a, dw = self.a, sized(d, w)
+        if s is None:
+            count = imm & (w - 1)
+            if count:
+                a(mnemonic, dw, count)
+            elif w == 32:
+                a("MOV", dw, dw)                           # a zero shift still zero-extends
+            return
+        if s == "rcx":
+            if w == 32:
+                a("MOV", dw, dw)        # a shift by 0 need not zero-extend: do it first
+            a(mnemonic, dw, "cl")
+        elif d == "rcx":
+            a("MOV", sized(S2, w), dw)                    # the value to shift -> r11
+            a("MOV", "ecx", r32(s))
+            a(mnemonic, sized(S2, w), "cl")
+            a("MOV", dw, sized(S2, w))
+        else:
+            a("MOV", S2, "rcx")
+            a("MOV", "ecx", r32(s))
+            if w == 32:
+                a("MOV", dw, dw)
+            a(mnemonic, dw, "cl")
+            a("MOV", "rcx", S2)
+
+    def _divide(self, op: str, d: str, s: str | None, imm: int, w: int, pc: int) -> None:
+        """div/mod/sdiv/smod with the RFC's results for x / 0 and INT_MIN / -1."""
+        a = self.a
+        signed, modulo = op in ("sdiv", "smod"), op in ("mod", "smod")
+        dw = sized(d, w)
+        checks = s is not None
+        if s is None:
+            divisor = imm if w == 64 else imm & M32
+            if w == 32 and signed and divisor >= 1 << 31:
+                divisor -= 1 << 32
+            if divisor == 0:                # x / 0 = 0, x % 0 = x
+                if not modulo:
+                    a("XOR", r32(d), r32(d))
+                elif w == 32:
+                    a("MOV", dw, dw)
+                return
+            if signed and divisor == -1:    # x / -1 = -x (INT_MIN stays), x % -1 = 0
+                if modulo:
+                    a("XOR", r32(d), r32(d))
+                else:
+                    a("NEG", dw)
+                return
+            a("MOV", Mem(w // 8, CTX, CTX_SLOT["save0"]), s32(imm) if w == 32 else imm)
+            operand = Mem(w // 8, CTX, CTX_SLOT["save0"])
+            stash = [S1, S2, Mem(8, CTX, CTX_SLOT["save1"])]
+        else:
+            stash = [S1, S2, Mem(8, CTX, CTX_SLOT["save1"])]
+            if s in ("rax", "rdx"):
+                place = stash.pop(0)
+                a("MOV", place, s)
+                operand = sized(place, w)
+            else:
+                operand = sized(s, w)
+        saved = []
+        for reg in ("rax", "rdx"):
+            if reg != d:
+                place = stash.pop(0)
+                a("MOV", place, reg)
+                saved.append((reg, place))
+        if d != "rax":
+            a("MOV", sized("rax", w), dw)
+        acc, rem = sized("rax", w), sized("rdx", w)
+        done = a.new_label()
+        if checks:
+            zero = a.new_label()
+            a("TEST", operand, operand)
+            a.jump("e", zero)
+            if signed:
+                minus_one = a.new_label()
+                a("CMP", operand, -1)
+                a.jump("e", minus_one)
+        if signed:
+            a("CQO" if w == 64 else "CDQ")
+            a("IDIV", operand)
+        else:
+            a("XOR", "edx", "edx")
+            a("DIV", operand)
+        if checks:
+            a.jump("jmp", done)
+            a.label(zero)
+            if modulo:
+                a("MOV", rem, acc)                         # x % 0 = x
+            else:
+                a("XOR", "eax", "eax")                     # x / 0 = 0
+            if signed:
+                a.jump("jmp", done)
+                a.label(minus_one)
+                if modulo:
+                    a("XOR", "edx", "edx")                 # x % -1 = 0
+                else:
+                    a("NEG", acc)                          # x / -1 = -x, INT_MIN stays
+        a.label(done)
+        result = "rdx" if modulo else "rax"
+        if d != result:
+            a("MOV", dw, sized(result, w))
+        for reg, place in reversed(saved):
+            a("MOV", reg, place)
+
+    def _neg(self, pc: int, insn) -> None:
+        self.a("NEG", sized(self.reg[insn.dst], insn.spec.width))
+
+    def _end(self, pc: int, insn) -> None:
+        a, d, bits = self.a, self.reg[insn.dst], insn.imm
+        if insn.spec.op == "le":                   # the host is little-endian: truncate
+            if bits == 16:
+                a("MOVZX", r32(d), r16(d))
+            elif bits == 32:
+                a("MOV", r32(d), r32(d))
+        elif bits == 16:
+            a("ROR", r16(d), 8)
+            a("MOVZX", r32(d), r16(d))
+        else:
+            a("BSWAP", sized(d, bits))

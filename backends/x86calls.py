@@ -1,0 +1,221 @@
+"""Calls in the peachpy lowering: helpers (Python, through the helper table), the map
+helpers done in native code (array lookups inline, map routines appended to the code),
+local calls and exits.  A mixin of backends.x86's lowering."""
+
+from __future__ import annotations
+
+import errno
+
+from bpfjit.isa import STACK_SIZE
+from bpfjit.traps import TrapCode
+
+from .mapops import OPERATIONS, routine_image, routine_kind, routine_symbol
+from .x86asm import Mem, r32
+from .x86layout import (ARGS, BUDGET, CALLER_SAVED, CTX, CTX_BYTES, CTX_SLOT, M64, RUN_SLOT,
+                        S1, S2, s32)
+
+__all__ = ["CallLowering"]
+
+
+class CallLowering:
+    """Helper calls, native map calls, local calls and exit (see backends.x86)."""
+
+    def _call(self, pc: int, insn) -> None:
+        if insn.imm == 1 and pc in self.inline_lookups:
+            self._array_lookup(self.inline_lookups[pc])
+            return
+        if pc in self.map_calls and insn.imm in self.native_maps:
+            self._map_call(self.map_calls[pc], OPERATIONS[insn.imm])
+            return
+        if insn.imm not in self.helpers:
+            self.a.jump("jmp", self._stub(TrapCode.HELPER_UNKNOWN, pc, insn.imm))
+            return
+        self._call_helper(pc, insn.imm)
+
+    def _array_lookup(self, index: int) -> None:
+        """map_lookup_elem on an array map, without leaving the JIT code: r0 = &values[key]
+        when key < max_entries, else NULL (the verifier proved the key readable)."""
+        a, r = self.a, self.reg
+        the_map = self.prog.maps.list[index]
+        null, done = a.new_label(), a.new_label()
+        a("MOV", r32(S2), Mem(4, r[2], 0))                  # r11 = key (u32)
+        a("CMP", r32(S2), s32(the_map.max_entries))
+        a.jump("ae", null)
+        a("IMUL", S2, S2, the_map.value_size)
+        self._placed(S1, ("map", index, 0))
+        a("ADD", S2, S1)
+        a("MOV", r[0], S2)
+        a.jump("jmp", done)
+        a.label(null)
+        a("XOR", r32(r[0]), r32(r[0]))
+        a.label(done)
+
+    def _callx(self, pc: int, insn) -> None:
+        a, d = self.a, self.reg[insn.dst]
+        unknown = self._stub(TrapCode.HELPER_UNKNOWN, pc, d)
+        a("CMP", d, self.n_helpers)
+        a.jump("ae", unknown)
+        self._placed(S2, ("helpers",))
+        a("MOV", S2, Mem(8, S2, 0, d, 8))                 # r11 = table[id]
+        a("TEST", S2, S2)
+        a.jump("e", unknown)
+        self._call_helper(pc, None)
+
+    def _call_helper(self, pc: int, helper: int | None) -> None:
+        """Call the C-ABI helper `helper` (or the one in r11) with r1-r5; r0 = its result."""
+        a = self.a
+
+        def call() -> None:
+            self._parallel_move(list(zip(ARGS, self.reg[1:6])))
+            # the run structure, 6th argument (r9 holds the budget: pushed already)
+            a("MOV", "r9", Mem(8, CTX, CTX_SLOT["run"]))
+            if helper is not None:
+                self._placed(S2, ("helper", helper))
+            a("CALL", S2)
+        self._native_call(call)
+        # a failing Python helper has set run->trap: stop here, at this pc
+        a("MOV", S2, Mem(8, CTX, CTX_SLOT["run"]))
+        a("CMP", Mem(8, S2, RUN_SLOT["trap"]), 0)
+        a.jump("ne", self._stub(TrapCode.HELPER_FAILED, pc, "zero"))
+        if self.reload_packet:
+            self._reload_packet_bounds()
+
+    def _map_call(self, indices: tuple[int, ...], operation: str) -> None:
+        """map_lookup_elem / update_elem / delete_elem in native code: r0 = the result of
+        the routine (bpfjit.backends.mapops) appended to this code, given the map's
+        index (hash maps: the one r1's handle names, among `indices`) or values (an
+        array), r2 (and r3, r4); they cannot fail."""
+        a, the_map = self.a, self.prog.maps.list[indices[0]]
+        kind = routine_kind(the_map)
+        if kind == ("array",) and operation == "delete":
+            self._load_constant(self.reg[0], -errno.EINVAL & M64)   # arrays keep all
+            return
+        self.routines.add(kind)
+        moves = [("rsi", self.reg[2])]
+        if operation == "update":
+            moves += [("rdx", self.reg[3]), ("rcx", self.reg[4])]
+        if len(indices) > 1:
+            moves.append(("r8", self.reg[1]))       # the handle: map_handle(i) has i << 16
+
+        def call() -> None:
+            self._parallel_move(moves)
+            if kind == ("array",):
+                self._placed("rdi", ("map", indices[0], 0))
+                a("MOV", "r8", the_map.max_entries)
+                a("MOV", "r9", the_map.value_size)          # (the budget: pushed)
+            else:
+                self._map_index("rdi", indices)
+            a.jump("call", ("native", operation) + kind)
+        self._native_call(call)
+
+    def _map_index(self, d: str, indices: tuple[int, ...]) -> None:
+        """d = the native index of the map r1's handle names (in r8 when there are
+        several): a compare per candidate; the verifier proved it is one of them."""
+        a = self.a
+        if len(indices) > 1:
+            a("SHR", "r8", 16)
+            a("AND", "r8", 0xFFFF)                          # r8 = the map's index
+        done = a.new_label()
+        for index in indices[:-1]:
+            other = a.new_label()
+            a("CMP", "r8", index)
+            a.jump("ne", other)
+            self._placed(d, ("index", index))
+            a.jump("jmp", done)
+            a.label(other)
+        self._placed(d, ("index", indices[-1]))
+        a.label(done)
+
+    def _append_routines(self, kind: tuple) -> None:
+        """The map routines of one kind, their machine code as compiled (position
+        independent; its libc fixups carried over), labelled per operation."""
+        a = self.a
+        routine = routine_image(kind)
+        operations = ["update"] if kind == ("array",) else list(OPERATIONS.values())
+        cuts = sorted([(routine.symbols[routine_symbol(kind, op)], ("label", op))
+                       for op in operations] +
+                      [(where + 8, ("fixup", what)) for where, what in routine.fixups])
+        a.align(64)
+        done = 0
+        for at, (cut, what) in cuts:
+            a.raw(routine.code[done:at])
+            done = at
+            if cut == "label":
+                a.label(("native", what) + kind)
+            else:
+                a.fixup(what)                   # the 8 bytes just emitted
+        a.raw(routine.code[done:])
+
+    def _native_call(self, call) -> None:
+        """A C-ABI call emitted by `call()`, with the caller-saved registers that hold
+        r6-r10 or the budget saved around it; r0 = its result."""
+        a, r = self.a, self.reg
+        keep = [x for x in (r[6], r[7], r[8], r[9], r[10], BUDGET) if x in CALLER_SAVED]
+        for x in keep:
+            a("PUSH", x)
+        pad = len(keep) % 2 == 0                  # keep rsp 16-byte aligned at the call
+        if pad:
+            a("SUB", "rsp", 8)
+        call()
+        result = "rax"
+        if "rax" in keep:
+            a("MOV", S1, "rax")
+            result = S1
+        if pad:
+            a("ADD", "rsp", 8)
+        for x in reversed(keep):
+            a("POP", x)
+        if r[0] != result:
+            a("MOV", r[0], result)
+
+    def _reload_packet_bounds(self) -> None:
+        """The packet's length may have changed: its bounds again, from run->mem_len
+        (r11 holds the run structure)."""
+        self.a("MOV", S1, Mem(8, S2, RUN_SLOT["mem_len"]))         # mov r10, [run.mem_len]
+        self._buffer_bounds(S1, S2, Mem(8, CTX, CTX_SLOT["data"]))
+
+    def _parallel_move(self, moves: list[tuple[str, str]]) -> None:
+        """Perform the moves dst <- src as if all at once (r10 breaks cycles)."""
+        a = self.a
+        pending = [(d, s) for d, s in moves if d != s]
+        while pending:
+            sources = {s for _, s in pending}
+            ready = [m for m in pending if m[0] not in sources]
+            if ready:
+                d, s = ready[0]
+                a("MOV", d, s)
+                pending.remove(ready[0])
+            else:                                 # a cycle: park one source in r10
+                d, s = pending[0]
+                a("MOV", S1, s)
+                pending = [(dd, S1 if ss == s else ss) for dd, ss in pending]
+
+    def _call_btf(self, pc: int, insn) -> None:
+        self.a.jump("jmp", self._stub(TrapCode.BTF_CALL, pc, insn.imm))
+
+    def _call_local(self, pc: int, insn) -> None:
+        a, fp = self.a, self.fp
+        target = pc + 1 + insn.imm
+        if self.verified.recursive:
+            # the callee's frame must lie within the stack: fp - 512 >= the 8th frame's top
+            a("LEA", S1, Mem(8, CTX, CTX_BYTES + 2 * STACK_SIZE))
+            a("CMP", fp, S1)                             # cmp fp, base + 1024
+            a.jump("b", self._stub(TrapCode.CALL_DEPTH, pc, "zero"))
+        # without recursion, the verifier bounds the chain statically (at most 8 frames),
+        # so no check is needed
+        keep = [self.reg[i] for i in self.clobbers[target]]
+        for x in keep:
+            a("PUSH", x)
+        pad = len(keep) % 2 == 0                  # bodies run at rsp % 16 == 8
+        if pad:
+            a("SUB", "rsp", 8)
+        a("SUB", fp, STACK_SIZE)
+        a.jump("call", ("sub", target))
+        a("ADD", fp, STACK_SIZE)
+        if pad:
+            a("ADD", "rsp", 8)
+        for x in reversed(keep):
+            a("POP", x)
+
+    def _exit(self, pc: int, insn) -> None:
+        self.a("RET")
