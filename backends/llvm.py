@@ -21,7 +21,6 @@ W^X memory shared with the other backend (see that module for why).
 
 from __future__ import annotations
 
-import errno
 import time
 from dataclasses import replace
 
@@ -40,57 +39,22 @@ from bpfjit.maps import ARRAY_TYPES, LRU_TYPES, map_handle
 from bpfjit.codeimage import INDEX_SYMBOL, MAP_SYMBOL, cached_image
 from . import llvm_worker
 from bpfjit.program import Program
-from bpfjit.runfields import CONFIG_FIELDS, RUN_FIELDS, TRAPPED, field_index
+from bpfjit.runfields import CONFIG_FIELDS, RUN_FIELDS, TRAPPED
 from bpfjit.runtime import JitProgram, helper_table
 
-from .mapops import OPERATIONS, emit_array_update, emit_hash_ops, native_map_calls
 from bpfjit.traps import WRITE_FLAG, TrapCode
+
+from .llvmcalls import CallLowering
+from .llvmlines import LineInfo, line_table
+from .llvmtypes import (ATOMIC_OPS, CMP, I1, I8, I32, I64, INT, PTR, REPORT_PTR, SHIFT_OPS,
+                        SIMPLE_OPS, SUB_TYPE, const, fit_bound, run_field)
+from .mapops import OPERATIONS, emit_array_update, emit_hash_ops, native_map_calls
 
 __all__ = ["compile_llvm"]
 STACK_BYTES = STACK_SIZE * MAX_CALL_DEPTH
 M32, M64 = (1 << 32) - 1, (1 << 64) - 1
 
-if ir is not None:
-    from llvmlite.ir.types import _TypedPointerType
-
-    class _FunctionPointer(_TypedPointerType):
-        """An opaque `ptr` that remembers its function type, for indirect calls."""
-
-        def _to_string(self) -> str:
-            return "ptr"
-
-    I1, I8, I16, I32, I64 = (ir.IntType(n) for n in (1, 8, 16, 32, 64))
-    PTR = ir.PointerType()
-    INT = {8: I8, 16: I16, 32: I32, 64: I64}
-    SUB_TYPE = ir.FunctionType(I64, [I64] * 5 + [PTR, PTR, PTR, PTR, I64])
-    HELPER_PTR = _FunctionPointer(ir.FunctionType(I64, [I64] * 5 + [PTR]))
-    REPORT_PTR = _FunctionPointer(ir.FunctionType(ir.VoidType(), [PTR]))
-
-_CMP = {"jeq": ("u", "=="), "jne": ("u", "!="), "jgt": ("u", ">"), "jge": ("u", ">="),
-        "jlt": ("u", "<"), "jle": ("u", "<="), "jsgt": ("s", ">"), "jsge": ("s", ">="),
-        "jslt": ("s", "<"), "jsle": ("s", "<=")}
-_SIMPLE = {"add": "add", "sub": "sub", "mul": "mul", "or": "or_", "and": "and_", "xor": "xor"}
-_SHIFT = {"lsh": "shl", "rsh": "lshr", "arsh": "ashr"}
-_ATOMIC = {"add": "add", "or": "or", "and": "and", "xor": "xor", "xchg": "xchg"}
-
-
-def _const(ty, value: int):
-    return ir.Constant(ty, value & ((1 << ty.width) - 1))
-
-
-def _fit_bound(builder, length, size: int):
-    """length - size + 1, or 0 when length < size: a `size`-byte access at offset d of a
-    buffer of `length` bytes is inside it when d < this (unsigned)."""
-    fits = builder.icmp_unsigned(">=", length, _const(I64, size))
-    return builder.select(fits, builder.sub(length, _const(I64, size - 1)), _const(I64, 0))
-
-
-def _run_field(builder, run, name: str):
-    """Pointer to field `name` of the run structure (every field is 8 bytes)."""
-    return builder.gep(run, [_const(I64, field_index(name))], source_etype=I64)
-
-
-class _Function:
+class _Function(CallLowering):
     """Lowers one BPF subprogram (pcs [first, end)) into one LLVM function."""
 
     def __init__(self, lowering: "_Module", func, first: int, end: int):
@@ -107,12 +71,12 @@ class _Function:
         for i, value in enumerate((r1, r2, r3, r4, r5), 1):
             b.store(value, self.regs[i])
         for i in (0, 6, 7, 8, 9):
-            b.store(_const(I64, 0), self.regs[i])
+            b.store(const(I64, 0), self.regs[i])
         self.frame_top_i = b.ptrtoint(frame_top, I64, name="fp")
         b.store(self.frame_top_i, self.regs[10])
         b.store(self.load_field("budget"), self.budget)
         self.mem_i = b.ptrtoint(mem, I64, name="mem")
-        self.frame_lo_i = b.sub(self.frame_top_i, _const(I64, STACK_SIZE), name="frame_lo")
+        self.frame_lo_i = b.sub(self.frame_top_i, const(I64, STACK_SIZE), name="frame_lo")
         # every pointer into the stack is derived from stack_base (noalias), the frame's
         # too: a frame pointer LLVM took for a separate object would let it reorder an
         # access to a caller's frame made through one with an access made through the other
@@ -135,7 +99,7 @@ class _Function:
         self.b.store(value, self.regs[n])
 
     def field(self, name: str):
-        return _run_field(self.b, self.run, name)
+        return run_field(self.b, self.run, name)
 
     def load_field(self, name: str, ty=None):
         return self.b.load(self.field(name), typ=ty or I64)
@@ -154,10 +118,10 @@ class _Function:
         """
         block = self.func.append_basic_block(f"trap{pc}")
         tb = ir.IRBuilder(block)
-        tb.call(self.m.trap_function, [self.run, _const(I64, code), _const(I64, pc),
-                                       arg if arg is not None else _const(I64, 0),
-                                       _const(I64, size)])
-        tb.ret(_const(I64, 0))
+        tb.call(self.m.trap_function, [self.run, const(I64, code), const(I64, pc),
+                                       arg if arg is not None else const(I64, 0),
+                                       const(I64, size)])
+        tb.ret(const(I64, 0))
         if ok is None:
             self.b.branch(block)
         else:
@@ -174,8 +138,8 @@ class _Function:
     def return_if_callee_trapped(self) -> None:
         if self._return_zero is None:
             self._return_zero = self.func.append_basic_block("callee_trapped")
-            ir.IRBuilder(self._return_zero).ret(_const(I64, 0))
-        trapped = self.b.icmp_unsigned("!=", self.load_field("trap"), _const(I64, 0))
+            ir.IRBuilder(self._return_zero).ret(const(I64, 0))
+        trapped = self.b.icmp_unsigned("!=", self.load_field("trap"), const(I64, 0))
         cont = self.func.append_basic_block()
         self.b.cbranch(trapped, self._return_zero, cont).set_metadata(
             "prof", self.m.unlikely_first)
@@ -183,10 +147,10 @@ class _Function:
 
     def charge_budget(self, pc: int, cost: int, check: bool) -> None:
         """Deduct a block's cost; at a checkpoint, trap once the budget is negative."""
-        left = self.b.sub(self.b.load(self.budget, typ=I64), _const(I64, cost))
+        left = self.b.sub(self.b.load(self.budget, typ=I64), const(I64, cost))
         self.b.store(left, self.budget)
         if check:
-            self.trap_unless(self.b.icmp_signed(">=", left, _const(I64, 0)),
+            self.trap_unless(self.b.icmp_signed(">=", left, const(I64, 0)),
                              TrapCode.BUDGET, pc)
 
     # ---- memory ------------------------------------------------------------------------------
@@ -199,13 +163,13 @@ class _Function:
         """
         key = (region, size)
         if region == "mem" and self.m.reload_packet:
-            return _fit_bound(self.b, self.load_field("mem_len"), size)
+            return fit_bound(self.b, self.load_field("mem_len"), size)
         if key not in self._bounds:
             h = self.hoist
             if region == "mem":
-                self._bounds[key] = _fit_bound(h, self.mem_len, size)
+                self._bounds[key] = fit_bound(h, self.mem_len, size)
             else:
-                end = h.add(h.ptrtoint(self.stack_base, I64), _const(I64, STACK_BYTES - size))
+                end = h.add(h.ptrtoint(self.stack_base, I64), const(I64, STACK_BYTES - size))
                 self._bounds[key] = h.sub(end, self.frame_lo_i)
         return self._bounds[key]
 
@@ -217,9 +181,9 @@ class _Function:
         if not m.reload_packet and "region" in self._bounds:
             return self._bounds["region"]
         b = self.b if m.reload_packet else self.hoist
-        slot = b.add(self.mem_i, _const(I64, m.meta_at))
+        slot = b.add(self.mem_i, const(I64, m.meta_at))
         lo = b.load(b.inttoptr(slot, PTR), typ=I64)
-        length = b.load(_run_field(b, self.run, "mem_len"), typ=I64) if m.reload_packet \
+        length = b.load(run_field(b, self.run, "mem_len"), typ=I64) if m.reload_packet \
             else self.mem_len
         region = lo, b.add(length, b.sub(self.mem_i, lo))
         if not m.reload_packet:
@@ -229,7 +193,7 @@ class _Function:
     def address(self, pc: int, base_reg: int, off: int, size: int, write: bool):
         """A pointer for an access of `size` bytes at base_reg + off, checked in checked mode."""
         b = self.b
-        addr = b.add(self.get(base_reg), _const(I64, off))
+        addr = b.add(self.get(base_reg), const(I64, off))
         verified = self.m.verified
         if not verified.needs_check(pc):
             # proven by the verifier (or trusted): no check, but the pointer still
@@ -243,7 +207,7 @@ class _Function:
             return b.inttoptr(addr, PTR)
         if self.m.metadata:                 # the packet and the metadata in use before it
             lo, length = self._region()
-            in_mem = b.icmp_unsigned("<", b.sub(addr, lo), _fit_bound(b, length, size))
+            in_mem = b.icmp_unsigned("<", b.sub(addr, lo), fit_bound(b, length, size))
         else:
             in_mem = b.icmp_unsigned("<", b.sub(addr, self.mem_i), self._bound("mem", size))
         d_mem = b.sub(addr, self.mem_i)
@@ -255,7 +219,7 @@ class _Function:
                 continue
             d_map = b.sub(addr, self.m.map_address(index))
             valid = b.or_(valid, b.icmp_unsigned("<=", d_map,
-                                                 _const(I64, the_map.size - size)))
+                                                 const(I64, the_map.size - size)))
         self.trap_unless(valid, TrapCode.MEMORY, pc, addr, size | (WRITE_FLAG if write else 0))
         pointer = b.select(in_stack, b.gep(self.frame_lo, [d_stack], source_etype=I8),
                            b.inttoptr(addr, PTR)) if self.m.prog.maps else \
@@ -285,7 +249,7 @@ class _Function:
         if insn.spec.source == "reg":
             b_ = self.get(insn.src)
         else:
-            b_ = _const(I64, insn.imm)      # sign-extended to 64 bits
+            b_ = const(I64, insn.imm)      # sign-extended to 64 bits
         if width == 32:
             a, b_ = self.b.trunc(a, I32), self.b.trunc(b_, I32)
         return a, b_
@@ -295,10 +259,10 @@ class _Function:
         ty = INT[spec.width]
         x, y = self._operands(insn, spec.width)
         op = spec.op
-        if op in _SIMPLE:
-            r = getattr(b, _SIMPLE[op])(x, y)
-        elif op in _SHIFT:
-            r = getattr(b, _SHIFT[op])(x, b.and_(y, _const(ty, spec.width - 1)))
+        if op in SIMPLE_OPS:
+            r = getattr(b, SIMPLE_OPS[op])(x, y)
+        elif op in SHIFT_OPS:
+            r = getattr(b, SHIFT_OPS[op])(x, b.and_(y, const(ty, spec.width - 1)))
         elif op == "mov":
             r = y
         elif op == "movsx":
@@ -310,15 +274,15 @@ class _Function:
     def _divide(self, op: str, x, y, ty):
         """div/mod/sdiv/smod without ever executing a faulting division."""
         b = self.b
-        zero, one = _const(ty, 0), _const(ty, 1)
+        zero, one = const(ty, 0), const(ty, 1)
         by_zero = b.icmp_unsigned("==", y, zero)
         if op in ("div", "mod"):
             safe = b.select(by_zero, one, y)
             if op == "div":
                 return b.select(by_zero, zero, b.udiv(x, safe))
             return b.select(by_zero, x, b.urem(x, safe))
-        int_min = _const(ty, 1 << (ty.width - 1))
-        overflow = b.and_(b.icmp_unsigned("==", y, _const(ty, -1)),
+        int_min = const(ty, 1 << (ty.width - 1))
+        overflow = b.and_(b.icmp_unsigned("==", y, const(ty, -1)),
                           b.icmp_unsigned("==", x, int_min))
         safe = b.select(b.or_(by_zero, overflow), one, y)   # INT_MIN / 1 == INT_MIN, % 1 == 0
         if op == "sdiv":
@@ -337,7 +301,7 @@ class _Function:
         b, bits = self.b, insn.imm
         x = self.get(insn.dst)
         if insn.spec.op == "le":
-            r = x if bits == 64 else b.and_(x, _const(I64, (1 << bits) - 1))
+            r = x if bits == 64 else b.and_(x, const(I64, (1 << bits) - 1))
         else:
             narrow = x if bits == 64 else b.trunc(x, INT[bits])
             swap = self.m.module.declare_intrinsic("llvm.bswap", [INT[bits]])
@@ -351,15 +315,15 @@ class _Function:
         main subprogram has these: the verifier refuses them beside local calls)."""
         b, bits = self.b, insn.spec.width
         if insn.spec.op == "abs":
-            offset = _const(I64, insn.imm)
+            offset = const(I64, insn.imm)
         else:
-            total = b.add(self.get(insn.src), _const(I64, insn.imm))
+            total = b.add(self.get(insn.src), const(I64, insn.imm))
             offset = b.sext(b.trunc(total, I32), I64)
         inside = b.icmp_unsigned("<", offset, self._bound("mem", insn.spec.size))
         outside = self.func.append_basic_block(f"packet_end{pc}")
         ob = ir.IRBuilder(outside)
-        ob.store(ob.load(self.budget, typ=I64), _run_field(ob, self.run, "budget"))
-        ob.ret(_const(I64, 0))
+        ob.store(ob.load(self.budget, typ=I64), run_field(ob, self.run, "budget"))
+        ob.ret(const(I64, 0))
         cont = self.func.append_basic_block()
         b.cbranch(inside, cont, outside)
         b.position_at_end(cont)
@@ -368,7 +332,7 @@ class _Function:
             value = b.call(self.m.module.declare_intrinsic("llvm.bswap", [INT[bits]]), [value])
         self.set(0, b.zext(value, I64))
         for i in range(1, 6):
-            self.set(i, _const(I64, 0))
+            self.set(i, const(I64, 0))
 
     def _ja(self, pc, insn) -> None:
         offset = insn.off if insn.spec.width == 64 else insn.imm
@@ -378,126 +342,22 @@ class _Function:
         b, spec = self.b, insn.spec
         x, y = self._operands(insn, spec.width)
         if spec.op == "jset":
-            taken = b.icmp_unsigned("!=", b.and_(x, y), _const(x.type, 0))
+            taken = b.icmp_unsigned("!=", b.and_(x, y), const(x.type, 0))
         else:
-            sign, pred = _CMP[spec.op]
+            sign, pred = CMP[spec.op]
             taken = (b.icmp_signed if sign == "s" else b.icmp_unsigned)(pred, x, y)
         b.cbranch(taken, self.blocks[pc + 1 + insn.off], self.blocks[pc + 1])
 
-    def _call_through(self, pc: int, fn_ptr) -> None:
-        """Call a helper pointer with r1-r5 and the run structure; r0 gets the result,
-        r1-r5 read 0 after."""
-        args = [self.get(i) for i in range(1, 6)] + [self.run]
-        result = self.b.call(fn_ptr, args)
-        # a failing Python helper has set the trap code; record where it happened
-        failed = self.b.icmp_unsigned("!=", self.load_field("trap"), _const(I64, 0))
-        self.trap_unless(self.b.not_(failed), TrapCode.HELPER_FAILED, pc)
-        self.set(0, result)
-        for i in range(1, 6):
-            self.set(i, _const(I64, 0))
-
-    def _helper_pointer(self, helper_id):
-        table = self.load_field("helpers", PTR)
-        slot = self.b.gep(table, [helper_id], source_etype=PTR)
-        return self.b.load(slot, typ=HELPER_PTR)
-
-    def _call(self, pc, insn) -> None:
-        if insn.imm == 1 and pc in self.m.inline_lookups:
-            self._array_lookup(self.m.inline_lookups[pc])
-            return
-        if pc in self.m.map_calls and insn.imm in self.m.native_maps:
-            self._map_call(self.m.map_calls[pc], OPERATIONS[insn.imm])
-            return
-        if insn.imm in self.m.helpers:
-            self._call_through(pc, self._helper_pointer(_const(I64, insn.imm)))
-        else:
-            self.trap_now(TrapCode.HELPER_UNKNOWN, pc, _const(I64, insn.imm))
-
-    def _map_call(self, indices: tuple[int, ...], operation: str) -> None:
-        """map_lookup_elem / update_elem / delete_elem in native code
-        (bpfjit.backends.mapops): r0 = a value's address or 0, or 0 / -errno.  With
-        several candidate maps, the one r1's handle names (map_handle(i) has i << 16)."""
-        b = self.b
-        the_map = self.m.prog.maps.list[indices[0]]
-        if the_map.spec.type in ARRAY_TYPES:          # (lookups are inlined)
-            if operation == "delete":
-                self.set(0, _const(I64, -errno.EINVAL))    # arrays keep every element
-                return
-            values = b.inttoptr(self.m.map_address(indices[0]), PTR)
-            args = [values, b.inttoptr(self.get(2), PTR), b.inttoptr(self.get(3), PTR),
-                    self.get(4), _const(I64, the_map.max_entries),
-                    _const(I64, the_map.value_size)]
-            self.set(0, b.call(self.m.array_update(), args))
-            return
-        fn, header = self.m.hash_operation(indices[-1], operation)
-        if len(indices) > 1:                          # the verifier proved it is one of them
-            which = b.and_(b.lshr(self.get(1), _const(I64, 16)), _const(I64, 0xFFFF))
-            address = b.ptrtoint(header, I64)
-            for index in indices[:-1]:
-                other = b.ptrtoint(self.m.hash_operation(index, operation)[1], I64)
-                address = b.select(b.icmp_unsigned("==", which, _const(I64, index)), other,
-                                   address)
-            header = b.inttoptr(address, PTR)
-        args = [header, b.inttoptr(self.get(2), PTR)]
-        if operation == "update":
-            args += [b.inttoptr(self.get(3), PTR), self.get(4)]
-        self.set(0, b.call(fn, args))
-
-    def _array_lookup(self, index: int) -> None:
-        """map_lookup_elem on an array map in IR: &values[key] if key < max_entries, else
-        NULL (the verifier proved the key readable)."""
-        b = self.b
-        the_map = self.m.prog.maps.list[index]
-        key = b.load(b.inttoptr(self.get(2), PTR), typ=I32, align=1)
-        inside = b.icmp_unsigned("<", key, _const(I32, the_map.max_entries))
-        address = b.add(self.m.map_address(index),
-                        b.mul(b.zext(key, I64), _const(I64, the_map.value_size)))
-        self.set(0, b.select(inside, address, _const(I64, 0)))
-
-    def _callx(self, pc, insn) -> None:
-        b = self.b
-        helper_id = self.get(insn.dst)
-        self.trap_unless(b.icmp_unsigned("<", helper_id, self.load_field("n_helpers")),
-                         TrapCode.HELPER_UNKNOWN, pc, helper_id)
-        fn_ptr = self._helper_pointer(helper_id)
-        self.trap_unless(b.icmp_unsigned("!=", b.ptrtoint(fn_ptr, I64), _const(I64, 0)),
-                         TrapCode.HELPER_UNKNOWN, pc, helper_id)
-        self._call_through(pc, fn_ptr)
-
-    def _call_btf(self, pc, insn) -> None:
-        self.trap_now(TrapCode.BTF_CALL, pc, _const(I64, insn.imm))
-
-    def _call_local(self, pc, insn) -> None:
-        b = self.b
-        # the callee's frame must still lie within the stack: frame_top - 1024 >= base
-        room = b.icmp_unsigned(">=", b.sub(self.frame_lo_i, _const(I64, STACK_SIZE)),
-                               b.ptrtoint(self.stack_base, I64))
-        self.trap_unless(room, TrapCode.CALL_DEPTH, pc)
-        target = self.m.functions[pc + 1 + insn.imm]
-        args = [self.get(i) for i in range(1, 6)]
-        self.save_budget()
-        result = b.call(target, args + [self.frame_lo, self.stack_base, self.run, self.mem,
-                                        self.mem_len])
-        self.return_if_callee_trapped()
-        b.store(self.load_field("budget"), self.budget)
-        self.set(0, result)
-        for i in range(1, 6):
-            self.set(i, _const(I64, 0))
-
-    def _exit(self, pc, insn) -> None:
-        self.save_budget()
-        self.b.ret(self.get(0))
-
     def _lddw(self, pc, insn) -> None:
         if insn.src == LDDW_MAP:
-            self.set(insn.dst, _const(I64, map_handle(insn.imm & M32)))
+            self.set(insn.dst, const(I64, map_handle(insn.imm & M32)))
         elif insn.src == LDDW_MAP_VALUE:
             self.set(insn.dst, self.b.add(self.m.map_address(insn.imm & M32),
-                                          _const(I64, insn.next_imm & M32)))
+                                          const(I64, insn.next_imm & M32)))
         elif insn.src != 0:
-            self.trap_now(TrapCode.LDDW_PSEUDO, pc, _const(I64, insn.src))
+            self.trap_now(TrapCode.LDDW_PSEUDO, pc, const(I64, insn.src))
         else:
-            self.set(insn.dst, _const(I64, insn.imm64))
+            self.set(insn.dst, const(I64, insn.imm64))
 
     def _ldx(self, pc, insn) -> None:
         size = insn.spec.size
@@ -513,7 +373,7 @@ class _Function:
     def _st(self, pc, insn) -> None:
         size = insn.spec.size
         ptr = self.address(pc, insn.dst, insn.off, size, write=True)
-        self.b.store(_const(INT[size * 8], insn.imm), ptr, align=1)
+        self.b.store(const(INT[size * 8], insn.imm), ptr, align=1)
 
     def _stx(self, pc, insn) -> None:
         size = insn.spec.size
@@ -537,7 +397,7 @@ class _Function:
                              "seq_cst", "seq_cst")
             self.set(0, widen(b.extract_value(pair, 0)))
             return
-        old = b.atomic_rmw(_ATOMIC[spec.op], ptr, narrow(self.get(insn.src)), "seq_cst")
+        old = b.atomic_rmw(ATOMIC_OPS[spec.op], ptr, narrow(self.get(insn.src)), "seq_cst")
         if spec.fetch:
             self.set(insn.src, widen(old))
 
@@ -564,7 +424,7 @@ class _Module:
         self.indexes: dict[int, object] = {}
         self.hash_ops: dict[tuple, dict] = {}   # (key size, value size, LRU) -> functions
         self.module.triple = llvm.get_process_triple()
-        self.lines = _LineInfo(self.module) if lines else None
+        self.lines = LineInfo(self.module) if lines else None
         # a helper may resize the packet: buffer bounds then come from run->mem_len,
         # read where they are used (after the last call), not once per function
         self.reload_packet = changes_packet(self.prog)
@@ -574,10 +434,10 @@ class _Module:
         self.costs = block_costs(prog, self.leaders)
         self.checkpoints = budget_checkpoints(prog)
         weights = ir.MetaDataString(self.module, "branch_weights")
-        self.unlikely_second = self.module.add_metadata([weights, _const(I32, 2000),
-                                                         _const(I32, 1)])
-        self.unlikely_first = self.module.add_metadata([weights, _const(I32, 1),
-                                                        _const(I32, 2000)])
+        self.unlikely_second = self.module.add_metadata([weights, const(I32, 2000),
+                                                         const(I32, 1)])
+        self.unlikely_first = self.module.add_metadata([weights, const(I32, 1),
+                                                        const(I32, 2000)])
         self.trap_function = self._trap_function()
         self.functions = {}
         ranges = subprogram_ranges(prog)
@@ -638,7 +498,7 @@ class _Module:
         b = ir.IRBuilder(fn.append_basic_block())
         run = fn.args[0]
         for name, value in zip(("trap", "trap_pc", "trap_arg", "trap_size"), fn.args[1:]):
-            b.store(value, _run_field(b, run, name))
+            b.store(value, run_field(b, run, name))
         b.ret_void()
         return fn
 
@@ -655,92 +515,41 @@ class _Module:
             self.lines.subprogram(fn, -1)
             b.debug_metadata = self.lines.location(-1, fn)
         # this run's own structure, its configuration copied from the caller's
-        run = b.alloca(I64, size=_const(I64, len(RUN_FIELDS)), name="run")
+        run = b.alloca(I64, size=const(I64, len(RUN_FIELDS)), name="run")
         run.align = 16
         for name in CONFIG_FIELDS:
-            b.store(b.load(_run_field(b, config, name), typ=I64), _run_field(b, run, name))
-        b.store(_const(I64, 0), _run_field(b, run, "trap"))
-        b.store(b.load(_run_field(b, run, "budget_limit"), typ=I64), _run_field(b, run, "budget"))
+            b.store(b.load(run_field(b, config, name), typ=I64), run_field(b, run, name))
+        b.store(const(I64, 0), run_field(b, run, "trap"))
+        b.store(b.load(run_field(b, run, "budget_limit"), typ=I64), run_field(b, run, "budget"))
         stack = b.alloca(ir.ArrayType(I8, STACK_BYTES), name="stack")
         stack.align = 16
         # zero the frames a run can reach; the deeper ones are never accessible
         used = STACK_SIZE * self.verified.frames
         memset = self.module.declare_intrinsic("llvm.memset", [PTR, I64])
-        b.call(memset, [b.gep(stack, [_const(I64, STACK_BYTES - used)], source_etype=I8),
-                        _const(I8, 0), _const(I64, used), ir.Constant(I1, 0)])
-        top = b.gep(stack, [_const(I64, STACK_BYTES)], source_etype=I8)
+        b.call(memset, [b.gep(stack, [const(I64, STACK_BYTES - used)], source_etype=I8),
+                        const(I8, 0), const(I64, used), ir.Constant(I1, 0)])
+        top = b.gep(stack, [const(I64, STACK_BYTES)], source_etype=I8)
         # what helpers need to check the pointers they are given
         # (of the stack, only the frames a run can reach: the ones below are not zeroed)
-        reachable = b.add(b.ptrtoint(stack, I64), _const(I64, STACK_BYTES - used))
+        reachable = b.add(b.ptrtoint(stack, I64), const(I64, STACK_BYTES - used))
         for name, value in (("mem", b.ptrtoint(mem, I64)), ("mem_len", mem_len),
                             ("stack_lo", reachable), ("stack_hi", b.ptrtoint(top, I64))):
-            b.store(value, _run_field(b, run, name))
-        zero = _const(I64, 0)
+            b.store(value, run_field(b, run, name))
+        zero = const(I64, 0)
         r1, r2 = b.ptrtoint(mem, I64), mem_len
         if self.prog.context is not None:   # r1 = the context block just before the packet
-            r1, r2 = b.add(r1, _const(I64, self.block_at)), zero
+            r1, r2 = b.add(r1, const(I64, self.block_at)), zero
         else:                               # r1 = 0 for an empty buffer (or none)
             r1 = b.select(b.icmp_unsigned("!=", mem_len, zero), r1, zero)
         result = b.call(self.functions[0], [r1, r2, zero, zero, zero, top, stack, run, mem,
                                             mem_len])
         # a trapped run reports its trap and returns TRAPPED
-        trapped = b.icmp_unsigned("!=", b.load(_run_field(b, run, "trap"), typ=I64), zero)
+        trapped = b.icmp_unsigned("!=", b.load(run_field(b, run, "trap"), typ=I64), zero)
         with b.if_then(trapped, likely=False):
-            report = b.load(_run_field(b, run, "report_trap"), typ=REPORT_PTR)
+            report = b.load(run_field(b, run, "report_trap"), typ=REPORT_PTR)
             b.call(report, [run])
-        b.ret(b.select(trapped, _const(I64, TRAPPED), result))
+        b.ret(b.select(trapped, const(I64, TRAPPED), result))
         self.entry = fn
-
-
-class _LineInfo:
-    """DWARF line tables whose "line" is the BPF pc + 1, so that native code can be
-    traced back to the BPF instruction it came from (bpfjit disasm --native)."""
-
-    def __init__(self, module):
-        self.module = module
-        i32 = ir.IntType(32)
-        self.file = module.add_debug_info("DIFile", {"filename": "program.bpf",
-                                                     "directory": "."})
-        self.unit = module.add_debug_info("DICompileUnit", {
-            "language": ir.DIToken("DW_LANG_C99"), "file": self.file, "producer": "bpfjit",
-            "runtimeVersion": 0, "isOptimized": True,
-            "emissionKind": ir.DIToken("LineTablesOnly")}, is_distinct=True)
-        module.add_named_metadata("llvm.dbg.cu", self.unit)
-        for flag, value in (("Debug Info Version", 3), ("Dwarf Version", 4)):
-            module.add_named_metadata("llvm.module.flags",
-                                      [ir.Constant(i32, 2), flag, ir.Constant(i32, value)])
-        self.type = module.add_debug_info("DISubroutineType",
-                                          {"types": module.add_metadata([])})
-        self.scopes: dict[object, object] = {}
-
-    def subprogram(self, fn, first: int) -> None:
-        sp = self.module.add_debug_info("DISubprogram", {
-            "name": fn.name, "file": self.file, "line": first + 1, "unit": self.unit,
-            "isDefinition": True, "scopeLine": first + 1, "type": self.type,
-            "spFlags": ir.DIToken("DISPFlagDefinition | DISPFlagOptimized")}, is_distinct=True)
-        fn.set_metadata("dbg", sp)
-        self.scopes[fn] = sp
-
-    def location(self, pc: int, fn):
-        return self.module.add_debug_info("DILocation", {"line": pc + 1, "column": 0,
-                                                         "scope": self.scopes[fn]})
-
-
-def line_table(obj: bytes, text_offset: int) -> list[tuple[int, int]]:
-    """(offset in the code image, BPF pc) pairs from an object's DWARF line table."""
-    import io
-    from elftools.elf.elffile import ELFFile
-    elf = ELFFile(io.BytesIO(obj))
-    if not elf.has_dwarf_info():
-        return []
-    dwarf = elf.get_dwarf_info()
-    rows = []
-    for unit in dwarf.iter_CUs():
-        for entry in dwarf.line_program_for_CU(unit).get_entries():
-            state = entry.state
-            if state is not None and not state.end_sequence:
-                rows.append((text_offset + state.address, state.line - 1))
-    return sorted(rows)
 
 
 # ---- LLVM set-up, once per process -------------------------------------------------------

@@ -1,0 +1,124 @@
+"""Calls in the llvm backend: helpers (through the helper table), the map helpers done
+in native code (array lookups inline, bpfjit.backends.mapops for the rest), local
+calls and exits.  A mixin of backends.llvm's per-subprogram lowering."""
+
+from __future__ import annotations
+
+import errno
+
+from bpfjit.isa import STACK_SIZE
+from bpfjit.maps import ARRAY_TYPES
+from bpfjit.traps import TrapCode
+
+from .llvmtypes import HELPER_PTR, I32, I64, PTR, const
+from .mapops import OPERATIONS
+
+__all__ = ["CallLowering"]
+
+
+class CallLowering:
+    """Helper calls, native map calls, local calls and exit (see backends.llvm)."""
+
+    def _call_through(self, pc: int, fn_ptr) -> None:
+        """Call a helper pointer with r1-r5 and the run structure; r0 gets the result,
+        r1-r5 read 0 after."""
+        args = [self.get(i) for i in range(1, 6)] + [self.run]
+        result = self.b.call(fn_ptr, args)
+        # a failing Python helper has set the trap code; record where it happened
+        failed = self.b.icmp_unsigned("!=", self.load_field("trap"), const(I64, 0))
+        self.trap_unless(self.b.not_(failed), TrapCode.HELPER_FAILED, pc)
+        self.set(0, result)
+        for i in range(1, 6):
+            self.set(i, const(I64, 0))
+
+    def _helper_pointer(self, helper_id):
+        table = self.load_field("helpers", PTR)
+        slot = self.b.gep(table, [helper_id], source_etype=PTR)
+        return self.b.load(slot, typ=HELPER_PTR)
+
+    def _call(self, pc, insn) -> None:
+        if insn.imm == 1 and pc in self.m.inline_lookups:
+            self._array_lookup(self.m.inline_lookups[pc])
+            return
+        if pc in self.m.map_calls and insn.imm in self.m.native_maps:
+            self._map_call(self.m.map_calls[pc], OPERATIONS[insn.imm])
+            return
+        if insn.imm in self.m.helpers:
+            self._call_through(pc, self._helper_pointer(const(I64, insn.imm)))
+        else:
+            self.trap_now(TrapCode.HELPER_UNKNOWN, pc, const(I64, insn.imm))
+
+    def _map_call(self, indices: tuple[int, ...], operation: str) -> None:
+        """map_lookup_elem / update_elem / delete_elem in native code
+        (bpfjit.backends.mapops): r0 = a value's address or 0, or 0 / -errno.  With
+        several candidate maps, the one r1's handle names (map_handle(i) has i << 16)."""
+        b = self.b
+        the_map = self.m.prog.maps.list[indices[0]]
+        if the_map.spec.type in ARRAY_TYPES:          # (lookups are inlined)
+            if operation == "delete":
+                self.set(0, const(I64, -errno.EINVAL))    # arrays keep every element
+                return
+            values = b.inttoptr(self.m.map_address(indices[0]), PTR)
+            args = [values, b.inttoptr(self.get(2), PTR), b.inttoptr(self.get(3), PTR),
+                    self.get(4), const(I64, the_map.max_entries),
+                    const(I64, the_map.value_size)]
+            self.set(0, b.call(self.m.array_update(), args))
+            return
+        fn, header = self.m.hash_operation(indices[-1], operation)
+        if len(indices) > 1:                          # the verifier proved it is one of them
+            which = b.and_(b.lshr(self.get(1), const(I64, 16)), const(I64, 0xFFFF))
+            address = b.ptrtoint(header, I64)
+            for index in indices[:-1]:
+                other = b.ptrtoint(self.m.hash_operation(index, operation)[1], I64)
+                address = b.select(b.icmp_unsigned("==", which, const(I64, index)), other,
+                                   address)
+            header = b.inttoptr(address, PTR)
+        args = [header, b.inttoptr(self.get(2), PTR)]
+        if operation == "update":
+            args += [b.inttoptr(self.get(3), PTR), self.get(4)]
+        self.set(0, b.call(fn, args))
+
+    def _array_lookup(self, index: int) -> None:
+        """map_lookup_elem on an array map in IR: &values[key] if key < max_entries, else
+        NULL (the verifier proved the key readable)."""
+        b = self.b
+        the_map = self.m.prog.maps.list[index]
+        key = b.load(b.inttoptr(self.get(2), PTR), typ=I32, align=1)
+        inside = b.icmp_unsigned("<", key, const(I32, the_map.max_entries))
+        address = b.add(self.m.map_address(index),
+                        b.mul(b.zext(key, I64), const(I64, the_map.value_size)))
+        self.set(0, b.select(inside, address, const(I64, 0)))
+
+    def _callx(self, pc, insn) -> None:
+        b = self.b
+        helper_id = self.get(insn.dst)
+        self.trap_unless(b.icmp_unsigned("<", helper_id, self.load_field("n_helpers")),
+                         TrapCode.HELPER_UNKNOWN, pc, helper_id)
+        fn_ptr = self._helper_pointer(helper_id)
+        self.trap_unless(b.icmp_unsigned("!=", b.ptrtoint(fn_ptr, I64), const(I64, 0)),
+                         TrapCode.HELPER_UNKNOWN, pc, helper_id)
+        self._call_through(pc, fn_ptr)
+
+    def _call_btf(self, pc, insn) -> None:
+        self.trap_now(TrapCode.BTF_CALL, pc, const(I64, insn.imm))
+
+    def _call_local(self, pc, insn) -> None:
+        b = self.b
+        # the callee's frame must still lie within the stack: frame_top - 1024 >= base
+        room = b.icmp_unsigned(">=", b.sub(self.frame_lo_i, const(I64, STACK_SIZE)),
+                               b.ptrtoint(self.stack_base, I64))
+        self.trap_unless(room, TrapCode.CALL_DEPTH, pc)
+        target = self.m.functions[pc + 1 + insn.imm]
+        args = [self.get(i) for i in range(1, 6)]
+        self.save_budget()
+        result = b.call(target, args + [self.frame_lo, self.stack_base, self.run, self.mem,
+                                        self.mem_len])
+        self.return_if_callee_trapped()
+        b.store(self.load_field("budget"), self.budget)
+        self.set(0, result)
+        for i in range(1, 6):
+            self.set(i, const(I64, 0))
+
+    def _exit(self, pc, insn) -> None:
+        self.save_budget()
+        self.b.ret(self.get(0))

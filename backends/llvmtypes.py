@@ -1,0 +1,48 @@
+"""The LLVM types, operation tables and small IR helpers the llvm backend's modules share."""
+
+from __future__ import annotations
+
+from llvmlite import ir
+from llvmlite.ir.types import _TypedPointerType
+
+from bpfjit.runfields import field_index
+
+__all__ = ["I1", "I8", "I16", "I32", "I64", "PTR", "INT", "SUB_TYPE", "HELPER_PTR",
+           "REPORT_PTR", "CMP", "SIMPLE_OPS", "SHIFT_OPS", "ATOMIC_OPS", "const", "fit_bound",
+           "run_field"]
+
+class FunctionPointer(_TypedPointerType):
+    """An opaque `ptr` that remembers its function type, for indirect calls."""
+
+    def _to_string(self) -> str:
+        return "ptr"
+
+I1, I8, I16, I32, I64 = (ir.IntType(n) for n in (1, 8, 16, 32, 64))
+PTR = ir.PointerType()
+INT = {8: I8, 16: I16, 32: I32, 64: I64}
+SUB_TYPE = ir.FunctionType(I64, [I64] * 5 + [PTR, PTR, PTR, PTR, I64])
+HELPER_PTR = FunctionPointer(ir.FunctionType(I64, [I64] * 5 + [PTR]))
+REPORT_PTR = FunctionPointer(ir.FunctionType(ir.VoidType(), [PTR]))
+
+CMP = {"jeq": ("u", "=="), "jne": ("u", "!="), "jgt": ("u", ">"), "jge": ("u", ">="),
+        "jlt": ("u", "<"), "jle": ("u", "<="), "jsgt": ("s", ">"), "jsge": ("s", ">="),
+        "jslt": ("s", "<"), "jsle": ("s", "<=")}
+SIMPLE_OPS = {"add": "add", "sub": "sub", "mul": "mul", "or": "or_", "and": "and_", "xor": "xor"}
+SHIFT_OPS = {"lsh": "shl", "rsh": "lshr", "arsh": "ashr"}
+ATOMIC_OPS = {"add": "add", "or": "or", "and": "and", "xor": "xor", "xchg": "xchg"}
+
+
+def const(ty, value: int):
+    return ir.Constant(ty, value & ((1 << ty.width) - 1))
+
+
+def fit_bound(builder, length, size: int):
+    """length - size + 1, or 0 when length < size: a `size`-byte access at offset d of a
+    buffer of `length` bytes is inside it when d < this (unsigned)."""
+    fits = builder.icmp_unsigned(">=", length, const(I64, size))
+    return builder.select(fits, builder.sub(length, const(I64, size - 1)), const(I64, 0))
+
+
+def run_field(builder, run, name: str):
+    """Pointer to field `name` of the run structure (every field is 8 bytes)."""
+    return builder.gep(run, [const(I64, field_index(name))], source_etype=I64)
