@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import errno
 import random
+import struct
 from collections.abc import Iterator
 
 from ..native import ffi
@@ -59,9 +60,10 @@ def header_offset(name: str) -> int:
 
 def key_hash(seed: int, key: bytes) -> int:
     """The 64-bit hash of `key` under `seed` (see the module docstring)."""
+    words = (len(key) + 7) // 8
     h = seed
-    for at in range(0, len(key), 8):
-        h = ((h ^ int.from_bytes(key[at:at + 8], "little")) * MULTIPLIER) & M64
+    for word in struct.unpack(f"<{words}Q", key.ljust(8 * words, b"\0")):
+        h = ((h ^ word) * MULTIPLIER) & M64
     return h ^ (h >> 32)
 
 
@@ -122,7 +124,7 @@ class HashIndex:
                 return position, None, low
             slot = (entry >> 32) - 1
             if entry & 0xFFFF_FFFF == low and slot < self.max_entries \
-                    and self._key_at(slot) == key:
+                    and self._keys[slot * self.stride:slot * self.stride + self.key_size] == key:
                 return position, slot, low
             position = (position + 1) & mask
 
