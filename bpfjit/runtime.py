@@ -86,14 +86,7 @@ class HelperTable:
             outer = state.get("run")          # a helper may start a nested run
             state["run"] = run
             try:
-                result = fn(r1, r2, r3, r4, r5)
-                if not isinstance(result, int):
-                    raise _BadResult(result)
-                return result & M64
-            except BaseException as exc:      # noqa: BLE001 - re-raised after the call
-                state["failure"] = (hid, exc)
-                run.trap = TrapCode.HELPER_FAILED
-                return 0
+                return call(r1, r2, r3, r4, r5, run)
             finally:
                 state["run"] = outer
         return call_seeing_run if see_run else call

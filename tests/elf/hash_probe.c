@@ -3,6 +3,16 @@
  * last word is 5 bytes long).  Returns the sum of the values found plus 1000 per miss. */
 #include "bpf_defs.h"
 
+/* The i-th 4-byte word of the packet in *word; 0 past its end. */
+static inline __attribute__((always_inline)) int word_at(void *data, void *data_end, int i, u32 *word)
+{
+    u32 *at = data + 4 * i;
+    if ((void *)(at + 1) > data_end)
+        return 0;
+    *word = *at;
+    return 1;
+}
+
 struct odd_key {
     u32 a;
     u32 b;
@@ -29,11 +39,8 @@ int probe_words(struct xdp_md *ctx)
     void *data = (void *)(long)ctx->data;
     void *data_end = (void *)(long)ctx->data_end;
     u64 total = 0;
-    for (int i = 0; i < 32; i++) {
-        u32 *word = data + 4 * i;
-        if ((void *)(word + 1) > data_end)
-            break;
-        u32 key = *word;
+    u32 key;
+    for (int i = 0; i < 32 && word_at(data, data_end, i, &key); i++) {
         u64 *value = bpf_map_lookup_elem(&small, &key);
         total += value ? *value : 1000;
     }
@@ -75,11 +82,8 @@ int count_words(struct xdp_md *ctx)
     void *data = (void *)(long)ctx->data;
     void *data_end = (void *)(long)ctx->data_end;
     u64 total = 0;
-    for (int i = 0; i < 32; i++) {
-        u32 *word = data + 4 * i;
-        if ((void *)(word + 1) > data_end)
-            break;
-        u32 key = *word;
+    u32 key;
+    for (int i = 0; i < 32 && word_at(data, data_end, i, &key); i++) {
         if (key & 0x80000000) {
             key &= 0x7fffffff;
             total += bpf_map_delete_elem(&counts, &key) == 0 ? 1 : 1000;
@@ -115,11 +119,8 @@ int remember_words(struct xdp_md *ctx)
     void *data = (void *)(long)ctx->data;
     void *data_end = (void *)(long)ctx->data_end;
     u64 total = 0;
-    for (int i = 0; i < 32; i++) {
-        u32 *word = data + 4 * i;
-        if ((void *)(word + 1) > data_end)
-            break;
-        u32 key = *word;
+    u32 key;
+    for (int i = 0; i < 32 && word_at(data, data_end, i, &key); i++) {
         u64 *value = bpf_map_lookup_elem(&recent, &key);
         if (value) {
             total += *value;
@@ -148,13 +149,11 @@ int set_slots(struct xdp_md *ctx)
     void *data = (void *)(long)ctx->data;
     void *data_end = (void *)(long)ctx->data_end;
     u64 total = 0;
-    for (int i = 0; i < 16; i++) {
-        u32 *word = data + 4 * i;
-        if ((void *)(word + 1) > data_end)
-            break;
-        u32 key = *word & 0xff;
-        u64 value = *word >> 16;
-        long result = bpf_map_update_elem(&slots, &key, &value, (*word >> 8) & 0xff);
+    u32 word;
+    for (int i = 0; i < 16 && word_at(data, data_end, i, &word); i++) {
+        u32 key = word & 0xff;
+        u64 value = word >> 16;
+        long result = bpf_map_update_elem(&slots, &key, &value, (word >> 8) & 0xff);
         total = total * 31 + (u64)(-result);
     }
     u32 first = 0;
