@@ -439,10 +439,29 @@ def routine_symbol(kind: tuple, operation: str) -> str:
 
 
 @functools.lru_cache(maxsize=None)
-def routine_image(kind: tuple) -> CodeImage:
+def routine_image(kind: tuple, use_cache: bool = False) -> CodeImage:
     """The native operations of one routine kind (`routine_kind`) as machine code with
-    the C calling convention (symbols `routine_symbol`), compiled once per process; its
-    only fixups are libc's memcpy (sizes are read from the index or passed)."""
+    the C calling convention (symbols `routine_symbol`), compiled once per process, or
+    taken from the code cache (bpfjit.cache) with `use_cache`; its only fixups are
+    libc's memcpy (sizes are read from the index or passed)."""
+    from bpfjit import cache
+    if not use_cache or not cache.enabled():
+        return _build_routines(kind)
+    from llvmlite import __version__ as llvmlite_version
+    name = cache.digest("routines", cache.source_digest(), kind, llvmlite_version,
+                        cache.cpu_identity())
+    hit = cache.load("routines", name)
+    if hit is not None:
+        try:
+            return CodeImage.from_record(*hit, entry=routine_symbol(kind, "update"))
+        except (KeyError, TypeError, ValueError):
+            pass
+    image = _build_routines(kind)
+    cache.store("routines", name, image.record(), image.code)
+    return image
+
+
+def _build_routines(kind: tuple) -> CodeImage:
     from .llvm import generate_object     # llvmlite's code generator
     from .objlink import link_object
     module = ir.Module(name="bpfjit_map_ops")

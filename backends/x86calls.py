@@ -130,7 +130,8 @@ class CallLowering:
         """The map routines of one kind, their machine code as compiled (position
         independent; its libc fixups carried over), labelled per operation."""
         a = self.a
-        routine = routine_image(kind)
+        # (from the code cache too, unless this compile leaves the cache alone)
+        routine = routine_image(kind, self.verified.cache_name is not None)
         operations = ["update"] if kind == ("array",) else list(OPERATIONS.values())
         cuts = sorted([(routine.symbols[routine_symbol(kind, op)], ("label", op))
                        for op in operations] +

@@ -98,15 +98,17 @@ class CodeImage:
                 "lines": self.lines}
 
     @classmethod
-    def from_record(cls, record: dict, code: bytes) -> "CodeImage":
-        """The inverse of `record`; ValueError/TypeError/KeyError for what is not one."""
+    def from_record(cls, record: dict, code: bytes,
+                    entry: str = "bpf_entry") -> "CodeImage":
+        """The inverse of `record` (an image whose symbols include `entry`);
+        ValueError/TypeError/KeyError for what is not one."""
         fixups = tuple((int(where), tuple(what)) for where, what in record["fixups"])
         symbols = {str(k): int(v) for k, v in record["symbols"].items()}
         lines = record["lines"]
         if lines is not None:
             lines = [(int(at), int(pc)) for at, pc in lines]
         start, length = record["text_range"]
-        if "bpf_entry" not in symbols or any(not 0 <= v < len(code) for v in symbols.values()):
+        if entry not in symbols or any(not 0 <= v < len(code) for v in symbols.values()):
             raise ValueError("code image symbols outside its code")
         return cls(bytes(code), fixups, symbols, (int(start), int(length)), lines)
 

@@ -207,3 +207,27 @@ def test_source_digest_follows_a_changed_source_file(tmp_path, monkeypatch):
     target.write_text(target.read_text() + "\n# changed\n")
     monkeypatch.setattr(cache, "_state", {})
     assert cache.source_digest() != first
+
+
+@pytest.mark.skipif("peachpy" not in bpfjit.engines(), reason="PeachPy is not installed")
+def test_peachpy_takes_its_map_routines_from_the_cache(own_cache):
+    # a first process compiles a program using hash-map routines; a second one compiles
+    # another program needing the same routines with LLVM's code generator forbidden
+    script = ("import sys, bpfjit\n"
+              "from bpfjit.backends import llvm\n"
+              "if sys.argv[2] == 'forbid':\n"
+              "    def refuse(*args):\n"
+              "        raise AssertionError('compiled the map routines again')\n"
+              "    llvm.generate_object = refuse\n"
+              f"prog = bpfjit.load_elf({str(ELF / 'hash_probe.o')!r}, function=sys.argv[1])\n"
+              "print(bpfjit.compile(prog, 'peachpy')(bpfjit.XdpContext(bytes(8))))\n")
+    env = dict(os.environ, BPFJIT_CACHE_DIR=str(own_cache))
+    first = subprocess.run([sys.executable, "-c", script, "probe_words", "allow"], env=env,
+                           capture_output=True, text=True)
+    assert first.returncode == 0, first.stderr
+    assert first.stdout == "2000\n"                  # two words, neither in the map
+    assert any(e.name.endswith(".routines") for e in entries(own_cache))
+    second = subprocess.run([sys.executable, "-c", script, "count_words", "forbid"], env=env,
+                            capture_output=True, text=True)
+    assert second.returncode == 0, second.stderr
+    assert second.stdout == "4\n"       # word 0 inserted (+1), then found and raised (+3)
