@@ -420,8 +420,7 @@ class _Module:
         self.map_calls = native_map_calls(verified)
         self._array_update = None
         self.module = ir.Module(name="bpf")
-        self.arenas: dict[int, object] = {}
-        self.indexes: dict[int, object] = {}
+        self.externals: dict[str, object] = {}     # symbol -> its external global
         self.hash_ops: dict[tuple, dict] = {}   # (key size, value size, LRU) -> functions
         self.module.triple = llvm.get_process_triple()
         self.lines = LineInfo(self.module) if lines else None
@@ -460,11 +459,15 @@ class _Module:
     def map_address(self, index: int):
         """The address of map `index`'s value arena: an external symbol that the linker
         leaves as a fixup of the image, so that the code does not depend on it."""
-        arena = self.arenas.get(index)
-        if arena is None:
-            arena = self.arenas[index] = ir.GlobalVariable(self.module, I8,
-                                                           MAP_SYMBOL.format(index))
-        return arena.ptrtoint(I64)
+        return self.external(MAP_SYMBOL.format(index)).ptrtoint(I64)
+
+    def external(self, symbol: str):
+        """The module's external global `symbol` (an address the image leaves as a
+        fixup: a map's arena, a hash map's index)."""
+        found = self.externals.get(symbol)
+        if found is None:
+            found = self.externals[symbol] = ir.GlobalVariable(self.module, I8, symbol)
+        return found
 
     def array_update(self):
         """The module's array-map update function (sizes are passed as constants)."""
@@ -475,18 +478,13 @@ class _Module:
     def hash_operation(self, index: int, operation: str):
         """(the function doing `operation` on hash map `index`, the map's index header)."""
         the_map = self.prog.maps.list[index]
-        kind = (the_map.key_size, the_map.value_size, the_map.spec.type in LRU_TYPES)
-        functions = self.hash_ops.get(kind)
+        key, value, lru = the_map.key_size, the_map.value_size, the_map.spec.type in LRU_TYPES
+        functions = self.hash_ops.get((key, value, lru))
         if functions is None:
-            functions = self.hash_ops[kind] = emit_hash_ops(
-                self.module, kind[0], "bpf_{2}_{0}_{1}".format(*kind[:2], "lru" if kind[2]
-                                                               else "hash"),
-                value_size=kind[1], lru=kind[2])
-        header = self.indexes.get(index)
-        if header is None:
-            header = self.indexes[index] = ir.GlobalVariable(self.module, I8,
-                                                             INDEX_SYMBOL.format(index))
-        return functions[operation], header
+            functions = self.hash_ops[key, value, lru] = emit_hash_ops(
+                self.module, key, f"bpf_{'lru' if lru else 'hash'}_{key}_{value}",
+                value_size=value, lru=lru)
+        return functions[operation], self.external(INDEX_SYMBOL.format(index))
 
     def _trap_function(self):
         """void bpf_trap(run, code, pc, arg, size): record a trap; cold, never inlined."""

@@ -27,12 +27,11 @@ from bpfjit.codeimage import CodeImage
 from bpfjit.maps import ARRAY_TYPES, HASH_TYPES, LRU_TYPES
 from bpfjit.maps.hashindex import BPF_EXIST, BPF_NOEXIST, MULTIPLIER, NONE, header_offset
 
+from .llvmtypes import I1, I8, I32, I64, INT, PTR, const
+
 __all__ = ["emit_hash_ops", "emit_array_update", "routine_image", "routine_kind",
            "routine_symbol", "native_map_calls", "OPERATIONS"]
 
-I8, I16, I32, I64 = ir.IntType(8), ir.IntType(16), ir.IntType(32), ir.IntType(64)
-PTR = ir.PointerType()
-_WIDTH = {1: I8, 2: I16, 4: I32, 8: I64}
 OPERATIONS = {1: "lookup", 2: "update", 3: "delete"}       # helper id -> operation
 _ARGS = {"lookup": [PTR, PTR], "update": [PTR, PTR, PTR, I64], "delete": [PTR, PTR]}
 
@@ -69,7 +68,7 @@ def routine_kind(the_map) -> tuple:
 
 
 def _c(value: int):
-    return ir.Constant(I64, value & (2**64 - 1))
+    return const(I64, value)
 
 
 def _key_word(b, key, at: int, length: int):
@@ -78,7 +77,7 @@ def _key_word(b, key, at: int, length: int):
     word, done = None, 0
     for size in (8, 4, 2, 1):
         while length - done >= size:
-            part = b.load(b.gep(key, [_c(at + done)], source_etype=I8), typ=_WIDTH[size],
+            part = b.load(b.gep(key, [_c(at + done)], source_etype=I8), typ=INT[8 * size],
                           align=1)
             part = part if size == 8 else b.zext(part, I64)
             if done:
@@ -184,7 +183,7 @@ class _Op:
         b = self.b
         memcpy = b.module.declare_intrinsic("llvm.memcpy", [PTR, PTR, I64])
         b.call(memcpy, [b.inttoptr(self.value_address(slot), PTR), value, self.value_size,
-                        ir.Constant(ir.IntType(1), 0)])
+                        const(I1, 0)])
 
     # ---- removing a key ----------------------------------------------------------------------
 
@@ -262,7 +261,7 @@ class _Op:
         b = self.b
         newest = self.field("newest")
         b.store(b.trunc(newest, I32), self.u32_pointer("prev", slot), align=4)
-        b.store(ir.Constant(I32, NONE), self.u32_pointer("next", slot), align=4)
+        b.store(const(I32, NONE), self.u32_pointer("next", slot), align=4)
         self._set_link("next", newest, slot, "oldest")
         b.store(slot, self.field_pointer("newest"), align=8)
 
@@ -428,7 +427,7 @@ def emit_array_update(module: ir.Module, name: str,
         b.position_at_end(good)
     memcpy = module.declare_intrinsic("llvm.memcpy", [PTR, PTR, I64])
     target = b.gep(values, [b.mul(index, size)], source_etype=I8)
-    b.call(memcpy, [target, value, size, ir.Constant(ir.IntType(1), 0)])
+    b.call(memcpy, [target, value, size, const(I1, 0)])
     b.ret(_c(0))
     return fn
 

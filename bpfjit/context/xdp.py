@@ -68,10 +68,6 @@ class XdpContext(PacketContext):
                           data_address - self.metalen, self.ingress_ifindex & 0xFFFFFFFF,
                           self.rx_queue_index & 0xFFFFFFFF, 0)
 
-    def write_fields(self) -> None:
-        _LAYOUT.pack_into(self.buffer, 0, 0, 0, 0, self.ingress_ifindex & 0xFFFFFFFF,
-                          self.rx_queue_index & 0xFFFFFFFF, 0)
-
     def refresh(self, data_address: int) -> None:
         _POINTERS.pack_into(self.buffer, 0, data_address, data_address + self.length,
                             data_address - self.metalen)

@@ -44,10 +44,9 @@ class VerifiedProgram:
     regions: dict[int, str] = field(default_factory=dict)  # pc -> "mem" / "stack", if known
     log: list[str] = field(default_factory=list)
     frames: int = MAX_CALL_DEPTH            # the most stack frames a run can have live
-    # map_lookup_elem calls whose map is always the same and whose key is read in
-    # bounds: pc -> the map indices r1 may be, for map_lookup_elem / update_elem /
-    # delete_elem calls whose key (and value) reads are in bounds for each: a JIT may
-    # do them itself (array lookups, hash maps)
+    # pc -> the map indices r1 may be, for map_lookup_elem / update_elem / delete_elem
+    # calls whose key (and value) reads are in bounds for each: a JIT may do them
+    # itself (array lookups, hash maps)
     map_calls: dict[int, tuple[int, ...]] = field(default_factory=dict)
     # local calls can recurse (checked mode only): the engines must bound the depth
     recursive: bool = False

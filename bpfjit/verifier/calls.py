@@ -105,7 +105,8 @@ class CallRules:
                 elif kind == "value_out" and handle is not None:
                     size = min(self.maps[i].value_size for i in map_indices(handle.maps))
                     outputs.append((arg, scalar(size, size)))
-        if self.checking and helper in (2, 3) and handle is not None:   # update, delete
+        # map_lookup_elem, map_update_elem, map_delete_elem: may a JIT do the call itself?
+        if self.checking and helper in (1, 2, 3) and handle is not None:
             self._note_map_call(pc, self._known_map_call(st, handle, value=helper == 2))
         for arg, size in outputs:
             self._helper_writes(st, arg, size)
@@ -178,11 +179,7 @@ class CallRules:
                 for i, m in enumerate(self.maps):
                     if all(o.fits(m) for o in outer):
                         inner |= 1 << i
-                if self.checking:
-                    self._note_map_call(pc, None)
                 return Value(MAP_PTR_OR_NULL, 0, 0, 0, 0, maps=inner, ident=pc + 1)
-            if self.checking and helper == 1:  # a lookup whose key is read in bounds
-                self._note_map_call(pc, self._known_map_call(st, handle, value=False))
             return Value(MAP_OR_NULL, 0, 0, 0, 0, maps=handle.maps, ident=pc + 1)
         if result == "ringbuf_mem_or_null":     # a record of the size asked for, if known
             size = st.regs[2]
