@@ -8,6 +8,7 @@ import errno
 
 from bpfjit.isa import STACK_SIZE
 from bpfjit.maps import ARRAY_TYPES
+from bpfjit.maps.base import HANDLE_SHIFT
 from bpfjit.traps import TrapCode
 
 from .llvmtypes import HELPER_PTR, I32, I64, PTR, const
@@ -51,7 +52,7 @@ class CallLowering:
     def _map_call(self, indices: tuple[int, ...], operation: str) -> None:
         """map_lookup_elem / update_elem / delete_elem in native code
         (bpfjit.backends.mapops): r0 = a value's address or 0, or 0 / -errno.  With
-        several candidate maps, the one r1's handle names (map_handle(i) has i << 16)."""
+        several candidate maps, the one r1's handle names (its index << HANDLE_SHIFT)."""
         b = self.b
         the_map = self.m.prog.maps.list[indices[0]]
         if the_map.spec.type in ARRAY_TYPES:          # (lookups are inlined)
@@ -66,7 +67,7 @@ class CallLowering:
             return
         fn, header = self.m.hash_operation(indices[-1], operation)
         if len(indices) > 1:                          # the verifier proved it is one of them
-            which = b.and_(b.lshr(self.get(1), const(I64, 16)), const(I64, 0xFFFF))
+            which = b.and_(b.lshr(self.get(1), const(I64, HANDLE_SHIFT)), const(I64, 0xFFFF))
             address = b.ptrtoint(header, I64)
             for index in indices[:-1]:
                 other = b.ptrtoint(self.m.hash_operation(index, operation)[1], I64)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import errno
 
 from bpfjit.isa import STACK_SIZE
+from bpfjit.maps.base import HANDLE_SHIFT
 from bpfjit.traps import TrapCode
 
 from .mapops import OPERATIONS, routine_image, routine_kind, routine_symbol
@@ -95,7 +96,7 @@ class CallLowering:
         if operation == "update":
             moves += [("rdx", self.reg[3]), ("rcx", self.reg[4])]
         if len(indices) > 1:
-            moves.append(("r8", self.reg[1]))       # the handle: map_handle(i) has i << 16
+            moves.append(("r8", self.reg[1]))       # the handle (map_handle: index << 16)
 
         def call() -> None:
             self._parallel_move(moves)
@@ -113,7 +114,7 @@ class CallLowering:
         several): a compare per candidate; the verifier proved it is one of them."""
         a = self.a
         if len(indices) > 1:
-            a("SHR", "r8", 16)
+            a("SHR", "r8", HANDLE_SHIFT)
             a("AND", "r8", 0xFFFF)                          # r8 = the map's index
         done = a.new_label()
         for index in indices[:-1]:

@@ -18,7 +18,7 @@ from ..errors import BpfError
 from ..native import ffi
 
 __all__ = ["MapSpec", "Map", "MapError", "BPF_ANY", "BPF_NOEXIST", "BPF_EXIST",
-           "map_handle", "check_flags", "check_index_update", "MAP_TYPE_NAMES"]
+           "map_handle", "HANDLE_SHIFT", "check_flags", "check_index_update", "MAP_TYPE_NAMES"]
 
 BPF_ANY, BPF_NOEXIST, BPF_EXIST = 0, 1, 2
 # the kernel's map type ids (enum bpf_map_type), for names in messages
@@ -36,9 +36,12 @@ MAX_ARENA = 256 << 20                    # bytes of one map's values
 MAX_KEY = 512                            # the kernel's limit is about as small
 
 
+HANDLE_SHIFT = 16                        # a handle's bits 16-31 are the map's index
+
+
 def map_handle(index: int) -> int:
     """The value `lddw rX, map[index]` loads: an opaque handle, the same in every engine."""
-    return _HANDLE_BASE | index << 16
+    return _HANDLE_BASE | index << HANDLE_SHIFT
 
 
 class MapError(BpfError):
