@@ -31,6 +31,7 @@ except ImportError:     # pragma: no cover - reported through the engine registr
     llvm = ir = llvmlite_version = None
 
 from bpfjit.cfg import block_costs, block_leaders, budget_checkpoints, subprogram_ranges
+from bpfjit.checkplan import versioned_loops
 from bpfjit.errors import BackendUnavailable, BpfError
 from bpfjit.context import packet_offsets
 from bpfjit.isa import LDDW_MAP, LDDW_MAP_VALUE, MAX_CALL_DEPTH, STACK_SIZE, Kind
@@ -46,6 +47,7 @@ from bpfjit.traps import WRITE_FLAG, TrapCode
 
 from .llvmcalls import CallLowering
 from .llvmlines import LineInfo, line_table
+from .llvmversions import VersionLowering
 from .llvmtypes import (ATOMIC_OPS, CMP, I1, I8, I32, I64, INT, PTR, REPORT_PTR, SHIFT_OPS,
                         SIMPLE_OPS, SUB_TYPE, const, fit_bound, run_field)
 from .mapops import OPERATIONS, emit_array_update, emit_hash_ops, native_map_calls
@@ -54,7 +56,7 @@ __all__ = ["compile_llvm"]
 STACK_BYTES = STACK_SIZE * MAX_CALL_DEPTH
 M32, M64 = (1 << 32) - 1, (1 << 64) - 1
 
-class _Function(CallLowering):
+class _Function(CallLowering, VersionLowering):
     """Lowers one BPF subprogram (pcs [first, end)) into one LLVM function."""
 
     def __init__(self, lowering: "_Module", func, first: int, end: int):
@@ -89,6 +91,7 @@ class _Function(CallLowering):
         self.hoist.position_before(b.branch(self.blocks[first]))
         self._bounds: dict[tuple[str, int], object] = {}
         self._return_zero = None
+        self._prepare_versions()
 
     # ---- registers and the run structure -------------------------------------------
 
@@ -195,8 +198,8 @@ class _Function(CallLowering):
         b = self.b
         addr = b.add(self.get(base_reg), const(I64, off))
         verified = self.m.verified
-        if not verified.needs_check(pc):
-            # proven by the verifier (or trusted): no check, but the pointer still
+        if self.unchecked(pc):
+            # proven by the verifier (or trusted, or in a fast copy): no check, but the pointer still
             # comes from the real base of the region the verifier saw it point into
             region = verified.regions.get(pc)
             if region == "mem":
@@ -229,20 +232,27 @@ class _Function(CallLowering):
     # ---- instructions ------------------------------------------------------------------------
 
     def lower(self, prog: Program) -> None:
-        b = self.b
+        b, previous = self.b, None
         for pc, insn in prog:
             if not self.first <= pc < self.end:
                 continue
-            if self.m.lines is not None:
-                b.debug_metadata = self.m.location(pc, self.func)
             if pc in self.blocks:
                 if not b.block.is_terminated:
-                    b.branch(self.blocks[pc])
+                    b.branch(self.target(previous, pc))
                 b.position_at_end(self.blocks[pc])
-                self.charge_budget(pc, self.m.costs[pc], pc in self.m.checkpoints)
-            getattr(self, "_" + insn.kind.value)(pc, insn)
+            self.lower_insn(pc, insn)
+            previous = pc
         if not b.block.is_terminated:
             b.unreachable()
+        self.lower_fast_copies(prog)
+
+    def lower_insn(self, pc: int, insn) -> None:
+        """One instruction, after the budget charge when it starts a block."""
+        if self.m.lines is not None:
+            self.b.debug_metadata = self.m.location(pc, self.func)
+        if pc in self.blocks:
+            self.charge_budget(pc, self.m.costs[pc], pc in self.m.checkpoints)
+        getattr(self, "_" + insn.kind.value)(pc, insn)
 
     def _operands(self, insn, width: int):
         a = self.get(insn.dst)
@@ -336,7 +346,7 @@ class _Function(CallLowering):
 
     def _ja(self, pc, insn) -> None:
         offset = insn.off if insn.spec.width == 64 else insn.imm
-        self.b.branch(self.blocks[pc + 1 + offset])
+        self.b.branch(self.target(pc, pc + 1 + offset))
 
     def _jcond(self, pc, insn) -> None:
         b, spec = self.b, insn.spec
@@ -346,7 +356,7 @@ class _Function(CallLowering):
         else:
             sign, pred = CMP[spec.op]
             taken = (b.icmp_signed if sign == "s" else b.icmp_unsigned)(pred, x, y)
-        b.cbranch(taken, self.blocks[pc + 1 + insn.off], self.blocks[pc + 1])
+        b.cbranch(taken, self.target(pc, pc + 1 + insn.off), self.target(pc, pc + 1))
 
     def _lddw(self, pc, insn) -> None:
         if insn.src == LDDW_MAP:
@@ -432,6 +442,7 @@ class _Module:
         self.leaders = block_leaders(prog)
         self.costs = block_costs(prog, self.leaders)
         self.checkpoints = budget_checkpoints(prog)
+        self.versioned = versioned_loops(verified)
         weights = ir.MetaDataString(self.module, "branch_weights")
         self.unlikely_second = self.module.add_metadata([weights, const(I32, 2000),
                                                          const(I32, 1)])

@@ -26,6 +26,7 @@ import time
 
 from bpfjit.codeimage import CodeImage, cached_image
 from bpfjit.cfg import block_costs, block_leaders, budget_checkpoints, subprogram_ranges
+from bpfjit.checkplan import versioned_loops
 from bpfjit.errors import BpfError
 from bpfjit.context import packet_offsets
 from bpfjit.isa import LDDW_MAP, LDDW_MAP_VALUE, MEMORY_KINDS, STACK_SIZE, Kind
@@ -39,6 +40,7 @@ from .mapops import OPERATIONS, native_map_calls
 from .x86alu import AluLowering
 from .x86asm import Assembler, Mem, r8, r16, r32
 from .x86calls import CallLowering
+from .x86versions import VersionLowering
 from .x86layout import (ATOMIC_OPS, BUDGET, CTX, CTX_BYTES, CTX_SLOT, DEFAULT_MAP, FRAME, JCC,
                         M32, PLACEHOLDER, POOL, ROTATIONS, RUN_AT, RUN_SLOT, S1, S2, SIGNED_LOAD,
                         STACK_BYTES, register_map, s32, sized)
@@ -73,7 +75,7 @@ def _bodies(prog, ranges) -> dict[int, list]:
     return bodies
 
 
-class _Lowering(AluLowering, CallLowering):
+class _Lowering(AluLowering, CallLowering, VersionLowering):
     """Lowers a verified program into one block of machine code."""
 
     def __init__(self, verified, helpers: frozenset[int], regs: tuple[str, ...],
@@ -119,6 +121,7 @@ class _Lowering(AluLowering, CallLowering):
             if len(maps) == 1 and prog.maps.list[maps[0]].spec.type in ARRAY_TYPES}
         self.map_calls = native_map_calls(verified)
         self.routines: set[tuple] = set()       # the kinds of map routine appended
+        self._prepare_versions(versioned_loops(verified))
 
     def _callee_clobbers(self) -> dict[int, list[int]]:
         """For each subprogram: the r6-r9 it or its callees may write (callers save those)."""
@@ -148,6 +151,7 @@ class _Lowering(AluLowering, CallLowering):
             i = 0
             while i < len(body):
                 i += self._instruction(body, i)
+        self.emit_fast_copies()
         a.mark(-1)
         for label, ok, size, fail in self.probes:
             a.label(label)
@@ -285,12 +289,14 @@ class _Lowering(AluLowering, CallLowering):
         a = self.a
         pc, insn = body[i]
         if pc in self.leaders:
+            if self.fast is None and pc in self.loops:
+                self.enter_test(pc)
             if pc in self.checkpoints:
                 # loop heads and subprogram entries start a 32-byte fetch window: a small
                 # loop then runs from one, whatever code precedes it (measured: up to
                 # 2.7x on a 7-uop loop, depending on the preceding code's length)
                 a.align(32)
-            a.label(pc)
+            a.label(pc if self.fast is None else ("fast", pc))
             a.mark(pc)
             a("SUB", BUDGET, self.costs[pc])                  # budget -= block size
             if pc in self.checkpoints:
@@ -350,7 +356,7 @@ class _Lowering(AluLowering, CallLowering):
             self.a.mark(body[i + k][0])
         load = run[used] if len(run) > used else None
         if load is not None and load.kind in (Kind.LDX, Kind.LDSX) and load.src == load.dst == d \
-                and not self.verified.needs_check(body[i + used][0]) \
+                and self.unchecked(body[i + used][0]) \
                 and -(1 << 31) <= disp + load.off < 1 << 31:
             # ... ; ldx d, [d + off]  ->  a load from [s + t + imm + off]: d's address is dead
             self.a.mark(body[i + used][0])
@@ -387,7 +393,7 @@ class _Lowering(AluLowering, CallLowering):
 
     def _ja(self, pc: int, insn) -> None:
         offset = insn.off if insn.spec.width == 64 else insn.imm
-        self.a.jump("jmp", pc + 1 + offset)
+        self.a.jump("jmp", self.label_of(pc, pc + 1 + offset))
 
     def _jcond(self, pc: int, insn) -> None:
         a, spec = self.a, insn.spec
@@ -399,7 +405,7 @@ class _Lowering(AluLowering, CallLowering):
             a("TEST", d, d)
         else:
             a("TEST" if spec.op == "jset" else "CMP", d, insn.imm if w == 64 else s32(insn.imm))
-        a.jump(JCC[spec.op], pc + 1 + insn.off)
+        a.jump(JCC[spec.op], self.label_of(pc, pc + 1 + insn.off))
 
     def _placed(self, d: str, what: tuple) -> None:
         """mov d, imm64 with an address known when the code is placed (a map's arena,
@@ -447,7 +453,7 @@ class _Lowering(AluLowering, CallLowering):
                  in_register: bool = False) -> Mem:
         """The memory operand of an access; in checked mode, bounds-checked into r11."""
         a, b = self.a, self.reg[base]
-        if not self.verified.needs_check(pc):
+        if self.unchecked(pc):
             if not in_register:
                 return Mem(size, b, off)
             a("LEA", S2, Mem(8, b, off))

@@ -50,6 +50,9 @@ class VerifiedProgram:
     map_calls: dict[int, tuple[int, ...]] = field(default_factory=dict)
     # local calls can recurse (checked mode only): the engines must bound the depth
     recursive: bool = False
+    # unproven buffer accesses with bounded offsets: pc -> (first byte, end byte) from
+    # the buffer's start; a buffer at least `end` long proves them (bpfjit.checkplan)
+    extents: dict[int, tuple[int, int]] = field(default_factory=dict)
     # the verdict's name in the code cache (bpfjit.cache), None when not cached: the
     # engines cache their code under it
     cache_name: str | None = field(default=None, compare=False, repr=False)
@@ -196,7 +199,8 @@ def verify(prog: Program, mode: str = "checked", helpers=None, log: bool = False
         prog = _rewrite_context_accesses(prog, analysis.ctx_accesses)
     map_calls = {pc: m for pc, m in analysis.map_calls.items() if m is not None}
     verified = VerifiedProgram(prog, mode, proven, accesses, unreachable, regions, lines,
-                               frames, map_calls, recursion is not None)
+                               frames, map_calls, recursion is not None,
+                               extents=dict(analysis.extents) if mode == "checked" else {})
     if not log:
         original.__dict__["_verified"][key] = verified
     verified.cache_name = name
@@ -205,6 +209,7 @@ def verify(prog: Program, mode: str = "checked", helpers=None, log: bool = False
             "proven": sorted(proven), "accesses": accesses, "unreachable": unreachable,
             "regions": sorted(regions.items()), "frames": frames,
             "map_calls": sorted(map_calls.items()), "recursive": recursion is not None,
+            "extents": sorted(verified.extents.items()),
             "context": sorted(analysis.ctx_accesses.items()),
             "frozen": sorted(analysis.constant_maps)})
     return verified
@@ -231,7 +236,8 @@ def _from_record(prog: Program, mode: str, record: dict) -> VerifiedProgram | No
             tuple(int(pc) for pc in record["unreachable"]),
             {int(pc): str(r) for pc, r in record["regions"]}, [], int(record["frames"]),
             {int(pc): tuple(int(i) for i in m) for pc, m in record["map_calls"]},
-            bool(record["recursive"]))
+            bool(record["recursive"]),
+            extents={int(pc): (int(lo), int(end)) for pc, (lo, end) in record["extents"]})
         maps = [prog.maps.list[i] for i in frozen]
     except (KeyError, TypeError, ValueError, IndexError):
         return None

@@ -212,6 +212,9 @@ class Analysis(AluRules, MemoryRules, BranchRules, CallRules):
         # results
         self.accesses: dict[int, bool] = {}        # pc -> proven in bounds
         self.regions: dict[int, str | None] = {}   # pc -> the region it always touches
+        # unproven buffer accesses with bounded offsets: pc -> (lowest, highest + size)
+        # byte offset from the buffer's start (a buffer that long would prove them)
+        self.extents: dict[int, tuple[int, int]] = {}
         # map_lookup_elem / update_elem / delete_elem pc -> the map, if a JIT may do it
         self.map_calls: dict[int, tuple[int, ...] | None] = {}
         self.constant_maps: set[int] = set()       # read-only data whose values it used

@@ -58,6 +58,9 @@ class MemoryRules:
         if self.checking:
             self.accesses[pc] = ok
             self.regions[pc] = {MEM: "mem", STACK: "stack", MAP_VALUE: "map"}.get(base.kind)
+            if base.kind == MEM and not ok and 0 <= lo and hi + size <= MAX_LEN:
+                seen = self.extents.get(pc, (lo, hi + size))
+                self.extents[pc] = (min(seen[0], lo), max(seen[1], hi + size))
         loaded = None
         if base.kind == STACK and base.frame == 0:
             loaded = self._own_frame(pc, insn, st, lo, hi, size, ok, writes, value)

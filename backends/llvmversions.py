@@ -1,0 +1,72 @@
+"""Versioned loops in the llvm backend (bpfjit.checkplan): a loop's blocks lowered a
+second time without the accesses a long-enough buffer proves, entered from a block
+that tests the buffer's length.  A mixin of backends.llvm's per-subprogram lowering.
+
+Registers are allocas, so the two copies need no phis: both read and write the
+same slots, and mem2reg builds the phis where they meet again."""
+
+from __future__ import annotations
+
+from llvmlite import ir
+
+from .llvmtypes import I64, const
+
+__all__ = ["VersionLowering"]
+
+
+class VersionLowering:
+    """Branch targets that know about the fast copies; the fast copies themselves."""
+
+    def _prepare_versions(self) -> None:
+        """Blocks of this function's versioned loops: each fast copy's, and the block
+        that chooses a copy on entry.  Called after self.blocks exists."""
+        self.loops = {loop.header: loop for loop in self.m.versioned
+                      if self.first <= loop.header < self.end}
+        self.fast = None                     # the loop whose fast copy is being lowered
+        self.fast_blocks: dict[int, dict[int, object]] = {}
+        self.enter: dict[int, object] = {}
+        for header, loop in self.loops.items():
+            self.fast_blocks[header] = {
+                pc: self.func.append_basic_block(f"fast{pc}")
+                for pc in sorted(loop.body) if pc in self.blocks}
+            self.enter[header] = self.func.append_basic_block(f"enter{header}")
+
+    def target(self, source: int, pc: int):
+        """The LLVM block a jump (or fall-through) from `source` to `pc` goes to: inside
+        a fast copy, its own blocks; into a versioned loop from outside, the entry
+        test; otherwise the checked code."""
+        if self.fast is not None and pc in self.fast.body:
+            return self.fast_blocks[self.fast.header][pc]
+        loop = self.loops.get(pc)
+        if loop is not None and source not in loop.body:
+            return self.enter[pc]
+        return self.blocks[pc]
+
+    def unchecked(self, pc: int) -> bool:
+        """Whether the access at `pc` runs without a check here: proven, or hoisted into
+        the fast copy's entry test."""
+        return not self.m.verified.needs_check(pc) or \
+            (self.fast is not None and pc in self.fast.unchecked)
+
+    def lower_fast_copies(self, prog) -> None:
+        """The entry tests and the fast copy of each versioned loop (after the checked
+        code, so that every block it may leave to exists)."""
+        for header, loop in self.loops.items():
+            b = ir.IRBuilder(self.enter[header])
+            long_enough = b.icmp_unsigned(">=", self.mem_len, const(I64, loop.need))
+            b.cbranch(long_enough, self.fast_blocks[header][header], self.blocks[header])
+            self.fast, self.b = loop, b
+            blocks = self.fast_blocks[header]
+            last = None                      # the last instruction lowered
+            for pc, insn in prog:
+                if pc not in loop.body:
+                    continue
+                if pc in blocks:
+                    if last is not None and not b.block.is_terminated:
+                        b.branch(self.target(last[0], last[0] + last[1].slots))
+                    b.position_at_end(blocks[pc])
+                self.lower_insn(pc, insn)
+                last = pc, insn
+            if not b.block.is_terminated:
+                b.branch(self.target(last[0], last[0] + last[1].slots))
+            self.fast = None

@@ -1,0 +1,164 @@
+"""Where the JITs hoist run-time checks: loops with a check-free second copy.
+
+An access the verifier could not prove may still have bounded offsets from the
+buffer's start (`VerifiedProgram.extents`): a rule table indexed by a bounded
+counter, a field at a bounded offset.  It is in bounds whenever the buffer is at
+least as long as its highest byte, a fact a JIT can test once instead of at every
+access.  For each innermost loop holding such accesses, both JITs emit the loop
+twice: the checked copy as always, and a copy without those checks, entered when
+`len >= need` at the loop's entry.  The test cannot change inside the loop (the
+buffer's length is fixed for the run unless a helper resizes the packet, and then
+nothing is hoisted), so the fast copy's accesses never trap, and every trap the
+program can take still happens in the checked copy or in a check both copies keep:
+the same error at the same pc as the interpreter's.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .cfg import block_leaders, subprogram_ranges
+from .context import packet_offsets
+from .helpers import changes_packet
+from .isa import Kind
+
+__all__ = ["VersionedLoop", "versioned_loops"]
+
+
+@dataclass(frozen=True)
+class VersionedLoop:
+    """A loop emitted twice: `header` is its only entry, `body` the pcs of its blocks,
+    `unchecked` the accesses its fast copy runs without a check, `need` the buffer
+    length (in bytes) at which the fast copy is entered."""
+    header: int
+    body: frozenset[int]
+    unchecked: frozenset[int]
+    need: int
+
+
+def versioned_loops(verified) -> tuple[VersionedLoop, ...]:
+    """The loops of `verified` whose bounded unproven buffer accesses both JITs hoist
+    (disjoint; innermost first wins), computed once per VerifiedProgram."""
+    cached = verified.__dict__.get("_versioned_loops")
+    if cached is None:
+        cached = verified.__dict__["_versioned_loops"] = _plan(verified)
+    return cached
+
+
+def _plan(verified) -> tuple[VersionedLoop, ...]:
+    prog = verified.program
+    if not verified.extents or changes_packet(prog) or packet_offsets(prog.context)[1] is not None:
+        return ()
+    candidates = []
+    for header, body in _natural_loops(prog).items():
+        covered = [pc for pc in verified.extents
+                   if pc in body and verified.regions.get(pc) == "mem"]
+        need = max((verified.extents[pc][1] for pc in covered), default=0)
+        if covered and need < 1 << 31:       # (a 32-bit immediate in the entry test)
+            candidates.append(VersionedLoop(header, body, frozenset(covered), need))
+    chosen: list[VersionedLoop] = []
+    for loop in sorted(candidates, key=lambda c: (len(c.body), c.header)):
+        if all(loop.body.isdisjoint(other.body) for other in chosen):
+            chosen.append(loop)
+    return tuple(sorted(chosen, key=lambda c: c.header))
+
+
+def _natural_loops(prog) -> dict[int, frozenset[int]]:
+    """Loop head -> the pcs of its natural loop: the blocks that reach a back edge into
+    the head (an edge from a block the head dominates) without passing through it.
+    Cycles entered at more than one block (irreducible) have no back edge: no loop."""
+    members, preds = _blocks(prog)
+    loops = {}
+    for first, _ in subprogram_ranges(prog):
+        idom = _immediate_dominators(first, preds)
+        for head in sorted(idom):
+            latches = [block for block in preds.get(head, ())
+                       if block in idom and _dominates(idom, head, block)]
+            if not latches:
+                continue
+            blocks, todo = {head}, latches
+            while todo:
+                block = todo.pop()
+                if block not in blocks:
+                    blocks.add(block)
+                    todo.extend(p for p in preds.get(block, ()) if p in idom)
+            loops[head] = frozenset(pc for block in blocks for pc in members[block])
+    return loops
+
+
+def _dominates(idom: dict[int, int], head: int, block: int) -> bool:
+    while block != head:
+        parent = idom[block]
+        if parent == block:             # the entry
+            return False
+        block = parent
+    return True
+
+
+def _immediate_dominators(entry: int, preds: dict) -> dict[int, int]:
+    """Block -> its immediate dominator (the entry maps to itself), for the blocks
+    reachable from `entry` (Cooper, Harvey and Kennedy's iteration in reverse
+    post-order)."""
+    succs: dict[int, list[int]] = {}
+    for block, sources in preds.items():
+        for source in sources:
+            succs.setdefault(source, []).append(block)
+    post, seen, stack = [], {entry}, [(entry, iter(sorted(succs.get(entry, ()))))]
+    while stack:
+        block, it = stack[-1]
+        nxt = next((b for b in it if b not in seen), None)
+        if nxt is None:
+            post.append(block)
+            stack.pop()
+        else:
+            seen.add(nxt)
+            stack.append((nxt, iter(sorted(succs.get(nxt, ())))))
+    rank = {block: n for n, block in enumerate(post)}
+    idom = {entry: entry}
+    changed = True
+    while changed:
+        changed = False
+        for block in reversed(post[:-1]):
+            new = None
+            for p in preds.get(block, ()):
+                if p not in idom:
+                    continue
+                if new is None:
+                    new = p
+                    continue
+                a, b = p, new                   # their nearest common dominator
+                while a != b:
+                    while rank[a] < rank[b]:
+                        a = idom[a]
+                    while rank[b] < rank[a]:
+                        b = idom[b]
+                new = a
+            if idom.get(block) != new:
+                idom[block], changed = new, True
+    return idom
+
+
+def _blocks(prog) -> tuple[dict[int, list[int]], dict[int, set[int]]]:
+    """Each basic block's pcs, and each block's predecessors (by first pc)."""
+    leaders = block_leaders(prog)
+    members: dict[int, list[int]] = {}
+    current = None
+    for pc, _ in prog:
+        if pc in leaders or current is None:
+            current = members.setdefault(pc, [])
+        current.append(pc)
+    preds: dict[int, set[int]] = {}
+    for first, pcs in members.items():
+        last = pcs[-1]
+        insn = prog.at(last)
+        if insn.kind is Kind.JA:
+            succ = [last + 1 + (insn.off if insn.spec.width == 64 else insn.imm)]
+        elif insn.kind is Kind.JCOND:
+            succ = [last + 1 + insn.off, last + insn.slots]
+        elif insn.kind is Kind.EXIT:
+            succ = []
+        else:
+            succ = [last + insn.slots]
+        for target in succ:
+            preds.setdefault(target, set()).add(first)
+    return members, preds

@@ -1,0 +1,123 @@
+"""Hoisted checks (bpfjit.checkplan): loops whose unproven buffer accesses have bounded
+offsets run a check-free copy when the buffer is long enough, with the same results
+and the same traps (error, pc) as the interpreter's on every engine."""
+
+import struct
+
+import pytest
+
+import bpfjit
+from bpfjit.checkplan import versioned_loops
+from bpfjit.verifier import verify
+
+# sum of the 16 little-endian u64 at mem[0..128): i in [0, 15], so the load's offset is
+# in [0, 120] and a buffer of 128 bytes or more proves it
+TABLE_SUM = """
+    mov %r0, 0
+    mov %r3, 0
+loop:
+    mov %r4, %r3
+    lsh %r4, 3
+    mov %r5, %r1
+    add %r5, %r4
+    ldxdw %r6, [%r5]
+    add %r0, %r6
+    add %r3, 1
+    jlt %r3, 16, loop
+    exit
+"""
+TABLE_LOAD_PC = 6
+
+# the first byte, at most 15, is a count n; then sums the u64 at mem[8 * i] for
+# i = 1..n and doubles each in place: a buffer of 8 * 16 = 128 bytes proves the
+# accesses, a shorter one may still hold all n of them.  The loop is laid out as
+# clang often does: its body first, entered by a backward jump from after it.
+COUNTED = """
+    ldxb %r3, [%r1]
+    jgt %r3, 15, out
+    mov %r0, 0
+    mov %r4, 1
+    ja check
+body:
+    mov %r5, %r4
+    lsh %r5, 3
+    add %r5, %r1
+    ldxdw %r6, [%r5]
+    add %r0, %r6
+    add %r6, %r6
+    stxdw [%r5], %r6
+    add %r4, 1
+check:
+    jle %r4, %r3, body
+    exit
+out:
+    mov %r0, 0
+    exit
+"""
+COUNTED_LOAD_PC, COUNTED_STORE_PC = 8, 11
+
+
+def qwords(values, length):
+    raw = b"".join(struct.pack("<Q", v) for v in values)
+    return bytearray(raw + bytes(length - len(raw)))
+
+
+def test_the_plan_names_the_loop_its_accesses_and_the_length():
+    loops = versioned_loops(verify(bpfjit.assemble(TABLE_SUM), helpers={}, cache=False))
+    assert [(l.header, sorted(l.body), sorted(l.unchecked), l.need) for l in loops] == \
+        [(2, list(range(2, 10)), [TABLE_LOAD_PC], 128)]
+
+
+def test_a_loop_entered_by_a_backward_jump_is_found_by_dominance():
+    loops = versioned_loops(verify(bpfjit.assemble(COUNTED), helpers={}, cache=False))
+    # the backward jump at pc 13 goes to pc 5, but the entry reaches the loop at pc 13
+    # (from `ja check`): pc 13 dominates the loop's blocks, so it is the head
+    assert [(l.header, sorted(l.body), sorted(l.unchecked), l.need) for l in loops] == \
+        [(13, list(range(5, 14)), [COUNTED_LOAD_PC, COUNTED_STORE_PC], 128)]
+
+
+def test_proven_or_unbounded_accesses_version_nothing():
+    proven = "mov %r0, 0\nmov %r3, 0\nl:\nstxdw [%r10-8], %r3\nadd %r3, 1\njlt %r3, 4, l\nexit"
+    unbounded = "mov %r0, 0\nl:\nldxb %r3, [%r1]\nadd %r1, %r3\nadd %r0, 1\njlt %r0, 4, l\nexit"
+    for text in (proven, unbounded):
+        assert versioned_loops(verify(bpfjit.assemble(text), helpers={}, cache=False)) == ()
+
+
+@pytest.mark.parametrize("length", [128, 200])
+def test_fast_copy_result(engine, length):
+    values = [(i * 0x0123456789ABCDEF + 7) % 2**64 for i in range(16)]
+    fn = bpfjit.compile(bpfjit.assemble(TABLE_SUM), engine)
+    assert fn(qwords(values, length)) == sum(values) % 2**64
+
+
+@pytest.mark.parametrize("length", [127, 64, 7])
+def test_checked_copy_traps_where_the_interpreter_does(engine, length):
+    fn = bpfjit.compile(bpfjit.assemble(TABLE_SUM), engine)
+    with pytest.raises(bpfjit.MemoryAccessError) as info:
+        fn(qwords(range(length // 8), length))
+    assert (info.value.pc, info.value.size, info.value.write) == (TABLE_LOAD_PC, 8, False)
+
+
+@pytest.mark.parametrize("count,length", [(15, 128), (15, 300), (3, 32), (0, 8), (5, 48)])
+def test_counted_loop_in_either_copy(engine, count, length):
+    values = [count] + [1000 * i + 3 for i in range(1, count + 1)]
+    mem = qwords(values, length)
+    fn = bpfjit.compile(bpfjit.assemble(COUNTED), engine)
+    assert fn(mem) == sum(values[1:])
+    assert list(struct.unpack_from(f"<{count + 1}Q", mem)) == \
+        [count] + [2 * v for v in values[1:]]
+
+
+@pytest.mark.parametrize("count,length,pc,write", [
+    (5, 40, COUNTED_LOAD_PC, False),       # the fifth entry is mem[40..48): not there
+    (4, 36, COUNTED_LOAD_PC, False),
+])
+def test_counted_loop_trap_and_earlier_writes(engine, count, length, pc, write):
+    values = [count] + list(range(10, 10 + count))
+    mem = qwords(values[:length // 8], length)
+    fn = bpfjit.compile(bpfjit.assemble(COUNTED), engine)
+    with pytest.raises(bpfjit.MemoryAccessError) as info:
+        fn(mem)
+    assert (info.value.pc, info.value.write) == (pc, write)
+    fitted = (length - 8) // 8              # the entries doubled before the trap
+    assert list(struct.unpack_from(f"<{fitted}Q", mem, 8)) == [2 * v for v in values[1:fitted + 1]]
