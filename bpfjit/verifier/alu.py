@@ -53,6 +53,19 @@ def _remaining_facts(zone, op: str, dst: int, src: int) -> tuple:
               if b is not None]
         down = [b for b in (zone.bound(MIRROR + dst, src), zone.bound(MIRROR + src, dst))
                 if b is not None]
+        # and through one other variable k: src - k <= a and k - (len - dst) <= b give
+        # src - (len - dst) <= a + b (a loop head's join keeps both facts, `i < n` and
+        # `n <= len - p`, but not always the one they imply: on the way in, i < n came
+        # from intervals, which the sparse zone does not close over)
+        for k, a, d in zone.related(src):
+            if a is not None and k < MIRROR:
+                b = zone.bound(k, MIRROR + dst)
+                if b is not None:
+                    up.append(a + b)
+            if d is not None and k < MIRROR:
+                b = zone.bound(MIRROR + dst, k)
+                if b is not None:
+                    down.append(b + d)
         return ("add", min(up) if up else None, min(down) if down else None,
                 zone.equal_to(dst))
     k = zone.bound(dst, LEN)
