@@ -208,14 +208,24 @@ class _Function(CallLowering, VersionLowering):
                 base = b.ptrtoint(self.stack_base, I64)
                 return b.gep(self.stack_base, [b.sub(addr, base)], source_etype=I8)
             return b.inttoptr(addr, PTR)
-        if self.m.metadata:                 # the packet and the metadata in use before it
-            lo, length = self._region()
-            in_mem = b.icmp_unsigned("<", b.sub(addr, lo), fit_bound(b, length, size))
-        else:
-            in_mem = b.icmp_unsigned("<", b.sub(addr, self.mem_i), self._bound("mem", size))
+        mark = size | (WRITE_FLAG if write else 0)
+        # the verifier may know which region the base always points into: check that one
+        region = verified.regions.get(pc)
         d_mem = b.sub(addr, self.mem_i)
+        if region != "stack":
+            if self.m.metadata:             # the packet and the metadata in use before it
+                lo, length = self._region()
+                in_mem = b.icmp_unsigned("<", b.sub(addr, lo), fit_bound(b, length, size))
+            else:
+                in_mem = b.icmp_unsigned("<", d_mem, self._bound("mem", size))
+            if region == "mem":
+                self.trap_unless(in_mem, TrapCode.MEMORY, pc, addr, mark)
+                return b.gep(self.mem, [d_mem], source_etype=I8)
         d_stack = b.sub(addr, self.frame_lo_i)
         in_stack = b.icmp_unsigned("<=", d_stack, self._bound("stack", size))
+        if region == "stack":
+            self.trap_unless(in_stack, TrapCode.MEMORY, pc, addr, mark)
+            return b.gep(self.frame_lo, [d_stack], source_etype=I8)
         valid = b.or_(in_mem, in_stack)
         for index, the_map in enumerate(self.m.prog.maps.list):   # map values: arenas
             if the_map.size < size:
@@ -223,7 +233,7 @@ class _Function(CallLowering, VersionLowering):
             d_map = b.sub(addr, self.m.map_address(index))
             valid = b.or_(valid, b.icmp_unsigned("<=", d_map,
                                                  const(I64, the_map.size - size)))
-        self.trap_unless(valid, TrapCode.MEMORY, pc, addr, size | (WRITE_FLAG if write else 0))
+        self.trap_unless(valid, TrapCode.MEMORY, pc, addr, mark)
         pointer = b.select(in_stack, b.gep(self.frame_lo, [d_stack], source_etype=I8),
                            b.inttoptr(addr, PTR)) if self.m.prog.maps else \
             b.gep(self.frame_lo, [d_stack], source_etype=I8)

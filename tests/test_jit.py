@@ -214,3 +214,25 @@ def test_disasm_ir_shows_both_stages():
 def test_disasm_native_of_the_interpreter_is_one_line():
     proc = run_cli("disasm", "--native", "--engine", "interp", str(PROGRAMS / "xorshift.s"))
     assert proc.returncode == 1 and "interpreter makes no machine code" in proc.stderr
+
+
+@pytest.mark.skipif("llvm" not in JITS, reason="llvm engine unavailable")
+@pytest.mark.parametrize("text,compare,not_compare", [
+    # a buffer pointer (the buffer may be empty): its address against the buffer only
+    ("ldxb %r0, [%r1]\nexit", "icmp ult", "icmp ule"),
+    # a stack pointer at a variable offset: against the live frames only (<=, no <)
+    ("mov %r0, 0\njeq %r2, 0, out\nldxb %r4, [%r1]\nlsh %r4, 4\nmov %r3, %r10\n"
+     "add %r3, -8\nsub %r3, %r4\nstdw [%r10-16], 0\nstdw [%r10-8], 0\n"
+     "ldxb %r0, [%r3]\nout:\nexit", "icmp ule", "icmp ult"),
+])
+def test_llvm_checks_only_the_region_the_verifier_knows(text, compare, not_compare):
+    """The verifier knows which region an unproven access's base points into; the llvm
+    engine, like peachpy, then checks only that region (one compare, not two)."""
+    from bpfjit.backends.llvm import build_image
+    from bpfjit.verifier import verify
+    verified = verify(bpfjit.assemble(text), helpers={}, cache=False)
+    assert verified.proven != set(verified.accesses)
+    _, extra = build_image(verified, frozenset(), keep_ir=True)
+    body = extra["ir"].split('@"bpf_sub_0"', 1)[1].split("\n}\n", 1)[0]
+    access = body[body.index("icmp sge"):]            # after the budget's checkpoint
+    assert compare in access and not_compare not in access
