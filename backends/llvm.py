@@ -244,7 +244,7 @@ class _Function(CallLowering, VersionLowering):
     def lower(self, prog: Program) -> None:
         b, previous = self.b, None
         for pc, insn in prog:
-            if not self.first <= pc < self.end:
+            if not self.first <= pc < self.end or pc < self.resume:
                 continue
             if pc in self.blocks:
                 if not b.block.is_terminated:
@@ -258,10 +258,19 @@ class _Function(CallLowering, VersionLowering):
 
     def lower_insn(self, pc: int, insn) -> None:
         """One instruction, after the budget charge when it starts a block."""
+        if pc in self.blocks:
+            if self.m.lines is not None:
+                self.b.debug_metadata = self.m.location(pc, self.func)
+            self.charge_budget(pc, self.m.costs[pc], pc in self.m.checkpoints)
+        if self.wants_group(pc):
+            self.lower_group(pc)
+        else:
+            self.lower_op(pc, insn)
+
+    def lower_op(self, pc: int, insn) -> None:
+        """The instruction itself (under its pc's debug location)."""
         if self.m.lines is not None:
             self.b.debug_metadata = self.m.location(pc, self.func)
-        if pc in self.blocks:
-            self.charge_budget(pc, self.m.costs[pc], pc in self.m.checkpoints)
         getattr(self, "_" + insn.kind.value)(pc, insn)
 
     def _operands(self, insn, width: int):

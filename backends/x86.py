@@ -26,7 +26,7 @@ import time
 
 from bpfjit.codeimage import CodeImage, cached_image
 from bpfjit.cfg import block_costs, block_leaders, budget_checkpoints, subprogram_ranges
-from bpfjit.checkplan import versioned_loops
+from bpfjit.checkplan import check_groups, versioned_loops, written_registers
 from bpfjit.errors import BpfError
 from bpfjit.context import packet_offsets
 from bpfjit.isa import LDDW_MAP, LDDW_MAP_VALUE, MEMORY_KINDS, STACK_SIZE, Kind
@@ -48,18 +48,10 @@ from .x86layout import (ATOMIC_OPS, BUDGET, CTX, CTX_BYTES, CTX_SLOT, DEFAULT_MA
 __all__ = ["compile_x86", "register_map", "DEFAULT_MAP", "ROTATIONS"]
 
 def _written_registers(body: list) -> set[int]:
-    """BPF registers the (pc, insn) pairs of `body` may write (not through calls)."""
+    """BPF registers the (pc, insn) pairs of `body` may write."""
     out: set[int] = set()
     for _, insn in body:
-        kind = insn.kind
-        if kind in (Kind.ALU, Kind.NEG, Kind.END, Kind.LDDW, Kind.LDX, Kind.LDSX):
-            out.add(insn.dst)
-        elif kind is Kind.LD_PACKET:
-            out.add(0)
-        elif kind is Kind.ATOMIC and insn.spec.fetch:
-            out.add(0 if insn.spec.op == "cmpxchg" else insn.src)
-        elif kind in (Kind.CALL, Kind.CALLX, Kind.CALL_LOCAL):
-            out.update(range(6))
+        out |= written_registers(insn)
     return out
 
 
@@ -152,6 +144,7 @@ class _Lowering(AluLowering, CallLowering, VersionLowering):
             while i < len(body):
                 i += self._instruction(body, i)
         self.emit_fast_copies()
+        self.emit_each_copies()
         a.mark(-1)
         for label, ok, size, fail in self.probes:
             a.label(label)
@@ -303,6 +296,8 @@ class _Lowering(AluLowering, CallLowering, VersionLowering):
                 a.jump("s", self._stub(TrapCode.BUDGET, pc, "zero"))
         else:
             a.mark(pc)
+        if self.wants_group(pc):
+            return self.emit_group(body, i)
         fused = self._fuse(body, i)
         if fused:
             return fused

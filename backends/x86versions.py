@@ -1,14 +1,19 @@
-"""Versioned loops in the peachpy backend (bpfjit.checkplan): each loop's blocks emitted
-a second time, after the subprograms, without the accesses a long-enough buffer
-proves; jumps into the loop from outside go through a test of the buffer's length
-placed just before the checked copy's head.  A mixin of backends.x86's lowering."""
+"""Two copies of some code in the peachpy backend (bpfjit.checkplan): each versioned
+loop's blocks emitted a second time, after the subprograms, without the accesses a
+long-enough buffer proves (jumps into the loop from outside go through a test of the
+buffer's length placed just before the checked copy's head); and a group of accesses
+from one base checked once, its instructions emitted in line without their checks and
+again out of line with every check, where a failing group check goes.  A mixin of
+backends.x86's lowering."""
 
 from __future__ import annotations
 
 from bpfjit.isa import Kind
 
+from bpfjit.checkplan import check_groups
+
 from .x86asm import Mem
-from .x86layout import CTX, CTX_SLOT
+from .x86layout import CTX, CTX_SLOT, S1, S2
 
 __all__ = ["VersionLowering"]
 
@@ -19,6 +24,9 @@ class VersionLowering:
     def _prepare_versions(self, loops) -> None:
         self.loops = {loop.header: loop for loop in loops}
         self.fast = None                     # the loop whose fast copy is being emitted
+        self.groups = check_groups(self.verified)
+        self.grouped = None                  # the group whose checked-once copy is emitted
+        self.each_copies: list[tuple] = []   # (label, back label, span, loop) to emit
 
     def label_of(self, source: int, pc: int) -> object:
         """The label a jump (or fall-through) from `source` to `pc` goes to: inside a
@@ -34,7 +42,60 @@ class VersionLowering:
         """Whether the access at `pc` runs without a check here: proven, or hoisted into
         the fast copy's entry test."""
         return not self.verified.needs_check(pc) or \
-            (self.fast is not None and pc in self.fast.unchecked)
+            (self.fast is not None and pc in self.fast.unchecked) or \
+            (self.grouped is not None and pc in self.grouped.members)
+
+    def wants_group(self, pc: int) -> bool:
+        """Whether a group of accesses starts at `pc` and some of them need a check here."""
+        group = self.groups.get(pc)
+        return group is not None and self.grouped is None and \
+            not all(self.unchecked(member) for member in group.members)
+
+    def emit_group(self, body: list, i: int) -> int:
+        """One check of the group's whole extent, then its instructions without the
+        members' checks; the per-access copy goes out of line.  Returns the body entries
+        consumed (up to the group's last member)."""
+        a, group = self.a, self.groups[body[i][0]]
+        end = i
+        while body[end][0] != group.last:
+            end += 1
+        span = body[i:end + 1]
+        each, back = a.new_label(), a.new_label()
+        width = group.hi - group.lo
+        a("LEA", S2, Mem(8, self.reg[group.base], group.lo))    # r11 = the group's start
+        a("SUB", S2, Mem(8, CTX, CTX_SLOT["mem"]))               # - the buffer's start
+        a("MOV", S1, Mem(8, CTX, CTX_SLOT["mem_bound1"]))        # r10 = buffer length
+        a("SUB", S1, width)                                      # - the group's width
+        a.jump("b", each)                                        # shorter than the group
+        a("CMP", S2, S1)
+        a.jump("a", each)                                        # beyond the last fit
+        self.grouped = group
+        self._emit_span(span)
+        self.grouped = None
+        a.label(back)
+        self.each_copies.append((each, back, span, self.fast))
+        return len(span)
+
+    def emit_each_copies(self) -> None:
+        """The out-of-line copies of the groups' instructions, every access checked."""
+        while self.each_copies:
+            each, back, span, loop = self.each_copies.pop(0)
+            self.fast = loop
+            self.a.label(each)
+            self._emit_span(span)
+            self.a.jump("jmp", back)
+        self.fast = None
+
+    def _emit_span(self, span: list) -> None:
+        k = 0
+        while k < len(span):
+            pc, insn = span[k]
+            self.a.mark(pc)
+            used = self._fuse(span, k)
+            if not used:
+                getattr(self, "_" + insn.kind.value)(pc, insn)
+                used = 1
+            k += used
 
     def enter_test(self, pc: int) -> None:
         """Before the checked copy of a versioned loop's head: into the fast copy when

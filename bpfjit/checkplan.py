@@ -1,4 +1,5 @@
-"""Where the JITs hoist run-time checks: loops with a check-free second copy.
+"""Where the JITs put run-time checks: loops with a check-free second copy, and one
+check for a group of accesses from one base in a block.
 
 An access the verifier could not prove may still have bounded offsets from the
 buffer's start (`VerifiedProgram.extents`): a rule table indexed by a bounded
@@ -20,9 +21,10 @@ from dataclasses import dataclass
 from .cfg import block_leaders, subprogram_ranges
 from .context import packet_offsets
 from .helpers import changes_packet
-from .isa import Kind
+from .isa import MEMORY_KINDS, Kind
 
-__all__ = ["VersionedLoop", "versioned_loops"]
+__all__ = ["VersionedLoop", "versioned_loops", "CheckGroup", "check_groups",
+           "written_registers"]
 
 
 @dataclass(frozen=True)
@@ -61,6 +63,75 @@ def _plan(verified) -> tuple[VersionedLoop, ...]:
         if all(loop.body.isdisjoint(other.body) for other in chosen):
             chosen.append(loop)
     return tuple(sorted(chosen, key=lambda c: c.header))
+
+
+@dataclass(frozen=True)
+class CheckGroup:
+    """Unproven buffer accesses in one block through one base register that nothing
+    between them writes: one check of [base + lo, base + hi) before the `first` covers
+    all of `members`; when it fails, the instructions from `first` to `last` run with
+    a check at every access, so a trap still names the access that failed."""
+    first: int
+    last: int
+    members: frozenset[int]
+    base: int
+    lo: int
+    hi: int
+
+
+def check_groups(verified) -> dict[int, CheckGroup]:
+    """The groups of two or more accesses worth one check, keyed by their first pc
+    (computed once per VerifiedProgram)."""
+    cached = verified.__dict__.get("_check_groups")
+    if cached is None:
+        cached = verified.__dict__["_check_groups"] = _groups(verified)
+    return cached
+
+
+def written_registers(insn) -> set[int]:
+    """The BPF registers an instruction may write (calls: r0-r5, their results and the
+    registers they clobber)."""
+    kind = insn.kind
+    if kind in (Kind.ALU, Kind.NEG, Kind.END, Kind.LDDW, Kind.LDX, Kind.LDSX):
+        return {insn.dst}
+    if kind is Kind.LD_PACKET:
+        return set(range(6))
+    if kind is Kind.ATOMIC and insn.spec.fetch:
+        return {0 if insn.spec.op == "cmpxchg" else insn.src}
+    if kind in (Kind.CALL, Kind.CALLX, Kind.CALL_LOCAL):
+        return set(range(6))
+    return set()
+
+
+def _groups(verified) -> dict[int, CheckGroup]:
+    if verified.mode != "checked":
+        return {}
+    prog = verified.program
+    leaders = block_leaders(prog)
+    groups: dict[int, CheckGroup] = {}
+    open_: dict[int, list] = {}           # base register -> [(pc, lo, hi), ...] so far
+
+    def close(base: int) -> None:
+        run = open_.pop(base, None)
+        if run is not None and len(run) >= 2:
+            groups[run[0][0]] = CheckGroup(run[0][0], run[-1][0],
+                                           frozenset(pc for pc, _, _ in run), base,
+                                           min(lo for _, lo, _ in run),
+                                           max(hi for _, _, hi in run))
+
+    for pc, insn in prog:
+        if pc in leaders:
+            for base in list(open_):
+                close(base)
+        if insn.kind in MEMORY_KINDS and verified.needs_check(pc) \
+                and verified.regions.get(pc) == "mem":
+            base = insn.src if insn.kind in (Kind.LDX, Kind.LDSX) else insn.dst
+            open_.setdefault(base, []).append((pc, insn.off, insn.off + insn.spec.size))
+        for reg in written_registers(insn):
+            close(reg)
+    for base in list(open_):
+        close(base)
+    return groups
 
 
 def _natural_loops(prog) -> dict[int, frozenset[int]]:

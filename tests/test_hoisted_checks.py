@@ -1,13 +1,14 @@
-"""Hoisted checks (bpfjit.checkplan): loops whose unproven buffer accesses have bounded
-offsets run a check-free copy when the buffer is long enough, with the same results
-and the same traps (error, pc) as the interpreter's on every engine."""
+"""Where checks go (bpfjit.checkplan): loops whose unproven buffer accesses have bounded
+offsets run a check-free copy when the buffer is long enough, and accesses from one
+base in a block share one check; with the same results and the same traps (error, pc,
+earlier writes) as the interpreter's on every engine."""
 
 import struct
 
 import pytest
 
 import bpfjit
-from bpfjit.checkplan import versioned_loops
+from bpfjit.checkplan import CheckGroup, check_groups, versioned_loops
 from bpfjit.verifier import verify
 
 # sum of the 16 little-endian u64 at mem[0..128): i in [0, 15], so the load's offset is
@@ -121,3 +122,65 @@ def test_counted_loop_trap_and_earlier_writes(engine, count, length, pc, write):
     assert (info.value.pc, info.value.write) == (pc, write)
     fitted = (length - 8) // 8              # the entries doubled before the trap
     assert list(struct.unpack_from(f"<{fitted}Q", mem, 8)) == [2 * v for v in values[1:fitted + 1]]
+
+
+# ---- one check for a group of accesses ----------------------------------------------
+
+# p = mem + mem[0]; then loads and a store at p+1 .. p+6 in one block: one group
+GROUPED = """
+    ldxb %r3, [%r1]
+    add %r1, %r3
+    ldxb %r0, [%r1+1]
+    stb [%r1+3], 7
+    ldxb %r4, [%r1+2]
+    add %r0, %r4
+    ldxh %r4, [%r1+4]
+    add %r0, %r4
+    exit
+"""
+
+
+def test_a_group_covers_one_base_in_one_block():
+    verified = verify(bpfjit.assemble(GROUPED), helpers={}, cache=False)
+    assert check_groups(verified) == {
+        2: CheckGroup(first=2, last=6, members=frozenset({2, 3, 4, 6}), base=1, lo=1, hi=6)}
+
+
+@pytest.mark.parametrize("text,groups", [
+    # the base is written between the accesses: two singletons, no group
+    ("ldxb %r0, [%r1+1]\nadd %r1, 1\nldxb %r2, [%r1+1]\nexit", {}),
+    # a jump ends the block: the access after it is in another one
+    ("ldxb %r0, [%r1+1]\njeq %r0, 0, +1\nldxb %r2, [%r1+2]\nexit", {}),
+    # a load into its own base ends the group with it
+    ("ldxb %r0, [%r1+1]\nldxdw %r1, [%r1+2]\nldxb %r2, [%r1]\nexit",
+     {0: CheckGroup(first=0, last=1, members=frozenset({0, 1}), base=1, lo=1, hi=10)}),
+])
+def test_what_ends_a_group(text, groups):
+    assert check_groups(verify(bpfjit.assemble(text), helpers={}, cache=False)) == groups
+
+
+@pytest.mark.parametrize("skip", [0, 9])
+def test_a_group_that_fits(engine, skip):
+    mem = bytearray([skip] + [0] * skip + [0x10, 0x20, 0x30, 0x40, 0x01, 0x02])
+    fn = bpfjit.compile(bpfjit.assemble(GROUPED), engine)
+    p = skip
+    expected = mem[p + 1] + mem[p + 2] + (mem[p + 4] | mem[p + 5] << 8)
+    assert fn(mem) == expected
+    assert mem[p + 3] == 7
+
+
+@pytest.mark.parametrize("room,pc,size,write,stored", [
+    (1, 2, 1, False, False),     # p+1 is already outside: the first member traps
+    (3, 3, 1, True, False),      # the store at p+3 traps; nothing written
+    (5, 6, 2, False, True),      # the last load traps, after the store took effect
+])
+def test_a_group_that_does_not_fit_traps_at_the_access(engine, room, pc, size, write, stored):
+    skip = 4
+    mem = bytearray([skip] + [0xEE] * (skip + room - 1))       # p + room bytes in all
+    fn = bpfjit.compile(bpfjit.assemble(GROUPED), engine)
+    with pytest.raises(bpfjit.MemoryAccessError) as info:
+        fn(mem)
+    assert (info.value.pc, info.value.size, info.value.write) == (pc, size, write)
+    if stored:
+        assert mem[skip + 3] == 7
+    assert mem.count(7) == int(stored)
