@@ -45,18 +45,19 @@ from bpfjit.runtime import JitProgram, helper_table
 
 from bpfjit.traps import WRITE_FLAG, TrapCode
 
+from .llvmalu import AluLowering
 from .llvmcalls import CallLowering
 from .llvmlines import LineInfo, line_table
 from .llvmversions import VersionLowering
-from .llvmtypes import (ATOMIC_OPS, CMP, I1, I8, I32, I64, INT, PTR, REPORT_PTR, SHIFT_OPS,
-                        SIMPLE_OPS, SUB_TYPE, const, fit_bound, run_field)
+from .llvmtypes import (ATOMIC_OPS, CMP, I1, I8, I32, I64, INT, PTR, REPORT_PTR, SUB_TYPE,
+                        const, fit_bound, run_field)
 from .mapops import OPERATIONS, emit_array_update, emit_hash_ops, native_map_calls
 
 __all__ = ["compile_llvm"]
 STACK_BYTES = STACK_SIZE * MAX_CALL_DEPTH
 M32, M64 = (1 << 32) - 1, (1 << 64) - 1
 
-class _Function(CallLowering, VersionLowering):
+class _Function(AluLowering, CallLowering, VersionLowering):
     """Lowers one BPF subprogram (pcs [first, end)) into one LLVM function."""
 
     def __init__(self, lowering: "_Module", func, first: int, end: int):
@@ -272,96 +273,6 @@ class _Function(CallLowering, VersionLowering):
         if self.m.lines is not None:
             self.b.debug_metadata = self.m.location(pc, self.func)
         getattr(self, "_" + insn.kind.value)(pc, insn)
-
-    def _operands(self, insn, width: int):
-        a = self.get(insn.dst)
-        if insn.spec.source == "reg":
-            b_ = self.get(insn.src)
-        else:
-            b_ = const(I64, insn.imm)      # sign-extended to 64 bits
-        if width == 32:
-            a, b_ = self.b.trunc(a, I32), self.b.trunc(b_, I32)
-        return a, b_
-
-    def _alu(self, pc, insn) -> None:
-        spec, b = insn.spec, self.b
-        ty = INT[spec.width]
-        x, y = self._operands(insn, spec.width)
-        op = spec.op
-        if op in SIMPLE_OPS:
-            r = getattr(b, SIMPLE_OPS[op])(x, y)
-        elif op in SHIFT_OPS:
-            r = getattr(b, SHIFT_OPS[op])(x, b.and_(y, const(ty, spec.width - 1)))
-        elif op == "mov":
-            r = y
-        elif op == "movsx":
-            r = b.sext(b.trunc(y, INT[insn.off]), ty)
-        else:
-            r = self._divide(op, x, y, ty)
-        self.set(insn.dst, b.zext(r, I64) if spec.width == 32 else r)
-
-    def _divide(self, op: str, x, y, ty):
-        """div/mod/sdiv/smod without ever executing a faulting division."""
-        b = self.b
-        zero, one = const(ty, 0), const(ty, 1)
-        by_zero = b.icmp_unsigned("==", y, zero)
-        if op in ("div", "mod"):
-            safe = b.select(by_zero, one, y)
-            if op == "div":
-                return b.select(by_zero, zero, b.udiv(x, safe))
-            return b.select(by_zero, x, b.urem(x, safe))
-        int_min = const(ty, 1 << (ty.width - 1))
-        overflow = b.and_(b.icmp_unsigned("==", y, const(ty, -1)),
-                          b.icmp_unsigned("==", x, int_min))
-        safe = b.select(b.or_(by_zero, overflow), one, y)   # INT_MIN / 1 == INT_MIN, % 1 == 0
-        if op == "sdiv":
-            return b.select(by_zero, zero, b.sdiv(x, safe))
-        return b.select(by_zero, x, b.srem(x, safe))
-
-    def _neg(self, pc, insn) -> None:
-        width = insn.spec.width
-        x = self.get(insn.dst)
-        if width == 32:
-            x = self.b.trunc(x, I32)
-        r = self.b.neg(x)
-        self.set(insn.dst, self.b.zext(r, I64) if width == 32 else r)
-
-    def _end(self, pc, insn) -> None:
-        b, bits = self.b, insn.imm
-        x = self.get(insn.dst)
-        if insn.spec.op == "le":
-            r = x if bits == 64 else b.and_(x, const(I64, (1 << bits) - 1))
-        else:
-            narrow = x if bits == 64 else b.trunc(x, INT[bits])
-            swap = self.m.module.declare_intrinsic("llvm.bswap", [INT[bits]])
-            r = b.call(swap, [narrow])
-            r = r if bits == 64 else b.zext(r, I64)
-        self.set(insn.dst, r)
-
-    def _ld_packet(self, pc, insn) -> None:
-        """ldabs/ldind: r0 = the big-endian value at a packet offset (imm, or src + imm as
-        a signed 32-bit sum); outside the packet the program returns 0 at once (only the
-        main subprogram has these: the verifier refuses them beside local calls)."""
-        b, bits = self.b, insn.spec.width
-        if insn.spec.op == "abs":
-            offset = const(I64, insn.imm)
-        else:
-            total = b.add(self.get(insn.src), const(I64, insn.imm))
-            offset = b.sext(b.trunc(total, I32), I64)
-        inside = b.icmp_unsigned("<", offset, self._bound("mem", insn.spec.size))
-        outside = self.func.append_basic_block(f"packet_end{pc}")
-        ob = ir.IRBuilder(outside)
-        ob.store(ob.load(self.budget, typ=I64), run_field(ob, self.run, "budget"))
-        ob.ret(const(I64, 0))
-        cont = self.func.append_basic_block()
-        b.cbranch(inside, cont, outside)
-        b.position_at_end(cont)
-        value = b.load(b.gep(self.mem, [offset], source_etype=I8), typ=INT[bits], align=1)
-        if bits > 8:
-            value = b.call(self.m.module.declare_intrinsic("llvm.bswap", [INT[bits]]), [value])
-        self.set(0, b.zext(value, I64))
-        for i in range(1, 6):
-            self.set(i, const(I64, 0))
 
     def _ja(self, pc, insn) -> None:
         offset = insn.off if insn.spec.width == 64 else insn.imm

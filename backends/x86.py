@@ -26,7 +26,7 @@ import time
 
 from bpfjit.codeimage import CodeImage, cached_image
 from bpfjit.cfg import block_costs, block_leaders, budget_checkpoints, subprogram_ranges
-from bpfjit.checkplan import check_groups, versioned_loops, written_registers
+from bpfjit.checkplan import versioned_loops, written_registers
 from bpfjit.errors import BpfError
 from bpfjit.context import packet_offsets
 from bpfjit.isa import LDDW_MAP, LDDW_MAP_VALUE, MEMORY_KINDS, STACK_SIZE, Kind
@@ -359,30 +359,6 @@ class _Lowering(AluLowering, CallLowering, VersionLowering):
             return used + 1
         self.a("LEA", self.reg[d], Mem(8, base, disp, index, 1))
         return used
-
-    def _ld_packet(self, pc: int, insn) -> None:
-        """ldabs/ldind: r0 = the big-endian value at a packet offset (imm, or src + imm as
-        a signed 32-bit sum); outside the packet the program returns 0."""
-        a, size = self.a, insn.spec.size
-        d = self.reg[0]
-        if insn.spec.op == "abs":
-            a("MOV", S1, insn.imm)                          # mov r10, imm
-        else:
-            a("MOV", r32(S1), r32(self.reg[insn.src]))      # mov r10d, src32
-            if insn.imm:
-                a("ADD", r32(S1), s32(insn.imm))           # add r10d, imm
-            a("MOVSXD", S1, r32(S1))                        # movsxd r10, r10d
-        a("CMP", S1, Mem(8, CTX, CTX_SLOT[f"mem_bound{size}"]))   # offset < len - size + 1?
-        a.jump("ae", "return_zero")
-        a("ADD", S1, Mem(8, CTX, CTX_SLOT["data"]))            # add r10, packet
-        if size == 4:
-            a("MOV", r32(d), Mem(4, S1, 0))                 # mov r0d, [r10]
-            a("BSWAP", r32(d))                              # bswap r0d
-        else:
-            a("MOVZX", r32(d), Mem(size, S1, 0))            # movzx r0d, [r10]
-            if size == 2:
-                a("ROR", r16(d), 8)                         # ror r0w, 8
-                a("MOVZX", r32(d), r16(d))
 
     # ---- jumps, addresses, constants (calls: x86calls; arithmetic: x86alu) ----------------
 

@@ -1,6 +1,6 @@
 """Arithmetic in the peachpy lowering: ALU operations, constants, shifts, division
-and modulo (never a faulting instruction), negation and byte swaps.  A mixin of
-backends.x86's lowering."""
+and modulo (never a faulting instruction), negation, byte swaps and the legacy packet
+loads.  A mixin of backends.x86's lowering."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ __all__ = ["AluLowering"]
 
 
 class AluLowering:
-    """ALU, NEG and END instructions (see backends.x86)."""
+    """ALU, NEG, END and LD_PACKET instructions (see backends.x86)."""
 
     def _alu(self, pc: int, insn) -> None:
         a, spec = self.a, insn.spec
@@ -176,3 +176,27 @@ class AluLowering:
             a("MOVZX", r32(d), r16(d))
         else:
             a("BSWAP", sized(d, bits))
+
+    def _ld_packet(self, pc: int, insn) -> None:
+        """ldabs/ldind: r0 = the big-endian value at a packet offset (imm, or src + imm as
+        a signed 32-bit sum); outside the packet the program returns 0."""
+        a, size = self.a, insn.spec.size
+        d = self.reg[0]
+        if insn.spec.op == "abs":
+            a("MOV", S1, insn.imm)                          # mov r10, imm
+        else:
+            a("MOV", r32(S1), r32(self.reg[insn.src]))      # mov r10d, src32
+            if insn.imm:
+                a("ADD", r32(S1), s32(insn.imm))           # add r10d, imm
+            a("MOVSXD", S1, r32(S1))                        # movsxd r10, r10d
+        a("CMP", S1, Mem(8, CTX, CTX_SLOT[f"mem_bound{size}"]))   # offset < len - size + 1?
+        a.jump("ae", "return_zero")
+        a("ADD", S1, Mem(8, CTX, CTX_SLOT["data"]))            # add r10, packet
+        if size == 4:
+            a("MOV", r32(d), Mem(4, S1, 0))                 # mov r0d, [r10]
+            a("BSWAP", r32(d))                              # bswap r0d
+        else:
+            a("MOVZX", r32(d), Mem(size, S1, 0))            # movzx r0d, [r10]
+            if size == 2:
+                a("ROR", r16(d), 8)                         # ror r0w, 8
+                a("MOVZX", r32(d), r16(d))
