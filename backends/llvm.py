@@ -55,6 +55,8 @@ from .mapops import OPERATIONS, emit_array_update, emit_hash_ops, native_map_cal
 
 __all__ = ["compile_llvm"]
 STACK_BYTES = STACK_SIZE * MAX_CALL_DEPTH
+# internal functions of at most this many IR instructions are inlined wherever called
+INLINE_SIZE = 150
 M32, M64 = (1 << 32) - 1, (1 << 64) - 1
 
 class _Function(AluLowering, CallLowering, VersionLowering):
@@ -396,6 +398,27 @@ class _Module:
         for first, end in ranges:
             _Function(self, self.functions[first], first, end).lower(prog)
         self._entry()
+        self._mark_inlining()
+
+    def _mark_inlining(self) -> None:
+        """`alwaysinline` on the internal functions worth inlining: those called once, and
+        small ones (the -O2 pipeline here has no cost-based inliner; see
+        generate_object).  Nothing recursive: a recursive program keeps its calls."""
+        calls: dict[str, int] = {}
+        for fn in self.module.functions:
+            for block in fn.blocks:
+                for instr in block.instructions:
+                    callee = getattr(instr, "callee", None)
+                    if isinstance(instr, ir.CallInstr) and isinstance(callee, ir.Function):
+                        calls[callee.name] = calls.get(callee.name, 0) + 1
+        for fn in self.module.functions:
+            if fn.is_declaration or fn.linkage != "internal" or fn is self.trap_function:
+                continue
+            if self.verified.recursive and fn.name.startswith("bpf_sub_"):
+                continue
+            size = sum(len(block.instructions) for block in fn.blocks)
+            if calls.get(fn.name, 0) <= 1 or size <= INLINE_SIZE:
+                fn.attributes.add("alwaysinline")
 
     def map_address(self, index: int):
         """The address of map `index`'s value arena: an external symbol that the linker
@@ -548,7 +571,20 @@ def generate_object(ir_text: str, opt_level: int, keep_ir: bool) -> tuple[bytes,
         full = opt_level >= 3
         tuning.loop_unrolling = tuning.loop_vectorization = tuning.slp_vectorization = full
         builder = llvm.create_pass_builder(machine, tuning)
-        builder.getModulePassManager().run(module, builder)
+        if opt_level == 2:
+            # -O2: inline what _mark_inlining chose, then the -O2 function simplification
+            # pipeline on what is left (half the time of the whole module pipeline, whose
+            # inliner and late passes gained nothing measurable on bench/ here)
+            inline = llvm.create_new_module_pass_manager()
+            inline.add_always_inliner_pass()
+            inline.add_global_dead_code_eliminate_pass()
+            inline.run(module, builder)
+            simplify = builder.getFunctionPassManager()
+            for fn in module.functions:
+                if not fn.is_declaration:
+                    simplify.run(fn, builder)
+        else:
+            builder.getModulePassManager().run(module, builder)
     optimised = str(module) if keep_ir else None
     return machine.emit_object(module), optimised
 
