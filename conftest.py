@@ -56,8 +56,8 @@ def pytest_generate_tests(metafunc):
 def engine(request, monkeypatch) -> str:
     name, _, rotation = request.param.partition("@")
     if rotation:
-        from bpfjit.backends import x86
-        monkeypatch.setattr(x86, "DEFAULT_MAP", x86.register_map(int(rotation)))
+        from bpfjit.backends import x86layout
+        monkeypatch.setattr(x86layout, "DEFAULT_MAP", x86layout.register_map(int(rotation)))
     return name
 
 

@@ -38,7 +38,7 @@ def _llvm(verified, helpers=None, budget=None, opt_level=2, keep_ir=False,
           line_info=False, **unknown):
     reject_unknown_options("llvm", unknown)
     try:
-        from .llvm import compile_llvm
+        from .llvmjit import compile_llvm
     except ImportError as exc:
         raise BackendUnavailable(f"engine 'llvm' needs llvmlite, cffi and pyelftools "
                                  f"({exc}); pip install bpfjit's dependencies") from None
@@ -54,7 +54,7 @@ def _peachpy(verified, helpers=None, budget=None, registers=None, line_info=True
             "engine 'peachpy' needs PeachPy, which is not importable: on Debian run "
             "'apt-get install python3-peachpy' and use a virtualenv made with "
             "--system-site-packages from /usr/bin/python3 (make test does this)")
-    from .x86 import compile_x86
+    from .x86jit import compile_x86
     return compile_x86(verified, helpers=helpers, budget=budget, registers=registers,
                        line_info=line_info)
 

@@ -21,14 +21,15 @@ W^X memory shared with the other backend (see that module for why).
 
 from __future__ import annotations
 
-import time
 from dataclasses import replace
 
 try:
-    import llvmlite.binding as llvm
     from llvmlite import __version__ as llvmlite_version, ir
 except ImportError:     # pragma: no cover - reported through the engine registry
-    llvm = ir = llvmlite_version = None
+    ir = llvmlite_version = None
+# llvmlite.binding (LLVM itself: ~30 ms to import) is loaded on the first code generation,
+# so that a compile the code cache answers never pays for it
+llvm = None
 
 from bpfjit.cfg import block_costs, block_leaders, budget_checkpoints, subprogram_ranges
 from bpfjit.checkplan import versioned_loops
@@ -37,11 +38,10 @@ from bpfjit.context import packet_offsets
 from bpfjit.isa import LDDW_MAP, LDDW_MAP_VALUE, MAX_CALL_DEPTH, STACK_SIZE, Kind
 from bpfjit.helpers import changes_packet
 from bpfjit.maps import ARRAY_TYPES, LRU_TYPES, map_handle
-from bpfjit.codeimage import INDEX_SYMBOL, MAP_SYMBOL, cached_image
+from bpfjit.codeimage import INDEX_SYMBOL, MAP_SYMBOL
 from . import llvm_worker
 from bpfjit.program import Program
 from bpfjit.runfields import CONFIG_FIELDS, RUN_FIELDS, TRAPPED
-from bpfjit.runtime import JitProgram, helper_table
 
 from bpfjit.traps import WRITE_FLAG, TrapCode
 
@@ -53,7 +53,7 @@ from .llvmtypes import (ATOMIC_OPS, CMP, I1, I8, I32, I64, INT, PTR, REPORT_PTR,
                         const, fit_bound, run_field)
 from .mapops import OPERATIONS, emit_array_update, emit_hash_ops, native_map_calls
 
-__all__ = ["compile_llvm"]
+__all__ = ["build_image", "generate_object"]
 STACK_BYTES = STACK_SIZE * MAX_CALL_DEPTH
 # internal functions of at most this many IR instructions are inlined wherever called
 INLINE_SIZE = 150
@@ -364,7 +364,7 @@ class _Module:
         self.module = ir.Module(name="bpf")
         self.externals: dict[str, object] = {}     # symbol -> its external global
         self.hash_ops: dict[tuple, dict] = {}   # (key size, value size, LRU) -> functions
-        self.module.triple = llvm.get_process_triple()
+        self.module.triple = _binding().get_process_triple()
         self.lines = LineInfo(self.module) if lines else None
         # a helper may resize the packet: buffer bounds then come from run->mem_len,
         # read where they are used (after the last call), not once per function
@@ -519,9 +519,23 @@ class _Module:
 _MACHINES: dict[int, object] = {}
 
 
+def _binding():
+    """llvmlite.binding, imported on first use."""
+    global llvm
+    if llvm is None:
+        try:
+            import llvmlite.binding as binding
+        except (ImportError, OSError) as exc:     # pragma: no cover - a broken install
+            raise BackendUnavailable(f"engine 'llvm' cannot load LLVM through llvmlite: "
+                                     f"{exc}") from None
+        llvm = binding
+    return llvm
+
+
 def _target_machine(opt_level: int):
     if ir is None:
         raise BackendUnavailable("engine 'llvm' needs llvmlite: pip install 'llvmlite>=0.44'")
+    _binding()
     if opt_level not in _MACHINES:
         llvm.initialize_native_target()
         llvm.initialize_native_asmprinter()
@@ -530,31 +544,6 @@ def _target_machine(opt_level: int):
             cpu=llvm.get_host_cpu_name(), features=llvm.get_host_cpu_features().flatten(),
             opt=opt_level, reloc="pic", codemodel="small")
     return _MACHINES[opt_level]
-
-
-def compile_llvm(verified, helpers=None, budget=None, opt_level: int = 2,
-                 keep_ir: bool = False, line_info: bool = False) -> JitProgram:
-    """Compile `prog` with LLVM; see the module docstring for what is guaranteed.
-
-    `keep_ir` keeps the IR before and after optimisation in `.extra`; `line_info`
-    maps native code back to BPF pcs (`.extra["lines"]`), for disassembly.
-    """
-    started = time.perf_counter_ns()
-    table = helper_table(verified.program, helpers, "llvm")
-    ids, native = frozenset(table.helpers), frozenset(OPERATIONS) - set(helpers or {})
-
-    def build():
-        return build_image(verified, ids, native_maps=native, opt_level=opt_level,
-                           keep_ir=keep_ir, line_info=line_info)
-    if keep_ir:                 # the IR is wanted: always compile
-        image, extra = build()
-    else:
-        options = {"helpers": ids, "native_maps": native, "opt_level": opt_level,
-                   "line_info": line_info, "llvmlite": llvmlite_version}
-        image = cached_image(verified, "llvm", options, lambda: build()[0])
-        extra = {"ir": None, "optimised_ir": None}
-    return JitProgram.from_image(verified.program, "llvm", image, table, budget,
-                                 dict(extra, compile_ns=time.perf_counter_ns() - started))
 
 
 def generate_object(ir_text: str, opt_level: int, keep_ir: bool) -> tuple[bytes, str | None]:

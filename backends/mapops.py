@@ -25,6 +25,7 @@ from llvmlite import ir
 
 from bpfjit.codeimage import CodeImage
 from bpfjit.maps import ARRAY_TYPES, HASH_TYPES, LRU_TYPES
+from bpfjit.helpers.maps import MAP_OPERATIONS
 from bpfjit.maps.hashindex import BPF_EXIST, BPF_NOEXIST, MULTIPLIER, NONE, header_offset
 
 from .llvmtypes import I1, I8, I32, I64, INT, PTR, const
@@ -32,7 +33,7 @@ from .llvmtypes import I1, I8, I32, I64, INT, PTR, const
 __all__ = ["emit_hash_ops", "emit_array_update", "routine_image", "routine_kind",
            "routine_symbol", "native_map_calls", "OPERATIONS"]
 
-OPERATIONS = {1: "lookup", 2: "update", 3: "delete"}       # helper id -> operation
+OPERATIONS = MAP_OPERATIONS                                 # helper id -> operation
 _ARGS = {"lookup": [PTR, PTR], "update": [PTR, PTR, PTR, I64], "delete": [PTR, PTR]}
 
 

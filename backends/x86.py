@@ -21,19 +21,14 @@ function (rsp is reset from r12), so local calls need no check on return.
 
 from __future__ import annotations
 
-import os
-import time
-
-from bpfjit.codeimage import CodeImage, cached_image
+from bpfjit.codeimage import CodeImage
 from bpfjit.cfg import block_costs, block_leaders, budget_checkpoints, subprogram_ranges
 from bpfjit.checkplan import versioned_loops, written_registers
-from bpfjit.errors import BpfError
 from bpfjit.context import packet_offsets
 from bpfjit.isa import LDDW_MAP, LDDW_MAP_VALUE, MEMORY_KINDS, STACK_SIZE, Kind
 from bpfjit.helpers import changes_packet
 from bpfjit.maps import ARRAY_TYPES, map_handle
 from bpfjit.runfields import CONFIG_FIELDS, TRAPPED
-from bpfjit.runtime import JitProgram, helper_table
 from bpfjit.traps import WRITE_FLAG, TrapCode
 
 from .mapops import OPERATIONS, native_map_calls
@@ -42,10 +37,10 @@ from .x86asm import Assembler, Mem, r8, r16, r32
 from .x86calls import CallLowering
 from .x86versions import VersionLowering
 from .x86layout import (ATOMIC_OPS, BUDGET, CTX, CTX_BYTES, CTX_SLOT, DEFAULT_MAP, FRAME, JCC,
-                        M32, PLACEHOLDER, POOL, ROTATIONS, RUN_AT, RUN_SLOT, S1, S2, SIGNED_LOAD,
+                        M32, PLACEHOLDER, ROTATIONS, RUN_AT, RUN_SLOT, S1, S2, SIGNED_LOAD,
                         STACK_BYTES, register_map, s32, sized)
 
-__all__ = ["compile_x86", "register_map", "DEFAULT_MAP", "ROTATIONS"]
+__all__ = ["build_image", "register_map", "DEFAULT_MAP", "ROTATIONS"]
 
 def _written_registers(body: list) -> set[int]:
     """BPF registers the (pc, insn) pairs of `body` may write."""
@@ -534,39 +529,6 @@ class _Lowering(AluLowering, CallLowering, VersionLowering):
         a("lock CMPXCHG", dst, sized(S1 if s == "rax" else s, w))
         a("MOV", sized(r0, w), sized("rax", w))
         a("MOV", "rax", S1)
-
-
-def compile_x86(verified, helpers=None, budget=None, registers: tuple[str, ...] | None = None,
-                line_info: bool = True) -> JitProgram:
-    """Compile a verified program to x86-64; see the module docstring.
-
-    `registers` overrides the x86 registers of BPF r0..r10 (a permutation of the
-    default ones, see `register_map`); `line_info` keeps the native-code-to-pc
-    table for `bpfjit disasm --native`.
-    """
-    started = time.perf_counter_ns()
-    table = helper_table(verified.program, helpers, "peachpy")
-    regs = resolve_registers(registers)
-    ids, native = frozenset(table.helpers), frozenset(OPERATIONS) - set(helpers or {})
-    options = {"helpers": ids, "native_maps": native, "registers": regs,
-               "line_info": line_info}
-    image = cached_image(verified, "peachpy", options, lambda: build_image(
-        verified, ids, regs, native_maps=native, line_info=line_info))
-    return JitProgram.from_image(verified.program, "peachpy", image, table, budget,
-                                 {"registers": regs,
-                                  "compile_ns": time.perf_counter_ns() - started})
-
-
-def resolve_registers(registers: tuple[str, ...] | None) -> tuple[str, ...]:
-    """The register map a compile uses: `registers`, else the default (which
-    BPFJIT_REGISTER_ROTATION may rotate); BpfError if it is not a permutation."""
-    rotation = os.environ.get("BPFJIT_REGISTER_ROTATION", "").strip()
-    if rotation and not rotation.lstrip("-").isdigit():
-        raise BpfError(f"BPFJIT_REGISTER_ROTATION must be an int, got {rotation!r}")
-    regs = DEFAULT_MAP if registers is None else tuple(registers)
-    if sorted(regs) != sorted(POOL):
-        raise BpfError(f"registers must be a permutation of {', '.join(POOL)}")
-    return regs
 
 
 def build_image(verified, helper_ids: frozenset[int], registers: tuple[str, ...],

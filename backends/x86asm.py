@@ -16,12 +16,18 @@ from __future__ import annotations
 
 from typing import Iterable
 
-try:
-    import peachpy.x86_64 as _px
-    from peachpy.x86_64 import registers as _regs
-    from peachpy.x86_64.operand import RIPRelativeOffset
-except ImportError:      # pragma: no cover - reported through the engine registry
-    _px = None
+# PeachPy (~40 ms to import) is loaded when a template is first encoded, so that a
+# compile the code cache answers never pays for it
+_px = _regs = RIPRelativeOffset = None
+
+
+def _load_peachpy() -> None:
+    global _px, _regs, RIPRelativeOffset
+    if _px is None:
+        import peachpy.x86_64 as px
+        from peachpy.x86_64 import registers
+        from peachpy.x86_64.operand import RIPRelativeOffset as rip
+        _px, _regs, RIPRelativeOffset = px, registers, rip
 
 __all__ = ["Assembler", "Mem", "r32", "r16", "r8", "CONDITIONS"]
 
@@ -109,6 +115,7 @@ def _fields(operands) -> list[int]:
 
 
 def _encode(op: str, operands, values: dict[int, int]) -> bytes:
+    _load_peachpy()
     args = []
     for i, operand in enumerate(operands):
         args.append(_peachpy_operand(operand, values.get(i, 0)))
@@ -188,6 +195,7 @@ def _branch_opcode(kind: str, long: bool) -> bytes:
     key = (kind, long)
     if key not in _BRANCH_BYTES:
         mnemonic = {"jmp": "JMP", "call": "CALL"}.get(kind) or CONDITIONS[kind]
+        _load_peachpy()
         code = bytes(getattr(_px, mnemonic)(RIPRelativeOffset(1000 if long else 5)).encode())
         _BRANCH_BYTES[key] = code[:len(code) - (4 if long else 1)]
     return _BRANCH_BYTES[key]

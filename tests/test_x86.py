@@ -282,7 +282,8 @@ def test_checked_accesses_the_verifier_did_not_reach_still_find_their_bounds():
     prog = bpfjit.assemble("stdw [%r10-8], 7\nldxdw %r0, [%r10-8]\nexit")
     verified = replace(bpfjit.verify(prog), proven=frozenset(), accesses=(),
                        regions={}, unreachable=(0, 1, 2))
-    fn = x86().compile_x86(verified)
+    from bpfjit.backends.x86jit import compile_x86
+    fn = compile_x86(verified)
     assert fn() == 7
 
 

@@ -10,9 +10,11 @@ from ..maps import BPF_ANY, MapError, ProgArray, QueueMap, StackMap
 from ..semantics import M64
 from .spec import KernelHelper, Signature
 
-__all__ = ["HELPERS", "TailCalled", "MAX_TAIL_CALLS"]
+__all__ = ["HELPERS", "TailCalled", "MAX_TAIL_CALLS", "MAP_OPERATIONS"]
 
 MAX_TAIL_CALLS = 33          # the kernel's MAX_TAIL_CALL_CNT
+# the map helpers the JIT engines may do in native code: helper id -> operation
+MAP_OPERATIONS = {1: "lookup", 2: "update", 3: "delete"}
 
 
 def errno_result(operation) -> int:

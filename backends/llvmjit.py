@@ -1,0 +1,41 @@
+"""The llvm engine's front: the compile options, the code cache, the callable.  A
+compile the code cache answers imports neither LLVM nor the lowering (backends.llvm,
+~12 ms), which only building an image needs."""
+
+from __future__ import annotations
+
+import time
+
+from llvmlite import __version__ as llvmlite_version
+
+from bpfjit.codeimage import cached_image
+from bpfjit.helpers.maps import MAP_OPERATIONS
+from bpfjit.runtime import JitProgram, helper_table
+
+__all__ = ["compile_llvm"]
+
+
+def compile_llvm(verified, helpers=None, budget=None, opt_level: int = 2,
+                 keep_ir: bool = False, line_info: bool = False) -> JitProgram:
+    """Compile `prog` with LLVM; see backends.llvm for what is guaranteed.
+
+    `keep_ir` keeps the IR before and after optimisation in `.extra`; `line_info`
+    maps native code back to BPF pcs (`.extra["lines"]`), for disassembly.
+    """
+    started = time.perf_counter_ns()
+    table = helper_table(verified.program, helpers, "llvm")
+    ids, native = frozenset(table.helpers), frozenset(MAP_OPERATIONS) - set(helpers or {})
+
+    def build():
+        from .llvm import build_image       # LLVM and the lowering: only to build an image
+        return build_image(verified, ids, native_maps=native, opt_level=opt_level,
+                           keep_ir=keep_ir, line_info=line_info)
+    if keep_ir:                 # the IR is wanted: always compile
+        image, extra = build()
+    else:
+        options = {"helpers": ids, "native_maps": native, "opt_level": opt_level,
+                   "line_info": line_info, "llvmlite": llvmlite_version}
+        image = cached_image(verified, "llvm", options, lambda: build()[0])
+        extra = {"ir": None, "optimised_ir": None}
+    return JitProgram.from_image(verified.program, "llvm", image, table, budget,
+                                 dict(extra, compile_ns=time.perf_counter_ns() - started))

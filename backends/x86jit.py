@@ -1,0 +1,53 @@
+"""The peachpy engine's front: the compile options (the register map), the code cache,
+the callable.  A compile the code cache answers imports neither PeachPy nor the
+lowering (backends.x86), which only building an image needs."""
+
+from __future__ import annotations
+
+import os
+import time
+
+from bpfjit.codeimage import cached_image
+from bpfjit.errors import BpfError
+from bpfjit.helpers.maps import MAP_OPERATIONS
+from bpfjit.runtime import JitProgram, helper_table
+
+from . import x86layout
+from .x86layout import POOL
+
+__all__ = ["compile_x86", "resolve_registers"]
+
+
+def compile_x86(verified, helpers=None, budget=None, registers: tuple[str, ...] | None = None,
+                line_info: bool = True) -> JitProgram:
+    """Compile a verified program to x86-64; see backends.x86 for how.
+
+    `registers` overrides the x86 registers of BPF r0..r10 (a permutation of the
+    default ones, see `register_map`); `line_info` keeps the native-code-to-pc
+    table for `bpfjit disasm --native`.
+    """
+    started = time.perf_counter_ns()
+    table = helper_table(verified.program, helpers, "peachpy")
+    regs = resolve_registers(registers)
+    ids, native = frozenset(table.helpers), frozenset(MAP_OPERATIONS) - set(helpers or {})
+    options = {"helpers": ids, "native_maps": native, "registers": regs,
+               "line_info": line_info}
+    def build():
+        from .x86 import build_image    # PeachPy and the lowering: only to build an image
+        return build_image(verified, ids, regs, native_maps=native, line_info=line_info)
+    image = cached_image(verified, "peachpy", options, build)
+    return JitProgram.from_image(verified.program, "peachpy", image, table, budget,
+                                 {"registers": regs,
+                                  "compile_ns": time.perf_counter_ns() - started})
+
+
+def resolve_registers(registers: tuple[str, ...] | None) -> tuple[str, ...]:
+    """The register map a compile uses: `registers`, else the default (which
+    BPFJIT_REGISTER_ROTATION may rotate); BpfError if it is not a permutation."""
+    rotation = os.environ.get("BPFJIT_REGISTER_ROTATION", "").strip()
+    if rotation and not rotation.lstrip("-").isdigit():
+        raise BpfError(f"BPFJIT_REGISTER_ROTATION must be an int, got {rotation!r}")
+    regs = x86layout.DEFAULT_MAP if registers is None else tuple(registers)
+    if sorted(regs) != sorted(POOL):
+        raise BpfError(f"registers must be a permutation of {', '.join(POOL)}")
+    return regs
