@@ -85,6 +85,24 @@ def test_a_hit_in_a_new_process(own_cache):
         assert len(entries(own_cache)) == written          # nothing new: it was a hit
 
 
+def test_a_hit_loads_no_code_generator(own_cache):
+    """A compile the cache answers imports neither LLVM (llvmlite.binding) nor PeachPy:
+    they are a third of a fresh process's cost, and only generating code needs them."""
+    script = ("import bpfjit, sys\n"
+              f"prog = bpfjit.assemble({SUM!r})\n"
+              "print(bpfjit.compile(prog, sys.argv[1])(bytes(range(1, 41))))\n"
+              "print(sorted(m for m in ('llvmlite.binding', 'peachpy') if m in sys.modules))\n")
+    env = dict(os.environ, BPFJIT_CACHE_DIR=str(own_cache))
+    for engine in set(bpfjit.engines()) - {"interp"}:
+        first = subprocess.run([sys.executable, "-c", script, engine], env=env,
+                               capture_output=True, text=True, check=True)
+        second = subprocess.run([sys.executable, "-c", script, engine], env=env,
+                                capture_output=True, text=True, check=True)
+        generator = "llvmlite.binding" if engine == "llvm" else "peachpy"
+        assert first.stdout.startswith("820\n") and generator in first.stdout
+        assert second.stdout == "820\n[]\n"
+
+
 def test_a_cached_program_uses_the_maps_of_its_own_load(engine, monkeypatch):
     """Map arenas are filled in when cached code is placed: a second load of the same
     object counts in its own maps, not in the first load's."""
