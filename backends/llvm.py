@@ -32,7 +32,6 @@ except ImportError:     # pragma: no cover - reported through the engine registr
 llvm = None
 
 from bpfjit.cfg import block_costs, block_leaders, budget_checkpoints, subprogram_ranges
-from bpfjit.checkplan import versioned_loops
 from bpfjit.errors import BackendUnavailable, BpfError
 from bpfjit.context import packet_offsets
 from bpfjit.isa import LDDW_MAP, LDDW_MAP_VALUE, MAX_CALL_DEPTH, STACK_SIZE, Kind
@@ -374,7 +373,6 @@ class _Module:
         self.leaders = block_leaders(prog)
         self.costs = block_costs(prog, self.leaders)
         self.checkpoints = budget_checkpoints(prog)
-        self.versioned = versioned_loops(verified)
         weights = ir.MetaDataString(self.module, "branch_weights")
         self.unlikely_second = self.module.add_metadata([weights, const(I32, 2000),
                                                          const(I32, 1)])

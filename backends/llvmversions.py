@@ -11,25 +11,19 @@ from __future__ import annotations
 
 from llvmlite import ir
 
-from bpfjit.checkplan import check_groups
-
-from .llvmtypes import I8, I64, const, fit_bound
+from .copies import CopyTracking
+from .llvmtypes import I64, const, fit_bound
 
 __all__ = ["VersionLowering"]
 
 
-class VersionLowering:
-    """Branch targets that know about the fast copies; the fast copies themselves."""
+class VersionLowering(CopyTracking):
+    """Branch targets that know about the copies; the copies themselves."""
 
     def _prepare_versions(self) -> None:
         """Blocks of this function's versioned loops: each fast copy's, and the block
         that chooses a copy on entry.  Called after self.blocks exists."""
-        self.loops = {loop.header: loop for loop in self.m.versioned
-                      if self.first <= loop.header < self.end}
-        self.fast = None                     # the loop whose fast copy is being lowered
-        self.groups = {first: group for first, group in check_groups(self.m.verified).items()
-                       if self.first <= first < self.end}
-        self.grouped = None                  # the group whose checked-once copy is lowered
+        self.prepare_copies(self.m.verified, self.first, self.end)
         self.resume = 0                      # the pc after the group last lowered
         self.fast_blocks: dict[int, dict[int, object]] = {}
         self.enter: dict[int, object] = {}
@@ -40,28 +34,11 @@ class VersionLowering:
             self.enter[header] = self.func.append_basic_block(f"enter{header}")
 
     def target(self, source: int, pc: int):
-        """The LLVM block a jump (or fall-through) from `source` to `pc` goes to: inside
-        a fast copy, its own blocks; into a versioned loop from outside, the entry
-        test; otherwise the checked code."""
-        if self.fast is not None and pc in self.fast.body:
+        """The LLVM block a jump (or fall-through) from `source` to `pc` goes to."""
+        where = self.copy_of(source, pc)
+        if where == "fast":
             return self.fast_blocks[self.fast.header][pc]
-        loop = self.loops.get(pc)
-        if loop is not None and source not in loop.body:
-            return self.enter[pc]
-        return self.blocks[pc]
-
-    def unchecked(self, pc: int) -> bool:
-        """Whether the access at `pc` runs without a check here: proven, or hoisted into
-        the fast copy's entry test."""
-        return not self.m.verified.needs_check(pc) or \
-            (self.fast is not None and pc in self.fast.unchecked) or \
-            (self.grouped is not None and pc in self.grouped.members)
-
-    def wants_group(self, pc: int) -> bool:
-        """Whether a group of accesses starts at `pc` and some of them need a check here."""
-        group = self.groups.get(pc)
-        return group is not None and self.grouped is None and \
-            not all(self.unchecked(member) for member in group.members)
+        return self.enter[pc] if where == "enter" else self.blocks[pc]
 
     def lower_group(self, pc: int) -> None:
         """One check of the group's whole extent; its instructions lowered twice, without

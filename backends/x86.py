@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from bpfjit.codeimage import CodeImage
 from bpfjit.cfg import block_costs, block_leaders, budget_checkpoints, subprogram_ranges
-from bpfjit.checkplan import versioned_loops, written_registers
+from bpfjit.checkplan import written_registers
 from bpfjit.context import packet_offsets
 from bpfjit.isa import LDDW_MAP, LDDW_MAP_VALUE, MEMORY_KINDS, STACK_SIZE, Kind
 from bpfjit.helpers import changes_packet
@@ -108,7 +108,7 @@ class _Lowering(AluLowering, CallLowering, VersionLowering):
             if len(maps) == 1 and prog.maps.list[maps[0]].spec.type in ARRAY_TYPES}
         self.map_calls = native_map_calls(verified)
         self.routines: set[tuple] = set()       # the kinds of map routine appended
-        self._prepare_versions(versioned_loops(verified))
+        self._prepare_versions()
 
     def _callee_clobbers(self) -> dict[int, list[int]]:
         """For each subprogram: the r6-r9 it or its callees may write (callers save those)."""

@@ -10,46 +10,24 @@ from __future__ import annotations
 
 from bpfjit.isa import Kind
 
-from bpfjit.checkplan import check_groups
-
+from .copies import CopyTracking
 from .x86asm import Mem
 from .x86layout import CTX, CTX_SLOT, S1, S2
 
 __all__ = ["VersionLowering"]
 
 
-class VersionLowering:
+class VersionLowering(CopyTracking):
     """Labels that know about the fast copies; the entry tests; the fast copies."""
 
-    def _prepare_versions(self, loops) -> None:
-        self.loops = {loop.header: loop for loop in loops}
-        self.fast = None                     # the loop whose fast copy is being emitted
-        self.groups = check_groups(self.verified)
-        self.grouped = None                  # the group whose checked-once copy is emitted
+    def _prepare_versions(self) -> None:
+        self.prepare_copies(self.verified, 0, self.prog.slot_count)
         self.each_copies: list[tuple] = []   # (label, back label, span, loop) to emit
 
     def label_of(self, source: int, pc: int) -> object:
-        """The label a jump (or fall-through) from `source` to `pc` goes to: inside a
-        fast copy, its own; into a versioned loop from outside, the entry test."""
-        if self.fast is not None and pc in self.fast.body:
-            return ("fast", pc)
-        loop = self.loops.get(pc)
-        if loop is not None and source not in loop.body:
-            return ("enter", pc)
-        return pc
-
-    def unchecked(self, pc: int) -> bool:
-        """Whether the access at `pc` runs without a check here: proven, or hoisted into
-        the fast copy's entry test."""
-        return not self.verified.needs_check(pc) or \
-            (self.fast is not None and pc in self.fast.unchecked) or \
-            (self.grouped is not None and pc in self.grouped.members)
-
-    def wants_group(self, pc: int) -> bool:
-        """Whether a group of accesses starts at `pc` and some of them need a check here."""
-        group = self.groups.get(pc)
-        return group is not None and self.grouped is None and \
-            not all(self.unchecked(member) for member in group.members)
+        """The label a jump (or fall-through) from `source` to `pc` goes to."""
+        where = self.copy_of(source, pc)
+        return pc if where is None else (where, pc)
 
     def emit_group(self, body: list, i: int) -> int:
         """One check of the group's whole extent, then its instructions without the

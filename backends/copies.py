@@ -1,0 +1,47 @@
+"""What both JITs track while they emit the second copies bpfjit.checkplan asks for:
+the versioned loops and check groups in reach, which copy is being emitted, which
+accesses it leaves unchecked, and where a jump goes.  A mixin of both lowerings."""
+
+from __future__ import annotations
+
+from bpfjit.checkplan import check_groups, versioned_loops
+
+__all__ = ["CopyTracking"]
+
+
+class CopyTracking:
+    """Set up by prepare_copies(); backends.llvmversions and backends.x86versions emit."""
+
+    def prepare_copies(self, verified, first: int, end: int) -> None:
+        """The loops and groups of pcs [first, end) (a subprogram, or the program)."""
+        self.copy_source = verified
+        self.loops = {loop.header: loop for loop in versioned_loops(verified)
+                      if first <= loop.header < end}
+        self.groups = {at: group for at, group in check_groups(verified).items()
+                       if first <= at < end}
+        self.fast = None                     # the loop whose fast copy is being emitted
+        self.grouped = None                  # the group whose checked-once copy is emitted
+
+    def copy_of(self, source: int, pc: int) -> str | None:
+        """Where a jump (or fall-through) from `source` to `pc` goes: "fast" (inside a
+        fast copy, its own code), "enter" (into a versioned loop from outside: the entry
+        test), or None (the checked code)."""
+        if self.fast is not None and pc in self.fast.body:
+            return "fast"
+        loop = self.loops.get(pc)
+        if loop is not None and source not in loop.body:
+            return "enter"
+        return None
+
+    def unchecked(self, pc: int) -> bool:
+        """Whether the access at `pc` runs without a check here: proven, hoisted into the
+        fast copy's entry test, or covered by its group's one check."""
+        return not self.copy_source.needs_check(pc) or \
+            (self.fast is not None and pc in self.fast.unchecked) or \
+            (self.grouped is not None and pc in self.grouped.members)
+
+    def wants_group(self, pc: int) -> bool:
+        """Whether a group of accesses starts at `pc` and some of them need a check here."""
+        group = self.groups.get(pc)
+        return group is not None and self.grouped is None and \
+            not all(self.unchecked(member) for member in group.members)
