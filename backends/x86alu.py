@@ -4,10 +4,17 @@ loads.  A mixin of backends.x86's lowering."""
 
 from __future__ import annotations
 
+from bpfjit.cache import cpu_flags
+
 from .x86asm import Mem, r8, r16, r32
 from .x86layout import ALU_OPS, CTX, CTX_SLOT, M32, S1, S2, SHIFT_OPS, s32, sized
 
 __all__ = ["AluLowering"]
+
+# BMI2's shlx/shrx/sarx take the count in any register and mask it as BPF does (by the
+# width - 1); without them the count must go through cl.  (The CPU's flags are part of
+# every code image's cache key.)
+BMI2 = "bmi2" in cpu_flags()
 
 
 class AluLowering:
@@ -66,7 +73,9 @@ class AluLowering:
             elif w == 32:
                 a("MOV", dw, dw)                           # a zero shift still zero-extends
             return
-        if s == "rcx":
+        if BMI2:
+            a(mnemonic + "X", dw, dw, sized(s, w))      # shlx d, d, s: any count register
+        elif s == "rcx":
             if w == 32:
                 a("MOV", dw, dw)        # a shift by 0 need not zero-extend: do it first
             a(mnemonic, dw, "cl")

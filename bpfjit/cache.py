@@ -32,7 +32,7 @@ import warnings
 from pathlib import Path
 
 __all__ = ["enabled", "directory", "load", "store", "digest", "source_digest",
-           "cpu_identity", "clear", "usage"]
+           "cpu_identity", "cpu_flags", "clear", "usage"]
 
 MAGIC = b"BPFJITC1"
 _HEADER = struct.Struct("<8s32sI")          # magic, HMAC, length of the JSON part
@@ -150,6 +150,12 @@ def source_digest() -> str:
                                  f"{info.st_mtime_ns}\0".encode())
         _state["source"] = h.hexdigest()
     return _state["source"]
+
+
+def cpu_flags() -> frozenset[str]:
+    """The processor's feature flags (from /proc/cpuinfo; empty when unknown), on which
+    a JIT may choose instructions: part of cpu_identity, so of every code image's key."""
+    return frozenset(cpu_identity().rpartition("|")[2].split())
 
 
 def cpu_identity() -> str:

@@ -122,15 +122,21 @@ def expected_registers(op, bits, d, s, a, b):
 
 @pytest.mark.parametrize("rotation", [0, 4, 8])
 @pytest.mark.parametrize("bits", [64, 32])
-@pytest.mark.parametrize("op", sorted(VALUES))
-def test_division_and_shifts_with_every_register_pair(op, bits, rotation):
+@pytest.mark.parametrize("op,bmi2", [(op, None) for op in sorted(VALUES)] +
+                         [(op, False) for op in ("arsh", "lsh", "rsh")])
+def test_division_and_shifts_with_every_register_pair(op, bmi2, bits, rotation, monkeypatch):
+    # shifts by a register use BMI2's shlx/shrx/sarx where the CPU has them: the count
+    # through cl is forced (bmi2=False) so that both ways are tested on this machine
+    if bmi2 is not None:
+        from bpfjit.backends import x86alu
+        monkeypatch.setattr(x86alu, "BMI2", bmi2)
     registers = x86().register_map(rotation)
     pairs = VALUES[op]
     for d in REGS:
         for s in REGS:
             prog = matrix_program(op, bits, d, s, pairs)
             mem = bytearray(80 * len(pairs))
-            bpfjit.compile(prog, "peachpy", registers=registers)(mem)
+            bpfjit.compile(prog, "peachpy", registers=registers, cache=bmi2 is None)(mem)
             for k, (a, b) in enumerate(pairs):
                 got = [int.from_bytes(mem[80 * k + 8 * i:80 * k + 8 * i + 8], "little")
                        for i in REGS]
