@@ -36,7 +36,7 @@ from bpfjit.errors import BackendUnavailable, BpfError
 from bpfjit.context import packet_offsets
 from bpfjit.isa import LDDW_MAP, LDDW_MAP_VALUE, MAX_CALL_DEPTH, STACK_SIZE, Kind
 from bpfjit.helpers import changes_packet
-from bpfjit.maps import ARRAY_TYPES, LRU_TYPES, map_handle
+from bpfjit.maps import ARRAY_TYPES, LPM_TRIE, LRU_TYPES, map_handle
 from bpfjit.codeimage import INDEX_SYMBOL, MAP_SYMBOL
 from . import llvm_worker
 from bpfjit.program import Program
@@ -50,6 +50,7 @@ from .llvmlines import LineInfo, line_table
 from .llvmversions import VersionLowering
 from .llvmtypes import (ATOMIC_OPS, CMP, I1, I8, I32, I64, INT, PTR, REPORT_PTR, SUB_TYPE,
                         const, fit_bound, run_field)
+from .lpmops import emit_lpm_lookup
 from .mapops import OPERATIONS, emit_array_update, emit_hash_ops, native_map_calls
 
 __all__ = ["build_image", "generate_object"]
@@ -362,7 +363,7 @@ class _Module:
         self._array_update = None
         self.module = ir.Module(name="bpf")
         self.externals: dict[str, object] = {}     # symbol -> its external global
-        self.hash_ops: dict[tuple, dict] = {}   # (key size, value size, LRU) -> functions
+        self.hash_ops: dict[tuple, dict] = {}   # (kind, key size, value size) -> functions
         self.module.triple = _binding().get_process_triple()
         self.lines = LineInfo(self.module) if lines else None
         # a helper may resize the packet: buffer bounds then come from run->mem_len,
@@ -438,14 +439,20 @@ class _Module:
         return self._array_update
 
     def hash_operation(self, index: int, operation: str):
-        """(the function doing `operation` on hash map `index`, the map's index header)."""
+        """(the function doing `operation` on the hash, LRU or LPM map `index`, the map's
+        index header)."""
         the_map = self.prog.maps.list[index]
-        key, value, lru = the_map.key_size, the_map.value_size, the_map.spec.type in LRU_TYPES
-        functions = self.hash_ops.get((key, value, lru))
+        key, value = the_map.key_size, the_map.value_size
+        kind = "lpm" if the_map.spec.type == LPM_TRIE else \
+            "lru" if the_map.spec.type in LRU_TYPES else "hash"
+        functions = self.hash_ops.get((kind, key, value))
         if functions is None:
-            functions = self.hash_ops[key, value, lru] = emit_hash_ops(
-                self.module, key, f"bpf_{'lru' if lru else 'hash'}_{key}_{value}",
-                value_size=value, lru=lru)
+            functions = emit_hash_ops(self.module, key, f"bpf_{kind}_{key}_{value}",
+                                      value_size=value, lru=kind == "lru")
+            if kind == "lpm":           # (the index's update and delete go unused)
+                functions = {"lookup": emit_lpm_lookup(
+                    self.module, f"bpf_lpm_{key}_{value}", key, functions["lookup"])}
+            self.hash_ops[kind, key, value] = functions
         return functions[operation], self.external(INDEX_SYMBOL.format(index))
 
     def _trap_function(self):

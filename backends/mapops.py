@@ -24,14 +24,15 @@ import functools
 from llvmlite import ir
 
 from bpfjit.codeimage import CodeImage
-from bpfjit.maps import ARRAY_TYPES, HASH_TYPES, LRU_TYPES
+from bpfjit.maps import ARRAY_TYPES, HASH_TYPES, LPM_TRIE, LRU_TYPES
 from bpfjit.helpers.maps import MAP_OPERATIONS
 from bpfjit.maps.hashindex import BPF_EXIST, BPF_NOEXIST, MULTIPLIER, NONE, header_offset
 
 from .llvmtypes import I1, I8, I32, I64, INT, PTR, const
+from .lpmops import MAX_NATIVE_DATA, emit_lpm_lookup
 
 __all__ = ["emit_hash_ops", "emit_array_update", "routine_image", "routine_kind",
-           "routine_symbol", "native_map_calls", "OPERATIONS"]
+           "routine_symbol", "routine_operations", "native_map_calls", "OPERATIONS"]
 
 OPERATIONS = MAP_OPERATIONS                                 # helper id -> operation
 _ARGS = {"lookup": [PTR, PTR], "update": [PTR, PTR, PTR, I64], "delete": [PTR, PTR]}
@@ -52,6 +53,8 @@ def native_map_calls(verified) -> dict[int, tuple[int, ...]]:
             continue
         if first.spec.type in HASH_TYPES + LRU_TYPES:
             native[pc] = indices
+        elif routine_kind(first)[0] == "lpm" and prog.at(pc).imm == 1:
+            native[pc] = indices                    # LPM lookups (updates stay in Python)
         elif first.spec.type in ARRAY_TYPES and len(indices) == 1 and not first.read_only \
                 and prog.at(pc).imm in (2, 3):
             native[pc] = indices
@@ -59,13 +62,21 @@ def native_map_calls(verified) -> dict[int, tuple[int, ...]]:
 
 
 def routine_kind(the_map) -> tuple:
-    """Which native routines serve a map: ("hash", key size, LRU?), ("array",), or
-    ("none",) for the kinds that have none."""
+    """Which native routines serve a map: ("hash", key size, LRU?), ("array",),
+    ("lpm", key size) for an LPM trie's lookups, or ("none",) for the kinds that have
+    none."""
     if the_map.spec.type in ARRAY_TYPES:
         return ("array",)
     if the_map.spec.type in HASH_TYPES + LRU_TYPES:
         return ("hash", the_map.key_size, the_map.spec.type in LRU_TYPES)
+    if the_map.spec.type == LPM_TRIE and the_map.key_size - 4 <= MAX_NATIVE_DATA:
+        return ("lpm", the_map.key_size)
     return ("none",)
+
+
+def routine_operations(kind: tuple) -> list[str]:
+    """The operations routine_image(kind) defines."""
+    return {"array": ["update"], "lpm": ["lookup"]}.get(kind[0], list(OPERATIONS.values()))
 
 
 def _c(value: int):
@@ -467,6 +478,10 @@ def _build_routines(kind: tuple) -> CodeImage:
     module = ir.Module(name="bpfjit_map_ops")
     if kind[0] == "array":
         emit_array_update(module, routine_symbol(kind, "update"), linkage="external")
+    elif kind[0] == "lpm":
+        probe = emit_hash_ops(module, kind[1], "bpfjit_lpm_index")["lookup"]
+        emit_lpm_lookup(module, routine_symbol(kind, "lookup"), kind[1], probe,
+                        linkage="external")
     else:
         emit_hash_ops(module, kind[1], "bpfjit_hash", lru=kind[2], linkage="external")
     obj, _ = generate_object(str(module), 2, False)

@@ -10,7 +10,7 @@ from bpfjit.isa import STACK_SIZE
 from bpfjit.maps.base import HANDLE_SHIFT
 from bpfjit.traps import TrapCode
 
-from .mapops import OPERATIONS, routine_image, routine_kind, routine_symbol
+from .mapops import OPERATIONS, routine_image, routine_kind, routine_operations, routine_symbol
 from .x86asm import Mem, r32
 from .x86layout import (ARGS, BUDGET, CALLER_SAVED, CTX, CTX_BYTES, CTX_SLOT, M64, RUN_SLOT,
                         S1, S2, s32)
@@ -133,7 +133,7 @@ class CallLowering:
         a = self.a
         # (from the code cache too, unless this compile leaves the cache alone)
         routine = routine_image(kind, self.verified.cache_name is not None)
-        operations = ["update"] if kind == ("array",) else list(OPERATIONS.values())
+        operations = routine_operations(kind)
         cuts = sorted([(routine.symbols[routine_symbol(kind, op)], ("label", op))
                        for op in operations] +
                       [(where + 8, ("fixup", what)) for where, what in routine.fixups])

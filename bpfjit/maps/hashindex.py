@@ -8,7 +8,8 @@ Everything lives in one cffi allocation that never moves:
   more than half full and a probe always meets an empty entry); the key size, its
   padded stride and the value size; the addresses of the keys, the values (the map's
   arena), the table and the free-slot stack; max_entries; the number of keys; the
-  number of free slots on the stack;
+  number of free slots on the stack; the LRU list's arrays and ends; and `extra`, an
+  address the map type's own native code reads (an LPM trie's prefix lengths);
 - the table: 8-byte entries `(slot + 1) << 32 | (h & 0xFFFFFFFF)`, 0 when empty;
 - the keys: slot k's key at `keys + k * stride`, zero-padded to the stride;
 - the free stack: u32 slot numbers, the next free slot on top;
@@ -45,7 +46,7 @@ M64 = (1 << 64) - 1
 MULTIPLIER = 0x9E37_79B9_7F4A_7C15          # 2**64 / golden ratio, odd
 HEADER_FIELDS = ("seed", "mask", "key_size", "stride", "value_size", "keys", "values",
                  "table", "free", "max_entries", "count", "free_top",
-                 "prev", "next", "oldest", "newest")
+                 "prev", "next", "oldest", "newest", "extra")
 _HEADER = 8 * len(HEADER_FIELDS)
 _COUNT, _FREE_TOP = HEADER_FIELDS.index("count"), HEADER_FIELDS.index("free_top")
 _OLDEST, _NEWEST = HEADER_FIELDS.index("oldest"), HEADER_FIELDS.index("newest")
@@ -98,10 +99,15 @@ class HashIndex:
                                    self.address + _HEADER, self.address + free_at,
                                    max_entries, 0, max_entries,
                                    self.address + prev_at, self.address + next_at,
-                                   NONE, NONE)):
+                                   NONE, NONE, 0)):
             self._header[i] = value
         for i in range(max_entries):             # slot 0 on top: the first key gets it
             self._free[i] = max_entries - 1 - i
+
+    def set_extra(self, address: int) -> None:
+        """The header's `extra` field: an address the map type's own native code reads
+        (an LPM trie's list of prefix lengths)."""
+        self._header[HEADER_FIELDS.index("extra")] = address
 
     # ---- reading ----------------------------------------------------------------------------
 

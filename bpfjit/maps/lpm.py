@@ -4,17 +4,41 @@ A key is `struct { u32 prefixlen; u8 data[key_size - 4]; }`, the data in network
 order.  An update stores the prefix (the first prefixlen bits of data; the rest
 must not matter); a lookup with a full-length key finds the stored prefix that
 matches the most leading bits.  Values live in arena slots, as in a hash map.
+
+The prefixes live in a native hash index (bpfjit.maps.hashindex) under their
+normalized key — the prefix length, then the data with every bit past it cleared —
+beside a native list of the prefix lengths in use, longest first (the index's
+`extra` field points at it: a u32 count, then the lengths).  A lookup tries each
+length in use that is not longer than the key's, longest first, and takes the first
+prefix found: what the JIT engines' native lookup (bpfjit.backends.lpmops) does too.
 """
 
 from __future__ import annotations
 
 import errno
+import struct
+from collections import Counter
 from collections.abc import Iterator
 
 from ..errors import BpfError
-from .base import BPF_ANY, BPF_EXIST, BPF_NOEXIST, Map, MapError, MapSpec, check_flags
+from ..native import ffi
+from .base import BPF_ANY, Map, MapError, MapSpec, check_flags
+from .hashindex import HashIndex
 
-__all__ = ["LpmTrieMap"]
+__all__ = ["LpmTrieMap", "normalized_key"]
+
+
+def normalized_key(length: int, data: bytes) -> bytes:
+    """The index key of a prefix: length (u32, little-endian), then `data` with the bits
+    past the first `length` cleared."""
+    out = bytearray(data)
+    for i in range(len(out)):
+        kept = length - 8 * i                    # bits of byte i inside the prefix
+        if kept <= 0:
+            out[i] = 0
+        elif kept < 8:
+            out[i] &= (0xFF << (8 - kept)) & 0xFF
+    return struct.pack("<I", length) + bytes(out)
 
 
 class LpmTrieMap(Map):
@@ -26,59 +50,84 @@ class LpmTrieMap(Map):
                            f"least one data byte, not {spec.key_size} bytes")
         super().__init__(spec)
         self.max_prefix = (spec.key_size - 4) * 8
-        self._slots: dict[tuple[int, int], tuple[bytes, int]] = {}   # (len, bits) -> key, slot
-        self._free = list(range(spec.max_entries - 1, -1, -1))
+        self.index = HashIndex(spec.key_size, spec.value_size, spec.max_entries,
+                               self.address)
+        self._lengths: Counter = Counter()          # prefix length -> prefixes of it
+        self._native_lengths = ffi.new("uint32_t[]", self.max_prefix + 2)
+        self.index.set_extra(int(ffi.cast("uintptr_t", self._native_lengths)))
+        self._keys: dict[bytes, bytes] = {}          # normalized -> the key as given
+        # Python's own lookups: (length, data with the bits past it cleared) -> slot, the
+        # lengths longest first (programs only read the index: it changes only here)
+        self._slots: dict[tuple[int, int], int] = {}
+        self._order: list[int] = []
 
-    def _split(self, key: bytes) -> tuple[int, int]:
-        """(prefix length, the data as an int with the bits past the prefix cleared)."""
+    def _normalized(self, key: bytes) -> tuple[int, bytes]:
+        """(prefix length, normalized key) of an update's or a delete's key."""
         length = int.from_bytes(key[:4], "little")
         if length > self.max_prefix:
             raise MapError(errno.EINVAL, f"LPM trie {self.name!r}: prefix length {length} "
                                          f"is more than {self.max_prefix} bits")
-        data = int.from_bytes(key[4:], "big")
-        return length, data >> (self.max_prefix - length) if length else 0
+        return length, normalized_key(length, key[4:])
+
+    def _count(self, length: int, change: int) -> None:
+        """Keep the native list of lengths in use (longest first) up to date."""
+        self._lengths[length] += change
+        if not self._lengths[length]:
+            del self._lengths[length]
+        used = self._order = sorted(self._lengths, reverse=True)
+        for i, value in enumerate(used, 1):
+            self._native_lengths[i] = value
+        self._native_lengths[0] = len(used)
+
+    def _prefix(self, length: int, data: bytes) -> tuple[int, int]:
+        past = self.max_prefix - length
+        return length, int.from_bytes(data, "big") >> past << past
 
     def lookup_slot(self, key: bytes) -> int | None:
         length = min(int.from_bytes(key[:4], "little"), self.max_prefix)
-        data = int.from_bytes(key[4:], "big")
-        for bits in range(length, -1, -1):
-            found = self._slots.get((bits, data >> (self.max_prefix - bits) if bits else 0))
-            if found is not None:
-                return found[1]
+        data, width, slots = int.from_bytes(key[4:], "big"), self.max_prefix, self._slots
+        for bits in self._order:
+            if bits <= length:
+                slot = slots.get((bits, data >> (width - bits) << (width - bits)))
+                if slot is not None:
+                    return slot
         return None
 
     def update(self, key, value, flags: int = BPF_ANY) -> None:
         key, value = self.key(key), self.value(value)
         check_flags(self.name, flags)
-        prefix = self._split(key)
-        found = self._slots.get(prefix)
-        if found is not None and flags == BPF_NOEXIST:
+        length, normal = self._normalized(key)
+        new = normal not in self._keys
+        slot = self.index.update(normal, flags)
+        if slot == -errno.EEXIST:
             raise MapError(errno.EEXIST, f"LPM trie {self.name!r}: the prefix exists")
-        if found is None:
-            if flags == BPF_EXIST:
-                raise MapError(errno.ENOENT, f"LPM trie {self.name!r}: no such prefix")
-            if not self._free:
-                raise MapError(errno.ENOSPC, f"LPM trie {self.name!r} is full "
-                                             f"({self.max_entries} prefixes)")
-            found = (key, self._free.pop())
-        self._slots[prefix] = (key, found[1])
-        self._write_slot(found[1], value)
+        if slot == -errno.ENOENT:
+            raise MapError(errno.ENOENT, f"LPM trie {self.name!r}: no such prefix")
+        if slot < 0:
+            raise MapError(errno.ENOSPC, f"LPM trie {self.name!r} is full "
+                                         f"({self.max_entries} prefixes)")
+        self._keys[normal] = key
+        if new:
+            self._slots[self._prefix(length, key[4:])] = slot
+            self._count(length, +1)
+        self._write_slot(slot, value)
 
     def delete(self, key) -> None:
-        prefix = self._split(self.key(key))
-        found = self._slots.pop(prefix, None)
-        if found is None:
+        length, normal = self._normalized(self.key(key))
+        if self.index.delete(normal) is None:
             raise MapError(errno.ENOENT, f"LPM trie {self.name!r}: no such prefix")
-        self._free.append(found[1])
+        key = self._keys.pop(normal)
+        del self._slots[self._prefix(length, key[4:])]
+        self._count(length, -1)
 
     def __getitem__(self, key):
-        found = self._slots.get(self._split(self.key(key)))
-        if found is None:
+        slot = self.index.find(self._normalized(self.key(key))[1])
+        if slot is None:
             raise KeyError(key)
-        return self.slot_bytes(found[1])
+        return self.slot_bytes(slot)
 
     def __iter__(self) -> Iterator[bytes]:
-        return iter([key for key, _ in self._slots.values()])
+        return iter(list(self._keys.values()))
 
     def __len__(self) -> int:
-        return len(self._slots)
+        return len(self.index)
