@@ -51,7 +51,8 @@ from .llvmversions import VersionLowering
 from .llvmtypes import (ATOMIC_OPS, CMP, I1, I8, I32, I64, INT, PTR, REPORT_PTR, SUB_TYPE,
                         const, fit_bound, run_field)
 from .lpmops import emit_lpm_lookup
-from .mapops import OPERATIONS, emit_array_update, emit_hash_ops, native_map_calls
+from .mapops import (OPERATIONS, emit_array_update, emit_hash_ops, inline_lookups,
+                     native_map_calls)
 
 __all__ = ["build_image", "generate_object"]
 STACK_BYTES = STACK_SIZE * MAX_CALL_DEPTH
@@ -356,9 +357,7 @@ class _Module:
         # array lookups done in IR, hash lookups by a probe of the map's native index
         # (unless the caller replaced helper 1)
         self.native_maps = native_maps      # the map helpers the caller did not replace
-        self.inline_lookups = {} if 1 not in native_maps else {
-            pc: maps[0] for pc, maps in verified.map_calls.items()
-            if len(maps) == 1 and prog.maps.list[maps[0]].spec.type in ARRAY_TYPES}
+        self.inline_lookups = inline_lookups(verified, native_maps)
         self.map_calls = native_map_calls(verified)
         self._array_update = None
         self.module = ir.Module(name="bpf")

@@ -7,7 +7,7 @@ from __future__ import annotations
 import errno
 
 from bpfjit.isa import STACK_SIZE
-from bpfjit.maps import ARRAY_TYPES
+from bpfjit.maps import ARRAY_OF_MAPS, ARRAY_TYPES, map_handle
 from bpfjit.maps.base import HANDLE_SHIFT
 from bpfjit.traps import TrapCode
 
@@ -86,6 +86,16 @@ class CallLowering:
         the_map = self.m.prog.maps.list[index]
         key = b.load(b.inttoptr(self.get(2), PTR), typ=I32, align=1)
         inside = b.icmp_unsigned("<", key, const(I32, the_map.max_entries))
+        if the_map.spec.type == ARRAY_OF_MAPS:
+            # the entry holds 1 + the inner map's index (0: none): r0 = its handle
+            safe = b.zext(b.select(inside, key, const(I32, 0)), I64)
+            entry = b.add(self.m.map_address(index), b.mul(safe, const(I64, 4)))
+            held = b.zext(b.load(b.inttoptr(entry, PTR), typ=I32, align=4), I64)
+            handle = b.or_(const(I64, map_handle(0)),
+                           b.shl(b.sub(held, const(I64, 1)), const(I64, HANDLE_SHIFT)))
+            found = b.and_(inside, b.icmp_unsigned("!=", held, const(I64, 0)))
+            self.set(0, b.select(found, handle, const(I64, 0)))
+            return
         address = b.add(self.m.map_address(index),
                         b.mul(b.zext(key, I64), const(I64, the_map.value_size)))
         self.set(0, b.select(inside, address, const(I64, 0)))

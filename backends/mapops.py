@@ -24,7 +24,7 @@ import functools
 from llvmlite import ir
 
 from bpfjit.codeimage import CodeImage
-from bpfjit.maps import ARRAY_TYPES, HASH_TYPES, LPM_TRIE, LRU_TYPES
+from bpfjit.maps import ARRAY_OF_MAPS, ARRAY_TYPES, HASH_TYPES, LPM_TRIE, LRU_TYPES
 from bpfjit.helpers.maps import MAP_OPERATIONS
 from bpfjit.maps.hashindex import BPF_EXIST, BPF_NOEXIST, MULTIPLIER, NONE, header_offset
 
@@ -32,7 +32,8 @@ from .llvmtypes import I1, I8, I32, I64, INT, PTR, const
 from .lpmops import MAX_NATIVE_DATA, emit_lpm_lookup
 
 __all__ = ["emit_hash_ops", "emit_array_update", "routine_image", "routine_kind",
-           "routine_symbol", "routine_operations", "native_map_calls", "OPERATIONS"]
+           "routine_symbol", "routine_operations", "native_map_calls", "inline_lookups",
+           "OPERATIONS"]
 
 OPERATIONS = MAP_OPERATIONS                                 # helper id -> operation
 _ARGS = {"lookup": [PTR, PTR], "update": [PTR, PTR, PTR, I64], "delete": [PTR, PTR]}
@@ -59,6 +60,18 @@ def native_map_calls(verified) -> dict[int, tuple[int, ...]]:
                 and prog.at(pc).imm in (2, 3):
             native[pc] = indices
     return native
+
+
+def inline_lookups(verified, native_maps) -> dict[int, int]:
+    """pc -> the map of the map_lookup_elem calls the JITs do in line, without a call:
+    an array's `&values[key]`, or an array of maps' inner map handle (its arena holds 1 +
+    the inner map's index per entry, 0 when empty); none when the caller replaced
+    helper 1 (not in `native_maps`)."""
+    if 1 not in native_maps:
+        return {}
+    maps = verified.program.maps.list
+    return {pc: indices[0] for pc, indices in verified.map_calls.items()
+            if len(indices) == 1 and maps[indices[0]].spec.type in ARRAY_TYPES + (ARRAY_OF_MAPS,)}
 
 
 def routine_kind(the_map) -> tuple:

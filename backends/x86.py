@@ -31,7 +31,7 @@ from bpfjit.maps import ARRAY_TYPES, map_handle
 from bpfjit.runfields import CONFIG_FIELDS, TRAPPED
 from bpfjit.traps import WRITE_FLAG, TrapCode
 
-from .mapops import OPERATIONS, native_map_calls
+from .mapops import OPERATIONS, inline_lookups, native_map_calls
 from .x86alu import AluLowering
 from .x86asm import Assembler, Mem, r8, r16, r32
 from .x86calls import CallLowering
@@ -103,9 +103,7 @@ class _Lowering(AluLowering, CallLowering, VersionLowering):
         # array lookups done in JIT code, hash lookups by a native probe of the map's
         # index (unless the caller replaced helper 1)
         self.native_maps = native_maps      # the map helpers the caller did not replace
-        self.inline_lookups = {} if 1 not in native_maps else {
-            pc: maps[0] for pc, maps in verified.map_calls.items()
-            if len(maps) == 1 and prog.maps.list[maps[0]].spec.type in ARRAY_TYPES}
+        self.inline_lookups = inline_lookups(verified, native_maps)
         self.map_calls = native_map_calls(verified)
         self.routines: set[tuple] = set()       # the kinds of map routine appended
         self._prepare_versions()

@@ -7,6 +7,7 @@ from __future__ import annotations
 import errno
 
 from bpfjit.isa import STACK_SIZE
+from bpfjit.maps import ARRAY_OF_MAPS, map_handle
 from bpfjit.maps.base import HANDLE_SHIFT
 from bpfjit.traps import TrapCode
 
@@ -42,6 +43,21 @@ class CallLowering:
         a("MOV", r32(S2), Mem(4, r[2], 0))                  # r11 = key (u32)
         a("CMP", r32(S2), s32(the_map.max_entries))
         a.jump("ae", null)
+        if the_map.spec.type == ARRAY_OF_MAPS:
+            # the entry holds 1 + the inner map's index (0: none): r0 = its handle
+            self._placed(S1, ("map", index, 0))
+            a("MOV", r32(S2), Mem(4, S1, 0, S2, 4))         # mov r11d, [r10 + r11 * 4]
+            a("TEST", r32(S2), r32(S2))
+            a.jump("e", null)
+            a("SUB", S2, 1)
+            a("SHL", S2, HANDLE_SHIFT)
+            self._load_constant(r[0], map_handle(0))
+            a("OR", r[0], S2)                               # base | index << 16
+            a.jump("jmp", done)
+            a.label(null)
+            a("XOR", r32(r[0]), r32(r[0]))
+            a.label(done)
+            return
         a("IMUL", S2, S2, the_map.value_size)
         self._placed(S1, ("map", index, 0))
         a("ADD", S2, S1)

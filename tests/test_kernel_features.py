@@ -262,6 +262,45 @@ def test_array_of_maps_gives_programs_the_inner_map(engine):
         outer[0] = make_map(inner_spec)                     # not in the program's table
 
 
+def test_array_of_maps_lookups_stay_in_native_code(engine, monkeypatch):
+    """The JITs look an array of maps up in line (its arena holds 1 + each entry's inner
+    map index): no Python, and what Python's view says after updates and deletes."""
+    inner_spec = MapSpec("counts", 2, 4, 8, 2)
+    outer = ArrayOfMaps(MapSpec("by_queue", 12, 4, 4, 3, inner=inner_spec))
+    first, second = make_map(inner_spec), make_map(MapSpec("other", 2, 4, 8, 2))
+    env = _env(outer, first, second)
+    # r0 = 1 + the index of the inner map slot (byte 0 of the buffer) holds, 0 if none:
+    # the handle's bits 16-31 are the map's index
+    prog = bpfjit.Program(bpfjit.assemble("""
+        ldxb %r2, [%r1+0]
+        stxw [%r10-4], %r2
+        lddw %r1, map_by_fd(0)
+        mov %r2, %r10
+        add %r2, -4
+        call 1
+        jeq %r0, 0, none
+        rsh %r0, 16
+        and %r0, 0xffff
+        add %r0, 1
+        exit
+    none:
+        mov %r0, 0
+        exit
+    """).insns, env=env)
+    if engine != "interp":
+        def refuse(*args):
+            raise AssertionError("the outer lookup went through Python")
+        monkeypatch.setattr(ArrayOfMaps, "program_lookup", refuse)
+    fn = bpfjit.compile(prog, engine)
+    slots = (0, 1, 2, 3, 255)
+    assert [fn(bytes([k])) for k in slots] == [0, 0, 0, 0, 0]          # all empty
+    outer[0], outer[2] = first, "other"
+    assert [fn(bytes([k])) for k in slots] == [2, 0, 3, 0, 0]          # maps 1 and 2
+    outer[0] = second
+    del outer[2]
+    assert [fn(bytes([k])) for k in slots] == [3, 0, 0, 0, 0]
+
+
 def test_maps_of_maps_need_a_null_check_on_the_inner_map():
     inner_spec = MapSpec("counts", 2, 4, 8, 2)
     env = _env(ArrayOfMaps(MapSpec("outer", 12, 4, 4, 2, inner=inner_spec)),

@@ -20,7 +20,8 @@ __all__ = ["ArrayOfMaps", "HashOfMaps"]
 
 
 class _MapsOfMaps(Map):
-    """key -> inner Map; the arena holds 1 + the inner map's index in the table."""
+    """key -> inner Map (an array of maps also keeps 1 + the inner map's index in the
+    table in its arena, for the JIT engines)."""
 
     PROGRAM_READ_ONLY = True
     PROGRAM_HELPERS = frozenset({"map_lookup_elem"})
@@ -82,10 +83,20 @@ class _MapsOfMaps(Map):
         if key not in self._inner and len(self._inner) >= self.max_entries:
             raise MapError(errno.E2BIG, f"{self.spec.type_name} {self.name!r} is full")
         self._inner[key] = inner
+        self._note(key, 1 + self.table.index_of(inner))
+
+    def _note(self, key: bytes, held: int) -> None:
+        """An array of maps keeps 1 + each entry's inner map index (0: none) in its
+        arena, where the JIT engines' in-line lookups read it."""
+        if self.ARRAY:
+            at = 4 * int.from_bytes(key, "little")
+            self.arena[at:at + 4] = held.to_bytes(4, "little")
 
     def delete(self, key) -> None:
-        if self._inner.pop(self.key(key), None) is None:
+        key = self.key(key)
+        if self._inner.pop(key, None) is None:
             raise MapError(errno.ENOENT, f"{self.spec.type_name} {self.name!r}: no such key")
+        self._note(key, 0)
 
     def __getitem__(self, key):
         inner = self._inner.get(self.key(key))
