@@ -7,7 +7,7 @@ from __future__ import annotations
 import errno
 
 from bpfjit.isa import STACK_SIZE
-from bpfjit.maps import ARRAY_OF_MAPS, ARRAY_TYPES, map_handle
+from bpfjit.maps import ARRAY_OF_MAPS, ARRAY_TYPES, HASH_OF_MAPS, map_handle
 from bpfjit.maps.base import HANDLE_SHIFT
 from bpfjit.traps import TrapCode
 
@@ -77,7 +77,14 @@ class CallLowering:
         args = [header, b.inttoptr(self.get(2), PTR)]
         if operation == "update":
             args += [b.inttoptr(self.get(3), PTR), self.get(4)]
-        self.set(0, b.call(fn, args))
+        result = b.call(fn, args)
+        if the_map.spec.type == HASH_OF_MAPS:     # the slot holds 1 + the inner map's index
+            found = b.icmp_unsigned("!=", result, const(I64, 0))
+            slot = b.select(found, result, self.m.map_address(indices[-1]))
+            held = b.zext(b.load(b.inttoptr(slot, PTR), typ=I32, align=4), I64)
+            found = b.and_(found, b.icmp_unsigned("!=", held, const(I64, 0)))
+            result = b.select(found, self._handle_of(held), const(I64, 0))
+        self.set(0, result)
 
     def _array_lookup(self, index: int) -> None:
         """map_lookup_elem on an array map in IR: &values[key] if key < max_entries, else
@@ -91,14 +98,18 @@ class CallLowering:
             safe = b.zext(b.select(inside, key, const(I32, 0)), I64)
             entry = b.add(self.m.map_address(index), b.mul(safe, const(I64, 4)))
             held = b.zext(b.load(b.inttoptr(entry, PTR), typ=I32, align=4), I64)
-            handle = b.or_(const(I64, map_handle(0)),
-                           b.shl(b.sub(held, const(I64, 1)), const(I64, HANDLE_SHIFT)))
             found = b.and_(inside, b.icmp_unsigned("!=", held, const(I64, 0)))
-            self.set(0, b.select(found, handle, const(I64, 0)))
+            self.set(0, b.select(found, self._handle_of(held), const(I64, 0)))
             return
         address = b.add(self.m.map_address(index),
                         b.mul(b.zext(key, I64), const(I64, the_map.value_size)))
         self.set(0, b.select(inside, address, const(I64, 0)))
+
+    def _handle_of(self, held):
+        """The handle of the map whose index is `held` - 1 (map_handle)."""
+        b = self.b
+        return b.or_(const(I64, map_handle(0)),
+                     b.shl(b.sub(held, const(I64, 1)), const(I64, HANDLE_SHIFT)))
 
     def _callx(self, pc, insn) -> None:
         b = self.b

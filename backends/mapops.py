@@ -24,7 +24,8 @@ import functools
 from llvmlite import ir
 
 from bpfjit.codeimage import CodeImage
-from bpfjit.maps import ARRAY_OF_MAPS, ARRAY_TYPES, HASH_TYPES, LPM_TRIE, LRU_TYPES
+from bpfjit.maps import (ARRAY_OF_MAPS, ARRAY_TYPES, HASH_OF_MAPS, HASH_TYPES, LPM_TRIE,
+                         LRU_TYPES)
 from bpfjit.helpers.maps import MAP_OPERATIONS
 from bpfjit.maps.hashindex import BPF_EXIST, BPF_NOEXIST, MULTIPLIER, NONE, header_offset
 
@@ -54,8 +55,9 @@ def native_map_calls(verified) -> dict[int, tuple[int, ...]]:
             continue
         if first.spec.type in HASH_TYPES + LRU_TYPES:
             native[pc] = indices
-        elif routine_kind(first)[0] == "lpm" and prog.at(pc).imm == 1:
-            native[pc] = indices                    # LPM lookups (updates stay in Python)
+        elif (routine_kind(first)[0] == "lpm" or first.spec.type == HASH_OF_MAPS) \
+                and prog.at(pc).imm == 1:
+            native[pc] = indices        # LPM and hash of maps lookups (updates: Python)
         elif first.spec.type in ARRAY_TYPES and len(indices) == 1 and not first.read_only \
                 and prog.at(pc).imm in (2, 3):
             native[pc] = indices
@@ -80,7 +82,7 @@ def routine_kind(the_map) -> tuple:
     none."""
     if the_map.spec.type in ARRAY_TYPES:
         return ("array",)
-    if the_map.spec.type in HASH_TYPES + LRU_TYPES:
+    if the_map.spec.type in HASH_TYPES + LRU_TYPES + (HASH_OF_MAPS,):
         return ("hash", the_map.key_size, the_map.spec.type in LRU_TYPES)
     if the_map.spec.type == LPM_TRIE and the_map.key_size - 4 <= MAX_NATIVE_DATA:
         return ("lpm", the_map.key_size)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import errno
 
 from bpfjit.isa import STACK_SIZE
-from bpfjit.maps import ARRAY_OF_MAPS, map_handle
+from bpfjit.maps import ARRAY_OF_MAPS, HASH_OF_MAPS, map_handle
 from bpfjit.maps.base import HANDLE_SHIFT
 from bpfjit.traps import TrapCode
 
@@ -47,12 +47,7 @@ class CallLowering:
             # the entry holds 1 + the inner map's index (0: none): r0 = its handle
             self._placed(S1, ("map", index, 0))
             a("MOV", r32(S2), Mem(4, S1, 0, S2, 4))         # mov r11d, [r10 + r11 * 4]
-            a("TEST", r32(S2), r32(S2))
-            a.jump("e", null)
-            a("SUB", S2, 1)
-            a("SHL", S2, HANDLE_SHIFT)
-            self._load_constant(r[0], map_handle(0))
-            a("OR", r[0], S2)                               # base | index << 16
+            self._handle_of_r11(null)
             a.jump("jmp", done)
             a.label(null)
             a("XOR", r32(r[0]), r32(r[0]))
@@ -124,6 +119,26 @@ class CallLowering:
                 self._map_index("rdi", indices)
             a.jump("call", ("native", operation) + kind)
         self._native_call(call)
+        if the_map.spec.type == HASH_OF_MAPS:     # the slot holds 1 + the inner map's index
+            null, done = a.new_label(), a.new_label()
+            a("TEST", self.reg[0], self.reg[0])
+            a.jump("e", done)                               # not found: r0 = 0 already
+            a("MOV", r32(S2), Mem(4, self.reg[0], 0))       # mov r11d, [r0]
+            self._handle_of_r11(null)
+            a.jump("jmp", done)
+            a.label(null)
+            a("XOR", r32(self.reg[0]), r32(self.reg[0]))
+            a.label(done)
+
+    def _handle_of_r11(self, null) -> None:
+        """r0 = the handle of the map whose index is r11d - 1; to `null` when r11d is 0."""
+        a = self.a
+        a("TEST", r32(S2), r32(S2))
+        a.jump("e", null)
+        a("SUB", S2, 1)
+        a("SHL", S2, HANDLE_SHIFT)
+        self._load_constant(self.reg[0], map_handle(0))
+        a("OR", self.reg[0], S2)                            # base | index << 16
 
     def _map_index(self, d: str, indices: tuple[int, ...]) -> None:
         """d = the native index of the map r1's handle names (in r8 when there are

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 import bpfjit
-from bpfjit.maps import (ArrayOfMaps, LpmTrieMap, LruHashMap, MapError, MapSpec, RingBuf,
-                         make_map)
+from bpfjit.maps import (ArrayOfMaps, HashOfMaps, LpmTrieMap, LruHashMap, MapError, MapSpec,
+                         RingBuf, make_map)
 
 ELF = Path(__file__).parent / "elf"
 XDP_ABORTED, XDP_DROP, XDP_PASS, XDP_TX = 0, 1, 2, 3
@@ -299,6 +299,46 @@ def test_array_of_maps_lookups_stay_in_native_code(engine, monkeypatch):
     outer[0] = second
     del outer[2]
     assert [fn(bytes([k])) for k in slots] == [3, 0, 0, 0, 0]
+
+
+def test_hash_of_maps_lookups_stay_in_native_code(engine, monkeypatch):
+    """The JITs look a hash of maps up through its native index, whose arena slots hold
+    1 + each entry's inner map index: no Python, and what updates and deletes left."""
+    inner_spec = MapSpec("counts", 2, 4, 8, 2)
+    outer = HashOfMaps(MapSpec("by_port", 13, 2, 4, 4, inner=inner_spec))
+    first, second = make_map(inner_spec), make_map(MapSpec("other", 2, 4, 8, 2))
+    env = _env(outer, first, second)
+    # r0 = 1 + the index of the inner map under the buffer's first two bytes, 0 if none
+    prog = bpfjit.Program(bpfjit.assemble("""
+        ldxh %r2, [%r1+0]
+        stxh [%r10-2], %r2
+        lddw %r1, map_by_fd(0)
+        mov %r2, %r10
+        add %r2, -2
+        call 1
+        jeq %r0, 0, none
+        rsh %r0, 16
+        and %r0, 0xffff
+        add %r0, 1
+        exit
+    none:
+        mov %r0, 0
+        exit
+    """).insns, env=env)
+    if engine != "interp":
+        def refuse(*args):
+            raise AssertionError("the outer lookup went through Python")
+        monkeypatch.setattr(HashOfMaps, "program_lookup", refuse)
+    fn = bpfjit.compile(prog, engine)
+    ports = (80, 443, 8080, 0xFFFF)
+    key = lambda port: port.to_bytes(2, "little")        # noqa: E731
+    assert [fn(key(p)) for p in ports] == [0, 0, 0, 0]
+    outer[key(80)], outer[key(8080)] = first, "other"
+    assert [fn(key(p)) for p in ports] == [2, 0, 3, 0]               # maps 1 and 2
+    outer[key(80)] = second
+    del outer[key(8080)]
+    outer[key(0xFFFF)] = first
+    assert [fn(key(p)) for p in ports] == [3, 0, 0, 2]
 
 
 def test_maps_of_maps_need_a_null_check_on_the_inner_map():

@@ -27,7 +27,7 @@ from .redirect import REDIRECT_TYPES, CpuMap, DevMap, DevMapHash, XskMap
 __all__ = ["MapSpec", "Map", "ArrayMap", "HashMap", "LruHashMap", "LpmTrieMap", "DevMap",
            "DevMapHash", "CpuMap", "XskMap", "ProgArray", "PerfEventArray", "RingBuf",
            "PerfRecord", "ArrayOfMaps", "HashOfMaps", "QueueMap", "StackMap", "MapTable", "MapError", "make_map",
-           "MAP_CLASSES", "MAP_TYPES", "ARRAY_TYPES", "HASH_TYPES", "LRU_TYPES", "LPM_TRIE", "ARRAY_OF_MAPS", "BPF_ANY", "BPF_NOEXIST", "BPF_EXIST",
+           "MAP_CLASSES", "MAP_TYPES", "ARRAY_TYPES", "HASH_TYPES", "LRU_TYPES", "LPM_TRIE", "ARRAY_OF_MAPS", "HASH_OF_MAPS", "BPF_ANY", "BPF_NOEXIST", "BPF_EXIST",
            "map_handle"]
 
 MAP_CLASSES: dict[int, type[Map]] = {
@@ -41,6 +41,7 @@ HASH_TYPES = (1, 5)           # maps the JITs look up, update and delete in nati
 LRU_TYPES = (9, 10)           # ... and the LRU ones (through their native index)
 LPM_TRIE = 11                 # longest-prefix match: native lookups, Python updates
 ARRAY_OF_MAPS = 12            # lookups inline too: the arena holds 1 + each inner map's index
+HASH_OF_MAPS = 13             # native lookups through its index; slots hold the same
 
 
 def make_map(spec: MapSpec) -> Map:

@@ -13,6 +13,7 @@ import errno
 from collections.abc import Iterator
 
 from ..errors import BpfError
+from .hashindex import HashIndex
 from .base import (BPF_ANY, BPF_EXIST, BPF_NOEXIST, Map, MapError, MapSpec, check_flags,
                    map_handle)
 
@@ -86,11 +87,17 @@ class _MapsOfMaps(Map):
         self._note(key, 1 + self.table.index_of(inner))
 
     def _note(self, key: bytes, held: int) -> None:
-        """An array of maps keeps 1 + each entry's inner map index (0: none) in its
-        arena, where the JIT engines' in-line lookups read it."""
+        """Keep 1 + each entry's inner map index (0: none) where the JIT engines read it:
+        an array of maps at the key's place in its arena, a hash of maps in the arena
+        slot its native index gives the key (bpfjit.maps.hashindex)."""
         if self.ARRAY:
             at = 4 * int.from_bytes(key, "little")
-            self.arena[at:at + 4] = held.to_bytes(4, "little")
+        elif held:
+            at = 4 * self.index.update(key, BPF_ANY)
+        else:
+            self.index.delete(key)
+            return
+        self.arena[at:at + 4] = held.to_bytes(4, "little")
 
     def delete(self, key) -> None:
         key = self.key(key)
@@ -117,4 +124,9 @@ class ArrayOfMaps(_MapsOfMaps):
 
 
 class HashOfMaps(_MapsOfMaps):
-    """BPF_MAP_TYPE_HASH_OF_MAPS: key -> inner map."""
+    """BPF_MAP_TYPE_HASH_OF_MAPS: key -> inner map (the keys also in a native index, whose
+    arena slots hold 1 + the inner map's index, for the JIT engines' lookups)."""
+
+    def __init__(self, spec: MapSpec):
+        super().__init__(spec)
+        self.index = HashIndex(spec.key_size, 4, spec.max_entries, self.address)
