@@ -262,21 +262,27 @@ def test_array_of_maps_gives_programs_the_inner_map(engine):
         outer[0] = make_map(inner_spec)                     # not in the program's table
 
 
-def test_array_of_maps_lookups_stay_in_native_code(engine, monkeypatch):
-    """The JITs look an array of maps up in line (its arena holds 1 + each entry's inner
-    map index): no Python, and what Python's view says after updates and deletes."""
+@pytest.mark.parametrize("kind", ["array", "hash"])
+def test_map_of_maps_lookups_stay_in_native_code(engine, kind, monkeypatch):
+    """The JITs look maps of maps up without Python: an array of maps in line (its arena
+    holds 1 + each entry's inner map index), a hash of maps through its native index
+    (whose slots hold the same); and find what updates and deletes left."""
     inner_spec = MapSpec("counts", 2, 4, 8, 2)
-    outer = ArrayOfMaps(MapSpec("by_queue", 12, 4, 4, 3, inner=inner_spec))
+    cls, key_size, keys = (ArrayOfMaps, 4, (0, 1, 2, 3)) if kind == "array" else \
+        (HashOfMaps, 2, (80, 443, 8080, 0xFFFF))
+    outer = cls(MapSpec("outer", 12 if kind == "array" else 13, key_size, 4, 4,
+                        inner=inner_spec))
     first, second = make_map(inner_spec), make_map(MapSpec("other", 2, 4, 8, 2))
     env = _env(outer, first, second)
-    # r0 = 1 + the index of the inner map slot (byte 0 of the buffer) holds, 0 if none:
-    # the handle's bits 16-31 are the map's index
-    prog = bpfjit.Program(bpfjit.assemble("""
-        ldxb %r2, [%r1+0]
-        stxw [%r10-4], %r2
+    load, store = ("ldxw", "stxw") if key_size == 4 else ("ldxh", "stxh")
+    # r0 = 1 + the index of the inner map under the buffer's first bytes, 0 if none (a
+    # handle's bits 16-31 are its map's index)
+    prog = bpfjit.Program(bpfjit.assemble(f"""
+        {load} %r2, [%r1+0]
+        {store} [%r10-{key_size}], %r2
         lddw %r1, map_by_fd(0)
         mov %r2, %r10
-        add %r2, -4
+        add %r2, -{key_size}
         call 1
         jeq %r0, 0, none
         rsh %r0, 16
@@ -290,55 +296,20 @@ def test_array_of_maps_lookups_stay_in_native_code(engine, monkeypatch):
     if engine != "interp":
         def refuse(*args):
             raise AssertionError("the outer lookup went through Python")
-        monkeypatch.setattr(ArrayOfMaps, "program_lookup", refuse)
+        monkeypatch.setattr(cls, "program_lookup", refuse)
     fn = bpfjit.compile(prog, engine)
-    slots = (0, 1, 2, 3, 255)
-    assert [fn(bytes([k])) for k in slots] == [0, 0, 0, 0, 0]          # all empty
-    outer[0], outer[2] = first, "other"
-    assert [fn(bytes([k])) for k in slots] == [2, 0, 3, 0, 0]          # maps 1 and 2
-    outer[0] = second
-    del outer[2]
-    assert [fn(bytes([k])) for k in slots] == [3, 0, 0, 0, 0]
 
-
-def test_hash_of_maps_lookups_stay_in_native_code(engine, monkeypatch):
-    """The JITs look a hash of maps up through its native index, whose arena slots hold
-    1 + each entry's inner map index: no Python, and what updates and deletes left."""
-    inner_spec = MapSpec("counts", 2, 4, 8, 2)
-    outer = HashOfMaps(MapSpec("by_port", 13, 2, 4, 4, inner=inner_spec))
-    first, second = make_map(inner_spec), make_map(MapSpec("other", 2, 4, 8, 2))
-    env = _env(outer, first, second)
-    # r0 = 1 + the index of the inner map under the buffer's first two bytes, 0 if none
-    prog = bpfjit.Program(bpfjit.assemble("""
-        ldxh %r2, [%r1+0]
-        stxh [%r10-2], %r2
-        lddw %r1, map_by_fd(0)
-        mov %r2, %r10
-        add %r2, -2
-        call 1
-        jeq %r0, 0, none
-        rsh %r0, 16
-        and %r0, 0xffff
-        add %r0, 1
-        exit
-    none:
-        mov %r0, 0
-        exit
-    """).insns, env=env)
-    if engine != "interp":
-        def refuse(*args):
-            raise AssertionError("the outer lookup went through Python")
-        monkeypatch.setattr(HashOfMaps, "program_lookup", refuse)
-    fn = bpfjit.compile(prog, engine)
-    ports = (80, 443, 8080, 0xFFFF)
-    key = lambda port: port.to_bytes(2, "little")        # noqa: E731
-    assert [fn(key(p)) for p in ports] == [0, 0, 0, 0]
-    outer[key(80)], outer[key(8080)] = first, "other"
-    assert [fn(key(p)) for p in ports] == [2, 0, 3, 0]               # maps 1 and 2
-    outer[key(80)] = second
-    del outer[key(8080)]
-    outer[key(0xFFFF)] = first
-    assert [fn(key(p)) for p in ports] == [3, 0, 0, 2]
+    def key(k):
+        return k.to_bytes(key_size, "little")
+    assert [fn(key(k)) for k in keys] == [0, 0, 0, 0]                # all empty
+    outer[key(keys[0])], outer[key(keys[2])] = first, "other"
+    assert [fn(key(k)) for k in keys] == [2, 0, 3, 0]                # maps 1 and 2
+    outer[key(keys[0])] = second
+    del outer[key(keys[2])]
+    outer[key(keys[3])] = first
+    assert [fn(key(k)) for k in keys] == [3, 0, 0, 2]
+    if kind == "array":
+        assert fn(key(200)) == 0                        # past max_entries
 
 
 def test_maps_of_maps_need_a_null_check_on_the_inner_map():
