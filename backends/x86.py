@@ -22,7 +22,7 @@ function (rsp is reset from r12), so local calls need no check on return.
 from __future__ import annotations
 
 from bpfjit.codeimage import CodeImage
-from bpfjit.cfg import block_costs, block_leaders, budget_checkpoints, subprogram_ranges
+from bpfjit.cfg import block_leaders, budget_checkpoints, subprogram_ranges
 from bpfjit.checkplan import written_registers
 from bpfjit.context import packet_offsets
 from bpfjit.isa import LDDW_MAP, LDDW_MAP_VALUE, MEMORY_KINDS, STACK_SIZE, Kind
@@ -34,6 +34,7 @@ from bpfjit.traps import WRITE_FLAG, TrapCode
 from .mapops import OPERATIONS, inline_lookups, native_map_calls
 from .x86alu import AluLowering
 from .x86asm import Assembler, Mem, r8, r16, r32
+from .x86budget import budget_charges
 from .x86calls import CallLowering
 from .x86versions import VersionLowering
 from .x86layout import (ATOMIC_OPS, BUDGET, CTX, CTX_BYTES, CTX_SLOT, DEFAULT_MAP, FRAME, JCC,
@@ -75,7 +76,7 @@ class _Lowering(AluLowering, CallLowering, VersionLowering):
         self.fp = regs[10]
         self.a = Assembler()
         self.leaders = block_leaders(prog)
-        self.costs = block_costs(prog, self.leaders)
+        self.charges = budget_charges(prog)            # (fewer subtractions than blocks)
         self.checkpoints = budget_checkpoints(prog)
         self.ranges = subprogram_ranges(prog)
         self.bodies = _bodies(prog, self.ranges)      # first pc -> its (pc, insn) pairs
@@ -284,7 +285,8 @@ class _Lowering(AluLowering, CallLowering, VersionLowering):
                 a.align(32)
             a.label(pc if self.fast is None else ("fast", pc))
             a.mark(pc)
-            a("SUB", BUDGET, self.costs[pc])                  # budget -= block size
+            if self.charges[pc]:
+                a("SUB", BUDGET, self.charges[pc])            # budget -= the blocks' cost
             if pc in self.checkpoints:
                 a.jump("s", self._stub(TrapCode.BUDGET, pc, "zero"))
         else:

@@ -24,7 +24,7 @@ from .helpers import changes_packet
 from .isa import MEMORY_KINDS, Kind
 
 __all__ = ["VersionedLoop", "versioned_loops", "CheckGroup", "check_groups",
-           "written_registers"]
+           "written_registers", "block_graph"]
 
 
 @dataclass(frozen=True)
@@ -138,7 +138,7 @@ def _natural_loops(prog) -> dict[int, frozenset[int]]:
     """Loop head -> the pcs of its natural loop: the blocks that reach a back edge into
     the head (an edge from a block the head dominates) without passing through it.
     Cycles entered at more than one block (irreducible) have no back edge: no loop."""
-    members, preds = _blocks(prog)
+    members, preds = block_graph(prog)
     loops = {}
     for first, _ in subprogram_ranges(prog):
         idom = _immediate_dominators(first, preds)
@@ -209,7 +209,7 @@ def _immediate_dominators(entry: int, preds: dict) -> dict[int, int]:
     return idom
 
 
-def _blocks(prog) -> tuple[dict[int, list[int]], dict[int, set[int]]]:
+def block_graph(prog) -> tuple[dict[int, list[int]], dict[int, set[int]]]:
     """Each basic block's pcs, and each block's predecessors (by first pc)."""
     leaders = block_leaders(prog)
     members: dict[int, list[int]] = {}

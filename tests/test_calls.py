@@ -322,3 +322,53 @@ def test_a_callee_reads_back_what_it_wrote_into_its_callers_frame(engine):
         exit
     """
     assert bpfjit.compile(bpfjit.assemble(text), engine)(bytearray([0])) == 1
+
+
+# a loop whose body branches into a tree of blocks (each with one predecessor) that meet
+# again at the loop's head, plus a helper-free local call and an early exit: where an
+# engine may carry block costs to the next block, the budget must still run out at the
+# same pc after the same work
+BRANCHY = """
+    mov %r0, 0
+    mov %r6, 0
+loop:
+    add %r6, 1
+    mov %r2, %r6
+    and %r2, 3
+    jeq %r2, 0, zero
+    jeq %r2, 1, one
+    add %r0, 3
+    jgt %r6, 40, out
+    ja loop
+zero:
+    add %r0, 5
+    mov %r1, %r6
+    call local twice
+    add %r0, %r0
+    and %r0, 0xffff
+    ja loop
+one:
+    add %r0, 7
+    jlt %r6, 1000, loop
+out:
+    exit
+twice:
+    mov %r0, %r1
+    add %r0, %r1
+    exit
+"""
+
+
+@pytest.mark.parametrize("text", [BRANCHY, "mov %r0, 7\nja -2"],
+                         ids=["branchy", "loop-at-entry"])
+def test_the_budget_runs_out_where_the_interpreter_says(engine, text):
+    prog = bpfjit.assemble(text)
+
+    def outcome(name, budget):
+        try:
+            return bpfjit.compile(prog, name, budget=budget)()
+        except bpfjit.BudgetExceeded as exc:
+            return ("budget", exc.pc)
+    reference = [outcome("interp", budget) for budget in range(1, 420, 3)]
+    assert [outcome(engine, budget) for budget in range(1, 420, 3)] == reference
+    assert any(isinstance(r, tuple) for r in reference)     # the budget did run out
