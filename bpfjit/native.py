@@ -35,5 +35,5 @@ ENTRY_CTYPE = "uint64_t(*)(void *, uint64_t, struct bpfjit_run *)"
 
 # parsed now, once, rather than inside the first compile (cffi parses C types lazily)
 for _ctype in (HELPER_CTYPE, REPORT_CTYPE, ENTRY_CTYPE, "struct bpfjit_run *", "uint8_t[]",
-               "void *[]", "uint64_t *"):
+               "void *[]", "uint64_t *", "void *", "uintptr_t"):
     ffi.typeof(_ctype)
