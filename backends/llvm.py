@@ -24,9 +24,9 @@ from __future__ import annotations
 from dataclasses import replace
 
 try:
-    from llvmlite import __version__ as llvmlite_version, ir
+    from llvmlite import ir
 except ImportError:     # pragma: no cover - reported through the engine registry
-    ir = llvmlite_version = None
+    ir = None
 # llvmlite.binding (LLVM itself: ~30 ms to import) is loaded on the first code generation,
 # so that a compile the code cache answers never pays for it
 llvm = None
@@ -36,7 +36,7 @@ from bpfjit.errors import BackendUnavailable, BpfError
 from bpfjit.context import packet_offsets
 from bpfjit.isa import LDDW_MAP, LDDW_MAP_VALUE, MAX_CALL_DEPTH, STACK_SIZE, Kind
 from bpfjit.helpers import changes_packet
-from bpfjit.maps import ARRAY_TYPES, LPM_TRIE, LRU_TYPES, map_handle
+from bpfjit.maps import LPM_TRIE, LRU_TYPES, map_handle
 from bpfjit.codeimage import INDEX_SYMBOL, MAP_SYMBOL
 from . import llvm_worker
 from bpfjit.program import Program
@@ -197,6 +197,15 @@ class _Function(AluLowering, CallLowering, VersionLowering):
             self._bounds["region"] = region
         return region
 
+    def in_buffer(self, addr, size: int):
+        """Whether `size` bytes at `addr` lie in the checkable buffer: the packet, and an
+        XDP frame's metadata in use before it."""
+        b = self.b
+        if self.m.metadata:
+            lo, length = self._region()
+            return b.icmp_unsigned("<", b.sub(addr, lo), fit_bound(b, length, size))
+        return b.icmp_unsigned("<", b.sub(addr, self.mem_i), self._bound("mem", size))
+
     def address(self, pc: int, base_reg: int, off: int, size: int, write: bool):
         """A pointer for an access of `size` bytes at base_reg + off, checked in checked mode."""
         b = self.b
@@ -217,11 +226,7 @@ class _Function(AluLowering, CallLowering, VersionLowering):
         region = verified.regions.get(pc)
         d_mem = b.sub(addr, self.mem_i)
         if region != "stack":
-            if self.m.metadata:             # the packet and the metadata in use before it
-                lo, length = self._region()
-                in_mem = b.icmp_unsigned("<", b.sub(addr, lo), fit_bound(b, length, size))
-            else:
-                in_mem = b.icmp_unsigned("<", d_mem, self._bound("mem", size))
+            in_mem = self.in_buffer(addr, size)
             if region == "mem":
                 self.trap_unless(in_mem, TrapCode.MEMORY, pc, addr, mark)
                 return b.gep(self.mem, [d_mem], source_etype=I8)

@@ -12,7 +12,7 @@ from __future__ import annotations
 from llvmlite import ir
 
 from .copies import CopyTracking
-from .llvmtypes import I64, const, fit_bound
+from .llvmtypes import I64, const
 
 __all__ = ["VersionLowering"]
 
@@ -52,12 +52,7 @@ class VersionLowering(CopyTracking):
             pc += insn.slots
         self.resume = pc
         start = b.add(self.get(group.base), const(I64, group.lo))
-        width = group.hi - group.lo
-        if self.m.metadata:
-            lo, length = self._region()
-            fits = b.icmp_unsigned("<", b.sub(start, lo), fit_bound(b, length, width))
-        else:
-            fits = b.icmp_unsigned("<", b.sub(start, self.mem_i), self._bound("mem", width))
+        fits = self.in_buffer(start, group.hi - group.lo)
         once = self.func.append_basic_block(f"group{group.first}")
         each = self.func.append_basic_block(f"each{group.first}")
         after = self.func.append_basic_block(f"after{group.first}")

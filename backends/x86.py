@@ -27,7 +27,7 @@ from bpfjit.checkplan import written_registers
 from bpfjit.context import packet_offsets
 from bpfjit.isa import LDDW_MAP, LDDW_MAP_VALUE, MEMORY_KINDS, STACK_SIZE, Kind
 from bpfjit.helpers import changes_packet
-from bpfjit.maps import ARRAY_TYPES, map_handle
+from bpfjit.maps import map_handle
 from bpfjit.runfields import CONFIG_FIELDS, TRAPPED
 from bpfjit.traps import WRITE_FLAG, TrapCode
 
@@ -273,8 +273,7 @@ class _Lowering(AluLowering, CallLowering, VersionLowering):
     def _instruction(self, body: list, i: int) -> int:
         """Lower body[i] (fused with the next ones when a pattern allows); returns how
         many instructions were consumed."""
-        a = self.a
-        pc, insn = body[i]
+        a, pc = self.a, body[i][0]
         if pc in self.leaders:
             if self.fast is None and pc in self.loops:
                 self.enter_test(pc)
@@ -293,9 +292,15 @@ class _Lowering(AluLowering, CallLowering, VersionLowering):
             a.mark(pc)
         if self.wants_group(pc):
             return self.emit_group(body, i)
+        return self.lower_op(body, i)
+
+    def lower_op(self, body: list, i: int) -> int:
+        """body[i], fused with the next instructions when a pattern allows; how many
+        instructions it consumed."""
         fused = self._fuse(body, i)
         if fused:
             return fused
+        pc, insn = body[i]
         getattr(self, "_" + insn.kind.value)(pc, insn)
         return 1
 

@@ -14,8 +14,7 @@ each block would have left, and a run stops at the same pc.
 
 from __future__ import annotations
 
-from bpfjit.cfg import block_costs, block_leaders, budget_checkpoints
-from bpfjit.checkplan import block_graph
+from bpfjit.cfg import block_costs, block_graph, block_leaders, budget_checkpoints
 from bpfjit.isa import Kind
 
 __all__ = ["budget_charges"]
@@ -31,11 +30,7 @@ def budget_charges(prog) -> dict[int, int]:
     leaders = block_leaders(prog)
     costs = block_costs(prog, leaders)
     checkpoints = budget_checkpoints(prog)
-    members, preds = block_graph(prog)
-    succs: dict[int, list[int]] = {block: [] for block in members}
-    for block, sources in preds.items():
-        for source in sources:
-            succs.setdefault(source, []).append(block)
+    members, preds, succs = block_graph(prog)
 
     def inherits(block: int) -> bool:
         return block not in checkpoints and len(preds.get(block, ())) == 1

@@ -67,13 +67,8 @@ class VersionLowering(CopyTracking):
     def _emit_span(self, span: list) -> None:
         k = 0
         while k < len(span):
-            pc, insn = span[k]
-            self.a.mark(pc)
-            used = self._fuse(span, k)
-            if not used:
-                getattr(self, "_" + insn.kind.value)(pc, insn)
-                used = 1
-            k += used
+            self.a.mark(span[k][0])
+            k += self.lower_op(span, k)
 
     def enter_test(self, pc: int) -> None:
         """Before the checked copy of a versioned loop's head: into the fast copy when

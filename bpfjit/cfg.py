@@ -16,7 +16,8 @@ from .isa import Kind
 from .program import Program
 
 __all__ = ["branch_targets", "check_structure", "block_leaders", "block_costs",
-           "budget_checkpoints", "subprogram_starts", "subprogram_ranges", "MAX_INSNS"]
+           "block_graph", "budget_checkpoints", "subprogram_starts", "subprogram_ranges",
+           "MAX_INSNS"]
 
 MAX_INSNS = 1_000_000   # the kernel's limit on program size, in slots
 
@@ -138,6 +139,32 @@ def block_costs(prog: Program, leaders: set[int]) -> dict[int, int]:
             costs[pc] = 0
         costs[current] += 1
     return costs
+
+
+@_per_program
+def block_graph(prog: Program) -> tuple[dict[int, list[int]], dict[int, set[int]],
+                                        dict[int, list[int]]]:
+    """Each basic block's pcs, its predecessors and its successors (blocks by their first
+    pc; a call's target is not a successor: the block after it is)."""
+    leaders = block_leaders(prog)
+    members: dict[int, list[int]] = {}
+    current = None
+    for pc, _ in prog:
+        if pc in leaders or current is None:
+            current = members.setdefault(pc, [])
+        current.append(pc)
+    preds: dict[int, set[int]] = {}
+    succs: dict[int, list[int]] = {}
+    for first, pcs in members.items():
+        last = pcs[-1]
+        insn = prog.at(last)
+        after = list(branch_targets(prog, last)) if insn.kind in (Kind.JA, Kind.JCOND) else []
+        if insn.kind not in (Kind.JA, Kind.EXIT):
+            after.append(last + insn.slots)
+        succs[first] = after
+        for target in after:
+            preds.setdefault(target, set()).add(first)
+    return members, preds, succs
 
 
 @_per_program

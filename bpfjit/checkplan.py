@@ -18,13 +18,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .cfg import block_leaders, subprogram_ranges
+from .cfg import block_graph, block_leaders, subprogram_ranges
 from .context import packet_offsets
 from .helpers import changes_packet
 from .isa import MEMORY_KINDS, Kind
 
 __all__ = ["VersionedLoop", "versioned_loops", "CheckGroup", "check_groups",
-           "written_registers", "block_graph"]
+           "written_registers"]
 
 
 @dataclass(frozen=True)
@@ -138,10 +138,10 @@ def _natural_loops(prog) -> dict[int, frozenset[int]]:
     """Loop head -> the pcs of its natural loop: the blocks that reach a back edge into
     the head (an edge from a block the head dominates) without passing through it.
     Cycles entered at more than one block (irreducible) have no back edge: no loop."""
-    members, preds = block_graph(prog)
+    members, preds, succs = block_graph(prog)
     loops = {}
     for first, _ in subprogram_ranges(prog):
-        idom = _immediate_dominators(first, preds)
+        idom = _immediate_dominators(first, preds, succs)
         for head in sorted(idom):
             latches = [block for block in preds.get(head, ())
                        if block in idom and _dominates(idom, head, block)]
@@ -166,14 +166,10 @@ def _dominates(idom: dict[int, int], head: int, block: int) -> bool:
     return True
 
 
-def _immediate_dominators(entry: int, preds: dict) -> dict[int, int]:
+def _immediate_dominators(entry: int, preds: dict, succs: dict) -> dict[int, int]:
     """Block -> its immediate dominator (the entry maps to itself), for the blocks
     reachable from `entry` (Cooper, Harvey and Kennedy's iteration in reverse
     post-order)."""
-    succs: dict[int, list[int]] = {}
-    for block, sources in preds.items():
-        for source in sources:
-            succs.setdefault(source, []).append(block)
     post, seen, stack = [], {entry}, [(entry, iter(sorted(succs.get(entry, ()))))]
     while stack:
         block, it = stack[-1]
@@ -207,29 +203,3 @@ def _immediate_dominators(entry: int, preds: dict) -> dict[int, int]:
             if idom.get(block) != new:
                 idom[block], changed = new, True
     return idom
-
-
-def block_graph(prog) -> tuple[dict[int, list[int]], dict[int, set[int]]]:
-    """Each basic block's pcs, and each block's predecessors (by first pc)."""
-    leaders = block_leaders(prog)
-    members: dict[int, list[int]] = {}
-    current = None
-    for pc, _ in prog:
-        if pc in leaders or current is None:
-            current = members.setdefault(pc, [])
-        current.append(pc)
-    preds: dict[int, set[int]] = {}
-    for first, pcs in members.items():
-        last = pcs[-1]
-        insn = prog.at(last)
-        if insn.kind is Kind.JA:
-            succ = [last + 1 + (insn.off if insn.spec.width == 64 else insn.imm)]
-        elif insn.kind is Kind.JCOND:
-            succ = [last + 1 + insn.off, last + insn.slots]
-        elif insn.kind is Kind.EXIT:
-            succ = []
-        else:
-            succ = [last + insn.slots]
-        for target in succ:
-            preds.setdefault(target, set()).add(first)
-    return members, preds

@@ -28,17 +28,16 @@ from .hashindex import HashIndex
 __all__ = ["LpmTrieMap", "normalized_key"]
 
 
+def _masked(length: int, data: bytes) -> int:
+    """`data` (network order) as an int with the bits past its first `length` cleared."""
+    past = 8 * len(data) - length
+    return int.from_bytes(data, "big") >> past << past
+
+
 def normalized_key(length: int, data: bytes) -> bytes:
     """The index key of a prefix: length (u32, little-endian), then `data` with the bits
     past the first `length` cleared."""
-    out = bytearray(data)
-    for i in range(len(out)):
-        kept = length - 8 * i                    # bits of byte i inside the prefix
-        if kept <= 0:
-            out[i] = 0
-        elif kept < 8:
-            out[i] &= (0xFF << (8 - kept)) & 0xFF
-    return struct.pack("<I", length) + bytes(out)
+    return struct.pack("<I", length) + _masked(length, data).to_bytes(len(data), "big")
 
 
 class LpmTrieMap(Map):
@@ -79,9 +78,9 @@ class LpmTrieMap(Map):
             self._native_lengths[i] = value
         self._native_lengths[0] = len(used)
 
-    def _prefix(self, length: int, data: bytes) -> tuple[int, int]:
-        past = self.max_prefix - length
-        return length, int.from_bytes(data, "big") >> past << past
+    @staticmethod
+    def _prefix(length: int, data: bytes) -> tuple[int, int]:
+        return length, _masked(length, data)
 
     def lookup_slot(self, key: bytes) -> int | None:
         length = min(int.from_bytes(key[:4], "little"), self.max_prefix)
