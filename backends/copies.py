@@ -4,6 +4,8 @@ accesses it leaves unchecked, and where a jump goes.  A mixin of both lowerings.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from bpfjit.checkplan import check_groups, versioned_loops
 
 __all__ = ["CopyTracking"]
@@ -12,11 +14,15 @@ __all__ = ["CopyTracking"]
 class CopyTracking:
     """Set up by prepare_copies(); backends.llvmversions and backends.x86versions emit."""
 
-    def prepare_copies(self, verified, first: int, end: int) -> None:
-        """The loops and groups of pcs [first, end) (a subprogram, or the program)."""
+    def prepare_copies(self, verified, first: int, end: int, budget_free: bool) -> None:
+        """The loops and groups of pcs [first, end) (a subprogram, or the program);
+        without `budget_free`, loops whose fast copy would only drop the budget's test
+        are not versioned and the others keep it."""
         self.copy_source = verified
-        self.loops = {loop.header: loop for loop in versioned_loops(verified)
-                      if first <= loop.header < end}
+        loops = [loop for loop in versioned_loops(verified) if first <= loop.header < end]
+        if not budget_free:
+            loops = [replace(loop, trips=None) for loop in loops if loop.unchecked]
+        self.loops = {loop.header: loop for loop in loops}
         self.groups = {at: group for at, group in check_groups(verified).items()
                        if first <= at < end}
         self.fast = None                     # the loop whose fast copy is being emitted

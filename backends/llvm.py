@@ -32,6 +32,7 @@ except ImportError:     # pragma: no cover - reported through the engine registr
 llvm = None
 
 from bpfjit.cfg import block_costs, block_leaders, budget_checkpoints, subprogram_ranges
+from bpfjit.checkplan import versioned_loops
 from bpfjit.errors import BackendUnavailable, BpfError
 from bpfjit.context import packet_offsets
 from bpfjit.isa import LDDW_MAP, LDDW_MAP_VALUE, MAX_CALL_DEPTH, STACK_SIZE, Kind
@@ -58,6 +59,7 @@ __all__ = ["build_image", "generate_object"]
 STACK_BYTES = STACK_SIZE * MAX_CALL_DEPTH
 # internal functions of at most this many IR instructions are inlined wherever called
 INLINE_SIZE = 150
+VECTORIZE = "bpfjit.vectorize"      # named metadata: the module has budget-free loops
 M32, M64 = (1 << 32) - 1, (1 << 64) - 1
 
 class _Function(AluLowering, CallLowering, VersionLowering):
@@ -270,7 +272,9 @@ class _Function(AluLowering, CallLowering, VersionLowering):
         if pc in self.blocks:
             if self.m.lines is not None:
                 self.b.debug_metadata = self.m.location(pc, self.func)
-            self.charge_budget(pc, self.m.costs[pc], pc in self.m.checkpoints)
+            tested = pc in self.m.checkpoints and \
+                (self.fast is None or self.fast.trips is None)
+            self.charge_budget(pc, self.m.costs[pc], tested)
         if self.wants_group(pc):
             self.lower_group(pc)
         else:
@@ -384,6 +388,10 @@ class _Module:
         self.unlikely_first = self.module.add_metadata([weights, const(I32, 1),
                                                         const(I32, 2000)])
         self.trap_function = self._trap_function()
+        if any(_vectorizable(loop, self.leaders) for loop in versioned_loops(verified)):
+            # a one-block loop with a budget-free copy: optimised by the pipeline with
+            # the loop vectorizer (generate_object)
+            self.module.add_named_metadata(VECTORIZE, [])
         self.functions = {}
         ranges = subprogram_ranges(prog)
         for first, _ in ranges:
@@ -523,6 +531,13 @@ class _Module:
         self.entry = fn
 
 
+def _vectorizable(loop, leaders) -> bool:
+    """Whether `loop` has a budget-free copy of one block, worth LLVM's loop vectorizer.
+    The vectorizer costs time on every loop of the module (about 1.5x the optimisation
+    and code generation of bench/'s tlv), so it runs only when there is such a loop."""
+    return loop.trips is not None and len(loop.body & leaders) == 1
+
+
 # ---- LLVM set-up, once per process -------------------------------------------------------
 
 _MACHINES: dict[int, object] = {}
@@ -565,11 +580,18 @@ def generate_object(ir_text: str, opt_level: int, keep_ir: bool) -> tuple[bytes,
     if opt_level:
         tuning = llvm.create_pipeline_tuning_options(speed_level=opt_level)
         # up to -O2, compile time matters more than the last few percent: no
-        # unrolling or vectorization (they double compile time); -O3 has both
+        # unrolling or vectorization (they double compile time), except the loop
+        # vectorizer for modules with budget-free loops; -O3 has both
         full = opt_level >= 3
-        tuning.loop_unrolling = tuning.loop_vectorization = tuning.slp_vectorization = full
+        vectorize = opt_level == 2 and f"!{VECTORIZE}" in ir_text
+        tuning.loop_unrolling = tuning.slp_vectorization = full
+        tuning.loop_vectorization = full or vectorize
         builder = llvm.create_pass_builder(machine, tuning)
-        if opt_level == 2:
+        if vectorize:
+            # budget-free loop copies (bpfjit.tripcount): the whole module pipeline,
+            # which has the loop vectorizer (the function pipeline below has none)
+            builder.getModulePassManager().run(module, builder)
+        elif opt_level == 2:
             # -O2: inline what _mark_inlining chose, then the -O2 function simplification
             # pipeline on what is left (half the time of the whole module pipeline, whose
             # inliner and late passes gained nothing measurable on bench/ here)

@@ -12,6 +12,8 @@ from __future__ import annotations
 from llvmlite import ir
 
 from .copies import CopyTracking
+from bpfjit.tripcount import RANGE
+
 from .llvmtypes import I64, const
 
 __all__ = ["VersionLowering"]
@@ -23,7 +25,7 @@ class VersionLowering(CopyTracking):
     def _prepare_versions(self) -> None:
         """Blocks of this function's versioned loops: each fast copy's, and the block
         that chooses a copy on entry.  Called after self.blocks exists."""
-        self.prepare_copies(self.m.verified, self.first, self.end)
+        self.prepare_copies(self.m.verified, self.first, self.end, budget_free=True)
         self.resume = 0                      # the pc after the group last lowered
         self.fast_blocks: dict[int, dict[int, object]] = {}
         self.enter: dict[int, object] = {}
@@ -66,13 +68,56 @@ class VersionLowering(CopyTracking):
         self.grouped = None
         b.position_at_end(after)
 
+    def _budget_covers(self, b, trips):
+        """Whether the budget left covers the loop's most trips (TripBound.trips, the
+        same arithmetic): its fast copy then never tests the budget."""
+        x = b.load(self.regs[trips.base], typ=I64)
+        n = const(I64, trips.bound_imm)
+        if trips.bound_reg is not None:
+            n = b.add(b.load(self.regs[trips.bound_reg], typ=I64), n)
+        span = const(I64, 2 * RANGE if trips.signed else RANGE)
+        if trips.signed:        # -RANGE <= x, n <= RANGE
+            x_ok = b.icmp_unsigned("<=", b.add(x, const(I64, RANGE)), span)
+            n_ok = b.icmp_unsigned("<=", b.add(n, const(I64, RANGE)), span)
+        else:                   # 0 <= x, n <= RANGE
+            x_ok = b.icmp_unsigned("<=", x, span)
+            n_ok = b.icmp_unsigned("<=", n, span)
+        strict = const(I64, int(trips.strict))
+        offset = const(I64, trips.offset)
+        if trips.relation == "<=":
+            distance = b.sub(b.sub(b.sub(n, strict), offset), x)
+        elif trips.relation == ">=":
+            distance = b.sub(b.sub(b.add(x, offset), n), strict)
+        elif trips.step > 0:
+            distance = b.sub(b.sub(n, offset), x)
+        else:
+            distance = b.sub(b.add(x, offset), n)
+        zero = const(I64, 0)
+        positive = b.select(b.icmp_signed(">", distance, zero), distance, zero)
+        most = b.add(b.udiv(positive, const(I64, abs(trips.step))), const(I64, 2))
+        left = b.load(self.budget, typ=I64)
+        covered = b.icmp_signed("<=", most, b.sdiv(left, const(I64, trips.iteration_cost)))
+        ok = b.and_(b.and_(x_ok, n_ok), covered)
+        if trips.relation == "!=":
+            ok = b.and_(ok, b.icmp_signed(">=", distance, const(I64, 1)))
+        elif trips.relation == ">=" and not trips.signed:    # no wrap below zero
+            step = const(I64, -trips.step)
+            ok = b.and_(ok, b.and_(b.icmp_signed(">=", b.add(n, strict), step),
+                                   b.icmp_signed(">=", b.add(x, offset), step)))
+        return ok
+
     def lower_fast_copies(self, prog) -> None:
         """The entry tests and the fast copy of each versioned loop (after the checked
         code, so that every block it may leave to exists)."""
         for header, loop in self.loops.items():
             b = ir.IRBuilder(self.enter[header])
-            long_enough = b.icmp_unsigned(">=", self.mem_len, const(I64, loop.need))
-            b.cbranch(long_enough, self.fast_blocks[header][header], self.blocks[header])
+            tests = []
+            if loop.unchecked:
+                tests.append(b.icmp_unsigned(">=", self.mem_len, const(I64, loop.need)))
+            if loop.trips is not None:
+                tests.append(self._budget_covers(b, loop.trips))
+            fast = tests[0] if len(tests) == 1 else b.and_(*tests)
+            b.cbranch(fast, self.fast_blocks[header][header], self.blocks[header])
             self.fast, self.b, self.resume = loop, b, 0
             blocks = self.fast_blocks[header]
             last = None                      # the last instruction lowered

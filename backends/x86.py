@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from bpfjit.codeimage import CodeImage
 from bpfjit.cfg import block_leaders, budget_checkpoints, subprogram_ranges
-from bpfjit.checkplan import written_registers
+from bpfjit.isa import written_registers
 from bpfjit.context import packet_offsets
 from bpfjit.isa import LDDW_MAP, LDDW_MAP_VALUE, MEMORY_KINDS, STACK_SIZE, Kind
 from bpfjit.helpers import changes_packet

@@ -21,7 +21,7 @@ class VersionLowering(CopyTracking):
     """Labels that know about the fast copies; the entry tests; the fast copies."""
 
     def _prepare_versions(self) -> None:
-        self.prepare_copies(self.verified, 0, self.prog.slot_count)
+        self.prepare_copies(self.verified, 0, self.prog.slot_count, budget_free=False)
         self.each_copies: list[tuple] = []   # (label, back label, span, loop) to emit
 
     def label_of(self, source: int, pc: int) -> object:

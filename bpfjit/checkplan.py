@@ -18,29 +18,40 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .cfg import block_graph, block_leaders, subprogram_ranges
+from .cfg import block_costs, block_graph, block_leaders, subprogram_ranges
 from .context import packet_offsets
 from .helpers import changes_packet
-from .isa import MEMORY_KINDS, Kind
+from .isa import MEMORY_KINDS, Kind, written_registers
+from .tripcount import TripBound, trip_bound
 
 __all__ = ["VersionedLoop", "versioned_loops", "CheckGroup", "check_groups",
            "written_registers"]
+
+
+# the largest loop (in slots) given a budget-free copy: the copy doubles the loop's
+# compile time, and its gain (one compare and branch per trip, or vectorization) is in
+# small loops
+BUDGET_FREE_SIZE = 24
 
 
 @dataclass(frozen=True)
 class VersionedLoop:
     """A loop emitted twice: `header` is its only entry, `body` the pcs of its blocks,
     `unchecked` the accesses its fast copy runs without a check, `need` the buffer
-    length (in bytes) at which the fast copy is entered."""
+    length (in bytes) at which the fast copy is entered; with `trips`, also only when
+    the budget covers the bound on its trips, and the fast copy then never tests the
+    budget (bpfjit.tripcount)."""
     header: int
     body: frozenset[int]
     unchecked: frozenset[int]
     need: int
+    trips: TripBound | None = None
 
 
 def versioned_loops(verified) -> tuple[VersionedLoop, ...]:
-    """The loops of `verified` whose bounded unproven buffer accesses both JITs hoist
-    (disjoint; innermost first wins), computed once per VerifiedProgram."""
+    """The loops of `verified` whose bounded unproven buffer accesses the JITs hoist or
+    whose trips are bounded at entry (disjoint; innermost first wins), computed once per
+    VerifiedProgram."""
     cached = verified.__dict__.get("_versioned_loops")
     if cached is None:
         cached = verified.__dict__["_versioned_loops"] = _plan(verified)
@@ -49,15 +60,21 @@ def versioned_loops(verified) -> tuple[VersionedLoop, ...]:
 
 def _plan(verified) -> tuple[VersionedLoop, ...]:
     prog = verified.program
-    if not verified.extents or changes_packet(prog) or packet_offsets(prog.context)[1] is not None:
-        return ()
+    hoist = bool(verified.extents) and not changes_packet(prog) and \
+        packet_offsets(prog.context)[1] is None
+    graph = block_graph(prog)
+    costs = block_costs(prog, block_leaders(prog))
     candidates = []
-    for header, body in _natural_loops(prog).items():
+    for header, (body, latches, dominates) in _natural_loops(prog).items():
         covered = [pc for pc in verified.extents
-                   if pc in body and verified.regions.get(pc) == "mem"]
+                   if hoist and pc in body and verified.regions.get(pc) == "mem"]
         need = max((verified.extents[pc][1] for pc in covered), default=0)
-        if covered and need < 1 << 31:       # (a 32-bit immediate in the entry test)
-            candidates.append(VersionedLoop(header, body, frozenset(covered), need))
+        if need >= 1 << 31:                  # (a 32-bit immediate in the entry test)
+            covered, need = [], 0
+        trips = trip_bound(prog, header, body, latches, dominates, graph, costs) \
+            if len(body) <= BUDGET_FREE_SIZE else None
+        if covered or trips is not None:
+            candidates.append(VersionedLoop(header, body, frozenset(covered), need, trips))
     chosen: list[VersionedLoop] = []
     for loop in sorted(candidates, key=lambda c: (len(c.body), c.header)):
         if all(loop.body.isdisjoint(other.body) for other in chosen):
@@ -86,21 +103,6 @@ def check_groups(verified) -> dict[int, CheckGroup]:
     if cached is None:
         cached = verified.__dict__["_check_groups"] = _groups(verified)
     return cached
-
-
-def written_registers(insn) -> set[int]:
-    """The BPF registers an instruction may write (calls: r0-r5, their results and the
-    registers they clobber)."""
-    kind = insn.kind
-    if kind in (Kind.ALU, Kind.NEG, Kind.END, Kind.LDDW, Kind.LDX, Kind.LDSX):
-        return {insn.dst}
-    if kind is Kind.LD_PACKET:
-        return set(range(6))
-    if kind is Kind.ATOMIC and insn.spec.fetch:
-        return {0 if insn.spec.op == "cmpxchg" else insn.src}
-    if kind in (Kind.CALL, Kind.CALLX, Kind.CALL_LOCAL):
-        return set(range(6))
-    return set()
 
 
 def _groups(verified) -> dict[int, CheckGroup]:
@@ -134,10 +136,12 @@ def _groups(verified) -> dict[int, CheckGroup]:
     return groups
 
 
-def _natural_loops(prog) -> dict[int, frozenset[int]]:
-    """Loop head -> the pcs of its natural loop: the blocks that reach a back edge into
-    the head (an edge from a block the head dominates) without passing through it.
-    Cycles entered at more than one block (irreducible) have no back edge: no loop."""
+def _natural_loops(prog) -> dict[int, tuple]:
+    """Loop head -> (the pcs of its natural loop, its latches, a block-dominance test).
+
+    The loop is the blocks that reach a back edge into the head (an edge from a block
+    the head dominates, a latch) without passing through it.  Cycles entered at more
+    than one block (irreducible) have no back edge: no loop."""
     members, preds, succs = block_graph(prog)
     loops = {}
     for first, _ in subprogram_ranges(prog):
@@ -147,13 +151,15 @@ def _natural_loops(prog) -> dict[int, frozenset[int]]:
                        if block in idom and _dominates(idom, head, block)]
             if not latches:
                 continue
-            blocks, todo = {head}, latches
+            blocks, todo = {head}, list(latches)
             while todo:
                 block = todo.pop()
                 if block not in blocks:
                     blocks.add(block)
                     todo.extend(p for p in preds.get(block, ()) if p in idom)
-            loops[head] = frozenset(pc for block in blocks for pc in members[block])
+            loops[head] = (frozenset(pc for block in blocks for pc in members[block]),
+                           tuple(sorted(latches)),
+                           lambda a, b, idom=idom: _dominates(idom, a, b))
     return loops
 
 

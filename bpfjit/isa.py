@@ -15,7 +15,7 @@ __all__ = [
     "Cls", "Kind", "MEMORY_KINDS", "OpSpec", "Insn", "OPCODES", "SPECS_BY_OPCODE",
     "INSN_SIZE", "MAX_REG", "STACK_SIZE", "MAX_CALL_DEPTH", "LDDW_PSEUDO",
     "LDDW_MAP", "LDDW_MAP_VALUE",
-    "find_spec",
+    "find_spec", "written_registers",
 ]
 
 INSN_SIZE = 8
@@ -273,3 +273,18 @@ class Insn:
         if self.slots == 2:
             raw += _INSN.pack(0, 0, 0, self.next_imm)
         return raw
+
+
+def written_registers(insn) -> set[int]:
+    """The BPF registers an instruction may write (calls: r0-r5, their results and the
+    registers they clobber)."""
+    kind = insn.kind
+    if kind in (Kind.ALU, Kind.NEG, Kind.END, Kind.LDDW, Kind.LDX, Kind.LDSX):
+        return {insn.dst}
+    if kind is Kind.LD_PACKET:
+        return set(range(6))
+    if kind is Kind.ATOMIC and insn.spec.fetch:
+        return {0 if insn.spec.op == "cmpxchg" else insn.src}
+    if kind in (Kind.CALL, Kind.CALLX, Kind.CALL_LOCAL, Kind.CALL_BTF):
+        return set(range(6))
+    return set()

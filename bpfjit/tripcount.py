@@ -1,0 +1,205 @@
+"""How many times an innermost loop can run, as a bound a JIT computes once at the
+loop's entry: what lets it drop the instruction budget's test from the loop body.
+
+The budget is exact: every block deducts its cost and checkpoints (loop heads) trap
+once it is negative.  A loop whose trips are bounded by its exit test can instead be
+entered, budget-free, when the budget covers `trips x iteration_cost`: no checkpoint
+inside could then trap, so a copy of the loop that still deducts every block's cost
+but never tests it computes the same budget and the same traps as the interpreter,
+and has no exit but its own (what lets LLVM vectorise it).
+
+The loops found are those of the form compilers emit for counted loops: a body
+without cycles or calls, an induction variable `x` stepped by a constant `s` on every
+path around it, and a conditional jump that every trip passes (it dominates the back
+edges) comparing `x + c` with a loop-invariant register or an immediate.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .isa import Kind, written_registers
+
+__all__ = ["TripBound", "trip_bound", "RANGE"]
+
+# the entry test requires |x| and |n| <= RANGE (unsigned: 0 <= x, n <= RANGE), so that
+# no value the bound reasons about wraps around 2^64 (the offsets are below 2^40)
+RANGE = 1 << 61
+_OFFSET_LIMIT = 1 << 40
+_STEP_LIMIT = 1 << 31
+
+_MIRROR = {"jeq": "jeq", "jne": "jne", "jgt": "jlt", "jge": "jle", "jlt": "jgt",
+           "jle": "jge", "jsgt": "jslt", "jsge": "jsle", "jslt": "jsgt", "jsle": "jsge"}
+_NEGATE = {"jeq": "jne", "jne": "jeq", "jgt": "jle", "jle": "jgt", "jge": "jlt",
+           "jlt": "jge", "jsgt": "jsle", "jsle": "jsgt", "jsge": "jslt", "jslt": "jsge"}
+
+
+@dataclass(frozen=True)
+class TripBound:
+    """In trip k >= 1 the exit test compares `base@entry + step*k + offset` with
+    `n = bound_reg@entry + bound_imm` (`bound_reg` None: n is `bound_imm`), and the
+    loop goes on only while `relation` ("<=", ">=" or "!=", after moving the strict
+    comparisons' 1 into `strict`) holds.  `iteration_cost` is the most instructions one
+    trip can be charged."""
+    base: int
+    step: int
+    offset: int
+    bound_reg: int | None
+    bound_imm: int
+    relation: str
+    strict: bool
+    signed: bool
+    iteration_cost: int
+
+    def trips(self, base: int, bound: int) -> int | None:
+        """The most times the loop head can run when entered with these values (as
+        signed 64-bit integers), or None when the bound does not apply: the JITs
+        compute this same function in their entry test."""
+        lo = -RANGE if self.signed else 0
+        if not (lo <= base <= RANGE and lo <= bound <= RANGE):
+            return None
+        up = self.step > 0
+        if self.relation == "<=":                 # counting up to n (n - 1 when strict)
+            distance = bound - int(self.strict) - self.offset - base
+        elif self.relation == ">=":               # counting down to n (n + 1 when strict)
+            distance = base + self.offset - bound - int(self.strict)
+            if not self.signed and \
+                    min(bound + int(self.strict), base + self.offset) < -self.step:
+                return None                       # the count could wrap below zero
+        else:                                     # "!=": counting by one towards n
+            distance = (bound - self.offset - base) if up else (base + self.offset - bound)
+            if distance < 1:
+                return None
+        return max(distance, 0) // abs(self.step) + 2
+
+
+def trip_bound(prog, header: int, body: frozenset[int], latches, dominates, graph,
+               costs: dict[int, int]) -> TripBound | None:
+    """The TripBound of the natural loop `body` (its pcs) headed by `header`, or None.
+
+    `latches` are the blocks with a back edge to the header, `dominates(a, b)` whether
+    block a dominates block b, `graph` cfg.block_graph(prog), `costs` each block's
+    instruction count."""
+    members, preds, succs = graph
+    blocks = [first for first in members if first in body]
+    for first in blocks:
+        for pc in members[first]:
+            if prog.at(pc).kind in (Kind.CALL, Kind.CALLX, Kind.CALL_LOCAL, Kind.CALL_BTF,
+                                    Kind.EXIT):
+                return None
+    order = _topological(header, blocks, succs)
+    if order is None:
+        return None
+    states, cost_to = {}, {}
+    for block in order:
+        inside = [p for p in preds.get(block, ()) if p in body and block != header]
+        state = {r: (r, 0) for r in range(11)} if block == header else \
+            _merge([states[p] for p in inside])
+        cost_to[block] = costs[block] + max((cost_to[p] for p in inside), default=0)
+        for pc in members[block]:
+            _step(state, prog.at(pc))
+        states[block] = state
+    back = _merge([states[latch] for latch in latches])
+    steps = {r: form[1] for r, form in back.items() if form[0] == r and form[1]}
+    ivs = {r: (r, s, 0) for r, s in steps.items()}
+    for r, (x, d) in back.items():
+        if x != r and x in steps:               # r@head(k) = x@head(k-1) + d, k >= 1
+            ivs[r] = (x, steps[x], d - steps[x])
+    invariant = {r for r, form in back.items() if form == (r, 0)}
+    iteration_cost = max(cost_to[latch] for latch in latches)
+    for block in order:
+        if all(dominates(block, latch) for latch in latches):
+            bound = _exit_test(prog, members[block][-1], states[block], body, ivs,
+                               invariant, iteration_cost)
+            if bound is not None:
+                return bound
+    return None
+
+
+def _exit_test(prog, pc, state, body, ivs, invariant, iteration_cost) -> TripBound | None:
+    insn = prog.at(pc)
+    spec = insn.spec
+    if insn.kind is not Kind.JCOND or spec.width != 64 or spec.op == "jset":
+        return None
+    taken, fall = pc + 1 + insn.off, pc + 1
+    if (taken in body) == (fall in body):
+        return None
+    left = state.get(insn.dst)
+    right = ("imm", insn.imm) if spec.source == "imm" else state.get(insn.src)
+    op = spec.op
+    if right is not None and right[0] in ivs and (left is None or left[0] not in ivs):
+        left, right, op = right, left, _MIRROR[op]
+    if left is None or right is None or left[0] not in ivs:
+        return None
+    if right[0] == "imm":
+        bound_reg, bound_imm = None, right[1]
+    elif right[0] in invariant:
+        bound_reg, bound_imm = right
+    else:
+        return None
+    base, step, offset = ivs[left[0]]
+    offset += left[1]
+    if abs(offset) >= _OFFSET_LIMIT or abs(bound_imm) >= _OFFSET_LIMIT or \
+            abs(step) >= _STEP_LIMIT:
+        return None
+    go_on = op if taken in body else _NEGATE[op]
+    signed = go_on.startswith("js")
+    kind = go_on[2:] if signed else go_on[1:]
+    if kind in ("lt", "le") and step > 0:
+        relation, strict = "<=", kind == "lt"
+    elif kind in ("gt", "ge") and step < 0:
+        relation, strict = ">=", kind == "gt"
+    elif go_on == "jne" and abs(step) == 1:
+        relation, strict = "!=", False
+    else:
+        return None
+    return TripBound(base, step, offset, bound_reg, bound_imm, relation, strict, signed,
+                     iteration_cost)
+
+
+def _topological(header, blocks, succs) -> list[int] | None:
+    """The loop's blocks in an order where each comes after its predecessors (edges to
+    the header left out), or None when the body has a cycle of its own."""
+    inside = set(blocks)
+    order, state = [], {}
+    stack = [(header, iter(succs.get(header, ())))]
+    state[header] = "open"
+    while stack:
+        block, it = stack[-1]
+        nxt = next((b for b in it if b in inside and b != header), None)
+        if nxt is None:
+            stack.pop()
+            state[block] = "done"
+            order.append(block)
+        elif state.get(nxt) == "open":
+            return None
+        elif nxt not in state:
+            state[nxt] = "open"
+            stack.append((nxt, iter(succs.get(nxt, ()))))
+    return order[::-1]
+
+
+def _merge(states):
+    """The forms that every incoming path agrees on."""
+    first, *rest = states
+    return {r: form for r, form in first.items() if all(s.get(r) == form for s in rest)}
+
+
+def _step(state, insn) -> None:
+    """Forms `(r, c)` = the value r had at the loop head, plus c (mod 2^64)."""
+    spec = insn.spec
+    if insn.kind is Kind.ALU and spec.width == 64 and spec.op in ("mov", "add", "sub"):
+        if spec.op == "mov" and spec.source == "reg":
+            form = state.get(insn.src)
+        elif spec.op != "mov" and spec.source == "imm" and insn.dst in state:
+            r, c = state[insn.dst]
+            form = (r, c + insn.imm if spec.op == "add" else c - insn.imm)
+        else:
+            form = None
+        if form is None:
+            state.pop(insn.dst, None)
+        else:
+            state[insn.dst] = form
+        return
+    for reg in written_registers(insn):
+        state.pop(reg, None)

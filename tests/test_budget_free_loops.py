@@ -1,0 +1,273 @@
+"""Counted loops without the budget's test (bpfjit.tripcount): a loop whose trips its exit
+test bounds runs a copy that never tests the budget when, at its entry, the budget
+covers the most trips times the costliest trip.  The budget must still run out at the
+same pc after the same work as in the interpreter, whichever copy runs."""
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import bpfjit
+from bpfjit.checkplan import versioned_loops
+from bpfjit.tripcount import RANGE, TripBound
+from bpfjit.verifier import verify
+
+
+HELPERS = {7: lambda *args: 0}
+
+
+def bounds(text: str) -> list[tuple[int, TripBound | None]]:
+    prog = bpfjit.assemble(text)
+    return [(loop.header, loop.trips)
+            for loop in versioned_loops(verify(prog, helpers=HELPERS, cache=False))]
+
+
+# r0 = 0 + 1 + ... + (len - 1): the test after the increment, continuing while r3 < len
+UP = """
+    mov %r0, 0
+    mov %r3, 0
+loop:
+    add %r0, %r3
+    add %r3, 1
+    jlt %r3, %r2, loop
+    exit
+"""
+
+# counting len down to 1, signed: continuing while r3 > 0 after the decrement
+DOWN = """
+    mov %r0, 0
+    mov %r3, %r2
+loop:
+    add %r0, %r3
+    sub %r3, 1
+    jsgt %r3, 0, loop
+    exit
+"""
+
+# the test at the head, as clang emits an unrotated loop: while (i < len) { ...; i += 2; }
+HEAD_TESTED = """
+    mov %r0, 0
+    mov %r3, 0
+head:
+    jge %r3, %r2, out
+    add %r0, 1
+    add %r3, 2
+    ja head
+out:
+    exit
+"""
+
+# clang's checksum shape: the register tested (r4) is the counter's previous value plus
+# 2, a derived induction variable; continuing while r4 + 4 <= len
+DERIVED = """
+    mov %r0, 0
+    mov %r3, 0
+    mov %r4, 0
+loop:
+    add %r0, 1
+    add %r3, 2
+    mov %r5, %r4
+    add %r5, 4
+    mov %r4, %r3
+    jle %r5, %r2, loop
+    exit
+"""
+
+# up by one to len, by inequality, with a branch in the body (the costlier trip: 4)
+NOT_EQUAL = """
+    mov %r0, 0
+    mov %r3, 0
+loop:
+    jset %r3, 1, odd
+    add %r0, 1
+odd:
+    add %r3, 1
+    jne %r3, %r2, loop
+    exit
+"""
+
+
+def test_bounds_of_the_shapes_compilers_emit():
+    # worked out from each loop's text: base register, step, the offset of the tested
+    # value from base@entry + step * k, the bound, and the longest trip in instructions
+    assert bounds(UP) == [(2, TripBound(3, 1, 1, 2, 0, "<=", True, False, 3))]
+    assert bounds(DOWN) == [(2, TripBound(3, -1, -1, None, 0, ">=", True, True, 3))]
+    assert bounds(HEAD_TESTED) == [(2, TripBound(3, 2, 0, 2, 0, "<=", True, False, 4))]
+    # r4@head(k) = r3@head(k-1) + 2 = 2k for k >= 1 and r5 = r4 + 4: offset 4
+    assert bounds(DERIVED) == [(3, TripBound(3, 2, 4, 2, 0, "<=", False, False, 6))]
+    assert bounds(NOT_EQUAL) == [(2, TripBound(3, 1, 1, 2, 0, "!=", False, False, 4))]
+
+
+# the loop head's runs, counted by hand for each buffer length
+@pytest.mark.parametrize("text,runs", [
+    (UP, {0: 1, 1: 1, 2: 2, 9: 9}),                 # max(len, 1)
+    (DOWN, {1: 1, 2: 2, 9: 9}),                     # len
+    (HEAD_TESTED, {0: 1, 1: 2, 2: 2, 3: 3, 9: 6}),  # 1 + ceil(len / 2)
+    (DERIVED, {0: 1, 3: 1, 4: 2, 5: 2, 10: 5}),     # r5 = 4, 6, ...: first k with 2k+4 > len, + 1
+    (NOT_EQUAL, {2: 2, 9: 9}),                      # len
+])
+def test_the_bound_is_never_below_the_runs_taken(text, runs):
+    bound = bounds(text)[0][1]
+    for length, taken in runs.items():
+        base = length if text is DOWN else 0
+        n = bound.bound_imm + (length if bound.bound_reg == 2 else 0)
+        most = bound.trips(base, n)
+        assert most is not None and taken <= most <= taken + 2, (length, taken, most)
+
+
+def test_out_of_range_or_wrong_side_entries_have_no_bound():
+    up = bounds(UP)[0][1]
+    assert up.trips(0, RANGE) is not None
+    assert up.trips(0, RANGE + 1) is None           # n too large: it could wrap
+    assert up.trips(-1, 5) is None                  # unsigned: a "negative" start
+    ne = bounds(NOT_EQUAL)[0][1]
+    assert ne.trips(0, 0) is None                   # already past n: ~2^64 trips
+    assert ne.trips(0, 1) is None                   # equal in the first trip: not counted
+
+
+@pytest.mark.parametrize("text", [
+    # the bound changes inside the loop
+    "mov %r0, 0\nl:\nadd %r0, 1\nsub %r2, 1\njlt %r0, %r2, l\nexit",
+    # a call in the body
+    "mov %r6, 0\nl:\ncall 7\nadd %r6, 1\njlt %r6, 3, l\nmov %r0, 0\nexit",
+    # the step comes from a register
+    "mov %r0, 0\nl:\nadd %r0, %r2\njlt %r0, 100, l\nexit",
+    # a 32-bit comparison (wraps at 2^32)
+    "mov %r0, 0\nl:\nadd %r0, 1\njlt32 %r0, %r2, l\nexit",
+    # counting up towards a lower bound (runs until it wraps)
+    "mov %r0, 0\nl:\nadd %r0, 1\njgt %r0, %r2, l\nexit",
+])
+def test_loops_without_a_bound(text):
+    assert all(trips is None for _, trips in bounds(text))
+
+
+def test_only_the_inner_loop_of_a_nest_is_bounded():
+    nest = """
+        mov %r0, 0
+        mov %r6, 0
+    outer:
+        mov %r7, 0
+    inner:
+        add %r0, 1
+        add %r7, 1
+        jlt %r7, 4, inner
+        add %r6, 1
+        jlt %r6, 3, outer
+        exit
+    """
+    assert bounds(nest) == [(3, TripBound(7, 1, 1, None, 4, "<=", True, False, 3))]
+    assert bpfjit.compile(bpfjit.assemble(nest), "interp")() == 12
+
+
+# ---- the budget runs out where the interpreter says -----------------------------------
+
+# counting down by 2 from 17 while r3 >= 0 (or > 0), unsigned: past 1 the counter wraps
+# to 2^64 - 1 and the loop never ends; likewise from 1 while r3 >= 2, where the first
+# trip already wraps.  A bound that forgot the wrap let the budget-free copy run forever
+@pytest.mark.parametrize("start,jump", [(17, "jge %r3, 0"), (17, "jgt %r3, 0"),
+                                        (17, "jge %r3, %r4"), (1, "jge %r3, 2")])
+def test_an_unsigned_count_down_past_zero_runs_out_of_budget(engine, start, jump):
+    text = f"mov %r0, 0\nmov %r3, {start}\nmov %r4, 0\nl:\nadd %r0, 1\nsub %r3, 2\n{jump}, l\nexit"
+    with pytest.raises(bpfjit.BudgetExceeded) as info:
+        bpfjit.compile(bpfjit.assemble(text), engine, budget=1000)()
+    assert info.value.pc == 3
+
+
+def outcome(prog, engine, budget, mem):
+    try:
+        return bpfjit.compile(prog, engine, budget=budget)(mem)
+    except bpfjit.BudgetExceeded as exc:
+        return ("budget", exc.pc)
+
+
+# a counted loop, then a second loop in which the budget left by the first runs out:
+# the first loop's charge must be exact whichever copy ran
+TWO_LOOPS = """
+    mov %r0, 0
+    mov %r3, 0
+first:
+    add %r0, %r3
+    add %r3, 1
+    jlt %r3, %r2, first
+    mov %r6, 0
+second:
+    add %r6, 1
+    jlt %r6, 10, second
+    exit
+"""
+
+
+@pytest.mark.parametrize("text", [UP, DOWN, HEAD_TESTED, DERIVED, NOT_EQUAL, TWO_LOOPS],
+                         ids=["up", "down", "head-tested", "derived", "not-equal", "two"])
+@pytest.mark.parametrize("length", [0, 1, 7, 24])
+def test_budget_exhaustion_matches_the_interpreter(engine, text, length):
+    prog = bpfjit.assemble(text)
+    mem = bytearray(length)
+    budgets = range(1, 8 * length + 60)
+    reference = [outcome(prog, "interp", budget, mem) for budget in budgets]
+    assert [outcome(prog, engine, budget, mem) for budget in budgets] == reference
+    assert reference[0] == ("budget", 0)
+
+
+def test_the_budget_free_copy_is_vectorised():
+    # the byte sum of the buffer: with its loop free of exits, LLVM vectorises it
+    text = """
+        mov %r0, 0
+        mov %r3, 0
+        jeq %r2, 0, out
+    loop:
+        mov %r4, %r1
+        add %r4, %r3
+        ldxb %r4, [%r4]
+        add %r0, %r4
+        add %r3, 1
+        jlt %r3, %r2, loop
+    out:
+        exit
+    """
+    prog = bpfjit.assemble(text)
+    if "llvm" not in bpfjit.engines():
+        pytest.skip("llvm is not available")
+    fn = bpfjit.compile(prog, "llvm", keep_ir=True)
+    assert " x i8>" in fn.extra["optimised_ir"]          # a vector of bytes
+    data = bytes(range(256)) * 3
+    assert fn(bytearray(data)) == sum(data)
+
+
+# a loop whose operands hypothesis picks: start, bound, step, comparison, operand order
+# and budget; values near 2^61 and 2^63 exercise the entry test's range checks
+VALUES = st.sampled_from([0, 1, 2, 5, 17, -1, -3, RANGE - 1, RANGE, RANGE + 1, 1 << 63,
+                          (1 << 63) - 2, -RANGE, -RANGE - 1])
+JUMPS = ["jlt", "jle", "jgt", "jge", "jslt", "jsle", "jsgt", "jsge", "jne", "jeq"]
+
+
+@settings(max_examples=60, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(start=VALUES, bound=VALUES, step=st.sampled_from([1, 2, 3, -1, -2]),
+       jump=st.sampled_from(JUMPS), swapped=st.booleans(), at_head=st.booleans(),
+       budget=st.one_of(st.integers(1, 120), st.just("bound")))
+def test_random_counted_loops_agree_with_the_interpreter(engine, start, bound, step, jump,
+                                                         swapped, at_head, budget):
+    test = f"{jump} %r4, %r3, {{}}" if swapped else f"{jump} %r3, %r4, {{}}"
+    if at_head:
+        body = f"head:\n{test.format('out')}\nadd %r0, 1\nadd %r3, {step}\nja head\nout:"
+    else:
+        body = f"loop:\nadd %r0, 1\nadd %r3, {step}\n{test.format('loop')}"
+    text = f"""
+        mov %r0, 0
+        lddw %r3, {start % 2**64:#x}
+        lddw %r4, {bound % 2**64:#x}
+        {body}
+        exit
+    """
+    prog = bpfjit.assemble(text)
+    if budget == "bound":
+        # just what the fast copy's entry test asks for (3 for the entry block): a
+        # bound below the trips really taken would let the loop overrun the budget
+        # (a bound of 2^61 trips would be a budget no engine runs out of in a test)
+        loops = bounds(text)
+        trips = loops[0][1] if loops else None
+        n = bound if trips is not None and trips.bound_reg is not None else 0
+        most = trips and trips.trips(start, n + trips.bound_imm)
+        budget = 3 + most * trips.iteration_cost if most and most < 10_000 else 200
+    assert outcome(prog, engine, budget, None) == outcome(prog, "interp", budget, None)
