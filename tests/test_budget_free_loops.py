@@ -11,6 +11,7 @@ import bpfjit
 from bpfjit.checkplan import versioned_loops
 from bpfjit.tripcount import RANGE, TripBound
 from bpfjit.verifier import verify
+from test_verifier import BUFFER_LOOP
 
 
 HELPERS = {7: lambda *args: 0}
@@ -211,20 +212,7 @@ def test_budget_exhaustion_matches_the_interpreter(engine, text, length):
 
 def test_the_budget_free_copy_is_vectorised():
     # the byte sum of the buffer: with its loop free of exits, LLVM vectorises it
-    text = """
-        mov %r0, 0
-        mov %r3, 0
-        jeq %r2, 0, out
-    loop:
-        mov %r4, %r1
-        add %r4, %r3
-        ldxb %r4, [%r4]
-        add %r0, %r4
-        add %r3, 1
-        jlt %r3, %r2, loop
-    out:
-        exit
-    """
+    text = BUFFER_LOOP
     prog = bpfjit.assemble(text)
     if "llvm" not in bpfjit.engines():
         pytest.skip("llvm is not available")
@@ -241,7 +229,7 @@ VALUES = st.sampled_from([0, 1, 2, 5, 17, -1, -3, RANGE - 1, RANGE, RANGE + 1, 1
 JUMPS = ["jlt", "jle", "jgt", "jge", "jslt", "jsle", "jsgt", "jsge", "jne", "jeq"]
 
 
-@settings(max_examples=60, deadline=None,
+@settings(max_examples=60, deadline=None, derandomize=True,
           suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(start=VALUES, bound=VALUES, step=st.sampled_from([1, 2, 3, -1, -2]),
        jump=st.sampled_from(JUMPS), swapped=st.booleans(), at_head=st.booleans(),
