@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from llvmlite import ir
 
-from .copies import CopyTracking
 from bpfjit.tripcount import RANGE
 
+from .copies import CopyTracking
 from .llvmtypes import I64, const
 
 __all__ = ["VersionLowering"]

@@ -23,9 +23,8 @@ from __future__ import annotations
 
 from bpfjit.codeimage import CodeImage
 from bpfjit.cfg import block_leaders, budget_checkpoints, subprogram_ranges
-from bpfjit.isa import written_registers
 from bpfjit.context import packet_offsets
-from bpfjit.isa import LDDW_MAP, LDDW_MAP_VALUE, MEMORY_KINDS, STACK_SIZE, Kind
+from bpfjit.isa import LDDW_MAP, LDDW_MAP_VALUE, MEMORY_KINDS, STACK_SIZE, Kind, written_registers
 from bpfjit.helpers import changes_packet
 from bpfjit.maps import map_handle
 from bpfjit.runfields import CONFIG_FIELDS, TRAPPED

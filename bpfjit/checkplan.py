@@ -24,8 +24,7 @@ from .helpers import changes_packet
 from .isa import MEMORY_KINDS, Kind, written_registers
 from .tripcount import TripBound, trip_bound
 
-__all__ = ["VersionedLoop", "versioned_loops", "CheckGroup", "check_groups",
-           "written_registers"]
+__all__ = ["VersionedLoop", "versioned_loops", "CheckGroup", "check_groups"]
 
 
 # the largest loop (in slots) given a budget-free copy: the copy doubles the loop's

@@ -27,6 +27,7 @@ __all__ = ["TripBound", "trip_bound", "RANGE"]
 RANGE = 1 << 61
 _OFFSET_LIMIT = 1 << 40
 _STEP_LIMIT = 1 << 31
+_CALLS = (Kind.CALL, Kind.CALLX, Kind.CALL_LOCAL, Kind.CALL_BTF)
 
 _MIRROR = {"jeq": "jeq", "jne": "jne", "jgt": "jlt", "jge": "jle", "jlt": "jgt",
            "jle": "jge", "jsgt": "jslt", "jsge": "jsle", "jslt": "jsgt", "jsle": "jsge"}
@@ -81,18 +82,14 @@ def trip_bound(prog, header: int, body: frozenset[int], latches, dominates, grap
     block a dominates block b, `graph` cfg.block_graph(prog), `costs` each block's
     instruction count."""
     members, preds, succs = graph
-    blocks = [first for first in members if first in body]
-    for first in blocks:
-        for pc in members[first]:
-            if prog.at(pc).kind in (Kind.CALL, Kind.CALLX, Kind.CALL_LOCAL, Kind.CALL_BTF,
-                                    Kind.EXIT):
-                return None
-    order = _topological(header, blocks, succs)
+    if any(prog.at(pc).kind in _CALLS for pc in body):
+        return None
+    order = _topological(header, [first for first in members if first in body], succs)
     if order is None:
         return None
     states, cost_to = {}, {}
     for block in order:
-        inside = [p for p in preds.get(block, ()) if p in body and block != header]
+        inside = [] if block == header else [p for p in preds.get(block, ()) if p in body]
         state = {r: (r, 0) for r in range(11)} if block == header else \
             _merge([states[p] for p in inside])
         cost_to[block] = costs[block] + max((cost_to[p] for p in inside), default=0)
