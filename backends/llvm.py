@@ -51,7 +51,7 @@ from .llvmlines import LineInfo, line_table
 from .llvmversions import VersionLowering
 from .llvmtypes import (ATOMIC_OPS, CMP, I1, I8, I32, I64, INT, PTR, REPORT_PTR, SUB_TYPE,
                         const, fit_bound, run_field)
-from .lpmops import emit_lpm_lookup
+from .lpmops import emit_lpm_ops
 from .mapops import (OPERATIONS, emit_array_update, emit_hash_ops, inline_lookups,
                      native_map_calls)
 
@@ -461,9 +461,9 @@ class _Module:
         if functions is None:
             functions = emit_hash_ops(self.module, key, f"bpf_{kind}_{key}_{value}",
                                       value_size=value, lru=kind == "lru")
-            if kind == "lpm":           # (the index's update and delete go unused)
-                functions = {"lookup": emit_lpm_lookup(
-                    self.module, f"bpf_lpm_{key}_{value}", key, functions["lookup"])}
+            if kind == "lpm":           # the trie's operations, on the index's
+                functions = emit_lpm_ops(self.module, f"bpf_trie_{key}_{value}", key,
+                                         functions)
             self.hash_ops[kind, key, value] = functions
         return functions[operation], self.external(INDEX_SYMBOL.format(index))
 

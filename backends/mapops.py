@@ -30,7 +30,7 @@ from bpfjit.helpers.maps import MAP_OPERATIONS
 from bpfjit.maps.hashindex import BPF_EXIST, BPF_NOEXIST, MULTIPLIER, NONE, header_offset
 
 from .llvmtypes import I1, I8, I32, I64, INT, PTR, const
-from .lpmops import MAX_NATIVE_DATA, emit_lpm_lookup
+from .lpmops import MAX_NATIVE_DATA, emit_lpm_ops
 
 __all__ = ["emit_hash_ops", "emit_array_update", "routine_image", "routine_kind",
            "routine_symbol", "routine_operations", "native_map_calls", "inline_lookups",
@@ -53,11 +53,10 @@ def native_map_calls(verified) -> dict[int, tuple[int, ...]]:
         first = maps[indices[0]]
         if len(kinds) != 1:
             continue
-        if first.spec.type in HASH_TYPES + LRU_TYPES:
+        if first.spec.type in HASH_TYPES + LRU_TYPES or routine_kind(first)[0] == "lpm":
             native[pc] = indices
-        elif (routine_kind(first)[0] == "lpm" or first.spec.type == HASH_OF_MAPS) \
-                and prog.at(pc).imm == 1:
-            native[pc] = indices        # LPM and hash of maps lookups (updates: Python)
+        elif first.spec.type == HASH_OF_MAPS and prog.at(pc).imm == 1:
+            native[pc] = indices        # (programs may only look up in a map of maps)
         elif first.spec.type in ARRAY_TYPES and len(indices) == 1 and not first.read_only \
                 and prog.at(pc).imm in (2, 3):
             native[pc] = indices
@@ -78,8 +77,7 @@ def inline_lookups(verified, native_maps) -> dict[int, int]:
 
 def routine_kind(the_map) -> tuple:
     """Which native routines serve a map: ("hash", key size, LRU?), ("array",),
-    ("lpm", key size) for an LPM trie's lookups, or ("none",) for the kinds that have
-    none."""
+    ("lpm", key size) for an LPM trie, or ("none",) for the kinds that have none."""
     if the_map.spec.type in ARRAY_TYPES:
         return ("array",)
     if the_map.spec.type in HASH_TYPES + LRU_TYPES + (HASH_OF_MAPS,):
@@ -91,7 +89,7 @@ def routine_kind(the_map) -> tuple:
 
 def routine_operations(kind: tuple) -> list[str]:
     """The operations routine_image(kind) defines."""
-    return {"array": ["update"], "lpm": ["lookup"]}.get(kind[0], list(OPERATIONS.values()))
+    return ["update"] if kind[0] == "array" else list(OPERATIONS.values())
 
 
 def _c(value: int):
@@ -494,9 +492,8 @@ def _build_routines(kind: tuple) -> CodeImage:
     if kind[0] == "array":
         emit_array_update(module, routine_symbol(kind, "update"), linkage="external")
     elif kind[0] == "lpm":
-        probe = emit_hash_ops(module, kind[1], "bpfjit_lpm_index")["lookup"]
-        emit_lpm_lookup(module, routine_symbol(kind, "lookup"), kind[1], probe,
-                        linkage="external")
+        emit_lpm_ops(module, "bpfjit_lpm", kind[1],
+                     emit_hash_ops(module, kind[1], "bpfjit_lpm_index"), linkage="external")
     else:
         emit_hash_ops(module, kind[1], "bpfjit_hash", lru=kind[2], linkage="external")
     obj, _ = generate_object(str(module), 2, False)

@@ -6,18 +6,21 @@ must not matter); a lookup with a full-length key finds the stored prefix that
 matches the most leading bits.  Values live in arena slots, as in a hash map.
 
 The prefixes live in a native hash index (bpfjit.maps.hashindex) under their
-normalized key — the prefix length, then the data with every bit past it cleared —
-beside a native list of the prefix lengths in use, longest first (the index's
-`extra` field points at it: a u32 count, then the lengths).  A lookup tries each
-length in use that is not longer than the key's, longest first, and takes the first
-prefix found: what the JIT engines' native lookup (bpfjit.backends.lpmops) does too.
+normalized key — the prefix length, then the data with every bit past it cleared.
+The index's `extra` field points at the rest of the trie's native state
+(`extra_layout`): the number of prefix lengths in use, a generation counter bumped
+by every change, the lengths in use longest first, a count of prefixes per length,
+and per slot the key as last given (iteration returns it, as the kernel's
+get_next_key does).  A lookup tries each length in use that is not longer than the
+key's, longest first, and takes the first prefix found.  The JIT engines do lookups,
+updates and deletes in native code (bpfjit.backends.lpmops) with the same steps as
+the methods here, so Python and programs always see the same trie.
 """
 
 from __future__ import annotations
 
 import errno
 import struct
-from collections import Counter
 from collections.abc import Iterator
 
 from ..errors import BpfError
@@ -25,7 +28,7 @@ from ..native import ffi
 from .base import BPF_ANY, Map, MapError, MapSpec, check_flags
 from .hashindex import HashIndex
 
-__all__ = ["LpmTrieMap", "normalized_key"]
+__all__ = ["LpmTrieMap", "normalized_key", "extra_layout"]
 
 
 def _masked(length: int, data: bytes) -> int:
@@ -40,6 +43,18 @@ def normalized_key(length: int, data: bytes) -> bytes:
     return struct.pack("<I", length) + _masked(length, data).to_bytes(len(data), "big")
 
 
+def extra_layout(key_size: int) -> dict[str, int]:
+    """Byte offsets of the native state behind the index's `extra` field, for
+    `key_size`-byte keys (P = the widest prefix, 8 * (key_size - 4)): u32 `used` (how
+    many lengths are in use) and `generation`; u32 `lengths[P + 1]`, those in use
+    longest first; u32 `counts[P + 1]`, prefixes per length; then `given`, the keys as
+    last given, key_size bytes per slot."""
+    slots = 8 * (key_size - 4) + 1
+    counts = 8 + 4 * slots
+    return {"used": 0, "generation": 4, "lengths": 8, "counts": counts,
+            "given": (counts + 4 * slots + 7) & ~7}
+
+
 class LpmTrieMap(Map):
     """Prefixes of up to (key_size - 4) * 8 bits, at most max_entries of them."""
 
@@ -51,14 +66,20 @@ class LpmTrieMap(Map):
         self.max_prefix = (spec.key_size - 4) * 8
         self.index = HashIndex(spec.key_size, spec.value_size, spec.max_entries,
                                self.address)
-        self._lengths: Counter = Counter()          # prefix length -> prefixes of it
-        self._native_lengths = ffi.new("uint32_t[]", self.max_prefix + 2)
-        self.index.set_extra(int(ffi.cast("uintptr_t", self._native_lengths)))
-        self._keys: dict[bytes, bytes] = {}          # normalized -> the key as given
-        # Python's own lookups: (length, data with the bits past it cleared) -> slot, the
-        # lengths longest first (programs only read the index: it changes only here)
+        layout = extra_layout(spec.key_size)
+        self._native = ffi.new("uint8_t[]", layout["given"] + spec.key_size * spec.max_entries)
+        self.index.set_extra(int(ffi.cast("uintptr_t", self._native)))
+        self._header = ffi.cast("uint32_t *", self._native)          # used, generation
+        self._lengths = ffi.cast("uint32_t *", self._native + layout["lengths"])
+        self._counts = ffi.cast("uint32_t *", self._native + layout["counts"])
+        self._given = ffi.buffer(self._native + layout["given"],
+                                 spec.key_size * spec.max_entries)
+        # Python's own lookups: (length, data with the bits past it cleared) -> slot, and
+        # the lengths longest first, as of generation `_seen` (programs may change the
+        # trie natively: then they are rebuilt from the index)
         self._slots: dict[tuple[int, int], int] = {}
         self._order: list[int] = []
+        self._seen = 0
 
     def _normalized(self, key: bytes) -> tuple[int, bytes]:
         """(prefix length, normalized key) of an update's or a delete's key."""
@@ -69,20 +90,38 @@ class LpmTrieMap(Map):
         return length, normalized_key(length, key[4:])
 
     def _count(self, length: int, change: int) -> None:
-        """Keep the native list of lengths in use (longest first) up to date."""
-        self._lengths[length] += change
-        if not self._lengths[length]:
-            del self._lengths[length]
-        used = self._order = sorted(self._lengths, reverse=True)
-        for i, value in enumerate(used, 1):
-            self._native_lengths[i] = value
-        self._native_lengths[0] = len(used)
+        """One prefix of `length` more or fewer: the counts and the native list of
+        lengths in use, longest first."""
+        self._counts[length] += change
+        used = int(self._header[0])
+        order = [int(self._lengths[i]) for i in range(used)]
+        if change > 0 and self._counts[length] == 1:
+            order = sorted(order + [length], reverse=True)
+        elif change < 0 and self._counts[length] == 0:
+            order.remove(length)
+        for i, value in enumerate(order):
+            self._lengths[i] = value
+        self._header[0] = len(order)
 
-    @staticmethod
-    def _prefix(length: int, data: bytes) -> tuple[int, int]:
-        return length, _masked(length, data)
+    def _changed(self) -> bool:
+        """Bump the generation; whether Python's lookup tables were current before."""
+        current = self._seen == self._header[1]
+        self._header[1] = (self._header[1] + 1) & 0xFFFF_FFFF
+        if current:
+            self._seen = int(self._header[1])
+            self._order = [int(self._lengths[i]) for i in range(self._header[0])]
+        return current
+
+    def _refresh(self) -> None:
+        """Rebuild Python's lookup tables from the native state (a program changed it)."""
+        self._slots = {(int.from_bytes(key[:4], "little"), int.from_bytes(key[4:], "big")):
+                       slot for key, slot in self.index}
+        self._order = [int(self._lengths[i]) for i in range(self._header[0])]
+        self._seen = int(self._header[1])
 
     def lookup_slot(self, key: bytes) -> int | None:
+        if self._seen != self._header[1]:
+            self._refresh()
         length = min(int.from_bytes(key[:4], "little"), self.max_prefix)
         data, width, slots = int.from_bytes(key[4:], "big"), self.max_prefix, self._slots
         for bits in self._order:
@@ -96,7 +135,7 @@ class LpmTrieMap(Map):
         key, value = self.key(key), self.value(value)
         check_flags(self.name, flags)
         length, normal = self._normalized(key)
-        new = normal not in self._keys
+        before = len(self.index)
         slot = self.index.update(normal, flags)
         if slot == -errno.EEXIST:
             raise MapError(errno.EEXIST, f"LPM trie {self.name!r}: the prefix exists")
@@ -105,19 +144,20 @@ class LpmTrieMap(Map):
         if slot < 0:
             raise MapError(errno.ENOSPC, f"LPM trie {self.name!r} is full "
                                          f"({self.max_entries} prefixes)")
-        self._keys[normal] = key
-        if new:
-            self._slots[self._prefix(length, key[4:])] = slot
-            self._count(length, +1)
         self._write_slot(slot, value)
+        self._given[slot * self.key_size:(slot + 1) * self.key_size] = key
+        if len(self.index) != before:
+            self._count(length, +1)
+        if self._changed():
+            self._slots[length, int.from_bytes(normal[4:], "big")] = slot
 
     def delete(self, key) -> None:
         length, normal = self._normalized(self.key(key))
         if self.index.delete(normal) is None:
             raise MapError(errno.ENOENT, f"LPM trie {self.name!r}: no such prefix")
-        key = self._keys.pop(normal)
-        del self._slots[self._prefix(length, key[4:])]
         self._count(length, -1)
+        if self._changed():
+            del self._slots[length, int.from_bytes(normal[4:], "big")]
 
     def __getitem__(self, key):
         slot = self.index.find(self._normalized(self.key(key))[1])
@@ -126,7 +166,9 @@ class LpmTrieMap(Map):
         return self.slot_bytes(slot)
 
     def __iter__(self) -> Iterator[bytes]:
-        return iter(list(self._keys.values()))
+        size = self.key_size
+        return iter([bytes(self._given[slot * size:(slot + 1) * size])
+                     for _, slot in self.index])
 
     def __len__(self) -> int:
         return len(self.index)
