@@ -117,6 +117,15 @@ class _Function(AluLowering, CallLowering, VersionLowering):
         """Write the budget back to the run structure (before a call or a return)."""
         self.b.store(self.b.load(self.budget, typ=I64), self.field("budget"))
 
+    def save_budget_on_return(self, builder=None) -> None:
+        """Write the budget back before returning to a calling subprogram.  The main
+        subprogram returns to the entry point, whose run structure then dies: storing
+        it there would keep the budget live through every loop, budget-free copies too
+        (the trap paths let the structure escape, so LLVM cannot drop the store)."""
+        if self.first != 0:
+            b = builder or self.b
+            b.store(b.load(self.budget, typ=I64), run_field(b, self.run, "budget"))
+
     # ---- traps -----------------------------------------------------------------------------
 
     def trap_unless(self, ok, code: TrapCode, pc: int, arg=None, size: int = 0) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from llvmlite import ir
 
-from .llvmtypes import I8, I32, I64, INT, SHIFT_OPS, SIMPLE_OPS, const, run_field
+from .llvmtypes import I8, I32, I64, INT, SHIFT_OPS, SIMPLE_OPS, const
 
 __all__ = ["AluLowering"]
 
@@ -92,7 +92,7 @@ class AluLowering:
         inside = b.icmp_unsigned("<", offset, self._bound("mem", insn.spec.size))
         outside = self.func.append_basic_block(f"packet_end{pc}")
         ob = ir.IRBuilder(outside)
-        ob.store(ob.load(self.budget, typ=I64), run_field(ob, self.run, "budget"))
+        self.save_budget_on_return(ob)
         ob.ret(const(I64, 0))
         cont = self.func.append_basic_block()
         b.cbranch(inside, cont, outside)

@@ -142,5 +142,5 @@ class CallLowering:
             self.set(i, const(I64, 0))
 
     def _exit(self, pc, insn) -> None:
-        self.save_budget()
+        self.save_budget_on_return()
         self.b.ret(self.get(0))
