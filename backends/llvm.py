@@ -27,13 +27,10 @@ try:
     from llvmlite import ir
 except ImportError:     # pragma: no cover - reported through the engine registry
     ir = None
-# llvmlite.binding (LLVM itself: ~30 ms to import) is loaded on the first code generation,
-# so that a compile the code cache answers never pays for it
-llvm = None
 
 from bpfjit.cfg import block_costs, block_leaders, budget_checkpoints, subprogram_ranges
 from bpfjit.checkplan import versioned_loops
-from bpfjit.errors import BackendUnavailable, BpfError
+from bpfjit.errors import BpfError
 from bpfjit.context import packet_offsets
 from bpfjit.isa import LDDW_MAP, LDDW_MAP_VALUE, MAX_CALL_DEPTH, STACK_SIZE, Kind
 from bpfjit.helpers import changes_packet
@@ -46,6 +43,7 @@ from bpfjit.runfields import CONFIG_FIELDS, RUN_FIELDS, TRAPPED
 from bpfjit.traps import WRITE_FLAG, TrapCode
 
 from .llvmalu import AluLowering
+from .llvmcodegen import TRIPLE, VECTORIZE
 from .llvmcalls import CallLowering
 from .llvmlines import LineInfo, line_table
 from .llvmversions import VersionLowering
@@ -55,11 +53,10 @@ from .lpmops import emit_lpm_ops
 from .mapops import (OPERATIONS, emit_array_update, emit_hash_ops, inline_lookups,
                      native_map_calls)
 
-__all__ = ["build_image", "generate_object"]
+__all__ = ["build_image"]
 STACK_BYTES = STACK_SIZE * MAX_CALL_DEPTH
 # internal functions of at most this many IR instructions are inlined wherever called
 INLINE_SIZE = 150
-VECTORIZE = "bpfjit.vectorize"      # named metadata: the module has budget-free loops
 M32, M64 = (1 << 32) - 1, (1 << 64) - 1
 
 class _Function(AluLowering, CallLowering, VersionLowering):
@@ -381,7 +378,7 @@ class _Module:
         self.module = ir.Module(name="bpf")
         self.externals: dict[str, object] = {}     # symbol -> its external global
         self.hash_ops: dict[tuple, dict] = {}   # (kind, key size, value size) -> functions
-        self.module.triple = _binding().get_process_triple()
+        self.module.triple = TRIPLE
         self.lines = LineInfo(self.module) if lines else None
         # a helper may resize the packet: buffer bounds then come from run->mem_len,
         # read where they are used (after the last call), not once per function
@@ -399,7 +396,7 @@ class _Module:
         self.trap_function = self._trap_function()
         if any(_vectorizable(loop, self.leaders) for loop in versioned_loops(verified)):
             # a one-block loop with a budget-free copy: optimised by the pipeline with
-            # the loop vectorizer (generate_object)
+            # the loop vectorizer (llvmcodegen.generate_object)
             self.module.add_named_metadata(VECTORIZE, [])
         self.functions = {}
         ranges = subprogram_ranges(prog)
@@ -423,7 +420,7 @@ class _Module:
     def _mark_inlining(self) -> None:
         """`alwaysinline` on the internal functions worth inlining: those called once, and
         small ones (the -O2 pipeline here has no cost-based inliner; see
-        generate_object).  Nothing recursive: a recursive program keeps its calls."""
+        llvmcodegen.generate_object).  Nothing recursive: a recursive program keeps its calls."""
         calls: dict[str, int] = {}
         for fn in self.module.functions:
             for block in fn.blocks:
@@ -547,77 +544,6 @@ def _vectorizable(loop, leaders) -> bool:
     return loop.trips is not None and len(loop.body & leaders) == 1
 
 
-# ---- LLVM set-up, once per process -------------------------------------------------------
-
-_MACHINES: dict[int, object] = {}
-
-
-def _binding():
-    """llvmlite.binding, imported on first use."""
-    global llvm
-    if llvm is None:
-        try:
-            import llvmlite.binding as binding
-        except (ImportError, OSError) as exc:     # pragma: no cover - a broken install
-            raise BackendUnavailable(f"engine 'llvm' cannot load LLVM through llvmlite: "
-                                     f"{exc}") from None
-        llvm = binding
-    return llvm
-
-
-def _target_machine(opt_level: int):
-    if ir is None:
-        raise BackendUnavailable("engine 'llvm' needs llvmlite: pip install 'llvmlite>=0.44'")
-    _binding()
-    if opt_level not in _MACHINES:
-        llvm.initialize_native_target()
-        llvm.initialize_native_asmprinter()
-        target = llvm.Target.from_default_triple()
-        _MACHINES[opt_level] = target.create_target_machine(
-            cpu=llvm.get_host_cpu_name(), features=llvm.get_host_cpu_features().flatten(),
-            opt=opt_level, reloc="pic", codemodel="small")
-    return _MACHINES[opt_level]
-
-
-def generate_object(ir_text: str, opt_level: int, keep_ir: bool) -> tuple[bytes, str | None]:
-    """LLVM's half of a compile: optimise the IR at `opt_level` and emit an x86-64
-    object (and the optimised IR, with `keep_ir`).  Runs here or in the compile worker
-    (`llvm_worker`), which contains llvmlite's per-compile leak."""
-    machine = _target_machine(opt_level)
-    module = llvm.parse_assembly(ir_text)
-    module.verify()
-    if opt_level:
-        tuning = llvm.create_pipeline_tuning_options(speed_level=opt_level)
-        # up to -O2, compile time matters more than the last few percent: no
-        # unrolling or vectorization (they double compile time), except the loop
-        # vectorizer for modules with budget-free loops; -O3 has both
-        full = opt_level >= 3
-        vectorize = opt_level == 2 and f"!{VECTORIZE}" in ir_text
-        tuning.loop_unrolling = tuning.slp_vectorization = full
-        tuning.loop_vectorization = full or vectorize
-        builder = llvm.create_pass_builder(machine, tuning)
-        if vectorize:
-            # budget-free loop copies (bpfjit.tripcount): the whole module pipeline,
-            # which has the loop vectorizer (the function pipeline below has none)
-            builder.getModulePassManager().run(module, builder)
-        elif opt_level == 2:
-            # -O2: inline what _mark_inlining chose, then the -O2 function simplification
-            # pipeline on what is left (half the time of the whole module pipeline, whose
-            # inliner and late passes gained nothing measurable on bench/ here)
-            inline = llvm.create_new_module_pass_manager()
-            inline.add_always_inliner_pass()
-            inline.add_global_dead_code_eliminate_pass()
-            inline.run(module, builder)
-            simplify = builder.getFunctionPassManager()
-            for fn in module.functions:
-                if not fn.is_declaration:
-                    simplify.run(fn, builder)
-        else:
-            builder.getModulePassManager().run(module, builder)
-    optimised = str(module) if keep_ir else None
-    return machine.emit_object(module), optimised
-
-
 def build_image(verified, helper_ids: frozenset[int],
                 native_maps: frozenset[int] = frozenset(OPERATIONS),
                 opt_level: int = 2, keep_ir: bool = False, line_info: bool = False):
@@ -626,6 +552,7 @@ def build_image(verified, helper_ids: frozenset[int],
     from .objlink import link_object   # pyelftools: imported when compiling
     if opt_level not in (0, 1, 2, 3):
         raise BpfError(f"opt_level must be 0, 1, 2 or 3, got {opt_level!r}")
+    llvm_worker.start()             # (its start overlaps the building of the IR)
     ir_text = str(_Module(verified, helper_ids, lines=line_info,
                           native_maps=native_maps).module)
     obj, optimised = llvm_worker.generate(ir_text, opt_level, keep_ir)

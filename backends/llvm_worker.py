@@ -1,17 +1,23 @@
-"""Where LLVM runs: in this process at first, then in a worker process that is replaced
-every few hundred compiles.
+"""Where LLVM runs: in a worker process by default, which is replaced every few
+hundred compiles; optionally in this process.
 
-Why: llvmlite (0.50) leaks about 80 KB per optimised compile — each PassBuilder
-allocates pass-instrumentation callbacks it never frees, and a PassBuilder cannot be
-reused safely, since every run registers callbacks that outlive it.  A long pytest
-session or fuzzing campaign would grow without bound.  So after the first
-`IN_PROCESS` compiles of a process (small scripts never pay for a second process),
-the IR is sent to a worker that optimises it and returns the object file; the worker
-is restarted after `RECYCLE` compiles, which frees what it leaked.  Only the IR and
-the object cross the pipe; linking and placing stay here.
+Why a worker:
+- W^X.  Importing llvmlite.binding maps a writable and executable page in the
+  importing process (the libffi closures of its ctypes callbacks), for the rest of
+  its life.  Run in a worker, LLVM never loads where programs run: their process
+  keeps no page that is writable and executable at once (tests/test_hardening.py).
+- Leaks.  llvmlite (0.50) leaks about 80 KB per optimised compile — each
+  PassBuilder allocates pass-instrumentation callbacks it never frees, and a
+  PassBuilder cannot be reused safely.  The worker is restarted after `RECYCLE`
+  compiles, which frees what it leaked, so a long pytest session or fuzzing
+  campaign stays flat.
+Only the IR and the object file cross the pipe; linking and placing stay here.  The
+worker loads bpfjit.backends.llvmcodegen alone (no bpfjit package), and `start` lets
+a compile begin starting it before its IR is built.
 
-BPFJIT_LLVM_WORKER=never keeps every compile in this process, =always uses the
-worker from the first compile.
+BPFJIT_LLVM_WORKER chooses: `always` (the default), `auto` (the first `IN_PROCESS`
+compiles in this process, for a faster first compile, then the worker; the process
+then holds llvmlite's writable and executable page) or `never` (every compile here).
 """
 
 from __future__ import annotations
@@ -26,45 +32,67 @@ import threading
 
 from bpfjit.errors import BpfError
 
-__all__ = ["generate", "IN_PROCESS", "RECYCLE", "main"]
+from .llvmcodegen import FRAME
 
-IN_PROCESS = 64         # compiles done in this process before the worker takes over
+__all__ = ["generate", "start", "IN_PROCESS", "RECYCLE"]
+
+IN_PROCESS = 64         # with `auto`: compiles done in this process before the worker's
 RECYCLE = 256           # compiles a worker serves before it is replaced
-_FRAME = struct.Struct("<Q")
+POLICIES = ("always", "auto", "never")
+_CODEGEN = os.path.join(os.path.dirname(os.path.abspath(__file__)), "llvmcodegen.py")
 _lock = threading.Lock()
 _state = {"compiles": 0, "worker": None, "served": 0, "pid": None}
 
 
 def _policy() -> str:
-    policy = os.environ.get("BPFJIT_LLVM_WORKER", "auto").strip().lower() or "auto"
-    if policy not in ("auto", "always", "never"):
-        raise BpfError(f"BPFJIT_LLVM_WORKER must be auto, always or never, got {policy!r}")
+    policy = os.environ.get("BPFJIT_LLVM_WORKER", "always").strip().lower() or "always"
+    if policy not in POLICIES:
+        raise BpfError(f"BPFJIT_LLVM_WORKER must be always, auto or never, got {policy!r}")
     return policy
 
 
+def _in_process(policy: str, compiles: int) -> bool:
+    return policy == "never" or (policy == "auto" and compiles <= IN_PROCESS)
+
+
+def start() -> None:
+    """Start the worker now if the next compile will need one (its ~90 ms start then
+    overlaps the building of the IR); nothing otherwise."""
+    policy = _policy()
+    with _lock:
+        if not _in_process(policy, _state["compiles"] + 1):
+            _worker()
+
+
 def generate(ir_text: str, opt_level: int, keep_ir: bool) -> tuple[bytes, str | None]:
-    """(object file, optimised IR or None) for `ir_text`, from llvm.generate_object run
-    here or in the worker (see the module docstring)."""
+    """(object file, optimised IR or None) for `ir_text`, from
+    llvmcodegen.generate_object run in the worker or here (see the module docstring)."""
     policy = _policy()
     with _lock:     # LLVM's global context is not shared between threads
         _state["compiles"] += 1
-        if policy == "never" or (policy == "auto" and _state["compiles"] <= IN_PROCESS):
-            from .llvm import generate_object
+        if _in_process(policy, _state["compiles"]):
+            from .llvmcodegen import generate_object
             return generate_object(ir_text, opt_level, keep_ir)
         return _remote(ir_text, opt_level, keep_ir)
 
 
-def _remote(ir_text: str, opt_level: int, keep_ir: bool) -> tuple[bytes, str | None]:
+def _worker() -> subprocess.Popen:
+    """The running worker, started (or replaced) when needed.  Caller holds _lock."""
     worker = _state["worker"]
     if worker is None or worker.poll() is not None or _state["pid"] != os.getpid() \
             or _state["served"] >= RECYCLE:
         worker = _start()
+    return worker
+
+
+def _remote(ir_text: str, opt_level: int, keep_ir: bool) -> tuple[bytes, str | None]:
+    worker = _worker()
     request = pickle.dumps((ir_text, opt_level, keep_ir))
     try:
-        worker.stdin.write(_FRAME.pack(len(request)) + request)
+        worker.stdin.write(FRAME.pack(len(request)) + request)
         worker.stdin.flush()
-        header = worker.stdout.read(_FRAME.size)
-        reply = pickle.loads(worker.stdout.read(_FRAME.unpack(header)[0]))
+        header = worker.stdout.read(FRAME.size)
+        reply = pickle.loads(worker.stdout.read(FRAME.unpack(header)[0]))
     except (OSError, struct.error, pickle.UnpicklingError, EOFError):
         _stop(worker)
         _state["worker"] = None
@@ -78,8 +106,10 @@ def _remote(ir_text: str, opt_level: int, keep_ir: bool) -> tuple[bytes, str | N
 def _start() -> subprocess.Popen:
     if _state["worker"] is not None and _state["pid"] == os.getpid():
         _stop(_state["worker"])
-    code = (f"import sys; sys.path[:0] = {sys.path!r}; "
-            f"from bpfjit.backends.llvm_worker import main; main()")
+    # llvmcodegen loaded by its path: the worker imports llvmlite, not the bpfjit package
+    code = (f"import sys; sys.path[:0] = {sys.path!r}; import importlib.util as u; "
+            f"s = u.spec_from_file_location('bpfjit_llvmcodegen', {_CODEGEN!r}); "
+            f"m = u.module_from_spec(s); s.loader.exec_module(m); m.serve()")
     worker = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE,
                               stdout=subprocess.PIPE)
     _state.update(worker=worker, served=0, pid=os.getpid())
@@ -101,24 +131,3 @@ def _shutdown() -> None:
     worker = _state["worker"]
     if worker is not None and _state["pid"] == os.getpid():
         _stop(worker)
-
-
-def main() -> None:
-    """The worker: answer framed (IR, opt level, keep_ir) requests until stdin closes.
-    The protocol owns the original stdout; anything LLVM prints goes to stderr."""
-    from .llvm import generate_object
-    channel = os.fdopen(os.dup(1), "wb")
-    os.dup2(2, 1)
-    requests = sys.stdin.buffer
-    while True:
-        header = requests.read(_FRAME.size)
-        if len(header) < _FRAME.size:
-            return
-        ir_text, opt_level, keep_ir = pickle.loads(requests.read(_FRAME.unpack(header)[0]))
-        try:
-            reply = ("ok",) + generate_object(ir_text, opt_level, keep_ir)
-        except Exception as exc:        # noqa: BLE001 - reported to the parent
-            reply = ("error", str(exc))
-        data = pickle.dumps(reply)
-        channel.write(_FRAME.pack(len(data)) + data)
-        channel.flush()

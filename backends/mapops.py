@@ -486,7 +486,7 @@ def routine_image(kind: tuple, use_cache: bool = False) -> CodeImage:
 
 
 def _build_routines(kind: tuple) -> CodeImage:
-    from .llvm import generate_object     # llvmlite's code generator
+    from . import llvm_worker               # LLVM, in its worker process
     from .objlink import link_object
     module = ir.Module(name="bpfjit_map_ops")
     if kind[0] == "array":
@@ -496,7 +496,7 @@ def _build_routines(kind: tuple) -> CodeImage:
                      emit_hash_ops(module, kind[1], "bpfjit_lpm_index"), linkage="external")
     else:
         emit_hash_ops(module, kind[1], "bpfjit_hash", lru=kind[2], linkage="external")
-    obj, _ = generate_object(str(module), 2, False)
+    obj, _ = llvm_worker.generate(str(module), 2, False)
     image = link_object(obj)
     if any(what[0] != "libc" for _, what in image.fixups):
         raise AssertionError("the map routines refer to more than libc")

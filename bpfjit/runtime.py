@@ -23,15 +23,17 @@ from .context import CONTEXTS, PacketContext, copy_back, refuse_context
 from .helpers import TailCalled, calls_helpers
 from .memory import as_buffer
 from .batchloop import batch_loop
-from .native import ENTRY_CTYPE, HELPER_CTYPE, REPORT_CTYPE, ffi
+from .native import ENTRY_CTYPE, ffi
+from .pycall import PythonEntries
 from .runfields import TRAPPED
 from .traps import (WRITE_FLAG, TrapCode, btf_call, helper_bad_result, helper_failed,
-                    lddw_pseudo, unknown_helper)
+                    helper_not_called, lddw_pseudo, unknown_helper)
 
 __all__ = ["HelperTable", "JitProgram", "ContextJitProgram", "MAX_HELPER_ID", "helper_table", "JitMemory"]
 
 M64 = (1 << 64) - 1
 _BYTES = ffi.typeof("uint8_t[]")
+_RUN_PTR = ffi.typeof("struct bpfjit_run *")
 _from_buffer = ffi.from_buffer
 _NULL = ffi.NULL
 MAX_HELPER_ID = 0xFFFF          # helper tables are dense arrays up to the largest id
@@ -40,7 +42,8 @@ MAX_HELPER_ID = 0xFFFF          # helper tables are dense arrays up to the large
 # ---- helpers as native function pointers -------------------------------------------------
 
 class HelperTable:
-    """Python helpers wrapped as cffi callbacks in a table indexed by helper id.
+    """Python helpers as native functions (bpfjit.pycall trampolines, in W^X memory) in
+    a table indexed by helper id.
 
     A helper that raises, or returns something other than an int, sets the
     HELPER_FAILED trap and returns 0; the JIT code then stops at the call.
@@ -61,14 +64,25 @@ class HelperTable:
         self.helpers = helpers
         self.size = max(helpers, default=-1) + 1
         self.table = ffi.new("void *[]", max(self.size, 1))
-        self._callbacks = []
-        for hid, fn in helpers.items():
-            callback = ffi.callback(HELPER_CTYPE, self._wrap(hid, fn, hid in see_run))
-            self._callbacks.append(callback)
-            self.table[hid] = ffi.cast("void *", callback)
+        self._runs: dict[int, object] = {}          # run structure address -> its cdata
+        ids = sorted(helpers)
+        self._entries = PythonEntries([self._wrap(hid, helpers[hid], hid in see_run)
+                                       for hid in ids], run_arg=True) if ids else None
+        for i, hid in enumerate(ids):
+            self.table[hid] = ffi.cast("void *", self._entries.address(i))
+
+    def _run(self, address: int):
+        """The run structure at `address` as cdata (runs on one thread reuse a few
+        stack addresses, so the casts are kept)."""
+        run = self._runs.get(address)
+        if run is None:
+            if len(self._runs) >= 64:
+                self._runs.clear()
+            run = self._runs[address] = ffi.cast(_RUN_PTR, address)
+        return run
 
     def _wrap(self, hid: int, fn: Callable, see_run: bool) -> Callable:
-        local = self.local
+        local, run_at = self.local, self._run
 
         def call(r1, r2, r3, r4, r5, run):
             try:
@@ -78,13 +92,13 @@ class HelperTable:
                 return result & M64
             except BaseException as exc:      # noqa: BLE001 - re-raised after the call
                 local.failure = (hid, exc)
-                run.trap = TrapCode.HELPER_FAILED
+                run_at(run).trap = TrapCode.HELPER_FAILED
                 return 0
 
         def call_seeing_run(r1, r2, r3, r4, r5, run):
             state = local.__dict__
             outer = state.get("run")          # a helper may start a nested run
-            state["run"] = run
+            state["run"] = run_at(run)
             try:
                 return call(r1, r2, r3, r4, r5, run)
             finally:
@@ -167,15 +181,29 @@ _reports = threading.local()
 _reporter: list = []
 
 
-def _record_trap(run) -> None:
+def _record_trap(address: int, *unused) -> int:
+    run = ffi.cast(_RUN_PTR, address)
     _reports.trap = (int(run.trap), int(run.trap_pc), int(run.trap_arg), int(run.trap_size))
+    return 0
 
 
 def _trap_reporter():
-    """The native function a trapping run calls with its run structure (one per process)."""
+    """The native function a trapping run calls with its run structure (one per process,
+    a bpfjit.pycall trampoline)."""
     if not _reporter:
-        _reporter.append(ffi.callback(REPORT_CTYPE, _record_trap))
-    return _reporter[0]
+        entries = PythonEntries([_record_trap], note_failures=True)
+        _reporter.extend((entries, ffi.cast("void *", entries.address(0))))
+    return _reporter[1]
+
+
+def _report_lost() -> bool:
+    """Whether the last trap report on this thread failed to reach Python (Python raised
+    before `_record_trap` ran: a RecursionError at the recursion limit); forgets it."""
+    failed = _reporter[0].failed_thread
+    if failed[0] and failed[0] == threading.get_ident():
+        failed[0] = 0
+        return True
+    return False
 
 
 class JitProgram:
@@ -266,7 +294,11 @@ class JitProgram:
         """The result of a run that returned TRAPPED: r0 itself when the program returned
         that value, a tail call's result, or the exception of the trap it reported."""
         report = _reports.__dict__.pop("trap", None)
+        lost = _report_lost()       # (forgotten in any case: an earlier one is stale)
         if report is None:
+            if lost:
+                raise BpfError("the program stopped on a trap whose report could not reach "
+                               "Python (the exception was reported as unraisable)")
             return r0
         error = self._trap(*report)
         if isinstance(error, TailCalled):
@@ -316,6 +348,8 @@ class JitProgram:
         if code is TrapCode.LDDW_PSEUDO:
             return lddw_pseudo(pc, arg)
         hid, failure = self._local.__dict__.pop("failure", (-1, None))
+        if failure is None:     # Python failed before the helper ran (bpfjit.pycall)
+            return helper_not_called(pc)
         if isinstance(failure, _BadResult):
             return helper_bad_result(pc, hid, failure.result)
         if isinstance(failure, (BpfError, TailCalled)) or not isinstance(failure, Exception):

@@ -38,6 +38,11 @@ def helper_failed(pc: int, helper_id: int, exc: BaseException) -> HelperError:
     return HelperError(pc, f"helper {helper_id} raised {type(exc).__name__}: {exc}")
 
 
+def helper_not_called(pc: int) -> HelperError:
+    return HelperError(pc, "the helper could not be called: Python raised before it ran "
+                           "(the exception was reported as unraisable)")
+
+
 def helper_bad_result(pc: int, helper_id: int, result: object) -> HelperError:
     return HelperError(pc, f"helper {helper_id} returned {type(result).__name__}, not an int")
 

@@ -86,20 +86,23 @@ def test_a_hit_in_a_new_process(own_cache):
 
 
 def test_a_hit_loads_no_code_generator(own_cache):
-    """A compile the cache answers imports neither LLVM (llvmlite.binding) nor PeachPy:
-    they are a third of a fresh process's cost, and only generating code needs them."""
+    """A compile the cache answers imports neither the llvm lowering (which builds IR
+    and hands it to LLVM, in its worker process) nor PeachPy: only generating code
+    needs them.  llvmlite.binding never loads in the process that runs programs."""
     script = ("import bpfjit, sys\n"
               f"prog = bpfjit.assemble({SUM!r})\n"
               "print(bpfjit.compile(prog, sys.argv[1])(bytes(range(1, 41))))\n"
-              "print(sorted(m for m in ('llvmlite.binding', 'peachpy') if m in sys.modules))\n")
+              "print(sorted(m for m in ('bpfjit.backends.llvm', 'llvmlite.binding', "
+              "'peachpy') if m in sys.modules))\n")
     env = dict(os.environ, BPFJIT_CACHE_DIR=str(own_cache))
     for engine in set(bpfjit.engines()) - {"interp"}:
         first = subprocess.run([sys.executable, "-c", script, engine], env=env,
                                capture_output=True, text=True, check=True)
         second = subprocess.run([sys.executable, "-c", script, engine], env=env,
                                 capture_output=True, text=True, check=True)
-        generator = "llvmlite.binding" if engine == "llvm" else "peachpy"
+        generator = "bpfjit.backends.llvm" if engine == "llvm" else "peachpy"
         assert first.stdout.startswith("820\n") and generator in first.stdout
+        assert "llvmlite.binding" not in first.stdout
         assert second.stdout == "820\n[]\n"
 
 
@@ -232,11 +235,11 @@ def test_peachpy_takes_its_map_routines_from_the_cache(own_cache):
     # a first process compiles a program using hash-map routines; a second one compiles
     # another program needing the same routines with LLVM's code generator forbidden
     script = ("import sys, bpfjit\n"
-              "from bpfjit.backends import llvm\n"
+              "from bpfjit.backends import llvm_worker\n"
               "if sys.argv[2] == 'forbid':\n"
               "    def refuse(*args):\n"
               "        raise AssertionError('compiled the map routines again')\n"
-              "    llvm.generate_object = refuse\n"
+              "    llvm_worker.generate = refuse\n"
               f"prog = bpfjit.load_elf({str(ELF / 'hash_probe.o')!r}, function=sys.argv[1])\n"
               "print(bpfjit.compile(prog, 'peachpy')(bpfjit.XdpContext(bytes(8))))\n")
     env = dict(os.environ, BPFJIT_CACHE_DIR=str(own_cache))

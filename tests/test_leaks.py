@@ -1,10 +1,9 @@
 """Compiling and dropping programs leaves memory flat, on every engine.
 
 Each engine compiles fresh programs in a child process (cache off) after a warm-up,
-and the child's resident set may grow by at most 2 MB.  For llvm the warm-up passes
-the compiles done in process (llvm_worker.IN_PROCESS), after which LLVM runs in its
-recycled worker: run in process, llvmlite's leak (~90 KB a compile) would show as
-~13 MB here.
+and the child's resident set may grow by at most 2 MB.  For llvm, LLVM runs in its
+recycled worker (llvm_worker): run in process, llvmlite's leak (~90 KB a compile)
+would show as ~13 MB here.
 """
 
 import os
@@ -37,8 +36,9 @@ def test_the_llvm_worker_compiles_what_the_process_compiles(monkeypatch):
     if "llvm" not in bpfjit.engines():
         pytest.skip("llvm is not available here")
     prog = bpfjit.assemble("mov %r0, 7\nmul %r0, 6\nexit")
-    monkeypatch.setenv("BPFJIT_LLVM_WORKER", "always")
-    assert bpfjit.compile(prog, "llvm", cache=False)() == 42
+    for policy in ("always", "auto", "never"):
+        monkeypatch.setenv("BPFJIT_LLVM_WORKER", policy)
+        assert bpfjit.compile(prog, "llvm", cache=False)() == 42
     monkeypatch.setenv("BPFJIT_LLVM_WORKER", "sometimes")
     with pytest.raises(bpfjit.BpfError, match="BPFJIT_LLVM_WORKER"):
         bpfjit.compile(prog, "llvm", cache=False)

@@ -1,0 +1,151 @@
+"""Hardening for untrusted programs: no mapping of a process that uses bpfjit is ever
+writable and executable at once.  (JIT code reaches Python helpers and the trap
+reporter through trampolines bpfjit writes into W^X memory, bpfjit.pycall, not
+through libffi closures, which live in writable and executable pages.)"""
+
+import subprocess
+import sys
+import textwrap
+import threading
+from pathlib import Path
+
+import pytest
+
+import bpfjit
+from bpfjit.pycall import PythonEntries
+from bpfjit.native import ffi
+
+ELF = Path(__file__).parent / "elf"
+
+# run in a fresh interpreter: the test process may hold pages other libraries mapped
+SCRIPT = textwrap.dedent("""
+    import struct, sys
+    import bpfjit
+    engines, elf = sys.argv[1].split(","), sys.argv[2]
+    doubled = bpfjit.assemble("mov r1, 21\\ncall 1000\\nexit")
+    raising = bpfjit.assemble("call 1001\\nexit")
+    out_of_bounds = bpfjit.assemble("ldxb r0, [r1+100]\\nexit")
+    for engine in engines:
+        fn = bpfjit.compile(doubled, engine, helpers={1000: lambda r1, *rest: 2 * r1})
+        assert fn() == 42
+        fn = bpfjit.compile(raising, engine, helpers={1001: lambda *a: 1 // 0})
+        try:
+            fn()
+            raise AssertionError("no HelperError")
+        except bpfjit.HelperError:
+            pass
+        try:
+            bpfjit.compile(out_of_bounds, engine)(b"x")
+            raise AssertionError("no MemoryAccessError")
+        except bpfjit.MemoryAccessError:
+            pass
+        prog = bpfjit.load_elf(elf + "/globals.o")      # the kernel's trace_printk
+        fn = bpfjit.compile(prog, engine)
+        fn(bpfjit.XdpContext(bytes(64)))
+        assert len(prog.trace) == 1
+    for line in open("/proc/self/maps"):
+        if "w" in line.split()[1] and "x" in line.split()[1]:
+            print(line, end="")
+""")
+
+
+def test_no_mapping_is_ever_writable_and_executable():
+    engines = bpfjit.engines()
+    proc = subprocess.run([sys.executable, "-c", SCRIPT, ",".join(engines), str(ELF)],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == "", f"writable and executable mappings:\n{proc.stdout}"
+
+
+# ---- the trampolines themselves ----------------------------------------------------------------
+
+CALL6 = "uint64_t(*)(uint64_t, uint64_t, uint64_t, uint64_t, uint64_t, uint64_t)"
+
+
+def test_trampolines_pass_six_arguments_and_return_the_result():
+    got = []
+
+    def first(*args):
+        got.append(args)
+        return sum(args) + 2**64 + 5          # masked to 64 bits on the way back
+
+    def second(a, b, c, d, e, f):
+        return a - b                           # negative: two's complement
+    entries = PythonEntries([first, second])
+    one, two = (ffi.cast(CALL6, entries.address(i)) for i in (0, 1))
+    top = 2**64 - 1
+    assert one(1, 2, 3, 4, 5, top) == (1 + 2 + 3 + 4 + 5 + top + 5) % 2**64
+    assert got == [(1, 2, 3, 4, 5, top)]
+    assert two(3, 10, 0, 0, 0, 0) == 2**64 - 7
+    with pytest.raises(IndexError):
+        entries.address(2)
+
+
+def test_a_failed_call_returns_zero_and_sets_the_run_trap(monkeypatch):
+    """When Python cannot return an int (here: a result that is not one, or a callable
+    that is not one), the trampoline reports the exception as unraisable, returns 0
+    and, for helpers, marks the run structure (its sixth argument) with the
+    HELPER_FAILED trap (code 5); or notes the failing thread where Python can see it."""
+    reported = []
+    monkeypatch.setattr(sys, "unraisablehook", reported.append)
+    entries = PythonEntries([lambda *args: "not an int"], run_arg=True)
+    run = ffi.new("struct bpfjit_run *")
+    call = ffi.cast(CALL6, entries.address(0))
+    assert call(1, 2, 3, 4, 5, int(ffi.cast("uintptr_t", run))) == 0
+    assert run.trap == 5
+    assert [type(r.exc_value) for r in reported] == [TypeError]
+    noted = PythonEntries([None], note_failures=True)              # (not callable)
+    assert noted.failed_thread[0] == 0
+    assert ffi.cast(CALL6, noted.address(0))(0, 0, 0, 0, 0, 0) == 0
+    assert noted.failed_thread[0] == threading.get_ident()
+
+
+def test_a_helper_python_cannot_call_stops_the_program(engine, monkeypatch):
+    """If Python fails before the helper's own code runs (here: the table holds
+    something that is not callable; in life, a RecursionError), the program stops at
+    the call with a HelperError, as when the helper raises, instead of going on with
+    r0 = 0; the exception is reported as unraisable."""
+    if engine == "interp":
+        pytest.skip("the interpreter calls helpers from Python")
+    from bpfjit.runtime import HelperTable
+    monkeypatch.setattr(HelperTable, "_wrap", lambda self, hid, fn, see_run: None)
+    reported = []
+    monkeypatch.setattr(sys, "unraisablehook", reported.append)
+    prog = bpfjit.assemble("mov r1, 1\ncall 1000\nmov r0, 7\nexit")
+    fn = bpfjit.compile(prog, engine, helpers={1000: lambda *args: 1}, cache=False)
+    with pytest.raises(bpfjit.HelperError, match="pc 1"):
+        fn()
+    assert [type(r.exc_value) for r in reported] == [TypeError]
+
+
+def test_at_the_recursion_limit_a_run_never_returns_a_wrong_value(engine):
+    """Called ever deeper until Python's recursion limit, a program whose helper and
+    trap report are Python calls either returns its value or raises: a report that
+    could not reach Python (a RecursionError in the trampoline) is an error, not the
+    TRAPPED marker passed off as the program's result."""
+    if engine == "interp":
+        pytest.skip("the interpreter calls helpers from Python")
+    prog = bpfjit.assemble("mov r1, 1\ncall 1000\nmov r0, 7\nexit")
+    fn = bpfjit.compile(prog, engine, helpers={1000: lambda *args: 1}, cache=False)
+    outcomes = set()
+
+    def deep(n):
+        if n:
+            return deep(n - 1)
+        try:
+            outcomes.add(fn())
+        except (bpfjit.BpfError, RecursionError) as exc:
+            outcomes.add(type(exc))
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(len(__import__("inspect").stack()) + 60)
+    try:
+        for depth in range(80):
+            try:
+                deep(depth)
+            except RecursionError:
+                outcomes.add("too deep to call")
+    finally:
+        sys.setrecursionlimit(limit)
+    assert 7 in outcomes and "too deep to call" in outcomes
+    assert outcomes <= {7, bpfjit.HelperError, bpfjit.BpfError, RecursionError,
+                        "too deep to call"}, outcomes
