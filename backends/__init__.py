@@ -24,30 +24,31 @@ def reject_unknown_options(engine: str, unknown: dict) -> None:
         raise BpfError(f"engine {engine!r} does not take the option(s) {names}")
 
 
-def _interp(verified, helpers=None, budget=None, **unknown):
+def _interp(verified, helpers=None, budget=None, helper_calls=None, **unknown):
     """The interpreter checks every access whatever the mode: it is the reference."""
     from bpfjit.interpreter import DEFAULT_BUDGET, Interpreter
     reject_unknown_options("interp", unknown)
     context = frozenset(pc for pc, r in verified.regions.items() if r == "ctx")
     return Interpreter(verified.program, helpers=helpers, context_accesses=context,
                        frames=verified.frames,
-                       budget=DEFAULT_BUDGET if budget is None else budget)
+                       budget=DEFAULT_BUDGET if budget is None else budget,
+                       helper_calls=helper_calls)
 
 
-def _llvm(verified, helpers=None, budget=None, opt_level=2, keep_ir=False,
-          line_info=False, **unknown):
+def _llvm(verified, helpers=None, budget=None, helper_calls=None, opt_level=2,
+          keep_ir=False, line_info=False, **unknown):
     reject_unknown_options("llvm", unknown)
     try:
         from .llvmjit import compile_llvm
     except ImportError as exc:
         raise BackendUnavailable(f"engine 'llvm' needs llvmlite, cffi and pyelftools "
                                  f"({exc}); pip install bpfjit's dependencies") from None
-    return compile_llvm(verified, helpers=helpers, budget=budget, opt_level=opt_level,
-                        keep_ir=keep_ir, line_info=line_info)
+    return compile_llvm(verified, helpers=helpers, budget=budget, helper_calls=helper_calls,
+                        opt_level=opt_level, keep_ir=keep_ir, line_info=line_info)
 
 
-def _peachpy(verified, helpers=None, budget=None, registers=None, line_info=True,
-             **unknown):
+def _peachpy(verified, helpers=None, budget=None, helper_calls=None, registers=None,
+             line_info=True, **unknown):
     reject_unknown_options("peachpy", unknown)
     if importlib.util.find_spec("peachpy") is None:
         raise BackendUnavailable(
@@ -55,8 +56,8 @@ def _peachpy(verified, helpers=None, budget=None, registers=None, line_info=True
             "'apt-get install python3-peachpy' and use a virtualenv made with "
             "--system-site-packages from /usr/bin/python3 (make test does this)")
     from .x86jit import compile_x86
-    return compile_x86(verified, helpers=helpers, budget=budget, registers=registers,
-                       line_info=line_info)
+    return compile_x86(verified, helpers=helpers, budget=budget, helper_calls=helper_calls,
+                       registers=registers, line_info=line_info)
 
 
 _FACTORIES: dict[str, Callable] = {"interp": _interp, "llvm": _llvm, "peachpy": _peachpy}

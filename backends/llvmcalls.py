@@ -37,17 +37,28 @@ class CallLowering:
         slot = self.b.gep(table, [helper_id], source_etype=PTR)
         return self.b.load(slot, typ=HELPER_PTR)
 
+    def _count_helper_call(self, pc: int) -> None:
+        """One helper call of the run's allowance (run->helper_calls); trap when there
+        was none left, as every engine does for a known helper (bpfjit.limits)."""
+        b = self.b
+        field = self.field("helper_calls")
+        left = b.sub(b.load(field, typ=I64), const(I64, 1))
+        b.store(left, field)
+        self.trap_unless(b.icmp_signed(">=", left, const(I64, 0)), TrapCode.HELPER_CALLS, pc)
+
     def _call(self, pc, insn) -> None:
-        if insn.imm == 1 and pc in self.m.inline_lookups:
-            self._array_lookup(self.m.inline_lookups[pc])
-            return
-        if pc in self.m.map_calls and insn.imm in self.m.native_maps:
-            self._map_call(self.m.map_calls[pc], OPERATIONS[insn.imm])
-            return
-        if insn.imm in self.m.helpers:
-            self._call_through(pc, self._helper_pointer(const(I64, insn.imm)))
-        else:
+        inline = insn.imm == 1 and pc in self.m.inline_lookups
+        native = pc in self.m.map_calls and insn.imm in self.m.native_maps
+        if not (inline or native or insn.imm in self.m.helpers):
             self.trap_now(TrapCode.HELPER_UNKNOWN, pc, const(I64, insn.imm))
+            return
+        self._count_helper_call(pc)
+        if inline:
+            self._array_lookup(self.m.inline_lookups[pc])
+        elif native:
+            self._map_call(self.m.map_calls[pc], OPERATIONS[insn.imm])
+        else:
+            self._call_through(pc, self._helper_pointer(const(I64, insn.imm)))
 
     def _map_call(self, indices: tuple[int, ...], operation: str) -> None:
         """map_lookup_elem / update_elem / delete_elem in native code
@@ -119,6 +130,7 @@ class CallLowering:
         fn_ptr = self._helper_pointer(helper_id)
         self.trap_unless(b.icmp_unsigned("!=", b.ptrtoint(fn_ptr, I64), const(I64, 0)),
                          TrapCode.HELPER_UNKNOWN, pc, helper_id)
+        self._count_helper_call(pc)
         self._call_through(pc, fn_ptr)
 
     def _call_btf(self, pc, insn) -> None:

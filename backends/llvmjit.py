@@ -15,8 +15,9 @@ from bpfjit.runtime import JitProgram, helper_table
 __all__ = ["compile_llvm"]
 
 
-def compile_llvm(verified, helpers=None, budget=None, opt_level: int = 2,
-                 keep_ir: bool = False, line_info: bool = False) -> JitProgram:
+def compile_llvm(verified, helpers=None, budget=None, helper_calls: int | None = None,
+                 opt_level: int = 2, keep_ir: bool = False,
+                 line_info: bool = False) -> JitProgram:
     """Compile `prog` with LLVM; see backends.llvm for what is guaranteed.
 
     `keep_ir` keeps the IR before and after optimisation in `.extra`; `line_info`
@@ -38,4 +39,5 @@ def compile_llvm(verified, helpers=None, budget=None, opt_level: int = 2,
         image = cached_image(verified, "llvm", options, lambda: build()[0])
         extra = {"ir": None, "optimised_ir": None}
     return JitProgram.from_image(verified.program, "llvm", image, table, budget,
-                                 dict(extra, compile_ns=time.perf_counter_ns() - started))
+                                 dict(extra, compile_ns=time.perf_counter_ns() - started),
+                                 helper_calls=helper_calls)

@@ -22,17 +22,27 @@ __all__ = ["CallLowering"]
 class CallLowering:
     """Helper calls, native map calls, local calls and exit (see backends.x86)."""
 
+    def _count_helper_call(self, pc: int, scratch: str = S2) -> None:
+        """One helper call of the run's allowance (run->helper_calls); trap when there
+        was none left, as every engine does for a known helper (bpfjit.limits)."""
+        a = self.a
+        a("MOV", scratch, Mem(8, CTX, CTX_SLOT["run"]))          # mov scratch, [ctx.run]
+        a("SUB", Mem(8, scratch, RUN_SLOT["helper_calls"]), 1)   # sub [.helper_calls], 1
+        a.jump("s", self._stub(TrapCode.HELPER_CALLS, pc, "zero"))
+
     def _call(self, pc: int, insn) -> None:
-        if insn.imm == 1 and pc in self.inline_lookups:
-            self._array_lookup(self.inline_lookups[pc])
-            return
-        if pc in self.map_calls and insn.imm in self.native_maps:
-            self._map_call(self.map_calls[pc], OPERATIONS[insn.imm])
-            return
-        if insn.imm not in self.helpers:
+        inline = insn.imm == 1 and pc in self.inline_lookups
+        native = pc in self.map_calls and insn.imm in self.native_maps
+        if not (inline or native or insn.imm in self.helpers):
             self.a.jump("jmp", self._stub(TrapCode.HELPER_UNKNOWN, pc, insn.imm))
             return
-        self._call_helper(pc, insn.imm)
+        self._count_helper_call(pc)
+        if inline:
+            self._array_lookup(self.inline_lookups[pc])
+        elif native:
+            self._map_call(self.map_calls[pc], OPERATIONS[insn.imm])
+        else:
+            self._call_helper(pc, insn.imm)
 
     def _array_lookup(self, index: int) -> None:
         """map_lookup_elem on an array map, without leaving the JIT code: r0 = &values[key]
@@ -71,6 +81,7 @@ class CallLowering:
         a("MOV", S2, Mem(8, S2, 0, d, 8))                 # r11 = table[id]
         a("TEST", S2, S2)
         a.jump("e", unknown)
+        self._count_helper_call(pc, S1)                         # (r11 holds the helper)
         self._call_helper(pc, None)
 
     def _call_helper(self, pc: int, helper: int | None) -> None:

@@ -18,7 +18,8 @@ from .x86layout import POOL
 __all__ = ["compile_x86", "resolve_registers"]
 
 
-def compile_x86(verified, helpers=None, budget=None, registers: tuple[str, ...] | None = None,
+def compile_x86(verified, helpers=None, budget=None, helper_calls: int | None = None,
+                registers: tuple[str, ...] | None = None,
                 line_info: bool = True) -> JitProgram:
     """Compile a verified program to x86-64; see backends.x86 for how.
 
@@ -38,7 +39,8 @@ def compile_x86(verified, helpers=None, budget=None, registers: tuple[str, ...] 
     image = cached_image(verified, "peachpy", options, build)
     return JitProgram.from_image(verified.program, "peachpy", image, table, budget,
                                  {"registers": regs,
-                                  "compile_ns": time.perf_counter_ns() - started})
+                                  "compile_ns": time.perf_counter_ns() - started},
+                                 helper_calls=helper_calls)
 
 
 def resolve_registers(registers: tuple[str, ...] | None) -> tuple[str, ...]:

@@ -56,10 +56,11 @@ DEFAULT_MAP = map_from_environment() or register_map(0)
 # (the packet's) start
 SLOTS = ("run", "mem", "mem_bound1", "mem_bound2", "mem_bound4", "mem_bound8",
          "stack_end1", "stack_end2", "stack_end4", "stack_end8", "save0", "save1",
-         "data", "spare")
+         "data")
 CTX_SLOT = {name: 8 * i for i, name in enumerate(SLOTS)}
 RUN_AT = 8 * len(SLOTS)                     # this run's own run structure ("run" points here)
-CTX_BYTES = RUN_AT + 8 * len(RUN_FIELDS)    # a multiple of 16: the BPF stack is 16-aligned
+# rounded up to a multiple of 16: the BPF stack is 16-aligned
+CTX_BYTES = (RUN_AT + 8 * len(RUN_FIELDS) + 15) & ~15
 FRAME = CTX_BYTES + STACK_BYTES + 8         # with 6 pushes and the return address: rsp % 16 == 0
 RUN_SLOT = {name: 8 * field_index(name) for name, _, _ in RUN_FIELDS}
 

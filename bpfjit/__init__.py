@@ -15,8 +15,9 @@ from .asm import assemble, disassemble
 from .context import SkbContext, XdpContext
 from .helpers import FibRequest, FibResult, Helper, Redirect
 from .errors import (AssembleError, BackendUnavailable, BpfError, BpfTrap, BudgetExceeded,
-                     CallDepthExceeded, DecodeError, ElfError, HelperError,
-                     MemoryAccessError, VerifierError)
+                     CallDepthExceeded, DecodeError, ElfError, HelperCallsExceeded,
+                     HelperError, MemoryAccessError, VerifierError)
+from .limits import Limits, limits, set_limits
 from .interpreter import DEFAULT_BUDGET
 from .maps import MapError
 from .program import Program
@@ -25,10 +26,10 @@ from .verifier import MODES, VerifiedProgram, verify
 __all__ = [
     "Program", "assemble", "disassemble", "compile", "verify", "VerifiedProgram", "MODES",
     "load_elf", "XdpContext", "SkbContext", "Helper", "Redirect", "FibRequest", "FibResult",
-    "engines", "DEFAULT_BUDGET",
+    "engines", "DEFAULT_BUDGET", "Limits", "limits", "set_limits",
     "BpfError", "DecodeError", "AssembleError", "VerifierError", "ElfError",
     "BackendUnavailable", "BpfTrap", "MemoryAccessError", "BudgetExceeded",
-    "CallDepthExceeded", "HelperError", "MapError",
+    "CallDepthExceeded", "HelperCallsExceeded", "HelperError", "MapError",
 ]
 
 __version__ = "0.1.0"
@@ -43,7 +44,8 @@ def compile(prog: Program, engine: str = "interp", *, mode: str = "checked",
     it returns r0 as an unsigned 64-bit int.  `mode` is "checked" (default),
     "strict" or "unchecked" (see bpfjit.verifier); `helpers` maps helper ids to
     callables of (r1..r5) returning r0; `cache=False` neither reads nor writes the
-    code cache (bpfjit.cache); other options are the engine's (`budget` for all).
+    code cache (bpfjit.cache); other options are the engine's (`budget` and
+    `helper_calls` for all: bpfjit.limits).
     """
     from bpfjit.backends import get_engine   # imported late: backends import the core
     if not isinstance(prog, Program):

@@ -13,13 +13,13 @@ import functools
 
 from .errors import VerifierError
 from .isa import Kind
+from .limits import limits
 from .program import Program
 
 __all__ = ["branch_targets", "check_structure", "block_leaders", "block_costs",
            "block_graph", "budget_checkpoints", "subprogram_starts", "subprogram_ranges",
-           "MAX_INSNS"]
+           "check_size"]
 
-MAX_INSNS = 1_000_000   # the kernel's limit on program size, in slots
 
 
 def _per_program(fn):
@@ -72,20 +72,32 @@ def subprogram_ranges(prog: Program) -> tuple[tuple[int, int], ...]:
     return tuple(zip(starts, starts[1:] + (prog.slot_count,)))
 
 
-@_per_program
+def check_size(prog: Program) -> None:
+    """VerifierError when the program has more slots than the limit in force
+    (bpfjit.limits: program_slots)."""
+    limit = limits().program_slots
+    if prog.slot_count > limit:
+        raise VerifierError(-1, f"the program has {prog.slot_count} instruction slots; "
+                                f"the limit is {limit} (bpfjit.set_limits(program_slots=...))")
+
+
 def check_structure(prog: Program) -> bool:
     """Raise VerifierError for a program no engine can run.
 
     Rejected: an empty or oversized program, a jump or call outside the program
     or into the middle of an lddw, a jump from one subprogram into another, and
     a subprogram whose last instruction can fall through (off the end of the
-    program, or into the next subprogram).
+    program, or into the next subprogram).  (The size is checked every time: the
+    limit may change; the rest once per program.)
     """
+    check_size(prog)
+    return _check_shape(prog)
+
+
+@_per_program
+def _check_shape(prog: Program) -> bool:
     if not prog.insns:
         raise VerifierError(-1, "the program is empty; it needs at least an exit")
-    if prog.slot_count > MAX_INSNS:
-        raise VerifierError(-1, f"the program has {prog.slot_count} instruction slots; "
-                                f"the limit is {MAX_INSNS}")
     for pc, targets in _all_targets(prog).items():
         insn = prog.at(pc)
         for target in targets:

@@ -31,7 +31,7 @@ from .btf import map_definitions, parse_btf
 from .errors import BpfError, DecodeError, ElfError
 from .isa import LDDW_MAP, LDDW_MAP_VALUE, Insn, Kind
 from .kernel import KernelEnv
-from .maps import MAP_TYPES, MapSpec, MapTable, ProgArray, make_map
+from .maps import MAP_TYPES, MapSpec, MapTable, ProgArray, check_map_memory, make_map
 from .program import Program, decode
 from .progtypes import prog_type, section_type
 
@@ -319,6 +319,10 @@ class ElfObject:
         """The object's maps in a KernelEnv, then their `.values` initialisers (which may
         load the programs a program array names: they share this env)."""
         maps = []
+        try:
+            check_map_memory([spec for spec, _, _ in self.maps])
+        except BpfError as exc:
+            raise ElfError(f"{self.name}: {exc}") from None
         for spec, _, _ in self.maps:
             try:
                 maps.append(make_map(spec))

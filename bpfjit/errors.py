@@ -9,7 +9,7 @@ from __future__ import annotations
 __all__ = [
     "BpfError", "DecodeError", "AssembleError", "VerifierError", "ElfError",
     "BackendUnavailable", "BpfTrap", "MemoryAccessError", "BudgetExceeded",
-    "CallDepthExceeded", "HelperError",
+    "HelperCallsExceeded", "CallDepthExceeded", "HelperError",
 ]
 
 
@@ -83,6 +83,15 @@ class BudgetExceeded(BpfTrap):
         self.budget = budget
         super().__init__(pc, f"instruction budget of {budget} exhausted "
                              f"(infinite loop? raise it with budget=...)")
+
+
+class HelperCallsExceeded(BpfTrap):
+    """A run made more helper calls than its limit allows (bpfjit.limits)."""
+
+    def __init__(self, pc: int, limit: int):
+        self.limit = limit
+        super().__init__(pc, f"more than {limit} helper calls in one run "
+                             f"(raise the limit with helper_calls=...)")
 
 
 class CallDepthExceeded(BpfTrap):

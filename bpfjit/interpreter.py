@@ -20,8 +20,9 @@ from typing import Callable, Mapping
 from . import traps
 from . import semantics as sem
 from .cfg import block_costs, block_leaders, budget_checkpoints, check_structure
-from .errors import BpfError, BudgetExceeded, CallDepthExceeded
+from .errors import BpfError, BudgetExceeded, CallDepthExceeded, HelperCallsExceeded
 from .isa import LDDW_MAP, LDDW_MAP_VALUE, MAX_CALL_DEPTH, STACK_SIZE, Kind
+from .limits import helper_call_limit
 from .context import CONTEXTS, copy_back, refuse_context
 from .helpers import TailCalled
 from .maps import map_handle
@@ -46,15 +47,18 @@ class _Halt(Exception):
 
 
 class RunState:
-    """What one run needs besides the registers: memory, call frames, budget."""
+    """What one run needs besides the registers: memory, call frames, budget, the
+    helper calls it may still make (and their limit)."""
 
-    __slots__ = ("space", "frames", "remaining", "helpers")
+    __slots__ = ("space", "frames", "remaining", "helpers", "calls_left", "calls_limit")
 
-    def __init__(self, space: AddressSpace, helpers: Mapping[int, Helper], budget: int):
+    def __init__(self, space: AddressSpace, helpers: Mapping[int, Helper], budget: int,
+                 helper_calls: int):
         self.space = space
         self.frames: list[tuple] = []
         self.remaining = budget
         self.helpers = helpers
+        self.calls_left = self.calls_limit = helper_calls
 
 
 def _alu_step(insn, pc: int) -> Step:
@@ -114,6 +118,9 @@ def _call_helper(st: RunState, r: list, helper_id: int, pc: int) -> None:
     fn = st.helpers.get(helper_id)
     if fn is None:
         raise traps.unknown_helper(pc, helper_id)
+    if st.calls_left <= 0:
+        raise HelperCallsExceeded(pc, st.calls_limit)
+    st.calls_left -= 1
     try:
         result = fn(r[1], r[2], r[3], r[4], r[5])
     except (BpfError, TailCalled):
@@ -322,17 +329,19 @@ class Interpreter:
     """A program prepared for interpretation; call it with a memory buffer.
 
     `helpers` maps helper ids to Python callables of (r1, r2, r3, r4, r5)
-    returning r0.  `budget` caps the instructions one run may execute.
+    returning r0.  `budget` caps the instructions one run may execute, `helper_calls`
+    the helper calls (default: bpfjit.limits).
     """
 
     engine = "interp"
 
     def __init__(self, prog: Program, *, helpers: Mapping[int, Helper] | None = None,
                  budget: int = DEFAULT_BUDGET, context_accesses: frozenset[int] = frozenset(),
-                 frames: int = MAX_CALL_DEPTH):
+                 frames: int = MAX_CALL_DEPTH, helper_calls: int | None = None):
         check_structure(prog)
         if not isinstance(budget, int) or budget < 1:
             raise BpfError(f"budget must be a positive int, got {budget!r}")
+        self.helper_calls = helper_call_limit(helper_calls)
         self.program = prog
         self.frames = frames          # stack frames a run can reach (helpers see no others)
         self._maps = prog.maps.list
@@ -409,7 +418,7 @@ class Interpreter:
         space = AddressSpace(buf, self._maps, context, self.frames, length, room, metalen)
         outer = getattr(self._current, "space", None)   # a helper may run us again
         self._current.space = space
-        st = RunState(space, self.helpers, self.budget)
+        st = RunState(space, self.helpers, self.budget, self.helper_calls)
         r = [0] * 11
         if context is not None:
             r[1] = CTX_BASE

@@ -17,7 +17,8 @@ import time
 from typing import Callable, Mapping
 
 from .errors import (BpfError, BpfTrap, BudgetExceeded, CallDepthExceeded, HelperArgumentError,
-                     MemoryAccessError)
+                     HelperCallsExceeded, MemoryAccessError)
+from .limits import helper_call_limit
 from .isa import MAX_CALL_DEPTH
 from .context import CONTEXTS, PacketContext, copy_back, refuse_context
 from .helpers import TailCalled, calls_helpers
@@ -214,12 +215,13 @@ class JitProgram:
     """
 
     def __init__(self, program, engine: str, memory, entry: int, helpers: HelperTable,
-                 budget: int, extra: dict | None = None):
+                 budget: int, extra: dict | None = None, helper_calls: int | None = None):
         if not isinstance(budget, int) or isinstance(budget, bool) or budget < 1:
             raise BpfError(f"budget must be a positive int, got {budget!r}")
         self.program = program
         self.engine = engine
         self.budget = budget
+        self.helper_calls = helper_call_limit(helper_calls)
         self.helpers = helpers
         self.memory = memory
         self._entry = memory.function(ENTRY_CTYPE, entry)
@@ -229,13 +231,15 @@ class JitProgram:
         config.helpers = helpers.table
         config.n_helpers = helpers.size
         config.budget_limit = budget
+        config.helper_calls = self.helper_calls
         config.report_trap = _trap_reporter()
         self.extra = extra or {}
         self._context = CONTEXTS.get(program.context)     # None: the plain convention
 
     @classmethod
     def from_image(cls, program, engine: str, image, helpers: HelperTable,
-                   budget: int | None, extra: dict) -> "JitProgram":
+                   budget: int | None, extra: dict,
+                   helper_calls: int | None = None) -> "JitProgram":
         """Place a bpfjit.codeimage.CodeImage (its maps and helpers filled in) and wrap it."""
         from .interpreter import DEFAULT_BUDGET
         memory = image.place(program.maps.list, helpers)
@@ -244,7 +248,8 @@ class JitProgram:
         if program.context is not None and cls is JitProgram:
             cls = ContextJitProgram
         return cls(program, engine, memory, image.symbols["bpf_entry"], helpers,
-                   DEFAULT_BUDGET if budget is None else budget, extra=extra)
+                   DEFAULT_BUDGET if budget is None else budget, extra=extra,
+                   helper_calls=helper_calls)
 
     def _pointer(self, mem: object):
         """(pointer, length, keep-alive) for the caller's memory, without copying a
@@ -339,6 +344,8 @@ class JitProgram:
             return MemoryAccessError(pc, arg, size & 0xFF, write=bool(size & WRITE_FLAG))
         if code is TrapCode.BUDGET:
             return BudgetExceeded(pc, self.budget)
+        if code is TrapCode.HELPER_CALLS:
+            return HelperCallsExceeded(pc, self.helper_calls)
         if code is TrapCode.CALL_DEPTH:
             return CallDepthExceeded(pc, MAX_CALL_DEPTH)
         if code is TrapCode.HELPER_UNKNOWN:

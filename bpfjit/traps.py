@@ -28,6 +28,7 @@ class TrapCode(enum.IntEnum):
     HELPER_FAILED = 5   # the Python helper raised; the exception is kept aside
     BTF_CALL = 6        # trap_arg = BTF id
     LDDW_PSEUDO = 7     # trap_arg = lddw src type
+    HELPER_CALLS = 8    # the run's helper calls ran out (bpfjit.limits)
 
 
 def unknown_helper(pc: int, helper_id: int) -> HelperError:

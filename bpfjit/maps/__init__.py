@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 
 from ..errors import BpfError
+from ..limits import limits
 from .array import ArrayMap
 from .base import (BPF_ANY, BPF_EXIST, BPF_NOEXIST, MAP_TYPE_NAMES, Map, MapError, MapSpec,
                    map_handle)
@@ -27,6 +28,7 @@ from .redirect import REDIRECT_TYPES, CpuMap, DevMap, DevMapHash, XskMap
 __all__ = ["MapSpec", "Map", "ArrayMap", "HashMap", "LruHashMap", "LpmTrieMap", "DevMap",
            "DevMapHash", "CpuMap", "XskMap", "ProgArray", "PerfEventArray", "RingBuf",
            "PerfRecord", "ArrayOfMaps", "HashOfMaps", "QueueMap", "StackMap", "MapTable", "MapError", "make_map",
+           "check_map_memory",
            "MAP_CLASSES", "MAP_TYPES", "ARRAY_TYPES", "HASH_TYPES", "LRU_TYPES", "LPM_TRIE", "ARRAY_OF_MAPS", "HASH_OF_MAPS", "BPF_ANY", "BPF_NOEXIST", "BPF_EXIST",
            "map_handle"]
 
@@ -39,19 +41,35 @@ MAP_TYPES = {t: MAP_TYPE_NAMES[t] for t in sorted(MAP_CLASSES)}   # the kinds bp
 ARRAY_TYPES = (2, 6)          # lookups the JITs may inline: &values[key] if key < max
 HASH_TYPES = (1, 5)           # maps the JITs look up, update and delete in natively,
 LRU_TYPES = (9, 10)           # ... and the LRU ones (through their native index)
-LPM_TRIE = 11                 # longest-prefix match: native lookups, Python updates
+LPM_TRIE = 11                 # longest-prefix match: native operations too
 ARRAY_OF_MAPS = 12            # lookups inline too: the arena holds 1 + each inner map's index
 HASH_OF_MAPS = 13             # native lookups through its index; slots hold the same
 
 
-def make_map(spec: MapSpec) -> Map:
-    """The map object for a spec; BpfError naming the map for a kind bpfjit lacks."""
+def map_class(spec: MapSpec) -> type[Map]:
+    """The class of map a spec makes; BpfError naming the map for a kind bpfjit lacks."""
     cls = MAP_CLASSES.get(spec.type)
     if cls is None:
         raise BpfError(f"map {spec.name!r}: map type {spec.type} ({spec.type_name}) is not "
                        f"supported; bpfjit has "
                        f"{', '.join(f'{n} ({t})' for t, n in MAP_TYPES.items())}")
-    return cls(spec)
+    return cls
+
+
+def make_map(spec: MapSpec) -> Map:
+    """The map object for a spec; BpfError naming the map for a kind bpfjit lacks."""
+    return map_class(spec)(spec)
+
+
+def check_map_memory(specs: list[MapSpec]) -> None:
+    """BpfError when maps of these specs would take more native memory together than
+    the limit in force (bpfjit.limits: object_map_bytes), before any is allocated."""
+    total = sum(map_class(spec).native_bytes(spec) for spec in specs)
+    limit = limits().object_map_bytes
+    if total > limit:
+        raise BpfError(f"its {len(specs)} maps would take {total} bytes of memory together, "
+                       f"more than the limit of {limit} "
+                       f"(bpfjit.set_limits(object_map_bytes=...))")
 
 
 class MapTable(Mapping):

@@ -15,6 +15,7 @@ from collections.abc import MutableMapping
 from dataclasses import dataclass
 
 from ..errors import BpfError
+from ..limits import limits
 from ..native import ffi
 
 __all__ = ["MapSpec", "Map", "MapError", "BPF_ANY", "BPF_NOEXIST", "BPF_EXIST",
@@ -32,7 +33,6 @@ MAP_TYPE_NAMES = {1: "hash", 2: "array", 3: "prog_array", 4: "perf_event_array",
                   29: "task_storage", 30: "bloom_filter", 31: "user_ringbuf",
                   32: "cgrp_storage", 33: "arena"}
 _HANDLE_BASE = 0xFFFF_B000_0000_0000     # map handles: never addresses of anything
-MAX_ARENA = 256 << 20                    # bytes of one map's values
 MAX_KEY = 512                            # the kernel's limit is about as small
 
 
@@ -81,10 +81,11 @@ class Map(MutableMapping):
         self.key_size, self.value_size = spec.key_size, spec.value_size
         self.max_entries = spec.max_entries
         size = self.arena_bytes(spec)
-        if size > MAX_ARENA:
+        limit = limits().map_bytes
+        if size > limit:
             raise BpfError(f"map {spec.name!r}: {spec.max_entries} entries of "
-                           f"{spec.value_size} bytes is more than bpfjit allocates "
-                           f"({MAX_ARENA >> 20} MiB)")
+                           f"{spec.value_size} bytes take {size} bytes, more than the limit "
+                           f"of {limit} (bpfjit.set_limits(map_bytes=...))")
         self._arena = ffi.new("uint8_t[]", max(size, 1))
         self.arena = ffi.buffer(self._arena, size)     # a writable view of every value
         self.address = int(ffi.cast("uintptr_t", self._arena))
@@ -126,6 +127,12 @@ class Map(MutableMapping):
     def arena_bytes(spec: MapSpec) -> int:
         """Bytes of native memory the map's values take (what programs may point into)."""
         return spec.value_size * spec.max_entries
+
+    @classmethod
+    def native_bytes(cls, spec: MapSpec) -> int:
+        """Bytes of native memory the whole map takes (its values, and the native index
+        of its keys for the kinds that have one): what object_map_bytes counts."""
+        return cls.arena_bytes(spec)
 
     # ---- packing -------------------------------------------------------------------------
 

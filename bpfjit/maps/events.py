@@ -5,7 +5,9 @@ A program writes records (`bpf_perf_event_output`, `bpf_ringbuf_output`, or
 `.records` for Python to read, and `drain()` takes them out.  A ring buffer holds
 at most max_entries bytes of unread records (each with an 8-byte header, rounded
 up to 8 bytes, as in the kernel): when it is full, writes fail with -EAGAIN until
-Python drains it, as they would while user space was not reading.
+Python drains it, as they would while user space was not reading.  A perf event
+array keeps at most `buffer_bytes` of unread data per CPU slot (bpfjit.limits), and
+then fails with -ENOSPC, as a full perf buffer does.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from ..errors import BpfError
+from ..limits import limits
 from .base import Map, MapError, MapSpec
 
 __all__ = ["PerfEventArray", "RingBuf", "PerfRecord", "RINGBUF_HEADER"]
@@ -64,9 +67,22 @@ class _Events(Map):
 
 
 class PerfEventArray(_Events):
-    """BPF_MAP_TYPE_PERF_EVENT_ARRAY: one slot per CPU; bpfjit runs on CPU 0."""
+    """BPF_MAP_TYPE_PERF_EVENT_ARRAY: one slot per CPU; bpfjit runs on CPU 0.  Each slot
+    keeps at most `buffer_bytes` of unread record data (bpfjit.limits:
+    perf_buffer_bytes, when the map is made); past it an output fails with -ENOSPC and
+    counts in `lost`, as a full perf buffer does."""
 
     PROGRAM_HELPERS = frozenset({"perf_event_output"})
+
+    def __init__(self, spec: MapSpec):
+        super().__init__(spec)
+        self.buffer_bytes = limits().perf_buffer_bytes
+        self.lost = 0                       # records refused because a slot was full
+        self._unread: dict[int, int] = {}   # CPU slot -> bytes of its unread records
+
+    def drain(self) -> list:
+        self._unread = {}
+        return super().drain()
 
     @staticmethod
     def check_spec(spec: MapSpec) -> None:
@@ -76,9 +92,15 @@ class PerfEventArray(_Events):
                            f"{spec.max_entries}")
 
     def output(self, cpu: int, data: bytes) -> int:
-        """Record `data` for `cpu`; 0, or -E2BIG for a CPU past max_entries."""
+        """Record `data` for `cpu`; 0, -E2BIG for a CPU past max_entries, or -ENOSPC
+        when the slot's unread records would pass `buffer_bytes`."""
         if cpu >= self.max_entries:
             return -errno.E2BIG
+        unread = self._unread.get(cpu, 0) + len(data)
+        if unread > self.buffer_bytes:
+            self.lost += 1
+            return -errno.ENOSPC
+        self._unread[cpu] = unread
         self.records.append(PerfRecord(cpu, data))
         return 0
 

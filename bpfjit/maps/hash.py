@@ -27,6 +27,11 @@ class HashMap(Map):
         self.index = HashIndex(spec.key_size, spec.value_size, spec.max_entries,
                                self.address, lru=self.LRU)
 
+    @classmethod
+    def native_bytes(cls, spec: MapSpec) -> int:
+        return cls.arena_bytes(spec) + \
+            HashIndex.layout(spec.key_size, spec.max_entries, cls.LRU)["end"]
+
     def lookup_slot(self, key: bytes) -> int | None:
         return self.index.find(key)
 

@@ -73,20 +73,31 @@ class HashIndex:
     values are `value_size` bytes from `values_address`; slot numbers index both.
     With `lru`, the keys are also kept in order of use and a full map evicts."""
 
-    def __init__(self, key_size: int, value_size: int, max_entries: int, values_address: int,
-                 lru: bool = False):
+    @staticmethod
+    def layout(key_size: int, max_entries: int, lru: bool = False) -> dict[str, int]:
+        """The table's size (entries) and the byte offsets of the parts of the allocation
+        (`end`: its size)."""
         size = 16
         while size < 2 * max_entries:
             size *= 2
+        keys_at = _HEADER + 8 * size
+        free_at = keys_at + ((key_size + 7) & ~7) * max_entries
+        prev_at = free_at + 4 * max_entries
+        next_at = prev_at + 4 * max_entries * lru
+        return {"size": size, "keys": keys_at, "free": free_at, "prev": prev_at,
+                "next": next_at, "end": next_at + 4 * max_entries * lru}
+
+    def __init__(self, key_size: int, value_size: int, max_entries: int, values_address: int,
+                 lru: bool = False):
+        layout = self.layout(key_size, max_entries, lru)
+        size = layout["size"]
         self.size, self.key_size, self.max_entries = size, key_size, max_entries
         self.stride = (key_size + 7) & ~7
         self.seed = random.getrandbits(64)
         self.lru = lru
-        keys_at = _HEADER + 8 * size
-        free_at = keys_at + self.stride * max_entries
-        prev_at = free_at + 4 * max_entries
-        next_at = prev_at + 4 * max_entries * lru
-        self._memory = ffi.new("uint8_t[]", next_at + 4 * max_entries * lru)   # zeroed: empty
+        keys_at, free_at, prev_at, next_at = (layout[k] for k in ("keys", "free", "prev",
+                                                                   "next"))
+        self._memory = ffi.new("uint8_t[]", layout["end"])      # zeroed: empty
         self.address = int(ffi.cast("uintptr_t", self._memory))
         self._header = ffi.cast("uint64_t *", self._memory)
         self._table = ffi.cast("uint64_t *", self._memory + _HEADER)

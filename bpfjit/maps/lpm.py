@@ -81,6 +81,12 @@ class LpmTrieMap(Map):
         self._order: list[int] = []
         self._seen = 0
 
+    @classmethod
+    def native_bytes(cls, spec: MapSpec) -> int:
+        return cls.arena_bytes(spec) + \
+            HashIndex.layout(spec.key_size, spec.max_entries)["end"] + \
+            extra_layout(spec.key_size)["given"] + spec.key_size * spec.max_entries
+
     def _normalized(self, key: bytes) -> tuple[int, bytes]:
         """(prefix length, normalized key) of an update's or a delete's key."""
         length = int.from_bytes(key[:4], "little")

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ..cfg import check_structure, subprogram_ranges
+from ..cfg import check_size, check_structure, subprogram_ranges
 from ..errors import BpfError, VerifierError
 from ..isa import MAX_CALL_DEPTH, OPCODES, Insn, Kind
 from .. import cache as disk
@@ -150,6 +150,8 @@ def verify(prog: Program, mode: str = "checked", helpers=None, log: bool = False
         raise BpfError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
     # a program's verdict depends only on the program, the mode and the helper ids, so it
     # is kept with the program: compiling it again, or for another engine, reuses it
+    # (the size limit is checked first: it may have been lowered since)
+    check_size(prog)
     signatures = None if helpers is None else _signatures(prog, helpers)
     key = (mode, None if signatures is None else frozenset(signatures.items()))
     cache_on = cache and disk.enabled()
