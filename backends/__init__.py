@@ -35,7 +35,7 @@ def _interp(verified, helpers=None, budget=None, helper_calls=None, **unknown):
                        helper_calls=helper_calls)
 
 
-def _llvm(verified, helpers=None, budget=None, helper_calls=None, opt_level=2,
+def _llvm(verified, helpers=None, budget=None, helper_calls=None, blind=None, opt_level=2,
           keep_ir=False, line_info=False, **unknown):
     reject_unknown_options("llvm", unknown)
     try:
@@ -44,11 +44,12 @@ def _llvm(verified, helpers=None, budget=None, helper_calls=None, opt_level=2,
         raise BackendUnavailable(f"engine 'llvm' needs llvmlite, cffi and pyelftools "
                                  f"({exc}); pip install bpfjit's dependencies") from None
     return compile_llvm(verified, helpers=helpers, budget=budget, helper_calls=helper_calls,
-                        opt_level=opt_level, keep_ir=keep_ir, line_info=line_info)
+                        blind=blind, opt_level=opt_level, keep_ir=keep_ir,
+                        line_info=line_info)
 
 
-def _peachpy(verified, helpers=None, budget=None, helper_calls=None, registers=None,
-             line_info=True, **unknown):
+def _peachpy(verified, helpers=None, budget=None, helper_calls=None, blind=None,
+             registers=None, line_info=True, **unknown):
     reject_unknown_options("peachpy", unknown)
     if importlib.util.find_spec("peachpy") is None:
         raise BackendUnavailable(
@@ -57,7 +58,7 @@ def _peachpy(verified, helpers=None, budget=None, helper_calls=None, registers=N
             "--system-site-packages from /usr/bin/python3 (make test does this)")
     from .x86jit import compile_x86
     return compile_x86(verified, helpers=helpers, budget=budget, helper_calls=helper_calls,
-                       registers=registers, line_info=line_info)
+                       blind=blind, registers=registers, line_info=line_info)
 
 
 _FACTORIES: dict[str, Callable] = {"interp": _interp, "llvm": _llvm, "peachpy": _peachpy}

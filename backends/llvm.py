@@ -44,6 +44,7 @@ from bpfjit.traps import WRITE_FLAG, TrapCode
 
 from .llvmalu import AluLowering
 from .llvmcodegen import TRIPLE, VECTORIZE
+from bpfjit.blinding import blinding_key, needs_blinding
 from .llvmcalls import CallLowering
 from .llvmlines import LineInfo, line_table
 from .llvmversions import VersionLowering
@@ -93,6 +94,7 @@ class _Function(AluLowering, CallLowering, VersionLowering):
         self.hoist = ir.IRBuilder(entry)
         self.hoist.position_before(b.branch(self.blocks[first]))
         self._bounds: dict[tuple[str, int], object] = {}
+        self._blinded: dict[tuple[int, int], object] = {}      # (value, width) -> value
         self._return_zero = None
         self._prepare_versions()
 
@@ -109,6 +111,24 @@ class _Function(AluLowering, CallLowering, VersionLowering):
 
     def load_field(self, name: str, ty=None):
         return self.b.load(self.field(name), typ=ty or I64)
+
+    def imm(self, value: int, ty=I64):
+        """A program's immediate as a value of `ty`: a constant, or when the module
+        blinds and it carries more than one chosen byte (bpfjit.blinding), its XOR with
+        a random key, XORed again at run time with the key made opaque to LLVM (an
+        empty inline asm), which would otherwise fold the two back together.  Once per
+        value and function, in the entry block: one register however often it is used."""
+        mask = (1 << ty.width) - 1
+        if not self.m.blind or not needs_blinding(value, ty.width):
+            return const(ty, value)
+        known = self._blinded.get((value & mask, ty.width))
+        if known is None:
+            h, key = self.hoist, blinding_key(ty.width)
+            opaque = h.call(ir.InlineAsm(ir.FunctionType(ty, [ty]), "", "=r,0", False),
+                            [const(ty, key)], name="key", attrs=("readnone", "nounwind"))
+            known = self._blinded[value & mask, ty.width] = \
+                h.xor(const(ty, (value ^ key) & mask), opaque)
+        return known
 
     def save_budget(self) -> None:
         """Write the budget back to the run structure (before a call or a return)."""
@@ -311,11 +331,11 @@ class _Function(AluLowering, CallLowering, VersionLowering):
             self.set(insn.dst, const(I64, map_handle(insn.imm & M32)))
         elif insn.src == LDDW_MAP_VALUE:
             self.set(insn.dst, self.b.add(self.m.map_address(insn.imm & M32),
-                                          const(I64, insn.next_imm & M32)))
+                                          self.imm(insn.next_imm & M32)))
         elif insn.src != 0:
             self.trap_now(TrapCode.LDDW_PSEUDO, pc, const(I64, insn.src))
         else:
-            self.set(insn.dst, const(I64, insn.imm64))
+            self.set(insn.dst, self.imm(insn.imm64))
 
     def _ldx(self, pc, insn) -> None:
         size = insn.spec.size
@@ -331,7 +351,7 @@ class _Function(AluLowering, CallLowering, VersionLowering):
     def _st(self, pc, insn) -> None:
         size = insn.spec.size
         ptr = self.address(pc, insn.dst, insn.off, size, write=True)
-        self.b.store(const(INT[size * 8], insn.imm), ptr, align=1)
+        self.b.store(self.imm(insn.imm, INT[size * 8]), ptr, align=1)
 
     def _stx(self, pc, insn) -> None:
         size = insn.spec.size
@@ -365,9 +385,10 @@ class _Module:
     exported entry point."""
 
     def __init__(self, verified, helpers: frozenset[int], lines: bool = False,
-                 native_maps: frozenset[int] = frozenset(OPERATIONS)):
+                 native_maps: frozenset[int] = frozenset(OPERATIONS), blind: bool = False):
         prog = verified.program
         self.prog, self.verified = prog, verified
+        self.blind = blind                      # constant blinding (bpfjit.blinding)
         self.helpers = helpers                  # the helper ids a run can call
         # array lookups done in IR, hash lookups by a probe of the map's native index
         # (unless the caller replaced helper 1)
@@ -546,7 +567,8 @@ def _vectorizable(loop, leaders) -> bool:
 
 def build_image(verified, helper_ids: frozenset[int],
                 native_maps: frozenset[int] = frozenset(OPERATIONS),
-                opt_level: int = 2, keep_ir: bool = False, line_info: bool = False):
+                opt_level: int = 2, keep_ir: bool = False, line_info: bool = False,
+                blind: bool = False):
     """The program's machine code as a CodeImage (independent of this process's
     addresses), and the extras asked for (the IR before and after optimisation)."""
     from .objlink import link_object   # pyelftools: imported when compiling
@@ -554,7 +576,7 @@ def build_image(verified, helper_ids: frozenset[int],
         raise BpfError(f"opt_level must be 0, 1, 2 or 3, got {opt_level!r}")
     llvm_worker.start()             # (its start overlaps the building of the IR)
     ir_text = str(_Module(verified, helper_ids, lines=line_info,
-                          native_maps=native_maps).module)
+                          native_maps=native_maps, blind=blind).module)
     obj, optimised = llvm_worker.generate(ir_text, opt_level, keep_ir)
     image = link_object(obj)
     if line_info:

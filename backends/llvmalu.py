@@ -18,8 +18,10 @@ class AluLowering:
         a = self.get(insn.dst)
         if insn.spec.source == "reg":
             b_ = self.get(insn.src)
+        elif insn.spec.op in ("lsh", "rsh", "arsh"):
+            b_ = const(I64, insn.imm & (width - 1))     # a count: only its low bits count
         else:
-            b_ = const(I64, insn.imm)      # sign-extended to 64 bits
+            b_ = self.imm(insn.imm)        # sign-extended to 64 bits
         if width == 32:
             a, b_ = self.b.trunc(a, I32), self.b.trunc(b_, I32)
         return a, b_
@@ -85,9 +87,9 @@ class AluLowering:
         main subprogram has these: the verifier refuses them beside local calls)."""
         b, bits = self.b, insn.spec.width
         if insn.spec.op == "abs":
-            offset = const(I64, insn.imm)
+            offset = self.imm(insn.imm)
         else:
-            total = b.add(self.get(insn.src), const(I64, insn.imm))
+            total = b.add(self.get(insn.src), self.imm(insn.imm))
             offset = b.sext(b.trunc(total, I32), I64)
         inside = b.icmp_unsigned("<", offset, self._bound("mem", insn.spec.size))
         outside = self.func.append_basic_block(f"packet_end{pc}")

@@ -72,7 +72,7 @@ class VersionLowering(CopyTracking):
         """Whether the budget left covers the loop's most trips (TripBound.trips, the
         same arithmetic): its fast copy then never tests the budget."""
         x = b.load(self.regs[trips.base], typ=I64)
-        n = const(I64, trips.bound_imm)
+        n = self.imm(trips.bound_imm)
         if trips.bound_reg is not None:
             n = b.add(b.load(self.regs[trips.bound_reg], typ=I64), n)
         span = const(I64, 2 * RANGE if trips.signed else RANGE)
@@ -83,7 +83,7 @@ class VersionLowering(CopyTracking):
             x_ok = b.icmp_unsigned("<=", x, span)
             n_ok = b.icmp_unsigned("<=", n, span)
         strict = const(I64, int(trips.strict))
-        offset = const(I64, trips.offset)
+        offset = self.imm(trips.offset)
         if trips.relation == "<=":
             distance = b.sub(b.sub(b.sub(n, strict), offset), x)
         elif trips.relation == ">=":

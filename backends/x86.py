@@ -21,6 +21,7 @@ function (rsp is reset from r12), so local calls need no check on return.
 
 from __future__ import annotations
 
+from bpfjit.blinding import blinding_key, needs_blinding
 from bpfjit.codeimage import CodeImage
 from bpfjit.cfg import block_leaders, budget_checkpoints, subprogram_ranges
 from bpfjit.context import packet_offsets
@@ -37,7 +38,7 @@ from .x86budget import budget_charges
 from .x86calls import CallLowering
 from .x86versions import VersionLowering
 from .x86layout import (ATOMIC_OPS, BUDGET, CTX, CTX_BYTES, CTX_SLOT, DEFAULT_MAP, FRAME, JCC,
-                        M32, PLACEHOLDER, ROTATIONS, RUN_AT, RUN_SLOT, S1, S2, SIGNED_LOAD,
+                        M32, M64, PLACEHOLDER, ROTATIONS, RUN_AT, RUN_SLOT, S1, S2, SIGNED_LOAD,
                         STACK_BYTES, register_map, s32, sized)
 
 __all__ = ["build_image", "register_map", "DEFAULT_MAP", "ROTATIONS"]
@@ -66,8 +67,9 @@ class _Lowering(AluLowering, CallLowering, VersionLowering):
     """Lowers a verified program into one block of machine code."""
 
     def __init__(self, verified, helpers: frozenset[int], regs: tuple[str, ...],
-                 native_maps: frozenset[int] = frozenset(OPERATIONS)):
+                 native_maps: frozenset[int] = frozenset(OPERATIONS), blind: bool = False):
         self.verified = verified
+        self.blind = blind                              # constant blinding (bpfjit.blinding)
         self.prog = prog = verified.program
         self.helpers = helpers                          # the helper ids a run can call
         self.n_helpers = max(helpers, default=-1) + 1   # the helper table's length
@@ -334,7 +336,7 @@ class _Lowering(AluLowering, CallLowering, VersionLowering):
         base, index, disp = self.reg[first.src], None, 0
         if op2 in ("add", "sub") and second.spec.source == "imm":
             disp = second.imm if op2 == "add" else -second.imm
-            if not -(1 << 31) <= disp < 1 << 31:
+            if not -(1 << 31) <= disp < 1 << 31 or self.blinds(second.imm):
                 return 0
             used = 2
             third = run[2] if len(run) > 2 else None
@@ -373,6 +375,9 @@ class _Lowering(AluLowering, CallLowering, VersionLowering):
             a("TEST" if spec.op == "jset" else "CMP", d, sized(self.reg[insn.src], w))
         elif insn.imm == 0 and spec.op != "jset":
             a("TEST", d, d)
+        elif self.blinds(insn.imm):
+            self._blinded(S1, insn.imm, w)
+            a("TEST" if spec.op == "jset" else "CMP", d, sized(S1, w))
         else:
             a("TEST" if spec.op == "jset" else "CMP", d, insn.imm if w == 64 else s32(insn.imm))
         a.jump(JCC[spec.op], self.label_of(pc, pc + 1 + insn.off))
@@ -414,6 +419,13 @@ class _Lowering(AluLowering, CallLowering, VersionLowering):
             self._placed(self.reg[insn.dst], ("map", insn.imm & M32, insn.next_imm & M32))
         elif insn.src != 0:
             self.a.jump("jmp", self._stub(TrapCode.LDDW_PSEUDO, pc, insn.src))
+        elif self.blind and needs_blinding(insn.imm64, 64):
+            key = blinding_key(64)
+            d = self.reg[insn.dst]
+            a = self.a
+            a("MOV", d, (insn.imm64 ^ key) & M64)               # movabs d, imm64 ^ key
+            a("MOV", S1, key)                                   # movabs r10, key
+            a("XOR", d, S1)                                     # xor d, r10
         else:
             self._load_constant(self.reg[insn.dst], insn.imm64)
 
@@ -474,6 +486,10 @@ class _Lowering(AluLowering, CallLowering, VersionLowering):
         size = insn.spec.size
         dst = self._address(pc, insn.dst, insn.off, size, write=True)
         value = insn.imm
+        if size > 1 and self.blinds(value, 8 * min(size, 4)):
+            self._blinded(S1, value, 64 if size == 8 else 32)    # (r10 is free here)
+            self.a("MOV", dst, {8: S1, 4: r32(S1), 2: r16(S1)}[size])
+            return
         if size < 8:
             value &= (1 << (8 * size)) - 1
             if value >= 1 << (8 * size - 1):
@@ -537,10 +553,11 @@ class _Lowering(AluLowering, CallLowering, VersionLowering):
 
 def build_image(verified, helper_ids: frozenset[int], registers: tuple[str, ...],
                 native_maps: frozenset[int] = frozenset(OPERATIONS),
-                line_info: bool = True) -> CodeImage:
+                line_info: bool = True, blind: bool = False) -> CodeImage:
     """The program's machine code as a CodeImage, independent of this process's
     addresses (maps and helpers are fixups)."""
-    lowering = _Lowering(verified, helper_ids, registers, native_maps=native_maps)
+    lowering = _Lowering(verified, helper_ids, registers, native_maps=native_maps,
+                         blind=blind)
     code, symbols, marks = lowering.build()
     return CodeImage(code, tuple(lowering.a.fixups), symbols, (0, len(code)),
                      marks if line_info else None)

@@ -4,6 +4,7 @@ loads.  A mixin of backends.x86's lowering."""
 
 from __future__ import annotations
 
+from bpfjit.blinding import blinding_key, needs_blinding
 from bpfjit.cache import cpu_flags
 
 from .x86asm import Mem, r8, r16, r32
@@ -20,6 +21,18 @@ BMI2 = "bmi2" in cpu_flags()
 class AluLowering:
     """ALU, NEG, END and LD_PACKET instructions (see backends.x86)."""
 
+    def blinds(self, imm: int, bits: int = 32) -> bool:
+        """Whether this compile blinds the immediate `imm` (a `bits`-bit field)."""
+        return self.blind and needs_blinding(imm, bits)
+
+    def _blinded(self, d: str, imm: int, w: int) -> None:
+        """d (w bits) = the program's 32-bit immediate `imm` (sign-extended for 64), never
+        written into the code: its XOR with a random key, then the key XORed back
+        (both sign-extended alike: sx(a) ^ sx(b) == sx(a ^ b)).  bpfjit.blinding."""
+        key = blinding_key(32)
+        self.a("MOV", sized(d, w), s32(imm ^ key))         # mov d, imm ^ key
+        self.a("XOR", sized(d, w), s32(key))               # xor d, key
+
     def _alu(self, pc: int, insn) -> None:
         a, spec = self.a, insn.spec
         op, w = spec.op, spec.width
@@ -30,6 +43,13 @@ class AluLowering:
             src = sized(s, w)
         else:
             s, src = None, (insn.imm if w == 64 else s32(insn.imm))
+            if self.blinds(insn.imm):       # (shift counts and divisors: see below)
+                if op == "mov":
+                    self._blinded(d, insn.imm, w)
+                    return
+                if op in ALU_OPS or op == "mul":
+                    self._blinded(S1, insn.imm, w)
+                    s, src = S1, sized(S1, w)
         if op in ALU_OPS:
             a(ALU_OPS[op], dw, src)
         elif op == "mov":
@@ -114,8 +134,13 @@ class AluLowering:
                 else:
                     a("NEG", dw)
                 return
-            a("MOV", Mem(w // 8, CTX, CTX_SLOT["save0"]), s32(imm) if w == 32 else imm)
             operand = Mem(w // 8, CTX, CTX_SLOT["save0"])
+            if self.blinds(imm):                       # the divisor through memory, blinded
+                key = blinding_key(32)
+                a("MOV", operand, s32(imm ^ key))      # mov [save0], imm ^ key
+                a("XOR", operand, s32(key))            # xor [save0], key
+            else:
+                a("MOV", operand, s32(imm) if w == 32 else imm)
             stash = [S1, S2, Mem(8, CTX, CTX_SLOT["save1"])]
         else:
             stash = [S1, S2, Mem(8, CTX, CTX_SLOT["save1"])]
@@ -192,10 +217,16 @@ class AluLowering:
         a, size = self.a, insn.spec.size
         d = self.reg[0]
         if insn.spec.op == "abs":
-            a("MOV", S1, insn.imm)                          # mov r10, imm
+            if self.blinds(insn.imm):
+                self._blinded(S1, insn.imm, 64)
+            else:
+                a("MOV", S1, insn.imm)                      # mov r10, imm
         else:
             a("MOV", r32(S1), r32(self.reg[insn.src]))      # mov r10d, src32
-            if insn.imm:
+            if self.blinds(insn.imm):
+                self._blinded(S2, insn.imm, 32)
+                a("ADD", r32(S1), r32(S2))                  # add r10d, r11d
+            elif insn.imm:
                 a("ADD", r32(S1), s32(insn.imm))           # add r10d, imm
             a("MOVSXD", S1, r32(S1))                        # movsxd r10, r10d
         a("CMP", S1, Mem(8, CTX, CTX_SLOT[f"mem_bound{size}"]))   # offset < len - size + 1?

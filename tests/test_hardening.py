@@ -3,6 +3,7 @@ writable and executable at once.  (JIT code reaches Python helpers and the trap
 reporter through trampolines bpfjit writes into W^X memory, bpfjit.pycall, not
 through libffi closures, which live in writable and executable pages.)"""
 
+import struct
 import subprocess
 import sys
 import textwrap
@@ -149,3 +150,68 @@ def test_at_the_recursion_limit_a_run_never_returns_a_wrong_value(engine):
     assert 7 in outcomes and "too deep to call" in outcomes
     assert outcomes <= {7, bpfjit.HelperError, bpfjit.BpfError, RecursionError,
                         "too deep to call"}, outcomes
+
+
+# ---- constant blinding ---------------------------------------------------------------------
+
+SPRAY = """
+ldxdw r0, [r1+0]
+ldxdw r3, [r1+8]
+add r0, 0x45464748
+jeq r0, 0x494a4b4c, +1
+xor r0, 0x4d4e4f50
+stw [r1+16], 0x51525354
+sth [r1+20], 0x050f
+mul r3, 0x41424344
+add r0, r3
+mov32 r4, 0x56575859
+add r0, r4
+div r0, 0x0b0c0d0e
+lddw r2, 0x5a5b5c5d5e5f6061
+xor r0, r2
+exit
+"""
+# every 4-byte pattern the program chose (lddw: both halves), and sth's 2-byte `syscall`
+CHOSEN = [struct.pack("<I", v) for v in (0x45464748, 0x494a4b4c, 0x4d4e4f50, 0x51525354,
+                                          0x41424344, 0x56575859, 0x0b0c0d0e, 0x5e5f6061,
+                                          0x5a5b5c5d)] + [b"\x0f\x05"]
+
+
+def _chosen_in_code(fn) -> list:
+    code = bytes(fn.memory.code)
+    return [pattern for pattern in CHOSEN if pattern in code]
+
+
+def test_no_chosen_constant_reaches_executable_memory(engine):
+    """Checked mode blinds by default: none of the program's immediates is in its
+    machine code, and it computes what the interpreter computes.  Without blinding
+    (blind=False, or unchecked mode) they are there: the scan would see them."""
+    if engine == "interp":
+        pytest.skip("the interpreter emits no machine code")
+    prog = bpfjit.assemble(SPRAY)
+    memory = struct.pack("<QQQ", 123456789123, 987654321, 0)
+    reference = bytearray(memory)
+    expected = bpfjit.compile(prog, "interp")(reference)
+    fn = bpfjit.compile(prog, engine, cache=False)
+    out = bytearray(memory)
+    assert fn(out) == expected and out == reference
+    assert _chosen_in_code(fn) == []
+    assert len(_chosen_in_code(bpfjit.compile(prog, engine, cache=False, blind=False))) >= 8
+    assert len(_chosen_in_code(bpfjit.compile(prog, engine, cache=False,
+                                              mode="unchecked"))) >= 8
+
+
+def test_which_immediates_are_blinded():
+    from bpfjit.blinding import blinding_enabled, needs_blinding
+    # two or more chosen bytes: blinded
+    for value in (0x050F, 0xD0FF, 0xEDB88320, 0x01000193, -0x6F44CF5C, 0x1234):
+        assert needs_blinding(value, 32), hex(value)
+    # a sign-extended byte, one non-zero byte, only 0x00 / 0xff bytes: not
+    for value in (0, 1, -1, 127, -128, 0x80, 0xFF, 0xC300, 0xFF000000, 0xFFFF, -256,
+                  0xFF00FF):
+        assert not needs_blinding(value, 32), hex(value)
+    assert needs_blinding(0x5A5B5C5D00000000, 64) and not needs_blinding(-2, 64)
+    assert blinding_enabled(None, "checked") and blinding_enabled(None, "strict")
+    assert not blinding_enabled(None, "unchecked") and blinding_enabled(True, "unchecked")
+    with pytest.raises(bpfjit.BpfError, match="blind"):
+        blinding_enabled("yes", "checked")

@@ -1,0 +1,54 @@
+"""Constant blinding: what both JIT engines do with a program's immediates so that no
+pattern the program's author chose appears in executable memory (JIT spraying).
+
+As the kernel's bpf_jit_blind_constants does, each immediate is emitted XORed with a
+fresh random key and restored at run time by a second XOR with the key.  Immediates
+that cannot make an instruction are left alone: a value in [-128, 127] (a
+sign-extended byte), a single non-zero byte (0xc300), only 0x00 and 0xff bytes (masks
+such as 0xffff, frame offsets such as -256: `ff ff`, `ff 00` and `00 00` encode
+nothing an attacker can use), a one-byte store, a shift count (masked below 64).  A
+lone chosen byte already occurs everywhere in machine code; two make instructions
+(`0f 05` is `syscall`, `ff d0` is `call rax`), which is what blinding removes.
+Offsets of loads and stores (16 bits, as in the kernel) are not blinded.
+
+On by default in the checked and strict modes, which run programs the host did not
+write; off in unchecked mode, which trusts them; `blind=` on `compile` decides either
+way.
+"""
+
+from __future__ import annotations
+
+import secrets
+
+from .errors import BpfError
+
+__all__ = ["blinding_enabled", "needs_blinding", "blinding_key"]
+
+
+def blinding_enabled(option: bool | None, mode: str) -> bool:
+    """Whether a compile blinds: the `blind` option, else by the verifier's mode."""
+    if option is None:
+        return mode != "unchecked"
+    if not isinstance(option, bool):
+        raise BpfError(f"blind must be True, False or None, got {option!r}")
+    return option
+
+
+def needs_blinding(value: int, bits: int = 64) -> bool:
+    """Whether an immediate of `bits` bits puts a chosen pattern into code: not a
+    sign-extended byte (-128 to 127), nor a single non-zero byte (0xc300), nor only
+    0x00 and 0xff bytes (0xffff, -256: masks and frame offsets)."""
+    value &= (1 << bits) - 1
+    signed = value - (1 << bits) if value >= 1 << (bits - 1) else value
+    if -128 <= signed <= 127:
+        return False
+    data = value.to_bytes(bits // 8, "little")
+    return sum(1 for byte in data if byte) > 1 and any(byte not in (0, 0xFF) for byte in data)
+
+
+def blinding_key(bits: int = 64) -> int:
+    """A fresh random key of `bits` bits, never 0."""
+    while True:
+        key = secrets.randbits(bits)
+        if key:
+            return key
