@@ -114,7 +114,7 @@ class _Function(AluLowering, CallLowering, VersionLowering):
 
     def imm(self, value: int, ty=I64):
         """A program's immediate as a value of `ty`: a constant, or when the module
-        blinds and it carries more than one chosen byte (bpfjit.blinding), its XOR with
+        blinds and bpfjit.blinding says it could make an instruction, its XOR with
         a random key, XORed again at run time with the key made opaque to LLVM (an
         empty inline asm), which would otherwise fold the two back together.  Once per
         value and function, in the entry block: one register however often it is used."""
@@ -441,7 +441,8 @@ class _Module:
     def _mark_inlining(self) -> None:
         """`alwaysinline` on the internal functions worth inlining: those called once, and
         small ones (the -O2 pipeline here has no cost-based inliner; see
-        llvmcodegen.generate_object).  Nothing recursive: a recursive program keeps its calls."""
+        llvmcodegen.generate_object).  Nothing recursive: a recursive program keeps its
+        calls."""
         calls: dict[str, int] = {}
         for fn in self.module.functions:
             for block in fn.blocks:

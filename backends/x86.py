@@ -38,8 +38,8 @@ from .x86budget import budget_charges
 from .x86calls import CallLowering
 from .x86versions import VersionLowering
 from .x86layout import (ATOMIC_OPS, BUDGET, CTX, CTX_BYTES, CTX_SLOT, DEFAULT_MAP, FRAME, JCC,
-                        M32, M64, PLACEHOLDER, ROTATIONS, RUN_AT, RUN_SLOT, S1, S2, SIGNED_LOAD,
-                        STACK_BYTES, register_map, s32, sized)
+                        M32, M64, PLACEHOLDER, ROTATIONS, RUN_AT, RUN_SLOT, S1, S2,
+                        SIGNED_LOAD, STACK_BYTES, register_map, s32, sized)
 
 __all__ = ["build_image", "register_map", "DEFAULT_MAP", "ROTATIONS"]
 

@@ -26,7 +26,7 @@ RUN_FIELDS: list[tuple[str, str, str]] = [
     ("helpers", "void *", "helper function pointers, indexed by helper id (NULL = none)"),
     ("n_helpers", "uint64_t", "length of the helper table"),
     ("report_trap", "void *", "void report_trap(struct bpfjit_run *): called when a run traps"),
-    ("helper_calls", "int64_t", "helper calls the run may still make (the caller's: the limit)"),
+    ("helper_calls", "int64_t", "helper calls the run may still make (the caller's: limit)"),
     ("scratch", "uint64_t", "reserved for engines; JIT code may use it freely"),
     # written by the entry point, read by helpers to check the pointers they are given
     ("mem", "uint64_t", "address of the memory buffer (the packet, for XDP)"),

@@ -58,7 +58,7 @@ def test_no_mapping_is_ever_writable_and_executable():
     assert proc.stdout == "", f"writable and executable mappings:\n{proc.stdout}"
 
 
-# ---- the trampolines themselves ----------------------------------------------------------------
+# ---- the trampolines themselves -------------------------------------------------------------
 
 CALL6 = "uint64_t(*)(uint64_t, uint64_t, uint64_t, uint64_t, uint64_t, uint64_t)"
 
