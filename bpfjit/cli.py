@@ -108,11 +108,16 @@ def _memory(args, test: DataTest | None = None) -> bytearray | None:
 
 
 def _compile(prog: Program, engine: str, budget: int | None = None, helpers=None,
-             mode: str = "checked"):
+             mode: str = "checked", args=None):
     from . import compile as compile_program
     options = {"mode": mode} if budget is None else {"budget": budget, "mode": mode}
     if helpers:
         options["helpers"] = helpers
+    # `run`'s --helper-calls and --blind / --no-blind (bpfjit.limits, bpfjit.blinding)
+    if getattr(args, "helper_calls", None) is not None:
+        options["helper_calls"] = args.helper_calls
+    if getattr(args, "blind", None) is not None:
+        options["blind"] = args.blind
     return compile_program(prog, engine, **options)
 
 
@@ -124,7 +129,7 @@ def cmd_run(args) -> int:
     prog, test = _load(args.prog, args)
     mem = _memory(args, test)
     if test is None:
-        fn = _compile(prog, args.engine, args.budget, mode=args.mode)
+        fn = _compile(prog, args.engine, args.budget, mode=args.mode, args=args)
         packet = prog.context is not None
         r0 = fn(bytearray() if packet and mem is None else mem)   # engines wrap the packet
         name = result_name(prog.prog_type, r0)
@@ -193,7 +198,8 @@ def _check_data_test(prog, test: DataTest, mem, args) -> int:
     try:
         if prog is None:
             raise test.program_error
-        r0 = _compile(prog, args.engine, args.budget, conformance_helpers(), args.mode)(mem)
+        r0 = _compile(prog, args.engine, args.budget, conformance_helpers(), args.mode,
+                      args)(mem)
     except BpfError as exc:
         if test.error is not None:
             print(f"PASS {name}: failed as expected: {exc}")
@@ -385,6 +391,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("run", help="run a program and print r0 (a .data file is checked)")
     _program_args(p, packet=True)
     p.add_argument("--budget", type=int, help="instruction budget per run")
+    p.add_argument("--helper-calls", type=int,
+                   help="helper calls allowed per run (default: bpfjit.limits, 1,000,000)")
+    p.add_argument("--blind", action=argparse.BooleanOptionalAction, default=None,
+                   help="constant blinding in the JIT engines (default: on unless the "
+                        "mode is unchecked)")
     p.add_argument("--mode", choices=("checked", "strict", "unchecked"), default="checked",
                    help="checked (default): runtime checks where nothing is proven")
     p.set_defaults(func=cmd_run)
