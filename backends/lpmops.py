@@ -43,14 +43,18 @@ class _LpmOp:
         self.key_size, self.width = key_size, 8 * (key_size - 4)
         self.layout = extra_layout(key_size)
         self.b = b = ir.IRBuilder(fn.append_basic_block("entry"))
-        extra = b.gep(self.index, [_c(header_offset("extra"))], source_etype=I8)
-        self.extra = b.inttoptr(b.load(extra, typ=I64, align=8), PTR)
+        self.extra = b.inttoptr(self.header("extra"), PTR)
         buffer = b.alloca(ir.ArrayType(I8, key_size), name="probe")
         self.probe = b.inttoptr(b.ptrtoint(buffer, I64), PTR)     # (an untyped pointer)
         self.length = b.zext(b.load(self.key, typ=I32, align=1), I64)
 
     def block(self, name: str):
         return self.fn.append_basic_block(name)
+
+    def header(self, name: str):
+        """The index's header field `name` (bpfjit.maps.hashindex), read now."""
+        field = self.b.gep(self.index, [_c(header_offset(name))], source_etype=I8)
+        return self.b.load(field, typ=I64, align=8)
 
     def u32(self, field: str, at=None):
         """A pointer to the u32 `field` of the native state (element `at` of an array)."""
@@ -203,8 +207,7 @@ def _update(op: _LpmOp, hash_ops: dict) -> None:
     op.fail_if(b.icmp_unsigned(">", flags, _c(BPF_EXIST)), errno.EINVAL)
     op.fail_if(b.icmp_unsigned(">", op.length, _c(op.width)), errno.EINVAL)
     op.normalize(op.length)
-    count = b.gep(op.index, [_c(header_offset("count"))], source_etype=I8)
-    before = b.load(count, typ=I64, align=8)
+    before = op.header("count")
     result = b.call(hash_ops["update"], [op.index, op.probe, value, flags])
     op.fail_if(b.icmp_unsigned("==", result, _c(-errno.E2BIG)), errno.ENOSPC)
     failed, stored = op.block("update_failed"), op.block("stored")
@@ -212,22 +215,21 @@ def _update(op: _LpmOp, hash_ops: dict) -> None:
     b.position_at_end(failed)
     b.ret(result)
     b.position_at_end(stored)                            # the key as given, in its slot
+    # (the index's update gives no slot: a lookup finds the value, whose slot it is)
     address = b.call(hash_ops["lookup"], [op.index, op.probe])
-    field = (lambda name: b.load(b.gep(op.index, [_c(header_offset(name))],
-                                       source_etype=I8), typ=I64, align=8))
-    size = field("value_size")
-    slot = b.udiv(b.sub(address, field("values")), b.select(
+    size = op.header("value_size")
+    slot = b.udiv(b.sub(address, op.header("values")), b.select(
         b.icmp_unsigned("==", size, _c(0)), _c(1), size))
     keep, counted = op.block("keep_key"), op.block("kept")
     b.cbranch(b.and_(b.icmp_unsigned("!=", address, _c(0)),
-                     b.icmp_unsigned("<", slot, field("max_entries"))), keep, counted)
+                     b.icmp_unsigned("<", slot, op.header("max_entries"))), keep, counted)
     b.position_at_end(keep)
     given = b.gep(op.extra, [b.add(_c(op.layout["given"]), b.mul(slot, _c(op.key_size)))],
                   source_etype=I8)
     memcpy = b.module.declare_intrinsic("llvm.memcpy", [PTR, PTR, I64])
     b.call(memcpy, [given, op.key, _c(op.key_size), const(I1, 0)])
     added, done = op.block("added"), op.block("done")
-    b.cbranch(b.icmp_unsigned("!=", b.load(count, typ=I64, align=8), before), added, done)
+    b.cbranch(b.icmp_unsigned("!=", op.header("count"), before), added, done)
     b.position_at_end(added)
     op.add_length(op.length)
     b.branch(done)

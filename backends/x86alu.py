@@ -25,13 +25,14 @@ class AluLowering:
         """Whether this compile blinds the immediate `imm` (a `bits`-bit field)."""
         return self.blind and needs_blinding(imm, bits)
 
-    def _blinded(self, d: str, imm: int, w: int) -> None:
-        """d (w bits) = the program's 32-bit immediate `imm` (sign-extended for 64), never
-        written into the code: its XOR with a random key, then the key XORed back
-        (both sign-extended alike: sx(a) ^ sx(b) == sx(a ^ b)).  bpfjit.blinding."""
-        key = blinding_key(32)
-        self.a("MOV", sized(d, w), s32(imm ^ key))         # mov d, imm ^ key
-        self.a("XOR", sized(d, w), s32(key))               # xor d, key
+    def _blinded(self, d, imm: int, w: int) -> None:
+        """d (a register, or a memory operand of w bits) = the program's 32-bit immediate
+        `imm` (sign-extended for 64), never written into the code: its XOR with a random
+        key, then the key XORed back (both sign-extended alike: sx(a) ^ sx(b) ==
+        sx(a ^ b)).  bpfjit.blinding."""
+        key, d = blinding_key(32), sized(d, w) if isinstance(d, str) else d
+        self.a("MOV", d, s32(imm ^ key))                   # mov d, imm ^ key
+        self.a("XOR", d, s32(key))                         # xor d, key
 
     def _alu(self, pc: int, insn) -> None:
         a, spec = self.a, insn.spec
@@ -136,9 +137,7 @@ class AluLowering:
                 return
             operand = Mem(w // 8, CTX, CTX_SLOT["save0"])
             if self.blinds(imm):                       # the divisor through memory, blinded
-                key = blinding_key(32)
-                a("MOV", operand, s32(imm ^ key))      # mov [save0], imm ^ key
-                a("XOR", operand, s32(key))            # xor [save0], key
+                self._blinded(operand, imm, w)
             else:
                 a("MOV", operand, s32(imm) if w == 32 else imm)
             stash = [S1, S2, Mem(8, CTX, CTX_SLOT["save1"])]

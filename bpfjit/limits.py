@@ -28,6 +28,14 @@ from .errors import BpfError
 __all__ = ["Limits", "limits", "set_limits", "helper_call_limit"]
 
 
+def _check_count(name: str, value: object, lowest: int) -> None:
+    """BpfError unless `value` is an int (not a bool) from `lowest` (0 or 1) to below
+    2**62."""
+    if not isinstance(value, int) or isinstance(value, bool) or not lowest <= value < 2**62:
+        what = "a positive int" if lowest else "a non-negative int"
+        raise BpfError(f"{name} must be {what} below 2**62, got {value!r}")
+
+
 @dataclass(frozen=True)
 class Limits:
     """The resource limits in force (see the module docstring)."""
@@ -39,10 +47,7 @@ class Limits:
 
     def __post_init__(self) -> None:
         for field in dataclasses.fields(self):
-            value = getattr(self, field.name)
-            if not isinstance(value, int) or isinstance(value, bool) or not 0 < value < 2**62:
-                raise BpfError(f"limit {field.name} must be a positive int below 2**62, "
-                               f"got {value!r}")
+            _check_count(f"limit {field.name}", getattr(self, field.name), 1)
 
 
 _current = [Limits()]
@@ -71,7 +76,6 @@ def helper_call_limit(helper_calls: int | None) -> int:
     limit in force."""
     if helper_calls is None:
         return limits().helper_calls
-    if not isinstance(helper_calls, int) or isinstance(helper_calls, bool) \
-            or not 0 <= helper_calls < 2**62:
-        raise BpfError(f"helper_calls must be an int from 0 to 2**62, got {helper_calls!r}")
+    _check_count("helper_calls", helper_calls, 0)
     return helper_calls
+

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from ..errors import BpfError
 from ..limits import limits
 from ..native import ffi
+from .hashindex import HashIndex
 
 __all__ = ["MapSpec", "Map", "MapError", "BPF_ANY", "BPF_NOEXIST", "BPF_EXIST",
            "map_handle", "HANDLE_SHIFT", "check_flags", "check_index_update", "MAP_TYPE_NAMES"]
@@ -93,6 +94,8 @@ class Map(MutableMapping):
         if spec.initial is not None:
             self.arena[:len(spec.initial)] = spec.initial
 
+    KEY_INDEX = False                # kinds whose keys live in a native index (hashindex)
+    LRU = False                      # ... kept in order of use, evicting the oldest
     PROGRAM_READ_ONLY = False        # kinds whose values programs may read, not write
     PROGRAM_HELPERS: frozenset[str] | None = None   # the helpers programs may pass it to
     frozen = False                   # Python may no longer write it (bpfjit.verifier)
@@ -132,7 +135,9 @@ class Map(MutableMapping):
     def native_bytes(cls, spec: MapSpec) -> int:
         """Bytes of native memory the whole map takes (its values, and the native index
         of its keys for the kinds that have one): what object_map_bytes counts."""
-        return cls.arena_bytes(spec)
+        index = HashIndex.layout(spec.key_size, spec.max_entries, cls.LRU)["end"] \
+            if cls.KEY_INDEX else 0
+        return cls.arena_bytes(spec) + index
 
     # ---- packing -------------------------------------------------------------------------
 

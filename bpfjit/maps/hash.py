@@ -20,17 +20,12 @@ _ERRORS = {errno.EEXIST: "the key exists (BPF_NOEXIST)", errno.ENOENT: "no such 
 class HashMap(Map):
     """BPF_MAP_TYPE_HASH: at most max_entries keys; values live in arena slots."""
 
-    LRU = False                  # LRU kinds keep their keys in order of use and evict
+    KEY_INDEX = True
 
     def __init__(self, spec: MapSpec):
         super().__init__(spec)
         self.index = HashIndex(spec.key_size, spec.value_size, spec.max_entries,
                                self.address, lru=self.LRU)
-
-    @classmethod
-    def native_bytes(cls, spec: MapSpec) -> int:
-        return cls.arena_bytes(spec) + \
-            HashIndex.layout(spec.key_size, spec.max_entries, cls.LRU)["end"]
 
     def lookup_slot(self, key: bytes) -> int | None:
         return self.index.find(key)

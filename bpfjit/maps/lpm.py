@@ -55,6 +55,11 @@ def extra_layout(key_size: int) -> dict[str, int]:
             "given": (counts + 4 * slots + 7) & ~7}
 
 
+def _extra_bytes(spec: MapSpec) -> int:
+    """The size of a trie's native state behind the index's `extra` field."""
+    return extra_layout(spec.key_size)["given"] + spec.key_size * spec.max_entries
+
+
 class LpmTrieMap(Map):
     """Prefixes of up to (key_size - 4) * 8 bits, at most max_entries of them."""
 
@@ -67,7 +72,7 @@ class LpmTrieMap(Map):
         self.index = HashIndex(spec.key_size, spec.value_size, spec.max_entries,
                                self.address)
         layout = extra_layout(spec.key_size)
-        self._native = ffi.new("uint8_t[]", layout["given"] + spec.key_size * spec.max_entries)
+        self._native = ffi.new("uint8_t[]", _extra_bytes(spec))
         self.index.set_extra(int(ffi.cast("uintptr_t", self._native)))
         self._header = ffi.cast("uint32_t *", self._native)          # used, generation
         self._lengths = ffi.cast("uint32_t *", self._native + layout["lengths"])
@@ -81,11 +86,11 @@ class LpmTrieMap(Map):
         self._order: list[int] = []
         self._seen = 0
 
+    KEY_INDEX = True
+
     @classmethod
     def native_bytes(cls, spec: MapSpec) -> int:
-        return cls.arena_bytes(spec) + \
-            HashIndex.layout(spec.key_size, spec.max_entries)["end"] + \
-            extra_layout(spec.key_size)["given"] + spec.key_size * spec.max_entries
+        return super().native_bytes(spec) + _extra_bytes(spec)
 
     def _normalized(self, key: bytes) -> tuple[int, bytes]:
         """(prefix length, normalized key) of an update's or a delete's key."""

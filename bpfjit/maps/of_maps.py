@@ -127,9 +127,7 @@ class HashOfMaps(_MapsOfMaps):
     """BPF_MAP_TYPE_HASH_OF_MAPS: key -> inner map (the keys also in a native index, whose
     arena slots hold 1 + the inner map's index, for the JIT engines' lookups)."""
 
-    @classmethod
-    def native_bytes(cls, spec: MapSpec) -> int:
-        return cls.arena_bytes(spec) + HashIndex.layout(spec.key_size, spec.max_entries)["end"]
+    KEY_INDEX = True
 
     def __init__(self, spec: MapSpec):
         super().__init__(spec)
