@@ -215,3 +215,22 @@ def test_which_immediates_are_blinded():
     assert not blinding_enabled(None, "unchecked") and blinding_enabled(True, "unchecked")
     with pytest.raises(bpfjit.BpfError, match="blind"):
         blinding_enabled("yes", "checked")
+
+
+BLINDED_EDGES = [
+    # (program, the u64 in the buffer, r0 worked out by hand); every immediate is one
+    # blinding takes
+    ("mov32 r0, -0x12345678\nexit", 0, 0xEDCBA988),                 # zero-extended
+    ("mov r0, -0x12345678\nexit", 0, 2**64 - 0x12345678),           # sign-extended
+    ("ldxdw r0, [r1]\nadd32 r0, 0x7fff1234\nexit", 5, 0x7FFF1239),
+    ("ldxdw r0, [r1]\nsdiv r0, -0x10001\nexit", 5_000_000, 2**64 - 76),  # 76.29 -> -76
+    ("ldxdw r0, [r1]\nmod32 r0, 0x10003\nexit", 5_000_000, 5_000_000 - 76 * 0x10003),
+    ("ldxdw r0, [r1]\njsgt r0, -0x1234567, +1\nmov r0, 0\nexit", 5_000_000, 5_000_000),
+]
+
+
+@pytest.mark.parametrize("text, value, want", BLINDED_EDGES)
+def test_blinded_immediates_keep_their_extension_and_division_semantics(engine, text,
+                                                                        value, want):
+    fn = bpfjit.compile(bpfjit.assemble(text), engine, cache=False)
+    assert fn(bytearray(struct.pack("<Q", value))) == want
