@@ -36,7 +36,7 @@ def _interp(verified, helpers=None, budget=None, helper_calls=None, **unknown):
 
 
 def _llvm(verified, helpers=None, budget=None, helper_calls=None, blind=None, opt_level=2,
-          keep_ir=False, line_info=False, **unknown):
+          keep_ir=False, line_info=False, speculation=None, **unknown):
     reject_unknown_options("llvm", unknown)
     try:
         from .llvmjit import compile_llvm
@@ -45,11 +45,11 @@ def _llvm(verified, helpers=None, budget=None, helper_calls=None, blind=None, op
                                  f"({exc}); pip install bpfjit's dependencies") from None
     return compile_llvm(verified, helpers=helpers, budget=budget, helper_calls=helper_calls,
                         blind=blind, opt_level=opt_level, keep_ir=keep_ir,
-                        line_info=line_info)
+                        line_info=line_info, speculation=speculation)
 
 
 def _peachpy(verified, helpers=None, budget=None, helper_calls=None, blind=None,
-             registers=None, line_info=True, **unknown):
+             registers=None, line_info=True, speculation=None, **unknown):
     reject_unknown_options("peachpy", unknown)
     if importlib.util.find_spec("peachpy") is None:
         raise BackendUnavailable(
@@ -58,7 +58,8 @@ def _peachpy(verified, helpers=None, budget=None, helper_calls=None, blind=None,
             "--system-site-packages from /usr/bin/python3 (make test does this)")
     from .x86jit import compile_x86
     return compile_x86(verified, helpers=helpers, budget=budget, helper_calls=helper_calls,
-                       blind=blind, registers=registers, line_info=line_info)
+                       blind=blind, registers=registers, line_info=line_info,
+                       speculation=speculation)
 
 
 _FACTORIES: dict[str, Callable] = {"interp": _interp, "llvm": _llvm, "peachpy": _peachpy}

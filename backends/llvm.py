@@ -45,8 +45,10 @@ from bpfjit.traps import WRITE_FLAG, TrapCode
 from .llvmalu import AluLowering
 from .llvmcodegen import TRIPLE, VECTORIZE
 from bpfjit.blinding import blinding_key, needs_blinding
+from bpfjit import speculation
 from .llvmcalls import CallLowering
 from .llvmlines import LineInfo, line_table
+from .llvmspeculation import SpeculationLowering
 from .llvmversions import VersionLowering
 from .llvmtypes import (ATOMIC_OPS, CMP, I1, I8, I32, I64, INT, PTR, REPORT_PTR, SUB_TYPE,
                         const, fit_bound, run_field)
@@ -60,7 +62,7 @@ STACK_BYTES = STACK_SIZE * MAX_CALL_DEPTH
 INLINE_SIZE = 150
 M32, M64 = (1 << 32) - 1, (1 << 64) - 1
 
-class _Function(AluLowering, CallLowering, VersionLowering):
+class _Function(AluLowering, CallLowering, VersionLowering, SpeculationLowering):
     """Lowers one BPF subprogram (pcs [first, end)) into one LLVM function."""
 
     def __init__(self, lowering: "_Module", func, first: int, end: int):
@@ -96,6 +98,9 @@ class _Function(AluLowering, CallLowering, VersionLowering):
         self._bounds: dict[tuple[str, int], object] = {}
         self._blinded: dict[tuple[int, int], object] = {}      # (value, width) -> value
         self._return_zero = None
+        # what the accesses of a group or a fast copy add to their offsets: 0, or POISON
+        # when the check that covers them fails (bpfjit.speculation)
+        self.adjust = None
         self._prepare_versions()
 
     # ---- registers and the run structure -------------------------------------------
@@ -159,6 +164,8 @@ class _Function(AluLowering, CallLowering, VersionLowering):
         tb.ret(const(I64, 0))
         if ok is None:
             self.b.branch(block)
+        elif speculation.MISPREDICT and code is TrapCode.MEMORY:
+            return                               # (testing: as if predicted in bounds)
         else:
             cont = self.func.append_basic_block()
             self.b.cbranch(ok, cont, block).set_metadata("prof", self.m.unlikely_second)
@@ -225,14 +232,18 @@ class _Function(AluLowering, CallLowering, VersionLowering):
             self._bounds["region"] = region
         return region
 
-    def in_buffer(self, addr, size: int):
-        """Whether `size` bytes at `addr` lie in the checkable buffer: the packet, and an
-        XDP frame's metadata in use before it."""
+    def buffer_test(self, addr, size: int) -> tuple:
+        """(x, bound): `size` bytes at `addr` lie in the checkable buffer (the packet,
+        and an XDP frame's metadata in use before it) when x < bound, unsigned."""
         b = self.b
         if self.m.metadata:
             lo, length = self._region()
-            return b.icmp_unsigned("<", b.sub(addr, lo), fit_bound(b, length, size))
-        return b.icmp_unsigned("<", b.sub(addr, self.mem_i), self._bound("mem", size))
+            return b.sub(addr, lo), fit_bound(b, length, size)
+        return b.sub(addr, self.mem_i), self._bound("mem", size)
+
+    def in_buffer(self, addr, size: int):
+        """Whether `size` bytes at `addr` lie in the checkable buffer."""
+        return self.b.icmp_unsigned("<", *self.buffer_test(addr, size))
 
     def address(self, pc: int, base_reg: int, off: int, size: int, write: bool):
         """A pointer for an access of `size` bytes at base_reg + off, checked in checked mode."""
@@ -242,26 +253,26 @@ class _Function(AluLowering, CallLowering, VersionLowering):
         if self.unchecked(pc):
             # proven by the verifier (or trusted, or in a fast copy): no check, but the pointer still
             # comes from the real base of the region the verifier saw it point into
-            region = verified.regions.get(pc)
-            if region == "mem":
-                return b.gep(self.mem, [b.sub(addr, self.mem_i)], source_etype=I8)
-            if region == "stack":
-                base = b.ptrtoint(self.stack_base, I64)
-                return b.gep(self.stack_base, [b.sub(addr, base)], source_etype=I8)
-            return b.inttoptr(addr, PTR)
+            return self._clamped(pc, addr, size, verified.regions.get(pc))
         mark = size | (WRITE_FLAG if write else 0)
+        spec = self.m.spec
         # the verifier may know which region the base always points into: check that one
         region = verified.regions.get(pc)
         d_mem = b.sub(addr, self.mem_i)
         if region != "stack":
-            in_mem = self.in_buffer(addr, size)
+            x, bound = self.buffer_test(addr, size)
+            in_mem = b.icmp_unsigned("<", x, bound)
             if region == "mem":
                 self.trap_unless(in_mem, TrapCode.MEMORY, pc, addr, mark)
+                if spec:
+                    d_mem = self.guard(x, bound, d_mem)
                 return b.gep(self.mem, [d_mem], source_etype=I8)
         d_stack = b.sub(addr, self.frame_lo_i)
         in_stack = b.icmp_unsigned("<=", d_stack, self._bound("stack", size))
         if region == "stack":
             self.trap_unless(in_stack, TrapCode.MEMORY, pc, addr, mark)
+            if spec:
+                d_stack = self.guard(d_stack, self._bound("stack", size), d_stack, strict=False)
             return b.gep(self.frame_lo, [d_stack], source_etype=I8)
         valid = b.or_(in_mem, in_stack)
         for index, the_map in enumerate(self.m.prog.maps.list):   # map values: arenas
@@ -271,6 +282,8 @@ class _Function(AluLowering, CallLowering, VersionLowering):
             valid = b.or_(valid, b.icmp_unsigned("<=", d_map,
                                                  const(I64, the_map.size - size)))
         self.trap_unless(valid, TrapCode.MEMORY, pc, addr, mark)
+        if spec:
+            self.fence()
         pointer = b.select(in_stack, b.gep(self.frame_lo, [d_stack], source_etype=I8),
                            b.inttoptr(addr, PTR)) if self.m.prog.maps else \
             b.gep(self.frame_lo, [d_stack], source_etype=I8)
@@ -385,10 +398,13 @@ class _Module:
     exported entry point."""
 
     def __init__(self, verified, helpers: frozenset[int], lines: bool = False,
-                 native_maps: frozenset[int] = frozenset(OPERATIONS), blind: bool = False):
+                 native_maps: frozenset[int] = frozenset(OPERATIONS), blind: bool = False,
+                 speculation: str = "off"):
         prog = verified.program
         self.prog, self.verified = prog, verified
         self.blind = blind                      # constant blinding (bpfjit.blinding)
+        # speculation-safe accesses (bpfjit.speculation): the level, and whether any
+        self.speculation, self.spec = speculation, speculation != "off"
         self.helpers = helpers                  # the helper ids a run can call
         # array lookups done in IR, hash lookups by a probe of the map's native index
         # (unless the caller replaced helper 1)
@@ -569,7 +585,7 @@ def _vectorizable(loop, leaders) -> bool:
 def build_image(verified, helper_ids: frozenset[int],
                 native_maps: frozenset[int] = frozenset(OPERATIONS),
                 opt_level: int = 2, keep_ir: bool = False, line_info: bool = False,
-                blind: bool = False):
+                blind: bool = False, speculation: str = "off"):
     """The program's machine code as a CodeImage (independent of this process's
     addresses), and the extras asked for (the IR before and after optimisation)."""
     from .objlink import link_object   # pyelftools: imported when compiling
@@ -577,7 +593,8 @@ def build_image(verified, helper_ids: frozenset[int],
         raise BpfError(f"opt_level must be 0, 1, 2 or 3, got {opt_level!r}")
     llvm_worker.start()             # (its start overlaps the building of the IR)
     ir_text = str(_Module(verified, helper_ids, lines=line_info,
-                          native_maps=native_maps, blind=blind).module)
+                          native_maps=native_maps, blind=blind,
+                          speculation=speculation).module)
     obj, optimised = llvm_worker.generate(ir_text, opt_level, keep_ir)
     image = link_object(obj)
     if line_info:

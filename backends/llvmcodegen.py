@@ -34,6 +34,7 @@ def target_machine(opt_level: int):
     if opt_level not in _MACHINES:
         llvm.initialize_native_target()
         llvm.initialize_native_asmprinter()
+        llvm.initialize_native_asmparser()      # inline asm (bpfjit.speculation)
         target = llvm.Target.from_default_triple()
         _MACHINES[opt_level] = target.create_target_machine(
             cpu=llvm.get_host_cpu_name(), features=llvm.get_host_cpu_features().flatten(),

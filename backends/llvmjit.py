@@ -12,20 +12,24 @@ from bpfjit.blinding import blinding_enabled
 from bpfjit.codeimage import cached_image
 from bpfjit.helpers.maps import MAP_OPERATIONS
 from bpfjit.runtime import JitProgram, helper_table
+from bpfjit.speculation import speculation_level
 
 __all__ = ["compile_llvm"]
 
 
 def compile_llvm(verified, helpers=None, budget=None, helper_calls: int | None = None,
                  blind: bool | None = None, opt_level: int = 2, keep_ir: bool = False,
-                 line_info: bool = False) -> JitProgram:
+                 line_info: bool = False, speculation: str | None = None) -> JitProgram:
     """Compile `prog` with LLVM; see backends.llvm for what is guaranteed.
 
     `blind` blinds the program's constants (bpfjit.blinding; default: unless the mode
+    is unchecked); `speculation` is how far accesses are masked against a mispredicted
+    branch (bpfjit.speculation: "off", "checks", "all"; default "checks" unless the mode
     is unchecked); `keep_ir` keeps the IR before and after optimisation in `.extra`;
     `line_info` maps native code back to BPF pcs (`.extra["lines"]`), for disassembly.
     """
     blind = blinding_enabled(blind, verified.mode)
+    speculation = speculation_level(speculation, verified.mode)
     started = time.perf_counter_ns()
     table = helper_table(verified.program, helpers, "llvm")
     ids, native = frozenset(table.helpers), frozenset(MAP_OPERATIONS) - set(helpers or {})
@@ -33,12 +37,14 @@ def compile_llvm(verified, helpers=None, budget=None, helper_calls: int | None =
     def build():
         from .llvm import build_image       # LLVM and the lowering: only to build an image
         return build_image(verified, ids, native_maps=native, opt_level=opt_level,
-                           keep_ir=keep_ir, line_info=line_info, blind=blind)
+                           keep_ir=keep_ir, line_info=line_info, blind=blind,
+                           speculation=speculation)
     if keep_ir:                 # the IR is wanted: always compile
         image, extra = build()
     else:
         options = {"helpers": ids, "native_maps": native, "opt_level": opt_level,
-                   "line_info": line_info, "blind": blind, "llvmlite": llvmlite_version}
+                   "line_info": line_info, "blind": blind, "speculation": speculation,
+                   "llvmlite": llvmlite_version}
         image = cached_image(verified, "llvm", options, lambda: build()[0])
         extra = {"ir": None, "optimised_ir": None}
     return JitProgram.from_image(verified.program, "llvm", image, table, budget,

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from llvmlite import ir
 
+from bpfjit import speculation
 from bpfjit.tripcount import RANGE
 
 from .copies import CopyTracking
@@ -54,18 +55,26 @@ class VersionLowering(CopyTracking):
             pc += insn.slots
         self.resume = pc
         start = b.add(self.get(group.base), const(I64, group.lo))
-        fits = self.in_buffer(start, group.hi - group.lo)
+        x, bound = self.buffer_test(start, group.hi - group.lo)
+        fits = b.icmp_unsigned("<", x, bound)
+        # (speculation: the members' offsets + POISON when the check fails)
+        adjust = self.guard(x, bound, const(I64, 0)) if self.m.spec else None
         once = self.func.append_basic_block(f"group{group.first}")
         each = self.func.append_basic_block(f"each{group.first}")
         after = self.func.append_basic_block(f"after{group.first}")
+        if speculation.MISPREDICT:               # (testing: as if predicted to fit)
+            fits = const(ir.IntType(1), 1)
         b.cbranch(fits, once, each).set_metadata("prof", self.m.unlikely_second)
+        outer = self.adjust
         for copy, block in ((group, once), (None, each)):
             b.position_at_end(block)
             self.grouped = copy
+            self.adjust = outer if copy is None or adjust is None else \
+                adjust if outer is None else b.or_(adjust, outer)
             for at, insn in span:
                 self.lower_op(at, insn)
             b.branch(after)
-        self.grouped = None
+        self.grouped, self.adjust = None, outer
         b.position_at_end(after)
 
     def _budget_covers(self, b, trips):
@@ -112,11 +121,17 @@ class VersionLowering(CopyTracking):
         for header, loop in self.loops.items():
             b = ir.IRBuilder(self.enter[header])
             tests = []
+            self.adjust = None
             if loop.unchecked:
                 tests.append(b.icmp_unsigned(">=", self.mem_len, const(I64, loop.need)))
+                if self.m.spec:     # the hoisted accesses' offsets + POISON if len < need
+                    self.adjust = self.guard(const(I64, loop.need - 1), self.mem_len,
+                                             const(I64, 0), builder=b)
             if loop.trips is not None:
                 tests.append(self._budget_covers(b, loop.trips))
             fast = tests[0] if len(tests) == 1 else b.and_(*tests)
+            if speculation.MISPREDICT and loop.unchecked:   # (testing: as if predicted)
+                fast = const(ir.IntType(1), 1)
             b.cbranch(fast, self.fast_blocks[header][header], self.blocks[header])
             self.fast, self.b, self.resume = loop, b, 0
             blocks = self.fast_blocks[header]
@@ -132,4 +147,4 @@ class VersionLowering(CopyTracking):
                 last = pc, insn
             if not b.block.is_terminated:
                 b.branch(self.target(last[0], last[0] + last[1].slots))
-            self.fast = None
+            self.fast, self.adjust = None, None

@@ -22,6 +22,7 @@ function (rsp is reset from r12), so local calls need no check on return.
 from __future__ import annotations
 
 from bpfjit.blinding import blinding_key, needs_blinding
+from bpfjit.speculation import POISON, clamp_region
 from bpfjit.codeimage import CodeImage
 from bpfjit.cfg import block_leaders, budget_checkpoints, subprogram_ranges
 from bpfjit.context import packet_offsets
@@ -36,6 +37,7 @@ from .x86alu import AluLowering
 from .x86asm import Assembler, Mem, r8, r16, r32
 from .x86budget import budget_charges
 from .x86calls import CallLowering
+from .x86speculation import SpeculationLowering
 from .x86versions import VersionLowering
 from .x86layout import (ATOMIC_OPS, BUDGET, CTX, CTX_BYTES, CTX_SLOT, DEFAULT_MAP, FRAME, JCC,
                         M32, M64, PLACEHOLDER, ROTATIONS, RUN_AT, RUN_SLOT, S1, S2,
@@ -63,13 +65,16 @@ def _bodies(prog, ranges) -> dict[int, list]:
     return bodies
 
 
-class _Lowering(AluLowering, CallLowering, VersionLowering):
+class _Lowering(AluLowering, CallLowering, VersionLowering, SpeculationLowering):
     """Lowers a verified program into one block of machine code."""
 
     def __init__(self, verified, helpers: frozenset[int], regs: tuple[str, ...],
-                 native_maps: frozenset[int] = frozenset(OPERATIONS), blind: bool = False):
+                 native_maps: frozenset[int] = frozenset(OPERATIONS), blind: bool = False,
+                 speculation: str = "off"):
         self.verified = verified
         self.blind = blind                              # constant blinding (bpfjit.blinding)
+        # speculation-safe accesses (bpfjit.speculation): the level, and whether any
+        self.speculation, self.spec = speculation, speculation != "off"
         self.prog = prog = verified.program
         self.helpers = helpers                          # the helper ids a run can call
         self.n_helpers = max(helpers, default=-1) + 1   # the helper table's length
@@ -91,6 +96,9 @@ class _Lowering(AluLowering, CallLowering, VersionLowering):
         for pc, insn in prog:
             if insn.kind is Kind.LD_PACKET:             # bounded by the packet's length
                 self.checked["mem"].add(insn.spec.size)
+            clamp = clamp_region(verified, pc, speculation)
+            if clamp in ("mem", "stack"):               # clamped against the same bounds
+                self.checked[clamp].add(insn.spec.size)
             if insn.kind in MEMORY_KINDS and verified.needs_check(pc):
                 region, size = verified.regions.get(pc), insn.spec.size
                 if region not in ("stack", "map"):
@@ -203,6 +211,8 @@ class _Lowering(AluLowering, CallLowering, VersionLowering):
             a("LEA", "rcx", Mem(8, "rax", STACK_BYTES - size))
             a("MOV", Mem(8, CTX, CTX_SLOT[f"stack_end{size}"]), "rcx")
         a("MOV", Mem(8, "rdx", RUN_SLOT["trap"]), 0)
+        a("MOV", "rcx", POISON)         # what a mispredicted bounds check's cmov moves
+        a("MOV", Mem(8, CTX, CTX_SLOT["poison"]), "rcx")
         a("MOV", BUDGET, Mem(8, "rdx", RUN_SLOT["budget_limit"]))
         # what helpers need to check the pointers they are given
         a("MOV", Mem(8, "rdx", RUN_SLOT["mem"]), "rdi")
@@ -353,6 +363,7 @@ class _Lowering(AluLowering, CallLowering, VersionLowering):
         load = run[used] if len(run) > used else None
         if load is not None and load.kind in (Kind.LDX, Kind.LDSX) and load.src == load.dst == d \
                 and self.unchecked(body[i + used][0]) \
+                and self.clamp_of(body[i + used][0]) is None \
                 and -(1 << 31) <= disp + load.off < 1 << 31:
             # ... ; ldx d, [d + off]  ->  a load from [s + t + imm + off]: d's address is dead
             self.a.mark(body[i + used][0])
@@ -433,12 +444,16 @@ class _Lowering(AluLowering, CallLowering, VersionLowering):
 
     def _address(self, pc: int, base: int, off: int, size: int, write: bool,
                  in_register: bool = False) -> Mem:
-        """The memory operand of an access; in checked mode, bounds-checked into r11."""
+        """The memory operand of an access; in checked mode, bounds-checked into r11,
+        and made speculation-safe (bpfjit.speculation) into r11 when it must be."""
         a, b = self.a, self.reg[base]
         if self.unchecked(pc):
-            if not in_register:
+            clamp = self.clamp_of(pc)
+            if not in_register and clamp is None:
                 return Mem(size, b, off)
             a("LEA", S2, Mem(8, b, off))
+            if clamp is not None:
+                self._clamp(clamp, size)
             return Mem(size, S2, 0)
         fail = self._stub(TrapCode.MEMORY, pc, None, size | (WRITE_FLAG if write else 0))
         # the verifier may know which region the base always points into: check that one
@@ -450,7 +465,8 @@ class _Lowering(AluLowering, CallLowering, VersionLowering):
             a("SUB", S1, Mem(8, CTX, CTX_SLOT["mem"]))
             a("CMP", S1, Mem(8, CTX, CTX_SLOT[f"mem_bound{size}"]))   # inside the buffer?
             if region == "mem":
-                a.jump("ae", fail)
+                self._check_jump("ae", fail)
+                self._poison_if("AE")
                 return Mem(size, S2, 0)
             a.jump("b", ok)
         if region != "stack" and self.prog.maps:
@@ -459,11 +475,17 @@ class _Lowering(AluLowering, CallLowering, VersionLowering):
             self.probes.append((probe, ok, size, fail))
             fail = probe
         a("CMP", S2, Mem(8, CTX, CTX_SLOT[f"stack_end{size}"]))     # below the stack's end
-        a.jump("a", fail)
+        self._check_jump("a", fail)
+        if region == "stack":
+            self._poison_if("A")
         a("LEA", S1, Mem(8, self.fp, -STACK_SIZE))              # and in a live frame?
         a("CMP", S2, S1)
-        a.jump("b", fail)
+        self._check_jump("b", fail)
+        if region == "stack":
+            self._poison_if("B")
         a.label(ok)
+        if region != "stack" and self.spec:
+            a("LFENCE")             # reached from the buffer, the stack or a map: a barrier
         return Mem(size, S2, 0)
 
     def _ldx(self, pc: int, insn) -> None:
@@ -553,11 +575,12 @@ class _Lowering(AluLowering, CallLowering, VersionLowering):
 
 def build_image(verified, helper_ids: frozenset[int], registers: tuple[str, ...],
                 native_maps: frozenset[int] = frozenset(OPERATIONS),
-                line_info: bool = True, blind: bool = False) -> CodeImage:
+                line_info: bool = True, blind: bool = False,
+                speculation: str = "off") -> CodeImage:
     """The program's machine code as a CodeImage, independent of this process's
     addresses (maps and helpers are fixups)."""
     lowering = _Lowering(verified, helper_ids, registers, native_maps=native_maps,
-                         blind=blind)
+                         blind=blind, speculation=speculation)
     code, symbols, marks = lowering.build()
     return CodeImage(code, tuple(lowering.a.fixups), symbols, (0, len(code)),
                      marks if line_info else None)

@@ -10,6 +10,7 @@ import time
 from bpfjit.blinding import blinding_enabled
 from bpfjit.codeimage import cached_image
 from bpfjit.errors import BpfError
+from bpfjit.speculation import speculation_level
 from bpfjit.helpers.maps import MAP_OPERATIONS
 from bpfjit.runtime import JitProgram, helper_table
 
@@ -21,26 +22,29 @@ __all__ = ["compile_x86", "resolve_registers"]
 
 def compile_x86(verified, helpers=None, budget=None, helper_calls: int | None = None,
                 blind: bool | None = None, registers: tuple[str, ...] | None = None,
-                line_info: bool = True) -> JitProgram:
+                line_info: bool = True, speculation: str | None = None) -> JitProgram:
     """Compile a verified program to x86-64; see backends.x86 for how.
 
     `blind` blinds the program's constants (bpfjit.blinding; default: unless the mode
+    is unchecked); `speculation` is how far accesses are masked against a mispredicted
+    branch (bpfjit.speculation: "off", "checks", "all"; default "checks" unless the mode
     is unchecked); `registers` overrides the x86 registers of BPF r0..r10 (a
     permutation of the default ones, see `register_map`); `line_info` keeps the
     native-code-to-pc table for `bpfjit disasm --native`.
     """
     started = time.perf_counter_ns()
     blind = blinding_enabled(blind, verified.mode)
+    speculation = speculation_level(speculation, verified.mode)
     table = helper_table(verified.program, helpers, "peachpy")
     regs = resolve_registers(registers)
     ids, native = frozenset(table.helpers), frozenset(MAP_OPERATIONS) - set(helpers or {})
     options = {"helpers": ids, "native_maps": native, "registers": regs,
-               "line_info": line_info, "blind": blind}
+               "line_info": line_info, "blind": blind, "speculation": speculation}
 
     def build():
         from .x86 import build_image    # PeachPy and the lowering: only to build an image
         return build_image(verified, ids, regs, native_maps=native, line_info=line_info,
-                           blind=blind)
+                           blind=blind, speculation=speculation)
     image = cached_image(verified, "peachpy", options, build)
     return JitProgram.from_image(verified.program, "peachpy", image, table, budget,
                                  {"registers": regs,

@@ -53,10 +53,11 @@ DEFAULT_MAP = map_from_environment() or register_map(0)
 # the context block at r12 (8-byte slots); the BPF stack follows it
 # "mem" and "mem_bound<s>" bound the buffer that checked accesses may touch: for an XDP
 # frame it starts at data_meta (the metadata in use), otherwise at "data", the buffer's
-# (the packet's) start
+# (the packet's) start; "poison" holds bpfjit.speculation.POISON for conditional moves,
+# "adjust" what a fast loop copy adds to its hoisted accesses' addresses (0 or POISON)
 SLOTS = ("run", "mem", "mem_bound1", "mem_bound2", "mem_bound4", "mem_bound8",
          "stack_end1", "stack_end2", "stack_end4", "stack_end8", "save0", "save1",
-         "data")
+         "data", "poison", "adjust")
 CTX_SLOT = {name: 8 * i for i, name in enumerate(SLOTS)}
 RUN_AT = 8 * len(SLOTS)                     # this run's own run structure ("run" points here)
 # rounded up to a multiple of 16: the BPF stack is 16-aligned

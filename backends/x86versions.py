@@ -9,6 +9,7 @@ backends.x86's lowering."""
 from __future__ import annotations
 
 from bpfjit.isa import Kind
+from bpfjit.speculation import poisoned_registers
 
 from .copies import CopyTracking
 from .x86asm import Mem
@@ -23,6 +24,9 @@ class VersionLowering(CopyTracking):
     def _prepare_versions(self) -> None:
         self.prepare_copies(self.verified, 0, self.prog.slot_count, budget_free=False)
         self.each_copies: list[tuple] = []   # (label, back label, span, loop) to emit
+        # per loop: the registers its entry poisons (bpfjit.speculation), None: adjust
+        self.poisoned = {pc: poisoned_registers(self.prog, loop)
+                         for pc, loop in self.loops.items()}
 
     def label_of(self, source: int, pc: int) -> object:
         """The label a jump (or fall-through) from `source` to `pc` goes to."""
@@ -44,9 +48,12 @@ class VersionLowering(CopyTracking):
         a("SUB", S2, Mem(8, CTX, CTX_SLOT["mem"]))               # - the buffer's start
         a("MOV", S1, Mem(8, CTX, CTX_SLOT["mem_bound1"]))        # r10 = buffer length
         a("SUB", S1, width)                                      # - the group's width
-        a.jump("b", each)                                        # shorter than the group
+        self._check_jump("b", each)                              # shorter than the group
+        base = self.reg[group.base]
+        self._poison_if("B", base)      # (speculation: every member's address non-canonical)
         a("CMP", S2, S1)
-        a.jump("a", each)                                        # beyond the last fit
+        self._check_jump("a", each)                              # beyond the last fit
+        self._poison_if("A", base)
         self.grouped = group
         self._emit_span(span)
         self.grouped = None
@@ -77,7 +84,21 @@ class VersionLowering(CopyTracking):
         a = self.a
         a.label(("enter", pc))
         a("CMP", Mem(8, CTX, CTX_SLOT["mem_bound1"]), loop.need)   # len >= need?
-        a.jump("ae", ("fast", pc))
+        if not self.spec:
+            a.jump("ae", ("fast", pc))
+            return
+        # speculation (the branch mispredicted when the test fails): POISON added to the
+        # registers every hoisted address derives from, or else to each such address
+        # (its "adjust": 0, or POISON when the test fails)
+        self._check_jump("b", pc)
+        poisoned = self.poisoned[pc]
+        if poisoned is None:
+            a("MOV", S1, 0)                                     # (mov: the flags stay)
+            a("CMOVB", S1, Mem(8, CTX, CTX_SLOT["poison"]))
+            a("MOV", Mem(8, CTX, CTX_SLOT["adjust"]), S1)
+        for r in sorted(poisoned or ()):
+            a("CMOVB", self.reg[r], Mem(8, CTX, CTX_SLOT["poison"]))  # cmovb r, POISON
+        a.jump("jmp", ("fast", pc))
 
     def emit_fast_copies(self) -> None:
         """Each loop's fast copy, run by run of consecutive pcs; a run that can fall

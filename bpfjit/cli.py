@@ -107,6 +107,13 @@ def _memory(args, test: DataTest | None = None) -> bytearray | None:
     return None
 
 
+def _speculation_arg(p) -> None:
+    from .speculation import LEVELS
+    p.add_argument("--speculation", choices=LEVELS, default=None,
+                   help="how far JIT code masks accesses against mispredicted branches "
+                        "(default: checks, off in unchecked mode)")
+
+
 def _compile(prog: Program, engine: str, budget: int | None = None, helpers=None,
              mode: str = "checked", args=None):
     from . import compile as compile_program
@@ -118,6 +125,8 @@ def _compile(prog: Program, engine: str, budget: int | None = None, helpers=None
         options["helper_calls"] = args.helper_calls
     if getattr(args, "blind", None) is not None:
         options["blind"] = args.blind
+    if getattr(args, "speculation", None) is not None:     # (bpfjit.speculation)
+        options["speculation"] = args.speculation
     return compile_program(prog, engine, **options)
 
 
@@ -265,6 +274,8 @@ def cmd_disasm(args) -> int:
         raise _UserError("the interpreter makes no machine code or IR; use --engine llvm")
     from . import compile as compile_program
     options = {"keep_ir": True} if args.ir else {"line_info": True}
+    if args.speculation is not None:
+        options["speculation"] = args.speculation
     fn = compile_program(prog, args.engine, **options)
     if args.ir:
         ir_text, optimised = fn.extra.get("ir"), fn.extra.get("optimised_ir")
@@ -396,6 +407,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--blind", action=argparse.BooleanOptionalAction, default=None,
                    help="constant blinding in the JIT engines (default: on unless the "
                         "mode is unchecked)")
+    _speculation_arg(p)
     p.add_argument("--mode", choices=("checked", "strict", "unchecked"), default="checked",
                    help="checked (default): runtime checks where nothing is proven")
     p.set_defaults(func=cmd_run)
@@ -440,6 +452,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ir", action="store_true", help="show the LLVM IR, before and after "
                                                      "optimisation (--engine llvm)")
     p.add_argument("--engine", default="llvm", help="engine for --native / --ir (default llvm)")
+    _speculation_arg(p)
     p.set_defaults(func=cmd_disasm)
 
     p = sub.add_parser("bench", help="time one program on one engine")

@@ -229,7 +229,7 @@ def test_bench_suite_quick(engine, tmp_path):
             assert r0 == by_key[(program, engine)], program
 
 
-def test_run_limits_helper_calls_and_chooses_blinding(engine, tmp_path):
+def test_run_limits_helper_calls_and_chooses_blinding_and_masking(engine, tmp_path):
     # hash_probe.o's probe_words looks up each 4-byte word of the packet (8 here): every
     # engine counts the 8 calls, native or not; every word misses: r0 = 8 x 1000
     packet = tmp_path / "words.bin"
@@ -242,9 +242,12 @@ def test_run_limits_helper_calls_and_chooses_blinding(engine, tmp_path):
     assert_one_line_error(bpfjit(*args, "--helper-calls", "7"),
                           "more than 7 helper calls in one run")
     if engine != "interp":
-        for flag in ("--blind", "--no-blind"):
-            proc = bpfjit(*args, flag)
+        for flags in (["--blind"], ["--no-blind"], ["--speculation", "off"],
+                      ["--speculation", "all"]):
+            proc = bpfjit(*args, *flags)
             assert proc.returncode == 0 and proc.stdout.strip() == "r0 = 8000 (0x1f40)", \
                 proc.stderr
     else:
         assert_one_line_error(bpfjit(*args, "--blind"), "does not take the option(s) blind")
+        assert_one_line_error(bpfjit(*args, "--speculation", "all"),
+                              "does not take the option(s) speculation")

@@ -53,6 +53,10 @@ class VerifiedProgram:
     # unproven buffer accesses with bounded offsets: pc -> (first byte, end byte) from
     # the buffer's start; a buffer at least `end` long proves them (bpfjit.checkplan)
     extents: dict[int, tuple[int, int]] = field(default_factory=dict)
+    # proven accesses whose offset varies (a mispredicted branch before one could carry
+    # it out of its region, so a JIT clamps it: bpfjit.speculation): pc -> the maps a
+    # map value it touches may be in (empty for the buffer and the stack)
+    variable: dict[int, tuple[int, ...]] = field(default_factory=dict)
     # the verdict's name in the code cache (bpfjit.cache), None when not cached: the
     # engines cache their code under it
     cache_name: str | None = field(default=None, compare=False, repr=False)
@@ -202,7 +206,9 @@ def verify(prog: Program, mode: str = "checked", helpers=None, log: bool = False
     map_calls = {pc: m for pc, m in analysis.map_calls.items() if m is not None}
     verified = VerifiedProgram(prog, mode, proven, accesses, unreachable, regions, lines,
                                frames, map_calls, recursion is not None,
-                               extents=dict(analysis.extents) if mode == "checked" else {})
+                               extents=dict(analysis.extents) if mode == "checked" else {},
+                               variable={pc: tuple(sorted(maps)) for pc, maps
+                                         in analysis.variable.items() if pc in proven})
     if not log:
         original.__dict__["_verified"][key] = verified
     verified.cache_name = name
@@ -212,6 +218,7 @@ def verify(prog: Program, mode: str = "checked", helpers=None, log: bool = False
             "regions": sorted(regions.items()), "frames": frames,
             "map_calls": sorted(map_calls.items()), "recursive": recursion is not None,
             "extents": sorted(verified.extents.items()),
+            "variable": sorted(verified.variable.items()),
             "context": sorted(analysis.ctx_accesses.items()),
             "frozen": sorted(analysis.constant_maps)})
     return verified
@@ -239,7 +246,9 @@ def _from_record(prog: Program, mode: str, record: dict) -> VerifiedProgram | No
             {int(pc): str(r) for pc, r in record["regions"]}, [], int(record["frames"]),
             {int(pc): tuple(int(i) for i in m) for pc, m in record["map_calls"]},
             bool(record["recursive"]),
-            extents={int(pc): (int(lo), int(end)) for pc, (lo, end) in record["extents"]})
+            extents={int(pc): (int(lo), int(end)) for pc, (lo, end) in record["extents"]},
+            variable={int(pc): tuple(int(i) for i in maps)
+                      for pc, maps in record["variable"]})
         maps = [prog.maps.list[i] for i in frozen]
     except (KeyError, TypeError, ValueError, IndexError):
         return None

@@ -215,6 +215,9 @@ class Analysis(AluRules, MemoryRules, BranchRules, CallRules):
         # unproven buffer accesses with bounded offsets: pc -> (lowest, highest + size)
         # byte offset from the buffer's start (a buffer that long would prove them)
         self.extents: dict[int, tuple[int, int]] = {}
+        # proven accesses whose offset varies: pc -> the maps a map value may be in
+        self.variable: dict[int, frozenset[int]] = {}
+        self.first_offsets: dict[int, int] = {}
         # map_lookup_elem / update_elem / delete_elem pc -> the map, if a JIT may do it
         self.map_calls: dict[int, tuple[int, ...] | None] = {}
         self.constant_maps: set[int] = set()       # read-only data whose values it used

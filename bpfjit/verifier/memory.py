@@ -61,6 +61,8 @@ class MemoryRules:
             if base.kind == MEM and not ok and 0 <= lo and hi + size <= MAX_LEN:
                 seen = self.extents.get(pc, (lo, hi + size))
                 self.extents[pc] = (min(seen[0], lo), max(seen[1], hi + size))
+            if ok:
+                self._note_offset(pc, base, lo, hi)
         loaded = None
         if base.kind == STACK and base.frame == 0:
             loaded = self._own_frame(pc, insn, st, lo, hi, size, ok, writes, value)
@@ -84,6 +86,16 @@ class MemoryRules:
                 st.forget_register(0, result)
             elif spec.fetch:
                 st.forget_register(insn.src, result)
+
+    def _note_offset(self, pc: int, base: Value, lo: int, hi: int) -> None:
+        """Record a proven access whose offset is not one constant (bpfjit.speculation):
+        a mispredicted branch before it could carry it out of its region, so the JITs
+        clamp its address.  For a map value, the maps its base may point into."""
+        seen = self.first_offsets.setdefault(pc, lo)
+        if lo == hi and seen == lo and pc not in self.variable:
+            return
+        maps = frozenset(map_indices(base.maps)) if base.kind == MAP_VALUE else frozenset()
+        self.variable[pc] = self.variable.get(pc, frozenset()) | maps
 
     def _in_bounds(self, st: State, var: int | None, v: Value, off: int, size: int) -> bool:
         """Whether `size` bytes at v + off lie inside the region v points into, whatever

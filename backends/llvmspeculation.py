@@ -1,0 +1,69 @@
+"""Speculation-safe accesses in the llvm backend (bpfjit.speculation): a compare and a
+conditional move in inline asm that LLVM cannot drop after the branch on the same
+test, lfence, and the clamps of proven accesses whose offset varies.  A mixin of
+backends.llvm's per-subprogram lowering."""
+
+from __future__ import annotations
+
+from llvmlite import ir
+
+from bpfjit.speculation import POISON, clamp_region
+
+from .llvmtypes import I8, I64, PTR, const
+
+__all__ = ["SpeculationLowering"]
+
+
+class SpeculationLowering:
+    """guard() and fence(); the pointers of unchecked accesses (_clamped)."""
+
+    def guard(self, x, bound, keep, strict: bool = True, builder=None):
+        """`keep` when x < bound (x <= bound unless `strict`), else POISON, by a compare
+        and a conditional move in inline asm: LLVM cannot see that a branch on the same
+        test already decided it, so the move stays, and the CPU does not predict it."""
+        move = "cmovaeq" if strict else "cmovaq"
+        asm = ir.InlineAsm(ir.FunctionType(I64, [I64, I64, I64, I64]),
+                           f"cmpq $2, $1; {move} $3, $0", "=r,r,r,r,0,~{flags}", False)
+        return (builder or self.b).call(asm, [x, bound, const(I64, POISON), keep],
+                                        attrs=("readnone", "nounwind"))
+
+    def fence(self) -> None:
+        """lfence: no later instruction runs, even speculatively, before the earlier
+        ones are done (where an access's region is not one range to clamp to)."""
+        asm = ir.InlineAsm(ir.FunctionType(ir.VoidType(), []), "lfence", "~{memory}", True)
+        self.b.call(asm, [])
+
+    def _clamped(self, pc: int, addr, size: int, region):
+        """The pointer of a proven access at `addr`, clamped when its offset varies."""
+        b, clamp = self.b, clamp_region(self.m.verified, pc, self.m.speculation)
+        if clamp == "fence":
+            self.fence()
+        if region == "mem":
+            d = b.sub(addr, self.mem_i)
+            if clamp == "mem":
+                x, bound = self.buffer_test(addr, size)
+                d = self.guard(x, bound, d)
+            if self.adjust is not None and self.adjusts(pc):
+                d = b.add(d, self.adjust)
+            return b.gep(self.mem, [d], source_etype=I8)
+        if region == "stack":
+            if clamp == "stack":
+                d = self.guard(b.sub(addr, self.frame_lo_i), self._bound("stack", size),
+                               b.sub(addr, self.frame_lo_i), strict=False)
+                return b.gep(self.frame_lo, [d], source_etype=I8)
+            base = b.ptrtoint(self.stack_base, I64)
+            return b.gep(self.stack_base, [b.sub(addr, base)], source_etype=I8)
+        if isinstance(clamp, tuple):
+            arena = self.m.map_address(clamp[1])
+            d = b.sub(addr, arena)
+            room = const(I64, self.m.prog.maps.list[clamp[1]].size - size)
+            addr = b.add(arena, self.guard(d, room, d, strict=False))
+        if self.adjust is not None and self.adjusts(pc):
+            addr = b.add(addr, self.adjust)
+        return b.inttoptr(addr, PTR)
+
+    def adjusts(self, pc: int) -> bool:
+        """Whether the access at `pc` takes self.adjust: a group member, or an access
+        the fast copy's entry test hoisted."""
+        return (self.grouped is not None and pc in self.grouped.members) or \
+            (self.fast is not None and pc in self.fast.unchecked)

@@ -1,0 +1,65 @@
+"""Speculation-safe accesses in the peachpy backend (bpfjit.speculation): the
+conditional moves to POISON after bounds checks, the clamps of proven accesses whose
+offset varies, and the branches a test build leaves out.  A mixin of backends.x86's
+lowering."""
+
+from __future__ import annotations
+
+from bpfjit import speculation
+from bpfjit.isa import STACK_SIZE
+from bpfjit.speculation import clamp_region
+
+from .x86asm import Mem
+from .x86layout import CTX, CTX_SLOT, S1, S2
+
+__all__ = ["SpeculationLowering"]
+
+
+class SpeculationLowering:
+    """What backends.x86's lowering calls around accesses when self.spec is set."""
+
+    def clamp_of(self, pc: int) -> object:
+        """How the unchecked access at `pc` is made speculation-safe: "adjust" (hoisted
+        into a fast copy's entry test), or as clamp_region says (None: not at all)."""
+        if self.spec and self.fast is not None and pc in self.fast.unchecked \
+                and self.poisoned[self.fast.header] is None:
+            return "adjust"
+        return clamp_region(self.verified, pc, self.speculation)
+
+    def _check_jump(self, cond: str, label) -> None:
+        """A bounds check's branch (left out under bpfjit.speculation.MISPREDICT)."""
+        if not speculation.MISPREDICT:
+            self.a.jump(cond, label)
+
+    def _poison_if(self, cond: str, reg: str = S2) -> None:
+        """cmov<cond> reg, POISON: on the flags a bounds check's branch just tested."""
+        if self.spec:
+            self.a("CMOV" + cond, reg, Mem(8, CTX, CTX_SLOT["poison"]))
+
+    def _clamp(self, clamp: object, size: int) -> None:
+        """Replace the address in r11 by POISON unless it lies in the region `clamp`
+        names (a proven access with a variable offset), without a branch."""
+        a = self.a
+        if clamp == "mem":
+            a("MOV", S1, S2)
+            a("SUB", S1, Mem(8, CTX, CTX_SLOT["mem"]))
+            a("CMP", S1, Mem(8, CTX, CTX_SLOT[f"mem_bound{size}"]))   # in the buffer?
+            self._poison_if("AE")
+        elif clamp == "stack":
+            a("CMP", S2, Mem(8, CTX, CTX_SLOT[f"stack_end{size}"]))  # below the stack's end
+            self._poison_if("A")
+            a("LEA", S1, Mem(8, self.fp, -STACK_SIZE))                # in a live frame?
+            a("CMP", S2, S1)
+            self._poison_if("B")
+        elif clamp == "fence":
+            a("LFENCE")
+        elif clamp == "adjust":                  # 0, or POISON if the entry test failed
+            a("ADD", S2, Mem(8, CTX, CTX_SLOT["adjust"]))
+        else:                                    # ("map", index): in its value arena?
+            index = clamp[1]
+            self._placed(S1, ("map", index, 0))
+            a("CMP", S2, S1)
+            self._poison_if("B")
+            self._placed(S1, ("map", index, self.prog.maps.list[index].size - size))
+            a("CMP", S2, S1)
+            self._poison_if("A")

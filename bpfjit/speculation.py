@@ -1,0 +1,157 @@
+"""Speculation-safe memory accesses: what both JIT engines do so that a mispredicted
+branch cannot make the CPU touch memory outside the region an access is allowed
+(Spectre variant 1, bounds check bypass).
+
+A run-time check is a compare and a branch; while the branch is unresolved the CPU may
+run the access anyway.  So every access whose bounds a branch established gets an
+address that depends on the compare's *data*, not on the prediction: a conditional
+move (never predicted) replaces it with `POISON` when it is out of bounds, as the
+kernel's JIT masks array indices and pointer arithmetic.  `POISON` is 2**63, a
+non-canonical address: an access there, or within 2 GiB of it, faults, and a faulting
+speculative access reads nothing.  Architecturally the move never happens (the branch
+trapped), so results do not change.
+
+What each access gets (`disasm --native` shows it):
+
+- a checked access known to touch the buffer or the stack: a `cmov` on the flags of
+  each of its compares, to `POISON`;
+- a group of accesses checked once (bpfjit.checkplan): the group's base register is
+  replaced by `POISON` on the flags of the group's compares, so every member's
+  address is non-canonical;
+- the accesses a versioned loop's entry test hoisted: the entry poisons the registers
+  their addresses derive from (peachpy, when `poisoned_registers` shows that this
+  covers them all), or else each adds to its offset an amount that is 0 when the test
+  holds and `POISON` when it does not (computed once, at the entry; always on llvm);
+- an access whose region is not known statically (a checked access that may hit a
+  map value): `lfence` after its check.
+
+That is the level "checks", the default in the checked and strict modes: no access a
+run-time check guards can be speculated out of bounds.  The level "all" also clamps
+every access the verifier *proved* but whose offset varies
+(`VerifiedProgram.variable`: the offset came from a bounds test in the program, which
+the CPU may mispredict too), in the same way against its region — the buffer, the
+live stack, or the one map whose values it may touch (`lfence` when it may be in
+several).  It is not the default because it is not cheap: such accesses are most of
+the accesses of loops over arrays and packets, and a clamp in a loop also stops LLVM
+from vectorising it (measured on bench/: llvm +47%, peachpy +41% run time, geometric
+mean, against +1.5% and +0.7% for "checks").  Constant-offset accesses the verifier proved are left alone at every level,
+as the kernel leaves them.  "off" (the default in unchecked mode, which trusts the
+program) masks nothing.  `speculation=` on `compile` chooses.
+"""
+
+from __future__ import annotations
+
+from .errors import BpfError
+from .isa import Kind, written_registers
+
+__all__ = ["POISON", "LEVELS", "speculation_level", "clamp_region", "poisoned_registers"]
+
+# where a masked access goes: non-canonical, so an access there faults (and a
+# speculative one reads nothing); offsets of +-2 GiB around it stay non-canonical
+POISON = 1 << 63
+LEVELS = ("off", "checks", "all")
+
+# a testing aid, never for running programs: True makes the JITs built meanwhile leave
+# out the branches of bounds checks (to traps, to a group's checked copy, around a
+# fast loop copy), as a CPU runs code when it mispredicts them; an access out of
+# bounds must then fault at POISON (tests/test_speculation.py)
+MISPREDICT = False
+
+
+def speculation_level(option: str | None, mode: str) -> str:
+    """A compile's level: the `speculation` option, else "checks" unless unchecked."""
+    if option is None:
+        return "off" if mode == "unchecked" else "checks"
+    if option not in LEVELS or not isinstance(option, str):
+        raise BpfError(f"speculation must be one of {', '.join(map(repr, LEVELS))} or None, "
+                       f"got {option!r}")
+    return option
+
+
+def clamp_region(verified, pc: int, level: str) -> object:
+    """How a JIT clamps the proven access at `pc` at `level`: None (not at all: a
+    constant offset, or a level below "all"), "mem" or "stack" (against that region's
+    bounds), ("map", index) (against that map's value arena), or "fence" (its region is
+    not one known range: lfence)."""
+    maps = verified.variable.get(pc) if level == "all" else None
+    if maps is None:
+        return None
+    region = verified.regions.get(pc)
+    if region in ("mem", "stack"):
+        return region
+    if region == "map" and len(maps) == 1:
+        return ("map", maps[0])
+    return "fence"
+
+
+def _base(insn) -> int:
+    return insn.src if insn.kind in (Kind.LDX, Kind.LDSX) else insn.dst
+
+
+def poisoned_registers(prog, loop) -> frozenset[int] | None:
+    """Registers whose poisoning at a fast copy's entry covers every access its test
+    hoisted, or None when some access needs its own adjustment.
+
+    A register *carries* POISON when its value is the architectural one plus POISON.
+    The set is the hoisted accesses' bases, closed under `mov r, s` into it; it works
+    when every write in the loop to one of them keeps that: a 64-bit `mov` from
+    another, `add`/`sub` of an immediate or of a register outside the set (two would
+    cancel).  Then, poisoned at the entry, each carries on every trip, and every
+    hoisted address is an architectural one (below 2**47) plus POISON: non-canonical."""
+    body = [(pc, prog.at(pc)) for pc in sorted(loop.body)]
+    carried = {_base(prog.at(pc)) for pc in loop.unchecked}
+    grew = True
+    while grew:
+        grew = False
+        for _, insn in body:
+            if insn.kind is Kind.ALU and insn.spec.op == "mov" and insn.dst in carried \
+                    and insn.spec.source == "reg" and insn.src not in carried:
+                carried.add(insn.src)
+                grew = True
+    if 10 in carried:
+        return None
+    tainted = _tainted(body, carried)
+    if tainted is None:
+        return None
+    for _, insn in body:
+        written = written_registers(insn) & carried
+        if not written:
+            continue
+        spec = insn.spec
+        if insn.kind is not Kind.ALU or spec.width != 64:
+            return None
+        if spec.op == "mov" and spec.source == "reg" and insn.src in carried:
+            continue
+        if spec.op in ("add", "sub") and (spec.source == "imm" or insn.src not in tainted):
+            continue
+        return None
+    return frozenset(carried)
+
+
+def _tainted(body: list, carried: set[int]) -> set[int] | None:
+    """The registers whose value in the loop may depend on a poisoned one (None when
+    one may be stored to memory, from where a load could bring it back)."""
+    tainted = set(carried)
+    grew = True
+    while grew:
+        grew = False
+        for _, insn in body:
+            kind = insn.kind
+            if kind in (Kind.STX, Kind.ATOMIC) and insn.src in tainted:
+                return None
+            if kind in (Kind.CALL, Kind.CALLX, Kind.CALL_LOCAL, Kind.CALL_BTF,
+                        Kind.LD_PACKET):
+                reads = set(range(1, 6))
+            elif kind is Kind.ALU:
+                reads = {insn.src} if insn.spec.source == "reg" else set()
+                if insn.spec.op != "mov":
+                    reads.add(insn.dst)
+            elif kind in (Kind.NEG, Kind.END):
+                reads = {insn.dst}
+            else:
+                continue
+            new = written_registers(insn) - tainted if reads & tainted else set()
+            if new:
+                tainted |= new
+                grew = True
+    return tainted

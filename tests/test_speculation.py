@@ -1,0 +1,248 @@
+"""Speculation-safe accesses (bpfjit.speculation).
+
+A CPU that mispredicts a bounds check runs the access before the check resolves.  To
+see what it would touch, the JITs can build code with the checks' branches left out
+(speculation.MISPREDICT, a testing aid): a run then takes the path a misprediction
+takes.  With masking, an access out of bounds goes to the non-canonical POISON and
+faults (the child process dies of SIGSEGV or SIGBUS); without it, it reads the bytes beyond the
+buffer, which the test planted.  Programs compute the same with masking on every
+engine and level, and the native code shows the conditional moves."""
+
+import faulthandler
+import os
+import signal
+
+import pytest
+
+import bpfjit
+from bpfjit import speculation
+from bpfjit.checkplan import check_groups, versioned_loops
+from bpfjit.speculation import POISON, clamp_region, poisoned_registers, speculation_level
+from bpfjit.verifier import verify
+
+# r1 = the buffer (8 bytes here), r2 = its length; each reads past the buffer
+SINGLE = "ldxb r0, [r1+100]\nexit"
+GROUP = "ldxb r0, [r1+100]\nldxb r3, [r1+101]\nadd r0, r3\nexit"
+HOISTED = """
+    mov r0, 0
+    mov r3, 0
+loop:
+    mov r4, r1
+    add r4, r3
+    ldxb r5, [r4+0]
+    add r0, r5
+    add r3, 1
+    jlt r3, 64, loop
+    exit
+"""
+# the same, the pointer also spilled: its entry cannot poison registers (a reload could
+# bring back one unpoisoned), so peachpy adjusts each hoisted address instead
+HOISTED_SPILLED = HOISTED.replace("    ldxb r5, [r4+0]", "    stxdw [r10-8], r4\n    ldxb r5, [r4+0]")
+# a pointer into the stack moved by a byte of the buffer (200: above the frame)
+STACK = "ldxb r3, [r1+0]\nmov r4, r10\nadd r4, r3\nldxb r0, [r4-1]\nexit"
+
+
+def _planted() -> tuple[bytearray, memoryview]:
+    """An 8-byte buffer inside a bigger one whose bytes after it are known."""
+    big = bytearray((7 * i + 3) & 0xFF for i in range(256))
+    big[0] = 200
+    return big, memoryview(big)[:8]
+
+
+def _run_mispredicted(prog, engine: str, level: str, monkeypatch) -> tuple[str, int]:
+    """("signal", number) or ("exit", r0 & 0xff) of a run, in a child process, of code
+    built without its bounds checks' branches."""
+    monkeypatch.setattr(speculation, "MISPREDICT", True)
+    fn = bpfjit.compile(prog, engine, cache=False, speculation=level, blind=False)
+    monkeypatch.setattr(speculation, "MISPREDICT", False)
+    big, mem = _planted()
+    pid = os.fork()
+    if pid == 0:                                  # the child: run it, report r0
+        faulthandler.disable()
+        try:
+            os._exit(fn(mem) & 0xFF)
+        finally:
+            os._exit(255)
+    _, status = os.waitpid(pid, 0)
+    if os.WIFSIGNALED(status):
+        # a non-canonical address faults with SIGSEGV, or SIGBUS when the access is
+        # relative to rsp or rbp (a stack-segment fault)
+        number = os.WTERMSIG(status)
+        return "signal", signal.SIGSEGV if number == signal.SIGBUS else number
+    return "exit", os.WEXITSTATUS(status)
+
+
+@pytest.mark.parametrize("text, expected", [
+    (SINGLE, lambda big: big[100]),
+    (GROUP, lambda big: big[100] + big[101]),
+    (HOISTED, lambda big: sum(big[:64])),
+    (HOISTED_SPILLED, lambda big: sum(big[:64])),
+], ids=["single", "group", "hoisted-loop", "hoisted-spilled"])
+def test_a_mispredicted_buffer_check_faults_at_poison(engine, text, expected, monkeypatch):
+    if engine == "interp":
+        pytest.skip("the interpreter runs no code speculatively")
+    prog = bpfjit.assemble(text)
+    big, _ = _planted()
+    # unmasked, the mispredicted path reads the planted bytes past the buffer
+    assert _run_mispredicted(prog, engine, "off", monkeypatch) == \
+        ("exit", expected(big) & 0xFF)
+    # masked, it goes to the non-canonical POISON: a fault, nothing read
+    assert _run_mispredicted(prog, engine, "checks", monkeypatch) == \
+        ("signal", signal.SIGSEGV)
+
+
+def test_the_programs_exercise_what_they_name():
+    assert check_groups(verify(bpfjit.assemble(GROUP)))
+    for text, poisoned in ((HOISTED, {1, 4}), (HOISTED_SPILLED, None)):
+        verified = verify(bpfjit.assemble(text))
+        loops = versioned_loops(verified)
+        assert len(loops) == 1 and loops[0].unchecked and loops[0].need == 64
+        assert poisoned_registers(verified.program, loops[0]) == poisoned
+    stack = verify(bpfjit.assemble(STACK))
+    assert stack.regions[3] == "stack" and stack.needs_check(3)
+
+
+def test_a_mispredicted_stack_check_faults_at_poison(engine, monkeypatch):
+    if engine == "interp":
+        pytest.skip("the interpreter runs no code speculatively")
+    prog = bpfjit.assemble(STACK)
+    outcome = _run_mispredicted(prog, engine, "off", monkeypatch)
+    assert outcome[0] == "exit"          # read something above the stack, no fault
+    assert _run_mispredicted(prog, engine, "checks", monkeypatch) == \
+        ("signal", signal.SIGSEGV)
+
+
+def test_in_bounds_runs_are_unchanged_at_every_level(engine):
+    big, mem = _planted()
+    inside = bytearray(big[:128])
+    for text, result in ((SINGLE, big[100]), (GROUP, big[100] + big[101]),
+                         (HOISTED, sum(big[:64]))):
+        prog = bpfjit.assemble(text)
+        for level in ("off", "checks", "all"):
+            options = {} if engine == "interp" else {"speculation": level}
+            assert bpfjit.compile(prog, engine, cache=False, **options)(inside) == result
+            if engine != "interp":
+                with pytest.raises(bpfjit.MemoryAccessError):
+                    bpfjit.compile(prog, engine, cache=False, **options)(mem)
+
+
+# proven accesses with a variable offset: into the buffer, the stack and a map value
+VARIABLE = """
+    mov r0, 0
+    jlt r2, 16, out
+    ldxb r3, [r1+0]
+    and r3, 7
+    mov r4, r1
+    add r4, r3
+    ldxb r0, [r4+8]
+    mov r5, r10
+    add r5, r3
+    stxb [r5-16], r0
+    ldxb r6, [r5-16]
+    add r0, r6
+out:
+    exit
+"""
+
+
+def test_the_verifier_lists_proven_accesses_whose_offset_varies():
+    verified = verify(bpfjit.assemble(VARIABLE))
+    # pcs 6, 9 and 10 (ldxb [r4+8], stxb [r5-16], ldxb [r5-16]): proven, offset 0..7
+    assert sorted(verified.variable) == [6, 9, 10]
+    assert all(pc in verified.proven for pc in (6, 9, 10))
+    assert 2 in verified.proven and 2 not in verified.variable      # constant offset
+    assert [clamp_region(verified, pc, "all") for pc in (6, 9, 10)] == \
+        ["mem", "stack", "stack"]
+    assert clamp_region(verified, 6, "checks") is None
+
+
+@pytest.mark.parametrize("first", range(0, 256, 37))
+def test_clamped_accesses_compute_what_the_interpreter_does(engine, first):
+    mem = bytearray(range(first, first + 16))
+    mem[0] = first
+    # by hand: r3 = first & 7; r0 = mem[8 + r3]; the stack byte read back is r0
+    expected = 2 * mem[8 + (first & 7)]
+    prog = bpfjit.assemble(VARIABLE)
+    options = {} if engine == "interp" else {"speculation": "all"}
+    assert bpfjit.compile(prog, engine, cache=False, **options)(mem) == expected
+
+
+def test_levels_and_their_defaults():
+    assert speculation_level(None, "checked") == speculation_level(None, "strict") == "checks"
+    assert speculation_level(None, "unchecked") == "off"
+    assert speculation_level("all", "unchecked") == "all"
+    for bad in (True, "yes", 1):
+        with pytest.raises(bpfjit.BpfError, match="speculation must be one of"):
+            speculation_level(bad, "checked")
+    # non-canonical: bits 47..63 are not all equal
+    assert POISON >> 47 not in (0, (1 << 17) - 1)
+
+
+def test_native_code_shows_the_conditional_moves(engine):
+    if engine == "interp":
+        pytest.skip("no native code")
+    from bpfjit.nativedis import native_listing
+
+    def listing(level):
+        fn = bpfjit.compile(bpfjit.assemble(SINGLE), engine, cache=False, line_info=True,
+                            speculation=level)
+        return native_listing(fn.program, fn.memory.code, fn.memory.address,
+                              fn.extra.get("symbols", {}), fn.extra.get("lines"))
+    assert "cmovae" in listing("checks") and "cmovae" not in listing("off")
+
+
+BENCH = sorted((__import__("pathlib").Path(__file__).parent.parent / "bench" / "programs")
+               .glob("*.bin"))
+
+
+@pytest.mark.parametrize("path", BENCH, ids=[p.stem for p in BENCH])
+def test_bench_programs_agree_with_the_interpreter_at_level_all(engine, path):
+    # clamps on every proven variable-offset access change no result
+    if engine == "interp":
+        pytest.skip("the reference itself")
+    from bpfjit.program import Program
+    memory = path.with_suffix(".mem")
+    mem = memory.read_bytes() if memory.exists() else None
+    prog = Program.from_bytes(path.read_bytes())
+    reference = bpfjit.compile(prog, "interp")(bytearray(mem) if mem else None)
+    fn = bpfjit.compile(prog, engine, cache=False, speculation="all")
+    assert fn(bytearray(mem) if mem else None) == reference
+
+
+@pytest.mark.parametrize("body, expected", [
+    # the base stepped by an immediate and by an unpoisoned register: poisoned
+    (["ldxb r0, [r1+0]", "add r1, 1", "add r1, r3"], {1}),
+    # copied from another register: both poisoned
+    (["mov r4, r1", "ldxb r0, [r4+0]", "add r1, 2"], {1, 4}),
+    # r6 carries POISON too (a copy), so r1 + r6 would cancel it
+    (["mov r6, r1", "ldxb r0, [r1+0]", "add r1, r6"], None),
+    # the base reloaded from memory, or computed by a 32-bit operation
+    (["ldxb r0, [r1+0]", "ldxdw r1, [r10-8]"], None),
+    (["ldxb r0, [r1+0]", "add32 r1, 1"], None),
+    # the base's value stored: a load could bring it back unpoisoned
+    (["ldxb r0, [r1+0]", "stxdw [r10-8], r1"], None),
+], ids=["stepped", "copied", "cancelled", "reloaded", "32-bit", "stored"])
+def test_which_loops_poison_their_registers(body, expected):
+    from bpfjit.checkplan import VersionedLoop
+    prog = bpfjit.assemble("\n".join(body + ["exit"]))
+    pcs = frozenset(range(len(body)))
+    hoisted = frozenset(pc for pc in pcs if prog.at(pc).kind.name == "LDX"
+                        and prog.at(pc).src != 10)
+    loop = VersionedLoop(0, pcs, hoisted, 1)
+    result = poisoned_registers(prog, loop)
+    assert result == (None if expected is None else frozenset(expected))
+
+
+def test_disasm_native_takes_the_level(tmp_path):
+    import subprocess
+    import sys
+    source = tmp_path / "single.s"
+    source.write_text(SINGLE + "\n")
+    for engine in [e for e in bpfjit.engines() if e != "interp"]:
+        def listing(level):
+            proc = subprocess.run([sys.executable, "-m", "bpfjit", "disasm", "--native",
+                                   "--engine", engine, "--speculation", level, str(source)],
+                                  capture_output=True, text=True, timeout=120)
+            assert proc.returncode == 0, proc.stderr
+            return proc.stdout
+        assert "cmovae" in listing("checks") and "cmovae" not in listing("off")
