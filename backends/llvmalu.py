@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from llvmlite import ir
 
+from bpfjit import speculation
+
 from .llvmtypes import I8, I32, I64, INT, SHIFT_OPS, SIMPLE_OPS, const
 
 __all__ = ["AluLowering"]
@@ -97,8 +99,12 @@ class AluLowering:
         self.save_budget_on_return(ob)
         ob.ret(const(I64, 0))
         cont = self.func.append_basic_block()
+        if speculation.MISPREDICT:               # (testing: as if predicted inside)
+            inside = const(ir.IntType(1), 1)
         b.cbranch(inside, cont, outside)
         b.position_at_end(cont)
+        if self.m.spec:                         # (bpfjit.speculation)
+            offset = self.guard(offset, self._bound("mem", insn.spec.size), offset)
         value = b.load(b.gep(self.mem, [offset], source_etype=I8), typ=INT[bits], align=1)
         if bits > 8:
             value = b.call(self.m.module.declare_intrinsic("llvm.bswap", [INT[bits]]), [value])

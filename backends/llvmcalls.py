@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import errno
 
+from bpfjit import speculation
 from bpfjit.isa import STACK_SIZE
 from bpfjit.maps import ARRAY_OF_MAPS, ARRAY_TYPES, HASH_OF_MAPS, map_handle
 from bpfjit.maps.base import HANDLE_SHIFT
 from bpfjit.traps import TrapCode
 
-from .llvmtypes import HELPER_PTR, I32, I64, PTR, const
+from .llvmtypes import HELPER_PTR, I8, I32, I64, PTR, const
 from .mapops import OPERATIONS
 
 __all__ = ["CallLowering"]
@@ -104,16 +105,21 @@ class CallLowering:
         the_map = self.m.prog.maps.list[index]
         key = b.load(b.inttoptr(self.get(2), PTR), typ=I32, align=1)
         inside = b.icmp_unsigned("<", key, const(I32, the_map.max_entries))
+        if speculation.MISPREDICT:               # (testing: as if predicted inside)
+            inside = b.icmp_unsigned("==", key, key)
+        slot = b.zext(key, I64)
+        if self.m.spec:      # a mispredicted test reads entry 0, as the kernel masks
+            slot = self.guard(slot, const(I64, the_map.max_entries), slot, poison=0)
         if the_map.spec.type == ARRAY_OF_MAPS:
             # the entry holds 1 + the inner map's index (0: none): r0 = its handle
-            safe = b.zext(b.select(inside, key, const(I32, 0)), I64)
+            safe = b.select(inside, slot, const(I64, 0))
             entry = b.add(self.m.map_address(index), b.mul(safe, const(I64, 4)))
             held = b.zext(b.load(b.inttoptr(entry, PTR), typ=I32, align=4), I64)
             found = b.and_(inside, b.icmp_unsigned("!=", held, const(I64, 0)))
             self.set(0, b.select(found, self._handle_of(held), const(I64, 0)))
             return
         address = b.add(self.m.map_address(index),
-                        b.mul(b.zext(key, I64), const(I64, the_map.value_size)))
+                        b.mul(slot, const(I64, the_map.value_size)))
         self.set(0, b.select(inside, address, const(I64, 0)))
 
     def _handle_of(self, held):
@@ -125,8 +131,11 @@ class CallLowering:
     def _callx(self, pc, insn) -> None:
         b = self.b
         helper_id = self.get(insn.dst)
-        self.trap_unless(b.icmp_unsigned("<", helper_id, self.load_field("n_helpers")),
+        count = self.load_field("n_helpers")
+        self.trap_unless(b.icmp_unsigned("<", helper_id, count),
                          TrapCode.HELPER_UNKNOWN, pc, helper_id)
+        if self.m.spec:                         # (bpfjit.speculation: entry 0 instead)
+            helper_id = self.guard(helper_id, count, helper_id, poison=0)
         fn_ptr = self._helper_pointer(helper_id)
         self.trap_unless(b.icmp_unsigned("!=", b.ptrtoint(fn_ptr, I64), const(I64, 0)),
                          TrapCode.HELPER_UNKNOWN, pc, helper_id)
@@ -142,10 +151,17 @@ class CallLowering:
         room = b.icmp_unsigned(">=", b.sub(self.frame_lo_i, const(I64, STACK_SIZE)),
                                b.ptrtoint(self.stack_base, I64))
         self.trap_unless(room, TrapCode.CALL_DEPTH, pc)
+        frame = self.frame_lo
+        if self.m.spec and self.m.verified.recursive:
+            # (bpfjit.speculation) a mispredicted depth test: the callee's frame at POISON
+            base = b.ptrtoint(self.stack_base, I64)
+            moved = self.guard(base, b.sub(self.frame_lo_i, const(I64, STACK_SIZE - 1)),
+                               const(I64, 0))
+            frame = b.gep(frame, [moved], source_etype=I8)
         target = self.m.functions[pc + 1 + insn.imm]
         args = [self.get(i) for i in range(1, 6)]
         self.save_budget()
-        result = b.call(target, args + [self.frame_lo, self.stack_base, self.run, self.mem,
+        result = b.call(target, args + [frame, self.stack_base, self.run, self.mem,
                                         self.mem_len])
         self.return_if_callee_trapped()
         b.store(self.load_field("budget"), self.budget)

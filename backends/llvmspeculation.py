@@ -17,14 +17,15 @@ __all__ = ["SpeculationLowering"]
 class SpeculationLowering:
     """guard() and fence(); the pointers of unchecked accesses (_clamped)."""
 
-    def guard(self, x, bound, keep, strict: bool = True, builder=None):
-        """`keep` when x < bound (x <= bound unless `strict`), else POISON, by a compare
-        and a conditional move in inline asm: LLVM cannot see that a branch on the same
-        test already decided it, so the move stays, and the CPU does not predict it."""
+    def guard(self, x, bound, keep, strict: bool = True, builder=None, poison: int = POISON):
+        """`keep` when x < bound (x <= bound unless `strict`), else `poison` (an index
+        becomes 0), by a compare and a conditional move in inline asm: LLVM cannot see
+        that a branch on the same test already decided it, so the move stays, and the
+        CPU does not predict it."""
         move = "cmovaeq" if strict else "cmovaq"
         asm = ir.InlineAsm(ir.FunctionType(I64, [I64, I64, I64, I64]),
                            f"cmpq $2, $1; {move} $3, $0", "=r,r,r,r,0,~{flags}", False)
-        return (builder or self.b).call(asm, [x, bound, const(I64, POISON), keep],
+        return (builder or self.b).call(asm, [x, bound, const(I64, poison), keep],
                                         attrs=("readnone", "nounwind"))
 
     def fence(self) -> None:

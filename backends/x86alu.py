@@ -229,7 +229,8 @@ class AluLowering:
                 a("ADD", r32(S1), s32(insn.imm))           # add r10d, imm
             a("MOVSXD", S1, r32(S1))                        # movsxd r10, r10d
         a("CMP", S1, Mem(8, CTX, CTX_SLOT[f"mem_bound{size}"]))   # offset < len - size + 1?
-        a.jump("ae", "return_zero")
+        self._check_jump("ae", "return_zero")
+        self._poison_if("AE", S1)                       # (bpfjit.speculation)
         a("ADD", S1, Mem(8, CTX, CTX_SLOT["data"]))            # add r10, packet
         if size == 4:
             a("MOV", r32(d), Mem(4, S1, 0))                 # mov r0d, [r10]

@@ -52,7 +52,10 @@ class CallLowering:
         null, done = a.new_label(), a.new_label()
         a("MOV", r32(S2), Mem(4, r[2], 0))                  # r11 = key (u32)
         a("CMP", r32(S2), s32(the_map.max_entries))
-        a.jump("ae", null)
+        self._check_jump("ae", null)
+        if self.spec:        # a mispredicted test reads entry 0, as the kernel masks
+            a("MOV", S1, 0)                                 # (mov: the flags stay)
+            a("CMOVAE", S2, S1)                             # cmovae r11, r10
         if the_map.spec.type == ARRAY_OF_MAPS:
             # the entry holds 1 + the inner map's index (0: none): r0 = its handle
             self._placed(S1, ("map", index, 0))
@@ -77,8 +80,13 @@ class CallLowering:
         unknown = self._stub(TrapCode.HELPER_UNKNOWN, pc, d)
         a("CMP", d, self.n_helpers)
         a.jump("ae", unknown)
+        index = d
+        if self.spec:                        # (bpfjit.speculation: entry 0 instead)
+            a("MOV", S1, 0)
+            a("CMOVB", S1, d)                               # cmovb r10, id
+            index = S1
         self._placed(S2, ("helpers",))
-        a("MOV", S2, Mem(8, S2, 0, d, 8))                 # r11 = table[id]
+        a("MOV", S2, Mem(8, S2, 0, index, 8))             # r11 = table[id]
         a("TEST", S2, S2)
         a.jump("e", unknown)
         self._count_helper_call(pc, S1)                         # (r11 holds the helper)
@@ -245,6 +253,7 @@ class CallLowering:
             a("LEA", S1, Mem(8, CTX, CTX_BYTES + 2 * STACK_SIZE))
             a("CMP", fp, S1)                             # cmp fp, base + 1024
             a.jump("b", self._stub(TrapCode.CALL_DEPTH, pc, "zero"))
+            self._poison_if("B", fp)        # (speculation: the callee's frame at POISON)
         # without recursion, the verifier bounds the chain statically (at most 8 frames),
         # so no check is needed
         keep = [self.reg[i] for i in self.clobbers[target]]

@@ -23,7 +23,10 @@ What each access gets (`disasm --native` shows it):
   covers them all), or else each adds to its offset an amount that is 0 when the test
   holds and `POISON` when it does not (computed once, at the entry; always on llvm);
 - an access whose region is not known statically (a checked access that may hit a
-  map value): `lfence` after its check.
+  map value): `lfence` after its check;
+- the other bounds tests JIT code makes: a legacy packet load's offset (POISON), an
+  inlined array map lookup's key and `callx`'s helper id (0, as the kernel masks
+  array indices), a recursive call's depth test (the callee's frame at POISON).
 
 That is the level "checks", the default in the checked and strict modes: no access a
 run-time check guards can be speculated out of bounds.  The level "all" also clamps

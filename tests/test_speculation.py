@@ -49,9 +49,10 @@ def _planted() -> tuple[bytearray, memoryview]:
     return big, memoryview(big)[:8]
 
 
-def _run_mispredicted(prog, engine: str, level: str, monkeypatch) -> tuple[str, int]:
+def _run_mispredicted(prog, engine: str, level: str, monkeypatch,
+                      make_arg=None) -> tuple[str, int]:
     """("signal", number) or ("exit", r0 & 0xff) of a run, in a child process, of code
-    built without its bounds checks' branches."""
+    built without its bounds checks' branches (on the planted buffer, or make_arg())."""
     monkeypatch.setattr(speculation, "MISPREDICT", True)
     fn = bpfjit.compile(prog, engine, cache=False, speculation=level, blind=False)
     monkeypatch.setattr(speculation, "MISPREDICT", False)
@@ -60,7 +61,7 @@ def _run_mispredicted(prog, engine: str, level: str, monkeypatch) -> tuple[str, 
     if pid == 0:                                  # the child: run it, report r0
         faulthandler.disable()
         try:
-            os._exit(fn(mem) & 0xFF)
+            os._exit(fn(mem if make_arg is None else make_arg()) & 0xFF)
         finally:
             os._exit(255)
     _, status = os.waitpid(pid, 0)
@@ -246,3 +247,54 @@ def test_disasm_native_takes_the_level(tmp_path):
             assert proc.returncode == 0, proc.stderr
             return proc.stdout
         assert "cmovae" in listing("checks") and "cmovae" not in listing("off")
+
+
+# a socket filter's legacy packet load past the packet (outside it, the program returns 0)
+LEGACY = "mov r6, r1\nldabsb 100\nexit"
+# an array map of 4 u64: key 9 is past it (entry 0 holds 1234)
+ARRAY_LOOKUP = """
+    stw [r10-4], 9
+    lddw r1, map_by_fd(0)
+    mov r2, r10
+    add r2, -4
+    call 1
+    jeq r0, 0, missing
+    ldxdw r0, [r0+0]
+    exit
+missing:
+    mov r0, 77
+    exit
+"""
+
+
+def test_a_mispredicted_legacy_load_faults_at_poison(engine, monkeypatch):
+    if engine == "interp":
+        pytest.skip("the interpreter runs no code speculatively")
+    base = bpfjit.assemble(LEGACY)
+    prog = bpfjit.Program(base.insns, context="skb", prog_type="socket_filter")
+    assert bpfjit.compile(prog, engine)(bpfjit.SkbContext(bytes(8))) == 0   # past it: 0
+
+    def packet():
+        return bpfjit.SkbContext(bytes(8))
+    # unmasked, the mispredicted path reads past the 8-byte packet (what lies there
+    # varies); masked, it faults at POISON
+    assert _run_mispredicted(prog, engine, "off", monkeypatch, packet)[0] == "exit"
+    assert _run_mispredicted(prog, engine, "checks", monkeypatch, packet) == \
+        ("signal", signal.SIGSEGV)
+
+
+def test_a_mispredicted_array_lookup_reads_entry_zero(engine, monkeypatch):
+    if engine == "interp":
+        pytest.skip("the interpreter runs no code speculatively")
+    from bpfjit.kernel import KernelEnv
+    from bpfjit.maps import ArrayMap, MapSpec, MapTable
+    array = ArrayMap(MapSpec("a", 2, 4, 8, 4))
+    array[(0).to_bytes(4, "little")] = (1234).to_bytes(8, "little")
+    base = bpfjit.assemble(ARRAY_LOOKUP)
+    prog = bpfjit.Program(base.insns, env=KernelEnv(MapTable([array])))
+    assert bpfjit.compile(prog, engine)() == 77          # architecturally: not found
+    # masked, the lookup a misprediction runs gives entry 0's address, as the kernel's
+    # index masking does; unmasked, the address of entry 9, past the array
+    masked = _run_mispredicted(prog, engine, "checks", monkeypatch)
+    assert masked == ("exit", 1234 & 0xFF)
+    assert _run_mispredicted(prog, engine, "off", monkeypatch) != masked
