@@ -36,8 +36,8 @@ the CPU may mispredict too), in the same way against its region — the buffer, 
 live stack, or the one map whose values it may touch (`lfence` when it may be in
 several).  It is not the default because it is not cheap: such accesses are most of
 the accesses of loops over arrays and packets, and a clamp in a loop also stops LLVM
-from vectorising it (measured on bench/: llvm +47%, peachpy +41% run time, geometric
-mean, against +1.5% and +0.7% for "checks").  Constant-offset accesses the verifier proved are left alone at every level,
+from vectorising it (measured on bench/: llvm +47%, peachpy +38% run time, geometric
+mean, against +0.4% and +0.2% for "checks").  Constant-offset accesses the verifier proved are left alone at every level,
 as the kernel leaves them.  "off" (the default in unchecked mode, which trusts the
 program) masks nothing.  `speculation=` on `compile` chooses.
 """
