@@ -310,10 +310,14 @@ def cmd_fuzz(args) -> int:
     from . import engines as available
     engines = args.engines.split(",") if args.engines else available()
     engines = ["interp"] + [e for e in engines if e != "interp"]
-    if args.examples is None and args.seconds is None:
-        args.examples = 1000
     if args.jobs < 1:
         raise _UserError("--jobs must be at least 1")
+    if args.self_test:
+        return _fuzz_self_test(args, engines)
+    if args.mutants:
+        raise _UserError("--mutants goes with --self-test")
+    if args.examples is None and args.seconds is None:
+        args.examples = 1000
     start = time.monotonic()
     stats = run_parallel(engines, args.examples, args.seconds, args.seed, args.jobs,
                          Path(args.output), args.mode,
@@ -325,6 +329,32 @@ def cmd_fuzz(args) -> int:
           f"{', '.join(engines)} ({args.mode}, {args.jobs} job(s), seed {args.seed})")
     print(stats.summary)
     return 1 if stats.mismatches or stats.crashes else 0
+
+
+def _fuzz_self_test(args, engines: list[str]) -> int:
+    """`fuzz --self-test`: the campaign against each mutant of the catalogue; the last
+    line is `self-test: N of M mutants found`, and the exit status 1 if one was not."""
+    from .fuzz.campaign import run_self_tests
+    from .fuzz.mutants import MUTANTS
+    chosen = [m for m in MUTANTS if m.engine in engines]
+    if args.mutants:
+        names = args.mutants.split(",")
+        unknown = sorted(set(names) - {m.name for m in MUTANTS})
+        if unknown:
+            raise _UserError(f"unknown mutant(s): {', '.join(unknown)} (bpfjit.fuzz.mutants)")
+        chosen = [m for m in chosen if m.name in names]
+    if not chosen:
+        raise _UserError("no mutant for these engines: the catalogue covers llvm and peachpy")
+    seconds = 30.0 if args.seconds is None else args.seconds
+    results = run_self_tests(chosen, seconds, args.seed, args.jobs, args.examples,
+                             report=lambda r: print(r.row(), flush=True))
+    found = [r for r in results if r.found]
+    if found:
+        times = sorted(r.seconds for r in found)
+        print(f"time to detection: median {times[len(times) // 2]:.1f} s, "
+              f"longest {times[-1]:.1f} s (limit {seconds:g} s per mutant, seed {args.seed})")
+    print(f"self-test: {len(found)} of {len(results)} mutants found")
+    return 0 if len(found) == len(results) else 1
 
 
 def cmd_bench(args) -> int:
@@ -488,6 +518,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--output", default="fuzz-failures",
                    help="folder for failing programs (default: fuzz-failures)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--self-test", action="store_true",
+                   help="run against each miscompile of bpfjit.fuzz.mutants and report the "
+                        "time to find it (--seconds: the limit per mutant, default 30)")
+    p.add_argument("--mutants", help="with --self-test: comma-separated mutant names")
     p.set_defaults(func=cmd_fuzz)
 
     p = sub.add_parser("conformance-plugin",

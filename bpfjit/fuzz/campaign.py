@@ -24,7 +24,7 @@ from ..errors import BpfError
 from ..program import Program
 from .oracle import Outcome, Worker
 
-__all__ = ["CampaignStats", "run_campaign", "save_failure"]
+__all__ = ["CampaignStats", "MutantResult", "run_campaign", "save_failure", "self_test"]
 
 ROUND = 100              # examples per hypothesis round
 
@@ -46,6 +46,10 @@ class CampaignStats:
     def summary(self) -> str:
         return (f"fuzz: {self.programs} programs, {self.mismatches} mismatches, "
                 f"{self.crashes} crashes")
+
+
+class _OutOfTime(Exception):
+    """A self-test's time for one mutant is up."""
 
 
 class _Found(Exception):
@@ -86,17 +90,21 @@ def save_failure(out_dir: Path, kind: str, raw: bytes, mem: bytes, engines: list
 
 
 def _differential_round(worker: Worker, engines: list[str], seed: int, examples: int,
-                        stats: CampaignStats, counter) -> None:
-    from hypothesis import HealthCheck, given, settings
+                        stats: CampaignStats, counter, shrink: bool = True,
+                        deadline: float = float("inf")) -> None:
+    from hypothesis import HealthCheck, Phase, given, settings
     from hypothesis import seed as fixed_seed
 
     from .generator import programs
 
     @settings(max_examples=examples, deadline=None, database=None, derandomize=False,
-              suppress_health_check=list(HealthCheck))
+              suppress_health_check=list(HealthCheck),
+              phases=tuple(Phase) if shrink else _generate_only())
     @fixed_seed(seed)
     @given(programs())
     def check(generated):
+        if time.monotonic() > deadline:
+            raise _OutOfTime()
         prog, mem = generated
         raw = prog.to_bytes()
         stats.programs += 1
@@ -230,6 +238,93 @@ def run_campaign(engines: list[str], examples: int | None, seconds: float | None
         return stats
     finally:
         worker.close()
+
+
+@dataclass
+class MutantResult:
+    """How the differential campaign fared against one mutant (bpfjit.fuzz.mutants)."""
+    name: str
+    engine: str
+    what: str
+    found: bool
+    seconds: float                 # to the first failing program, or the whole budget
+    programs: int                  # programs run until then
+
+    def row(self) -> str:
+        verdict = f"found in {self.seconds:5.1f} s" if self.found else "NOT FOUND"
+        return f"{self.name:24} {verdict:18} {self.programs:6} programs   {self.what}"
+
+
+def self_test(mutant, seconds: float, seed: int,
+              examples: int | None = None) -> MutantResult:
+    """Run a differential campaign (interp against the mutant's engine, no shrinking)
+    until the first mismatch or crash, for at most `seconds` and `examples` programs."""
+    stats = CampaignStats()
+    start = time.monotonic()
+    deadline = start + seconds
+    remaining = examples if examples is not None else float("inf")
+    worker = Worker(mutant.name)
+    found, round_no = False, 0
+    try:
+        while remaining > 0 and time.monotonic() < deadline and not found:
+            count = int(min(ROUND, remaining))
+            try:
+                _differential_round(worker, ["interp", mutant.engine],
+                                    seed * 1_000_003 + round_no, count, stats, None,
+                                    shrink=False, deadline=deadline)
+            except _Found:
+                found = True
+            except _OutOfTime:
+                break
+            remaining -= count
+            round_no += 1
+    finally:
+        worker.close()
+    return MutantResult(mutant.name, mutant.engine, mutant.what, found,
+                        time.monotonic() - start, stats.programs)
+
+
+def _self_test_job(names: list[str], seconds: float, seed: int, examples, results) -> None:
+    from .mutants import MUTANTS
+    chosen = {m.name: m for m in MUTANTS}
+    for name in names:
+        try:
+            results.put(self_test(chosen[name], seconds, seed, examples))
+        except Exception as exc:                # noqa: BLE001 - reported by the parent
+            results.put(f"self-test of {name} failed: {type(exc).__name__}: {exc}")
+
+
+def run_self_tests(mutants: list, seconds: float, seed: int, jobs: int,
+                   examples: int | None = None, report=None) -> list[MutantResult]:
+    """self_test() on each mutant, `jobs` mutants at a time (a process each, with its
+    own worker); `report(result)` is called as each one ends.  In catalogue order."""
+    ctx = multiprocessing.get_context("spawn")
+    results = ctx.Queue()
+    shares = [[m.name for m in mutants[i::jobs]] for i in range(jobs)]
+    procs = [ctx.Process(target=_self_test_job, args=(share, seconds, seed, examples, results))
+             for share in shares if share]
+    for proc in procs:
+        proc.start()
+    done: dict[str, MutantResult] = {}
+    failures = []
+    while len(done) + len(failures) < len(mutants):
+        try:
+            result = results.get(timeout=0.5)
+        except Exception:                       # queue.Empty: still running
+            if not any(p.is_alive() for p in procs) and results.empty():
+                raise BpfError("a self-test process died") from None
+            continue
+        if isinstance(result, str):
+            failures.append(result)
+            continue
+        done[result.name] = result
+        if report is not None:
+            report(result)
+    for proc in procs:
+        proc.join()
+    if failures:
+        raise BpfError("; ".join(failures))
+    return [done[m.name] for m in mutants]
 
 
 def _job(args, counter, results) -> None:

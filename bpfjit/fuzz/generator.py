@@ -8,6 +8,17 @@ forward jumps, bounded loops, helper calls, callx, local calls); then exit.
 Engines place the buffer and the stack at different addresses, so the value of a
 pointer must never reach a result: r6 and r10 are only ever memory bases, and r1
 is only ever an argument.
+
+So that a wrong value anywhere is seen, not only in r0: before the main exit, an
+epilogue folds every data register (r0, r2-r5, r7-r9) and the stack the prologue
+wrote into r0, with a bijective step per value (xor, multiply by an odd constant,
+xor-shift), so two runs that differ in any of them end with different r0 (unless
+by a 2**-64 chance).  Registers start at values where semantics split (0, +-1,
+INT_MIN/MAX of both widths, values with a non-zero upper half for the 32-bit
+operations), an operation reads its own destination a quarter of the time,
+conditional jumps also guard the insides of loops and of other jumps, and registers
+are stored whole into that stack along the way (a wrong value is seen even when a
+later 32-bit operation would have erased it).
 """
 
 from __future__ import annotations
@@ -18,12 +29,16 @@ from ..asm import assemble
 from ..isa import OPCODES, Kind
 from ..program import Program
 
-__all__ = ["programs", "EDGE_IMMS", "HELPER_IDS"]
+__all__ = ["programs", "fold_epilogue", "EDGE_IMMS", "HELPER_IDS"]
 
 EDGE_IMMS = [0, 1, -1, 2, 7, 8, 15, 16, 31, 32, 33, 63, 64, 65, 0x7F, 0x80, 0xFF, 0x7FFF,
              0x8000, 0xFFFF, 0x7FFFFFFF, -0x80000000, -0x7FFFFFFF, 0x12345678, -0x12345678]
 EDGE_IMM64 = [0, 1, -1, 0x7FFFFFFFFFFFFFFF, -0x8000000000000000, 0xFFFFFFFF, 0x100000000,
-              0x8000000000000000, 0x123456789ABCDEF0]
+              0x8000000000000000, 0x123456789ABCDEF0, 0x80000000, 0x7FFFFFFF,
+              0xFFFFFFFF00000000, 0x1FFFFFFFF, 0xFFFFFFFF80000000, 0x100000001,
+              0xFFFFFFFF7FFFFFFF, 0x8000000080000000, 2, -2, 63, 64]
+# the fold's odd multiplier (a sign-extended 32-bit immediate) and shift
+FOLD_MULTIPLIER, FOLD_SHIFT = -0x61C88647, 29
 HELPER_IDS = (1, 2)
 DATA = [0, 2, 3, 4, 5, 7, 8, 9]          # registers that only ever hold data
 LOOP_DATA = [0, 2, 3, 4, 5, 7, 8]        # ... inside a loop, whose counter is r9
@@ -50,8 +65,31 @@ def _alu(draw, regs) -> list[str]:
     spec = draw(st.sampled_from(_ALU))
     dst = draw(_reg(regs))
     if spec.source == "reg":
-        return [f"{spec.mnemonic} {dst}, {draw(_reg(regs))}"]
+        src = dst if draw(st.integers(0, 3)) == 0 else draw(_reg(regs))
+        return [f"{spec.mnemonic} {dst}, {src}"]
     return [f"{spec.mnemonic} {dst}, {draw(_imm())}"]
+
+
+@st.composite
+def _value64(draw) -> int:
+    """A 64-bit register value: mostly one where semantics split, else any."""
+    if draw(st.integers(0, 3)) == 0:
+        return draw(st.integers(0, 2**64 - 1))
+    return draw(st.sampled_from(EDGE_IMM64)) & (2**64 - 1)
+
+
+def fold_epilogue() -> list[str]:
+    """Fold the data registers and the prologue's stack into r0 (r1 is scratch)."""
+    def step(value: str | None) -> list[str]:
+        mix = [] if value is None else [f"xor %r0, {value}"]
+        return mix + [f"mul %r0, {FOLD_MULTIPLIER}", "mov %r1, %r0",
+                      f"rsh %r1, {FOLD_SHIFT}", "xor %r0, %r1"]
+    lines = step(None)          # r0 mixed first: r0 ^ r2 would not tell them apart
+    for r in DATA[1:]:
+        lines += step(f"%r{r}")
+    for off in range(8, FRAME_INIT + 1, 8):
+        lines += [f"ldxdw %r1, [%r10-{off}]"] + step("%r1")
+    return lines
 
 
 @st.composite
@@ -88,7 +126,7 @@ def _address(draw, mem_len: int | None, size: int, valid: bool) -> str:
 @st.composite
 def _memory(draw, regs, mem_len: int | None) -> list[str]:
     size, suffix = draw(st.sampled_from([(1, "b"), (2, "h"), (4, "w"), (8, "dw")]))
-    valid = draw(st.integers(0, 9)) > 0           # one access in ten may trap
+    valid = draw(st.integers(0, 19)) > 0          # one access in twenty may trap
     addr = draw(_address(mem_len, size, valid))
     what = draw(st.sampled_from(["ldx", "ldxs", "st", "stx", "atomic"]))
     if what == "ldxs" and size == 8:
@@ -113,9 +151,26 @@ def _helper_call(draw, regs) -> list[str]:
     return args + call + refill
 
 
+@st.composite
+def _observe(draw, regs) -> list[str]:
+    """A register stored whole into the stack the epilogue folds: a wrong value seen
+    there even when a later instruction overwrites the register."""
+    return [f"stxdw [%r10-{8 * draw(st.integers(1, FRAME_INIT // 8))}], {draw(_reg(regs))}"]
+
+
+@st.composite
+def _idiom(draw, regs) -> list[str]:
+    """What clang emits to zero-extend or sign-extend a register in place, which JITs
+    special-case (peachpy fuses the shift pair)."""
+    r = draw(_reg(regs))
+    return draw(st.sampled_from([[f"mov32 {r}, {r}"], [f"lsh {r}, 32", f"rsh {r}, 32"],
+                                 [f"lsh {r}, 32", f"arsh {r}, 32"]]))
+
+
 def _simple(regs, mem_len: int | None):
     return st.one_of(_alu(regs), _alu(regs), _alu(regs), _unary(regs), _lddw(regs),
-                     _memory(regs, mem_len), _memory(regs, mem_len))
+                     _memory(regs, mem_len), _memory(regs, mem_len), _observe(regs),
+                     _idiom(regs))
 
 
 @st.composite
@@ -126,17 +181,18 @@ def _block(draw, mem_len: int | None, labels: list[int], depth: int = 0) -> list
     items: list[list[str]] = []
     for _ in range(draw(st.integers(1, 8))):
         choice = draw(st.integers(0, 9))
-        if choice <= 5 or depth > 0:
+        if choice <= 5 or (depth > 0 and choice != 7) or depth > 1:
             items.append(draw(_simple(DATA if depth == 0 else LOOP_DATA, mem_len)))
         elif choice == 6:
             items.append(draw(_helper_call(DATA)))
         elif choice == 7:       # a conditional jump over what follows
             inner = draw(_block(mem_len, labels, depth + 1))
             cond = draw(st.sampled_from(_COND))
-            rhs = draw(_reg(DATA)) if draw(st.booleans()) else str(draw(_imm()))
+            regs = DATA if depth == 0 else LOOP_DATA
+            rhs = draw(_reg(regs)) if draw(st.booleans()) else str(draw(_imm()))
             labels[0] += 1
             label = f"skip{labels[0]}"
-            items.append([f"{cond} {draw(_reg(DATA))}, {rhs}, {label}", *inner, f"{label}:"])
+            items.append([f"{cond} {draw(_reg(regs))}, {rhs}, {label}", *inner, f"{label}:"])
         elif choice == 8:       # a bounded loop counting r9 down
             inner = draw(_block(mem_len, labels, depth + 1))
             labels[0] += 1
@@ -153,7 +209,7 @@ def programs(draw, max_mem: int = 64) -> tuple[Program, bytes]:
     """(program, input memory) pairs; the program passes the verifier in checked mode."""
     mem = draw(st.binary(min_size=0, max_size=max_mem))
     prologue = ["mov %r6, %r1"]
-    prologue += [f"mov %r{r}, {draw(_imm())}" for r in DATA]
+    prologue += [f"lddw %r{r}, {draw(_value64()):#x}" for r in DATA]
     prologue += [f"stdw [%r10-{off}], {draw(_imm())}" for off in range(8, FRAME_INIT + 1, 8)]
     labels = [0]
     body = draw(_block(len(mem), labels))
@@ -173,5 +229,6 @@ def programs(draw, max_mem: int = 64) -> tuple[Program, bytes]:
             lines += [f"mov %r{i}, {draw(_imm())}" for i in range(2, 6)]
         else:
             lines.append(line)
-    text = "\n".join(prologue + lines + ["exit"] + [l for c in callees for l in c])
+    text = "\n".join(prologue + lines + fold_epilogue() + ["exit"]
+                     + [l for c in callees for l in c])
     return assemble(text), mem

@@ -54,7 +54,13 @@ def run_outcome(raw: bytes, mem: bytes, engine: str) -> Outcome:
         return Outcome(f"unexpected {type(exc).__name__}: {exc}", None, bytes(buf))
 
 
-def _serve(conn) -> None:
+def _serve(conn, mutant: str | None = None) -> None:
+    if mutant is not None:            # a self-test: this process's JIT is miscompiling
+        import os
+
+        from .mutants import apply
+        os.environ["BPFJIT_CACHE"] = "off"       # (cached images were made unmutated)
+        apply(mutant)
     while True:
         try:
             job = conn.recv()
@@ -67,15 +73,17 @@ def _serve(conn) -> None:
 
 
 class Worker:
-    """A child process that runs programs; restarted when a program kills it."""
+    """A child process that runs programs; restarted when a program kills it.  With
+    `mutant`, its JIT has that miscompile (bpfjit.fuzz.mutants)."""
 
-    def __init__(self) -> None:
+    def __init__(self, mutant: str | None = None) -> None:
         self._ctx = multiprocessing.get_context("spawn")
+        self._mutant = mutant
         self._start()
 
     def _start(self) -> None:
         self._conn, child = self._ctx.Pipe()
-        self._proc = self._ctx.Process(target=_serve, args=(child,), daemon=True)
+        self._proc = self._ctx.Process(target=_serve, args=(child, self._mutant), daemon=True)
         self._proc.start()
         child.close()
 

@@ -1,0 +1,249 @@
+"""A catalogue of realistic one-line miscompiles, to prove the fuzzer finds them.
+
+Each mutant changes one thing in one JIT backend, of the kinds template and
+LLVM-based JITs have really shipped: a wrong condition code, the wrong signedness
+of a shift, load, extension, comparison, division or modulo, a 32-bit result not
+zero-extended, an atomic doing the wrong operation, a 64-bit constant truncated.
+`apply(name)` installs it in the current process (a fuzzing worker: nothing else
+runs there) by patching the backend's tables or wrapping one lowering method;
+`bpfjit fuzz --self-test` runs a campaign against each and reports how long
+finding it took.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+from ..errors import BpfError
+
+__all__ = ["Mutant", "MUTANTS", "apply", "by_engine"]
+
+
+@dataclass(frozen=True)
+class Mutant:
+    name: str
+    engine: str
+    what: str                       # the miscompile, as a reviewer would describe it
+    install: Callable[[], None]
+
+
+def _table(module: str, table: str, key, value) -> Callable[[], None]:
+    """A mutant that changes one entry of a backend's operation table."""
+    def install() -> None:
+        import importlib
+        getattr(importlib.import_module(f"bpfjit.backends.{module}"), table)[key] = value
+    return install
+
+
+def _wrap(module: str, cls: str, method: str, make: Callable) -> Callable[[], None]:
+    """A mutant that wraps one lowering method: make(original) -> replacement."""
+    def install() -> None:
+        import importlib
+        owner = getattr(importlib.import_module(f"bpfjit.backends.{module}"), cls)
+        setattr(owner, method, make(getattr(owner, method)))
+    return install
+
+
+def _builder(method: str, other: str) -> Callable[[], None]:
+    """A mutant where the llvm backend builds `other` wherever it meant `method`."""
+    def install() -> None:
+        from llvmlite import ir
+        setattr(ir.IRBuilder, method, getattr(ir.IRBuilder, other))
+    return install
+
+
+# ---- peachpy: wrappers ----------------------------------------------------------------------
+
+def _x86_mov32_same(original):
+    def _alu(self, pc, insn):           # `mov32 r, r` emitted as nothing: no zero-extension
+        spec = insn.spec
+        if spec.op == "mov" and spec.width == 32 and spec.source == "reg" \
+                and insn.src == insn.dst:
+            return
+        return original(self, pc, insn)
+    return _alu
+
+
+def _x86_add32_wide(original):
+    def _alu(self, pc, insn):           # add32 r, r done in 64 bits: no zero-extension
+        spec = insn.spec
+        if spec.op == "add" and spec.width == 32 and spec.source == "reg":
+            self.a("ADD", self.reg[insn.dst], self.reg[insn.src])
+            return
+        return original(self, pc, insn)
+    return _alu
+
+
+def _x86_shift0(original):
+    def _shift(self, mnemonic, d, s, imm, w):   # a 32-bit shift by 0 left unextended
+        if s is None and w == 32 and imm & 31 == 0:
+            return
+        return original(self, mnemonic, d, s, imm, w)
+    return _shift
+
+
+def _x86_neg32(original):
+    def _neg(self, pc, insn):           # neg32 done in 64 bits
+        if insn.spec.width == 32:
+            self.a("NEG", self.reg[insn.dst])
+            return
+        return original(self, pc, insn)
+    return _neg
+
+
+def _x86_lddw_low(original):
+    def _lddw(self, pc, insn):          # lddw keeps only the low 32 bits
+        if insn.src == 0:
+            self._load_constant(self.reg[insn.dst], insn.imm64 & 0xFFFFFFFF)
+            return
+        return original(self, pc, insn)
+    return _lddw
+
+
+def _x86_ldxw_signed(original):
+    def _load(self, insn, src):         # ldxw sign-extends
+        from ..isa import Kind
+        if insn.kind is Kind.LDX and insn.spec.size == 4:
+            self.a("MOVSXD", self.reg[insn.dst], src)
+            return
+        return original(self, insn, src)
+    return _load
+
+
+# ---- llvm: wrappers ---------------------------------------------------------------------------
+
+def _llvm_mov32_wide(original):
+    def _alu(self, pc, insn):           # mov32 r, r copies all 64 bits
+        spec = insn.spec
+        if spec.op == "mov" and spec.width == 32 and spec.source == "reg":
+            self.set(insn.dst, self.get(insn.src))
+            return
+        return original(self, pc, insn)
+    return _alu
+
+
+def _llvm_neg32_wide(original):
+    def _neg(self, pc, insn):           # neg32 done in 64 bits
+        if insn.spec.width == 32:
+            self.set(insn.dst, self.b.neg(self.get(insn.dst)))
+            return
+        return original(self, pc, insn)
+    return _neg
+
+
+def _llvm_lddw_low(original):
+    def _lddw(self, pc, insn):          # lddw keeps only the low 32 bits
+        if insn.src == 0:
+            from ..backends.llvmtypes import I64, const
+            self.set(insn.dst, const(I64, insn.imm64 & 0xFFFFFFFF))
+            return
+        return original(self, pc, insn)
+    return _lddw
+
+
+def _llvm_shift_count(original):
+    def _operands(self, insn, width):   # a 64-bit shift's register count masked to 5 bits
+        x, y = original(self, insn, width)
+        if insn.spec.op in ("lsh", "rsh", "arsh") and insn.spec.source == "reg" \
+                and width == 64:
+            from ..backends.llvmtypes import I64, const
+            y = self.b.and_(y, const(I64, 31))
+        return x, y
+    return _operands
+
+
+MUTANTS: tuple[Mutant, ...] = (
+    # peachpy: condition codes and signedness (backends.x86layout's tables)
+    Mutant("x86-jsgt-unsigned", "peachpy", "jsgt tested as unsigned above (ja)",
+           _table("x86layout", "JCC", "jsgt", "a")),
+    Mutant("x86-jslt-unsigned", "peachpy", "jslt tested as unsigned below (jb)",
+           _table("x86layout", "JCC", "jslt", "b")),
+    Mutant("x86-jsle-strict", "peachpy", "jsle tested as jl (equality forgotten)",
+           _table("x86layout", "JCC", "jsle", "l")),
+    Mutant("x86-jge-strict", "peachpy", "jge tested as ja", _table("x86layout", "JCC", "jge", "a")),
+    Mutant("x86-jle-strict", "peachpy", "jle tested as jb", _table("x86layout", "JCC", "jle", "b")),
+    Mutant("x86-jset-inverted", "peachpy", "jset jumps when no bit is common (je)",
+           _table("x86layout", "JCC", "jset", "e")),
+    Mutant("x86-arsh-logical", "peachpy", "arsh emitted as a logical shift (shr)",
+           _table("x86layout", "SHIFT_OPS", "arsh", "SHR")),
+    Mutant("x86-rsh-arithmetic", "peachpy", "rsh emitted as an arithmetic shift (sar)",
+           _table("x86layout", "SHIFT_OPS", "rsh", "SAR")),
+    Mutant("x86-or-xor", "peachpy", "or emitted as xor", _table("x86layout", "ALU_OPS", "or", "XOR")),
+    Mutant("x86-and-or", "peachpy", "and emitted as or", _table("x86layout", "ALU_OPS", "and", "OR")),
+    Mutant("x86-atomic-or-xor", "peachpy", "atomic or done as xor",
+           _table("x86layout", "ATOMIC_OPS", "or", "XOR")),
+    Mutant("x86-atomic-and-or", "peachpy", "atomic and done as or",
+           _table("x86layout", "ATOMIC_OPS", "and", "OR")),
+    Mutant("x86-ldxsh-zero-ext", "peachpy", "ldxsh zero-extends (movzx)",
+           _table("x86layout", "SIGNED_LOAD", 2, "MOVZX")),
+    Mutant("x86-ldxsb-zero-ext", "peachpy", "ldxsb zero-extends (movzx)",
+           _table("x86layout", "SIGNED_LOAD", 1, "MOVZX")),
+    # peachpy: lowering methods
+    Mutant("x86-mov32-same", "peachpy", "mov32 r, r emitted as nothing (no zero-extension)",
+           _wrap("x86alu", "AluLowering", "_alu", _x86_mov32_same)),
+    Mutant("x86-add32-wide", "peachpy", "add32 r, r done in 64 bits",
+           _wrap("x86alu", "AluLowering", "_alu", _x86_add32_wide)),
+    Mutant("x86-shift0-no-zext", "peachpy", "a 32-bit shift by 0 not zero-extended",
+           _wrap("x86alu", "AluLowering", "_shift", _x86_shift0)),
+    Mutant("x86-neg32-wide", "peachpy", "neg32 done in 64 bits",
+           _wrap("x86alu", "AluLowering", "_neg", _x86_neg32)),
+    Mutant("x86-lddw-low", "peachpy", "lddw keeps only the low 32 bits",
+           _wrap("x86", "_Lowering", "_lddw", _x86_lddw_low)),
+    Mutant("x86-ldxw-signed", "peachpy", "ldxw sign-extends (movsxd)",
+           _wrap("x86", "_Lowering", "_load", _x86_ldxw_signed)),
+    # llvm: predicates and operations (backends.llvmtypes' tables)
+    Mutant("llvm-jsgt-unsigned", "llvm", "jsgt compared unsigned",
+           _table("llvmtypes", "CMP", "jsgt", ("u", ">"))),
+    Mutant("llvm-jslt-unsigned", "llvm", "jslt compared unsigned",
+           _table("llvmtypes", "CMP", "jslt", ("u", "<"))),
+    Mutant("llvm-jsle-strict", "llvm", "jsle compared with <",
+           _table("llvmtypes", "CMP", "jsle", ("s", "<"))),
+    Mutant("llvm-jge-strict", "llvm", "jge compared with >",
+           _table("llvmtypes", "CMP", "jge", ("u", ">"))),
+    Mutant("llvm-jle-signed", "llvm", "jle compared signed",
+           _table("llvmtypes", "CMP", "jle", ("s", "<="))),
+    Mutant("llvm-arsh-logical", "llvm", "arsh built as lshr",
+           _table("llvmtypes", "SHIFT_OPS", "arsh", "lshr")),
+    Mutant("llvm-rsh-arithmetic", "llvm", "rsh built as ashr",
+           _table("llvmtypes", "SHIFT_OPS", "rsh", "ashr")),
+    Mutant("llvm-or-xor", "llvm", "or built as xor", _table("llvmtypes", "SIMPLE_OPS", "or", "xor")),
+    Mutant("llvm-and-or", "llvm", "and built as or", _table("llvmtypes", "SIMPLE_OPS", "and", "or_")),
+    Mutant("llvm-atomic-or-xor", "llvm", "atomic or done as xor",
+           _table("llvmtypes", "ATOMIC_OPS", "or", "xor")),
+    Mutant("llvm-atomic-and-or", "llvm", "atomic and done as or",
+           _table("llvmtypes", "ATOMIC_OPS", "and", "or")),
+    # llvm: the IR builder's operations and lowering methods
+    Mutant("llvm-smod-unsigned", "llvm", "smod built as an unsigned remainder",
+           _builder("srem", "urem")),
+    Mutant("llvm-sdiv-unsigned", "llvm", "sdiv built as an unsigned division",
+           _builder("sdiv", "udiv")),
+    Mutant("llvm-sext-zext", "llvm", "sign extension built as zero extension",
+           _builder("sext", "zext")),
+    Mutant("llvm-mov32-wide", "llvm", "mov32 r, r copies all 64 bits",
+           _wrap("llvmalu", "AluLowering", "_alu", _llvm_mov32_wide)),
+    Mutant("llvm-neg32-wide", "llvm", "neg32 done in 64 bits",
+           _wrap("llvmalu", "AluLowering", "_neg", _llvm_neg32_wide)),
+    Mutant("llvm-lddw-low", "llvm", "lddw keeps only the low 32 bits",
+           _wrap("llvm", "_Function", "_lddw", _llvm_lddw_low)),
+    Mutant("llvm-shift64-count", "llvm", "a 64-bit shift's register count masked to 5 bits",
+           _wrap("llvmalu", "AluLowering", "_operands", _llvm_shift_count)),
+    Mutant("llvm-lshr-ashr", "llvm", "every logical right shift built as arithmetic",
+           _builder("lshr", "ashr")),
+    Mutant("llvm-ult-slt", "llvm", "unsigned less-than compares signed",
+           _table("llvmtypes", "CMP", "jlt", ("s", "<"))),
+)
+
+_BY_NAME = {m.name: m for m in MUTANTS}
+
+
+def by_engine(engine: str) -> list[Mutant]:
+    return [m for m in MUTANTS if m.engine == engine]
+
+
+def apply(name: str) -> None:
+    """Install mutant `name` in this process (a fuzzing worker)."""
+    try:
+        _BY_NAME[name].install()
+    except KeyError:
+        raise BpfError(f"unknown mutant {name!r}") from None
