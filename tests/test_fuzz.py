@@ -164,3 +164,18 @@ def test_self_test_cli_names_unknown_mutants():
     assert proc.returncode != 0
     assert proc.stderr.strip().splitlines() == \
         ["bpfjit: error: unknown mutant(s): no-such-mutant (bpfjit.fuzz.mutants)"]
+
+
+def test_hostile_inputs_start_from_varied_programs():
+    # regression: each draw used to be hypothesis's first example of a fresh run, its
+    # simplest program (`mov r6, r1; add r0, 0; exit` after the prologue), every time
+    import random
+
+    from bpfjit.fuzz.campaign import _sample_programs
+    drawn = _sample_programs(random.Random(5), 20)
+    assert len(drawn) == 20
+    assert len({prog.to_bytes() for prog, _ in drawn}) >= 15
+    assert max(len(prog) for prog, _ in drawn) > min(len(prog) for prog, _ in drawn)
+    # the same seed draws the same programs
+    again = _sample_programs(random.Random(5), 20)
+    assert [p.to_bytes() for p, _ in again] == [p.to_bytes() for p, _ in drawn]

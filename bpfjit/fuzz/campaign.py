@@ -122,12 +122,15 @@ def _differential_round(worker: Worker, engines: list[str], seed: int, examples:
 
 def _hostile_inputs(rng: random.Random):
     """Random bytes, and generated programs with bytes flipped, dropped or repeated."""
+    pool: list = []
     while True:
         if rng.random() < 0.3:
             yield rng.randbytes(8 * rng.randint(0, 24) + rng.choice([0, 0, 0, 3])), \
                 rng.randbytes(rng.randint(0, 32))
             continue
-        prog, mem = _sample_program(rng)
+        if not pool:
+            pool = _sample_programs(rng, 50)
+        prog, mem = pool.pop()
         raw = bytearray(prog.to_bytes())
         for _ in range(rng.randint(1, 6)):
             where = rng.randrange(len(raw))
@@ -143,15 +146,16 @@ def _hostile_inputs(rng: random.Random):
         yield bytes(raw), mem
 
 
-def _sample_program(rng: random.Random):
-    """One generated program, drawn with hypothesis from a seed of `rng`."""
+def _sample_programs(rng: random.Random, count: int) -> list:
+    """`count` generated programs from one hypothesis run seeded from `rng`.  (One
+    run per program would give its first example every time: the simplest one.)"""
     from hypothesis import HealthCheck, given, settings
     from hypothesis import seed as fixed_seed
 
     from .generator import programs
-    box = []
+    box: list = []
 
-    @settings(max_examples=1, database=None, deadline=None, phases=_generate_only(),
+    @settings(max_examples=count, database=None, deadline=None, phases=_generate_only(),
               suppress_health_check=list(HealthCheck))
     @fixed_seed(rng.getrandbits(64))
     @given(programs())
@@ -159,7 +163,7 @@ def _sample_program(rng: random.Random):
         box.append(generated)
 
     draw()
-    return box[0]
+    return box[:count]
 
 
 def _generate_only():
