@@ -45,7 +45,6 @@ from bpfjit.traps import WRITE_FLAG, TrapCode
 from .llvmalu import AluLowering
 from .llvmcodegen import TRIPLE, VECTORIZE
 from bpfjit.blinding import blinding_key, needs_blinding
-from bpfjit import speculation
 from .llvmcalls import CallLowering
 from .llvmlines import LineInfo, line_table
 from .llvmspeculation import SpeculationLowering
@@ -164,9 +163,9 @@ class _Function(AluLowering, CallLowering, VersionLowering, SpeculationLowering)
         tb.ret(const(I64, 0))
         if ok is None:
             self.b.branch(block)
-        elif speculation.MISPREDICT and code is TrapCode.MEMORY:
-            return                               # (testing: as if predicted in bounds)
         else:
+            if code is TrapCode.MEMORY:
+                ok = self.predicted(ok)
             cont = self.func.append_basic_block()
             self.b.cbranch(ok, cont, block).set_metadata("prof", self.m.unlikely_second)
             self.b.position_at_end(cont)

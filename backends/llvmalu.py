@@ -6,8 +6,6 @@ from __future__ import annotations
 
 from llvmlite import ir
 
-from bpfjit import speculation
-
 from .llvmtypes import I8, I32, I64, INT, SHIFT_OPS, SIMPLE_OPS, const
 
 __all__ = ["AluLowering"]
@@ -99,9 +97,7 @@ class AluLowering:
         self.save_budget_on_return(ob)
         ob.ret(const(I64, 0))
         cont = self.func.append_basic_block()
-        if speculation.MISPREDICT:               # (testing: as if predicted inside)
-            inside = const(ir.IntType(1), 1)
-        b.cbranch(inside, cont, outside)
+        b.cbranch(self.predicted(inside), cont, outside)
         b.position_at_end(cont)
         if self.m.spec:                         # (bpfjit.speculation)
             offset = self.guard(offset, self._bound("mem", insn.spec.size), offset)

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import errno
 
-from bpfjit import speculation
 from bpfjit.isa import STACK_SIZE
 from bpfjit.maps import ARRAY_OF_MAPS, ARRAY_TYPES, HASH_OF_MAPS, map_handle
 from bpfjit.maps.base import HANDLE_SHIFT
@@ -104,9 +103,7 @@ class CallLowering:
         b = self.b
         the_map = self.m.prog.maps.list[index]
         key = b.load(b.inttoptr(self.get(2), PTR), typ=I32, align=1)
-        inside = b.icmp_unsigned("<", key, const(I32, the_map.max_entries))
-        if speculation.MISPREDICT:               # (testing: as if predicted inside)
-            inside = b.icmp_unsigned("==", key, key)
+        inside = self.predicted(b.icmp_unsigned("<", key, const(I32, the_map.max_entries)))
         slot = b.zext(key, I64)
         if self.m.spec:      # a mispredicted test reads entry 0, as the kernel masks
             slot = self.guard(slot, const(I64, the_map.max_entries), slot, poison=0)

@@ -7,15 +7,21 @@ from __future__ import annotations
 
 from llvmlite import ir
 
+from bpfjit import speculation
 from bpfjit.speculation import POISON, clamp_region
 
-from .llvmtypes import I8, I64, PTR, const
+from .llvmtypes import I1, I8, I64, PTR, const
 
 __all__ = ["SpeculationLowering"]
 
 
 class SpeculationLowering:
     """guard() and fence(); the pointers of unchecked accesses (_clamped)."""
+
+    def predicted(self, ok):
+        """The condition a bounds test branches on: `ok`, or under
+        bpfjit.speculation.MISPREDICT (testing) true, as a CPU may predict it."""
+        return const(I1, 1) if speculation.MISPREDICT else ok
 
     def guard(self, x, bound, keep, strict: bool = True, builder=None, poison: int = POISON):
         """`keep` when x < bound (x <= bound unless `strict`), else `poison` (an index
@@ -44,13 +50,14 @@ class SpeculationLowering:
             if clamp == "mem":
                 x, bound = self.buffer_test(addr, size)
                 d = self.guard(x, bound, d)
-            if self.adjust is not None and self.adjusts(pc):
-                d = b.add(d, self.adjust)
+            adjust = self._adjustment(pc)
+            if adjust is not None:
+                d = b.add(d, adjust)
             return b.gep(self.mem, [d], source_etype=I8)
         if region == "stack":
             if clamp == "stack":
-                d = self.guard(b.sub(addr, self.frame_lo_i), self._bound("stack", size),
-                               b.sub(addr, self.frame_lo_i), strict=False)
+                d = b.sub(addr, self.frame_lo_i)
+                d = self.guard(d, self._bound("stack", size), d, strict=False)
                 return b.gep(self.frame_lo, [d], source_etype=I8)
             base = b.ptrtoint(self.stack_base, I64)
             return b.gep(self.stack_base, [b.sub(addr, base)], source_etype=I8)
@@ -59,12 +66,17 @@ class SpeculationLowering:
             d = b.sub(addr, arena)
             room = const(I64, self.m.prog.maps.list[clamp[1]].size - size)
             addr = b.add(arena, self.guard(d, room, d, strict=False))
-        if self.adjust is not None and self.adjusts(pc):
-            addr = b.add(addr, self.adjust)
+        adjust = self._adjustment(pc)
+        if adjust is not None:
+            addr = b.add(addr, adjust)
         return b.inttoptr(addr, PTR)
 
-    def adjusts(self, pc: int) -> bool:
-        """Whether the access at `pc` takes self.adjust: a group member, or an access
-        the fast copy's entry test hoisted."""
-        return (self.grouped is not None and pc in self.grouped.members) or \
-            (self.fast is not None and pc in self.fast.unchecked)
+    def _adjustment(self, pc: int):
+        """What the access at `pc` adds to its offset (self.adjust) when it is a group
+        member or an access the fast copy's entry test hoisted; else None."""
+        if self.adjust is None:
+            return None
+        if (self.grouped is not None and pc in self.grouped.members) or \
+                (self.fast is not None and pc in self.fast.unchecked):
+            return self.adjust
+        return None

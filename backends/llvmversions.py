@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from llvmlite import ir
 
-from bpfjit import speculation
 from bpfjit.tripcount import RANGE
 
 from .copies import CopyTracking
@@ -62,9 +61,7 @@ class VersionLowering(CopyTracking):
         once = self.func.append_basic_block(f"group{group.first}")
         each = self.func.append_basic_block(f"each{group.first}")
         after = self.func.append_basic_block(f"after{group.first}")
-        if speculation.MISPREDICT:               # (testing: as if predicted to fit)
-            fits = const(ir.IntType(1), 1)
-        b.cbranch(fits, once, each).set_metadata("prof", self.m.unlikely_second)
+        b.cbranch(self.predicted(fits), once, each).set_metadata("prof", self.m.unlikely_second)
         outer = self.adjust
         for copy, block in ((group, once), (None, each)):
             b.position_at_end(block)
@@ -130,8 +127,8 @@ class VersionLowering(CopyTracking):
             if loop.trips is not None:
                 tests.append(self._budget_covers(b, loop.trips))
             fast = tests[0] if len(tests) == 1 else b.and_(*tests)
-            if speculation.MISPREDICT and loop.unchecked:   # (testing: as if predicted)
-                fast = const(ir.IntType(1), 1)
+            if loop.unchecked:
+                fast = self.predicted(fast)
             b.cbranch(fast, self.fast_blocks[header][header], self.blocks[header])
             self.fast, self.b, self.resume = loop, b, 0
             blocks = self.fast_blocks[header]

@@ -211,8 +211,9 @@ class _Lowering(AluLowering, CallLowering, VersionLowering, SpeculationLowering)
             a("LEA", "rcx", Mem(8, "rax", STACK_BYTES - size))
             a("MOV", Mem(8, CTX, CTX_SLOT[f"stack_end{size}"]), "rcx")
         a("MOV", Mem(8, "rdx", RUN_SLOT["trap"]), 0)
-        a("MOV", "rcx", POISON)         # what a mispredicted bounds check's cmov moves
-        a("MOV", Mem(8, CTX, CTX_SLOT["poison"]), "rcx")
+        if self.spec:                   # what a mispredicted bounds check's cmov moves
+            a("MOV", "rcx", POISON)
+            a("MOV", Mem(8, CTX, CTX_SLOT["poison"]), "rcx")
         a("MOV", BUDGET, Mem(8, "rdx", RUN_SLOT["budget_limit"]))
         # what helpers need to check the pointers they are given
         a("MOV", Mem(8, "rdx", RUN_SLOT["mem"]), "rdi")

@@ -53,9 +53,7 @@ class CallLowering:
         a("MOV", r32(S2), Mem(4, r[2], 0))                  # r11 = key (u32)
         a("CMP", r32(S2), s32(the_map.max_entries))
         self._check_jump("ae", null)
-        if self.spec:        # a mispredicted test reads entry 0, as the kernel masks
-            a("MOV", S1, 0)                                 # (mov: the flags stay)
-            a("CMOVAE", S2, S1)                             # cmovae r11, r10
+        self._zero_if("AE", S2)                             # (bpfjit.speculation)
         if the_map.spec.type == ARRAY_OF_MAPS:
             # the entry holds 1 + the inner map's index (0: none): r0 = its handle
             self._placed(S1, ("map", index, 0))
@@ -80,13 +78,9 @@ class CallLowering:
         unknown = self._stub(TrapCode.HELPER_UNKNOWN, pc, d)
         a("CMP", d, self.n_helpers)
         a.jump("ae", unknown)
-        index = d
-        if self.spec:                        # (bpfjit.speculation: entry 0 instead)
-            a("MOV", S1, 0)
-            a("CMOVB", S1, d)                               # cmovb r10, id
-            index = S1
+        self._zero_if("AE", d)                              # (bpfjit.speculation)
         self._placed(S2, ("helpers",))
-        a("MOV", S2, Mem(8, S2, 0, index, 8))             # r11 = table[id]
+        a("MOV", S2, Mem(8, S2, 0, d, 8))                 # r11 = table[id]
         a("TEST", S2, S2)
         a.jump("e", unknown)
         self._count_helper_call(pc, S1)                         # (r11 holds the helper)

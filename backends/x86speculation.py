@@ -36,6 +36,13 @@ class SpeculationLowering:
         if self.spec:
             self.a("CMOV" + cond, reg, Mem(8, CTX, CTX_SLOT["poison"]))
 
+    def _zero_if(self, cond: str, reg: str) -> None:
+        """cmov<cond> reg, 0 (r10 is clobbered): after an index's bounds test, as the
+        kernel masks array indices, a mispredicted test reads entry 0."""
+        if self.spec:
+            self.a("MOV", S1, 0)                            # (mov: the flags stay)
+            self.a("CMOV" + cond, reg, S1)
+
     def _clamp(self, clamp: object, size: int) -> None:
         """Replace the address in r11 by POISON unless it lies in the region `clamp`
         names (a proven access with a variable offset), without a branch."""
