@@ -30,6 +30,11 @@ ELF_SOURCES := $(wildcard tests/elf/*.c)
 docs: $(STAMP)
 	$(PY) -m bpfjit helpers --markdown > docs/helpers.md
 
+# Regenerate bpfjit/_ffi.py (cffi's out-of-line ABI module) from bpfjit/ffidefs.py.
+.PHONY: ffi
+ffi: $(STAMP)
+	$(PY) -m bpfjit.ffidefs
+
 .PHONY: elf-fixtures
 elf-fixtures:
 	cd tests/elf && for src in $(notdir $(ELF_SOURCES)); do \

@@ -18,7 +18,7 @@ way.
 
 from __future__ import annotations
 
-import secrets
+import os
 
 from .errors import BpfError
 
@@ -49,6 +49,6 @@ def needs_blinding(value: int, bits: int = 64) -> bool:
 def blinding_key(bits: int = 64) -> int:
     """A fresh random key of `bits` bits, never 0."""
     while True:
-        key = secrets.randbits(bits)
+        key = int.from_bytes(os.urandom((bits + 7) // 8), "little") & ((1 << bits) - 1)
         if key:
             return key

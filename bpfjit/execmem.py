@@ -6,7 +6,7 @@ ExecMemory object is garbage-collected.
 
 from __future__ import annotations
 
-import mmap
+import os
 import weakref
 from typing import Callable
 
@@ -18,6 +18,7 @@ __all__ = ["ExecMemory"]
 PROT_READ, PROT_WRITE, PROT_EXEC = 1, 2, 4
 MAP_PRIVATE, MAP_ANONYMOUS = 0x02, 0x20
 _MAP_FAILED = ffi.cast("void *", -1)
+_PAGE = os.sysconf("SC_PAGE_SIZE")
 
 
 def _unmap(address: int, size: int) -> None:
@@ -38,7 +39,7 @@ class ExecMemory:
             size = len(code)
         if size <= 0:
             raise BpfError("no machine code to map")
-        self.size = -(-size // mmap.PAGESIZE) * mmap.PAGESIZE
+        self.size = -(-size // _PAGE) * _PAGE
         base = libc.mmap(ffi.NULL, self.size, PROT_READ | PROT_WRITE,
                          MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)
         if base == _MAP_FAILED:

@@ -230,6 +230,50 @@ def test_source_digest_follows_a_changed_source_file(tmp_path, monkeypatch):
     assert cache.source_digest() != first
 
 
+def test_source_digest_follows_a_new_file_in_a_subpackage(tmp_path, monkeypatch):
+    import shutil
+    import bpfjit.backends
+    copy = tmp_path / "bpfjit"
+    shutil.copytree(Path(bpfjit.__file__).parent, copy,
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    monkeypatch.setattr(bpfjit, "__file__", str(copy / "__init__.py"))
+    monkeypatch.setattr(bpfjit.backends, "__file__", str(copy / "__init__.py"))
+    monkeypatch.setattr(cache, "_state", {})
+    first = cache.source_digest()
+    (copy / "verifier" / "extra.py").write_text("X = 1\n")
+    monkeypatch.setattr(cache, "_state", {})
+    assert cache.source_digest() != first
+
+
+def test_an_installed_copy_is_named_by_its_record(tmp_path):
+    # a wheel install: site-packages/bpfjit plus bpfjit-<version>.dist-info/RECORD, which
+    # lists each file with its hash; the digest is the RECORD's, and follows it
+    import hashlib
+    package = tmp_path / "bpfjit"
+    package.mkdir()
+    info = tmp_path / "bpfjit-9.9.dist-info"
+    info.mkdir()
+    record = b"bpfjit/__init__.py,sha256=AAAA,10\nbpfjit/cache.py,sha256=BBBB,20\n"
+    (info / "RECORD").write_bytes(record)
+    assert cache.installed_digest(str(package), "9.9") == \
+        hashlib.sha256(b"RECORD\0" + record).hexdigest()
+    (info / "RECORD").write_bytes(record.replace(b"BBBB", b"CCCC"))
+    assert cache.installed_digest(str(package), "9.9") == \
+        hashlib.sha256(b"RECORD\0" + record.replace(b"BBBB", b"CCCC")).hexdigest()
+    # another version's RECORD, or one that does not list bpfjit's files: not this copy
+    assert cache.installed_digest(str(package), "1.0") is None
+    (info / "RECORD").write_bytes(b"__editable___bpfjit_finder.py,sha256=DDDD,30\n")
+    assert cache.installed_digest(str(package), "9.9") is None
+
+
+@pytest.mark.skipif(Path(bpfjit.__file__).resolve().parent.parent
+                    != Path(__file__).resolve().parent.parent,
+                    reason="bpfjit is imported from an installed copy, not this checkout")
+def test_the_source_tree_is_not_taken_for_an_installed_copy():
+    # this checkout (an editable install) has no RECORD beside its package directory
+    assert cache.installed_digest(str(Path(bpfjit.__file__).parent), bpfjit.__version__) is None
+
+
 @pytest.mark.skipif("peachpy" not in bpfjit.engines(), reason="PeachPy is not installed")
 def test_peachpy_takes_its_map_routines_from_the_cache(own_cache):
     # a first process compiles a program using hash-map routines; a second one compiles
