@@ -33,7 +33,7 @@ docs: $(STAMP)
 # Regenerate bpfjit/_ffi.py (cffi's out-of-line ABI module) from bpfjit/ffidefs.py.
 .PHONY: ffi
 ffi: $(STAMP)
-	$(PY) -m bpfjit.ffidefs
+	$(PY) -W ignore -c "from bpfjit.ffidefs import generate; generate('bpfjit/_ffi.py')"
 
 .PHONY: elf-fixtures
 elf-fixtures:

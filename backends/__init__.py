@@ -12,9 +12,12 @@ from typing import Callable
 
 from bpfjit.errors import BackendUnavailable, BpfError
 
-__all__ = ["ENGINES", "get_engine", "available_engines", "reject_unknown_options"]
+__all__ = ["ENGINES", "KERNEL", "get_engine", "available_engines", "reject_unknown_options"]
 
 ENGINES = ("interp", "llvm", "peachpy")
+# the running kernel, through bpf(2): an oracle that runs a subset of programs (plain and
+# XDP, no maps or helpers), so it is listed only when asked for (available_engines)
+KERNEL = "kernel"
 
 
 def reject_unknown_options(engine: str, unknown: dict) -> None:
@@ -62,6 +65,18 @@ def _peachpy(verified, helpers=None, budget=None, helper_calls=None, blind=None,
                        speculation=speculation)
 
 
+def _kernel(verified, helpers=None, budget=None, helper_calls=None, **unknown):
+    """The running kernel's verifier and JIT (backends.kerneljit); `budget` and
+    `helper_calls` do not apply (the kernel proves termination; no helpers)."""
+    reject_unknown_options("kernel", unknown)
+    from bpfjit.bpfsys import unavailable
+    reason = unavailable()
+    if reason is not None:
+        raise BackendUnavailable(f"engine 'kernel' cannot run here: {reason}")
+    from .kerneljit import compile_kernel
+    return compile_kernel(verified, helpers=helpers)
+
+
 _FOUND: dict[str, bool] = {}
 
 
@@ -72,7 +87,8 @@ def _peachpy_importable() -> bool:
     return _FOUND["peachpy"]
 
 
-_FACTORIES: dict[str, Callable] = {"interp": _interp, "llvm": _llvm, "peachpy": _peachpy}
+_FACTORIES: dict[str, Callable] = {"interp": _interp, "llvm": _llvm, "peachpy": _peachpy,
+                                   KERNEL: _kernel}
 
 
 def get_engine(name: str) -> Callable:
@@ -83,16 +99,17 @@ def get_engine(name: str) -> Callable:
         return _FACTORIES[name]
     except KeyError:
         raise BackendUnavailable(
-            f"unknown engine {name!r}; engines are: {', '.join(ENGINES)}") from None
+            f"unknown engine {name!r}; engines are: {', '.join(ENGINES + (KERNEL,))}") from None
 
 
-def available_engines() -> list[str]:
-    """Engines that can compile and run a program on this machine right now."""
+def available_engines(kernel: bool = False) -> list[str]:
+    """Engines that can compile and run a program on this machine right now; with
+    `kernel`, also the running kernel when this process may load programs into it."""
     from bpfjit.asm import assemble
     from bpfjit.verifier import verify
     probe = verify(assemble("mov %r0, 0\nexit"))
     found = []
-    for name in ENGINES:
+    for name in ENGINES + ((KERNEL,) if kernel else ()):
         try:
             get_engine(name)(probe)
         except BackendUnavailable:

@@ -87,10 +87,12 @@ def load_elf(source, section: str | None = None, function: str | None = None,
                  max_entries=max_entries)
 
 
-def engines() -> list[str]:
-    """The engines available on this machine."""
+def engines(kernel: bool = False) -> list[str]:
+    """The engines available on this machine.  `kernel=True` adds "kernel" where this
+    process may load programs into the running kernel (bpfjit.backends.kerneljit: an
+    independent oracle that runs plain and XDP programs without maps or helpers)."""
     from bpfjit.backends import available_engines
-    return available_engines()
+    return available_engines(kernel)
 
 
 def _load_fronts() -> None:

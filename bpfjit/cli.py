@@ -309,7 +309,8 @@ def cmd_fuzz(args) -> int:
     from .fuzz.campaign import run_parallel
     from . import engines as available
     engines = args.engines.split(",") if args.engines else available()
-    engines = ["interp"] + [e for e in engines if e != "interp"]
+    engines = ["interp"] + [e for e in dict.fromkeys(engines) if e != "interp"]
+    _check_fuzz_engines(engines, args.mode)
     if args.jobs < 1:
         raise _UserError("--jobs must be at least 1")
     if args.self_test:
@@ -329,6 +330,26 @@ def cmd_fuzz(args) -> int:
           f"{', '.join(engines)} ({args.mode}, {args.jobs} job(s), seed {args.seed})")
     print(stats.summary)
     return 1 if stats.mismatches or stats.crashes else 0
+
+
+def _check_fuzz_engines(engines: list[str], mode: str) -> None:
+    """Every engine asked for must run here (a missing one would mismatch on every
+    program); the kernel takes generated programs only, never hostile bytes."""
+    from . import engines as available
+    from .backends import KERNEL
+    from .bpfsys import unavailable
+    here = available()
+    for name in engines:
+        if name == KERNEL:
+            if mode == "hostile":
+                raise _UserError("hostile mode does not feed the kernel engine: it runs "
+                                 "only generated programs the kernel can verify")
+            reason = unavailable()
+            if reason is not None:
+                raise _UserError(f"engine 'kernel' cannot run here: {reason}")
+        elif name not in here:
+            raise _UserError(f"engine {name!r} is not available here (engines: "
+                             f"{', '.join(here + [KERNEL])})")
 
 
 def _fuzz_self_test(args, engines: list[str]) -> int:

@@ -35,16 +35,21 @@ class CampaignStats:
     mismatches: int = 0
     crashes: int = 0
     saved: list[str] = field(default_factory=list)
+    refused: dict[str, int] = field(default_factory=dict)   # the kernel's reasons, counted
 
     def add(self, other: "CampaignStats") -> None:
         self.programs += other.programs
         self.mismatches += other.mismatches
         self.crashes += other.crashes
         self.saved += other.saved
+        for reason, count in other.refused.items():
+            self.refused[reason] = self.refused.get(reason, 0) + count
 
     @property
     def summary(self) -> str:
-        return (f"fuzz: {self.programs} programs, {self.mismatches} mismatches, "
+        refused = sum(self.refused.values())
+        kernel = f" ({refused} refused by the kernel's verifier)" if refused else ""
+        return (f"fuzz: {self.programs} programs{kernel}, {self.mismatches} mismatches, "
                 f"{self.crashes} crashes")
 
 
@@ -55,17 +60,21 @@ class _OutOfTime(Exception):
 class _Found(Exception):
     """A failing example: raised inside hypothesis so that it shrinks it."""
 
-    def __init__(self, kind: str, raw: bytes, mem: bytes, engines, outcomes):
+    def __init__(self, kind: str, raw: bytes, mem: bytes, engines, outcomes,
+                 context: str | None = None):
         super().__init__(kind)
         self.kind, self.raw, self.mem = kind, raw, mem
-        self.engines, self.outcomes = engines, outcomes
+        self.engines, self.outcomes, self.context = engines, outcomes, context
 
 
 def save_failure(out_dir: Path, kind: str, raw: bytes, mem: bytes, engines: list[str],
-                 outcomes: list[Outcome] | None) -> Path:
+                 outcomes: list[Outcome] | None, context: str | None = None) -> Path:
     """Write a reproducible .data file: the program, its memory, the interpreter's result."""
     out_dir.mkdir(parents=True, exist_ok=True)
     lines = [f"# bpfjit fuzz: {kind}", "# helpers: fuzz (bpfjit.fuzz.oracle.HELPERS)"]
+    if context is not None:
+        lines.append(f"# an {context.upper()} program: the memory is its packet "
+                     f"(bpfjit.Program(insns, context={context!r}))")
     if outcomes:
         for engine, outcome in zip(engines, outcomes):
             lines.append(f"# {engine}: {outcome.describe()}")
@@ -96,12 +105,13 @@ def _differential_round(worker: Worker, engines: list[str], seed: int, examples:
     from hypothesis import seed as fixed_seed
 
     from .generator import programs
+    kernel = "kernel" in engines        # programs the kernel's verifier accepts too (XDP)
 
     @settings(max_examples=examples, deadline=None, database=None, derandomize=False,
               suppress_health_check=list(HealthCheck),
               phases=tuple(Phase) if shrink else _generate_only())
     @fixed_seed(seed)
-    @given(programs())
+    @given(programs(kernel=kernel))
     def check(generated):
         if time.monotonic() > deadline:
             raise _OutOfTime()
@@ -111,11 +121,16 @@ def _differential_round(worker: Worker, engines: list[str], seed: int, examples:
         if counter is not None:
             with counter.get_lock():
                 counter.value += 1
-        outcomes = worker.run(raw, mem, engines)
+        outcomes = worker.run(raw, mem, engines, context=prog.context)
         if outcomes is None:
-            raise _Found("crash", raw, mem, engines, None)
+            raise _Found("crash", raw, mem, engines, None, prog.context)
+        if kernel:
+            said = outcomes[engines.index("kernel")]
+            if said.result == "VerifierError":      # not a wrong result: counted apart
+                stats.refused[said.detail] = stats.refused.get(said.detail, 0) + 1
+                return
         if any(o != outcomes[0] for o in outcomes[1:]):
-            raise _Found("mismatch", raw, mem, engines, outcomes)
+            raise _Found("mismatch", raw, mem, engines, outcomes, prog.context)
 
     check()
 
@@ -234,7 +249,8 @@ def run_campaign(engines: list[str], examples: int | None, seconds: float | None
                 else:
                     stats.mismatches += 1
                 stats.saved.append(str(save_failure(out_dir, found.kind, found.raw, found.mem,
-                                                    found.engines, found.outcomes)))
+                                                    found.engines, found.outcomes,
+                                                    found.context)))
             remaining -= count
             round_no += 1
             if stats.programs == before:

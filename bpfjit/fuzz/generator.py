@@ -29,7 +29,7 @@ from ..asm import assemble
 from ..isa import OPCODES, Kind
 from ..program import Program
 
-__all__ = ["programs", "fold_epilogue", "EDGE_IMMS", "HELPER_IDS"]
+__all__ = ["programs", "fold_epilogue", "xdp_prologue", "EDGE_IMMS", "HELPER_IDS"]
 
 EDGE_IMMS = [0, 1, -1, 2, 7, 8, 15, 16, 31, 32, 33, 63, 64, 65, 0x7F, 0x80, 0xFF, 0x7FFF,
              0x8000, 0xFFFF, 0x7FFFFFFF, -0x80000000, -0x7FFFFFFF, 0x12345678, -0x12345678]
@@ -45,6 +45,8 @@ LOOP_DATA = [0, 2, 3, 4, 5, 7, 8]        # ... inside a loop, whose counter is r
 FRAME_INIT = 64                          # bytes of stack the prologue writes
 
 _ALU = [s for s in OPCODES if s.kind is Kind.ALU]
+_SHIFTS = {"lsh", "rsh", "arsh"}
+_DIVISIONS = {"div", "mod", "sdiv", "smod"}
 _BY_KIND = {kind: [s for s in OPCODES if s.kind is kind] for kind in Kind}
 _ATOMIC_NAMES = sorted({s.mnemonic for s in _BY_KIND[Kind.ATOMIC]})
 _COND = sorted({s.mnemonic for s in _BY_KIND[Kind.JCOND]})
@@ -61,13 +63,19 @@ def _reg(draw, regs) -> str:
 
 
 @st.composite
-def _alu(draw, regs) -> list[str]:
+def _alu(draw, regs, kernel: bool = False) -> list[str]:
     spec = draw(st.sampled_from(_ALU))
     dst = draw(_reg(regs))
     if spec.source == "reg":
         src = dst if draw(st.integers(0, 3)) == 0 else draw(_reg(regs))
         return [f"{spec.mnemonic} {dst}, {src}"]
-    return [f"{spec.mnemonic} {dst}, {draw(_imm())}"]
+    imm = draw(_imm())
+    if kernel:          # what the kernel's verifier refuses: shifts past the width, / 0
+        if spec.op in _SHIFTS:
+            imm &= spec.width - 1
+        elif spec.op in _DIVISIONS and imm == 0:
+            imm = draw(st.sampled_from([1, -1, 3, 0x7FFFFFFF, -0x80000000]))
+    return [f"{spec.mnemonic} {dst}, {imm}"]
 
 
 @st.composite
@@ -106,10 +114,11 @@ def _lddw(draw, regs) -> list[str]:
 
 
 @st.composite
-def _address(draw, mem_len: int | None, size: int, valid: bool) -> str:
+def _address(draw, mem_len: int | None, size: int, valid: bool, kernel: bool = False) -> str:
     """[%r6+off] in the buffer or [%r10-off] in the initialised stack, or just outside.
 
-    mem_len None: no buffer pointer here (in a callee), the stack only."""
+    mem_len None: no buffer pointer here (in a callee), the stack only.  `kernel`: stack
+    offsets aligned to the size, as the kernel's verifier requires."""
     if mem_len is not None and draw(st.booleans()):
         if valid:
             off = draw(st.integers(0, max(mem_len - size, 0))) if mem_len >= size else 0
@@ -118,16 +127,18 @@ def _address(draw, mem_len: int | None, size: int, valid: bool) -> str:
         return f"[%r6{off:+d}]"
     if valid:
         off = -draw(st.integers(size, FRAME_INIT))
+        if kernel:
+            off = -(-off // size * size)
     else:
         off = draw(st.sampled_from([0, -size + 1, -513, -600]))
     return f"[%r10{off:+d}]"
 
 
 @st.composite
-def _memory(draw, regs, mem_len: int | None) -> list[str]:
+def _memory(draw, regs, mem_len: int | None, kernel: bool = False) -> list[str]:
     size, suffix = draw(st.sampled_from([(1, "b"), (2, "h"), (4, "w"), (8, "dw")]))
-    valid = draw(st.integers(0, 19)) > 0          # one access in twenty may trap
-    addr = draw(_address(mem_len, size, valid))
+    valid = kernel or draw(st.integers(0, 19)) > 0      # one access in twenty may trap
+    addr = draw(_address(mem_len, size, valid, kernel))
     what = draw(st.sampled_from(["ldx", "ldxs", "st", "stx", "atomic"]))
     if what == "ldxs" and size == 8:
         what = "ldx"
@@ -137,6 +148,8 @@ def _memory(draw, regs, mem_len: int | None) -> list[str]:
         return [f"st{suffix} {addr}, {draw(_imm())}"]
     if what == "stx" or size < 4:
         return [f"stx{suffix} {addr}, {draw(_reg(regs))}"]
+    if kernel and addr.startswith("[%r6"):      # the kernel allows no atomics on a packet
+        addr = draw(_address(None, size, True, kernel))
     name = draw(st.sampled_from([n for n in _ATOMIC_NAMES if n.endswith("32") == (size == 4)]))
     return [f"{name} {addr}, {draw(_reg(regs))}"]
 
@@ -167,26 +180,30 @@ def _idiom(draw, regs) -> list[str]:
                                  [f"lsh {r}, 32", f"arsh {r}, 32"]]))
 
 
-def _simple(regs, mem_len: int | None):
-    return st.one_of(_alu(regs), _alu(regs), _alu(regs), _unary(regs), _lddw(regs),
-                     _memory(regs, mem_len), _memory(regs, mem_len), _observe(regs),
-                     _idiom(regs))
+def _simple(regs, mem_len: int | None, kernel: bool = False):
+    return st.one_of(_alu(regs, kernel), _alu(regs, kernel), _alu(regs, kernel),
+                     _unary(regs), _lddw(regs), _memory(regs, mem_len, kernel),
+                     _memory(regs, mem_len, kernel), _observe(regs), _idiom(regs))
 
 
 @st.composite
-def _block(draw, mem_len: int | None, labels: list[int], depth: int = 0) -> list[str]:
+def _block(draw, mem_len: int | None, labels: list[int], depth: int = 0,
+           kernel: bool = False) -> list[str]:
     """A list of items: single instructions, jumps over items, loops, calls.
 
-    `labels` counts the labels made so far in this program, so each is unique."""
+    `labels` counts the labels made so far in this program, so each is unique.
+    `kernel`: no helper calls (the kernel engine runs none)."""
     items: list[list[str]] = []
     for _ in range(draw(st.integers(1, 8))):
         choice = draw(st.integers(0, 9))
+        if choice == 6 and kernel:
+            choice = 0
         if choice <= 5 or (depth > 0 and choice != 7) or depth > 1:
-            items.append(draw(_simple(DATA if depth == 0 else LOOP_DATA, mem_len)))
+            items.append(draw(_simple(DATA if depth == 0 else LOOP_DATA, mem_len, kernel)))
         elif choice == 6:
             items.append(draw(_helper_call(DATA)))
         elif choice == 7:       # a conditional jump over what follows
-            inner = draw(_block(mem_len, labels, depth + 1))
+            inner = draw(_block(mem_len, labels, depth + 1, kernel))
             cond = draw(st.sampled_from(_COND))
             regs = DATA if depth == 0 else LOOP_DATA
             rhs = draw(_reg(regs)) if draw(st.booleans()) else str(draw(_imm()))
@@ -194,7 +211,7 @@ def _block(draw, mem_len: int | None, labels: list[int], depth: int = 0) -> list
             label = f"skip{labels[0]}"
             items.append([f"{cond} {draw(_reg(regs))}, {rhs}, {label}", *inner, f"{label}:"])
         elif choice == 8:       # a bounded loop counting r9 down
-            inner = draw(_block(mem_len, labels, depth + 1))
+            inner = draw(_block(mem_len, labels, depth + 1, kernel))
             labels[0] += 1
             label = f"loop{labels[0]}"
             items.append([f"mov %r9, {draw(st.integers(1, 6))}", f"{label}:", *inner,
@@ -204,15 +221,35 @@ def _block(draw, mem_len: int | None, labels: list[int], depth: int = 0) -> list
     return [line for item in items for line in item]
 
 
+def xdp_prologue(length: int) -> list[str]:
+    """An XDP program's start that the kernel's verifier accepts: r6 = the packet,
+    whose `length` bytes the `data_end` test proves readable (a shorter packet ends
+    the run with r0 = 0)."""
+    return ["ldxw %r2, [%r1+0]", "ldxw %r3, [%r1+4]", "mov %r6, %r2", f"add %r2, {length}",
+            "mov %r0, 0", "jle %r2, %r3, +1", "exit"]
+
+
 @st.composite
-def programs(draw, max_mem: int = 64) -> tuple[Program, bytes]:
-    """(program, input memory) pairs; the program passes the verifier in checked mode."""
-    mem = draw(st.binary(min_size=0, max_size=max_mem))
-    prologue = ["mov %r6, %r1"]
-    prologue += [f"lddw %r{r}, {draw(_value64()):#x}" for r in DATA]
+def programs(draw, max_mem: int = 64, kernel: bool = False) -> tuple[Program, bytes]:
+    """(program, input memory) pairs; the program passes the verifier in checked mode.
+
+    `kernel`: XDP programs the kernel's verifier accepts too (bpfjit.backends.kerneljit):
+    the memory is the packet, starting with the data registers' values (loaded from it,
+    so that no verifier knows them), every access valid and aligned where the kernel
+    wants it, atomics on the stack only, no helper calls."""
+    if kernel:
+        values = [draw(_value64()) for _ in DATA]
+        mem = b"".join(v.to_bytes(8, "little") for v in values)
+        mem += draw(st.binary(min_size=0, max_size=max(max_mem - len(mem), 0)))
+        prologue = xdp_prologue(len(mem))
+        prologue += [f"ldxdw %r{r}, [%r6+{8 * i}]" for i, r in enumerate(DATA)]
+    else:
+        mem = draw(st.binary(min_size=0, max_size=max_mem))
+        prologue = ["mov %r6, %r1"]
+        prologue += [f"lddw %r{r}, {draw(_value64()):#x}" for r in DATA]
     prologue += [f"stdw [%r10-{off}], {draw(_imm())}" for off in range(8, FRAME_INIT + 1, 8)]
     labels = [0]
-    body = draw(_block(len(mem), labels))
+    body = draw(_block(len(mem), labels, kernel=kernel))
     callees: list[list[str]] = []
     lines = []
     for line in body:
@@ -222,7 +259,7 @@ def programs(draw, max_mem: int = 64) -> tuple[Program, bytes]:
             callee += [f"mov %r{r}, {draw(_imm())}" for r in (6, 7, 8, 9)]
             callee += [f"stdw [%r10-{off}], {draw(_imm())}"
                        for off in range(8, FRAME_INIT + 1, 8)]
-            callee += draw(_block(None, labels, 1))
+            callee += draw(_block(None, labels, 1, kernel))
             callees.append(callee + ["exit"])
             lines += [f"mov %r{i}, {draw(_imm())}" for i in range(1, 6)]
             lines += [f"call local sub{n}"]
@@ -231,4 +268,7 @@ def programs(draw, max_mem: int = 64) -> tuple[Program, bytes]:
             lines.append(line)
     text = "\n".join(prologue + lines + fold_epilogue() + ["exit"]
                      + [l for c in callees for l in c])
-    return assemble(text), mem
+    prog = assemble(text)
+    if kernel:
+        prog = Program(prog.insns, context="xdp", prog_type="xdp")
+    return prog, mem

@@ -8,7 +8,7 @@ process is reported as a crash instead of ending the campaign.
 from __future__ import annotations
 
 import multiprocessing
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ..errors import BpfError
 from ..program import Program
@@ -32,6 +32,7 @@ class Outcome:
     result: object          # r0, or the name of the exception
     pc: int | None
     memory: bytes
+    detail: str = field(default="", compare=False)      # the exception's message
 
     def describe(self) -> str:
         if isinstance(self.result, int):
@@ -39,17 +40,21 @@ class Outcome:
         return f"{self.result} at pc {self.pc}" if self.pc is not None else str(self.result)
 
 
-def run_outcome(raw: bytes, mem: bytes, engine: str) -> Outcome:
-    """Decode, verify, compile and run; any exception that is not a BpfError is reported
-    by name too, so that hostile-input runs can tell it apart."""
+def run_outcome(raw: bytes, mem: bytes, engine: str, context: str | None = None) -> Outcome:
+    """Decode, verify, compile and run (as a program of `context`, "xdp" or None); any
+    exception that is not a BpfError is reported by name too, so that hostile-input
+    runs can tell it apart.  The kernel engine gets no helpers (it runs none)."""
     from .. import compile as compile_program
     buf = bytearray(mem)
     try:
-        fn = compile_program(Program.from_bytes(raw), engine, helpers=HELPERS,
+        prog = Program.from_bytes(raw)
+        if context is not None:
+            prog = Program(prog.insns, context=context, prog_type=context)
+        fn = compile_program(prog, engine, helpers=None if engine == "kernel" else HELPERS,
                              budget=FUZZ_BUDGET)
         return Outcome(fn(buf), None, bytes(buf))
     except BpfError as exc:
-        return Outcome(type(exc).__name__, getattr(exc, "pc", None), bytes(buf))
+        return Outcome(type(exc).__name__, getattr(exc, "pc", None), bytes(buf), str(exc))
     except Exception as exc:                # noqa: BLE001 - exactly what hostile mode hunts
         return Outcome(f"unexpected {type(exc).__name__}: {exc}", None, bytes(buf))
 
@@ -68,8 +73,8 @@ def _serve(conn, mutant: str | None = None) -> None:
             return
         if job is None:
             return
-        raw, mem, engines = job
-        conn.send([run_outcome(raw, mem, e) for e in engines])
+        raw, mem, engines, context = job
+        conn.send([run_outcome(raw, mem, e, context) for e in engines])
 
 
 class Worker:
@@ -87,11 +92,11 @@ class Worker:
         self._proc.start()
         child.close()
 
-    def run(self, raw: bytes, mem: bytes, engines: list[str],
-            timeout: float = 60.0) -> list[Outcome] | None:
+    def run(self, raw: bytes, mem: bytes, engines: list[str], timeout: float = 60.0,
+            context: str | None = None) -> list[Outcome] | None:
         """Outcomes per engine, or None when the worker died or hung (a crash)."""
         try:
-            self._conn.send((raw, mem, engines))
+            self._conn.send((raw, mem, engines, context))
             if self._conn.poll(timeout):
                 return self._conn.recv()
         except (EOFError, OSError, BrokenPipeError):

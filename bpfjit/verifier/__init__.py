@@ -60,6 +60,9 @@ class VerifiedProgram:
     # the verdict's name in the code cache (bpfjit.cache), None when not cached: the
     # engines cache their code under it
     cache_name: str | None = field(default=None, compare=False, repr=False)
+    # the program as given, before context field accesses were rewritten into block
+    # accesses (`program`): what the kernel engine loads into the kernel
+    source: Program | None = field(default=None, compare=False, repr=False)
 
     @property
     def stats(self) -> str:
@@ -212,6 +215,7 @@ def verify(prog: Program, mode: str = "checked", helpers=None, log: bool = False
     if not log:
         original.__dict__["_verified"][key] = verified
     verified.cache_name = name
+    verified.source = original
     if name is not None:
         disk.store("verdict", name, {
             "proven": sorted(proven), "accesses": accesses, "unreachable": unreachable,
@@ -248,7 +252,8 @@ def _from_record(prog: Program, mode: str, record: dict) -> VerifiedProgram | No
             bool(record["recursive"]),
             extents={int(pc): (int(lo), int(end)) for pc, (lo, end) in record["extents"]},
             variable={int(pc): tuple(int(i) for i in maps)
-                      for pc, maps in record["variable"]})
+                      for pc, maps in record["variable"]},
+            source=prog)
         maps = [prog.maps.list[i] for i in frozen]
     except (KeyError, TypeError, ValueError, IndexError):
         return None

@@ -1,0 +1,134 @@
+"""The kernel engine: a program run by the running kernel — its verifier, its JIT —
+through BPF_PROG_TEST_RUN (bpfjit.bpfsys), attached to nothing.
+
+interp, llvm and peachpy share one reading of RFC 9669; the kernel is an independent
+one, so the fuzzer compares against it (`bpfjit fuzz --engines interp,kernel`).  What it
+runs: programs without maps or helper calls — plain programs as the kernel's
+`BPF_PROG_TYPE_SYSCALL` (r1 points at a copy of the memory, written back after the run)
+and XDP programs as XDP (the packet; at least 14 bytes, as the kernel requires).  A
+test run returns 32 bits of r0, so each program is loaded twice: as given, and with
+every exit of its main subprogram preceded by `rsh r0, 32`; r0 is the two joined (the
+program is deterministic: no helpers, no maps).  The kernel proves termination, so no
+budget applies; a program it refuses raises VerifierError with the kernel's reason.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import weakref
+
+from bpfjit import bpfsys
+from bpfjit.cfg import subprogram_ranges
+from bpfjit.context import CONTEXTS, copy_back, refuse_context
+from bpfjit.errors import BpfError
+from bpfjit.isa import Kind, find_spec
+from bpfjit.memory import as_buffer
+from bpfjit.program import Program
+
+__all__ = ["compile_kernel", "KernelProgram", "XDP_MIN_PACKET"]
+
+XDP_MIN_PACKET = 14             # an Ethernet header: the kernel's XDP test run minimum
+_UNSUPPORTED = {Kind.CALL: "calls a helper", Kind.CALLX: "calls a helper",
+                Kind.CALL_BTF: "calls a kernel function", Kind.LD_PACKET: "uses a legacy packet load"}
+
+
+def _refuse(reason: str) -> BpfError:
+    return BpfError(f"the kernel engine runs plain and XDP programs without maps or helper "
+                    f"calls; this one {reason}")
+
+
+def high_half_program(prog: Program) -> Program:
+    """`prog` with each exit of its main subprogram turned into a jump to a new
+    `rsh r0, 32; exit` at that subprogram's end (later subprograms move down 2 slots,
+    and the calls and code addresses that cross them follow)."""
+    end = subprogram_ranges(prog)[0][1]
+    ja, gotol, rsh, exit_ = (find_spec(op, 0, 0, imm) for op, imm in
+                             ((0x05, 0), (0x06, 0), (0x77, 32), (0x95, 0)))
+    stub = end                              # new pc of `rsh r0, 32`
+    out = []
+    for pc, insn in zip(prog.pcs, prog.insns):
+        moved = 2 if pc >= end else 0
+        if insn.kind is Kind.EXIT and pc < end:
+            distance = stub - (pc + 1)
+            insn = (dataclasses.replace(insn, spec=ja, off=distance) if distance < 1 << 15
+                    else dataclasses.replace(insn, spec=gotol, imm=distance))
+        elif insn.kind is Kind.CALL_LOCAL or (insn.kind is Kind.LDDW and insn.src == 4):
+            target = pc + insn.imm + 1
+            shift = (2 if target >= end else 0) - moved
+            insn = dataclasses.replace(insn, imm=insn.imm + shift)
+        if pc == end:
+            out += [type(insn)(rsh, dst=0, imm=32), type(insn)(exit_)]
+        out.append(insn)
+    if end == prog.slot_count:
+        out += [type(prog.insns[0])(rsh, dst=0, imm=32), type(prog.insns[0])(exit_)]
+    return prog.with_insns(out)
+
+
+class KernelProgram:
+    """A program loaded into the running kernel; calling it test-runs it there."""
+
+    engine = "kernel"
+
+    def __init__(self, program: Program):
+        self.program = program
+        self.kind = "xdp" if program.context == "xdp" else "syscall"
+        code = program.to_bytes()
+        high = high_half_program(program).to_bytes()
+        self._fds = [bpfsys.prog_load(code, self.kind, "bpfjit")]
+        self._finalizer = weakref.finalize(self, _close_all, self._fds)
+        self._fds.append(bpfsys.prog_load(high, self.kind, "bpfjit_high"))
+        self.extra: dict = {}
+
+    def __call__(self, mem: object = None) -> int:
+        """Run once on `mem` (bytes-like or None; for an XDP program, the packet or an
+        XdpContext); writable memory gets the program's writes; r0 as 64 bits."""
+        if self.kind == "xdp":
+            ctx = CONTEXTS["xdp"].wrap(mem)
+            packet = ctx.packet
+            if len(packet) < XDP_MIN_PACKET:
+                raise BpfError(f"the kernel runs XDP programs on packets of at least "
+                               f"{XDP_MIN_PACKET} bytes, not {len(packet)}")
+            low = bpfsys.test_run(self._fds[0], data=packet)
+            high = bpfsys.test_run(self._fds[1], data=packet)
+            ctx.buffer[ctx.HEADER:ctx.HEADER + len(packet)] = low.data[:len(packet)]
+            copy_back(mem, ctx)
+        else:
+            refuse_context(mem)
+            view = as_buffer(mem)
+            data = bytes(view)
+            try:
+                low = bpfsys.test_run(self._fds[0], ctx=data, ctx_in_place=True)
+                high = bpfsys.test_run(self._fds[1], ctx=data, ctx_in_place=True)
+            except BpfError as exc:
+                raise BpfError(f"{exc} (the kernel needs the memory to cover every offset "
+                               f"the program may access: {len(data)} bytes given)") from None
+            view[:] = low.ctx
+        return (high.retval << 32) | low.retval
+
+    def close(self) -> None:
+        """Unload the program from the kernel (also done when it is collected)."""
+        self._finalizer()
+
+
+def _close_all(fds: list[int]) -> None:
+    for fd in fds:
+        bpfsys.close(fd)
+    fds.clear()
+
+
+def compile_kernel(verified, helpers=None) -> KernelProgram:
+    """Load a verified program into the kernel; BpfError for what it cannot run here,
+    VerifierError when the kernel's verifier refuses it."""
+    prog = verified.source or verified.program      # context accesses as written
+    if helpers:
+        raise _refuse("was given helpers")
+    if prog.context not in (None, "xdp"):
+        raise _refuse(f"is a {prog.context} program")
+    if prog.maps.list:
+        raise _refuse("has maps")
+    for pc, insn in zip(prog.pcs, prog.insns):
+        if insn.kind in _UNSUPPORTED:
+            raise _refuse(f"{_UNSUPPORTED[insn.kind]} at pc {pc}")
+        if insn.kind is Kind.LDDW and insn.src not in (0, 4):
+            raise _refuse(f"refers to a map at pc {pc}")
+    return KernelProgram(prog)

@@ -1,0 +1,149 @@
+"""The running kernel's bpf(2): load a program, test-run it, close it.
+
+Only what the `kernel` engine needs (backends/kerneljit.py): BPF_PROG_LOAD, with the
+verifier's log kept for the error, and BPF_PROG_TEST_RUN, which runs a loaded program
+once on a copy of the input without attaching it anywhere.  Loading needs root, or
+CAP_BPF with CAP_PERFMON (and CAP_NET_ADMIN for packet programs); `unavailable()`
+says why the kernel cannot be used here, or None.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import struct
+
+from .errors import BackendUnavailable, BpfError, VerifierError
+from .native import ffi, libc
+
+__all__ = ["PROG_TYPES", "TestRun", "prog_load", "test_run", "close", "unavailable"]
+
+_NR_BPF = {"x86_64": 321, "aarch64": 280}
+_PROG_LOAD, _PROG_TEST_RUN = 5, 10
+_ATTR_SIZE = 128                        # larger than every field used, zero-filled
+PROG_TYPES = {"xdp": 6, "syscall": 31}  # the kernel's enum bpf_prog_type
+_SLEEPABLE = 1 << 4                     # BPF_F_SLEEPABLE: syscall programs must be
+_LOG_SIZE = 1 << 20
+_EPERM, _EINVAL, _ENOSPC = 1, 22, 28
+
+# union bpf_attr, as BPF_PROG_LOAD reads it: prog_type, insn_cnt, insns, license,
+# log_level, log_size, log_buf, kern_version, prog_flags, prog_name[16]
+_LOAD = struct.Struct("<IIQQIIQII16s")
+# ... and BPF_PROG_TEST_RUN: prog_fd, retval, data_size_in, data_size_out, data_in,
+# data_out, repeat, duration, ctx_size_in, ctx_size_out, ctx_in, ctx_out
+_TEST = struct.Struct("<IIIIQQIIIIQQ")
+
+
+def _bpf(command: int, attr: bytes) -> tuple[int, int, bytes]:
+    """(result, errno, the attribute block as the kernel left it)."""
+    number = _NR_BPF.get(platform.machine())
+    if number is None:
+        raise BackendUnavailable(f"the kernel engine does not know bpf(2) on "
+                                 f"{platform.machine()}")
+    block = ffi.new("uint8_t[]", _ATTR_SIZE)
+    block[0:len(attr)] = attr
+    result = libc.syscall(ffi.cast("long", number), ffi.cast("long", command),
+                          ffi.cast("void *", block), ffi.cast("long", _ATTR_SIZE))
+    return int(result), ffi.errno, bytes(ffi.buffer(block))
+
+
+def prog_load(code: bytes, prog_type: str, name: str = "bpfjit") -> int:
+    """Load bytecode as a program of `prog_type` ("xdp" or "syscall"); its file
+    descriptor.  VerifierError with the kernel verifier's reason when it refuses;
+    BackendUnavailable when this process may not load programs."""
+    insns = ffi.from_buffer(code)
+    license_text = ffi.new("char[]", b"GPL")
+    log = ffi.new("char[]", _LOG_SIZE)
+    flags = _SLEEPABLE if prog_type == "syscall" else 0
+    attr = _LOAD.pack(PROG_TYPES[prog_type], len(code) // 8, int(ffi.cast("uintptr_t", insns)),
+                      int(ffi.cast("uintptr_t", license_text)), 1, _LOG_SIZE,
+                      int(ffi.cast("uintptr_t", log)), 0, flags, name.encode()[:15])
+    fd, error, _ = _bpf(_PROG_LOAD, attr)
+    if fd >= 0:
+        return fd
+    if error == _EPERM:
+        raise BackendUnavailable("the kernel refuses to load eBPF programs for this process "
+                                 "(it needs root, or CAP_BPF and CAP_PERFMON)")
+    text = ffi.string(log).decode("utf-8", "replace")
+    raise VerifierError(-1, f"the kernel's verifier refused it: {_reason(text, error)}")
+
+
+def _reason(log: str, error: int) -> str:
+    """The line of a verifier log that says why (the last one before the statistics)."""
+    lines = [line.strip() for line in log.splitlines() if line.strip()]
+    lines = [line for line in lines if not line.startswith(("processed ", "verification time"))]
+    if lines:
+        return lines[-1]
+    return os.strerror(error) if error else "no reason given"
+
+
+class TestRun:
+    """What one BPF_PROG_TEST_RUN returned: r0 (32 bits), the data and the context
+    after the run, and the kernel's measured time per run in ns."""
+
+    __test__ = False                    # not a pytest class
+
+    def __init__(self, retval: int, data: bytes, ctx: bytes, duration: int):
+        self.retval, self.data, self.ctx, self.duration = retval, data, ctx, duration
+
+
+def test_run(fd: int, data: bytes | None = None, ctx: bytes | None = None,
+             repeat: int = 0, ctx_in_place: bool = False) -> TestRun:
+    """Run program `fd` once (or `repeat` times) on copies of `data` and `ctx`.
+    `ctx_in_place`: the kernel writes the context back over its input (syscall
+    programs, which take neither data nor a separate context output)."""
+    data = b"" if data is None else bytes(data)
+    ctx = b"" if ctx is None else bytes(ctx)
+    data_in = ffi.from_buffer(data) if data else ffi.NULL
+    data_out = ffi.new("uint8_t[]", len(data) + 4096) if data else ffi.NULL
+    ctx_buffer = bytearray(ctx)
+    ctx_in = ffi.from_buffer(ctx_buffer) if ctx else ffi.NULL
+    ctx_out = ffi.new("uint8_t[]", len(ctx)) if ctx and not ctx_in_place else ffi.NULL
+
+    def address(pointer) -> int:
+        return int(ffi.cast("uintptr_t", pointer))
+    attr = _TEST.pack(fd, 0, len(data), len(data) + 4096 if data else 0, address(data_in),
+                      address(data_out), repeat, 0, len(ctx),
+                      len(ctx) if ctx and not ctx_in_place else 0, address(ctx_in),
+                      address(ctx_out))
+    result, error, after = _bpf(_PROG_TEST_RUN, attr)
+    if result < 0:
+        raise BpfError(f"the kernel's test run failed: {os.strerror(error)}")
+    (_, retval, _, data_size, _, _, _, duration, _, ctx_size, _, _) = _TEST.unpack_from(after)
+    data_after = bytes(ffi.buffer(data_out, data_size)) if data else b""
+    if ctx_in_place:
+        ctx_after = bytes(ctx_buffer)
+    else:
+        ctx_after = bytes(ffi.buffer(ctx_out, ctx_size)) if ctx else b""
+    return TestRun(retval, data_after, ctx_after, duration)
+
+
+def close(fd: int) -> None:
+    """Release a loaded program."""
+    try:
+        os.close(fd)
+    except OSError:
+        pass
+
+
+_PROBE: list = []
+
+
+def unavailable() -> str | None:
+    """Why programs cannot be loaded into and test-run in this kernel, or None when
+    they can (probed once per process with a two-instruction syscall program)."""
+    if not _PROBE and platform.system() != "Linux":
+        _PROBE.append("bpf(2) is Linux's")
+    if not _PROBE:
+        probe = struct.pack("<BBhi", 0xB7, 0, 0, 7) + struct.pack("<BBhi", 0x95, 0, 0, 0)
+        try:
+            fd = prog_load(probe, "syscall", "bpfjit_probe")
+            try:
+                ran = test_run(fd, ctx_in_place=True)
+                _PROBE.append(None if ran.retval == 7 else
+                              f"the kernel's test run returned {ran.retval}, not 7")
+            finally:
+                close(fd)
+        except BpfError as exc:
+            _PROBE.append(str(exc))
+    return _PROBE[0]

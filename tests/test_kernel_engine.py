@@ -1,0 +1,221 @@
+"""The kernel engine: programs run by the running kernel's verifier and JIT through
+BPF_PROG_TEST_RUN (root or CAP_BPF needed; skipped elsewhere, with the reason)."""
+
+import subprocess
+import sys
+
+import pytest
+
+import bpfjit
+from bpfjit import bpfsys
+from bpfjit.backends.kerneljit import high_half_program
+
+REASON = bpfsys.unavailable()
+needs_kernel = pytest.mark.skipif(REASON is not None, reason=f"no kernel engine: {REASON}")
+
+XDP_PASS = 2
+
+
+def xdp(text: str) -> bpfjit.Program:
+    return bpfjit.Program(bpfjit.assemble(text).insns, context="xdp", prog_type="xdp")
+
+
+# r0 = memory[8..16] as a little-endian u64, memory[0..8] = 0x1122334455667788, then a
+# local call that returns 0xdeadbeef00000001 + r1 (the caller's r1 = 5)
+PLAIN = """
+    mov %r6, %r1
+    ldxdw %r7, [%r6+8]
+    lddw %r2, 0x1122334455667788
+    stxdw [%r6+0], %r2
+    mov %r1, 5
+    call local add
+    add %r0, %r7
+    jeq %r7, 0, zero
+    exit
+zero:
+    mov %r0, 1
+    exit
+add:
+    lddw %r0, 0xdeadbeef00000001
+    add %r0, %r1
+    exit
+"""
+
+
+@needs_kernel
+@pytest.mark.parametrize("which", ["interp", "kernel"])
+def test_plain_program_returns_all_64_bits_and_writes_memory(which):
+    mem = bytearray(range(16))
+    r0 = bpfjit.compile(bpfjit.assemble(PLAIN), which)(mem)
+    # bytes 8..15 are 08..0f: 0x0f0e0d0c0b0a0908; plus 0xdeadbeef00000001 + 5
+    assert r0 == (0x0F0E0D0C0B0A0908 + 0xDEADBEEF00000006) % 2**64
+    assert mem == bytes.fromhex("8877665544332211") + bytes(range(8, 16))
+
+
+@needs_kernel
+def test_plain_program_from_bytes_leaves_the_caller_bytes_alone():
+    mem = bytes(16)
+    r0 = bpfjit.compile(bpfjit.assemble(PLAIN), "kernel")(mem)
+    assert r0 == 1 and mem == bytes(16)         # bytes are copied; r7 = 0 takes `zero`
+
+
+XDP_SWAP = """
+    ldxw %r2, [%r1+0]
+    ldxw %r3, [%r1+4]
+    mov %r4, %r2
+    add %r4, 16
+    mov %r0, 1
+    jgt %r4, %r3, out
+    ldxb %r5, [%r2+0]
+    ldxb %r6, [%r2+15]
+    stxb [%r2+0], %r6
+    stxb [%r2+15], %r5
+    ldxdw %r0, [%r2+4]
+    rsh %r0, 8
+out:
+    exit
+"""
+
+
+@needs_kernel
+@pytest.mark.parametrize("which", ["interp", "kernel"])
+def test_xdp_program_sees_and_changes_the_packet(which):
+    packet = bytearray(range(1, 21))
+    r0 = bpfjit.compile(xdp(XDP_SWAP), which)(packet)
+    # bytes 4..11 are 05..0c: 0x0c0b0a0908070605 >> 8
+    assert r0 == 0x000C0B0A09080706
+    assert packet == bytes([16]) + bytes(range(2, 16)) + bytes([1]) + bytes(range(17, 21))
+    ctx = bpfjit.XdpContext(bytes(range(1, 17)))
+    assert bpfjit.compile(xdp(XDP_SWAP), which)(ctx) == 0x000C0B0A09080706
+    assert ctx.packet[0] == 16 and ctx.packet[15] == 1
+
+
+@needs_kernel
+def test_xdp_packet_shorter_than_the_kernel_allows():
+    fn = bpfjit.compile(xdp(XDP_SWAP), "kernel")
+    assert fn(bytes(14)) == 1                   # 14 bytes: runs, takes the short path
+    with pytest.raises(bpfjit.BpfError, match="at least 14 bytes, not 13"):
+        fn(bytes(13))
+
+
+@needs_kernel
+def test_what_the_kernel_refuses_is_a_verifier_error_with_its_reason():
+    # RFC 9669 masks the shift count (bpfjit runs it: 3 << 0); the kernel refuses it
+    prog = bpfjit.assemble("mov %r0, 3\nlsh %r0, 64\nexit")
+    assert bpfjit.compile(prog, "interp")() == 3
+    with pytest.raises(bpfjit.VerifierError, match="invalid shift 64"):
+        bpfjit.compile(prog, "kernel")
+
+
+@needs_kernel
+def test_helper_calls_are_refused_clearly():
+    from bpfjit.kernel import KernelEnv
+    from bpfjit.maps import MapTable
+    with pytest.raises(bpfjit.BpfError, match="was given helpers"):
+        bpfjit.compile(bpfjit.assemble("mov %r1, 1\ncall 1\nexit"), "kernel",
+                       helpers={1: lambda *args: 0})
+    # bpf_ktime_get_ns (5) in an XDP program with the kernel's helpers
+    prog = bpfjit.Program(bpfjit.assemble("call 5\nmov %r0, 2\nexit").insns,
+                          env=KernelEnv(MapTable([])), context="xdp", prog_type="xdp")
+    assert bpfjit.compile(prog, "interp")(bytes(14)) == XDP_PASS
+    with pytest.raises(bpfjit.BpfError, match="calls a helper at pc 0"):
+        bpfjit.compile(prog, "kernel")
+
+
+@needs_kernel
+def test_an_object_file_with_maps_is_refused_clearly():
+    from pathlib import Path
+    prog = bpfjit.load_elf(Path(__file__).parent / "elf" / "counter.o")
+    with pytest.raises(bpfjit.BpfError, match="has maps"):
+        bpfjit.compile(prog, "kernel")
+
+
+def test_kernel_is_listed_only_when_asked_and_available():
+    assert "kernel" not in bpfjit.engines()
+    assert ("kernel" in bpfjit.engines(kernel=True)) == (REASON is None)
+
+
+def test_unavailable_kernel_says_why(monkeypatch):
+    monkeypatch.setattr(bpfsys, "_PROBE", ["the probe was refused"])
+    assert "kernel" not in bpfjit.engines(kernel=True)
+    with pytest.raises(bpfjit.BackendUnavailable, match="the probe was refused"):
+        bpfjit.compile(bpfjit.assemble("mov %r0, 1\nexit"), "kernel")
+
+
+@pytest.mark.parametrize("text", [PLAIN, XDP_SWAP])
+def test_high_half_program_returns_the_upper_32_bits(text):
+    # the rewrite the kernel engine loads next to the program: every exit of the main
+    # subprogram returns r0 >> 32, callees unchanged (run here on the interpreter)
+    prog = xdp(text) if "ldxw %r2, [%r1+0]" in text else bpfjit.assemble(text)
+    high = high_half_program(prog)
+    assert high.slot_count == prog.slot_count + 2
+    for mem in (bytes(range(16)), bytes(range(100, 120)), bytes(16)):
+        full = bpfjit.compile(prog)(bytearray(mem))
+        assert bpfjit.compile(high)(bytearray(mem)) == full >> 32
+
+
+@needs_kernel
+def test_generated_kernel_programs_agree_with_the_kernel():
+    # the fuzzer's kernel mode: XDP programs both verifiers accept, compared on all
+    # engines; seeded, so the same programs every run
+    from hypothesis import HealthCheck, Phase, given, seed, settings
+
+    from bpfjit.fuzz.generator import programs
+    from bpfjit.fuzz.oracle import run_outcome
+    engines = bpfjit.engines() + ["kernel"]
+    ran = []
+
+    @settings(max_examples=25, database=None, deadline=None, phases=[Phase.generate],
+              suppress_health_check=list(HealthCheck))
+    @seed(20261130)
+    @given(programs(kernel=True))
+    def check(generated):
+        prog, mem = generated
+        outcomes = [run_outcome(prog.to_bytes(), mem, e, "xdp") for e in engines]
+        assert outcomes[-1].result != "VerifierError", outcomes[-1].detail
+        assert all(o == outcomes[0] for o in outcomes), list(zip(engines, outcomes))
+        ran.append(prog)
+
+    check()
+    assert len(ran) == 25
+
+
+@needs_kernel
+def test_fuzz_cli_against_the_kernel():
+    out = subprocess.run([sys.executable, "-m", "bpfjit", "fuzz", "--engines", "interp,kernel",
+                          "--examples", "30", "--seed", "5", "--no-progress"],
+                         capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.splitlines()[-1] == "fuzz: 30 programs, 0 mismatches, 0 crashes"
+
+
+def test_fuzz_cli_refuses_hostile_input_for_the_kernel():
+    out = subprocess.run([sys.executable, "-m", "bpfjit", "fuzz", "--engines", "kernel",
+                          "--mode", "hostile", "--examples", "1"],
+                         capture_output=True, text=True)
+    assert out.returncode == 1
+    assert out.stderr.strip().splitlines()[-1].startswith("bpfjit: error: ")
+
+
+@needs_kernel
+@pytest.mark.parametrize("obj, section, function", [
+    ("calls.o", "xdp", "hash_packet"), ("calls.o", "xdp/mix", "mix_only"),
+    ("legacy_xdp.o", "xdp1", "xdp_no_ipv6")])
+def test_clang_built_objects_without_maps_agree_with_the_kernel(obj, section, function):
+    # the kernel is the independent computation: every engine must give its r0 and packet
+    import random
+    from pathlib import Path
+    prog = bpfjit.load_elf(Path(__file__).parent / "elf" / obj, section=section,
+                           function=function)
+    rng = random.Random(obj + section)
+    ipv4 = bytes(12) + b"\x08\x00" + bytes([0x45]) + bytes(39)
+    ipv6 = bytes(12) + b"\x86\xdd" + bytes([0x60]) + bytes(59)
+    packets = [ipv4, ipv6, bytes(14)] + [rng.randbytes(rng.randint(14, 120)) for _ in range(12)]
+    kernel = bpfjit.compile(prog, "kernel")
+    for packet in packets:
+        expected_packet = bytearray(packet)
+        expected = kernel(expected_packet)
+        for engine in bpfjit.engines():
+            got_packet = bytearray(packet)
+            assert bpfjit.compile(prog, engine)(got_packet) == expected, (engine, packet)
+            assert got_packet == expected_packet, engine
