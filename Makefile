@@ -30,6 +30,15 @@ ELF_SOURCES := $(wildcard tests/elf/*.c)
 docs: $(STAMP)
 	$(PY) -m bpfjit helpers --markdown > docs/helpers.md
 
+# A long differential campaign, resumable: stop it with Ctrl-C, run it again to go on.
+# FUZZ_ENGINES adds e.g. the kernel (interp,llvm,peachpy,kernel, as root).
+FUZZ_JOBS ?= $(shell nproc)
+FUZZ_EXAMPLES ?= 1000000
+.PHONY: fuzz-campaign
+fuzz-campaign: $(STAMP)
+	$(VENV)/bin/bpfjit fuzz --examples $(FUZZ_EXAMPLES) --jobs $(FUZZ_JOBS) \
+		--state fuzz-campaign $(if $(FUZZ_ENGINES),--engines $(FUZZ_ENGINES))
+
 # Regenerate bpfjit/_ffi.py (cffi's out-of-line ABI module) from bpfjit/ffidefs.py.
 .PHONY: ffi
 ffi: $(STAMP)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import pickle
+import signal
 import struct
 import sys
 
@@ -83,7 +84,9 @@ def generate_object(ir_text: str, opt_level: int, keep_ir: bool) -> tuple[bytes,
 
 def serve() -> None:
     """The compile worker: answer framed (IR, opt level, keep_ir) requests until stdin
-    closes.  The protocol owns the original stdout; anything LLVM prints goes to stderr."""
+    closes.  The protocol owns the original stdout; anything LLVM prints goes to stderr.
+    Ctrl-C is the parent's to handle: the worker ends when its stdin closes."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     channel = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)
     requests = sys.stdin.buffer

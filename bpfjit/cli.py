@@ -16,6 +16,7 @@ from .conformance import conformance_helpers
 from .progtypes import result_name
 from .datafile import DataTest, parse_data, parse_hex_bytes
 from .errors import BpfError
+from .fuzz.command import add_fuzz_parser
 from .program import Program
 
 __all__ = ["main"]
@@ -304,80 +305,6 @@ def cmd_conformance_plugin(args) -> int:
     return 0
 
 
-def cmd_fuzz(args) -> int:
-    """A fuzzing campaign; the last line is `fuzz: N programs, M mismatches, K crashes`."""
-    from .fuzz.campaign import run_parallel
-    from . import engines as available
-    engines = args.engines.split(",") if args.engines else available()
-    engines = ["interp"] + [e for e in dict.fromkeys(engines) if e != "interp"]
-    _check_fuzz_engines(engines, args.mode)
-    if args.jobs < 1:
-        raise _UserError("--jobs must be at least 1")
-    if args.self_test:
-        return _fuzz_self_test(args, engines)
-    if args.mutants:
-        raise _UserError("--mutants goes with --self-test")
-    if args.examples is None and args.seconds is None:
-        args.examples = 1000
-    start = time.monotonic()
-    stats = run_parallel(engines, args.examples, args.seconds, args.seed, args.jobs,
-                         Path(args.output), args.mode,
-                         progress=sys.stderr.isatty() and not args.no_progress)
-    elapsed = time.monotonic() - start
-    for path in stats.saved:
-        print(f"saved {path}")
-    print(f"{stats.programs / max(elapsed, 1e-9):.1f} programs/s on "
-          f"{', '.join(engines)} ({args.mode}, {args.jobs} job(s), seed {args.seed})")
-    print(stats.summary)
-    return 1 if stats.mismatches or stats.crashes else 0
-
-
-def _check_fuzz_engines(engines: list[str], mode: str) -> None:
-    """Every engine asked for must run here (a missing one would mismatch on every
-    program); the kernel takes generated programs only, never hostile bytes."""
-    from . import engines as available
-    from .backends import KERNEL
-    from .bpfsys import unavailable
-    here = available()
-    for name in engines:
-        if name == KERNEL:
-            if mode == "hostile":
-                raise _UserError("hostile mode does not feed the kernel engine: it runs "
-                                 "only generated programs the kernel can verify")
-            reason = unavailable()
-            if reason is not None:
-                raise _UserError(f"engine 'kernel' cannot run here: {reason}")
-        elif name not in here:
-            raise _UserError(f"engine {name!r} is not available here (engines: "
-                             f"{', '.join(here + [KERNEL])})")
-
-
-def _fuzz_self_test(args, engines: list[str]) -> int:
-    """`fuzz --self-test`: the campaign against each mutant of the catalogue; the last
-    line is `self-test: N of M mutants found`, and the exit status 1 if one was not."""
-    from .fuzz.campaign import run_self_tests
-    from .fuzz.mutants import MUTANTS
-    chosen = [m for m in MUTANTS if m.engine in engines]
-    if args.mutants:
-        names = args.mutants.split(",")
-        unknown = sorted(set(names) - {m.name for m in MUTANTS})
-        if unknown:
-            raise _UserError(f"unknown mutant(s): {', '.join(unknown)} (bpfjit.fuzz.mutants)")
-        chosen = [m for m in chosen if m.name in names]
-    if not chosen:
-        raise _UserError("no mutant for these engines: the catalogue covers llvm and peachpy")
-    seconds = 30.0 if args.seconds is None else args.seconds
-    results = run_self_tests(chosen, seconds, args.seed, args.jobs, args.examples,
-                             report=lambda r: print(r.row(), flush=True))
-    found = [r for r in results if r.found]
-    if found:
-        times = sorted(r.seconds for r in found)
-        print(f"time to detection: median {times[len(times) // 2]:.1f} s, "
-              f"longest {times[-1]:.1f} s (limit {seconds:g} s per mutant, seed {args.seed})")
-    print(f"self-test: {len(found)} of {len(results)} mutants found")
-    return 0 if len(found) == len(results) else 1
-
-
 def cmd_bench(args) -> int:
     from .bench import bench_program
     prog, test = _load_runnable(args.prog, args)
@@ -520,6 +447,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="folder for results.json and results.png (default: results)")
     p.add_argument("--no-save", action="store_true", help="print the table only")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--state", metavar="DIR",
+                   help="keep the campaign's progress in DIR (after every round of 100 "
+                        "programs); the same command resumes it where it stopped")
     p.set_defaults(func=cmd_bench_suite)
 
     p = sub.add_parser("bench-calls", help="time a Python call into JIT code with each kind "
@@ -528,22 +458,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--size", type=int, default=64, help="buffer size in bytes (default 64)")
     p.set_defaults(func=cmd_bench_calls)
 
-    p = sub.add_parser("fuzz", help="differential and hostile-input fuzzing of the engines")
-    p.add_argument("--engines", help="comma-separated engines (default: all available)")
-    limit = p.add_mutually_exclusive_group()
-    limit.add_argument("--examples", type=int, help="programs to try (default 1000)")
-    limit.add_argument("--seconds", type=float, help="how long to run")
-    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    p.add_argument("--jobs", type=int, default=1, help="parallel campaigns (default 1)")
-    p.add_argument("--mode", choices=("differential", "hostile"), default="differential")
-    p.add_argument("--output", default="fuzz-failures",
-                   help="folder for failing programs (default: fuzz-failures)")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    p.add_argument("--self-test", action="store_true",
-                   help="run against each miscompile of bpfjit.fuzz.mutants and report the "
-                        "time to find it (--seconds: the limit per mutant, default 30)")
-    p.add_argument("--mutants", help="with --self-test: comma-separated mutant names")
-    p.set_defaults(func=cmd_fuzz)
+    add_fuzz_parser(sub)
 
     p = sub.add_parser("conformance-plugin",
                        help="plugin for the bpf_conformance runner (program hex on stdin)")

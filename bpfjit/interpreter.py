@@ -377,19 +377,28 @@ class Interpreter:
         """Run once like a call, recording the pc of every instruction executed: the pcs
         and r0, or the pcs and the BpfError the run ended with (for tests and tools;
         slower than a call)."""
-        pcs: list[int] = []
+        return self._recorded(mem, lambda pc, r: pc)
+
+    def trace_registers(self, mem: object = None) -> tuple[list[tuple[int, tuple]],
+                                                           int | BpfError]:
+        """Like `trace`, with the registers r0-r10 as they were before each step (the
+        fuzzer's coverage: bpfjit.fuzz.coverage)."""
+        return self._recorded(mem, lambda pc, r: (pc, tuple(r)))
+
+    def _recorded(self, mem: object, record: Callable[[int, list], object]):
+        seen: list = []
 
         def traced(pc: int, step: Step) -> Step:
             def run(r, st):
-                pcs.append(pc)
+                seen.append(record(pc, r))
                 return step(r, st)
             return run
         steps = [step if step is None else traced(pc, step)
                  for pc, step in enumerate(self._steps)]
         try:
-            return pcs, self._call(mem, steps)
+            return seen, self._call(mem, steps)
         except BpfError as exc:
-            return pcs, exc
+            return seen, exc
 
     def _call(self, mem: object, steps: list) -> int:
         if self.program.context is not None:

@@ -1,6 +1,7 @@
 """The fuzzer: its generator, oracle, worker isolation and campaigns; bounded and seeded
 here, long campaigns are `bpfjit fuzz`.  Every failure ever found is replayed below."""
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -11,8 +12,8 @@ from hypothesis import HealthCheck, given, settings
 import bpfjit
 from bpfjit.datafile import parse_data
 from bpfjit.fuzz.campaign import run_campaign, save_failure
-from bpfjit.fuzz.generator import (DATA, FOLD_MULTIPLIER, FOLD_SHIFT, FRAME_INIT,
-                                   fold_epilogue, programs)
+from bpfjit.fuzz.generator import (ACCUMULATOR, DATA, FOLD_MULTIPLIER, FOLD_SHIFT,
+                                   accumulate, fold_epilogue, programs)
 from bpfjit.fuzz.oracle import HELPERS, Outcome, Worker, run_outcome
 
 REGRESSIONS = sorted((Path(__file__).parent / "regressions").glob("*.data"))
@@ -30,7 +31,8 @@ M64 = 2**64 - 1
 
 
 def _fold(registers: dict[int, int], stack: list[int]) -> int:
-    """The epilogue's fold computed here, independently of any engine."""
+    """The epilogue's fold computed here, independently of any engine: for r0, r2-r5,
+    r7-r9 and the stack dwords from r10-8 down, acc = (acc ^ v) * K; acc ^= acc >> 29."""
     acc = 0
     for value in [registers[r] for r in DATA] + stack:
         acc = ((acc ^ value) * (FOLD_MULTIPLIER & M64)) & M64
@@ -50,7 +52,8 @@ def test_the_epilogue_sees_every_data_register_and_the_stack(engine):
     # a run that ends with a wrong value in any data register or stack slot returns a
     # different r0: the fuzzer compares more than r0
     registers = {r: (0x0123456789ABCDEF * (r + 3)) & M64 for r in DATA}
-    stack = [(0xF0E1D2C3B4A59687 * (i + 5)) & M64 for i in range(FRAME_INIT // 8)]
+    # the prologue's stack and the probes' accumulator below it
+    stack = [(0xF0E1D2C3B4A59687 * (i + 5)) & M64 for i in range(ACCUMULATOR // 8)]
     fn = bpfjit.compile(_folding_program(registers, stack), engine)
     assert fn() == _fold(registers, stack)
     results = {fn()}
@@ -66,6 +69,29 @@ def test_the_epilogue_sees_every_data_register_and_the_stack(engine):
         assert got == _fold(registers, changed)
         results.add(got)
     assert len(results) == 1 + 3 * len(DATA) + len(stack)      # every change seen
+
+
+def test_probes_record_values_for_good(engine):
+    # accumulate(v) mixes v into the slot at r10-72 with the fold's step, however the
+    # registers change afterwards; two values wrong only in bit 63 do not cancel
+    def run(values):
+        text = [f"stdw [%r10-{ACCUMULATOR}], 0"]
+        for v in values:
+            text += [f"lddw %r2, {v:#x}"] + accumulate("%r2") + ["mov %r2, 0"]
+        text += [f"ldxdw %r0, [%r10-{ACCUMULATOR}]", "exit"]
+        return bpfjit.compile(bpfjit.assemble("\n".join(text)), engine)()
+
+    def expected(values):
+        acc = 0
+        for v in values:
+            acc = ((acc ^ v) * (FOLD_MULTIPLIER & M64)) & M64
+            acc ^= acc >> FOLD_SHIFT
+        return acc
+
+    values = [0x8000000000000001, 0x0123456789ABCDEF, 2**64 - 1]
+    assert run(values) == expected(values)
+    flipped = [values[0] ^ (1 << 63), values[1] ^ (1 << 63), values[2]]
+    assert run(flipped) == expected(flipped) != run(values)
 
 
 def test_differential_campaign_slice(tmp_path):
@@ -157,6 +183,37 @@ def test_the_campaign_finds_a_miscompile(name):
     assert 0 < result.programs <= 400
 
 
+def test_a_found_miscompile_is_shrunk_into_a_data_file_that_reproduces_it(tmp_path):
+    from bpfjit.datafile import parse_data
+    from bpfjit.fuzz.campaign import self_test
+    from bpfjit.fuzz.mutants import MUTANTS
+    from bpfjit.fuzz.oracle import HELPERS
+    engine = "peachpy" if "peachpy" in bpfjit.engines() else "llvm"
+    mutant = next(m for m in MUTANTS if m.name == f"{'x86' if engine == 'peachpy' else engine}"
+                  "-lddw-low")
+    result = self_test(mutant, seconds=240, seed=0, examples=200, out_dir=tmp_path)
+    assert result.found and result.saved is not None, result.row()
+    test = parse_data(Path(result.saved).read_text())
+    # hypothesis shrank every drawn value it could: one 64-bit constant with an upper
+    # half is all the miscompile needs
+    values = [i.imm64 for i in test.program.insns if i.kind.name == "LDDW"]
+    assert sum(1 for v in values if v) == 1 and any(v >> 32 for v in values), values
+    # unmutated, every engine gives the file's result; with the mutant, the engine fails it
+    for name in bpfjit.engines():
+        got = bpfjit.compile(test.program, name, helpers=HELPERS)(bytearray(test.memory))
+        assert got == test.result, name
+    script = ("import sys, bpfjit\nfrom bpfjit.datafile import parse_data\n"
+              "from bpfjit.fuzz.mutants import apply\nfrom bpfjit.fuzz.oracle import HELPERS\n"
+              "apply(sys.argv[1])\ntest = parse_data(open(sys.argv[2]).read())\n"
+              "print(bpfjit.compile(test.program, sys.argv[3], helpers=HELPERS)"
+              "(bytearray(test.memory)))")
+    out = subprocess.run([sys.executable, "-c", script, mutant.name, result.saved, engine],
+                         capture_output=True, text=True, env={**os.environ, "BPFJIT_CACHE": "off"},
+                         timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert int(out.stdout) != test.result
+
+
 def test_self_test_cli_names_unknown_mutants():
     proc = subprocess.run([sys.executable, "-m", "bpfjit", "fuzz", "--self-test",
                            "--mutants", "no-such-mutant"],
@@ -179,3 +236,90 @@ def test_hostile_inputs_start_from_varied_programs():
     # the same seed draws the same programs
     again = _sample_programs(random.Random(5), 20)
     assert [p.to_bytes() for p, _ in again] == [p.to_bytes() for p, _ in drawn]
+
+
+# ---- coverage: opcode x operand class x outcome ---------------------------------------------
+
+def test_operand_classes_and_relations_by_hand():
+    from bpfjit.fuzz.coverage import relation, value_class
+    assert [value_class(v, 64) for v in (0, 1, 2**64 - 1, 2**63, 2**63 - 1, 2**63 + 5, 7)] \
+        == ["0", "1", "-1", "min", "max", "neg", "pos"]
+    # at 32 bits only the low half counts: 0x1_0000_0000 is 0, 0xffff_ffff is -1
+    assert [value_class(v, 32) for v in (1 << 32, 0xFFFFFFFF, 0x80000000, 0x7FFFFFFF)] \
+        == ["0", "-1", "min", "max"]
+    assert relation(5, 5, 64) == "eq" and relation(3, 5, 64) == "lt"
+    assert relation(5, 2**64 - 1, 64) == "lt+-"        # unsigned less, signed greater
+    assert relation(2**64 - 1, 5, 64) == "gt+-"
+    assert relation(0x1_0000_0003, 3, 32) == "eq"
+
+
+def test_which_jump_outcomes_can_happen():
+    # worked out by hand: jsgt is taken when the left operand is greater as signed: same
+    # signs and unsigned greater, or left non-negative and right negative (unsigned less)
+    from bpfjit.fuzz.coverage import RELATIONS, _can
+    assert {r for r in RELATIONS if _can("jsgt", True, r)} == {"gt", "lt+-"}
+    assert {r for r in RELATIONS if _can("jsgt", False, r)} == {"eq", "lt", "gt+-"}
+    assert {r for r in RELATIONS if _can("jeq", True, r)} == {"eq"}
+    assert {r for r in RELATIONS if _can("jle", True, r)} == {"eq", "lt", "lt+-"}
+    assert all(_can("jset", t, r) for t in (True, False) for r in RELATIONS)
+
+
+def test_cells_of_a_traced_run():
+    from bpfjit.fuzz.coverage import program_cells
+    prog = bpfjit.assemble("""
+        mov %r0, -1
+        mov %r2, 7
+        add32 %r0, %r2
+        jsgt %r0, %r2, +1
+        stxdw [%r10-8], %r0
+        ldxb %r3, [%r1+0]
+        exit
+    """)
+    fn = bpfjit.compile(prog, "interp")
+    steps, result = fn.trace_registers(bytearray(b"\x05"))
+    assert result == 6                                  # (0xffffffff + 7) mod 2**32
+    cells = program_cells(fn.program, steps, False)
+    assert cells == {("alu", "mov", "imm", "-1"): 1, ("alu", "mov", "imm", "pos"): 1,
+                     ("alu", "add32", "reg", "pos"): 1,
+                     ("jump", "jsgt", "not taken", "lt"): 1,       # 6 vs 7
+                     ("memory", "stxdw", "stack", "ok"): 1,
+                     ("memory", "ldxb", "buffer", "ok"): 1, ("other", "exit", "", ""): 1}
+    steps, result = fn.trace_registers(bytearray())                # the load traps
+    assert isinstance(result, bpfjit.MemoryAccessError)
+    assert program_cells(fn.program, steps, True)[("memory", "ldxb", "buffer", "trap")] == 1
+
+
+def test_campaign_reports_its_coverage(tmp_path):
+    from bpfjit.fuzz.coverage import Coverage
+    stats = run_campaign(["interp"], examples=30, seconds=None, seed=9, out_dir=tmp_path)
+    assert sum(stats.coverage.values()) > 30 * 20       # every program runs 100+ steps
+    lines = Coverage(stats.coverage).report()
+    assert [line.split()[1] for line in lines if line.startswith("coverage:")] \
+        == ["alu", "jump", "memory"]
+
+
+# ---- long campaigns: saved progress -----------------------------------------------------------
+
+def test_a_saved_campaign_resumes_where_it_stopped(tmp_path):
+    import json
+    state_dir = tmp_path / "state"
+    first = run_campaign(["interp"], examples=200, seconds=None, seed=3, out_dir=tmp_path,
+                         state_dir=state_dir, job=0)
+    assert first.programs == 200
+    saved = json.loads((state_dir / "job-0.json").read_text())
+    assert (saved["next_round"], saved["programs"]) == (2, 200)
+    # asked for 300 in all, it runs only the third round, and counts the first two
+    again = run_campaign(["interp"], examples=300, seconds=None, seed=3, out_dir=tmp_path,
+                         state_dir=state_dir, job=0)
+    assert again.programs == 300
+    assert sum(again.coverage.values()) > sum(first.coverage.values())
+    assert json.loads((state_dir / "job-0.json").read_text())["next_round"] == 3
+
+
+def test_a_saved_campaign_refuses_other_settings(tmp_path):
+    from bpfjit.fuzz import state
+    state.start(tmp_path, {"engines": ["interp"], "mode": "differential", "seed": 1,
+                           "jobs": 1, "examples": 100})
+    with pytest.raises(bpfjit.BpfError, match="seed 1 .now 2."):
+        state.start(tmp_path, {"engines": ["interp"], "mode": "differential", "seed": 2,
+                               "jobs": 1, "examples": 100})

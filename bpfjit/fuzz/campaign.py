@@ -13,15 +13,18 @@ result or a BpfError.  Failures are minimised by deleting instruction slots.
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import random
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..asm import disassemble
 from ..errors import BpfError
 from ..program import Program
+from . import state
 from .oracle import Outcome, Worker
 
 __all__ = ["CampaignStats", "MutantResult", "run_campaign", "save_failure", "self_test"]
@@ -36,12 +39,15 @@ class CampaignStats:
     crashes: int = 0
     saved: list[str] = field(default_factory=list)
     refused: dict[str, int] = field(default_factory=dict)   # the kernel's reasons, counted
+    coverage: Counter = field(default_factory=Counter)      # bpfjit.fuzz.coverage cells
+    resumed_from: int = 0          # programs earlier sessions of a saved campaign ran
 
     def add(self, other: "CampaignStats") -> None:
         self.programs += other.programs
         self.mismatches += other.mismatches
         self.crashes += other.crashes
         self.saved += other.saved
+        self.coverage.update(other.coverage)
         for reason, count in other.refused.items():
             self.refused[reason] = self.refused.get(reason, 0) + count
 
@@ -68,10 +74,13 @@ class _Found(Exception):
 
 
 def save_failure(out_dir: Path, kind: str, raw: bytes, mem: bytes, engines: list[str],
-                 outcomes: list[Outcome] | None, context: str | None = None) -> Path:
+                 outcomes: list[Outcome] | None, context: str | None = None,
+                 note: str | None = None) -> Path:
     """Write a reproducible .data file: the program, its memory, the interpreter's result."""
     out_dir.mkdir(parents=True, exist_ok=True)
     lines = [f"# bpfjit fuzz: {kind}", "# helpers: fuzz (bpfjit.fuzz.oracle.HELPERS)"]
+    if note:
+        lines.append(f"# {note}")
     if context is not None:
         lines.append(f"# an {context.upper()} program: the memory is its packet "
                      f"(bpfjit.Program(insns, context={context!r}))")
@@ -100,7 +109,7 @@ def save_failure(out_dir: Path, kind: str, raw: bytes, mem: bytes, engines: list
 
 def _differential_round(worker: Worker, engines: list[str], seed: int, examples: int,
                         stats: CampaignStats, counter, shrink: bool = True,
-                        deadline: float = float("inf")) -> None:
+                        deadline: float = float("inf"), coverage: bool = False) -> None:
     from hypothesis import HealthCheck, Phase, given, settings
     from hypothesis import seed as fixed_seed
 
@@ -121,9 +130,10 @@ def _differential_round(worker: Worker, engines: list[str], seed: int, examples:
         if counter is not None:
             with counter.get_lock():
                 counter.value += 1
-        outcomes = worker.run(raw, mem, engines, context=prog.context)
+        outcomes = worker.run(raw, mem, engines, context=prog.context, coverage=coverage)
         if outcomes is None:
             raise _Found("crash", raw, mem, engines, None, prog.context)
+        stats.coverage.update(dict(outcomes[0].cells))
         if kernel:
             said = outcomes[engines.index("kernel")]
             if said.result == "VerifierError":      # not a wrong result: counted apart
@@ -225,24 +235,29 @@ def _hostile(worker: Worker, engines: list[str], seed: int, examples: int, deadl
 
 
 def run_campaign(engines: list[str], examples: int | None, seconds: float | None, seed: int,
-                 out_dir: Path, mode: str = "differential", counter=None) -> CampaignStats:
-    """One sequential campaign (one worker process); see the module docstring."""
+                 out_dir: Path, mode: str = "differential", counter=None,
+                 state_dir: Path | None = None, job: int = 0) -> CampaignStats:
+    """One sequential campaign (one worker process); see the module docstring.  With
+    `state_dir`, differential rounds go on from job `job`'s saved progress there and
+    record it after each round (bpfjit.fuzz.state); `examples` counts the saved ones."""
     stats = CampaignStats()
+    round_no = 0
+    if state_dir is not None:
+        round_no = state.load_job(state_dir, job, stats)
     deadline = time.monotonic() + seconds if seconds else float("inf")
-    remaining = examples if examples is not None else float("inf")
+    remaining = examples - stats.programs if examples is not None else float("inf")
     worker = Worker()
     try:
         if mode == "hostile":
             _hostile(worker, engines, seed, int(min(remaining, 10**12)), deadline, stats,
                      out_dir, counter)
             return stats
-        round_no = 0
         while remaining > 0 and time.monotonic() < deadline:
             count = int(min(ROUND, remaining))
             before = stats.programs
             try:
                 _differential_round(worker, engines, seed * 1_000_003 + round_no, count,
-                                    stats, counter)
+                                    stats, counter, coverage=True)
             except _Found as found:            # hypothesis has shrunk it already
                 if found.kind == "crash":
                     stats.crashes += 1
@@ -253,6 +268,8 @@ def run_campaign(engines: list[str], examples: int | None, seconds: float | None
                                                     found.context)))
             remaining -= count
             round_no += 1
+            if state_dir is not None:
+                state.save_job(state_dir, job, round_no, stats)
             if stats.programs == before:
                 break
         return stats
@@ -269,59 +286,93 @@ class MutantResult:
     found: bool
     seconds: float                 # to the first failing program, or the whole budget
     programs: int                  # programs run until then
+    saved: str | None = None       # the failing program, shrunk, as a .data file
 
     def row(self) -> str:
         verdict = f"found in {self.seconds:5.1f} s" if self.found else "NOT FOUND"
         return f"{self.name:24} {verdict:18} {self.programs:6} programs   {self.what}"
 
 
-def self_test(mutant, seconds: float, seed: int,
-              examples: int | None = None) -> MutantResult:
+SHRINK_SECONDS = 300            # the most a self-test spends shrinking what it found
+
+
+def self_test(mutant, seconds: float, seed: int, examples: int | None = None,
+              out_dir: Path | None = None) -> MutantResult:
     """Run a differential campaign (interp against the mutant's engine, no shrinking)
-    until the first mismatch or crash, for at most `seconds` and `examples` programs."""
+    until the first mismatch or crash, for at most `seconds` and `examples` programs.
+    With `out_dir`, the failing program is then shrunk (the same round again, with
+    hypothesis shrinking; not counted in the time to detection) and saved there as a
+    .data file, which reproduces the miscompile on the mutated engine."""
     stats = CampaignStats()
     start = time.monotonic()
     deadline = start + seconds
     remaining = examples if examples is not None else float("inf")
     worker = Worker(mutant.name)
-    found, round_no = False, 0
+    engines = ["interp", mutant.engine]
+    found, round_no, saved = False, 0, None
     try:
         while remaining > 0 and time.monotonic() < deadline and not found:
             count = int(min(ROUND, remaining))
             try:
-                _differential_round(worker, ["interp", mutant.engine],
-                                    seed * 1_000_003 + round_no, count, stats, None,
-                                    shrink=False, deadline=deadline)
+                _differential_round(worker, engines, seed * 1_000_003 + round_no, count, stats,
+                                    None, shrink=False, deadline=deadline)
             except _Found:
                 found = True
+                break
             except _OutOfTime:
                 break
             remaining -= count
             round_no += 1
+        elapsed = time.monotonic() - start
+        if found and out_dir is not None:
+            saved = _shrink_and_save(
+                worker, engines, seed * 1_000_003 + round_no, count, out_dir,
+                f"self-test-{mutant.name}",
+                f"miscompile {mutant.name} ({mutant.what}): with bpfjit.fuzz.mutants.apply("
+                f"{mutant.name!r}), {mutant.engine} does not give the result below")
     finally:
         worker.close()
-    return MutantResult(mutant.name, mutant.engine, mutant.what, found,
-                        time.monotonic() - start, stats.programs)
+    return MutantResult(mutant.name, mutant.engine, mutant.what, found, elapsed,
+                        stats.programs, saved)
 
 
-def _self_test_job(names: list[str], seconds: float, seed: int, examples, results) -> None:
+def _shrink_and_save(worker: Worker, engines: list[str], seed: int, count: int,
+                     out_dir: Path, kind: str, note: str) -> str | None:
+    """Run a round that failed again, shrinking this time; save the minimal program."""
+    try:
+        _differential_round(worker, engines, seed, count, CampaignStats(), None, shrink=True,
+                            deadline=time.monotonic() + SHRINK_SECONDS)
+    except _Found as found:
+        return str(save_failure(out_dir, kind, found.raw, found.mem, found.engines,
+                                found.outcomes, found.context, note))
+    except _OutOfTime:
+        return None
+    return None
+
+
+def _self_test_job(names: list[str], seconds: float, seed: int, examples, out_dir,
+                   results) -> None:
     from .mutants import MUTANTS
     chosen = {m.name: m for m in MUTANTS}
     for name in names:
         try:
-            results.put(self_test(chosen[name], seconds, seed, examples))
+            results.put(self_test(chosen[name], seconds, seed, examples,
+                                  None if out_dir is None else Path(out_dir)))
         except Exception as exc:                # noqa: BLE001 - reported by the parent
             results.put(f"self-test of {name} failed: {type(exc).__name__}: {exc}")
 
 
 def run_self_tests(mutants: list, seconds: float, seed: int, jobs: int,
-                   examples: int | None = None, report=None) -> list[MutantResult]:
+                   examples: int | None = None, report=None,
+                   out_dir: Path | None = None) -> list[MutantResult]:
     """self_test() on each mutant, `jobs` mutants at a time (a process each, with its
     own worker); `report(result)` is called as each one ends.  In catalogue order."""
     ctx = multiprocessing.get_context("spawn")
     results = ctx.Queue()
     shares = [[m.name for m in mutants[i::jobs]] for i in range(jobs)]
-    procs = [ctx.Process(target=_self_test_job, args=(share, seconds, seed, examples, results))
+    folder = None if out_dir is None else str(out_dir)
+    procs = [ctx.Process(target=_self_test_job,
+                         args=(share, seconds, seed, examples, folder, results))
              for share in shares if share]
     for proc in procs:
         proc.start()
@@ -348,34 +399,62 @@ def run_self_tests(mutants: list, seconds: float, seed: int, jobs: int,
 
 
 def _job(args, counter, results) -> None:
-    engines, examples, seconds, seed, out_dir, mode = args
+    import signal
+    signal.signal(signal.SIGINT, signal.SIG_IGN)     # Ctrl-C is the parent's to handle
+    engines, examples, seconds, seed, out_dir, mode, state_dir, index = args
     try:
         results.put(run_campaign(engines, examples, seconds, seed, Path(out_dir), mode,
-                                 counter))
+                                 counter, None if state_dir is None else Path(state_dir),
+                                 index))
     except Exception as exc:                    # noqa: BLE001 - reported by the parent
         results.put(f"campaign with seed {seed} failed: {type(exc).__name__}: {exc}")
 
 
+@contextlib.contextmanager
+def _ended_on_interrupt(procs):
+    """On Ctrl-C (which the campaign processes ignore), end them, then let it through."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            proc.join()
+        raise
+
+
 def run_parallel(engines: list[str], examples: int | None, seconds: float | None, seed: int,
-                 jobs: int, out_dir: Path, mode: str, progress: bool) -> CampaignStats:
+                 jobs: int, out_dir: Path, mode: str, progress: bool,
+                 state_dir: Path | None = None) -> CampaignStats:
     """`jobs` campaigns side by side with seeds seed, seed+1, ...; examples are shared.
 
-    Each campaign is a process of its own, with its own worker process under it."""
+    Each campaign is a process of its own, with its own worker process under it.  With
+    `state_dir` (differential mode), the campaign resumes from and records its progress
+    there (bpfjit.fuzz.state); the totals returned include earlier sessions'."""
     from tqdm import tqdm
     ctx = multiprocessing.get_context("spawn")
     counter = ctx.Value("q", 0)
     results = ctx.Queue()
+    done = 0
+    if state_dir is not None:
+        if mode != "differential":
+            raise BpfError("only a differential campaign keeps its progress (--state)")
+        state.start(state_dir, {"engines": list(engines), "mode": mode, "seed": seed,
+                                "jobs": jobs, "examples": examples})
+        done = state.done_programs(state_dir, jobs)
     shares = [None] * jobs if examples is None else \
         [examples // jobs + (1 if i < examples % jobs else 0) for i in range(jobs)]
+    folder = None if state_dir is None else str(state_dir)
     procs = [ctx.Process(target=_job, args=((engines, shares[i], seconds, seed + i,
-                                             str(out_dir), mode), counter, results))
+                                             str(out_dir), mode, folder, i), counter, results))
              for i in range(jobs)]
     for proc in procs:
         proc.start()
     total = CampaignStats()
     collected = 0
     failures = []
-    with tqdm(total=examples, disable=not progress, unit="prog", leave=False) as bar:
+    with tqdm(total=examples, initial=done, disable=not progress, unit="prog",
+              leave=False) as bar, _ended_on_interrupt(procs):
         while collected < jobs:
             try:
                 result = results.get(timeout=0.5)
@@ -387,9 +466,10 @@ def run_parallel(engines: list[str], examples: int | None, seconds: float | None
             except Exception:                   # queue.Empty: still running
                 if not any(p.is_alive() for p in procs) and results.empty():
                     raise BpfError("a fuzzing campaign process died") from None
-            bar.update(counter.value - bar.n)
+            bar.update(done + counter.value - bar.n)
     for proc in procs:
         proc.join()
     if failures:
         raise BpfError("; ".join(failures))
+    total.resumed_from = done
     return total

@@ -7,21 +7,28 @@ atomics on the buffer and the stack at valid and sometimes invalid addresses,
 forward jumps, bounded loops, helper calls, callx, local calls); then exit.
 Engines place the buffer and the stack at different addresses, so the value of a
 pointer must never reach a result: r6 and r10 are only ever memory bases, and r1
-is only ever an argument.
+is only ever an argument or scratch, written before it is read.
 
 So that a wrong value anywhere is seen, not only in r0: before the main exit, an
-epilogue folds every data register (r0, r2-r5, r7-r9) and the stack the prologue
-wrote into r0, with a bijective step per value (xor, multiply by an odd constant,
-xor-shift), so two runs that differ in any of them end with different r0 (unless
-by a 2**-64 chance).  Registers start at values where semantics split (0, +-1,
-INT_MIN/MAX of both widths, values with a non-zero upper half for the 32-bit
-operations), an operation reads its own destination a quarter of the time,
-conditional jumps also guard the insides of loops and of other jumps, and registers
-are stored whole into that stack along the way (a wrong value is seen even when a
-later 32-bit operation would have erased it).
+epilogue folds every data register (r0, r2-r5, r7-r9), the stack the prologue wrote
+and an accumulator into r0, with a bijective step per value (xor, multiply by an odd
+constant, xor-shift), so two runs that differ in any of them end with different r0
+(unless by a 2**-64 chance).  A value overwritten before the end would be lost, so probes record
+what happens on the way in the accumulator, a stack slot nothing else writes: the
+result of an ALU operation, the value an atomic operation fetched and the memory it
+left, and whether a conditional jump was taken — a jump whose operands sit at the
+boundary where its condition flips (the same value, one more, one less; in registers
+or as an immediate), so that a strict compare in place of a non-strict one, or the
+wrong signedness, changes the path.  Registers start at values where semantics split
+(0, +-1, INT_MIN/MAX of both widths, values with a non-zero upper half for the 32-bit
+operations), an operation reads its own destination a quarter of the time, every
+mnemonic of a kind is equally likely (not every encoding), and registers are stored
+whole into the stack along the way.
 """
 
 from __future__ import annotations
+
+import functools
 
 from hypothesis import strategies as st
 
@@ -29,7 +36,7 @@ from ..asm import assemble
 from ..isa import OPCODES, Kind
 from ..program import Program
 
-__all__ = ["programs", "fold_epilogue", "xdp_prologue", "EDGE_IMMS", "HELPER_IDS"]
+__all__ = ["programs", "fold_epilogue", "accumulate", "xdp_prologue", "EDGE_IMMS", "HELPER_IDS"]
 
 EDGE_IMMS = [0, 1, -1, 2, 7, 8, 15, 16, 31, 32, 33, 63, 64, 65, 0x7F, 0x80, 0xFF, 0x7FFF,
              0x8000, 0xFFFF, 0x7FFFFFFF, -0x80000000, -0x7FFFFFFF, 0x12345678, -0x12345678]
@@ -37,12 +44,13 @@ EDGE_IMM64 = [0, 1, -1, 0x7FFFFFFFFFFFFFFF, -0x8000000000000000, 0xFFFFFFFF, 0x1
               0x8000000000000000, 0x123456789ABCDEF0, 0x80000000, 0x7FFFFFFF,
               0xFFFFFFFF00000000, 0x1FFFFFFFF, 0xFFFFFFFF80000000, 0x100000001,
               0xFFFFFFFF7FFFFFFF, 0x8000000080000000, 2, -2, 63, 64]
-# the fold's odd multiplier (a sign-extended 32-bit immediate) and shift
+# the fold's odd multiplier (a sign-extended 32-bit immediate) and xor-shift
 FOLD_MULTIPLIER, FOLD_SHIFT = -0x61C88647, 29
 HELPER_IDS = (1, 2)
 DATA = [0, 2, 3, 4, 5, 7, 8, 9]          # registers that only ever hold data
 LOOP_DATA = [0, 2, 3, 4, 5, 7, 8]        # ... inside a loop, whose counter is r9
 FRAME_INIT = 64                          # bytes of stack the prologue writes
+ACCUMULATOR = FRAME_INIT + 8             # [r10 - 72]: where probes record, folded at exit
 
 _ALU = [s for s in OPCODES if s.kind is Kind.ALU]
 _SHIFTS = {"lsh", "rsh", "arsh"}
@@ -50,96 +58,151 @@ _DIVISIONS = {"div", "mod", "sdiv", "smod"}
 _BY_KIND = {kind: [s for s in OPCODES if s.kind is kind] for kind in Kind}
 _ATOMIC_NAMES = sorted({s.mnemonic for s in _BY_KIND[Kind.ATOMIC]})
 _COND = sorted({s.mnemonic for s in _BY_KIND[Kind.JCOND]})
+_ALU_NAMES = sorted({s.mnemonic for s in _ALU})
+_ALU_SPECS = {name: [s for s in _ALU if s.mnemonic == name] for name in _ALU_NAMES}
 
 
+def _cached(factory):
+    """Build each strategy once per arguments: hypothesis validates a new strategy object
+    on its first draw, which made fresh ones cost most of a program's generation."""
+    memo: dict = {}
+
+    @functools.wraps(factory)
+    def make(*args):
+        key = tuple(tuple(a) if isinstance(a, list) else a for a in args)
+        made = memo.get(key)
+        if made is None:
+            made = memo[key] = factory(*args)
+        return made
+    return make
+
+
+def _choice(values) -> st.SearchStrategy:
+    """sampled_from, built once per list of values."""
+    return _sampled(tuple(values))
+
+
+@functools.lru_cache(maxsize=None)
+def _sampled(values: tuple) -> st.SearchStrategy:
+    return st.sampled_from(values)
+
+
+_IMM_VALUES = st.one_of(st.sampled_from(EDGE_IMMS), st.integers(-2**31, 2**31 - 1))
+_IMM64_VALUES = st.one_of(st.sampled_from(EDGE_IMM64), st.integers(0, 2**64 - 1))
+
+
+@_cached
 @st.composite
 def _imm(draw) -> int:
-    return draw(st.one_of(st.sampled_from(EDGE_IMMS), st.integers(-2**31, 2**31 - 1)))
+    return draw(_IMM_VALUES)
 
 
+@_cached
 @st.composite
 def _reg(draw, regs) -> str:
-    return f"%r{draw(st.sampled_from(regs))}"
+    return f"%r{draw(_choice(regs))}"
 
 
+@_cached
 @st.composite
 def _alu(draw, regs, kernel: bool = False) -> list[str]:
-    spec = draw(st.sampled_from(_ALU))
+    spec = draw(_choice(_ALU_SPECS[draw(_choice(_ALU_NAMES))]))
     dst = draw(_reg(regs))
     if spec.source == "reg":
-        src = dst if draw(st.integers(0, 3)) == 0 else draw(_reg(regs))
-        return [f"{spec.mnemonic} {dst}, {src}"]
+        way = draw(st.integers(0, 7))
+        if way <= 1:                # the destination read as the source
+            return [f"{spec.mnemonic} {dst}, {dst}"]
+        if way <= 3:                # a source at an edge: r1, a scratch register, set here
+            return [f"lddw %r1, {draw(_value64()):#x}", f"{spec.mnemonic} {dst}, %r1"]
+        return [f"{spec.mnemonic} {dst}, {draw(_reg(regs))}"]
     imm = draw(_imm())
     if kernel:          # what the kernel's verifier refuses: shifts past the width, / 0
         if spec.op in _SHIFTS:
             imm &= spec.width - 1
         elif spec.op in _DIVISIONS and imm == 0:
-            imm = draw(st.sampled_from([1, -1, 3, 0x7FFFFFFF, -0x80000000]))
+            imm = draw(_choice([1, -1, 3, 0x7FFFFFFF, -0x80000000]))
     return [f"{spec.mnemonic} {dst}, {imm}"]
 
 
+@_cached
 @st.composite
 def _value64(draw) -> int:
     """A 64-bit register value: mostly one where semantics split, else any."""
     if draw(st.integers(0, 3)) == 0:
         return draw(st.integers(0, 2**64 - 1))
-    return draw(st.sampled_from(EDGE_IMM64)) & (2**64 - 1)
+    return draw(_choice(EDGE_IMM64)) & (2**64 - 1)
 
 
 def fold_epilogue() -> list[str]:
-    """Fold the data registers and the prologue's stack into r0 (r1 is scratch)."""
+    """Fold the data registers, the prologue's stack and the accumulator into r0 (r1 is
+    scratch), a bijective step per value v: r0 = (r0 ^ v) * K (K odd), then
+    r0 ^= r0 >> 29 — without the shift, two values wrong only in bit 63 would cancel.
+    r0 itself is mixed first (r0 ^ r2 would not tell them apart)."""
     def step(value: str | None) -> list[str]:
         mix = [] if value is None else [f"xor %r0, {value}"]
         return mix + [f"mul %r0, {FOLD_MULTIPLIER}", "mov %r1, %r0",
                       f"rsh %r1, {FOLD_SHIFT}", "xor %r0, %r1"]
-    lines = step(None)          # r0 mixed first: r0 ^ r2 would not tell them apart
+    lines = step(None)
     for r in DATA[1:]:
         lines += step(f"%r{r}")
-    for off in range(8, FRAME_INIT + 1, 8):
+    for off in range(8, ACCUMULATOR + 1, 8):
         lines += [f"ldxdw %r1, [%r10-{off}]"] + step("%r1")
     return lines
 
 
+def accumulate(value: str) -> list[str]:
+    """Mix `value` (a register or an immediate) into the accumulator for good, with the
+    fold's step: acc = (acc ^ v) * K, then acc ^= acc >> 29 (by an atomic xor, as r1 is
+    the only scratch register)."""
+    return [f"ldxdw %r1, [%r10-{ACCUMULATOR}]", f"xor %r1, {value}",
+            f"mul %r1, {FOLD_MULTIPLIER}", f"stxdw [%r10-{ACCUMULATOR}], %r1",
+            f"rsh %r1, {FOLD_SHIFT}", f"lock xor [%r10-{ACCUMULATOR}], %r1"]
+
+
+@_cached
 @st.composite
 def _unary(draw, regs) -> list[str]:
-    kind = draw(st.sampled_from([Kind.NEG, Kind.END]))
-    spec = draw(st.sampled_from(_BY_KIND[kind]))
+    kind = draw(_choice([Kind.NEG, Kind.END]))
+    spec = draw(_choice(_BY_KIND[kind]))
     return [f"{spec.mnemonic} {draw(_reg(regs))}"]
 
 
+@_cached
 @st.composite
 def _lddw(draw, regs) -> list[str]:
-    value = draw(st.one_of(st.sampled_from(EDGE_IMM64), st.integers(0, 2**64 - 1)))
+    value = draw(_IMM64_VALUES)
     return [f"lddw {draw(_reg(regs))}, {value & (2**64 - 1):#x}"]
 
 
+@_cached
 @st.composite
 def _address(draw, mem_len: int | None, size: int, valid: bool, kernel: bool = False) -> str:
     """[%r6+off] in the buffer or [%r10-off] in the initialised stack, or just outside.
 
     mem_len None: no buffer pointer here (in a callee), the stack only.  `kernel`: stack
     offsets aligned to the size, as the kernel's verifier requires."""
-    if mem_len is not None and draw(st.booleans()):
+    if mem_len is not None and (mem_len >= size or not valid) and draw(st.booleans()):
         if valid:
-            off = draw(st.integers(0, max(mem_len - size, 0))) if mem_len >= size else 0
+            off = draw(st.integers(0, mem_len - size))
         else:
-            off = draw(st.sampled_from([-1, -size, mem_len - size + 1, mem_len, 4096]))
+            off = draw(_choice([-1, -size, mem_len - size + 1, mem_len, 4096]))
         return f"[%r6{off:+d}]"
     if valid:
         off = -draw(st.integers(size, FRAME_INIT))
         if kernel:
             off = -(-off // size * size)
     else:
-        off = draw(st.sampled_from([0, -size + 1, -513, -600]))
+        off = draw(_choice([0, -size + 1, -513, -600]))
     return f"[%r10{off:+d}]"
 
 
+@_cached
 @st.composite
 def _memory(draw, regs, mem_len: int | None, kernel: bool = False) -> list[str]:
-    size, suffix = draw(st.sampled_from([(1, "b"), (2, "h"), (4, "w"), (8, "dw")]))
-    valid = kernel or draw(st.integers(0, 19)) > 0      # one access in twenty may trap
+    size, suffix = draw(_choice([(1, "b"), (2, "h"), (4, "w"), (8, "dw")]))
+    valid = kernel or draw(st.integers(0, 49)) > 0      # one access in fifty may trap
     addr = draw(_address(mem_len, size, valid, kernel))
-    what = draw(st.sampled_from(["ldx", "ldxs", "st", "stx", "atomic"]))
+    what = draw(_choice(["ldx", "ldxs", "st", "stx", "atomic"]))
     if what == "ldxs" and size == 8:
         what = "ldx"
     if what in ("ldx", "ldxs"):
@@ -150,20 +213,22 @@ def _memory(draw, regs, mem_len: int | None, kernel: bool = False) -> list[str]:
         return [f"stx{suffix} {addr}, {draw(_reg(regs))}"]
     if kernel and addr.startswith("[%r6"):      # the kernel allows no atomics on a packet
         addr = draw(_address(None, size, True, kernel))
-    name = draw(st.sampled_from([n for n in _ATOMIC_NAMES if n.endswith("32") == (size == 4)]))
+    name = draw(_choice([n for n in _ATOMIC_NAMES if n.endswith("32") == (size == 4)]))
     return [f"{name} {addr}, {draw(_reg(regs))}"]
 
 
+@_cached
 @st.composite
 def _helper_call(draw, regs) -> list[str]:
     """A helper call (static or callx), then values for the registers it clobbered."""
-    hid = draw(st.sampled_from(HELPER_IDS))
+    hid = draw(_choice(HELPER_IDS))
     args = [f"mov %r{i}, {draw(_imm())}" for i in range(1, 6)]
     call = [f"call {hid}"] if draw(st.booleans()) else [f"mov %r7, {hid}", "callx %r7"]
     refill = [f"mov %r{i}, {draw(_imm())}" for i in range(2, 6)]
     return args + call + refill
 
 
+@_cached
 @st.composite
 def _observe(draw, regs) -> list[str]:
     """A register stored whole into the stack the epilogue folds: a wrong value seen
@@ -171,19 +236,93 @@ def _observe(draw, regs) -> list[str]:
     return [f"stxdw [%r10-{8 * draw(st.integers(1, FRAME_INIT // 8))}], {draw(_reg(regs))}"]
 
 
+@_cached
+@st.composite
+def _alu_probe(draw, regs, kernel: bool = False) -> list[str]:
+    """An ALU operation whose result is recorded at once (a later write cannot hide it)."""
+    lines = draw(_alu(regs, kernel))
+    return lines + accumulate(lines[-1].split()[1].rstrip(","))
+
+
+@_cached
+@st.composite
+def _compare_probe(draw, regs) -> list[str]:
+    """A conditional jump at the boundary of its condition, and whether it was taken.
+
+    The right operand is the left one, or one more or one less (r1 = left + d), or an
+    immediate at a boundary of 32-bit values; the jump skips recording a marker."""
+    cond = draw(_choice(_COND))
+    left = draw(_reg(regs))
+    if draw(st.integers(0, 2)) > 0:
+        setup = [f"mov %r1, {left}"]
+        delta = draw(_choice([0, 0, 1, -1]))
+        if delta:
+            setup.append(f"add{'32' if cond.endswith('32') and draw(st.booleans()) else ''} "
+                         f"%r1, {delta}")
+        rhs = "%r1"
+    else:
+        setup, rhs = [], str(draw(_choice([0, 1, -1, 0x7FFFFFFF, -0x80000000,
+                                                   0x7FFFFFFE, -0x7FFFFFFF, 2, -2])))
+    marker = draw(st.integers(1, 0x7FFF))
+    record = accumulate(str(marker))
+    return setup + [f"{cond} {left}, {rhs}, +{len(record)}"] + record
+
+
+_LOADS = [("ldxb", 1), ("ldxh", 2), ("ldxw", 4), ("ldxdw", 8), ("ldxsb", 1), ("ldxsh", 2),
+          ("ldxsw", 4)]
+
+
+@_cached
+@st.composite
+def _load_probe(draw, regs, mem_len: int, kernel: bool = False) -> list[str]:
+    """A load of every width and signedness alike likely, from the buffer or the stack,
+    whose value is recorded at once."""
+    name, size = draw(_choice(_LOADS))
+    dst = draw(_reg(regs))
+    return [f"{name} {dst}, {draw(_address(mem_len, size, True, kernel))}"] + accumulate(dst)
+
+
+@_cached
+@st.composite
+def _atomic_probe(draw, regs, mem_len: int, kernel: bool = False) -> list[str]:
+    """An atomic operation on the stack or (not for the kernel) the buffer, every one
+    alike likely; what it fetched and the memory it left are recorded at once."""
+    name = draw(_choice(_ATOMIC_NAMES))
+    wide = not name.endswith("32")
+    size = 8 if wide else 4
+    if not kernel and mem_len >= size and draw(st.booleans()):
+        addr = f"[%r6+{draw(st.integers(0, mem_len - size))}]"
+    else:
+        addr = f"[%r10{-size * draw(st.integers(1, FRAME_INIT // size)):+d}]"
+    src = draw(_reg([r for r in regs if r != 0]))
+    lines = [f"{name} {addr}, {src}"]
+    fetched = "%r0" if "cmpxchg" in name else src
+    lines += accumulate(fetched)
+    lines += [f"ldx{'dw' if wide else 'w'} {src}, {addr}"] + accumulate(src)
+    return lines
+
+
+@_cached
 @st.composite
 def _idiom(draw, regs) -> list[str]:
     """What clang emits to zero-extend or sign-extend a register in place, which JITs
     special-case (peachpy fuses the shift pair)."""
     r = draw(_reg(regs))
-    return draw(st.sampled_from([[f"mov32 {r}, {r}"], [f"lsh {r}, 32", f"rsh {r}, 32"],
-                                 [f"lsh {r}, 32", f"arsh {r}, 32"]]))
+    return [[f"mov32 {r}, {r}"], [f"lsh {r}, 32", f"rsh {r}, 32"],
+            [f"lsh {r}, 32", f"arsh {r}, 32"]][draw(st.integers(0, 2))]
 
 
+@_cached
 def _simple(regs, mem_len: int | None, kernel: bool = False):
-    return st.one_of(_alu(regs, kernel), _alu(regs, kernel), _alu(regs, kernel),
-                     _unary(regs), _lddw(regs), _memory(regs, mem_len, kernel),
-                     _memory(regs, mem_len, kernel), _observe(regs), _idiom(regs))
+    """One item.  Probes record into the accumulator, so only where it is: in the main
+    subprogram (mem_len not None), not in a callee, whose frame has none."""
+    items = [_alu(regs, kernel), _alu(regs, kernel), _unary(regs), _lddw(regs),
+             _memory(regs, mem_len, kernel), _memory(regs, mem_len, kernel), _observe(regs),
+             _idiom(regs)]
+    if mem_len is not None:
+        items += [_alu_probe(regs, kernel), _compare_probe(regs), _compare_probe(regs),
+                  _atomic_probe(regs, mem_len, kernel), _load_probe(regs, mem_len, kernel)]
+    return st.one_of(*items)
 
 
 @st.composite
@@ -194,7 +333,9 @@ def _block(draw, mem_len: int | None, labels: list[int], depth: int = 0,
     `labels` counts the labels made so far in this program, so each is unique.
     `kernel`: no helper calls (the kernel engine runs none)."""
     items: list[list[str]] = []
-    for _ in range(draw(st.integers(1, 8))):
+    # a program's prologue and epilogue are ~120 instructions whatever its body: a
+    # longer body (4-16 items at the top, 1-6 nested) tests more for the compile time
+    for _ in range(draw(st.integers(4, 16) if depth == 0 else st.integers(1, 6))):
         choice = draw(st.integers(0, 9))
         if choice == 6 and kernel:
             choice = 0
@@ -204,7 +345,7 @@ def _block(draw, mem_len: int | None, labels: list[int], depth: int = 0,
             items.append(draw(_helper_call(DATA)))
         elif choice == 7:       # a conditional jump over what follows
             inner = draw(_block(mem_len, labels, depth + 1, kernel))
-            cond = draw(st.sampled_from(_COND))
+            cond = draw(_choice(_COND))
             regs = DATA if depth == 0 else LOOP_DATA
             rhs = draw(_reg(regs)) if draw(st.booleans()) else str(draw(_imm()))
             labels[0] += 1
@@ -248,6 +389,7 @@ def programs(draw, max_mem: int = 64, kernel: bool = False) -> tuple[Program, by
         prologue = ["mov %r6, %r1"]
         prologue += [f"lddw %r{r}, {draw(_value64()):#x}" for r in DATA]
     prologue += [f"stdw [%r10-{off}], {draw(_imm())}" for off in range(8, FRAME_INIT + 1, 8)]
+    prologue += [f"stdw [%r10-{ACCUMULATOR}], 0"]
     labels = [0]
     body = draw(_block(len(mem), labels, kernel=kernel))
     callees: list[list[str]] = []

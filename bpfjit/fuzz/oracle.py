@@ -33,6 +33,8 @@ class Outcome:
     pc: int | None
     memory: bytes
     detail: str = field(default="", compare=False)      # the exception's message
+    # the interpreter's coverage cells of the run, when asked for (bpfjit.fuzz.coverage)
+    cells: tuple = field(default=(), compare=False)
 
     def describe(self) -> str:
         if isinstance(self.result, int):
@@ -40,26 +42,40 @@ class Outcome:
         return f"{self.result} at pc {self.pc}" if self.pc is not None else str(self.result)
 
 
-def run_outcome(raw: bytes, mem: bytes, engine: str, context: str | None = None) -> Outcome:
+def run_outcome(raw: bytes, mem: bytes, engine: str, context: str | None = None,
+                coverage: bool = False) -> Outcome:
     """Decode, verify, compile and run (as a program of `context`, "xdp" or None); any
     exception that is not a BpfError is reported by name too, so that hostile-input
-    runs can tell it apart.  The kernel engine gets no helpers (it runs none)."""
+    runs can tell it apart.  The kernel engine gets no helpers (it runs none).  With
+    `coverage`, the interpreter's run is traced and its coverage cells kept."""
     from .. import compile as compile_program
     buf = bytearray(mem)
+    cells: tuple = ()
     try:
         prog = Program.from_bytes(raw)
         if context is not None:
             prog = Program(prog.insns, context=context, prog_type=context)
         fn = compile_program(prog, engine, helpers=None if engine == "kernel" else HELPERS,
                              budget=FUZZ_BUDGET)
+        if coverage and engine == "interp":
+            from .coverage import program_cells
+            steps, result = fn.trace_registers(buf)
+            cells = tuple(program_cells(fn.program, steps,
+                                        isinstance(result, BpfError)).items())
+            if isinstance(result, BpfError):
+                raise result
+            return Outcome(result, None, bytes(buf), cells=cells)
         return Outcome(fn(buf), None, bytes(buf))
     except BpfError as exc:
-        return Outcome(type(exc).__name__, getattr(exc, "pc", None), bytes(buf), str(exc))
+        return Outcome(type(exc).__name__, getattr(exc, "pc", None), bytes(buf), str(exc),
+                       cells)
     except Exception as exc:                # noqa: BLE001 - exactly what hostile mode hunts
         return Outcome(f"unexpected {type(exc).__name__}: {exc}", None, bytes(buf))
 
 
 def _serve(conn, mutant: str | None = None) -> None:
+    import signal
+    signal.signal(signal.SIGINT, signal.SIG_IGN)     # Ctrl-C is the campaign's to handle
     if mutant is not None:            # a self-test: this process's JIT is miscompiling
         import os
 
@@ -73,8 +89,12 @@ def _serve(conn, mutant: str | None = None) -> None:
             return
         if job is None:
             return
-        raw, mem, engines, context = job
-        conn.send([run_outcome(raw, mem, e, context) for e in engines])
+        raw, mem, engines, context, coverage = job
+        outcomes = [run_outcome(raw, mem, e, context, coverage) for e in engines]
+        try:
+            conn.send(outcomes)
+        except OSError:                 # the campaign is gone (ended, or interrupted)
+            return
 
 
 class Worker:
@@ -93,10 +113,11 @@ class Worker:
         child.close()
 
     def run(self, raw: bytes, mem: bytes, engines: list[str], timeout: float = 60.0,
-            context: str | None = None) -> list[Outcome] | None:
-        """Outcomes per engine, or None when the worker died or hung (a crash)."""
+            context: str | None = None, coverage: bool = False) -> list[Outcome] | None:
+        """Outcomes per engine, or None when the worker died or hung (a crash); with
+        `coverage`, the interpreter's outcome carries its coverage cells."""
         try:
-            self._conn.send((raw, mem, engines, context))
+            self._conn.send((raw, mem, engines, context, coverage))
             if self._conn.poll(timeout):
                 return self._conn.recv()
         except (EOFError, OSError, BrokenPipeError):

@@ -1,0 +1,154 @@
+"""What a campaign exercised: opcode x operand class x outcome.
+
+Cells come from the interpreter's trace of each program (the pc and the registers
+before each step): an ALU operation's cell is its mnemonic, its form (immediate,
+register, or the destination read as source) and the class of its source operand at
+the operation's width (0, 1, -1, the signed minimum and maximum, other negative, other
+positive); a conditional jump's, its mnemonic, whether it was taken, and how its
+operands compared (equal, unsigned less or greater, with "+-" when their sign bits
+differ, where signed and unsigned comparisons part); a memory access's, its mnemonic,
+region and whether it trapped.  `Coverage.report()` says how many of the cells that can
+occur were reached, per kind, and names the ones never reached.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from ..isa import OPCODES, Kind
+from ..program import Program
+
+__all__ = ["Coverage", "program_cells", "value_class", "relation"]
+
+CLASSES = ("0", "1", "-1", "min", "max", "neg", "pos")
+RELATIONS = ("eq", "lt", "gt", "lt+-", "gt+-")
+_MEMORY = (Kind.LDX, Kind.LDSX, Kind.ST, Kind.STX, Kind.ATOMIC)
+_CELLS = {"alu": "mnemonic x form x operand class", "jump": "mnemonic x outcome x operands",
+          "memory": "mnemonic x region, without a trap"}
+
+
+def value_class(value: int, width: int) -> str:
+    """The class of `value` read at `width` bits."""
+    value &= (1 << width) - 1
+    top = 1 << (width - 1)
+    if value in (0, 1):
+        return str(value)
+    if value == (1 << width) - 1:
+        return "-1"
+    if value == top:
+        return "min"
+    if value == top - 1:
+        return "max"
+    return "neg" if value & top else "pos"
+
+
+def relation(left: int, right: int, width: int) -> str:
+    """How two operands compare at `width` bits: unsigned order, and whether their sign
+    bits differ (then a signed comparison orders them the other way)."""
+    mask, top = (1 << width) - 1, 1 << (width - 1)
+    left, right = left & mask, right & mask
+    if left == right:
+        return "eq"
+    order = "lt" if left < right else "gt"
+    return order + ("+-" if (left ^ right) & top else "")
+
+
+def _width(spec) -> int:
+    return 32 if spec.width == 32 else 64
+
+
+def program_cells(prog: Program, steps: list[tuple[int, tuple]], trapped: bool) -> Counter:
+    """The cells one run reached: `steps` are (pc, registers before it) in order;
+    `trapped`: the last step stopped the run with a trap."""
+    cells: Counter = Counter()
+    for index, (pc, regs) in enumerate(steps):
+        insn = prog.at(pc)
+        spec = insn.spec
+        kind = insn.kind
+        if kind is Kind.ALU:
+            if spec.source == "reg":
+                form = "dst=src" if insn.src == insn.dst else "reg"
+                value = regs[insn.src]
+            else:
+                form, value = "imm", insn.imm
+            cells[("alu", spec.mnemonic, form, value_class(value, _width(spec)))] += 1
+        elif kind in (Kind.NEG, Kind.END):
+            cells[("alu", spec.mnemonic, "dst", value_class(regs[insn.dst], _width(spec)))] += 1
+        elif kind is Kind.JCOND:
+            right = regs[insn.src] if spec.source == "reg" else insn.imm
+            following = steps[index + 1][0] if index + 1 < len(steps) else None
+            taken = following == pc + 1 + insn.off
+            cells[("jump", spec.mnemonic, "taken" if taken else "not taken",
+                   relation(regs[insn.dst], right, _width(spec)))] += 1
+        elif kind in _MEMORY:
+            base = insn.src if kind in (Kind.LDX, Kind.LDSX) else insn.dst
+            region = "stack" if base == 10 else "buffer"
+            failed = trapped and index == len(steps) - 1
+            cells[("memory", spec.mnemonic, region, "trap" if failed else "ok")] += 1
+        else:
+            cells[("other", spec.mnemonic, "", "")] += 1
+    return cells
+
+
+def _possible() -> dict[str, set]:
+    """The cells a generated program can reach, per kind (what `report` counts against)."""
+    cells: dict[str, set] = {"alu": set(), "jump": set(), "memory": set()}
+    for spec in OPCODES:
+        if spec.kind is Kind.ALU:
+            forms = ("reg", "dst=src") if spec.source == "reg" else ("imm",)
+            # an immediate is a sign-extended 32-bit value: no 64-bit "min" or "max"
+            classes = [c for c in CLASSES if spec.source == "reg" or spec.width == 32
+                       or c not in ("min", "max")]
+            cells["alu"] |= {("alu", spec.mnemonic, f, c) for f in forms for c in classes}
+        elif spec.kind in (Kind.NEG, Kind.END):
+            cells["alu"] |= {("alu", spec.mnemonic, "dst", c) for c in CLASSES}
+        elif spec.kind is Kind.JCOND:
+            cells["jump"] |= {("jump", spec.mnemonic, t, r)
+                              for t in ("taken", "not taken") for r in RELATIONS
+                              if _can(spec.op, t == "taken", r)}
+        elif spec.kind in _MEMORY:
+            cells["memory"] |= {("memory", spec.mnemonic, region, "ok")
+                                for region in ("stack", "buffer")}
+    return cells
+
+
+def _can(op: str, taken: bool, rel: str) -> bool:
+    """Whether a jump `op` can be taken (or not) with operands related by `rel`; jset
+    depends on bits, not order, so every combination is possible for it."""
+    if op == "jset":
+        return True
+    equal = rel == "eq"
+    less_unsigned = rel.startswith("lt")
+    mixed = rel.endswith("+-")
+    less_signed = (not equal) and (less_unsigned != mixed)
+    outcome = {"jeq": equal, "jne": not equal,
+               "jgt": not equal and not less_unsigned, "jge": equal or not less_unsigned,
+               "jlt": less_unsigned, "jle": equal or less_unsigned,
+               "jsgt": not equal and not less_signed, "jsge": equal or not less_signed,
+               "jslt": less_signed, "jsle": equal or less_signed}[op]
+    return outcome == taken
+
+
+class Coverage:
+    """Cells reached over a campaign, with counts."""
+
+    def __init__(self, counts: Counter | None = None):
+        self.counts: Counter = Counter() if counts is None else counts
+
+    def add(self, cells) -> None:
+        self.counts.update(dict(cells))
+
+    def report(self, missing: int = 12) -> list[str]:
+        """Lines: per kind, the share of possible cells reached; the ones never reached."""
+        lines = []
+        for kind, possible in _possible().items():
+            reached = {c for c in possible if self.counts.get(c)}
+            lines.append(f"coverage: {kind} {len(reached)} of {len(possible)} cells "
+                         f"({_CELLS[kind]})")
+            never = sorted(possible - reached)
+            if never:
+                shown = ", ".join(" ".join(part for part in cell[1:] if part)
+                                  for cell in never[:missing])
+                more = f" and {len(never) - missing} more" if len(never) > missing else ""
+                lines.append(f"  never: {shown}{more}")
+        return lines
