@@ -456,3 +456,20 @@ def test_strict_mode_refuses_a_pointer_stored_into_a_map_value():
         verify(leak, mode="strict", helpers={1})
     assert info.value.pc == 7
     verify(leak, helpers={1})
+
+
+@pytest.mark.parametrize("text", [
+    # a store far below the frame (it traps at run time) of an unknown value, then a join
+    "ldxdw %r2, [%r1+0]\nstxdw [%r10-7240], %r2\njeq %r2, 0, +1\nmov %r3, 1\nmov %r0, 0\nexit",
+    # ... then a loop head
+    "mov %r9, 3\nldxdw %r2, [%r1+0]\nstxdw [%r10-7240], %r2\nsub %r9, 1\njne %r9, 0, -3\n"
+    "mov %r0, 0\nexit",
+])
+def test_a_store_outside_the_frame_is_no_spill(engine, text):
+    # found by the hostile fuzzer: the store was kept as a spill whose zone variable
+    # (1000 + offset) fell among the registers' numbers, and a join read regs[-6240]
+    prog = bpfjit.assemble(text)
+    bpfjit.verify(prog, cache=False)
+    with pytest.raises(bpfjit.MemoryAccessError) as info:
+        bpfjit.compile(prog, engine)(bytearray(8))
+    assert info.value.pc == text.split("\n").index("stxdw [%r10-7240], %r2")

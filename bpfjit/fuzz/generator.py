@@ -44,6 +44,10 @@ EDGE_IMM64 = [0, 1, -1, 0x7FFFFFFFFFFFFFFF, -0x8000000000000000, 0xFFFFFFFF, 0x1
               0x8000000000000000, 0x123456789ABCDEF0, 0x80000000, 0x7FFFFFFF,
               0xFFFFFFFF00000000, 0x1FFFFFFFF, 0xFFFFFFFF80000000, 0x100000001,
               0xFFFFFFFF7FFFFFFF, 0x8000000080000000, 2, -2, 63, 64]
+# shift counts by register where a JIT's masking can go wrong (RFC 9669: the count is
+# taken modulo the width)
+SHIFT_COUNTS = [0, 1, 7, 8, 31, 32, 33, 48, 63, 64, 65, 127, 0xFFFFFFFF, 0x100000020,
+                2**64 - 1]
 # the fold's odd multiplier (a sign-extended 32-bit immediate) and xor-shift
 FOLD_MULTIPLIER, FOLD_SHIFT = -0x61C88647, 29
 HELPER_IDS = (1, 2)
@@ -113,7 +117,8 @@ def _alu(draw, regs, kernel: bool = False) -> list[str]:
         if way <= 1:                # the destination read as the source
             return [f"{spec.mnemonic} {dst}, {dst}"]
         if way <= 3:                # a source at an edge: r1, a scratch register, set here
-            return [f"lddw %r1, {draw(_value64()):#x}", f"{spec.mnemonic} {dst}, %r1"]
+            value = draw(_choice(SHIFT_COUNTS)) if spec.op in _SHIFTS else draw(_value64())
+            return [f"lddw %r1, {value:#x}", f"{spec.mnemonic} {dst}, %r1"]
         return [f"{spec.mnemonic} {dst}, {draw(_reg(regs))}"]
     imm = draw(_imm())
     if kernel:          # what the kernel's verifier refuses: shifts past the width, / 0
@@ -316,12 +321,13 @@ def _idiom(draw, regs) -> list[str]:
 def _simple(regs, mem_len: int | None, kernel: bool = False):
     """One item.  Probes record into the accumulator, so only where it is: in the main
     subprogram (mem_len not None), not in a callee, whose frame has none."""
-    items = [_alu(regs, kernel), _alu(regs, kernel), _unary(regs), _lddw(regs),
-             _memory(regs, mem_len, kernel), _memory(regs, mem_len, kernel), _observe(regs),
-             _idiom(regs)]
+    items = [_alu(regs, kernel), _alu(regs, kernel), _alu(regs, kernel), _unary(regs),
+             _lddw(regs), _memory(regs, mem_len, kernel), _memory(regs, mem_len, kernel),
+             _observe(regs), _idiom(regs)]
     if mem_len is not None:
-        items += [_alu_probe(regs, kernel), _compare_probe(regs), _compare_probe(regs),
-                  _atomic_probe(regs, mem_len, kernel), _load_probe(regs, mem_len, kernel)]
+        items += [_alu_probe(regs, kernel), _alu_probe(regs, kernel), _compare_probe(regs),
+                  _compare_probe(regs), _atomic_probe(regs, mem_len, kernel),
+                  _load_probe(regs, mem_len, kernel)]
     return st.one_of(*items)
 
 
@@ -336,7 +342,8 @@ def _block(draw, mem_len: int | None, labels: list[int], depth: int = 0,
     # a program's prologue and epilogue are ~120 instructions whatever its body: a
     # longer body (4-16 items at the top, 1-6 nested) tests more for the compile time
     for _ in range(draw(st.integers(4, 16) if depth == 0 else st.integers(1, 6))):
-        choice = draw(st.integers(0, 9))
+        choice = draw(st.integers(0, 12))           # 0-8: one instruction or probe
+        choice = 0 if choice <= 8 else choice - 3
         if choice == 6 and kernel:
             choice = 0
         if choice <= 5 or (depth > 0 and choice != 7) or depth > 1:

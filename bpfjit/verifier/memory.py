@@ -163,7 +163,9 @@ class MemoryRules:
                 loaded = self._reload(st, insn.dst, lo, size)
         if writes:
             st.write_frame(lo, hi + size)
-            if lo == hi and size == 8 and kind in (Kind.ST, Kind.STX):
+            # a spill only inside the frame: a store outside it traps, and its slot's zone
+            # variable (slot_var) would not be one
+            if ok and lo == hi and size == 8 and kind in (Kind.ST, Kind.STX):
                 stored = const(insn.imm) if kind is Kind.ST else value
                 st.spills[lo] = stored
                 if kind is Kind.STX and stored.kind in NUMERIC and not stored.fixed:
