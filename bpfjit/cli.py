@@ -447,9 +447,6 @@ def build_parser() -> argparse.ArgumentParser:
                    help="folder for results.json and results.png (default: results)")
     p.add_argument("--no-save", action="store_true", help="print the table only")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    p.add_argument("--state", metavar="DIR",
-                   help="keep the campaign's progress in DIR (after every round of 100 "
-                        "programs); the same command resumes it where it stopped")
     p.set_defaults(func=cmd_bench_suite)
 
     p = sub.add_parser("bench-calls", help="time a Python call into JIT code with each kind "

@@ -206,6 +206,14 @@ def test_bench_last_line(sum_program, engine):
     assert float(fields["ns_per_run"]) > 0 and float(fields["compile_ns"]) > 0
 
 
+def test_only_fuzz_takes_state():
+    # --state keeps a fuzzing campaign's progress; bench-suite had been given the option
+    # too, by an edit meant for fuzz, and silently ignored it
+    proc = bpfjit("bench-suite", "--state", "somewhere", "--no-save")
+    assert proc.returncode == 2 and "unrecognized arguments: --state" in proc.stderr
+    assert "--state DIR" in bpfjit("fuzz", "--help").stdout
+
+
 def test_bench_suite_quick(engine, tmp_path):
     import json
     root = Path(__file__).parent.parent
