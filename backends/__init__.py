@@ -7,6 +7,7 @@ stops the others from working.
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 from typing import Callable
 
@@ -77,14 +78,10 @@ def _kernel(verified, helpers=None, budget=None, helper_calls=None, **unknown):
     return compile_kernel(verified, helpers=helpers)
 
 
-_FOUND: dict[str, bool] = {}
-
-
+@functools.cache
 def _peachpy_importable() -> bool:
     """Whether PeachPy can be imported (looked up once per process: ~0.1 ms a time)."""
-    if "peachpy" not in _FOUND:
-        _FOUND["peachpy"] = importlib.util.find_spec("peachpy") is not None
-    return _FOUND["peachpy"]
+    return importlib.util.find_spec("peachpy") is not None
 
 
 _FACTORIES: dict[str, Callable] = {"interp": _interp, "llvm": _llvm, "peachpy": _peachpy,

@@ -14,6 +14,7 @@ budget applies; a program it refuses raises VerifierError with the kernel's reas
 
 from __future__ import annotations
 
+import bisect
 import dataclasses
 import weakref
 
@@ -21,7 +22,7 @@ from bpfjit import bpfsys
 from bpfjit.cfg import subprogram_ranges
 from bpfjit.context import CONTEXTS, copy_back, refuse_context
 from bpfjit.errors import BpfError
-from bpfjit.isa import Kind, find_spec
+from bpfjit.isa import Insn, Kind, find_spec
 from bpfjit.memory import as_buffer
 from bpfjit.program import Program
 
@@ -44,23 +45,20 @@ def high_half_program(prog: Program) -> Program:
     end = subprogram_ranges(prog)[0][1]
     ja, gotol, rsh, exit_ = (find_spec(op, 0, 0, imm) for op, imm in
                              ((0x05, 0), (0x06, 0), (0x77, 32), (0x95, 0)))
-    stub = end                              # new pc of `rsh r0, 32`
     out = []
     for pc, insn in zip(prog.pcs, prog.insns):
         moved = 2 if pc >= end else 0
         if insn.kind is Kind.EXIT and pc < end:
-            distance = stub - (pc + 1)
+            distance = end - (pc + 1)       # to the stub, which takes pc `end`
             insn = (dataclasses.replace(insn, spec=ja, off=distance) if distance < 1 << 15
                     else dataclasses.replace(insn, spec=gotol, imm=distance))
         elif insn.kind is Kind.CALL_LOCAL or (insn.kind is Kind.LDDW and insn.src == 4):
             target = pc + insn.imm + 1
             shift = (2 if target >= end else 0) - moved
             insn = dataclasses.replace(insn, imm=insn.imm + shift)
-        if pc == end:
-            out += [type(insn)(rsh, dst=0, imm=32), type(insn)(exit_)]
         out.append(insn)
-    if end == prog.slot_count:
-        out += [type(prog.insns[0])(rsh, dst=0, imm=32), type(prog.insns[0])(exit_)]
+    main = bisect.bisect_left(prog.pcs, end)          # instructions of the main subprogram
+    out[main:main] = [Insn(rsh, dst=0, imm=32), Insn(exit_)]
     return prog.with_insns(out)
 
 

@@ -32,6 +32,12 @@ __all__ = ["CampaignStats", "MutantResult", "run_campaign", "save_failure", "sel
 ROUND = 100              # examples per hypothesis round
 
 
+def _round_seed(seed: int, round_no: int) -> int:
+    """The hypothesis seed of round `round_no` of a campaign seeded `seed` (a resumed
+    campaign, or a self-test's shrinking run, draws the same programs again from it)."""
+    return seed * 1_000_003 + round_no
+
+
 @dataclass
 class CampaignStats:
     programs: int = 0
@@ -256,7 +262,7 @@ def run_campaign(engines: list[str], examples: int | None, seconds: float | None
             count = int(min(ROUND, remaining))
             before = stats.programs
             try:
-                _differential_round(worker, engines, seed * 1_000_003 + round_no, count,
+                _differential_round(worker, engines, _round_seed(seed, round_no), count,
                                     stats, counter, coverage=True)
             except _Found as found:            # hypothesis has shrunk it already
                 if found.kind == "crash":
@@ -314,7 +320,7 @@ def self_test(mutant, seconds: float, seed: int, examples: int | None = None,
         while remaining > 0 and time.monotonic() < deadline and not found:
             count = int(min(ROUND, remaining))
             try:
-                _differential_round(worker, engines, seed * 1_000_003 + round_no, count, stats,
+                _differential_round(worker, engines, _round_seed(seed, round_no), count, stats,
                                     None, shrink=False, deadline=deadline)
             except _Found:
                 found = True
@@ -326,7 +332,7 @@ def self_test(mutant, seconds: float, seed: int, examples: int | None = None,
         elapsed = time.monotonic() - start
         if found and out_dir is not None:
             saved = _shrink_and_save(
-                worker, engines, seed * 1_000_003 + round_no, count, out_dir,
+                worker, engines, _round_seed(seed, round_no), count, out_dir,
                 f"self-test-{mutant.name}",
                 f"miscompile {mutant.name} ({mutant.what}): with bpfjit.fuzz.mutants.apply("
                 f"{mutant.name!r}), {mutant.engine} does not give the result below")
@@ -377,24 +383,13 @@ def run_self_tests(mutants: list, seconds: float, seed: int, jobs: int,
     for proc in procs:
         proc.start()
     done: dict[str, MutantResult] = {}
-    failures = []
-    while len(done) + len(failures) < len(mutants):
-        try:
-            result = results.get(timeout=0.5)
-        except Exception:                       # queue.Empty: still running
-            if not any(p.is_alive() for p in procs) and results.empty():
-                raise BpfError("a self-test process died") from None
-            continue
-        if isinstance(result, str):
-            failures.append(result)
-            continue
-        done[result.name] = result
-        if report is not None:
-            report(result)
-    for proc in procs:
-        proc.join()
-    if failures:
-        raise BpfError("; ".join(failures))
+
+    def arrived(result) -> None:
+        if not isinstance(result, str):
+            done[result.name] = result
+            if report is not None:
+                report(result)
+    _collect(results, procs, len(mutants), "a self-test process died", arrived)
     return [done[m.name] for m in mutants]
 
 
@@ -408,6 +403,31 @@ def _job(args, counter, results) -> None:
                                  index))
     except Exception as exc:                    # noqa: BLE001 - reported by the parent
         results.put(f"campaign with seed {seed} failed: {type(exc).__name__}: {exc}")
+
+
+def _collect(results, procs, count: int, died: str, arrived, tick=None) -> None:
+    """Take `count` results from the processes' queue, handing each to `arrived` (and
+    calling `tick` at least twice a second); then join them.  A result that is a string
+    is a process's failure: all of them raise one BpfError at the end, as does a queue
+    that stays empty once every process has ended (`died`)."""
+    failures = []
+    while count:
+        try:
+            result = results.get(timeout=0.5)
+        except Exception:                       # queue.Empty: still running
+            if not any(p.is_alive() for p in procs) and results.empty():
+                raise BpfError(died) from None
+        else:
+            count -= 1
+            if isinstance(result, str):
+                failures.append(result)
+            arrived(result)
+        if tick is not None:
+            tick()
+    for proc in procs:
+        proc.join()
+    if failures:
+        raise BpfError("; ".join(failures))
 
 
 @contextlib.contextmanager
@@ -451,25 +471,10 @@ def run_parallel(engines: list[str], examples: int | None, seconds: float | None
     for proc in procs:
         proc.start()
     total = CampaignStats()
-    collected = 0
-    failures = []
     with tqdm(total=examples, initial=done, disable=not progress, unit="prog",
               leave=False) as bar, _ended_on_interrupt(procs):
-        while collected < jobs:
-            try:
-                result = results.get(timeout=0.5)
-                collected += 1
-                if isinstance(result, str):
-                    failures.append(result)
-                else:
-                    total.add(result)
-            except Exception:                   # queue.Empty: still running
-                if not any(p.is_alive() for p in procs) and results.empty():
-                    raise BpfError("a fuzzing campaign process died") from None
-            bar.update(done + counter.value - bar.n)
-    for proc in procs:
-        proc.join()
-    if failures:
-        raise BpfError("; ".join(failures))
+        _collect(results, procs, jobs, "a fuzzing campaign process died",
+                 lambda result: None if isinstance(result, str) else total.add(result),
+                 lambda: bar.update(done + counter.value - bar.n))
     total.resumed_from = done
     return total

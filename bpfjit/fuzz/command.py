@@ -65,13 +65,13 @@ def _check_fuzz_engines(engines: list[str], mode: str) -> None:
         if name == KERNEL:
             if mode == "hostile":
                 raise BpfError("hostile mode does not feed the kernel engine: it runs "
-                                 "only generated programs the kernel can verify")
+                               "only generated programs the kernel can verify")
             reason = unavailable()
             if reason is not None:
                 raise BpfError(f"engine 'kernel' cannot run here: {reason}")
         elif name not in here:
             raise BpfError(f"engine {name!r} is not available here (engines: "
-                             f"{', '.join(here + [KERNEL])})")
+                           f"{', '.join(here + [KERNEL])})")
 
 
 def _fuzz_self_test(args, engines: list[str]) -> int:
@@ -103,7 +103,6 @@ def _fuzz_self_test(args, engines: list[str]) -> int:
               f"(each reproduces its mutant: see its header)")
     print(f"self-test: {len(found)} of {len(results)} mutants found")
     return 0 if len(found) == len(results) else 1
-
 
 
 def add_fuzz_parser(sub) -> None:

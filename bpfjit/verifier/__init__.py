@@ -211,11 +211,11 @@ def verify(prog: Program, mode: str = "checked", helpers=None, log: bool = False
                                frames, map_calls, recursion is not None,
                                extents=dict(analysis.extents) if mode == "checked" else {},
                                variable={pc: tuple(sorted(maps)) for pc, maps
-                                         in analysis.variable.items() if pc in proven})
+                                         in analysis.variable.items() if pc in proven},
+                               source=original)
     if not log:
         original.__dict__["_verified"][key] = verified
     verified.cache_name = name
-    verified.source = original
     if name is not None:
         disk.store("verdict", name, {
             "proven": sorted(proven), "accesses": accesses, "unreachable": unreachable,
