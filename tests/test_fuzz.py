@@ -323,3 +323,15 @@ def test_a_saved_campaign_refuses_other_settings(tmp_path):
     with pytest.raises(bpfjit.BpfError, match="seed 1 .now 2."):
         state.start(tmp_path, {"engines": ["interp"], "mode": "differential", "seed": 2,
                                "jobs": 1, "examples": 100})
+
+
+def test_a_state_path_that_is_a_file_is_one_line(tmp_path):
+    # found in review: `--state FILE` ended in a FileExistsError traceback
+    target = tmp_path / "a-file"
+    target.write_text("")
+    proc = subprocess.run([sys.executable, "-m", "bpfjit", "fuzz", "--examples", "5",
+                           "--engines", "interp", "--state", str(target), "--no-progress"],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    assert proc.stderr.strip().splitlines() == [
+        f"bpfjit: error: cannot keep a campaign's progress in {target}: it is not a directory"]

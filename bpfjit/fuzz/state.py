@@ -30,7 +30,14 @@ def _write(path: Path, data: dict) -> None:
 
 def start(directory: Path, settings: dict) -> None:
     """Begin, or check that `directory` holds a campaign with the same `settings`."""
-    directory.mkdir(parents=True, exist_ok=True)
+    if directory.exists() and not directory.is_dir():
+        raise BpfError(f"cannot keep a campaign's progress in {directory}: it is not a "
+                       f"directory")
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise BpfError(f"cannot keep a campaign's progress in {directory}: "
+                       f"{exc.strerror or exc}") from None
     path = directory / "campaign.json"
     if path.exists():
         try:
@@ -44,7 +51,11 @@ def start(directory: Path, settings: dict) -> None:
             raise BpfError(f"{directory} holds a campaign with other settings: {differ}; "
                            f"use the same options to resume it, or another --state")
         return
-    _write(path, settings)
+    try:
+        _write(path, settings)
+    except OSError as exc:
+        raise BpfError(f"cannot keep a campaign's progress in {directory}: "
+                       f"{exc.strerror or exc}") from None
 
 
 def save_job(directory: Path, index: int, next_round: int, stats) -> None:
