@@ -47,6 +47,6 @@ def compile_llvm(verified, helpers=None, budget=None, helper_calls: int | None =
                    "llvmlite": llvmlite_version}
         image = cached_image(verified, "llvm", options, lambda: build()[0])
         extra = {"ir": None, "optimised_ir": None}
-    return JitProgram.from_image(verified.program, "llvm", image, table, budget,
+    return JitProgram.from_image(verified, "llvm", image, table, budget,
                                  dict(extra, compile_ns=time.perf_counter_ns() - started),
                                  helper_calls=helper_calls)

@@ -46,7 +46,7 @@ def compile_x86(verified, helpers=None, budget=None, helper_calls: int | None = 
         return build_image(verified, ids, regs, native_maps=native, line_info=line_info,
                            blind=blind, speculation=speculation)
     image = cached_image(verified, "peachpy", options, build)
-    return JitProgram.from_image(verified.program, "peachpy", image, table, budget,
+    return JitProgram.from_image(verified, "peachpy", image, table, budget,
                                  {"registers": regs,
                                   "compile_ns": time.perf_counter_ns() - started},
                                  helper_calls=helper_calls)

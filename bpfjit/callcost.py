@@ -3,8 +3,8 @@
 The floor for each kind of argument is the cheapest call cffi itself can make of the
 same entry point with the same memory: `entry(NULL, 0, config)` for None,
 `entry(ffi.from_buffer(...), len, config)` for a buffer (read-only for bytes, which
-bpfjit copies once since a program may write its memory; the context's own buffer for
-an XdpContext).  Both are timed on the same compiled program, interleaved, and the
+bpfjit hands over in place to a program that cannot write its memory, as this one,
+and copies once for one that may; the context's own buffer for an XdpContext).  Both are timed on the same compiled program, interleaved, and the
 best of several rounds is kept, so machine noise affects both alike.
 """
 

@@ -215,7 +215,8 @@ class JitProgram:
     """
 
     def __init__(self, program, engine: str, memory, entry: int, helpers: HelperTable,
-                 budget: int, extra: dict | None = None, helper_calls: int | None = None):
+                 budget: int, extra: dict | None = None, helper_calls: int | None = None,
+                 writes_memory: bool = True):
         if not isinstance(budget, int) or isinstance(budget, bool) or budget < 1:
             raise BpfError(f"budget must be a positive int, got {budget!r}")
         self.program = program
@@ -235,13 +236,18 @@ class JitProgram:
         config.report_trap = _trap_reporter()
         self.extra = extra or {}
         self._context = CONTEXTS.get(program.context)     # None: the plain convention
+        # whether a run may write its memory (VerifiedProgram.writes_memory): if not,
+        # read-only memory (bytes) is handed over in place rather than copied
+        self._writes_memory = writes_memory
 
     @classmethod
-    def from_image(cls, program, engine: str, image, helpers: HelperTable,
+    def from_image(cls, verified, engine: str, image, helpers: HelperTable,
                    budget: int | None, extra: dict,
                    helper_calls: int | None = None) -> "JitProgram":
-        """Place a bpfjit.codeimage.CodeImage (its maps and helpers filled in) and wrap it."""
+        """Place a bpfjit.codeimage.CodeImage (its maps and helpers filled in) and wrap
+        it as the compiled form of `verified` (a VerifiedProgram)."""
         from .interpreter import DEFAULT_BUDGET
+        program = verified.program
         memory = image.place(program.maps.list, helpers)
         extra = dict(extra, symbols=image.symbols, text_range=image.text_range,
                      lines=image.lines)
@@ -249,7 +255,7 @@ class JitProgram:
             cls = ContextJitProgram
         return cls(program, engine, memory, image.symbols["bpf_entry"], helpers,
                    DEFAULT_BUDGET if budget is None else budget, extra=extra,
-                   helper_calls=helper_calls)
+                   helper_calls=helper_calls, writes_memory=verified.writes_memory)
 
     def _pointer(self, mem: object):
         """(pointer, length, keep-alive) for the caller's memory, without copying a
@@ -273,10 +279,13 @@ class JitProgram:
             ptr, n = _NULL, 0
         else:
             try:
-                # any writable contiguous buffer in place; bytes copied once, since the
-                # program may write to its memory
-                ptr = _from_buffer(_BYTES, mem if type(mem) is not bytes else bytearray(mem),
-                                   True)
+                if self._writes_memory:
+                    # any writable contiguous buffer in place; bytes copied once, since
+                    # the program may write to its memory
+                    ptr = _from_buffer(_BYTES, mem if type(mem) is not bytes
+                                       else bytearray(mem), True)
+                else:           # it cannot: any contiguous buffer in place, bytes too
+                    ptr = _from_buffer(_BYTES, mem, False)
             except Exception:                           # noqa: BLE001 - str, read-only, ...
                 return self._call_converted(mem)
             n = len(ptr)                    # (the entry point gives r1 = 0 when it is 0)
@@ -384,7 +393,11 @@ class ContextJitProgram(JitProgram):
     def __call__(self, mem: object = None) -> int:
         """Run once on a context, or on a packet's bytes (a context is made for it)."""
         ctx = mem if type(mem) is self._context else self._context.wrap(mem)
-        ctx.fill(ctx.native_address)
+        address = ctx.native_address
+        if ctx.block_for != address:
+            ctx.fill(address)
+        else:                           # the block is as the last JIT run left it
+            ctx.redirect = None
         env = self._env
         if env is None:
             r0 = self._entry(ctx.native_packet, ctx.length, self._config)

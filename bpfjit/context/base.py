@@ -53,6 +53,10 @@ class PacketContext:
     NARROW_LOADS = False             # may a load read part of a scalar field?
     META_ROOM = 0                    # bytes for metadata at the end of the block
     metalen = 0                      # of which the program uses this many
+    # the packet address the block was last filled for, while it still describes this
+    # context (a JIT call then skips the fill); None when it must be filled again.  Only
+    # contexts that notice every change to their fields set it (XdpContext).
+    block_for: int | None = None
 
     def __init__(self, packet: bytes | bytearray | memoryview):
         data = as_buffer(packet)
@@ -98,6 +102,7 @@ class PacketContext:
         self.buffer[at + count:end + count] = self.buffer[at:end]
         self.buffer[at:at + count] = bytes(count)
         self.length += count
+        self.block_for = None
         return 0
 
     def remove(self, offset: int, count: int) -> int:
@@ -107,6 +112,7 @@ class PacketContext:
         at, end = self.HEADER + offset, self.HEADER + self.length
         self.buffer[at:end - count] = self.buffer[at + count:end]
         self.length -= count
+        self.block_for = None
         return 0
 
     def adjust_tail(self, delta: int) -> int:

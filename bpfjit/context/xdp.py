@@ -61,16 +61,48 @@ class XdpContext(PacketContext):
         """The metadata a program put in front of the packet (bpf_xdp_adjust_meta)."""
         return bytes(self.buffer[self.HEADER - self.metalen:self.HEADER])
 
+    # the fields the block holds: setting one means the block must be filled again
+    @property
+    def ingress_ifindex(self) -> int:
+        return self._ingress_ifindex
+
+    @ingress_ifindex.setter
+    def ingress_ifindex(self, value: int) -> None:
+        self._ingress_ifindex = value
+        self.block_for = None
+
+    @property
+    def rx_queue_index(self) -> int:
+        return self._rx_queue_index
+
+    @rx_queue_index.setter
+    def rx_queue_index(self, value: int) -> None:
+        self._rx_queue_index = value
+        self.block_for = None
+
+    @property
+    def metalen(self) -> int:
+        return self._metalen
+
+    @metalen.setter
+    def metalen(self, value: int) -> None:
+        self._metalen = value
+        self.block_for = None
+
     def fill(self, data_address: int) -> None:
-        """The whole block in one write (this runs before every JIT call)."""
+        """The whole block in one write.  A JIT call skips it while `block_for` is its
+        address: a run changes no field of the block, and whatever else changes one
+        (a field set, a resize, another engine's fill) clears or changes `block_for`."""
         self.redirect = None
         _LAYOUT.pack_into(self.buffer, 0, data_address, data_address + self.length,
-                          data_address - self.metalen, self.ingress_ifindex & 0xFFFFFFFF,
-                          self.rx_queue_index & 0xFFFFFFFF, 0)
+                          data_address - self._metalen, self._ingress_ifindex & 0xFFFFFFFF,
+                          self._rx_queue_index & 0xFFFFFFFF, 0)
+        self.block_for = data_address
 
     def refresh(self, data_address: int) -> None:
         _POINTERS.pack_into(self.buffer, 0, data_address, data_address + self.length,
-                            data_address - self.metalen)
+                            data_address - self._metalen)
+        self.block_for = None           # (after a resize: filled again before the next run)
 
     def adjust_meta(self, delta: int) -> int:
         """bpf_xdp_adjust_meta: the metadata starts `delta` bytes later (earlier when < 0);

@@ -31,6 +31,8 @@ from .analysis import Analysis
 __all__ = ["verify", "VerifiedProgram", "MODES", "reasoning_until_rejection"]
 
 MODES = ("checked", "strict", "unchecked")
+_STORE_KINDS = frozenset((Kind.ST, Kind.STX, Kind.ATOMIC))
+_CALL_KINDS = frozenset((Kind.CALL, Kind.CALL_BTF, Kind.CALLX))
 
 
 @dataclass
@@ -68,6 +70,21 @@ class VerifiedProgram:
     def stats(self) -> str:
         """The last line of `bpfjit verify --stats`."""
         return f"accesses={len(self.accesses)} proven={len(self.proven)}"
+
+    @property
+    def writes_memory(self) -> bool:
+        """Whether a run may write the caller's memory: a store or atomic not known to
+        touch only the stack or a map value, or a helper call (a helper may be handed
+        the buffer).  When it cannot, the JITs take read-only memory (bytes) in place."""
+        cached = self.__dict__.get("_writes_memory")
+        if cached is None:
+            elsewhere = ("stack", "map")
+            cached = any(
+                insn.kind in _CALL_KINDS
+                or (insn.kind in _STORE_KINDS and self.regions.get(pc) not in elsewhere)
+                for pc, insn in self.program)
+            self.__dict__["_writes_memory"] = cached
+        return cached
 
     def needs_check(self, pc: int) -> bool:
         """Whether the access at `pc` must be checked at run time in this mode."""
