@@ -1,7 +1,9 @@
 """Shared fixtures for tests/ and bench/: every test that runs a program takes `engine`.
 
 The fixture is parametrized over every engine available on this machine, so a
-new backend is held to every existing test without new test code.
+new backend is held to every existing test without new test code.  Where this process
+may load programs into the running kernel, the kernel engine is a parameter too: a test
+whose program it cannot run skips with the kernel's reason.
 
 `--register-rotations N` adds N more runs of every such test on the peachpy
 engine, each with BPF registers placed in differently rotated x86-64 registers
@@ -29,6 +31,9 @@ atexit.register(shutil.rmtree, _CACHE, True)
 import bpfjit  # noqa: E402
 
 ENGINES = bpfjit.engines()
+# the running kernel, where this process may load programs into it: an independent
+# oracle, run by every engine test whose program it can run (the others skip, saying why)
+KERNEL = [name for name in bpfjit.engines(kernel=True) if name not in ENGINES]
 
 
 def pytest_addoption(parser):
@@ -45,7 +50,7 @@ def rotations(count: int) -> list[int]:
 
 def pytest_generate_tests(metafunc):
     if "engine" in metafunc.fixturenames:
-        params = list(ENGINES)
+        params = list(ENGINES) + KERNEL
         if "peachpy" in ENGINES:
             params += [f"peachpy@{k}"
                        for k in rotations(metafunc.config.getoption("register_rotations"))]
@@ -55,6 +60,8 @@ def pytest_generate_tests(metafunc):
 @pytest.fixture
 def engine(request, monkeypatch) -> str:
     name, _, rotation = request.param.partition("@")
+    if name == "kernel":
+        monkeypatch.setattr(bpfjit, "compile", _kernel_compile(bpfjit.compile))
     if rotation:
         from bpfjit.backends import x86layout
         monkeypatch.setattr(x86layout, "DEFAULT_MAP", x86layout.register_map(int(rotation)))
@@ -67,3 +74,37 @@ def run(engine):
     def _run(text: str, mem=None, **options) -> int:
         return bpfjit.compile(bpfjit.assemble(text), engine, **options)(mem)
     return _run
+
+
+class _KernelRun:
+    """A program the kernel engine loaded: a call the kernel cannot make (a packet
+    shorter than an Ethernet header, memory that does not cover the program's
+    accesses) skips the test."""
+
+    def __init__(self, program):
+        self._program = program
+
+    def __call__(self, mem=None):
+        try:
+            return self._program(mem)
+        except bpfjit.BpfError as exc:
+            if "the kernel" in str(exc):
+                pytest.skip(f"kernel engine: {exc}")
+            raise
+
+    def __getattr__(self, name):
+        return getattr(self._program, name)
+
+
+def _kernel_compile(compile_program):
+    """bpfjit.compile for the kernel engine: a program it cannot load skips the test."""
+    def compile_on_kernel(prog, engine="interp", *args, **kwargs):
+        if engine != "kernel":
+            return compile_program(prog, engine, *args, **kwargs)
+        try:
+            return _KernelRun(compile_program(prog, engine, *args, **kwargs))
+        except bpfjit.BpfError as exc:
+            if "kernel" in str(exc):        # not bpfjit's own verifier: that is tested
+                pytest.skip(f"kernel engine: {exc}")
+            raise
+    return compile_on_kernel

@@ -67,9 +67,15 @@ def _peachpy(verified, helpers=None, budget=None, helper_calls=None, blind=None,
 
 
 def _kernel(verified, helpers=None, budget=None, helper_calls=None, **unknown):
-    """The running kernel's verifier and JIT (backends.kerneljit); `budget` and
-    `helper_calls` do not apply (the kernel proves termination; no helpers)."""
+    """The running kernel's verifier and JIT (backends.kerneljit).  It cannot bound a
+    run by `budget` or `helper_calls` (its verifier proves termination instead; it runs
+    no helpers): asked to, it refuses rather than ignore the bound."""
     reject_unknown_options("kernel", unknown)
+    bounds = [name for name, value in (("budget", budget), ("helper_calls", helper_calls))
+              if value is not None]
+    if bounds:
+        raise BpfError(f"the kernel engine cannot bound a run by {' or '.join(bounds)}: "
+                       f"the kernel's verifier proves that a program ends instead")
     from bpfjit.bpfsys import unavailable
     reason = unavailable()
     if reason is not None:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import bisect
 import dataclasses
+import struct
 import weakref
 
 from bpfjit import bpfsys
@@ -29,6 +30,8 @@ from bpfjit.program import Program
 __all__ = ["compile_kernel", "KernelProgram", "XDP_MIN_PACKET"]
 
 XDP_MIN_PACKET = 14             # an Ethernet header: the kernel's XDP test run minimum
+# struct xdp_md: data, data_end, data_meta, ingress_ifindex, rx_queue_index, egress_ifindex
+_XDP_MD = struct.Struct("<6I")
 _UNSUPPORTED = {Kind.CALL: "calls a helper", Kind.CALLX: "calls a helper",
                 Kind.CALL_BTF: "calls a kernel function", Kind.LD_PACKET: "uses a legacy packet load"}
 
@@ -86,8 +89,12 @@ class KernelProgram:
             if len(packet) < XDP_MIN_PACKET:
                 raise BpfError(f"the kernel runs XDP programs on packets of at least "
                                f"{XDP_MIN_PACKET} bytes, not {len(packet)}")
-            low = bpfsys.test_run(self._fds[0], data=packet)
-            high = bpfsys.test_run(self._fds[1], data=packet)
+            # struct xdp_md in: the receive queue the context names (the kernel
+            # refuses an interface that does not exist, or a queue it does not have)
+            md = _XDP_MD.pack(0, len(packet), 0, ctx.ingress_ifindex & 0xFFFFFFFF,
+                              ctx.rx_queue_index & 0xFFFFFFFF, 0)
+            low = bpfsys.test_run(self._fds[0], data=packet, ctx=md)
+            high = bpfsys.test_run(self._fds[1], data=packet, ctx=md)
             ctx.buffer[ctx.HEADER:ctx.HEADER + len(packet)] = low.data[:len(packet)]
             copy_back(mem, ctx)
         else:

@@ -24,6 +24,17 @@ def assert_one_line_error(proc: subprocess.CompletedProcess, words: str) -> None
     assert words in lines[0]
 
 
+@pytest.fixture(autouse=True)
+def _not_the_kernel(request):
+    """These tests drive the CLI with arbitrary programs and options (helpers, budgets,
+    maps); the kernel engine runs few of them, and tests/test_kernel_engine.py drives it
+    from the CLI."""
+    callspec = getattr(request.node, "callspec", None)
+    if callspec is not None and callspec.params.get("engine") == "kernel":
+        pytest.skip("CLI tests run on bpfjit's engines; test_kernel_engine.py covers the "
+                    "kernel's")
+
+
 @pytest.fixture
 def sum_program(tmp_path) -> Path:
     path = tmp_path / "sum.s"

@@ -46,7 +46,8 @@ def run_outcome(raw: bytes, mem: bytes, engine: str, context: str | None = None,
                 coverage: bool = False) -> Outcome:
     """Decode, verify, compile and run (as a program of `context`, "xdp" or None); any
     exception that is not a BpfError is reported by name too, so that hostile-input
-    runs can tell it apart.  The kernel engine gets no helpers (it runs none).  With
+    runs can tell it apart.  The kernel engine gets no helpers and no budget (it runs
+    no helpers, and its verifier proves termination).  With
     `coverage`, the interpreter's run is traced and its coverage cells kept."""
     from .. import compile as compile_program
     buf = bytearray(mem)
@@ -55,8 +56,9 @@ def run_outcome(raw: bytes, mem: bytes, engine: str, context: str | None = None,
         prog = Program.from_bytes(raw)
         if context is not None:
             prog = Program(prog.insns, context=context, prog_type=context)
-        fn = compile_program(prog, engine, helpers=None if engine == "kernel" else HELPERS,
-                             budget=FUZZ_BUDGET)
+        kernel = engine == "kernel"         # (no helpers, and it takes no budget)
+        fn = compile_program(prog, engine, helpers=None if kernel else HELPERS,
+                             budget=None if kernel else FUZZ_BUDGET)
         if coverage and engine == "interp":
             from .coverage import program_cells
             steps, result = fn.trace_registers(buf)
