@@ -219,3 +219,24 @@ def test_clang_built_objects_without_maps_agree_with_the_kernel(obj, section, fu
             got_packet = bytearray(packet)
             assert bpfjit.compile(prog, engine)(got_packet) == expected, (engine, packet)
             assert got_packet == expected_packet, engine
+
+
+@needs_kernel
+@pytest.mark.parametrize("option", ["budget", "helper_calls"])
+def test_a_bound_the_kernel_cannot_enforce_is_refused(option):
+    # it used to be ignored: a run bpfjit's engines stop after 2 instructions ran whole
+    with pytest.raises(bpfjit.BpfError, match=f"cannot bound a run by {option}"):
+        bpfjit.compile(bpfjit.assemble("mov %r0, 1\nadd %r0, 1\nexit"), "kernel",
+                       **{option: 2})
+
+
+@needs_kernel
+def test_xdp_programs_see_the_contexts_interface_and_queue():
+    # r0 = ingress_ifindex * 1000 + rx_queue_index; interface 1 is the loopback, which
+    # has one receive queue
+    fn = bpfjit.compile(xdp("ldxw %r2, [%r1+12]\nmul %r2, 1000\nldxw %r0, [%r1+16]\n"
+                            "add %r0, %r2\nexit"), "kernel")
+    assert fn(bpfjit.XdpContext(bytes(20))) == 1000
+    assert fn(bytes(20)) == 1000
+    with pytest.raises(bpfjit.BpfError, match="No such device"):
+        fn(bpfjit.XdpContext(bytes(20), ingress_ifindex=0x7FFFFFF0))
