@@ -51,7 +51,8 @@ elf-fixtures:
 			-fdebug-compilation-dir=. -c $$src -o $${src%.c}.o || exit 1; \
 	done
 
-# Rebuild the benchmark bytecode from bench/c/*.c (needs clang with the BPF target)
+# Rebuild the benchmark bytecode from bench/c/*.c and bench/xdp/*.c (needs clang with
+# the BPF target)
 # and the input buffers.
 .PHONY: bench-programs
 bench-programs: $(STAMP)

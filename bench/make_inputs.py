@@ -100,6 +100,31 @@ def http_requests(rng: random.Random, size: int) -> bytes:
     return bytes(out[:size])
 
 
+def tcp_syn(options: bytes, dport: int = 443) -> bytes:
+    """An IPv4 TCP SYN (Ethernet, no VLAN) carrying `options` (a multiple of 4 bytes)."""
+    tcp = struct.pack(">HHIIBBHHH", 40000, dport, 1, 0, (20 + len(options)) // 4 << 4, 0x02,
+                      65535, 0, 0) + options
+    ip = struct.pack(">BBHHHBBH4s4s", 0x45, 0, 20 + len(tcp), 0, 0x4000, 64, 6, 0,
+                     bytes((192, 168, 1, 2)), bytes((10, 0, 0, 2)))
+    return bytes(range(12)) + b"\x08\x00" + ip + tcp
+
+
+def dns_query(name: str) -> bytes:
+    """An IPv4 UDP DNS query for `name` (type A, class IN)."""
+    question = b"".join(bytes([len(label)]) + label.encode() for label in name.split("."))
+    dns = struct.pack(">6H", 0x1234, 0x0100, 1, 0, 0, 0) + question + b"\0\0\x01\0\x01"
+    udp = struct.pack(">HHHH", 5353, 53, 8 + len(dns), 0) + dns
+    ip = struct.pack(">BBHHHBBH4s4s", 0x45, 0, 20 + len(udp), 0, 0, 64, 17, 0,
+                     bytes((10, 0, 0, 1)), bytes((10, 0, 0, 53)))
+    return bytes(range(12)) + b"\x08\x00" + ip + udp
+
+
+# the XDP programs' packets: a SYN whose MSS option comes last, after no-ops, a window
+# scale, SACK-permitted and timestamps; a query for a long name (neither is dropped)
+SYN_OPTIONS = b"\x01\x03\x03\x07\x04\x02\x08\x0a" + bytes(8) + b"\x01\x01\x02\x04\x05\xb4"
+DNS_NAME = "static-assets.eu-west.cdn.example.com"
+
+
 def main() -> None:
     rng = random.Random(20261125)
     inputs = {
@@ -118,6 +143,8 @@ def main() -> None:
         "tlv": tlv_records(more, 4096),
         "tokenizer": http_requests(more, 4096),
         "modexp": more.randbytes(1024),
+        "xdp_acl": tcp_syn(SYN_OPTIONS),
+        "xdp_dns": dns_query(DNS_NAME),
     })
     for name, data in inputs.items():
         (HERE / f"{name}.mem").write_bytes(data)

@@ -27,10 +27,14 @@ def test_run(benchmark, engine, name):
 def load(path: Path) -> bpfjit.Program:
     if path.suffix == ".s":
         return bpfjit.assemble(path.read_text())
-    return bpfjit.Program.from_bytes(path.read_bytes())
+    prog = bpfjit.Program.from_bytes(path.read_bytes())
+    if path.suffix == ".xdp":
+        return bpfjit.Program(prog.insns, context="xdp", prog_type="xdp")
+    return prog
 
 
-@pytest.mark.parametrize("path", sorted([*PROGRAMS.glob("*.s"), *PROGRAMS.glob("*.bin")]),
+@pytest.mark.parametrize("path", sorted([*PROGRAMS.glob("*.s"), *PROGRAMS.glob("*.bin"),
+                                         *PROGRAMS.glob("*.xdp")]),
                          ids=lambda p: p.stem)
 def test_compile(benchmark, engine, path):
     """Time compiling a shipped program (verification included), caches warm."""

@@ -238,25 +238,238 @@ def modexp(data: bytes) -> int:
     return acc
 
 
+# ---- the XDP programs (bench/xdp/*.c), read from their comments: verdicts -------------
+
+DROP, PASS = 1, 2
+
+
+def tcp_verdict(tcp: bytes) -> int:
+    dport, off, flags = int.from_bytes(tcp[2:4], "big"), tcp[12] >> 4, tcp[13]
+    if dport in (23, 2323):
+        return DROP
+    if flags & 0x12 != 0x02:                      # not a SYN (or a SYN-ACK)
+        return PASS
+    if off * 4 < 20:
+        return DROP
+    # an option starts inside the header; its bytes are read wherever the packet has them
+    options, header_end, at = tcp[20:], off * 4 - 20, 0
+    for _ in range(8):                            # the first 8 options
+        if at >= len(options) or at >= header_end:
+            break
+        kind = options[at]
+        if kind == 0:
+            break
+        if kind == 1:
+            at += 1
+            continue
+        if at + 2 > len(options):
+            break
+        length = options[at + 1]
+        if length < 2:
+            return DROP
+        if kind == 2 and length == 4:
+            if at + 4 > len(options):
+                break
+            return DROP if int.from_bytes(options[at + 2:at + 4], "big") < 536 else PASS
+        at += length
+    return PASS
+
+
+def udp_verdict(udp: bytes, source_first_byte: int) -> int:
+    sport, dport, length = struct.unpack_from(">HHH", udp)
+    if dport == 53 and source_first_byte != 10:
+        return DROP
+    return DROP if sport == 19 or (sport == 123 and length > 200) else PASS
+
+
+def xdp_acl(packet: bytes) -> int:
+    if len(packet) < 14:
+        return DROP
+    proto, at = packet[12:14], 14
+    for _ in range(2):
+        if proto not in (b"\x81\x00", b"\x88\xa8"):
+            break
+        if len(packet) < at + 4:
+            return DROP
+        if int.from_bytes(packet[at:at + 2], "big") & 0xFFF == 0xFFF:
+            return DROP
+        proto, at = packet[at + 2:at + 4], at + 4
+    if proto == b"\x08\x00":
+        if len(packet) < at + 20:
+            return DROP
+        ihl = (packet[at] & 0x0F) * 4
+        if packet[at] >> 4 != 4 or ihl < 20 or packet[at + 8] < 2 or packet[at + 12] == 127:
+            return DROP
+        if int.from_bytes(packet[at + 6:at + 8], "big") & 0x1FFF:
+            return PASS
+        l4, ip_proto = packet[at + ihl:], packet[at + 9]
+        if ip_proto in (6, 17) and len(l4) < (20 if ip_proto == 6 else 8):
+            return DROP
+        if ip_proto == 6:
+            return tcp_verdict(l4)
+        if ip_proto == 17:
+            return udp_verdict(l4, packet[at + 12])
+        return PASS if ip_proto == 1 else DROP
+    if proto == b"\x86\xdd":
+        if len(packet) < at + 40:
+            return DROP
+        nxt, hops, l4 = packet[at + 6], packet[at + 7], packet[at + 40:]
+        if hops < 2 or packet[at + 8] == 0xFF:
+            return DROP
+        if nxt in (6, 17) and len(l4) < (20 if nxt == 6 else 8):
+            return DROP
+        if nxt == 6:
+            return tcp_verdict(l4)
+        if nxt == 17:
+            return udp_verdict(l4, 10)
+        return PASS if nxt == 58 else DROP
+    return PASS if proto == b"\x08\x06" else DROP
+
+
+BLOCKED_NAMES = ("ads.example.com", "tracker.example.net")
+
+
+def name_hash(labels: bytes) -> int:
+    """FNV-1a (32 bits) of a DNS name in wire form, a '.' for each length byte."""
+    h, left = 2166136261, 0
+    for c in labels:
+        if left == 0:
+            left, c = c, ord(".")
+        else:
+            left -= 1
+            c = c + 32 if ord("A") <= c <= ord("Z") else c
+        h = ((h ^ c) * 16777619) & 0xFFFFFFFF
+    return h
+
+
+def xdp_dns(packet: bytes) -> int:
+    ip, udp = packet[14:34], packet[34:42]
+    if len(packet) < 42 or packet[12:14] != b"\x08\x00" or ip[9] != 17 or ip[0] != 0x45 \
+            or udp[2:4] != b"\x00\x35":
+        return PASS
+    name, at, left = bytearray(), 54, 0           # the question, past the 12-byte header
+    for _ in range(128):
+        if at >= len(packet):
+            return DROP
+        c = packet[at]
+        at += 1
+        if left == 0:
+            if c == 0:
+                break
+            if c > 63:
+                return DROP
+            left = c
+        else:
+            left -= 1
+        name.append(c)
+    h = name_hash(bytes(name))
+    blocked = {name_hash(b"".join(bytes([len(w)]) + w.encode() for w in n.split(".")))
+               for n in BLOCKED_NAMES}
+    return (h & 0xFFFFFF) << 8 | (DROP if h in blocked else PASS)
+
+
+def ipv4(proto: int, l4: bytes, src: int = 192, ttl: int = 64, frag: int = 0x4000,
+         vlans: tuple = ()) -> bytes:
+    header = struct.pack(">BBHHHBBH4s4s", 0x45, 0, 20 + len(l4), 0, frag, ttl, proto, 0,
+                         bytes((src, 168, 1, 2)), bytes((10, 0, 0, 2)))
+    tags = b"".join(struct.pack(">HH", tpid, tci) for tpid, tci in vlans)
+    ethertype = struct.pack(">H", vlans[0][0]) if vlans else b"\x08\x00"
+    if vlans:
+        tags = b"".join(struct.pack(">H", tci) + struct.pack(">H", nxt) for (_, tci), nxt in
+                        zip(vlans, [t for t, _ in vlans[1:]] + [0x0800]))
+    return bytes(12) + ethertype + tags + header + l4
+
+
+def ipv6(nxt: int, l4: bytes, hops: int = 64, first: int = 0x20) -> bytes:
+    header = struct.pack(">IHBB", 0x60000000, len(l4), nxt, hops) + bytes([first]) + bytes(31)
+    return bytes(12) + b"\x86\xdd" + header + l4
+
+
+def tcp(dport: int = 443, flags: int = 0x02, options: bytes = b"") -> bytes:
+    return struct.pack(">HHIIBBHHH", 40000, dport, 1, 0, (20 + len(options)) // 4 << 4,
+                       flags, 65535, 0, 0) + options
+
+
+def udp(dport: int, payload: bytes = b"", sport: int = 5353) -> bytes:
+    return struct.pack(">HHHH", sport, dport, 8 + len(payload), 0) + payload
+
+
+def query(name: bytes) -> bytes:
+    return struct.pack(">6H", 1, 0x0100, 1, 0, 0, 0) + name + b"\0\0\x01\0\x01"
+
+
+def wire(name: str) -> bytes:
+    return b"".join(bytes([len(w)]) + w.encode() for w in name.split(".")) + b"\0"
+
+
+MSS = b"\x02\x04\x05\xb4"
+PACKETS = {
+    "syn-mss-first": ipv4(6, tcp(options=MSS)),
+    "syn-small-mss": ipv4(6, tcp(options=b"\x01\x01\x02\x04\x01\x00")),
+    "syn-no-mss": ipv4(6, tcp(options=b"\x01\x01\x04\x02")),
+    "syn-bad-option": ipv4(6, tcp(options=b"\x03\x01\x00\x00")),
+    "syn-mss-past-8": ipv4(6, tcp(options=b"\x01" * 8 + b"\x02\x04\x00\x10")),
+    "ack": ipv4(6, tcp(flags=0x10)),
+    "telnet": ipv4(6, tcp(dport=23, flags=0x10)),
+    "tcp-truncated": ipv4(6, tcp()[:12]),
+    "dns-from-outside": ipv4(17, udp(53, query(wire("example.org")))),
+    "dns-from-inside": ipv4(17, udp(53, query(wire("example.org"))), src=10),
+    "ntp-big": ipv4(17, udp(9, bytes(300), sport=123)),
+    "ntp-small": ipv4(17, udp(9, bytes(40), sport=123)),
+    "icmp": ipv4(1, bytes(8)),
+    "gre": ipv4(47, bytes(8)),
+    "ttl-1": ipv4(6, tcp(), ttl=1),
+    "loopback-source": ipv4(6, tcp(), src=127),
+    "later-fragment": ipv4(6, tcp(dport=23), frag=0x0010),
+    "vlan": ipv4(6, tcp(dport=23), vlans=((0x8100, 5),)),
+    "qinq": ipv4(6, tcp(), vlans=((0x88a8, 5), (0x8100, 7))),
+    "vlan-reserved": ipv4(6, tcp(), vlans=((0x8100, 0xfff),)),
+    "ipv6-tcp": ipv6(6, tcp(options=MSS)),
+    "ipv6-udp-dns": ipv6(17, udp(53)),
+    "ipv6-hops-1": ipv6(6, tcp(), hops=1),
+    "ipv6-multicast-source": ipv6(58, bytes(8), first=0xff),
+    "ipv6-icmp": ipv6(58, bytes(8)),
+    "arp": bytes(12) + b"\x08\x06" + bytes(28),
+    "short": bytes(12) + b"\x08\x00" + bytes(10),
+    "query-blocked": ipv4(17, udp(53, query(wire("ADS.example.COM"))), src=10),
+    "query-blocked-2": ipv4(17, udp(53, query(wire("tracker.example.net"))), src=10),
+    "query-long": ipv4(17, udp(53, query(wire("a" * 60 + "." + "b" * 60 + ".example")))),
+    "query-compressed": ipv4(17, udp(53, query(b"\x03www\xc0\x0c"))),
+    "query-truncated": ipv4(17, udp(53, query(b"\x07exam"))[:-5]),
+}
+
+
+@pytest.mark.parametrize("program", ["xdp_acl", "xdp_dns"])
+@pytest.mark.parametrize("packet", sorted(PACKETS))
+def test_xdp_program_verdicts(engine, program, packet):
+    prog, _ = load(program)
+    data = PACKETS[packet]
+    assert bpfjit.compile(prog, engine)(data) == REFERENCES[program](data)
+
+
 REFERENCES = {
     "checksum": internet_checksum, "fnv1a": fnv1a, "sort": sorted_weighted,
     "sieve": lambda _: primes_below(2048), "parser": parse_packets, "state": http_requests,
     "calls": calls, "histogram": histogram, "xorshift": xorshift_sum,
     "crc32": zlib.crc32, "firewall": firewall, "tlv": tlv, "tokenizer": tokenize,
-    "modexp": modexp,
+    "modexp": modexp, "xdp_acl": xdp_acl, "xdp_dns": xdp_dns,
 }
 
 
 def load(name: str) -> tuple[bpfjit.Program, bytes]:
-    binary, source = PROGRAMS / f"{name}.bin", PROGRAMS / f"{name}.s"
-    prog = bpfjit.Program.from_bytes(binary.read_bytes()) if binary.exists() \
-        else bpfjit.assemble(source.read_text())
+    binary, source, xdp = (PROGRAMS / f"{name}{suffix}" for suffix in (".bin", ".s", ".xdp"))
+    if xdp.exists():
+        prog = bpfjit.Program(bpfjit.Program.from_bytes(xdp.read_bytes()).insns,
+                              context="xdp", prog_type="xdp")
+    else:
+        prog = bpfjit.Program.from_bytes(binary.read_bytes()) if binary.exists() \
+            else bpfjit.assemble(source.read_text())
     mem = PROGRAMS / f"{name}.mem"
     return prog, (mem.read_bytes() if mem.exists() else b"")
 
 
 def test_every_shipped_program_has_a_reference():
-    shipped = {p.stem for p in PROGRAMS.iterdir() if p.suffix in (".bin", ".s")}
+    shipped = {p.stem for p in PROGRAMS.iterdir() if p.suffix in (".bin", ".s", ".xdp")}
     assert shipped == set(REFERENCES)
 
 

@@ -233,7 +233,8 @@ def test_bench_suite_quick(engine, tmp_path):
     assert proc.returncode == 0, proc.stderr
     lines = proc.stdout.splitlines()
     rows = [line.split() for line in lines[2:] if not line.startswith(("(", "results:"))]
-    shipped = {p.stem for p in (root / "bench" / "programs").iterdir() if p.suffix in (".bin", ".s")}
+    shipped = {p.stem for p in (root / "bench" / "programs").iterdir()
+               if p.suffix in (".bin", ".s", ".xdp")}
     assert {row[0] for row in rows} == shipped
     assert {row[1] for row in rows} <= {engine, "native"}
     data = json.loads((tmp_path / "results.json").read_text())
