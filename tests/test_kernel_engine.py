@@ -240,3 +240,20 @@ def test_xdp_programs_see_the_contexts_interface_and_queue():
     assert fn(bytes(20)) == 1000
     with pytest.raises(bpfjit.BpfError, match="No such device"):
         fn(bpfjit.XdpContext(bytes(20), ingress_ifindex=0x7FFFFFF0))
+
+
+@needs_kernel
+def test_run_batch_times_an_xdp_program_in_the_kernel():
+    fn = bpfjit.compile(xdp("mov %r0, 2\nexit"), "kernel")
+    r0, ns = fn.run_batch(bytes(64), 1000)
+    assert r0 == XDP_PASS and ns >= 0
+    for count in (0, -1, 2**32, 1.5, True):
+        with pytest.raises(bpfjit.BpfError, match="count"):
+            fn.run_batch(bytes(64), count)
+
+
+@needs_kernel
+def test_run_batch_of_a_plain_program_says_the_kernel_cannot_repeat_it():
+    fn = bpfjit.compile(bpfjit.assemble("mov %r0, 1\nexit"), "kernel")
+    with pytest.raises(bpfjit.BpfError, match="repeats test runs only"):
+        fn.run_batch(None, 10)
