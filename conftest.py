@@ -85,8 +85,15 @@ class _KernelRun:
         self._program = program
 
     def __call__(self, mem=None):
+        return self._skipping(self._program, mem)
+
+    def test_run(self, *args, **kwargs):
+        return self._skipping(self._program.test_run, *args, **kwargs)
+
+    @staticmethod
+    def _skipping(run, *args, **kwargs):
         try:
-            return self._program(mem)
+            return run(*args, **kwargs)
         except bpfjit.BpfError as exc:
             if "the kernel" in str(exc):
                 pytest.skip(f"kernel engine: {exc}")

@@ -26,6 +26,7 @@ from bpfjit.errors import BpfError
 from bpfjit.isa import Insn, Kind, find_spec
 from bpfjit.memory import as_buffer
 from bpfjit.program import Program
+from bpfjit.testrun import TestRunnable
 
 __all__ = ["compile_kernel", "KernelProgram", "XDP_MIN_PACKET"]
 
@@ -65,7 +66,7 @@ def high_half_program(prog: Program) -> Program:
     return prog.with_insns(out)
 
 
-class KernelProgram:
+class KernelProgram(TestRunnable):
     """A program loaded into the running kernel; calling it test-runs it there."""
 
     engine = "kernel"
@@ -85,10 +86,12 @@ class KernelProgram:
         XdpContext); writable memory gets the program's writes; r0 as 64 bits."""
         if self.kind == "xdp":
             ctx = CONTEXTS["xdp"].wrap(mem)
-            packet, md = self._xdp_input(ctx)
-            low = bpfsys.test_run(self._fds[0], data=packet, ctx=md)
-            high = bpfsys.test_run(self._fds[1], data=packet, ctx=md)
-            ctx.buffer[ctx.HEADER:ctx.HEADER + len(packet)] = low.data[:len(packet)]
+            data, md = self._xdp_input(ctx)
+            low = bpfsys.test_run(self._fds[0], data=data, ctx=md)
+            high = bpfsys.test_run(self._fds[1], data=data, ctx=md)
+            # the metadata and the packet, as the program left them (it calls no helper,
+            # so neither can have moved or changed length)
+            ctx.buffer[ctx.HEADER - ctx.metalen:ctx.HEADER + len(ctx)] = low.data[:len(data)]
             copy_back(mem, ctx)
         else:
             refuse_context(mem)
@@ -113,20 +116,21 @@ class KernelProgram:
         if not isinstance(count, int) or isinstance(count, bool) or not 0 < count < 2**32:
             raise BpfError(f"count must be an int from 1 to 2**32 - 1, got {count!r}")
         r0 = self(mem)
-        packet, md = self._xdp_input(CONTEXTS["xdp"].wrap(mem))
-        return r0, float(bpfsys.test_run(self._fds[0], data=packet, ctx=md,
+        data, md = self._xdp_input(CONTEXTS["xdp"].wrap(mem))
+        return r0, float(bpfsys.test_run(self._fds[0], data=data, ctx=md,
                                          repeat=count).duration)
 
     def _xdp_input(self, ctx) -> tuple[bytes, bytes]:
-        """The packet and the struct xdp_md of a test run on `ctx`: the receive queue
-        it names (the kernel refuses an interface that does not exist, or a queue it
-        does not have)."""
-        packet = ctx.packet
+        """The data (metadata, then the packet) and the struct xdp_md of a test run on
+        `ctx`: the metadata's length and the receive queue it names (the kernel refuses
+        an interface that does not exist, or a queue it does not have)."""
+        packet, meta = ctx.packet, ctx.metalen
         if len(packet) < XDP_MIN_PACKET:
             raise BpfError(f"the kernel runs XDP programs on packets of at least "
                            f"{XDP_MIN_PACKET} bytes, not {len(packet)}")
-        return packet, _XDP_MD.pack(0, len(packet), 0, ctx.ingress_ifindex & 0xFFFFFFFF,
-                                    ctx.rx_queue_index & 0xFFFFFFFF, 0)
+        return ctx.metadata + packet, _XDP_MD.pack(
+            meta, meta + len(packet), 0, ctx.ingress_ifindex & 0xFFFFFFFF,
+            ctx.rx_queue_index & 0xFFFFFFFF, 0)
 
     def close(self) -> None:
         """Unload the program from the kernel (also done when it is collected)."""

@@ -22,11 +22,12 @@ from .interpreter import DEFAULT_BUDGET
 from .maps import MapError
 from .program import Program
 from .verifier import MODES, VerifiedProgram, verify
+from .testrun import TestRunResult, test_run
 
 __all__ = [
     "Program", "assemble", "disassemble", "compile", "verify", "VerifiedProgram", "MODES",
     "load_elf", "XdpContext", "SkbContext", "Helper", "Redirect", "FibRequest", "FibResult",
-    "engines", "DEFAULT_BUDGET", "Limits", "limits", "set_limits",
+    "engines", "DEFAULT_BUDGET", "Limits", "limits", "set_limits", "test_run", "TestRunResult",
     "BpfError", "DecodeError", "AssembleError", "VerifierError", "ElfError",
     "BackendUnavailable", "BpfTrap", "MemoryAccessError", "BudgetExceeded",
     "CallDepthExceeded", "HelperCallsExceeded", "HelperError", "MapError",

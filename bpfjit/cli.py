@@ -17,6 +17,7 @@ from .progtypes import result_name
 from .datafile import DataTest, parse_data, parse_hex_bytes
 from .errors import BpfError
 from .fuzz.command import add_fuzz_parser
+from .progrun import add_prog_run_parser
 from .program import Program
 
 __all__ = ["main"]
@@ -456,6 +457,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_bench_calls)
 
     add_fuzz_parser(sub)
+    add_prog_run_parser(sub, lambda p: (_object_args(p), _engine_arg(p)))
 
     p = sub.add_parser("conformance-plugin",
                        help="plugin for the bpf_conformance runner (program hex on stdin)")

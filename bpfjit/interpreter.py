@@ -26,6 +26,7 @@ from .limits import helper_call_limit
 from .context import CONTEXTS, copy_back, refuse_context
 from .helpers import TailCalled
 from .maps import map_handle
+from .testrun import TestRunnable
 from .memory import CTX_BASE, MAP_BASE, MEM_BASE, STACK_TOP, AddressSpace, as_buffer
 from .program import Program
 
@@ -325,7 +326,7 @@ def _charged(step: Step, pc: int, cost: int, budget: int, check: bool) -> Step:
     return charged_step
 
 
-class Interpreter:
+class Interpreter(TestRunnable):
     """A program prepared for interpretation; call it with a memory buffer.
 
     `helpers` maps helper ids to Python callables of (r1, r2, r3, r4, r5)

@@ -27,6 +27,7 @@ from .batchloop import batch_loop
 from .native import ENTRY_CTYPE, ffi
 from .pycall import PythonEntries
 from .runfields import TRAPPED
+from .testrun import TestRunnable
 from .traps import (WRITE_FLAG, TrapCode, btf_call, helper_bad_result, helper_failed,
                     helper_not_called, lddw_pseudo, unknown_helper)
 
@@ -207,7 +208,7 @@ def _report_lost() -> bool:
     return False
 
 
-class JitProgram:
+class JitProgram(TestRunnable):
     """A compiled program in executable memory, callable like the interpreter.
 
     `memory` is the ExecMemory holding the code (kept alive here), `entry` the
