@@ -138,6 +138,8 @@ def _compile(prog: Program, engine: str, budget: int | None = None, helpers=None
 
 def cmd_run(args) -> int:
     prog, test = _load(args.prog, args)
+    if args.pcap is not None or args.write_pcap is not None:
+        return _replay(prog, test, args)
     mem = _memory(args, test)
     if test is None:
         fn = _compile(prog, args.engine, args.budget, mode=args.mode, args=args)
@@ -338,6 +340,20 @@ def cmd_bench_calls(args) -> int:
 
 # ---------------------------------------------------------------------------
 
+def _replay(prog, test, args) -> int:
+    """`run --pcap`: every packet of a capture through the program (bpfjit.replay)."""
+    from .replay import replay
+    if args.pcap is None:
+        raise _UserError("--write-pcap needs --pcap (the capture to replay)")
+    if test is not None or args.mem is not None or args.mem_hex is not None \
+            or args.packet is not None:
+        raise _UserError("--pcap replays a capture through an object file's program; it "
+                         "takes no .data file, --mem, --mem-hex or --packet")
+    fn = _compile(prog, args.engine, args.budget, mode=args.mode, args=args)
+    print(replay(fn, args.pcap, write=args.write_pcap).format())
+    return 0
+
+
 def _program_args(p: argparse.ArgumentParser, packet: bool = False) -> None:
     """PROG, its memory (--mem FILE or --mem-hex HEX) and --engine."""
     p.add_argument("prog", help="program: .bin, .s/.asm, .data or .o")
@@ -389,6 +405,12 @@ def build_parser() -> argparse.ArgumentParser:
     _speculation_arg(p)
     p.add_argument("--mode", choices=("checked", "strict", "unchecked"), default="checked",
                    help="checked (default): runtime checks where nothing is proven")
+    p.add_argument("--pcap", metavar="FILE",
+                   help="replay every packet of a pcap or pcapng capture through the "
+                        "program (its maps persist) and print a table of verdicts")
+    p.add_argument("--write-pcap", metavar="FILE",
+                   help="with --pcap: write the packets the program let through, as it "
+                        "left them (pcapng if FILE ends in .pcapng)")
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("maps", help="list the maps of an eBPF object file, one per line")

@@ -26,15 +26,23 @@ _UNSIGNED = {1: struct.Struct("<B"), 2: struct.Struct("<H"), 4: struct.Struct("<
              8: struct.Struct("<Q")}
 
 
+def is_scapy_packet(obj: object) -> bool:
+    """Whether `obj` is a scapy packet (told without importing scapy, which is optional
+    and slow to import): anywhere bpfjit takes a packet, it takes one as its bytes."""
+    return type(obj).__module__.startswith("scapy.") and hasattr(obj, "__bytes__")
+
+
 def as_buffer(mem: object) -> memoryview:
     """A writable, flat byte view of the caller's memory.
 
     Writable buffers (bytearray, writable memoryview, numpy arrays) are used in
-    place, so the program's writes land in them; read-only ones (bytes) are
-    copied first.  None means no memory.
+    place, so the program's writes land in them; read-only ones (bytes) and scapy
+    packets are copied first.  None means no memory.
     """
     if mem is None:
         return memoryview(bytearray())
+    if is_scapy_packet(mem):                        # a scapy packet: its bytes, copied
+        return memoryview(bytearray(bytes(mem)))
     if isinstance(mem, str):
         raise BpfError("memory must be a bytes-like object (bytes, bytearray, memoryview, "
                        "numpy array), not str; encode it first")

@@ -79,6 +79,16 @@ class PacketContext:
     def packet(self) -> bytes:
         return bytes(self.buffer[self.HEADER:self.HEADER + self.length])
 
+    def scapy(self):
+        """The packet as the program left it, parsed by scapy from its Ethernet header
+        (scapy is an optional dependency: pip install 'bpfjit[scapy]')."""
+        try:
+            from scapy.layers.l2 import Ether
+        except ImportError:
+            raise BpfError("parsing a packet needs scapy: pip install 'bpfjit[scapy]'") \
+                from None
+        return Ether(self.packet)
+
     def fill(self, data_address: int) -> None:
         """Write the context block for a run that sees the packet at `data_address`."""
         self.redirect = None
