@@ -51,6 +51,12 @@ elf-fixtures:
 			-fdebug-compilation-dir=. -c $$src -o $${src%.c}.o || exit 1; \
 	done
 
+# Rebuild the example firewall's object (needs clang with the BPF target)
+.PHONY: examples
+examples:
+	cd examples/firewall && clang -O2 -g -target bpf -mcpu=v3 -fdebug-compilation-dir=. \
+		-c firewall.c -o firewall.o
+
 # Rebuild the benchmark bytecode from bench/c/*.c and bench/xdp/*.c (needs clang with
 # the BPF target)
 # and the input buffers.

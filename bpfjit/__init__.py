@@ -24,12 +24,13 @@ from .program import Program
 from .verifier import MODES, VerifiedProgram, verify
 from .testrun import TestRunResult, test_run
 from .replay import ReplayResult, replay
+from .coverage_report import Coverage
 
 __all__ = [
     "Program", "assemble", "disassemble", "compile", "verify", "VerifiedProgram", "MODES",
     "load_elf", "XdpContext", "SkbContext", "Helper", "Redirect", "FibRequest", "FibResult",
     "engines", "DEFAULT_BUDGET", "Limits", "limits", "set_limits", "test_run", "TestRunResult",
-    "replay", "ReplayResult",
+    "replay", "ReplayResult", "Coverage",
     "BpfError", "DecodeError", "AssembleError", "VerifierError", "ElfError",
     "BackendUnavailable", "BpfTrap", "MemoryAccessError", "BudgetExceeded",
     "CallDepthExceeded", "HelperCallsExceeded", "HelperError", "MapError",

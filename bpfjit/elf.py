@@ -30,6 +30,7 @@ from dataclasses import replace
 from .btf import map_definitions, parse_btf
 from .errors import BpfError, DecodeError, ElfError
 from .isa import LDDW_MAP, LDDW_MAP_VALUE, Insn, Kind
+from .lineinfo import line_at, parse_line_info
 from .kernel import KernelEnv
 from .maps import MAP_TYPES, MapSpec, MapTable, ProgArray, check_map_memory, make_map
 from .program import Program, decode
@@ -90,6 +91,7 @@ class ElfObject:
         self._size = len(data)
         self._env: KernelEnv | None = None
         self._max_entries = _check_max_entries(max_entries)
+        self._line_info: dict | None = None        # (bpfjit.lineinfo), read when first needed
         try:
             self.elf = ELFFile(io.BytesIO(data))
             header = self.elf.header
@@ -313,7 +315,29 @@ class ElfObject:
         context = None if kind.context == "plain" else kind.context
         program = Program(final, env=self._env, context=context, prog_type=kind.name)
         program.section, program.function = section_name, self.functions[entry][0]
+        program.source_lines = self._source_lines(placed, built)
+        program.object_path = self.name if self.name != "<bytes>" else None
         return program
+
+    def _source_lines(self, placed: dict, built: dict) -> dict:
+        """pc -> the SourceLine it came from (bpfjit.lineinfo), for objects built with
+        clang -g; {} without line information."""
+        if self._line_info is None:
+            btf, ext = (self.elf.get_section_by_name(n) for n in (".BTF", ".BTF.ext"))
+            self._line_info = {} if btf is None or ext is None else \
+                parse_line_info(btf.data(), ext.data())
+        out = {}
+        for (sec, start), first in placed.items():
+            records = self._line_info.get(self.by_index[sec].name)
+            if not records:
+                continue
+            pc, offset = first, start
+            for insn in built[(sec, start)][0]:
+                line = line_at(records, offset)
+                if line is not None:
+                    out[pc] = line
+                pc, offset = pc + insn.slots, offset + 8 * insn.slots
+        return out
 
     def _make_env(self) -> None:
         """The object's maps in a KernelEnv, then their `.values` initialisers (which may

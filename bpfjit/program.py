@@ -112,10 +112,19 @@ class Program:
         self.pcs: tuple[int, ...] = tuple(pcs)
         self.slot_count: int = pc
         self._by_pc = dict(zip(self.pcs, self.insns))
+        # pc -> the line of C it came from (bpfjit.lineinfo; set by bpfjit.elf for
+        # objects built with clang -g), for coverage and disassembly
+        self.source_lines: dict = {}
 
     def with_insns(self, insns: list[Insn] | tuple[Insn, ...]) -> "Program":
-        """The same program (maps, context) with other instructions in the same slots."""
-        return Program(insns, env=self.env, context=self.context, prog_type=self.prog_type)
+        """The same program (maps, context, source lines) with other instructions in the
+        same slots."""
+        out = Program(insns, env=self.env, context=self.context, prog_type=self.prog_type)
+        out.source_lines = self.source_lines
+        for name in ("section", "function", "object_path"):      # (set by bpfjit.elf)
+            if hasattr(self, name):
+                setattr(out, name, getattr(self, name))
+        return out
 
     @property
     def maps(self) -> MapTable:

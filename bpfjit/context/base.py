@@ -11,6 +11,7 @@ the block at its own made-up address.
 
 from __future__ import annotations
 
+import copy
 import errno
 from dataclasses import dataclass
 
@@ -74,6 +75,20 @@ class PacketContext:
 
     def __len__(self) -> int:
         return self.length
+
+    def copy(self) -> "PacketContext":
+        """An independent context with the same packet, metadata and fields (its own
+        buffer), e.g. to run another engine on the same input."""
+        twin = copy.copy(self)
+        twin.buffer = bytearray(self.buffer)
+        twin._exported = ffi.from_buffer("uint8_t[]", twin.buffer, True)
+        twin.native_packet = twin._exported + self.HEADER
+        twin.native_address = int(ffi.cast("uintptr_t", twin.native_packet))
+        twin.block_for = None
+        for name, value in vars(self).items():          # lists (cb) are the twin's own
+            if isinstance(value, list):
+                setattr(twin, name, list(value))
+        return twin
 
     @property
     def packet(self) -> bytes:

@@ -1,0 +1,98 @@
+"""Which line of C each instruction came from: the line_info records clang writes into
+`.BTF.ext` with `-g` (the kernel's verifier prints them in its log, bpftool next to
+its disassembly).
+
+`.BTF.ext` starts with a header (magic 0xEB9F, version 1, flags, its length, then
+offset and length of func_info, line_info and, from LLVM 12, CO-RE relocations, all
+counted from the header's end).  line_info is a record size, then per code section
+its name (an offset into `.BTF`'s strings), a count and that many records of
+(byte offset of the instruction in the section, file name, source line text, line
+number << 10 | column).
+"""
+
+from __future__ import annotations
+
+import bisect
+import struct
+from dataclasses import dataclass
+
+from .btf import _HEADER as _BTF_HEADER, _MAGIC
+from .errors import ElfError
+
+__all__ = ["SourceLine", "parse_line_info"]
+
+_EXT_HEADER = struct.Struct("<HBBIIIII")     # magic, version, flags, hdr_len, func_info
+_SEC = struct.Struct("<II")                  # (off, len), line_info (off, len)
+_RECORD = struct.Struct("<IIII")             # insn_off, file_name_off, line_off, line_col
+
+
+@dataclass(frozen=True)
+class SourceLine:
+    """A line of C: its file (as the compiler named it), number, column and text."""
+    file: str
+    line: int
+    column: int
+    text: str
+
+
+def _strings(btf: bytes) -> bytes:
+    if len(btf) < _BTF_HEADER.size:
+        raise ElfError("BTF: the .BTF section is too short")
+    magic, version, _, hdr_len, _, _, str_off, str_len = _BTF_HEADER.unpack_from(btf)
+    if magic != _MAGIC or version != 1:
+        raise ElfError(f"BTF: bad magic {magic:#x} or version {version}")
+    start = hdr_len + str_off
+    if start + str_len > len(btf):
+        raise ElfError("BTF: the string section runs past the end of .BTF")
+    return btf[start:start + str_len]
+
+
+def parse_line_info(btf: bytes, ext: bytes) -> dict[str, list[tuple[int, SourceLine]]]:
+    """{code section name: [(byte offset of an instruction, its SourceLine)], sorted}
+    from a `.BTF` and a `.BTF.ext` section; ElfError when they are malformed."""
+    strings = _strings(btf)
+
+    def string(offset: int) -> str:
+        if offset >= len(strings):
+            raise ElfError(f"BTF.ext: string offset {offset} is out of range")
+        return strings[offset:strings.index(b"\0", offset)].decode("utf-8", "replace")
+
+    if len(ext) < _EXT_HEADER.size:
+        raise ElfError("BTF.ext: the section is too short")
+    magic, version, _, hdr_len, _, _, line_off, line_len = _EXT_HEADER.unpack_from(ext)
+    if magic != _MAGIC or version != 1:
+        raise ElfError(f"BTF.ext: bad magic {magic:#x} or version {version}")
+    pos, end = hdr_len + line_off, hdr_len + line_off + line_len
+    if end > len(ext):
+        raise ElfError("BTF.ext: line_info runs past the end of the section")
+    out: dict[str, list[tuple[int, SourceLine]]] = {}
+    if line_len == 0:
+        return out
+    record_size = struct.unpack_from("<I", ext, pos)[0]
+    if record_size < _RECORD.size:
+        raise ElfError(f"BTF.ext: line_info records of {record_size} bytes, fewer than 16")
+    pos += 4
+    while pos < end:
+        if pos + _SEC.size > end:
+            raise ElfError("BTF.ext: a truncated line_info section header")
+        name_off, count = _SEC.unpack_from(ext, pos)
+        pos += _SEC.size
+        if pos + count * record_size > end:
+            raise ElfError("BTF.ext: line_info records run past their section")
+        records = []
+        for i in range(count):
+            insn_off, file_off, text_off, line_col = _RECORD.unpack_from(ext, pos + i * record_size)
+            records.append((insn_off, SourceLine(string(file_off), line_col >> 10,
+                                                 line_col & 0x3FF, string(text_off).strip())))
+        out.setdefault(string(name_off), []).extend(records)
+        pos += count * record_size
+    for records in out.values():
+        records.sort(key=lambda r: r[0])
+    return out
+
+
+def line_at(records: list[tuple[int, SourceLine]], offset: int) -> SourceLine | None:
+    """The line an instruction at byte `offset` of its section belongs to: the last
+    record at or before it (a record covers the instructions up to the next)."""
+    i = bisect.bisect_right(records, offset, key=lambda r: r[0]) - 1
+    return records[i][1] if i >= 0 else None
