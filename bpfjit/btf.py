@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from .errors import ElfError
 
-__all__ = ["Btf", "parse_btf", "map_definitions"]
+__all__ = ["Btf", "parse_btf", "map_definitions", "string_table"]
 
 _MAGIC = 0xEB9F
 _HEADER = struct.Struct("<HBBIIIII")
@@ -87,8 +87,8 @@ class Btf:
         return []
 
 
-def parse_btf(data: bytes) -> Btf:
-    """Parse a .BTF section; ElfError when it is malformed."""
+def _sections(data: bytes) -> tuple[int, int, bytes]:
+    """Where a .BTF section's types start, their length, and its string table."""
     if len(data) < _HEADER.size:
         raise ElfError("BTF: the .BTF section is too short")
     magic, version, _, hdr_len, type_off, type_len, str_off, str_len = _HEADER.unpack_from(data)
@@ -97,7 +97,17 @@ def parse_btf(data: bytes) -> Btf:
     types_at, strings_at = hdr_len + type_off, hdr_len + str_off
     if types_at + type_len > len(data) or strings_at + str_len > len(data):
         raise ElfError("BTF: the type or string section runs past the end of .BTF")
-    strings = data[strings_at:strings_at + str_len]
+    return types_at, type_len, data[strings_at:strings_at + str_len]
+
+
+def string_table(data: bytes) -> bytes:
+    """The string table of a .BTF section (names; .BTF.ext's file names and lines)."""
+    return _sections(data)[2]
+
+
+def parse_btf(data: bytes) -> Btf:
+    """Parse a .BTF section; ElfError when it is malformed."""
+    types_at, type_len, strings = _sections(data)
     names: dict[int, str] = {}
 
     def name(offset: int) -> str:

@@ -16,11 +16,12 @@ import bisect
 import struct
 from dataclasses import dataclass
 
-from .btf import _HEADER as _BTF_HEADER, _MAGIC
+from .btf import string_table
 from .errors import ElfError
 
-__all__ = ["SourceLine", "parse_line_info"]
+__all__ = ["SourceLine", "parse_line_info", "line_at"]
 
+_MAGIC = 0xEB9F                               # .BTF.ext, as .BTF
 _EXT_HEADER = struct.Struct("<HBBIIIII")     # magic, version, flags, hdr_len, func_info
 _SEC = struct.Struct("<II")                  # (off, len), line_info (off, len)
 _RECORD = struct.Struct("<IIII")             # insn_off, file_name_off, line_off, line_col
@@ -35,22 +36,10 @@ class SourceLine:
     text: str
 
 
-def _strings(btf: bytes) -> bytes:
-    if len(btf) < _BTF_HEADER.size:
-        raise ElfError("BTF: the .BTF section is too short")
-    magic, version, _, hdr_len, _, _, str_off, str_len = _BTF_HEADER.unpack_from(btf)
-    if magic != _MAGIC or version != 1:
-        raise ElfError(f"BTF: bad magic {magic:#x} or version {version}")
-    start = hdr_len + str_off
-    if start + str_len > len(btf):
-        raise ElfError("BTF: the string section runs past the end of .BTF")
-    return btf[start:start + str_len]
-
-
 def parse_line_info(btf: bytes, ext: bytes) -> dict[str, list[tuple[int, SourceLine]]]:
     """{code section name: [(byte offset of an instruction, its SourceLine)], sorted}
     from a `.BTF` and a `.BTF.ext` section; ElfError when they are malformed."""
-    strings = _strings(btf)
+    strings = string_table(btf)
 
     def string(offset: int) -> str:
         if offset >= len(strings):

@@ -27,6 +27,20 @@ ETH_HLEN = 14
 XDP_ACTIONS = {0: "XDP_ABORTED", 1: "XDP_DROP", 2: "XDP_PASS", 3: "XDP_TX", 4: "XDP_REDIRECT"}
 
 
+def _block_field(name: str) -> property:
+    """A field the context block holds, kept in `_<name>`: setting it clears
+    `block_for`, so the next JIT call fills the block again."""
+    private = f"_{name}"
+
+    def get(self) -> int:
+        return getattr(self, private)
+
+    def set_(self, value: int) -> None:
+        setattr(self, private, value)
+        self.block_for = None
+    return property(get, set_)
+
+
 class XdpContext(PacketContext):
     """A packet for an XDP program: `fn(XdpContext(packet))` returns the program's action.
 
@@ -62,32 +76,9 @@ class XdpContext(PacketContext):
         return bytes(self.buffer[self.HEADER - self.metalen:self.HEADER])
 
     # the fields the block holds: setting one means the block must be filled again
-    @property
-    def ingress_ifindex(self) -> int:
-        return self._ingress_ifindex
-
-    @ingress_ifindex.setter
-    def ingress_ifindex(self, value: int) -> None:
-        self._ingress_ifindex = value
-        self.block_for = None
-
-    @property
-    def rx_queue_index(self) -> int:
-        return self._rx_queue_index
-
-    @rx_queue_index.setter
-    def rx_queue_index(self, value: int) -> None:
-        self._rx_queue_index = value
-        self.block_for = None
-
-    @property
-    def metalen(self) -> int:
-        return self._metalen
-
-    @metalen.setter
-    def metalen(self, value: int) -> None:
-        self._metalen = value
-        self.block_for = None
+    ingress_ifindex = _block_field("ingress_ifindex")
+    rx_queue_index = _block_field("rx_queue_index")
+    metalen = _block_field("metalen")
 
     def fill(self, data_address: int) -> None:
         """The whole block in one write.  A JIT call skips it while `block_for` is its
