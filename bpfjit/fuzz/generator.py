@@ -48,6 +48,10 @@ EDGE_IMM64 = [0, 1, -1, 0x7FFFFFFFFFFFFFFF, -0x8000000000000000, 0xFFFFFFFF, 0x1
 # taken modulo the width)
 SHIFT_COUNTS = [0, 1, 7, 8, 31, 32, 33, 48, 63, 64, 65, 127, 0xFFFFFFFF, 0x100000020,
                 2**64 - 1]
+SHIFT_IMMS = [0, 1, 7, 8, 15, 16, 31, 32, 33, 48, 63, 64]
+# 64-bit values whose upper half is not zero (and low halves at edges)
+UPPER_SET = [0xFFFFFFFF00000000, 0x8000000000000000, 0xFFFFFFFFFFFFFFFF, 0x100000000,
+             0x1234567880000001, 0x7FFFFFFF7FFFFFFF, 0xDEADBEEF00000001]
 # the fold's odd multiplier (a sign-extended 32-bit immediate) and xor-shift
 FOLD_MULTIPLIER, FOLD_SHIFT = -0x61C88647, 29
 HELPER_IDS = (1, 2)
@@ -112,21 +116,28 @@ def _reg(draw, regs) -> str:
 def _alu(draw, regs, kernel: bool = False) -> list[str]:
     spec = draw(_choice(_ALU_SPECS[draw(_choice(_ALU_NAMES))]))
     dst = draw(_reg(regs))
+    shift = spec.op in _SHIFTS
+    # a 32-bit operation on a register whose upper half is set, now and then for sure
+    # (after any 32-bit result it is clear, and a result not zero-extended goes unseen)
+    dirty = [f"lddw {dst}, {draw(_choice(UPPER_SET)):#x}"] \
+        if spec.width == 32 and draw(st.integers(0, 3)) == 0 else []
     if spec.source == "reg":
         way = draw(st.integers(0, 7))
         if way <= 1:                # the destination read as the source
-            return [f"{spec.mnemonic} {dst}, {dst}"]
-        if way <= 3:                # a source at an edge: r1, a scratch register, set here
-            value = draw(_choice(SHIFT_COUNTS)) if spec.op in _SHIFTS else draw(_value64())
-            return [f"lddw %r1, {value:#x}", f"{spec.mnemonic} {dst}, %r1"]
-        return [f"{spec.mnemonic} {dst}, {draw(_reg(regs))}"]
-    imm = draw(_imm())
+            return dirty + [f"{spec.mnemonic} {dst}, {dst}"]
+        if way <= (5 if shift else 3):   # a source at an edge: r1, scratch, set here
+            value = draw(_choice(SHIFT_COUNTS)) if shift else draw(_value64())
+            return dirty + [f"lddw %r1, {value:#x}", f"{spec.mnemonic} {dst}, %r1"]
+        return dirty + [f"{spec.mnemonic} {dst}, {draw(_reg(regs))}"]
+    # a shift's immediate count mostly where widths part (0, 31, 32, 63, 64: a count
+    # that is 0 modulo 32 is where a 32-bit shift can forget its zero-extension)
+    imm = draw(_choice(SHIFT_IMMS)) if shift and draw(st.integers(0, 3)) else draw(_imm())
     if kernel:          # what the kernel's verifier refuses: shifts past the width, / 0
         if spec.op in _SHIFTS:
             imm &= spec.width - 1
         elif spec.op in _DIVISIONS and imm == 0:
             imm = draw(_choice([1, -1, 3, 0x7FFFFFFF, -0x80000000]))
-    return [f"{spec.mnemonic} {dst}, {imm}"]
+    return dirty + [f"{spec.mnemonic} {dst}, {imm}"]
 
 
 @_cached
@@ -252,25 +263,29 @@ def _alu_probe(draw, regs, kernel: bool = False) -> list[str]:
 @_cached
 @st.composite
 def _compare_probe(draw, regs) -> list[str]:
-    """A conditional jump at the boundary of its condition, and whether it was taken.
+    """Conditional jumps at the boundary of their conditions, and whether each was taken.
 
-    The right operand is the left one, or one more or one less (r1 = left + d), or an
-    immediate at a boundary of 32-bit values; the jump skips recording a marker."""
-    cond = draw(_choice(_COND))
+    One to three conditions test the same pair: the left operand against itself (more
+    often than not: where strict and non-strict conditions part), one more or one less
+    (r1 = left + d), or an immediate at a boundary of 32-bit values; each jump skips
+    recording its marker."""
+    conds = draw(st.lists(_choice(_COND), min_size=1, max_size=3, unique=True))
     left = draw(_reg(regs))
-    if draw(st.integers(0, 2)) > 0:
+    if draw(st.integers(0, 3)) > 0:
         setup = [f"mov %r1, {left}"]
-        delta = draw(_choice([0, 0, 1, -1]))
+        delta = draw(_choice([0, 0, 0, 1, -1]))
         if delta:
-            setup.append(f"add{'32' if cond.endswith('32') and draw(st.booleans()) else ''} "
+            setup.append(f"add{'32' if conds[0].endswith('32') and draw(st.booleans()) else ''} "
                          f"%r1, {delta}")
         rhs = "%r1"
     else:
         setup, rhs = [], str(draw(_choice([0, 1, -1, 0x7FFFFFFF, -0x80000000,
                                                    0x7FFFFFFE, -0x7FFFFFFF, 2, -2])))
-    marker = draw(st.integers(1, 0x7FFF))
-    record = accumulate(str(marker))
-    return setup + [f"{cond} {left}, {rhs}, +{len(record)}"] + record
+    lines = setup
+    for cond in conds:
+        record = accumulate(str(draw(st.integers(1, 0x7FFF))))
+        lines += [f"{cond} {left}, {rhs}, +{len(record)}"] + record
+    return lines
 
 
 _LOADS = [("ldxb", 1), ("ldxh", 2), ("ldxw", 4), ("ldxdw", 8), ("ldxsb", 1), ("ldxsh", 2),
