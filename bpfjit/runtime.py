@@ -12,6 +12,7 @@ bpfjit.traps).
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
 from typing import Callable, Mapping
@@ -236,6 +237,9 @@ class JitProgram(TestRunnable):
         config.helper_calls = self.helper_calls
         config.report_trap = _trap_reporter()
         self.extra = extra or {}
+        # a run without memory, its arguments bound (a C-level call: ~10 ns less than
+        # passing them from Python)
+        self._run_without_memory = functools.partial(self._entry, _NULL, 0, config)
         self._context = CONTEXTS.get(program.context)     # None: the plain convention
         # whether a run may write its memory (VerifiedProgram.writes_memory): if not,
         # read-only memory (bytes) is handed over in place rather than copied
@@ -277,7 +281,7 @@ class JitProgram(TestRunnable):
         # the hot path, kept flat: every Python-level step costs 10-40 ns next to the
         # ~240 ns of cffi's own call (see the README's figures)
         if mem is None:
-            ptr, n = _NULL, 0
+            r0 = self._run_without_memory()
         else:
             try:
                 if self._writes_memory:
@@ -290,8 +294,8 @@ class JitProgram(TestRunnable):
             except Exception:                           # noqa: BLE001 - str, read-only, ...
                 return self._call_converted(mem)
             n = len(ptr)                    # (the entry point gives r1 = 0 when it is 0)
-        entry = self._entry
-        r0 = entry(ptr, n, self._config)
+            entry = self._entry
+            r0 = entry(ptr, n, self._config)
         if r0 == TRAPPED:
             return self._ended(r0)
         return r0
