@@ -26,7 +26,7 @@ import struct
 import time
 from dataclasses import dataclass
 
-from .context import CONTEXTS, SkbContext, XdpContext
+from .context import SkbContext, XdpContext
 from .errors import BpfError
 
 __all__ = ["TestRunResult", "test_run", "TestRunnable", "XDP_MD", "SK_BUFF_SIZE"]
@@ -132,6 +132,10 @@ def _skb_out(ctx: SkbContext) -> tuple[bytes, bytes]:
     return ctx.packet, bytes(out)
 
 
+# a context's test-run input (data_in, ctx_in -> context) and output (-> data_out, ctx_out)
+_CONTEXT_IO = {"xdp": (_xdp_context, _xdp_out), "skb": (_skb_context, _skb_out)}
+
+
 class TestRunnable:
     """What every engine's compiled program has: `fn.test_run(data_in, ctx_in, repeat)`."""
     __test__ = False
@@ -150,17 +154,15 @@ def test_run(program, data_in: bytes | bytearray | memoryview | None = None,
         raise BpfError(f"repeat must be an int from 1 to 2**32 - 1, got {repeat!r}")
     kind = program.program.context
     data = b"" if data_in is None else bytes(data_in)
-    if kind == "xdp":
-        arg = _xdp_context(data, ctx_in)
-    elif kind == "skb":
-        arg = _skb_context(data, ctx_in)
+    io = _CONTEXT_IO.get(kind)
+    if io is not None:
+        arg = io[0](data, ctx_in)
     elif kind is None:
         if ctx_in:
             raise _einval("a plain program (r1 = its memory) takes no ctx_in")
         arg = bytearray(data)
-    else:                                               # pragma: no cover - no other kinds
+    else:
         raise BpfError(f"test run: no context {kind!r}")
-    assert kind is None or isinstance(arg, CONTEXTS[kind])
     batch = getattr(program, "run_batch", None)
     if batch is not None and (kind == "xdp" or getattr(program, "engine", None) != "kernel"):
         # the engine's native loop, no Python per run (the kernel engine's: one test run
@@ -174,10 +176,5 @@ def test_run(program, data_in: bytes | bytearray | memoryview | None = None,
         for _ in range(repeat):
             r0 = program(arg)
         duration = (time.perf_counter_ns() - start) // repeat
-    if kind == "xdp":
-        data_out, ctx_out = _xdp_out(arg)
-    elif kind == "skb":
-        data_out, ctx_out = _skb_out(arg)
-    else:
-        data_out, ctx_out = bytes(arg), b""
+    data_out, ctx_out = io[1](arg) if io is not None else (bytes(arg), b"")
     return TestRunResult(r0 & 0xFFFFFFFF, data_out, ctx_out, duration, r0)
