@@ -279,14 +279,22 @@ def _describe(r0, error) -> str:
 
 
 def _map_differences(engine: str, mine, theirs, limit: int = 5) -> list[str]:
-    out = []
+    """Every key whose value differs between the two loads' value maps: the first
+    `limit` shown, the rest counted."""
+    out, more = [], 0
+
+    def show(value) -> str:
+        return "absent" if value is None else value.hex()
     for name in mine:
         a, b = _value_items(mine[name]), _value_items(theirs[name])
         if a is None or b is None:
             continue
-        for key in sorted(set(a) | set(b))[:limit * 10]:
-            if a.get(key) != b.get(key) and len(out) < limit:
-                show = lambda v: "absent" if v is None else v.hex()  # noqa: E731
+        for key in sorted(set(a) | set(b)):
+            if a.get(key) == b.get(key):
+                continue
+            if len(out) < limit:
                 out.append(f"map {name}[{key.hex()}]: {engine} {show(a.get(key))}, "
                            f"interp {show(b.get(key))}")
-    return out
+            else:
+                more += 1
+    return out + ([f"and {more} more map differences"] if more else [])

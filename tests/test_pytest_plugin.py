@@ -72,3 +72,30 @@ def test_the_coverage_example(tmp_path):
     assert header.split()[:3] == ["file", "lines", "hit"]
     assert row.startswith("examples/firewall/firewall.c")     # (relative to the cwd)
     assert (tmp_path / "cov.info").read_text().startswith("TN:\nSF:")
+
+
+def test_a_difference_late_in_a_large_map_is_reported():
+    obj = EXAMPLES / "firewall" / "firewall.o"
+    fw = LoadedProgram(bpfjit.load_elf(obj, section="xdp"), "peachpy",
+                       bpfjit.load_elf(obj, section="xdp"), {}, None)
+    for blocklist in (fw.program.maps["blocklist"], fw._shadow_program.maps["blocklist"]):
+        for i in range(120):                    # the same 120 addresses in both loads
+            blocklist[bytes([10, 0, 0, i])] = 1
+    fw.program.maps["blocklist"][b"\xfe\xff\xff\xff"] = 1      # sorts after all of them
+    ctx = bpfjit.XdpContext(bytes(20))
+    with pytest.raises(EnginesDisagree, match=r"map blocklist\[feffffff\]: peachpy 01000000, "
+                                              r"interp absent"):
+        fw._compare(2, None, ctx, 2, None, ctx.copy())
+
+
+def test_many_differences_are_counted_past_the_first_five():
+    obj = EXAMPLES / "firewall" / "firewall.o"
+    fw = LoadedProgram(bpfjit.load_elf(obj, section="xdp"), "llvm",
+                       bpfjit.load_elf(obj, section="xdp"), {}, None)
+    for i in range(8):
+        fw.program.maps["blocklist"][bytes([10, 0, 0, i])] = 1
+    ctx = bpfjit.XdpContext(bytes(20))
+    with pytest.raises(EnginesDisagree) as err:
+        fw._compare(2, None, ctx, 2, None, ctx.copy())
+    lines = str(err.value).splitlines()[1:]
+    assert len(lines) == 6 and lines[-1].strip() == "and 3 more map differences"
