@@ -36,7 +36,8 @@ class Coverage:
         self.lines: dict[tuple[str, int], int] = {}
         # (file, line, program key, pc) -> [taken, not taken]
         self.branches: dict[tuple, list[int]] = {}
-        self._registered: set = set()
+        # program key -> {pc: (file, line)}
+        self._places: dict[tuple, dict[int, tuple[str, int]]] = {}
         self._interpreters: dict[int, tuple] = {}
 
     # ---- recording ---------------------------------------------------------------------------
@@ -60,43 +61,46 @@ class Coverage:
         `base`: the directory the object's relative source paths are taken from
         (default: the object file's)."""
         program = interpreter.program
-        if base is None and getattr(program, "object_path", None):
-            base = os.path.dirname(os.path.abspath(program.object_path))
-        key = (getattr(program, "section", None), getattr(program, "function", None),
-               tuple(sorted((f, s.line) for f, s in program.source_lines.items())))
-        lines = program.source_lines
-        if key not in self._registered:
-            self._register(program, key, base)
+        key, places = self._places_of(program, base)
         pcs, result = interpreter.trace(mem)
-        counts = collections.Counter(pcs)
-        for pc, count in counts.items():
-            where = self._where(lines.get(pc), program, base)
+        for pc, count in collections.Counter(pcs).items():
+            where = places.get(pc)
             if where is not None:
-                self.lines[where] = max(self.lines.get(where, 0), count)
+                self.lines[where] = max(self.lines[where], count)
         for here, after in zip(pcs, pcs[1:]):
-            insn = program.at(here)
-            if insn.kind is Kind.JCOND:
-                where = self._where(lines.get(here), program, base)
-                if where is not None:
-                    self.branches[where + (key[:2], here)][after == here + 1] += 1
+            where = places.get(here)
+            if where is not None and program.at(here).kind is Kind.JCOND:
+                self.branches[where + (key, here)][after == here + 1] += 1
         if isinstance(result, BpfError):
             if isinstance(result, BpfTrap):
                 return None, result
             raise result
         return result, None
 
-    def _register(self, program, key, base) -> None:
-        self._registered.add(key)
-        for pc, line in program.source_lines.items():
-            where = self._where(line, program, base)
-            if where is None:
-                continue
-            self.lines.setdefault(where, 0)
-            if program.at(pc).kind is Kind.JCOND:
-                self.branches.setdefault(where + (key[:2], pc), [0, 0])
+    def _places_of(self, program, base) -> tuple[tuple, dict]:
+        """The program's key and its pcs' (file, line), worked out on its first run:
+        every line with code is then a line of the report, every conditional jump on one
+        a branch point, whether or not a run reaches them."""
+        path = getattr(program, "object_path", None)
+        key = (path if path is not None else id(program.source_lines),
+               getattr(program, "section", None), getattr(program, "function", None))
+        places = self._places.get(key)
+        if places is None:
+            if base is None and path is not None:
+                base = os.path.dirname(os.path.abspath(path))
+            places = self._places[key] = {}
+            for pc, line in program.source_lines.items():
+                where = self._where(line, base)
+                if where is None:
+                    continue
+                places[pc] = where
+                self.lines.setdefault(where, 0)
+                if program.at(pc).kind is Kind.JCOND:
+                    self.branches.setdefault(where + (key, pc), [0, 0])
+        return key, places
 
     @staticmethod
-    def _where(line, program, base) -> tuple[str, int] | None:
+    def _where(line, base) -> tuple[str, int] | None:
         if line is None or line.line == 0:
             return None
         path = line.file
