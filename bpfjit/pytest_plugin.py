@@ -132,9 +132,8 @@ class BpfTester:
         import bpfjit
         resolved = Path(path) if Path(path).is_absolute() else self._directory / path
         program = bpfjit.load_elf(resolved, section=section, function=function)
-        shadow = None
-        if self.engine != "interp" or self._coverage is not None:
-            shadow = bpfjit.load_elf(resolved, section=section, function=function)
+        shadow = None if self.engine == "interp" else \
+            bpfjit.load_elf(resolved, section=section, function=function)
         return LoadedProgram(program, self.engine, shadow, options, self._coverage,
                              resolved.parent)
 
@@ -189,21 +188,22 @@ class LoadedProgram:
         kind = CONTEXTS.get(self.program.context)
         if kind is None:
             arg = bytearray(bytes(packet)) if packet is not None else None
-            twin = bytearray(arg) if arg is not None else None
         else:
             arg = packet if isinstance(packet, PacketContext) else kind(packet, **fields)
-            twin = arg.copy()
-        if self._shadow is not None:
+        shadow, coverage = self._shadow, self._coverage
+        if shadow is not None:
+            twin = arg.copy() if kind is not None else (bytearray(arg) if arg is not None
+                                                        else None)
             # the maps as the test (or earlier runs) left them on this engine's load
             _copy_maps(self.program.maps, self._shadow_program.maps)
-        r0, error = self._outcome(self._fn, arg)
-        if self._shadow is not None:
-            if self._coverage is not None:
-                other, other_error = self._coverage.trace(self._shadow, twin, self._base)
-            else:
-                other, other_error = self._outcome(self._shadow, twin)
-            if self.engine != "interp":
-                self._compare(r0, error, arg, other, other_error, twin)
+        # the interpreter's own run is the one coverage traces; on a JIT, the twin's
+        traced = coverage is not None and shadow is None
+        r0, error = (coverage.trace(self._fn, arg, self._base) if traced
+                     else self._outcome(self._fn, arg))
+        if shadow is not None:
+            other, other_error = (coverage.trace(shadow, twin, self._base)
+                                  if coverage is not None else self._outcome(shadow, twin))
+            self._compare(r0, error, arg, other, other_error, twin)
         if error is not None:
             raise error
         out = arg.packet if kind is not None else bytes(arg or b"")
