@@ -103,6 +103,21 @@ def _verdict(prog_type: str, r0: int, kept: int, length: int) -> str:
     return result_name(prog_type, r0) or f"r0 = {r0}"
 
 
+def _frames(reader, capture, result: ReplayResult):
+    """(timestamp, frame) of every record; a damaged record is a BpfError (a program's
+    own errors are not caught here: they are not the capture's)."""
+    records = iter(reader)
+    while True:
+        try:
+            timestamp, frame = next(records)
+        except StopIteration:
+            return
+        except (ValueError, _dpkt().dpkt.Error) as exc:
+            raise BpfError(f"{capture}: a damaged capture ({exc}) after {result.packets} "
+                           f"packets") from None
+        yield timestamp, frame
+
+
 def replay(fn, capture: str | os.PathLike, write: str | os.PathLike | None = None,
            progress: bool | None = None) -> ReplayResult:
     """Run every packet of `capture` through `fn` (a compiled XDP, tc or socket
@@ -133,7 +148,7 @@ def replay(fn, capture: str | os.PathLike, write: str | os.PathLike | None = Non
         show = sys.stderr.isatty() if progress is None else progress
         with tqdm(total=size, unit="B", unit_scale=True, disable=not show,
                   desc="replay", leave=False) as bar:
-            for timestamp, frame in reader:
+            for timestamp, frame in _frames(reader, capture, result):
                 result.packets += 1
                 ctx = context(frame)
                 try:
@@ -150,9 +165,6 @@ def replay(fn, capture: str | os.PathLike, write: str | os.PathLike | None = Non
                     if writer is not None:
                         writer.writepkt(ctx.packet[:kept], ts=timestamp)
                         result.written += 1
-    except (ValueError, dpkt.dpkt.Error) as exc:
-        raise BpfError(f"{capture}: a damaged capture ({exc}) after {result.packets} "
-                       f"packets") from None
     finally:
         handle.close()
         if out is not None:

@@ -136,3 +136,13 @@ def test_run_pcap_from_the_command_line(tmp_path):
         proc = cli("run", str(ELF / "parser.o"), "--section", "xdp", *args)
         lines = proc.stderr.strip().splitlines()
         assert proc.returncode == 1 and len(lines) == 1 and words in lines[0], proc.stderr
+
+
+def test_a_capture_cut_inside_a_record_is_a_clear_error(tmp_path):
+    source = capture(tmp_path / "in.pcap", [frame(), frame(), frame()])
+    raw = source.read_bytes()
+    cut = tmp_path / "cut.pcap"
+    cut.write_bytes(raw[:24 + 16 + len(frame()) + 10])    # into the second record's header
+    fn = bpfjit.compile(bpfjit.load_elf(ELF / "parser.o", section="xdp"), "interp")
+    with pytest.raises(bpfjit.BpfError, match="a damaged capture .* after 1 packets"):
+        bpfjit.replay(fn, cut)
