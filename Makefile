@@ -74,3 +74,8 @@ corpus: $(STAMP)
 
 corpus-measure: $(STAMP)
 	$(PY) corpus/measure.py
+
+# The README's picture of the explorer page (needs Chromium: apt-get install chromium)
+.PHONY: explorer-screenshot
+explorer-screenshot: $(STAMP)
+	$(PY) scripts/explorer_screenshot.py

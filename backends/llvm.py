@@ -21,6 +21,7 @@ W^X memory shared with the other backend (see that module for why).
 
 from __future__ import annotations
 
+import time
 from dataclasses import replace
 
 try:
@@ -591,11 +592,16 @@ def build_image(verified, helper_ids: frozenset[int],
     if opt_level not in (0, 1, 2, 3):
         raise BpfError(f"opt_level must be 0, 1, 2 or 3, got {opt_level!r}")
     llvm_worker.start()             # (its start overlaps the building of the IR)
+    t0 = time.perf_counter_ns()
     ir_text = str(_Module(verified, helper_ids, lines=line_info,
                           native_maps=native_maps, blind=blind,
                           speculation=speculation).module)
+    t1 = time.perf_counter_ns()
     obj, optimised = llvm_worker.generate(ir_text, opt_level, keep_ir)
+    t2 = time.perf_counter_ns()
     image = link_object(obj)
     if line_info:
         image = replace(image, lines=line_table(obj, image.text_range[0]))
-    return image, {"ir": ir_text if keep_ir else None, "optimised_ir": optimised}
+    stages = {"IR": t1 - t0, "LLVM": t2 - t1, "link": time.perf_counter_ns() - t2}
+    return image, {"ir": ir_text if keep_ir else None, "optimised_ir": optimised,
+                   "stages_ns": stages}

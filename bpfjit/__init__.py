@@ -30,7 +30,7 @@ __all__ = [
     "Program", "assemble", "disassemble", "compile", "verify", "VerifiedProgram", "MODES",
     "load_elf", "XdpContext", "SkbContext", "Helper", "Redirect", "FibRequest", "FibResult",
     "engines", "DEFAULT_BUDGET", "Limits", "limits", "set_limits", "test_run", "TestRunResult",
-    "replay", "ReplayResult", "Coverage",
+    "replay", "ReplayResult", "Coverage", "explore",
     "BpfError", "DecodeError", "AssembleError", "VerifierError", "ElfError",
     "BackendUnavailable", "BpfTrap", "MemoryAccessError", "BudgetExceeded",
     "CallDepthExceeded", "HelperCallsExceeded", "HelperError", "MapError",
@@ -89,6 +89,14 @@ def load_elf(source, section: str | None = None, function: str | None = None,
     from .elf import load_elf as _load
     return _load(source, section=section, function=function, prog_type=prog_type,
                  max_entries=max_entries)
+
+
+def explore(program, memory: bytes | None = None, **options: Any) -> str:
+    """The explorer page of `program` (a Program or an object file's path) as HTML:
+    C source, instructions, verifier states, LLVM IR and x86-64 side by side, and with
+    `memory` a run to step through; see bpfjit.explorer.explore for the options."""
+    from .explorer import explore as explore_page     # (imported on first use)
+    return explore_page(program, memory, **options)
 
 
 def engines(kernel: bool = False) -> list[str]:

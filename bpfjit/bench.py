@@ -21,7 +21,7 @@ from .asm import assemble
 from .errors import BpfError
 from .program import Program
 
-__all__ = ["BenchResult", "bench_program", "run_suite"]
+__all__ = ["BenchResult", "bench_program", "time_per_run", "run_suite"]
 
 _TRIVIAL = "mov %r0, 0\nexit"
 
@@ -46,6 +46,19 @@ def _time_runs(fn, mem, iters: int) -> float:
     for _ in range(iters):
         fn(mem)
     return (time.perf_counter_ns() - start) / iters
+
+
+def time_per_run(fn, mem, *, iters: int | None = None,
+                 seconds: float = 0.5) -> tuple[float, int]:
+    """Mean ns per run of the compiled `fn` on `mem` (the same buffer every run), and
+    the number of runs timed: `iters`, or as many as fit in about `seconds`.  A JIT
+    engine's runs go through its native loop (`run_batch`), so no Python is timed."""
+    batch = getattr(fn, "run_batch", None)
+    timer = (lambda n: batch(mem, n)[1]) if batch else (lambda n: _time_runs(fn, mem, n))
+    if iters is None:
+        once = max(timer(3), 1.0)
+        iters = max(3, int(seconds * 1e9 / once))
+    return timer(iters), iters
 
 
 def bench_program(prog: Program, engine: str, mem: bytearray | None, *,
@@ -73,12 +86,7 @@ def bench_program(prog: Program, engine: str, mem: bytearray | None, *,
     compile_ns = float(time.perf_counter_ns() - start)
 
     r0 = fn(mem)                                  # warm-up, and the result
-    batch = getattr(fn, "run_batch", None)        # JIT engines: a native loop, no Python
-    timer = (lambda n: batch(mem, n)[1]) if batch else (lambda n: _time_runs(fn, mem, n))
-    if iters is None:
-        once = max(timer(3), 1.0)
-        iters = max(3, int(seconds * 1e9 / once))
-    ns_per_run = timer(iters)
+    ns_per_run, iters = time_per_run(fn, mem, iters=iters, seconds=seconds)
 
     trivial = compile_program(assemble(_TRIVIAL), engine)
     trivial(None)

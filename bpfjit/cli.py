@@ -1,4 +1,5 @@
-"""The `bpfjit` command line: run, asm, disasm, bench, bench-suite, bench-calls, conformance-plugin.
+"""The `bpfjit` command line: run, verify, asm, disasm, explore, bench, bench-suite,
+bench-calls, fuzz, prog-run, conformance-plugin.
 
 User errors print one line on stderr and exit non-zero; never a traceback.
 """
@@ -296,6 +297,24 @@ def cmd_disasm(args) -> int:
     return 0
 
 
+def cmd_explore(args) -> int:
+    """Write the explorer page of a program (bpfjit.explorer); a program the verifier
+    rejects still gets its page, and a line saying where and why."""
+    from .explorer import collect, default_title, render, write_page
+    prog, test = _load_runnable(args.prog, args)
+    memory = _memory(args, test)
+    x = collect(prog, None if memory is None else bytes(memory), mode=args.mode,
+                helpers=conformance_helpers() if test is not None else None,
+                engines=args.engines.split(",") if args.engines else None,
+                title=default_title(prog, args.prog))
+    size = write_page(render(x), args.output)
+    print(f"{args.output}: {size:,} bytes; open it in a browser")
+    if x.rejected is not None:
+        print(f"the verifier rejects it at pc {x.rejected[0]}: {x.rejected[1]} (the page "
+              f"shows its reasoning up to there)")
+    return 0
+
+
 def cmd_conformance_plugin(args) -> int:
     """The bpf_conformance plugin protocol: program hex on stdin, memory hex in argv."""
     if args.elf:
@@ -455,6 +474,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--engine", default="llvm", help="engine for --native / --ir (default llvm)")
     _speculation_arg(p)
     p.set_defaults(func=cmd_disasm)
+
+    p = sub.add_parser("explore", help="write one HTML page with the C source, instructions, "
+                                       "verifier states, LLVM IR and x86-64 side by side")
+    p.add_argument("prog", help="program: .bin, .s/.asm, .data or .o")
+    _object_args(p)
+    mem = p.add_mutually_exclusive_group()
+    mem.add_argument("--mem", metavar="FILE", help="replay a run on this memory buffer")
+    mem.add_argument("--mem-hex", metavar="HEX", help="the run's memory as hex bytes")
+    mem.add_argument("--packet", metavar="FILE", help="replay a run on this packet (XDP, tc)")
+    p.add_argument("-o", "--output", required=True, metavar="PAGE",
+                   help="the HTML file to write")
+    p.add_argument("--engines", help="comma-separated JIT engines to show (default: all "
+                                     "available)")
+    p.add_argument("--mode", choices=("checked", "strict", "unchecked"), default="checked")
+    p.set_defaults(func=cmd_explore)
 
     p = sub.add_parser("bench", help="time one program on one engine")
     _program_args(p)

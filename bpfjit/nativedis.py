@@ -9,41 +9,64 @@ several places, or in none.
 from __future__ import annotations
 
 import bisect
+from dataclasses import dataclass
 
 from .asm import format_insn
 from .errors import BackendUnavailable
 from .program import Program
 
-__all__ = ["native_listing"]
+__all__ = ["NativeRow", "native_rows", "native_listing"]
 
 
-def native_listing(prog: Program, code: bytes, base: int, functions: dict[str, int],
-                   lines: list[tuple[int, int]] | None, text_end: int | None = None) -> str:
-    """Text listing of `code` (placed at address `base`): BPF lines, then x86-64."""
+@dataclass(frozen=True)
+class NativeRow:
+    """One x86-64 instruction: its address, its text, the BPF pc it came from (-1 for
+    entry, exit and trap code, or when the backend kept no line table) and the name of
+    the function that starts at it, if one does."""
+    address: int
+    text: str
+    pc: int
+    function: str | None = None
+
+
+def native_rows(prog: Program, code: bytes, base: int, functions: dict[str, int],
+                lines: list[tuple[int, int]] | None,
+                text_end: int | None = None) -> list[NativeRow]:
+    """The x86-64 of `code` (placed at address `base`), each instruction with its pc."""
     try:
         import capstone
     except ImportError:
         raise BackendUnavailable("native disassembly needs capstone: pip install capstone")
     md = capstone.Cs(capstone.CS_ARCH_X86, capstone.CS_MODE_64)
     end = len(code) if text_end is None else text_end
-    starts = sorted(functions.items(), key=lambda item: item[1])
-    names = {offset: name for name, offset in starts}
+    names = {offset: name for name, offset in functions.items()}
     offsets = [o for o, _ in lines or []]
-    out: list[str] = []
-    current = None
+    rows = []
     for insn in md.disasm(code[:end], base):
         offset = insn.address - base
-        if offset in names:
-            out.append(f"\n<{names[offset]}>:")
-            current = None
+        pc = -1
         if lines:
             i = bisect.bisect_right(offsets, offset) - 1
             pc = lines[i][1] if i >= 0 else -1
-            if pc != current:
-                current = pc
-                if pc >= 0 and prog.is_insn_start(pc):
-                    out.append(f"  ; {pc}: {format_insn(prog.at(pc))}")
-                else:
-                    out.append("  ; (entry, exit and traps)")
-        out.append(f"    {insn.address:#x}: {insn.mnemonic} {insn.op_str}".rstrip())
+            if pc >= 0 and not prog.is_insn_start(pc):
+                pc = -1
+        rows.append(NativeRow(insn.address, f"{insn.mnemonic} {insn.op_str}".rstrip(), pc,
+                              names.get(offset)))
+    return rows
+
+
+def native_listing(prog: Program, code: bytes, base: int, functions: dict[str, int],
+                   lines: list[tuple[int, int]] | None, text_end: int | None = None) -> str:
+    """Text listing of `code` (placed at address `base`): BPF lines, then x86-64."""
+    out: list[str] = []
+    current = None
+    for row in native_rows(prog, code, base, functions, lines, text_end):
+        if row.function is not None:
+            out.append(f"\n<{row.function}>:")
+            current = None
+        if lines and row.pc != current:
+            current = row.pc
+            out.append(f"  ; {row.pc}: {format_insn(prog.at(row.pc))}" if row.pc >= 0
+                       else "  ; (entry, exit and traps)")
+        out.append(f"    {row.address:#x}: {row.text}")
     return "\n".join(out).lstrip("\n") + "\n"

@@ -43,3 +43,18 @@ def test_declared_packages_exist_where_package_dir_says():
         else:
             path = ROOT / Path(*top)
         assert (path / "__init__.py").is_file(), package
+
+
+def test_every_data_file_is_installed():
+    # the explorer's page.css and page.js are read with importlib.resources: a wheel
+    # without them would write pages that fail on first use
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+    declared = config.get("package-data", {})
+    packages, _ = _declared_packages()
+    for package in packages:
+        parts = package.split(".")
+        base = ROOT / ("backends" if parts[:2] == ["bpfjit", "backends"] else "bpfjit")
+        directory = base.joinpath(*parts[2 if parts[:2] == ["bpfjit", "backends"] else 1:])
+        data = {f.name for f in directory.iterdir()
+                if f.is_file() and f.suffix not in (".py", ".pyc")}
+        assert data <= set(declared.get(package, [])), package
