@@ -3,7 +3,6 @@ packet, one line of C selected and the run stepped forward (`make explorer-scree
 needs Chromium, as the browser test does)."""
 
 import shutil
-import struct
 import sys
 import tempfile
 from pathlib import Path
@@ -15,14 +14,6 @@ import bpfjit
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def telnet_packet() -> bytes:
-    ether = bytes(12) + struct.pack("!H", 0x0800)
-    ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 40, 1, 0, 64, 6, 0,
-                     bytes([192, 0, 2, 1]), bytes([192, 0, 2, 2]))
-    tcp = struct.pack("!HHIIBBHHH", 40000, 23, 0, 0, 5 << 4, 0x02, 1024, 0, 0)
-    return ether + ip + tcp
-
-
 def main() -> int:
     chromium = shutil.which("chromium")
     if chromium is None:
@@ -30,7 +21,8 @@ def main() -> int:
         return 1
     with tempfile.TemporaryDirectory() as tmp:
         page_file = Path(tmp) / "firewall.html"
-        bpfjit.explore(str(ROOT / "examples" / "firewall" / "firewall.o"), telnet_packet(),
+        example = ROOT / "examples" / "firewall"
+        bpfjit.explore(str(example / "firewall.o"), (example / "telnet.pkt").read_bytes(),
                        section="xdp", output=page_file)
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=chromium, args=[

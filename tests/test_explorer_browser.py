@@ -24,12 +24,12 @@ XDP_DROP = 1
 
 
 def telnet_packet() -> bytes:
-    """Ethernet + IPv4 (ihl 5, TCP) + TCP to port 23, by hand: firewall.c drops it."""
-    ether = bytes(6) + bytes(6) + struct.pack("!H", 0x0800)
-    ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 40, 1, 0, 64, 6, 0,
-                     bytes([192, 0, 2, 1]), bytes([192, 0, 2, 2]))
-    tcp = struct.pack("!HHIIBBHHH", 40000, 23, 0, 0, 5 << 4, 0x02, 1024, 0, 0)
-    return ether + ip + tcp
+    """The tour's packet: Ethernet + IPv4 (ihl 5) + TCP to port 23, which firewall.c
+    drops."""
+    packet = (EXAMPLE.parent / "telnet.pkt").read_bytes()
+    assert packet[12:14] == b"\x08\x00" and packet[14] == 0x45 and packet[23] == 6
+    assert struct.unpack("!H", packet[36:38]) == (23,)
+    return packet
 
 
 @pytest.fixture(scope="module")
