@@ -17,8 +17,6 @@ _REGION_NAMES = {"mem": "the buffer (packet)", "stack": "the stack",
 
 def access_operands(insn) -> tuple[int, int, int]:
     """(base register, offset, size in bytes) of a load, store or atomic."""
-    if insn.kind is Kind.LD_PACKET:         # legacy: [skb data + src + imm] or [+ imm]
-        return insn.src, insn.imm, insn.spec.size
     base = insn.src if insn.kind in (Kind.LDX, Kind.LDSX) else insn.dst
     return base, insn.off, insn.spec.size
 
