@@ -262,3 +262,17 @@ def test_cli_writes_the_page_of_a_rejected_program_and_says_so(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert "the verifier rejects it at pc 0: strict mode: cannot prove" in proc.stdout
     assert "rejects this program at pc 0" in out.read_text()
+
+
+def test_cli_picks_a_program_of_an_object(tmp_path):
+    out = tmp_path / "mix.html"
+    proc = run_cli("explore", str(ELF / "calls.o"), "--section", "xdp/mix", "-o", str(out),
+                   "--engines", "peachpy" if "peachpy" in bpfjit.engines() else "llvm")
+    assert proc.returncode == 0, proc.stderr
+    page = out.read_text()
+    assert "<title>calls.o [xdp/mix] mix_only</title>" in page
+    prog = bpfjit.load_elf(str(ELF / "calls.o"), section="xdp/mix")
+    assert [r[2] for r in rows_of(page) if r[0] == "col-bpf"] == [str(pc) for pc, _ in prog]
+    # an object with several programs and no --section: one line naming them
+    assert_one_line_error(run_cli("explore", str(ELF / "calls.o"), "-o", str(out)),
+                          "has several programs")
