@@ -276,3 +276,14 @@ def test_cli_picks_a_program_of_an_object(tmp_path):
     # an object with several programs and no --section: one line naming them
     assert_one_line_error(run_cli("explore", str(ELF / "calls.o"), "-o", str(out)),
                           "has several programs")
+
+
+def test_engines_without_a_column_are_named(tmp_path):
+    x = collect(bpfjit.assemble(BRANCHY), engines=["kernel"])
+    assert x.native == {} and "machine code of bpfjit's JITs" in x.unavailable["kernel"]
+    with pytest.raises(bpfjit.BpfError, match="unknown engine 'nope'"):
+        collect(bpfjit.assemble(BRANCHY), engines=["nope"])
+    prog = tmp_path / "p.s"
+    prog.write_text(BRANCHY)
+    assert_one_line_error(run_cli("explore", str(prog), "--engines", "nope", "-o",
+                                  str(tmp_path / "x.html")), "unknown engine 'nope'")

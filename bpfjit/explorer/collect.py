@@ -17,6 +17,9 @@ from .verdicts import access_verdicts, log_states
 
 __all__ = ["Exploration", "SourceFile", "TraceStep", "collect", "TRACE_LIMIT"]
 
+# the engines whose machine code the page shows
+_MACHINE_CODE = ("llvm", "peachpy")
+
 # steps of a run kept for the page (the player); a longer run is cut there, and said so
 TRACE_LIMIT = 10_000
 
@@ -46,9 +49,8 @@ class Exploration:
     title: str
     program: Program
     sources: list[SourceFile]
-    states: dict[int, str]                       # pc -> the verifier's state before it
-    verdicts: dict[int, tuple[str, str]]          # pc -> (proven|grouped|hoisted|checked|
-    #                                               unchecked, why), for memory accesses
+    states: dict[int, str]                        # pc -> the verifier's state before it
+    verdicts: dict[int, tuple[str, str]]          # access pc -> (verdict, why): verdicts.py
     rejected: tuple[int, str] | None              # (pc, reason) when the verifier says no
     ir: dict[str, list[tuple[str, int]]]          # "before"/"after" -> (line, pc or -1)
     native: dict[str, list]                       # engine -> [NativeRow]
@@ -70,17 +72,21 @@ def collect(prog: Program, memory: bytes | None = None, *, mode: str = "checked"
     """Verify and compile `prog` on every JIT engine, trace a run on `memory` when it
     is given, and gather what each stage made of each instruction."""
     from .. import engines as available, helper_ids
+    from ..backends import get_engine
     from ..verifier import reasoning_until_rejection, verify
     engines = [e for e in (available() if engines is None else engines) if e != "interp"]
+    for engine in engines:
+        get_engine(engine)                      # an unknown name: BackendUnavailable
     ids = helper_ids(prog, helpers)
     figures: dict = {"instructions": len(prog), "stages_ms": {}, "code_bytes": {}}
-    started = time.perf_counter_ns()
     try:
         verified = verify(prog.with_insns(prog.insns), mode=mode, helpers=ids, log=True)
     except VerifierError as exc:
         log = reasoning_until_rejection(prog, mode, ids).splitlines()
         return Exploration(title, prog, _sources(prog), log_states(log), {},
                            (exc.pc, exc.reason), {}, {}, {}, figures=figures)
+    started = time.perf_counter_ns()            # the time of a verification without log
+    verify(prog.with_insns(prog.insns), mode=mode, helpers=ids, cache=False)
     figures["stages_ms"]["verify"] = (time.perf_counter_ns() - started) / 1e6
     states = log_states(verified.log)
     verdicts = access_verdicts(verified, prog, states)
@@ -91,6 +97,10 @@ def collect(prog: Program, memory: bytes | None = None, *, mode: str = "checked"
     unavailable: dict[str, str] = {}
     compiled = {}
     for engine in engines:
+        if engine not in _MACHINE_CODE:
+            unavailable[engine] = (f"no column: the explorer shows the machine code of "
+                                   f"bpfjit's JITs ({', '.join(_MACHINE_CODE)})")
+            continue
         try:
             fn = _compile(prog, engine, mode, helpers)
         except BpfError as exc:
