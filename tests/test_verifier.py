@@ -249,6 +249,40 @@ def test_loops_converge_quickly():
     verify(bpfjit.assemble(text))
 
 
+def test_a_bound_that_creeps_up_by_one_still_converges(monkeypatch):
+    # found by the fuzzer (a 2-trip loop, 212 instructions, 13 s to give up): r1 is the
+    # buffer on entry and 64 after the loop's lddw, compared signed and unsigned with
+    # r3; at the loop head its upper bound rose by one on every visit, each time by a
+    # join rather than a widening (the way round the loop did not "move" it), so the
+    # fixpoint never came and the verifier gave up after 400,000 visits.  The cap here
+    # is ten times what the loop needs once widening ends the climb.
+    monkeypatch.setattr(analysis, "WORK_LIMIT", 2_000)
+    monkeypatch.setenv("BPFJIT_CACHE", "off")
+    text = """
+        mov %r0, 0
+        lddw %r3, 0x8000000080000000
+        lddw %r7, 0xffffffff
+        mov %r9, 2
+    loop:
+        jgt32 %r3, %r7, skip
+        arsh %r3, 32
+        jne32 %r3, %r1, a
+    a:
+        jsgt32 %r3, %r1, b
+    b:
+        jsgt %r3, %r1, c
+    c:
+        lddw %r1, 0x40
+    skip:
+        sub %r9, 1
+        jne %r9, 0, loop
+        exit
+    """
+    verify(bpfjit.assemble(text))
+    # it runs: two trips, r0 stays 0
+    assert bpfjit.compile(bpfjit.assemble(text), "interp")(bytearray(8)) == 0
+
+
 def test_work_is_capped(monkeypatch):
     monkeypatch.setattr(analysis, "WORK_LIMIT", 5)
     monkeypatch.setenv("BPFJIT_CACHE", "off")   # the program's verdict may be cached

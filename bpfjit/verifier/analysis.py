@@ -40,6 +40,10 @@ __all__ = ["Analysis", "WORK_LIMIT", "TooComplex"]
 WORK_LIMIT = 400_000         # instruction visits before the verifier gives up
 WIDEN_AFTER = 1              # joins at a loop head before its bounds are widened
 THRESHOLD_STEPS = 3          # widenings to the next threshold before widening to the limit
+# joins at a loop head after which a value is widened even when the way round the loop
+# does not raise it (before, such a value is joined: an inner loop's start that the
+# outer loop moves); programs that converge do so long before
+FORCE_AFTER = WIDEN_AFTER + THRESHOLD_STEPS + 8
 _NO_THRESHOLDS = ((),) * 11
 
 
@@ -336,9 +340,13 @@ class Analysis(AluRules, MemoryRules, BranchRules, CallRules):
                     joins = sub.joins[block]
                     if joins > WIDEN_AFTER:
                         late = joins > WIDEN_AFTER + THRESHOLD_STEPS
-                        back = self._incoming(sub, block, around=True)
+                        # at last every value still moving is widened, even one that
+                        # only the loop's entry seems to raise: joined, a bound can
+                        # climb by one on every visit and the fixpoint never comes
+                        around = joins <= FORCE_AFTER and self._incoming(sub, block,
+                                                                         around=True)
                         new = old.widen(new, _NO_THRESHOLDS if late else self.thresholds,
-                                        merge(back) if back else None)
+                                        merge(around) if around else None)
                     else:
                         new = merge([old, new], discover=True)
                 if new == old and block not in force:
