@@ -238,6 +238,58 @@ def test_hostile_inputs_start_from_varied_programs():
     assert [p.to_bytes() for p, _ in again] == [p.to_bytes() for p, _ in drawn]
 
 
+def test_a_round_runs_its_programs_without_hypothesis_simplest():
+    # a round's first two examples are the same whatever the seed (hypothesis's
+    # simplest program, then another): a round draws two more and runs the rest
+    from types import SimpleNamespace
+
+    from bpfjit.fuzz.campaign import CampaignStats, _differential_round
+
+    class Recorder:
+        def __init__(self):
+            self.seen = []
+
+        def run(self, raw, mem, engines, context=None, coverage=False):
+            self.seen.append(raw)
+            return [SimpleNamespace(cells={})]
+
+    firsts = []
+    for seed in (1, 2, 3):
+        worker, stats = Recorder(), CampaignStats()
+        _differential_round(worker, ["interp"], seed, 10, stats, None, shrink=False)
+        assert stats.programs == len(worker.seen) == 10
+        firsts.append(worker.seen[0])
+    assert len(set(firsts)) == 3
+
+
+def test_signed_divisions_get_negative_dividends():
+    # sdiv/smod part from div/mod only when an operand is negative: half of them load
+    # a dividend with the sign bit set (at both widths), none divides a register by
+    # itself (x / x is 1 either way)
+    from bpfjit.fuzz.campaign import _sample_programs
+    from bpfjit.fuzz.generator import NEGATIVE
+    import random
+    signed, negative, by_register, by_itself = 0, 0, 0, 0
+    for prog, _ in _sample_programs(random.Random(7), 300):
+        insns = list(prog.insns)
+        for i, insn in enumerate(insns):
+            if insn.spec.op not in ("sdiv", "smod"):
+                continue
+            signed += 1
+            if insn.spec.source == "reg":
+                by_register += 1
+                by_itself += insn.src == insn.dst
+            # the dividend's lddw comes just before, or before an edge source's
+            negative += any(b.spec.mnemonic == "lddw" and b.dst == insn.dst
+                            and b.imm64 in NEGATIVE for b in insns[max(i - 2, 0):i])
+    assert signed >= 20
+    assert 0.3 <= negative / signed <= 0.7, (negative, signed)
+    # only a source register drawn at random can be the destination: 1 in 8 of 2 in 6
+    assert by_itself / by_register < 0.15, (by_itself, by_register)
+    bits = {64: 1 << 63, 32: 1 << 31}
+    assert all(v & bits[64] or v & bits[32] for v in NEGATIVE)
+
+
 # ---- coverage: opcode x operand class x outcome ---------------------------------------------
 
 def test_operand_classes_and_relations_by_hand():
@@ -302,18 +354,20 @@ def test_campaign_reports_its_coverage(tmp_path):
 
 def test_a_saved_campaign_resumes_where_it_stopped(tmp_path):
     import json
+    from bpfjit.fuzz.campaign import ROUND
     state_dir = tmp_path / "state"
     first = run_campaign(["interp"], examples=200, seconds=None, seed=3, out_dir=tmp_path,
                          state_dir=state_dir, job=0)
     assert first.programs == 200
     saved = json.loads((state_dir / "job-0.json").read_text())
-    assert (saved["next_round"], saved["programs"]) == (2, 200)
-    # asked for 300 in all, it runs only the third round, and counts the first two
+    assert (saved["next_round"], saved["programs"]) == (200 // ROUND, 200)
+    # asked for 300 in all, it runs only the rounds it had not reached, and counts the
+    # first ones
     again = run_campaign(["interp"], examples=300, seconds=None, seed=3, out_dir=tmp_path,
                          state_dir=state_dir, job=0)
     assert again.programs == 300
     assert sum(again.coverage.values()) > sum(first.coverage.values())
-    assert json.loads((state_dir / "job-0.json").read_text())["next_round"] == 3
+    assert json.loads((state_dir / "job-0.json").read_text())["next_round"] == 300 // ROUND
 
 
 def test_a_saved_campaign_refuses_other_settings(tmp_path):

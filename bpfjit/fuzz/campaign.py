@@ -29,7 +29,16 @@ from .oracle import Outcome, Worker
 
 __all__ = ["CampaignStats", "MutantResult", "run_campaign", "save_failure", "self_test"]
 
-ROUND = 100              # examples per hypothesis round
+# programs per hypothesis round.  Short rounds, each seeded afresh: within one round,
+# hypothesis draws examples from the choices of earlier ones, so a round's programs are
+# alike (one may hold `sdiv` in half its programs and another in none).  Counted with
+# bytecode-level mutants on the interpreter (and->or, jge->jgt, smod->mod, ... eleven),
+# 400 programs detected them 97, 212 and 131 times on three seeds in rounds of 100,
+# and 152, 153 and 157 times in rounds of 10: the same mean, a fraction of the spread.
+ROUND = 10
+# a round's first examples, which hypothesis draws the same whatever the seed (the
+# simplest program, then one more): drawn and skipped, so a round runs ROUND others
+SAME_IN_EVERY_ROUND = 2
 
 
 def _round_seed(seed: int, round_no: int) -> int:
@@ -122,12 +131,17 @@ def _differential_round(worker: Worker, engines: list[str], seed: int, examples:
     from .generator import programs
     kernel = "kernel" in engines        # programs the kernel's verifier accepts too (XDP)
 
-    @settings(max_examples=examples, deadline=None, database=None, derandomize=False,
-              suppress_health_check=list(HealthCheck),
+    fixed = [SAME_IN_EVERY_ROUND]
+
+    @settings(max_examples=examples + SAME_IN_EVERY_ROUND, deadline=None, database=None,
+              derandomize=False, suppress_health_check=list(HealthCheck),
               phases=tuple(Phase) if shrink else _generate_only())
     @fixed_seed(seed)
     @given(programs(kernel=kernel))
     def check(generated):
+        if fixed[0]:
+            fixed[0] -= 1
+            return
         if time.monotonic() > deadline:
             raise _OutOfTime()
         prog, mem = generated

@@ -119,7 +119,7 @@ def add_fuzz_parser(sub) -> None:
                    help="folder for failing programs (default: fuzz-failures)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--state", metavar="DIR",
-                   help="keep the campaign's progress in DIR (after every round of 100 "
+                   help="keep the campaign's progress in DIR (after every round of 10 "
                         "programs); the same command resumes it where it stopped")
     p.add_argument("--self-test", action="store_true",
                    help="run against each miscompile of bpfjit.fuzz.mutants and report the "

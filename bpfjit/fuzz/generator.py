@@ -52,6 +52,11 @@ SHIFT_IMMS = [0, 1, 7, 8, 15, 16, 31, 32, 33, 48, 63, 64]
 # 64-bit values whose upper half is not zero (and low halves at edges)
 UPPER_SET = [0xFFFFFFFF00000000, 0x8000000000000000, 0xFFFFFFFFFFFFFFFF, 0x100000000,
              0x1234567880000001, 0x7FFFFFFF7FFFFFFF, 0xDEADBEEF00000001]
+# dividends with the sign bit set at both widths (64-bit, and the low half's): where
+# a signed division or modulo parts from the unsigned one
+NEGATIVE = [0xFFFFFFFFFFFFFFFF, 0x8000000000000000, 0xFFFFFFFFFFFFFFF9, 0xFFFFFFFF80000001,
+            0x7FFFFFFF80000000, 0x00000000FFFFFFF9, 0x8000000000000007]
+_SIGNED_DIVISIONS = {"sdiv", "smod"}
 # the fold's odd multiplier (a sign-extended 32-bit immediate) and xor-shift
 FOLD_MULTIPLIER, FOLD_SHIFT = -0x61C88647, 29
 HELPER_IDS = (1, 2)
@@ -121,8 +126,12 @@ def _alu(draw, regs, kernel: bool = False) -> list[str]:
     # (after any 32-bit result it is clear, and a result not zero-extended goes unseen)
     dirty = [f"lddw {dst}, {draw(_choice(UPPER_SET)):#x}"] \
         if spec.width == 32 and draw(st.integers(0, 3)) == 0 else []
+    signed = spec.op in _SIGNED_DIVISIONS
+    if signed and draw(st.integers(0, 1)):  # a negative dividend, half the time
+        dirty = [f"lddw {dst}, {draw(_choice(NEGATIVE)):#x}"]
     if spec.source == "reg":
-        way = draw(st.integers(0, 7))
+        # (x / x and x % x are the same signed or not: no source = destination there)
+        way = draw(st.integers(2 if signed else 0, 7))
         if way <= 1:                # the destination read as the source
             return dirty + [f"{spec.mnemonic} {dst}, {dst}"]
         if way <= (5 if shift else 3):   # a source at an edge: r1, scratch, set here
