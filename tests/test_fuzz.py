@@ -290,6 +290,23 @@ def test_signed_divisions_get_negative_dividends():
     assert all(v & bits[64] or v & bits[32] for v in NEGATIVE)
 
 
+def test_a_32_bit_shift_by_a_multiple_of_32_starts_from_an_upper_half_set():
+    # x86 leaves a register alone when shifting it by 0, upper half included, while
+    # RFC 9669's 32-bit result is zero-extended: only a set upper half shows the slip
+    from bpfjit.fuzz.campaign import _sample_programs
+    import random
+    seen = 0
+    for prog, _ in _sample_programs(random.Random(11), 300):
+        insns = list(prog.insns)
+        for before, insn in zip(insns, insns[1:]):
+            if insn.spec.op in ("lsh", "rsh", "arsh") and insn.spec.width == 32 \
+                    and insn.spec.source == "imm" and insn.imm % 32 == 0:
+                seen += 1
+                assert before.spec.mnemonic == "lddw" and before.dst == insn.dst \
+                    and before.imm64 >> 32, (before, insn)
+    assert seen >= 5
+
+
 # ---- coverage: opcode x operand class x outcome ---------------------------------------------
 
 def test_operand_classes_and_relations_by_hand():

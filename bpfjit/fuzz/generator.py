@@ -136,6 +136,7 @@ def _alu(draw, regs, kernel: bool = False) -> list[str]:
             return dirty + [f"{spec.mnemonic} {dst}, {dst}"]
         if way <= (5 if shift else 3):   # a source at an edge: r1, scratch, set here
             value = draw(_choice(SHIFT_COUNTS)) if shift else draw(_value64())
+            dirty = dirty or _upper_set_for_shift0(draw, spec, dst, value)
             return dirty + [f"lddw %r1, {value:#x}", f"{spec.mnemonic} {dst}, %r1"]
         return dirty + [f"{spec.mnemonic} {dst}, {draw(_reg(regs))}"]
     # a shift's immediate count mostly where widths part (0, 31, 32, 63, 64: a count
@@ -146,7 +147,18 @@ def _alu(draw, regs, kernel: bool = False) -> list[str]:
             imm &= spec.width - 1
         elif spec.op in _DIVISIONS and imm == 0:
             imm = draw(_choice([1, -1, 3, 0x7FFFFFFF, -0x80000000]))
+    if shift:
+        dirty = dirty or _upper_set_for_shift0(draw, spec, dst, imm)
     return dirty + [f"{spec.mnemonic} {dst}, {imm}"]
+
+
+def _upper_set_for_shift0(draw, spec, dst: str, count: int) -> list[str]:
+    """A 32-bit shift by a count that is 0 modulo 32 leaves its value as it was, but
+    must still clear the upper half (x86's shift by 0 changes nothing, the upper half
+    included): its destination always gets an upper half that is set."""
+    if spec.width != 32 or count % 32:
+        return []
+    return [f"lddw {dst}, {draw(_choice(UPPER_SET)):#x}"]
 
 
 @_cached
