@@ -376,6 +376,13 @@ def _replay(prog, test, args) -> int:
 def _program_args(p: argparse.ArgumentParser, packet: bool = False) -> None:
     """PROG, its memory (--mem FILE or --mem-hex HEX) and --engine."""
     p.add_argument("prog", help="program: .bin, .s/.asm, .data or .o")
+    _memory_args(p, packet)
+    _object_args(p)
+    _engine_arg(p)
+
+
+def _memory_args(p: argparse.ArgumentParser, packet: bool) -> None:
+    """--mem FILE or --mem-hex HEX (or, with `packet`, --packet FILE): what _memory reads."""
     mem = p.add_mutually_exclusive_group()
     mem.add_argument("--mem", metavar="FILE", help="memory buffer from a file")
     mem.add_argument("--mem-hex", metavar="HEX", help="memory buffer as hex bytes")
@@ -383,8 +390,6 @@ def _program_args(p: argparse.ArgumentParser, packet: bool = False) -> None:
         mem.add_argument("--packet", metavar="FILE",
                          help="the packet, for an XDP, tc or socket program (or the "
                               "buffer, for others)")
-    _object_args(p)
-    _engine_arg(p)
 
 
 def _object_args(p: argparse.ArgumentParser) -> None:
@@ -477,12 +482,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("explore", help="write one HTML page with the C source, instructions, "
                                        "verifier states, LLVM IR and x86-64 side by side")
-    p.add_argument("prog", help="program: .bin, .s/.asm, .data or .o")
+    p.add_argument("prog", help="program: .bin, .s/.asm, .data or .o (with --mem, --mem-hex "
+                                "or --packet, the page replays a run on that input)")
     _object_args(p)
-    mem = p.add_mutually_exclusive_group()
-    mem.add_argument("--mem", metavar="FILE", help="replay a run on this memory buffer")
-    mem.add_argument("--mem-hex", metavar="HEX", help="the run's memory as hex bytes")
-    mem.add_argument("--packet", metavar="FILE", help="replay a run on this packet (XDP, tc)")
+    _memory_args(p, packet=True)
     p.add_argument("-o", "--output", required=True, metavar="PAGE",
                    help="the HTML file to write")
     p.add_argument("--engines", help="comma-separated JIT engines to show (default: all "

@@ -24,6 +24,7 @@ from pathlib import Path
 
 from .errors import BpfError, BpfTrap
 from .isa import Kind
+from .lineinfo import object_directory, source_path
 
 __all__ = ["Coverage", "CoverageRecorder"]
 
@@ -86,8 +87,8 @@ class Coverage:
                getattr(program, "section", None), getattr(program, "function", None))
         places = self._places.get(key)
         if places is None:
-            if base is None and path is not None:
-                base = os.path.dirname(os.path.abspath(path))
+            if base is None:
+                base = object_directory(program)
             places = self._places[key] = {}
             for pc, line in program.source_lines.items():
                 where = self._where(line, base)
@@ -103,10 +104,7 @@ class Coverage:
     def _where(line, base) -> tuple[str, int] | None:
         if line is None or line.line == 0:
             return None
-        path = line.file
-        if base is not None and not os.path.isabs(path):
-            path = os.path.normpath(os.path.join(base, path))
-        return path, line.line
+        return source_path(line.file, base), line.line
 
     # ---- reports -----------------------------------------------------------------------------
 

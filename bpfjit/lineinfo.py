@@ -13,13 +13,14 @@ number << 10 | column).
 from __future__ import annotations
 
 import bisect
+import os
 import struct
 from dataclasses import dataclass
 
 from .btf import string_table
 from .errors import ElfError
 
-__all__ = ["SourceLine", "parse_line_info", "line_at"]
+__all__ = ["SourceLine", "parse_line_info", "line_at", "object_directory", "source_path"]
 
 _MAGIC = 0xEB9F                               # .BTF.ext, as .BTF
 _EXT_HEADER = struct.Struct("<HBBIIIII")     # magic, version, flags, hdr_len, func_info
@@ -85,3 +86,19 @@ def line_at(records: list[tuple[int, SourceLine]], offset: int) -> SourceLine | 
     record at or before it (a record covers the instructions up to the next)."""
     i = bisect.bisect_right(records, offset, key=lambda r: r[0]) - 1
     return records[i][1] if i >= 0 else None
+
+
+def object_directory(program) -> str | None:
+    """The directory of the object file `program` was loaded from (None if it came
+    from bytes or was not loaded from an object): where clang -g's relative source
+    names (`./prog.c`, with -fdebug-compilation-dir=.) are taken from."""
+    path = getattr(program, "object_path", None)
+    return None if path is None else os.path.dirname(os.path.abspath(path))
+
+
+def source_path(name: str, base: str | None) -> str:
+    """A source file as line_info names it, taken from directory `base` when the name
+    is relative (as is, without a base)."""
+    if base is None or os.path.isabs(name):
+        return name
+    return os.path.normpath(os.path.join(base, name))

@@ -4,7 +4,6 @@ JIT's x86-64, a traced run and figures.  `bpfjit.explorer.render` draws it."""
 
 from __future__ import annotations
 
-import os
 import re
 import time
 from dataclasses import dataclass, field
@@ -12,6 +11,7 @@ from dataclasses import dataclass, field
 from ..cfg import branch_targets
 from ..errors import BpfError, VerifierError
 from ..isa import Kind
+from ..lineinfo import object_directory, source_path
 from ..program import Program
 from .verdicts import access_verdicts, log_states
 
@@ -171,8 +171,7 @@ def _sources(prog: Program) -> list[SourceFile]:
             continue
         entry = by_file.setdefault(line.file, {}).setdefault(line.line, (line.text, []))
         entry[1].append(pc)
-    base = os.path.dirname(os.path.abspath(prog.object_path)) \
-        if getattr(prog, "object_path", None) else None
+    base = object_directory(prog)
     out = []
     for name, recorded in by_file.items():
         text = _read_source(name, base)
@@ -187,9 +186,8 @@ def _sources(prog: Program) -> list[SourceFile]:
 
 
 def _read_source(name: str, base: str | None) -> list[str] | None:
-    path = name if os.path.isabs(name) or base is None else os.path.join(base, name)
     try:
-        with open(path, encoding="utf-8", errors="replace") as f:
+        with open(source_path(name, base), encoding="utf-8", errors="replace") as f:
             return f.read().splitlines()
     except OSError:
         return None

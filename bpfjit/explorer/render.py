@@ -20,7 +20,8 @@ CHUNK = 100         # rows per block of layout (page.css sizes a block before it
 
 def render(x: Exploration) -> str:
     """The page for `x`, as HTML text."""
-    counts, branches = _run_marks(x)
+    targets = x.jump_targets()
+    counts, branches = _run_marks(x, targets)
     columns = []
     if x.sources:
         title = "C source" + (f": {x.sources[0].name}" if len(x.sources) == 1 else "")
@@ -36,7 +37,7 @@ def render(x: Exploration) -> str:
         columns.append(_column("x86", "x86-64", {
             engine: _native_rows(rows, counts, branches) for engine, rows in x.native.items()}))
     data = {"trace": _trace_data(x), "result": x.result, "steps": x.trace_steps,
-            "targets": {str(k): v for k, v in x.jump_targets().items()}}
+            "targets": {str(k): v for k, v in targets.items()}}
     script = resources.files(__package__).joinpath("page.js").read_text()
     style = resources.files(__package__).joinpath("page.css").read_text()
     payload = json.dumps(data, separators=(",", ":")).replace("</", "<\\/")
@@ -218,13 +219,13 @@ def _native_rows(rows: list, counts: dict, branches: dict) -> list[str]:
 
 # ---- the run ---------------------------------------------------------------------------
 
-def _run_marks(x: Exploration) -> tuple[dict[int, int], dict[int, list[int]]]:
+def _run_marks(x: Exploration, targets: dict[int, int]
+               ) -> tuple[dict[int, int], dict[int, list[int]]]:
     """pc -> times executed, and jump pc -> [taken, fell through], over the shown trace."""
     counts: dict[int, int] = {}
     branches: dict[int, list[int]] = {}
     if not x.trace:
         return counts, branches
-    targets = x.jump_targets()
     for i, step in enumerate(x.trace):
         counts[step.pc] = counts.get(step.pc, 0) + 1
         if step.pc in targets and i + 1 < len(x.trace):
