@@ -259,3 +259,105 @@ def test_random_counted_loops_agree_with_the_interpreter(engine, start, bound, s
         most = trips and trips.trips(start, n + trips.bound_imm)
         budget = 3 + most * trips.iteration_cost if most and most < 10_000 else 200
     assert outcome(prog, engine, budget, None) == outcome(prog, "interp", budget, None)
+
+
+# ---- loops the size of a tokenizer's -------------------------------------------------
+
+# a state machine over the buffer's bytes, as clang emits a switch in a loop: 31 slots
+# of body, more than a small counted loop, and as countable (state 0
+# sums bytes until a space, state 1 waits for a digit, state 2 counts bytes above 128
+# and goes back to 0 on a zero byte)
+STATE_MACHINE = """
+    mov %r0, 0
+    mov %r3, 0
+    mov %r4, 0
+    jeq %r2, 0, out
+loop:
+    mov %r5, %r1
+    add %r5, %r3
+    ldxb %r5, [%r5]
+    jeq %r4, 0, s0
+    jeq %r4, 1, s1
+    jgt %r5, 128, big
+    jne %r5, 0, next
+    mov %r4, 0
+    xor %r0, 0x55
+    ja next
+big:
+    add %r0, 16
+    lsh %r0, 1
+    ja next
+s0:
+    jeq %r5, 32, to1
+    add %r0, %r5
+    mov %r6, %r0
+    rsh %r6, 7
+    xor %r0, %r6
+    ja next
+to1:
+    mov %r4, 1
+    add %r0, 3
+    ja next
+s1:
+    jlt %r5, 48, next
+    jgt %r5, 57, next
+    mov %r4, 2
+    mul %r0, 3
+    sub %r5, 48
+    add %r0, %r5
+    ja next
+next:
+    add %r3, 1
+    jlt %r3, %r2, loop
+out:
+    exit
+"""
+STATE_INPUT = b"GET /a 12\x00\x90\xff x 7\x85\x00ab"
+
+
+def test_a_loop_larger_than_a_counted_one_is_bounded():
+    # r3 stepped by 1 and tested after the step against len (r2), as in UP; the
+    # costliest trip, in instructions per block on its path: state 1 on a digit,
+    # 4 (to the first jeq) + 1 + 1 + 1 (the three tests) + 5 + 2 (next) = 14 (state 0
+    # on another byte: 4 + 1 + 5 + 2 = 12; state 2 on a zero: 4 + 1 + 1 + 1 + 3 + 2 = 12)
+    assert bounds(STATE_MACHINE) == [(4, TripBound(3, 1, 1, 2, 0, "<=", True, False, 14))]
+
+
+def test_a_large_straight_loop_keeps_the_budget_test():
+    # 30 slots in one block, as clang unrolls a CRC's eight bit steps: one path, so the
+    # budget's test is one compare per trip, not worth a second copy of the loop
+    body = "\n".join(["add %r0, %r3", "rsh %r0, 1"] * 14)
+    text = f"mov %r0, 0\nmov %r3, 0\nloop:\n{body}\nadd %r3, 1\njlt %r3, %r2, loop\nexit"
+    assert bounds(text) == []
+
+
+def reference_state_machine(data: bytes) -> int:
+    """STATE_MACHINE worked out in Python, from its comment."""
+    r0, state, mask = 0, 0, (1 << 64) - 1
+    for byte in data:
+        if state == 0:
+            if byte == 32:
+                state, r0 = 1, r0 + 3
+            else:
+                r0 = (r0 + byte) & mask
+                r0 ^= r0 >> 7
+        elif state == 1:
+            if 48 <= byte <= 57:
+                state, r0 = 2, (r0 * 3 + byte - 48) & mask
+        elif byte > 128:
+            r0 = ((r0 + 16) << 1) & mask
+        elif byte == 0:
+            state, r0 = 0, r0 ^ 0x55
+    return r0
+
+
+@pytest.mark.parametrize("length", [0, 1, 9, len(STATE_INPUT)])
+def test_a_state_machine_loop_runs_out_of_budget_where_the_interpreter_does(engine, length):
+    prog = bpfjit.assemble(STATE_MACHINE)
+    mem = bytearray(STATE_INPUT[:length])
+    assert bpfjit.compile(prog, engine)(bytearray(mem)) == reference_state_machine(mem)
+    budgets = range(1, 14 * length + 12)
+    reference = [outcome(prog, "interp", budget, bytearray(mem)) for budget in budgets]
+    assert [outcome(prog, engine, budget, bytearray(mem)) for budget in budgets] == reference
+    assert reference[0] == ("budget", 0)
+    assert reference[-1] == reference_state_machine(mem)
