@@ -57,6 +57,11 @@ UPPER_SET = [0xFFFFFFFF00000000, 0x8000000000000000, 0xFFFFFFFFFFFFFFFF, 0x10000
 NEGATIVE = [0xFFFFFFFFFFFFFFFF, 0x8000000000000000, 0xFFFFFFFFFFFFFFF9, 0xFFFFFFFF80000001,
             0x7FFFFFFF80000000, 0x00000000FFFFFFF9, 0x8000000000000007]
 _SIGNED_DIVISIONS = {"sdiv", "smod"}
+# a register read as its own source, at each class edge of the operation's width (0,
+# 1, -1, the signed minimum and maximum); the 32-bit ones with the upper half set
+SELF_EDGES = {64: [0, 1, 0xFFFFFFFFFFFFFFFF, 0x8000000000000000, 0x7FFFFFFFFFFFFFFF],
+              32: [0xFFFFFFFF00000000, 0x100000001, 0xFFFFFFFFFFFFFFFF, 0x8000000080000000,
+                   0xFFFFFFFF7FFFFFFF]}
 # the fold's odd multiplier (a sign-extended 32-bit immediate) and xor-shift
 FOLD_MULTIPLIER, FOLD_SHIFT = -0x61C88647, 29
 HELPER_IDS = (1, 2)
@@ -130,9 +135,12 @@ def _alu(draw, regs, kernel: bool = False) -> list[str]:
     if signed and draw(st.integers(0, 1)):  # a negative dividend, half the time
         dirty = [f"lddw {dst}, {draw(_choice(NEGATIVE)):#x}"]
     if spec.source == "reg":
-        # (x / x and x % x are the same signed or not: no source = destination there)
-        way = draw(st.integers(2 if signed else 0, 7))
+        way = draw(st.integers(1 if signed else 0, 7))
         if way <= 1:                # the destination read as the source
+            # half the time (a signed division always: x / x and x % x are the same
+            # signed or not, but for 0, which divides by zero) at an edge of its class
+            if signed or draw(st.integers(0, 1)):
+                dirty = [f"lddw {dst}, {draw(_choice(SELF_EDGES[spec.width])):#x}"]
             return dirty + [f"{spec.mnemonic} {dst}, {dst}"]
         if way <= (5 if shift else 3):   # a source at an edge: r1, scratch, set here
             value = draw(_choice(SHIFT_COUNTS)) if shift else draw(_value64())
