@@ -29,7 +29,8 @@ def _load_peachpy() -> None:
         from peachpy.x86_64.operand import RIPRelativeOffset as rip
         _px, _regs, RIPRelativeOffset = px, registers, rip
 
-__all__ = ["Assembler", "Mem", "r32", "r16", "r8", "CONDITIONS"]
+__all__ = ["Assembler", "Mem", "r32", "r16", "r8", "CONDITIONS", "encodings", "learn",
+           "encoding_count"]
 
 # 64-bit register -> (32-bit, 16-bit, 8-bit) names
 _NAMES = {"rax": ("eax", "ax", "al"), "rbx": ("ebx", "bx", "bl"), "rcx": ("ecx", "cx", "cl"),
@@ -151,6 +152,28 @@ def _shape_class(operand) -> str:
 
 
 _TEMPLATES: dict[tuple, _Template] = {}
+
+
+def encodings() -> tuple[dict, dict]:
+    """What this process has had PeachPy encode: shape -> (code, patches), and (branch
+    kind, long) -> opcode bytes; backends.x86templates keeps them across processes."""
+    return ({key: (t.code, t.patches) for key, t in _TEMPLATES.items()},
+            dict(_BRANCH_BYTES))
+
+
+def encoding_count() -> int:
+    """How many templates and branch opcodes this process has (learnt or encoded)."""
+    return len(_TEMPLATES) + len(_BRANCH_BYTES)
+
+
+def learn(templates: dict, branches: dict) -> None:
+    """Take templates and branch opcodes `encodings` gave in an earlier process (the
+    ones this process already has stay as they are)."""
+    for key, (code, patches) in templates.items():
+        if key not in _TEMPLATES:
+            _TEMPLATES[key] = _Template(code, patches)
+    for key, code in branches.items():
+        _BRANCH_BYTES.setdefault(key, code)
 
 
 class _Branch:

@@ -43,8 +43,15 @@ def compile_x86(verified, helpers=None, budget=None, helper_calls: int | None = 
 
     def build():
         from .x86 import build_image    # PeachPy and the lowering: only to build an image
-        return build_image(verified, ids, regs, native_maps=native, line_info=line_info,
-                           blind=blind, speculation=speculation)
+        remember = verified.cache_name is not None      # (the compile uses the cache)
+        if remember:
+            from . import x86templates
+            x86templates.load()
+        image = build_image(verified, ids, regs, native_maps=native, line_info=line_info,
+                            blind=blind, speculation=speculation)
+        if remember:
+            x86templates.save()
+        return image
     image = cached_image(verified, "peachpy", options, build)
     return JitProgram.from_image(verified, "peachpy", image, table, budget,
                                  {"registers": regs,

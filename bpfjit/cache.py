@@ -10,6 +10,9 @@ Two kinds of entry, each a file named by the SHA-256 of what it depends on:
   are filled in when it is placed): keyed by its verdict, the engine, the options that
   change code, the CPU and, for llvm, llvmlite's version.
 
+Two more, for the peachpy engine: its native map routines (backends.mapops) and its
+assembler's templates (backends.x86templates).
+
 The directory is `$BPFJIT_CACHE_DIR`, else `$XDG_CACHE_HOME/bpfjit`, else
 `~/.cache/bpfjit`; it must be owned by the user and closed to others (mode 0700), or the
 cache is not used.  Every entry carries an HMAC-SHA256 under a random key kept in the
@@ -31,7 +34,7 @@ import struct
 import warnings
 from pathlib import Path
 
-__all__ = ["enabled", "directory", "load", "store", "digest", "source_digest",
+__all__ = ["enabled", "directory", "load", "store", "stamp", "digest", "source_digest",
            "cpu_identity", "cpu_flags", "clear", "usage"]
 
 MAGIC = b"BPFJITC1"
@@ -217,6 +220,19 @@ def cpu_identity() -> str:
 def _path(kind: str, name: str) -> Path | None:
     root = directory()
     return None if root is None else root / f"{name}.{kind}"
+
+
+def stamp(kind: str, name: str) -> tuple | None:
+    """What tells whether an entry changed since it was last read: its path, size and
+    modification time (its path alone when there is none); None without a directory."""
+    path = _path(kind, name)
+    if path is None:
+        return None
+    try:
+        st = path.stat()
+    except OSError:
+        return (str(path),)
+    return str(path), st.st_size, st.st_mtime_ns
 
 
 def load(kind: str, name: str) -> tuple[dict, bytes] | None:

@@ -296,3 +296,89 @@ def test_peachpy_takes_its_map_routines_from_the_cache(own_cache):
                             capture_output=True, text=True)
     assert second.returncode == 0, second.stderr
     assert second.stdout == "4\n"       # word 0 inserted (+1), then found and raised (+3)
+
+
+# ---- PeachPy's templates ------------------------------------------------------------------
+
+# a program the SUM loop's shapes cover: the same instructions, other constants of the
+# same size classes (so a code-cache miss, but nothing PeachPy has not encoded)
+SUM_TWICE = SUM.replace("add %r0, %r5", "add %r0, %r5\n    add %r0, %r5").replace(
+    "add %r3, 1", "add %r3, 2")
+
+
+@pytest.mark.skipif("peachpy" not in bpfjit.engines(), reason="PeachPy is not installed")
+def test_a_new_program_in_a_new_process_needs_no_peachpy(own_cache):
+    # a first process compiles SUM, and keeps the templates PeachPy encoded for it; a
+    # second one compiles another program of the same shapes without importing PeachPy,
+    # to the same machine code as a process without the cache (constants not blinded)
+    script = ("import sys, bpfjit\n"
+              "fn = bpfjit.compile(bpfjit.assemble(sys.argv[1]), 'peachpy', blind=False)\n"
+              "print(fn(bytes(range(1, 41))), 'peachpy' in sys.modules, fn.memory.code.hex())\n")
+    env = dict(os.environ, BPFJIT_CACHE_DIR=str(own_cache))
+    first = subprocess.run([sys.executable, "-c", script, SUM], env=env,
+                           capture_output=True, text=True)
+    assert first.returncode == 0, first.stderr
+    assert first.stdout.startswith("820 True ")
+    assert [p.suffix for p in entries(own_cache)].count(".templates") == 1
+    second = subprocess.run([sys.executable, "-c", script, SUM_TWICE], env=env,
+                            capture_output=True, text=True)
+    assert second.returncode == 0, second.stderr
+    # every byte counted twice, on the odd offsets 0, 2, ..., 38: 2 * (1 + 3 + ... + 39)
+    result, imported, code = second.stdout.split()
+    assert (result, imported) == (str(2 * 400), "False")
+    without = subprocess.run([sys.executable, "-c", script, SUM_TWICE],
+                             env=dict(env, BPFJIT_CACHE="off"), capture_output=True, text=True)
+    assert without.returncode == 0, without.stderr
+    assert without.stdout.split() == [str(2 * 400), "True", code]
+
+
+@pytest.mark.skipif("peachpy" not in bpfjit.engines(), reason="PeachPy is not installed")
+@pytest.mark.parametrize("damage", ["flip", "truncate"])
+def test_damaged_templates_are_encoded_again(own_cache, damage):
+    script = ("import sys, bpfjit\n"
+              "fn = bpfjit.compile(bpfjit.assemble(sys.argv[1]), 'peachpy')\n"
+              "print(fn(bytes(range(1, 41))), 'peachpy' in sys.modules)\n")
+    env = dict(os.environ, BPFJIT_CACHE_DIR=str(own_cache))
+    subprocess.run([sys.executable, "-c", script, SUM], env=env, check=True,
+                   capture_output=True)
+    [path] = [p for p in entries(own_cache) if p.suffix == ".templates"]
+    raw = path.read_bytes()
+    path.write_bytes(raw[:-3] + bytes([raw[-3] ^ 1]) + raw[-2:] if damage == "flip"
+                     else raw[:len(raw) // 2])
+    again = subprocess.run([sys.executable, "-c", script, SUM_TWICE], env=env,
+                           capture_output=True, text=True)
+    assert again.returncode == 0, again.stderr
+    assert again.stdout == "800 True\n"           # PeachPy encoded the shapes again
+    assert cache.load("templates", path.stem) is not None     # and a sound entry is back
+
+
+def test_malformed_templates_are_not_learnt():
+    from bpfjit.backends import x86templates
+    templates = {("ADD", "rax", "b"): (b"\x48\x83\xc0\x12", ((2, 3, 1),))}
+    branches = {("jmp", True): b"\xe9"}
+    header, blob = x86templates._encode(templates, branches)
+    assert x86templates._decode(json_round_trip(header), blob) == (templates, branches)
+    # a patch past its template's end, a code slice past the blob, a missing part
+    bad_patch = json_round_trip(header)
+    bad_patch["templates"][0][3] = [[2, 3, 2]]
+    assert x86templates._decode(bad_patch, blob) is None
+    assert x86templates._decode(json_round_trip(header), blob[:3]) is None
+    assert x86templates._decode({"templates": []}, blob) is None
+
+
+def json_round_trip(header: dict) -> dict:
+    import json
+    return json.loads(json.dumps(header))
+
+
+@pytest.mark.skipif("peachpy" not in bpfjit.engines(), reason="PeachPy is not installed")
+def test_no_templates_are_kept_when_the_cache_is_off(own_cache):
+    script = ("import sys, bpfjit\n"
+              "fn = bpfjit.compile(bpfjit.assemble(sys.argv[1]), 'peachpy', cache=False)\n"
+              "print(fn(bytes(range(1, 41))))\n")
+    env = dict(os.environ, BPFJIT_CACHE_DIR=str(own_cache))
+    done = subprocess.run([sys.executable, "-c", script, SUM_TWICE], env=env,
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "800\n"
+    assert not own_cache.exists() or entries(own_cache) == []
