@@ -132,16 +132,18 @@ class VersionLowering(CopyTracking):
             b.cbranch(fast, self.fast_blocks[header][header], self.blocks[header])
             self.fast, self.b, self.resume = loop, b, 0
             blocks = self.fast_blocks[header]
-            last = None                      # the last instruction lowered
+            # the last instruction lowered, and the pc after it: after a group, the pc
+            # after its last member (self.resume), where a fall-through goes on
+            last = following = None
             for pc, insn in prog:
                 if pc not in loop.body or pc < self.resume:
                     continue
                 if pc in blocks:
                     if last is not None and not b.block.is_terminated:
-                        b.branch(self.target(last[0], last[0] + last[1].slots))
+                        b.branch(self.target(last, following))
                     b.position_at_end(blocks[pc])
                 self.lower_insn(pc, insn)
-                last = pc, insn
+                last, following = pc, max(pc + insn.slots, self.resume)
             if not b.block.is_terminated:
-                b.branch(self.target(last[0], last[0] + last[1].slots))
+                b.branch(self.target(last, following))
             self.fast, self.adjust = None, None
