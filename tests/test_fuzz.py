@@ -402,7 +402,28 @@ def test_campaign_reports_its_coverage(tmp_path):
     assert sum(stats.coverage.values()) > 30 * 20       # every program runs 100+ steps
     lines = Coverage(stats.coverage).report()
     assert [line.split()[1] for line in lines if line.startswith("coverage:")] \
-        == ["alu", "jump", "memory"]
+        == ["alu", "jump", "memory", "plan"]
+
+
+def test_cells_of_the_check_plan():
+    # the regression program of a group in a loop's fast copy (tests/regressions): its
+    # loop (pcs 8-14) counts r9 down from 3, so its copy drops the budget's test, and
+    # hoists the load at [r6] (r6 = mem + a byte: 256 bytes cover it); the load at
+    # [r6-1] may fall before the buffer and keeps its check, so the group of the two
+    # loads (pcs 9-10) is lowered in both copies, and `skip` (pc 11) starts a block
+    from bpfjit.fuzz.coverage import _possible
+    from bpfjit.fuzz.oracle import run_outcome
+    path = Path(__file__).parent / "regressions" / \
+        "llvm-group-ending-before-a-block-in-a-fast-loop-runs.data"
+    test = parse_data(path.read_text())
+    outcome = run_outcome(test.program.to_bytes(), test.memory, "interp", coverage=True)
+    assert outcome.result == 0x63
+    plan = {cell: n for cell, n in outcome.cells if cell[0] == "plan"}
+    assert plan == {("plan", "loop copy", "budget-free, hoisted", ""): 1,
+                    ("plan", "group", "checked code", "a block follows"): 1,
+                    ("plan", "group", "fast copy", "a block follows"): 1}
+    # three kinds of loop copy, two places by two ends for groups
+    assert len(_possible()["plan"]) == 7
 
 
 # ---- long campaigns: saved progress -----------------------------------------------------------

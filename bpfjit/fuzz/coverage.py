@@ -1,4 +1,4 @@
-"""What a campaign exercised: opcode x operand class x outcome.
+"""What a campaign exercised: opcode x operand class x outcome, and the check plan.
 
 Cells come from the interpreter's trace of each program (the pc and the registers
 before each step): an ALU operation's cell is its mnemonic, its form (immediate,
@@ -7,8 +7,11 @@ the operation's width (0, 1, -1, the signed minimum and maximum, other negative,
 positive); a conditional jump's, its mnemonic, whether it was taken, and how its
 operands compared (equal, unsigned less or greater, with "+-" when their sign bits
 differ, where signed and unsigned comparisons part); a memory access's, its mnemonic,
-region and whether it trapped.  `Coverage.report()` says how many of the cells that can
-occur were reached, per kind, and names the ones never reached.
+region and whether it trapped.  The check plan's cells (`plan_cells`) say which of the
+JITs' structural paths the run went through: loop copies by what they drop, check
+groups by the copy they are lowered in and whether a block follows them.
+`Coverage.report()` says how many of the cells that can occur were reached, per kind,
+and names the ones never reached.
 """
 
 from __future__ import annotations
@@ -18,13 +21,19 @@ from collections import Counter
 from ..isa import OPCODES, Kind
 from ..program import Program
 
-__all__ = ["Coverage", "program_cells", "value_class", "relation"]
+__all__ = ["Coverage", "program_cells", "plan_cells", "value_class", "relation"]
 
 CLASSES = ("0", "1", "-1", "min", "max", "neg", "pos")
 RELATIONS = ("eq", "lt", "gt", "lt+-", "gt+-")
 _MEMORY = (Kind.LDX, Kind.LDSX, Kind.ST, Kind.STX, Kind.ATOMIC)
 _CELLS = {"alu": "mnemonic x form x operand class", "jump": "mnemonic x outcome x operands",
-          "memory": "mnemonic x region, without a trap"}
+          "memory": "mnemonic x region, without a trap",
+          "plan": "the JITs' loop copies by kind, check groups by copy and end"}
+# what a versioned loop's second copy drops (bpfjit.checkplan); where a check group is
+# lowered, and whether a block starts right after its last member
+LOOP_COPIES = ("budget-free", "hoisted", "budget-free, hoisted")
+GROUP_PLACES = ("checked code", "fast copy")
+GROUP_ENDS = ("a block follows", "the block goes on")
 
 
 def value_class(value: int, width: int) -> str:
@@ -90,9 +99,40 @@ def program_cells(prog: Program, steps: list[tuple[int, tuple]], trapped: bool) 
     return cells
 
 
+def plan_cells(verified, executed: set[int]) -> Counter:
+    """The paths of the JITs' check plan (bpfjit.checkplan) a run went through: each
+    versioned loop whose head ran, by what its second copy drops; each check group
+    whose first access ran, where the JITs lower it (the checked code always, a loop's
+    fast copy too when some member still needs its check there) and whether a block
+    starts right after its last member (the llvm backend once lost its way there)."""
+    from ..cfg import block_leaders
+    from ..checkplan import check_groups, versioned_loops
+    prog = verified.program
+    loops = versioned_loops(verified)
+    cells: Counter = Counter()
+    for loop in loops:
+        if loop.header in executed:
+            dropped = [what for what, on in (("budget-free", loop.trips is not None),
+                                             ("hoisted", bool(loop.unchecked))) if on]
+            cells[("plan", "loop copy", ", ".join(dropped), "")] += 1
+    leaders = block_leaders(prog)
+    for first, group in check_groups(verified).items():
+        if first not in executed:
+            continue
+        end = GROUP_ENDS[0] if group.last + prog.at(group.last).slots in leaders \
+            else GROUP_ENDS[1]
+        cells[("plan", "group", GROUP_PLACES[0], end)] += 1
+        if any(first in loop.body and not group.members <= loop.unchecked for loop in loops):
+            cells[("plan", "group", GROUP_PLACES[1], end)] += 1
+    return cells
+
+
 def _possible() -> dict[str, set]:
     """The cells a generated program can reach, per kind (what `report` counts against)."""
-    cells: dict[str, set] = {"alu": set(), "jump": set(), "memory": set()}
+    cells: dict[str, set] = {"alu": set(), "jump": set(), "memory": set(), "plan": set()}
+    cells["plan"] |= {("plan", "loop copy", kind, "") for kind in LOOP_COPIES}
+    cells["plan"] |= {("plan", "group", place, end)
+                      for place in GROUP_PLACES for end in GROUP_ENDS}
     for spec in OPCODES:
         if spec.kind is Kind.ALU:
             forms = ("reg", "dst=src") if spec.source == "reg" else ("imm",)

@@ -60,10 +60,14 @@ def run_outcome(raw: bytes, mem: bytes, engine: str, context: str | None = None,
         fn = compile_program(prog, engine, helpers=None if kernel else HELPERS,
                              budget=None if kernel else FUZZ_BUDGET)
         if coverage and engine == "interp":
-            from .coverage import program_cells
+            from .. import helper_ids, verify
+            from .coverage import plan_cells, program_cells
             steps, result = fn.trace_registers(buf)
-            cells = tuple(program_cells(fn.program, steps,
-                                        isinstance(result, BpfError)).items())
+            found = program_cells(fn.program, steps, isinstance(result, BpfError))
+            # (the verdict the compile just made, from the in-memory cache)
+            found += plan_cells(verify(prog, helpers=helper_ids(prog, HELPERS)),
+                                {pc for pc, _ in steps})
+            cells = tuple(found.items())
             if isinstance(result, BpfError):
                 raise result
             return Outcome(result, None, bytes(buf), cells=cells)
