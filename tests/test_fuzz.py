@@ -465,3 +465,34 @@ def test_a_state_path_that_is_a_file_is_one_line(tmp_path):
     assert proc.returncode == 1 and "Traceback" not in proc.stderr
     assert proc.stderr.strip().splitlines() == [
         f"bpfjit: error: cannot keep a campaign's progress in {target}: it is not a directory"]
+
+
+def test_loops_read_through_a_pointer_their_fast_copy_still_checks():
+    # a pair of loads through r1 = r6 + (x & mask) - 1: the verifier cannot place the
+    # first at or after the buffer's start, so a loop's fast copy lowers the pair as a
+    # check group (the shape of tests/regressions/llvm-group-ending-before-a-block-*)
+    import random
+    from bpfjit.fuzz.oracle import run_outcome
+    places = set()
+    for prog in _programs_in_rounds(random.Random(4), 15):
+        outcome = run_outcome(prog.to_bytes(), bytes(64), "interp", coverage=True)
+        places |= {cell[2:] for cell, _ in outcome.cells if cell[:2] == ("plan", "group")}
+    assert ("fast copy", "a block follows") in places
+    assert ("fast copy", "the block goes on") in places
+
+
+@pytest.mark.parametrize("mem_len", [2, 3, 4, 9, 64])
+def test_the_moved_pair_stays_in_the_buffer_but_for_its_one_byte_before(mem_len):
+    # r1 - r6 = (x & mask) - 1 ranges over [-1, mask - 1]; the second load ends at
+    # mask - 1 + 2 * size, which the mask keeps within the buffer
+    from bpfjit.fuzz.generator import _moved_pair, LOOP_DATA
+    from hypothesis import find
+    for size in (1, 2):
+        if 2 * size > mem_len:
+            continue
+        lines = find(_moved_pair(LOOP_DATA, mem_len),
+                     lambda ls: ls[-1].startswith(f"ldx{'b' if size == 1 else 'h'}"))
+        mask = int(lines[1].split(", ")[1])
+        assert mask in (1, 3, 7) and mask - 1 + 2 * size <= mem_len
+        assert lines[2:4] == ["sub %r1, 1", "add %r1, %r6"]
+        assert lines[4].endswith("[%r1+0]") and lines[5].endswith(f"[%r1+{size}]")

@@ -264,6 +264,21 @@ def _memory(draw, regs, mem_len: int | None, kernel: bool = False) -> list[str]:
 
 @_cached
 @st.composite
+def _moved_pair(draw, regs, mem_len: int) -> list[str]:
+    """Two loads through r1 = r6 + (a data value & mask) - 1, the second just after the
+    first: the verifier cannot place the first at or after the buffer's start, so no
+    entry test covers it and a loop's fast copy checks the pair once, as a group.  The
+    mask keeps both in the buffer (`mem_len` >= 2) but when the value's masked bits are
+    0: then the first reads the byte before it and traps."""
+    size, suffix = draw(_choice([(1, "b"), (2, "h")] if mem_len >= 4 else [(1, "b")]))
+    mask = max(m for m in (1, 3, 7) if m <= mem_len - 2 * size + 1)
+    return [f"mov %r1, {draw(_reg(regs))}", f"and %r1, {mask}", "sub %r1, 1",
+            "add %r1, %r6", f"ldx{suffix} {draw(_reg(regs))}, [%r1+0]",
+            f"ldx{suffix} {draw(_reg(regs))}, [%r1+{size}]"]
+
+
+@_cached
+@st.composite
 def _helper_call(draw, regs) -> list[str]:
     """A helper call (static or callx), then values for the registers it clobbered."""
     hid = draw(_choice(HELPER_IDS))
@@ -377,11 +392,12 @@ def _simple(regs, mem_len: int | None, kernel: bool = False):
 
 @st.composite
 def _block(draw, mem_len: int | None, labels: list[int], depth: int = 0,
-           kernel: bool = False) -> list[str]:
+           kernel: bool = False, in_loop: bool = False) -> list[str]:
     """A list of items: single instructions, jumps over items, loops, calls.
 
     `labels` counts the labels made so far in this program, so each is unique.
-    `kernel`: no helper calls (the kernel engine runs none)."""
+    `kernel`: no helper calls (the kernel engine runs none).  `in_loop`: the body of
+    a loop."""
     items: list[list[str]] = []
     # a program's prologue and epilogue are ~120 instructions whatever its body: a
     # longer body (4-16 items at the top, 1-6 nested) tests more for the compile time
@@ -390,7 +406,16 @@ def _block(draw, mem_len: int | None, labels: list[int], depth: int = 0,
         choice = 0 if choice <= 8 else choice - 3
         if choice == 6 and kernel:
             choice = 0
-        if choice <= 5 or (depth > 0 and choice != 7) or depth > 1:
+        if choice == 8 and in_loop and mem_len is not None and mem_len >= 2 and not kernel:
+            # two loads a loop's fast copy still checks, as one group; half the time
+            # the group ends a block (bpfjit.checkplan, coverage's "plan" cells)
+            pair = draw(_moved_pair(LOOP_DATA, mem_len))
+            if draw(st.booleans()):
+                labels[0] += 1
+                label = f"skip{labels[0]}"
+                pair = [f"jset {draw(_reg(LOOP_DATA))}, 1, {label}", *pair, f"{label}:"]
+            items.append(pair)
+        elif choice <= 5 or (depth > 0 and choice != 7) or depth > 1:
             items.append(draw(_simple(DATA if depth == 0 else LOOP_DATA, mem_len, kernel)))
         elif choice == 6:
             items.append(draw(_helper_call(DATA)))
@@ -403,7 +428,7 @@ def _block(draw, mem_len: int | None, labels: list[int], depth: int = 0,
             label = f"skip{labels[0]}"
             items.append([f"{cond} {draw(_reg(regs))}, {rhs}, {label}", *inner, f"{label}:"])
         elif choice == 8:       # a bounded loop counting r9 down
-            inner = draw(_block(mem_len, labels, depth + 1, kernel))
+            inner = draw(_block(mem_len, labels, depth + 1, kernel, in_loop=True))
             labels[0] += 1
             label = f"loop{labels[0]}"
             items.append([f"mov %r9, {draw(st.integers(1, 6))}", f"{label}:", *inner,

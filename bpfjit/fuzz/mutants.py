@@ -53,6 +53,15 @@ def _builder(method: str, other: str) -> Callable[[], None]:
     return install
 
 
+# ---- both: the check plan ------------------------------------------------------------------
+
+def _fast_copy_unchecks_the_loop(original):
+    def unchecked(self, pc):            # a loop's fast copy drops every check in the loop,
+        return original(self, pc) or (  # not only those its entry test covers
+            self.fast is not None and pc in self.fast.body)
+    return unchecked
+
+
 # ---- peachpy: wrappers ----------------------------------------------------------------------
 
 def _x86_mov32_same(original):
@@ -232,6 +241,12 @@ MUTANTS: tuple[Mutant, ...] = (
            _builder("lshr", "ashr")),
     Mutant("llvm-ult-slt", "llvm", "unsigned less-than compares signed",
            _table("llvmtypes", "CMP", "jlt", ("s", "<"))),
+    Mutant("llvm-fast-copy-unchecked", "llvm",
+           "a loop's fast copy runs every access unchecked, not only the hoisted ones",
+           _wrap("copies", "CopyTracking", "unchecked", _fast_copy_unchecks_the_loop)),
+    Mutant("x86-fast-copy-unchecked", "peachpy",
+           "a loop's fast copy runs every access unchecked, not only the hoisted ones",
+           _wrap("copies", "CopyTracking", "unchecked", _fast_copy_unchecks_the_loop)),
 )
 
 _BY_NAME = {m.name: m for m in MUTANTS}
