@@ -306,50 +306,43 @@ SUM_TWICE = SUM.replace("add %r0, %r5", "add %r0, %r5\n    add %r0, %r5").replac
     "add %r3, 1", "add %r3, 2")
 
 
+def in_new_process(cache_dir: Path, options: str, text: str, **env: str) -> list[str]:
+    """Compile `text` on peachpy (with `options`) in a new process using `cache_dir`; the
+    words it prints: the result on bytes 1..40, whether PeachPy was imported, the code."""
+    script = ("import sys, bpfjit\n"
+              f"fn = bpfjit.compile(bpfjit.assemble(sys.argv[1]), 'peachpy'{options})\n"
+              "print(fn(bytes(range(1, 41))), 'peachpy' in sys.modules, fn.memory.code.hex())\n")
+    done = subprocess.run([sys.executable, "-c", script, text], capture_output=True, text=True,
+                          env=dict(os.environ, BPFJIT_CACHE_DIR=str(cache_dir), **env))
+    assert done.returncode == 0, done.stderr
+    return done.stdout.split()
+
+
 @pytest.mark.skipif("peachpy" not in bpfjit.engines(), reason="PeachPy is not installed")
 def test_a_new_program_in_a_new_process_needs_no_peachpy(own_cache):
     # a first process compiles SUM, and keeps the templates PeachPy encoded for it; a
     # second one compiles another program of the same shapes without importing PeachPy,
     # to the same machine code as a process without the cache (constants not blinded)
-    script = ("import sys, bpfjit\n"
-              "fn = bpfjit.compile(bpfjit.assemble(sys.argv[1]), 'peachpy', blind=False)\n"
-              "print(fn(bytes(range(1, 41))), 'peachpy' in sys.modules, fn.memory.code.hex())\n")
-    env = dict(os.environ, BPFJIT_CACHE_DIR=str(own_cache))
-    first = subprocess.run([sys.executable, "-c", script, SUM], env=env,
-                           capture_output=True, text=True)
-    assert first.returncode == 0, first.stderr
-    assert first.stdout.startswith("820 True ")
+    assert in_new_process(own_cache, ", blind=False", SUM)[:2] == ["820", "True"]
     assert [p.suffix for p in entries(own_cache)].count(".templates") == 1
-    second = subprocess.run([sys.executable, "-c", script, SUM_TWICE], env=env,
-                            capture_output=True, text=True)
-    assert second.returncode == 0, second.stderr
     # every byte counted twice, on the odd offsets 0, 2, ..., 38: 2 * (1 + 3 + ... + 39)
-    result, imported, code = second.stdout.split()
+    result, imported, code = in_new_process(own_cache, ", blind=False", SUM_TWICE)
     assert (result, imported) == (str(2 * 400), "False")
-    without = subprocess.run([sys.executable, "-c", script, SUM_TWICE],
-                             env=dict(env, BPFJIT_CACHE="off"), capture_output=True, text=True)
-    assert without.returncode == 0, without.stderr
-    assert without.stdout.split() == [str(2 * 400), "True", code]
+    assert in_new_process(own_cache, ", blind=False", SUM_TWICE, BPFJIT_CACHE="off") == \
+        [str(2 * 400), "True", code]
 
 
 @pytest.mark.skipif("peachpy" not in bpfjit.engines(), reason="PeachPy is not installed")
 @pytest.mark.parametrize("damage", ["flip", "truncate"])
 def test_damaged_templates_are_encoded_again(own_cache, damage):
-    script = ("import sys, bpfjit\n"
-              "fn = bpfjit.compile(bpfjit.assemble(sys.argv[1]), 'peachpy')\n"
-              "print(fn(bytes(range(1, 41))), 'peachpy' in sys.modules)\n")
-    env = dict(os.environ, BPFJIT_CACHE_DIR=str(own_cache))
-    subprocess.run([sys.executable, "-c", script, SUM], env=env, check=True,
-                   capture_output=True)
+    in_new_process(own_cache, "", SUM)
     [path] = [p for p in entries(own_cache) if p.suffix == ".templates"]
     raw = path.read_bytes()
     path.write_bytes(raw[:-3] + bytes([raw[-3] ^ 1]) + raw[-2:] if damage == "flip"
                      else raw[:len(raw) // 2])
-    again = subprocess.run([sys.executable, "-c", script, SUM_TWICE], env=env,
-                           capture_output=True, text=True)
-    assert again.returncode == 0, again.stderr
-    assert again.stdout == "800 True\n"           # PeachPy encoded the shapes again
-    assert cache.load("templates", path.stem) is not None     # and a sound entry is back
+    # PeachPy encoded the shapes again, and a sound entry is back
+    assert in_new_process(own_cache, "", SUM_TWICE)[:2] == ["800", "True"]
+    assert cache.load("templates", path.stem) is not None
 
 
 def test_malformed_templates_are_not_learnt():
@@ -373,12 +366,5 @@ def json_round_trip(header: dict) -> dict:
 
 @pytest.mark.skipif("peachpy" not in bpfjit.engines(), reason="PeachPy is not installed")
 def test_no_templates_are_kept_when_the_cache_is_off(own_cache):
-    script = ("import sys, bpfjit\n"
-              "fn = bpfjit.compile(bpfjit.assemble(sys.argv[1]), 'peachpy', cache=False)\n"
-              "print(fn(bytes(range(1, 41))))\n")
-    env = dict(os.environ, BPFJIT_CACHE_DIR=str(own_cache))
-    done = subprocess.run([sys.executable, "-c", script, SUM_TWICE], env=env,
-                          capture_output=True, text=True)
-    assert done.returncode == 0, done.stderr
-    assert done.stdout == "800\n"
+    assert in_new_process(own_cache, ", cache=False", SUM_TWICE)[0] == "800"
     assert not own_cache.exists() or entries(own_cache) == []
