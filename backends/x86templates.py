@@ -102,20 +102,16 @@ def load() -> None:
     stored = _stored()
     if stored is not None:
         x86asm.learn(*stored)
-    _state["stamp"], _state["known"] = cache.stamp(_KIND, name), _count()
+    _state["stamp"], _state["known"] = cache.stamp(_KIND, name), x86asm.encoding_count()
 
 
 def save() -> None:
     """Store this process's templates, with the stored ones, if PeachPy encoded any
     since the entry was last read or written."""
-    if _count() <= _state["known"]:
+    if x86asm.encoding_count() <= _state["known"]:
         return
     stored = _stored()
     if stored is not None:
         x86asm.learn(*stored)
     cache.store(_KIND, _name(), *_encode(*x86asm.encodings()))
-    _state["stamp"], _state["known"] = cache.stamp(_KIND, _name()), _count()
-
-
-def _count() -> int:
-    return x86asm.encoding_count()
+    _state["stamp"], _state["known"] = cache.stamp(_KIND, _name()), x86asm.encoding_count()

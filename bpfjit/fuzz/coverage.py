@@ -104,7 +104,9 @@ def plan_cells(verified, executed: set[int]) -> Counter:
     versioned loop whose head ran, by what its second copy drops; each check group
     whose first access ran, where the JITs lower it (the checked code always, a loop's
     fast copy too when some member still needs its check there) and whether a block
-    starts right after its last member (the llvm backend once lost its way there)."""
+    starts right after its last member (the llvm backend once lost its way there).
+    The llvm backend copies every versioned loop; peachpy only those with hoisted
+    checks (backends.copies: budget_free=False), so "budget-free" copies are llvm's."""
     from ..cfg import block_leaders
     from ..checkplan import check_groups, versioned_loops
     prog = verified.program
