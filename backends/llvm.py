@@ -24,10 +24,6 @@ from __future__ import annotations
 import time
 from dataclasses import replace
 
-try:
-    from llvmlite import ir
-except ImportError:     # pragma: no cover - reported through the engine registry
-    ir = None
 
 from bpfjit.cfg import block_costs, block_leaders, budget_checkpoints, subprogram_ranges
 from bpfjit.checkplan import versioned_loops
@@ -37,6 +33,7 @@ from bpfjit.isa import LDDW_MAP, LDDW_MAP_VALUE, MAX_CALL_DEPTH, STACK_SIZE, Kin
 from bpfjit.helpers import changes_packet
 from bpfjit.maps import LPM_TRIE, LRU_TYPES, map_handle
 from bpfjit.codeimage import INDEX_SYMBOL, MAP_SYMBOL
+from . import irtext as ir
 from . import llvm_worker
 from bpfjit.program import Program
 from bpfjit.runfields import CONFIG_FIELDS, RUN_FIELDS, TRAPPED
@@ -75,6 +72,7 @@ class _Function(AluLowering, CallLowering, VersionLowering, SpeculationLowering)
         entry = func.append_basic_block("entry")
         self.b = b = ir.IRBuilder(entry)
         self.regs = [b.alloca(I64, name=f"r{i}") for i in range(11)]
+        self._known_in, self._known = None, {}      # see get()
         self.budget = b.alloca(I64, name="budget")
         for i, value in enumerate((r1, r2, r3, r4, r5), 1):
             b.store(value, self.regs[i])
@@ -106,10 +104,23 @@ class _Function(AluLowering, CallLowering, VersionLowering, SpeculationLowering)
     # ---- registers and the run structure -------------------------------------------
 
     def get(self, n: int):
-        return self.b.load(self.regs[n], typ=I64)
+        """Register n's value: within one block, the value last loaded or stored (a
+        smaller module for the same code: the IR is built, printed and parsed faster)."""
+        known = self._known if self._known_in is self.b.block else self._forget_known()
+        value = known.get(n)
+        if value is None:
+            value = known[n] = self.b.load(self.regs[n], typ=I64)
+        return value
 
     def set(self, n: int, value) -> None:
         self.b.store(value, self.regs[n])
+        known = self._known if self._known_in is self.b.block else self._forget_known()
+        known[n] = value
+
+    def _forget_known(self) -> dict:
+        """Start a new block's register values (an earlier block's may not dominate it)."""
+        self._known_in, self._known = self.b.block, {}
+        return self._known
 
     def field(self, name: str):
         return run_field(self.b, self.run, name)

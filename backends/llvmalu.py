@@ -4,7 +4,7 @@ backends.llvm's per-subprogram lowering."""
 
 from __future__ import annotations
 
-from llvmlite import ir
+from . import irtext as ir
 
 from .llvmtypes import I8, I32, I64, INT, SHIFT_OPS, SIMPLE_OPS, const
 
@@ -15,7 +15,8 @@ class AluLowering:
     """ALU, NEG, END and LD_PACKET (see backends.llvm)."""
 
     def _operands(self, insn, width: int):
-        a = self.get(insn.dst)
+        """(dst, src) as values of the operation's width; dst is None for a move."""
+        a = None if insn.spec.op in ("mov", "movsx") else self.get(insn.dst)
         if insn.spec.source == "reg":
             b_ = self.get(insn.src)
         elif insn.spec.op in ("lsh", "rsh", "arsh"):
@@ -23,8 +24,20 @@ class AluLowering:
         else:
             b_ = self.imm(insn.imm)        # sign-extended to 64 bits
         if width == 32:
-            a, b_ = self.b.trunc(a, I32), self.b.trunc(b_, I32)
+            a, b_ = a if a is None else self.narrow(a), self.narrow(b_)
         return a, b_
+
+    def narrow(self, value, ty=I32):
+        """value truncated to `ty`; a constant is truncated here, not by an instruction."""
+        if isinstance(value, ir.Constant):
+            return const(ty, value.constant)
+        return self.b.trunc(value, ty)
+
+    def widen(self, value):
+        """A 32-bit value zero-extended to 64 bits (a constant here)."""
+        if isinstance(value, ir.Constant):
+            return const(I64, value.constant)
+        return self.b.zext(value, I64)
 
     def _alu(self, pc, insn) -> None:
         spec, b = insn.spec, self.b
@@ -34,14 +47,16 @@ class AluLowering:
         if op in SIMPLE_OPS:
             r = getattr(b, SIMPLE_OPS[op])(x, y)
         elif op in SHIFT_OPS:
-            r = getattr(b, SHIFT_OPS[op])(x, b.and_(y, const(ty, spec.width - 1)))
+            count = const(ty, y.constant & (spec.width - 1)) if isinstance(y, ir.Constant) \
+                else b.and_(y, const(ty, spec.width - 1))
+            r = getattr(b, SHIFT_OPS[op])(x, count)
         elif op == "mov":
             r = y
         elif op == "movsx":
             r = b.sext(b.trunc(y, INT[insn.off]), ty)
         else:
             r = self._divide(op, x, y, ty)
-        self.set(insn.dst, b.zext(r, I64) if spec.width == 32 else r)
+        self.set(insn.dst, self.widen(r) if spec.width == 32 else r)
 
     def _divide(self, op: str, x, y, ty):
         """div/mod/sdiv/smod without ever executing a faulting division."""

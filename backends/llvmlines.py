@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from llvmlite import ir
+from . import irtext as ir
 
 __all__ = ["LineInfo", "line_table"]
 

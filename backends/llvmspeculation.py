@@ -5,7 +5,7 @@ backends.llvm's per-subprogram lowering."""
 
 from __future__ import annotations
 
-from llvmlite import ir
+from . import irtext as ir
 
 from bpfjit import speculation
 from bpfjit.speculation import POISON, clamp_region

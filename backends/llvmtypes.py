@@ -2,20 +2,14 @@
 
 from __future__ import annotations
 
-from llvmlite import ir
-from llvmlite.ir.types import _TypedPointerType
-
 from bpfjit.runfields import field_index
+
+from . import irtext as ir
+from .irtext import FunctionPointer
 
 __all__ = ["I1", "I8", "I16", "I32", "I64", "PTR", "INT", "SUB_TYPE", "HELPER_PTR",
            "REPORT_PTR", "CMP", "SIMPLE_OPS", "SHIFT_OPS", "ATOMIC_OPS", "const", "fit_bound",
            "run_field"]
-
-class FunctionPointer(_TypedPointerType):
-    """An opaque `ptr` that remembers its function type, for indirect calls."""
-
-    def _to_string(self) -> str:
-        return "ptr"
 
 I1, I8, I16, I32, I64 = (ir.IntType(n) for n in (1, 8, 16, 32, 64))
 PTR = ir.PointerType()

@@ -9,7 +9,7 @@ same slots, and mem2reg builds the phis where they meet again."""
 
 from __future__ import annotations
 
-from llvmlite import ir
+from . import irtext as ir
 
 from bpfjit.tripcount import RANGE
 

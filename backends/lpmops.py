@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import errno
 
-from llvmlite import ir
+from . import irtext as ir
 
 from bpfjit.maps.hashindex import BPF_EXIST, header_offset
 from bpfjit.maps.lpm import extra_layout

@@ -21,7 +21,7 @@ from __future__ import annotations
 import errno
 import functools
 
-from llvmlite import ir
+from . import irtext as ir
 
 from bpfjit.codeimage import CodeImage
 from bpfjit.maps import (ARRAY_OF_MAPS, ARRAY_TYPES, HASH_OF_MAPS, HASH_TYPES, LPM_TRIE,

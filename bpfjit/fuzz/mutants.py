@@ -48,7 +48,7 @@ def _wrap(module: str, cls: str, method: str, make: Callable) -> Callable[[], No
 def _builder(method: str, other: str) -> Callable[[], None]:
     """A mutant where the llvm backend builds `other` wherever it meant `method`."""
     def install() -> None:
-        from llvmlite import ir
+        from bpfjit.backends import irtext as ir
         setattr(ir.IRBuilder, method, getattr(ir.IRBuilder, other))
     return install
 

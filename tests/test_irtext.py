@@ -1,0 +1,127 @@
+"""backends.irtext, the llvm backend's IR builder: the text it prints (checked against
+IR written by hand), that LLVM reads it and computes what the IR says, and what the
+lowering saves with it (registers not reloaded within a block)."""
+
+from __future__ import annotations
+
+import ctypes
+
+import pytest
+
+import bpfjit
+from bpfjit import engines
+
+pytestmark = pytest.mark.skipif("llvm" not in engines(), reason="llvm engine unavailable")
+
+from bpfjit.backends import irtext as ir  # noqa: E402
+
+I1, I32, I64 = ir.IntType(1), ir.IntType(32), ir.IntType(64)
+
+
+def test_a_function_prints_as_written_by_hand():
+    module = ir.Module("m")
+    module.triple = "x86_64-unknown-linux-gnu"
+    fn = ir.Function(module, ir.FunctionType(I64, [I64, ir.PointerType()]), "f")
+    fn.attributes.add("nounwind")
+    fn.args[1].add_attribute("noalias")
+    b = ir.IRBuilder(fn.append_basic_block("entry"))
+    x = b.add(fn.args[0], ir.Constant(I64, 1), name="x")
+    again = b.add(x, x, name="x")                  # a name taken: made unique
+    b.store(again, fn.args[1], align=8)
+    b.ret(again)
+    assert str(module) == (
+        '; ModuleID = "m"\n'
+        'target triple = "x86_64-unknown-linux-gnu"\n'
+        '\n'
+        'define i64 @"f"(i64 %".1", ptr noalias %".2") nounwind\n'
+        '{\n'
+        '"entry":\n'
+        '  %"x" = add i64 %".1", 1\n'
+        '  %"x.1" = add i64 %"x", %"x"\n'
+        '  store i64 %"x.1", ptr %".2", align 8\n'
+        '  ret i64 %"x.1"\n'
+        '}\n')
+
+
+def test_phis_branch_weights_and_insertion_before_an_instruction():
+    module = ir.Module("m")
+    fn = ir.Function(module, ir.FunctionType(I64, [I64]), "g")
+    entry, done = fn.append_basic_block("entry"), fn.append_basic_block("done")
+    b = ir.IRBuilder(entry)
+    small = b.icmp_unsigned("<", fn.args[0], ir.Constant(I64, 10), name="small")
+    with b.if_then(small, likely=False):
+        doubled = b.shl(fn.args[0], ir.Constant(I64, 1), name="doubled")
+    then = b.block
+    b.branch(done)
+    b.position_at_end(done)
+    result = b.phi(I64, name="result")
+    result.add_incoming(fn.args[0], entry)
+    result.add_incoming(doubled, then)
+    jump = b.ret(result)
+    b.position_before(jump)                      # inserted between the phi and the ret
+    b.add(result, result, name="between")
+    text = str(module)
+    assert '%"result" = phi' in text.split('%"between"')[0]
+    assert "ret i64" in text.split('%"between"')[1]
+    assert '%"small" = icmp ult i64 %".1", 10\n' \
+           '  br i1 %"small", label %".2", label %".3", !prof !0\n' in text
+    assert '%"result" = phi i64 [%".1", %"entry"], [%"doubled", %".3"]\n' in text
+    assert text.endswith('!0 = !{!"branch_weights", i32 1, i32 99}\n')
+
+
+def test_metadata_nodes_are_numbered_once_each():
+    module = ir.Module("m")
+    weights = ir.MetaDataString(module, "branch_weights")
+    first = module.add_metadata([weights, ir.Constant(I32, 1), ir.Constant(I32, 2)])
+    again = module.add_metadata([weights, ir.Constant(I32, 1), ir.Constant(I32, 2)])
+    other = module.add_debug_info("DIFile", {"filename": "a.bpf", "directory": "."})
+    distinct = module.add_debug_info("DIFile", {"filename": "a.bpf", "directory": "."},
+                                     is_distinct=True)
+    assert (first.ref, again.ref, other.ref, distinct.ref) == ("!0", "!0", "!1", "!2")
+    assert str(module).endswith(
+        '!0 = !{!"branch_weights", i32 1, i32 2}\n'
+        '!1 = !DIFile(filename: "a.bpf", directory: ".")\n'
+        '!2 = distinct !DIFile(filename: "a.bpf", directory: ".")\n')
+
+
+def test_llvm_reads_the_text_and_computes_what_it_says():
+    """(x * 3 + 7) >> 1 with x = 11 is 20; 32-bit wrap of 0xFFFFFFFF + 2 is 1."""
+    from llvmlite import binding
+    binding.initialize_native_target()
+    binding.initialize_native_asmprinter()
+    module = ir.Module("m")
+    fn = ir.Function(module, ir.FunctionType(I64, [I64]), "calc")
+    b = ir.IRBuilder(fn.append_basic_block())
+    r = b.lshr(b.add(b.mul(fn.args[0], ir.Constant(I64, 3)), ir.Constant(I64, 7)),
+               ir.Constant(I64, 1))
+    wrapped = b.zext(b.add(ir.Constant(I32, 0xFFFFFFFF), ir.Constant(I32, 2)), I64)
+    b.ret(b.add(b.mul(r, ir.Constant(I64, 1000)), wrapped))
+    parsed = binding.parse_assembly(str(module))
+    parsed.verify()
+    machine = binding.Target.from_default_triple().create_target_machine()
+    engine = binding.create_mcjit_compiler(parsed, machine)
+    engine.finalize_object()
+    calc = ctypes.CFUNCTYPE(ctypes.c_uint64, ctypes.c_uint64)(
+        engine.get_function_address("calc"))
+    assert calc(11) == 20 * 1000 + 1
+
+
+def test_a_register_is_loaded_once_per_block():
+    """r2 is read three times in one block and r1 twice after being set: one load of
+    r2's alloca, none of r1's."""
+    from bpfjit.backends.llvm import build_image
+    from bpfjit.verifier import verify
+    prog = bpfjit.assemble("mov %r1, %r2\nadd %r1, %r2\nadd %r1, %r2\n"
+                           "mov %r0, %r1\nadd %r0, %r1\nexit")
+    _, extra = build_image(verify(prog, helpers={}, cache=False), frozenset(), keep_ir=True)
+    body = extra["ir"].split('@"bpf_sub_0"', 1)[1].split("\n}\n", 1)[0]
+    assert body.count('load i64, ptr %"r2"') == 1
+    assert body.count('load i64, ptr %"r1"') == 0
+
+
+@pytest.mark.parametrize("length,expected", [(0, 0), (5, 30), (7, 42)])
+def test_register_reuse_keeps_the_value(engine, length, expected):
+    """r0 = 2 * (r2 + r2 + r2) = 6 * r2, r2 being the buffer's length."""
+    prog = bpfjit.assemble("mov %r1, %r2\nadd %r1, %r2\nadd %r1, %r2\n"
+                           "mov %r0, %r1\nadd %r0, %r1\nexit")
+    assert bpfjit.compile(prog, engine)(bytearray(length)) == expected
