@@ -51,6 +51,8 @@ _REG = re.compile(r"%?r(\d+)$", re.IGNORECASE)
 _INT = re.compile(r"[+-]?(0x[0-9a-f]+|0o[0-7]+|0b[01]+|\d+)$", re.IGNORECASE)
 _MEM = re.compile(r"\[\s*(%?r\d+)\s*(?:([+-])\s*(\w+)\s*)?\]$", re.IGNORECASE)
 _LABEL_DEF = re.compile(r"\s*([A-Za-z_.$][\w.$]*)\s*:")
+_WORD = re.compile(r"\S+")
+_NESTING = frozenset("[]()")
 _LABEL = re.compile(r"[A-Za-z_.$][\w.$]*$")
 _PSEUDO = re.compile(r"(\w+)\s*\((.*)\)$")
 
@@ -125,6 +127,13 @@ def _mem(op: _Operand, line: int) -> tuple[int, int]:
 def _split_operands(text: str, start_col: int) -> list[_Operand]:
     """Split at commas outside brackets and parentheses, keeping 1-based columns."""
     ops: list[_Operand] = []
+    if _NESTING.isdisjoint(text):           # the common case: every comma splits
+        begin = 0
+        for piece in text.split(","):
+            stripped = piece.strip()
+            ops.append(_Operand(stripped, start_col + begin + len(piece) - len(piece.lstrip())))
+            begin += len(piece) + 1
+        return [] if len(ops) == 1 and not ops[0].text else ops
     depth = 0
     begin = 0
     for i, ch in enumerate(text + ","):
@@ -145,10 +154,14 @@ def _split_operands(text: str, start_col: int) -> list[_Operand]:
 
 def _split_mnemonic(body: str) -> tuple[str, int]:
     """Return the mnemonic (joining multi-word ones) and where operands begin."""
-    words = list(re.finditer(r"\S+", body))
-    if not words:
+    word = _WORD.search(body)
+    if word is None:
         return "", len(body)
-    first = words[0].group().lower()
+    words = [word]
+    first = word.group().lower()
+    if first in ("lock", "call"):           # (only these take more than one word)
+        while len(words) < 3 and (word := _WORD.search(body, word.end())) is not None:
+            words.append(word)
     take = 1
     if first == "lock" and len(words) > 1:
         take = 3 if words[1].group().lower() == "fetch" and len(words) > 2 else 2

@@ -128,6 +128,27 @@ def test_outcome_names_traps_and_pcs(engine):
     assert run_outcome(b"\xff" * 8, b"", engine).result == "DecodeError"
 
 
+def test_fuzzing_verifies_a_program_once_and_leaves_the_code_cache_alone(tmp_path,
+                                                                        monkeypatch):
+    """Every engine runs the same decoded program (one verification: the second
+    engine's verdict is the first's), and a campaign's programs, never met again, write
+    nothing into the user's code cache (they would push the user's own entries out)."""
+    from bpfjit.verifier import analysis
+    available = bpfjit.engines()
+    cache_dir = tmp_path / "cache"
+    monkeypatch.setenv("BPFJIT_CACHE_DIR", str(cache_dir))
+    monkeypatch.delenv("BPFJIT_CACHE", raising=False)
+    runs = []
+    original = analysis.Analysis.run
+    monkeypatch.setattr(analysis.Analysis, "run", lambda self: (runs.append(1), original(self)))
+    raw = bpfjit.assemble("ldxb %r0, [%r1+1]\nadd %r0, 40\nexit").to_bytes()
+    outcomes = [run_outcome(raw, b"\x01\x02", engine, coverage=engine == "interp")
+                for engine in available]
+    assert {o.result for o in outcomes} == {42}
+    assert len(runs) == 1
+    assert not cache_dir.exists() or [p.name for p in cache_dir.iterdir()] in ([], ["key"])
+
+
 def test_saved_failure_is_a_data_file_with_the_reference_result(tmp_path):
     raw = bpfjit.assemble("mov %r0, 5\nexit").to_bytes()
     outcomes = [Outcome(5, None, b""), Outcome(6, None, b"")]

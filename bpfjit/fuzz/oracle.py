@@ -53,12 +53,12 @@ def run_outcome(raw: bytes, mem: bytes, engine: str, context: str | None = None,
     buf = bytearray(mem)
     cells: tuple = ()
     try:
-        prog = Program.from_bytes(raw)
-        if context is not None:
-            prog = Program(prog.insns, context=context, prog_type=context)
+        prog = _decoded(raw, context)
         kernel = engine == "kernel"         # (no helpers, and it takes no budget)
+        # the code cache is left alone: a campaign's programs are never seen twice, and
+        # their entries would push a user's out of it
         fn = compile_program(prog, engine, helpers=None if kernel else HELPERS,
-                             budget=None if kernel else FUZZ_BUDGET)
+                             budget=None if kernel else FUZZ_BUDGET, cache=False)
         if coverage and engine == "interp":
             from .. import helper_ids, verify
             from .coverage import plan_cells, program_cells
@@ -77,6 +77,20 @@ def run_outcome(raw: bytes, mem: bytes, engine: str, context: str | None = None,
                        cells)
     except Exception as exc:                # noqa: BLE001 - exactly what hostile mode hunts
         return Outcome(f"unexpected {type(exc).__name__}: {exc}", None, bytes(buf))
+
+
+_last_decoded: list = [None, None]      # (raw, context), its Program
+
+
+def _decoded(raw: bytes, context: str | None) -> Program:
+    """The program of `raw` (as a program of `context`), decoded once for all the engines
+    one job runs it on: they share its verdict, as they would from the code cache."""
+    if _last_decoded[0] != (raw, context):
+        prog = Program.from_bytes(raw)
+        if context is not None:
+            prog = Program(prog.insns, context=context, prog_type=context)
+        _last_decoded[:] = [(raw, context), prog]
+    return _last_decoded[1]
 
 
 def _serve(conn, mutant: str | None = None) -> None:
