@@ -247,19 +247,18 @@ class Insn:
     off: int = 0
     imm: int = 0
     next_imm: int = 0
+    # the spec's kind, and the number of 8-byte slots the instruction occupies (2 for
+    # lddw): fields set once, because the verifier and the JITs read them at every step
+    kind: Kind = field(init=False, repr=False, compare=False)
+    slots: int = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "kind", self.spec.kind)
+        object.__setattr__(self, "slots", 2 if self.spec.kind is Kind.LDDW else 1)
 
     @property
     def opcode(self) -> int:
         return self.spec.opcode
-
-    @property
-    def kind(self) -> Kind:
-        return self.spec.kind
-
-    @property
-    def slots(self) -> int:
-        """Number of 8-byte slots the instruction occupies (2 for lddw)."""
-        return 2 if self.spec.kind is Kind.LDDW else 1
 
     @property
     def imm64(self) -> int:

@@ -182,9 +182,11 @@ class State:
         """Finish a join: drop relations of variables whose meaning changed, keep the
         affine equalities every path satisfies, find new relations, reduce."""
         zone = self.zone
-        unstable = [var for var in _variables(self)
-                    if len({_kind(st, var) for st in states} | {_kind(self, var)}) > 1
-                    or not self.numeric(var)]
+        unstable = []
+        for var in _variables(self):
+            kind = _kind(self, var)
+            if any(_kind(st, var) != kind for st in states) or not self.numeric(var):
+                unstable.append(var)
         for var in unstable:
             # different kinds on different paths mean different numbers (an offset on
             # one, an address on another): its relations do not carry
@@ -208,9 +210,15 @@ class State:
         varying = [r for r, v in enumerate(self.regs[:10]) if v.kind in NUMERIC and not v.fixed]
         varying += [slot_var(off) for off, v in self.spills.items()
                     if v.kind in NUMERIC and not v.fixed]
-        first = states[0]
-        changed = [x for x in varying
-                   if any(st.value_of(x) != first.value_of(x) for st in states[1:])]
+        first, rest = states[0], states[1:]
+        changed = []
+        for x in varying:
+            was = first.value_of(x)
+            for st in rest:
+                now = st.value_of(x)
+                if now is not was and now != was:
+                    changed.append(x)
+                    break
         if not changed:
             return
         self._affine_from_points(states, changed)
@@ -222,7 +230,8 @@ class State:
                 related.add(x)
                 related.update(row)
         candidates = [v for v in varying if v in related] + [LEN]
-        tables = [(st.zone, _bounds(st, candidates)) for st in states]
+        # per path: its zone's rows, and (lower, upper) of each candidate
+        tables = [(st.zone.out, _bounds(st, candidates)) for st in states]
         zone, mine = self.zone, _bounds(self, candidates)
         # x - y <= c needs, on every path, an edge or both x's upper and y's lower bound
         uppers = {v for v in candidates if all(b[v][1] is not None for _, b in tables)}
@@ -236,8 +245,12 @@ class State:
                     if not (u in uppers and v in lowers) and (u, v) not in edged:
                         continue
                     c = None
-                    for z, bounds in tables:
-                        b = _pair_bound(z, bounds, u, v)
+                    for rows, bounds in tables:     # _pair_bound, inlined: the hot loop
+                        row = rows.get(u)
+                        b = None if row is None else row.get(v)
+                        hi, lo = bounds[u][1], bounds[v][0]
+                        if hi is not None and lo is not None and (b is None or hi - lo < b):
+                            b = hi - lo
                         if b is None:
                             c = None
                             break

@@ -238,22 +238,27 @@ class Zone:
         if back is not None and back + c < 0:
             return False
         # every i with i - x <= a, every j with y - j <= b: i - j <= a + c + b
-        into_x = [(i, row[x]) for i, row in self.out.items() if x in row]
+        out = self.out
+        into_x = [(i, row[x]) for i, row in out.items() if x in row]
         into_x.append((x, 0))
-        from_y = list(self.out.get(y, {}).items())
+        from_y = list(out.get(y, {}).items())
         from_y.append((y, 0))
         for i, a in into_x:
+            a += c
+            row = out.get(i)
+            mine = False            # row is i's own (copied on first write)
             for j, b in from_y:
-                bound = a + c + b
+                bound = a + b
                 if i == j:
                     if bound < 0:
                         return False
                     continue
                 if bound >= MAX_RELATION or bound <= -MAX_RELATION:
                     continue
-                row = self.out.get(i)
                 if row is None or row.get(j, bound + 1) > bound:
-                    self._row(i)[j] = bound
+                    if not mine:
+                        row, mine = self._row(i), True
+                    row[j] = bound
         return True
 
     def drop_where(self, keep: Callable[[int], bool]) -> None:
@@ -277,10 +282,12 @@ class Zone:
         pairs = set()
         for z in zones:
             pairs.update((x, y) for x, row in z.out.items() for y in row)
+        paths = [(z.out, imp) for z, imp in zip(zones, implied)]
         for x, y in pairs:
             c = None
-            for z, imp in zip(zones, implied):
-                b = z.bound(x, y)
+            for rows, imp in paths:
+                row = rows.get(x)
+                b = None if row is None else row.get(y)
                 if b is None:
                     b = imp(x, y)
                     if b is None:
