@@ -102,6 +102,38 @@ def test_differential_campaign_slice(tmp_path):
     assert (stats.mismatches, stats.crashes) == (0, 0), stats.saved
 
 
+class _OnceHungWorker:
+    """A worker that hangs (is reported dead) on its third program only, then runs
+    everything in this process: a crash that does not happen again."""
+
+    def __init__(self, mutant=None):
+        self.calls = 0
+
+    def run(self, raw, mem, engines, timeout=60.0, context=None, coverage=False):
+        self.calls += 1
+        if self.calls == 3:
+            return None
+        return [run_outcome(raw, mem, e, context, coverage and e == "interp")
+                for e in engines]
+
+    def close(self):
+        pass
+
+
+def test_a_crash_that_does_not_happen_again_is_saved_and_the_campaign_goes_on(
+        tmp_path, monkeypatch):
+    """A worker that hung once (a machine paused or overloaded past the timeout) must
+    not end a long campaign: hypothesis finds the failure flaky when it re-runs it, and
+    the campaign records it, saves the program, and runs its other programs."""
+    from bpfjit.fuzz import campaign
+    monkeypatch.setattr(campaign, "Worker", _OnceHungWorker)
+    stats = run_campaign(["interp"], examples=30, seconds=None, seed=5, out_dir=tmp_path)
+    assert stats.programs >= 30 and stats.crashes == 1
+    saved = [Path(p) for p in stats.saved]
+    assert len(saved) == 1 and saved[0].name.startswith("flaky-crash-")
+    assert "did not fail again" in saved[0].read_text()
+
+
 def test_hostile_campaign_slice(tmp_path):
     stats = run_campaign(bpfjit.engines(), examples=150, seconds=None, seed=99,
                          out_dir=tmp_path, mode="hostile")

@@ -279,13 +279,12 @@ def run_campaign(engines: list[str], examples: int | None, seconds: float | None
                 _differential_round(worker, engines, _round_seed(seed, round_no), count,
                                     stats, counter, coverage=True)
             except _Found as found:            # hypothesis has shrunk it already
-                if found.kind == "crash":
-                    stats.crashes += 1
-                else:
-                    stats.mismatches += 1
-                stats.saved.append(str(save_failure(out_dir, found.kind, found.raw, found.mem,
-                                                    found.engines, found.outcomes,
-                                                    found.context)))
+                _record(stats, out_dir, found)
+            except Exception as exc:            # noqa: BLE001 - hypothesis's Flaky
+                found = _flaky(exc)
+                if found is None:
+                    raise
+                _record(stats, out_dir, found, flaky=True)
             remaining -= count
             round_no += 1
             if state_dir is not None:
@@ -295,6 +294,29 @@ def run_campaign(engines: list[str], examples: int | None, seconds: float | None
         return stats
     finally:
         worker.close()
+
+
+def _record(stats: CampaignStats, out_dir: Path, found: _Found, flaky: bool = False) -> None:
+    """Count a failing program and save it (`flaky`: it did not fail again when
+    hypothesis ran it a second time, so it is saved as it first failed)."""
+    if found.kind == "crash":
+        stats.crashes += 1
+    else:
+        stats.mismatches += 1
+    kind = f"flaky-{found.kind}" if flaky else found.kind
+    note = "it did not fail again when run a second time (a worker hung past the " \
+           "timeout, or a nondeterministic engine)" if flaky else None
+    stats.saved.append(str(save_failure(out_dir, kind, found.raw, found.mem, found.engines,
+                                        found.outcomes, found.context, note=note)))
+
+
+def _flaky(exc: Exception) -> _Found | None:
+    """The failing program inside hypothesis's Flaky error (a failure that did not
+    happen again when re-run), or None for any other error."""
+    from hypothesis.errors import Flaky
+    if not isinstance(exc, Flaky):
+        return None
+    return next((e for e in getattr(exc, "exceptions", ()) if isinstance(e, _Found)), None)
 
 
 @dataclass
