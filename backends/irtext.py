@@ -391,7 +391,7 @@ class Module:
     def __str__(self) -> str:
         lines = [f'; ModuleID = "{self.name}"', f'target triple = "{self.triple}"', ""]
         lines += [g.render() for g in self.globals]
-        lines += [f.render() for f in self.functions]
+        lines += [f.render() + "\n" for f in self.functions]     # a blank line after each
         lines += [f"!{name} = !{{{', '.join(n.ref for n in nodes)}}}"
                   for name, nodes in self._named.items()]
         lines += self._metadata

@@ -40,7 +40,8 @@ def test_a_function_prints_as_written_by_hand():
         '  %"x.1" = add i64 %"x", %"x"\n'
         '  store i64 %"x.1", ptr %".2", align 8\n'
         '  ret i64 %"x.1"\n'
-        '}\n')
+        '}\n'
+        '\n')
 
 
 def test_phis_branch_weights_and_insertion_before_an_instruction():
