@@ -113,9 +113,6 @@ class Value:
     def __str__(self) -> str:            # a typed operand: `i64 %x`
         return f"{self.type.text} {self.ref}"
 
-    def get_reference(self) -> str:
-        return self.ref
-
 
 class Constant(Value):
     """An integer (or a null pointer, for None) of `type_`."""
@@ -274,11 +271,6 @@ class Block:
         return self.name + ":\n" + "\n".join("  " + i.render() for i in self.instructions)
 
 
-class _Attributes(set):
-    def add(self, attribute: str) -> None:
-        super().add(attribute)
-
-
 class Function(Value):
     """A function: a declaration until it has blocks."""
 
@@ -291,7 +283,7 @@ class Function(Value):
         self.args = [Argument(t, f'%".{i}"') for i, t in enumerate(function_type.args, 1)]
         self._count = len(self.args)
         self.blocks: list[Block] = []
-        self.attributes = _Attributes()
+        self.attributes: set[str] = set()          # function attributes, printed sorted
         self.linkage = ""
         self.metadata: dict = {}
         self._names: set[str] = set()
