@@ -44,4 +44,9 @@ rm -rf .venv
 "$PY" -m venv --system-site-packages .venv
 .venv/bin/python -m pip install -q --upgrade "pip>=23"
 .venv/bin/python -m pip install -q -e '.[test]'
+# byte-compile bpfjit now: where PYTHONDONTWRITEBYTECODE is set (as in many containers)
+# Python would otherwise compile every module from source in each new process, ~100 of
+# the ~150 ms of `import bpfjit`, and the tests, the fuzzer and the llvm engine start
+# processes (a module edited later is compiled in memory again until the next bootstrap)
+.venv/bin/python -m compileall -q bpfjit backends >/dev/null
 .venv/bin/python -c 'import bpfjit; print("bootstrap: bpfjit", bpfjit.__version__, "ready; engines:", ", ".join(bpfjit.engines()))'
