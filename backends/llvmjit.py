@@ -35,6 +35,8 @@ def compile_llvm(verified, helpers=None, budget=None, helper_calls: int | None =
     ids, native = frozenset(table.helpers), frozenset(MAP_OPERATIONS) - set(helpers or {})
 
     def build():
+        from . import llvm_worker           # started first: its ~70 ms start overlaps
+        llvm_worker.start()                 # importing the lowering and building the IR
         from .llvm import build_image       # LLVM and the lowering: only to build an image
         return build_image(verified, ids, native_maps=native, opt_level=opt_level,
                            keep_ir=keep_ir, line_info=line_info, blind=blind,
