@@ -7,6 +7,8 @@ from __future__ import annotations
 import ctypes
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import bpfjit
 from bpfjit import engines
@@ -87,9 +89,6 @@ def test_metadata_nodes_are_numbered_once_each():
 
 def test_llvm_reads_the_text_and_computes_what_it_says():
     """(x * 3 + 7) >> 1 with x = 11 is 20; 32-bit wrap of 0xFFFFFFFF + 2 is 1."""
-    from llvmlite import binding
-    binding.initialize_native_target()
-    binding.initialize_native_asmprinter()
     module = ir.Module("m")
     fn = ir.Function(module, ir.FunctionType(I64, [I64]), "calc")
     b = ir.IRBuilder(fn.append_basic_block())
@@ -97,14 +96,7 @@ def test_llvm_reads_the_text_and_computes_what_it_says():
                ir.Constant(I64, 1))
     wrapped = b.zext(b.add(ir.Constant(I32, 0xFFFFFFFF), ir.Constant(I32, 2)), I64)
     b.ret(b.add(b.mul(r, ir.Constant(I64, 1000)), wrapped))
-    parsed = binding.parse_assembly(str(module))
-    parsed.verify()
-    machine = binding.Target.from_default_triple().create_target_machine()
-    engine = binding.create_mcjit_compiler(parsed, machine)
-    engine.finalize_object()
-    calc = ctypes.CFUNCTYPE(ctypes.c_uint64, ctypes.c_uint64)(
-        engine.get_function_address("calc"))
-    assert calc(11) == 20 * 1000 + 1
+    assert _jit(str(module), "calc", 1)(11) == 20 * 1000 + 1
 
 
 def test_a_register_is_loaded_once_per_block():
@@ -126,3 +118,98 @@ def test_register_reuse_keeps_the_value(engine, length, expected):
     prog = bpfjit.assemble("mov %r1, %r2\nadd %r1, %r2\nadd %r1, %r2\n"
                            "mov %r0, %r1\nadd %r0, %r1\nexit")
     assert bpfjit.compile(prog, engine)(bytearray(length)) == expected
+
+
+def _random_function(ns, ops: list[tuple[str, int, int]]):
+    """A function f(a, b) -> i64 built with the IR module `ns` (irtext or llvmlite.ir):
+    each op combines two earlier values; divisions and shifts are made safe first."""
+    i32, i64 = ns.IntType(32), ns.IntType(64)
+    module = ns.Module("random")
+    fn = ns.Function(module, ns.FunctionType(i64, [i64, i64]), "f")
+    b = ns.IRBuilder(fn.append_basic_block("entry"))
+    values = list(fn.args) + [ns.Constant(i64, 0x8000_0000_0000_0000), ns.Constant(i64, 7)]
+    for op, i, j in ops:
+        x, y = values[i % len(values)], values[j % len(values)]
+        if op in ("add", "sub", "mul", "and_", "or_", "xor"):
+            r = getattr(b, op)(x, y)
+        elif op in ("shl", "lshr", "ashr"):
+            r = getattr(b, op)(x, b.and_(y, ns.Constant(i64, 63)))
+        elif op in ("udiv", "urem"):
+            r = getattr(b, op)(x, b.or_(y, ns.Constant(i64, 1)))
+        elif op in ("sdiv", "srem"):              # by a positive divisor: never 0 or -1
+            safe = b.or_(b.and_(y, ns.Constant(i64, 2**63 - 1)), ns.Constant(i64, 1))
+            r = getattr(b, op)(x, safe)
+        elif op.startswith("icmp"):               # "icmp_signed <=": 1 or 2 by it
+            method, predicate = op.split()
+            r = b.select(getattr(b, method)(predicate, x, y), ns.Constant(i64, 1),
+                         ns.Constant(i64, 2))
+        elif op == "narrow":                      # 32-bit add, zero- or sign-extended back
+            n = b.add(b.trunc(x, i32), b.trunc(y, i32))
+            r = b.zext(n, i64) if j % 2 else b.sext(n, i64)
+        else:
+            r = b.neg(x) if j % 2 else b.not_(x)
+        values.append(r)
+    folded = values[2]
+    for v in values[4:]:                          # every value reaches the result
+        folded = b.add(b.mul(folded, ns.Constant(i64, 0x9E3779B97F4A7C15)), v)
+    b.ret(folded)
+    return module
+
+
+OPS = ["add", "sub", "mul", "and_", "or_", "xor", "shl", "lshr", "ashr", "udiv", "urem",
+       "sdiv", "srem", "narrow", "negnot"] + [
+    f"{method} {predicate}" for method in ("icmp_unsigned", "icmp_signed")
+    for predicate in ("==", "!=", "<", "<=", ">", ">=")]
+
+
+EDGE_VALUES = [0, 1, 2**64 - 1, 2**63, 2**63 - 1, 2**32 - 1, 2**31, 63, 64]
+
+
+@pytest.mark.parametrize("op", OPS)
+def test_each_operation_agrees_with_llvmlite_ir(op):
+    """Each operation on every pair of edge values (and the constants INT_MIN and 7),
+    built with irtext and with llvmlite.ir, computes the same."""
+    from llvmlite import ir as llvmlite_ir
+    ops = [(op, i, j) for i in range(4) for j in range(4)]
+    inputs = [(a, b) for a in EDGE_VALUES for b in EDGE_VALUES]
+    results = []
+    for ns in (ir, llvmlite_ir):
+        calc = _jit(str(_random_function(ns, ops)), "f", 2)
+        results.append([calc(a, b) for a, b in inputs])
+    assert results[0] == results[1]
+
+
+EDGES = st.sampled_from(EDGE_VALUES)
+WORDS = st.one_of(EDGES, st.integers(0, 2**64 - 1))
+
+
+@settings(max_examples=40, deadline=None, derandomize=True)
+@given(st.lists(st.tuples(st.sampled_from(OPS), st.integers(0, 40), st.integers(0, 40)),
+                min_size=1, max_size=12),
+       st.lists(st.tuples(WORDS, WORDS), min_size=6, max_size=6))
+def test_the_same_function_built_with_llvmlite_ir_computes_the_same(ops, inputs):
+    """llvmlite.ir, an independent printer of the same IR, is the oracle: both modules,
+    compiled by LLVM, give the same results on the same inputs."""
+    from llvmlite import ir as llvmlite_ir
+    results = []
+    for ns in (ir, llvmlite_ir):
+        calc = _jit(str(_random_function(ns, ops)), "f", 2)
+        results.append([calc(a, b) for a, b in inputs])
+    assert results[0] == results[1]
+
+
+_ENGINES: list = []          # MCJIT engines stay alive while their code may run
+
+
+def _jit(text: str, name: str, arity: int):
+    from llvmlite import binding
+    binding.initialize_native_target()
+    binding.initialize_native_asmprinter()
+    module = binding.parse_assembly(text)
+    module.verify()
+    machine = binding.Target.from_default_triple().create_target_machine()
+    engine = binding.create_mcjit_compiler(module, machine)
+    engine.finalize_object()
+    _ENGINES.append(engine)
+    return ctypes.CFUNCTYPE(ctypes.c_uint64, *[ctypes.c_uint64] * arity)(
+        engine.get_function_address(name))
