@@ -24,7 +24,6 @@ from __future__ import annotations
 import time
 from dataclasses import replace
 
-
 from bpfjit.cfg import block_costs, block_leaders, budget_checkpoints, subprogram_ranges
 from bpfjit.checkplan import versioned_loops
 from bpfjit.errors import BpfError
