@@ -499,6 +499,32 @@ def test_a_saved_campaign_resumes_where_it_stopped(tmp_path):
     assert json.loads((state_dir / "job-0.json").read_text())["next_round"] == 300 // ROUND
 
 
+def test_a_campaign_in_the_background_stops_on_sigterm_and_keeps_its_progress(tmp_path):
+    """A shell script's `bpfjit fuzz ... &` starts with SIGINT ignored, so only SIGTERM
+    (kill) can stop it: it must stop as Ctrl-C does, with its progress kept."""
+    import json
+    import signal
+    import time
+    state_dir = tmp_path / "state"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bpfjit", "fuzz", "--engines", "interp", "--examples",
+         "100000", "--jobs", "1", "--no-progress", "--state", str(state_dir)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
+    job = state_dir / "job-0.json"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and proc.poll() is None:
+        if job.exists() and json.loads(job.read_text())["programs"] >= 20:
+            break
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert f"the campaign's progress is kept in {state_dir}" in err
+    assert "Traceback" not in err
+    assert json.loads(job.read_text())["programs"] >= 20
+
+
 def test_a_saved_campaign_refuses_other_settings(tmp_path):
     from bpfjit.fuzz import state
     state.start(tmp_path, {"engines": ["interp"], "mode": "differential", "seed": 1,

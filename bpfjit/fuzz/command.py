@@ -3,6 +3,7 @@ as an oracle); bpfjit.cli turns its BpfErrors into one line, as for every comman
 
 from __future__ import annotations
 
+import signal
 import sys
 import time
 from pathlib import Path
@@ -28,6 +29,9 @@ def cmd_fuzz(args) -> int:
     if args.examples is None and args.seconds is None:
         args.examples = 1000
     start = time.monotonic()
+    # SIGTERM stops a campaign as Ctrl-C does: a script's `bpfjit fuzz ... &` starts with
+    # SIGINT ignored, and killing only this process would leave its jobs running
+    signal.signal(signal.SIGTERM, _interrupt)
     try:
         stats = run_parallel(engines, args.examples, args.seconds, args.seed, args.jobs,
                              Path(args.output), args.mode,
@@ -52,6 +56,10 @@ def cmd_fuzz(args) -> int:
           f"{', '.join(engines)} ({args.mode}, {args.jobs} job(s), seed {args.seed})")
     print(stats.summary)
     return 1 if stats.mismatches or stats.crashes else 0
+
+
+def _interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt
 
 
 def _check_fuzz_engines(engines: list[str], mode: str) -> None:
