@@ -163,9 +163,13 @@ class InlineAsm:
         self.ref = f'asm {effect}"{asm}", "{constraint}"'
 
 
+def _md_string(text: str) -> str:
+    return '!"' + text + '"'
+
+
 class MetaDataString:
     def __init__(self, module: "Module", text: str):
-        self.ref = '!"' + text + '"'
+        self.ref = _md_string(text)
 
 
 class DIToken:
@@ -184,7 +188,7 @@ class _Metadata:
 
 def _metadata_operand(value) -> str:
     if isinstance(value, str):
-        return '!"' + value + '"'
+        return _md_string(value)
     if isinstance(value, Value):
         return f"{value.type.text} {value.ref}"
     return value.ref                 # metadata (a node, a string)
@@ -263,10 +267,6 @@ class Block:
     def is_terminated(self) -> bool:
         return bool(self.instructions) and self.instructions[-1].text.startswith(_TERMINATORS)
 
-    @property
-    def module(self) -> "Module":
-        return self.function.module
-
     def render(self) -> str:
         return self.name + ":\n" + "\n".join("  " + i.render() for i in self.instructions)
 
@@ -292,10 +292,6 @@ class Function(Value):
     @property
     def is_declaration(self) -> bool:
         return not self.blocks
-
-    @property
-    def return_type(self) -> Type:
-        return self.function_type.return_type
 
     def set_metadata(self, kind: str, node) -> None:
         self.metadata[kind] = node
@@ -438,8 +434,12 @@ class IRBuilder:
             self._at += 1
         return instr
 
+    def _ref(self, name: str) -> str:
+        """A new local value's name, as operands spell it."""
+        return "%" + self.block.function.local(name)
+
     def _value(self, type_: Type, text: str, name: str = "") -> Instr:
-        ref = "%" + self.block.function.local(name)
+        ref = self._ref(name)
         return self._insert(Instr(type_, ref, f"{ref} = {text}"))
 
     # ---- arithmetic ----------------------------------------------------------------------
@@ -488,7 +488,7 @@ class IRBuilder:
     # ---- memory --------------------------------------------------------------------------
 
     def alloca(self, type_: Type, size: Value | None = None, name: str = "") -> Instr:
-        ref = "%" + self.block.function.local(name)
+        ref = self._ref(name)
         count = "" if size is None else f", {size.type.text} {size.ref}"
         instr = _Alloca(_PTR, ref, f"{ref} = alloca {type_.text}{count}")
         instr.align = None
@@ -528,7 +528,7 @@ class IRBuilder:
                            f"extractvalue {agg.type.text} {agg.ref}, {index}", name)
 
     def phi(self, type_: Type, name: str = "") -> _Phi:
-        ref = "%" + self.block.function.local(name)
+        ref = self._ref(name)
         instr = _Phi(type_, ref, f"{ref} = phi {type_.text} ")
         instr.incoming = []
         return self._insert(instr)
@@ -536,20 +536,16 @@ class IRBuilder:
     # ---- calls and control flow ---------------------------------------------------------
 
     def call(self, fn, args, name: str = "", attrs=()) -> CallInstr:
-        if isinstance(fn, Function):
-            ftype, callee = fn.function_type, fn.ref
-        elif isinstance(fn, InlineAsm):
-            ftype, callee = fn.function_type, fn.ref
-        else:                               # a loaded function pointer
-            ftype, callee = fn.type.pointee, fn.ref
+        # a function or inline asm; else a loaded function pointer, whose type knows
+        ftype = fn.function_type if isinstance(fn, (Function, InlineAsm)) else fn.type.pointee
         ret = ftype.return_type
-        text = f"call {ret.text} {callee}({', '.join(f'{a.type.text} {a.ref}' for a in args)})"
+        text = f"call {ret.text} {fn.ref}({', '.join(f'{a.type.text} {a.ref}' for a in args)})"
         if attrs:
             text += " " + " ".join(attrs)
         if ret.text == "void":
             instr = CallInstr(ret, None, text)
         else:
-            ref = "%" + self.block.function.local(name)
+            ref = self._ref(name)
             instr = CallInstr(ret, ref, f"{ref} = {text}")
         instr.callee = fn
         return self._insert(instr)
