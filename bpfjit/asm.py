@@ -126,30 +126,29 @@ def _mem(op: _Operand, line: int) -> tuple[int, int]:
 
 def _split_operands(text: str, start_col: int) -> list[_Operand]:
     """Split at commas outside brackets and parentheses, keeping 1-based columns."""
+    pieces = text.split(",") if _NESTING.isdisjoint(text) else _outside_brackets(text)
     ops: list[_Operand] = []
-    if _NESTING.isdisjoint(text):           # the common case: every comma splits
-        begin = 0
-        for piece in text.split(","):
-            stripped = piece.strip()
-            ops.append(_Operand(stripped, start_col + begin + len(piece) - len(piece.lstrip())))
-            begin += len(piece) + 1
-        return [] if len(ops) == 1 and not ops[0].text else ops
-    depth = 0
-    begin = 0
+    begin = 0                       # each piece's offset in `text` (one comma apart)
+    for piece in pieces:
+        ops.append(_Operand(piece.strip(), start_col + begin + len(piece) - len(piece.lstrip())))
+        begin += len(piece) + 1
+    if len(ops) == 1 and not ops[0].text:
+        return []
+    return ops
+
+
+def _outside_brackets(text: str) -> list[str]:
+    """`text` split at the commas outside brackets and parentheses."""
+    pieces, depth, begin = [], 0, 0
     for i, ch in enumerate(text + ","):
         if ch in "[(":
             depth += 1
         elif ch in "])":
             depth -= 1
         elif ch == "," and depth <= 0:
-            piece = text[begin:i]
-            stripped = piece.strip()
-            lead = len(piece) - len(piece.lstrip())
-            ops.append(_Operand(stripped, start_col + begin + lead))
+            pieces.append(text[begin:i])
             begin = i + 1
-    if len(ops) == 1 and not ops[0].text:
-        return []
-    return ops
+    return pieces
 
 
 def _split_mnemonic(body: str) -> tuple[str, int]:
