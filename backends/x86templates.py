@@ -102,7 +102,8 @@ def load() -> None:
     stored = _stored()
     if stored is not None:
         x86asm.learn(*stored)
-    _state["stamp"], _state["known"] = cache.stamp(_KIND, name), x86asm.encoding_count()
+    # the stamp taken before reading: an entry written since is read at the next load
+    _state["stamp"], _state["known"] = now, x86asm.encoding_count()
 
 
 def save() -> None:
