@@ -32,6 +32,7 @@ from .alu import AluRules
 from .branches import BranchRules
 from .calls import CallRules, Summary
 from .domain import MAX_LEN, MEM, UNINIT, Value, pointer, scalar
+from .journal import Journal
 from .memory import MemoryRules
 from .state import GHOST, LEN, State, merge, slot_var
 
@@ -103,6 +104,7 @@ class _Subprogram:
         self.in_states: dict[int, State] = {}
         self.out_edges: dict[int, list] = {}
         self.joins: dict[int, int] = defaultdict(int)
+        self.journals: dict[int, Journal] = {}     # block -> what its last run recorded
 
 
 def _edge_states(sub: _Subprogram, edges: dict[int, list], block: int,
@@ -182,6 +184,26 @@ def _moves_to_a_bound(st: State, var: int) -> bool:
     return False
 
 
+def _block_pcs(prog: Program, start: int, leaders: frozenset[int], extensions: dict,
+               end: int) -> tuple[list[int], int]:
+    """The pcs a complete run of the block at `start` visits, and the visits it counts
+    (a fused 32-bit extension is one), as `Analysis._run_block` walks it."""
+    pcs, visits, pc = [], 0, start
+    while True:
+        visits += 1
+        pcs.append(pc)
+        if pc in extensions:
+            pcs.append(pc + 1)
+            pc += 2
+        else:
+            insn = prog.at(pc)
+            pc += insn.slots
+            if insn.kind in (Kind.JA, Kind.JCOND, Kind.EXIT):
+                return pcs, visits
+        if pc in leaders or pc >= end:
+            return pcs, visits
+
+
 def _block_end(prog: Program, start: int, leaders: frozenset[int], end: int) -> int:
     pc = start
     while True:
@@ -240,6 +262,9 @@ class Analysis(AluRules, MemoryRules, BranchRules, CallRules):
         self.active: list[int] = []
         self.current = 0
         self.checking = False
+        # the journal of the block the fixpoint is running (None: facts are not kept —
+        # with a log, which only a run in the final pass writes)
+        self.journal: Journal | None = None
         self.work = 0
         self.widen_after = WIDEN_AFTER
 
@@ -325,6 +350,14 @@ class Analysis(AluRules, MemoryRules, BranchRules, CallRules):
         # analysed again (a callee's summary or the entry changed): every block runs once
         # more, whether or not its own state changed
         force = set(sub.in_states)
+        outer = self.journal                # a caller's block, when a call analyses this
+        try:
+            self._ascend_blocks(sub, work, queued, force)
+        finally:
+            self.journal = outer
+
+    def _ascend_blocks(self, sub: _Subprogram, work: list, queued: set[int],
+                       force: set[int]) -> None:
         while work:
             _, block = heapq.heappop(work)
             queued.discard(block)
@@ -353,7 +386,10 @@ class Analysis(AluRules, MemoryRules, BranchRules, CallRules):
                     continue
             force.discard(block)
             sub.in_states[block] = new
+            journal = self.journal = None if self.want_log else Journal(incoming)
             edges = self._run_safely(sub, block, new.copy())
+            if journal is not None:
+                sub.journals[block] = journal
             sub.out_edges[block] = edges
             for succ, out in edges:
                 if out is not None and succ not in queued:
@@ -423,12 +459,24 @@ class Analysis(AluRules, MemoryRules, BranchRules, CallRules):
 
     def _run_safely(self, sub: _Subprogram, block: int, st: State) -> list:
         """Run a block while fixpoints are computed: a rejection ends the path."""
+        journal = self.journal
         try:
-            return self._run_block(block, st, sub.end)
+            edges = self._run_block(block, st, sub.end)
         except TooComplex:
             raise
         except VerifierError:
             return []
+        if journal is not None:
+            journal.completed = True
+        return edges
+
+    def _fact(self, record: Callable, *args) -> None:
+        """A fact of the final pass (a proof, a region...): recorded now in that pass,
+        kept in the running block's journal during the fixpoint."""
+        if self.checking:
+            record(*args)
+        elif self.journal is not None:
+            self.journal.facts.append((record, args))
 
     def _check(self, first: int) -> None:
         """The final pass over one subprogram: rejections, proofs, the log.  It is a
@@ -444,9 +492,31 @@ class Analysis(AluRules, MemoryRules, BranchRules, CallRules):
             incoming = self._incoming(sub, block)
             if not incoming:
                 continue
-            state = merge(incoming, discover=block in sub.heads)
+            journal = sub.journals.get(block)
+            if journal is not None and block not in sub.heads and block != sub.first \
+                    and journal.same_sources(incoming):
+                state = sub.in_states[block]        # their merge, as the fixpoint made it
+            else:
+                state = merge(incoming, discover=block in sub.heads)
+                if state != sub.in_states[block]:
+                    journal = None
+            if journal is not None and journal.replayable(self.summaries) \
+                    and self._replay(sub, block, journal):
+                continue                    # the same run as the fixpoint's last
             sub.in_states[block] = state
             sub.out_edges[block] = self._run_block(block, state.copy(), sub.end)
+
+    def _replay(self, sub: _Subprogram, block: int, journal: Journal) -> bool:
+        """Apply a block's journal in the final pass as its run would: its pcs reached,
+        its instruction visits counted (False, nothing done, if they would pass the
+        work limit: the run then stops at the very pc it always did)."""
+        pcs, visits = _block_pcs(self.prog, block, self.leaders, self.extensions, sub.end)
+        if self.work + visits > WORK_LIMIT:
+            return False
+        self.work += visits
+        self.reached.update(pcs)
+        journal.replay()
+        return True
 
     # ---- one block --------------------------------------------------------------------------
 

@@ -106,8 +106,10 @@ class CallRules:
                     size = min(self.maps[i].value_size for i in map_indices(handle.maps))
                     outputs.append((arg, scalar(size, size)))
         # map_lookup_elem, map_update_elem, map_delete_elem: may a JIT do the call itself?
-        if self.checking and helper in (1, 2, 3) and handle is not None:
-            self._note_map_call(pc, self._known_map_call(st, handle, value=helper == 2))
+        if helper in (1, 2, 3) and handle is not None \
+                and (self.checking or self.journal is not None):
+            self._fact(self._note_map_call, pc,
+                       self._known_map_call(st, handle, value=helper == 2))
         for arg, size in outputs:
             self._helper_writes(st, arg, size)
         return self._helper_result(pc, helper, signature.result, handle, st)
@@ -240,6 +242,8 @@ class CallRules:
         if not self.checking:
             self._enter(target, self._callee_entry(st))
         summary = self.summaries.get(target)
+        if self.journal is not None:        # what a replay of this run depends on
+            self.journal.depends.append((target, None if summary is None else summary.key()))
         if summary is None or summary.r0 is None:
             self._waiting[target].add(self.current)
             return False

@@ -55,14 +55,7 @@ class MemoryRules:
             where = "the buffer" if base.kind == MEM else "a map value"
             self.fail(pc, f"strict mode: stores a pointer into {where}, where the "
                           f"program's user could read it (the kernel refuses pointer leaks)")
-        if self.checking:
-            self.accesses[pc] = ok
-            self.regions[pc] = {MEM: "mem", STACK: "stack", MAP_VALUE: "map"}.get(base.kind)
-            if base.kind == MEM and not ok and 0 <= lo and hi + size <= MAX_LEN:
-                seen = self.extents.get(pc, (lo, hi + size))
-                self.extents[pc] = (min(seen[0], lo), max(seen[1], hi + size))
-            if ok:
-                self._note_offset(pc, base, lo, hi)
+        self._fact(self._note_access, pc, base, ok, lo, hi, size)
         loaded = None
         if base.kind == STACK and base.frame == 0:
             loaded = self._own_frame(pc, insn, st, lo, hi, size, ok, writes, value)
@@ -86,6 +79,18 @@ class MemoryRules:
                 st.forget_register(0, result)
             elif spec.fetch:
                 st.forget_register(insn.src, result)
+
+    def _note_access(self, pc: int, base: Value, ok: bool, lo: int, hi: int,
+                     size: int) -> None:
+        """The final pass's facts about an access: proven or not, its region, the
+        extent of an unproven buffer access, a proven one's varying offset."""
+        self.accesses[pc] = ok
+        self.regions[pc] = {MEM: "mem", STACK: "stack", MAP_VALUE: "map"}.get(base.kind)
+        if base.kind == MEM and not ok and 0 <= lo and hi + size <= MAX_LEN:
+            seen = self.extents.get(pc, (lo, hi + size))
+            self.extents[pc] = (min(seen[0], lo), max(seen[1], hi + size))
+        if ok:
+            self._note_offset(pc, base, lo, hi)
 
     def _note_offset(self, pc: int, base: Value, lo: int, hi: int) -> None:
         """Record a proven access whose offset is not one constant (bpfjit.speculation):
@@ -211,6 +216,13 @@ class MemoryRules:
 
     # ---- the context -------------------------------------------------------------------------
 
+    def _note_context(self, pc: int, offset: int, size: int) -> None:
+        """The final pass's facts about a context field access: what it is rewritten
+        into, and that it is in bounds."""
+        self.ctx_accesses[pc] = (offset, size)
+        self.accesses[pc] = True
+        self.regions[pc] = "ctx"
+
     def _context_access(self, pc: int, insn, st: State, base: Value, writes: bool) -> None:
         """An access to a context field at a constant offset: rewritten later into an
         access to the engines' context block (bpfjit.context)."""
@@ -231,10 +243,7 @@ class MemoryRules:
                 allowed = ", ".join(sorted(writable)) or "none"
                 self.fail(pc, f"invalid {what}: {self.prog_type} programs may not write "
                               f"{field.name} (it may write: {allowed})")
-        if self.checking:
-            self.ctx_accesses[pc] = (offset, size)
-            self.accesses[pc] = True
-            self.regions[pc] = "ctx"
+        self._fact(self._note_context, pc, offset, size)
         if writes:
             return
         dst = insn.dst
