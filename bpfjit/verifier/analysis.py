@@ -475,8 +475,8 @@ class Analysis(AluRules, MemoryRules, BranchRules, CallRules):
         kept in the running block's journal during the fixpoint."""
         if self.checking:
             record(*args)
-        elif self.journal is not None:
-            self.journal.facts.append((record, args))
+        elif self.journal is not None:      # unbound: a journal never refers back to self
+            self.journal.facts.append((record.__func__, args))
 
     def _check(self, first: int) -> None:
         """The final pass over one subprogram: rejections, proofs, the log.  It is a
@@ -515,7 +515,7 @@ class Analysis(AluRules, MemoryRules, BranchRules, CallRules):
             return False
         self.work += visits
         self.reached.update(pcs)
-        journal.replay()
+        journal.replay(self)
         return True
 
     # ---- one block --------------------------------------------------------------------------

@@ -26,7 +26,7 @@ class Journal:
 
     def __init__(self, sources: list) -> None:
         self.sources = sources          # the states on the edges into the block then
-        self.facts: list[tuple[Callable, tuple]] = []    # (record, its arguments)
+        self.facts: list[tuple[Callable, tuple]] = []    # (Analysis method, arguments)
         self.depends: list[tuple[int, tuple | None]] = []  # (callee, its summary's key)
         self.completed = False
 
@@ -48,7 +48,7 @@ class Journal:
         return len(incoming) == len(sources) and all(
             now is then for now, then in zip(incoming, sources))
 
-    def replay(self) -> None:
-        """Record the facts again, in the order the run recorded them."""
+    def replay(self, analysis) -> None:
+        """Record the facts into `analysis`, in the order the run recorded them."""
         for record, args in self.facts:
-            record(*args)
+            record(analysis, *args)
