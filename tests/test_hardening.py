@@ -195,7 +195,11 @@ def test_no_chosen_constant_reaches_executable_memory(engine):
     fn = bpfjit.compile(prog, engine, cache=False)
     out = bytearray(memory)
     assert fn(out) == expected and out == reference
-    assert _chosen_in_code(fn) == []
+    # the blinded values are random bytes, which hold a given 2-byte pattern about once
+    # in 700 compiles (seen: `mov ecx, 0x050f3439`); a chosen pattern is in every
+    # compile, a chance one not in the next (with new keys)
+    again = bpfjit.compile(prog, engine, cache=False)
+    assert set(_chosen_in_code(fn)) & set(_chosen_in_code(again)) == set()
     assert len(_chosen_in_code(bpfjit.compile(prog, engine, cache=False, blind=False))) >= 8
     assert len(_chosen_in_code(bpfjit.compile(prog, engine, cache=False,
                                               mode="unchecked"))) >= 8
