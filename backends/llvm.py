@@ -556,14 +556,17 @@ class _Module:
         b.store(b.load(run_field(b, run, "budget_limit"), typ=I64), run_field(b, run, "budget"))
         stack = b.alloca(ir.ArrayType(I8, STACK_BYTES), name="stack")
         stack.align = 16
-        # zero the frames a run can reach; the deeper ones are never accessible
-        used = STACK_SIZE * self.verified.frames
-        memset = self.module.declare_intrinsic("llvm.memset", [PTR, I64])
-        b.call(memset, [b.gep(stack, [const(I64, STACK_BYTES - used)], source_etype=I8),
-                        const(I8, 0), const(I64, used), ir.Constant(I1, 0)])
+        # zero the bytes a run may touch; the others are never accessible (at "all",
+        # clamps admit a whole live frame, so the frames are zeroed whole)
+        used = self.verified.stack_used
+        zeroed = STACK_SIZE * self.verified.frames if self.speculation == "all" else used
+        if zeroed:
+            memset = self.module.declare_intrinsic("llvm.memset", [PTR, I64])
+            b.call(memset, [b.gep(stack, [const(I64, STACK_BYTES - zeroed)], source_etype=I8),
+                            const(I8, 0), const(I64, zeroed), ir.Constant(I1, 0)])
         top = b.gep(stack, [const(I64, STACK_BYTES)], source_etype=I8)
         # what helpers need to check the pointers they are given
-        # (of the stack, only the frames a run can reach: the ones below are not zeroed)
+        # (of the stack, only the bytes a run may touch: the ones below are not zeroed)
         reachable = b.add(b.ptrtoint(stack, I64), const(I64, STACK_BYTES - used))
         for name, value in (("mem", b.ptrtoint(mem, I64)), ("mem_len", mem_len),
                             ("stack_lo", reachable), ("stack_hi", b.ptrtoint(top, I64))):

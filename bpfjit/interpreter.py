@@ -338,13 +338,15 @@ class Interpreter(TestRunnable):
 
     def __init__(self, prog: Program, *, helpers: Mapping[int, Helper] | None = None,
                  budget: int = DEFAULT_BUDGET, context_accesses: frozenset[int] = frozenset(),
-                 frames: int = MAX_CALL_DEPTH, helper_calls: int | None = None):
+                 frames: int = MAX_CALL_DEPTH, helper_calls: int | None = None,
+                 stack_used: int | None = None):
         check_structure(prog)
         if not isinstance(budget, int) or budget < 1:
             raise BpfError(f"budget must be a positive int, got {budget!r}")
         self.helper_calls = helper_call_limit(helper_calls)
         self.program = prog
         self.frames = frames          # stack frames a run can reach (helpers see no others)
+        self.stack_used = stack_used  # of them, the bytes a run may touch (None: all)
         self._maps = prog.maps.list
         self.helpers = {}
         self._current = threading.local()       # the address space of this thread's run
@@ -425,7 +427,8 @@ class Interpreter(TestRunnable):
         """Run on an already-prepared writable byte view (and context block).  For a
         packet: `buf` has `room` bytes of metadata room (`metalen` in use) before it, then
         `length` bytes of packet, then room to grow into."""
-        space = AddressSpace(buf, self._maps, context, self.frames, length, room, metalen)
+        space = AddressSpace(buf, self._maps, context, self.frames, length, room, metalen,
+                             self.stack_used)
         outer = getattr(self._current, "space", None)   # a helper may run us again
         self._current.space = space
         st = RunState(space, self.helpers, self.budget, self.helper_calls)

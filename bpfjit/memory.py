@@ -77,7 +77,7 @@ class AddressSpace:
 
     def __init__(self, mem: memoryview, maps=(), context: memoryview | None = None,
                  frames: int = MAX_CALL_DEPTH, length: int | None = None,
-                 room: int = 0, metalen: int = 0):
+                 room: int = 0, metalen: int = 0, stack_used: int | None = None):
         # the buffer; for a packet, `mem` starts `room` bytes before it (metadata room,
         # of which `metalen` are in use and reachable) and may go on past its length
         self.mem = Region("memory", MEM_BASE - room, mem)
@@ -87,7 +87,10 @@ class AddressSpace:
             self.mem.hi = MEM_BASE + length
         self.stack = Region("stack", STACK_TOP - STACK_BYTES, memoryview(bytearray(STACK_BYTES)))
         self.stack.lo = STACK_TOP - STACK_SIZE          # only the main frame is live
-        self.helper_stack_lo = STACK_TOP - STACK_SIZE * frames   # frames a run can reach
+        # what helpers may reach: the frames a run can reach, or the bytes of them its
+        # verifier says it may touch (VerifiedProgram.stack_used: the JITs zero no more)
+        self.helper_stack_lo = STACK_TOP - (STACK_SIZE * frames if stack_used is None
+                                            else stack_used)
         self.regions = [self.mem, self.stack]
         for i, m in enumerate(maps):            # map values: shared with every engine
             self.regions.append(Region(f"map {m.name}", MAP_BASE + (i << 32),

@@ -31,7 +31,7 @@ RUN_FIELDS: list[tuple[str, str, str]] = [
     # written by the entry point, read by helpers to check the pointers they are given
     ("mem", "uint64_t", "address of the memory buffer (the packet, for XDP)"),
     ("mem_len", "uint64_t", "its length"),
-    ("stack_lo", "uint64_t", "lowest address of the BPF stack (all its frames)"),
+    ("stack_lo", "uint64_t", "lowest stack address a helper may be given (what a run may touch)"),
     ("stack_hi", "uint64_t", "one past its highest address"),
 ]
 

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 from ..cfg import check_size, check_structure, subprogram_ranges
 from ..errors import BpfError, VerifierError
-from ..isa import MAX_CALL_DEPTH, OPCODES, Insn, Kind
+from ..isa import MAX_CALL_DEPTH, OPCODES, STACK_SIZE, Insn, Kind
 from .. import cache as disk
 from ..asm import format_insn
 from ..program import Program
@@ -59,12 +59,23 @@ class VerifiedProgram:
     # it out of its region, so a JIT clamps it: bpfjit.speculation): pc -> the maps a
     # map value it touches may be in (empty for the buffer and the stack)
     variable: dict[int, tuple[int, ...]] = field(default_factory=dict)
+    # how many bytes under the top of a frame any access or helper of a run may touch
+    # (a multiple of ZERO_STEP; the whole frame when an access is checked at run time
+    # against the live frames): the engines zero only that much of the deepest frame
+    stack_depth: int = STACK_SIZE
     # the verdict's name in the code cache (bpfjit.cache), None when not cached: the
     # engines cache their code under it
     cache_name: str | None = field(default=None, compare=False, repr=False)
     # the program as given, before context field accesses were rewritten into block
     # accesses (`program`): what the kernel engine loads into the kernel
     source: Program | None = field(default=None, compare=False, repr=False)
+
+    @property
+    def stack_used(self) -> int:
+        """The bytes under the top of the stack a run may touch: every frame but the
+        deepest whole, and `stack_depth` of that one.  The engines zero them at entry,
+        and helpers are given pointers into them only (the rest is never written)."""
+        return (self.frames - 1) * STACK_SIZE + self.stack_depth
 
     @property
     def stats(self) -> str:
@@ -229,6 +240,7 @@ def verify(prog: Program, mode: str = "checked", helpers=None, log: bool = False
                                extents=dict(analysis.extents) if mode == "checked" else {},
                                variable={pc: tuple(sorted(maps)) for pc, maps
                                          in analysis.variable.items() if pc in proven},
+                               stack_depth=_rounded_depth(analysis.stack_reach),
                                source=original)
     if not log:
         original.__dict__["_verified"][key] = verified
@@ -240,9 +252,19 @@ def verify(prog: Program, mode: str = "checked", helpers=None, log: bool = False
             "map_calls": sorted(map_calls.items()), "recursive": recursion is not None,
             "extents": sorted(verified.extents.items()),
             "variable": sorted(verified.variable.items()),
+            "stack_depth": verified.stack_depth,
             "context": sorted(analysis.ctx_accesses.items()),
             "frozen": sorted(analysis.constant_maps)})
     return verified
+
+
+ZERO_STEP = 64          # the engines zero the stack 64 bytes at a time
+
+
+def _rounded_depth(reach: int) -> int:
+    """`reach` bytes under a frame's top, rounded up to whole ZERO_STEPs (at most a
+    frame)."""
+    return min(STACK_SIZE, max(0, -(-reach // ZERO_STEP) * ZERO_STEP))
 
 
 def verdict_name(prog: Program, mode: str, signatures) -> str:
@@ -270,6 +292,7 @@ def _from_record(prog: Program, mode: str, record: dict) -> VerifiedProgram | No
             extents={int(pc): (int(lo), int(end)) for pc, (lo, end) in record["extents"]},
             variable={int(pc): tuple(int(i) for i in maps)
                       for pc, maps in record["variable"]},
+            stack_depth=_rounded_depth(int(record["stack_depth"])),
             source=prog)
         maps = [prog.maps.list[i] for i in frozen]
     except (KeyError, TypeError, ValueError, IndexError):

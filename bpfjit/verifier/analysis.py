@@ -244,6 +244,7 @@ class Analysis(AluRules, MemoryRules, BranchRules, CallRules):
         # proven accesses whose offset varies: pc -> the maps a map value may be in
         self.variable: dict[int, frozenset[int]] = {}
         self.first_offsets: dict[int, int] = {}
+        self.stack_reach = 0         # bytes under a frame's top that a run may touch
         # map_lookup_elem / update_elem / delete_elem pc -> the map, if a JIT may do it
         self.map_calls: dict[int, tuple[int, ...] | None] = {}
         self.constant_maps: set[int] = set()       # read-only data whose values it used

@@ -53,7 +53,11 @@ class CallRules:
                           f"(pass helpers={{{helper}: function}})")
         signature = self.signatures.get(helper)
         result = top_scalar()
-        if signature is not None:
+        if signature is None:           # a helper may read through any stack pointer
+            for value in st.regs[1:6]:
+                if value.kind == STACK:
+                    self._fact(self._note_stack_reach, -value.smin)
+        else:
             result = self._check_arguments(pc, helper, signature, st)
             if signature.changes_packet:
                 self._forget_packet(st)
@@ -100,6 +104,8 @@ class CallRules:
                 if not null and arg.kind not in (STACK, MEM, MAP_VALUE):
                     self.fail(pc, f"{name} takes a pointer to the stack, the packet or a map "
                                   f"value in r{reg}, not {arg.describe()}")
+                if arg.kind == STACK:
+                    self._fact(self._note_stack_reach, -arg.smin)
                 if kind == "out":
                     outputs.append((arg, st.regs[reg + 1]))
                 elif kind == "value_out" and handle is not None:

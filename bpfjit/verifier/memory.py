@@ -85,12 +85,25 @@ class MemoryRules:
         """The final pass's facts about an access: proven or not, its region, the
         extent of an unproven buffer access, a proven one's varying offset."""
         self.accesses[pc] = ok
-        self.regions[pc] = {MEM: "mem", STACK: "stack", MAP_VALUE: "map"}.get(base.kind)
+        region = self.regions[pc] = {MEM: "mem", STACK: "stack", MAP_VALUE: "map"}.get(
+            base.kind)
+        if not ok and region != "mem":
+            # a run-time check that admits the live frames: any of their bytes
+            self._note_stack_reach(STACK_SIZE)
+        elif base.kind == STACK:
+            self._note_stack_reach(-lo)
         if base.kind == MEM and not ok and 0 <= lo and hi + size <= MAX_LEN:
             seen = self.extents.get(pc, (lo, hi + size))
             self.extents[pc] = (min(seen[0], lo), max(seen[1], hi + size))
         if ok:
             self._note_offset(pc, base, lo, hi)
+
+    def _note_stack_reach(self, below: int) -> None:
+        """An access or a helper may touch the byte `below` bytes under the top of a
+        frame (and those above it): the engines zero that much of each frame at entry,
+        and helpers may reach no lower (VerifiedProgram.stack_depth)."""
+        if below > self.stack_reach:
+            self.stack_reach = min(below, STACK_SIZE)
 
     def _note_offset(self, pc: int, base: Value, lo: int, hi: int) -> None:
         """Record a proven access whose offset is not one constant (bpfjit.speculation):
