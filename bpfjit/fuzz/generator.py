@@ -11,7 +11,8 @@ is only ever an argument or scratch, written before it is read.
 
 So that a wrong value anywhere is seen, not only in r0: before the main exit, an
 epilogue folds every data register (r0, r2-r5, r7-r9), the stack the prologue wrote
-and an accumulator into r0, with a bijective step per value (xor, multiply by an odd
+(four slots of it only when the buffer's length passes a bound: a run reads the others
+unwritten, and the stack must start zeroed) and an accumulator into r0, with a bijective step per value (xor, multiply by an odd
 constant, xor-shift), so two runs that differ in any of them end with different r0
 (unless by a 2**-64 chance).  A value overwritten before the end would be lost, so probes record
 what happens on the way in the accumulator, a stack slot nothing else writes: the
@@ -69,6 +70,10 @@ DATA = [0, 2, 3, 4, 5, 7, 8, 9]          # registers that only ever hold data
 LOOP_DATA = [0, 2, 3, 4, 5, 7, 8]        # ... inside a loop, whose counter is r9
 FRAME_INIT = 64                          # bytes of stack the prologue writes
 ACCUMULATOR = FRAME_INIT + 8             # [r10 - 72]: where probes record, folded at exit
+# [r10 - 80] to [r10 - 104]: slots the prologue writes only when the buffer's length
+# passes a bound, so that a run reads some unwritten: zero, as the stack starts (not
+# in kernel mode: the kernel leaves the stack as it was)
+MAYBE_WRITTEN = [ACCUMULATOR + 8 * k for k in range(1, 5)]
 
 _ALU = [s for s in OPCODES if s.kind is Kind.ALU]
 _SHIFTS = {"lsh", "rsh", "arsh"}
@@ -178,11 +183,12 @@ def _value64(draw) -> int:
     return draw(_choice(EDGE_IMM64)) & (2**64 - 1)
 
 
-def fold_epilogue() -> list[str]:
+def fold_epilogue(maybe_written: bool = False) -> list[str]:
     """Fold the data registers, the prologue's stack and the accumulator into r0 (r1 is
     scratch), a bijective step per value v: r0 = (r0 ^ v) * K (K odd), then
     r0 ^= r0 >> 29 — without the shift, two values wrong only in bit 63 would cancel.
-    r0 itself is mixed first (r0 ^ r2 would not tell them apart)."""
+    r0 itself is mixed first (r0 ^ r2 would not tell them apart).  With
+    `maybe_written`, the MAYBE_WRITTEN slots too."""
     def step(value: str | None) -> list[str]:
         mix = [] if value is None else [f"xor %r0, {value}"]
         return mix + [f"mul %r0, {FOLD_MULTIPLIER}", "mov %r1, %r0",
@@ -190,8 +196,20 @@ def fold_epilogue() -> list[str]:
     lines = step(None)
     for r in DATA[1:]:
         lines += step(f"%r{r}")
-    for off in range(8, ACCUMULATOR + 1, 8):
+    for off in list(range(8, ACCUMULATOR + 1, 8)) + (MAYBE_WRITTEN if maybe_written else []):
         lines += [f"ldxdw %r1, [%r10-{off}]"] + step("%r1")
+    return lines
+
+
+@st.composite
+def _maybe_written(draw, mem_len: int) -> list[str]:
+    """Stores into the MAYBE_WRITTEN slots, each skipped when the buffer's length (r2,
+    unknown to the verifier) is above a bound near the input's: a run reads the slots
+    it skipped, which must read 0 on every engine."""
+    lines = []
+    for off in MAYBE_WRITTEN:
+        bound = max(0, mem_len + draw(st.integers(-1, 1)))
+        lines += [f"jgt %r2, {bound}, +1", f"stdw [%r10-{off}], {draw(_imm()) or 1}"]
     return lines
 
 
@@ -462,7 +480,7 @@ def programs(draw, max_mem: int = 64, kernel: bool = False) -> tuple[Program, by
         prologue += [f"ldxdw %r{r}, [%r6+{8 * i}]" for i, r in enumerate(DATA)]
     else:
         mem = draw(st.binary(min_size=0, max_size=max_mem))
-        prologue = ["mov %r6, %r1"]
+        prologue = ["mov %r6, %r1"] + draw(_maybe_written(len(mem)))
         prologue += [f"lddw %r{r}, {draw(_value64()):#x}" for r in DATA]
     prologue += [f"stdw [%r10-{off}], {draw(_imm())}" for off in range(8, FRAME_INIT + 1, 8)]
     prologue += [f"stdw [%r10-{ACCUMULATOR}], 0"]
@@ -484,7 +502,7 @@ def programs(draw, max_mem: int = 64, kernel: bool = False) -> tuple[Program, by
             lines += [f"mov %r{i}, {draw(_imm())}" for i in range(2, 6)]
         else:
             lines.append(line)
-    text = "\n".join(prologue + lines + fold_epilogue() + ["exit"]
+    text = "\n".join(prologue + lines + fold_epilogue(maybe_written=not kernel) + ["exit"]
                      + [l for c in callees for l in c])
     prog = assemble(text)
     if kernel:

@@ -3,7 +3,8 @@
 Each mutant changes one thing in one JIT backend, of the kinds template and
 LLVM-based JITs have really shipped: a wrong condition code, the wrong signedness
 of a shift, load, extension, comparison, division or modulo, a 32-bit result not
-zero-extended, an atomic doing the wrong operation, a 64-bit constant truncated.
+zero-extended, an atomic doing the wrong operation, a 64-bit constant truncated, a
+stack zeroed short.
 `apply(name)` installs it in the current process (a fuzzing worker: nothing else
 runs there) by patching the backend's tables or wrapping one lowering method;
 `bpfjit fuzz --self-test` runs a campaign against each and reports how long
@@ -162,6 +163,30 @@ def _llvm_shift_count(original):
     return _operands
 
 
+# ---- both: the stack's zeroing --------------------------------------------------------------
+
+class _ShortStack:
+    """A verdict whose stack_used is 64 bytes short, everything else as it is."""
+
+    def __init__(self, verified):
+        self._verified = verified
+        self.stack_used = max(0, verified.stack_used - 64)
+
+    def __getattr__(self, name):
+        return getattr(self._verified, name)
+
+
+def _zeroes_too_little(original):
+    def _entry(self):                   # the entry zeroes the stack 64 bytes short
+        verified = self.verified
+        self.verified = _ShortStack(verified)
+        try:
+            return original(self)
+        finally:
+            self.verified = verified
+    return _entry
+
+
 MUTANTS: tuple[Mutant, ...] = (
     # peachpy: condition codes and signedness (backends.x86layout's tables)
     Mutant("x86-jsgt-unsigned", "peachpy", "jsgt tested as unsigned above (ja)",
@@ -247,6 +272,10 @@ MUTANTS: tuple[Mutant, ...] = (
     Mutant("x86-fast-copy-unchecked", "peachpy",
            "a loop's fast copy runs every access unchecked, not only the hoisted ones",
            _wrap("copies", "CopyTracking", "unchecked", _fast_copy_unchecks_the_loop)),
+    Mutant("x86-stack-zeroed-short", "peachpy", "the entry zeroes 64 bytes of stack too few",
+           _wrap("x86", "_Lowering", "_entry", _zeroes_too_little)),
+    Mutant("llvm-stack-zeroed-short", "llvm", "the entry zeroes 64 bytes of stack too few",
+           _wrap("llvm", "_Module", "_entry", _zeroes_too_little)),
 )
 
 _BY_NAME = {m.name: m for m in MUTANTS}

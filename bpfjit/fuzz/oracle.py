@@ -71,6 +71,8 @@ def run_outcome(raw: bytes, mem: bytes, engine: str, context: str | None = None,
             if isinstance(result, BpfError):
                 raise result
             return Outcome(result, None, bytes(buf), cells=cells)
+        if not kernel and engine != "interp":
+            _scribble(engine)
         return Outcome(fn(buf), None, bytes(buf))
     except BpfError as exc:
         return Outcome(type(exc).__name__, getattr(exc, "pc", None), bytes(buf), str(exc),
@@ -80,6 +82,24 @@ def run_outcome(raw: bytes, mem: bytes, engine: str, context: str | None = None,
 
 
 _last_decoded: list = [None, None]      # (raw, context), its Program
+_scribblers: dict[str, object] = {}
+# a program that fills its whole frame with a pattern and returns
+SCRIBBLE = "\n".join(["lddw %r1, 0x5aa55aa55aa55aa5"]
+                     + [f"stxdw [%r10-{off}], %r1" for off in range(8, 513, 8)]
+                     + ["mov %r0, 0", "exit"])
+
+
+def _scribble(engine: str) -> None:
+    """Leave a pattern in the native stack where the next run of a JIT's code keeps
+    its BPF stack (the same call path, so the same addresses): a JIT that zeroes too
+    little of it then reads the pattern every time, and the failure shrinks, instead of
+    whatever bytes an earlier run happened to leave."""
+    fn = _scribblers.get(engine)
+    if fn is None:
+        from .. import compile as compile_program
+        from ..asm import assemble
+        fn = _scribblers[engine] = compile_program(assemble(SCRIBBLE), engine, cache=False)
+    fn(bytearray())
 
 
 def _decoded(raw: bytes, context: str | None) -> Program:
@@ -105,7 +125,7 @@ def _serve(conn, mutant: str | None = None) -> None:
     while True:
         try:
             job = conn.recv()
-        except EOFError:
+        except (EOFError, OSError):     # the campaign is gone (a reset when it was killed)
             return
         if job is None:
             return
