@@ -576,3 +576,15 @@ def test_the_moved_pair_stays_in_the_buffer_but_for_its_one_byte_before(mem_len)
         assert mask in (1, 3, 7) and mask - 1 + 2 * size <= mem_len
         assert lines[2:4] == ["sub %r1, 1", "add %r1, %r6"]
         assert lines[4].endswith("[%r1+0]") and lines[5].endswith(f"[%r1+{size}]")
+
+
+def test_a_worker_whose_campaign_is_gone_ends_quietly():
+    # regression: a campaign killed with SIGTERM reset the pipe, and the worker printed
+    # ConnectionResetError's traceback (only EOFError ended it quietly)
+    from bpfjit.fuzz.oracle import _serve
+
+    class Reset:
+        def recv(self):
+            raise ConnectionResetError(104, "Connection reset by peer")
+
+    assert _serve(Reset()) is None
