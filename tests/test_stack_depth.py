@@ -123,3 +123,11 @@ def test_deep_bytes_are_zero_again_in_the_next_run(engine):
     fn = bpfjit.compile(bpfjit.assemble(text), engine)
     assert fn(bytearray(b"x")) == 9
     assert fn(bytearray()) == 0
+
+
+def test_a_stack_pointer_passed_to_a_helper_of_unknown_arguments_counts():
+    # callx names its helper in a register, and a helper without a signature may read
+    # through any pointer it is given: both count r1 = r10-300 (rounded up: 320)
+    for call in ("mov %r3, 100\ncallx %r3", "call 100"):
+        text = f"mov %r1, %r10\nadd %r1, -300\n{call}\nmov %r0, 0\nexit"
+        assert depth(text, helpers={100: lambda *args: 0}) == (320, 320), call

@@ -53,10 +53,8 @@ class CallRules:
                           f"(pass helpers={{{helper}: function}})")
         signature = self.signatures.get(helper)
         result = top_scalar()
-        if signature is None:           # a helper may read through any stack pointer
-            for value in st.regs[1:6]:
-                if value.kind == STACK:
-                    self._fact(self._note_stack_reach, -value.smin)
+        if signature is None:
+            self._note_stack_arguments(st)
         else:
             result = self._check_arguments(pc, helper, signature, st)
             if signature.changes_packet:
@@ -234,8 +232,16 @@ class CallRules:
             st.regs[i] = Value(UNINIT)
             st.zone.forget(i)
 
+    def _note_stack_arguments(self, st: State) -> None:
+        """A helper whose arguments are not known may read through any stack pointer
+        in r1-r5: the stack a run may touch reaches down to it."""
+        for value in st.regs[1:6]:
+            if value.kind == STACK:
+                self._fact(self._note_stack_reach, -value.smin)
+
     def _callx(self, pc: int, insn, st: State) -> None:
         self._read(st, insn.dst, pc)
+        self._note_stack_arguments(st)          # (whichever helper it calls)
         self._clobber_after_call(st)
         st.forget_register(0)
 

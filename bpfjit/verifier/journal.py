@@ -7,7 +7,9 @@ with during the fixpoint (everything but loops whose heads were widened), so the
 transfer would compute the same thing again.  Each fixpoint run therefore keeps its
 facts in a `Journal`, and the final pass applies them, in the same order, instead of
 running the block again — when the state is the same and no callee summary the block
-read has changed since (verification 15–25% faster, verdicts identical).
+read has changed since.  Verdicts are identical; bench/'s kernels verify up to 19%
+faster (not those whose nested loops are widened and run again), 31 public XDP
+objects 40% faster.
 """
 
 from __future__ import annotations
