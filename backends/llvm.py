@@ -42,6 +42,7 @@ from bpfjit.traps import WRITE_FLAG, TrapCode
 from .llvmalu import AluLowering
 from .llvmcodegen import TRIPLE, VECTORIZE
 from bpfjit.blinding import blinding_key, needs_blinding
+from bpfjit.speculation import zeroed_stack
 from .llvmcalls import CallLowering
 from .llvmlines import LineInfo, line_table
 from .llvmspeculation import SpeculationLowering
@@ -556,10 +557,9 @@ class _Module:
         b.store(b.load(run_field(b, run, "budget_limit"), typ=I64), run_field(b, run, "budget"))
         stack = b.alloca(ir.ArrayType(I8, STACK_BYTES), name="stack")
         stack.align = 16
-        # zero the bytes a run may touch; the others are never accessible (at "all",
-        # clamps admit a whole live frame, so the frames are zeroed whole)
+        # zero the bytes a run may touch; the others are never accessible
         used = self.verified.stack_used
-        zeroed = STACK_SIZE * self.verified.frames if self.speculation == "all" else used
+        zeroed = zeroed_stack(self.verified, self.speculation)
         if zeroed:
             memset = self.module.declare_intrinsic("llvm.memset", [PTR, I64])
             b.call(memset, [b.gep(stack, [const(I64, STACK_BYTES - zeroed)], source_etype=I8),

@@ -22,7 +22,7 @@ function (rsp is reset from r12), so local calls need no check on return.
 from __future__ import annotations
 
 from bpfjit.blinding import blinding_key, needs_blinding
-from bpfjit.speculation import POISON, clamp_region
+from bpfjit.speculation import POISON, clamp_region, zeroed_stack
 from bpfjit.codeimage import CodeImage
 from bpfjit.cfg import block_leaders, budget_checkpoints, subprogram_ranges
 from bpfjit.context import packet_offsets
@@ -224,9 +224,8 @@ class _Lowering(AluLowering, CallLowering, VersionLowering, SpeculationLowering)
         a("MOV", Mem(8, "rdx", RUN_SLOT["stack_lo"]), "rcx")
         a("LEA", "rcx", Mem(8, "rax", STACK_BYTES))
         a("MOV", Mem(8, "rdx", RUN_SLOT["stack_hi"]), "rcx")
-        # zero them, 64 bytes per iteration (the others are never accessible); at "all",
-        # clamps admit a whole live frame, so the frames are zeroed whole
-        zeroed = STACK_SIZE * self.verified.frames if self.speculation == "all" else used
+        # zero them, 64 bytes per iteration (the others are never accessible)
+        zeroed = zeroed_stack(self.verified, self.speculation)
         if zeroed:
             a("PXOR", "xmm0", "xmm0")
             if zeroed < STACK_BYTES:

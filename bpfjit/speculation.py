@@ -45,9 +45,10 @@ program) masks nothing.  `speculation=` on `compile` chooses.
 from __future__ import annotations
 
 from .errors import BpfError
-from .isa import Kind, written_registers
+from .isa import STACK_SIZE, Kind, written_registers
 
-__all__ = ["POISON", "LEVELS", "speculation_level", "clamp_region", "poisoned_registers"]
+__all__ = ["POISON", "LEVELS", "speculation_level", "clamp_region", "zeroed_stack",
+           "poisoned_registers"]
 
 # where a masked access goes: non-canonical, so an access there faults (and a
 # speculative one reads nothing); offsets of +-2 GiB around it stay non-canonical
@@ -85,6 +86,13 @@ def clamp_region(verified, pc: int, level: str) -> object:
     if region == "map" and len(maps) == 1:
         return ("map", maps[0])
     return "fence"
+
+
+def zeroed_stack(verified, level: str) -> int:
+    """The bytes under the stack's top a JIT's entry zeroes at `level`: those a run may
+    touch (`VerifiedProgram.stack_used`), or at "all" every frame a run can reach,
+    whole, since a clamp admits a whole live frame."""
+    return STACK_SIZE * verified.frames if level == "all" else verified.stack_used
 
 
 def _base(insn) -> int:

@@ -12,11 +12,12 @@ is only ever an argument or scratch, written before it is read.
 So that a wrong value anywhere is seen, not only in r0: before the main exit, an
 epilogue folds every data register (r0, r2-r5, r7-r9), the stack the prologue wrote
 (four slots of it only when the buffer's length passes a bound: a run reads the others
-unwritten, and the stack must start zeroed) and an accumulator into r0, with a bijective step per value (xor, multiply by an odd
-constant, xor-shift), so two runs that differ in any of them end with different r0
-(unless by a 2**-64 chance).  A value overwritten before the end would be lost, so probes record
-what happens on the way in the accumulator, a stack slot nothing else writes: the
-result of an ALU operation, the value an atomic operation fetched and the memory it
+unwritten, and the stack must start zeroed) and an accumulator into r0, with a
+bijective step per value (xor, multiply by an odd constant, xor-shift), so two runs
+that differ in any of them end with different r0 (unless by a 2**-64 chance).  A
+value overwritten before the end would be lost, so probes record what happens on the
+way in the accumulator, a stack slot nothing else writes: the result of an ALU
+operation, the value an atomic operation fetched and the memory it
 left, and whether a conditional jump was taken — a jump whose operands sit at the
 boundary where its condition flips (the same value, one more, one less; in registers
 or as an immediate), so that a strict compare in place of a non-strict one, or the

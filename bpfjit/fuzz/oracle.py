@@ -11,6 +11,7 @@ import multiprocessing
 from dataclasses import dataclass, field
 
 from ..errors import BpfError
+from ..isa import STACK_SIZE
 from ..program import Program
 
 __all__ = ["HELPERS", "Outcome", "run_outcome", "Worker", "CRASH"]
@@ -85,7 +86,7 @@ _last_decoded: list = [None, None]      # (raw, context), its Program
 _scribblers: dict[str, object] = {}
 # a program that fills its whole frame with a pattern and returns
 SCRIBBLE = "\n".join(["lddw %r1, 0x5aa55aa55aa55aa5"]
-                     + [f"stxdw [%r10-{off}], %r1" for off in range(8, 513, 8)]
+                     + [f"stxdw [%r10-{off}], %r1" for off in range(8, STACK_SIZE + 1, 8)]
                      + ["mov %r0, 0", "exit"])
 
 

@@ -205,12 +205,9 @@ def _block_pcs(prog: Program, start: int, leaders: frozenset[int], extensions: d
 
 
 def _block_end(prog: Program, start: int, leaders: frozenset[int], end: int) -> int:
-    pc = start
-    while True:
-        insn = prog.at(pc)
-        pc += insn.slots
-        if pc >= end or pc in leaders or insn.kind in (Kind.JA, Kind.JCOND, Kind.EXIT):
-            return pc
+    """The pc after the block at `start`."""
+    last = _block_pcs(prog, start, leaders, {}, end)[0][-1]
+    return last + prog.at(last).slots
 
 
 class Analysis(AluRules, MemoryRules, BranchRules, CallRules):
@@ -471,6 +468,11 @@ class Analysis(AluRules, MemoryRules, BranchRules, CallRules):
             journal.completed = True
         return edges
 
+    @property
+    def keeps_facts(self) -> bool:
+        """Whether a fact reported now is kept (in the final pass, or in a journal)."""
+        return self.checking or self.journal is not None
+
     def _fact(self, record: Callable, *args) -> None:
         """A fact of the final pass (a proof, a region...): recorded now in that pass,
         kept in the running block's journal during the fixpoint."""
@@ -499,7 +501,7 @@ class Analysis(AluRules, MemoryRules, BranchRules, CallRules):
                 state = sub.in_states[block]        # their merge, as the fixpoint made it
             else:
                 state = merge(incoming, discover=block in sub.heads)
-                if state != sub.in_states[block]:
+                if journal is not None and state != sub.in_states[block]:
                     journal = None
             if journal is not None and journal.replayable(self.summaries) \
                     and self._replay(sub, block, journal):

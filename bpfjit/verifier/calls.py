@@ -110,8 +110,7 @@ class CallRules:
                     size = min(self.maps[i].value_size for i in map_indices(handle.maps))
                     outputs.append((arg, scalar(size, size)))
         # map_lookup_elem, map_update_elem, map_delete_elem: may a JIT do the call itself?
-        if helper in (1, 2, 3) and handle is not None \
-                and (self.checking or self.journal is not None):
+        if helper in (1, 2, 3) and handle is not None and self.keeps_facts:
             self._fact(self._note_map_call, pc,
                        self._known_map_call(st, handle, value=helper == 2))
         for arg, size in outputs:

@@ -100,8 +100,9 @@ class MemoryRules:
 
     def _note_stack_reach(self, below: int) -> None:
         """An access or a helper may touch the byte `below` bytes under the top of a
-        frame (and those above it): the engines zero that much of each frame at entry,
-        and helpers may reach no lower (VerifiedProgram.stack_depth)."""
+        frame (and those above it): the engines zero that much of the deepest frame at
+        entry (the others whole), and helpers may reach no lower
+        (VerifiedProgram.stack_depth)."""
         if below > self.stack_reach:
             self.stack_reach = min(below, STACK_SIZE)
 
