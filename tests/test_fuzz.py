@@ -13,8 +13,8 @@ import bpfjit
 from bpfjit.datafile import parse_data
 from bpfjit.isa import Kind
 from bpfjit.fuzz.campaign import run_campaign, save_failure
-from bpfjit.fuzz.generator import (ACCUMULATOR, DATA, FOLD_MULTIPLIER, FOLD_SHIFT,
-                                   accumulate, fold_epilogue, programs)
+from bpfjit.fuzz.generator import (ACCUMULATOR, DATA, FOLD_MULTIPLIER, accumulate,
+                                   fold_epilogue, programs)
 from bpfjit.fuzz.oracle import HELPERS, Outcome, Worker, run_outcome
 
 REGRESSIONS = sorted((Path(__file__).parent / "regressions").glob("*.data"))
@@ -31,13 +31,18 @@ def test_generated_programs_pass_the_verifier(generated):
 M64 = 2**64 - 1
 
 
+def _mix(acc: int, value: int) -> int:
+    """One step of the fold, computed here: (acc ^ v) * K, its bytes reversed."""
+    product = ((acc ^ value) * (FOLD_MULTIPLIER & M64)) & M64
+    return int.from_bytes(product.to_bytes(8, "little"), "big")
+
+
 def _fold(registers: dict[int, int], stack: list[int]) -> int:
     """The epilogue's fold computed here, independently of any engine: for r0, r2-r5,
-    r7-r9 and the stack dwords from r10-8 down, acc = (acc ^ v) * K; acc ^= acc >> 29."""
+    r7-r9 and the stack dwords from r10-8 down, acc = bswap64((acc ^ v) * K)."""
     acc = 0
     for value in [registers[r] for r in DATA] + stack:
-        acc = ((acc ^ value) * (FOLD_MULTIPLIER & M64)) & M64
-        acc ^= acc >> FOLD_SHIFT
+        acc = _mix(acc, value)
     return acc
 
 
@@ -85,8 +90,7 @@ def test_probes_record_values_for_good(engine):
     def expected(values):
         acc = 0
         for v in values:
-            acc = ((acc ^ v) * (FOLD_MULTIPLIER & M64)) & M64
-            acc ^= acc >> FOLD_SHIFT
+            acc = _mix(acc, v)
         return acc
 
     values = [0x8000000000000001, 0x0123456789ABCDEF, 2**64 - 1]

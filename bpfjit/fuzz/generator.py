@@ -13,7 +13,7 @@ So that a wrong value anywhere is seen, not only in r0: before the main exit, an
 epilogue folds every data register (r0, r2-r5, r7-r9), the stack the prologue wrote
 (four slots of it only when the buffer's length passes a bound: a run reads the others
 unwritten, and the stack must start zeroed) and an accumulator into r0, with a
-bijective step per value (xor, multiply by an odd constant, xor-shift), so two runs
+bijective step per value (xor, multiply by an odd constant, byte swap), so two runs
 that differ in any of them end with different r0 (unless by a 2**-64 chance).  A
 value overwritten before the end would be lost, so probes record what happens on the
 way in the accumulator, a stack slot nothing else writes: the result of an ALU
@@ -64,8 +64,8 @@ _SIGNED_DIVISIONS = {"sdiv", "smod"}
 SELF_EDGES = {64: [0, 1, 0xFFFFFFFFFFFFFFFF, 0x8000000000000000, 0x7FFFFFFFFFFFFFFF],
               32: [0xFFFFFFFF00000000, 0x100000001, 0xFFFFFFFFFFFFFFFF, 0x8000000080000000,
                    0xFFFFFFFF7FFFFFFF]}
-# the fold's odd multiplier (a sign-extended 32-bit immediate) and xor-shift
-FOLD_MULTIPLIER, FOLD_SHIFT = -0x61C88647, 29
+# the fold's odd multiplier (a sign-extended 32-bit immediate)
+FOLD_MULTIPLIER = -0x61C88647
 HELPER_IDS = (1, 2)
 DATA = [0, 2, 3, 4, 5, 7, 8, 9]          # registers that only ever hold data
 LOOP_DATA = [0, 2, 3, 4, 5, 7, 8]        # ... inside a loop, whose counter is r9
@@ -186,14 +186,14 @@ def _value64(draw) -> int:
 
 def fold_epilogue(maybe_written: bool = False) -> list[str]:
     """Fold the data registers, the prologue's stack and the accumulator into r0 (r1 is
-    scratch), a bijective step per value v: r0 = (r0 ^ v) * K (K odd), then
-    r0 ^= r0 >> 29 — without the shift, two values wrong only in bit 63 would cancel.
-    r0 itself is mixed first (r0 ^ r2 would not tell them apart).  With
-    `maybe_written`, the MAYBE_WRITTEN slots too."""
+    scratch), a bijective step per value v: r0 = bswap64((r0 ^ v) * K), K odd.  The
+    byte swap carries the high bits the multiply gathers down to where the next multiply
+    spreads them: without it, two values wrong only in bit 63 would cancel.  r0 itself
+    is mixed first (r0 ^ r2 would not tell them apart).  With `maybe_written`, the
+    MAYBE_WRITTEN slots too."""
     def step(value: str | None) -> list[str]:
         mix = [] if value is None else [f"xor %r0, {value}"]
-        return mix + [f"mul %r0, {FOLD_MULTIPLIER}", "mov %r1, %r0",
-                      f"rsh %r1, {FOLD_SHIFT}", "xor %r0, %r1"]
+        return mix + [f"mul %r0, {FOLD_MULTIPLIER}", "be64 %r0"]
     lines = step(None)
     for r in DATA[1:]:
         lines += step(f"%r{r}")
@@ -216,11 +216,9 @@ def _maybe_written(draw, mem_len: int) -> list[str]:
 
 def accumulate(value: str) -> list[str]:
     """Mix `value` (a register or an immediate) into the accumulator for good, with the
-    fold's step: acc = (acc ^ v) * K, then acc ^= acc >> 29 (by an atomic xor, as r1 is
-    the only scratch register)."""
+    fold's step: acc = bswap64((acc ^ v) * K), in r1, the only scratch register."""
     return [f"ldxdw %r1, [%r10-{ACCUMULATOR}]", f"xor %r1, {value}",
-            f"mul %r1, {FOLD_MULTIPLIER}", f"stxdw [%r10-{ACCUMULATOR}], %r1",
-            f"rsh %r1, {FOLD_SHIFT}", f"lock xor [%r10-{ACCUMULATOR}], %r1"]
+            f"mul %r1, {FOLD_MULTIPLIER}", "be64 %r1", f"stxdw [%r10-{ACCUMULATOR}], %r1"]
 
 
 @_cached
