@@ -318,8 +318,9 @@ class Function(Value):
         ret = self.function_type.return_type.text
         linkage = self.linkage + " " if self.linkage else ""
         if not self.blocks:
-            params = ", ".join(t.text for t in self.function_type.args)
-            return f"declare {ret} {self.ref}({params})"
+            params = ", ".join(" ".join([a.type.text, *a.attributes]) for a in self.args)
+            tail = "".join(" " + a for a in sorted(self.attributes))
+            return f"declare {ret} {self.ref}({params}){tail}"
         params = ", ".join(" ".join([a.type.text, *a.attributes, a.ref]) for a in self.args)
         tail = "".join(" " + a for a in sorted(self.attributes))
         tail += "".join(f" !{k} {v.ref}" for k, v in self.metadata.items())

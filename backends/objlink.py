@@ -23,14 +23,32 @@ from elftools.elf.constants import SH_FLAGS
 
 from bpfjit.codeimage import INDEX_SYMBOL, LIBC_SYMBOLS, MAP_SYMBOL, CodeImage
 from bpfjit.errors import BpfError
+from bpfjit.runfields import field_index
 
-__all__ = ["link_object"]
+__all__ = ["link_object", "ROUTINES"]
 
 R_X86_64_64, R_X86_64_PC32, R_X86_64_PLT32 = 1, 2, 4
 R_X86_64_GOTPCREL, R_X86_64_32, R_X86_64_32S = 9, 10, 11
 R_X86_64_PC64, R_X86_64_GOTPCRELX, R_X86_64_REX_GOTPCRELX = 24, 41, 42
 _GOT_RELOCS = {R_X86_64_GOTPCREL, R_X86_64_GOTPCRELX, R_X86_64_REX_GOTPCRELX}
 _STUB_SIZE = 16     # jmp qword ptr [rip + 2]; ud2; .quad target
+
+
+def _trap_routine() -> bytes:
+    """void bpf_trap(run, code, pc, arg, size) (System V: rdi, rsi, rdx, rcx, r8): store
+    the four into the run structure's trap fields and return."""
+    trap, pc, arg, size = (8 * field_index(name)
+                           for name in ("trap", "trap_pc", "trap_arg", "trap_size"))
+    assert max(trap, pc, arg, size) < 0x80             # each a disp8
+    return bytes([0x48, 0x89, 0x77, trap,               # mov [rdi + trap], rsi
+                  0x48, 0x89, 0x57, pc,                 # mov [rdi + trap_pc], rdx
+                  0x48, 0x89, 0x4F, arg,                # mov [rdi + trap_arg], rcx
+                  0x4C, 0x89, 0x47, size,               # mov [rdi + trap_size], r8
+                  0xC3])                                # ret
+
+
+# functions generated code calls that the linker supplies itself, placed in the image
+ROUTINES = {"bpf_trap": _trap_routine()}
 _MAP_NAME = re.compile(MAP_SYMBOL.replace("{}", r"(\d+)") + r"\Z")
 _INDEX_NAME = re.compile(INDEX_SYMBOL.replace("{}", r"(\d+)") + r"\Z")
 
@@ -73,6 +91,12 @@ def link_object(obj: bytes) -> CodeImage:
             symbols.append(address)
             if sym.name and sym["st_info"]["type"] == "STT_FUNC":
                 named[sym.name] = address
+        elif shndx == "SHN_UNDEF" and sym.name in ROUTINES:
+            if sym.name not in named:
+                image.extend(b"\xcc" * (-len(image) % 16))        # int3 padding
+                named[sym.name] = len(image)
+                image.extend(ROUTINES[sym.name])
+            symbols.append(named[sym.name])
         elif shndx == "SHN_UNDEF" and sym.name:
             arena, keys = _MAP_NAME.match(sym.name), _INDEX_NAME.match(sym.name)
             if sym.name not in LIBC_SYMBOLS and arena is None and keys is None:

@@ -236,3 +236,26 @@ def test_llvm_checks_only_the_region_the_verifier_knows(text, compare, not_compa
     body = extra["ir"].split('@"bpf_sub_0"', 1)[1].split("\n}\n", 1)[0]
     access = body[body.index("icmp sge"):]            # after the budget's checkpoint
     assert compare in access and not_compare not in access
+
+
+def test_the_linker_supplies_the_trap_routine_llvm_code_calls():
+    # bpf_trap(run, code, pc, arg, size) — System V: rdi, rsi, rdx, rcx, r8 — stores the
+    # four into the run structure's first four fields (trap, trap_pc, trap_arg, trap_size:
+    # 8 bytes each, bpfjit.runfields), and LLVM no longer compiles it in every module
+    capstone = pytest.importorskip("capstone")
+    from bpfjit.backends.objlink import ROUTINES
+    md = capstone.Cs(capstone.CS_ARCH_X86, capstone.CS_MODE_64)
+    text = [f"{i.mnemonic} {i.op_str}".strip() for i in md.disasm(ROUTINES["bpf_trap"], 0)]
+    assert text == ["mov qword ptr [rdi], rsi", "mov qword ptr [rdi + 8], rdx",
+                    "mov qword ptr [rdi + 0x10], rcx", "mov qword ptr [rdi + 0x18], r8",
+                    "ret"]
+    if "llvm" not in JITS:
+        return
+    # each field reaches the exception: pc, size, and whether it was a write
+    for text, pc, size, write in (("mov %r2, 7\nldxdw %r0, [%r1+16]\nexit", 1, 8, False),
+                                  ("mov %r0, 0\nja +0\nstw [%r1+18], 1\nexit", 2, 4, True)):
+        fn = bpfjit.compile(bpfjit.assemble(text), "llvm", cache=False, keep_ir=True)
+        assert 'declare void @"bpf_trap"' in fn.extra["ir"]
+        with pytest.raises(bpfjit.MemoryAccessError) as err:     # a 20-byte buffer
+            fn(bytearray(20))
+        assert (err.value.pc, err.value.size, err.value.write) == (pc, size, write)
