@@ -15,6 +15,7 @@ gives back the same program, or llvm-objdump's pseudo-C with syntax="c".
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 
@@ -279,13 +280,10 @@ def assemble(text: str) -> Program:
         body = line[pos:]
         if not body.strip():
             continue
-        col = pos + len(body) - len(body.lstrip()) + 1
-        name, ops_at = _split_mnemonic(body)
-        ops = _split_operands(body[ops_at:], pos + ops_at + 1)
-        if any(not o.text for o in ops):
-            bad = next(o for o in ops if not o.text)
-            raise _error(lineno, bad.column, "empty operand (stray comma?)")
-        spec, fields, target = _instruction(name, ops, lineno, col)
+        try:
+            col, spec, fields, target = _parsed(body, pos)
+        except AssembleError:               # again, to name this line in the error
+            col, spec, fields, target = _parse(body, pos, lineno)
         pending.append(_Pending(lineno, col, spec, fields, target))
         if spec.kind is Kind.EXIT:
             labels.setdefault(_FIRST_EXIT, pc)
@@ -316,6 +314,23 @@ def assemble(text: str) -> Program:
         insns.append(insn)
         pc += insn.slots
     return Program(insns)
+
+
+def _parse(body: str, pos: int, lineno: int) -> tuple[int, OpSpec, dict, _Operand | None]:
+    """(column, spec, fields, target) of one instruction's text, which starts at column
+    pos + 1 of line `lineno`."""
+    col = pos + len(body) - len(body.lstrip()) + 1
+    name, ops_at = _split_mnemonic(body)
+    ops = _split_operands(body[ops_at:], pos + ops_at + 1)
+    if any(not o.text for o in ops):
+        bad = next(o for o in ops if not o.text)
+        raise _error(lineno, bad.column, "empty operand (stray comma?)")
+    return (col, *_instruction(name, ops, lineno, col))
+
+
+# The same text parses the same way on any line (only errors name the line, and are not
+# cached): generated programs repeat nine lines in ten (the fuzzer's probes and fold)
+_parsed = functools.lru_cache(maxsize=4096)(lambda body, pos: _parse(body, pos, 0))
 
 
 def _resolve_target(p: _Pending, pc: int, labels: dict[str, int]) -> int:

@@ -190,3 +190,21 @@ def test_disassemble_pseudo_c(line, expected):
 def test_unknown_syntax_is_an_error():
     with pytest.raises(bpfjit.BpfError, match="syntax"):
         bpfjit.disassemble(bpfjit.assemble("exit"), syntax="intel")
+
+
+def test_an_error_names_its_line_and_column_however_often_its_text_was_seen():
+    # the assembler remembers how an instruction's text parses, which must not change
+    # what an error says: the line it is on and the column, whatever came before
+    # (the empty operand after a trailing comma starts in the column after it)
+    for text, line, column in (("mov %r0, 0\nmov %r0, 1,\nexit", 2, 12),
+                               ("mov %r0, 1,\nexit", 1, 12),
+                               ("mov %r0, 0\nmov %r0, 0\nexit\nfoo %r1", 4, 1),
+                               ("foo %r1", 1, 1),
+                               ("x: foo %r1", 1, 4)):
+        for _ in range(2):
+            with pytest.raises(bpfjit.AssembleError) as err:
+                bpfjit.assemble(text)
+            assert (err.value.line, err.value.column) == (line, column), text
+    # and the same text assembles to the same instruction on every line
+    prog = bpfjit.assemble("mov %r0, 7\nmov %r0, 7\nl: mov %r0, 7\nexit")
+    assert [i.imm for i in prog.insns[:3]] == [7, 7, 7]
