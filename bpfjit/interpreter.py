@@ -343,6 +343,12 @@ class Interpreter(TestRunnable):
         check_structure(prog)
         if not isinstance(budget, int) or budget < 1:
             raise BpfError(f"budget must be a positive int, got {budget!r}")
+        if type(frames) is not int or not 1 <= frames <= MAX_CALL_DEPTH:
+            raise BpfError(f"frames must be an int from 1 to {MAX_CALL_DEPTH}, got {frames!r}")
+        if stack_used is not None and (type(stack_used) is not int
+                                       or not 0 <= stack_used <= frames * STACK_SIZE):
+            raise BpfError(f"stack_used must be None or an int from 0 to {frames * STACK_SIZE} "
+                           f"({frames} frame(s) of {STACK_SIZE} bytes), got {stack_used!r}")
         self.helper_calls = helper_call_limit(helper_calls)
         self.program = prog
         self.frames = frames          # stack frames a run can reach (helpers see no others)

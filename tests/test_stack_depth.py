@@ -131,3 +131,27 @@ def test_a_stack_pointer_passed_to_a_helper_of_unknown_arguments_counts():
     for call in ("mov %r3, 100\ncallx %r3", "call 100"):
         text = f"mov %r1, %r10\nadd %r1, -300\n{call}\nmov %r0, 0\nexit"
         assert depth(text, helpers={100: lambda *args: 0}) == (320, 320), call
+
+
+@pytest.mark.parametrize("options,words", [
+    ({"frames": 0}, "frames must be an int from 1 to 8"),
+    ({"frames": 9}, "frames must be an int from 1 to 8"),
+    ({"frames": True}, "frames must be an int"),
+    ({"frames": 2.0}, "frames must be an int"),
+    ({"stack_used": -64}, "stack_used must be None or an int from 0 to 4096"),
+    ({"frames": 1, "stack_used": 576}, "from 0 to 512 (1 frame(s) of 512 bytes)"),
+    ({"stack_used": "64"}, "stack_used must be None or an int"),
+])
+def test_the_interpreter_refuses_frames_and_stack_it_cannot_have(options, words):
+    # the engines pass what the verifier found; someone building an Interpreter by hand
+    # gets a clear error for values no run could have (1-8 frames of 512 bytes)
+    from bpfjit.interpreter import Interpreter
+    with pytest.raises(bpfjit.BpfError, match=words.replace("(", r"\(").replace(")", r"\)")):
+        Interpreter(bpfjit.assemble("mov %r0, 0\nexit"), **options)
+
+
+def test_the_interpreter_takes_the_frames_and_stack_the_verifier_found():
+    from bpfjit.interpreter import Interpreter
+    prog = bpfjit.assemble("stdw [%r10-8], 5\nldxdw %r0, [%r10-8]\nexit")
+    v = bpfjit.verify(prog, cache=False)
+    assert Interpreter(prog, frames=v.frames, stack_used=v.stack_used)() == 5
