@@ -328,9 +328,12 @@ def _parse(body: str, pos: int, lineno: int) -> tuple[int, OpSpec, dict, _Operan
     return (col, *_instruction(name, ops, lineno, col))
 
 
-# The same text parses the same way on any line (only errors name the line, and are not
-# cached): generated programs repeat nine lines in ten (the fuzzer's probes and fold)
-_parsed = functools.lru_cache(maxsize=4096)(lambda body, pos: _parse(body, pos, 0))
+@functools.lru_cache(maxsize=4096)
+def _parsed(body: str, pos: int) -> tuple[int, OpSpec, dict, _Operand | None]:
+    """_parse, kept: the same text parses the same way on any line (only an error names
+    the line, and errors are not cached).  The fuzzer's programs repeat nine lines in
+    ten (its probes and fold).  Callers copy `fields` before changing it."""
+    return _parse(body, pos, 0)
 
 
 def _resolve_target(p: _Pending, pc: int, labels: dict[str, int]) -> int:
