@@ -464,6 +464,11 @@ class _Lowering(AluLowering, CallLowering, VersionLowering, SpeculationLowering)
         region = self.verified.regions.get(pc)
         ok = a.new_label()
         a("LEA", S2, Mem(8, b, off))                            # r11 = address
+        # an access of unknown region without maps, speculation-safe: each region's
+        # path poisons the address on its own tests' flags, so whichever path a
+        # misprediction takes, an address outside that region becomes POISON (with maps,
+        # whose probes are out of line, an lfence after all of them instead)
+        masked = region is None and self.spec and not self.prog.maps
         if region not in ("stack", "map"):
             a("MOV", S1, S2)
             a("SUB", S1, Mem(8, CTX, CTX_SLOT["mem"]))
@@ -472,7 +477,14 @@ class _Lowering(AluLowering, CallLowering, VersionLowering, SpeculationLowering)
                 self._check_jump("ae", fail)
                 self._poison_if("AE")
                 return Mem(size, S2, 0)
-            a.jump("b", ok)
+            if masked:
+                stack = a.new_label()
+                a.jump("ae", stack)                              # jae stack
+                self._poison_if("AE")                            # cmovae r11, POISON
+                a.jump("jmp", ok)
+                a.label(stack)
+            else:
+                a.jump("b", ok)
         if region != "stack" and self.prog.maps:
             # then the map values, out of line: back to `ok` when inside one
             probe = a.new_label()
@@ -480,15 +492,15 @@ class _Lowering(AluLowering, CallLowering, VersionLowering, SpeculationLowering)
             fail = probe
         a("CMP", S2, Mem(8, CTX, CTX_SLOT[f"stack_end{size}"]))     # below the stack's end
         self._check_jump("a", fail)
-        if region == "stack":
+        if region == "stack" or masked:
             self._poison_if("A")
         a("LEA", S1, Mem(8, self.fp, -STACK_SIZE))              # and in a live frame?
         a("CMP", S2, S1)
         self._check_jump("b", fail)
-        if region == "stack":
+        if region == "stack" or masked:
             self._poison_if("B")
         a.label(ok)
-        if region != "stack" and self.spec:
+        if region != "stack" and self.spec and not masked:
             a("LFENCE")             # reached from the buffer, the stack or a map: a barrier
         return Mem(size, S2, 0)
 
