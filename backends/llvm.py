@@ -42,7 +42,7 @@ from bpfjit.traps import WRITE_FLAG, TrapCode
 from .llvmalu import AluLowering
 from .llvmcodegen import TRIPLE, VECTORIZE
 from bpfjit.blinding import blinding_key, needs_blinding
-from bpfjit.speculation import zeroed_stack
+from bpfjit.speculation import fences_unknown_region, zeroed_stack
 from .llvmcalls import CallLowering
 from .llvmlines import LineInfo, line_table
 from .llvmspeculation import SpeculationLowering
@@ -293,14 +293,14 @@ class _Function(AluLowering, CallLowering, VersionLowering, SpeculationLowering)
             valid = b.or_(valid, b.icmp_unsigned("<=", d_map,
                                                  const(I64, the_map.size - size)))
         self.trap_unless(valid, TrapCode.MEMORY, pc, addr, mark)
-        if spec and not self.m.prog.maps:
+        if spec and fences_unknown_region(self.m.prog):
+            self.fence()            # the buffer, the stack or a map's values: a barrier
+        elif spec:
             # each candidate's offset is POISON unless the address lies in its region,
             # by compares the CPU does not predict: whichever pointer the selects (or a
-            # branch LLVM makes of them) pick, an address outside it faults; no barrier
+            # branch LLVM makes of them) pick, an address outside it faults
             d_mem = self.guard(x, bound, d_mem)
             d_stack = self.guard(d_stack, self._bound("stack", size), d_stack, strict=False)
-        elif spec:
-            self.fence()            # the buffer, the stack or a map's values: a barrier
         pointer = b.select(in_stack, b.gep(self.frame_lo, [d_stack], source_etype=I8),
                            b.inttoptr(addr, PTR)) if self.m.prog.maps else \
             b.gep(self.frame_lo, [d_stack], source_etype=I8)

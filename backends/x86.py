@@ -22,7 +22,7 @@ function (rsp is reset from r12), so local calls need no check on return.
 from __future__ import annotations
 
 from bpfjit.blinding import blinding_key, needs_blinding
-from bpfjit.speculation import POISON, clamp_region, zeroed_stack
+from bpfjit.speculation import POISON, clamp_region, fences_unknown_region, zeroed_stack
 from bpfjit.codeimage import CodeImage
 from bpfjit.cfg import block_leaders, budget_checkpoints, subprogram_ranges
 from bpfjit.context import packet_offsets
@@ -464,11 +464,11 @@ class _Lowering(AluLowering, CallLowering, VersionLowering, SpeculationLowering)
         region = self.verified.regions.get(pc)
         ok = a.new_label()
         a("LEA", S2, Mem(8, b, off))                            # r11 = address
-        # an access of unknown region without maps, speculation-safe: each region's
-        # path poisons the address on its own tests' flags, so whichever path a
-        # misprediction takes, an address outside that region becomes POISON (with maps,
-        # whose probes are out of line, an lfence after all of them instead)
-        masked = region is None and self.spec and not self.prog.maps
+        # an access of unknown region, speculation-safe without a barrier (unless
+        # fences_unknown_region): each region's path poisons the address on its own
+        # tests' flags, so whichever path a misprediction takes, an address outside
+        # that region becomes POISON
+        masked = region is None and self.spec and not fences_unknown_region(self.prog)
         if region not in ("stack", "map"):
             a("MOV", S1, S2)
             a("SUB", S1, Mem(8, CTX, CTX_SLOT["mem"]))

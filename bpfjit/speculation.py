@@ -48,7 +48,7 @@ from .errors import BpfError
 from .isa import STACK_SIZE, Kind, written_registers
 
 __all__ = ["POISON", "LEVELS", "speculation_level", "clamp_region", "zeroed_stack",
-           "poisoned_registers"]
+           "fences_unknown_region", "poisoned_registers"]
 
 # where a masked access goes: non-canonical, so an access there faults (and a
 # speculative one reads nothing); offsets of +-2 GiB around it stay non-canonical
@@ -93,6 +93,15 @@ def zeroed_stack(verified, level: str) -> int:
     touch (`VerifiedProgram.stack_used`), or at "all" every frame a run can reach,
     whole, since a clamp admits a whole live frame."""
     return STACK_SIZE * verified.frames if level == "all" else verified.stack_used
+
+
+def fences_unknown_region(prog) -> bool:
+    """Whether a checked access whose region the verifier cannot name ends with lfence:
+    in a program with maps, whose value arenas are regions besides the buffer and the
+    stack.  Without maps each of the two regions' own compares masks the address (a
+    conditional move to POISON), which no misprediction gets past, and no barrier is
+    needed (an lfence on every such access had cost corpus/plain's calc 2.0-2.4x)."""
+    return bool(prog.maps)
 
 
 def _base(insn) -> int:
