@@ -79,7 +79,9 @@ class VersionLowering(CopyTracking):
         same arithmetic): its fast copy then never tests the budget."""
         x = b.load(self.regs[trips.base], typ=I64)
         n = self.imm(trips.bound_imm)
-        if trips.bound_reg is not None:
+        if trips.bound_negated:     # the test compared x + c + q with the immediate
+            n = b.sub(n, b.load(self.regs[trips.bound_reg], typ=I64))
+        elif trips.bound_reg is not None:
             n = b.add(b.load(self.regs[trips.bound_reg], typ=I64), n)
         span = const(I64, 2 * RANGE if trips.signed else RANGE)
         if trips.signed:        # -RANGE <= x, n <= RANGE
@@ -104,8 +106,11 @@ class VersionLowering(CopyTracking):
         left = b.load(self.budget, typ=I64)
         covered = b.icmp_signed("<=", most, b.sdiv(left, const(I64, trips.iteration_cost)))
         ok = b.and_(b.and_(x_ok, n_ok), covered)
-        if trips.relation == "!=":
+        if trips.relation == "!=":      # n is met: ahead, a whole number of steps away
             ok = b.and_(ok, b.icmp_signed(">=", distance, const(I64, 1)))
+            if abs(trips.step) != 1:
+                rest = b.urem(distance, const(I64, abs(trips.step)))
+                ok = b.and_(ok, b.icmp_unsigned("==", rest, const(I64, 0)))
         elif trips.relation == ">=" and not trips.signed:    # no wrap below zero
             step = const(I64, -trips.step)
             ok = b.and_(ok, b.and_(b.icmp_signed(">=", b.add(n, strict), step),

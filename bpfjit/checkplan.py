@@ -31,6 +31,11 @@ __all__ = ["VersionedLoop", "versioned_loops", "CheckGroup", "check_groups"]
 # compile time, and its gain (one compare and branch per trip, or vectorization) is in
 # small loops
 BUDGET_FREE_SIZE = 24
+# or a loop of a few paths: the charge then depends on the path taken (a compare, a
+# set and an add each trip besides the budget's test: corpus/plain's window, 34 slots
+# in 3 blocks, 3.48 -> 3.07 us for 8 ms more of compile; tlv's 25-slot loop -2%)
+FORKED_LOOP_SIZE = 40
+FORKED_BLOCKS = 3
 # except a loop that branches a lot (a state machine's switch): with many paths, the
 # budget tested at the head costs more than a compare (bench/'s tokenizer, 62 blocks in
 # 134 slots, runs in 6.1 us instead of 7.6 with the llvm engine, for 26 ms more of
@@ -89,11 +94,12 @@ def _plan(verified) -> tuple[VersionedLoop, ...]:
 
 def _worth_budget_free(body: frozenset[int], blocks: dict) -> bool:
     """Whether a loop of these pcs is worth a budget-free copy (when its trips are
-    bounded): a small one, or a larger one of many blocks."""
+    bounded): a small one, or a larger one of several paths."""
     if len(body) <= BUDGET_FREE_SIZE:
         return True
-    return len(body) <= BRANCHY_LOOP_SIZE and \
-        sum(first in body for first in blocks) >= BRANCHY_BLOCKS
+    count = sum(first in body for first in blocks)
+    return (len(body) <= FORKED_LOOP_SIZE and count >= FORKED_BLOCKS) or \
+        (len(body) <= BRANCHY_LOOP_SIZE and count >= BRANCHY_BLOCKS)
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,9 @@ and has no exit but its own (what lets LLVM vectorise it).
 The loops found are those of the form compilers emit for counted loops: a body
 without cycles or calls, an induction variable `x` stepped by a constant `s` on every
 path around it, and a conditional jump that every trip passes (it dominates the back
-edges) comparing `x + c` with a loop-invariant register or an immediate.
+edges) comparing `x + c` with a loop-invariant register or an immediate, or, signed or
+by inequality, `x + c + q` (q loop-invariant) with an immediate: clang's
+`for (i = n - 4; i >= 0; i--)` over a 32-bit index it keeps as a 64-bit offset.
 """
 
 from __future__ import annotations
@@ -38,10 +40,12 @@ _NEGATE = {"jeq": "jne", "jne": "jeq", "jgt": "jle", "jle": "jgt", "jge": "jlt",
 @dataclass(frozen=True)
 class TripBound:
     """In trip k >= 1 the exit test compares `base@entry + step*k + offset` with
-    `n = bound_reg@entry + bound_imm` (`bound_reg` None: n is `bound_imm`), and the
-    loop goes on only while `relation` ("<=", ">=" or "!=", after moving the strict
-    comparisons' 1 into `strict`) holds.  `iteration_cost` is the most instructions one
-    trip can be charged."""
+    `n = bound_reg@entry + bound_imm` (`bound_reg` None: n is `bound_imm`; with
+    `bound_negated`, n = bound_imm - bound_reg@entry: the test compared the sum
+    `base + ... + bound_reg` with `bound_imm`), and the loop goes on only while
+    `relation` ("<=", ">=" or "!=", after moving the strict comparisons' 1 into
+    `strict`) holds.  `iteration_cost` is the most instructions one trip can be
+    charged."""
     base: int
     step: int
     offset: int
@@ -51,6 +55,7 @@ class TripBound:
     strict: bool
     signed: bool
     iteration_cost: int
+    bound_negated: bool = False
 
     def trips(self, base: int, bound: int) -> int | None:
         """The most times the loop head can run when entered with these values (as
@@ -67,9 +72,9 @@ class TripBound:
             if not self.signed and \
                     min(bound + int(self.strict), base + self.offset) < -self.step:
                 return None                       # the count could wrap below zero
-        else:                                     # "!=": counting by one towards n
+        else:                                     # "!=": counting towards n, which it meets
             distance = (bound - self.offset - base) if up else (base + self.offset - bound)
-            if distance < 1:
+            if distance < 1 or distance % abs(self.step):
                 return None
         return max(distance, 0) // abs(self.step) + 2
 
@@ -96,7 +101,8 @@ def trip_bound(prog, header: int, body: frozenset[int], latches, dominates, grap
         for pc in members[block]:
             _step(state, prog.at(pc))
         states[block] = state
-    back = _merge([states[latch] for latch in latches])
+    back = {r: form for r, form in _merge([states[latch] for latch in latches]).items()
+            if len(form) == 2}
     steps = {r: form[1] for r, form in back.items() if form[0] == r and form[1]}
     ivs = {r: (r, s, 0) for r, s in steps.items()}
     for r, (x, d) in back.items():
@@ -121,37 +127,60 @@ def _exit_test(prog, pc, state, body, ivs, invariant, iteration_cost) -> TripBou
     taken, fall = pc + 1 + insn.off, pc + 1
     if (taken in body) == (fall in body):
         return None
-    left = state.get(insn.dst)
+    left = _counted(state.get(insn.dst), ivs, invariant)
     right = ("imm", insn.imm) if spec.source == "imm" else state.get(insn.src)
     op = spec.op
-    if right is not None and right[0] in ivs and (left is None or left[0] not in ivs):
-        left, right, op = right, left, _MIRROR[op]
-    if left is None or right is None or left[0] not in ivs:
+    if left is None:
+        left, right, op = _counted(right, ivs, invariant), state.get(insn.dst), _MIRROR[op]
+    if left is None or right is None:
         return None
-    if right[0] == "imm":
+    iv, offset, summand = left
+    negated = summand is not None
+    if negated:         # x + c + q compared with an immediate: x + c with (imm - q)
+        if right[0] != "imm":
+            return None
+        bound_reg, bound_imm = summand, right[1]
+    elif right[0] == "imm":
         bound_reg, bound_imm = None, right[1]
-    elif right[0] in invariant:
+    elif len(right) == 2 and right[0] in invariant:
         bound_reg, bound_imm = right
     else:
         return None
-    base, step, offset = ivs[left[0]]
-    offset += left[1]
+    base, step, start = ivs[iv]
+    offset += start
     if abs(offset) >= _OFFSET_LIMIT or abs(bound_imm) >= _OFFSET_LIMIT or \
             abs(step) >= _STEP_LIMIT:
         return None
     go_on = op if taken in body else _NEGATE[op]
     signed = go_on.startswith("js")
+    if negated and not (signed or go_on == "jne"):
+        return None         # unsigned, x + c + q may wrap where x + c and imm - q do not
     kind = go_on[2:] if signed else go_on[1:]
     if kind in ("lt", "le") and step > 0:
         relation, strict = "<=", kind == "lt"
     elif kind in ("gt", "ge") and step < 0:
         relation, strict = ">=", kind == "gt"
-    elif go_on == "jne" and abs(step) == 1:
+    elif go_on == "jne":
         relation, strict = "!=", False
     else:
         return None
     return TripBound(base, step, offset, bound_reg, bound_imm, relation, strict, signed,
-                     iteration_cost)
+                     iteration_cost, negated)
+
+
+def _counted(form, ivs, invariant):
+    """`form` as (induction variable, constant, invariant summand or None), when it is
+    one induction variable plus a constant, plus at most one loop-invariant register."""
+    if form is None or form[0] == "imm":
+        return None
+    if len(form) == 2:
+        return (form[0], form[1], None) if form[0] in ivs else None
+    first, c, second = form
+    if first in ivs and second in invariant:
+        return first, c, second
+    if second in ivs and first in invariant:
+        return second, c, first
+    return None
 
 
 def _topological(header, blocks, succs) -> list[int] | None:
@@ -183,14 +212,19 @@ def _merge(states):
 
 
 def _step(state, insn) -> None:
-    """Forms `(r, c)` = the value r had at the loop head, plus c (mod 2^64)."""
+    """Forms `(r, c)` = the value r had at the loop head, plus c (mod 2^64), and
+    `(r, c, q)` = the sum of the values r and q had at the loop head, plus c."""
     spec = insn.spec
     if insn.kind is Kind.ALU and spec.width == 64 and spec.op in ("mov", "add", "sub"):
+        dst, src = state.get(insn.dst), state.get(insn.src)
         if spec.op == "mov" and spec.source == "reg":
-            form = state.get(insn.src)
-        elif spec.op != "mov" and spec.source == "imm" and insn.dst in state:
-            r, c = state[insn.dst]
-            form = (r, c + insn.imm if spec.op == "add" else c - insn.imm)
+            form = src
+        elif spec.op != "mov" and spec.source == "imm" and dst is not None:
+            step = insn.imm if spec.op == "add" else -insn.imm
+            form = (dst[0], dst[1] + step) + dst[2:]
+        elif spec.op == "add" and spec.source == "reg" and dst is not None and \
+                src is not None and len(dst) == len(src) == 2:
+            form = (dst[0], dst[1] + src[1], src[0])
         else:
             form = None
         if form is None:

@@ -196,6 +196,56 @@ def test_accesses_are_proven(text, accesses):
     assert v.stats == f"accesses={accesses} proven={accesses}"
 
 
+# 4-byte words, `for (i = 0; i < len / 4; i++)` as clang emits it: a pointer p = mem +
+# 4 * i + 3 moves in lockstep with i, and only `i < len / 4` bounds it.  Each word's
+# first and last bytes are folded: r0 = r0 * 31 + (first | last << 8)
+STRIDED = """
+    mov %r0, 0
+    jlt %r2, 4, out
+    rsh %r2, 2              # words = len / 4
+    mov %r3, 0              # i
+    add %r1, 3              # p = mem + 3
+loop:
+    ldxb %r5, [%r1-3]       # mem[4 * i]
+    ldxb %r4, [%r1]         # mem[4 * i + 3]
+    lsh %r4, 8
+    or %r4, %r5
+    mul %r0, 31
+    add %r0, %r4
+    add %r1, 4
+    add %r3, 1
+    jlt %r3, %r2, loop      # i < words
+out:
+    exit
+"""
+
+
+def test_a_strided_index_below_a_divided_length_is_proven():
+    # p = 4 * i + 3 with i <= words - 1 and 4 * words <= len: p <= len - 1
+    v = verify(bpfjit.assemble(STRIDED), cache=False)
+    assert v.stats == "accesses=2 proven=2"
+
+
+@pytest.mark.parametrize("change,proven", [
+    # i <= len / 4: one word too many, neither byte of the last word is in bounds
+    (("jlt %r3, %r2, loop", "jle %r3, %r2, loop"), 0),
+    (("rsh %r2, 2", "rsh %r2, 1"), 0),                  # len / 2 words of 4 bytes
+    (("ldxb %r4, [%r1]", "ldxb %r4, [%r1+1]"), 1),      # mem[4 * i + 4]: the next word
+], ids=["one-more", "half", "past-the-word"])
+def test_a_strided_index_past_the_divided_length_is_not_proven(change, proven):
+    v = verify(bpfjit.assemble(STRIDED.replace(*change)), cache=False)
+    assert v.stats == f"accesses=2 proven={proven}"
+
+
+@pytest.mark.parametrize("length", [0, 3, 4, 7, 8, 13, 64])
+def test_a_strided_loop_folds_every_word_on_every_engine(engine, length):
+    data = bytes((7 * i + 3) & 0xFF for i in range(length))
+    expected = 0
+    for i in range(length // 4):
+        expected = (expected * 31 + (data[4 * i] | data[4 * i + 3] << 8)) % 2**64
+    assert bpfjit.compile(bpfjit.assemble(STRIDED), engine)(bytearray(data)) == expected
+
+
 @pytest.mark.parametrize("length", [0, 1, 5, 30])
 def test_a_record_value_sums_on_every_engine(engine, length):
     value = bytes(range(200, 200 + length))

@@ -171,7 +171,11 @@ class AluRules:
                 if src_reg is not None and src.smin >= 0:
                     zone.add(dst, src_reg, 0)
         elif op in ("rsh", "div", "mod") and narrow:
+            whole = zone.equal_to(dst) if op == "rsh" and src.is_const and \
+                1 <= src.umin < width - 1 else None
             zone.keep_upper(dst)                         # only ever lowers a non-negative x
+            if whole is not None:                        # dst == whole // 2**k
+                zone.quot[dst] = (whole, 1 << src.umin, False)
         elif op == "arsh" and narrow and width == 64:
             zone.keep_upper(dst)
         else:

@@ -131,7 +131,8 @@ class State:
 
     def len_bound(self, x: int) -> int | None:
         """The best known bound on x - len: directly, or through what is known of
-        len - x (its mirror): y - (len - x) <= c with y >= lo gives x - len <= c - lo."""
+        len - x (its mirror): y - (len - x) <= c with y >= lo gives x - len <= c - lo,
+        or through a scaled index (`_scaled_len_bound`)."""
         best = self.zone.bound(x, LEN)
         if x in self.zone.mirrored:
             for y, _, down in self.zone.related(MIRROR + x):
@@ -139,6 +140,30 @@ class State:
                     lo = self.lower(y)
                     if lo is not None and (best is None or down - lo < best):
                         best = down - lo
+        if self.zone.affine and self.zone.quot:
+            scaled = self._scaled_len_bound(x)
+            if scaled is not None and (best is None or scaled < best):
+                best = scaled
+        return best
+
+    def _scaled_len_bound(self, x: int) -> int | None:
+        """x - len through a stride: `for (i = 0; i < len / 4; i++) load(p + 4 * i)`.
+        With x == a*y + b (a > 0), y - q <= d and q == z // c (z >= 0, a <= c):
+        x <= a*q + a*d + b <= z + a*d + b, and z - len <= e bounds x - len by a*d + b + e."""
+        best = None
+        for (u, y), (a, b) in self.zone.affine.items():
+            if u != x or a <= 0:
+                continue
+            for q, (z, c, times) in self.zone.quot.items():
+                d = None if times or a > c else self.zone.bound(y, q)
+                if d is None:
+                    continue
+                low = self.lower(z)
+                e = 0 if z == LEN else self.zone.bound(z, LEN)
+                if e is None or low is None or low < 0:
+                    continue
+                if best is None or a * d + b + e < best:
+                    best = a * d + b + e
         return best
 
     def bound(self, x: int, y: int) -> int | None:
@@ -333,6 +358,8 @@ class State:
                     self.clamp(x, None, hi_y + c)
                 if lo_x is not None:                 # y >= x - c
                     self.clamp(y, lo_x - c, None)
+        if self.zone.affine:            # a bound the zone gave (a widened counter's,
+            self._apply_affine()        # from its exit test) reaches its partners
 
     # ---- learning --------------------------------------------------------------------------
 
