@@ -246,6 +246,95 @@ def test_a_strided_loop_folds_every_word_on_every_engine(engine, length):
     assert bpfjit.compile(bpfjit.assemble(STRIDED), engine)(bytearray(data)) == expected
 
 
+# 16-bit big-endian pairs under 32-bit arithmetic, as clang emits `for (u32 i = 0; i <
+# len / 2; i++)` reading mem[2 * i] and mem[2 * i + 1]: the second byte's offset is a
+# 32-bit counter j = 2 * i + 1 (`add32 2` a trip), the first's is `j - 1` (`add32 -1`,
+# which stays in [0, 2^32) and so keeps its relation to j)
+PAIRS32 = """
+    mov %r0, 0
+    rsh %r2, 1              # pairs = len / 2
+    jeq32 %r2, 0, out
+    mov %r3, 0              # i
+    mov32 %r4, 1            # j
+loop:
+    mov32 %r5, %r4
+    add32 %r5, -1           # j - 1 = 2 * i
+    mov %r6, %r1
+    add %r6, %r5
+    ldxb %r6, [%r6]         # mem[2 * i]
+    mov %r7, %r1
+    add %r7, %r4
+    ldxb %r7, [%r7]         # mem[2 * i + 1]
+    lsh %r6, 8
+    or %r6, %r7
+    add %r0, %r6
+    add32 %r4, 2
+    add %r3, 1
+    jlt %r3, %r2, loop      # i < pairs
+out:
+    exit
+"""
+
+
+def test_a_32_bit_strided_index_is_proven():
+    # mem + j with j = 2 * i + 1, i <= pairs - 1, 2 * pairs <= len: j <= len - 1; and
+    # mem + (j - 1), whose offset is j's minus one
+    v = verify(bpfjit.assemble(PAIRS32), cache=False)
+    assert v.stats == "accesses=2 proven=2"
+
+
+@pytest.mark.parametrize("length", [0, 1, 2, 5, 6, 33])
+def test_32_bit_pairs_sum_on_every_engine(engine, length):
+    data = bytes((11 * i + 5) & 0xFF for i in range(length))
+    expected = sum(data[2 * i] << 8 | data[2 * i + 1] for i in range(length // 2))
+    assert bpfjit.compile(bpfjit.assemble(PAIRS32), engine)(bytearray(data)) == expected
+
+
+# `for (int i = (int)len - 1; i >= 0; i--)` as clang emits it for the default CPU: the
+# length's halves are taken apart by shifts that are not next to each other (`lsh 32`
+# once, `arsh 32` for the signed test `(int)len >= 1`, `rsh 32` later for the count),
+# and only the sign-extended copy's test says that len is at least 1
+COUNT_DOWN = """
+    mov %r0, 0
+    lsh %r2, 32
+    mov %r3, %r2
+    arsh %r3, 32            # (int)len
+    jslt %r3, 1, out
+    rsh %r2, 32             # len again
+    mov %r3, %r2
+    add %r3, -1             # i = len - 1
+loop:
+    mov %r4, %r1
+    add %r4, %r3
+    ldxb %r4, [%r4]         # mem[i]
+    mul %r0, 33
+    xor %r0, %r4
+    add %r3, -1
+    jsge %r3, 0, loop
+out:
+    exit
+"""
+
+
+def test_a_signed_count_down_from_a_split_extension_is_proven():
+    # (int)len >= 1 and (int)len == len when not negative: len >= 1, so i = len - 1
+    # starts in the buffer; `rsh 32` of `len << 32` is len again, with its relations
+    v = verify(bpfjit.assemble(COUNT_DOWN), cache=False)
+    assert v.stats == "accesses=1 proven=1"
+    # without the signed test, i = len - 1 may be -1
+    unguarded = COUNT_DOWN.replace("    jslt %r3, 1, out\n", "")
+    assert verify(bpfjit.assemble(unguarded), cache=False).stats == "accesses=1 proven=0"
+
+
+@pytest.mark.parametrize("length", [0, 1, 2, 9, 64])
+def test_a_signed_count_down_hashes_on_every_engine(engine, length):
+    data = bytes((13 * i + 1) & 0xFF for i in range(length))
+    expected = 0
+    for i in reversed(range(length)):
+        expected = (expected * 33 ^ data[i]) % 2**64
+    assert bpfjit.compile(bpfjit.assemble(COUNT_DOWN), engine)(bytearray(data)) == expected
+
+
 @pytest.mark.parametrize("length", [0, 1, 5, 30])
 def test_a_record_value_sums_on_every_engine(engine, length):
     value = bytes(range(200, 200 + length))

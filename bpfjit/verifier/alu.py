@@ -114,8 +114,18 @@ class AluRules:
             else:       # anything else turns a pointer (or map handle) into a number
                 st.forget_register(dst, top_scalar() if width == 64 else scalar(0, M32))
             return
+        link = st.zone.shifted.get(dst) if op in ("rsh", "arsh") and width == 64 and \
+            src_reg is None and st.zone.shifted else None
+        if link is not None and self._unshift(st, op, dst, insn.imm & 63):
+            return
+        whole = st.zone.equal_to(dst) if op == "lsh" and width == 64 and src_reg is None \
+            and insn.imm & 63 == 32 and old.umax <= M32 and not old.is_const else None
         result = alu_result(op, width, old, src, insn.off if op == "movsx" else 0)
         self._relate(st, op, width, dst, src_reg, old, src, result)
+        if whole is not None:                   # dst == whole << 32, until dst moves
+            st.zone.shifted[dst] = (whole, "shl")
+        elif link is not None and link[1] == "shl" and op == "arsh" and insn.imm & 63 == 32:
+            st.zone.shifted[dst] = (link[0], "sext")
 
     def _relate(self, st: State, op: str, width: int, dst: int, src_reg: int | None,
                 old: Value | None, src: Value, result: Value) -> None:
@@ -139,8 +149,8 @@ class AluRules:
                 exact = _bounded(src) and _bounded(old) and fits_signed(old.smin + lo,
                                                                         old.smax + hi)
             else:
-                exact = (old.umax <= M32 and src.umax <= M32 and 0 <= old.umin + lo
-                         and old.umax + hi <= M32)
+                exact = (old.umax <= M32 and (src.is_const or src.umax <= M32)
+                         and 0 <= old.umin + lo and old.umax + hi <= M32)
             if not exact:
                 st.forget_register(dst, result)
                 return
@@ -284,6 +294,22 @@ class AluRules:
                 zone.add(dst, src_reg, delta.smax)
                 zone.add(src_reg, dst, -delta.smin)
         self._tighten_from_zone(st, dst)
+
+    def _unshift(self, st: State, op: str, dst: int, count: int) -> bool:
+        """`rsh`/`arsh dst, 32 + k` of dst == y << 32: y (sign-extended from 32 bits,
+        which changes nothing below 2^31), shifted by k, with y's relations.  True when
+        done; False leaves the shift to the general rule."""
+        y, kind = st.zone.shifted[dst]
+        lo, hi = st.lower(y), st.upper(y)
+        if kind != "shl" or count < 32 or lo is None or hi is None or lo < 0 or \
+                hi > (M32 if op == "rsh" else M32 >> 1):
+            return False
+        st.copy_register(dst, y, scalar(lo, hi))
+        if count > 32:
+            v = st.regs[dst]
+            self._relate(st, "rsh", 64, dst, None, v, const(count - 32),
+                         alu_result("rsh", 64, v, const(count - 32)))
+        return True
 
     def _extend32(self, st: State, reg: int, signed: bool, then_shift: int) -> None:
         """`lsh r, 32` followed by `rsh`/`arsh r, 32 + k`: a 32-bit zero or sign extension

@@ -164,6 +164,16 @@ class BranchRules:
                     if down is not None and not zone.add(MIRROR + x, y, down):
                         return False
         for reg in (a_reg, b_reg):
+            link = zone.shifted.get(reg) if reg is not None and zone.shifted else None
+            if link is not None and link[1] == "sext" and st.regs[reg].smin >= 0:
+                # reg == y sign-extended from 32 bits, and not negative: y < 2^31, reg == y
+                # (`(int)len >= 1` bounds len)
+                del zone.shifted[reg]
+                if not st.regs[reg].fixed and not (
+                        zone.add(reg, link[0], 0) and zone.add(link[0], reg, 0)
+                        and st.tighten(reg)):
+                    return False
+        for reg in (a_reg, b_reg):
             if reg is not None and st.regs[reg].fixed:
                 zone.forget(reg)
         return all(not v.empty for v in st.regs)

@@ -40,6 +40,12 @@ def alu_result(op: str, width: int, a: Value | None, b: Value, movsx_bits: int =
     assert a is not None
     narrow = width == 64 or (a.umax <= M32 and b.umax <= M32)   # no bits above 32 to lose
     align = result_align(op, a, b, width)
+    if op in ("add", "sub") and width == 32 and b.is_const and a.umax <= M32:
+        # a 32-bit constant step (clang's `add32 r, -1` for `i - 1`): exact when the
+        # result stays in [0, 2^32) throughout, as unsigned arithmetic then never wraps
+        step = sem.sext(b.umin & M32, 32) * (1 if op == "add" else -1)
+        if 0 <= a.umin + step and a.umax + step <= M32:
+            return scalar(a.umin + step, a.umax + step, align=align)
     if op == "add":
         if narrow and a.umax + b.umax <= limit:
             return scalar(a.umin + b.umin, a.umax + b.umax, align=align)

@@ -148,12 +148,16 @@ class State:
 
     def _scaled_len_bound(self, x: int) -> int | None:
         """x - len through a stride: `for (i = 0; i < len / 4; i++) load(p + 4 * i)`.
-        With x == a*y + b (a > 0), y - q <= d and q == z // c (z >= 0, a <= c):
-        x <= a*q + a*d + b <= z + a*d + b, and z - len <= e bounds x - len by a*d + b + e."""
+        With x - u <= f, u == a*y + b (a > 0), y - q <= d and q == z // c (z >= 0,
+        a <= c): x <= a*q + a*d + b + f <= z + a*d + b + f, and z - len <= e bounds
+        x - len by a*d + b + e + f (u is x itself, f = 0, or a variable the zone
+        relates x to: the index a pointer was made from)."""
         best = None
         for (u, y), (a, b) in self.zone.affine.items():
-            if u != x or a <= 0:
+            f = 0 if u == x else self.zone.bound(x, u)
+            if f is None or a <= 0:
                 continue
+            b += f
             for q, (z, c, times) in self.zone.quot.items():
                 d = None if times or a > c else self.zone.bound(y, q)
                 if d is None:

@@ -47,11 +47,11 @@ def mirror(x: int) -> int:
 class Zone:
     """Closed difference constraints; `out[x][y] = c` means x - y <= c."""
 
-    __slots__ = ("out", "owned", "affine", "quot", "sums", "mirrored")
+    __slots__ = ("out", "owned", "affine", "quot", "sums", "mirrored", "shifted")
 
     def __init__(self, out: dict | None = None, affine: dict | None = None,
                  quot: dict | None = None, sums: dict | None = None,
-                 mirrored: set | None = None):
+                 mirrored: set | None = None, shifted: dict | None = None):
         self.out: dict[int, dict[int, int]] = {} if out is None else out
         self.owned: set[int] = set()          # rows this zone may change in place
         # (x, y) -> (a, b): x == a * y + b
@@ -63,18 +63,24 @@ class Zone:
         self.sums: dict[int, tuple[int, int]] = {} if sums is None else sums
         # variables whose mirror may be related to something
         self.mirrored: set[int] = set() if mirrored is None else mirrored
+        # x -> (y, "shl"): x == y << 32, y in [0, 2^32): half of a 32-bit extension whose
+        # two shifts clang moved apart (`lsh r, 32` ... `rsh r, 32` gives y back);
+        # x -> (y, "sext"): x == y sign-extended from 32 bits (`arsh r, 32` of the
+        # former), which is y itself once a branch shows x >= 0
+        self.shifted: dict[int, tuple[int, str]] = {} if shifted is None else shifted
 
     def copy(self) -> "Zone":
         self.owned = set()                    # rows are shared from now on
         return Zone(dict(self.out), dict(self.affine) if self.affine else None,
                     dict(self.quot) if self.quot else None,
                     dict(self.sums) if self.sums else None,
-                    set(self.mirrored) if self.mirrored else None)
+                    set(self.mirrored) if self.mirrored else None,
+                    dict(self.shifted) if self.shifted else None)
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Zone) and self.out == other.out \
             and self.affine == other.affine and self.quot == other.quot \
-            and self.sums == other.sums
+            and self.sums == other.sums and self.shifted == other.shifted
 
     def __repr__(self) -> str:
         return "Zone(" + ", ".join(f"v{x}-v{y}<={c}" for x, row in sorted(self.out.items())
@@ -130,6 +136,8 @@ class Zone:
             self._forget_affine(x)
         if self.quot:
             self._forget_quot(x)
+        if self.shifted:
+            self._forget_shifted(x)
         if self.out.pop(x, None) is not None:
             self.owned.discard(x)
         for y in [y for y, row in self.out.items() if x in row]:
@@ -143,6 +151,8 @@ class Zone:
         """x := y + c (x and y distinct); x's mirror becomes y's mirror - c."""
         self.forget(x)
         self._assign(x, y, c)
+        if c == 0 and self.shifted and y in self.shifted:
+            self.shifted[x] = self.shifted[y]
         if y in self.mirrored and x < MIRROR and y < MIRROR:
             self._assign(MIRROR + x, MIRROR + y, -c)
             self.mirrored.add(x)
@@ -191,6 +201,8 @@ class Zone:
                 self._forget_affine(x)
         if self.quot and (lo != 0 or hi != 0):
             self._forget_quot(x)
+        if self.shifted and (lo != 0 or hi != 0):
+            self._forget_shifted(x)
         row = self.out.get(x)
         if row:
             if hi is None:
@@ -303,7 +315,8 @@ class Zone:
                 out.setdefault(x, {})[y] = c
         mirrored = set().union(*(z.mirrored for z in zones))
         return Zone(out, _agreed([z.affine for z in zones]), _agreed([z.quot for z in zones]),
-                    _agreed([z.sums for z in zones]), mirrored or None)
+                    _agreed([z.sums for z in zones]), mirrored or None,
+                    _agreed([z.shifted for z in zones]))
 
     def widen(self, new: "Zone", implied_new: Callable[[int, int], Bound]) -> "Zone":
         """Constraints of `self` (the older state) that still hold in `new`; the others
@@ -317,7 +330,8 @@ class Zone:
                 if b is not None and b <= c:
                     out.setdefault(x, {})[y] = c
         return Zone(out, _agreed([self.affine, new.affine]), _agreed([self.quot, new.quot]),
-                    _agreed([self.sums, new.sums]), (self.mirrored | new.mirrored) or None)
+                    _agreed([self.sums, new.sums]), (self.mirrored | new.mirrored) or None,
+                    _agreed([self.shifted, new.shifted]))
 
     # ---- affine equalities -------------------------------------------------------------------
 
@@ -328,6 +342,10 @@ class Zone:
     def _forget_quot(self, x: int) -> None:
         for key in [k for k, (y, _, _) in self.quot.items() if x in (k, y)]:
             del self.quot[key]
+
+    def _forget_shifted(self, x: int) -> None:
+        for key in [k for k, (y, _) in self.shifted.items() if x in (k, y)]:
+            del self.shifted[key]
 
     def _forget_sums(self, x: int) -> None:
         for key in [k for k, (a, b) in self.sums.items() if x in (k, a, b)]:
