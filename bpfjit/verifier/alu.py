@@ -74,6 +74,22 @@ def _remaining_facts(zone, op: str, dst: int, src: int) -> tuple:
     return None
 
 
+def _scale(op: str, width: int, old: Value | None, src: Value) -> int:
+    """The factor m of `dst := m * dst` for a shift left or a multiplication by a
+    constant m >= 2 that cannot wrap (0 otherwise): dst then equals m times what it was
+    equal to, an affine equality that a stride's bound can use."""
+    if width != 64 or not src.is_const or old is None or old.kind != SCALAR or \
+            old.is_const or old.smin < 0:
+        return 0
+    if op == "lsh" and 1 <= src.umin < 63:
+        m = 1 << src.umin
+    elif op == "mul" and 2 <= src.umin < 1 << 31:
+        m = src.umin
+    else:
+        return 0
+    return m if old.umax * m < 1 << 62 else 0
+
+
 def _apply_remaining(zone, dst: int, src: int, facts) -> None:
     if facts is None:
         return
@@ -118,12 +134,17 @@ class AluRules:
             src_reg is None and st.zone.shifted else None
         if link is not None and self._unshift(st, op, dst, insn.imm & 63):
             return
-        whole = st.zone.equal_to(dst) if op == "lsh" and width == 64 and src_reg is None \
-            and insn.imm & 63 == 32 and old.umax <= M32 and not old.is_const else None
+        scale = _scale(op, width, old, src)
+        high = op == "lsh" and width == 64 and src_reg is None and insn.imm & 63 == 32 \
+            and old.umax <= M32 and not old.is_const        # dst == whole << 32
+        whole = st.zone.equal_to(dst) if scale or high else None
         result = alu_result(op, width, old, src, insn.off if op == "movsx" else 0)
         self._relate(st, op, width, dst, src_reg, old, src, result)
-        if whole is not None:                   # dst == whole << 32, until dst moves
-            st.zone.shifted[dst] = (whole, "shl")
+        if whole is not None and not st.regs[dst].fixed:    # until dst moves:
+            if scale:                                       # dst == scale * whole
+                st.zone.add_affine(dst, whole, scale, 0)
+            if high:
+                st.zone.shifted[dst] = (whole, "shl")
         elif link is not None and link[1] == "shl" and op == "arsh" and insn.imm & 63 == 32:
             st.zone.shifted[dst] = (link[0], "sext")
 
@@ -131,6 +152,9 @@ class AluRules:
                 old: Value | None, src: Value, result: Value) -> None:
         """Set dst to `result` and update its relations (scalar operands)."""
         zone = st.zone
+        if op == "or" and src.is_const and old is not None and 0 <= src.umin < 1 << old.align:
+            # x | c with c below x's alignment is x + c (clang's `n * 8 | 1` for `+ 1`)
+            op, result = "add", alu_result("add", width, old, src)
         if result.is_const:
             st.forget_register(dst, result)
             return
@@ -320,7 +344,18 @@ class AluRules:
             x = sem.sext(v.umin & M32, 32) if signed else v.umin & M32
             st.forget_register(reg, const(x >> then_shift))
             return
-        if signed:
+        # a value whose upper half is one constant k on its whole range loses k << 32
+        # (clang's `(u32)(n - 4)`: n + 0xfffffffc, then zero-extended): a shift that
+        # keeps its relations, as the zone moves it by a constant
+        window = v.smin + (1 << 31) >> 32 if signed else v.umin >> 32
+        same = v.kind == SCALAR and (
+            (v.smax + (1 << 31) >> 32) == window if signed else v.umax >> 32 == window)
+        if same and window:
+            moved = -(window << 32)
+            st.regs[reg] = scalar(smin=v.smin + moved, smax=v.smax + moved) if signed \
+                else scalar(v.umin + moved, v.umax + moved)
+            st.zone.shift(reg, moved, moved)
+        elif signed:
             unchanged = v.kind == SCALAR and -(1 << 31) <= v.smin and v.smax < (1 << 31)
             if not unchanged:
                 st.forget_register(reg, scalar(smin=-(1 << 31), smax=(1 << 31) - 1))

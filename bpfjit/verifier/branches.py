@@ -164,6 +164,9 @@ class BranchRules:
                     if down is not None and not zone.add(MIRROR + x, y, down):
                         return False
         for reg in (a_reg, b_reg):
+            if reg is not None and zone.affine:
+                st.learn_scaled(reg)
+        for reg in (a_reg, b_reg):
             link = zone.shifted.get(reg) if reg is not None and zone.shifted else None
             if link is not None and link[1] == "sext" and st.regs[reg].smin >= 0:
                 # reg == y sign-extended from 32 bits, and not negative: y < 2^31, reg == y

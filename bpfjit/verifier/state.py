@@ -140,7 +140,7 @@ class State:
                     lo = self.lower(y)
                     if lo is not None and (best is None or down - lo < best):
                         best = down - lo
-        if self.zone.affine and self.zone.quot:
+        if self.zone.affine and (self.zone.quot or self.zone.scaled):
             scaled = self._scaled_len_bound(x)
             if scaled is not None and (best is None or scaled < best):
                 best = scaled
@@ -168,7 +168,29 @@ class State:
                     continue
                 if best is None or a * d + b + e < best:
                     best = a * d + b + e
+            # c * q <= len + e, y - q <= d, a <= c, q >= 0: a * y <= a * q + a * d
+            # <= len + e + a * d
+            for q, (c, e) in self.zone.scaled.items():
+                d = 0 if q == y else self.zone.bound(y, q)
+                low = self.lower(q)
+                if d is None or a > c or low is None or low < 0:
+                    continue
+                if best is None or a * d + b + e < best:
+                    best = a * d + b + e
         return best
+
+    def learn_scaled(self, x: int) -> None:
+        """After x - len gained a bound: `x == a*y + b` (a >= 2) and x <= len + e give
+        a*y <= len + e - b, a fact about y that outlives x (clang reuses the register
+        that held `8 * n + 1` once the test `8 * n + 1 <= len` is made)."""
+        e = self.zone.bound(x, LEN)
+        if e is None or not self.zone.affine:
+            return
+        for (u, y), (a, b) in self.zone.affine.items():
+            if u == x and a >= 2 and y < 10:
+                old = self.zone.scaled.get(y)
+                if old is None or (old[0] == a and e - b < old[1]):
+                    self.zone.scaled[y] = (a, e - b)
 
     def bound(self, x: int, y: int) -> int | None:
         """The best known bound on x - y: the zone's, or the intervals'."""

@@ -47,11 +47,12 @@ def mirror(x: int) -> int:
 class Zone:
     """Closed difference constraints; `out[x][y] = c` means x - y <= c."""
 
-    __slots__ = ("out", "owned", "affine", "quot", "sums", "mirrored", "shifted")
+    __slots__ = ("out", "owned", "affine", "quot", "sums", "mirrored", "shifted", "scaled")
 
     def __init__(self, out: dict | None = None, affine: dict | None = None,
                  quot: dict | None = None, sums: dict | None = None,
-                 mirrored: set | None = None, shifted: dict | None = None):
+                 mirrored: set | None = None, shifted: dict | None = None,
+                 scaled: dict | None = None):
         self.out: dict[int, dict[int, int]] = {} if out is None else out
         self.owned: set[int] = set()          # rows this zone may change in place
         # (x, y) -> (a, b): x == a * y + b
@@ -68,6 +69,9 @@ class Zone:
         # x -> (y, "sext"): x == y sign-extended from 32 bits (`arsh r, 32` of the
         # former), which is y itself once a branch shows x >= 0
         self.shifted: dict[int, tuple[int, str]] = {} if shifted is None else shifted
+        # y -> (a, e): a * y <= len + e (a >= 2): what `8 * n + 1 <= len` says of n once
+        # the register that held the product is reused
+        self.scaled: dict[int, tuple[int, int]] = {} if scaled is None else scaled
 
     def copy(self) -> "Zone":
         self.owned = set()                    # rows are shared from now on
@@ -75,12 +79,14 @@ class Zone:
                     dict(self.quot) if self.quot else None,
                     dict(self.sums) if self.sums else None,
                     set(self.mirrored) if self.mirrored else None,
-                    dict(self.shifted) if self.shifted else None)
+                    dict(self.shifted) if self.shifted else None,
+                    dict(self.scaled) if self.scaled else None)
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Zone) and self.out == other.out \
             and self.affine == other.affine and self.quot == other.quot \
-            and self.sums == other.sums and self.shifted == other.shifted
+            and self.sums == other.sums and self.shifted == other.shifted \
+            and self.scaled == other.scaled
 
     def __repr__(self) -> str:
         return "Zone(" + ", ".join(f"v{x}-v{y}<={c}" for x, row in sorted(self.out.items())
@@ -138,6 +144,11 @@ class Zone:
             self._forget_quot(x)
         if self.shifted:
             self._forget_shifted(x)
+        if self.scaled:
+            if x == LEN_VAR:
+                self.scaled.clear()
+            else:
+                self.scaled.pop(x, None)
         if self.out.pop(x, None) is not None:
             self.owned.discard(x)
         for y in [y for y, row in self.out.items() if x in row]:
@@ -153,6 +164,9 @@ class Zone:
         self._assign(x, y, c)
         if c == 0 and self.shifted and y in self.shifted:
             self.shifted[x] = self.shifted[y]
+        if self.scaled and y in self.scaled:        # a * (y + c) <= len + e + a * c
+            a, e = self.scaled[y]
+            self.scaled[x] = (a, e + a * c)
         if y in self.mirrored and x < MIRROR and y < MIRROR:
             self._assign(MIRROR + x, MIRROR + y, -c)
             self.mirrored.add(x)
@@ -203,6 +217,15 @@ class Zone:
             self._forget_quot(x)
         if self.shifted and (lo != 0 or hi != 0):
             self._forget_shifted(x)
+        if self.scaled:
+            if x == LEN_VAR and (lo != 0 or hi != 0):
+                self.scaled.clear()
+            elif x in self.scaled:
+                if lo is not None and lo == hi:     # a * (x + s) <= len + e + a * s
+                    a, e = self.scaled[x]
+                    self.scaled[x] = (a, e + a * lo)
+                elif hi is None or hi > 0:          # x may grow
+                    del self.scaled[x]
         row = self.out.get(x)
         if row:
             if hi is None:
@@ -316,7 +339,7 @@ class Zone:
         mirrored = set().union(*(z.mirrored for z in zones))
         return Zone(out, _agreed([z.affine for z in zones]), _agreed([z.quot for z in zones]),
                     _agreed([z.sums for z in zones]), mirrored or None,
-                    _agreed([z.shifted for z in zones]))
+                    _agreed([z.shifted for z in zones]), _agreed([z.scaled for z in zones]))
 
     def widen(self, new: "Zone", implied_new: Callable[[int, int], Bound]) -> "Zone":
         """Constraints of `self` (the older state) that still hold in `new`; the others
@@ -331,7 +354,7 @@ class Zone:
                     out.setdefault(x, {})[y] = c
         return Zone(out, _agreed([self.affine, new.affine]), _agreed([self.quot, new.quot]),
                     _agreed([self.sums, new.sums]), (self.mirrored | new.mirrored) or None,
-                    _agreed([self.shifted, new.shifted]))
+                    _agreed([self.shifted, new.shifted]), _agreed([self.scaled, new.scaled]))
 
     # ---- affine equalities -------------------------------------------------------------------
 
