@@ -166,3 +166,69 @@ def test_what_the_verifier_proves_holds(text):
 @given(programs())
 def test_what_the_verifier_proves_holds_long(text):
     test_what_the_verifier_proves_holds.hypothesis.inner_test(text)
+
+
+# ---- counted loops over the buffer: a stride, a bound derived from the length --------
+
+@st.composite
+def strided_programs(draw):
+    """`for (i = 0; i < n; i++) access(mem + base + stride * i + off)` with n the length
+    shifted right, or a header byte scaled (`n * m | c` or `+ c`) and checked against
+    the length, through 32-bit extensions clang splits apart: the shapes the verifier's
+    quotient, scaled and lockstep facts prove.  Half the programs draw every part at
+    random (one byte too many, a stride larger than the divisor, the `|` past the
+    alignment); the other half fit, so that proofs are made and put to the test."""
+    fit = draw(st.booleans())
+    suffix, size = draw(st.sampled_from(SIZES))
+    base = draw(st.sampled_from([0, 1, 3]))
+    lines = ["mov %r0, 0", "jeq %r2, 0, out"]
+    if draw(st.booleans()):                  # n = len >> k, maybe through a split extension
+        k = draw(st.sampled_from([0, 1, 2, 3]))
+        lines += ["mov %r3, %r2"]
+        if draw(st.booleans()):
+            lines += ["lsh %r3, 32", "mov %r8, %r3", "arsh %r8, 32",
+                      f"jslt %r8, {draw(st.sampled_from([0, 1, 2]))}, out",
+                      f"{draw(st.sampled_from(['rsh', 'arsh']))} %r3, 32"]
+        lines += [f"rsh %r3, {k}"]
+        stride = 1 << k
+        room = 0                             # bytes after the last stride
+    else:                                    # n from the header, checked as n * m + c <= len
+        op, factor = draw(st.sampled_from([("lsh", 1), ("lsh", 2), ("lsh", 3), ("mul", 3),
+                                           ("mul", 12)]))
+        stride = 1 << factor if op == "lsh" else factor
+        room = draw(st.sampled_from([0, 1, 2, 3, 4, 7, 8]))
+        add = "add" if op == "mul" and fit else draw(st.sampled_from(["or", "add"]))
+        lines += ["ldxb %r3, [%r1]", "mov %r4, %r3", f"{op} %r4, {factor}",
+                  f"{add} %r4, {room}",
+                  f"{draw(st.sampled_from(['jgt', 'jge', 'jsgt']))} %r4, %r2, out"]
+    if fit:                                  # base + off >= 0, base + off + size <= stride + room
+        offs = [o for o in range(-base, stride + room - size - base + 1)] or [0]
+        off = draw(st.sampled_from(offs))
+        jump = "jlt"
+        lines += ["jeq %r3, 0, out"]
+    else:
+        stride = draw(st.sampled_from([1, 2, 3, 4, 8, 12]))
+        off = draw(st.sampled_from([-1, 0, 1, 2, 3, 4, 7, 8]))
+        jump = draw(st.sampled_from(["jlt", "jle", "jne", "jslt"]))
+        if draw(st.booleans()):
+            lines += ["jeq %r3, 0, out"]
+    lines += ["mov %r4, 0", "mov %r5, %r1", f"add %r5, {base}",
+              "head:", f"ldx{suffix} %r6, [%r5{off:+d}]", "add %r0, %r6",
+              f"add %r5, {stride}", "add %r4, 1", f"{jump} %r4, %r3, head", "out:", "exit"]
+    return "\n".join(lines)
+
+
+STRIDED_INPUTS = [bytes([first]) + bytes(range(1, n)) for n in (1, 2, 3, 4, 5, 7, 8, 9, 12,
+                                                                 16, 17, 25, 33, 40)
+                  for first in (0, 1, 2, 3, 5)]
+
+
+@settings(max_examples=150, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.too_slow])
+@given(strided_programs())
+def test_what_the_verifier_proves_of_strided_loops_holds(text):
+    try:
+        bpfjit.verify(bpfjit.assemble(text))
+    except bpfjit.VerifierError:
+        return
+    assert_proofs_hold(text, STRIDED_INPUTS)
