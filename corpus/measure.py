@@ -34,7 +34,7 @@ def measure(path: Path, runs: int) -> dict:
         prog = load(path)
         start = time.perf_counter()
         try:
-            verified = bpfjit.verify(prog, mode="checked", helpers=helpers)
+            verified = bpfjit.verify(prog, mode="checked", helpers=helpers, cache=False)
         except bpfjit.BpfError as exc:
             row["error"] = str(exc)
             return row
