@@ -409,6 +409,20 @@ def test_the_last_word_is_read_on_every_engine(engine, length):
     assert bpfjit.compile(bpfjit.assemble(LAST_WORD), engine)(bytearray(data)) == expected
 
 
+def test_the_log_shows_quotients_split_extensions_and_scaled_bounds():
+    # the state before each pc: after `rsh %r2, 2` of len (STRIDED pc 2), r2 is len / 4;
+    # after `lsh %r2, 32` (COUNT_DOWN pc 1) r2 is len << 32, and its copy shifted back
+    # arithmetically (pc 3) is len sign-extended; once `jgt %r4, %r2` (COUNTED pc 6)
+    # has bounded r4 = 8 * r3 + 1 by len, 8 * r3 <= len - 1
+    strided = verify(bpfjit.assemble(STRIDED), cache=False, log=True).log
+    assert "r2=len/4" in strided[3].split()
+    count_down = verify(bpfjit.assemble(COUNT_DOWN), cache=False, log=True).log
+    assert "r2=len<<32" in count_down[2].split()
+    assert "r3=sext32(len)" in count_down[4].split()
+    counted = verify(bpfjit.assemble(COUNTED), cache=False, log=True).log
+    assert "8*r3<=len-1" in counted[7].split()
+
+
 @pytest.mark.parametrize("length", [0, 1, 5, 30])
 def test_a_record_value_sums_on_every_engine(engine, length):
     value = bytes(range(200, 200 + length))

@@ -481,6 +481,15 @@ class State:
                     parts.append(f"{a}<={b}{c:+d}" if c else f"{a}<={b}")
         for (x, y), (k, c) in sorted(self.zone.affine.items()):
             parts.append(f"{_name(x, names)}={k}*{_name(y, names)}{c:+d}")
+        for x, (y, c, times) in sorted(self.zone.quot.items()):
+            parts.append(f"{_name(x, names)}={_name(y, names)}/{c}" + (f"*{c}" if times else ""))
+        for x, (y, kind) in sorted(self.zone.shifted.items()):
+            y_name = _name(y, names)
+            parts.append(f"{_name(x, names)}=" +
+                         (f"{y_name}<<32" if kind == "shl" else f"sext32({y_name})"))
+        for y, (a, e) in sorted(self.zone.scaled.items()):
+            parts.append(f"{a}*{_name(y, names)}<=len{e:+d}" if e else
+                         f"{a}*{_name(y, names)}<=len")
         if self.min_len:
             parts.append(f"len>={self.min_len}")
         return " ".join(parts)
