@@ -232,3 +232,36 @@ def test_what_the_verifier_proves_of_strided_loops_holds(text):
     except bpfjit.VerifierError:
         return
     assert_proofs_hold(text, STRIDED_INPUTS)
+
+
+# ---- 32-bit extensions of values related to the length -------------------------------
+
+@st.composite
+def extension_programs(draw):
+    """`len + k`, extended from 32 bits (`lsh 32; rsh/arsh 32 + s`, adjacent, or split
+    by a copy), then compared with len and used as an offset: the upper half is a
+    constant over the range for most k (0 to 0xffffffff, or negative), so the extension
+    moves the value, and its relations, by a constant the zone must count signed."""
+    k = draw(st.sampled_from([0, 4, -4, 0xFFFFFFFC, 1 << 32, (1 << 32) + 7, -(1 << 32),
+                              0xFFFFFFFF00000000, 0x7FFFFFFF, -(1 << 31), 1 << 63]))
+    shift = draw(st.sampled_from(["rsh", "arsh"]))
+    lines = ["mov %r0, 0", "mov %r3, %r2", f"lddw %r4, {k % 2**64:#x}", "add %r3, %r4",
+             "lsh %r3, 32"]
+    if draw(st.booleans()):
+        lines += ["mov %r5, %r3"]
+    lines += [f"{shift} %r3, {draw(st.sampled_from([32, 33]))}",
+              f"{draw(st.sampled_from(['jne', 'jeq', 'jgt', 'jge', 'jslt']))} %r3, %r2, out",
+              "mov %r0, 1", "mov %r6, %r1", "add %r6, %r3",
+              f"ldxb %r0, [%r6{draw(st.sampled_from([-5, -1, 0, 3])):+d}]", "out:", "exit"]
+    return "\n".join(lines)
+
+
+@settings(max_examples=100, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.too_slow])
+@given(extension_programs())
+def test_what_the_verifier_proves_of_extended_lengths_holds(text):
+    try:
+        bpfjit.verify(bpfjit.assemble(text))
+    except bpfjit.VerifierError:
+        return
+    assert_proofs_hold(text, [bytes(n) for n in (0, 1, 4, 5, 8, 40)])

@@ -86,6 +86,32 @@ def test_an_overwritten_spill_is_not_trusted(text):
     assert_proofs_hold(text, [bytes([0, 1, 2]), bytes([1, 1, 2])])
 
 
+# regression: a zero-extension (`lsh 32; rsh 32`) of len - 2^32, whose upper half is
+# 0xffffffff on its whole range, moved the zone's relations by -(0xffffffff << 32), the
+# unsigned view, instead of +2^32, the signed one the zone counts in: r3 == len was
+# held to be len - 2^64, and `jne %r3, %r2` always taken, so pcs 8 and 9 unreachable
+EXTENSION_OF_A_NEGATIVE_VALUE = """
+    mov %r0, 0
+    mov %r3, %r2
+    lddw %r4, 0xffffffff00000000
+    add %r3, %r4            # len - 2^32
+    lsh %r3, 32
+    rsh %r3, 32             # len again
+    jne %r3, %r2, out
+    mov %r0, 1
+out:
+    exit
+"""
+
+
+def test_a_zero_extension_of_a_negative_value_moves_its_relations_by_the_signed_difference(
+        engine):
+    assert_proofs_hold(EXTENSION_OF_A_NEGATIVE_VALUE, [bytes(0), bytes(8), bytes(300)])
+    prog = bpfjit.assemble(EXTENSION_OF_A_NEGATIVE_VALUE)
+    # r3 == len after the extension, so the jump falls through: r0 = 1
+    assert bpfjit.compile(prog, engine)(bytearray(8)) == 1
+
+
 # regression: when a recursive function's summary grew, the blocks whose state had not
 # changed were not analysed again, so what followed a recursive call kept the first,
 # too small summary (f "returns 1"), and a store indexed by the result was proven

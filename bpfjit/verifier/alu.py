@@ -346,14 +346,18 @@ class AluRules:
             return
         # a value whose upper half is one constant k on its whole range loses k << 32
         # (clang's `(u32)(n - 4)`: n + 0xfffffffc, then zero-extended): a shift that
-        # keeps its relations, as the zone moves it by a constant
+        # keeps its relations, as the zone moves it by a constant -- in the signed
+        # values the zone counts in (an unsigned k of 0xffffffff is -1 there)
         window = v.smin + (1 << 31) >> 32 if signed else v.umin >> 32
         same = v.kind == SCALAR and (
             (v.smax + (1 << 31) >> 32) == window if signed else v.umax >> 32 == window)
         if same and window:
             moved = -(window << 32)
-            st.regs[reg] = scalar(smin=v.smin + moved, smax=v.smax + moved) if signed \
-                else scalar(v.umin + moved, v.umax + moved)
+            if signed:
+                st.regs[reg] = scalar(smin=v.smin + moved, smax=v.smax + moved)
+            else:
+                st.regs[reg] = scalar(v.umin + moved, v.umax + moved)
+                moved = -((v.smin >> 32) << 32)     # the same window, counted signed
             st.zone.shift(reg, moved, moved)
         elif signed:
             unchanged = v.kind == SCALAR and -(1 << 31) <= v.smin and v.smax < (1 << 31)
