@@ -184,7 +184,7 @@ class State:
         a*y <= len + e - b, a fact about y that outlives x (clang reuses the register
         that held `8 * n + 1` once the test `8 * n + 1 <= len` is made)."""
         e = self.zone.bound(x, LEN)
-        if e is None or not self.zone.affine:
+        if e is None:
             return
         for (u, y), (a, b) in self.zone.affine.items():
             if u == x and a >= 2 and y < 10:
