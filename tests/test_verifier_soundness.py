@@ -78,10 +78,78 @@ clobber:
     exit
 """
 
+# regression: an unproven store is checked at run time against every live frame, not
+# only the one its pointer is in.  A callee storing above its own frame's top (r10+0)
+# wrote its caller's r10-512, where the caller had spilled a buffer pointer, and the
+# caller still trusted the spill: llvm and peachpy read address 4096
+CALLEE_WRITES_ABOVE_ITS_FRAME = """
+    mov %r0, 0
+    jeq %r2, 0, out
+    stxdw [%r10-512], %r1    # spill the buffer pointer
+    call local clobber
+    ldxdw %r4, [%r10-512]
+    ldxb %r0, [%r4]
+out:
+    exit
+clobber:
+    stdw [%r10+0], 4096      # the caller's r10-512
+    mov %r0, 0
+    exit
+"""
+
+# the same downwards: a store below the bottom of the caller's frame it points into
+# lands in the callee's own frame
+CALLEE_WRITES_BELOW_ITS_CALLERS_FRAME = """
+    mov %r0, 0
+    jeq %r2, 0, out
+    stdw [%r10-512], 0
+    mov %r3, %r1
+    mov %r1, %r10
+    add %r1, -512
+    call local clobber
+out:
+    exit
+clobber:
+    stxdw [%r10-8], %r3      # spill the buffer pointer in the own frame
+    stdw [%r1-8], 4096       # the caller's r10-520: this frame's r10-8
+    ldxdw %r4, [%r10-8]
+    ldxb %r0, [%r4]
+    exit
+"""
+
+# and upwards through a caller's pointer: two levels down, a store past the top of the
+# middle frame lands in the outermost one
+CALLEE_WRITES_PAST_ITS_CALLERS_FRAME = """
+    mov %r0, 0
+    jeq %r2, 0, out
+    stxdw [%r10-504], %r1    # spill the buffer pointer
+    call local middle
+    ldxdw %r4, [%r10-504]
+    ldxb %r0, [%r4]
+out:
+    exit
+middle:
+    stdw [%r10-8], 0
+    mov %r1, %r10
+    add %r1, -8
+    call local inner
+    mov %r0, 0
+    exit
+inner:
+    stdw [%r1+16], 4096      # middle's r10+8: the outermost frame's r10-504
+    mov %r0, 0
+    exit
+"""
+
 
 @pytest.mark.parametrize("text", [SPILL_OVERWRITTEN_THROUGH_AN_UNKNOWN_POINTER,
-                                  CALLEE_WRITES_BELOW_THE_POINTER_IT_WAS_GIVEN],
-                         ids=["unknown-pointer", "callee-below-its-pointer"])
+                                  CALLEE_WRITES_BELOW_THE_POINTER_IT_WAS_GIVEN,
+                                  CALLEE_WRITES_ABOVE_ITS_FRAME,
+                                  CALLEE_WRITES_BELOW_ITS_CALLERS_FRAME,
+                                  CALLEE_WRITES_PAST_ITS_CALLERS_FRAME],
+                         ids=["unknown-pointer", "callee-below-its-pointer",
+                              "callee-above-its-frame", "callee-below-its-callers-frame",
+                              "callee-past-its-callers-frame"])
 def test_an_overwritten_spill_is_not_trusted(text):
     assert_proofs_hold(text, [bytes([0, 1, 2]), bytes([1, 1, 2])])
 

@@ -163,15 +163,13 @@ class CallRules:
         written; spills it may have overwritten are forgotten."""
         if arg.kind != STACK:
             return
-        if arg.frame == 0 and size.kind == SCALAR and size.umax <= STACK_SIZE:
-            st.write_frame(arg.smin, arg.smax + size.umax)     # forgets the spills it hits
-            if arg.smin == arg.smax:
-                st.written |= frame_bits(arg.smin, arg.smin + size.umin)
-        elif arg.frame == 0:
+        if size.kind != SCALAR or size.umax > STACK_SIZE:
             self._forget_frame(st)
             self._note_frame_write(None, 0, 0)
-        else:
-            self._note_frame_write(arg.frame, arg.smin, arg.smax + min(size.umax, STACK_SIZE))
+            return
+        self._stack_written(st, arg.frame, arg.smin, arg.smax + size.umax)  # spills it hits go
+        if arg.frame == 0 and arg.smin == arg.smax:
+            st.written |= frame_bits(arg.smin, arg.smin + size.umin)
 
     def _helper_result(self, pc: int, helper: int, result, handle: Value | None,
                        st: State) -> Value:

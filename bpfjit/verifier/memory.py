@@ -15,10 +15,11 @@ so it forgets every spill, here and, through the call summary, in the callers.
 from __future__ import annotations
 
 from ..context import CONTEXTS, context_field
-from ..isa import STACK_SIZE, Kind
+from ..isa import MAX_CALL_DEPTH, STACK_SIZE, Kind
 from ..maps import RingBuf
-from .domain import (CTX, MAP_OR_NULL, MAP_PTR, MAP_PTR_OR_NULL, MAP_VALUE, MAX_LEN, MEM, NUMERIC,
-                     POINTERS, SCALAR, STACK, Value, const, map_indices, pointer, scalar)
+from .domain import (ANY_CALLER, CTX, MAP_OR_NULL, MAP_PTR, MAP_PTR_OR_NULL, MAP_VALUE,
+                     MAX_LEN, MEM, NUMERIC, POINTERS, SCALAR, STACK, Value, const,
+                     map_indices, pointer, scalar)
 from .state import FULL_FRAME, LEN, State, frame_bits, slot_var
 
 __all__ = ["MemoryRules"]
@@ -62,7 +63,7 @@ class MemoryRules:
         elif base.kind == MAP_VALUE and ok and lo == hi and not writes:
             loaded = self._constant_data(insn, st, base, lo, size)
         elif writes and base.kind == STACK:
-            self._note_frame_write(base.frame, lo, hi + size)
+            self._stack_written(st, base.frame, lo, hi + size)
         elif writes and base.kind not in (MEM, MAP_VALUE):
             # a pointer the verifier lost track of may point into any live frame
             self._forget_frame(st)
@@ -181,7 +182,7 @@ class MemoryRules:
             if kind is Kind.LDX and lo == hi:
                 loaded = self._reload(st, insn.dst, lo, size)
         if writes:
-            st.write_frame(lo, hi + size)
+            self._stack_written(st, 0, lo, hi + size)
             # a spill only inside the frame: a store outside it traps, and its slot's zone
             # variable (slot_var) would not be one
             if ok and lo == hi and size == 8 and kind in (Kind.ST, Kind.STX):
@@ -221,6 +222,30 @@ class MemoryRules:
             st.copy_register(dst, slot_var(slot), v)
             return v
         return None
+
+    def _stack_written(self, st: State, frame: int, lo: int, end: int) -> None:
+        """Bytes [lo, end) under the top of `frame` (0: the current one, k: the k-th
+        caller's, or ANY_CALLER) may have been written.  A run-time check admits every
+        live frame, so what lies outside that frame is another one's: frame k's offset
+        o is frame j's offset o - (j - k) * STACK_SIZE (the callers' frames are above)."""
+        if frame == 0 and lo >= -STACK_SIZE and end <= 0:
+            st.write_frame(lo, end)
+            return
+        if frame == ANY_CALLER:
+            if lo < -STACK_SIZE:        # below some caller's frame: down to this one
+                self._forget_frame(st)
+            inside = lo >= -STACK_SIZE and end <= 0
+            self._note_frame_write(ANY_CALLER, *((lo, end) if inside else (-STACK_SIZE, 0)))
+            return
+        for depth in range(MAX_CALL_DEPTH):
+            shift = (depth - frame) * STACK_SIZE
+            first, last = max(lo - shift, -STACK_SIZE), min(end - shift, 0)
+            if first >= last:
+                continue
+            if depth == 0:
+                st.write_frame(first, last)
+            else:
+                self._note_frame_write(depth, first, last)
 
     def _forget_frame(self, st: State) -> None:
         for slot in st.spills:
