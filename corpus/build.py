@@ -70,6 +70,27 @@ def _options(rng: random.Random, count: int) -> bytes:
     return bytes(out)
 
 
+def _frames(rng: random.Random, count: int) -> bytes:
+    """64-byte frames: mostly IPv4 (some with options, some too short a header) over
+    Ethernet, carrying TCP, UDP or ICMP; every seventh is IPv6."""
+    out = bytearray()
+    for k in range(count):
+        frame = bytearray(_words(rng, 64))
+        frame[12:14] = b"\x86\xdd" if k % 7 == 6 else b"\x08\x00"
+        frame[14] = 0x40 | rng.choice([5, 5, 5, 6, 4, 15])
+        frame[23] = rng.choice([6, 17, 1])
+        out += frame
+    return bytes(out)
+
+
+def _records(rng: random.Random, count: int) -> bytes:
+    out = bytearray()
+    for _ in range(count):
+        value = _words(rng, rng.randrange(0, 70))
+        out += bytes([rng.randrange(256)]) + len(value).to_bytes(2, "little") + value
+    return bytes(out)
+
+
 def _expression(rng: random.Random, depth: int) -> str:
     if depth == 0 or rng.random() < 0.3:
         return str(rng.randrange(10))
@@ -119,6 +140,10 @@ def inputs(name: str) -> list[bytes]:
         return [b"", base, base * 3, _words(rng, 4096)]
     if name == "base64":
         return [b"", _base64(rng, 30), b"QUJD$$$$", _base64(rng, 400)]
+    if name == "frames":
+        return [b"", _frames(rng, 1), _words(rng, 64 * 3), _frames(rng, 64)]
+    if name == "tlv":
+        return [b"", _records(rng, 5), b"\x01\xff\x00abc", _records(rng, 150)]
     raise SystemExit(f"no inputs for corpus program {name!r}")
 
 

@@ -154,6 +154,62 @@ put:
     exit
 """
 
+# struct cursor { u8 *pos; u8 *end; } on the caller's stack, moved on by a callee that
+# reads two bytes a call (their value + 1; 0 when fewer remain), at most 8 calls: the
+# callee knows pos and end from the caller's spills, and pos + 2 <= end proves its loads
+CURSOR_MOVED_ON_BY_A_CALLEE = """
+    stxdw [%r10-16], %r1     # pos = mem
+    add %r1, %r2
+    stxdw [%r10-8], %r1      # end = mem + len
+    mov %r6, 0
+    mov %r7, 0
+loop:
+    mov %r1, %r10
+    add %r1, -16
+    call local take
+    jeq %r0, 0, out
+    add %r6, %r0
+    add %r7, 1
+    jlt %r7, 8, loop
+out:
+    mov %r0, %r6
+    exit
+take:
+    ldxdw %r2, [%r1]         # pos
+    ldxdw %r3, [%r1+8]       # end
+    mov %r4, %r2
+    add %r4, 2
+    mov %r0, 0
+    jgt %r4, %r3, done
+    ldxb %r0, [%r2]
+    ldxb %r5, [%r2+1]
+    lsh %r5, 8
+    or %r0, %r5
+    add %r0, 1
+    stxdw [%r1], %r4         # pos += 2
+done:
+    exit
+"""
+
+
+def test_a_callee_reads_a_cursor_its_caller_passed_by_address():
+    prog = bpfjit.assemble(CURSOR_MOVED_ON_BY_A_CALLEE)
+    verified = verify(prog, mode="strict")      # every access proven, as the kernel does
+    lines = [line.split("#")[0].strip() for line in CURSOR_MOVED_ON_BY_A_CALLEE.splitlines()]
+    code = [line for line in lines if line and not line.endswith(":")]
+    loads = {code.index("ldxb %r0, [%r2]"), code.index("ldxb %r5, [%r2+1]")}
+    assert loads <= verified.proven
+
+
+@pytest.mark.parametrize("mem, expected", [
+    (bytes([1, 2, 3, 4, 5]), (0x0201 + 1) + (0x0403 + 1)),     # the fifth byte is alone
+    (bytes([0xff] * 20), 8 * 0x10000),                         # eight calls, no more
+    (b"", 0),
+])
+def test_a_cursor_moved_on_by_a_callee_runs_alike_on_every_engine(engine, mem, expected):
+    prog = bpfjit.assemble(CURSOR_MOVED_ON_BY_A_CALLEE)
+    assert bpfjit.compile(prog, engine)(bytearray(mem)) == expected
+
 
 # a record's value walked byte by byte: value[i] with i < length, once
 # value + length <= end is known

@@ -141,6 +141,120 @@ inner:
     exit
 """
 
+# a callee knows the spills of the frames a pointer it was given reaches; each of these
+# changes one behind its back, or gives it two different ones
+DEEPER_CALLEE_OVERWRITES_A_PASSED_SLOT = """
+    mov %r0, 0
+    jeq %r2, 0, out
+    stxdw [%r10-8], %r1      # the buffer pointer, in the slot passed down
+    mov %r1, %r10
+    add %r1, -8
+    call local middle
+out:
+    exit
+middle:
+    mov %r6, %r1
+    call local inner         # overwrites the slot
+    ldxdw %r4, [%r6]
+    ldxb %r0, [%r4]
+    exit
+inner:
+    stdw [%r1], 4096
+    mov %r0, 0
+    exit
+"""
+
+CALLEE_STORES_A_NUMBER_IN_ITS_CALLERS_SLOT = """
+    mov %r0, 0
+    jeq %r2, 0, out
+    stxdw [%r10-8], %r1
+    mov %r1, %r10
+    add %r1, -8
+    call local put
+    ldxdw %r4, [%r10-8]      # what put left there
+    ldxb %r0, [%r4]
+out:
+    exit
+put:
+    stdw [%r1], 4096
+    mov %r0, 0
+    exit
+"""
+
+TWO_CALL_SITES_PASS_DIFFERENT_SLOTS = """
+    mov %r0, 0
+    jeq %r2, 0, out
+    stxdw [%r10-8], %r1      # first call: the buffer pointer
+    mov %r1, %r10
+    add %r1, -8
+    call local read
+    stdw [%r10-8], 4096      # second call: a number
+    mov %r1, %r10
+    add %r1, -8
+    call local read
+out:
+    exit
+read:
+    ldxdw %r4, [%r1]
+    ldxb %r0, [%r4]
+    exit
+"""
+
+CALLEE_WRITES_THROUGH_AN_ALIAS = """
+    mov %r0, 0
+    jeq %r2, 0, out
+    stxdw [%r10-8], %r1
+    mov %r1, %r10
+    add %r1, -8
+    mov %r2, %r10
+    add %r2, -8              # the same slot
+    call local f
+out:
+    exit
+f:
+    stw [%r2], 4096          # two halves: no spill of its own
+    stw [%r2+4], 0
+    ldxdw %r4, [%r1]
+    ldxb %r0, [%r4]
+    exit
+"""
+
+RECURSION_OVERWRITES_A_PASSED_SLOT = """
+    mov %r0, 0
+    jeq %r2, 0, out
+    stxdw [%r10-8], %r1
+    mov %r1, %r10
+    add %r1, -8
+    mov %r2, 2
+    call local f
+out:
+    exit
+f:                           # f(p, n): the deepest level stores a number at p
+    jeq %r2, 0, bottom
+    mov %r6, %r1
+    sub %r2, 1
+    call local f
+    ldxdw %r4, [%r6]
+    ldxb %r0, [%r4]
+    exit
+bottom:
+    stdw [%r1], 4096
+    mov %r0, 0
+    exit
+"""
+
+CALLER_SLOTS = [DEEPER_CALLEE_OVERWRITES_A_PASSED_SLOT,
+                CALLEE_STORES_A_NUMBER_IN_ITS_CALLERS_SLOT,
+                TWO_CALL_SITES_PASS_DIFFERENT_SLOTS, CALLEE_WRITES_THROUGH_AN_ALIAS,
+                RECURSION_OVERWRITES_A_PASSED_SLOT]
+
+
+@pytest.mark.parametrize("text", CALLER_SLOTS,
+                         ids=["deeper-callee", "callee-stores", "two-call-sites", "alias",
+                              "recursion"])
+def test_a_callers_slot_changed_behind_a_callees_back_is_not_trusted(text):
+    assert_proofs_hold(text, [bytes([0, 1, 2]), bytes([1, 1, 2])])
+
 
 @pytest.mark.parametrize("text", [SPILL_OVERWRITTEN_THROUGH_AN_UNKNOWN_POINTER,
                                   CALLEE_WRITES_BELOW_THE_POINTER_IT_WAS_GIVEN,

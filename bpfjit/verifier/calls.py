@@ -13,13 +13,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ..helpers import HELPER_NAMES
-from ..isa import STACK_SIZE
+from ..isa import MAX_CALL_DEPTH, STACK_SIZE
 from ..maps import RingBuf
 from ..maps.base import MAP_TYPE_NAMES
 from .domain import (ANY_CALLER, CTX, MAP_OR_NULL, MAP_PTR, MAP_PTR_OR_NULL, MAP_VALUE, MEM,
                      NULLABLE, POINTERS, SCALAR, STACK, UNINIT, Value, join, map_indices,
                      pointer, replace, scalar, top_scalar, widen)
-from .state import LEN, State, frame_bits, slot_var
+from .state import LEN, State, frame_bits, outer_slot, slot_depth, slot_var
 from .zone import MIRROR
 
 __all__ = ["CallRules", "Summary"]
@@ -31,14 +31,18 @@ class Summary:
     """What callers learn from a subprogram's returns."""
     r0: Value | None = None            # join over its exits; None: it has not returned yet
     min_len: int | None = None         # every return has seen a buffer at least this long
-    # frame depth (1 = the caller's) -> (lo, hi): the offsets it may have written there
-    frame_writes: dict[int, tuple[int, int]] = field(default_factory=dict)
+    # frame depth (1 = the caller's) -> the bytes it may have written there (bit i: the
+    # byte at offset i - STACK_SIZE, as State.written)
+    frame_writes: dict[int, int] = field(default_factory=dict)
     unknown_writes: bool = False       # it wrote through a pointer the verifier lost
+    # the spills in its callers' frames (keys as it sees them) every return keeps: what
+    # a callee stored through the pointer it was given (a cursor it moved on)
+    frame_values: dict[int, Value] | None = None
     changes: int = 0                   # analyses that changed it (recursion widens it)
 
     def key(self) -> tuple:
         return (self.r0, self.min_len, tuple(sorted(self.frame_writes.items())),
-                self.unknown_writes)
+                self.unknown_writes, tuple(sorted((self.frame_values or {}).items())))
 
 
 class CallRules:
@@ -256,14 +260,21 @@ class CallRules:
         if summary is None or summary.r0 is None:
             self._waiting[target].add(self.current)
             return False
-        for depth, (lo, hi) in summary.frame_writes.items():
-            if depth in (1, ANY_CALLER):
-                st.write_frame(lo, hi)
-            if depth != 1:              # a frame further up: this function's callers'
-                self._note_frame_write(depth if depth == ANY_CALLER else depth - 1, lo, hi)
+        for depth, bits in summary.frame_writes.items():
+            if depth == ANY_CALLER:     # this frame, or one of this function's callers'
+                for mine in range(MAX_CALL_DEPTH):
+                    st.write_bits(bits, mine)
+                self._note_frame_bits(ANY_CALLER, bits)
+            else:                       # depth 1 is this frame, the others callers'
+                st.write_bits(bits, depth - 1)
+                self._note_frame_bits(depth - 1, bits)
         if summary.unknown_writes:
             self._forget_frame(st)
             self._note_frame_write(None, 0, 0)
+        for key, v in (summary.frame_values or {}).items():
+            mine = key + STACK_SIZE             # one frame less far up from here
+            if mine not in st.spills:           # written by the callee: as it left it
+                st.spills[mine] = _returned(v)
         self._clobber_after_call(st)
         r0 = summary.r0
         if r0.kind == UNINIT:           # a `void` function: fine unless r0 is read
@@ -277,32 +288,45 @@ class CallRules:
 
     @staticmethod
     def _callee_entry(st: State) -> State:
+        """The callee's state at entry: the arguments and their relations, and the
+        spills in the callers' frames that a stack pointer among them reaches (a struct
+        the caller passed by address, and what pointers stored there reach), seen from
+        one frame further down."""
         regs = [Value(UNINIT)] * 11
         for i in range(1, 6):
-            v = st.regs[i]
-            if v.kind == STACK and v.frame != ANY_CALLER:
-                v = replace(v, frame=v.frame + 1)
-            if v.kind in NULLABLE:
-                v = replace(v, ident=0)         # its copies stay behind in the caller
-            regs[i] = v
+            regs[i] = _passed(st.regs[i])
         regs[10] = pointer(STACK, 0, 0)
-        zone = st.zone.copy()
-        zone.drop_where(lambda var: 1 <= var <= 5 or var == LEN or 1 <= var - MIRROR <= 5)
-        return State(regs, {}, 0, zone, st.min_len)
+        names = {i: i for i in range(1, 6)}
+        names[LEN] = LEN
+        spills = {}
+        wanted = {v.frame for v in regs[1:6] if v.kind == STACK and v.frame > 0}
+        done = set()
+        while wanted - done:
+            depth = min(wanted - done)
+            done.add(depth)
+            if depth >= MAX_CALL_DEPTH:
+                continue
+            for key, v in st.spills.items():
+                if slot_depth(key) == depth - 1:
+                    passed = spills[outer_slot(1, key)] = _passed(v)
+                    names[slot_var(key)] = slot_var(outer_slot(1, key))
+                    if passed.kind == STACK and passed.frame > 0:
+                        wanted.add(passed.frame)
+        return State(regs, spills, 0, st.zone.renamed(names), st.min_len)
 
     def _note_frame_write(self, depth: int | None, lo: int, hi: int) -> None:
         """The current subprogram writes its caller's (depth 1), its caller's caller's
         (2)... frame at offsets [lo, hi), or one of them (ANY_CALLER); depth None:
         somewhere unknown."""
+        self._note_frame_bits(depth, frame_bits(lo, hi))
+
+    def _note_frame_bits(self, depth: int | None, bits: int) -> None:
+        """The same for the frame's bytes set in `bits` (State.written's layout)."""
         summary = self._summary(self.current)
         if depth is None:
             summary.unknown_writes = True
-            return
-        if depth == 0:
-            return
-        old = summary.frame_writes.get(depth)
-        summary.frame_writes[depth] = (lo, hi) if old is None else (min(old[0], lo),
-                                                                    max(old[1], hi))
+        elif depth != 0 and bits:
+            summary.frame_writes[depth] = summary.frame_writes.get(depth, 0) | bits
 
     # ---- exits ------------------------------------------------------------------------------
 
@@ -323,9 +347,37 @@ class CallRules:
             summary.r0 = join(summary.r0, r0)
         summary.min_len = st.min_len if summary.min_len is None else min(summary.min_len,
                                                                          st.min_len)
+        outer = {key: v for key, v in st.spills.items() if slot_depth(key) > 0}
+        if summary.frame_values is None:
+            summary.frame_values = outer
+        else:
+            growing = summary.changes > self.widen_after
+            summary.frame_values = {
+                key: widen(v, join(v, outer[key])) if growing else join(v, outer[key])
+                for key, v in summary.frame_values.items() if key in outer}
 
     def _summary(self, sub: int) -> Summary:
         summary = self.summaries.get(sub)
         if summary is None:
             summary = self.summaries[sub] = Summary()
         return summary
+
+
+def _returned(v: Value) -> Value:
+    """A callee's value as its caller sees it after the return: a stack pointer's frame
+    is one less far up (the callee's own is gone), and a map value or NULL unlinked."""
+    if v.kind == STACK:
+        return replace(v, frame=v.frame - 1) if v.frame >= 1 else top_scalar()
+    if v.kind in NULLABLE:
+        return replace(v, ident=0)
+    return v
+
+
+def _passed(v: Value) -> Value:
+    """A caller's value as its callee sees it: a stack pointer's frame is one further
+    up, and a map value or NULL is no longer linked to its copies (they stay behind)."""
+    if v.kind == STACK and v.frame != ANY_CALLER:
+        return replace(v, frame=v.frame + 1)
+    if v.kind in NULLABLE:
+        return replace(v, ident=0)
+    return v

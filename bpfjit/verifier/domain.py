@@ -240,7 +240,13 @@ def widen(old: Value, new: Value, thresholds: tuple[int, ...] = ()) -> Value:
     if j.kind != old.kind or j.kind == UNINIT or j == old:
         return j
     smin = old.smin if j.smin >= old.smin else _down(j.smin, thresholds, S64_MIN)
-    smax = old.smax if j.smax <= old.smax else _up(j.smax, thresholds, S64_MAX)
+    if j.kind == MEM and j.smax <= MAX_LEN:
+        # a buffer pointer moving on stays within the longest buffer first: unbounded,
+        # `p + 2` would lose both bounds, and with them what `p + 2 <= end` says
+        smax = old.smax if j.smax <= old.smax else min(_up(j.smax, thresholds, S64_MAX),
+                                                       MAX_LEN)
+    else:
+        smax = old.smax if j.smax <= old.smax else _up(j.smax, thresholds, S64_MAX)
     if j.kind != SCALAR:
         return replace(j, smin=smin, smax=smax)
     umin = old.umin if j.umin >= old.umin else _down(j.umin, thresholds, 0)

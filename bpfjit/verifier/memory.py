@@ -20,7 +20,7 @@ from ..maps import RingBuf
 from .domain import (ANY_CALLER, CTX, MAP_OR_NULL, MAP_PTR, MAP_PTR_OR_NULL, MAP_VALUE,
                      MAX_LEN, MEM, NUMERIC, POINTERS, SCALAR, STACK, Value, const,
                      map_indices, pointer, scalar)
-from .state import FULL_FRAME, LEN, State, frame_bits, slot_var
+from .state import FULL_FRAME, LEN, State, frame_bits, outer_slot, slot_var
 
 __all__ = ["MemoryRules"]
 
@@ -60,10 +60,10 @@ class MemoryRules:
         loaded = None
         if base.kind == STACK and base.frame == 0:
             loaded = self._own_frame(pc, insn, st, lo, hi, size, ok, writes, value)
+        elif base.kind == STACK:
+            loaded = self._caller_frame(insn, st, base.frame, lo, hi, size, ok, value)
         elif base.kind == MAP_VALUE and ok and lo == hi and not writes:
             loaded = self._constant_data(insn, st, base, lo, size)
-        elif writes and base.kind == STACK:
-            self._stack_written(st, base.frame, lo, hi + size)
         elif writes and base.kind not in (MEM, MAP_VALUE):
             # a pointer the verifier lost track of may point into any live frame
             self._forget_frame(st)
@@ -223,6 +223,26 @@ class MemoryRules:
             return v
         return None
 
+    def _caller_frame(self, insn, st: State, frame: int, lo: int, hi: int, size: int,
+                      ok: bool, value: Value | None) -> Value | None:
+        """An access to a caller's frame through a pointer it passed down: a spill the
+        callee's entry brought along (calls._callee_entry) reads back with its
+        relations, and an 8-byte store of a register is kept as a spill there."""
+        kind = insn.kind
+        if kind in (Kind.ST, Kind.STX, Kind.ATOMIC):
+            self._stack_written(st, frame, lo, hi + size)
+        if not 0 < frame < MAX_CALL_DEPTH or not ok or lo != hi:     # (ANY_CALLER: -1)
+            return None
+        key = outer_slot(frame, lo)
+        if kind is Kind.LDX:
+            return self._reload(st, insn.dst, key, size)
+        if size == 8 and kind in (Kind.ST, Kind.STX):
+            stored = const(insn.imm) if kind is Kind.ST else value
+            st.spills[key] = stored
+            if kind is Kind.STX and stored.kind in NUMERIC and not stored.fixed:
+                st.zone.assign(slot_var(key), insn.src)
+        return None
+
     def _stack_written(self, st: State, frame: int, lo: int, end: int) -> None:
         """Bytes [lo, end) under the top of `frame` (0: the current one, k: the k-th
         caller's, or ANY_CALLER) may have been written.  A run-time check admits every
@@ -235,17 +255,18 @@ class MemoryRules:
             if lo < -STACK_SIZE:        # below some caller's frame: down to this one
                 self._forget_frame(st)
             inside = lo >= -STACK_SIZE and end <= 0
-            self._note_frame_write(ANY_CALLER, *((lo, end) if inside else (-STACK_SIZE, 0)))
+            lo, end = (lo, end) if inside else (-STACK_SIZE, 0)
+            for depth in range(1, MAX_CALL_DEPTH):
+                st.write_frame(lo, end, depth)
+            self._note_frame_write(ANY_CALLER, lo, end)
             return
         for depth in range(MAX_CALL_DEPTH):
             shift = (depth - frame) * STACK_SIZE
             first, last = max(lo - shift, -STACK_SIZE), min(end - shift, 0)
             if first >= last:
                 continue
-            if depth == 0:
-                st.write_frame(first, last)
-            else:
-                self._note_frame_write(depth, first, last)
+            st.write_frame(first, last, depth)
+            self._note_frame_write(depth, first, last)
 
     def _forget_frame(self, st: State) -> None:
         for slot in st.spills:

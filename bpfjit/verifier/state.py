@@ -2,8 +2,10 @@
 relations between them (a zone), and what is known of the buffer's length.
 
 Zone variables are numbered: registers r0-r9 are 0-9 (r10 is always the frame's top),
-`LEN` is the buffer length (the packet's, for XDP), and an 8-byte slot of the current
-frame that holds a spilled register is `slot_var(offset)`; above them, `MIRROR + v` is
+`LEN` is the buffer length (the packet's, for XDP), and an 8-byte slot that holds a
+spilled register is `slot_var(key)`: the key is the slot's offset in the current frame,
+or `outer_slot(depth, offset)` in a caller's (what a callee reads through a pointer its
+caller gave it: a cursor struct's fields); above them, `MIRROR + v` is
 len - v (bpfjit.verifier.zone) and `GHOST + v` the value v had at a loop head (strict
 mode's termination proofs).  A variable is related only while its value is numeric (a
 scalar or a pointer's offset).
@@ -16,11 +18,11 @@ from .domain import (BIG, MAX_LEN, MEM, NUMERIC, UNINIT, Value, join, replace, s
                      top_scalar, widen)
 from .zone import MAX_RELATION, MIRROR, Zone
 
-__all__ = ["State", "LEN", "GHOST", "slot_var", "slot_offset", "FULL_FRAME",
-           "frame_bits", "merge"]
+__all__ = ["State", "LEN", "GHOST", "slot_var", "slot_offset", "outer_slot", "slot_depth",
+           "FULL_FRAME", "frame_bits", "merge"]
 
 LEN = 11
-_SLOT_BASE = 1000
+_SLOT_BASE = 5000   # slot keys reach down to -MAX_CALL_DEPTH * STACK_SIZE: variables >= 904
 GHOST = 10000       # GHOST + v: the value v had at a loop head (termination proofs only)
 FULL_FRAME = (1 << STACK_SIZE) - 1
 
@@ -31,6 +33,17 @@ def slot_var(offset: int) -> int:
 
 def slot_offset(var: int) -> int:
     return var - _SLOT_BASE
+
+
+def outer_slot(depth: int, offset: int) -> int:
+    """The key of the slot at `offset` in the depth-th caller's frame (0: the current
+    frame, whose keys are its offsets): the frames lie one under another."""
+    return offset - depth * STACK_SIZE
+
+
+def slot_depth(key: int) -> int:
+    """The frame a slot key is in (0: the current one, k: the k-th caller's)."""
+    return (-key - 1) // STACK_SIZE
 
 
 def frame_bits(lo: int, hi: int) -> int:
@@ -455,13 +468,26 @@ class State:
         else:
             self.zone.forget(reg)
 
-    def write_frame(self, lo: int, hi: int) -> None:
-        """Bytes [lo, hi) of the current frame are written: the spills they overlap are
-        gone."""
-        self.written |= frame_bits(lo, hi)
+    def write_frame(self, lo: int, hi: int, depth: int = 0) -> None:
+        """Bytes [lo, hi) of the current frame (or of the depth-th caller's, clipped to
+        it) are written: the spills they overlap are gone."""
+        if depth == 0:
+            self.written |= frame_bits(lo, hi)
+        lo, hi = outer_slot(depth, max(lo, -STACK_SIZE)), outer_slot(depth, min(hi, 0))
         for slot in [s for s in self.spills if s < hi and s + 8 > lo]:
             del self.spills[slot]
             self.zone.forget(slot_var(slot))
+
+    def write_bits(self, bits: int, depth: int = 0) -> None:
+        """The bytes of the current frame set in `bits` (as in `written`), or of the
+        depth-th caller's, are written: the spills they overlap are gone."""
+        if depth == 0:
+            self.written |= bits
+        bottom = outer_slot(depth, -STACK_SIZE)       # the key of the frame's lowest byte
+        for slot in list(self.spills):
+            if slot_depth(slot) == depth and bits >> (slot - bottom) & 0xff:
+                del self.spills[slot]
+                self.zone.forget(slot_var(slot))
 
     def describe(self) -> str:
         """The state as one line of the verifier log."""
@@ -504,7 +530,11 @@ def _name(var: int, names: dict) -> str:
         return "old(" + _name(var - GHOST, names) + ")"
     if var < 10:
         return f"r{var}"
-    return f"[r10{slot_offset(var):+d}]"
+    key = slot_offset(var)
+    depth = slot_depth(key)
+    if depth:
+        return f"[caller{depth}{key + depth * STACK_SIZE:+d}]"
+    return f"[r10{key:+d}]"
 
 
 def _within(inner: Value, outer: Value) -> bool:

@@ -304,6 +304,36 @@ class Zone:
         for x in doomed:
             self.forget(x)
 
+    def renamed(self, names: dict[int, int]) -> "Zone":
+        """The relations among the variables `names` maps, each under its new name (a
+        mirror follows its variable): what a callee's entry keeps of its caller's zone,
+        whose slots are the callee's caller slots.  A closed zone stays closed."""
+        def new(v: int) -> int | None:
+            if v >= MIRROR:
+                w = names.get(v - MIRROR)
+                return None if w is None else MIRROR + w
+            return names.get(v)
+
+        out = {}
+        for x, row in self.out.items():
+            nx = new(x)
+            if nx is not None:
+                kept = {ny: c for y, c in row.items() if (ny := new(y)) is not None}
+                if kept:
+                    out[nx] = kept
+        affine = {(new(x), new(y)): f for (x, y), f in self.affine.items()
+                  if new(x) is not None and new(y) is not None}
+        quot = {new(x): (new(y), c, times) for x, (y, c, times) in self.quot.items()
+                if new(x) is not None and new(y) is not None}
+        sums = {new(x): (new(a), new(b)) for x, (a, b) in self.sums.items()
+                if None not in (new(x), new(a), new(b))}
+        shifted = {new(x): (new(y), kind) for x, (y, kind) in self.shifted.items()
+                   if new(x) is not None and new(y) is not None}
+        scaled = {new(y): f for y, f in self.scaled.items() if new(y) is not None}
+        mirrored = {names[x] for x in self.mirrored if x in names}
+        return Zone(out, affine or None, quot or None, sums or None, mirrored or None,
+                    shifted or None, scaled or None)
+
     # ---- merging paths ---------------------------------------------------------------------
 
     @staticmethod
