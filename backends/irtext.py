@@ -275,7 +275,7 @@ class Function(Value):
     """A function: a declaration until it has blocks."""
 
     __slots__ = ("module", "name", "function_type", "args", "blocks", "attributes",
-                 "linkage", "metadata", "_names", "_count")
+                 "linkage", "calling_convention", "metadata", "_names", "_count")
 
     def __init__(self, module: "Module", function_type: FunctionType, name: str):
         super().__init__(_PTR, "@" + _name(name))
@@ -285,6 +285,7 @@ class Function(Value):
         self.blocks: list[Block] = []
         self.attributes: set[str] = set()          # function attributes, printed sorted
         self.linkage = ""
+        self.calling_convention = ""           # "" is C's; its calls must name the same
         self.metadata: dict = {}
         self._names: set[str] = set()
         module.functions.append(self)
@@ -316,7 +317,8 @@ class Function(Value):
 
     def render(self) -> str:
         ret = self.function_type.return_type.text
-        linkage = self.linkage + " " if self.linkage else ""
+        linkage = "".join(word + " " for word in (self.linkage, self.calling_convention)
+                          if word)
         if not self.blocks:
             params = ", ".join(" ".join([a.type.text, *a.attributes]) for a in self.args)
             tail = "".join(" " + a for a in sorted(self.attributes))
@@ -540,7 +542,8 @@ class IRBuilder:
         # a function or inline asm; else a loaded function pointer, whose type knows
         ftype = fn.function_type if isinstance(fn, (Function, InlineAsm)) else fn.type.pointee
         ret = ftype.return_type
-        text = f"call {ret.text} {fn.ref}({', '.join(f'{a.type.text} {a.ref}' for a in args)})"
+        cconv = getattr(fn, "calling_convention", "")
+        text = f"call {cconv + ' ' if cconv else ''}{ret.text} {fn.ref}({', '.join(f'{a.type.text} {a.ref}' for a in args)})"
         if attrs:
             text += " " + " ".join(attrs)
         if ret.text == "void":

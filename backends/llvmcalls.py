@@ -144,11 +144,13 @@ class CallLowering:
 
     def _call_local(self, pc, insn) -> None:
         b = self.b
-        # the callee's frame must still lie within the stack: frame_top - 1024 >= base
-        room = b.icmp_unsigned(">=", b.sub(self.frame_lo_i, const(I64, STACK_SIZE)),
-                               b.ptrtoint(self.stack_base, I64))
-        self.trap_unless(room, TrapCode.CALL_DEPTH, pc)
         frame = self.frame_lo
+        if self.m.verified.recursive:
+            # the callee's frame must still lie within the stack: frame_top - 1024 >= base
+            # (without recursion the verifier bounded the chain of frames)
+            room = b.icmp_unsigned(">=", b.sub(self.frame_lo_i, const(I64, STACK_SIZE)),
+                                   b.ptrtoint(self.stack_base, I64))
+            self.trap_unless(room, TrapCode.CALL_DEPTH, pc)
         if self.m.spec and self.m.verified.recursive:
             # (bpfjit.speculation) a mispredicted depth test: the callee's frame at POISON
             base = b.ptrtoint(self.stack_base, I64)
