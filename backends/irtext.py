@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 
-__all__ = ["IntType", "PointerType", "VoidType", "FunctionType", "ArrayType",
-           "FunctionPointer", "Constant", "Module", "Function", "Block", "GlobalVariable",
+__all__ = ["IntType", "PointerType", "VoidType", "FunctionType", "ArrayType", "StructType",
+           "FunctionPointer", "poison", "Constant", "Module", "Function", "Block", "GlobalVariable",
            "InlineAsm", "MetaDataString", "DIToken", "CallInstr", "IRBuilder"]
 
 
@@ -97,6 +97,8 @@ class _StructType(Type):
         self.text = "{" + ", ".join(e.text for e in self.elements) + "}"
 
 
+StructType = _StructType          # a literal struct: `{i64, i64}`
+
 _VOID, _PTR, _I1 = VoidType(), PointerType(), IntType(1)
 
 
@@ -122,6 +124,11 @@ class Constant(Value):
     def __init__(self, type_: Type, value):
         self.type, self.constant = type_, value
         self.ref = "null" if value is None else str(value)
+
+
+def poison(type_: Type) -> Value:
+    """The value of `type_` with nothing in it yet (what `insertvalue` starts from)."""
+    return Value(type_, "poison")
 
 
 class Argument(Value):
@@ -525,6 +532,10 @@ class IRBuilder:
                    name: str = "") -> Instr:
         return self._value(val.type, f"atomicrmw {op} ptr {ptr.ref}, {val.type.text} "
                                      f"{val.ref} {ordering}", name)
+
+    def insert_value(self, agg: Value, value: Value, index: int, name: str = "") -> Instr:
+        return self._value(agg.type, f"insertvalue {agg.type.text} {agg.ref}, "
+                                     f"{value.type.text} {value.ref}, {index}", name)
 
     def extract_value(self, agg: Value, index: int, name: str = "") -> Instr:
         return self._value(agg.type.elements[index],

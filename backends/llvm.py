@@ -47,8 +47,8 @@ from .llvmcalls import CallLowering
 from .llvmlines import LineInfo, line_table
 from .llvmspeculation import SpeculationLowering
 from .llvmversions import VersionLowering
-from .llvmtypes import (ATOMIC_OPS, CMP, I1, I8, I32, I64, INT, PTR, REPORT_PTR, SUB_TYPE,
-                        const, fit_bound, run_field)
+from .llvmtypes import (ATOMIC_OPS, CMP, I1, I8, I32, I64, INT, PTR, REPORT_PTR, SUB_RESULT,
+                        SUB_TYPE, const, fit_bound, run_field)
 from .lpmops import emit_lpm_ops
 from .mapops import (OPERATIONS, emit_array_update, emit_hash_ops, inline_lookups,
                      native_map_calls)
@@ -66,9 +66,8 @@ class _Function(AluLowering, CallLowering, VersionLowering, SpeculationLowering)
         self.m = lowering
         self.func = func
         self.first, self.end = first, end
-        r1, r2, r3, r4, r5, frame_top, stack_base, run, mem, mem_len = func.args
-        self.frame_top, self.stack_base, self.run, self.mem, self.mem_len = \
-            frame_top, stack_base, run, mem, mem_len
+        r1, r2, r3, r4, r5, frame_top, stack_base, run, mem, budget = func.args
+        self.frame_top, self.stack_base, self.run, self.mem = frame_top, stack_base, run, mem
         entry = func.append_basic_block("entry")
         self.b = b = ir.IRBuilder(entry)
         self.regs = [b.alloca(I64, name=f"r{i}") for i in range(11)]
@@ -80,7 +79,10 @@ class _Function(AluLowering, CallLowering, VersionLowering, SpeculationLowering)
             b.store(const(I64, 0), self.regs[i])
         self.frame_top_i = b.ptrtoint(frame_top, I64, name="fp")
         b.store(self.frame_top_i, self.regs[10])
-        b.store(self.load_field("budget"), self.budget)
+        b.store(budget, self.budget)
+        # (the tenth argument register carries the budget, so the length comes from the
+        # run structure, once: a helper that resizes the packet is reloaded after anyway)
+        self.mem_len = self.load_field("mem_len")
         self.mem_i = b.ptrtoint(mem, I64, name="mem")
         self.frame_lo_i = b.sub(self.frame_top_i, const(I64, STACK_SIZE), name="frame_lo")
         # every pointer into the stack is derived from stack_base (noalias), the frame's
@@ -146,18 +148,16 @@ class _Function(AluLowering, CallLowering, VersionLowering, SpeculationLowering)
                 h.xor(const(ty, (value ^ key) & mask), opaque)
         return known
 
-    def save_budget(self) -> None:
-        """Write the budget back to the run structure (before a call or a return)."""
-        self.b.store(self.b.load(self.budget, typ=I64), self.field("budget"))
+    def ret(self, r0, builder=None) -> None:
+        """Return r0 and the budget left to the caller (in registers, not through the
+        run structure: after inlining, the budget stays in one SSA value)."""
+        b = builder or self.b
+        pair = b.insert_value(ir.poison(SUB_RESULT), r0, 0)
+        b.ret(b.insert_value(pair, b.load(self.budget, typ=I64), 1))
 
-    def save_budget_on_return(self, builder=None) -> None:
-        """Write the budget back before returning to a calling subprogram.  The main
-        subprogram returns to the entry point, whose run structure then dies: storing
-        it there would keep the budget live through every loop, budget-free copies too
-        (the trap paths let the structure escape, so LLVM cannot drop the store)."""
-        if self.first != 0:
-            b = builder or self.b
-            b.store(b.load(self.budget, typ=I64), run_field(b, self.run, "budget"))
+    def ret_trapped(self, builder) -> None:
+        """Return after a trap (recorded in the run structure): nothing more runs."""
+        builder.ret(ir.Value(SUB_RESULT, "zeroinitializer"))
 
     # ---- traps -----------------------------------------------------------------------------
 
@@ -172,7 +172,7 @@ class _Function(AluLowering, CallLowering, VersionLowering, SpeculationLowering)
         tb.call(self.m.trap_function, [self.run, const(I64, code), const(I64, pc),
                                        arg if arg is not None else const(I64, 0),
                                        const(I64, size)])
-        tb.ret(const(I64, 0))
+        self.ret_trapped(tb)
         if ok is None:
             self.b.branch(block)
         else:
@@ -191,7 +191,7 @@ class _Function(AluLowering, CallLowering, VersionLowering, SpeculationLowering)
     def return_if_callee_trapped(self) -> None:
         if self._return_zero is None:
             self._return_zero = self.func.append_basic_block("callee_trapped")
-            ir.IRBuilder(self._return_zero).ret(const(I64, 0))
+            self.ret_trapped(ir.IRBuilder(self._return_zero))
         trapped = self.b.icmp_unsigned("!=", self.load_field("trap"), const(I64, 0))
         cont = self.func.append_basic_block()
         self.b.cbranch(trapped, self._return_zero, cont).set_metadata(
@@ -567,7 +567,6 @@ class _Module:
         for name in CONFIG_FIELDS:
             b.store(b.load(run_field(b, config, name), typ=I64), run_field(b, run, name))
         b.store(const(I64, 0), run_field(b, run, "trap"))
-        b.store(b.load(run_field(b, run, "budget_limit"), typ=I64), run_field(b, run, "budget"))
         stack = b.alloca(ir.ArrayType(I8, STACK_BYTES), name="stack")
         stack.align = 16
         # zero the bytes a run may touch; the others are never accessible
@@ -590,8 +589,9 @@ class _Module:
             r1, r2 = b.add(r1, const(I64, self.block_at)), zero
         else:                               # r1 = 0 for an empty buffer (or none)
             r1 = b.select(b.icmp_unsigned("!=", mem_len, zero), r1, zero)
-        result = b.call(self.functions[0], [r1, r2, zero, zero, zero, top, stack, run, mem,
-                                            mem_len])
+        budget = b.load(run_field(b, run, "budget_limit"), typ=I64)
+        result = b.extract_value(b.call(self.functions[0], [r1, r2, zero, zero, zero, top,
+                                                            stack, run, mem, budget]), 0)
         # a trapped run reports its trap and returns TRAPPED
         trapped = b.icmp_unsigned("!=", b.load(run_field(b, run, "trap"), typ=I64), zero)
         with b.if_then(trapped, likely=False):

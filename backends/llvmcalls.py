@@ -159,15 +159,13 @@ class CallLowering:
             frame = b.gep(frame, [moved], source_etype=I8)
         target = self.m.functions[pc + 1 + insn.imm]
         args = [self.get(i) for i in range(1, 6)]
-        self.save_budget()
-        result = b.call(target, args + [frame, self.stack_base, self.run, self.mem,
-                                        self.mem_len])
+        pair = b.call(target, args + [frame, self.stack_base, self.run, self.mem,
+                                      b.load(self.budget, typ=I64)])
         self.return_if_callee_trapped()
-        b.store(self.load_field("budget"), self.budget)
-        self.set(0, result)
+        b.store(b.extract_value(pair, 1), self.budget)
+        self.set(0, b.extract_value(pair, 0))
         for i in range(1, 6):
             self.set(i, const(I64, 0))
 
     def _exit(self, pc, insn) -> None:
-        self.save_budget_on_return()
-        self.b.ret(self.get(0))
+        self.ret(self.get(0))

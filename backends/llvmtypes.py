@@ -7,14 +7,16 @@ from bpfjit.runfields import field_index
 from . import irtext as ir
 from .irtext import FunctionPointer
 
-__all__ = ["I1", "I8", "I16", "I32", "I64", "PTR", "INT", "SUB_TYPE", "HELPER_PTR",
-           "REPORT_PTR", "CMP", "SIMPLE_OPS", "SHIFT_OPS", "ATOMIC_OPS", "const", "fit_bound",
+__all__ = ["I1", "I8", "I16", "I32", "I64", "PTR", "INT", "SUB_TYPE", "SUB_RESULT",
+           "HELPER_PTR", "REPORT_PTR", "CMP", "SIMPLE_OPS", "SHIFT_OPS", "ATOMIC_OPS", "const", "fit_bound",
            "run_field"]
 
 I1, I8, I16, I32, I64 = (ir.IntType(n) for n in (1, 8, 16, 32, 64))
 PTR = ir.PointerType()
 INT = {8: I8, 16: I16, 32: I32, 64: I64}
-SUB_TYPE = ir.FunctionType(I64, [I64] * 5 + [PTR, PTR, PTR, PTR, I64])
+# a subprogram: (r1..r5, frame_top, stack_base, run, mem, budget) -> {r0, budget}
+SUB_RESULT = ir.StructType([I64, I64])
+SUB_TYPE = ir.FunctionType(SUB_RESULT, [I64] * 5 + [PTR, PTR, PTR, PTR, I64])
 HELPER_PTR = FunctionPointer(ir.FunctionType(I64, [I64] * 5 + [PTR]))
 REPORT_PTR = FunctionPointer(ir.FunctionType(ir.VoidType(), [PTR]))
 

@@ -72,6 +72,26 @@ def test_phis_branch_weights_and_insertion_before_an_instruction():
     assert text.endswith('!0 = !{!"branch_weights", i32 1, i32 99}\n')
 
 
+def test_a_struct_is_returned_in_a_calling_convention_its_calls_name():
+    # the llvm backend's subprograms: {r0, budget} back, GHC's convention on both sides
+    module = ir.Module("m")
+    pair_type = ir.StructType([I64, I64])
+    callee = ir.Function(module, ir.FunctionType(pair_type, [I64]), "pair")
+    callee.linkage, callee.calling_convention = "internal", "ghccc"
+    b = ir.IRBuilder(callee.append_basic_block("entry"))
+    first = b.insert_value(ir.poison(pair_type), callee.args[0], 0, name="first")
+    b.ret(b.insert_value(first, ir.Constant(I64, 7), 1, name="both"))
+    caller = ir.Function(module, ir.FunctionType(I64, [I64]), "sum")
+    b = ir.IRBuilder(caller.append_basic_block("entry"))
+    both = b.call(callee, [caller.args[0]], name="r")
+    b.ret(b.add(b.extract_value(both, 0), b.extract_value(both, 1)))
+    text = str(module)
+    assert 'define internal ghccc {i64, i64} @"pair"(i64 %".1")' in text
+    assert '%"first" = insertvalue {i64, i64} poison, i64 %".1", 0' in text
+    assert '%"r" = call ghccc {i64, i64} @"pair"(i64 %".1")' in text
+    assert _jit(text, "sum", 1)(35) == 35 + 7
+
+
 def test_metadata_nodes_are_numbered_once_each():
     module = ir.Module("m")
     weights = ir.MetaDataString(module, "branch_weights")
