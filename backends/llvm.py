@@ -479,8 +479,9 @@ class _Module:
     def _mark_inlining(self) -> None:
         """`alwaysinline` on the internal functions worth inlining: those called once, and
         small ones (the -O2 pipeline here has no cost-based inliner; see
-        llvmcodegen.generate_object).  Nothing recursive: a recursive program keeps its
-        calls."""
+        llvmcodegen.generate_object).  A subprogram's calls are counted in the program,
+        not in the IR: one call site lowered twice (in a loop's checked and fast copies)
+        is still one.  Nothing recursive: a recursive program keeps its calls."""
         calls: dict[str, int] = {}
         for fn in self.module.functions:
             for block in fn.blocks:
@@ -488,6 +489,12 @@ class _Module:
                     callee = getattr(instr, "callee", None)
                     if isinstance(instr, ir.CallInstr) and isinstance(callee, ir.Function):
                         calls[callee.name] = calls.get(callee.name, 0) + 1
+        sites = {"bpf_sub_0": 1}                    # bpf_entry's
+        for pc, insn in self.prog:
+            if insn.kind is Kind.CALL_LOCAL:
+                name = f"bpf_sub_{pc + 1 + insn.imm}"
+                sites[name] = sites.get(name, 0) + 1
+        calls.update((name, count) for name, count in sites.items() if name in calls)
         for fn in self.module.functions:
             if fn.is_declaration or fn.linkage != "internal":
                 continue

@@ -9,7 +9,9 @@ but never tests it computes the same budget and the same traps as the interprete
 and has no exit but its own (what lets LLVM vectorise it).
 
 The loops found are those of the form compilers emit for counted loops: a body
-without cycles or calls, an induction variable `x` stepped by a constant `s` on every
+without cycles or helper calls (a local call is one trip's part when its callee, and
+theirs, have neither loops nor helper calls: its longest path is added to the trip's
+cost; r6-r9 keep their forms across it), an induction variable `x` stepped by a constant `s` on every
 path around it, and a conditional jump that every trip passes (it dominates the back
 edges) comparing `x + c` with a loop-invariant register or an immediate, or, signed or
 by inequality, `x + c + q` (q loop-invariant) with an immediate: clang's
@@ -20,9 +22,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .cfg import subprogram_ranges
 from .isa import Kind, written_registers
 
-__all__ = ["TripBound", "trip_bound", "RANGE"]
+__all__ = ["TripBound", "trip_bound", "subprogram_cost", "RANGE"]
 
 # the entry test requires |x| and |n| <= RANGE (unsigned: 0 <= x, n <= RANGE), so that
 # no value the bound reasons about wraps around 2^64 (the offsets are below 2^40)
@@ -87,7 +90,8 @@ def trip_bound(prog, header: int, body: frozenset[int], latches, dominates, grap
     block a dominates block b, `graph` cfg.block_graph(prog), `costs` each block's
     instruction count."""
     members, preds, succs = graph
-    if any(prog.at(pc).kind in _CALLS for pc in body):
+    called = _call_costs(prog, body, graph, costs)
+    if called is None:
         return None
     order = _topological(header, [first for first in members if first in body], succs)
     if order is None:
@@ -97,7 +101,8 @@ def trip_bound(prog, header: int, body: frozenset[int], latches, dominates, grap
         inside = [] if block == header else [p for p in preds.get(block, ()) if p in body]
         state = {r: (r, 0) for r in range(11)} if block == header else \
             _merge([states[p] for p in inside])
-        cost_to[block] = costs[block] + max((cost_to[p] for p in inside), default=0)
+        cost_to[block] = costs[block] + sum(called.get(pc, 0) for pc in members[block]) + \
+            max((cost_to[p] for p in inside), default=0)
         for pc in members[block]:
             _step(state, prog.at(pc))
         states[block] = state
@@ -117,6 +122,49 @@ def trip_bound(prog, header: int, body: frozenset[int], latches, dominates, grap
             if bound is not None:
                 return bound
     return None
+
+
+def _call_costs(prog, pcs, graph, costs, active: frozenset = frozenset()
+                ) -> dict[int, int] | None:
+    """The budget each local call among `pcs` can charge (pc -> its callee's cost), or
+    None when one cannot be bounded or another kind of call is among them."""
+    called = {}
+    for pc in pcs:
+        insn = prog.at(pc)
+        if insn.kind is Kind.CALL_LOCAL:
+            cost = subprogram_cost(prog, pc + 1 + insn.imm, graph, costs, active)
+            if cost is None:
+                return None
+            called[pc] = cost
+        elif insn.kind in _CALLS:
+            return None
+    return called
+
+
+def subprogram_cost(prog, start: int, graph, costs: dict[int, int],
+                    active: frozenset = frozenset()) -> int | None:
+    """The most instructions one call of the subprogram at `start` can be charged,
+    its callees' included; None when it has a loop, a helper call or recursion."""
+    if start in active:
+        return None
+    end = next(last for first, last in subprogram_ranges(prog) if first == start)
+    members, preds, succs = graph
+    blocks = [first for first in members if start <= first < end]
+    if any(start in succs.get(block, ()) for block in blocks):
+        return None                         # a jump back to the entry: a loop
+    order = _topological(start, blocks, succs)
+    if order is None:
+        return None
+    called = _call_costs(prog, [pc for block in blocks for pc in members[block]], graph,
+                         costs, active | {start})
+    if called is None:
+        return None
+    cost_to = {}
+    for block in order:
+        before = [cost_to[p] for p in preds.get(block, ()) if p in cost_to]
+        cost_to[block] = costs[block] + sum(called.get(pc, 0) for pc in members[block]) + \
+            max(before, default=0)
+    return max(cost_to.values())
 
 
 def _exit_test(prog, pc, state, body, ivs, invariant, iteration_cost) -> TripBound | None:

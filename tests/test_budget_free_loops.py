@@ -116,6 +116,30 @@ loop:
     exit
 """
 
+# a counted loop that calls a subprogram without loops: a trip is charged the loop's five
+# instructions and the callee's longest path (five, when r1 >= 3); r0 = the sum of f(i)
+# for i < max(len, 1), f(i) = i below 3, else i + 20
+CALLING = """
+    mov %r7, %r2
+    mov %r6, 0
+    mov %r8, 0
+loop:
+    mov %r1, %r6
+    call local f
+    add %r8, %r0
+    add %r6, 1
+    jlt %r6, %r7, loop
+    mov %r0, %r8
+    exit
+f:
+    mov %r0, %r1
+    jlt %r1, 3, small
+    add %r0, 10
+    add %r0, 10
+small:
+    exit
+"""
+
 
 def test_bounds_of_the_shapes_compilers_emit():
     # worked out from each loop's text: base register, step, the offset of the tested
@@ -129,6 +153,7 @@ def test_bounds_of_the_shapes_compilers_emit():
     # the sum r4 + r3, r3 stepped by -1: n = 0 - r4, compared with r3 - 1 (as DOWN)
     assert bounds(SUMMED) == [(3, TripBound(3, -1, -1, 4, 0, ">=", True, True, 5, True))]
     assert bounds(STEPPED) == [(2, TripBound(3, 4, 4, 2, 0, "!=", False, False, 3))]
+    assert bounds(CALLING) == [(3, TripBound(6, 1, 1, 7, 0, "<=", True, False, 5 + 5))]
 
 
 def test_an_unsigned_sum_has_no_bound():
@@ -158,6 +183,11 @@ def test_the_bound_is_never_below_the_runs_taken(text, runs):
         assert most is not None and taken <= most <= taken + 2, (length, taken, most)
 
 
+@pytest.mark.parametrize("length, expected", [(0, 0), (1, 0), (7, 0 + 1 + 2 + 23 + 24 + 25 + 26)])
+def test_a_loop_calling_a_subprogram_computes_alike_on_every_engine(engine, length, expected):
+    assert bpfjit.compile(bpfjit.assemble(CALLING), engine)(bytearray(length)) == expected
+
+
 def test_out_of_range_or_wrong_side_entries_have_no_bound():
     up = bounds(UP)[0][1]
     assert up.trips(0, RANGE) is not None
@@ -177,6 +207,7 @@ def test_out_of_range_or_wrong_side_entries_have_no_bound():
     "mov %r0, 0\nl:\nadd %r0, 1\nsub %r2, 1\njlt %r0, %r2, l\nexit",
     # a call in the body
     "mov %r6, 0\nl:\ncall 7\nadd %r6, 1\njlt %r6, 3, l\nmov %r0, 0\nexit",
+
     # the step comes from a register
     "mov %r0, 0\nl:\nadd %r0, %r2\njlt %r0, 100, l\nexit",
     # a 32-bit comparison (wraps at 2^32)
@@ -186,6 +217,19 @@ def test_out_of_range_or_wrong_side_entries_have_no_bound():
 ])
 def test_loops_without_a_bound(text):
     assert all(trips is None for _, trips in bounds(text))
+
+
+@pytest.mark.parametrize("callee", [
+    "f:\nsub %r1, 1\njne %r1, 0, f\nmov %r0, 0\nexit",        # a loop back to its entry
+    "f:\nmov %r0, 0\nm:\nadd %r0, 1\njlt %r0, 3, m\nexit",    # a loop further in
+    "f:\ncall 7\nexit",                                       # a helper call
+    "f:\ncall local g\nexit\ng:\nmov %r0, 0\nm:\nadd %r0, 1\njlt %r0, 3, m\nexit",
+])
+def test_a_loop_calling_what_has_no_bound_has_none(callee):
+    # the loop at pc 1 calls f; f's own loop may be bounded, the caller's is not
+    text = "mov %r6, 0\nl:\nmov %r1, 3\ncall local f\nadd %r6, 1\njlt %r6, 3, l\n" \
+           "mov %r0, 0\nexit\n" + callee
+    assert dict(bounds(text)).get(1) is None
 
 
 def test_only_the_inner_loop_of_a_nest_is_bounded():
@@ -245,9 +289,9 @@ second:
 
 
 @pytest.mark.parametrize("text", [UP, DOWN, HEAD_TESTED, DERIVED, NOT_EQUAL, TWO_LOOPS,
-                                  SUMMED, STEPPED],
+                                  SUMMED, STEPPED, CALLING],
                          ids=["up", "down", "head-tested", "derived", "not-equal", "two",
-                              "summed", "stepped"])
+                              "summed", "stepped", "calling"])
 @pytest.mark.parametrize("length", [0, 1, 7, 24])
 def test_budget_exhaustion_matches_the_interpreter(engine, text, length):
     prog = bpfjit.assemble(text)
