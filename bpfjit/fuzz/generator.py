@@ -26,6 +26,17 @@ wrong signedness, changes the path.  Registers start at values where semantics s
 operations), an operation reads its own destination a quarter of the time, every
 mnemonic of a kind is equally likely (not every encoding), and registers are stored
 whole into the stack along the way.
+
+Outside kernel mode, the buffer pointer is also spilled into slots no result reads
+(`BASE_SLOTS`: r10-112, and in half the programs r10-504, just above the frame's
+lowest dword, which a callee's loads "just outside" its frame read) and now and then
+reloaded
+into r1 as the base of a load; half the local calls pass r1 = a pointer into the
+caller's frame, through which the callee loads and stores — inside that frame, in its
+own frame below, above the stack — and the callee stores above its own frame's top
+(r10+off: the caller's lowest bytes, r10+8 its copy at r10-504).  A store that lands on a spilled base makes its
+reload trap in the interpreter; a verifier that still trusted the spill would let a
+JIT read through data (the verifier's caller-frame reasoning, bpfjit.verifier.calls).
 """
 
 from __future__ import annotations
@@ -75,6 +86,8 @@ ACCUMULATOR = FRAME_INIT + 8             # [r10 - 72]: where probes record, fold
 # passes a bound, so that a run reads some unwritten: zero, as the stack starts (not
 # in kernel mode: the kernel leaves the stack as it was)
 MAYBE_WRITTEN = [ACCUMULATOR + 8 * k for k in range(1, 5)]
+# slots holding a copy of the buffer pointer (r6), never folded nor loaded as data
+BASE_SLOTS = (112, 504)
 
 _ALU = [s for s in OPCODES if s.kind is Kind.ALU]
 _SHIFTS = {"lsh", "rsh", "arsh"}
@@ -301,6 +314,48 @@ def _moved_pair(draw, regs, mem_len: int) -> list[str]:
 
 @_cached
 @st.composite
+def _reloaded_base(draw, regs, mem_len: int, bases: tuple) -> list[str]:
+    """A load through the buffer pointer read back from one of its spills (`bases`: the
+    slots the prologue wrote): in bounds, unless a callee overwrote that spill."""
+    size, suffix = draw(_choice([(1, "b"), (2, "h"), (4, "w"), (8, "dw")]))
+    off = draw(st.integers(0, mem_len - size)) if mem_len >= size else 0
+    return [f"ldxdw %r1, [%r10-{draw(_choice(bases))}]",
+            f"ldx{suffix} {draw(_reg(regs))}, [%r1{off:+d}]"]
+
+
+def _in_base_slot(frame_offset: int, size: int) -> bool:
+    """Whether `size` bytes at the caller's r10 + frame_offset touch a spilled base."""
+    return any(frame_offset < -slot + 8 and -slot < frame_offset + size for slot in BASE_SLOTS)
+
+
+@st.composite
+def _through_caller(draw, regs, below: int) -> list[str]:
+    """In a callee given r1 = the caller's r10 - `below`: a load or store through r1
+    (in the caller's frame, at its top or above it, in the callee's own frame beneath
+    it), or a store above the callee's own frame (r10+off, the caller's lowest bytes).
+    Loads keep off the spilled bases, which hold an address, and a store on one covers
+    it whole: part of an address left behind would differ between engines."""
+    size, suffix = draw(_choice([(1, "b"), (2, "h"), (4, "w"), (8, "dw")]))
+    if draw(st.integers(0, 3)) == 0:
+        off = draw(_choice([0, 8, 16, 504]))
+        if _in_base_slot(off - 512, size):          # the caller's r10-504
+            suffix = "dw"
+        return [f"stx{suffix} [%r10+{off}], {draw(_reg(regs))}"]
+    where = draw(_choice([-8, -16, -64, -104, -112, -200, -512, 0, 8, -520, -560]))
+    off = where + below
+    if _in_base_slot(where, size):
+        if draw(st.booleans()):
+            return []
+        suffix = "dw"
+    elif draw(st.booleans()):
+        return [f"ldx{suffix} {draw(_reg(regs))}, [%r1{off:+d}]"]
+    if draw(st.booleans()):
+        return [f"st{suffix} [%r1{off:+d}], {draw(_imm())}"]
+    return [f"stx{suffix} [%r1{off:+d}], {draw(_reg(regs))}"]
+
+
+@_cached
+@st.composite
 def _helper_call(draw, regs) -> list[str]:
     """A helper call (static or callx), then values for the registers it clobbered."""
     hid = draw(_choice(HELPER_IDS))
@@ -400,7 +455,7 @@ def _idiom(draw, regs) -> list[str]:
 
 
 @_cached
-def _simple(regs, mem_len: int | None, kernel: bool = False):
+def _simple(regs, mem_len: int | None, kernel: bool = False, bases: tuple = ()):
     """One item.  Probes record into the accumulator, so only where it is: in the main
     subprogram (mem_len not None), not in a callee, whose frame has none."""
     items = [_alu(regs, kernel), _alu(regs, kernel), _alu(regs, kernel), _unary(regs),
@@ -411,17 +466,19 @@ def _simple(regs, mem_len: int | None, kernel: bool = False):
                   _compare_probe(regs, kernel), _compare_probe(regs, kernel),
                   _atomic_probe(regs, mem_len, kernel),
                   _load_probe(regs, mem_len, kernel)]
+        if bases:
+            items.append(_reloaded_base(regs, mem_len, bases))
     return st.one_of(*items)
 
 
 @st.composite
 def _block(draw, mem_len: int | None, labels: list[int], depth: int = 0,
-           kernel: bool = False, in_loop: bool = False) -> list[str]:
+           kernel: bool = False, in_loop: bool = False, bases: tuple = ()) -> list[str]:
     """A list of items: single instructions, jumps over items, loops, calls.
 
     `labels` counts the labels made so far in this program, so each is unique.
     `kernel`: no helper calls (the kernel engine runs none).  `in_loop`: the body of
-    a loop."""
+    a loop.  `bases`: the slots holding a copy of the buffer pointer."""
     items: list[list[str]] = []
     # a program's prologue and epilogue are ~120 instructions whatever its body: a
     # longer body (4-16 items at the top, 1-6 nested) tests more for the compile time
@@ -440,11 +497,12 @@ def _block(draw, mem_len: int | None, labels: list[int], depth: int = 0,
                 pair = [f"jset {draw(_reg(LOOP_DATA))}, 1, {label}", *pair, f"{label}:"]
             items.append(pair)
         elif choice <= 5 or (depth > 0 and choice != 7) or depth > 1:
-            items.append(draw(_simple(DATA if depth == 0 else LOOP_DATA, mem_len, kernel)))
+            items.append(draw(_simple(DATA if depth == 0 else LOOP_DATA, mem_len, kernel,
+                                      bases)))
         elif choice == 6:
             items.append(draw(_helper_call(DATA)))
         elif choice == 7:       # a conditional jump over what follows
-            inner = draw(_block(mem_len, labels, depth + 1, kernel))
+            inner = draw(_block(mem_len, labels, depth + 1, kernel, bases=bases))
             cond = draw(_choice(_COND))
             regs = DATA if depth == 0 else LOOP_DATA
             rhs = draw(_reg(regs)) if draw(st.booleans()) else str(draw(_imm()))
@@ -452,7 +510,8 @@ def _block(draw, mem_len: int | None, labels: list[int], depth: int = 0,
             label = f"skip{labels[0]}"
             items.append([f"{cond} {draw(_reg(regs))}, {rhs}, {label}", *inner, f"{label}:"])
         elif choice == 8:       # a bounded loop counting r9 down
-            inner = draw(_block(mem_len, labels, depth + 1, kernel, in_loop=True))
+            inner = draw(_block(mem_len, labels, depth + 1, kernel, in_loop=True,
+                                bases=bases))
             labels[0] += 1
             label = f"loop{labels[0]}"
             items.append([f"mov %r9, {draw(st.integers(1, 6))}", f"{label}:", *inner,
@@ -490,8 +549,12 @@ def programs(draw, max_mem: int = 64, kernel: bool = False) -> tuple[Program, by
         prologue += [f"lddw %r{r}, {draw(_value64()):#x}" for r in DATA]
     prologue += [f"stdw [%r10-{off}], {draw(_imm())}" for off in range(8, FRAME_INIT + 1, 8)]
     prologue += [f"stdw [%r10-{ACCUMULATOR}], 0"]
+    # the copy at the frame's bottom in half the programs: it makes a run reach the whole
+    # frame, and the other half keep a shallow one (the stack zeroing's mutants)
+    bases = () if kernel else BASE_SLOTS if draw(st.booleans()) else BASE_SLOTS[:1]
+    prologue += [f"stxdw [%r10-{slot}], %r6" for slot in bases]
     labels = [0]
-    body = draw(_block(len(mem), labels, kernel=kernel))
+    body = draw(_block(len(mem), labels, kernel=kernel, bases=bases))
     callees: list[list[str]] = []
     lines = []
     for line in body:
@@ -501,9 +564,15 @@ def programs(draw, max_mem: int = 64, kernel: bool = False) -> tuple[Program, by
             callee += [f"mov %r{r}, {draw(_imm())}" for r in (6, 7, 8, 9)]
             callee += [f"stdw [%r10-{off}], {draw(_imm())}"
                        for off in range(8, FRAME_INIT + 1, 8)]
-            callee += draw(_block(None, labels, 1, kernel))
-            callees.append(callee + ["exit"])
+            body = draw(_block(None, labels, 1, kernel))
+            below = None if kernel or draw(st.booleans()) else 8 * draw(st.integers(1, 14))
+            for _ in range(0 if below is None else draw(st.integers(1, 4))):
+                at = draw(st.integers(0, len(body)))
+                body[at:at] = draw(_through_caller(LOOP_DATA, below))
+            callees.append(callee + body + ["exit"])
             lines += [f"mov %r{i}, {draw(_imm())}" for i in range(1, 6)]
+            if below is not None:       # r1: a pointer into this frame, not a number
+                lines += ["mov %r1, %r10", f"add %r1, -{below}"]
             lines += [f"call local sub{n}"]
             lines += [f"mov %r{i}, {draw(_imm())}" for i in range(2, 6)]
         else:
