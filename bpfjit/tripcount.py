@@ -11,8 +11,8 @@ and has no exit but its own (what lets LLVM vectorise it).
 The loops found are those of the form compilers emit for counted loops: a body
 without cycles or helper calls (a local call is one trip's part when its callee, and
 theirs, have neither loops nor helper calls: its longest path is added to the trip's
-cost; r6-r9 keep their forms across it), an induction variable `x` stepped by a constant `s` on every
-path around it, and a conditional jump that every trip passes (it dominates the back
+cost; r6-r9 keep their forms across it), an induction variable `x` stepped by a
+constant `s` on every path around it, and a conditional jump that every trip passes (it dominates the back
 edges) comparing `x + c` with a loop-invariant register or an immediate, or, signed or
 by inequality, `x + c + q` (q loop-invariant) with an immediate: clang's
 `for (i = n - 4; i >= 0; i--)` over a 32-bit index it keeps as a 64-bit offset.

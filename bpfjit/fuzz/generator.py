@@ -30,12 +30,11 @@ whole into the stack along the way.
 Outside kernel mode, the buffer pointer is also spilled into slots no result reads
 (`BASE_SLOTS`: r10-112, and in half the programs r10-504, just above the frame's
 lowest dword, which a callee's loads "just outside" its frame read) and now and then
-reloaded
-into r1 as the base of a load; half the local calls pass r1 = a pointer into the
-caller's frame, through which the callee loads and stores — inside that frame, in its
-own frame below, above the stack — and the callee stores above its own frame's top
-(r10+off: the caller's lowest bytes, r10+8 its copy at r10-504).  A store that lands on a spilled base makes its
-reload trap in the interpreter; a verifier that still trusted the spill would let a
+reloaded into r1 as the base of a load; half the local calls pass r1 = a pointer into
+the caller's frame, through which the callee loads and stores — inside that frame, in
+its own frame below, above the stack — and the callee stores above its own frame's top
+(r10+off: the caller's lowest bytes, r10+8 its copy at r10-504).  A store that lands
+on a spilled base makes its reload trap in the interpreter; a verifier that still trusted the spill would let a
 JIT read through data (the verifier's caller-frame reasoning, bpfjit.verifier.calls).
 """
 

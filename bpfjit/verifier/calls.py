@@ -280,7 +280,7 @@ class CallRules:
         if r0.kind == UNINIT:           # a `void` function: fine unless r0 is read
             r0 = Value(UNINIT, ident=target + 1)
         elif r0.kind == STACK:      # the callee's frame is gone; its callers' move down one
-            r0 = replace(r0, frame=r0.frame - 1) if r0.frame >= 1 else top_scalar()
+            r0 = _returned(r0)
         st.forget_register(0, r0)
         if summary.min_len is not None and summary.min_len > st.min_len:
             st.clamp(LEN, summary.min_len, None)

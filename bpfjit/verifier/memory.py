@@ -185,12 +185,21 @@ class MemoryRules:
             self._stack_written(st, 0, lo, hi + size)
             # a spill only inside the frame: a store outside it traps, and its slot's zone
             # variable (slot_var) would not be one
-            if ok and lo == hi and size == 8 and kind in (Kind.ST, Kind.STX):
-                stored = const(insn.imm) if kind is Kind.ST else value
-                st.spills[lo] = stored
-                if kind is Kind.STX and stored.kind in NUMERIC and not stored.fixed:
-                    st.zone.assign(slot_var(lo), insn.src)
+            if ok and lo == hi:
+                self._spill(insn, st, lo, size, value)
         return loaded
+
+    @staticmethod
+    def _spill(insn, st: State, key: int, size: int, value: Value | None) -> None:
+        """An 8-byte store of a register or an immediate into the slot `key` (an offset
+        of the current frame, or bpfjit.verifier.state.outer_slot's) keeps it there, the
+        register's relations with it."""
+        kind = insn.kind
+        if size == 8 and kind in (Kind.ST, Kind.STX):
+            stored = const(insn.imm) if kind is Kind.ST else value
+            st.spills[key] = stored
+            if kind is Kind.STX and stored.kind in NUMERIC and not stored.fixed:
+                st.zone.assign(slot_var(key), insn.src)
 
     def _check_written(self, pc: int, st: State, lo: int, hi: int, size: int,
                        touched: int) -> None:
@@ -236,11 +245,7 @@ class MemoryRules:
         key = outer_slot(frame, lo)
         if kind is Kind.LDX:
             return self._reload(st, insn.dst, key, size)
-        if size == 8 and kind in (Kind.ST, Kind.STX):
-            stored = const(insn.imm) if kind is Kind.ST else value
-            st.spills[key] = stored
-            if kind is Kind.STX and stored.kind in NUMERIC and not stored.fixed:
-                st.zone.assign(slot_var(key), insn.src)
+        self._spill(insn, st, key, size, value)
         return None
 
     def _stack_written(self, st: State, frame: int, lo: int, end: int) -> None:

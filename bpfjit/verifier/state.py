@@ -471,12 +471,7 @@ class State:
     def write_frame(self, lo: int, hi: int, depth: int = 0) -> None:
         """Bytes [lo, hi) of the current frame (or of the depth-th caller's, clipped to
         it) are written: the spills they overlap are gone."""
-        if depth == 0:
-            self.written |= frame_bits(lo, hi)
-        lo, hi = outer_slot(depth, max(lo, -STACK_SIZE)), outer_slot(depth, min(hi, 0))
-        for slot in [s for s in self.spills if s < hi and s + 8 > lo]:
-            del self.spills[slot]
-            self.zone.forget(slot_var(slot))
+        self.write_bits(frame_bits(lo, hi), depth)
 
     def write_bits(self, bits: int, depth: int = 0) -> None:
         """The bytes of the current frame set in `bits` (as in `written`), or of the
