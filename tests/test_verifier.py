@@ -305,6 +305,51 @@ def test_a_strided_loop_folds_every_word_on_every_engine(engine, length):
     assert bpfjit.compile(bpfjit.assemble(STRIDED), engine)(bytearray(data)) == expected
 
 
+# An outer loop moves p = keys + 4 * (i + 1) with i; an inner loop starts at q = p, j = i
+# and stores keys[j + 1] = j while j + 1 < 16.  p == 4 * i - 60 holds at the outer head;
+# the inner head, entered again on the outer loop's second trip, is widened against its
+# state from the first, where p and i were constants satisfying that line but no table
+# said so: the equality must survive that widening, or p, and then q, lose their bounds.
+NESTED_LOCKSTEP = """
+    mov %r0, 0
+    mov %r2, %r10
+    add %r2, -60            # p = keys + 4, keys at r10-64
+    mov %r3, 0              # i
+outer:
+    mov %r4, %r2            # q = p
+    mov %r5, %r3            # j = i
+inner:
+    stxw [%r4], %r5         # keys[j + 1] = j
+    add %r4, 4
+    add %r5, 1
+    jlt %r5, 15, inner
+    add %r2, 4
+    add %r3, 1
+    jlt %r3, 15, outer
+    ldxw %r0, [%r10-4]      # keys[15]
+    mul %r0, 100
+    ldxw %r1, [%r10-56]     # keys[2]
+    add %r0, %r1
+    exit
+"""
+
+
+def test_an_inner_loop_keeps_its_outer_loops_lockstep_equality():
+    # q = p + 4 * (j - i) = 4 * j - 60 <= -4 for j <= 14: all three accesses
+    assert stats(NESTED_LOCKSTEP) == "accesses=3 proven=3"
+
+
+def test_an_inner_loop_one_store_too_far_is_not_proven():
+    # j <= 15 stores at q = 0, past the frame's top
+    assert stats(NESTED_LOCKSTEP.replace("jlt %r5, 15, inner", "jle %r5, 15, inner")) \
+        == "accesses=3 proven=2"
+
+
+def test_nested_lockstep_stores_on_every_engine(engine):
+    # keys[j + 1] = j: keys[15] = 14, keys[2] = 1
+    assert bpfjit.compile(bpfjit.assemble(NESTED_LOCKSTEP), engine)() == 14 * 100 + 1
+
+
 # 16-bit big-endian pairs under 32-bit arithmetic, as clang emits `for (u32 i = 0; i <
 # len / 2; i++)` reading mem[2 * i] and mem[2 * i + 1]: the second byte's offset is a
 # 32-bit counter j = 2 * i + 1 (`add32 2` a trip), the first's is `j - 1` (`add32 -1`,

@@ -258,6 +258,11 @@ class State:
         if not widening:
             for st in states:
                 _keep_satisfied_affine(zone, st, states)
+        else:
+            # an equality the new state holds that the old one satisfied with constants
+            # (a loop entered again from its enclosing loop) is kept, as a join keeps it;
+            # the next way round checks it as it checks the others
+            _keep_satisfied_affine(zone, states[1], states)
         if discover:
             self._relate_changed(states, widening)
         self.reduce()
