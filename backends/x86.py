@@ -24,10 +24,11 @@ from __future__ import annotations
 from bpfjit.blinding import blinding_key, needs_blinding
 from bpfjit.speculation import POISON, clamp_region, fences_unknown_region, zeroed_stack
 from bpfjit.codeimage import CodeImage
-from bpfjit.cfg import block_leaders, budget_checkpoints, subprogram_ranges
+from bpfjit.cfg import block_graph, block_leaders, budget_checkpoints, subprogram_ranges
 from bpfjit.context import packet_offsets
 from bpfjit.isa import LDDW_MAP, LDDW_MAP_VALUE, MEMORY_KINDS, STACK_SIZE, Kind, written_registers
 from bpfjit.helpers import changes_packet
+from bpfjit.liveness import block_live_out
 from bpfjit.maps import map_handle
 from bpfjit.runfields import CONFIG_FIELDS, TRAPPED
 from bpfjit.traps import WRITE_FLAG, TrapCode
@@ -37,6 +38,7 @@ from .x86alu import AluLowering
 from .x86asm import Assembler, Mem, r8, r16, r32
 from .x86budget import budget_charges
 from .x86calls import CallLowering
+from .x86idioms import NOTHING, Plan, Rotate, plan_block
 from .x86speculation import SpeculationLowering
 from .x86versions import VersionLowering
 from .x86layout import (ATOMIC_OPS, BUDGET, CTX, CTX_BYTES, CTX_SLOT, DEFAULT_MAP, FRAME, JCC,
@@ -85,6 +87,12 @@ class _Lowering(AluLowering, CallLowering, VersionLowering, SpeculationLowering)
         self.charges = budget_charges(prog)            # (fewer subtractions than blocks)
         self.checkpoints = budget_checkpoints(prog)
         self.ranges = subprogram_ranges(prog)
+        # wide loads and rotations (backends/x86idioms.py): each block's pcs, what is
+        # live after it, and the plans made, per block and copy
+        self.block_pcs = block_graph(prog)[0]
+        self.block_of = {pc: first for first, pcs in self.block_pcs.items() for pc in pcs}
+        self.live_out = block_live_out(prog)
+        self.plans: dict = {}
         self.bodies = _bodies(prog, self.ranges)      # first pc -> its (pc, insn) pairs
         self.stubs: list[tuple[int, int, object]] = []           # label, packed trap, arg
         self.probes: list[tuple[int, int, int, int]] = []         # label, ok, size, fail
@@ -312,6 +320,11 @@ class _Lowering(AluLowering, CallLowering, VersionLowering, SpeculationLowering)
     def lower_op(self, body: list, i: int) -> int:
         """body[i], fused with the next instructions when a pattern allows; how many
         instructions it consumed."""
+        pc = body[i][0]
+        plan = self.idioms(pc)
+        if plan.touches(pc):
+            self._idiom(pc, plan)
+            return 1
         fused = self._fuse(body, i)
         if fused:
             return fused
@@ -328,8 +341,9 @@ class _Lowering(AluLowering, CallLowering, VersionLowering, SpeculationLowering)
 
         Returns the instructions consumed (0: no pattern here)."""
         run = []
+        plan = self.idioms(body[i][0])
         for pc, insn in body[i:i + 4]:
-            if run and pc in self.leaders:
+            if run and (pc in self.leaders or plan.touches(pc)):
                 break
             run.append(insn)
         if len(run) < 2:
@@ -375,6 +389,45 @@ class _Lowering(AluLowering, CallLowering, VersionLowering, SpeculationLowering)
             return used + 1
         self.a("LEA", self.reg[d], Mem(8, base, disp, index, 1))
         return used
+
+    def idioms(self, pc: int) -> Plan:
+        """The wide loads and rotations of pc's block in the copy being emitted
+        (backends/x86idioms.py), planned once per block and copy."""
+        first = self.block_of[pc]
+        key = (first, None if self.fast is None else self.fast.header)
+        plan = self.plans.get(key)
+        if plan is None:
+            plan = self.plans[key] = plan_block(self.prog, self.block_pcs[first],
+                                                self._free_load, self.live_out[first])
+        return plan
+
+    def _free_load(self, pc: int) -> bool:
+        """Whether the access at pc runs here as a plain load: proven or hoisted into this
+        copy's entry test (not only covered by a group's check), and not clamped."""
+        return (not self.copy_source.needs_check(pc)
+                or (self.fast is not None and pc in self.fast.unchecked)) \
+            and self.clamp_of(pc) is None
+
+    def _idiom(self, pc: int, plan: Plan) -> None:
+        what = plan.replaced.get(pc)
+        if pc in plan.dead or what is NOTHING:
+            return                                  # a value nobody reads; a rotation's or
+        a, d = self.a, self.reg[what.dst]
+        if isinstance(what, Rotate):
+            a("ROL", d if what.width == 64 else r32(d), what.count)      # rol d, k
+            return
+        src = Mem(what.size, self.reg[what.base], what.off)
+        if what.size == 8:
+            a("MOV", d, src)                                            # mov d, [base + off]
+        elif what.size == 4:
+            a("MOV", r32(d), src)                                       # mov d32, [base + off]
+        else:
+            a("MOVZX", r32(d), src)                                     # movzx d32, word [..]
+        if what.swapped:
+            if what.size == 2:
+                a("ROL", r16(d), 8)                                     # rol d16, 8
+            else:
+                a("BSWAP", d if what.size == 8 else r32(d))             # bswap d
 
     # ---- jumps, addresses, constants (calls: x86calls; arithmetic: x86alu) ----------------
 

@@ -18,11 +18,11 @@ from .program import Program
 
 __all__ = ["branch_targets", "check_structure", "block_leaders", "block_costs",
            "block_graph", "budget_checkpoints", "subprogram_starts", "subprogram_ranges",
-           "check_size"]
+           "check_size", "per_program"]
 
 
 
-def _per_program(fn):
+def per_program(fn):
     """Compute once per Program (programs are immutable; results are too)."""
     @functools.wraps(fn)
     def cached(prog: Program):
@@ -38,7 +38,7 @@ def branch_targets(prog: Program, pc: int) -> list[int]:
     return _all_targets(prog).get(pc, [])
 
 
-@_per_program
+@per_program
 def _all_targets(prog: Program) -> dict[int, list[int]]:
     """branch_targets of every jump and call, in one pass."""
     return {pc: targets for pc, insn in prog if (targets := _targets(insn, pc))}
@@ -55,7 +55,7 @@ def _targets(insn, pc: int) -> list[int]:
     return []
 
 
-@_per_program
+@per_program
 def subprogram_starts(prog: Program) -> tuple[int, ...]:
     """pc 0 and every local-call target, sorted: where each subprogram begins."""
     starts = {0}
@@ -65,7 +65,7 @@ def subprogram_starts(prog: Program) -> tuple[int, ...]:
     return tuple(sorted(s for s in starts if 0 <= s < prog.slot_count))
 
 
-@_per_program
+@per_program
 def subprogram_ranges(prog: Program) -> tuple[tuple[int, int], ...]:
     """(first pc, end pc) of each subprogram; they tile the program in order."""
     starts = subprogram_starts(prog)
@@ -94,7 +94,7 @@ def check_structure(prog: Program) -> bool:
     return _check_shape(prog)
 
 
-@_per_program
+@per_program
 def _check_shape(prog: Program) -> bool:
     if not prog.insns:
         raise VerifierError(-1, "the program is empty; it needs at least an exit")
@@ -127,7 +127,7 @@ def _check_shape(prog: Program) -> bool:
     return True
 
 
-@_per_program
+@per_program
 def block_leaders(prog: Program) -> frozenset[int]:
     """pcs that begin a basic block: entry, branch and call targets, and the
     instruction after any jump, call or exit."""
@@ -153,7 +153,7 @@ def block_costs(prog: Program, leaders: set[int]) -> dict[int, int]:
     return costs
 
 
-@_per_program
+@per_program
 def block_graph(prog: Program) -> tuple[dict[int, list[int]], dict[int, set[int]],
                                         dict[int, list[int]]]:
     """Each basic block's pcs, its predecessors and its successors (blocks by their first
@@ -179,7 +179,7 @@ def block_graph(prog: Program) -> tuple[dict[int, list[int]], dict[int, set[int]
     return members, preds, succs
 
 
-@_per_program
+@per_program
 def budget_checkpoints(prog: Program) -> frozenset[int]:
     """Blocks where the budget is checked: subprogram entries and loop heads.
 

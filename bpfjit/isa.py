@@ -15,7 +15,7 @@ __all__ = [
     "Cls", "Kind", "MEMORY_KINDS", "OpSpec", "Insn", "OPCODES", "SPECS_BY_OPCODE",
     "INSN_SIZE", "MAX_REG", "STACK_SIZE", "MAX_CALL_DEPTH", "LDDW_PSEUDO",
     "LDDW_MAP", "LDDW_MAP_VALUE",
-    "find_spec", "written_registers",
+    "find_spec", "written_registers", "read_registers",
 ]
 
 INSN_SIZE = 8
@@ -286,4 +286,34 @@ def written_registers(insn) -> set[int]:
         return {0 if insn.spec.op == "cmpxchg" else insn.src}
     if kind in (Kind.CALL, Kind.CALLX, Kind.CALL_LOCAL, Kind.CALL_BTF):
         return set(range(6))
+    return set()
+
+
+def read_registers(insn) -> set[int]:
+    """The BPF registers an instruction may read (calls: their arguments r1-r5; exit:
+    r0; a legacy packet load: r6, the context, and its index register)."""
+    kind, source = insn.kind, insn.spec.source
+    if kind is Kind.ALU:
+        found = set() if insn.spec.op in ("mov", "movsx") else {insn.dst}
+        return found | {insn.src} if source == "reg" else found
+    if kind in (Kind.NEG, Kind.END):
+        return {insn.dst}
+    if kind is Kind.JCOND:
+        return {insn.dst, insn.src} if source == "reg" else {insn.dst}
+    if kind in (Kind.LDX, Kind.LDSX):
+        return {insn.src}
+    if kind is Kind.ST:
+        return {insn.dst}
+    if kind is Kind.STX:
+        return {insn.dst, insn.src}
+    if kind is Kind.ATOMIC:
+        return {insn.dst, insn.src, 0} if insn.spec.op == "cmpxchg" else {insn.dst, insn.src}
+    if kind is Kind.LD_PACKET:
+        return {6, insn.src} if insn.spec.op == "ind" else {6}
+    if kind in (Kind.CALL, Kind.CALL_LOCAL, Kind.CALL_BTF):
+        return {1, 2, 3, 4, 5}
+    if kind is Kind.CALLX:
+        return {1, 2, 3, 4, 5, insn.dst}
+    if kind is Kind.EXIT:
+        return {0}
     return set()

@@ -1,0 +1,62 @@
+"""Which BPF registers are live (may still be read) at the end of each basic block.
+
+A backward dataflow over `cfg.block_graph`: a block's live-in is what it reads before
+writing, plus its live-out less what it writes.  Calls read r1-r5 and write r0-r5; a
+local call's callee is not a successor, so r6-r9 stay live across it when read after;
+exit reads r0 only (a subprogram's r6-r9 are its caller's, restored by every engine).
+The peachpy backend uses it to drop instructions whose results a fused idiom made
+unread (backends/x86idioms.py).
+"""
+
+from __future__ import annotations
+
+from bpfjit.cfg import per_program, block_graph
+from bpfjit.isa import read_registers, written_registers
+from bpfjit.program import Program
+
+__all__ = ["block_live_out", "use_def"]
+
+
+def use_def(insn) -> tuple[int, int]:
+    """(registers read, registers written) of one instruction, as bit masks."""
+    use = def_ = 0
+    for r in read_registers(insn):
+        use |= 1 << r
+    for r in written_registers(insn):
+        def_ |= 1 << r
+    return use, def_
+
+
+@per_program
+def block_live_out(prog: Program) -> dict[int, int]:
+    """Each block's live-out registers (a bit mask, bit r for BPF register r), keyed by
+    the block's first pc."""
+    members, preds, succs = block_graph(prog)
+    gen: dict[int, int] = {}
+    kill: dict[int, int] = {}
+    for first, pcs in members.items():
+        g = k = 0
+        for pc in reversed(pcs):
+            use, def_ = use_def(prog.at(pc))
+            g = (g & ~def_) | use
+            k |= def_
+        gen[first], kill[first] = g, k
+    live_in = dict.fromkeys(members, 0)
+    live_out = dict.fromkeys(members, 0)
+    work = list(members)
+    queued = set(work)
+    while work:
+        first = work.pop()
+        queued.discard(first)
+        out = 0
+        for succ in succs.get(first, ()):
+            out |= live_in.get(succ, 0)
+        live_out[first] = out
+        new_in = gen[first] | (out & ~kill[first])
+        if new_in != live_in[first]:
+            live_in[first] = new_in
+            for pred in preds.get(first, ()):
+                if pred not in queued:
+                    queued.add(pred)
+                    work.append(pred)
+    return live_out
