@@ -338,6 +338,8 @@ class _Lowering(AluLowering, CallLowering, VersionLowering, SpeculationLowering)
             mov d, s; add d, imm [; add d, t]   ->  lea d, [s + t + imm]
             mov d, s; add d, t                  ->  lea d, [s + t]
             lsh d, 32; rsh d, 32                ->  mov d32, d32  (zero-extension)
+            lsh d, 48|56; rsh d, 48|56          ->  movzx d32, d16|d8
+            lsh d, 32|48|56; arsh d, 32|48|56   ->  movsxd|movsx d, d32|d16|d8
 
         Returns the instructions consumed (0: no pattern here)."""
         run = []
@@ -349,15 +351,25 @@ class _Lowering(AluLowering, CallLowering, VersionLowering, SpeculationLowering)
         if len(run) < 2:
             return 0
         first, second = run[0], run[1]
+        if first.kind is Kind.LDX and len(run) >= 3:
+            return self._extended_load(body, i, run)
         if not (first.kind is Kind.ALU and second.kind is Kind.ALU and first.spec.width == 64
                 and second.spec.width == 64 and second.dst == first.dst):
             return 0
         d = first.dst
         op1, op2 = first.spec.op, second.spec.op
-        if op1 == "lsh" and op2 == "rsh" and first.spec.source == second.spec.source == "imm" \
-                and first.imm == second.imm == 32:
+        if op1 == "lsh" and op2 in ("rsh", "arsh") and first.imm == second.imm \
+                and first.spec.source == second.spec.source == "imm" \
+                and first.imm in (32, 48, 56):
+            # the extension of d's low 32, 16 or 8 bits, zero or sign
+            reg, part = self.reg[d], {32: r32, 48: r16, 56: r8}[first.imm]
             self.a.mark(body[i + 1][0])
-            self.a("MOV", r32(self.reg[d]), r32(self.reg[d]))
+            if op2 == "arsh":
+                self.a("MOVSXD" if first.imm == 32 else "MOVSX", reg, part(reg))
+            elif first.imm == 32:
+                self.a("MOV", r32(reg), r32(reg))
+            else:
+                self.a("MOVZX", r32(reg), part(reg))
             return 2
         if op1 != "mov" or first.spec.source != "reg" or first.src == d:
             return 0
@@ -389,6 +401,28 @@ class _Lowering(AluLowering, CallLowering, VersionLowering, SpeculationLowering)
             return used + 1
         self.a("LEA", self.reg[d], Mem(8, base, disp, index, 1))
         return used
+
+    def _extended_load(self, body: list, i: int, run: list) -> int:
+        """ldx d, [s + off] of n bytes; lsh d, 64 - 8n; arsh|rsh d, 64 - 8n: one signed
+        load (movsx/movsxd), or the load alone (it zero-extends already)."""
+        load, shl, shr = run[0], run[1], run[2]
+        size, d = load.spec.size, load.dst
+        bits = 64 - 8 * size
+        if not (size < 8 and shl.kind is Kind.ALU and shr.kind is Kind.ALU
+                and shl.spec.width == shr.spec.width == 64
+                and shl.spec.op == "lsh" and shr.spec.op in ("rsh", "arsh")
+                and shl.spec.source == shr.spec.source == "imm"
+                and shl.imm == shr.imm == bits and shl.dst == shr.dst == d):
+            return 0
+        pc = body[i][0]
+        src = self._address(pc, load.src, load.off, size, write=False)
+        self.a.mark(body[i + 1][0])
+        self.a.mark(body[i + 2][0])
+        if shr.spec.op == "arsh":
+            self.a(SIGNED_LOAD[size], self.reg[d], src)         # movsx d, [s + off]
+        else:
+            self._load(load, src)                               # the load zero-extends
+        return 3
 
     def idioms(self, pc: int) -> Plan:
         """The wide loads and rotations of pc's block in the copy being emitted

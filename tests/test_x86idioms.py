@@ -347,3 +347,49 @@ def test_idiom_runs_compute_what_the_interpreter_does(text):
     expected = bpfjit.compile(prog, "interp")(bytearray(DATA))
     for engine in bpfjit.engines():
         assert bpfjit.compile(prog, engine, cache=False)(bytearray(DATA)) == expected, engine
+
+
+# ---- extensions by a shift pair (peachpy: one movzx/movsx/movsxd) ------------------------
+
+@pytest.mark.parametrize("bits", [32, 48, 56])
+@pytest.mark.parametrize("signed", [False, True])
+def test_a_shift_pair_extends_the_low_bits_on_every_engine(engine, bits, signed):
+    value = 0x1234_5678_9ABC_DEF0 | 1 << (63 - bits)   # the kept part's sign bit set
+    text = f"""
+        lddw %r3, {value:#x}
+        lsh %r3, {bits}
+        {'arsh' if signed else 'rsh'} %r3, {bits}
+        mov %r0, %r3
+        exit
+    """
+    width = 64 - bits
+    low = value & ((1 << width) - 1)
+    expected = (low - (1 << width)) & M64 if signed and low >> (width - 1) else low
+    assert bpfjit.compile(bpfjit.assemble(text), engine)() == expected
+
+
+@pytest.mark.parametrize("size,name", [(1, "ldxb"), (2, "ldxh"), (4, "ldxw")])
+@pytest.mark.parametrize("signed", [False, True])
+@pytest.mark.parametrize("proven", [False, True])
+def test_a_load_and_a_shift_pair_extend_the_loaded_value_on_every_engine(
+        engine, size, name, signed, proven):
+    # bytes 0x80.. from offset 8: every loaded value has its top bit set
+    bits = 64 - 8 * size
+    text = f"""
+        mov %r0, 0
+        {'jlt %r2, 16, out' if proven else ''}
+        {name} %r0, [%r1+8]
+        lsh %r0, {bits}
+        {'arsh' if signed else 'rsh'} %r0, {bits}
+    out:
+        exit
+    """
+    data = bytes(8) + bytes([0x80 | i for i in range(8)])
+    value = le(data, 8, size)
+    expected = (value - (1 << 8 * size)) & M64 if signed else value
+    fn = bpfjit.compile(bpfjit.assemble(text), engine)
+    assert fn(bytearray(data)) == expected
+    if not proven:      # checked: too short a buffer traps at the load
+        with pytest.raises(bpfjit.MemoryAccessError) as caught:
+            fn(bytearray(data[:8 + size - 1]))
+        assert caught.value.pc == 1       # after `mov %r0, 0`
