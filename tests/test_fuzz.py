@@ -232,7 +232,8 @@ def test_the_catalogue_has_twenty_miscompiles_per_jit_and_each_installs():
 
 @pytest.mark.parametrize("name", ["x86-jsgt-unsigned", "x86-ldxsb-zero-ext",
                                   "llvm-jsgt-unsigned", "llvm-mov32-wide",
-                                  "x86-stack-zeroed-short", "llvm-stack-zeroed-short"])
+                                  "x86-stack-zeroed-short", "llvm-stack-zeroed-short",
+                                  "x86-idiom-ignores-stores"])
 def test_the_campaign_finds_a_miscompile(name):
     # a bounded, seeded slice of `bpfjit fuzz --self-test`: the same programs each run
     from bpfjit.fuzz.campaign import self_test

@@ -446,11 +446,51 @@ def _atomic_probe(draw, regs, mem_len: int, kernel: bool = False) -> list[str]:
 @_cached
 @st.composite
 def _idiom(draw, regs) -> list[str]:
-    """What clang emits to zero-extend or sign-extend a register in place, which JITs
-    special-case (peachpy fuses the shift pair)."""
+    """What clang emits where x86-64 has one instruction, which JITs special-case
+    (backends/x86idioms.py, and the peachpy backend's fused pairs): an extension in
+    place or of a load (`lsh 32|48|56` and `rsh`/`arsh` back), an integer read byte by
+    byte from the initialised stack (2, 4 or 8 bytes, either byte order, its bytes in
+    any order, through a second register), and a rotation (`x << k | x >> (w - k)`)."""
     r = draw(_reg(regs))
-    return [[f"mov32 {r}, {r}"], [f"lsh {r}, 32", f"rsh {r}, 32"],
-            [f"lsh {r}, 32", f"arsh {r}, 32"]][draw(st.integers(0, 2))]
+    kind = draw(_choice(["mov32", "pair", "pair", "load", "bytes", "rotate"]))
+    if kind == "mov32":
+        return [f"mov32 {r}, {r}"]
+    t = draw(_reg([x for x in regs if f"%r{x}" != r]))
+    # a narrow result is mixed with a fresh 64-bit value after, so that registers keep
+    # values with upper halves (what a 32-bit operation done in 64 bits shows on)
+    refill = [f"lddw {t}, {draw(_value64()):#x}", f"xor {r}, {t}"]
+    if kind in ("pair", "load"):
+        bits = draw(_choice([32, 48, 56]))
+        lines = [f"lsh {r}, {bits}", f"{draw(_choice(['rsh', 'arsh']))} {r}, {bits}"]
+        if draw(st.booleans()):             # apart, as clang sometimes leaves them
+            lines.insert(1, f"mov32 {t}, {t}")
+        if kind == "load":                  # of a load of the bytes kept
+            size = (64 - bits) // 8
+            off = draw(st.integers(size, FRAME_INIT)) // size * size
+            lines.insert(0, f"ldx{dict([(1, 'b'), (2, 'h'), (4, 'w')])[size]} {r}, "
+                            f"[%r10-{off}]")
+        return lines + refill
+    if kind == "bytes":
+        n, big = draw(_choice([2, 4, 4, 8])), draw(st.booleans())
+        at = -draw(st.integers(n, FRAME_INIT))
+        lines = [f"mov {r}, 0"]
+        # in half of them a store over one of the bytes, somewhere along the way: the
+        # bytes read before it are the old ones
+        stored = draw(st.integers(0, 2 * n - 1))
+        for step, i in enumerate(draw(st.permutations(range(n)))):
+            if step == stored % n and stored >= n:
+                lines.append(f"stb [%r10{at + draw(st.integers(0, n - 1)):+d}], {draw(_imm())}")
+            lines += [f"ldxb {t}, [%r10{at + i:+d}]", f"lsh {t}, {8 * (n - 1 - i if big else i)}",
+                      f"{draw(_choice(['or', 'add']))} {r}, {t}"]
+        return lines + refill
+    w = draw(_choice(["", "32"]))
+    width = 32 if w else 64
+    k = draw(st.integers(1, width - 1))
+    shifts = [f"lsh{w} {r}, {k}", f"rsh{w} {t}, {width - k}"]
+    if draw(st.booleans()):
+        shifts.reverse()
+    into = [f"or{w} {r}, {t}", f"or{w} {t}, {r}"][draw(st.integers(0, 1))]
+    return [f"mov{w} {t}, {r}"] + shifts + [into]
 
 
 @_cached

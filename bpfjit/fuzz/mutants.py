@@ -65,6 +65,28 @@ def _fast_copy_unchecks_the_loop(original):
 
 # ---- peachpy: wrappers ----------------------------------------------------------------------
 
+def _x86_idiom_ignores_stores(original):
+    def forget_memory(self):            # a store between byte loads forgets nothing: the
+        return None                     # wide load reads the new bytes where the old were
+    return forget_memory
+
+
+def _x86_rotate_right(original):
+    def _idiom(self, pc, plan):         # a rotation emitted the wrong way round
+        what = plan.replaced.get(pc)
+        if pc not in plan.dead and type(what).__name__ == "Rotate":
+            d = self.reg[what.dst]
+            self.a("ROR", d if what.width == 64 else _r32(d), what.count)
+            return
+        return original(self, pc, plan)
+    return _idiom
+
+
+def _r32(reg: str) -> str:
+    from bpfjit.backends.x86asm import r32
+    return r32(reg)
+
+
 def _x86_mov32_same(original):
     def _alu(self, pc, insn):           # `mov32 r, r` emitted as nothing: no zero-extension
         spec = insn.spec
@@ -226,6 +248,11 @@ MUTANTS: tuple[Mutant, ...] = (
            _wrap("x86", "_Lowering", "_lddw", _x86_lddw_low)),
     Mutant("x86-ldxw-signed", "peachpy", "ldxw sign-extends (movsxd)",
            _wrap("x86", "_Lowering", "_load", _x86_ldxw_signed)),
+    Mutant("x86-idiom-ignores-stores", "peachpy",
+           "a wide load made of byte loads ignores a store between them",
+           _wrap("x86idioms", "_Tracker", "forget_memory", _x86_idiom_ignores_stores)),
+    Mutant("x86-rotate-right", "peachpy", "x << k | x >> (w - k) emitted as ror by k",
+           _wrap("x86", "_Lowering", "_idiom", _x86_rotate_right)),
     # llvm: predicates and operations (backends.llvmtypes' tables)
     Mutant("llvm-jsgt-unsigned", "llvm", "jsgt compared unsigned",
            _table("llvmtypes", "CMP", "jsgt", ("u", ">"))),
