@@ -350,6 +350,75 @@ def test_nested_lockstep_stores_on_every_engine(engine):
     assert bpfjit.compile(bpfjit.assemble(NESTED_LOCKSTEP), engine)() == 14 * 100 + 1
 
 
+# A binary search over the buffer's first 32 words for the word at offset 128:
+# `mid = lo + ((hi - lo) >> 1)` lies between lo and hi while lo <= hi, so keys[mid] is
+# in the 128 bytes the length test proves.  Intervals alone lose it: lo = mid + 1 and
+# hi = mid - 1 feed mid back, and widening loses every bound.
+BINARY_SEARCH = """
+    mov %r0, 0
+    jlt %r2, 132, out
+    ldxw %r6, [%r1+128]     # x
+    mov %r3, 0              # lo
+    mov %r4, 31             # hi
+loop:
+    jsgt %r3, %r4, out
+    mov %r5, %r4
+    sub %r5, %r3
+    rsh %r5, 1
+    add %r5, %r3            # mid = lo + ((hi - lo) >> 1)
+    mov %r7, %r5
+    lsh %r7, 2
+    mov %r8, %r1
+    add %r8, %r7
+    ldxw %r8, [%r8]         # keys[mid]
+    jeq %r8, %r6, found
+    jgt %r6, %r8, right
+    mov %r4, %r5
+    add %r4, -1             # hi = mid - 1
+    ja loop
+right:
+    mov %r3, %r5
+    add %r3, 1              # lo = mid + 1
+    ja loop
+found:
+    mov %r0, %r5
+    add %r0, 1              # the index found, plus one
+out:
+    exit
+"""
+
+# the same with clang's default-CPU int arithmetic: (hi - lo) sign-extended from 32 bits
+# and halved in one `lsh 32; arsh 33`, mid = lo + that
+BINARY_SEARCH_INT = BINARY_SEARCH.replace("    rsh %r5, 1\n", "    lsh %r5, 32\n    arsh %r5, 33\n")
+# and the unsigned average (lo + hi) >> 1, of a sum the zone knows
+BINARY_SEARCH_SUM = BINARY_SEARCH.replace(
+    "    mov %r5, %r4\n    sub %r5, %r3\n    rsh %r5, 1\n    add %r5, %r3",
+    "    mov %r5, %r3\n    add %r5, %r4\n    rsh %r5, 1")
+
+
+@pytest.mark.parametrize("text", [BINARY_SEARCH, BINARY_SEARCH_INT, BINARY_SEARCH_SUM],
+                         ids=["difference", "int", "sum"])
+def test_a_binary_search_midpoint_is_proven_between_its_bounds(text):
+    assert stats(text) == "accesses=2 proven=2"
+
+
+@pytest.mark.parametrize("text", [BINARY_SEARCH, BINARY_SEARCH_INT, BINARY_SEARCH_SUM],
+                         ids=["difference", "int", "sum"])
+def test_a_binary_search_past_its_keys_is_not_proven(text):
+    # hi starting at 33: keys[33] is bytes 132-135, past a 132-byte buffer
+    assert stats(text.replace("mov %r4, 31", "mov %r4, 33")) == "accesses=2 proven=1"
+
+
+@pytest.mark.parametrize("text", [BINARY_SEARCH, BINARY_SEARCH_INT, BINARY_SEARCH_SUM],
+                         ids=["difference", "int", "sum"])
+@pytest.mark.parametrize("x", [0, 3, 45, 93, 94, 200])
+def test_a_binary_search_finds_each_key_on_every_engine(engine, text, x):
+    keys = [3 * i for i in range(32)]
+    data = b"".join(k.to_bytes(4, "little") for k in keys) + x.to_bytes(4, "little")
+    expected = keys.index(x) + 1 if x in keys else 0
+    assert bpfjit.compile(bpfjit.assemble(text), engine)(bytearray(data)) == expected
+
+
 # 16-bit big-endian pairs under 32-bit arithmetic, as clang emits `for (u32 i = 0; i <
 # len / 2; i++)` reading mem[2 * i] and mem[2 * i + 1]: the second byte's offset is a
 # 32-bit counter j = 2 * i + 1 (`add32 2` a trip), the first's is `j - 1` (`add32 -1`,

@@ -265,3 +265,48 @@ def test_what_the_verifier_proves_of_extended_lengths_holds(text):
     except bpfjit.VerifierError:
         return
     assert_proofs_hold(text, [bytes(n) for n in (0, 1, 4, 5, 8, 40)])
+
+
+# ---- midpoints: lo + ((hi - lo) >> k) -------------------------------------------------------
+
+@st.composite
+def midpoint_programs(draw):
+    """Two bytes of the buffer as lo and hi (maybe ordered by a branch, maybe not), their
+    difference shifted in the ways clang writes a halving (or not a halving at all),
+    something added back, and the result used as an offset into a buffer the program
+    proved long enough for hi: the verifier may prove the access only where it is right."""
+    # hi masked to the guard's last byte, or not masked, or moved below zero
+    mask, guard = draw(st.sampled_from([("and %r4, 31", 32), ("and %r4, 31", 32),
+                                        ("and %r4, 63", 64), ("", 64), ("add %r4, -8", 64)]))
+    lines = ["mov %r0, 0", f"jlt %r2, {guard}, out", "ldxb %r3, [%r1]", "ldxb %r4, [%r1+1]",
+             mask]
+    lines.append(draw(st.sampled_from(["jsgt %r3, %r4, out", "jsgt %r3, %r4, out",
+                                       "jgt %r3, %r4, out", "jsge %r3, %r4, out",
+                                       "jsgt %r4, %r3, out", ""])))
+    lines += ["mov %r5, %r4", draw(st.sampled_from(["sub %r5, %r3", "sub %r5, %r3",
+                                                    "sub %r5, %r4", "add %r5, %r3"]))]
+    lines += draw(st.sampled_from([["rsh %r5, 1"], ["arsh %r5, 1"], ["lsh %r5, 32", "arsh %r5, 33"],
+                                   ["lsh %r5, 32", "rsh %r5, 33"], ["rsh %r5, 2"],
+                                   ["lsh %r5, 1", "rsh %r5, 1"], ["lsh %r5, 2", "rsh %r5, 1"],
+                                   ["add %r5, 1", "rsh %r5, 1"], []]))
+    lines.append(draw(st.sampled_from(["add %r5, %r3", "add %r5, %r3", "add %r5, %r4",
+                                       "sub %r5, %r3", "add %r5, 1"])))
+    lines += ["mov %r6, %r1", "add %r6, %r5",
+              f"ldxb %r0, [%r6{draw(st.sampled_from([0, 1, -1])):+d}]", "out:", "exit"]
+    return "\n".join(lines)
+
+
+@settings(max_examples=300, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.too_slow])
+@given(midpoint_programs())
+def test_what_the_verifier_proves_of_midpoints_holds(text):
+    try:
+        bpfjit.verify(bpfjit.assemble(text))
+    except bpfjit.VerifierError:
+        return
+    # buffers exactly as long as the guard asks, and pairs at the edges of each mask
+    pairs = [(0, 0), (0, 63), (5, 3), (3, 5), (63, 0), (0, 255), (255, 0), (200, 250),
+             (8, 8), (0, 7), (7, 0), (128, 130), (31, 63), (31, 31), (63, 63), (30, 31),
+             (0, 31), (31, 0), (62, 63), (39, 39), (71, 71)]
+    inputs = [bytes([lo, hi]) + bytes(n - 2) for lo, hi in pairs for n in (32, 64, 100)]
+    assert_proofs_hold(text, inputs)

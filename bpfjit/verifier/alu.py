@@ -134,6 +134,10 @@ class AluRules:
             src_reg is None and st.zone.shifted else None
         if link is not None and self._unshift(st, op, dst, insn.imm & 63):
             return
+        zone = st.zone
+        half = zone.halves.get(dst) if zone.halves else None
+        minuend = zone.equal_to(dst) if op == "sub" and width == 64 and src_reg is not None \
+            and src_reg != dst else None
         scale = _scale(op, width, old, src)
         high = op == "lsh" and width == 64 and src_reg is None and insn.imm & 63 == 32 \
             and old.umax <= M32 and not old.is_const        # dst == whole << 32
@@ -147,6 +151,39 @@ class AluRules:
                 st.zone.shifted[dst] = (whole, "shl")
         elif link is not None and link[1] == "shl" and op == "arsh" and insn.imm & 63 == 32:
             st.zone.shifted[dst] = (link[0], "sext")
+        if width == 64 and old is not None and old.kind == SCALAR and \
+                st.regs[dst].kind == SCALAR and (half or minuend is not None):
+            self._midpoint(st, op, dst, src_reg, old, src, half, minuend)
+
+    @staticmethod
+    def _midpoint(st: State, op: str, dst: int, src_reg: int | None, old: Value,
+                  src: Value, half, minuend: int | None) -> None:
+        """A binary search's midpoint lies between its bounds: `lo + ((hi - lo) >> 1)`
+        with lo <= hi, followed as dst == floor((hi - lo) / 2^e) (zone.halves) until lo
+        is added back, then dst <= hi (and dst >= lo, as every add relates).  Exact
+        64-bit arithmetic only: every operand within +-2^62."""
+        zone = st.zone
+        exact = _bounded(old) and _bounded(src)
+        if minuend is not None:                     # dst := a - b, a - b >= 0
+            if exact and minuend != src_reg:
+                gap = st.bound(src_reg, minuend)    # b - a <= gap
+                if gap is not None and gap <= 0:
+                    zone.halves[dst] = (minuend, src_reg, 0)
+            return
+        if half is not None and src_reg is None and old.smin >= 0:
+            a, b, e = half
+            k = src.umin & 63
+            if op == "lsh" and e <= 0 and old.smax < 1 << (62 - k):
+                zone.halves[dst] = (a, b, e - k)    # still exactly (a - b) * 2^(k - e)
+            elif op in ("rsh", "arsh"):
+                zone.halves[dst] = (a, b, e + k)    # floor of a floor by a power of 2
+            return
+        if half is not None and op == "add" and src_reg == half[1] and half[2] >= 0 \
+                and exact and old.smin >= 0 and half[0] != dst:
+            # b + floor((a - b) / 2^e) <= b + (a - b) = a
+            zone.add(dst, half[0], 0)
+            AluRules._tighten_from_zone(st, dst)
+            return
 
     def _relate(self, st: State, op: str, width: int, dst: int, src_reg: int | None,
                 old: Value | None, src: Value, result: Value) -> None:
@@ -369,9 +406,13 @@ class AluRules:
                 st.forget_register(reg, scalar(0, M32))
         if then_shift:
             v = st.regs[reg]
+            half = st.zone.halves.get(reg) if st.zone.halves else None
             op = "arsh" if signed else "rsh"
             self._relate(st, op, 64, reg, None, v, const(then_shift),
                          alu_result(op, 64, v, const(then_shift)))
+            if half is not None and v.kind == SCALAR and v.smin >= 0:
+                # the extension changed nothing: the shift halves what it held
+                st.zone.halves[reg] = half[:2] + (half[2] + then_shift,)
 
     def _unary(self, pc: int, insn, st: State) -> None:
         """neg and the byte swaps: new values, related to nothing."""

@@ -47,12 +47,13 @@ def mirror(x: int) -> int:
 class Zone:
     """Closed difference constraints; `out[x][y] = c` means x - y <= c."""
 
-    __slots__ = ("out", "owned", "affine", "quot", "sums", "mirrored", "shifted", "scaled")
+    __slots__ = ("out", "owned", "affine", "quot", "sums", "mirrored", "shifted", "scaled",
+                 "halves")
 
     def __init__(self, out: dict | None = None, affine: dict | None = None,
                  quot: dict | None = None, sums: dict | None = None,
                  mirrored: set | None = None, shifted: dict | None = None,
-                 scaled: dict | None = None):
+                 scaled: dict | None = None, halves: dict | None = None):
         self.out: dict[int, dict[int, int]] = {} if out is None else out
         self.owned: set[int] = set()          # rows this zone may change in place
         # (x, y) -> (a, b): x == a * y + b
@@ -72,6 +73,10 @@ class Zone:
         # y -> (a, e): a * y <= len + e (a >= 2): what `8 * n + 1 <= len` says of n once
         # the register that held the product is reused
         self.scaled: dict[int, tuple[int, int]] = {} if scaled is None else scaled
+        # x -> (a, b, e): x == floor((a - b) / 2^e), with a - b >= 0 (e < 0: times
+        # 2^-e, exactly): a binary search's `lo + ((hi - lo) >> 1)` on its way, which
+        # then lies between lo and hi (bpfjit.verifier.alu)
+        self.halves: dict[int, tuple[int, int, int]] = {} if halves is None else halves
 
     def copy(self) -> "Zone":
         self.owned = set()                    # rows are shared from now on
@@ -80,13 +85,14 @@ class Zone:
                     dict(self.sums) if self.sums else None,
                     set(self.mirrored) if self.mirrored else None,
                     dict(self.shifted) if self.shifted else None,
-                    dict(self.scaled) if self.scaled else None)
+                    dict(self.scaled) if self.scaled else None,
+                    dict(self.halves) if self.halves else None)
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Zone) and self.out == other.out \
             and self.affine == other.affine and self.quot == other.quot \
             and self.sums == other.sums and self.shifted == other.shifted \
-            and self.scaled == other.scaled
+            and self.scaled == other.scaled and self.halves == other.halves
 
     def __repr__(self) -> str:
         return "Zone(" + ", ".join(f"v{x}-v{y}<={c}" for x, row in sorted(self.out.items())
@@ -138,6 +144,8 @@ class Zone:
     def _forget(self, x: int) -> None:
         if self.sums:
             self._forget_sums(x)
+        if self.halves:
+            self._forget_halves(x)
         if self.affine:
             self._forget_affine(x)
         if self.quot:
@@ -204,6 +212,8 @@ class Zone:
     def _shift(self, x: int, lo: Bound, hi: Bound) -> None:
         if self.sums:
             self._forget_sums(x)
+        if self.halves:
+            self._forget_halves(x)
         if self.affine:
             if lo is not None and lo == hi:
                 for (u, v), (a, b) in list(self.affine.items()):
@@ -330,9 +340,11 @@ class Zone:
         shifted = {new(x): (new(y), kind) for x, (y, kind) in self.shifted.items()
                    if new(x) is not None and new(y) is not None}
         scaled = {new(y): f for y, f in self.scaled.items() if new(y) is not None}
+        halves = {new(x): (new(a), new(b), e) for x, (a, b, e) in self.halves.items()
+                  if None not in (new(x), new(a), new(b))}
         mirrored = {names[x] for x in self.mirrored if x in names}
         return Zone(out, affine or None, quot or None, sums or None, mirrored or None,
-                    shifted or None, scaled or None)
+                    shifted or None, scaled or None, halves or None)
 
     # ---- merging paths ---------------------------------------------------------------------
 
@@ -369,7 +381,8 @@ class Zone:
         mirrored = set().union(*(z.mirrored for z in zones))
         return Zone(out, _agreed([z.affine for z in zones]), _agreed([z.quot for z in zones]),
                     _agreed([z.sums for z in zones]), mirrored or None,
-                    _agreed([z.shifted for z in zones]), _agreed([z.scaled for z in zones]))
+                    _agreed([z.shifted for z in zones]), _agreed([z.scaled for z in zones]),
+                    _agreed([z.halves for z in zones]))
 
     def widen(self, new: "Zone", implied_new: Callable[[int, int], Bound]) -> "Zone":
         """Constraints of `self` (the older state) that still hold in `new`; the others
@@ -384,7 +397,8 @@ class Zone:
                     out.setdefault(x, {})[y] = c
         return Zone(out, _agreed([self.affine, new.affine]), _agreed([self.quot, new.quot]),
                     _agreed([self.sums, new.sums]), (self.mirrored | new.mirrored) or None,
-                    _agreed([self.shifted, new.shifted]), _agreed([self.scaled, new.scaled]))
+                    _agreed([self.shifted, new.shifted]), _agreed([self.scaled, new.scaled]),
+                    _agreed([self.halves, new.halves]))
 
     # ---- affine equalities -------------------------------------------------------------------
 
@@ -399,6 +413,10 @@ class Zone:
     def _forget_shifted(self, x: int) -> None:
         for key in [k for k, (y, _) in self.shifted.items() if x in (k, y)]:
             del self.shifted[key]
+
+    def _forget_halves(self, x: int) -> None:
+        for key in [k for k, (a, b, _) in self.halves.items() if x in (k, a, b)]:
+            del self.halves[key]
 
     def _forget_sums(self, x: int) -> None:
         for key in [k for k, (a, b) in self.sums.items() if x in (k, a, b)]:
