@@ -474,12 +474,14 @@ def _idiom(draw, regs) -> list[str]:
         n, big = draw(_choice([2, 4, 4, 8])), draw(st.booleans())
         at = -draw(st.integers(n, FRAME_INIT))
         lines = [f"mov {r}, 0"]
-        # in half of them a store over one of the bytes, somewhere along the way: the
-        # bytes read before it are the old ones
-        stored = draw(st.integers(0, 2 * n - 1))
-        for step, i in enumerate(draw(st.permutations(range(n)))):
-            if step == stored % n and stored >= n:
-                lines.append(f"stb [%r10{at + draw(st.integers(0, n - 1)):+d}], {draw(_imm())}")
+        # in half of them a store over a byte already read, somewhere along the way:
+        # the value holds the old byte, memory the new one
+        stored = draw(st.integers(1, 2 * n - 1))     # > n: before the (stored - n)th
+        order = draw(st.permutations(range(n)))
+        for step, i in enumerate(order):
+            if stored > n and step == stored - n:
+                lines.append(f"stb [%r10{at + draw(_choice(order[:step])):+d}], "
+                             f"{draw(_imm())}")
             lines += [f"ldxb {t}, [%r10{at + i:+d}]", f"lsh {t}, {8 * (n - 1 - i if big else i)}",
                       f"{draw(_choice(['or', 'add']))} {r}, {t}"]
         return lines + refill
