@@ -87,12 +87,12 @@ class _Lowering(AluLowering, CallLowering, VersionLowering, SpeculationLowering)
         self.charges = budget_charges(prog)            # (fewer subtractions than blocks)
         self.checkpoints = budget_checkpoints(prog)
         self.ranges = subprogram_ranges(prog)
-        # wide loads and rotations (backends/x86idioms.py): each block's pcs, what is
-        # live after it, and the plans made, per block and copy
+        # wide loads and rotations (backends/x86idioms.py): each block's pcs and the
+        # plans made, per block and copy (liveness is computed when a plan needs it)
         self.block_pcs = block_graph(prog)[0]
         self.block_of = {pc: first for first, pcs in self.block_pcs.items() for pc in pcs}
-        self.live_out = block_live_out(prog)
         self.plans: dict = {}
+        self.last_plan: tuple = (None, None, None)
         self.bodies = _bodies(prog, self.ranges)      # first pc -> its (pc, insn) pairs
         self.stubs: list[tuple[int, int, object]] = []           # label, packed trap, arg
         self.probes: list[tuple[int, int, int, int]] = []         # label, ok, size, fail
@@ -325,14 +325,14 @@ class _Lowering(AluLowering, CallLowering, VersionLowering, SpeculationLowering)
         if plan.touches(pc):
             self._idiom(pc, plan)
             return 1
-        fused = self._fuse(body, i)
+        fused = self._fuse(body, i, plan)
         if fused:
             return fused
         pc, insn = body[i]
         getattr(self, "_" + insn.kind.value)(pc, insn)
         return 1
 
-    def _fuse(self, body: list, i: int) -> int:
+    def _fuse(self, body: list, i: int, plan: Plan) -> int:
         """Emit one x86 instruction for a common run of BPF ones inside a block:
 
             mov d, s; add d, imm [; add d, t]   ->  lea d, [s + t + imm]
@@ -343,7 +343,6 @@ class _Lowering(AluLowering, CallLowering, VersionLowering, SpeculationLowering)
 
         Returns the instructions consumed (0: no pattern here)."""
         run = []
-        plan = self.idioms(body[i][0])
         for pc, insn in body[i:i + 4]:
             if run and (pc in self.leaders or plan.touches(pc)):
                 break
@@ -427,12 +426,17 @@ class _Lowering(AluLowering, CallLowering, VersionLowering, SpeculationLowering)
     def idioms(self, pc: int) -> Plan:
         """The wide loads and rotations of pc's block in the copy being emitted
         (backends/x86idioms.py), planned once per block and copy."""
-        first = self.block_of[pc]
-        key = (first, None if self.fast is None else self.fast.header)
+        first, fast = self.block_of[pc], self.fast
+        last = self.last_plan
+        if last[0] == first and last[1] is fast:            # (the same block as before)
+            return last[2]
+        key = (first, None if fast is None else fast.header)
         plan = self.plans.get(key)
         if plan is None:
             plan = self.plans[key] = plan_block(self.prog, self.block_pcs[first],
-                                                self._free_load, self.live_out[first])
+                                                self._free_load,
+                                                lambda: block_live_out(self.prog)[first])
+        self.last_plan = (first, fast, plan)
         return plan
 
     def _free_load(self, pc: int) -> bool:

@@ -11,14 +11,42 @@ unread (backends/x86idioms.py).
 from __future__ import annotations
 
 from bpfjit.cfg import per_program, block_graph
-from bpfjit.isa import read_registers, written_registers
+from bpfjit.isa import Kind, read_registers, written_registers
 from bpfjit.program import Program
 
 __all__ = ["block_live_out", "use_def"]
 
 
+_ARGS = 0b111110                     # r1-r5
+_CALL_DEFS = 0b111111                # r0-r5
+_CALLS = (Kind.CALL, Kind.CALL_LOCAL, Kind.CALL_BTF, Kind.CALLX, Kind.LD_PACKET)
+
+
 def use_def(insn) -> tuple[int, int]:
-    """(registers read, registers written) of one instruction, as bit masks."""
+    """(registers read, registers written) of one instruction, as bit masks: the same
+    as isa.read_registers and isa.written_registers, without building sets (this runs
+    on every instruction of every program the peachpy backend compiles)."""
+    kind = insn.kind
+    if kind is Kind.ALU:
+        spec = insn.spec
+        use = 0 if spec.op in ("mov", "movsx") else 1 << insn.dst
+        if spec.source == "reg":
+            use |= 1 << insn.src
+        return use, 1 << insn.dst
+    if kind is Kind.LDX or kind is Kind.LDSX:
+        return 1 << insn.src, 1 << insn.dst
+    if kind is Kind.JCOND:
+        use = 1 << insn.dst
+        return (use | 1 << insn.src if insn.spec.source == "reg" else use), 0
+    if kind in _CALLS:
+        use, def_ = 0, 0
+        for r in read_registers(insn):
+            use |= 1 << r
+        for r in written_registers(insn):
+            def_ |= 1 << r
+        return use, def_
+    if kind is Kind.EXIT:
+        return 1, 0
     use = def_ = 0
     for r in read_registers(insn):
         use |= 1 << r

@@ -36,7 +36,7 @@ def plan(text: str, free=lambda pc: True):
     live = block_live_out(prog)
     replaced, dead = {}, set()
     for first, pcs in members.items():
-        p = x86idioms.plan_block(prog, pcs, free, live[first])
+        p = x86idioms.plan_block(prog, pcs, free, lambda: live[first])
         replaced.update(p.replaced)
         dead |= p.dead
     return replaced, dead
@@ -74,6 +74,18 @@ def test_a_call_reads_its_arguments_and_keeps_r6_to_r9_live_across_it():
     first = next(f for f, pcs in members.items() if 2 in pcs)
     after = next(f for f, pcs in members.items() if 3 in pcs)
     assert live[first] >> 6 & 1 and live.get(after, 0) == 0
+
+
+@pytest.mark.parametrize("dst,src", [(2, 3), (0, 0), (7, 1)])
+def test_the_liveness_masks_agree_with_the_opcode_tables_read_and_written_registers(dst, src):
+    from bpfjit.isa import OPCODES, Insn, read_registers, written_registers
+    from bpfjit.liveness import use_def
+    for spec in OPCODES:
+        insn = Insn(spec, dst=dst, src=spec.fixed_src if spec.fixed_src is not None else src,
+                    off=spec.fixed_off or 0, imm=spec.fixed_imm or 0)
+        expected = (sum(1 << r for r in read_registers(insn)),
+                    sum(1 << r for r in written_registers(insn)))
+        assert use_def(insn) == expected, spec.mnemonic
 
 
 # ---- what the plan finds -------------------------------------------------------------------
