@@ -419,6 +419,51 @@ def test_a_binary_search_finds_each_key_on_every_engine(engine, text, x):
     assert bpfjit.compile(bpfjit.assemble(text), engine)(bytearray(data)) == expected
 
 
+# `for (i = 0; i != 64; i++) sum += mem[i]` after a length test, in a program that
+# compares the same register with 54, 55 and 56 elsewhere (clang reuses registers):
+# widened through the program's constants, i spent its few threshold steps on 54-56
+# and went past 63 to unbounded; the loop's own constants (63, 64, 65) stop it at 63.
+LOOP_AMONG_OTHER_CONSTANTS = """
+    mov %r0, 0
+    jlt %r2, 64, out
+    mov %r2, 0
+loop:
+    mov %r3, %r1
+    add %r3, %r2
+    ldxb %r3, [%r3]
+    add %r0, %r3
+    add %r2, 1
+    jeq %r2, 64, after
+    ja loop
+after:
+    ldxb %r2, [%r1+1]
+    jgt %r2, 54, big
+    jeq %r2, 55, big
+    jslt %r2, 56, out
+big:
+    add %r0, 1000
+out:
+    exit
+"""
+
+
+def test_a_loop_widens_through_its_own_constants():
+    assert stats(LOOP_AMONG_OTHER_CONSTANTS) == "accesses=2 proven=2"
+
+
+def test_a_loop_one_byte_too_far_is_not_proven():
+    assert stats(LOOP_AMONG_OTHER_CONSTANTS.replace("jeq %r2, 64, after", "jeq %r2, 65, after")) \
+        == "accesses=2 proven=1"
+
+
+@pytest.mark.parametrize("second", [0, 54, 55, 200])
+def test_a_loop_among_other_constants_sums_on_every_engine(engine, second):
+    data = bytes([7, second]) + bytes(range(2, 64))
+    expected = sum(data) + (1000 if second > 54 else 0)
+    assert bpfjit.compile(bpfjit.assemble(LOOP_AMONG_OTHER_CONSTANTS), engine)(
+        bytearray(data)) == expected
+
+
 # 16-bit big-endian pairs under 32-bit arithmetic, as clang emits `for (u32 i = 0; i <
 # len / 2; i++)` reading mem[2 * i] and mem[2 * i + 1]: the second byte's offset is a
 # 32-bit counter j = 2 * i + 1 (`add32 2` a trip), the first's is `j - 1` (`add32 -1`,

@@ -52,20 +52,38 @@ class TooComplex(VerifierError):
     """The work limit was reached (never a path-local rejection)."""
 
 
-def _thresholds(prog: Program) -> tuple[tuple[int, ...], ...]:
-    """Bounds worth widening each register to: the constants the program compares that
-    register with (a counter tested against 64 stops at 64, not at the 8, 13 and 32 a
-    switch elsewhere compares other registers with).  Spilled slots have none: a value
-    that grows in a slot goes to its limit, and the final, descending pass brings it
-    back."""
+def _thresholds(prog: Program, pcs=None) -> tuple[tuple[int, ...], ...]:
+    """Bounds worth widening each register to: the constants the program (or its
+    instructions at `pcs`) compares that register with (a counter tested against 64
+    stops at 64, not at the 8, 13 and 32 a switch elsewhere compares other registers
+    with).  Spilled slots have none: a value that grows in a slot goes to its limit,
+    and the final, descending pass brings it back."""
     found: list[set[int]] = [{0} for _ in range(11)]
-    for _, insn in prog:
+    for _, insn in (prog if pcs is None else ((pc, prog.at(pc)) for pc in pcs)):
         if insn.kind is Kind.JCOND and insn.spec.source == "imm":
             c = insn.imm
             found[insn.dst].update((c - 1, c, c + 1))
             if insn.spec.width == 32:
                 found[insn.dst].update(((c & 0xFFFFFFFF) - 1, c & 0xFFFFFFFF))
     return tuple(tuple(sorted(f)) for f in found)
+
+
+def _loop_thresholds(prog: Program, body: set[int], leaders: frozenset[int],
+                     end: int, everywhere: tuple) -> tuple[tuple[int, ...], ...]:
+    """The thresholds of a loop's head: for a register its loop compares with constants,
+    those constants only — `for (i = 0; i != 64; i++)` in a program that compares the
+    same register with 54, 55 and 56 elsewhere would spend its few threshold steps on
+    those and widen past 63 — else the program's."""
+    pcs = []
+    for block in body:
+        pc = block
+        while True:
+            pcs.append(pc)
+            pc += prog.at(pc).slots
+            if pc >= end or pc in leaders:
+                break
+    local = _thresholds(prog, pcs)
+    return tuple(mine if len(mine) > 1 else everywhere[r] for r, mine in enumerate(local))
 
 
 class _Subprogram:
@@ -101,6 +119,7 @@ class _Subprogram:
         for head in self.heads:
             self.loop_bodies[head] = _loop_body(
                 head, [src for src, h in back_edges if h == head], self.preds)
+        self.loop_thresholds: dict[int, tuple] = {}     # head -> its widening bounds
         self.in_states: dict[int, State] = {}
         self.out_edges: dict[int, list] = {}
         self.joins: dict[int, int] = defaultdict(int)
@@ -293,6 +312,13 @@ class Analysis(AluRules, MemoryRules, BranchRules, CallRules):
         for sub in sorted(self.subs, key=lambda s: rank.get(s, len(rank))):
             self._check(sub)
 
+    def _head_thresholds(self, sub: "_Subprogram", head: int) -> tuple:
+        found = sub.loop_thresholds.get(head)
+        if found is None:
+            found = sub.loop_thresholds[head] = _loop_thresholds(
+                self.prog, sub.loop_bodies[head], self.leaders, sub.end, self.thresholds)
+        return found
+
     def _enter(self, target: int, entry: State) -> None:
         """A call site passes `entry` to the subprogram at `target`."""
         self.callers[target].add(self.current)
@@ -376,7 +402,8 @@ class Analysis(AluRules, MemoryRules, BranchRules, CallRules):
                         # climb by one on every visit and the fixpoint never comes
                         around = joins <= FORCE_AFTER and self._incoming(sub, block,
                                                                          around=True)
-                        new = old.widen(new, _NO_THRESHOLDS if late else self.thresholds,
+                        new = old.widen(new, _NO_THRESHOLDS if late else
+                                        self._head_thresholds(sub, block),
                                         merge(around) if around else None)
                     else:
                         new = merge([old, new], discover=True)
@@ -442,7 +469,8 @@ class Analysis(AluRules, MemoryRules, BranchRules, CallRules):
                     if joins[block] > WIDEN_AFTER:
                         back = _edge_states(sub, edges, block,
                                             sub.loop_bodies[block].__contains__)
-                        new = old.widen(new, self.thresholds, merge(back) if back else None)
+                        new = old.widen(new, self._head_thresholds(sub, block),
+                                        merge(back) if back else None)
                 if new == old and block in edges:
                     continue
             states[block] = new
