@@ -42,9 +42,14 @@ class CopyTracking:
     def unchecked(self, pc: int) -> bool:
         """Whether the access at `pc` runs without a check here: proven, hoisted into the
         fast copy's entry test, or covered by its group's one check."""
-        return not self.copy_source.needs_check(pc) or \
-            (self.fast is not None and pc in self.fast.unchecked) or \
+        return self.unchecked_in_copy(pc) or \
             (self.grouped is not None and pc in self.grouped.members)
+
+    def unchecked_in_copy(self, pc: int) -> bool:
+        """Proven, or hoisted into the fast copy's entry test: unchecked throughout the
+        copy being emitted, whatever group it is in."""
+        return not self.copy_source.needs_check(pc) or \
+            (self.fast is not None and pc in self.fast.unchecked)
 
     def wants_group(self, pc: int) -> bool:
         """Whether a group of accesses starts at `pc` and some of them need a check here."""

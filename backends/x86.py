@@ -442,9 +442,7 @@ class _Lowering(AluLowering, CallLowering, VersionLowering, SpeculationLowering)
     def _free_load(self, pc: int) -> bool:
         """Whether the access at pc runs here as a plain load: proven or hoisted into this
         copy's entry test (not only covered by a group's check), and not clamped."""
-        return (not self.copy_source.needs_check(pc)
-                or (self.fast is not None and pc in self.fast.unchecked)) \
-            and self.clamp_of(pc) is None
+        return self.unchecked_in_copy(pc) and self.clamp_of(pc) is None
 
     def _idiom(self, pc: int, plan: Plan) -> None:
         what = plan.replaced.get(pc)

@@ -17,11 +17,6 @@ from bpfjit.program import Program
 __all__ = ["block_live_out", "use_def"]
 
 
-_ARGS = 0b111110                     # r1-r5
-_CALL_DEFS = 0b111111                # r0-r5
-_CALLS = (Kind.CALL, Kind.CALL_LOCAL, Kind.CALL_BTF, Kind.CALLX, Kind.LD_PACKET)
-
-
 def use_def(insn) -> tuple[int, int]:
     """(registers read, registers written) of one instruction, as bit masks: the same
     as isa.read_registers and isa.written_registers, without building sets (this runs
@@ -38,16 +33,9 @@ def use_def(insn) -> tuple[int, int]:
     if kind is Kind.JCOND:
         use = 1 << insn.dst
         return (use | 1 << insn.src if insn.spec.source == "reg" else use), 0
-    if kind in _CALLS:
-        use, def_ = 0, 0
-        for r in read_registers(insn):
-            use |= 1 << r
-        for r in written_registers(insn):
-            def_ |= 1 << r
-        return use, def_
     if kind is Kind.EXIT:
         return 1, 0
-    use = def_ = 0
+    use = def_ = 0                      # the rest (calls, stores, ...) through the tables
     for r in read_registers(insn):
         use |= 1 << r
     for r in written_registers(insn):

@@ -183,7 +183,6 @@ class AluRules:
             # b + floor((a - b) / 2^e) <= b + (a - b) = a
             zone.add(dst, half[0], 0)
             AluRules._tighten_from_zone(st, dst)
-            return
 
     def _relate(self, st: State, op: str, width: int, dst: int, src_reg: int | None,
                 old: Value | None, src: Value, result: Value) -> None:

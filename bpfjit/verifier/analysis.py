@@ -24,7 +24,7 @@ import heapq
 from collections import defaultdict
 from typing import Callable
 
-from ..cfg import block_leaders, branch_targets, subprogram_ranges
+from ..cfg import block_graph, block_leaders, branch_targets, subprogram_ranges
 from ..errors import VerifierError
 from ..isa import MEMORY_KINDS, Kind
 from ..program import Program
@@ -68,21 +68,14 @@ def _thresholds(prog: Program, pcs=None) -> tuple[tuple[int, ...], ...]:
     return tuple(tuple(sorted(f)) for f in found)
 
 
-def _loop_thresholds(prog: Program, body: set[int], leaders: frozenset[int],
-                     end: int, everywhere: tuple) -> tuple[tuple[int, ...], ...]:
+def _loop_thresholds(prog: Program, body: set[int], everywhere: tuple
+                     ) -> tuple[tuple[int, ...], ...]:
     """The thresholds of a loop's head: for a register its loop compares with constants,
     those constants only — `for (i = 0; i != 64; i++)` in a program that compares the
     same register with 54, 55 and 56 elsewhere would spend its few threshold steps on
     those and widen past 63 — else the program's."""
-    pcs = []
-    for block in body:
-        pc = block
-        while True:
-            pcs.append(pc)
-            pc += prog.at(pc).slots
-            if pc >= end or pc in leaders:
-                break
-    local = _thresholds(prog, pcs)
+    members = block_graph(prog)[0]
+    local = _thresholds(prog, [pc for block in body for pc in members[block]])
     return tuple(mine if len(mine) > 1 else everywhere[r] for r, mine in enumerate(local))
 
 
@@ -316,7 +309,7 @@ class Analysis(AluRules, MemoryRules, BranchRules, CallRules):
         found = sub.loop_thresholds.get(head)
         if found is None:
             found = sub.loop_thresholds[head] = _loop_thresholds(
-                self.prog, sub.loop_bodies[head], self.leaders, sub.end, self.thresholds)
+                self.prog, sub.loop_bodies[head], self.thresholds)
         return found
 
     def _enter(self, target: int, entry: State) -> None:
