@@ -85,7 +85,8 @@ def generate_object(ir_text: str, opt_level: int, keep_ir: bool) -> tuple[bytes,
 def serve() -> None:
     """The compile worker: answer framed (IR, opt level, keep_ir) requests until stdin
     closes.  The protocol owns the original stdout; anything LLVM prints goes to stderr.
-    Ctrl-C is the parent's to handle: the worker ends when its stdin closes."""
+    Ctrl-C is the parent's to handle: the worker ends when its stdin closes, and ends
+    quietly when the parent went away mid-request (a cut request, a closed reply pipe)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     channel = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)
@@ -94,11 +95,18 @@ def serve() -> None:
         header = requests.read(FRAME.size)
         if len(header) < FRAME.size:
             return
-        ir_text, opt_level, keep_ir = pickle.loads(requests.read(FRAME.unpack(header)[0]))
+        size = FRAME.unpack(header)[0]
+        body = requests.read(size)
+        if len(body) < size:
+            return
+        ir_text, opt_level, keep_ir = pickle.loads(body)
         try:
             reply = ("ok",) + generate_object(ir_text, opt_level, keep_ir)
         except Exception as exc:        # noqa: BLE001 - reported to the parent
             reply = ("error", str(exc))
         data = pickle.dumps(reply)
-        channel.write(FRAME.pack(len(data)) + data)
-        channel.flush()
+        try:
+            channel.write(FRAME.pack(len(data)) + data)
+            channel.flush()
+        except BrokenPipeError:
+            os._exit(0)                 # no one to answer; nothing left to flush

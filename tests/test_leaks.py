@@ -42,3 +42,29 @@ def test_the_llvm_worker_compiles_what_the_process_compiles(monkeypatch):
     monkeypatch.setenv("BPFJIT_LLVM_WORKER", "sometimes")
     with pytest.raises(bpfjit.BpfError, match="BPFJIT_LLVM_WORKER"):
         bpfjit.compile(prog, "llvm", cache=False)
+
+
+@pytest.mark.parametrize("cut", ["reply", "request"])
+def test_the_llvm_worker_ends_quietly_when_its_parent_goes(cut):
+    """A campaign interrupted mid-compile closes the worker's pipes under it: the
+    worker exits 0 with nothing on stderr, whether its reply or the request was cut."""
+    if "llvm" not in bpfjit.engines():
+        pytest.skip("llvm is not available here")
+    import pickle
+    from backends import llvm_worker
+    from backends.llvmcodegen import FRAME
+    code = (f"import importlib.util as u; "
+            f"s = u.spec_from_file_location('codegen', {str(llvm_worker._CODEGEN)!r}); "
+            f"m = u.module_from_spec(s); s.loader.exec_module(m); m.serve()")
+    worker = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    ir = "define i64 @f() {\n  ret i64 42\n}\n"
+    request = pickle.dumps((ir, 2, False))
+    if cut == "reply":
+        worker.stdout.close()               # the reply has nowhere to go
+        worker.stdin.write(FRAME.pack(len(request)) + request)
+    else:
+        worker.stdin.write(FRAME.pack(len(request)) + request[: len(request) // 2])
+    worker.stdin.close()
+    assert worker.wait(timeout=60) == 0
+    assert worker.stderr.read() == b""
