@@ -419,6 +419,116 @@ def test_a_binary_search_finds_each_key_on_every_engine(engine, text, x):
     assert bpfjit.compile(bpfjit.assemble(text), engine)(bytearray(data)) == expected
 
 
+# `for (i = n - 4; i >= 0; i--)` over 4-byte windows of the buffer, as clang emits it:
+# a base b = n - 4 and a counter a = 0, -1, -2, ..., the window at mem + b + a, and the
+# exit test `b + a + 1 > 0` in a register reused at once.  Only the floor b + a >= 0 the
+# test leaves bounds the window below; the zone's differences cannot say it.
+DESCENDING = """
+    mov %r0, 0
+    jlt %r2, 8, out
+    mov %r5, %r2
+    add %r5, -4
+    and %r5, 1023           # n <= len - 4, at most 1023
+    add %r5, -4             # b = n - 4 (or below 0: no window)
+    jslt %r5, 0, out
+    mov %r4, 0              # a
+loop:
+    mov %r7, %r1
+    add %r7, %r5
+    add %r7, %r4            # mem + b + a
+    ldxw %r3, [%r7]
+    add %r0, %r3
+    ldxb %r3, [%r7+3]
+    add %r0, %r3
+    add %r4, -1
+    mov %r2, %r5
+    add %r2, %r4
+    add %r2, 1
+    jsgt %r2, 0, loop       # b + a + 1 > 0
+out:
+    exit
+"""
+
+
+def test_a_descending_window_is_proven_by_the_floor_of_its_exit_sum():
+    assert stats(DESCENDING) == "accesses=2 proven=2"
+
+
+def test_a_descending_window_one_step_too_far_is_not_proven():
+    # b + a + 2 > 0 lets b + a reach -1: the word at mem - 1 is not proven; its last
+    # byte, at mem + 2 or above, still is
+    assert stats(DESCENDING.replace("    add %r2, 1\n", "    add %r2, 2\n")) \
+        == "accesses=2 proven=1"
+
+
+@pytest.mark.parametrize("size", [0, 7, 8, 9, 12, 40])
+def test_a_descending_window_sums_on_every_engine(engine, size):
+    data = bytes((7 * i + 1) & 0xff for i in range(size))
+    expected = 0
+    if size >= 8:
+        n = (size - 4) & 1023
+        for start in range(n - 4, -1, -1):          # every window from b down to 0
+            expected += int.from_bytes(data[start:start + 4], "little") + data[start + 3]
+    assert bpfjit.compile(bpfjit.assemble(DESCENDING), engine)(bytearray(data)) == expected
+
+
+# The same search for the last '.', leaving the loop when it finds one; the base
+# register is then reloaded with n from its slot, and `n + a - 4` is the dot's index:
+# the floor b + a >= 0 passes to the slot when b is overwritten (n + a >= 4), and from
+# there to the copy, so the byte after the dot is proven too.
+LAST_DOT = """
+    mov %r0, 0
+    jlt %r2, 8, out
+    mov %r5, %r2
+    add %r5, -4
+    and %r5, 1023
+    stxdw [%r10-8], %r5     # n, kept in a slot
+    add %r5, -4             # b = n - 4
+    jslt %r5, 0, out
+    mov %r4, 0              # a
+loop:
+    mov %r7, %r1
+    add %r7, %r5
+    add %r7, %r4
+    ldxb %r3, [%r7]         # mem[b + a]
+    jeq %r3, 0x2e, found
+    add %r4, -1
+    mov %r2, %r5
+    add %r2, %r4
+    add %r2, 1
+    jsgt %r2, 0, loop
+    exit
+found:
+    ldxdw %r5, [%r10-8]     # b's register reused
+    add %r5, %r4
+    add %r5, -4             # n + a - 4
+    mov %r7, %r1
+    add %r7, %r5
+    ldxb %r0, [%r7+1]       # the byte after the dot
+out:
+    exit
+"""
+
+
+def test_a_floor_passes_to_a_slot_when_its_register_is_reused():
+    assert stats(LAST_DOT) == "accesses=4 proven=4"     # the slot store too
+
+
+def test_the_byte_before_the_window_is_not_proven_by_a_passed_floor():
+    assert stats(LAST_DOT.replace("[%r7+1]", "[%r7-1]")) == "accesses=4 proven=3"
+
+
+@pytest.mark.parametrize("text", ["ab.cdefgh.ijk", "........", "abcdefgh", "a.bcdefghijklmnopq",
+                                  "abcdefg.hijkl"])
+def test_the_last_dot_search_on_every_engine(engine, text):
+    data = text.encode()
+    n = (len(data) - 4) & 1023
+    window = data[:max(n - 3, 0)]           # starts b = n - 4 down to 0
+    at = window.rfind(b".")
+    expected = data[at + 1] if at >= 0 else 0
+    assert bpfjit.compile(bpfjit.assemble(LAST_DOT), engine)(bytearray(data)) == expected
+
+
 # `for (i = 0; i != 64; i++) sum += mem[i]` after a length test, in a program that
 # compares the same register with 54, 55 and 56 elsewhere (clang reuses registers):
 # widened through the program's constants, i spent its few threshold steps on 54-56

@@ -310,3 +310,53 @@ def test_what_the_verifier_proves_of_midpoints_holds(text):
              (0, 31), (31, 0), (62, 63), (39, 39), (71, 71)]
     inputs = [bytes([lo, hi]) + bytes(n - 2) for lo, hi in pairs for n in (32, 64, 100)]
     assert_proofs_hold(text, inputs)
+
+
+# ---- descending loops: a floor base + counter >= c -----------------------------------------
+
+@st.composite
+def descending_programs(draw):
+    """A window at mem + base + counter, the counter stepping down from near 0 and the
+    loop's exit test on base + counter + t in a register of its own (clang's shape of
+    `for (i = n - 4; i >= 0; i--)`), with the base, the start, the step, the test and
+    the window's offset each drawn around the edge: the verifier may prove the window
+    only where the floor the test leaves is right."""
+    mask = draw(st.sampled_from([1023, 255, 15]))
+    lines = ["mov %r0, 0", "jlt %r2, 8, out", "mov %r5, %r2",
+             f"add %r5, {draw(st.sampled_from([-4, -3, -1, 0]))}", f"and %r5, {mask}",
+             f"add %r5, {draw(st.sampled_from([-4, -3, -1, 0]))}"]
+    lines.append(draw(st.sampled_from(["jslt %r5, 0, out", "jslt %r5, -1, out",
+                                       "jsle %r5, 0, out", ""])))
+    lines.append(f"mov %r4, {draw(st.sampled_from([0, 0, -1, 1]))}")
+    # a constant step, or one read from the buffer: -1 or -2, unknown which
+    step = draw(st.sampled_from(["-1", "-1", "-2", "%r6"]))
+    if step == "%r6":
+        lines += ["ldxb %r6, [%r1+1]", "and %r6, 1", "add %r6, -2"]
+    size, off = draw(st.sampled_from([("ldxw", 0), ("ldxw", -1), ("ldxw", 1),
+                                      ("ldxb", 3), ("ldxb", 4), ("ldxb", -1)]))
+    test_first = draw(st.booleans())        # the test's sum before the counter moves
+    t = draw(st.sampled_from([1, 1, 0, 2, -1]))
+    jump = draw(st.sampled_from(["jsgt %r2, 0, loop", "jsgt %r2, 0, loop",
+                                 "jsge %r2, 0, loop", "jsgt %r2, -1, loop",
+                                 "jsgt %r2, 1, loop", "jgt %r2, 0, loop"]))
+    lines += ["loop:", "mov %r7, %r1", "add %r7, %r5", "add %r7, %r4",
+              f"{size} %r3, [%r7{off:+d}]", "add %r0, %r3"]
+    move = [f"add %r4, {step}"]
+    sum_ = ["mov %r2, %r5", "add %r2, %r4", f"add %r2, {t}"]
+    lines += (sum_ + move) if test_first else (move + sum_)
+    lines += [jump, "out:", "exit"]
+    return "\n".join(lines)
+
+
+@settings(max_examples=300, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.too_slow])
+@given(descending_programs())
+def test_what_the_verifier_proves_of_descending_loops_holds(text):
+    try:
+        bpfjit.verify(bpfjit.assemble(text))
+    except bpfjit.VerifierError:
+        return
+    # lengths just past each mask's edge and the length test, bytes varied
+    inputs = [bytes((3 * i + n) & 0xff for i in range(n))
+              for n in (8, 9, 11, 12, 13, 19, 20, 21, 40, 259, 260, 1027, 1028, 1100)]
+    assert_proofs_hold(text, inputs)

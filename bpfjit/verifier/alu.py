@@ -107,6 +107,17 @@ def _apply_remaining(zone, dst: int, src: int, facts) -> None:
         zone.sums[dst] = (addend, src)
 
 
+def _sum_floor(zone, dst: int, src: int) -> int | None:
+    """Before `dst += src`: the least value the sum is known to have, from a floor
+    y + src >= c of dst or of a variable y with dst == y + d (zone.floors); None if
+    none."""
+    if not zone.floors or src == dst:
+        return None
+    found = [f + d for y, d in [(dst, 0)] + zone.offsets(dst) if y != src
+             and (f := zone.floor(y, src)) is not None]
+    return max(found) if found else None
+
+
 class AluRules:
     """Mixed into the analysis: ALU, NEG, END and LDDW."""
 
@@ -221,13 +232,21 @@ class AluRules:
                                 min(result.smax, up) if up is not None else result.smax,
                                 result.align)
             facts = _remaining_facts(zone, op, dst, src_reg) if src_reg is not None else None
+            summed = sign > 0 and src_reg is not None and src.kind in NUMERIC and width == 64
+            partner = next(((y, d) for y, d in zone.offsets(dst) if y != src_reg), None) \
+                if summed else None
+            floor = _sum_floor(zone, dst, src_reg) if summed else None
             st.regs[dst] = result
             zone.shift(dst, lo, hi)
-            if sign > 0 and src_reg is not None and src.kind in NUMERIC:
+            if summed:
                 zone.add(dst, src_reg, old.smax)              # dst - src == the old dst
                 zone.add(src_reg, dst, -old.smin)
+                if partner is not None:                       # dst == y + src + d
+                    zone.plus[dst] = (partner[0], src_reg, partner[1])
             if facts is not None:
                 _apply_remaining(zone, dst, src_reg, facts)
+            if floor is not None:
+                st.clamp(dst, floor, None)
             self._tighten_from_zone(st, dst)
             return
         st.regs[dst] = result
@@ -339,9 +358,12 @@ class AluRules:
         if not exact:
             zone.forget(dst)
             return
+        floor = None
         if moved:                # dst was the pointer: its offset moved by [lo, hi]
             facts = _remaining_facts(zone, op, dst, src_reg) if src_reg is not None \
                 and delta.kind in NUMERIC else None
+            if op == "add" and src_reg is not None:
+                floor = _sum_floor(zone, dst, src_reg)
             zone.shift(dst, lo, hi)
             if op == "add" and src_reg is not None:
                 zone.add(dst, src_reg, ptr.smax)      # dst - src == the pointer's old offset
@@ -353,6 +375,8 @@ class AluRules:
             if src_reg is not None:
                 zone.add(dst, src_reg, delta.smax)
                 zone.add(src_reg, dst, -delta.smin)
+        if floor is not None:    # the offset is a sum with a known floor
+            st.clamp(dst, floor, None)
         self._tighten_from_zone(st, dst)
 
     def _unshift(self, st: State, op: str, dst: int, count: int) -> bool:

@@ -164,6 +164,13 @@ class BranchRules:
                     if down is not None and not zone.add(MIRROR + x, y, down):
                         return False
         for reg in (a_reg, b_reg):
+            fact = zone.plus.get(reg) if reg is not None and zone.plus else None
+            if fact is not None and (low := st.lower(reg)) is not None:
+                # reg == a + b + k, at least low: a + b >= low - k, once reg is reused
+                zone.learn_floor(fact[0], fact[1], low - fact[2])
+                if not st.apply_floors():
+                    return False
+        for reg in (a_reg, b_reg):
             if reg is not None and zone.affine:
                 st.learn_scaled(reg)
         for reg in (a_reg, b_reg):

@@ -237,7 +237,8 @@ class State:
                 if m.kind != UNINIT:
                     spills[off] = m
         result = State(regs, spills, self.written | new.written,
-                       self.zone.widen(new.zone, new.implied), min(self.min_len, new.min_len))
+                       self.zone.widen(new.zone, new.implied, [self.lower, new.lower]),
+                       min(self.min_len, new.min_len))
         result._settle_join([self, new], discover=True, widening=True)
         return result
 
@@ -404,6 +405,18 @@ class State:
                     self.clamp(y, lo_x - c, None)
         if self.zone.affine:            # a bound the zone gave (a widened counter's,
             self._apply_affine()        # from its exit test) reaches its partners
+        if self.zone.floors:
+            self.apply_floors()
+
+    def apply_floors(self) -> bool:
+        """Narrow intervals through the floors a + b >= c: a >= c - max(b) (a widened
+        descending counter's lower bound); False if one becomes empty."""
+        for (a, b), c in list(self.zone.floors.items()):
+            for x, y in ((a, b), (b, a)):
+                hi = self.upper(y)
+                if hi is not None and not self.clamp(x, c - hi, None):
+                    return False
+        return True
 
     # ---- learning --------------------------------------------------------------------------
 
@@ -516,6 +529,11 @@ class State:
         for y, (a, e) in sorted(self.zone.scaled.items()):
             parts.append(f"{a}*{_name(y, names)}<=len{e:+d}" if e else
                          f"{a}*{_name(y, names)}<=len")
+        for (a, b), c in sorted(self.zone.floors.items()):
+            parts.append(f"{_name(a, names)}+{_name(b, names)}>={c}")
+        for x, (a, b, k) in sorted(self.zone.plus.items()):
+            parts.append(f"{_name(x, names)}={_name(a, names)}+{_name(b, names)}"
+                         + (f"{k:+d}" if k else ""))
         if self.min_len:
             parts.append(f"len>={self.min_len}")
         return " ".join(parts)
@@ -613,7 +631,7 @@ def merge(states: list[State], discover: bool = False) -> State:
     spills = {off: v for off, v in spills.items() if v.kind != UNINIT}
     result = State(regs, spills, written, None, min_len)
     result.zone = Zone.join_all([st.zone for st in states], [st.implied for st in states],
-                                result.implied)
+                                result.implied, [st.lower for st in states])
     result._settle_join(states, discover)
     return result
 

@@ -23,6 +23,11 @@ pairs of variables that move in lockstep with different strides: clang's loops c
 `i += 8` while a pointer moves `p += 16`, and only p == 2 * i + base bounds p by i's
 exit test.  They are found where two paths meet with different constants (the entry
 and the first way round a loop) and kept while both variables only move by constants.
+
+Sums are out of a zone's reach, but one kind is kept beside it: a floor a + b >= c.
+clang turns `for (i = n - 4; i >= 0; i--) p[i]` into a base b = n - 4 and a counter
+a = 0, -1, -2, ... tested as `b + a + 1 > 0` in a register of its own; the floor is
+what that test says once the register is reused, and what bounds `p + b + a` below.
 """
 
 from __future__ import annotations
@@ -48,12 +53,13 @@ class Zone:
     """Closed difference constraints; `out[x][y] = c` means x - y <= c."""
 
     __slots__ = ("out", "owned", "affine", "quot", "sums", "mirrored", "shifted", "scaled",
-                 "halves")
+                 "halves", "floors", "plus")
 
     def __init__(self, out: dict | None = None, affine: dict | None = None,
                  quot: dict | None = None, sums: dict | None = None,
                  mirrored: set | None = None, shifted: dict | None = None,
-                 scaled: dict | None = None, halves: dict | None = None):
+                 scaled: dict | None = None, halves: dict | None = None,
+                 floors: dict | None = None, plus: dict | None = None):
         self.out: dict[int, dict[int, int]] = {} if out is None else out
         self.owned: set[int] = set()          # rows this zone may change in place
         # (x, y) -> (a, b): x == a * y + b
@@ -77,6 +83,10 @@ class Zone:
         # 2^-e, exactly): a binary search's `lo + ((hi - lo) >> 1)` on its way, which
         # then lies between lo and hi (bpfjit.verifier.alu)
         self.halves: dict[int, tuple[int, int, int]] = {} if halves is None else halves
+        # (a, b) -> c, a < b: a + b >= c (see the module docstring)
+        self.floors: dict[tuple[int, int], int] = {} if floors is None else floors
+        # x -> (a, b, k): x == a + b + k, for what a branch on x says of a + b
+        self.plus: dict[int, tuple[int, int, int]] = {} if plus is None else plus
 
     def copy(self) -> "Zone":
         self.owned = set()                    # rows are shared from now on
@@ -86,13 +96,16 @@ class Zone:
                     set(self.mirrored) if self.mirrored else None,
                     dict(self.shifted) if self.shifted else None,
                     dict(self.scaled) if self.scaled else None,
-                    dict(self.halves) if self.halves else None)
+                    dict(self.halves) if self.halves else None,
+                    dict(self.floors) if self.floors else None,
+                    dict(self.plus) if self.plus else None)
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Zone) and self.out == other.out \
             and self.affine == other.affine and self.quot == other.quot \
             and self.sums == other.sums and self.shifted == other.shifted \
-            and self.scaled == other.scaled and self.halves == other.halves
+            and self.scaled == other.scaled and self.halves == other.halves \
+            and self.floors == other.floors and self.plus == other.plus
 
     def __repr__(self) -> str:
         return "Zone(" + ", ".join(f"v{x}-v{y}<={c}" for x, row in sorted(self.out.items())
@@ -114,6 +127,22 @@ class Zone:
         """The least c known with x - y <= c, or None."""
         row = self.out.get(x)
         return None if row is None else row.get(y)
+
+    def floor(self, a: int, b: int) -> Bound:
+        """The greatest c known with a + b >= c, or None."""
+        return self.floors.get((a, b) if a < b else (b, a)) if self.floors else None
+
+    def learn_floor(self, a: int, b: int, c: int) -> None:
+        """Learn a + b >= c (a and b distinct variables below the mirrors)."""
+        key = (a, b) if a < b else (b, a)
+        old = self.floors.get(key)
+        if old is None or c > old:
+            self.floors[key] = c
+
+    def offsets(self, x: int) -> list[tuple[int, int]]:
+        """(y, d) for every variable y known to hold exactly x - d (x == y + d)."""
+        return [(y, d) for y, d in self.out.get(x, {}).items()
+                if y < _PLAIN and y != LEN_VAR and self.bound(y, x) == -d]
 
     def related(self, x: int) -> list[tuple[int, Bound, Bound]]:
         """(y, bound of x - y, bound of y - x) for every y related to x."""
@@ -144,6 +173,11 @@ class Zone:
     def _forget(self, x: int) -> None:
         if self.sums:
             self._forget_sums(x)
+        if self.floors:
+            self._forget_floors(x)
+        if self.plus:
+            for key in [k for k, (a, b, _) in self.plus.items() if x in (k, a, b)]:
+                del self.plus[key]
         if self.halves:
             self._forget_halves(x)
         if self.affine:
@@ -165,6 +199,20 @@ class Zone:
             if not row:
                 del self.out[y]
                 self.owned.discard(y)
+
+    def _forget_floors(self, x: int) -> None:
+        """Drop x's floors, each passed on to a variable that still holds x + d: clang
+        reuses a loop's base register at its exit while a slot keeps the value."""
+        doomed = [k for k in self.floors if x in k]
+        if not doomed:
+            return
+        heirs = self.offsets(x)
+        for key in doomed:
+            f = self.floors.pop(key)
+            z = key[1] if key[0] == x else key[0]
+            for y, d in heirs:          # x + z >= f, x == y + d: y + z >= f - d
+                if y != z:
+                    self.learn_floor(y, z, f - d)
 
     def assign(self, x: int, y: int, c: int = 0) -> None:
         """x := y + c (x and y distinct); x's mirror becomes y's mirror - c."""
@@ -195,6 +243,15 @@ class Zone:
                 self._row(z)[x] = a - c
         row_x[y] = c
         self._row(y)[x] = -c
+        if self.floors:                   # x == y + c: y + z >= f gives x + z >= f + c
+            for (u, v), f in list(self.floors.items()):
+                if y in (u, v):
+                    z = v if u == y else u
+                    if z != x:
+                        self.learn_floor(x, z, f + c)
+        if self.plus and y in self.plus and x not in self.plus[y][:2]:
+            a, b, k = self.plus[y]
+            self.plus[x] = (a, b, k + c)
         if self.affine:                   # x == y + c inherits y's affine equalities
             for (u, v), (a, b) in list(self.affine.items()):
                 if u == y:
@@ -212,6 +269,20 @@ class Zone:
     def _shift(self, x: int, lo: Bound, hi: Bound) -> None:
         if self.sums:
             self._forget_sums(x)
+        if self.floors:                   # x + z >= f, x moved by at least lo
+            for key in [k for k in self.floors if x in k]:
+                if lo is None:
+                    del self.floors[key]
+                else:
+                    self.floors[key] += lo
+        if self.plus:
+            exact = lo is not None and lo == hi
+            for key, (a, b, k) in list(self.plus.items()):
+                if x == key or x in (a, b):
+                    if not exact:
+                        del self.plus[key]
+                    else:
+                        self.plus[key] = (a, b, k + lo if x == key else k - lo)
         if self.halves:
             self._forget_halves(x)
         if self.affine:
@@ -311,6 +382,8 @@ class Zone:
         doomed = {x for x in self.out if not keep(x)}
         for row in self.out.values():
             doomed.update(y for y in row if not keep(y))
+        for pair in list(self.floors) + [(k,) + ab[:2] for k, ab in self.plus.items()]:
+            doomed.update(v for v in pair if not keep(v))
         for x in doomed:
             self.forget(x)
 
@@ -342,15 +415,21 @@ class Zone:
         scaled = {new(y): f for y, f in self.scaled.items() if new(y) is not None}
         halves = {new(x): (new(a), new(b), e) for x, (a, b, e) in self.halves.items()
                   if None not in (new(x), new(a), new(b))}
+        floors = {(min(na, nb), max(na, nb)): c for (a, b), c in self.floors.items()
+                  if (na := new(a)) is not None and (nb := new(b)) is not None}
+        plus = {new(x): (new(a), new(b), k) for x, (a, b, k) in self.plus.items()
+                if None not in (new(x), new(a), new(b))}
         mirrored = {names[x] for x in self.mirrored if x in names}
         return Zone(out, affine or None, quot or None, sums or None, mirrored or None,
-                    shifted or None, scaled or None, halves or None)
+                    shifted or None, scaled or None, halves or None, floors or None,
+                    plus or None)
 
     # ---- merging paths ---------------------------------------------------------------------
 
     @staticmethod
     def join_all(zones: list["Zone"], implied: list[Callable[[int, int], Bound]],
-                 implied_result: Callable[[int, int], Bound]) -> "Zone":
+                 implied_result: Callable[[int, int], Bound],
+                 lowers: list[Callable[[int], Bound]] | None = None) -> "Zone":
         """The constraints that hold on every path.  A pair constrained on some paths
         only is bounded on the others by their intervals (`implied[i](x, y)`: the bound
         on x - y that path i's intervals give, or None); a result no better than what
@@ -379,12 +458,17 @@ class Zone:
                     continue
                 out.setdefault(x, {})[y] = c
         mirrored = set().union(*(z.mirrored for z in zones))
+        floors = None
+        if lowers is not None and any(z.floors for z in zones):
+            floors = _joined_floors(zones, lowers, widening=False)
         return Zone(out, _agreed([z.affine for z in zones]), _agreed([z.quot for z in zones]),
                     _agreed([z.sums for z in zones]), mirrored or None,
                     _agreed([z.shifted for z in zones]), _agreed([z.scaled for z in zones]),
-                    _agreed([z.halves for z in zones]))
+                    _agreed([z.halves for z in zones]), floors,
+                    _agreed([z.plus for z in zones]))
 
-    def widen(self, new: "Zone", implied_new: Callable[[int, int], Bound]) -> "Zone":
+    def widen(self, new: "Zone", implied_new: Callable[[int, int], Bound],
+              lowers: list[Callable[[int], Bound]] | None = None) -> "Zone":
         """Constraints of `self` (the older state) that still hold in `new`; the others
         are dropped, never loosened step by step, so that loops converge."""
         out: dict[int, dict[int, int]] = {}
@@ -395,10 +479,14 @@ class Zone:
                     b = implied_new(x, y)
                 if b is not None and b <= c:
                     out.setdefault(x, {})[y] = c
+        floors = None
+        if lowers is not None and (self.floors or new.floors):
+            floors = _joined_floors([self, new], lowers, widening=True)
         return Zone(out, _agreed([self.affine, new.affine]), _agreed([self.quot, new.quot]),
                     _agreed([self.sums, new.sums]), (self.mirrored | new.mirrored) or None,
                     _agreed([self.shifted, new.shifted]), _agreed([self.scaled, new.scaled]),
-                    _agreed([self.halves, new.halves]))
+                    _agreed([self.halves, new.halves]), floors,
+                    _agreed([self.plus, new.plus]))
 
     # ---- affine equalities -------------------------------------------------------------------
 
@@ -432,6 +520,33 @@ class Zone:
     def add_affine(self, x: int, y: int, a: int, b: int) -> None:
         """Learn x == a * y + b."""
         self.affine[(x, y)] = (a, b)
+
+
+def _joined_floors(zones: list[Zone], lowers: list[Callable[[int], Bound]],
+                   widening: bool) -> dict | None:
+    """The floors a + b >= c that hold on every path: a path without one has its
+    intervals' (the least a plus the least b).  Widening (zones = old, new) keeps the
+    old floor only where the new one is no lower: a floor still moving is dropped."""
+    out = {}
+    for pair in set().union(*(z.floors for z in zones)):
+        c = None
+        for zone, lower in zip(zones, lowers):
+            f = zone.floors.get(pair)
+            if f is None:
+                la, lb = lower(pair[0]), lower(pair[1])
+                if la is None or lb is None:
+                    break
+                f = la + lb
+            if c is None:
+                c = f
+            elif widening and f < c:
+                break
+            elif not widening:
+                c = min(c, f)
+        else:
+            if c is not None:
+                out[pair] = c
+    return out or None
 
 
 def _agreed(facts: list[dict]) -> dict | None:
