@@ -14,7 +14,7 @@ from bpfjit.datafile import parse_data
 from bpfjit.isa import Kind
 from bpfjit.fuzz.campaign import run_campaign, save_failure
 from bpfjit.fuzz.generator import (ACCUMULATOR, DATA, FOLD_MULTIPLIER, accumulate,
-                                   fold_epilogue, programs)
+                                   fold_epilogue, mirror_offset, programs)
 from bpfjit.fuzz.oracle import HELPERS, Outcome, Worker, run_outcome
 
 REGRESSIONS = sorted((Path(__file__).parent / "regressions").glob("*.data"))
@@ -97,6 +97,50 @@ def test_probes_record_values_for_good(engine):
     assert run(values) == expected(values)
     flipped = [values[0] ^ (1 << 63), values[1] ^ (1 << 63), values[2]]
     assert run(flipped) == expected(flipped) != run(values)
+
+
+@pytest.mark.parametrize("size", [1, 2, 3, 4, 7, 8, 13])
+def test_probes_copy_the_accumulator_into_the_buffer_before_a_trap(engine, size):
+    # with a mirror, each probe also stores the accumulator's low bytes at the end of
+    # the buffer (all 8 when they fit, else 4, 2 or 1): a later out-of-bounds load
+    # traps, but the buffer, which a trapped run is compared by, holds the value
+    mirror = mirror_offset(size, kernel=False)
+    width = {1: 1, 2: 2, 3: 2, 4: 4, 7: 4}.get(size, 8)
+    assert mirror == (size - width, width)
+    v = 0x0123456789ABCDEF
+    text = ["mov %r6, %r1", f"stdw [%r10-{ACCUMULATOR}], 0", f"lddw %r2, {v:#x}"]
+    text += accumulate("%r2", mirror=mirror)
+    text += [f"ldxb %r0, [%r6+{size}]", "exit"]          # one byte past the end
+    buf = bytearray(b"\xee" * size)
+    with pytest.raises(bpfjit.MemoryAccessError):
+        bpfjit.compile(bpfjit.assemble("\n".join(text)), engine)(buf)
+    expected = bytearray(b"\xee" * size)
+    expected[size - width:] = _mix(0, v).to_bytes(8, "little")[:width]
+    assert buf == expected
+
+
+def test_no_mirror_without_a_buffer_or_for_the_kernel():
+    assert mirror_offset(0, kernel=False) is None
+    assert mirror_offset(None, kernel=False) is None       # a callee: r6 is no buffer
+    assert mirror_offset(64, kernel=True) is None
+
+
+@pytest.mark.parametrize("mem_len", [1, 2, 3, 5, 8, 9])
+def test_a_reloaded_base_loads_within_the_buffer(mem_len):
+    # a load through a reloaded base is of a width the buffer holds, inside it: it
+    # traps only when a callee overwrote the base (a wider load used to trap in every
+    # short buffer, a quarter of all programs)
+    from hypothesis import strategies as st
+    from bpfjit.fuzz.generator import _reloaded_base, BASE_SLOTS
+
+    @settings(max_examples=60, deadline=None, derandomize=True, database=None)
+    @given(_reloaded_base(DATA, mem_len, BASE_SLOTS))
+    def check(lines):
+        name, rest = lines[1].split(" ", 1)
+        size = {"ldxb": 1, "ldxh": 2, "ldxw": 4, "ldxdw": 8}[name]
+        off = int(rest.split("[%r1")[1].rstrip("]"))
+        assert 0 <= off and off + size <= mem_len
+    check()
 
 
 def test_differential_campaign_slice(tmp_path):

@@ -226,16 +226,38 @@ def _maybe_written(draw, mem_len: int) -> list[str]:
     return lines
 
 
-def accumulate(value: str, kernel: bool = False) -> list[str]:
+def accumulate(value: str, kernel: bool = False,
+               mirror: tuple[int, int] | None = None) -> list[str]:
     """Mix `value` (a register or an immediate) into the accumulator for good, with the
     fold's step: acc = bswap64((acc ^ v) * K), in r1, the only scratch register.  In
     `kernel` mode the new value is stored by an atomic exchange, which the kernel's
     verifier does not follow: after a plain store it knew the accumulator exactly on
     every path, so it could not prune the paths through a loop, and 1 program in 1,260
-    went past its million-instruction limit."""
+    went past its million-instruction limit.  With `mirror` (offset, size), the new
+    value's low bytes are also stored in the buffer: a run that traps later (a third
+    of them, on an out-of-bounds access drawn on purpose, mostly in a buffer of a few
+    bytes) is compared by its trap and its buffer, and without the copy every value
+    recorded before the trap went unseen."""
     store = "lock xchg" if kernel else "stxdw"
-    return [f"ldxdw %r1, [%r10-{ACCUMULATOR}]", f"xor %r1, {value}",
-            f"mul %r1, {FOLD_MULTIPLIER}", "be64 %r1", f"{store} [%r10-{ACCUMULATOR}], %r1"]
+    lines = [f"ldxdw %r1, [%r10-{ACCUMULATOR}]", f"xor %r1, {value}",
+             f"mul %r1, {FOLD_MULTIPLIER}", "be64 %r1", f"{store} [%r10-{ACCUMULATOR}], %r1"]
+    if mirror is not None:
+        offset, size = mirror
+        lines.append(f"{_STORES[size]} [%r6+{offset}], %r1")
+    return lines
+
+
+_STORES = {1: "stxb", 2: "stxh", 4: "stxw", 8: "stxdw"}
+
+
+def mirror_offset(mem_len: int | None, kernel: bool) -> tuple[int, int] | None:
+    """Where probes copy the accumulator in the buffer, as (offset, size): its last 8
+    bytes, or as many as fit (4, 2, 1), in the main subprogram (r6 the buffer) of a
+    differential program; None for an empty buffer, a callee or the kernel."""
+    if kernel or not mem_len:
+        return None
+    size = max(s for s in _STORES if s <= mem_len)
+    return mem_len - size, size
 
 
 @_cached
@@ -315,9 +337,13 @@ def _moved_pair(draw, regs, mem_len: int) -> list[str]:
 @st.composite
 def _reloaded_base(draw, regs, mem_len: int, bases: tuple) -> list[str]:
     """A load through the buffer pointer read back from one of its spills (`bases`: the
-    slots the prologue wrote): in bounds, unless a callee overwrote that spill."""
-    size, suffix = draw(_choice([(1, "b"), (2, "h"), (4, "w"), (8, "dw")]))
-    off = draw(st.integers(0, mem_len - size)) if mem_len >= size else 0
+    slots the prologue wrote): in bounds, unless a callee overwrote that spill.  Of a
+    width the buffer holds (of a wider one, every run of a short buffer trapped there:
+    a quarter of all programs, everything after the load unobserved; an empty buffer
+    gets none)."""
+    size, suffix = draw(_choice([(n, s) for n, s in ((1, "b"), (2, "h"), (4, "w"),
+                                                     (8, "dw")) if n <= mem_len]))
+    off = draw(st.integers(0, mem_len - size))
     return [f"ldxdw %r1, [%r10-{draw(_choice(bases))}]",
             f"ldx{suffix} {draw(_reg(regs))}, [%r1{off:+d}]"]
 
@@ -374,15 +400,17 @@ def _observe(draw, regs) -> list[str]:
 
 @_cached
 @st.composite
-def _alu_probe(draw, regs, kernel: bool = False) -> list[str]:
+def _alu_probe(draw, regs, kernel: bool = False,
+               mirror: tuple[int, int] | None = None) -> list[str]:
     """An ALU operation whose result is recorded at once (a later write cannot hide it)."""
     lines = draw(_alu(regs, kernel))
-    return lines + accumulate(lines[-1].split()[1].rstrip(","), kernel)
+    return lines + accumulate(lines[-1].split()[1].rstrip(","), kernel, mirror)
 
 
 @_cached
 @st.composite
-def _compare_probe(draw, regs, kernel: bool = False) -> list[str]:
+def _compare_probe(draw, regs, kernel: bool = False,
+               mirror: tuple[int, int] | None = None) -> list[str]:
     """Conditional jumps at the boundary of their conditions, and whether each was taken.
 
     One to three conditions test the same pair: the left operand against itself (more
@@ -403,7 +431,7 @@ def _compare_probe(draw, regs, kernel: bool = False) -> list[str]:
                                                    0x7FFFFFFE, -0x7FFFFFFF, 2, -2])))
     lines = setup
     for cond in conds:
-        record = accumulate(str(draw(st.integers(1, 0x7FFF))), kernel)
+        record = accumulate(str(draw(st.integers(1, 0x7FFF))), kernel, mirror)
         lines += [f"{cond} {left}, {rhs}, +{len(record)}"] + record
     return lines
 
@@ -420,7 +448,7 @@ def _load_probe(draw, regs, mem_len: int, kernel: bool = False) -> list[str]:
     name, size = draw(_choice(_LOADS))
     dst = draw(_reg(regs))
     return [f"{name} {dst}, {draw(_address(mem_len, size, True, kernel))}"] + \
-        accumulate(dst, kernel)
+        accumulate(dst, kernel, mirror_offset(mem_len, kernel))
 
 
 @_cached
@@ -438,8 +466,9 @@ def _atomic_probe(draw, regs, mem_len: int, kernel: bool = False) -> list[str]:
     src = draw(_reg([r for r in regs if r != 0]))
     lines = [f"{name} {addr}, {src}"]
     fetched = "%r0" if "cmpxchg" in name else src
-    lines += accumulate(fetched, kernel)
-    lines += [f"ldx{'dw' if wide else 'w'} {src}, {addr}"] + accumulate(src, kernel)
+    mirror = mirror_offset(mem_len, kernel)
+    lines += accumulate(fetched, kernel, mirror)
+    lines += [f"ldx{'dw' if wide else 'w'} {src}, {addr}"] + accumulate(src, kernel, mirror)
     return lines
 
 
@@ -503,11 +532,12 @@ def _simple(regs, mem_len: int | None, kernel: bool = False, bases: tuple = ()):
              _lddw(regs), _memory(regs, mem_len, kernel), _memory(regs, mem_len, kernel),
              _observe(regs), _idiom(regs)]
     if mem_len is not None:
-        items += [_alu_probe(regs, kernel), _alu_probe(regs, kernel),
-                  _compare_probe(regs, kernel), _compare_probe(regs, kernel),
+        mirror = mirror_offset(mem_len, kernel)
+        items += [_alu_probe(regs, kernel, mirror), _alu_probe(regs, kernel, mirror),
+                  _compare_probe(regs, kernel, mirror), _compare_probe(regs, kernel, mirror),
                   _atomic_probe(regs, mem_len, kernel),
                   _load_probe(regs, mem_len, kernel)]
-        if bases:
+        if bases and mem_len:
             items.append(_reloaded_base(regs, mem_len, bases))
     return st.one_of(*items)
 
