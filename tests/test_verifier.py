@@ -529,6 +529,51 @@ def test_the_last_dot_search_on_every_engine(engine, text):
     assert bpfjit.compile(bpfjit.assemble(LAST_DOT), engine)(bytearray(data)) == expected
 
 
+# `for (i = 0; i < 15; i++)` as clang counts it down: the next count n - 1 is computed
+# in 32 bits before the test `n != 0`, so it may wrap when computed; the branch then
+# shows it did not.  Without that the count widened to [0, 2^32), strict mode could not
+# prove the loop ends (the kernel accepts it: its selftest test_parse_tcp_hdr_opt has
+# this loop), and the table access below was unproven.
+COUNTDOWN = """
+    mov %r0, 0
+    mov32 %r5, 14
+loop:
+    mov32 %r6, %r5
+    add32 %r6, -1           # n - 1, maybe wrapped
+    jeq32 %r5, 0, out       # ... but not when n != 0
+    mov32 %r5, %r6
+    mov %r7, %r10
+    add %r7, -120
+    mov %r8, %r5
+    lsh %r8, 3
+    add %r7, %r8
+    stxdw [%r7], %r5        # table[n], 15 slots of 8 bytes
+    add %r0, %r5
+    ja loop
+out:
+    exit
+"""
+
+
+def test_a_count_decremented_before_its_test_is_exact_once_tested():
+    assert stats(COUNTDOWN) == "accesses=1 proven=1"
+    assert verify(bpfjit.assemble(COUNTDOWN), mode="strict", cache=False).stats \
+        == "accesses=1 proven=1"
+
+
+def test_a_count_tested_against_the_wrong_value_may_wrap():
+    # from 0 with the test n != 1: n - 1 wraps to 2^32 - 1, past the table
+    text = COUNTDOWN.replace("jeq32 %r5, 0, out", "jeq32 %r5, 1, out") \
+        .replace("mov32 %r5, 14", "mov32 %r5, 0")
+    assert stats(text) == "accesses=1 proven=0"
+    with pytest.raises(bpfjit.VerifierError, match="cannot prove"):
+        verify(bpfjit.assemble(text), mode="strict", cache=False)
+
+
+def test_the_countdown_on_every_engine(engine):
+    assert bpfjit.compile(bpfjit.assemble(COUNTDOWN), engine)() == sum(range(14))
+
+
 # `for (i = 0; i != 64; i++) sum += mem[i]` after a length test, in a program that
 # compares the same register with 54, 55 and 56 elsewhere (clang reuses registers):
 # widened through the program's constants, i spent its few threshold steps on 54-56

@@ -360,3 +360,34 @@ def test_what_the_verifier_proves_of_descending_loops_holds(text):
     inputs = [bytes((3 * i + n) & 0xff for i in range(n))
               for n in (8, 9, 11, 12, 13, 19, 20, 21, 40, 259, 260, 1027, 1028, 1100)]
     assert_proofs_hold(text, inputs)
+
+
+# ---- 32-bit adds that may wrap, then a test that shows they did not ---------------------------
+
+@st.composite
+def wrap_programs(draw):
+    """x = (y + k) mod 2^32 computed before a 32-bit test of y, then x as an offset
+    into a 16-byte buffer: the verifier may prove the access only where the test
+    really keeps y + k within 32 bits and the buffer."""
+    mask = draw(st.sampled_from([15, 31, 7, 255]))
+    k = draw(st.sampled_from([-1, -1, -2, 1, -16, 0x7FFFFFFF, -0x80000000]))
+    cond = draw(st.sampled_from(["jeq32", "jne32", "jgt32", "jlt32", "jge32", "jle32",
+                                 "jsgt32", "jslt32", "jeq", "jgt"]))
+    c = draw(st.sampled_from([0, 1, 2, 15, 16, -1]))
+    lines = ["mov %r0, 0", "jlt %r2, 16, out", "ldxb %r5, [%r1]", f"and32 %r5, {mask}"]
+    if draw(st.booleans()):
+        lines.append(f"add32 %r5, {draw(st.sampled_from([-1, 1, -8]))}")
+    lines += ["mov32 %r6, %r5", f"add32 %r6, {k}", f"{cond} %r5, {c}, out",
+              "mov %r7, %r1", "add %r7, %r6", "ldxb %r0, [%r7]", "out:", "exit"]
+    return "\n".join(lines)
+
+
+@settings(max_examples=300, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.too_slow])
+@given(wrap_programs())
+def test_what_the_verifier_proves_of_wrapped_adds_holds(text):
+    try:
+        bpfjit.verify(bpfjit.assemble(text))
+    except bpfjit.VerifierError:
+        return
+    assert_proofs_hold(text, [bytes([b]) + bytes(15) for b in range(256)])

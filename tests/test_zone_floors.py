@@ -1,5 +1,6 @@
-"""The zone's floors a + b >= c, step by step: how they move with their variables,
-pass to a variable that still holds the value, and meet at joins and widenings.
+"""The zone's floors a + b >= c and wrapped 32-bit adds, step by step: how floors move
+with their variables, pass to a variable that still holds the value, and meet at joins
+and widenings; when a wrapped add is forgotten.
 
 Variables are plain numbers here (registers 0-9); each expected floor is worked out by
 hand from the rule in the docstring of bpfjit.verifier.zone.
@@ -89,3 +90,13 @@ def _with_floor(c: int) -> Zone:
     z = Zone()
     z.learn_floor(A, B, c)
     return z
+
+
+def test_a_wrapped_add_is_forgotten_when_either_side_moves():
+    # x == (y + k) mod 2^32 holds only of the values it was computed from
+    for move in (lambda z: z.shift(A, -1, -1), lambda z: z.shift(X, 1, 1),
+                 lambda z: z.forget(A), lambda z: z.assign(X, B, 0)):
+        z = Zone()
+        z.wraps[X] = (A, -1)
+        move(z)
+        assert X not in z.wraps

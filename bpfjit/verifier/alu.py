@@ -223,7 +223,13 @@ class AluRules:
                 exact = (old.umax <= M32 and (src.is_const or src.umax <= M32)
                          and 0 <= old.umin + lo and old.umax + hi <= M32)
             if not exact:
+                # a 32-bit add of a constant that may wrap: remembered, for the branch
+                # that shows it did not (zone.wraps)
+                base = next(((y, d) for y, d in zone.offsets(dst) if y != dst), None) \
+                    if width == 32 and src_reg is None and old.umax <= M32 else None
                 st.forget_register(dst, result)
+                if base is not None:
+                    zone.wraps[dst] = (base[0], base[1] + lo)
                 return
             if sign < 0 and src_reg is not None:        # x - y is bounded by the zone too
                 up, down = st.bound(dst, src_reg), st.bound(src_reg, dst)

@@ -170,6 +170,17 @@ class BranchRules:
                 zone.learn_floor(fact[0], fact[1], low - fact[2])
                 if not st.apply_floors():
                     return False
+        if zone.wraps:
+            for x, (y, k) in list(zone.wraps.items()):
+                if y not in (a_reg, b_reg):
+                    continue
+                lo, hi = st.lower(y), st.upper(y)
+                if lo is not None and hi is not None and lo + k >= 0 and hi + k <= M32:
+                    # x == (y + k) mod 2^32 and y + k fits: x == y + k
+                    del zone.wraps[x]
+                    if not (zone.add(x, y, k) and zone.add(y, x, -k)
+                            and st.clamp(x, lo + k, hi + k) and st.tighten(x)):
+                        return False
         for reg in (a_reg, b_reg):
             if reg is not None and zone.affine:
                 st.learn_scaled(reg)

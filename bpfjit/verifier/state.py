@@ -531,6 +531,8 @@ class State:
                          f"{a}*{_name(y, names)}<=len")
         for (a, b), c in sorted(self.zone.floors.items()):
             parts.append(f"{_name(a, names)}+{_name(b, names)}>={c}")
+        for x, (y, k) in sorted(self.zone.wraps.items()):
+            parts.append(f"{_name(x, names)}=({_name(y, names)}{k:+d})%2^32")
         for x, (a, b, k) in sorted(self.zone.plus.items()):
             parts.append(f"{_name(x, names)}={_name(a, names)}+{_name(b, names)}"
                          + (f"{k:+d}" if k else ""))

@@ -53,13 +53,14 @@ class Zone:
     """Closed difference constraints; `out[x][y] = c` means x - y <= c."""
 
     __slots__ = ("out", "owned", "affine", "quot", "sums", "mirrored", "shifted", "scaled",
-                 "halves", "floors", "plus")
+                 "halves", "floors", "plus", "wraps")
 
     def __init__(self, out: dict | None = None, affine: dict | None = None,
                  quot: dict | None = None, sums: dict | None = None,
                  mirrored: set | None = None, shifted: dict | None = None,
                  scaled: dict | None = None, halves: dict | None = None,
-                 floors: dict | None = None, plus: dict | None = None):
+                 floors: dict | None = None, plus: dict | None = None,
+                 wraps: dict | None = None):
         self.out: dict[int, dict[int, int]] = {} if out is None else out
         self.owned: set[int] = set()          # rows this zone may change in place
         # (x, y) -> (a, b): x == a * y + b
@@ -87,6 +88,10 @@ class Zone:
         self.floors: dict[tuple[int, int], int] = {} if floors is None else floors
         # x -> (a, b, k): x == a + b + k, for what a branch on x says of a + b
         self.plus: dict[int, tuple[int, int, int]] = {} if plus is None else plus
+        # x -> (y, k): x == (y + k) mod 2^32, a 32-bit add that may have wrapped (clang's
+        # `n - 1` computed before the test `n != 0`): exactly y + k once a branch shows
+        # y + k in [0, 2^32) (bpfjit.verifier.branches)
+        self.wraps: dict[int, tuple[int, int]] = {} if wraps is None else wraps
 
     def copy(self) -> "Zone":
         self.owned = set()                    # rows are shared from now on
@@ -98,14 +103,16 @@ class Zone:
                     dict(self.scaled) if self.scaled else None,
                     dict(self.halves) if self.halves else None,
                     dict(self.floors) if self.floors else None,
-                    dict(self.plus) if self.plus else None)
+                    dict(self.plus) if self.plus else None,
+                    dict(self.wraps) if self.wraps else None)
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Zone) and self.out == other.out \
             and self.affine == other.affine and self.quot == other.quot \
             and self.sums == other.sums and self.shifted == other.shifted \
             and self.scaled == other.scaled and self.halves == other.halves \
-            and self.floors == other.floors and self.plus == other.plus
+            and self.floors == other.floors and self.plus == other.plus \
+            and self.wraps == other.wraps
 
     def __repr__(self) -> str:
         return "Zone(" + ", ".join(f"v{x}-v{y}<={c}" for x, row in sorted(self.out.items())
@@ -178,6 +185,8 @@ class Zone:
         if self.plus:
             for key in [k for k, (a, b, _) in self.plus.items() if x in (k, a, b)]:
                 del self.plus[key]
+        if self.wraps:
+            self._forget_wraps(x)
         if self.halves:
             self._forget_halves(x)
         if self.affine:
@@ -199,6 +208,10 @@ class Zone:
             if not row:
                 del self.out[y]
                 self.owned.discard(y)
+
+    def _forget_wraps(self, x: int) -> None:
+        for key in [k for k, (y, _) in self.wraps.items() if x in (k, y)]:
+            del self.wraps[key]
 
     def _forget_floors(self, x: int) -> None:
         """Drop x's floors, each passed on to a variable that still holds x + d: clang
@@ -275,6 +288,8 @@ class Zone:
                     del self.floors[key]
                 else:
                     self.floors[key] += lo
+        if self.wraps:
+            self._forget_wraps(x)
         if self.plus:
             exact = lo is not None and lo == hi
             for key, (a, b, k) in list(self.plus.items()):
@@ -382,7 +397,8 @@ class Zone:
         doomed = {x for x in self.out if not keep(x)}
         for row in self.out.values():
             doomed.update(y for y in row if not keep(y))
-        for pair in list(self.floors) + [(k,) + ab[:2] for k, ab in self.plus.items()]:
+        for pair in list(self.floors) + [(k,) + ab[:2] for k, ab in self.plus.items()] \
+                + [(k, y) for k, (y, _) in self.wraps.items()]:
             doomed.update(v for v in pair if not keep(v))
         for x in doomed:
             self.forget(x)
@@ -419,10 +435,12 @@ class Zone:
                   if (na := new(a)) is not None and (nb := new(b)) is not None}
         plus = {new(x): (new(a), new(b), k) for x, (a, b, k) in self.plus.items()
                 if None not in (new(x), new(a), new(b))}
+        wraps = {new(x): (new(y), k) for x, (y, k) in self.wraps.items()
+                 if new(x) is not None and new(y) is not None}
         mirrored = {names[x] for x in self.mirrored if x in names}
         return Zone(out, affine or None, quot or None, sums or None, mirrored or None,
                     shifted or None, scaled or None, halves or None, floors or None,
-                    plus or None)
+                    plus or None, wraps or None)
 
     # ---- merging paths ---------------------------------------------------------------------
 
@@ -465,7 +483,7 @@ class Zone:
                     _agreed([z.sums for z in zones]), mirrored or None,
                     _agreed([z.shifted for z in zones]), _agreed([z.scaled for z in zones]),
                     _agreed([z.halves for z in zones]), floors,
-                    _agreed([z.plus for z in zones]))
+                    _agreed([z.plus for z in zones]), _agreed([z.wraps for z in zones]))
 
     def widen(self, new: "Zone", implied_new: Callable[[int, int], Bound],
               lowers: list[Callable[[int], Bound]] | None = None) -> "Zone":
@@ -486,7 +504,7 @@ class Zone:
                     _agreed([self.sums, new.sums]), (self.mirrored | new.mirrored) or None,
                     _agreed([self.shifted, new.shifted]), _agreed([self.scaled, new.scaled]),
                     _agreed([self.halves, new.halves]), floors,
-                    _agreed([self.plus, new.plus]))
+                    _agreed([self.plus, new.plus]), _agreed([self.wraps, new.wraps]))
 
     # ---- affine equalities -------------------------------------------------------------------
 
