@@ -11,6 +11,10 @@ stops with an out-of-bounds access at pc P, P must not be among the proven acces
 unsound proof would crash the test process.)
 """
 
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
 import bpfjit
@@ -321,3 +325,71 @@ done:
 
 def test_a_recursive_result_is_what_every_level_can_return():
     assert_proofs_hold(RECURSIVE_RESULT_USED_AS_AN_INDEX, [b""])
+
+
+# regression: a map lookup in a loop gave its result the same link (the lookup's pc) on
+# every trip, so the NULL test of the second trip's result also "checked" a copy kept
+# from the first trip, which was NULL: the load through it was proven, and both JITs
+# read address 0 (the process died of SIGSEGV)
+STALE_LOOKUP = """
+    stw [%r10-4], 3                 # key
+    stdw [%r10-16], 77              # value to insert
+    mov %r8, 0                      # old = NULL
+    mov %r9, 2                      # two trips
+loop:
+    lddw %r1, map_by_fd(0)
+    mov %r2, %r10
+    add %r2, -4
+    call 1                          # v = lookup(&key): NULL on the first trip
+    jne %r9, 2, second
+    mov %r8, %r0                    # first trip: old = v
+    lddw %r1, map_by_fd(0)
+    mov %r2, %r10
+    add %r2, -4
+    mov %r3, %r10
+    add %r3, -16
+    mov %r4, 0
+    call 2                          # insert: the second trip's lookup finds it
+    ja next
+second:
+    jeq %r0, 0, next                # v is checked; old never is
+    ldxdw %r0, [%r8]                # *old
+    exit
+next:
+    sub %r9, 1
+    jne %r9, 0, loop
+    mov %r0, 0
+    exit
+"""
+
+
+def _stale_lookup_program():
+    from bpfjit.kernel import KernelEnv
+    from bpfjit.maps import HashMap, MapSpec, MapTable
+    base = bpfjit.assemble(STALE_LOOKUP)
+    table = MapTable([HashMap(MapSpec("h", 1, 4, 8, 4))])
+    return bpfjit.Program(base.insns, env=KernelEnv(table))
+
+
+def test_a_null_test_does_not_check_a_copy_of_an_earlier_trips_lookup():
+    # old was never compared with 0: refused at the load, as the kernel refuses it
+    prog = _stale_lookup_program()
+    load = next(pc for pc, insn in prog if insn.spec.mnemonic == "ldxdw" and insn.src == 8)
+    with pytest.raises(bpfjit.VerifierError, match="compare it with 0") as info:
+        bpfjit.verify(prog, cache=False)
+    assert info.value.pc == load
+
+
+def test_every_engine_refuses_a_copy_of_an_earlier_trips_lookup(engine):
+    # in a child process: before the fix, the JITs' load of address 0 killed it
+    code = (f"import sys; sys.path.insert(0, {str(Path(__file__).parent)!r})\n"
+            "import bpfjit, test_verifier_soundness as t\n"
+            "try:\n"
+            f"    bpfjit.compile(t._stale_lookup_program(), {engine!r}, cache=False)()\n"
+            "except bpfjit.VerifierError as e:\n    print('refused', e.pc)\n")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    load = next(pc for pc, insn in _stale_lookup_program()
+                if insn.spec.mnemonic == "ldxdw" and insn.src == 8)
+    assert result.stdout.split() == ["refused", str(load)]
