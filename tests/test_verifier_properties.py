@@ -11,6 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import bpfjit
+from bpfjit.kernel import HELPER_NAMES
 
 from test_verifier_soundness import assert_proofs_hold
 
@@ -391,3 +392,65 @@ def test_what_the_verifier_proves_of_wrapped_adds_holds(text):
     except bpfjit.VerifierError:
         return
     assert_proofs_hold(text, [bytes([b]) + bytes(15) for b in range(256)])
+
+
+# ---- map lookups in loops: copies, NULL tests, updates ----------------------------------------
+
+@st.composite
+def lookup_loop_programs(draw):
+    """A loop of one to three trips around a hash-map lookup, keeping a copy of some
+    trip's result, inserting or deleting the key, then (on every trip or some) testing
+    the new result or the copy against NULL and loading through one of them: the
+    verifier may prove a load only where the pointer it goes through was tested on
+    every path, and a copy of an earlier trip's result is not the one tested now."""
+    key = draw(st.integers(0, 3))
+    lines = [f"stw [%r10-4], {key}", "stdw [%r10-16], 7", "mov %r8, 0",
+             f"mov %r9, {draw(st.integers(1, 3))}", "loop:"]
+    if draw(st.booleans()):
+        lines.append(f"stw [%r10-4], {draw(st.integers(0, 3))}")
+    lines += ["lddw %r1, map_by_fd(0)", "mov %r2, %r10", "add %r2, -4", "call 1"]
+    # weighted toward the shape of the bug this test came from: a copy kept on one
+    # trip, the key inserted, the new result tested and the old copy used on another
+    keep = draw(st.sampled_from(["first", "first", "always", "later", "never"]))
+    if keep == "always":
+        lines.append("mov %r8, %r0")
+    elif keep != "never":
+        lines += [f"{'jne' if keep == 'first' else 'jeq'} %r9, 2, +1", "mov %r8, %r0"]
+    change = draw(st.sampled_from(["insert", "insert", "delete", "none"]))
+    if change != "none":
+        lines += ["mov %r6, %r0", "lddw %r1, map_by_fd(0)", "mov %r2, %r10",
+                  "add %r2, -4"]
+        lines += ["mov %r3, %r10", "add %r3, -16", "mov %r4, 0", "call 2"] \
+            if change == "insert" else ["call 3"]
+        lines.append("mov %r0, %r6")
+    tested = draw(st.sampled_from(["%r0", "%r0", "%r8"]))
+    used = draw(st.sampled_from(["%r8", "%r8", "%r0"]))
+    off = draw(st.sampled_from([0, 0, 4, 8]))
+    when = draw(st.sampled_from(["last", "last", "always", "not second"]))  # which trips
+    if when == "last":
+        lines.append("jne %r9, 1, skip")
+    elif when == "not second":
+        lines.append("jeq %r9, 2, skip")
+    lines += [f"jeq {tested}, 0, skip", f"ldxw %r7, [{used}+{off}]"]
+    if draw(st.integers(0, 2)):             # the load ends the run, or the loop goes on
+        lines += ["mov %r0, %r7", "exit"]
+    lines += ["skip:",
+              "sub %r9, 1", "jne %r9, 0, loop", "mov %r0, 0", "exit"]
+    return "\n".join(lines)
+
+
+@settings(max_examples=300, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.too_slow])
+@given(lookup_loop_programs())
+def test_what_the_verifier_proves_of_lookups_in_loops_holds(text):
+    from bpfjit.kernel import KernelEnv
+    from bpfjit.maps import HashMap, MapSpec, MapTable
+    base = bpfjit.assemble(text)
+    prog = bpfjit.Program(base.insns, env=KernelEnv(MapTable([HashMap(
+        MapSpec("h", 1, 4, 8, 4))])))
+    try:
+        bpfjit.verify(prog, helpers=set(HELPER_NAMES))
+    except bpfjit.VerifierError:
+        return
+    # the map keeps what each run leaves: later inputs meet it full
+    assert_proofs_hold(prog, [b""] * 4)
