@@ -393,3 +393,52 @@ def test_every_engine_refuses_a_copy_of_an_earlier_trips_lookup(engine):
     load = next(pc for pc, insn in _stale_lookup_program()
                 if insn.spec.mnemonic == "ldxdw" and insn.src == 8)
     assert result.stdout.split() == ["refused", str(load)]
+
+
+# regression: a lookup's result joined with an unrelated NULL kept its link: on the path
+# where the copy was never made (r8 still NULL from the first trip) the join still
+# called r8 a copy of this trip's result, so the test of the result "checked" r8 too;
+# found by a longer run of the property test of lookups in loops
+STALE_JOIN = """
+    stw [%r10-4], 0
+    stdw [%r10-16], 7
+    mov %r8, 0
+    mov %r9, 2
+loop:
+    lddw %r1, map_by_fd(0)
+    mov %r2, %r10
+    add %r2, -4
+    call 1
+    jne %r9, 2, +1
+    mov %r8, %r0                    # a copy on the first trip only
+    mov %r6, %r0
+    lddw %r1, map_by_fd(0)
+    mov %r2, %r10
+    add %r2, -4
+    mov %r3, %r10
+    add %r3, -16
+    mov %r4, 0
+    call 2                          # insert: the second trip's lookup finds it
+    mov %r0, %r6
+    jeq %r0, 0, skip
+    ldxw %r7, [%r8+0]               # the second trip: r8 is the first trip's NULL
+    mov %r0, %r7
+    exit
+skip:
+    sub %r9, 1
+    jne %r9, 0, loop
+    mov %r0, 0
+    exit
+"""
+
+
+def test_a_result_joined_with_an_unrelated_null_is_no_longer_its_copy():
+    from bpfjit.kernel import KernelEnv
+    from bpfjit.maps import HashMap, MapSpec, MapTable
+    base = bpfjit.assemble(STALE_JOIN)
+    prog = bpfjit.Program(base.insns, env=KernelEnv(MapTable([HashMap(
+        MapSpec("h", 1, 4, 8, 4))])))
+    load = next(pc for pc, insn in prog if insn.spec.mnemonic == "ldxw" and insn.src == 8)
+    with pytest.raises(bpfjit.VerifierError, match="compare it with 0") as info:
+        bpfjit.verify(prog, cache=False)
+    assert info.value.pc == load

@@ -208,11 +208,13 @@ def join(a: Value, b: Value) -> Value:
 
 def _null_or_value(a: Value, b: Value) -> Value | None:
     """A lookup's result (or a map value at offset 0) on one path and NULL on the other
-    (`p = found ? lookup(...) : NULL`): still a map value or NULL, to be checked."""
+    (`p = found ? lookup(...) : NULL`): still a map value or NULL, to be checked, and
+    no longer linked to the lookup's other copies: on the NULL path it was not one of
+    them, so their NULL test says nothing of it."""
     if not (b.kind == SCALAR and b.is_const and b.umin == 0):
         return None
     if a.kind in NULLABLE:
-        return a
+        return replace(a, ident=0) if a.ident else a
     if a.kind == MAP_VALUE and a.smin == a.smax == 0:
         return Value(MAP_OR_NULL, 0, 0, 0, 0, a.frame, a.maps, 0)
     return None
