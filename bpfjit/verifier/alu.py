@@ -107,13 +107,15 @@ def _apply_remaining(zone, dst: int, src: int, facts) -> None:
         zone.sums[dst] = (addend, src)
 
 
-def _sum_floor(zone, dst: int, src: int) -> int | None:
+def _sum_floor(zone, dst: int, src: int, offsets: list | None = None) -> int | None:
     """Before `dst += src`: the least value the sum is known to have, from a floor
-    y + src >= c of dst or of a variable y with dst == y + d (zone.floors); None if
-    none."""
+    y + src >= c of dst or of a variable y with dst == y + d (zone.floors; `offsets`:
+    zone.offsets(dst), if the caller has them); None if none."""
     if not zone.floors or src == dst:
         return None
-    found = [f + d for y, d in [(dst, 0)] + zone.offsets(dst) if y != src
+    if offsets is None:
+        offsets = zone.offsets(dst)
+    found = [f + d for y, d in [(dst, 0)] + offsets if y != src
              and (f := zone.floor(y, src)) is not None]
     return max(found) if found else None
 
@@ -239,9 +241,9 @@ class AluRules:
                                 result.align)
             facts = _remaining_facts(zone, op, dst, src_reg) if src_reg is not None else None
             summed = sign > 0 and src_reg is not None and src.kind in NUMERIC and width == 64
-            partner = next(((y, d) for y, d in zone.offsets(dst) if y != src_reg), None) \
-                if summed else None
-            floor = _sum_floor(zone, dst, src_reg) if summed else None
+            offsets = zone.offsets(dst) if summed else []
+            partner = next(((y, d) for y, d in offsets if y != src_reg), None)
+            floor = _sum_floor(zone, dst, src_reg, offsets) if summed else None
             st.regs[dst] = result
             zone.shift(dst, lo, hi)
             if summed:
