@@ -175,3 +175,85 @@ def test_flow_meter_drops_a_flow_past_its_burst(engine):
     assert fn(other) == XDP_PASS
     assert fn(ether(0x0806) + bytes(28)) == XDP_PASS                 # ARP: not metered
     assert len(prog.maps["buckets"]) == 2
+
+
+def test_every_corpus_xdp_program_is_accepted_in_strict_mode():
+    # the kernel loads each of them (checked with bpf(2) when they were written)
+    for name in XDP:
+        verified = bpfjit.verify(xdp_program(name), mode="strict",
+                                 helpers=set(HELPER_NAMES))
+        assert verified.proven == set(verified.accesses), name
+
+
+def vlan(vid: int, proto: int) -> bytes:
+    return (0x8100).to_bytes(2, "big") + vid.to_bytes(2, "big") + proto.to_bytes(2, "big")
+
+
+def ipv6(nexthdr: int, payload: bytes) -> bytes:
+    header = bytearray(40)
+    header[0], header[6], header[7] = 0x60, nexthdr, 64
+    header[4:6] = len(payload).to_bytes(2, "big")
+    return bytes(header) + payload
+
+
+def test_l4_filter_drops_denied_tcp_and_counts_udp(engine):
+    prog = xdp_program("l4_filter")
+    prog.maps["deny"][(22).to_bytes(2, "little")] = struct.pack("<I", 1)
+    fn = bpfjit.compile(prog, engine)
+    mac = bytes(12)
+    ssh = mac + (0x0800).to_bytes(2, "big") + ipv4(6, bytes([10, 0, 0, 1]), tcp(22))
+    web = mac + (0x0800).to_bytes(2, "big") + ipv4(6, bytes([10, 0, 0, 1]), tcp(80))
+    dns6 = mac + (0x86DD).to_bytes(2, "big") + ipv6(17, udp(53))
+    tagged = mac + vlan(7, 0x0800) + ipv4(17, bytes([10, 0, 0, 1]), udp(0x0201), ihl=6)
+    cut_tcp = web[:14 + 20 + 10]                  # a TCP header cut after 10 bytes
+    assert fn(ssh) == XDP_DROP and fn(web) == XDP_PASS
+    assert fn(dns6) == XDP_PASS and fn(tagged) == XDP_PASS
+    assert fn(cut_tcp) == XDP_DROP
+    assert fn(ether(0x0806) + bytes(28)) == XDP_PASS              # ARP: no transport
+    assert fn(mac + (0x0800).to_bytes(2, "big") + bytes([0x44]) + bytes(19)) == XDP_PASS
+    # udp_seen: the destination port's low byte; by_protocol: every packet that had a
+    # transport header, by protocol number (TCP 6 three times, UDP 17 twice)
+    seen = {k: v for k, v in prog.maps["udp_seen"].ints().items() if v}
+    assert seen == {53: 1, 0x01: 1}
+    by_protocol = {k: v for k, v in prog.maps["by_protocol"].ints().items() if v}
+    assert by_protocol == {6: 3, 17: 2}
+
+
+def tcp_with_options(options: bytes, flags: int = 0x02) -> bytes:
+    """A TCP header (SYN by default) with these options, padded with end-of-options."""
+    options += bytes(-len(options) % 4)
+    offset_and_flags = ((20 + len(options)) // 4) << 12 | flags
+    return (1234).to_bytes(2, "big") + (80).to_bytes(2, "big") + bytes(8) + \
+        offset_and_flags.to_bytes(2, "big") + bytes(6) + options
+
+
+def test_mss_clamp_rewrites_only_an_mss_above_its_limit(engine):
+    prog = xdp_program("mss_clamp")
+    fn = bpfjit.compile(prog, engine)
+    head = ether(0x0800)
+
+    def syn(options: bytes, flags: int = 0x02) -> bytes:
+        return head + ipv4(6, bytes([10, 0, 0, 1]), tcp_with_options(options, flags))
+
+    mss_1460 = bytes([2, 4, 0x05, 0xB4])
+    cases = [
+        (syn(mss_1460), bytes([2, 4, 0x04, 0xB0])),                  # 1460 -> 1200
+        (syn(bytes([1, 1, 2, 4, 0x03, 0xE8])), None),                # 1000: kept
+        (syn(bytes([1, 3, 3, 7, 1, 2, 4, 0x23, 0x28, 4, 2])),        # 9000 -> 1200,
+         bytes([1, 3, 3, 7, 1, 2, 4, 0x04, 0xB0, 4, 2])),            # after 3 options
+        (syn(mss_1460, flags=0x10), None),                           # an ACK: not a SYN
+        (syn(b""), None),                                            # no options
+    ]
+    options_at = 14 + 20 + 20
+    for packet, rewritten in cases:
+        ctx = bpfjit.XdpContext(packet)
+        assert fn(ctx) == XDP_PASS
+        expected = packet if rewritten is None else \
+            packet[:options_at] + rewritten + packet[options_at + len(rewritten):]
+        assert ctx.packet == expected
+    cut = syn(mss_1460)[:options_at + 2]          # the option's value past the end
+    ctx = bpfjit.XdpContext(cut)
+    assert fn(ctx) == XDP_PASS and ctx.packet == cut
+    # SYNs: all but the ACK (5); options walked: 1 + 3 + 5 + 0 + 1; clamps made: 2
+    counts = prog.maps["clamps"].ints()
+    assert (counts[0], counts[1], counts[2]) == (5, 10, 2)

@@ -454,3 +454,65 @@ def test_what_the_verifier_proves_of_lookups_in_loops_holds(text):
         return
     # the map keeps what each run leaves: later inputs meet it full
     assert_proofs_hold(prog, [b""] * 4)
+
+
+# ---- buffer pointers or NULL: paths joined, copies, NULL tests ---------------------------------
+
+@st.composite
+def null_pointer_programs(draw):
+    """A loop of one to three trips; on each, a bit of the length picks a path that
+    leaves a buffer pointer in r6 and one that leaves NULL (or another pointer, or r6
+    as it was); copies go to r8 and a stack slot on some paths or trips, r6 may move
+    by one after its copy; then one of r6, r8 and the slot (filled into r4) is tested
+    against NULL, maybe one is tested against the end, and one is loaded through: the
+    verifier may prove the load only where that pointer, or a copy equal to it on
+    every path, was tested."""
+    regs = ["%r6", "%r8", "%r4"]
+    lines = ["mov %r7, %r1", "add %r7, %r2", "mov %r6, 0", "mov %r8, 0", "stdw [%r10-8], 0",
+             f"mov %r9, {draw(st.integers(1, 3))}", "loop:",
+             "mov %r3, %r2", "rsh %r3, %r9", f"rsh %r3, {draw(st.integers(0, 2))}",
+             "jset %r3, 1, other"]
+    offset = draw(st.sampled_from(["0", "2", "5", "var", "var"]))
+    if offset == "var":
+        lines += ["mov %r6, %r2", "and %r6, 7", "add %r6, %r1"]
+    else:
+        lines += ["mov %r6, %r1", f"add %r6, {offset}"]
+    copy = draw(st.sampled_from(["here", "here", "joined", "first trip", "never"]))
+    if copy == "here":
+        lines.append("mov %r8, %r6")
+    if draw(st.booleans()):
+        lines.append("stxdw [%r10-8], %r6")
+    if draw(st.booleans()):               # r6 no longer equal to its copies
+        lines.append("add %r6, 1")
+    lines += ["ja joined", "other:"]
+    lines.append(draw(st.sampled_from(["mov %r6, 0", "mov %r6, 0", "mov %r6, %r1", ""])))
+    if draw(st.booleans()):
+        lines.append("stxdw [%r10-8], %r6")
+    lines.append("joined:")
+    if copy == "joined":
+        lines.append("mov %r8, %r6")
+    elif copy == "first trip":
+        lines += ["jlt %r9, 3, +1", "mov %r8, %r6"]
+    lines.append("ldxdw %r4, [%r10-8]")
+    tested, used = draw(st.sampled_from(regs)), draw(st.sampled_from(regs + ["%r6"]))
+    # an 8-byte load: (len & 7) + 8 == len for every len in 8..15, the one edge where
+    # a copy one byte behind passes the end test while r6 does not
+    size, width = draw(st.sampled_from([("b", 1), ("h", 2), ("dw", 8), ("dw", 8)]))
+    lines.append(f"jeq {tested}, 0, skip")
+    if draw(st.integers(0, 3)):
+        bounded = draw(st.sampled_from([used, used, tested] + regs))
+        lines += [f"mov %r5, {bounded}", f"add %r5, {width}", "jgt %r5, %r7, skip"]
+    lines += [f"ldx{size} %r0, [{used}+0]", "skip:", "sub %r9, 1", "jne %r9, 0, loop",
+              "mov %r0, 0", "exit"]
+    return "\n".join(lines)
+
+
+@settings(max_examples=300, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.too_slow])
+@given(null_pointer_programs())
+def test_what_the_verifier_proves_of_pointers_or_null_holds(text):
+    try:
+        bpfjit.verify(bpfjit.assemble(text))
+    except bpfjit.VerifierError:
+        return
+    assert_proofs_hold(text, [bytes(range(n)) for n in range(0, 24)])

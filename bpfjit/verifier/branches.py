@@ -6,7 +6,8 @@ values, signed comparisons, pointers into the same region), adds a difference
 constraint; the zone then carries the news to every related variable (`p + 14 <= end`
 bounds p, and `end == len` makes that a bound on len).  An edge whose state becomes
 empty is infeasible and dropped.  Comparing a map lookup's result with 0 makes it,
-and every copy of it, NULL on one edge and a map value on the other.
+and every copy of it, NULL on one edge and a map value on the other; the same for a
+buffer pointer or NULL (paths joined), whose copies stay equal buffer pointers.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from __future__ import annotations
 from .. import semantics as sem
 from .domain import (BIG, M32, MEM, NULLABLE, S64_MAX, SCALAR, STACK, U64,
                      Value, const, pointer, scalar)
-from .state import LEN, State
+from .state import LEN, State, slot_var
 from .zone import MIRROR
 
 __all__ = ["BranchRules", "NEGATE"]
@@ -55,15 +56,28 @@ class BranchRules:
 
     @staticmethod
     def _null_check(st: State, reg: int, v: Value, is_null: bool) -> None:
-        """After `if rX == 0`: rX, and every copy of it, is NULL or a valid map value."""
-        new = const(0) if is_null else pointer(NULLABLE[v.kind], v.smin, v.smax, v.frame,
-                                               maps=v.maps)
+        """After `if rX == 0`: rX, and every copy of it, is NULL or a valid pointer (a
+        map value, a map, the buffer); the copies of a buffer pointer stay equal."""
+        base = NULLABLE[v.kind]
+        copies = []         # variables the zone may relate: the buffer offsets not fixed
         for i, other in enumerate(st.regs):
             if i == reg or (v.ident and other.kind == v.kind and other.ident == v.ident):
+                new = const(0) if is_null else pointer(base, other.smin, other.smax,
+                                                        other.frame, maps=other.maps)
                 st.forget_register(i, new)
+                if new.kind == MEM and not new.fixed:
+                    copies.append(i)
         for off, other in list(st.spills.items()):
             if v.ident and other.kind == v.kind and other.ident == v.ident:
+                new = const(0) if is_null else pointer(base, other.smin, other.smax,
+                                                        other.frame, maps=other.maps)
                 st.spills[off] = new
+                if new.kind == MEM and not new.fixed:
+                    copies.append(slot_var(off))
+        if copies:
+            for var in copies[1:]:
+                st.zone.add(copies[0], var, 0)
+                st.zone.add(var, copies[0], 0)
 
     def _refine(self, st: State, width: int, a_reg: int, a: Value, b_reg: int | None,
                 b: Value, op: str) -> bool:

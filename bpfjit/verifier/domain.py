@@ -2,8 +2,9 @@
 
 A value is uninitialised, a scalar, or a pointer of some kind: into the memory buffer
 (MEM), into a stack frame (STACK), into a map value (MAP_VALUE), into the program
-context (CTX), a map handle (MAP_PTR) or a map lookup's result before its NULL check
-(MAP_OR_NULL).  Scalars carry unsigned and signed intervals kept consistent with each
+context (CTX), a map handle (MAP_PTR), a map lookup's result before its NULL check
+(MAP_OR_NULL), or a buffer pointer on some paths and NULL on others (MEM_OR_NULL, the
+join of `tcp = NULL; if (ipv4) tcp = ...`; no relation of the zone holds for it).  Scalars carry unsigned and signed intervals kept consistent with each
 other and the number of low bits known to be zero; pointers carry the interval of
 their offset.  Relations *between* values (x <= y + c, x == len - 4) are not kept
 here but in the state's zone (bpfjit.verifier.zone).
@@ -12,7 +13,7 @@ here but in the state's zone (bpfjit.verifier.zone).
 from __future__ import annotations
 
 __all__ = ["Value", "replace", "UNINIT", "SCALAR", "MEM", "STACK", "MAP_PTR", "MAP_VALUE",
-           "MAP_OR_NULL", "MAP_PTR_OR_NULL", "NULLABLE", "CTX", "ANY_CALLER", "POINTERS", "NUMERIC", "scalar", "const", "top_scalar",
+           "MAP_OR_NULL", "MAP_PTR_OR_NULL", "MEM_OR_NULL", "NULLABLE", "CTX", "ANY_CALLER", "POINTERS", "NUMERIC", "scalar", "const", "top_scalar",
            "pointer", "join", "widen", "trailing_zeros", "map_indices",
            "U64", "M32", "S64_MIN", "S64_MAX", "MAX_LEN", "BIG"]
 
@@ -25,7 +26,9 @@ BIG = 1 << 62                    # bounds beyond this are treated as unknown in 
 UNINIT, SCALAR, MEM, STACK = "uninit", "scalar", "mem", "stack"
 MAP_PTR, MAP_VALUE, MAP_OR_NULL, CTX = "map", "map_value", "map_value_or_null", "ctx"
 MAP_PTR_OR_NULL = "map_or_null"     # a lookup in a map of maps: an inner map, or NULL
-NULLABLE = {MAP_OR_NULL: MAP_VALUE, MAP_PTR_OR_NULL: MAP_PTR}   # what a NULL check leaves
+MEM_OR_NULL = "mem_or_null"         # paths joined: a buffer pointer on some, NULL on others
+NULLABLE = {MAP_OR_NULL: MAP_VALUE, MAP_PTR_OR_NULL: MAP_PTR,   # what a NULL check leaves
+            MEM_OR_NULL: MEM}
 ANY_CALLER = -1                  # STACK frame: some caller's frame, not known which
 POINTERS = frozenset((MEM, STACK, MAP_VALUE, CTX))          # may be dereferenced
 NUMERIC = frozenset((SCALAR, MEM, STACK, MAP_VALUE, CTX))   # a number the zone may relate
@@ -193,7 +196,7 @@ def join(a: Value, b: Value) -> Value:
     elif kind != b.kind:
         if UNINIT in (kind, b.kind):        # keeps what the uninitialised side says of itself
             return a if kind == UNINIT else b
-        null_or = _null_or_value(a, b) or _null_or_value(b, a)
+        null_or = _null_or_value(a, b) or _null_or_value(b, a) or _mem_or_null(a, b)
         return null_or or top_scalar()
     if kind == UNINIT:
         return a
@@ -217,6 +220,16 @@ def _null_or_value(a: Value, b: Value) -> Value | None:
         return replace(a, ident=0) if a.ident else a
     if a.kind == MAP_VALUE and a.smin == a.smax == 0:
         return Value(MAP_OR_NULL, 0, 0, 0, 0, a.frame, a.maps, 0)
+    if a.kind == MEM:       # `tcp = NULL; if (ipv4) tcp = ...`: its NULL test gives it back
+        return Value(MEM_OR_NULL, 0, U64, a.smin, a.smax)
+    return None
+
+
+def _mem_or_null(a: Value, b: Value) -> Value | None:
+    """A buffer pointer, or NULL, on one path and a buffer pointer on the other: a
+    buffer pointer or NULL, at either offset."""
+    if {a.kind, b.kind} == {MEM, MEM_OR_NULL}:
+        return Value(MEM_OR_NULL, 0, U64, min(a.smin, b.smin), max(a.smax, b.smax))
     return None
 
 
@@ -242,7 +255,7 @@ def widen(old: Value, new: Value, thresholds: tuple[int, ...] = ()) -> Value:
     if j.kind != old.kind or j.kind == UNINIT or j == old:
         return j
     smin = old.smin if j.smin >= old.smin else _down(j.smin, thresholds, S64_MIN)
-    if j.kind == MEM and j.smax <= MAX_LEN:
+    if j.kind in (MEM, MEM_OR_NULL) and j.smax <= MAX_LEN:
         # a buffer pointer moving on stays within the longest buffer first: unbounded,
         # `p + 2` would lose both bounds, and with them what `p + 2 <= end` says
         smax = old.smax if j.smax <= old.smax else min(_up(j.smax, thresholds, S64_MAX),

@@ -18,13 +18,14 @@ from ..context import CONTEXTS, context_field
 from ..isa import MAX_CALL_DEPTH, STACK_SIZE, Kind
 from ..maps import RingBuf
 from .domain import (ANY_CALLER, CTX, MAP_OR_NULL, MAP_PTR, MAP_PTR_OR_NULL, MAP_VALUE,
+                     MEM_OR_NULL,
                      MAX_LEN, MEM, NUMERIC, POINTERS, SCALAR, STACK, Value, const,
                      map_indices, pointer, scalar)
 from .state import FULL_FRAME, LEN, State, frame_bits, outer_slot, slot_var
 
 __all__ = ["MemoryRules"]
 
-_LEAKS = POINTERS | {MAP_PTR, MAP_OR_NULL, MAP_PTR_OR_NULL}
+_LEAKS = POINTERS | {MAP_PTR, MAP_OR_NULL, MAP_PTR_OR_NULL, MEM_OR_NULL}
 
 
 class MemoryRules:
@@ -47,6 +48,10 @@ class MemoryRules:
                 "a map value or NULL: compare it with 0 before using it" \
                 if base.kind == MAP_OR_NULL else "a map (from a map of maps) or NULL"
             self.fail(pc, f"r{base_reg} is {what}")
+        if base.kind == MEM_OR_NULL and self.mode == "strict":
+            # checked mode checks it at run time, as any access it cannot prove
+            self.fail(pc, f"strict mode: r{base_reg} is a packet pointer or NULL: compare it "
+                          f"with 0 before using it")
         lo, hi = base.smin + off, base.smax + off
         ok = self._in_bounds(st, base_reg, base, off, size)
         if base.kind == MAP_VALUE:

@@ -14,8 +14,8 @@ scalar or a pointer's offset).
 from __future__ import annotations
 
 from ..isa import STACK_SIZE
-from .domain import (BIG, MAX_LEN, MEM, NUMERIC, UNINIT, Value, join, replace, scalar,
-                     top_scalar, widen)
+from .domain import (BIG, MAX_LEN, MEM, MEM_OR_NULL, NUMERIC, SCALAR, UNINIT, Value, join,
+                     replace, scalar, top_scalar, widen)
 from .zone import MAX_RELATION, MIRROR, Zone
 
 __all__ = ["State", "LEN", "GHOST", "slot_var", "slot_offset", "outer_slot", "slot_depth",
@@ -247,6 +247,7 @@ class State:
         """Finish a join: drop relations of variables whose meaning changed, keep the
         affine equalities every path satisfies, find new relations, reduce."""
         zone = self.zone
+        _link_copies(self, states)
         unstable = []
         for var in _variables(self):
             kind = _kind(self, var)
@@ -566,6 +567,56 @@ def _within(inner: Value, outer: Value) -> bool:
     return (outer.umin <= inner.umin and inner.umax <= outer.umax and outer.smin <= inner.smin
             and inner.smax <= outer.smax and inner.frame == outer.frame
             and inner.maps | outer.maps == outer.maps and inner.align >= outer.align)
+
+
+def _link_copies(joined: State, states: list[State]) -> None:
+    """Link the buffer pointers or NULL of a joined state that hold the same value on
+    every path (`ident`, shared by their copies, so that a NULL test of one refines all):
+    per path, NULL, one link, one offset or offsets the zone shows equal.  Every link is
+    given anew at each join, from the lowest variable of its group, so no link made at
+    an earlier join (a loop's last trip) survives to tie values that differ now."""
+    found = [(r, r) for r, v in enumerate(joined.regs) if v.kind == MEM_OR_NULL]
+    if joined.spills:
+        found += [(slot_var(key), key) for key, v in joined.spills.items()
+                  if v.kind == MEM_OR_NULL]
+    if not found:
+        return
+    variables = sorted(var for var, _ in found)
+    keys = [tuple(_identity(st, var, variables) for st in states) for var, _ in found]
+    lowest: dict[tuple, int] = {}
+    for (var, _), key in zip(found, keys):
+        lowest[key] = min(lowest.get(key, var), var)
+    for (var, where), key in zip(found, keys):
+        ident = -1 - lowest[key]
+        if var < 10:
+            joined.regs[where] = replace(joined.regs[where], ident=ident)
+        else:
+            joined.spills[where] = replace(joined.spills[where], ident=ident)
+
+
+def _identity(st: State, var: int, variables: list[int]) -> tuple:
+    """What a variable holds on one path, so that variables with the same identity hold
+    the same value there: NULL, a link, a buffer offset, or the lowest variable the
+    zone shows equal to it; else the variable itself (equal to nothing else)."""
+    v = st.value_of(var)
+    if v is None:
+        return ("alone", var)
+    if v.kind == SCALAR and v.is_const and v.umin == 0:
+        return ("null",)
+    if v.kind == MEM_OR_NULL and v.ident:
+        return ("link", v.ident)
+    if v.kind == MEM:
+        if v.smin == v.smax:
+            return ("at", v.smin)
+        for w in variables:
+            if w == var:
+                break
+            other = st.value_of(w)
+            if other is not None and other.kind == MEM and \
+                    st.zone.bound(var, w) == 0 and st.zone.bound(w, var) == 0:
+                return ("equal", w)
+        return ("equal", var)
+    return ("alone", var)
 
 
 def _kind(st: State, var: int) -> str | None:
