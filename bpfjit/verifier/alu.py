@@ -30,6 +30,12 @@ def _signed(value: int, width: int = 64) -> int:
     return sem.sext(value, width)
 
 
+def _same_region(a: Value | None, b: Value) -> bool:
+    """Pointers whose difference is one of offsets (no address in it)."""
+    return a is not None and a.kind == b.kind and a.kind in _COMPARABLE_POINTERS \
+        and a.frame == b.frame >= 0
+
+
 def _bounded(v: Value) -> bool:
     return -BIG < v.smin and v.smax < BIG
 
@@ -139,8 +145,15 @@ class AluRules:
         pointers = src.kind != SCALAR or (old is not None and old.kind != SCALAR)
         if pointers:
             if width == 64 and op in ("add", "sub") and old is not None:
-                self._pointer_arith(st, op, dst, src_reg, old, src)
+                self._pointer_arith(pc, st, op, dst, src_reg, old, src)
+            elif op == "sub" and _same_region(old, src) and src_reg is not None:
+                # `w4 -= w2` of `ctx->data_end - ctx->data` (u32 fields): the low half of
+                # the difference of two offsets, which is the difference when it fits
+                self._pointer_arith(pc, st, op, dst, src_reg, old, src)
+                if not 0 <= st.regs[dst].smin <= st.regs[dst].smax <= M32:
+                    st.forget_register(dst, scalar(0, M32))
             else:       # anything else turns a pointer (or map handle) into a number
+                self._leak(pc, f"{spec.mnemonic} on a pointer")
                 st.forget_register(dst, top_scalar() if width == 64 else scalar(0, M32))
             return
         link = st.zone.shifted.get(dst) if op in ("rsh", "arsh") and width == 64 and \
@@ -328,14 +341,20 @@ class AluRules:
         if lo is not None or hi is not None:
             st.clamp(var, lo, hi)
 
-    def _pointer_arith(self, st: State, op: str, dst: int, src_reg: int | None, old: Value,
-                       src: Value) -> None:
+    def _leak(self, pc: int, what: str) -> None:
+        """Strict mode: `what` would turn an address into a number the program could
+        return, store or test; the kernel refuses it to unprivileged programs."""
+        if self.mode == "strict":
+            self.fail(pc, f"strict mode: {what} would make an address a number (the kernel "
+                          f"refuses such leaks)")
+
+    def _pointer_arith(self, pc: int, st: State, op: str, dst: int, src_reg: int | None,
+                       old: Value, src: Value) -> None:
         """64-bit add/sub with a pointer operand: a moved pointer, or a difference."""
         zone = st.zone
         if op == "sub" and old.is_pointer and src.is_pointer:
-            same = (old.kind == src.kind and old.kind in _COMPARABLE_POINTERS
-                    and old.frame == src.frame >= 0)
-            if not same or src_reg is None:
+            if not _same_region(old, src) or src_reg is None:
+                self._leak(pc, "subtracts pointers into different regions, which")
                 st.forget_register(dst)
                 return
             up, down = st.bound(dst, src_reg), st.bound(src_reg, dst)
@@ -354,6 +373,7 @@ class AluRules:
         elif op == "add" and old.kind == SCALAR and src.is_pointer:
             ptr, delta, moved = src, old, False
         else:                                   # pointer + pointer, scalar - pointer, handles
+            self._leak(pc, f"{op} on a pointer")
             st.forget_register(dst)
             return
         lo, hi = (delta.smin, delta.smax) if op == "add" else (-delta.smax, -delta.smin)
@@ -448,6 +468,8 @@ class AluRules:
     def _unary(self, pc: int, insn, st: State) -> None:
         """neg and the byte swaps: new values, related to nothing."""
         v = self._read(st, insn.dst, pc)
+        if v.kind != SCALAR:
+            self._leak(pc, f"{insn.spec.mnemonic} on a pointer")
         if insn.kind is Kind.NEG:
             width = insn.spec.width
             fn = sem.alu_function("neg", width)

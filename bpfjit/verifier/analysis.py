@@ -31,7 +31,7 @@ from ..program import Program
 from .alu import AluRules
 from .branches import BranchRules
 from .calls import CallRules, Summary
-from .domain import MAX_LEN, MEM, UNINIT, Value, pointer, scalar
+from .domain import MAX_LEN, MEM, MIXED, UNINIT, Value, pointer, scalar, top_scalar
 from .journal import Journal
 from .memory import MemoryRules
 from .state import GHOST, LEN, State, merge, slot_var
@@ -584,6 +584,12 @@ class Analysis(AluRules, MemoryRules, BranchRules, CallRules):
             why = f" (the subprogram at pc {value.ident - 1} can return without setting " \
                   f"it)" if value.ident else ""
             self.fail(pc, f"r{reg} is read before anything was written to it{why}")
+        if value.kind == MIXED:         # paths joined a pointer with something else
+            if self.mode == "strict":
+                self.fail(pc, f"strict mode: r{reg} holds a pointer on some paths and a "
+                              f"number or another kind of pointer on others; using it would "
+                              f"make an address a number (the kernel refuses such leaks)")
+            return top_scalar()
         return value
 
     def _step(self, pc: int, insn, st: State):

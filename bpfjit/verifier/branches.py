@@ -13,7 +13,7 @@ buffer pointer or NULL (paths joined), whose copies stay equal buffer pointers.
 from __future__ import annotations
 
 from .. import semantics as sem
-from .domain import (BIG, M32, MEM, NULLABLE, S64_MAX, SCALAR, STACK, U64,
+from .domain import (BIG, CTX, M32, MEM, NULLABLE, S64_MAX, SCALAR, STACK, U64,
                      Value, const, pointer, scalar)
 from .state import LEN, State, slot_var
 from .zone import MIRROR
@@ -37,6 +37,12 @@ class BranchRules:
             b_reg, b = None, const(insn.imm)
         target, fall = pc + 1 + insn.off, pc + 1
         op = spec.op
+        if self.mode == "strict" and (a.kind != SCALAR or b.kind != SCALAR) \
+                and not _discloses_nothing(op, spec.width, a, b):
+            pointer, other = (a, b) if a.kind != SCALAR else (b, a)
+            self.fail(pc, f"strict mode: compares a pointer ({pointer.describe()}) with "
+                          f"{other.describe()}, which would let its address decide a branch "
+                          f"(the kernel refuses such leaks)")
         if a.kind in NULLABLE and op in ("jeq", "jne") and b.is_const and b.umin == 0 \
                 and spec.width == 64:
             null, valid = st.copy(), st
@@ -212,6 +218,18 @@ class BranchRules:
             if reg is not None and st.regs[reg].fixed:
                 zone.forget(reg)
         return all(not v.empty for v in st.regs)
+
+
+def _discloses_nothing(op: str, width: int, a: Value, b: Value) -> bool:
+    """A comparison with a pointer that tells nothing of its address: a 64-bit NULL test,
+    or an order between two pointers into the same region (offsets, no addresses)."""
+    if width != 64:
+        return False
+    if op in ("jeq", "jne") and any(v.kind == SCALAR and v.is_const and v.umin == 0
+                                    for v in (a, b)):
+        return True
+    return a.kind == b.kind and a.kind in (MEM, STACK, CTX) and a.frame == b.frame >= 0 \
+        and op != "jset"
 
 
 def _same_in_32_bits(a: Value, b: Value, signed: bool) -> bool:

@@ -19,6 +19,7 @@ from ..maps.base import MAP_TYPE_NAMES
 from .domain import (ANY_CALLER, CTX, MAP_OR_NULL, MAP_PTR, MAP_PTR_OR_NULL, MAP_VALUE, MEM,
                      NULLABLE, POINTERS, SCALAR, STACK, UNINIT, Value, join, map_indices,
                      pointer, replace, scalar, top_scalar, widen)
+from .memory import pointer_slots
 from .state import LEN, State, frame_bits, outer_slot, slot_depth, slot_var
 from .zone import MIRROR
 
@@ -108,6 +109,9 @@ class CallRules:
                                   f"value in r{reg}, not {arg.describe()}")
                 if arg.kind == STACK:
                     self._fact(self._note_stack_reach, -arg.smin)
+                    if self.mode == "strict":
+                        self._no_pointer_bytes(pc, st, name, kind, arg, st.regs[reg + 1]
+                                               if reg < 5 else None, handle)
                 if kind == "out":
                     outputs.append((arg, st.regs[reg + 1]))
                 elif kind == "value_out" and handle is not None:
@@ -120,6 +124,34 @@ class CallRules:
         for arg, size in outputs:
             self._helper_writes(st, arg, size)
         return self._helper_result(pc, helper, signature.result, handle, st)
+
+    def _no_pointer_bytes(self, pc: int, st: State, name: str, kind: str, arg: Value,
+                          size: Value | None, handle: Value | None) -> None:
+        """Strict mode: a helper reads no stack bytes of a spilled pointer (it would copy
+        an address into a map or an event), and writes none but whole ones."""
+        if kind in ("key", "value", "value_out") and handle is not None:
+            maps = map_indices(handle.maps)
+            sizes = [self.maps[i].key_size if kind == "key" else self.maps[i].value_size
+                     for i in maps]
+            lo_size, hi_size = min(sizes), max(sizes)
+        elif size is not None and size.kind == SCALAR:
+            lo_size, hi_size = size.umin, min(size.umax, STACK_SIZE)
+        else:
+            lo_size, hi_size = 0, STACK_SIZE
+        if arg.frame < 0:
+            return
+        slots = pointer_slots(st, arg.frame, arg.smin, arg.smax + hi_size)
+        if not slots:
+            return
+        if kind in ("out", "value_out") and arg.smin == arg.smax:
+            shift = arg.frame * STACK_SIZE
+            covered = all(arg.smin <= key + shift and key + shift + 8 <= arg.smin + lo_size
+                          for key in slots)
+            if covered:         # written over whole: no byte of the pointers is left
+                return
+        what = "writes over part of" if kind in ("out", "value_out") else "reads"
+        self.fail(pc, f"strict mode: {name} {what} a spilled pointer's stack bytes, which "
+                      f"would make an address a number (the kernel refuses such leaks)")
 
     def _known_map_call(self, st: State, handle: Value, value: bool
                         ) -> tuple[int, ...] | None:

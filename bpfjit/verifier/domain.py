@@ -4,7 +4,10 @@ A value is uninitialised, a scalar, or a pointer of some kind: into the memory b
 (MEM), into a stack frame (STACK), into a map value (MAP_VALUE), into the program
 context (CTX), a map handle (MAP_PTR), a map lookup's result before its NULL check
 (MAP_OR_NULL), or a buffer pointer on some paths and NULL on others (MEM_OR_NULL, the
-join of `tcp = NULL; if (ipv4) tcp = ...`; no relation of the zone holds for it).  Scalars carry unsigned and signed intervals kept consistent with each
+join of `tcp = NULL; if (ipv4) tcp = ...`; no relation of the zone holds for it).  The
+join of a pointer with a number, or with a pointer of another kind, is MIXED: a
+number to checked mode, and to strict mode a value it may not use (it would make an
+address a number).  Scalars carry unsigned and signed intervals kept consistent with each
 other and the number of low bits known to be zero; pointers carry the interval of
 their offset.  Relations *between* values (x <= y + c, x == len - 4) are not kept
 here but in the state's zone (bpfjit.verifier.zone).
@@ -13,7 +16,7 @@ here but in the state's zone (bpfjit.verifier.zone).
 from __future__ import annotations
 
 __all__ = ["Value", "replace", "UNINIT", "SCALAR", "MEM", "STACK", "MAP_PTR", "MAP_VALUE",
-           "MAP_OR_NULL", "MAP_PTR_OR_NULL", "MEM_OR_NULL", "NULLABLE", "CTX", "ANY_CALLER", "POINTERS", "NUMERIC", "scalar", "const", "top_scalar",
+           "MAP_OR_NULL", "MAP_PTR_OR_NULL", "MEM_OR_NULL", "MIXED", "NULLABLE", "CTX", "ANY_CALLER", "POINTERS", "NUMERIC", "scalar", "const", "top_scalar",
            "pointer", "join", "widen", "trailing_zeros", "map_indices",
            "U64", "M32", "S64_MIN", "S64_MAX", "MAX_LEN", "BIG"]
 
@@ -27,11 +30,13 @@ UNINIT, SCALAR, MEM, STACK = "uninit", "scalar", "mem", "stack"
 MAP_PTR, MAP_VALUE, MAP_OR_NULL, CTX = "map", "map_value", "map_value_or_null", "ctx"
 MAP_PTR_OR_NULL = "map_or_null"     # a lookup in a map of maps: an inner map, or NULL
 MEM_OR_NULL = "mem_or_null"         # paths joined: a buffer pointer on some, NULL on others
+MIXED = "mixed"                     # a pointer on some paths, a number or another on others
 NULLABLE = {MAP_OR_NULL: MAP_VALUE, MAP_PTR_OR_NULL: MAP_PTR,   # what a NULL check leaves
             MEM_OR_NULL: MEM}
 ANY_CALLER = -1                  # STACK frame: some caller's frame, not known which
 POINTERS = frozenset((MEM, STACK, MAP_VALUE, CTX))          # may be dereferenced
-NUMERIC = frozenset((SCALAR, MEM, STACK, MAP_VALUE, CTX))   # a number the zone may relate
+# a number the zone may relate: a scalar's value, a pointer's offset; MIXED's raw value
+NUMERIC = frozenset((SCALAR, MEM, STACK, MAP_VALUE, CTX, MIXED))
 
 
 class Value:
@@ -97,6 +102,8 @@ class Value:
         kind = self.kind
         if kind == UNINIT:
             return "?"
+        if kind == MIXED:
+            return "pointer|number"
         if kind == SCALAR:
             if self.is_const:
                 return f"{self.umin:#x}" if self.umin > 9 else str(self.umin)
@@ -191,14 +198,14 @@ def join(a: Value, b: Value) -> Value:
     frame = a.frame
     if kind == STACK and frame != b.frame and b.kind == STACK:
         if frame == 0 or b.frame == 0:      # the own frame and a caller's: nothing in common
-            return top_scalar()
+            return _MIXED
         frame = ANY_CALLER                  # a caller's frame, not known which (recursion)
     elif kind != b.kind:
         if UNINIT in (kind, b.kind):        # keeps what the uninitialised side says of itself
             return a if kind == UNINIT else b
         null_or = _null_or_value(a, b) or _null_or_value(b, a) or _mem_or_null(a, b)
-        return null_or or top_scalar()
-    if kind == UNINIT:
+        return null_or or _MIXED            # a pointer meets a number, or another pointer
+    if kind in (UNINIT, MIXED):
         return a
     if kind == SCALAR:
         return scalar(min(a.umin, b.umin), max(a.umax, b.umax), min(a.smin, b.smin),
@@ -223,6 +230,9 @@ def _null_or_value(a: Value, b: Value) -> Value | None:
     if a.kind == MEM:       # `tcp = NULL; if (ipv4) tcp = ...`: its NULL test gives it back
         return Value(MEM_OR_NULL, 0, U64, a.smin, a.smax)
     return None
+
+
+_MIXED = Value(MIXED)
 
 
 def _mem_or_null(a: Value, b: Value) -> Value | None:

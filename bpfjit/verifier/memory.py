@@ -18,14 +18,22 @@ from ..context import CONTEXTS, context_field
 from ..isa import MAX_CALL_DEPTH, STACK_SIZE, Kind
 from ..maps import RingBuf
 from .domain import (ANY_CALLER, CTX, MAP_OR_NULL, MAP_PTR, MAP_PTR_OR_NULL, MAP_VALUE,
-                     MEM_OR_NULL,
+                     MEM_OR_NULL, MIXED,
                      MAX_LEN, MEM, NUMERIC, POINTERS, SCALAR, STACK, Value, const,
                      map_indices, pointer, scalar)
-from .state import FULL_FRAME, LEN, State, frame_bits, outer_slot, slot_var
+from .state import FULL_FRAME, LEN, State, frame_bits, outer_slot, slot_depth, slot_var
 
 __all__ = ["MemoryRules"]
 
-_LEAKS = POINTERS | {MAP_PTR, MAP_OR_NULL, MAP_PTR_OR_NULL, MEM_OR_NULL}
+_LEAKS = POINTERS | {MAP_PTR, MAP_OR_NULL, MAP_PTR_OR_NULL, MEM_OR_NULL, MIXED}
+
+
+def pointer_slots(st: State, depth: int, lo: int, end: int) -> list[int]:
+    """The keys of the spilled slots of frame `depth` (0: the current one) that hold a
+    pointer and share a byte with the frame's bytes [lo, end)."""
+    shift = depth * STACK_SIZE
+    return sorted(key for key, v in st.spills.items() if v.kind in _LEAKS
+                  and slot_depth(key) == depth and key + shift < end and lo < key + shift + 8)
 
 
 class MemoryRules:
@@ -40,6 +48,11 @@ class MemoryRules:
         value = self._read(st, insn.src, pc) if kind in (Kind.STX, Kind.ATOMIC) else None
         if kind is Kind.ATOMIC and spec.op == "cmpxchg":
             self._read(st, 0, pc)
+        if self.mode == "strict" and value is not None and value.kind in _LEAKS:
+            self._stored_pointer(pc, insn, base, size)
+        if self.mode == "strict" and kind is Kind.ATOMIC and spec.op == "cmpxchg" \
+                and st.regs[0].kind in _LEAKS:           # compared with memory
+            self._stored_pointer(pc, insn, base, size)
         if base.kind == CTX:
             self._context_access(pc, insn, st, base, writes)
             return
@@ -56,11 +69,8 @@ class MemoryRules:
         ok = self._in_bounds(st, base_reg, base, off, size)
         if base.kind == MAP_VALUE:
             self._map_value_rules(pc, base_reg, base, off, size, ok, writes)
-        if writes and value is not None and value.kind in _LEAKS and self.mode == "strict" \
-                and base.kind in (MEM, MAP_VALUE):
-            where = "the buffer" if base.kind == MEM else "a map value"
-            self.fail(pc, f"strict mode: stores a pointer into {where}, where the "
-                          f"program's user could read it (the kernel refuses pointer leaks)")
+        if self.mode == "strict" and base.kind == STACK and base.frame >= 0:
+            self._pointer_bytes(pc, insn, st, base.frame, lo, hi, size)
         self._fact(self._note_access, pc, base, ok, lo, hi, size)
         loaded = None
         if base.kind == STACK and base.frame == 0:
@@ -85,6 +95,44 @@ class MemoryRules:
                 st.forget_register(0, result)
             elif spec.fetch:
                 st.forget_register(insn.src, result)
+
+    def _stored_pointer(self, pc: int, insn, base: Value, size: int) -> None:
+        """Strict mode: a pointer may be stored whole into the stack only (a spill); into
+        the buffer, a map value or the context its user could read it, and a part of it,
+        or an atomic with it, is a number."""
+        if insn.kind is Kind.ATOMIC:
+            self.fail(pc, "strict mode: an atomic with a pointer operand would make an "
+                          "address a number (the kernel refuses such leaks)")
+        where = {MEM: "the buffer", MAP_VALUE: "a map value", CTX: "the context"}.get(base.kind)
+        if where is not None:
+            self.fail(pc, f"strict mode: stores a pointer into {where}, where the "
+                          f"program's user could read it (the kernel refuses pointer leaks)")
+        if size < 8:
+            self.fail(pc, f"strict mode: stores part of a pointer ({size} of its 8 bytes), "
+                          f"which would make an address a number (the kernel refuses such "
+                          f"leaks)")
+        if base.kind != STACK or base.smin != base.smax:
+            self.fail(pc, "strict mode: stores a pointer where the verifier cannot keep it "
+                          "as a spill (a variable offset), so that reading it back would "
+                          "make an address a number (the kernel refuses such leaks)")
+
+    def _pointer_bytes(self, pc: int, insn, st: State, depth: int, lo: int, hi: int,
+                       size: int) -> None:
+        """Strict mode: an access to the stack reads a spilled pointer whole or not at
+        all, and a store replaces one whole or not at all: a part of it, read, left
+        behind, or changed by an atomic, is a number made of an address."""
+        slots = pointer_slots(st, depth, lo, hi + size)
+        if not slots:
+            return
+        whole = lo == hi and size == 8 and slots == [outer_slot(depth, lo)]
+        if whole and insn.kind is not Kind.ATOMIC:
+            return
+        at = slots[0] + depth * STACK_SIZE
+        what = "an atomic on a spilled pointer" if insn.kind is Kind.ATOMIC else \
+            "a store that leaves part of a spilled pointer" if insn.kind in (Kind.ST, Kind.STX) \
+            else "reads part of a spilled pointer"
+        self.fail(pc, f"strict mode: {what} (at r10{at:+d}{f' in caller {depth}' if depth else ''})"
+                      f", whose bytes would become a number (the kernel refuses such leaks)")
 
     def _note_access(self, pc: int, base: Value, ok: bool, lo: int, hi: int,
                      size: int) -> None:

@@ -14,7 +14,7 @@ scalar or a pointer's offset).
 from __future__ import annotations
 
 from ..isa import STACK_SIZE
-from .domain import (BIG, MAX_LEN, MEM, MEM_OR_NULL, NUMERIC, SCALAR, UNINIT, Value, join,
+from .domain import (BIG, MAX_LEN, MEM, MEM_OR_NULL, MIXED, NUMERIC, SCALAR, UNINIT, Value, join,
                      replace, scalar, top_scalar, widen)
 from .zone import MAX_RELATION, MIRROR, Zone
 
@@ -623,7 +623,10 @@ def _kind(st: State, var: int) -> str | None:
     if var == LEN or var >= GHOST:
         return "number"
     v = st.value_of(var)
-    return None if v is None else v.kind
+    if v is None:
+        return None
+    # a pointer joined with something else: its number is the raw value, as a scalar's
+    return SCALAR if v.kind == MIXED else v.kind
 
 
 def _bounds(st: State, variables) -> dict[int, tuple[int | None, int | None]]:
