@@ -102,6 +102,9 @@ def save_failure(out_dir: Path, kind: str, raw: bytes, mem: bytes, engines: list
     if outcomes:
         for engine, outcome in zip(engines, outcomes):
             lines.append(f"# {engine}: {outcome.describe()}")
+        if len({(o.result, o.pc) for o in outcomes}) == 1:
+            lines.append("# the results agree; the buffer or the maps (bpfjit.fuzz.maps) "
+                         "after the run differ")
     else:
         lines.append("# the worker process died running it")
     try:

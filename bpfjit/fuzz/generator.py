@@ -47,6 +47,7 @@ from hypothesis import strategies as st
 from ..asm import assemble
 from ..isa import OPCODES, Kind
 from ..program import Program
+from .maps import KEY_SLOT, VALUE_SIZE, VALUE_SLOT
 
 __all__ = ["programs", "fold_epilogue", "accumulate", "xdp_prologue", "EDGE_IMMS", "HELPER_IDS"]
 
@@ -76,7 +77,7 @@ SELF_EDGES = {64: [0, 1, 0xFFFFFFFFFFFFFFFF, 0x8000000000000000, 0x7FFFFFFFFFFFF
                    0xFFFFFFFF7FFFFFFF]}
 # the fold's odd multiplier (a sign-extended 32-bit immediate)
 FOLD_MULTIPLIER = -0x61C88647
-HELPER_IDS = (1, 2)
+HELPER_IDS = (256, 257)                  # test helpers (oracle.HELPERS), apart from the kernel's
 DATA = [0, 2, 3, 4, 5, 7, 8, 9]          # registers that only ever hold data
 LOOP_DATA = [0, 2, 3, 4, 5, 7, 8]        # ... inside a loop, whose counter is r9
 FRAME_INIT = 64                          # bytes of stack the prologue writes
@@ -390,6 +391,53 @@ def _helper_call(draw, regs) -> list[str]:
     return args + call + refill
 
 
+# (load or store, size) of an access to a map value the lookup found, at an offset
+# that fits in its 16 bytes
+_MAP_DATA = [7, 8, 9]
+_VALUE_ACCESSES = [("ldxb", 1), ("ldxh", 2), ("ldxw", 4), ("ldxdw", 8), ("stxb", 1),
+                   ("stxw", 4), ("stxdw", 8), ("lock add", 8), ("lock fetch xor32", 4)]
+
+
+@_cached
+@st.composite
+def _map_op(draw, regs) -> list[str]:
+    """A lookup, update or delete in the fuzz maps (bpfjit.fuzz.maps: an array, whose
+    lookups both JITs inline, and a hash, in native routines), the key a constant at
+    and around the edges or a data register's low bits; a found value is loaded from
+    (recorded), stored to or changed atomically, and r0 becomes a number again (its
+    address differs between engines) before it is recorded."""
+    which = draw(st.integers(0, 1))
+    key = draw(st.sampled_from(["const", "const", "data"]))
+    if key == "const":
+        # the array's last slot (3) and one past it (4) most: where a bound test is off by one
+        lines = [f"stdw [%r10-{KEY_SLOT}], {draw(_choice([0, 1, 3, 4, 4, 5, -1]))}"]
+    else:
+        lines = [f"mov %r1, {draw(_reg(regs))}", f"and %r1, {draw(_choice([3, 7]))}",
+                 f"stxdw [%r10-{KEY_SLOT}], %r1"]
+    op = draw(st.sampled_from(["lookup", "lookup", "lookup", "update", "delete"]))
+    if op == "update":          # the value first: r2 is data until it points at the key
+        lines += [f"stdw [%r10-{VALUE_SLOT}], {draw(_imm())}",
+                  f"stxdw [%r10-{VALUE_SLOT - 8}], {draw(_reg(regs))}"]
+    lines += [f"lddw %r1, map_by_fd({which})", "mov %r2, %r10", f"add %r2, -{KEY_SLOT}"]
+    if op == "lookup":
+        name, size = draw(_choice(_VALUE_ACCESSES))
+        offset = draw(st.integers(0, (VALUE_SIZE - size) // size)) * size
+        data = draw(_reg(_MAP_DATA))         # not r0, nor r1-r5, which the call clobbered
+        access = f"{name} {data}, [%r0+{offset}]" if name.startswith("ldx") else \
+            f"{name} [%r0+{offset}], {data}"
+        lines += ["call 1", "jne %r0, 0, +2", f"mov %r0, {draw(st.integers(1, 99))}", "ja +2",
+                  access, f"mov %r0, {draw(st.integers(100, 199))}"]
+        if name.startswith("ldx") or "fetch" in name:
+            lines += accumulate(data)
+    elif op == "update":
+        lines += ["mov %r3, %r10", f"add %r3, -{VALUE_SLOT}",
+                  f"mov %r4, {draw(_choice([0, 0, 1, 2]))}", "call 2"]
+    else:
+        lines.append("call 3")
+    lines += accumulate("%r0")
+    return lines + [f"mov %r{i}, {draw(_imm())}" for i in range(2, 6)]
+
+
 @_cached
 @st.composite
 def _observe(draw, regs) -> list[str]:
@@ -570,8 +618,9 @@ def _block(draw, mem_len: int | None, labels: list[int], depth: int = 0,
         elif choice <= 5 or (depth > 0 and choice != 7) or depth > 1:
             items.append(draw(_simple(DATA if depth == 0 else LOOP_DATA, mem_len, kernel,
                                       bases)))
-        elif choice == 6:
-            items.append(draw(_helper_call(DATA)))
+        elif choice == 6:       # a helper of the test's, or (not for the kernel) a map
+            maps = not kernel and draw(st.booleans())
+            items.append(draw(_map_op(DATA) if maps else _helper_call(DATA)))
         elif choice == 7:       # a conditional jump over what follows
             inner = draw(_block(mem_len, labels, depth + 1, kernel, bases=bases))
             cond = draw(_choice(_COND))

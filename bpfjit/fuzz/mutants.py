@@ -54,6 +54,34 @@ def _builder(method: str, other: str) -> Callable[[], None]:
     return install
 
 
+# ---- both: inlined array lookups --------------------------------------------------------------
+
+class _OneLonger:
+    """A map seen one entry longer than it is."""
+
+    def __init__(self, inner):
+        self._inner = inner
+
+    def __getattr__(self, name):
+        return getattr(self._inner, name)
+
+    @property
+    def max_entries(self) -> int:
+        return self._inner.max_entries + 1
+
+
+def _lookup_one_past(original):
+    def lookup(self, index):            # key == max_entries finds the slot past the end
+        prog = self.m.prog if hasattr(self, "m") else self.prog
+        saved = prog.maps.list
+        prog.maps.list = tuple(_OneLonger(m) if i == index else m for i, m in enumerate(saved))
+        try:
+            return original(self, index)
+        finally:
+            prog.maps.list = saved
+    return lookup
+
+
 # ---- both: the check plan ------------------------------------------------------------------
 
 def _fast_copy_unchecks_the_loop(original):
@@ -299,6 +327,12 @@ MUTANTS: tuple[Mutant, ...] = (
     Mutant("x86-fast-copy-unchecked", "peachpy",
            "a loop's fast copy runs every access unchecked, not only the hoisted ones",
            _wrap("copies", "CopyTracking", "unchecked", _fast_copy_unchecks_the_loop)),
+    Mutant("x86-array-lookup-one-past", "peachpy",
+           "an inlined array lookup finds key == max_entries (one past the end)",
+           _wrap("x86calls", "CallLowering", "_array_lookup", _lookup_one_past)),
+    Mutant("llvm-array-lookup-one-past", "llvm",
+           "an inlined array lookup finds key == max_entries (one past the end)",
+           _wrap("llvmcalls", "CallLowering", "_array_lookup", _lookup_one_past)),
     Mutant("x86-stack-zeroed-short", "peachpy", "the entry zeroes 64 bytes of stack too few",
            _wrap("x86", "_Lowering", "_entry", _zeroes_too_little)),
     Mutant("llvm-stack-zeroed-short", "llvm", "the entry zeroes 64 bytes of stack too few",

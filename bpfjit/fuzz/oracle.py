@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from ..errors import BpfError
 from ..isa import STACK_SIZE
 from ..program import Program
+from . import maps as fuzz_maps
 
 __all__ = ["HELPERS", "Outcome", "run_outcome", "Worker", "CRASH"]
 
@@ -20,9 +21,10 @@ M64 = (1 << 64) - 1
 FUZZ_BUDGET = 20_000
 
 # test helpers; r1 may hold anything, so nothing here depends on pointer values
+# (ids of their own: programs also call the kernel's map helpers, 1 to 3)
 HELPERS = {
-    1: lambda r1, r2, r3, r4, r5: ((r2 * 0x9E3779B97F4A7C15) ^ r3 ^ (r5 << 7)) & M64,
-    2: lambda r1, r2, r3, r4, r5: (r4 - r2) & M64,
+    256: lambda r1, r2, r3, r4, r5: ((r2 * 0x9E3779B97F4A7C15) ^ r3 ^ (r5 << 7)) & M64,
+    257: lambda r1, r2, r3, r4, r5: (r4 - r2) & M64,
 }
 
 CRASH = ("crash", None, b"")
@@ -53,8 +55,10 @@ def run_outcome(raw: bytes, mem: bytes, engine: str, context: str | None = None,
     from .. import compile as compile_program
     buf = bytearray(mem)
     cells: tuple = ()
+    prog = None
     try:
         prog = _decoded(raw, context)
+        fuzz_maps.reset(prog)               # every engine's run starts from the same maps
         kernel = engine == "kernel"         # (no helpers, and it takes no budget)
         # the code cache is left alone: a campaign's programs are never seen twice, and
         # their entries would push a user's out of it
@@ -71,13 +75,14 @@ def run_outcome(raw: bytes, mem: bytes, engine: str, context: str | None = None,
             cells = tuple(found.items())
             if isinstance(result, BpfError):
                 raise result
-            return Outcome(result, None, bytes(buf), cells=cells)
+            return Outcome(result, None, bytes(buf) + fuzz_maps.snapshot(prog), cells=cells)
         if not kernel and engine != "interp":
             _scribble(engine)
-        return Outcome(fn(buf), None, bytes(buf))
+        return Outcome(fn(buf), None, bytes(buf) + fuzz_maps.snapshot(prog))
     except BpfError as exc:
-        return Outcome(type(exc).__name__, getattr(exc, "pc", None), bytes(buf), str(exc),
-                       cells)
+        return Outcome(type(exc).__name__, getattr(exc, "pc", None),
+                       bytes(buf) + (fuzz_maps.snapshot(prog) if prog is not None else b""),
+                       str(exc), cells)
     except Exception as exc:                # noqa: BLE001 - exactly what hostile mode hunts
         return Outcome(f"unexpected {type(exc).__name__}: {exc}", None, bytes(buf))
 
@@ -110,7 +115,7 @@ def _decoded(raw: bytes, context: str | None) -> Program:
         prog = Program.from_bytes(raw)
         if context is not None:
             prog = Program(prog.insns, context=context, prog_type=context)
-        _last_decoded[:] = [(raw, context), prog]
+        _last_decoded[:] = [(raw, context), fuzz_maps.attach(prog)]
     return _last_decoded[1]
 
 
