@@ -70,6 +70,8 @@ UPPER_SET = [0xFFFFFFFF00000000, 0x8000000000000000, 0xFFFFFFFFFFFFFFFF, 0x10000
 NEGATIVE = [0xFFFFFFFFFFFFFFFF, 0x8000000000000000, 0xFFFFFFFFFFFFFFF9, 0xFFFFFFFF80000001,
             0x7FFFFFFF80000000, 0x00000000FFFFFFF9, 0x8000000000000007]
 _SIGNED_DIVISIONS = {"sdiv", "smod"}
+_SIGN_SET = {64: [v for v in NEGATIVE if v >> 63],
+             32: [v for v in NEGATIVE if v >> 32 and v >> 31 & 1]}
 # a register read as its own source, at each class edge of the operation's width (0,
 # 1, -1, the signed minimum and maximum); the 32-bit ones with the upper half set
 SELF_EDGES = {64: [0, 1, 0xFFFFFFFFFFFFFFFF, 0x8000000000000000, 0x7FFFFFFFFFFFFFFF],
@@ -153,6 +155,11 @@ def _alu(draw, regs, kernel: bool = False) -> list[str]:
     signed = spec.op in _SIGNED_DIVISIONS
     if signed and draw(st.integers(0, 1)):  # a negative dividend, half the time
         dirty = [f"lddw {dst}, {draw(_choice(NEGATIVE)):#x}"]
+    elif spec.op in ("rsh", "arsh") and not dirty and draw(st.integers(0, 1)):
+        # a value with its sign bit set, half the time: where a logical right shift and
+        # an arithmetic one part (else mostly positive data shifts alike either way);
+        # at 32 bits with the upper half set too (a shift by 0 must still clear it)
+        dirty = [f"lddw {dst}, {draw(_choice(_SIGN_SET[spec.width])):#x}"]
     if spec.source == "reg":
         way = draw(st.integers(1 if signed else 0, 7))
         if way <= 1:                # the destination read as the source
@@ -356,11 +363,14 @@ def _in_base_slot(frame_offset: int, size: int) -> bool:
 
 @st.composite
 def _through_caller(draw, regs, below: int) -> list[str]:
-    """In a callee given r1 = the caller's r10 - `below`: a load or store through r1
-    (in the caller's frame, at its top or above it, in the callee's own frame beneath
-    it), or a store above the callee's own frame (r10+off, the caller's lowest bytes).
-    Loads keep off the spilled bases, which hold an address, and a store on one covers
-    it whole: part of an address left behind would differ between engines."""
+    """In a callee given r1 = the caller's r10 - `below`, kept in r6: a load or store
+    through r6 (in the caller's frame, at its top or above it, in the callee's own frame
+    beneath it), or a store above the callee's own frame (r10+off, the caller's lowest
+    bytes).  Loads keep off the spilled bases, which hold an address, and a store on one
+    covers it whole: part of an address left behind would differ between engines.  (Not
+    through r1, which other items use as scratch: a store then went to whatever they
+    left there, and when hypothesis drew the interpreter's own stack address -- it
+    draws integers the source names -- interp stored and the JITs trapped.)"""
     size, suffix = draw(_choice([(1, "b"), (2, "h"), (4, "w"), (8, "dw")]))
     if draw(st.integers(0, 3)) == 0:
         off = draw(_choice([0, 8, 16, 504]))
@@ -374,10 +384,10 @@ def _through_caller(draw, regs, below: int) -> list[str]:
             return []
         suffix = "dw"
     elif draw(st.booleans()):
-        return [f"ldx{suffix} {draw(_reg(regs))}, [%r1{off:+d}]"]
+        return [f"ldx{suffix} {draw(_reg(regs))}, [%r6{off:+d}]"]
     if draw(st.booleans()):
-        return [f"st{suffix} [%r1{off:+d}], {draw(_imm())}"]
-    return [f"stx{suffix} [%r1{off:+d}], {draw(_reg(regs))}"]
+        return [f"st{suffix} [%r6{off:+d}], {draw(_imm())}"]
+    return [f"stx{suffix} [%r6{off:+d}], {draw(_reg(regs))}"]
 
 
 @_cached
@@ -689,6 +699,8 @@ def programs(draw, max_mem: int = 64, kernel: bool = False) -> tuple[Program, by
             for _ in range(0 if below is None else draw(st.integers(1, 4))):
                 at = draw(st.integers(0, len(body)))
                 body[at:at] = draw(_through_caller(LOOP_DATA, below))
+            if below is not None:       # r6: the caller's pointer, which no item writes
+                callee.append("mov %r6, %r1")
             callees.append(callee + body + ["exit"])
             lines += [f"mov %r{i}, {draw(_imm())}" for i in range(1, 6)]
             if below is not None:       # r1: a pointer into this frame, not a number
