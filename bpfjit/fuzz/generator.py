@@ -401,9 +401,9 @@ def _helper_call(draw, regs) -> list[str]:
     return args + call + refill
 
 
-# (load or store, size) of an access to a map value the lookup found, at an offset
-# that fits in its 16 bytes
-_MAP_DATA = [7, 8, 9]
+_MAP_DATA = [7, 8, 9]       # registers a map item reads and loads into
+# (load, store or atomic, size) of an access to a map value the lookup found, at an
+# offset that fits in its 16 bytes
 _VALUE_ACCESSES = [("ldxb", 1), ("ldxh", 2), ("ldxw", 4), ("ldxdw", 8), ("stxb", 1),
                    ("stxw", 4), ("stxdw", 8), ("lock add", 8), ("lock fetch xor32", 4)]
 

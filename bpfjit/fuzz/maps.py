@@ -14,7 +14,8 @@ from ..kernel import KernelEnv
 from ..maps import MapSpec, MapTable, make_map
 from ..program import Program
 
-__all__ = ["SPECS", "KEY_SLOT", "VALUE_SLOT", "uses_maps", "attach", "reset", "snapshot"]
+__all__ = ["SPECS", "VALUE_SIZE", "KEY_SLOT", "VALUE_SLOT", "uses_maps", "attach", "reset",
+           "snapshot"]
 
 ARRAY, HASH = 0, 1
 VALUE_SIZE = 16

@@ -56,6 +56,10 @@ def run_outcome(raw: bytes, mem: bytes, engine: str, context: str | None = None,
     buf = bytearray(mem)
     cells: tuple = ()
     prog = None
+
+    def left() -> bytes:            # the buffer, then the fuzz maps' contents
+        return bytes(buf) + (fuzz_maps.snapshot(prog) if prog is not None else b"")
+
     try:
         prog = _decoded(raw, context)
         fuzz_maps.reset(prog)               # every engine's run starts from the same maps
@@ -75,14 +79,13 @@ def run_outcome(raw: bytes, mem: bytes, engine: str, context: str | None = None,
             cells = tuple(found.items())
             if isinstance(result, BpfError):
                 raise result
-            return Outcome(result, None, bytes(buf) + fuzz_maps.snapshot(prog), cells=cells)
+            return Outcome(result, None, left(), cells=cells)
         if not kernel and engine != "interp":
             _scribble(engine)
-        return Outcome(fn(buf), None, bytes(buf) + fuzz_maps.snapshot(prog))
+        return Outcome(fn(buf), None, left())
     except BpfError as exc:
-        return Outcome(type(exc).__name__, getattr(exc, "pc", None),
-                       bytes(buf) + (fuzz_maps.snapshot(prog) if prog is not None else b""),
-                       str(exc), cells)
+        return Outcome(type(exc).__name__, getattr(exc, "pc", None), left(), str(exc),
+                       cells)
     except Exception as exc:                # noqa: BLE001 - exactly what hostile mode hunts
         return Outcome(f"unexpected {type(exc).__name__}: {exc}", None, bytes(buf))
 

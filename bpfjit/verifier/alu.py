@@ -15,25 +15,18 @@ from __future__ import annotations
 
 from .. import semantics as sem
 from ..isa import LDDW_MAP, LDDW_MAP_VALUE, LDDW_PSEUDO, Kind
-from .domain import (BIG, M32, MAP_PTR, MAP_VALUE, MEM, NUMERIC, SCALAR, STACK, CTX, U64,
-                     Value, const, pointer, scalar, top_scalar)
+from .domain import (BIG, M32, MAP_PTR, MAP_VALUE, NUMERIC, SCALAR, U64, Value, const,
+                     pointer, same_region, scalar, top_scalar)
 from .intervals import alu_result, fits_signed
 from .state import LEN, State
 from .zone import MIRROR
 
 __all__ = ["AluRules"]
 
-_COMPARABLE_POINTERS = (MEM, STACK, CTX)   # offsets of two such pointers can be subtracted
 
 
 def _signed(value: int, width: int = 64) -> int:
     return sem.sext(value, width)
-
-
-def _same_region(a: Value | None, b: Value) -> bool:
-    """Pointers whose difference is one of offsets (no address in it)."""
-    return a is not None and a.kind == b.kind and a.kind in _COMPARABLE_POINTERS \
-        and a.frame == b.frame >= 0
 
 
 def _bounded(v: Value) -> bool:
@@ -146,7 +139,7 @@ class AluRules:
         if pointers:
             if width == 64 and op in ("add", "sub") and old is not None:
                 self._pointer_arith(pc, st, op, dst, src_reg, old, src)
-            elif op == "sub" and _same_region(old, src) and src_reg is not None:
+            elif op == "sub" and same_region(old, src) and src_reg is not None:
                 # `w4 -= w2` of `ctx->data_end - ctx->data` (u32 fields): the low half of
                 # the difference of two offsets, which is the difference when it fits
                 self._pointer_arith(pc, st, op, dst, src_reg, old, src)
@@ -353,7 +346,7 @@ class AluRules:
         """64-bit add/sub with a pointer operand: a moved pointer, or a difference."""
         zone = st.zone
         if op == "sub" and old.is_pointer and src.is_pointer:
-            if not _same_region(old, src) or src_reg is None:
+            if not same_region(old, src) or src_reg is None:
                 self._leak(pc, "subtracts pointers into different regions, which")
                 st.forget_register(dst)
                 return

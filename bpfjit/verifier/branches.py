@@ -13,8 +13,8 @@ buffer pointer or NULL (paths joined), whose copies stay equal buffer pointers.
 from __future__ import annotations
 
 from .. import semantics as sem
-from .domain import (BIG, CTX, M32, MEM, NULLABLE, S64_MAX, SCALAR, STACK, U64,
-                     Value, const, pointer, scalar)
+from .domain import (BIG, M32, MEM, NULLABLE, S64_MAX, SCALAR, STACK, U64, Value, const,
+                     pointer, same_region, scalar)
 from .state import LEN, State, slot_var
 from .zone import MIRROR
 
@@ -66,20 +66,20 @@ class BranchRules:
         map value, a map, the buffer); the copies of a buffer pointer stay equal."""
         base = NULLABLE[v.kind]
         copies = []         # variables the zone may relate: the buffer offsets not fixed
+
+        def refined(var: int, other: Value) -> Value:
+            new = const(0) if is_null else pointer(base, other.smin, other.smax,
+                                                    other.frame, maps=other.maps)
+            if new.kind == MEM and not new.fixed:
+                copies.append(var)
+            return new
+
         for i, other in enumerate(st.regs):
             if i == reg or (v.ident and other.kind == v.kind and other.ident == v.ident):
-                new = const(0) if is_null else pointer(base, other.smin, other.smax,
-                                                        other.frame, maps=other.maps)
-                st.forget_register(i, new)
-                if new.kind == MEM and not new.fixed:
-                    copies.append(i)
+                st.forget_register(i, refined(i, other))
         for off, other in list(st.spills.items()):
             if v.ident and other.kind == v.kind and other.ident == v.ident:
-                new = const(0) if is_null else pointer(base, other.smin, other.smax,
-                                                        other.frame, maps=other.maps)
-                st.spills[off] = new
-                if new.kind == MEM and not new.fixed:
-                    copies.append(slot_var(off))
+                st.spills[off] = refined(slot_var(off), other)
         if copies:
             for var in copies[1:]:
                 st.zone.add(copies[0], var, 0)
@@ -228,8 +228,7 @@ def _discloses_nothing(op: str, width: int, a: Value, b: Value) -> bool:
     if op in ("jeq", "jne") and any(v.kind == SCALAR and v.is_const and v.umin == 0
                                     for v in (a, b)):
         return True
-    return a.kind == b.kind and a.kind in (MEM, STACK, CTX) and a.frame == b.frame >= 0 \
-        and op != "jset"
+    return op != "jset" and same_region(a, b)
 
 
 def _same_in_32_bits(a: Value, b: Value, signed: bool) -> bool:

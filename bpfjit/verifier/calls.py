@@ -129,6 +129,8 @@ class CallRules:
                           size: Value | None, handle: Value | None) -> None:
         """Strict mode: a helper reads no stack bytes of a spilled pointer (it would copy
         an address into a map or an event), and writes none but whole ones."""
+        if arg.frame < 0:
+            return
         if kind in ("key", "value", "value_out") and handle is not None:
             maps = map_indices(handle.maps)
             sizes = [self.maps[i].key_size if kind == "key" else self.maps[i].value_size
@@ -138,8 +140,6 @@ class CallRules:
             lo_size, hi_size = size.umin, min(size.umax, STACK_SIZE)
         else:
             lo_size, hi_size = 0, STACK_SIZE
-        if arg.frame < 0:
-            return
         slots = pointer_slots(st, arg.frame, arg.smin, arg.smax + hi_size)
         if not slots:
             return

@@ -16,8 +16,9 @@ here but in the state's zone (bpfjit.verifier.zone).
 from __future__ import annotations
 
 __all__ = ["Value", "replace", "UNINIT", "SCALAR", "MEM", "STACK", "MAP_PTR", "MAP_VALUE",
-           "MAP_OR_NULL", "MAP_PTR_OR_NULL", "MEM_OR_NULL", "MIXED", "NULLABLE", "CTX", "ANY_CALLER", "POINTERS", "NUMERIC", "scalar", "const", "top_scalar",
-           "pointer", "join", "widen", "trailing_zeros", "map_indices",
+           "MAP_OR_NULL", "MAP_PTR_OR_NULL", "MEM_OR_NULL", "MIXED", "NULLABLE", "CTX",
+           "ANY_CALLER", "POINTERS", "NUMERIC", "scalar", "const", "top_scalar",
+           "pointer", "join", "widen", "trailing_zeros", "map_indices", "same_region",
            "U64", "M32", "S64_MIN", "S64_MAX", "MAX_LEN", "BIG"]
 
 U64 = (1 << 64) - 1
@@ -126,6 +127,13 @@ class Value:
                 "fp[a caller]" if self.frame == ANY_CALLER else f"fp[caller {self.frame}]"
             return f"{where}({offset})"
         return f"{kind}({offset})"
+
+
+def same_region(a: Value | None, b: Value) -> bool:
+    """Pointers into one region (the buffer, one frame, the context): their difference
+    and their order are of offsets, with no address in them."""
+    return a is not None and a.kind == b.kind and a.kind in (MEM, STACK, CTX) \
+        and a.frame == b.frame >= 0
 
 
 def _map_names(mask: int) -> str:

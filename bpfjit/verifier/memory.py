@@ -46,12 +46,11 @@ class MemoryRules:
         size, off = spec.size, insn.off
         writes = kind in (Kind.ST, Kind.STX, Kind.ATOMIC)
         value = self._read(st, insn.src, pc) if kind in (Kind.STX, Kind.ATOMIC) else None
-        if kind is Kind.ATOMIC and spec.op == "cmpxchg":
-            self._read(st, 0, pc)
-        if self.mode == "strict" and value is not None and value.kind in _LEAKS:
-            self._stored_pointer(pc, insn, base, size)
-        if self.mode == "strict" and kind is Kind.ATOMIC and spec.op == "cmpxchg" \
-                and st.regs[0].kind in _LEAKS:           # compared with memory
+        # cmpxchg compares r0 with memory
+        compared = self._read(st, 0, pc) if kind is Kind.ATOMIC and spec.op == "cmpxchg" \
+            else None
+        if self.mode == "strict" and any(v is not None and v.kind in _LEAKS
+                                         for v in (value, compared)):
             self._stored_pointer(pc, insn, base, size)
         if base.kind == CTX:
             self._context_access(pc, insn, st, base, writes)
