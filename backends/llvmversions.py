@@ -121,17 +121,28 @@ class VersionLowering(CopyTracking):
         """The entry tests and the fast copy of each versioned loop (after the checked
         code, so that every block it may leave to exists)."""
         for header, loop in self.loops.items():
-            b = ir.IRBuilder(self.enter[header])
+            b = self.b = ir.IRBuilder(self.enter[header])
             tests = []
             self.adjust = None
-            if loop.unchecked:
+            if loop.unchecked and (loop.need or not loop.ranges):
                 tests.append(b.icmp_unsigned(">=", self.mem_len, const(I64, loop.need)))
                 if self.m.spec:     # the hoisted accesses' offsets + POISON if len < need
                     self.adjust = self.guard(const(I64, loop.need - 1), self.mem_len,
                                              const(I64, 0), builder=b)
+            for test in loop.ranges:    # [sum of registers + lo, ... + hi) in the buffer
+                start = const(I64, test.lo)
+                for reg in test.registers:
+                    start = b.add(start, b.load(self.regs[reg], typ=I64))
+                x, bound = self.buffer_test(start, test.hi - test.lo)
+                tests.append(b.icmp_unsigned("<", x, bound))
+                if self.m.spec:     # (+ POISON when it does not hold)
+                    adjust = self.guard(x, bound, const(I64, 0), builder=b)
+                    self.adjust = adjust if self.adjust is None else b.or_(self.adjust, adjust)
             if loop.trips is not None:
                 tests.append(self._budget_covers(b, loop.trips))
-            fast = tests[0] if len(tests) == 1 else b.and_(*tests)
+            fast = tests[0]
+            for test in tests[1:]:
+                fast = b.and_(fast, test)
             if loop.unchecked:
                 fast = self.predicted(fast)
             b.cbranch(fast, self.fast_blocks[header][header], self.blocks[header])

@@ -79,26 +79,44 @@ class VersionLowering(CopyTracking):
 
     def enter_test(self, pc: int) -> None:
         """Before the checked copy of a versioned loop's head: into the fast copy when
-        the buffer is long enough (mem_bound1 is the buffer's length)."""
+        the buffer is long enough (mem_bound1 is the buffer's length) and each of the
+        loop's ranges lies in it; else on into the checked copy."""
         loop = self.loops[pc]
         a = self.a
         a.label(("enter", pc))
-        a("CMP", Mem(8, CTX, CTX_SLOT["mem_bound1"]), loop.need)   # len >= need?
-        if not self.spec:
-            a.jump("ae", ("fast", pc))
-            return
-        # speculation (the branch mispredicted when the test fails): POISON added to the
-        # registers every hoisted address derives from, or else to each such address
-        # (its "adjust": 0, or POISON when the test fails)
-        self._check_jump("b", pc)
         poisoned = self.poisoned[pc]
-        if poisoned is None:
-            a("MOV", S1, 0)                                     # (mov: the flags stay)
-            a("CMOVB", S1, Mem(8, CTX, CTX_SLOT["poison"]))
-            a("MOV", Mem(8, CTX, CTX_SLOT["adjust"]), S1)
-        for r in sorted(poisoned or ()):
-            a("CMOVB", self.reg[r], Mem(8, CTX, CTX_SLOT["poison"]))  # cmovb r, POISON
+        if self.spec and poisoned is None:
+            a("MOV", Mem(8, CTX, CTX_SLOT["adjust"]), 0)       # POISON once a test fails
+        if loop.need or not loop.ranges:
+            a("CMP", Mem(8, CTX, CTX_SLOT["mem_bound1"]), loop.need)   # len >= need?
+            self._unless_hoisted("b", pc, poisoned)
+        for test in loop.ranges:
+            a("MOV", S1, Mem(8, CTX, CTX_SLOT["mem_bound1"]))    # r10 = buffer length
+            a("SUB", S1, test.hi - test.lo)                      # - the range's width
+            self._unless_hoisted("b", pc, poisoned)              # shorter than the range
+            first, *rest = test.registers
+            a("LEA", S2, Mem(8, self.reg[first], test.lo))       # r11 = the range's start
+            for reg in rest:
+                a("ADD", S2, self.reg[reg])
+            a("SUB", S2, Mem(8, CTX, CTX_SLOT["mem"]))           # - the buffer's start
+            a("CMP", S2, S1)
+            self._unless_hoisted("a", pc, poisoned)              # beyond the last fit
         a.jump("jmp", ("fast", pc))
+
+    def _unless_hoisted(self, cond: str, pc: int, poisoned) -> None:
+        """On `cond` (an entry test failed), to the checked copy's head at `pc`; for
+        speculation past that branch, POISON into the registers every hoisted address
+        derives from, or else into the hoisted accesses' "adjust"."""
+        self._check_jump(cond, pc)
+        if not self.spec:
+            return
+        if poisoned is None:
+            a = self.a
+            a("MOV", S2, Mem(8, CTX, CTX_SLOT["adjust"]))        # (mov: the flags stay)
+            a("CMOV" + cond.upper(), S2, Mem(8, CTX, CTX_SLOT["poison"]))
+            a("MOV", Mem(8, CTX, CTX_SLOT["adjust"]), S2)
+        for r in sorted(poisoned or ()):
+            self._poison_if(cond.upper(), self.reg[r])           # cmov r, POISON
 
     def emit_fast_copies(self) -> None:
         """Each loop's fast copy, run by run of consecutive pcs; a run that can fall

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from .cfg import subprogram_ranges
 from .isa import Kind, written_registers
 
-__all__ = ["TripBound", "trip_bound", "subprogram_cost", "RANGE"]
+__all__ = ["TripBound", "trip_bound", "loop_forms", "subprogram_cost", "RANGE"]
 
 # the entry test requires |x| and |n| <= RANGE (unsigned: 0 <= x, n <= RANGE), so that
 # no value the bound reasons about wraps around 2^64 (the offsets are below 2^40)
@@ -99,15 +99,13 @@ def trip_bound(prog, header: int, body: frozenset[int], latches, dominates, grap
     states, cost_to = {}, {}
     for block in order:
         inside = [] if block == header else [p for p in preds.get(block, ()) if p in body]
-        state = {r: (r, 0) for r in range(11)} if block == header else \
-            _merge([states[p] for p in inside])
+        state = _block_start(header, block, inside, states)
         cost_to[block] = costs[block] + sum(called.get(pc, 0) for pc in members[block]) + \
             max((cost_to[p] for p in inside), default=0)
         for pc in members[block]:
             _step(state, prog.at(pc))
         states[block] = state
-    back = {r: form for r, form in _merge([states[latch] for latch in latches]).items()
-            if len(form) == 2}
+    back = _back_forms(states, latches)
     steps = {r: form[1] for r, form in back.items() if form[0] == r and form[1]}
     ivs = {r: (r, s, 0) for r, s in steps.items()}
     for r, (x, d) in back.items():
@@ -122,6 +120,42 @@ def trip_bound(prog, header: int, body: frozenset[int], latches, dominates, grap
             if bound is not None:
                 return bound
     return None
+
+
+def loop_forms(prog, header: int, body: frozenset[int], latches, graph
+               ) -> tuple[dict[int, dict], dict] | None:
+    """What each register holds in the loop `body` headed by `header`, in terms of the
+    values at the head of the same trip: pc -> {register: form} before the instruction
+    at pc (forms as _step writes them), and the forms the back edges carry into the
+    next trip, {register: (r, c)} (r@head(k+1) = r@head(k) + c: c == 0 invariant, else
+    an induction variable).  None when the body has a cycle of its own."""
+    members, preds, succs = graph
+    order = _topological(header, [first for first in members if first in body], succs)
+    if order is None:
+        return None
+    states, before = {}, {}
+    for block in order:
+        inside = [] if block == header else [p for p in preds.get(block, ()) if p in body]
+        state = _block_start(header, block, inside, states)
+        for pc in members[block]:
+            before[pc] = dict(state)
+            _step(state, prog.at(pc))
+        states[block] = state
+    return before, _back_forms(states, latches)
+
+
+def _block_start(header: int, block: int, inside: list[int], states: dict) -> dict:
+    """The forms at a block's start: each register itself at the head, else what its
+    predecessors in the loop agree on."""
+    if block == header:
+        return {r: (r, 0) for r in range(11)}
+    return _merge([states[p] for p in inside])
+
+
+def _back_forms(states: dict, latches) -> dict:
+    """The forms every back edge agrees on that are one register plus a constant."""
+    return {r: form for r, form in _merge([states[latch] for latch in latches]).items()
+            if len(form) == 2}
 
 
 def _call_costs(prog, pcs, graph, costs, active: frozenset = frozenset()

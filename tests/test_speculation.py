@@ -38,6 +38,28 @@ loop:
 # the same, the pointer also spilled: its entry cannot poison registers (a reload could
 # bring back one unpoisoned), so peachpy adjusts each hoisted address instead
 HOISTED_SPILLED = HOISTED.replace("    ldxb r5, [r4+0]", "    stxdw [r10-8], r4\n    ldxb r5, [r4+0]")
+# a loop whose entry tests a range that moves with a register (bpfjit.checkplan's
+# RangeTest): p = mem + mem[1] (10 in the planted buffer, as a signed byte), then
+# p[4 + i] for i < 40
+HOISTED_RANGE = """
+    ldxb r3, [r1+1]
+    lsh r3, 56
+    arsh r3, 56
+    mov r6, r1
+    add r6, r3
+    mov r0, 0
+    mov r4, 0
+loop:
+    mov r5, r6
+    add r5, r4
+    ldxb r7, [r5+4]
+    add r0, r7
+    add r4, 1
+    jlt r4, 40, loop
+    exit
+"""
+HOISTED_RANGE_SPILLED = HOISTED_RANGE.replace("    ldxb r7, [r5+4]",
+                                              "    stxdw [r10-8], r5\n    ldxb r7, [r5+4]")
 # a pointer into the stack moved by a byte of the buffer (200: above the frame)
 STACK = "ldxb r3, [r1+0]\nmov r4, r10\nadd r4, r3\nldxb r0, [r4-1]\nexit"
 
@@ -78,7 +100,10 @@ def _run_mispredicted(prog, engine: str, level: str, monkeypatch,
     (GROUP, lambda big: big[100] + big[101]),
     (HOISTED, lambda big: sum(big[:64])),
     (HOISTED_SPILLED, lambda big: sum(big[:64])),
-], ids=["single", "group", "hoisted-loop", "hoisted-spilled"])
+    (HOISTED_RANGE, lambda big: sum(big[14:54])),
+    (HOISTED_RANGE_SPILLED, lambda big: sum(big[14:54])),
+], ids=["single", "group", "hoisted-loop", "hoisted-spilled", "hoisted-range",
+        "hoisted-range-spilled"])
 def test_a_mispredicted_buffer_check_faults_at_poison(engine, text, expected, monkeypatch):
     if engine == "interp":
         pytest.skip("the interpreter runs no code speculatively")
@@ -92,12 +117,33 @@ def test_a_mispredicted_buffer_check_faults_at_poison(engine, text, expected, mo
         ("signal", signal.SIGSEGV)
 
 
+@pytest.mark.parametrize("text", [HOISTED_RANGE, HOISTED_RANGE_SPILLED],
+                         ids=["poisoned", "adjusted"])
+def test_a_mispredicted_range_past_the_end_faults_at_poison(engine, text, monkeypatch):
+    # 48 bytes: longer than the range is wide (40), but [p + 4, p + 44) = [14, 54) ends
+    # past them, so the entry's second compare is the one that fails
+    if engine == "interp":
+        pytest.skip("the interpreter runs no code speculatively")
+    prog = bpfjit.assemble(text)
+    big, _ = _planted()
+    longer = lambda: memoryview(big)[:48]          # noqa: E731
+    assert _run_mispredicted(prog, engine, "off", monkeypatch, longer) == \
+        ("exit", sum(big[14:54]) & 0xFF)
+    assert _run_mispredicted(prog, engine, "checks", monkeypatch, longer) == \
+        ("signal", signal.SIGSEGV)
+
+
 def test_the_programs_exercise_what_they_name():
     assert check_groups(verify(bpfjit.assemble(GROUP)))
     for text, poisoned in ((HOISTED, {1, 4}), (HOISTED_SPILLED, None)):
         verified = verify(bpfjit.assemble(text))
         loops = versioned_loops(verified)
         assert len(loops) == 1 and loops[0].unchecked and loops[0].need == 64
+        assert poisoned_registers(verified.program, loops[0]) == poisoned
+    for text, poisoned in ((HOISTED_RANGE, {5, 6}), (HOISTED_RANGE_SPILLED, None)):
+        verified = verify(bpfjit.assemble(text))
+        loops = versioned_loops(verified)
+        assert len(loops) == 1 and loops[0].unchecked and loops[0].ranges
         assert poisoned_registers(verified.program, loops[0]) == poisoned
     stack = verify(bpfjit.assemble(STACK))
     assert stack.regions[3] == "stack" and stack.needs_check(3)

@@ -63,10 +63,12 @@ def access_verdicts(verified, prog: Program,
                                   f"{g.first} covers it and pcs {others}")
         elif pc in hoisted:
             loop = hoisted[pc]
+            moving = [test for test in loop.ranges if pc in test.accesses]
+            tested = f"the bytes {moving[0].describe()} at its entry lie in the buffer" \
+                if moving else f"the buffer has at least {loop.need} bytes"
             out[pc] = ("hoisted", f"{known}, not enough to prove {span}; the loop at pc "
-                                  f"{loop.header} is entered through one test that the "
-                                  f"buffer has at least {loop.need} bytes, and its copy "
-                                  f"run then has no check here")
+                                  f"{loop.header} is entered through one test that "
+                                  f"{tested}, and its copy run then has no check here")
         else:
             extent = verified.extents.get(pc)
             bounds = f" (it touches bytes [{extent[0]}, {extent[1]}) of the buffer)" \

@@ -55,6 +55,10 @@ class VerifiedProgram:
     # unproven buffer accesses with bounded offsets: pc -> (first byte, end byte) from
     # the buffer's start; a buffer at least `end` long proves them (bpfjit.checkplan)
     extents: dict[int, tuple[int, int]] = field(default_factory=dict)
+    # loop head pc -> {register: (lo, hi)}: the registers holding a number within those
+    # bounds (signed, or unsigned: the narrower) whenever the head runs, checked mode
+    # only (bpfjit.checkplan hoists checks with them)
+    head_ranges: dict[int, dict[int, tuple[int, int]]] = field(default_factory=dict)
     # proven accesses whose offset varies (a mispredicted branch before one could carry
     # it out of its region, so a JIT clamps it: bpfjit.speculation): pc -> the maps a
     # map value it touches may be in (empty for the buffer and the stack)
@@ -238,6 +242,7 @@ def verify(prog: Program, mode: str = "checked", helpers=None, log: bool = False
     verified = VerifiedProgram(prog, mode, proven, accesses, unreachable, regions, lines,
                                frames, map_calls, recursion is not None,
                                extents=dict(analysis.extents) if mode == "checked" else {},
+                               head_ranges=analysis.head_ranges() if mode == "checked" else {},
                                variable={pc: tuple(sorted(maps)) for pc, maps
                                          in analysis.variable.items() if pc in proven},
                                stack_depth=_rounded_depth(analysis.stack_reach),
@@ -251,6 +256,8 @@ def verify(prog: Program, mode: str = "checked", helpers=None, log: bool = False
             "regions": sorted(regions.items()), "frames": frames,
             "map_calls": sorted(map_calls.items()), "recursive": recursion is not None,
             "extents": sorted(verified.extents.items()),
+            "head_ranges": sorted((pc, sorted(regs.items()))
+                                  for pc, regs in verified.head_ranges.items()),
             "variable": sorted(verified.variable.items()),
             "stack_depth": verified.stack_depth,
             "context": sorted(analysis.ctx_accesses.items()),
@@ -290,6 +297,8 @@ def _from_record(prog: Program, mode: str, record: dict) -> VerifiedProgram | No
             {int(pc): tuple(int(i) for i in m) for pc, m in record["map_calls"]},
             bool(record["recursive"]),
             extents={int(pc): (int(lo), int(end)) for pc, (lo, end) in record["extents"]},
+            head_ranges={int(pc): {int(r): (int(lo), int(hi)) for r, (lo, hi) in regs}
+                         for pc, regs in record["head_ranges"]},
             variable={int(pc): tuple(int(i) for i in maps)
                       for pc, maps in record["variable"]},
             stack_depth=_rounded_depth(int(record["stack_depth"])),

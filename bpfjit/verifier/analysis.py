@@ -31,7 +31,7 @@ from ..program import Program
 from .alu import AluRules
 from .branches import BranchRules
 from .calls import CallRules, Summary
-from .domain import MAX_LEN, MEM, MIXED, UNINIT, Value, pointer, scalar, top_scalar
+from .domain import MAX_LEN, MEM, MIXED, SCALAR, UNINIT, Value, pointer, scalar, top_scalar
 from .journal import Journal
 from .memory import MemoryRules
 from .state import GHOST, LEN, State, merge, slot_var
@@ -46,6 +46,8 @@ THRESHOLD_STEPS = 3          # widenings to the next threshold before widening t
 # outer loop moves); programs that converge do so long before
 FORCE_AFTER = WIDEN_AFTER + THRESHOLD_STEPS + 8
 _NO_THRESHOLDS = ((),) * 11
+# the widest interval of a number at a loop head that Analysis.head_ranges reports
+HEAD_RANGE_LIMIT = 1 << 32
 
 
 class TooComplex(VerifierError):
@@ -413,6 +415,30 @@ class Analysis(AluRules, MemoryRules, BranchRules, CallRules):
                 if out is not None and succ not in queued:
                     queued.add(succ)
                     heapq.heappush(work, (sub.index[succ], succ))
+
+    def head_ranges(self) -> dict[int, dict[int, tuple[int, int]]]:
+        """Loop head pc -> {register: (lo, hi)} for the registers r0-r9 that hold a
+        number there on every trip, with the narrower of its unsigned and signed
+        intervals (wider than HEAD_RANGE_LIMIT: left out).  Read after the final pass,
+        for the JITs' hoisted loop checks (bpfjit.checkplan)."""
+        ranges: dict[int, dict[int, tuple[int, int]]] = {}
+        for sub in self.subs.values():
+            for head in sub.heads:
+                st = sub.in_states.get(head)
+                if st is None:
+                    continue
+                known = {}
+                for reg in range(10):
+                    v = st.regs[reg]
+                    if v.kind != SCALAR:
+                        continue
+                    lo, hi = (v.umin, v.umax) if v.umax - v.umin <= v.smax - v.smin \
+                        else (v.smin, v.smax)
+                    if hi - lo < HEAD_RANGE_LIMIT:
+                        known[reg] = (lo, hi)
+                if known:
+                    ranges[head] = known
+        return ranges
 
     # ---- loop termination (strict mode) --------------------------------------------------
 
