@@ -91,6 +91,28 @@ def _records(rng: random.Random, count: int) -> bytes:
     return bytes(out)
 
 
+def _settings(rng: random.Random, count: int) -> bytes:
+    """`count` key=value pairs, most with a known key, some with spaces or no value."""
+    keys = ["port", "timeout", "retries", "mtu", "portx", "mt", "colour", " retries "]
+    out = []
+    for _ in range(count):
+        value = str(rng.randrange(100000)) if rng.random() < 0.9 else ""
+        out.append(f"{rng.choice(keys)}{rng.choice(['=', ' = '])}{value}")
+    return ";".join(out).encode()
+
+
+def _packbits(rng: random.Random, n: int) -> bytes:
+    """PackBits runs, literal and repeated, `n` bytes or a little more."""
+    out = bytearray()
+    while len(out) < n:
+        if rng.random() < 0.5:
+            count = rng.randrange(1, 129)
+            out += bytes([count - 1]) + _words(rng, count)
+        else:
+            out += bytes([rng.choice([129, 200, 255, 128])]) + _words(rng, 1)
+    return bytes(out)
+
+
 def _expression(rng: random.Random, depth: int) -> str:
     if depth == 0 or rng.random() < 0.3:
         return str(rng.randrange(10))
@@ -144,6 +166,11 @@ def inputs(name: str) -> list[bytes]:
         return [b"", _frames(rng, 1), _words(rng, 64 * 3), _frames(rng, 64)]
     if name == "tlv":
         return [b"", _records(rng, 5), b"\x01\xff\x00abc", _records(rng, 150)]
+    if name == "keyval":
+        return [b"", b"port=80;mtu = 1500 ; colour=7;", b"=;;x=;port=", _settings(rng, 120)]
+    if name == "rle":
+        return [b"", bytes([2]) + b"abc" + bytes([253]) + b"z", bytes([120]) + b"short",
+                _packbits(rng, 3000)]
     raise SystemExit(f"no inputs for corpus program {name!r}")
 
 
