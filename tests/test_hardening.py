@@ -171,10 +171,13 @@ lddw r2, 0x5a5b5c5d5e5f6061
 xor r0, r2
 exit
 """
-# every 4-byte pattern the program chose (lddw: both halves), and sth's 2-byte `syscall`
+# every 4-byte pattern the program chose (lddw: both halves), and sth's 2-byte `syscall`;
+# and the halves of what the division derives from its divisor d = 0x0b0c0d0e, the
+# rounded-up reciprocal a JIT may multiply by instead: 2**(64 + 28) // d - 2**64 + 1
+# (28 = ceil(log2 d)) = 0x72c6e35c4baaa57f
 CHOSEN = [struct.pack("<I", v) for v in (0x45464748, 0x494a4b4c, 0x4d4e4f50, 0x51525354,
                                           0x41424344, 0x56575859, 0x0b0c0d0e, 0x5e5f6061,
-                                          0x5a5b5c5d)] + [b"\x0f\x05"]
+                                          0x5a5b5c5d, 0x72c6e35c, 0x4baaa57f)] + [b"\x0f\x05"]
 
 
 def _chosen_in_code(fn) -> list:
