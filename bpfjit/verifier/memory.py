@@ -252,6 +252,8 @@ class MemoryRules:
             st.spills[key] = stored
             if kind is Kind.STX and stored.kind in NUMERIC and not stored.fixed:
                 st.zone.assign(slot_var(key), insn.src)
+            if kind is Kind.STX:
+                st.link_copy(insn.src, slot_var(key))
 
     def _check_written(self, pc: int, st: State, lo: int, hi: int, size: int,
                        touched: int) -> None:

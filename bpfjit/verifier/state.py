@@ -14,7 +14,8 @@ scalar or a pointer's offset).
 from __future__ import annotations
 
 from ..isa import STACK_SIZE
-from .domain import (BIG, MAX_LEN, MEM, MEM_OR_NULL, MIXED, NUMERIC, SCALAR, UNINIT, Value, join,
+from .domain import (BIG, MAX_LEN, MEM, MEM_OR_NULL, MIXED, NULLABLE, NUMERIC, SCALAR, UNINIT,
+                     Value, join,
                      replace, scalar, top_scalar, widen)
 from .zone import MAX_RELATION, MIRROR, Zone
 
@@ -24,6 +25,9 @@ __all__ = ["State", "LEN", "GHOST", "slot_var", "slot_offset", "outer_slot", "sl
 LEN = 11
 _SLOT_BASE = 5000   # slot keys reach down to -MAX_CALL_DEPTH * STACK_SIZE: variables >= 904
 GHOST = 10000       # GHOST + v: the value v had at a loop head (termination proofs only)
+# the links State.link_copy makes: _COPY_LINKS - v, v the variable copied (joins link
+# with -1 - v, bpfjit.verifier.state._link_copies; lookups with their pc + 1)
+_COPY_LINKS = -(1 << 20)
 FULL_FRAME = (1 << STACK_SIZE) - 1
 
 
@@ -480,12 +484,39 @@ class State:
 
     def copy_register(self, reg: int, var: int | None, value: Value) -> None:
         """reg := `value`, read from variable `var` (None: from no variable): it keeps the
-        relations of var, being equal to it, when the zone may relate it."""
+        relations of var, being equal to it, when the zone may relate it, and its link
+        (link_copy)."""
         self.regs[reg] = value
         if var is not None and var != reg and value.kind in NUMERIC and not value.fixed:
             self.zone.assign(reg, var)
         else:
             self.zone.forget(reg)
+        if var is not None and var != reg:
+            self.link_copy(var, reg)
+
+    def link_copy(self, source: int, copy: int) -> None:
+        """After `copy` was given `source`'s value: a pointer or NULL that nothing links
+        (ident 0: a join of two lookups, a callee's return) gets a link of its own for
+        the two, so that a NULL test of either refines both.  The link is named after
+        `source`, and taken first from the values an earlier copy from it tied: those
+        hold what `source` held then, which may not be what it holds now."""
+        value = self.value_of(source)
+        if value is None or value.kind not in NULLABLE or value.ident or \
+                self.value_of(copy) != value:
+            return
+        ident = _COPY_LINKS - source
+        for i, v in enumerate(self.regs):
+            if v.kind in NULLABLE and v.ident == ident:
+                self.regs[i] = replace(v, ident=0)
+        for key, v in list(self.spills.items()):
+            if v.kind in NULLABLE and v.ident == ident:
+                self.spills[key] = replace(v, ident=0)
+        linked = replace(value, ident=ident)
+        for var in (source, copy):
+            if var < 10:
+                self.regs[var] = linked
+            else:
+                self.spills[slot_offset(var)] = linked
 
     def write_frame(self, lo: int, hi: int, depth: int = 0) -> None:
         """Bytes [lo, hi) of the current frame (or of the depth-th caller's, clipped to
