@@ -3,13 +3,16 @@ through BPF_PROG_TEST_RUN (bpfjit.bpfsys), attached to nothing.
 
 interp, llvm and peachpy share one reading of RFC 9669; the kernel is an independent
 one, so the fuzzer compares against it (`bpfjit fuzz --engines interp,kernel`).  What it
-runs: programs without maps or helper calls — plain programs as the kernel's
-`BPF_PROG_TYPE_SYSCALL` (r1 points at a copy of the memory, written back after the run)
-and XDP programs as XDP (the packet; at least 14 bytes, as the kernel requires).  A
-test run returns 32 bits of r0, so each program is loaded twice: as given, and with
-every exit of its main subprogram preceded by `rsh r0, 32`; r0 is the two joined (the
-program is deterministic: no helpers, no maps).  The kernel proves termination, so no
-budget applies; a program it refuses raises VerifierError with the kernel's reason.
+runs: plain programs as the kernel's `BPF_PROG_TYPE_SYSCALL` (r1 points at a copy of
+the memory, written back after the run) and XDP programs as XDP (the packet; at least
+14 bytes, as the kernel requires), calling no helper but the map helpers (lookup,
+update, delete), on array and hash maps: each has a twin in the kernel
+(backends/kernelmaps.py), whose `lddw` file descriptors replace the program's map
+indices.  A test run returns 32 bits of r0, so each program is loaded twice: as
+given, and with every exit of its main subprogram preceded by `rsh r0, 32`; r0 is
+the two joined.  The program is deterministic (no other helper), so both runs start
+from the maps' entries and the first's are kept.  The kernel proves termination, so
+no budget applies; a program it refuses raises VerifierError with the kernel's reason.
 """
 
 from __future__ import annotations
@@ -28,18 +31,36 @@ from bpfjit.memory import as_buffer
 from bpfjit.program import Program
 from bpfjit.testrun import TestRunnable
 
+from .kernelmaps import KernelMaps
+
 __all__ = ["compile_kernel", "KernelProgram", "XDP_MIN_PACKET"]
 
 XDP_MIN_PACKET = 14             # an Ethernet header: the kernel's XDP test run minimum
 # struct xdp_md: data, data_end, data_meta, ingress_ifindex, rx_queue_index, egress_ifindex
 _XDP_MD = struct.Struct("<6I")
-_UNSUPPORTED = {Kind.CALL: "calls a helper", Kind.CALLX: "calls a helper",
-                Kind.CALL_BTF: "calls a kernel function", Kind.LD_PACKET: "uses a legacy packet load"}
+_UNSUPPORTED = {Kind.CALLX: "calls a helper", Kind.CALL_BTF: "calls a kernel function",
+                Kind.LD_PACKET: "uses a legacy packet load"}
+# map_lookup_elem, map_update_elem, map_delete_elem: the helpers a run may call
+MAP_HELPERS = frozenset((1, 2, 3))
+# lddw's pseudo sources: a map (by index here, by file descriptor in the kernel), a
+# map value at an offset, a subprogram's address
+_MAP_FD, _MAP_VALUE, _FUNCTION = 1, 2, 4
 
 
 def _refuse(reason: str) -> BpfError:
-    return BpfError(f"the kernel engine runs plain and XDP programs without maps or helper "
-                    f"calls; this one {reason}")
+    return BpfError(f"the kernel engine runs plain and XDP programs that call no helper "
+                    f"but the map helpers; this one {reason}")
+
+
+def _with_map_fds(code: bytes, fds: list[int]) -> bytes:
+    """The bytecode with each `lddw` of a map (or a map's value) naming the kernel twin's
+    file descriptor instead of the map's index."""
+    raw = bytearray(code)
+    for at in range(0, len(raw), 8):
+        if raw[at] == 0x18 and raw[at + 1] >> 4 in (_MAP_FD, _MAP_VALUE):
+            index = int.from_bytes(raw[at + 4:at + 8], "little")
+            raw[at + 4:at + 8] = fds[index].to_bytes(4, "little")
+    return bytes(raw)
 
 
 def high_half_program(prog: Program) -> Program:
@@ -74,12 +95,21 @@ class KernelProgram(TestRunnable):
     def __init__(self, program: Program):
         self.program = program
         self.kind = "xdp" if program.context == "xdp" else "syscall"
-        code = program.to_bytes()
-        high = high_half_program(program).to_bytes()
-        self._fds = [bpfsys.prog_load(code, self.kind, "bpfjit")]
-        self._finalizer = weakref.finalize(self, _close_all, self._fds)
+        self._fds: list[int] = []
+        self._twins = KernelMaps(program.maps.list)
+        self._finalizer = weakref.finalize(self, _close_all, self._fds, self._twins)
+        fds = self._twins.fds
+        code = _with_map_fds(program.to_bytes(), fds)
+        high = _with_map_fds(high_half_program(program).to_bytes(), fds)
+        self._fds.append(bpfsys.prog_load(code, self.kind, "bpfjit"))
         self._fds.append(bpfsys.prog_load(high, self.kind, "bpfjit_high"))
         self.extra: dict = {}
+
+    def _run(self, fd: int, **inputs) -> bpfsys.TestRun:
+        """One test run, its twins given the maps' entries first."""
+        if self._twins.maps:
+            self._twins.give()
+        return bpfsys.test_run(fd, **inputs)
 
     def __call__(self, mem: object = None) -> int:
         """Run once on `mem` (bytes-like or None; for an XDP program, the packet or an
@@ -87,8 +117,9 @@ class KernelProgram(TestRunnable):
         if self.kind == "xdp":
             ctx = CONTEXTS["xdp"].wrap(mem)
             data, md = self._xdp_input(ctx)
-            low = bpfsys.test_run(self._fds[0], data=data, ctx=md)
-            high = bpfsys.test_run(self._fds[1], data=data, ctx=md)
+            low = self._run(self._fds[0], data=data, ctx=md)
+            after = self._twins.read()
+            high = self._run(self._fds[1], data=data, ctx=md)
             # the metadata and the packet, as the program left them (it calls no helper,
             # so neither can have moved or changed length)
             ctx.buffer[ctx.HEADER - ctx.metalen:ctx.HEADER + len(ctx)] = low.data[:len(data)]
@@ -98,12 +129,14 @@ class KernelProgram(TestRunnable):
             view = as_buffer(mem)
             data = bytes(view)
             try:
-                low = bpfsys.test_run(self._fds[0], ctx=data, ctx_in_place=True)
-                high = bpfsys.test_run(self._fds[1], ctx=data, ctx_in_place=True)
+                low = self._run(self._fds[0], ctx=data, ctx_in_place=True)
+                after = self._twins.read()
+                high = self._run(self._fds[1], ctx=data, ctx_in_place=True)
             except BpfError as exc:
                 raise BpfError(f"{exc} (the kernel needs the memory to cover every offset "
                                f"the program may access: {len(data)} bytes given)") from None
             view[:] = low.ctx
+        self._twins.take(after)             # the maps as the first run left them
         return (high.retval << 32) | low.retval
 
     def run_batch(self, mem: object, count: int) -> tuple[int, float]:
@@ -117,8 +150,8 @@ class KernelProgram(TestRunnable):
             raise BpfError(f"count must be an int from 1 to 2**32 - 1, got {count!r}")
         r0 = self(mem)
         data, md = self._xdp_input(CONTEXTS["xdp"].wrap(mem))
-        return r0, float(bpfsys.test_run(self._fds[0], data=data, ctx=md,
-                                         repeat=count).duration)
+        # (the timed runs start from the maps' entries after that run, and leave them)
+        return r0, float(self._run(self._fds[0], data=data, ctx=md, repeat=count).duration)
 
     def _xdp_input(self, ctx) -> tuple[bytes, bytes]:
         """The data (metadata, then the packet) and the struct xdp_md of a test run on
@@ -137,10 +170,11 @@ class KernelProgram(TestRunnable):
         self._finalizer()
 
 
-def _close_all(fds: list[int]) -> None:
+def _close_all(fds: list[int], twins: KernelMaps) -> None:
     for fd in fds:
         bpfsys.close(fd)
     fds.clear()
+    twins.close()
 
 
 def compile_kernel(verified, helpers=None) -> KernelProgram:
@@ -151,11 +185,11 @@ def compile_kernel(verified, helpers=None) -> KernelProgram:
         raise _refuse("was given helpers")
     if prog.context not in (None, "xdp"):
         raise _refuse(f"is a {prog.context} program")
-    if prog.maps.list:
-        raise _refuse("has maps")
     for pc, insn in zip(prog.pcs, prog.insns):
         if insn.kind in _UNSUPPORTED:
             raise _refuse(f"{_UNSUPPORTED[insn.kind]} at pc {pc}")
-        if insn.kind is Kind.LDDW and insn.src not in (0, 4):
-            raise _refuse(f"refers to a map at pc {pc}")
+        if insn.kind is Kind.CALL and insn.imm not in MAP_HELPERS:
+            raise _refuse(f"calls helper {insn.imm} at pc {pc}")
+        if insn.kind is Kind.LDDW and insn.src not in (0, _MAP_FD, _MAP_VALUE, _FUNCTION):
+            raise _refuse(f"loads a pseudo value of kind {insn.src} at pc {pc}")
     return KernelProgram(prog)

@@ -1,8 +1,9 @@
 """The running kernel's bpf(2): load a program, test-run it, close it.
 
 Only what the `kernel` engine needs (backends/kerneljit.py): BPF_PROG_LOAD, with the
-verifier's log kept for the error, and BPF_PROG_TEST_RUN, which runs a loaded program
-once on a copy of the input without attaching it anywhere.  Loading needs root, or
+verifier's log kept for the error, BPF_PROG_TEST_RUN, which runs a loaded program
+once on a copy of the input without attaching it anywhere, and the map commands that
+create a map and read and write its entries (backends/kernelmaps.py).  Loading needs root, or
 CAP_BPF with CAP_PERFMON (and CAP_NET_ADMIN for packet programs); `unavailable()`
 says why the kernel cannot be used here, or None.
 """
@@ -16,15 +17,17 @@ import struct
 from .errors import BackendUnavailable, BpfError, VerifierError
 from .native import ffi, libc
 
-__all__ = ["PROG_TYPES", "TestRun", "prog_load", "test_run", "close", "unavailable"]
+__all__ = ["PROG_TYPES", "TestRun", "prog_load", "test_run", "close", "unavailable",
+           "map_create", "map_lookup", "map_update", "map_delete", "map_keys"]
 
 _NR_BPF = {"x86_64": 321, "aarch64": 280}
+_MAP_CREATE, _MAP_LOOKUP, _MAP_UPDATE, _MAP_DELETE, _MAP_NEXT_KEY = 0, 1, 2, 3, 4
 _PROG_LOAD, _PROG_TEST_RUN = 5, 10
 _ATTR_SIZE = 128                        # larger than every field used, zero-filled
 PROG_TYPES = {"xdp": 6, "syscall": 31}  # the kernel's enum bpf_prog_type
 _SLEEPABLE = 1 << 4                     # BPF_F_SLEEPABLE: syscall programs must be
 _LOG_SIZE = 1 << 20
-_EPERM, _EINVAL, _ENOSPC = 1, 22, 28
+_EPERM, _ENOENT, _EINVAL, _ENOSPC = 1, 2, 22, 28
 
 # union bpf_attr, as BPF_PROG_LOAD reads it: prog_type, insn_cnt, insns, license,
 # log_level, log_size, log_buf, kern_version, prog_flags, prog_name[16]
@@ -32,6 +35,12 @@ _LOAD = struct.Struct("<IIQQIIQII16s")
 # ... and BPF_PROG_TEST_RUN: prog_fd, retval, data_size_in, data_size_out, data_in,
 # data_out, repeat, duration, ctx_size_in, ctx_size_out, ctx_in, ctx_out
 _TEST = struct.Struct("<IIIIQQIIIIQQ")
+
+
+# ... BPF_MAP_CREATE: map_type, key_size, value_size, max_entries, map_flags
+_CREATE = struct.Struct("<IIIII")
+# ... and the element commands: map_fd, (padding), key, value or next_key, flags
+_ELEMENT = struct.Struct("<IIQQQ")
 
 
 def _bpf(command: int, attr: bytes) -> tuple[int, int, bytes]:
@@ -118,8 +127,71 @@ def test_run(fd: int, data: bytes | None = None, ctx: bytes | None = None,
     return TestRun(retval, data_after, ctx_after, duration)
 
 
+def map_create(map_type: int, key_size: int, value_size: int, max_entries: int) -> int:
+    """Create a map of the kernel's `map_type` (enum bpf_map_type); its file
+    descriptor.  BpfError with the kernel's reason when it refuses."""
+    fd, error, _ = _bpf(_MAP_CREATE, _CREATE.pack(map_type, key_size, value_size,
+                                                  max_entries, 0))
+    if fd < 0:
+        if error == _EPERM:
+            raise BackendUnavailable("the kernel refuses to create maps for this process "
+                                     "(it needs root, or CAP_BPF)")
+        raise BpfError(f"the kernel refused to create the map: {os.strerror(error)}")
+    return fd
+
+
+def _element(command: int, fd: int, key: bytes | None, value_size: int = 0,
+             value: bytes | None = None, flags: int = 0) -> tuple[int, int, object]:
+    """One element command: (result, errno, the value or next-key buffer)."""
+    key_buffer = ffi.from_buffer(key) if key else ffi.NULL
+    out = ffi.from_buffer(value) if value is not None else \
+        ffi.new("uint8_t[]", value_size) if value_size else ffi.NULL   # (delete: none)
+    attr = _ELEMENT.pack(fd, 0, int(ffi.cast("uintptr_t", key_buffer)),
+                         int(ffi.cast("uintptr_t", out)), flags)
+    result, error, _ = _bpf(command, attr)
+    return result, error, out
+
+
+def map_lookup(fd: int, key: bytes, value_size: int) -> bytes | None:
+    """The value of `key` in map `fd`, or None when it has none."""
+    result, error, out = _element(_MAP_LOOKUP, fd, key, value_size)
+    if result < 0:
+        if error == _ENOENT:
+            return None
+        raise BpfError(f"the kernel's map lookup failed: {os.strerror(error)}")
+    return bytes(ffi.buffer(out, value_size))
+
+
+def map_update(fd: int, key: bytes, value: bytes) -> None:
+    """Set `key` to `value` in map `fd` (BPF_ANY)."""
+    result, error, _ = _element(_MAP_UPDATE, fd, key, value=value)
+    if result < 0:
+        raise BpfError(f"the kernel's map update failed: {os.strerror(error)}")
+
+
+def map_delete(fd: int, key: bytes) -> None:
+    """Remove `key` from map `fd` (nothing when it is not there)."""
+    result, error, _ = _element(_MAP_DELETE, fd, key)
+    if result < 0 and error != _ENOENT:
+        raise BpfError(f"the kernel's map delete failed: {os.strerror(error)}")
+
+
+def map_keys(fd: int, key_size: int) -> list[bytes]:
+    """Every key of map `fd`, in the kernel's order."""
+    keys: list[bytes] = []
+    key = None
+    while True:
+        result, error, out = _element(_MAP_NEXT_KEY, fd, key, key_size)
+        if result < 0:
+            if error == _ENOENT:
+                return keys
+            raise BpfError(f"the kernel's map walk failed: {os.strerror(error)}")
+        key = bytes(ffi.buffer(out, key_size))
+        keys.append(key)
+
+
 def close(fd: int) -> None:
-    """Release a loaded program."""
+    """Release a loaded program or a map."""
     try:
         os.close(fd)
     except OSError:

@@ -271,8 +271,6 @@ def cli(*args):
 
 
 def test_cli_runs_an_object_on_a_packet(engine, tmp_path):
-    if engine == "kernel":
-        pytest.skip("the kernel engine runs no program with maps (parser.o has one)")
     path = tmp_path / "telnet.bin"
     path.write_bytes(packet(dport=23))
     proc = cli("run", str(ELF / "parser.o"), "--section", "xdp", "--packet", str(path),

@@ -37,8 +37,6 @@ exit
 
 
 def test_a_scapy_packet_is_a_packet(engine):
-    if engine == "kernel":
-        pytest.skip("parser.o has maps")
     fn = bpfjit.compile(bpfjit.load_elf(ELF / "parser.o", section="xdp"), engine)
     assert fn(Ether() / IP(dst="10.0.0.2") / TCP(dport=23)) == XDP_DROP
     assert fn(Ether() / IP(dst="10.0.0.2") / TCP(dport=80)) == XDP_PASS
