@@ -410,12 +410,13 @@ _VALUE_ACCESSES = [("ldxb", 1), ("ldxh", 2), ("ldxw", 4), ("ldxdw", 8), ("stxb",
 
 @_cached
 @st.composite
-def _map_op(draw, regs) -> list[str]:
+def _map_op(draw, regs, kernel: bool = False) -> list[str]:
     """A lookup, update or delete in the fuzz maps (bpfjit.fuzz.maps: an array, whose
     lookups both JITs inline, and a hash, in native routines), the key a constant at
     and around the edges or a data register's low bits; a found value is loaded from
     (recorded), stored to or changed atomically, and r0 becomes a number again (its
-    address differs between engines) before it is recorded."""
+    address differs between engines) before it is recorded.  `kernel`: recorded as
+    kernel mode records (the kernel engine gives the maps twins in the kernel)."""
     which = draw(st.integers(0, 1))
     key = draw(st.sampled_from(["const", "const", "data"]))
     if key == "const":
@@ -438,13 +439,13 @@ def _map_op(draw, regs) -> list[str]:
         lines += ["call 1", "jne %r0, 0, +2", f"mov %r0, {draw(st.integers(1, 99))}", "ja +2",
                   access, f"mov %r0, {draw(st.integers(100, 199))}"]
         if name.startswith("ldx") or "fetch" in name:
-            lines += accumulate(data)
+            lines += accumulate(data, kernel)
     elif op == "update":
         lines += ["mov %r3, %r10", f"add %r3, -{VALUE_SLOT}",
                   f"mov %r4, {draw(_choice([0, 0, 1, 2]))}", "call 2"]
     else:
         lines.append("call 3")
-    lines += accumulate("%r0")
+    lines += accumulate("%r0", kernel)
     return lines + [f"mov %r{i}, {draw(_imm())}" for i in range(2, 6)]
 
 
@@ -606,7 +607,8 @@ def _block(draw, mem_len: int | None, labels: list[int], depth: int = 0,
     """A list of items: single instructions, jumps over items, loops, calls.
 
     `labels` counts the labels made so far in this program, so each is unique.
-    `kernel`: no helper calls (the kernel engine runs none).  `in_loop`: the body of
+    `kernel`: no helpers of the test's, only the map helpers (the kernel engine runs
+    its own on twins of the fuzz maps).  `in_loop`: the body of
     a loop.  `bases`: the slots holding a copy of the buffer pointer."""
     items: list[list[str]] = []
     # a program's prologue and epilogue are ~120 instructions whatever its body: a
@@ -614,8 +616,6 @@ def _block(draw, mem_len: int | None, labels: list[int], depth: int = 0,
     for _ in range(draw(st.integers(4, 16) if depth == 0 else st.integers(1, 6))):
         choice = draw(st.integers(0, 12))           # 0-8: one instruction or probe
         choice = 0 if choice <= 8 else choice - 3
-        if choice == 6 and kernel:
-            choice = 0
         if choice == 8 and in_loop and mem_len is not None and mem_len >= 2 and not kernel:
             # two loads a loop's fast copy still checks, as one group; half the time
             # the group ends a block (bpfjit.checkplan, coverage's "plan" cells)
@@ -628,9 +628,9 @@ def _block(draw, mem_len: int | None, labels: list[int], depth: int = 0,
         elif choice <= 5 or (depth > 0 and choice != 7) or depth > 1:
             items.append(draw(_simple(DATA if depth == 0 else LOOP_DATA, mem_len, kernel,
                                       bases)))
-        elif choice == 6:       # a helper of the test's, or (not for the kernel) a map
-            maps = not kernel and draw(st.booleans())
-            items.append(draw(_map_op(DATA) if maps else _helper_call(DATA)))
+        elif choice == 6:       # a map, or (not for the kernel) a helper of the test's
+            maps = kernel or draw(st.booleans())
+            items.append(draw(_map_op(DATA, kernel) if maps else _helper_call(DATA)))
         elif choice == 7:       # a conditional jump over what follows
             inner = draw(_block(mem_len, labels, depth + 1, kernel, bases=bases))
             cond = draw(_choice(_COND))
