@@ -89,22 +89,19 @@ def trip_bound(prog, header: int, body: frozenset[int], latches, dominates, grap
     `latches` are the blocks with a back edge to the header, `dominates(a, b)` whether
     block a dominates block b, `graph` cfg.block_graph(prog), `costs` each block's
     instruction count."""
-    members, preds, succs = graph
+    members, preds, _ = graph
     called = _call_costs(prog, body, graph, costs)
     if called is None:
         return None
-    order = _topological(header, [first for first in members if first in body], succs)
-    if order is None:
+    walked = _walk(prog, header, body, graph)
+    if walked is None:
         return None
-    states, cost_to = {}, {}
+    order, states, _ = walked
+    cost_to: dict[int, int] = {}
     for block in order:
         inside = [] if block == header else [p for p in preds.get(block, ()) if p in body]
-        state = _block_start(header, block, inside, states)
         cost_to[block] = costs[block] + sum(called.get(pc, 0) for pc in members[block]) + \
             max((cost_to[p] for p in inside), default=0)
-        for pc in members[block]:
-            _step(state, prog.at(pc))
-        states[block] = state
     back = _back_forms(states, latches)
     steps = {r: form[1] for r, form in back.items() if form[0] == r and form[1]}
     ivs = {r: (r, s, 0) for r, s in steps.items()}
@@ -129,11 +126,22 @@ def loop_forms(prog, header: int, body: frozenset[int], latches, graph
     at pc (forms as _step writes them), and the forms the back edges carry into the
     next trip, {register: (r, c)} (r@head(k+1) = r@head(k) + c: c == 0 invariant, else
     an induction variable).  None when the body has a cycle of its own."""
+    walked = _walk(prog, header, body, graph)
+    if walked is None:
+        return None
+    _, states, before = walked
+    return before, _back_forms(states, latches)
+
+
+def _walk(prog, header: int, body: frozenset[int], graph) -> tuple | None:
+    """The loop's blocks in topological order, the forms at each one's end, and the
+    forms before each of its pcs; None when the body has a cycle of its own."""
     members, preds, succs = graph
     order = _topological(header, [first for first in members if first in body], succs)
     if order is None:
         return None
-    states, before = {}, {}
+    states: dict[int, dict] = {}
+    before: dict[int, dict] = {}
     for block in order:
         inside = [] if block == header else [p for p in preds.get(block, ()) if p in body]
         state = _block_start(header, block, inside, states)
@@ -141,7 +149,7 @@ def loop_forms(prog, header: int, body: frozenset[int], latches, graph
             before[pc] = dict(state)
             _step(state, prog.at(pc))
         states[block] = state
-    return before, _back_forms(states, latches)
+    return order, states, before
 
 
 def _block_start(header: int, block: int, inside: list[int], states: dict) -> dict:

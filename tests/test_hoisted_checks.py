@@ -246,10 +246,9 @@ def test_table_walks_agree_with_the_interpreter(case):
 
 # ---- ranges that move with registers ----------------------------------------------------
 
-# p = mem + d, d = mem[1] sign-extended (in [-128, 127]: no extent from the buffer's
-# start); sums p[4 + i] for i < 40, i in [0, 39] at the head: the entry tests that
-# [p + 4, p + 44) lies in the buffer
-MOVING = """
+# r6 = p = mem + d, d = mem[1] sign-extended (in [-128, 127]: no extent from the
+# buffer's start); r0 = 0, r4 = 0
+MOVING_START = """
     ldxb %r3, [%r1+1]
     lsh %r3, 56
     arsh %r3, 56
@@ -257,6 +256,10 @@ MOVING = """
     add %r6, %r3
     mov %r0, 0
     mov %r4, 0
+"""
+# sums p[4 + i] for i < 40, i in [0, 39] at the head: the entry tests that [p + 4,
+# p + 44) lies in the buffer
+MOVING = MOVING_START + """
 loop:
     mov %r5, %r6
     add %r5, %r4
@@ -269,14 +272,7 @@ loop:
 MOVING_LOAD_PC = 9
 # the same p stepped by 3 for 33 trips (a counter in [0, 32] at the head), reading a u16
 # at p + 2 each time: the last at p + 2 + 3 * 32, so [p + 2, p + 100)
-STEPPED = """
-    ldxb %r3, [%r1+1]
-    lsh %r3, 56
-    arsh %r3, 56
-    mov %r6, %r1
-    add %r6, %r3
-    mov %r0, 0
-    mov %r4, 0
+STEPPED = MOVING_START + """
 loop:
     ldxh %r7, [%r6+2]
     add %r0, %r7
@@ -380,8 +376,7 @@ def moving_walks(draw):
     trips = draw(st.integers(MIN_HOISTED_TRIPS - 2, MIN_HOISTED_TRIPS + 12))
     stepped = draw(st.booleans())
     scale = draw(st.integers(1, 3))
-    lines = ["ldxb %r3, [%r1+1]", "lsh %r3, 56", "arsh %r3, 56", "mov %r6, %r1",
-             "add %r6, %r3", "mov %r0, 0", "mov %r4, 0", "loop:"]
+    lines = [MOVING_START, "loop:"]
     if stepped:
         base = "%r6"
     else:

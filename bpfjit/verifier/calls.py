@@ -212,7 +212,10 @@ class CallRules:
         if isinstance(result, tuple):
             return scalar(result[0], result[1])
         if result in ("map_value_or_null", "ringbuf_mem_or_null"):
-            _unlink(st, pc + 1)
+            # a lookup runs again (a loop): the values it gave before, and their
+            # copies, are no longer linked to the one it gives now, whose NULL test
+            # says nothing of theirs
+            st.unlink(pc + 1)
         if result == "map_value_or_null":
             outer = [self.maps[i] for i in map_indices(handle.maps)]
             if outer and all(m.spec.inner is not None for m in outer):    # maps of maps
@@ -395,17 +398,6 @@ class CallRules:
         if summary is None:
             summary = self.summaries[sub] = Summary()
         return summary
-
-
-def _unlink(st: State, ident: int) -> None:
-    """A lookup runs again (a loop): the values it gave before, and their copies, are no
-    longer linked to the one it gives now, whose NULL test says nothing of theirs."""
-    for i, v in enumerate(st.regs):
-        if v.kind in NULLABLE and v.ident == ident:
-            st.regs[i] = replace(v, ident=0)
-    for off, v in list(st.spills.items()):
-        if v.kind in NULLABLE and v.ident == ident:
-            st.spills[off] = replace(v, ident=0)
 
 
 def _returned(v: Value) -> Value:

@@ -494,6 +494,16 @@ class State:
         if var is not None and var != reg:
             self.link_copy(var, reg)
 
+    def unlink(self, ident: int) -> None:
+        """The values linked by `ident` are linked no more (they may no longer be equal
+        to what the link will tie next)."""
+        for i, v in enumerate(self.regs):
+            if v.kind in NULLABLE and v.ident == ident:
+                self.regs[i] = replace(v, ident=0)
+        for key, v in list(self.spills.items()):
+            if v.kind in NULLABLE and v.ident == ident:
+                self.spills[key] = replace(v, ident=0)
+
     def link_copy(self, source: int, copy: int) -> None:
         """After `copy` was given `source`'s value: a pointer or NULL that nothing links
         (ident 0: a join of two lookups, a callee's return) gets a link of its own for
@@ -505,12 +515,7 @@ class State:
                 self.value_of(copy) != value:
             return
         ident = _COPY_LINKS - source
-        for i, v in enumerate(self.regs):
-            if v.kind in NULLABLE and v.ident == ident:
-                self.regs[i] = replace(v, ident=0)
-        for key, v in list(self.spills.items()):
-            if v.kind in NULLABLE and v.ident == ident:
-                self.spills[key] = replace(v, ident=0)
+        self.unlink(ident)
         linked = replace(value, ident=ident)
         for var in (source, copy):
             if var < 10:
