@@ -15,7 +15,8 @@ from bpfjit.errors import BpfError
 __all__ = ["KernelMaps", "TWIN_TYPES"]
 
 # the kernel's map types (enum bpf_map_type) a twin is made for
-TWIN_TYPES = {1: "hash", 2: "array"}
+_HASH, _ARRAY = 1, 2
+TWIN_TYPES = frozenset((_HASH, _ARRAY))
 
 
 class KernelMaps:
@@ -42,7 +43,7 @@ class KernelMaps:
         """Make every twin hold exactly its map's entries."""
         for the_map, fd in zip(self.maps, self.fds):
             entries = dict(the_map.items())
-            if the_map.spec.type == 1:          # a hash map: what the map lacks goes
+            if the_map.spec.type == _HASH:          # a hash map: what the map lacks goes
                 for key in bpfsys.map_keys(fd, the_map.spec.key_size):
                     if key not in entries:
                         bpfsys.map_delete(fd, key)
@@ -61,7 +62,7 @@ class KernelMaps:
         for the_map, entries in zip(self.maps, contents):
             if the_map.read_only:
                 continue
-            if the_map.spec.type == 1:
+            if the_map.spec.type == _HASH:
                 for key in [key for key in the_map if key not in entries]:
                     del the_map[key]
             for key, value in entries.items():

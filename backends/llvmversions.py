@@ -124,7 +124,7 @@ class VersionLowering(CopyTracking):
             b = self.b = ir.IRBuilder(self.enter[header])
             tests = []
             self.adjust = None
-            if loop.unchecked and (loop.need or not loop.ranges):
+            if loop.need:               # (accesses hoisted by their extents)
                 tests.append(b.icmp_unsigned(">=", self.mem_len, const(I64, loop.need)))
                 if self.m.spec:     # the hoisted accesses' offsets + POISON if len < need
                     self.adjust = self.guard(const(I64, loop.need - 1), self.mem_len,

@@ -87,7 +87,7 @@ class VersionLowering(CopyTracking):
         poisoned = self.poisoned[pc]
         if self.spec and poisoned is None:
             a("MOV", Mem(8, CTX, CTX_SLOT["adjust"]), 0)       # POISON once a test fails
-        if loop.need or not loop.ranges:
+        if loop.need:
             a("CMP", Mem(8, CTX, CTX_SLOT["mem_bound1"]), loop.need)   # len >= need?
             self._unless_hoisted("b", pc, poisoned)
         for test in loop.ranges:

@@ -93,7 +93,7 @@ def trip_bound(prog, header: int, body: frozenset[int], latches, dominates, grap
     called = _call_costs(prog, body, graph, costs)
     if called is None:
         return None
-    walked = _walk(prog, header, body, graph)
+    walked = _walk(prog, header, body, graph, each_pc=False)
     if walked is None:
         return None
     order, states, _ = walked
@@ -126,16 +126,17 @@ def loop_forms(prog, header: int, body: frozenset[int], latches, graph
     at pc (forms as _step writes them), and the forms the back edges carry into the
     next trip, {register: (r, c)} (r@head(k+1) = r@head(k) + c: c == 0 invariant, else
     an induction variable).  None when the body has a cycle of its own."""
-    walked = _walk(prog, header, body, graph)
+    walked = _walk(prog, header, body, graph, each_pc=True)
     if walked is None:
         return None
     _, states, before = walked
     return before, _back_forms(states, latches)
 
 
-def _walk(prog, header: int, body: frozenset[int], graph) -> tuple | None:
-    """The loop's blocks in topological order, the forms at each one's end, and the
-    forms before each of its pcs; None when the body has a cycle of its own."""
+def _walk(prog, header: int, body: frozenset[int], graph, each_pc: bool) -> tuple | None:
+    """The loop's blocks in topological order, the forms at each one's end, and (with
+    `each_pc`, a copy per instruction) the forms before each of its pcs; None when the
+    body has a cycle of its own."""
     members, preds, succs = graph
     order = _topological(header, [first for first in members if first in body], succs)
     if order is None:
@@ -146,7 +147,8 @@ def _walk(prog, header: int, body: frozenset[int], graph) -> tuple | None:
         inside = [] if block == header else [p for p in preds.get(block, ()) if p in body]
         state = _block_start(header, block, inside, states)
         for pc in members[block]:
-            before[pc] = dict(state)
+            if each_pc:
+                before[pc] = dict(state)
             _step(state, prog.at(pc))
         states[block] = state
     return order, states, before

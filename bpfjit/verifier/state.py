@@ -471,11 +471,16 @@ class State:
             new = scalar(v.umin, v.umax, smin, smax, v.align)
             if new.empty:
                 return False
-        if var < 10:
-            self.regs[var] = new
-        else:
-            self.spills[slot_offset(var)] = new
+        self.put(var, new)
         return True
+
+    def put(self, var: int, value: Value) -> None:
+        """Variable `var` (a register or a spilled slot) holds `value` now; its relations
+        are the caller's to keep or forget."""
+        if var < 10:
+            self.regs[var] = value
+        else:
+            self.spills[slot_offset(var)] = value
 
     def forget_register(self, reg: int, value: Value | None = None) -> None:
         """Give a register a new value unrelated to any other."""
@@ -517,11 +522,8 @@ class State:
         ident = _COPY_LINKS - source
         self.unlink(ident)
         linked = replace(value, ident=ident)
-        for var in (source, copy):
-            if var < 10:
-                self.regs[var] = linked
-            else:
-                self.spills[slot_offset(var)] = linked
+        self.put(source, linked)
+        self.put(copy, linked)
 
     def write_frame(self, lo: int, hi: int, depth: int = 0) -> None:
         """Bytes [lo, hi) of the current frame (or of the depth-th caller's, clipped to
@@ -611,23 +613,18 @@ def _link_copies(joined: State, states: list[State]) -> None:
     per path, NULL, one link, one offset or offsets the zone shows equal.  Every link is
     given anew at each join, from the lowest variable of its group, so no link made at
     an earlier join (a loop's last trip) survives to tie values that differ now."""
-    found = [(r, r) for r, v in enumerate(joined.regs) if v.kind == MEM_OR_NULL]
+    found = [r for r, v in enumerate(joined.regs) if v.kind == MEM_OR_NULL]
     if joined.spills:
-        found += [(slot_var(key), key) for key, v in joined.spills.items()
-                  if v.kind == MEM_OR_NULL]
+        found += [slot_var(key) for key, v in joined.spills.items() if v.kind == MEM_OR_NULL]
     if not found:
         return
-    variables = sorted(var for var, _ in found)
-    keys = [tuple(_identity(st, var, variables) for st in states) for var, _ in found]
+    variables = sorted(found)
+    keys = [tuple(_identity(st, var, variables) for st in states) for var in found]
     lowest: dict[tuple, int] = {}
-    for (var, _), key in zip(found, keys):
+    for var, key in zip(found, keys):
         lowest[key] = min(lowest.get(key, var), var)
-    for (var, where), key in zip(found, keys):
-        ident = -1 - lowest[key]
-        if var < 10:
-            joined.regs[where] = replace(joined.regs[where], ident=ident)
-        else:
-            joined.spills[where] = replace(joined.spills[where], ident=ident)
+    for var, key in zip(found, keys):
+        joined.put(var, replace(joined.value_of(var), ident=-1 - lowest[key]))
 
 
 def _identity(st: State, var: int, variables: list[int]) -> tuple:
