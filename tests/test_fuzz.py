@@ -295,6 +295,53 @@ def test_the_campaign_finds_a_miscompile(name):
     assert 0 < result.programs <= 400
 
 
+def test_the_campaign_finds_a_division_by_a_constant_rounded_the_wrong_way():
+    # peachpy divides by an immediate with a multiply (BMI2 only); a reciprocal rounded
+    # down is wrong only for dividends at the divisor's multiples, which data rarely holds
+    from bpfjit.backends.x86alu import BMI2
+    from bpfjit.fuzz.campaign import self_test
+    from bpfjit.fuzz.mutants import MUTANTS
+    if "peachpy" not in bpfjit.engines() or not BMI2:
+        pytest.skip("peachpy divides by constants with a multiply only where BMI2 is")
+    mutant = next(m for m in MUTANTS if m.name == "x86-reciprocal-rounded-down")
+    result = self_test(mutant, seconds=240, seed=0, examples=400)
+    assert result.found, result.row()
+
+
+def test_unsigned_divisions_by_an_immediate_often_get_a_multiple_of_it():
+    # the edge of a division is a multiple of the divisor (and one either side): a
+    # quotient one short, or a remainder of d instead of 0, shows only there
+    from hypothesis import HealthCheck, given, settings
+    from bpfjit.asm import disassemble
+    from bpfjit.fuzz.generator import programs
+    found = {"div": 0, "mod": 0}
+    seen = {"div": 0, "mod": 0}
+
+    @settings(max_examples=600, derandomize=True, database=None,
+              suppress_health_check=list(HealthCheck))
+    @given(programs())
+    def scan(drawn):
+        lines = [line.strip() for line in disassemble(drawn[0]).splitlines()]
+        for before, line in zip(lines, lines[1:]):
+            op, _, rest = line.partition(" ")
+            name = op.removesuffix("32")
+            if name not in found or "%r" in rest.split(",")[1]:
+                continue
+            width = 32 if op.endswith("32") else 64
+            dst, imm = rest.split(",")[0], int(rest.split(",")[1], 0)
+            divisor = imm % (1 << width)
+            if divisor < 3 or not divisor & (divisor - 1):
+                continue            # a power of two is a shift, 0 and 1 are trivial
+            seen[name] += 1
+            if before.startswith(f"lddw {dst},"):
+                x = int(before.split(",")[1], 0) % (1 << width)
+                if x % divisor in (0, 1, divisor - 1) and x >= divisor - 1:
+                    found[name] += 1
+    scan()
+    for name in found:      # a quarter of them or so; by chance it would be ~1 in 10^4
+        assert seen[name] >= 10 and found[name] * 8 >= seen[name], (name, found, seen)
+
+
 def test_a_found_miscompile_is_shrunk_into_a_data_file_that_reproduces_it(tmp_path):
     from bpfjit.datafile import parse_data
     from bpfjit.fuzz.campaign import self_test

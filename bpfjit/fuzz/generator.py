@@ -183,7 +183,25 @@ def _alu(draw, regs, kernel: bool = False) -> list[str]:
             imm = draw(_choice([1, -1, 3, 0x7FFFFFFF, -0x80000000]))
     if shift:
         dirty = dirty or _upper_set_for_shift0(draw, spec, dst, imm)
+    elif spec.op in ("div", "mod") and draw(st.integers(0, 1)):
+        dirty = [f"lddw {dst}, {draw(_near_multiple(spec.width, imm)):#x}"]
     return dirty + [f"{spec.mnemonic} {dst}, {imm}"]
+
+
+@st.composite
+def _near_multiple(draw, width: int, imm: int) -> int:
+    """A dividend at a multiple of the divisor `imm` (as the operation reads it), or one
+    either side: where a quotient or remainder computed by a multiply with a reciprocal
+    rounded the wrong way, or a wrong correction step, comes out one off.  The multiple
+    is the first, the second, the last below 2^width, or any; a 32-bit dividend's upper
+    half is set half the time (the operation must ignore it)."""
+    divisor = imm % (1 << width) or 1
+    last = ((1 << width) - 1) // divisor
+    k = draw(st.one_of(_choice([1, 2, last]), st.integers(1, last)))
+    value = (k * divisor + draw(_choice([0, -1, 1]))) % (1 << width)
+    if width == 32 and draw(st.integers(0, 1)):
+        value |= 0xFFFFFFFF << 32
+    return value
 
 
 def _upper_set_for_shift0(draw, spec, dst: str, count: int) -> list[str]:

@@ -237,6 +237,18 @@ def _zeroes_too_little(original):
     return _entry
 
 
+def _reciprocal_rounded_down() -> None:
+    """peachpy's division by a constant multiplies by the divisor's reciprocal rounded
+    down instead of up: an exact multiple of the divisor comes out one quotient short."""
+    from bpfjit.backends import x86alu
+    exact = x86alu.magic_divisor
+
+    def rounded_down(divisor: int) -> tuple[int, int]:
+        magic, shift = exact(divisor)
+        return (magic - 1) % (1 << 64), shift
+    x86alu.magic_divisor = rounded_down
+
+
 MUTANTS: tuple[Mutant, ...] = (
     # peachpy: condition codes and signedness (backends.x86layout's tables)
     Mutant("x86-jsgt-unsigned", "peachpy", "jsgt tested as unsigned above (ja)",
@@ -281,6 +293,9 @@ MUTANTS: tuple[Mutant, ...] = (
            _wrap("x86idioms", "_Tracker", "forget_memory", _x86_idiom_ignores_stores)),
     Mutant("x86-rotate-right", "peachpy", "x << k | x >> (w - k) emitted as ror by k",
            _wrap("x86", "_Lowering", "_idiom", _x86_rotate_right)),
+    Mutant("x86-reciprocal-rounded-down", "peachpy",
+           "a division by a constant multiplies by the reciprocal rounded down (BMI2)",
+           _reciprocal_rounded_down),
     # llvm: predicates and operations (backends.llvmtypes' tables)
     Mutant("llvm-jsgt-unsigned", "llvm", "jsgt compared unsigned",
            _table("llvmtypes", "CMP", "jsgt", ("u", ">"))),
