@@ -696,6 +696,56 @@ def test_a_signed_count_down_from_a_split_extension_is_proven():
     assert stats(COUNT_DOWN.replace("    jslt %r3, 1, out\n", "")) == "accesses=1 proven=0"
 
 
+# a count of the bytes left, kept beside a pointer that walks the buffer (protobuf's
+# varint decoders, as clang emits them): `left` starts as len and drops by one with
+# every byte, so only the relation left == len - p says that it is not negative, once
+# a trip shows p <= len; then `skip <= left`, tested unsigned, bounds p + skip
+SKIP_AFTER_STAR = """
+    mov %r0, 0
+    jeq %r2, 0, out
+    ldxb %r8, [%r1]         # skip = mem[0]
+    mov %r3, %r1            # p
+    mov %r5, %r1
+    add %r5, %r2            # end
+    mov %r6, %r2            # left = len (len - p)
+scan:
+    jge %r3, %r5, out       # p < end
+    ldxb %r4, [%r3]
+    add %r3, 1
+    add %r6, -1             # left = len - p, still
+    jne %r4, 0x2a, scan     # up to and past a '*'
+    jgt %r8, %r6, out       # skip > left: out
+    add %r3, %r8            # p + skip <= p + left = end
+    ldxb %r0, [%r3-1]       # the skip's last byte
+out:
+    exit
+"""
+
+
+def test_a_count_of_bytes_left_bounds_a_skip():
+    # p <= len after a trip (p < end, then p + 1), and left == len - p: left >= 0, so
+    # the unsigned test orders skip <= left as numbers, and p + skip <= len.  The
+    # relation alone gave no bound to left's interval, which the loop widened
+    assert stats(SKIP_AFTER_STAR) == "accesses=3 proven=3"
+    bpfjit.verify(bpfjit.assemble(SKIP_AFTER_STAR), mode="strict")
+    # left not counted down is len, which bounds nothing: p + skip may pass the end
+    assert stats(SKIP_AFTER_STAR.replace("    add %r6, -1 ", "    add %r6, 0 ")) \
+        == "accesses=3 proven=2"
+
+
+@pytest.mark.parametrize("data, expected", [
+    (b"", 0),
+    (bytes([3]) + b"x*ABCD", ord("C")),     # p = 3 after the '*', + 3: mem[5]
+    (bytes([2]) + b"*ab", ord("b")),        # left = 2 exactly: the last byte
+    (bytes([9]) + b"*ab", 0),               # 9 > 2 bytes left
+    (bytes([0]) + b"y*", ord("*")),         # a skip of 0 reads the '*' at p - 1
+    (bytes([1, 2, 3]), 0),                  # no '*'
+])
+def test_a_count_of_bytes_left_on_every_engine(engine, data, expected):
+    assert bpfjit.compile(bpfjit.assemble(SKIP_AFTER_STAR), engine)(bytearray(data)) \
+        == expected
+
+
 @pytest.mark.parametrize("length", [0, 1, 2, 9, 64])
 def test_a_signed_count_down_hashes_on_every_engine(engine, length):
     data = bytes((13 * i + 1) & 0xFF for i in range(length))

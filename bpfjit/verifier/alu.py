@@ -324,11 +324,11 @@ class AluRules:
         lo = hi = None
         for other, up, down in st.zone.related(var):
             if up is not None:
-                o = st.upper(other)
+                o = st.zone_upper(other)
                 if o is not None and (hi is None or o + up < hi):
                     hi = o + up
             if down is not None:
-                o = st.lower(other)
+                o = st.zone_lower(other)
                 if o is not None and (lo is None or o - down > lo):
                     lo = o - down
         if lo is not None or hi is not None:

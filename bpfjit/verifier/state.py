@@ -122,6 +122,26 @@ class State:
             return None
         return v.smax
 
+    def zone_lower(self, var: int) -> int | None:
+        """lower(var), and for a mirror len - x also -c where the zone has x - len <= c:
+        a count of the bytes left beside a pointer (len - p) is not negative once p <=
+        len, though the intervals alone say nothing of it.  (Only for narrowing the
+        variables a mirror is related to: joins keep using the intervals' bounds, which
+        keeps fewer relations alive.)"""
+        lo = self.lower(var)
+        if var < MIRROR or var >= MIRROR + GHOST:
+            return lo
+        c = self.zone.bound(var - MIRROR, LEN)
+        return lo if c is None or (lo is not None and lo >= -c) else -c
+
+    def zone_upper(self, var: int) -> int | None:
+        """upper(var), and for a mirror len - x also c where the zone has len - x <= c."""
+        hi = self.upper(var)
+        if var < MIRROR or var >= MIRROR + GHOST:
+            return hi
+        c = self.zone.bound(LEN, var - MIRROR)
+        return hi if c is None or (hi is not None and hi <= c) else c
+
     def implied(self, x: int, y: int) -> int | None:
         """The bound on x - y that the intervals alone give (and, for the mirror of a
         value known exactly, k: len - k, what is known against len)."""
@@ -403,7 +423,7 @@ class State:
             self._apply_affine()
         for x, row in list(self.zone.out.items()):
             for y, c in list(row.items()):
-                hi_y, lo_x = self.upper(y), self.lower(x)
+                hi_y, lo_x = self.zone_upper(y), self.zone_lower(x)
                 if hi_y is not None:                 # x <= y + c
                     self.clamp(x, None, hi_y + c)
                 if lo_x is not None:                 # y >= x - c
