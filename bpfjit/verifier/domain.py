@@ -237,6 +237,8 @@ def _null_or_value(a: Value, b: Value) -> Value | None:
         return Value(MAP_OR_NULL, 0, 0, 0, 0, a.frame, a.maps, 0)
     if a.kind == MEM:       # `tcp = NULL; if (ipv4) tcp = ...`: its NULL test gives it back
         return Value(MEM_OR_NULL, 0, U64, a.smin, a.smax)
+    if a.kind == MAP_PTR:   # `map = tcp ? &tcp_map : NULL`: the same, for a map
+        return Value(MAP_PTR_OR_NULL, 0, 0, 0, 0, maps=a.maps)
     return None
 
 
@@ -245,9 +247,13 @@ _MIXED = Value(MIXED)
 
 def _mem_or_null(a: Value, b: Value) -> Value | None:
     """A buffer pointer, or NULL, on one path and a buffer pointer on the other: a
-    buffer pointer or NULL, at either offset."""
-    if {a.kind, b.kind} == {MEM, MEM_OR_NULL}:
+    buffer pointer or NULL, at either offset (a map or NULL and a map: a map or NULL,
+    either of them)."""
+    kinds = {a.kind, b.kind}
+    if kinds == {MEM, MEM_OR_NULL}:
         return Value(MEM_OR_NULL, 0, U64, min(a.smin, b.smin), max(a.smax, b.smax))
+    if kinds == {MAP_PTR, MAP_PTR_OR_NULL}:
+        return Value(MAP_PTR_OR_NULL, 0, 0, 0, 0, maps=a.maps | b.maps)
     return None
 
 
