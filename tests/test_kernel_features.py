@@ -590,6 +590,71 @@ def skb_program(source: str) -> bpfjit.Program:
                           prog_type="sched_cls")
 
 
+def test_clone_redirect_sends_a_copy_and_goes_on_with_the_packet(engine):
+    # bpf_clone_redirect(skb, 4, 0) = 0, a copy of the packet as it is at the call goes
+    # to device 4; the program then writes its first byte and returns TC_ACT_OK (0)
+    prog = skb_program("""
+        mov %r6, %r1
+        mov %r2, 4
+        mov %r3, 0
+        call 13
+        mov %r7, %r0
+        mov %r1, %r6
+        mov %r2, 0
+        mov %r3, %r10
+        add %r3, -8
+        stdw [%r10-8], 0x5a
+        mov %r4, 1
+        mov %r5, 0
+        call 9
+        mov %r0, %r7
+        exit
+    """)
+    skb = bpfjit.SkbContext(bytes(range(20)))
+    assert bpfjit.compile(prog, engine)(skb) == 0
+    assert skb.clones == [bpfjit.Clone(target=4, packet=bytes(range(20)))]
+    assert skb.packet == b"\x5a" + bytes(range(1, 20))
+    # BPF_F_INGRESS (1): to the device's ingress; other flags: -EINVAL, nothing sent
+    for flags, result, clones in ((1, 0, [bpfjit.Clone(4, bytes(range(20)), 1)]),
+                                  (2, 2**64 - 22, [])):
+        skb = bpfjit.SkbContext(bytes(range(20)))
+        source = prog.insns[:2] + (bpfjit.assemble(f"mov %r3, {flags}").insns[0],) \
+            + prog.insns[3:]
+        run = bpfjit.compile(bpfjit.Program(source, env=prog.env, context="skb",
+                                            prog_type="sched_cls"), engine)
+        assert run(skb) == result and skb.clones == clones
+    # each run starts with no copies sent
+    assert run(skb) == 2**64 - 22 and skb.clones == []
+
+
+def test_clone_redirect_may_move_the_packet():
+    # as in the kernel: packet pointers are invalid after the call
+    source = """
+        ldxw %r7, [%r1+76]
+        ldxw %r8, [%r1+80]
+        mov %r2, %r7
+        add %r2, 1
+        mov %r0, 0
+        jgt %r2, %r8, out
+        mov %r2, 4
+        mov %r3, 0
+        call 13
+        ldxb %r0, [%r7]
+    out:
+        exit
+    """
+    prog = skb_program(source)
+    with pytest.raises(bpfjit.VerifierError, match="pc 9: .*ldxb"):
+        bpfjit.verify(prog, mode="strict", helpers=bpfjit.helper_ids(prog))
+    # without the call, the same load is proven
+    prog = skb_program(source.replace("call 13", "mov %r4, 0"))
+    bpfjit.verify(prog, mode="strict", helpers=bpfjit.helper_ids(prog))
+    xdp = xdp_program("mov %r2, 4\nmov %r3, 0\ncall 13\nexit")
+    with pytest.raises(bpfjit.VerifierError, match="clone_redirect is not available to "
+                                                   "xdp programs"):
+        bpfjit.verify(xdp, helpers=bpfjit.helper_ids(xdp))
+
+
 def test_skb_load_bytes_copies_out_of_the_packet(engine):
     prog = skb_program("""
         mov %r2, 12

@@ -72,6 +72,7 @@ class PacketContext:
         self.native_packet = self._exported + self.HEADER
         self.native_address = int(ffi.cast("uintptr_t", self.native_packet))
         self.redirect = None         # where the last run sent the packet (a Redirect)
+        self.clones = []             # the copies the last run sent on (Clone each)
 
     def __len__(self) -> int:
         return self.length
@@ -107,6 +108,7 @@ class PacketContext:
     def fill(self, data_address: int) -> None:
         """Write the context block for a run that sees the packet at `data_address`."""
         self.redirect = None
+        self.clones = []
         self.write_fields()
         self.refresh(data_address)
 

@@ -1,8 +1,10 @@
-"""Where a packet goes: redirect (23), redirect_map (51), fib_lookup (69).
+"""Where a packet goes: redirect (23), redirect_map (51), fib_lookup (69), and where a
+copy of it goes: clone_redirect (13).
 
 A redirect is recorded on the context (`ctx.redirect`, a Redirect) so that a test can
 assert where the packet went; the program's return value says whether it will
-(XDP_REDIRECT for XDP, TC_ACT_REDIRECT for tc).  fib_lookup asks the routing
+(XDP_REDIRECT for XDP, TC_ACT_REDIRECT for tc).  A clone sent on is recorded in
+`ctx.clones` (a Clone each, with the packet as it was at the call).  fib_lookup asks the routing
 callback of the loaded object (`prog.env.routes`), so a test decides the routes.
 """
 
@@ -16,7 +18,7 @@ from ..errors import HelperArgumentError
 from ..semantics import M64
 from .spec import KernelHelper, Signature
 
-__all__ = ["HELPERS", "Redirect", "FibRequest", "FibResult", "FIB_PARAMS_SIZE"]
+__all__ = ["HELPERS", "Redirect", "Clone", "FibRequest", "FibResult", "FIB_PARAMS_SIZE"]
 
 XDP_ABORTED, XDP_REDIRECT, TC_ACT_SHOT, TC_ACT_REDIRECT = 0, 4, 2, 7
 BPF_F_INGRESS = 1
@@ -35,6 +37,16 @@ class Redirect:
     flags: int = 0
 
 
+@dataclass(frozen=True)
+class Clone:
+    """A copy of the packet that a tc program sent to device `target` with
+    bpf_clone_redirect (to its ingress when `flags` has BPF_F_INGRESS), as the packet
+    was at the call; the program went on with the original."""
+    target: int
+    packet: bytes
+    flags: int = 0
+
+
 def _record(call, redirect: Redirect) -> None:
     ctx = call.context
     if ctx is not None:
@@ -50,6 +62,20 @@ def redirect(call, r1, r2, r3, r4, r5) -> int:
         return XDP_ABORTED if xdp else TC_ACT_SHOT
     _record(call, Redirect(r1 & 0xFFFFFFFF, flags=flags))
     return XDP_REDIRECT if xdp else TC_ACT_REDIRECT
+
+
+def clone_redirect(call, r1, r2, r3, r4, r5) -> int:
+    """bpf_clone_redirect(skb, ifindex, flags): 0, and a copy of the packet as it is now
+    goes to device r2 (recorded in ctx.clones); -EINVAL for flags other than
+    BPF_F_INGRESS, and nothing sent.  (The kernel also answers -EINVAL for a device that
+    does not exist; here every device does, as for redirect.)"""
+    flags = r3 & M64
+    if flags & ~BPF_F_INGRESS:
+        return -errno.EINVAL & M64
+    ctx = call.context
+    if ctx is not None:
+        ctx.clones.append(Clone(r2 & 0xFFFFFFFF, ctx.packet, flags))
+    return 0
 
 
 def redirect_map(call, r1, r2, r3, r4, r5) -> int:
@@ -147,6 +173,10 @@ HELPERS = [
                  redirect_neigh, "send the packet to device r1 via its neighbour"),
     KernelHelper(23, "redirect", Signature(("any", "any"), (0, 8)), redirect,
                  "send the packet to device r1 (recorded as ctx.redirect)"),
+    KernelHelper(13, "clone_redirect", Signature(("ctx", "any", "any"), "scalar",
+                                                 changes_packet=True,
+                                                 contexts=frozenset({"skb"})),
+                 clone_redirect, "send a copy of the packet to device r2 (ctx.clones)"),
     KernelHelper(51, "redirect_map", Signature(("map", "any", "any"), (0, 4),
                                                contexts=frozenset({"xdp"}),
                                                map_types=_TARGET_TYPES),
