@@ -232,13 +232,14 @@ class ElfObject:
 
     def _entries(self, name: str, kind: int, declared: int | None) -> int:
         """max_entries: the caller's (as libbpf's bpf_map__set_max_entries), the
-        declared one, or for a perf event array one per CPU (bpfjit has one)."""
+        declared one, or for a perf event array that declares none or 0 one per CPU, as
+        libbpf makes it (bpfjit has one)."""
         if name in self._max_entries:
             return self._max_entries[name]
+        if kind == _PERF_EVENT_ARRAY and not declared:
+            return 1
         if declared is not None:
             return declared
-        if kind == _PERF_EVENT_ARRAY:
-            return 1
         raise ElfError(f"{self.name}: map {name!r} declares no max_entries (its loader sets "
                        f"it); give it: load_elf(..., max_entries={{{name!r}: N}}) or "
                        f"--max-entries {name}=N")

@@ -507,6 +507,19 @@ def test_max_entries_for_maps_that_declare_none():
         bpfjit.load_elf(ELF / "events.o", max_entries={"samples": 0})
 
 
+def test_a_perf_event_array_declaring_max_entries_0_gets_one_per_cpu(engine):
+    # libbpf makes a perf event array that declares 0 entries one slot per possible
+    # CPU; bpfjit has one CPU.  The program sends each packet's first byte to it
+    prog = bpfjit.load_elf(ELF / "perf_cpus.o")
+    assert prog.maps["per_cpu_events"].max_entries == 1
+    assert bpfjit.compile(prog, engine)(bpfjit.XdpContext(b"\x2a" + bytes(13))) == 2
+    records = prog.maps["per_cpu_events"].drain()
+    assert [(r.cpu, r.data) for r in records] == [(0, (42).to_bytes(4, "little"))]
+    # as given by the caller, it stays the caller's
+    assert bpfjit.load_elf(ELF / "perf_cpus.o", max_entries={"per_cpu_events": 4}) \
+        .maps["per_cpu_events"].max_entries == 4
+
+
 def test_a_map_without_max_entries_is_named(tmp_path):
     # patch tail_calls.o's `visits` array to declare no size: its BTF has `max_entries`
     # as a member name; renaming that string hides it
