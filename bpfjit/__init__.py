@@ -28,7 +28,8 @@ from .coverage_report import Coverage
 
 __all__ = [
     "Program", "assemble", "disassemble", "compile", "verify", "VerifiedProgram", "MODES",
-    "load_elf", "XdpContext", "SkbContext", "Helper", "Redirect", "Clone", "FibRequest", "FibResult",
+    "load_elf", "XdpContext", "SkbContext", "Helper", "Redirect", "Clone", "FibRequest",
+    "FibResult",
     "engines", "DEFAULT_BUDGET", "Limits", "limits", "set_limits", "test_run", "TestRunResult",
     "replay", "ReplayResult", "Coverage", "explore",
     "BpfError", "DecodeError", "AssembleError", "VerifierError", "ElfError",

@@ -11,7 +11,8 @@ from .redirect import Clone, FibRequest, FibResult, Redirect
 from .spec import ARG_KINDS, RESULT_KINDS, Helper, KernelHelper, Signature
 
 __all__ = ["KERNEL_HELPERS", "KERNEL_SIGNATURES", "HELPER_NAMES", "Helper", "KernelHelper", "Signature",
-           "TailCalled", "Redirect", "Clone", "FibRequest", "FibResult", "MAX_TAIL_CALLS",
+           "TailCalled", "Redirect", "Clone", "FibRequest", "FibResult",
+           "MAX_TAIL_CALLS",
            "ARG_KINDS", "RESULT_KINDS", "signature_of", "PACKET_CHANGERS", "changes_packet"]
 
 KERNEL_HELPERS: dict[int, KernelHelper] = {

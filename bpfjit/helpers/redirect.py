@@ -4,8 +4,9 @@ copy of it goes: clone_redirect (13).
 A redirect is recorded on the context (`ctx.redirect`, a Redirect) so that a test can
 assert where the packet went; the program's return value says whether it will
 (XDP_REDIRECT for XDP, TC_ACT_REDIRECT for tc).  A clone sent on is recorded in
-`ctx.clones` (a Clone each, with the packet as it was at the call).  fib_lookup asks the routing
-callback of the loaded object (`prog.env.routes`), so a test decides the routes.
+`ctx.clones` (a Clone each, with the packet as it was at the call).  fib_lookup asks
+the routing callback of the loaded object (`prog.env.routes`), so a test decides the
+routes.
 """
 
 from __future__ import annotations
