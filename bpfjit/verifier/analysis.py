@@ -45,6 +45,9 @@ THRESHOLD_STEPS = 3          # widenings to the next threshold before widening t
 # does not raise it (before, such a value is joined: an inner loop's start that the
 # outer loop moves); programs that converge do so long before
 FORCE_AFTER = WIDEN_AFTER + THRESHOLD_STEPS + 8
+# joins at a loop head after which a value still moving also loses its relations
+# (State.widen without `related`): a loop that has not settled by then never would
+UNRELATE_AFTER = FORCE_AFTER + 4
 _NO_THRESHOLDS = ((),) * 11
 # the widest interval of a number at a loop head that Analysis.head_ranges reports
 HEAD_RANGE_LIMIT = 1 << 32
@@ -399,7 +402,8 @@ class Analysis(AluRules, MemoryRules, BranchRules, CallRules):
                                                                          around=True)
                         new = old.widen(new, _NO_THRESHOLDS if late else
                                         self._head_thresholds(sub, block),
-                                        merge(around) if around else None)
+                                        merge(around) if around else None,
+                                        related=joins <= UNRELATE_AFTER)
                     else:
                         new = merge([old, new], discover=True)
                 if new == old and block not in force:

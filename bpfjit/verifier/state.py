@@ -240,13 +240,17 @@ class State:
     # ---- merging paths ---------------------------------------------------------------------
 
     def widen(self, new: "State", thresholds: tuple[tuple[int, ...], ...],
-              around: "State | None" = None) -> "State":
+              around: "State | None" = None, related: bool = True) -> "State":
         """The old state (self) widened by a new one at a loop head: bounds still moving
         jump to the next threshold (`thresholds[r]` for register r) or their limit, and
         relations that moved are dropped.  Given `around` (the states coming round the
         loop), only values that grow on the way round are widened; a value that grows
         because the loop is entered with more (an inner loop's start, as an outer loop
-        moves on) is joined: the outer loop's head widens it if needed."""
+        moves on) is joined: the outer loop's head widens it if needed.  Without
+        `related`, a value still moving also loses every relation: two variables whose
+        relation bounds each by the other (`x <= y + c`, `y <= x + d`, both growing)
+        would otherwise narrow each other's widened bounds back after every widening,
+        one step higher each time, and the loop would never settle."""
         def moves(old: Value, back: Value | None) -> bool:
             return around is None or back is None or not _within(back, old)
         regs = [a if a is b else widen(a, b, t) if moves(a, c) else join(a, b)
@@ -263,7 +267,12 @@ class State:
         result = State(regs, spills, self.written | new.written,
                        self.zone.widen(new.zone, new.implied, [self.lower, new.lower]),
                        min(self.min_len, new.min_len))
-        result._settle_join([self, new], discover=True, widening=True)
+        if not related:
+            moved = [r for r in range(10) if regs[r] != self.regs[r]]
+            moved += [slot_var(off) for off, v in spills.items() if v != self.spills.get(off)]
+            for var in moved:
+                result.zone.forget(var)
+        result._settle_join([self, new], discover=related, widening=True)
         return result
 
     def _settle_join(self, states: list["State"], discover: bool, widening: bool = False
