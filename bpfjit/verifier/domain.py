@@ -211,7 +211,7 @@ def join(a: Value, b: Value) -> Value:
     elif kind != b.kind:
         if UNINIT in (kind, b.kind):        # keeps what the uninitialised side says of itself
             return a if kind == UNINIT else b
-        null_or = _null_or_value(a, b) or _null_or_value(b, a) or _mem_or_null(a, b)
+        null_or = _null_or_value(a, b) or _null_or_value(b, a) or _pointer_or_null(a, b)
         return null_or or _MIXED            # a pointer meets a number, or another pointer
     if kind in (UNINIT, MIXED):
         return a
@@ -245,10 +245,10 @@ def _null_or_value(a: Value, b: Value) -> Value | None:
 _MIXED = Value(MIXED)
 
 
-def _mem_or_null(a: Value, b: Value) -> Value | None:
-    """A buffer pointer, or NULL, on one path and a buffer pointer on the other: a
-    buffer pointer or NULL, at either offset (a map or NULL and a map: a map or NULL,
-    either of them)."""
+def _pointer_or_null(a: Value, b: Value) -> Value | None:
+    """A buffer pointer or NULL on one path and a buffer pointer on the other: a buffer
+    pointer or NULL, at either offset; a map or NULL and a map: a map or NULL, either
+    of them."""
     kinds = {a.kind, b.kind}
     if kinds == {MEM, MEM_OR_NULL}:
         return Value(MEM_OR_NULL, 0, U64, min(a.smin, b.smin), max(a.smax, b.smax))

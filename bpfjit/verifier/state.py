@@ -129,17 +129,15 @@ class State:
         variables a mirror is related to: joins keep using the intervals' bounds, which
         keeps fewer relations alive.)"""
         lo = self.lower(var)
-        if var < MIRROR or var >= MIRROR + GHOST:
-            return lo
-        c = self.zone.bound(var - MIRROR, LEN)
+        x = _mirrored(var)
+        c = None if x is None else self.zone.bound(x, LEN)
         return lo if c is None or (lo is not None and lo >= -c) else -c
 
     def zone_upper(self, var: int) -> int | None:
         """upper(var), and for a mirror len - x also c where the zone has len - x <= c."""
         hi = self.upper(var)
-        if var < MIRROR or var >= MIRROR + GHOST:
-            return hi
-        c = self.zone.bound(LEN, var - MIRROR)
+        x = _mirrored(var)
+        c = None if x is None else self.zone.bound(LEN, x)
         return hi if c is None or (hi is not None and hi <= c) else c
 
     def implied(self, x: int, y: int) -> int | None:
@@ -679,6 +677,11 @@ def _identity(st: State, var: int, variables: list[int]) -> tuple:
                 return ("equal", w)
         return ("equal", var)
     return ("alone", var)
+
+
+def _mirrored(var: int) -> int | None:
+    """x when `var` is the mirror len - x of a register, a slot or len, else None."""
+    return var - MIRROR if MIRROR <= var < MIRROR + GHOST else None
 
 
 def _kind(st: State, var: int) -> str | None:
