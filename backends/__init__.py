@@ -35,6 +35,7 @@ def _interp(verified, helpers=None, budget=None, helper_calls=None, **unknown):
     context = frozenset(pc for pc, r in verified.regions.items() if r == "ctx")
     return Interpreter(verified.program, helpers=helpers, context_accesses=context,
                        frames=verified.frames, stack_used=verified.stack_used,
+                       callbacks=verified.callbacks,
                        budget=DEFAULT_BUDGET if budget is None else budget,
                        helper_calls=helper_calls)
 

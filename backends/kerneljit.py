@@ -23,9 +23,10 @@ import struct
 import weakref
 
 from bpfjit import bpfsys
-from bpfjit.cfg import subprogram_ranges
+from bpfjit.cfg import code_addresses, subprogram_ranges
 from bpfjit.context import CONTEXTS, copy_back, refuse_context
 from bpfjit.errors import BpfError
+from bpfjit.helpers.loops import BPF_LOOP
 from bpfjit.isa import Insn, Kind, find_spec
 from bpfjit.memory import as_buffer
 from bpfjit.program import Program
@@ -49,7 +50,7 @@ _MAP_FD, _MAP_VALUE, _FUNCTION = 1, 2, 4
 
 def _refuse(reason: str) -> BpfError:
     return BpfError(f"the kernel engine runs plain and XDP programs that call no helper "
-                    f"but the map helpers; this one {reason}")
+                    f"but the map helpers and bpf_loop; this one {reason}")
 
 
 def _with_map_fds(code: bytes, fds: list[int]) -> bytes:
@@ -99,10 +100,12 @@ class KernelProgram(TestRunnable):
         self._twins = KernelMaps(program.maps.list)
         self._finalizer = weakref.finalize(self, _close_all, self._fds, self._twins)
         fds = self._twins.fds
-        code = _with_map_fds(program.to_bytes(), fds)
-        high = _with_map_fds(high_half_program(program).to_bytes(), fds)
-        self._fds.append(bpfsys.prog_load(code, self.kind, "bpfjit"))
-        self._fds.append(bpfsys.prog_load(high, self.kind, "bpfjit_high"))
+        for twin, name in ((program, "bpfjit"), (high_half_program(program), "bpfjit_high")):
+            # a program with callbacks goes with BTF naming its subprograms
+            functions = tuple(first for first, _ in subprogram_ranges(twin)) \
+                if code_addresses(twin) else ()
+            self._fds.append(bpfsys.prog_load(_with_map_fds(twin.to_bytes(), fds), self.kind,
+                                              name, functions))
         self.extra: dict = {}
 
     def _run(self, fd: int, **inputs) -> bpfsys.TestRun:
@@ -188,7 +191,7 @@ def compile_kernel(verified, helpers=None) -> KernelProgram:
     for pc, insn in zip(prog.pcs, prog.insns):
         if insn.kind in _UNSUPPORTED:
             raise _refuse(f"{_UNSUPPORTED[insn.kind]} at pc {pc}")
-        if insn.kind is Kind.CALL and insn.imm not in MAP_HELPERS:
+        if insn.kind is Kind.CALL and insn.imm not in MAP_HELPERS | {BPF_LOOP}:
             raise _refuse(f"calls helper {insn.imm} at pc {pc}")
         if insn.kind is Kind.LDDW and insn.src not in (0, _MAP_FD, _MAP_VALUE, _FUNCTION):
             raise _refuse(f"loads a pseudo value of kind {insn.src} at pc {pc}")

@@ -28,7 +28,7 @@ from bpfjit.cfg import block_costs, block_leaders, budget_checkpoints, subprogra
 from bpfjit.checkplan import versioned_loops
 from bpfjit.errors import BpfError
 from bpfjit.context import packet_offsets
-from bpfjit.isa import LDDW_MAP, LDDW_MAP_VALUE, MAX_CALL_DEPTH, STACK_SIZE, Kind
+from bpfjit.isa import LDDW_CODE, LDDW_MAP, LDDW_MAP_VALUE, MAX_CALL_DEPTH, STACK_SIZE, Kind
 from bpfjit.helpers import changes_packet
 from bpfjit.maps import LPM_TRIE, LRU_TYPES, map_handle
 from bpfjit.codeimage import INDEX_SYMBOL, MAP_SYMBOL
@@ -362,6 +362,8 @@ class _Function(AluLowering, CallLowering, VersionLowering, SpeculationLowering)
         elif insn.src == LDDW_MAP_VALUE:
             self.set(insn.dst, self.b.add(self.m.map_address(insn.imm & M32),
                                           self.imm(insn.next_imm & M32)))
+        elif insn.src == LDDW_CODE:             # a callback: its pc, as in every engine
+            self.set(insn.dst, const(I64, pc + 1 + insn.imm))
         elif insn.src != 0:
             self.trap_now(TrapCode.LDDW_PSEUDO, pc, const(I64, insn.src))
         else:

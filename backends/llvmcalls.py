@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import errno
 
+from bpfjit.helpers.loops import MAX_LOOPS
 from bpfjit.isa import STACK_SIZE
 from bpfjit.maps import ARRAY_OF_MAPS, ARRAY_TYPES, HASH_OF_MAPS, map_handle
 from bpfjit.maps.base import HANDLE_SHIFT
@@ -47,6 +48,11 @@ class CallLowering:
         self.trap_unless(b.icmp_signed(">=", left, const(I64, 0)), TrapCode.HELPER_CALLS, pc)
 
     def _call(self, pc, insn) -> None:
+        callback = self.m.verified.callbacks.get(pc)
+        if callback is not None:
+            self._count_helper_call(pc)
+            self._loop(callback)
+            return
         inline = insn.imm == 1 and pc in self.m.inline_lookups
         native = pc in self.m.map_calls and insn.imm in self.m.native_maps
         if not (inline or native or insn.imm in self.m.helpers):
@@ -166,6 +172,45 @@ class CallLowering:
         self.set(0, b.extract_value(pair, 0))
         for i in range(1, 6):
             self.set(i, const(I64, 0))
+
+    def _loop(self, callback: int) -> None:
+        """bpf_loop(r1, callback, r3, r4) in IR: call the callback subprogram with
+        (i, r3) for i below r1's low half until it returns non-zero; r0 = the trips
+        made, or -EINVAL (flags) or -E2BIG (more than MAX_LOOPS) without a call."""
+        b = self.b
+        trips = b.and_(self.get(1), const(I64, 0xFFFFFFFF))
+        ctx, flags = self.get(3), self.get(4)
+        bad_flags = b.icmp_unsigned("!=", flags, const(I64, 0))
+        too_many = b.icmp_unsigned(">", trips, const(I64, MAX_LOOPS))
+        early = b.select(bad_flags, const(I64, -errno.EINVAL),
+                         b.select(too_many, const(I64, -errno.E2BIG), const(I64, 0)))
+        skip = b.or_(b.or_(bad_flags, too_many), b.icmp_unsigned("==", trips, const(I64, 0)))
+        before = b.block
+        body = self.func.append_basic_block("loop_body")
+        done = self.func.append_basic_block("loop_done")
+        b.cbranch(skip, done, body)
+        b.position_at_end(body)
+        index = b.phi(I64, name="loop_index")
+        index.add_incoming(const(I64, 0), before)
+        zero = const(I64, 0)
+        pair = b.call(self.m.functions[callback],
+                      [index, ctx, zero, zero, zero, self.frame_lo, self.stack_base,
+                       self.run, self.mem, b.load(self.budget, typ=I64)])
+        self.return_if_callee_trapped()
+        b.store(b.extract_value(pair, 1), self.budget)
+        made = b.add(index, const(I64, 1))
+        stop = b.or_(b.icmp_unsigned("!=", b.extract_value(pair, 0), zero),
+                     b.icmp_unsigned("==", made, trips))
+        index.add_incoming(made, b.block)
+        latch = b.block
+        b.cbranch(stop, done, body)
+        b.position_at_end(done)
+        result = b.phi(I64, name="loop_result")
+        result.add_incoming(early, before)
+        result.add_incoming(made, latch)
+        self.set(0, result)
+        for i in range(1, 6):
+            self.set(i, zero)
 
     def _exit(self, pc, insn) -> None:
         self.ret(self.get(0))

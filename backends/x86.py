@@ -26,7 +26,7 @@ from bpfjit.speculation import POISON, clamp_region, fences_unknown_region, zero
 from bpfjit.codeimage import CodeImage
 from bpfjit.cfg import block_graph, block_leaders, budget_checkpoints, subprogram_ranges
 from bpfjit.context import packet_offsets
-from bpfjit.isa import LDDW_MAP, LDDW_MAP_VALUE, MEMORY_KINDS, STACK_SIZE, Kind, written_registers
+from bpfjit.isa import LDDW_CODE, LDDW_MAP, LDDW_MAP_VALUE, MEMORY_KINDS, STACK_SIZE, Kind, written_registers
 from bpfjit.helpers import changes_packet
 from bpfjit.liveness import block_live_out
 from bpfjit.maps import map_handle
@@ -521,6 +521,8 @@ class _Lowering(AluLowering, CallLowering, VersionLowering, SpeculationLowering)
             self._load_constant(self.reg[insn.dst], map_handle(insn.imm & M32))
         elif insn.src == LDDW_MAP_VALUE:
             self._placed(self.reg[insn.dst], ("map", insn.imm & M32, insn.next_imm & M32))
+        elif insn.src == LDDW_CODE:             # a callback: its pc, as in every engine
+            self._load_constant(self.reg[insn.dst], pc + 1 + insn.imm)
         elif insn.src != 0:
             self.a.jump("jmp", self._stub(TrapCode.LDDW_PSEUDO, pc, insn.src))
         elif self.blind and needs_blinding(insn.imm64, 64):

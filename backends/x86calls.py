@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import errno
 
+from bpfjit.helpers.loops import MAX_LOOPS
 from bpfjit.isa import STACK_SIZE
 from bpfjit.maps import ARRAY_OF_MAPS, HASH_OF_MAPS, map_handle
 from bpfjit.maps.base import HANDLE_SHIFT
@@ -31,6 +32,11 @@ class CallLowering:
         a.jump("s", self._stub(TrapCode.HELPER_CALLS, pc, "zero"))
 
     def _call(self, pc: int, insn) -> None:
+        callback = self.verified.callbacks.get(pc)
+        if callback is not None:
+            self._count_helper_call(pc)
+            self._loop(callback)
+            return
         inline = insn.imm == 1 and pc in self.inline_lookups
         native = pc in self.map_calls and insn.imm in self.native_maps
         if not (inline or native or insn.imm in self.helpers):
@@ -263,6 +269,56 @@ class CallLowering:
             a("ADD", "rsp", 8)
         for x in reversed(keep):
             a("POP", x)
+
+    def _loop(self, callback: int) -> None:
+        """bpf_loop(r1, callback, r3, r4): call the callback subprogram with (i, r3)
+        for i below r1's low half until it returns non-zero; r0 = the trips made, or
+        -EINVAL (flags) or -E2BIG (more than MAX_LOOPS) without a call.  The trip
+        count, the index and ctx live on the native stack across the calls."""
+        a, r, fp = self.a, self.reg, self.fp
+        done, zero, loop, stop = (a.new_label() for _ in range(4))
+        a("MOV", r[0], -errno.EINVAL)                   # mov r0, -EINVAL
+        a("TEST", r[4], r[4])                           # flags?
+        a.jump("ne", done)
+        a("MOV", r[0], -errno.E2BIG)                    # mov r0, -E2BIG
+        a("MOV", r32(S1), r32(r[1]))                    # r10 = trips (u32)
+        a("CMP", S1, MAX_LOOPS)
+        a.jump("a", done)
+        a("TEST", S1, S1)
+        a.jump("e", zero)
+        keep = [r[i] for i in self.clobbers[callback]]
+        for x in keep:
+            a("PUSH", x)
+        pad = (len(keep) + 3) % 2 == 0            # bodies run at rsp % 16 == 8
+        if pad:
+            a("SUB", "rsp", 8)
+        a("PUSH", S1)                                   # [rsp + 16] = trips
+        a("PUSH", r[3])                                 # [rsp + 8] = ctx
+        a("PUSH", 0)                                    # [rsp] = index
+        a("SUB", fp, STACK_SIZE)
+        a.label(loop)
+        a("MOV", r[1], Mem(8, "rsp", 0))                # mov r1, [rsp] (index)
+        a("MOV", r[2], Mem(8, "rsp", 8))                # mov r2, [rsp + 8] (ctx)
+        for x in r[3:6]:
+            a("XOR", r32(x), r32(x))
+        a.jump("call", ("sub", callback))
+        a("MOV", S1, Mem(8, "rsp", 0))
+        a("ADD", S1, 1)                                 # one more trip made
+        a("MOV", Mem(8, "rsp", 0), S1)
+        a("TEST", r[0], r[0])                           # the callback returned 1: stop
+        a.jump("ne", stop)
+        a("CMP", S1, Mem(8, "rsp", 16))
+        a.jump("b", loop)
+        a.label(stop)
+        a("MOV", r[0], S1)                              # r0 = the trips made
+        a("ADD", fp, STACK_SIZE)
+        a("ADD", "rsp", 24 + (8 if pad else 0))
+        for x in reversed(keep):
+            a("POP", x)
+        a.jump("jmp", done)
+        a.label(zero)
+        a("XOR", r32(r[0]), r32(r[0]))
+        a.label(done)
 
     def _exit(self, pc: int, insn) -> None:
         self.a("RET")

@@ -222,6 +222,10 @@ def _instruction(name: str, ops: list[_Operand], line: int, col: int) -> tuple[O
         want(2, "register, 64-bit immediate")
         dst = _reg(ops[0], line)
         m = _PSEUDO.match(ops[1].text)
+        if m and m.group(1).lower() == "code_addr" and _LABEL.match(m.group(2).strip()):
+            # a subprogram's address by label: resolved in pass 2, relative as a call
+            label = _split_operands(m.group(2), ops[1].column + m.start(2))
+            return spec, {"dst": dst, "src": _PSEUDO_BY_NAME["code_addr"]}, label[0]
         if m:
             return spec, {"dst": dst, **_lddw_pseudo(m, ops[1], line)}, None
         value = _parse_int(ops[1], line, -(1 << 63), (1 << 64) - 1, "64-bit immediate")

@@ -1,7 +1,8 @@
 """The running kernel's bpf(2): load a program, test-run it, close it.
 
 Only what the `kernel` engine needs (backends/kerneljit.py): BPF_PROG_LOAD, with the
-verifier's log kept for the error, BPF_PROG_TEST_RUN, which runs a loaded program
+verifier's log kept for the error (and, for a program with callbacks, the BTF function
+information the kernel wants with them, from BPF_BTF_LOAD), BPF_PROG_TEST_RUN, which runs a loaded program
 once on a copy of the input without attaching it anywhere, and the map commands that
 create a map and read and write its entries (backends/kernelmaps.py).  Loading needs root, or
 CAP_BPF with CAP_PERFMON (and CAP_NET_ADMIN for packet programs); `unavailable()`
@@ -22,7 +23,7 @@ __all__ = ["PROG_TYPES", "TestRun", "prog_load", "test_run", "close", "unavailab
 
 _NR_BPF = {"x86_64": 321, "aarch64": 280}
 _MAP_CREATE, _MAP_LOOKUP, _MAP_UPDATE, _MAP_DELETE, _MAP_NEXT_KEY = 0, 1, 2, 3, 4
-_PROG_LOAD, _PROG_TEST_RUN = 5, 10
+_PROG_LOAD, _PROG_TEST_RUN, _BTF_LOAD = 5, 10, 18
 _ATTR_SIZE = 128                        # larger than every field used, zero-filled
 PROG_TYPES = {"xdp": 6, "syscall": 31}  # the kernel's enum bpf_prog_type
 _SLEEPABLE = 1 << 4                     # BPF_F_SLEEPABLE: syscall programs must be
@@ -32,6 +33,12 @@ _EPERM, _ENOENT, _EINVAL, _ENOSPC = 1, 2, 22, 28
 # union bpf_attr, as BPF_PROG_LOAD reads it: prog_type, insn_cnt, insns, license,
 # log_level, log_size, log_buf, kern_version, prog_flags, prog_name[16]
 _LOAD = struct.Struct("<IIQQIIQII16s")
+# ... then prog_ifindex, expected_attach_type, prog_btf_fd, func_info_rec_size, func_info,
+# func_info_cnt (offset 64)
+_LOAD_BTF = struct.Struct("<IIIIQI")
+# BPF_BTF_LOAD: btf, btf_log_buf, btf_size, btf_log_size, btf_log_level
+_BTF = struct.Struct("<QQIII")
+_BTF_INT, _BTF_FUNC, _BTF_FUNC_PROTO = 1, 12, 13      # BTF kinds
 # ... and BPF_PROG_TEST_RUN: prog_fd, retval, data_size_in, data_size_out, data_in,
 # data_out, repeat, duration, ctx_size_in, ctx_size_out, ctx_in, ctx_out
 _TEST = struct.Struct("<IIIIQQIIIIQQ")
@@ -56,10 +63,42 @@ def _bpf(command: int, attr: bytes) -> tuple[int, int, bytes]:
     return int(result), ffi.errno, bytes(ffi.buffer(block))
 
 
-def prog_load(code: bytes, prog_type: str, name: str = "bpfjit") -> int:
+def function_btf(count: int) -> bytes:
+    """A BTF blob describing `count` functions, `f0`... (types 3...), each a static
+    `int fN(void)`: what the kernel asks of a program with callbacks (it checks the
+    subprograms' starts and that each returns a number; static ones it verifies in
+    their callers' context, as it does without BTF)."""
+    names = b"\0int\0" + b"".join(b"f%d\0" % i for i in range(count))
+    types = struct.pack("<IIII", 1, _BTF_INT << 24, 4, 1 << 24 | 32)      # int
+    types += struct.pack("<III", 0, _BTF_FUNC_PROTO << 24, 1)            # int (void)
+    at = 5
+    for i in range(count):
+        types += struct.pack("<III", at, _BTF_FUNC << 24, 2)              # static fN
+        at += len(b"f%d" % i) + 1
+    header = struct.pack("<HBBIIIII", 0xEB9F, 1, 0, 24, 0, len(types), len(types),
+                         len(names))
+    return header + types + names
+
+
+def _btf_load(blob: bytes) -> int:
+    data = ffi.from_buffer(blob)
+    log = ffi.new("char[]", _LOG_SIZE)
+    fd, error, _ = _bpf(_BTF_LOAD, _BTF.pack(int(ffi.cast("uintptr_t", data)),
+                                             int(ffi.cast("uintptr_t", log)), len(blob),
+                                             _LOG_SIZE, 1))
+    if fd < 0:
+        text = ffi.string(log).decode("utf-8", "replace")
+        raise BpfError(f"the kernel refused the BTF of the program's functions: "
+                       f"{_reason(text, error)}")
+    return fd
+
+
+def prog_load(code: bytes, prog_type: str, name: str = "bpfjit",
+              functions: tuple[int, ...] = ()) -> int:
     """Load bytecode as a program of `prog_type` ("xdp" or "syscall"); its file
-    descriptor.  VerifierError with the kernel verifier's reason when it refuses;
-    BackendUnavailable when this process may not load programs."""
+    descriptor.  `functions`: the first pc of each subprogram, to describe them in BTF
+    (a program with callbacks needs it).  VerifierError with the kernel verifier's
+    reason when it refuses; BackendUnavailable when this process may not load programs."""
     insns = ffi.from_buffer(code)
     license_text = ffi.new("char[]", b"GPL")
     log = ffi.new("char[]", _LOG_SIZE)
@@ -67,7 +106,18 @@ def prog_load(code: bytes, prog_type: str, name: str = "bpfjit") -> int:
     attr = _LOAD.pack(PROG_TYPES[prog_type], len(code) // 8, int(ffi.cast("uintptr_t", insns)),
                       int(ffi.cast("uintptr_t", license_text)), 1, _LOG_SIZE,
                       int(ffi.cast("uintptr_t", log)), 0, flags, name.encode()[:15])
-    fd, error, _ = _bpf(_PROG_LOAD, attr)
+    btf_fd = -1
+    if functions:
+        btf_fd = _btf_load(function_btf(len(functions)))
+        records = b"".join(struct.pack("<II", pc, 3 + i) for i, pc in enumerate(functions))
+        info = ffi.from_buffer(records)
+        attr += _LOAD_BTF.pack(0, 0, btf_fd, 8, int(ffi.cast("uintptr_t", info)),
+                               len(functions))
+    try:
+        fd, error, _ = _bpf(_PROG_LOAD, attr)
+    finally:
+        if btf_fd >= 0:
+            close(btf_fd)
     if fd >= 0:
         return fd
     if error == _EPERM:

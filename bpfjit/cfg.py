@@ -12,13 +12,13 @@ from __future__ import annotations
 import functools
 
 from .errors import VerifierError
-from .isa import Kind
+from .isa import LDDW_CODE, Kind
 from .limits import limits
 from .program import Program
 
 __all__ = ["branch_targets", "check_structure", "block_leaders", "block_costs",
            "block_graph", "budget_checkpoints", "subprogram_starts", "subprogram_ranges",
-           "check_size", "per_program"]
+           "check_size", "per_program", "code_addresses"]
 
 
 
@@ -56,12 +56,21 @@ def _targets(insn, pc: int) -> list[int]:
 
 
 @per_program
+def code_addresses(prog: Program) -> dict[int, int]:
+    """pc of each `lddw rX, code_addr(...)` -> the pc it names (a callback's entry)."""
+    return {pc: pc + 1 + insn.imm for pc, insn in prog
+            if insn.kind is Kind.LDDW and insn.src == LDDW_CODE}
+
+
+@per_program
 def subprogram_starts(prog: Program) -> tuple[int, ...]:
-    """pc 0 and every local-call target, sorted: where each subprogram begins."""
+    """pc 0, every local-call target and every code address, sorted: where each
+    subprogram begins (a callback is one)."""
     starts = {0}
     for pc, insn in prog:
         if insn.kind is Kind.CALL_LOCAL:
             starts.add(pc + 1 + insn.imm)
+    starts.update(code_addresses(prog).values())
     return tuple(sorted(s for s in starts if 0 <= s < prog.slot_count))
 
 
@@ -98,10 +107,12 @@ def check_structure(prog: Program) -> bool:
 def _check_shape(prog: Program) -> bool:
     if not prog.insns:
         raise VerifierError(-1, "the program is empty; it needs at least an exit")
-    for pc, targets in _all_targets(prog).items():
+    named = [(pc, [target]) for pc, target in code_addresses(prog).items()]
+    for pc, targets in list(_all_targets(prog).items()) + named:
         insn = prog.at(pc)
         for target in targets:
-            what = "call" if insn.kind is Kind.CALL_LOCAL else "jump"
+            what = "call" if insn.kind is Kind.CALL_LOCAL else \
+                "code address" if insn.kind is Kind.LDDW else "jump"
             if not 0 <= target < prog.slot_count:
                 raise VerifierError(pc, f"{what} to pc {target} is outside the program "
                                         f"(pcs 0-{prog.slot_count - 1})")

@@ -29,7 +29,7 @@ from dataclasses import replace
 
 from .btf import map_definitions, parse_btf
 from .errors import BpfError, DecodeError, ElfError
-from .isa import LDDW_MAP, LDDW_MAP_VALUE, Insn, Kind
+from .isa import LDDW_CODE, LDDW_MAP, LDDW_MAP_VALUE, Insn, Kind
 from .lineinfo import line_at, parse_line_info
 from .kernel import KernelEnv
 from .maps import MAP_TYPES, MapSpec, MapTable, ProgArray, check_map_memory, make_map
@@ -453,6 +453,13 @@ class ElfObject:
         if kind == R_BPF_64_64 and insn.kind is Kind.LDDW:
             target = sym["st_shndx"]
             target_name = self.by_index[target].name if target in self.by_index else "?"
+            if target in self.code_sections:        # a callback's address (bpf_loop)
+                offset = sym["st_value"] + insn.imm
+                if offset % 8:
+                    raise ElfError(f"{self.name}: lddw at {where} refers to byte {offset} "
+                                   f"of {target_name}, which is not an instruction")
+                calls.append((i, (target, offset)))
+                return Insn(insn.spec, insn.dst, LDDW_CODE, 0, 0, 0)
             if target_name in ("maps", ".maps"):
                 key = (target, sym["st_value"])
                 if key not in map_index:

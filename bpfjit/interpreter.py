@@ -21,10 +21,11 @@ from . import traps
 from . import semantics as sem
 from .cfg import block_costs, block_leaders, budget_checkpoints, check_structure
 from .errors import BpfError, BudgetExceeded, CallDepthExceeded, HelperCallsExceeded
-from .isa import LDDW_MAP, LDDW_MAP_VALUE, MAX_CALL_DEPTH, STACK_SIZE, Kind
+from .isa import LDDW_CODE, LDDW_MAP, LDDW_MAP_VALUE, MAX_CALL_DEPTH, STACK_SIZE, Kind
 from .limits import helper_call_limit
 from .context import CONTEXTS, copy_back, refuse_context
 from .helpers import TailCalled
+from .helpers.loops import loop_result
 from .maps import map_handle
 from .testrun import TestRunnable
 from .memory import CTX_BASE, MAP_BASE, MEM_BASE, STACK_TOP, AddressSpace, as_buffer
@@ -51,7 +52,8 @@ class RunState:
     """What one run needs besides the registers: memory, call frames, budget, the
     helper calls it may still make (and their limit)."""
 
-    __slots__ = ("space", "frames", "remaining", "helpers", "calls_left", "calls_limit")
+    __slots__ = ("space", "frames", "remaining", "helpers", "calls_left", "calls_limit",
+                 "loops")
 
     def __init__(self, space: AddressSpace, helpers: Mapping[int, Helper], budget: int,
                  helper_calls: int):
@@ -60,6 +62,7 @@ class RunState:
         self.remaining = budget
         self.helpers = helpers
         self.calls_left = self.calls_limit = helper_calls
+        self.loops: list[list[int]] = []     # bpf_loops running: [index, trips, ctx]
 
 
 def _alu_step(insn, pc: int) -> Step:
@@ -173,6 +176,57 @@ def _call_local_step(insn, pc: int) -> Step:
     return step
 
 
+def _enter_callback(r: list, st: RunState, pc: int, target: int, back: int,
+                    index: int, ctx: int) -> int:
+    """Call the callback at `target` with (index, ctx), as a local call returning to
+    the step at `back` (the loop's continuation)."""
+    frames = st.frames
+    depth = len(frames) + 2
+    if depth > MAX_CALL_DEPTH:
+        raise CallDepthExceeded(pc, MAX_CALL_DEPTH)
+    frames.append((back, r[6], r[7], r[8], r[9], r[10]))
+    st.space.set_depth(depth)
+    r[0] = 0
+    r[1], r[2], r[3], r[4], r[5] = index, ctx, 0, 0, 0
+    r[6:10] = _ZEROS4
+    r[10] = STACK_TOP - STACK_SIZE * (depth - 1)
+    return target
+
+
+def _loop_steps(pc: int, target: int, back: int) -> tuple[Step, Step]:
+    """bpf_loop at `pc` calling the subprogram at `target`: the call's step, and the
+    step (at pc `back`, past the program) each trip of the callback returns to."""
+    nxt = pc + 1
+
+    def call(r, st):
+        if st.calls_left <= 0:
+            raise HelperCallsExceeded(pc, st.calls_limit)
+        st.calls_left -= 1
+        if r[2] != target:
+            raise traps.helper_failed(pc, 181, BpfError(
+                f"r2 holds {r[2]:#x}, not the callback the verifier found (pc {target})"))
+        trips = r[1] & M32
+        early = loop_result(trips, r[4])
+        if early is not None or trips == 0:
+            r[0] = 0 if early is None else early
+            r[1:6] = _ZEROS5
+            return nxt
+        st.loops.append([0, trips, r[3]])
+        return _enter_callback(r, st, pc, target, back, 0, r[3])
+
+    def returned(r, st):
+        loop = st.loops[-1]
+        made = loop[0] + 1
+        if r[0] or made == loop[1]:         # the callback returned 1, or the last trip
+            st.loops.pop()
+            r[0] = made
+            r[1:6] = _ZEROS5
+            return nxt
+        loop[0] = made
+        return _enter_callback(r, st, pc, target, back, made, loop[2])
+    return call, returned
+
+
 def _exit_step(insn, pc: int) -> Step:
     def step(r, st):
         frames = st.frames
@@ -208,6 +262,8 @@ def _lddw_step(insn, pc: int) -> Step:
         value = map_handle(insn.imm & 0xFFFFFFFF)
     elif insn.src == LDDW_MAP_VALUE:            # an address inside a map's value
         value = MAP_BASE + ((insn.imm & 0xFFFFFFFF) << 32) + (insn.next_imm & 0xFFFFFFFF)
+    elif insn.src == LDDW_CODE:                 # a callback: its pc (no code address)
+        value = pc + 1 + insn.imm
     elif insn.src != 0:
         src = insn.src
         def step(r, st):
@@ -339,7 +395,7 @@ class Interpreter(TestRunnable):
     def __init__(self, prog: Program, *, helpers: Mapping[int, Helper] | None = None,
                  budget: int = DEFAULT_BUDGET, context_accesses: frozenset[int] = frozenset(),
                  frames: int = MAX_CALL_DEPTH, helper_calls: int | None = None,
-                 stack_used: int | None = None):
+                 stack_used: int | None = None, callbacks: Mapping[int, int] | None = None):
         check_structure(prog)
         if not isinstance(budget, int) or budget < 1:
             raise BpfError(f"budget must be a positive int, got {budget!r}")
@@ -364,16 +420,20 @@ class Interpreter(TestRunnable):
         costs = block_costs(prog, leaders)
         checkpoints = budget_checkpoints(prog)
         steps: list[Step | None] = [None] * prog.slot_count
+        returns: list[Step] = []        # after the program: where callbacks return
         for pc, insn in prog:
             if pc in context_accesses:    # the verifier's rewritten context field accesses
                 step = (_context_load_step if insn.kind is Kind.LDX
                         else _context_store_step)(insn, pc)
+            elif callbacks and pc in callbacks and insn.kind is Kind.CALL:
+                step, back = _loop_steps(pc, callbacks[pc], prog.slot_count + len(returns))
+                returns.append(back)
             else:
                 step = _BUILDERS[insn.kind](insn, pc)
             if pc in leaders:
                 step = _charged(step, pc, costs[pc], budget, pc in checkpoints)
             steps[pc] = step
-        self._steps = steps
+        self._steps = steps + returns
         self.last_executed = 0
 
     def __call__(self, mem: object = None) -> int:
@@ -402,7 +462,7 @@ class Interpreter(TestRunnable):
                 seen.append(record(pc, r))
                 return step(r, st)
             return run
-        steps = [step if step is None else traced(pc, step)
+        steps = [step if step is None or pc >= self.program.slot_count else traced(pc, step)
                  for pc, step in enumerate(self._steps)]
         try:
             return seen, self._call(mem, steps)

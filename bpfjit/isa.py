@@ -70,8 +70,10 @@ LDDW_PSEUDO = {
     5: "map_by_idx",
     6: "map_val_by_idx",
 }
-# the forms bpfjit runs: the fd is an index into the program's map table
-LDDW_MAP, LDDW_MAP_VALUE = 1, 2
+# the forms bpfjit runs: the fd is an index into the program's map table; a code address
+# (imm: the target's pc relative to the next slot, as a call's) names a subprogram a
+# helper calls back (bpf_loop)
+LDDW_MAP, LDDW_MAP_VALUE, LDDW_CODE = 1, 2, 4
 
 # Atomic operations, keyed by the value of the imm field.
 ATOMIC_ADD, ATOMIC_OR, ATOMIC_AND, ATOMIC_XOR = 0x00, 0x40, 0x50, 0xA0

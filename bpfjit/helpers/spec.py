@@ -14,6 +14,8 @@ Argument kinds (one per register r1.. in order):
     ctx          the program's context (r1 at entry)
     any          any initialised value
     ringbuf_mem  a record a ring buffer reservation returned
+    callback     a subprogram's address (lddw rX, code_addr(...)): the helper calls it
+    callback_ctx a pointer into the stack, or 0: what the callback gets in r2
 
 Result kinds: "scalar" (anything), "errno" (0 or a negative error), "map_value_or_null"
 (a lookup), "ringbuf_mem_or_null", or a (low, high) range of the scalar.
@@ -29,7 +31,7 @@ from ..errors import BpfError
 __all__ = ["Signature", "KernelHelper", "Helper", "ARG_KINDS", "RESULT_KINDS"]
 
 ARG_KINDS = frozenset(("map", "key", "value", "value_out", "mem", "mem_or_null", "out", "size",
-                       "ctx", "any", "ringbuf_mem"))
+                       "ctx", "any", "ringbuf_mem", "callback", "callback_ctx"))
 RESULT_KINDS = frozenset(("scalar", "errno", "map_value_or_null", "ringbuf_mem_or_null"))
 _SIZED = ("mem", "mem_or_null", "out")
 
@@ -91,6 +93,9 @@ class Helper:
                  name: str | None = None):
         if not callable(fn):
             raise BpfError(f"Helper needs a callable, not {type(fn).__name__}")
+        if {"callback", "callback_ctx"} & set(args):
+            raise BpfError("a Python helper cannot call back into the program: callback "
+                           "arguments are bpf_loop's (181)")
         self.fn = fn
         self.signature = Signature(tuple(args), result)
         self.name = name or getattr(fn, "__name__", "helper")

@@ -20,9 +20,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ..cfg import check_size, check_structure, subprogram_ranges
+from ..cfg import check_size, check_structure, code_addresses, subprogram_ranges
 from ..errors import BpfError, VerifierError
-from ..isa import MAX_CALL_DEPTH, OPCODES, STACK_SIZE, Insn, Kind
+from ..isa import LDDW_CODE, MAX_CALL_DEPTH, OPCODES, STACK_SIZE, Insn, Kind
 from .. import cache as disk
 from ..asm import format_insn
 from ..program import Program
@@ -73,6 +73,8 @@ class VerifiedProgram:
     # the program as given, before context field accesses were rewritten into block
     # accesses (`program`): what the kernel engine loads into the kernel
     source: Program | None = field(default=None, compare=False, repr=False)
+    # bpf_loop call pc -> the pc of the callback subprogram it calls (r2's FUNC value)
+    callbacks: dict[int, int] = field(default_factory=dict)
 
     @property
     def stack_used(self) -> int:
@@ -123,8 +125,8 @@ def _call_graph(prog: Program) -> tuple[list[int], int, tuple[int, int] | None]:
     for pc, insn in prog:
         while pc >= end:
             first, end = next(sub)
-        if insn.kind is Kind.CALL_LOCAL:
-            calls[first].append((pc, pc + 1 + insn.imm))
+        if insn.kind is Kind.CALL_LOCAL or (insn.kind is Kind.LDDW and insn.src == LDDW_CODE):
+            calls[first].append((pc, pc + 1 + insn.imm))    # a callback runs a frame deeper
     order: list[int] = []
     state: dict[int, str] = {}
     recursion: tuple[int, int] | None = None
@@ -208,6 +210,11 @@ def verify(prog: Program, mode: str = "checked", helpers=None, log: bool = False
                 return verified
     check_structure(prog)
     order, frames, recursion = _call_graph(prog)
+    if recursion is not None and code_addresses(prog):
+        pc, callee = recursion
+        raise VerifierError(pc, f"recursion: the call to pc {callee} re-enters a subprogram "
+                                f"that is still running, in a program with callbacks "
+                                f"(bpfjit bounds recursion only through calls)")
     if recursion is not None and mode == "strict":
         pc, callee = recursion
         raise VerifierError(pc, f"strict mode: recursion: the call to pc {callee} re-enters "
@@ -246,7 +253,7 @@ def verify(prog: Program, mode: str = "checked", helpers=None, log: bool = False
                                variable={pc: tuple(sorted(maps)) for pc, maps
                                          in analysis.variable.items() if pc in proven},
                                stack_depth=_rounded_depth(analysis.stack_reach),
-                               source=original)
+                               source=original, callbacks=dict(analysis.callbacks))
     if not log:
         original.__dict__["_verified"][key] = verified
     verified.cache_name = name
@@ -261,7 +268,8 @@ def verify(prog: Program, mode: str = "checked", helpers=None, log: bool = False
             "variable": sorted(verified.variable.items()),
             "stack_depth": verified.stack_depth,
             "context": sorted(analysis.ctx_accesses.items()),
-            "frozen": sorted(analysis.constant_maps)})
+            "frozen": sorted(analysis.constant_maps),
+            "callbacks": sorted(verified.callbacks.items())})
     return verified
 
 
@@ -302,7 +310,8 @@ def _from_record(prog: Program, mode: str, record: dict) -> VerifiedProgram | No
             variable={int(pc): tuple(int(i) for i in maps)
                       for pc, maps in record["variable"]},
             stack_depth=_rounded_depth(int(record["stack_depth"])),
-            source=prog)
+            source=prog,
+            callbacks={int(pc): int(target) for pc, target in record["callbacks"]})
         maps = [prog.maps.list[i] for i in frozen]
     except (KeyError, TypeError, ValueError, IndexError):
         return None

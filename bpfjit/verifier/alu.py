@@ -14,8 +14,8 @@ arithmetic cannot wrap.
 from __future__ import annotations
 
 from .. import semantics as sem
-from ..isa import LDDW_MAP, LDDW_MAP_VALUE, LDDW_PSEUDO, Kind
-from .domain import (BIG, M32, MAP_PTR, MAP_VALUE, NUMERIC, SCALAR, U64, Value, const,
+from ..isa import LDDW_CODE, LDDW_MAP, LDDW_MAP_VALUE, LDDW_PSEUDO, Kind
+from .domain import (BIG, FUNC, M32, MAP_PTR, MAP_VALUE, NUMERIC, SCALAR, U64, Value, const,
                      pointer, same_region, scalar, top_scalar)
 from .intervals import alu_result, fits_signed
 from .state import LEN, State
@@ -481,6 +481,8 @@ class AluRules:
     def _lddw(self, pc: int, insn) -> Value:
         if insn.src == 0:
             return const(insn.imm64)
+        if insn.src == LDDW_CODE:               # a callback's address (bpf_loop's r2)
+            return Value(FUNC, ident=pc + 1 + insn.imm + 1)
         index = insn.imm & M32
         if insn.src in (LDDW_MAP, LDDW_MAP_VALUE) and index < len(self.maps):
             if insn.src == LDDW_MAP:

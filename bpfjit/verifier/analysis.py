@@ -31,6 +31,7 @@ from ..program import Program
 from .alu import AluRules
 from .branches import BranchRules
 from .calls import CallRules, Summary
+from .callbacks import CallbackRules
 from .domain import MAX_LEN, MEM, MIXED, SCALAR, UNINIT, Value, pointer, scalar, top_scalar
 from .journal import Journal
 from .memory import MemoryRules
@@ -227,7 +228,7 @@ def _block_end(prog: Program, start: int, leaders: frozenset[int], end: int) -> 
     return last + prog.at(last).slots
 
 
-class Analysis(AluRules, MemoryRules, BranchRules, CallRules):
+class Analysis(AluRules, MemoryRules, BranchRules, CallRules, CallbackRules):
     """Runs the abstract interpretation; results in `accesses`, `regions`, `map_calls`..."""
 
     def __init__(self, prog: Program, helpers: dict | None, order: list[int],
@@ -261,6 +262,7 @@ class Analysis(AluRules, MemoryRules, BranchRules, CallRules):
         self.stack_reach = 0         # bytes under a frame's top that a run may touch
         # map_lookup_elem / update_elem / delete_elem pc -> the map, if a JIT may do it
         self.map_calls: dict[int, tuple[int, ...] | None] = {}
+        self.callbacks: dict[int, int] = {}        # bpf_loop pc -> its callback's pc
         self.constant_maps: set[int] = set()       # read-only data whose values it used
         self.ctx_accesses: dict[int, tuple[int, int]] = {}   # pc -> rewritten (offset, size):
         #                                                   context loads and stores
@@ -648,6 +650,10 @@ class Analysis(AluRules, MemoryRules, BranchRules, CallRules):
             self._exit(pc, st)
             return []
         elif kind is Kind.CALL:
+            signature = self.signatures.get(insn.imm)
+            if signature is not None and "callback" in signature.args and \
+                    (self.helpers is None or insn.imm in self.helpers):
+                return self._loop_call(pc, st)
             self._helper_call(pc, insn, st)
         elif kind is Kind.CALLX:
             self._callx(pc, insn, st)

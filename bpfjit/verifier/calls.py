@@ -16,7 +16,7 @@ from ..helpers import HELPER_NAMES
 from ..isa import MAX_CALL_DEPTH, STACK_SIZE
 from ..maps import RingBuf
 from ..maps.base import MAP_TYPE_NAMES
-from .domain import (ANY_CALLER, CTX, MAP_OR_NULL, MAP_PTR, MAP_PTR_OR_NULL, MAP_VALUE, MEM,
+from .domain import (ANY_CALLER, CTX, FUNC, MAP_OR_NULL, MAP_PTR, MAP_PTR_OR_NULL, MAP_VALUE, MEM,
                      NULLABLE, POINTERS, SCALAR, STACK, UNINIT, Value, join, map_indices,
                      pointer, replace, scalar, top_scalar, widen)
 from .memory import pointer_slots
@@ -97,7 +97,8 @@ class CallRules:
                     self.fail(pc, f"{name} takes a record ringbuf_reserve returned (checked "
                                   f"for NULL) in r{reg}, not {arg.describe()}")
             elif kind == "any" and self.mode == "strict" and \
-                    (arg.kind in POINTERS or arg.kind == MAP_PTR or arg.kind in NULLABLE):
+                    (arg.kind in POINTERS or arg.kind in (MAP_PTR, FUNC)
+                     or arg.kind in NULLABLE):
                 self.fail(pc, f"strict mode: {name} gets a pointer in r{reg} as a number "
                               f"({arg.describe()}), which would make its result depend on "
                               f"an address (the kernel refuses such leaks)")
@@ -289,14 +290,37 @@ class CallRules:
         """Enter the callee with this call site's arguments and apply its summary;
         False while the callee has not returned on any path yet (nothing follows)."""
         target = pc + 1 + insn.imm
-        if not self.checking:
-            self._enter(target, self._callee_entry(st))
+        summary = self._call_subprogram(target, None if self.checking
+                                        else self._callee_entry(st))
+        if summary is None:
+            return False
+        self._apply_frame_effects(st, summary)
+        self._clobber_after_call(st)
+        r0 = summary.r0
+        if r0.kind == UNINIT:           # a `void` function: fine unless r0 is read
+            r0 = Value(UNINIT, ident=target + 1)
+        elif r0.kind == STACK:      # the callee's frame is gone; its callers' move down one
+            r0 = _returned(r0)
+        st.forget_register(0, r0)
+        return True
+
+    def _call_subprogram(self, target: int, entry: State | None) -> Summary | None:
+        """Pass `entry` to the subprogram at `target` (not in the final pass, which
+        only reads summaries); its summary, or None while it has not returned on any
+        path yet (the caller waits)."""
+        if entry is not None:
+            self._enter(target, entry)
         summary = self.summaries.get(target)
         if self.journal is not None:        # what a replay of this run depends on
             self.journal.depends.append((target, None if summary is None else summary.key()))
         if summary is None or summary.r0 is None:
             self._waiting[target].add(self.current)
-            return False
+            return None
+        return summary
+
+    def _apply_frame_effects(self, st: State, summary: Summary) -> None:
+        """What a callee's returns did to its callers' frames and learned of the
+        buffer, applied to the caller's state `st` (r0 and r1-r5 are the caller's to set)."""
         for depth, bits in summary.frame_writes.items():
             if depth == ANY_CALLER:     # this frame, or one of this function's callers'
                 for mine in range(MAX_CALL_DEPTH):
@@ -312,16 +336,8 @@ class CallRules:
             mine = key + STACK_SIZE             # one frame less far up from here
             if mine not in st.spills:           # written by the callee: as it left it
                 st.spills[mine] = _returned(v)
-        self._clobber_after_call(st)
-        r0 = summary.r0
-        if r0.kind == UNINIT:           # a `void` function: fine unless r0 is read
-            r0 = Value(UNINIT, ident=target + 1)
-        elif r0.kind == STACK:      # the callee's frame is gone; its callers' move down one
-            r0 = _returned(r0)
-        st.forget_register(0, r0)
         if summary.min_len is not None and summary.min_len > st.min_len:
             st.clamp(LEN, summary.min_len, None)
-        return True
 
     @staticmethod
     def _callee_entry(st: State) -> State:
@@ -370,7 +386,7 @@ class CallRules:
     def _exit(self, pc: int, st: State) -> None:
         if self.current == 0:           # the program's end (a recursive call of it too)
             r0 = self._read(st, 0, pc)
-            if self.mode == "strict" and (r0.kind in POINTERS or r0.kind == MAP_PTR
+            if self.mode == "strict" and (r0.kind in POINTERS or r0.kind in (MAP_PTR, FUNC)
                                           or r0.kind in NULLABLE):
                 self.fail(pc, f"strict mode: the program returns a pointer "
                               f"({r0.describe()}), which would leak an address")

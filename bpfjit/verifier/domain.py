@@ -2,7 +2,8 @@
 
 A value is uninitialised, a scalar, or a pointer of some kind: into the memory buffer
 (MEM), into a stack frame (STACK), into a map value (MAP_VALUE), into the program
-context (CTX), a map handle (MAP_PTR), a map lookup's result before its NULL check
+context (CTX), a map handle (MAP_PTR), a subprogram's address (FUNC, a callback's), a map
+lookup's result before its NULL check
 (MAP_OR_NULL), or a buffer pointer on some paths and NULL on others (MEM_OR_NULL, the
 join of `tcp = NULL; if (ipv4) tcp = ...`; no relation of the zone holds for it).  The
 join of a pointer with a number, or with a pointer of another kind, is MIXED: a
@@ -16,7 +17,7 @@ here but in the state's zone (bpfjit.verifier.zone).
 from __future__ import annotations
 
 __all__ = ["Value", "replace", "UNINIT", "SCALAR", "MEM", "STACK", "MAP_PTR", "MAP_VALUE",
-           "MAP_OR_NULL", "MAP_PTR_OR_NULL", "MEM_OR_NULL", "MIXED", "NULLABLE", "CTX",
+           "MAP_OR_NULL", "MAP_PTR_OR_NULL", "MEM_OR_NULL", "MIXED", "NULLABLE", "CTX", "FUNC",
            "ANY_CALLER", "POINTERS", "NUMERIC", "scalar", "const", "top_scalar",
            "pointer", "join", "widen", "trailing_zeros", "map_indices", "same_region",
            "U64", "M32", "S64_MIN", "S64_MAX", "MAX_LEN", "BIG"]
@@ -32,6 +33,7 @@ MAP_PTR, MAP_VALUE, MAP_OR_NULL, CTX = "map", "map_value", "map_value_or_null", 
 MAP_PTR_OR_NULL = "map_or_null"     # a lookup in a map of maps: an inner map, or NULL
 MEM_OR_NULL = "mem_or_null"         # paths joined: a buffer pointer on some, NULL on others
 MIXED = "mixed"                     # a pointer on some paths, a number or another on others
+FUNC = "func"                       # lddw code_addr: ident = the subprogram's pc + 1 (0: any)
 NULLABLE = {MAP_OR_NULL: MAP_VALUE, MAP_PTR_OR_NULL: MAP_PTR,   # what a NULL check leaves
             MEM_OR_NULL: MEM}
 ANY_CALLER = -1                  # STACK frame: some caller's frame, not known which
@@ -55,6 +57,7 @@ class Value:
         #                         a ring buffer record (MAP_VALUE, MAP_OR_NULL): its size
         self.maps = maps        # MAP_*: bit i set when the value may belong to map i
         self.ident = ident      # MAP_OR_NULL: which lookup it came from (copies share it);
+        #                         FUNC: the subprogram's pc + 1 (0: several joined);
         #                         UNINIT r0: pc + 1 of a subprogram that returned without it
         self.align = align      # SCALAR: the value is a multiple of 2**align
 
@@ -117,6 +120,8 @@ class Value:
             return "scalar" + ("(" + ",".join(parts) + ")" if parts else "")
         if kind in (MAP_PTR, MAP_OR_NULL, MAP_PTR_OR_NULL):
             return f"{kind}[{_map_names(self.maps)}]"
+        if kind == FUNC:
+            return f"func@pc{self.ident - 1}" if self.ident else "func"
         lo, hi = self.smin, self.smax
         offset = (f"off={lo}" if lo == hi else
                   f"off=[{'?' if lo <= -BIG else lo},{'?' if hi >= BIG else hi}]")

@@ -17,7 +17,7 @@ from __future__ import annotations
 from ..context import CONTEXTS, context_field
 from ..isa import MAX_CALL_DEPTH, STACK_SIZE, Kind
 from ..maps import RingBuf
-from .domain import (ANY_CALLER, CTX, MAP_OR_NULL, MAP_PTR, MAP_PTR_OR_NULL, MAP_VALUE,
+from .domain import (ANY_CALLER, CTX, FUNC, MAP_OR_NULL, MAP_PTR, MAP_PTR_OR_NULL, MAP_VALUE,
                      MEM_OR_NULL, MIXED,
                      MAX_LEN, MEM, NUMERIC, POINTERS, SCALAR, STACK, Value, const,
                      map_indices, pointer, scalar)
@@ -25,7 +25,7 @@ from .state import FULL_FRAME, LEN, State, frame_bits, outer_slot, slot_depth, s
 
 __all__ = ["MemoryRules"]
 
-_LEAKS = POINTERS | {MAP_PTR, MAP_OR_NULL, MAP_PTR_OR_NULL, MEM_OR_NULL, MIXED}
+_LEAKS = POINTERS | {MAP_PTR, MAP_OR_NULL, MAP_PTR_OR_NULL, MEM_OR_NULL, MIXED, FUNC}
 
 
 def pointer_slots(st: State, depth: int, lo: int, end: int) -> list[int]:
@@ -55,8 +55,9 @@ class MemoryRules:
         if base.kind == CTX:
             self._context_access(pc, insn, st, base, writes)
             return
-        if base.kind in (MAP_PTR, MAP_OR_NULL, MAP_PTR_OR_NULL):
+        if base.kind in (MAP_PTR, MAP_OR_NULL, MAP_PTR_OR_NULL, FUNC):
             what = "a map handle, not memory" if base.kind == MAP_PTR else \
+                "a subprogram's address, not memory" if base.kind == FUNC else \
                 "a map value or NULL: compare it with 0 before using it" \
                 if base.kind == MAP_OR_NULL else "a map (from a map of maps) or NULL"
             self.fail(pc, f"r{base_reg} is {what}")

@@ -1,0 +1,39 @@
+"""Helpers that call back into the program: bpf_loop (181).
+
+The engines run the loop themselves, around a call of the callback subprogram the
+verifier found in r2 (`VerifiedProgram.callbacks`); the implementation registered here
+only answers a call the verifier could not see (`callx`, a helper id in a register)."""
+
+from __future__ import annotations
+
+from ..errors import BpfError
+from .spec import KernelHelper, Signature
+
+__all__ = ["HELPERS", "BPF_LOOP", "MAX_LOOPS", "loop_result"]
+
+BPF_LOOP = 181
+MAX_LOOPS = 1 << 23          # the kernel's BPF_MAX_LOOPS
+_EINVAL, _E2BIG = 22, 7
+
+
+def loop_result(nr_loops: int, flags: int) -> int | None:
+    """What bpf_loop returns without calling back (-EINVAL for flags, -E2BIG for more
+    than MAX_LOOPS trips, as 64-bit values), or None when it calls back."""
+    if flags:
+        return -_EINVAL & ((1 << 64) - 1)
+    if nr_loops & 0xFFFFFFFF > MAX_LOOPS:
+        return -_E2BIG & ((1 << 64) - 1)
+    return None
+
+
+def _indirect(call, *_) -> int:
+    raise BpfError("bpf_loop was called through a register (callx); its callback is "
+                   "known only to a direct call (call 181)")
+
+
+HELPERS = [
+    KernelHelper(BPF_LOOP, "loop", Signature(("any", "callback", "callback_ctx", "any")),
+                 _indirect,
+                 "calls the callback in r2 with (i, r3) for i < r1 (u32, at most 2^23) "
+                 "until it returns 1; the trips made, -EINVAL for flags, -E2BIG"),
+]
