@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from .. import semantics as sem
 from ..isa import LDDW_CODE, LDDW_MAP, LDDW_MAP_VALUE, LDDW_PSEUDO, Kind
-from .domain import (BIG, FUNC, M32, MAP_PTR, MAP_VALUE, NUMERIC, SCALAR, U64, Value, const,
+from .domain import (BIG, FUNC, M32, MAP_PTR, MAP_VALUE, MIXED, NUMERIC, SCALAR, U64, Value, const,
                      pointer, same_region, scalar, top_scalar)
 from .intervals import alu_result, fits_signed
 from .state import LEN, State
@@ -133,6 +133,8 @@ class AluRules:
         if src_reg == dst and op == "mov" and width == 64:
             return
         if width == 64 and op == "mov":
+            if src_reg is not None and st.regs[src_reg].kind == MIXED:
+                src = st.regs[src_reg]      # a copy is no use: a helper may take it still
             st.copy_register(dst, src_reg, src)
             return
         pointers = src.kind != SCALAR or (old is not None and old.kind != SCALAR)

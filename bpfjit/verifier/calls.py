@@ -16,7 +16,7 @@ from ..helpers import HELPER_NAMES
 from ..isa import MAX_CALL_DEPTH, STACK_SIZE
 from ..maps import RingBuf
 from ..maps.base import MAP_TYPE_NAMES
-from .domain import (ANY_CALLER, CTX, FUNC, MAP_OR_NULL, MAP_PTR, MAP_PTR_OR_NULL, MAP_VALUE, MEM,
+from .domain import (ANY_CALLER, CTX, FUNC, MAP_OR_NULL, MAP_PTR, MAP_PTR_OR_NULL, MAP_VALUE, MEM, MIXED,
                      NULLABLE, POINTERS, SCALAR, STACK, UNINIT, Value, join, map_indices,
                      pointer, replace, scalar, top_scalar, widen)
 from .memory import pointer_slots
@@ -102,6 +102,15 @@ class CallRules:
                 self.fail(pc, f"strict mode: {name} gets a pointer in r{reg} as a number "
                               f"({arg.describe()}), which would make its result depend on "
                               f"an address (the kernel refuses such leaks)")
+            elif kind in ("key", "value", "value_out", "mem", "mem_or_null", "out") and \
+                    st.regs[reg].kind == MIXED:
+                # (checked mode: strict refused it in _read) paths joined pointers into
+                # different regions -- clang sinks `f(&map, pkt_key)` and `f(&map6,
+                # stack_key)` into one call: the helper checks the pointer when it runs,
+                # as every pointer it gets, and it may touch any byte of the stack
+                self._fact(self._note_stack_reach, STACK_SIZE)
+                if kind in ("out", "value_out"):
+                    outputs.append((st.regs[reg], None))
             elif kind in ("key", "value", "value_out", "mem", "mem_or_null", "out"):
                 null = kind == "mem_or_null" and arg.kind == SCALAR and arg.is_const \
                     and arg.umin == 0
@@ -195,12 +204,13 @@ class CallRules:
                               f"{the_map.spec.type_name} works with "
                               f"{', '.join(sorted(allowed))} only")
 
-    def _helper_writes(self, st: State, arg: Value, size: Value) -> None:
+    def _helper_writes(self, st: State, arg: Value, size: Value | None) -> None:
         """A helper wrote `size` bytes at `arg`: own-frame bytes it surely wrote count as
-        written; spills it may have overwritten are forgotten."""
-        if arg.kind != STACK:
+        written; spills it may have overwritten are forgotten (every spill, of every
+        frame, for a pointer that may be into any of them)."""
+        if arg.kind not in (STACK, MIXED):
             return
-        if size.kind != SCALAR or size.umax > STACK_SIZE:
+        if arg.kind == MIXED or size.kind != SCALAR or size.umax > STACK_SIZE:
             self._forget_frame(st)
             self._note_frame_write(None, 0, 0)
             return
