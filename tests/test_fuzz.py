@@ -886,3 +886,19 @@ def test_a_callee_reaches_its_callers_frame_through_a_register_nothing_else_writ
             seen += 6 in bases
             assert len(writes) <= 2, writes     # its start value, then the caller's pointer
     assert seen >= 5
+
+
+def test_generated_programs_loop_through_callbacks_and_engines_agree():
+    # a third of the generator's calls are bpf_loop with a callback that adds its index
+    # to a slot of the caller's stack (folded at exit) and stops at a drawn index; every
+    # engine must run them alike (the kernel's too: tests/test_kernel_engine.py)
+    import random
+
+    from bpfjit.fuzz.campaign import _sample_programs
+    looping = [(prog, mem) for prog, mem in _sample_programs(random.Random(4), 40)
+               if any(insn.kind is Kind.CALL and insn.imm == 181 for insn in prog.insns)]
+    assert len(looping) >= 5
+    for prog, mem in looping:
+        outcomes = [run_outcome(prog.to_bytes(), mem, engine) for engine in bpfjit.engines()]
+        assert outcomes[0].result != "VerifierError", outcomes[0].detail
+        assert all(o == outcomes[0] for o in outcomes), outcomes

@@ -23,7 +23,7 @@ SPECS = (MapSpec("fuzz_array", 2, 4, VALUE_SIZE, 4),
          MapSpec("fuzz_hash", 1, 8, VALUE_SIZE, 4))
 HASH_KEYS = (1, 2)                  # in the hash at the start of each run
 KEY_SLOT, VALUE_SLOT = 120, 136     # [r10 - 120]: a key; [r10 - 136]: a value to store
-_LDDW_MAP = 1
+_LDDW_MAP, _LDDW_CODE = 1, 4
 
 
 def _first_value(map_index: int, slot: int) -> bytes:
@@ -34,9 +34,15 @@ def uses_maps(prog: Program) -> bool:
     return any(i.kind is Kind.LDDW and i.src == _LDDW_MAP for i in prog.insns)
 
 
+def _has_callbacks(prog: Program) -> bool:
+    """Whether `prog` names a callback (bpf_loop is a kernel helper: it needs an env)."""
+    return any(i.kind is Kind.LDDW and i.src == _LDDW_CODE for i in prog.insns)
+
+
 def attach(prog: Program) -> Program:
-    """`prog` with a fresh table of the fuzz maps, if it uses maps."""
-    if not uses_maps(prog):
+    """`prog` with a fresh table of the fuzz maps (and the kernel's helpers), if it uses
+    maps or calls bpf_loop."""
+    if not uses_maps(prog) and not _has_callbacks(prog):
         return prog
     env = KernelEnv(MapTable([make_map(spec) for spec in SPECS]))
     return Program(prog.insns, env=env, context=prog.context, prog_type=prog.prog_type)

@@ -4,7 +4,7 @@ Each mutant changes one thing in one JIT backend, of the kinds template and
 LLVM-based JITs have really shipped: a wrong condition code, the wrong signedness
 of a shift, load, extension, comparison, division or modulo, a 32-bit result not
 zero-extended, an atomic doing the wrong operation, a 64-bit constant truncated, a
-stack zeroed short.
+stack zeroed short, a helper's loop around a callback that loses registers or a trip.
 `apply(name)` installs it in the current process (a fuzzing worker: nothing else
 runs there) by patching the backend's tables or wrapping one lowering method;
 `bpfjit fuzz --self-test` runs a campaign against each and reports how long
@@ -80,6 +80,30 @@ def _lookup_one_past(original):
         finally:
             prog.maps.list = saved
     return lookup
+
+
+# ---- both: bpf_loop ----------------------------------------------------------------------------
+
+def _loop_keeps_nothing(original):
+    def loop(self, callback):           # the callback's r6-r9 writes are not saved around it
+        saved = self.clobbers
+        self.clobbers = {**saved, callback: []}
+        try:
+            return original(self, callback)
+        finally:
+            self.clobbers = saved
+    return loop
+
+
+def _loop_one_trip_short(original):
+    def loop(self, callback):           # the loop ends at i + 1 < trips, not i < trips
+        from bpfjit.backends.llvmtypes import I64, const
+        b = self.b
+        trips = b.and_(self.get(1), const(I64, 0xFFFFFFFF))
+        one_less = b.sub(trips, const(I64, 1))
+        self.set(1, b.select(b.icmp_unsigned("==", trips, const(I64, 0)), trips, one_less))
+        return original(self, callback)
+    return loop
 
 
 # ---- both: the check plan ------------------------------------------------------------------
@@ -348,6 +372,11 @@ MUTANTS: tuple[Mutant, ...] = (
     Mutant("llvm-array-lookup-one-past", "llvm",
            "an inlined array lookup finds key == max_entries (one past the end)",
            _wrap("llvmcalls", "CallLowering", "_array_lookup", _lookup_one_past)),
+    Mutant("x86-loop-keeps-nothing", "peachpy",
+           "bpf_loop saves none of the r6-r9 its callback writes",
+           _wrap("x86calls", "CallLowering", "_loop", _loop_keeps_nothing)),
+    Mutant("llvm-loop-one-trip-short", "llvm", "bpf_loop stops one trip short",
+           _wrap("llvmcalls", "CallLowering", "_loop", _loop_one_trip_short)),
     Mutant("x86-stack-zeroed-short", "peachpy", "the entry zeroes 64 bytes of stack too few",
            _wrap("x86", "_Lowering", "_entry", _zeroes_too_little)),
     Mutant("llvm-stack-zeroed-short", "llvm", "the entry zeroes 64 bytes of stack too few",
