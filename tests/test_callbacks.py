@@ -429,3 +429,42 @@ def test_clang_built_callbacks_are_proven_in_strict_mode():
         (call, callback), = verified.callbacks.items()
         assert prog.at(call).imm == 181
         assert callback in subprogram_starts(prog)      # the static function's entry
+
+
+def test_a_loop_in_a_callee_whose_callback_calls_a_function(engine):
+    # main -> outer -> (bpf_loop) cb -> add_to: four frames; each of 4 trips adds its
+    # index and 100 to the main program's slot through the pointer passed down
+    prog = plain("""
+        stdw [%r10-8], 0
+        mov %r1, %r10
+        add %r1, -8
+        call local outer
+        ldxdw %r0, [%r10-8]
+        exit
+    outer:
+        mov %r6, %r1
+        mov %r1, 4
+        lddw %r2, code_addr(cb)
+        mov %r3, %r6
+        mov %r4, 0
+        call 181
+        mov %r0, 0
+        exit
+    cb:
+        mov %r6, %r1
+        mov %r1, %r2
+        mov %r2, %r6
+        call local add_to
+        mov %r0, 0
+        exit
+    add_to:
+        ldxdw %r3, [%r1]
+        add %r3, %r2
+        add %r3, 100
+        stxdw [%r1], %r3
+        mov %r0, 0
+        exit
+    """)
+    verified = bpfjit.verify(prog, mode="strict", helpers=helpers(prog))
+    assert verified.frames == 4 and verified.proven == frozenset(verified.accesses)
+    assert bpfjit.compile(prog, engine)(bytearray(8)) == (0 + 1 + 2 + 3) + 4 * 100
