@@ -1037,6 +1037,59 @@ def test_unreachable_code_is_a_warning():
     assert v.unreachable == (2,)
 
 
+# sub32 r0, r4 with r4 = 0x80000000: in 32 bits that adds 2^31, and r0 in [0, 255] gives
+# [0x80000000, 0x800000ff].  The verifier bounded it also by the 64-bit difference
+# r0 - r4 <= 255 - 2^31, which the 32-bit result is not: an empty range, so it took the
+# paths after it for impossible (the main campaign's mismatch-9175604530).
+SUB32_BIT31 = """
+    mov %r0, 0
+    jle %r2, 0, +1
+    ldxb %r0, [%r1]
+    lddw %r4, 0x80000000
+    sub32 %r0, %r4
+    mov %r3, 1
+    jgt %r0, 5, +1
+    mov %r3, 2
+    mov %r0, %r3
+    exit
+"""
+
+
+def test_sub32_of_a_constant_with_bit_31_set_keeps_its_range():
+    prog = bpfjit.assemble(SUB32_BIT31)
+    # r0 >= 0x80000000 > 5: only `mov %r3, 2` (pc 8: the lddw takes two) never runs
+    assert verify(prog).unreachable == (8,)
+    executed, r0 = bpfjit.compile(prog, "interp").trace(bytearray(4))
+    assert r0 == 1 and {9, 10} <= set(executed) and 8 not in executed
+
+
+def test_a_loop_after_sub32_with_bit_31_set_is_followed_round(engine):
+    # the second trip reads the byte before the buffer (r3 became 0, so r1 = r6 - 1):
+    # the verifier took the way back round the loop for impossible, and both JITs ran
+    # that read unchecked
+    prog = bpfjit.assemble("""
+        mov %r6, %r1
+        mov %r3, 1
+        mov %r9, 2
+        lddw %r4, 0x80000000
+        mov %r0, 0
+    loop:
+        mov %r1, %r3
+        and %r1, 3
+        sub %r1, 1
+        add %r1, %r6
+        ldxb %r0, [%r1]
+        ldxb %r3, [%r1+1]
+        sub32 %r0, %r4
+        sub %r9, 1
+        jne %r9, 0, loop
+        exit
+    """)
+    with pytest.raises(bpfjit.MemoryAccessError) as caught:
+        bpfjit.compile(prog, engine)(bytearray(4))
+    assert caught.value.pc == 10
+
+
 def cli(*args):
     return subprocess.run([sys.executable, "-m", "bpfjit", *args], capture_output=True,
                           text=True, timeout=120)

@@ -241,13 +241,18 @@ class AluRules:
                 if base is not None:
                     zone.wraps[dst] = (base[0], base[1] + lo)
                 return
-            if sign < 0 and src_reg is not None:        # x - y is bounded by the zone too
+            # the result is x + y or x - y: not so a 32-bit add or sub of a constant with
+            # bit 31 set, which moves x by k - 2^32 or 2^32 - k (lo above); relations of
+            # the sum or difference hold only where it is
+            plain = (lo, hi) == ((src.smin, src.smax) if sign > 0 else (-src.smax, -src.smin))
+            if sign < 0 and src_reg is not None and plain:    # x - y bounded by the zone
                 up, down = st.bound(dst, src_reg), st.bound(src_reg, dst)
                 result = scalar(result.umin, result.umax,
                                 max(result.smin, -down) if down is not None else result.smin,
                                 min(result.smax, up) if up is not None else result.smax,
                                 result.align)
-            facts = _remaining_facts(zone, op, dst, src_reg) if src_reg is not None else None
+            facts = _remaining_facts(zone, op, dst, src_reg) \
+                if src_reg is not None and plain else None
             summed = sign > 0 and src_reg is not None and src.kind in NUMERIC and width == 64
             offsets = zone.offsets(dst) if summed else []
             partner = next(((y, d) for y, d in offsets if y != src_reg), None)
