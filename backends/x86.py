@@ -26,7 +26,8 @@ from bpfjit.speculation import POISON, clamp_region, fences_unknown_region, zero
 from bpfjit.codeimage import CodeImage
 from bpfjit.cfg import block_graph, block_leaders, budget_checkpoints, subprogram_ranges
 from bpfjit.context import packet_offsets
-from bpfjit.isa import LDDW_CODE, LDDW_MAP, LDDW_MAP_VALUE, MEMORY_KINDS, STACK_SIZE, Kind, written_registers
+from bpfjit.isa import (LDDW_CODE, LDDW_MAP, LDDW_MAP_VALUE, MEMORY_KINDS, STACK_SIZE, Kind,
+                        written_registers)
 from bpfjit.helpers import changes_packet
 from bpfjit.liveness import block_live_out
 from bpfjit.maps import map_handle

@@ -2,8 +2,9 @@
 
 Only what the `kernel` engine needs (backends/kerneljit.py): BPF_PROG_LOAD, with the
 verifier's log kept for the error (and, for a program with callbacks, the BTF function
-information the kernel wants with them, from BPF_BTF_LOAD), BPF_PROG_TEST_RUN, which runs a loaded program
-once on a copy of the input without attaching it anywhere, and the map commands that
+information the kernel wants with them, from BPF_BTF_LOAD), BPF_PROG_TEST_RUN, which
+runs a loaded program once on a copy of the input without attaching it anywhere, and
+the map commands that
 create a map and read and write its entries (backends/kernelmaps.py).  Loading needs root, or
 CAP_BPF with CAP_PERFMON (and CAP_NET_ADMIN for packet programs); `unavailable()`
 says why the kernel cannot be used here, or None.

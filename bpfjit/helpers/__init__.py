@@ -16,7 +16,8 @@ __all__ = ["KERNEL_HELPERS", "KERNEL_SIGNATURES", "HELPER_NAMES", "Helper", "Ker
            "ARG_KINDS", "RESULT_KINDS", "signature_of", "PACKET_CHANGERS", "changes_packet"]
 
 KERNEL_HELPERS: dict[int, KernelHelper] = {
-    h.id: h for module in (maps, misc, trace, redirect, events, packet, loops) for h in module.HELPERS}
+    h.id: h for module in (maps, misc, trace, redirect, events, packet, loops)
+    for h in module.HELPERS}
 HELPER_NAMES = {hid: h.name for hid, h in sorted(KERNEL_HELPERS.items())}
 KERNEL_SIGNATURES = {hid: h.signature for hid, h in KERNEL_HELPERS.items()}
 # the helpers that may resize the packet: JIT code reloads its length after calling them

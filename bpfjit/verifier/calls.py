@@ -16,9 +16,9 @@ from ..helpers import HELPER_NAMES
 from ..isa import MAX_CALL_DEPTH, STACK_SIZE
 from ..maps import RingBuf
 from ..maps.base import MAP_TYPE_NAMES
-from .domain import (ANY_CALLER, CTX, FUNC, MAP_OR_NULL, MAP_PTR, MAP_PTR_OR_NULL, MAP_VALUE, MEM, MIXED,
-                     NULLABLE, POINTERS, SCALAR, STACK, UNINIT, Value, join, map_indices,
-                     pointer, replace, scalar, top_scalar, widen)
+from .domain import (ANY_CALLER, CTX, FUNC, MAP_OR_NULL, MAP_PTR, MAP_PTR_OR_NULL, MAP_VALUE,
+                     MEM, MIXED, NULLABLE, POINTERS, SCALAR, STACK, UNINIT, Value, join,
+                     map_indices, pointer, replace, scalar, top_scalar, widen)
 from .memory import pointer_slots
 from .state import LEN, State, frame_bits, outer_slot, slot_depth, slot_var
 from .zone import MIRROR
