@@ -468,3 +468,33 @@ def test_a_loop_in_a_callee_whose_callback_calls_a_function(engine):
     verified = bpfjit.verify(prog, mode="strict", helpers=helpers(prog))
     assert verified.frames == 4 and verified.proven == frozenset(verified.accesses)
     assert bpfjit.compile(prog, engine)(bytearray(8)) == (0 + 1 + 2 + 3) + 4 * 100
+
+
+def test_a_callback_that_stops_on_what_earlier_trips_stored(engine):
+    # the callback adds its index to a running total at ctx and stops once the total
+    # reaches 100: 0 + 1 + ... + 14 = 105, after 15 trips.  The total grows from one
+    # analysis of the callback to the next, and its return value's summary was widened
+    # as a recursive function's is, past 1: the program was refused (the kernel
+    # campaign's one refusal of 2026-12-02)
+    prog = plain("""
+        stdw [%r10-8], 0
+        mov %r1, 50
+        lddw %r2, code_addr(cb)
+        mov %r3, %r10
+        add %r3, -8
+        mov %r4, 0
+        call 181
+        ldxdw %r1, [%r10-8]
+        lsh %r1, 32
+        or %r0, %r1
+        exit
+    cb:
+        ldxdw %r3, [%r2]
+        add %r3, %r1
+        stxdw [%r2], %r3
+        mov %r0, 0
+        jlt %r3, 100, +1
+        mov %r0, 1
+        exit
+    """)
+    assert bpfjit.compile(prog, engine)(bytearray(8)) == 105 << 32 | 15

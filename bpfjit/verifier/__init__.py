@@ -220,7 +220,8 @@ def verify(prog: Program, mode: str = "checked", helpers=None, log: bool = False
         raise VerifierError(pc, f"strict mode: recursion: the call to pc {callee} re-enters "
                                 f"a subprogram that is still running (the kernel refuses "
                                 f"recursion; checked mode bounds it at run time)")
-    analysis = Analysis(prog, signatures, order, mode, want_log=log)
+    analysis = Analysis(prog, signatures, order, mode, want_log=log,
+                        recursive=recursion is not None)
     analysis.run()
     for index in analysis.constant_maps:     # what it read is now fixed, as the kernel does
         prog.maps.list[index].freeze()
@@ -339,8 +340,13 @@ def _rewrite_context_accesses(prog: Program, loads: dict[int, tuple[int, int]]) 
 
 def reasoning_until_rejection(prog: Program, mode: str, helpers=None) -> str:
     """The verifier log up to the instruction it rejects, for `verify --log`."""
+    try:
+        recursive = _call_graph(prog)[2] is not None
+    except BpfError:            # (too deep: refused before any state is worth showing)
+        recursive = True
     analysis = Analysis(prog, None if helpers is None else _signatures(prog, helpers),
-                        [first for first, _ in subprogram_ranges(prog)], mode, want_log=True)
+                        [first for first, _ in subprogram_ranges(prog)], mode, want_log=True,
+                        recursive=recursive)
     try:
         analysis.run()
     except BpfError:

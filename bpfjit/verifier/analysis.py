@@ -232,7 +232,7 @@ class Analysis(AluRules, MemoryRules, BranchRules, CallRules, CallbackRules):
     """Runs the abstract interpretation; results in `accesses`, `regions`, `map_calls`..."""
 
     def __init__(self, prog: Program, helpers: dict | None, order: list[int],
-                 mode: str = "checked", want_log: bool = False):
+                 mode: str = "checked", want_log: bool = False, recursive: bool = False):
         self.prog = prog
         self.order = order                  # subprograms, callers before callees
         self.helpers = helpers            # id -> Signature | None; None: any id is accepted
@@ -284,6 +284,10 @@ class Analysis(AluRules, MemoryRules, BranchRules, CallRules, CallbackRules):
         self.journal: Journal | None = None
         self.work = 0
         self.widen_after = WIDEN_AFTER
+        # calls can recurse: summaries are widened after a few changes, or they could
+        # grow for ever; without recursion each follows its (widened) entry state, and a
+        # callback's return value stays what its exits give (bpf_loop wants 0 or 1)
+        self.recursive = recursive
 
     def fail(self, pc: int, reason: str):
         raise VerifierError(pc, reason)

@@ -404,7 +404,7 @@ class CallRules:
         r0 = st.regs[0]
         if summary.r0 is None:
             summary.r0 = r0
-        elif summary.changes > self.widen_after:     # recursion: make it converge
+        elif self.recursive and summary.changes > self.widen_after:   # make it converge
             summary.r0 = widen(summary.r0, join(summary.r0, r0), self.thresholds[0])
         else:
             summary.r0 = join(summary.r0, r0)
@@ -414,7 +414,7 @@ class CallRules:
         if summary.frame_values is None:
             summary.frame_values = outer
         else:
-            growing = summary.changes > self.widen_after
+            growing = self.recursive and summary.changes > self.widen_after
             summary.frame_values = {
                 key: widen(v, join(v, outer[key])) if growing else join(v, outer[key])
                 for key, v in summary.frame_values.items() if key in outer}
