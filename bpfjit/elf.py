@@ -284,7 +284,8 @@ class ElfObject:
         if kind.context is None and kind.name != "plain":
             raise ElfError(f"{self.name}: {section_name}/{self.functions[entry][0]} is a "
                            f"{kind.name} program, whose context bpfjit does not provide; it "
-                           f"runs xdp, sched_cls, sched_act and socket_filter programs "
+                           f"runs xdp, sched_cls, sched_act, socket_filter and cgroup_skb "
+                           f"programs "
                            f"(prog_type='plain' loads it with r1 = a buffer, r2 = its length)")
         map_index = {(sec, off): i for i, (_, sec, off) in enumerate(self.maps)}
         if self._env is None:          # programs of one object share its maps, as in libbpf
@@ -504,7 +505,7 @@ def load_elf(source: str | os.PathLike | bytes, section: str | None = None,
     result's `.maps[name]` are its maps, which keep their contents across runs and
     across engines compiled from it.  The section names the program type, as libbpf
     reads it (bpfjit.progtypes; `prog_type` overrides it): XDP programs take a
-    bpfjit.XdpContext, socket filters and tc programs a bpfjit.SkbContext (or the
+    bpfjit.XdpContext, socket filters, tc and cgroup_skb programs a bpfjit.SkbContext (or the
     packet's bytes), code in `.text` a plain buffer.  `max_entries` sets the size of
     maps by name (for maps that declare none, or to override).  ElfError names the
     section, symbol, map or relocation at fault.

@@ -32,6 +32,7 @@ class ProgType:
 
 _XDP_RETURNS = XDP_ACTIONS
 _TC_RETURNS = TC_ACTIONS
+_CGROUP_SKB_RETURNS = {0: "drop", 1: "allow"}
 
 PROG_TYPES: dict[str, ProgType] = {t.name: t for t in (
     ProgType("plain", 0, "plain", {}),
@@ -42,7 +43,7 @@ PROG_TYPES: dict[str, ProgType] = {t.name: t for t in (
     ProgType("tracepoint", 5, None, {}),
     ProgType("xdp", 6, "xdp", _XDP_RETURNS),
     ProgType("perf_event", 7, None, {}),
-    ProgType("cgroup_skb", 8, None, {}),
+    ProgType("cgroup_skb", 8, "skb", _CGROUP_SKB_RETURNS),
     ProgType("cgroup_sock", 9, None, {}),
     ProgType("lwt_in", 10, None, {}),
     ProgType("lwt_out", 11, None, {}),

@@ -1,10 +1,12 @@
-"""The socket-buffer context, `struct __sk_buff`, of socket filters and tc programs.
+"""The socket-buffer context, `struct __sk_buff`, of socket filters, tc and cgroup_skb
+programs.
 
 The block is the kernel's `struct __sk_buff` layout (192 bytes: every scalar field
 at its own offset), followed by three 8-byte slots for `data`, `data_end` and
 `data_meta`, which programs read with 32-bit loads as packet pointers.  tc programs
 may write `mark`, `priority`, `cb[]`, `tc_index`, `tc_classid`, `queue_mapping` and
-`tstamp`; socket filters only `cb[]`.  After a run those fields are attributes of
+`tstamp`; cgroup_skb programs `mark`, `priority`, `cb[]` and `tstamp`; socket filters
+only `cb[]`.  A cgroup's packets start at the network header: give `protocol`.  After a run those fields are attributes of
 the context again, so a test can assert what the program set.
 """
 
@@ -29,6 +31,7 @@ _U32 = ("len", "pkt_type", "mark", "queue_mapping", "protocol", "vlan_present", 
 _TC_WRITABLE = {"mark", "priority", "tc_index", "tc_classid", "queue_mapping", "tstamp",
                 "cb0", "cb1", "cb2", "cb3", "cb4"}
 _SOCKET_WRITABLE = {"cb0", "cb1", "cb2", "cb3", "cb4"}
+_CGROUP_WRITABLE = _SOCKET_WRITABLE | {"mark", "priority", "tstamp"}
 
 
 def _fields() -> dict[str, Field]:
@@ -120,5 +123,11 @@ class SkbContext(PacketContext):
 
     @classmethod
     def writable(cls, prog_type: str) -> set[str]:
-        """Socket filters may store to cb[] only; tc programs to the fields marked."""
-        return _SOCKET_WRITABLE if prog_type == "socket_filter" else super().writable(prog_type)
+        """Socket filters may store to cb[] only, cgroup_skb programs also to mark,
+        priority and tstamp (the kernel's cg_skb_is_valid_access); tc programs to the
+        fields marked."""
+        if prog_type == "socket_filter":
+            return _SOCKET_WRITABLE
+        if prog_type == "cgroup_skb":
+            return _CGROUP_WRITABLE
+        return super().writable(prog_type)
