@@ -43,6 +43,7 @@ _UNSUPPORTED = {Kind.CALLX: "calls a helper", Kind.CALL_BTF: "calls a kernel fun
                 Kind.LD_PACKET: "uses a legacy packet load"}
 # map_lookup_elem, map_update_elem, map_delete_elem: the helpers a run may call
 MAP_HELPERS = frozenset((1, 2, 3))
+_HELPERS_RUN = MAP_HELPERS | {BPF_LOOP}   # the helpers the kernel engine's programs call
 # lddw's pseudo sources: a map (by index here, by file descriptor in the kernel), a
 # map value at an offset, a subprogram's address
 _MAP_FD, _MAP_VALUE, _FUNCTION = 1, 2, 4
@@ -191,7 +192,7 @@ def compile_kernel(verified, helpers=None) -> KernelProgram:
     for pc, insn in zip(prog.pcs, prog.insns):
         if insn.kind in _UNSUPPORTED:
             raise _refuse(f"{_UNSUPPORTED[insn.kind]} at pc {pc}")
-        if insn.kind is Kind.CALL and insn.imm not in MAP_HELPERS | {BPF_LOOP}:
+        if insn.kind is Kind.CALL and insn.imm not in _HELPERS_RUN:
             raise _refuse(f"calls helper {insn.imm} at pc {pc}")
         if insn.kind is Kind.LDDW and insn.src not in (0, _MAP_FD, _MAP_VALUE, _FUNCTION):
             raise _refuse(f"loads a pseudo value of kind {insn.src} at pc {pc}")

@@ -163,15 +163,21 @@ class CallLowering:
             moved = self.guard(base, b.sub(self.frame_lo_i, const(I64, STACK_SIZE - 1)),
                                const(I64, 0))
             frame = b.gep(frame, [moved], source_etype=I8)
-        target = self.m.functions[pc + 1 + insn.imm]
-        args = [self.get(i) for i in range(1, 6)]
-        pair = b.call(target, args + [frame, self.stack_base, self.run, self.mem,
-                                      b.load(self.budget, typ=I64)])
-        self.return_if_callee_trapped()
-        b.store(b.extract_value(pair, 1), self.budget)
-        self.set(0, b.extract_value(pair, 0))
+        self.set(0, self._call_subprogram(pc + 1 + insn.imm,
+                                          [self.get(i) for i in range(1, 6)], frame))
         for i in range(1, 6):
             self.set(i, const(I64, 0))
+
+    def _call_subprogram(self, first: int, args: list, frame):
+        """Call the function of the subprogram at `first` with r1-r5 = `args` and its
+        frame's top at `frame`; return after it if it trapped, else take back the
+        budget it left; its r0."""
+        b = self.b
+        pair = b.call(self.m.functions[first], args + [frame, self.stack_base, self.run,
+                                                       self.mem, b.load(self.budget, typ=I64)])
+        self.return_if_callee_trapped()
+        b.store(b.extract_value(pair, 1), self.budget)
+        return b.extract_value(pair, 0)
 
     def _loop(self, callback: int) -> None:
         """bpf_loop(r1, callback, r3, r4) in IR: call the callback subprogram with
@@ -193,14 +199,9 @@ class CallLowering:
         index = b.phi(I64, name="loop_index")
         index.add_incoming(const(I64, 0), before)
         zero = const(I64, 0)
-        pair = b.call(self.m.functions[callback],
-                      [index, ctx, zero, zero, zero, self.frame_lo, self.stack_base,
-                       self.run, self.mem, b.load(self.budget, typ=I64)])
-        self.return_if_callee_trapped()
-        b.store(b.extract_value(pair, 1), self.budget)
+        r0 = self._call_subprogram(callback, [index, ctx, zero, zero, zero], self.frame_lo)
         made = b.add(index, const(I64, 1))
-        stop = b.or_(b.icmp_unsigned("!=", b.extract_value(pair, 0), zero),
-                     b.icmp_unsigned("==", made, trips))
+        stop = b.or_(b.icmp_unsigned("!=", r0, zero), b.icmp_unsigned("==", made, trips))
         index.add_incoming(made, b.block)
         latch = b.block
         b.cbranch(stop, done, body)

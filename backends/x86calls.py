@@ -256,17 +256,31 @@ class CallLowering:
             self._poison_if("B", fp)        # (speculation: the callee's frame at POISON)
         # without recursion, the verifier bounds the chain statically (at most 8 frames),
         # so no check is needed
-        keep = [self.reg[i] for i in self.clobbers[target]]
-        for x in keep:
-            a("PUSH", x)
-        pad = len(keep) % 2 == 0                  # bodies run at rsp % 16 == 8
-        if pad:
-            a("SUB", "rsp", 8)
+        saved = self._save_for_call(target, 0)
         a("SUB", fp, STACK_SIZE)
         a.jump("call", ("sub", target))
         a("ADD", fp, STACK_SIZE)
+        self._restore_after_call(saved)
+
+    def _save_for_call(self, target: int, slots: int) -> tuple[list[str], int]:
+        """Push the registers of r6-r9 the subprogram at `target` (and its callees) may
+        write, then padding, so that after `slots` more pushes and the call's return
+        address its body runs at rsp % 16 == 8; what _restore_after_call undoes."""
+        a = self.a
+        keep = [self.reg[i] for i in self.clobbers[target]]
+        for x in keep:
+            a("PUSH", x)
+        pad = 8 if (len(keep) + slots) % 2 == 0 else 0
         if pad:
-            a("ADD", "rsp", 8)
+            a("SUB", "rsp", pad)
+        return keep, pad + 8 * slots
+
+    def _restore_after_call(self, saved: tuple[list[str], int]) -> None:
+        """Drop the padding and the slots pushed after _save_for_call, pop the rest."""
+        a = self.a
+        keep, drop = saved
+        if drop:
+            a("ADD", "rsp", drop)
         for x in reversed(keep):
             a("POP", x)
 
@@ -286,12 +300,7 @@ class CallLowering:
         a.jump("a", done)
         a("TEST", S1, S1)
         a.jump("e", zero)
-        keep = [r[i] for i in self.clobbers[callback]]
-        for x in keep:
-            a("PUSH", x)
-        pad = (len(keep) + 3) % 2 == 0            # bodies run at rsp % 16 == 8
-        if pad:
-            a("SUB", "rsp", 8)
+        saved = self._save_for_call(callback, 3)
         a("PUSH", S1)                                   # [rsp + 16] = trips
         a("PUSH", r[3])                                 # [rsp + 8] = ctx
         a("PUSH", 0)                                    # [rsp] = index
@@ -312,9 +321,7 @@ class CallLowering:
         a.label(stop)
         a("MOV", r[0], S1)                              # r0 = the trips made
         a("ADD", fp, STACK_SIZE)
-        a("ADD", "rsp", 24 + (8 if pad else 0))
-        for x in reversed(keep):
-            a("POP", x)
+        self._restore_after_call(saved)
         a.jump("jmp", done)
         a.label(zero)
         a("XOR", r32(r[0]), r32(r[0]))

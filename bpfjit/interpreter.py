@@ -161,7 +161,12 @@ def _call_btf_step(insn, pc: int) -> Step:
 
 
 def _call_local_step(insn, pc: int) -> Step:
-    target, ret = pc + 1 + insn.imm, pc + 1
+    return _frame_step(pc, pc + 1 + insn.imm, pc + 1)
+
+
+def _frame_step(pc: int, target: int, ret: int) -> Step:
+    """A step at `pc` entering the subprogram at `target` with a frame of its own, whose
+    exit goes on at `ret` (a local call's, and each trip of a bpf_loop's callback)."""
     def step(r, st):
         frames = st.frames
         depth = len(frames) + 2             # frames after the call, main included
@@ -176,30 +181,18 @@ def _call_local_step(insn, pc: int) -> Step:
     return step
 
 
-def _enter_callback(r: list, st: RunState, pc: int, target: int, back: int,
-                    index: int, ctx: int) -> int:
-    """Call the callback at `target` with (index, ctx), as a local call returning to
-    the step at `back` (the loop's continuation)."""
-    frames = st.frames
-    depth = len(frames) + 2
-    if depth > MAX_CALL_DEPTH:
-        raise CallDepthExceeded(pc, MAX_CALL_DEPTH)
-    frames.append((back, r[6], r[7], r[8], r[9], r[10]))
-    st.space.set_depth(depth)
-    r[0] = 0
-    r[1], r[2], r[3], r[4], r[5] = index, ctx, 0, 0, 0
-    r[6:10] = _ZEROS4
-    r[10] = STACK_TOP - STACK_SIZE * (depth - 1)
-    return target
-
-
 def _loop_steps(pc: int, target: int, back: int) -> tuple[Step, Step]:
     """bpf_loop at `pc` calling the subprogram at `target`: the call's step, and the
     step (at pc `back`, past the program) each trip of the callback returns to."""
     nxt = pc + 1
+    enter = _frame_step(pc, target, back)
+
+    def trip(r, st, index: int, ctx: int) -> int:      # the callback gets (index, ctx)
+        r[1], r[2], r[3], r[4], r[5] = index, ctx, 0, 0, 0
+        return enter(r, st)
 
     def call(r, st):
-        if st.calls_left <= 0:
+        if st.calls_left <= 0:              # one helper call of the allowance
             raise HelperCallsExceeded(pc, st.calls_limit)
         st.calls_left -= 1
         if r[2] != target:
@@ -212,7 +205,7 @@ def _loop_steps(pc: int, target: int, back: int) -> tuple[Step, Step]:
             r[1:6] = _ZEROS5
             return nxt
         st.loops.append([0, trips, r[3]])
-        return _enter_callback(r, st, pc, target, back, 0, r[3])
+        return trip(r, st, 0, r[3])
 
     def returned(r, st):
         loop = st.loops[-1]
@@ -223,7 +216,7 @@ def _loop_steps(pc: int, target: int, back: int) -> tuple[Step, Step]:
             r[1:6] = _ZEROS5
             return nxt
         loop[0] = made
-        return _enter_callback(r, st, pc, target, back, made, loop[2])
+        return trip(r, st, made, loop[2])
     return call, returned
 
 

@@ -31,18 +31,18 @@ def _first_value(map_index: int, slot: int) -> bytes:
 
 
 def uses_maps(prog: Program) -> bool:
-    return any(i.kind is Kind.LDDW and i.src == _LDDW_MAP for i in prog.insns)
+    return _loads(prog, _LDDW_MAP)
 
 
-def _has_callbacks(prog: Program) -> bool:
-    """Whether `prog` names a callback (bpf_loop is a kernel helper: it needs an env)."""
-    return any(i.kind is Kind.LDDW and i.src == _LDDW_CODE for i in prog.insns)
+def _loads(prog: Program, src: int) -> bool:
+    """Whether `prog` has an lddw of pseudo type `src` (a map; a callback's address)."""
+    return any(i.kind is Kind.LDDW and i.src == src for i in prog.insns)
 
 
 def attach(prog: Program) -> Program:
     """`prog` with a fresh table of the fuzz maps (and the kernel's helpers), if it uses
     maps or calls bpf_loop."""
-    if not uses_maps(prog) and not _has_callbacks(prog):
+    if not uses_maps(prog) and not _loads(prog, _LDDW_CODE):
         return prog
     env = KernelEnv(MapTable([make_map(spec) for spec in SPECS]))
     return Program(prog.insns, env=env, context=prog.context, prog_type=prog.prog_type)

@@ -6,6 +6,8 @@ only answers a call the verifier could not see (`callx`, a helper id in a regist
 
 from __future__ import annotations
 
+import errno
+
 from ..errors import BpfError
 from .spec import KernelHelper, Signature
 
@@ -13,16 +15,16 @@ __all__ = ["HELPERS", "BPF_LOOP", "MAX_LOOPS", "loop_result"]
 
 BPF_LOOP = 181
 MAX_LOOPS = 1 << 23          # the kernel's BPF_MAX_LOOPS
-_EINVAL, _E2BIG = 22, 7
+_M64 = (1 << 64) - 1
 
 
 def loop_result(nr_loops: int, flags: int) -> int | None:
     """What bpf_loop returns without calling back (-EINVAL for flags, -E2BIG for more
     than MAX_LOOPS trips, as 64-bit values), or None when it calls back."""
     if flags:
-        return -_EINVAL & ((1 << 64) - 1)
+        return -errno.EINVAL & _M64
     if nr_loops & 0xFFFFFFFF > MAX_LOOPS:
-        return -_E2BIG & ((1 << 64) - 1)
+        return -errno.E2BIG & _M64
     return None
 
 

@@ -12,6 +12,8 @@ must return 0 or 1.
 
 from __future__ import annotations
 
+import errno
+
 from ..helpers.loops import MAX_LOOPS
 from .domain import FUNC, M32, SCALAR, STACK, UNINIT, Value, scalar
 from .state import State, merge
@@ -74,10 +76,10 @@ class CallbackRules:
     @staticmethod
     def _loop_result(nr: Value, flags: Value, trips: int, calls_back: bool) -> Value:
         """r0 after bpf_loop: the trips made, or -EINVAL (flags), or -E2BIG (too many)."""
-        errors = flags.umax != 0 or (nr.umax & M32 if nr.umax <= M32 else M32) > MAX_LOOPS
+        errors = flags.umax != 0 or min(nr.umax, M32) > MAX_LOOPS
         if not calls_back and not errors:
             return scalar(0, 0)
-        low = -22 if errors else 0
+        low = -errno.EINVAL if errors else 0        # (-E2BIG, -7, lies above it)
         return scalar(smin=low, smax=trips if calls_back else 0)
 
     def _callback_entry(self, st: State, trips: int) -> State:

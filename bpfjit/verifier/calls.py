@@ -25,6 +25,9 @@ from .zone import MIRROR
 
 __all__ = ["CallRules", "Summary"]
 
+# the argument kinds that are pointers to memory a helper reads or writes
+_POINTER_ARGS = frozenset(("key", "value", "value_out", "mem", "mem_or_null", "out"))
+
 
 
 @dataclass
@@ -102,8 +105,7 @@ class CallRules:
                 self.fail(pc, f"strict mode: {name} gets a pointer in r{reg} as a number "
                               f"({arg.describe()}), which would make its result depend on "
                               f"an address (the kernel refuses such leaks)")
-            elif kind in ("key", "value", "value_out", "mem", "mem_or_null", "out") and \
-                    st.regs[reg].kind == MIXED:
+            elif kind in _POINTER_ARGS and st.regs[reg].kind == MIXED:
                 # (checked mode: strict refused it in _read) paths joined pointers into
                 # different regions -- clang sinks `f(&map, pkt_key)` and `f(&map6,
                 # stack_key)` into one call: the helper checks the pointer when it runs,
@@ -111,7 +113,7 @@ class CallRules:
                 self._fact(self._note_stack_reach, STACK_SIZE)
                 if kind in ("out", "value_out"):
                     outputs.append((st.regs[reg], None))
-            elif kind in ("key", "value", "value_out", "mem", "mem_or_null", "out"):
+            elif kind in _POINTER_ARGS:
                 null = kind == "mem_or_null" and arg.kind == SCALAR and arg.is_const \
                     and arg.umin == 0
                 if not null and arg.kind not in (STACK, MEM, MAP_VALUE):
