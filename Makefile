@@ -24,6 +24,8 @@ clean:
 
 # Rebuild the eBPF object files the tests load (tests/elf/*.c -> *.o; needs clang with the
 # BPF target).  -g for BTF; the prefix map keeps this machine's paths out of the objects.
+# Sources named *_v1.c are built for clang's oldest CPU, v1 (no 32-bit jumps or ALU),
+# the code older clangs emit by default; the others for v3.
 ELF_SOURCES := $(wildcard tests/elf/*.c)
 # Regenerate docs/helpers.md from the helper registry.
 .PHONY: docs
@@ -47,7 +49,8 @@ ffi: $(STAMP)
 .PHONY: elf-fixtures
 elf-fixtures:
 	cd tests/elf && for src in $(notdir $(ELF_SOURCES)); do \
-		clang -O2 -g -target bpf -mcpu=v3 -ffile-prefix-map=$(CURDIR)/tests/elf=. \
+		case $$src in *_v1.c) cpu=v1;; *) cpu=v3;; esac; \
+		clang -O2 -g -target bpf -mcpu=$$cpu -ffile-prefix-map=$(CURDIR)/tests/elf=. \
 			-fdebug-compilation-dir=. -c $$src -o $${src%.c}.o || exit 1; \
 	done
 

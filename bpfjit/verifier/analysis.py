@@ -27,6 +27,7 @@ from typing import Callable
 from ..cfg import block_graph, block_leaders, branch_targets, subprogram_ranges
 from ..errors import VerifierError
 from ..isa import MEMORY_KINDS, Kind
+from ..liveness import use_def
 from ..program import Program
 from .alu import AluRules
 from .branches import BranchRules
@@ -62,15 +63,37 @@ def _thresholds(prog: Program, pcs=None) -> tuple[tuple[int, ...], ...]:
     """Bounds worth widening each register to: the constants the program (or its
     instructions at `pcs`) compares that register with (a counter tested against 64
     stops at 64, not at the 8, 13 and 32 a switch elsewhere compares other registers
-    with).  Spilled slots have none: a value that grows in a slot goes to its limit,
-    and the final, descending pass brings it back."""
+    with), or compares a copy of it with: clang's -mcpu=v1 tests an `int` counter
+    through a zero- or sign-extended copy (`mov r3, r2; lsh r3, 32; rsh r3, 32; jne r3,
+    20`), which bounds the counter as `jne32 r2, 20` would.  Spilled slots have none: a value
+    that grows in a slot goes to its limit, and the final, descending pass brings it
+    back."""
     found: list[set[int]] = [{0} for _ in range(11)]
-    for _, insn in (prog if pcs is None else ((pc, prog.at(pc)) for pc in pcs)):
+    copied: dict[int, int] = {}     # register -> the register it copies (within a run)
+    last = None
+    for pc, insn in (prog if pcs is None else ((pc, prog.at(pc)) for pc in pcs)):
+        if last is not None and pc != last:
+            copied.clear()          # another block: its copies are not this one's
+        last = pc + insn.slots
         if insn.kind is Kind.JCOND and insn.spec.source == "imm":
             c = insn.imm
             found[insn.dst].update((c - 1, c, c + 1))
             if insn.spec.width == 32:
                 found[insn.dst].update(((c & 0xFFFFFFFF) - 1, c & 0xFFFFFFFF))
+            source = copied.get(insn.dst)
+            if source is not None and -(1 << 31) <= c <= 0xFFFFFFFF:
+                found[source].update((c - 1, c, c + 1))
+        written = use_def(insn)[1]
+        if insn.kind is Kind.ALU and insn.spec.width == 64 and insn.spec.source == "reg" \
+                and insn.spec.op == "mov" and insn.src != insn.dst:
+            copied[insn.dst] = insn.src
+        elif insn.kind is Kind.ALU and insn.spec.source == "imm" and insn.imm == 32 \
+                and insn.spec.width == 64 and insn.spec.op in ("lsh", "rsh", "arsh") \
+                and insn.dst in copied:
+            pass                    # the halves of a 32-bit extension: still the copy's
+        elif written:
+            copied = {r: src for r, src in copied.items()
+                      if not (written >> r & 1 or written >> src & 1)}
     return tuple(tuple(sorted(f)) for f in found)
 
 

@@ -1,0 +1,201 @@
+"""Loops whose exit test compares a zero- or sign-extended copy of the counter.
+
+clang's default CPU (-mcpu=v1) has no 32-bit compare: `for (int i = 0; i < 10; i++)
+sum += *p++;` becomes a byte offset stepping by 2 and the test `mov r3, r2; lsh r3,
+32; rsh r3, 32; jeq r3, 20`, where -mcpu=v3 writes `jeq32 r2, 20`.  The verifier
+widens a counter at a loop head to the constants the loop compares it with; it now
+takes those its extended copy is compared with too, so the counter stops at 20 as
+it does under `jeq32`, the copy equals it, and the test bounds it.  (Before, the
+counter was widened past 2^32, where its copy is no longer equal to it, and every
+access through it stayed unproven.)  The kernel follows these loops trip by trip and
+loads them; strict mode must prove them too.
+
+Expected values are worked out here from the packets, independently of the programs.
+"""
+
+from __future__ import annotations
+
+import struct
+from pathlib import Path
+
+import pytest
+
+import bpfjit
+
+ELF = Path(__file__).parent / "elf"
+XDP_DROP, XDP_PASS = 1, 2
+
+ETH = bytes([0x02, 0x11, 0x22, 0x33, 0x44, 0x55, 0x0a, 0xfb, 0x90, 0x07, 0x66, 0xe1, 0x08, 0x00])
+IPV4 = bytes([0x45, 0x00, 0x00, 0x54, 0x1c, 0x46, 0x40, 0x00, 0x40, 0x01,
+              0xb1, 0xe6, 0xc0, 0xa8, 0x00, 0x68, 0xc0, 0xa8, 0x00, 0x01])
+PACKET = ETH + IPV4 + bytes(range(30))
+
+
+def fixture(function: str) -> bpfjit.Program:
+    return bpfjit.load_elf(ELF / "header_sums_v1.o", function=function)
+
+
+def header_checksum(packet: bytes) -> int:
+    total = sum(struct.unpack_from("<10H", packet, 14))      # the program's u16 loads
+    total = (total & 0xFFFF) + (total >> 16)
+    total = (total & 0xFFFF) + (total >> 16)
+    return ~total & 0xFFFF
+
+
+def mac_mix(packet: bytes) -> int:
+    return sum((packet[i] * 3) ^ packet[6 + i] for i in range(6))
+
+
+def address_words(packet: bytes) -> int:
+    return sum(struct.unpack_from(">5I", packet, 14))        # each word byte-swapped
+
+
+EXPECTED = {"header_checksum": header_checksum, "mac_mix": mac_mix,
+            "address_words": address_words}
+
+
+def test_the_fixture_compares_a_zero_extended_copy():
+    # what the tests below are about: clang -mcpu=v1's exit test, not a jeq32
+    text = bpfjit.disassemble(fixture("header_checksum"))
+    assert "lsh %r3, 32\nrsh %r3, 32\njeq %r3, 20" in text
+    assert "jeq32" not in text
+
+
+@pytest.mark.parametrize("function", sorted(EXPECTED))
+def test_counter_loops_built_for_cpu_v1_are_proven_in_strict_mode(function):
+    prog = fixture(function)
+    verified = bpfjit.verify(prog, mode="strict", helpers=bpfjit.helper_ids(prog))
+    assert verified.proven == set(verified.accesses)
+
+
+@pytest.mark.parametrize("function", sorted(EXPECTED))
+def test_counter_loops_compute_on_every_engine(engine, function):
+    prog = fixture(function)
+    fn = bpfjit.compile(prog, engine)
+    assert fn(bpfjit.XdpContext(PACKET)) == XDP_PASS
+    assert prog.maps["sums"].ints() == {0: EXPECTED[function](PACKET)}
+
+
+@pytest.mark.parametrize("function, shortest", [
+    ("header_checksum", 34), ("mac_mix", 14), ("address_words", 34)])
+def test_a_packet_too_short_for_the_loop_is_dropped(engine, function, shortest):
+    prog = fixture(function)
+    fn = bpfjit.compile(prog, engine)
+    assert fn(bpfjit.XdpContext(PACKET[:shortest - 1])) == XDP_DROP
+    assert prog.maps["sums"].ints() == {0: 0}
+    assert fn(bpfjit.XdpContext(PACKET[:shortest])) == XDP_PASS
+
+
+def xdp(text: str) -> bpfjit.Program:
+    return bpfjit.Program(bpfjit.assemble(text).insns, context="xdp", prog_type="xdp")
+
+
+# the sum of the words at data + 14 + r2 for r2 = 0, 2, ..., 18, the exit test on the
+# zero-extended copy in r3 (as header_checksum, without its map)
+WORD_SUM = """
+    ldxw %r2, [%r1+4]
+    ldxw %r1, [%r1]
+    mov %r3, %r1
+    add %r3, 34
+    mov %r0, 1
+    jgt %r3, %r2, out
+    mov %r2, 0
+    add %r1, 14
+    mov %r0, 0
+loop:
+    mov %r3, %r1
+    add %r3, %r2
+    ldxh %r3, [%r3]
+    add %r0, %r3
+    add %r2, 2
+    mov %r3, %r2
+    lsh %r3, 32
+    rsh %r3, 32
+    {test}
+out:
+    exit
+"""
+
+
+@pytest.mark.parametrize("test", [
+    "jne %r3, 20, loop",
+    "jlt %r3, 20, loop",        # unsigned, and (the copy is never negative) signed:
+    "jslt %r3, 20, loop",
+    "jgt %r3, 19, out\nja loop",
+    "jsge %r3, 20, out\nja loop",
+])
+@pytest.mark.parametrize("extension", ["rsh", "arsh"])     # an unsigned or an `int` copy
+def test_each_exit_test_of_the_copy_bounds_the_counter(engine, test, extension):
+    prog = xdp(WORD_SUM.replace("rsh %r3, 32", f"{extension} %r3, 32").format(test=test))
+    verified = bpfjit.verify(prog, mode="strict")
+    assert verified.proven == set(verified.accesses)
+    packet = ETH + IPV4
+    assert bpfjit.compile(prog, engine)(bpfjit.XdpContext(packet)) == \
+        sum(struct.unpack_from("<10H", packet, 14))
+
+
+def test_a_counter_with_a_high_half_is_not_bounded_by_its_low_half(engine):
+    # r2 = 4 or 2^32 + 4 (the packet's byte 14 is 0 or 1), r3 its low half = 4: r3 == 4
+    # says r2 & 0xffffffff == 4, not r2 == 4, so the load at data + r2 stays unproven
+    # and its check traps where r2 is 2^32 + 4
+    prog = xdp("""
+        ldxw %r2, [%r1+4]
+        ldxw %r1, [%r1]
+        mov %r3, %r1
+        add %r3, 20
+        mov %r0, 1
+        jgt %r3, %r2, out
+        ldxb %r2, [%r1+14]
+        and %r2, 1
+        lsh %r2, 32
+        add %r2, 4
+        mov %r3, %r2
+        lsh %r3, 32
+        rsh %r3, 32
+        jne %r3, 4, out
+        add %r1, %r2
+        ldxb %r0, [%r1]
+    out:
+        exit
+    """)
+    with pytest.raises(bpfjit.VerifierError, match="cannot prove"):
+        bpfjit.verify(prog, mode="strict")
+    fn = bpfjit.compile(prog, engine)
+    assert fn(bpfjit.XdpContext(bytes([0, 0, 0, 0, 77]) + bytes(15))) == 77
+    if engine != "kernel":          # (the kernel refuses the program: checked mode runs it)
+        with pytest.raises(bpfjit.MemoryAccessError):
+            fn(bpfjit.XdpContext(bytes(14) + b"\x01" + bytes(5)))
+
+
+def test_a_negative_constant_tells_nothing_of_the_low_half(engine):
+    # `jeq r3, -1` compares the copy with 2^64 - 1, which it never is: a 32-bit test
+    # would say, falling through, that the low half is not 0xffffffff.  r2 is the
+    # packet's word at 14, and 0xffffffff there makes r4 = (r2 + 1) >> 32 one, and the
+    # load at data + 19 + r4 read past a 20-byte packet: unproven, and trapping then
+    prog = xdp("""
+        ldxw %r2, [%r1+4]
+        ldxw %r1, [%r1]
+        mov %r3, %r1
+        add %r3, 20
+        mov %r0, 1
+        jgt %r3, %r2, out
+        ldxw %r2, [%r1+14]
+        mov %r3, %r2
+        lsh %r3, 32
+        rsh %r3, 32
+        jeq %r3, -1, out
+        mov %r4, %r2
+        add %r4, 1
+        rsh %r4, 32
+        add %r1, %r4
+        ldxb %r0, [%r1+19]
+    out:
+        exit
+    """)
+    verified = bpfjit.verify(prog, mode="checked")
+    assert max(verified.accesses) not in verified.proven
+    fn = bpfjit.compile(prog, engine)
+    assert fn(bpfjit.XdpContext(bytes(19) + b"\x2a")) == 42
+    if engine != "kernel":          # (the kernel refuses the program: checked mode runs it)
+        with pytest.raises(bpfjit.MemoryAccessError):
+            fn(bpfjit.XdpContext(bytes(14) + b"\xff" * 4 + bytes(2)))
