@@ -94,6 +94,20 @@ class SkbContext(PacketContext):
         values.update({f"cb{i}": v for i, v in enumerate(self.cb)})
         return values
 
+    def set_vlan(self, tci: int | None, proto: int = 0) -> None:
+        """Keep the tag `tci` of protocol `proto` (network byte order, as `protocol`) out
+        of the packet, or none (None), as skb_vlan_push and skb_vlan_pop leave it."""
+        self.vlan_tci, self.vlan_proto = tci, 0 if tci is None else proto
+        self._put("vlan_present", int(tci is not None))
+        self._put("vlan_tci", tci or 0)
+        self._put("vlan_proto", self.vlan_proto)
+
+    def set_protocol(self, protocol: int) -> None:
+        """The packet's protocol is now `protocol` (network byte order): a VLAN tag was
+        written into the packet or taken out of it."""
+        self.protocol = protocol
+        self._put("protocol", protocol)
+
     def _put(self, name: str, value: int) -> None:
         field = self.FIELDS[name]
         self.buffer[field.offset:field.offset + field.size] = \

@@ -1,5 +1,6 @@
 """Reading, writing, checksumming and resizing the packet: skb_store_bytes (9),
-l3/l4_csum_replace (10, 11), skb_set_tunnel_key (21), skb_load_bytes (26),
+l3/l4_csum_replace (10, 11), skb_vlan_push/pop (18, 19), skb_set_tunnel_key (21),
+skb_load_bytes (26),
 csum_diff (28), skb_change_tail (38), skb_change_head (43), xdp_adjust_head (44),
 skb_adjust_room (50), xdp_adjust_meta (54), xdp_adjust_tail (65),
 xdp_load_bytes (189), xdp_store_bytes (190).
@@ -111,6 +112,70 @@ def skb_change_tail(call, r1, r2, r3, r4, r5) -> int:
 
 def skb_change_head(call, r1, r2, r3, r4, r5) -> int:
     return _resized(call, call.context.insert(0, r2 & 0xFFFFFFFF))
+
+
+# ---- VLAN tags: the outermost one is kept out of the packet, in the buffer ------------------
+
+_VLAN_PROTOCOLS = (0x8100, 0x88A8)    # 802.1Q, 802.1ad
+_TAG = 4                              # a tag's bytes: protocol, then TCI (priority, VLAN id)
+
+
+def _swap16(value: int) -> int:
+    """A 16-bit protocol between the number and its network-byte-order form."""
+    return int.from_bytes((value & 0xFFFF).to_bytes(2, "little"), "big")
+
+
+def skb_vlan_push(call, r1, r2, r3, r4, r5) -> int:
+    """(skb, proto, tci): the tag already kept out of the packet, if any, goes into it
+    after the MAC addresses (and becomes the packet's protocol); the new one is kept
+    out.  A protocol other than 802.1Q or 802.1ad pushes 802.1Q."""
+    ctx = call.context
+    proto = _swap16(r2) if _swap16(r2) in _VLAN_PROTOCOLS else 0x8100
+    if ctx.vlan_tci is not None:
+        if ctx.insert(2 * 6, _TAG):
+            return _err(errno.ENOMEM)
+        at = ctx.HEADER + 2 * 6
+        ctx.buffer[at:at + _TAG] = _swap16(ctx.vlan_proto).to_bytes(2, "big") + \
+            ctx.vlan_tci.to_bytes(2, "big")
+        ctx.set_protocol(ctx.vlan_proto)
+        _resized(call, 0)
+    ctx.set_vlan(r3 & 0xFFFF, _swap16(proto))
+    return 0
+
+
+def _take_tag_out(call) -> int | None:
+    """Remove the packet's outer tag; its TCI, or None when the packet is too short."""
+    ctx = call.context
+    packet = ctx.packet
+    if len(packet) < ETH_HLEN + _TAG:
+        return None
+    tci, carried = int.from_bytes(packet[14:16], "big"), int.from_bytes(packet[16:18], "big")
+    if carried < 0x600:             # a length: 802.3 (raw, 0xffff next) or 802.2 LLC
+        carried = 0x0001 if packet[18:20] == b"\xff\xff" else 0x0004
+    ctx.remove(2 * 6, _TAG)
+    ctx.set_protocol(_swap16(carried))
+    _resized(call, 0)
+    return tci
+
+
+def skb_vlan_pop(call, r1, r2, r3, r4, r5) -> int:
+    """(skb): forget the tag kept out of the packet, or, with none, take the packet's
+    own outer tag out of it; then a tag next in the packet moves out of it."""
+    ctx = call.context
+    if ctx.vlan_tci is not None:
+        ctx.set_vlan(None)
+    elif _swap16(ctx.protocol) not in _VLAN_PROTOCOLS:
+        return 0
+    elif _take_tag_out(call) is None:
+        return _err(errno.ENOMEM)
+    proto = ctx.protocol
+    if _swap16(proto) not in _VLAN_PROTOCOLS:
+        return 0
+    tci = _take_tag_out(call)
+    if tci is None:
+        return _err(errno.ENOMEM)
+    ctx.set_vlan(tci, proto)
+    return 0
 
 
 def skb_set_tunnel_key(call, r1, r2, r3, r4, r5) -> int:
@@ -228,6 +293,11 @@ HELPERS = [
     KernelHelper(11, "l4_csum_replace", Signature(("ctx", "any", "any", "any", "any"),
                                                   "errno", True, _SKB),
                  l4_csum_replace, "incremental update of a TCP/UDP checksum"),
+    KernelHelper(18, "skb_vlan_push", Signature(("ctx", "any", "any"), "errno", True, _SKB),
+                 skb_vlan_push, "push a VLAN tag (r2 protocol, r3 TCI), kept out of the "
+                                "packet as the kernel keeps its outermost tag"),
+    KernelHelper(19, "skb_vlan_pop", Signature(("ctx",), "errno", True, _SKB),
+                 skb_vlan_pop, "pop the outermost VLAN tag"),
     KernelHelper(21, "skb_set_tunnel_key", Signature(("ctx", "mem", "size", "any"), "errno",
                                                      contexts=_SKB),
                  skb_set_tunnel_key, "recorded as ctx.tunnel_key"),
