@@ -4,6 +4,9 @@ backends.llvm's per-subprogram lowering."""
 
 from __future__ import annotations
 
+from bpfjit.context import legacy_headers
+from bpfjit.semantics import SKF_LL_OFF, SKF_NET_OFF, legacy_packet_offset
+
 from . import irtext as ir
 
 from .llvmtypes import I8, I32, I64, INT, SHIFT_OPS, SIMPLE_OPS, const
@@ -13,6 +16,19 @@ __all__ = ["AluLowering"]
 
 class AluLowering:
     """ALU, NEG, END and LD_PACKET (see backends.llvm)."""
+
+    def _header_offset(self, offset, mac: int | None, net: int):
+        """ldind's signed offset, below 0 mapped to a header's as
+        semantics.legacy_packet_offset maps it (-1 where it names none: it fails the
+        bound's test)."""
+        b = self.b
+        from_link = b.add(offset, const(I64, mac - SKF_LL_OFF)) if mac is not None \
+            else const(I64, -1)
+        linked = b.select(b.icmp_signed(">=", offset, const(I64, SKF_LL_OFF)), from_link,
+                          const(I64, -1))
+        headed = b.select(b.icmp_signed(">=", offset, const(I64, SKF_NET_OFF)),
+                          b.add(offset, const(I64, net - SKF_NET_OFF)), linked)
+        return b.select(b.icmp_signed("<", offset, const(I64, 0)), headed, offset)
 
     def _operands(self, insn, width: int):
         """(dst, src) as values of the operation's width; dst is None for a move."""
@@ -101,11 +117,13 @@ class AluLowering:
         a signed 32-bit sum); outside the packet the program returns 0 at once (only the
         main subprogram has these: the verifier refuses them beside local calls)."""
         b, bits = self.b, insn.spec.width
+        mac, net = legacy_headers(self.m.prog.prog_type)
         if insn.spec.op == "abs":
-            offset = self.imm(insn.imm)
+            offset = legacy_packet_offset(insn.imm, mac, net)
+            offset = self.imm(-1 if offset is None else offset)   # (-1 fails the test)
         else:
             total = b.add(self.get(insn.src), self.imm(insn.imm))
-            offset = b.sext(b.trunc(total, I32), I64)
+            offset = self._header_offset(b.sext(b.trunc(total, I32), I64), mac, net)
         inside = b.icmp_unsigned("<", offset, self._bound("mem", insn.spec.size))
         outside = self.func.append_basic_block(f"packet_end{pc}")
         ob = ir.IRBuilder(outside)

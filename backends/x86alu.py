@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from bpfjit.blinding import blinding_key, needs_blinding
 from bpfjit.cache import cpu_flags
+from bpfjit.context import legacy_headers
+from bpfjit.semantics import SKF_LL_OFF, SKF_NET_OFF, legacy_packet_offset
 
 from .x86asm import Mem, r8, r16, r32
 from .x86layout import ALU_OPS, CTX, CTX_SLOT, M32, S1, S2, SHIFT_OPS, s32, sized
@@ -281,14 +283,18 @@ class AluLowering:
 
     def _ld_packet(self, pc: int, insn) -> None:
         """ldabs/ldind: r0 = the big-endian value at a packet offset (imm, or src + imm as
-        a signed 32-bit sum); outside the packet the program returns 0."""
+        a signed 32-bit sum; below 0, an offset from a header, as
+        semantics.legacy_packet_offset maps it); outside the packet the program returns 0."""
         a, size = self.a, insn.spec.size
         d = self.reg[0]
+        mac, net = legacy_headers(self.prog.prog_type)
         if insn.spec.op == "abs":
-            if self.blinds(insn.imm):
-                self._blinded(S1, insn.imm, 64)
+            offset = legacy_packet_offset(insn.imm, mac, net)
+            offset = -1 if offset is None else offset       # (fails the bound's test)
+            if self.blinds(offset):
+                self._blinded(S1, offset, 64)
             else:
-                a("MOV", S1, insn.imm)                      # mov r10, imm
+                a("MOV", S1, offset)                        # mov r10, offset
         else:
             a("MOV", r32(S1), r32(self.reg[insn.src]))      # mov r10d, src32
             if self.blinds(insn.imm):
@@ -297,6 +303,7 @@ class AluLowering:
             elif insn.imm:
                 a("ADD", r32(S1), s32(insn.imm))           # add r10d, imm
             a("MOVSXD", S1, r32(S1))                        # movsxd r10, r10d
+            self._header_offset(mac, net)
         a("CMP", S1, Mem(8, CTX, CTX_SLOT[f"mem_bound{size}"]))   # offset < len - size + 1?
         self._check_jump("ae", "return_zero")
         self._poison_if("AE", S1)                       # (bpfjit.speculation)
@@ -309,3 +316,25 @@ class AluLowering:
             if size == 2:
                 a("ROR", r16(d), 8)                         # ror r0w, 8
                 a("MOVZX", r32(d), r16(d))
+
+    def _header_offset(self, mac: int | None, net: int) -> None:
+        """ldind's offset in r10 below 0: from SKF_NET_OFF on, the network header's
+        offset; from SKF_LL_OFF on, the MAC header's; below, -1, which fails the bound's
+        test (semantics.legacy_packet_offset).  Offsets from 0 up jump over it."""
+        a = self.a
+        done, link, none = a.new_label(), a.new_label(), a.new_label()
+        a("TEST", S1, S1)
+        a.jump("ns", done)                                  # jns done
+        a("CMP", S1, SKF_NET_OFF)
+        a.jump("l", link)                                   # jl link
+        a("ADD", S1, net - SKF_NET_OFF)                     # add r10, net + 0x100000
+        a.jump("jmp", done)
+        a.label(link)
+        if mac is not None:
+            a("CMP", S1, SKF_LL_OFF)
+            a.jump("l", none)                               # jl none
+            a("ADD", S1, mac - SKF_LL_OFF)                  # add r10, mac + 0x200000
+            a.jump("jmp", done)
+        a.label(none)
+        a("MOV", S1, -1)                                    # mov r10, -1
+        a.label(done)

@@ -23,7 +23,7 @@ from .cfg import block_costs, block_leaders, budget_checkpoints, check_structure
 from .errors import BpfError, BudgetExceeded, CallDepthExceeded, HelperCallsExceeded
 from .isa import LDDW_CODE, LDDW_MAP, LDDW_MAP_VALUE, MAX_CALL_DEPTH, STACK_SIZE, Kind
 from .limits import helper_call_limit
-from .context import CONTEXTS, copy_back, refuse_context
+from .context import CONTEXTS, copy_back, legacy_headers, refuse_context
 from .helpers import TailCalled
 from .helpers.loops import loop_result
 from .maps import map_handle
@@ -232,16 +232,21 @@ def _exit_step(insn, pc: int) -> Step:
     return step
 
 
-def _packet_load_step(insn, pc: int) -> Step:
+def _packet_load_step(insn, pc: int, headers: tuple[int | None, int]) -> Step:
     """ldabs/ldind: r0 = the big-endian value at the packet offset imm (+ src, as a
-    signed 32-bit sum); outside the packet the program ends with r0 = 0."""
+    signed 32-bit sum; below 0, an offset from a header: sem.legacy_packet_offset, with
+    the MAC and network headers at `headers`); outside the packet the program ends
+    with r0 = 0."""
     size, imm, nxt = insn.spec.size, insn.imm, pc + 1
     src = insn.src if insn.spec.op == "ind" else None
+    mac, net = headers
     def step(r, st):
         offset = imm if src is None else sem.sext((r[src] + imm) & M32, 32)
+        if offset < 0:
+            offset = sem.legacy_packet_offset(offset, mac, net)
         mem = st.space.mem
         r[1:6] = _ZEROS5
-        if 0 <= offset and offset + size <= mem.hi - MEM_BASE:
+        if offset is not None and offset + size <= mem.hi - MEM_BASE:
             at = MEM_BASE - mem.base + offset
             r[0] = int.from_bytes(mem.buf[at:at + size], "big")
             return nxt
@@ -354,8 +359,7 @@ _BUILDERS: dict[Kind, Callable] = {
     Kind.CALL_LOCAL: _call_local_step, Kind.EXIT: _exit_step,
     Kind.LDDW: _lddw_step, Kind.LDX: _ldx_step, Kind.LDSX: _ldx_step,
     Kind.ST: _st_step, Kind.STX: _stx_step, Kind.ATOMIC: _atomic_step,
-    Kind.LD_PACKET: _packet_load_step,
-}
+}   # (and LD_PACKET, _packet_load_step, which takes the program type's headers)
 
 
 def _charged(step: Step, pc: int, cost: int, budget: int, check: bool) -> Step:
@@ -418,6 +422,8 @@ class Interpreter(TestRunnable):
             if pc in context_accesses:    # the verifier's rewritten context field accesses
                 step = (_context_load_step if insn.kind is Kind.LDX
                         else _context_store_step)(insn, pc)
+            elif insn.kind is Kind.LD_PACKET:
+                step = _packet_load_step(insn, pc, legacy_headers(prog.prog_type))
             elif callbacks and pc in callbacks and insn.kind is Kind.CALL:
                 step, back = _loop_steps(pc, callbacks[pc], prog.slot_count + len(returns))
                 returns.append(back)

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from typing import Callable
 
-__all__ = ["M32", "M64", "sext", "alu_function", "cond_function", "byte_swap"]
+__all__ = ["M32", "M64", "sext", "alu_function", "cond_function", "byte_swap",
+           "SKF_NET_OFF", "SKF_LL_OFF", "legacy_packet_offset"]
 
 M32 = (1 << 32) - 1
 M64 = (1 << 64) - 1
@@ -20,6 +21,26 @@ def sext(value: int, bits: int) -> int:
     """Sign-extend the low `bits` of value to a Python int (may be negative)."""
     value &= (1 << bits) - 1
     return value - (1 << bits) if value >> (bits - 1) else value
+
+
+# legacy packet loads (ldabs/ldind): offsets from these on name a header, not the packet
+SKF_NET_OFF = -0x100000         # SKF_NET_OFF + k: byte k of the network header
+SKF_LL_OFF = -0x200000          # SKF_LL_OFF + k: byte k of the link-layer (MAC) header
+
+
+def legacy_packet_offset(k: int, mac: int | None, net: int) -> int | None:
+    """The packet offset a legacy load's signed 32-bit offset `k` names, given where
+    the MAC header (None: not in the packet) and the network header start: k itself
+    when k >= 0; below 0, as the kernel's bpf_internal_load_pointer_neg_helper reads
+    it, an offset from the network header from SKF_NET_OFF on, from the MAC header
+    from SKF_LL_OFF on; None below that (the load fails)."""
+    if k >= 0:
+        return k
+    if k >= SKF_NET_OFF:
+        return net + k - SKF_NET_OFF
+    if k >= SKF_LL_OFF and mac is not None:
+        return mac + k - SKF_LL_OFF
+    return None
 
 
 def _trunc_div(x: int, y: int) -> int:

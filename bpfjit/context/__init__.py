@@ -9,12 +9,13 @@ each context's field table; the engines its block size and class.
 from __future__ import annotations
 
 from .base import Field, PacketContext, copy_back, refuse_context
-from .skb import SKB_HEADER, TC_ACTIONS, SkbContext
+from .skb import SKB_HEADER, TC_ACTIONS, SkbContext, legacy_headers
 from .xdp import XDP_ACTIONS, XDP_HEADER, XdpContext
 
 __all__ = ["CONTEXTS", "Field", "PacketContext", "XdpContext", "SkbContext", "copy_back",
            "refuse_context", "packet_offsets",
-           "context_field", "XDP_HEADER", "SKB_HEADER", "XDP_ACTIONS", "TC_ACTIONS"]
+           "context_field", "XDP_HEADER", "SKB_HEADER", "XDP_ACTIONS", "TC_ACTIONS",
+           "legacy_headers"]
 
 CONTEXTS: dict[str, type[PacketContext]] = {"xdp": XdpContext, "skb": SkbContext}
 

@@ -16,7 +16,7 @@ import struct
 
 from .base import Field, PacketContext
 
-__all__ = ["SkbContext", "SKB_HEADER", "TC_ACTIONS"]
+__all__ = ["SkbContext", "SKB_HEADER", "TC_ACTIONS", "legacy_headers"]
 
 _STRUCT_SIZE = 192                   # sizeof(struct __sk_buff)
 _POINTERS = struct.Struct("<QQQ")    # data, data_end, data_meta after the struct
@@ -32,6 +32,15 @@ _TC_WRITABLE = {"mark", "priority", "tc_index", "tc_classid", "queue_mapping", "
                 "cb0", "cb1", "cb2", "cb3", "cb4"}
 _SOCKET_WRITABLE = {"cb0", "cb1", "cb2", "cb3", "cb4"}
 _CGROUP_WRITABLE = _SOCKET_WRITABLE | {"mark", "priority", "tstamp"}
+
+
+def legacy_headers(prog_type: str | None) -> tuple[int | None, int]:
+    """Where a program's packet has its MAC header (None: not in it) and its network
+    header, for the legacy loads' SKF_LL_OFF and SKF_NET_OFF offsets: a socket filter
+    or tc program sees the frame from its MAC header, the network header after the
+    14-byte Ethernet header, as the kernel sets it; a cgroup_skb program's packet
+    starts at the network header."""
+    return (None, 0) if prog_type == "cgroup_skb" else (0, 14)
 
 
 def _fields() -> dict[str, Field]:
