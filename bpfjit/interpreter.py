@@ -410,7 +410,8 @@ class Interpreter(TestRunnable):
         self.helpers = {}
         self._current = threading.local()       # the address space of this thread's run
         if prog.env is not None:                 # the kernel's helpers, on this run's memory
-            self.helpers.update(prog.env.helpers(lambda: self._current.space, "interp"))
+            self.helpers.update(prog.env.helpers(lambda: self._current.space, "interp",
+                                                 prog.prog_type))
         self.helpers.update(helpers or {})
         self.budget = budget
         leaders = block_leaders(prog)

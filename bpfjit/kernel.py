@@ -102,10 +102,11 @@ class KernelEnv:
 
     # ---- the helpers, bound to an engine's memory ----------------------------------------
 
-    def helpers(self, memory: Callable[[], HelperMemory], engine: str = "interp"
-                ) -> dict[int, Callable]:
-        """Helper functions by kernel id; `memory()` gives the current run's memory."""
-        call = HelperCall(self, memory, engine)
+    def helpers(self, memory: Callable[[], HelperMemory], engine: str = "interp",
+                prog_type: str | None = None) -> dict[int, Callable]:
+        """Helper functions by kernel id, for a program of `prog_type`; `memory()` gives
+        the current run's memory."""
+        call = HelperCall(self, memory, engine, prog_type)
         return {hid: _bind(helper.impl, call) for hid, helper in KERNEL_HELPERS.items()}
 
 
@@ -117,10 +118,12 @@ def _bind(impl: Callable, call: "HelperCall") -> Callable:
 class HelperCall:
     """What a helper implementation sees of the run that called it."""
 
-    def __init__(self, env: KernelEnv, memory: Callable[[], HelperMemory], engine: str):
+    def __init__(self, env: KernelEnv, memory: Callable[[], HelperMemory], engine: str,
+                 prog_type: str | None = None):
         self.env = env
         self._memory = memory
         self.engine = engine
+        self.prog_type = prog_type      # of the program calling (where its headers are)
         self._handles = {map_handle(i): (i, m) for i, m in enumerate(env.maps.list)}
 
     @property

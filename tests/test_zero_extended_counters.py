@@ -134,17 +134,22 @@ def test_each_exit_test_of_the_copy_bounds_the_counter(engine, test, extension):
         sum(struct.unpack_from("<10H", packet, 14))
 
 
+# r1 = data; a packet shorter than 20 bytes returns 1
+AT_LEAST_20 = """
+    ldxw %r2, [%r1+4]
+    ldxw %r1, [%r1]
+    mov %r3, %r1
+    add %r3, 20
+    mov %r0, 1
+    jgt %r3, %r2, out
+"""
+
+
 def test_a_counter_with_a_high_half_is_not_bounded_by_its_low_half(engine):
     # r2 = 4 or 2^32 + 4 (the packet's byte 14 is 0 or 1), r3 its low half = 4: r3 == 4
     # says r2 & 0xffffffff == 4, not r2 == 4, so the load at data + r2 stays unproven
     # and its check traps where r2 is 2^32 + 4
-    prog = xdp("""
-        ldxw %r2, [%r1+4]
-        ldxw %r1, [%r1]
-        mov %r3, %r1
-        add %r3, 20
-        mov %r0, 1
-        jgt %r3, %r2, out
+    prog = xdp(AT_LEAST_20 + """
         ldxb %r2, [%r1+14]
         and %r2, 1
         lsh %r2, 32
@@ -172,13 +177,7 @@ def test_a_negative_constant_tells_nothing_of_the_low_half(engine):
     # would say, falling through, that the low half is not 0xffffffff.  r2 is the
     # packet's word at 14, and 0xffffffff there makes r4 = (r2 + 1) >> 32 one, and the
     # load at data + 19 + r4 read past a 20-byte packet: unproven, and trapping then
-    prog = xdp("""
-        ldxw %r2, [%r1+4]
-        ldxw %r1, [%r1]
-        mov %r3, %r1
-        add %r3, 20
-        mov %r0, 1
-        jgt %r3, %r2, out
+    prog = xdp(AT_LEAST_20 + """
         ldxw %r2, [%r1+14]
         mov %r3, %r2
         lsh %r3, 32

@@ -111,11 +111,11 @@ class SkbContext(PacketContext):
         self._put("vlan_tci", tci or 0)
         self._put("vlan_proto", self.vlan_proto)
 
-    def set_protocol(self, protocol: int) -> None:
-        """The packet's protocol is now `protocol` (network byte order): a VLAN tag was
-        written into the packet or taken out of it."""
-        self.protocol = protocol
-        self._put("protocol", protocol)
+    def set_field(self, name: str, value: int) -> None:
+        """A helper changed field `name` (protocol, hash, pkt_type): the attribute and
+        the block the program reads."""
+        setattr(self, name, value)
+        self._put(name, value)
 
     def _put(self, name: str, value: int) -> None:
         field = self.FIELDS[name]

@@ -1,6 +1,6 @@
 """Time, randomness and identity: ktime_get_ns (5), get_prandom_u32 (7),
 get_smp_processor_id (8), get_current_pid_tgid (14), get_hash_recalc (34),
-ktime_get_boot_ns (125)."""
+ktime_get_boot_ns (125), ktime_get_coarse_ns (160)."""
 
 from __future__ import annotations
 
@@ -36,4 +36,6 @@ HELPERS = [
                  _hash, "the socket buffer's hash (SkbContext.hash)"),
     KernelHelper(125, "ktime_get_boot_ns", Signature(), lambda call, *_: call.env.clock(),
                  "the boot clock in ns (env.clock here too)"),
+    KernelHelper(160, "ktime_get_coarse_ns", Signature(), lambda call, *_: call.env.clock(),
+                 "the coarse monotonic clock in ns (env.clock here too)"),
 ]

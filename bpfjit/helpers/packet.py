@@ -1,6 +1,8 @@
 """Reading, writing, checksumming and resizing the packet: skb_store_bytes (9),
 l3/l4_csum_replace (10, 11), skb_vlan_push/pop (18, 19), skb_set_tunnel_key (21),
-skb_load_bytes (26),
+skb_load_bytes (26), skb_change_type (32), skb_pull_data (39), csum_update (40),
+set_hash_invalid (41), set_hash (48), skb_load_bytes_relative (68), xdp_get_buff_len
+(188),
 csum_diff (28), skb_change_tail (38), skb_change_head (43), xdp_adjust_head (44),
 skb_adjust_room (50), xdp_adjust_meta (54), xdp_adjust_tail (65),
 xdp_load_bytes (189), xdp_store_bytes (190).
@@ -15,6 +17,7 @@ from __future__ import annotations
 import errno
 
 from ..semantics import M64, sext
+from ..context import legacy_headers
 from .spec import KernelHelper, Signature
 
 __all__ = ["HELPERS", "csum_add", "csum_fold"]
@@ -22,6 +25,7 @@ __all__ = ["HELPERS", "csum_add", "csum_fold"]
 ENOTSUPP = 524                    # the kernel's internal "not supported"
 ETH_HLEN = 14
 _XDP, _SKB = frozenset({"xdp"}), frozenset({"skb"})
+_PACKET_OTHERHOST = 3
 
 
 def _s32(value: int) -> int:
@@ -85,6 +89,43 @@ def skb_store_bytes(call, r1, r2, r3, r4, r5) -> int:
     return _copy_in(call, _s32(r2), r3, r4 & 0xFFFFFFFF, errno.EFAULT)
 
 
+def skb_load_bytes_relative(call, r1, r2, r3, r4, r5) -> int:
+    """(skb, offset, to, len, start): copy len bytes from offset bytes after the MAC
+    header (start 0) or the network header (1), where legacy loads find them
+    (context.legacy_headers); -EFAULT, with `to` zeroed, when they are not there."""
+    memory, size = call.memory, r4 & 0xFFFFFFFF
+    mac, net = legacy_headers(call.prog_type)
+    base = {0: mac, 1: net}.get(r5 & 0xFFFFFFFF)
+    offset = r2 & 0xFFFFFFFF
+    if base is None or offset > 0xFFFF or \
+            _copy_out(call, base + offset, r3, size, errno.EFAULT):
+        if size:
+            memory.write(r3, bytes(size))
+        return _err(errno.EFAULT)
+    return 0
+
+
+def skb_pull_data(call, r1, r2, r3, r4, r5) -> int:
+    """(skb, len): make len bytes (0: all) readable in place; the packet is linear
+    here, so 0 when it has them, else -ENOMEM."""
+    return _resized(call, 0) if r2 & 0xFFFFFFFF <= len(call.context) else \
+        _err(errno.ENOMEM)
+
+
+def skb_change_type(call, r1, r2, r3, r4, r5) -> int:
+    """(skb, type): the packet type, only among PACKET_HOST..PACKET_OTHERHOST (0-3)."""
+    ctx, new = call.context, r2 & 0xFFFFFFFF
+    if ctx.pkt_type > _PACKET_OTHERHOST or new > _PACKET_OTHERHOST:
+        return _err(errno.EINVAL)
+    ctx.set_field("pkt_type", new)
+    return 0
+
+
+def _set_hash(call, value: int) -> int:
+    call.context.set_field("hash", value & 0xFFFFFFFF)
+    return 0
+
+
 def skb_adjust_room(call, r1, r2, r3, r4, r5) -> int:
     """(skb, len_diff, mode, flags): add or remove room after the Ethernet header
     (BPF_ADJ_ROOM_MAC, 1) or after the IPv4/IPv6 header (BPF_ADJ_ROOM_NET, 0)."""
@@ -137,7 +178,7 @@ def skb_vlan_push(call, r1, r2, r3, r4, r5) -> int:
         at = ctx.HEADER + 2 * 6
         ctx.buffer[at:at + _TAG] = _swap16(ctx.vlan_proto).to_bytes(2, "big") + \
             ctx.vlan_tci.to_bytes(2, "big")
-        ctx.set_protocol(ctx.vlan_proto)
+        ctx.set_field("protocol", ctx.vlan_proto)
         _resized(call, 0)
     ctx.set_vlan(r3 & 0xFFFF, _swap16(proto))
     return 0
@@ -153,7 +194,7 @@ def _take_tag_out(call) -> int | None:
     if carried < 0x600:             # a length: 802.3 (raw, 0xffff next) or 802.2 LLC
         carried = 0x0001 if packet[18:20] == b"\xff\xff" else 0x0004
     ctx.remove(2 * 6, _TAG)
-    ctx.set_protocol(_swap16(carried))
+    ctx.set_field("protocol", _swap16(carried))
     _resized(call, 0)
     return tci
 
@@ -298,6 +339,25 @@ HELPERS = [
                                 "packet as the kernel keeps its outermost tag"),
     KernelHelper(19, "skb_vlan_pop", Signature(("ctx",), "errno", True, _SKB),
                  skb_vlan_pop, "pop the outermost VLAN tag"),
+    KernelHelper(32, "skb_change_type", Signature(("ctx", "any"), "errno", contexts=_SKB),
+                 skb_change_type, "set the packet type (0-3, from 0-3)"),
+    KernelHelper(39, "skb_pull_data", Signature(("ctx", "any"), "errno", True, _SKB),
+                 skb_pull_data, "make r2 bytes directly readable (the packet is linear)"),
+    KernelHelper(40, "csum_update", Signature(("ctx", "any"), "errno", contexts=_SKB),
+                 lambda call, *_: _err(ENOTSUPP),
+                 "-ENOTSUPP: the packet has no CHECKSUM_COMPLETE sum, as in a test run"),
+    KernelHelper(41, "set_hash_invalid", Signature(("ctx",), (0, 0), contexts=_SKB),
+                 lambda call, *_: _set_hash(call, 0), "clear the hash"),
+    KernelHelper(48, "set_hash", Signature(("ctx", "any"), (0, 0), contexts=_SKB),
+                 lambda call, r1, r2, *_: _set_hash(call, r2), "set the hash to r2"),
+    KernelHelper(68, "skb_load_bytes_relative", Signature(_CTX_OUT + ("any",), "errno",
+                                                          contexts=_SKB),
+                 skb_load_bytes_relative,
+                 "copy r4 bytes from offset r2 after the MAC (r5 = 0) or network (1) "
+                 "header to r3"),
+    KernelHelper(188, "xdp_get_buff_len", Signature(("ctx",), (0, 0xFFFFFFFF),
+                                                    contexts=_XDP),
+                 lambda call, *_: len(call.context), "the frame's length"),
     KernelHelper(21, "skb_set_tunnel_key", Signature(("ctx", "mem", "size", "any"), "errno",
                                                      contexts=_SKB),
                  skb_set_tunnel_key, "recorded as ctx.tunnel_key"),
