@@ -4,9 +4,11 @@ through BPF_PROG_TEST_RUN (bpfjit.bpfsys), attached to nothing.
 interp, llvm and peachpy share one reading of RFC 9669; the kernel is an independent
 one, so the fuzzer compares against it (`bpfjit fuzz --engines interp,kernel`).  What it
 runs: plain programs as the kernel's `BPF_PROG_TYPE_SYSCALL` (r1 points at a copy of
-the memory, written back after the run) and XDP programs as XDP (the packet; at least
-14 bytes, as the kernel requires), calling no helper but the map helpers (lookup,
-update, delete), on array and hash maps: each has a twin in the kernel
+the memory, written back after the run), XDP programs as XDP (the packet; at least
+14 bytes, as the kernel requires) and tc programs as tc (backends/kernelskb.py: the
+fields of the socket buffer it can reproduce, and the packet's own helpers), calling
+no other helper but the map helpers (lookup, update, delete) and bpf_loop, on array
+and hash maps: each has a twin in the kernel
 (backends/kernelmaps.py), whose `lddw` file descriptors replace the program's map
 indices.  A test run returns 32 bits of r0, so each program is loaded twice: as
 given, and with every exit of its main subprogram preceded by `rsh r0, 32`; r0 is
@@ -33,6 +35,7 @@ from bpfjit.program import Program
 from bpfjit.testrun import TestRunnable
 
 from .kernelmaps import KernelMaps
+from .kernelskb import SKB_HELPERS, check_fields, skb_input, skb_output
 
 __all__ = ["compile_kernel", "KernelProgram", "XDP_MIN_PACKET"]
 
@@ -49,9 +52,13 @@ _HELPERS_RUN = MAP_HELPERS | {BPF_LOOP}   # the helpers the kernel engine's prog
 _MAP_FD, _MAP_VALUE, _FUNCTION = 1, 2, 4
 
 
+_TC = ("sched_cls", "sched_act")
+
+
 def _refuse(reason: str) -> BpfError:
-    return BpfError(f"the kernel engine runs plain and XDP programs that call no helper "
-                    f"but the map helpers and bpf_loop; this one {reason}")
+    return BpfError(f"the kernel engine runs plain, XDP and tc programs that call no helper "
+                    f"but the map helpers, bpf_loop and (tc) the packet's own; this one "
+                    f"{reason}")
 
 
 def _with_map_fds(code: bytes, fds: list[int]) -> bytes:
@@ -94,9 +101,11 @@ class KernelProgram(TestRunnable):
 
     engine = "kernel"
 
-    def __init__(self, program: Program):
+    def __init__(self, program: Program, reads: frozenset[str] = frozenset()):
         self.program = program
-        self.kind = "xdp" if program.context == "xdp" else "syscall"
+        self.kind = "xdp" if program.context == "xdp" else \
+            "sched_cls" if program.context == "skb" else "syscall"
+        self._reads = reads             # (tc) the socket buffer's fields the program reads
         self._fds: list[int] = []
         self._twins = KernelMaps(program.maps.list)
         self._finalizer = weakref.finalize(self, _close_all, self._fds, self._twins)
@@ -128,6 +137,14 @@ class KernelProgram(TestRunnable):
             # so neither can have moved or changed length)
             ctx.buffer[ctx.HEADER - ctx.metalen:ctx.HEADER + len(ctx)] = low.data[:len(data)]
             copy_back(mem, ctx)
+        elif self.kind == "sched_cls":
+            ctx = CONTEXTS["skb"].wrap(mem)
+            data, block = skb_input(ctx, self._reads)
+            low = self._run(self._fds[0], data=data, ctx=block)
+            after = self._twins.read()
+            high = self._run(self._fds[1], data=data, ctx=block)
+            skb_output(ctx, low.data, low.ctx)
+            copy_back(mem, ctx)
         else:
             refuse_context(mem)
             view = as_buffer(mem)
@@ -144,18 +161,21 @@ class KernelProgram(TestRunnable):
         return (high.retval << 32) | low.retval
 
     def run_batch(self, mem: object, count: int) -> tuple[int, float]:
-        """Run an XDP program `count` times in the kernel (one BPF_PROG_TEST_RUN with
-        `repeat`); (r0, ns per run as the kernel timed it).  The kernel repeats only
+        """Run an XDP or tc program `count` times in the kernel (one BPF_PROG_TEST_RUN
+        with `repeat`); (r0, ns per run as the kernel timed it).  The kernel repeats only
         test runs of programs with a packet: a plain program raises BpfError."""
-        if self.kind != "xdp":
+        if self.kind == "syscall":
             raise BpfError("the kernel repeats test runs only of programs with a packet "
-                           "(XDP here); a plain program cannot be timed in the kernel")
+                           "(XDP and tc here); a plain program cannot be timed in the kernel")
         if not isinstance(count, int) or isinstance(count, bool) or not 0 < count < 2**32:
             raise BpfError(f"count must be an int from 1 to 2**32 - 1, got {count!r}")
         r0 = self(mem)
-        data, md = self._xdp_input(CONTEXTS["xdp"].wrap(mem))
+        if self.kind == "xdp":
+            data, ctx = self._xdp_input(CONTEXTS["xdp"].wrap(mem))
+        else:
+            data, ctx = skb_input(CONTEXTS["skb"].wrap(mem), self._reads)
         # (the timed runs start from the maps' entries after that run, and leave them)
-        return r0, float(self._run(self._fds[0], data=data, ctx=md, repeat=count).duration)
+        return r0, float(self._run(self._fds[0], data=data, ctx=ctx, repeat=count).duration)
 
     def _xdp_input(self, ctx) -> tuple[bytes, bytes]:
         """The data (metadata, then the packet) and the struct xdp_md of a test run on
@@ -187,13 +207,16 @@ def compile_kernel(verified, helpers=None) -> KernelProgram:
     prog = verified.source or verified.program      # context accesses as written
     if helpers:
         raise _refuse("was given helpers")
-    if prog.context not in (None, "xdp"):
-        raise _refuse(f"is a {prog.context} program")
+    tc = prog.context == "skb" and prog.prog_type in _TC
+    if prog.context not in (None, "xdp") and not tc:
+        raise _refuse(f"is a {prog.prog_type or prog.context} program")
+    allowed = SKB_HELPERS if tc else _HELPERS_RUN
     for pc, insn in zip(prog.pcs, prog.insns):
-        if insn.kind in _UNSUPPORTED:
+        if insn.kind in _UNSUPPORTED and not (tc and insn.kind is Kind.LD_PACKET):
             raise _refuse(f"{_UNSUPPORTED[insn.kind]} at pc {pc}")
-        if insn.kind is Kind.CALL and insn.imm not in _HELPERS_RUN:
+        if insn.kind is Kind.CALL and insn.imm not in allowed:
             raise _refuse(f"calls helper {insn.imm} at pc {pc}")
         if insn.kind is Kind.LDDW and insn.src not in (0, _MAP_FD, _MAP_VALUE, _FUNCTION):
             raise _refuse(f"loads a pseudo value of kind {insn.src} at pc {pc}")
-    return KernelProgram(prog)
+    reads = frozenset(check_fields(verified)[0]) if tc else frozenset()
+    return KernelProgram(prog, reads)

@@ -26,7 +26,7 @@ _NR_BPF = {"x86_64": 321, "aarch64": 280}
 _MAP_CREATE, _MAP_LOOKUP, _MAP_UPDATE, _MAP_DELETE, _MAP_NEXT_KEY = 0, 1, 2, 3, 4
 _PROG_LOAD, _PROG_TEST_RUN, _BTF_LOAD = 5, 10, 18
 _ATTR_SIZE = 128                        # larger than every field used, zero-filled
-PROG_TYPES = {"xdp": 6, "syscall": 31}  # the kernel's enum bpf_prog_type
+PROG_TYPES = {"sched_cls": 3, "xdp": 6, "syscall": 31}  # the kernel's enum bpf_prog_type
 _SLEEPABLE = 1 << 4                     # BPF_F_SLEEPABLE: syscall programs must be
 _LOG_SIZE = 1 << 20
 _EPERM, _ENOENT, _EINVAL, _ENOSPC = 1, 2, 22, 28
@@ -96,7 +96,7 @@ def _btf_load(blob: bytes) -> int:
 
 def prog_load(code: bytes, prog_type: str, name: str = "bpfjit",
               functions: tuple[int, ...] = ()) -> int:
-    """Load bytecode as a program of `prog_type` ("xdp" or "syscall"); its file
+    """Load bytecode as a program of `prog_type` ("sched_cls", "xdp" or "syscall"); its file
     descriptor.  `functions`: the first pc of each subprogram, to describe them in BTF
     (a program with callbacks needs it).  VerifierError with the kernel verifier's
     reason when it refuses; BackendUnavailable when this process may not load programs."""

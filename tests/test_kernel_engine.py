@@ -309,6 +309,77 @@ def test_run_batch_of_a_plain_program_says_the_kernel_cannot_repeat_it():
 
 
 
+def tc(text: str) -> bpfjit.Program:
+    from bpfjit.kernel import KernelEnv
+    from bpfjit.maps import MapTable
+    return bpfjit.Program(bpfjit.assemble(text).insns, env=KernelEnv(MapTable([])),
+                          context="skb", prog_type="sched_cls")
+
+
+# a tc program: cb[0] = len + mark, cb[1] = the packet's byte 14; mark = 7 and byte 14
+# = 0x5a; returns TC_ACT_SHOT (2)
+TC_FIELDS = """
+    ldxw %r2, [%r1+0]
+    ldxw %r3, [%r1+8]
+    add %r2, %r3
+    stxw [%r1+48], %r2
+    ldxw %r4, [%r1+76]
+    ldxw %r5, [%r1+80]
+    mov %r3, %r4
+    add %r3, 15
+    mov %r0, 0
+    jgt %r3, %r5, out
+    ldxb %r2, [%r4+14]
+    stxw [%r1+52], %r2
+    stb [%r4+14], 0x5a
+    stw [%r1+8], 7
+    mov %r0, 2
+out:
+    exit
+"""
+
+
+@needs_kernel
+@pytest.mark.parametrize("which", ["interp", "kernel"])
+def test_tc_program_sees_and_changes_the_packet_and_reported_fields(which):
+    ctx = bpfjit.SkbContext(bytes(12) + b"\x08\x00" + b"\x11" + bytes(20), mark=100)
+    assert bpfjit.compile(tc(TC_FIELDS), which)(ctx) == 2
+    assert (ctx.cb[0], ctx.cb[1], ctx.mark) == (35 + 100, 0x11, 7)
+    assert ctx.packet[14] == 0x5A
+
+
+@needs_kernel
+def test_tc_program_reading_a_field_the_kernel_sets_otherwise_is_refused():
+    # pkt_type: the kernel's test run makes it 3 (PACKET_OTHERHOST) for a frame to
+    # another address than the loopback device's, where the context says 0
+    fn = bpfjit.compile(tc("ldxw %r0, [%r1+4]\nexit"), "kernel")
+    with pytest.raises(bpfjit.BpfError, match="sets pkt_type to 3"):
+        fn(bpfjit.SkbContext(b"\x02" + bytes(13)))
+    assert fn(bpfjit.SkbContext(bytes(14))) == 0           # to 00:00:00:00:00:00: 0
+    assert fn(bpfjit.SkbContext(b"\x02" + bytes(13), pkt_type=3)) == 3
+    # napi_id: never as bpfjit's context has it; tc_classid: written, not reported back
+    with pytest.raises(bpfjit.BpfError, match="sets napi_id itself"):
+        bpfjit.compile(tc("ldxw %r0, [%r1+84]\nexit"), "kernel")
+    with pytest.raises(bpfjit.BpfError, match="does not report tc_classid"):
+        bpfjit.compile(tc("stw [%r1+72], 1\nmov %r0, 0\nexit"), "kernel")
+
+
+@needs_kernel
+def test_socket_filters_and_cgroup_programs_are_refused_clearly():
+    for prog_type in ("socket_filter", "cgroup_skb"):
+        prog = bpfjit.Program(bpfjit.assemble("mov %r0, 0\nexit").insns, context="skb",
+                              prog_type=prog_type)
+        with pytest.raises(bpfjit.BpfError, match=f"is a {prog_type} program"):
+            bpfjit.compile(prog, "kernel")
+
+
+@needs_kernel
+def test_run_batch_times_a_tc_program_in_the_kernel():
+    fn = bpfjit.compile(tc("mov %r0, 2\nexit"), "kernel")
+    r0, ns = fn.run_batch(bpfjit.SkbContext(bytes(64)), 1000)
+    assert r0 == 2 and ns >= 0
+
+
 def _loop_of_probes(kernel_mode: bool) -> bpfjit.Program:
     """A program the fuzzer drew in kernel mode (campaign seed 0, round 28,981), its
     probes made by `accumulate` as the generator makes them now: a loop of five rounds

@@ -91,7 +91,8 @@ class SkbContext(PacketContext):
         self.cb = list(cb) + [0] * (5 - len(cb))
         self.tunnel_key = None       # what skb_set_tunnel_key set: (struct bytes, flags)
 
-    def _values(self) -> dict[str, int]:
+    def field_values(self) -> dict[str, int]:
+        """Each field's value, by name, as the program will read it."""
         values = {"len": len(self), "pkt_type": self.pkt_type, "mark": self.mark,
                   "queue_mapping": self.queue_mapping, "protocol": self.protocol,
                   "vlan_present": int(self.vlan_tci is not None),
@@ -117,6 +118,11 @@ class SkbContext(PacketContext):
         setattr(self, name, value)
         self._put(name, value)
 
+    def write_field(self, name: str, value: int) -> None:
+        """Field `name` in the block as a run left it (the kernel engine's report): the
+        attributes follow at read_back."""
+        self._put(name, value)
+
     def _put(self, name: str, value: int) -> None:
         field = self.FIELDS[name]
         self.buffer[field.offset:field.offset + field.size] = \
@@ -128,7 +134,7 @@ class SkbContext(PacketContext):
 
     def write_fields(self) -> None:
         self.buffer[:_STRUCT_SIZE] = bytes(_STRUCT_SIZE)
-        for name, value in self._values().items():
+        for name, value in self.field_values().items():
             self._put(name, value)
 
     def refresh(self, data_address: int) -> None:

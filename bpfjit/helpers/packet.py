@@ -126,24 +126,62 @@ def _set_hash(call, value: int) -> int:
     return 0
 
 
+# bpf_skb_adjust_room's flags
+_FIXED_GSO, _ENCAP_L3_IPV4, _ENCAP_L3_IPV6 = 1 << 0, 1 << 1, 1 << 2
+_ENCAP_L4_GRE, _ENCAP_L4_UDP, _NO_CSUM_RESET = 1 << 3, 1 << 4, 1 << 5
+_ENCAP_L2_ETH, _DECAP_L3_IPV4, _DECAP_L3_IPV6 = 1 << 6, 1 << 7, 1 << 8
+_ENCAP_L2_SHIFT = 56
+_ENCAP_L3 = _ENCAP_L3_IPV4 | _ENCAP_L3_IPV6
+_DECAP_L3 = _DECAP_L3_IPV4 | _DECAP_L3_IPV6
+_ADJ_ROOM_FLAGS = _FIXED_GSO | _ENCAP_L3 | _ENCAP_L4_GRE | _ENCAP_L4_UDP | _ENCAP_L2_ETH \
+    | 0xFF << _ENCAP_L2_SHIFT | _DECAP_L3 | _NO_CSUM_RESET
+_BASE_LEN = {0x0800: 20, 0x86DD: 40}       # bpf_skb_net_base_len: the header, no options
+_SKB_MAX_LEN = 16064                       # SKB_MAX_ALLOC with 4 KiB pages
+
+
 def skb_adjust_room(call, r1, r2, r3, r4, r5) -> int:
-    """(skb, len_diff, mode, flags): add or remove room after the Ethernet header
-    (BPF_ADJ_ROOM_MAC, 1) or after the IPv4/IPv6 header (BPF_ADJ_ROOM_NET, 0)."""
-    ctx, diff, mode = call.context, _s32(r2), r3 & 0xFFFFFFFF
-    if mode not in (0, 1):
+    """(skb, len_diff, mode, flags): open (len_diff > 0) or close room after the MAC
+    header (BPF_ADJ_ROOM_MAC, 1) or after the network header's base length, 20 bytes
+    for IPv4 whatever its IHL, 40 for IPv6 (BPF_ADJ_ROOM_NET, 0), with the kernel's
+    checks; the ENCAP_L3 and DECAP_L3 flags set `protocol` to the outer or inner one."""
+    ctx, diff, mode, flags = call.context, _s32(r2), r3 & 0xFFFFFFFF, r4 & M64
+    size, shrink = abs(diff), diff < 0
+    if flags & ~_ADJ_ROOM_FLAGS:
         return _err(errno.EINVAL)
-    offset = ETH_HLEN
-    if mode == 0:
-        packet = ctx.packet
-        protocol = packet[12:14]
-        if protocol == b"\x08\x00" and len(packet) > ETH_HLEN:
-            offset += (packet[ETH_HLEN] & 0xF) * 4
-        elif protocol == b"\x86\xdd":
-            offset += 40
-        else:
-            return _err(ENOTSUPP)
-    return _resized(call, ctx.insert(offset, diff) if diff >= 0 else
-                    ctx.remove(offset, -diff))
+    if size > 0xFFF:
+        return _err(errno.EFAULT)
+    protocol = _swap16(ctx.protocol)
+    base = _BASE_LEN.get(protocol)
+    if base is None or mode not in (0, 1):
+        return _err(ENOTSUPP)
+    offset = ETH_HLEN + (base if mode == 0 else 0)
+    least = base
+    if flags & _DECAP_L3:
+        if not shrink or flags & _DECAP_L3 == _DECAP_L3:
+            return _err(errno.EINVAL)
+        least = 20 if flags & _DECAP_L3_IPV4 else 40
+    left = len(ctx) - ETH_HLEN
+    if shrink and (size >= left or left - size < least) or \
+            not shrink and len(ctx) + size > _SKB_MAX_LEN:
+        return _err(ENOTSUPP)
+    if shrink:
+        if flags & (_ENCAP_L3 | _ENCAP_L4_GRE | _ENCAP_L4_UDP | _ENCAP_L2_ETH
+                    | 0xFF << _ENCAP_L2_SHIFT):
+            return _err(errno.EINVAL)
+        result = ctx.remove(offset, size)
+        if not result and flags & _DECAP_L3:
+            ctx.set_field("protocol", _swap16(0x0800 if flags & _DECAP_L3_IPV4 else 0x86DD))
+        return _resized(call, result)
+    if flags & _ENCAP_L3:
+        inner_mac = flags >> _ENCAP_L2_SHIFT & 0xFF
+        if flags & _ENCAP_L3 == _ENCAP_L3 or \
+                flags & (_ENCAP_L4_GRE | _ENCAP_L4_UDP) == _ENCAP_L4_GRE | _ENCAP_L4_UDP or \
+                flags & _ENCAP_L2_ETH and inner_mac < ETH_HLEN or inner_mac > size:
+            return _err(errno.EINVAL)
+    result = ctx.insert(offset, size)
+    if not result and flags & _ENCAP_L3:
+        ctx.set_field("protocol", _swap16(0x0800 if flags & _ENCAP_L3_IPV4 else 0x86DD))
+    return _resized(call, result)
 
 
 def skb_change_tail(call, r1, r2, r3, r4, r5) -> int:

@@ -1,0 +1,118 @@
+"""tc programs on the kernel engine: a socket buffer given to BPF_PROG_TEST_RUN and
+read back.
+
+The kernel builds the buffer itself from the packet and a `struct __sk_buff`, of
+which it takes mark, priority, ingress_ifindex, ifindex, cb[] and tstamp (the other
+fields must be zero) and reports those back with the packet as the program left it.
+It sets the rest as a receiving device would: `protocol` and `pkt_type` from the
+Ethernet header (eth_type_trans on the loopback device, address 00:00:00:00:00:00),
+`hash`, the VLAN tag, queue_mapping, tc_index and tc_classid to zero, gso_segs to 0.
+So a program runs here only when it reads no field whose value the kernel would set
+otherwise than the context holds, and writes none the kernel does not report; and it
+calls only helpers whose effect is on the packet, the fields reported, the maps or
+its own stack.
+"""
+
+from __future__ import annotations
+
+import struct
+
+from bpfjit.context import SkbContext
+from bpfjit.errors import BpfError
+from bpfjit.isa import Kind
+
+__all__ = ["SKB_HELPERS", "check_fields", "skb_input", "skb_output"]
+
+# helpers a tc program may call here: maps, bpf_loop, and the packet's own helpers
+# (store/load bytes, checksums, VLAN tags, resizing, ECN, type, pull, hash)
+SKB_HELPERS = frozenset((1, 2, 3, 9, 10, 11, 18, 19, 26, 28, 32, 38, 39, 40, 41, 43, 48,
+                         50, 68, 97, 181))
+_IN = {"mark": 8, "priority": 32, "ingress_ifindex": 36, "ifindex": 40, "tstamp": 152}
+_CB = 48
+_REPORTED = set(_IN) | {"cb0", "cb1", "cb2", "cb3", "cb4"}
+# read as the context holds them, whatever it is: the kernel's are the same by making
+_ALIKE = _REPORTED | {"len", "data", "data_end", "data_meta", "wire_len", "gso_size",
+                      "hwtstamp"}
+
+
+# the fields the kernel's test run sets itself (to what _kernel_values says)
+_SET_BY_KERNEL = ("protocol", "pkt_type", "hash", "vlan_present", "vlan_tci", "vlan_proto",
+                  "queue_mapping", "tc_index", "tc_classid", "gso_segs")
+
+
+def _kernel_values(ctx: SkbContext) -> dict[str, int]:
+    """The fields the kernel's test run sets itself, for this packet."""
+    packet = ctx.packet
+    dest, proto = packet[:6], int.from_bytes(packet[12:14], "big")
+    if proto < 0x600:                   # a length: 802.3 raw (0xffff next) or 802.2
+        proto = 0x0001 if packet[14:16] == b"\xff\xff" else 0x0004
+    if dest == bytes(6):
+        pkt_type = 0                    # PACKET_HOST: the loopback device's address
+    elif dest[0] & 1:
+        pkt_type = 1 if dest == b"\xff" * 6 else 2      # broadcast, multicast
+    else:
+        pkt_type = 3                    # PACKET_OTHERHOST
+    return {"protocol": int.from_bytes(proto.to_bytes(2, "big"), "little"),
+            "pkt_type": pkt_type, "hash": 0, "vlan_present": 0, "vlan_tci": 0,
+            "vlan_proto": 0, "queue_mapping": 0, "tc_index": 0, "tc_classid": 0,
+            "gso_segs": 0}
+
+
+def check_fields(verified) -> tuple[set[str], set[str]]:
+    """(fields the program reads, fields it writes), by name; BpfError for a field the
+    kernel's test run would not report back after a write, or never set as bpfjit's
+    context can (napi_id, the socket's addresses and ports, ...)."""
+    by_offset = {f.offset: f.name for f in SkbContext.FIELDS.values()}
+    by_offset.update({192: "data", 200: "data_end", 208: "data_meta"})
+    reads, writes = set(), set()
+    prog = verified.program
+    for pc, region in verified.regions.items():
+        if region != "ctx":
+            continue
+        insn = prog.at(pc)
+        name = by_offset.get(insn.off, f"the field at offset {insn.off}")
+        (reads if insn.kind in (Kind.LDX, Kind.LDSX) else writes).add(name)
+    unknown = reads - _ALIKE - set(_SET_BY_KERNEL)
+    if unknown:
+        raise BpfError(f"the kernel's test run sets {', '.join(sorted(unknown))} itself; "
+                       f"the kernel engine does not run a tc program that reads it")
+    unreported = writes - _REPORTED
+    if unreported:
+        raise BpfError(f"the kernel's test run does not report {', '.join(sorted(unreported))}"
+                       f" back; the kernel engine does not run a tc program that writes it")
+    return reads, writes
+
+
+def skb_input(ctx: SkbContext, reads: set[str]) -> tuple[bytes, bytes]:
+    """The data and the `struct __sk_buff` of a test run on `ctx`; BpfError when the
+    kernel would give a field the program reads another value than the context's."""
+    packet = ctx.packet
+    if len(packet) < 14:
+        raise BpfError(f"the kernel runs tc programs on packets of at least 14 bytes (an "
+                       f"Ethernet header), not {len(packet)}")
+    mine = ctx.field_values()
+    for name, value in _kernel_values(ctx).items():
+        if name in reads and mine.get(name, 0) != value:
+            raise BpfError(f"the kernel's test run sets {name} to {value}, and the program "
+                           f"reads it: the context holds {mine.get(name, 0)}")
+    block = bytearray(192)
+    for name, offset in _IN.items():
+        size = 8 if name == "tstamp" else 4
+        block[offset:offset + size] = (mine[name] & ((1 << 8 * size) - 1)).to_bytes(size,
+                                                                                     "little")
+    struct.pack_into("<5I", block, _CB, *(v & 0xFFFFFFFF for v in ctx.cb))
+    return bytes(packet), bytes(block)
+
+
+def skb_output(ctx: SkbContext, data: bytes, block: bytes) -> None:
+    """The packet and the reported fields as the run left them, into `ctx`."""
+    length = len(ctx)
+    if len(data) > length:
+        ctx.insert(length, len(data) - length)
+    elif len(data) < length:
+        ctx.remove(len(data), length - len(data))
+    ctx.buffer[ctx.HEADER:ctx.HEADER + len(data)] = data
+    for name in _REPORTED:
+        field = SkbContext.FIELDS[name]
+        ctx.write_field(name, int.from_bytes(block[field.offset:field.offset + field.size],
+                                             "little"))
