@@ -5,7 +5,8 @@ interp, llvm and peachpy share one reading of RFC 9669; the kernel is an indepen
 one, so the fuzzer compares against it (`bpfjit fuzz --engines interp,kernel`).  What it
 runs: plain programs as the kernel's `BPF_PROG_TYPE_SYSCALL` (r1 points at a copy of
 the memory, written back after the run), XDP programs as XDP (the packet; at least
-14 bytes, as the kernel requires) and tc programs as tc (backends/kernelskb.py: the
+14 bytes, as the kernel requires; calling also the helpers that read, write, move or
+resize the frame) and tc programs as tc (backends/kernelskb.py: the
 fields of the socket buffer it can reproduce, and the packet's own helpers), calling
 no other helper but the map helpers (lookup, update, delete) and bpf_loop, on array
 and hash maps: each has a twin in the kernel
@@ -47,6 +48,9 @@ _UNSUPPORTED = {Kind.CALLX: "calls a helper", Kind.CALL_BTF: "calls a kernel fun
 # map_lookup_elem, map_update_elem, map_delete_elem: the helpers a run may call
 MAP_HELPERS = frozenset((1, 2, 3))
 _HELPERS_RUN = MAP_HELPERS | {BPF_LOOP}   # the helpers the kernel engine's programs call
+# and an XDP program's helpers on its own frame: csum_diff, xdp_adjust_head,
+# xdp_adjust_meta, xdp_adjust_tail, xdp_get_buff_len, xdp_load_bytes, xdp_store_bytes
+_XDP_HELPERS = _HELPERS_RUN | {28, 44, 54, 65, 188, 189, 190}
 # lddw's pseudo sources: a map (by index here, by file descriptor in the kernel), a
 # map value at an offset, a subprogram's address
 _MAP_FD, _MAP_VALUE, _FUNCTION = 1, 2, 4
@@ -57,8 +61,8 @@ _TC = ("sched_cls", "sched_act")
 
 def _refuse(reason: str) -> BpfError:
     return BpfError(f"the kernel engine runs plain, XDP and tc programs that call no helper "
-                    f"but the map helpers, bpf_loop and (tc) the packet's own; this one "
-                    f"{reason}")
+                    f"but the map helpers, bpf_loop and (XDP, tc) the packet's own; this "
+                    f"one {reason}")
 
 
 def _with_map_fds(code: bytes, fds: list[int]) -> bytes:
@@ -70,6 +74,12 @@ def _with_map_fds(code: bytes, fds: list[int]) -> bytes:
             index = int.from_bytes(raw[at + 4:at + 8], "little")
             raw[at + 4:at + 8] = fds[index].to_bytes(4, "little")
     return bytes(raw)
+
+
+def _maps_named(prog: Program) -> frozenset[int]:
+    """The indices of the maps the program's `lddw`s name (its object may hold more)."""
+    return frozenset(insn.imm for insn in prog.insns
+                     if insn.kind is Kind.LDDW and insn.src in (_MAP_FD, _MAP_VALUE))
 
 
 def high_half_program(prog: Program) -> Program:
@@ -107,7 +117,7 @@ class KernelProgram(TestRunnable):
             "sched_cls" if program.context == "skb" else "syscall"
         self._reads = reads             # (tc) the socket buffer's fields the program reads
         self._fds: list[int] = []
-        self._twins = KernelMaps(program.maps.list)
+        self._twins = KernelMaps(program.maps.list, _maps_named(program))
         self._finalizer = weakref.finalize(self, _close_all, self._fds, self._twins)
         fds = self._twins.fds
         for twin, name in ((program, "bpfjit"), (high_half_program(program), "bpfjit_high")):
@@ -133,9 +143,11 @@ class KernelProgram(TestRunnable):
             low = self._run(self._fds[0], data=data, ctx=md)
             after = self._twins.read()
             high = self._run(self._fds[1], data=data, ctx=md)
-            # the metadata and the packet, as the program left them (it calls no helper,
-            # so neither can have moved or changed length)
-            ctx.buffer[ctx.HEADER - ctx.metalen:ctx.HEADER + len(ctx)] = low.data[:len(data)]
+            # the metadata and the packet as the program left them, moved or resized by
+            # its helpers: the data out starts at the metadata, and the context out
+            # says where the packet starts and ends in it
+            start, end = _XDP_MD.unpack(low.ctx)[:2]
+            ctx.set_frame(low.data[:start], low.data[start:end])
             copy_back(mem, ctx)
         elif self.kind == "sched_cls":
             ctx = CONTEXTS["skb"].wrap(mem)
@@ -210,7 +222,7 @@ def compile_kernel(verified, helpers=None) -> KernelProgram:
     tc = prog.context == "skb" and prog.prog_type in _TC
     if prog.context not in (None, "xdp") and not tc:
         raise _refuse(f"is a {prog.prog_type or prog.context} program")
-    allowed = SKB_HELPERS if tc else _HELPERS_RUN
+    allowed = SKB_HELPERS if tc else _XDP_HELPERS if prog.context == "xdp" else _HELPERS_RUN
     for pc, insn in zip(prog.pcs, prog.insns):
         if insn.kind in _UNSUPPORTED and not (tc and insn.kind is Kind.LD_PACKET):
             raise _refuse(f"{_UNSUPPORTED[insn.kind]} at pc {pc}")

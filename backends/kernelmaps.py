@@ -1,5 +1,6 @@
-"""The maps of a program the kernel engine runs (backends/kerneljit.py): each of the
-program's maps has a twin created in the kernel, of the same type and sizes.  Before a
+"""The maps of a program the kernel engine runs (backends/kerneljit.py): each map the
+program names (its object may hold more) has a twin created in the kernel, of the
+same type and sizes.  Before a
 run the twin is given the map's entries; after it the map takes the twin's, so a run
 in the kernel leaves the program's maps as a run on any other engine does.
 
@@ -20,28 +21,34 @@ TWIN_TYPES = frozenset((_HASH, _ARRAY))
 
 
 class KernelMaps:
-    """The kernel twins of a program's maps, in the program's order (`fds`)."""
+    """The kernel twins of a program's maps, by the program's map index (`fds`: None
+    for a map the program does not name, which needs none)."""
 
-    def __init__(self, maps: list):
-        for the_map in maps:
+    def __init__(self, maps: list, used: frozenset[int] | None = None):
+        used = frozenset(range(len(maps))) if used is None else used
+        self.maps = [m for i, m in enumerate(maps) if i in used]
+        for the_map in self.maps:
             if the_map.spec.type not in TWIN_TYPES:
                 raise BpfError(f"the kernel engine runs programs whose maps are arrays or "
                                f"hash maps; {the_map.spec.name!r} is a "
                                f"{the_map.spec.type_name} map")
-        self.maps = list(maps)
-        self.fds: list[int] = []
+        self.fds: list[int | None] = [None] * len(maps)
+        self._twins: list[int] = []         # the fds of self.maps, in their order
         try:
-            for the_map in self.maps:
-                spec = the_map.spec
-                self.fds.append(bpfsys.map_create(spec.type, spec.key_size,
-                                                  spec.value_size, spec.max_entries))
+            for index, the_map in enumerate(maps):
+                if index in used:
+                    spec = the_map.spec
+                    fd = bpfsys.map_create(spec.type, spec.key_size, spec.value_size,
+                                           spec.max_entries)
+                    self.fds[index] = fd
+                    self._twins.append(fd)
         except BaseException:
             self.close()
             raise
 
     def give(self) -> None:
         """Make every twin hold exactly its map's entries."""
-        for the_map, fd in zip(self.maps, self.fds):
+        for the_map, fd in zip(self.maps, self._twins):
             entries = dict(the_map.items())
             if the_map.spec.type == _HASH:          # a hash map: what the map lacks goes
                 for key in bpfsys.map_keys(fd, the_map.spec.key_size):
@@ -54,7 +61,7 @@ class KernelMaps:
         """Every twin's entries."""
         return [{key: bpfsys.map_lookup(fd, key, m.spec.value_size)
                  for key in bpfsys.map_keys(fd, m.spec.key_size)}
-                for m, fd in zip(self.maps, self.fds)]
+                for m, fd in zip(self.maps, self._twins)]
 
     def take(self, contents: list[dict[bytes, bytes]]) -> None:
         """Give the maps the entries `read` returned (a read-only map is left alone: no
@@ -70,6 +77,7 @@ class KernelMaps:
                     the_map[key] = value
 
     def close(self) -> None:
-        for fd in self.fds:
+        for fd in self._twins:
             bpfsys.close(fd)
-        self.fds.clear()
+        self._twins.clear()
+        self.fds = [None] * len(self.fds)

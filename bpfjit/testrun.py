@@ -27,6 +27,7 @@ import time
 from dataclasses import dataclass
 
 from .context import SkbContext, XdpContext
+from .context.xdp import META_ROOM
 from .errors import BpfError
 
 __all__ = ["TestRunResult", "test_run", "TestRunnable", "XDP_MD", "SK_BUFF_SIZE"]
@@ -38,7 +39,7 @@ SK_BUFF_SIZE = 192               # sizeof(struct __sk_buff)
 _SKB_IN = {"mark": (8, 4), "priority": (32, 4), "ingress_ifindex": (36, 4),
            "ifindex": (40, 4), "cb": (48, 20), "tstamp": (152, 8), "wire_len": (160, 4),
            "gso_segs": (164, 4), "gso_size": (176, 4)}
-_META_MAX = 32                   # the most metadata the kernel takes in front of a frame
+_META_MAX = META_ROOM            # the most metadata the kernel takes in front of a frame
 
 
 @dataclass(frozen=True)

@@ -128,10 +128,15 @@ def test_a_map_without_a_twin_in_the_kernel_is_refused_clearly():
     from bpfjit.kernel import KernelEnv
     from bpfjit.maps import MapSpec, MapTable, make_map
     flows = make_map(MapSpec("flows", 9, 4, 8, 16))
-    prog = bpfjit.Program(bpfjit.assemble("mov %r0, 2\nexit").insns,
+    names_it = "lddw %r1, map_by_fd(0)\nmov %r0, 2\nexit"
+    prog = bpfjit.Program(bpfjit.assemble(names_it).insns,
                           env=KernelEnv(MapTable([flows])), context="xdp", prog_type="xdp")
     with pytest.raises(bpfjit.BpfError, match="'flows' is a lru_hash map"):
         bpfjit.compile(prog, "kernel")
+    # a map of the object that the program does not name needs no twin
+    prog = bpfjit.Program(bpfjit.assemble("mov %r0, 2\nexit").insns,
+                          env=KernelEnv(MapTable([flows])), context="xdp", prog_type="xdp")
+    assert bpfjit.compile(prog, "kernel")(bytes(14)) == 2
 
 
 # counter.o's `total` (map 0, an array of one u64): r0 = the count before this run in both

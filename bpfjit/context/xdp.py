@@ -19,9 +19,12 @@ __all__ = ["XdpContext", "XDP_HEADER", "XDP_ACTIONS", "META_ROOM"]
 # egress_ifindex (4 bytes each), padded to 40
 _LAYOUT = struct.Struct("<QQQIIIxxxx")
 _POINTERS = struct.Struct("<QQQ")
-META_ROOM = 32              # the most metadata the kernel allows in front of a frame
-XDP_HEADER = _LAYOUT.size + META_ROOM
 HEADROOM = 256              # XDP_PACKET_HEADROOM
+XDP_FRAME_SIZE = 40         # struct xdp_frame, which the kernel keeps at the frame's start
+# the most metadata in front of a packet: what the headroom leaves after the xdp_frame
+# (the kernel also caps it at 255 bytes, a multiple of 4; before Linux 6.x, at 32)
+META_ROOM = HEADROOM - XDP_FRAME_SIZE
+XDP_HEADER = _LAYOUT.size + META_ROOM
 FRAME = 3776                # a 4 KiB page less the skb_shared_info room: headroom + data
 ETH_HLEN = 14
 XDP_ACTIONS = {0: "XDP_ABORTED", 1: "XDP_DROP", 2: "XDP_PASS", 3: "XDP_TX", 4: "XDP_REDIRECT"}
@@ -65,8 +68,9 @@ class XdpContext(PacketContext):
         self.ingress_ifindex = ingress_ifindex
         self.rx_queue_index = rx_queue_index
         # the frame as a driver lays it out: 256 bytes of headroom before the packet,
-        # and the rest of the frame after it (what adjust_head / adjust_tail may use)
-        self.headroom = HEADROOM
+        # of which the kernel's struct xdp_frame takes the first 40, and the rest of the
+        # frame after it (what adjust_head / adjust_meta / adjust_tail may use)
+        self.headroom = HEADROOM - XDP_FRAME_SIZE
         self.tailroom = max(0, FRAME - HEADROOM - self.length)
         self.metalen = 0            # bytes of metadata just before the packet
 
@@ -97,11 +101,11 @@ class XdpContext(PacketContext):
 
     def adjust_meta(self, delta: int) -> int:
         """bpf_xdp_adjust_meta: the metadata starts `delta` bytes later (earlier when < 0);
-        at most 32 bytes, a multiple of 4, within the headroom; -EINVAL / -EACCES."""
+        within the headroom (-EINVAL), a multiple of 4 and at most 255 bytes (-EACCES)."""
         metalen = self.metalen - delta
-        if not 0 <= metalen <= min(META_ROOM, self.headroom):
+        if not 0 <= metalen <= self.headroom:
             return -errno.EINVAL
-        if metalen % 4:
+        if metalen % 4 or metalen > 255:
             return -errno.EACCES
         self.metalen = metalen
         return 0
@@ -116,6 +120,20 @@ class XdpContext(PacketContext):
         if result == 0:
             self.headroom += delta
         return result
+
+    def set_frame(self, metadata: bytes, packet: bytes) -> None:
+        """The metadata and packet as a run elsewhere left them (the kernel engine's
+        test run, which reports no more): the headroom stays, and the tailroom is what
+        the frame has left after the packet."""
+        change = len(packet) - self.length
+        if change > 0:
+            self.insert(self.length, change)
+        elif change < 0:
+            self.remove(len(packet), -change)
+        self.buffer[self.HEADER:self.HEADER + len(packet)] = packet
+        self.metalen = len(metadata)
+        self.buffer[self.HEADER - self.metalen:self.HEADER] = metadata
+        self.tailroom = max(0, FRAME - HEADROOM - self.length)
 
     def adjust_tail(self, delta: int) -> int:
         """bpf_xdp_adjust_tail: the packet ends `delta` bytes later (into the frame's

@@ -79,6 +79,16 @@ def _copy_in(call, offset: int, source: int, size: int, error: int) -> int:
     return 0
 
 
+def _xdp_copy(call, offset: int, size: int, other: int, copy) -> int:
+    """xdp_load_bytes / xdp_store_bytes: an offset or a size past 0xffff (both u32:
+    an offset of -1 is 0xffffffff) is -EFAULT, bytes past the frame -EINVAL, as the
+    kernel's bpf_xdp_pointer says."""
+    offset, size = offset & 0xFFFFFFFF, size & 0xFFFFFFFF
+    if offset > 0xFFFF or size > 0xFFFF:
+        return _err(errno.EFAULT)
+    return copy(call, offset, other, size, errno.EINVAL)
+
+
 # ---- socket buffers -------------------------------------------------------------------------
 
 def skb_load_bytes(call, r1, r2, r3, r4, r5) -> int:
@@ -414,18 +424,16 @@ HELPERS = [
                                                   _SKB),
                  skb_adjust_room, "add or remove r2 bytes after the L2 or L3 header"),
     KernelHelper(54, "xdp_adjust_meta", Signature(("ctx", "any"), "errno", True, _XDP),
-                 xdp_adjust_meta, "move the metadata's start by r2 bytes (up to 32 bytes "
+                 xdp_adjust_meta, "move the metadata's start by r2 bytes (up to 216 bytes "
                                   "before the packet)"),
     KernelHelper(65, "xdp_adjust_tail", Signature(("ctx", "any"), "errno", True, _XDP),
                  xdp_adjust_tail, "move the packet's end by r2 bytes"),
     KernelHelper(97, "skb_ecn_set_ce", Signature(("ctx",), (0, 1), True, _SKB),
                  skb_ecn_set_ce, "set ECN Congestion Experienced on an ECN-capable packet"),
     KernelHelper(189, "xdp_load_bytes", Signature(_CTX_OUT, "errno", contexts=_XDP),
-                 lambda call, r1, r2, r3, r4, r5: _copy_out(call, _s32(r2), r3,
-                                                            r4 & 0xFFFFFFFF, errno.EINVAL),
+                 lambda call, r1, r2, r3, r4, r5: _xdp_copy(call, r2, r4, r3, _copy_out),
                  "copy r4 packet bytes from offset r2 to r3"),
     KernelHelper(190, "xdp_store_bytes", Signature(_CTX_MEM, "errno", contexts=_XDP),
-                 lambda call, r1, r2, r3, r4, r5: _copy_in(call, _s32(r2), r3,
-                                                           r4 & 0xFFFFFFFF, errno.EINVAL),
+                 lambda call, r1, r2, r3, r4, r5: _xdp_copy(call, r2, r4, r3, _copy_in),
                  "copy r4 bytes from r3 into the packet at offset r2"),
 ]
