@@ -18,13 +18,13 @@ from the rules above.
 from __future__ import annotations
 
 import struct
-from pathlib import Path
 
 import pytest
 
 import bpfjit
 
-ELF = Path(__file__).parent / "elf"
+from skb_programs import tc_program
+
 M32 = 0xFFFFFFFF
 EFAULT, EINVAL, ENOTSUPP = 14, 22, 524
 NET, MAC = 0, 1
@@ -66,9 +66,7 @@ def adjust(diff: int, mode: int, flags: int = 0) -> bpfjit.Program:
         mov %r0, 0
         exit
     """
-    env = bpfjit.load_elf(ELF / "tc_classify.o").env        # the kernel's helpers
-    return bpfjit.Program(bpfjit.assemble(text).insns, env=env, context="skb",
-                          prog_type="sched_cls")
+    return tc_program(text)
 
 
 def run(engine: str, prog: bpfjit.Program, frame: bytes) -> tuple[list[int], bytes]:

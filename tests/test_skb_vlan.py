@@ -20,13 +20,12 @@ are worked out here from the helpers' description above.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 import bpfjit
 
-ELF = Path(__file__).parent / "elf"
+from skb_programs import tc_program
+
 
 TC_ACT_OK = 0
 MACS = bytes(range(1, 13))
@@ -52,9 +51,7 @@ def record_after(calls: str) -> bpfjit.Program:
         mov %r0, 0
         exit
     """
-    env = bpfjit.load_elf(ELF / "tc_classify.o").env        # the kernel's helpers
-    return bpfjit.Program(bpfjit.assemble(text).insns, env=env, context="skb",
-                          prog_type="sched_cls")
+    return tc_program(text)
 
 
 def push(proto: int, tci: int) -> str:

@@ -20,6 +20,8 @@ import pytest
 
 import bpfjit
 
+from skb_programs import tc_program
+
 ELF = Path(__file__).parent / "elf"
 M32 = 0xFFFFFFFF
 EFAULT, EINVAL, ENOMEM, ENOTSUPP = 14, 22, 12, 524
@@ -52,9 +54,7 @@ def record_after(call: str) -> bpfjit.Program:
         mov %r0, 0
         exit
     """
-    env = bpfjit.load_elf(ELF / "tc_classify.o").env        # the kernel's helpers
-    return bpfjit.Program(bpfjit.assemble(text).insns, env=env, context="skb",
-                          prog_type="sched_cls")
+    return tc_program(text)
 
 
 def run(engine: str, call: str, packet: bytes = FRAME) -> list[int]:
