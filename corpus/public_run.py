@@ -5,9 +5,12 @@ locally): each program is loaded, verified in checked mode and run on every engi
 with a handful of packets (IPv4 TCP and UDP, IPv6 UDP, ARP, a VLAN-tagged IPv4),
 each engine on a fresh load so that its maps start empty.  A program "runs" when no
 engine raises and every engine returns the same values, leaves the same packets and
-the same map contents.  Each program that stops says where and why.
+the same map contents.  Each program that stops says where and why.  With `--kernel`
+(root, where the kernel engine is available), each program that runs alike is run by
+the running kernel too, an independent oracle: it agrees, differs, or cannot run the
+program (its limits: bpfjit.backends.kerneljit), and the summary counts each.
 
-    python corpus/public_run.py [--type SECTION=TYPE]... OBJECT...
+    python corpus/public_run.py [--kernel] [--type SECTION=TYPE]... OBJECT...
 
 Tracing programs (kprobe, tracepoint, ...) are listed but not counted: the goal is
 the packet programs.
@@ -85,8 +88,10 @@ def _digest(m) -> tuple:
     return hashlib.sha256(m.arena).hexdigest(), keys, getattr(m, "records", None)
 
 
-def check(path: Path, section: str, function: str, types: dict[str, str]) -> tuple[str, str]:
-    """("run" | "load" | "verify" | "engines", detail) for one program."""
+def check(path: Path, section: str, function: str, types: dict[str, str],
+          kernel: bool = False) -> tuple[str, str]:
+    """("ok" | "load" | "verify" | "run" | "engines" | "kernel", detail) for one
+    program; with `kernel`, an "ok" program's detail says what the kernel made of it."""
     load_options = {}
     if section in types:
         load_options["prog_type"] = types[section]
@@ -100,12 +105,15 @@ def check(path: Path, section: str, function: str, types: dict[str, str]) -> tup
         return "verify", str(exc)
     frames = packets()
     seen = {}
-    for engine in bpfjit.engines():
+
+    def outcome(engine: str):
         fresh = bpfjit.load_elf(str(path), section=section, function=function, **load_options)
         fresh.env.clock = lambda: 1_000_000_000          # runs repeatable on every engine
         fresh.env.random.seed(1)
+        return _outcome(fresh, engine, frames)
+    for engine in bpfjit.engines():
         try:
-            seen[engine] = _outcome(fresh, engine, frames)
+            seen[engine] = outcome(engine)
         except bpfjit.BpfError as exc:
             return "run", f"{engine}: {exc}"
     first = next(iter(seen.values()))
@@ -113,7 +121,18 @@ def check(path: Path, section: str, function: str, types: dict[str, str]) -> tup
     if differ:
         return "engines", f"{', '.join(differ)} differ from {next(iter(seen))}"
     verdicts = collections.Counter(r0 for _, r0, _, _ in first[0])
-    return "ok", ", ".join(f"{r0}x{n}" for r0, n in sorted(verdicts.items()))
+    detail = ", ".join(f"{r0}x{n}" for r0, n in sorted(verdicts.items()))
+    if not kernel:
+        return "ok", detail
+    try:
+        theirs = outcome("kernel")
+    except bpfjit.BpfError as exc:
+        return "ok", f"{detail}; kernel cannot run it: {exc}"
+    if theirs != first:
+        return "kernel", f"the kernel differs from {next(iter(seen))}: " + "; ".join(
+            f"{mine[0]}: {mine[1]:#x} vs {other[1]:#x}" for mine, other in
+            zip(first[0], theirs[0]) if mine != other)
+    return "ok", f"{detail}; the kernel agrees"
 
 
 def programs(path: Path) -> list[tuple[str, str]]:
@@ -141,24 +160,34 @@ def main() -> None:
     parser.add_argument("objects", nargs="+", type=Path)
     parser.add_argument("--type", action="append", default=[], metavar="SECTION=TYPE",
                         help="program type for a section the loader does not know")
+    parser.add_argument("--kernel", action="store_true",
+                        help="also run each program that runs alike on the kernel engine")
     args = parser.parse_args()
+    if args.kernel and "kernel" not in bpfjit.engines(kernel=True):
+        parser.error("--kernel: the kernel engine is not available here (root needed)")
     types = dict(t.split("=", 1) for t in args.type)
     counts: collections.Counter = collections.Counter()
     reasons: collections.Counter = collections.Counter()
+    oracle: collections.Counter = collections.Counter()     # what the kernel made of "ok"
     for path in args.objects:
         for section, function in programs(path):
             if section.startswith(_TRACING):
                 print(f"{path.name} {section}/{function}: not a packet program")
                 continue
-            stage, detail = check(path, section, function, types)
+            stage, detail = check(path, section, function, types, args.kernel)
             counts[stage] += 1
             if stage != "ok":
                 reasons[_reason(detail)] += 1
+            elif args.kernel:
+                oracle["agrees" if detail.endswith("agrees") else "cannot"] += 1
             print(f"{path.name} {section}/{function}: {stage.upper()} {detail[:160]}")
     total = sum(counts.values())
     print(f"\n{total} packet programs: {counts['ok']} run on every engine alike; stopped at "
           f"load {counts['load']}, verify {counts['verify']}, run {counts['run']}, "
           f"engines disagree {counts['engines']}")
+    if args.kernel:
+        print(f"the kernel: agrees on {oracle['agrees']}, cannot run {oracle['cannot']}, "
+              f"differs on {counts['kernel']}")
     for reason, n in reasons.most_common():
         print(f"  {n:3}  {reason}")
 
