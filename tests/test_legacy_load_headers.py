@@ -9,7 +9,8 @@ header is at 14 (the kernel sets it after the Ethernet header); a cgroup_skb
 program's packet starts at the network header and has no MAC header before it, so
 SKF_LL_OFF loads end the program.  (samples/bpf/tcbpf1_kern.c reads the IPv4 header
 with `load_byte(skb, BPF_LL_OFF + ...)`: before, every engine ended it there.)  The
-kernel's test runs of the tc programs here (BPF_PROG_TEST_RUN) gave the same r0.
+tc programs here run on the kernel engine too, where it is available, and give the
+same r0.
 
 Expected values are the bytes of FRAME, read big-endian.
 """

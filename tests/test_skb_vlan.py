@@ -9,8 +9,8 @@ becomes what the tag carried); then, if the packet's next header is a VLAN tag
 again, that one moves out of the packet into the buffer.  A protocol other than
 802.1Q (0x8100) or 802.1ad (0x88a8) pushes an 802.1Q tag.
 
-The kernel's test runs of every program here (BPF_PROG_TEST_RUN, a zeroed `__sk_buff`)
-gave the same cb[] and packets; the kernel engine does not run skb programs.
+These tests run on the kernel engine too, where it is available (it runs tc programs:
+backends/kernelskb.py), and the kernel's own helpers give the same cb[] and packets.
 
 Each program stores the helper's result in cb[0] and the fields after it in cb[1..4]
 (vlan_present, vlan_tci, vlan_proto, protocol); `protocol` and `vlan_proto` are in

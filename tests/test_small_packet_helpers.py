@@ -7,8 +7,8 @@ for a test run (a linear packet, no checksum offload state: csum_update answers
 Each tc program stores the helper's result in cb[0] and, after it, what it may have
 changed: cb[1] the 4 bytes a load wrote (little-endian; the buffer held 0xaaaaaaaa),
 cb[2] `hash`, cb[3] `pkt_type`, cb[4] `data_end - data`.  The kernel's test runs of
-these programs (BPF_PROG_TEST_RUN, a zeroed `__sk_buff`) gave the same cb[] (the
-kernel engine runs no skb program).  Expected values are worked out from the
+these programs give the same cb[]: the tests run on the kernel engine too, where it is
+available.  Expected values are worked out from the
 kernel's helpers as described in each test.
 """
 
