@@ -35,7 +35,7 @@ from bpfjit.memory import as_buffer
 from bpfjit.program import Program
 from bpfjit.testrun import TestRunnable
 
-from .kernelmaps import KernelMaps
+from .kernelmaps import KernelMaps, on_one_cpu
 from .kernelskb import SKB_HELPERS, check_fields, skb_input, skb_output
 
 __all__ = ["compile_kernel", "KernelProgram", "XDP_MIN_PACKET"]
@@ -129,10 +129,13 @@ class KernelProgram(TestRunnable):
         self.extra: dict = {}
 
     def _run(self, fd: int, **inputs) -> bpfsys.TestRun:
-        """One test run, its twins given the maps' entries first."""
+        """One test run, its twins given the maps' entries first, on one CPU (whose
+        values of a per-CPU map are the run's: `self._cpu`)."""
         if self._twins.maps:
             self._twins.give()
-        return bpfsys.test_run(fd, **inputs)
+        with on_one_cpu() as cpu:
+            self._cpu = cpu
+            return bpfsys.test_run(fd, **inputs)
 
     def __call__(self, mem: object = None) -> int:
         """Run once on `mem` (bytes-like or None; for an XDP program, the packet or an
@@ -141,7 +144,7 @@ class KernelProgram(TestRunnable):
             ctx = CONTEXTS["xdp"].wrap(mem)
             data, md = self._xdp_input(ctx)
             low = self._run(self._fds[0], data=data, ctx=md)
-            after = self._twins.read()
+            after = self._twins.read(self._cpu)
             high = self._run(self._fds[1], data=data, ctx=md)
             # the metadata and the packet as the program left them, moved or resized by
             # its helpers: the data out starts at the metadata, and the context out
@@ -153,7 +156,7 @@ class KernelProgram(TestRunnable):
             ctx = CONTEXTS["skb"].wrap(mem)
             data, block = skb_input(ctx, self._reads)
             low = self._run(self._fds[0], data=data, ctx=block)
-            after = self._twins.read()
+            after = self._twins.read(self._cpu)
             high = self._run(self._fds[1], data=data, ctx=block)
             skb_output(ctx, low.data, low.ctx)
             copy_back(mem, ctx)
@@ -163,7 +166,7 @@ class KernelProgram(TestRunnable):
             data = bytes(view)
             try:
                 low = self._run(self._fds[0], ctx=data, ctx_in_place=True)
-                after = self._twins.read()
+                after = self._twins.read(self._cpu)
                 high = self._run(self._fds[1], ctx=data, ctx_in_place=True)
             except BpfError as exc:
                 raise BpfError(f"{exc} (the kernel needs the memory to cover every offset "

@@ -4,20 +4,49 @@ same type and sizes.  Before a
 run the twin is given the map's entries; after it the map takes the twin's, so a run
 in the kernel leaves the program's maps as a run on any other engine does.
 
-Only arrays and hash maps: their semantics are the same in bpfjit and the kernel, and
-a run's effect on them is deterministic (an LRU map's evictions, per-CPU values and
-the other types are not, or have no twin), so the engine refuses the others."""
+Arrays and hash maps, and their per-CPU kinds: their semantics are the same in bpfjit
+and the kernel, and a run's effect on them is deterministic (an LRU map's evictions
+are not, and the other types have no twin), so the engine refuses the others.  bpfjit
+keeps one CPU's values of a per-CPU map; its twin is given them on every CPU, the
+kernel's test runs are made on one CPU (`on_one_cpu`), and that CPU's values are
+taken back."""
 
 from __future__ import annotations
+
+import contextlib
+import os
 
 from bpfjit import bpfsys
 from bpfjit.errors import BpfError
 
-__all__ = ["KernelMaps", "TWIN_TYPES"]
+__all__ = ["KernelMaps", "TWIN_TYPES", "on_one_cpu"]
 
 # the kernel's map types (enum bpf_map_type) a twin is made for
-_HASH, _ARRAY = 1, 2
-TWIN_TYPES = frozenset((_HASH, _ARRAY))
+_HASH, _ARRAY, _PERCPU_HASH, _PERCPU_ARRAY = 1, 2, 5, 6
+TWIN_TYPES = frozenset((_HASH, _ARRAY, _PERCPU_HASH, _PERCPU_ARRAY))
+_HASHES = frozenset((_HASH, _PERCPU_HASH))
+_PER_CPU = frozenset((_PERCPU_HASH, _PERCPU_ARRAY))
+
+
+def _possible_cpus() -> int:
+    """How many CPUs the kernel may have: a per-CPU map's value from user space is one
+    8-byte-aligned value for each."""
+    with open("/sys/devices/system/cpu/possible") as f:
+        last = f.read().strip().split(",")[-1].split("-")[-1]
+    return int(last) + 1
+
+
+@contextlib.contextmanager
+def on_one_cpu():
+    """Run what is inside on one CPU (the lowest this thread may use), whose values of
+    a per-CPU map the twins take back; `cpu` is that CPU's number."""
+    allowed = os.sched_getaffinity(0)
+    cpu = min(allowed)
+    os.sched_setaffinity(0, {cpu})
+    try:
+        yield cpu
+    finally:
+        os.sched_setaffinity(0, allowed)
 
 
 class KernelMaps:
@@ -47,21 +76,35 @@ class KernelMaps:
             raise
 
     def give(self) -> None:
-        """Make every twin hold exactly its map's entries."""
+        """Make every twin hold exactly its map's entries (a per-CPU twin: on every CPU)."""
         for the_map, fd in zip(self.maps, self._twins):
             entries = dict(the_map.items())
-            if the_map.spec.type == _HASH:          # a hash map: what the map lacks goes
+            if the_map.spec.type in _HASHES:        # a hash map: what the map lacks goes
                 for key in bpfsys.map_keys(fd, the_map.spec.key_size):
                     if key not in entries:
                         bpfsys.map_delete(fd, key)
             for key, value in entries.items():
+                if the_map.spec.type in _PER_CPU:
+                    value = _padded(value) * _possible_cpus()
                 bpfsys.map_update(fd, key, value)
 
-    def read(self) -> list[dict[bytes, bytes]]:
-        """Every twin's entries."""
-        return [{key: bpfsys.map_lookup(fd, key, m.spec.value_size)
-                 for key in bpfsys.map_keys(fd, m.spec.key_size)}
-                for m, fd in zip(self.maps, self._twins)]
+    def read(self, cpu: int = 0) -> list[dict[bytes, bytes]]:
+        """Every twin's entries (a per-CPU twin's on `cpu`)."""
+        out = []
+        for m, fd in zip(self.maps, self._twins):
+            size = m.spec.value_size
+            if m.spec.type not in _PER_CPU:
+                out.append({key: bpfsys.map_lookup(fd, key, size)
+                            for key in bpfsys.map_keys(fd, m.spec.key_size)})
+                continue
+            stride = len(_padded(bytes(size)))
+            entries = {}
+            for key in bpfsys.map_keys(fd, m.spec.key_size):
+                values = bpfsys.map_lookup(fd, key, stride * _possible_cpus())
+                entries[key] = None if values is None else \
+                    values[cpu * stride:cpu * stride + size]
+            out.append(entries)
+        return out
 
     def take(self, contents: list[dict[bytes, bytes]]) -> None:
         """Give the maps the entries `read` returned (a read-only map is left alone: no
@@ -69,7 +112,7 @@ class KernelMaps:
         for the_map, entries in zip(self.maps, contents):
             if the_map.read_only:
                 continue
-            if the_map.spec.type == _HASH:
+            if the_map.spec.type in _HASHES:
                 for key in [key for key in the_map if key not in entries]:
                     del the_map[key]
             for key, value in entries.items():
@@ -81,3 +124,8 @@ class KernelMaps:
             bpfsys.close(fd)
         self._twins.clear()
         self.fds = [None] * len(self.fds)
+
+
+def _padded(value: bytes) -> bytes:
+    """A per-CPU value as user space passes each CPU's: padded to 8 bytes."""
+    return value + bytes(-len(value) % 8)

@@ -314,6 +314,54 @@ def test_run_batch_of_a_plain_program_says_the_kernel_cannot_repeat_it():
 
 
 
+# key 0 of map 0 (a per-CPU map of u64 values): r0 = its value before this run (or
+# 100 when it has none, then inserted as 1), incremented in place
+PER_CPU_COUNT = """
+    stw [%r10-4], 0
+    lddw %r1, map_by_fd(0)
+    mov %r2, %r10
+    add %r2, -4
+    call 1
+    jeq %r0, 0, insert
+    ldxdw %r1, [%r0]
+    mov %r2, %r1
+    add %r2, 1
+    stxdw [%r0], %r2
+    mov %r0, %r1
+    exit
+insert:
+    stdw [%r10-16], 1
+    lddw %r1, map_by_fd(0)
+    mov %r2, %r10
+    add %r2, -4
+    mov %r3, %r10
+    add %r3, -16
+    mov %r4, 0
+    call 2
+    mov %r0, 100
+    exit
+"""
+
+
+@needs_kernel
+@pytest.mark.parametrize("which", ["interp", "kernel"])
+@pytest.mark.parametrize("map_type", [5, 6])        # per-CPU hash, per-CPU array
+def test_per_cpu_maps_run_on_one_cpu_and_keep_its_values(which, map_type):
+    # bpfjit keeps one CPU's values; the kernel's twin gets them on every CPU, runs on
+    # one, and that CPU's values come back
+    from bpfjit.kernel import KernelEnv
+    from bpfjit.maps import MapSpec, MapTable, make_map
+    counts = make_map(MapSpec("counts", map_type, 4, 8, 4))
+    prog = bpfjit.Program(bpfjit.assemble(PER_CPU_COUNT).insns,
+                          env=KernelEnv(MapTable([counts])), context="xdp", prog_type="xdp")
+    fn = bpfjit.compile(prog, which)
+    if map_type == 5:                                   # a hash: no key 0 yet
+        assert fn(bytes(14)) == 100 and counts.ints() == {0: 1}
+    counts[0] = 41
+    assert fn(bytes(14)) == 41
+    assert counts.ints()[0] == 42
+
+
 def tc(text: str) -> bpfjit.Program:
     from bpfjit.kernel import KernelEnv
     from bpfjit.maps import MapTable
