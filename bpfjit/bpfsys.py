@@ -102,20 +102,32 @@ def prog_load(code: bytes, prog_type: str, name: str = "bpfjit",
     reason when it refuses; BackendUnavailable when this process may not load programs."""
     insns = ffi.from_buffer(code)
     license_text = ffi.new("char[]", b"GPL")
-    log = ffi.new("char[]", _LOG_SIZE)
     flags = _SLEEPABLE if prog_type == "syscall" else 0
-    attr = _LOAD.pack(PROG_TYPES[prog_type], len(code) // 8, int(ffi.cast("uintptr_t", insns)),
-                      int(ffi.cast("uintptr_t", license_text)), 1, _LOG_SIZE,
-                      int(ffi.cast("uintptr_t", log)), 0, flags, name.encode()[:15])
-    btf_fd = -1
-    if functions:
-        btf_fd = _btf_load(function_btf(len(functions)))
-        records = b"".join(struct.pack("<II", pc, 3 + i) for i, pc in enumerate(functions))
-        info = ffi.from_buffer(records)
-        attr += _LOAD_BTF.pack(0, 0, btf_fd, 8, int(ffi.cast("uintptr_t", info)),
-                               len(functions))
-    try:
+    btf_fd = _btf_load(function_btf(len(functions))) if functions else -1
+    records = ffi.from_buffer(b"".join(struct.pack("<II", pc, 3 + i)
+                                       for i, pc in enumerate(functions))) if functions else None
+
+    def load(log) -> tuple[int, int]:
+        """BPF_PROG_LOAD, with a verifier log (level 1) into `log` or none."""
+        level, size = (1, _LOG_SIZE) if log is not None else (0, 0)
+        attr = _LOAD.pack(PROG_TYPES[prog_type], len(code) // 8,
+                          int(ffi.cast("uintptr_t", insns)),
+                          int(ffi.cast("uintptr_t", license_text)), level, size,
+                          int(ffi.cast("uintptr_t", log)) if log is not None else 0, 0,
+                          flags, name.encode()[:15])
+        if functions:
+            attr += _LOAD_BTF.pack(0, 0, btf_fd, 8, int(ffi.cast("uintptr_t", records)),
+                                   len(functions))
         fd, error, _ = _bpf(_PROG_LOAD, attr)
+        return fd, error
+
+    # no log first: a program the verifier walks long has a log past any buffer, and a
+    # log that does not fit fails the load (ENOSPC); the log only says why one failed
+    log = ffi.new("char[]", _LOG_SIZE)
+    try:
+        fd, error = load(None)
+        if fd < 0 and error != _EPERM:
+            fd, error = load(log)
     finally:
         if btf_fd >= 0:
             close(btf_fd)

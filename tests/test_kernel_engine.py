@@ -108,6 +108,16 @@ def test_what_the_kernel_refuses_is_a_verifier_error_with_its_reason():
 
 
 @needs_kernel
+def test_a_program_whose_verifier_log_would_not_fit_loads():
+    # 60,000 trips: the kernel's verifier walks them all, and its log at level 1 would
+    # pass the 1 MiB buffer, which made the load fail with ENOSPC: programs load with
+    # no log, which is asked for only to say why one was refused
+    prog = bpfjit.assemble("mov %r1, 0\nloop:\nadd %r1, 1\njlt %r1, 60000, loop\n"
+                           "mov %r0, %r1\nexit")
+    assert bpfjit.compile(prog, "kernel")(bytes(8)) == 60000
+
+
+@needs_kernel
 def test_helper_calls_are_refused_clearly():
     from bpfjit.kernel import KernelEnv
     from bpfjit.maps import MapTable
