@@ -444,6 +444,29 @@ def test_a_round_runs_its_programs_without_hypothesis_simplest():
     assert len(set(firsts)) == 3
 
 
+def test_the_first_program_the_kernel_refuses_for_a_reason_is_saved(tmp_path):
+    # a kernel campaign counts the programs the kernel's verifier refuses apart (not a
+    # wrong result); the first of each reason is saved, so that it can be looked at
+    from bpfjit.fuzz.campaign import CampaignStats, _differential_round
+    from bpfjit.fuzz.oracle import Outcome
+
+    class Refusing:
+        def run(self, raw, mem, engines, context=None, coverage=False):
+            why = "too many states" if raw[0] % 2 else "invalid access"
+            return [Outcome(0, None, b""),
+                    Outcome("VerifierError", None, b"", detail=f"the kernel said: {why}")]
+
+    stats = CampaignStats()
+    _differential_round(Refusing(), ["interp", "kernel"], 7, 20, stats, None, shrink=False,
+                        out_dir=tmp_path)
+    assert sum(stats.refused.values()) == 20
+    saved = sorted(tmp_path.glob("refused-*.data"))
+    assert len(saved) == len(stats.refused) == len(stats.saved)
+    for path in saved:
+        text = path.read_text()
+        assert "the kernel said: " in text and "-- asm" in text
+
+
 def _programs_in_rounds(rng, rounds: int) -> list:
     """Programs as a campaign draws them: ten from each of `rounds` hypothesis runs,
     after the two every run starts with (one run's programs are alike)."""

@@ -127,7 +127,11 @@ def save_failure(out_dir: Path, kind: str, raw: bytes, mem: bytes, engines: list
 
 def _differential_round(worker: Worker, engines: list[str], seed: int, examples: int,
                         stats: CampaignStats, counter, shrink: bool = True,
-                        deadline: float = float("inf"), coverage: bool = False) -> None:
+                        deadline: float = float("inf"), coverage: bool = False,
+                        out_dir: Path | None = None) -> None:
+    """One hypothesis run of `examples` programs; _Found for a mismatch or a crash.
+    Programs the kernel refuses are counted by reason, and the first of each reason
+    is saved in `out_dir` (when given) as a `refused-*.data` file."""
     from hypothesis import HealthCheck, Phase, given, settings
     from hypothesis import seed as fixed_seed
 
@@ -161,6 +165,10 @@ def _differential_round(worker: Worker, engines: list[str], seed: int, examples:
             said = outcomes[engines.index("kernel")]
             if said.result == "VerifierError":      # not a wrong result: counted apart
                 stats.refused[said.detail] = stats.refused.get(said.detail, 0) + 1
+                if out_dir is not None and stats.refused[said.detail] == 1:
+                    stats.saved.append(str(save_failure(
+                        out_dir, "refused", raw, mem, engines, outcomes, prog.context,
+                        note=said.detail.replace("\n", " "))))
                 return
         if any(o != outcomes[0] for o in outcomes[1:]):
             raise _Found("mismatch", raw, mem, engines, outcomes, prog.context)
@@ -280,7 +288,7 @@ def run_campaign(engines: list[str], examples: int | None, seconds: float | None
             before = stats.programs
             try:
                 _differential_round(worker, engines, _round_seed(seed, round_no), count,
-                                    stats, counter, coverage=True)
+                                    stats, counter, coverage=True, out_dir=out_dir)
             except _Found as found:            # hypothesis has shrunk it already
                 _record(stats, out_dir, found)
             except Exception as exc:            # noqa: BLE001 - hypothesis's Flaky
