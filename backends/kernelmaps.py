@@ -14,6 +14,7 @@ taken back."""
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 
 from bpfjit import bpfsys
@@ -28,6 +29,7 @@ _HASHES = frozenset((_HASH, _PERCPU_HASH))
 _PER_CPU = frozenset((_PERCPU_HASH, _PERCPU_ARRAY))
 
 
+@functools.cache
 def _possible_cpus() -> int:
     """How many CPUs the kernel may have: a per-CPU map's value from user space is one
     8-byte-aligned value for each."""
@@ -62,18 +64,20 @@ class KernelMaps:
                                f"hash maps; {the_map.spec.name!r} is a "
                                f"{the_map.spec.type_name} map")
         self.fds: list[int | None] = [None] * len(maps)
-        self._twins: list[int] = []         # the fds of self.maps, in their order
         try:
             for index, the_map in enumerate(maps):
                 if index in used:
                     spec = the_map.spec
-                    fd = bpfsys.map_create(spec.type, spec.key_size, spec.value_size,
-                                           spec.max_entries)
-                    self.fds[index] = fd
-                    self._twins.append(fd)
+                    self.fds[index] = bpfsys.map_create(spec.type, spec.key_size,
+                                                        spec.value_size, spec.max_entries)
         except BaseException:
             self.close()
             raise
+
+    @property
+    def _twins(self) -> list[int]:
+        """The twins' file descriptors, in the order of `maps`."""
+        return [fd for fd in self.fds if fd is not None]
 
     def give(self) -> None:
         """Make every twin hold exactly its map's entries (a per-CPU twin: on every CPU)."""
@@ -122,7 +126,6 @@ class KernelMaps:
     def close(self) -> None:
         for fd in self._twins:
             bpfsys.close(fd)
-        self._twins.clear()
         self.fds = [None] * len(self.fds)
 
 

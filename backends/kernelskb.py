@@ -15,9 +15,7 @@ its own stack.
 
 from __future__ import annotations
 
-import struct
-
-from bpfjit.context import SkbContext
+from bpfjit.context import SkbContext, frame_protocol, net16
 from bpfjit.errors import BpfError
 from bpfjit.isa import Kind
 
@@ -27,10 +25,10 @@ __all__ = ["SKB_HELPERS", "check_fields", "skb_input", "skb_output"]
 # (store/load bytes, checksums, VLAN tags, resizing, ECN, type, pull, hash)
 SKB_HELPERS = frozenset((1, 2, 3, 9, 10, 11, 18, 19, 26, 28, 32, 38, 39, 40, 41, 43, 48,
                          50, 68, 97, 181))
-_IN = {"mark": 8, "priority": 32, "ingress_ifindex": 36, "ifindex": 40, "tstamp": 152}
-_CB = 48
-_REPORTED = set(_IN) | {"cb0", "cb1", "cb2", "cb3", "cb4"}
-# read as the context holds them, whatever it is: the kernel's are the same by making
+# what the kernel takes in, and reports back after the run
+_REPORTED = {"mark", "priority", "ingress_ifindex", "ifindex", "tstamp",
+             "cb0", "cb1", "cb2", "cb3", "cb4"}
+# read as the context holds them, whatever it is: the kernel's are the same by construction
 _ALIKE = _REPORTED | {"len", "data", "data_end", "data_meta", "wire_len", "gso_size",
                       "hwtstamp"}
 
@@ -43,16 +41,14 @@ _SET_BY_KERNEL = ("protocol", "pkt_type", "hash", "vlan_present", "vlan_tci", "v
 def _kernel_values(ctx: SkbContext) -> dict[str, int]:
     """The fields the kernel's test run sets itself, for this packet."""
     packet = ctx.packet
-    dest, proto = packet[:6], int.from_bytes(packet[12:14], "big")
-    if proto < 0x600:                   # a length: 802.3 raw (0xffff next) or 802.2
-        proto = 0x0001 if packet[14:16] == b"\xff\xff" else 0x0004
+    dest = packet[:6]
     if dest == bytes(6):
         pkt_type = 0                    # PACKET_HOST: the loopback device's address
     elif dest[0] & 1:
         pkt_type = 1 if dest == b"\xff" * 6 else 2      # broadcast, multicast
     else:
         pkt_type = 3                    # PACKET_OTHERHOST
-    return {"protocol": int.from_bytes(proto.to_bytes(2, "big"), "little"),
+    return {"protocol": net16(frame_protocol(packet[12:14], packet[14:16])),
             "pkt_type": pkt_type, "hash": 0, "vlan_present": 0, "vlan_tci": 0,
             "vlan_proto": 0, "queue_mapping": 0, "tc_index": 0, "tc_classid": 0,
             "gso_segs": 0}
@@ -62,8 +58,7 @@ def check_fields(verified) -> tuple[set[str], set[str]]:
     """(fields the program reads, fields it writes), by name; BpfError for a field the
     kernel's test run would not report back after a write, or never set as bpfjit's
     context can (napi_id, the socket's addresses and ports, ...)."""
-    by_offset = {f.offset: f.name for f in SkbContext.FIELDS.values()}
-    by_offset.update({192: "data", 200: "data_end", 208: "data_meta"})
+    by_offset = {f.slot: f.name for f in SkbContext.FIELDS.values()}   # as rewritten
     reads, writes = set(), set()
     prog = verified.program
     for pc, region in verified.regions.items():
@@ -96,11 +91,10 @@ def skb_input(ctx: SkbContext, reads: set[str]) -> tuple[bytes, bytes]:
             raise BpfError(f"the kernel's test run sets {name} to {value}, and the program "
                            f"reads it: the context holds {mine.get(name, 0)}")
     block = bytearray(192)
-    for name, offset in _IN.items():
-        size = 8 if name == "tstamp" else 4
-        block[offset:offset + size] = (mine[name] & ((1 << 8 * size) - 1)).to_bytes(size,
-                                                                                     "little")
-    struct.pack_into("<5I", block, _CB, *(v & 0xFFFFFFFF for v in ctx.cb))
+    for name in _REPORTED:
+        field = SkbContext.FIELDS[name]
+        block[field.offset:field.offset + field.size] = \
+            (mine[name] & ((1 << 8 * field.size) - 1)).to_bytes(field.size, "little")
     return bytes(packet), bytes(block)
 
 

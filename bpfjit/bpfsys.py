@@ -123,10 +123,11 @@ def prog_load(code: bytes, prog_type: str, name: str = "bpfjit",
 
     # no log first: a program the verifier walks long has a log past any buffer, and a
     # log that does not fit fails the load (ENOSPC); the log only says why one failed
-    log = ffi.new("char[]", _LOG_SIZE)
+    log = None
     try:
         fd, error = load(None)
         if fd < 0 and error != _EPERM:
+            log = ffi.new("char[]", _LOG_SIZE)
             fd, error = load(log)
     finally:
         if btf_fd >= 0:

@@ -16,7 +16,8 @@ import struct
 
 from .base import Field, PacketContext
 
-__all__ = ["SkbContext", "SKB_HEADER", "TC_ACTIONS", "legacy_headers"]
+__all__ = ["SkbContext", "SKB_HEADER", "TC_ACTIONS", "legacy_headers", "net16",
+           "frame_protocol"]
 
 _STRUCT_SIZE = 192                   # sizeof(struct __sk_buff)
 _POINTERS = struct.Struct("<QQQ")    # data, data_end, data_meta after the struct
@@ -41,6 +42,23 @@ def legacy_headers(prog_type: str | None) -> tuple[int | None, int]:
     14-byte Ethernet header, as the kernel sets it; a cgroup_skb program's packet
     starts at the network header."""
     return (None, 0) if prog_type == "cgroup_skb" else (0, 14)
+
+
+def net16(value: int) -> int:
+    """A 16-bit protocol number and its network-byte-order form, as `protocol` and
+    `vlan_proto` hold it (each is the other's)."""
+    return int.from_bytes((value & 0xFFFF).to_bytes(2, "little"), "big")
+
+
+def frame_protocol(type_field: bytes, following: bytes) -> int:
+    """The protocol number a receiver gives a frame whose type field (after the MAC
+    addresses, or a VLAN tag's) is `type_field`, as eth_type_trans does: the type, or
+    for a length (below 0x600) 802.3 raw (ETH_P_802_3, 1) when 0xffff follows, else
+    802.2 LLC (ETH_P_802_2, 4)."""
+    number = int.from_bytes(type_field, "big")
+    if number >= 0x600:
+        return number
+    return 0x0001 if following[:2] == b"\xff\xff" else 0x0004
 
 
 def _fields() -> dict[str, Field]:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import errno
 
 from ..semantics import M64, sext
-from ..context import legacy_headers
+from ..context import frame_protocol, legacy_headers, net16
 from .spec import KernelHelper, Signature
 
 __all__ = ["HELPERS", "csum_add", "csum_fold"]
@@ -160,7 +160,7 @@ def skb_adjust_room(call, r1, r2, r3, r4, r5) -> int:
         return _err(errno.EINVAL)
     if size > 0xFFF:
         return _err(errno.EFAULT)
-    protocol = _swap16(ctx.protocol)
+    protocol = net16(ctx.protocol)
     base = _BASE_LEN.get(protocol)
     if base is None or mode not in (0, 1):
         return _err(ENOTSUPP)
@@ -180,7 +180,7 @@ def skb_adjust_room(call, r1, r2, r3, r4, r5) -> int:
             return _err(errno.EINVAL)
         result = ctx.remove(offset, size)
         if not result and flags & _DECAP_L3:
-            ctx.set_field("protocol", _swap16(0x0800 if flags & _DECAP_L3_IPV4 else 0x86DD))
+            ctx.set_field("protocol", net16(0x0800 if flags & _DECAP_L3_IPV4 else 0x86DD))
         return _resized(call, result)
     if flags & _ENCAP_L3:
         inner_mac = flags >> _ENCAP_L2_SHIFT & 0xFF
@@ -190,7 +190,7 @@ def skb_adjust_room(call, r1, r2, r3, r4, r5) -> int:
             return _err(errno.EINVAL)
     result = ctx.insert(offset, size)
     if not result and flags & _ENCAP_L3:
-        ctx.set_field("protocol", _swap16(0x0800 if flags & _ENCAP_L3_IPV4 else 0x86DD))
+        ctx.set_field("protocol", net16(0x0800 if flags & _ENCAP_L3_IPV4 else 0x86DD))
     return _resized(call, result)
 
 
@@ -209,26 +209,21 @@ _VLAN_PROTOCOLS = (0x8100, 0x88A8)    # 802.1Q, 802.1ad
 _TAG = 4                              # a tag's bytes: protocol, then TCI (priority, VLAN id)
 
 
-def _swap16(value: int) -> int:
-    """A 16-bit protocol between the number and its network-byte-order form."""
-    return int.from_bytes((value & 0xFFFF).to_bytes(2, "little"), "big")
-
-
 def skb_vlan_push(call, r1, r2, r3, r4, r5) -> int:
     """(skb, proto, tci): the tag already kept out of the packet, if any, goes into it
     after the MAC addresses (and becomes the packet's protocol); the new one is kept
     out.  A protocol other than 802.1Q or 802.1ad pushes 802.1Q."""
     ctx = call.context
-    proto = _swap16(r2) if _swap16(r2) in _VLAN_PROTOCOLS else 0x8100
+    proto = net16(r2) if net16(r2) in _VLAN_PROTOCOLS else 0x8100
     if ctx.vlan_tci is not None:
         if ctx.insert(2 * 6, _TAG):
             return _err(errno.ENOMEM)
         at = ctx.HEADER + 2 * 6
-        ctx.buffer[at:at + _TAG] = _swap16(ctx.vlan_proto).to_bytes(2, "big") + \
+        ctx.buffer[at:at + _TAG] = net16(ctx.vlan_proto).to_bytes(2, "big") + \
             ctx.vlan_tci.to_bytes(2, "big")
         ctx.set_field("protocol", ctx.vlan_proto)
         _resized(call, 0)
-    ctx.set_vlan(r3 & 0xFFFF, _swap16(proto))
+    ctx.set_vlan(r3 & 0xFFFF, net16(proto))
     return 0
 
 
@@ -238,11 +233,10 @@ def _take_tag_out(call) -> int | None:
     packet = ctx.packet
     if len(packet) < ETH_HLEN + _TAG:
         return None
-    tci, carried = int.from_bytes(packet[14:16], "big"), int.from_bytes(packet[16:18], "big")
-    if carried < 0x600:             # a length: 802.3 (raw, 0xffff next) or 802.2 LLC
-        carried = 0x0001 if packet[18:20] == b"\xff\xff" else 0x0004
+    tci, carried = int.from_bytes(packet[14:16], "big"), frame_protocol(packet[16:18],
+                                                                         packet[18:20])
     ctx.remove(2 * 6, _TAG)
-    ctx.set_field("protocol", _swap16(carried))
+    ctx.set_field("protocol", net16(carried))
     _resized(call, 0)
     return tci
 
@@ -253,12 +247,12 @@ def skb_vlan_pop(call, r1, r2, r3, r4, r5) -> int:
     ctx = call.context
     if ctx.vlan_tci is not None:
         ctx.set_vlan(None)
-    elif _swap16(ctx.protocol) not in _VLAN_PROTOCOLS:
+    elif net16(ctx.protocol) not in _VLAN_PROTOCOLS:
         return 0
     elif _take_tag_out(call) is None:
         return _err(errno.ENOMEM)
     proto = ctx.protocol
-    if _swap16(proto) not in _VLAN_PROTOCOLS:
+    if net16(proto) not in _VLAN_PROTOCOLS:
         return 0
     tci = _take_tag_out(call)
     if tci is None:
