@@ -47,6 +47,7 @@ _DATA_PREFIXES = (".data", ".rodata", ".bss")
 _MAX_DATA = 64 << 20          # bytes of one global-data section
 _PERF_EVENT_ARRAY, _RINGBUF = 4, 27
 _KEYLESS = (22, 23)
+_MAPS_OF_MAPS = (12, 13)
 # what a corrupt file makes pyelftools or struct raise; turned into one ElfError
 _MALFORMED = (struct.error, ValueError, KeyError, IndexError, OverflowError, AttributeError,
               TypeError, UnicodeDecodeError, AssertionError, MemoryError, RecursionError)
@@ -137,6 +138,25 @@ class ElfObject:
             if sym["st_info"]["type"] == "STT_FUNC" and sym["st_shndx"] in self.code_sections:
                 self.functions[(sym["st_shndx"], sym["st_value"])] = (
                     sym.name, sym["st_size"], sym["st_info"]["bind"] == "STB_GLOBAL")
+        self._untyped_functions()
+
+    def _untyped_functions(self) -> None:
+        """Clang before LLVM 7 typed a program's symbol STT_NOTYPE with size 0, and the
+        loaders of its day (iproute2, samples/bpf) loaded a code section as one program:
+        in a code section with no STT_FUNC symbol, each global untyped symbol starts a
+        function that runs to the next one or to the section's end."""
+        typed = {sec for sec, _ in self.functions}
+        starts: dict[int, list] = {}
+        for sym in self.symbols:
+            sec = sym["st_shndx"]
+            if (sym["st_info"]["type"] == "STT_NOTYPE" and sym["st_info"]["bind"] == "STB_GLOBAL"
+                    and sec in self.code_sections and sec not in typed and sym.name):
+                starts.setdefault(sec, []).append((sym["st_value"], sym.name))
+        for sec, found in starts.items():
+            found.sort()
+            ends = [at for at, _ in found[1:]] + [self.code_sections[sec]["sh_size"]]
+            for (at, name), end in zip(found, ends):
+                self.functions[(sec, at)] = (name, end - at, True)
 
     def programs(self) -> list[tuple[str, str]]:
         """(section, function) of every global function in a code section."""
@@ -158,10 +178,11 @@ class ElfObject:
                                   and s.name), key=lambda s: s["st_value"])
                 if name == ".maps" and symbols and btf_maps is None:
                     btf_maps = self._btf_maps()
-                for sym in symbols:
-                    spec = (self._legacy_map(section, sym) if name == "maps"
-                            else self._btf_map(btf_maps, sym, index))
-                    found.append((spec, index, sym["st_value"]))
+                specs = ([self._legacy_map(section, sym) for sym in symbols] if name == "maps"
+                         else [self._btf_map(btf_maps, sym, index) for sym in symbols])
+                if name == "maps":
+                    specs = self._legacy_inner(section, symbols, specs)
+                found.extend((spec, index, sym["st_value"]) for spec, sym in zip(specs, symbols))
             elif _is_data_section(name) and section["sh_flags"] & SHF_ALLOC \
                     and not section["sh_flags"] & SHF_EXECINSTR and section["sh_size"] > 0:
                 if section["sh_size"] > _MAX_DATA:
@@ -189,6 +210,45 @@ class ElfObject:
         kind, key, value, entries, flags = _LEGACY_MAP.unpack_from(data, at)
         return MapSpec(sym.name, kind, key, value, self._entries(sym.name, kind, entries or None),
                        flags)
+
+    def _legacy_inner(self, section, symbols: list, specs: list[MapSpec]) -> list[MapSpec]:
+        """Maps of maps in section maps take their inner definition from another map of
+        the section, as the loaders of such objects do: iproute2's 36-byte `struct
+        bpf_elf_map` names the map whose `id` (its sixth field) equals the outer map's
+        `inner_id` (eighth); samples/bpf's 28-byte `struct bpf_map_def` gives the inner
+        map's position among the section's maps (`inner_map_idx`, sixth)."""
+        outer = [i for i, spec in enumerate(specs) if spec.type in _MAPS_OF_MAPS]
+        if not outer:
+            return specs
+        data = section.data()
+        size = (symbols[0]["st_size"] if symbols[0]["st_size"]
+                else len(data) // len(symbols))          # untyped symbols have no size
+        if size < 28:
+            return specs                 # libbpf's 20-byte definition has no inner map
+
+        def fields(i: int) -> tuple:
+            at = symbols[i]["st_value"]
+            count = min(size, len(data) - at) // 4
+            return struct.unpack_from(f"<{count}I", data, at)
+
+        specs = list(specs)
+        for i in outer:
+            record = fields(i)
+            if size >= 36:
+                if len(record) < 9 or record[7] == 0:
+                    continue
+                template = [j for j in range(len(specs))
+                            if j != i and len(fields(j)) > 5 and fields(j)[5] == record[7]]
+                what = f"inner_id {record[7]}"
+            else:
+                template = [record[5]] if len(record) > 5 and record[5] < len(specs) else []
+                what = f"inner_map_idx {record[5] if len(record) > 5 else '?'}"
+            if len(template) != 1 or template[0] == i:
+                raise ElfError(f"{self.name}: {specs[i].type_name} {specs[i].name!r} names "
+                               f"its inner map by {what}, which no other map of section "
+                               f"maps has")
+            specs[i] = replace(specs[i], inner=replace(specs[template[0]], name=""))
+        return specs
 
     def _btf_maps(self) -> dict:
         section = self.elf.get_section_by_name(".BTF")

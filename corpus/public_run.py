@@ -12,6 +12,9 @@ program (its limits: bpfjit.backends.kerneljit), and the summary counts each.
 
     python corpus/public_run.py [--kernel] [--type SECTION=TYPE]... OBJECT...
 
+`--type '*=tc'` gives that type to every section that names none (iproute2's loader takes it from the
+command line, so its objects' sections name slots of a tail-call table, not types).
+
 Tracing programs (kprobe, tracepoint, ...) are listed but not counted: the goal is
 the packet programs.
 """
@@ -30,6 +33,7 @@ sys.path.insert(0, str(HERE.parent))
 
 import bpfjit  # noqa: E402
 from bpfjit.maps import ArrayMap  # noqa: E402
+from bpfjit.progtypes import section_type  # noqa: E402
 
 _TRACING = ("kprobe", "kretprobe", "tracepoint", "tp/", "tp_btf", "raw_tp", "raw_tracepoint",
             "fentry", "fexit", "uprobe", "uretprobe", "perf_event", "lsm", "iter", "struct_ops",
@@ -88,6 +92,14 @@ def _digest(m) -> tuple:
     return hashlib.sha256(m.arena).hexdigest(), keys, getattr(m, "records", None)
 
 
+def _names_type(section: str) -> bool:
+    try:
+        section_type(section)
+    except bpfjit.BpfError:
+        return False
+    return True
+
+
 def check(path: Path, section: str, function: str, types: dict[str, str],
           kernel: bool = False) -> tuple[str, str]:
     """("ok" | "load" | "verify" | "run" | "engines" | "kernel", detail) for one
@@ -95,6 +107,8 @@ def check(path: Path, section: str, function: str, types: dict[str, str],
     load_options = {}
     if section in types:
         load_options["prog_type"] = types[section]
+    elif "*" in types and not _names_type(section):
+        load_options["prog_type"] = types["*"]
     try:
         prog = bpfjit.load_elf(str(path), section=section, function=function, **load_options)
     except bpfjit.BpfError as exc:
@@ -137,21 +151,27 @@ def check(path: Path, section: str, function: str, types: dict[str, str],
 
 def programs(path: Path) -> list[tuple[str, str]]:
     """(section, function) of each program, as libbpf sees them: the global functions of
-    executable sections other than .text (read with pyelftools, not with bpfjit, so
-    that every version of bpfjit is measured on the same list)."""
+    executable sections other than .text; in a section with no function symbol (clang
+    before LLVM 7), its global untyped symbols, as the loaders of that day saw them
+    (read with pyelftools, not with bpfjit, so that every version of bpfjit is measured
+    on the same list)."""
     from elftools.elf.elffile import ELFFile
     with open(path, "rb") as f:
         elf = ELFFile(f)
         sections = list(elf.iter_sections())
-        out = []
+        found: dict[int, dict[str, list[str]]] = collections.defaultdict(
+            lambda: collections.defaultdict(list))
         for sym in elf.get_section_by_name(".symtab").iter_symbols():
             index = sym["st_shndx"]
-            if sym["st_info"]["type"] != "STT_FUNC" or sym["st_info"]["bind"] != "STB_GLOBAL" \
-                    or not isinstance(index, int):
+            if sym["st_info"]["bind"] != "STB_GLOBAL" or not isinstance(index, int):
                 continue
             section = sections[index]
             if section["sh_flags"] & 0x4 and section.name != ".text":
-                out.append((section.name, sym.name))
+                found[index][sym["st_info"]["type"]].append(sym.name)
+        out = []
+        for index, kinds in found.items():
+            names = kinds.get("STT_FUNC") or kinds.get("STT_NOTYPE", [])
+            out.extend((sections[index].name, name) for name in names)
     return sorted(out)
 
 
@@ -159,7 +179,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("objects", nargs="+", type=Path)
     parser.add_argument("--type", action="append", default=[], metavar="SECTION=TYPE",
-                        help="program type for a section the loader does not know")
+                        help="program type for a section the loader does not know "
+                             "(SECTION * for every section that names none)")
     parser.add_argument("--kernel", action="store_true",
                         help="also run each program that runs alike on the kernel engine")
     args = parser.parse_args()
