@@ -22,9 +22,10 @@ from bpfjit.isa import Kind
 __all__ = ["SKB_HELPERS", "check_fields", "skb_input", "skb_output"]
 
 # helpers a tc program may call here: maps, bpf_loop, and the packet's own helpers
-# (store/load bytes, checksums, VLAN tags, resizing, ECN, type, pull, hash)
-SKB_HELPERS = frozenset((1, 2, 3, 9, 10, 11, 18, 19, 26, 28, 32, 38, 39, 40, 41, 43, 48,
-                         50, 68, 97, 181))
+# (store/load bytes, checksums, VLAN tags, tunnel keys, resizing, protocol, ECN, type,
+# pull, hash)
+SKB_HELPERS = frozenset((1, 2, 3, 9, 10, 11, 18, 19, 20, 21, 26, 28, 31, 32, 38, 39, 40, 41,
+                         43, 48, 50, 68, 97, 181))
 # what the kernel takes in, and reports back after the run
 _REPORTED = {"mark", "priority", "ingress_ifindex", "ifindex", "tstamp",
              "cb0", "cb1", "cb2", "cb3", "cb4"}
@@ -85,6 +86,9 @@ def skb_input(ctx: SkbContext, reads: set[str]) -> tuple[bytes, bytes]:
     if len(packet) < 14:
         raise BpfError(f"the kernel runs tc programs on packets of at least 14 bytes (an "
                        f"Ethernet header), not {len(packet)}")
+    if ctx.tunnel_info is not None:
+        raise BpfError("the kernel's test run gives a packet no tunnel metadata; the "
+                       "context has some (tunnel_info)")
     mine = ctx.field_values()
     for name, value in _kernel_values(ctx).items():
         if name in reads and mine.get(name, 0) != value:
@@ -99,7 +103,8 @@ def skb_input(ctx: SkbContext, reads: set[str]) -> tuple[bytes, bytes]:
 
 
 def skb_output(ctx: SkbContext, data: bytes, block: bytes) -> None:
-    """The packet and the reported fields as the run left them, into `ctx`."""
+    """The packet and the reported fields as the run left them, into `ctx` (not the
+    tunnel metadata skb_set_tunnel_key sets: the test run does not report it)."""
     length = len(ctx)
     if len(data) > length:
         ctx.insert(length, len(data) - length)

@@ -48,7 +48,8 @@ class HelperMemory(Protocol):
 
 class KernelEnv:
     """What a loaded object brings to its runs: maps, trace output, a random source, the
-    clock of ktime_get_ns (`clock() -> ns`: replace it for repeatable tests), the routes
+    clock of ktime_get_ns (`clock() -> ns`: replace it for repeatable tests) and the tick
+    rate jiffies64 counts at (`hz`, Debian's CONFIG_HZ by default), the routes
     fib_lookup finds (`routes(FibRequest) -> FibResult | None`), the pid
     get_current_pid_tgid reports; and, per thread, the context of the run in progress."""
 
@@ -59,6 +60,7 @@ class KernelEnv:
         self.routes: Callable | None = None
         self.pid = os.getpid()
         self.clock: Callable[[], int] = time.monotonic_ns
+        self.hz = 250
         self._local = threading.local()
         self._compiled: dict[tuple[int, str], Callable] = {}
 

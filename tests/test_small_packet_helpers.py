@@ -1,8 +1,8 @@
 """Small packet helpers programs call in passing: skb_change_type (32), skb_pull_data
 (39), csum_update (40), set_hash_invalid (41), set_hash (48), skb_load_bytes_relative
-(68), ktime_get_coarse_ns (160) and xdp_get_buff_len (188), as the kernel does them
-for a test run (a linear packet, no checksum offload state: csum_update answers
--ENOTSUPP).
+(68), jiffies64 (118), ktime_get_coarse_ns (160) and xdp_get_buff_len (188), as the
+kernel does them for a test run (a linear packet, no checksum offload state:
+csum_update answers -ENOTSUPP).
 
 Each tc program stores the helper's result in cb[0] and, after it, what it may have
 changed: cb[1] the 4 bytes a load wrote (little-endian; the buffer held 0xaaaaaaaa),
@@ -116,3 +116,15 @@ def test_ktime_get_coarse_ns_reads_the_environments_clock(engine):
     prog = bpfjit.Program(bpfjit.assemble("call 160\nexit").insns, env=env, context="xdp",
                           prog_type="xdp")
     assert bpfjit.compile(prog, engine)(bpfjit.XdpContext(bytes(20))) == 5 * 10 ** 9 + 17
+
+
+def test_jiffies64_counts_ticks_of_the_clock_from_initial_jiffies(engine):
+    env = bpfjit.load_elf(ELF / "xdp_lb.o").env
+    env.clock = lambda: 4_000_000_000                       # 4 s after boot
+    prog = bpfjit.Program(bpfjit.assemble("call 118\nexit").insns, env=env, context="xdp",
+                          prog_type="xdp")
+    fn = bpfjit.compile(prog, engine)
+    # INITIAL_JIFFIES = 2^32 - 300 s * 250 Hz, plus 4 s * 250 Hz
+    assert fn(bpfjit.XdpContext(bytes(20))) == 2**32 - 75_000 + 1_000
+    env.hz = 1000
+    assert fn(bpfjit.XdpContext(bytes(20))) == 2**32 - 300_000 + 4_000

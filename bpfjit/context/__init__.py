@@ -10,12 +10,13 @@ from __future__ import annotations
 
 from .base import Field, PacketContext, copy_back, refuse_context
 from .skb import SKB_HEADER, TC_ACTIONS, SkbContext, frame_protocol, legacy_headers, net16
+from .tunnel import TunnelInfo
 from .xdp import XDP_ACTIONS, XDP_HEADER, XdpContext
 
 __all__ = ["CONTEXTS", "Field", "PacketContext", "XdpContext", "SkbContext", "copy_back",
            "refuse_context", "packet_offsets",
            "context_field", "XDP_HEADER", "SKB_HEADER", "XDP_ACTIONS", "TC_ACTIONS",
-           "legacy_headers", "net16", "frame_protocol"]
+           "legacy_headers", "net16", "frame_protocol", "TunnelInfo"]
 
 CONTEXTS: dict[str, type[PacketContext]] = {"xdp": XdpContext, "skb": SkbContext}
 

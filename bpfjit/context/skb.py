@@ -107,7 +107,9 @@ class SkbContext(PacketContext):
         self.queue_mapping, self.tc_index, self.tc_classid = queue_mapping, tc_index, tc_classid
         self.pkt_type, self.tstamp = pkt_type, tstamp
         self.cb = list(cb) + [0] * (5 - len(cb))
-        self.tunnel_key = None       # what skb_set_tunnel_key set: (struct bytes, flags)
+        # the tunnel metadata (bpfjit.context.TunnelInfo) skb_get_tunnel_key reads and
+        # skb_set_tunnel_key writes; None: the packet came through no tunnel device
+        self.tunnel_info = None
 
     def field_values(self) -> dict[str, int]:
         """Each field's value, by name, as the program will read it."""

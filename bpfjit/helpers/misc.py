@@ -1,6 +1,6 @@
 """Time, randomness and identity: ktime_get_ns (5), get_prandom_u32 (7),
 get_smp_processor_id (8), get_current_pid_tgid (14), get_hash_recalc (34),
-ktime_get_boot_ns (125), ktime_get_coarse_ns (160)."""
+jiffies64 (118), ktime_get_boot_ns (125), ktime_get_coarse_ns (160)."""
 
 from __future__ import annotations
 
@@ -14,6 +14,20 @@ def _pid_tgid(call, *_) -> int:
     (default: this process, as its only thread)."""
     pid = call.env.pid
     return (pid & 0xFFFFFFFF) << 32 | (pid & 0xFFFFFFFF)
+
+
+# the kernel's jiffies start 300 s short of wrapping 32 bits, so that code that gets the
+# wrap wrong fails within minutes of boot (INITIAL_JIFFIES)
+_WRAP_AFTER_S = 300
+
+
+def _jiffies64(call, *_) -> int:
+    """The kernel's tick count: INITIAL_JIFFIES plus env.clock in ticks of env.hz.  The
+    kernel's own is a little lower (67 ticks on one 6.18 machine at 250 Hz: its tick
+    starts after its monotonic clock)."""
+    hz = call.env.hz
+    return ((1 << 32) - _WRAP_AFTER_S * hz + call.env.clock() * hz // 1_000_000_000) \
+        & 0xFFFFFFFFFFFFFFFF
 
 
 def _hash(call, *_) -> int:
@@ -34,6 +48,8 @@ HELPERS = [
     KernelHelper(34, "get_hash_recalc", Signature(("ctx",), (0, 0xFFFFFFFF),
                                                   contexts=frozenset({"skb"})),
                  _hash, "the socket buffer's hash (SkbContext.hash)"),
+    KernelHelper(118, "jiffies64", Signature(), _jiffies64,
+                 "the tick count: 2^32 - 300 * env.hz + env.clock in ticks of env.hz"),
     KernelHelper(125, "ktime_get_boot_ns", Signature(), lambda call, *_: call.env.clock(),
                  "the boot clock in ns (env.clock here too)"),
     KernelHelper(160, "ktime_get_coarse_ns", Signature(), lambda call, *_: call.env.clock(),

@@ -1,6 +1,6 @@
 """Reading, writing, checksumming and resizing the packet: skb_store_bytes (9),
-l3/l4_csum_replace (10, 11), skb_vlan_push/pop (18, 19), skb_set_tunnel_key (21),
-skb_load_bytes (26), skb_change_type (32), skb_pull_data (39), csum_update (40),
+l3/l4_csum_replace (10, 11), skb_vlan_push/pop (18, 19),
+skb_load_bytes (26), skb_change_proto (31), skb_change_type (32), skb_pull_data (39), csum_update (40),
 set_hash_invalid (41), set_hash (48), skb_load_bytes_relative (68), xdp_get_buff_len
 (188),
 csum_diff (28), skb_change_tail (38), skb_change_head (43), xdp_adjust_head (44),
@@ -15,8 +15,9 @@ room limits apply (256 bytes of XDP headroom, the frame's tailroom).
 from __future__ import annotations
 
 import errno
+import struct
 
-from ..semantics import M64, sext
+from ..semantics import M32, M64, sext
 from ..context import frame_protocol, legacy_headers, net16
 from .spec import KernelHelper, Signature
 
@@ -194,6 +195,30 @@ def skb_adjust_room(call, r1, r2, r3, r4, r5) -> int:
     return _resized(call, result)
 
 
+_IP_GROWTH = 20                       # an IPv6 header's 40 bytes less an IPv4 header's 20
+
+
+def skb_change_proto(call, r1, r2, r3, r4, r5) -> int:
+    """(skb, proto, flags): the groundwork of an IPv4 <-> IPv6 translation, as the
+    kernel's bpf_skb_proto_xlat: 20 zero bytes opened after the MAC header (4 to 6) or
+    the network header's first 20 bytes removed (6 to 4), `protocol` set and the hash
+    cleared; the program writes the new header itself."""
+    ctx, wanted = call.context, net16(r2 & 0xFFFF)
+    if r3 & M64:
+        return _err(errno.EINVAL)
+    current = net16(ctx.protocol)
+    if (current, wanted) == (0x0800, 0x86DD):
+        result = ctx.insert(ETH_HLEN, _IP_GROWTH)
+    elif (current, wanted) == (0x86DD, 0x0800):
+        result = ctx.remove(ETH_HLEN, _IP_GROWTH)
+    else:
+        return _err(ENOTSUPP)
+    if not result:
+        ctx.set_field("protocol", net16(wanted))
+        ctx.set_field("hash", 0)
+    return _resized(call, result)
+
+
 def skb_change_tail(call, r1, r2, r3, r4, r5) -> int:
     ctx = call.context
     return _resized(call, ctx.adjust_tail((r2 & 0xFFFFFFFF) - len(ctx)))
@@ -261,13 +286,6 @@ def skb_vlan_pop(call, r1, r2, r3, r4, r5) -> int:
     return 0
 
 
-def skb_set_tunnel_key(call, r1, r2, r3, r4, r5) -> int:
-    """Records the struct bpf_tunnel_key as `ctx.tunnel_key` (bytes) and its flags."""
-    ctx = call.context
-    ctx.tunnel_key = (call.memory.read(r2, r3 & 0xFFFFFFFF), r4 & M64)
-    return 0
-
-
 # ---- checksums --------------------------------------------------------------------------------
 
 def csum_add(total: int, value: int) -> int:
@@ -283,24 +301,39 @@ def csum_fold(total: int) -> int:
     return total & 0xFFFF
 
 
-def _words(data: bytes) -> list[int]:
-    return [int.from_bytes(data[i:i + 4], "little") for i in range(0, len(data), 4)]
+def csum_partial(data: bytes, seed: int) -> int:
+    """The kernel's 32-bit partial checksum (x86-64's csum_partial): the data as
+    little-endian words, the tail zero-padded, summed onto `seed` with end-around carry.
+    0 only when the seed and every byte are 0; otherwise the sum modulo 2^32 - 1, where
+    0 is written 0xffffffff."""
+    data += bytes(-len(data) % 4)
+    total = seed + sum(struct.unpack(f"<{len(data) // 4}I", data))
+    return total and (total % 0xFFFFFFFF or 0xFFFFFFFF)
+
+
+def _from32to16(total: int) -> int:
+    """csum_from32to16: a 32-bit partial checksum folded to 16 bits."""
+    return ((total + ((total >> 16 | total << 16) & 0xFFFFFFFF)) & 0xFFFFFFFF) >> 16
 
 
 def csum_diff(call, r1, r2, r3, r4, r5) -> int:
-    """(from, from_size, to, to_size, seed): the seed plus the ones'-complement sum of
-    the `to` words minus the `from` words; a 32-bit sum equal to the kernel's modulo
-    0xffff (what csum_fold makes of it is identical).  Sizes are multiples of 4."""
-    from_size, to_size = r2 & 0xFFFFFFFF, r4 & 0xFFFFFFFF
-    if from_size % 4 or to_size % 4 or from_size > 512 or to_size > 512:
-        return _err(errno.EINVAL)
+    """(from, from_size, to, to_size, seed) as kernels since 6.13 compute it, alike on
+    every architecture: the partial checksum of `to` on the seed, minus that of `from`,
+    folded to 16 bits (earlier kernels gave the 32-bit sum, which folds to the same
+    checksum, and refused sizes not a multiple of 4 or above 512 in all)."""
+    from_size, to_size, seed = r2 & M32, r4 & M32, r5 & M32
     memory = call.memory
-    total = r5 & 0xFFFFFFFF
-    for word in _words(memory.read(r1, from_size) if from_size else b""):
-        total = csum_add(total, ~word)
-    for word in _words(memory.read(r3, to_size) if to_size else b""):
-        total = csum_add(total, word)
-    return total & 0xFFFFFFFF
+    old = memory.read(r1, from_size) if from_size else b""
+    new = memory.read(r3, to_size) if to_size else b""
+    if old and new:
+        total = csum_add(csum_partial(new, seed), ~csum_partial(old, 0))
+    elif new:
+        total = csum_partial(new, seed)
+    elif old:
+        total = ~csum_partial(old, ~seed & M32) & M32
+    else:
+        total = seed
+    return _from32to16(total)
 
 
 def _replace(call, offset: int, old: int, new: int, size: int, mark_zero: bool) -> int:
@@ -381,6 +414,8 @@ HELPERS = [
                                 "packet as the kernel keeps its outermost tag"),
     KernelHelper(19, "skb_vlan_pop", Signature(("ctx",), "errno", True, _SKB),
                  skb_vlan_pop, "pop the outermost VLAN tag"),
+    KernelHelper(31, "skb_change_proto", Signature(("ctx", "any", "any"), "errno", True, _SKB),
+                 skb_change_proto, "IPv4 <-> IPv6: 20 bytes opened or closed after the MAC"),
     KernelHelper(32, "skb_change_type", Signature(("ctx", "any"), "errno", contexts=_SKB),
                  skb_change_type, "set the packet type (0-3, from 0-3)"),
     KernelHelper(39, "skb_pull_data", Signature(("ctx", "any"), "errno", True, _SKB),
@@ -400,9 +435,6 @@ HELPERS = [
     KernelHelper(188, "xdp_get_buff_len", Signature(("ctx",), (0, 0xFFFFFFFF),
                                                     contexts=_XDP),
                  lambda call, *_: len(call.context), "the frame's length"),
-    KernelHelper(21, "skb_set_tunnel_key", Signature(("ctx", "mem", "size", "any"), "errno",
-                                                     contexts=_SKB),
-                 skb_set_tunnel_key, "recorded as ctx.tunnel_key"),
     KernelHelper(26, "skb_load_bytes", Signature(_CTX_OUT, "errno", contexts=_SKB),
                  skb_load_bytes, "copy r4 packet bytes from offset r2 to r3"),
     KernelHelper(28, "csum_diff", Signature(("mem_or_null", "size", "mem_or_null", "size",
