@@ -137,6 +137,13 @@ class AluRules:
                 src = st.regs[src_reg]      # a copy is no use: a helper may take it still
             st.copy_register(dst, src_reg, src)
             return
+        if width == 64 and op in ("add", "sub") and st.regs[dst].kind == MIXED \
+                and src.kind == SCALAR and not (src_reg is not None
+                                                and st.regs[src_reg].kind == MIXED):
+            # a pointer on some paths moved by a number is one still (`&state->addr` of a
+            # map value or a stack copy): a helper may take it, checked when it runs
+            st.forget_register(dst, st.regs[dst])
+            return
         pointers = src.kind != SCALAR or (old is not None and old.kind != SCALAR)
         if pointers:
             if width == 64 and op in ("add", "sub") and old is not None:

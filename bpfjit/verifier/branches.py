@@ -13,7 +13,7 @@ buffer pointer or NULL (paths joined), whose copies stay equal buffer pointers.
 from __future__ import annotations
 
 from .. import semantics as sem
-from .domain import (BIG, M32, MEM, NULLABLE, S64_MAX, SCALAR, STACK, U64, Value, const,
+from .domain import (BIG, M32, MEM, MIXED, NULLABLE, S64_MAX, SCALAR, STACK, U64, Value, const,
                      pointer, same_region, scalar)
 from .state import LEN, State, slot_var
 from .zone import MIRROR
@@ -48,6 +48,14 @@ class BranchRules:
             null, valid = st.copy(), st
             self._null_check(null, insn.dst, a, True)
             self._null_check(valid, insn.dst, a, False)
+            return [(target, null), (fall, valid)] if op == "jeq" else \
+                [(target, valid), (fall, null)]
+        if st.regs[insn.dst].kind == MIXED and op in ("jeq", "jne") and b.is_const \
+                and b.umin == 0 and spec.width == 64:
+            # not NULL, a value joined from a pointer and a number is such a value still
+            # (a helper may take it, checked when it runs); NULL, it is 0
+            null, valid = st.copy(), st
+            null.forget_register(insn.dst, const(0))
             return [(target, null), (fall, valid)] if op == "jeq" else \
                 [(target, valid), (fall, null)]
         if a.is_const and b.is_const:                   # decided statically
