@@ -13,6 +13,7 @@ buffer pointer or NULL (paths joined), whose copies stay equal buffer pointers.
 from __future__ import annotations
 
 from .. import semantics as sem
+from ..context import CONTEXTS
 from .domain import (BIG, M32, MEM, MIXED, NULLABLE, S64_MAX, SCALAR, STACK, U64, Value, const,
                      pointer, same_region, scalar)
 from .state import LEN, State, slot_var
@@ -93,6 +94,17 @@ class BranchRules:
                 st.zone.add(copies[0], var, 0)
                 st.zone.add(var, copies[0], 0)
 
+    def _plain_offsets(self, v: Value) -> bool:
+        """Offsets for which comparing the addresses compares the offsets: the address
+        cannot wrap around (buffer pointers below their start might, when the buffer is
+        at a low address or NULL, but not into a context's room for metadata, which is
+        part of its block; a frame always has eight frames of stack below it)."""
+        if v.kind == MEM:
+            low = -CONTEXTS[self.context].META_ROOM if self.context in CONTEXTS else 0
+        else:
+            low = -8 * 512
+        return low <= v.smin and v.smax < BIG
+
     def _refine(self, st: State, width: int, a_reg: int, a: Value, b_reg: int | None,
                 b: Value, op: str) -> bool:
         """Learn that `a OP b` holds; False when it cannot (the edge is infeasible)."""
@@ -103,7 +115,8 @@ class BranchRules:
             if width == 32 and not _same_in_32_bits(a, b, signed):
                 return True
         elif not (a.kind == b.kind and a.kind in (MEM, STACK) and a.frame == b.frame >= 0
-                  and not signed and _plain_offsets(a) and _plain_offsets(b) and width == 64):
+                  and not signed and width == 64 and self._plain_offsets(a)
+                  and self._plain_offsets(b)):
             return True                 # nothing to learn comparing these
         rel = op[2:] if signed else op[1:]
         if rel in ("gt", "ge"):         # a > b is b < a
@@ -246,12 +259,6 @@ def _same_in_32_bits(a: Value, b: Value, signed: bool) -> bool:
     return a.umax <= M32 and b.umax <= M32
 
 
-def _plain_offsets(v: Value) -> bool:
-    """Offsets for which comparing the addresses compares the offsets: the address
-    cannot wrap around (buffer pointers below their start might, when the buffer is
-    at a low address or NULL; a frame always has eight frames of stack below it)."""
-    low = 0 if v.kind == MEM else -8 * 512
-    return low <= v.smin and v.smax < BIG
 
 
 def _ordered(a: Value, b: Value, signed: bool) -> bool:

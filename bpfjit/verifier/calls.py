@@ -20,7 +20,7 @@ from .domain import (ANY_CALLER, CTX, FUNC, MAP_OR_NULL, MAP_PTR, MAP_PTR_OR_NUL
                      MEM, MIXED, NULLABLE, POINTERS, SCALAR, STACK, UNINIT, Value, join,
                      map_indices, pointer, replace, scalar, top_scalar, widen)
 from .memory import pointer_slots
-from .state import LEN, State, frame_bits, outer_slot, slot_depth, slot_var
+from .state import LEN, META, State, frame_bits, outer_slot, slot_depth, slot_var
 from .zone import MIRROR
 
 __all__ = ["CallRules", "Summary"]
@@ -362,7 +362,7 @@ class CallRules:
             regs[i] = _passed(st.regs[i])
         regs[10] = pointer(STACK, 0, 0)
         names = {i: i for i in range(1, 6)}
-        names[LEN] = LEN
+        names[LEN], names[META] = LEN, META
         spills = {}
         wanted = {v.frame for v in regs[1:6] if v.kind == STACK and v.frame > 0}
         done = set()

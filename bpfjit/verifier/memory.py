@@ -21,7 +21,7 @@ from .domain import (ANY_CALLER, CTX, FUNC, MAP_OR_NULL, MAP_PTR, MAP_PTR_OR_NUL
                      MEM_OR_NULL, MIXED,
                      MAX_LEN, MEM, NUMERIC, POINTERS, SCALAR, STACK, Value, const,
                      map_indices, pointer, scalar)
-from .state import FULL_FRAME, LEN, State, frame_bits, outer_slot, slot_depth, slot_var
+from .state import FULL_FRAME, LEN, META, State, frame_bits, outer_slot, slot_depth, slot_var
 
 __all__ = ["MemoryRules"]
 
@@ -177,7 +177,9 @@ class MemoryRules:
         if v.kind == STACK:
             return lo >= -STACK_SIZE and hi + size <= 0
         if v.kind == MEM:
-            if lo < 0:
+            # below the packet's start: metadata, from `data_meta` on (the zone's META)
+            floor = st.zone.bound(META, var) if lo < 0 and var is not None else None
+            if lo < 0 and (floor is None or floor > off):
                 return False
             if hi + size <= st.min_len:
                 return True
@@ -371,6 +373,8 @@ class MemoryRules:
             st.forget_register(dst, pointer(MEM, 0, 0))
         elif field.kind == "data_meta":     # up to META_ROOM bytes of metadata before data
             st.forget_register(dst, pointer(MEM, -CONTEXTS[self.context].META_ROOM, 0))
+            st.zone.add(dst, META, 0)
+            st.zone.add(META, dst, 0)
         elif field.kind == "data_end":
             st.forget_register(dst, pointer(MEM, st.min_len, MAX_LEN))
             st.zone.add(dst, LEN, 0)

@@ -2,10 +2,11 @@
 relations between them (a zone), and what is known of the buffer's length.
 
 Zone variables are numbered: registers r0-r9 are 0-9 (r10 is always the frame's top),
-`LEN` is the buffer length (the packet's, for XDP), and an 8-byte slot that holds a
-spilled register is `slot_var(key)`: the key is the slot's offset in the current frame,
-or `outer_slot(depth, offset)` in a caller's (what a callee reads through a pointer its
-caller gave it: a cursor struct's fields); above them, `MIRROR + v` is
+`LEN` is the buffer length (the packet's, for XDP), `META` where the metadata before
+the packet starts (`data_meta`, an offset from the packet's start), and an 8-byte slot
+that holds a spilled register is `slot_var(key)`: the key is the slot's offset in the
+current frame, or `outer_slot(depth, offset)` in a caller's (what a callee reads
+through a pointer its caller gave it: a cursor struct's fields); above them, `MIRROR + v` is
 len - v (bpfjit.verifier.zone) and `GHOST + v` the value v had at a loop head (strict
 mode's termination proofs).  A variable is related only while its value is numeric (a
 scalar or a pointer's offset).
@@ -19,10 +20,13 @@ from .domain import (BIG, MAX_LEN, MEM, MEM_OR_NULL, MIXED, NULLABLE, NUMERIC, S
                      replace, scalar, top_scalar, widen)
 from .zone import MAX_RELATION, MIRROR, Zone
 
-__all__ = ["State", "LEN", "GHOST", "slot_var", "slot_offset", "outer_slot", "slot_depth",
+__all__ = ["State", "LEN", "META", "GHOST", "slot_var", "slot_offset", "outer_slot", "slot_depth",
            "FULL_FRAME", "frame_bits", "merge"]
 
 LEN = 11
+META = 12
+# the metadata starts at most this many bytes before the packet (in the headroom)
+META_FLOOR = -256
 _SLOT_BASE = 5000   # slot keys reach down to -MAX_CALL_DEPTH * STACK_SIZE: variables >= 904
 GHOST = 10000       # GHOST + v: the value v had at a loop head (termination proofs only)
 # the links State.link_copy makes: _COPY_LINKS - v, v the variable copied (joins link
@@ -85,7 +89,7 @@ class State:
     def value_of(self, var: int) -> Value | None:
         if var < 10:
             return self.regs[var]
-        if var == LEN:
+        if var == LEN or var == META:
             return None
         return self.spills.get(slot_offset(var))
 
@@ -95,6 +99,8 @@ class State:
             v = self.regs[var]
         elif var == LEN:
             return self.min_len
+        elif var == META:
+            return META_FLOOR
         elif var >= MIRROR:                     # len - x >= min_len - max(x)
             hi = self.upper(var - MIRROR)
             return None if hi is None else self.min_len - hi
@@ -111,6 +117,8 @@ class State:
             v = self.regs[var]
         elif var == LEN:
             return MAX_LEN
+        elif var == META:
+            return 0
         elif var >= MIRROR:
             lo = self.lower(var - MIRROR)
             return None if lo is None else MAX_LEN - lo
@@ -159,7 +167,7 @@ class State:
         return lo if lo is not None and lo == self.upper(var) else None
 
     def numeric(self, var: int) -> bool:
-        if var == LEN or var >= GHOST:
+        if var == LEN or var == META or var >= GHOST:
             return True
         v = self.value_of(var)
         return v is not None and v.kind in NUMERIC
@@ -468,6 +476,8 @@ class State:
 
     def clamp(self, var: int, lo: int | None, hi: int | None) -> bool:
         """Narrow var's signed interval to [lo, hi]; False when it becomes empty."""
+        if var == META:                 # no interval of its own: [META_FLOOR, 0]
+            return (lo is None or lo <= 0) and (hi is None or hi >= META_FLOOR)
         if var == LEN:
             if lo is not None and lo > self.min_len:
                 self.min_len = min(lo, MAX_LEN + 1)
@@ -571,7 +581,7 @@ class State:
     def describe(self) -> str:
         """The state as one line of the verifier log."""
         parts = [f"r{i}={v.describe()}" for i, v in enumerate(self.regs) if v.kind != UNINIT]
-        names = {LEN: "len"}
+        names = {LEN: "len", META: "meta"}
         seen = set()
         for x, row in sorted(self.zone.out.items()):
             for y, c in sorted(row.items()):
@@ -685,7 +695,7 @@ def _mirrored(var: int) -> int | None:
 
 
 def _kind(st: State, var: int) -> str | None:
-    if var == LEN or var >= GHOST:
+    if var == LEN or var == META or var >= GHOST:
         return "number"
     v = st.value_of(var)
     if v is None:
