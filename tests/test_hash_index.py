@@ -21,6 +21,17 @@ MISS = 1000          # what the fixture adds for a key it does not find
 M64 = (1 << 64) - 1
 
 
+def test_a_fresh_index_hands_out_slots_in_order_and_every_one_once():
+    # the free list starts full, slot 0 on top: keys get slots 0, 1, 2, ... until
+    # max_entries, then the map is full; a deleted key's slot is the next one given
+    index = HashIndex(key_size=4, value_size=8, max_entries=1000, values_address=0)
+    slots = [index.update(struct.pack("<I", k), 0) for k in range(1000)]
+    assert slots == list(range(1000))
+    assert index.update(struct.pack("<I", 1000), 0) == -errno.E2BIG
+    assert index.delete(struct.pack("<I", 517)) == 517
+    assert index.update(struct.pack("<I", 5000), 0) == 517
+
+
 def test_index_agrees_with_a_dict_model():
     rng = random.Random(7)
     index = HashIndex(key_size=6, value_size=8, max_entries=40, values_address=0)

@@ -33,6 +33,7 @@ before use, so no race can reach memory outside the map.
 
 from __future__ import annotations
 
+import array
 import errno
 import random
 import struct
@@ -112,8 +113,10 @@ class HashIndex:
                                    self.address + prev_at, self.address + next_at,
                                    NONE, NONE, 0)):
             self._header[i] = value
-        for i in range(max_entries):             # slot 0 on top: the first key gets it
-            self._free[i] = max_entries - 1 - i
+        # every slot free, slot 0 on top (the first key gets it): filled in one copy, a
+        # loop of cffi stores took 31 ms for a 524,288-entry map (cilium's tables)
+        free = array.array("I", range(max_entries - 1, -1, -1))
+        ffi.memmove(self._memory + free_at, free, 4 * max_entries)
 
     def set_extra(self, address: int) -> None:
         """The header's `extra` field: an address the map type's own native code reads
