@@ -41,11 +41,16 @@ def parse_line_info(btf: bytes, ext: bytes) -> dict[str, list[tuple[int, SourceL
     """{code section name: [(byte offset of an instruction, its SourceLine)], sorted}
     from a `.BTF` and a `.BTF.ext` section; ElfError when they are malformed."""
     strings = string_table(btf)
+    seen: dict[int, str] = {}        # records share their file's and lines' strings
 
     def string(offset: int) -> str:
-        if offset >= len(strings):
-            raise ElfError(f"BTF.ext: string offset {offset} is out of range")
-        return strings[offset:strings.index(b"\0", offset)].decode("utf-8", "replace")
+        text = seen.get(offset)
+        if text is None:
+            if offset >= len(strings):
+                raise ElfError(f"BTF.ext: string offset {offset} is out of range")
+            text = seen[offset] = strings[offset:strings.index(b"\0", offset)].decode(
+                "utf-8", "replace")
+        return text
 
     if len(ext) < _EXT_HEADER.size:
         raise ElfError("BTF.ext: the section is too short")
