@@ -40,7 +40,7 @@ def _interp(verified, helpers=None, budget=None, helper_calls=None, **unknown):
                        helper_calls=helper_calls)
 
 
-def _llvm(verified, helpers=None, budget=None, helper_calls=None, blind=None, opt_level=2,
+def _llvm(verified, helpers=None, budget=None, helper_calls=None, blind=None, opt_level=None,
           keep_ir=False, line_info=False, speculation=None, **unknown):
     reject_unknown_options("llvm", unknown)
     try:

@@ -14,11 +14,22 @@ from bpfjit.helpers.maps import MAP_OPERATIONS
 from bpfjit.runtime import JitProgram, helper_table
 from bpfjit.speculation import speculation_level
 
-__all__ = ["compile_llvm"]
+__all__ = ["compile_llvm", "default_opt_level", "QUICK_FROM"]
+
+# from this many instruction slots on, the default is opt_level 1: LLVM's -O2 took 1-9 s
+# on cilium's programs of 2,000-7,000 instructions (superlinear: its code generator and
+# tail merging on functions of thousands of blocks), the quick level 0.2-1.3 s, and
+# their runs, dominated by helpers and maps, were within 3%
+QUICK_FROM = 2048
+
+
+def default_opt_level(prog) -> int:
+    """2, or 1 for a program of QUICK_FROM slots or more."""
+    return 1 if len(prog) >= QUICK_FROM else 2
 
 
 def compile_llvm(verified, helpers=None, budget=None, helper_calls: int | None = None,
-                 blind: bool | None = None, opt_level: int = 2, keep_ir: bool = False,
+                 blind: bool | None = None, opt_level: int | None = None, keep_ir: bool = False,
                  line_info: bool = False, speculation: str | None = None) -> JitProgram:
     """Compile `prog` with LLVM; see backends.llvm for what is guaranteed.
 
@@ -26,8 +37,11 @@ def compile_llvm(verified, helpers=None, budget=None, helper_calls: int | None =
     is unchecked); `speculation` is how far accesses are masked against a mispredicted
     branch (bpfjit.speculation: "off", "checks", "all"; default "checks" unless the mode
     is unchecked); `keep_ir` keeps the IR before and after optimisation in `.extra`;
-    `line_info` maps native code back to BPF pcs (`.extra["lines"]`), for disassembly.
+    `line_info` maps native code back to BPF pcs (`.extra["lines"]`), for disassembly;
+    `opt_level` None picks it by the program's size (`default_opt_level`).
     """
+    if opt_level is None:
+        opt_level = default_opt_level(verified.program)
     blind = blinding_enabled(blind, verified.mode)
     speculation = speculation_level(speculation, verified.mode)
     started = time.perf_counter_ns()
@@ -50,5 +64,6 @@ def compile_llvm(verified, helpers=None, budget=None, helper_calls: int | None =
         image = cached_image(verified, "llvm", options, lambda: build()[0])
         extra = {"ir": None, "optimised_ir": None}
     return JitProgram.from_image(verified, "llvm", image, table, budget,
-                                 dict(extra, compile_ns=time.perf_counter_ns() - started),
+                                 dict(extra, compile_ns=time.perf_counter_ns() - started,
+                                      opt_level=opt_level),
                                  helper_calls=helper_calls)

@@ -71,6 +71,48 @@ def test_every_opt_level_agrees(jit, level):
     assert bpfjit.compile(prog, jit, opt_level=level)(mem) == bpfjit.compile(prog)(mem)
 
 
+def _long_steps(slots: int) -> list[tuple[str, int]]:
+    """`slots - 2` steps on r0: multiply-adds, and every 16th pair a branch on the
+    running value over an xor."""
+    steps: list[tuple[str, int]] = []
+    pair = 0
+    while len(steps) < slots - 2:
+        pair += 1
+        steps += [("jset", pair & 0xFF), ("xor", pair)] if pair % 16 == 0 else \
+            [("mul", 2 * pair + 1), ("add", pair)]
+    return steps[:slots - 2]
+
+
+@pytest.mark.skipif("llvm" not in JITS, reason="llvm is not available")
+@pytest.mark.parametrize("slots, level", [(2047, 2), (2048, 1)])
+def test_large_programs_take_the_quick_level_by_default(slots, level):
+    from bpfjit.backends.llvmjit import QUICK_FROM
+    assert QUICK_FROM == 2048
+    steps = _long_steps(slots)
+    prog = bpfjit.assemble("\n".join(["ldxdw %r0, [%r1+0]"] + [
+        f"jset %r0, {v}, +1" if op == "jset" else f"{op} %r0, {v}" for op, v in steps]
+        + ["exit"]))
+    assert len(prog) == slots
+    mem = bytes(range(1, 9))
+    fn = bpfjit.compile(prog, "llvm", cache=False)
+    assert fn.extra["opt_level"] == level
+    # the steps computed here, modulo 2^64 (a jset jumps over the next step)
+    r0, skip = int.from_bytes(mem, "little"), False
+    for op, v in steps:
+        if skip:
+            skip = False
+        elif op == "jset":
+            skip = bool(r0 & v)
+        elif op == "xor":
+            r0 ^= v
+        elif op == "mul":
+            r0 = r0 * v % 2**64
+        else:
+            r0 = (r0 + v) % 2**64
+    assert fn(mem) == r0
+    assert bpfjit.compile(prog, "llvm", opt_level=2, cache=False).extra["opt_level"] == 2
+
+
 @pytest.mark.parametrize("jit", JITS)
 @pytest.mark.parametrize("options,words", [
     ({"mode": "fast"}, "mode"), ({"opt_level": 7}, "opt_level"), ({"budget": 0}, "budget"),
