@@ -435,12 +435,13 @@ class Analysis(AluRules, MemoryRules, BranchRules, CallRules, CallbackRules):
                                         related=joins <= UNRELATE_AFTER)
                     else:
                         new = merge([old, new], discover=True)
-                if new == old and block not in force:
-                    continue
+                if new == old and block not in force and not self._threads(sub, block,
+                                                                             incoming):
+                    continue            # (a threaded block's edges may differ all the same)
             force.discard(block)
             sub.in_states[block] = new
             journal = self.journal = None if self.want_log else Journal(incoming)
-            edges = self._run_safely(sub, block, new.copy())
+            edges = self._run_safely(sub, block, new.copy(), incoming)
             if journal is not None:
                 sub.journals[block] = journal
             sub.out_edges[block] = edges
@@ -535,11 +536,12 @@ class Analysis(AluRules, MemoryRules, BranchRules, CallRules, CallbackRules):
         return not back or any(all(_moves_to_a_bound(st, var) for st in back)
                                for var in candidates)
 
-    def _run_safely(self, sub: _Subprogram, block: int, st: State) -> list:
+    def _run_safely(self, sub: _Subprogram, block: int, st: State,
+                    incoming: list[State] | None = None) -> list:
         """Run a block while fixpoints are computed: a rejection ends the path."""
         journal = self.journal
         try:
-            edges = self._run_block(block, st, sub.end)
+            edges = self._block_edges(sub, block, st, incoming)
         except TooComplex:
             raise
         except VerifierError:
@@ -547,6 +549,44 @@ class Analysis(AluRules, MemoryRules, BranchRules, CallRules, CallbackRules):
         if journal is not None:
             journal.completed = True
         return edges
+
+    def _block_edges(self, sub: _Subprogram, block: int, st: State,
+                     incoming: list[State] | None) -> list:
+        """The edges out of a block run from `st`, the join of `incoming`; a block
+        that is only a conditional jump which some incoming edge decides (a register it
+        tests holds a constant there) runs once per incoming edge instead, and its
+        successors get the join of the edges that reach them.  That is clang's
+        `err = p + n > end ? -EINVAL : 0; if (err == 0) ... *p`: joined first, the
+        state at the test has lost which paths checked the bound; the kernel's
+        verifier, which follows each path, keeps it."""
+        if incoming is None or not self._threads(sub, block, incoming):
+            return self._run_block(block, st, sub.end)
+        reached: dict[int, list[State]] = {}
+        for path in incoming:
+            try:
+                edges = self._run_block(block, path.copy(), sub.end)
+            except VerifierError:
+                if self.checking:
+                    raise
+                continue                    # (while fixpoints are computed: its path ends)
+            for succ, out in edges:
+                states = reached.setdefault(succ, [])
+                if out is not None:
+                    states.append(out)
+        if self.checking and self.want_log:
+            self.log[block] = st.describe()
+        return [(succ, merge(states) if states else None) for succ, states in reached.items()]
+
+    def _threads(self, sub: _Subprogram, block: int, incoming: list[State]) -> bool:
+        """Whether `block` is run once per incoming edge (see _block_edges)."""
+        if len(incoming) < 2 or block in sub.heads or block == sub.first:
+            return False
+        insn = self.prog.at(block)
+        if insn.kind is not Kind.JCOND:
+            return False
+        regs = (insn.dst, insn.src) if insn.spec.source == "reg" else (insn.dst,)
+        return any(all(st.regs[r].kind == SCALAR and st.regs[r].is_const for r in regs)
+                   for st in incoming)
 
     @property
     def keeps_facts(self) -> bool:
@@ -581,13 +621,14 @@ class Analysis(AluRules, MemoryRules, BranchRules, CallRules, CallbackRules):
                 state = sub.in_states[block]        # their merge, as the fixpoint made it
             else:
                 state = merge(incoming, discover=block in sub.heads)
-                if journal is not None and state != sub.in_states[block]:
-                    journal = None
+                if journal is not None and (state != sub.in_states[block]
+                                            or self._threads(sub, block, incoming)):
+                    journal = None          # (a threaded block's edges follow its sources)
             if journal is not None and journal.replayable(self.summaries) \
                     and self._replay(sub, block, journal):
                 continue                    # the same run as the fixpoint's last
             sub.in_states[block] = state
-            sub.out_edges[block] = self._run_block(block, state.copy(), sub.end)
+            sub.out_edges[block] = self._block_edges(sub, block, state.copy(), incoming)
 
     def _replay(self, sub: _Subprogram, block: int, journal: Journal) -> bool:
         """Apply a block's journal in the final pass as its run would: its pcs reached,
