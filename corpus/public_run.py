@@ -12,8 +12,9 @@ program (its limits: bpfjit.backends.kerneljit), and the summary counts each.
 
     python corpus/public_run.py [--kernel] [--type SECTION=TYPE]... OBJECT...
 
-`--type '*=tc'` gives that type to every section that names none (iproute2's loader takes it from the
-command line, so its objects' sections name slots of a tail-call table, not types).
+`--type '*=tc'` gives that type to every section that names none (iproute2's loader
+takes it from the command line, so its objects' sections name slots of a tail-call
+table, not types).
 
 Tracing programs (kprobe, tracepoint, ...) are listed but not counted: the goal is
 the packet programs.

@@ -1,10 +1,9 @@
 """Reading, writing, checksumming and resizing the packet: skb_store_bytes (9),
-l3/l4_csum_replace (10, 11), skb_vlan_push/pop (18, 19),
-skb_load_bytes (26), skb_change_proto (31), skb_change_type (32), skb_pull_data (39), csum_update (40),
-set_hash_invalid (41), set_hash (48), skb_load_bytes_relative (68), xdp_get_buff_len
-(188),
-csum_diff (28), skb_change_tail (38), skb_change_head (43), xdp_adjust_head (44),
-skb_adjust_room (50), xdp_adjust_meta (54), xdp_adjust_tail (65),
+l3/l4_csum_replace (10, 11), skb_vlan_push/pop (18, 19), skb_load_bytes (26),
+csum_diff (28), skb_change_proto (31), skb_change_type (32), skb_change_tail (38),
+skb_pull_data (39), csum_update (40), set_hash_invalid (41), skb_change_head (43),
+xdp_adjust_head (44), set_hash (48), skb_adjust_room (50), xdp_adjust_meta (54),
+xdp_adjust_tail (65), skb_load_bytes_relative (68), xdp_get_buff_len (188),
 xdp_load_bytes (189), xdp_store_bytes (190).
 
 Resizing keeps the packet's start address and moves its bytes within the context's

@@ -259,8 +259,6 @@ def _same_in_32_bits(a: Value, b: Value, signed: bool) -> bool:
     return a.umax <= M32 and b.umax <= M32
 
 
-
-
 def _ordered(a: Value, b: Value, signed: bool) -> bool:
     """Whether the comparison's order is the order of the zone's (signed) numbers."""
     if signed or a.kind != SCALAR:

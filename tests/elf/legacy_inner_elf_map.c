@@ -1,7 +1,6 @@
 /* A map of maps defined as iproute2's loader reads them: 36-byte `struct bpf_elf_map`
  * records in section maps, the outer map naming its inner map's `id` by `inner_id`
- * (cilium's maglev tables before BTF).  The program looks up the inner map stored under
- * key 1 and returns its element 0 plus 100, or 0 when there is none. */
+ * (cilium's maglev tables before BTF); the program is legacy_inner.h's. */
 #include "bpf_defs.h"
 
 struct bpf_elf_map {
@@ -25,15 +24,4 @@ struct bpf_elf_map SEC("maps") by_service = {
     .type = 13, .size_key = 4, .size_value = 4, .max_elem = 8, .inner_id = 7,
 };
 
-SEC("xdp")
-int pick_backend(struct xdp_md *ctx)
-{
-    u32 service = 1, slot = 0;
-    void *inner = bpf_map_lookup_elem(&by_service, &service);
-    if (!inner)
-        return 0;
-    u64 *value = bpf_map_lookup_elem(inner, &slot);
-    if (!value)
-        return 0;
-    return *value + 100;
-}
+#include "legacy_inner.h"

@@ -1,7 +1,6 @@
 /* A map of maps defined as the kernel's samples/bpf loader reads them: 28-byte
  * `struct bpf_map_def` records in section maps, the outer map giving its inner map's
- * position among the section's maps (`inner_map_idx`).  The program looks up the
- * inner map stored under key 1 and returns its element 0 plus 100, or 0. */
+ * position among the section's maps (`inner_map_idx`); the program is legacy_inner.h's. */
 #include "bpf_defs.h"
 
 struct bpf_map_def_inner {
@@ -26,15 +25,4 @@ struct bpf_map_def_inner SEC("maps") by_service = {
     .type = 12, .key_size = 4, .value_size = 4, .max_entries = 8, .inner_map_idx = 1,
 };
 
-SEC("xdp")
-int pick_backend(struct xdp_md *ctx)
-{
-    u32 service = 1, slot = 0;
-    void *inner = bpf_map_lookup_elem(&by_service, &service);
-    if (!inner)
-        return 0;
-    u64 *value = bpf_map_lookup_elem(inner, &slot);
-    if (!value)
-        return 0;
-    return *value + 100;
-}
+#include "legacy_inner.h"
