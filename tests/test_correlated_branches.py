@@ -119,3 +119,50 @@ def test_the_log_shows_the_join_at_the_test():
     log = bpfjit.verify(prog, helpers=bpfjit.helper_ids(prog), log=True, cache=False).log
     join = 8                                # the jeq32's pc
     assert "r5=scalar" in log[join]          # 0 or -22: the join of both paths
+
+
+# ---- soundness: what is proven through a flag holds on every input ----------------------
+
+from hypothesis import HealthCheck, given, settings, strategies as st  # noqa: E402
+
+from test_verifier_soundness import assert_proofs_hold  # noqa: E402
+
+_CONDS = ["jeq", "jne", "jgt", "jge", "jlt", "jle", "jsgt", "jsge", "jslt", "jsle", "jset"]
+
+
+@st.composite
+def flagged_programs(draw):
+    """Two or three paths that check `mem + need` against the buffer's end (or not) and
+    set r5 to a constant each, meeting at one conditional jump on r5 (64 or 32 bits,
+    against a constant one of the paths set, or another) that leads to a load; the load's
+    offset and size drawn, so that some proofs hold and some programs are wrong."""
+    need = draw(st.integers(1, 24))
+    consts = draw(st.lists(st.sampled_from([0, 1, -22, -1, 7, 0x100000000]), min_size=2,
+                           max_size=3))
+    check = draw(st.sampled_from(["jgt %r3, %r4", "jge %r3, %r4", "jlt %r4, %r3"]))
+    lines = ["mov %r0, 0", "mov %r3, %r1", f"add %r3, {need}", "mov %r4, %r1",
+             "add %r4, %r2", f"{check}, path1"]
+    if len(consts) == 3:                     # a third path: a byte decides, unchecked
+        lines += ["jeq %r2, 0, path0", "ldxb %r6, [%r1+0]", "jgt %r6, 100, path2"]
+    lines += ["path0:", f"lddw %r5, {consts[0]}", "ja join", "path1:",
+              f"lddw %r5, {consts[1]}", "ja join"]
+    if len(consts) == 3:
+        lines += ["path2:", f"lddw %r5, {consts[2]}", "ja join"]
+    cond = draw(st.sampled_from(_CONDS)) + draw(st.sampled_from(["", "32"]))
+    imm = draw(st.sampled_from(consts + [3]))
+    size, suffix = draw(st.sampled_from([(1, "b"), (2, "h"), (4, "w"), (8, "dw")]))
+    off = draw(st.integers(0, 24))
+    lines += ["join:", f"{cond} %r5, {imm}, load", "exit", "load:",
+              f"ldx{suffix} %r0, [%r1+{off}]", "exit"]
+    return "\n".join(lines)
+
+
+@settings(max_examples=300, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.too_slow])
+@given(flagged_programs())
+def test_what_a_flag_proves_holds(text):
+    try:
+        bpfjit.verify(bpfjit.assemble(text))
+    except bpfjit.VerifierError:
+        return
+    assert_proofs_hold(text, [bytes(range(n)) for n in (0, 1, 7, 8, 15, 16, 23, 24, 33)])
