@@ -61,7 +61,9 @@ def test_the_flag_carries_the_bound_to_its_test(engine):
 
 
 @pytest.mark.parametrize("test", ["jeq %r5, 0, load", "jne32 %r5, -22, load",
-                                  "jsge %r5, 0, load", "jslt %r5, 0, +1\nja load"])
+                                  "jsge %r5, 0, load", "jslt %r5, 0, +1\nja load",
+                                  # clang -mcpu=v1: the flag zero-extended first
+                                  "lsh %r5, 32\nmov %r1, %r5\nrsh %r1, 32\njeq %r1, 0, load"])
 def test_any_test_of_the_flag_that_tells_the_paths_apart(engine, test):
     prog = flagged(0, -22, test)
     verified = verify(prog, "strict")
@@ -134,8 +136,9 @@ _CONDS = ["jeq", "jne", "jgt", "jge", "jlt", "jle", "jsgt", "jsge", "jslt", "jsl
 def flagged_programs(draw):
     """Two or three paths that check `mem + need` against the buffer's end (or not) and
     set r5 to a constant each, meeting at one conditional jump on r5 (64 or 32 bits,
-    against a constant one of the paths set, or another) that leads to a load; the load's
-    offset and size drawn, so that some proofs hold and some programs are wrong."""
+    against a constant one of the paths set, or another; or on r5 zero-extended into r7
+    first) that leads to a load; the load's offset and size drawn, so that some proofs
+    hold and some programs are wrong."""
     need = draw(st.integers(1, 24))
     consts = draw(st.lists(st.sampled_from([0, 1, -22, -1, 7, 0x100000000]), min_size=2,
                            max_size=3))
@@ -150,9 +153,12 @@ def flagged_programs(draw):
         lines += ["path2:", f"lddw %r5, {consts[2]}", "ja join"]
     cond = draw(st.sampled_from(_CONDS)) + draw(st.sampled_from(["", "32"]))
     imm = draw(st.sampled_from(consts + [3]))
+    extend = draw(st.booleans())             # clang -mcpu=v1's zero extension first
+    tested = "%r7" if extend else "%r5"
     size, suffix = draw(st.sampled_from([(1, "b"), (2, "h"), (4, "w"), (8, "dw")]))
     off = draw(st.integers(0, 24))
-    lines += ["join:", f"{cond} %r5, {imm}, load", "exit", "load:",
+    lines += ["join:"] + (["lsh %r5, 32", "mov %r7, %r5", "rsh %r7, 32"] if extend else [])
+    lines += [f"{cond} {tested}, {imm}, load", "exit", "load:",
               f"ldx{suffix} %r0, [%r1+{off}]", "exit"]
     return "\n".join(lines)
 

@@ -55,6 +55,9 @@ _NO_THRESHOLDS = ((),) * 11
 HEAD_RANGE_LIMIT = 1 << 32
 
 
+# ALU instructions a block tested on each incoming edge may run before its jump
+_THREADED_ALU = 4
+
 class TooComplex(VerifierError):
     """The work limit was reached (never a path-local rejection)."""
 
@@ -578,15 +581,34 @@ class Analysis(AluRules, MemoryRules, BranchRules, CallRules, CallbackRules):
         return [(succ, merge(states) if states else None) for succ, states in reached.items()]
 
     def _threads(self, sub: _Subprogram, block: int, incoming: list[State]) -> bool:
-        """Whether `block` is run once per incoming edge (see _block_edges)."""
+        """Whether `block` is run once per incoming edge (see _block_edges): a
+        conditional jump on registers that are constants on some incoming edge, or a
+        few ALU instructions before it (clang -mcpu=v1 zero-extends a flag with `lsh 32;
+        rsh 32` first) that read only registers constant on every incoming edge (so no
+        relation a joined run would keep is lost)."""
         if len(incoming) < 2 or block in sub.heads or block == sub.first:
             return False
-        insn = self.prog.at(block)
-        if insn.kind is not Kind.JCOND:
-            return False
-        regs = (insn.dst, insn.src) if insn.spec.source == "reg" else (insn.dst,)
-        return any(all(st.regs[r].kind == SCALAR and st.regs[r].is_const for r in regs)
-                   for st in incoming)
+        written: set[int] = set()
+        pc = block
+        for _ in range(_THREADED_ALU + 1):
+            insn = self.prog.at(pc)
+            read = {insn.src} if insn.spec.source == "reg" else set()
+            if insn.kind is Kind.JCOND:
+                read.add(insn.dst)
+                if not written:
+                    return any(all(_constant(st, r) for r in read) for st in incoming)
+                return all(_constant(st, r) for st in incoming for r in read - written)
+            if insn.kind is not Kind.ALU or insn.spec.width != 64 and insn.spec.op != "mov":
+                return False
+            if insn.spec.op not in ("mov", "movsx"):
+                read.add(insn.dst)
+            if any(not _constant(st, r) for st in incoming for r in read - written):
+                return False
+            written.add(insn.dst)
+            pc += insn.slots
+            if pc in self.leaders or pc >= sub.end:
+                return False
+        return False
 
     @property
     def keeps_facts(self) -> bool:
@@ -733,3 +755,9 @@ class Analysis(AluRules, MemoryRules, BranchRules, CallRules, CallbackRules):
             if not self._local_call(pc, insn, st):
                 return []
         return None
+
+
+def _constant(st: State, reg: int) -> bool:
+    """Whether `reg` holds one known number in `st`."""
+    v = st.regs[reg]
+    return v.kind == SCALAR and v.is_const
