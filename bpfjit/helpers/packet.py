@@ -438,7 +438,7 @@ HELPERS = [
                  skb_load_bytes, "copy r4 packet bytes from offset r2 to r3"),
     KernelHelper(28, "csum_diff", Signature(("mem_or_null", "size", "mem_or_null", "size",
                                              "any")), csum_diff,
-                 "checksum difference of two word arrays, plus a seed"),
+                 "checksum difference of two arrays on a seed, folded to 16 bits"),
     KernelHelper(38, "skb_change_tail", Signature(("ctx", "any", "any"), "errno", True, _SKB),
                  skb_change_tail, "make the packet r2 bytes long"),
     KernelHelper(43, "skb_change_head", Signature(("ctx", "any", "any"), "errno", True, _SKB),
