@@ -18,7 +18,7 @@ import struct
 
 from ..semantics import M32, M64, sext
 from ..context import frame_protocol, legacy_headers, net16
-from .spec import KernelHelper, Signature
+from .spec import KernelHelper, Signature, errno_result as _err
 
 __all__ = ["HELPERS", "csum_add", "csum_fold"]
 
@@ -31,10 +31,6 @@ _PACKET_OTHERHOST = 3
 def _s32(value: int) -> int:
     """A helper's `int` argument: the low 32 bits, signed."""
     return sext(value, 32)
-
-
-def _err(code: int) -> int:
-    return -code & M64
 
 
 def _resized(call, result: int) -> int:
@@ -310,11 +306,6 @@ def csum_partial(data: bytes, seed: int) -> int:
     return total and (total % 0xFFFFFFFF or 0xFFFFFFFF)
 
 
-def _from32to16(total: int) -> int:
-    """csum_from32to16: a 32-bit partial checksum folded to 16 bits."""
-    return ((total + ((total >> 16 | total << 16) & 0xFFFFFFFF)) & 0xFFFFFFFF) >> 16
-
-
 def csum_diff(call, r1, r2, r3, r4, r5) -> int:
     """(from, from_size, to, to_size, seed) as kernels since 6.13 compute it, alike on
     every architecture: the partial checksum of `to` on the seed, minus that of `from`,
@@ -332,7 +323,7 @@ def csum_diff(call, r1, r2, r3, r4, r5) -> int:
         total = ~csum_partial(old, ~seed & M32) & M32
     else:
         total = seed
-    return _from32to16(total)
+    return csum_fold(total)              # the kernel's csum_from32to16
 
 
 def _replace(call, offset: int, old: int, new: int, size: int, mark_zero: bool) -> int:

@@ -27,8 +27,15 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from ..errors import BpfError
+from ..semantics import M64
 
-__all__ = ["Signature", "KernelHelper", "Helper", "ARG_KINDS", "RESULT_KINDS"]
+__all__ = ["Signature", "KernelHelper", "Helper", "ARG_KINDS", "RESULT_KINDS",
+           "errno_result"]
+
+
+def errno_result(code: int) -> int:
+    """What a helper returns for the error `code` (an errno): -code, as a 64-bit r0."""
+    return -code & M64
 
 ARG_KINDS = frozenset(("map", "key", "value", "value_out", "mem", "mem_or_null", "out", "size",
                        "ctx", "any", "ringbuf_mem", "callback", "callback_ctx"))

@@ -10,7 +10,7 @@ import struct
 from ..context.tunnel import (TUNNEL_CSUM, TUNNEL_DONT_FRAGMENT, TUNNEL_KEY, TUNNEL_NOCACHE,
                               TUNNEL_SEQ, TunnelInfo)
 from ..semantics import M32, M64
-from .spec import KernelHelper, Signature
+from .spec import KernelHelper, Signature, errno_result as _err
 
 __all__ = ["HELPERS"]
 
@@ -22,10 +22,6 @@ _IPV6, _ZERO_CSUM, _DONT_FRAGMENT, _SEQ, _NO_KEY = 1, 2, 4, 8, 16
 _TUNINFO_FLAGS = 16                                  # get: report the tunnel flags
 _FLOW_LABEL = 0xFFFFF
 _SKB = frozenset({"skb"})
-
-
-def _err(code: int) -> int:
-    return -code & M64
 
 
 def skb_get_tunnel_key(call, r1, r2, r3, r4, r5) -> int:

@@ -438,13 +438,13 @@ class Analysis(AluRules, MemoryRules, BranchRules, CallRules, CallbackRules):
                                         related=joins <= UNRELATE_AFTER)
                     else:
                         new = merge([old, new], discover=True)
-                if new == old and block not in force and not self._threads(sub, block,
-                                                                             incoming):
-                    continue            # (a threaded block's edges may differ all the same)
+            threaded = self._threads(sub, block, incoming)
+            if old is not None and new == old and block not in force and not threaded:
+                continue                # (a threaded block's edges may differ all the same)
             force.discard(block)
             sub.in_states[block] = new
             journal = self.journal = None if self.want_log else Journal(incoming)
-            edges = self._run_safely(sub, block, new.copy(), incoming)
+            edges = self._run_safely(sub, block, new.copy(), incoming if threaded else None)
             if journal is not None:
                 sub.journals[block] = journal
             sub.out_edges[block] = edges
@@ -540,11 +540,11 @@ class Analysis(AluRules, MemoryRules, BranchRules, CallRules, CallbackRules):
                                for var in candidates)
 
     def _run_safely(self, sub: _Subprogram, block: int, st: State,
-                    incoming: list[State] | None = None) -> list:
+                    threaded: list[State] | None = None) -> list:
         """Run a block while fixpoints are computed: a rejection ends the path."""
         journal = self.journal
         try:
-            edges = self._block_edges(sub, block, st, incoming)
+            edges = self._block_edges(sub, block, st, threaded)
         except TooComplex:
             raise
         except VerifierError:
@@ -554,18 +554,17 @@ class Analysis(AluRules, MemoryRules, BranchRules, CallRules, CallbackRules):
         return edges
 
     def _block_edges(self, sub: _Subprogram, block: int, st: State,
-                     incoming: list[State] | None) -> list:
-        """The edges out of a block run from `st`, the join of `incoming`; a block
-        that is only a conditional jump which some incoming edge decides (a register it
-        tests holds a constant there) runs once per incoming edge instead, and its
-        successors get the join of the edges that reach them.  That is clang's
+                     threaded: list[State] | None) -> list:
+        """The edges out of a block run from `st`, the join of its incoming edges; or,
+        given them as `threaded` (the block passed `_threads`), run once per incoming
+        edge, its successors getting the join of the edges that reach them.  That is clang's
         `err = p + n > end ? -EINVAL : 0; if (err == 0) ... *p`: joined first, the
         state at the test has lost which paths checked the bound; the kernel's
         verifier, which follows each path, keeps it."""
-        if incoming is None or not self._threads(sub, block, incoming):
+        if threaded is None:
             return self._run_block(block, st, sub.end)
         reached: dict[int, list[State]] = {}
-        for path in incoming:
+        for path in threaded:
             try:
                 edges = self._run_block(block, path.copy(), sub.end)
             except VerifierError:
@@ -596,13 +595,13 @@ class Analysis(AluRules, MemoryRules, BranchRules, CallRules, CallbackRules):
             if insn.kind is Kind.JCOND:
                 read.add(insn.dst)
                 if not written:
-                    return any(all(_constant(st, r) for r in read) for st in incoming)
-                return all(_constant(st, r) for st in incoming for r in read - written)
+                    return any(all(st.regs[r].is_const for r in read) for st in incoming)
+                return all(st.regs[r].is_const for st in incoming for r in read - written)
             if insn.kind is not Kind.ALU or insn.spec.width != 64 and insn.spec.op != "mov":
                 return False
             if insn.spec.op not in ("mov", "movsx"):
                 read.add(insn.dst)
-            if any(not _constant(st, r) for st in incoming for r in read - written):
+            if any(not st.regs[r].is_const for st in incoming for r in read - written):
                 return False
             written.add(insn.dst)
             pc += insn.slots
@@ -637,20 +636,21 @@ class Analysis(AluRules, MemoryRules, BranchRules, CallRules, CallbackRules):
             incoming = self._incoming(sub, block)
             if not incoming:
                 continue
+            threaded = self._threads(sub, block, incoming)
             journal = sub.journals.get(block)
             if journal is not None and block not in sub.heads and block != sub.first \
                     and journal.same_sources(incoming):
                 state = sub.in_states[block]        # their merge, as the fixpoint made it
             else:
                 state = merge(incoming, discover=block in sub.heads)
-                if journal is not None and (state != sub.in_states[block]
-                                            or self._threads(sub, block, incoming)):
+                if journal is not None and (state != sub.in_states[block] or threaded):
                     journal = None          # (a threaded block's edges follow its sources)
             if journal is not None and journal.replayable(self.summaries) \
                     and self._replay(sub, block, journal):
                 continue                    # the same run as the fixpoint's last
             sub.in_states[block] = state
-            sub.out_edges[block] = self._block_edges(sub, block, state.copy(), incoming)
+            sub.out_edges[block] = self._block_edges(sub, block, state.copy(),
+                                                     incoming if threaded else None)
 
     def _replay(self, sub: _Subprogram, block: int, journal: Journal) -> bool:
         """Apply a block's journal in the final pass as its run would: its pcs reached,
@@ -755,9 +755,3 @@ class Analysis(AluRules, MemoryRules, BranchRules, CallRules, CallbackRules):
             if not self._local_call(pc, insn, st):
                 return []
         return None
-
-
-def _constant(st: State, reg: int) -> bool:
-    """Whether `reg` holds one known number in `st`."""
-    v = st.regs[reg]
-    return v.kind == SCALAR and v.is_const
