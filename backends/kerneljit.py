@@ -47,7 +47,9 @@ _UNSUPPORTED = {Kind.CALLX: "calls a helper", Kind.CALL_BTF: "calls a kernel fun
                 Kind.LD_PACKET: "uses a legacy packet load"}
 # map_lookup_elem, map_update_elem, map_delete_elem: the helpers a run may call
 MAP_HELPERS = frozenset((1, 2, 3))
-_HELPERS_RUN = MAP_HELPERS | {BPF_LOOP}   # the helpers the kernel engine's programs call
+# the helpers the kernel engine's programs call: the map helpers, bpf_loop, and
+# bpf_spin_lock/unlock (their maps' twins are described in BTF: bpfsys.spin_lock_btf)
+_HELPERS_RUN = MAP_HELPERS | {BPF_LOOP, 93, 94}
 # and an XDP program's helpers on its own frame: csum_diff, xdp_adjust_head,
 # xdp_adjust_meta, xdp_adjust_tail, xdp_get_buff_len, xdp_load_bytes, xdp_store_bytes
 _XDP_HELPERS = _HELPERS_RUN | {28, 44, 54, 65, 188, 189, 190}
@@ -61,7 +63,8 @@ _TC = ("sched_cls", "sched_act")
 
 def _refuse(reason: str) -> BpfError:
     return BpfError(f"the kernel engine runs plain, XDP and tc programs that call no helper "
-                    f"but the map helpers, bpf_loop and (XDP, tc) the packet's own; this "
+                    f"but the map helpers, bpf_loop, the spin locks and (XDP, tc) the "
+                    f"packet's own; this "
                     f"one {reason}")
 
 

@@ -69,7 +69,8 @@ class KernelMaps:
                 if index in used:
                     spec = the_map.spec
                     self.fds[index] = bpfsys.map_create(spec.type, spec.key_size,
-                                                        spec.value_size, spec.max_entries)
+                                                        spec.value_size, spec.max_entries,
+                                                        spec.spin_lock)
         except BaseException:
             self.close()
             raise

@@ -45,8 +45,11 @@ _BTF_INT, _BTF_FUNC, _BTF_FUNC_PROTO = 1, 12, 13      # BTF kinds
 _TEST = struct.Struct("<IIIIQQIIIIQQ")
 
 
-# ... BPF_MAP_CREATE: map_type, key_size, value_size, max_entries, map_flags
-_CREATE = struct.Struct("<IIIII")
+# ... BPF_MAP_CREATE: map_type, key_size, value_size, max_entries, map_flags,
+# inner_map_fd, numa_node, map_name[16], map_ifindex, btf_fd, btf_key_type_id,
+# btf_value_type_id
+_CREATE = struct.Struct("<IIIIIII16sIIII")
+_BTF_ARRAY, _BTF_STRUCT = 3, 4
 # ... and the element commands: map_fd, (padding), key, value or next_key, flags
 _ELEMENT = struct.Struct("<IIQQQ")
 
@@ -89,7 +92,7 @@ def _btf_load(blob: bytes) -> int:
                                              _LOG_SIZE, 1))
     if fd < 0:
         text = ffi.string(log).decode("utf-8", "replace")
-        raise BpfError(f"the kernel refused the BTF of the program's functions: "
+        raise BpfError(f"the kernel refused the BTF bpfjit wrote for it: "
                        f"{_reason(text, error)}")
     return fd
 
@@ -191,11 +194,43 @@ def test_run(fd: int, data: bytes | None = None, ctx: bytes | None = None,
     return TestRun(retval, data_after, ctx_after, duration)
 
 
-def map_create(map_type: int, key_size: int, value_size: int, max_entries: int) -> int:
+def spin_lock_btf(key_size: int, value_size: int, lock_at: int) -> bytes:
+    """A BTF blob for a map whose values hold a `struct bpf_spin_lock` at byte
+    `lock_at`: the key is type 1 (`int`, which an array's key must be) or 4 (`unsigned
+    char[key_size]`), the value type 5 (a struct of `value_size` bytes whose one member
+    is the lock), which is what the kernel reads to allow bpf_spin_lock on it."""
+    names = b"\0int\0bpf_spin_lock\0val\0unsigned char\0value\0lock\0"
+    at = {name: names.index(b"\0" + name + b"\0") + 1
+          for name in (b"int", b"bpf_spin_lock", b"val", b"unsigned char", b"value", b"lock")}
+    types = struct.pack("<IIII", at[b"int"], _BTF_INT << 24, 4, 1 << 24 | 32)       # 1
+    types += struct.pack("<IIIIII", at[b"bpf_spin_lock"], _BTF_STRUCT << 24 | 1, 4,  # 2
+                         at[b"val"], 1, 0)
+    types += struct.pack("<IIII", at[b"unsigned char"], _BTF_INT << 24, 1, 8)        # 3
+    types += struct.pack("<IIIIII", 0, _BTF_ARRAY << 24, 0, 3, 1, key_size)          # 4
+    types += struct.pack("<IIIIII", at[b"value"], _BTF_STRUCT << 24 | 1, value_size,  # 5
+                         at[b"lock"], 2, 8 * lock_at)
+    header = struct.pack("<HBBIIIII", 0xEB9F, 1, 0, 24, 0, len(types), len(types),
+                         len(names))
+    return header + types + names
+
+
+def map_create(map_type: int, key_size: int, value_size: int, max_entries: int,
+               spin_lock: int | None = None) -> int:
     """Create a map of the kernel's `map_type` (enum bpf_map_type); its file
-    descriptor.  BpfError with the kernel's reason when it refuses."""
-    fd, error, _ = _bpf(_MAP_CREATE, _CREATE.pack(map_type, key_size, value_size,
-                                                  max_entries, 0))
+    descriptor.  `spin_lock`: the byte offset of a struct bpf_spin_lock in its values
+    (described to the kernel in BTF).  BpfError with the kernel's reason when it
+    refuses."""
+    btf_fd, key_type, value_type = 0, 0, 0
+    if spin_lock is not None:
+        btf_fd = _btf_load(spin_lock_btf(key_size, value_size, spin_lock))
+        key_type, value_type = 1 if key_size == 4 else 4, 5
+    try:
+        fd, error, _ = _bpf(_MAP_CREATE, _CREATE.pack(map_type, key_size, value_size,
+                                                      max_entries, 0, 0, 0, b"", 0, btf_fd,
+                                                      key_type, value_type))
+    finally:
+        if btf_fd:
+            close(btf_fd)
     if fd < 0:
         if error == _EPERM:
             raise BackendUnavailable("the kernel refuses to create maps for this process "

@@ -33,6 +33,7 @@ class BtfType:
     size_or_type: int      # size for INT/STRUCT/UNION/ENUM/DATASEC/FLOAT, else a type id
     vlen: int
     data: bytes            # the kind-specific data
+    info: int = 0          # the raw info word (kind_flag in its top bit)
 
 
 class Btf:
@@ -74,6 +75,28 @@ class Btf:
             raise ElfError(f"BTF: {t.name or type_id!r} is not a struct")
         return [(self._names[name_off], member_type)
                 for name_off, member_type, _ in struct.iter_unpack("<III", t.data)]
+
+    def struct_members(self, type_id: int, name: str, base: int = 0,
+                       depth: int = 0) -> list[int]:
+        """Byte offsets of every member of struct type `name` in the struct or union
+        `type_id`, nested structs and unions included (a value's `struct bpf_spin_lock`)."""
+        t = self.skip_modifiers(type_id)
+        if t.kind not in (STRUCT, UNION) or depth > 16:
+            return []
+        found = []
+        for name_off, member_type, bit_offset in struct.iter_unpack("<III", t.data):
+            member = self.skip_modifiers(member_type)
+            # a bitfield struct keeps the bit size in the top byte of the offset
+            at = base + (bit_offset & 0xFFFFFF if t.vlen and self._kflag(t) else bit_offset) // 8
+            if member.kind == STRUCT and member.name == name:
+                found.append(at)
+            elif member.kind in (STRUCT, UNION):
+                found.extend(self.struct_members(member_type, name, at, depth + 1))
+        return found
+
+    @staticmethod
+    def _kflag(t: BtfType) -> bool:
+        return bool(t.info >> 31)
 
     def datasec(self, name: str) -> list[tuple[str, int]]:
         """(variable name, its type id) of each variable in data section `name`."""
@@ -128,7 +151,7 @@ def parse_btf(data: bytes) -> Btf:
         fixed, per_item = _EXTRA.get(kind, (0, 0))
         extra = fixed + per_item * vlen
         types.append(BtfType(kind, name(name_off), size_or_type, vlen,
-                             data[pos + 12:pos + 12 + extra]))
+                             data[pos + 12:pos + 12 + extra], info))
         pos += 12 + extra
     for t in types[1:]:          # member names, resolved once
         if t.kind in (STRUCT, UNION):
@@ -140,8 +163,9 @@ def parse_btf(data: bytes) -> Btf:
 def map_definitions(btf: Btf, section: str = ".maps") -> dict[str, dict]:
     """{map name: {"type", "max_entries", "key_size", "value_size", "map_flags", ...}}
     for each BTF-defined map in `section`; a map of maps has its inner definition in
-    "inner", and a `values` member (the `.values = {...}` initialisers) its byte
-    offset in "values_offset"."""
+    "inner", a `values` member (the `.values = {...}` initialisers) its byte
+    offset in "values_offset", and a value type holding a struct bpf_spin_lock that
+    lock's byte offset in "spin_lock"."""
     return {var_name: _definition(btf, var_name, type_id)
             for var_name, type_id in btf.datasec(section)}
 
@@ -170,6 +194,13 @@ def _definition(btf: Btf, var_name: str, type_id: int, depth: int = 0) -> dict:
         target = btf.skip_modifiers(declared.size_or_type)
         if member in ("key", "value"):
             fields[f"{member}_size"] = btf.size(declared.size_or_type)
+            if member == "value":
+                locks = btf.struct_members(declared.size_or_type, "bpf_spin_lock")
+                if len(locks) > 1:
+                    raise ElfError(f"map {var_name!r}: its value type has {len(locks)} "
+                                   f"struct bpf_spin_lock members; the kernel allows one")
+                if locks:
+                    fields["spin_lock"] = locks[0]
         elif target.kind == ARRAY:
             fields[member] = struct.unpack_from("<III", target.data)[2]
         else:

@@ -192,12 +192,15 @@ def cmd_helpers(args) -> int:
 
 
 def cmd_maps(args) -> int:
-    """One line per map: name, type, key size, value size, max entries."""
+    """One line per map: name, type, key size, value size, max entries (and where a
+    value's spin lock is)."""
     from .elf import ElfObject
     _read(args.object)
     obj = ElfObject(args.object, _max_entries(args))
     for spec, _, _ in obj.maps:
         flags = " read-only" if spec.read_only else ""
+        if spec.spin_lock is not None:
+            flags += f" spin_lock={spec.spin_lock}"
         print(f"{spec.name} type={spec.type_name} key={spec.key_size} value={spec.value_size} "
               f"max_entries={spec.max_entries}{flags}")
     return 0

@@ -288,7 +288,8 @@ class ElfObject:
             inner = self._spec_from_btf(f"{name}.inner", {"max_entries": 1, **fields["inner"]})
         return MapSpec(name, kind, key, value,
                        self._entries(name, kind, fields.get("max_entries")),
-                       fields.get("map_flags", 0), inner=inner)
+                       fields.get("map_flags", 0), inner=inner,
+                       spin_lock=fields.get("spin_lock"))
 
     def _entries(self, name: str, kind: int, declared: int | None) -> int:
         """max_entries: the caller's (as libbpf's bpf_map__set_max_entries), the

@@ -71,6 +71,20 @@ def test_the_maps_of_an_object_are_counted_together_before_any_is_made(restore_l
         check_map_memory(specs)
 
 
+def test_the_error_names_the_largest_maps_and_the_way_out(restore_limits):
+    # netobserv's flow tables declare 2^24 entries, which its loader lowers: the error
+    # names the largest maps, largest first, and how to give them fewer entries
+    specs = [MapSpec("small", 2, 4, 4, 10), MapSpec("flows", 1, 4, 8, 1 << 20),
+             MapSpec("drops", 1, 4, 16, 1 << 20)]
+    set_limits(object_map_bytes=1 << 20)
+    with pytest.raises(bpfjit.BpfError) as raised:
+        check_map_memory(specs)
+    message = str(raised.value)
+    assert message.index("'drops' (1048576 entries") < message.index("'flows' (1048576")
+    assert "'small'" not in message
+    assert "max_entries={'drops': N}" in message
+
+
 def test_an_object_whose_maps_pass_the_limit_does_not_load(restore_limits):
     # lpm_route.o: two LPM tries of 8-byte keys and u32 values, 256 and 8 entries
     set_limits(object_map_bytes=4096)

@@ -16,6 +16,7 @@ Argument kinds (one per register r1.. in order):
     ringbuf_mem  a record a ring buffer reservation returned
     callback     a subprogram's address (lddw rX, code_addr(...)): the helper calls it
     callback_ctx a pointer into the stack, or 0: what the callback gets in r2
+    spin_lock    a pointer to the struct bpf_spin_lock of a map value (at its offset)
 
 Result kinds: "scalar" (anything), "errno" (0 or a negative error), "map_value_or_null"
 (a lookup), "ringbuf_mem_or_null", or a (low, high) range of the scalar.
@@ -38,7 +39,7 @@ def errno_result(code: int) -> int:
     return -code & M64
 
 ARG_KINDS = frozenset(("map", "key", "value", "value_out", "mem", "mem_or_null", "out", "size",
-                       "ctx", "any", "ringbuf_mem", "callback", "callback_ctx"))
+                       "ctx", "any", "ringbuf_mem", "callback", "callback_ctx", "spin_lock"))
 RESULT_KINDS = frozenset(("scalar", "errno", "map_value_or_null", "ringbuf_mem_or_null"))
 _SIZED = ("mem", "mem_or_null", "out")
 
@@ -50,12 +51,14 @@ class Signature:
     `changes_packet`: the call may move or resize the packet, so every packet pointer
     is invalid after it (as in the kernel); `contexts`: the program contexts that may
     call it ("xdp", "skb"; None: any); `map_types`: the kernel map types its map
-    argument may be (None: any)."""
+    argument may be (None: any); `lock`: "take" or "give back" for the helpers that
+    take and release the spin lock their argument points to."""
     args: tuple[str, ...] = ()
     result: str | tuple[int, int] = "scalar"
     changes_packet: bool = False
     contexts: frozenset[str] | None = None
     map_types: frozenset[int] | None = None
+    lock: str | None = None
 
     def __post_init__(self) -> None:
         if len(self.args) > 5 or any(a not in ARG_KINDS for a in self.args):
@@ -68,6 +71,9 @@ class Signature:
             if kind == "size" and (i == 0 or self.args[i - 1] not in _SIZED):
                 raise BpfError(f"helper argument r{i + 1} is a size, but r{i} is not a "
                                f"pointer with a size (mem, mem_or_null, out)")
+        if self.lock not in (None, "take", "give back"):
+            raise BpfError(f"a helper's lock action is \"take\" or \"give back\", not "
+                           f"{self.lock!r}")
         if isinstance(self.result, tuple):
             if len(self.result) != 2 or not all(isinstance(x, int) for x in self.result) \
                     or self.result[0] > self.result[1]:

@@ -14,8 +14,8 @@ from collections.abc import Iterator, Mapping
 from ..errors import BpfError
 from ..limits import limits
 from .array import ArrayMap
-from .base import (BPF_ANY, BPF_EXIST, BPF_NOEXIST, MAP_TYPE_NAMES, Map, MapError, MapSpec,
-                   map_handle)
+from .base import (BPF_ANY, BPF_EXIST, BPF_F_LOCK, BPF_NOEXIST, MAP_TYPE_NAMES, Map, MapError,
+                   MapSpec, map_handle)
 from .events import PerfEventArray, PerfRecord, RingBuf
 from .hash import HashMap
 from .lpm import LpmTrieMap
@@ -30,7 +30,7 @@ __all__ = ["MapSpec", "Map", "ArrayMap", "HashMap", "LruHashMap", "LpmTrieMap", 
            "PerfRecord", "ArrayOfMaps", "HashOfMaps", "QueueMap", "StackMap", "MapTable", "MapError", "make_map",
            "check_map_memory",
            "MAP_CLASSES", "MAP_TYPES", "ARRAY_TYPES", "HASH_TYPES", "LRU_TYPES", "LPM_TRIE", "ARRAY_OF_MAPS", "HASH_OF_MAPS", "BPF_ANY", "BPF_NOEXIST", "BPF_EXIST",
-           "map_handle"]
+           "BPF_F_LOCK", "map_handle"]
 
 MAP_CLASSES: dict[int, type[Map]] = {
     1: HashMap, 2: ArrayMap, 3: ProgArray, 4: PerfEventArray, 5: HashMap, 6: ArrayMap,
@@ -64,12 +64,18 @@ def make_map(spec: MapSpec) -> Map:
 def check_map_memory(specs: list[MapSpec]) -> None:
     """BpfError when maps of these specs would take more native memory together than
     the limit in force (bpfjit.limits: object_map_bytes), before any is allocated."""
-    total = sum(map_class(spec).native_bytes(spec) for spec in specs)
+    sizes = sorted(((map_class(spec).native_bytes(spec), spec) for spec in specs),
+                   key=lambda pair: -pair[0])
+    total = sum(size for size, _ in sizes)
     limit = limits().object_map_bytes
     if total > limit:
+        largest = ", ".join(f"{spec.name!r} ({spec.max_entries} entries, {size} bytes)"
+                            for size, spec in sizes[:3] if size * 16 >= total)
         raise BpfError(f"its {len(specs)} maps would take {total} bytes of memory together, "
-                       f"more than the limit of {limit} "
-                       f"(bpfjit.set_limits(object_map_bytes=...))")
+                       f"more than the limit of {limit}; the largest: {largest}.  Give "
+                       f"them fewer entries, as their loader may (load_elf(..., "
+                       f"max_entries={{{sizes[0][1].name!r}: N}}), --max-entries), or raise "
+                       f"the limit (bpfjit.set_limits(object_map_bytes=...))")
 
 
 class MapTable(Mapping):

@@ -31,16 +31,16 @@ class ArrayMap(Map):
 
     def update(self, key, value, flags: int = BPF_ANY) -> None:
         key, value = self.key(key), self.value(value)
-        check_flags(self.name, flags)
+        plain = check_flags(self.name, flags, self.spec.spin_lock is not None)
         self._check_writable()
         index = self._index(key)
         if index >= self.max_entries:
             raise MapError(errno.E2BIG, f"array map {self.name!r}: index {index} is past "
                                         f"max_entries {self.max_entries}")
-        if flags == BPF_NOEXIST:
+        if plain == BPF_NOEXIST:
             raise MapError(errno.EEXIST, f"array map {self.name!r}: every element exists "
                                          f"(BPF_NOEXIST)")
-        self._write_slot(index, value)
+        self._write_slot(index, value, flags)
 
     def delete(self, key) -> None:
         raise MapError(errno.EINVAL, f"array map {self.name!r}: elements cannot be deleted")

@@ -18,11 +18,15 @@ from ..errors import BpfError
 from ..limits import limits
 from ..native import ffi
 from .hashindex import HashIndex
+from .spinlock import LOCK_SIZE, locked_write
 
 __all__ = ["MapSpec", "Map", "MapError", "BPF_ANY", "BPF_NOEXIST", "BPF_EXIST",
-           "map_handle", "HANDLE_SHIFT", "check_flags", "check_index_update", "MAP_TYPE_NAMES"]
+           "map_handle", "HANDLE_SHIFT", "check_flags", "check_index_update", "MAP_TYPE_NAMES",
+           "BPF_F_LOCK", "LOCKABLE_TYPES"]
 
 BPF_ANY, BPF_NOEXIST, BPF_EXIST = 0, 1, 2
+BPF_F_LOCK = 4                           # update flag: copy the value holding its spin lock
+LOCKABLE_TYPES = (1, 2)                  # the kinds a value with a spin lock may be in
 # the kernel's map type ids (enum bpf_map_type), for names in messages
 MAP_TYPE_NAMES = {1: "hash", 2: "array", 3: "prog_array", 4: "perf_event_array",
                   5: "percpu_hash", 6: "percpu_array", 7: "stack_trace", 8: "cgroup_array",
@@ -66,6 +70,7 @@ class MapSpec:
     read_only: bool = False          # .rodata: programs may not write it
     inner: "MapSpec | None" = None   # maps of maps: the inner maps' definition
     values: tuple = ()               # `.values = {...}` initialisers: (index, symbol name)
+    spin_lock: int | None = None     # where a value's struct bpf_spin_lock is (bytes)
 
     @property
     def type_name(self) -> str:
@@ -125,6 +130,16 @@ class Map(MutableMapping):
         if spec.key_size > MAX_KEY:
             raise BpfError(f"map {spec.name!r}: keys of {spec.key_size} bytes are more "
                            f"than bpfjit allows ({MAX_KEY})")
+        if spec.spin_lock is not None:
+            if spec.type not in LOCKABLE_TYPES:
+                raise BpfError(f"map {spec.name!r}: a {spec.type_name} map cannot hold a "
+                               f"struct bpf_spin_lock (the kernel allows one in hash and "
+                               f"array maps)")
+            if spec.spin_lock % LOCK_SIZE or not 0 <= spec.spin_lock <= \
+                    spec.value_size - LOCK_SIZE:
+                raise BpfError(f"map {spec.name!r}: a struct bpf_spin_lock at byte "
+                               f"{spec.spin_lock} does not fit its {spec.value_size}-byte "
+                               f"values 4-byte aligned")
 
     @staticmethod
     def arena_bytes(spec: MapSpec) -> int:
@@ -180,12 +195,31 @@ class Map(MutableMapping):
         raise NotImplementedError
 
     def slot_bytes(self, slot: int) -> bytes:
+        """The value in slot `slot`, its spin lock shown as 0 (as the kernel's lookup
+        from user space shows it)."""
         at = slot * self.value_size
-        return bytes(self.arena[at:at + self.value_size])
+        value = bytes(self.arena[at:at + self.value_size])
+        lock = self.spec.spin_lock
+        if lock is not None:
+            value = value[:lock] + bytes(LOCK_SIZE) + value[lock + LOCK_SIZE:]
+        return value
 
-    def _write_slot(self, slot: int, value: bytes) -> None:
+    def _write_slot(self, slot: int, value: bytes, flags: int = BPF_ANY) -> None:
+        """Store a value into slot `slot`; a spin lock's word is left as it is (a value
+        never carries one), and with BPF_F_LOCK it is held during the copy."""
         at = slot * self.value_size
-        self.arena[at:at + self.value_size] = value
+        lock = self.spec.spin_lock
+        if lock is None:
+            self.arena[at:at + self.value_size] = value
+            return
+
+        def write() -> None:
+            self.arena[at:at + lock] = value[:lock]
+            self.arena[at + lock + LOCK_SIZE:at + self.value_size] = value[lock + LOCK_SIZE:]
+        if flags & BPF_F_LOCK:
+            locked_write(self, slot, write)
+        else:
+            write()
 
     # ---- MutableMapping ---------------------------------------------------------------------
 
@@ -229,9 +263,15 @@ def check_index_update(m: Map, index: int, present: bool, flags: int) -> None:
         raise MapError(errno.ENOENT, f"{what}: {index} is not set")
 
 
-def check_flags(name: str, flags: int) -> None:
-    if flags not in (BPF_ANY, BPF_NOEXIST, BPF_EXIST):
+def check_flags(name: str, flags: int, lockable: bool = False) -> int:
+    """The update flags without BPF_F_LOCK; EINVAL for others than BPF_ANY, BPF_NOEXIST
+    and BPF_EXIST, or BPF_F_LOCK (with one of them) unless the map is `lockable` (its
+    values hold a spin lock)."""
+    plain = flags & ~BPF_F_LOCK if lockable else flags
+    if plain not in (BPF_ANY, BPF_NOEXIST, BPF_EXIST):
+        also = " (with BPF_F_LOCK (4): its values hold a spin lock)" if lockable else ""
         raise MapError(errno.EINVAL, f"map {name!r}: update flags must be BPF_ANY (0), "
-                                     f"BPF_NOEXIST (1) or BPF_EXIST (2), got {flags}")
+                                     f"BPF_NOEXIST (1) or BPF_EXIST (2){also}, got {flags}")
+    return plain
 
 

@@ -32,14 +32,14 @@ class HashMap(Map):
 
     def update(self, key, value, flags: int = BPF_ANY) -> None:
         key, value = self.key(key), self.value(value)
-        check_flags(self.name, flags)
-        slot = self.index.update(key, flags)
+        plain = check_flags(self.name, flags, self.spec.spin_lock is not None)
+        slot = self.index.update(key, plain)
         if slot == -errno.E2BIG:
             raise MapError(errno.E2BIG, f"hash map {self.name!r} is full "
                                         f"({self.max_entries} entries)")
         if slot < 0:
             raise MapError(-slot, f"hash map {self.name!r}: {_ERRORS[-slot]}")
-        self._write_slot(slot, value)
+        self._write_slot(slot, value, flags)
 
     def delete(self, key) -> None:
         if self.index.delete(self.key(key)) is None:

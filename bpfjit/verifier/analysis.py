@@ -35,6 +35,7 @@ from .calls import CallRules, Summary
 from .callbacks import CallbackRules
 from .domain import MAX_LEN, MEM, MIXED, SCALAR, UNINIT, Value, pointer, scalar, top_scalar
 from .journal import Journal
+from .locks import LockRules
 from .memory import MemoryRules
 from .state import GHOST, LEN, State, merge, slot_var
 
@@ -254,7 +255,7 @@ def _block_end(prog: Program, start: int, leaders: frozenset[int], end: int) -> 
     return last + prog.at(last).slots
 
 
-class Analysis(AluRules, MemoryRules, BranchRules, CallRules, CallbackRules):
+class Analysis(AluRules, MemoryRules, BranchRules, CallRules, CallbackRules, LockRules):
     """Runs the abstract interpretation; results in `accesses`, `regions`, `map_calls`..."""
 
     def __init__(self, prog: Program, helpers: dict | None, order: list[int],
@@ -724,6 +725,8 @@ class Analysis(AluRules, MemoryRules, BranchRules, CallRules, CallbackRules):
                 and insn.src == 10:
             self.fail(pc, "r10 is the read-only frame pointer; a fetching atomic cannot "
                           "write its old value into it")
+        if st.lock is not None:
+            self._while_locked(pc, insn, st)
         if kind is Kind.ALU:
             self._alu(pc, insn, st)
         elif kind in (Kind.NEG, Kind.END):

@@ -77,11 +77,13 @@ class CallRules:
         if signature.contexts is not None and self.context not in signature.contexts:
             self.fail(pc, f"{name} is not available to {self.prog_type} programs (only "
                           f"{', '.join(sorted(signature.contexts))})")
-        handle = None
+        handle = lock = None
         outputs = []
         for reg, kind in enumerate(signature.args, 1):
             arg = self._read(st, reg, pc)
-            if kind == "map":
+            if kind == "spin_lock":
+                lock = self._lock_argument(pc, name, reg, arg)
+            elif kind == "map":
                 if arg.kind != MAP_PTR:
                     self.fail(pc, f"{name} takes a map in r{reg} (lddw rX, map), not "
                                   f"{arg.describe()}")
@@ -119,6 +121,10 @@ class CallRules:
                 if not null and arg.kind not in (STACK, MEM, MAP_VALUE):
                     self.fail(pc, f"{name} takes a pointer to the stack, the packet or a map "
                                   f"value in r{reg}, not {arg.describe()}")
+                if arg.kind == MAP_VALUE:
+                    self._touches_lock(pc, arg, arg.smin, arg.smax + self._argument_size(
+                        kind, handle, st.regs[reg + 1] if reg < 5 else None),
+                                       f"{name}'s r{reg}")
                 if arg.kind == STACK:
                     self._fact(self._note_stack_reach, -arg.smin)
                     if self.mode == "strict":
@@ -135,7 +141,19 @@ class CallRules:
                        self._known_map_call(st, handle, value=helper == 2))
         for arg, size in outputs:
             self._helper_writes(st, arg, size)
+        if signature.lock is not None:
+            self._lock_change(pc, name, signature.lock, lock, st)
         return self._helper_result(pc, helper, signature.result, handle, st)
+
+    def _argument_size(self, kind: str, handle: Value | None, size: Value | None) -> int:
+        """The most bytes a pointer argument of `kind` may reach (a key or a value of
+        the map argument, or the size argument after it)."""
+        if kind in ("key", "value", "value_out") and handle is not None:
+            return max(self.maps[i].key_size if kind == "key" else self.maps[i].value_size
+                       for i in map_indices(handle.maps))
+        if size is not None and size.kind == SCALAR:
+            return min(size.umax, 1 << 32)
+        return 1 << 32
 
     def _no_pointer_bytes(self, pc: int, st: State, name: str, kind: str, arg: Value,
                           size: Value | None, handle: Value | None) -> None:
@@ -178,6 +196,8 @@ class CallRules:
         value_size = max(self.maps[i].value_size for i in maps)
         if value and not self._in_bounds(st, 3, st.regs[3], 0, value_size):
             return None
+        if value and any(self.maps[i].spec.spin_lock is not None for i in maps):
+            return None         # an update leaves the lock word be: the Python helper's
         return maps
 
     def _note_map_call(self, pc: int, maps: tuple[int, ...] | None) -> None:

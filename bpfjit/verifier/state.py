@@ -17,11 +17,11 @@ from __future__ import annotations
 from ..isa import STACK_SIZE
 from .domain import (BIG, MAX_LEN, MEM, MEM_OR_NULL, MIXED, NULLABLE, NUMERIC, SCALAR, UNINIT,
                      Value, join,
-                     replace, scalar, top_scalar, widen)
+                     map_indices, replace, scalar, top_scalar, widen)
 from .zone import MAX_RELATION, MIRROR, Zone
 
 __all__ = ["State", "LEN", "META", "GHOST", "slot_var", "slot_offset", "outer_slot", "slot_depth",
-           "FULL_FRAME", "frame_bits", "merge"]
+           "FULL_FRAME", "frame_bits", "merge", "LOCKS_DIFFER", "joined_lock"]
 
 LEN = 11
 META = 12
@@ -65,24 +65,29 @@ def frame_bits(lo: int, hi: int) -> int:
 class State:
     """Registers, the current frame's stack and relations known at one program point."""
 
-    __slots__ = ("regs", "spills", "written", "zone", "min_len")
+    __slots__ = ("regs", "spills", "written", "zone", "min_len", "lock")
 
     def __init__(self, regs: list[Value], spills: dict[int, Value] | None = None,
-                 written: int = 0, zone: Zone | None = None, min_len: int = 0):
+                 written: int = 0, zone: Zone | None = None, min_len: int = 0,
+                 lock: tuple | None = None):
         self.regs = regs
         self.spills = {} if spills is None else spills   # 8-byte slots by offset
         self.written = written        # bit i: some path may have written byte r10-512+i
         self.zone = Zone() if zone is None else zone
         self.min_len = min_len        # the buffer has at least this many bytes
+        # the spin lock held: (maps bitmask, offset in the value), LOCKS_DIFFER where
+        # paths holding different ones (or one and none) meet, None when none is held
+        self.lock = lock
 
     def copy(self) -> "State":
         return State(list(self.regs), dict(self.spills), self.written, self.zone.copy(),
-                     self.min_len)
+                     self.min_len, self.lock)
 
     def __eq__(self, other: object) -> bool:
         return (isinstance(other, State) and self.regs == other.regs
                 and self.spills == other.spills and self.written == other.written
-                and self.min_len == other.min_len and self.zone == other.zone)
+                and self.min_len == other.min_len and self.lock == other.lock
+                and self.zone == other.zone)
 
     # ---- variables -------------------------------------------------------------------------
 
@@ -272,7 +277,7 @@ class State:
                     spills[off] = m
         result = State(regs, spills, self.written | new.written,
                        self.zone.widen(new.zone, new.implied, [self.lower, new.lower]),
-                       min(self.min_len, new.min_len))
+                       min(self.min_len, new.min_len), joined_lock([self, new]))
         if not related:
             moved = [r for r in range(10) if regs[r] != self.regs[r]]
             moved += [slot_var(off) for off, v in spills.items() if v != self.spills.get(off)]
@@ -614,6 +619,11 @@ class State:
                          + (f"{k:+d}" if k else ""))
         if self.min_len:
             parts.append(f"len>={self.min_len}")
+        if self.lock is LOCKS_DIFFER:
+            parts.append("lock=differs")
+        elif self.lock is not None:
+            maps = "|".join(str(i) for i in map_indices(self.lock[0]))
+            parts.append(f"lock=map_value[{maps}]+{self.lock[1]}")
         return " ".join(parts)
 
 
@@ -738,6 +748,17 @@ def _keep_satisfied_affine(zone: Zone, a: State, states: list[State]) -> None:
             zone.add_affine(x, y, k, c)
 
 
+LOCKS_DIFFER = ("differ",)     # State.lock where paths holding different locks met
+
+
+def joined_lock(states: list[State]) -> tuple | None:
+    """The spin lock held where `states` meet: theirs when they agree, else LOCKS_DIFFER
+    (the kernel follows each path; a program whose paths meet holding different locks
+    is refused at its next lock, unlock, call or exit)."""
+    first = states[0].lock
+    return first if all(st.lock == first for st in states[1:]) else LOCKS_DIFFER
+
+
 def merge(states: list[State], discover: bool = False) -> State:
     """The state describing every path in `states` (where control flow meets); with
     `discover`, also the relations only the paths' intervals showed (loop heads)."""
@@ -760,7 +781,7 @@ def merge(states: list[State], discover: bool = False) -> State:
         written |= st.written
         min_len = min(min_len, st.min_len)
     spills = {off: v for off, v in spills.items() if v.kind != UNINIT}
-    result = State(regs, spills, written, None, min_len)
+    result = State(regs, spills, written, None, min_len, joined_lock(states))
     result.zone = Zone.join_all([st.zone for st in states], [st.implied for st in states],
                                 result.implied, [st.lower for st in states])
     result._settle_join(states, discover)

@@ -64,6 +64,14 @@ static long (*bpf_fib_lookup)(void *ctx, void *params, int plen, u32 flags) = (v
 static long (*bpf_ringbuf_output)(void *ringbuf, void *data, u64 size, u64 flags) = (void *)130;
 static void *(*bpf_ringbuf_reserve)(void *ringbuf, u64 size, u64 flags) = (void *)131;
 static void (*bpf_ringbuf_submit)(void *data, u64 flags) = (void *)132;
+
+/* a lock inside a map value (hash and array maps), taken by the helpers 93 and 94 */
+struct bpf_spin_lock {
+    u32 val;
+};
+static long (*bpf_spin_lock)(struct bpf_spin_lock *lock) = (void *)93;
+static long (*bpf_spin_unlock)(struct bpf_spin_lock *lock) = (void *)94;
+#define BPF_F_LOCK 4
 static long (*bpf_loop)(u32 nr_loops, void *callback_fn, void *callback_ctx,
                         u64 flags) = (void *)181;
 #define BPF_F_CURRENT_CPU 0xffffffffULL
