@@ -119,6 +119,14 @@ def _sum_floor(zone, dst: int, src: int, offsets: list | None = None) -> int | N
     return max(found) if found else None
 
 
+def _keeps(old: Value, imm: int, width: int) -> bool:
+    """Whether `and` with the immediate `imm` leaves every value `old` may hold as it is:
+    a mask of low bits (sign-extended to 64 bits, or cut to 32) covering old's range (a
+    32-bit one also zero-extends, so old must fit 32 bits)."""
+    mask = imm & (U64 if width == 64 else M32)
+    return mask & (mask + 1) == 0 and old.umax <= mask
+
+
 class AluRules:
     """Mixed into the analysis: ALU, NEG, END and LDDW."""
 
@@ -144,6 +152,9 @@ class AluRules:
             # map value or a stack copy): a helper may take it, checked when it runs
             st.forget_register(dst, st.regs[dst])
             return
+        if op == "and" and src_reg is None and old.kind == SCALAR and \
+                _keeps(old, insn.imm, width):
+            return          # x & (2^k - 1) of an x below 2^k: x, relations and all
         pointers = src.kind != SCALAR or (old is not None and old.kind != SCALAR)
         if pointers:
             if width == 64 and op in ("add", "sub") and old is not None:
