@@ -275,6 +275,8 @@ class State:
                 m = v if v is w else widen(v, w) if moves(v, back) else join(v, w)
                 if m.kind != UNINIT:
                     spills[off] = m
+        if related:
+            _follow_counters(regs, self, new)
         result = State(regs, spills, self.written | new.written,
                        self.zone.widen(new.zone, new.implied, [self.lower, new.lower]),
                        min(self.min_len, new.min_len), joined_lock([self, new]))
@@ -746,6 +748,27 @@ def _keep_satisfied_affine(zone: Zone, a: State, states: list[State]) -> None:
                 break
         else:
             zone.add_affine(x, y, k, c)
+
+
+def _follow_counters(regs: list[Value], old: "State", new: "State") -> None:
+    """A widened register x equal to k*y + c (k >= 2: a pointer or index stepping in
+    lockstep with a counter y, on both paths) takes its bounds from y's widened ones:
+    widened with the thresholds of its own register (the constants it is compared with
+    when it holds something else), x would stop short, the equality would pull y back
+    below its threshold, and every trip would spend a widening step until both went to
+    their limits.  Sound: x lies in k*y + c over y's widened range on either path."""
+    for (x, y), (k, c) in old.zone.affine.items():
+        if x >= 10 or y >= 10 or k < 2 or new.zone.affine.get((x, y)) != (k, c):
+            continue
+        vx, vy = regs[x], regs[y]
+        if vx is old.regs[x] or vy.kind != SCALAR or vx.kind not in NUMERIC \
+                or vx.kind == MIXED or not -BIG < vy.smin <= vy.smax < BIG:
+            continue
+        lo, hi = k * vy.smin + c, k * vy.smax + c
+        if not -BIG < lo <= hi < BIG or (vx.kind in (MEM, MEM_OR_NULL) and hi > MAX_LEN):
+            continue
+        regs[x] = scalar(smin=lo, smax=hi) if vx.kind == SCALAR else \
+            replace(vx, smin=lo, smax=hi)
 
 
 LOCKS_DIFFER = ("differ",)     # State.lock where paths holding different locks met
