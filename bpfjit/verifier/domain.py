@@ -216,7 +216,8 @@ def join(a: Value, b: Value) -> Value:
     elif kind != b.kind:
         if UNINIT in (kind, b.kind):        # keeps what the uninitialised side says of itself
             return a if kind == UNINIT else b
-        null_or = _null_or_value(a, b) or _null_or_value(b, a) or _pointer_or_null(a, b)
+        null_or = _null_or_value(a, b) or _null_or_value(b, a) or _pointer_or_null(a, b) \
+            or _found_or_looked_up(a, b) or _found_or_looked_up(b, a)
         return null_or or _MIXED            # a pointer meets a number, or another pointer
     if kind in (UNINIT, MIXED):
         return a
@@ -248,6 +249,16 @@ def _null_or_value(a: Value, b: Value) -> Value | None:
 
 
 _MIXED = Value(MIXED)
+
+
+def _found_or_looked_up(a: Value, b: Value) -> Value | None:
+    """A map value at offset 0 (found: its NULL test passed) on one path and a lookup's
+    unchecked result on the other (`if (!(x = lookup(k))) { update(k, v); x =
+    lookup(k); }`): a map value or NULL of either's maps, linked to no lookup (on the
+    first path it was no copy of the lookup's result)."""
+    if a.kind != MAP_VALUE or b.kind != MAP_OR_NULL or a.smin != 0 or a.smax != 0:
+        return None
+    return Value(MAP_OR_NULL, 0, 0, 0, 0, min(a.frame, b.frame), a.maps | b.maps, 0)
 
 
 def _pointer_or_null(a: Value, b: Value) -> Value | None:
