@@ -26,7 +26,11 @@ _NR_BPF = {"x86_64": 321, "aarch64": 280}
 _MAP_CREATE, _MAP_LOOKUP, _MAP_UPDATE, _MAP_DELETE, _MAP_NEXT_KEY = 0, 1, 2, 3, 4
 _PROG_LOAD, _PROG_TEST_RUN, _BTF_LOAD = 5, 10, 18
 _ATTR_SIZE = 128                        # larger than every field used, zero-filled
-PROG_TYPES = {"sched_cls": 3, "xdp": 6, "syscall": 31}  # the kernel's enum bpf_prog_type
+PROG_TYPES = {"sched_cls": 3, "xdp": 6, "cgroup_sock_addr": 18, "syscall": 31}
+# the kernel's enum bpf_attach_type for a cgroup sock_addr program's hook
+ATTACH_TYPES = {"bind4": 8, "bind6": 9, "connect4": 10, "connect6": 11, "sendmsg4": 14,
+                "sendmsg6": 15, "recvmsg4": 19, "recvmsg6": 20, "getpeername4": 29,
+                "getpeername6": 30, "getsockname4": 31, "getsockname6": 32}
 _SLEEPABLE = 1 << 4                     # BPF_F_SLEEPABLE: syscall programs must be
 _LOG_SIZE = 1 << 20
 _EPERM, _ENOENT, _EINVAL, _ENOSPC = 1, 2, 22, 28
@@ -98,11 +102,13 @@ def _btf_load(blob: bytes) -> int:
 
 
 def prog_load(code: bytes, prog_type: str, name: str = "bpfjit",
-              functions: tuple[int, ...] = ()) -> int:
-    """Load bytecode as a program of `prog_type` ("sched_cls", "xdp" or "syscall"); its file
-    descriptor.  `functions`: the first pc of each subprogram, to describe them in BTF
-    (a program with callbacks needs it).  VerifierError with the kernel verifier's
-    reason when it refuses; BackendUnavailable when this process may not load programs."""
+              functions: tuple[int, ...] = (), attach: str | None = None) -> int:
+    """Load bytecode as a program of `prog_type` ("sched_cls", "xdp", "cgroup_sock_addr"
+    or "syscall"); its file descriptor.  `functions`: the first pc of each subprogram,
+    to describe them in BTF (a program with callbacks needs it); `attach`: a cgroup
+    sock_addr program's hook ("connect4", ...: ATTACH_TYPES), which the kernel's verifier
+    reads (nothing is attached).  VerifierError with the kernel verifier's reason when
+    it refuses; BackendUnavailable when this process may not load programs."""
     insns = ffi.from_buffer(code)
     license_text = ffi.new("char[]", b"GPL")
     flags = _SLEEPABLE if prog_type == "syscall" else 0
@@ -118,8 +124,10 @@ def prog_load(code: bytes, prog_type: str, name: str = "bpfjit",
                           int(ffi.cast("uintptr_t", license_text)), level, size,
                           int(ffi.cast("uintptr_t", log)) if log is not None else 0, 0,
                           flags, name.encode()[:15])
-        if functions:
-            attr += _LOAD_BTF.pack(0, 0, btf_fd, 8, int(ffi.cast("uintptr_t", records)),
+        if functions or attach:
+            attr += _LOAD_BTF.pack(0, ATTACH_TYPES.get(attach, 0), max(btf_fd, 0),
+                                   8 if functions else 0,
+                                   int(ffi.cast("uintptr_t", records)) if functions else 0,
                                    len(functions))
         fd, error, _ = _bpf(_PROG_LOAD, attr)
         return fd, error

@@ -34,7 +34,7 @@ from .lineinfo import line_at, parse_line_info
 from .kernel import KernelEnv
 from .maps import MAP_TYPES, MapSpec, MapTable, ProgArray, check_map_memory, make_map
 from .program import Program, decode
-from .progtypes import prog_type, section_type
+from .progtypes import attach_type, prog_type, section_type
 
 __all__ = ["load_elf", "ElfObject", "R_BPF_64_64", "R_BPF_64_32"]
 
@@ -376,7 +376,8 @@ class ElfObject:
                 final.append(insn)
                 pc += insn.slots
         context = None if kind.context == "plain" else kind.context
-        program = Program(final, env=self._env, context=context, prog_type=kind.name)
+        program = Program(final, env=self._env, context=context, prog_type=kind.name,
+                          attach_type=attach_type(section_name))
         program.section, program.function = section_name, self.functions[entry][0]
         program.source_lines = self._source_lines(placed, built)
         program.object_path = self.name if self.name != "<bytes>" else None

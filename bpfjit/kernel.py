@@ -51,7 +51,8 @@ class KernelEnv:
     clock of ktime_get_ns (`clock() -> ns`: replace it for repeatable tests) and the tick
     rate jiffies64 counts at (`hz`, Debian's CONFIG_HZ by default), the routes
     fib_lookup finds (`routes(FibRequest) -> FibResult | None`), the pid
-    get_current_pid_tgid reports; and, per thread, the context of the run in progress."""
+    get_current_pid_tgid reports and the uid and gid get_current_uid_gid does; and, per
+    thread, the context of the run in progress."""
 
     def __init__(self, maps: MapTable):
         self.maps = maps
@@ -59,6 +60,8 @@ class KernelEnv:
         self.random = random.Random()
         self.routes: Callable | None = None
         self.pid = os.getpid()
+        self.uid, self.gid = os.getuid(), os.getgid()
+        self.init_netns_cookie = 1      # get_netns_cookie(NULL): the first namespace's
         self.clock: Callable[[], int] = time.monotonic_ns
         self.hz = 250
         self._local = threading.local()

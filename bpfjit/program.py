@@ -97,13 +97,17 @@ class Program:
     """
 
     def __init__(self, insns: list[Insn] | tuple[Insn, ...], *, env=None,
-                 context: str | None = None, prog_type: str = "plain"):
+                 context: str | None = None, prog_type: str = "plain",
+                 attach_type: str | None = None):
         self.insns: tuple[Insn, ...] = tuple(insns)
         # what a loaded object brings (bpfjit.elf): its maps, trace output and random
         # source (a bpfjit.kernel.KernelEnv), and the context the entry point takes
         self.env = env
         self.context = context
         self.prog_type = prog_type        # bpfjit.progtypes: what the section named
+        # the hook a cgroup sock_addr program serves ("connect4", ...: which context
+        # fields it may touch and what it may return); None for the other types
+        self.attach_type = attach_type
         pcs = []
         pc = 0
         for insn in self.insns:
@@ -119,7 +123,8 @@ class Program:
     def with_insns(self, insns: list[Insn] | tuple[Insn, ...]) -> "Program":
         """The same program (maps, context, source lines) with other instructions in the
         same slots."""
-        out = Program(insns, env=self.env, context=self.context, prog_type=self.prog_type)
+        out = Program(insns, env=self.env, context=self.context, prog_type=self.prog_type,
+                      attach_type=self.attach_type)
         out.source_lines = self.source_lines
         for name in ("section", "function", "object_path"):      # (set by bpfjit.elf)
             if hasattr(self, name):

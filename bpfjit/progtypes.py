@@ -3,8 +3,9 @@
 An object file says what kind of program each function is by the name of its
 section, as libbpf reads it: `xdp`, `tc`, `socket`, `kprobe/...`.  The type fixes
 the context the program is given in r1 and what its return value means.  bpfjit
-runs three contexts: an XDP frame (`xdp`), a socket buffer (`skb`: socket filters
-and tc), and its own plain convention (`plain`: r1 = a buffer, r2 = its length)
+runs four contexts: an XDP frame (`xdp`), a socket buffer (`skb`: socket filters
+and tc), a socket address (`sock_addr`: cgroup sock_addr programs, whose attach type
+the section names too: `cgroup/connect4`), and its own plain convention (`plain`: r1 = a buffer, r2 = its length)
 for code with no program type, such as a global function in `.text`.  The other
 types are named so that the error says what a program is and why it cannot run.
 """
@@ -13,11 +14,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .context import TC_ACTIONS, XDP_ACTIONS
+from .context import ATTACH_TYPES, SOCK_ADDR_RETURNS, TC_ACTIONS, XDP_ACTIONS
 from .errors import ElfError
 
 __all__ = ["ProgType", "PROG_TYPES", "section_type", "prog_type", "accepted_sections",
-           "result_name"]
+           "result_name", "attach_type"]
 
 
 @dataclass(frozen=True)
@@ -53,7 +54,7 @@ PROG_TYPES: dict[str, ProgType] = {t.name: t for t in (
     ProgType("cgroup_device", 15, None, {}),
     ProgType("sk_msg", 16, None, {}),
     ProgType("raw_tracepoint", 17, None, {}),
-    ProgType("cgroup_sock_addr", 18, None, {}),
+    ProgType("cgroup_sock_addr", 18, "sock_addr", SOCK_ADDR_RETURNS),
     ProgType("lwt_seg6local", 19, None, {}),
     ProgType("lirc_mode2", 20, None, {}),
     ProgType("sk_reuseport", 21, None, {}),
@@ -144,6 +145,15 @@ def section_type(section: str) -> ProgType:
             return PROG_TYPES[type_name]
     raise ElfError(f"section {section!r} does not name a program type; "
                    f"{accepted_sections()}; or give the type: prog_type= / --type")
+
+
+def attach_type(section: str | None) -> str | None:
+    """The attach type a section names for a cgroup sock_addr program (`cgroup/connect4`
+    -> "connect4"), as libbpf reads it; None for other sections."""
+    if section is None or not section.startswith("cgroup/"):
+        return None
+    name = section[len("cgroup/"):]
+    return name if name in ATTACH_TYPES else None
 
 
 def accepted_sections() -> str:

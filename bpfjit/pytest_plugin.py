@@ -150,6 +150,13 @@ class BpfTester:
         import bpfjit
         return bpfjit.SkbContext(packet, **fields)
 
+    @staticmethod
+    def sock_addr(address, port: int = 0, **fields):
+        """A SockAddrContext (cgroup sock_addr programs) for `address` and `port`; fields
+        such as type=2, socket_cookie=7."""
+        import bpfjit
+        return bpfjit.SockAddrContext(address, port, **fields)
+
 
 class LoadedProgram:
     """A program under test: `run(packet or context)`, `maps`, `test_run(...)`."""
@@ -238,6 +245,13 @@ class LoadedProgram:
             differences.append(f"packet: {self.engine} and interp differ from byte {at} "
                                f"({len(mine)} and {len(theirs)} bytes; "
                                f"{mine[at:at + 8].hex()} vs {theirs[at:at + 8].hex()})")
+        if hasattr(arg, "address") and hasattr(twin, "address"):   # a sock_addr context
+            mine, theirs = (arg.address, arg.port, arg.msg_src), \
+                (twin.address, twin.port, twin.msg_src)
+            if mine != theirs:
+                differences.append(f"address: {self.engine} {mine[0]} port {mine[1]} "
+                                   f"(source {mine[2]}), interp {theirs[0]} port "
+                                   f"{theirs[1]} (source {theirs[2]})")
         differences += _map_differences(self.engine, self.program.maps,
                                         self._shadow_program.maps)
         if differences:

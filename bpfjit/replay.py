@@ -126,9 +126,10 @@ def replay(fn, capture: str | os.PathLike, write: str | os.PathLike | None = Non
     ends in .pcapng, else pcap).  `progress`: a progress bar (default: when standard
     error is a terminal)."""
     program = fn.program
-    if program.context not in CONTEXTS:
+    if program.context not in ("xdp", "skb"):
         raise BpfError("a capture replays through an XDP, tc or socket program; this one "
-                       "takes plain memory")
+                       + ("takes plain memory" if program.context is None else
+                          f"takes a {program.context} context, not packets"))
     context = CONTEXTS[program.context]
     dpkt = _dpkt()
     reader, handle = read_capture(capture)

@@ -75,9 +75,22 @@ def packets() -> dict[str, bytes]:
     }
 
 
+def sock_addrs(hook: str | None) -> dict[str, tuple]:
+    """For a cgroup sock_addr program: a few destinations of its family, TCP and UDP."""
+    if hook and hook.endswith("6"):
+        return {"tcp6": ("fd00::2", 80, 1), "udp6": ("fd00::2", 53, 2)}
+    return {"tcp4": ("10.0.0.2", 80, 1), "udp4": ("10.0.0.2", 53, 2)}
+
+
 def _outcome(prog, engine: str, frames: dict[str, bytes]):
     fn = bpfjit.compile(prog, engine)
     results = []
+    if prog.context == "sock_addr":
+        for name, (address, port, kind) in sock_addrs(prog.attach_type).items():
+            ctx = bpfjit.SockAddrContext(address, port, type=kind, socket_cookie=7)
+            r0 = fn(ctx)
+            results.append((name, r0, (str(ctx.address), ctx.port), None))
+        return results, {name: _digest(m) for name, m in prog.maps.items()}
     for name, frame in frames.items():
         ctx = prog.make_context(frame) if hasattr(prog, "make_context") else bytearray(frame)
         r0 = fn(ctx)

@@ -1,8 +1,9 @@
 """Program contexts: what r1 points at when a program of a given type starts.
 
 `Program.context` names one: "xdp" (`struct xdp_md`, bpfjit.XdpContext), "skb"
-(`struct __sk_buff` for socket filters and tc, bpfjit.SkbContext), or None for
-bpfjit's plain convention (r1 = the buffer, r2 = its length).  The verifier reads
+(`struct __sk_buff` for socket filters and tc, bpfjit.SkbContext), "sock_addr"
+(`struct bpf_sock_addr` for cgroup sock_addr programs, bpfjit.SockAddrContext), or
+None for bpfjit's plain convention (r1 = the buffer, r2 = its length).  The verifier reads
 each context's field table; the engines its block size and class.
 """
 
@@ -10,15 +11,18 @@ from __future__ import annotations
 
 from .base import Field, PacketContext, copy_back, refuse_context
 from .skb import SKB_HEADER, TC_ACTIONS, SkbContext, frame_protocol, legacy_headers, net16
+from .sock_addr import ATTACH_TYPES, SOCK_ADDR_RETURNS, SockAddrContext
 from .tunnel import TunnelInfo
 from .xdp import XDP_ACTIONS, XDP_HEADER, XdpContext
 
 __all__ = ["CONTEXTS", "Field", "PacketContext", "XdpContext", "SkbContext", "copy_back",
            "refuse_context", "packet_offsets",
            "context_field", "XDP_HEADER", "SKB_HEADER", "XDP_ACTIONS", "TC_ACTIONS",
-           "legacy_headers", "net16", "frame_protocol", "TunnelInfo"]
+           "legacy_headers", "net16", "frame_protocol", "TunnelInfo", "SockAddrContext",
+           "ATTACH_TYPES", "SOCK_ADDR_RETURNS"]
 
-CONTEXTS: dict[str, type[PacketContext]] = {"xdp": XdpContext, "skb": SkbContext}
+CONTEXTS: dict[str, type[PacketContext]] = {"xdp": XdpContext, "skb": SkbContext,
+                                             "sock_addr": SockAddrContext}
 
 
 def packet_offsets(kind: str | None) -> tuple[int, int | None]:
@@ -32,14 +36,20 @@ def packet_offsets(kind: str | None) -> tuple[int, int | None]:
     return -cls.HEADER, meta
 
 
-def context_field(kind: str, offset: int, size: int) -> tuple[Field, int, int] | None:
+def context_field(kind: str, offset: int, size: int, attach: str | None = None
+                  ) -> tuple[Field, int, int] | None:
     """The field an access of `size` bytes at `offset` of context `kind` reads, with
-    the offset and size of the rewritten access in the block; None if none does.
+    the offset and size of the rewritten access in the block; None if none does (or
+    the program's attach type may not touch it).
 
     Pointer fields take exactly a 32-bit load; scalar fields a load of their size,
     or any load within them where the kernel allows narrow loads (`__sk_buff`)."""
-    narrow = CONTEXTS[kind].NARROW_LOADS
-    for field in CONTEXTS[kind].FIELDS.values():
+    cls = CONTEXTS[kind]
+    narrow = cls.NARROW_LOADS
+    allowed = cls.accessible(attach)
+    for field in cls.FIELDS.values():
+        if allowed is not None and field.name not in allowed:
+            continue
         if field.kind != "scalar":
             if offset == field.offset and size == field.size:
                 return field, field.slot, 8

@@ -151,9 +151,15 @@ class PacketContext:
         """Take the writable fields back from the block after a run."""
 
     @classmethod
-    def writable(cls, prog_type: str) -> set[str]:
-        """The fields a program of this type may store to, as the kernel allows."""
+    def writable(cls, prog_type: str, attach: str | None = None) -> set[str]:
+        """The fields a program of this type (and attach type) may store to, as the
+        kernel allows."""
         return {f.name for f in cls.FIELDS.values() if f.writable}
+
+    @classmethod
+    def accessible(cls, attach: str | None) -> set[str] | None:
+        """The fields a program of this attach type may read (None: every field)."""
+        return None
 
     @classmethod
     def wrap(cls, mem: object) -> "PacketContext":

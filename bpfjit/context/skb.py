@@ -171,7 +171,7 @@ class SkbContext(PacketContext):
         self.cb = [read(f"cb{i}") for i in range(5)]
 
     @classmethod
-    def writable(cls, prog_type: str) -> set[str]:
+    def writable(cls, prog_type: str, attach: str | None = None) -> set[str]:
         """Socket filters may store to cb[] only, cgroup_skb programs also to mark,
         priority and tstamp (the kernel's cg_skb_is_valid_access); tc programs to the
         fields marked."""

@@ -1,6 +1,7 @@
 """Time, randomness and identity: ktime_get_ns (5), get_prandom_u32 (7),
-get_smp_processor_id (8), get_current_pid_tgid (14), get_hash_recalc (34),
-jiffies64 (118), ktime_get_boot_ns (125), ktime_get_coarse_ns (160)."""
+get_smp_processor_id (8), get_current_pid_tgid (14), get_current_uid_gid (15),
+get_hash_recalc (34), get_socket_cookie (46), jiffies64 (118), get_netns_cookie (122),
+ktime_get_boot_ns (125), ktime_get_coarse_ns (160)."""
 
 from __future__ import annotations
 
@@ -30,6 +31,25 @@ def _jiffies64(call, *_) -> int:
         & 0xFFFFFFFFFFFFFFFF
 
 
+def _uid_gid(call, *_) -> int:
+    """gid << 32 | uid of the "current task": the loaded object's `env.uid` and `env.gid`
+    (default: this process's)."""
+    return (call.env.gid & 0xFFFFFFFF) << 32 | (call.env.uid & 0xFFFFFFFF)
+
+
+def _socket_cookie(call, *_) -> int:
+    """The cookie of the socket the context is about (SockAddrContext.socket_cookie);
+    a socket buffer here belongs to no socket: 0, as the kernel gives for one."""
+    return getattr(call.context, "socket_cookie", 0) & 0xFFFFFFFFFFFFFFFF
+
+
+def _netns_cookie(call, r1, *_) -> int:
+    """The cookie of the socket's network namespace (SockAddrContext.netns_cookie); for
+    NULL, the initial namespace's (env.init_netns_cookie), as the kernel gives."""
+    cookie = call.env.init_netns_cookie if r1 == 0 else call.context.netns_cookie
+    return cookie & 0xFFFFFFFFFFFFFFFF
+
+
 def _hash(call, *_) -> int:
     ctx = call.context
     return getattr(ctx, "hash", 0) & 0xFFFFFFFF
@@ -45,6 +65,16 @@ HELPERS = [
                  "the CPU: always 0"),
     KernelHelper(14, "get_current_pid_tgid", Signature(), _pid_tgid,
                  "tgid << 32 | pid (env.pid)"),
+    KernelHelper(15, "get_current_uid_gid", Signature(), _uid_gid,
+                 "gid << 32 | uid (env.uid, env.gid)"),
+    KernelHelper(46, "get_socket_cookie", Signature(("ctx",),
+                                                    contexts=frozenset({"sock_addr", "skb"})),
+                 _socket_cookie, "the socket's cookie (SockAddrContext.socket_cookie; 0 for "
+                 "a socket buffer, which has no socket here)"),
+    KernelHelper(122, "get_netns_cookie", Signature(("ctx_or_null",),
+                                                    contexts=frozenset({"sock_addr"})),
+                 _netns_cookie, "the socket's network namespace's cookie "
+                 "(SockAddrContext.netns_cookie; for NULL, env.init_netns_cookie)"),
     KernelHelper(34, "get_hash_recalc", Signature(("ctx",), (0, 0xFFFFFFFF),
                                                   contexts=frozenset({"skb"})),
                  _hash, "the socket buffer's hash (SkbContext.hash)"),

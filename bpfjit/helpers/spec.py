@@ -12,6 +12,7 @@ Argument kinds (one per register r1.. in order):
                  the verifier counts those stack bytes as initialised afterwards
     size         the size of the pointer before it
     ctx          the program's context (r1 at entry)
+    ctx_or_null  the program's context, or 0
     any          any initialised value
     ringbuf_mem  a record a ring buffer reservation returned
     callback     a subprogram's address (lddw rX, code_addr(...)): the helper calls it
@@ -39,7 +40,8 @@ def errno_result(code: int) -> int:
     return -code & M64
 
 ARG_KINDS = frozenset(("map", "key", "value", "value_out", "mem", "mem_or_null", "out", "size",
-                       "ctx", "any", "ringbuf_mem", "callback", "callback_ctx", "spin_lock"))
+                       "ctx", "ctx_or_null", "any", "ringbuf_mem", "callback", "callback_ctx",
+                       "spin_lock"))
 RESULT_KINDS = frozenset(("scalar", "errno", "map_value_or_null", "ringbuf_mem_or_null"))
 _SIZED = ("mem", "mem_or_null", "out")
 

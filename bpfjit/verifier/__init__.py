@@ -288,7 +288,7 @@ def verdict_name(prog: Program, mode: str, signatures) -> str:
     maps = [(type(m).__name__, m.spec, m.arena[:] if m.spec.read_only else None)
             for m in prog.maps.list]
     return disk.digest("verdict", disk.source_digest(), prog.to_bytes(), prog.context,
-                       prog.prog_type, maps, mode, signatures)
+                       prog.prog_type, prog.attach_type, maps, mode, signatures)
 
 
 def _from_record(prog: Program, mode: str, record: dict) -> VerifiedProgram | None:

@@ -276,6 +276,7 @@ class Analysis(AluRules, MemoryRules, BranchRules, CallRules, CallbackRules, Loc
         self.maps = prog.maps.list
         self.context = prog.context
         self.prog_type = prog.prog_type
+        self.attach_type = prog.attach_type
         self.ranges = dict(subprogram_ranges(prog))
         # results
         self.accesses: dict[int, bool] = {}        # pc -> proven in bounds

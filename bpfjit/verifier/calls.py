@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from ..context import ATTACH_TYPES
 from ..helpers import HELPER_NAMES
 from ..isa import MAX_CALL_DEPTH, STACK_SIZE
 from ..maps import RingBuf
@@ -89,8 +90,10 @@ class CallRules:
                                   f"{arg.describe()}")
                 self._check_map_use(pc, name, arg, signature.map_types)
                 handle = arg
-            elif kind == "ctx":
-                if arg.kind != CTX:
+            elif kind in ("ctx", "ctx_or_null"):
+                null = kind == "ctx_or_null" and arg.kind == SCALAR and arg.is_const \
+                    and arg.umin == 0
+                if arg.kind != CTX and not null:
                     self.fail(pc, f"{name} takes the program's context in r{reg}, not "
                                   f"{arg.describe()}")
             elif kind == "size":
@@ -422,6 +425,14 @@ class CallRules:
                                           or r0.kind in NULLABLE):
                 self.fail(pc, f"strict mode: the program returns a pointer "
                               f"({r0.describe()}), which would leak an address")
+            returns = ATTACH_TYPES.get(self.attach_type, (0, None))[1] \
+                if self.context == "sock_addr" else None
+            if returns is not None and (r0.kind != SCALAR or r0.umin < returns[0]
+                                        or r0.umax > returns[1]):
+                lo, hi = returns
+                self.fail(pc, f"a {self.attach_type} program returns "
+                              f"{lo if lo == hi else f'{lo} to {hi}'}, as the kernel "
+                              f"checks; r0 may be {r0.describe()}")
         summary = self._summary(self.current)
         r0 = st.regs[0]
         if summary.r0 is None:

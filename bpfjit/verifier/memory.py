@@ -351,17 +351,22 @@ class MemoryRules:
         """An access to a context field at a constant offset: rewritten later into an
         access to the engines' context block (bpfjit.context)."""
         lo, hi = base.smin + insn.off, base.smax + insn.off
-        found = context_field(self.context, lo, insn.spec.size) if lo == hi else None
+        found = context_field(self.context, lo, insn.spec.size, self.attach_type) \
+            if lo == hi else None
         what = f"{self.context} context access at offset {lo}" + ("" if lo == hi else
                                                                  f"..{hi}")
         if found is None:
+            allowed = CONTEXTS[self.context].accessible(self.attach_type)
             names = ", ".join(f"{f.name} ({f.offset})"
-                              for f in CONTEXTS[self.context].FIELDS.values())
-            self.fail(pc, f"invalid {what}, size {insn.spec.size}: not a field (fields: "
-                          f"{names})")
+                              for f in CONTEXTS[self.context].FIELDS.values()
+                              if allowed is None or f.name in allowed)
+            hook = f" of a {self.attach_type or 'sock_addr'} hook" \
+                if allowed is not None else ""
+            self.fail(pc, f"invalid {what}, size {insn.spec.size}: not a field{hook} "
+                          f"(fields: {names})")
         field, offset, size = found
         if writes:
-            writable = CONTEXTS[self.context].writable(self.prog_type)
+            writable = CONTEXTS[self.context].writable(self.prog_type, self.attach_type)
             if insn.kind is Kind.ATOMIC or field.name not in writable \
                     or size != field.size or offset != field.slot:
                 allowed = ", ".join(sorted(writable)) or "none"

@@ -65,6 +65,23 @@ static long (*bpf_ringbuf_output)(void *ringbuf, void *data, u64 size, u64 flags
 static void *(*bpf_ringbuf_reserve)(void *ringbuf, u64 size, u64 flags) = (void *)131;
 static void (*bpf_ringbuf_submit)(void *data, u64 flags) = (void *)132;
 
+/* the context of cgroup sock_addr programs (connect4, sendmsg4, ...): addresses and
+ * the port in network byte order */
+struct bpf_sock_addr {
+    u32 user_family;
+    u32 user_ip4;
+    u32 user_ip6[4];
+    u32 user_port;
+    u32 family;
+    u32 type;
+    u32 protocol;
+    u32 msg_src_ip4;
+    u32 msg_src_ip6[4];
+    u64 sk;
+};
+static u64 (*bpf_get_socket_cookie)(void *ctx) = (void *)46;
+static u64 (*bpf_get_netns_cookie)(void *ctx) = (void *)122;
+
 /* a lock inside a map value (hash and array maps), taken by the helpers 93 and 94 */
 struct bpf_spin_lock {
     u32 val;
@@ -138,6 +155,7 @@ struct ports {
 #define IPPROTO_TCP 6
 #define IPPROTO_UDP 17
 #define htons(x) __builtin_bswap16(x)
+#define htonl(x) __builtin_bswap32(x)
 #define ntohs(x) __builtin_bswap16(x)
 
 #endif

@@ -1,0 +1,161 @@
+"""The socket-address context, `struct bpf_sock_addr`, of cgroup sock_addr programs:
+the address a process binds, connects or sends to (or receives from), which the
+program may read and rewrite — a service's virtual address turned into a backend's,
+as socket-level load balancers do.
+
+The block is the kernel's `struct bpf_sock_addr` (72 bytes; its `sk` pointer, which
+bpfjit does not model, is not a field): addresses and the port in network byte order,
+as the program sees them.  Which fields a program may touch depends on its attach
+type, which the section names (`cgroup/connect4`, ...): an IPv4 hook reads and writes
+`user_ip4`, an IPv6 one `user_ip6`, sendmsg also `msg_src_ip4`/`msg_src_ip6`, every
+hook `user_port` (the kernel's sock_addr_is_valid_access).  There is no packet.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import struct
+
+from ..errors import BpfError
+from .base import Field, PacketContext
+
+__all__ = ["SockAddrContext", "SOCK_ADDR_HEADER", "ATTACH_TYPES", "SOCK_ADDR_RETURNS"]
+
+SOCK_ADDR_HEADER = 72                   # sizeof(struct bpf_sock_addr), sk at 64
+AF_INET, AF_INET6 = 2, 10
+SOCK_STREAM, SOCK_DGRAM = 1, 2
+IPPROTO_TCP, IPPROTO_UDP = 6, 17
+# attach type -> (address family, the values its program may return)
+ATTACH_TYPES: dict[str, tuple[int, tuple[int, int]]] = {
+    f"{hook}{v}": (AF_INET if v == "4" else AF_INET6, returns)
+    for hook, returns in (("bind", (0, 3)), ("connect", (0, 1)), ("sendmsg", (0, 1)),
+                          ("recvmsg", (1, 1)), ("getpeername", (1, 1)),
+                          ("getsockname", (1, 1)))
+    for v in ("4", "6")}
+SOCK_ADDR_RETURNS = {0: "reject", 1: "allow"}
+
+_FIELDS = [Field("user_family", 0, 4), Field("user_ip4", 4, 4)]
+_FIELDS += [Field(f"user_ip6_{i}", 8 + 4 * i, 4) for i in range(4)]
+_FIELDS += [Field("user_port", 24, 4), Field("family", 28, 4), Field("type", 32, 4),
+            Field("protocol", 36, 4), Field("msg_src_ip4", 40, 4)]
+_FIELDS += [Field(f"msg_src_ip6_{i}", 44 + 4 * i, 4) for i in range(4)]
+_IP6 = tuple(f"user_ip6_{i}" for i in range(4))
+_SRC6 = tuple(f"msg_src_ip6_{i}" for i in range(4))
+_ALWAYS = {"user_family", "user_port", "family", "type", "protocol"}
+
+
+def _attach_fields(attach: str) -> tuple[set[str], set[str]]:
+    """(readable, writable) fields for an attach type."""
+    family = ATTACH_TYPES[attach][0]
+    address = {"user_ip4"} if family == AF_INET else set(_IP6)
+    source = set()
+    if attach.startswith("sendmsg"):
+        source = {"msg_src_ip4"} if family == AF_INET else set(_SRC6)
+    writable = address | source | {"user_port"}
+    return _ALWAYS | writable, writable
+
+
+def _address(value, family: int) -> bytes:
+    """An address (str, ipaddress object or bytes) as its bytes in network order."""
+    if isinstance(value, (bytes, bytearray)):
+        raw = bytes(value)
+    else:
+        try:
+            raw = ipaddress.ip_address(value).packed
+        except ValueError as exc:
+            raise BpfError(f"not an IP address: {value!r} ({exc})") from None
+    want = 4 if family == AF_INET else 16
+    if len(raw) != want:
+        raise BpfError(f"an {'IPv4' if want == 4 else 'IPv6'} address is {want} bytes, "
+                       f"got {value!r}")
+    return raw
+
+
+class SockAddrContext(PacketContext):
+    """What a cgroup sock_addr program sees: `fn(SockAddrContext("10.0.0.1", 80))`
+    returns 1 to let the call through, 0 to refuse it; afterwards `.address`, `.port`
+    and `.msg_src` hold what the program left (the rewritten destination).
+
+    `address` (str, ipaddress or bytes) gives the family; `port` is in host order;
+    `type` and `protocol` default to a TCP stream socket; `msg_src` is sendmsg's source
+    address (None: unset, 0); `socket_cookie` and `netns_cookie` are what
+    bpf_get_socket_cookie and bpf_get_netns_cookie return."""
+
+    HEADER = SOCK_ADDR_HEADER
+    KIND = "sock_addr"
+    NARROW_LOADS = True
+    FIELDS = {f.name: f for f in _FIELDS}
+
+    def __init__(self, address="0.0.0.0", port: int = 0, *, type: int = SOCK_STREAM,
+                 protocol: int | None = None, msg_src=None, socket_cookie: int = 1,
+                 netns_cookie: int = 1):
+        super().__init__(b"")
+        text = address if isinstance(address, (bytes, bytearray)) else str(address)
+        self.family = AF_INET6 if (len(text) == 16 if isinstance(text, (bytes, bytearray))
+                                   else ":" in text) else AF_INET
+        self._raw = _address(address, self.family)
+        if not 0 <= port <= 0xFFFF:
+            raise BpfError(f"a port is 0-65535, got {port}")
+        self.port = port
+        self.type = type
+        self.protocol = protocol if protocol is not None else \
+            IPPROTO_TCP if type == SOCK_STREAM else IPPROTO_UDP
+        self._src = bytes(4 if self.family == AF_INET else 16) if msg_src is None \
+            else _address(msg_src, self.family)
+        self.socket_cookie, self.netns_cookie = socket_cookie, netns_cookie
+
+    @property
+    def address(self) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
+        return ipaddress.ip_address(self._raw)
+
+    @property
+    def msg_src(self) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
+        return ipaddress.ip_address(self._src)
+
+    def __len__(self) -> int:
+        return 0
+
+    def write_fields(self) -> None:
+        block = self.buffer
+        block[:self.HEADER] = bytes(self.HEADER)
+        struct.pack_into("<I", block, 0, self.family)
+        if self.family == AF_INET:
+            block[4:8] = self._raw
+            block[40:44] = self._src
+        else:
+            block[8:24] = self._raw
+            block[44:60] = self._src
+        # the port in network byte order in the low 16 bits, as the kernel keeps it
+        block[24:26] = self.port.to_bytes(2, "big")
+        struct.pack_into("<III", block, 28, self.family, self.type, self.protocol)
+
+    def refresh(self, data_address: int) -> None:
+        """No packet pointers in this block."""
+
+    def read_back(self) -> None:
+        block = self.buffer
+        if self.family == AF_INET:
+            self._raw, self._src = bytes(block[4:8]), bytes(block[40:44])
+        else:
+            self._raw, self._src = bytes(block[8:24]), bytes(block[44:60])
+        self.port = int.from_bytes(block[24:26], "big")
+
+    @classmethod
+    def accessible(cls, attach: str | None) -> set[str]:
+        """The fields a program of `attach` may read (the kernel's rules); without an
+        attach type, those every hook may read."""
+        return set(_ALWAYS) if attach not in ATTACH_TYPES else _attach_fields(attach)[0]
+
+    @classmethod
+    def writable(cls, prog_type: str, attach: str | None = None) -> set[str]:
+        return set() if attach not in ATTACH_TYPES else _attach_fields(attach)[1]
+
+    @classmethod
+    def wrap(cls, mem: object) -> "SockAddrContext":
+        if isinstance(mem, cls):
+            return mem
+        raise BpfError(f"a cgroup sock_addr program takes a bpfjit.SockAddrContext(address, "
+                       f"port), not {type(mem).__name__}")
+
+    def __repr__(self) -> str:
+        return f"<SockAddrContext {self.address} port {self.port}>"
