@@ -1,6 +1,6 @@
 """Spin locks in map values: bpf_spin_lock (93) and bpf_spin_unlock (94).
 
-The lock word's rules (invisible to Python, never written by an update, a run that
+The lock's rules (invisible to Python, never written by an update, a run that
 trapped holding one) are bpfjit.maps.spinlock's; the verifier's (one held at a time,
 no call while held, released before the exit, no load or store of it) are in
 bpfjit.verifier.calls and .memory.  Here: which lock a pointer names, in every engine's
@@ -17,11 +17,14 @@ __all__ = ["HELPERS"]
 
 def _the_lock(call, address: int) -> tuple:
     """(map, slot) whose spin lock is at `address` (as the program sees addresses)."""
-    for index, m in enumerate(call.env.maps.list):
-        lock = m.spec.spin_lock
-        if lock is None:
-            continue
-        offset = address - call.memory.map_address(index)
+    lockable = call.__dict__.get("_lockable")
+    if lockable is None:                # the maps with locks, found once per HelperCall
+        lockable = call._lockable = [(index, m, m.spec.spin_lock) for index, m in
+                                     enumerate(call.env.maps.list)
+                                     if m.spec.spin_lock is not None]
+    memory = call.memory
+    for index, m, lock in lockable:
+        offset = address - memory.map_address(index)
         if 0 <= offset < m.size:
             slot, within = divmod(offset, m.value_size)
             if within == lock:

@@ -86,6 +86,7 @@ class Map(MutableMapping):
         self.name = spec.name
         self.key_size, self.value_size = spec.key_size, spec.value_size
         self.max_entries = spec.max_entries
+        self.locks: dict[int, object] = {}      # slot -> who holds its spin lock
         size = self.arena_bytes(spec)
         limit = limits().map_bytes
         if size > limit:

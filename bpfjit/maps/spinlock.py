@@ -1,23 +1,23 @@
-"""`struct bpf_spin_lock` in map values: the lock word, taken and released.
+"""`struct bpf_spin_lock` in map values: taking and giving back the lock.
 
 A hash or array map whose value type has a `struct bpf_spin_lock` member (its BTF
-says where: `MapSpec.spin_lock`, a byte offset) keeps a 4-byte lock word in every
-value, 0 when free.  Programs take it with bpf_spin_lock (93) and give it back with
-bpf_spin_unlock (94); the verifier makes sure a run holds at most one, calls nothing
-while it does and releases it before it ends, and that no load or store touches it.
-As in the kernel, the word is invisible to Python (a value read shows it as 0) and no
-update writes it (Python's, or a program's map_update_elem); an update with
-BPF_F_LOCK copies the value while holding it.
+says where: `MapSpec.spin_lock`, a byte offset) has a lock in every value.  Programs
+take it with bpf_spin_lock (93) and give it back with bpf_spin_unlock (94); the
+verifier makes sure a run holds at most one, calls nothing while it does and releases
+it before it ends, and that no load or store touches its bytes.  As in the kernel,
+those bytes read as 0 from Python and no update writes them (Python's, or a program's
+map_update_elem); an update with BPF_F_LOCK copies the value holding the lock.
 
-Every write of a lock word goes through here, under one process-wide mutex, so taking
-one is atomic between threads (a run's native code releases the GIL; the helpers that
-take and give back the word run in Python).  A run that stops on a trap while it
-holds a lock cannot give it back; the thread's next taking of a lock gives it back
-first (no run on a thread can be holding one then: a run holding a lock calls
-nothing, so no other run starts on its thread before it ends).  A word that stays
-taken longer than `WAIT_SECONDS` (held by a run on another thread that stopped on a
-trap, or written through a pointer the verifier could not follow) fails the waiting
-run with SpinLockTimeout instead of hanging it.
+Who holds which lock is kept beside the map (`Map.locks`: slot -> the holder's
+token), not in its bytes: `dict.setdefault` takes one atomically between threads (a
+run's native code releases the GIL; the helpers that take and give back locks run in
+Python), and nothing a program stores, even through a pointer the verifier could not
+follow, can leave a lock taken.  A run that stops on a trap while it holds a lock
+cannot give it back; the thread's next taking of a lock gives it back first (no run on
+a thread can be holding one then: a run holding a lock calls nothing, so no other run
+starts on its thread before it ends).  A lock that stays taken longer than
+`WAIT_SECONDS` (held by a run on another thread that stopped on a trap) fails the
+waiting run with SpinLockTimeout instead of hanging it.
 """
 
 from __future__ import annotations
@@ -25,38 +25,30 @@ from __future__ import annotations
 import threading
 import time
 
-from ..native import ffi
-
 __all__ = ["LOCK_SIZE", "WAIT_SECONDS", "SpinLockTimeout", "acquire", "release", "held",
            "locked_write"]
 
 LOCK_SIZE = 4                   # struct bpf_spin_lock { __u32 val; }
 WAIT_SECONDS = 1.0
-_mutex = threading.Lock()       # every test-and-set and release of a lock word
-_local = threading.local()      # .held: (map, slot) the last lock taken on this thread
+_local = threading.local()      # .held: (map, slot) of the lock this thread's run took;
+#                                 .token: this thread's mark in Map.locks
 
 
 class SpinLockTimeout(RuntimeError):
-    """A lock word stayed taken for WAIT_SECONDS (the engines report it as a
-    HelperError at the call)."""
+    """A lock stayed taken for WAIT_SECONDS (the engines report it as a HelperError at
+    the call)."""
 
 
-def _word(m, slot: int):
-    """The lock word of slot `slot` of map `m`, as a cffi uint32 pointer."""
-    return ffi.cast("uint32_t *", m.address + slot * m.value_size + m.spec.spin_lock)
+def _token() -> object:
+    token = getattr(_local, "token", None)
+    if token is None:
+        token = _local.token = object()
+    return token
 
 
 def held() -> tuple | None:
-    """(map, slot) of the lock this thread last took and has not given back, if any."""
+    """(map, slot) of the lock this thread's run took and has not given back, if any."""
     return getattr(_local, "held", None)
-
-
-def _take(word) -> bool:
-    with _mutex:
-        if word[0]:
-            return False
-        word[0] = 1
-        return True
 
 
 def acquire(m, slot: int, track: bool = True) -> None:
@@ -64,28 +56,28 @@ def acquire(m, slot: int, track: bool = True) -> None:
     back; `track`: a run takes it (released by its unlock, or by this thread's next
     acquire when the run stopped on a trap first)."""
     if track:
-        stale = held()
+        stale = getattr(_local, "held", None)
         if stale is not None:               # a run on this thread stopped holding it
             release(*stale)
-    word = _word(m, slot)
-    deadline = None
-    while not _take(word):
-        now = time.monotonic()
-        if deadline is None:
-            deadline = now + WAIT_SECONDS
-        elif now > deadline:
-            raise SpinLockTimeout(f"the bpf_spin_lock of map {m.name!r} (value {slot}) "
-                                  f"stayed taken for {WAIT_SECONDS} s")
-        time.sleep(0)                       # let the holder's thread run
+    token = _token()
+    locks = m.locks
+    if locks.setdefault(slot, token) is not token:
+        deadline = time.monotonic() + WAIT_SECONDS
+        while locks.setdefault(slot, token) is not token:
+            if time.monotonic() > deadline:
+                raise SpinLockTimeout(f"the bpf_spin_lock of map {m.name!r} (value {slot}) "
+                                      f"stayed taken for {WAIT_SECONDS} s")
+            time.sleep(0)                   # let the holder's thread run
     if track:
         _local.held = (m, slot)
 
 
 def release(m, slot: int) -> None:
-    """Give back the lock of slot `slot` of `m` (and forget it as this thread's)."""
-    with _mutex:
-        _word(m, slot)[0] = 0
-    mine = held()
+    """Give back the lock of slot `slot` of `m`, which this thread holds (and forget it
+    as this thread's run's)."""
+    if m.locks.get(slot) is _token():
+        del m.locks[slot]
+    mine = getattr(_local, "held", None)
     if mine is not None and mine[0] is m and mine[1] == slot:
         _local.held = None
 
@@ -96,5 +88,4 @@ def locked_write(m, slot: int, write) -> None:
     try:
         write()
     finally:
-        with _mutex:
-            _word(m, slot)[0] = 0
+        del m.locks[slot]
