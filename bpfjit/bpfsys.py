@@ -26,9 +26,11 @@ _NR_BPF = {"x86_64": 321, "aarch64": 280}
 _MAP_CREATE, _MAP_LOOKUP, _MAP_UPDATE, _MAP_DELETE, _MAP_NEXT_KEY = 0, 1, 2, 3, 4
 _PROG_LOAD, _PROG_TEST_RUN, _BTF_LOAD = 5, 10, 18
 _ATTR_SIZE = 128                        # larger than every field used, zero-filled
-PROG_TYPES = {"sched_cls": 3, "xdp": 6, "cgroup_sock_addr": 18, "syscall": 31}
-# the kernel's enum bpf_attach_type for a cgroup sock_addr program's hook
-ATTACH_TYPES = {"bind4": 8, "bind6": 9, "connect4": 10, "connect6": 11, "sendmsg4": 14,
+PROG_TYPES = {"sched_cls": 3, "xdp": 6, "cgroup_sock": 9, "cgroup_sock_addr": 18,
+              "syscall": 31}
+# the kernel's enum bpf_attach_type for a cgroup sock or sock_addr program's hook
+ATTACH_TYPES = {"sock_create": 2, "post_bind4": 12, "post_bind6": 13, "sock_release": 34,
+                "bind4": 8, "bind6": 9, "connect4": 10, "connect6": 11, "sendmsg4": 14,
                 "sendmsg6": 15, "recvmsg4": 19, "recvmsg6": 20, "getpeername4": 29,
                 "getpeername6": 30, "getsockname4": 31, "getsockname6": 32}
 _SLEEPABLE = 1 << 4                     # BPF_F_SLEEPABLE: syscall programs must be

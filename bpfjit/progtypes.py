@@ -3,9 +3,10 @@
 An object file says what kind of program each function is by the name of its
 section, as libbpf reads it: `xdp`, `tc`, `socket`, `kprobe/...`.  The type fixes
 the context the program is given in r1 and what its return value means.  bpfjit
-runs four contexts: an XDP frame (`xdp`), a socket buffer (`skb`: socket filters
+runs five contexts: an XDP frame (`xdp`), a socket buffer (`skb`: socket filters
 and tc), a socket address (`sock_addr`: cgroup sock_addr programs, whose attach type
-the section names too: `cgroup/connect4`), and its own plain convention (`plain`: r1 = a buffer, r2 = its length)
+the section names too: `cgroup/connect4`), a socket (`sock`: cgroup sock programs,
+`cgroup/sock`, `cgroup/post_bind4`, ...), and its own plain convention (`plain`: r1 = a buffer, r2 = its length)
 for code with no program type, such as a global function in `.text`.  The other
 types are named so that the error says what a program is and why it cannot run.
 """
@@ -14,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .context import ATTACH_TYPES, SOCK_ADDR_RETURNS, TC_ACTIONS, XDP_ACTIONS
+from .context import ATTACH_TYPES, SOCK_ADDR_RETURNS, SOCK_ATTACH_TYPES, TC_ACTIONS, XDP_ACTIONS
 from .errors import ElfError
 
 __all__ = ["ProgType", "PROG_TYPES", "section_type", "prog_type", "accepted_sections",
@@ -45,7 +46,7 @@ PROG_TYPES: dict[str, ProgType] = {t.name: t for t in (
     ProgType("xdp", 6, "xdp", _XDP_RETURNS),
     ProgType("perf_event", 7, None, {}),
     ProgType("cgroup_skb", 8, "skb", _CGROUP_SKB_RETURNS),
-    ProgType("cgroup_sock", 9, None, {}),
+    ProgType("cgroup_sock", 9, "sock", SOCK_ADDR_RETURNS),
     ProgType("lwt_in", 10, None, {}),
     ProgType("lwt_out", 11, None, {}),
     ProgType("lwt_xmit", 12, None, {}),
@@ -148,12 +149,17 @@ def section_type(section: str) -> ProgType:
 
 
 def attach_type(section: str | None) -> str | None:
-    """The attach type a section names for a cgroup sock_addr program (`cgroup/connect4`
-    -> "connect4"), as libbpf reads it; None for other sections."""
+    """The attach type a section names for a cgroup sock_addr or sock program
+    (`cgroup/connect4` -> "connect4", `cgroup/sock` -> "sock_create"), as libbpf reads
+    it; None for other sections."""
     if section is None or not section.startswith("cgroup/"):
         return None
     name = section[len("cgroup/"):]
-    return name if name in ATTACH_TYPES else None
+    if name in ATTACH_TYPES or name in SOCK_ATTACH_TYPES:
+        return name
+    if name.startswith("sock") and not name.startswith("sock_"):
+        return "sock_create"            # cgroup/sock, and the older cgroup/sock1, ...
+    return None
 
 
 def accepted_sections() -> str:

@@ -157,6 +157,13 @@ class BpfTester:
         import bpfjit
         return bpfjit.SockAddrContext(address, port, **fields)
 
+    @staticmethod
+    def sock(family: int = 2, type: int = 1, **fields):
+        """A SockContext (cgroup sock programs); fields such as src="10.0.0.1",
+        src_port=80, socket_cookie=7."""
+        import bpfjit
+        return bpfjit.SockContext(family, type, **fields)
+
 
 class LoadedProgram:
     """A program under test: `run(packet or context)`, `maps`, `test_run(...)`."""
@@ -252,6 +259,12 @@ class LoadedProgram:
                 differences.append(f"address: {self.engine} {mine[0]} port {mine[1]} "
                                    f"(source {mine[2]}), interp {theirs[0]} port "
                                    f"{theirs[1]} (source {theirs[2]})")
+        if hasattr(arg, "bound_dev_if") and hasattr(twin, "bound_dev_if"):   # a sock context
+            mine, theirs = (arg.bound_dev_if, arg.mark, arg.priority), \
+                (twin.bound_dev_if, twin.mark, twin.priority)
+            if mine != theirs:
+                differences.append(f"socket (bound_dev_if, mark, priority): {self.engine} "
+                                   f"{mine}, interp {theirs}")
         differences += _map_differences(self.engine, self.program.maps,
                                         self._shadow_program.maps)
         if differences:

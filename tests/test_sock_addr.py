@@ -110,6 +110,8 @@ RULES = [
     ("mov %r0, 3\nexit", "bind4", True),
     ("mov %r0, 4\nexit", "bind4", False),
     ("ldxw %r0, [%r1+36]\nexit", "connect4", False),                # any protocol number
+    ("ldxh %r2, [%r1+28]\nmov %r0, 1\nexit", "connect4", False),    # family: whole only
+    ("ldxb %r2, [%r1+47]\nmov %r0, 1\nexit", "sendmsg6", True),     # msg_src_ip6: in part
 ]
 # where bpfjit refuses what the kernel accepts: the `sk` pointer (struct bpf_sock),
 # which bpfjit does not model

@@ -2,8 +2,9 @@
 
 `Program.context` names one: "xdp" (`struct xdp_md`, bpfjit.XdpContext), "skb"
 (`struct __sk_buff` for socket filters and tc, bpfjit.SkbContext), "sock_addr"
-(`struct bpf_sock_addr` for cgroup sock_addr programs, bpfjit.SockAddrContext), or
-None for bpfjit's plain convention (r1 = the buffer, r2 = its length).  The verifier reads
+(`struct bpf_sock_addr` for cgroup sock_addr programs, bpfjit.SockAddrContext), "sock"
+(`struct bpf_sock` for cgroup sock programs, bpfjit.SockContext), or None for bpfjit's
+plain convention (r1 = the buffer, r2 = its length).  The verifier reads
 each context's field table; the engines its block size and class.
 """
 
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 from .base import Field, PacketContext, copy_back, refuse_context
 from .skb import SKB_HEADER, TC_ACTIONS, SkbContext, frame_protocol, legacy_headers, net16
+from .sock import SOCK_ATTACH_TYPES, SockContext
 from .sock_addr import ATTACH_TYPES, SOCK_ADDR_RETURNS, SockAddrContext
 from .tunnel import TunnelInfo
 from .xdp import XDP_ACTIONS, XDP_HEADER, XdpContext
@@ -19,10 +21,11 @@ __all__ = ["CONTEXTS", "Field", "PacketContext", "XdpContext", "SkbContext", "co
            "refuse_context", "packet_offsets",
            "context_field", "XDP_HEADER", "SKB_HEADER", "XDP_ACTIONS", "TC_ACTIONS",
            "legacy_headers", "net16", "frame_protocol", "TunnelInfo", "SockAddrContext",
-           "ATTACH_TYPES", "SOCK_ADDR_RETURNS"]
+           "ATTACH_TYPES", "SOCK_ADDR_RETURNS", "SockContext", "SOCK_ATTACH_TYPES"]
 
 CONTEXTS: dict[str, type[PacketContext]] = {"xdp": XdpContext, "skb": SkbContext,
-                                             "sock_addr": SockAddrContext}
+                                             "sock_addr": SockAddrContext,
+                                             "sock": SockContext}
 
 
 def packet_offsets(kind: str | None) -> tuple[int, int | None]:
@@ -45,11 +48,11 @@ def context_field(kind: str, offset: int, size: int, attach: str | None = None
     Pointer fields take exactly a 32-bit load; scalar fields a load of their size,
     or any load within them where the kernel allows narrow loads (`__sk_buff`)."""
     cls = CONTEXTS[kind]
-    narrow = cls.NARROW_LOADS
     allowed = cls.accessible(attach)
     for field in cls.FIELDS.values():
         if allowed is not None and field.name not in allowed:
             continue
+        narrow = cls.narrow(field.name)
         if field.kind != "scalar":
             if offset == field.offset and size == field.size:
                 return field, field.slot, 8

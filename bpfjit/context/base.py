@@ -19,7 +19,7 @@ from ..errors import BpfError
 from ..memory import as_buffer
 from ..native import ffi
 
-__all__ = ["Field", "PacketContext", "copy_back", "refuse_context"]
+__all__ = ["Field", "PacketContext", "SocketContext", "copy_back", "refuse_context"]
 
 
 @dataclass(frozen=True)
@@ -157,6 +157,17 @@ class PacketContext:
         return {f.name for f in cls.FIELDS.values() if f.writable}
 
     @classmethod
+    def returns(cls, attach: str | None) -> tuple[int, int] | None:
+        """The values a program of this context (and attach type) may return, as the
+        kernel's verifier checks at the exit (None: any)."""
+        return None
+
+    @classmethod
+    def narrow(cls, name: str) -> bool:
+        """Whether a load may read part of scalar field `name` (NARROW_LOADS: all)."""
+        return cls.NARROW_LOADS
+
+    @classmethod
     def accessible(cls, attach: str | None) -> set[str] | None:
         """The fields a program of this attach type may read (None: every field)."""
         return None
@@ -176,6 +187,29 @@ class PacketContext:
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {len(self)}-byte packet>"
+
+
+class SocketContext(PacketContext):
+    """A context with no packet (cgroup sock and sock_addr programs): the block alone.
+    `USAGE` says how to build one, for the error when a program is given anything else."""
+
+    USAGE = ""
+
+    def __init__(self):
+        super().__init__(b"")
+
+    def __len__(self) -> int:
+        return 0
+
+    def refresh(self, data_address: int) -> None:
+        """No packet pointers in this block."""
+
+    @classmethod
+    def wrap(cls, mem: object) -> "SocketContext":
+        if isinstance(mem, cls):
+            return mem
+        raise BpfError(f"a {cls.PROGRAMS} program takes a bpfjit.{cls.USAGE}, not "
+                       f"{type(mem).__name__}")
 
 
 def refuse_context(mem: object) -> None:

@@ -17,7 +17,7 @@ import ipaddress
 import struct
 
 from ..errors import BpfError
-from .base import Field, PacketContext
+from .base import Field, SocketContext
 
 __all__ = ["SockAddrContext", "SOCK_ADDR_HEADER", "ATTACH_TYPES", "SOCK_ADDR_RETURNS"]
 
@@ -71,7 +71,7 @@ def _address(value, family: int) -> bytes:
     return raw
 
 
-class SockAddrContext(PacketContext):
+class SockAddrContext(SocketContext):
     """What a cgroup sock_addr program sees: `fn(SockAddrContext("10.0.0.1", 80))`
     returns 1 to let the call through, 0 to refuse it; afterwards `.address`, `.port`
     and `.msg_src` hold what the program left (the rewritten destination).
@@ -83,13 +83,18 @@ class SockAddrContext(PacketContext):
 
     HEADER = SOCK_ADDR_HEADER
     KIND = "sock_addr"
-    NARROW_LOADS = True
+    PROGRAMS, USAGE = "cgroup sock_addr", "SockAddrContext(address, port)"
     FIELDS = {f.name: f for f in _FIELDS}
+
+    @classmethod
+    def narrow(cls, name: str) -> bool:
+        """The addresses and the port may be read in part; the others whole."""
+        return name not in ("user_family", "family", "type", "protocol")
 
     def __init__(self, address="0.0.0.0", port: int = 0, *, type: int = SOCK_STREAM,
                  protocol: int | None = None, msg_src=None, socket_cookie: int = 1,
                  netns_cookie: int = 1):
-        super().__init__(b"")
+        super().__init__()
         text = address if isinstance(address, (bytes, bytearray)) else str(address)
         self.family = AF_INET6 if (len(text) == 16 if isinstance(text, (bytes, bytearray))
                                    else ":" in text) else AF_INET
@@ -112,9 +117,6 @@ class SockAddrContext(PacketContext):
     def msg_src(self) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
         return ipaddress.ip_address(self._src)
 
-    def __len__(self) -> int:
-        return 0
-
     def write_fields(self) -> None:
         block = self.buffer
         block[:self.HEADER] = bytes(self.HEADER)
@@ -129,9 +131,6 @@ class SockAddrContext(PacketContext):
         block[24:26] = self.port.to_bytes(2, "big")
         struct.pack_into("<III", block, 28, self.family, self.type, self.protocol)
 
-    def refresh(self, data_address: int) -> None:
-        """No packet pointers in this block."""
-
     def read_back(self) -> None:
         block = self.buffer
         if self.family == AF_INET:
@@ -139,6 +138,10 @@ class SockAddrContext(PacketContext):
         else:
             self._raw, self._src = bytes(block[8:24]), bytes(block[44:60])
         self.port = int.from_bytes(block[24:26], "big")
+
+    @classmethod
+    def returns(cls, attach: str | None) -> tuple[int, int] | None:
+        return ATTACH_TYPES[attach][1] if attach in ATTACH_TYPES else None
 
     @classmethod
     def accessible(cls, attach: str | None) -> set[str]:
@@ -149,13 +152,6 @@ class SockAddrContext(PacketContext):
     @classmethod
     def writable(cls, prog_type: str, attach: str | None = None) -> set[str]:
         return set() if attach not in ATTACH_TYPES else _attach_fields(attach)[1]
-
-    @classmethod
-    def wrap(cls, mem: object) -> "SockAddrContext":
-        if isinstance(mem, cls):
-            return mem
-        raise BpfError(f"a cgroup sock_addr program takes a bpfjit.SockAddrContext(address, "
-                       f"port), not {type(mem).__name__}")
 
     def __repr__(self) -> str:
         return f"<SockAddrContext {self.address} port {self.port}>"

@@ -38,13 +38,13 @@ def _uid_gid(call, *_) -> int:
 
 
 def _socket_cookie(call, *_) -> int:
-    """The cookie of the socket the context is about (SockAddrContext.socket_cookie);
+    """The cookie of the socket the context is about (its `socket_cookie`);
     a socket buffer here belongs to no socket: 0, as the kernel gives for one."""
     return getattr(call.context, "socket_cookie", 0) & 0xFFFFFFFFFFFFFFFF
 
 
 def _netns_cookie(call, r1, *_) -> int:
-    """The cookie of the socket's network namespace (SockAddrContext.netns_cookie); for
+    """The cookie of the socket's network namespace (the context's `netns_cookie`); for
     NULL, the initial namespace's (env.init_netns_cookie), as the kernel gives."""
     cookie = call.env.init_netns_cookie if r1 == 0 else call.context.netns_cookie
     return cookie & 0xFFFFFFFFFFFFFFFF
@@ -67,14 +67,14 @@ HELPERS = [
                  "tgid << 32 | pid (env.pid)"),
     KernelHelper(15, "get_current_uid_gid", Signature(), _uid_gid,
                  "gid << 32 | uid (env.uid, env.gid)"),
-    KernelHelper(46, "get_socket_cookie", Signature(("ctx",),
-                                                    contexts=frozenset({"sock_addr", "skb"})),
-                 _socket_cookie, "the socket's cookie (SockAddrContext.socket_cookie; 0 for "
-                 "a socket buffer, which has no socket here)"),
-    KernelHelper(122, "get_netns_cookie", Signature(("ctx_or_null",),
-                                                    contexts=frozenset({"sock_addr"})),
-                 _netns_cookie, "the socket's network namespace's cookie "
-                 "(SockAddrContext.netns_cookie; for NULL, env.init_netns_cookie)"),
+    KernelHelper(46, "get_socket_cookie",
+                 Signature(("ctx",), contexts=frozenset({"sock_addr", "sock", "skb"})),
+                 _socket_cookie, "the socket's cookie (the context's socket_cookie; 0 for a "
+                 "socket buffer, which has no socket here)"),
+    KernelHelper(122, "get_netns_cookie",
+                 Signature(("ctx_or_null",), contexts=frozenset({"sock_addr", "sock"})),
+                 _netns_cookie, "the socket's network namespace's cookie (the context's "
+                 "netns_cookie; for NULL, env.init_netns_cookie)"),
     KernelHelper(34, "get_hash_recalc", Signature(("ctx",), (0, 0xFFFFFFFF),
                                                   contexts=frozenset({"skb"})),
                  _hash, "the socket buffer's hash (SkbContext.hash)"),

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ..context import ATTACH_TYPES
+from ..context import CONTEXTS
 from ..helpers import HELPER_NAMES
 from ..isa import MAX_CALL_DEPTH, STACK_SIZE
 from ..maps import RingBuf
@@ -425,12 +425,12 @@ class CallRules:
                                           or r0.kind in NULLABLE):
                 self.fail(pc, f"strict mode: the program returns a pointer "
                               f"({r0.describe()}), which would leak an address")
-            returns = ATTACH_TYPES.get(self.attach_type, (0, None))[1] \
-                if self.context == "sock_addr" else None
+            returns = CONTEXTS[self.context].returns(self.attach_type) \
+                if self.context in CONTEXTS else None
             if returns is not None and (r0.kind != SCALAR or r0.umin < returns[0]
                                         or r0.umax > returns[1]):
                 lo, hi = returns
-                self.fail(pc, f"a {self.attach_type} program returns "
+                self.fail(pc, f"a {self.attach_type or self.prog_type} program returns "
                               f"{lo if lo == hi else f'{lo} to {hi}'}, as the kernel "
                               f"checks; r0 may be {r0.describe()}")
         summary = self._summary(self.current)

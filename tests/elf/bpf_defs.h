@@ -79,6 +79,24 @@ struct bpf_sock_addr {
     u32 msg_src_ip6[4];
     u64 sk;
 };
+/* ... and of cgroup sock programs (cgroup/sock, post_bind4, sock_release, ...) */
+struct bpf_sock {
+    u32 bound_dev_if;
+    u32 family;
+    u32 type;
+    u32 protocol;
+    u32 mark;
+    u32 priority;
+    u32 src_ip4;
+    u32 src_ip6[4];
+    u32 src_port;          /* host byte order */
+    u16 dst_port;          /* network byte order */
+    u16 pad;
+    u32 dst_ip4;
+    u32 dst_ip6[4];
+    u32 state;
+    s32 rx_queue_mapping;
+};
 static u64 (*bpf_get_socket_cookie)(void *ctx) = (void *)46;
 static u64 (*bpf_get_netns_cookie)(void *ctx) = (void *)122;
 
