@@ -151,7 +151,7 @@ def test_the_running_kernel_decides_the_same(text, hook, kernel):
 def test_without_a_hook_only_the_common_fields_are_read():
     prog = bpfjit.Program(bpfjit.assemble("ldxw %r2, [%r1+4]\nmov %r0, 1\nexit").insns,
                           context="sock_addr", prog_type="cgroup_sock_addr")
-    with pytest.raises(bpfjit.VerifierError, match="not a field of a sock_addr hook"):
+    with pytest.raises(bpfjit.VerifierError, match="not a field of a cgroup_sock_addr program"):
         bpfjit.verify(prog, cache=False)
 
 

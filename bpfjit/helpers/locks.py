@@ -1,9 +1,9 @@
 """Spin locks in map values: bpf_spin_lock (93) and bpf_spin_unlock (94).
 
-The lock's rules (invisible to Python, never written by an update, a run that
-trapped holding one) are bpfjit.maps.spinlock's; the verifier's (one held at a time,
-no call while held, released before the exit, no load or store of it) are in
-bpfjit.verifier.calls and .memory.  Here: which lock a pointer names, in every engine's
+The lock's rules (who holds it, invisible to Python, never written by an update, a run
+that trapped holding one) are bpfjit.maps.spinlock's; the verifier's (one held at a
+time, no call while held, released before the exit, no load or store of it) are
+bpfjit.verifier.locks'.  Here: which lock a pointer names, in every engine's
 addresses."""
 
 from __future__ import annotations

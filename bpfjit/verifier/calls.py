@@ -94,8 +94,9 @@ class CallRules:
                 null = kind == "ctx_or_null" and arg.kind == SCALAR and arg.is_const \
                     and arg.umin == 0
                 if arg.kind != CTX and not null:
-                    self.fail(pc, f"{name} takes the program's context in r{reg}, not "
-                                  f"{arg.describe()}")
+                    self.fail(pc, f"{name} takes the program's context in r{reg}"
+                                  + (" (or 0)" if kind == "ctx_or_null" else "")
+                                  + f", not {arg.describe()}")
             elif kind == "size":
                 if arg.kind != SCALAR:
                     self.fail(pc, f"{name} takes a size in r{reg}, not {arg.describe()}")

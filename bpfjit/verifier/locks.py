@@ -29,8 +29,9 @@ class LockRules:
     """Mixed into the analysis: what holding a spin lock forbids, and taking one."""
 
     def _while_locked(self, pc: int, insn, st: State) -> None:
-        """Refuse what a run may not do holding a lock (called for calls, exits and
-        legacy packet loads when st.lock is set)."""
+        """Refuse what a run may not do holding a lock: a call (but the unlock), an exit
+        or a legacy packet load (the analysis asks for every instruction while st.lock
+        is set)."""
         if st.lock is None or insn.kind not in _LOCKED_OUT:
             return
         if st.lock is LOCKS_DIFFER:
@@ -85,7 +86,7 @@ class LockRules:
         """Refuse an access to bytes [lo, end) of a map value (offsets over every value
         of `base`) that may reach a spin lock's bytes."""
         for i in map_indices(base.maps):
-            lock = getattr(self.maps[i].spec, "spin_lock", None)
+            lock = self.maps[i].spec.spin_lock
             if lock is not None and lo < lock + LOCK_SIZE and lock < end:
                 self.fail(pc, f"{what} may touch the struct bpf_spin_lock of map "
                               f"{self.maps[i].name!r} (bytes {lock}-{lock + LOCK_SIZE - 1} "

@@ -360,7 +360,7 @@ class MemoryRules:
             names = ", ".join(f"{f.name} ({f.offset})"
                               for f in CONTEXTS[self.context].FIELDS.values()
                               if allowed is None or f.name in allowed)
-            hook = f" of a {self.attach_type or 'sock_addr'} hook" \
+            hook = f" of a {self.attach_type or self.prog_type} program" \
                 if allowed is not None else ""
             self.fail(pc, f"invalid {what}, size {insn.spec.size}: not a field{hook} "
                           f"(fields: {names})")
