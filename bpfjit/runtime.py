@@ -381,8 +381,9 @@ class JitProgram(TestRunnable):
 
 
 class ContextJitProgram(JitProgram):
-    """A compiled XDP, tc or socket program: called with its context (or a packet to
-    put in one), it returns r0 and leaves the packet and writable fields in the context.
+    """A compiled program with a context (XDP, tc, socket filter, cgroup): called with
+    its context (or a packet to put in one), it returns r0 and leaves the packet and
+    writable fields in the context.
 
     The context block and the packet share one buffer, whose native address the context
     keeps; the entry point is given the packet and finds the block just before it.

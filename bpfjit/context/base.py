@@ -215,8 +215,9 @@ class SocketContext(PacketContext):
 def refuse_context(mem: object) -> None:
     """A program without a context was handed one: say what to pass instead."""
     if isinstance(mem, PacketContext):
-        raise BpfError(f"this program does not take a context (it is not an XDP, tc or "
-                       f"socket program); pass the {type(mem).__name__}'s packet bytes")
+        raise BpfError(f"this program does not take a context (it is not an XDP, tc, "
+                       f"socket or cgroup program); pass the {type(mem).__name__}'s "
+                       f"packet bytes")
 
 
 def copy_back(original: object, ctx: PacketContext) -> None:
