@@ -301,6 +301,8 @@ class ElfObject:
             return 1
         if declared is not None:
             return declared
+        if kind not in MAP_TYPES:
+            return 1                # a kind bpfjit lacks: that is the error to report
         raise ElfError(f"{self.name}: map {name!r} declares no max_entries (its loader sets "
                        f"it); give it: load_elf(..., max_entries={{{name!r}: N}}) or "
                        f"--max-entries {name}=N")

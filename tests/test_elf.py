@@ -393,3 +393,10 @@ def test_an_xdp_context_for_a_program_without_one_is_refused(engine):
     prog = bpfjit.assemble("mov %r0, 0\nexit")
     with pytest.raises(bpfjit.BpfError, match="does not take a context"):
         bpfjit.compile(prog, engine)(bpfjit.XdpContext(b"abc"))
+
+
+def test_a_map_kind_bpfjit_lacks_is_named_before_its_missing_size():
+    # cgroup storage declares no max_entries: the error is the kind, not the size
+    with pytest.raises(bpfjit.ElfError, match=r"map 'packets' has map type 19 "
+                                               r"\(cgroup_storage\), which bpfjit does not"):
+        bpfjit.load_elf(ELF / "cgroup_storage.o")
