@@ -252,19 +252,11 @@ class LoadedProgram:
             differences.append(f"packet: {self.engine} and interp differ from byte {at} "
                                f"({len(mine)} and {len(theirs)} bytes; "
                                f"{mine[at:at + 8].hex()} vs {theirs[at:at + 8].hex()})")
-        if hasattr(arg, "address") and hasattr(twin, "address"):   # a sock_addr context
-            mine, theirs = (arg.address, arg.port, arg.msg_src), \
-                (twin.address, twin.port, twin.msg_src)
+        from .context.socket import SocketContext
+        if isinstance(arg, SocketContext):          # what the program left in the context
+            mine, theirs = arg.outcome(), twin.outcome()
             if mine != theirs:
-                differences.append(f"address: {self.engine} {mine[0]} port {mine[1]} "
-                                   f"(source {mine[2]}), interp {theirs[0]} port "
-                                   f"{theirs[1]} (source {theirs[2]})")
-        if hasattr(arg, "bound_dev_if") and hasattr(twin, "bound_dev_if"):   # a sock context
-            mine, theirs = (arg.bound_dev_if, arg.mark, arg.priority), \
-                (twin.bound_dev_if, twin.mark, twin.priority)
-            if mine != theirs:
-                differences.append(f"socket (bound_dev_if, mark, priority): {self.engine} "
-                                   f"{mine}, interp {theirs}")
+                differences.append(f"{arg.OUTCOME}: {self.engine} {mine}, interp {theirs}")
         differences += _map_differences(self.engine, self.program.maps,
                                         self._shadow_program.maps)
         if differences:

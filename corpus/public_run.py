@@ -88,8 +88,7 @@ def _outcome(prog, engine: str, frames: dict[str, bytes]):
     if prog.context == "sock_addr":
         for name, (address, port, kind) in sock_addrs(prog.attach_type).items():
             ctx = bpfjit.SockAddrContext(address, port, type=kind, socket_cookie=7)
-            r0 = fn(ctx)
-            results.append((name, r0, (str(ctx.address), ctx.port), None))
+            results.append((name, fn(ctx), ctx.outcome(), None))
         return results, {name: _digest(m) for name, m in prog.maps.items()}
     if prog.context == "sock":
         family = 10 if prog.attach_type == "post_bind6" else 2
@@ -97,8 +96,7 @@ def _outcome(prog, engine: str, frames: dict[str, bytes]):
         for name, kind in (("stream", 1), ("dgram", 2), ("raw", 3)):
             ctx = bpfjit.SockContext(family, kind, src=source, src_port=8080,
                                      socket_cookie=7)
-            r0 = fn(ctx)
-            results.append((name, r0, (ctx.bound_dev_if, ctx.mark, ctx.priority), None))
+            results.append((name, fn(ctx), ctx.outcome(), None))
         return results, {name: _digest(m) for name, m in prog.maps.items()}
     for name, frame in frames.items():
         ctx = prog.make_context(frame) if hasattr(prog, "make_context") else bytearray(frame)

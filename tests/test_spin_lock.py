@@ -306,17 +306,22 @@ def test_a_map_without_a_lock_is_refused():
 """, maps=[plain]), cache=False)
 
 
-def test_unlocking_another_maps_lock_is_refused():
-    maps = [locked_array(), locked_array()]
-    with pytest.raises(bpfjit.VerifierError, match="different lock"):
-        bpfjit.verify(program(LOOKUP.format(key=0, fd=1) + """
+# after a second lookup: take value 0's lock (r7), give back the other value's
+UNLOCK_THE_OTHER = """
         add %r0, 4
         mov %r8, %r0
         mov %r1, %r7
         call 93
         mov %r1, %r8
         call 94
-""", maps=maps), cache=False)
+"""
+
+
+def test_unlocking_another_maps_lock_is_refused():
+    maps = [locked_array(), locked_array()]
+    with pytest.raises(bpfjit.VerifierError, match="different lock"):
+        bpfjit.verify(program(LOOKUP.format(key=0, fd=1) + UNLOCK_THE_OTHER, maps=maps),
+                      cache=False)
 
 
 def test_legacy_packet_loads_are_refused_while_held():
@@ -381,14 +386,7 @@ def test_a_lock_nobody_gives_back_fails_the_run_after_waiting(engine, monkeypatc
 def test_unlocking_a_lock_the_run_does_not_hold_fails_the_run(engine):
     # values 0 and 1 of one map: the verifier cannot tell their locks apart (the kernel
     # can, by the lookup each came from); the helper checks what the run holds
-    prog = program(LOOKUP.format(key=1, fd=0) + """
-        add %r0, 4
-        mov %r8, %r0
-        mov %r1, %r7
-        call 93
-        mov %r1, %r8
-        call 94
-""")
+    prog = program(LOOKUP.format(key=1, fd=0) + UNLOCK_THE_OTHER)
     fn = bpfjit.compile(prog, engine, cache=False)
     with pytest.raises(bpfjit.HelperError, match="which this run does not hold"):
         fn(bytes(8))

@@ -19,7 +19,7 @@ from ..errors import BpfError
 from ..memory import as_buffer
 from ..native import ffi
 
-__all__ = ["Field", "PacketContext", "SocketContext", "copy_back", "refuse_context"]
+__all__ = ["Field", "PacketContext", "copy_back", "refuse_context"]
 
 
 @dataclass(frozen=True)
@@ -187,29 +187,6 @@ class PacketContext:
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {len(self)}-byte packet>"
-
-
-class SocketContext(PacketContext):
-    """A context with no packet (cgroup sock and sock_addr programs): the block alone.
-    `USAGE` says how to build one, for the error when a program is given anything else."""
-
-    USAGE = ""
-
-    def __init__(self):
-        super().__init__(b"")
-
-    def __len__(self) -> int:
-        return 0
-
-    def refresh(self, data_address: int) -> None:
-        """No packet pointers in this block."""
-
-    @classmethod
-    def wrap(cls, mem: object) -> "SocketContext":
-        if isinstance(mem, cls):
-            return mem
-        raise BpfError(f"a {cls.PROGRAMS} program takes a bpfjit.{cls.USAGE}, not "
-                       f"{type(mem).__name__}")
 
 
 def refuse_context(mem: object) -> None:

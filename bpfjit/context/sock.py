@@ -19,8 +19,8 @@ import ipaddress
 import struct
 
 from ..errors import BpfError
-from .base import Field, SocketContext
-from .sock_addr import AF_INET, AF_INET6, IPPROTO_TCP, IPPROTO_UDP, SOCK_STREAM, _address
+from .base import Field
+from .socket import AF_INET, AF_INET6, SOCK_STREAM, SocketContext, socket_address
 
 __all__ = ["SockContext", "SOCK_HEADER", "SOCK_ATTACH_TYPES"]
 
@@ -55,6 +55,7 @@ class SockContext(SocketContext):
     HEADER = SOCK_HEADER
     KIND = "sock"
     PROGRAMS, USAGE = "cgroup sock", "SockContext(family, type)"
+    OUTCOME = "socket (bound_dev_if, mark, priority)"
     FIELDS = {f.name: f for f in _FIELDS}
 
     def __init__(self, family: int = AF_INET, type: int = SOCK_STREAM,
@@ -62,22 +63,19 @@ class SockContext(SocketContext):
                  dst_port: int = 0, bound_dev_if: int = 0, mark: int = 0,
                  priority: int = 0, state: int = 0, rx_queue_mapping: int = -1,
                  socket_cookie: int = 1, netns_cookie: int = 1):
-        super().__init__()
+        super().__init__(type, protocol, socket_cookie, netns_cookie)
         if family not in (AF_INET, AF_INET6):
             raise BpfError(f"family is 2 (AF_INET) or 10 (AF_INET6), not {family}")
         for name, port in (("src_port", src_port), ("dst_port", dst_port)):
             if not 0 <= port <= 0xFFFF:
                 raise BpfError(f"{name} is 0-65535, got {port}")
         size = 4 if family == AF_INET else 16
-        self.family, self.type = family, type
-        self.protocol = protocol if protocol is not None else \
-            IPPROTO_TCP if type == SOCK_STREAM else IPPROTO_UDP
-        self._src = bytes(size) if src is None else _address(src, family)
-        self._dst = bytes(size) if dst is None else _address(dst, family)
+        self.family = family
+        self._src = bytes(size) if src is None else socket_address(src, family)
+        self._dst = bytes(size) if dst is None else socket_address(dst, family)
         self.src_port, self.dst_port = src_port, dst_port
         self.bound_dev_if, self.mark, self.priority = bound_dev_if, mark, priority
         self.state, self.rx_queue_mapping = state, rx_queue_mapping
-        self.socket_cookie, self.netns_cookie = socket_cookie, netns_cookie
 
     @property
     def src(self) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
@@ -88,8 +86,8 @@ class SockContext(SocketContext):
         return ipaddress.ip_address(self._dst)
 
     def write_fields(self) -> None:
+        super().write_fields()
         block = self.buffer
-        block[:self.HEADER] = bytes(self.HEADER)
         struct.pack_into("<IIIIII", block, 0, self.bound_dev_if & 0xFFFFFFFF, self.family,
                          self.type, self.protocol, self.mark & 0xFFFFFFFF,
                          self.priority & 0xFFFFFFFF)
@@ -104,6 +102,10 @@ class SockContext(SocketContext):
     def read_back(self) -> None:
         self.bound_dev_if, = struct.unpack_from("<I", self.buffer, 0)
         self.mark, self.priority = struct.unpack_from("<II", self.buffer, 16)
+
+    def outcome(self) -> str:
+        """What a creation or release hook may set, as the program left it."""
+        return f"({self.bound_dev_if}, {self.mark}, {self.priority})"
 
     @classmethod
     def returns(cls, attach: str | None) -> tuple[int, int]:

@@ -17,14 +17,12 @@ import ipaddress
 import struct
 
 from ..errors import BpfError
-from .base import Field, SocketContext
+from .base import Field
+from .socket import AF_INET, AF_INET6, SOCK_STREAM, SocketContext, socket_address
 
 __all__ = ["SockAddrContext", "SOCK_ADDR_HEADER", "ATTACH_TYPES", "SOCK_ADDR_RETURNS"]
 
 SOCK_ADDR_HEADER = 72                   # sizeof(struct bpf_sock_addr), sk at 64
-AF_INET, AF_INET6 = 2, 10
-SOCK_STREAM, SOCK_DGRAM = 1, 2
-IPPROTO_TCP, IPPROTO_UDP = 6, 17
 # attach type -> (address family, the values its program may return)
 ATTACH_TYPES: dict[str, tuple[int, tuple[int, int]]] = {
     f"{hook}{v}": (AF_INET if v == "4" else AF_INET6, returns)
@@ -55,22 +53,6 @@ def _attach_fields(attach: str) -> tuple[set[str], set[str]]:
     return _ALWAYS | writable, writable
 
 
-def _address(value, family: int) -> bytes:
-    """An address (str, ipaddress object or bytes) as its bytes in network order."""
-    if isinstance(value, (bytes, bytearray)):
-        raw = bytes(value)
-    else:
-        try:
-            raw = ipaddress.ip_address(value).packed
-        except ValueError as exc:
-            raise BpfError(f"not an IP address: {value!r} ({exc})") from None
-    want = 4 if family == AF_INET else 16
-    if len(raw) != want:
-        raise BpfError(f"an {'IPv4' if want == 4 else 'IPv6'} address is {want} bytes, "
-                       f"got {value!r}")
-    return raw
-
-
 class SockAddrContext(SocketContext):
     """What a cgroup sock_addr program sees: `fn(SockAddrContext("10.0.0.1", 80))`
     returns 1 to let the call through, 0 to refuse it; afterwards `.address`, `.port`
@@ -84,6 +66,7 @@ class SockAddrContext(SocketContext):
     HEADER = SOCK_ADDR_HEADER
     KIND = "sock_addr"
     PROGRAMS, USAGE = "cgroup sock_addr", "SockAddrContext(address, port)"
+    OUTCOME = "address"
     FIELDS = {f.name: f for f in _FIELDS}
 
     @classmethod
@@ -94,20 +77,16 @@ class SockAddrContext(SocketContext):
     def __init__(self, address="0.0.0.0", port: int = 0, *, type: int = SOCK_STREAM,
                  protocol: int | None = None, msg_src=None, socket_cookie: int = 1,
                  netns_cookie: int = 1):
-        super().__init__()
+        super().__init__(type, protocol, socket_cookie, netns_cookie)
         text = address if isinstance(address, (bytes, bytearray)) else str(address)
         self.family = AF_INET6 if (len(text) == 16 if isinstance(text, (bytes, bytearray))
                                    else ":" in text) else AF_INET
-        self._raw = _address(address, self.family)
+        self._raw = socket_address(address, self.family)
         if not 0 <= port <= 0xFFFF:
             raise BpfError(f"a port is 0-65535, got {port}")
         self.port = port
-        self.type = type
-        self.protocol = protocol if protocol is not None else \
-            IPPROTO_TCP if type == SOCK_STREAM else IPPROTO_UDP
         self._src = bytes(4 if self.family == AF_INET else 16) if msg_src is None \
-            else _address(msg_src, self.family)
-        self.socket_cookie, self.netns_cookie = socket_cookie, netns_cookie
+            else socket_address(msg_src, self.family)
 
     @property
     def address(self) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
@@ -118,8 +97,8 @@ class SockAddrContext(SocketContext):
         return ipaddress.ip_address(self._src)
 
     def write_fields(self) -> None:
+        super().write_fields()
         block = self.buffer
-        block[:self.HEADER] = bytes(self.HEADER)
         struct.pack_into("<I", block, 0, self.family)
         if self.family == AF_INET:
             block[4:8] = self._raw
@@ -138,6 +117,10 @@ class SockAddrContext(SocketContext):
         else:
             self._raw, self._src = bytes(block[8:24]), bytes(block[44:60])
         self.port = int.from_bytes(block[24:26], "big")
+
+    def outcome(self) -> str:
+        """The destination (and sendmsg's source) as the program left them."""
+        return f"{self.address} port {self.port} (source {self.msg_src})"
 
     @classmethod
     def returns(cls, attach: str | None) -> tuple[int, int] | None:

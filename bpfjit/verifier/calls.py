@@ -126,8 +126,9 @@ class CallRules:
                     self.fail(pc, f"{name} takes a pointer to the stack, the packet or a map "
                                   f"value in r{reg}, not {arg.describe()}")
                 if arg.kind == MAP_VALUE:
-                    self._touches_lock(pc, arg, arg.smin, arg.smax + self._argument_size(
-                        kind, handle, st.regs[reg + 1] if reg < 5 else None),
+                    reach = self._argument_sizes(kind, handle, st.regs[reg + 1] if reg < 5
+                                                 else None, 1 << 32)[1]
+                    self._touches_lock(pc, arg, arg.smin, arg.smax + reach,
                                        f"{name}'s r{reg}")
                 if arg.kind == STACK:
                     self._fact(self._note_stack_reach, -arg.smin)
@@ -149,15 +150,18 @@ class CallRules:
             self._lock_change(pc, name, signature.lock, lock, st)
         return self._helper_result(pc, helper, signature.result, handle, st)
 
-    def _argument_size(self, kind: str, handle: Value | None, size: Value | None) -> int:
-        """The most bytes a pointer argument of `kind` may reach (a key or a value of
-        the map argument, or the size argument after it)."""
+    def _argument_sizes(self, kind: str, handle: Value | None, size: Value | None,
+                        limit: int) -> tuple[int, int]:
+        """The fewest and the most bytes a pointer argument of `kind` may reach: a key
+        or a value of the map argument, or the size argument after it (at most
+        `limit`; unknown: 0 to `limit`)."""
         if kind in ("key", "value", "value_out") and handle is not None:
-            return max(self.maps[i].key_size if kind == "key" else self.maps[i].value_size
-                       for i in map_indices(handle.maps))
+            sizes = [self.maps[i].key_size if kind == "key" else self.maps[i].value_size
+                     for i in map_indices(handle.maps)]
+            return min(sizes), max(sizes)
         if size is not None and size.kind == SCALAR:
-            return min(size.umax, 1 << 32)
-        return 1 << 32
+            return size.umin, min(size.umax, limit)
+        return 0, limit
 
     def _no_pointer_bytes(self, pc: int, st: State, name: str, kind: str, arg: Value,
                           size: Value | None, handle: Value | None) -> None:
@@ -165,15 +169,7 @@ class CallRules:
         an address into a map or an event), and writes none but whole ones."""
         if arg.frame < 0:
             return
-        if kind in ("key", "value", "value_out") and handle is not None:
-            maps = map_indices(handle.maps)
-            sizes = [self.maps[i].key_size if kind == "key" else self.maps[i].value_size
-                     for i in maps]
-            lo_size, hi_size = min(sizes), max(sizes)
-        elif size is not None and size.kind == SCALAR:
-            lo_size, hi_size = size.umin, min(size.umax, STACK_SIZE)
-        else:
-            lo_size, hi_size = 0, STACK_SIZE
+        lo_size, hi_size = self._argument_sizes(kind, handle, size, STACK_SIZE)
         slots = pointer_slots(st, arg.frame, arg.smin, arg.smax + hi_size)
         if not slots:
             return

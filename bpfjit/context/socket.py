@@ -1,0 +1,72 @@
+"""What the packetless contexts of cgroup socket programs share (bpfjit.SockContext,
+bpfjit.SockAddrContext): the block alone, a socket's type and protocol and cookies,
+addresses in network byte order, and what a run left in the block, for comparing
+engines."""
+
+from __future__ import annotations
+
+import ipaddress
+
+from ..errors import BpfError
+from .base import PacketContext
+
+__all__ = ["SocketContext", "socket_address", "AF_INET", "AF_INET6", "SOCK_STREAM",
+           "SOCK_DGRAM", "IPPROTO_TCP", "IPPROTO_UDP"]
+
+AF_INET, AF_INET6 = 2, 10
+SOCK_STREAM, SOCK_DGRAM = 1, 2
+IPPROTO_TCP, IPPROTO_UDP = 6, 17
+
+
+def socket_address(value, family: int) -> bytes:
+    """An address (str, ipaddress object or bytes) as its bytes in network order, of
+    `family`'s length; BpfError otherwise."""
+    if isinstance(value, (bytes, bytearray)):
+        raw = bytes(value)
+    else:
+        try:
+            raw = ipaddress.ip_address(value).packed
+        except ValueError as exc:
+            raise BpfError(f"not an IP address: {value!r} ({exc})") from None
+    want = 4 if family == AF_INET else 16
+    if len(raw) != want:
+        raise BpfError(f"an {'IPv4' if want == 4 else 'IPv6'} address is {want} bytes, "
+                       f"got {value!r}")
+    return raw
+
+
+class SocketContext(PacketContext):
+    """A context with no packet: the block alone.  `PROGRAMS` and `USAGE` say which
+    programs take it and how to build one (for the error when a program is given
+    anything else); `OUTCOME` names what `outcome()` describes."""
+
+    PROGRAMS = USAGE = OUTCOME = ""
+
+    def __init__(self, type: int, protocol: int | None, socket_cookie: int,
+                 netns_cookie: int):
+        super().__init__(b"")
+        self.type = type
+        self.protocol = protocol if protocol is not None else \
+            IPPROTO_TCP if type == SOCK_STREAM else IPPROTO_UDP
+        self.socket_cookie, self.netns_cookie = socket_cookie, netns_cookie
+
+    def __len__(self) -> int:
+        return 0
+
+    def write_fields(self) -> None:
+        """Zero the block; subclasses write their fields after this."""
+        self.buffer[:self.HEADER] = bytes(self.HEADER)
+
+    def refresh(self, data_address: int) -> None:
+        """No packet pointers in this block."""
+
+    def outcome(self) -> str:
+        """What a run left in the context that the caller reads (subclasses)."""
+        raise NotImplementedError
+
+    @classmethod
+    def wrap(cls, mem: object) -> "SocketContext":
+        if isinstance(mem, cls):
+            return mem
+        raise BpfError(f"a {cls.PROGRAMS} program takes a bpfjit.{cls.USAGE}, not "
+                       f"{type(mem).__name__}")
