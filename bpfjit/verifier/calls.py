@@ -229,14 +229,17 @@ class CallRules:
     def _helper_writes(self, st: State, arg: Value, size: Value | None) -> None:
         """A helper wrote `size` bytes at `arg`: own-frame bytes it surely wrote count as
         written; spills it may have overwritten are forgotten (every spill, of every
-        frame, for a pointer that may be into any of them)."""
+        frame, for a pointer that may be into any of them).  The bytes run upward from
+        `arg`, so however many there are, none lies below its lowest offset: a size past
+        the frame reaches the callers' frames above, as far as a run-time check lets it."""
         if arg.kind not in (STACK, MIXED):
             return
-        if arg.kind == MIXED or size.kind != SCALAR or size.umax > STACK_SIZE:
+        if arg.kind == MIXED or size.kind != SCALAR:
             self._forget_frame(st)
             self._note_frame_write(None, 0, 0)
             return
-        self._stack_written(st, arg.frame, arg.smin, arg.smax + size.umax)  # spills it hits go
+        reach = min(size.umax, MAX_CALL_DEPTH * STACK_SIZE)
+        self._stack_written(st, arg.frame, arg.smin, arg.smax + reach)  # spills it hits go
         if arg.frame == 0 and arg.smin == arg.smax:
             st.written |= frame_bits(arg.smin, arg.smin + size.umin)
 
