@@ -489,6 +489,21 @@ def test_redirect_records_where_the_packet_went(engine):
     assert skb.redirect == bpfjit.Redirect(target=9, flags=1)
 
 
+@pytest.mark.parametrize("flags, result", [(0, 7), (1, 2), (1 << 40, 2)])
+def test_redirect_peer_goes_to_the_peer_of_a_device(engine, flags, result):
+    # bpf_redirect_peer(ifindex, flags) (155, tc only): TC_ACT_REDIRECT (7) to the
+    # device's peer (a veth's other end), recorded with peer=True; any flag at all is
+    # TC_ACT_SHOT (2) and redirects nothing.  (The kernel engine cannot say where a
+    # packet went, so it skips this; its run returned 7, 2 and 2 when it was let.)
+    prog = skb_program(f"mov %r1, 12\nlddw %r2, {flags}\ncall 155\nexit")
+    skb = bpfjit.SkbContext(bytes(20))
+    assert bpfjit.compile(prog, engine)(skb) == result
+    assert skb.redirect == (bpfjit.Redirect(target=12, peer=True) if result == 7 else None)
+    xdp = xdp_program("mov %r1, 12\nmov %r2, 0\ncall 155\nexit")
+    with pytest.raises(bpfjit.VerifierError, match="redirect_peer is not available to xdp"):
+        bpfjit.verify(xdp, helpers=bpfjit.helper_ids(xdp))
+
+
 def test_the_map_table_is_a_mapping_of_names():
     from collections.abc import Mapping, MutableMapping
     prog = bpfjit.load_elf(ELF / "events.o")

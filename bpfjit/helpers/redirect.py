@@ -1,5 +1,5 @@
-"""Where a packet goes: redirect (23), redirect_map (51), fib_lookup (69), and where a
-copy of it goes: clone_redirect (13).
+"""Where a packet goes: redirect (23), redirect_map (51), redirect_neigh (152),
+redirect_peer (155), fib_lookup (69), and where a copy of it goes: clone_redirect (13).
 
 A redirect is recorded on the context (`ctx.redirect`, a Redirect) so that a test can
 assert where the packet went; the program's return value says whether it will
@@ -31,11 +31,14 @@ _TARGET_TYPES = frozenset({14, 16, 17, 25})   # devmap, cpumap, xskmap, devmap_h
 class Redirect:
     """Where a program redirected its packet: through `map` (its name) at `key` to
     `target` (the entry's number: an ifindex, a CPU's queue size, a socket), or
-    (map None) straight to the device `target`.  `flags` as the program passed them."""
+    (map None) straight to the device `target`, or with `peer` to the peer device of
+    `target` (a veth's other end, bpf_redirect_peer).  `flags` as the program passed
+    them."""
     target: int
     map: str | None = None
     key: int | None = None
     flags: int = 0
+    peer: bool = False
 
 
 @dataclass(frozen=True)
@@ -168,10 +171,23 @@ def redirect_neigh(call, r1, r2, r3, r4, r5) -> int:
     return TC_ACT_REDIRECT
 
 
+def redirect_peer(call, r1, r2, r3, r4, r5) -> int:
+    """(ifindex, flags): TC_ACT_REDIRECT to the peer of device r1 (recorded as
+    ctx.redirect, peer=True); any flag is TC_ACT_SHOT, as the kernel has none."""
+    if r2:
+        return TC_ACT_SHOT
+    _record(call, Redirect(r1 & 0xFFFFFFFF, peer=True))
+    return TC_ACT_REDIRECT
+
+
 HELPERS = [
     KernelHelper(152, "redirect_neigh", Signature(("any", "mem_or_null", "size", "any"),
                                                   (0, 8), contexts=frozenset({"skb"})),
                  redirect_neigh, "send the packet to device r1 via its neighbour"),
+    KernelHelper(155, "redirect_peer", Signature(("any", "any"), (2, 7),
+                                                 contexts=frozenset({"skb"})),
+                 redirect_peer, "send the packet to the peer of device r1 (a veth's other "
+                 "end)"),
     KernelHelper(23, "redirect", Signature(("any", "any"), (0, 8)), redirect,
                  "send the packet to device r1 (recorded as ctx.redirect)"),
     KernelHelper(13, "clone_redirect", Signature(("ctx", "any", "any"), "scalar",
