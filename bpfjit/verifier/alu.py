@@ -15,8 +15,8 @@ from __future__ import annotations
 
 from .. import semantics as sem
 from ..isa import LDDW_CODE, LDDW_MAP, LDDW_MAP_VALUE, LDDW_PSEUDO, Kind
-from .domain import (BIG, FUNC, M32, MAP_PTR, MAP_VALUE, MIXED, NUMERIC, SCALAR, U64, Value, const,
-                     pointer, same_region, scalar, top_scalar)
+from .domain import (BIG, FUNC, M32, MAP_OR_NULL, MAP_PTR, MAP_VALUE, MIXED, NUMERIC, SCALAR,
+                     U64, Value, const, pointer, same_region, scalar, top_scalar)
 from .intervals import alu_result, fits_signed
 from .state import LEN, State
 from .zone import MIRROR
@@ -151,6 +151,12 @@ class AluRules:
             # a pointer on some paths moved by a number is one still (`&state->addr` of a
             # map value or a stack copy): a helper may take it, checked when it runs
             st.forget_register(dst, st.regs[dst])
+            return
+        if width == 64 and op in ("add", "sub") and st.regs[dst].kind == MAP_OR_NULL \
+                and src.kind == SCALAR and self.mode != "strict":
+            # checked mode: a map value or NULL moved by a number is a pointer on some
+            # paths and a number on others (the kernel and strict mode refuse the move)
+            st.forget_register(dst, Value(MIXED))
             return
         if op == "and" and src_reg is None and old.kind == SCALAR and \
                 _keeps(old, insn.imm, width):

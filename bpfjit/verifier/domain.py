@@ -118,6 +118,11 @@ class Value:
             if (self.smin, self.smax) != (S64_MIN, S64_MAX) and self.smin < 0:
                 parts.append(f"s[{self.smin},{self.smax}]")
             return "scalar" + ("(" + ",".join(parts) + ")" if parts else "")
+        if kind == MAP_OR_NULL and (self.smin, self.smax) != (0, 0):
+            lo, hi = self.smin, self.smax
+            at = f"off={lo}" if lo == hi else f"off=[{'?' if lo <= -BIG else lo}," \
+                                                 f"{'?' if hi >= BIG else hi}]"
+            return f"{kind}[{_map_names(self.maps)}]({at})"
         if kind in (MAP_PTR, MAP_OR_NULL, MAP_PTR_OR_NULL):
             return f"{kind}[{_map_names(self.maps)}]"
         if kind == FUNC:
@@ -231,16 +236,17 @@ def join(a: Value, b: Value) -> Value:
 
 
 def _null_or_value(a: Value, b: Value) -> Value | None:
-    """A lookup's result (or a map value at offset 0) on one path and NULL on the other
-    (`p = found ? lookup(...) : NULL`): still a map value or NULL, to be checked, and
-    no longer linked to the lookup's other copies: on the NULL path it was not one of
-    them, so their NULL test says nothing of it."""
+    """A lookup's result (or a map value, at any offset) on one path and NULL on the
+    other (`p = found ? lookup(...) : NULL`, `tcp = NULL; if (t) tcp = &v->tcp`): still
+    a map value or NULL at those offsets, to be checked, and no longer linked to the
+    lookup's other copies: on the NULL path it was not one of them, so their NULL test
+    says nothing of it."""
     if not (b.kind == SCALAR and b.is_const and b.umin == 0):
         return None
     if a.kind in NULLABLE:
         return replace(a, ident=0) if a.ident else a
-    if a.kind == MAP_VALUE and a.smin == a.smax == 0:
-        return Value(MAP_OR_NULL, 0, 0, 0, 0, a.frame, a.maps, 0)
+    if a.kind == MAP_VALUE:
+        return Value(MAP_OR_NULL, 0, 0, a.smin, a.smax, a.frame, a.maps, 0)
     if a.kind == MEM:       # `tcp = NULL; if (ipv4) tcp = ...`: its NULL test gives it back
         return Value(MEM_OR_NULL, 0, U64, a.smin, a.smax)
     if a.kind == MAP_PTR:   # `map = tcp ? &tcp_map : NULL`: the same, for a map
