@@ -8,7 +8,8 @@ the memory, written back after the run), XDP programs as XDP (the packet; at lea
 14 bytes, as the kernel requires; calling also the helpers that read, write, move or
 resize the frame) and tc programs as tc (backends/kernelskb.py: the
 fields of the socket buffer it can reproduce, and the packet's own helpers), calling
-no other helper but the map helpers (lookup, update, delete) and bpf_loop, on array
+no other helper but the map helpers (lookup, update, delete), bpf_loop, the spin locks
+and the timers (which the kernel fires itself), on array
 and hash maps: each has a twin in the kernel
 (backends/kernelmaps.py), whose `lddw` file descriptors replace the program's map
 indices.  A test run returns 32 bits of r0, so each program is loaded twice: as
@@ -47,9 +48,11 @@ _UNSUPPORTED = {Kind.CALLX: "calls a helper", Kind.CALL_BTF: "calls a kernel fun
                 Kind.LD_PACKET: "uses a legacy packet load"}
 # map_lookup_elem, map_update_elem, map_delete_elem: the helpers a run may call
 MAP_HELPERS = frozenset((1, 2, 3))
-# the helpers the kernel engine's programs call: the map helpers, bpf_loop, and
-# bpf_spin_lock/unlock (their maps' twins are described in BTF: bpfsys.spin_lock_btf)
-_HELPERS_RUN = MAP_HELPERS | {BPF_LOOP, 93, 94}
+# the helpers the kernel engine's programs call: the map helpers, bpf_loop,
+# bpf_spin_lock/unlock and the bpf_timer helpers (their maps' twins are described in BTF:
+# bpfsys.value_fields_btf; the kernel fires the timers itself, as time passes)
+TIMER_HELPERS = frozenset((169, 170, 171, 172))
+_HELPERS_RUN = MAP_HELPERS | {BPF_LOOP, 93, 94} | TIMER_HELPERS
 # and an XDP program's helpers on its own frame: csum_diff, xdp_adjust_head,
 # xdp_adjust_meta, xdp_adjust_tail, xdp_get_buff_len, xdp_load_bytes, xdp_store_bytes
 _XDP_HELPERS = _HELPERS_RUN | {28, 44, 54, 65, 188, 189, 190}
@@ -63,9 +66,8 @@ _TC = ("sched_cls", "sched_act")
 
 def _refuse(reason: str) -> BpfError:
     return BpfError(f"the kernel engine runs plain, XDP and tc programs that call no helper "
-                    f"but the map helpers, bpf_loop, the spin locks and (XDP, tc) the "
-                    f"packet's own; this "
-                    f"one {reason}")
+                    f"but the map helpers, bpf_loop, the spin locks, the timers and (XDP, "
+                    f"tc) the packet's own; this one {reason}")
 
 
 def _with_map_fds(code: bytes, fds: list[int]) -> bytes:

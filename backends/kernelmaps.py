@@ -70,7 +70,7 @@ class KernelMaps:
                     spec = the_map.spec
                     self.fds[index] = bpfsys.map_create(spec.type, spec.key_size,
                                                         spec.value_size, spec.max_entries,
-                                                        spec.spin_lock)
+                                                        spec.spin_lock, spec.timer)
         except BaseException:
             self.close()
             raise

@@ -204,35 +204,46 @@ def test_run(fd: int, data: bytes | None = None, ctx: bytes | None = None,
     return TestRun(retval, data_after, ctx_after, duration)
 
 
-def spin_lock_btf(key_size: int, value_size: int, lock_at: int) -> bytes:
+def value_fields_btf(key_size: int, value_size: int, spin_lock: int | None = None,
+                     timer: int | None = None) -> bytes:
     """A BTF blob for a map whose values hold a `struct bpf_spin_lock` at byte
-    `lock_at`: the key is type 1 (`int`, which an array's key must be) or 4 (`unsigned
-    char[key_size]`), the value type 5 (a struct of `value_size` bytes whose one member
-    is the lock), which is what the kernel reads to allow bpf_spin_lock on it."""
-    names = b"\0int\0bpf_spin_lock\0val\0unsigned char\0value\0lock\0"
+    `spin_lock` and/or a `struct bpf_timer` at byte `timer`: the key is type 1 (`int`,
+    which an array's key must be) or 4 (`unsigned char[key_size]`), the value type 5 (a
+    struct of `value_size` bytes whose members are those fields), which is what the
+    kernel reads to allow bpf_spin_lock and the bpf_timer helpers on it."""
+    names = (b"\0int\0bpf_spin_lock\0val\0unsigned char\0value\0lock\0bpf_timer\0"
+             b"opaque\0timer\0")
     at = {name: names.index(b"\0" + name + b"\0") + 1
-          for name in (b"int", b"bpf_spin_lock", b"val", b"unsigned char", b"value", b"lock")}
+          for name in (b"int", b"bpf_spin_lock", b"val", b"unsigned char", b"value", b"lock",
+                       b"bpf_timer", b"opaque", b"timer")}
+    members = sorted((offset, name, kind) for offset, name, kind in
+                     ((spin_lock, b"lock", 2), (timer, b"timer", 7)) if offset is not None)
     types = struct.pack("<IIII", at[b"int"], _BTF_INT << 24, 4, 1 << 24 | 32)       # 1
     types += struct.pack("<IIIIII", at[b"bpf_spin_lock"], _BTF_STRUCT << 24 | 1, 4,  # 2
                          at[b"val"], 1, 0)
     types += struct.pack("<IIII", at[b"unsigned char"], _BTF_INT << 24, 1, 8)        # 3
     types += struct.pack("<IIIIII", 0, _BTF_ARRAY << 24, 0, 3, 1, key_size)          # 4
-    types += struct.pack("<IIIIII", at[b"value"], _BTF_STRUCT << 24 | 1, value_size,  # 5
-                         at[b"lock"], 2, 8 * lock_at)
+    types += struct.pack("<III", at[b"value"], _BTF_STRUCT << 24 | len(members),     # 5
+                         value_size)
+    for offset, name, kind in members:
+        types += struct.pack("<III", at[name], kind, 8 * offset)
+    types += struct.pack("<IIIIII", 0, _BTF_ARRAY << 24, 0, 3, 1, 16)                # 6
+    types += struct.pack("<IIIIII", at[b"bpf_timer"], _BTF_STRUCT << 24 | 1, 16,     # 7
+                         at[b"opaque"], 6, 0)
     header = struct.pack("<HBBIIIII", 0xEB9F, 1, 0, 24, 0, len(types), len(types),
                          len(names))
     return header + types + names
 
 
 def map_create(map_type: int, key_size: int, value_size: int, max_entries: int,
-               spin_lock: int | None = None) -> int:
+               spin_lock: int | None = None, timer: int | None = None) -> int:
     """Create a map of the kernel's `map_type` (enum bpf_map_type); its file
-    descriptor.  `spin_lock`: the byte offset of a struct bpf_spin_lock in its values
-    (described to the kernel in BTF).  BpfError with the kernel's reason when it
-    refuses."""
+    descriptor.  `spin_lock`, `timer`: the byte offsets of a struct bpf_spin_lock and
+    a struct bpf_timer in its values (described to the kernel in BTF).  BpfError with
+    the kernel's reason when it refuses."""
     btf_fd, key_type, value_type = 0, 0, 0
-    if spin_lock is not None:
-        btf_fd = _btf_load(spin_lock_btf(key_size, value_size, spin_lock))
+    if spin_lock is not None or timer is not None:
+        btf_fd = _btf_load(value_fields_btf(key_size, value_size, spin_lock, timer))
         key_type, value_type = 1 if key_size == 4 else 4, 5
     try:
         fd, error, _ = _bpf(_MAP_CREATE, _CREATE.pack(map_type, key_size, value_size,

@@ -164,8 +164,8 @@ def map_definitions(btf: Btf, section: str = ".maps") -> dict[str, dict]:
     """{map name: {"type", "max_entries", "key_size", "value_size", "map_flags", ...}}
     for each BTF-defined map in `section`; a map of maps has its inner definition in
     "inner", a `values` member (the `.values = {...}` initialisers) its byte
-    offset in "values_offset", and a value type holding a struct bpf_spin_lock that
-    lock's byte offset in "spin_lock"."""
+    offset in "values_offset", and a value type holding a struct bpf_spin_lock or a
+    struct bpf_timer its byte offset in "spin_lock" or "timer"."""
     return {var_name: _definition(btf, var_name, type_id)
             for var_name, type_id in btf.datasec(section)}
 
@@ -195,12 +195,13 @@ def _definition(btf: Btf, var_name: str, type_id: int, depth: int = 0) -> dict:
         if member in ("key", "value"):
             fields[f"{member}_size"] = btf.size(declared.size_or_type)
             if member == "value":
-                locks = btf.struct_members(declared.size_or_type, "bpf_spin_lock")
-                if len(locks) > 1:
-                    raise ElfError(f"map {var_name!r}: its value type has {len(locks)} "
-                                   f"struct bpf_spin_lock members; the kernel allows one")
-                if locks:
-                    fields["spin_lock"] = locks[0]
+                for kind, field in (("bpf_spin_lock", "spin_lock"), ("bpf_timer", "timer")):
+                    found = btf.struct_members(declared.size_or_type, kind)
+                    if len(found) > 1:
+                        raise ElfError(f"map {var_name!r}: its value type has {len(found)} "
+                                       f"struct {kind} members; the kernel allows one")
+                    if found:
+                        fields[field] = found[0]
         elif target.kind == ARRAY:
             fields[member] = struct.unpack_from("<III", target.data)[2]
         else:

@@ -201,6 +201,8 @@ def cmd_maps(args) -> int:
         flags = " read-only" if spec.read_only else ""
         if spec.spin_lock is not None:
             flags += f" spin_lock={spec.spin_lock}"
+        if spec.timer is not None:
+            flags += f" timer={spec.timer}"
         print(f"{spec.name} type={spec.type_name} key={spec.key_size} value={spec.value_size} "
               f"max_entries={spec.max_entries}{flags}")
     return 0

@@ -289,7 +289,7 @@ class ElfObject:
         return MapSpec(name, kind, key, value,
                        self._entries(name, kind, fields.get("max_entries")),
                        fields.get("map_flags", 0), inner=inner,
-                       spin_lock=fields.get("spin_lock"))
+                       spin_lock=fields.get("spin_lock"), timer=fields.get("timer"))
 
     def _entries(self, name: str, kind: int, declared: int | None) -> int:
         """max_entries: the caller's (as libbpf's bpf_map__set_max_entries), the

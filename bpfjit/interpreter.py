@@ -411,7 +411,7 @@ class Interpreter(TestRunnable):
         self._current = threading.local()       # the address space of this thread's run
         if prog.env is not None:                 # the kernel's helpers, on this run's memory
             self.helpers.update(prog.env.helpers(lambda: self._current.space, "interp",
-                                                 prog.prog_type))
+                                                 prog.prog_type, prog))
         self.helpers.update(helpers or {})
         self.budget = budget
         leaders = block_leaders(prog)

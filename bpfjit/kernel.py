@@ -48,7 +48,8 @@ class HelperMemory(Protocol):
 
 class KernelEnv:
     """What a loaded object brings to its runs: maps, trace output, a random source, the
-    clock of ktime_get_ns (`clock() -> ns`: replace it for repeatable tests) and the tick
+    clock of ktime_get_ns and of timers (`clock() -> ns`: replace it for repeatable
+    tests; `realtime` for CLOCK_REALTIME's timers) and the tick
     rate jiffies64 counts at (`hz`, Debian's CONFIG_HZ by default), the routes
     fib_lookup finds (`routes(FibRequest) -> FibResult | None`), the pid
     get_current_pid_tgid reports and the uid and gid get_current_uid_gid does; and, per
@@ -63,6 +64,7 @@ class KernelEnv:
         self.uid, self.gid = os.getuid(), os.getgid()
         self.init_netns_cookie = 1      # get_netns_cookie(NULL): the first namespace's
         self.clock: Callable[[], int] = time.monotonic_ns
+        self.realtime: Callable[[], int] = time.time_ns     # CLOCK_REALTIME's timers
         self.hz = 250
         self._local = threading.local()
         self._compiled: dict[tuple[int, str], Callable] = {}
@@ -105,13 +107,22 @@ class KernelEnv:
         finally:
             local.tail_depth -= 1
 
+    def run_timers(self) -> int:
+        """Fire the timers of this object's maps whose time has come on their clocks
+        (`clock`, or `realtime` for CLOCK_REALTIME), earliest first, each callback on the
+        engine of the run that named it; a timer fires at most once per call (one its
+        callback arms again for a time already come waits for the next call).  The
+        number of callbacks run (bpfjit.helpers.timers)."""
+        from .helpers.timers import fire_due
+        return fire_due(self)
+
     # ---- the helpers, bound to an engine's memory ----------------------------------------
 
     def helpers(self, memory: Callable[[], HelperMemory], engine: str = "interp",
-                prog_type: str | None = None) -> dict[int, Callable]:
-        """Helper functions by kernel id, for a program of `prog_type`; `memory()` gives
-        the current run's memory."""
-        call = HelperCall(self, memory, engine, prog_type)
+                prog_type: str | None = None, program=None) -> dict[int, Callable]:
+        """Helper functions by kernel id, for `program` (of `prog_type`) on `engine`;
+        `memory()` gives the current run's memory."""
+        call = HelperCall(self, memory, engine, prog_type, program)
         return {hid: _bind(helper.impl, call) for hid, helper in KERNEL_HELPERS.items()}
 
 
@@ -124,11 +135,12 @@ class HelperCall:
     """What a helper implementation sees of the run that called it."""
 
     def __init__(self, env: KernelEnv, memory: Callable[[], HelperMemory], engine: str,
-                 prog_type: str | None = None):
+                 prog_type: str | None = None, program=None):
         self.env = env
         self._memory = memory
         self.engine = engine
         self.prog_type = prog_type      # of the program calling (where its headers are)
+        self.program = program          # the Program calling (a timer calls it back)
         self._handles = {map_handle(i): (i, m) for i, m in enumerate(env.maps.list)}
 
     @property

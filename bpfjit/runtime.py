@@ -170,7 +170,7 @@ def helper_table(program, helpers: Mapping[int, Callable] | None,
             view = local["memory"] = JitMemory(run, maps)
         return view
 
-    merged = program.env.helpers(memory, engine, program.prog_type)
+    merged = program.env.helpers(memory, engine, program.prog_type, program)
     kernel = frozenset(merged) - frozenset(helpers or {})
     merged.update(helpers or {})
     table = HelperTable(merged, see_run=kernel)

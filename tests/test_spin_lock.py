@@ -87,9 +87,14 @@ def test_the_kernel_computes_the_same_for_one_packet(engine):
 def test_the_btf_written_for_the_kernel_engine_reads_back():
     # the blob the kernel engine gives the kernel for a twin map: value type 5 holds the
     # lock at the byte asked for (and the kernel accepted it: the tests below ran there)
-    btf = parse_btf(bpfsys.spin_lock_btf(6, 40, 24))
+    btf = parse_btf(bpfsys.value_fields_btf(6, 40, spin_lock=24))
     assert btf.struct_members(5, "bpf_spin_lock") == [24]
     assert (btf.size(4), btf.size(5)) == (6, 40)
+    # with a timer too (tests/test_timers.py ran the kernel on such twins)
+    btf = parse_btf(bpfsys.value_fields_btf(4, 48, spin_lock=40, timer=8))
+    assert btf.struct_members(5, "bpf_spin_lock") == [40]
+    assert btf.struct_members(5, "bpf_timer") == [8]
+    assert (btf.size(1), btf.size(5), btf.size(7)) == (4, 48, 16)
 
 
 # ---- maps -------------------------------------------------------------------------------------

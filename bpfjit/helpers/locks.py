@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from ..errors import HelperArgumentError
 from ..maps import spinlock
+from .fields import value_field
 from .spec import KernelHelper, Signature
 
 __all__ = ["HELPERS"]
@@ -17,22 +18,7 @@ __all__ = ["HELPERS"]
 
 def _the_lock(call, address: int) -> tuple:
     """(map, slot) whose spin lock is at `address` (as the program sees addresses)."""
-    lockable = call.__dict__.get("_lockable")
-    if lockable is None:                # the maps with locks, found once per HelperCall
-        lockable = call._lockable = [(index, m, m.spec.spin_lock) for index, m in
-                                     enumerate(call.env.maps.list)
-                                     if m.spec.spin_lock is not None]
-    memory = call.memory
-    for index, m, lock in lockable:
-        offset = address - memory.map_address(index)
-        if 0 <= offset < m.size:
-            slot, within = divmod(offset, m.value_size)
-            if within == lock:
-                return m, slot
-            raise HelperArgumentError(f"{address:#x} is byte {within} of a value of map "
-                                      f"{m.name!r}, whose struct bpf_spin_lock is at byte "
-                                      f"{lock}")
-    raise HelperArgumentError(f"{address:#x} is not the struct bpf_spin_lock of a map value")
+    return value_field(call, address, "spin_lock")
 
 
 def _lock(call, r1, *_) -> int:

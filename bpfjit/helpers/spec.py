@@ -18,6 +18,8 @@ Argument kinds (one per register r1.. in order):
     callback     a subprogram's address (lddw rX, code_addr(...)): the helper calls it
     callback_ctx a pointer into the stack, or 0: what the callback gets in r2
     spin_lock    a pointer to the struct bpf_spin_lock of a map value (at its offset)
+    timer        a pointer to the struct bpf_timer of a map value (at its offset)
+    timer_callback  a subprogram's address the timer in r1 calls back (map, key, value)
 
 Result kinds: "scalar" (anything), "errno" (0 or a negative error), "map_value_or_null"
 (a lookup), "ringbuf_mem_or_null", or a (low, high) range of the scalar.
@@ -41,7 +43,7 @@ def errno_result(code: int) -> int:
 
 ARG_KINDS = frozenset(("map", "key", "value", "value_out", "mem", "mem_or_null", "out", "size",
                        "ctx", "ctx_or_null", "any", "ringbuf_mem", "callback", "callback_ctx",
-                       "spin_lock"))
+                       "spin_lock", "timer", "timer_callback"))
 RESULT_KINDS = frozenset(("scalar", "errno", "map_value_or_null", "ringbuf_mem_or_null"))
 _SIZED = ("mem", "mem_or_null", "out")
 

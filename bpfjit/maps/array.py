@@ -42,6 +42,10 @@ class ArrayMap(Map):
                                          f"(BPF_NOEXIST)")
         self._write_slot(index, value, flags)
 
+    def key_of_slot(self, slot: int) -> bytes:
+        """The key of slot `slot`: its index."""
+        return slot.to_bytes(4, "little")
+
     def delete(self, key) -> None:
         raise MapError(errno.EINVAL, f"array map {self.name!r}: elements cannot be deleted")
 

@@ -19,6 +19,7 @@ from ..limits import limits
 from ..native import ffi
 from .hashindex import HashIndex
 from .spinlock import LOCK_SIZE, locked_write
+from .timers import TIMER_SIZE, TIMER_TYPES
 
 __all__ = ["MapSpec", "Map", "MapError", "BPF_ANY", "BPF_NOEXIST", "BPF_EXIST",
            "map_handle", "HANDLE_SHIFT", "check_flags", "check_index_update", "MAP_TYPE_NAMES",
@@ -71,6 +72,14 @@ class MapSpec:
     inner: "MapSpec | None" = None   # maps of maps: the inner maps' definition
     values: tuple = ()               # `.values = {...}` initialisers: (index, symbol name)
     spin_lock: int | None = None     # where a value's struct bpf_spin_lock is (bytes)
+    timer: int | None = None         # where a value's struct bpf_timer is (bytes)
+
+    def hidden_fields(self) -> tuple[tuple[int, int], ...]:
+        """(offset, size) of the value's fields only helpers touch (its spin lock and
+        timer): they read as 0 and no update writes them."""
+        return tuple(sorted((at, size) for at, size in ((self.spin_lock, LOCK_SIZE),
+                                                        (self.timer, TIMER_SIZE))
+                            if at is not None))
 
     @property
     def type_name(self) -> str:
@@ -87,6 +96,7 @@ class Map(MutableMapping):
         self.key_size, self.value_size = spec.key_size, spec.value_size
         self.max_entries = spec.max_entries
         self.locks: dict[int, object] = {}      # slot -> who holds its spin lock
+        self.timers: dict = {}                  # slot -> its initialised timer (maps.timers)
         size = self.arena_bytes(spec)
         limit = limits().map_bytes
         if size > limit:
@@ -141,6 +151,15 @@ class Map(MutableMapping):
                 raise BpfError(f"map {spec.name!r}: a struct bpf_spin_lock at byte "
                                f"{spec.spin_lock} does not fit its {spec.value_size}-byte "
                                f"values 4-byte aligned")
+        if spec.timer is not None:
+            if spec.type not in TIMER_TYPES:
+                raise BpfError(f"map {spec.name!r}: a {spec.type_name} map cannot hold a "
+                               f"struct bpf_timer (the kernel allows one in hash, LRU hash "
+                               f"and array maps)")
+            if spec.timer % 8 or not 0 <= spec.timer <= spec.value_size - TIMER_SIZE:
+                raise BpfError(f"map {spec.name!r}: a struct bpf_timer at byte {spec.timer} "
+                               f"does not fit its {spec.value_size}-byte values 8-byte "
+                               f"aligned")
 
     @staticmethod
     def arena_bytes(spec: MapSpec) -> int:
@@ -196,31 +215,42 @@ class Map(MutableMapping):
         raise NotImplementedError
 
     def slot_bytes(self, slot: int) -> bytes:
-        """The value in slot `slot`, its spin lock shown as 0 (as the kernel's lookup
-        from user space shows it)."""
+        """The value in slot `slot`, its spin lock and timer shown as 0 (as the kernel's
+        lookup from user space shows them)."""
         at = slot * self.value_size
         value = bytes(self.arena[at:at + self.value_size])
-        lock = self.spec.spin_lock
-        if lock is not None:
-            value = value[:lock] + bytes(LOCK_SIZE) + value[lock + LOCK_SIZE:]
+        for field, size in self.spec.hidden_fields():
+            value = value[:field] + bytes(size) + value[field + size:]
         return value
 
-    def _write_slot(self, slot: int, value: bytes, flags: int = BPF_ANY) -> None:
-        """Store a value into slot `slot`; a spin lock's word is left as it is (a value
-        never carries one), and with BPF_F_LOCK it is held during the copy."""
+    def _write_slot(self, slot: int, value: bytes, flags: int = BPF_ANY,
+                    in_place: bool = False) -> None:
+        """Store a value into slot `slot`: the words of its spin lock and timer are left
+        as they are (a value never carries them), with BPF_F_LOCK the lock is held during
+        the copy, and the element's timer is cancelled and freed, as the kernel's update
+        does (but a hash map's BPF_F_LOCK update of an element, `in_place`)."""
         at = slot * self.value_size
-        lock = self.spec.spin_lock
-        if lock is None:
+        hidden = self.spec.hidden_fields()
+        if not in_place:
+            self.free_fields(slot)
+        if not hidden:
             self.arena[at:at + self.value_size] = value
             return
 
         def write() -> None:
-            self.arena[at:at + lock] = value[:lock]
-            self.arena[at + lock + LOCK_SIZE:at + self.value_size] = value[lock + LOCK_SIZE:]
-        if flags & BPF_F_LOCK:
+            start = 0
+            for field, size in hidden + ((self.value_size, 0),):
+                self.arena[at + start:at + field] = value[start:field]
+                start = field + size
+        if flags & BPF_F_LOCK and self.spec.spin_lock is not None:
             locked_write(self, slot, write)
         else:
             write()
+
+    def free_fields(self, slot: int) -> None:
+        """The element in slot `slot` is replaced or gone: its timer goes with it."""
+        if self.timers:
+            self.timers.pop(slot, None)
 
     # ---- MutableMapping ---------------------------------------------------------------------
 

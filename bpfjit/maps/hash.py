@@ -9,7 +9,7 @@ from __future__ import annotations
 import errno
 from collections.abc import Iterator
 
-from .base import BPF_ANY, Map, MapError, MapSpec, check_flags
+from .base import BPF_ANY, BPF_F_LOCK, Map, MapError, MapSpec, check_flags
 from .hashindex import HashIndex
 
 __all__ = ["HashMap"]
@@ -33,17 +33,25 @@ class HashMap(Map):
     def update(self, key, value, flags: int = BPF_ANY) -> None:
         key, value = self.key(key), self.value(value)
         plain = check_flags(self.name, flags, self.spec.spin_lock is not None)
+        # the kernel updates an element in place under its lock (its timer stays)
+        in_place = bool(flags & BPF_F_LOCK) and self.index.find(key) is not None
         slot = self.index.update(key, plain)
         if slot == -errno.E2BIG:
             raise MapError(errno.E2BIG, f"hash map {self.name!r} is full "
                                         f"({self.max_entries} entries)")
         if slot < 0:
             raise MapError(-slot, f"hash map {self.name!r}: {_ERRORS[-slot]}")
-        self._write_slot(slot, value, flags)
+        self._write_slot(slot, value, flags, in_place)
 
     def delete(self, key) -> None:
-        if self.index.delete(self.key(key)) is None:
+        slot = self.index.delete(self.key(key))
+        if slot is None:
             raise MapError(errno.ENOENT, f"hash map {self.name!r}: no such key")
+        self.free_fields(slot)
+
+    def key_of_slot(self, slot: int) -> bytes:
+        """The key whose value is in slot `slot` (a timer's element, to call it back)."""
+        return next(key for key, at in self.index if at == slot)
 
     def __getitem__(self, key):
         try:

@@ -175,6 +175,23 @@ def _signatures(prog: Program, helpers) -> dict:
     return {hid: signature_of(hid, None, prog.env is not None) for hid in helpers}
 
 
+def _verify_timer_callback(prog: Program, call_pc: int, callback: int, index: int, mode: str,
+                           signatures) -> None:
+    """Check the subprogram at `callback`, which bpf_timer_set_callback at `call_pc`
+    names for a timer of map `index`, as the kernel will call it: (map, key, value),
+    returning 0 (bpfjit.helpers.timers.trampoline).  VerifierError at its pc."""
+    from ..helpers.timers import trampoline
+    caller = trampoline(prog, callback, index)
+    try:
+        verify(caller, mode, signatures)
+    except VerifierError as exc:
+        where = f"the timer callback at pc {callback}, of map {prog.maps.list[index].name!r}"
+        if exc.pc >= caller.callback_offset:
+            raise VerifierError(exc.pc - caller.callback_offset, f"{exc.reason} ({where})") \
+                from None
+        raise VerifierError(call_pc, f"{where}: {exc.reason}") from None
+
+
 def verify(prog: Program, mode: str = "checked", helpers=None, log: bool = False,
            cache: bool = True) -> VerifiedProgram:
     """Check `prog` and compute its facts; VerifierError(pc, reason) when it is rejected.
@@ -223,6 +240,8 @@ def verify(prog: Program, mode: str = "checked", helpers=None, log: bool = False
     analysis = Analysis(prog, signatures, order, mode, want_log=log,
                         recursive=recursion is not None)
     analysis.run()
+    for call_pc, callback, index in sorted(analysis.timer_callbacks):
+        _verify_timer_callback(prog, call_pc, callback, index, mode, signatures)
     for index in analysis.constant_maps:     # what it read is now fixed, as the kernel does
         prog.maps.list[index].freeze()
     accesses = tuple(sorted(analysis.accesses))

@@ -36,6 +36,7 @@ from .callbacks import CallbackRules
 from .domain import MAX_LEN, MEM, MIXED, SCALAR, UNINIT, Value, pointer, scalar, top_scalar
 from .journal import Journal
 from .locks import LockRules
+from .timers import TimerRules
 from .memory import MemoryRules
 from .state import GHOST, LEN, State, merge, slot_var
 
@@ -255,7 +256,8 @@ def _block_end(prog: Program, start: int, leaders: frozenset[int], end: int) -> 
     return last + prog.at(last).slots
 
 
-class Analysis(AluRules, MemoryRules, BranchRules, CallRules, CallbackRules, LockRules):
+class Analysis(AluRules, MemoryRules, BranchRules, CallRules, CallbackRules, LockRules,
+               TimerRules):
     """Runs the abstract interpretation; results in `accesses`, `regions`, `map_calls`..."""
 
     def __init__(self, prog: Program, helpers: dict | None, order: list[int],
@@ -291,6 +293,8 @@ class Analysis(AluRules, MemoryRules, BranchRules, CallRules, CallbackRules, Loc
         # map_lookup_elem / update_elem / delete_elem pc -> the map, if a JIT may do it
         self.map_calls: dict[int, tuple[int, ...] | None] = {}
         self.callbacks: dict[int, int] = {}        # bpf_loop pc -> its callback's pc
+        # bpf_timer_set_callback pc, the callback's pc, the timer's map (verifier.timers)
+        self.timer_callbacks: set[tuple[int, int, int]] = set()
         self.constant_maps: set[int] = set()       # read-only data whose values it used
         self.ctx_accesses: dict[int, tuple[int, int]] = {}   # pc -> rewritten (offset, size):
         #                                                   context loads and stores

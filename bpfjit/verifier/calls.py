@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 from ..context import CONTEXTS
 from ..helpers import HELPER_NAMES
+from ..helpers.timers import TIMER_CALLBACK
 from ..isa import MAX_CALL_DEPTH, STACK_SIZE
 from ..maps import RingBuf
 from ..maps.base import MAP_TYPE_NAMES
@@ -78,12 +79,16 @@ class CallRules:
         if signature.contexts is not None and self.context not in signature.contexts:
             self.fail(pc, f"{name} is not available to {self.prog_type} programs (only "
                           f"{', '.join(sorted(signature.contexts))})")
-        handle = lock = None
+        handle = lock = timer_maps = None
         outputs = []
         for reg, kind in enumerate(signature.args, 1):
             arg = self._read(st, reg, pc)
             if kind == "spin_lock":
                 lock = self._lock_argument(pc, name, reg, arg)
+            elif kind == "timer":
+                timer_maps = self._field_argument(pc, name, reg, arg, "timer")
+            elif kind == "timer_callback":
+                self._timer_callback(pc, name, reg, arg, timer_maps)
             elif kind == "map":
                 if arg.kind != MAP_PTR:
                     self.fail(pc, f"{name} takes a map in r{reg} (lddw rX, map), not "
@@ -128,8 +133,8 @@ class CallRules:
                 if arg.kind == MAP_VALUE:
                     reach = self._argument_sizes(kind, handle, st.regs[reg + 1] if reg < 5
                                                  else None, 1 << 32)[1]
-                    self._touches_lock(pc, arg, arg.smin, arg.smax + reach,
-                                       f"{name}'s r{reg}")
+                    self._touches_fields(pc, arg, arg.smin, arg.smax + reach,
+                                         f"{name}'s r{reg}")
                 if arg.kind == STACK:
                     self._fact(self._note_stack_reach, -arg.smin)
                     if self.mode == "strict":
@@ -140,10 +145,12 @@ class CallRules:
                 elif kind == "value_out" and handle is not None:
                     size = min(self.maps[i].value_size for i in map_indices(handle.maps))
                     outputs.append((arg, scalar(size, size)))
+        if timer_maps is not None and handle is not None:
+            self._same_timer_map(pc, name, timer_maps, handle)
         # map_lookup_elem, map_update_elem, map_delete_elem: may a JIT do the call itself?
         if helper in (1, 2, 3) and handle is not None and self.keeps_facts:
             self._fact(self._note_map_call, pc,
-                       self._known_map_call(st, handle, value=helper == 2))
+                       self._known_map_call(st, handle, helper))
         for arg, size in outputs:
             self._helper_writes(st, arg, size)
         if signature.lock is not None:
@@ -183,10 +190,13 @@ class CallRules:
         self.fail(pc, f"strict mode: {name} {what} a spilled pointer's stack bytes, which "
                       f"would make an address a number (the kernel refuses such leaks)")
 
-    def _known_map_call(self, st: State, handle: Value, value: bool
+    def _known_map_call(self, st: State, handle: Value, helper: int
                         ) -> tuple[int, ...] | None:
-        """The maps r1 may be at a map helper call, when the key at r2 (and the value at
-        r3, with `value`) are read in bounds for each: a JIT may do the call itself."""
+        """The maps r1 may be at a map helper call, when the key at r2 (and for an
+        update the value at r3) are read in bounds for each: a JIT may do the call
+        itself.  Not an update or a delete of a map with timers (the element's timer
+        goes: the Python helper's)."""
+        value = helper == 2
         maps = tuple(map_indices(handle.maps))
         if not maps:
             return None
@@ -198,6 +208,8 @@ class CallRules:
             return None
         if value and any(self.maps[i].spec.spin_lock is not None for i in maps):
             return None         # an update leaves the lock word be: the Python helper's
+        if helper != 1 and any(self.maps[i].spec.timer is not None for i in maps):
+            return None
         return maps
 
     def _note_map_call(self, pc: int, maps: tuple[int, ...] | None) -> None:
@@ -427,6 +439,9 @@ class CallRules:
                               f"({r0.describe()}), which would leak an address")
             returns = CONTEXTS[self.context].returns(self.attach_type) \
                 if self.context in CONTEXTS else None
+            if self.attach_type == TIMER_CALLBACK and (r0.kind != SCALAR or r0.umax != 0):
+                self.fail(pc, f"a timer callback returns 0, as the kernel checks; r0 may be "
+                              f"{r0.describe()}")
             if returns is not None and (r0.kind != SCALAR or r0.umin < returns[0]
                                         or r0.umax > returns[1]):
                 lo, hi = returns

@@ -3,9 +3,9 @@ the `struct bpf_spin_lock` of a map value (a pointer at the lock's own constant 
 into a map whose values hold one), a run holds at most one, calls nothing (helper,
 local call, legacy packet load) but bpf_spin_unlock of that lock while it does, and
 gives it back before its function returns; no load, store or helper argument touches
-the lock's bytes.  `State.lock` is the lock held: (maps, offset), or LOCKS_DIFFER where
-paths holding different ones meet (the kernel follows each path: a program whose paths
-meet so is refused at its next call or exit).
+the lock's bytes (nor a timer's: `_touches_fields`).  `State.lock` is the lock held:
+(maps, offset), or LOCKS_DIFFER where paths holding different ones meet (the kernel
+follows each path: a program whose paths meet so is refused at its next call or exit).
 
 One difference: the kernel also names the lookup a value came from, so it refuses
 unlocking a lock of another element of the same map at the same offset; here that
@@ -16,10 +16,15 @@ from __future__ import annotations
 
 from ..isa import Kind
 from ..maps.spinlock import LOCK_SIZE
+from ..maps.timers import TIMER_SIZE
 from .domain import MAP_VALUE, Value, map_indices
 from .state import LOCKS_DIFFER, State
 
 __all__ = ["LockRules"]
+
+# the map value fields only helpers may touch: their names, sizes and helpers
+_FIELDS = {"spin_lock": ("struct bpf_spin_lock", LOCK_SIZE, "bpf_spin_lock and bpf_spin_unlock"),
+           "timer": ("struct bpf_timer", TIMER_SIZE, "the bpf_timer helpers")}
 
 _LOCKED_OUT = frozenset((Kind.CALL, Kind.CALLX, Kind.CALL_BTF, Kind.CALL_LOCAL, Kind.EXIT,
                          Kind.LD_PACKET))
@@ -49,23 +54,29 @@ class LockRules:
 
     def _lock_argument(self, pc: int, name: str, reg: int, arg: Value) -> tuple[int, int]:
         """The lock a spin_lock argument names: (maps, offset)."""
+        return self._field_argument(pc, name, reg, arg, "spin_lock"), arg.smin
+
+    def _field_argument(self, pc: int, name: str, reg: int, arg: Value, field: str) -> int:
+        """The maps (bits) of a pointer argument to a value's `field` ("spin_lock" or
+        "timer"): a map value pointer at that field's constant offset in every map."""
+        label = _FIELDS[field][0]
         maps = list(map_indices(arg.maps)) if arg.kind == MAP_VALUE else []
         if not maps:
-            self.fail(pc, f"{name} takes a pointer to the struct bpf_spin_lock of a map "
-                          f"value in r{reg}, not {arg.describe()}")
+            self.fail(pc, f"{name} takes a pointer to the {label} of a map value in r{reg}, "
+                          f"not {arg.describe()}")
         if arg.smin != arg.smax:
             self.fail(pc, f"{name}: r{reg} has no constant offset in the map value "
-                          f"({arg.describe()}); the lock is at a constant offset")
+                          f"({arg.describe()}); the {label} is at a constant offset")
         for i in maps:
             m = self.maps[i]
-            if m.spec.spin_lock is None:
-                self.fail(pc, f"{name}: map {m.name!r} has no struct bpf_spin_lock in its "
-                              f"values (its BTF value type must hold one)")
-            if m.spec.spin_lock != arg.smin:
+            at = getattr(m.spec, field)
+            if at is None:
+                self.fail(pc, f"{name}: map {m.name!r} has no {label} in its values (its BTF "
+                              f"value type must hold one)")
+            if at != arg.smin:
                 self.fail(pc, f"{name}: r{reg} points to byte {arg.smin} of a value of map "
-                              f"{m.name!r}, whose struct bpf_spin_lock is at byte "
-                              f"{m.spec.spin_lock}")
-        return arg.maps, arg.smin
+                              f"{m.name!r}, whose {label} is at byte {at}")
+        return arg.maps
 
     def _lock_change(self, pc: int, name: str, action: str, lock: tuple[int, int],
                      st: State) -> None:
@@ -82,14 +93,14 @@ class LockRules:
                 self.fail(pc, f"{name} of a different lock than the one held")
             st.lock = None
 
-    def _touches_lock(self, pc: int, base: Value, lo: int, end: int, what: str) -> None:
+    def _touches_fields(self, pc: int, base: Value, lo: int, end: int, what: str) -> None:
         """Refuse an access to bytes [lo, end) of a map value (offsets over every value
-        of `base`) that may reach a spin lock's bytes."""
+        of `base`) that may reach a spin lock's or a timer's bytes."""
         for i in map_indices(base.maps):
-            lock = self.maps[i].spec.spin_lock
-            if lock is not None and lo < lock + LOCK_SIZE and lock < end:
-                self.fail(pc, f"{what} may touch the struct bpf_spin_lock of map "
-                              f"{self.maps[i].name!r} (bytes {lock}-{lock + LOCK_SIZE - 1} "
-                              f"of its values), which only bpf_spin_lock and "
-                              f"bpf_spin_unlock may")
-
+            spec = self.maps[i].spec
+            for field, (label, size, helpers) in _FIELDS.items():
+                at = getattr(spec, field)
+                if at is not None and lo < at + size and at < end:
+                    self.fail(pc, f"{what} may touch the {label} of map "
+                                  f"{self.maps[i].name!r} (bytes {at}-{at + size - 1} of its "
+                                  f"values), which only {helpers} may")

@@ -214,8 +214,8 @@ class MemoryRules:
 
     def _map_value_rules(self, pc: int, reg: int, base: Value, off: int, size: int, ok: bool,
                          writes: bool) -> None:
-        self._touches_lock(pc, base, base.smin + off, base.smax + off + size,
-                           f"a {size}-byte {'store' if writes else 'load'} at r{reg}{off:+d}")
+        self._touches_fields(pc, base, base.smin + off, base.smax + off + size,
+                             f"a {size}-byte {'store' if writes else 'load'} at r{reg}{off:+d}")
         if not ok and base.smin == base.smax:
             names = ", ".join(repr(self.maps[i].name) for i in map_indices(base.maps))
             self.fail(pc, f"r{reg}{off:+d} is outside the {self._value_size(base)}-byte value "

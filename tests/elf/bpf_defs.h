@@ -107,6 +107,15 @@ struct bpf_spin_lock {
 static long (*bpf_spin_lock)(struct bpf_spin_lock *lock) = (void *)93;
 static long (*bpf_spin_unlock)(struct bpf_spin_lock *lock) = (void *)94;
 #define BPF_F_LOCK 4
+struct bpf_timer {
+    u64 opaque[2];
+} __attribute__((aligned(8)));
+static long (*bpf_timer_init)(struct bpf_timer *timer, void *map, u64 flags) = (void *)169;
+static long (*bpf_timer_set_callback)(struct bpf_timer *timer, void *callback_fn) =
+    (void *)170;
+static long (*bpf_timer_start)(struct bpf_timer *timer, u64 nsecs, u64 flags) = (void *)171;
+static long (*bpf_timer_cancel)(struct bpf_timer *timer) = (void *)172;
+#define CLOCK_MONOTONIC 1
 static long (*bpf_loop)(u32 nr_loops, void *callback_fn, void *callback_ctx,
                         u64 flags) = (void *)181;
 #define BPF_F_CURRENT_CPU 0xffffffffULL
