@@ -59,7 +59,7 @@ def _load(path: str, args=None) -> tuple[Program | None, DataTest | None]:
         return load_elf(path, section=getattr(args, "section", None),
                         function=getattr(args, "function", None),
                         prog_type=getattr(args, "type", None),
-                        max_entries=_max_entries(args)), None
+                        max_entries=_max_entries(args), constants=_constants(args)), None
     if suffix in (".bin", ".o.bin", ".raw"):
         return Program.from_bytes(_read(path)), None
     if suffix in (".s", ".asm"):
@@ -86,6 +86,23 @@ def _max_entries(args) -> dict[str, int] | None:
             raise _UserError(f"--max-entries takes NAME=N, got {item!r}") from None
         if not name or out[name] <= 0:
             raise _UserError(f"--max-entries takes NAME=N with N > 0, got {item!r}")
+    return out
+
+
+def _constants(args) -> dict[str, int] | None:
+    """--constant NAME=VALUE, repeated: {name: value}."""
+    given = getattr(args, "constant", None)
+    if not given:
+        return None
+    out = {}
+    for item in given:
+        name, _, number = item.partition("=")
+        try:
+            out[name] = int(number, 0)
+        except ValueError:
+            raise _UserError(f"--constant takes NAME=VALUE, got {item!r}") from None
+        if not name:
+            raise _UserError(f"--constant takes NAME=VALUE, got {item!r}")
     return out
 
 
@@ -405,6 +422,9 @@ def _object_args(p: argparse.ArgumentParser) -> None:
                    help="for a .o: the program type when the section does not name it "
                         "(xdp, sched_cls or tc, socket_filter or socket, plain)")
     _max_entries_arg(p)
+    p.add_argument("--constant", action="append", metavar="NAME=VALUE",
+                   help="for a .o: the value of a symbol the object leaves to its loader "
+                        "(an lddw of an extern); repeat for several")
 
 
 def _max_entries_arg(p: argparse.ArgumentParser) -> None:

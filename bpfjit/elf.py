@@ -69,7 +69,8 @@ class ElfObject:
     programs of one object do in the kernel; `load_elf` loads each program afresh."""
 
     def __init__(self, source: str | os.PathLike | bytes | bytearray,
-                 max_entries: dict[str, int] | None = None):
+                 max_entries: dict[str, int] | None = None,
+                 constants: dict[str, int] | None = None):
         try:
             from elftools.common.exceptions import ELFError
             from elftools.elf.elffile import ELFFile
@@ -92,6 +93,7 @@ class ElfObject:
         self._size = len(data)
         self._env: KernelEnv | None = None
         self._max_entries = _check_max_entries(max_entries)
+        self._constants = _check_constants(constants)
         self._line_info: dict | None = None        # (bpfjit.lineinfo), read when first needed
         try:
             self.elf = ELFFile(io.BytesIO(data))
@@ -107,12 +109,24 @@ class ElfObject:
             if symtab is None:
                 raise ElfError(f"{self.name} has no symbol table")
             self.symbols = list(symtab.iter_symbols())
+            self._check_constants_named()
             self._index_sections()
             self.maps = self._read_maps()
         except BpfError:
             raise
         except (ELFError, *_MALFORMED) as exc:
             raise _malformed(self.name, exc) from None
+
+    def _check_constants_named(self) -> None:
+        """Each constant given is a symbol the object leaves undefined (a misspelt name
+        would otherwise be ignored)."""
+        undefined = sorted({sym.name for sym in self.symbols
+                            if sym["st_shndx"] == "SHN_UNDEF" and sym.name})
+        for name in self._constants:
+            if name not in undefined:
+                has = f"it has {', '.join(undefined)}" if undefined else "it has none"
+                raise ElfError(f"{self.name}: constants: {name!r} is not a symbol the object "
+                               f"leaves undefined ({has})")
 
     # ---- sections and functions -------------------------------------------------------------
 
@@ -535,6 +549,15 @@ class ElfObject:
                 offset = sym["st_value"] + (insn.imm & 0xFFFFFFFF)
                 return Insn(insn.spec, insn.dst, LDDW_MAP_VALUE, 0, map_index[(target, 0)],
                             offset)
+            if target == "SHN_UNDEF" and sym.name:      # a constant its loader fills in
+                if sym.name not in self._constants:
+                    raise ElfError(f"{self.name}: lddw at {where} refers to {sym.name!r}, "
+                                   f"which the object does not define (a constant its loader "
+                                   f"fills in): load_elf(..., constants={{{sym.name!r}: "
+                                   f"value}}), or --constant {sym.name}=VALUE")
+                value = self._constants[sym.name] & 0xFFFFFFFFFFFFFFFF
+                return Insn(insn.spec, insn.dst, 0, 0, _signed32(value & 0xFFFFFFFF),
+                            _signed32(value >> 32))
             raise ElfError(f"{self.name}: lddw at {where} refers to {sym_name!r} in section "
                            f"{target_name}, which is neither a map nor global data")
         if kind == R_BPF_64_32 and insn.kind is Kind.CALL_LOCAL:
@@ -559,9 +582,25 @@ def _check_max_entries(given: dict[str, int] | None) -> dict[str, int]:
     return dict(given)
 
 
+def _check_constants(given: dict[str, int] | None) -> dict[str, int]:
+    if given is None:
+        return {}
+    if not isinstance(given, dict) or not all(
+            isinstance(k, str) and isinstance(v, int) and not isinstance(v, bool)
+            and -(1 << 63) <= v < 1 << 64 for k, v in given.items()):
+        raise ElfError(f"constants must be a dict of symbol name -> int (64 bits), not "
+                       f"{given!r}")
+    return dict(given)
+
+
+def _signed32(value: int) -> int:
+    return value - (1 << 32) if value & 0x80000000 else value
+
+
 def load_elf(source: str | os.PathLike | bytes, section: str | None = None,
              function: str | None = None, prog_type: str | None = None,
-             max_entries: dict[str, int] | None = None) -> Program:
+             max_entries: dict[str, int] | None = None,
+             constants: dict[str, int] | None = None) -> Program:
     """Load one program from an eBPF object file; see the module docstring.
 
     `section` picks the code section (`xdp`, `xdp/...`, `socket`, `.text`, ...);
@@ -571,7 +610,9 @@ def load_elf(source: str | os.PathLike | bytes, section: str | None = None,
     reads it (bpfjit.progtypes; `prog_type` overrides it): XDP programs take a
     bpfjit.XdpContext, socket filters, tc and cgroup_skb programs a bpfjit.SkbContext (or the
     packet's bytes), code in `.text` a plain buffer.  `max_entries` sets the size of
-    maps by name (for maps that declare none, or to override).  ElfError names the
-    section, symbol, map or relocation at fault.
+    maps by name (for maps that declare none, or to override).  `constants` gives the
+    values of symbols the object leaves undefined for its loader to fill in (an `lddw`
+    of an extern: `asm("%0 = LIMIT ll")`).  ElfError names the section, symbol, map or
+    relocation at fault.
     """
-    return ElfObject(source, max_entries).program(section, function, prog_type)
+    return ElfObject(source, max_entries, constants).program(section, function, prog_type)

@@ -10,7 +10,8 @@ the same map contents.  Each program that stops says where and why.  With `--ker
 the running kernel too, an independent oracle: it agrees, differs, or cannot run the
 program (its limits: bpfjit.backends.kerneljit), and the summary counts each.
 
-    python corpus/public_run.py [--kernel] [--type SECTION=TYPE]... OBJECT...
+    python corpus/public_run.py [--kernel] [--type SECTION=TYPE]... [--constant NAME=VALUE]...
+                                OBJECT...
 
 `--type '*=tc'` gives that type to every section that names none (iproute2's loader
 takes it from the command line, so its objects' sections name slots of a tail-call
@@ -121,11 +122,23 @@ def _names_type(section: str) -> bool:
     return True
 
 
+def _undefined(path: Path) -> set[str]:
+    """The symbols an object leaves to its loader (the constants `--constant` fills)."""
+    from elftools.elf.elffile import ELFFile
+    with open(path, "rb") as f:
+        return {sym.name for sym in ELFFile(f).get_section_by_name(".symtab").iter_symbols()
+                if sym["st_shndx"] == "SHN_UNDEF" and sym.name}
+
+
 def check(path: Path, section: str, function: str, types: dict[str, str],
-          kernel: bool = False) -> tuple[str, str]:
+          kernel: bool = False, constants: dict[str, int] | None = None) -> tuple[str, str]:
     """("ok" | "load" | "verify" | "run" | "engines" | "kernel", detail) for one
     program; with `kernel`, an "ok" program's detail says what the kernel made of it."""
     load_options = {}
+    given = {name: value for name, value in (constants or {}).items()
+             if name in _undefined(path)}
+    if given:
+        load_options["constants"] = given
     if section in types:
         load_options["prog_type"] = types[section]
     elif "*" in types and not _names_type(section):
@@ -204,7 +217,12 @@ def main() -> None:
                              "(SECTION * for every section that names none)")
     parser.add_argument("--kernel", action="store_true",
                         help="also run each program that runs alike on the kernel engine")
+    parser.add_argument("--constant", action="append", default=[], metavar="NAME=VALUE",
+                        help="the value of a symbol objects leave to their loader (given "
+                             "to each object that has it)")
     args = parser.parse_args()
+    constants = {name: int(value, 0) for name, value in
+                 (c.split("=", 1) for c in args.constant)}
     if args.kernel and "kernel" not in bpfjit.engines(kernel=True):
         parser.error("--kernel: the kernel engine is not available here (root needed)")
     types = dict(t.split("=", 1) for t in args.type)
@@ -216,7 +234,7 @@ def main() -> None:
             if section.startswith(_TRACING):
                 print(f"{path.name} {section}/{function}: not a packet program")
                 continue
-            stage, detail = check(path, section, function, types, args.kernel)
+            stage, detail = check(path, section, function, types, args.kernel, constants)
             counts[stage] += 1
             if stage != "ok":
                 reasons[_reason(detail)] += 1
