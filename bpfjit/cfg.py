@@ -12,7 +12,7 @@ from __future__ import annotations
 import functools
 
 from .errors import VerifierError
-from .isa import LDDW_CODE, Kind
+from .isa import LDDW_CODE, Kind, read_registers, written_registers
 from .limits import limits
 from .program import Program
 
@@ -60,6 +60,35 @@ def code_addresses(prog: Program) -> dict[int, int]:
     """pc of each `lddw rX, code_addr(...)` -> the pc it names (a callback's entry)."""
     return {pc: pc + 1 + insn.imm for pc, insn in prog
             if insn.kind is Kind.LDDW and insn.src == LDDW_CODE}
+
+
+TIMER_SET_CALLBACK = 170      # bpf_timer_set_callback(timer, callback)
+# what ends a straight run of instructions, or may take a register elsewhere
+_LEAVES = frozenset((Kind.JA, Kind.JCOND, Kind.EXIT, Kind.CALL, Kind.CALLX, Kind.CALL_LOCAL,
+                     Kind.CALL_BTF))
+
+
+@per_program
+def timer_callback_addresses(prog: Program) -> frozenset[int]:
+    """pcs of the `lddw r2, code_addr(...)` that go straight to bpf_timer_set_callback:
+    the path falls through to the call, nothing on the way reads or writes r2, jumps or
+    calls.  Such a callback runs later, on its own (as the kernel's timers call it), not
+    a frame below the subprogram that names it; any other code address is a callback
+    called from there (bpf_loop), a call as far as frames and recursion go."""
+    found = set()
+    for pc, insn in prog:
+        if insn.kind is not Kind.LDDW or insn.src != LDDW_CODE or insn.dst != 2:
+            continue
+        at = pc + insn.slots
+        while at < prog.slot_count:
+            nxt = prog.at(at)
+            if nxt.kind is Kind.CALL and nxt.imm == TIMER_SET_CALLBACK:
+                found.add(pc)
+                break
+            if nxt.kind in _LEAVES or 2 in read_registers(nxt) or 2 in written_registers(nxt):
+                break
+            at += nxt.slots
+    return frozenset(found)
 
 
 @per_program

@@ -288,3 +288,43 @@ def test_the_kernel_refuses_them_too(case):
     prog = ticks_program(*REFUSED[case][:2])
     with pytest.raises(bpfjit.VerifierError, match="the kernel's verifier refused"):
         compile_kernel(SimpleNamespace(source=prog, program=prog))
+
+
+def test_a_callback_may_name_itself_again(engine):
+    # the kernel's own timer test re-arms a timer with the callback that is running:
+    # naming a subprogram for a timer is no call (it runs later, on its own), so the
+    # callback that names itself is no recursion; each firing counts at bytes 16-23
+    not_on_the_kernel(engine)
+    prog = ticks_program(INIT.format(clock=1) + CALLBACK + START.format(ns=0, flags=0),
+                         callback="""
+        mov %r6, %r3
+        ldxdw %r0, [%r6+16]
+        add %r0, 1
+        stxdw [%r6+16], %r0
+        mov %r1, %r6
+        lddw %r2, code_addr(callback)
+        call 170
+        mov %r1, %r6
+        mov %r2, 1000
+        mov %r3, 0
+        call 171
+        mov %r0, 0
+        exit""")
+    now = [0]
+    prog.env.clock = lambda: now[0]
+    assert bpfjit.compile(prog, engine)(bytearray(8)) == 0
+    assert prog.env.run_timers() == 1
+    now[0] += 1000
+    assert prog.env.run_timers() == 1
+    assert int.from_bytes(prog.maps["ticks"][0][16:], "little") == 2
+
+
+def test_only_a_code_address_going_straight_to_set_callback_is_no_call():
+    from bpfjit.cfg import timer_callback_addresses
+    straight = ticks_program(INIT.format(clock=1) + CALLBACK)
+    lddw = next(pc for pc, insn in straight if insn.src == 4 and insn.kind.name == "LDDW")
+    assert timer_callback_addresses(straight) == {lddw}
+    # copied on the way (it could reach a bpf_loop from the copy): a call, as any other
+    copied = ticks_program(INIT.format(clock=1) + CALLBACK.replace(
+        "call 170", "mov %r7, %r2\ncall 170"))
+    assert timer_callback_addresses(copied) == frozenset()

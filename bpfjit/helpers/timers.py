@@ -61,7 +61,11 @@ def _set_callback(call, r1, r2, *_) -> int:
     timer = m.timers.get(slot)
     if timer is None:
         return errno_result(errno.EINVAL)
-    timer.program, timer.engine, timer.callback = call.program, call.engine, r2 & M64
+    program, callback = call.program, r2 & M64
+    root = getattr(program, "timer_root", None)
+    if root is not None:            # named by a callback: its pc in the program it came from
+        program, callback = root[0], callback - root[1]
+    timer.program, timer.engine, timer.callback = program, call.engine, callback
     return 0
 
 
@@ -133,7 +137,7 @@ def trampoline(program: Program, callback: int, map_index: int) -> Program:
     out = Program(insns + list(program.insns), env=program.env, attach_type=TIMER_CALLBACK)
     out.source_lines = {pc + head.slot_count: line
                         for pc, line in getattr(program, "source_lines", {}).items()}
-    out.callback_offset = head.slot_count       # its pc of the program's pc 0
+    out.timer_root = (program, head.slot_count)     # the program, and where its pc 0 is
     return out
 
 

@@ -20,7 +20,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ..cfg import check_size, check_structure, code_addresses, subprogram_ranges
+from ..cfg import (check_size, check_structure, code_addresses, subprogram_ranges,
+                   timer_callback_addresses)
 from ..errors import BpfError, VerifierError
 from ..isa import LDDW_CODE, MAX_CALL_DEPTH, OPCODES, STACK_SIZE, Insn, Kind
 from .. import cache as disk
@@ -122,10 +123,12 @@ def _call_graph(prog: Program) -> tuple[list[int], int, tuple[int, int] | None]:
     calls: dict[int, list[tuple[int, int]]] = {first: [] for first in starts}
     sub = iter(ranges)
     first, end = next(sub)
+    timers = timer_callback_addresses(prog)     # run later, on their own: no calls
     for pc, insn in prog:
         while pc >= end:
             first, end = next(sub)
-        if insn.kind is Kind.CALL_LOCAL or (insn.kind is Kind.LDDW and insn.src == LDDW_CODE):
+        if insn.kind is Kind.CALL_LOCAL or (insn.kind is Kind.LDDW and insn.src == LDDW_CODE
+                                            and pc not in timers):
             calls[first].append((pc, pc + 1 + insn.imm))    # a callback runs a frame deeper
     order: list[int] = []
     state: dict[int, str] = {}
@@ -181,15 +184,26 @@ def _verify_timer_callback(prog: Program, call_pc: int, callback: int, index: in
     names for a timer of map `index`, as the kernel will call it: (map, key, value),
     returning 0 (bpfjit.helpers.timers.trampoline).  VerifierError at its pc."""
     from ..helpers.timers import trampoline
+    root = getattr(prog, "timer_root", None)    # named by a callback: check it once, in
+    shift = 0                                   # the program it came from
+    if root is not None:
+        prog, shift = root
+        call_pc, callback = call_pc - shift, callback - shift
+    checked = prog.__dict__.setdefault("_timer_callbacks_checked", set())
+    key = (callback, index, mode, None if signatures is None else frozenset(signatures.items()))
+    if key in checked:          # checked already, or being checked (it names itself)
+        return
+    checked.add(key)
     caller = trampoline(prog, callback, index)
+    offset = caller.timer_root[1]
     try:
         verify(caller, mode, signatures)
     except VerifierError as exc:
+        checked.discard(key)
         where = f"the timer callback at pc {callback}, of map {prog.maps.list[index].name!r}"
-        if exc.pc >= caller.callback_offset:
-            raise VerifierError(exc.pc - caller.callback_offset, f"{exc.reason} ({where})") \
-                from None
-        raise VerifierError(call_pc, f"{where}: {exc.reason}") from None
+        pc = exc.pc - offset if exc.pc >= offset else call_pc
+        reason = f"{exc.reason} ({where})" if exc.pc >= offset else f"{where}: {exc.reason}"
+        raise VerifierError(pc + shift, reason) from None     # (at the caller's pcs)
 
 
 def verify(prog: Program, mode: str = "checked", helpers=None, log: bool = False,
