@@ -33,7 +33,11 @@ def _interp(verified, helpers=None, budget=None, helper_calls=None, **unknown):
     from bpfjit.interpreter import DEFAULT_BUDGET, Interpreter
     reject_unknown_options("interp", unknown)
     context = frozenset(pc for pc, r in verified.regions.items() if r == "ctx")
+    # unproven accesses of the buffer: checked against the buffer alone, as the JITs do
+    packet = frozenset(pc for pc, r in verified.regions.items()
+                       if r == "mem" and pc not in verified.proven)
     return Interpreter(verified.program, helpers=helpers, context_accesses=context,
+                       packet_accesses=packet,
                        frames=verified.frames, stack_used=verified.stack_used,
                        callbacks=verified.callbacks,
                        budget=DEFAULT_BUDGET if budget is None else budget,

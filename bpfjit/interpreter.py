@@ -309,6 +309,18 @@ def _context_store_step(insn, pc: int) -> Step:
     return step
 
 
+def _packet_only(step: Step, insn, pc: int) -> Step:
+    """`step`, an access the verifier placed in the buffer without proving it, after
+    checking that it lies in the buffer (the JITs' check of such an access)."""
+    base = insn.src if insn.kind in (Kind.LDX, Kind.LDSX) else insn.dst
+    off, size = insn.off, insn.spec.size
+    write = insn.kind not in (Kind.LDX, Kind.LDSX)
+    def checked(r, st):
+        st.space.check_packet((r[base] + off) & M64, size, pc, write)
+        return step(r, st)
+    return checked
+
+
 def _st_step(insn, pc: int) -> Step:
     d, off, size, value, nxt = insn.dst, insn.off, insn.spec.size, insn.imm, pc + 1
     def step(r, st):
@@ -384,7 +396,9 @@ class Interpreter(TestRunnable):
 
     `helpers` maps helper ids to Python callables of (r1, r2, r3, r4, r5)
     returning r0.  `budget` caps the instructions one run may execute, `helper_calls`
-    the helper calls (default: bpfjit.limits).
+    the helper calls (default: bpfjit.limits).  `context_accesses` are the verifier's
+    context field accesses; `packet_accesses` the unproven accesses it placed in the
+    buffer, which must lie there (as the JITs check them).
     """
 
     engine = "interp"
@@ -392,7 +406,8 @@ class Interpreter(TestRunnable):
     def __init__(self, prog: Program, *, helpers: Mapping[int, Helper] | None = None,
                  budget: int = DEFAULT_BUDGET, context_accesses: frozenset[int] = frozenset(),
                  frames: int = MAX_CALL_DEPTH, helper_calls: int | None = None,
-                 stack_used: int | None = None, callbacks: Mapping[int, int] | None = None):
+                 stack_used: int | None = None, callbacks: Mapping[int, int] | None = None,
+                 packet_accesses: frozenset[int] = frozenset()):
         check_structure(prog)
         if not isinstance(budget, int) or budget < 1:
             raise BpfError(f"budget must be a positive int, got {budget!r}")
@@ -430,6 +445,8 @@ class Interpreter(TestRunnable):
                 returns.append(back)
             else:
                 step = _BUILDERS[insn.kind](insn, pc)
+                if pc in packet_accesses:
+                    step = _packet_only(step, insn, pc)
             if pc in leaders:
                 step = _charged(step, pc, costs[pc], budget, pc in checkpoints)
             steps[pc] = step

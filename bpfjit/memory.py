@@ -111,6 +111,13 @@ class AddressSpace:
             raise MemoryAccessError(pc, addr, size, write=True)
         _UNSIGNED[size].pack_into(c.buf, addr - c.base, value & ((1 << (8 * size)) - 1))
 
+    def check_packet(self, addr: int, size: int, pc: int, write: bool) -> None:
+        """An access the verifier placed in the buffer (region "mem") but could not
+        prove: it must lie in the buffer, as the JITs check it, whatever else is there."""
+        m = self.mem
+        if not (m.lo <= addr and addr + size <= m.hi):
+            raise MemoryAccessError(pc, addr, size, write=write)
+
     # ---- for helpers: pointers they are given ---------------------------------------------
 
     def _helper_region(self, addr: int, size: int) -> Region:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 __all__ = ["Value", "replace", "UNINIT", "SCALAR", "MEM", "STACK", "MAP_PTR", "MAP_VALUE",
            "MAP_OR_NULL", "MAP_PTR_OR_NULL", "MEM_OR_NULL", "MIXED", "NULLABLE", "CTX", "FUNC",
+           "PACKET_OR_NUMBER",
            "ANY_CALLER", "POINTERS", "NUMERIC", "scalar", "const", "top_scalar",
            "pointer", "join", "widen", "trailing_zeros", "map_indices", "same_region",
            "U64", "M32", "S64_MIN", "S64_MAX", "MAX_LEN", "BIG"]
@@ -107,7 +108,7 @@ class Value:
         if kind == UNINIT:
             return "?"
         if kind == MIXED:
-            return "pointer|number"
+            return "packet|number" if self.ident == 1 else "pointer|number"
         if kind == SCALAR:
             if self.is_const:
                 return f"{self.umin:#x}" if self.umin > 9 else str(self.umin)
@@ -223,7 +224,13 @@ def join(a: Value, b: Value) -> Value:
             return a if kind == UNINIT else b
         null_or = _null_or_value(a, b) or _null_or_value(b, a) or _pointer_or_null(a, b) \
             or _found_or_looked_up(a, b) or _found_or_looked_up(b, a)
-        return null_or or _MIXED            # a pointer meets a number, or another pointer
+        if null_or is not None:
+            return null_or
+        if _packet_or_number(a) and _packet_or_number(b):
+            return PACKET_OR_NUMBER
+        return _MIXED                       # a pointer meets a number, or another pointer
+    if kind == MIXED and a.ident != b.ident:
+        return _MIXED
     if kind in (UNINIT, MIXED):
         return a
     if kind == SCALAR:
@@ -255,6 +262,15 @@ def _null_or_value(a: Value, b: Value) -> Value | None:
 
 
 _MIXED = Value(MIXED)
+# MIXED whose pointers are all into the buffer (`ip6` set on the IPv6 path and some
+# number on the others, used under the same test): an access through it is checked
+# against the buffer alone at run time, so it writes no stack (its ident is 1)
+PACKET_OR_NUMBER = Value(MIXED, ident=1)
+
+
+def _packet_or_number(v: Value) -> bool:
+    """A buffer pointer (or NULL), a number, or already a buffer pointer or a number."""
+    return v.kind in (MEM, MEM_OR_NULL, SCALAR) or v == PACKET_OR_NUMBER
 
 
 def _found_or_looked_up(a: Value, b: Value) -> Value | None:

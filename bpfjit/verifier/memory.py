@@ -18,9 +18,9 @@ from ..context import CONTEXTS, context_field
 from ..isa import MAX_CALL_DEPTH, STACK_SIZE, Kind
 from ..maps import RingBuf
 from .domain import (ANY_CALLER, CTX, FUNC, MAP_OR_NULL, MAP_PTR, MAP_PTR_OR_NULL, MAP_VALUE,
-                     MEM_OR_NULL, MIXED,
-                     MAX_LEN, MEM, NUMERIC, POINTERS, SCALAR, STACK, Value, const,
-                     map_indices, pointer, scalar)
+                     MAX_LEN, MEM, MEM_OR_NULL, MIXED, NUMERIC, PACKET_OR_NUMBER, POINTERS,
+                     S64_MAX, S64_MIN, SCALAR, STACK, Value, const, map_indices, pointer,
+                     scalar)
 from .state import FULL_FRAME, LEN, META, State, frame_bits, outer_slot, slot_depth, slot_var
 
 __all__ = ["MemoryRules"]
@@ -43,9 +43,16 @@ class MemoryRules:
         kind, spec = insn.kind, insn.spec
         base_reg = insn.src if kind in (Kind.LDX, Kind.LDSX) else insn.dst
         base = self._read(st, base_reg, pc)
+        # a buffer pointer on the paths that use it, a number on others: checked against
+        # the buffer alone at run time (region "mem", never proven), so the stack stays
+        packet_only = st.regs[base_reg] == PACKET_OR_NUMBER
+        if packet_only:
+            base = pointer(MEM, S64_MIN, S64_MAX)
         size, off = spec.size, insn.off
         writes = kind in (Kind.ST, Kind.STX, Kind.ATOMIC)
         value = self._read(st, insn.src, pc) if kind in (Kind.STX, Kind.ATOMIC) else None
+        if kind is Kind.STX and st.regs[insn.src] == PACKET_OR_NUMBER:
+            value = PACKET_OR_NUMBER        # spilled as it is: a reload gives it back
         # cmpxchg compares r0 with memory
         compared = self._read(st, 0, pc) if kind is Kind.ATOMIC and spec.op == "cmpxchg" \
             else None
@@ -66,7 +73,7 @@ class MemoryRules:
             self.fail(pc, f"strict mode: r{base_reg} is a packet pointer or NULL: compare it "
                           f"with 0 before using it")
         lo, hi = base.smin + off, base.smax + off
-        ok = self._in_bounds(st, base_reg, base, off, size)
+        ok = not packet_only and self._in_bounds(st, base_reg, base, off, size)
         if base.kind == MAP_VALUE:
             self._map_value_rules(pc, base_reg, base, off, size, ok, writes)
         if self.mode == "strict" and base.kind == STACK and base.frame >= 0:
