@@ -167,5 +167,6 @@ def test_a_set_leaves_metadata_for_the_sending_device():
 
 
 def test_tunnel_info_addresses_are_one_family():
-    with pytest.raises(ValueError, match="both 4 .IPv4. or 16"):
+    # a BpfError, as every error of bad input (it was a bare ValueError)
+    with pytest.raises(bpfjit.BpfError, match="both 4 .IPv4. or 16"):
         TunnelInfo(src=bytes(4), dst=bytes(16))

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..errors import BpfError
+
 __all__ = ["TunnelInfo", "TUNNEL_CSUM", "TUNNEL_KEY", "TUNNEL_SEQ", "TUNNEL_DONT_FRAGMENT",
            "TUNNEL_NOCACHE"]
 
@@ -31,7 +33,7 @@ class TunnelInfo:
 
     def __post_init__(self) -> None:
         if len(self.src) != len(self.dst) or len(self.src) not in (4, 16):
-            raise ValueError("TunnelInfo: src and dst are both 4 (IPv4) or 16 (IPv6) bytes")
+            raise BpfError("TunnelInfo: src and dst are both 4 (IPv4) or 16 (IPv6) bytes")
 
     @property
     def ipv6(self) -> bool:
