@@ -72,9 +72,9 @@ def _load(path: str, args=None) -> tuple[Program | None, DataTest | None]:
                      f".o (object file)")
 
 
-def _max_entries(args) -> dict[str, int] | None:
-    """--max-entries NAME=N, repeated: {name: n}."""
-    given = getattr(args, "max_entries", None)
+def _name_values(given: list[str] | None, flag: str, what: str,
+                 positive: bool) -> dict[str, int] | None:
+    """`flag NAME=N`, repeated: {name: n} (n positive when `positive`)."""
     if not given:
         return None
     out = {}
@@ -83,27 +83,21 @@ def _max_entries(args) -> dict[str, int] | None:
         try:
             out[name] = int(number, 0)
         except ValueError:
-            raise _UserError(f"--max-entries takes NAME=N, got {item!r}") from None
-        if not name or out[name] <= 0:
-            raise _UserError(f"--max-entries takes NAME=N with N > 0, got {item!r}")
+            raise _UserError(f"{flag} takes NAME={what}, got {item!r}") from None
+        if not name or (positive and out[name] <= 0):
+            raise _UserError(f"{flag} takes NAME={what}"
+                             f"{f' with {what} > 0' if positive else ''}, got {item!r}")
     return out
+
+
+def _max_entries(args) -> dict[str, int] | None:
+    """--max-entries NAME=N, repeated: {name: n}."""
+    return _name_values(getattr(args, "max_entries", None), "--max-entries", "N", True)
 
 
 def _constants(args) -> dict[str, int] | None:
     """--constant NAME=VALUE, repeated: {name: value}."""
-    given = getattr(args, "constant", None)
-    if not given:
-        return None
-    out = {}
-    for item in given:
-        name, _, number = item.partition("=")
-        try:
-            out[name] = int(number, 0)
-        except ValueError:
-            raise _UserError(f"--constant takes NAME=VALUE, got {item!r}") from None
-        if not name:
-            raise _UserError(f"--constant takes NAME=VALUE, got {item!r}")
-    return out
+    return _name_values(getattr(args, "constant", None), "--constant", "VALUE", False)
 
 
 def _load_runnable(path: str, args=None) -> tuple[Program, DataTest | None]:

@@ -17,7 +17,8 @@ from bpfjit.maps import MapSpec, MapTable, make_map
 
 # r4 = &value[0].field (bytes 8-15) when the value's byte 16 is 6, else NULL; spilled and
 # reloaded; then r0 = the field, or 99 for NULL
-FIELD_OR_NULL = """
+# r0 = &value[0], r9 = its byte 16 (the value's `kind`)
+LOOKUP = """
     stw [%r10-4], 0
     lddw %r1, map_by_fd(0)
     mov %r2, %r10
@@ -25,6 +26,9 @@ FIELD_OR_NULL = """
     call 1
     jeq %r0, 0, out
     ldxb %r9, [%r0+16]
+"""
+
+FIELD_OR_NULL = LOOKUP + """
     mov %r4, %r0
     add %r4, {offset}
     jeq %r9, 6, +1
@@ -68,14 +72,7 @@ def test_each_path_reads_the_field_or_stops(engine, kind, result):
 
 # checked mode: the field or NULL (value + 8), moved by 8 more, is a lookup's key (a
 # helper checks the pointer it gets when it runs); r0 = 1 when found, else 99
-MOVED = """
-    stw [%r10-4], 0
-    lddw %r1, map_by_fd(0)
-    mov %r2, %r10
-    add %r2, -4
-    call 1
-    jeq %r0, 0, out
-    ldxb %r9, [%r0+16]
+MOVED = LOOKUP + """
     mov %r4, %r0
     add %r4, 8
     jeq %r9, 6, +1

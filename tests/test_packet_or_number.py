@@ -26,14 +26,19 @@ def xdp(source: str) -> bpfjit.Program:
 # r4 = data + 14 when the first byte is 6 (and r7 = 1), else the second byte (a number,
 # r7 = 0); spilled, and stored through only where r7 is 1; then the context, spilled
 # before, gives data again and r0 = the byte at 14
-STORE_UNDER_THE_SAME_TEST = """
-    stxdw [%r10-8], %r1
+# r2 = data, with 40 bytes at least (else r0 = 0)
+FORTY_BYTES = """
     ldxw %r2, [%r1+0]
     ldxw %r3, [%r1+4]
     mov %r0, 0
     mov %r5, %r2
     add %r5, 40
     jgt %r5, %r3, out
+"""
+
+STORE_UNDER_THE_SAME_TEST = """
+    stxdw [%r10-8], %r1
+""" + FORTY_BYTES + """
     ldxb %r6, [%r2+0]
     ldxb %r4, [%r2+1]
     mov %r7, 0
@@ -47,11 +52,7 @@ STORE_UNDER_THE_SAME_TEST = """
     stb [%r4+0], 0x55
 skip:
     ldxdw %r1, [%r10-8]
-    ldxw %r2, [%r1+0]
-    ldxw %r3, [%r1+4]
-    mov %r5, %r2
-    add %r5, 40
-    jgt %r5, %r3, out
+""" + FORTY_BYTES + """
     ldxb %r0, [%r2+14]
 out:
     exit
@@ -62,9 +63,7 @@ out:
 def test_the_spilled_context_survives_the_store(engine, first, result):
     packet = bytes([first, 9]) + bytes(12) + b"\x21" + bytes(40)
     ctx = bpfjit.XdpContext(packet)
-    assert bpfjit.compile(bpfjit.Program(xdp(STORE_UNDER_THE_SAME_TEST).insns,
-                                         env=xdp("exit").env, context="xdp",
-                                         prog_type="xdp"), engine)(ctx) == result
+    assert bpfjit.compile(xdp(STORE_UNDER_THE_SAME_TEST), engine)(ctx) == result
 
 
 def test_strict_mode_still_refuses_it():
@@ -75,13 +74,7 @@ def test_strict_mode_still_refuses_it():
 
 # the number is the stack's own address (r10 made a number by an `and`) and the store
 # goes through it on every path: checked against the packet, it traps, on every engine
-STORE_THROUGH_THE_NUMBER = """
-    ldxw %r2, [%r1+0]
-    ldxw %r3, [%r1+4]
-    mov %r0, 0
-    mov %r5, %r2
-    add %r5, 40
-    jgt %r5, %r3, out
+STORE_THROUGH_THE_NUMBER = FORTY_BYTES + """
     stdw [%r10-8], 7
     ldxb %r6, [%r2+0]
     mov %r4, %r10
