@@ -11,6 +11,7 @@ import struct
 from dataclasses import dataclass
 
 from .errors import ElfError
+from .maps.fields import VALUE_FIELDS
 
 __all__ = ["Btf", "parse_btf", "map_definitions", "string_table"]
 
@@ -195,13 +196,13 @@ def _definition(btf: Btf, var_name: str, type_id: int, depth: int = 0) -> dict:
         if member in ("key", "value"):
             fields[f"{member}_size"] = btf.size(declared.size_or_type)
             if member == "value":
-                for kind, field in (("bpf_spin_lock", "spin_lock"), ("bpf_timer", "timer")):
-                    found = btf.struct_members(declared.size_or_type, kind)
+                for f in VALUE_FIELDS:      # a struct bpf_spin_lock, a struct bpf_timer
+                    found = btf.struct_members(declared.size_or_type, f.struct)
                     if len(found) > 1:
                         raise ElfError(f"map {var_name!r}: its value type has {len(found)} "
-                                       f"struct {kind} members; the kernel allows one")
+                                       f"{f.label} members; the kernel allows one")
                     if found:
-                        fields[field] = found[0]
+                        fields[f.attr] = found[0]
         elif target.kind == ARRAY:
             fields[member] = struct.unpack_from("<III", target.data)[2]
         else:

@@ -133,12 +133,9 @@ def _undefined(path: Path) -> set[str]:
 def check(path: Path, section: str, function: str, types: dict[str, str],
           kernel: bool = False, constants: dict[str, int] | None = None) -> tuple[str, str]:
     """("ok" | "load" | "verify" | "run" | "engines" | "kernel", detail) for one
-    program; with `kernel`, an "ok" program's detail says what the kernel made of it."""
-    load_options = {}
-    given = {name: value for name, value in (constants or {}).items()
-             if name in _undefined(path)}
-    if given:
-        load_options["constants"] = given
+    program; with `kernel`, an "ok" program's detail says what the kernel made of it.
+    `constants`: those of `--constant` the object leaves to its loader."""
+    load_options = {"constants": constants} if constants else {}
     if section in types:
         load_options["prog_type"] = types[section]
     elif "*" in types and not _names_type(section):
@@ -230,11 +227,13 @@ def main() -> None:
     reasons: collections.Counter = collections.Counter()
     oracle: collections.Counter = collections.Counter()     # what the kernel made of "ok"
     for path in args.objects:
+        undefined = _undefined(path)
+        given = {name: value for name, value in constants.items() if name in undefined}
         for section, function in programs(path):
             if section.startswith(_TRACING):
                 print(f"{path.name} {section}/{function}: not a packet program")
                 continue
-            stage, detail = check(path, section, function, types, args.kernel, constants)
+            stage, detail = check(path, section, function, types, args.kernel, given)
             counts[stage] += 1
             if stage != "ok":
                 reasons[_reason(detail)] += 1

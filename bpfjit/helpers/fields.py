@@ -4,10 +4,9 @@ addresses (bpf_spin_lock and the bpf_timer helpers take a pointer to the field).
 from __future__ import annotations
 
 from ..errors import HelperArgumentError
+from ..maps.fields import FIELDS_BY_ATTR
 
 __all__ = ["value_field"]
-
-_NAMES = {"spin_lock": "struct bpf_spin_lock", "timer": "struct bpf_timer"}
 
 
 def value_field(call, address: int, field: str) -> tuple:
@@ -20,7 +19,7 @@ def value_field(call, address: int, field: str) -> tuple:
                                   enumerate(call.env.maps.list)
                                   if getattr(m.spec, field) is not None]
     memory = call.memory
-    name = _NAMES[field]
+    name = FIELDS_BY_ATTR[field].label
     for index, m, at in holders:
         offset = address - memory.map_address(index)
         if 0 <= offset < m.size:

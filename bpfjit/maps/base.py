@@ -18,8 +18,8 @@ from ..errors import BpfError
 from ..limits import limits
 from ..native import ffi
 from .hashindex import HashIndex
-from .spinlock import LOCK_SIZE, locked_write
-from .timers import TIMER_SIZE, TIMER_TYPES
+from .fields import FIELDS_BY_ATTR, VALUE_FIELDS
+from .spinlock import locked_write
 
 __all__ = ["MapSpec", "Map", "MapError", "BPF_ANY", "BPF_NOEXIST", "BPF_EXIST",
            "map_handle", "HANDLE_SHIFT", "check_flags", "check_index_update", "MAP_TYPE_NAMES",
@@ -27,7 +27,7 @@ __all__ = ["MapSpec", "Map", "MapError", "BPF_ANY", "BPF_NOEXIST", "BPF_EXIST",
 
 BPF_ANY, BPF_NOEXIST, BPF_EXIST = 0, 1, 2
 BPF_F_LOCK = 4                           # update flag: copy the value holding its spin lock
-LOCKABLE_TYPES = (1, 2)                  # the kinds a value with a spin lock may be in
+LOCKABLE_TYPES = FIELDS_BY_ATTR["spin_lock"].types   # the kinds a value with a lock may be in
 # the kernel's map type ids (enum bpf_map_type), for names in messages
 MAP_TYPE_NAMES = {1: "hash", 2: "array", 3: "prog_array", 4: "perf_event_array",
                   5: "percpu_hash", 6: "percpu_array", 7: "stack_trace", 8: "cgroup_array",
@@ -77,9 +77,8 @@ class MapSpec:
     def hidden_fields(self) -> tuple[tuple[int, int], ...]:
         """(offset, size) of the value's fields only helpers touch (its spin lock and
         timer): they read as 0 and no update writes them."""
-        return tuple(sorted((at, size) for at, size in ((self.spin_lock, LOCK_SIZE),
-                                                        (self.timer, TIMER_SIZE))
-                            if at is not None))
+        return tuple(sorted((getattr(self, f.attr), f.size) for f in VALUE_FIELDS
+                            if getattr(self, f.attr) is not None))
 
     @property
     def type_name(self) -> str:
@@ -141,25 +140,16 @@ class Map(MutableMapping):
         if spec.key_size > MAX_KEY:
             raise BpfError(f"map {spec.name!r}: keys of {spec.key_size} bytes are more "
                            f"than bpfjit allows ({MAX_KEY})")
-        if spec.spin_lock is not None:
-            if spec.type not in LOCKABLE_TYPES:
+        for f in VALUE_FIELDS:
+            at = getattr(spec, f.attr)
+            if at is None:
+                continue
+            if spec.type not in f.types:
                 raise BpfError(f"map {spec.name!r}: a {spec.type_name} map cannot hold a "
-                               f"struct bpf_spin_lock (the kernel allows one in hash and "
-                               f"array maps)")
-            if spec.spin_lock % LOCK_SIZE or not 0 <= spec.spin_lock <= \
-                    spec.value_size - LOCK_SIZE:
-                raise BpfError(f"map {spec.name!r}: a struct bpf_spin_lock at byte "
-                               f"{spec.spin_lock} does not fit its {spec.value_size}-byte "
-                               f"values 4-byte aligned")
-        if spec.timer is not None:
-            if spec.type not in TIMER_TYPES:
-                raise BpfError(f"map {spec.name!r}: a {spec.type_name} map cannot hold a "
-                               f"struct bpf_timer (the kernel allows one in hash, LRU hash "
-                               f"and array maps)")
-            if spec.timer % 8 or not 0 <= spec.timer <= spec.value_size - TIMER_SIZE:
-                raise BpfError(f"map {spec.name!r}: a struct bpf_timer at byte {spec.timer} "
-                               f"does not fit its {spec.value_size}-byte values 8-byte "
-                               f"aligned")
+                               f"{f.label} (the kernel allows one in {f.kinds} maps)")
+            if at % f.align or not 0 <= at <= spec.value_size - f.size:
+                raise BpfError(f"map {spec.name!r}: a {f.label} at byte {at} does not fit "
+                               f"its {spec.value_size}-byte values {f.align}-byte aligned")
 
     @staticmethod
     def arena_bytes(spec: MapSpec) -> int:

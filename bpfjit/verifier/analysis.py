@@ -36,9 +36,9 @@ from .callbacks import CallbackRules
 from .domain import MAX_LEN, MEM, MIXED, SCALAR, UNINIT, Value, pointer, scalar, top_scalar
 from .journal import Journal
 from .locks import LockRules
-from .timers import TimerRules
 from .memory import MemoryRules
 from .state import GHOST, LEN, State, merge, slot_var
+from .timers import TimerRules
 
 __all__ = ["Analysis", "WORK_LIMIT", "TooComplex"]
 

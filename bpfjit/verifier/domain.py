@@ -119,20 +119,16 @@ class Value:
             if (self.smin, self.smax) != (S64_MIN, S64_MAX) and self.smin < 0:
                 parts.append(f"s[{self.smin},{self.smax}]")
             return "scalar" + ("(" + ",".join(parts) + ")" if parts else "")
-        if kind == MAP_OR_NULL and (self.smin, self.smax) != (0, 0):
-            lo, hi = self.smin, self.smax
-            at = f"off={lo}" if lo == hi else f"off=[{'?' if lo <= -BIG else lo}," \
-                                                 f"{'?' if hi >= BIG else hi}]"
-            return f"{kind}[{_map_names(self.maps)}]({at})"
-        if kind in (MAP_PTR, MAP_OR_NULL, MAP_PTR_OR_NULL):
+        at_zero = (self.smin, self.smax) == (0, 0)
+        if kind in (MAP_PTR, MAP_PTR_OR_NULL) or (kind == MAP_OR_NULL and at_zero):
             return f"{kind}[{_map_names(self.maps)}]"
         if kind == FUNC:
             return f"func@pc{self.ident - 1}" if self.ident else "func"
         lo, hi = self.smin, self.smax
         offset = (f"off={lo}" if lo == hi else
                   f"off=[{'?' if lo <= -BIG else lo},{'?' if hi >= BIG else hi}]")
-        if kind == MAP_VALUE:
-            return f"map_value[{_map_names(self.maps)}]({offset})"
+        if kind in (MAP_VALUE, MAP_OR_NULL):     # (a field's pointer or NULL: its offset)
+            return f"{kind}[{_map_names(self.maps)}]({offset})"
         if kind == STACK:
             where = "fp" if self.frame == 0 else \
                 "fp[a caller]" if self.frame == ANY_CALLER else f"fp[caller {self.frame}]"

@@ -15,16 +15,11 @@ holds the lock it gives back)."""
 from __future__ import annotations
 
 from ..isa import Kind
-from ..maps.spinlock import LOCK_SIZE
-from ..maps.timers import TIMER_SIZE
+from ..maps.fields import FIELDS_BY_ATTR, VALUE_FIELDS
 from .domain import MAP_VALUE, Value, map_indices
 from .state import LOCKS_DIFFER, State
 
 __all__ = ["LockRules"]
-
-# the map value fields only helpers may touch: their names, sizes and helpers
-_FIELDS = {"spin_lock": ("struct bpf_spin_lock", LOCK_SIZE, "bpf_spin_lock and bpf_spin_unlock"),
-           "timer": ("struct bpf_timer", TIMER_SIZE, "the bpf_timer helpers")}
 
 _LOCKED_OUT = frozenset((Kind.CALL, Kind.CALLX, Kind.CALL_BTF, Kind.CALL_LOCAL, Kind.EXIT,
                          Kind.LD_PACKET))
@@ -59,7 +54,7 @@ class LockRules:
     def _field_argument(self, pc: int, name: str, reg: int, arg: Value, field: str) -> int:
         """The maps (bits) of a pointer argument to a value's `field` ("spin_lock" or
         "timer"): a map value pointer at that field's constant offset in every map."""
-        label = _FIELDS[field][0]
+        label = FIELDS_BY_ATTR[field].label
         maps = list(map_indices(arg.maps)) if arg.kind == MAP_VALUE else []
         if not maps:
             self.fail(pc, f"{name} takes a pointer to the {label} of a map value in r{reg}, "
@@ -98,9 +93,9 @@ class LockRules:
         of `base`) that may reach a spin lock's or a timer's bytes."""
         for i in map_indices(base.maps):
             spec = self.maps[i].spec
-            for field, (label, size, helpers) in _FIELDS.items():
-                at = getattr(spec, field)
-                if at is not None and lo < at + size and at < end:
-                    self.fail(pc, f"{what} may touch the {label} of map "
-                                  f"{self.maps[i].name!r} (bytes {at}-{at + size - 1} of its "
-                                  f"values), which only {helpers} may")
+            for f in VALUE_FIELDS:
+                at = getattr(spec, f.attr)
+                if at is not None and lo < at + f.size and at < end:
+                    self.fail(pc, f"{what} may touch the {f.label} of map "
+                                  f"{self.maps[i].name!r} (bytes {at}-{at + f.size - 1} of its "
+                                  f"values), which only {f.helpers} may")
