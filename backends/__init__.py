@@ -39,7 +39,7 @@ def _interp(verified, helpers=None, budget=None, helper_calls=None, **unknown):
     return Interpreter(verified.program, helpers=helpers, context_accesses=context,
                        packet_accesses=packet,
                        frames=verified.frames, stack_used=verified.stack_used,
-                       callbacks=verified.callbacks,
+                       callbacks=verified.callbacks, iterated=verified.iterated,
                        budget=DEFAULT_BUDGET if budget is None else budget,
                        helper_calls=helper_calls)
 

@@ -30,7 +30,7 @@ from bpfjit import bpfsys
 from bpfjit.cfg import code_addresses, subprogram_ranges
 from bpfjit.context import CONTEXTS, copy_back, refuse_context
 from bpfjit.errors import BpfError
-from bpfjit.helpers.loops import BPF_LOOP
+from bpfjit.helpers.loops import BPF_LOOP, FOR_EACH_MAP_ELEM
 from bpfjit.isa import Insn, Kind, find_spec
 from bpfjit.memory import as_buffer
 from bpfjit.program import Program
@@ -49,10 +49,10 @@ _UNSUPPORTED = {Kind.CALLX: "calls a helper", Kind.CALL_BTF: "calls a kernel fun
 # map_lookup_elem, map_update_elem, map_delete_elem: the helpers a run may call
 MAP_HELPERS = frozenset((1, 2, 3))
 # the helpers the kernel engine's programs call: the map helpers, bpf_loop,
-# bpf_spin_lock/unlock and the bpf_timer helpers (their maps' twins are described in BTF:
+# bpf_for_each_map_elem, bpf_spin_lock/unlock and the bpf_timer helpers (their maps' twins are described in BTF:
 # bpfsys.value_fields_btf; the kernel fires the timers itself, as time passes)
 TIMER_HELPERS = frozenset((169, 170, 171, 172))
-_HELPERS_RUN = MAP_HELPERS | {BPF_LOOP, 93, 94} | TIMER_HELPERS
+_HELPERS_RUN = MAP_HELPERS | {BPF_LOOP, FOR_EACH_MAP_ELEM, 93, 94} | TIMER_HELPERS
 # and an XDP program's helpers on its own frame: csum_diff, xdp_adjust_head,
 # xdp_adjust_meta, xdp_adjust_tail, xdp_get_buff_len, xdp_load_bytes, xdp_store_bytes
 _XDP_HELPERS = _HELPERS_RUN | {28, 44, 54, 65, 188, 189, 190}

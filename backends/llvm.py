@@ -31,7 +31,7 @@ from bpfjit.context import packet_offsets
 from bpfjit.isa import LDDW_CODE, LDDW_MAP, LDDW_MAP_VALUE, MAX_CALL_DEPTH, STACK_SIZE, Kind
 from bpfjit.helpers import changes_packet
 from bpfjit.maps import LPM_TRIE, LRU_TYPES, map_handle
-from bpfjit.codeimage import INDEX_SYMBOL, MAP_SYMBOL
+from bpfjit.codeimage import INDEX_SYMBOL, KEYS_SYMBOL, MAP_SYMBOL
 from . import irtext as ir
 from . import llvm_worker
 from bpfjit.program import Program
@@ -540,7 +540,16 @@ class _Module:
                 functions = emit_lpm_ops(self.module, f"bpf_trie_{key}_{value}", key,
                                          functions)
             self.hash_ops[kind, key, value] = functions
+        if operation not in functions:  # (bpf_for_each_map_elem's walk: only if needed)
+            functions.update(emit_hash_ops(self.module, key, f"bpf_{kind}_{key}_{value}",
+                                           value_size=value, lru=kind == "lru",
+                                           operations=(operation,)))
         return functions[operation], self.external(INDEX_SYMBOL.format(index))
+
+    def key_address(self, index: int):
+        """The address of the keys bpf_for_each_map_elem walks in map `index`
+        (Map.key_area), an external symbol the image leaves as a fixup."""
+        return self.external(KEYS_SYMBOL.format(index)).ptrtoint(I64)
 
     def _trap_function(self):
         """void bpf_trap(run, code, pc, arg, size): record a trap.  Only declared: the

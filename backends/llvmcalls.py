@@ -51,7 +51,11 @@ class CallLowering:
         callback = self.m.verified.callbacks.get(pc)
         if callback is not None:
             self._count_helper_call(pc)
-            self._loop(callback)
+            walked = self.m.verified.iterated.get(pc)
+            if walked is None:
+                self._loop(callback)
+            else:
+                self._for_each(callback, walked)
             return
         inline = insn.imm == 1 and pc in self.m.inline_lookups
         native = pc in self.m.map_calls and insn.imm in self.m.native_maps
@@ -209,6 +213,58 @@ class CallLowering:
         result = b.phi(I64, name="loop_result")
         result.add_incoming(early, before)
         result.add_incoming(made, latch)
+        self.set(0, result)
+        for i in range(1, 6):
+            self.set(i, zero)
+
+    def _for_each(self, callback: int, index: int) -> None:
+        """bpf_for_each_map_elem(map `index`, callback, r3, r4) in IR: call the callback
+        subprogram with (map, &key, &value, r3) for each element in slot order (an
+        array's every slot; a hash map's slots holding a key: its `next` routine) until
+        it returns non-zero; r0 = the elements visited, or -EINVAL for flags."""
+        b = self.b
+        the_map = self.m.prog.maps.list[index]
+        limit = const(I64, the_map.max_entries)
+        zero = const(I64, 0)
+        keys, stride = self.m.key_address(index), const(I64, the_map.key_area()[1])
+        values, size = self.m.map_address(index), const(I64, the_map.value_size)
+        handle, ctx = const(I64, map_handle(index)), self.get(3)
+        walk = None if the_map.spec.type in ARRAY_TYPES else \
+            self.m.hash_operation(index, "next")
+
+        def first_from(slot):
+            return slot if walk is None else b.call(walk[0], [walk[1], slot])
+
+        entry = b.block
+        start = self.func.append_basic_block("each_start")
+        body = self.func.append_basic_block("each_body")
+        advance = self.func.append_basic_block("each_advance")
+        done = self.func.append_basic_block("each_done")
+        b.cbranch(b.icmp_unsigned("!=", self.get(4), zero), done, start)
+        b.position_at_end(start)
+        first = first_from(zero)
+        b.cbranch(b.icmp_unsigned("<", first, limit), body, done)
+        b.position_at_end(body)
+        slot, visited = b.phi(I64, name="each_slot"), b.phi(I64, name="each_visited")
+        slot.add_incoming(first, start)
+        visited.add_incoming(zero, start)
+        key = b.add(keys, b.mul(slot, stride))
+        value = b.add(values, b.mul(slot, size))
+        r0 = self._call_subprogram(callback, [handle, key, value, ctx, zero], self.frame_lo)
+        made = b.add(visited, const(I64, 1))
+        called = b.block
+        b.cbranch(b.icmp_unsigned("!=", r0, zero), done, advance)
+        b.position_at_end(advance)
+        following = first_from(b.add(slot, const(I64, 1)))
+        slot.add_incoming(following, advance)
+        visited.add_incoming(made, advance)
+        b.cbranch(b.icmp_unsigned("<", following, limit), body, done)
+        b.position_at_end(done)
+        result = b.phi(I64, name="each_result")
+        result.add_incoming(const(I64, -errno.EINVAL), entry)
+        result.add_incoming(zero, start)
+        result.add_incoming(made, called)
+        result.add_incoming(made, advance)
         self.set(0, result)
         for i in range(1, 6):
             self.set(i, zero)

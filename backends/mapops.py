@@ -7,6 +7,8 @@ bpfjit.maps.hashindex, whose docstring defines the layout, the hash and the prob
     i64 lookup(ptr index, ptr key)                     the value's address, or 0
     i64 update(ptr index, ptr key, ptr value, i64 flags)   0 or a negative errno
     i64 delete(ptr index, ptr key)                     0 or -ENOENT
+    i64 next(ptr index, i64 slot)      the first slot >= slot holding a key, or max_entries
+                                       (bpf_for_each_map_elem's walk: Map.next_slot)
 
 `emit_array_update` writes `i64 update(ptr values, ptr key, ptr value, i64 flags,
 i64 max_entries, i64 value_size)` for array maps (a delete is always -EINVAL; lookups
@@ -37,7 +39,8 @@ __all__ = ["emit_hash_ops", "emit_array_update", "routine_image", "routine_kind"
            "OPERATIONS"]
 
 OPERATIONS = MAP_OPERATIONS                                 # helper id -> operation
-_ARGS = {"lookup": [PTR, PTR], "update": [PTR, PTR, PTR, I64], "delete": [PTR, PTR]}
+_ARGS = {"lookup": [PTR, PTR], "update": [PTR, PTR, PTR, I64], "delete": [PTR, PTR],
+         "next": [PTR, I64]}
 
 
 def native_map_calls(verified) -> dict[int, tuple[int, ...]]:
@@ -89,7 +92,9 @@ def routine_kind(the_map) -> tuple:
 
 def routine_operations(kind: tuple) -> list[str]:
     """The operations routine_image(kind) defines."""
-    return ["update"] if kind[0] == "array" else list(OPERATIONS.values())
+    if kind[0] == "array":
+        return ["update"]
+    return list(OPERATIONS.values()) + (["next"] if kind[0] == "hash" else [])
 
 
 def _c(value: int):
@@ -124,10 +129,14 @@ class _Op:
         self.b = b = ir.IRBuilder(fn.append_basic_block("entry"))
         self.value_size = _c(value_size) if value_size is not None else \
             self.field("value_size")
-        self.words = [_key_word(b, self.key, at, min(8, key_size - at))
-                      for at in range(0, key_size, 8)]
+        self.key_size = key_size
         self.mask = self.field("mask")
         self.table = b.inttoptr(self.field("table"), PTR)
+        if operation == "next":             # (no key argument: the stored keys')
+            self.words, self.h = [], None
+            return
+        self.words = [_key_word(b, self.key, at, min(8, key_size - at))
+                      for at in range(0, key_size, 8)]
         self.h = self.hash_of(self.words)
 
     # ---- the header and the table ------------------------------------------------------------
@@ -150,6 +159,12 @@ class _Op:
     def stored_key(self, slot):
         return self.b.inttoptr(self.b.add(self.field("keys"),
                                           self.b.mul(slot, self.field("stride"))), PTR)
+
+    def stored_words(self, slot) -> list:
+        """The words of the key stored in `slot` (zero-padded, as the probe compares)."""
+        stored = self.stored_key(slot)
+        return [self.b.load(self.b.gep(stored, [_c(8 * i)], source_etype=I8), typ=I64,
+                            align=8) for i in range((self.key_size + 7) // 8)]
 
     def hash_of(self, words):
         b = self.b
@@ -381,9 +396,7 @@ def _evict_if_full(op: _Op, top, position, take, full):
     some = op.block("victim")
     b.cbranch(b.icmp_unsigned("<", oldest, op.field("max_entries")), some, full)
     b.position_at_end(some)
-    stored = op.stored_key(oldest)
-    words = [b.load(b.gep(stored, [_c(8 * i)], source_etype=I8), typ=I64, align=8)
-             for i in range(len(op.words))]
+    words = op.stored_words(oldest)
     found, where, slot, missing = op.probe(words, op.hash_of(words))
     b.position_at_end(missing)                    # (a damaged list: treat as full)
     b.branch(full)
@@ -411,14 +424,49 @@ def _delete(op: _Op) -> None:
     b.ret(_c(0))
 
 
+def _next(op: _Op) -> None:
+    """The first slot at or after the argument whose stored key's probe finds that very
+    slot (a free slot's stale key finds none, or another): slots in use, in order."""
+    b = op.b
+    limit = op.field("max_entries")
+    origin = b.block
+    loop, look, hit, advance, end = (op.block(n) for n in
+                                     ("walk", "look", "hit", "advance", "end"))
+    b.branch(loop)
+    b.position_at_end(loop)
+    slot = b.phi(I64, name="slot")
+    slot.add_incoming(op.fn.args[1], origin)
+    b.cbranch(b.icmp_unsigned("<", slot, limit), look, end)
+    b.position_at_end(look)
+    words = op.stored_words(slot)
+    found, _, holder, missing = op.probe(words, op.hash_of(words))
+    b.position_at_end(found)
+    b.cbranch(b.icmp_unsigned("==", holder, slot), hit, advance)
+    b.position_at_end(missing)
+    b.branch(advance)
+    b.position_at_end(advance)
+    slot.add_incoming(b.add(slot, _c(1)), advance)
+    b.branch(loop)
+    b.position_at_end(hit)
+    b.ret(slot)
+    b.position_at_end(end)
+    b.ret(limit)
+
+
+HASH_OPERATIONS = ("lookup", "update", "delete")
+
+
 def emit_hash_ops(module: ir.Module, key_size: int, prefix: str,
                   value_size: int | None = None, lru: bool = False,
-                  linkage: str = "internal") -> dict:
-    """Define `<prefix>_lookup`, `_update` and `_delete` for `key_size`-byte keys (and
-    `value_size`-byte values, or the size the index's header gives) of a hash map, or
-    of an LRU map with `lru`; returns them by operation name."""
+                  linkage: str = "internal", operations=HASH_OPERATIONS) -> dict:
+    """Define `<prefix>_lookup`, `_update` and `_delete` (or the `operations` named, of
+    those and `next`) for `key_size`-byte keys (and `value_size`-byte values, or the
+    size the index's header gives) of a hash map, or of an LRU map with `lru`; returns
+    them by operation name."""
     functions = {}
-    for operation, emit in (("lookup", _lookup), ("update", _update), ("delete", _delete)):
+    emitters = {"lookup": _lookup, "update": _update, "delete": _delete, "next": _next}
+    for operation in operations:
+        emit = emitters[operation]
         op = _Op(module, f"{prefix}_{operation}", operation, key_size, value_size, lru)
         op.fn.linkage = linkage
         emit(op)
@@ -495,7 +543,8 @@ def _build_routines(kind: tuple) -> CodeImage:
         emit_lpm_ops(module, "bpfjit_lpm", kind[1],
                      emit_hash_ops(module, kind[1], "bpfjit_lpm_index"), linkage="external")
     else:
-        emit_hash_ops(module, kind[1], "bpfjit_hash", lru=kind[2], linkage="external")
+        emit_hash_ops(module, kind[1], "bpfjit_hash", lru=kind[2], linkage="external",
+                      operations=HASH_OPERATIONS + ("next",))
     obj, _ = llvm_worker.generate(str(module), 2, False)
     image = link_object(obj)
     if any(what[0] != "libc" for _, what in image.fixups):

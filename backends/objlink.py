@@ -21,7 +21,7 @@ import struct
 from elftools.elf.elffile import ELFFile
 from elftools.elf.constants import SH_FLAGS
 
-from bpfjit.codeimage import INDEX_SYMBOL, LIBC_SYMBOLS, MAP_SYMBOL, CodeImage
+from bpfjit.codeimage import INDEX_SYMBOL, KEYS_SYMBOL, LIBC_SYMBOLS, MAP_SYMBOL, CodeImage
 from bpfjit.errors import BpfError
 from bpfjit.runfields import field_index
 
@@ -51,6 +51,18 @@ def _trap_routine() -> bytes:
 ROUTINES = {"bpf_trap": _trap_routine()}
 _MAP_NAME = re.compile(MAP_SYMBOL.replace("{}", r"(\d+)") + r"\Z")
 _INDEX_NAME = re.compile(INDEX_SYMBOL.replace("{}", r"(\d+)") + r"\Z")
+_KEYS_NAME = re.compile(KEYS_SYMBOL.replace("{}", r"(\d+)") + r"\Z")
+
+
+def _placed_symbol(name: str) -> tuple | None:
+    """The fixup of a symbol naming a map's data (its arena, its native index, its
+    keys), or None."""
+    for pattern, kind in ((_MAP_NAME, "map"), (_INDEX_NAME, "index"), (_KEYS_NAME, "keys")):
+        found = pattern.match(name)
+        if found is not None:
+            index = int(found.group(1))
+            return ("map", index, 0) if kind == "map" else (kind, index)
+    return None
 
 
 def link_object(obj: bytes) -> CodeImage:
@@ -98,17 +110,15 @@ def link_object(obj: bytes) -> CodeImage:
                 image.extend(ROUTINES[sym.name])
             symbols.append(named[sym.name])
         elif shndx == "SHN_UNDEF" and sym.name:
-            arena, keys = _MAP_NAME.match(sym.name), _INDEX_NAME.match(sym.name)
-            if sym.name not in LIBC_SYMBOLS and arena is None and keys is None:
+            placed = _placed_symbol(sym.name)
+            if sym.name not in LIBC_SYMBOLS and placed is None:
                 raise BpfError(f"generated code calls {sym.name!r}, which bpfjit cannot link")
             if sym.name not in stubs:
                 image.extend(bytes(-len(image) % 8))
                 stubs[sym.name] = len(image)
                 image.extend(b"\xff\x25\x02\x00\x00\x00\x0f\x0b" + bytes(8))
-                fixups.append((len(image) - 8, ("map", int(arena.group(1)), 0) if arena
-                               else ("index", int(keys.group(1))) if keys
-                               else ("libc", sym.name)))
-                if arena is not None or keys is not None:
+                fixups.append((len(image) - 8, placed or ("libc", sym.name)))
+                if placed is not None:
                     got_only.add(stubs[sym.name])
             symbols.append(stubs[sym.name])
         else:

@@ -8,7 +8,7 @@ import errno
 
 from bpfjit.helpers.loops import MAX_LOOPS
 from bpfjit.isa import STACK_SIZE
-from bpfjit.maps import ARRAY_OF_MAPS, HASH_OF_MAPS, map_handle
+from bpfjit.maps import ARRAY_OF_MAPS, ARRAY_TYPES, HASH_OF_MAPS, map_handle
 from bpfjit.maps.base import HANDLE_SHIFT
 from bpfjit.traps import TrapCode
 
@@ -35,7 +35,11 @@ class CallLowering:
         callback = self.verified.callbacks.get(pc)
         if callback is not None:
             self._count_helper_call(pc)
-            self._loop(callback)
+            walked = self.verified.iterated.get(pc)
+            if walked is None:
+                self._loop(callback)
+            else:
+                self._for_each(callback, walked)
             return
         inline = insn.imm == 1 and pc in self.inline_lookups
         native = pc in self.map_calls and insn.imm in self.native_maps
@@ -325,6 +329,62 @@ class CallLowering:
         a.jump("jmp", done)
         a.label(zero)
         a("XOR", r32(r[0]), r32(r[0]))
+        a.label(done)
+
+    def _for_each(self, callback: int, index: int) -> None:
+        """bpf_for_each_map_elem(map `index`, callback, r3, r4): call the callback
+        subprogram with (map, &key, &value, r3) for each element in slot order (an
+        array's every slot; a hash map's slots holding a key, found by its `next`
+        routine) until it returns non-zero; r0 = the elements visited, or -EINVAL for
+        flags.  The slot to look from, the count and ctx live on the native stack."""
+        a, r, fp = self.a, self.reg, self.fp
+        the_map = self.prog.maps.list[index]
+        stride = the_map.key_area()[1]
+        kind = None if the_map.spec.type in ARRAY_TYPES else routine_kind(the_map)
+        done, loop, stop = (a.new_label() for _ in range(3))
+        a("MOV", r[0], -errno.EINVAL)                   # mov r0, -EINVAL
+        a("TEST", r[4], r[4])                           # flags?
+        a.jump("ne", done)
+        saved = self._save_for_call(callback, 3)
+        a("PUSH", r[3])                                 # [rsp + 16] = ctx
+        a("PUSH", 0)                                    # [rsp + 8] = elements visited
+        a("PUSH", 0)                                    # [rsp] = the slot to look from
+        a("SUB", fp, STACK_SIZE)
+        a.label(loop)
+        a("MOV", S1, Mem(8, "rsp", 0))                  # mov r10, [rsp] (slot)
+        if kind is not None:                            # the next slot holding a key
+            self.routines.add(kind)
+
+            def call() -> None:
+                a("MOV", "rsi", S1)
+                self._placed("rdi", ("index", index))
+                a.jump("call", ("native", "next") + kind)
+            a("SUB", "rsp", 8)                          # (rsp % 16 == 8, as in a body)
+            self._native_call(call)
+            a("ADD", "rsp", 8)
+            a("MOV", S1, r[0])
+        self._load_constant(S2, the_map.max_entries)
+        a("CMP", S1, S2)                                # past the last slot: done
+        a.jump("ae", stop)
+        a("MOV", Mem(8, "rsp", 0), S1)
+        self._load_constant(r[1], map_handle(index))    # r1 = the map
+        self._placed(r[2], ("keys", index))
+        a("IMUL", S2, S1, stride)
+        a("ADD", r[2], S2)                              # r2 = keys + slot * stride
+        self._placed(r[3], ("map", index, 0))
+        a("IMUL", S2, S1, the_map.value_size)
+        a("ADD", r[3], S2)                              # r3 = values + slot * size
+        a("MOV", r[4], Mem(8, "rsp", 16))               # r4 = ctx
+        a("XOR", r32(r[5]), r32(r[5]))
+        a.jump("call", ("sub", callback))
+        a("ADD", Mem(8, "rsp", 8), 1)                   # one more element visited
+        a("ADD", Mem(8, "rsp", 0), 1)                   # look on from the next slot
+        a("TEST", r[0], r[0])                           # the callback returned 1: stop
+        a.jump("e", loop)
+        a.label(stop)
+        a("MOV", r[0], Mem(8, "rsp", 8))                # r0 = the elements visited
+        a("ADD", fp, STACK_SIZE)
+        self._restore_after_call(saved)
         a.label(done)
 
     def _exit(self, pc: int, insn) -> None:

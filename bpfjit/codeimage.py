@@ -17,17 +17,20 @@ from .errors import BpfError
 from .execmem import ExecMemory
 from .native import ffi, libc
 
-__all__ = ["CodeImage", "Fixup", "LIBC_SYMBOLS", "MAP_SYMBOL", "INDEX_SYMBOL", "cached_image"]
+__all__ = ["CodeImage", "Fixup", "LIBC_SYMBOLS", "MAP_SYMBOL", "INDEX_SYMBOL", "KEYS_SYMBOL",
+           "cached_image"]
 
 LIBC_SYMBOLS = ("memset", "memcpy", "memmove")
 MAP_SYMBOL = "bpfjit_map_{}"    # how generated code names map {index}'s value arena
 INDEX_SYMBOL = "bpfjit_index_{}"    # ... and a hash map's native key index
+KEYS_SYMBOL = "bpfjit_keys_{}"      # ... and the keys a bpf_for_each_map_elem walks
 
 # what an 8-byte field holds once placed:
 #   ("self", offset)         the image's address + offset
 #   ("libc", name)           the address of a libc function
 #   ("map", index, addend)   the value arena of the program's map `index`, + addend
 #   ("index", index)         the native key index of the program's hash map `index`
+#   ("keys", index)          the keys of map `index` (Map.key_area): for_each callbacks'
 #   ("helper", id)           the native entry of helper `id` (runtime.HelperTable)
 #   ("helpers",)             the helper table itself
 Fixup = tuple
@@ -67,6 +70,12 @@ class CodeImage:
                     raise BpfError(f"code image refers to the index of map {index}, which "
                                    f"the program's maps do not have")
                 address = found.address
+            elif what[0] == "keys":
+                index = what[1]
+                if not (0 <= index < len(maps) and maps[index].ITERABLE):
+                    raise BpfError(f"code image walks map {index}, which the program's "
+                                   f"maps cannot be walked as")
+                address = maps[index].key_area()[0]
             elif what[0] in ("helper", "helpers"):
                 if helpers is None or (what[0] == "helper" and what[1] not in helpers):
                     raise BpfError(f"code image calls helper {what[1:]}, which this run "

@@ -14,6 +14,7 @@ verifier rejects such reads; defining them keeps every engine in agreement.
 
 from __future__ import annotations
 
+import errno
 import threading
 from typing import Callable, Mapping
 
@@ -25,10 +26,11 @@ from .isa import LDDW_CODE, LDDW_MAP, LDDW_MAP_VALUE, MAX_CALL_DEPTH, STACK_SIZE
 from .limits import helper_call_limit
 from .context import CONTEXTS, copy_back, legacy_headers, refuse_context
 from .helpers import TailCalled
-from .helpers.loops import loop_result
+from .helpers.loops import FOR_EACH_MAP_ELEM, loop_result
 from .maps import map_handle
 from .testrun import TestRunnable
-from .memory import CTX_BASE, MAP_BASE, MEM_BASE, STACK_TOP, AddressSpace, as_buffer
+from .memory import (CTX_BASE, KEY_BASE, MAP_BASE, MEM_BASE, STACK_TOP, AddressSpace,
+                     as_buffer)
 from .program import Program
 
 __all__ = ["Interpreter", "DEFAULT_BUDGET", "Helper"]
@@ -62,7 +64,8 @@ class RunState:
         self.remaining = budget
         self.helpers = helpers
         self.calls_left = self.calls_limit = helper_calls
-        self.loops: list[list[int]] = []     # bpf_loops running: [index, trips, ctx]
+        # bpf_loops running: [index, trips, ctx]; for_each_map_elems: [slot, visited, ctx]
+        self.loops: list[list[int]] = []
 
 
 def _alu_step(insn, pc: int) -> Step:
@@ -217,6 +220,55 @@ def _loop_steps(pc: int, target: int, back: int) -> tuple[Step, Step]:
             return nxt
         loop[0] = made
         return trip(r, st, made, loop[2])
+    return call, returned
+
+
+def _for_each_steps(pc: int, target: int, back: int, the_map, index: int
+                    ) -> tuple[Step, Step]:
+    """bpf_for_each_map_elem at `pc` over `the_map` (the program's map `index`), calling
+    the subprogram at `target` with (map, key, value, ctx) for each element in slot
+    order (Map.next_slot): the call's step, and the step each trip returns to."""
+    nxt = pc + 1
+    enter = _frame_step(pc, target, back)
+    handle, limit = map_handle(index), the_map.max_entries
+    values, value_size = MAP_BASE + (index << 32), the_map.value_size
+    keys, stride = KEY_BASE + (index << 32), the_map.key_area()[1]
+    next_slot = the_map.next_slot
+
+    def trip(r, st, slot: int, ctx: int) -> int:
+        r[1], r[2], r[3], r[4], r[5] = handle, keys + slot * stride, \
+            values + slot * value_size, ctx, 0
+        return enter(r, st)
+
+    def done(r, visited: int) -> int:
+        r[0] = visited
+        r[1:6] = _ZEROS5
+        return nxt
+
+    def call(r, st):
+        if st.calls_left <= 0:              # one helper call of the allowance
+            raise HelperCallsExceeded(pc, st.calls_limit)
+        st.calls_left -= 1
+        if r[2] != target:
+            raise traps.helper_failed(pc, FOR_EACH_MAP_ELEM, BpfError(
+                f"r2 holds {r[2]:#x}, not the callback the verifier found (pc {target})"))
+        if r[4]:
+            return done(r, -errno.EINVAL & M64)
+        slot = next_slot(0)
+        if slot >= limit:
+            return done(r, 0)
+        st.loops.append([slot, 0, r[3]])
+        return trip(r, st, slot, r[3])
+
+    def returned(r, st):
+        walk = st.loops[-1]
+        visited = walk[1] + 1
+        slot = limit if r[0] else next_slot(walk[0] + 1)    # the callback returned 1: stop
+        if slot >= limit:
+            st.loops.pop()
+            return done(r, visited)
+        walk[0], walk[1] = slot, visited
+        return trip(r, st, slot, walk[2])
     return call, returned
 
 
@@ -407,7 +459,8 @@ class Interpreter(TestRunnable):
                  budget: int = DEFAULT_BUDGET, context_accesses: frozenset[int] = frozenset(),
                  frames: int = MAX_CALL_DEPTH, helper_calls: int | None = None,
                  stack_used: int | None = None, callbacks: Mapping[int, int] | None = None,
-                 packet_accesses: frozenset[int] = frozenset()):
+                 packet_accesses: frozenset[int] = frozenset(),
+                 iterated: Mapping[int, int] | None = None):
         check_structure(prog)
         if not isinstance(budget, int) or budget < 1:
             raise BpfError(f"budget must be a positive int, got {budget!r}")
@@ -422,6 +475,9 @@ class Interpreter(TestRunnable):
         self.frames = frames          # stack frames a run can reach (helpers see no others)
         self.stack_used = stack_used  # of them, the bytes a run may touch (None: all)
         self._maps = prog.maps.list
+        # the keys of the maps it walks (bpf_for_each_map_elem), read-only regions
+        self._keys = [(index, self._maps[index]) for index in sorted(set((iterated or
+                                                                           {}).values()))]
         self.helpers = {}
         self._current = threading.local()       # the address space of this thread's run
         if prog.env is not None:                 # the kernel's helpers, on this run's memory
@@ -441,7 +497,13 @@ class Interpreter(TestRunnable):
             elif insn.kind is Kind.LD_PACKET:
                 step = _packet_load_step(insn, pc, legacy_headers(prog.prog_type))
             elif callbacks and pc in callbacks and insn.kind is Kind.CALL:
-                step, back = _loop_steps(pc, callbacks[pc], prog.slot_count + len(returns))
+                back = prog.slot_count + len(returns)
+                if iterated and pc in iterated:
+                    index = iterated[pc]
+                    step, back = _for_each_steps(pc, callbacks[pc], back, self._maps[index],
+                                                 index)
+                else:
+                    step, back = _loop_steps(pc, callbacks[pc], back)
                 returns.append(back)
             else:
                 step = _BUILDERS[insn.kind](insn, pc)
@@ -511,7 +573,7 @@ class Interpreter(TestRunnable):
         packet: `buf` has `room` bytes of metadata room (`metalen` in use) before it, then
         `length` bytes of packet, then room to grow into."""
         space = AddressSpace(buf, self._maps, context, self.frames, length, room, metalen,
-                             self.stack_used)
+                             self.stack_used, self._keys)
         outer = getattr(self._current, "space", None)   # a helper may run us again
         self._current.space = space
         st = RunState(space, self.helpers, self.budget, self.helper_calls)

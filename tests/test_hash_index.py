@@ -330,3 +330,30 @@ def test_inner_lru_maps_chosen_at_run_time_on_every_engine(engine):
         assert [int.from_bytes(k, "little") for k, _ in m.index] == list(model)
         assert {k: m.ints()[k] for k in model} == dict(model)
     assert fn(bytes([7, 1, 1])) == 99                   # no inner map in slot 7
+
+
+@pytest.mark.parametrize("lru", [False, True], ids=["hash", "lru"])
+@pytest.mark.parametrize("key_size", [1, 4, 8, 13])
+def test_the_walk_visits_the_slots_holding_keys_in_order(key_size, lru):
+    # bpf_for_each_map_elem walks a hash map's slots in order, those holding a key:
+    # the native `next` routine, Map.next_slot (Python) and the model the test keeps of
+    # which slot each key got agree after every random insert and delete
+    rng = random.Random(100 + key_size)
+    image = routine_image(("hash", key_size, lru))
+    code = image.place()
+    following = code.function("uint64_t(*)(void *, uint64_t)",
+                               image.symbols[routine_symbol(("hash",), "next")])
+    m = make_map(MapSpec("h", 9 if lru else 1, key_size, 8, 20))
+    index = ffi.cast("void *", m.index.address)
+    universe = [rng.randbytes(key_size) for _ in range(60)]
+    for _ in range(300):
+        key = rng.choice(universe)
+        if rng.random() < 0.4 or (len(m) == 20 and key not in m and not lru):
+            m.pop(key, None)                                # (a full hash map: delete)
+        else:
+            m[key] = 0
+        used = sorted(m.index.find(k) for k in m)         # the slots holding keys
+        for start in range(21):
+            expected = next((s for s in used if s >= start), 20)
+            assert m.next_slot(start) == expected
+            assert following(index, start) == expected

@@ -12,7 +12,8 @@ from ..program import Program
 __all__ = ["access_verdicts", "access_operands", "log_states"]
 
 _REGION_NAMES = {"mem": "the buffer (packet)", "stack": "the stack",
-                 "map": "a map value", "ctx": "the context"}
+                 "map": "a map value", "key": "a map key (for_each_map_elem)",
+                 "ctx": "the context"}
 
 
 def access_operands(insn) -> tuple[int, int, int]:

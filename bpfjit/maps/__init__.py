@@ -115,5 +115,14 @@ class MapTable(Mapping):
                 return m
         return None
 
+    def find_keys(self, address: int, size: int) -> Map | None:
+        """The map whose keys bpf_for_each_map_elem walks (Map.key_range) hold [address,
+        address + size), in real addresses: a helper may read them, not write them."""
+        for m in self.list:
+            keys = m.key_range() if m.ITERABLE else None
+            if keys is not None and keys[0] <= address and address + size <= keys[1]:
+                return m
+        return None
+
     def __repr__(self) -> str:
         return f"<MapTable {', '.join(self._by_name) or 'empty'}>"

@@ -4,10 +4,12 @@ one-element array too."""
 
 from __future__ import annotations
 
+import array
 import errno
 from collections.abc import Iterator
 
 from ..errors import BpfError
+from ..native import ffi
 from .base import BPF_ANY, BPF_NOEXIST, Map, MapError, MapSpec, check_flags
 
 __all__ = ["ArrayMap"]
@@ -16,11 +18,35 @@ __all__ = ["ArrayMap"]
 class ArrayMap(Map):
     """BPF_MAP_TYPE_ARRAY: u32 indices 0..max_entries-1, every element always exists."""
 
+    ITERABLE = True
+
     def __init__(self, spec: MapSpec):
         if spec.key_size != 4:
             raise BpfError(f"array map {spec.name!r} must have 4-byte keys, not "
                            f"{spec.key_size}")
         super().__init__(spec)
+        self._keys = None
+
+    def key_area(self) -> tuple[int, int]:
+        """(address, stride) of the keys bpf_for_each_map_elem's callback is pointed at:
+        a table of the u32 indices 0..max_entries-1, made the first time it is asked for
+        (the kernel's key is a u32 on its own stack; this one lives as long as the map)."""
+        if self._keys is None:
+            keys = ffi.new("uint32_t[]", self.max_entries)
+            ffi.memmove(keys, array.array("I", range(self.max_entries)), 4 * self.max_entries)
+            self._keys = keys
+        return int(ffi.cast("uintptr_t", self._keys)), 4
+
+    def key_range(self) -> tuple[int, int] | None:
+        if self._keys is None:
+            return None
+        lo = int(ffi.cast("uintptr_t", self._keys))
+        return lo, lo + 4 * self.max_entries
+
+    def next_slot(self, slot: int) -> int:
+        """The first element at or after `slot` (every index exists): `slot`, or
+        max_entries past the end."""
+        return min(slot, self.max_entries)
 
     def _index(self, key: bytes) -> int:
         return int.from_bytes(key, "little")

@@ -113,7 +113,18 @@ class Map(MutableMapping):
     LRU = False                      # ... kept in order of use, evicting the oldest
     PROGRAM_READ_ONLY = False        # kinds whose values programs may read, not write
     PROGRAM_HELPERS: frozenset[str] | None = None   # the helpers programs may pass it to
+    ITERABLE = False                 # bpf_for_each_map_elem may walk it (key_area, next_slot)
     frozen = False                   # Python may no longer write it (bpfjit.verifier)
+
+    def key_view(self) -> memoryview:
+        """The keys bpf_for_each_map_elem points at (`key_area`), as a read-only view."""
+        address, stride = self.key_area()
+        view = memoryview(ffi.buffer(ffi.cast("uint8_t *", address), stride * self.max_entries))
+        return view.toreadonly()
+
+    def key_range(self) -> tuple[int, int] | None:
+        """[lo, hi) of those keys in memory, once they exist (None before)."""
+        return None
 
     def freeze(self) -> None:
         """No more writes from Python: the verifier took its values as constants (the

@@ -21,6 +21,7 @@ class HashMap(Map):
     """BPF_MAP_TYPE_HASH: at most max_entries keys; values live in arena slots."""
 
     KEY_INDEX = True
+    ITERABLE = True
 
     def __init__(self, spec: MapSpec):
         super().__init__(spec)
@@ -48,6 +49,26 @@ class HashMap(Map):
         if slot is None:
             raise MapError(errno.ENOENT, f"hash map {self.name!r}: no such key")
         self.free_fields(slot)
+
+    def key_area(self) -> tuple[int, int]:
+        """(address, stride) of the keys in the native index: slot k's key is at address
+        + k * stride, where bpf_for_each_map_elem's callback is pointed (as the kernel
+        points it at the element's key)."""
+        return self.index.keys_address, self.index.stride
+
+    def key_range(self) -> tuple[int, int] | None:
+        if not self.ITERABLE:
+            return None
+        lo = self.index.keys_address
+        return lo, lo + self.index.stride * self.max_entries
+
+    def next_slot(self, slot: int) -> int:
+        """The first slot at or after `slot` that holds a key, or max_entries: the order
+        bpf_for_each_map_elem walks the map in (slots never move, so a delete during
+        the walk skips nothing; the native code does the same steps)."""
+        while slot < self.max_entries and not self.index.holds(slot):
+            slot += 1
+        return slot
 
     def key_of_slot(self, slot: int) -> bytes:
         """The key whose value is in slot `slot` (a timer's element, to call it back)."""

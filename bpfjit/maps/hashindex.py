@@ -100,6 +100,7 @@ class HashIndex:
                                                                    "next"))
         self._memory = ffi.new("uint8_t[]", layout["end"])      # zeroed: empty
         self.address = int(ffi.cast("uintptr_t", self._memory))
+        self.keys_address = self.address + keys_at
         self._header = ffi.cast("uint64_t *", self._memory)
         self._table = ffi.cast("uint64_t *", self._memory + _HEADER)
         self._keys = ffi.buffer(self._memory + keys_at, self.stride * max_entries)
@@ -147,6 +148,11 @@ class HashIndex:
                     and self._keys[slot * self.stride:slot * self.stride + self.key_size] == key:
                 return position, slot, low
             position = (position + 1) & mask
+
+    def holds(self, slot: int) -> bool:
+        """Whether slot `slot` holds a key: the probe for the key stored there finds this
+        slot (a free slot's stale bytes are no key, or another slot's)."""
+        return self._probe(self._key_at(slot))[1] == slot
 
     def find(self, key: bytes) -> int | None:
         """The slot of `key`, or None (for an LRU map, a found key becomes the newest)."""

@@ -80,6 +80,7 @@ class DevMapHash(HashMap):
     """BPF_MAP_TYPE_DEVMAP_HASH: any u32 key -> ifindex (u32, or struct bpf_devmap_val)."""
     PROGRAM_READ_ONLY = True
     PROGRAM_HELPERS = frozenset({"redirect_map", "map_lookup_elem"})
+    ITERABLE = False
     WHAT = "ifindex"
 
 

@@ -76,6 +76,8 @@ class VerifiedProgram:
     source: Program | None = field(default=None, compare=False, repr=False)
     # bpf_loop call pc -> the pc of the callback subprogram it calls (r2's FUNC value)
     callbacks: dict[int, int] = field(default_factory=dict)
+    # the bpf_for_each_map_elem calls among them -> the map (index) each walks
+    iterated: dict[int, int] = field(default_factory=dict)
 
     @property
     def stack_used(self) -> int:
@@ -287,7 +289,8 @@ def verify(prog: Program, mode: str = "checked", helpers=None, log: bool = False
                                variable={pc: tuple(sorted(maps)) for pc, maps
                                          in analysis.variable.items() if pc in proven},
                                stack_depth=_rounded_depth(analysis.stack_reach),
-                               source=original, callbacks=dict(analysis.callbacks))
+                               source=original, callbacks=dict(analysis.callbacks),
+                               iterated=dict(analysis.iterated))
     if not log:
         original.__dict__["_verified"][key] = verified
     verified.cache_name = name
@@ -303,7 +306,8 @@ def verify(prog: Program, mode: str = "checked", helpers=None, log: bool = False
             "stack_depth": verified.stack_depth,
             "context": sorted(analysis.ctx_accesses.items()),
             "frozen": sorted(analysis.constant_maps),
-            "callbacks": sorted(verified.callbacks.items())})
+            "callbacks": sorted(verified.callbacks.items()),
+            "iterated": sorted(verified.iterated.items())})
     return verified
 
 
@@ -345,7 +349,8 @@ def _from_record(prog: Program, mode: str, record: dict) -> VerifiedProgram | No
                       for pc, maps in record["variable"]},
             stack_depth=_rounded_depth(int(record["stack_depth"])),
             source=prog,
-            callbacks={int(pc): int(target) for pc, target in record["callbacks"]})
+            callbacks={int(pc): int(target) for pc, target in record["callbacks"]},
+            iterated={int(pc): int(index) for pc, index in record["iterated"]})
         maps = [prog.maps.list[i] for i in frozen]
     except (KeyError, TypeError, ValueError, IndexError):
         return None

@@ -18,8 +18,8 @@ from ..helpers.timers import TIMER_CALLBACK
 from ..isa import MAX_CALL_DEPTH, STACK_SIZE
 from ..maps import RingBuf
 from ..maps.base import MAP_TYPE_NAMES
-from .domain import (ANY_CALLER, CTX, FUNC, MAP_OR_NULL, MAP_PTR, MAP_PTR_OR_NULL, MAP_VALUE,
-                     MEM, MIXED, NULLABLE, POINTERS, SCALAR, STACK, UNINIT, Value, join,
+from .domain import (ANY_CALLER, CTX, FUNC, MAP_KEY, MAP_OR_NULL, MAP_PTR, MAP_PTR_OR_NULL,
+                     MAP_VALUE, MEM, MIXED, NULLABLE, POINTERS, SCALAR, STACK, UNINIT, Value, join,
                      map_indices, pointer, replace, scalar, top_scalar, widen)
 from .memory import pointer_slots
 from .state import LEN, META, State, frame_bits, outer_slot, slot_depth, slot_var
@@ -29,6 +29,7 @@ __all__ = ["CallRules", "Summary"]
 
 # the argument kinds that are pointers to memory a helper reads or writes
 _POINTER_ARGS = frozenset(("key", "value", "value_out", "mem", "mem_or_null", "out"))
+_READ_ARGS = frozenset(("key", "value", "mem", "mem_or_null"))     # a map key may be read
 
 
 
@@ -127,7 +128,9 @@ class CallRules:
             elif kind in _POINTER_ARGS:
                 null = kind == "mem_or_null" and arg.kind == SCALAR and arg.is_const \
                     and arg.umin == 0
-                if not null and arg.kind not in (STACK, MEM, MAP_VALUE):
+                if arg.kind == MAP_KEY and kind in _READ_ARGS:
+                    self._key_argument(pc, name, reg, kind, arg, handle, st)
+                elif not null and arg.kind not in (STACK, MEM, MAP_VALUE):
                     self.fail(pc, f"{name} takes a pointer to the stack, the packet or a map "
                                   f"value in r{reg}, not {arg.describe()}")
                 if arg.kind == MAP_VALUE:
@@ -156,6 +159,18 @@ class CallRules:
         if signature.lock is not None:
             self._lock_change(pc, name, signature.lock, lock, st)
         return self._helper_result(pc, helper, signature.result, handle, st)
+
+    def _key_argument(self, pc: int, name: str, reg: int, kind: str, arg: Value,
+                      handle: Value | None, st: State) -> None:
+        """A map key (a for_each callback's r2) given to a helper that reads it: every
+        byte it may read lies in the key, as the kernel proves (the engines check key
+        pointers nowhere at run time)."""
+        size = st.regs[reg + 1] if reg < 5 and kind in ("mem", "mem_or_null") else None
+        reach = self._argument_sizes(kind, handle, size, 1 << 32)[1]
+        if not self._in_bounds(st, reg, arg, 0, reach):
+            self.fail(pc, f"{name} may read {reach} bytes at r{reg}, past the "
+                          f"{self._key_size(arg)}-byte map key it points into "
+                          f"({arg.describe()})")
 
     def _argument_sizes(self, kind: str, handle: Value | None, size: Value | None,
                         limit: int) -> tuple[int, int]:

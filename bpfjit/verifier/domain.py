@@ -1,11 +1,13 @@
 """The verifier's abstract values: what one register (or spilled stack slot) may hold.
 
 A value is uninitialised, a scalar, or a pointer of some kind: into the memory buffer
-(MEM), into a stack frame (STACK), into a map value (MAP_VALUE), into the program
+(MEM), into a stack frame (STACK), into a map value (MAP_VALUE), to a map's key
+(MAP_KEY: what bpf_for_each_map_elem's callback gets, read-only), into the program
 context (CTX), a map handle (MAP_PTR), a subprogram's address (FUNC, a callback's), a map
 lookup's result before its NULL check
 (MAP_OR_NULL), or a buffer pointer on some paths and NULL on others (MEM_OR_NULL, the
-join of `tcp = NULL; if (ipv4) tcp = ...`; no relation of the zone holds for it).  The
+join of `tcp = NULL; if (ipv4) tcp = ...`; no relation of the zone holds for it), or
+the context or NULL (CTX_OR_NULL: `data->ctx = skb` at one call site, 0 at another).  The
 join of a pointer with a number, or with a pointer of another kind, is MIXED: a
 number to checked mode, and to strict mode a value it may not use (it would make an
 address a number).  Scalars carry unsigned and signed intervals kept consistent with each
@@ -17,7 +19,9 @@ here but in the state's zone (bpfjit.verifier.zone).
 from __future__ import annotations
 
 __all__ = ["Value", "replace", "UNINIT", "SCALAR", "MEM", "STACK", "MAP_PTR", "MAP_VALUE",
-           "MAP_OR_NULL", "MAP_PTR_OR_NULL", "MEM_OR_NULL", "MIXED", "NULLABLE", "CTX", "FUNC",
+           "MAP_OR_NULL", "MAP_PTR_OR_NULL", "MAP_KEY", "MEM_OR_NULL", "CTX_OR_NULL", "MIXED",
+           "NULLABLE",
+           "CTX", "FUNC",
            "PACKET_OR_NUMBER",
            "ANY_CALLER", "POINTERS", "NUMERIC", "scalar", "const", "top_scalar",
            "pointer", "join", "widen", "trailing_zeros", "map_indices", "same_region",
@@ -32,15 +36,17 @@ BIG = 1 << 62                    # bounds beyond this are treated as unknown in 
 UNINIT, SCALAR, MEM, STACK = "uninit", "scalar", "mem", "stack"
 MAP_PTR, MAP_VALUE, MAP_OR_NULL, CTX = "map", "map_value", "map_value_or_null", "ctx"
 MAP_PTR_OR_NULL = "map_or_null"     # a lookup in a map of maps: an inner map, or NULL
+MAP_KEY = "map_key"                 # an element's key (a for_each callback's r2): read-only
 MEM_OR_NULL = "mem_or_null"         # paths joined: a buffer pointer on some, NULL on others
+CTX_OR_NULL = "ctx_or_null"         # ... the context on some, NULL on others
 MIXED = "mixed"                     # a pointer on some paths, a number or another on others
 FUNC = "func"                       # lddw code_addr: ident = the subprogram's pc + 1 (0: any)
 NULLABLE = {MAP_OR_NULL: MAP_VALUE, MAP_PTR_OR_NULL: MAP_PTR,   # what a NULL check leaves
-            MEM_OR_NULL: MEM}
+            MEM_OR_NULL: MEM, CTX_OR_NULL: CTX}
 ANY_CALLER = -1                  # STACK frame: some caller's frame, not known which
-POINTERS = frozenset((MEM, STACK, MAP_VALUE, CTX))          # may be dereferenced
+POINTERS = frozenset((MEM, STACK, MAP_VALUE, MAP_KEY, CTX))     # may be dereferenced
 # a number the zone may relate: a scalar's value, a pointer's offset; MIXED's raw value
-NUMERIC = frozenset((SCALAR, MEM, STACK, MAP_VALUE, CTX, MIXED))
+NUMERIC = frozenset((SCALAR, MEM, STACK, MAP_VALUE, MAP_KEY, CTX, MIXED))
 
 
 class Value:
@@ -127,7 +133,7 @@ class Value:
         lo, hi = self.smin, self.smax
         offset = (f"off={lo}" if lo == hi else
                   f"off=[{'?' if lo <= -BIG else lo},{'?' if hi >= BIG else hi}]")
-        if kind in (MAP_VALUE, MAP_OR_NULL):     # (a field's pointer or NULL: its offset)
+        if kind in (MAP_VALUE, MAP_OR_NULL, MAP_KEY):  # (a field's pointer or NULL: its offset)
             return f"{kind}[{_map_names(self.maps)}]({offset})"
         if kind == STACK:
             where = "fp" if self.frame == 0 else \
@@ -254,6 +260,8 @@ def _null_or_value(a: Value, b: Value) -> Value | None:
         return Value(MEM_OR_NULL, 0, U64, a.smin, a.smax)
     if a.kind == MAP_PTR:   # `map = tcp ? &tcp_map : NULL`: the same, for a map
         return Value(MAP_PTR_OR_NULL, 0, 0, 0, 0, maps=a.maps)
+    if a.kind == CTX:       # `data->ctx = skb` at one call site, 0 at another
+        return Value(CTX_OR_NULL, 0, U64, a.smin, a.smax)
     return None
 
 
@@ -282,12 +290,14 @@ def _found_or_looked_up(a: Value, b: Value) -> Value | None:
 def _pointer_or_null(a: Value, b: Value) -> Value | None:
     """A buffer pointer or NULL on one path and a buffer pointer on the other: a buffer
     pointer or NULL, at either offset; a map or NULL and a map: a map or NULL, either
-    of them."""
+    of them; the context or NULL and the context: the context or NULL."""
     kinds = {a.kind, b.kind}
     if kinds == {MEM, MEM_OR_NULL}:
         return Value(MEM_OR_NULL, 0, U64, min(a.smin, b.smin), max(a.smax, b.smax))
     if kinds == {MAP_PTR, MAP_PTR_OR_NULL}:
         return Value(MAP_PTR_OR_NULL, 0, 0, 0, 0, maps=a.maps | b.maps)
+    if kinds == {CTX, CTX_OR_NULL}:
+        return Value(CTX_OR_NULL, 0, U64, min(a.smin, b.smin), max(a.smax, b.smax))
     return None
 
 

@@ -17,7 +17,8 @@ from __future__ import annotations
 from ..context import CONTEXTS, context_field
 from ..isa import MAX_CALL_DEPTH, STACK_SIZE, Kind
 from ..maps import RingBuf
-from .domain import (ANY_CALLER, CTX, FUNC, MAP_OR_NULL, MAP_PTR, MAP_PTR_OR_NULL, MAP_VALUE,
+from .domain import (ANY_CALLER, CTX, CTX_OR_NULL, FUNC, MAP_KEY, MAP_OR_NULL, MAP_PTR,
+                     MAP_PTR_OR_NULL, MAP_VALUE,
                      MAX_LEN, MEM, MEM_OR_NULL, MIXED, NUMERIC, PACKET_OR_NUMBER, POINTERS,
                      S64_MAX, S64_MIN, SCALAR, STACK, Value, const, map_indices, pointer,
                      scalar)
@@ -25,7 +26,8 @@ from .state import FULL_FRAME, LEN, META, State, frame_bits, outer_slot, slot_de
 
 __all__ = ["MemoryRules"]
 
-_LEAKS = POINTERS | {MAP_PTR, MAP_OR_NULL, MAP_PTR_OR_NULL, MEM_OR_NULL, MIXED, FUNC}
+_LEAKS = POINTERS | {MAP_PTR, MAP_OR_NULL, MAP_PTR_OR_NULL, MEM_OR_NULL, CTX_OR_NULL, MIXED,
+                     FUNC}
 
 
 def pointer_slots(st: State, depth: int, lo: int, end: int) -> list[int]:
@@ -62,11 +64,13 @@ class MemoryRules:
         if base.kind == CTX:
             self._context_access(pc, insn, st, base, writes)
             return
-        if base.kind in (MAP_PTR, MAP_OR_NULL, MAP_PTR_OR_NULL, FUNC):
+        if base.kind in (MAP_PTR, MAP_OR_NULL, MAP_PTR_OR_NULL, FUNC, CTX_OR_NULL):
             what = "a map handle, not memory" if base.kind == MAP_PTR else \
                 "a subprogram's address, not memory" if base.kind == FUNC else \
                 "a map value or NULL: compare it with 0 before using it" \
-                if base.kind == MAP_OR_NULL else "a map (from a map of maps) or NULL"
+                if base.kind == MAP_OR_NULL else \
+                "the context or NULL: compare it with 0 before using it" \
+                if base.kind == CTX_OR_NULL else "a map (from a map of maps) or NULL"
             self.fail(pc, f"r{base_reg} is {what}")
         if base.kind == MEM_OR_NULL and self.mode == "strict":
             # checked mode checks it at run time, as any access it cannot prove
@@ -76,6 +80,8 @@ class MemoryRules:
         ok = not packet_only and self._in_bounds(st, base_reg, base, off, size)
         if base.kind == MAP_VALUE:
             self._map_value_rules(pc, base_reg, base, off, size, ok, writes)
+        elif base.kind == MAP_KEY:
+            self._map_key_rules(pc, base_reg, base, off, size, ok, writes)
         if self.mode == "strict" and base.kind == STACK and base.frame >= 0:
             self._pointer_bytes(pc, insn, st, base.frame, lo, hi, size)
         self._fact(self._note_access, pc, base, ok, lo, hi, size)
@@ -146,8 +152,8 @@ class MemoryRules:
         """The final pass's facts about an access: proven or not, its region, the
         extent of an unproven buffer access, a proven one's varying offset."""
         self.accesses[pc] = ok
-        region = self.regions[pc] = {MEM: "mem", STACK: "stack", MAP_VALUE: "map"}.get(
-            base.kind)
+        region = self.regions[pc] = {MEM: "mem", STACK: "stack", MAP_VALUE: "map",
+                                     MAP_KEY: "key"}.get(base.kind)
         if not ok and region != "mem":
             # a run-time check that admits the live frames: any of their bytes
             self._note_stack_reach(STACK_SIZE)
@@ -194,6 +200,8 @@ class MemoryRules:
             return rel is not None and rel + off + size <= 0
         if v.kind == MAP_VALUE:
             return lo >= 0 and hi + size <= self._value_size(v)
+        if v.kind == MAP_KEY:
+            return lo >= 0 and hi + size <= self._key_size(v)
         return False
 
     def _constant_data(self, insn, st: State, base: Value, offset: int, size: int):
@@ -218,6 +226,24 @@ class MemoryRules:
         ring buffer record the size reserved (0 when that was not a constant)."""
         return min(v.frame if isinstance(self.maps[i], RingBuf) else self.maps[i].value_size
                    for i in map_indices(v.maps))
+
+    def _key_size(self, v: Value) -> int:
+        """Bytes a map key pointer may reach: the smallest key of its maps."""
+        return min(self.maps[i].key_size for i in map_indices(v.maps))
+
+    def _map_key_rules(self, pc: int, reg: int, base: Value, off: int, size: int, ok: bool,
+                       writes: bool) -> None:
+        """A key bpf_for_each_map_elem points its callback at is read, never written,
+        and every read is proven inside it, in every mode: the kernel proves them too,
+        and the engines keep no run-time check for keys (a varying offset is clamped
+        against speculation as any proven one: bpfjit.speculation)."""
+        names = ", ".join(repr(self.maps[i].name) for i in map_indices(base.maps))
+        if writes:
+            self.fail(pc, f"r{reg} points to a key of map {names}, which a program may "
+                          f"read but not write (as in the kernel)")
+        if not ok:
+            self.fail(pc, f"r{reg}{off:+d} is outside the {self._key_size(base)}-byte key of "
+                          f"map {names} ({size}-byte read at {base.smin + off})")
 
     def _map_value_rules(self, pc: int, reg: int, base: Value, off: int, size: int, ok: bool,
                          writes: bool) -> None:

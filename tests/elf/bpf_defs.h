@@ -22,6 +22,8 @@ typedef signed long long s64;
 #define BPF_MAP_TYPE_ARRAY 2
 #define BPF_MAP_TYPE_PROG_ARRAY 3
 #define BPF_MAP_TYPE_PERF_EVENT_ARRAY 4
+#define BPF_MAP_TYPE_PERCPU_HASH 5
+#define BPF_MAP_TYPE_PERCPU_ARRAY 6
 #define BPF_MAP_TYPE_LRU_HASH 9
 #define BPF_MAP_TYPE_LPM_TRIE 11
 #define BPF_MAP_TYPE_ARRAY_OF_MAPS 12
@@ -118,6 +120,8 @@ static long (*bpf_timer_cancel)(struct bpf_timer *timer) = (void *)172;
 #define CLOCK_MONOTONIC 1
 static long (*bpf_loop)(u32 nr_loops, void *callback_fn, void *callback_ctx,
                         u64 flags) = (void *)181;
+static long (*bpf_for_each_map_elem)(void *map, void *callback_fn, void *callback_ctx,
+                                    u64 flags) = (void *)164;
 #define BPF_F_CURRENT_CPU 0xffffffffULL
 
 /* the XDP context and actions */
