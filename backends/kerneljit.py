@@ -49,8 +49,9 @@ _UNSUPPORTED = {Kind.CALLX: "calls a helper", Kind.CALL_BTF: "calls a kernel fun
 # map_lookup_elem, map_update_elem, map_delete_elem: the helpers a run may call
 MAP_HELPERS = frozenset((1, 2, 3))
 # the helpers the kernel engine's programs call: the map helpers, bpf_loop,
-# bpf_for_each_map_elem, bpf_spin_lock/unlock and the bpf_timer helpers (their maps' twins are described in BTF:
-# bpfsys.value_fields_btf; the kernel fires the timers itself, as time passes)
+# bpf_for_each_map_elem, bpf_spin_lock/unlock and the bpf_timer helpers (their maps'
+# twins are described in BTF: bpfsys.value_fields_btf; the kernel fires the timers
+# itself, as time passes)
 TIMER_HELPERS = frozenset((169, 170, 171, 172))
 _HELPERS_RUN = MAP_HELPERS | {BPF_LOOP, FOR_EACH_MAP_ELEM, 93, 94} | TIMER_HELPERS
 # and an XDP program's helpers on its own frame: csum_diff, xdp_adjust_head,
@@ -66,8 +67,8 @@ _TC = ("sched_cls", "sched_act")
 
 def _refuse(reason: str) -> BpfError:
     return BpfError(f"the kernel engine runs plain, XDP and tc programs that call no helper "
-                    f"but the map helpers, bpf_loop, the spin locks, the timers and (XDP, "
-                    f"tc) the packet's own; this one {reason}")
+                    f"but the map helpers, bpf_loop, for_each_map_elem, the spin locks, the "
+                    f"timers and (XDP, tc) the packet's own; this one {reason}")
 
 
 def _with_map_fds(code: bytes, fds: list[int]) -> bytes:

@@ -217,11 +217,38 @@ class CallLowering:
         for i in range(1, 6):
             self.set(i, zero)
 
-    def _for_each(self, callback: int, index: int) -> None:
-        """bpf_for_each_map_elem(map `index`, callback, r3, r4) in IR: call the callback
-        subprogram with (map, &key, &value, r3) for each element in slot order (an
-        array's every slot; a hash map's slots holding a key: its `next` routine) until
-        it returns non-zero; r0 = the elements visited, or -EINVAL for flags."""
+    def _for_each(self, callback: int, indices: tuple[int, ...]) -> None:
+        """bpf_for_each_map_elem(map, callback, r3, r4) in IR: a walk of the map r1's
+        handle names (one of `indices`: the verifier proved it is one of them), or
+        -EINVAL for flags; r0 = the elements visited."""
+        b = self.b
+        zero = const(I64, 0)
+        done = self.func.append_basic_block("each_done")
+        results = [(const(I64, -errno.EINVAL), b.block)]
+        walk = self.func.append_basic_block("each_dispatch")
+        b.cbranch(b.icmp_unsigned("!=", self.get(4), zero), done, walk)
+        for i, index in enumerate(indices):
+            b.position_at_end(walk)
+            if i + 1 < len(indices):
+                this = self.func.append_basic_block("each_map")
+                walk = self.func.append_basic_block("each_dispatch")
+                b.cbranch(b.icmp_unsigned("==", self.get(1), const(I64, map_handle(index))),
+                          this, walk)
+                b.position_at_end(this)
+            self._walk(callback, index, done, results)
+        b.position_at_end(done)
+        result = b.phi(I64, name="each_result")
+        for value, block in results:
+            result.add_incoming(value, block)
+        self.set(0, result)
+        for i in range(1, 6):
+            self.set(i, zero)
+
+    def _walk(self, callback: int, index: int, done, results: list) -> None:
+        """Call the callback subprogram with (map, &key, &value, r3) for each element of
+        map `index` in slot order (an array's every slot; a hash map's slots holding a
+        key: its `next` routine) until it returns non-zero, then branch to `done`,
+        adding (the elements visited, block) to `results`."""
         b = self.b
         the_map = self.m.prog.maps.list[index]
         limit = const(I64, the_map.max_entries)
@@ -229,21 +256,18 @@ class CallLowering:
         keys, stride = self.m.key_address(index), const(I64, the_map.key_area()[1])
         values, size = self.m.map_address(index), const(I64, the_map.value_size)
         handle, ctx = const(I64, map_handle(index)), self.get(3)
-        walk = None if the_map.spec.type in ARRAY_TYPES else \
+        following = None if the_map.spec.type in ARRAY_TYPES else \
             self.m.hash_operation(index, "next")
 
         def first_from(slot):
-            return slot if walk is None else b.call(walk[0], [walk[1], slot])
+            return slot if following is None else b.call(following[0], [following[1], slot])
 
-        entry = b.block
-        start = self.func.append_basic_block("each_start")
+        first = first_from(zero)
+        start = b.block
         body = self.func.append_basic_block("each_body")
         advance = self.func.append_basic_block("each_advance")
-        done = self.func.append_basic_block("each_done")
-        b.cbranch(b.icmp_unsigned("!=", self.get(4), zero), done, start)
-        b.position_at_end(start)
-        first = first_from(zero)
         b.cbranch(b.icmp_unsigned("<", first, limit), body, done)
+        results.append((zero, start))
         b.position_at_end(body)
         slot, visited = b.phi(I64, name="each_slot"), b.phi(I64, name="each_visited")
         slot.add_incoming(first, start)
@@ -252,22 +276,14 @@ class CallLowering:
         value = b.add(values, b.mul(slot, size))
         r0 = self._call_subprogram(callback, [handle, key, value, ctx, zero], self.frame_lo)
         made = b.add(visited, const(I64, 1))
-        called = b.block
+        results.append((made, b.block))
         b.cbranch(b.icmp_unsigned("!=", r0, zero), done, advance)
         b.position_at_end(advance)
-        following = first_from(b.add(slot, const(I64, 1)))
-        slot.add_incoming(following, advance)
+        after = first_from(b.add(slot, const(I64, 1)))
+        slot.add_incoming(after, advance)
         visited.add_incoming(made, advance)
-        b.cbranch(b.icmp_unsigned("<", following, limit), body, done)
-        b.position_at_end(done)
-        result = b.phi(I64, name="each_result")
-        result.add_incoming(const(I64, -errno.EINVAL), entry)
-        result.add_incoming(zero, start)
-        result.add_incoming(made, called)
-        result.add_incoming(made, advance)
-        self.set(0, result)
-        for i in range(1, 6):
-            self.set(i, zero)
+        results.append((made, advance))
+        b.cbranch(b.icmp_unsigned("<", after, limit), body, done)
 
     def _exit(self, pc, insn) -> None:
         self.ret(self.get(0))

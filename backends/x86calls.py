@@ -331,20 +331,36 @@ class CallLowering:
         a("XOR", r32(r[0]), r32(r[0]))
         a.label(done)
 
-    def _for_each(self, callback: int, index: int) -> None:
-        """bpf_for_each_map_elem(map `index`, callback, r3, r4): call the callback
-        subprogram with (map, &key, &value, r3) for each element in slot order (an
-        array's every slot; a hash map's slots holding a key, found by its `next`
-        routine) until it returns non-zero; r0 = the elements visited, or -EINVAL for
-        flags.  The slot to look from, the count and ctx live on the native stack."""
+    def _for_each(self, callback: int, indices: tuple[int, ...]) -> None:
+        """bpf_for_each_map_elem(map, callback, r3, r4): a walk of the map r1's handle
+        names (one of `indices`: the verifier proved it is one of them), or -EINVAL for
+        flags; r0 = the elements visited."""
+        a, r = self.a, self.reg
+        done = a.new_label()
+        a("MOV", r[0], -errno.EINVAL)                   # mov r0, -EINVAL
+        a("TEST", r[4], r[4])                           # flags?
+        a.jump("ne", done)
+        for i, index in enumerate(indices):
+            other = a.new_label()
+            if i + 1 < len(indices):
+                self._load_constant(S2, map_handle(index))
+                a("CMP", r[1], S2)                      # r1 names this map?
+                a.jump("ne", other)
+            self._walk(callback, index)
+            a.jump("jmp", done)
+            a.label(other)
+        a.label(done)
+
+    def _walk(self, callback: int, index: int) -> None:
+        """Call the callback subprogram with (map, &key, &value, r3) for each element of
+        map `index` in slot order (an array's every slot; a hash map's slots holding a
+        key, found by its `next` routine) until it returns non-zero; r0 = the elements
+        visited.  The slot to look from, the count and ctx live on the native stack."""
         a, r, fp = self.a, self.reg, self.fp
         the_map = self.prog.maps.list[index]
         stride = the_map.key_area()[1]
         kind = None if the_map.spec.type in ARRAY_TYPES else routine_kind(the_map)
-        done, loop, stop = (a.new_label() for _ in range(3))
-        a("MOV", r[0], -errno.EINVAL)                   # mov r0, -EINVAL
-        a("TEST", r[4], r[4])                           # flags?
-        a.jump("ne", done)
+        loop, stop = a.new_label(), a.new_label()
         saved = self._save_for_call(callback, 3)
         a("PUSH", r[3])                                 # [rsp + 16] = ctx
         a("PUSH", 0)                                    # [rsp + 8] = elements visited
@@ -385,7 +401,6 @@ class CallLowering:
         a("MOV", r[0], Mem(8, "rsp", 8))                # r0 = the elements visited
         a("ADD", fp, STACK_SIZE)
         self._restore_after_call(saved)
-        a.label(done)
 
     def _exit(self, pc: int, insn) -> None:
         self.a("RET")

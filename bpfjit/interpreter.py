@@ -64,7 +64,8 @@ class RunState:
         self.remaining = budget
         self.helpers = helpers
         self.calls_left = self.calls_limit = helper_calls
-        # bpf_loops running: [index, trips, ctx]; for_each_map_elems: [slot, visited, ctx]
+        # bpf_loops running: [index, trips, ctx]; for_each_map_elems: [slot, visited, ctx,
+        # the map's walk, its handle]
         self.loops: list[list[int]] = []
 
 
@@ -223,21 +224,25 @@ def _loop_steps(pc: int, target: int, back: int) -> tuple[Step, Step]:
     return call, returned
 
 
-def _for_each_steps(pc: int, target: int, back: int, the_map, index: int
+def _for_each_steps(pc: int, target: int, back: int, maps: list, indices: tuple[int, ...]
                     ) -> tuple[Step, Step]:
-    """bpf_for_each_map_elem at `pc` over `the_map` (the program's map `index`), calling
-    the subprogram at `target` with (map, key, value, ctx) for each element in slot
-    order (Map.next_slot): the call's step, and the step each trip returns to."""
+    """bpf_for_each_map_elem at `pc` over the map r1 names (one of the program's maps
+    `indices`), calling the subprogram at `target` with (map, key, value, ctx) for each
+    element in slot order (Map.next_slot): the call's step, and the step each trip
+    returns to."""
     nxt = pc + 1
     enter = _frame_step(pc, target, back)
-    handle, limit = map_handle(index), the_map.max_entries
-    values, value_size = MAP_BASE + (index << 32), the_map.value_size
-    keys, stride = KEY_BASE + (index << 32), the_map.key_area()[1]
-    next_slot = the_map.next_slot
+    walks = {}                  # handle -> (map, keys base, key stride, values base)
+    for index in indices:
+        the_map = maps[index]
+        walks[map_handle(index)] = (the_map, KEY_BASE + (index << 32),
+                                    the_map.key_area()[1], MAP_BASE + (index << 32))
 
-    def trip(r, st, slot: int, ctx: int) -> int:
-        r[1], r[2], r[3], r[4], r[5] = handle, keys + slot * stride, \
-            values + slot * value_size, ctx, 0
+    def trip(r, st, walk: list) -> int:
+        the_map, keys, stride, values = walk[3]
+        slot = walk[0]
+        r[1], r[2], r[3], r[4], r[5] = walk[4], keys + slot * stride, \
+            values + slot * the_map.value_size, walk[2], 0
         return enter(r, st)
 
     def done(r, visited: int) -> int:
@@ -249,26 +254,31 @@ def _for_each_steps(pc: int, target: int, back: int, the_map, index: int
         if st.calls_left <= 0:              # one helper call of the allowance
             raise HelperCallsExceeded(pc, st.calls_limit)
         st.calls_left -= 1
-        if r[2] != target:
+        if r[2] != target or r[1] not in walks:
             raise traps.helper_failed(pc, FOR_EACH_MAP_ELEM, BpfError(
-                f"r2 holds {r[2]:#x}, not the callback the verifier found (pc {target})"))
+                f"r1, r2 hold {r[1]:#x}, {r[2]:#x}: not a map and the callback the "
+                f"verifier found (pc {target})"))
         if r[4]:
             return done(r, -errno.EINVAL & M64)
-        slot = next_slot(0)
-        if slot >= limit:
+        found = walks[r[1]]
+        slot = found[0].next_slot(0)
+        if slot >= found[0].max_entries:
             return done(r, 0)
-        st.loops.append([slot, 0, r[3]])
-        return trip(r, st, slot, r[3])
+        walk = [slot, 0, r[3], found, r[1]]      # [slot, visited, ctx, map, handle]
+        st.loops.append(walk)
+        return trip(r, st, walk)
 
     def returned(r, st):
         walk = st.loops[-1]
         visited = walk[1] + 1
-        slot = limit if r[0] else next_slot(walk[0] + 1)    # the callback returned 1: stop
-        if slot >= limit:
+        the_map = walk[3][0]
+        # the callback returned 1: stop
+        slot = the_map.max_entries if r[0] else the_map.next_slot(walk[0] + 1)
+        if slot >= the_map.max_entries:
             st.loops.pop()
             return done(r, visited)
         walk[0], walk[1] = slot, visited
-        return trip(r, st, slot, walk[2])
+        return trip(r, st, walk)
     return call, returned
 
 
@@ -460,7 +470,7 @@ class Interpreter(TestRunnable):
                  frames: int = MAX_CALL_DEPTH, helper_calls: int | None = None,
                  stack_used: int | None = None, callbacks: Mapping[int, int] | None = None,
                  packet_accesses: frozenset[int] = frozenset(),
-                 iterated: Mapping[int, int] | None = None):
+                 iterated: Mapping[int, tuple[int, ...]] | None = None):
         check_structure(prog)
         if not isinstance(budget, int) or budget < 1:
             raise BpfError(f"budget must be a positive int, got {budget!r}")
@@ -476,8 +486,8 @@ class Interpreter(TestRunnable):
         self.stack_used = stack_used  # of them, the bytes a run may touch (None: all)
         self._maps = prog.maps.list
         # the keys of the maps it walks (bpf_for_each_map_elem), read-only regions
-        self._keys = [(index, self._maps[index]) for index in sorted(set((iterated or
-                                                                           {}).values()))]
+        walked = {index for indices in (iterated or {}).values() for index in indices}
+        self._keys = [(index, self._maps[index]) for index in sorted(walked)]
         self.helpers = {}
         self._current = threading.local()       # the address space of this thread's run
         if prog.env is not None:                 # the kernel's helpers, on this run's memory
@@ -499,9 +509,8 @@ class Interpreter(TestRunnable):
             elif callbacks and pc in callbacks and insn.kind is Kind.CALL:
                 back = prog.slot_count + len(returns)
                 if iterated and pc in iterated:
-                    index = iterated[pc]
-                    step, back = _for_each_steps(pc, callbacks[pc], back, self._maps[index],
-                                                 index)
+                    step, back = _for_each_steps(pc, callbacks[pc], back, self._maps,
+                                                 iterated[pc])
                 else:
                     step, back = _loop_steps(pc, callbacks[pc], back)
                 returns.append(back)

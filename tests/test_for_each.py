@@ -264,3 +264,99 @@ def test_a_call_through_a_register_is_an_error(engine):
     with pytest.raises(bpfjit.BpfError, match="for_each_map_elem was called through a "
                                               "register"):
         fn(bytearray(16))
+
+
+# ---- a call whose map is one of several, chosen at run time ------------------------------
+
+def env_of(*maps):
+    from bpfjit.kernel import KernelEnv
+    from bpfjit.maps import MapTable
+    return KernelEnv(MapTable(list(maps)))
+
+
+# r0 = the sum of the values walked << 32 | the elements visited; the callback adds the
+# value to the u64 at ctx (r10 - 8)
+SUM_CALLBACK = """
+    ldxdw %r1, [%r4]
+    ldxdw %r2, [%r3]
+    add %r1, %r2
+    stxdw [%r4], %r1
+    mov %r0, 0
+    exit
+"""
+
+
+def test_one_call_for_either_of_two_maps_walks_the_one_in_r1(engine):
+    # clang merges `if (c) for_each(&a, cb, ...); else for_each(&b, cb, ...)` into one
+    # call whose r1 is either map (the kernel learned to take it, too)
+    from bpfjit.maps import MapSpec, make_map
+    a = make_map(MapSpec("a", 2, 4, 8, 4))
+    b = make_map(MapSpec("b", 1, 4, 8, 8))
+    for i, value in enumerate((3, 5, 7, 11)):
+        a[i] = value
+    for key, value in ((40, 100), (7, 200), (1000, 300)):
+        b[key] = value
+    prog = bpfjit.Program(bpfjit.assemble(f"""
+        stdw [%r10-8], 0
+        ldxb %r2, [%r1+0]
+        lddw %r1, map_by_fd(0)
+        jeq %r2, 0, +2
+        lddw %r1, map_by_fd(1)
+        lddw %r2, code_addr(callback)
+        mov %r3, %r10
+        add %r3, -8
+        mov %r4, 0
+        call 164
+        ldxdw %r1, [%r10-8]
+        lsh %r1, 32
+        or %r0, %r1
+        exit
+    callback:
+        {SUM_CALLBACK}
+    """).insns, env=env_of(a, b))
+    verified = bpfjit.verify(prog, helpers=bpfjit.helper_ids(prog), cache=False)
+    assert verified.iterated == {12: (0, 1)}
+    fn = bpfjit.compile(prog, engine)
+    assert fn(bytearray(16)) == (3 + 5 + 7 + 11) << 32 | 4
+    assert fn(bytearray([1]) + bytes(15)) == (100 + 200 + 300) << 32 | 3
+
+
+def test_an_inner_map_of_a_map_of_maps_is_walked(engine):
+    # cilium's multicast delivery walks the subscribers of a group: an inner hash map
+    # looked up in an outer map of maps, any of the maps fitting its inner definition
+    from bpfjit.maps import ArrayOfMaps, MapSpec, make_map
+    inner_spec = MapSpec("subscribers", 1, 4, 8, 8)
+    outer = ArrayOfMaps(MapSpec("groups", 12, 4, 4, 2, inner=inner_spec))
+    first, second = make_map(inner_spec), make_map(MapSpec("others", 1, 4, 8, 8))
+    env = env_of(outer, first, second)
+    outer[0], outer[1] = first, second
+    first[1], first[2] = 10, 20
+    second[9] = 1000
+    prog = bpfjit.Program(bpfjit.assemble(f"""
+        stdw [%r10-8], 0
+        ldxb %r2, [%r1+0]
+        stxw [%r10-12], %r2
+        lddw %r1, map_by_fd(0)
+        mov %r2, %r10
+        add %r2, -12
+        call 1
+        jeq %r0, 0, none
+        mov %r1, %r0
+        lddw %r2, code_addr(callback)
+        mov %r3, %r10
+        add %r3, -8
+        mov %r4, 0
+        call 164
+        ldxdw %r1, [%r10-8]
+        lsh %r1, 32
+        or %r0, %r1
+        exit
+    none:
+        mov %r0, 0
+        exit
+    callback:
+        {SUM_CALLBACK}
+    """).insns, env=env)
+    fn = bpfjit.compile(prog, engine)
+    assert [fn(bytes([group]) + bytes(15)) for group in (0, 1, 5)] == \
+        [30 << 32 | 2, 1000 << 32 | 1, 0]

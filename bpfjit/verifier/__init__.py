@@ -76,8 +76,8 @@ class VerifiedProgram:
     source: Program | None = field(default=None, compare=False, repr=False)
     # bpf_loop call pc -> the pc of the callback subprogram it calls (r2's FUNC value)
     callbacks: dict[int, int] = field(default_factory=dict)
-    # the bpf_for_each_map_elem calls among them -> the map (index) each walks
-    iterated: dict[int, int] = field(default_factory=dict)
+    # the bpf_for_each_map_elem calls among them -> the maps (indices) r1 may name there
+    iterated: dict[int, tuple[int, ...]] = field(default_factory=dict)
 
     @property
     def stack_used(self) -> int:
@@ -350,7 +350,8 @@ def _from_record(prog: Program, mode: str, record: dict) -> VerifiedProgram | No
             stack_depth=_rounded_depth(int(record["stack_depth"])),
             source=prog,
             callbacks={int(pc): int(target) for pc, target in record["callbacks"]},
-            iterated={int(pc): int(index) for pc, index in record["iterated"]})
+            iterated={int(pc): tuple(int(i) for i in maps)
+                      for pc, maps in record["iterated"]})
         maps = [prog.maps.list[i] for i in frozen]
     except (KeyError, TypeError, ValueError, IndexError):
         return None

@@ -293,7 +293,7 @@ class Analysis(AluRules, MemoryRules, BranchRules, CallRules, CallbackRules, Loc
         # map_lookup_elem / update_elem / delete_elem pc -> the map, if a JIT may do it
         self.map_calls: dict[int, tuple[int, ...] | None] = {}
         self.callbacks: dict[int, int] = {}        # bpf_loop pc -> its callback's pc
-        self.iterated: dict[int, int] = {}         # for_each_map_elem pc -> its map
+        self.iterated: dict[int, tuple[int, ...]] = {}  # for_each_map_elem pc -> maps
         # bpf_timer_set_callback pc, the callback's pc, the timer's map (verifier.timers)
         self.timer_callbacks: set[tuple[int, int, int]] = set()
         self.constant_maps: set[int] = set()       # read-only data whose values it used

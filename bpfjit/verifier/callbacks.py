@@ -11,7 +11,9 @@ is seen by the next trip), widened after a few rounds.  As in the kernel, the ca
 must return 0 or 1.
 
 `bpf_for_each_map_elem(map, callback, ctx, flags)` is the same loop over the elements
-of one known map (an array, hash or LRU hash, per-CPU or not): the callback gets r1 =
+of the map in r1 (an array, hash or LRU hash, per-CPU or not; one of several known
+maps when clang merged calls on different maps, or an inner map of a map of maps, the
+engines then choosing by r1's handle): the callback gets r1 =
 the map, r2 = the element's key (MAP_KEY: read-only, read in bounds at one offset),
 r3 = its value (a map value at offset 0) and r4 = ctx; r0 afterwards is the number of
 elements visited, at most max_entries, or -EINVAL for flags.
@@ -64,17 +66,15 @@ class CallbackRules:
         if handle.kind != MAP_PTR:
             self.fail(pc, f"{name} takes a map in r1 (lddw rX, map), not {handle.describe()}")
         indices = map_indices(handle.maps)
-        if len(indices) != 1:
-            names = ", ".join(repr(self.maps[i].name) for i in indices)
-            self.fail(pc, f"{name} takes one map known at the call, not one of {names}")
-        the_map = self.maps[indices[0]]
-        if not the_map.ITERABLE:
-            kinds = ", ".join(MAP_TYPE_NAMES[t] for t in (2, 6, 1, 5, 9, 10))
-            self.fail(pc, f"{name} walks {kinds} maps, not {the_map.name!r} "
-                          f"({the_map.spec.type_name})")
+        for index in indices:       # (several: clang merged calls, or a map of maps)
+            the_map = self.maps[index]
+            if not the_map.ITERABLE:
+                kinds = ", ".join(MAP_TYPE_NAMES[t] for t in (2, 6, 1, 5, 9, 10))
+                self.fail(pc, f"{name} walks {kinds} maps, not {the_map.name!r} "
+                              f"({the_map.spec.type_name})")
         self._check_map_use(pc, name, handle, None)
         target = self._callback_arguments(pc, name, fn, ctx, flags)
-        self._fact(self._note_iterated, pc, indices[0])
+        self._fact(self._note_iterated, pc, tuple(indices))
         calls_back = flags.umin == 0
         after = self._after_trips(pc, name, st, target, calls_back,
                                   lambda state: self._element_entry(state, handle))
@@ -82,8 +82,8 @@ class CallbackRules:
             return []
         self._clobber_after_call(after)
         low = -errno.EINVAL if flags.umax != 0 else 0
-        after.forget_register(0, scalar(smin=low, smax=the_map.max_entries if calls_back
-                                        else 0))
+        most = max(self.maps[i].max_entries for i in indices)
+        after.forget_register(0, scalar(smin=low, smax=most if calls_back else 0))
         return [(pc + 1, after)]
 
     def _callback_arguments(self, pc: int, name: str, fn: Value, ctx: Value,
@@ -165,5 +165,5 @@ class CallbackRules:
     def _note_callback(self, pc: int, target: int) -> None:
         self.callbacks[pc] = target
 
-    def _note_iterated(self, pc: int, index: int) -> None:
-        self.iterated[pc] = index
+    def _note_iterated(self, pc: int, indices: tuple[int, ...]) -> None:
+        self.iterated[pc] = tuple(sorted(set(self.iterated.get(pc, ())) | set(indices)))
