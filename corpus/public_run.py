@@ -34,6 +34,7 @@ HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE.parent))
 
 import bpfjit  # noqa: E402
+from elftools.common.exceptions import ELFError  # noqa: E402
 from bpfjit.maps import ArrayMap  # noqa: E402
 from bpfjit.progtypes import section_type  # noqa: E402
 
@@ -125,9 +126,13 @@ def _names_type(section: str) -> bool:
 def _undefined(path: Path) -> set[str]:
     """The symbols an object leaves to its loader (the constants `--constant` fills)."""
     from elftools.elf.elffile import ELFFile
-    with open(path, "rb") as f:
-        return {sym.name for sym in ELFFile(f).get_section_by_name(".symtab").iter_symbols()
-                if sym["st_shndx"] == "SHN_UNDEF" and sym.name}
+    try:
+        with open(path, "rb") as f:
+            symbols = ELFFile(f).get_section_by_name(".symtab")
+            return {sym.name for sym in (symbols.iter_symbols() if symbols else ())
+                    if sym["st_shndx"] == "SHN_UNDEF" and sym.name}
+    except (ELFError, OSError):
+        return set()            # (the loader says what is wrong with it)
 
 
 def check(path: Path, section: str, function: str, types: dict[str, str],
@@ -229,7 +234,12 @@ def main() -> None:
     for path in args.objects:
         undefined = _undefined(path)
         given = {name: value for name, value in constants.items() if name in undefined}
-        for section, function in programs(path):
+        try:
+            found = programs(path)
+        except (ELFError, OSError) as exc:          # (a truncated file, say)
+            print(f"{path.name}: not an object this script can read ({exc})")
+            continue
+        for section, function in found:
             if section.startswith(_TRACING):
                 print(f"{path.name} {section}/{function}: not a packet program")
                 continue

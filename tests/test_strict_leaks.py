@@ -45,6 +45,10 @@ LAUNDERED = {
     "div": ("mov %r0, %r1\ndiv %r0, 4096\nexit", 1, "div on a pointer"),
     "mod": ("mov %r0, %r1\nmod %r0, 4096\nexit", 1, "mod on a pointer"),
     "mov32": ("mov32 %r0, %r1\nexit", 0, "mov32 on a pointer"),
+    "mov32, then less a stack address": ("mov32 %r0, %r1\nsub32 %r0, %r10\nexit", 1,
+                                         "sub32 on a pointer"),
+    "mov32, then something else": ("mov32 %r0, %r1\nadd32 %r0, 1\nexit", 0,
+                                   "mov32 on a pointer"),
     "add32": ("mov %r0, %r1\nadd32 %r0, 1\nexit", 1, "add32 on a pointer"),
     "pointer as the operand": ("mov %r0, 3\nmul %r0, %r1\nexit", 1, "mul on a pointer"),
     "neg": ("mov %r0, %r1\nneg %r0\nexit", 1, "neg on a pointer"),
@@ -110,6 +114,10 @@ ALLOWED = {
                                   "jgt %r1, %r3, +1\nmov %r0, 1\nexit",
     "overwritten whole": "stxdw [%r10-8], %r1\nstdw [%r10-8], 5\nldxw %r0, [%r10-8]\nexit",
     "a dead join": "mov %r3, 5\njeq %r2, 0, +1\nmov %r3, %r1\nmov %r0, 0\nexit",
+    # clang's `(u32)(data_end - data)`: the low half of one pointer, at once less the
+    # other's (a public XDP firewall; tailscale's STUN responder)
+    "an offset within the buffer, in 32 bits": "mov %r3, %r1\nadd %r3, %r2\n"
+                                               "mov32 %r0, %r3\nsub32 %r0, %r1\nexit",
 }
 
 
@@ -143,6 +151,23 @@ def test_a_pointer_may_not_be_stored_into_the_context():
                           env=env, context="skb", prog_type="sched_cls")
     error = strict_refuses(prog)
     assert error.pc == 0 and "stores a pointer into the context" in str(error)
+
+
+def test_a_32_bit_difference_of_buffer_pointers_is_the_length(engine):
+    # r0 = (u32)(end - data), then a byte 19 read under r0 >= 20: proven (the
+    # difference is the buffer's length), and every engine computes the length
+    prog = bpfjit.assemble("""
+        mov %r3, %r1
+        add %r3, %r2
+        mov32 %r0, %r3
+        sub32 %r0, %r1
+        jlt %r0, 20, +1
+        ldxb %r4, [%r1+19]
+        exit
+    """)
+    verified = verify(prog, mode="strict")
+    assert 5 in verified.proven
+    assert bpfjit.compile(prog, engine)(bytearray(37)) == 37
 
 
 def test_checked_mode_still_runs_laundered_addresses(engine):

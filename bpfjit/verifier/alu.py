@@ -15,14 +15,16 @@ from __future__ import annotations
 
 from .. import semantics as sem
 from ..isa import LDDW_CODE, LDDW_MAP, LDDW_MAP_VALUE, LDDW_PSEUDO, Kind
-from .domain import (BIG, FUNC, M32, MAP_OR_NULL, MAP_PTR, MAP_VALUE, MIXED, NUMERIC, SCALAR,
-                     U64, Value, const, pointer, same_region, scalar, top_scalar)
+from .domain import (BIG, CTX, FUNC, M32, MAP_OR_NULL, MAP_PTR, MAP_VALUE, MEM, MIXED, NUMERIC,
+                     SCALAR, STACK, U64, Value, const, pointer, same_region, scalar,
+                     top_scalar)
 from .intervals import alu_result, fits_signed
 from .state import LEN, State
 from .zone import MIRROR
 
 __all__ = ["AluRules"]
 
+_REGIONS = (MEM, STACK, CTX)       # pointers whose differences are offsets (same_region)
 
 
 def _signed(value: int, width: int = 64) -> int:
@@ -161,6 +163,14 @@ class AluRules:
         if op == "and" and src_reg is None and old.kind == SCALAR and \
                 _keeps(old, insn.imm, width):
             return          # x & (2^k - 1) of an x below 2^k: x, relations and all
+        if op == "mov" and width == 32 and src_reg is not None and \
+                src.kind in _REGIONS and self._less_a_pointer_next(pc, dst):
+            # clang's `(u32)(data_end - data)`: the low half of a pointer, from which the
+            # next instruction subtracts a pointer (in 32 bits: only low halves count);
+            # the pointer stands for its low half that one step, and the difference of
+            # offsets is the result (anything else at pc + 1 turns it into a number)
+            st.copy_register(dst, src_reg, src)
+            return
         pointers = src.kind != SCALAR or (old is not None and old.kind != SCALAR)
         if pointers:
             if width == 64 and op in ("add", "sub") and old is not None:
@@ -364,6 +374,16 @@ class AluRules:
                     lo = o - down
         if lo is not None or hi is not None:
             st.clamp(var, lo, hi)
+
+    def _less_a_pointer_next(self, pc: int, dst: int) -> bool:
+        """Whether the instruction after `pc` is `sub32 dst, rX` with rX a register
+        other than dst (the pointer subtracted is checked there: same_region)."""
+        following = pc + 1
+        if not (following < self.prog.slot_count and self.prog.is_insn_start(following)):
+            return False
+        insn = self.prog.at(following)
+        return insn.kind is Kind.ALU and insn.spec.op == "sub" and insn.spec.width == 32 \
+            and insn.spec.source == "reg" and insn.dst == dst and insn.src != dst
 
     def _leak(self, pc: int, what: str) -> None:
         """Strict mode: `what` would turn an address into a number the program could
