@@ -48,12 +48,14 @@ _UNSUPPORTED = {Kind.CALLX: "calls a helper", Kind.CALL_BTF: "calls a kernel fun
                 Kind.LD_PACKET: "uses a legacy packet load"}
 # map_lookup_elem, map_update_elem, map_delete_elem: the helpers a run may call
 MAP_HELPERS = frozenset((1, 2, 3))
+CPU_ID = 8                      # bpf_get_smp_processor_id
 # the helpers the kernel engine's programs call: the map helpers, bpf_loop,
 # bpf_for_each_map_elem, bpf_spin_lock/unlock and the bpf_timer helpers (their maps'
 # twins are described in BTF: bpfsys.value_fields_btf; the kernel fires the timers
 # itself, as time passes)
 TIMER_HELPERS = frozenset((169, 170, 171, 172))
-_HELPERS_RUN = MAP_HELPERS | {BPF_LOOP, FOR_EACH_MAP_ELEM, 93, 94} | TIMER_HELPERS
+# and bpf_get_smp_processor_id, where the run's CPU is 0, as bpfjit's engines say
+_HELPERS_RUN = MAP_HELPERS | {BPF_LOOP, FOR_EACH_MAP_ELEM, 93, 94, CPU_ID} | TIMER_HELPERS
 # and an XDP program's helpers on its own frame: csum_diff, xdp_adjust_head,
 # xdp_adjust_meta, xdp_adjust_tail, xdp_get_buff_len, xdp_load_bytes, xdp_store_bytes
 _XDP_HELPERS = _HELPERS_RUN | {28, 44, 54, 65, 188, 189, 190}
@@ -67,8 +69,9 @@ _TC = ("sched_cls", "sched_act")
 
 def _refuse(reason: str) -> BpfError:
     return BpfError(f"the kernel engine runs plain, XDP and tc programs that call no helper "
-                    f"but the map helpers, bpf_loop, for_each_map_elem, the spin locks, the "
-                    f"timers and (XDP, tc) the packet's own; this one {reason}")
+                    f"but the map helpers, bpf_loop, for_each_map_elem, get_smp_processor_id, "
+                    f"the spin locks, the timers and (XDP, tc) the packet's own; this one "
+                    f"{reason}")
 
 
 def _with_map_fds(code: bytes, fds: list[int]) -> bytes:
@@ -122,6 +125,9 @@ class KernelProgram(TestRunnable):
         self.kind = "xdp" if program.context == "xdp" else \
             "sched_cls" if program.context == "skb" else "syscall"
         self._reads = reads             # (tc) the socket buffer's fields the program reads
+        # whether it asks which CPU it runs on (bpfjit's engines say 0)
+        self._asks_cpu = any(insn.kind is Kind.CALL and insn.imm == CPU_ID
+                             for _, insn in program)
         self._fds: list[int] = []
         self._twins = KernelMaps(program.maps.list, _maps_named(program))
         self._finalizer = weakref.finalize(self, _close_all, self._fds, self._twins)
@@ -140,6 +146,10 @@ class KernelProgram(TestRunnable):
         if self._twins.maps:
             self._twins.give()
         with on_one_cpu() as cpu:
+            if cpu != 0 and self._asks_cpu:
+                raise BpfError(f"the kernel engine runs on CPU {cpu} here, not 0: "
+                               f"bpf_get_smp_processor_id would tell it from bpfjit's "
+                               f"engines (which run on CPU 0)")
             self._cpu = cpu
             return bpfsys.test_run(fd, **inputs)
 

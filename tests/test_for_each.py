@@ -360,3 +360,34 @@ def test_an_inner_map_of_a_map_of_maps_is_walked(engine):
     fn = bpfjit.compile(prog, engine)
     assert [fn(bytes([group]) + bytes(15)) for group in (0, 1, 5)] == \
         [30 << 32 | 2, 1000 << 32 | 1, 0]
+
+
+def test_a_per_cpu_walk_sees_the_value_of_the_cpu_it_runs_on(engine):
+    # bpfjit's per-CPU maps are CPU 0's, and bpf_get_smp_processor_id says 0; the
+    # kernel engine runs on CPU 0 too (where it cannot, it says so): r0 = cpu * 100 +
+    # the value the callback saw
+    from bpfjit.maps import MapSpec, make_map
+    per_cpu = make_map(MapSpec("per_cpu", 6, 4, 8, 1))
+    per_cpu[0] = 7
+    prog = bpfjit.Program(bpfjit.assemble(f"""
+        stdw [%r10-8], 0
+        lddw %r1, map_by_fd(0)
+        lddw %r2, code_addr(callback)
+        mov %r3, %r10
+        add %r3, -8
+        mov %r4, 0
+        call 164
+        ldxdw %r0, [%r10-8]
+        exit
+    callback:
+        mov %r6, %r3
+        mov %r7, %r4
+        call 8
+        mul %r0, 100
+        ldxdw %r1, [%r6]
+        add %r0, %r1
+        stxdw [%r7], %r0
+        mov %r0, 0
+        exit
+    """).insns, env=env_of(per_cpu))
+    assert bpfjit.compile(prog, engine)(bytearray(16)) == 7
