@@ -274,16 +274,30 @@ def env_of(*maps):
     return KernelEnv(MapTable(list(maps)))
 
 
-# r0 = the sum of the values walked << 32 | the elements visited; the callback adds the
-# value to the u64 at ctx (r10 - 8)
-SUM_CALLBACK = """
-    ldxdw %r1, [%r4]
-    ldxdw %r2, [%r3]
-    add %r1, %r2
-    stxdw [%r4], %r1
-    mov %r0, 0
-    exit
-"""
+def summing(pick_map: str, env) -> bpfjit.Program:
+    """`pick_map` (which leaves the map to walk in r1, or ends the run), then a walk whose
+    callback adds each value to the u64 at r10 - 8: r0 = that sum << 32 | the elements
+    visited."""
+    return bpfjit.Program(bpfjit.assemble(f"""
+        stdw [%r10-8], 0
+        {pick_map}
+        lddw %r2, code_addr(callback)
+        mov %r3, %r10
+        add %r3, -8
+        mov %r4, 0
+        call 164
+        ldxdw %r1, [%r10-8]
+        lsh %r1, 32
+        or %r0, %r1
+        exit
+    callback:
+        ldxdw %r1, [%r4]
+        ldxdw %r2, [%r3]
+        add %r1, %r2
+        stxdw [%r4], %r1
+        mov %r0, 0
+        exit
+    """).insns, env=env)
 
 
 def test_one_call_for_either_of_two_maps_walks_the_one_in_r1(engine):
@@ -296,24 +310,12 @@ def test_one_call_for_either_of_two_maps_walks_the_one_in_r1(engine):
         a[i] = value
     for key, value in ((40, 100), (7, 200), (1000, 300)):
         b[key] = value
-    prog = bpfjit.Program(bpfjit.assemble(f"""
-        stdw [%r10-8], 0
+    prog = summing("""
         ldxb %r2, [%r1+0]
         lddw %r1, map_by_fd(0)
         jeq %r2, 0, +2
         lddw %r1, map_by_fd(1)
-        lddw %r2, code_addr(callback)
-        mov %r3, %r10
-        add %r3, -8
-        mov %r4, 0
-        call 164
-        ldxdw %r1, [%r10-8]
-        lsh %r1, 32
-        or %r0, %r1
-        exit
-    callback:
-        {SUM_CALLBACK}
-    """).insns, env=env_of(a, b))
+    """, env_of(a, b))
     verified = bpfjit.verify(prog, helpers=bpfjit.helper_ids(prog), cache=False)
     assert verified.iterated == {12: (0, 1)}
     fn = bpfjit.compile(prog, engine)
@@ -332,31 +334,18 @@ def test_an_inner_map_of_a_map_of_maps_is_walked(engine):
     outer[0], outer[1] = first, second
     first[1], first[2] = 10, 20
     second[9] = 1000
-    prog = bpfjit.Program(bpfjit.assemble(f"""
-        stdw [%r10-8], 0
+    prog = summing("""
         ldxb %r2, [%r1+0]
         stxw [%r10-12], %r2
         lddw %r1, map_by_fd(0)
         mov %r2, %r10
         add %r2, -12
         call 1
-        jeq %r0, 0, none
-        mov %r1, %r0
-        lddw %r2, code_addr(callback)
-        mov %r3, %r10
-        add %r3, -8
-        mov %r4, 0
-        call 164
-        ldxdw %r1, [%r10-8]
-        lsh %r1, 32
-        or %r0, %r1
-        exit
-    none:
+        jne %r0, 0, +2
         mov %r0, 0
         exit
-    callback:
-        {SUM_CALLBACK}
-    """).insns, env=env)
+        mov %r1, %r0
+    """, env)
     fn = bpfjit.compile(prog, engine)
     assert [fn(bytes([group]) + bytes(15)) for group in (0, 1, 5)] == \
         [30 << 32 | 2, 1000 << 32 | 1, 0]

@@ -544,7 +544,8 @@ def test_a_register_read_as_its_own_source_starts_at_a_class_edge():
         assert [value_class(v, width) for v in values] == ["0", "1", "-1", "min", "max"]
         assert width == 64 or all(v >> 32 for v in values)
     itself, at_edge = 0, 0
-    for prog in _programs_in_rounds(random.Random(3), 30):
+    # (60 rounds: over 30 the share varied from 0.13 to 0.22 with the seed)
+    for prog in _programs_in_rounds(random.Random(3), 60):
         insns = list(prog.insns)
         for before, insn in zip(insns, insns[1:]):
             if insn.kind is Kind.ALU and insn.spec.source == "reg" and insn.src == insn.dst:
@@ -901,8 +902,16 @@ def test_a_callee_reaches_its_callers_frame_through_a_register_nothing_else_writ
     for prog in _programs_in_rounds(random.Random(13), 20):
         for start, end in subprogram_ranges(prog)[1:]:
             insns = [prog.at(pc) for pc in range(start, end) if prog.is_insn_start(pc)]
-            bases = {i.src if i.kind in (Kind.LDX, Kind.LDSX) else i.dst for i in insns
-                     if i.kind in (Kind.LDX, Kind.LDSX, Kind.ST, Kind.STX)}
+            bases, written = set(), set()
+            for i in insns:
+                if i.kind in (Kind.LDX, Kind.LDSX, Kind.ST, Kind.STX):
+                    base = i.src if i.kind in (Kind.LDX, Kind.LDSX) else i.dst
+                    # (a for_each callback's key and value, r2 and r3, read at its
+                    # entry, before anything writes them)
+                    if base not in (2, 3) or base in written:
+                        bases.add(base)
+                if i.kind in (Kind.ALU, Kind.LDDW, Kind.LDX, Kind.LDSX, Kind.CALL):
+                    written |= {1, 2, 3, 4, 5, 0} if i.kind is Kind.CALL else {i.dst}
             assert bases <= {6, 10}, bases
             writes = [i for i in insns if i.kind in (Kind.ALU, Kind.LDDW, Kind.LDX)
                       and i.dst == 6]
@@ -918,10 +927,32 @@ def test_generated_programs_loop_through_callbacks_and_engines_agree():
     import random
 
     from bpfjit.fuzz.campaign import _sample_programs
+    # (or, a third of those, bpf_for_each_map_elem over a fuzz map)
     looping = [(prog, mem) for prog, mem in _sample_programs(random.Random(4), 40)
-               if any(insn.kind is Kind.CALL and insn.imm == 181 for insn in prog.insns)]
+               if any(insn.kind is Kind.CALL and insn.imm in (181, 164)
+                      for insn in prog.insns)]
     assert len(looping) >= 5
     for prog, mem in looping:
         outcomes = [run_outcome(prog.to_bytes(), mem, engine) for engine in bpfjit.engines()]
         assert outcomes[0].result != "VerifierError", outcomes[0].detail
         assert all(o == outcomes[0] for o in outcomes), outcomes
+
+
+def test_every_run_starts_from_the_same_hash_layout():
+    # bpf_for_each_map_elem walks a hash map's slots in order: each engine's run must
+    # start with the keys in the same slots, whatever the run before it left (a
+    # campaign's "flaky mismatch": the reset deleted the keys in table order, which
+    # follows the map's random seed, and the keys came back in other slots)
+    from bpfjit.fuzz import maps as fuzz_maps
+    prog = fuzz_maps.attach(bpfjit.assemble("lddw %r1, map_by_fd(1)\nmov %r0, 0\nexit"))
+    table = prog.maps.list[fuzz_maps.HASH]
+    layouts = set()
+    for round_ in range(12):
+        fuzz_maps.reset(prog)
+        layouts.add(tuple(table.index.find(k.to_bytes(8, "little"))
+                          for k in fuzz_maps.HASH_KEYS))
+        for key in range(round_ % 3 + 1):               # what a run may leave behind
+            table.pop((key + 1).to_bytes(8, "little"), None)
+        for key in range(10, 10 + round_ % 4):
+            table[key.to_bytes(8, "little")] = bytes(16)
+    assert layouts == {(0, 1)}                          # a fresh map's first two slots

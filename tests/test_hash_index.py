@@ -357,3 +357,19 @@ def test_the_walk_visits_the_slots_holding_keys_in_order(key_size, lru):
             expected = next((s for s in used if s >= start), 20)
             assert m.next_slot(start) == expected
             assert following(index, start) == expected
+
+
+@pytest.mark.parametrize("lru", [False, True], ids=["hash", "lru"])
+def test_a_cleared_map_hands_out_slots_as_a_new_one(lru):
+    m = make_map(MapSpec("h", 9 if lru else 1, 4, 8, 6))
+    for key in (5, 9, 2, 7, 1, 3):
+        m[key] = key
+    for key in (9, 1, 5):
+        del m[key]
+    m[11] = 11
+    m.clear()
+    assert len(m) == 0 and list(m) == [] and m.index.find(struct.pack("<I", 2)) is None
+    assert [m.index.update(struct.pack("<I", k), 0) for k in (40, 41, 42)] == [0, 1, 2]
+    assert [m.next_slot(s) for s in range(7)] == [0, 1, 2, 6, 6, 6, 6]
+    if lru:                                 # the order of use starts afresh too
+        assert [key for key, _ in m.index] == [struct.pack("<I", k) for k in (40, 41, 42)]

@@ -711,13 +711,58 @@ def _loop_call(draw, n: int, labels: list[int], kernel: bool) -> tuple[list[str]
     callback += [f"mov %r{r}, {draw(_imm())}" for r in (2, 3, 4, 5, 8)]
     callback += [f"stdw [%r10-{off}], {draw(_imm())}" for off in range(8, FRAME_INIT + 1, 8)]
     callback += ["ldxdw %r0, [%r6+0]", "add %r0, %r7", "stxdw [%r6+0], %r0"]
+    return caller, callback + draw(_callback_end(labels, kernel, below, stop))
+
+
+@st.composite
+def _callback_end(draw, labels: list[int], kernel: bool, below: int, stop: int
+                  ) -> list[str]:
+    """A callback's last part: a callee's body (and, outside kernel mode, loads and
+    stores through ctx, in r6, around the caller's frame), then r0 = 1 where r7 is
+    `stop`, else 0."""
     body = draw(_block(None, labels, 1, kernel))
     if not kernel:
         for _ in range(draw(st.integers(0, 3))):
             at = draw(st.integers(0, len(body)))
             body[at:at] = draw(_through_caller(LOOP_DATA, below))
-    callback += body + ["mov %r0, 0", f"jne %r7, {stop}, +1", "mov %r0, 1", "exit"]
-    return caller, callback
+    return body + ["mov %r0, 0", f"jne %r7, {stop}, +1", "mov %r0, 1", "exit"]
+
+
+@st.composite
+def _for_each_call(draw, n: int, labels: list[int], kernel: bool
+                   ) -> tuple[list[str], list[str]]:
+    """bpf_for_each_map_elem(a fuzz map, cb<n>, r10 - below, flags) and its callback:
+    the callback adds the key's first word and the value's first 8 bytes to the 8
+    bytes at ctx, may write the value, may delete the element (the hash's from inside
+    the walk; the array's gives -EINVAL), runs a callee's body and stops at the element
+    whose key is `stop` (-1: never).  The elements visited go to a data register.  In
+    kernel mode a hash map is walked whole and every effect is the element's own (no
+    body, whose map items could add or remove other keys, and no stop): the kernel's
+    order of a hash map's elements is not bpfjit's."""
+    which = draw(st.integers(0, 1))              # bpfjit.fuzz.maps: ARRAY, HASH
+    flags = 1 if not kernel and draw(st.integers(0, 7)) == 0 else 0
+    below = 8 * draw(st.integers(1, FRAME_INIT // 8))
+    unordered = kernel and which == 1
+    stop = draw(st.integers(-1, 4))
+    made = draw(_choice([7, 8, 9]))
+    caller = [f"lddw %r1, map_by_fd({which})", f"lddw %r2, code_addr(cb{n})",
+              "mov %r3, %r10", f"add %r3, -{below}", f"mov %r4, {flags}", "call 164",
+              f"mov %r{made}, %r0"]
+    caller += [f"mov %r{i}, {draw(_imm())}" for i in range(1, 6)]
+    callback = [f"cb{n}:", "mov %r6, %r4", "ldxw %r7, [%r2+0]", "ldxdw %r8, [%r3+0]",
+                "add %r8, %r7"]
+    if draw(st.booleans()):                      # the value is the callback's to write
+        size, suffix = draw(_choice([(1, "b"), (4, "w"), (8, "dw")]))
+        offset = draw(st.integers(0, (VALUE_SIZE - size) // size)) * size
+        callback.append(f"stx{suffix} [%r3+{offset}], %r7")
+    if draw(st.integers(0, 2)) == 0:             # delete it: r1, r2 are the map and key
+        callback += ["call 3", "add %r8, %r0"]
+    callback += ["ldxdw %r0, [%r6+0]", "add %r0, %r8", "stxdw [%r6+0], %r0"]
+    callback += [f"mov %r{r}, {draw(_imm())}" for r in (1, 2, 3, 4, 5, 8)]
+    callback += [f"stdw [%r10-{off}], {draw(_imm())}" for off in range(8, FRAME_INIT + 1, 8)]
+    if unordered:
+        return caller, callback + ["mov %r0, 0", "exit"]
+    return caller, callback + draw(_callback_end(labels, kernel, below, stop))
 
 
 def xdp_prologue(length: int) -> list[str]:
@@ -758,7 +803,9 @@ def programs(draw, max_mem: int = 64, kernel: bool = False) -> tuple[Program, by
     lines = []
     for line in body:
         if line == "CALL" and draw(st.integers(0, 2)) == 0:   # a callback of bpf_loop
-            caller, callback = draw(_loop_call(len(callees), labels, kernel))
+            walk = draw(st.integers(0, 2)) == 0         # ... or of for_each_map_elem
+            caller, callback = draw((_for_each_call if walk else _loop_call)(
+                len(callees), labels, kernel))
             callees.append(callback)
             lines += caller
         elif line == "CALL":

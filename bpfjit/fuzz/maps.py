@@ -55,8 +55,7 @@ def reset(prog: Program) -> None:
     array, table = prog.maps.list[ARRAY], prog.maps.list[HASH]
     for slot in range(array.max_entries):
         array[slot] = _first_value(ARRAY, slot)
-    for key in list(table.keys()):
-        del table[key]
+    table.clear()           # (the slots of a new map: a for_each walk's order)
     for key in HASH_KEYS:
         table[key] = _first_value(HASH, key)
 

@@ -84,15 +84,15 @@ def _lookup_one_past(original):
 
 # ---- both: bpf_loop ----------------------------------------------------------------------------
 
-def _loop_keeps_nothing(original):
-    def loop(self, callback):           # the callback's r6-r9 writes are not saved around it
-        saved = self.clobbers
+def _keeps_nothing(original):
+    def lowered(self, callback, *rest):     # the callback's r6-r9 writes are not saved
+        saved = self.clobbers               # around it (bpf_loop's, a for_each walk's)
         self.clobbers = {**saved, callback: []}
         try:
-            return original(self, callback)
+            return original(self, callback, *rest)
         finally:
             self.clobbers = saved
-    return loop
+    return lowered
 
 
 def _loop_one_trip_short(original):
@@ -104,6 +104,16 @@ def _loop_one_trip_short(original):
         self.set(1, b.select(b.icmp_unsigned("==", trips, const(I64, 0)), trips, one_less))
         return original(self, callback)
     return loop
+
+
+# ---- both: bpf_for_each_map_elem ----------------------------------------------------------
+
+def _walk_counts_one_short(original):
+    def for_each(self, callback, indices):      # r0 = the elements visited, less one
+        from bpfjit.backends.llvmtypes import I64, const
+        original(self, callback, indices)
+        self.set(0, self.b.sub(self.get(0), const(I64, 1)))
+    return for_each
 
 
 # ---- both: the check plan ------------------------------------------------------------------
@@ -374,9 +384,15 @@ MUTANTS: tuple[Mutant, ...] = (
            _wrap("llvmcalls", "CallLowering", "_array_lookup", _lookup_one_past)),
     Mutant("x86-loop-keeps-nothing", "peachpy",
            "bpf_loop saves none of the r6-r9 its callback writes",
-           _wrap("x86calls", "CallLowering", "_loop", _loop_keeps_nothing)),
+           _wrap("x86calls", "CallLowering", "_loop", _keeps_nothing)),
     Mutant("llvm-loop-one-trip-short", "llvm", "bpf_loop stops one trip short",
            _wrap("llvmcalls", "CallLowering", "_loop", _loop_one_trip_short)),
+    Mutant("x86-walk-keeps-nothing", "peachpy",
+           "bpf_for_each_map_elem's callback's r6-r9 writes not saved around the walk",
+           _wrap("x86calls", "CallLowering", "_walk", _keeps_nothing)),
+    Mutant("llvm-walk-counts-one-short", "llvm",
+           "bpf_for_each_map_elem gives the elements visited less one",
+           _wrap("llvmcalls", "CallLowering", "_for_each", _walk_counts_one_short)),
     Mutant("x86-stack-zeroed-short", "peachpy", "the entry zeroes 64 bytes of stack too few",
            _wrap("x86", "_Lowering", "_entry", _zeroes_too_little)),
     Mutant("llvm-stack-zeroed-short", "llvm", "the entry zeroes 64 bytes of stack too few",

@@ -50,6 +50,13 @@ class HashMap(Map):
             raise MapError(errno.ENOENT, f"hash map {self.name!r}: no such key")
         self.free_fields(slot)
 
+    def clear(self) -> None:
+        """No key left, and the slots handed out afresh as a new map's (the order
+        bpf_for_each_map_elem walks is the one a new map's would be)."""
+        for _, slot in self.index:
+            self.free_fields(slot)
+        self.index.clear()
+
     def key_area(self) -> tuple[int, int]:
         """(address, stride) of the keys in the native index: slot k's key is at address
         + k * stride, where bpf_for_each_map_elem's callback is pointed (as the kernel

@@ -114,10 +114,23 @@ class HashIndex:
                                    self.address + prev_at, self.address + next_at,
                                    NONE, NONE, 0)):
             self._header[i] = value
-        # every slot free, slot 0 on top (the first key gets it): filled in one copy, a
-        # loop of cffi stores took 31 ms for a 524,288-entry map (cilium's tables)
-        free = array.array("I", range(max_entries - 1, -1, -1))
-        ffi.memmove(self._memory + free_at, free, 4 * max_entries)
+        self._free_at = free_at
+        self._refill_free()
+
+    def _refill_free(self) -> None:
+        """Every slot free, slot 0 on top (the first key gets it): filled in one copy, a
+        loop of cffi stores took 31 ms for a 524,288-entry map (cilium's tables)."""
+        free = array.array("I", range(self.max_entries - 1, -1, -1))
+        ffi.memmove(self._memory + self._free_at, free, 4 * self.max_entries)
+
+    def clear(self) -> None:
+        """No key, and every slot free in its first order: the index as it was made (the
+        seed kept), so that keys inserted next get the slots a fresh map gives them."""
+        header = self._header
+        ffi.memmove(self._table, bytes(8 * self.size), 8 * self.size)
+        header[_COUNT], header[_FREE_TOP] = 0, self.max_entries
+        header[_OLDEST] = header[_NEWEST] = NONE
+        self._refill_free()
 
     def set_extra(self, address: int) -> None:
         """The header's `extra` field: an address the map type's own native code reads

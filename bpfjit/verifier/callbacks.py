@@ -11,12 +11,12 @@ is seen by the next trip), widened after a few rounds.  As in the kernel, the ca
 must return 0 or 1.
 
 `bpf_for_each_map_elem(map, callback, ctx, flags)` is the same loop over the elements
-of the map in r1 (an array, hash or LRU hash, per-CPU or not; one of several known
-maps when clang merged calls on different maps, or an inner map of a map of maps, the
-engines then choosing by r1's handle): the callback gets r1 =
-the map, r2 = the element's key (MAP_KEY: read-only, read in bounds at one offset),
-r3 = its value (a map value at offset 0) and r4 = ctx; r0 afterwards is the number of
-elements visited, at most max_entries, or -EINVAL for flags.
+of the map in r1 (an array, hash or LRU hash, per-CPU or not; or one of several known
+maps, when clang merged calls on different maps or the map is an inner map of a map of
+maps, and the engines choose by r1's handle): the callback gets r1 = the map, r2 = the
+element's key (MAP_KEY: read only, every read proven inside it), r3 = its value (a map
+value at offset 0) and r4 = ctx; r0 afterwards is the number of elements visited, at
+most max_entries, or -EINVAL for flags.
 """
 
 from __future__ import annotations
@@ -66,6 +66,8 @@ class CallbackRules:
         if handle.kind != MAP_PTR:
             self.fail(pc, f"{name} takes a map in r1 (lddw rX, map), not {handle.describe()}")
         indices = map_indices(handle.maps)
+        if not indices:
+            self.fail(pc, f"{name} takes a map in r1, not {handle.describe()}")
         for index in indices:       # (several: clang merged calls, or a map of maps)
             the_map = self.maps[index]
             if not the_map.ITERABLE:
