@@ -274,10 +274,10 @@ def env_of(*maps):
     return KernelEnv(MapTable(list(maps)))
 
 
-def summing(pick_map: str, env) -> bpfjit.Program:
+def summing(pick_map: str, env, first: str = "") -> bpfjit.Program:
     """`pick_map` (which leaves the map to walk in r1, or ends the run), then a walk whose
-    callback adds each value to the u64 at r10 - 8: r0 = that sum << 32 | the elements
-    visited."""
+    callback (after `first`) adds each value to the u64 at r10 - 8: r0 = that sum << 32 |
+    the elements visited."""
     return bpfjit.Program(bpfjit.assemble(f"""
         stdw [%r10-8], 0
         {pick_map}
@@ -291,6 +291,7 @@ def summing(pick_map: str, env) -> bpfjit.Program:
         or %r0, %r1
         exit
     callback:
+        {first}
         ldxdw %r1, [%r4]
         ldxdw %r2, [%r3]
         add %r1, %r2
@@ -380,3 +381,25 @@ def test_a_per_cpu_walk_sees_the_value_of_the_cpu_it_runs_on(engine):
         exit
     """).insns, env=env_of(per_cpu))
     assert bpfjit.compile(prog, engine)(bytearray(16)) == 7
+
+
+def test_a_trap_in_the_callback_stops_the_walk_and_the_next_run_is_whole(engine):
+    # the callback reads 1,024 bytes past a value whose low bit is set (checked at run
+    # time: past the map's 8 values): the run stops there, with the same error and pc
+    # on every engine, and the next run (the JITs' native stack unwound) walks whole
+    from bpfjit.maps import MapSpec, make_map
+    table = make_map(MapSpec("h", 1, 4, 8, 8))
+    table[3], table[4] = 2, 1
+    prog = summing("lddw %r1, map_by_fd(0)", env_of(table), first="""
+        ldxdw %r2, [%r3]
+        mov %r5, %r2
+        and %r5, 1
+        lsh %r5, 10
+        add %r3, %r5
+        ldxdw %r5, [%r3]""")
+    fn = bpfjit.compile(prog, engine)
+    with pytest.raises(bpfjit.MemoryAccessError) as info:
+        fn(bytearray(16))
+    assert info.value.pc == 18 and "read of 8 bytes" in str(info.value)
+    table[4] = 4
+    assert fn(bytearray(16)) == (2 + 4) << 32 | 2
