@@ -125,17 +125,24 @@ class JitMemory:
         self.run = run
         self.maps = maps
 
-    def _check(self, address: int, size: int) -> None:
+    def _inside(self, address: int, size: int) -> bool:
+        """Whether [address, address + size) lies in the buffer, the stack or a map's
+        values."""
         run = self.run
         for lo, hi in ((run.mem, run.mem + run.mem_len), (run.stack_lo, run.stack_hi)):
             if lo <= address and address + size <= hi:
-                return
-        if self.maps.find(address, size) is None:
+                return True
+        return self.maps.find(address, size) is not None
+
+    def _check(self, address: int, size: int) -> None:
+        if not self._inside(address, size):
             raise HelperArgumentError.outside(address, size)
 
     def read(self, address: int, size: int) -> bytes:
-        if self.maps.find_keys(address, size) is None:     # (keys: read-only)
-            self._check(address, size)
+        # the keys a for_each walk points at may be read too (never written), looked
+        # for last: most reads are of the stack, the buffer or a value
+        if not self._inside(address, size) and self.maps.find_keys(address, size) is None:
+            raise HelperArgumentError.outside(address, size)
         return ffi.unpack(ffi.cast("char *", address), size)
 
     def write(self, address: int, data: bytes) -> None:
