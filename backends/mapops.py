@@ -454,6 +454,7 @@ def _next(op: _Op) -> None:
 
 
 HASH_OPERATIONS = ("lookup", "update", "delete")
+_EMITTERS = {"lookup": _lookup, "update": _update, "delete": _delete, "next": _next}
 
 
 def emit_hash_ops(module: ir.Module, key_size: int, prefix: str,
@@ -464,9 +465,8 @@ def emit_hash_ops(module: ir.Module, key_size: int, prefix: str,
     size the index's header gives) of a hash map, or of an LRU map with `lru`; returns
     them by operation name."""
     functions = {}
-    emitters = {"lookup": _lookup, "update": _update, "delete": _delete, "next": _next}
     for operation in operations:
-        emit = emitters[operation]
+        emit = _EMITTERS[operation]
         op = _Op(module, f"{prefix}_{operation}", operation, key_size, value_size, lru)
         op.fn.linkage = linkage
         emit(op)

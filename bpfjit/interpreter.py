@@ -122,13 +122,18 @@ def _jcond_step(insn, pc: int) -> Step:
     return step
 
 
+def _charge_call(st: RunState, pc: int) -> None:
+    """One helper call of the run's allowance; HelperCallsExceeded when none is left."""
+    if st.calls_left <= 0:
+        raise HelperCallsExceeded(pc, st.calls_limit)
+    st.calls_left -= 1
+
+
 def _call_helper(st: RunState, r: list, helper_id: int, pc: int) -> None:
     fn = st.helpers.get(helper_id)
     if fn is None:
         raise traps.unknown_helper(pc, helper_id)
-    if st.calls_left <= 0:
-        raise HelperCallsExceeded(pc, st.calls_limit)
-    st.calls_left -= 1
+    _charge_call(st, pc)
     try:
         result = fn(r[1], r[2], r[3], r[4], r[5])
     except (BpfError, TailCalled):
@@ -196,9 +201,7 @@ def _loop_steps(pc: int, target: int, back: int) -> tuple[Step, Step]:
         return enter(r, st)
 
     def call(r, st):
-        if st.calls_left <= 0:              # one helper call of the allowance
-            raise HelperCallsExceeded(pc, st.calls_limit)
-        st.calls_left -= 1
+        _charge_call(st, pc)
         if r[2] != target:
             raise traps.helper_failed(pc, 181, BpfError(
                 f"r2 holds {r[2]:#x}, not the callback the verifier found (pc {target})"))
@@ -251,9 +254,7 @@ def _for_each_steps(pc: int, target: int, back: int, maps: list, indices: tuple[
         return nxt
 
     def call(r, st):
-        if st.calls_left <= 0:              # one helper call of the allowance
-            raise HelperCallsExceeded(pc, st.calls_limit)
-        st.calls_left -= 1
+        _charge_call(st, pc)
         if r[2] != target or r[1] not in walks:
             raise traps.helper_failed(pc, FOR_EACH_MAP_ELEM, BpfError(
                 f"r1, r2 hold {r[1]:#x}, {r[2]:#x}: not a map and the callback the "

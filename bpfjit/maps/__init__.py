@@ -119,7 +119,7 @@ class MapTable(Mapping):
         """The map whose keys bpf_for_each_map_elem walks (Map.key_range) hold [address,
         address + size), in real addresses: a helper may read them, not write them."""
         for m in self.list:
-            keys = m.key_range() if m.ITERABLE else None
+            keys = m.key_range()
             if keys is not None and keys[0] <= address and address + size <= keys[1]:
                 return m
         return None

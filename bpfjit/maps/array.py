@@ -37,11 +37,9 @@ class ArrayMap(Map):
             self._keys = keys
         return int(ffi.cast("uintptr_t", self._keys)), 4
 
-    def key_range(self) -> tuple[int, int] | None:
-        if self._keys is None:
-            return None
-        lo = int(ffi.cast("uintptr_t", self._keys))
-        return lo, lo + 4 * self.max_entries
+    @property
+    def keys_made(self) -> bool:
+        return self._keys is not None
 
     def next_slot(self, slot: int) -> int:
         """The first element at or after `slot` (every index exists): `slot`, or

@@ -116,15 +116,25 @@ class Map(MutableMapping):
     ITERABLE = False                 # bpf_for_each_map_elem may walk it (key_area, next_slot)
     frozen = False                   # Python may no longer write it (bpfjit.verifier)
 
+    keys_made = False                # its walk's keys (key_area) exist in memory
+
+    def _key_span(self) -> tuple[int, int]:
+        """(address, bytes) of the keys bpf_for_each_map_elem points at (`key_area`)."""
+        address, stride = self.key_area()
+        return address, stride * self.max_entries
+
     def key_view(self) -> memoryview:
         """The keys bpf_for_each_map_elem points at (`key_area`), as a read-only view."""
-        address, stride = self.key_area()
-        view = memoryview(ffi.buffer(ffi.cast("uint8_t *", address), stride * self.max_entries))
-        return view.toreadonly()
+        address, size = self._key_span()
+        return memoryview(ffi.buffer(ffi.cast("uint8_t *", address), size)).toreadonly()
 
     def key_range(self) -> tuple[int, int] | None:
-        """[lo, hi) of those keys in memory, once they exist (None before)."""
-        return None
+        """[lo, hi) of those keys in memory, once they exist (None before, and for a
+        map no walk reads)."""
+        if not (self.ITERABLE and self.keys_made):
+            return None
+        address, size = self._key_span()
+        return address, address + size
 
     def freeze(self) -> None:
         """No more writes from Python: the verifier took its values as constants (the

@@ -22,6 +22,7 @@ class HashMap(Map):
 
     KEY_INDEX = True
     ITERABLE = True
+    keys_made = True                # (the native index's keys)
 
     def __init__(self, spec: MapSpec):
         super().__init__(spec)
@@ -62,12 +63,6 @@ class HashMap(Map):
         + k * stride, where bpf_for_each_map_elem's callback is pointed (as the kernel
         points it at the element's key)."""
         return self.index.keys_address, self.index.stride
-
-    def key_range(self) -> tuple[int, int] | None:
-        if not self.ITERABLE:
-            return None
-        lo = self.index.keys_address
-        return lo, lo + self.index.stride * self.max_entries
 
     def next_slot(self, slot: int) -> int:
         """The first slot at or after `slot` that holds a key, or max_entries: the order
