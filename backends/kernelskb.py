@@ -60,7 +60,9 @@ def check_fields(verified) -> tuple[set[str], set[str]]:
     """(fields the program reads, fields it writes), by name; BpfError for a field the
     kernel's test run would not report back after a write, or never set as bpfjit's
     context can (napi_id, the socket's addresses and ports, ...)."""
-    by_offset = {f.slot: f.name for f in SkbContext.FIELDS.values()}   # as rewritten
+    by_offset = {}          # as rewritten; cb0, not cb0_1: the kernel reports both halves
+    for f in SkbContext.FIELDS.values():
+        by_offset.setdefault(f.slot, f.name)
     reads, writes = set(), set()
     prog = verified.program
     for pc, region in verified.regions.items():

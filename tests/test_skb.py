@@ -167,3 +167,37 @@ def test_legacy_loads_encode_as_the_kernel_does():
                                                      "ldabsb 23"]
     with pytest.raises(bpfjit.DecodeError):
         bpfjit.Program.from_bytes(bytes.fromhex("2801000000000000"))   # dst must be 0
+
+
+# cb[] two slots at a time: the kernel allows 8-byte loads and stores at cb[0] and cb[2]
+# (offsets 48 and 56, 8-aligned, ending inside cb[4]); clang emits them for a u64 kept
+# in cb (dae's tproxy programs).  Stores 0x1111111122222222 at cb[0], reads cb[0..1] back
+# as one u64 plus cb[2..3] as one (the caller's 5 and 6), and returns their sum's low word
+CB_PAIRS = """
+    lddw %r2, 0x1111111122222222
+    stxdw [%r1+48], %r2
+    ldxdw %r3, [%r1+48]
+    ldxdw %r4, [%r1+56]
+    mov %r0, %r3
+    add %r0, %r4
+    rsh %r0, 32
+    exit
+"""
+
+
+def test_cb_is_read_and_written_eight_bytes_at_a_time(engine):
+    from skb_programs import tc_program
+    fn = bpfjit.compile(tc_program(CB_PAIRS), engine)
+    ctx = bpfjit.SkbContext(frame(6), cb=(1, 2, 5, 6, 9))
+    # cb[2..3] as a little-endian u64 is 6 << 32 | 5; the sum's high word 0x11111111 + 6
+    assert fn(ctx) == 0x11111111 + 6
+    # the store wrote cb[0] (low word) and cb[1] (high word); cb[2..4] untouched
+    assert ctx.cb == [0x22222222, 0x11111111, 5, 6, 9]
+
+
+@pytest.mark.parametrize("offset", [52, 64])
+def test_cb_eight_bytes_elsewhere_is_refused(offset):
+    from skb_programs import tc_program
+    prog = tc_program(f"ldxdw %r0, [%r1+{offset}]\nexit")
+    with pytest.raises(bpfjit.VerifierError, match=f"context access at offset {offset}, size 8"):
+        bpfjit.verify(prog, cache=False)

@@ -29,9 +29,12 @@ TC_ACTIONS = {0: "TC_ACT_OK", 1: "TC_ACT_RECLASSIFY", 2: "TC_ACT_SHOT", 3: "TC_A
 _U32 = ("len", "pkt_type", "mark", "queue_mapping", "protocol", "vlan_present", "vlan_tci",
         "vlan_proto", "priority", "ingress_ifindex", "ifindex", "tc_index",
         "cb0", "cb1", "cb2", "cb3", "cb4", "hash", "tc_classid")
+# cb[0..1] and cb[2..3] as one u64 each: the kernel's 8-byte cb accesses (8-aligned,
+# ending inside cb[4]); the block keeps cb[] where the 4-byte fields are
+_CB_PAIRS = ("cb0_1", "cb2_3")
+_SOCKET_WRITABLE = {"cb0", "cb1", "cb2", "cb3", "cb4", *_CB_PAIRS}
 _TC_WRITABLE = {"mark", "priority", "tc_index", "tc_classid", "queue_mapping", "tstamp",
-                "cb0", "cb1", "cb2", "cb3", "cb4"}
-_SOCKET_WRITABLE = {"cb0", "cb1", "cb2", "cb3", "cb4"}
+                *_SOCKET_WRITABLE}
 _CGROUP_WRITABLE = _SOCKET_WRITABLE | {"mark", "priority", "tstamp"}
 
 
@@ -74,6 +77,7 @@ def _fields() -> dict[str, Field]:
                Field("tstamp", 152, 8, writable=True), Field("wire_len", 160, 4),
                Field("gso_segs", 164, 4), Field("gso_size", 176, 4),
                Field("hwtstamp", 184, 8)]
+    fields += [Field(name, 48 + 8 * i, 8, writable=True) for i, name in enumerate(_CB_PAIRS)]
     return {f.name: f for f in fields}
 
 
