@@ -61,3 +61,80 @@ def test_a_map_or_null_runs_alike_on_every_engine(engine, queue, expected):
     prog = _program(CHOSEN)
     ctx = bpfjit.XdpContext(bytes(64), rx_queue_index=queue)
     assert bpfjit.compile(prog, engine)(ctx) == expected
+
+
+# A lookup's result kept in r9 and spilled to fp-16 on one path, 0 in both on the other
+# (dae's tproxy: `sk = found ? value : NULL`, spilled across a call).  Where the paths
+# meet, r9 and the slot are each a map value or NULL; they are non-NULL together on the
+# first path and NULL together on the second, so a NULL test of a copy of r9 says the
+# slot is not NULL either, as the kernel (following each path) knows.  Returns 1 without
+# the lookup, else entry 7's value + 2.
+JOINED_COPIES = """
+    ldxw %r7, [%r1+16]
+    mov %r9, 0
+    stxdw [%r10-16], %r9
+    jeq %r7, 0, join
+    stw [%r10-4], 7
+    mov %r2, %r10
+    add %r2, -4
+    lddw %r1, map_by_fd(1)
+    call 1
+    jeq %r0, 0, join
+    mov %r9, %r0
+    {spill}
+join:
+    mov %r0, 1
+    mov %r3, %r9
+    jeq %r3, 0, out
+    ldxdw %r9, [%r10-16]
+    ldxdw %r0, [%r9+0]
+    add %r0, 2
+out:
+    exit
+"""
+
+
+@pytest.mark.parametrize("queue, expected", [(0, 1), (3, 42)])
+def test_copies_null_together_are_tested_together(engine, queue, expected):
+    prog = _program(JOINED_COPIES.format(spill="stxdw [%r10-16], %r0"))
+    prog.maps["proto_counts"][7] = 40
+    ctx = bpfjit.XdpContext(bytes(20), rx_queue_index=queue)
+    assert bpfjit.compile(prog, engine)(ctx) == expected
+
+
+def test_copies_null_together_prove_in_strict_mode():
+    verified = verify(_program(JOINED_COPIES.format(spill="stxdw [%r10-16], %r0")),
+                      mode="strict", helpers={1}, cache=False)
+    assert verified.proven == frozenset(verified.accesses)
+
+
+# r9 the value and the slot 0 on one path, r9 0 and the slot the value on the other:
+# never NULL together, so r9's test says nothing of the slot
+NOT_TOGETHER = """
+    ldxw %r7, [%r1+16]
+    stw [%r10-4], 7
+    mov %r2, %r10
+    add %r2, -4
+    lddw %r1, map_by_fd(1)
+    call 1
+    jeq %r0, 0, out
+    mov %r9, %r0
+    mov %r8, 0
+    stxdw [%r10-16], %r8
+    jne %r7, 0, join
+    mov %r9, 0
+    stxdw [%r10-16], %r0
+join:
+    mov %r0, 1
+    mov %r3, %r9
+    jeq %r3, 0, out
+    ldxdw %r9, [%r10-16]
+    ldxdw %r0, [%r9+0]
+out:
+    exit
+"""
+
+
+def test_values_not_null_together_are_not_tested_together():
+    with pytest.raises(bpfjit.VerifierError, match="pc 18: r9 is a map value or NULL"):
+        verify(_program(NOT_TOGETHER), mode="checked", helpers={1}, cache=False)

@@ -657,18 +657,22 @@ def _within(inner: Value, outer: Value) -> bool:
 
 
 def _link_copies(joined: State, states: list[State]) -> None:
-    """Link the buffer pointers or NULL of a joined state that hold the same value on
-    every path (`ident`, shared by their copies, so that a NULL test of one refines all):
-    per path, NULL, one link, one offset or offsets the zone shows equal.  Every link is
-    given anew at each join, from the lowest variable of its group, so no link made at
-    an earlier join (a loop's last trip) survives to tie values that differ now."""
-    found = [r for r, v in enumerate(joined.regs) if v.kind == MEM_OR_NULL]
+    """Link the pointers or NULL of a joined state that are NULL together on every path
+    (`ident`, shared by their copies, so that a NULL test of one refines all): per path,
+    NULL, one link, or not NULL — for a buffer pointer, one offset or offsets the zone
+    shows equal, since its copies must also stay equal.  A lookup's result kept in a
+    register and spilled on one path, both 0 on another (dae's tproxy), is tested once.
+    Every link is given anew at each join, from the lowest variable of its group, so no
+    link made at an earlier join (a loop's last trip) survives to tie values that
+    differ now."""
+    found = [r for r, v in enumerate(joined.regs) if v.kind in NULLABLE]
     if joined.spills:
-        found += [slot_var(key) for key, v in joined.spills.items() if v.kind == MEM_OR_NULL]
+        found += [slot_var(key) for key, v in joined.spills.items() if v.kind in NULLABLE]
     if not found:
         return
     variables = sorted(found)
-    keys = [tuple(_identity(st, var, variables) for st in states) for var in found]
+    keys = [(joined.value_of(var).kind,) + tuple(_identity(st, var, variables)
+                                                   for st in states) for var in found]
     lowest: dict[tuple, int] = {}
     for var, key in zip(found, keys):
         lowest[key] = min(lowest.get(key, var), var)
@@ -677,16 +681,19 @@ def _link_copies(joined: State, states: list[State]) -> None:
 
 
 def _identity(st: State, var: int, variables: list[int]) -> tuple:
-    """What a variable holds on one path, so that variables with the same identity hold
-    the same value there: NULL, a link, a buffer offset, or the lowest variable the
-    zone shows equal to it; else the variable itself (equal to nothing else)."""
+    """What a variable holds on one path, so that variables with the same identity are
+    NULL together there (and buffer pointers equal): NULL, a link, not NULL (a map
+    value, a map, the context), a buffer offset, or the lowest variable the zone shows
+    equal to it; else the variable itself (tied to nothing else)."""
     v = st.value_of(var)
     if v is None:
         return ("alone", var)
     if v.kind == SCALAR and v.is_const and v.umin == 0:
         return ("null",)
-    if v.kind == MEM_OR_NULL and v.ident:
+    if v.kind in NULLABLE and v.ident:
         return ("link", v.ident)
+    if v.kind in _NOT_NULL:
+        return ("not null",)
     if v.kind == MEM:
         if v.smin == v.smax:
             return ("at", v.smin)
@@ -699,6 +706,10 @@ def _identity(st: State, var: int, variables: list[int]) -> tuple:
                 return ("equal", w)
         return ("equal", var)
     return ("alone", var)
+
+
+# what a NULL test gives back, but a buffer pointer (whose copies must also be equal)
+_NOT_NULL = frozenset(NULLABLE.values()) - {MEM}
 
 
 def _mirrored(var: int) -> int | None:
