@@ -20,6 +20,7 @@ from .errors import (AssembleError, BackendUnavailable, BpfError, BpfTrap, Budge
 from .limits import Limits, limits, set_limits
 from .interpreter import DEFAULT_BUDGET
 from .maps import MapError
+from .sockets import Socket
 from .program import Program
 from .verifier import MODES, VerifiedProgram, verify
 from .testrun import TestRunResult, test_run
@@ -28,7 +29,7 @@ from .coverage_report import Coverage
 
 __all__ = [
     "Program", "assemble", "disassemble", "compile", "verify", "VerifiedProgram", "MODES",
-    "load_elf", "XdpContext", "SkbContext", "SockAddrContext", "SockContext", "Helper", "Redirect", "Clone", "FibRequest",
+    "load_elf", "XdpContext", "SkbContext", "SockAddrContext", "SockContext", "Socket", "Helper", "Redirect", "Clone", "FibRequest",
     "FibResult",
     "engines", "DEFAULT_BUDGET", "Limits", "limits", "set_limits", "test_run", "TestRunResult",
     "replay", "ReplayResult", "Coverage", "explore",

@@ -25,7 +25,7 @@ from .errors import BpfError, BudgetExceeded, CallDepthExceeded, HelperCallsExce
 from .isa import LDDW_CODE, LDDW_MAP, LDDW_MAP_VALUE, MAX_CALL_DEPTH, STACK_SIZE, Kind
 from .limits import helper_call_limit
 from .context import CONTEXTS, copy_back, legacy_headers, refuse_context
-from .helpers import TailCalled
+from .helpers import SOCKET_LOOKUPS, TailCalled
 from .helpers.loops import FOR_EACH_MAP_ELEM, loop_result
 from .maps import map_handle
 from .testrun import TestRunnable
@@ -489,6 +489,10 @@ class Interpreter(TestRunnable):
         # the keys of the maps it walks (bpf_for_each_map_elem), read-only regions
         walked = {index for indices in (iterated or {}).values() for index in indices}
         self._keys = [(index, self._maps[index]) for index in sorted(walked)]
+        # the sockets its lookups return: a read-only region, for the programs that look
+        self._sockets = prog.env.sockets.view() if prog.env is not None and any(
+            insn.kind is Kind.CALL and insn.imm in SOCKET_LOOKUPS for insn in prog.insns) \
+            else None
         self.helpers = {}
         self._current = threading.local()       # the address space of this thread's run
         if prog.env is not None:                 # the kernel's helpers, on this run's memory
@@ -583,7 +587,7 @@ class Interpreter(TestRunnable):
         packet: `buf` has `room` bytes of metadata room (`metalen` in use) before it, then
         `length` bytes of packet, then room to grow into."""
         space = AddressSpace(buf, self._maps, context, self.frames, length, room, metalen,
-                             self.stack_used, self._keys)
+                             self.stack_used, self._keys, self._sockets)
         outer = getattr(self._current, "space", None)   # a helper may run us again
         self._current.space = space
         st = RunState(space, self.helpers, self.budget, self.helper_calls)

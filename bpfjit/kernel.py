@@ -21,6 +21,7 @@ from .errors import HelperArgumentError
 from .helpers import HELPER_NAMES, KERNEL_HELPERS
 from .maps import MapTable, map_handle
 from .semantics import M64
+from .sockets import SocketTable
 
 __all__ = ["KernelEnv", "HelperMemory", "HelperCall", "HELPER_NAMES", "M64"]
 
@@ -35,6 +36,10 @@ class HelperMemory(Protocol):
 
     def map_address(self, index: int) -> int:
         """Where map `index`'s value arena starts, as the program sees addresses."""
+        ...
+
+    def socket_base(self, table) -> int:
+        """Where a socket table's arena starts, as the program sees addresses."""
         ...
 
     def packet(self) -> tuple[int, int]:
@@ -52,7 +57,8 @@ class KernelEnv:
     tests; `realtime` for CLOCK_REALTIME's timers) and the tick
     rate jiffies64 counts at (`hz`, Debian's CONFIG_HZ by default), the routes
     fib_lookup finds (`routes(FibRequest) -> FibResult | None`), the pid
-    get_current_pid_tgid reports and the uid and gid get_current_uid_gid does; and, per
+    get_current_pid_tgid reports and the uid and gid get_current_uid_gid does, the sockets
+    sk_lookup_tcp and the other lookups find (`sockets`, bpfjit.sockets); and, per
     thread, the context of the run in progress."""
 
     def __init__(self, maps: MapTable):
@@ -66,6 +72,7 @@ class KernelEnv:
         self.clock: Callable[[], int] = time.monotonic_ns
         self.realtime: Callable[[], int] = time.time_ns     # CLOCK_REALTIME's timers
         self.hz = 250
+        self.sockets = SocketTable()    # what sk_lookup_tcp and the other lookups find
         self._local = threading.local()
         self._compiled: dict[tuple[int, str], Callable] = {}
 

@@ -14,13 +14,14 @@ from .errors import BpfError, HelperArgumentError, MemoryAccessError
 from .isa import MAX_CALL_DEPTH, STACK_SIZE
 
 __all__ = ["as_buffer", "Region", "AddressSpace", "MEM_BASE", "STACK_TOP", "MAP_BASE",
-           "KEY_BASE", "CTX_BASE"]
+           "KEY_BASE", "CTX_BASE", "SOCK_BASE"]
 
 MEM_BASE = 0x0000_1000_0000_0000    # r1 at entry, when there is a memory buffer
 STACK_TOP = 0x0000_7FF0_0000_0000   # r10 of the main program's frame
 MAP_BASE = 0x0000_5000_0000_0000    # map i's values start at MAP_BASE + i * 2**32
 CTX_BASE = 0x0000_0F00_0000_0000    # a program context block (XDP), read-only
 KEY_BASE = 0x0000_6000_0000_0000    # the keys of map i a program walks, read-only
+SOCK_BASE = 0x0000_6800_0000_0000   # the sockets lookups find (env.sockets), read-only
 STACK_BYTES = STACK_SIZE * MAX_CALL_DEPTH
 
 _UNSIGNED = {1: struct.Struct("<B"), 2: struct.Struct("<H"), 4: struct.Struct("<I"),
@@ -79,7 +80,7 @@ class AddressSpace:
     def __init__(self, mem: memoryview, maps=(), context: memoryview | None = None,
                  frames: int = MAX_CALL_DEPTH, length: int | None = None,
                  room: int = 0, metalen: int = 0, stack_used: int | None = None,
-                 keys=()):
+                 keys=(), sockets: memoryview | None = None):
         # the buffer; for a packet, `mem` starts `room` bytes before it (metadata room,
         # of which `metalen` are in use and reachable) and may go on past its length
         self.mem = Region("memory", MEM_BASE - room, mem)
@@ -100,9 +101,15 @@ class AddressSpace:
         for i, m in keys:                       # keys bpf_for_each_map_elem points at
             self.regions.append(Region(f"keys of map {m.name}", KEY_BASE + (i << 32),
                                        m.key_view(), writable=False))
+        if sockets is not None:                 # the sockets lookups return
+            self.regions.append(Region("sockets", SOCK_BASE, sockets, writable=False))
         # the context block is not a region: only the verifier's context accesses reach it
         self.context = Region("context", CTX_BASE, context if context is not None
                               else memoryview(b""), writable=False)
+
+    def socket_base(self, table) -> int:
+        """Where the sockets lookups find start (bpfjit.sockets)."""
+        return SOCK_BASE
 
     def load_context(self, addr: int, size: int, pc: int) -> int:
         c = self.context

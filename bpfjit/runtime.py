@@ -152,6 +152,9 @@ class JitMemory:
     def map_address(self, index: int) -> int:
         return self.maps.list[index].address
 
+    def socket_base(self, table) -> int:
+        return table.address
+
     def packet(self) -> tuple[int, int]:
         return int(self.run.mem), int(self.run.mem_len)
 

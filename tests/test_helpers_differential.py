@@ -19,9 +19,12 @@ SPECS = [MapSpec("records", 27, 0, 0, 4096), MapSpec("samples", 4, 4, 4, 1),
          MapSpec("ports", 14, 4, 4, 4), MapSpec("jumps", 3, 4, 4, 2)]
 VALUES = [0, 1, 4, 8, 14, 20, 64, 255, 4096, -1, -8, -32, -256, 0x7FFFFFFF, -0x80000000]
 # the helpers drawn: those whose arguments the generator fills (not a callback's
-# subprogram: bpf_loop and for_each_map_elem have tests of their own)
+# subprogram: bpf_loop and for_each_map_elem have tests of their own; not the socket
+# lookups, whose reference a program must give back: tests/test_sk_lookup.py)
 DRAWN = sorted(h for h, spec in KERNEL_HELPERS.items()
-               if not {"callback", "timer_callback"} & set(spec.signature.args))
+               if not {"callback", "timer_callback", "sock_common", "sock_release"}
+               & set(spec.signature.args)
+               and spec.signature.result not in ("sock_or_null", "sock_common_or_null"))
 DATA = {"xdp": 0, "skb": 76}          # where each context keeps `data`
 
 

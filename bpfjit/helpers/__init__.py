@@ -5,7 +5,8 @@ the engines bind the implementations (bpfjit.kernel), and the docs list them
 
 from __future__ import annotations
 
-from . import events, locks, loops, maps, misc, packet, redirect, timers, trace, tunnel
+from . import (events, locks, loops, maps, misc, packet, redirect, sockets, timers, trace,
+               tunnel)
 from .maps import MAX_TAIL_CALLS, TailCalled
 from .redirect import Clone, FibRequest, FibResult, Redirect
 from .spec import ARG_KINDS, RESULT_KINDS, Helper, KernelHelper, Signature
@@ -13,17 +14,21 @@ from .spec import ARG_KINDS, RESULT_KINDS, Helper, KernelHelper, Signature
 __all__ = ["KERNEL_HELPERS", "KERNEL_SIGNATURES", "HELPER_NAMES", "Helper", "KernelHelper", "Signature",
            "TailCalled", "Redirect", "Clone", "FibRequest", "FibResult",
            "MAX_TAIL_CALLS",
-           "ARG_KINDS", "RESULT_KINDS", "signature_of", "PACKET_CHANGERS", "changes_packet"]
+           "ARG_KINDS", "RESULT_KINDS", "signature_of", "PACKET_CHANGERS", "changes_packet",
+           "SOCKET_LOOKUPS"]
 
 KERNEL_HELPERS: dict[int, KernelHelper] = {
     h.id: h for module in (maps, misc, trace, redirect, events, packet, tunnel, loops,
-                           locks, timers)
+                           locks, timers, sockets)
     for h in module.HELPERS}
 HELPER_NAMES = {hid: h.name for hid, h in sorted(KERNEL_HELPERS.items())}
 KERNEL_SIGNATURES = {hid: h.signature for hid, h in KERNEL_HELPERS.items()}
 # the helpers that may resize the packet: JIT code reloads its length after calling them
 PACKET_CHANGERS = frozenset(hid for hid, h in KERNEL_HELPERS.items()
                             if h.signature.changes_packet)
+# the helpers that return a socket of env.sockets (whose arena the interpreter maps)
+SOCKET_LOOKUPS = frozenset(hid for hid, h in KERNEL_HELPERS.items()
+                           if h.signature.result in ("sock_or_null", "sock_common_or_null"))
 
 
 def changes_packet(prog) -> bool:

@@ -20,9 +20,13 @@ Argument kinds (one per register r1.. in order):
     spin_lock    a pointer to the struct bpf_spin_lock of a map value (at its offset)
     timer        a pointer to the struct bpf_timer of a map value (at its offset)
     timer_callback  a subprogram's address the timer in r1 calls back (map, key, value)
+    sock_common  a socket a lookup returned (tested for NULL)
+    sock_release the same, whose reference the helper gives back (bpf_sk_release)
 
 Result kinds: "scalar" (anything), "errno" (0 or a negative error), "map_value_or_null"
-(a lookup), "ringbuf_mem_or_null", or a (low, high) range of the scalar.
+(a lookup), "ringbuf_mem_or_null", "sock_or_null" and "sock_common_or_null" (a socket
+lookup: a reference the program must give back), "fullsock_or_null" (the full socket of
+r1's, no reference of its own), or a (low, high) range of the scalar.
 """
 
 from __future__ import annotations
@@ -43,8 +47,9 @@ def errno_result(code: int) -> int:
 
 ARG_KINDS = frozenset(("map", "key", "value", "value_out", "mem", "mem_or_null", "out", "size",
                        "ctx", "ctx_or_null", "any", "ringbuf_mem", "callback", "callback_ctx",
-                       "spin_lock", "timer", "timer_callback"))
-RESULT_KINDS = frozenset(("scalar", "errno", "map_value_or_null", "ringbuf_mem_or_null"))
+                       "spin_lock", "timer", "timer_callback", "sock_common", "sock_release"))
+RESULT_KINDS = frozenset(("scalar", "errno", "map_value_or_null", "ringbuf_mem_or_null",
+                          "sock_or_null", "sock_common_or_null", "fullsock_or_null"))
 _SIZED = ("mem", "mem_or_null", "out")
 
 

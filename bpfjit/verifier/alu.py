@@ -16,6 +16,7 @@ from __future__ import annotations
 from .. import semantics as sem
 from ..isa import LDDW_CODE, LDDW_MAP, LDDW_MAP_VALUE, LDDW_PSEUDO, Kind
 from .domain import (BIG, CTX, FUNC, M32, MAP_OR_NULL, MAP_PTR, MAP_VALUE, MEM, MIXED, NUMERIC,
+                     SOCKETS,
                      SCALAR, STACK, U64, Value, const, pointer, same_region, scalar,
                      top_scalar)
 from .intervals import alu_result, fits_signed
@@ -142,6 +143,11 @@ class AluRules:
         old = None if op in ("mov", "movsx") else self._read(st, dst, pc)
         if src_reg == dst and op == "mov" and width == 64:
             return
+        if (src.kind in SOCKETS or (old is not None and old.kind in SOCKETS)) and \
+                not (op == "mov" and width == 64):
+            which = src if src.kind in SOCKETS else old
+            self.fail(pc, f"{spec.mnemonic} on a socket pointer ({which.describe()}): only "
+                          f"its fields may be read, as the kernel allows")
         if width == 64 and op == "mov":
             if src_reg is not None and st.regs[src_reg].kind == MIXED:
                 src = st.regs[src_reg]      # a copy is no use: a helper may take it still

@@ -78,17 +78,24 @@ class BranchRules:
 
         def refined(var: int, other: Value) -> Value:
             new = const(0) if is_null else pointer(base, other.smin, other.smax,
-                                                    other.frame, maps=other.maps)
+                                                    other.frame, maps=other.maps, ref=other.ref)
             if new.kind == MEM and not new.fixed:
                 copies.append(var)
             return new
 
+        def copy_of(other: Value) -> bool:
+            # a link, or (a socket) the same reference held: one pointer
+            return other.kind == v.kind and ((v.ident and other.ident == v.ident)
+                                             or (v.ref > 0 and other.ref == v.ref))
+
         for i, other in enumerate(st.regs):
-            if i == reg or (v.ident and other.kind == v.kind and other.ident == v.ident):
+            if i == reg or copy_of(other):
                 st.forget_register(i, refined(i, other))
         for off, other in list(st.spills.items()):
-            if v.ident and other.kind == v.kind and other.ident == v.ident:
+            if copy_of(other):
                 st.spills[off] = refined(slot_var(off), other)
+        if is_null and v.ref > 0:       # a lookup that found nothing holds no reference
+            st.refs = st.refs - {v.ref}
         if copies:
             for var in copies[1:]:
                 st.zone.add(copies[0], var, 0)

@@ -19,7 +19,8 @@ from ..isa import MAX_CALL_DEPTH, STACK_SIZE
 from ..maps import RingBuf
 from ..maps.base import MAP_TYPE_NAMES
 from .domain import (ANY_CALLER, CTX, FUNC, MAP_KEY, MAP_OR_NULL, MAP_PTR, MAP_PTR_OR_NULL,
-                     MAP_VALUE, MEM, MIXED, NULLABLE, POINTERS, SCALAR, STACK, UNINIT, Value, join,
+                     MAP_VALUE, MEM, MIXED, NULLABLE, POINTERS, SCALAR, SOCKETS, STACK, UNINIT,
+                     Value, join,
                      map_indices, pointer, replace, scalar, top_scalar, widen)
 from .memory import pointer_slots
 from .state import LEN, META, State, frame_bits, outer_slot, slot_depth, slot_var
@@ -30,6 +31,8 @@ __all__ = ["CallRules", "Summary"]
 # the argument kinds that are pointers to memory a helper reads or writes
 _POINTER_ARGS = frozenset(("key", "value", "value_out", "mem", "mem_or_null", "out"))
 _READ_ARGS = frozenset(("key", "value", "mem", "mem_or_null"))     # a map key may be read
+_SOCKET_RESULTS = frozenset(("sock_or_null", "sock_common_or_null", "fullsock_or_null"))
+TAIL_CALL = 12
 
 
 
@@ -81,6 +84,7 @@ class CallRules:
             self.fail(pc, f"{name} is not available to {self.prog_type} programs (only "
                           f"{', '.join(sorted(signature.contexts))})")
         handle = lock = timer_maps = None
+        released = 0
         outputs = []
         for reg, kind in enumerate(signature.args, 1):
             arg = self._read(st, reg, pc)
@@ -103,6 +107,8 @@ class CallRules:
                     self.fail(pc, f"{name} takes the program's context in r{reg}"
                                   + (" (or 0)" if kind == "ctx_or_null" else "")
                                   + f", not {arg.describe()}")
+            elif kind in ("sock_common", "sock_release"):
+                released = self._socket_argument(pc, name, reg, kind, arg, st) or released
             elif kind == "size":
                 if arg.kind != SCALAR:
                     self.fail(pc, f"{name} takes a size in r{reg}, not {arg.describe()}")
@@ -113,7 +119,7 @@ class CallRules:
                                   f"for NULL) in r{reg}, not {arg.describe()}")
             elif kind == "any" and self.mode == "strict" and \
                     (arg.kind in POINTERS or arg.kind in (MAP_PTR, FUNC)
-                     or arg.kind in NULLABLE):
+                     or arg.kind in NULLABLE or arg.kind in SOCKETS):
                 self.fail(pc, f"strict mode: {name} gets a pointer in r{reg} as a number "
                               f"({arg.describe()}), which would make its result depend on "
                               f"an address (the kernel refuses such leaks)")
@@ -158,7 +164,12 @@ class CallRules:
             self._helper_writes(st, arg, size)
         if signature.lock is not None:
             self._lock_change(pc, name, signature.lock, lock, st)
-        return self._helper_result(pc, helper, signature.result, handle, st)
+        if helper == TAIL_CALL:
+            self._references_at(pc, st, "a tail call")
+        result = self._helper_result(pc, helper, signature.result, handle, st)
+        if released:
+            st.release(released)
+        return result
 
     def _key_argument(self, pc: int, name: str, reg: int, kind: str, arg: Value,
                       handle: Value | None, st: State) -> None:
@@ -288,6 +299,8 @@ class CallRules:
                         inner |= 1 << i
                 return Value(MAP_PTR_OR_NULL, 0, 0, 0, 0, maps=inner, ident=pc + 1)
             return Value(MAP_OR_NULL, 0, 0, 0, 0, maps=handle.maps, ident=pc + 1)
+        if result in _SOCKET_RESULTS:
+            return self._socket_result(pc, result, st)
         if result == "ringbuf_mem_or_null":     # a record of the size asked for, if known
             size = st.regs[2]
             record = size.umax if size.kind == SCALAR and size.is_const else 0
@@ -313,6 +326,7 @@ class CallRules:
         if self.context != "skb":
             self.fail(pc, "legacy packet loads (ldabs/ldind) need a socket filter or tc "
                           "program, with struct __sk_buff in r6")
+        self._references_at(pc, st, "a legacy packet load (ldabs/ldind)")
         if len(self.ranges) > 1:
             self.fail(pc, "legacy packet loads (ldabs/ldind) cannot be mixed with "
                           "bpf-to-bpf calls, as in the kernel")
@@ -352,6 +366,7 @@ class CallRules:
         """Enter the callee with this call site's arguments and apply its summary;
         False while the callee has not returned on any path yet (nothing follows)."""
         target = pc + 1 + insn.imm
+        self._no_socket_arguments(pc, st)
         summary = self._call_subprogram(target, None if self.checking
                                         else self._callee_entry(st))
         if summary is None:
@@ -446,10 +461,11 @@ class CallRules:
     # ---- exits ------------------------------------------------------------------------------
 
     def _exit(self, pc: int, st: State) -> None:
+        self._references_at_exit(pc, st)
         if self.current == 0:           # the program's end (a recursive call of it too)
             r0 = self._read(st, 0, pc)
             if self.mode == "strict" and (r0.kind in POINTERS or r0.kind in (MAP_PTR, FUNC)
-                                          or r0.kind in NULLABLE):
+                                          or r0.kind in NULLABLE or r0.kind in SOCKETS):
                 self.fail(pc, f"strict mode: the program returns a pointer "
                               f"({r0.describe()}), which would leak an address")
             returns = CONTEXTS[self.context].returns(self.attach_type) \

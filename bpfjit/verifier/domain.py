@@ -7,7 +7,10 @@ context (CTX), a map handle (MAP_PTR), a subprogram's address (FUNC, a callback'
 lookup's result before its NULL check
 (MAP_OR_NULL), or a buffer pointer on some paths and NULL on others (MEM_OR_NULL, the
 join of `tcp = NULL; if (ipv4) tcp = ...`; no relation of the zone holds for it), or
-the context or NULL (CTX_OR_NULL: `data->ctx = skb` at one call site, 0 at another).  The
+the context or NULL (CTX_OR_NULL: `data->ctx = skb` at one call site, 0 at another), or
+a socket a lookup returned (SOCKET, a full `struct bpf_sock`; SOCK_COMMON, what
+bpf_skc_lookup_tcp returns, of which fewer fields may be read; each OR_NULL before its
+NULL test), which holds a reference (`ref`) the program must give back.  The
 join of a pointer with a number, or with a pointer of another kind, is MIXED: a
 number to checked mode, and to strict mode a value it may not use (it would make an
 address a number).  Scalars carry unsigned and signed intervals kept consistent with each
@@ -22,8 +25,9 @@ __all__ = ["Value", "replace", "UNINIT", "SCALAR", "MEM", "STACK", "MAP_PTR", "M
            "MAP_OR_NULL", "MAP_PTR_OR_NULL", "MAP_KEY", "MEM_OR_NULL", "CTX_OR_NULL", "MIXED",
            "NULLABLE",
            "CTX", "FUNC",
-           "PACKET_OR_NUMBER",
-           "ANY_CALLER", "POINTERS", "NUMERIC", "scalar", "const", "top_scalar",
+           "PACKET_OR_NUMBER", "SOCKET", "SOCKET_OR_NULL", "SOCK_COMMON",
+           "SOCK_COMMON_OR_NULL", "SOCKETS",
+           "ANY_CALLER", "RELEASED", "POINTERS", "NUMERIC", "scalar", "const", "top_scalar",
            "pointer", "join", "widen", "trailing_zeros", "map_indices", "same_region",
            "U64", "M32", "S64_MIN", "S64_MAX", "MAX_LEN", "BIG"]
 
@@ -39,11 +43,18 @@ MAP_PTR_OR_NULL = "map_or_null"     # a lookup in a map of maps: an inner map, o
 MAP_KEY = "map_key"                 # an element's key (a for_each callback's r2): read-only
 MEM_OR_NULL = "mem_or_null"         # paths joined: a buffer pointer on some, NULL on others
 CTX_OR_NULL = "ctx_or_null"         # ... the context on some, NULL on others
+SOCKET = "sock"                     # a struct bpf_sock a lookup found (its fields: read only)
+SOCKET_OR_NULL = "sock_or_null"
+SOCK_COMMON = "sock_common"         # bpf_skc_lookup_tcp's: fewer fields may be read
+SOCK_COMMON_OR_NULL = "sock_common_or_null"
+SOCKETS = frozenset((SOCKET, SOCKET_OR_NULL, SOCK_COMMON, SOCK_COMMON_OR_NULL))
 MIXED = "mixed"                     # a pointer on some paths, a number or another on others
 FUNC = "func"                       # lddw code_addr: ident = the subprogram's pc + 1 (0: any)
 NULLABLE = {MAP_OR_NULL: MAP_VALUE, MAP_PTR_OR_NULL: MAP_PTR,   # what a NULL check leaves
-            MEM_OR_NULL: MEM, CTX_OR_NULL: CTX}
+            MEM_OR_NULL: MEM, CTX_OR_NULL: CTX, SOCKET_OR_NULL: SOCKET,
+            SOCK_COMMON_OR_NULL: SOCK_COMMON}
 ANY_CALLER = -1                  # STACK frame: some caller's frame, not known which
+RELEASED = -1                    # UNINIT ident: it held a socket bpf_sk_release gave back
 POINTERS = frozenset((MEM, STACK, MAP_VALUE, MAP_KEY, CTX))     # may be dereferenced
 # a number the zone may relate: a scalar's value, a pointer's offset; MIXED's raw value
 NUMERIC = frozenset((SCALAR, MEM, STACK, MAP_VALUE, MAP_KEY, CTX, MIXED))
@@ -52,11 +63,12 @@ NUMERIC = frozenset((SCALAR, MEM, STACK, MAP_VALUE, MAP_KEY, CTX, MIXED))
 class Value:
     """Immutable by convention: never assigned after creation (`replace` copies)."""
 
-    __slots__ = ("kind", "umin", "umax", "smin", "smax", "frame", "maps", "ident", "align")
+    __slots__ = ("kind", "umin", "umax", "smin", "smax", "frame", "maps", "ident", "align",
+                 "ref")
 
     def __init__(self, kind: str, umin: int = 0, umax: int = U64, smin: int = S64_MIN,
                  smax: int = S64_MAX, frame: int = 0, maps: int = 0, ident: int = 0,
-                 align: int = 0):
+                 align: int = 0, ref: int = 0):
         self.kind = kind
         self.umin, self.umax, self.smin, self.smax = umin, umax, smin, smax
         self.frame = frame      # STACK: 0 = the current function's frame, 1 = its caller's...
@@ -67,6 +79,9 @@ class Value:
         #                         FUNC: the subprogram's pc + 1 (0: several joined);
         #                         UNINIT r0: pc + 1 of a subprogram that returned without it
         self.align = align      # SCALAR: the value is a multiple of 2**align
+        self.ref = ref          # SOCKETS: the reference it holds (the acquiring call's pc + 1;
+        #                         negative: a pointer derived from reference -ref, as
+        #                         bpf_sk_fullsock gives, whose NULL test releases nothing)
 
     def __eq__(self, other: object) -> bool:
         if self is other:
@@ -75,14 +90,15 @@ class Value:
                 and self.umin == other.umin and self.umax == other.umax
                 and self.smin == other.smin and self.smax == other.smax
                 and self.frame == other.frame and self.maps == other.maps
-                and self.ident == other.ident and self.align == other.align)
+                and self.ident == other.ident and self.align == other.align
+                and self.ref == other.ref)
 
     def __hash__(self) -> int:
         return hash(self.key())
 
     def key(self) -> tuple:
         return (self.kind, self.umin, self.umax, self.smin, self.smax, self.frame, self.maps,
-                self.ident, self.align)
+                self.ident, self.align, self.ref)
 
     def __repr__(self) -> str:
         return f"Value({self.describe()})"
@@ -130,6 +146,8 @@ class Value:
             return f"{kind}[{_map_names(self.maps)}]"
         if kind == FUNC:
             return f"func@pc{self.ident - 1}" if self.ident else "func"
+        if kind in SOCKETS:
+            return f"{kind}(ref from pc {abs(self.ref) - 1})"
         lo, hi = self.smin, self.smax
         offset = (f"off={lo}" if lo == hi else
                   f"off=[{'?' if lo <= -BIG else lo},{'?' if hi >= BIG else hi}]")
@@ -205,10 +223,11 @@ def top_scalar() -> Value:
     return Value(SCALAR)
 
 
-def pointer(kind: str, lo: int, hi: int, frame: int = 0, maps: int = 0, ident: int = 0) -> Value:
+def pointer(kind: str, lo: int, hi: int, frame: int = 0, maps: int = 0, ident: int = 0,
+            ref: int = 0) -> Value:
     """A pointer whose offset lies in [lo, hi] (clamped to the signed 64-bit range)."""
     return Value(kind, 0, U64, max(lo, S64_MIN), min(hi, S64_MAX), frame=frame, maps=maps,
-                 ident=ident)
+                 ident=ident, ref=ref)
 
 
 def join(a: Value, b: Value) -> Value:
@@ -224,6 +243,8 @@ def join(a: Value, b: Value) -> Value:
     elif kind != b.kind:
         if UNINIT in (kind, b.kind):        # keeps what the uninitialised side says of itself
             return a if kind == UNINIT else b
+        if kind in SOCKETS and b.kind in SOCKETS:
+            return _sockets_joined(a, b)
         null_or = _null_or_value(a, b) or _null_or_value(b, a) or _pointer_or_null(a, b) \
             or _found_or_looked_up(a, b) or _found_or_looked_up(b, a)
         if null_or is not None:
@@ -233,6 +254,12 @@ def join(a: Value, b: Value) -> Value:
         return _MIXED                       # a pointer meets a number, or another pointer
     if kind == MIXED and a.ident != b.ident:
         return _MIXED
+    if kind in SOCKETS:     # one reference on every path (State.merge names them alike)
+        if a.ref != b.ref:
+            return _MIXED
+        if a.ident == b.ident and a.frame == b.frame:
+            return a
+        return replace(a, ident=a.ident if a.ident == b.ident else 0, frame=a.frame | b.frame)
     if kind in (UNINIT, MIXED):
         return a
     if kind == SCALAR:
@@ -242,6 +269,23 @@ def join(a: Value, b: Value) -> Value:
         frame = min(a.frame, b.frame)       # ring buffer records: the smaller size
     return Value(kind, 0, U64, min(a.smin, b.smin), max(a.smax, b.smax), frame,
                  a.maps | b.maps, a.ident if a.ident == b.ident else 0)
+
+
+def _sockets_joined(a: Value, b: Value) -> Value:
+    """Two kinds of socket pointer holding one reference (clang merges `sk = tcp ?
+    bpf_skc_lookup_tcp(...) : bpf_sk_lookup_udp(...)` into one register): a sock_common
+    if either is (a full socket is one too), or NULL if either may be."""
+    if a.ref != b.ref:
+        return _MIXED
+    common = SOCK_COMMON in (a.kind, b.kind) or SOCK_COMMON_OR_NULL in (a.kind, b.kind)
+    nullable = a.kind in NULLABLE or b.kind in NULLABLE
+    kind = (SOCK_COMMON_OR_NULL if nullable else SOCK_COMMON) if common else \
+        (SOCKET_OR_NULL if nullable else SOCKET)
+    # frame 1: a full socket on some paths, a sock_common on others, whose fields one
+    # load may not read (the kernel rewrites each load for one kind of pointer)
+    kinds = {NULLABLE.get(a.kind, a.kind), NULLABLE.get(b.kind, b.kind)}
+    return Value(kind, 0, 0, 0, 0, frame=int(len(kinds) > 1 or a.frame or b.frame),
+                 ref=a.ref)
 
 
 def _null_or_value(a: Value, b: Value) -> Value | None:
@@ -262,6 +306,9 @@ def _null_or_value(a: Value, b: Value) -> Value | None:
         return Value(MAP_PTR_OR_NULL, 0, 0, 0, 0, maps=a.maps)
     if a.kind == CTX:       # `data->ctx = skb` at one call site, 0 at another
         return Value(CTX_OR_NULL, 0, U64, a.smin, a.smax)
+    if a.kind in (SOCKET, SOCK_COMMON):     # `sk = found ? sk : NULL`: its reference
+        return Value(SOCKET_OR_NULL if a.kind == SOCKET else SOCK_COMMON_OR_NULL, 0, 0, 0, 0,
+                     ref=a.ref)
     return None
 
 
@@ -298,6 +345,9 @@ def _pointer_or_null(a: Value, b: Value) -> Value | None:
         return Value(MAP_PTR_OR_NULL, 0, 0, 0, 0, maps=a.maps | b.maps)
     if kinds == {CTX, CTX_OR_NULL}:
         return Value(CTX_OR_NULL, 0, U64, min(a.smin, b.smin), max(a.smax, b.smax))
+    if a.ref == b.ref and (kinds == {SOCKET, SOCKET_OR_NULL}
+                           or kinds == {SOCK_COMMON, SOCK_COMMON_OR_NULL}):
+        return Value(a.kind if a.kind in NULLABLE else b.kind, 0, 0, 0, 0, ref=a.ref)
     return None
 
 

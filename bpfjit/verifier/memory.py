@@ -20,14 +20,14 @@ from ..maps import RingBuf
 from .domain import (ANY_CALLER, CTX, CTX_OR_NULL, FUNC, MAP_KEY, MAP_OR_NULL, MAP_PTR,
                      MAP_PTR_OR_NULL, MAP_VALUE,
                      MAX_LEN, MEM, MEM_OR_NULL, MIXED, NUMERIC, PACKET_OR_NUMBER, POINTERS,
-                     S64_MAX, S64_MIN, SCALAR, STACK, Value, const, map_indices, pointer,
-                     scalar)
+                     S64_MAX, S64_MIN, SCALAR, SOCKETS, STACK, Value, const, map_indices,
+                     pointer, scalar)
 from .state import FULL_FRAME, LEN, META, State, frame_bits, outer_slot, slot_depth, slot_var
 
 __all__ = ["MemoryRules"]
 
-_LEAKS = POINTERS | {MAP_PTR, MAP_OR_NULL, MAP_PTR_OR_NULL, MEM_OR_NULL, CTX_OR_NULL, MIXED,
-                     FUNC}
+_LEAKS = POINTERS | SOCKETS | {MAP_PTR, MAP_OR_NULL, MAP_PTR_OR_NULL, MEM_OR_NULL, CTX_OR_NULL,
+                               MIXED, FUNC}
 
 
 def pointer_slots(st: State, depth: int, lo: int, end: int) -> list[int]:
@@ -63,6 +63,9 @@ class MemoryRules:
             self._stored_pointer(pc, insn, base, size)
         if base.kind == CTX:
             self._context_access(pc, insn, st, base, writes)
+            return
+        if base.kind in SOCKETS:
+            self._socket_access(pc, insn, st, base_reg, base, writes)
             return
         if base.kind in (MAP_PTR, MAP_OR_NULL, MAP_PTR_OR_NULL, FUNC, CTX_OR_NULL):
             what = "a map handle, not memory" if base.kind == MAP_PTR else \

@@ -15,9 +15,11 @@ scalar or a pointer's offset).
 from __future__ import annotations
 
 from ..isa import STACK_SIZE
-from .domain import (BIG, MAX_LEN, MEM, MEM_OR_NULL, MIXED, NULLABLE, NUMERIC, SCALAR, UNINIT,
+from .domain import (BIG, MAX_LEN, MEM, MEM_OR_NULL, MIXED, NULLABLE, NUMERIC, RELEASED, SCALAR,
+                     SOCKETS, UNINIT,
                      Value, join,
                      map_indices, replace, scalar, top_scalar, widen)
+from .references import unify_refs
 from .zone import MAX_RELATION, MIRROR, Zone
 
 __all__ = ["State", "LEN", "META", "GHOST", "slot_var", "slot_offset", "outer_slot", "slot_depth",
@@ -65,11 +67,11 @@ def frame_bits(lo: int, hi: int) -> int:
 class State:
     """Registers, the current frame's stack and relations known at one program point."""
 
-    __slots__ = ("regs", "spills", "written", "zone", "min_len", "lock")
+    __slots__ = ("regs", "spills", "written", "zone", "min_len", "lock", "refs")
 
     def __init__(self, regs: list[Value], spills: dict[int, Value] | None = None,
                  written: int = 0, zone: Zone | None = None, min_len: int = 0,
-                 lock: tuple | None = None):
+                 lock: tuple | None = None, refs: frozenset[int] = frozenset()):
         self.regs = regs
         self.spills = {} if spills is None else spills   # 8-byte slots by offset
         self.written = written        # bit i: some path may have written byte r10-512+i
@@ -78,16 +80,32 @@ class State:
         # the spin lock held: (maps bitmask, offset in the value), LOCKS_DIFFER where
         # paths holding different ones (or one and none) meet, None when none is held
         self.lock = lock
+        # the socket references held (SOCKETS values' `ref`): on a path where the pointer
+        # holding one is NULL it is not held, so a join keeps every one some path holds
+        self.refs = refs
 
     def copy(self) -> "State":
         return State(list(self.regs), dict(self.spills), self.written, self.zone.copy(),
-                     self.min_len, self.lock)
+                     self.min_len, self.lock, self.refs)
 
     def __eq__(self, other: object) -> bool:
         return (isinstance(other, State) and self.regs == other.regs
                 and self.spills == other.spills and self.written == other.written
                 and self.min_len == other.min_len and self.lock == other.lock
-                and self.zone == other.zone)
+                and self.refs == other.refs and self.zone == other.zone)
+
+    # ---- socket references -------------------------------------------------------------
+
+    def release(self, ref: int) -> None:
+        """Reference `ref` is given back: every pointer holding it, or derived from it, is
+        invalid from here on (as the kernel marks them)."""
+        self.refs = self.refs - {ref}
+        for i, v in enumerate(self.regs):
+            if v.kind in SOCKETS and abs(v.ref) == ref:
+                self.forget_register(i, Value(UNINIT, ident=RELEASED))
+        for key, v in list(self.spills.items()):
+            if v.kind in SOCKETS and abs(v.ref) == ref:
+                self.spills[key] = Value(UNINIT, ident=RELEASED)
 
     # ---- variables -------------------------------------------------------------------------
 
@@ -262,6 +280,11 @@ class State:
         relation bounds each by the other (`x <= y + c`, `y <= x + d`, both growing)
         would otherwise narrow each other's widened bounds back after every widening,
         one step higher each time, and the loop would never settle."""
+        if self.refs or new.refs:
+            old, new = unify_refs([self, new])
+            if old is not self:
+                return old.widen(new, thresholds, around, related)
+
         def moves(old: Value, back: Value | None) -> bool:
             return around is None or back is None or not _within(back, old)
         regs = [a if a is b else widen(a, b, t) if moves(a, c) else join(a, b)
@@ -279,7 +302,8 @@ class State:
             _follow_counters(regs, self, new)
         result = State(regs, spills, self.written | new.written,
                        self.zone.widen(new.zone, new.implied, [self.lower, new.lower]),
-                       min(self.min_len, new.min_len), joined_lock([self, new]))
+                       min(self.min_len, new.min_len), joined_lock([self, new]),
+                       self.refs | new.refs)
         if not related:
             moved = [r for r in range(10) if regs[r] != self.regs[r]]
             moved += [slot_var(off) for off, v in spills.items() if v != self.spills.get(off)]
@@ -798,6 +822,7 @@ def merge(states: list[State], discover: bool = False) -> State:
     `discover`, also the relations only the paths' intervals showed (loop heads)."""
     if len(states) == 1:
         return states[0]
+    states = unify_refs(states)
     first = states[0]
     regs = list(first.regs)
     spills = dict(first.spills)
@@ -815,7 +840,8 @@ def merge(states: list[State], discover: bool = False) -> State:
         written |= st.written
         min_len = min(min_len, st.min_len)
     spills = {off: v for off, v in spills.items() if v.kind != UNINIT}
-    result = State(regs, spills, written, None, min_len, joined_lock(states))
+    result = State(regs, spills, written, None, min_len, joined_lock(states),
+                   frozenset().union(*(st.refs for st in states)))
     result.zone = Zone.join_all([st.zone for st in states], [st.implied for st in states],
                                 result.implied, [st.lower for st in states])
     result._settle_join(states, discover)

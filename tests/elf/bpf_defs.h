@@ -124,6 +124,25 @@ static long (*bpf_for_each_map_elem)(void *map, void *callback_fn, void *callbac
                                     u64 flags) = (void *)164;
 #define BPF_F_CURRENT_CPU 0xffffffffULL
 
+/* socket lookups: a tuple from the packet (source = the remote end) */
+struct bpf_sock_tuple {
+    union {
+        struct { u32 saddr; u32 daddr; u16 sport; u16 dport; } ipv4;
+        struct { u32 saddr[4]; u32 daddr[4]; u16 sport; u16 dport; } ipv6;
+    };
+};
+#define BPF_F_CURRENT_NETNS (-1L)
+#define BPF_TCP_ESTABLISHED 1
+#define BPF_TCP_LISTEN 10
+static struct bpf_sock *(*bpf_sk_lookup_tcp)(void *ctx, struct bpf_sock_tuple *tuple,
+                                             u32 tuple_size, u64 netns, u64 flags) = (void *)84;
+static struct bpf_sock *(*bpf_sk_lookup_udp)(void *ctx, struct bpf_sock_tuple *tuple,
+                                             u32 tuple_size, u64 netns, u64 flags) = (void *)85;
+static long (*bpf_sk_release)(void *sock) = (void *)86;
+static struct bpf_sock *(*bpf_sk_fullsock)(struct bpf_sock *sk) = (void *)95;
+static struct bpf_sock *(*bpf_skc_lookup_tcp)(void *ctx, struct bpf_sock_tuple *tuple,
+                                              u32 tuple_size, u64 netns, u64 flags) = (void *)99;
+
 /* the XDP context and actions */
 struct xdp_md {
     u32 data;

@@ -1,0 +1,74 @@
+"""Socket lookups: sk_lookup_tcp (84), sk_lookup_udp (85), sk_release (86),
+sk_fullsock (95), skc_lookup_tcp (99), over the sockets of the program's environment
+(`env.sockets`, bpfjit.sockets).
+
+A lookup reads a `struct bpf_sock_tuple` (12 bytes for IPv4, 36 for IPv6; any other
+size finds nothing) and returns the address of the socket's `struct bpf_sock` in the
+engine's address space, or 0; flags other than 0 find nothing, and so does a netns
+argument that is neither BPF_F_CURRENT_NETNS (-1) nor an id (its low 32 bits >= 0),
+as in the kernel (`__bpf_skc_lookup`).  The device a packet arrived on is the
+context's ifindex (tc) or ingress_ifindex (XDP).  The references the verifier makes
+a program give back cost nothing at run time: a socket stays while it is in the
+table, and the verifier proves no pointer to it outlives the run.
+"""
+
+from __future__ import annotations
+
+from ..semantics import M64
+from .spec import KernelHelper, Signature
+
+__all__ = ["HELPERS"]
+
+_CURRENT_NETNS = M64            # BPF_F_CURRENT_NETNS, (u64)-1
+_TUPLE_SIZES = (12, 36)         # sizeof(tuple->ipv4), sizeof(tuple->ipv6)
+
+
+def _lookup(protocol: str):
+    def lookup(call, ctx, tuple_address, size, netns, flags) -> int:
+        if size not in _TUPLE_SIZES or flags:
+            return 0
+        low = netns & 0xFFFFFFFF
+        if low >= 0x80000000 and netns != _CURRENT_NETNS:
+            return 0
+        namespace = None if low >= 0x80000000 else low
+        context = call.context
+        ifindex = getattr(context, "ifindex", None)
+        if context is not None and context.KIND == "xdp":
+            ifindex = context.ingress_ifindex
+        memory = call.memory
+        found = call.env.sockets.lookup(protocol, memory.read(tuple_address, size),
+                                        ifindex or 0, namespace)
+        return 0 if found is None else memory.socket_base(call.env.sockets) + found
+    lookup.__name__ = f"sk_lookup_{protocol}"
+    return lookup
+
+
+def _release(call, *_) -> int:
+    return 0
+
+
+def _fullsock(call, sock, *_) -> int:
+    """Every socket of a table is a full one: itself."""
+    return sock
+
+
+_CONTEXTS = frozenset(("xdp", "skb"))
+_LOOKUP_ARGS = ("ctx", "mem", "size", "any", "any")
+
+HELPERS = [
+    KernelHelper(84, "sk_lookup_tcp", Signature(_LOOKUP_ARGS, "sock_or_null",
+                                                contexts=_CONTEXTS), _lookup("tcp"),
+                 "the TCP socket (established, else listening) of env.sockets a tuple "
+                 "finds, or 0; give it back with sk_release"),
+    KernelHelper(85, "sk_lookup_udp", Signature(_LOOKUP_ARGS, "sock_or_null",
+                                                contexts=_CONTEXTS), _lookup("udp"),
+                 "the UDP socket of env.sockets a tuple finds best, or 0; give it back "
+                 "with sk_release"),
+    KernelHelper(86, "sk_release", Signature(("sock_release",), (0, 0)), _release,
+                 "give back the reference a socket lookup took"),
+    KernelHelper(95, "sk_fullsock", Signature(("sock_common",), "fullsock_or_null"),
+                 _fullsock, "the full socket of a socket (every socket of env.sockets is)"),
+    KernelHelper(99, "skc_lookup_tcp", Signature(_LOOKUP_ARGS, "sock_common_or_null",
+                                                 contexts=_CONTEXTS), _lookup("tcp"),
+                 "as sk_lookup_tcp, as a sock_common (fewer fields readable)"),
+]
