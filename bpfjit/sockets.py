@@ -179,6 +179,11 @@ class SocketTable:
     def __len__(self) -> int:
         return sum(s is not None for s in self._slots)
 
+    def socket_at(self, offset: int) -> Socket | None:
+        """The socket whose struct bpf_sock starts `offset` bytes into the arena."""
+        index, rest = divmod(offset, SOCKET_SIZE)
+        return self._slots[index] if not rest and 0 <= index < CAPACITY else None
+
     def view(self) -> memoryview:
         """The arena's bytes (the interpreter maps them read-only)."""
         return memoryview(ffi.buffer(self.arena))

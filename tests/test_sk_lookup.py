@@ -480,3 +480,82 @@ def test_a_loop_that_gives_each_back_is_accepted():
     prog = tc(LOOP.format(keep="mov %r1, %r0\n    call 86"))
     bpfjit.verify(prog, cache=False)
     assert kernel_verdict(prog) in (None, True)
+
+
+# ---- bpf_sk_assign: steer the packet to a socket (tc ingress) ------------------------
+
+# a listener looked up by the packet's destination port, whatever its source: the tuple
+# (zeroed at fp-16) takes the TCP destination port, the lookup namespace {netns};
+# assigned with flags r8 (r0 = its result, or 99 when no socket is found)
+ASSIGN = """
+    mov %r6, %r1
+    ldxw %r8, [%r6+8]
+    stdw [%r10-16], 0
+    stdw [%r10-8], 0
+    ldxw %r2, [%r6+76]
+    ldxw %r3, [%r6+80]
+    mov %r4, %r2
+    add %r4, 38
+    mov %r0, 0
+    jgt %r4, %r3, out
+    ldxh %r4, [%r2+36]
+    stxh [%r10-6], %r4
+    mov %r1, %r6
+    mov %r2, %r10
+    add %r2, -16
+    mov %r3, 12
+    mov %r4, {netns}
+    mov %r5, 0
+    call 84
+    mov %r7, %r0
+    mov %r0, 99
+    jeq %r7, 0, out
+    mov %r1, %r6
+    mov %r2, %r7
+    mov %r3, %r8
+    call 124
+    mov %r9, %r0
+    mov %r1, %r7
+    call 86
+    mov %r0, %r9
+out:
+    exit
+"""
+EINVAL, EOPNOTSUPP, ENETUNREACH = 22, 95, 101
+
+
+@pytest.mark.parametrize("ingress, flags, netns, result", [
+    (True, 0, None, 0),
+    (False, 0, None, -EOPNOTSUPP),        # the kernel assigns at tc ingress only
+    (True, 1, None, -EINVAL),             # flags other than 0
+    (True, 0, 7, -ENETUNREACH),           # a socket of another namespace (looked up by id)
+])
+def test_sk_assign(engine, ingress, flags, netns, result):
+    if engine == "kernel":
+        pytest.skip("the kernel's lookups search this host's sockets, not env.sockets")
+    prog = tc(ASSIGN.format(netns=-1 if netns is None else netns))
+    sock = prog.env.sockets.add(bpfjit.Socket("tcp", local=("0.0.0.0", 80), netns=netns))
+    fn = bpfjit.compile(prog, engine)
+    ctx = bpfjit.SkbContext(frame4(6, 1234, 80), mark=flags, ingress=ingress)
+    assert fn(ctx) == result & (1 << 64) - 1
+    assert ctx.assigned is (sock if result == 0 else None)
+    if result == 0:             # a run that assigns nothing leaves none assigned
+        ctx.mark = 1
+        assert fn(ctx) == -EINVAL & (1 << 64) - 1 and ctx.assigned is None
+
+
+def test_sk_assign_takes_a_tested_socket_as_the_kernel_does():
+    untested = tc(ASSIGN.format(netns=-1).replace("    jeq %r7, 0, out\n", ""))
+    with pytest.raises(bpfjit.VerifierError, match="sk_assign takes a socket .* or NULL"):
+        bpfjit.verify(untested, cache=False)
+    assert kernel_verdict(untested) in (None, False)
+    assert kernel_verdict(tc(ASSIGN.format(netns=-1))) in (None, True)
+
+
+def test_sk_assign_is_for_tc():
+    env = bpfjit.load_elf(ELF / "sk_lookup.o", section="xdp").env
+    source = "mov %r2, 0\nmov %r3, 0\ncall 124\nmov %r0, 2\nexit"
+    prog = bpfjit.Program(bpfjit.assemble(source).insns, env=env, context="xdp",
+                          prog_type="xdp")
+    with pytest.raises(bpfjit.VerifierError, match="sk_assign is not available to xdp"):
+        bpfjit.verify(prog, cache=False)

@@ -87,7 +87,9 @@ class SkbContext(PacketContext):
     `protocol` is the EtherType as the kernel stores it (network byte order in the
     low 16 bits); by default it is taken from bytes 12-13 of the packet.  After the
     run, `.packet` is the packet as the program left it and `mark`, `priority`,
-    `tc_index`, `tc_classid`, `queue_mapping`, `tstamp` and `cb` what it wrote.
+    `tc_index`, `tc_classid`, `queue_mapping`, `tstamp` and `cb` what it wrote;
+    `.assigned` the socket bpf_sk_assign gave the packet (only at tc ingress:
+    `ingress=False` makes it a packet leaving, as the kernel's egress hook sees it).
     """
 
     HEADER = SKB_HEADER
@@ -100,7 +102,8 @@ class SkbContext(PacketContext):
                  mark: int = 0, priority: int = 0, ifindex: int = 1, ingress_ifindex: int = 1,
                  hash: int = 0, vlan_tci: int | None = None, vlan_proto: int = 0,
                  queue_mapping: int = 0, tc_index: int = 0, tc_classid: int = 0,
-                 pkt_type: int = 0, tstamp: int = 0, cb: tuple[int, ...] = (0,) * 5):
+                 pkt_type: int = 0, tstamp: int = 0, cb: tuple[int, ...] = (0,) * 5,
+                 ingress: bool = True):
         super().__init__(packet)
         if protocol is None:
             protocol = int.from_bytes(self.buffer[self.HEADER + 12:self.HEADER + 14], "little") \
@@ -114,6 +117,10 @@ class SkbContext(PacketContext):
         # the tunnel metadata (bpfjit.context.TunnelInfo) skb_get_tunnel_key reads and
         # skb_set_tunnel_key writes; None: the packet came through no tunnel device
         self.tunnel_info = None
+        # a tc program's packet at ingress (bpf_sk_assign works there only), and the
+        # socket (bpfjit.Socket) the last run's sk_assign gave it, or None
+        self.ingress = ingress
+        self.assigned = None
 
     def field_values(self) -> dict[str, int]:
         """Each field's value, by name, as the program will read it."""
@@ -155,6 +162,10 @@ class SkbContext(PacketContext):
     def _get(self, name: str) -> int:
         field = self.FIELDS[name]
         return int.from_bytes(self.buffer[field.offset:field.offset + field.size], "little")
+
+    def fill(self, data_address: int) -> None:
+        self.assigned = None
+        super().fill(data_address)
 
     def write_fields(self) -> None:
         self.buffer[:_STRUCT_SIZE] = bytes(_STRUCT_SIZE)

@@ -1,6 +1,7 @@
 """Socket lookups: sk_lookup_tcp (84), sk_lookup_udp (85), sk_release (86),
 sk_fullsock (95), skc_lookup_tcp (99), over the sockets of the program's environment
-(`env.sockets`, bpfjit.sockets).
+(`env.sockets`, bpfjit.sockets); and sk_assign (124), which gives a tc program's packet
+to a socket (`SkbContext.assigned` after the run).
 
 A lookup reads a `struct bpf_sock_tuple` (12 bytes for IPv4, 36 for IPv6; any other
 size finds nothing) and returns the address of the socket's `struct bpf_sock` in the
@@ -14,8 +15,11 @@ table, and the verifier proves no pointer to it outlives the run.
 
 from __future__ import annotations
 
+import errno
+
+from ..errors import HelperArgumentError
 from ..semantics import M64
-from .spec import KernelHelper, Signature
+from .spec import KernelHelper, Signature, errno_result
 
 __all__ = ["HELPERS"]
 
@@ -52,6 +56,25 @@ def _fullsock(call, sock, *_) -> int:
     return sock
 
 
+def _assign(call, ctx, sock, flags, *_) -> int:
+    """As the kernel's bpf_sk_assign: -EINVAL for flags, -EOPNOTSUPP away from tc
+    ingress (`SkbContext.ingress`), -ENETUNREACH for a socket of another namespace;
+    else the packet is the socket's (`ctx.assigned`) and 0."""
+    if flags:
+        return errno_result(errno.EINVAL)
+    context = call.context
+    if not getattr(context, "ingress", False):
+        return errno_result(errno.EOPNOTSUPP)
+    table = call.env.sockets
+    found = table.socket_at(sock - call.memory.socket_base(table))
+    if found is None:
+        raise HelperArgumentError(f"{sock:#x} is no socket a lookup returned")
+    if found.netns is not None:
+        return errno_result(errno.ENETUNREACH)
+    context.assigned = found
+    return 0
+
+
 _CONTEXTS = frozenset(("xdp", "skb"))
 _LOOKUP_ARGS = ("ctx", "mem", "size", "any", "any")
 
@@ -71,4 +94,8 @@ HELPERS = [
     KernelHelper(99, "skc_lookup_tcp", Signature(_LOOKUP_ARGS, "sock_common_or_null",
                                                  contexts=_CONTEXTS), _lookup("tcp"),
                  "as sk_lookup_tcp, as a sock_common (fewer fields readable)"),
+    KernelHelper(124, "sk_assign", Signature(("ctx", "sock_common", "any"), "errno",
+                                             contexts=frozenset(("skb",))), _assign,
+                 "give the packet to a socket a lookup returned (tc ingress: "
+                 "SkbContext.assigned)"),
 ]
