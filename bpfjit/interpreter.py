@@ -27,7 +27,7 @@ from .limits import helper_call_limit
 from .context import CONTEXTS, copy_back, legacy_headers, refuse_context
 from .helpers import SOCKET_LOOKUPS, TailCalled
 from .helpers.loops import FOR_EACH_MAP_ELEM, loop_result
-from .maps import map_handle
+from .maps import SOCKET_MAP_TYPES, map_handle
 from .testrun import TestRunnable
 from .memory import (CTX_BASE, KEY_BASE, MAP_BASE, MEM_BASE, STACK_TOP, AddressSpace,
                      as_buffer)
@@ -490,9 +490,9 @@ class Interpreter(TestRunnable):
         walked = {index for indices in (iterated or {}).values() for index in indices}
         self._keys = [(index, self._maps[index]) for index in sorted(walked)]
         # the sockets its lookups return: a read-only region, for the programs that look
-        self._sockets = prog.env.sockets.view() if prog.env is not None and any(
-            insn.kind is Kind.CALL and insn.imm in SOCKET_LOOKUPS for insn in prog.insns) \
-            else None
+        self._sockets = prog.env.sockets.view() if prog.env is not None and (any(
+            insn.kind is Kind.CALL and insn.imm in SOCKET_LOOKUPS for insn in prog.insns)
+            or any(m.spec.type in SOCKET_MAP_TYPES for m in self._maps)) else None
         self.helpers = {}
         self._current = threading.local()       # the address space of this thread's run
         if prog.env is not None:                 # the kernel's helpers, on this run's memory

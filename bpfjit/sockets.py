@@ -179,6 +179,14 @@ class SocketTable:
     def __len__(self) -> int:
         return sum(s is not None for s in self._slots)
 
+    def offset_of(self, sock: Socket | None) -> int | None:
+        """Where `sock`'s struct bpf_sock starts in the arena; None when it is not in
+        the table (or is None)."""
+        for index, held in enumerate(self._slots):
+            if held is sock and sock is not None:
+                return index * SOCKET_SIZE
+        return None
+
     def socket_at(self, offset: int) -> Socket | None:
         """The socket whose struct bpf_sock starts `offset` bytes into the arena."""
         index, rest = divmod(offset, SOCKET_SIZE)

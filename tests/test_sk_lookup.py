@@ -43,7 +43,7 @@ def seen(prog, slot: int) -> int:
 
 
 def steer():
-    prog = bpfjit.load_elf(ELF / "sk_lookup.o", section="tc")
+    prog = bpfjit.load_elf(ELF / "sk_lookup.o", function="tc_steer")
     sockets = prog.env.sockets
     sockets.add(bpfjit.Socket("tcp", local=("10.0.0.2", 80)))
     sockets.add(bpfjit.Socket("tcp", local=("10.0.0.2", 80), remote=("10.0.0.1", 1234), mark=77))
@@ -95,7 +95,7 @@ def test_tc_looks_up_reads_and_gives_back(engine, proto, sport, dport, action, m
 def test_the_namespace_argument(engine, netns, sockets_netns, found):
     if engine == "kernel":
         pytest.skip("the kernel's lookups search this host's sockets, not env.sockets")
-    prog = bpfjit.load_elf(ELF / "sk_lookup.o", section="tc")
+    prog = bpfjit.load_elf(ELF / "sk_lookup.o", function="tc_steer")
     prog.env.sockets.add(bpfjit.Socket("udp", local=("10.0.0.2", 53), netns=sockets_netns))
     prog.maps[".data"][0] = netns.to_bytes(8, "little")
     ctx = bpfjit.SkbContext(frame4(17, 4000, 53))
@@ -106,7 +106,7 @@ def test_the_namespace_argument(engine, netns, sockets_netns, found):
 def test_xdp_ipv6_lookup_and_bound_device(engine, ifindex, action):
     if engine == "kernel":
         pytest.skip("the kernel's lookups search this host's sockets, not env.sockets")
-    prog = bpfjit.load_elf(ELF / "sk_lookup.o", section="xdp")
+    prog = bpfjit.load_elf(ELF / "sk_lookup.o", function="xdp_v6")
     prog.env.sockets.add(bpfjit.Socket("tcp", local=("2001:db8::2", 443),
                                        remote=("2001:db8::1", 5000), bound_dev_if=3))
     ctx = bpfjit.XdpContext(frame6(5000, 443, "2001:db8::1", "2001:db8::2"),
@@ -119,16 +119,16 @@ def test_xdp_ipv6_lookup_and_bound_device(engine, ifindex, action):
 
 
 def test_the_kernel_accepts_the_fixture():
-    for section in ("tc", "xdp"):
-        verdict = kernel_verdict(bpfjit.load_elf(ELF / "sk_lookup.o", section=section))
+    for function in ("tc_steer", "xdp_v6"):
+        verdict = kernel_verdict(bpfjit.load_elf(ELF / "sk_lookup.o", function=function))
         if verdict is None:
             pytest.skip("the kernel engine is not available here (root or CAP_BPF)")
-        assert verdict, section
+        assert verdict, function
 
 
-@pytest.mark.parametrize("section", ["tc", "xdp"])
-def test_strict_mode_proves_every_access(section):
-    prog = bpfjit.load_elf(ELF / "sk_lookup.o", section=section)
+@pytest.mark.parametrize("function", ["tc_steer", "xdp_v6", "tc_proxy"])
+def test_strict_mode_proves_every_access(function):
+    prog = bpfjit.load_elf(ELF / "sk_lookup.o", function=function)
     verified = bpfjit.verify(prog, mode="strict", helpers=bpfjit.helper_ids(prog), cache=False)
     assert verified.proven == frozenset(verified.accesses)
 
@@ -140,7 +140,7 @@ def tuple4(src, sport, dst, dport) -> bytes:
 
 
 def test_the_most_specific_socket_wins():
-    table = bpfjit.load_elf(ELF / "sk_lookup.o", section="tc").env.sockets
+    table = bpfjit.load_elf(ELF / "sk_lookup.o", function="tc_steer").env.sockets
     wild = table.add(bpfjit.Socket("udp", local=("0.0.0.0", 53)))
     bound = table.add(bpfjit.Socket("udp", local=("10.0.0.2", 53)))
     connected = table.add(bpfjit.Socket("udp", local=("10.0.0.2", 53), remote=("10.0.0.1", 7)))
@@ -179,7 +179,7 @@ def test_bad_sockets_are_errors(kwargs, message):
 
 
 def test_a_full_table_and_a_stranger_are_errors():
-    table = bpfjit.load_elf(ELF / "sk_lookup.o", section="tc").env.sockets
+    table = bpfjit.load_elf(ELF / "sk_lookup.o", function="tc_steer").env.sockets
     for port in range(64):
         table.add(bpfjit.Socket("udp", local=("10.0.0.2", port)))
     with pytest.raises(bpfjit.BpfError, match="up to 64 sockets"):
@@ -553,9 +553,82 @@ def test_sk_assign_takes_a_tested_socket_as_the_kernel_does():
 
 
 def test_sk_assign_is_for_tc():
-    env = bpfjit.load_elf(ELF / "sk_lookup.o", section="xdp").env
+    env = bpfjit.load_elf(ELF / "sk_lookup.o", function="xdp_v6").env
     source = "mov %r2, 0\nmov %r3, 0\ncall 124\nmov %r0, 2\nexit"
     prog = bpfjit.Program(bpfjit.assemble(source).insns, env=env, context="xdp",
                           prog_type="xdp")
     with pytest.raises(bpfjit.VerifierError, match="sk_assign is not available to xdp"):
         bpfjit.verify(prog, cache=False)
+
+
+# ---- socket maps --------------------------------------------------------------------------
+
+@pytest.mark.parametrize("proto, filled, result", [
+    (6, True, 0),           # the TCP listener from listeners[0], assigned
+    (17, False, 1),         # listeners[1] is empty: no socket
+    (1, True, 2),           # ICMP: not steered
+])
+def test_a_sockmap_entry_is_looked_up_and_assigned(engine, proto, filled, result):
+    if engine == "kernel":
+        pytest.skip("the kernel engine has no twin for a sockmap")
+    prog = bpfjit.load_elf(ELF / "sk_lookup.o", function="tc_proxy")
+    listener = prog.env.sockets.add(bpfjit.Socket("tcp", local=("0.0.0.0", 8443)))
+    if filled:
+        prog.maps["listeners"][0] = listener
+    ctx = bpfjit.SkbContext(frame4(proto, 1234, 80))
+    assert bpfjit.compile(prog, engine)(ctx) == result
+    assert ctx.assigned is (listener if result == 0 else None)
+
+
+def test_a_socket_gone_from_the_table_is_gone_from_the_map(engine):
+    if engine == "kernel":
+        pytest.skip("the kernel engine has no twin for a sockmap")
+    prog = bpfjit.load_elf(ELF / "sk_lookup.o", function="tc_proxy")
+    listener = prog.env.sockets.add(bpfjit.Socket("tcp", local=("0.0.0.0", 8443)))
+    prog.maps["listeners"][0] = listener
+    prog.env.sockets.remove(listener)           # a closed socket leaves every map
+    assert bpfjit.compile(prog, engine)(bpfjit.SkbContext(frame4(6, 1234, 80))) == 1
+
+
+def test_socket_maps_from_python():
+    from bpfjit.maps import MapError, MapSpec, make_map
+    sockmap = make_map(MapSpec("m", 15, 4, 8, 2))
+    sockhash = make_map(MapSpec("h", 18, 8, 4, 1))
+    sock = bpfjit.Socket("udp", local=("10.0.0.2", 53))
+    sockmap[1] = sock
+    assert sockmap[1] is sock and list(sockmap) == [(1).to_bytes(4, "little")]
+    with pytest.raises(MapError, match="past max_entries"):
+        sockmap[2] = sock
+    with pytest.raises(bpfjit.BpfError, match="an entry is a bpfjit.Socket"):
+        sockmap[0] = b"\x03\0\0\0\0\0\0\0"
+    sockhash[7] = sock
+    with pytest.raises(MapError, match="full"):
+        sockhash[8] = sock
+    del sockhash[7]
+    with pytest.raises(KeyError):
+        del sockhash[7]
+    with pytest.raises(bpfjit.BpfError, match="values are 4 or 8 bytes"):
+        make_map(MapSpec("bad", 15, 4, 2, 2))
+
+
+def test_programs_may_not_update_a_sockmap():
+    prog = bpfjit.load_elf(ELF / "sk_lookup.o", function="tc_proxy")
+    update = """
+    stw [%r10-4], 0
+    stdw [%r10-16], 0
+    mov %r2, %r10
+    add %r2, -4
+    mov %r3, %r10
+    add %r3, -16
+    mov %r4, 0
+    lddw %r1, map_by_fd({index})
+    call 2
+    mov %r0, 0
+    exit
+"""
+    index = list(prog.maps).index("listeners")
+    program = bpfjit.Program(bpfjit.assemble(update.format(index=index)).insns, env=prog.env,
+                             context="skb", prog_type="sched_cls")
+    with pytest.raises(bpfjit.VerifierError, match="map_update_elem cannot take map "
+                                                   "'listeners'"):
+        bpfjit.verify(program, cache=False)

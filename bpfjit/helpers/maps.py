@@ -6,7 +6,7 @@ from __future__ import annotations
 import errno
 
 from ..errors import HelperArgumentError
-from ..maps import BPF_ANY, MapError, ProgArray, QueueMap, StackMap
+from ..maps import SOCKET_MAP_TYPES, BPF_ANY, MapError, ProgArray, QueueMap, StackMap
 from ..semantics import M64
 from .spec import KernelHelper, Signature
 
@@ -29,7 +29,12 @@ def errno_result(operation) -> int:
 def lookup(call, r1, r2, r3, r4, r5) -> int:
     index, m = call.the_map(r1)
     mem = call.memory
-    return m.program_lookup(mem.read(r2, m.key_size), mem.map_address(index))
+    key = mem.read(r2, m.key_size)
+    if m.spec.type in SOCKET_MAP_TYPES:         # the socket, if still in env.sockets
+        table = call.env.sockets
+        offset = table.offset_of(m.socket(key))
+        return 0 if offset is None else mem.socket_base(table) + offset
+    return m.program_lookup(key, mem.map_address(index))
 
 
 def update(call, r1, r2, r3, r4, r5) -> int:

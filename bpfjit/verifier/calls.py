@@ -16,10 +16,11 @@ from ..context import CONTEXTS
 from ..helpers import HELPER_NAMES
 from ..helpers.timers import TIMER_CALLBACK
 from ..isa import MAX_CALL_DEPTH, STACK_SIZE
-from ..maps import RingBuf
+from ..maps import SOCKET_MAP_TYPES, RingBuf
 from ..maps.base import MAP_TYPE_NAMES
 from .domain import (ANY_CALLER, CTX, FUNC, MAP_KEY, MAP_OR_NULL, MAP_PTR, MAP_PTR_OR_NULL,
-                     MAP_VALUE, MEM, MIXED, NULLABLE, POINTERS, SCALAR, SOCKETS, STACK, UNINIT,
+                     MAP_VALUE, MEM, MIXED, NULLABLE, POINTERS, SCALAR, SOCKET_OR_NULL, SOCKETS,
+                     STACK, UNINIT,
                      Value, join,
                      map_indices, pointer, replace, scalar, top_scalar, widen)
 from .memory import pointer_slots
@@ -291,6 +292,13 @@ class CallRules:
             # says nothing of theirs
             st.unlink(pc + 1)
         if result == "map_value_or_null":
+            sockets = [self.maps[i].spec.type in SOCKET_MAP_TYPES
+                       for i in map_indices(handle.maps)]
+            if any(sockets):        # a socket map's lookup: a socket and its reference
+                if not all(sockets):
+                    self.fail(pc, "map_lookup_elem of a socket map on some paths and of "
+                                  "another map on others: r0 would be two kinds of pointer")
+                return self._acquire(pc, st, SOCKET_OR_NULL)
             outer = [self.maps[i] for i in map_indices(handle.maps)]
             if outer and all(m.spec.inner is not None for m in outer):    # maps of maps
                 inner = 0

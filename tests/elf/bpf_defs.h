@@ -28,6 +28,8 @@ typedef signed long long s64;
 #define BPF_MAP_TYPE_LPM_TRIE 11
 #define BPF_MAP_TYPE_ARRAY_OF_MAPS 12
 #define BPF_MAP_TYPE_DEVMAP 14
+#define BPF_MAP_TYPE_SOCKMAP 15
+#define BPF_MAP_TYPE_SOCKHASH 18
 #define BPF_MAP_TYPE_RINGBUF 27
 #define BPF_F_NO_PREALLOC 1
 #define __array(name, val) typeof(val) *name[]
@@ -140,6 +142,7 @@ static struct bpf_sock *(*bpf_sk_lookup_udp)(void *ctx, struct bpf_sock_tuple *t
                                              u32 tuple_size, u64 netns, u64 flags) = (void *)85;
 static long (*bpf_sk_release)(void *sock) = (void *)86;
 static struct bpf_sock *(*bpf_sk_fullsock)(struct bpf_sock *sk) = (void *)95;
+static long (*bpf_sk_assign)(void *ctx, void *sk, u64 flags) = (void *)124;
 static struct bpf_sock *(*bpf_skc_lookup_tcp)(void *ctx, struct bpf_sock_tuple *tuple,
                                               u32 tuple_size, u64 netns, u64 flags) = (void *)99;
 

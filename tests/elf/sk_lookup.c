@@ -11,6 +11,10 @@
  *             XDP_DROP.  Found: `seen[1]` = family, `seen[2]` = the last word of the
  *             remote address (dst_ip6[3], network order), `seen[3]` = bound_dev_if;
  *             XDP_PASS.
+ *   tc_proxy  (tc) a transparent proxy's steering: the listener for the packet's
+ *             protocol taken from a sockmap (`listeners`: 0 TCP, 1 UDP), the packet
+ *             given to it with bpf_sk_assign; r0 = sk_assign's result, or 1 when the
+ *             map holds no socket for the protocol, 2 for other protocols.
  */
 #include "bpf_defs.h"
 
@@ -20,6 +24,13 @@ struct {
     __type(key, u32);
     __type(value, u64);
 } seen SEC(".maps");
+
+struct {
+    __uint(type, BPF_MAP_TYPE_SOCKMAP);
+    __uint(max_entries, 2);
+    __type(key, u32);
+    __type(value, u64);
+} listeners SEC(".maps");
 
 u64 lookup_netns = BPF_F_CURRENT_NETNS;
 
@@ -113,6 +124,32 @@ int xdp_v6(struct xdp_md *ctx)
     record(3, sk->bound_dev_if);
     bpf_sk_release(sk);
     return 2;
+}
+
+SEC("tc")
+int tc_proxy(struct __sk_buff *skb)
+{
+    void *data = (void *)(long)skb->data, *end = (void *)(long)skb->data_end;
+    struct ethhdr *eth = data;
+    struct iphdr *ip = (void *)(eth + 1);
+    struct bpf_sock *sk;
+    u32 key;
+    long ret;
+
+    if ((void *)(ip + 1) > end || eth->h_proto != htons(ETH_P_IP))
+        return 2;
+    if (ip->protocol == IPPROTO_TCP)
+        key = 0;
+    else if (ip->protocol == IPPROTO_UDP)
+        key = 1;
+    else
+        return 2;
+    sk = bpf_map_lookup_elem(&listeners, &key);
+    if (!sk)
+        return 1;
+    ret = bpf_sk_assign(skb, sk, 0);
+    bpf_sk_release(sk);
+    return ret;
 }
 
 char LICENSE[] SEC("license") = "GPL";

@@ -1,0 +1,111 @@
+"""BPF_MAP_TYPE_SOCKMAP and BPF_MAP_TYPE_SOCKHASH: sockets by index or by key.
+
+In the kernel user space fills them with socket file descriptors; here with the
+bpfjit.Socket objects of the program's environment (`env.sockets`):
+
+    prog.maps["listen_socket_map"][0] = prog.env.sockets.add(bpfjit.Socket(...))
+
+A program's bpf_map_lookup_elem gives the socket (its `struct bpf_sock`), holding a
+reference it must give back with bpf_sk_release, as a socket lookup does; NULL for an
+empty entry or a socket no longer in `env.sockets` (a closed socket leaves every map
+in the kernel).  Programs may also delete entries.  Not here: updates from programs,
+and the sk_skb / sk_msg redirect helpers these maps exist for.
+"""
+
+from __future__ import annotations
+
+import errno
+from collections.abc import Iterator
+
+from ..errors import BpfError
+from .base import (BPF_ANY, BPF_EXIST, BPF_NOEXIST, Map, MapError, MapSpec, check_flags,
+                   check_index_update)
+
+__all__ = ["SockMap", "SockHash", "SOCKET_MAP_TYPES"]
+
+SOCKET_MAP_TYPES = (15, 18)
+
+
+class _SocketMap(Map):
+    """key -> bpfjit.Socket; no arena (programs get the socket's own struct bpf_sock)."""
+
+    PROGRAM_HELPERS = frozenset({"map_lookup_elem", "map_delete_elem"})
+
+    @staticmethod
+    def arena_bytes(spec: MapSpec) -> int:
+        return 0
+
+    def __init__(self, spec: MapSpec):
+        if spec.value_size not in (4, 8):
+            raise BpfError(f"{spec.type_name} {spec.name!r}: values are 4 or 8 bytes (a "
+                           f"socket's fd or cookie), not {spec.value_size}")
+        super().__init__(spec)
+        self._sockets: dict[bytes, object] = {}
+
+    def socket(self, key: bytes):
+        """The socket at `key` (packed), or None."""
+        return self._sockets.get(key)
+
+    def lookup_slot(self, key: bytes) -> int | None:
+        return None                 # no value in an arena: programs get the socket
+
+    def program_lookup(self, key: bytes, arena_address: int) -> int:
+        raise BpfError("a socket map's lookup needs the environment's sockets "
+                       "(bpfjit.helpers.maps.lookup)")
+
+    def _socket_value(self, value):
+        from ..sockets import Socket
+        if not isinstance(value, Socket):
+            raise BpfError(f"{self.spec.type_name} {self.name!r}: an entry is a bpfjit.Socket "
+                           f"(of env.sockets), not {type(value).__name__}")
+        return value
+
+    def delete(self, key) -> None:
+        if self._sockets.pop(self.key(key), None) is None:
+            raise MapError(errno.ENOENT, f"{self.spec.type_name} {self.name!r}: no socket at "
+                                         f"{self.key(key).hex()}")
+
+    def __getitem__(self, key):
+        found = self._sockets.get(self.key(key))
+        if found is None:
+            raise KeyError(key)
+        return found
+
+    def __iter__(self) -> Iterator[bytes]:
+        return iter(sorted(self._sockets))
+
+    def __len__(self) -> int:
+        return len(self._sockets)
+
+
+class SockMap(_SocketMap):
+    """BPF_MAP_TYPE_SOCKMAP: sockets by u32 index below max_entries."""
+
+    def __init__(self, spec: MapSpec):
+        if spec.key_size != 4:
+            raise BpfError(f"sockmap {spec.name!r}: keys are 4 bytes (an index), not "
+                           f"{spec.key_size}")
+        super().__init__(spec)
+
+    def update(self, key, value, flags: int = BPF_ANY) -> None:
+        key = self.key(key)
+        index = int.from_bytes(key, "little")
+        check_index_update(self, index, key in self._sockets, flags)
+        self._sockets[key] = self._socket_value(value)
+
+
+class SockHash(_SocketMap):
+    """BPF_MAP_TYPE_SOCKHASH: sockets by key, up to max_entries of them."""
+
+    def update(self, key, value, flags: int = BPF_ANY) -> None:
+        key = self.key(key)
+        check_flags(self.name, flags)
+        present = key in self._sockets
+        what = f"sockhash {self.name!r}"
+        if flags == BPF_NOEXIST and present:
+            raise MapError(errno.EEXIST, f"{what}: {key.hex()} is set")
+        if flags == BPF_EXIST and not present:
+            raise MapError(errno.ENOENT, f"{what}: {key.hex()} is not set")
+        if not present and len(self._sockets) >= self.max_entries:
+            raise MapError(errno.E2BIG, f"{what} is full ({self.max_entries} sockets)")
+        self._sockets[key] = self._socket_value(value)
