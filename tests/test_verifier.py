@@ -948,6 +948,10 @@ def test_strict_rejects_unproven_accesses():
 # on every way round (as the kernel requires of the loops it accepts)
 ENDING_LOOPS = {
     "counter": "mov %r0, 0\nloop:\nadd %r0, 1\njlt %r0, 10, loop\nexit",
+    # two trips: the way back has r0 == 1, a constant, whose relation to its value at
+    # the head (one more) was dropped with it until 2026-12-02, and the loop refused
+    "two-trips": "mov %r0, 0\nloop:\nadd %r0, 1\njlt %r0, 2, loop\nexit",
+    "two-trips-down": "mov %r0, 2\nloop:\nsub %r0, 1\njgt %r0, 0, loop\nexit",
     "down-to-zero": "mov %r0, 100\nloop:\nsub %r0, 3\njsgt %r0, 0, loop\nexit",
     "bounded-by-len": """
         mov %r0, 0
@@ -995,7 +999,8 @@ ENDLESS_LOOPS = {
 def test_strict_accepts_loops_it_proves_end(engine, name):
     fn = bpfjit.compile(bpfjit.assemble(ENDING_LOOPS[name]), engine, mode="strict")
     # 100 = 3 * 33 + 1: the 34th subtraction leaves -2; 9 bytes: r3 = 0, 4, 8, 12
-    expected = {"counter": 10, "down-to-zero": 2**64 - 2, "nested": 25,
+    expected = {"counter": 10, "down-to-zero": 2**64 - 2, "nested": 25, "two-trips": 2,
+                "two-trips-down": 0,
                 "spilled-counter": 8, "bounded-by-len": 3}[name]
     assert fn(bytes(9) if name == "bounded-by-len" else None) == expected
 

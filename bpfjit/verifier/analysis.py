@@ -274,6 +274,7 @@ class Analysis(AluRules, MemoryRules, BranchRules, CallRules, CallbackRules, Loc
             self.signatures = helpers or {}
         self.mode = mode
         self.want_log = want_log
+        self.ranking = False        # a termination proof's run (prove_termination)
         self.leaders = block_leaders(prog)
         self.extensions = _extensions(prog, self.leaders)
         self.thresholds = _thresholds(prog)
@@ -508,6 +509,13 @@ class Analysis(AluRules, MemoryRules, BranchRules, CallRules, CallbackRules, Loc
     def _terminates(self, sub: _Subprogram, head: int) -> bool:
         """Run the loop's body once more from its head's state with a ghost copy of every
         variable, to the back edges; then look for a ranking variable."""
+        self.ranking = True
+        try:
+            return self._ranked(sub, head)
+        finally:
+            self.ranking = False
+
+    def _ranked(self, sub: _Subprogram, head: int) -> bool:
         start = sub.in_states[head].copy()
         candidates = [r for r in range(10) if start.numeric(r)]
         candidates += [slot_var(off) for off in start.spills if start.numeric(slot_var(off))]

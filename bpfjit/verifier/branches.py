@@ -179,9 +179,8 @@ class BranchRules:
                 edge = (b_reg, a_reg, -1)
         return self._settle(st, a_reg, new_a, b_reg, new_b, edge)
 
-    @staticmethod
-    def _settle(st: State, a_reg, new_a: Value, b_reg, new_b: Value, edge, equal: bool = False
-                ) -> bool:
+    def _settle(self, st: State, a_reg, new_a: Value, b_reg, new_b: Value, edge,
+                equal: bool = False) -> bool:
         """Store refined operands, add the zone edge (x - y <= c) and spread the news
         (before forgetting the relations of an operand that became a constant: they
         carry what it became to the registers it was related to)."""
@@ -243,7 +242,10 @@ class BranchRules:
                         and st.tighten(reg)):
                     return False
         for reg in (a_reg, b_reg):
-            if reg is not None and st.regs[reg].fixed:
+            # a constant has nothing to learn from the zone, which forgets it; but while a
+            # loop's termination is proven, what it is against its value at the head
+            # (`i < 2` leaves i == 1 == head + 1) is the proof
+            if reg is not None and st.regs[reg].fixed and not self.ranking:
                 zone.forget(reg)
         return all(not v.empty for v in st.regs)
 
