@@ -27,6 +27,15 @@ __all__ = ["KernelEnv", "HelperMemory", "HelperCall", "HELPER_NAMES", "M64"]
 
 
 
+def _own_comm() -> str:
+    """This process's name as the kernel keeps it (/proc/self/comm), else "python"."""
+    try:
+        with open("/proc/self/comm", encoding="utf-8", errors="replace") as f:
+            return f.read().strip() or "python"
+    except OSError:
+        return "python"
+
+
 class HelperMemory(Protocol):
     """An engine's view of a run's memory, for helpers."""
 
@@ -57,7 +66,8 @@ class KernelEnv:
     tests; `realtime` for CLOCK_REALTIME's timers) and the tick
     rate jiffies64 counts at (`hz`, Debian's CONFIG_HZ by default), the routes
     fib_lookup finds (`routes(FibRequest) -> FibResult | None`), the pid
-    get_current_pid_tgid reports and the uid and gid get_current_uid_gid does, the sockets
+    get_current_pid_tgid reports, the uid and gid get_current_uid_gid does and the name
+    get_current_comm does (`comm`: this process's, at most 15 bytes), the sockets
     sk_lookup_tcp and the other lookups find (`sockets`, bpfjit.sockets); and, per
     thread, the context of the run in progress."""
 
@@ -68,6 +78,7 @@ class KernelEnv:
         self.routes: Callable | None = None
         self.pid = os.getpid()
         self.uid, self.gid = os.getuid(), os.getgid()
+        self.comm = _own_comm()         # what get_current_comm reports
         self.init_netns_cookie = 1      # get_netns_cookie(NULL): the first namespace's
         self.clock: Callable[[], int] = time.monotonic_ns
         self.realtime: Callable[[], int] = time.time_ns     # CLOCK_REALTIME's timers

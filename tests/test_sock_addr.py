@@ -259,3 +259,31 @@ def test_the_pytest_plugin_runs_them_and_compares_the_rewritten_address():
     mine, theirs = bpfjit.SockAddrContext("10.0.0.1", 80), bpfjit.SockAddrContext("10.0.0.1", 81)
     with pytest.raises(EnginesDisagree, match="address: interp 10.0.0.1 port 80 .*port 81"):
         tested._compare(1, None, mine, 1, None, theirs)
+
+
+# bpf_get_current_comm(buf, size): the current task's name, cut to size - 1 bytes, NUL
+# and zeros after it (the kernel's strscpy_pad); here the loaded object's env.comm.
+# Copies it into an 8-byte buffer of {size} bytes after 0xff fill, returns the buffer
+COMM = """
+    lddw %r1, 0xffffffffffffffff
+    stxdw [%r10-8], %r1
+    mov %r1, %r10
+    add %r1, -8
+    mov %r2, {size}
+    call 16
+    ldxdw %r0, [%r10-8]
+    exit
+"""
+
+
+@pytest.mark.parametrize("size, expected", [
+    (8, b"dae\0\0\0\0\0"),              # short name: NUL and zeros to the end
+    (3, b"da\0\xff\xff\xff\xff\xff"),     # cut to 2 bytes and a NUL; the rest untouched
+])
+def test_get_current_comm(engine, size, expected):
+    if engine == "kernel":
+        pytest.skip("the kernel's current task is this process, not env.comm")
+    env = bpfjit.load_elf(FIXTURE.parent / "tc_classify.o").env
+    env.comm = "dae"
+    prog = bpfjit.Program(bpfjit.assemble(COMM.format(size=size)).insns, env=env)
+    assert bpfjit.compile(prog, engine)(None) == int.from_bytes(expected, "little")

@@ -1,5 +1,6 @@
 """Time, randomness and identity: ktime_get_ns (5), get_prandom_u32 (7),
 get_smp_processor_id (8), get_current_pid_tgid (14), get_current_uid_gid (15),
+get_current_comm (16),
 get_hash_recalc (34), get_socket_cookie (46), jiffies64 (118), get_netns_cookie (122),
 ktime_get_boot_ns (125), ktime_get_coarse_ns (160)."""
 
@@ -37,6 +38,14 @@ def _uid_gid(call, *_) -> int:
     return (call.env.gid & 0xFFFFFFFF) << 32 | (call.env.uid & 0xFFFFFFFF)
 
 
+def _comm(call, buffer, size, *_) -> int:
+    """The "current task's" name (`env.comm`) into `size` bytes at `buffer`: at most
+    size - 1 of its bytes, a NUL, zeros to the end (the kernel's strscpy_pad); 0."""
+    name = call.env.comm.encode()[:min(size - 1, 15)]      # TASK_COMM_LEN is 16
+    call.memory.write(buffer, name + bytes(size - len(name)))
+    return 0
+
+
 def _socket_cookie(call, *_) -> int:
     """The cookie of the socket the context is about (its `socket_cookie`);
     a socket buffer here belongs to no socket: 0, as the kernel gives for one."""
@@ -67,6 +76,8 @@ HELPERS = [
                  "tgid << 32 | pid (env.pid)"),
     KernelHelper(15, "get_current_uid_gid", Signature(), _uid_gid,
                  "gid << 32 | uid (env.uid, env.gid)"),
+    KernelHelper(16, "get_current_comm", Signature(("out", "size"), "errno"), _comm,
+                 "the current task's name (env.comm), NUL-padded to r2 bytes"),
     KernelHelper(46, "get_socket_cookie",
                  Signature(("ctx",), contexts=frozenset({"sock_addr", "sock", "skb"})),
                  _socket_cookie, "the socket's cookie (the context's socket_cookie; 0 for a "
