@@ -55,7 +55,10 @@ CPU_ID = 8                      # bpf_get_smp_processor_id
 # itself, as time passes)
 TIMER_HELPERS = frozenset((169, 170, 171, 172))
 # and bpf_get_smp_processor_id, where the run's CPU is 0, as bpfjit's engines say
-_HELPERS_RUN = MAP_HELPERS | {BPF_LOOP, FOR_EACH_MAP_ELEM, 93, 94, CPU_ID} | TIMER_HELPERS
+# and bpf_strncmp (its strings in .rodata, made read-only and frozen: backends/kernelmaps.py)
+STRNCMP = 182
+_HELPERS_RUN = MAP_HELPERS | {BPF_LOOP, FOR_EACH_MAP_ELEM, 93, 94, CPU_ID, STRNCMP} \
+    | TIMER_HELPERS
 # and an XDP program's helpers on its own frame: csum_diff, xdp_adjust_head,
 # xdp_adjust_meta, xdp_adjust_tail, xdp_get_buff_len, xdp_load_bytes, xdp_store_bytes
 _XDP_HELPERS = _HELPERS_RUN | {28, 44, 54, 65, 188, 189, 190}

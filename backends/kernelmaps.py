@@ -6,7 +6,10 @@ in the kernel leaves the program's maps as a run on any other engine does.
 
 Arrays and hash maps, and their per-CPU kinds: their semantics are the same in bpfjit
 and the kernel, and a run's effect on them is deterministic (an LRU map's evictions
-are not, and the other types have no twin), so the engine refuses the others.  bpfjit
+are not, and the other types have no twin), so the engine refuses the others.
+Read-only data (.rodata) is made as libbpf makes it: read-only for programs, filled
+once and frozen, so that the kernel's verifier reads its values as constants (and
+bpf_strncmp takes its strings).  bpfjit
 keeps one CPU's values of a per-CPU map; its twin is given them on every CPU, the
 kernel's test runs are made on one CPU (`on_one_cpu`), and that CPU's values are
 taken back."""
@@ -68,9 +71,15 @@ class KernelMaps:
             for index, the_map in enumerate(maps):
                 if index in used:
                     spec = the_map.spec
-                    self.fds[index] = bpfsys.map_create(spec.type, spec.key_size,
-                                                        spec.value_size, spec.max_entries,
-                                                        spec.spin_lock, spec.timer)
+                    constant = spec.read_only and spec.type == _ARRAY
+                    fd = self.fds[index] = bpfsys.map_create(
+                        spec.type, spec.key_size, spec.value_size, spec.max_entries,
+                        spec.spin_lock, spec.timer,
+                        bpfsys.READ_ONLY_PROG if constant else 0)
+                    if constant:        # .rodata: filled once and frozen, as libbpf does
+                        for key, value in the_map.items():
+                            bpfsys.map_update(fd, key, value)
+                        bpfsys.map_freeze(fd)
         except BaseException:
             self.close()
             raise
@@ -83,6 +92,8 @@ class KernelMaps:
     def give(self) -> None:
         """Make every twin hold exactly its map's entries (a per-CPU twin: on every CPU)."""
         for the_map, fd in zip(self.maps, self._twins):
+            if the_map.spec.read_only and the_map.spec.type == _ARRAY:
+                continue                    # frozen with its values (read-only data)
             entries = dict(the_map.items())
             if the_map.spec.type in _HASHES:        # a hash map: what the map lacks goes
                 for key in bpfsys.map_keys(fd, the_map.spec.key_size):

@@ -20,11 +20,13 @@ from .errors import BackendUnavailable, BpfError, VerifierError
 from .native import ffi, libc
 
 __all__ = ["PROG_TYPES", "TestRun", "prog_load", "test_run", "close", "unavailable",
-           "map_create", "map_lookup", "map_update", "map_delete", "map_keys"]
+           "map_create", "map_lookup", "map_update", "map_delete", "map_keys", "map_freeze",
+           "READ_ONLY_PROG"]
 
 _NR_BPF = {"x86_64": 321, "aarch64": 280}
 _MAP_CREATE, _MAP_LOOKUP, _MAP_UPDATE, _MAP_DELETE, _MAP_NEXT_KEY = 0, 1, 2, 3, 4
-_PROG_LOAD, _PROG_TEST_RUN, _BTF_LOAD = 5, 10, 18
+_PROG_LOAD, _PROG_TEST_RUN, _BTF_LOAD, _MAP_FREEZE = 5, 10, 18, 22
+READ_ONLY_PROG = 1 << 7                 # BPF_F_RDONLY_PROG: programs only read the map
 _ATTR_SIZE = 128                        # larger than every field used, zero-filled
 PROG_TYPES = {"sched_cls": 3, "xdp": 6, "cgroup_sock": 9, "cgroup_sock_addr": 18,
               "syscall": 31}
@@ -236,18 +238,18 @@ def value_fields_btf(key_size: int, value_size: int, spin_lock: int | None = Non
 
 
 def map_create(map_type: int, key_size: int, value_size: int, max_entries: int,
-               spin_lock: int | None = None, timer: int | None = None) -> int:
+               spin_lock: int | None = None, timer: int | None = None, flags: int = 0) -> int:
     """Create a map of the kernel's `map_type` (enum bpf_map_type); its file
     descriptor.  `spin_lock`, `timer`: the byte offsets of a struct bpf_spin_lock and
-    a struct bpf_timer in its values (described to the kernel in BTF).  BpfError with
-    the kernel's reason when it refuses."""
+    a struct bpf_timer in its values (described to the kernel in BTF); `flags`: its
+    map_flags (READ_ONLY_PROG).  BpfError with the kernel's reason when it refuses."""
     btf_fd, key_type, value_type = 0, 0, 0
     if spin_lock is not None or timer is not None:
         btf_fd = _btf_load(value_fields_btf(key_size, value_size, spin_lock, timer))
         key_type, value_type = 1 if key_size == 4 else 4, 5
     try:
         fd, error, _ = _bpf(_MAP_CREATE, _CREATE.pack(map_type, key_size, value_size,
-                                                      max_entries, 0, 0, 0, b"", 0, btf_fd,
+                                                      max_entries, flags, 0, 0, b"", 0, btf_fd,
                                                       key_type, value_type))
     finally:
         if btf_fd:
@@ -308,6 +310,15 @@ def map_keys(fd: int, key_size: int) -> list[bytes]:
             raise BpfError(f"the kernel's map walk failed: {os.strerror(error)}")
         key = bytes(ffi.buffer(out, key_size))
         keys.append(key)
+
+
+def map_freeze(fd: int) -> None:
+    """BPF_MAP_FREEZE: no more writes to the map from user space (with READ_ONLY_PROG,
+    none at all: the kernel's verifier then reads its values as constants, as libbpf
+    makes .rodata)."""
+    result, error, _ = _bpf(_MAP_FREEZE, struct.pack("<I", fd))
+    if result < 0:
+        raise BpfError(f"the kernel refused to freeze the map: {os.strerror(error)}")
 
 
 def close(fd: int) -> None:

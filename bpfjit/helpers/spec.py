@@ -22,6 +22,7 @@ Argument kinds (one per register r1.. in order):
     timer_callback  a subprogram's address the timer in r1 calls back (map, key, value)
     sock_common  a socket a lookup returned (tested for NULL)
     sock_release the same, whose reference the helper gives back (bpf_sk_release)
+    const_str    a NUL-terminated string of read-only data (.rodata), at a constant offset
 
 Result kinds: "scalar" (anything), "errno" (0 or a negative error), "map_value_or_null"
 (a lookup), "ringbuf_mem_or_null", "sock_or_null" and "sock_common_or_null" (a socket
@@ -47,7 +48,8 @@ def errno_result(code: int) -> int:
 
 ARG_KINDS = frozenset(("map", "key", "value", "value_out", "mem", "mem_or_null", "out", "size",
                        "ctx", "ctx_or_null", "any", "ringbuf_mem", "callback", "callback_ctx",
-                       "spin_lock", "timer", "timer_callback", "sock_common", "sock_release"))
+                       "spin_lock", "timer", "timer_callback", "sock_common", "sock_release",
+                       "const_str"))
 RESULT_KINDS = frozenset(("scalar", "errno", "map_value_or_null", "ringbuf_mem_or_null",
                           "sock_or_null", "sock_common_or_null", "fullsock_or_null"))
 _SIZED = ("mem", "mem_or_null", "out")

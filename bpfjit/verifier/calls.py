@@ -108,6 +108,8 @@ class CallRules:
                     self.fail(pc, f"{name} takes the program's context in r{reg}"
                                   + (" (or 0)" if kind == "ctx_or_null" else "")
                                   + f", not {arg.describe()}")
+            elif kind == "const_str":
+                self._constant_string(pc, name, reg, arg)
             elif kind in ("sock_common", "sock_release"):
                 released = self._socket_argument(pc, name, reg, kind, arg, st) or released
             elif kind == "size":
@@ -183,6 +185,19 @@ class CallRules:
             self.fail(pc, f"{name} may read {reach} bytes at r{reg}, past the "
                           f"{self._key_size(arg)}-byte map key it points into "
                           f"({arg.describe()})")
+
+    def _constant_string(self, pc: int, name: str, reg: int, arg: Value) -> None:
+        """A string the helper reads to its NUL: in read-only data (.rodata, frozen once
+        verified) at a constant offset, with a NUL before the value ends, as the kernel
+        requires of ARG_PTR_TO_CONST_STR."""
+        maps = map_indices(arg.maps) if arg.kind == MAP_VALUE else []
+        the_map = self.maps[maps[0]] if len(maps) == 1 else None
+        if the_map is None or not the_map.spec.read_only or arg.smin != arg.smax \
+                or not 0 <= arg.smin < the_map.value_size \
+                or 0 not in bytes(the_map.arena[arg.smin:the_map.value_size]):
+            self.fail(pc, f"{name} takes a NUL-terminated string of read-only data in r{reg} "
+                          f"(a constant in .rodata), not {arg.describe()}")
+        self.constant_maps.add(maps[0])     # what the verdict read: frozen with it
 
     def _argument_sizes(self, kind: str, handle: Value | None, size: Value | None,
                         limit: int) -> tuple[int, int]:
