@@ -50,7 +50,7 @@ PROG_TYPES: dict[str, ProgType] = {t.name: t for t in (
     ProgType("lwt_in", 10, None, {}),
     ProgType("lwt_out", 11, None, {}),
     ProgType("lwt_xmit", 12, None, {}),
-    ProgType("sock_ops", 13, None, {}),
+    ProgType("sock_ops", 13, "sock_ops", {}),
     ProgType("sk_skb", 14, None, {}),
     ProgType("cgroup_device", 15, None, {}),
     ProgType("sk_msg", 16, None, {}),

@@ -164,6 +164,13 @@ class BpfTester:
         import bpfjit
         return bpfjit.SockContext(family, type, **fields)
 
+    @staticmethod
+    def sock_ops(op: int, **fields):
+        """A SockOpsContext (sock_ops programs) for `op`; fields such as local=(address,
+        port), remote=(...), srtt_us=800, options={(6, 13): "reno"}."""
+        import bpfjit
+        return bpfjit.SockOpsContext(op, **fields)
+
 
 class LoadedProgram:
     """A program under test: `run(packet or context)`, `maps`, `test_run(...)`."""

@@ -165,8 +165,9 @@ def test_run(program, data_in: bytes | bytearray | memoryview | None = None,
     else:
         raise BpfError(f"test run: the kernel makes none for a {kind} program (call it "
                        f"with its context instead: bpfjit.SockAddrContext(address, port) "
-                       f"or bpfjit.SockContext(family, type))"
-                       if kind in ("sock_addr", "sock") else f"test run: no context {kind!r}")
+                       f"or bpfjit.SockContext(family, type) or bpfjit.SockOpsContext(op))"
+                       if kind in ("sock_addr", "sock", "sock_ops")
+                       else f"test run: no context {kind!r}")
     batch = getattr(program, "run_batch", None)
     if batch is not None and (kind == "xdp" or getattr(program, "engine", None) != "kernel"):
         # the engine's native loop, no Python per run (the kernel engine's: one test run

@@ -100,6 +100,13 @@ def _outcome(prog, engine: str, frames: dict[str, bytes]):
                                      socket_cookie=7)
             results.append((name, fn(ctx), ctx.outcome(), None))
         return results, {name: _digest(m) for name, m in prog.maps.items()}
+    if prog.context == "sock_ops":     # every op, an IPv4 and an IPv6 connection
+        for family, local, remote in (("4", "10.0.0.2", "10.0.0.1"), ("6", "fd00::2", "fd00::1")):
+            for op in range(16):
+                ctx = bpfjit.SockOpsContext(op, local=(local, 80), remote=(remote, 55601),
+                                            snd_cwnd=10, srtt_us=800, state=1)
+                results.append((f"op{op}/{family}", fn(ctx), ctx.outcome(), None))
+        return results, {name: _digest(m) for name, m in prog.maps.items()}
     for name, frame in frames.items():
         ctx = prog.make_context(frame) if hasattr(prog, "make_context") else bytearray(frame)
         r0 = fn(ctx)

@@ -24,7 +24,9 @@ VALUES = [0, 1, 4, 8, 14, 20, 64, 255, 4096, -1, -8, -32, -256, 0x7FFFFFFF, -0x8
 DRAWN = sorted(h for h, spec in KERNEL_HELPERS.items()
                if not {"callback", "timer_callback", "sock_common", "sock_release"}
                & set(spec.signature.args)
-               and spec.signature.result not in ("sock_or_null", "sock_common_or_null"))
+               and spec.signature.result not in ("sock_or_null", "sock_common_or_null")
+               and (spec.signature.contexts is None
+                    or {"xdp", "skb"} & spec.signature.contexts))
 DATA = {"xdp": 0, "skb": 76}          # where each context keeps `data`
 
 

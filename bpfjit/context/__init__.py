@@ -3,7 +3,8 @@
 `Program.context` names one: "xdp" (`struct xdp_md`, bpfjit.XdpContext), "skb"
 (`struct __sk_buff` for socket filters and tc, bpfjit.SkbContext), "sock_addr"
 (`struct bpf_sock_addr` for cgroup sock_addr programs, bpfjit.SockAddrContext), "sock"
-(`struct bpf_sock` for cgroup sock programs, bpfjit.SockContext), or None for bpfjit's
+(`struct bpf_sock` for cgroup sock programs, bpfjit.SockContext), "sock_ops" (`struct
+bpf_sock_ops`, bpfjit.SockOpsContext), or None for bpfjit's
 plain convention (r1 = the buffer, r2 = its length).  The verifier reads
 each context's field table; the engines its block size and class.
 """
@@ -14,6 +15,7 @@ from .base import Field, PacketContext, copy_back, refuse_context
 from .skb import SKB_HEADER, TC_ACTIONS, SkbContext, frame_protocol, legacy_headers, net16
 from .sock import SOCK_ATTACH_TYPES, SockContext
 from .sock_addr import ATTACH_TYPES, SOCK_ADDR_RETURNS, SockAddrContext
+from .sock_ops import SockOpsContext
 from .tunnel import TunnelInfo
 from .xdp import XDP_ACTIONS, XDP_HEADER, XdpContext
 
@@ -21,11 +23,13 @@ __all__ = ["CONTEXTS", "Field", "PacketContext", "XdpContext", "SkbContext", "co
            "refuse_context", "packet_offsets",
            "context_field", "XDP_HEADER", "SKB_HEADER", "XDP_ACTIONS", "TC_ACTIONS",
            "legacy_headers", "net16", "frame_protocol", "TunnelInfo", "SockAddrContext",
-           "ATTACH_TYPES", "SOCK_ADDR_RETURNS", "SockContext", "SOCK_ATTACH_TYPES"]
+           "ATTACH_TYPES", "SOCK_ADDR_RETURNS", "SockContext", "SOCK_ATTACH_TYPES",
+           "SockOpsContext"]
 
 CONTEXTS: dict[str, type[PacketContext]] = {"xdp": XdpContext, "skb": SkbContext,
                                              "sock_addr": SockAddrContext,
-                                             "sock": SockContext}
+                                             "sock": SockContext,
+                                             "sock_ops": SockOpsContext}
 
 
 def packet_offsets(kind: str | None) -> tuple[int, int | None]:

@@ -8,8 +8,9 @@ bpfjit.Socket objects of the program's environment (`env.sockets`):
 A program's bpf_map_lookup_elem gives the socket (its `struct bpf_sock`), holding a
 reference it must give back with bpf_sk_release, as a socket lookup does; NULL for an
 empty entry or a socket no longer in `env.sockets` (a closed socket leaves every map
-in the kernel).  Programs may also delete entries.  Not here: updates from programs,
-and the sk_skb / sk_msg redirect helpers these maps exist for.
+in the kernel).  Programs may also delete entries, and a sock_ops program may put its
+connection's socket in (bpf_sock_map_update, bpf_sock_hash_update).  Not here:
+map_update_elem from programs, and the sk_skb / sk_msg redirect helpers.
 """
 
 from __future__ import annotations
@@ -29,7 +30,8 @@ SOCKET_MAP_TYPES = (15, 18)
 class _SocketMap(Map):
     """key -> bpfjit.Socket; no arena (programs get the socket's own struct bpf_sock)."""
 
-    PROGRAM_HELPERS = frozenset({"map_lookup_elem", "map_delete_elem"})
+    PROGRAM_HELPERS = frozenset({"map_lookup_elem", "map_delete_elem", "sock_map_update",
+                                 "sock_hash_update"})
 
     @staticmethod
     def arena_bytes(spec: MapSpec) -> int:

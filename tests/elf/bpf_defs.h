@@ -126,6 +126,51 @@ static long (*bpf_for_each_map_elem)(void *map, void *callback_fn, void *callbac
                                     u64 flags) = (void *)164;
 #define BPF_F_CURRENT_CPU 0xffffffffULL
 
+/* sock_ops programs: the TCP socket-operations context and its helpers */
+struct bpf_sock_ops {
+    u32 op;
+    union { u32 args[4]; u32 reply; u32 replylong[4]; };
+    u32 family;
+    u32 remote_ip4;        /* network byte order */
+    u32 local_ip4;
+    u32 remote_ip6[4];
+    u32 local_ip6[4];
+    u32 remote_port;       /* network byte order, in the upper half */
+    u32 local_port;        /* host byte order */
+    u32 is_fullsock;
+    u32 snd_cwnd;
+    u32 srtt_us;
+    u32 bpf_sock_ops_cb_flags;
+    u32 state;
+    u32 rtt_min, snd_ssthresh, rcv_nxt, snd_nxt, snd_una, mss_cache, ecn_flags;
+    u32 rate_delivered, rate_interval_us, packets_out, retrans_out, total_retrans;
+    u32 segs_in, data_segs_in, segs_out, data_segs_out, lost_out, sacked_out;
+    u32 sk_txhash;
+    u64 bytes_received;
+    u64 bytes_acked;
+    u64 sk, skb_data, skb_data_end;
+    u32 skb_len;
+    u32 skb_tcp_flags;
+    u64 skb_hwtstamp;
+};
+enum { BPF_SOCK_OPS_TIMEOUT_INIT = 1, BPF_SOCK_OPS_RWND_INIT = 2,
+       BPF_SOCK_OPS_TCP_CONNECT_CB = 3, BPF_SOCK_OPS_ACTIVE_ESTABLISHED_CB = 4,
+       BPF_SOCK_OPS_PASSIVE_ESTABLISHED_CB = 5, BPF_SOCK_OPS_BASE_RTT = 7 };
+#define BPF_SOCK_OPS_RTO_CB_FLAG 1
+#define BPF_SOCK_OPS_STATE_CB_FLAG 4
+#define SOL_SOCKET 1
+#define SOL_TCP 6
+#define SO_SNDBUF 7
+#define SO_RCVBUF 8
+#define TCP_CONGESTION 13
+#define TCP_BPF_IW 1001
+static long (*bpf_setsockopt)(void *ctx, int level, int optname, void *optval,
+                              int optlen) = (void *)49;
+static long (*bpf_getsockopt)(void *ctx, int level, int optname, void *optval,
+                              int optlen) = (void *)57;
+static long (*bpf_sock_ops_cb_flags_set)(void *ctx, int flags) = (void *)59;
+#define ntohl(x) __builtin_bswap32(x)
+
 /* socket lookups: a tuple from the packet (source = the remote end) */
 struct bpf_sock_tuple {
     union {
