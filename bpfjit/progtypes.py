@@ -15,7 +15,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .context import ATTACH_TYPES, SOCK_ADDR_RETURNS, SOCK_ATTACH_TYPES, TC_ACTIONS, XDP_ACTIONS
+from .context import (ATTACH_TYPES, SK_ACTIONS, SOCK_ADDR_RETURNS, SOCK_ATTACH_TYPES,
+                      TC_ACTIONS, XDP_ACTIONS)
 from .errors import ElfError
 
 __all__ = ["ProgType", "PROG_TYPES", "section_type", "prog_type", "accepted_sections",
@@ -53,7 +54,7 @@ PROG_TYPES: dict[str, ProgType] = {t.name: t for t in (
     ProgType("sock_ops", 13, "sock_ops", {}),
     ProgType("sk_skb", 14, None, {}),
     ProgType("cgroup_device", 15, None, {}),
-    ProgType("sk_msg", 16, None, {}),
+    ProgType("sk_msg", 16, "sk_msg", SK_ACTIONS),
     ProgType("raw_tracepoint", 17, None, {}),
     ProgType("cgroup_sock_addr", 18, "sock_addr", SOCK_ADDR_RETURNS),
     ProgType("lwt_seg6local", 19, None, {}),

@@ -171,6 +171,13 @@ class BpfTester:
         import bpfjit
         return bpfjit.SockOpsContext(op, **fields)
 
+    @staticmethod
+    def sk_msg(data, **fields):
+        """An SkMsgContext (sk_msg programs) for the message `data`; fields local=(address,
+        port), remote=(...)."""
+        import bpfjit
+        return bpfjit.SkMsgContext(data, **fields)
+
 
 class LoadedProgram:
     """A program under test: `run(packet or context)`, `maps`, `test_run(...)`."""

@@ -107,6 +107,16 @@ def _outcome(prog, engine: str, frames: dict[str, bytes]):
                                             snd_cwnd=10, srtt_us=800, state=1)
                 results.append((f"op{op}/{family}", fn(ctx), ctx.outcome(), None))
         return results, {name: _digest(m) for name, m in prog.maps.items()}
+    if prog.context == "sk_msg":       # a request and a reply, IPv4 and IPv6
+        for family, address in (("4", "127.0.0.1"), ("6", "::1")):
+            for name, data, ports in (("request", b"GET / HTTP/1.1\r\n\r\n", (80, 40000)),
+                                      ("reply", b"HTTP/1.1 200 OK\r\n\r\n", (40000, 80))):
+                ctx = bpfjit.SkMsgContext(data, local=(address, ports[0]),
+                                          remote=(address, ports[1]))
+                r0 = fn(ctx)
+                results.append((f"{name}/{family}", r0, (ctx.packet, ctx.apply_bytes,
+                                                         ctx.cork_bytes), ctx.redirect))
+        return results, {name: _digest(m) for name, m in prog.maps.items()}
     for name, frame in frames.items():
         ctx = prog.make_context(frame) if hasattr(prog, "make_context") else bytearray(frame)
         r0 = fn(ctx)

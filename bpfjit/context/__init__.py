@@ -4,7 +4,8 @@
 (`struct __sk_buff` for socket filters and tc, bpfjit.SkbContext), "sock_addr"
 (`struct bpf_sock_addr` for cgroup sock_addr programs, bpfjit.SockAddrContext), "sock"
 (`struct bpf_sock` for cgroup sock programs, bpfjit.SockContext), "sock_ops" (`struct
-bpf_sock_ops`, bpfjit.SockOpsContext), or None for bpfjit's
+bpf_sock_ops`, bpfjit.SockOpsContext), "sk_msg" (`struct sk_msg_md`, bpfjit.SkMsgContext),
+or None for bpfjit's
 plain convention (r1 = the buffer, r2 = its length).  The verifier reads
 each context's field table; the engines its block size and class.
 """
@@ -15,6 +16,7 @@ from .base import Field, PacketContext, copy_back, refuse_context
 from .skb import SKB_HEADER, TC_ACTIONS, SkbContext, frame_protocol, legacy_headers, net16
 from .sock import SOCK_ATTACH_TYPES, SockContext
 from .sock_addr import ATTACH_TYPES, SOCK_ADDR_RETURNS, SockAddrContext
+from .sk_msg import SK_ACTIONS, SkMsgContext
 from .sock_ops import SockOpsContext
 from .tunnel import TunnelInfo
 from .xdp import XDP_ACTIONS, XDP_HEADER, XdpContext
@@ -24,12 +26,13 @@ __all__ = ["CONTEXTS", "Field", "PacketContext", "XdpContext", "SkbContext", "co
            "context_field", "XDP_HEADER", "SKB_HEADER", "XDP_ACTIONS", "TC_ACTIONS",
            "legacy_headers", "net16", "frame_protocol", "TunnelInfo", "SockAddrContext",
            "ATTACH_TYPES", "SOCK_ADDR_RETURNS", "SockContext", "SOCK_ATTACH_TYPES",
-           "SockOpsContext"]
+           "SockOpsContext", "SkMsgContext", "SK_ACTIONS"]
 
 CONTEXTS: dict[str, type[PacketContext]] = {"xdp": XdpContext, "skb": SkbContext,
                                              "sock_addr": SockAddrContext,
                                              "sock": SockContext,
-                                             "sock_ops": SockOpsContext}
+                                             "sock_ops": SockOpsContext,
+                                             "sk_msg": SkMsgContext}
 
 
 def packet_offsets(kind: str | None) -> tuple[int, int | None]:

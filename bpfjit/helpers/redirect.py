@@ -30,13 +30,15 @@ _TARGET_TYPES = frozenset({14, 16, 17, 25})   # devmap, cpumap, xskmap, devmap_h
 @dataclass(frozen=True)
 class Redirect:
     """Where a program redirected its packet: through `map` (its name) at `key` to
-    `target` (the entry's number: an ifindex, a CPU's queue size, a socket), or
+    `target` (the entry's number: an ifindex, a CPU's queue size, an XSK; for an sk_msg
+    program the bpfjit.Socket of a socket map, a sockhash's key as bytes when longer
+    than 8), or
     (map None) straight to the device `target`, or with `peer` to the peer device of
     `target` (a veth's other end, bpf_redirect_peer).  `flags` as the program passed
     them."""
-    target: int
+    target: object
     map: str | None = None
-    key: int | None = None
+    key: int | bytes | None = None
     flags: int = 0
     peer: bool = False
 

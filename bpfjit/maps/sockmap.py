@@ -9,8 +9,9 @@ A program's bpf_map_lookup_elem gives the socket (its `struct bpf_sock`), holdin
 reference it must give back with bpf_sk_release, as a socket lookup does; NULL for an
 empty entry or a socket no longer in `env.sockets` (a closed socket leaves every map
 in the kernel).  Programs may also delete entries, and a sock_ops program may put its
-connection's socket in (bpf_sock_map_update, bpf_sock_hash_update).  Not here:
-map_update_elem from programs, and the sk_skb / sk_msg redirect helpers.
+connection's socket in (bpf_sock_map_update, bpf_sock_hash_update), and an sk_msg
+program redirect a message to one (bpf_msg_redirect_map, bpf_msg_redirect_hash).  Not
+here: map_update_elem from programs, and the sk_skb programs' redirects.
 """
 
 from __future__ import annotations
@@ -31,7 +32,8 @@ class _SocketMap(Map):
     """key -> bpfjit.Socket; no arena (programs get the socket's own struct bpf_sock)."""
 
     PROGRAM_HELPERS = frozenset({"map_lookup_elem", "map_delete_elem", "sock_map_update",
-                                 "sock_hash_update"})
+                                 "sock_hash_update", "msg_redirect_map",
+                                 "msg_redirect_hash"})
 
     @staticmethod
     def arena_bytes(spec: MapSpec) -> int:

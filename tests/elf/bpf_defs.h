@@ -171,6 +171,27 @@ static long (*bpf_getsockopt)(void *ctx, int level, int optname, void *optval,
 static long (*bpf_sock_ops_cb_flags_set)(void *ctx, int flags) = (void *)59;
 #define ntohl(x) __builtin_bswap32(x)
 
+/* sk_msg programs: a message sent on a socket of a socket map */
+struct sk_msg_md {
+    u64 data;
+    u64 data_end;
+    u32 family;
+    u32 remote_ip4;        /* network byte order */
+    u32 local_ip4;
+    u32 remote_ip6[4];
+    u32 local_ip6[4];
+    u32 remote_port;       /* network byte order, in the upper half */
+    u32 local_port;        /* host byte order */
+    u32 size;
+    u64 sk;
+};
+enum { SK_DROP = 0, SK_PASS = 1 };
+#define BPF_F_INGRESS 1
+static long (*bpf_msg_redirect_map)(void *msg, void *map, u32 key, u64 flags) = (void *)60;
+static long (*bpf_msg_apply_bytes)(void *msg, u32 bytes) = (void *)61;
+static long (*bpf_msg_cork_bytes)(void *msg, u32 bytes) = (void *)62;
+static long (*bpf_msg_redirect_hash)(void *msg, void *map, void *key, u64 flags) = (void *)71;
+
 /* socket lookups: a tuple from the packet (source = the remote end) */
 struct bpf_sock_tuple {
     union {

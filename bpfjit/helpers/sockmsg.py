@@ -1,0 +1,68 @@
+"""An sk_msg program's verdict helpers, on a bpfjit.SkMsgContext: msg_redirect_map (60),
+msg_redirect_hash (71), msg_apply_bytes (61), msg_cork_bytes (62).
+
+A redirect names the socket of a sockmap entry (by u32 index) or a sockhash entry (by
+the key the pointer gives) and is recorded as `ctx.redirect` (a Redirect whose target
+is that bpfjit.Socket, `flags` BPF_F_INGRESS or 0); it returns SK_PASS (1), or SK_DROP
+(0) when the entry is empty (or its socket left env.sockets) or the flags are other
+than BPF_F_INGRESS, as the kernel's.  apply_bytes and cork_bytes record how many bytes
+the verdict covers or must wait for (`ctx.apply_bytes`, `ctx.cork_bytes`) and return 0.
+"""
+
+from __future__ import annotations
+
+from .redirect import BPF_F_INGRESS, Redirect
+from .spec import KernelHelper, Signature
+
+__all__ = ["HELPERS"]
+
+SK_DROP, SK_PASS = 0, 1
+
+
+def _redirect(call, the_map, key: bytes, flags: int) -> int:
+    socket = the_map.socket(key)
+    if flags & ~BPF_F_INGRESS or socket is None or call.env.sockets.offset_of(socket) is None:
+        return SK_DROP
+    call.context.redirect = Redirect(socket, the_map.name,
+                                     int.from_bytes(key, "little") if len(key) <= 8 else key,
+                                     flags)
+    return SK_PASS
+
+
+def _redirect_map(call, ctx, handle, key, flags, *_) -> int:
+    _, the_map = call.the_map(handle)
+    return _redirect(call, the_map, (key & 0xFFFFFFFF).to_bytes(4, "little"), flags)
+
+
+def _redirect_hash(call, ctx, handle, key, flags, *_) -> int:
+    _, the_map = call.the_map(handle)
+    return _redirect(call, the_map, call.memory.read(key, the_map.key_size), flags)
+
+
+def _apply(name: str):
+    def record(call, ctx, count, *_) -> int:
+        setattr(call.context, name, count & 0xFFFFFFFF)
+        return 0
+    return record
+
+
+_SK_MSG = frozenset(("sk_msg",))
+
+HELPERS = [
+    KernelHelper(60, "msg_redirect_map", Signature(("ctx", "map", "any", "any"), (0, 1),
+                                                   contexts=_SK_MSG,
+                                                   map_types=frozenset({15})),
+                 _redirect_map, "send the message to the socket of a sockmap entry "
+                                "(ctx.redirect); SK_PASS, or SK_DROP for an empty one"),
+    KernelHelper(71, "msg_redirect_hash", Signature(("ctx", "map", "key", "any"), (0, 1),
+                                                    contexts=_SK_MSG,
+                                                    map_types=frozenset({18})),
+                 _redirect_hash, "send the message to the socket of a sockhash entry "
+                                 "(ctx.redirect); SK_PASS, or SK_DROP for an empty one"),
+    KernelHelper(61, "msg_apply_bytes", Signature(("ctx", "any"), (0, 0), contexts=_SK_MSG),
+                 _apply("apply_bytes"), "the verdict covers the next r2 bytes "
+                                        "(ctx.apply_bytes)"),
+    KernelHelper(62, "msg_cork_bytes", Signature(("ctx", "any"), (0, 0), contexts=_SK_MSG),
+                 _apply("cork_bytes"), "wait for r2 bytes before the verdict "
+                                       "(ctx.cork_bytes)"),
+]
