@@ -57,8 +57,11 @@ TIMER_HELPERS = frozenset((169, 170, 171, 172))
 # and bpf_get_smp_processor_id, where the run's CPU is 0, as bpfjit's engines say
 # and bpf_strncmp (its strings in .rodata, made read-only and frozen: backends/kernelmaps.py)
 STRNCMP = 182
-_HELPERS_RUN = MAP_HELPERS | {BPF_LOOP, FOR_EACH_MAP_ELEM, 93, 94, CPU_ID, STRNCMP} \
-    | TIMER_HELPERS
+# and bpf_get_current_cgroup_id: the test run's task is this process, whose cgroup
+# KernelEnv.cgroup_id is by default
+CGROUP_ID = 80
+_HELPERS_RUN = MAP_HELPERS | {BPF_LOOP, FOR_EACH_MAP_ELEM, 93, 94, CPU_ID, STRNCMP,
+                              CGROUP_ID} | TIMER_HELPERS
 # and an XDP program's helpers on its own frame: csum_diff, xdp_adjust_head,
 # xdp_adjust_meta, xdp_adjust_tail, xdp_get_buff_len, xdp_load_bytes, xdp_store_bytes
 _XDP_HELPERS = _HELPERS_RUN | {28, 44, 54, 65, 188, 189, 190}

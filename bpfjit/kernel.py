@@ -36,6 +36,23 @@ def _own_comm() -> str:
         return "python"
 
 
+def _own_cgroup_id() -> int:
+    """This process's cgroup v2 id, as the kernel gives it: the inode number of its
+    cgroup's directory in the cgroup2 file system; 1 (the root cgroup's) where none is
+    mounted or the process is in the root."""
+    try:
+        with open("/proc/self/cgroup", encoding="utf-8") as f:
+            path = next((line.strip()[3:] for line in f if line.startswith("0::")), "/")
+        with open("/proc/self/mounts", encoding="utf-8") as f:
+            mount = next((line.split()[1] for line in f if line.split()[2:3] == ["cgroup2"]),
+                         None)
+        if mount is not None:
+            return os.stat(mount.rstrip("/") + path).st_ino
+    except (OSError, IndexError):
+        pass
+    return 1
+
+
 class HelperMemory(Protocol):
     """An engine's view of a run's memory, for helpers."""
 
@@ -67,7 +84,8 @@ class KernelEnv:
     rate jiffies64 counts at (`hz`, Debian's CONFIG_HZ by default), the routes
     fib_lookup finds (`routes(FibRequest) -> FibResult | None`), the pid
     get_current_pid_tgid reports, the uid and gid get_current_uid_gid does and the name
-    get_current_comm does (`comm`: this process's, at most 15 bytes), the sockets
+    get_current_comm does (`comm`: this process's, at most 15 bytes) and the cgroup
+    get_current_cgroup_id does (`cgroup_id`: this process's), the sockets
     sk_lookup_tcp and the other lookups find (`sockets`, bpfjit.sockets); and, per
     thread, the context of the run in progress."""
 
@@ -79,6 +97,7 @@ class KernelEnv:
         self.pid = os.getpid()
         self.uid, self.gid = os.getuid(), os.getgid()
         self.comm = _own_comm()         # what get_current_comm reports
+        self.cgroup_id = _own_cgroup_id()     # what get_current_cgroup_id reports
         self.init_netns_cookie = 1      # get_netns_cookie(NULL): the first namespace's
         self.clock: Callable[[], int] = time.monotonic_ns
         self.realtime: Callable[[], int] = time.time_ns     # CLOCK_REALTIME's timers

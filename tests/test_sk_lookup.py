@@ -632,3 +632,45 @@ def test_programs_may_not_update_a_sockmap():
     with pytest.raises(bpfjit.VerifierError, match="map_update_elem cannot take map "
                                                    "'listeners'"):
         bpfjit.verify(program, cache=False)
+
+
+# a cgroup connect4 hook that lets a connection through only when something listens on
+# 10.0.0.2:80 (the tuple's destination): merbridge's connect hooks look up this way
+CONNECT = """
+    stdw [%r10-16], 0
+    stdw [%r10-8], 0
+    stw [%r10-12], 0x0200000a
+    sth [%r10-6], 0x5000
+    mov %r2, %r10
+    add %r2, -16
+    mov %r3, 12
+    mov %r4, -1
+    mov %r5, 0
+    call 84
+    jeq %r0, 0, out
+    mov %r1, %r0
+    call 86
+    mov %r0, 1
+out:
+    exit
+"""
+
+
+@pytest.mark.parametrize("listening, verdict", [(True, 1), (False, 0)])
+def test_a_connect_hook_looks_up(engine, listening, verdict):
+    if engine == "kernel":
+        pytest.skip("the kernel's lookups search this host's sockets, not env.sockets")
+    env = bpfjit.load_elf(ELF / "sock_lb.o", section="cgroup/connect4").env
+    prog = bpfjit.Program(bpfjit.assemble(CONNECT).insns, env=env, context="sock_addr",
+                          prog_type="cgroup_sock_addr", attach_type="connect4")
+    if listening:
+        env.sockets.add(bpfjit.Socket("tcp", local=("10.0.0.2", 80)))
+    assert bpfjit.compile(prog, engine)(bpfjit.SockAddrContext("10.0.0.2", 80)) == verdict
+
+
+def test_the_kernel_lets_a_connect_hook_look_up():
+    if "kernel" not in bpfjit.engines(kernel=True):
+        pytest.skip("the kernel engine is not available here (root or CAP_BPF)")
+    from bpfjit import bpfsys
+    code = bpfjit.assemble(CONNECT).to_bytes()
+    bpfsys.close(bpfsys.prog_load(code, "cgroup_sock_addr", attach="connect4"))

@@ -287,3 +287,15 @@ def test_get_current_comm(engine, size, expected):
     env.comm = "dae"
     prog = bpfjit.Program(bpfjit.assemble(COMM.format(size=size)).insns, env=env)
     assert bpfjit.compile(prog, engine)(None) == int.from_bytes(expected, "little")
+
+
+def test_get_current_cgroup_id(engine):
+    # this process's cgroup v2 id by default (what the kernel's test run, made by this
+    # process, reports too); a test may set another
+    env = bpfjit.load_elf(FIXTURE.parent / "tc_classify.o").env
+    prog = bpfjit.Program(bpfjit.assemble("call 80\nexit").insns, env=env)
+    fn = bpfjit.compile(prog, engine)
+    assert fn(None) == env.cgroup_id
+    if engine != "kernel":
+        env.cgroup_id = 4242
+        assert bpfjit.compile(prog, engine)(None) == 4242

@@ -288,3 +288,14 @@ def test_sock_map_update_puts_the_connection_in(engine):
     ctx = bpfjit.SockOpsContext(3)              # TCP_CONNECT_CB: not an op that may
     fn(ctx)
     assert signed(ctx.reply) == -EOPNOTSUPP
+
+
+def test_socket_cookie(engine):
+    if engine == "kernel":
+        pytest.skip("the kernel has no test run for sock_ops programs")
+    text = "mov %r6, %r1\ncall 46\nstxw [%r6+4], %r0\nmov %r0, 1\nexit"
+    prog = bpfjit.Program(bpfjit.assemble(text).insns, env=tune().env, context="sock_ops",
+                          prog_type="sock_ops")
+    ctx = bpfjit.SockOpsContext(4, socket_cookie=0x1234)
+    bpfjit.compile(prog, engine)(ctx)
+    assert ctx.reply == 0x1234

@@ -1,11 +1,12 @@
 """Time, randomness and identity: ktime_get_ns (5), get_prandom_u32 (7),
 get_smp_processor_id (8), get_current_pid_tgid (14), get_current_uid_gid (15),
-get_current_comm (16),
+get_current_comm (16), get_current_cgroup_id (80),
 get_hash_recalc (34), get_socket_cookie (46), jiffies64 (118), get_netns_cookie (122),
 ktime_get_boot_ns (125), ktime_get_coarse_ns (160)."""
 
 from __future__ import annotations
 
+from ..semantics import M64
 from .spec import KernelHelper, Signature
 
 __all__ = ["HELPERS"]
@@ -78,8 +79,12 @@ HELPERS = [
                  "gid << 32 | uid (env.uid, env.gid)"),
     KernelHelper(16, "get_current_comm", Signature(("out", "size"), "errno"), _comm,
                  "the current task's name (env.comm), NUL-padded to r2 bytes"),
+    KernelHelper(80, "get_current_cgroup_id", Signature(),
+                 lambda call, *_: call.env.cgroup_id & M64,
+                 "the current task's cgroup v2 id (env.cgroup_id)"),
     KernelHelper(46, "get_socket_cookie",
-                 Signature(("ctx",), contexts=frozenset({"sock_addr", "sock", "skb"})),
+                 Signature(("ctx",), contexts=frozenset({"sock_addr", "sock", "skb",
+                                                         "sock_ops"})),
                  _socket_cookie, "the socket's cookie (the context's socket_cookie; 0 for a "
                  "socket buffer, which has no socket here)"),
     KernelHelper(122, "get_netns_cookie",

@@ -75,7 +75,7 @@ def _assign(call, ctx, sock, flags, *_) -> int:
     return 0
 
 
-_CONTEXTS = frozenset(("xdp", "skb"))
+_CONTEXTS = frozenset(("xdp", "skb", "sock_addr"))     # (cgroup connect hooks look too)
 _LOOKUP_ARGS = ("ctx", "mem", "size", "any", "any")
 
 HELPERS = [
