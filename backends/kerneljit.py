@@ -76,6 +76,7 @@ _TC = ("sched_cls", "sched_act")
 def _refuse(reason: str) -> BpfError:
     return BpfError(f"the kernel engine runs plain, XDP and tc programs that call no helper "
                     f"but the map helpers, bpf_loop, for_each_map_elem, get_smp_processor_id, "
+                    f"strncmp, get_current_cgroup_id, "
                     f"the spin locks, the timers and (XDP, tc) the packet's own; this one "
                     f"{reason}")
 
