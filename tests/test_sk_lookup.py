@@ -674,3 +674,54 @@ def test_the_kernel_lets_a_connect_hook_look_up():
     from bpfjit import bpfsys
     code = bpfjit.assemble(CONNECT).to_bytes()
     bpfsys.close(bpfsys.prog_load(code, "cgroup_sock_addr", attach="connect4"))
+
+
+# two sockets held together on one path (the second looked up only when the first was
+# found) and neither on the other (r8 == 0); the NULL test of the first says the
+# second is NULL too, and so not held: exiting there leaks nothing
+TWO_TOGETHER = """
+    mov %r6, 0
+    mov %r7, 0
+    ldxw %r8, [%r1+8]
+    mov %r9, %r1
+    stdw [%r10-16], 0
+    stdw [%r10-8], 0
+    jeq %r8, 0, joined
+    mov %r1, %r9
+    mov %r2, %r10
+    add %r2, -16
+    mov %r3, 12
+    mov %r4, -1
+    mov %r5, 0
+    call 84
+    jeq %r0, 0, out
+    mov %r6, %r0
+    mov %r1, %r9
+    mov %r2, %r10
+    add %r2, -16
+    mov %r3, 12
+    mov %r4, -1
+    mov %r5, 0
+    call 85
+    jne %r0, 0, found
+    mov %r1, %r6
+    call 86
+    ja out
+found:
+    mov %r7, %r0
+joined:
+    jeq %r6, 0, out
+    mov %r1, %r6
+    call 86
+    mov %r1, %r7
+    call 86
+out:
+    mov %r0, 0
+    exit
+"""
+
+
+def test_sockets_null_together_are_let_go_together():
+    prog = tc(TWO_TOGETHER)
+    bpfjit.verify(prog, mode="strict", cache=False)
+    assert kernel_verdict(prog) in (None, True)

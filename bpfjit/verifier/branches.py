@@ -14,7 +14,8 @@ from __future__ import annotations
 
 from .. import semantics as sem
 from ..context import CONTEXTS
-from .domain import (BIG, M32, MEM, MIXED, NULLABLE, S64_MAX, SCALAR, STACK, U64, Value, const,
+from .domain import (BIG, M32, MEM, MIXED, NULLABLE, S64_MAX, SCALAR, SOCK_COMMON, SOCKET, STACK,
+                     U64, Value, const,
                      pointer, same_region, scalar)
 from .state import LEN, State, slot_var
 from .zone import MIRROR
@@ -51,6 +52,11 @@ class BranchRules:
             self._null_check(valid, insn.dst, a, False)
             return [(target, null), (fall, valid)] if op == "jeq" else \
                 [(target, valid), (fall, null)]
+        if a.kind in (SOCKET, SOCK_COMMON) and op in ("jeq", "jne") and b.is_const \
+                and b.umin == 0 and spec.width == 64:
+            # a socket tested before is not NULL: only the way it goes on is taken (the
+            # other would carry its reference to where the program thinks it has none)
+            return [(fall, st)] if op == "jeq" else [(target, st)]
         if st.regs[insn.dst].kind == MIXED and op in ("jeq", "jne") and b.is_const \
                 and b.umin == 0 and spec.width == 64:
             # not NULL, a value joined from a pointer and a number is such a value still
@@ -88,14 +94,18 @@ class BranchRules:
             return other.kind == v.kind and ((v.ident and other.ident == v.ident)
                                              or (v.ref > 0 and other.ref == v.ref))
 
+        gone = set()                    # the references of sockets found NULL here
+
         for i, other in enumerate(st.regs):
             if i == reg or copy_of(other):
+                gone.add(other.ref)
                 st.forget_register(i, refined(i, other))
         for off, other in list(st.spills.items()):
             if copy_of(other):
+                gone.add(other.ref)
                 st.spills[off] = refined(slot_var(off), other)
-        if is_null and v.ref > 0:       # a lookup that found nothing holds no reference
-            st.refs = st.refs - {v.ref}
+        if is_null:     # a lookup that found nothing (or NULL with it) holds no reference
+            st.refs = st.refs - {ref for ref in gone if ref > 0}
         if copies:
             for var in copies[1:]:
                 st.zone.add(copies[0], var, 0)
