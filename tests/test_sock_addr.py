@@ -299,3 +299,69 @@ def test_get_current_cgroup_id(engine):
     if engine != "kernel":
         env.cgroup_id = 4242
         assert bpfjit.compile(prog, engine)(None) == 4242
+
+
+# bpf_bind(ctx, &sockaddr, len) in a connect hook: the socket bound to a source before it
+# connects (merbridge binds to its pod's address).  sockaddr_in at fp-16: family
+# {family}, port {port} (as stored: network order), 10.0.0.7; returns 1 when the bind
+# gives {first} and a second bind of the same socket {second}, else 0
+BIND = """
+    stdw [%r10-16], 0
+    stdw [%r10-8], 0
+    sth [%r10-16], {family}
+    sth [%r10-14], {port}
+    stw [%r10-12], 0x0700000a
+    mov %r6, %r1
+    mov %r2, %r10
+    add %r2, -16
+    mov %r3, {size}
+    call 64
+    mov %r8, %r0
+    mov %r1, %r6
+    mov %r2, %r10
+    add %r2, -16
+    mov %r3, {size}
+    call 64
+    mov %r7, %r0
+    mov %r0, 0
+    jne %r8, {first}, out
+    jne %r7, {second}, out
+    mov %r0, 1
+out:
+    exit
+"""
+
+
+def bind_program(attach: str, family: int = 2, port: int = 0x3930, size: int = 16,
+                 first: int = 0, second: int = 0):
+    env = bpfjit.load_elf(FIXTURE, section="cgroup/connect4").env
+    text = BIND.format(family=family, port=port, size=size, first=first, second=second)
+    return bpfjit.Program(bpfjit.assemble(text).insns, env=env, context="sock_addr",
+                          prog_type="cgroup_sock_addr", attach_type=attach)
+
+
+@pytest.mark.parametrize("family, size, first, second, bound", [
+    # port 12345 (0x3039, stored 0x3930); bound once: a second bind is -EINVAL
+    (2, 16, 0, -22, ("10.0.0.7", 12345)),
+    (2, 8, -22, -22, None),             # shorter than a sockaddr_in: -EINVAL
+    (1, 16, -97, -97, None),            # AF_UNIX: -EAFNOSUPPORT
+])
+def test_bind_in_a_connect_hook(engine, family, size, first, second, bound):
+    if engine == "kernel":
+        pytest.skip("the kernel has no test run for cgroup sock_addr programs")
+    prog = bind_program("connect4", family=family, port=0x3930, size=size, first=first,
+                        second=second)
+    ctx = bpfjit.SockAddrContext("10.0.0.2", 80)
+    assert bpfjit.compile(prog, engine)(ctx) == 1
+    assert ctx.bound == (None if bound is None else (ipaddress.ip_address(bound[0]), bound[1]))
+
+
+def test_bind_is_for_connect_hooks_as_in_the_kernel():
+    with pytest.raises(bpfjit.VerifierError, match="bind is available to connect4, "
+                                                   "connect6 hooks only"):
+        bpfjit.verify(bind_program("sendmsg4"), cache=False)
+    if "kernel" in bpfjit.engines(kernel=True):
+        code = bind_program("connect4").to_bytes()
+        bpfsys.close(bpfsys.prog_load(code, "cgroup_sock_addr", attach="connect4"))
+        with pytest.raises(bpfjit.VerifierError, match="the kernel's verifier refused"):
+            bpfsys.prog_load(code, "cgroup_sock_addr", attach="sendmsg4")

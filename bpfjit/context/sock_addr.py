@@ -61,7 +61,8 @@ class SockAddrContext(SocketContext):
     `address` (str, ipaddress or bytes) gives the family; `port` is in host order;
     `type` and `protocol` default to a TCP stream socket; `msg_src` is sendmsg's source
     address (None: unset, 0); `socket_cookie` and `netns_cookie` are what
-    bpf_get_socket_cookie and bpf_get_netns_cookie return."""
+    bpf_get_socket_cookie and bpf_get_netns_cookie return.  After a connect hook's run,
+    `bound` is the (address, port) bpf_bind bound the socket to, or None."""
 
     HEADER = SOCK_ADDR_HEADER
     KIND = "sock_addr"
@@ -87,6 +88,7 @@ class SockAddrContext(SocketContext):
         self.port = port
         self._src = bytes(4 if self.family == AF_INET else 16) if msg_src is None \
             else socket_address(msg_src, self.family)
+        self.bound = None   # (address, port) bpf_bind bound the socket to, in a connect hook
 
     @property
     def address(self) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
@@ -98,6 +100,7 @@ class SockAddrContext(SocketContext):
 
     def write_fields(self) -> None:
         super().write_fields()
+        self.bound = None
         block = self.buffer
         struct.pack_into("<I", block, 0, self.family)
         if self.family == AF_INET:

@@ -1,7 +1,8 @@
 """Socket lookups: sk_lookup_tcp (84), sk_lookup_udp (85), sk_release (86),
 sk_fullsock (95), skc_lookup_tcp (99), over the sockets of the program's environment
-(`env.sockets`, bpfjit.sockets); and sk_assign (124), which gives a tc program's packet
-to a socket (`SkbContext.assigned` after the run).
+(`env.sockets`, bpfjit.sockets); sk_assign (124), which gives a tc program's packet
+to a socket (`SkbContext.assigned` after the run); and bind (64), with which a cgroup
+connect hook binds its socket to a source (`SockAddrContext.bound`).
 
 A lookup reads a `struct bpf_sock_tuple` (12 bytes for IPv4, 36 for IPv6; any other
 size finds nothing) and returns the address of the socket's `struct bpf_sock` in the
@@ -16,6 +17,7 @@ table, and the verifier proves no pointer to it outlives the run.
 from __future__ import annotations
 
 import errno
+import ipaddress
 
 from ..errors import HelperArgumentError
 from ..semantics import M64
@@ -75,6 +77,30 @@ def _assign(call, ctx, sock, flags, *_) -> int:
     return 0
 
 
+_AF_INET, _AF_INET6 = 2, 10
+_SOCKADDR_IN, _SIN6_LEN_RFC2133 = 16, 24      # the least lengths of the two sockaddrs
+
+
+def _bind(call, ctx, address, length, *_) -> int:
+    """As the kernel's bpf_bind: the socket bound to the sockaddr_in/_in6 at `address`
+    (`ctx.bound` = (address, port)); -EINVAL for a length too short for its family or
+    a socket already bound, -EAFNOSUPPORT for another family."""
+    context = call.context
+    if length < 2:
+        return errno_result(errno.EINVAL)
+    raw = call.memory.read(address, length)
+    family = int.from_bytes(raw[:2], "little")
+    if family not in (_AF_INET, _AF_INET6):
+        return errno_result(errno.EAFNOSUPPORT)
+    if length < (_SOCKADDR_IN if family == _AF_INET else _SIN6_LEN_RFC2133) \
+            or context.bound is not None:
+        return errno_result(errno.EINVAL)
+    port = int.from_bytes(raw[2:4], "big")
+    ip = raw[4:8] if family == _AF_INET else raw[8:24]
+    context.bound = (ipaddress.ip_address(ip), port)
+    return 0
+
+
 _CONTEXTS = frozenset(("xdp", "skb", "sock_addr"))     # (cgroup connect hooks look too)
 _LOOKUP_ARGS = ("ctx", "mem", "size", "any", "any")
 
@@ -94,6 +120,11 @@ HELPERS = [
     KernelHelper(99, "skc_lookup_tcp", Signature(_LOOKUP_ARGS, "sock_common_or_null",
                                                  contexts=_CONTEXTS), _lookup("tcp"),
                  "as sk_lookup_tcp, as a sock_common (fewer fields readable)"),
+    KernelHelper(64, "bind", Signature(("ctx", "mem", "size"), "errno",
+                                       contexts=frozenset(("sock_addr",)),
+                                       attach_types=frozenset(("connect4", "connect6"))),
+                 _bind, "bind the connecting socket to the sockaddr at r2 "
+                        "(SockAddrContext.bound)"),
     KernelHelper(124, "sk_assign", Signature(("ctx", "sock_common", "any"), "errno",
                                              contexts=frozenset(("skb",))), _assign,
                  "give the packet to a socket a lookup returned (tc ingress: "

@@ -61,13 +61,15 @@ class Signature:
 
     `changes_packet`: the call may move or resize the packet, so every packet pointer
     is invalid after it (as in the kernel); `contexts`: the program contexts that may
-    call it ("xdp", "skb"; None: any); `map_types`: the kernel map types its map
+    call it ("xdp", "skb"; None: any); `attach_types`: the hooks of those that may
+    (bpf_bind: "connect4", "connect6"; None: any); `map_types`: the kernel map types its map
     argument may be (None: any); `lock`: "take" or "give back" for the helpers that
     take and release the spin lock their argument points to."""
     args: tuple[str, ...] = ()
     result: str | tuple[int, int] = "scalar"
     changes_packet: bool = False
     contexts: frozenset[str] | None = None
+    attach_types: frozenset[str] | None = None
     map_types: frozenset[int] | None = None
     lock: str | None = None
 

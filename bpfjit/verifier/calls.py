@@ -84,6 +84,9 @@ class CallRules:
         if signature.contexts is not None and self.context not in signature.contexts:
             self.fail(pc, f"{name} is not available to {self.prog_type} programs (only "
                           f"{', '.join(sorted(signature.contexts))})")
+        if signature.attach_types is not None and self.attach_type not in signature.attach_types:
+            self.fail(pc, f"{name} is available to {', '.join(sorted(signature.attach_types))} "
+                          f"hooks only, not {self.attach_type or self.prog_type}")
         handle = lock = timer_maps = None
         released = 0
         outputs = []
