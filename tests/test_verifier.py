@@ -1212,3 +1212,57 @@ def test_a_store_outside_the_frame_is_no_spill(engine, text):
     with pytest.raises(bpfjit.MemoryAccessError) as info:
         bpfjit.compile(prog, engine)(bytearray(8))
     assert info.value.pc == text.split("\n").index("stxdw [%r10-7240], %r2")
+
+
+# ---- bytes known to be zero on the stack ------------------------------------------------
+
+# merbridge's connect6 hook keeps its verdict in a 4-byte stack slot (`int ret = 0` when
+# a lookup fails), spilled across a helper call and read back as r0: the kernel knows
+# the slot holds 0 (STACK_ZERO) and accepts the exit (a connect hook returns 0 or 1);
+# bpfjit read an unknown 32-bit number and refused it until 2026-12-02
+ZERO_SLOT = """
+    mov32 %r1, 0
+    stxw [%r10-152], %r1
+    sth [%r10-140], 0
+    stb [%r10-130], 0
+    call 5
+    ldxw %r0, [%r10-152]
+    ldxh %r2, [%r10-140]
+    ldxb %r3, [%r10-130]
+    or %r0, %r2
+    or %r0, %r3
+    exit
+"""
+
+
+ELF = Path(__file__).parent / "elf"
+
+
+def _connect4(text: str) -> bpfjit.Program:
+    env = bpfjit.load_elf(ELF / "sock_lb.o", section="cgroup/connect4").env
+    return bpfjit.Program(bpfjit.assemble(text).insns, env=env, context="sock_addr",
+                          prog_type="cgroup_sock_addr", attach_type="connect4")
+
+
+def test_zeros_stored_are_read_back_as_zero():
+    for mode in ("checked", "strict"):
+        verify(_connect4(ZERO_SLOT), mode=mode, cache=False)
+    if "kernel" in bpfjit.engines(kernel=True):
+        from bpfjit import bpfsys
+        bpfsys.close(bpfsys.prog_load(bpfjit.assemble(ZERO_SLOT).to_bytes(),
+                                      "cgroup_sock_addr", attach="connect4"))
+
+
+@pytest.mark.parametrize("overwrite", ["stb [%r10-139], 1", "mov %r4, %r10\n"
+                                       "add %r4, -139\nstb [%r4+0], 1"])
+def test_a_zero_written_over_is_no_longer_known(overwrite):
+    # a nonzero byte stored over the zeros (directly, or through a copy of r10): the load
+    # gives 0x100, and the exit is refused as the kernel refuses it
+    text = ZERO_SLOT.replace("    call 5\n", f"    {overwrite}\n    call 5\n")
+    with pytest.raises(bpfjit.VerifierError, match="returns 0 to 1"):
+        verify(_connect4(text), cache=False)
+    if "kernel" in bpfjit.engines(kernel=True):
+        from bpfjit import bpfsys
+        with pytest.raises(bpfjit.VerifierError, match="the kernel's verifier refused"):
+            bpfsys.prog_load(bpfjit.assemble(text).to_bytes(), "cgroup_sock_addr",
+                             attach="connect4")

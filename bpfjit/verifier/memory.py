@@ -274,12 +274,20 @@ class MemoryRules:
             self._check_written(pc, st, lo, hi, size, touched)
             if kind is Kind.LDX and lo == hi:
                 loaded = self._reload(st, insn.dst, lo, size)
+            if loaded is None and kind is not Kind.ATOMIC and lo == hi \
+                    and touched & st.zeros == touched:      # bytes stored as 0
+                st.forget_register(insn.dst, const(0))
+                loaded = st.regs[insn.dst]
         if writes:
             self._stack_written(st, 0, lo, hi + size)
             # a spill only inside the frame: a store outside it traps, and its slot's zone
             # variable (slot_var) would not be one
             if ok and lo == hi:
                 self._spill(insn, st, lo, size, value)
+                stored = const(insn.imm) if kind is Kind.ST else value
+                if kind is not Kind.ATOMIC and stored is not None and stored.is_const \
+                        and stored.umin & ((1 << 8 * size) - 1) == 0:
+                    st.zeros |= touched
         return loaded
 
     @staticmethod
@@ -373,6 +381,7 @@ class MemoryRules:
             st.zone.forget(slot_var(slot))
         st.spills.clear()
         st.written = FULL_FRAME
+        st.zeros = 0
 
     # ---- the context -------------------------------------------------------------------------
 

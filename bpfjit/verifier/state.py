@@ -67,11 +67,12 @@ def frame_bits(lo: int, hi: int) -> int:
 class State:
     """Registers, the current frame's stack and relations known at one program point."""
 
-    __slots__ = ("regs", "spills", "written", "zone", "min_len", "lock", "refs")
+    __slots__ = ("regs", "spills", "written", "zone", "min_len", "lock", "refs", "zeros")
 
     def __init__(self, regs: list[Value], spills: dict[int, Value] | None = None,
                  written: int = 0, zone: Zone | None = None, min_len: int = 0,
-                 lock: tuple | None = None, refs: frozenset[int] = frozenset()):
+                 lock: tuple | None = None, refs: frozenset[int] = frozenset(),
+                 zeros: int = 0):
         self.regs = regs
         self.spills = {} if spills is None else spills   # 8-byte slots by offset
         self.written = written        # bit i: some path may have written byte r10-512+i
@@ -83,16 +84,21 @@ class State:
         # the socket references held (SOCKETS values' `ref`): on a path where the pointer
         # holding one is NULL it is not held, so a join keeps every one some path holds
         self.refs = refs
+        # bit i: on every path byte r10-512+i of the current frame was last written with
+        # 0 (a store of a zero register or immediate, as the kernel's STACK_ZERO): a load
+        # of such bytes alone is 0
+        self.zeros = zeros
 
     def copy(self) -> "State":
         return State(list(self.regs), dict(self.spills), self.written, self.zone.copy(),
-                     self.min_len, self.lock, self.refs)
+                     self.min_len, self.lock, self.refs, self.zeros)
 
     def __eq__(self, other: object) -> bool:
         return (isinstance(other, State) and self.regs == other.regs
                 and self.spills == other.spills and self.written == other.written
                 and self.min_len == other.min_len and self.lock == other.lock
-                and self.refs == other.refs and self.zone == other.zone)
+                and self.refs == other.refs and self.zeros == other.zeros
+                and self.zone == other.zone)
 
     # ---- socket references -------------------------------------------------------------
 
@@ -303,7 +309,7 @@ class State:
         result = State(regs, spills, self.written | new.written,
                        self.zone.widen(new.zone, new.implied, [self.lower, new.lower]),
                        min(self.min_len, new.min_len), joined_lock([self, new]),
-                       self.refs | new.refs)
+                       self.refs | new.refs, self.zeros & new.zeros)
         if not related:
             moved = [r for r in range(10) if regs[r] != self.regs[r]]
             moved += [slot_var(off) for off, v in spills.items() if v != self.spills.get(off)]
@@ -603,6 +609,7 @@ class State:
         depth-th caller's, are written: the spills they overlap are gone."""
         if depth == 0:
             self.written |= bits
+            self.zeros &= ~bits
         bottom = outer_slot(depth, -STACK_SIZE)       # the key of the frame's lowest byte
         for slot in list(self.spills):
             if slot_depth(slot) == depth and bits >> (slot - bottom) & 0xff:
@@ -840,8 +847,11 @@ def merge(states: list[State], discover: bool = False) -> State:
         written |= st.written
         min_len = min(min_len, st.min_len)
     spills = {off: v for off, v in spills.items() if v.kind != UNINIT}
+    zeros = first.zeros
+    for st in states[1:]:
+        zeros &= st.zeros
     result = State(regs, spills, written, None, min_len, joined_lock(states),
-                   frozenset().union(*(st.refs for st in states)))
+                   frozenset().union(*(st.refs for st in states)), zeros)
     result.zone = Zone.join_all([st.zone for st in states], [st.implied for st in states],
                                 result.implied, [st.lower for st in states])
     result._settle_join(states, discover)
