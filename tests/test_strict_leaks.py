@@ -273,3 +273,28 @@ def test_the_address_property_sees_a_leak():
     # the property's own check: a laundered address does differ between the layouts
     prog = bpfjit.assemble("mov %r0, %r10\nmul %r0, 1\nexit")
     assert _outcome(prog, bytes(16)) != _run_elsewhere(prog, bytes(16))
+
+
+# Found by the property test above (2026-12-02), present since the journal: r0 is 0 on
+# one path and the buffer's address on the other, and `jeq r0, r5` runs once per path
+# (r0 is a constant on one, `_threads`); the pointer's path was refused while the
+# fixpoint ran (compares a pointer), which drops that path there, and the final pass
+# replayed the block's journal instead of running it again, so the refusal was never
+# raised: strict mode accepted a program that returns buffer address + 6.  (The CLI's
+# --log keeps no journal, and refused it.)
+THREADED_LEAK = """
+    mov %r5, 5
+    mov %r0, 0
+    jgt %r2, 16, +1
+    mov %r0, %r1
+    jeq %r0, %r5, +1
+    add %r0, 1
+    add %r0, %r5
+    exit
+"""
+
+
+@pytest.mark.parametrize("log", [False, True])
+def test_a_path_refused_while_the_fixpoint_runs_is_refused_at_the_end(log):
+    with pytest.raises(bpfjit.VerifierError, match="pc 4: strict mode: compares a pointer"):
+        verify(bpfjit.assemble(THREADED_LEAK), mode="strict", log=log, cache=False)

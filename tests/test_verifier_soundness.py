@@ -442,3 +442,44 @@ def test_a_result_joined_with_an_unrelated_null_is_no_longer_its_copy():
     with pytest.raises(bpfjit.VerifierError, match="compare it with 0") as info:
         bpfjit.verify(prog, cache=False)
     assert info.value.pc == load
+
+
+# A host crash found this session (2026-12-02): r7 is set on one path only and tested
+# where the paths meet.  That test is run once per incoming path (`_threads`: r7 is a
+# constant on one); on the other it reads r7 uninitialised and is refused, which during
+# the fixpoint only ends that path.  The final pass then replayed the block's journal
+# (kept since the fixpoint) instead of running it and raising, so the program was
+# accepted, and the load after it was proven from the surviving path alone (r4 on the
+# stack): on the dropped path r4 is a lookup's result, NULL for key 300, and both JITs
+# loaded from address 0 without a check -- a segfault of the host process.
+DROPPED_PATH = """
+    ldxw %r6, [%r1+16]
+    stw [%r10-4], 300
+    mov %r2, %r10
+    add %r2, -4
+    lddw %r1, map_by_fd(1)
+    call 1
+    stdw [%r10-16], 0
+    jne %r6, 0, other
+    mov %r7, 0
+    mov %r4, %r10
+    add %r4, -16
+    ja join
+other:
+    mov %r4, %r0
+join:
+    jeq %r7, 0, load
+load:
+    ldxw %r0, [%r4+0]
+    exit
+"""
+
+
+@pytest.mark.parametrize("mode", ["checked", "strict", "unchecked"])
+def test_a_path_dropped_during_the_fixpoint_is_refused_at_the_end(mode):
+    env = bpfjit.load_elf(Path(__file__).parent / "elf" / "counter.o", section="xdp").env
+    prog = bpfjit.Program(bpfjit.assemble(DROPPED_PATH).insns, env=env, context="xdp",
+                          prog_type="xdp")
+    with pytest.raises(bpfjit.VerifierError, match="pc 14: r7 is read before anything "
+                                                   "was written"):
+        bpfjit.verify(prog, mode=mode, helpers=bpfjit.helper_ids(prog), cache=False)

@@ -587,6 +587,8 @@ class Analysis(AluRules, MemoryRules, BranchRules, CallRules, CallbackRules, Loc
             except VerifierError:
                 if self.checking:
                     raise
+                if self.journal is not None:    # the final pass runs it and raises
+                    self.journal.dropped = True
                 continue                    # (while fixpoints are computed: its path ends)
             for succ, out in edges:
                 states = reached.setdefault(succ, [])

@@ -22,20 +22,22 @@ __all__ = ["Journal"]
 class Journal:
     """The facts one block run recorded, the callee summaries it read, and whether it
     completed (a run that was rejected is never replayed: the final pass runs it again
-    and raises)."""
+    and raises) with every path (`dropped`: a block run once per incoming path dropped
+    one that was refused, as the fixpoint does; the final pass must run it and raise)."""
 
-    __slots__ = ("sources", "facts", "depends", "completed")
+    __slots__ = ("sources", "facts", "depends", "completed", "dropped")
 
     def __init__(self, sources: list) -> None:
         self.sources = sources          # the states on the edges into the block then
         self.facts: list[tuple[Callable, tuple]] = []    # (Analysis method, arguments)
         self.depends: list[tuple[int, tuple | None]] = []  # (callee, its summary's key)
         self.completed = False
+        self.dropped = False
 
     def replayable(self, summaries: dict) -> bool:
         """Whether replaying gives what running the block again would: it completed,
         and every callee summary it applied is still the one it read."""
-        if not self.completed:
+        if not self.completed or self.dropped:
             return False
         for callee, key in self.depends:
             summary = summaries.get(callee)
