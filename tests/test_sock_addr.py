@@ -365,3 +365,16 @@ def test_bind_is_for_connect_hooks_as_in_the_kernel():
         bpfsys.close(bpfsys.prog_load(code, "cgroup_sock_addr", attach="connect4"))
         with pytest.raises(bpfjit.VerifierError, match="the kernel's verifier refused"):
             bpfsys.prog_load(code, "cgroup_sock_addr", attach="sendmsg4")
+
+
+@pytest.mark.parametrize("size, message", [
+    (0, "get_current_comm takes 1 byte or more"),        # the kernel refuses it at load
+    (0x7FFFFFFF, "outside the buffer, the stack"),       # no room that large: no 2 GiB built
+])
+def test_get_current_comm_with_a_wild_size(engine, size, message):
+    if engine == "kernel":
+        pytest.skip("the kernel refuses these sizes at load")
+    env = bpfjit.load_elf(FIXTURE.parent / "tc_classify.o").env
+    prog = bpfjit.Program(bpfjit.assemble(COMM.format(size=size)).insns, env=env)
+    with pytest.raises(bpfjit.HelperError, match=message):
+        bpfjit.compile(prog, engine)(None)

@@ -285,3 +285,15 @@ def test_socket_cookie(engine):
     ctx = bpfjit.SockOpsContext(4, socket_cookie=0x1234)
     bpfjit.compile(prog, engine)(ctx)
     assert ctx.reply == 0x1234
+
+
+def test_getsockopt_with_a_wild_length(engine):
+    # an optlen no room has: the helper's error, without building that many zero bytes
+    if engine == "kernel":
+        pytest.skip("the kernel has no test run for sock_ops programs")
+    env = tune().env
+    source = OPTION.format(helper=57, level=1, name=36, size=0x7FFFFFFF, value=0)
+    prog = bpfjit.Program(bpfjit.assemble(source).insns, env=env, context="sock_ops",
+                          prog_type="sock_ops")
+    with pytest.raises(bpfjit.HelperError, match="outside the buffer, the stack"):
+        bpfjit.compile(prog, engine)(bpfjit.SockOpsContext(4))

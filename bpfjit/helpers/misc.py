@@ -6,6 +6,7 @@ ktime_get_boot_ns (125), ktime_get_coarse_ns (160)."""
 
 from __future__ import annotations
 
+from ..errors import HelperArgumentError
 from ..semantics import M64
 from .spec import KernelHelper, Signature
 
@@ -42,6 +43,11 @@ def _uid_gid(call, *_) -> int:
 def _comm(call, buffer, size, *_) -> int:
     """The "current task's" name (`env.comm`) into `size` bytes at `buffer`: at most
     size - 1 of its bytes, a NUL, zeros to the end (the kernel's strscpy_pad); 0."""
+    size &= 0xFFFFFFFF                                      # a u32, as the kernel takes it
+    if size == 0:
+        raise HelperArgumentError("get_current_comm takes 1 byte or more (the kernel "
+                                  "refuses a size of 0 at load)")
+    call.memory.read(buffer, size)      # the room first: no wild size's bytes are built
     name = call.env.comm.encode()[:min(size - 1, 15)]      # TASK_COMM_LEN is 16
     call.memory.write(buffer, name + bytes(size - len(name)))
     return 0

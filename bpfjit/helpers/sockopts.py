@@ -78,6 +78,8 @@ def _getsockopt(call, ctx, level, optname, optval, optlen) -> int:
     key = (_level(level), _level(optname))
     default = {(SOL_TCP, TCP_CONGESTION): "cubic"}.get(key)
     value = context.options.get(key, default)
+    if optlen:
+        call.memory.read(optval, optlen)    # the room first: no wild optlen's bytes built
     result = bytes(optlen)
     if not context.is_fullsock or key not in _READABLE:
         status = errno.EINVAL
