@@ -25,6 +25,7 @@ import ipaddress
 import struct
 from dataclasses import dataclass, field
 
+from .context.sock import pack_bpf_sock
 from .errors import BpfError
 from .native import ffi
 
@@ -106,15 +107,9 @@ class Socket:
         src_port (local) in host order, dst_port (remote) in network order."""
         number, kind = _PROTOCOLS[self.protocol]
         out = bytearray(SOCKET_SIZE)
-        struct.pack_into("<IIIIII", out, 0, self.bound_dev_if, self.family, kind, number,
-                         self.mark, self.priority)
-        if self.family == AF_INET:
-            out[24:28], out[52:56] = self._local, self._remote
-        else:
-            out[28:44], out[56:72] = self._local, self._remote
-        struct.pack_into("<I", out, 44, self._local_port)
-        out[48:50] = self._remote_port.to_bytes(2, "big")
-        struct.pack_into("<Ii", out, 72, self.state, self.rx_queue_mapping)
+        pack_bpf_sock(out, self.bound_dev_if, self.family, kind, number, self.mark,
+                      self.priority, self._local, self._local_port, self._remote,
+                      self._remote_port, self.state, self.rx_queue_mapping)
         return bytes(out)
 
     def _score(self, protocol: str, family: int, remote: bytes, remote_port: int,

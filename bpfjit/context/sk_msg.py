@@ -17,8 +17,7 @@ from __future__ import annotations
 import struct
 
 from .base import Field, PacketContext
-from .sock_ops import _family
-from .socket import AF_INET, socket_address
+from .socket import AF_INET, connection_ends
 
 __all__ = ["SkMsgContext", "SK_MSG_HEADER", "SK_ACTIONS"]
 
@@ -48,17 +47,8 @@ class SkMsgContext(PacketContext):
     def __init__(self, data: bytes | bytearray | memoryview, *, local=("127.0.0.1", 0),
                  remote=("127.0.0.1", 0)):
         super().__init__(data)
-        from ..errors import BpfError
-        try:
-            (local_ip, self.local_port), (remote_ip, self.remote_port) = local, remote
-        except (TypeError, ValueError):
-            raise BpfError("local and remote are (address, port) pairs") from None
-        for name, port in (("local", self.local_port), ("remote", self.remote_port)):
-            if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 0xFFFF:
-                raise BpfError(f"the {name} port is 0-65535, got {port!r}")
-        self.family = _family(local_ip)
-        self._local = socket_address(local_ip, self.family)
-        self._remote = socket_address(remote_ip, self.family)
+        self.family, self._local, self.local_port, self._remote, self.remote_port = \
+            connection_ends(local, remote)
         self.apply_bytes = self.cork_bytes = None
 
     def fill(self, data_address: int) -> None:

@@ -22,7 +22,7 @@ from ..errors import BpfError
 from .base import Field
 from .socket import AF_INET, AF_INET6, SOCK_STREAM, SocketContext, socket_address
 
-__all__ = ["SockContext", "SOCK_HEADER", "SOCK_ATTACH_TYPES"]
+__all__ = ["SockContext", "SOCK_HEADER", "SOCK_ATTACH_TYPES", "pack_bpf_sock"]
 
 SOCK_HEADER = 80                        # sizeof(struct bpf_sock)
 SOCK_ATTACH_TYPES = ("sock_create", "sock_release", "post_bind4", "post_bind6")
@@ -39,6 +39,23 @@ _EVERY_HOOK = {"family", "type", "protocol", "dst_port", "dst_ip4", "state",
                "rx_queue_mapping"} | {f"dst_ip6_{i}" for i in range(4)}
 _NARROW = {"src_ip4", "dst_ip4", "dst_port"} | {f"src_ip6_{i}" for i in range(4)} \
     | {f"dst_ip6_{i}" for i in range(4)}
+
+
+def pack_bpf_sock(block, bound_dev_if: int, family: int, type: int, protocol: int,
+                  mark: int, priority: int, src: bytes, src_port: int, dst: bytes,
+                  dst_port: int, state: int, rx_queue_mapping: int) -> None:
+    """Write a `struct bpf_sock` at the start of `block` (a cgroup sock program's
+    context, a socket a lookup finds): addresses in network byte order, `src_port` in
+    host order, `dst_port` in network order."""
+    struct.pack_into("<IIIIII", block, 0, bound_dev_if & 0xFFFFFFFF, family, type, protocol,
+                     mark & 0xFFFFFFFF, priority & 0xFFFFFFFF)
+    if family == AF_INET:
+        block[24:28], block[52:56] = src, dst
+    else:
+        block[28:44], block[56:72] = src, dst
+    struct.pack_into("<I", block, 44, src_port)
+    block[48:50] = dst_port.to_bytes(2, "big")
+    struct.pack_into("<Ii", block, 72, state, rx_queue_mapping)
 
 
 class SockContext(SocketContext):
@@ -87,17 +104,9 @@ class SockContext(SocketContext):
 
     def write_fields(self) -> None:
         super().write_fields()
-        block = self.buffer
-        struct.pack_into("<IIIIII", block, 0, self.bound_dev_if & 0xFFFFFFFF, self.family,
-                         self.type, self.protocol, self.mark & 0xFFFFFFFF,
-                         self.priority & 0xFFFFFFFF)
-        if self.family == AF_INET:
-            block[24:28], block[52:56] = self._src, self._dst
-        else:
-            block[28:44], block[56:72] = self._src, self._dst
-        struct.pack_into("<I", block, 44, self.src_port)
-        block[48:50] = self.dst_port.to_bytes(2, "big")
-        struct.pack_into("<Ii", block, 72, self.state, self.rx_queue_mapping)
+        pack_bpf_sock(self.buffer, self.bound_dev_if, self.family, self.type, self.protocol,
+                      self.mark, self.priority, self._src, self.src_port, self._dst,
+                      self.dst_port, self.state, self.rx_queue_mapping)
 
     def read_back(self) -> None:
         self.bound_dev_if, = struct.unpack_from("<I", self.buffer, 0)

@@ -22,7 +22,7 @@ import struct
 
 from ..errors import BpfError
 from .base import Field
-from .socket import AF_INET, AF_INET6, SOCK_STREAM, SocketContext, socket_address
+from .socket import AF_INET, SOCK_STREAM, SocketContext, connection_ends
 
 __all__ = ["SockOpsContext", "SOCK_OPS_HEADER", "TCP_FIELDS", "ALL_CB_FLAGS"]
 
@@ -52,16 +52,6 @@ def _fields() -> dict[str, Field]:
                Field("skb_tcp_flags_b", 212, 1), Field("skb_tcp_flags_h", 212, 2),
                Field("skb_hwtstamp", 216, 8)]
     return {f.name: f for f in fields}
-
-
-def _family(address) -> int:
-    """AF_INET or AF_INET6, as `address` (str, ipaddress object or bytes) is."""
-    if isinstance(address, (bytes, bytearray)):
-        return AF_INET6 if len(address) == 16 else AF_INET
-    try:
-        return AF_INET6 if ipaddress.ip_address(address).version == 6 else AF_INET
-    except ValueError as exc:
-        raise BpfError(f"not an IP address: {address!r} ({exc})") from None
 
 
 class SockOpsContext(SocketContext):
@@ -97,16 +87,8 @@ class SockOpsContext(SocketContext):
         if unknown:
             raise BpfError(f"SockOpsContext has no field {', '.join(sorted(unknown))} (the "
                            f"TCP fields are {', '.join(TCP_FIELDS + tuple(_U64))})")
-        try:
-            (local_ip, self.local_port), (remote_ip, self.remote_port) = local, remote
-        except (TypeError, ValueError):
-            raise BpfError("local and remote are (address, port) pairs") from None
-        self.family = _family(local_ip)
-        self._local = socket_address(local_ip, self.family)
-        self._remote = socket_address(remote_ip, self.family)
-        for name, port in (("local", self.local_port), ("remote", self.remote_port)):
-            if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 0xFFFF:
-                raise BpfError(f"the {name} port is 0-65535, got {port!r}")
+        self.family, self._local, self.local_port, self._remote, self.remote_port = \
+            connection_ends(local, remote)
         self.op = op
         self.args = list(args) + [0] * (4 - len(args))
         self.is_fullsock = is_fullsock
@@ -118,7 +100,7 @@ class SockOpsContext(SocketContext):
         self.reply = self.args[0]
         self.sk_txhash = 0
         if socket is None:          # the connection, as a socket a socket map may hold
-            from ..sockets import Socket
+            from ..sockets import Socket    # (bpfjit.sockets imports this package)
             socket = Socket("tcp", local=(self.local_ip, self.local_port),
                             remote=(self.remote_ip, self.remote_port))
         self.socket = socket

@@ -10,8 +10,8 @@ import ipaddress
 from ..errors import BpfError
 from .base import PacketContext
 
-__all__ = ["SocketContext", "socket_address", "AF_INET", "AF_INET6", "SOCK_STREAM",
-           "SOCK_DGRAM", "IPPROTO_TCP", "IPPROTO_UDP"]
+__all__ = ["SocketContext", "socket_address", "address_family", "connection_ends", "AF_INET",
+           "AF_INET6", "SOCK_STREAM", "SOCK_DGRAM", "IPPROTO_TCP", "IPPROTO_UDP"]
 
 AF_INET, AF_INET6 = 2, 10
 SOCK_STREAM, SOCK_DGRAM = 1, 2
@@ -33,6 +33,32 @@ def socket_address(value, family: int) -> bytes:
         raise BpfError(f"an {'IPv4' if want == 4 else 'IPv6'} address is {want} bytes, "
                        f"got {value!r}")
     return raw
+
+
+def address_family(address) -> int:
+    """AF_INET or AF_INET6, as `address` (str, ipaddress object or bytes) is."""
+    if isinstance(address, (bytes, bytearray)):
+        return AF_INET6 if len(address) == 16 else AF_INET
+    try:
+        return AF_INET6 if ipaddress.ip_address(address).version == 6 else AF_INET
+    except ValueError as exc:
+        raise BpfError(f"not an IP address: {address!r} ({exc})") from None
+
+
+def connection_ends(local, remote) -> tuple[int, bytes, int, bytes, int]:
+    """(family, local address, local port, remote address, remote port) of a connection's
+    two (address, port) pairs, the family the local address's, the addresses in network
+    byte order; BpfError for anything else."""
+    try:
+        (local_ip, local_port), (remote_ip, remote_port) = local, remote
+    except (TypeError, ValueError):
+        raise BpfError("local and remote are (address, port) pairs") from None
+    family = address_family(local_ip)
+    local_raw, remote_raw = socket_address(local_ip, family), socket_address(remote_ip, family)
+    for name, port in (("local", local_port), ("remote", remote_port)):
+        if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 0xFFFF:
+            raise BpfError(f"the {name} port is 0-65535, got {port!r}")
+    return family, local_raw, local_port, remote_raw, remote_port
 
 
 class SocketContext(PacketContext):
