@@ -18,10 +18,9 @@ from ..helpers.timers import TIMER_CALLBACK
 from ..isa import MAX_CALL_DEPTH, STACK_SIZE
 from ..maps import SOCKET_MAP_TYPES, RingBuf
 from ..maps.base import MAP_TYPE_NAMES
-from .domain import (ANY_CALLER, CTX, FUNC, MAP_KEY, MAP_OR_NULL, MAP_PTR, MAP_PTR_OR_NULL,
-                     MAP_VALUE, MEM, MIXED, NULLABLE, POINTERS, SCALAR, SOCKET_OR_NULL, SOCKETS,
-                     STACK, UNINIT,
-                     Value, join,
+from .domain import (ADDRESSES, ANY_CALLER, CTX, MAP_KEY, MAP_OR_NULL, MAP_PTR,
+                     MAP_PTR_OR_NULL, MAP_VALUE, MEM, MIXED, NULLABLE, SCALAR, SOCKET_OR_NULL,
+                     STACK, UNINIT, Value, join,
                      map_indices, pointer, replace, scalar, top_scalar, widen)
 from .memory import pointer_slots
 from .state import LEN, META, State, frame_bits, outer_slot, slot_depth, slot_var
@@ -123,9 +122,7 @@ class CallRules:
                         isinstance(self.maps[i], RingBuf) for i in map_indices(arg.maps)):
                     self.fail(pc, f"{name} takes a record ringbuf_reserve returned (checked "
                                   f"for NULL) in r{reg}, not {arg.describe()}")
-            elif kind == "any" and self.mode == "strict" and \
-                    (arg.kind in POINTERS or arg.kind in (MAP_PTR, FUNC)
-                     or arg.kind in NULLABLE or arg.kind in SOCKETS):
+            elif kind == "any" and self.mode == "strict" and arg.kind in ADDRESSES:
                 self.fail(pc, f"strict mode: {name} gets a pointer in r{reg} as a number "
                               f"({arg.describe()}), which would make its result depend on "
                               f"an address (the kernel refuses such leaks)")
@@ -490,8 +487,7 @@ class CallRules:
         self._references_at_exit(pc, st)
         if self.current == 0:           # the program's end (a recursive call of it too)
             r0 = self._read(st, 0, pc)
-            if self.mode == "strict" and (r0.kind in POINTERS or r0.kind in (MAP_PTR, FUNC)
-                                          or r0.kind in NULLABLE or r0.kind in SOCKETS):
+            if self.mode == "strict" and r0.kind in ADDRESSES:
                 self.fail(pc, f"strict mode: the program returns a pointer "
                               f"({r0.describe()}), which would leak an address")
             returns = CONTEXTS[self.context].returns(self.attach_type) \

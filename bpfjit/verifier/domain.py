@@ -27,7 +27,7 @@ __all__ = ["Value", "replace", "UNINIT", "SCALAR", "MEM", "STACK", "MAP_PTR", "M
            "CTX", "FUNC",
            "PACKET_OR_NUMBER", "SOCKET", "SOCKET_OR_NULL", "SOCK_COMMON",
            "SOCK_COMMON_OR_NULL", "SOCKETS",
-           "ANY_CALLER", "RELEASED", "POINTERS", "NUMERIC", "scalar", "const", "top_scalar",
+           "ANY_CALLER", "RELEASED", "POINTERS", "ADDRESSES", "NUMERIC", "scalar", "const", "top_scalar",
            "pointer", "join", "widen", "trailing_zeros", "map_indices", "same_region",
            "U64", "M32", "S64_MIN", "S64_MAX", "MAX_LEN", "BIG"]
 
@@ -56,6 +56,9 @@ NULLABLE = {MAP_OR_NULL: MAP_VALUE, MAP_PTR_OR_NULL: MAP_PTR,   # what a NULL ch
 ANY_CALLER = -1                  # STACK frame: some caller's frame, not known which
 RELEASED = -1                    # UNINIT ident: it held a socket bpf_sk_release gave back
 POINTERS = frozenset((MEM, STACK, MAP_VALUE, MAP_KEY, CTX))     # may be dereferenced
+# the values that are an address (on some path, for the nullable ones): what strict mode
+# lets no program return, pass as a number, or store where its user could read it
+ADDRESSES = POINTERS | SOCKETS | frozenset(NULLABLE) | {MAP_PTR, FUNC}
 # a number the zone may relate: a scalar's value, a pointer's offset; MIXED's raw value
 NUMERIC = frozenset((SCALAR, MEM, STACK, MAP_VALUE, MAP_KEY, CTX, MIXED))
 

@@ -17,17 +17,16 @@ from __future__ import annotations
 from ..context import CONTEXTS, context_field
 from ..isa import MAX_CALL_DEPTH, STACK_SIZE, Kind
 from ..maps import RingBuf
-from .domain import (ANY_CALLER, CTX, CTX_OR_NULL, FUNC, MAP_KEY, MAP_OR_NULL, MAP_PTR,
+from .domain import (ADDRESSES, ANY_CALLER, CTX, CTX_OR_NULL, FUNC, MAP_KEY, MAP_OR_NULL, MAP_PTR,
                      MAP_PTR_OR_NULL, MAP_VALUE,
-                     MAX_LEN, MEM, MEM_OR_NULL, MIXED, NUMERIC, PACKET_OR_NUMBER, POINTERS,
+                     MAX_LEN, MEM, MEM_OR_NULL, MIXED, NUMERIC, PACKET_OR_NUMBER,
                      S64_MAX, S64_MIN, SCALAR, SOCKETS, STACK, Value, const, map_indices,
                      pointer, scalar)
 from .state import FULL_FRAME, LEN, META, State, frame_bits, outer_slot, slot_depth, slot_var
 
 __all__ = ["MemoryRules"]
 
-_LEAKS = POINTERS | SOCKETS | {MAP_PTR, MAP_OR_NULL, MAP_PTR_OR_NULL, MEM_OR_NULL, CTX_OR_NULL,
-                               MIXED, FUNC}
+_LEAKS = ADDRESSES | {MIXED}       # a stored value whose bytes may be an address
 
 
 def pointer_slots(st: State, depth: int, lo: int, end: int) -> list[int]:
