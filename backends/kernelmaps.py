@@ -54,6 +54,12 @@ def on_one_cpu():
         os.sched_setaffinity(0, allowed)
 
 
+def _constant(spec) -> bool:
+    """Read-only data (.rodata): its twin is read-only for programs, filled once and
+    frozen."""
+    return spec.read_only and spec.type == _ARRAY
+
+
 class KernelMaps:
     """The kernel twins of a program's maps, by the program's map index (`fds`: None
     for a map the program does not name, which needs none)."""
@@ -71,7 +77,7 @@ class KernelMaps:
             for index, the_map in enumerate(maps):
                 if index in used:
                     spec = the_map.spec
-                    constant = spec.read_only and spec.type == _ARRAY
+                    constant = _constant(spec)
                     fd = self.fds[index] = bpfsys.map_create(
                         spec.type, spec.key_size, spec.value_size, spec.max_entries,
                         spec.spin_lock, spec.timer,
@@ -92,7 +98,7 @@ class KernelMaps:
     def give(self) -> None:
         """Make every twin hold exactly its map's entries (a per-CPU twin: on every CPU)."""
         for the_map, fd in zip(self.maps, self._twins):
-            if the_map.spec.read_only and the_map.spec.type == _ARRAY:
+            if _constant(the_map.spec):
                 continue                    # frozen with its values (read-only data)
             entries = dict(the_map.items())
             if the_map.spec.type in _HASHES:        # a hash map: what the map lacks goes
