@@ -725,3 +725,16 @@ def test_sockets_null_together_are_let_go_together():
     prog = tc(TWO_TOGETHER)
     bpfjit.verify(prog, mode="strict", cache=False)
     assert kernel_verdict(prog) in (None, True)
+
+
+def test_a_map_of_sockets_or_programs_has_no_ints():
+    # ints() reads values as numbers: a socket map (and a program array) holds objects,
+    # and says so rather than raising a TypeError
+    prog = bpfjit.load_elf(ELF / "sk_lookup.o", function="tc_proxy")
+    prog.maps["listeners"][0] = prog.env.sockets.add(bpfjit.Socket("tcp", local=("0.0.0.0", 1)))
+    with pytest.raises(bpfjit.BpfError, match="'listeners' holds Socket objects, not numbers"):
+        prog.maps["listeners"].ints()
+    stages = bpfjit.load_elf(ELF / "tail_calls.o", function="dispatch").maps["stages"]
+    stages[0] = "parse_ipv4"
+    with pytest.raises(bpfjit.BpfError, match="'stages' holds Program objects, not numbers"):
+        stages.ints()

@@ -283,8 +283,16 @@ class Map(MutableMapping):
             raise
 
     def ints(self) -> dict[int, int]:
-        """The contents as {int key: int value} (little-endian, unsigned)."""
-        return {int.from_bytes(k, "little"): int.from_bytes(v, "little") for k, v in self.items()}
+        """The contents as {int key: int value} (little-endian, unsigned); BpfError for a
+        map whose values are objects (a program array's programs, a socket map's
+        sockets)."""
+        out = {}
+        for k, v in self.items():
+            if not isinstance(v, (bytes, bytearray)):
+                raise BpfError(f"map {self.name!r} holds {type(v).__name__} objects, not "
+                               f"numbers: read it as a mapping (map[key])")
+            out[int.from_bytes(k, "little")] = int.from_bytes(v, "little")
+        return out
 
     def __repr__(self) -> str:
         return (f"<{type(self).__name__} {self.name!r} key={self.key_size} "
