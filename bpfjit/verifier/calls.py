@@ -460,7 +460,7 @@ class CallRules:
             if depth >= MAX_CALL_DEPTH:
                 continue
             for key, v in st.spills.items():
-                if slot_depth(key) == depth - 1:
+                if slot_depth(key) == depth - 1 and key not in st.narrow:
                     passed = spills[outer_slot(1, key)] = _passed(v)
                     names[slot_var(key)] = slot_var(outer_slot(1, key))
                     if passed.kind == STACK and passed.frame > 0:

@@ -28,7 +28,7 @@ __all__ = ["Value", "replace", "UNINIT", "SCALAR", "MEM", "STACK", "MAP_PTR", "M
            "PACKET_OR_NUMBER", "SOCKET", "SOCKET_OR_NULL", "SOCK_COMMON",
            "SOCK_COMMON_OR_NULL", "SOCKETS",
            "ANY_CALLER", "RELEASED", "POINTERS", "ADDRESSES", "NUMERIC", "scalar", "const", "top_scalar",
-           "pointer", "join", "widen", "trailing_zeros", "map_indices", "same_region",
+           "pointer", "join", "widen", "low_bytes", "trailing_zeros", "map_indices", "same_region",
            "U64", "M32", "S64_MIN", "S64_MAX", "MAX_LEN", "BIG"]
 
 U64 = (1 << 64) - 1
@@ -224,6 +224,18 @@ def trailing_zeros(value: int) -> int:
 
 def top_scalar() -> Value:
     return Value(SCALAR)
+
+
+def low_bytes(v: Value, size: int) -> Value:
+    """What the low `size` bytes of `v` hold, as a number: `v` itself when it fits in
+    them (so it keeps its relations), else its constant truncated, else any number of
+    that many bytes."""
+    mask = (1 << 8 * size) - 1
+    if v.kind == SCALAR and v.umax <= mask:
+        return v
+    if v.is_const:
+        return const(v.umin & mask)
+    return scalar(0, mask)
 
 
 def pointer(kind: str, lo: int, hi: int, frame: int = 0, maps: int = 0, ident: int = 0,

@@ -20,8 +20,8 @@ from ..maps import RingBuf
 from .domain import (ADDRESSES, ANY_CALLER, CTX, CTX_OR_NULL, FUNC, MAP_KEY, MAP_OR_NULL, MAP_PTR,
                      MAP_PTR_OR_NULL, MAP_VALUE,
                      MAX_LEN, MEM, MEM_OR_NULL, MIXED, NUMERIC, PACKET_OR_NUMBER,
-                     S64_MAX, S64_MIN, SCALAR, SOCKETS, STACK, Value, const, map_indices,
-                     pointer, scalar)
+                     S64_MAX, S64_MIN, SCALAR, SOCKETS, STACK, Value, const, low_bytes,
+                     map_indices, pointer, scalar)
 from .state import FULL_FRAME, LEN, META, State, frame_bits, outer_slot, slot_depth, slot_var
 
 __all__ = ["MemoryRules"]
@@ -293,15 +293,28 @@ class MemoryRules:
     def _spill(insn, st: State, key: int, size: int, value: Value | None) -> None:
         """An 8-byte store of a register or an immediate into the slot `key` (an offset
         of the current frame, or bpfjit.verifier.state.outer_slot's) keeps it there, the
-        register's relations with it."""
+        register's relations with it.  So does a narrower store of a number at the
+        start of one of the current frame's slots (as the kernel keeps it): its low
+        bytes, with its relations when it fits in them."""
         kind = insn.kind
-        if size == 8 and kind in (Kind.ST, Kind.STX):
-            stored = const(insn.imm) if kind is Kind.ST else value
-            st.spills[key] = stored
-            if kind is Kind.STX and stored.kind in NUMERIC and not stored.fixed:
+        if kind not in (Kind.ST, Kind.STX):
+            return
+        stored = const(insn.imm) if kind is Kind.ST else value
+        if size < 8:
+            if stored.kind != SCALAR or slot_depth(key) != 0 or key % 8:
+                return
+            low = low_bytes(stored, size)
+            st.spills[key] = low
+            st.narrow[key] = size
+            if kind is Kind.STX and low is stored and not stored.fixed:
                 st.zone.assign(slot_var(key), insn.src)
-            if kind is Kind.STX:
-                st.link_copy(insn.src, slot_var(key))
+            return
+        st.spills[key] = stored
+        st.narrow.pop(key, None)
+        if kind is Kind.STX and stored.kind in NUMERIC and not stored.fixed:
+            st.zone.assign(slot_var(key), insn.src)
+        if kind is Kind.STX:
+            st.link_copy(insn.src, slot_var(key))
 
     def _check_written(self, pc: int, st: State, lo: int, hi: int, size: int,
                        touched: int) -> None:
@@ -320,7 +333,7 @@ class MemoryRules:
     def _reload(st: State, dst: int, off: int, size: int) -> Value | None:
         """The value of a load from a spilled slot, or None if unknown."""
         for slot, v in st.spills.items():
-            if slot <= off and off + size <= slot + 8:
+            if slot <= off and off + size <= slot + st.narrow.get(slot, 8):
                 break
         else:
             return None
@@ -379,6 +392,7 @@ class MemoryRules:
         for slot in st.spills:
             st.zone.forget(slot_var(slot))
         st.spills.clear()
+        st.narrow.clear()
         st.written = FULL_FRAME
         st.zeros = 0
 

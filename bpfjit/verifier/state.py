@@ -17,13 +17,13 @@ from __future__ import annotations
 from ..isa import STACK_SIZE
 from .domain import (BIG, MAX_LEN, MEM, MEM_OR_NULL, MIXED, NULLABLE, NUMERIC, RELEASED, SCALAR,
                      SOCKETS, UNINIT,
-                     Value, join,
+                     Value, join, low_bytes,
                      map_indices, replace, scalar, top_scalar, widen)
 from .references import unify_refs
 from .zone import MAX_RELATION, MIRROR, Zone
 
 __all__ = ["State", "LEN", "META", "GHOST", "slot_var", "slot_offset", "outer_slot", "slot_depth",
-           "FULL_FRAME", "frame_bits", "merge", "LOCKS_DIFFER", "joined_lock"]
+           "FULL_FRAME", "frame_bits", "merge", "spill_value", "LOCKS_DIFFER", "joined_lock"]
 
 LEN = 11
 META = 12
@@ -67,14 +67,18 @@ def frame_bits(lo: int, hi: int) -> int:
 class State:
     """Registers, the current frame's stack and relations known at one program point."""
 
-    __slots__ = ("regs", "spills", "written", "zone", "min_len", "lock", "refs", "zeros")
+    __slots__ = ("regs", "spills", "written", "zone", "min_len", "lock", "refs", "zeros",
+                 "narrow")
 
     def __init__(self, regs: list[Value], spills: dict[int, Value] | None = None,
                  written: int = 0, zone: Zone | None = None, min_len: int = 0,
                  lock: tuple | None = None, refs: frozenset[int] = frozenset(),
-                 zeros: int = 0):
+                 zeros: int = 0, narrow: dict[int, int] | None = None):
         self.regs = regs
-        self.spills = {} if spills is None else spills   # 8-byte slots by offset
+        self.spills = {} if spills is None else spills   # spilled slots by offset
+        # the spills of fewer than 8 bytes (a number in the slot's low bytes, as the
+        # kernel keeps them): key -> how many bytes; every other spill has 8
+        self.narrow = {} if narrow is None else narrow
         self.written = written        # bit i: some path may have written byte r10-512+i
         self.zone = Zone() if zone is None else zone
         self.min_len = min_len        # the buffer has at least this many bytes
@@ -91,14 +95,14 @@ class State:
 
     def copy(self) -> "State":
         return State(list(self.regs), dict(self.spills), self.written, self.zone.copy(),
-                     self.min_len, self.lock, self.refs, self.zeros)
+                     self.min_len, self.lock, self.refs, self.zeros, dict(self.narrow))
 
     def __eq__(self, other: object) -> bool:
         return (isinstance(other, State) and self.regs == other.regs
                 and self.spills == other.spills and self.written == other.written
                 and self.min_len == other.min_len and self.lock == other.lock
                 and self.refs == other.refs and self.zeros == other.zeros
-                and self.zone == other.zone)
+                and self.narrow == other.narrow and self.zone == other.zone)
 
     # ---- socket references -------------------------------------------------------------
 
@@ -296,11 +300,16 @@ class State:
         regs = [a if a is b else widen(a, b, t) if moves(a, c) else join(a, b)
                 for a, b, t, c in zip(self.regs, new.regs, thresholds,
                                       around.regs if around is not None else self.regs)]
+        narrow, differ = _joined_widths([self, new])
         spills = {}
         for off, v in self.spills.items():
             w = new.spills.get(off)
             if w is not None:
                 back = around.spills.get(off) if around is not None else None
+                if off in narrow:
+                    width = narrow[off]
+                    v, w = spill_value(self, off, width), spill_value(new, off, width)
+                    back = None if back is None else spill_value(around, off, width)
                 m = v if v is w else widen(v, w) if moves(v, back) else join(v, w)
                 if m.kind != UNINIT:
                     spills[off] = m
@@ -309,7 +318,10 @@ class State:
         result = State(regs, spills, self.written | new.written,
                        self.zone.widen(new.zone, new.implied, [self.lower, new.lower]),
                        min(self.min_len, new.min_len), joined_lock([self, new]),
-                       self.refs | new.refs, self.zeros & new.zeros)
+                       self.refs | new.refs, self.zeros & new.zeros,
+                       {off: n for off, n in narrow.items() if off in spills})
+        for off in differ:
+            result.zone.forget(slot_var(off))
         if not related:
             moved = [r for r in range(10) if regs[r] != self.regs[r]]
             moved += [slot_var(off) for off, v in spills.items() if v != self.spills.get(off)]
@@ -614,6 +626,7 @@ class State:
         for slot in list(self.spills):
             if slot_depth(slot) == depth and bits >> (slot - bottom) & 0xff:
                 del self.spills[slot]
+                self.narrow.pop(slot, None)
                 self.zone.forget(slot_var(slot))
 
     def describe(self) -> str:
@@ -832,7 +845,11 @@ def merge(states: list[State], discover: bool = False) -> State:
     states = unify_refs(states)
     first = states[0]
     regs = list(first.regs)
+    narrow, differ = _joined_widths(states)
     spills = dict(first.spills)
+    for off, width in narrow.items():
+        if off in spills:
+            spills[off] = spill_value(first, off, width)
     written, min_len = first.written, first.min_len
     for st in states[1:]:
         for i, v in enumerate(st.regs):
@@ -842,7 +859,10 @@ def merge(states: list[State], discover: bool = False) -> State:
             w = st.spills.get(off)
             if w is None:
                 del spills[off]
-            elif w is not spills[off]:
+                continue
+            if off in narrow:
+                w = spill_value(st, off, narrow[off])
+            if w is not spills[off]:
                 spills[off] = join(spills[off], w)
         written |= st.written
         min_len = min(min_len, st.min_len)
@@ -851,11 +871,39 @@ def merge(states: list[State], discover: bool = False) -> State:
     for st in states[1:]:
         zeros &= st.zeros
     result = State(regs, spills, written, None, min_len, joined_lock(states),
-                   frozenset().union(*(st.refs for st in states)), zeros)
+                   frozenset().union(*(st.refs for st in states)), zeros,
+                   {off: n for off, n in narrow.items() if off in spills})
     result.zone = Zone.join_all([st.zone for st in states], [st.implied for st in states],
                                 result.implied, [st.lower for st in states])
+    for off in differ:          # (the slot's variable is its low bytes now)
+        result.zone.forget(slot_var(off))
     result._settle_join(states, discover)
     return result
+
+
+def spill_value(st: State, key: int, width: int = 8) -> Value:
+    """What the low `width` bytes of spilled slot `key` hold (all it holds, for its own
+    width)."""
+    v = st.spills[key]
+    return v if st.narrow.get(key, 8) == width else low_bytes(v, width)
+
+
+def _joined_widths(states: list[State]) -> tuple[dict[int, int], list[int]]:
+    """Where `states` meet: the narrow spills' widths (the narrowest of the paths'), and
+    the slots whose width differs between paths (their values are seen at that width:
+    a number's low bytes, which the slot's relations need not describe)."""
+    if not any(st.narrow for st in states):
+        return {}, []
+    widths: dict[int, set[int]] = {}
+    for st in states:
+        for key in st.narrow:
+            widths[key] = set()
+    for key, seen in widths.items():
+        for st in states:
+            if key in st.spills:
+                seen.add(st.narrow.get(key, 8))
+    return ({key: min(seen) for key, seen in widths.items() if seen},
+            [key for key, seen in widths.items() if len(seen) > 1])
 
 
 def _variables(st: State) -> list[int]:
