@@ -565,14 +565,15 @@ class Interpreter(TestRunnable):
     def _call(self, mem: object, steps: list) -> int:
         if self.program.context is not None:
             ctx = CONTEXTS[self.program.context].wrap(mem)
-            ctx.fill(MEM_BASE)
+            ctx.fill(MEM_BASE, CTX_BASE)
             view = memoryview(ctx.buffer)
             env = self.program.env
             outer = env.begin(ctx) if env is not None else None
             room = ctx.META_ROOM
             try:
                 return self.run(view[ctx.HEADER - room:], context=view[:ctx.HEADER - room],
-                                steps=steps, length=len(ctx), room=room, metalen=ctx.metalen)
+                                steps=steps, length=len(ctx), room=room, metalen=ctx.metalen,
+                                context_socket=ctx.SOCKET_AT)
             finally:
                 if env is not None:
                     env.end(outer)
@@ -582,12 +583,13 @@ class Interpreter(TestRunnable):
 
     def run(self, buf: memoryview, context: memoryview | None = None,
             steps: list | None = None, length: int | None = None, room: int = 0,
-            metalen: int = 0) -> int:
+            metalen: int = 0, context_socket: int | None = None) -> int:
         """Run on an already-prepared writable byte view (and context block).  For a
         packet: `buf` has `room` bytes of metadata room (`metalen` in use) before it, then
-        `length` bytes of packet, then room to grow into."""
+        `length` bytes of packet, then room to grow into.  `context_socket`: where the
+        block keeps the socket its `sk` field points at (read like any socket)."""
         space = AddressSpace(buf, self._maps, context, self.frames, length, room, metalen,
-                             self.stack_used, self._keys, self._sockets)
+                             self.stack_used, self._keys, self._sockets, context_socket)
         outer = getattr(self._current, "space", None)   # a helper may run us again
         self._current.space = space
         st = RunState(space, self.helpers, self.budget, self.helper_calls)

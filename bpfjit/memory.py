@@ -22,6 +22,7 @@ MAP_BASE = 0x0000_5000_0000_0000    # map i's values start at MAP_BASE + i * 2**
 CTX_BASE = 0x0000_0F00_0000_0000    # a program context block (XDP), read-only
 KEY_BASE = 0x0000_6000_0000_0000    # the keys of map i a program walks, read-only
 SOCK_BASE = 0x0000_6800_0000_0000   # the sockets lookups find (env.sockets), read-only
+SOCKET_BYTES = 80                   # sizeof(struct bpf_sock)
 STACK_BYTES = STACK_SIZE * MAX_CALL_DEPTH
 
 _UNSIGNED = {1: struct.Struct("<B"), 2: struct.Struct("<H"), 4: struct.Struct("<I"),
@@ -80,7 +81,8 @@ class AddressSpace:
     def __init__(self, mem: memoryview, maps=(), context: memoryview | None = None,
                  frames: int = MAX_CALL_DEPTH, length: int | None = None,
                  room: int = 0, metalen: int = 0, stack_used: int | None = None,
-                 keys=(), sockets: memoryview | None = None):
+                 keys=(), sockets: memoryview | None = None,
+                 context_socket: int | None = None):
         # the buffer; for a packet, `mem` starts `room` bytes before it (metadata room,
         # of which `metalen` are in use and reachable) and may go on past its length
         self.mem = Region("memory", MEM_BASE - room, mem)
@@ -103,6 +105,11 @@ class AddressSpace:
                                        m.key_view(), writable=False))
         if sockets is not None:                 # the sockets lookups return
             self.regions.append(Region("sockets", SOCK_BASE, sockets, writable=False))
+        if context is not None and context_socket is not None:
+            # the socket the context's `sk` points at: read as any socket is
+            self.regions.append(Region("the context's socket", CTX_BASE + context_socket,
+                                       context[context_socket:context_socket + SOCKET_BYTES],
+                                       writable=False))
         # the context block is not a region: only the verifier's context accesses reach it
         self.context = Region("context", CTX_BASE, context if context is not None
                               else memoryview(b""), writable=False)

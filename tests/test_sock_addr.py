@@ -103,7 +103,12 @@ RULES = [
     ("stw [%r1+40], 1\nmov %r0, 1\nexit", "sendmsg4", True),
     ("ldxw %r2, [%r1+48]\nmov %r0, 1\nexit", "sendmsg6", True),
     ("ldxw %r2, [%r1+48]\nmov %r0, 1\nexit", "recvmsg6", False),
-    ("ldxdw %r2, [%r1+64]\nmov %r0, 1\nexit", "connect4", True),    # sk: bpfjit refuses
+    ("ldxdw %r2, [%r1+64]\nmov %r0, 1\nexit", "connect4", True),    # sk
+    ("ldxw %r2, [%r1+64]\nmov %r0, 1\nexit", "connect4", False),    # sk: 8 bytes only
+    ("mov %r2, 0\nstxdw [%r1+64], %r2\nmov %r0, 1\nexit", "connect4", False),
+    ("ldxdw %r2, [%r1+64]\nldxw %r0, [%r2+4]\nand %r0, 1\nexit", "recvmsg6", False),
+    ("ldxdw %r2, [%r1+64]\nldxw %r0, [%r2+4]\nand %r0, 1\nexit", "sendmsg4", True),
+    ("ldxdw %r2, [%r1+64]\nstw [%r2+16], 1\nmov %r0, 1\nexit", "connect4", False),
     ("mov %r0, 2\nexit", "connect4", False),
     ("mov %r0, 0\nexit", "recvmsg4", False),
     ("mov %r0, 1\nexit", "recvmsg4", True),
@@ -113,9 +118,8 @@ RULES = [
     ("ldxh %r2, [%r1+28]\nmov %r0, 1\nexit", "connect4", False),    # family: whole only
     ("ldxb %r2, [%r1+47]\nmov %r0, 1\nexit", "sendmsg6", True),     # msg_src_ip6: in part
 ]
-# where bpfjit refuses what the kernel accepts: the `sk` pointer (struct bpf_sock),
-# which bpfjit does not model
-BPFJIT_REFUSES = {"ldxdw %r2, [%r1+64]\nmov %r0, 1\nexit"}
+# where bpfjit refuses what the kernel accepts: none
+BPFJIT_REFUSES: set[str] = set()
 
 
 def sock_addr_program(text: str, hook: str) -> bpfjit.Program:

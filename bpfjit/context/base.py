@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import copy
 import errno
+import struct
 from dataclasses import dataclass
 
 from ..errors import BpfError
@@ -26,8 +27,10 @@ __all__ = ["Field", "PacketContext", "copy_back", "refuse_context"]
 class Field:
     """A context field as programs see it, and where the block keeps it.
 
-    `kind` is "data", "data_end", "data_meta" (packet pointers: 8-byte slots) or
-    "scalar" (same offset and size in the block); `writable`: programs may store to it.
+    `kind` is "data", "data_end", "data_meta" (packet pointers: 8-byte slots),
+    "socket" or "socket_or_null" (`sk`: the address of the context's socket, or 0 for
+    none, in an 8-byte slot) or "scalar" (same offset and size in the block);
+    `writable`: programs may store to it.
     """
     name: str
     offset: int
@@ -54,6 +57,9 @@ class PacketContext:
     NARROW_LOADS = False             # may a load read part of a scalar field?
     META_ROOM = 0                    # bytes for metadata at the end of the block
     metalen = 0                      # of which the program uses this many
+    # where the block keeps the `struct bpf_sock` its `sk` field points at (the
+    # context's socket_block()), None when it has no `sk` field
+    SOCKET_AT: int | None = None
     # the packet address the block was last filled for, while it still describes this
     # context (a JIT call then skips the fill); None when it must be filled again.  Only
     # contexts that notice every change to their fields set it (XdpContext).
@@ -105,12 +111,33 @@ class PacketContext:
                 from None
         return Ether(self.packet)
 
-    def fill(self, data_address: int) -> None:
-        """Write the context block for a run that sees the packet at `data_address`."""
+    def fill(self, data_address: int, block_address: int | None = None) -> None:
+        """Write the context block for a run that sees the packet at `data_address`
+        and the block at `block_address` (None: just before the packet, as JIT code
+        finds it; the interpreter maps it elsewhere)."""
         self.redirect = None
         self.clones = []
         self.write_fields()
+        if self.SOCKET_AT is not None:
+            self._write_socket(data_address - self.HEADER if block_address is None
+                               else block_address)
         self.refresh(data_address)
+
+    def _write_socket(self, block_address: int) -> None:
+        """The context's socket into the block at SOCKET_AT, and `sk` pointing at it
+        (0 when the context has none)."""
+        found = self.socket_block()
+        slot = self.FIELDS["sk"].slot
+        if found is None:
+            struct.pack_into("<Q", self.buffer, slot, 0)
+            return
+        self.buffer[self.SOCKET_AT:self.SOCKET_AT + len(found)] = found
+        struct.pack_into("<Q", self.buffer, slot, block_address + self.SOCKET_AT)
+
+    def socket_block(self) -> bytes | None:
+        """The `struct bpf_sock` (80 bytes) of the socket `sk` points at, or None for a
+        NULL `sk` (subclasses with SOCKET_AT)."""
+        return None
 
     def write_fields(self) -> None:
         """Write the scalar fields of the block (subclasses)."""

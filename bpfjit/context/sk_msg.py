@@ -8,20 +8,23 @@ The block is the kernel's `struct sk_msg_md` (80 bytes): `data` and `data_end` a
 8-byte packet pointers (the message is the packet), the socket's family, addresses
 (network byte order), `remote_port` (network order in the upper half: `bpf_ntohl` of
 it is the port), `local_port` (host order) and the message's `size`, all read whole and
-never written, as the kernel allows (measured against Linux 6.18).  bpfjit does not
-give the `sk` pointer: a load of it is refused.
+never written, as the kernel allows (measured against Linux 6.18), and `sk`, the
+sending socket (never NULL, holding no reference; its `struct bpf_sock` follows the
+block).
 """
 
 from __future__ import annotations
 
 import struct
 
+from ..memory import SOCKET_BYTES
 from .base import Field, PacketContext
 from .socket import AF_INET, connection_ends
 
 __all__ = ["SkMsgContext", "SK_MSG_HEADER", "SK_ACTIONS"]
 
-SK_MSG_HEADER = 80                     # sizeof(struct sk_msg_md)
+SK_MSG_SIZE = 80                       # sizeof(struct sk_msg_md), sk at 72
+SK_MSG_HEADER = SK_MSG_SIZE + SOCKET_BYTES          # and the socket sk points at
 SK_ACTIONS = {0: "SK_DROP", 1: "SK_PASS"}
 
 
@@ -30,7 +33,8 @@ def _fields() -> dict[str, Field]:
               Field("family", 16, 4), Field("remote_ip4", 20, 4), Field("local_ip4", 24, 4)]
     fields += [Field(f"remote_ip6_{i}", 28 + 4 * i, 4) for i in range(4)]
     fields += [Field(f"local_ip6_{i}", 44 + 4 * i, 4) for i in range(4)]
-    fields += [Field("remote_port", 60, 4), Field("local_port", 64, 4), Field("size", 68, 4)]
+    fields += [Field("remote_port", 60, 4), Field("local_port", 64, 4), Field("size", 68, 4),
+               Field("sk", 72, 8, "socket", 72)]
     return {f.name: f for f in fields}
 
 
@@ -38,22 +42,29 @@ class SkMsgContext(PacketContext):
     """What an sk_msg program sees: `fn(SkMsgContext(b"GET / HTTP/1.1\\r\\n", local=
     ("127.0.0.1", 80), remote=("127.0.0.1", 40000)))` returns SK_PASS (1) or SK_DROP
     (0); afterwards `.redirect` (a bpfjit.Redirect to a socket, or None),
-    `.apply_bytes` and `.cork_bytes` (None when not set) say what it asked for."""
+    `.apply_bytes` and `.cork_bytes` (None when not set) say what it asked for.
+    `socket` is the sending socket `sk` shows, a bpfjit.Socket (by default a TCP
+    connection between `local` and `remote`)."""
 
     HEADER = SK_MSG_HEADER
+    SOCKET_AT = SK_MSG_SIZE
     KIND = "sk_msg"
     FIELDS = _fields()
 
     def __init__(self, data: bytes | bytearray | memoryview, *, local=("127.0.0.1", 0),
-                 remote=("127.0.0.1", 0)):
+                 remote=("127.0.0.1", 0), socket=None):
         super().__init__(data)
         self.family, self._local, self.local_port, self._remote, self.remote_port = \
             connection_ends(local, remote)
+        if socket is None:
+            from ..sockets import Socket    # (bpfjit.sockets imports this package)
+            socket = Socket("tcp", local=local, remote=remote)
+        self.socket = socket
         self.apply_bytes = self.cork_bytes = None
 
-    def fill(self, data_address: int) -> None:
+    def fill(self, data_address: int, block_address: int | None = None) -> None:
         self.apply_bytes = self.cork_bytes = None
-        super().fill(data_address)
+        super().fill(data_address, block_address)
 
     def write_fields(self) -> None:
         block = self.buffer
@@ -65,6 +76,9 @@ class SkMsgContext(PacketContext):
             block[28:44], block[44:60] = self._remote, self._local
         block[60:64] = self.remote_port.to_bytes(4, "big")
         struct.pack_into("<II", block, 64, self.local_port, len(self))
+
+    def socket_block(self) -> bytes:
+        return self.socket.block()
 
     def refresh(self, data_address: int) -> None:
         struct.pack_into("<QQ", self.buffer, 0, data_address, data_address + len(self))

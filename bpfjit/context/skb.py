@@ -163,9 +163,9 @@ class SkbContext(PacketContext):
         field = self.FIELDS[name]
         return int.from_bytes(self.buffer[field.offset:field.offset + field.size], "little")
 
-    def fill(self, data_address: int) -> None:
+    def fill(self, data_address: int, block_address: int | None = None) -> None:
         self.assigned = None
-        super().fill(data_address)
+        super().fill(data_address, block_address)
 
     def write_fields(self) -> None:
         self.buffer[:_STRUCT_SIZE] = bytes(_STRUCT_SIZE)

@@ -3,9 +3,10 @@ the address a process binds, connects or sends to (or receives from), which the
 program may read and rewrite — a service's virtual address turned into a backend's,
 as socket-level load balancers do.
 
-The block is the kernel's `struct bpf_sock_addr` (72 bytes; its `sk` pointer, which
-bpfjit does not model, is not a field): addresses and the port in network byte order,
-as the program sees them.  Which fields a program may touch depends on its attach
+The block is the kernel's `struct bpf_sock_addr` (72 bytes), then the `struct bpf_sock`
+its `sk` points at (every hook reads `sk`, a socket that is never NULL and holds no
+reference, as the kernel types it): addresses and the port in network byte order, as
+the program sees them.  Which fields a program may touch depends on its attach
 type, which the section names (`cgroup/connect4`, ...): an IPv4 hook reads and writes
 `user_ip4`, an IPv6 one `user_ip6`, sendmsg also `msg_src_ip4`/`msg_src_ip6`, every
 hook `user_port` (the kernel's sock_addr_is_valid_access).  There is no packet.
@@ -17,12 +18,18 @@ import ipaddress
 import struct
 
 from ..errors import BpfError
+from ..memory import SOCKET_BYTES
 from .base import Field
-from .socket import AF_INET, AF_INET6, SOCK_STREAM, SocketContext, socket_address
+from .sock import pack_bpf_sock
+from .socket import (AF_INET, AF_INET6, SOCK_STREAM, SocketContext, connection_ends,
+                     socket_address)
+
+TCP_CLOSE = 7
 
 __all__ = ["SockAddrContext", "SOCK_ADDR_HEADER", "ATTACH_TYPES", "SOCK_ADDR_RETURNS"]
 
-SOCK_ADDR_HEADER = 72                   # sizeof(struct bpf_sock_addr), sk at 64
+SOCK_ADDR_SIZE = 72                     # sizeof(struct bpf_sock_addr), sk at 64
+SOCK_ADDR_HEADER = SOCK_ADDR_SIZE + SOCKET_BYTES    # and the socket sk points at
 # attach type -> (address family, the values its program may return)
 ATTACH_TYPES: dict[str, tuple[int, tuple[int, int]]] = {
     f"{hook}{v}": (AF_INET if v == "4" else AF_INET6, returns)
@@ -37,9 +44,10 @@ _FIELDS += [Field(f"user_ip6_{i}", 8 + 4 * i, 4) for i in range(4)]
 _FIELDS += [Field("user_port", 24, 4), Field("family", 28, 4), Field("type", 32, 4),
             Field("protocol", 36, 4), Field("msg_src_ip4", 40, 4)]
 _FIELDS += [Field(f"msg_src_ip6_{i}", 44 + 4 * i, 4) for i in range(4)]
+_FIELDS += [Field("sk", 64, 8, "socket", 64)]
 _IP6 = tuple(f"user_ip6_{i}" for i in range(4))
 _SRC6 = tuple(f"msg_src_ip6_{i}" for i in range(4))
-_ALWAYS = {"user_family", "user_port", "family", "type", "protocol"}
+_ALWAYS = {"user_family", "user_port", "family", "type", "protocol", "sk"}
 
 
 def _attach_fields(attach: str) -> tuple[set[str], set[str]]:
@@ -61,10 +69,14 @@ class SockAddrContext(SocketContext):
     `address` (str, ipaddress or bytes) gives the family; `port` is in host order;
     `type` and `protocol` default to a TCP stream socket; `msg_src` is sendmsg's source
     address (None: unset, 0); `socket_cookie` and `netns_cookie` are what
-    bpf_get_socket_cookie and bpf_get_netns_cookie return.  After a connect hook's run,
-    `bound` is the (address, port) bpf_bind bound the socket to, or None."""
+    bpf_get_socket_cookie and bpf_get_netns_cookie return.  `local` is the (address,
+    port) the socket is bound to, which `sk->src_ip4`/`src_ip6` and `src_port` show (by
+    default none: zeros); `sk->state` is TCP_CLOSE (7), the socket being unconnected.
+    After a connect hook's run, `bound` is the (address, port) bpf_bind bound the
+    socket to, or None."""
 
     HEADER = SOCK_ADDR_HEADER
+    SOCKET_AT = SOCK_ADDR_SIZE
     KIND = "sock_addr"
     PROGRAMS, USAGE = "cgroup sock_addr", "SockAddrContext(address, port)"
     OUTCOME = "address"
@@ -77,7 +89,7 @@ class SockAddrContext(SocketContext):
 
     def __init__(self, address="0.0.0.0", port: int = 0, *, type: int = SOCK_STREAM,
                  protocol: int | None = None, msg_src=None, socket_cookie: int = 1,
-                 netns_cookie: int = 1):
+                 netns_cookie: int = 1, local=None):
         super().__init__(type, protocol, socket_cookie, netns_cookie)
         text = address if isinstance(address, (bytes, bytearray)) else str(address)
         self.family = AF_INET6 if (len(text) == 16 if isinstance(text, (bytes, bytearray))
@@ -89,6 +101,20 @@ class SockAddrContext(SocketContext):
         self._src = bytes(4 if self.family == AF_INET else 16) if msg_src is None \
             else socket_address(msg_src, self.family)
         self.bound = None   # (address, port) bpf_bind bound the socket to, in a connect hook
+        self._local, self.local_port = bytes(len(self._raw)), 0
+        if local is not None:
+            family, self._local, self.local_port, _, _ = connection_ends(local, local)
+            if family != self.family:
+                raise BpfError(f"the socket's local address {local[0]} is not of the "
+                               f"destination's family")
+
+    def socket_block(self) -> bytes:
+        """The socket making the call: its family, type and protocol, the address it
+        is bound to, unconnected (TCP_CLOSE)."""
+        out = bytearray(SOCKET_BYTES)
+        pack_bpf_sock(out, 0, self.family, self.type, self.protocol, 0, 0, self._local,
+                      self.local_port, bytes(len(self._local)), 0, TCP_CLOSE, -1)
+        return bytes(out)
 
     @property
     def address(self) -> ipaddress.IPv4Address | ipaddress.IPv6Address:

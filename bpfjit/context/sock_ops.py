@@ -10,9 +10,10 @@ fields whole (`skb_tcp_flags` also its first one or two bytes), `bytes_received`
 `sk_txhash` only: the kernel's rules (sock_ops_is_valid_access, measured against Linux
 6.18).  Addresses are in network byte order, `local_port` in host order, `remote_port`
 in network order in the upper half (`bpf_ntohl(remote_port)` is the port), as the
-kernel shows them.  bpfjit does not give the `sk` pointer nor the header-option
-callbacks' `skb_data`/`skb_data_end`: loads of them are refused.  The program returns
-0 or 1.
+kernel shows them.  `sk` is the connection's socket (its `struct bpf_sock` follows the
+block), or NULL when `is_fullsock` is 0, as the kernel types it: tested before use,
+holding no reference.  bpfjit does not give the header-option callbacks'
+`skb_data`/`skb_data_end`: loads of them are refused.  The program returns 0 or 1.
 """
 
 from __future__ import annotations
@@ -21,12 +22,14 @@ import ipaddress
 import struct
 
 from ..errors import BpfError
+from ..memory import SOCKET_BYTES
 from .base import Field
 from .socket import AF_INET, SOCK_STREAM, SocketContext, connection_ends
 
 __all__ = ["SockOpsContext", "SOCK_OPS_HEADER", "TCP_FIELDS", "ALL_CB_FLAGS"]
 
-SOCK_OPS_HEADER = 224                  # sizeof(struct bpf_sock_ops)
+SOCK_OPS_SIZE = 224                    # sizeof(struct bpf_sock_ops), sk at 184
+SOCK_OPS_HEADER = SOCK_OPS_SIZE + SOCKET_BYTES     # and the socket sk points at
 ALL_CB_FLAGS = 0x7F                    # BPF_SOCK_OPS_ALL_CB_FLAGS
 # the fields of a full TCP socket, from offset 76 on (0 when is_fullsock is 0)
 TCP_FIELDS = ("snd_cwnd", "srtt_us", "bpf_sock_ops_cb_flags", "state", "rtt_min",
@@ -48,6 +51,7 @@ def _fields() -> dict[str, Field]:
     fields += [Field(name, 76 + 4 * i, 4) for i, name in enumerate(TCP_FIELDS)]
     fields += [Field("sk_txhash", 164, 4, writable=True)]
     fields += [Field(name, offset, 8) for name, offset in _U64.items()]
+    fields += [Field("sk", 184, 8, "socket_or_null", 184)]
     fields += [Field("skb_len", 208, 4), Field("skb_tcp_flags", 212, 4),
                Field("skb_tcp_flags_b", 212, 1), Field("skb_tcp_flags_h", 212, 2),
                Field("skb_hwtstamp", 216, 8)]
@@ -72,6 +76,7 @@ class SockOpsContext(SocketContext):
     of that map to find it)."""
 
     HEADER = SOCK_OPS_HEADER
+    SOCKET_AT = SOCK_OPS_SIZE
     KIND = "sock_ops"
     PROGRAMS, USAGE = "sock_ops", "SockOpsContext(op, local=..., remote=...)"
     OUTCOME = "(reply, sk_txhash, cb_flags, options)"
@@ -133,6 +138,15 @@ class SockOpsContext(SocketContext):
         for name, offset in _U64.items():
             struct.pack_into("<Q", block, offset, self.tcp[name] if full else 0)
         struct.pack_into("<I", block, 164, self.sk_txhash & 0xFFFFFFFF)
+
+    def socket_block(self) -> bytes | None:
+        """`socket`'s struct bpf_sock, its state the context's `state` (both are the
+        socket's TCP state); None (a NULL `sk`) when is_fullsock is 0."""
+        if not self.is_fullsock:
+            return None
+        block = bytearray(self.socket.block())
+        struct.pack_into("<I", block, 72, self.tcp["state"] & 0xFFFFFFFF)
+        return bytes(block)
 
     def set_cb_flags(self, flags: int) -> None:
         """bpf_sock_ops_cb_flags_set: the flags, and the field programs read."""

@@ -84,8 +84,8 @@ class XdpContext(PacketContext):
     rx_queue_index = _block_field("rx_queue_index")
     metalen = _block_field("metalen")
 
-    def fill(self, data_address: int) -> None:
-        """The whole block in one write.  A JIT call skips it while `block_for` is its
+    def fill(self, data_address: int, block_address: int | None = None) -> None:
+        """The whole block in one write (no field holds the block's own address).  A JIT call skips it while `block_for` is its
         address: a run changes no field of the block, and whatever else changes one
         (a field set, a resize, another engine's fill) clears or changes `block_for`."""
         self.redirect = None

@@ -20,7 +20,8 @@ from ..maps import RingBuf
 from .domain import (ADDRESSES, ANY_CALLER, CTX, CTX_OR_NULL, FUNC, MAP_KEY, MAP_OR_NULL, MAP_PTR,
                      MAP_PTR_OR_NULL, MAP_VALUE,
                      MAX_LEN, MEM, MEM_OR_NULL, MIXED, NUMERIC, PACKET_OR_NUMBER,
-                     S64_MAX, S64_MIN, SCALAR, SOCKETS, STACK, Value, const, low_bytes,
+                     S64_MAX, S64_MIN, SCALAR, SOCKET, SOCKET_OR_NULL, SOCKETS, STACK, Value,
+                     const, low_bytes,
                      map_indices, pointer, scalar)
 from .state import FULL_FRAME, LEN, META, State, frame_bits, outer_slot, slot_depth, slot_var
 
@@ -444,5 +445,10 @@ class MemoryRules:
             st.forget_register(dst, pointer(MEM, st.min_len, MAX_LEN))
             st.zone.add(dst, LEN, 0)
             st.zone.add(LEN, dst, 0)
+        elif field.kind in ("socket", "socket_or_null"):
+            # the context's socket, as the kernel types `sk`: holding no reference (the
+            # program may not release it), NULL first where the context may have none
+            st.forget_register(dst, Value(SOCKET if field.kind == "socket" else SOCKET_OR_NULL,
+                                          0, 0, 0, 0))
         else:
             st.forget_register(dst, scalar(0, (1 << (8 * size)) - 1))

@@ -1,0 +1,209 @@
+"""The socket a context's `sk` field points at: cgroup sock_addr programs (the socket
+making the call), sock_ops (the connection, NULL when it is no full socket) and sk_msg
+(the sending socket).  Each `struct bpf_sock` field read through `sk` is worked out by
+hand from the context's arguments (addresses and dst_port in network byte order,
+src_port in host order), on every engine; the verifier's rules for `sk` are the
+kernel's (tests/test_sock_addr.py, test_sock_ops.py and test_sk_msg.py hold them to
+the running kernel offset by offset)."""
+
+from __future__ import annotations
+
+import ipaddress
+from pathlib import Path
+
+import pytest
+
+import bpfjit
+from context_oracle import kernel_loads
+
+
+ELF = Path(__file__).parent / "elf"
+
+
+def _program(text: str, context: str, prog_type: str, attach: str | None = None):
+    # an object's environment: the kernel's helpers, with their signatures
+    env = bpfjit.load_elf(ELF / "sk_msg.o").env
+    return bpfjit.Program(bpfjit.assemble(text).insns, env=env, context=context,
+                          prog_type=prog_type, attach_type=attach)
+
+
+def _run(engine: str, prog: bpfjit.Program, ctx) -> int:
+    if engine == "kernel":
+        pytest.skip("the kernel cannot test-run this program type")
+    return bpfjit.compile(prog, engine, cache=False)(ctx)
+
+
+# ---- sk_msg: the sending socket ------------------------------------------------------------
+
+# r0 = family | protocol << 8 | src_port << 16 | dst_port (its 2 bytes as stored) << 32
+#      | state << 48
+SK_MSG_FIELDS = """
+    ldxdw %r2, [%r1+72]
+    ldxw %r0, [%r2+4]
+    ldxw %r3, [%r2+12]
+    lsh %r3, 8
+    or %r0, %r3
+    ldxw %r3, [%r2+44]
+    lsh %r3, 16
+    or %r0, %r3
+    ldxh %r3, [%r2+48]
+    lsh %r3, 32
+    or %r0, %r3
+    ldxw %r3, [%r2+72]
+    lsh %r3, 48
+    or %r0, %r3
+    exit
+"""
+
+
+def test_sk_msg_reads_its_sending_socket(engine):
+    prog = _program(SK_MSG_FIELDS, "sk_msg", "sk_msg")
+    ctx = bpfjit.SkMsgContext(b"GET /", local=("10.0.0.2", 80), remote=("10.0.0.1", 4000))
+    # AF_INET 2, IPPROTO_TCP 6, local port 80; remote port 4000 = 0x0fa0 stored as the
+    # bytes 0f a0, a little-endian u16 0xa00f; an established connection: state 1
+    assert _run(engine, prog, ctx) == 2 | 6 << 8 | 80 << 16 | 0xA00F << 32 | 1 << 48
+
+
+SK_MSG_ADDRESSES = """
+    ldxdw %r2, [%r1+72]
+    ldxw %r0, [%r2+ADDRESS]
+    exit
+"""
+
+
+@pytest.mark.parametrize("local, remote, offset, expected", [
+    # src_ip4 (24) and dst_ip4 (52): the address's bytes read as a little-endian u32
+    (("10.0.0.2", 80), ("192.168.7.9", 4000), 24, bytes([10, 0, 0, 2])),
+    (("10.0.0.2", 80), ("192.168.7.9", 4000), 52, bytes([192, 168, 7, 9])),
+    # src_ip6[3] (40) and dst_ip6[0] (56)
+    (("2001:db8::5", 80), ("fe80::1", 4000), 40, bytes([0, 0, 0, 5])),
+    (("2001:db8::5", 80), ("fe80::1", 4000), 56, bytes([0xfe, 0x80, 0, 0])),
+])
+def test_sk_msg_reads_the_addresses(engine, local, remote, offset, expected):
+    prog = _program(SK_MSG_ADDRESSES.replace("ADDRESS", str(offset)), "sk_msg", "sk_msg")
+    ctx = bpfjit.SkMsgContext(b"x", local=local, remote=remote)
+    assert _run(engine, prog, ctx) == int.from_bytes(expected, "little")
+
+
+def test_sk_msg_shows_the_socket_it_was_given(engine):
+    sock = bpfjit.Socket("tcp", local=("10.1.1.1", 8080), remote=("10.2.2.2", 9),
+                         mark=0x77, priority=3)
+    prog = _program("ldxdw %r2, [%r1+72]\nldxw %r0, [%r2+16]\nldxw %r3, [%r2+20]\n"
+                    "lsh %r3, 8\nor %r0, %r3\nexit", "sk_msg", "sk_msg")
+    assert _run(engine, prog, bpfjit.SkMsgContext(b"x", socket=sock)) == 0x77 | 3 << 8
+
+
+# ---- sock_ops: the connection, or NULL ------------------------------------------------------
+
+# reply = sk ? sk->src_port : 7; r0 = sk != NULL
+SOCK_OPS = """
+    ldxdw %r2, [%r1+184]
+    mov %r0, 0
+    mov %r3, 7
+    jeq %r2, 0, out
+    ldxw %r3, [%r2+44]
+    mov %r0, 1
+out:
+    stxw [%r1+4], %r3
+    exit
+"""
+
+
+@pytest.mark.parametrize("full, r0, reply", [(1, 1, 443), (0, 0, 7)])
+def test_sock_ops_reads_the_connection_when_it_is_a_full_socket(engine, full, r0, reply):
+    prog = _program(SOCK_OPS, "sock_ops", "sock_ops")
+    ctx = bpfjit.SockOpsContext(4, local=("10.0.0.2", 443), remote=("10.0.0.1", 5000),
+                                is_fullsock=full)
+    assert _run(engine, prog, ctx) == r0
+    assert ctx.reply == reply
+
+
+def test_sock_ops_sk_state_is_the_contexts_state(engine):
+    # both are the socket's TCP state; r0 = sk->state == ctx->state
+    text = ("ldxdw %r2, [%r1+184]\nmov %r0, 0\njeq %r2, 0, +4\nldxw %r3, [%r2+72]\n"
+            "ldxw %r4, [%r1+88]\njne %r3, %r4, +1\nmov %r0, 1\nexit")
+    prog = _program(text, "sock_ops", "sock_ops")
+    ctx = bpfjit.SockOpsContext(4, local=("10.0.0.2", 443), remote=("10.0.0.1", 5000),
+                                state=8)
+    assert _run(engine, prog, ctx) == 1
+
+
+# ---- sock_addr: the socket making the call --------------------------------------------------
+
+# user_ip4 = type | protocol << 8 | state << 16 | family << 24; user_port = src_port
+SOCK_ADDR = """
+    ldxdw %r2, [%r1+64]
+    ldxw %r3, [%r2+8]
+    ldxw %r4, [%r2+12]
+    lsh %r4, 8
+    or %r3, %r4
+    ldxw %r4, [%r2+72]
+    lsh %r4, 16
+    or %r3, %r4
+    ldxw %r4, [%r2+4]
+    lsh %r4, 24
+    or %r3, %r4
+    stxw [%r1+4], %r3
+    ldxw %r4, [%r2+44]
+    stxw [%r1+24], %r4
+    mov %r0, 1
+    exit
+"""
+
+
+@pytest.mark.parametrize("kind, protocol, local, port", [
+    (1, 6, None, 0), (2, 17, ("10.0.0.9", 5000), 5000)])
+def test_sock_addr_reads_the_calling_socket(engine, kind, protocol, local, port):
+    prog = _program(SOCK_ADDR, "sock_addr", "cgroup_sock_addr", "connect4")
+    ctx = bpfjit.SockAddrContext("10.96.0.1", 80, type=kind, local=local)
+    assert _run(engine, prog, ctx) == 1
+    # the u32 stored into user_ip4 is little-endian in memory: AF_INET 2, TCP_CLOSE 7
+    value = kind | protocol << 8 | 7 << 16 | 2 << 24
+    assert ctx.address == ipaddress.IPv4Address(value.to_bytes(4, "little"))
+    # src_port (host order) stored as a u32: its first two bytes are the port ctx shows
+    assert ctx.port == int.from_bytes(port.to_bytes(4, "little")[:2], "big")
+
+
+def test_sock_addr_reads_the_bound_source_address(engine):
+    prog = _program("ldxdw %r2, [%r1+64]\nldxw %r3, [%r2+24]\nstxw [%r1+4], %r3\n"
+                    "mov %r0, 1\nexit", "sock_addr", "cgroup_sock_addr", "connect4")
+    ctx = bpfjit.SockAddrContext("10.96.0.1", 80, local=("172.16.5.4", 0))
+    assert _run(engine, prog, ctx) == 1
+    assert str(ctx.address) == "172.16.5.4"
+
+
+def test_a_local_address_of_another_family_is_refused():
+    with pytest.raises(bpfjit.BpfError, match="not of the destination's family"):
+        bpfjit.SockAddrContext("10.96.0.1", 80, local=("::1", 0))
+
+
+# ---- what the verifier refuses, as the kernel does -------------------------------------------
+
+@pytest.mark.parametrize("text, context, prog_type, why", [
+    # sock_ops' sk may be NULL: tested first
+    ("ldxdw %r2, [%r1+184]\nldxw %r0, [%r2+4]\nand %r0, 1\nexit", "sock_ops", "sock_ops",
+     "compare it with 0"),
+    # a socket's fields are read, never written
+    ("ldxdw %r2, [%r1+72]\nstw [%r2+16], 1\nmov %r0, 1\nexit", "sk_msg", "sk_msg",
+     "may only read"),
+    # past struct bpf_sock
+    ("ldxdw %r2, [%r1+72]\nldxw %r0, [%r2+80]\nexit", "sk_msg", "sk_msg", "invalid access"),
+    # sk itself is read whole and never written
+    ("ldxw %r2, [%r1+72]\nmov %r0, 1\nexit", "sk_msg", "sk_msg", "not a field"),
+    ("mov %r2, 0\nstxdw [%r1+72], %r2\nmov %r0, 1\nexit", "sk_msg", "sk_msg", "may not write"),
+    # it holds no reference to give back
+    ("ldxdw %r1, [%r1+72]\ncall 86\nmov %r0, 1\nexit", "sk_msg", "sk_msg", "sk_release"),
+])
+def test_what_a_program_may_not_do_with_sk(text, context, prog_type, why):
+    prog = _program(text, context, prog_type)
+    with pytest.raises(bpfjit.VerifierError, match=why):
+        bpfjit.verify(prog, cache=False)
+    assert kernel_loads(prog.to_bytes(), prog_type) in (None, False)
+
+
+def test_the_socket_reads_are_proven():
+    # every access: the context's two loads and the socket's five
+    prog = _program(SK_MSG_FIELDS, "sk_msg", "sk_msg")
+    verified = bpfjit.verify(prog, mode="strict", cache=False)
+    assert verified.stats == "accesses=6 proven=6"
+    assert kernel_loads(prog.to_bytes(), "sk_msg") in (None, True)
