@@ -13,7 +13,7 @@ from typing import Any, Callable
 
 from .asm import assemble, disassemble
 from .context import (SkbContext, SkMsgContext, SockAddrContext, SockContext, SockOpsContext,
-                      XdpContext)
+                      SockoptContext, XdpContext)
 from .helpers import Clone, FibRequest, FibResult, Helper, Redirect
 from .errors import (AssembleError, BackendUnavailable, BpfError, BpfTrap, BudgetExceeded,
                      CallDepthExceeded, DecodeError, ElfError, HelperCallsExceeded,
@@ -30,7 +30,7 @@ from .coverage_report import Coverage
 
 __all__ = [
     "Program", "assemble", "disassemble", "compile", "verify", "VerifiedProgram", "MODES",
-    "load_elf", "XdpContext", "SkbContext", "SockAddrContext", "SockContext", "SockOpsContext", "SkMsgContext",
+    "load_elf", "XdpContext", "SkbContext", "SockAddrContext", "SockContext", "SockOpsContext", "SkMsgContext", "SockoptContext",
     "Socket", "Helper", "Redirect", "Clone", "FibRequest",
     "FibResult",
     "engines", "DEFAULT_BUDGET", "Limits", "limits", "set_limits", "test_run", "TestRunResult",

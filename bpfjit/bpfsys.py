@@ -29,12 +29,13 @@ _PROG_LOAD, _PROG_TEST_RUN, _BTF_LOAD, _MAP_FREEZE = 5, 10, 18, 22
 READ_ONLY_PROG = 1 << 7                 # BPF_F_RDONLY_PROG: programs only read the map
 _ATTR_SIZE = 128                        # larger than every field used, zero-filled
 PROG_TYPES = {"sched_cls": 3, "xdp": 6, "cgroup_sock": 9, "sock_ops": 13, "sk_msg": 16, "cgroup_sock_addr": 18,
-              "syscall": 31}
-# the kernel's enum bpf_attach_type for a cgroup sock or sock_addr program's hook
+              "cgroup_sockopt": 25, "syscall": 31}
+# the kernel's enum bpf_attach_type for a cgroup sock, sock_addr or sockopt program's hook
 ATTACH_TYPES = {"sock_create": 2, "post_bind4": 12, "post_bind6": 13, "sock_release": 34,
                 "bind4": 8, "bind6": 9, "connect4": 10, "connect6": 11, "sendmsg4": 14,
                 "sendmsg6": 15, "recvmsg4": 19, "recvmsg6": 20, "getpeername4": 29,
-                "getpeername6": 30, "getsockname4": 31, "getsockname6": 32}
+                "getpeername6": 30, "getsockname4": 31, "getsockname6": 32,
+                "getsockopt": 21, "setsockopt": 22}
 _SLEEPABLE = 1 << 4                     # BPF_F_SLEEPABLE: syscall programs must be
 _LOG_SIZE = 1 << 20
 _EPERM, _ENOENT, _EINVAL, _ENOSPC = 1, 2, 22, 28

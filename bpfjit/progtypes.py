@@ -3,11 +3,13 @@
 An object file says what kind of program each function is by the name of its
 section, as libbpf reads it: `xdp`, `tc`, `socket`, `kprobe/...`.  The type fixes
 the context the program is given in r1 and what its return value means.  bpfjit
-runs five contexts: an XDP frame (`xdp`), a socket buffer (`skb`: socket filters
+runs eight contexts: an XDP frame (`xdp`), a socket buffer (`skb`: socket filters
 and tc), a socket address (`sock_addr`: cgroup sock_addr programs, whose attach type
 the section names too: `cgroup/connect4`), a socket (`sock`: cgroup sock programs,
-`cgroup/sock`, `cgroup/post_bind4`, ...), and its own plain convention (`plain`: r1 = a buffer, r2 = its length)
-for code with no program type, such as a global function in `.text`.  The other
+`cgroup/sock`, `cgroup/post_bind4`, ...), TCP socket operations (`sock_ops`), socket
+messages (`sk_msg`), socket options (`sockopt`: `cgroup/getsockopt`, `setsockopt`),
+and its own plain convention (`plain`: r1 = a buffer, r2 = its length) for code with
+no program type, such as a global function in `.text`.  The other
 types are named so that the error says what a program is and why it cannot run.
 """
 
@@ -16,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .context import (ATTACH_TYPES, SK_ACTIONS, SOCK_ADDR_RETURNS, SOCK_ATTACH_TYPES,
-                      TC_ACTIONS, XDP_ACTIONS)
+                      SOCKOPT_ATTACH_TYPES, TC_ACTIONS, XDP_ACTIONS)
 from .errors import ElfError
 
 __all__ = ["ProgType", "PROG_TYPES", "section_type", "prog_type", "accepted_sections",
@@ -62,7 +64,7 @@ PROG_TYPES: dict[str, ProgType] = {t.name: t for t in (
     ProgType("sk_reuseport", 21, None, {}),
     ProgType("flow_dissector", 22, None, {}),
     ProgType("cgroup_sysctl", 23, None, {}),
-    ProgType("cgroup_sockopt", 25, None, {}),
+    ProgType("cgroup_sockopt", 25, "sockopt", {0: "EPERM", 1: "go on"}),
     ProgType("tracing", 26, None, {}),
     ProgType("struct_ops", 27, None, {}),
     ProgType("lsm", 29, None, {}),
@@ -150,13 +152,13 @@ def section_type(section: str) -> ProgType:
 
 
 def attach_type(section: str | None) -> str | None:
-    """The attach type a section names for a cgroup sock_addr or sock program
-    (`cgroup/connect4` -> "connect4", `cgroup/sock` -> "sock_create"), as libbpf reads
-    it; None for other sections."""
+    """The attach type a section names for a cgroup sock_addr, sock or sockopt program
+    (`cgroup/connect4` -> "connect4", `cgroup/sock` -> "sock_create",
+    `cgroup/getsockopt` -> "getsockopt"), as libbpf reads it; None for other sections."""
     if section is None or not section.startswith("cgroup/"):
         return None
     name = section[len("cgroup/"):]
-    if name in ATTACH_TYPES or name in SOCK_ATTACH_TYPES:
+    if name in ATTACH_TYPES or name in SOCK_ATTACH_TYPES or name in SOCKOPT_ATTACH_TYPES:
         return name
     if name.startswith("sock") and not name.startswith("sock_"):
         return "sock_create"            # cgroup/sock, and the older cgroup/sock1, ...

@@ -117,6 +117,18 @@ def _outcome(prog, engine: str, frames: dict[str, bytes]):
                 results.append((f"{name}/{family}", r0, (ctx.packet, ctx.apply_bytes,
                                                          ctx.cork_bytes), ctx.redirect))
         return results, {name: _digest(m) for name, m in prog.maps.items()}
+    if prog.context == "sockopt":      # a few options, on an IPv4 and an IPv6 connection
+        for family, local, remote in (("4", "10.0.0.2", "10.0.0.1"), ("6", "fd00::2", "fd00::1")):
+            sock = bpfjit.Socket("tcp", local=(local, 15001), remote=(remote, 40000))
+            for name, level, optname, value in (("original_dst", 0, 80, bytes(16)),
+                                                ("original_dst6", 41, 80, bytes(28)),
+                                                ("mark", 1, 36, (7).to_bytes(4, "little")),
+                                                ("nodelay", 6, 1, (1).to_bytes(4, "little")),
+                                                ("huge", 1, 8, bytes(4096))):
+                ctx = bpfjit.SockoptContext(level, optname, value, optlen=len(value) * 2
+                                            if name == "huge" else None, socket=sock)
+                results.append((f"{name}/{family}", fn(ctx), (ctx.outcome(), ctx.packet), None))
+        return results, {name: _digest(m) for name, m in prog.maps.items()}
     for name, frame in frames.items():
         ctx = prog.make_context(frame) if hasattr(prog, "make_context") else bytearray(frame)
         r0 = fn(ctx)

@@ -1,6 +1,6 @@
 """The running kernel as the oracle of a context's access rules: every offset and size of
 a load and a store of a context, verified here and loaded there (tests/test_sock_ops.py,
-tests/test_sk_msg.py)."""
+tests/test_sk_msg.py, tests/test_sockopt.py)."""
 
 from __future__ import annotations
 
@@ -10,36 +10,37 @@ from bpfjit import bpfsys
 _SUFFIX = {1: "b", 2: "h", 4: "w", 8: "dw"}
 
 
-def kernel_loads(code: bytes, prog_type: str) -> bool | None:
-    """Whether the running kernel's verifier accepts `code` as `prog_type` (None: this
-    process may not load programs)."""
+def kernel_loads(code: bytes, prog_type: str, attach: str | None = None) -> bool | None:
+    """Whether the running kernel's verifier accepts `code` as `prog_type` (of hook
+    `attach`) (None: this process may not load programs)."""
     if "kernel" not in bpfjit.engines(kernel=True):
         return None
     try:
-        bpfsys.close(bpfsys.prog_load(code, prog_type))
+        bpfsys.close(bpfsys.prog_load(code, prog_type, attach=attach))
     except bpfjit.VerifierError:
         return False
     return True
 
 
-def disagreements(context: str, prog_type: str, end: int, not_given: set[int]
-                  ) -> list[tuple[int, int, str]]:
+def disagreements(context: str, prog_type: str, end: int, not_given: set[int],
+                  attach: str | None = None) -> list[tuple[int, int, str]]:
     """The (offset, size, access) below `end` that bpfjit's verifier decides otherwise
-    than the kernel's, but the 8-byte loads at `not_given` (pointers bpfjit does not
-    give: refused here, accepted there)."""
+    than the kernel's (for programs of hook `attach`), but the 8-byte loads at
+    `not_given` (pointers bpfjit does not give: refused here, accepted there)."""
     found = []
     for offset in range(end):
         for size, suffix in _SUFFIX.items():
             for access in (f"ldx{suffix} %r2, [%r1+{offset}]",
                            f"mov %r2, 0\nstx{suffix} [%r1+{offset}], %r2"):
                 prog = bpfjit.Program(bpfjit.assemble(f"{access}\nmov %r0, 1\nexit").insns,
-                                      context=context, prog_type=prog_type)
+                                      context=context, prog_type=prog_type,
+                                      attach_type=attach)
                 try:
                     bpfjit.verify(prog, cache=False)
                     mine = True
                 except bpfjit.VerifierError:
                     mine = False
                 given = not (offset in not_given and size == 8 and access.startswith("ldx"))
-                if mine != (kernel_loads(prog.to_bytes(), prog_type) and given):
+                if mine != (kernel_loads(prog.to_bytes(), prog_type, attach) and given):
                     found.append((offset, size, access))
     return found

@@ -5,7 +5,7 @@
 (`struct bpf_sock_addr` for cgroup sock_addr programs, bpfjit.SockAddrContext), "sock"
 (`struct bpf_sock` for cgroup sock programs, bpfjit.SockContext), "sock_ops" (`struct
 bpf_sock_ops`, bpfjit.SockOpsContext), "sk_msg" (`struct sk_msg_md`, bpfjit.SkMsgContext),
-or None for bpfjit's
+"sockopt" (`struct bpf_sockopt`, bpfjit.SockoptContext), or None for bpfjit's
 plain convention (r1 = the buffer, r2 = its length).  The verifier reads
 each context's field table; the engines its block size and class.
 """
@@ -18,6 +18,7 @@ from .sock import SOCK_ATTACH_TYPES, SockContext
 from .sock_addr import ATTACH_TYPES, SOCK_ADDR_RETURNS, SockAddrContext
 from .sk_msg import SK_ACTIONS, SkMsgContext
 from .sock_ops import SockOpsContext
+from .sockopt import SOCKOPT_ATTACH_TYPES, SockoptContext
 from .tunnel import TunnelInfo
 from .xdp import XDP_ACTIONS, XDP_HEADER, XdpContext
 
@@ -26,13 +27,15 @@ __all__ = ["CONTEXTS", "Field", "PacketContext", "XdpContext", "SkbContext", "co
            "context_field", "XDP_HEADER", "SKB_HEADER", "XDP_ACTIONS", "TC_ACTIONS",
            "legacy_headers", "net16", "frame_protocol", "TunnelInfo", "SockAddrContext",
            "ATTACH_TYPES", "SOCK_ADDR_RETURNS", "SockContext", "SOCK_ATTACH_TYPES",
-           "SockOpsContext", "SkMsgContext", "SK_ACTIONS"]
+           "SockOpsContext", "SkMsgContext", "SK_ACTIONS", "SockoptContext",
+           "SOCKOPT_ATTACH_TYPES"]
 
 CONTEXTS: dict[str, type[PacketContext]] = {"xdp": XdpContext, "skb": SkbContext,
                                              "sock_addr": SockAddrContext,
                                              "sock": SockContext,
                                              "sock_ops": SockOpsContext,
-                                             "sk_msg": SkMsgContext}
+                                             "sk_msg": SkMsgContext,
+                                             "sockopt": SockoptContext}
 
 
 def packet_offsets(kind: str | None) -> tuple[int, int | None]:

@@ -94,7 +94,8 @@ HELPERS = [
                  _socket_cookie, "the socket's cookie (the context's socket_cookie; 0 for a "
                  "socket buffer, which has no socket here)"),
     KernelHelper(122, "get_netns_cookie",
-                 Signature(("ctx_or_null",), contexts=frozenset({"sock_addr", "sock"})),
+                 Signature(("ctx_or_null",), contexts=frozenset({"sock_addr", "sock",
+                                                                 "sockopt"})),
                  _netns_cookie, "the socket's network namespace's cookie (the context's "
                  "netns_cookie; for NULL, env.init_netns_cookie)"),
     KernelHelper(34, "get_hash_recalc", Signature(("ctx",), (0, 0xFFFFFFFF),

@@ -192,6 +192,18 @@ static long (*bpf_msg_apply_bytes)(void *msg, u32 bytes) = (void *)61;
 static long (*bpf_msg_cork_bytes)(void *msg, u32 bytes) = (void *)62;
 static long (*bpf_msg_redirect_hash)(void *msg, void *map, void *key, u64 flags) = (void *)71;
 
+/* cgroup sockopt programs: a getsockopt or setsockopt call; the option's value is
+ * [optval, optval_end) */
+struct bpf_sockopt {
+    u64 sk;
+    u64 optval;
+    u64 optval_end;
+    s32 level;
+    s32 optname;
+    s32 optlen;
+    s32 retval;
+};
+
 /* socket lookups: a tuple from the packet (source = the remote end) */
 struct bpf_sock_tuple {
     union {
