@@ -239,13 +239,16 @@ def value_fields_btf(key_size: int, value_size: int, spin_lock: int | None = Non
 
 
 def map_create(map_type: int, key_size: int, value_size: int, max_entries: int,
-               spin_lock: int | None = None, timer: int | None = None, flags: int = 0) -> int:
+               spin_lock: int | None = None, timer: int | None = None, flags: int = 0,
+               btf: bool = False) -> int:
     """Create a map of the kernel's `map_type` (enum bpf_map_type); its file
     descriptor.  `spin_lock`, `timer`: the byte offsets of a struct bpf_spin_lock and
-    a struct bpf_timer in its values (described to the kernel in BTF); `flags`: its
-    map_flags (READ_ONLY_PROG).  BpfError with the kernel's reason when it refuses."""
+    a struct bpf_timer in its values (described to the kernel in BTF); `btf`: its key
+    and value described in BTF anyway (socket storage wants it); `flags`: its
+    map_flags (READ_ONLY_PROG, BPF_F_NO_PREALLOC).  BpfError with the kernel's reason
+    when it refuses."""
     btf_fd, key_type, value_type = 0, 0, 0
-    if spin_lock is not None or timer is not None:
+    if btf or spin_lock is not None or timer is not None:
         btf_fd = _btf_load(value_fields_btf(key_size, value_size, spin_lock, timer))
         key_type, value_type = 1 if key_size == 4 else 4, 5
     try:

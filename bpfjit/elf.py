@@ -33,6 +33,7 @@ from .isa import LDDW_CODE, LDDW_MAP, LDDW_MAP_VALUE, Insn, Kind
 from .lineinfo import line_at, parse_line_info
 from .kernel import KernelEnv
 from .maps import MAP_TYPES, MapSpec, MapTable, ProgArray, check_map_memory, make_map
+from .maps.sk_storage import SK_STORAGE
 from .program import Program, decode
 from .progtypes import attach_type, prog_type, section_type
 
@@ -308,11 +309,14 @@ class ElfObject:
     def _entries(self, name: str, kind: int, declared: int | None) -> int:
         """max_entries: the caller's (as libbpf's bpf_map__set_max_entries), the
         declared one, or for a perf event array that declares none or 0 one per CPU, as
-        libbpf makes it (bpfjit has one)."""
+        libbpf makes it (bpfjit has one); socket storage has none (0, as the kernel
+        wants it)."""
         if name in self._max_entries:
             return self._max_entries[name]
         if kind == _PERF_EVENT_ARRAY and not declared:
             return 1
+        if kind == SK_STORAGE and declared is None:
+            return 0
         if declared is not None:
             return declared
         if kind not in MAP_TYPES:

@@ -193,6 +193,19 @@ class HelperCall:
         ctx = self.env.context
         return None if ctx is None else ctx.KIND
 
+    def socket_owner(self, address: int) -> object:
+        """Whose socket a program's socket pointer is: the bpfjit.Socket of env.sockets
+        at `address`, or the context's own (its `socket`, or the context itself when it
+        shows a socket without one); HelperArgumentError for any other address."""
+        table = self.env.sockets
+        found = table.socket_at(address - self.memory.socket_base(table))
+        if found is not None:
+            return found
+        ctx = self.env.context
+        if ctx is not None and address and address == getattr(ctx, "socket_address", None):
+            return getattr(ctx, "socket", None) or ctx
+        raise HelperArgumentError(f"{address:#x} is no socket a program was given")
+
     def the_map(self, handle: int):
         """(index, map) for a map handle a program passed; HelperArgumentError if it is
         not one."""

@@ -285,6 +285,12 @@ class LoadedProgram:
                                   + "\n  ".join(differences))
 
 
+def _key_text(key) -> str:
+    """A map key as a difference names it: its bytes in hex, or the socket it is (socket
+    storage is keyed by sockets)."""
+    return key.hex() if isinstance(key, (bytes, bytearray)) else repr(key)
+
+
 def _value_items(the_map) -> dict | None:
     """A map's contents as {key bytes: value bytes}; None for maps of programs, maps or
     events, whose contents are handles or records, not values."""
@@ -328,11 +334,11 @@ def _map_differences(engine: str, mine, theirs, limit: int = 5) -> list[str]:
         a, b = _value_items(mine[name]), _value_items(theirs[name])
         if a is None or b is None:
             continue
-        for key in sorted(set(a) | set(b)):
+        for key in sorted(set(a) | set(b), key=_key_text):
             if a.get(key) == b.get(key):
                 continue
             if len(out) < limit:
-                out.append(f"map {name}[{key.hex()}]: {engine} {show(a.get(key))}, "
+                out.append(f"map {name}[{_key_text(key)}]: {engine} {show(a.get(key))}, "
                            f"interp {show(b.get(key))}")
             else:
                 more += 1

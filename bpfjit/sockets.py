@@ -56,7 +56,7 @@ def _endpoint(what: str, value, family: int | None) -> tuple[bytes, int]:
     return ip.packed, port
 
 
-@dataclass
+@dataclass(eq=False)
 class Socket:
     """A socket the kernel's lookups may find.
 

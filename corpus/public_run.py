@@ -35,7 +35,7 @@ sys.path.insert(0, str(HERE.parent))
 
 import bpfjit  # noqa: E402
 from elftools.common.exceptions import ELFError  # noqa: E402
-from bpfjit.maps import ArrayMap  # noqa: E402
+from bpfjit.maps import ArrayMap, SkStorage  # noqa: E402
 from bpfjit.progtypes import section_type  # noqa: E402
 
 _TRACING = ("kprobe", "kretprobe", "tracepoint", "tp/", "tp_btf", "raw_tp", "raw_tracepoint",
@@ -140,7 +140,8 @@ def _outcome(prog, engine: str, frames: dict[str, bytes]):
 def _digest(m) -> tuple:
     """A map's state, compactly: its value arena's hash, its keys unless it is an array
     (arrays may have millions of elements), and the records of an event map."""
-    keys = sorted(bytes(k) for k in m) if not isinstance(m, ArrayMap) else None
+    # (arrays: no keys; socket storage: keyed by the sockets each engine's run made)
+    keys = sorted(bytes(k) for k in m) if not isinstance(m, (ArrayMap, SkStorage)) else None
     return hashlib.sha256(m.arena).hexdigest(), keys, getattr(m, "records", None)
 
 

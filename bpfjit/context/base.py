@@ -128,11 +128,11 @@ class PacketContext:
         (0 when the context has none)."""
         found = self.socket_block()
         slot = self.FIELDS["sk"].slot
-        if found is None:
-            struct.pack_into("<Q", self.buffer, slot, 0)
-            return
-        self.buffer[self.SOCKET_AT:self.SOCKET_AT + len(found)] = found
-        struct.pack_into("<Q", self.buffer, slot, block_address + self.SOCKET_AT)
+        # where this run finds it (helpers given a socket pointer compare with it)
+        self.socket_address = 0 if found is None else block_address + self.SOCKET_AT
+        if found is not None:
+            self.buffer[self.SOCKET_AT:self.SOCKET_AT + len(found)] = found
+        struct.pack_into("<Q", self.buffer, slot, self.socket_address)
 
     def socket_block(self) -> bytes | None:
         """The `struct bpf_sock` (80 bytes) of the socket `sk` points at, or None for a

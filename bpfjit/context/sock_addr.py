@@ -71,7 +71,9 @@ class SockAddrContext(SocketContext):
     address (None: unset, 0); `socket_cookie` and `netns_cookie` are what
     bpf_get_socket_cookie and bpf_get_netns_cookie return.  `local` is the (address,
     port) the socket is bound to, which `sk->src_ip4`/`src_ip6` and `src_port` show (by
-    default none: zeros); `sk->state` is TCP_CLOSE (7), the socket being unconnected.
+    default none: zeros); `sk->state` is TCP_CLOSE (7), the socket being unconnected;
+    or `socket`, a bpfjit.Socket `sk` shows instead (and an sk_storage map keeps its
+    value under; without one, under the context).
     After a connect hook's run, `bound` is the (address, port) bpf_bind bound the
     socket to, or None."""
 
@@ -89,7 +91,7 @@ class SockAddrContext(SocketContext):
 
     def __init__(self, address="0.0.0.0", port: int = 0, *, type: int = SOCK_STREAM,
                  protocol: int | None = None, msg_src=None, socket_cookie: int = 1,
-                 netns_cookie: int = 1, local=None):
+                 netns_cookie: int = 1, local=None, socket=None):
         super().__init__(type, protocol, socket_cookie, netns_cookie)
         text = address if isinstance(address, (bytes, bytearray)) else str(address)
         self.family = AF_INET6 if (len(text) == 16 if isinstance(text, (bytes, bytearray))
@@ -101,6 +103,7 @@ class SockAddrContext(SocketContext):
         self._src = bytes(4 if self.family == AF_INET else 16) if msg_src is None \
             else socket_address(msg_src, self.family)
         self.bound = None   # (address, port) bpf_bind bound the socket to, in a connect hook
+        self.socket = socket
         self._local, self.local_port = bytes(len(self._raw)), 0
         if local is not None:
             family, self._local, self.local_port, _, _ = connection_ends(local, local)
@@ -109,8 +112,10 @@ class SockAddrContext(SocketContext):
                                f"destination's family")
 
     def socket_block(self) -> bytes:
-        """The socket making the call: its family, type and protocol, the address it
-        is bound to, unconnected (TCP_CLOSE)."""
+        """The socket making the call: `socket`'s, else its family, type and protocol,
+        the address it is bound to, unconnected (TCP_CLOSE)."""
+        if self.socket is not None:
+            return self.socket.block()
         out = bytearray(SOCKET_BYTES)
         pack_bpf_sock(out, 0, self.family, self.type, self.protocol, 0, 0, self._local,
                       self.local_port, bytes(len(self._local)), 0, TCP_CLOSE, -1)

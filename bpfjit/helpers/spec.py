@@ -5,6 +5,7 @@ Argument kinds (one per register r1.. in order):
 
     map          a map handle (lddw rX, map)
     key, value   a pointer to the key / a value of the map in r1 (read by the helper)
+    value_or_null  the same as value, or 0
     value_out    a pointer to room for a value of the map in r1 (written by the helper)
     mem          a pointer to memory the helper reads; the next argument is its size
     mem_or_null  the same, or 0 (with size 0)
@@ -20,7 +21,7 @@ Argument kinds (one per register r1.. in order):
     spin_lock    a pointer to the struct bpf_spin_lock of a map value (at its offset)
     timer        a pointer to the struct bpf_timer of a map value (at its offset)
     timer_callback  a subprogram's address the timer in r1 calls back (map, key, value)
-    sock_common  a socket a lookup returned (tested for NULL)
+    sock_common  a socket (a lookup's, a socket map's, a context's `sk`; tested for NULL)
     sock_release the same, whose reference the helper gives back (bpf_sk_release)
     const_str    a NUL-terminated string of read-only data (.rodata), at a constant offset
 
@@ -46,7 +47,8 @@ def errno_result(code: int) -> int:
     """What a helper returns for the error `code` (an errno): -code, as a 64-bit r0."""
     return -code & M64
 
-ARG_KINDS = frozenset(("map", "key", "value", "value_out", "mem", "mem_or_null", "out", "size",
+ARG_KINDS = frozenset(("map", "key", "value", "value_or_null", "value_out", "mem", "mem_or_null",
+                       "out", "size",
                        "ctx", "ctx_or_null", "any", "ringbuf_mem", "callback", "callback_ctx",
                        "spin_lock", "timer", "timer_callback", "sock_common", "sock_release",
                        "const_str"))
@@ -61,7 +63,9 @@ class Signature:
 
     `changes_packet`: the call may move or resize the packet, so every packet pointer
     is invalid after it (as in the kernel); `contexts`: the program contexts that may
-    call it ("xdp", "skb"; None: any); `attach_types`: the hooks of those that may
+    call it ("xdp", "skb"; None: any); `prog_types`: the program types that may (where
+    types sharing a context differ: "sched_cls" but not "socket_filter"; None: any);
+    `attach_types`: the hooks of those that may
     (bpf_bind: "connect4", "connect6"; None: any); `map_types`: the kernel map types its map
     argument may be (None: any); `lock`: "take" or "give back" for the helpers that
     take and release the spin lock their argument points to."""
@@ -69,6 +73,7 @@ class Signature:
     result: str | tuple[int, int] = "scalar"
     changes_packet: bool = False
     contexts: frozenset[str] | None = None
+    prog_types: frozenset[str] | None = None
     attach_types: frozenset[str] | None = None
     map_types: frozenset[int] | None = None
     lock: str | None = None

@@ -24,12 +24,13 @@ from .of_maps import ArrayOfMaps, HashOfMaps
 from .prog_array import ProgArray
 from .queue import QueueMap, StackMap
 from .redirect import REDIRECT_TYPES, CpuMap, DevMap, DevMapHash, XskMap
+from .sk_storage import SkStorage
 from .sockmap import SOCKET_MAP_TYPES, SockHash, SockMap
 
 __all__ = ["MapSpec", "Map", "ArrayMap", "HashMap", "LruHashMap", "LpmTrieMap", "DevMap",
            "DevMapHash", "CpuMap", "XskMap", "ProgArray", "PerfEventArray", "RingBuf",
            "PerfRecord", "ArrayOfMaps", "HashOfMaps", "QueueMap", "StackMap", "SockMap", "SockHash",
-           "SOCKET_MAP_TYPES", "MapTable", "MapError", "make_map",
+           "SkStorage", "SOCKET_MAP_TYPES", "MapTable", "MapError", "make_map",
            "check_map_memory",
            "MAP_CLASSES", "MAP_TYPES", "ARRAY_TYPES", "HASH_TYPES", "LRU_TYPES", "LPM_TRIE", "ARRAY_OF_MAPS", "HASH_OF_MAPS", "BPF_ANY", "BPF_NOEXIST", "BPF_EXIST",
            "BPF_F_LOCK", "map_handle"]
@@ -37,7 +38,8 @@ __all__ = ["MapSpec", "Map", "ArrayMap", "HashMap", "LruHashMap", "LpmTrieMap", 
 MAP_CLASSES: dict[int, type[Map]] = {
     1: HashMap, 2: ArrayMap, 3: ProgArray, 4: PerfEventArray, 5: HashMap, 6: ArrayMap,
     9: LruHashMap, 10: LruHashMap, 11: LpmTrieMap, 12: ArrayOfMaps, 13: HashOfMaps,
-    15: SockMap, 18: SockHash, 22: QueueMap, 23: StackMap, 27: RingBuf, **REDIRECT_TYPES,
+    15: SockMap, 18: SockHash, 22: QueueMap, 23: StackMap, 24: SkStorage, 27: RingBuf,
+    **REDIRECT_TYPES,
 }
 MAP_TYPES = {t: MAP_TYPE_NAMES[t] for t in sorted(MAP_CLASSES)}   # the kinds bpfjit has
 ARRAY_TYPES = (2, 6)          # lookups the JITs may inline: &values[key] if key < max

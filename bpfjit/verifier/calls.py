@@ -29,8 +29,11 @@ from .zone import MIRROR
 __all__ = ["CallRules", "Summary"]
 
 # the argument kinds that are pointers to memory a helper reads or writes
-_POINTER_ARGS = frozenset(("key", "value", "value_out", "mem", "mem_or_null", "out"))
-_READ_ARGS = frozenset(("key", "value", "mem", "mem_or_null"))     # a map key may be read
+_POINTER_ARGS = frozenset(("key", "value", "value_or_null", "value_out", "mem", "mem_or_null",
+                           "out"))
+# (a map key may be read)
+_READ_ARGS = frozenset(("key", "value", "value_or_null", "mem", "mem_or_null"))
+_OR_NULL_ARGS = ("mem_or_null", "value_or_null")
 _SOCKET_RESULTS = frozenset(("sock_or_null", "sock_common_or_null", "fullsock_or_null"))
 TAIL_CALL = 12
 
@@ -83,6 +86,9 @@ class CallRules:
         if signature.contexts is not None and self.context not in signature.contexts:
             self.fail(pc, f"{name} is not available to {self.prog_type} programs (only "
                           f"{', '.join(sorted(signature.contexts))})")
+        if signature.prog_types is not None and self.prog_type not in signature.prog_types:
+            self.fail(pc, f"{name} is not available to {self.prog_type} programs (only "
+                          f"{', '.join(sorted(signature.prog_types))})")
         if signature.attach_types is not None and self.attach_type not in signature.attach_types:
             self.fail(pc, f"{name} is available to {', '.join(sorted(signature.attach_types))} "
                           f"hooks only, not {self.attach_type or self.prog_type}")
@@ -135,7 +141,7 @@ class CallRules:
                 if kind in ("out", "value_out"):
                     outputs.append((st.regs[reg], None))
             elif kind in _POINTER_ARGS:
-                null = kind == "mem_or_null" and arg.kind == SCALAR and arg.is_const \
+                null = kind in _OR_NULL_ARGS and arg.kind == SCALAR and arg.is_const \
                     and arg.umin == 0
                 if arg.kind == MAP_KEY and kind in _READ_ARGS:
                     self._key_argument(pc, name, reg, kind, arg, handle, st)
@@ -204,7 +210,7 @@ class CallRules:
         """The fewest and the most bytes a pointer argument of `kind` may reach: a key
         or a value of the map argument, or the size argument after it (at most
         `limit`; unknown: 0 to `limit`)."""
-        if kind in ("key", "value", "value_out") and handle is not None:
+        if kind in ("key", "value", "value_or_null", "value_out") and handle is not None:
             sizes = [self.maps[i].key_size if kind == "key" else self.maps[i].value_size
                      for i in map_indices(handle.maps)]
             return min(sizes), max(sizes)

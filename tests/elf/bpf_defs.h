@@ -30,6 +30,7 @@ typedef signed long long s64;
 #define BPF_MAP_TYPE_DEVMAP 14
 #define BPF_MAP_TYPE_SOCKMAP 15
 #define BPF_MAP_TYPE_SOCKHASH 18
+#define BPF_MAP_TYPE_SK_STORAGE 24
 #define BPF_MAP_TYPE_RINGBUF 27
 #define BPF_F_NO_PREALLOC 1
 #define __array(name, val) typeof(val) *name[]
@@ -203,6 +204,11 @@ struct bpf_sockopt {
     s32 optlen;
     s32 retval;
 };
+
+/* socket storage: a value per socket */
+#define BPF_SK_STORAGE_GET_F_CREATE 1
+static void *(*bpf_sk_storage_get)(void *map, void *sk, void *value, u64 flags) = (void *)107;
+static long (*bpf_sk_storage_delete)(void *map, void *sk) = (void *)108;
 
 /* socket lookups: a tuple from the packet (source = the remote end) */
 struct bpf_sock_tuple {
