@@ -60,8 +60,10 @@ STRNCMP = 182
 # and bpf_get_current_cgroup_id: the test run's task is this process, whose cgroup
 # KernelEnv.cgroup_id is by default
 CGROUP_ID = 80
+# and bpf_snprintf (its format in .rodata, as strncmp's strings)
+SNPRINTF = 165
 _HELPERS_RUN = MAP_HELPERS | {BPF_LOOP, FOR_EACH_MAP_ELEM, 93, 94, CPU_ID, STRNCMP,
-                              CGROUP_ID} | TIMER_HELPERS
+                              CGROUP_ID, SNPRINTF} | TIMER_HELPERS
 # and an XDP program's helpers on its own frame: csum_diff, xdp_adjust_head,
 # xdp_adjust_meta, xdp_adjust_tail, xdp_get_buff_len, xdp_load_bytes, xdp_store_bytes
 _XDP_HELPERS = _HELPERS_RUN | {28, 44, 54, 65, 188, 189, 190}
@@ -76,7 +78,7 @@ _TC = ("sched_cls", "sched_act")
 def _refuse(reason: str) -> BpfError:
     return BpfError(f"the kernel engine runs plain, XDP and tc programs that call no helper "
                     f"but the map helpers, bpf_loop, for_each_map_elem, get_smp_processor_id, "
-                    f"strncmp, get_current_cgroup_id, "
+                    f"strncmp, snprintf, get_current_cgroup_id, "
                     f"the spin locks, the timers and (XDP, tc) the packet's own; this one "
                     f"{reason}")
 

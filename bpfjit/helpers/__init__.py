@@ -5,8 +5,8 @@ the engines bind the implementations (bpfjit.kernel), and the docs list them
 
 from __future__ import annotations
 
-from . import (events, locks, loops, maps, misc, packet, redirect, sockets, sockmsg, sockopts,
-               storage, strings, timers, trace, tunnel)
+from . import (events, locks, loops, maps, misc, packet, redirect, snprintf, sockets, sockmsg,
+               sockopts, storage, strings, timers, trace, tunnel)
 from .maps import MAX_TAIL_CALLS, TailCalled
 from .redirect import Clone, FibRequest, FibResult, Redirect
 from .spec import ARG_KINDS, RESULT_KINDS, Helper, KernelHelper, Signature
@@ -19,7 +19,8 @@ __all__ = ["KERNEL_HELPERS", "KERNEL_SIGNATURES", "HELPER_NAMES", "Helper", "Ker
 
 KERNEL_HELPERS: dict[int, KernelHelper] = {
     h.id: h for module in (maps, misc, trace, redirect, events, packet, tunnel, loops,
-                           locks, timers, sockets, sockmsg, sockopts, storage, strings)
+                           locks, timers, sockets, sockmsg, sockopts, storage, strings,
+                           snprintf)
     for h in module.HELPERS}
 HELPER_NAMES = {hid: h.name for hid, h in sorted(KERNEL_HELPERS.items())}
 KERNEL_SIGNATURES = {hid: h.signature for hid, h in KERNEL_HELPERS.items()}

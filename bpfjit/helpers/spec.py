@@ -11,6 +11,7 @@ Argument kinds (one per register r1.. in order):
     mem_or_null  the same, or 0 (with size 0)
     out          a pointer to memory the helper writes; the next argument is its size:
                  the verifier counts those stack bytes as initialised afterwards
+    out_or_null  the same, or 0 (with size 0)
     size         the size of the pointer before it
     ctx          the program's context (r1 at entry)
     ctx_or_null  the program's context, or 0
@@ -48,13 +49,13 @@ def errno_result(code: int) -> int:
     return -code & M64
 
 ARG_KINDS = frozenset(("map", "key", "value", "value_or_null", "value_out", "mem", "mem_or_null",
-                       "out", "size",
+                       "out", "out_or_null", "size",
                        "ctx", "ctx_or_null", "any", "ringbuf_mem", "callback", "callback_ctx",
                        "spin_lock", "timer", "timer_callback", "sock_common", "sock_release",
                        "const_str"))
 RESULT_KINDS = frozenset(("scalar", "errno", "map_value_or_null", "ringbuf_mem_or_null",
                           "sock_or_null", "sock_common_or_null", "fullsock_or_null"))
-_SIZED = ("mem", "mem_or_null", "out")
+_SIZED = ("mem", "mem_or_null", "out", "out_or_null")
 
 
 @dataclass(frozen=True)
@@ -68,7 +69,9 @@ class Signature:
     `attach_types`: the hooks of those that may
     (bpf_bind: "connect4", "connect6"; None: any); `map_types`: the kernel map types its map
     argument may be (None: any); `lock`: "take" or "give back" for the helpers that
-    take and release the spin lock their argument points to."""
+    take and release the spin lock their argument points to; `formats`: (r, s) for a
+    helper whose constant string in r is a format for the u64s whose byte count is in
+    s, which the verifier checks as the kernel does (bpf_snprintf)."""
     args: tuple[str, ...] = ()
     result: str | tuple[int, int] = "scalar"
     changes_packet: bool = False
@@ -77,6 +80,7 @@ class Signature:
     attach_types: frozenset[str] | None = None
     map_types: frozenset[int] | None = None
     lock: str | None = None
+    formats: tuple[int, int] | None = None
 
     def __post_init__(self) -> None:
         if len(self.args) > 5 or any(a not in ARG_KINDS for a in self.args):

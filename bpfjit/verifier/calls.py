@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 from ..context import CONTEXTS
 from ..helpers import HELPER_NAMES
+from ..helpers.snprintf import format_error
 from ..helpers.timers import TIMER_CALLBACK
 from ..isa import MAX_CALL_DEPTH, STACK_SIZE
 from ..maps import SOCKET_MAP_TYPES, RingBuf
@@ -30,10 +31,10 @@ __all__ = ["CallRules", "Summary"]
 
 # the argument kinds that are pointers to memory a helper reads or writes
 _POINTER_ARGS = frozenset(("key", "value", "value_or_null", "value_out", "mem", "mem_or_null",
-                           "out"))
+                           "out", "out_or_null"))
 # (a map key may be read)
 _READ_ARGS = frozenset(("key", "value", "value_or_null", "mem", "mem_or_null"))
-_OR_NULL_ARGS = ("mem_or_null", "value_or_null")
+_OR_NULL_ARGS = ("mem_or_null", "value_or_null", "out_or_null")
 _SOCKET_RESULTS = frozenset(("sock_or_null", "sock_common_or_null", "fullsock_or_null"))
 TAIL_CALL = 12
 
@@ -138,7 +139,7 @@ class CallRules:
                 # stack_key)` into one call: the helper checks the pointer when it runs,
                 # as every pointer it gets, and it may touch any byte of the stack
                 self._fact(self._note_stack_reach, STACK_SIZE)
-                if kind in ("out", "value_out"):
+                if kind in ("out", "out_or_null", "value_out"):
                     outputs.append((st.regs[reg], None))
             elif kind in _POINTER_ARGS:
                 null = kind in _OR_NULL_ARGS and arg.kind == SCALAR and arg.is_const \
@@ -158,13 +159,15 @@ class CallRules:
                     if self.mode == "strict":
                         self._no_pointer_bytes(pc, st, name, kind, arg, st.regs[reg + 1]
                                                if reg < 5 else None, handle)
-                if kind == "out":
+                if kind == "out" or (kind == "out_or_null" and not null):
                     outputs.append((arg, st.regs[reg + 1]))
                 elif kind == "value_out" and handle is not None:
                     size = min(self.maps[i].value_size for i in map_indices(handle.maps))
                     outputs.append((arg, scalar(size, size)))
         if timer_maps is not None and handle is not None:
             self._same_timer_map(pc, name, timer_maps, handle)
+        if signature.formats is not None:
+            self._check_format(pc, name, signature.formats, st)
         # map_lookup_elem, map_update_elem, map_delete_elem: may a JIT do the call itself?
         if helper in (1, 2, 3) and handle is not None and self.keeps_facts:
             self._fact(self._note_map_call, pc,
@@ -205,6 +208,21 @@ class CallRules:
                           f"(a constant in .rodata), not {arg.describe()}")
         self.constant_maps.add(maps[0])     # what the verdict read: frozen with it
 
+    def _check_format(self, pc: int, name: str, where: tuple[int, int], st: State) -> None:
+        """The constant format string at r`where[0]` fits the u64 arguments whose byte
+        count is r`where[1]`, which must be a constant multiple of 8: the kernel checks
+        bpf_snprintf's format so when it loads the program."""
+        fmt, size = st.regs[where[0]], st.regs[where[1]]
+        if size.kind != SCALAR or not size.is_const or size.umin % 8:
+            self.fail(pc, f"{name} takes the size of its u64 arguments in r{where[1]} as a "
+                          f"constant multiple of 8 (the kernel checks the format against "
+                          f"it), not {size.describe()}")
+        the_map = self.maps[map_indices(fmt.maps)[0]]
+        text = bytes(the_map.arena[fmt.smin:the_map.value_size]).split(b"\0", 1)[0]
+        why = format_error(text, size.umin // 8)
+        if why is not None:
+            self.fail(pc, f"{name}: invalid format string: {why} (the kernel refuses it)")
+
     def _argument_sizes(self, kind: str, handle: Value | None, size: Value | None,
                         limit: int) -> tuple[int, int]:
         """The fewest and the most bytes a pointer argument of `kind` may reach: a key
@@ -228,13 +246,13 @@ class CallRules:
         slots = pointer_slots(st, arg.frame, arg.smin, arg.smax + hi_size)
         if not slots:
             return
-        if kind in ("out", "value_out") and arg.smin == arg.smax:
+        if kind in ("out", "out_or_null", "value_out") and arg.smin == arg.smax:
             shift = arg.frame * STACK_SIZE
             covered = all(arg.smin <= key + shift and key + shift + 8 <= arg.smin + lo_size
                           for key in slots)
             if covered:         # written over whole: no byte of the pointers is left
                 return
-        what = "writes over part of" if kind in ("out", "value_out") else "reads"
+        what = "writes over part of" if kind in ("out", "out_or_null", "value_out") else "reads"
         self.fail(pc, f"strict mode: {name} {what} a spilled pointer's stack bytes, which "
                       f"would make an address a number (the kernel refuses such leaks)")
 

@@ -205,6 +205,10 @@ struct bpf_sockopt {
     s32 retval;
 };
 
+/* formatting into a buffer: the format a constant string, the arguments u64s */
+static long (*bpf_snprintf)(char *str, u32 str_size, const char *fmt, u64 *data,
+                            u32 data_len) = (void *)165;
+
 /* socket storage: a value per socket */
 #define BPF_SK_STORAGE_GET_F_CREATE 1
 static void *(*bpf_sk_storage_get)(void *map, void *sk, void *value, u64 flags) = (void *)107;
