@@ -104,3 +104,52 @@ def test_format_error_takes_what_the_kernel_takes():
     assert format_error(b"[%s] %d %pI4 %llx %c %px %pK %pks %% %08d %-3i", 11) is None
     assert format_error(b"", 0) is None
     assert format_error(b"%d", 0) == "the format has 1 conversions for 0 arguments"
+
+
+# two paths pass two strings of .rodata as the format ("on" at 0, "off" at 3: clang
+# merges such calls into one), which the verifier sees joined as offsets 0 to 3; the
+# kernel, which follows each path, takes both
+JOINED = """
+    ldxw %r2, [%r1+4]
+    ldxw %r1, [%r1+0]
+    mov %r3, %r1
+    add %r3, 16
+    mov %r0, 0
+    jgt %r3, %r2, out
+    ldxb %r4, [%r1+12]
+    lddw %r3, map_val_by_fd(0, 0)
+    jset %r4, 0x80, +2
+    lddw %r3, map_val_by_fd(0, 3)
+    lddw %r1, map_val_by_fd(1, 0)
+    mov %r2, 64
+    mov %r4, 0
+    mov %r5, 0
+    call 165
+out:
+    exit
+"""
+
+
+@pytest.mark.parametrize("flags, text", [(0x80, b"on"), (0, b"off")])
+def test_a_format_chosen_between_paths(engine, flags, text):
+    env = bpfjit.load_elf(FIXTURE).env
+    prog = bpfjit.Program(bpfjit.assemble(JOINED).insns, env=env, context="xdp",
+                          prog_type="xdp")
+    fn = bpfjit.compile(prog, engine, cache=False)
+    assert fn(bpfjit.XdpContext(packet(0, 0, (0, 0, 0, 0), flags))) == len(text) + 1
+    assert bytes(prog.maps[".bss"][0]).split(b"\0")[0] == text
+
+
+def test_a_joined_format_the_arguments_do_not_fit_fails_when_it_runs(engine):
+    # the second path's format is the fixture's own, of 7 conversions, given none: the
+    # kernel refuses that path at load; bpfjit, which cannot tell the paths' formats
+    # apart where they meet, checks when the helper runs: -EINVAL
+    text = JOINED.replace("map_val_by_fd(0, 3)", f"map_val_by_fd(0, {FORMAT_AT})")
+    env = bpfjit.load_elf(FIXTURE).env
+    prog = bpfjit.Program(bpfjit.assemble(text).insns, env=env, context="xdp",
+                          prog_type="xdp")
+    if engine == "kernel":
+        pytest.skip("the kernel refuses the program: it checks each path's format")
+    fn = bpfjit.compile(prog, engine, cache=False)
+    assert fn(bpfjit.XdpContext(packet(0, 0, (0, 0, 0, 0), 0x80))) == 3        # "on"
+    assert fn(bpfjit.XdpContext(packet(0, 0, (0, 0, 0, 0), 0))) == (1 << 64) - 22

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from ..context import CONTEXTS
 from ..helpers import HELPER_NAMES
-from ..helpers.snprintf import format_error
+from ..helpers.snprintf import MAX_ARGS, format_error
 from ..helpers.timers import TIMER_CALLBACK
 from ..isa import MAX_CALL_DEPTH, STACK_SIZE
 from ..maps import SOCKET_MAP_TYPES, RingBuf
@@ -198,12 +198,14 @@ class CallRules:
     def _constant_string(self, pc: int, name: str, reg: int, arg: Value) -> None:
         """A string the helper reads to its NUL: in read-only data (.rodata, frozen once
         verified) at a constant offset, with a NUL before the value ends, as the kernel
-        requires of ARG_PTR_TO_CONST_STR."""
+        requires of ARG_PTR_TO_CONST_STR.  Paths that pass different strings (clang
+        merges such calls) join into a range of offsets, each constant on its path, as
+        the kernel follows them: a NUL after the last one ends every string."""
         maps = map_indices(arg.maps) if arg.kind == MAP_VALUE else []
         the_map = self.maps[maps[0]] if len(maps) == 1 else None
-        if the_map is None or not the_map.spec.read_only or arg.smin != arg.smax \
-                or not 0 <= arg.smin < the_map.value_size \
-                or 0 not in bytes(the_map.arena[arg.smin:the_map.value_size]):
+        if the_map is None or not the_map.spec.read_only \
+                or not 0 <= arg.smin <= arg.smax < the_map.value_size \
+                or 0 not in bytes(the_map.arena[arg.smax:the_map.value_size]):
             self.fail(pc, f"{name} takes a NUL-terminated string of read-only data in r{reg} "
                           f"(a constant in .rodata), not {arg.describe()}")
         self.constant_maps.add(maps[0])     # what the verdict read: frozen with it
@@ -211,8 +213,13 @@ class CallRules:
     def _check_format(self, pc: int, name: str, where: tuple[int, int], st: State) -> None:
         """The constant format string at r`where[0]` fits the u64 arguments whose byte
         count is r`where[1]`, which must be a constant multiple of 8: the kernel checks
-        bpf_snprintf's format so when it loads the program."""
+        bpf_snprintf's format so when it loads the program.  Where paths that pass
+        different formats or sizes meet (one offset or size per path, which the kernel
+        checks path by path) the helper checks the format when it runs (-EINVAL)."""
         fmt, size = st.regs[where[0]], st.regs[where[1]]
+        if fmt.smin != fmt.smax or (size.kind == SCALAR and not size.is_const
+                                    and size.umax <= 8 * MAX_ARGS):
+            return
         if size.kind != SCALAR or not size.is_const or size.umin % 8:
             self.fail(pc, f"{name} takes the size of its u64 arguments in r{where[1]} as a "
                           f"constant multiple of 8 (the kernel checks the format against "
