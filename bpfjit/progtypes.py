@@ -157,7 +157,9 @@ def attach_type(section: str | None) -> str | None:
     `cgroup/getsockopt` -> "getsockopt"), as libbpf reads it; None for other sections."""
     if section is None or not section.startswith("cgroup/"):
         return None
-    name = section[len("cgroup/"):]
+    # (a section under the hook's, `cgroup/connect4/...`: the hook's, as cilium/ebpf
+    # reads it; kmesh's tail-called programs are named so)
+    name = section[len("cgroup/"):].split("/", 1)[0]
     if name in ATTACH_TYPES or name in SOCK_ATTACH_TYPES or name in SOCKOPT_ATTACH_TYPES:
         return name
     if name.startswith("sock") and not name.startswith("sock_"):

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 import bpfjit
-from bpfjit.progtypes import result_name, section_type
+from bpfjit.progtypes import attach_type, result_name, section_type
 
 ELF = Path(__file__).parent / "elf"
 
@@ -23,6 +23,17 @@ ELF = Path(__file__).parent / "elf"
 ])
 def test_section_names_give_the_program_type(section, expected):
     assert section_type(section).name == expected
+
+
+@pytest.mark.parametrize("section, hook", [
+    ("cgroup/connect4", "connect4"), ("cgroup/getsockopt", "getsockopt"),
+    # a program the hook's program tail-calls, in a section under the hook's (kmesh's
+    # `cgroup/connect4/KMESH_TAIL_CALL_CLUSTER`): the hook's, as cilium/ebpf reads it
+    ("cgroup/connect4/cluster_manager", "connect4"), ("cgroup/sendmsg6/x", "sendmsg6"),
+    ("cgroup/skb", None), ("xdp", None), ("cgroup/connect", None),
+])
+def test_section_names_give_the_hook(section, hook):
+    assert attach_type(section) == hook
 
 
 def test_an_unknown_section_lists_what_is_accepted():
