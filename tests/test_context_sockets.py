@@ -207,3 +207,22 @@ def test_the_socket_reads_are_proven():
     verified = bpfjit.verify(prog, mode="strict", cache=False)
     assert verified.stats == "accesses=6 proven=6"
     assert kernel_loads(prog.to_bytes(), "sk_msg") in (None, True)
+
+
+# ---- the socket's network namespace ---------------------------------------------------------
+
+def test_sk_msg_and_sock_ops_ask_for_their_namespace_cookie(engine):
+    # bpf_get_netns_cookie(ctx): the context's namespace; (NULL: env.init_netns_cookie)
+    msg = _program("call 122\nexit", "sk_msg", "sk_msg")
+    ctx = bpfjit.SkMsgContext(b"x", netns_cookie=0x5150)
+    assert _run(engine, msg, ctx) == 0x5150
+    msg.env.init_netns_cookie = 0x77
+    null = _program("mov %r1, 0\ncall 122\nexit", "sk_msg", "sk_msg")
+    null.env.init_netns_cookie = 0x77
+    assert _run(engine, null, bpfjit.SkMsgContext(b"x")) == 0x77
+    ops = _program("mov %r6, %r1\ncall 122\nstxw [%r6+4], %r0\nmov %r0, 1\nexit",
+                   "sock_ops", "sock_ops")
+    ctx = bpfjit.SockOpsContext(4, netns_cookie=0x4242)
+    assert _run(engine, ops, ctx) == 1 and ctx.reply == 0x4242
+    for prog, kind in ((msg, "sk_msg"), (null, "sk_msg"), (ops, "sock_ops")):
+        assert kernel_loads(prog.to_bytes(), kind) in (None, True)

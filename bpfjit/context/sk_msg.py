@@ -44,7 +44,8 @@ class SkMsgContext(PacketContext):
     (0); afterwards `.redirect` (a bpfjit.Redirect to a socket, or None),
     `.apply_bytes` and `.cork_bytes` (None when not set) say what it asked for.
     `socket` is the sending socket `sk` shows, a bpfjit.Socket (by default a TCP
-    connection between `local` and `remote`)."""
+    connection between `local` and `remote`); `netns_cookie` what
+    bpf_get_netns_cookie returns."""
 
     HEADER = SK_MSG_HEADER
     SOCKET_AT = SK_MSG_SIZE
@@ -52,7 +53,7 @@ class SkMsgContext(PacketContext):
     FIELDS = _fields()
 
     def __init__(self, data: bytes | bytearray | memoryview, *, local=("127.0.0.1", 0),
-                 remote=("127.0.0.1", 0), socket=None):
+                 remote=("127.0.0.1", 0), socket=None, netns_cookie: int = 1):
         super().__init__(data)
         self.family, self._local, self.local_port, self._remote, self.remote_port = \
             connection_ends(local, remote)
@@ -60,6 +61,7 @@ class SkMsgContext(PacketContext):
             from ..sockets import Socket    # (bpfjit.sockets imports this package)
             socket = Socket("tcp", local=local, remote=remote)
         self.socket = socket
+        self.netns_cookie = netns_cookie
         self.apply_bytes = self.cork_bytes = None
 
     def fill(self, data_address: int, block_address: int | None = None) -> None:

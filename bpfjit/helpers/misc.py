@@ -95,7 +95,8 @@ HELPERS = [
                  "socket buffer, which has no socket here)"),
     KernelHelper(122, "get_netns_cookie",
                  Signature(("ctx_or_null",), contexts=frozenset({"sock_addr", "sock",
-                                                                 "sockopt"})),
+                                                                 "sockopt", "sock_ops",
+                                                                 "sk_msg"})),
                  _netns_cookie, "the socket's network namespace's cookie (the context's "
                  "netns_cookie; for NULL, env.init_netns_cookie)"),
     KernelHelper(34, "get_hash_recalc", Signature(("ctx",), (0, 0xFFFFFFFF),
