@@ -226,3 +226,72 @@ def test_sk_msg_and_sock_ops_ask_for_their_namespace_cookie(engine):
     assert _run(engine, ops, ctx) == 1 and ctx.reply == 0x4242
     for prog, kind in ((msg, "sk_msg"), (null, "sk_msg"), (ops, "sock_ops")):
         assert kernel_loads(prog.to_bytes(), kind) in (None, True)
+
+
+# ---- __sk_buff: the packet's socket, or NULL ------------------------------------------------
+
+# r0 = sk ? family | src_port << 16 | type of its full socket << 32 : 0xffff
+SKB_SOCKET = """
+    ldxdw %r6, [%r1+168]
+    mov %r0, 0xffff
+    jeq %r6, 0, out
+    ldxw %r0, [%r6+4]
+    ldxw %r2, [%r6+44]
+    lsh %r2, 16
+    or %r0, %r2
+    mov %r7, %r0
+    mov %r1, %r6
+    call 95
+    mov %r2, %r0
+    mov %r0, %r7
+    jeq %r2, 0, out
+    ldxw %r3, [%r2+8]
+    lsh %r3, 32
+    or %r0, %r3
+out:
+    exit
+"""
+
+
+@pytest.mark.parametrize("prog_type", ["sched_cls", "sched_act"])
+@pytest.mark.parametrize("socket, expected", [
+    (bpfjit.Socket("tcp", local=("10.0.0.2", 80), remote=("10.0.0.1", 4000)),
+     2 | 80 << 16 | 1 << 32),                            # AF_INET, port 80, SOCK_STREAM
+    (bpfjit.Socket("udp", local=("fd00::2", 53)), 10 | 53 << 16 | 2 << 32),
+    (None, 0xFFFF),                                       # no socket: NULL
+])
+def test_a_packets_socket(engine, prog_type, socket, expected):
+    if engine == "kernel":
+        pytest.skip("the kernel's test run gives a packet a socket of its own making")
+    prog = _program(SKB_SOCKET, "skb", prog_type)
+    ctx = bpfjit.SkbContext(bytes(64), socket=socket)
+    assert bpfjit.compile(prog, engine, cache=False)(ctx) == expected
+    assert kernel_loads(prog.to_bytes(), prog_type) in (None, True)
+
+
+def test_cgroup_skb_programs_read_it_too(engine):
+    # the same reads, in a program whose verdict is 1 (cgroup_skb programs return 0 or 1)
+    prog = _program(SKB_SOCKET.replace("out:\n    exit", "out:\n    mov %r0, 1\n    exit"),
+                    "skb", "cgroup_skb")
+    assert kernel_loads(prog.to_bytes(), "cgroup_skb") in (None, True)
+    if engine != "kernel":
+        assert bpfjit.compile(prog, engine, cache=False)(bpfjit.SkbContext(bytes(64))) == 1
+
+
+@pytest.mark.parametrize("text, prog_type, why", [
+    # NULL first
+    ("ldxdw %r2, [%r1+168]\nldxw %r0, [%r2+4]\nexit", "sched_cls", "compare it with 0"),
+    # a sock_common: no type, protocol, mark or priority
+    ("ldxdw %r2, [%r1+168]\nmov %r0, 0\njeq %r2, 0, +1\nldxw %r0, [%r2+8]\nexit",
+     "sched_cls", "invalid access"),
+    # read whole
+    ("ldxw %r2, [%r1+168]\nmov %r0, 0\nexit", "cgroup_skb", "not a field"),
+    # socket filters may read it, but not ask for the full socket
+    ("ldxdw %r1, [%r1+168]\nmov %r0, 0\njeq %r1, 0, +1\ncall 95\nmov %r0, 0\nexit",
+     "socket_filter", "not available"),
+])
+def test_what_a_program_may_not_do_with_a_packets_socket(text, prog_type, why):
+    prog = _program(text, "skb", prog_type)
+    with pytest.raises(bpfjit.VerifierError, match=why):
+        bpfjit.verify(prog, cache=False)
+    assert kernel_loads(prog.to_bytes(), prog_type) in (None, False)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import struct
 
+from ..memory import SOCKET_BYTES
 from .base import Field, PacketContext
 
 __all__ = ["SkbContext", "SKB_HEADER", "TC_ACTIONS", "legacy_headers", "net16",
@@ -21,7 +22,8 @@ __all__ = ["SkbContext", "SKB_HEADER", "TC_ACTIONS", "legacy_headers", "net16",
 
 _STRUCT_SIZE = 192                   # sizeof(struct __sk_buff)
 _POINTERS = struct.Struct("<QQQ")    # data, data_end, data_meta after the struct
-SKB_HEADER = _STRUCT_SIZE + _POINTERS.size
+_SOCKET_AT = _STRUCT_SIZE + _POINTERS.size      # then the struct bpf_sock sk points at
+SKB_HEADER = _SOCKET_AT + SOCKET_BYTES
 TC_ACTIONS = {0: "TC_ACT_OK", 1: "TC_ACT_RECLASSIFY", 2: "TC_ACT_SHOT", 3: "TC_ACT_PIPE",
               4: "TC_ACT_STOLEN", 5: "TC_ACT_QUEUED", 6: "TC_ACT_REPEAT",
               7: "TC_ACT_REDIRECT", 8: "TC_ACT_TRAP", 0xFFFFFFFF: "TC_ACT_UNSPEC"}
@@ -75,7 +77,8 @@ def _fields() -> dict[str, Field]:
     fields += [Field("remote_port", 132, 4), Field("local_port", 136, 4),
                Field("data_meta", 140, 4, "data_meta", _STRUCT_SIZE + 16),
                Field("tstamp", 152, 8, writable=True), Field("wire_len", 160, 4),
-               Field("gso_segs", 164, 4), Field("gso_size", 176, 4),
+               Field("gso_segs", 164, 4), Field("sk", 168, 8, "sock_common_or_null", 168),
+               Field("gso_size", 176, 4),
                Field("hwtstamp", 184, 8)]
     fields += [Field(name, 48 + 8 * i, 8, writable=True) for i, name in enumerate(_CB_PAIRS)]
     return {f.name: f for f in fields}
@@ -90,9 +93,12 @@ class SkbContext(PacketContext):
     `tc_index`, `tc_classid`, `queue_mapping`, `tstamp` and `cb` what it wrote;
     `.assigned` the socket bpf_sk_assign gave the packet (only at tc ingress:
     `ingress=False` makes it a packet leaving, as the kernel's egress hook sees it).
+    `socket` is the bpfjit.Socket the packet belongs to, which `sk` points at (a
+    sock_common: tested for NULL first), None for none (NULL).
     """
 
     HEADER = SKB_HEADER
+    SOCKET_AT = _SOCKET_AT
     SPARE = 4096                     # what skb_change_head / adjust_room / change_tail may add
     KIND = "skb"
     NARROW_LOADS = True
@@ -103,7 +109,7 @@ class SkbContext(PacketContext):
                  hash: int = 0, vlan_tci: int | None = None, vlan_proto: int = 0,
                  queue_mapping: int = 0, tc_index: int = 0, tc_classid: int = 0,
                  pkt_type: int = 0, tstamp: int = 0, cb: tuple[int, ...] = (0,) * 5,
-                 ingress: bool = True):
+                 ingress: bool = True, socket=None):
         super().__init__(packet)
         if protocol is None:
             protocol = int.from_bytes(self.buffer[self.HEADER + 12:self.HEADER + 14], "little") \
@@ -120,6 +126,7 @@ class SkbContext(PacketContext):
         # a tc program's packet at ingress (bpf_sk_assign works there only), and the
         # socket (bpfjit.Socket) the last run's sk_assign gave it, or None
         self.ingress = ingress
+        self.socket = socket
         self.assigned = None
 
     def field_values(self) -> dict[str, int]:
@@ -166,6 +173,9 @@ class SkbContext(PacketContext):
     def fill(self, data_address: int, block_address: int | None = None) -> None:
         self.assigned = None
         super().fill(data_address, block_address)
+
+    def socket_block(self) -> bytes | None:
+        return None if self.socket is None else self.socket.block()
 
     def write_fields(self) -> None:
         self.buffer[:_STRUCT_SIZE] = bytes(_STRUCT_SIZE)

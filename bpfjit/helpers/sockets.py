@@ -102,6 +102,8 @@ def _bind(call, ctx, address, length, *_) -> int:
 
 
 _CONTEXTS = frozenset(("xdp", "skb", "sock_addr"))     # (cgroup connect hooks look too)
+# the programs the kernel gives bpf_sk_fullsock (measured against Linux 6.18)
+_FULLSOCK_PROGRAMS = frozenset(("sched_cls", "sched_act", "cgroup_skb"))
 _LOOKUP_ARGS = ("ctx", "mem", "size", "any", "any")
 
 HELPERS = [
@@ -115,8 +117,9 @@ HELPERS = [
                  "with sk_release"),
     KernelHelper(86, "sk_release", Signature(("sock_release",), (0, 0)), _release,
                  "give back the reference a socket lookup took"),
-    KernelHelper(95, "sk_fullsock", Signature(("sock_common",), "fullsock_or_null"),
-                 _fullsock, "the full socket of a socket (every socket of env.sockets is)"),
+    KernelHelper(95, "sk_fullsock", Signature(("sock_common",), "fullsock_or_null",
+                                              prog_types=_FULLSOCK_PROGRAMS),
+                 _fullsock, "the full socket of a socket (every socket bpfjit has is)"),
     KernelHelper(99, "skc_lookup_tcp", Signature(_LOOKUP_ARGS, "sock_common_or_null",
                                                  contexts=_CONTEXTS), _lookup("tcp"),
                  "as sk_lookup_tcp, as a sock_common (fewer fields readable)"),

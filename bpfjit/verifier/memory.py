@@ -20,7 +20,8 @@ from ..maps import RingBuf
 from .domain import (ADDRESSES, ANY_CALLER, CTX, CTX_OR_NULL, FUNC, MAP_KEY, MAP_OR_NULL, MAP_PTR,
                      MAP_PTR_OR_NULL, MAP_VALUE,
                      MAX_LEN, MEM, MEM_OR_NULL, MIXED, NUMERIC, PACKET_OR_NUMBER,
-                     S64_MAX, S64_MIN, SCALAR, SOCKET, SOCKET_OR_NULL, SOCKETS, STACK, Value,
+                     S64_MAX, S64_MIN, SCALAR, SOCK_COMMON_OR_NULL, SOCKET, SOCKET_OR_NULL,
+                     SOCKETS, STACK, Value,
                      const, low_bytes,
                      map_indices, pointer, scalar)
 from .state import FULL_FRAME, LEN, META, State, frame_bits, outer_slot, slot_depth, slot_var
@@ -28,6 +29,9 @@ from .state import FULL_FRAME, LEN, META, State, frame_bits, outer_slot, slot_de
 __all__ = ["MemoryRules"]
 
 _LEAKS = ADDRESSES | {MIXED}       # a stored value whose bytes may be an address
+# a context's `sk` field kinds (bpfjit.context.base.Field) and what a load of it gives
+_SOCKET_FIELDS = {"socket": SOCKET, "socket_or_null": SOCKET_OR_NULL,
+                  "sock_common_or_null": SOCK_COMMON_OR_NULL}
 
 
 def pointer_slots(st: State, depth: int, lo: int, end: int) -> list[int]:
@@ -445,10 +449,9 @@ class MemoryRules:
             st.forget_register(dst, pointer(MEM, st.min_len, MAX_LEN))
             st.zone.add(dst, LEN, 0)
             st.zone.add(LEN, dst, 0)
-        elif field.kind in ("socket", "socket_or_null"):
+        elif field.kind in _SOCKET_FIELDS:
             # the context's socket, as the kernel types `sk`: holding no reference (the
             # program may not release it), NULL first where the context may have none
-            st.forget_register(dst, Value(SOCKET if field.kind == "socket" else SOCKET_OR_NULL,
-                                          0, 0, 0, 0))
+            st.forget_register(dst, Value(_SOCKET_FIELDS[field.kind], 0, 0, 0, 0))
         else:
             st.forget_register(dst, scalar(0, (1 << (8 * size)) - 1))
