@@ -295,3 +295,28 @@ def test_what_a_program_may_not_do_with_a_packets_socket(text, prog_type, why):
     with pytest.raises(bpfjit.VerifierError, match=why):
         bpfjit.verify(prog, cache=False)
     assert kernel_loads(prog.to_bytes(), prog_type) in (None, False)
+
+
+# a subprogram given the packet's socket (which holds no reference): r0 = its family, or
+# 0xffff for NULL (kmesh's cgroup_skb programs hand skb->sk to a helper function)
+SUBPROGRAM = """
+    ldxdw %r1, [%r1+168]
+    call local family
+    exit
+family:
+    mov %r0, 0xffff
+    jeq %r1, 0, +1
+    ldxw %r0, [%r1+4]
+    exit
+"""
+
+
+@pytest.mark.parametrize("socket, expected", [
+    (bpfjit.Socket("tcp", local=("fd00::2", 80)), 10), (None, 0xFFFF)])
+def test_a_subprogram_reads_the_packets_socket(engine, socket, expected):
+    prog = _program(SUBPROGRAM, "skb", "sched_cls")
+    assert kernel_loads(prog.to_bytes(), "sched_cls") in (None, True)
+    if engine == "kernel":
+        pytest.skip("the kernel's test run gives a packet a socket of its own making")
+    fn = bpfjit.compile(prog, engine, cache=False)
+    assert fn(bpfjit.SkbContext(bytes(64), socket=socket)) == expected

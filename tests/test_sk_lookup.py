@@ -352,7 +352,7 @@ def test_refused_as_the_kernel_refuses(case):
 
 def test_a_socket_passed_to_a_subprogram_is_refused_here():
     prog = lookup(TO_A_SUBPROGRAM)
-    with pytest.raises(bpfjit.VerifierError, match="r1 passes a socket to a subprogram"):
+    with pytest.raises(bpfjit.VerifierError, match="r1 passes a socket a lookup returned to a subprogram"):
         bpfjit.verify(prog, cache=False)
     assert kernel_verdict(prog) in (None, True)
 

@@ -11,9 +11,9 @@ call, or use a legacy packet load) holding one.  This module checks the same.
   back and makes every copy of the pointer invalid; a join keeps what any path holds
   (on the others the pointer is NULL or gone: `State.merge` names one pointer's
   references alike, `unify_refs`).
-- A subprogram or callback starts holding none and must return holding none: socket
-  pointers are not passed to subprograms (the kernel allows more; nothing written
-  for the kernel that bpfjit has met needs it).
+- A subprogram or callback starts holding none and must return holding none: a socket
+  holding a reference is not passed to subprograms (the kernel allows more; nothing
+  written for the kernel that bpfjit has met needs it); one holding none is.
 - bpf_sk_fullsock gives a full socket derived from one held (no reference of its own:
   its NULL test gives nothing back; releasing it releases the reference it came from).
 - A socket's fields (`struct bpf_sock`) are read at constant offsets and never written,
@@ -146,8 +146,11 @@ class SocketRules:
                           f"pc {min(st.refs) - 1}): give it back with bpf_sk_release first")
 
     def _no_socket_arguments(self, pc: int, st: State) -> None:
-        """A local call's arguments hold no socket: the callee could not give it back."""
+        """A local call's arguments hold no socket reference: the callee could not give
+        it back.  A socket holding none (a context's `sk`, or a full socket derived from
+        one the caller holds) is passed as it is: the callee reads its fields, and may
+        not release it."""
         for reg in range(1, 6):
-            if st.regs[reg].kind in SOCKETS:
-                self.fail(pc, f"r{reg} passes a socket to a subprogram; bpfjit follows a "
-                              f"socket's reference within one function only")
+            if st.regs[reg].kind in SOCKETS and st.regs[reg].ref > 0:
+                self.fail(pc, f"r{reg} passes a socket a lookup returned to a subprogram; "
+                              f"bpfjit follows a socket's reference within one function only")
