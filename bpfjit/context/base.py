@@ -54,6 +54,9 @@ class PacketContext:
     SPARE = 0                        # bytes the packet may grow by (resizing helpers)
     FIELDS: dict[str, Field] = {}
     KIND = ""                        # the Program.context value it serves
+    # for a context made by its class only (not from a packet's bytes): which programs
+    # take it and how to build one, for the error when a program is given anything else
+    PROGRAMS = USAGE = ""
     NARROW_LOADS = False             # may a load read part of a scalar field?
     META_ROOM = 0                    # bytes for metadata at the end of the block
     metalen = 0                      # of which the program uses this many
@@ -204,6 +207,9 @@ class PacketContext:
         """`mem` as this context: the context itself, or a packet to put in one."""
         if isinstance(mem, cls):
             return mem
+        if cls.USAGE:
+            raise BpfError(f"a {cls.PROGRAMS} program takes a bpfjit.{cls.USAGE}, not "
+                           f"{type(mem).__name__}")
         if isinstance(mem, PacketContext):
             raise BpfError(f"this program takes a {cls.__name__}, not a "
                            f"{type(mem).__name__}")

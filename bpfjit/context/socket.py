@@ -62,11 +62,10 @@ def connection_ends(local, remote) -> tuple[int, bytes, int, bytes, int]:
 
 
 class SocketContext(PacketContext):
-    """A context with no packet: the block alone.  `PROGRAMS` and `USAGE` say which
-    programs take it and how to build one (for the error when a program is given
-    anything else); `OUTCOME` names what `outcome()` describes."""
+    """A context with no packet: the block alone (made by its class only: `PROGRAMS`
+    and `USAGE`); `OUTCOME` names what `outcome()` describes."""
 
-    PROGRAMS = USAGE = OUTCOME = ""
+    OUTCOME = ""
 
     def __init__(self, type: int, protocol: int | None, socket_cookie: int,
                  netns_cookie: int):
@@ -90,9 +89,4 @@ class SocketContext(PacketContext):
         """What a run left in the context that the caller reads (subclasses)."""
         raise NotImplementedError
 
-    @classmethod
-    def wrap(cls, mem: object) -> "SocketContext":
-        if isinstance(mem, cls):
-            return mem
-        raise BpfError(f"a {cls.PROGRAMS} program takes a bpfjit.{cls.USAGE}, not "
-                       f"{type(mem).__name__}")
+

@@ -56,6 +56,7 @@ class SockoptContext(PacketContext):
     HEADER = SOCKOPT_HEADER
     SOCKET_AT = SOCKOPT_SIZE
     KIND = "sockopt"
+    PROGRAMS, USAGE = "cgroup sockopt", "SockoptContext(level, optname, optval)"
     OUTCOME = "(level, optname, optlen, retval)"
     FIELDS = {f.name: f for f in _FIELDS}
 
@@ -96,13 +97,6 @@ class SockoptContext(PacketContext):
     def outcome(self) -> str:
         """What the run left beside the value's bytes (the packet)."""
         return f"({self.level}, {self.optname}, {self.optlen}, {self.retval})"
-
-    @classmethod
-    def wrap(cls, mem: object) -> "SockoptContext":
-        if isinstance(mem, cls):
-            return mem
-        raise BpfError(f"a cgroup sockopt program takes a bpfjit.SockoptContext(level, "
-                       f"optname, optval), not {type(mem).__name__}")
 
     @classmethod
     def accessible(cls, attach: str | None) -> set[str]:
