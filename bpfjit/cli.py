@@ -192,7 +192,8 @@ def cmd_helpers(args) -> int:
         sig = helper.signature
         result = sig.result if isinstance(sig.result, str) else \
             f"{sig.result[0]}..{sig.result[1]}"
-        who = ", ".join(sorted(sig.contexts)) if sig.contexts else "all"
+        who = ", ".join(sorted(sig.prog_types)) if sig.prog_types else \
+            ", ".join(sorted(sig.contexts)) if sig.contexts else "all"
         args_text = ", ".join(sig.args) or "-"
         note = helper.doc + (" (moves packet pointers)" if sig.changes_packet else "")
         if args.markdown:
