@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from ..errors import HelperArgumentError
 from ..semantics import M64
-from .spec import KernelHelper, Signature
+from .spec import KernelHelper, Signature, zero_fill
 
 __all__ = ["HELPERS"]
 
@@ -47,9 +47,9 @@ def _comm(call, buffer, size, *_) -> int:
     if size == 0:
         raise HelperArgumentError("get_current_comm takes 1 byte or more (the kernel "
                                   "refuses a size of 0 at load)")
-    call.memory.read(buffer, size)      # the room first: no wild size's bytes are built
+    zero_fill(call.memory, buffer, size)    # the room first: no wild size's bytes are built
     name = call.env.comm.encode()[:min(size - 1, 15)]      # TASK_COMM_LEN is 16
-    call.memory.write(buffer, name + bytes(size - len(name)))
+    call.memory.write(buffer, name)
     return 0
 
 

@@ -18,7 +18,7 @@ import struct
 
 from ..semantics import M32, M64, sext
 from ..context import frame_protocol, legacy_headers, net16
-from .spec import KernelHelper, Signature, errno_result as _err
+from .spec import KernelHelper, Signature, zero_fill, errno_result as _err
 
 __all__ = ["HELPERS", "csum_add", "csum_fold"]
 
@@ -106,7 +106,7 @@ def skb_load_bytes_relative(call, r1, r2, r3, r4, r5) -> int:
     if base is None or offset > 0xFFFF or \
             _copy_out(call, base + offset, r3, size, errno.EFAULT):
         if size:
-            memory.write(r3, bytes(size))
+            zero_fill(memory, r3, size)
         return _err(errno.EFAULT)
     return 0
 

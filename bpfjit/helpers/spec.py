@@ -41,12 +41,20 @@ from ..errors import BpfError
 from ..semantics import M64
 
 __all__ = ["Signature", "KernelHelper", "Helper", "ARG_KINDS", "RESULT_KINDS",
-           "errno_result"]
+           "errno_result", "zero_fill"]
 
 
 def errno_result(code: int) -> int:
     """What a helper returns for the error `code` (an errno): -code, as a 64-bit r0."""
     return -code & M64
+
+
+def zero_fill(memory, address: int, size: int) -> None:
+    """Zero `size` bytes of a program's buffer at `address` (a helper's error path): the
+    room is checked (HelperArgumentError) before any byte is built, so a wild size
+    costs nothing."""
+    memory.read(address, size)
+    memory.write(address, bytes(size))
 
 ARG_KINDS = frozenset(("map", "key", "value", "value_or_null", "value_out", "mem", "mem_or_null",
                        "out", "out_or_null", "size",

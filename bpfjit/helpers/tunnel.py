@@ -10,7 +10,7 @@ import struct
 from ..context.tunnel import (TUNNEL_CSUM, TUNNEL_DONT_FRAGMENT, TUNNEL_KEY, TUNNEL_NOCACHE,
                               TUNNEL_SEQ, TunnelInfo)
 from ..semantics import M32, M64
-from .spec import KernelHelper, Signature, errno_result as _err
+from .spec import KernelHelper, Signature, zero_fill, errno_result as _err
 
 __all__ = ["HELPERS"]
 
@@ -40,7 +40,7 @@ def skb_get_tunnel_key(call, r1, r2, r3, r4, r5) -> int:
     else:
         error = 0
     if error:
-        memory.write(r2, bytes(size))
+        zero_fill(memory, r2, size)
         return _err(error)
     key = bytearray(KEY_SIZE)
     struct.pack_into("<I", key, 0, info.tunnel_id & M32)
