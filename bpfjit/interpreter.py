@@ -25,7 +25,7 @@ from .errors import BpfError, BudgetExceeded, CallDepthExceeded, HelperCallsExce
 from .isa import LDDW_CODE, LDDW_MAP, LDDW_MAP_VALUE, MAX_CALL_DEPTH, STACK_SIZE, Kind
 from .limits import helper_call_limit
 from .context import CONTEXTS, copy_back, legacy_headers, refuse_context
-from .helpers import SOCKET_LOOKUPS, TailCalled
+from .helpers import SOCKET_LOOKUPS, TCP_SOCK, TailCalled
 from .helpers.loops import FOR_EACH_MAP_ELEM, loop_result
 from .maps import SOCKET_MAP_TYPES, map_handle
 from .testrun import TestRunnable
@@ -493,6 +493,9 @@ class Interpreter(TestRunnable):
         self._sockets = prog.env.sockets.view() if prog.env is not None and (any(
             insn.kind is Kind.CALL and insn.imm in SOCKET_LOOKUPS for insn in prog.insns)
             or any(m.spec.type in SOCKET_MAP_TYPES for m in self._maps)) else None
+        # ... and their struct bpf_tcp_sock, for the programs that ask for it
+        self._tcp_sockets = prog.env.sockets.tcp_view() if self._sockets is not None and any(
+            insn.kind is Kind.CALL and insn.imm == TCP_SOCK for insn in prog.insns) else None
         self.helpers = {}
         self._current = threading.local()       # the address space of this thread's run
         if prog.env is not None:                 # the kernel's helpers, on this run's memory
@@ -589,7 +592,8 @@ class Interpreter(TestRunnable):
         `length` bytes of packet, then room to grow into.  `context_socket`: where the
         block keeps the socket its `sk` field points at (read like any socket)."""
         space = AddressSpace(buf, self._maps, context, self.frames, length, room, metalen,
-                             self.stack_used, self._keys, self._sockets, context_socket)
+                             self.stack_used, self._keys, self._sockets, context_socket,
+                             self._tcp_sockets)
         outer = getattr(self._current, "space", None)   # a helper may run us again
         self._current.space = space
         st = RunState(space, self.helpers, self.budget, self.helper_calls)

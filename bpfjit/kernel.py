@@ -68,6 +68,10 @@ class HelperMemory(Protocol):
         """Where a socket table's arena starts, as the program sees addresses."""
         ...
 
+    def tcp_socket_base(self, table) -> int:
+        """Where its struct bpf_tcp_sock arena starts (bpf_tcp_sock)."""
+        ...
+
     def packet(self) -> tuple[int, int]:
         """(address, length) of the run's packet (its buffer, for plain programs)."""
         ...

@@ -14,7 +14,8 @@ from .errors import BpfError, HelperArgumentError, MemoryAccessError
 from .isa import MAX_CALL_DEPTH, STACK_SIZE
 
 __all__ = ["as_buffer", "Region", "AddressSpace", "MEM_BASE", "STACK_TOP", "MAP_BASE",
-           "KEY_BASE", "CTX_BASE", "SOCK_BASE"]
+           "KEY_BASE", "CTX_BASE", "SOCK_BASE", "TCP_SOCK_BASE", "SOCKET_BYTES",
+           "TCP_SOCK_BYTES"]
 
 MEM_BASE = 0x0000_1000_0000_0000    # r1 at entry, when there is a memory buffer
 STACK_TOP = 0x0000_7FF0_0000_0000   # r10 of the main program's frame
@@ -23,6 +24,8 @@ CTX_BASE = 0x0000_0F00_0000_0000    # a program context block (XDP), read-only
 KEY_BASE = 0x0000_6000_0000_0000    # the keys of map i a program walks, read-only
 SOCK_BASE = 0x0000_6800_0000_0000   # the sockets lookups find (env.sockets), read-only
 SOCKET_BYTES = 80                   # sizeof(struct bpf_sock)
+TCP_SOCK_BASE = 0x0000_6900_0000_0000   # their struct bpf_tcp_sock (bpf_tcp_sock), read-only
+TCP_SOCK_BYTES = 112                # sizeof(struct bpf_tcp_sock)
 STACK_BYTES = STACK_SIZE * MAX_CALL_DEPTH
 
 _UNSIGNED = {1: struct.Struct("<B"), 2: struct.Struct("<H"), 4: struct.Struct("<I"),
@@ -82,7 +85,7 @@ class AddressSpace:
                  frames: int = MAX_CALL_DEPTH, length: int | None = None,
                  room: int = 0, metalen: int = 0, stack_used: int | None = None,
                  keys=(), sockets: memoryview | None = None,
-                 context_socket: int | None = None):
+                 context_socket: int | None = None, tcp_sockets: memoryview | None = None):
         # the buffer; for a packet, `mem` starts `room` bytes before it (metadata room,
         # of which `metalen` are in use and reachable) and may go on past its length
         self.mem = Region("memory", MEM_BASE - room, mem)
@@ -105,11 +108,15 @@ class AddressSpace:
                                        m.key_view(), writable=False))
         if sockets is not None:                 # the sockets lookups return
             self.regions.append(Region("sockets", SOCK_BASE, sockets, writable=False))
-        if context is not None and context_socket is not None:
-            # the socket the context's `sk` points at: read as any socket is
-            self.regions.append(Region("the context's socket", CTX_BASE + context_socket,
-                                       context[context_socket:context_socket + SOCKET_BYTES],
+        if tcp_sockets is not None:             # ... and their struct bpf_tcp_sock
+            self.regions.append(Region("TCP sockets", TCP_SOCK_BASE, tcp_sockets,
                                        writable=False))
+        if context is not None and context_socket is not None:
+            # the socket the context's `sk` points at, and its struct bpf_tcp_sock: read
+            # as any socket is
+            end = context_socket + SOCKET_BYTES + TCP_SOCK_BYTES
+            self.regions.append(Region("the context's socket", CTX_BASE + context_socket,
+                                       context[context_socket:end], writable=False))
         # the context block is not a region: only the verifier's context accesses reach it
         self.context = Region("context", CTX_BASE, context if context is not None
                               else memoryview(b""), writable=False)
@@ -117,6 +124,10 @@ class AddressSpace:
     def socket_base(self, table) -> int:
         """Where the sockets lookups find start (bpfjit.sockets)."""
         return SOCK_BASE
+
+    def tcp_socket_base(self, table) -> int:
+        """Where their struct bpf_tcp_sock start (the same index)."""
+        return TCP_SOCK_BASE
 
     def load_context(self, addr: int, size: int, pc: int) -> int:
         c = self.context

@@ -155,6 +155,9 @@ class JitMemory:
     def socket_base(self, table) -> int:
         return table.address
 
+    def tcp_socket_base(self, table) -> int:
+        return table.tcp_address
+
     def packet(self) -> tuple[int, int]:
         return int(self.run.mem), int(self.run.mem_len)
 

@@ -26,6 +26,7 @@ import struct
 from dataclasses import dataclass, field
 
 from .context.sock import pack_bpf_sock
+from .context.tcp_sock import TCP_SOCK_SIZE, pack_tcp_sock, tcp_fields
 from .errors import BpfError
 from .native import ffi
 
@@ -66,7 +67,9 @@ class Socket:
     shows (default: 10, listen, without a remote, 1, established, with one; UDP: 7
     unconnected, 1 connected); `netns` None for the program's namespace or the id a
     lookup names another by; `bound_dev_if` the device it is bound to (0: any), and the
-    fields `struct bpf_sock` shows as they are."""
+    fields `struct bpf_sock` shows as they are; `tcp` the fields of `struct
+    bpf_tcp_sock` (bpf_tcp_sock's view of a TCP socket: snd_cwnd, srtt_us, ...; the
+    others 0)."""
     protocol: str
     local: tuple
     remote: tuple | None = None
@@ -76,6 +79,7 @@ class Socket:
     mark: int = 0
     priority: int = 0
     rx_queue_mapping: int = -1
+    tcp: dict = field(default_factory=dict)
     family: int = field(init=False)
 
     def __post_init__(self) -> None:
@@ -96,6 +100,7 @@ class Socket:
                                        or not 0 <= self.netns <= 0x7FFFFFFF):
             raise BpfError(f"a socket's netns is None (the program's) or an id 0-2**31-1, "
                            f"not {self.netns!r}")
+        self.tcp = tcp_fields(self.tcp)
         for name in ("state", "bound_dev_if", "mark", "priority"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) \
@@ -111,6 +116,11 @@ class Socket:
                       self.priority, self._local, self._local_port, self._remote,
                       self._remote_port, self.state, self.rx_queue_mapping)
         return bytes(out)
+
+    def tcp_block(self) -> bytes:
+        """Its `struct bpf_tcp_sock` (bpf_tcp_sock's view of a TCP socket): `tcp`'s
+        fields, the others 0."""
+        return pack_tcp_sock(self.tcp)
 
     def _score(self, protocol: str, family: int, remote: bytes, remote_port: int,
                local: bytes, local_port: int, ifindex: int, netns: int | None) -> int:
@@ -139,6 +149,9 @@ class SocketTable:
     def __init__(self) -> None:
         self.arena = ffi.new(f"uint8_t[{CAPACITY * SOCKET_SIZE}]")
         self.address = int(ffi.cast("uintptr_t", self.arena))
+        # each socket's struct bpf_tcp_sock, at the same index (bpf_tcp_sock)
+        self.tcp_arena = ffi.new(f"uint8_t[{CAPACITY * TCP_SOCK_SIZE}]")
+        self.tcp_address = int(ffi.cast("uintptr_t", self.tcp_arena))
         self._slots: list[Socket | None] = [None] * CAPACITY
 
     def add(self, sock: Socket) -> Socket:
@@ -153,6 +166,7 @@ class SocketTable:
             raise BpfError(f"a socket table holds up to {CAPACITY} sockets") from None
         self._slots[index] = sock
         ffi.memmove(self.arena + index * SOCKET_SIZE, sock.block(), SOCKET_SIZE)
+        ffi.memmove(self.tcp_arena + index * TCP_SOCK_SIZE, sock.tcp_block(), TCP_SOCK_SIZE)
         return sock
 
     def remove(self, sock: Socket) -> None:
@@ -161,6 +175,8 @@ class SocketTable:
             if held is sock:
                 self._slots[index] = None
                 ffi.memmove(self.arena + index * SOCKET_SIZE, bytes(SOCKET_SIZE), SOCKET_SIZE)
+                ffi.memmove(self.tcp_arena + index * TCP_SOCK_SIZE, bytes(TCP_SOCK_SIZE),
+                            TCP_SOCK_SIZE)
                 return
         raise BpfError("this socket is not in the table")
 
@@ -190,6 +206,10 @@ class SocketTable:
     def view(self) -> memoryview:
         """The arena's bytes (the interpreter maps them read-only)."""
         return memoryview(ffi.buffer(self.arena))
+
+    def tcp_view(self) -> memoryview:
+        """The struct bpf_tcp_sock arena's bytes (mapped read-only too)."""
+        return memoryview(ffi.buffer(self.tcp_arena))
 
     def lookup(self, protocol: str, tuple_bytes: bytes, ifindex: int,
                netns: int | None) -> int | None:

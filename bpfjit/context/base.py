@@ -17,10 +17,14 @@ import struct
 from dataclasses import dataclass
 
 from ..errors import BpfError
-from ..memory import as_buffer
+from ..memory import SOCKET_BYTES, TCP_SOCK_BYTES, as_buffer
 from ..native import ffi
 
-__all__ = ["Field", "PacketContext", "copy_back", "refuse_context"]
+__all__ = ["Field", "PacketContext", "copy_back", "refuse_context", "SOCKET_SPAN"]
+
+# what a context keeps of the socket its `sk` points at: its struct bpf_sock, then its
+# struct bpf_tcp_sock (what bpf_tcp_sock gives for a TCP socket)
+SOCKET_SPAN = SOCKET_BYTES + TCP_SOCK_BYTES
 
 
 @dataclass(frozen=True)
@@ -134,13 +138,19 @@ class PacketContext:
         # where this run finds it (helpers given a socket pointer compare with it)
         self.socket_address = 0 if found is None else block_address + self.SOCKET_AT
         if found is not None:
-            self.buffer[self.SOCKET_AT:self.SOCKET_AT + len(found)] = found
+            self.buffer[self.SOCKET_AT:self.SOCKET_AT + SOCKET_SPAN] = found + self.tcp_block()
         struct.pack_into("<Q", self.buffer, slot, self.socket_address)
 
     def socket_block(self) -> bytes | None:
         """The `struct bpf_sock` (80 bytes) of the socket `sk` points at, or None for a
         NULL `sk` (subclasses with SOCKET_AT)."""
         return None
+
+    def tcp_block(self) -> bytes:
+        """The `struct bpf_tcp_sock` (112 bytes) of that socket: its `socket`'s, zeros
+        without one (bpf_tcp_sock gives it only for a TCP socket)."""
+        sock = getattr(self, "socket", None)
+        return sock.tcp_block() if sock is not None else bytes(TCP_SOCK_BYTES)
 
     def write_fields(self) -> None:
         """Write the scalar fields of the block (subclasses)."""

@@ -17,14 +17,13 @@ from __future__ import annotations
 
 import struct
 
-from ..memory import SOCKET_BYTES
-from .base import Field, PacketContext
+from .base import SOCKET_SPAN, Field, PacketContext
 from .socket import AF_INET, connection_ends
 
 __all__ = ["SkMsgContext", "SK_MSG_HEADER", "SK_ACTIONS"]
 
 SK_MSG_SIZE = 80                       # sizeof(struct sk_msg_md), sk at 72
-SK_MSG_HEADER = SK_MSG_SIZE + SOCKET_BYTES          # and the socket sk points at
+SK_MSG_HEADER = SK_MSG_SIZE + SOCKET_SPAN          # and the socket sk points at
 SK_ACTIONS = {0: "SK_DROP", 1: "SK_PASS"}
 
 

@@ -14,8 +14,7 @@ from __future__ import annotations
 
 import struct
 
-from ..memory import SOCKET_BYTES
-from .base import Field, PacketContext
+from .base import SOCKET_SPAN, Field, PacketContext
 
 __all__ = ["SkbContext", "SKB_HEADER", "TC_ACTIONS", "legacy_headers", "net16",
            "frame_protocol"]
@@ -23,7 +22,7 @@ __all__ = ["SkbContext", "SKB_HEADER", "TC_ACTIONS", "legacy_headers", "net16",
 _STRUCT_SIZE = 192                   # sizeof(struct __sk_buff)
 _POINTERS = struct.Struct("<QQQ")    # data, data_end, data_meta after the struct
 _SOCKET_AT = _STRUCT_SIZE + _POINTERS.size      # then the struct bpf_sock sk points at
-SKB_HEADER = _SOCKET_AT + SOCKET_BYTES
+SKB_HEADER = _SOCKET_AT + SOCKET_SPAN
 TC_ACTIONS = {0: "TC_ACT_OK", 1: "TC_ACT_RECLASSIFY", 2: "TC_ACT_SHOT", 3: "TC_ACT_PIPE",
               4: "TC_ACT_STOLEN", 5: "TC_ACT_QUEUED", 6: "TC_ACT_REPEAT",
               7: "TC_ACT_REDIRECT", 8: "TC_ACT_TRAP", 0xFFFFFFFF: "TC_ACT_UNSPEC"}

@@ -19,7 +19,7 @@ import struct
 
 from ..errors import BpfError
 from ..memory import SOCKET_BYTES
-from .base import Field
+from .base import SOCKET_SPAN, Field
 from .sock import pack_bpf_sock
 from .socket import (AF_INET, AF_INET6, SOCK_STREAM, SocketContext, connection_ends,
                      socket_address)
@@ -29,7 +29,7 @@ TCP_CLOSE = 7
 __all__ = ["SockAddrContext", "SOCK_ADDR_HEADER", "ATTACH_TYPES", "SOCK_ADDR_RETURNS"]
 
 SOCK_ADDR_SIZE = 72                     # sizeof(struct bpf_sock_addr), sk at 64
-SOCK_ADDR_HEADER = SOCK_ADDR_SIZE + SOCKET_BYTES    # and the socket sk points at
+SOCK_ADDR_HEADER = SOCK_ADDR_SIZE + SOCKET_SPAN    # and the socket sk points at
 # attach type -> (address family, the values its program may return)
 ATTACH_TYPES: dict[str, tuple[int, tuple[int, int]]] = {
     f"{hook}{v}": (AF_INET if v == "4" else AF_INET6, returns)

@@ -22,14 +22,14 @@ import ipaddress
 import struct
 
 from ..errors import BpfError
-from ..memory import SOCKET_BYTES
-from .base import Field
+from .base import SOCKET_SPAN, Field
+from .tcp_sock import TCP_SOCK_FIELDS, pack_tcp_sock
 from .socket import AF_INET, SOCK_STREAM, SocketContext, connection_ends
 
 __all__ = ["SockOpsContext", "SOCK_OPS_HEADER", "TCP_FIELDS", "ALL_CB_FLAGS"]
 
 SOCK_OPS_SIZE = 224                    # sizeof(struct bpf_sock_ops), sk at 184
-SOCK_OPS_HEADER = SOCK_OPS_SIZE + SOCKET_BYTES     # and the socket sk points at
+SOCK_OPS_HEADER = SOCK_OPS_SIZE + SOCKET_SPAN     # and the socket sk points at
 ALL_CB_FLAGS = 0x7F                    # BPF_SOCK_OPS_ALL_CB_FLAGS
 # the fields of a full TCP socket, from offset 76 on (0 when is_fullsock is 0)
 TCP_FIELDS = ("snd_cwnd", "srtt_us", "bpf_sock_ops_cb_flags", "state", "rtt_min",
@@ -147,6 +147,12 @@ class SockOpsContext(SocketContext):
         block = bytearray(self.socket.block())
         struct.pack_into("<I", block, 72, self.tcp["state"] & 0xFFFFFFFF)
         return bytes(block)
+
+    def tcp_block(self) -> bytes:
+        """The connection's struct bpf_tcp_sock: the context's TCP fields (the same
+        socket's), the others 0."""
+        return pack_tcp_sock({name: value for name, value in self.tcp.items()
+                              if name in TCP_SOCK_FIELDS})
 
     def set_cb_flags(self, flags: int) -> None:
         """bpf_sock_ops_cb_flags_set: the flags, and the field programs read."""

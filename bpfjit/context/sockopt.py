@@ -18,13 +18,12 @@ from __future__ import annotations
 import struct
 
 from ..errors import BpfError
-from ..memory import SOCKET_BYTES
-from .base import Field, PacketContext
+from .base import SOCKET_SPAN, Field, PacketContext
 
 __all__ = ["SockoptContext", "SOCKOPT_HEADER", "SOCKOPT_ATTACH_TYPES"]
 
 SOCKOPT_SIZE = 40                       # sizeof(struct bpf_sockopt), sk at 0
-SOCKOPT_HEADER = SOCKOPT_SIZE + SOCKET_BYTES        # and the socket sk points at
+SOCKOPT_HEADER = SOCKOPT_SIZE + SOCKET_SPAN        # and the socket sk points at
 SOCKOPT_ATTACH_TYPES = ("getsockopt", "setsockopt")
 _SCALARS = struct.Struct("<iiii")       # level, optname, optlen, retval at 24
 _FIELDS = [Field("sk", 0, 8, "socket", 0), Field("optval", 8, 8, "data", 8),

@@ -9,13 +9,14 @@ from . import (events, locks, loops, maps, misc, packet, redirect, snprintf, soc
                sockopts, storage, strings, timers, trace, tunnel)
 from .maps import MAX_TAIL_CALLS, TailCalled
 from .redirect import Clone, FibRequest, FibResult, Redirect
+from .sockets import TCP_SOCK
 from .spec import ARG_KINDS, RESULT_KINDS, Helper, KernelHelper, Signature
 
 __all__ = ["KERNEL_HELPERS", "KERNEL_SIGNATURES", "HELPER_NAMES", "Helper", "KernelHelper", "Signature",
            "TailCalled", "Redirect", "Clone", "FibRequest", "FibResult",
            "MAX_TAIL_CALLS",
            "ARG_KINDS", "RESULT_KINDS", "signature_of", "PACKET_CHANGERS", "changes_packet",
-           "SOCKET_LOOKUPS"]
+           "SOCKET_LOOKUPS", "TCP_SOCK"]
 
 KERNEL_HELPERS: dict[int, KernelHelper] = {
     h.id: h for module in (maps, misc, trace, redirect, events, packet, tunnel, loops,

@@ -19,11 +19,13 @@ from __future__ import annotations
 import errno
 import ipaddress
 
+from ..context.tcp_sock import TCP_SOCK_SIZE
 from ..errors import HelperArgumentError
 from ..semantics import M64
+from ..sockets import SOCKET_SIZE, Socket
 from .spec import KernelHelper, Signature, errno_result
 
-__all__ = ["HELPERS"]
+__all__ = ["HELPERS", "TCP_SOCK"]
 
 _CURRENT_NETNS = M64            # BPF_F_CURRENT_NETNS, (u64)-1
 _TUPLE_SIZES = (12, 36)         # sizeof(tuple->ipv4), sizeof(tuple->ipv6)
@@ -56,6 +58,23 @@ def _release(call, *_) -> int:
 def _fullsock(call, sock, *_) -> int:
     """Every socket of a table is a full one: itself."""
     return sock
+
+
+def _tcp_sock(call, sock, *_) -> int:
+    """The socket's struct bpf_tcp_sock when it is a TCP socket, else NULL: a socket of
+    env.sockets has its own at the same index of the table's second arena, a context's
+    socket right after its struct bpf_sock in the context's block."""
+    owner = call.socket_owner(sock)
+    if isinstance(owner, Socket):
+        if owner.protocol != "tcp":
+            return 0
+    elif (getattr(owner, "type", 0), getattr(owner, "protocol", 0)) != (1, 6):
+        return 0                # (a context that has no Socket: its own type, protocol)
+    table = call.env.sockets
+    offset = sock - call.memory.socket_base(table)
+    if table.socket_at(offset) is not None:
+        return call.memory.tcp_socket_base(table) + offset // SOCKET_SIZE * TCP_SOCK_SIZE
+    return sock + SOCKET_SIZE
 
 
 def _assign(call, ctx, sock, flags, *_) -> int:
@@ -102,8 +121,11 @@ def _bind(call, ctx, address, length, *_) -> int:
 
 
 _CONTEXTS = frozenset(("xdp", "skb", "sock_addr"))     # (cgroup connect hooks look too)
-# the programs the kernel gives bpf_sk_fullsock (measured against Linux 6.18)
+# the programs the kernel gives bpf_sk_fullsock, and bpf_tcp_sock (measured against
+# Linux 6.18)
 _FULLSOCK_PROGRAMS = frozenset(("sched_cls", "sched_act", "cgroup_skb"))
+_TCP_SOCK_PROGRAMS = _FULLSOCK_PROGRAMS | {"sock_ops", "cgroup_sockopt"}
+TCP_SOCK = 96                   # bpf_tcp_sock
 _LOOKUP_ARGS = ("ctx", "mem", "size", "any", "any")
 
 HELPERS = [
@@ -120,6 +142,9 @@ HELPERS = [
     KernelHelper(95, "sk_fullsock", Signature(("sock_common",), "fullsock_or_null",
                                               prog_types=_FULLSOCK_PROGRAMS),
                  _fullsock, "the full socket of a socket (every socket bpfjit has is)"),
+    KernelHelper(TCP_SOCK, "tcp_sock", Signature(("sock_common",), "tcp_sock_or_null",
+                                                 prog_types=_TCP_SOCK_PROGRAMS),
+                 _tcp_sock, "a TCP socket's struct bpf_tcp_sock (Socket.tcp), or 0"),
     KernelHelper(99, "skc_lookup_tcp", Signature(_LOOKUP_ARGS, "sock_common_or_null",
                                                  contexts=_CONTEXTS), _lookup("tcp"),
                  "as sk_lookup_tcp, as a sock_common (fewer fields readable)"),

@@ -29,7 +29,8 @@ Argument kinds (one per register r1.. in order):
 Result kinds: "scalar" (anything), "errno" (0 or a negative error), "map_value_or_null"
 (a lookup), "ringbuf_mem_or_null", "sock_or_null" and "sock_common_or_null" (a socket
 lookup: a reference the program must give back), "fullsock_or_null" (the full socket of
-r1's, no reference of its own), or a (low, high) range of the scalar.
+r1's, no reference of its own), "tcp_sock_or_null" (r1's struct bpf_tcp_sock, the same),
+or a (low, high) range of the scalar.
 """
 
 from __future__ import annotations
@@ -62,7 +63,8 @@ ARG_KINDS = frozenset(("map", "key", "value", "value_or_null", "value_out", "mem
                        "spin_lock", "timer", "timer_callback", "sock_common", "sock_release",
                        "const_str"))
 RESULT_KINDS = frozenset(("scalar", "errno", "map_value_or_null", "ringbuf_mem_or_null",
-                          "sock_or_null", "sock_common_or_null", "fullsock_or_null"))
+                          "sock_or_null", "sock_common_or_null", "fullsock_or_null",
+                          "tcp_sock_or_null"))
 _SIZED = ("mem", "mem_or_null", "out", "out_or_null")
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 from .. import semantics as sem
 from ..context import CONTEXTS
 from .domain import (BIG, M32, MEM, MIXED, NULLABLE, S64_MAX, SCALAR, SOCK_COMMON, SOCKET, STACK,
+                     TCP_SOCK,
                      U64, Value, const,
                      pointer, same_region, scalar)
 from .state import LEN, State, slot_var
@@ -52,7 +53,7 @@ class BranchRules:
             self._null_check(valid, insn.dst, a, False)
             return [(target, null), (fall, valid)] if op == "jeq" else \
                 [(target, valid), (fall, null)]
-        if a.kind in (SOCKET, SOCK_COMMON) and op in ("jeq", "jne") and b.is_const \
+        if a.kind in (SOCKET, SOCK_COMMON, TCP_SOCK) and op in ("jeq", "jne") and b.is_const \
                 and b.umin == 0 and spec.width == 64:
             # a socket tested before is not NULL: only the way it goes on is taken (the
             # other would carry its reference to where the program thinks it has none)

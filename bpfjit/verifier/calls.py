@@ -35,7 +35,8 @@ _POINTER_ARGS = frozenset(("key", "value", "value_or_null", "value_out", "mem", 
 # (a map key may be read)
 _READ_ARGS = frozenset(("key", "value", "value_or_null", "mem", "mem_or_null"))
 _OR_NULL_ARGS = ("mem_or_null", "value_or_null", "out_or_null")
-_SOCKET_RESULTS = frozenset(("sock_or_null", "sock_common_or_null", "fullsock_or_null"))
+_SOCKET_RESULTS = frozenset(("sock_or_null", "sock_common_or_null", "fullsock_or_null",
+                             "tcp_sock_or_null"))
 TAIL_CALL = 12
 
 

@@ -26,7 +26,7 @@ __all__ = ["Value", "replace", "UNINIT", "SCALAR", "MEM", "STACK", "MAP_PTR", "M
            "NULLABLE",
            "CTX", "FUNC",
            "PACKET_OR_NUMBER", "SOCKET", "SOCKET_OR_NULL", "SOCK_COMMON",
-           "SOCK_COMMON_OR_NULL", "SOCKETS",
+           "SOCK_COMMON_OR_NULL", "SOCKETS", "TCP_SOCK", "TCP_SOCK_OR_NULL",
            "ANY_CALLER", "RELEASED", "POINTERS", "ADDRESSES", "NUMERIC", "scalar", "const", "top_scalar",
            "pointer", "join", "widen", "low_bytes", "trailing_zeros", "map_indices", "same_region",
            "U64", "M32", "S64_MIN", "S64_MAX", "MAX_LEN", "BIG"]
@@ -47,12 +47,16 @@ SOCKET = "sock"                     # a struct bpf_sock a lookup found (its fiel
 SOCKET_OR_NULL = "sock_or_null"
 SOCK_COMMON = "sock_common"         # bpf_skc_lookup_tcp's: fewer fields may be read
 SOCK_COMMON_OR_NULL = "sock_common_or_null"
-SOCKETS = frozenset((SOCKET, SOCKET_OR_NULL, SOCK_COMMON, SOCK_COMMON_OR_NULL))
+TCP_SOCK = "tcp_sock"                 # a socket's struct bpf_tcp_sock (bpf_tcp_sock's)
+TCP_SOCK_OR_NULL = "tcp_sock_or_null"
+SOCKETS = frozenset((SOCKET, SOCKET_OR_NULL, SOCK_COMMON, SOCK_COMMON_OR_NULL, TCP_SOCK,
+                     TCP_SOCK_OR_NULL))
+_TCP_KINDS = frozenset((TCP_SOCK, TCP_SOCK_OR_NULL))
 MIXED = "mixed"                     # a pointer on some paths, a number or another on others
 FUNC = "func"                       # lddw code_addr: ident = the subprogram's pc + 1 (0: any)
 NULLABLE = {MAP_OR_NULL: MAP_VALUE, MAP_PTR_OR_NULL: MAP_PTR,   # what a NULL check leaves
             MEM_OR_NULL: MEM, CTX_OR_NULL: CTX, SOCKET_OR_NULL: SOCKET,
-            SOCK_COMMON_OR_NULL: SOCK_COMMON}
+            SOCK_COMMON_OR_NULL: SOCK_COMMON, TCP_SOCK_OR_NULL: TCP_SOCK}
 ANY_CALLER = -1                  # STACK frame: some caller's frame, not known which
 RELEASED = -1                    # UNINIT ident: it held a socket bpf_sk_release gave back
 POINTERS = frozenset((MEM, STACK, MAP_VALUE, MAP_KEY, CTX))     # may be dereferenced
@@ -292,8 +296,13 @@ def _sockets_joined(a: Value, b: Value) -> Value:
     if either is (a full socket is one too), or NULL if either may be."""
     if a.ref != b.ref:
         return _MIXED
-    common = SOCK_COMMON in (a.kind, b.kind) or SOCK_COMMON_OR_NULL in (a.kind, b.kind)
     nullable = a.kind in NULLABLE or b.kind in NULLABLE
+    tcp = (a.kind in _TCP_KINDS) + (b.kind in _TCP_KINDS)
+    if tcp == 2:            # a TCP socket's struct bpf_tcp_sock, or NULL
+        return Value(TCP_SOCK_OR_NULL if nullable else TCP_SOCK, 0, 0, 0, 0, ref=a.ref)
+    if tcp:                 # a struct bpf_tcp_sock and a struct bpf_sock: no one thing
+        return _MIXED
+    common = SOCK_COMMON in (a.kind, b.kind) or SOCK_COMMON_OR_NULL in (a.kind, b.kind)
     kind = (SOCK_COMMON_OR_NULL if nullable else SOCK_COMMON) if common else \
         (SOCKET_OR_NULL if nullable else SOCKET)
     # frame 1: a full socket on some paths, a sock_common on others, whose fields one
@@ -321,13 +330,13 @@ def _null_or_value(a: Value, b: Value) -> Value | None:
         return Value(MAP_PTR_OR_NULL, 0, 0, 0, 0, maps=a.maps)
     if a.kind == CTX:       # `data->ctx = skb` at one call site, 0 at another
         return Value(CTX_OR_NULL, 0, U64, a.smin, a.smax)
-    if a.kind in (SOCKET, SOCK_COMMON):     # `sk = found ? sk : NULL`: its reference
-        return Value(SOCKET_OR_NULL if a.kind == SOCKET else SOCK_COMMON_OR_NULL, 0, 0, 0, 0,
-                     ref=a.ref)
+    if a.kind in (SOCKET, SOCK_COMMON, TCP_SOCK):   # `sk = found ? sk : NULL`: its reference
+        return Value(_OR_NULL[a.kind], 0, 0, 0, 0, ref=a.ref)
     return None
 
 
 _MIXED = Value(MIXED)
+_OR_NULL = {SOCKET: SOCKET_OR_NULL, SOCK_COMMON: SOCK_COMMON_OR_NULL, TCP_SOCK: TCP_SOCK_OR_NULL}
 # MIXED whose pointers are all into the buffer (`ip6` set on the IPv6 path and some
 # number on the others, used under the same test): an access through it is checked
 # against the buffer alone at run time, so it writes no stack (its ident is 1)
@@ -361,7 +370,8 @@ def _pointer_or_null(a: Value, b: Value) -> Value | None:
     if kinds == {CTX, CTX_OR_NULL}:
         return Value(CTX_OR_NULL, 0, U64, min(a.smin, b.smin), max(a.smax, b.smax))
     if a.ref == b.ref and (kinds == {SOCKET, SOCKET_OR_NULL}
-                           or kinds == {SOCK_COMMON, SOCK_COMMON_OR_NULL}):
+                           or kinds == {SOCK_COMMON, SOCK_COMMON_OR_NULL}
+                           or kinds == {TCP_SOCK, TCP_SOCK_OR_NULL}):
         return Value(a.kind if a.kind in NULLABLE else b.kind, 0, 0, 0, 0, ref=a.ref)
     return None
 

@@ -25,8 +25,9 @@ call, or use a legacy packet load) holding one.  This module checks the same.
 from __future__ import annotations
 
 from ..isa import Kind
+from ..context.tcp_sock import TCP_SOCK_FIELDS
 from .domain import (NULLABLE, SOCK_COMMON, SOCK_COMMON_OR_NULL, SOCKET, SOCKET_OR_NULL, SOCKETS,
-                     Value, scalar)
+                     TCP_SOCK, TCP_SOCK_OR_NULL, Value, scalar)
 from .state import State
 
 __all__ = ["SocketRules", "SOCKET_FIELDS", "readable_socket_field"]
@@ -45,6 +46,11 @@ _ANY_PART = {"src_ip4", "dst_ip4", "dst_port"} | {f"src_ip6[{i}]" for i in range
     | {f"dst_ip6[{i}]" for i in range(4)}
 _LOW_PART = {"state", "family", "type", "protocol", "src_port", "rx_queue_mapping"}
 _NOT_COMMON = {"type", "protocol", "mark", "priority"}     # not of a sock_common
+
+
+# offset -> size of the fields of struct bpf_tcp_sock a load reads whole (the kernel
+# reads no part of one: measured against Linux 6.18)
+_TCP_SOCK_LOADS = {offset: size for offset, size in TCP_SOCK_FIELDS.values()}
 
 
 def readable_socket_field(offset: int, size: int, common: bool) -> str | None:
@@ -71,7 +77,9 @@ class SocketRules:
                        writes: bool) -> None:
         """A load of a socket's field: constant offset, a field the kernel lets the
         program read; proven (the engines load it as it is)."""
-        what = "a socket" if NULLABLE.get(base.kind, base.kind) == SOCKET else "a sock_common"
+        kind = NULLABLE.get(base.kind, base.kind)
+        what = "a socket" if kind == SOCKET else "a TCP socket" if kind == TCP_SOCK else \
+            "a sock_common"
         if base.kind in NULLABLE:
             self.fail(pc, f"r{reg} is {what} or NULL: compare it with 0 before using it")
         if writes:
@@ -81,8 +89,12 @@ class SocketRules:
                           f"others; one load may not read both (the kernel refuses it: "
                           f"\"same insn cannot be used with different pointers\")")
         size = insn.spec.size
-        name = readable_socket_field(insn.off, size, base.kind == SOCK_COMMON)
-        if name is None:
+        if kind == TCP_SOCK:
+            if _TCP_SOCK_LOADS.get(insn.off) != size:
+                self.fail(pc, f"invalid access to {what} (struct bpf_tcp_sock) at offset "
+                              f"{insn.off}, size {size}: not a field it may read (u32 fields "
+                              f"whole, bytes_received and bytes_acked as 8 bytes)")
+        elif readable_socket_field(insn.off, size, base.kind == SOCK_COMMON) is None:
             self.fail(pc, f"invalid access to {what} (struct bpf_sock) at offset {insn.off}, "
                           f"size {size}: not a field it may read")
         self._fact(self._note_socket_access, pc)
@@ -125,9 +137,11 @@ class SocketRules:
             return self._acquire(pc, st, SOCKET_OR_NULL)
         if result == "sock_common_or_null":
             return self._acquire(pc, st, SOCK_COMMON_OR_NULL)
-        # "fullsock_or_null": the full socket of r1's, holding no reference of its own
+        # "fullsock_or_null" / "tcp_sock_or_null": the full socket of r1's or its struct
+        # bpf_tcp_sock, holding no reference of its own
         arg = st.regs[1]
-        return Value(SOCKET_OR_NULL, 0, 0, 0, 0, ref=-abs(arg.ref))
+        kind = TCP_SOCK_OR_NULL if result == "tcp_sock_or_null" else SOCKET_OR_NULL
+        return Value(kind, 0, 0, 0, 0, ref=-abs(arg.ref))
 
     def _references_at_exit(self, pc: int, st: State) -> None:
         """No function returns holding a reference: the main program would leak it (the
