@@ -67,15 +67,19 @@ def as_buffer(mem: object) -> memoryview:
 class Region:
     """A range of addresses [lo, hi) backed by `buf`, whose byte 0 sits at `base`."""
 
-    __slots__ = ("name", "base", "lo", "hi", "buf", "writable")
+    __slots__ = ("name", "base", "lo", "hi", "buf", "writable", "helpers")
 
-    def __init__(self, name: str, base: int, buf: memoryview, writable: bool = True):
+    def __init__(self, name: str, base: int, buf: memoryview, writable: bool = True,
+                 helpers: bool = True):
         self.name = name
         self.base = base
         self.lo = base
         self.hi = base + len(buf)
         self.buf = buf
         self.writable = writable
+        # whether helpers reach it (sockets: read by the program alone, field by field,
+        # as JIT code reads them; no helper copies them)
+        self.helpers = helpers
 
 
 class AddressSpace:
@@ -107,16 +111,18 @@ class AddressSpace:
             self.regions.append(Region(f"keys of map {m.name}", KEY_BASE + (i << 32),
                                        m.key_view(), writable=False))
         if sockets is not None:                 # the sockets lookups return
-            self.regions.append(Region("sockets", SOCK_BASE, sockets, writable=False))
+            self.regions.append(Region("sockets", SOCK_BASE, sockets, writable=False,
+                                       helpers=False))
         if tcp_sockets is not None:             # ... and their struct bpf_tcp_sock
             self.regions.append(Region("TCP sockets", TCP_SOCK_BASE, tcp_sockets,
-                                       writable=False))
+                                       writable=False, helpers=False))
         if context is not None and context_socket is not None:
             # the socket the context's `sk` points at, and its struct bpf_tcp_sock: read
             # as any socket is
             end = context_socket + SOCKET_BYTES + TCP_SOCK_BYTES
             self.regions.append(Region("the context's socket", CTX_BASE + context_socket,
-                                       context[context_socket:end], writable=False))
+                                       context[context_socket:end], writable=False,
+                                       helpers=False))
         # the context block is not a region: only the verifier's context accesses reach it
         self.context = Region("context", CTX_BASE, context if context is not None
                               else memoryview(b""), writable=False)
@@ -155,7 +161,7 @@ class AddressSpace:
         counts, live or not (as in the JITs, which know no more at a helper call)."""
         for region in self.regions:
             lo = self.helper_stack_lo if region is self.stack else region.base
-            if lo <= addr and addr + size <= region.hi:
+            if lo <= addr and addr + size <= region.hi and region.helpers:
                 return region
         raise HelperArgumentError.outside(addr, size)
 

@@ -6,9 +6,11 @@ ktime_get_boot_ns (125), ktime_get_coarse_ns (160)."""
 
 from __future__ import annotations
 
+import errno
+
 from ..errors import HelperArgumentError
 from ..semantics import M64
-from .spec import KernelHelper, Signature, zero_fill
+from .spec import KernelHelper, Signature, errno_result, zero_fill
 
 __all__ = ["HELPERS"]
 
@@ -38,6 +40,21 @@ def _uid_gid(call, *_) -> int:
     """gid << 32 | uid of the "current task": the loaded object's `env.uid` and `env.gid`
     (default: this process's)."""
     return (call.env.gid & 0xFFFFFFFF) << 32 | (call.env.uid & 0xFFFFFFFF)
+
+
+def _probe_read(call, out, size, source, *_) -> int:
+    """Copy `size` bytes from `source`, an address the verifier need not place: 0, or
+    -EFAULT with `out` zeroed when those bytes are not all in memory a helper may read
+    (outside the kernel that is the run's own: its buffer, stack and map values)."""
+    size &= 0xFFFFFFFF
+    memory = call.memory
+    zero_fill(memory, out, size)            # the room first: no wild size's bytes built
+    try:
+        data = memory.read(source, size)
+    except HelperArgumentError:
+        return errno_result(errno.EFAULT)
+    memory.write(out, data)
+    return 0
 
 
 def _comm(call, buffer, size, *_) -> int:
@@ -85,6 +102,9 @@ HELPERS = [
                  "gid << 32 | uid (env.uid, env.gid)"),
     KernelHelper(16, "get_current_comm", Signature(("out", "size"), "errno"), _comm,
                  "the current task's name (env.comm), NUL-padded to r2 bytes"),
+    KernelHelper(113, "probe_read_kernel", Signature(("out", "size", "any"), "errno"),
+                 _probe_read, "copy r2 bytes from the address r3 to r1: 0, or -EFAULT (r1 "
+                 "zeroed) where the run has no memory"),
     KernelHelper(80, "get_current_cgroup_id", Signature(),
                  lambda call, *_: call.env.cgroup_id & M64,
                  "the current task's cgroup v2 id (env.cgroup_id)"),

@@ -1,0 +1,82 @@
+"""bpf_probe_read_kernel (113): copy `size` bytes from an address a program computed,
+which the verifier need not place; what cannot be read gives -EFAULT and zeroes the
+buffer, as the kernel's does.  Outside the kernel the only memory to read is the run's
+own (its buffer, stack and map values): kmesh reads rule tables in map values so.
+Values worked out by hand."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import bpfjit
+from context_oracle import kernel_loads
+
+ELF = Path(__file__).parent / "elf"
+EFAULT = 14
+
+# r0 = probe_read_kernel(&out, 8, SOURCE)'s low byte | out << 8 (out was -1 before)
+READ = """
+    lddw %r3, SOURCE
+    stdw [%r10-8], -1
+    mov %r1, %r10
+    add %r1, -8
+    mov %r2, 8
+    call 113
+    ldxdw %r1, [%r10-8]
+    lsh %r1, 8
+    and %r0, 0xff
+    or %r0, %r1
+    exit
+"""
+
+
+def _program(source: str) -> bpfjit.Program:
+    env = bpfjit.load_elf(ELF / "counter.o").env
+    return bpfjit.Program(bpfjit.assemble(READ.replace("SOURCE", source)).insns, env=env,
+                          context="xdp", prog_type="xdp")
+
+
+@pytest.mark.parametrize("source, expected", [
+    ("map_val_by_fd(0, 0)", 0x1122 << 8),           # total[0]: copied, 0 returned
+    ("0x1000", -EFAULT & 0xFF),                     # no memory there: -EFAULT, zeroed
+    ("map_val_by_fd(0, 4)", -EFAULT & 0xFF),        # 4 bytes past the value's end
+])
+def test_what_is_read(engine, source, expected):
+    prog = _program(source)
+    if engine == "kernel":
+        pytest.skip("the kernel engine does not run bpf_probe_read_kernel")
+    prog.maps["total"][0] = 0x1122
+    fn = bpfjit.compile(prog, engine, cache=False)
+    assert fn(bpfjit.XdpContext(bytes(64))) == expected
+
+
+def test_the_kernel_takes_the_program():
+    if "kernel" not in bpfjit.engines(kernel=True):
+        pytest.skip("the kernel engine is not available here (root or CAP_BPF)")
+    from bpfjit import bpfsys
+    from bpfjit.backends.kerneljit import _with_map_fds
+    for source in ("map_val_by_fd(0, 0)", "0x1000"):
+        prog = _program(source)
+        fds = [bpfsys.map_create(m.spec.type, m.key_size, m.value_size, m.max_entries)
+               for m in prog.maps.list]
+        try:
+            assert kernel_loads(_with_map_fds(prog.to_bytes(), fds), "xdp")
+        finally:
+            for fd in fds:
+                bpfsys.close(fd)
+
+
+def test_a_socket_is_no_memory_it_reads(engine):
+    # the packet's socket (a struct bpf_sock the program reads field by field) is not
+    # memory helpers read: -EFAULT on every engine alike
+    if engine == "kernel":
+        pytest.skip("the kernel's test run gives a packet a socket of its own making")
+    text = READ.replace("    lddw %r3, SOURCE\n", "    ldxdw %r3, [%r1+168]\n")
+    env = bpfjit.load_elf(ELF / "counter.o").env
+    prog = bpfjit.Program(bpfjit.assemble(text).insns, env=env, context="skb",
+                          prog_type="sched_cls")
+    sock = bpfjit.Socket("tcp", local=("10.0.0.2", 80))
+    fn = bpfjit.compile(prog, engine, cache=False)
+    assert fn(bpfjit.SkbContext(bytes(64), socket=sock)) == -EFAULT & 0xFF
