@@ -16,6 +16,7 @@ call, or use a legacy packet load) holding one.  This module checks the same.
   written for the kernel that bpfjit has met needs it); one holding none is.
 - bpf_sk_fullsock gives a full socket derived from one held (no reference of its own:
   its NULL test gives nothing back; releasing it releases the reference it came from).
+- bpf_tcp_sock gives a TCP socket's `struct bpf_tcp_sock` the same way (TCP_SOCK).
 - A socket's fields (`struct bpf_sock`) are read at constant offsets and never written,
   by the kernel's rules (`bpf_sock_is_valid_access`; of what bpf_skc_lookup_tcp
   returns, `type` to `priority` are not readable): every access is proven in every
@@ -24,8 +25,8 @@ call, or use a legacy packet load) holding one.  This module checks the same.
 
 from __future__ import annotations
 
-from ..isa import Kind
 from ..context.tcp_sock import TCP_SOCK_FIELDS
+from ..isa import Kind
 from .domain import (NULLABLE, SOCK_COMMON, SOCK_COMMON_OR_NULL, SOCKET, SOCKET_OR_NULL, SOCKETS,
                      TCP_SOCK, TCP_SOCK_OR_NULL, Value, scalar)
 from .state import State
