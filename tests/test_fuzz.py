@@ -956,3 +956,53 @@ def test_every_run_starts_from_the_same_hash_layout():
         for key in range(10, 10 + round_ % 4):
             table[key.to_bytes(8, "little")] = bytes(16)
     assert layouts == {(0, 1)}                          # a fresh map's first two slots
+
+
+# ---- hostile programs whose paths meet with different verdicts --------------------------------
+
+def test_split_programs_are_refused_where_a_path_reads_what_it_never_wrote():
+    # the bad path never writes r7, which the test after the join reads: every such
+    # program is refused, at that test (the crash of 2026-12-02 was one accepted)
+    import random
+
+    from bpfjit.fuzz.split import split_program
+    rng, seen = random.Random(11), 0
+    for _ in range(200):
+        text, _, what = split_program(rng)
+        if not what.startswith("r7 unwritten"):
+            continue
+        seen += 1
+        lines = text.split("\n")
+        test_pc = next(i for i, line in enumerate(lines)
+                       if line.startswith(("jeq %r7", "jne %r7", "jgt %r7")))
+        with pytest.raises(bpfjit.VerifierError) as info:
+            bpfjit.verify(bpfjit.assemble(text), cache=False)
+        assert info.value.pc == test_pc and "r7" in str(info.value)
+    assert seen >= 30
+
+
+def test_split_programs_run_alike_on_every_engine(engine):
+    # the others are refused or checked at run time: every engine gives the
+    # interpreter's outcome (its r0, or its error at its pc)
+    import random
+
+    from bpfjit.fuzz.split import split_program
+    if engine == "kernel":
+        pytest.skip("the kernel runs XDP programs; these are bpfjit's plain ones")
+    rng = random.Random(12)
+    for _ in range(60):
+        text, mem, _ = split_program(rng)
+        raw = bpfjit.assemble(text).to_bytes()
+        mine, theirs = run_outcome(raw, mem, engine), run_outcome(raw, mem, "interp")
+        assert (mine.result, mine.pc, mine.memory) == (theirs.result, theirs.pc, theirs.memory)
+
+
+def test_hostile_inputs_include_split_programs():
+    import random
+
+    from bpfjit.fuzz.campaign import _hostile_inputs
+    inputs = _hostile_inputs(random.Random(3))
+    drawn = [next(inputs)[0] for _ in range(60)]
+    # a split program starts as they all do: mov r6, r1; stdw [r10-16], 0
+    start = bpfjit.assemble("mov %r6, %r1\nstdw [%r10-16], 0").to_bytes()
+    assert sum(raw.startswith(start) for raw in drawn) >= 6

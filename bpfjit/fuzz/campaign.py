@@ -177,10 +177,19 @@ def _differential_round(worker: Worker, engines: list[str], seed: int, examples:
 
 
 def _hostile_inputs(rng: random.Random):
-    """Random bytes, and generated programs with bytes flipped, dropped or repeated."""
+    """Random bytes, programs whose paths meet with different verdicts
+    (bpfjit.fuzz.split), and generated programs with bytes flipped, dropped or
+    repeated."""
+    from ..asm import assemble
+    from .split import split_program
     pool: list = []
     while True:
-        if rng.random() < 0.3:
+        draw = rng.random()
+        if draw < 0.2:
+            text, mem, _ = split_program(rng)
+            yield assemble(text).to_bytes(), mem
+            continue
+        if draw < 0.45:
             yield rng.randbytes(8 * rng.randint(0, 24) + rng.choice([0, 0, 0, 3])), \
                 rng.randbytes(rng.randint(0, 32))
             continue
