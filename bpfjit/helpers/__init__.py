@@ -5,6 +5,8 @@ the engines bind the implementations (bpfjit.kernel), and the docs list them
 
 from __future__ import annotations
 
+import dataclasses
+
 from . import (events, locks, loops, maps, misc, packet, redirect, snprintf, sockets, sockmsg,
                sockopts, storage, strings, timers, trace, tunnel)
 from .maps import MAX_TAIL_CALLS, TailCalled
@@ -18,10 +20,16 @@ __all__ = ["KERNEL_HELPERS", "KERNEL_SIGNATURES", "HELPER_NAMES", "Helper", "Ker
            "ARG_KINDS", "RESULT_KINDS", "signature_of", "PACKET_CHANGERS", "changes_packet",
            "SOCKET_LOOKUPS", "TCP_SOCK"]
 
+# the kernel's helpers that may be given a pointer into the packet (the kernel's
+# `pkt_access`: the map helpers that read a key or value, csum_diff, the socket
+# lookups' tuple); every other refuses one, "helper access to the packet is not
+# allowed" (measured against Linux 6.18: tests/test_packet_arguments.py)
+PACKET_ARGUMENTS = frozenset((1, 2, 3, 87, 28, 84, 85, 99))
 KERNEL_HELPERS: dict[int, KernelHelper] = {
-    h.id: h for module in (maps, misc, trace, redirect, events, packet, tunnel, loops,
-                           locks, timers, sockets, sockmsg, sockopts, storage, strings,
-                           snprintf)
+    h.id: dataclasses.replace(h, signature=dataclasses.replace(
+        h.signature, packet_access=h.id in PACKET_ARGUMENTS))
+    for module in (maps, misc, trace, redirect, events, packet, tunnel, loops,
+                   locks, timers, sockets, sockmsg, sockopts, storage, strings, snprintf)
     for h in module.HELPERS}
 HELPER_NAMES = {hid: h.name for hid, h in sorted(KERNEL_HELPERS.items())}
 KERNEL_SIGNATURES = {hid: h.signature for hid, h in KERNEL_HELPERS.items()}

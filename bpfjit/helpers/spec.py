@@ -79,7 +79,9 @@ class Signature:
     `attach_types`: the hooks of those that may
     (bpf_bind: "connect4", "connect6"; None: any); `map_types`: the kernel map types its map
     argument may be (None: any); `lock`: "take" or "give back" for the helpers that
-    take and release the spin lock their argument points to; `formats`: (r, s) for a
+    take and release the spin lock their argument points to; `packet_access`: its
+    pointer arguments may point into the packet (a helper of the user's own may; of the
+    kernel's, those whose `pkt_access` the kernel sets: bpfjit.helpers); `formats`: (r, s) for a
     helper whose constant string in r is a format for the u64s whose byte count is in
     s, which the verifier checks as the kernel does (bpf_snprintf)."""
     args: tuple[str, ...] = ()
@@ -91,6 +93,7 @@ class Signature:
     map_types: frozenset[int] | None = None
     lock: str | None = None
     formats: tuple[int, int] | None = None
+    packet_access: bool = True
 
     def __post_init__(self) -> None:
         if len(self.args) > 5 or any(a not in ARG_KINDS for a in self.args):

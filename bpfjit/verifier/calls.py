@@ -150,6 +150,12 @@ class CallRules:
                 elif not null and arg.kind not in (STACK, MEM, MAP_VALUE):
                     self.fail(pc, f"{name} takes a pointer to the stack, the packet or a map "
                                   f"value in r{reg}, not {arg.describe()}")
+                elif arg.kind == MEM and not signature.packet_access \
+                        and self.context is not None:
+                    self.fail(pc, f"{name} may not be given a pointer into the packet in "
+                                  f"r{reg}, as the kernel refuses it (\"helper access to the "
+                                  f"packet is not allowed\"): copy the bytes to the stack "
+                                  f"first")
                 if arg.kind == MAP_VALUE:
                     reach = self._argument_sizes(kind, handle, st.regs[reg + 1] if reg < 5
                                                  else None, 1 << 32)[1]
