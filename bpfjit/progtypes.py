@@ -155,6 +155,9 @@ def attach_type(section: str | None) -> str | None:
     """The attach type a section names for a cgroup sock_addr, sock or sockopt program
     (`cgroup/connect4` -> "connect4", `cgroup/sock` -> "sock_create",
     `cgroup/getsockopt` -> "getsockopt"), as libbpf reads it; None for other sections."""
+    if section is not None and section.split("/")[:1] == ["cgroup_skb"]:
+        hook = section.split("/")[1:2]       # cgroup_skb/ingress, cgroup_skb/egress
+        return hook[0] if hook in (["ingress"], ["egress"]) else None
     if section is None or not section.startswith("cgroup/"):
         return None
     # (a section under the hook's, `cgroup/connect4/...`: the hook's, as cilium/ebpf

@@ -58,3 +58,30 @@ def test_cgroup_skb_programs_write_the_fields_the_kernel_lets_them(field, offset
         with pytest.raises(bpfjit.VerifierError, match=f"cgroup_skb programs may not write "
                                                        f".*{field}"):
             bpfjit.verify(prog)
+
+
+@pytest.mark.parametrize("section, hook, r0, allowed", [
+    ("cgroup_skb/ingress", "ingress", 1, True), ("cgroup_skb/ingress", "ingress", 2, False),
+    ("cgroup/skb", None, 2, False),                      # no hook named: ingress's range
+    ("cgroup_skb/egress", "egress", 3, True),             # egress: bit 1 asks for CN
+    ("cgroup_skb/egress", "egress", 4, False),
+])
+def test_the_hook_decides_what_a_program_may_return(section, hook, r0, allowed):
+    from bpfjit.progtypes import attach_type
+    assert attach_type(section) == hook
+    prog = bpfjit.Program(bpfjit.assemble(f"mov %r0, {r0}\nexit").insns, context="skb",
+                          prog_type="cgroup_skb", attach_type=hook)
+    if allowed:
+        bpfjit.verify(prog, cache=False)
+    else:
+        with pytest.raises(bpfjit.VerifierError, match="returns 0 to"):
+            bpfjit.verify(prog, cache=False)
+    if "kernel" in bpfjit.engines(kernel=True):
+        from context_oracle import kernel_loads
+        assert kernel_loads(prog.to_bytes(), "cgroup_skb", hook) is allowed
+
+
+def test_tc_programs_return_anything():
+    prog = bpfjit.Program(bpfjit.assemble("mov %r0, 99\nexit").insns, context="skb",
+                          prog_type="sched_cls")
+    bpfjit.verify(prog, cache=False)

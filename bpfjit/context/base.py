@@ -197,9 +197,10 @@ class PacketContext:
         return {f.name for f in cls.FIELDS.values() if f.writable}
 
     @classmethod
-    def returns(cls, attach: str | None) -> tuple[int, int] | None:
-        """The values a program of this context (and attach type) may return, as the
-        kernel's verifier checks at the exit (None: any)."""
+    def returns(cls, attach: str | None, prog_type: str | None = None
+                ) -> tuple[int, int] | None:
+        """The values a program of this context (of `prog_type`, and attach type) may
+        return, as the kernel's verifier checks at the exit (None: any)."""
         return None
 
     @classmethod

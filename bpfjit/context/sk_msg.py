@@ -86,7 +86,8 @@ class SkMsgContext(PacketContext):
         struct.pack_into("<I", self.buffer, 68, len(self))
 
     @classmethod
-    def returns(cls, attach: str | None) -> None:
+    def returns(cls, attach: str | None, prog_type: str | None = None
+                ) -> None:
         return None             # the kernel checks none: anything but SK_PASS drops
 
     def __repr__(self) -> str:

@@ -195,6 +195,16 @@ class SkbContext(PacketContext):
         self.cb = [read(f"cb{i}") for i in range(5)]
 
     @classmethod
+    def returns(cls, attach: str | None, prog_type: str | None = None
+                ) -> tuple[int, int] | None:
+        """cgroup_skb programs return 0 (drop) or 1 (allow), at egress also 2 and 3 (bit
+        1 asks for congestion notification), as the kernel checks; the others
+        anything."""
+        if prog_type != "cgroup_skb":
+            return None
+        return (0, 3) if attach == "egress" else (0, 1)
+
+    @classmethod
     def writable(cls, prog_type: str, attach: str | None = None) -> set[str]:
         """Socket filters may store to cb[] only, cgroup_skb programs also to mark,
         priority and tstamp (the kernel's cg_skb_is_valid_access); tc programs to the

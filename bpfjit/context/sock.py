@@ -117,7 +117,8 @@ class SockContext(SocketContext):
         return f"({self.bound_dev_if}, {self.mark}, {self.priority})"
 
     @classmethod
-    def returns(cls, attach: str | None) -> tuple[int, int]:
+    def returns(cls, attach: str | None, prog_type: str | None = None
+                ) -> tuple[int, int]:
         return 0, 1
 
     @classmethod

@@ -157,7 +157,8 @@ class SockAddrContext(SocketContext):
         return f"{self.address} port {self.port} (source {self.msg_src})"
 
     @classmethod
-    def returns(cls, attach: str | None) -> tuple[int, int] | None:
+    def returns(cls, attach: str | None, prog_type: str | None = None
+                ) -> tuple[int, int] | None:
         return ATTACH_TYPES[attach][1] if attach in ATTACH_TYPES else None
 
     @classmethod

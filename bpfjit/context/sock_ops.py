@@ -167,7 +167,8 @@ class SockOpsContext(SocketContext):
         return f"({self.reply}, {self.sk_txhash}, {self.cb_flags}, {sorted(self.options.items())})"
 
     @classmethod
-    def returns(cls, attach: str | None) -> tuple[int, int]:
+    def returns(cls, attach: str | None, prog_type: str | None = None
+                ) -> tuple[int, int]:
         return 0, 1
 
     @classmethod

@@ -108,7 +108,8 @@ class SockoptContext(PacketContext):
         return set(_WRITABLE.get(attach, ()))
 
     @classmethod
-    def returns(cls, attach: str | None) -> tuple[int, int]:
+    def returns(cls, attach: str | None, prog_type: str | None = None
+                ) -> tuple[int, int]:
         return 0, 1
 
     def __repr__(self) -> str:

@@ -528,7 +528,7 @@ class CallRules:
             if self.mode == "strict" and r0.kind in ADDRESSES:
                 self.fail(pc, f"strict mode: the program returns a pointer "
                               f"({r0.describe()}), which would leak an address")
-            returns = CONTEXTS[self.context].returns(self.attach_type) \
+            returns = CONTEXTS[self.context].returns(self.attach_type, self.prog_type) \
                 if self.context in CONTEXTS else None
             if self.attach_type == TIMER_CALLBACK and (r0.kind != SCALAR or r0.umax != 0):
                 self.fail(pc, f"a timer callback returns 0, as the kernel checks; r0 may be "
