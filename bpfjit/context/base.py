@@ -142,9 +142,10 @@ class PacketContext:
         struct.pack_into("<Q", self.buffer, slot, self.socket_address)
 
     def socket_block(self) -> bytes | None:
-        """The `struct bpf_sock` (80 bytes) of the socket `sk` points at, or None for a
-        NULL `sk` (subclasses with SOCKET_AT)."""
-        return None
+        """The `struct bpf_sock` (80 bytes) of the socket `sk` points at: the context's
+        `socket`'s, or None for a NULL `sk` (contexts with SOCKET_AT)."""
+        sock = getattr(self, "socket", None)
+        return None if sock is None else sock.block()
 
     def tcp_block(self) -> bytes:
         """The `struct bpf_tcp_sock` (112 bytes) of that socket: its `socket`'s, zeros

@@ -78,9 +78,6 @@ class SkMsgContext(PacketContext):
         block[60:64] = self.remote_port.to_bytes(4, "big")
         struct.pack_into("<II", block, 64, self.local_port, len(self))
 
-    def socket_block(self) -> bytes:
-        return self.socket.block()
-
     def refresh(self, data_address: int) -> None:
         struct.pack_into("<QQ", self.buffer, 0, data_address, data_address + len(self))
         struct.pack_into("<I", self.buffer, 68, len(self))

@@ -173,9 +173,6 @@ class SkbContext(PacketContext):
         self.assigned = None
         super().fill(data_address, block_address)
 
-    def socket_block(self) -> bytes | None:
-        return None if self.socket is None else self.socket.block()
-
     def write_fields(self) -> None:
         self.buffer[:_STRUCT_SIZE] = bytes(_STRUCT_SIZE)
         for name, value in self.field_values().items():

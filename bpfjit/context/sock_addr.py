@@ -115,7 +115,7 @@ class SockAddrContext(SocketContext):
         """The socket making the call: `socket`'s, else its family, type and protocol,
         the address it is bound to, unconnected (TCP_CLOSE)."""
         if self.socket is not None:
-            return self.socket.block()
+            return super().socket_block()
         out = bytearray(SOCKET_BYTES)
         pack_bpf_sock(out, 0, self.family, self.type, self.protocol, 0, 0, self._local,
                       self.local_port, bytes(len(self._local)), 0, TCP_CLOSE, -1)

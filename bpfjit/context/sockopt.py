@@ -83,9 +83,6 @@ class SockoptContext(PacketContext):
         self.level, self.optname, self.optlen, self.retval = self.initial
         _SCALARS.pack_into(self.buffer, 24, *self.initial)
 
-    def socket_block(self) -> bytes:
-        return self.socket.block()
-
     def refresh(self, data_address: int) -> None:
         struct.pack_into("<QQ", self.buffer, 8, data_address, data_address + len(self))
 

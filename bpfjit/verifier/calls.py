@@ -35,6 +35,7 @@ _POINTER_ARGS = frozenset(("key", "value", "value_or_null", "value_out", "mem", 
 # (a map key may be read)
 _READ_ARGS = frozenset(("key", "value", "value_or_null", "mem", "mem_or_null"))
 _OR_NULL_ARGS = ("mem_or_null", "value_or_null", "out_or_null")
+_OUT_ARGS = ("out", "out_or_null", "value_out")        # (memory the helper writes)
 _SOCKET_RESULTS = frozenset(("sock_or_null", "sock_common_or_null", "fullsock_or_null",
                              "tcp_sock_or_null"))
 TAIL_CALL = 12
@@ -140,7 +141,7 @@ class CallRules:
                 # stack_key)` into one call: the helper checks the pointer when it runs,
                 # as every pointer it gets, and it may touch any byte of the stack
                 self._fact(self._note_stack_reach, STACK_SIZE)
-                if kind in ("out", "out_or_null", "value_out"):
+                if kind in _OUT_ARGS:
                     outputs.append((st.regs[reg], None))
             elif kind in _POINTER_ARGS:
                 null = kind in _OR_NULL_ARGS and arg.kind == SCALAR and arg.is_const \
@@ -260,13 +261,13 @@ class CallRules:
         slots = pointer_slots(st, arg.frame, arg.smin, arg.smax + hi_size)
         if not slots:
             return
-        if kind in ("out", "out_or_null", "value_out") and arg.smin == arg.smax:
+        if kind in _OUT_ARGS and arg.smin == arg.smax:
             shift = arg.frame * STACK_SIZE
             covered = all(arg.smin <= key + shift and key + shift + 8 <= arg.smin + lo_size
                           for key in slots)
             if covered:         # written over whole: no byte of the pointers is left
                 return
-        what = "writes over part of" if kind in ("out", "out_or_null", "value_out") else "reads"
+        what = "writes over part of" if kind in _OUT_ARGS else "reads"
         self.fail(pc, f"strict mode: {name} {what} a spilled pointer's stack bytes, which "
                       f"would make an address a number (the kernel refuses such leaks)")
 
