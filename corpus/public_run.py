@@ -11,7 +11,7 @@ the running kernel too, an independent oracle: it agrees, differs, or cannot run
 program (its limits: bpfjit.backends.kerneljit), and the summary counts each.
 
     python corpus/public_run.py [--kernel] [--type SECTION=TYPE]... [--constant NAME=VALUE]...
-                                OBJECT...
+                                [--max-entries MAP=N]... OBJECT...
 
 `--type '*=tc'` gives that type to every section that names none (iproute2's loader
 takes it from the command line, so its objects' sections name slots of a tail-call
@@ -166,11 +166,15 @@ def _undefined(path: Path) -> set[str]:
 
 
 def check(path: Path, section: str, function: str, types: dict[str, str],
-          kernel: bool = False, constants: dict[str, int] | None = None) -> tuple[str, str]:
+          kernel: bool = False, constants: dict[str, int] | None = None,
+          max_entries: dict[str, int] | None = None) -> tuple[str, str]:
     """("ok" | "load" | "verify" | "run" | "engines" | "kernel", detail) for one
     program; with `kernel`, an "ok" program's detail says what the kernel made of it.
-    `constants`: those of `--constant` the object leaves to its loader."""
-    load_options = {"constants": constants} if constants else {}
+    `constants`: those of `--constant` the object leaves to its loader; `max_entries`:
+    the sizes of `--max-entries`, for maps whose loader sizes them."""
+    load_options: dict = {"constants": constants} if constants else {}
+    if max_entries:
+        load_options["max_entries"] = max_entries
     if section in types:
         load_options["prog_type"] = types[section]
     elif "*" in types and not _names_type(section):
@@ -252,7 +256,11 @@ def main() -> None:
     parser.add_argument("--constant", action="append", default=[], metavar="NAME=VALUE",
                         help="the value of a symbol objects leave to their loader (given "
                              "to each object that has it)")
+    parser.add_argument("--max-entries", action="append", default=[], metavar="MAP=N",
+                        help="max_entries of a map that declares none (its loader sizes it)")
     args = parser.parse_args()
+    sizes = {name: int(value, 0) for name, value in
+             (s.split("=", 1) for s in args.max_entries)}
     constants = {name: int(value, 0) for name, value in
                  (c.split("=", 1) for c in args.constant)}
     if args.kernel and "kernel" not in bpfjit.engines(kernel=True):
@@ -273,7 +281,7 @@ def main() -> None:
             if section.startswith(_TRACING):
                 print(f"{path.name} {section}/{function}: not a packet program")
                 continue
-            stage, detail = check(path, section, function, types, args.kernel, given)
+            stage, detail = check(path, section, function, types, args.kernel, given, sizes)
             counts[stage] += 1
             if stage != "ok":
                 reasons[_reason(detail)] += 1
