@@ -18,6 +18,7 @@ from .domain import (BIG, M32, MEM, MIXED, NULLABLE, S64_MAX, SCALAR, SOCK_COMMO
                      TCP_SOCK,
                      U64, Value, const,
                      pointer, same_region, scalar)
+from .guards import sides
 from .state import LEN, State, slot_var
 from .zone import MIRROR
 
@@ -76,10 +77,29 @@ class BranchRules:
         return [(target, taken if feasible_taken else None),
                 (fall, not_taken if feasible_fall else None)]
 
+    def _guarded(self, st: State) -> bool:
+        """After a branch narrowed numbers: each pointer or NULL whose guard's number
+        now meets one side only is NULL or a pointer (bpfjit.verifier.guards); False
+        when a guard's number meets neither (the edge is infeasible)."""
+        guards = st.zone.guards
+        for key, guard in list(guards.items()):
+            if key not in guards:               # dropped by an earlier one's test
+                continue
+            v, f = st.value_of(key[0]), st.value_of(key[1])
+            if v is None or v.kind not in NULLABLE or f is None or f.kind != SCALAR:
+                continue
+            may_null, may_set = sides(guard, f)
+            if not (may_null or may_set):
+                return False
+            if may_null != may_set:
+                self._null_check(st, key[0], v, may_null)
+        return True
+
     @staticmethod
-    def _null_check(st: State, reg: int, v: Value, is_null: bool) -> None:
-        """After `if rX == 0`: rX, and every copy of it, is NULL or a valid pointer (a
-        map value, a map, the buffer); the copies of a buffer pointer stay equal."""
+    def _null_check(st: State, var: int, v: Value, is_null: bool) -> None:
+        """After `if rX == 0`: variable `var` (a register, or a slot the flag of a guard
+        tells of), and every copy of it, is NULL or a valid pointer (a map value, a map,
+        the buffer); the copies of a buffer pointer stay equal."""
         base = NULLABLE[v.kind]
         copies = []         # variables the zone may relate: the buffer offsets not fixed
 
@@ -98,11 +118,11 @@ class BranchRules:
         gone = set()                    # the references of sockets found NULL here
 
         for i, other in enumerate(st.regs):
-            if i == reg or copy_of(other):
+            if i == var or copy_of(other):
                 gone.add(other.ref)
                 st.forget_register(i, refined(i, other))
         for off, other in list(st.spills.items()):
-            if copy_of(other):
+            if slot_var(off) == var or copy_of(other):
                 gone.add(other.ref)
                 st.spills[off] = refined(slot_var(off), other)
         if is_null:     # a lookup that found nothing (or NULL with it) holds no reference
@@ -252,6 +272,8 @@ class BranchRules:
                         zone.add(reg, link[0], 0) and zone.add(link[0], reg, 0)
                         and st.tighten(reg)):
                     return False
+        if zone.guards and not self._guarded(st):
+            return False
         for reg in (a_reg, b_reg):
             # a constant has nothing to learn from the zone, which forgets it; but while a
             # loop's termination is proven, what it is against its value at the head

@@ -19,6 +19,7 @@ from .domain import (BIG, MAX_LEN, MEM, MEM_OR_NULL, MIXED, NULLABLE, NUMERIC, R
                      SOCKETS, UNINIT,
                      Value, join, low_bytes,
                      map_indices, replace, scalar, top_scalar, widen)
+from .guards import GUARDED, describe_guards, joined_guards
 from .references import unify_refs
 from .zone import MAX_RELATION, MIRROR, Zone
 
@@ -356,6 +357,20 @@ class State:
         if discover:
             self._relate_changed(states, widening)
         self.reduce()
+        self._guard(states, widening)
+
+    def _guard(self, states: list["State"], widening: bool) -> None:
+        """The guards of the joined state (bpfjit.verifier.guards): pointers or NULL
+        whose NULL-ness a number tells on every path."""
+        pointers = [r for r, v in enumerate(self.regs) if v.kind in GUARDED]
+        pointers += [slot_var(key) for key, v in self.spills.items() if v.kind in GUARDED]
+        if not pointers:
+            return
+        numbers = [r for r, v in enumerate(self.regs) if v.kind == SCALAR and not v.fixed]
+        numbers += [slot_var(key) for key, v in self.spills.items()
+                    if v.kind == SCALAR and not v.fixed
+                    and all(st.narrow.get(key, 8) == self.narrow.get(key, 8) for st in states)]
+        self.zone.guards = joined_guards(self, states, pointers, numbers, widening)
 
     def _relate_changed(self, states: list["State"], widening: bool) -> None:
         """Relations that only the intervals showed on each path, but hold on all.
@@ -663,6 +678,7 @@ class State:
         for x, (a, b, k) in sorted(self.zone.plus.items()):
             parts.append(f"{_name(x, names)}={_name(a, names)}+{_name(b, names)}"
                          + (f"{k:+d}" if k else ""))
+        parts += describe_guards(self.zone.guards, lambda var: _name(var, names))
         if self.min_len:
             parts.append(f"len>={self.min_len}")
         if self.lock is LOCKS_DIFFER:

@@ -34,6 +34,8 @@ from __future__ import annotations
 
 from typing import Callable, Optional
 
+from .guards import copy_guards, drop_guards
+
 __all__ = ["Zone", "MIRROR", "mirror"]
 
 Bound = Optional[int]
@@ -57,7 +59,7 @@ def mirror(x: int) -> int:
 class Zone:
     """Closed difference constraints; `out[x][y] = c` means x - y <= c."""
 
-    __slots__ = ("out", "owned", "affine", "quot", "sums", "mirrored", "shifted", "scaled",
+    __slots__ = ("guards", "out", "owned", "affine", "quot", "sums", "mirrored", "shifted", "scaled",
                  "halves", "floors", "plus", "wraps")
 
     def __init__(self, out: dict | None = None, affine: dict | None = None,
@@ -65,7 +67,7 @@ class Zone:
                  mirrored: set | None = None, shifted: dict | None = None,
                  scaled: dict | None = None, halves: dict | None = None,
                  floors: dict | None = None, plus: dict | None = None,
-                 wraps: dict | None = None):
+                 wraps: dict | None = None, guards: dict | None = None):
         self.out: dict[int, dict[int, int]] = {} if out is None else out
         self.owned: set[int] = set()          # rows this zone may change in place
         # (x, y) -> (a, b): x == a * y + b
@@ -97,6 +99,9 @@ class Zone:
         # `n - 1` computed before the test `n != 0`): exactly y + k once a branch shows
         # y + k in [0, 2^32) (bpfjit.verifier.branches)
         self.wraps: dict[int, tuple[int, int]] = {} if wraps is None else wraps
+        # (v, f) -> the values of number f where v is NULL, and where it is not
+        # (bpfjit.verifier.guards); forgotten with either variable
+        self.guards: dict = {} if guards is None else guards
 
     # copy and __eq__ name each side table rather than loop over their names: both run
     # at every branch, and a loop of getattr made them 1.5-2x slower
@@ -111,7 +116,8 @@ class Zone:
                     dict(self.halves) if self.halves else None,
                     dict(self.floors) if self.floors else None,
                     dict(self.plus) if self.plus else None,
-                    dict(self.wraps) if self.wraps else None)
+                    dict(self.wraps) if self.wraps else None,
+                    dict(self.guards) if self.guards else None)
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Zone) and self.out == other.out \
@@ -119,7 +125,7 @@ class Zone:
             and self.sums == other.sums and self.shifted == other.shifted \
             and self.scaled == other.scaled and self.halves == other.halves \
             and self.floors == other.floors and self.plus == other.plus \
-            and self.wraps == other.wraps
+            and self.wraps == other.wraps and self.guards == other.guards
 
     def __repr__(self) -> str:
         return "Zone(" + ", ".join(f"v{x}-v{y}<={c}" for x, row in sorted(self.out.items())
@@ -185,6 +191,8 @@ class Zone:
             self.mirrored.discard(x)
 
     def _forget(self, x: int) -> None:
+        if self.guards:
+            drop_guards(self.guards, x)
         if self.sums:
             self._forget_sums(x)
         if self.floors:
@@ -263,6 +271,8 @@ class Zone:
                 self._row(z)[x] = a - c
         row_x[y] = c
         self._row(y)[x] = -c
+        if self.guards:
+            copy_guards(self.guards, x, y, c)
         if self.floors:                   # x == y + c: y + z >= f gives x + z >= f + c
             for (u, v), f in list(self.floors.items()):
                 if y in (u, v):
@@ -287,6 +297,8 @@ class Zone:
             self._shift(MIRROR + x, None if hi is None else -hi, None if lo is None else -lo)
 
     def _shift(self, x: int, lo: Bound, hi: Bound) -> None:
+        if self.guards and (lo != 0 or hi != 0):
+            drop_guards(self.guards, x)
         if self.sums:
             self._forget_sums(x)
         if self.floors:                   # x + z >= f, x moved by at least lo
@@ -405,7 +417,7 @@ class Zone:
         for row in self.out.values():
             doomed.update(y for y in row if not keep(y))
         for pair in list(self.floors) + [(k,) + ab[:2] for k, ab in self.plus.items()] \
-                + [(k, y) for k, (y, _) in self.wraps.items()]:
+                + [(k, y) for k, (y, _) in self.wraps.items()] + list(self.guards):
             doomed.update(v for v in pair if not keep(v))
         for x in doomed:
             self.forget(x)

@@ -1,0 +1,138 @@
+"""Guards: a pointer or NULL whose NULL-ness a number tells.
+
+clang keeps `found = p != NULL` (or "discard this packet") in a register of its own on
+each path and tests it later instead of the pointer: Inspektor Gadget's socket filters
+set `skb_val = NULL, flag = 1` on one path and `skb_val = lookup(...), flag = 0` on
+another, and read through `skb_val` under `if (flag == 0)` after the paths met and ran
+on.  The kernel follows each path apart; a join keeps `skb_val` a pointer or NULL and
+`flag` in [0, 1], and loses which goes with which.
+
+A guard keeps it: `(v, f) -> (null_lo, null_hi, set_lo, set_hi)` says that on every path
+to this point, where v is NULL the number f is in [null_lo, null_hi], and where v is a
+pointer f is in [set_lo, set_hi], two ranges that do not meet.  Guards are made where
+paths meet (`joined_guards`: each path's v is NULL, a pointer, or guarded itself), kept
+in the zone (bpfjit.verifier.zone: forgotten with either variable or when f moves,
+given to a copy of f), and used at a conditional jump (`sides`): once f's range meets
+one side only, v is NULL or a pointer, as its NULL test would make it
+(bpfjit.verifier.branches).  A widening keeps a guard only where it did not change, so
+loop heads settle.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from .domain import NULLABLE, SCALAR, SOCKETS, Value
+
+__all__ = ["joined_guards", "drop_guards", "copy_guards", "sides", "describe_guards",
+           "GUARDED"]
+
+# what a guard may tell of: the pointers or NULL but sockets (whose references a NULL
+# test also settles, bpfjit.verifier.sockets)
+GUARDED = frozenset(NULLABLE) - SOCKETS
+_FLAGS_PER_POINTER = 4          # numbers kept as guards of one pointer, at most
+
+Range = tuple[int, int]
+
+
+def drop_guards(guards: dict, x: int) -> None:
+    """Variable x takes another value: its guards, as pointer or as number, are gone."""
+    for key in [k for k in guards if x in k]:
+        del guards[key]
+
+
+def copy_guards(guards: dict, x: int, y: int, c: int) -> None:
+    """x := y + c: a number y that guards a pointer guards it as x too (moved by c)."""
+    for (v, f), (nlo, nhi, slo, shi) in list(guards.items()):
+        if f == y and v != x:
+            guards[(v, x)] = (nlo + c, nhi + c, slo + c, shi + c)
+
+
+def sides(guard: tuple[int, int, int, int], f: Value) -> tuple[bool, bool]:
+    """(whether v may be NULL, whether it may be a pointer) where f holds `f`."""
+    nlo, nhi, slo, shi = guard
+    return f.smin <= nhi and nlo <= f.smax, f.smin <= shi and slo <= f.smax
+
+
+def joined_guards(joined, states: list, pointers: list[int], numbers: list[int],
+                  widening: bool = False) -> dict:
+    """The guards that hold where `states` meet as `joined` (States; `pointers`: its
+    variables that are a pointer or NULL of a GUARDED kind, `numbers` its scalars not
+    constant).  Widening (states = old, new): only the old state's guards that the new
+    one leaves as they were."""
+    out = {}
+    for v in pointers:
+        base = NULLABLE[joined.value_of(v).kind]
+        paths = [_path(st, v, base) for st in states]
+        if None in paths:
+            continue
+        guarded = [p for p in paths if isinstance(p, dict)]
+        candidates = numbers if not guarded else \
+            [f for f in numbers if all(f in p for p in guarded)]
+        kept = 0
+        for f in candidates:
+            if f == v:
+                continue
+            guard = _joined(states, paths, f)
+            if guard is None or (widening and states[0].zone.guards.get((v, f)) != guard):
+                continue
+            out[(v, f)] = guard
+            kept += 1
+            if kept == _FLAGS_PER_POINTER:
+                break
+    return out
+
+
+def _path(st, v: int, base: str):
+    """What v is on one path: "null", "set" (a pointer of the joined kind's base), the
+    guards of v there ({f: guard}), or None (a pointer or NULL nothing tells)."""
+    w = st.value_of(v)
+    if w is None:
+        return None
+    if w.kind == SCALAR and w.is_const and w.umin == 0:
+        return "null"
+    if w.kind == base:
+        return "set"
+    if w.kind in GUARDED and st.zone.guards:
+        found = {f: g for (u, f), g in st.zone.guards.items() if u == v}
+        return found or None
+    return None
+
+
+def _joined(states: list, paths: list, f: int) -> tuple[int, int, int, int] | None:
+    """The guard of number f over every path, or None where its two sides meet."""
+    null: Range | None = None
+    pointer: Range | None = None
+    for st, path in zip(states, paths):
+        value = st.value_of(f)
+        if value is None or value.kind != SCALAR:
+            return None
+        here = (value.smin, value.smax)
+        if path == "null":
+            null = _hull(null, here)
+        elif path == "set":
+            pointer = _hull(pointer, here)
+        else:
+            nlo, nhi, slo, shi = path[f]
+            null = _hull(null, _meet((nlo, nhi), here))
+            pointer = _hull(pointer, _meet((slo, shi), here))
+    if null is None or pointer is None or not (null[1] < pointer[0] or pointer[1] < null[0]):
+        return None
+    return null + pointer
+
+
+def _hull(a: Range | None, b: Range | None) -> Range | None:
+    if a is None or b is None:
+        return a if b is None else b
+    return min(a[0], b[0]), max(a[1], b[1])
+
+
+def _meet(a: Range, b: Range) -> Range | None:
+    lo, hi = max(a[0], b[0]), min(a[1], b[1])
+    return (lo, hi) if lo <= hi else None
+
+
+def describe_guards(guards: dict, name: Callable[[int], str]) -> list[str]:
+    """Each guard as the verifier log shows it."""
+    return [f"{name(v)} NULL when {name(f)} in [{nlo},{nhi}], not NULL when {name(f)} in "
+            f"[{slo},{shi}]" for (v, f), (nlo, nhi, slo, shi) in sorted(guards.items())]
