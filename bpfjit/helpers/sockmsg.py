@@ -1,5 +1,6 @@
-"""An sk_msg program's verdict helpers, on a bpfjit.SkMsgContext: msg_redirect_map (60),
-msg_redirect_hash (71), msg_apply_bytes (61), msg_cork_bytes (62).
+"""An sk_msg program's helpers, on a bpfjit.SkMsgContext: the verdict's msg_redirect_map
+(60), msg_redirect_hash (71), msg_apply_bytes (61), msg_cork_bytes (62), and the
+message's msg_pull_data (63), msg_push_data (90), msg_pop_data (91).
 
 A redirect names the socket of a sockmap entry (by u32 index) or a sockhash entry (by
 the key the pointer gives) and is recorded as `ctx.redirect` (a Redirect whose target
@@ -7,10 +8,14 @@ is that bpfjit.Socket, `flags` BPF_F_INGRESS or 0); it returns SK_PASS (1), or S
 (0) when the entry is empty (or its socket left env.sockets) or the flags are other
 than BPF_F_INGRESS, as the kernel's.  apply_bytes and cork_bytes record how many bytes
 the verdict covers or must wait for (`ctx.apply_bytes`, `ctx.cork_bytes`) and return 0.
+Pull, push and pop reshape the message (bpfjit.context.sk_msg: which bytes data..data_end
+show after each); like the kernel's, they leave every packet pointer invalid.
 """
 
 from __future__ import annotations
 
+from ..semantics import M32
+from .packet import _resized
 from .redirect import BPF_F_INGRESS, Redirect
 from .spec import KernelHelper, Signature
 
@@ -46,7 +51,15 @@ def _apply(name: str):
     return record
 
 
+def _reshape(name: str):
+    def reshape(call, ctx, start, other, flags, *_) -> int:
+        return _resized(call, getattr(call.context, name)(start & M32, other & M32, flags))
+    return reshape
+
+
 _SK_MSG = frozenset(("sk_msg",))
+_RESHAPE = Signature(("ctx", "any", "any", "any"), "errno", changes_packet=True,
+                     contexts=_SK_MSG)
 
 HELPERS = [
     KernelHelper(60, "msg_redirect_map", Signature(("ctx", "map", "any", "any"), (0, 1),
@@ -65,4 +78,10 @@ HELPERS = [
     KernelHelper(62, "msg_cork_bytes", Signature(("ctx", "any"), (0, 0), contexts=_SK_MSG),
                  _apply("cork_bytes"), "wait for r2 bytes before the verdict "
                                        "(ctx.cork_bytes)"),
+    KernelHelper(63, "msg_pull_data", _RESHAPE, _reshape("pull"),
+                 "show the message's bytes [r2, r3) at data..data_end"),
+    KernelHelper(90, "msg_push_data", _RESHAPE, _reshape("push"),
+                 "insert r3 bytes (zeros) into the message at r2"),
+    KernelHelper(91, "msg_pop_data", _RESHAPE, _reshape("pop"),
+                 "remove r3 bytes of the message from r2"),
 ]

@@ -192,6 +192,9 @@ static long (*bpf_msg_redirect_map)(void *msg, void *map, u32 key, u64 flags) = 
 static long (*bpf_msg_apply_bytes)(void *msg, u32 bytes) = (void *)61;
 static long (*bpf_msg_cork_bytes)(void *msg, u32 bytes) = (void *)62;
 static long (*bpf_msg_redirect_hash)(void *msg, void *map, void *key, u64 flags) = (void *)71;
+static long (*bpf_msg_pull_data)(void *msg, u32 start, u32 end, u64 flags) = (void *)63;
+static long (*bpf_msg_push_data)(void *msg, u32 start, u32 len, u64 flags) = (void *)90;
+static long (*bpf_msg_pop_data)(void *msg, u32 start, u32 len, u64 flags) = (void *)91;
 
 /* cgroup sockopt programs: a getsockopt or setsockopt call; the option's value is
  * [optval, optval_end) */
