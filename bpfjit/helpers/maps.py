@@ -40,8 +40,12 @@ def lookup(call, r1, r2, r3, r4, r5) -> int:
 def update(call, r1, r2, r3, r4, r5) -> int:
     _, m = call.the_map(r1)
     mem = call.memory
+    flags = r4 & M64 if r4 else BPF_ANY
+    if m.spec.type in SOCKET_MAP_TYPES:         # the value is a socket the program has
+        key, owner = mem.read(r2, m.key_size), call.socket_owner(r3)
+        return errno_result(lambda: m.program_update(key, owner, flags))
     key, value = mem.read(r2, m.key_size), mem.read(r3, m.value_size)
-    return errno_result(lambda: m.update(key, value, r4 & M64 if r4 else BPF_ANY))
+    return errno_result(lambda: m.update(key, value, flags))
 
 
 def delete(call, r1, r2, r3, r4, r5) -> int:

@@ -113,6 +113,8 @@ class Map(MutableMapping):
     LRU = False                      # ... kept in order of use, evicting the oldest
     PROGRAM_READ_ONLY = False        # kinds whose values programs may read, not write
     PROGRAM_HELPERS: frozenset[str] | None = None   # the helpers programs may pass it to
+    # of those, the ones only some program types may (helper name -> types)
+    HELPER_PROG_TYPES: dict[str, frozenset[str]] = {}
     ITERABLE = False                 # bpf_for_each_map_elem may walk it (key_area, next_slot)
     frozen = False                   # Python may no longer write it (bpfjit.verifier)
 

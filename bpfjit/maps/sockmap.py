@@ -8,10 +8,15 @@ bpfjit.Socket objects of the program's environment (`env.sockets`):
 A program's bpf_map_lookup_elem gives the socket (its `struct bpf_sock`), holding a
 reference it must give back with bpf_sk_release, as a socket lookup does; NULL for an
 empty entry or a socket no longer in `env.sockets` (a closed socket leaves every map
-in the kernel).  Programs may also delete entries, and a sock_ops program may put its
-connection's socket in (bpf_sock_map_update, bpf_sock_hash_update), and an sk_msg
-program redirect a message to one (bpf_msg_redirect_map, bpf_msg_redirect_hash).  Not
-here: map_update_elem from programs, and the sk_skb programs' redirects.
+in the kernel).  A sock_ops program may put its connection's socket in
+(bpf_sock_map_update, bpf_sock_hash_update), and an sk_msg program redirect a message
+to one (bpf_msg_redirect_map, bpf_msg_redirect_hash).  bpf_map_update_elem (its value
+a socket a program was given: a lookup's, tested for NULL) and bpf_map_delete_elem
+are for the program types the kernel's `may_update_sockmap` names, which can never
+hold a locked socket: socket filters, tc, XDP, sk_reuseport, flow dissector and
+sk_lookup programs, and sock_ops programs for deletes.  As the kernel, an update
+takes a TCP socket that is established or listening, or a UDP socket (-EOPNOTSUPP
+for another TCP state).  Not here: the sk_skb programs' redirects.
 """
 
 from __future__ import annotations
@@ -26,14 +31,20 @@ from .base import (BPF_ANY, BPF_EXIST, BPF_NOEXIST, Map, MapError, MapSpec, chec
 __all__ = ["SockMap", "SockHash", "SOCKET_MAP_TYPES"]
 
 SOCKET_MAP_TYPES = (15, 18)
+# the kernel's may_update_sockmap: programs that never run holding a socket's lock
+_CHANGERS = frozenset({"socket_filter", "sched_cls", "sched_act", "xdp", "sk_reuseport",
+                       "flow_dissector", "sk_lookup"})
+_TCP_ESTABLISHED, _TCP_LISTEN = 1, 10
 
 
 class _SocketMap(Map):
     """key -> bpfjit.Socket; no arena (programs get the socket's own struct bpf_sock)."""
 
-    PROGRAM_HELPERS = frozenset({"map_lookup_elem", "map_delete_elem", "sock_map_update",
-                                 "sock_hash_update", "msg_redirect_map",
+    PROGRAM_HELPERS = frozenset({"map_lookup_elem", "map_update_elem", "map_delete_elem",
+                                 "sock_map_update", "sock_hash_update", "msg_redirect_map",
                                  "msg_redirect_hash"})
+    HELPER_PROG_TYPES = {"map_update_elem": _CHANGERS,
+                         "map_delete_elem": _CHANGERS | {"sock_ops"}}
 
     @staticmethod
     def arena_bytes(spec: MapSpec) -> int:
@@ -63,6 +74,18 @@ class _SocketMap(Map):
             raise BpfError(f"{self.spec.type_name} {self.name!r}: an entry is a bpfjit.Socket "
                            f"(of env.sockets), not {type(value).__name__}")
         return value
+
+    def program_update(self, key: bytes, socket, flags: int) -> None:
+        """bpf_map_update_elem from a program: `socket` the owner of the socket pointer
+        it passed (a bpfjit.Socket, or a context that shows no Socket of its own)."""
+        from ..sockets import Socket
+        if not isinstance(socket, Socket):
+            raise MapError(errno.EINVAL, f"{self.spec.type_name} {self.name!r}: the "
+                                         f"context's socket is no bpfjit.Socket to keep")
+        if socket.protocol == "tcp" and socket.state not in (_TCP_ESTABLISHED, _TCP_LISTEN):
+            raise MapError(errno.EOPNOTSUPP, f"{self.spec.type_name} {self.name!r}: a TCP "
+                                             f"socket in state {socket.state}")
+        self.update(key, socket, flags)
 
     def delete(self, key) -> None:
         if self._sockets.pop(self.key(key), None) is None:

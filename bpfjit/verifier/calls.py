@@ -121,7 +121,9 @@ class CallRules:
                                   + f", not {arg.describe()}")
             elif kind == "const_str":
                 self._constant_string(pc, name, reg, arg)
-            elif kind in ("sock_common", "sock_release"):
+            elif kind in ("sock_common", "sock_release") or (
+                    kind == "value" and handle is not None and self._socket_maps(handle)):
+                # (a socket map's update takes a socket as its value, as in the kernel)
                 released = self._socket_argument(pc, name, reg, kind, arg, st) or released
             elif kind == "size":
                 if arg.kind != SCALAR:
@@ -284,6 +286,8 @@ class CallRules:
         key_size = max(self.maps[i].key_size for i in maps)
         if not self._in_bounds(st, 2, st.regs[2], 0, key_size):
             return None
+        if value and self._socket_maps(handle):
+            return None             # the value is a socket: the Python helper's
         value_size = max(self.maps[i].value_size for i in maps)
         if value and not self._in_bounds(st, 3, st.regs[3], 0, value_size):
             return None
@@ -303,6 +307,10 @@ class CallRules:
         else:
             self.map_calls[pc] = maps
 
+    def _socket_maps(self, handle: Value) -> bool:
+        """Whether every map `handle` may be is a sockmap or a sockhash."""
+        return all(self.maps[i].spec.type in SOCKET_MAP_TYPES for i in map_indices(handle.maps))
+
     def _check_map_use(self, pc: int, name: str, handle: Value, types) -> None:
         """Each kind of map works with some helpers only, and some helpers with some
         kinds only, as in the kernel (a program array with tail_call, a ring buffer
@@ -318,6 +326,12 @@ class CallRules:
                 self.fail(pc, f"{name} cannot take map {the_map.name!r}: a "
                               f"{the_map.spec.type_name} works with "
                               f"{', '.join(sorted(allowed))} only")
+            types = the_map.HELPER_PROG_TYPES.get(name)
+            if types is not None and self.prog_type not in types:
+                self.fail(pc, f"{name} cannot take map {the_map.name!r} in "
+                              f"{self.prog_type} programs: only "
+                              f"{', '.join(sorted(types))} programs may change a "
+                              f"{the_map.spec.type_name}, as in the kernel")
 
     def _helper_writes(self, st: State, arg: Value, size: Value | None) -> None:
         """A helper wrote `size` bytes at `arg`: own-frame bytes it surely wrote count as
