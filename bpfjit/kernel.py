@@ -19,6 +19,7 @@ from typing import Callable, Protocol
 
 from .errors import HelperArgumentError
 from .helpers import HELPER_NAMES, KERNEL_HELPERS
+from .helpers.misc import CURRENT_TASK
 from .maps import MapTable, map_handle
 from .semantics import M64
 from .sockets import SocketTable
@@ -88,8 +89,9 @@ class KernelEnv:
     rate jiffies64 counts at (`hz`, Debian's CONFIG_HZ by default), the routes
     fib_lookup finds (`routes(FibRequest) -> FibResult | None`), the pid
     get_current_pid_tgid reports, the uid and gid get_current_uid_gid does and the name
-    get_current_comm does (`comm`: this process's, at most 15 bytes) and the cgroup
-    get_current_cgroup_id does (`cgroup_id`: this process's), the sockets
+    get_current_comm does (`comm`: this process's, at most 15 bytes), the cgroup
+    get_current_cgroup_id does (`cgroup_id`: this process's) and the task address
+    get_current_task does (`current_task`: where no run has memory), the sockets
     sk_lookup_tcp and the other lookups find (`sockets`, bpfjit.sockets); and, per
     thread, the context of the run in progress."""
 
@@ -102,6 +104,7 @@ class KernelEnv:
         self.uid, self.gid = os.getuid(), os.getgid()
         self.comm = _own_comm()         # what get_current_comm reports
         self.cgroup_id = _own_cgroup_id()     # what get_current_cgroup_id reports
+        self.current_task = CURRENT_TASK      # what get_current_task reports
         self.init_netns_cookie = 1      # get_netns_cookie(NULL): the first namespace's
         self.clock: Callable[[], int] = time.monotonic_ns
         self.realtime: Callable[[], int] = time.time_ns     # CLOCK_REALTIME's timers

@@ -80,3 +80,43 @@ def test_a_socket_is_no_memory_it_reads(engine):
     sock = bpfjit.Socket("tcp", local=("10.0.0.2", 80))
     fn = bpfjit.compile(prog, engine, cache=False)
     assert fn(bpfjit.SkbContext(bytes(64), socket=sock)) == -EFAULT & 0xFF
+
+
+# bpf_get_current_task (35): a task_struct's address, whose fields programs read with
+# bpf_probe_read_kernel (OpenTelemetry eBPF Instrumentation's pid helpers read tgid so).
+# bpfjit models no kernel memory: the address is env.current_task (by default one in a
+# kernel's direct map, 0xffff888000100000), where every read gives -EFAULT and zeros.
+# r0 = the address's low 32 bits ^ probe_read_kernel's result's low byte << 32 ^ out
+TASK = """
+    call 35
+    mov %r6, %r0
+    mov %r3, %r0
+    add %r3, 0x9c0
+    stdw [%r10-8], -1
+    mov %r1, %r10
+    add %r1, -8
+    mov %r2, 4
+    call 113
+    and %r0, 0xff
+    lsh %r0, 32
+    ldxdw %r1, [%r10-8]
+    xor %r0, %r1
+    mov32 %r6, %r6
+    xor %r0, %r6
+    exit
+"""
+
+
+@pytest.mark.parametrize("task", [None, 0x1000])
+def test_the_current_task_is_no_memory(engine, task):
+    if engine == "kernel":
+        pytest.skip("the kernel engine does not run get_current_task (a real task there)")
+    prog = _program("0")
+    prog = bpfjit.Program(bpfjit.assemble(TASK).insns, env=prog.env, context="xdp",
+                          prog_type="xdp")
+    if task is not None:
+        prog.env.current_task = task
+    address = 0xFFFF888000100000 if task is None else task
+    out = 0xFFFFFFFF00000000          # the 4 bytes read are zeroed, the other 4 stay
+    expected = (-EFAULT & 0xFF) << 32 ^ out ^ (address & 0xFFFFFFFF)
+    assert bpfjit.compile(prog, engine, cache=False)(bpfjit.XdpContext(bytes(64))) == expected

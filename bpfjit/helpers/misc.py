@@ -1,6 +1,6 @@
 """Time, randomness and identity: ktime_get_ns (5), get_prandom_u32 (7),
 get_smp_processor_id (8), get_current_pid_tgid (14), get_current_uid_gid (15),
-get_current_comm (16), get_current_cgroup_id (80),
+get_current_comm (16), get_current_task (35), get_current_cgroup_id (80),
 get_hash_recalc (34), get_socket_cookie (46), jiffies64 (118), get_netns_cookie (122),
 ktime_get_boot_ns (125), ktime_get_coarse_ns (160)."""
 
@@ -12,7 +12,12 @@ from ..errors import HelperArgumentError
 from ..semantics import M64
 from .spec import KernelHelper, Signature, errno_result, zero_fill
 
-__all__ = ["HELPERS"]
+__all__ = ["HELPERS", "CURRENT_TASK"]
+
+# what get_current_task gives by default: an address in a kernel's direct map of memory,
+# where a task_struct would be; no run has memory there, so every bpf_probe_read_kernel
+# of the task's fields answers -EFAULT with zeros (bpfjit models no kernel memory)
+CURRENT_TASK = 0xFFFF888000100000
 
 
 def _pid_tgid(call, *_) -> int:
@@ -105,6 +110,10 @@ HELPERS = [
     KernelHelper(113, "probe_read_kernel", Signature(("out", "size", "any"), "errno"),
                  _probe_read, "copy r2 bytes from the address r3 to r1: 0, or -EFAULT (r1 "
                  "zeroed) where the run has no memory"),
+    KernelHelper(35, "get_current_task", Signature(),
+                 lambda call, *_: call.env.current_task & M64,
+                 "the current task's struct task_struct address (env.current_task: by "
+                 "default one where no run has memory, so reads of it give -EFAULT)"),
     KernelHelper(80, "get_current_cgroup_id", Signature(),
                  lambda call, *_: call.env.cgroup_id & M64,
                  "the current task's cgroup v2 id (env.cgroup_id)"),
