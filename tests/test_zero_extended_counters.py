@@ -198,3 +198,42 @@ def test_a_negative_constant_tells_nothing_of_the_low_half(engine):
     if engine != "kernel":          # (the kernel refuses the program: checked mode runs it)
         with pytest.raises(bpfjit.MemoryAccessError):
             fn(bpfjit.XdpContext(bytes(14) + b"\xff" * 4 + bytes(2)))
+
+
+# ---- mov32 rX, rX: -mcpu=v3's zero-extension of a value already below 2^32 --------------
+
+# clang 19 at -mcpu=v3 zero-extends a u32 length in place (`w3 = w3`) before a loop over
+# that many bytes (corpus/plain/options.c's `opt_unknown`): the value is unchanged, and
+# so are its relations -- here r4 == len, which proves the load of the last byte.
+SELF_EXTENDED = """
+    mov %r4, %r2
+    jgt %r4, 100, out
+    jeq %r4, 0, out
+    {extend}
+    mov %r5, %r1
+    add %r5, %r4
+    ldxb %r0, [%r5-1]
+    exit
+out:
+    mov %r0, 0
+    exit
+"""
+
+
+@pytest.mark.parametrize("extend", ["mov32 %r4, %r4", "mov32 %r6, %r4\n    mov %r4, %r6",
+                                    "ja +0"])
+def test_a_value_extended_in_place_keeps_its_relations(extend):
+    prog = bpfjit.assemble(SELF_EXTENDED.format(extend=extend))
+    for mode in ("checked", "strict"):
+        verified = bpfjit.verify(prog, mode=mode, cache=False)
+        assert len(verified.accesses) == 1
+        assert verified.proven == frozenset(verified.accesses)
+
+
+def test_extended_in_place_it_reads_the_last_byte(engine):
+    if engine == "kernel":
+        pytest.skip("a plain program: the kernel runs no such buffer")
+    fn = bpfjit.compile(bpfjit.assemble(SELF_EXTENDED.format(extend="mov32 %r4, %r4")),
+                        engine)
+    assert fn(bytearray(b"abcdefg")) == ord("g")
+    assert fn(bytearray(101)) == 0          # over 100 bytes: out

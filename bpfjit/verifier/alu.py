@@ -148,6 +148,14 @@ class AluRules:
             which = src if src.kind in SOCKETS else old
             self.fail(pc, f"{spec.mnemonic} on a socket pointer ({which.describe()}): only "
                           f"its fields may be read, as the kernel allows")
+        if op == "mov" and width == 32 and src.kind == SCALAR and src.umax <= M32 \
+                and src_reg is not None:
+            # the zero-extension of a number already below 2^32 (clang -mcpu=v3's
+            # `w3 = w3` before a loop over w3 bytes) is that number: a copy, relations
+            # and all, or nothing at all in place
+            if src_reg != dst:
+                st.copy_register(dst, src_reg, src)
+            return
         if width == 64 and op == "mov":
             if src_reg is not None and st.regs[src_reg].kind == MIXED:
                 src = st.regs[src_reg]      # a copy is no use: a helper may take it still

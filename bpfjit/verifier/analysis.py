@@ -76,7 +76,8 @@ def _thresholds(prog: Program, pcs=None) -> tuple[tuple[int, ...], ...]:
     that grows in a slot goes to its limit, and the final, descending pass brings it
     back."""
     found: list[set[int]] = [{0} for _ in range(11)]
-    copied: dict[int, int] = {}     # register -> the register it copies (within a run)
+    # register -> (the register it copies, plus what): within a run of instructions
+    copied: dict[int, tuple[int, int]] = {}
     last = None
     for pc, insn in (prog if pcs is None else ((pc, prog.at(pc)) for pc in pcs)):
         if last is not None and pc != last:
@@ -87,20 +88,30 @@ def _thresholds(prog: Program, pcs=None) -> tuple[tuple[int, ...], ...]:
             found[insn.dst].update((c - 1, c, c + 1))
             if insn.spec.width == 32:
                 found[insn.dst].update(((c & 0xFFFFFFFF) - 1, c & 0xFFFFFFFF))
-            source = copied.get(insn.dst)
+            source, plus = copied.get(insn.dst, (None, 0))
             if source is not None and -(1 << 31) <= c <= 0xFFFFFFFF:
-                found[source].update((c - 1, c, c + 1))
+                found[source].update((c - plus - 1, c - plus, c - plus + 1))
         written = use_def(insn)[1]
         if insn.kind is Kind.ALU and insn.spec.width == 64 and insn.spec.source == "reg" \
                 and insn.spec.op == "mov" and insn.src != insn.dst:
-            copied[insn.dst] = insn.src
+            copied = {r: (src, k) for r, (src, k) in copied.items() if r != insn.dst}
+            copied[insn.dst] = (insn.src, 0)
         elif insn.kind is Kind.ALU and insn.spec.source == "imm" and insn.imm == 32 \
                 and insn.spec.width == 64 and insn.spec.op in ("lsh", "rsh", "arsh") \
                 and insn.dst in copied:
             pass                    # the halves of a 32-bit extension: still the copy's
+        elif insn.kind is Kind.ALU and insn.spec.source == "imm" and insn.spec.width == 64 \
+                and insn.spec.op in ("add", "sub") and insn.dst in copied \
+                and abs(insn.imm) < 1 << 16:
+            # `r4 = r0 + 8` tested against 60: r0's bound is 52 (clang -mcpu=v2 and up
+            # rotate a loop so that its exit test compares such a sum)
+            source, plus = copied[insn.dst]
+            copied[insn.dst] = (source, plus + (insn.imm if insn.spec.op == "add"
+                                                else -insn.imm))
         elif written:
-            copied = {r: src for r, src in copied.items()
-                      if not (written >> r & 1 or written >> src & 1)}
+            # a copy whose source changes afterwards still bounds the value the source
+            # had, which is what a loop head widens: only the copy's own write ends it
+            copied = {r: ks for r, ks in copied.items() if not written >> r & 1}
     return tuple(tuple(sorted(f)) for f in found)
 
 
