@@ -12,8 +12,8 @@ import dataclasses
 from typing import Any, Callable
 
 from .asm import assemble, disassemble
-from .context import (SkbContext, SkMsgContext, SockAddrContext, SockContext, SockOpsContext,
-                      SockoptContext, XdpContext)
+from .context import (SkbContext, SkLookupContext, SkMsgContext, SockAddrContext,
+                      SockContext, SockOpsContext, SockoptContext, XdpContext)
 from .helpers import Clone, FibRequest, FibResult, Helper, Redirect
 from .errors import (AssembleError, BackendUnavailable, BpfError, BpfTrap, BudgetExceeded,
                      CallDepthExceeded, DecodeError, ElfError, HelperCallsExceeded,
@@ -31,6 +31,7 @@ from .coverage_report import Coverage
 __all__ = [
     "Program", "assemble", "disassemble", "compile", "verify", "VerifiedProgram", "MODES",
     "load_elf", "XdpContext", "SkbContext", "SockAddrContext", "SockContext", "SockOpsContext", "SkMsgContext", "SockoptContext",
+    "SkLookupContext",
     "Socket", "Helper", "Redirect", "Clone", "FibRequest",
     "FibResult",
     "engines", "DEFAULT_BUDGET", "Limits", "limits", "set_limits", "test_run", "TestRunResult",
@@ -78,8 +79,8 @@ def helper_ids(prog: Program, helpers: dict | None = None) -> dict:
                        f"{type(helpers).__name__}")
     else:
         given = helpers
-    from .helpers import KERNEL_SIGNATURES, signature_of
-    out = dict(KERNEL_SIGNATURES) if prog.env is not None else {}
+    from .helpers import kernel_signatures, signature_of
+    out = kernel_signatures(prog.context) if prog.env is not None else {}
     for hid, fn in given.items():
         out[hid] = signature_of(hid, fn, False)
     return out

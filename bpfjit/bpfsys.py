@@ -30,13 +30,14 @@ READ_ONLY_PROG = 1 << 7                 # BPF_F_RDONLY_PROG: programs only read 
 _ATTR_SIZE = 128                        # larger than every field used, zero-filled
 PROG_TYPES = {"socket_filter": 1, "sched_cls": 3, "sched_act": 4, "xdp": 6, "cgroup_skb": 8,
               "cgroup_sock": 9, "sock_ops": 13, "sk_msg": 16, "cgroup_sock_addr": 18,
-              "cgroup_sockopt": 25, "syscall": 31}
+              "cgroup_sockopt": 25, "sk_lookup": 30, "syscall": 31}
 # the kernel's enum bpf_attach_type for a cgroup sock, sock_addr or sockopt program's hook
 ATTACH_TYPES = {"sock_create": 2, "post_bind4": 12, "post_bind6": 13, "sock_release": 34,
                 "bind4": 8, "bind6": 9, "connect4": 10, "connect6": 11, "sendmsg4": 14,
                 "sendmsg6": 15, "recvmsg4": 19, "recvmsg6": 20, "getpeername4": 29,
                 "getpeername6": 30, "getsockname4": 31, "getsockname6": 32,
-                "getsockopt": 21, "setsockopt": 22, "ingress": 0, "egress": 1}
+                "getsockopt": 21, "setsockopt": 22, "ingress": 0, "egress": 1,
+                "sk_lookup": 36}
 _SLEEPABLE = 1 << 4                     # BPF_F_SLEEPABLE: syscall programs must be
 _LOG_SIZE = 1 << 20
 _EPERM, _ENOENT, _EINVAL, _ENOSPC = 1, 2, 22, 28
@@ -118,6 +119,8 @@ def prog_load(code: bytes, prog_type: str, name: str = "bpfjit",
     insns = ffi.from_buffer(code)
     license_text = ffi.new("char[]", b"GPL")
     flags = _SLEEPABLE if prog_type == "syscall" else 0
+    if prog_type == "sk_lookup":
+        attach = "sk_lookup"        # its one hook, which the kernel wants named
     btf_fd = _btf_load(function_btf(len(functions))) if functions else -1
     records = ffi.from_buffer(b"".join(struct.pack("<II", pc, 3 + i)
                                        for i, pc in enumerate(functions))) if functions else None

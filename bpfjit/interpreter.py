@@ -492,7 +492,8 @@ class Interpreter(TestRunnable):
         # the sockets its lookups return: a read-only region, for the programs that look
         self._sockets = prog.env.sockets.view() if prog.env is not None and (any(
             insn.kind is Kind.CALL and insn.imm in SOCKET_LOOKUPS for insn in prog.insns)
-            or any(m.spec.type in SOCKET_MAP_TYPES for m in self._maps)) else None
+            or any(m.spec.type in SOCKET_MAP_TYPES for m in self._maps)
+            or prog.context == "sk_lookup") else None     # (its `sk`: the socket picked)
         # ... and their struct bpf_tcp_sock, for the programs that ask for it
         self._tcp_sockets = prog.env.sockets.tcp_view() if self._sockets is not None and any(
             insn.kind is Kind.CALL and insn.imm == TCP_SOCK for insn in prog.insns) else None

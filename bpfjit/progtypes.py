@@ -3,12 +3,12 @@
 An object file says what kind of program each function is by the name of its
 section, as libbpf reads it: `xdp`, `tc`, `socket`, `kprobe/...`.  The type fixes
 the context the program is given in r1 and what its return value means.  bpfjit
-runs eight contexts: an XDP frame (`xdp`), a socket buffer (`skb`: socket filters
+runs nine contexts: an XDP frame (`xdp`), a socket buffer (`skb`: socket filters
 and tc), a socket address (`sock_addr`: cgroup sock_addr programs, whose attach type
 the section names too: `cgroup/connect4`), a socket (`sock`: cgroup sock programs,
 `cgroup/sock`, `cgroup/post_bind4`, ...), TCP socket operations (`sock_ops`), socket
 messages (`sk_msg`), socket options (`sockopt`: `cgroup/getsockopt`, `setsockopt`),
-and its own plain convention (`plain`: r1 = a buffer, r2 = its length) for code with
+socket lookups (`sk_lookup`), and its own plain convention (`plain`: r1 = a buffer, r2 = its length) for code with
 no program type, such as a global function in `.text`.  The other
 types are named so that the error says what a program is and why it cannot run.
 """
@@ -17,8 +17,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .context import (ATTACH_TYPES, SK_ACTIONS, SOCK_ADDR_RETURNS, SOCK_ATTACH_TYPES,
-                      SOCKOPT_ATTACH_TYPES, TC_ACTIONS, XDP_ACTIONS)
+from .context import (ATTACH_TYPES, SK_ACTIONS, SK_LOOKUP_RETURNS, SOCK_ADDR_RETURNS,
+                      SOCK_ATTACH_TYPES, SOCKOPT_ATTACH_TYPES, TC_ACTIONS, XDP_ACTIONS)
 from .errors import ElfError
 
 __all__ = ["ProgType", "PROG_TYPES", "section_type", "prog_type", "accepted_sections",
@@ -68,7 +68,7 @@ PROG_TYPES: dict[str, ProgType] = {t.name: t for t in (
     ProgType("tracing", 26, None, {}),
     ProgType("struct_ops", 27, None, {}),
     ProgType("lsm", 29, None, {}),
-    ProgType("sk_lookup", 30, None, {}),
+    ProgType("sk_lookup", 30, "sk_lookup", SK_LOOKUP_RETURNS),
     ProgType("syscall", 31, None, {}),
     ProgType("netfilter", 32, None, {}),
 )}
@@ -113,7 +113,7 @@ _SECTIONS: tuple[tuple[str, str, str], ...] = (
     ("cgroup/getpeername", "cgroup_sock_addr", "prefix"),
     ("cgroup/getsockname", "cgroup_sock_addr", "prefix"),
     ("struct_ops", "struct_ops", "sub"), ("struct_ops.s", "struct_ops", "sub"),
-    ("sk_lookup", "sk_lookup", "exact"), ("netfilter", "netfilter", "exact"),
+    ("sk_lookup", "sk_lookup", "sub"), ("netfilter", "netfilter", "exact"),
 )
 # older loaders (the kernel's samples/bpf, iproute2, early libbpf) took any section
 # that starts with these: SEC("xdp1"), SEC("xdp_redirect_map"), SEC("socket2")

@@ -179,6 +179,13 @@ class BpfTester:
         return bpfjit.SkMsgContext(data, **fields)
 
     @staticmethod
+    def sk_lookup(protocol: str = "tcp", **fields):
+        """An SkLookupContext (sk_lookup programs) for a new connection or datagram;
+        fields local=(address, port), remote=(...), ingress_ifindex=."""
+        import bpfjit
+        return bpfjit.SkLookupContext(protocol, **fields)
+
+    @staticmethod
     def sockopt(level: int, optname: int, optval=b"", **fields):
         """A SockoptContext (cgroup sockopt programs) for a getsockopt or setsockopt
         call; fields optlen=, retval=, socket=bpfjit.Socket(...)."""

@@ -100,6 +100,15 @@ def _outcome(prog, engine: str, frames: dict[str, bytes]):
                                      socket_cookie=7)
             results.append((name, fn(ctx), ctx.outcome(), None))
         return results, {name: _digest(m) for name, m in prog.maps.items()}
+    if prog.context == "sk_lookup":    # TCP and UDP, IPv4 and IPv6, to a few ports
+        for protocol in ("tcp", "udp"):
+            for local, remote in (("10.0.0.2", "10.0.0.1"), ("fd00::2", "fd00::1")):
+                for port in (53, 80, 443):
+                    ctx = bpfjit.SkLookupContext(protocol, local=(local, port),
+                                                 remote=(remote, 40000))
+                    results.append((f"{protocol}/{local}/{port}", fn(ctx), ctx.outcome(),
+                                    None))
+        return results, {name: _digest(m) for name, m in prog.maps.items()}
     if prog.context == "sock_ops":     # every op, an IPv4 and an IPv6 connection
         for family, local, remote in (("4", "10.0.0.2", "10.0.0.1"), ("6", "fd00::2", "fd00::1")):
             for op in range(16):

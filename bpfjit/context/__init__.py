@@ -5,7 +5,8 @@
 (`struct bpf_sock_addr` for cgroup sock_addr programs, bpfjit.SockAddrContext), "sock"
 (`struct bpf_sock` for cgroup sock programs, bpfjit.SockContext), "sock_ops" (`struct
 bpf_sock_ops`, bpfjit.SockOpsContext), "sk_msg" (`struct sk_msg_md`, bpfjit.SkMsgContext),
-"sockopt" (`struct bpf_sockopt`, bpfjit.SockoptContext), or None for bpfjit's
+"sockopt" (`struct bpf_sockopt`, bpfjit.SockoptContext), "sk_lookup" (`struct
+bpf_sk_lookup`, bpfjit.SkLookupContext), or None for bpfjit's
 plain convention (r1 = the buffer, r2 = its length).  The verifier reads
 each context's field table; the engines its block size and class.
 """
@@ -16,6 +17,7 @@ from .base import Field, PacketContext, copy_back, refuse_context
 from .skb import SKB_HEADER, TC_ACTIONS, SkbContext, frame_protocol, legacy_headers, net16
 from .sock import SOCK_ATTACH_TYPES, SockContext
 from .sock_addr import ATTACH_TYPES, SOCK_ADDR_RETURNS, SockAddrContext
+from .sk_lookup import SK_LOOKUP_RETURNS, SkLookupContext
 from .sk_msg import SK_ACTIONS, SkMsgContext
 from .sock_ops import SockOpsContext
 from .sockopt import SOCKOPT_ATTACH_TYPES, SockoptContext
@@ -28,14 +30,15 @@ __all__ = ["CONTEXTS", "Field", "PacketContext", "XdpContext", "SkbContext", "co
            "legacy_headers", "net16", "frame_protocol", "TunnelInfo", "SockAddrContext",
            "ATTACH_TYPES", "SOCK_ADDR_RETURNS", "SockContext", "SOCK_ATTACH_TYPES",
            "SockOpsContext", "SkMsgContext", "SK_ACTIONS", "SockoptContext",
-           "SOCKOPT_ATTACH_TYPES"]
+           "SOCKOPT_ATTACH_TYPES", "SkLookupContext", "SK_LOOKUP_RETURNS"]
 
 CONTEXTS: dict[str, type[PacketContext]] = {"xdp": XdpContext, "skb": SkbContext,
                                              "sock_addr": SockAddrContext,
                                              "sock": SockContext,
                                              "sock_ops": SockOpsContext,
                                              "sk_msg": SkMsgContext,
-                                             "sockopt": SockoptContext}
+                                             "sockopt": SockoptContext,
+                                             "sk_lookup": SkLookupContext}
 
 
 def packet_offsets(kind: str | None) -> tuple[int, int | None]:
@@ -58,6 +61,8 @@ def context_field(kind: str, offset: int, size: int, attach: str | None = None
     Pointer fields take exactly a 32-bit load; scalar fields a load of their size,
     or any load within them where the kernel allows narrow loads (`__sk_buff`)."""
     cls = CONTEXTS[kind]
+    if cls.ALIGNED_LOADS and offset % size:
+        return None
     allowed = cls.accessible(attach)
     for field in cls.FIELDS.values():
         if allowed is not None and field.name not in allowed:

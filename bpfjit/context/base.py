@@ -62,6 +62,7 @@ class PacketContext:
     # take it and how to build one, for the error when a program is given anything else
     PROGRAMS = USAGE = ""
     NARROW_LOADS = False             # may a load read part of a scalar field?
+    ALIGNED_LOADS = False            # must every load's offset be a multiple of its size?
     META_ROOM = 0                    # bytes for metadata at the end of the block
     metalen = 0                      # of which the program uses this many
     # where the block keeps the `struct bpf_sock` its `sk` field points at (the

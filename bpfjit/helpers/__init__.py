@@ -18,7 +18,7 @@ __all__ = ["KERNEL_HELPERS", "KERNEL_SIGNATURES", "HELPER_NAMES", "Helper", "Ker
            "TailCalled", "Redirect", "Clone", "FibRequest", "FibResult",
            "MAX_TAIL_CALLS",
            "ARG_KINDS", "RESULT_KINDS", "signature_of", "PACKET_CHANGERS", "changes_packet",
-           "SOCKET_LOOKUPS", "TCP_SOCK"]
+           "SOCKET_LOOKUPS", "TCP_SOCK", "kernel_signatures"]
 
 # the kernel's helpers that may be given a pointer into the packet (the kernel's
 # `pkt_access`: the map helpers that read a key or value, csum_diff, the socket
@@ -27,12 +27,20 @@ __all__ = ["KERNEL_HELPERS", "KERNEL_SIGNATURES", "HELPER_NAMES", "Helper", "Ker
 PACKET_ARGUMENTS = frozenset((1, 2, 3, 87, 28, 84, 85, 99))
 KERNEL_HELPERS: dict[int, KernelHelper] = {
     h.id: dataclasses.replace(h, signature=dataclasses.replace(
-        h.signature, packet_access=h.id in PACKET_ARGUMENTS))
+        h.signature, packet_access=h.id in PACKET_ARGUMENTS), variants=tuple(
+        (contexts, dataclasses.replace(s, packet_access=h.id in PACKET_ARGUMENTS))
+        for contexts, s in h.variants))
     for module in (maps, misc, trace, redirect, events, packet, tunnel, loops,
                    locks, timers, sockets, sockmsg, sockopts, storage, strings, snprintf)
     for h in module.HELPERS}
 HELPER_NAMES = {hid: h.name for hid, h in sorted(KERNEL_HELPERS.items())}
 KERNEL_SIGNATURES = {hid: h.signature for hid, h in KERNEL_HELPERS.items()}
+
+
+def kernel_signatures(context: str | None) -> dict[int, Signature]:
+    """The kernel's helper signatures as programs of `context` see them (a helper with
+    another prototype for that context has it)."""
+    return {hid: h.signature_for(context) for hid, h in KERNEL_HELPERS.items()}
 # the helpers that may resize the packet: JIT code reloads its length after calling them
 PACKET_CHANGERS = frozenset(hid for hid, h in KERNEL_HELPERS.items()
                             if h.signature.changes_packet)
@@ -57,10 +65,13 @@ def calls_helpers(prog) -> bool:
     return any(insn.kind in (Kind.CALL, Kind.CALL_BTF, Kind.CALLX) for insn in prog.insns)
 
 
-def signature_of(helper_id: int, fn: object, kernel: bool) -> Signature | None:
+def signature_of(helper_id: int, fn: object, kernel: bool,
+                 context: str | None = None) -> Signature | None:
     """What the verifier knows of helper `helper_id` bound to `fn`: a Helper's declared
-    signature, the kernel helper's when `fn` is the kernel's own (kernel=True and no
-    replacement), else None (arguments unchecked, any scalar returned)."""
+    signature, the kernel helper's (for programs of `context`) when `fn` is the kernel's
+    own (kernel=True and no replacement), else None (arguments unchecked, any scalar
+    returned)."""
     if isinstance(fn, Helper):
         return fn.signature
-    return KERNEL_SIGNATURES.get(helper_id) if kernel and fn is None else None
+    found = KERNEL_HELPERS.get(helper_id) if kernel and fn is None else None
+    return None if found is None else found.signature_for(context)

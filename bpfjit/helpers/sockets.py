@@ -1,8 +1,10 @@
 """Socket lookups: sk_lookup_tcp (84), sk_lookup_udp (85), sk_release (86),
 sk_fullsock (95), skc_lookup_tcp (99), over the sockets of the program's environment
 (`env.sockets`, bpfjit.sockets); sk_assign (124), which gives a tc program's packet
-to a socket (`SkbContext.assigned` after the run); and bind (64), with which a cgroup
-connect hook binds its socket to a source (`SockAddrContext.bound`).
+to a socket (`SkbContext.assigned` after the run), or picks an sk_lookup program's
+socket (`SkLookupContext.selected`: the kernel's bpf_sk_lookup_assign under the same
+id); and bind (64), with which a cgroup connect hook binds its socket to a source
+(`SockAddrContext.bound`).
 
 A lookup reads a `struct bpf_sock_tuple` (12 bytes for IPv4, 36 for IPv6; any other
 size finds nothing) and returns the address of the socket's `struct bpf_sock` in the
@@ -81,6 +83,8 @@ def _assign(call, ctx, sock, flags, *_) -> int:
     """As the kernel's bpf_sk_assign: -EINVAL for flags, -EOPNOTSUPP away from tc
     ingress (`SkbContext.ingress`), -ENETUNREACH for a socket of another namespace;
     else the packet is the socket's (`ctx.assigned`) and 0."""
+    if call.context_kind == "sk_lookup":
+        return _lookup_assign(call, sock, flags)
     if flags:
         return errno_result(errno.EINVAL)
     context = call.context
@@ -93,6 +97,40 @@ def _assign(call, ctx, sock, flags, *_) -> int:
     if found.netns is not None:
         return errno_result(errno.ENETUNREACH)
     context.assigned = found
+    return 0
+
+
+# bpf_sk_lookup_assign's flags, and the socket states it takes: a TCP listener, a UDP
+# socket not connected (TCP_CLOSE)
+_REPLACE, _NO_REUSEPORT = 1, 2
+_TCP_LISTEN, _TCP_CLOSE = 10, 7
+_IPPROTO = {"tcp": 6, "udp": 17}
+
+
+def _lookup_assign(call, sock: int, flags: int) -> int:
+    """As the kernel's bpf_sk_lookup_assign: the socket (or, for NULL, none) the lookup
+    picks (`SkLookupContext.selected`); -EINVAL for other flags than REPLACE and
+    NO_REUSEPORT, -ESOCKTNOSUPPORT for a TCP socket not listening or a UDP one
+    connected, -EPROTOTYPE for another protocol, -EAFNOSUPPORT for an IPv4 socket and
+    an IPv6 lookup (an IPv6 socket takes IPv4 lookups: bpfjit's are not v6-only),
+    -EEXIST when one is picked already and REPLACE is not given."""
+    if flags & ~(_REPLACE | _NO_REUSEPORT):
+        return errno_result(errno.EINVAL)
+    context = call.context
+    found = None
+    if sock:
+        found = call.socket_owner(sock)
+        if not isinstance(found, Socket):
+            raise HelperArgumentError(f"{sock:#x} is no socket of env.sockets")
+        if found.state != (_TCP_LISTEN if found.protocol == "tcp" else _TCP_CLOSE):
+            return errno_result(errno.ESOCKTNOSUPPORT)
+        if _IPPROTO[found.protocol] != context.protocol:
+            return errno_result(errno.EPROTOTYPE)
+        if found.family != context.family and found.family == _AF_INET:
+            return errno_result(errno.EAFNOSUPPORT)
+    if context.selected is not None and not flags & _REPLACE:
+        return errno_result(errno.EEXIST)
+    context.select(found, sock if found is not None else 0, bool(flags & _NO_REUSEPORT))
     return 0
 
 
@@ -156,5 +194,9 @@ HELPERS = [
     KernelHelper(124, "sk_assign", Signature(("ctx", "sock_common", "any"), "errno",
                                              contexts=frozenset(("skb",))), _assign,
                  "give the packet to a socket a lookup returned (tc ingress: "
-                 "SkbContext.assigned)"),
+                 "SkbContext.assigned); in sk_lookup programs, pick the socket "
+                 "(SkLookupContext.selected)",
+                 variants=((frozenset(("sk_lookup",)),
+                            Signature(("ctx", "sock_or_null", "any"), "errno",
+                                      contexts=frozenset(("sk_lookup",)))),)),
 ]

@@ -24,6 +24,8 @@ Argument kinds (one per register r1.. in order):
     timer_callback  a subprogram's address the timer in r1 calls back (map, key, value)
     sock_common  a socket (a lookup's, a socket map's, a context's `sk`; tested for NULL)
     sock_release the same, whose reference the helper gives back (bpf_sk_release)
+    sock_or_null a socket, or 0, or a socket or NULL that holds no reference (an sk_lookup
+                 context's `sk`)
     const_str    a NUL-terminated string of read-only data (.rodata), at a constant offset
 
 Result kinds: "scalar" (anything), "errno" (0 or a negative error), "map_value_or_null"
@@ -61,7 +63,7 @@ ARG_KINDS = frozenset(("map", "key", "value", "value_or_null", "value_out", "mem
                        "out", "out_or_null", "size",
                        "ctx", "ctx_or_null", "any", "ringbuf_mem", "callback", "callback_ctx",
                        "spin_lock", "timer", "timer_callback", "sock_common", "sock_release",
-                       "const_str"))
+                       "sock_or_null", "const_str"))
 RESULT_KINDS = frozenset(("scalar", "errno", "map_value_or_null", "ringbuf_mem_or_null",
                           "sock_or_null", "sock_common_or_null", "fullsock_or_null",
                           "tcp_sock_or_null"))
@@ -121,12 +123,22 @@ class Signature:
 @dataclass(frozen=True)
 class KernelHelper:
     """One of the kernel's helpers as bpfjit provides it.  `impl(call, r1..r5)` gets a
-    bpfjit.kernel.HelperCall (the run's memory, context, maps) and returns r0."""
+    bpfjit.kernel.HelperCall (the run's memory, context, maps) and returns r0.
+    `variants`: (contexts, signature) for the program contexts the kernel gives another
+    prototype under the same id (bpf_sk_assign of sk_lookup programs)."""
     id: int
     name: str
     signature: Signature
     impl: Callable = field(compare=False)
     doc: str = ""
+    variants: tuple[tuple[frozenset[str], Signature], ...] = ()
+
+    def signature_for(self, context: str | None) -> Signature:
+        """The signature programs of `context` call it with."""
+        for contexts, signature in self.variants:
+            if context in contexts:
+                return signature
+        return self.signature
 
 
 class Helper:

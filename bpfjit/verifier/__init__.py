@@ -177,7 +177,8 @@ def _signatures(prog: Program, helpers) -> dict:
     if isinstance(helpers, dict):
         return {hid: given if given is None or isinstance(given, Signature)
                 else signature_of(hid, given, False) for hid, given in helpers.items()}
-    return {hid: signature_of(hid, None, prog.env is not None) for hid in helpers}
+    return {hid: signature_of(hid, None, prog.env is not None, prog.context)
+            for hid in helpers}
 
 
 def _verify_timer_callback(prog: Program, call_pc: int, callback: int, index: int, mode: str,

@@ -279,8 +279,8 @@ class Analysis(AluRules, MemoryRules, BranchRules, CallRules, CallbackRules, Loc
         self.order = order                  # subprograms, callers before callees
         self.helpers = helpers            # id -> Signature | None; None: any id is accepted
         if helpers is None and prog.env is not None:   # still, the kernel's are known
-            from ..helpers import KERNEL_SIGNATURES
-            self.signatures = KERNEL_SIGNATURES
+            from ..helpers import kernel_signatures
+            self.signatures = kernel_signatures(prog.context)
         else:
             self.signatures = helpers or {}
         self.mode = mode

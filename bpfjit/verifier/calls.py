@@ -121,7 +121,7 @@ class CallRules:
                                   + f", not {arg.describe()}")
             elif kind == "const_str":
                 self._constant_string(pc, name, reg, arg)
-            elif kind in ("sock_common", "sock_release") or (
+            elif kind in ("sock_common", "sock_release", "sock_or_null") or (
                     kind == "value" and handle is not None and self._socket_maps(handle)):
                 # (a socket map's update takes a socket as its value, as in the kernel)
                 released = self._socket_argument(pc, name, reg, kind, arg, st) or released

@@ -27,8 +27,8 @@ from __future__ import annotations
 
 from ..context.tcp_sock import TCP_SOCK_FIELDS
 from ..isa import Kind
-from .domain import (NULLABLE, SOCK_COMMON, SOCK_COMMON_OR_NULL, SOCKET, SOCKET_OR_NULL, SOCKETS,
-                     TCP_SOCK, TCP_SOCK_OR_NULL, Value, scalar)
+from .domain import (NULLABLE, SCALAR, SOCK_COMMON, SOCK_COMMON_OR_NULL, SOCKET,
+                     SOCKET_OR_NULL, SOCKETS, TCP_SOCK, TCP_SOCK_OR_NULL, Value, scalar)
 from .state import State
 
 __all__ = ["SocketRules", "SOCKET_FIELDS", "readable_socket_field"]
@@ -110,7 +110,13 @@ class SocketRules:
     def _socket_argument(self, pc: int, name: str, reg: int, kind: str, arg: Value,
                          st: State) -> int:
         """A socket argument: "sock_common" any socket (tested for NULL), "sock_release"
-        one holding a reference the path holds; the reference released (0: none)."""
+        one holding a reference the path holds, "sock_or_null" a socket, NULL, or a
+        socket or NULL that holds no reference (the kernel's ARG_PTR_TO_SOCKET_OR_NULL:
+        an sk_lookup context's `sk`; a lookup's untested result is refused); the
+        reference released (0: none)."""
+        if kind == "sock_or_null" and ((arg.kind == SCALAR and arg.is_const and arg.umin == 0)
+                                       or (arg.kind == SOCKET_OR_NULL and arg.ref <= 0)):
+            return 0
         if arg.kind not in (SOCKET, SOCK_COMMON):
             why = " or NULL: compare it with 0 first" if arg.kind in SOCKETS else ""
             self.fail(pc, f"{name} takes a socket a lookup returned in r{reg}, not "
