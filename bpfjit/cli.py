@@ -196,6 +196,11 @@ def cmd_helpers(args) -> int:
             ", ".join(sorted(sig.contexts)) if sig.contexts else "all"
         args_text = ", ".join(sig.args) or "-"
         note = helper.doc + (" (moves packet pointers)" if sig.changes_packet else "")
+        for contexts, variant in helper.variants:   # another prototype, as the kernel's
+            hooks = f" at {', '.join(sorted(variant.attach_types))}" \
+                if variant.attach_types else ""
+            note += (f"; {', '.join(sorted(contexts))} programs{hooks}: "
+                     f"({', '.join(variant.args)})")
         if args.markdown:
             print(f"| {hid} | `bpf_{helper.name}` | {args_text} | {result} | {who} | {note} |")
         else:

@@ -93,7 +93,8 @@ class SkbContext(PacketContext):
     `.assigned` the socket bpf_sk_assign gave the packet (only at tc ingress:
     `ingress=False` makes it a packet leaving, as the kernel's egress hook sees it).
     `socket` is the bpfjit.Socket the packet belongs to, which `sk` points at (a
-    sock_common: tested for NULL first), None for none (NULL).
+    sock_common: tested for NULL first), None for none (NULL); `netns_cookie` the
+    cookie of its device's network namespace, what bpf_get_netns_cookie returns.
     """
 
     HEADER = SKB_HEADER
@@ -108,8 +109,9 @@ class SkbContext(PacketContext):
                  hash: int = 0, vlan_tci: int | None = None, vlan_proto: int = 0,
                  queue_mapping: int = 0, tc_index: int = 0, tc_classid: int = 0,
                  pkt_type: int = 0, tstamp: int = 0, cb: tuple[int, ...] = (0,) * 5,
-                 ingress: bool = True, socket=None):
+                 ingress: bool = True, socket=None, netns_cookie: int = 1):
         super().__init__(packet)
+        self.netns_cookie = netns_cookie
         if protocol is None:
             protocol = int.from_bytes(self.buffer[self.HEADER + 12:self.HEADER + 14], "little") \
                 if len(self) >= 14 else 0

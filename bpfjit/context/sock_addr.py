@@ -21,8 +21,8 @@ from ..errors import BpfError
 from ..memory import SOCKET_BYTES
 from .base import SOCKET_SPAN, Field
 from .sock import pack_bpf_sock
-from .socket import (AF_INET, AF_INET6, SOCK_STREAM, SocketContext, connection_ends,
-                     socket_address)
+from .socket import (AF_INET, AF_INET6, SOCK_STREAM, SocketContext, SocketOptions,
+                     connection_ends, socket_address)
 
 TCP_CLOSE = 7
 
@@ -61,7 +61,7 @@ def _attach_fields(attach: str) -> tuple[set[str], set[str]]:
     return _ALWAYS | writable, writable
 
 
-class SockAddrContext(SocketContext):
+class SockAddrContext(SocketOptions, SocketContext):
     """What a cgroup sock_addr program sees: `fn(SockAddrContext("10.0.0.1", 80))`
     returns 1 to let the call through, 0 to refuse it; afterwards `.address`, `.port`
     and `.msg_src` hold what the program left (the rewritten destination).
@@ -75,7 +75,8 @@ class SockAddrContext(SocketContext):
     or `socket`, a bpfjit.Socket `sk` shows instead (and an sk_storage map keeps its
     value under; without one, under the context).
     After a connect hook's run, `bound` is the (address, port) bpf_bind bound the
-    socket to, or None."""
+    socket to, or None.  `options` (by (level, optname)) are the socket's options
+    bpf_setsockopt and bpf_getsockopt reach, as on a SockOpsContext."""
 
     HEADER = SOCK_ADDR_HEADER
     SOCKET_AT = SOCK_ADDR_SIZE
@@ -91,8 +92,10 @@ class SockAddrContext(SocketContext):
 
     def __init__(self, address="0.0.0.0", port: int = 0, *, type: int = SOCK_STREAM,
                  protocol: int | None = None, msg_src=None, socket_cookie: int = 1,
-                 netns_cookie: int = 1, local=None, socket=None):
+                 netns_cookie: int = 1, local=None, socket=None, options: dict | None = None,
+                 congestion_algorithms: tuple[str, ...] = ("reno", "cubic")):
         super().__init__(type, protocol, socket_cookie, netns_cookie)
+        self.keep_options(options, congestion_algorithms)
         text = address if isinstance(address, (bytes, bytearray)) else str(address)
         self.family = AF_INET6 if (len(text) == 16 if isinstance(text, (bytes, bytearray))
                                    else ":" in text) else AF_INET
@@ -132,6 +135,7 @@ class SockAddrContext(SocketContext):
     def write_fields(self) -> None:
         super().write_fields()
         self.bound = None
+        self.reset_options()
         block = self.buffer
         struct.pack_into("<I", block, 0, self.family)
         if self.family == AF_INET:

@@ -24,7 +24,7 @@ import struct
 from ..errors import BpfError
 from .base import SOCKET_SPAN, Field
 from .tcp_sock import TCP_SOCK_FIELDS, pack_tcp_sock
-from .socket import AF_INET, SOCK_STREAM, SocketContext, connection_ends
+from .socket import AF_INET, SOCK_STREAM, SocketContext, SocketOptions, connection_ends
 
 __all__ = ["SockOpsContext", "SOCK_OPS_HEADER", "TCP_FIELDS", "ALL_CB_FLAGS"]
 
@@ -58,7 +58,7 @@ def _fields() -> dict[str, Field]:
     return {f.name: f for f in fields}
 
 
-class SockOpsContext(SocketContext):
+class SockOpsContext(SocketOptions, SocketContext):
     """What a sock_ops program sees: `fn(SockOpsContext(op, local=("10.0.0.2", 80),
     remote=("10.0.0.1", 40000)))` returns 0 or 1; afterwards `.reply`, `.sk_txhash`,
     `.cb_flags` (what bpf_sock_ops_cb_flags_set left) and `.options` (the socket options
@@ -99,9 +99,7 @@ class SockOpsContext(SocketContext):
         self.is_fullsock = is_fullsock
         self.tcp = {name: tcp.get(name, 0) for name in TCP_FIELDS + tuple(_U64)}
         self.cb_flags = self.tcp["bpf_sock_ops_cb_flags"]
-        self.initial_options = dict(options or {})
-        self.options = dict(self.initial_options)
-        self.congestion_algorithms = tuple(congestion_algorithms)
+        self.keep_options(options, congestion_algorithms)
         self.reply = self.args[0]
         self.sk_txhash = 0
         if socket is None:          # the connection, as a socket a socket map may hold
@@ -121,7 +119,7 @@ class SockOpsContext(SocketContext):
     def write_fields(self) -> None:
         super().write_fields()
         block = self.buffer
-        self.options = dict(self.initial_options)      # a run starts from the socket's
+        self.reset_options()
         self.cb_flags = self.tcp["bpf_sock_ops_cb_flags"]
         struct.pack_into("<I4I", block, 0, self.op & 0xFFFFFFFF,
                          *(a & 0xFFFFFFFF for a in self.args[:4]))

@@ -10,7 +10,7 @@ import ipaddress
 from ..errors import BpfError
 from .base import PacketContext
 
-__all__ = ["SocketContext", "socket_address", "address_family", "connection_ends", "AF_INET",
+__all__ = ["SocketContext", "SocketOptions", "socket_address", "address_family", "connection_ends", "AF_INET",
            "AF_INET6", "SOCK_STREAM", "SOCK_DGRAM", "IPPROTO_TCP", "IPPROTO_UDP"]
 
 AF_INET, AF_INET6 = 2, 10
@@ -59,6 +59,24 @@ def connection_ends(local, remote) -> tuple[int, bytes, int, bytes, int]:
         if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 0xFFFF:
             raise BpfError(f"the {name} port is 0-65535, got {port!r}")
     return family, local_raw, local_port, remote_raw, remote_port
+
+
+class SocketOptions:
+    """A context whose socket bpf_setsockopt and bpf_getsockopt reach: `options`, the
+    options set, by (level, optname), start each run as `initial_options`;
+    `congestion_algorithms` the TCP_CONGESTION names setsockopt may choose
+    (bpfjit.helpers.sockopts)."""
+
+    is_fullsock = 1
+
+    def keep_options(self, options: dict | None, congestion_algorithms) -> None:
+        self.initial_options = dict(options or {})
+        self.options = dict(self.initial_options)
+        self.congestion_algorithms = tuple(congestion_algorithms)
+
+    def reset_options(self) -> None:
+        """A run starts from the socket's options as given."""
+        self.options = dict(self.initial_options)
 
 
 class SocketContext(PacketContext):

@@ -19,6 +19,7 @@ import struct
 
 from ..errors import BpfError
 from .base import SOCKET_SPAN, Field, PacketContext
+from .socket import SocketOptions
 
 __all__ = ["SockoptContext", "SOCKOPT_HEADER", "SOCKOPT_ATTACH_TYPES"]
 
@@ -39,7 +40,7 @@ def _int32(name: str, value) -> int:
     return value
 
 
-class SockoptContext(PacketContext):
+class SockoptContext(SocketOptions, PacketContext):
     """What a cgroup sockopt program sees: `fn(SockoptContext(0, 80, optval=bytes(16)))`
     returns 1 to let the call go on, 0 to fail it with EPERM; afterwards `.optval` (the
     option's value as the program left it, `.optlen` bytes of it), `.optlen`,
@@ -50,7 +51,8 @@ class SockoptContext(PacketContext):
     hands at most a page of a longer value, with optlen as the process gave it);
     `retval` getsockopt's result so far (0, or a negative errno); `socket` the
     bpfjit.Socket `sk` shows (default: an unconnected TCP socket); `netns_cookie` what
-    bpf_get_netns_cookie returns."""
+    bpf_get_netns_cookie returns; `options` the socket's options a setsockopt hook's
+    bpf_setsockopt and bpf_getsockopt reach (by (level, optname))."""
 
     HEADER = SOCKOPT_HEADER
     SOCKET_AT = SOCKOPT_SIZE
@@ -61,8 +63,10 @@ class SockoptContext(PacketContext):
 
     def __init__(self, level: int, optname: int, optval: bytes | bytearray | memoryview = b"",
                  *, optlen: int | None = None, retval: int = 0, socket=None,
-                 netns_cookie: int = 1):
+                 netns_cookie: int = 1, options: dict | None = None,
+                 congestion_algorithms: tuple[str, ...] = ("reno", "cubic")):
         super().__init__(optval)
+        self.keep_options(options, congestion_algorithms)
         self.level, self.optname = _int32("level", level), _int32("optname", optname)
         self.optlen = _int32("optlen", len(self) if optlen is None else optlen)
         self.retval = _int32("retval", retval)
@@ -80,6 +84,7 @@ class SockoptContext(PacketContext):
 
     def write_fields(self) -> None:
         self.buffer[:self.HEADER] = bytes(self.HEADER)
+        self.reset_options()
         self.level, self.optname, self.optlen, self.retval = self.initial
         _SCALARS.pack_into(self.buffer, 24, *self.initial)
 

@@ -25,11 +25,37 @@ __all__ = ["KERNEL_HELPERS", "KERNEL_SIGNATURES", "HELPER_NAMES", "Helper", "Ker
 # lookups' tuple); every other refuses one, "helper access to the packet is not
 # allowed" (measured against Linux 6.18: tests/test_packet_arguments.py)
 PACKET_ARGUMENTS = frozenset((1, 2, 3, 87, 28, 84, 85, 99))
+# the program types the kernel gives these helpers, where they are fewer than their
+# contexts' (measured against Linux 6.18 for every helper and program type:
+# tests/test_helper_availability.py): the socket buffer's helpers are tc's, not socket
+# filters' or cgroup_skb's; redirect, csum_diff and fib_lookup are tc's and XDP's.
+# bpfjit's own plain programs (no kernel type) keep the helpers that need no context.
+_TC = frozenset(("sched_cls", "sched_act"))
+_TC_XDP = _TC | {"xdp"}
+_LOOKERS = _TC_XDP | {"cgroup_skb", "cgroup_sock_addr"}
+KERNEL_PROGRAM_TYPES = {
+    **{hid: _TC for hid in (9, 10, 11, 13, 18, 19, 20, 21, 31, 32, 34, 38, 39, 40, 41, 43,
+                            48, 50, 152, 155)},
+    23: _TC_XDP | {"plain"}, 28: _TC_XDP | {"plain"}, 69: _TC_XDP,
+    84: _LOOKERS, 85: _LOOKERS, 99: _LOOKERS, 86: _LOOKERS | {"sk_lookup"},
+    97: _TC | {"cgroup_skb"}, 124: _TC,
+    160: _TC_XDP | {"plain", "socket_filter", "cgroup_skb", "cgroup_sock", "cgroup_sock_addr",
+                    "sock_ops", "sk_msg", "sk_lookup"},
+}
+
+
+def _as_the_kernel(hid: int, signature: Signature, variant: bool = False) -> Signature:
+    """The signature with the kernel's pkt_access and, unless a context's own prototype
+    (a variant), its program types."""
+    types = signature.prog_types if variant else \
+        KERNEL_PROGRAM_TYPES.get(hid, signature.prog_types)
+    return dataclasses.replace(signature, packet_access=hid in PACKET_ARGUMENTS,
+                               prog_types=types)
+
+
 KERNEL_HELPERS: dict[int, KernelHelper] = {
-    h.id: dataclasses.replace(h, signature=dataclasses.replace(
-        h.signature, packet_access=h.id in PACKET_ARGUMENTS), variants=tuple(
-        (contexts, dataclasses.replace(s, packet_access=h.id in PACKET_ARGUMENTS))
-        for contexts, s in h.variants))
+    h.id: dataclasses.replace(h, signature=_as_the_kernel(h.id, h.signature), variants=tuple(
+        (contexts, _as_the_kernel(h.id, s, True)) for contexts, s in h.variants))
     for module in (maps, misc, trace, redirect, events, packet, tunnel, loops,
                    locks, timers, sockets, sockmsg, sockopts, storage, strings, snprintf)
     for h in module.HELPERS}

@@ -82,8 +82,9 @@ def _socket_cookie(call, *_) -> int:
 
 
 def _netns_cookie(call, r1, *_) -> int:
-    """The cookie of the socket's network namespace (the context's `netns_cookie`); for
-    NULL, the initial namespace's (env.init_netns_cookie), as the kernel gives."""
+    """The cookie of the socket's network namespace (the context's `netns_cookie`; a
+    socket buffer's: its device's); for NULL, the initial namespace's
+    (env.init_netns_cookie), as the kernel gives."""
     cookie = call.env.init_netns_cookie if r1 == 0 else call.context.netns_cookie
     return cookie & 0xFFFFFFFFFFFFFFFF
 
@@ -125,7 +126,7 @@ HELPERS = [
     KernelHelper(122, "get_netns_cookie",
                  Signature(("ctx_or_null",), contexts=frozenset({"sock_addr", "sock",
                                                                  "sockopt", "sock_ops",
-                                                                 "sk_msg"})),
+                                                                 "sk_msg", "skb"})),
                  _netns_cookie, "the socket's network namespace's cookie (the context's "
                  "netns_cookie; for NULL, env.init_netns_cookie)"),
     KernelHelper(34, "get_hash_recalc", Signature(("ctx",), (0, 0xFFFFFFFF),

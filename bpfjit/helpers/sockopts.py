@@ -1,6 +1,9 @@
 """A sock_ops program's tuning of its connection: setsockopt (49), getsockopt (57) and
 sock_ops_cb_flags_set (59), on a bpfjit.SockOpsContext; and its socket put into a socket
-map: sock_map_update (53), sock_hash_update (70).
+map: sock_map_update (53), sock_hash_update (70).  The kernel gives setsockopt and
+getsockopt to cgroup sock_addr programs too (every hook) and to cgroup sockopt programs
+at the setsockopt hook (given the context's socket, `ctx->sk`, rather than the
+context): their contexts keep `options` the same way.
 
 The options a program may set are the kernel's list for BPF (net/core/filter.c:
 sol_socket_sockopt, sol_tcp_sockopt, sol_ip_sockopt, sol_ipv6_sockopt), each an int
@@ -124,14 +127,23 @@ def _map_update(call, ctx, handle, key, flags, *_) -> int:
 
 
 _SOCK_OPS = frozenset(("sock_ops",))
+# (setsockopt, getsockopt: the kernel's ctx, level, optname, optval, optlen)
+_SET, _GET = ("ctx", "any", "any", "mem", "size"), ("ctx", "any", "any", "out", "size")
+# ... and a sockopt program's: the socket (ctx->sk) in place of the context
+_SK_SET, _SK_GET = ("sock_common",) + _SET[1:], ("sock_common",) + _GET[1:]
+_OPTION_CONTEXTS = frozenset(("sock_ops", "sock_addr"))
+_SOCKOPT, _SETSOCKOPT_HOOK = frozenset(("sockopt",)), frozenset(("setsockopt",))
 
 HELPERS = [
-    KernelHelper(49, "setsockopt", Signature(("ctx", "any", "any", "mem", "size"), "errno",
-                                             contexts=_SOCK_OPS), _setsockopt,
-                 "set a socket option the kernel lets BPF set (ctx.options)"),
-    KernelHelper(57, "getsockopt", Signature(("ctx", "any", "any", "out", "size"), "errno",
-                                             contexts=_SOCK_OPS), _getsockopt,
-                 "read a socket option back (ctx.options; the buffer zeroed on error)"),
+    KernelHelper(49, "setsockopt", Signature(_SET, "errno", contexts=_OPTION_CONTEXTS),
+                 _setsockopt, "set a socket option the kernel lets BPF set (ctx.options)",
+                 variants=((_SOCKOPT, Signature(_SK_SET, "errno", contexts=_SOCKOPT,
+                                                attach_types=_SETSOCKOPT_HOOK)),)),
+    KernelHelper(57, "getsockopt", Signature(_GET, "errno", contexts=_OPTION_CONTEXTS),
+                 _getsockopt, "read a socket option back (ctx.options; the buffer zeroed "
+                              "on error)",
+                 variants=((_SOCKOPT, Signature(_SK_GET, "errno", contexts=_SOCKOPT,
+                                                attach_types=_SETSOCKOPT_HOOK)),)),
     KernelHelper(59, "sock_ops_cb_flags_set", Signature(("ctx", "any"), "scalar",
                                                         contexts=_SOCK_OPS), _cb_flags_set,
                  "ask for sock_ops callbacks (ctx.cb_flags); the flags it lacks"),

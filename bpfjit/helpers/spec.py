@@ -97,6 +97,21 @@ class Signature:
     formats: tuple[int, int] | None = None
     packet_access: bool = True
 
+    def refusal(self, name: str, context: str | None, prog_type: str | None,
+                attach: str | None) -> str | None:
+        """Why programs of `prog_type` (of `context`, and hook `attach`) may not call the
+        helper `name` with this signature; None when they may."""
+        if self.contexts is not None and context not in self.contexts:
+            return (f"{name} is not available to {prog_type} programs (only "
+                    f"{', '.join(sorted(self.contexts))})")
+        if self.prog_types is not None and prog_type not in self.prog_types:
+            return (f"{name} is not available to {prog_type} programs (only "
+                    f"{', '.join(sorted(self.prog_types))})")
+        if self.attach_types is not None and attach not in self.attach_types:
+            return (f"{name} is available to {', '.join(sorted(self.attach_types))} hooks "
+                    f"only, not {attach or prog_type}")
+        return None
+
     def __post_init__(self) -> None:
         if len(self.args) > 5 or any(a not in ARG_KINDS for a in self.args):
             raise BpfError(f"helper arguments are up to 5 of {', '.join(sorted(ARG_KINDS))}; "

@@ -13,8 +13,9 @@ from .spec import KernelHelper, Signature, errno_result
 __all__ = ["HELPERS"]
 
 # the programs the kernel gives the two helpers (measured against Linux 6.18: tc,
-# cgroup_skb, sock_addr, sock_ops, sk_msg and sockopt programs; not XDP, socket filters
-# or cgroup sock programs, whose storage_get takes the context instead)
+# cgroup_skb, sock_addr, sock_ops, sk_msg and sockopt programs; not XDP or socket
+# filters; cgroup sock programs have storage_get alone, with their context, a socket,
+# as its socket: _CONTEXT_SOCKET)
 _PROGRAMS = frozenset(("sched_cls", "sched_act", "cgroup_skb", "cgroup_sock_addr", "sock_ops",
                        "sk_msg", "cgroup_sockopt"))
 _MAPS = frozenset((SK_STORAGE,))
@@ -25,7 +26,7 @@ def _get(call, handle, sock, init, flags, *_) -> int:
     and flags say BPF_SK_STORAGE_GET_F_CREATE; NULL for other flags, for no value, and
     when no more sockets may hold one."""
     index, storage = call.the_map(handle)
-    owner = call.socket_owner(sock)
+    owner = call.context if call.context_kind == "sock" else call.socket_owner(sock)
     if flags & ~GET_F_CREATE:
         return 0
     slot = storage.slot_of(owner)
@@ -51,7 +52,11 @@ HELPERS = [
                  Signature(("map", "sock_common", "value_or_null", "any"), "map_value_or_null",
                            prog_types=_PROGRAMS, map_types=_MAPS), _get,
                  "the value a socket keeps in an sk_storage map, made from r3 (or zeros) "
-                 "with flags 1 when it has none; else 0"),
+                 "with flags 1 when it has none; else 0",
+                 variants=((frozenset(("sock",)),
+                            Signature(("map", "ctx", "value_or_null", "any"),
+                                      "map_value_or_null", contexts=frozenset(("sock",)),
+                                      map_types=_MAPS)),)),
     KernelHelper(108, "sk_storage_delete",
                  Signature(("map", "sock_common"), "errno", prog_types=_PROGRAMS,
                            map_types=_MAPS), _delete,

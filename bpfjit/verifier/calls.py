@@ -86,15 +86,9 @@ class CallRules:
         """Check r1.. against the signature's kinds, as the kernel does; mark the stack a
         helper writes as written; r0's value afterwards."""
         name = HELPER_NAMES.get(helper, f"helper {helper}")
-        if signature.contexts is not None and self.context not in signature.contexts:
-            self.fail(pc, f"{name} is not available to {self.prog_type} programs (only "
-                          f"{', '.join(sorted(signature.contexts))})")
-        if signature.prog_types is not None and self.prog_type not in signature.prog_types:
-            self.fail(pc, f"{name} is not available to {self.prog_type} programs (only "
-                          f"{', '.join(sorted(signature.prog_types))})")
-        if signature.attach_types is not None and self.attach_type not in signature.attach_types:
-            self.fail(pc, f"{name} is available to {', '.join(sorted(signature.attach_types))} "
-                          f"hooks only, not {self.attach_type or self.prog_type}")
+        why = signature.refusal(name, self.context, self.prog_type, self.attach_type)
+        if why is not None:
+            self.fail(pc, why)
         handle = lock = timer_maps = None
         released = 0
         outputs = []
