@@ -180,3 +180,75 @@ def test_a_cgroup_sock_program_keeps_storage_for_its_socket(engine):
                                 "sock_create")
         finally:
             bpfsys.close(fd)
+
+
+# ---- map lookups: which maps each program type may look up --------------------------------
+
+# (type, key size, value size, max entries, flags) of each kind of map bpfjit has that a
+# lookup takes or refuses: hash and array kinds, LPM, redirect targets, socket maps,
+# queues and a ring buffer
+MAP_KINDS = [(1, 4, 8, 4, 0), (2, 4, 8, 4, 0), (5, 4, 8, 4, 0), (6, 4, 8, 4, 0), (9, 4, 8, 4, 0),
+             (10, 4, 8, 4, 0), (11, 8, 8, 4, 1), (14, 4, 4, 4, 0), (15, 4, 8, 4, 0),
+             (16, 4, 4, 4, 0), (17, 4, 4, 4, 0), (18, 4, 8, 4, 0), (25, 4, 4, 4, 0),
+             (22, 0, 8, 4, 0), (23, 0, 8, 4, 0), (27, 0, 0, 4096, 0)]
+LOOKUP = """
+    stdw [%r10-8], 0
+    mov %r2, %r10
+    add %r2, -8
+    lddw %r1, map_by_fd(0)
+    call 1
+    jeq %r0, 0, +2
+    {release}
+    mov %r0, 1
+    exit
+"""
+
+
+def test_map_lookups_as_the_kernel_allows():
+    if not KERNEL:
+        pytest.skip("the kernel engine is not available here (root or CAP_BPF)")
+    from bpfjit.backends.kerneljit import _with_map_fds
+    differ = []
+    for map_type, key, value, entries, flags in MAP_KINDS:
+        the_map = make_map(MapSpec("m", map_type, key, value, entries, flags=flags))
+        # a socket map's lookup holds a reference, given back
+        release = "mov %r1, %r0\n    call 86" if map_type in (15, 18) else "ja +0"
+        for prog_type, attach in TYPES:
+            prog = bpfjit.Program(bpfjit.assemble(LOOKUP.format(release=release)).insns,
+                                  env=KernelEnv(MapTable([the_map])),
+                                  context=PROG_TYPES[prog_type].context,
+                                  prog_type=prog_type, attach_type=attach)
+            try:
+                bpfjit.verify(prog, helpers=bpfjit.helper_ids(prog), cache=False)
+                mine = True
+            except bpfjit.VerifierError:
+                mine = False
+            fd = bpfsys.map_create(map_type, key, value, entries, flags=flags)
+            try:
+                theirs = kernel_loads(_with_map_fds(prog.to_bytes(), [fd]), prog_type, attach)
+            finally:
+                bpfsys.close(fd)
+            if mine != theirs:
+                differ.append((the_map.spec.type_name, prog_type, attach, mine))
+    assert differ == []
+
+
+def test_return_values_as_the_kernel_checks_them():
+    # each type and hook's exit range (xdp, tc, socket filters, sock_ops, sk_msg: any;
+    # cgroup programs 0 or 1, cgroup_skb egress 0-3, bind 0-3, ...)
+    if not KERNEL:
+        pytest.skip("the kernel engine is not available here (root or CAP_BPF)")
+    differ = []
+    for prog_type, attach in TYPES:
+        for r0 in (-1, 0, 1, 2, 3, 4, 7):
+            prog = bpfjit.Program(bpfjit.assemble(f"mov %r0, {r0}\nexit").insns,
+                                  context=PROG_TYPES[prog_type].context,
+                                  prog_type=prog_type, attach_type=attach)
+            try:
+                bpfjit.verify(prog, cache=False)
+                mine = True
+            except bpfjit.VerifierError:
+                mine = False
+            if mine != kernel_loads(prog.to_bytes(), prog_type, attach):
+                differ.append((prog_type, attach, r0, mine))
+    assert differ == []
