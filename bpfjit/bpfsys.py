@@ -37,7 +37,7 @@ ATTACH_TYPES = {"sock_create": 2, "post_bind4": 12, "post_bind6": 13, "sock_rele
                 "sendmsg6": 15, "recvmsg4": 19, "recvmsg6": 20, "getpeername4": 29,
                 "getpeername6": 30, "getsockname4": 31, "getsockname6": 32,
                 "getsockopt": 21, "setsockopt": 22, "ingress": 0, "egress": 1,
-                "sk_lookup": 36}
+                "sk_lookup": 36, "devmap": 33, "cpumap": 35}
 _SLEEPABLE = 1 << 4                     # BPF_F_SLEEPABLE: syscall programs must be
 _LOG_SIZE = 1 << 20
 _EPERM, _ENOENT, _EINVAL, _ENOSPC = 1, 2, 22, 28

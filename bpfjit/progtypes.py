@@ -154,7 +154,12 @@ def section_type(section: str) -> ProgType:
 def attach_type(section: str | None) -> str | None:
     """The attach type a section names for a cgroup sock_addr, sock or sockopt program
     (`cgroup/connect4` -> "connect4", `cgroup/sock` -> "sock_create",
-    `cgroup/getsockopt` -> "getsockopt"), as libbpf reads it; None for other sections."""
+    `cgroup/getsockopt` -> "getsockopt"), or an XDP program of a device or CPU map
+    (`xdp/devmap` -> "devmap", `xdp/cpumap`), as libbpf reads it; None for other
+    sections."""
+    if section is not None and section.split("/")[:1] in (["xdp"], ["xdp.frags"]):
+        hook = section.split("/")[1:2]
+        return hook[0] if hook in (["devmap"], ["cpumap"]) else None
     if section is not None and section.split("/")[:1] == ["cgroup_skb"]:
         hook = section.split("/")[1:2]       # cgroup_skb/ingress, cgroup_skb/egress
         return hook[0] if hook in (["ingress"], ["egress"]) else None

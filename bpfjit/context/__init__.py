@@ -52,26 +52,30 @@ def packet_offsets(kind: str | None) -> tuple[int, int | None]:
     return -cls.HEADER, meta
 
 
-def context_field(kind: str, offset: int, size: int, attach: str | None = None
-                  ) -> tuple[Field, int, int] | None:
+def context_field(kind: str, offset: int, size: int, attach: str | None = None,
+                  prog_type: str | None = None) -> tuple[Field, int, int] | None:
     """The field an access of `size` bytes at `offset` of context `kind` reads, with
     the offset and size of the rewritten access in the block; None if none does (or
-    the program's attach type may not touch it).
+    the program's attach type, or type, may not touch it).
 
     Pointer fields take exactly a 32-bit load; scalar fields a load of their size,
-    or any load within them where the kernel allows narrow loads (`__sk_buff`)."""
+    or any load within them (within `narrow_bytes` of them) where the kernel allows
+    narrow loads (`__sk_buff`); every access at a multiple of its size."""
     cls = CONTEXTS[kind]
     if cls.ALIGNED_LOADS and offset % size:
         return None
-    allowed = cls.accessible(attach)
+    allowed = cls.accessible(attach, prog_type)
     for field in cls.FIELDS.values():
         if allowed is not None and field.name not in allowed:
             continue
-        narrow = cls.narrow(field.name)
         if field.kind != "scalar":
             if offset == field.offset and size == field.size:
                 return field, field.slot, 8
-        elif (offset == field.offset and size == field.size) or (
-                narrow and field.offset <= offset and offset + size <= field.offset + field.size):
+            continue
+        reach = field.size if field.narrow_bytes is None else field.narrow_bytes
+        if (offset == field.offset and size == field.size) or (
+                cls.narrow(field.name) and field.offset <= offset
+                and offset + size <= field.offset + reach
+                and (offset == field.offset or not field.narrow_start)):
             return field, field.slot + offset - field.offset, size
     return None

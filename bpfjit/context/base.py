@@ -34,7 +34,9 @@ class Field:
     `kind` is "data", "data_end", "data_meta" (packet pointers: 8-byte slots),
     "socket" or "socket_or_null" (`sk`: the address of the context's socket, or 0 for
     none, in an 8-byte slot) or "scalar" (same offset and size in the block);
-    `writable`: programs may store to it.
+    `writable`: programs may store to it; `narrow_bytes`: a load of part of it must lie
+    in its first so many bytes (bpf_sock's dst_port: 2, the rest padding);
+    `narrow_start`: a load of part of it must start where it starts (bpf_sock's family).
     """
     name: str
     offset: int
@@ -42,6 +44,8 @@ class Field:
     kind: str = "scalar"
     block_offset: int | None = None
     writable: bool = False
+    narrow_bytes: int | None = None
+    narrow_start: bool = False
 
     @property
     def slot(self) -> int:
@@ -62,7 +66,9 @@ class PacketContext:
     # take it and how to build one, for the error when a program is given anything else
     PROGRAMS = USAGE = ""
     NARROW_LOADS = False             # may a load read part of a scalar field?
-    ALIGNED_LOADS = False            # must every load's offset be a multiple of its size?
+    # every access's offset a multiple of its size, as every context's is_valid_access
+    # in the kernel checks
+    ALIGNED_LOADS = True
     META_ROOM = 0                    # bytes for metadata at the end of the block
     metalen = 0                      # of which the program uses this many
     # where the block keeps the `struct bpf_sock` its `sk` field points at (the
@@ -211,9 +217,17 @@ class PacketContext:
         return cls.NARROW_LOADS
 
     @classmethod
-    def accessible(cls, attach: str | None) -> set[str] | None:
-        """The fields a program of this attach type may read (None: every field)."""
+    def accessible(cls, attach: str | None, prog_type: str | None = None
+                   ) -> set[str] | None:
+        """The fields a program of this attach type (and program type) may read (None:
+        every field)."""
         return None
+
+    @classmethod
+    def narrow_write(cls, name: str) -> bool:
+        """Whether a store may write part of writable field `name` (as the kernel lets
+        programs write `__sk_buff.cb[]` a byte at a time)."""
+        return False
 
     @classmethod
     def wrap(cls, mem: object) -> "PacketContext":

@@ -37,6 +37,22 @@ _SOCKET_WRITABLE = {"cb0", "cb1", "cb2", "cb3", "cb4", *_CB_PAIRS}
 _TC_WRITABLE = {"mark", "priority", "tc_index", "tc_classid", "queue_mapping", "tstamp",
                 *_SOCKET_WRITABLE}
 _CGROUP_WRITABLE = _SOCKET_WRITABLE | {"mark", "priority", "tstamp"}
+# what each program type may not read (the kernel's sk_filter_, tc_cls_act_ and
+# cg_skb_is_valid_access, measured against Linux 6.18: tests/test_context_access.py):
+# the socket's addresses and ports are cgroup_skb's alone, the packet pointers not a
+# socket filter's, ...
+_SOCKET_FIELDS = {"family", "remote_ip4", "local_ip4", "remote_port", "local_port"} | {
+    f"{end}_ip6_{i}" for end in ("remote", "local") for i in range(4)}
+_UNREADABLE = {
+    "sched_cls": _SOCKET_FIELDS, "sched_act": _SOCKET_FIELDS,
+    "cgroup_skb": {"tc_classid", "data_meta", "wire_len", "tstamp_type"},
+    "socket_filter": _SOCKET_FIELDS | {"tc_classid", "data", "data_end", "data_meta",
+                                       "tstamp", "wire_len", "hwtstamp", "tstamp_type"},
+}
+# fields read whole only: the timestamps (u64), the socket's addresses
+_WHOLE = {"tstamp", "hwtstamp", "remote_ip4", "local_ip4"} | {
+    f"{end}_ip6_{i}" for end in ("remote", "local") for i in range(4)}
+_CB = {"cb0", "cb1", "cb2", "cb3", "cb4"}
 
 
 def legacy_headers(prog_type: str | None) -> tuple[int | None, int]:
@@ -77,7 +93,7 @@ def _fields() -> dict[str, Field]:
                Field("data_meta", 140, 4, "data_meta", _STRUCT_SIZE + 16),
                Field("tstamp", 152, 8, writable=True), Field("wire_len", 160, 4),
                Field("gso_segs", 164, 4), Field("sk", 168, 8, "sock_common_or_null", 168),
-               Field("gso_size", 176, 4),
+               Field("gso_size", 176, 4), Field("tstamp_type", 180, 1),
                Field("hwtstamp", 184, 8)]
     fields += [Field(name, 48 + 8 * i, 8, writable=True) for i, name in enumerate(_CB_PAIRS)]
     return {f.name: f for f in fields}
@@ -202,6 +218,22 @@ class SkbContext(PacketContext):
         if prog_type != "cgroup_skb":
             return None
         return (0, 3) if attach == "egress" else (0, 1)
+
+    @classmethod
+    def accessible(cls, attach: str | None, prog_type: str | None = None
+                   ) -> set[str] | None:
+        if prog_type not in _UNREADABLE:
+            return None
+        return set(cls.FIELDS) - _UNREADABLE[prog_type]
+
+    @classmethod
+    def narrow(cls, name: str) -> bool:
+        return name not in _WHOLE
+
+    @classmethod
+    def narrow_write(cls, name: str) -> bool:
+        """cb[] may be written a byte or two at a time, as the kernel allows."""
+        return name in _CB
 
     @classmethod
     def writable(cls, prog_type: str, attach: str | None = None) -> set[str]:

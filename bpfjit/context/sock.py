@@ -27,17 +27,22 @@ __all__ = ["SockContext", "SOCK_HEADER", "SOCK_ATTACH_TYPES", "pack_bpf_sock"]
 SOCK_HEADER = 80                        # sizeof(struct bpf_sock)
 SOCK_ATTACH_TYPES = ("sock_create", "sock_release", "post_bind4", "post_bind6")
 
-_FIELDS = [Field("bound_dev_if", 0, 4), Field("family", 4, 4), Field("type", 8, 4),
-           Field("protocol", 12, 4), Field("mark", 16, 4), Field("priority", 20, 4),
-           Field("src_ip4", 24, 4)]
+# (family, type, protocol, src_port, state and rx_queue_mapping may be read in part from
+# their first byte only, as the kernel converts such loads)
+_FIELDS = [Field("bound_dev_if", 0, 4), Field("family", 4, 4, narrow_start=True),
+           Field("type", 8, 4, narrow_start=True), Field("protocol", 12, 4, narrow_start=True),
+           Field("mark", 16, 4), Field("priority", 20, 4), Field("src_ip4", 24, 4)]
 _FIELDS += [Field(f"src_ip6_{i}", 28 + 4 * i, 4) for i in range(4)]
-_FIELDS += [Field("src_port", 44, 4), Field("dst_port", 48, 4), Field("dst_ip4", 52, 4)]
+_FIELDS += [Field("src_port", 44, 4, narrow_start=True),
+            Field("dst_port", 48, 4, narrow_bytes=2), Field("dst_ip4", 52, 4)]
 _FIELDS += [Field(f"dst_ip6_{i}", 56 + 4 * i, 4) for i in range(4)]
-_FIELDS += [Field("state", 72, 4), Field("rx_queue_mapping", 76, 4)]
+_FIELDS += [Field("state", 72, 4, narrow_start=True),
+            Field("rx_queue_mapping", 76, 4, narrow_start=True)]
 _SETTABLE = {"bound_dev_if", "mark", "priority"}
 _EVERY_HOOK = {"family", "type", "protocol", "dst_port", "dst_ip4", "state",
                "rx_queue_mapping"} | {f"dst_ip6_{i}" for i in range(4)}
-_NARROW = {"src_ip4", "dst_ip4", "dst_port"} | {f"src_ip6_{i}" for i in range(4)} \
+_NARROW = {"src_ip4", "dst_ip4", "dst_port", "family", "type", "protocol", "state",
+           "rx_queue_mapping", "src_port"} | {f"src_ip6_{i}" for i in range(4)} \
     | {f"dst_ip6_{i}" for i in range(4)}
 
 
@@ -123,11 +128,12 @@ class SockContext(SocketContext):
 
     @classmethod
     def narrow(cls, name: str) -> bool:
-        """Addresses and dst_port may be read in part; the others whole."""
+        """Addresses, ports, family, type, protocol, state and rx_queue_mapping may be
+        read in part (dst_port within its two bytes); the settable fields whole."""
         return name in _NARROW
 
     @classmethod
-    def accessible(cls, attach: str | None) -> set[str]:
+    def accessible(cls, attach: str | None, prog_type: str | None = None) -> set[str]:
         if attach in ("post_bind4", "post_bind6"):
             source = {"src_ip4"} if attach == "post_bind4" else \
                 {f"src_ip6_{i}" for i in range(4)}

@@ -45,8 +45,13 @@ _FIELDS += [Field("user_port", 24, 4), Field("family", 28, 4), Field("type", 32,
             Field("protocol", 36, 4), Field("msg_src_ip4", 40, 4)]
 _FIELDS += [Field(f"msg_src_ip6_{i}", 44 + 4 * i, 4) for i in range(4)]
 _FIELDS += [Field("sk", 64, 8, "socket", 64)]
-_IP6 = tuple(f"user_ip6_{i}" for i in range(4))
-_SRC6 = tuple(f"msg_src_ip6_{i}" for i in range(4))
+# two words of an IPv6 address at once, at an 8-byte boundary (the kernel takes 8-byte
+# loads and stores of user_ip6 and msg_src_ip6 there): after the words, so that a
+# 4-byte access finds its word first
+_FIELDS += [Field("user_ip6_0_1", 8, 8), Field("user_ip6_2_3", 16, 8),
+            Field("msg_src_ip6_1_2", 48, 8)]
+_IP6 = ("user_ip6_0_1", "user_ip6_2_3") + tuple(f"user_ip6_{i}" for i in range(4))
+_SRC6 = ("msg_src_ip6_1_2",) + tuple(f"msg_src_ip6_{i}" for i in range(4))
 _ALWAYS = {"user_family", "user_port", "family", "type", "protocol", "sk"}
 
 
@@ -166,7 +171,7 @@ class SockAddrContext(SocketOptions, SocketContext):
         return ATTACH_TYPES[attach][1] if attach in ATTACH_TYPES else None
 
     @classmethod
-    def accessible(cls, attach: str | None) -> set[str]:
+    def accessible(cls, attach: str | None, prog_type: str | None = None) -> set[str]:
         """The fields a program of `attach` may read (the kernel's rules); without an
         attach type, those every hook may read."""
         return set(_ALWAYS) if attach not in ATTACH_TYPES else _attach_fields(attach)[0]

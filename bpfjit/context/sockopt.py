@@ -100,7 +100,7 @@ class SockoptContext(SocketOptions, PacketContext):
         return f"({self.level}, {self.optname}, {self.optlen}, {self.retval})"
 
     @classmethod
-    def accessible(cls, attach: str | None) -> set[str]:
+    def accessible(cls, attach: str | None, prog_type: str | None = None) -> set[str]:
         """Every field but `retval`, which getsockopt programs read too."""
         names = set(cls.FIELDS)
         return names if attach == "getsockopt" else names - {"retval"}

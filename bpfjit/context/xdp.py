@@ -59,8 +59,15 @@ class XdpContext(PacketContext):
         Field("ingress_ifindex", 12, 4, block_offset=24),
         Field("rx_queue_index", 16, 4, block_offset=28),
         Field("egress_ifindex", 20, 4, block_offset=32))}
+    # egress_ifindex is a devmap program's alone (SEC("xdp/devmap"), as the kernel has it)
+    _DEVMAP_ONLY = frozenset(("egress_ifindex",))
 
     SPARE = HEADROOM + FRAME
+
+    @classmethod
+    def accessible(cls, attach: str | None, prog_type: str | None = None) -> set[str]:
+        names = set(cls.FIELDS)
+        return names if attach == "devmap" else names - cls._DEVMAP_ONLY
 
     def __init__(self, packet: bytes | bytearray | memoryview, ingress_ifindex: int = 1,
                  rx_queue_index: int = 0):

@@ -414,12 +414,12 @@ class MemoryRules:
         """An access to a context field at a constant offset: rewritten later into an
         access to the engines' context block (bpfjit.context)."""
         lo, hi = base.smin + insn.off, base.smax + insn.off
-        found = context_field(self.context, lo, insn.spec.size, self.attach_type) \
-            if lo == hi else None
+        found = context_field(self.context, lo, insn.spec.size, self.attach_type,
+                              self.prog_type) if lo == hi else None
         what = f"{self.context} context access at offset {lo}" + ("" if lo == hi else
                                                                  f"..{hi}")
         if found is None:
-            allowed = CONTEXTS[self.context].accessible(self.attach_type)
+            allowed = CONTEXTS[self.context].accessible(self.attach_type, self.prog_type)
             names = ", ".join(f"{f.name} ({f.offset})"
                               for f in CONTEXTS[self.context].FIELDS.values()
                               if allowed is None or f.name in allowed)
@@ -429,9 +429,11 @@ class MemoryRules:
                           f"(fields: {names})")
         field, offset, size = found
         if writes:
-            writable = CONTEXTS[self.context].writable(self.prog_type, self.attach_type)
-            if insn.kind is Kind.ATOMIC or field.name not in writable \
-                    or size != field.size or offset != field.slot:
+            cls = CONTEXTS[self.context]
+            writable = cls.writable(self.prog_type, self.attach_type)
+            if insn.kind is Kind.ATOMIC or field.name not in writable or (
+                    (size != field.size or offset != field.slot)
+                    and not cls.narrow_write(field.name)):
                 allowed = ", ".join(sorted(writable)) or "none"
                 self.fail(pc, f"invalid {what}: {self.prog_type} programs may not write "
                               f"{field.name} (it may write: {allowed})")
