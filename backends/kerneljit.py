@@ -76,11 +76,11 @@ _TC = ("sched_cls", "sched_act")
 
 
 def _refuse(reason: str) -> BpfError:
-    return BpfError(f"the kernel engine runs plain, XDP and tc programs that call no helper "
-                    f"but the map helpers, bpf_loop, for_each_map_elem, get_smp_processor_id, "
-                    f"strncmp, snprintf, get_current_cgroup_id, "
-                    f"the spin locks, the timers and (XDP, tc) the packet's own; this one "
-                    f"{reason}")
+    return BpfError(f"the kernel engine runs plain, XDP, tc and cgroup_skb programs that "
+                    f"call no helper but the map helpers, bpf_loop, for_each_map_elem, "
+                    f"get_smp_processor_id, strncmp, snprintf, get_current_cgroup_id, the "
+                    f"spin locks, the timers and (XDP, tc, cgroup_skb) the packet's own; this "
+                    f"one {reason}")
 
 
 def _with_map_fds(code: bytes, fds: list[int]) -> bytes:
@@ -132,7 +132,10 @@ class KernelProgram(TestRunnable):
     def __init__(self, program: Program, reads: frozenset[str] = frozenset()):
         self.program = program
         self.kind = "xdp" if program.context == "xdp" else \
+            "cgroup_skb" if program.prog_type == "cgroup_skb" else \
             "sched_cls" if program.context == "skb" else "syscall"
+        # a cgroup_skb program's packet starts at the network header (skb_input's l3)
+        self._l3 = self.kind == "cgroup_skb"
         self._reads = reads             # (tc) the socket buffer's fields the program reads
         # whether it asks which CPU it runs on (bpfjit's engines say 0)
         self._asks_cpu = any(insn.kind is Kind.CALL and insn.imm == CPU_ID
@@ -145,8 +148,9 @@ class KernelProgram(TestRunnable):
             # a program with callbacks goes with BTF naming its subprograms
             functions = tuple(first for first, _ in subprogram_ranges(twin)) \
                 if code_addresses(twin) else ()
-            self._fds.append(bpfsys.prog_load(_with_map_fds(twin.to_bytes(), fds), self.kind,
-                                              name, functions))
+            self._fds.append(bpfsys.prog_load(
+                _with_map_fds(twin.to_bytes(), fds), self.kind, name, functions,
+                attach=program.attach_type if self._l3 else None))
         self.extra: dict = {}
 
     def _run(self, fd: int, **inputs) -> bpfsys.TestRun:
@@ -177,13 +181,13 @@ class KernelProgram(TestRunnable):
             start, end = _XDP_MD.unpack(low.ctx)[:2]
             ctx.set_frame(low.data[:start], low.data[start:end])
             copy_back(mem, ctx)
-        elif self.kind == "sched_cls":
+        elif self.kind in ("sched_cls", "cgroup_skb"):
             ctx = CONTEXTS["skb"].wrap(mem)
-            data, block = skb_input(ctx, self._reads)
+            data, block = skb_input(ctx, self._reads, self._l3)
             low = self._run(self._fds[0], data=data, ctx=block)
             after = self._twins.read(self._cpu)
             high = self._run(self._fds[1], data=data, ctx=block)
-            skb_output(ctx, low.data, low.ctx)
+            skb_output(ctx, low.data, low.ctx, self._l3)
             copy_back(mem, ctx)
         else:
             refuse_context(mem)
@@ -213,7 +217,7 @@ class KernelProgram(TestRunnable):
         if self.kind == "xdp":
             data, ctx = self._xdp_input(CONTEXTS["xdp"].wrap(mem))
         else:
-            data, ctx = skb_input(CONTEXTS["skb"].wrap(mem), self._reads)
+            data, ctx = skb_input(CONTEXTS["skb"].wrap(mem), self._reads, self._l3)
         # (the timed runs start from the maps' entries after that run, and leave them)
         return r0, float(self._run(self._fds[0], data=data, ctx=ctx, repeat=count).duration)
 
@@ -247,7 +251,7 @@ def compile_kernel(verified, helpers=None) -> KernelProgram:
     prog = verified.source or verified.program      # context accesses as written
     if helpers:
         raise _refuse("was given helpers")
-    tc = prog.context == "skb" and prog.prog_type in _TC
+    tc = prog.context == "skb" and prog.prog_type in _TC + ("cgroup_skb",)
     if prog.context not in (None, "xdp") and not tc:
         raise _refuse(f"is a {prog.prog_type or prog.context} program")
     allowed = SKB_HELPERS if tc else _XDP_HELPERS if prog.context == "xdp" else _HELPERS_RUN

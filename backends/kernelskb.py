@@ -41,9 +41,11 @@ _SET_BY_KERNEL = ("protocol", "pkt_type", "hash", "vlan_present", "vlan_tci", "v
                   "queue_mapping", "tc_index", "tc_classid", "gso_segs")
 
 
-def _kernel_values(ctx: SkbContext) -> dict[str, int]:
-    """The fields the kernel's test run sets itself, for this packet."""
-    packet = ctx.packet
+def _kernel_values(ctx: SkbContext, l3: bool = False) -> dict[str, int]:
+    """The fields the kernel's test run sets itself, for this packet (`l3`: a cgroup_skb
+    program's, which starts at the network header: the engine puts an Ethernet header
+    of ctx.protocol in front of it, to this host)."""
+    packet = ctx.packet if not l3 else ethernet_header(ctx) + ctx.packet
     dest = packet[:6]
     if dest == bytes(6):
         pkt_type = 0                    # PACKET_HOST: the loopback device's address
@@ -83,10 +85,18 @@ def check_fields(verified) -> tuple[set[str], set[str]]:
     return reads, writes
 
 
-def skb_input(ctx: SkbContext, reads: set[str]) -> tuple[bytes, bytes]:
-    """The data and the `struct __sk_buff` of a test run on `ctx`; BpfError when the
-    kernel would give a field the program reads another value than the context's."""
-    packet = ctx.packet
+def ethernet_header(ctx: SkbContext) -> bytes:
+    """The Ethernet header a cgroup_skb program's packet comes behind in a test run: to
+    this host (a zero address), of the context's protocol (kept in network order)."""
+    return bytes(12) + (ctx.protocol & 0xFFFF).to_bytes(2, "little")
+
+
+def skb_input(ctx: SkbContext, reads: set[str], l3: bool = False) -> tuple[bytes, bytes]:
+    """The data and the `struct __sk_buff` of a test run on `ctx` (`l3`: a cgroup_skb
+    program's packet, which the kernel shows from the network header on: an Ethernet
+    header put in front); BpfError when the kernel would give a field the program reads
+    another value than the context's."""
+    packet = ctx.packet if not l3 else ethernet_header(ctx) + ctx.packet
     if len(packet) < 14:
         raise BpfError(f"the kernel runs tc programs on packets of at least 14 bytes (an "
                        f"Ethernet header), not {len(packet)}")
@@ -94,7 +104,7 @@ def skb_input(ctx: SkbContext, reads: set[str]) -> tuple[bytes, bytes]:
         raise BpfError("the kernel's test run gives a packet no tunnel metadata; the "
                        "context has some (tunnel_info)")
     mine = ctx.field_values()
-    for name, value in _kernel_values(ctx).items():
+    for name, value in _kernel_values(ctx, l3).items():
         if name in reads and mine.get(name, 0) != value:
             raise BpfError(f"the kernel's test run sets {name} to {value}, and the program "
                            f"reads it: the context holds {mine.get(name, 0)}")
@@ -106,9 +116,12 @@ def skb_input(ctx: SkbContext, reads: set[str]) -> tuple[bytes, bytes]:
     return bytes(packet), bytes(block)
 
 
-def skb_output(ctx: SkbContext, data: bytes, block: bytes) -> None:
+def skb_output(ctx: SkbContext, data: bytes, block: bytes, l3: bool = False) -> None:
     """The packet and the reported fields as the run left them, into `ctx` (not the
-    tunnel metadata skb_set_tunnel_key sets: the test run does not report it)."""
+    tunnel metadata skb_set_tunnel_key sets: the test run does not report it; `l3`: a
+    cgroup_skb program's, after the Ethernet header the kernel gives back zeroed)."""
+    if l3:
+        data = data[14:]
     length = len(ctx)
     if len(data) > length:
         ctx.insert(length, len(data) - length)

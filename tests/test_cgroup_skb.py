@@ -86,3 +86,31 @@ def test_tc_programs_return_anything():
     prog = bpfjit.Program(bpfjit.assemble("mov %r0, 99\nexit").insns, context="skb",
                           prog_type="sched_cls")
     bpfjit.verify(prog, cache=False)
+
+
+# the packet is a cgroup_skb program's to read, not to write (the kernel's
+# may_access_direct_pkt_data: "cannot write into packet"); tc programs may
+WRITE = """
+    ldxw %r2, [%r1+76]
+    ldxw %r3, [%r1+80]
+    mov %r4, %r2
+    add %r4, 1
+    jgt %r4, %r3, +1
+    stb [%r2+0], 0x46
+    mov %r0, 1
+    exit
+"""
+
+
+@pytest.mark.parametrize("prog_type, allowed", [("cgroup_skb", False), ("sched_cls", True)])
+def test_cgroup_skb_programs_do_not_write_the_packet(prog_type, allowed):
+    prog = bpfjit.Program(bpfjit.assemble(WRITE).insns, context="skb", prog_type=prog_type,
+                          attach_type="ingress" if prog_type == "cgroup_skb" else None)
+    if allowed:
+        bpfjit.verify(prog, cache=False)
+    else:
+        with pytest.raises(bpfjit.VerifierError, match="pc 5: cgroup_skb programs may not "
+                                                       "write the packet"):
+            bpfjit.verify(prog, cache=False)
+    from context_oracle import kernel_loads
+    assert kernel_loads(prog.to_bytes(), prog_type, prog.attach_type) in (None, allowed)

@@ -29,6 +29,9 @@ from .state import FULL_FRAME, LEN, META, State, frame_bits, outer_slot, slot_de
 __all__ = ["MemoryRules"]
 
 _LEAKS = ADDRESSES | {MIXED}       # a stored value whose bytes may be an address
+# the program types whose packet is theirs to read only (the kernel's
+# may_access_direct_pkt_data)
+_READ_ONLY_PACKET = frozenset(("cgroup_skb",))
 # a context's `sk` field kinds (bpfjit.context.base.Field) and what a load of it gives
 _SOCKET_FIELDS = {"socket": SOCKET, "socket_or_null": SOCKET_OR_NULL,
                   "sock_common_or_null": SOCK_COMMON_OR_NULL}
@@ -79,6 +82,9 @@ class MemoryRules:
                 "the context or NULL: compare it with 0 before using it" \
                 if base.kind == CTX_OR_NULL else "a map (from a map of maps) or NULL"
             self.fail(pc, f"r{base_reg} is {what}")
+        if writes and base.kind in (MEM, MEM_OR_NULL) and self.prog_type in _READ_ONLY_PACKET:
+            self.fail(pc, f"{self.prog_type} programs may not write the packet (the kernel "
+                          f"lets them read it only: \"cannot write into packet\")")
         if base.kind == MEM_OR_NULL and self.mode == "strict":
             # checked mode checks it at run time, as any access it cannot prove
             self.fail(pc, f"strict mode: r{base_reg} is a packet pointer or NULL: compare it "
