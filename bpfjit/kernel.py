@@ -22,7 +22,8 @@ from .helpers import HELPER_NAMES, KERNEL_HELPERS
 from .helpers.misc import CURRENT_TASK
 from .maps import MapTable, map_handle
 from .semantics import M64
-from .sockets import SocketTable
+from .context.tcp_sock import TCP_SOCK_SIZE
+from .sockets import CAPACITY, SOCKET_SIZE, SocketTable
 
 __all__ = ["KernelEnv", "HelperMemory", "HelperCall", "HELPER_NAMES", "M64"]
 
@@ -204,6 +205,7 @@ class HelperCall:
         """Whose socket a program's socket pointer is: the bpfjit.Socket of env.sockets
         at `address`, or the context's own (its `socket`, or the context itself when it
         shows a socket without one); HelperArgumentError for any other address."""
+        address = self.socket_address(address)
         table = self.env.sockets
         found = table.socket_at(address - self.memory.socket_base(table))
         if found is not None:
@@ -212,6 +214,20 @@ class HelperCall:
         if ctx is not None and address and address == getattr(ctx, "socket_address", None):
             return getattr(ctx, "socket", None) or ctx
         raise HelperArgumentError(f"{address:#x} is no socket a program was given")
+
+    def socket_address(self, address: int) -> int:
+        """The address of the struct bpf_sock of the socket whose struct bpf_tcp_sock is at
+        `address` (a table socket's in the table's second arena, a context's socket's
+        after its struct bpf_sock); any other address as it is."""
+        table = self.env.sockets
+        offset = address - self.memory.tcp_socket_base(table)
+        if 0 <= offset < CAPACITY * TCP_SOCK_SIZE and offset % TCP_SOCK_SIZE == 0:
+            return self.memory.socket_base(table) + offset // TCP_SOCK_SIZE * SOCKET_SIZE
+        ctx = self.env.context
+        own = getattr(ctx, "socket_address", None) if ctx is not None else None
+        if own and address == own + SOCKET_SIZE:
+            return own
+        return address
 
     def the_map(self, handle: int):
         """(index, map) for a map handle a program passed; HelperArgumentError if it is

@@ -177,3 +177,50 @@ def test_what_the_verifier_refuses(text, prog_type, why):
 def test_a_socket_of_unknown_tcp_fields_is_refused():
     with pytest.raises(bpfjit.BpfError, match="no TCP field 'cwnd'"):
         bpfjit.Socket("tcp", local=("10.0.0.2", 80), tcp={"cwnd": 1})
+
+
+# a struct bpf_tcp_sock is a socket too, to the helpers that take any socket (the kernel's
+# ARG_PTR_TO_SOCK_COMMON takes a tcp_sock): bpf_sk_fullsock of it gives the socket whose
+# it is, bpf_tcp_sock of it itself.  r0 = fullsock(tcp_sock(skb->sk))->src_port +
+# tcp_sock(tcp_sock(skb->sk))->srtt_us, or 0xffff where anything is NULL
+FROM_TCP = """
+    ldxdw %r1, [%r1+168]
+    mov %r0, 0xffff
+    jeq %r1, 0, out
+    call 96
+    jeq %r0, 0, out
+    mov %r6, %r0
+    mov %r1, %r6
+    call 95
+    mov %r7, %r0
+    mov %r0, 0xffff
+    jeq %r7, 0, out
+    mov %r1, %r6
+    call 96
+    mov %r1, %r0
+    mov %r0, 0xffff
+    jeq %r1, 0, out
+    ldxw %r0, [%r1+4]
+    ldxw %r2, [%r7+44]
+    add %r0, %r2
+out:
+    exit
+"""
+
+
+def test_a_tcp_socket_is_a_socket_to_the_socket_helpers(engine):
+    if engine == "kernel":
+        pytest.skip("the kernel engine does not run bpf_tcp_sock")
+    prog = _program(FROM_TCP, "skb", "sched_cls")
+    sock = bpfjit.Socket("tcp", local=("10.0.0.2", 8080), remote=("10.0.0.1", 9),
+                         tcp={"srtt_us": 700})
+    fn = bpfjit.compile(prog, engine)
+    assert fn(bpfjit.SkbContext(bytes(64), socket=sock)) == 8080 + 700
+    assert fn(bpfjit.SkbContext(bytes(64))) == 0xFFFF
+
+
+def test_the_kernel_takes_a_tcp_socket_there_too():
+    prog = _program(FROM_TCP, "skb", "sched_cls")
+    bpfjit.verify(prog, helpers=bpfjit.helper_ids(prog), cache=False)
+    if KERNEL:
+        assert kernel_loads(prog.to_bytes(), "sched_cls")

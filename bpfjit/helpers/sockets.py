@@ -58,8 +58,9 @@ def _release(call, *_) -> int:
 
 
 def _fullsock(call, sock, *_) -> int:
-    """Every socket of a table is a full one: itself."""
-    return sock
+    """Every socket of a table is a full one: itself (of a struct bpf_tcp_sock, the
+    socket whose it is)."""
+    return call.socket_address(sock)
 
 
 def _tcp_sock(call, sock, *_) -> int:
@@ -67,6 +68,7 @@ def _tcp_sock(call, sock, *_) -> int:
     env.sockets has its own at the same index of the table's second arena, a context's
     socket right after its struct bpf_sock in the context's block."""
     owner = call.socket_owner(sock)
+    sock = call.socket_address(sock)        # (of a struct bpf_tcp_sock: its socket's)
     if isinstance(owner, Socket):
         if owner.protocol != "tcp":
             return 0

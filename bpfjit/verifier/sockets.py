@@ -117,8 +117,11 @@ class SocketRules:
         if kind == "sock_or_null" and ((arg.kind == SCALAR and arg.is_const and arg.umin == 0)
                                        or (arg.kind == SOCKET_OR_NULL and arg.ref <= 0)):
             return 0
-        if arg.kind not in (SOCKET, SOCK_COMMON):
-            why = " or NULL: compare it with 0 first" if arg.kind in SOCKETS else ""
+        # (a struct bpf_tcp_sock is a socket too, as the kernel's sock_common arguments
+        # take it: bpf_tcp_sock's result, given to bpf_sk_fullsock)
+        if arg.kind not in (SOCKET, SOCK_COMMON, TCP_SOCK) or (
+                arg.kind == TCP_SOCK and kind == "sock_or_null"):
+            why = ": compare it with 0 first" if arg.kind in NULLABLE else ""
             self.fail(pc, f"{name} takes a socket a lookup returned in r{reg}, not "
                           f"{arg.describe()}{why}")
         if kind != "sock_release":
