@@ -85,10 +85,15 @@ def test_a_type_without_a_context_says_so():
 
 
 def test_socket_filters_may_not_write_the_mark():
-    # the verifier allows socket filters to write only cb[], as the kernel does
-    prog = bpfjit.load_elf(ELF / "tc_classify.o", prog_type="socket_filter")
+    # the verifier allows socket filters to write only cb[], as the kernel does (nor may
+    # they read data_end, which tc_classify.o, loaded as a socket filter, reads first)
+    prog = bpfjit.Program(bpfjit.assemble("stw [%r1+8], 7\nmov %r0, 0\nexit").insns,
+                          context="skb", prog_type="socket_filter")
     with pytest.raises(bpfjit.VerifierError, match="socket_filter programs may not write"):
         bpfjit.compile(prog)
+    tc = bpfjit.load_elf(ELF / "tc_classify.o", prog_type="socket_filter")
+    with pytest.raises(bpfjit.VerifierError, match="not a field of a socket_filter program"):
+        bpfjit.compile(tc)
 
 
 # ---- the CLI -----------------------------------------------------------------------------------

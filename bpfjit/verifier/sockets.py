@@ -121,7 +121,7 @@ class SocketRules:
         # take it: bpf_tcp_sock's result, given to bpf_sk_fullsock)
         if arg.kind not in (SOCKET, SOCK_COMMON, TCP_SOCK) or (
                 arg.kind == TCP_SOCK and kind == "sock_or_null"):
-            why = ": compare it with 0 first" if arg.kind in NULLABLE else ""
+            why = " or NULL: compare it with 0 first" if arg.kind in NULLABLE else ""
             self.fail(pc, f"{name} takes a socket a lookup returned in r{reg}, not "
                           f"{arg.describe()}{why}")
         if kind != "sock_release":
