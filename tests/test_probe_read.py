@@ -120,3 +120,47 @@ def test_the_current_task_is_no_memory(engine, task):
     out = 0xFFFFFFFF00000000          # the 4 bytes read are zeroed, the other 4 stay
     expected = (-EFAULT & 0xFF) << 32 ^ out ^ (address & 0xFFFFFFFF)
     assert bpfjit.compile(prog, engine, cache=False)(bpfjit.XdpContext(bytes(64))) == expected
+
+
+# strict mode keeps addresses out of what a program computes; bpf_probe_read_kernel's
+# source is an address the helper reads from, which discloses nothing where the bytes
+# there hold no address: the packet's and map values' (strict mode lets no program store
+# a pointer in either).  A stack or the context may hold one (a spilled pointer, the
+# block's packet pointers): refused there.  r3 = SOURCE, copied 8 bytes from
+FROM = """
+    ldxw %r6, [%r1+0]
+    ldxw %r7, [%r1+4]
+    mov %r2, %r6
+    add %r2, 8
+    mov %r0, 0
+    jgt %r2, %r7, out
+    stdw [%r10-16], 0
+    mov %r8, %r1
+    {source}
+    mov %r1, %r10
+    add %r1, -8
+    mov %r2, 8
+    call 113
+    ldxdw %r0, [%r10-8]
+out:
+    exit
+"""
+
+
+@pytest.mark.parametrize("source, strict_ok", [
+    ("mov %r3, %r6", True),                          # the packet
+    ("lddw %r3, map_val_by_fd(0, 0)", True),        # a map value
+    ("mov %r3, %r10\n    add %r3, -16", False),      # the stack
+    ("mov %r3, %r8", False),                         # the context
+])
+def test_strict_mode_lets_probe_read_take_a_pointer_to_bytes_without_addresses(source,
+                                                                                strict_ok):
+    prog = _program("0")
+    prog = bpfjit.Program(bpfjit.assemble(FROM.format(source=source)).insns, env=prog.env,
+                          context="xdp", prog_type="xdp")
+    bpfjit.verify(prog, helpers=bpfjit.helper_ids(prog), cache=False)    # checked mode
+    if strict_ok:
+        bpfjit.verify(prog, mode="strict", helpers=bpfjit.helper_ids(prog), cache=False)
+    else:
+        with pytest.raises(bpfjit.VerifierError, match="strict mode: probe_read_kernel"):
+            bpfjit.verify(prog, mode="strict", helpers=bpfjit.helper_ids(prog), cache=False)

@@ -108,7 +108,7 @@ HELPERS = [
                  "gid << 32 | uid (env.uid, env.gid)"),
     KernelHelper(16, "get_current_comm", Signature(("out", "size"), "errno"), _comm,
                  "the current task's name (env.comm), NUL-padded to r2 bytes"),
-    KernelHelper(113, "probe_read_kernel", Signature(("out", "size", "any"), "errno"),
+    KernelHelper(113, "probe_read_kernel", Signature(("out", "size", "source"), "errno"),
                  _probe_read, "copy r2 bytes from the address r3 to r1: 0, or -EFAULT (r1 "
                  "zeroed) where the run has no memory"),
     KernelHelper(35, "get_current_task", Signature(),

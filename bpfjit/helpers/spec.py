@@ -16,6 +16,9 @@ Argument kinds (one per register r1.. in order):
     ctx          the program's context (r1 at entry)
     ctx_or_null  the program's context, or 0
     any          any initialised value
+    source       the same: an address the helper reads from (bpf_probe_read_kernel's), which
+                 strict mode takes as a pointer into the packet or a map value (bytes that
+                 hold no address there)
     ringbuf_mem  a record a ring buffer reservation returned
     callback     a subprogram's address (lddw rX, code_addr(...)): the helper calls it
     callback_ctx a pointer into the stack, or 0: what the callback gets in r2
@@ -61,7 +64,7 @@ def zero_fill(memory, address: int, size: int) -> None:
 
 ARG_KINDS = frozenset(("map", "key", "value", "value_or_null", "value_out", "mem", "mem_or_null",
                        "out", "out_or_null", "size",
-                       "ctx", "ctx_or_null", "any", "ringbuf_mem", "callback", "callback_ctx",
+                       "ctx", "ctx_or_null", "any", "source", "ringbuf_mem", "callback", "callback_ctx",
                        "spin_lock", "timer", "timer_callback", "sock_common", "sock_release",
                        "sock_or_null", "const_str"))
 RESULT_KINDS = frozenset(("scalar", "errno", "map_value_or_null", "ringbuf_mem_or_null",

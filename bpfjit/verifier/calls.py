@@ -127,6 +127,11 @@ class CallRules:
                         isinstance(self.maps[i], RingBuf) for i in map_indices(arg.maps)):
                     self.fail(pc, f"{name} takes a record ringbuf_reserve returned (checked "
                                   f"for NULL) in r{reg}, not {arg.describe()}")
+            elif kind == "source" and self.mode == "strict" and arg.kind in ADDRESSES \
+                    and arg.kind not in (MEM, MAP_VALUE):
+                self.fail(pc, f"strict mode: {name} reads from r{reg} = {arg.describe()}, "
+                              f"whose bytes may hold an address (only the packet's and map "
+                              f"values' hold none)")
             elif kind == "any" and self.mode == "strict" and arg.kind in ADDRESSES:
                 self.fail(pc, f"strict mode: {name} gets a pointer in r{reg} as a number "
                               f"({arg.describe()}), which would make its result depend on "
