@@ -30,14 +30,15 @@ READ_ONLY_PROG = 1 << 7                 # BPF_F_RDONLY_PROG: programs only read 
 _ATTR_SIZE = 128                        # larger than every field used, zero-filled
 PROG_TYPES = {"socket_filter": 1, "sched_cls": 3, "sched_act": 4, "xdp": 6, "cgroup_skb": 8,
               "cgroup_sock": 9, "sock_ops": 13, "sk_msg": 16, "cgroup_sock_addr": 18,
-              "cgroup_sockopt": 25, "sk_lookup": 30, "syscall": 31}
+              "sk_skb": 14, "cgroup_sockopt": 25, "sk_lookup": 30, "syscall": 31}
 # the kernel's enum bpf_attach_type for a cgroup sock, sock_addr or sockopt program's hook
 ATTACH_TYPES = {"sock_create": 2, "post_bind4": 12, "post_bind6": 13, "sock_release": 34,
                 "bind4": 8, "bind6": 9, "connect4": 10, "connect6": 11, "sendmsg4": 14,
                 "sendmsg6": 15, "recvmsg4": 19, "recvmsg6": 20, "getpeername4": 29,
                 "getpeername6": 30, "getsockname4": 31, "getsockname6": 32,
                 "getsockopt": 21, "setsockopt": 22, "ingress": 0, "egress": 1,
-                "sk_lookup": 36, "devmap": 33, "cpumap": 35}
+                "sk_lookup": 36, "devmap": 33, "cpumap": 35, "stream_parser": 4,
+                "stream_verdict": 5, "verdict": 38}
 _SLEEPABLE = 1 << 4                     # BPF_F_SLEEPABLE: syscall programs must be
 _LOG_SIZE = 1 << 20
 _EPERM, _ENOENT, _EINVAL, _ENOSPC = 1, 2, 22, 28

@@ -3,9 +3,9 @@
 An object file says what kind of program each function is by the name of its
 section, as libbpf reads it: `xdp`, `tc`, `socket`, `kprobe/...`.  The type fixes
 the context the program is given in r1 and what its return value means.  bpfjit
-runs nine contexts: an XDP frame (`xdp`), a socket buffer (`skb`: socket filters
-and tc), a socket address (`sock_addr`: cgroup sock_addr programs, whose attach type
-the section names too: `cgroup/connect4`), a socket (`sock`: cgroup sock programs,
+runs nine contexts: an XDP frame (`xdp`), a socket buffer (`skb`: socket filters,
+tc, cgroup_skb and a socket map's sk_skb programs), a socket address (`sock_addr`:
+cgroup sock_addr programs, whose attach type the section names too: `cgroup/connect4`), a socket (`sock`: cgroup sock programs,
 `cgroup/sock`, `cgroup/post_bind4`, ...), TCP socket operations (`sock_ops`), socket
 messages (`sk_msg`), socket options (`sockopt`: `cgroup/getsockopt`, `setsockopt`),
 socket lookups (`sk_lookup`), and its own plain convention (`plain`: r1 = a buffer, r2 = its length) for code with
@@ -54,7 +54,7 @@ PROG_TYPES: dict[str, ProgType] = {t.name: t for t in (
     ProgType("lwt_out", 11, None, {}),
     ProgType("lwt_xmit", 12, None, {}),
     ProgType("sock_ops", 13, "sock_ops", {}),
-    ProgType("sk_skb", 14, None, {}),
+    ProgType("sk_skb", 14, "skb", SK_ACTIONS),
     ProgType("cgroup_device", 15, None, {}),
     ProgType("sk_msg", 16, "sk_msg", SK_ACTIONS),
     ProgType("raw_tracepoint", 17, None, {}),
@@ -160,6 +160,10 @@ def attach_type(section: str | None) -> str | None:
     if section is not None and section.split("/")[:1] in (["xdp"], ["xdp.frags"]):
         hook = section.split("/")[1:2]
         return hook[0] if hook in (["devmap"], ["cpumap"]) else None
+    if section is not None and section.split("/")[:1] == ["sk_skb"]:
+        hook = section.split("/")[1:2]       # sk_skb/stream_parser, /stream_verdict, /verdict
+        return hook[0] if hook in (["stream_parser"], ["stream_verdict"], ["verdict"]) \
+            else None
     if section is not None and section.split("/")[:1] == ["cgroup_skb"]:
         hook = section.split("/")[1:2]       # cgroup_skb/ingress, cgroup_skb/egress
         return hook[0] if hook in (["ingress"], ["egress"]) else None

@@ -28,7 +28,7 @@ KERNEL = "kernel" in bpfjit.engines(kernel=True)
 @pytest.mark.parametrize("context, prog_type, attach, end", [
     ("xdp", "xdp", None, 32), ("xdp", "xdp", "devmap", 32),
     ("skb", "sched_cls", None, 200), ("skb", "socket_filter", None, 200),
-    ("skb", "cgroup_skb", "ingress", 200),
+    ("skb", "cgroup_skb", "ingress", 200), ("skb", "sk_skb", "stream_verdict", 200),
     ("sock", "cgroup_sock", "sock_create", 84), ("sock", "cgroup_sock", "post_bind4", 84),
     ("sock", "cgroup_sock", "post_bind6", 84),
     ("sock_addr", "cgroup_sock_addr", "connect4", 76),

@@ -27,7 +27,8 @@ def steer():
     """The fixture, with a frontend socket in frontends[0] and a peer in peers for
     127.0.0.1:40000 <-> 127.0.0.1:6379."""
     prog = bpfjit.load_elf(ELF / "sk_msg.o")
-    front = prog.env.sockets.add(bpfjit.Socket("tcp", local=("10.0.0.9", 8080)))
+    front = prog.env.sockets.add(bpfjit.Socket("tcp", local=("10.0.0.9", 8080),
+                                               remote=("10.0.0.2", 51000)))
     peer = prog.env.sockets.add(bpfjit.Socket("tcp", local=("127.0.0.1", 40000),
                                               remote=("127.0.0.1", 6379)))
     prog.maps["frontends"][0] = front
@@ -68,6 +69,24 @@ def test_a_socket_gone_is_a_drop(engine):
     prog.env.sockets.remove(front)
     ctx = bpfjit.SkMsgContext(b"GET /", local=("127.0.0.1", 80))
     assert bpfjit.compile(prog, engine)(ctx) == SK_DROP and ctx.redirect is None
+
+
+@pytest.mark.parametrize("socket, verdict", [
+    (dict(protocol="tcp", local=("10.0.0.9", 8080)), SK_DROP),               # listening
+    (dict(protocol="udp", local=("10.0.0.9", 53)), SK_DROP),                 # unconnected
+    (dict(protocol="udp", local=("10.0.0.9", 53), remote=("10.0.0.1", 9)), SK_PASS),
+])
+def test_only_a_connected_socket_takes_a_redirect(engine, socket, verdict):
+    # the kernel's sock_map_redirect_allowed: a TCP socket that is not listening, any
+    # other one established
+    if engine == "kernel":
+        pytest.skip("the kernel has no test run for sk_msg programs")
+    prog, front, _ = steer()
+    other = prog.env.sockets.add(bpfjit.Socket(**socket))
+    prog.maps["frontends"][0] = other
+    ctx = bpfjit.SkMsgContext(b"GET / HTTP/1.1", local=("127.0.0.1", 80))
+    assert bpfjit.compile(prog, engine)(ctx) == verdict
+    assert (ctx.redirect is None) is (verdict == SK_DROP)
 
 
 def test_the_block_is_struct_sk_msg_md():

@@ -48,7 +48,10 @@ _UNREADABLE = {
     "cgroup_skb": {"tc_classid", "data_meta", "wire_len", "tstamp_type"},
     "socket_filter": _SOCKET_FIELDS | {"tc_classid", "data", "data_end", "data_meta",
                                        "tstamp", "wire_len", "hwtstamp", "tstamp_type"},
+    "sk_skb": {"mark", "tc_classid", "data_meta", "tstamp", "wire_len", "tstamp_type",
+               "hwtstamp"},
 }
+_SK_SKB_WRITABLE = {"priority", "tc_index"}
 # fields read whole only: the timestamps (u64), the socket's addresses
 _WHOLE = {"tstamp", "hwtstamp", "remote_ip4", "local_ip4"} | {
     f"{end}_ip6_{i}" for end in ("remote", "local") for i in range(4)}
@@ -244,4 +247,6 @@ class SkbContext(PacketContext):
             return _SOCKET_WRITABLE
         if prog_type == "cgroup_skb":
             return _CGROUP_WRITABLE
+        if prog_type == "sk_skb":
+            return _SK_SKB_WRITABLE
         return super().writable(prog_type)

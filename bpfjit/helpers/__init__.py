@@ -33,14 +33,19 @@ PACKET_ARGUMENTS = frozenset((1, 2, 3, 87, 28, 84, 85, 99))
 _TC = frozenset(("sched_cls", "sched_act"))
 _TC_XDP = _TC | {"xdp"}
 _LOOKERS = _TC_XDP | {"cgroup_skb", "cgroup_sock_addr"}
+_SK_SKB = frozenset(("sk_skb",))          # a socket map's stream parser and verdict
 KERNEL_PROGRAM_TYPES = {
-    **{hid: _TC for hid in (9, 10, 11, 13, 18, 19, 20, 21, 31, 32, 34, 38, 39, 40, 41, 43,
-                            48, 50, 152, 155)},
+    **{hid: _TC for hid in (10, 11, 13, 18, 19, 20, 21, 31, 32, 34, 40, 41, 48, 152, 155)},
+    **{hid: _TC | _SK_SKB for hid in (9, 38, 39, 43, 50)},
     23: _TC_XDP | {"plain"}, 28: _TC_XDP | {"plain"}, 69: _TC_XDP,
-    84: _LOOKERS, 85: _LOOKERS, 99: _LOOKERS, 86: _LOOKERS | {"sk_lookup"},
+    68: _TC | {"socket_filter", "cgroup_skb"},
+    84: _LOOKERS | _SK_SKB, 85: _LOOKERS | _SK_SKB, 99: _LOOKERS | _SK_SKB,
+    86: _LOOKERS | _SK_SKB | {"sk_lookup"},
     97: _TC | {"cgroup_skb"}, 124: _TC,
-    160: _TC_XDP | {"plain", "socket_filter", "cgroup_skb", "cgroup_sock", "cgroup_sock_addr",
-                    "sock_ops", "sk_msg", "sk_lookup"},
+    122: _TC | {"socket_filter", "cgroup_skb", "cgroup_sock", "cgroup_sock_addr",
+                "cgroup_sockopt", "sock_ops", "sk_msg"},
+    160: _TC_XDP | _SK_SKB | {"plain", "socket_filter", "cgroup_skb", "cgroup_sock",
+                              "cgroup_sock_addr", "sock_ops", "sk_msg", "sk_lookup"},
 }
 
 

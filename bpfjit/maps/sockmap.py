@@ -42,7 +42,7 @@ class _SocketMap(Map):
 
     PROGRAM_HELPERS = frozenset({"map_lookup_elem", "map_update_elem", "map_delete_elem",
                                  "sock_map_update", "sock_hash_update", "msg_redirect_map",
-                                 "msg_redirect_hash"})
+                                 "msg_redirect_hash", "sk_redirect_map", "sk_redirect_hash"})
     HELPER_PROG_TYPES = {"map_update_elem": _CHANGERS,
                          "map_delete_elem": _CHANGERS | {"sock_ops"}}
 
