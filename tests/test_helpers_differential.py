@@ -18,15 +18,6 @@ SPECS = [MapSpec("records", 27, 0, 0, 4096), MapSpec("samples", 4, 4, 4, 1),
          MapSpec("queue", 22, 0, 8, 4), MapSpec("lru", 9, 4, 8, 2),
          MapSpec("ports", 14, 4, 4, 4), MapSpec("jumps", 3, 4, 4, 2)]
 VALUES = [0, 1, 4, 8, 14, 20, 64, 255, 4096, -1, -8, -32, -256, 0x7FFFFFFF, -0x80000000]
-# the helpers drawn: those whose arguments the generator fills (not a callback's
-# subprogram: bpf_loop and for_each_map_elem have tests of their own; not the socket
-# lookups, whose reference a program must give back: tests/test_sk_lookup.py)
-DRAWN = sorted(h for h, spec in KERNEL_HELPERS.items()
-               if not {"callback", "timer_callback", "sock_common", "sock_release"}
-               & set(spec.signature.args)
-               and spec.signature.result not in ("sock_or_null", "sock_common_or_null")
-               and (spec.signature.contexts is None
-                    or {"xdp", "skb"} & spec.signature.contexts))
 DATA = {"xdp": 0, "skb": 76}          # where each context keeps `data`
 
 
@@ -41,6 +32,19 @@ def fitting_maps(helper: int) -> list[int]:
                                                           or spec.name in allowed):
             out.append(i)
     return out
+
+
+# the helpers drawn: those whose arguments the generator fills (not a callback's
+# subprogram: bpf_loop and for_each_map_elem have tests of their own; not the socket
+# lookups, whose reference a program must give back: tests/test_sk_lookup.py; not
+# those taking only maps not drawn here, as socket maps)
+DRAWN = sorted(h for h, spec in KERNEL_HELPERS.items()
+               if not {"callback", "timer_callback", "sock_common", "sock_release"}
+               & set(spec.signature.args)
+               and spec.signature.result not in ("sock_or_null", "sock_common_or_null")
+               and (spec.signature.contexts is None
+                    or {"xdp", "skb"} & spec.signature.contexts)
+               and ("map" not in spec.signature.args or fitting_maps(h)))
 
 
 def random_program(rng: random.Random, kind: str) -> str:

@@ -834,9 +834,8 @@ def test_packet_helpers_refuse_what_does_not_fit(engine, setup, helper, expected
     # a ring buffer record from memory 64 bytes below the stack's bottom
     "lddw %r1, map_by_fd(0)\nmov %r2, %r10\nadd %r2, -4160\nmov %r3, 8\nmov %r4, 0\n"
     "call 130\nexit",
-    # submitting a record that was never reserved
-    "lddw %r1, map_by_fd(0)\nmov %r2, 8\nmov %r3, 0\ncall 131\njeq %r0, 0, out\n"
-    "mov %r1, %r0\nadd %r1, 8\nmov %r2, 0\ncall 132\nout:\nexit",
+    # (submitting from inside a record, not its start, the verifier refuses as the
+    # kernel does: tests/test_ringbuf_records.py)
 ])
 def test_event_helpers_refuse_bad_pointers(engine, source):
     prog = xdp_program("stdw [%r10-8], 0\n" + source)

@@ -437,9 +437,9 @@ class AluRules:
         lo, hi = (delta.smin, delta.smax) if op == "add" else (-delta.smax, -delta.smin)
         exact = _bounded(delta) and _bounded(ptr) and fits_signed(ptr.smin + lo, ptr.smax + hi)
         if exact:
-            new = pointer(ptr.kind, ptr.smin + lo, ptr.smax + hi, ptr.frame, ptr.maps)
+            new = pointer(ptr.kind, ptr.smin + lo, ptr.smax + hi, ptr.frame, ptr.maps, ref=ptr.ref)
         else:
-            new = pointer(ptr.kind, -(1 << 63), (1 << 63) - 1, ptr.frame, ptr.maps)
+            new = pointer(ptr.kind, -(1 << 63), (1 << 63) - 1, ptr.frame, ptr.maps, ref=ptr.ref)
         st.regs[dst] = new
         if not exact:
             zone.forget(dst)

@@ -33,11 +33,12 @@ from .alu import AluRules
 from .branches import BranchRules
 from .calls import CallRules, Summary
 from .callbacks import CallbackRules
-from .domain import (MAX_LEN, MEM, MIXED, RELEASED, SCALAR, UNINIT, Value, pointer, scalar,
-                     top_scalar)
+from .domain import (GIVEN_BACK, MAX_LEN, MEM, MIXED, RELEASED, SCALAR, UNINIT, Value, pointer,
+                     scalar, top_scalar)
 from .journal import Journal
 from .locks import LockRules
 from .memory import MemoryRules
+from .records import RecordRules
 from .sockets import SocketRules
 from .state import GHOST, LEN, State, merge, slot_var
 from .timers import TimerRules
@@ -270,7 +271,7 @@ def _block_end(prog: Program, start: int, leaders: frozenset[int], end: int) -> 
 
 
 class Analysis(AluRules, MemoryRules, BranchRules, CallRules, CallbackRules, LockRules,
-               TimerRules, SocketRules):
+               TimerRules, SocketRules, RecordRules):
     """Runs the abstract interpretation; results in `accesses`, `regions`, `map_calls`..."""
 
     def __init__(self, prog: Program, helpers: dict | None, order: list[int],
@@ -735,7 +736,8 @@ class Analysis(AluRules, MemoryRules, BranchRules, CallRules, CallbackRules, Loc
         if value.kind == UNINIT:
             why = f" (the subprogram at pc {value.ident - 1} can return without setting " \
                   f"it)" if value.ident > 0 else " (it held a socket bpf_sk_release gave " \
-                  "back)" if value.ident == RELEASED else ""
+                  "back)" if value.ident == RELEASED else " (it held a ring buffer record " \
+                  "submitted or discarded)" if value.ident == GIVEN_BACK else ""
             self.fail(pc, f"r{reg} is read before anything was written to it{why}")
         if value.kind == MIXED:         # paths joined a pointer with something else
             if self.mode == "strict":

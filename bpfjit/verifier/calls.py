@@ -123,10 +123,7 @@ class CallRules:
                 if arg.kind != SCALAR:
                     self.fail(pc, f"{name} takes a size in r{reg}, not {arg.describe()}")
             elif kind == "ringbuf_mem":
-                if arg.kind != MAP_VALUE or not all(
-                        isinstance(self.maps[i], RingBuf) for i in map_indices(arg.maps)):
-                    self.fail(pc, f"{name} takes a record ringbuf_reserve returned (checked "
-                                  f"for NULL) in r{reg}, not {arg.describe()}")
+                released = self._record_argument(pc, name, reg, arg, st)
             elif kind == "source" and self.mode == "strict" and arg.kind in ADDRESSES \
                     and arg.kind not in (MEM, MAP_VALUE):
                 self.fail(pc, f"strict mode: {name} reads from r{reg} = {arg.describe()}, "
@@ -379,7 +376,7 @@ class CallRules:
         if result == "ringbuf_mem_or_null":     # a record of the size asked for, if known
             size = st.regs[2]
             record = size.umax if size.kind == SCALAR and size.is_const else 0
-            return Value(MAP_OR_NULL, 0, 0, 0, 0, record, handle.maps, pc + 1)
+            return self._reserve(pc, st, Value(MAP_OR_NULL, 0, 0, 0, 0, record, handle.maps))
         return top_scalar()
 
     def _forget_packet(self, st: State) -> None:
@@ -442,6 +439,7 @@ class CallRules:
         False while the callee has not returned on any path yet (nothing follows)."""
         target = pc + 1 + insn.imm
         self._no_socket_arguments(pc, st)
+        self._records_to_callee(st)
         summary = self._call_subprogram(target, None if self.checking
                                         else self._callee_entry(st))
         if summary is None:
@@ -536,6 +534,8 @@ class CallRules:
     # ---- exits ------------------------------------------------------------------------------
 
     def _exit(self, pc: int, st: State) -> None:
+        if self.current != 0:
+            self._records_from_callee(st)
         self._references_at_exit(pc, st)
         if self.current == 0:           # the program's end (a recursive call of it too)
             r0 = self._read(st, 0, pc)

@@ -10,7 +10,8 @@ join of `tcp = NULL; if (ipv4) tcp = ...`; no relation of the zone holds for it)
 the context or NULL (CTX_OR_NULL: `data->ctx = skb` at one call site, 0 at another), or
 a socket a lookup returned (SOCKET, a full `struct bpf_sock`; SOCK_COMMON, what
 bpf_skc_lookup_tcp returns, of which fewer fields may be read; each OR_NULL before its
-NULL test), which holds a reference (`ref`) the program must give back.  The
+NULL test), which holds a reference (`ref`) the program must give back, as a ring
+buffer record does (a MAP_VALUE or MAP_OR_NULL whose `ref` is set).  The
 join of a pointer with a number, or with a pointer of another kind, is MIXED: a
 number to checked mode, and to strict mode a value it may not use (it would make an
 address a number).  Scalars carry unsigned and signed intervals kept consistent with each
@@ -27,7 +28,7 @@ __all__ = ["Value", "replace", "UNINIT", "SCALAR", "MEM", "STACK", "MAP_PTR", "M
            "CTX", "FUNC",
            "PACKET_OR_NUMBER", "SOCKET", "SOCKET_OR_NULL", "SOCK_COMMON",
            "SOCK_COMMON_OR_NULL", "SOCKETS", "TCP_SOCK", "TCP_SOCK_OR_NULL",
-           "ANY_CALLER", "RELEASED", "POINTERS", "ADDRESSES", "NUMERIC", "scalar", "const", "top_scalar",
+           "ANY_CALLER", "RELEASED", "GIVEN_BACK", "POINTERS", "ADDRESSES", "NUMERIC", "scalar", "const", "top_scalar",
            "pointer", "join", "widen", "low_bytes", "trailing_zeros", "map_indices", "same_region",
            "U64", "M32", "S64_MIN", "S64_MAX", "MAX_LEN", "BIG"]
 
@@ -59,6 +60,7 @@ NULLABLE = {MAP_OR_NULL: MAP_VALUE, MAP_PTR_OR_NULL: MAP_PTR,   # what a NULL ch
             SOCK_COMMON_OR_NULL: SOCK_COMMON, TCP_SOCK_OR_NULL: TCP_SOCK}
 ANY_CALLER = -1                  # STACK frame: some caller's frame, not known which
 RELEASED = -1                    # UNINIT ident: it held a socket bpf_sk_release gave back
+GIVEN_BACK = -2                  # UNINIT ident: it held a ring buffer record given back
 POINTERS = frozenset((MEM, STACK, MAP_VALUE, MAP_KEY, CTX))     # may be dereferenced
 # the values that are an address (on some path, for the nullable ones): what strict mode
 # lets no program return, pass as a number, or store where its user could read it
@@ -86,9 +88,10 @@ class Value:
         #                         FUNC: the subprogram's pc + 1 (0: several joined);
         #                         UNINIT r0: pc + 1 of a subprogram that returned without it
         self.align = align      # SCALAR: the value is a multiple of 2**align
-        self.ref = ref          # SOCKETS: the reference it holds (the acquiring call's pc + 1;
-        #                         negative: a pointer derived from reference -ref, as
-        #                         bpf_sk_fullsock gives, whose NULL test releases nothing)
+        self.ref = ref          # SOCKETS, ring buffer records: the reference it holds (the
+        #                         acquiring call's pc + 1; negative: a socket derived from
+        #                         reference -ref, as bpf_sk_fullsock gives, whose NULL test
+        #                         releases nothing)
 
     def __eq__(self, other: object) -> bool:
         if self is other:
@@ -285,9 +288,11 @@ def join(a: Value, b: Value) -> Value:
         return scalar(min(a.umin, b.umin), max(a.umax, b.umax), min(a.smin, b.smin),
                       max(a.smax, b.smax), min(a.align, b.align))
     if kind in (MAP_VALUE, MAP_OR_NULL):
+        if a.ref != b.ref:                  # two ring buffer records, or one and a value
+            return _MIXED
         frame = min(a.frame, b.frame)       # ring buffer records: the smaller size
     return Value(kind, 0, U64, min(a.smin, b.smin), max(a.smax, b.smax), frame,
-                 a.maps | b.maps, a.ident if a.ident == b.ident else 0)
+                 a.maps | b.maps, a.ident if a.ident == b.ident else 0, ref=a.ref)
 
 
 def _sockets_joined(a: Value, b: Value) -> Value:
@@ -323,7 +328,7 @@ def _null_or_value(a: Value, b: Value) -> Value | None:
     if a.kind in NULLABLE:
         return replace(a, ident=0) if a.ident else a
     if a.kind == MAP_VALUE:
-        return Value(MAP_OR_NULL, 0, 0, a.smin, a.smax, a.frame, a.maps, 0)
+        return Value(MAP_OR_NULL, 0, 0, a.smin, a.smax, a.frame, a.maps, 0, ref=a.ref)
     if a.kind == MEM:       # `tcp = NULL; if (ipv4) tcp = ...`: its NULL test gives it back
         return Value(MEM_OR_NULL, 0, U64, a.smin, a.smax)
     if a.kind == MAP_PTR:   # `map = tcp ? &tcp_map : NULL`: the same, for a map
@@ -353,9 +358,11 @@ def _found_or_looked_up(a: Value, b: Value) -> Value | None:
     unchecked result on the other (`if (!(x = lookup(k))) { update(k, v); x =
     lookup(k); }`): a map value or NULL of either's maps, linked to no lookup (on the
     first path it was no copy of the lookup's result)."""
-    if a.kind != MAP_VALUE or b.kind != MAP_OR_NULL or a.smin != 0 or a.smax != 0:
+    if a.kind != MAP_VALUE or b.kind != MAP_OR_NULL or a.smin != 0 or a.smax != 0 \
+            or a.ref != b.ref:
         return None
-    return Value(MAP_OR_NULL, 0, 0, 0, 0, min(a.frame, b.frame), a.maps | b.maps, 0)
+    return Value(MAP_OR_NULL, 0, 0, 0, 0, min(a.frame, b.frame), a.maps | b.maps, 0,
+                 ref=a.ref)
 
 
 def _pointer_or_null(a: Value, b: Value) -> Value | None:

@@ -1,4 +1,4 @@
-"""Socket references where paths meet: one pointer, one name (bpfjit.verifier.sockets).
+"""References where paths meet: one pointer, one name (bpfjit.verifier.sockets, .records).
 
 A reference is named by the call that took it.  Two paths may hold different ones in
 the same register or slot (`sk = tcp ? bpf_skc_lookup_tcp(...) : bpf_sk_lookup_udp(...)`,
@@ -8,7 +8,7 @@ reference that one bpf_sk_release gives back."""
 
 from __future__ import annotations
 
-from .domain import SOCKETS, Value, replace
+from .domain import Value, replace
 
 __all__ = ["unify_refs"]
 
@@ -29,7 +29,7 @@ def unify_refs(states: list) -> list:
         held = []
         for st in states:
             v = st.regs[reg] if reg is not None else st.spills[key]
-            held.append(abs(v.ref) if v.kind in SOCKETS and v.ref else 0)
+            held.append(abs(v.ref) if v.ref else 0)
         present = {r for r in held if r}
         if len(present) < 2:
             continue
@@ -43,7 +43,7 @@ def unify_refs(states: list) -> list:
 def _renamed(st, names: dict[int, int]):
     """A copy whose references are renamed (old -> new)."""
     def rename(v: Value) -> Value:
-        if v.kind in SOCKETS and abs(v.ref) in names:
+        if v.ref and abs(v.ref) in names:
             new = names[abs(v.ref)]
             return replace(v, ref=new if v.ref > 0 else -new)
         return v

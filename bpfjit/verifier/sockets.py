@@ -157,17 +157,14 @@ class SocketRules:
         """No function returns holding a reference: the main program would leak it (the
         kernel refuses it), a subprogram or callback was given none to keep."""
         if st.refs:
-            held = ", ".join(f"pc {ref - 1}" for ref in sorted(st.refs))
-            self.fail(pc, f"exits holding a socket reference (from the lookup at {held}): "
-                          f"give it back with bpf_sk_release on every path, as the kernel "
-                          f"requires")
+            self.fail(pc, f"exits holding {self._held(min(st.refs))} on every path, as "
+                          f"the kernel requires")
 
     def _references_at(self, pc: int, st: State, what: str) -> None:
         """A tail call or a legacy packet load while holding a reference: refused, as in
         the kernel (the reference would never be given back)."""
         if st.refs:
-            self.fail(pc, f"{what} while holding a socket reference (from the lookup at "
-                          f"pc {min(st.refs) - 1}): give it back with bpf_sk_release first")
+            self.fail(pc, f"{what} while holding {self._held(min(st.refs))} first")
 
     def _no_socket_arguments(self, pc: int, st: State) -> None:
         """A local call's arguments hold no socket reference: the callee could not give

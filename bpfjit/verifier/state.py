@@ -15,8 +15,8 @@ scalar or a pointer's offset).
 from __future__ import annotations
 
 from ..isa import STACK_SIZE
-from .domain import (BIG, MAX_LEN, MEM, MEM_OR_NULL, MIXED, NULLABLE, NUMERIC, RELEASED, SCALAR,
-                     SOCKETS, UNINIT,
+from .domain import (BIG, GIVEN_BACK, MAX_LEN, MEM, MEM_OR_NULL, MIXED, NULLABLE, NUMERIC,
+                     RELEASED, SCALAR, SOCKETS, UNINIT,
                      Value, join, low_bytes,
                      map_indices, replace, scalar, top_scalar, widen)
 from .guards import GUARDED, describe_guards, joined_guards
@@ -86,7 +86,7 @@ class State:
         # the spin lock held: (maps bitmask, offset in the value), LOCKS_DIFFER where
         # paths holding different ones (or one and none) meet, None when none is held
         self.lock = lock
-        # the socket references held (SOCKETS values' `ref`): on a path where the pointer
+        # the references held (sockets', ring buffer records' `ref`): on a path where the pointer
         # holding one is NULL it is not held, so a join keeps every one some path holds
         self.refs = refs
         # bit i: on every path byte r10-512+i of the current frame was last written with
@@ -105,18 +105,29 @@ class State:
                 and self.refs == other.refs and self.zeros == other.zeros
                 and self.narrow == other.narrow and self.zone == other.zone)
 
-    # ---- socket references -------------------------------------------------------------
+    # ---- references (sockets, ring buffer records) -------------------------------------------------------------
 
     def release(self, ref: int) -> None:
         """Reference `ref` is given back: every pointer holding it, or derived from it, is
         invalid from here on (as the kernel marks them)."""
         self.refs = self.refs - {ref}
         for i, v in enumerate(self.regs):
-            if v.kind in SOCKETS and abs(v.ref) == ref:
-                self.forget_register(i, Value(UNINIT, ident=RELEASED))
+            if v.ref and abs(v.ref) == ref:
+                self.forget_register(i, _given_back(v))
         for key, v in list(self.spills.items()):
-            if v.kind in SOCKETS and abs(v.ref) == ref:
-                self.spills[key] = Value(UNINIT, ident=RELEASED)
+            if v.ref and abs(v.ref) == ref:
+                self.spills[key] = _given_back(v)
+
+    def untrack(self, ref: int) -> None:
+        """Reference `ref` (a ring buffer record's) is no longer followed: the path does
+        not hold it, and its pointers are records holding none (records.py)."""
+        self.refs = self.refs - {ref}
+        for i, v in enumerate(self.regs):
+            if v.ref and abs(v.ref) == ref:
+                self.regs[i] = replace(v, ref=0)
+        for key, v in list(self.spills.items()):
+            if v.ref and abs(v.ref) == ref:
+                self.spills[key] = replace(v, ref=0)
 
     # ---- variables -------------------------------------------------------------------------
 
@@ -931,3 +942,8 @@ def _variables(st: State) -> list[int]:
         found.update((x, y))
     found.discard(LEN)
     return list(found)
+
+
+def _given_back(v: Value) -> Value:
+    """What a register or slot holding a reference given back holds: nothing usable."""
+    return Value(UNINIT, ident=RELEASED if v.kind in SOCKETS else GIVEN_BACK)
