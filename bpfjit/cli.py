@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from pathlib import Path
 
 from . import __version__
@@ -59,7 +58,8 @@ def _load(path: str, args=None) -> tuple[Program | None, DataTest | None]:
         return load_elf(path, section=getattr(args, "section", None),
                         function=getattr(args, "function", None),
                         prog_type=getattr(args, "type", None),
-                        max_entries=_max_entries(args), constants=_constants(args)), None
+                        max_entries=_max_entries(args), constants=_constants(args),
+                        maps=_maps_from(path, args)), None
     if suffix in (".bin", ".o.bin", ".raw"):
         return Program.from_bytes(_read(path)), None
     if suffix in (".s", ".asm"):
@@ -93,6 +93,25 @@ def _name_values(given: list[str] | None, flag: str, what: str,
 def _max_entries(args) -> dict[str, int] | None:
     """--max-entries NAME=N, repeated: {name: n}."""
     return _name_values(getattr(args, "max_entries", None), "--max-entries", "N", True)
+
+
+def _maps_from(path: str, args) -> dict | None:
+    """--maps-from OBJECT, repeated: the maps of those objects that the object at
+    `path` declares or refers to by name (as pinned maps are shared)."""
+    sources = getattr(args, "maps_from", None)
+    if not sources:
+        return None
+    from .elf import ElfObject
+    wanted = ElfObject(path, _max_entries(args)).map_names()
+    given = {}
+    for source in sources:
+        _read(source)                           # a missing file: one clear line
+        table = ElfObject(source, _max_entries(args)).map_table()
+        given.update({name: table[name] for name in table if name in wanted})
+    if not given:
+        raise _UserError(f"--maps-from: {', '.join(sources)} has no map that {path} "
+                         f"declares or refers to")
+    return given
 
 
 def _constants(args) -> dict[str, int] | None:
@@ -425,6 +444,9 @@ def _object_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--constant", action="append", metavar="NAME=VALUE",
                    help="for a .o: the value of a symbol the object leaves to its loader "
                         "(an lddw of an extern); repeat for several")
+    p.add_argument("--maps-from", action="append", metavar="OBJECT",
+                   help="for a .o: use the maps of OBJECT that it declares or refers to "
+                        "by name, as pinned maps are shared; repeat for several")
 
 
 def _max_entries_arg(p: argparse.ArgumentParser) -> None:

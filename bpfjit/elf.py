@@ -25,30 +25,21 @@ import io
 import os
 import struct
 from collections import deque
-from dataclasses import replace
 
-from .btf import map_definitions, parse_btf
+from .elfmaps import GIVEN, R_BPF_64_64, SHF_EXECINSTR, ObjectMaps, is_data_section
 from .errors import BpfError, DecodeError, ElfError
 from .isa import LDDW_CODE, LDDW_MAP, LDDW_MAP_VALUE, Insn, Kind
-from .lineinfo import line_at, parse_line_info
 from .kernel import KernelEnv
-from .maps import MAP_TYPES, MapSpec, MapTable, ProgArray, check_map_memory, make_map
-from .maps.sk_storage import SK_STORAGE
+from .lineinfo import line_at, parse_line_info
+from .loaderargs import checked_constants, checked_max_entries, checked_maps
 from .program import Program, decode
 from .progtypes import attach_type, prog_type, section_type
 
 __all__ = ["load_elf", "ElfObject", "R_BPF_64_64", "R_BPF_64_32"]
 
 EM_BPF = 247
-R_BPF_64_64, R_BPF_64_32 = 1, 10
-SHF_ALLOC, SHF_EXECINSTR = 0x2, 0x4
-_LEGACY_MAP = struct.Struct("<IIIII")
+R_BPF_64_32 = 10
 _IGNORED_RELOCATED = (".debug", ".BTF", ".rel.debug", ".eh_frame", ".llvm")
-_DATA_PREFIXES = (".data", ".rodata", ".bss")
-_MAX_DATA = 64 << 20          # bytes of one global-data section
-_PERF_EVENT_ARRAY, _RINGBUF = 4, 27
-_KEYLESS = (22, 23)
-_MAPS_OF_MAPS = (12, 13)
 # what a corrupt file makes pyelftools or struct raise; turned into one ElfError
 _MALFORMED = (struct.error, ValueError, KeyError, IndexError, OverflowError, AttributeError,
               TypeError, UnicodeDecodeError, AssertionError, MemoryError, RecursionError)
@@ -59,11 +50,7 @@ def _malformed(name: str, exc: BaseException) -> ElfError:
     return ElfError(f"{name}: malformed object file ({type(exc).__name__}: {detail[:120]})")
 
 
-def _is_data_section(name: str) -> bool:
-    return any(name == p or name.startswith(p + ".") for p in _DATA_PREFIXES)
-
-
-class ElfObject:
+class ElfObject(ObjectMaps):
     """An object file's sections, symbols and maps, ready to extract programs from.
 
     Every program taken from one ElfObject shares its maps (and trace output), as the
@@ -71,7 +58,8 @@ class ElfObject:
 
     def __init__(self, source: str | os.PathLike | bytes | bytearray,
                  max_entries: dict[str, int] | None = None,
-                 constants: dict[str, int] | None = None):
+                 constants: dict[str, int] | None = None,
+                 maps: dict | None = None):
         try:
             from elftools.common.exceptions import ELFError
             from elftools.elf.elffile import ELFFile
@@ -93,8 +81,9 @@ class ElfObject:
             raise ElfError(f"{self.name} is not an ELF object file")
         self._size = len(data)
         self._env: KernelEnv | None = None
-        self._max_entries = _check_max_entries(max_entries)
-        self._constants = _check_constants(constants)
+        self._max_entries = checked_max_entries(max_entries)
+        self._constants = checked_constants(constants)
+        self._given = checked_maps(maps)
         self._line_info: dict | None = None        # (bpfjit.lineinfo), read when first needed
         try:
             self.elf = ELFFile(io.BytesIO(data))
@@ -113,6 +102,7 @@ class ElfObject:
             self._check_constants_named()
             self._index_sections()
             self.maps = self._read_maps()
+            self._referred = self._given_maps()
         except BpfError:
             raise
         except (ELFError, *_MALFORMED) as exc:
@@ -180,170 +170,6 @@ class ElfObject:
                 if is_global]
 
     # ---- maps ----------------------------------------------------------------------------------
-
-    def _read_maps(self) -> list[tuple[MapSpec, int, int]]:
-        """(spec, section index, offset) of every map and global-data section."""
-        found: list[tuple[MapSpec, int, int]] = []
-        btf_maps = None
-        for index, section in self.by_index.items():
-            name = section.name
-            if name == "maps" or name == ".maps":
-                symbols = sorted((s for s in self.symbols if s["st_shndx"] == index
-                                  and s["st_info"]["type"] in ("STT_OBJECT", "STT_NOTYPE")
-                                  and s.name), key=lambda s: s["st_value"])
-                if name == ".maps" and symbols and btf_maps is None:
-                    btf_maps = self._btf_maps()
-                specs = ([self._legacy_map(section, sym) for sym in symbols] if name == "maps"
-                         else [self._btf_map(btf_maps, sym, index) for sym in symbols])
-                if name == "maps":
-                    specs = self._legacy_inner(section, symbols, specs)
-                found.extend((spec, index, sym["st_value"]) for spec, sym in zip(specs, symbols))
-            elif _is_data_section(name) and section["sh_flags"] & SHF_ALLOC \
-                    and not section["sh_flags"] & SHF_EXECINSTR and section["sh_size"] > 0:
-                if section["sh_size"] > _MAX_DATA:
-                    raise ElfError(f"{self.name}: section {name} has {section['sh_size']} "
-                                   f"bytes; bpfjit loads global data up to {_MAX_DATA}")
-                initial = (bytes(section["sh_size"]) if section["sh_type"] == "SHT_NOBITS"
-                           else section.data())
-                found.append((MapSpec(name, 2, 4, section["sh_size"], 1, initial=initial,
-                                      read_only=name.startswith(".rodata")), index, 0))
-        for spec, _, _ in list(found):   # maps of maps: one map of their inner definition
-            if spec.inner is not None:
-                found.append((replace(spec.inner, name=f"{spec.name}.inner"), -1, len(found)))
-        for spec, _, _ in found:
-            if spec.type not in MAP_TYPES:
-                raise ElfError(f"{self.name}: map {spec.name!r} has map type {spec.type} "
-                               f"({spec.type_name}), which bpfjit does not implement (it has "
-                               f"{', '.join(f'{n} ({t})' for t, n in MAP_TYPES.items())})")
-        return found
-
-    def _legacy_map(self, section, sym) -> MapSpec:
-        data, at = section.data(), sym["st_value"]
-        if at + _LEGACY_MAP.size > len(data):
-            raise ElfError(f"{self.name}: map {sym.name!r} in section maps is shorter than "
-                           f"struct bpf_map_def (20 bytes)")
-        kind, key, value, entries, flags = _LEGACY_MAP.unpack_from(data, at)
-        return MapSpec(sym.name, kind, key, value, self._entries(sym.name, kind, entries or None),
-                       flags)
-
-    def _legacy_inner(self, section, symbols: list, specs: list[MapSpec]) -> list[MapSpec]:
-        """Maps of maps in section maps take their inner definition from another map of
-        the section, as the loaders of such objects do: iproute2's 36-byte `struct
-        bpf_elf_map` names the map whose `id` (its sixth field) equals the outer map's
-        `inner_id` (eighth); samples/bpf's 28-byte `struct bpf_map_def` gives the inner
-        map's position among the section's maps (`inner_map_idx`, sixth)."""
-        outer = [i for i, spec in enumerate(specs) if spec.type in _MAPS_OF_MAPS]
-        if not outer:
-            return specs
-        data = section.data()
-        size = (symbols[0]["st_size"] if symbols[0]["st_size"]
-                else len(data) // len(symbols))          # untyped symbols have no size
-        if size < 28:
-            return specs                 # libbpf's 20-byte definition has no inner map
-
-        def fields(i: int) -> tuple:
-            at = symbols[i]["st_value"]
-            count = min(size, len(data) - at) // 4
-            return struct.unpack_from(f"<{count}I", data, at)
-
-        specs = list(specs)
-        for i in outer:
-            record = fields(i)
-            if size >= 36:
-                if len(record) < 9 or record[7] == 0:
-                    continue
-                template = [j for j in range(len(specs))
-                            if j != i and len(fields(j)) > 5 and fields(j)[5] == record[7]]
-                what = f"inner_id {record[7]}"
-            else:
-                template = [record[5]] if len(record) > 5 and record[5] < len(specs) else []
-                what = f"inner_map_idx {record[5] if len(record) > 5 else '?'}"
-            if len(template) != 1 or template[0] == i:
-                raise ElfError(f"{self.name}: {specs[i].type_name} {specs[i].name!r} names "
-                               f"its inner map by {what}, which no other map of section "
-                               f"maps has")
-            specs[i] = replace(specs[i], inner=replace(specs[template[0]], name=""))
-        return specs
-
-    def _btf_maps(self) -> dict:
-        section = self.elf.get_section_by_name(".BTF")
-        if section is None:
-            raise ElfError(f"{self.name}: BTF-defined maps (section .maps) need BTF: "
-                           f"compile with clang -g")
-        return map_definitions(parse_btf(section.data()))
-
-    def _btf_map(self, definitions: dict, sym, section_index: int) -> MapSpec:
-        fields = definitions.get(sym.name)
-        if fields is None:
-            raise ElfError(f"{self.name}: map {sym.name!r} in .maps has no BTF definition")
-        spec = self._spec_from_btf(sym.name, fields)
-        if "values_offset" in fields:
-            spec = replace(spec, values=self._initial_values(sym, section_index,
-                                                             fields["values_offset"]))
-        return spec
-
-    def _spec_from_btf(self, name: str, fields: dict) -> MapSpec:
-        if "type" not in fields:
-            raise ElfError(f"{self.name}: map {name!r} does not declare its type")
-        kind = fields["type"]
-        key, value = fields.get("key_size"), fields.get("value_size")
-        if kind == _PERF_EVENT_ARRAY:          # libbpf's defaults: an int per CPU
-            key, value = key or 4, value or 4
-        elif "values_offset" in fields:        # __array(values, ...): a program or map fd
-            value = value or 4
-        elif kind == _RINGBUF:
-            key, value = key or 0, value or 0
-        elif kind in _KEYLESS:               # queues and stacks: values only
-            key = key or 0
-        missing = [f for f, v in (("key_size", key), ("value_size", value)) if v is None]
-        if missing:
-            raise ElfError(f"{self.name}: map {name!r} does not declare {', '.join(missing)}")
-        inner = None
-        if "inner" in fields:
-            inner = self._spec_from_btf(f"{name}.inner", {"max_entries": 1, **fields["inner"]})
-        return MapSpec(name, kind, key, value,
-                       self._entries(name, kind, fields.get("max_entries")),
-                       fields.get("map_flags", 0), inner=inner,
-                       spin_lock=fields.get("spin_lock"), timer=fields.get("timer"))
-
-    def _entries(self, name: str, kind: int, declared: int | None) -> int:
-        """max_entries: the caller's (as libbpf's bpf_map__set_max_entries), the
-        declared one, or for a perf event array that declares none or 0 one per CPU, as
-        libbpf makes it (bpfjit has one); socket storage has none (0, as the kernel
-        wants it)."""
-        if name in self._max_entries:
-            return self._max_entries[name]
-        if kind == _PERF_EVENT_ARRAY and not declared:
-            return 1
-        if kind == SK_STORAGE and declared is None:
-            return 0
-        if declared is not None:
-            return declared
-        if kind not in MAP_TYPES:
-            return 1                # a kind bpfjit lacks: that is the error to report
-        raise ElfError(f"{self.name}: map {name!r} declares no max_entries (its loader sets "
-                       f"it); give it: load_elf(..., max_entries={{{name!r}: N}}) or "
-                       f"--max-entries {name}=N")
-
-    def _initial_values(self, sym, section_index: int, values_offset: int) -> tuple:
-        """`.values = { [i] = &target }`: (i, target symbol name) from the relocations
-        on the map's `values` member."""
-        out = []
-        start = sym["st_value"] + values_offset
-        for rel in self.relocations.get(section_index, []):
-            offset = rel["r_offset"]
-            if not start <= offset < sym["st_value"] + max(sym["st_size"], 1):
-                continue
-            if (offset - start) % 8:
-                raise ElfError(f"{self.name}: map {sym.name!r}: an initial value is not at "
-                               f"an 8-byte slot")
-            target = self.symbols[rel["r_info_sym"]] \
-                if 0 <= rel["r_info_sym"] < len(self.symbols) else None
-            if target is None or not target.name:
-                raise ElfError(f"{self.name}: map {sym.name!r}: initial value "
-                               f"{(offset - start) // 8} names no symbol")
-            out.append(((offset - start) // 8, target.name))
-        return tuple(out)
 
     # ---- one program ---------------------------------------------------------------------------
 
@@ -422,32 +248,6 @@ class ElfObject:
                     out[pc] = line
                 pc, offset = pc + insn.slots, offset + 8 * insn.slots
         return out
-
-    def _make_env(self) -> None:
-        """The object's maps in a KernelEnv, then their `.values` initialisers (which may
-        load the programs a program array names: they share this env)."""
-        maps = []
-        try:
-            check_map_memory([spec for spec, _, _ in self.maps])
-        except BpfError as exc:
-            raise ElfError(f"{self.name}: {exc}") from None
-        for spec, _, _ in self.maps:
-            try:
-                maps.append(make_map(spec))
-            except ElfError:
-                raise
-            except BpfError as exc:
-                raise ElfError(f"{self.name}: {exc}") from None
-        self._env = KernelEnv(MapTable(maps))
-        for the_map in maps:    # `.values` name functions (program arrays) or maps
-            if isinstance(the_map, ProgArray):
-                the_map.resolve = lambda name: self.program(None, name)
-            for index, target in the_map.spec.values:
-                try:
-                    the_map[index] = target
-                except BpfError as exc:
-                    raise ElfError(f"{self.name}: map {the_map.name!r}, initial value "
-                                   f"{index}: {exc}") from None
 
     def _entry(self, section: str | None, function: str | None) -> tuple[int, int]:
         """(section index, offset) of the entry function."""
@@ -549,7 +349,10 @@ class ElfObject:
                     raise ElfError(f"{self.name}: lddw at {where} refers to {sym_name!r}, "
                                    f"which is not a map")
                 return Insn(insn.spec, insn.dst, LDDW_MAP, 0, map_index[key], 0)
-            if (target, 0) in map_index and _is_data_section(target_name):
+            if sym.name in self._referred:      # a map its loader gives, by name
+                return Insn(insn.spec, insn.dst, LDDW_MAP, 0,
+                            map_index[(GIVEN, self._referred[sym.name])], 0)
+            if (target, 0) in map_index and is_data_section(target_name):
                 offset = sym["st_value"] + (insn.imm & 0xFFFFFFFF)
                 return Insn(insn.spec, insn.dst, LDDW_MAP_VALUE, 0, map_index[(target, 0)],
                             offset)
@@ -575,28 +378,6 @@ class ElfObject:
                        f"and R_BPF_64_32 on calls")
 
 
-def _check_max_entries(given: dict[str, int] | None) -> dict[str, int]:
-    if given is None:
-        return {}
-    if not isinstance(given, dict) or not all(
-            isinstance(k, str) and isinstance(v, int) and not isinstance(v, bool) and v > 0
-            for k, v in given.items()):
-        raise ElfError(f"max_entries must be a dict of map name -> positive int, not "
-                       f"{given!r}")
-    return dict(given)
-
-
-def _check_constants(given: dict[str, int] | None) -> dict[str, int]:
-    if given is None:
-        return {}
-    if not isinstance(given, dict) or not all(
-            isinstance(k, str) and isinstance(v, int) and not isinstance(v, bool)
-            and -(1 << 63) <= v < 1 << 64 for k, v in given.items()):
-        raise ElfError(f"constants must be a dict of symbol name -> int (64 bits), not "
-                       f"{given!r}")
-    return dict(given)
-
-
 def _signed32(value: int) -> int:
     return value - (1 << 32) if value & 0x80000000 else value
 
@@ -604,7 +385,8 @@ def _signed32(value: int) -> int:
 def load_elf(source: str | os.PathLike | bytes, section: str | None = None,
              function: str | None = None, prog_type: str | None = None,
              max_entries: dict[str, int] | None = None,
-             constants: dict[str, int] | None = None) -> Program:
+             constants: dict[str, int] | None = None,
+             maps: dict | None = None) -> Program:
     """Load one program from an eBPF object file; see the module docstring.
 
     `section` picks the code section (`xdp`, `xdp/...`, `socket`, `.text`, ...);
@@ -616,7 +398,11 @@ def load_elf(source: str | os.PathLike | bytes, section: str | None = None,
     packet's bytes), code in `.text` a plain buffer.  `max_entries` sets the size of
     maps by name (for maps that declare none, or to override).  `constants` gives the
     values of symbols the object leaves undefined for its loader to fill in (an `lddw`
-    of an extern: `asm("%0 = LIMIT ll")`).  ElfError names the section, symbol, map or
-    relocation at fault.
+    of an extern: `asm("%0 = LIMIT ll")`).  `maps` gives maps by name (another
+    program's `.maps[name]`) used in place of the object's own, as a pinned map is: one
+    map shared by programs of several objects; or for a name the object refers to
+    without declaring a map (bpfjit.loaderargs).  ElfError names the section, symbol,
+    map or relocation at fault.
     """
-    return ElfObject(source, max_entries, constants).program(section, function, prog_type)
+    return ElfObject(source, max_entries, constants, maps).program(section, function,
+                                                                   prog_type)

@@ -11,11 +11,14 @@ the running kernel too, an independent oracle: it agrees, differs, or cannot run
 program (its limits: bpfjit.backends.kerneljit), and the summary counts each.
 
     python corpus/public_run.py [--kernel] [--type SECTION=TYPE]... [--constant NAME=VALUE]...
-                                [--max-entries MAP=N]... OBJECT...
+                                [--max-entries MAP=N]... [--maps-from OBJECT]... OBJECT...
 
 `--type '*=tc'` gives that type to every section that names none (iproute2's loader
 takes it from the command line, so its objects' sections name slots of a tail-call
-table, not types).
+table, not types).  `--maps-from OBJECT` gives each object the maps of OBJECT it
+declares or refers to by name (fresh for each load), as a loader that pins maps or
+resolves them by name does (aws-network-policy-agent's tc programs use the maps its
+events object defines).
 
 Tracing programs (kprobe, tracepoint, ...) are listed but not counted: the goal is
 the packet programs.
@@ -35,6 +38,7 @@ sys.path.insert(0, str(HERE.parent))
 
 import bpfjit  # noqa: E402
 from elftools.common.exceptions import ELFError  # noqa: E402
+from bpfjit.elf import ElfObject  # noqa: E402
 from bpfjit.maps import ArrayMap, SkStorage  # noqa: E402
 from bpfjit.progtypes import section_type  # noqa: E402
 
@@ -176,11 +180,13 @@ def _undefined(path: Path) -> set[str]:
 
 def check(path: Path, section: str, function: str, types: dict[str, str],
           kernel: bool = False, constants: dict[str, int] | None = None,
-          max_entries: dict[str, int] | None = None) -> tuple[str, str]:
+          max_entries: dict[str, int] | None = None,
+          maps_from: list[Path] | None = None) -> tuple[str, str]:
     """("ok" | "load" | "verify" | "run" | "engines" | "kernel", detail) for one
     program; with `kernel`, an "ok" program's detail says what the kernel made of it.
     `constants`: those of `--constant` the object leaves to its loader; `max_entries`:
-    the sizes of `--max-entries`, for maps whose loader sizes them."""
+    the sizes of `--max-entries`, for maps whose loader sizes them; `maps_from`: the
+    objects of `--maps-from`."""
     load_options: dict = {"constants": constants} if constants else {}
     if max_entries:
         load_options["max_entries"] = max_entries
@@ -189,7 +195,9 @@ def check(path: Path, section: str, function: str, types: dict[str, str],
     elif "*" in types and not _names_type(section):
         load_options["prog_type"] = types["*"]
     try:
-        prog = bpfjit.load_elf(str(path), section=section, function=function, **load_options)
+        shared = _shared_maps(path, maps_from or [], max_entries)
+        prog = bpfjit.load_elf(str(path), section=section, function=function,
+                               maps=shared(), **load_options)
     except bpfjit.BpfError as exc:
         return "load", str(exc)
     try:
@@ -200,7 +208,8 @@ def check(path: Path, section: str, function: str, types: dict[str, str],
     seen = {}
 
     def outcome(engine: str):
-        fresh = bpfjit.load_elf(str(path), section=section, function=function, **load_options)
+        fresh = bpfjit.load_elf(str(path), section=section, function=function,
+                                maps=shared(), **load_options)
         fresh.env.clock = lambda: 1_000_000_000          # runs repeatable on every engine
         fresh.env.random.seed(1)
         return _outcome(fresh, engine, frames)
@@ -226,6 +235,22 @@ def check(path: Path, section: str, function: str, types: dict[str, str],
             f"{mine[0]}: {mine[1]:#x} vs {other[1]:#x}" for mine, other in
             zip(first[0], theirs[0]) if mine != other)
     return "ok", f"{detail}; the kernel agrees"
+
+
+def _shared_maps(path: Path, sources: list[Path], sizes: dict[str, int] | None):
+    """A function giving fresh maps of the `sources` objects that the object at `path`
+    declares or refers to by name (None: none)."""
+    if not sources:
+        return lambda: None
+    wanted = ElfObject(str(path), sizes).map_names()
+
+    def fresh() -> dict:
+        given = {}
+        for source in sources:
+            table = ElfObject(str(source), sizes).map_table()
+            given.update({name: table[name] for name in table if name in wanted})
+        return given or None
+    return fresh
 
 
 def programs(path: Path) -> list[tuple[str, str]]:
@@ -267,6 +292,10 @@ def main() -> None:
                              "to each object that has it)")
     parser.add_argument("--max-entries", action="append", default=[], metavar="MAP=N",
                         help="max_entries of a map that declares none (its loader sizes it)")
+    parser.add_argument("--maps-from", action="append", default=[], type=Path,
+                        metavar="OBJECT",
+                        help="give each object the maps of OBJECT it declares or refers to "
+                             "by name (as pinned maps)")
     args = parser.parse_args()
     sizes = {name: int(value, 0) for name, value in
              (s.split("=", 1) for s in args.max_entries)}
@@ -290,7 +319,8 @@ def main() -> None:
             if section.startswith(_TRACING):
                 print(f"{path.name} {section}/{function}: not a packet program")
                 continue
-            stage, detail = check(path, section, function, types, args.kernel, given, sizes)
+            stage, detail = check(path, section, function, types, args.kernel, given, sizes,
+                                  args.maps_from)
             counts[stage] += 1
             if stage != "ok":
                 reasons[_reason(detail)] += 1

@@ -85,9 +85,11 @@ def check_map_memory(specs: list[MapSpec]) -> None:
 class MapTable(Mapping):
     """A program's maps, by index (what lddw refers to) and by name."""
 
-    def __init__(self, maps: list[Map] | tuple[Map, ...] = ()):
+    def __init__(self, maps: list[Map] | tuple[Map, ...] = (), names: list[str] | None = None):
+        """`names`: what the program calls each map (default: their own names; a map an
+        object is given may have another)."""
         self.list: tuple[Map, ...] = tuple(maps)
-        self._by_name = {m.name: m for m in self.list}
+        self._by_name = dict(zip(names or [m.name for m in self.list], self.list))
         for m in self.list:
             if hasattr(m, "table"):          # maps of maps hold maps of this table
                 m.table = self

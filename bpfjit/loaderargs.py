@@ -1,0 +1,72 @@
+"""What a loader gives an object file besides its bytes: map sizes, constants, maps.
+
+Loaders fill in what an object leaves to them.  libbpf sizes maps (`max_entries`),
+sets the values of the symbols an object leaves undefined (`constants`), and gives a
+map that already exists in place of one the object declares (a pinned map, or
+`bpf_map__reuse_fd`: one map shared by the programs of several objects).  Some loaders
+resolve a map by name where the object only refers to it (aws-network-policy-agent's
+tc programs use the connection table and event ring their events object defines,
+declaring them as uninitialised variables).  bpfjit.elf takes each as a checked dict;
+this module checks them.
+"""
+
+from __future__ import annotations
+
+from .errors import ElfError
+from .maps import Map, MapSpec, ProgArray
+
+__all__ = ["checked_max_entries", "checked_constants", "checked_maps", "check_reusable"]
+
+
+def checked_max_entries(given: dict[str, int] | None) -> dict[str, int]:
+    """`max_entries`: map name -> a positive number of entries."""
+    if given is None:
+        return {}
+    if not isinstance(given, dict) or not all(
+            isinstance(k, str) and isinstance(v, int) and not isinstance(v, bool) and v > 0
+            for k, v in given.items()):
+        raise ElfError(f"max_entries must be a dict of map name -> positive int, not "
+                       f"{given!r}")
+    return dict(given)
+
+
+def checked_constants(given: dict[str, int] | None) -> dict[str, int]:
+    """`constants`: symbol name -> a 64-bit value."""
+    if given is None:
+        return {}
+    if not isinstance(given, dict) or not all(
+            isinstance(k, str) and isinstance(v, int) and not isinstance(v, bool)
+            and -(1 << 63) <= v < 1 << 64 for k, v in given.items()):
+        raise ElfError(f"constants must be a dict of symbol name -> int (64 bits), not "
+                       f"{given!r}")
+    return dict(given)
+
+
+def checked_maps(given: dict[str, Map] | None) -> dict[str, Map]:
+    """`maps`: map name -> a bpfjit map (another program's `.maps[name]`, or one made
+    with bpfjit.maps.make_map) that the object's programs use in place of their own."""
+    if given is None:
+        return {}
+    if not isinstance(given, dict) or not all(
+            isinstance(k, str) and isinstance(v, Map) for k, v in given.items()):
+        raise ElfError(f"maps must be a dict of map name -> bpfjit map (a program's "
+                       f".maps[name]), not {given!r}")
+    for name, the_map in given.items():
+        if the_map.spec.inner is not None or isinstance(the_map, ProgArray):
+            raise ElfError(f"maps: {name!r} is a {the_map.spec.type_name} map, whose entries "
+                           f"belong to the object that made it; bpfjit shares no map of "
+                           f"maps or program array between objects")
+    return dict(given)
+
+
+def check_reusable(object_name: str, declared: MapSpec, given: Map) -> None:
+    """A map given for one the object declares must be of its definition (as libbpf's
+    reuse of a pinned map checks): type, key and value size, entries, flags."""
+    mine, theirs = declared, given.spec
+    fields = ("type_name", "key_size", "value_size", "max_entries", "flags")
+    differ = [f for f in fields if getattr(mine, f) != getattr(theirs, f)]
+    if differ:
+        said = ", ".join(f"{f.replace('_name', '')} {getattr(mine, f)} (given "
+                         f"{getattr(theirs, f)})" for f in differ)
+        raise ElfError(f"{object_name}: maps: the map given for {declared.name!r} is not of "
+                       f"its definition: {said}")
