@@ -211,15 +211,21 @@ class AluRules:
         high = op == "lsh" and width == 64 and src_reg is None and insn.imm & 63 == 32 \
             and old.umax <= M32 and not old.is_const        # dst == whole << 32
         whole = st.zone.equal_to(dst) if scale or high else None
+        # (clang's v1 counter `r1 = r2 + 1; r2 <<= 32; r3 = r2 >> 32`: r2 is no longer a
+        # variable's value, but r1 - 1's)
+        plus = st.zone.equal_plus(dst) if high and whole is None else None
         result = alu_result(op, width, old, src, insn.off if op == "movsx" else 0)
         self._relate(st, op, width, dst, src_reg, old, src, result)
         if whole is not None and not st.regs[dst].fixed:    # until dst moves:
             if scale:                                       # dst == scale * whole
                 st.zone.add_affine(dst, whole, scale, 0)
             if high:
-                st.zone.shifted[dst] = (whole, "shl")
-        elif link is not None and link[1] == "shl" and op == "arsh" and insn.imm & 63 == 32:
-            st.zone.shifted[dst] = (link[0], "sext")
+                st.zone.shifted[dst] = (whole, "shl", 0)
+        elif plus is not None and not st.regs[dst].fixed:     # dst == (y + c) << 32
+            st.zone.shifted[dst] = (plus[0], "shl", plus[1])
+        elif link is not None and link[1] == "shl" and link[2] == 0 and op == "arsh" \
+                and insn.imm & 63 == 32:
+            st.zone.shifted[dst] = (link[0], "sext", 0)
         if width == 64 and old is not None and old.kind == SCALAR and \
                 st.regs[dst].kind == SCALAR and (half or minuend is not None):
             self._midpoint(st, op, dst, src_reg, old, src, half, minuend)
@@ -469,12 +475,15 @@ class AluRules:
         """`rsh`/`arsh dst, 32 + k` of dst == y << 32: y (sign-extended from 32 bits,
         which changes nothing below 2^31), shifted by k, with y's relations.  True when
         done; False leaves the shift to the general rule."""
-        y, kind = st.zone.shifted[dst]
+        y, kind, c = st.zone.shifted[dst]
         lo, hi = st.lower(y), st.upper(y)
-        if kind != "shl" or count < 32 or lo is None or hi is None or lo < 0 or \
-                hi > (M32 if op == "rsh" else M32 >> 1):
+        if kind != "shl" or count < 32 or lo is None or hi is None or lo + c < 0 or \
+                hi + c > (M32 if op == "rsh" else M32 >> 1):
             return False
         st.copy_register(dst, y, scalar(lo, hi))
+        if c:                               # dst == y + c
+            v = st.regs[dst]
+            self._relate(st, "add", 64, dst, None, v, const(c), alu_result("add", 64, v, const(c)))
         if count > 32:
             v = st.regs[dst]
             self._relate(st, "rsh", 64, dst, None, v, const(count - 32),

@@ -75,8 +75,11 @@ def _thresholds(prog: Program, pcs=None) -> tuple[tuple[int, ...], ...]:
     through a zero- or sign-extended copy (`mov r3, r2; lsh r3, 32; rsh r3, 32; jne r3,
     20`), which bounds the counter as `jne32 r2, 20` would.  Spilled slots have none: a value
     that grows in a slot goes to its limit, and the final, descending pass brings it
-    back."""
+    back.  A register compared with another that the program sets to a few constants
+    (clang's -mcpu=v1 `r2 = 23` before a loop tested by `jgt r2, r5`) is compared with
+    those constants."""
     found: list[set[int]] = [{0} for _ in range(11)]
+    constants = _register_constants(prog)
     # register -> (the register it copies, plus what): within a run of instructions
     copied: dict[int, tuple[int, int]] = {}
     last = None
@@ -84,6 +87,13 @@ def _thresholds(prog: Program, pcs=None) -> tuple[tuple[int, ...], ...]:
         if last is not None and pc != last:
             copied.clear()          # another block: its copies are not this one's
         last = pc + insn.slots
+        if insn.kind is Kind.JCOND and insn.spec.source == "reg":
+            for reg, other in ((insn.dst, insn.src), (insn.src, insn.dst)):
+                for c in constants.get(other, ()):
+                    found[reg].update((c - 1, c, c + 1))
+                    source, plus = copied.get(reg, (None, 0))
+                    if source is not None:
+                        found[source].update((c - plus - 1, c - plus, c - plus + 1))
         if insn.kind is Kind.JCOND and insn.spec.source == "imm":
             c = insn.imm
             found[insn.dst].update((c - 1, c, c + 1))
@@ -114,6 +124,16 @@ def _thresholds(prog: Program, pcs=None) -> tuple[tuple[int, ...], ...]:
             # had, which is what a loop head widens: only the copy's own write ends it
             copied = {r: ks for r, ks in copied.items() if not written >> r & 1}
     return tuple(tuple(sorted(f)) for f in found)
+
+
+def _register_constants(prog: Program) -> dict[int, tuple[int, ...]]:
+    """The constants the program moves into each register (`mov rX, imm`), for those
+    given at most four: reg -> those constants (hints: the register may hold others)."""
+    values: dict[int, set[int]] = {}
+    for _, insn in prog:
+        if insn.kind is Kind.ALU and insn.spec.op == "mov" and insn.spec.source == "imm":
+            values.setdefault(insn.dst, set()).add(insn.imm)
+    return {r: tuple(sorted(v)) for r, v in values.items() if len(v) <= 4}
 
 
 def _loop_thresholds(prog: Program, body: set[int], everywhere: tuple
@@ -163,6 +183,9 @@ class _Subprogram:
         self.loop_thresholds: dict[int, tuple] = {}     # head -> its widening bounds
         self.in_states: dict[int, State] = {}
         self.out_edges: dict[int, list] = {}
+        # blocks whose last run while fixpoints were computed met a rejection (the path
+        # ended there): the loops holding them keep their fixpoint heads (_check)
+        self.rejected: set[int] = set()
         self.joins: dict[int, int] = defaultdict(int)
         self.journals: dict[int, Journal] = {}     # block -> what its last run recorded
 
@@ -577,7 +600,11 @@ class Analysis(AluRules, MemoryRules, BranchRules, CallRules, CallbackRules, Loc
         except TooComplex:
             raise
         except VerifierError:
+            if not self.ranking:
+                sub.rejected.add(block)
             return []
+        if not self.ranking:
+            sub.rejected.discard(block)
         if journal is not None:
             journal.completed = True
         return edges
@@ -656,7 +683,8 @@ class Analysis(AluRules, MemoryRules, BranchRules, CallRules, CallbackRules, Loc
     def _check(self, first: int) -> None:
         """The final pass over one subprogram: rejections, proofs, the log.  It is a
         descending pass (each state recomputed from its predecessors', no widening), so
-        it also wins back precision that widening gave away.  (A descending pass after
+        it also wins back precision that widening gave away — but not at the head of a
+        loop one of whose blocks met a rejection (`rejected`).  (A descending pass after
         every fixpoint of a subprogram made verification a third slower and proved
         nothing more on the corpus.)"""
         sub = self.subs[first]
@@ -672,6 +700,12 @@ class Analysis(AluRules, MemoryRules, BranchRules, CallRules, CallbackRules, Loc
             if journal is not None and block not in sub.heads and block != sub.first \
                     and journal.same_sources(incoming):
                 state = sub.in_states[block]        # their merge, as the fixpoint made it
+            elif block in sub.heads and sub.rejected & sub.loop_bodies[block]:
+                # a way round the loop ended at a rejection: what comes round is not all
+                # known, so the head keeps its fixpoint state (narrowed to what comes from
+                # outside, it would show the loop one trip and prove what that trip does)
+                state = merge([sub.in_states[block], *incoming], discover=True)
+                journal = None
             else:
                 state = merge(incoming, discover=block in sub.heads)
                 if journal is not None and (state != sub.in_states[block] or threaded):

@@ -12,11 +12,13 @@ buffer pointer or NULL (paths joined), whose copies stay equal buffer pointers.
 
 from __future__ import annotations
 
+from math import gcd
+
 from .. import semantics as sem
 from ..context import CONTEXTS
 from .domain import (BIG, M32, MEM, MIXED, NULLABLE, S64_MAX, SCALAR, SOCK_COMMON, SOCKET, STACK,
                      TCP_SOCK,
-                     U64, Value, const,
+                     U64, Value, const, multiple,
                      pointer, same_region, scalar)
 from .guards import sides
 from .state import LEN, State, slot_var
@@ -167,11 +169,15 @@ class BranchRules:
         strict = 1 if rel == "lt" else 0
         if a.kind == SCALAR:            # a <= b - strict, in the comparison's order
             if signed:
-                new_a = scalar(a.umin, a.umax, a.smin, min(a.smax, b.smax - strict), a.align)
-                new_b = scalar(b.umin, b.umax, max(b.smin, a.smin + strict), b.smax, b.align)
+                new_a = scalar(a.umin, a.umax, a.smin, min(a.smax, b.smax - strict), a.align,
+                               multiple(a))
+                new_b = scalar(b.umin, b.umax, max(b.smin, a.smin + strict), b.smax, b.align,
+                               multiple(b))
             else:
-                new_a = scalar(a.umin, min(a.umax, b.umax - strict), a.smin, a.smax, a.align)
-                new_b = scalar(max(b.umin, a.umin + strict), b.umax, b.smin, b.smax, b.align)
+                new_a = scalar(a.umin, min(a.umax, b.umax - strict), a.smin, a.smax, a.align,
+                               multiple(a))
+                new_b = scalar(max(b.umin, a.umin + strict), b.umax, b.smin, b.smax, b.align,
+                               multiple(b))
         else:                           # pointer offsets, compared as numbers
             new_a = pointer(a.kind, a.smin, min(a.smax, b.smax - strict), a.frame, a.maps)
             new_b = pointer(b.kind, max(b.smin, a.smin + strict), b.smax, b.frame, b.maps)
@@ -184,7 +190,8 @@ class BranchRules:
         lo_u, hi_u = max(a.umin, b.umin), min(a.umax, b.umax)
         lo_s, hi_s = max(a.smin, b.smin), min(a.smax, b.smax)
         if a.kind == SCALAR:
-            new = scalar(lo_u, hi_u, lo_s, hi_s, max(a.align, b.align))
+            new = scalar(lo_u, hi_u, lo_s, hi_s, max(a.align, b.align),
+                         multiple(a) * multiple(b) // (gcd(multiple(a), multiple(b)) or 1))
         else:
             new = pointer(a.kind, lo_s, hi_s, a.frame, a.maps)
         if new.empty:
@@ -322,4 +329,4 @@ def _without(v: Value, c: int) -> Value:
         smax -= 1
     if (umin, umax, smin, smax) == (v.umin, v.umax, v.smin, v.smax):
         return v
-    return scalar(umin, min(umax, U64), smin, smax, v.align)
+    return scalar(umin, min(umax, U64), smin, smax, v.align, multiple(v))

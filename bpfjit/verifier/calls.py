@@ -17,9 +17,9 @@ from ..helpers import HELPER_NAMES
 from ..helpers.snprintf import MAX_ARGS, format_error
 from ..helpers.timers import TIMER_CALLBACK
 from ..isa import MAX_CALL_DEPTH, STACK_SIZE
-from ..maps import SOCKET_MAP_TYPES, RingBuf
+from ..maps import SOCKET_MAP_TYPES
 from ..maps.base import MAP_TYPE_NAMES
-from .domain import (ADDRESSES, ANY_CALLER, CTX, MAP_KEY, MAP_OR_NULL, MAP_PTR,
+from .domain import (ADDRESSES, ANY_CALLER, CTX, MAP_KEY, MAP_OR_NULL, MAP_PTR, MEM_OR_NULL,
                      MAP_PTR_OR_NULL, MAP_VALUE, MEM, MIXED, NULLABLE, SCALAR, SOCKET_OR_NULL,
                      STACK, UNINIT, Value, join,
                      map_indices, pointer, replace, scalar, top_scalar, widen)
@@ -163,8 +163,9 @@ class CallRules:
                 if arg.kind == STACK:
                     self._fact(self._note_stack_reach, -arg.smin)
                     if self.mode == "strict":
-                        self._no_pointer_bytes(pc, st, name, kind, arg, st.regs[reg + 1]
-                                               if reg < 5 else None, handle)
+                        size = st.regs[reg + 1] if reg < 5 else None
+                        self._stack_argument_in_frame(pc, name, reg, kind, arg, size, handle)
+                        self._no_pointer_bytes(pc, st, name, kind, arg, size, handle)
                 if kind == "out" or (kind == "out_or_null" and not null):
                     outputs.append((arg, st.regs[reg + 1]))
                 elif kind == "value_out" and handle is not None:
@@ -248,6 +249,21 @@ class CallRules:
         if size is not None and size.kind == SCALAR:
             return size.umin, min(size.umax, limit)
         return 0, limit
+
+    def _stack_argument_in_frame(self, pc: int, name: str, reg: int, kind: str, arg: Value,
+                                 size: Value | None, handle: Value | None) -> None:
+        """Strict mode: a helper's stack pointer lies in its frame, as the kernel proves
+        (the helper checks every byte it reaches when it runs, in every mode).  Where
+        paths joined pointers and sizes (dae passes fp-16 with 16 bytes on one path and
+        fp-4 with 4 on another, which meet as fp-[16,4] with 4 to 16 bytes) the pairs
+        are not known: the highest pointer is held to the fewest bytes."""
+        if arg.frame < 0:
+            return
+        fewest = self._argument_sizes(kind, handle, size, 1 << 32)[0]
+        if arg.smin < -STACK_SIZE or arg.smax + fewest > 0:
+            self.fail(pc, f"strict mode: {name} may reach bytes {arg.smin} to "
+                          f"{arg.smax + fewest} from r{reg}'s frame top ({arg.describe()}), "
+                          f"outside its {STACK_SIZE}-byte frame (the kernel refuses it)")
 
     def _no_pointer_bytes(self, pc: int, st: State, name: str, kind: str, arg: Value,
                           size: Value | None, handle: Value | None) -> None:

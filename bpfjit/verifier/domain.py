@@ -22,13 +22,15 @@ here but in the state's zone (bpfjit.verifier.zone).
 
 from __future__ import annotations
 
+from math import gcd
+
 __all__ = ["Value", "replace", "UNINIT", "SCALAR", "MEM", "STACK", "MAP_PTR", "MAP_VALUE",
            "MAP_OR_NULL", "MAP_PTR_OR_NULL", "MAP_KEY", "MEM_OR_NULL", "CTX_OR_NULL", "MIXED",
            "NULLABLE",
            "CTX", "FUNC",
            "PACKET_OR_NUMBER", "SOCKET", "SOCKET_OR_NULL", "SOCK_COMMON",
            "SOCK_COMMON_OR_NULL", "SOCKETS", "TCP_SOCK", "TCP_SOCK_OR_NULL",
-           "ANY_CALLER", "RELEASED", "GIVEN_BACK", "POINTERS", "ADDRESSES", "NUMERIC", "scalar", "const", "top_scalar",
+           "ANY_CALLER", "RELEASED", "GIVEN_BACK", "multiple", "common_mod", "POINTERS", "ADDRESSES", "NUMERIC", "scalar", "const", "top_scalar",
            "pointer", "join", "widen", "low_bytes", "trailing_zeros", "map_indices", "same_region",
            "U64", "M32", "S64_MIN", "S64_MAX", "MAX_LEN", "BIG"]
 
@@ -73,11 +75,11 @@ class Value:
     """Immutable by convention: never assigned after creation (`replace` copies)."""
 
     __slots__ = ("kind", "umin", "umax", "smin", "smax", "frame", "maps", "ident", "align",
-                 "ref")
+                 "ref", "mod")
 
     def __init__(self, kind: str, umin: int = 0, umax: int = U64, smin: int = S64_MIN,
                  smax: int = S64_MAX, frame: int = 0, maps: int = 0, ident: int = 0,
-                 align: int = 0, ref: int = 0):
+                 align: int = 0, ref: int = 0, mod: int = 1):
         self.kind = kind
         self.umin, self.umax, self.smin, self.smax = umin, umax, smin, smax
         self.frame = frame      # STACK: 0 = the current function's frame, 1 = its caller's...
@@ -92,6 +94,9 @@ class Value:
         #                         acquiring call's pc + 1; negative: a socket derived from
         #                         reference -ref, as bpf_sk_fullsock gives, whose NULL test
         #                         releases nothing)
+        self.mod = mod          # SCALAR below 2^63: the value is a multiple of `mod`, odd (the
+        #                         power of two is `align`'s): an offset stepped by a struct's
+        #                         size (`p += 12`), kept while no operation wraps it
 
     def __eq__(self, other: object) -> bool:
         if self is other:
@@ -101,14 +106,14 @@ class Value:
                 and self.smin == other.smin and self.smax == other.smax
                 and self.frame == other.frame and self.maps == other.maps
                 and self.ident == other.ident and self.align == other.align
-                and self.ref == other.ref)
+                and self.ref == other.ref and self.mod == other.mod)
 
     def __hash__(self) -> int:
         return hash(self.key())
 
     def key(self) -> tuple:
         return (self.kind, self.umin, self.umax, self.smin, self.smax, self.frame, self.maps,
-                self.ident, self.align, self.ref)
+                self.ident, self.align, self.ref, self.mod)
 
     def __repr__(self) -> str:
         return f"Value({self.describe()})"
@@ -194,14 +199,18 @@ def replace(v: Value, **changes) -> Value:
     return new
 
 
-def _norm(umin: int, umax: int, smin: int, smax: int, align: int) -> tuple[int, int, int, int]:
-    """Tighten the unsigned and signed intervals against each other and the alignment."""
+def _norm(umin: int, umax: int, smin: int, smax: int, align: int,
+          mod: int = 1) -> tuple[int, int, int, int]:
+    """Tighten the unsigned and signed intervals against each other and the alignment
+    (and `mod`, for values below 2^63)."""
     if smin >= 0:
         umin, umax = max(umin, smin), min(umax, smax)
     elif smax < 0:
         umin, umax = max(umin, smin + (1 << 64)), min(umax, smax + (1 << 64))
-    if align:                           # round the bounds inwards to multiples
-        step = 1 << align
+    step = 1 << align if align else 1
+    if mod > 1 and umax <= S64_MAX:
+        step = step * mod // gcd(step, mod)
+    if step > 1:                        # round the bounds inwards to multiples
         umin, umax = -(-umin // step) * step, umax // step * step
     if umax <= S64_MAX:
         smin, smax = max(smin, umin), min(smax, umax)
@@ -211,12 +220,29 @@ def _norm(umin: int, umax: int, smin: int, smax: int, align: int) -> tuple[int, 
 
 
 def scalar(umin: int = 0, umax: int = U64, smin: int = S64_MIN, smax: int = S64_MAX,
-           align: int = 0) -> Value:
-    """A scalar in both intervals (normalised; empty when they cannot both hold)."""
-    umin, umax, smin, smax = _norm(umin, umax, smin, smax, align)
+           align: int = 0, mod: int = 1) -> Value:
+    """A scalar in both intervals (normalised; empty when they cannot both hold); `mod`:
+    a number it is a multiple of, which counts only while it is below 2^63."""
+    umin, umax, smin, smax = _norm(umin, umax, smin, smax, align, mod)
     if umin == umax and umin <= umax:
         return const(umin)
-    return Value(SCALAR, umin, umax, smin, smax, align=min(align, 64))
+    odd = 1
+    if 1 < mod < 1 << 32 and umax <= S64_MAX:   # the power of two in it is alignment
+        twos = trailing_zeros(mod)
+        odd, align = mod >> twos, max(align, twos)
+    return Value(SCALAR, umin, umax, smin, smax, align=min(align, 64), mod=odd)
+
+
+def multiple(v: Value) -> int:
+    """A number `v` is known to be a multiple of (a constant: itself; 0: anything)."""
+    if v.kind != SCALAR:
+        return 1
+    return v.umin if v.is_const else v.mod << min(v.align, 63)
+
+
+def common_mod(a: Value, b: Value) -> int:
+    """What both `a` and `b` are multiples of, for a sum, difference or join."""
+    return gcd(multiple(a), multiple(b)) or 1
 
 
 def const(value: int) -> Value:
@@ -286,7 +312,7 @@ def join(a: Value, b: Value) -> Value:
         return a
     if kind == SCALAR:
         return scalar(min(a.umin, b.umin), max(a.umax, b.umax), min(a.smin, b.smin),
-                      max(a.smax, b.smax), min(a.align, b.align))
+                      max(a.smax, b.smax), min(a.align, b.align), common_mod(a, b))
     if kind in (MAP_VALUE, MAP_OR_NULL):
         if a.ref != b.ref:                  # two ring buffer records, or one and a value
             return _MIXED
@@ -416,4 +442,4 @@ def widen(old: Value, new: Value, thresholds: tuple[int, ...] = ()) -> Value:
         return replace(j, smin=smin, smax=smax)
     umin = old.umin if j.umin >= old.umin else _down(j.umin, thresholds, 0)
     umax = old.umax if j.umax <= old.umax else _up(j.umax, thresholds, U64)
-    return scalar(umin, umax, smin, smax, j.align)
+    return scalar(umin, umax, smin, smax, j.align, j.mod)

@@ -9,7 +9,7 @@ range, including division by zero and 32-bit zero-extension.
 from __future__ import annotations
 
 from .. import semantics as sem
-from .domain import M32, S64_MAX, S64_MIN, U64, Value, const, scalar, top_scalar
+from .domain import M32, S64_MAX, S64_MIN, U64, Value, common_mod, const, multiple, scalar, top_scalar
 
 __all__ = ["alu_result", "fits_signed", "result_align"]
 
@@ -40,31 +40,35 @@ def alu_result(op: str, width: int, a: Value | None, b: Value, movsx_bits: int =
     assert a is not None
     narrow = width == 64 or (a.umax <= M32 and b.umax <= M32)   # no bits above 32 to lose
     align = result_align(op, a, b, width)
+    # what an exact (unwrapped) sum, difference, product or shift is a multiple of
+    mod = common_mod(a, b) if op in ("add", "sub") else multiple(a) * multiple(b) \
+        if op == "mul" else multiple(a) << (b.umin & (width - 1)) if op == "lsh" \
+        and b.is_const and multiple(a) < 1 << 32 else 1
     if op in ("add", "sub") and width == 32 and b.is_const and a.umax <= M32:
         # a 32-bit constant step (clang's `add32 r, -1` for `i - 1`): exact when the
         # result stays in [0, 2^32) throughout, as unsigned arithmetic then never wraps
         step = sem.sext(b.umin & M32, 32) * (1 if op == "add" else -1)
         if 0 <= a.umin + step and a.umax + step <= M32:
-            return scalar(a.umin + step, a.umax + step, align=align)
+            return scalar(a.umin + step, a.umax + step, align=align, mod=mod)
     if op == "add":
         if narrow and a.umax + b.umax <= limit:
-            return scalar(a.umin + b.umin, a.umax + b.umax, align=align)
+            return scalar(a.umin + b.umin, a.umax + b.umax, align=align, mod=mod)
         if width == 64 and fits_signed(a.smin + b.smin, a.smax + b.smax):
-            return scalar(smin=a.smin + b.smin, smax=a.smax + b.smax, align=align)
+            return scalar(smin=a.smin + b.smin, smax=a.smax + b.smax, align=align, mod=mod)
         return _top(width)
     if op == "sub":
         if narrow and a.umin >= b.umax:
-            return scalar(a.umin - b.umax, a.umax - b.umin, align=align)
+            return scalar(a.umin - b.umax, a.umax - b.umin, align=align, mod=mod)
         if width == 64 and fits_signed(a.smin - b.smax, a.smax - b.smin):
-            return scalar(smin=a.smin - b.smax, smax=a.smax - b.smin, align=align)
+            return scalar(smin=a.smin - b.smax, smax=a.smax - b.smin, align=align, mod=mod)
         return _top(width)
     if op == "mul":
         if narrow and a.umax * b.umax <= limit:
-            return scalar(a.umin * b.umin, a.umax * b.umax, align=align)
+            return scalar(a.umin * b.umin, a.umax * b.umax, align=align, mod=mod)
         if width == 64:
             products = [x * y for x in (a.smin, a.smax) for y in (b.smin, b.smax)]
             if fits_signed(min(products), max(products)):
-                return scalar(smin=min(products), smax=max(products), align=align)
+                return scalar(smin=min(products), smax=max(products), align=align, mod=mod)
         return _top(width)
     if op == "div":                     # unsigned; division by zero gives 0
         top = a.umax if narrow else limit
@@ -97,9 +101,9 @@ def alu_result(op: str, width: int, a: Value | None, b: Value, movsx_bits: int =
     if op == "lsh" and b.is_const:
         k = b.umin & (width - 1)
         if narrow and a.umax << k <= limit:
-            return scalar(a.umin << k, a.umax << k, align=align)
+            return scalar(a.umin << k, a.umax << k, align=align, mod=mod)
         if width == 64 and fits_signed(a.smin << k, a.smax << k):
-            return scalar(smin=a.smin << k, smax=a.smax << k, align=align)
+            return scalar(smin=a.smin << k, smax=a.smax << k, align=align, mod=mod)
         return _top(width)
     if op == "lsh" and b.umax < width:       # a shift count in a known range
         if narrow and a.umax << b.umax <= limit:

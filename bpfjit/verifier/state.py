@@ -18,7 +18,7 @@ from ..isa import STACK_SIZE
 from .domain import (BIG, GIVEN_BACK, MAX_LEN, MEM, MEM_OR_NULL, MIXED, NULLABLE, NUMERIC,
                      RELEASED, SCALAR, SOCKETS, UNINIT,
                      Value, join, low_bytes,
-                     map_indices, replace, scalar, top_scalar, widen)
+                     map_indices, multiple, replace, scalar, top_scalar, widen)
 from .guards import GUARDED, describe_guards, joined_guards
 from .references import unify_refs
 from .zone import MAX_RELATION, MIRROR, Zone
@@ -580,7 +580,7 @@ class State:
         if v.is_pointer:
             new = replace(v, smin=smin, smax=smax)
         else:
-            new = scalar(v.umin, v.umax, smin, smax, v.align)
+            new = scalar(v.umin, v.umax, smin, smax, v.align, multiple(v))
             if new.empty:
                 return False
         self.put(var, new)
@@ -675,8 +675,8 @@ class State:
             parts.append(f"{_name(x, names)}={k}*{_name(y, names)}{c:+d}")
         for x, (y, c, times) in sorted(self.zone.quot.items()):
             parts.append(f"{_name(x, names)}={_name(y, names)}/{c}" + (f"*{c}" if times else ""))
-        for x, (y, kind) in sorted(self.zone.shifted.items()):
-            y_name = _name(y, names)
+        for x, (y, kind, c) in sorted(self.zone.shifted.items()):
+            y_name = f"({_name(y, names)}{c:+d})" if c else _name(y, names)
             parts.append(f"{_name(x, names)}=" +
                          (f"{y_name}<<32" if kind == "shl" else f"sext32({y_name})"))
         for y, (a, e) in sorted(self.zone.scaled.items()):

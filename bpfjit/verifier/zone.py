@@ -445,7 +445,7 @@ class Zone:
                 if new(x) is not None and new(y) is not None}
         sums = {new(x): (new(a), new(b)) for x, (a, b) in self.sums.items()
                 if None not in (new(x), new(a), new(b))}
-        shifted = {new(x): (new(y), kind) for x, (y, kind) in self.shifted.items()
+        shifted = {new(x): (new(y), kind, c) for x, (y, kind, c) in self.shifted.items()
                    if new(x) is not None and new(y) is not None}
         scaled = {new(y): f for y, f in self.scaled.items() if new(y) is not None}
         halves = {new(x): (new(a), new(b), e) for x, (a, b, e) in self.halves.items()
@@ -527,7 +527,7 @@ class Zone:
             del self.quot[key]
 
     def _forget_shifted(self, x: int) -> None:
-        for key in [k for k, (y, _) in self.shifted.items() if x in (k, y)]:
+        for key in [k for k, (y, *_) in self.shifted.items() if x in (k, y)]:
             del self.shifted[key]
 
     def _forget_halves(self, x: int) -> None:
@@ -544,6 +544,16 @@ class Zone:
             if c == 0 and self.bound(y, x) == 0:
                 return y
         return None
+
+    def equal_plus(self, x: int) -> tuple[int, int] | None:
+        """(y, c) with x == y + c exactly (|c| < 2^31), y == x's value preferred."""
+        found = None
+        for y, c in self.out.get(x, {}).items():
+            if self.bound(y, x) == -c and abs(c) < 1 << 31:
+                if c == 0:
+                    return y, 0
+                found = found or (y, c)
+        return found
 
     def add_affine(self, x: int, y: int, a: int, b: int) -> None:
         """Learn x == a * y + b."""
