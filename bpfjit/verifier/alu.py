@@ -15,7 +15,8 @@ from __future__ import annotations
 
 from .. import semantics as sem
 from ..isa import LDDW_CODE, LDDW_MAP, LDDW_MAP_VALUE, LDDW_PSEUDO, Kind
-from .domain import (BIG, CTX, FUNC, M32, MAP_OR_NULL, MAP_PTR, MAP_VALUE, MEM, MIXED, NUMERIC,
+from .domain import (BIG, CTX, FUNC, M32, MAP_OR_NULL, MAP_PTR, MAP_VALUE, MEM, MEM_OR_NULL, MIXED,
+                     NUMERIC,
                      SOCKETS,
                      SCALAR, STACK, U64, Value, const, pointer, same_region, scalar,
                      top_scalar)
@@ -167,6 +168,10 @@ class AluRules:
             # a pointer on some paths moved by a number is one still (`&state->addr` of a
             # map value or a stack copy): a helper may take it, checked when it runs
             st.forget_register(dst, st.regs[dst])
+            return
+        if width == 64 and op in ("add", "sub") and st.regs[dst].kind == MEM_OR_NULL \
+                and src.is_const and abs(sem.sext(src.umin, 64)) < 1 << 16:
+            self._move_maybe_null(st, dst, sem.sext(src.umin, 64) * (1 if op == "add" else -1))
             return
         if width == 64 and op in ("add", "sub") and st.regs[dst].kind == MAP_OR_NULL \
                 and src.kind == SCALAR and self.mode != "strict":
@@ -404,6 +409,17 @@ class AluRules:
         insn = self.prog.at(following)
         return insn.kind is Kind.ALU and insn.spec.op == "sub" and insn.spec.width == 32 \
             and insn.spec.source == "reg" and insn.dst == dst and insn.src != dst
+
+    @staticmethod
+    def _move_maybe_null(st: State, dst: int, k: int) -> None:
+        """A buffer pointer or NULL moved by the constant k: the pointer k further on,
+        or the number NULL + k (`frame`), as clang computes `&tcp->window` of a tcp
+        that is NULL on some paths before the test that tells which; its guards and its
+        bound against len (moved by k) still hold, and a guard tells its sides apart."""
+        v = st.regs[dst]
+        st.regs[dst] = Value(MEM_OR_NULL, 0, U64, v.smin + k, v.smax + k, frame=v.frame + k)
+        if dst in st.zone.ifset:
+            st.zone.ifset[dst] += k
 
     def _leak(self, pc: int, what: str) -> None:
         """Strict mode: `what` would turn an address into a number the program could

@@ -16,7 +16,8 @@ from math import gcd
 
 from .. import semantics as sem
 from ..context import CONTEXTS
-from .domain import (BIG, M32, MEM, MIXED, NULLABLE, S64_MAX, SCALAR, SOCK_COMMON, SOCKET, STACK,
+from .domain import (BIG, M32, MEM, MEM_OR_NULL, MIXED, NULLABLE, S64_MAX, SCALAR, SOCK_COMMON,
+                     SOCKET, STACK,
                      TCP_SOCK,
                      U64, Value, const, multiple,
                      pointer, same_region, scalar)
@@ -49,6 +50,9 @@ class BranchRules:
             self.fail(pc, f"strict mode: compares a pointer ({pointer.describe()}) with "
                           f"{other.describe()}, which would let its address decide a branch "
                           f"(the kernel refuses such leaks)")
+        if (a.kind == MEM_OR_NULL and a.frame) or (b.kind == MEM_OR_NULL and b.frame):
+            # NULL moved by a constant: no comparison tells its sides apart (a guard may)
+            return [(target, st.copy()), (fall, st)]
         if a.kind in NULLABLE and op in ("jeq", "jne") and b.is_const and b.umin == 0 \
                 and spec.width == 64:
             null, valid = st.copy(), st
@@ -106,8 +110,12 @@ class BranchRules:
         copies = []         # variables the zone may relate: the buffer offsets not fixed
 
         def refined(var: int, other: Value) -> Value:
-            new = const(0) if is_null else pointer(base, other.smin, other.smax,
-                                                    other.frame, maps=other.maps, ref=other.ref)
+            if other.kind == MEM_OR_NULL:       # (its frame: what NULL moved to)
+                new = const(other.frame) if is_null else pointer(MEM, other.smin, other.smax)
+            else:
+                new = const(0) if is_null else pointer(base, other.smin, other.smax,
+                                                       other.frame, maps=other.maps,
+                                                       ref=other.ref)
             if new.kind == MEM and not new.fixed:
                 copies.append(var)
             return new
@@ -118,15 +126,28 @@ class BranchRules:
                                              or (v.ref > 0 and other.ref == v.ref))
 
         gone = set()                    # the references of sockets found NULL here
+        bounded = {}                    # buffer pointers: v - len <= c where not NULL
 
         for i, other in enumerate(st.regs):
             if i == var or copy_of(other):
                 gone.add(other.ref)
+                if i in st.zone.ifset:
+                    bounded[i] = st.zone.ifset[i]
                 st.forget_register(i, refined(i, other))
         for off, other in list(st.spills.items()):
             if slot_var(off) == var or copy_of(other):
                 gone.add(other.ref)
+                if slot_var(off) in st.zone.ifset:
+                    bounded[slot_var(off)] = st.zone.ifset[slot_var(off)]
                 st.spills[off] = refined(slot_var(off), other)
+                st.zone.ifset.pop(slot_var(off), None)
+        if not is_null:
+            for v, c in bounded.items():
+                now = st.value_of(v)
+                if now.fixed:                   # its offset: len >= offset - c
+                    st.clamp(LEN, now.smax - c, None)
+                else:
+                    st.zone.add(v, LEN, c)
         if is_null:     # a lookup that found nothing (or NULL with it) holds no reference
             st.refs = st.refs - {ref for ref in gone if ref > 0}
         if copies:

@@ -397,12 +397,13 @@ class CallRules:
 
     def _forget_packet(self, st: State) -> None:
         """After a helper that may move or resize the packet every packet pointer is
-        invalid, in registers and spills (as in the kernel), and its length unknown."""
+        invalid, in registers and spills (as in the kernel), and its length unknown; so
+        is a packet pointer or NULL (where it is no NULL it points into the old packet)."""
         for reg, v in enumerate(st.regs):
-            if v.kind == MEM:
+            if v.kind in (MEM, MEM_OR_NULL):
                 st.forget_register(reg)
         for slot, v in list(st.spills.items()):
-            if v.kind == MEM:
+            if v.kind in (MEM, MEM_OR_NULL):
                 st.spills[slot] = top_scalar()
                 st.zone.forget(slot_var(slot))
         st.zone.drop_where(lambda var: var != LEN and var < MIRROR)   # len - x goes too

@@ -84,7 +84,10 @@ class Value:
         self.umin, self.umax, self.smin, self.smax = umin, umax, smin, smax
         self.frame = frame      # STACK: 0 = the current function's frame, 1 = its caller's...
         #                         ANY_CALLER: one of its callers' frames (recursion);
-        #                         a ring buffer record (MAP_VALUE, MAP_OR_NULL): its size
+        #                         a ring buffer record (MAP_VALUE, MAP_OR_NULL): its size;
+        #                         MEM_OR_NULL: the number it is where it is no pointer (0,
+        #                         NULL; k once moved by k: clang's `&tcp->window` of a
+        #                         maybe-NULL tcp, taken before the test that tells)
         self.maps = maps        # MAP_*: bit i set when the value may belong to map i
         self.ident = ident      # MAP_OR_NULL: which lookup it came from (copies share it);
         #                         FUNC: the subprogram's pc + 1 (0: several joined);
@@ -168,6 +171,8 @@ class Value:
                   f"off=[{'?' if lo <= -BIG else lo},{'?' if hi >= BIG else hi}]")
         if kind in (MAP_VALUE, MAP_OR_NULL, MAP_KEY):  # (a field's pointer or NULL: its offset)
             return f"{kind}[{_map_names(self.maps)}]({offset})"
+        if kind == MEM_OR_NULL and self.frame:     # moved by a constant: NULL + frame
+            return f"{kind}({offset},null{self.frame:+d})"
         if kind == STACK:
             where = "fp" if self.frame == 0 else \
                 "fp[a caller]" if self.frame == ANY_CALLER else f"fp[caller {self.frame}]"
@@ -302,6 +307,8 @@ def join(a: Value, b: Value) -> Value:
         return _MIXED                       # a pointer meets a number, or another pointer
     if kind == MIXED and a.ident != b.ident:
         return _MIXED
+    if kind == MEM_OR_NULL and a.frame != b.frame:      # NULL moved by different amounts
+        return _MIXED
     if kind in SOCKETS:     # one reference on every path (State.merge names them alike)
         if a.ref != b.ref:
             return _MIXED
@@ -351,6 +358,8 @@ def _null_or_value(a: Value, b: Value) -> Value | None:
     says nothing of it."""
     if not (b.kind == SCALAR and b.is_const and b.umin == 0):
         return None
+    if a.kind == MEM_OR_NULL and a.frame:   # NULL moved on one path, NULL on the other
+        return None
     if a.kind in NULLABLE:
         return replace(a, ident=0) if a.ident else a
     if a.kind == MAP_VALUE:
@@ -397,7 +406,8 @@ def _pointer_or_null(a: Value, b: Value) -> Value | None:
     of them; the context or NULL and the context: the context or NULL."""
     kinds = {a.kind, b.kind}
     if kinds == {MEM, MEM_OR_NULL}:
-        return Value(MEM_OR_NULL, 0, U64, min(a.smin, b.smin), max(a.smax, b.smax))
+        return Value(MEM_OR_NULL, 0, U64, min(a.smin, b.smin), max(a.smax, b.smax),
+                     frame=a.frame if a.kind == MEM_OR_NULL else b.frame)
     if kinds == {MAP_PTR, MAP_PTR_OR_NULL}:
         return Value(MAP_PTR_OR_NULL, 0, 0, 0, 0, maps=a.maps | b.maps)
     if kinds == {CTX, CTX_OR_NULL}:

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from typing import Callable
 
-from .domain import NULLABLE, SCALAR, SOCKETS, Value
+from .domain import MEM_OR_NULL, NULLABLE, SCALAR, SOCKETS, Value
 
 __all__ = ["joined_guards", "drop_guards", "copy_guards", "sides", "describe_guards",
            "GUARDED"]
@@ -62,8 +62,10 @@ def joined_guards(joined, states: list, pointers: list[int], numbers: list[int],
     one leaves as they were."""
     out = {}
     for v in pointers:
-        base = NULLABLE[joined.value_of(v).kind]
-        paths = [_path(st, v, base) for st in states]
+        value = joined.value_of(v)
+        base = NULLABLE[value.kind]
+        null = value.frame if value.kind == MEM_OR_NULL else 0     # (NULL, or NULL moved)
+        paths = [_path(st, v, base, null) for st in states]
         if None in paths:
             continue
         guarded = [p for p in paths if isinstance(p, dict)]
@@ -83,13 +85,14 @@ def joined_guards(joined, states: list, pointers: list[int], numbers: list[int],
     return out
 
 
-def _path(st, v: int, base: str):
-    """What v is on one path: "null", "set" (a pointer of the joined kind's base), the
-    guards of v there ({f: guard}), or None (a pointer or NULL nothing tells)."""
+def _path(st, v: int, base: str, null: int = 0):
+    """What v is on one path: "null" (the number `null`: NULL, or NULL moved), "set" (a
+    pointer of the joined kind's base), the guards of v there ({f: guard}), or None (a
+    pointer or NULL nothing tells)."""
     w = st.value_of(v)
     if w is None:
         return None
-    if w.kind == SCALAR and w.is_const and w.umin == 0:
+    if w.kind == SCALAR and w.is_const and w.umin == null:
         return "null"
     if w.kind == base:
         return "set"

@@ -369,6 +369,9 @@ class State:
             self._relate_changed(states, widening)
         self.reduce()
         self._guard(states, widening)
+        self._bound_if_set(states, widening)
+        if not discover:
+            self._bound_packet_pointers(states)
 
     def _guard(self, states: list["State"], widening: bool) -> None:
         """The guards of the joined state (bpfjit.verifier.guards): pointers or NULL
@@ -382,6 +385,54 @@ class State:
                     if v.kind == SCALAR and not v.fixed
                     and all(st.narrow.get(key, 8) == self.narrow.get(key, 8) for st in states)]
         self.zone.guards = joined_guards(self, states, pointers, numbers, widening)
+
+    def _bound_packet_pointers(self, states: list["State"]) -> None:
+        """A buffer pointer whose offset differs between the paths (`tcp + 14` on one,
+        `udp + 4` on the other, each a constant its own length check bounds) keeps the
+        weakest `v - len <= c` of the paths, as a loop head's discovery would find it."""
+        for var in [r for r, v in enumerate(self.regs[:10]) if v.kind == MEM and not v.fixed]:
+            if self.zone.bound(var, LEN) is not None:
+                continue
+            bounds = []
+            for st in states:
+                w = st.regs[var]
+                if w.kind != MEM or w.smax >= BIG:
+                    break
+                c = w.smax - st.min_len
+                known = st.len_bound(var) if not w.fixed else None
+                bounds.append(c if known is None else min(c, known))
+            else:
+                self.zone.add(var, LEN, max(bounds))
+
+    def _bound_if_set(self, states: list["State"], widening: bool) -> None:
+        """`zone.ifset` of the joined buffer pointers or NULL: the weakest `v - len <= c`
+        of the paths where v is a pointer (a path where it is NULL says nothing), kept
+        only if every such path has one; a widening keeps only what did not change."""
+        for var in [r for r, v in enumerate(self.regs) if v.kind == MEM_OR_NULL] + \
+                [slot_var(key) for key, v in self.spills.items() if v.kind == MEM_OR_NULL]:
+            bounds = []
+            null = self.value_of(var).frame         # NULL, or NULL moved
+            for st in states:
+                w = st.value_of(var)
+                if w is None:
+                    break
+                if w.kind == SCALAR and w.is_const and w.umin == null:
+                    continue
+                if w.kind == MEM:           # its bound, or its offset against min len
+                    c = st.len_bound(var) if not w.fixed else None
+                    if w.smax < BIG:
+                        at_least = w.smax - st.min_len
+                        c = at_least if c is None else min(c, at_least)
+                else:
+                    c = st.zone.ifset.get(var) if w.kind == MEM_OR_NULL else None
+                if c is None:
+                    break
+                bounds.append(c)
+            else:
+                if bounds and (not widening or states[0].zone.ifset.get(var) == max(bounds)):
+                    self.zone.ifset[var] = max(bounds)
+                    continue
+            self.zone.ifset.pop(var, None)
 
     def _relate_changed(self, states: list["State"], widening: bool) -> None:
         """Relations that only the intervals showed on each path, but hold on all.
@@ -690,6 +741,8 @@ class State:
             parts.append(f"{_name(x, names)}={_name(a, names)}+{_name(b, names)}"
                          + (f"{k:+d}" if k else ""))
         parts += describe_guards(self.zone.guards, lambda var: _name(var, names))
+        for x, c in sorted(self.zone.ifset.items()):
+            parts.append(f"{_name(x, names)}<=len{c:+d} if not NULL")
         if self.min_len:
             parts.append(f"len>={self.min_len}")
         if self.lock is LOCKS_DIFFER:

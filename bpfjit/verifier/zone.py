@@ -49,7 +49,7 @@ _PLAIN = 10000        # registers, slots and len are below; ghosts and mirrors a
 
 # the side tables a join keeps where every path holds the same entry (all but `floors`,
 # which are joined apart: the least over the paths)
-_AGREED = ("affine", "quot", "sums", "shifted", "scaled", "halves", "plus", "wraps")
+_AGREED = ("affine", "quot", "sums", "shifted", "scaled", "halves", "plus", "wraps", "ifset")
 
 
 def mirror(x: int) -> int:
@@ -60,14 +60,15 @@ class Zone:
     """Closed difference constraints; `out[x][y] = c` means x - y <= c."""
 
     __slots__ = ("guards", "out", "owned", "affine", "quot", "sums", "mirrored", "shifted", "scaled",
-                 "halves", "floors", "plus", "wraps")
+                 "halves", "floors", "plus", "wraps", "ifset")
 
     def __init__(self, out: dict | None = None, affine: dict | None = None,
                  quot: dict | None = None, sums: dict | None = None,
                  mirrored: set | None = None, shifted: dict | None = None,
                  scaled: dict | None = None, halves: dict | None = None,
                  floors: dict | None = None, plus: dict | None = None,
-                 wraps: dict | None = None, guards: dict | None = None):
+                 wraps: dict | None = None, guards: dict | None = None,
+                 ifset: dict | None = None):
         self.out: dict[int, dict[int, int]] = {} if out is None else out
         self.owned: set[int] = set()          # rows this zone may change in place
         # (x, y) -> (a, b): x == a * y + b
@@ -102,6 +103,10 @@ class Zone:
         # (v, f) -> the values of number f where v is NULL, and where it is not
         # (bpfjit.verifier.guards); forgotten with either variable
         self.guards: dict = {} if guards is None else guards
+        # v -> c: v - len <= c wherever v, a buffer pointer or NULL, is not NULL (what
+        # each path that set it had checked: `tcp + 1 > data_end` on the TCP path, NULL
+        # on the others); its NULL test gives it back (bpfjit.verifier.branches)
+        self.ifset: dict[int, int] = {} if ifset is None else ifset
 
     # copy and __eq__ name each side table rather than loop over their names: both run
     # at every branch, and a loop of getattr made them 1.5-2x slower
@@ -117,7 +122,8 @@ class Zone:
                     dict(self.floors) if self.floors else None,
                     dict(self.plus) if self.plus else None,
                     dict(self.wraps) if self.wraps else None,
-                    dict(self.guards) if self.guards else None)
+                    dict(self.guards) if self.guards else None,
+                    dict(self.ifset) if self.ifset else None)
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Zone) and self.out == other.out \
@@ -125,7 +131,8 @@ class Zone:
             and self.sums == other.sums and self.shifted == other.shifted \
             and self.scaled == other.scaled and self.halves == other.halves \
             and self.floors == other.floors and self.plus == other.plus \
-            and self.wraps == other.wraps and self.guards == other.guards
+            and self.wraps == other.wraps and self.guards == other.guards \
+            and self.ifset == other.ifset
 
     def __repr__(self) -> str:
         return "Zone(" + ", ".join(f"v{x}-v{y}<={c}" for x, row in sorted(self.out.items())
@@ -193,6 +200,11 @@ class Zone:
     def _forget(self, x: int) -> None:
         if self.guards:
             drop_guards(self.guards, x)
+        if self.ifset:
+            if x == LEN_VAR:
+                self.ifset.clear()
+            else:
+                self.ifset.pop(x, None)
         if self.sums:
             self._forget_sums(x)
         if self.floors:
@@ -297,6 +309,11 @@ class Zone:
             self._shift(MIRROR + x, None if hi is None else -hi, None if lo is None else -lo)
 
     def _shift(self, x: int, lo: Bound, hi: Bound) -> None:
+        if self.ifset and (lo != 0 or hi != 0):
+            if x == LEN_VAR:
+                self.ifset.clear()
+            else:
+                self.ifset.pop(x, None)
         if self.guards and (lo != 0 or hi != 0):
             drop_guards(self.guards, x)
         if self.sums:
@@ -419,6 +436,10 @@ class Zone:
         for pair in list(self.floors) + [(k,) + ab[:2] for k, ab in self.plus.items()] \
                 + [(k, y) for k, (y, _) in self.wraps.items()] + list(self.guards):
             doomed.update(v for v in pair if not keep(v))
+        if self.ifset:              # (bounds against len: gone with len)
+            doomed.update(v for v in self.ifset if not keep(v))
+            if not keep(LEN_VAR):
+                self.ifset.clear()
         for x in doomed:
             self.forget(x)
 

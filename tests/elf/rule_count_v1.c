@@ -6,19 +6,7 @@
  * for a rule (protocol 254: any) whose start port is 0 or the port, 3 when the port
  * lies strictly between start and end, 1 otherwise or at a rule of protocol 255. */
 #include "bpf_defs.h"
-
-struct port_rule {
-    u32 protocol;
-    u32 start_port;
-    u32 end_port;
-};
-
-struct {
-    __uint(type, BPF_MAP_TYPE_ARRAY);
-    __uint(max_entries, 1);
-    __type(key, u32);
-    __type(value, struct port_rule[24]);
-} port_rules SEC(".maps");
+#include "port_rules.h"
 
 SEC("xdp")
 int count_rules(struct xdp_md *ctx)

@@ -7,19 +7,7 @@
  * any.  The kernel proves the scan by walking its 24 trips; bpfjit by knowing the
  * offset is a multiple of 12. */
 #include "bpf_defs.h"
-
-struct port_rule {
-    u32 protocol;
-    u32 start_port;
-    u32 end_port;
-};
-
-struct {
-    __uint(type, BPF_MAP_TYPE_ARRAY);
-    __uint(max_entries, 1);
-    __type(key, u32);
-    __type(value, struct port_rule[24]);
-} port_rules SEC(".maps");
+#include "port_rules.h"
 
 SEC("xdp")
 int match_port(struct xdp_md *ctx)
