@@ -151,3 +151,52 @@ def test_a_bound_does_not_outlive_the_packet():
         from bpfjit import bpfsys
         with pytest.raises(bpfjit.BpfError, match="invalid mem access"):
             bpfsys.prog_load(prog.to_bytes(), "xdp")
+
+
+# the guarded pointer is spilled and its register reused before the flag is tested
+# (clang 19's xvs reply_v6): the spill keeps the guard and the bound, as a copy
+SPILLED = """
+    ldxw %r2, [%r1+0]
+    ldxw %r3, [%r1+4]
+    ldxw %r8, [%r1+12]
+    mov %r9, 0
+    jeq %r8, 0, joined
+    mov %r4, %r2
+    add %r4, 20
+    jgt %r4, %r3, out
+    mov %r9, %r2
+joined:
+    stxdw [%r10-8], %r9
+    mov %r9, 0
+    jeq %r8, 0, out
+    ldxdw %r6, [%r10-8]
+    ldxw %r0, [%r6+16]
+    exit
+out:
+    mov %r0, 2
+    exit
+"""
+
+
+def test_a_spilled_copy_keeps_the_guard_and_the_bound():
+    prog = bpfjit.Program(bpfjit.assemble(SPILLED).insns, env=KernelEnv(MapTable([])),
+                          context="xdp", prog_type="xdp")
+    verified = bpfjit.verify(prog, mode="strict", helpers=bpfjit.helper_ids(prog), cache=False)
+    assert 13 in verified.proven
+    if "kernel" in bpfjit.engines(kernel=True):
+        from bpfjit import bpfsys
+        bpfsys.close(bpfsys.prog_load(prog.to_bytes(), "xdp"))
+
+
+@pytest.mark.parametrize("ifindex, packet, result", [
+    (0, bytes(range(20)), 2),                   # flag 0: NULL, not read
+    (1, bytes(range(20)), int.from_bytes(bytes(range(16, 20)), "little")),
+    (1, bytes(19), 2),                          # too short: the check fails
+])
+def test_what_the_spilled_copy_reads(engine, ifindex, packet, result):
+    if engine == "kernel":
+        pytest.skip("the kernel's test run sets no ingress ifindex")
+    prog = bpfjit.Program(bpfjit.assemble(SPILLED).insns, env=KernelEnv(MapTable([])),
+                          context="xdp", prog_type="xdp")
+    ctx = bpfjit.XdpContext(packet, ingress_ifindex=ifindex)
+    assert bpfjit.compile(prog, engine)(ctx) == result

@@ -21,7 +21,7 @@ from .domain import (BIG, M32, MEM, MEM_OR_NULL, MIXED, NULLABLE, S64_MAX, SCALA
                      TCP_SOCK,
                      U64, Value, const, multiple,
                      pointer, same_region, scalar)
-from .guards import sides
+from .guards import len_floor, sides
 from .state import LEN, State, slot_var
 from .zone import MIRROR
 
@@ -302,6 +302,12 @@ class BranchRules:
                     return False
         if zone.guards and not self._guarded(st):
             return False
+        if zone.lenfloors:
+            for reg in (a_reg, b_reg):
+                floors = zone.lenfloors.get(reg) if reg is not None else None
+                least = len_floor(floors, st.regs[reg]) if floors else None
+                if least is not None and least > st.min_len and not st.clamp(LEN, least, None):
+                    return False
         for reg in (a_reg, b_reg):
             # a constant has nothing to learn from the zone, which forgets it; but while a
             # loop's termination is proven, what it is against its value at the head

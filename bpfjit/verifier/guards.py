@@ -25,7 +25,7 @@ from typing import Callable
 from .domain import MEM_OR_NULL, NULLABLE, SCALAR, SOCKETS, Value
 
 __all__ = ["joined_guards", "drop_guards", "copy_guards", "sides", "describe_guards",
-           "GUARDED"]
+           "GUARDED", "joined_len_floors", "len_floor", "moved_floors"]
 
 # what a guard may tell of: the pointers or NULL but sockets (whose references a NULL
 # test also settles, bpfjit.verifier.sockets)
@@ -139,3 +139,94 @@ def describe_guards(guards: dict, name: Callable[[int], str]) -> list[str]:
     """Each guard as the verifier log shows it."""
     return [f"{name(v)} NULL when {name(f)} in [{nlo},{nhi}], not NULL when {name(f)} in "
             f"[{slo},{shi}]" for (v, f), (nlo, nhi, slo, shi) in sorted(guards.items())]
+
+
+# ---- len floors: a number that tells how long the buffer was checked to be -------------
+#
+# clang parses a header per protocol (TCP 20 bytes, UDP 8) at one offset, each path
+# checking its own length, and uses it after the paths met, under a test of the
+# protocol: `f -> ((lo, hi, m), ...)` says that on every path to this point where the
+# number f was in [lo, hi], len >= m (ranges apart, sorted).  Made where paths meet
+# (`joined_len_floors`), used after a branch narrows f (`len_floor`), kept in the zone
+# (forgotten with f or len, moved with f, given to a copy of f).
+
+_FLOOR_RANGES = 8               # ranges kept for one number, at most
+
+
+def joined_len_floors(joined, states: list, numbers: list[int], widening: bool = False
+                      ) -> dict:
+    """The len floors that hold where `states` meet as `joined` (of its `numbers`, the
+    scalars not constant); widening (states = old, new): the old ones left unchanged."""
+    out = {}
+    for f in numbers:
+        entries: list[tuple[int, int, int]] = []
+        for st in states:
+            w = st.value_of(f)
+            if w is None or w.kind != SCALAR:
+                break
+            entries += _path_floors(st, f, w)
+        else:
+            merged = _disjoint(entries)
+            if merged is None or len(merged) < 2 or \
+                    max(m for _, _, m in merged) <= joined.min_len:
+                continue
+            if widening and states[0].zone.lenfloors.get(f) != merged:
+                continue
+            out[f] = merged
+    return out
+
+
+def _path_floors(st, f: int, w: Value) -> list[tuple[int, int, int]]:
+    """What one path says: its own floors for f within f's range there, the rest of
+    that range at its min len."""
+    own = st.zone.lenfloors.get(f) if st.zone.lenfloors else None
+    if not own:
+        return [(w.smin, w.smax, st.min_len)]
+    out, at = [], w.smin
+    for lo, hi, m in own:
+        lo, hi = max(lo, w.smin), min(hi, w.smax)
+        if lo > hi:
+            continue
+        if at < lo:
+            out.append((at, lo - 1, st.min_len))
+        out.append((lo, hi, max(m, st.min_len)))
+        at = hi + 1
+    if at <= w.smax:
+        out.append((at, w.smax, st.min_len))
+    return out
+
+
+def _disjoint(entries: list[tuple[int, int, int]]) -> tuple | None:
+    """Overlapping ranges merged (the least floor of the two), sorted; None past
+    _FLOOR_RANGES ranges or for a range without bounds."""
+    merged: list[list[int]] = []
+    for lo, hi, m in sorted(entries):
+        if merged and lo <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], hi)
+            merged[-1][2] = min(merged[-1][2], m)
+        else:
+            merged.append([lo, hi, m])
+    if len(merged) > _FLOOR_RANGES:
+        return None
+    return tuple((lo, hi, m) for lo, hi, m in merged)
+
+
+def len_floor(floors: tuple, f: Value) -> int | None:
+    """The least len the floors give where f holds `f`: the least floor of the ranges f
+    may be in, if every value of f lies in one (else None)."""
+    covered, least, at = True, None, f.smin
+    for lo, hi, m in floors:
+        if hi < f.smin or lo > f.smax:
+            continue
+        if lo > at:
+            covered = False
+        least = m if least is None else min(least, m)
+        at = max(at, hi + 1)
+    if at <= f.smax:
+        covered = False
+    return least if covered else None
+
+
+def moved_floors(floors: tuple, c: int) -> tuple:
+    """The floors of f + c."""
+    return tuple((lo + c, hi + c, m) for lo, hi, m in floors)

@@ -19,7 +19,7 @@ from .domain import (BIG, GIVEN_BACK, MAX_LEN, MEM, MEM_OR_NULL, MIXED, NULLABLE
                      RELEASED, SCALAR, SOCKETS, UNINIT,
                      Value, join, low_bytes,
                      map_indices, multiple, replace, scalar, top_scalar, widen)
-from .guards import GUARDED, describe_guards, joined_guards
+from .guards import GUARDED, describe_guards, joined_guards, joined_len_floors
 from .references import unify_refs
 from .zone import MAX_RELATION, MIRROR, Zone
 
@@ -378,13 +378,17 @@ class State:
         whose NULL-ness a number tells on every path."""
         pointers = [r for r, v in enumerate(self.regs) if v.kind in GUARDED]
         pointers += [slot_var(key) for key, v in self.spills.items() if v.kind in GUARDED]
-        if not pointers:
+        floored = any(st.min_len != self.min_len or st.zone.lenfloors for st in states)
+        if not pointers and not floored:
             return
         numbers = [r for r, v in enumerate(self.regs) if v.kind == SCALAR and not v.fixed]
         numbers += [slot_var(key) for key, v in self.spills.items()
                     if v.kind == SCALAR and not v.fixed
                     and all(st.narrow.get(key, 8) == self.narrow.get(key, 8) for st in states)]
-        self.zone.guards = joined_guards(self, states, pointers, numbers, widening)
+        if pointers:
+            self.zone.guards = joined_guards(self, states, pointers, numbers, widening)
+        if floored:
+            self.zone.lenfloors = joined_len_floors(self, states, numbers, widening)
 
     def _bound_packet_pointers(self, states: list["State"]) -> None:
         """A buffer pointer whose offset differs between the paths (`tcp + 14` on one,
@@ -679,14 +683,28 @@ class State:
         `source`, and taken first from the values an earlier copy from it tied: those
         hold what `source` held then, which may not be what it holds now."""
         value = self.value_of(source)
-        if value is None or value.kind not in NULLABLE or value.ident or \
-                self.value_of(copy) != value:
+        if value is None or value.kind not in NULLABLE or self.value_of(copy) != value:
+            return
+        self.copy_if_set(source, copy)
+        if value.ident:
             return
         ident = _COPY_LINKS - source
         self.unlink(ident)
         linked = replace(value, ident=ident)
         self.put(source, linked)
         self.put(copy, linked)
+
+    def copy_if_set(self, source: int, copy: int) -> None:
+        """`copy` holds the pointer or NULL `source` holds: what tells its NULL-ness
+        (guards) and its bound where it is not NULL (ifset) hold for the copy too, so a
+        spill outlives the register (clang keeps tcp in a slot and reuses the register
+        before the test of the protocol)."""
+        zone = self.zone
+        for (v, f), guard in list(zone.guards.items()):
+            if v == source and f != copy:
+                zone.guards[(copy, f)] = guard
+        if source in zone.ifset:
+            zone.ifset[copy] = zone.ifset[source]
 
     def write_frame(self, lo: int, hi: int, depth: int = 0) -> None:
         """Bytes [lo, hi) of the current frame (or of the depth-th caller's, clipped to
@@ -741,6 +759,9 @@ class State:
             parts.append(f"{_name(x, names)}={_name(a, names)}+{_name(b, names)}"
                          + (f"{k:+d}" if k else ""))
         parts += describe_guards(self.zone.guards, lambda var: _name(var, names))
+        for f, floors in sorted(self.zone.lenfloors.items()):
+            parts.append(f"len>=" + "|".join(f"{m} when {_name(f, names)} in [{lo},{hi}]"
+                                             for lo, hi, m in floors))
         for x, c in sorted(self.zone.ifset.items()):
             parts.append(f"{_name(x, names)}<=len{c:+d} if not NULL")
         if self.min_len:

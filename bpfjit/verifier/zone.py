@@ -34,7 +34,7 @@ from __future__ import annotations
 
 from typing import Callable, Optional
 
-from .guards import copy_guards, drop_guards
+from .guards import copy_guards, drop_guards, moved_floors
 
 __all__ = ["Zone", "MIRROR", "mirror"]
 
@@ -60,7 +60,7 @@ class Zone:
     """Closed difference constraints; `out[x][y] = c` means x - y <= c."""
 
     __slots__ = ("guards", "out", "owned", "affine", "quot", "sums", "mirrored", "shifted", "scaled",
-                 "halves", "floors", "plus", "wraps", "ifset")
+                 "halves", "floors", "plus", "wraps", "ifset", "lenfloors")
 
     def __init__(self, out: dict | None = None, affine: dict | None = None,
                  quot: dict | None = None, sums: dict | None = None,
@@ -68,7 +68,7 @@ class Zone:
                  scaled: dict | None = None, halves: dict | None = None,
                  floors: dict | None = None, plus: dict | None = None,
                  wraps: dict | None = None, guards: dict | None = None,
-                 ifset: dict | None = None):
+                 ifset: dict | None = None, lenfloors: dict | None = None):
         self.out: dict[int, dict[int, int]] = {} if out is None else out
         self.owned: set[int] = set()          # rows this zone may change in place
         # (x, y) -> (a, b): x == a * y + b
@@ -107,6 +107,9 @@ class Zone:
         # each path that set it had checked: `tcp + 1 > data_end` on the TCP path, NULL
         # on the others); its NULL test gives it back (bpfjit.verifier.branches)
         self.ifset: dict[int, int] = {} if ifset is None else ifset
+        # f -> ((lo, hi, m), ...): where f was in [lo, hi], len >= m on every path here
+        # (bpfjit.verifier.guards, len floors); forgotten with f or len, moved with f
+        self.lenfloors: dict[int, tuple] = {} if lenfloors is None else lenfloors
 
     # copy and __eq__ name each side table rather than loop over their names: both run
     # at every branch, and a loop of getattr made them 1.5-2x slower
@@ -123,7 +126,8 @@ class Zone:
                     dict(self.plus) if self.plus else None,
                     dict(self.wraps) if self.wraps else None,
                     dict(self.guards) if self.guards else None,
-                    dict(self.ifset) if self.ifset else None)
+                    dict(self.ifset) if self.ifset else None,
+                    dict(self.lenfloors) if self.lenfloors else None)
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Zone) and self.out == other.out \
@@ -132,7 +136,7 @@ class Zone:
             and self.scaled == other.scaled and self.halves == other.halves \
             and self.floors == other.floors and self.plus == other.plus \
             and self.wraps == other.wraps and self.guards == other.guards \
-            and self.ifset == other.ifset
+            and self.ifset == other.ifset and self.lenfloors == other.lenfloors
 
     def __repr__(self) -> str:
         return "Zone(" + ", ".join(f"v{x}-v{y}<={c}" for x, row in sorted(self.out.items())
@@ -205,6 +209,11 @@ class Zone:
                 self.ifset.clear()
             else:
                 self.ifset.pop(x, None)
+        if self.lenfloors:
+            if x == LEN_VAR:
+                self.lenfloors.clear()
+            else:
+                self.lenfloors.pop(x, None)
         if self.sums:
             self._forget_sums(x)
         if self.floors:
@@ -285,6 +294,8 @@ class Zone:
         self._row(y)[x] = -c
         if self.guards:
             copy_guards(self.guards, x, y, c)
+        if self.lenfloors and y in self.lenfloors:
+            self.lenfloors[x] = moved_floors(self.lenfloors[y], c)
         if self.floors:                   # x == y + c: y + z >= f gives x + z >= f + c
             for (u, v), f in list(self.floors.items()):
                 if y in (u, v):
@@ -314,6 +325,14 @@ class Zone:
                 self.ifset.clear()
             else:
                 self.ifset.pop(x, None)
+        if self.lenfloors and (lo != 0 or hi != 0):
+            if x == LEN_VAR:
+                self.lenfloors.clear()
+            elif x in self.lenfloors:
+                if lo is not None and lo == hi:
+                    self.lenfloors[x] = moved_floors(self.lenfloors[x], lo)
+                else:
+                    del self.lenfloors[x]
         if self.guards and (lo != 0 or hi != 0):
             drop_guards(self.guards, x)
         if self.sums:
@@ -440,6 +459,10 @@ class Zone:
             doomed.update(v for v in self.ifset if not keep(v))
             if not keep(LEN_VAR):
                 self.ifset.clear()
+        if self.lenfloors:
+            doomed.update(v for v in self.lenfloors if not keep(v))
+            if not keep(LEN_VAR):
+                self.lenfloors.clear()
         for x in doomed:
             self.forget(x)
 
