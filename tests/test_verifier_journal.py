@@ -163,7 +163,7 @@ def test_a_journal_that_read_a_summary_since_changed_is_not_replayed():
     # the fixpoint reruns a caller whenever a callee's summary changes, so this guard
     # should never be what decides; it keeps a replay from using a stale summary if
     # that invariant were ever broken
-    from bpfjit.verifier.calls import Summary
+    from bpfjit.verifier.localcalls import Summary
     from bpfjit.verifier.domain import const
     from bpfjit.verifier.journal import Journal
     summary = Summary(r0=const(1), min_len=0)

@@ -35,7 +35,7 @@ the caller's frame, through which the callee loads and stores — inside that fr
 its own frame below, above the stack — and the callee stores above its own frame's top
 (r10+off: the caller's lowest bytes, r10+8 its copy at r10-504).  A store that lands
 on a spilled base makes its reload trap in the interpreter; a verifier that still trusted the spill would let a
-JIT read through data (the verifier's caller-frame reasoning, bpfjit.verifier.calls).
+JIT read through data (the verifier's caller-frame reasoning, bpfjit.verifier.localcalls).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Abstract interpretation of a whole program: subprograms, fixpoints, the final check.
 
 Each subprogram is analysed from the join of its call sites' states (context-
-insensitive) and summarises its returns for its callers (bpfjit.verifier.calls); a
+insensitive) and summarises its returns for its callers (bpfjit.verifier.localcalls); a
 callee is analysed when a call reaches it, so its summary is ready when the caller
 goes on, and recursion (allowed in checked mode) is iterated until nothing changes.
 
@@ -24,23 +24,26 @@ import heapq
 from collections import defaultdict
 from typing import Callable
 
-from ..cfg import block_graph, block_leaders, branch_targets, subprogram_ranges
+from ..cfg import block_leaders, branch_targets, subprogram_ranges
 from ..errors import VerifierError
 from ..isa import MEMORY_KINDS, Kind
-from ..liveness import use_def
 from ..program import Program
 from .alu import AluRules
 from .branches import BranchRules
-from .calls import CallRules, Summary
+from .calls import CallRules
 from .callbacks import CallbackRules
 from .domain import (GIVEN_BACK, MAX_LEN, MEM, MIXED, RELEASED, SCALAR, UNINIT, Value, pointer,
                      scalar, top_scalar)
 from .journal import Journal
+from .localcalls import LocalCallRules, Summary
 from .locks import LockRules
 from .memory import MemoryRules
 from .records import RecordRules
 from .sockets import SocketRules
 from .state import GHOST, LEN, State, merge, slot_var
+from .subprograms import (Subprogram, block_end, block_pcs, edge_states, extensions,
+                          moves_to_a_bound)
+from .thresholds import loop_thresholds, thresholds
 from .timers import TimerRules
 
 __all__ = ["Analysis", "WORK_LIMIT", "TooComplex"]
@@ -67,234 +70,9 @@ class TooComplex(VerifierError):
     """The work limit was reached (never a path-local rejection)."""
 
 
-def _thresholds(prog: Program, pcs=None) -> tuple[tuple[int, ...], ...]:
-    """Bounds worth widening each register to: the constants the program (or its
-    instructions at `pcs`) compares that register with (a counter tested against 64
-    stops at 64, not at the 8, 13 and 32 a switch elsewhere compares other registers
-    with), or compares a copy of it with: clang's -mcpu=v1 tests an `int` counter
-    through a zero- or sign-extended copy (`mov r3, r2; lsh r3, 32; rsh r3, 32; jne r3,
-    20`), which bounds the counter as `jne32 r2, 20` would.  Spilled slots have none: a value
-    that grows in a slot goes to its limit, and the final, descending pass brings it
-    back.  A register compared with another that the program sets to a few constants
-    (clang's -mcpu=v1 `r2 = 23` before a loop tested by `jgt r2, r5`) is compared with
-    those constants."""
-    found: list[set[int]] = [{0} for _ in range(11)]
-    constants = _register_constants(prog)
-    # register -> (the register it copies, plus what): within a run of instructions
-    copied: dict[int, tuple[int, int]] = {}
-    last = None
-    for pc, insn in (prog if pcs is None else ((pc, prog.at(pc)) for pc in pcs)):
-        if last is not None and pc != last:
-            copied.clear()          # another block: its copies are not this one's
-        last = pc + insn.slots
-        if insn.kind is Kind.JCOND and insn.spec.source == "reg":
-            for reg, other in ((insn.dst, insn.src), (insn.src, insn.dst)):
-                for c in constants.get(other, ()):
-                    found[reg].update((c - 1, c, c + 1))
-                    source, plus = copied.get(reg, (None, 0))
-                    if source is not None:
-                        found[source].update((c - plus - 1, c - plus, c - plus + 1))
-        if insn.kind is Kind.JCOND and insn.spec.source == "imm":
-            c = insn.imm
-            found[insn.dst].update((c - 1, c, c + 1))
-            if insn.spec.width == 32:
-                found[insn.dst].update(((c & 0xFFFFFFFF) - 1, c & 0xFFFFFFFF))
-            source, plus = copied.get(insn.dst, (None, 0))
-            if source is not None and -(1 << 31) <= c <= 0xFFFFFFFF:
-                found[source].update((c - plus - 1, c - plus, c - plus + 1))
-        written = use_def(insn)[1]
-        if insn.kind is Kind.ALU and insn.spec.width == 64 and insn.spec.source == "reg" \
-                and insn.spec.op == "mov" and insn.src != insn.dst:
-            copied = {r: (src, k) for r, (src, k) in copied.items() if r != insn.dst}
-            copied[insn.dst] = (insn.src, 0)
-        elif insn.kind is Kind.ALU and insn.spec.source == "imm" and insn.imm == 32 \
-                and insn.spec.width == 64 and insn.spec.op in ("lsh", "rsh", "arsh") \
-                and insn.dst in copied:
-            pass                    # the halves of a 32-bit extension: still the copy's
-        elif insn.kind is Kind.ALU and insn.spec.source == "imm" and insn.spec.width == 64 \
-                and insn.spec.op in ("add", "sub") and insn.dst in copied \
-                and abs(insn.imm) < 1 << 16:
-            # `r4 = r0 + 8` tested against 60: r0's bound is 52 (clang -mcpu=v2 and up
-            # rotate a loop so that its exit test compares such a sum)
-            source, plus = copied[insn.dst]
-            copied[insn.dst] = (source, plus + (insn.imm if insn.spec.op == "add"
-                                                else -insn.imm))
-        elif written:
-            # a copy whose source changes afterwards still bounds the value the source
-            # had, which is what a loop head widens: only the copy's own write ends it
-            copied = {r: ks for r, ks in copied.items() if not written >> r & 1}
-    return tuple(tuple(sorted(f)) for f in found)
 
-
-def _register_constants(prog: Program) -> dict[int, tuple[int, ...]]:
-    """The constants the program moves into each register (`mov rX, imm`), for those
-    given at most four: reg -> those constants (hints: the register may hold others)."""
-    values: dict[int, set[int]] = {}
-    for _, insn in prog:
-        if insn.kind is Kind.ALU and insn.spec.op == "mov" and insn.spec.source == "imm":
-            values.setdefault(insn.dst, set()).add(insn.imm)
-    return {r: tuple(sorted(v)) for r, v in values.items() if len(v) <= 4}
-
-
-def _loop_thresholds(prog: Program, body: set[int], everywhere: tuple
-                     ) -> tuple[tuple[int, ...], ...]:
-    """The thresholds of a loop's head: for a register its loop compares with constants,
-    those constants only — `for (i = 0; i != 64; i++)` in a program that compares the
-    same register with 54, 55 and 56 elsewhere would spend its few threshold steps on
-    those and widen past 63 — else the program's."""
-    members = block_graph(prog)[0]
-    local = _thresholds(prog, [pc for block in body for pc in members[block]])
-    return tuple(mine if len(mine) > 1 else everywhere[r] for r, mine in enumerate(local))
-
-
-class _Subprogram:
-    """The blocks of one subprogram and their fixpoint states."""
-
-    def __init__(self, prog: Program, first: int, end: int, leaders: frozenset[int]):
-        self.first, self.end = first, end
-        succs: dict[int, list[int]] = {}
-        block = first
-        for pc, insn in prog:
-            if not first <= pc < end:
-                continue
-            if pc in leaders:
-                block = pc
-            nxt = pc + insn.slots
-            if nxt in leaders or nxt >= end or insn.kind in (Kind.JA, Kind.JCOND, Kind.EXIT):
-                targets = [] if insn.kind is Kind.EXIT else list(branch_targets(prog, pc)) \
-                    if insn.kind in (Kind.JA, Kind.JCOND) else []
-                if insn.kind not in (Kind.JA, Kind.EXIT) and nxt < end:
-                    targets.append(nxt)
-                succs[block] = targets
-        self.succs = succs
-        self.rpo, back_edges = _reverse_postorder(first, succs)
-        self.heads = {head for _, head in back_edges}
-        self.index = {b: i for i, b in enumerate(self.rpo)}
-        self.preds: dict[int, list[int]] = defaultdict(list)
-        for b, targets in succs.items():
-            for t in targets:
-                self.preds[t].append(b)
-        # the blocks of each loop: an edge into its head from one of them goes round it
-        self.loop_bodies: dict[int, set[int]] = {}
-        self.back_edges = back_edges
-        for head in self.heads:
-            self.loop_bodies[head] = _loop_body(
-                head, [src for src, h in back_edges if h == head], self.preds)
-        self.loop_thresholds: dict[int, tuple] = {}     # head -> its widening bounds
-        self.in_states: dict[int, State] = {}
-        self.out_edges: dict[int, list] = {}
-        # blocks whose last run while fixpoints were computed met a rejection (the path
-        # ended there): the loops holding them keep their fixpoint heads (_check)
-        self.rejected: set[int] = set()
-        self.joins: dict[int, int] = defaultdict(int)
-        self.journals: dict[int, Journal] = {}     # block -> what its last run recorded
-
-
-def _edge_states(sub: _Subprogram, edges: dict[int, list], block: int,
-                 keep: Callable[[int], bool] | None = None) -> list[State]:
-    """The states on the feasible edges into `block` from its predecessors (those `keep`
-    accepts), as recorded in `edges` (block -> its (successor, state or None) edges)."""
-    return [out for pred in sub.preds.get(block, ()) if keep is None or keep(pred)
-            for succ, out in edges.get(pred, ()) if succ == block and out is not None]
-
-
-def _reverse_postorder(entry: int, succs: dict[int, list[int]]
-                       ) -> tuple[list[int], list[tuple[int, int]]]:
-    """Blocks reachable from entry in reverse postorder, and the retreating edges (to a
-    block still on the depth-first stack: their targets are the loop heads, where
-    widening happens)."""
-    order, back = [], []
-    state: dict[int, int] = {entry: 1}          # 1: on the DFS stack, 2: finished
-    stack = [(entry, iter(succs.get(entry, ())))]
-    while stack:
-        block, it = stack[-1]
-        for nxt in it:
-            s = state.get(nxt)
-            if s is None:
-                state[nxt] = 1
-                stack.append((nxt, iter(succs.get(nxt, ()))))
-                break
-            if s == 1:
-                back.append((block, nxt))
-        else:
-            stack.pop()
-            state[block] = 2
-            order.append(block)
-    order.reverse()
-    return order, back
-
-
-def _loop_body(head: int, sources: list[int], preds: dict[int, list[int]]) -> set[int]:
-    """The blocks of the loop at `head`: those reaching a back edge's source without
-    passing through the head."""
-    body, todo = {head}, list(sources)
-    while todo:
-        b = todo.pop()
-        if b not in body:
-            body.add(b)
-            todo.extend(preds.get(b, ()))
-    return body
-
-
-def _extensions(prog: Program, leaders: frozenset[int]) -> dict[int, tuple[bool, int]]:
-    """pc -> (signed, extra shift) for each `lsh rX, 32` followed in its block by
-    `rsh`/`arsh rX, 32 + k`: a 32-bit extension, analysed as one step."""
-    found = {}
-    for pc, insn in prog:
-        if not (insn.kind is Kind.ALU and insn.spec.op == "lsh" and insn.imm == 32
-                and insn.spec.source == "imm" and insn.spec.width == 64):
-            continue
-        nxt = pc + 1
-        if nxt in leaders or nxt >= prog.slot_count:
-            continue
-        follow = prog.at(nxt)
-        if (follow.kind is Kind.ALU and follow.spec.op in ("rsh", "arsh")
-                and follow.spec.source == "imm" and follow.spec.width == 64
-                and follow.dst == insn.dst and 32 <= follow.imm < 64):
-            found[pc] = (follow.spec.op == "arsh", follow.imm - 32)
-    return found
-
-
-def _moves_to_a_bound(st: State, var: int) -> bool:
-    """Whether, on this way round the loop, var moved by at least 1 (from its ghost)
-    toward a bound it cannot pass."""
-    ghost = GHOST + var
-    down, up = st.zone.bound(var, ghost), st.zone.bound(ghost, var)
-    if down is not None and down <= -1 and st.lower(var) is not None:
-        return True
-    if up is not None and up <= -1:
-        return st.upper(var) is not None or st.zone.bound(var, LEN) is not None
-    return False
-
-
-def _block_pcs(prog: Program, start: int, leaders: frozenset[int], extensions: dict,
-               end: int) -> tuple[list[int], int]:
-    """The pcs a complete run of the block at `start` visits, and the visits it counts
-    (a fused 32-bit extension is one), as `Analysis._run_block` walks it."""
-    pcs, visits, pc = [], 0, start
-    while True:
-        visits += 1
-        pcs.append(pc)
-        if pc in extensions:
-            pcs.append(pc + 1)
-            pc += 2
-        else:
-            insn = prog.at(pc)
-            pc += insn.slots
-            if insn.kind in (Kind.JA, Kind.JCOND, Kind.EXIT):
-                return pcs, visits
-        if pc in leaders or pc >= end:
-            return pcs, visits
-
-
-def _block_end(prog: Program, start: int, leaders: frozenset[int], end: int) -> int:
-    """The pc after the block at `start`."""
-    last = _block_pcs(prog, start, leaders, {}, end)[0][-1]
-    return last + prog.at(last).slots
-
-
-class Analysis(AluRules, MemoryRules, BranchRules, CallRules, CallbackRules, LockRules,
-               TimerRules, SocketRules, RecordRules):
+class Analysis(AluRules, MemoryRules, BranchRules, CallRules, LocalCallRules, CallbackRules,
+               LockRules, TimerRules, SocketRules, RecordRules):
     """Runs the abstract interpretation; results in `accesses`, `regions`, `map_calls`..."""
 
     def __init__(self, prog: Program, helpers: dict | None, order: list[int],
@@ -311,8 +89,8 @@ class Analysis(AluRules, MemoryRules, BranchRules, CallRules, CallbackRules, Loc
         self.want_log = want_log
         self.ranking = False        # a termination proof's run (prove_termination)
         self.leaders = block_leaders(prog)
-        self.extensions = _extensions(prog, self.leaders)
-        self.thresholds = _thresholds(prog)
+        self.extensions = extensions(prog, self.leaders)
+        self.thresholds = thresholds(prog)
         self.maps = prog.maps.list
         self.context = prog.context
         self.prog_type = prog.prog_type
@@ -345,7 +123,7 @@ class Analysis(AluRules, MemoryRules, BranchRules, CallRules, CallbackRules, Loc
         self.summaries: dict[int, Summary] = {}
         self.callers: dict[int, set[int]] = defaultdict(set)
         self._waiting: dict[int, set[int]] = defaultdict(set)
-        self.subs: dict[int, _Subprogram] = {}
+        self.subs: dict[int, Subprogram] = {}
         self.dirty: set[int] = set()
         self.active: list[int] = []
         self.current = 0
@@ -387,10 +165,10 @@ class Analysis(AluRules, MemoryRules, BranchRules, CallRules, CallbackRules, Loc
         for sub in sorted(self.subs, key=lambda s: rank.get(s, len(rank))):
             self._check(sub)
 
-    def _head_thresholds(self, sub: "_Subprogram", head: int) -> tuple:
+    def _head_thresholds(self, sub: "Subprogram", head: int) -> tuple:
         found = sub.loop_thresholds.get(head)
         if found is None:
-            found = sub.loop_thresholds[head] = _loop_thresholds(
+            found = sub.loop_thresholds[head] = loop_thresholds(
                 self.prog, sub.loop_bodies[head], self.thresholds)
         return found
 
@@ -414,7 +192,7 @@ class Analysis(AluRules, MemoryRules, BranchRules, CallRules, CallbackRules, Loc
         """The fixpoint of one subprogram for its current entry state."""
         sub = self.subs.get(first)
         if sub is None:
-            sub = self.subs[first] = _Subprogram(self.prog, first, self.ranges[first],
+            sub = self.subs[first] = Subprogram(self.prog, first, self.ranges[first],
                                                  self.leaders)
         before = self.summaries[first].key() if first in self.summaries else None
         self.active.append(first)
@@ -429,18 +207,18 @@ class Analysis(AluRules, MemoryRules, BranchRules, CallRules, CallbackRules, Loc
             self.summaries[first].changes += 1
             self.dirty |= self.callers[first] | self._waiting.pop(first, set())
 
-    def _incoming(self, sub: _Subprogram, block: int, around: bool | None = None
+    def _incoming(self, sub: Subprogram, block: int, around: bool | None = None
                   ) -> list[State]:
         """The states on every feasible edge into a block, as last computed (with
         `around`, only those that come round its loop, or only those that do not)."""
         states = [self.entry_states[sub.first]] if block == sub.first and not around else []
         if around is None:
-            return states + _edge_states(sub, sub.out_edges, block)
+            return states + edge_states(sub, sub.out_edges, block)
         body = sub.loop_bodies.get(block, ())
-        return states + _edge_states(sub, sub.out_edges, block,
+        return states + edge_states(sub, sub.out_edges, block,
                                      lambda pred: (pred in body) == around)
 
-    def _ascend(self, sub: _Subprogram) -> None:
+    def _ascend(self, sub: Subprogram) -> None:
         """Process blocks (earliest in reverse postorder first) until no state changes;
         a block's state is the join of its incoming edges, widened at loop heads."""
         work = [(sub.index[b], b) for b in (sub.in_states or [sub.first])]
@@ -455,7 +233,7 @@ class Analysis(AluRules, MemoryRules, BranchRules, CallRules, CallbackRules, Loc
         finally:
             self.journal = outer
 
-    def _ascend_blocks(self, sub: _Subprogram, work: list, queued: set[int],
+    def _ascend_blocks(self, sub: Subprogram, work: list, queued: set[int],
                        force: set[int]) -> None:
         while work:
             _, block = heapq.heappop(work)
@@ -536,12 +314,12 @@ class Analysis(AluRules, MemoryRules, BranchRules, CallRules, CallbackRules, Loc
             for head in sorted(sub.heads):
                 if head in sub.in_states and not self._terminates(sub, head):
                     pc = max(src for src, h in sub.back_edges if h == head)
-                    jump = _block_end(self.prog, pc, self.leaders, sub.end) - 1
+                    jump = block_end(self.prog, pc, self.leaders, sub.end) - 1
                     self.fail(jump, f"strict mode: cannot prove that the loop at pc {head} "
                                     f"ends: no value moves toward a fixed bound on every way "
                                     f"round it (checked mode runs it under the budget)")
 
-    def _terminates(self, sub: _Subprogram, head: int) -> bool:
+    def _terminates(self, sub: Subprogram, head: int) -> bool:
         """Run the loop's body once more from its head's state with a ghost copy of every
         variable, to the back edges; then look for a ranking variable."""
         self.ranking = True
@@ -550,7 +328,7 @@ class Analysis(AluRules, MemoryRules, BranchRules, CallRules, CallbackRules, Loc
         finally:
             self.ranking = False
 
-    def _ranked(self, sub: _Subprogram, head: int) -> bool:
+    def _ranked(self, sub: Subprogram, head: int) -> bool:
         start = sub.in_states[head].copy()
         candidates = [r for r in range(10) if start.numeric(r)]
         candidates += [slot_var(off) for off in start.spills if start.numeric(slot_var(off))]
@@ -566,7 +344,7 @@ class Analysis(AluRules, MemoryRules, BranchRules, CallRules, CallbackRules, Loc
             _, block = heapq.heappop(work)
             queued.discard(block)
             incoming = [start] if block == head else \
-                _edge_states(sub, edges, block, body.__contains__)
+                edge_states(sub, edges, block, body.__contains__)
             if not incoming:
                 continue
             new = merge(incoming, discover=block in sub.heads)
@@ -575,7 +353,7 @@ class Analysis(AluRules, MemoryRules, BranchRules, CallRules, CallbackRules, Loc
                 if block in sub.heads:
                     joins[block] += 1
                     if joins[block] > WIDEN_AFTER:
-                        back = _edge_states(sub, edges, block,
+                        back = edge_states(sub, edges, block,
                                             sub.loop_bodies[block].__contains__)
                         new = old.widen(new, self._head_thresholds(sub, block),
                                         merge(back) if back else None)
@@ -587,11 +365,11 @@ class Analysis(AluRules, MemoryRules, BranchRules, CallRules, CallbackRules, Loc
                 if out is not None and succ in body and succ != head and succ not in queued:
                     queued.add(succ)
                     heapq.heappush(work, (sub.index[succ], succ))
-        back = _edge_states(sub, edges, head, body.__contains__)
-        return not back or any(all(_moves_to_a_bound(st, var) for st in back)
+        back = edge_states(sub, edges, head, body.__contains__)
+        return not back or any(all(moves_to_a_bound(st, var) for st in back)
                                for var in candidates)
 
-    def _run_safely(self, sub: _Subprogram, block: int, st: State,
+    def _run_safely(self, sub: Subprogram, block: int, st: State,
                     threaded: list[State] | None = None) -> list:
         """Run a block while fixpoints are computed: a rejection ends the path."""
         journal = self.journal
@@ -609,7 +387,7 @@ class Analysis(AluRules, MemoryRules, BranchRules, CallRules, CallbackRules, Loc
             journal.completed = True
         return edges
 
-    def _block_edges(self, sub: _Subprogram, block: int, st: State,
+    def _block_edges(self, sub: Subprogram, block: int, st: State,
                      threaded: list[State] | None) -> list:
         """The edges out of a block run from `st`, the join of its incoming edges; or,
         given them as `threaded` (the block passed `_threads`), run once per incoming
@@ -637,7 +415,7 @@ class Analysis(AluRules, MemoryRules, BranchRules, CallRules, CallbackRules, Loc
             self.log[block] = st.describe()
         return [(succ, merge(states) if states else None) for succ, states in reached.items()]
 
-    def _threads(self, sub: _Subprogram, block: int, incoming: list[State]) -> bool:
+    def _threads(self, sub: Subprogram, block: int, incoming: list[State]) -> bool:
         """Whether `block` is run once per incoming edge (see _block_edges): a
         conditional jump on registers that are constants on some incoming edge, or a
         few ALU instructions before it (clang -mcpu=v1 zero-extends a flag with `lsh 32;
@@ -717,11 +495,11 @@ class Analysis(AluRules, MemoryRules, BranchRules, CallRules, CallbackRules, Loc
             sub.out_edges[block] = self._block_edges(sub, block, state.copy(),
                                                      incoming if threaded else None)
 
-    def _replay(self, sub: _Subprogram, block: int, journal: Journal) -> bool:
+    def _replay(self, sub: Subprogram, block: int, journal: Journal) -> bool:
         """Apply a block's journal in the final pass as its run would: its pcs reached,
         its instruction visits counted (False, nothing done, if they would pass the
         work limit: the run then stops at the very pc it always did)."""
-        pcs, visits = _block_pcs(self.prog, block, self.leaders, self.extensions, sub.end)
+        pcs, visits = block_pcs(self.prog, block, self.leaders, self.extensions, sub.end)
         if self.work + visits > WORK_LIMIT:
             return False
         self.work += visits

@@ -1,0 +1,214 @@
+"""Local calls and exits in the abstract (bpf-to-bpf calls, mixed into the analysis).
+
+A local call's callee is analysed from the join of the states its call sites pass
+(arguments, their relations, the buffer length known), and leaves a summary for its
+callers: r0 at its exits (uninitialised if some exit does not set it: a `void`
+function; only a caller that reads r0 is then wrong, as in the kernel), the least
+buffer length every return has shown, and which bytes of its callers' frames it may
+have written, so that their spills and written-byte masks stay true.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ..context import CONTEXTS
+from ..helpers.timers import TIMER_CALLBACK
+from ..isa import MAX_CALL_DEPTH, STACK_SIZE
+from .domain import (ADDRESSES, ANY_CALLER, NULLABLE, SCALAR, STACK, UNINIT, Value, join,
+                     pointer, replace, top_scalar, widen)
+from .state import LEN, META, State, frame_bits, outer_slot, slot_depth, slot_var
+
+__all__ = ["LocalCallRules", "Summary"]
+
+
+
+@dataclass
+class Summary:
+    """What callers learn from a subprogram's returns."""
+    r0: Value | None = None            # join over its exits; None: it has not returned yet
+    min_len: int | None = None         # every return has seen a buffer at least this long
+    # frame depth (1 = the caller's) -> the bytes it may have written there (bit i: the
+    # byte at offset i - STACK_SIZE, as State.written)
+    frame_writes: dict[int, int] = field(default_factory=dict)
+    unknown_writes: bool = False       # it wrote through a pointer the verifier lost
+    # the spills in its callers' frames (keys as it sees them) every return keeps: what
+    # a callee stored through the pointer it was given (a cursor it moved on)
+    frame_values: dict[int, Value] | None = None
+    changes: int = 0                   # analyses that changed it (recursion widens it)
+
+    def key(self) -> tuple:
+        return (self.r0, self.min_len, tuple(sorted(self.frame_writes.items())),
+                self.unknown_writes, tuple(sorted((self.frame_values or {}).items())))
+
+
+
+class LocalCallRules:
+    """Mixed into the analysis: CALL_LOCAL and EXIT."""
+
+    # ---- local calls ------------------------------------------------------------------------
+
+    def _local_call(self, pc: int, insn, st: State) -> bool:
+        """Enter the callee with this call site's arguments and apply its summary;
+        False while the callee has not returned on any path yet (nothing follows)."""
+        target = pc + 1 + insn.imm
+        self._no_socket_arguments(pc, st)
+        self._records_to_callee(st)
+        summary = self._call_subprogram(target, None if self.checking
+                                        else self._callee_entry(st))
+        if summary is None:
+            return False
+        self._apply_frame_effects(st, summary)
+        self._clobber_after_call(st)
+        r0 = summary.r0
+        if r0.kind == UNINIT:           # a `void` function: fine unless r0 is read
+            r0 = Value(UNINIT, ident=target + 1)
+        elif r0.kind == STACK:      # the callee's frame is gone; its callers' move down one
+            r0 = _returned(r0)
+        st.forget_register(0, r0)
+        return True
+
+    def _call_subprogram(self, target: int, entry: State | None) -> Summary | None:
+        """Pass `entry` to the subprogram at `target` (not in the final pass, which
+        only reads summaries); its summary, or None while it has not returned on any
+        path yet (the caller waits)."""
+        if entry is not None:
+            self._enter(target, entry)
+        summary = self.summaries.get(target)
+        if self.journal is not None:        # what a replay of this run depends on
+            self.journal.depends.append((target, None if summary is None else summary.key()))
+        if summary is None or summary.r0 is None:
+            self._waiting[target].add(self.current)
+            return None
+        return summary
+
+    def _apply_frame_effects(self, st: State, summary: Summary) -> None:
+        """What a callee's returns did to its callers' frames and learned of the
+        buffer, applied to the caller's state `st` (r0 and r1-r5 are the caller's to set)."""
+        for depth, bits in summary.frame_writes.items():
+            if depth == ANY_CALLER:     # this frame, or one of this function's callers'
+                for mine in range(MAX_CALL_DEPTH):
+                    st.write_bits(bits, mine)
+                self._note_frame_bits(ANY_CALLER, bits)
+            else:                       # depth 1 is this frame, the others callers'
+                st.write_bits(bits, depth - 1)
+                self._note_frame_bits(depth - 1, bits)
+        if summary.unknown_writes:
+            self._forget_frame(st)
+            self._note_frame_write(None, 0, 0)
+        for key, v in (summary.frame_values or {}).items():
+            mine = key + STACK_SIZE             # one frame less far up from here
+            if mine not in st.spills:           # written by the callee: as it left it
+                st.spills[mine] = _returned(v)
+        if summary.min_len is not None and summary.min_len > st.min_len:
+            st.clamp(LEN, summary.min_len, None)
+
+    @staticmethod
+    def _callee_entry(st: State) -> State:
+        """The callee's state at entry: the arguments and their relations, and the
+        spills in the callers' frames that a stack pointer among them reaches (a struct
+        the caller passed by address, and what pointers stored there reach), seen from
+        one frame further down."""
+        regs = [Value(UNINIT)] * 11
+        for i in range(1, 6):
+            regs[i] = _passed(st.regs[i])
+        regs[10] = pointer(STACK, 0, 0)
+        names = {i: i for i in range(1, 6)}
+        names[LEN], names[META] = LEN, META
+        spills = {}
+        wanted = {v.frame for v in regs[1:6] if v.kind == STACK and v.frame > 0}
+        done = set()
+        while wanted - done:
+            depth = min(wanted - done)
+            done.add(depth)
+            if depth >= MAX_CALL_DEPTH:
+                continue
+            for key, v in st.spills.items():
+                if slot_depth(key) == depth - 1 and key not in st.narrow:
+                    passed = spills[outer_slot(1, key)] = _passed(v)
+                    names[slot_var(key)] = slot_var(outer_slot(1, key))
+                    if passed.kind == STACK and passed.frame > 0:
+                        wanted.add(passed.frame)
+        return State(regs, spills, 0, st.zone.renamed(names), st.min_len)
+
+    def _note_frame_write(self, depth: int | None, lo: int, hi: int) -> None:
+        """The current subprogram writes its caller's (depth 1), its caller's caller's
+        (2)... frame at offsets [lo, hi), or one of them (ANY_CALLER); depth None:
+        somewhere unknown."""
+        self._note_frame_bits(depth, frame_bits(lo, hi))
+
+    def _note_frame_bits(self, depth: int | None, bits: int) -> None:
+        """The same for the frame's bytes set in `bits` (State.written's layout)."""
+        summary = self._summary(self.current)
+        if depth is None:
+            summary.unknown_writes = True
+        elif depth != 0 and bits:
+            summary.frame_writes[depth] = summary.frame_writes.get(depth, 0) | bits
+
+    # ---- exits ------------------------------------------------------------------------------
+
+    def _exit(self, pc: int, st: State) -> None:
+        if self.current != 0:
+            self._records_from_callee(st)
+        self._references_at_exit(pc, st)
+        if self.current == 0:           # the program's end (a recursive call of it too)
+            r0 = self._read(st, 0, pc)
+            if self.mode == "strict" and r0.kind in ADDRESSES:
+                self.fail(pc, f"strict mode: the program returns a pointer "
+                              f"({r0.describe()}), which would leak an address")
+            returns = CONTEXTS[self.context].returns(self.attach_type, self.prog_type) \
+                if self.context in CONTEXTS else None
+            if self.attach_type == TIMER_CALLBACK and (r0.kind != SCALAR or r0.umax != 0):
+                self.fail(pc, f"a timer callback returns 0, as the kernel checks; r0 may be "
+                              f"{r0.describe()}")
+            if returns is not None and (r0.kind != SCALAR or r0.umin < returns[0]
+                                        or r0.umax > returns[1]):
+                lo, hi = returns
+                self.fail(pc, f"a {self.attach_type or self.prog_type} program returns "
+                              f"{lo if lo == hi else f'{lo} to {hi}'}, as the kernel "
+                              f"checks; r0 may be {r0.describe()}")
+        summary = self._summary(self.current)
+        r0 = st.regs[0]
+        if summary.r0 is None:
+            summary.r0 = r0
+        elif self.recursive and summary.changes > self.widen_after:   # make it converge
+            summary.r0 = widen(summary.r0, join(summary.r0, r0), self.thresholds[0])
+        else:
+            summary.r0 = join(summary.r0, r0)
+        summary.min_len = st.min_len if summary.min_len is None else min(summary.min_len,
+                                                                         st.min_len)
+        outer = {key: v for key, v in st.spills.items() if slot_depth(key) > 0}
+        if summary.frame_values is None:
+            summary.frame_values = outer
+        else:
+            growing = self.recursive and summary.changes > self.widen_after
+            summary.frame_values = {
+                key: widen(v, join(v, outer[key])) if growing else join(v, outer[key])
+                for key, v in summary.frame_values.items() if key in outer}
+
+    def _summary(self, sub: int) -> Summary:
+        summary = self.summaries.get(sub)
+        if summary is None:
+            summary = self.summaries[sub] = Summary()
+        return summary
+
+
+
+def _returned(v: Value) -> Value:
+    """A callee's value as its caller sees it after the return: a stack pointer's frame
+    is one less far up (the callee's own is gone), and a map value or NULL unlinked."""
+    if v.kind == STACK:
+        return replace(v, frame=v.frame - 1) if v.frame >= 1 else top_scalar()
+    if v.kind in NULLABLE:
+        return replace(v, ident=0)
+    return v
+
+
+def _passed(v: Value) -> Value:
+    """A caller's value as its callee sees it: a stack pointer's frame is one further
+    up, and a map value or NULL is no longer linked to its copies (they stay behind)."""
+    if v.kind == STACK and v.frame != ANY_CALLER:
+        return replace(v, frame=v.frame + 1)
+    if v.kind in NULLABLE:
+        return replace(v, ident=0)
+    return v
