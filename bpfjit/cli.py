@@ -101,13 +101,11 @@ def _maps_from(path: str, args) -> dict | None:
     sources = getattr(args, "maps_from", None)
     if not sources:
         return None
-    from .elf import ElfObject
-    wanted = ElfObject(path, _max_entries(args)).map_names()
-    given = {}
+    from .elf import ElfObject, maps_from
     for source in sources:
         _read(source)                           # a missing file: one clear line
-        table = ElfObject(source, _max_entries(args)).map_table()
-        given.update({name: table[name] for name in table if name in wanted})
+    given = maps_from(sources, ElfObject(path, _max_entries(args)).map_names(),
+                      _max_entries(args))
     if not given:
         raise _UserError(f"--maps-from: {', '.join(sources)} has no map that {path} "
                          f"declares or refers to")

@@ -35,7 +35,7 @@ from .loaderargs import checked_constants, checked_max_entries, checked_maps
 from .program import Program, decode
 from .progtypes import attach_type, prog_type, section_type
 
-__all__ = ["load_elf", "ElfObject", "R_BPF_64_64", "R_BPF_64_32"]
+__all__ = ["load_elf", "ElfObject", "maps_from", "R_BPF_64_64", "R_BPF_64_32"]
 
 EM_BPF = 247
 R_BPF_64_32 = 10
@@ -380,6 +380,18 @@ class ElfObject(ObjectMaps):
 
 def _signed32(value: int) -> int:
     return value - (1 << 32) if value & 0x80000000 else value
+
+
+def maps_from(sources, names: set[str], max_entries: dict[str, int] | None = None
+              ) -> dict:
+    """Fresh maps, by name, of the objects at `sources` that are among `names` (what an
+    object may be given: ElfObject.map_names()), as a loader sharing pinned maps gives
+    them (`--maps-from`)."""
+    given = {}
+    for source in sources:
+        table = ElfObject(source, max_entries).map_table()
+        given.update({name: table[name] for name in table if name in names})
+    return given
 
 
 def load_elf(source: str | os.PathLike | bytes, section: str | None = None,

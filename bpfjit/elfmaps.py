@@ -81,9 +81,13 @@ class ObjectMaps:
         """The names of the maps the object declares, and of what its lddw instructions
         refer to that is no map, function or section (a variable or an undefined
         symbol): the names `maps=` may give."""
-        return {spec.name for spec, sec, _ in self.maps
-                if sec >= 0 and not is_data_section(self.by_index[sec].name)} \
-            | set(self._referred_names())
+        return set(self._declared_names()) | set(self._referred_names())
+
+    def _declared_names(self) -> list[str]:
+        """The names of the maps the object declares (not global data, not an inner
+        map's template, not a map given by name), sorted."""
+        return sorted(spec.name for spec, sec, _ in self.maps
+                      if sec >= 0 and not is_data_section(self.by_index[sec].name))
 
     def map_table(self) -> MapTable:
         """The object's maps, as every program taken from it shares them."""
@@ -129,8 +133,7 @@ class ObjectMaps:
                                    f"a loader gives")
                 check_reusable(self.name, spec, the_map)
             elif name not in referred:
-                names = sorted(n for n, (_, sec) in declared.items()
-                               if sec >= 0 and not is_data_section(self.by_index[sec].name))
+                names = self._declared_names()
                 raise ElfError(f"{self.name}: maps: the object neither declares nor refers to "
                                f"a map {name!r} (it declares "
                                f"{', '.join(names) if names else 'none'})")

@@ -38,7 +38,7 @@ sys.path.insert(0, str(HERE.parent))
 
 import bpfjit  # noqa: E402
 from elftools.common.exceptions import ELFError  # noqa: E402
-from bpfjit.elf import ElfObject  # noqa: E402
+from bpfjit.elf import ElfObject, maps_from  # noqa: E402
 from bpfjit.maps import ArrayMap, SkStorage  # noqa: E402
 from bpfjit.progtypes import section_type  # noqa: E402
 
@@ -243,14 +243,7 @@ def _shared_maps(path: Path, sources: list[Path], sizes: dict[str, int] | None):
     if not sources:
         return lambda: None
     wanted = ElfObject(str(path), sizes).map_names()
-
-    def fresh() -> dict:
-        given = {}
-        for source in sources:
-            table = ElfObject(str(source), sizes).map_table()
-            given.update({name: table[name] for name in table if name in wanted})
-        return given or None
-    return fresh
+    return lambda: maps_from([str(s) for s in sources], wanted, sizes) or None
 
 
 def programs(path: Path) -> list[tuple[str, str]]:

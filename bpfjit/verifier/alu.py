@@ -215,10 +215,10 @@ class AluRules:
         scale = _scale(op, width, old, src)
         high = op == "lsh" and width == 64 and src_reg is None and insn.imm & 63 == 32 \
             and old.umax <= M32 and not old.is_const        # dst == whole << 32
-        whole = st.zone.equal_to(dst) if scale or high else None
-        # (clang's v1 counter `r1 = r2 + 1; r2 <<= 32; r3 = r2 >> 32`: r2 is no longer a
-        # variable's value, but r1 - 1's)
-        plus = st.zone.equal_plus(dst) if high and whole is None else None
+        # dst == y + c (clang's v1 counter `r1 = r2 + 1; r2 <<= 32; r3 = r2 >> 32`: r2 is
+        # no longer a variable's value, but r1 - 1's)
+        equal = st.zone.equal_plus(dst) if scale or high else None
+        whole = equal[0] if equal is not None and equal[1] == 0 else None
         result = alu_result(op, width, old, src, insn.off if op == "movsx" else 0)
         self._relate(st, op, width, dst, src_reg, old, src, result)
         if whole is not None and not st.regs[dst].fixed:    # until dst moves:
@@ -226,8 +226,8 @@ class AluRules:
                 st.zone.add_affine(dst, whole, scale, 0)
             if high:
                 st.zone.shifted[dst] = (whole, "shl", 0)
-        elif plus is not None and not st.regs[dst].fixed:     # dst == (y + c) << 32
-            st.zone.shifted[dst] = (plus[0], "shl", plus[1])
+        elif high and equal is not None and not st.regs[dst].fixed:   # (y + c) << 32
+            st.zone.shifted[dst] = (equal[0], "shl", equal[1])
         elif link is not None and link[1] == "shl" and link[2] == 0 and op == "arsh" \
                 and insn.imm & 63 == 32:
             st.zone.shifted[dst] = (link[0], "sext", 0)

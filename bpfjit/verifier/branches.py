@@ -12,7 +12,7 @@ buffer pointer or NULL (paths joined), whose copies stay equal buffer pointers.
 
 from __future__ import annotations
 
-from math import gcd
+from math import lcm
 
 from .. import semantics as sem
 from ..context import CONTEXTS
@@ -212,7 +212,7 @@ class BranchRules:
         lo_s, hi_s = max(a.smin, b.smin), min(a.smax, b.smax)
         if a.kind == SCALAR:
             new = scalar(lo_u, hi_u, lo_s, hi_s, max(a.align, b.align),
-                         multiple(a) * multiple(b) // (gcd(multiple(a), multiple(b)) or 1))
+                         lcm(multiple(a), multiple(b)))
         else:
             new = pointer(a.kind, lo_s, hi_s, a.frame, a.maps)
         if new.empty:

@@ -137,9 +137,7 @@ class JoinRules:
                 w = st.regs[var]
                 if w.kind != MEM or w.smax >= BIG:
                     break
-                c = w.smax - st.min_len
-                known = st.len_bound(var) if not w.fixed else None
-                bounds.append(c if known is None else min(c, known))
+                bounds.append(_len_bound_of(st, var, w))
             else:
                 self.zone.add(var, LEN, max(bounds))
 
@@ -157,11 +155,8 @@ class JoinRules:
                     break
                 if w.kind == SCALAR and w.is_const and w.umin == null:
                     continue
-                if w.kind == MEM:           # its bound, or its offset against min len
-                    c = st.len_bound(var) if not w.fixed else None
-                    if w.smax < BIG:
-                        at_least = w.smax - st.min_len
-                        c = at_least if c is None else min(c, at_least)
+                if w.kind == MEM:
+                    c = _len_bound_of(st, var, w)
                 else:
                     c = st.zone.ifset.get(var) if w.kind == MEM_OR_NULL else None
                 if c is None:
@@ -278,6 +273,16 @@ class JoinRules:
                 if rest == 0 and k not in (0, 1) and all(
                         xi == k * yi + c for xi, yi in zip(xs[2:], ys[2:])):
                     self.zone.add_affine(x, y, k, c)
+
+
+def _len_bound_of(st: "State", var: int, w: Value) -> int | None:
+    """The least c known with var - len <= c where var holds the buffer pointer `w`: its
+    bound in the zone, or its highest offset against the least len (None: neither)."""
+    known = st.len_bound(var) if not w.fixed else None
+    if w.smax >= BIG:
+        return known
+    at_least = w.smax - st.min_len
+    return at_least if known is None else min(known, at_least)
 
 
 def _within(inner: Value, outer: Value) -> bool:

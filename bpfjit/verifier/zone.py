@@ -49,7 +49,7 @@ _PLAIN = 10000        # registers, slots and len are below; ghosts and mirrors a
 
 # the side tables a join keeps where every path holds the same entry (all but `floors`,
 # which are joined apart: the least over the paths)
-_AGREED = ("affine", "quot", "sums", "shifted", "scaled", "halves", "plus", "wraps", "ifset")
+_AGREED = ("affine", "quot", "sums", "shifted", "scaled", "halves", "plus", "wraps")
 
 
 def mirror(x: int) -> int:
@@ -205,10 +205,7 @@ class Zone:
         if self.guards:
             drop_guards(self.guards, x)
         if self.ifset:
-            if x == LEN_VAR:
-                self.ifset.clear()
-            else:
-                self.ifset.pop(x, None)
+            self._forget_ifset(x)
         if self.lenfloors:
             if x == LEN_VAR:
                 self.lenfloors.clear()
@@ -244,6 +241,13 @@ class Zone:
             if not row:
                 del self.out[y]
                 self.owned.discard(y)
+
+    def _forget_ifset(self, x: int) -> None:
+        """x moved or forgotten: its bound where not NULL goes (all of them with len)."""
+        if x == LEN_VAR:
+            self.ifset.clear()
+        else:
+            self.ifset.pop(x, None)
 
     def _forget_wraps(self, x: int) -> None:
         for key in [k for k, (y, _) in self.wraps.items() if x in (k, y)]:
@@ -321,10 +325,7 @@ class Zone:
 
     def _shift(self, x: int, lo: Bound, hi: Bound) -> None:
         if self.ifset and (lo != 0 or hi != 0):
-            if x == LEN_VAR:
-                self.ifset.clear()
-            else:
-                self.ifset.pop(x, None)
+            self._forget_ifset(x)
         if self.lenfloors and (lo != 0 or hi != 0):
             if x == LEN_VAR:
                 self.lenfloors.clear()
@@ -584,10 +585,8 @@ class Zone:
 
     def equal_to(self, x: int) -> int | None:
         """A variable known to hold exactly x's value, if any."""
-        for y, c in self.out.get(x, {}).items():
-            if c == 0 and self.bound(y, x) == 0:
-                return y
-        return None
+        found = self.equal_plus(x)
+        return found[0] if found is not None and found[1] == 0 else None
 
     def equal_plus(self, x: int) -> tuple[int, int] | None:
         """(y, c) with x == y + c exactly (|c| < 2^31), y == x's value preferred."""
