@@ -22,6 +22,27 @@ def kernel_loads(code: bytes, prog_type: str, attach: str | None = None) -> bool
     return True
 
 
+def kernel_loads_program(prog: bpfjit.Program, prog_type: str,
+                         functions: tuple[int, ...] = ()) -> bool | None:
+    """kernel_loads for a program with maps: each of its maps made empty in the kernel
+    (by its spec) and given to it; `functions`: its subprograms' first pcs (callbacks
+    want them described in BTF)."""
+    if "kernel" not in bpfjit.engines(kernel=True):
+        return None
+    from bpfjit.backends.kerneljit import _with_map_fds
+    fds = [bpfsys.map_create(m.spec.type, m.spec.key_size, m.spec.value_size,
+                             m.spec.max_entries) for m in prog.maps.list]
+    try:
+        bpfsys.close(bpfsys.prog_load(_with_map_fds(prog.to_bytes(), fds), prog_type,
+                                      functions=functions))
+    except bpfjit.VerifierError:
+        return False
+    finally:
+        for fd in fds:
+            bpfsys.close(fd)
+    return True
+
+
 def disagreements(context: str, prog_type: str, end: int, not_given: set[int],
                   attach: str | None = None) -> list[tuple[int, int, str]]:
     """The (offset, size, access) below `end` that bpfjit's verifier decides otherwise

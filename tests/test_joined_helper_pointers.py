@@ -4,8 +4,10 @@ clang sinks two calls that differ only in an argument into one call after the pa
 meet (`if (iph) update(&map, &iph->saddr, ...) else update(&map6, &src_ip6, ...)`,
 gamemann's XDP firewall): the key is then a packet pointer or a stack pointer, which
 the join-based verifier cannot tell apart.  The kernel follows each path and accepts
-it.  Checked mode accepts it too, and the helper checks the pointer when it runs, as
-it checks every pointer it is given; strict mode refuses it.  Such a pointer stays one
+it.  Where the call's block begins at the join, it runs once per path (bpfjit.verifier.
+perpath), and strict mode accepts it as the kernel does; where the paths met earlier,
+checked mode accepts it, the helper checking the pointer when it runs, as it checks
+every pointer it is given, and strict mode refuses it.  Such a pointer stays one
 through a NULL test and a constant move (below, cilium's SNAT state)."""
 
 from pathlib import Path
@@ -64,11 +66,23 @@ def test_a_key_from_the_packet_or_the_stack(engine, first, result):
     assert bpfjit.compile(prog, engine)(bpfjit.XdpContext(first + bytes(16))) == result
 
 
-def test_strict_mode_refuses_the_joined_key():
+def test_strict_mode_takes_the_key_path_by_path():
+    # the block of the call starts where the paths meet: it runs once per path, the key
+    # a packet pointer on one and a stack pointer on the other, as the kernel sees it
+    # (until 2026-12-03 strict mode refused the joined key: "r7 holds a pointer on some
+    # paths")
     prog = xdp(LOOKUP)
-    with pytest.raises(bpfjit.VerifierError, match="pc 14: strict mode: r7 holds a pointer "
-                                                   "on some paths"):
-        bpfjit.verify(prog, mode="strict", helpers=bpfjit.helper_ids(prog))
+    verified = bpfjit.verify(prog, mode="strict", helpers=bpfjit.helper_ids(prog))
+    assert set(verified.proven) == set(verified.accesses)
+    if "kernel" in bpfjit.engines(kernel=True):
+        from bpfjit import bpfsys
+        from bpfjit.backends.kerneljit import _with_map_fds
+        spec = prog.maps.list[0].spec
+        fd = bpfsys.map_create(spec.type, spec.key_size, spec.value_size, spec.max_entries)
+        try:
+            bpfsys.close(bpfsys.prog_load(_with_map_fds(prog.to_bytes(), [fd]), "xdp"))
+        finally:
+            bpfsys.close(fd)
 
 
 def test_a_plain_number_is_still_no_key():

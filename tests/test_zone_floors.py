@@ -7,6 +7,7 @@ hand from the rule in the docstring of bpfjit.verifier.zone.
 """
 
 from bpfjit.verifier.zone import Zone
+from bpfjit.verifier.zonejoin import join_zones, widen_zone
 
 A, B, C, X = 4, 5, 6, 2
 
@@ -64,26 +65,26 @@ def test_a_join_keeps_the_least_floor_and_takes_a_missing_one_from_intervals():
     left, right = Zone(), Zone()
     left.learn_floor(A, B, 0)
     right.learn_floor(A, B, 3)
-    joined = Zone.join_all([left, right], [lambda x, y: None] * 2, lambda x, y: None,
-                           [no_intervals, no_intervals])
+    joined = join_zones([left, right], [lambda x, y: None] * 2, lambda x, y: None,
+                        [no_intervals, no_intervals])
     assert joined.floor(A, B) == 0
     # a path without the floor but with a >= 5, b >= -1 gives 4; the other has 2
     bounded = {A: 5, B: -1}.get
-    joined = Zone.join_all([Zone(), _with_floor(2)], [lambda x, y: None] * 2,
-                           lambda x, y: None, [bounded, no_intervals])
+    joined = join_zones([Zone(), _with_floor(2)], [lambda x, y: None] * 2,
+                        lambda x, y: None, [bounded, no_intervals])
     assert joined.floor(A, B) == 2
     # a path with neither: no floor
-    joined = Zone.join_all([Zone(), _with_floor(2)], [lambda x, y: None] * 2,
-                           lambda x, y: None, [no_intervals, no_intervals])
+    joined = join_zones([Zone(), _with_floor(2)], [lambda x, y: None] * 2,
+                        lambda x, y: None, [no_intervals, no_intervals])
     assert joined.floor(A, B) is None
 
 
 def test_a_widening_keeps_a_floor_only_while_it_does_not_fall():
     old = _with_floor(0)
-    assert old.widen(_with_floor(1), lambda x, y: None,
-                     [no_intervals, no_intervals]).floor(A, B) == 0
-    assert old.widen(_with_floor(-1), lambda x, y: None,
-                     [no_intervals, no_intervals]).floor(A, B) is None
+    assert widen_zone(old, _with_floor(1), lambda x, y: None,
+                      [no_intervals, no_intervals]).floor(A, B) == 0
+    assert widen_zone(old, _with_floor(-1), lambda x, y: None,
+                      [no_intervals, no_intervals]).floor(A, B) is None
 
 
 def _with_floor(c: int) -> Zone:

@@ -1,6 +1,8 @@
 """Time, randomness and identity: ktime_get_ns (5), get_prandom_u32 (7),
 get_smp_processor_id (8), get_current_pid_tgid (14), get_current_uid_gid (15),
-get_current_comm (16), get_current_task (35), get_current_cgroup_id (80),
+get_current_comm (16), get_current_task (35), get_current_cgroup_id (80), the reads of
+memory by address (probe_read_kernel 113 and its _str 115; probe_read_user 112 and its
+_str 114, user memory a run has none of),
 get_hash_recalc (34), get_socket_cookie (46), jiffies64 (118), get_netns_cookie (122),
 ktime_get_boot_ns (125), ktime_get_coarse_ns (160)."""
 
@@ -47,19 +49,89 @@ def _uid_gid(call, *_) -> int:
     return (call.env.gid & 0xFFFFFFFF) << 32 | (call.env.uid & 0xFFFFFFFF)
 
 
+# x86-64's copy_from_kernel_nofault_allowed refuses a read from below the kernel's half
+# (the user half, NULL's page included, and the non-canonical hole) or from the
+# vsyscall page with -ERANGE before it is tried; elsewhere a fault gives -EFAULT.  A
+# run's memory stands for kernel memory but lies where each engine put it, in the user
+# half: outside it an address answers as unmapped kernel memory would (-EFAULT), except
+# below 64 KiB (NULL and small numbers, where Linux maps nothing: mmap_min_addr), in
+# the hole and in the vsyscall page, where no engine's memory lies and the user half's
+# -ERANGE stands alike on every engine
+_LOW = 1 << 16
+_USER_END = 0x0000_8000_0000_0000
+_KERNEL_HALF = 0xFFFF_8000_0000_0000
+_VSYSCALL_PAGE = 0xFFFF_FFFF_FF60_0000
+
+
+def _unreadable(address: int) -> int:
+    """What a kernel read from `address`, not in the run's memory, returns."""
+    address &= M64
+    refused = address < _LOW or _USER_END <= address < _KERNEL_HALF \
+        or address & ~0xFFF == _VSYSCALL_PAGE
+    return errno_result(errno.ERANGE if refused else errno.EFAULT)
+
+
 def _probe_read(call, out, size, source, *_) -> int:
     """Copy `size` bytes from `source`, an address the verifier need not place: 0, or
-    -EFAULT with `out` zeroed when those bytes are not all in memory a helper may read
-    (outside the kernel that is the run's own: its buffer, stack and map values)."""
+    with `out` zeroed when those bytes are not all in memory a helper may read (outside
+    the kernel that is the run's own: its buffer, stack and map values) -ERANGE or
+    -EFAULT as x86-64's kernel answers for such an address (_unreadable)."""
     size &= 0xFFFFFFFF
     memory = call.memory
     zero_fill(memory, out, size)            # the room first: no wild size's bytes built
     try:
         data = memory.read(source, size)
     except HelperArgumentError:
-        return errno_result(errno.EFAULT)
+        return _unreadable(source)
     memory.write(out, data)
     return 0
+
+
+def _probe_read_str(call, out, size, source, *_) -> int:
+    """Copy the NUL-terminated string at `source` into `size` bytes at `out`, as the
+    kernel's strncpy_from_kernel_nofault: up to and including its NUL, or its first
+    size - 1 bytes and a NUL; the bytes copied (the NUL counted), 0 for a size of 0,
+    or with `out` zeroed when its first byte is not in memory a helper may read, what
+    _probe_read answers, and -EFAULT when a later byte before the NUL (or the size) is
+    not.  The bytes after the NUL are left as they were."""
+    size &= 0xFFFFFFFF
+    memory = call.memory
+    if size == 0:
+        return 0
+    memory.read(out, size)                  # the room first (HelperArgumentError)
+    try:
+        data = memory.read(source, size)
+    except HelperArgumentError:             # readable up to a NUL, perhaps: byte by byte
+        data = bytearray()
+        try:
+            while len(data) < size and (not data or data[-1] != 0):
+                data += memory.read(source + len(data), 1)
+        except HelperArgumentError:
+            zero_fill(memory, out, size)
+            return _unreadable(source) if not data else errno_result(errno.EFAULT)
+    end = data.find(0)
+    copied = bytes(data[:end + 1]) if 0 <= end < size else bytes(data[:size - 1]) + b"\0"
+    memory.write(out, copied)
+    return len(copied)
+
+
+def _probe_read_user(call, out, size, *_) -> int:
+    """A read of user memory, of which a run has none (its buffer, stack and maps are
+    the kernel's memory, which the kernel's copy_from_user refuses): -EFAULT with `out`
+    zeroed, also for a size of 0, as the kernel answers for a kernel address."""
+    size &= 0xFFFFFFFF
+    zero_fill(call.memory, out, size)
+    return errno_result(errno.EFAULT)
+
+
+def _probe_read_user_str(call, out, size, *_) -> int:
+    """The string variant: 0 for a size of 0 (nothing is read), else -EFAULT with `out`
+    zeroed (see _probe_read_user)."""
+    size &= 0xFFFFFFFF
+    if size == 0:
+        return 0
+    zero_fill(call.memory, out, size)
+    return errno_result(errno.EFAULT)
 
 
 def _comm(call, buffer, size, *_) -> int:
@@ -109,8 +181,19 @@ HELPERS = [
     KernelHelper(16, "get_current_comm", Signature(("out", "size"), "errno"), _comm,
                  "the current task's name (env.comm), NUL-padded to r2 bytes"),
     KernelHelper(113, "probe_read_kernel", Signature(("out", "size", "source"), "errno"),
-                 _probe_read, "copy r2 bytes from the address r3 to r1: 0, or -EFAULT (r1 "
-                 "zeroed) where the run has no memory"),
+                 _probe_read, "copy r2 bytes from the address r3 to r1: 0, or (r1 zeroed) "
+                 "where the run has no memory -EFAULT, or -ERANGE for NULL, a number below "
+                 "64 KiB or a non-canonical address, as the kernel refuses them"),
+    KernelHelper(112, "probe_read_user", Signature(("out", "size", "source"), "errno"),
+                 _probe_read_user, "read user memory, of which a run has none: -EFAULT, r1 "
+                 "zeroed (the kernel's answer for any address a run holds)"),
+    KernelHelper(114, "probe_read_user_str", Signature(("out", "size", "source")),
+                 _probe_read_user_str, "the string variant: 0 for a size of 0, else -EFAULT, "
+                 "r1 zeroed"),
+    KernelHelper(115, "probe_read_kernel_str", Signature(("out", "size", "source")),
+                 _probe_read_str, "copy the NUL-terminated string at r3 into r2 bytes at r1 "
+                 "(cut to r2 - 1 bytes and a NUL): its length with the NUL, or an error as "
+                 "probe_read_kernel's (r1 zeroed)"),
     KernelHelper(35, "get_current_task", Signature(),
                  lambda call, *_: call.env.current_task & M64,
                  "the current task's struct task_struct address (env.current_task: by "

@@ -38,6 +38,7 @@ from .journal import Journal
 from .localcalls import LocalCallRules, Summary
 from .locks import LockRules
 from .memory import MemoryRules
+from .perpath import PerPathRules
 from .records import RecordRules
 from .sockets import SocketRules
 from .state import GHOST, LEN, State, merge, slot_var
@@ -64,7 +65,6 @@ HEAD_RANGE_LIMIT = 1 << 32
 
 
 # ALU instructions a block tested on each incoming edge may run before its jump
-_THREADED_ALU = 4
 
 class TooComplex(VerifierError):
     """The work limit was reached (never a path-local rejection)."""
@@ -72,7 +72,7 @@ class TooComplex(VerifierError):
 
 
 class Analysis(AluRules, MemoryRules, BranchRules, CallRules, LocalCallRules, CallbackRules,
-               LockRules, TimerRules, SocketRules, RecordRules):
+               LockRules, TimerRules, SocketRules, RecordRules, PerPathRules):
     """Runs the abstract interpretation; results in `accesses`, `regions`, `map_calls`..."""
 
     def __init__(self, prog: Program, helpers: dict | None, order: list[int],
@@ -120,6 +120,7 @@ class Analysis(AluRules, MemoryRules, BranchRules, CallRules, LocalCallRules, Ca
         # interprocedural state
         self.entry_states: dict[int, State] = {}
         self.entry_joins: dict[int, int] = defaultdict(int)
+        self.entry_sites: dict[int, set[int]] = defaultdict(set)   # target -> call pcs
         self.summaries: dict[int, Summary] = {}
         self.callers: dict[int, set[int]] = defaultdict(set)
         self._waiting: dict[int, set[int]] = defaultdict(set)
@@ -172,12 +173,19 @@ class Analysis(AluRules, MemoryRules, BranchRules, CallRules, LocalCallRules, Ca
                 self.prog, sub.loop_bodies[head], self.thresholds)
         return found
 
-    def _enter(self, target: int, entry: State) -> None:
-        """A call site passes `entry` to the subprogram at `target`."""
+    def _enter(self, target: int, entry: State, site: int) -> None:
+        """The call at pc `site` passes `entry` to the subprogram at `target`.  Its
+        entry state is the join of its callers'; only a call site entering again (a
+        call in a loop, recursion) counts toward widening it: a function called from
+        six places with six stack structs keeps the six offsets' range rather than one
+        widened to the frame's edge (microsoft/retina's packetparser)."""
         self.callers[target].add(self.current)
         old = self.entry_states.get(target)
+        again = site in self.entry_sites[target]
+        self.entry_sites[target].add(site)
         if old is not None:
-            self.entry_joins[target] += 1
+            if again:
+                self.entry_joins[target] += 1
             entry = old.widen(entry, self.thresholds) \
                 if self.entry_joins[target] > WIDEN_AFTER else merge([old, entry], True)
             if entry == old:
@@ -386,64 +394,6 @@ class Analysis(AluRules, MemoryRules, BranchRules, CallRules, LocalCallRules, Ca
         if journal is not None:
             journal.completed = True
         return edges
-
-    def _block_edges(self, sub: Subprogram, block: int, st: State,
-                     threaded: list[State] | None) -> list:
-        """The edges out of a block run from `st`, the join of its incoming edges; or,
-        given them as `threaded` (the block passed `_threads`), run once per incoming
-        edge, its successors getting the join of the edges that reach them.  That is clang's
-        `err = p + n > end ? -EINVAL : 0; if (err == 0) ... *p`: joined first, the
-        state at the test has lost which paths checked the bound; the kernel's
-        verifier, which follows each path, keeps it."""
-        if threaded is None:
-            return self._run_block(block, st, sub.end)
-        reached: dict[int, list[State]] = {}
-        for path in threaded:
-            try:
-                edges = self._run_block(block, path.copy(), sub.end)
-            except VerifierError:
-                if self.checking:
-                    raise
-                if self.journal is not None:    # the final pass runs it and raises
-                    self.journal.dropped = True
-                continue                    # (while fixpoints are computed: its path ends)
-            for succ, out in edges:
-                states = reached.setdefault(succ, [])
-                if out is not None:
-                    states.append(out)
-        if self.checking and self.want_log:
-            self.log[block] = st.describe()
-        return [(succ, merge(states) if states else None) for succ, states in reached.items()]
-
-    def _threads(self, sub: Subprogram, block: int, incoming: list[State]) -> bool:
-        """Whether `block` is run once per incoming edge (see _block_edges): a
-        conditional jump on registers that are constants on some incoming edge, or a
-        few ALU instructions before it (clang -mcpu=v1 zero-extends a flag with `lsh 32;
-        rsh 32` first) that read only registers constant on every incoming edge (so no
-        relation a joined run would keep is lost)."""
-        if len(incoming) < 2 or block in sub.heads or block == sub.first:
-            return False
-        written: set[int] = set()
-        pc = block
-        for _ in range(_THREADED_ALU + 1):
-            insn = self.prog.at(pc)
-            read = {insn.src} if insn.spec.source == "reg" else set()
-            if insn.kind is Kind.JCOND:
-                read.add(insn.dst)
-                if not written:
-                    return any(all(st.regs[r].is_const for r in read) for st in incoming)
-                return all(st.regs[r].is_const for st in incoming for r in read - written)
-            if insn.kind is not Kind.ALU or insn.spec.width != 64 and insn.spec.op != "mov":
-                return False
-            if insn.spec.op not in ("mov", "movsx"):
-                read.add(insn.dst)
-            if any(not st.regs[r].is_const for st in incoming for r in read - written):
-                return False
-            written.add(insn.dst)
-            pc += insn.slots
-            if pc in self.leaders or pc >= sub.end:
-                return False
-        return False
 
     @property
     def keeps_facts(self) -> bool:

@@ -60,6 +60,11 @@ class BranchRules:
             self._null_check(valid, insn.dst, a, False)
             return [(target, null), (fall, valid)] if op == "jeq" else \
                 [(target, valid), (fall, null)]
+        if self._never_null(a, b) and op in ("jeq", "jne") and spec.width == 64:
+            # a context's packet pointer is an address inside a real buffer, never NULL:
+            # clang keeps `if (ip6)` of `ip6 = data + 14` as a flag computed there, and
+            # only the way on is taken (the kernel follows both; gamemann/XDP-Firewall)
+            return [(fall, st)] if op == "jeq" else [(target, st)]
         if a.kind in (SOCKET, SOCK_COMMON, TCP_SOCK) and op in ("jeq", "jne") and b.is_const \
                 and b.umin == 0 and spec.width == 64:
             # a socket tested before is not NULL: only the way it goes on is taken (the
@@ -154,6 +159,16 @@ class BranchRules:
             for var in copies[1:]:
                 st.zone.add(copies[0], var, 0)
                 st.zone.add(var, copies[0], 0)
+
+    def _never_null(self, a: Value, b: Value) -> bool:
+        """A 64-bit test of a context's buffer pointer against 0: the buffer lies in the
+        context's block, a real allocation (a plain program's buffer may be NULL: a run
+        given no memory), and offsets near it cannot wrap round to address 0."""
+        if self.context is None:
+            return False
+        pointer, other = (a, b) if a.kind == MEM else (b, a)
+        return pointer.kind == MEM and other.kind == SCALAR and other.is_const \
+            and other.umin == 0 and self._plain_offsets(pointer)
 
     def _plain_offsets(self, v: Value) -> bool:
         """Offsets for which comparing the addresses compares the offsets: the address

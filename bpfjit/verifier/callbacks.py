@@ -118,7 +118,7 @@ class CallbackRules:
         rounds = 0
         while True:
             entry = None if self.checking else entry_of(after)
-            summary = self._call_subprogram(target, entry)
+            summary = self._call_subprogram(target, entry, pc)
             if summary is None:
                 return None
             r0 = summary.r0

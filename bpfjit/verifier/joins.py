@@ -13,6 +13,7 @@ from .guards import GUARDED, joined_guards, joined_len_floors
 from .references import unify_refs
 from .variables import GHOST, LEN, META, slot_var
 from .zone import MAX_RELATION, MIRROR, Zone
+from .zonejoin import join_zones, widen_zone
 
 if TYPE_CHECKING:                   # (State mixes these in: bpfjit.verifier.state)
     from .state import State
@@ -63,7 +64,7 @@ class JoinRules:
         if related:
             _follow_counters(regs, self, new)
         result = type(self)(regs, spills, self.written | new.written,
-                       self.zone.widen(new.zone, new.implied, [self.lower, new.lower]),
+                       widen_zone(self.zone, new.zone, new.implied, [self.lower, new.lower]),
                        min(self.min_len, new.min_len), joined_lock([self, new]),
                        self.refs | new.refs, self.zeros & new.zeros,
                        {off: n for off, n in narrow.items() if off in spills})
@@ -163,7 +164,10 @@ class JoinRules:
                     break
                 bounds.append(c)
             else:
-                if bounds and (not widening or states[0].zone.ifset.get(var) == max(bounds)):
+                # a widening keeps a bound that did not change, or the first bound of
+                # a pointer that was NULL on every way so far (one step, then stable)
+                if bounds and (not widening or states[0].zone.ifset.get(var) == max(bounds)
+                               or _null_before(states[0], var, null)):
                     self.zone.ifset[var] = max(bounds)
                     continue
             self.zone.ifset.pop(var, None)
@@ -273,6 +277,12 @@ class JoinRules:
                 if rest == 0 and k not in (0, 1) and all(
                         xi == k * yi + c for xi, yi in zip(xs[2:], ys[2:])):
                     self.zone.add_affine(x, y, k, c)
+
+
+def _null_before(st: "State", var: int, null: int) -> bool:
+    """Whether `var` holds NULL (or NULL moved to `null`) in `st`: no pointer yet."""
+    w = st.value_of(var)
+    return w is not None and w.kind == SCALAR and w.is_const and w.umin == null
 
 
 def _len_bound_of(st: "State", var: int, w: Value) -> int | None:
@@ -464,7 +474,7 @@ def merge(states: list[State], discover: bool = False) -> State:
     result = type(first)(regs, spills, written, None, min_len, joined_lock(states),
                    frozenset().union(*(st.refs for st in states)), zeros,
                    {off: n for off, n in narrow.items() if off in spills})
-    result.zone = Zone.join_all([st.zone for st in states], [st.implied for st in states],
+    result.zone = join_zones([st.zone for st in states], [st.implied for st in states],
                                 result.implied, [st.lower for st in states])
     for off in differ:          # (the slot's variable is its low bytes now)
         result.zone.forget(slot_var(off))

@@ -55,7 +55,7 @@ class LocalCallRules:
         self._no_socket_arguments(pc, st)
         self._records_to_callee(st)
         summary = self._call_subprogram(target, None if self.checking
-                                        else self._callee_entry(st))
+                                        else self._callee_entry(st), pc)
         if summary is None:
             return False
         self._apply_frame_effects(st, summary)
@@ -68,12 +68,13 @@ class LocalCallRules:
         st.forget_register(0, r0)
         return True
 
-    def _call_subprogram(self, target: int, entry: State | None) -> Summary | None:
+    def _call_subprogram(self, target: int, entry: State | None, site: int
+                         ) -> Summary | None:
         """Pass `entry` to the subprogram at `target` (not in the final pass, which
         only reads summaries); its summary, or None while it has not returned on any
         path yet (the caller waits)."""
         if entry is not None:
-            self._enter(target, entry)
+            self._enter(target, entry, site)
         summary = self.summaries.get(target)
         if self.journal is not None:        # what a replay of this run depends on
             self.journal.depends.append((target, None if summary is None else summary.key()))

@@ -47,9 +47,6 @@ LEN_VAR = 11          # the buffer length (bpfjit.verifier.state.LEN)
 _PLAIN = 10000        # registers, slots and len are below; ghosts and mirrors above
 
 
-# the side tables a join keeps where every path holds the same entry (all but `floors`,
-# which are joined apart: the least over the paths)
-_AGREED = ("affine", "quot", "sums", "shifted", "scaled", "halves", "plus", "wraps")
 
 
 def mirror(x: int) -> int:
@@ -502,64 +499,16 @@ class Zone:
         wraps = {new(x): (new(y), k) for x, (y, k) in self.wraps.items()
                  if new(x) is not None and new(y) is not None}
         mirrored = {names[x] for x in self.mirrored if x in names}
+        # what a pointer or NULL keeps (its guards, its bound where set) and a number's
+        # len floors: a struct of header pointers and flags passed by address
+        guards = {(new(v), new(f)): g for (v, f), g in self.guards.items()
+                  if new(v) is not None and new(f) is not None}
+        ifset = {new(v): c for v, c in self.ifset.items() if new(v) is not None}
+        lenfloors = {new(f): m for f, m in self.lenfloors.items() if new(f) is not None}
         return Zone(out, affine or None, quot or None, sums or None, mirrored or None,
                     shifted or None, scaled or None, halves or None, floors or None,
-                    plus or None, wraps or None)
-
-    # ---- merging paths ---------------------------------------------------------------------
-
-    @staticmethod
-    def join_all(zones: list["Zone"], implied: list[Callable[[int, int], Bound]],
-                 implied_result: Callable[[int, int], Bound],
-                 lowers: list[Callable[[int], Bound]] | None = None) -> "Zone":
-        """The constraints that hold on every path.  A pair constrained on some paths
-        only is bounded on the others by their intervals (`implied[i](x, y)`: the bound
-        on x - y that path i's intervals give, or None); a result no better than what
-        the joined intervals imply is not stored."""
-        out: dict[int, dict[int, int]] = {}
-        pairs = set()
-        for z in zones:
-            pairs.update((x, y) for x, row in z.out.items() for y in row)
-        paths = [(z.out, imp) for z, imp in zip(zones, implied)]
-        for x, y in pairs:
-            c = None
-            for rows, imp in paths:
-                row = rows.get(x)
-                b = None if row is None else row.get(y)
-                if b is None:
-                    b = imp(x, y)
-                    if b is None:
-                        break
-                if c is None or b > c:
-                    c = b
-            else:
-                if c is None or c >= MAX_RELATION:
-                    continue
-                free = implied_result(x, y)
-                if free is not None and free <= c:
-                    continue
-                out.setdefault(x, {})[y] = c
-        floors = None
-        if lowers is not None and any(z.floors for z in zones):
-            floors = _joined_floors(zones, lowers, widening=False)
-        return _merged(zones, out, set().union(*(z.mirrored for z in zones)), floors)
-
-    def widen(self, new: "Zone", implied_new: Callable[[int, int], Bound],
-              lowers: list[Callable[[int], Bound]] | None = None) -> "Zone":
-        """Constraints of `self` (the older state) that still hold in `new`; the others
-        are dropped, never loosened step by step, so that loops converge."""
-        out: dict[int, dict[int, int]] = {}
-        for x, row in self.out.items():
-            for y, c in row.items():
-                b = new.bound(x, y)
-                if b is None:
-                    b = implied_new(x, y)
-                if b is not None and b <= c:
-                    out.setdefault(x, {})[y] = c
-        floors = None
-        if lowers is not None and (self.floors or new.floors):
-            floors = _joined_floors([self, new], lowers, widening=True)
-        return _merged([self, new], out, self.mirrored | new.mirrored, floors)
+                    plus or None, wraps or None, guards or None, ifset or None,
+                    lenfloors or None)
 
     # ---- affine equalities -------------------------------------------------------------------
 
@@ -601,50 +550,3 @@ class Zone:
     def add_affine(self, x: int, y: int, a: int, b: int) -> None:
         """Learn x == a * y + b."""
         self.affine[(x, y)] = (a, b)
-
-
-def _merged(zones: list[Zone], out: dict, mirrored: set, floors: dict | None) -> Zone:
-    """The zone of a join or widening: the differences `out`, every side table's
-    entries all `zones` hold alike, and the floors joined apart."""
-    zone = Zone(out, mirrored=mirrored or None, floors=floors)
-    for name in _AGREED:
-        agreed = _agreed([getattr(z, name) for z in zones])
-        if agreed:
-            setattr(zone, name, agreed)
-    return zone
-
-
-def _joined_floors(zones: list[Zone], lowers: list[Callable[[int], Bound]],
-                   widening: bool) -> dict | None:
-    """The floors a + b >= c that hold on every path: a path without one has its
-    intervals' (the least a plus the least b).  Widening (zones = old, new) keeps the
-    old floor only where the new one is no lower: a floor still moving is dropped."""
-    out = {}
-    for pair in set().union(*(z.floors for z in zones)):
-        c = None
-        for zone, lower in zip(zones, lowers):
-            f = zone.floors.get(pair)
-            if f is None:
-                la, lb = lower(pair[0]), lower(pair[1])
-                if la is None or lb is None:
-                    break
-                f = la + lb
-            if c is None:
-                c = f
-            elif widening and f < c:
-                break
-            elif not widening:
-                c = min(c, f)
-        else:
-            if c is not None:
-                out[pair] = c
-    return out or None
-
-
-def _agreed(facts: list[dict]) -> dict | None:
-    """The entries every zone's table (affine, quotient or sum facts) holds alike, in a
-    table of their own; None when there are none."""
-    first, rest = facts[0], facts[1:]
-    if not first:
-        return None
-    return {k: v for k, v in first.items() if all(f.get(k) == v for f in rest)} or None
