@@ -69,7 +69,8 @@ class Socket:
     lookup names another by; `bound_dev_if` the device it is bound to (0: any), and the
     fields `struct bpf_sock` shows as they are; `tcp` the fields of `struct
     bpf_tcp_sock` (bpf_tcp_sock's view of a TCP socket: snd_cwnd, srtt_us, ...; the
-    others 0)."""
+    others 0); `cgroup_id` the cgroup v2 id of the cgroup its task was in when it was
+    made (bpf_skb_cgroup_id's answer; None: the current task's, env.cgroup_id)."""
     protocol: str
     local: tuple
     remote: tuple | None = None
@@ -80,6 +81,7 @@ class Socket:
     priority: int = 0
     rx_queue_mapping: int = -1
     tcp: dict = field(default_factory=dict)
+    cgroup_id: int | None = None
     family: int = field(init=False)
 
     def __post_init__(self) -> None:
@@ -101,6 +103,11 @@ class Socket:
             raise BpfError(f"a socket's netns is None (the program's) or an id 0-2**31-1, "
                            f"not {self.netns!r}")
         self.tcp = tcp_fields(self.tcp)
+        if self.cgroup_id is not None and (isinstance(self.cgroup_id, bool)
+                                           or not isinstance(self.cgroup_id, int)
+                                           or not 0 <= self.cgroup_id < 1 << 64):
+            raise BpfError(f"a socket's cgroup_id is None (the current task's) or a "
+                           f"64-bit unsigned int, not {self.cgroup_id!r}")
         for name in ("state", "bound_dev_if", "mark", "priority"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) \

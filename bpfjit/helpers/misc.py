@@ -3,7 +3,8 @@ get_smp_processor_id (8), get_current_pid_tgid (14), get_current_uid_gid (15),
 get_current_comm (16), get_current_task (35), get_current_cgroup_id (80), the reads of
 memory by address (probe_read_kernel 113 and its _str 115; probe_read_user 112 and its
 _str 114, user memory a run has none of),
-get_hash_recalc (34), get_socket_cookie (46), jiffies64 (118), get_netns_cookie (122),
+get_hash_recalc (34), get_socket_cookie (46), skb_cgroup_id (79), jiffies64 (118),
+get_netns_cookie (122),
 ktime_get_boot_ns (125), ktime_get_coarse_ns (160)."""
 
 from __future__ import annotations
@@ -161,6 +162,15 @@ def _netns_cookie(call, r1, *_) -> int:
     return cookie & 0xFFFFFFFFFFFFFFFF
 
 
+def _skb_cgroup_id(call, *_) -> int:
+    """The cgroup v2 id of the socket the packet belongs to (`socket.cgroup_id`, by
+    default the current task's: env.cgroup_id); 0 for a packet of no socket."""
+    sock = getattr(call.context, "socket", None)
+    if sock is None:
+        return 0
+    return (call.env.cgroup_id if sock.cgroup_id is None else sock.cgroup_id) & M64
+
+
 def _hash(call, *_) -> int:
     ctx = call.context
     return getattr(ctx, "hash", 0) & 0xFFFFFFFF
@@ -201,6 +211,9 @@ HELPERS = [
     KernelHelper(80, "get_current_cgroup_id", Signature(),
                  lambda call, *_: call.env.cgroup_id & M64,
                  "the current task's cgroup v2 id (env.cgroup_id)"),
+    KernelHelper(79, "skb_cgroup_id", Signature(("ctx",), contexts=frozenset({"skb"})),
+                 _skb_cgroup_id, "the cgroup v2 id of the packet's socket (its cgroup_id, "
+                 "by default env.cgroup_id); 0 without a socket"),
     KernelHelper(46, "get_socket_cookie",
                  Signature(("ctx",), contexts=frozenset({"sock_addr", "sock", "skb",
                                                          "sock_ops"})),
