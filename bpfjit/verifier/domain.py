@@ -8,6 +8,7 @@ lookup's result before its NULL check
 (MAP_OR_NULL), or a buffer pointer on some paths and NULL on others (MEM_OR_NULL, the
 join of `tcp = NULL; if (ipv4) tcp = ...`; no relation of the zone holds for it), or
 the context or NULL (CTX_OR_NULL: `data->ctx = skb` at one call site, 0 at another), or
+a stack pointer or NULL (STACK_OR_NULL, of one frame: `hdr = NULL; if (t) hdr = &local`), or
 a socket a lookup returned (SOCKET, a full `struct bpf_sock`; SOCK_COMMON, what
 bpf_skc_lookup_tcp returns, of which fewer fields may be read; each OR_NULL before its
 NULL test), which holds a reference (`ref`) the program must give back, as a ring
@@ -25,7 +26,7 @@ from __future__ import annotations
 from math import gcd
 
 __all__ = ["Value", "replace", "UNINIT", "SCALAR", "MEM", "STACK", "MAP_PTR", "MAP_VALUE",
-           "MAP_OR_NULL", "MAP_PTR_OR_NULL", "MAP_KEY", "MEM_OR_NULL", "CTX_OR_NULL", "MIXED",
+           "MAP_OR_NULL", "MAP_PTR_OR_NULL", "MAP_KEY", "MEM_OR_NULL", "CTX_OR_NULL", "STACK_OR_NULL", "MIXED",
            "NULLABLE",
            "CTX", "FUNC",
            "PACKET_OR_NUMBER", "SOCKET", "SOCKET_OR_NULL", "SOCK_COMMON",
@@ -46,6 +47,7 @@ MAP_PTR_OR_NULL = "map_or_null"     # a lookup in a map of maps: an inner map, o
 MAP_KEY = "map_key"                 # an element's key (a for_each callback's r2): read-only
 MEM_OR_NULL = "mem_or_null"         # paths joined: a buffer pointer on some, NULL on others
 CTX_OR_NULL = "ctx_or_null"         # ... the context on some, NULL on others
+STACK_OR_NULL = "stack_or_null"     # ... a pointer into one stack frame, NULL on others
 SOCKET = "sock"                     # a struct bpf_sock a lookup found (its fields: read only)
 SOCKET_OR_NULL = "sock_or_null"
 SOCK_COMMON = "sock_common"         # bpf_skc_lookup_tcp's: fewer fields may be read
@@ -58,7 +60,7 @@ _TCP_KINDS = frozenset((TCP_SOCK, TCP_SOCK_OR_NULL))
 MIXED = "mixed"                     # a pointer on some paths, a number or another on others
 FUNC = "func"                       # lddw code_addr: ident = the subprogram's pc + 1 (0: any)
 NULLABLE = {MAP_OR_NULL: MAP_VALUE, MAP_PTR_OR_NULL: MAP_PTR,   # what a NULL check leaves
-            MEM_OR_NULL: MEM, CTX_OR_NULL: CTX, SOCKET_OR_NULL: SOCKET,
+            MEM_OR_NULL: MEM, CTX_OR_NULL: CTX, STACK_OR_NULL: STACK, SOCKET_OR_NULL: SOCKET,
             SOCK_COMMON_OR_NULL: SOCK_COMMON, TCP_SOCK_OR_NULL: TCP_SOCK}
 ANY_CALLER = -1                  # STACK frame: some caller's frame, not known which
 RELEASED = -1                    # UNINIT ident: it held a socket bpf_sk_release gave back
@@ -173,10 +175,10 @@ class Value:
             return f"{kind}[{_map_names(self.maps)}]({offset})"
         if kind == MEM_OR_NULL and self.frame:     # moved by a constant: NULL + frame
             return f"{kind}({offset},null{self.frame:+d})"
-        if kind == STACK:
+        if kind in (STACK, STACK_OR_NULL):
             where = "fp" if self.frame == 0 else \
                 "fp[a caller]" if self.frame == ANY_CALLER else f"fp[caller {self.frame}]"
-            return f"{where}({offset})"
+            return f"{where}({offset})" if kind == STACK else f"{where}_or_null({offset})"
         return f"{kind}({offset})"
 
 
@@ -289,7 +291,7 @@ def join(a: Value, b: Value) -> Value:
         return a
     kind = a.kind
     frame = a.frame
-    if kind == STACK and frame != b.frame and b.kind == STACK:
+    if kind in (STACK, STACK_OR_NULL) and frame != b.frame and b.kind == kind:
         if frame == 0 or b.frame == 0:      # the own frame and a caller's: nothing in common
             return _MIXED
         frame = ANY_CALLER                  # a caller's frame, not known which (recursion)
@@ -368,6 +370,8 @@ def _null_or_value(a: Value, b: Value) -> Value | None:
         return Value(MEM_OR_NULL, 0, U64, a.smin, a.smax)
     if a.kind == MAP_PTR:   # `map = tcp ? &tcp_map : NULL`: the same, for a map
         return Value(MAP_PTR_OR_NULL, 0, 0, 0, 0, maps=a.maps)
+    if a.kind == STACK:     # `hdr = NULL; if (tcp) hdr = &local` (kubeshark's sniffer)
+        return Value(STACK_OR_NULL, 0, U64, a.smin, a.smax, a.frame)
     if a.kind == CTX:       # `data->ctx = skb` at one call site, 0 at another
         return Value(CTX_OR_NULL, 0, U64, a.smin, a.smax)
     if a.kind in (SOCKET, SOCK_COMMON, TCP_SOCK):   # `sk = found ? sk : NULL`: its reference
@@ -412,6 +416,9 @@ def _pointer_or_null(a: Value, b: Value) -> Value | None:
         return Value(MAP_PTR_OR_NULL, 0, 0, 0, 0, maps=a.maps | b.maps)
     if kinds == {CTX, CTX_OR_NULL}:
         return Value(CTX_OR_NULL, 0, U64, min(a.smin, b.smin), max(a.smax, b.smax))
+    if kinds == {STACK, STACK_OR_NULL} and a.frame == b.frame:
+        return Value(STACK_OR_NULL, 0, U64, min(a.smin, b.smin), max(a.smax, b.smax),
+                     a.frame)
     if a.ref == b.ref and (kinds == {SOCKET, SOCKET_OR_NULL}
                            or kinds == {SOCK_COMMON, SOCK_COMMON_OR_NULL}
                            or kinds == {TCP_SOCK, TCP_SOCK_OR_NULL}):

@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from ..context import CONTEXTS
 from ..helpers.timers import TIMER_CALLBACK
 from ..isa import MAX_CALL_DEPTH, STACK_SIZE
-from .domain import (ADDRESSES, ANY_CALLER, NULLABLE, SCALAR, STACK, UNINIT, Value, join,
-                     pointer, replace, top_scalar, widen)
+from .domain import (ADDRESSES, ANY_CALLER, NULLABLE, SCALAR, STACK, STACK_OR_NULL, UNINIT,
+                     Value, join, pointer, replace, top_scalar, widen)
 from .state import LEN, META, State, frame_bits, outer_slot, slot_depth, slot_var
 
 __all__ = ["LocalCallRules", "Summary"]
@@ -117,7 +117,7 @@ class LocalCallRules:
         names = {i: i for i in range(1, 6)}
         names[LEN], names[META] = LEN, META
         spills = {}
-        wanted = {v.frame for v in regs[1:6] if v.kind == STACK and v.frame > 0}
+        wanted = {v.frame for v in regs[1:6] if v.kind in _FRAMED and v.frame > 0}
         done = set()
         while wanted - done:
             depth = min(wanted - done)
@@ -128,7 +128,7 @@ class LocalCallRules:
                 if slot_depth(key) == depth - 1 and key not in st.narrow:
                     passed = spills[outer_slot(1, key)] = _passed(v)
                     names[slot_var(key)] = slot_var(outer_slot(1, key))
-                    if passed.kind == STACK and passed.frame > 0:
+                    if passed.kind in _FRAMED and passed.frame > 0:
                         wanted.add(passed.frame)
         return State(regs, spills, 0, st.zone.renamed(names), st.min_len)
 
@@ -195,11 +195,14 @@ class LocalCallRules:
 
 
 
+_FRAMED = (STACK, STACK_OR_NULL)       # values whose `frame` is a stack frame's depth
+
+
 def _returned(v: Value) -> Value:
     """A callee's value as its caller sees it after the return: a stack pointer's frame
     is one less far up (the callee's own is gone), and a map value or NULL unlinked."""
-    if v.kind == STACK:
-        return replace(v, frame=v.frame - 1) if v.frame >= 1 else top_scalar()
+    if v.kind in (STACK, STACK_OR_NULL):
+        return replace(v, frame=v.frame - 1, ident=0) if v.frame >= 1 else top_scalar()
     if v.kind in NULLABLE:
         return replace(v, ident=0)
     return v
@@ -208,8 +211,8 @@ def _returned(v: Value) -> Value:
 def _passed(v: Value) -> Value:
     """A caller's value as its callee sees it: a stack pointer's frame is one further
     up, and a map value or NULL is no longer linked to its copies (they stay behind)."""
-    if v.kind == STACK and v.frame != ANY_CALLER:
-        return replace(v, frame=v.frame + 1)
+    if v.kind in (STACK, STACK_OR_NULL) and v.frame != ANY_CALLER:
+        return replace(v, frame=v.frame + 1, ident=0)
     if v.kind in NULLABLE:
         return replace(v, ident=0)
     return v
