@@ -126,13 +126,9 @@ def _probe_read_user(call, out, size, *_) -> int:
 
 
 def _probe_read_user_str(call, out, size, *_) -> int:
-    """The string variant: 0 for a size of 0 (nothing is read), else -EFAULT with `out`
-    zeroed (see _probe_read_user)."""
-    size &= 0xFFFFFFFF
-    if size == 0:
-        return 0
-    zero_fill(call.memory, out, size)
-    return errno_result(errno.EFAULT)
+    """The string variant: 0 for a size of 0 (nothing is read), else _probe_read_user's
+    answer."""
+    return 0 if size & 0xFFFFFFFF == 0 else _probe_read_user(call, out, size)
 
 
 def _comm(call, buffer, size, *_) -> int:

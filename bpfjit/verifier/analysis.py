@@ -89,6 +89,7 @@ class Analysis(AluRules, MemoryRules, BranchRules, CallRules, LocalCallRules, Ca
         self.want_log = want_log
         self.ranking = False        # a termination proof's run (prove_termination)
         self.leaders = block_leaders(prog)
+        self.call_sources: dict[int, tuple[int, ...]] = {}  # block -> (perpath.py)
         self.extensions = extensions(prog, self.leaders)
         self.thresholds = thresholds(prog)
         self.maps = prog.maps.list

@@ -26,12 +26,12 @@ from __future__ import annotations
 from math import gcd
 
 __all__ = ["Value", "replace", "UNINIT", "SCALAR", "MEM", "STACK", "MAP_PTR", "MAP_VALUE",
-           "MAP_OR_NULL", "MAP_PTR_OR_NULL", "MAP_KEY", "MEM_OR_NULL", "CTX_OR_NULL", "STACK_OR_NULL", "MIXED",
-           "NULLABLE",
-           "CTX", "FUNC",
+           "MAP_OR_NULL", "MAP_PTR_OR_NULL", "MAP_KEY", "MEM_OR_NULL", "CTX_OR_NULL",
+           "STACK_OR_NULL", "MIXED", "NULLABLE", "CTX", "FUNC",
            "PACKET_OR_NUMBER", "SOCKET", "SOCKET_OR_NULL", "SOCK_COMMON",
            "SOCK_COMMON_OR_NULL", "SOCKETS", "TCP_SOCK", "TCP_SOCK_OR_NULL",
-           "ANY_CALLER", "RELEASED", "GIVEN_BACK", "multiple", "common_mod", "POINTERS", "ADDRESSES", "NUMERIC", "scalar", "const", "top_scalar",
+           "ANY_CALLER", "RELEASED", "GIVEN_BACK", "multiple", "common_mod", "POINTERS",
+           "ADDRESSES", "NUMERIC", "scalar", "const", "top_scalar",
            "pointer", "join", "widen", "low_bytes", "trailing_zeros", "map_indices", "same_region",
            "U64", "M32", "S64_MIN", "S64_MAX", "MAX_LEN", "BIG"]
 

@@ -201,7 +201,7 @@ _FRAMED = (STACK, STACK_OR_NULL)       # values whose `frame` is a stack frame's
 def _returned(v: Value) -> Value:
     """A callee's value as its caller sees it after the return: a stack pointer's frame
     is one less far up (the callee's own is gone), and a map value or NULL unlinked."""
-    if v.kind in (STACK, STACK_OR_NULL):
+    if v.kind in _FRAMED:
         return replace(v, frame=v.frame - 1, ident=0) if v.frame >= 1 else top_scalar()
     if v.kind in NULLABLE:
         return replace(v, ident=0)
@@ -211,7 +211,7 @@ def _returned(v: Value) -> Value:
 def _passed(v: Value) -> Value:
     """A caller's value as its callee sees it: a stack pointer's frame is one further
     up, and a map value or NULL is no longer linked to its copies (they stay behind)."""
-    if v.kind in (STACK, STACK_OR_NULL) and v.frame != ANY_CALLER:
+    if v.kind in _FRAMED and v.frame != ANY_CALLER:
         return replace(v, frame=v.frame + 1, ident=0)
     if v.kind in NULLABLE:
         return replace(v, ident=0)

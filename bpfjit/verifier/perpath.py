@@ -94,21 +94,28 @@ class PerPathRules:
         on another; one map or another): `bpf_map_update_elem(ip ? &v4 : &v6, ip ?
         &ip->saddr : &addr6, ...)`.  Joined, the argument is a pointer or a number,
         which no helper takes; per edge, each is a pointer the helper's signature fits,
-        as the kernel, which follows each path, sees it (gamemann/XDP-Firewall).  An
-        argument copied in the block (`mov r2, r7`, then moved by a constant) is its
-        source's value."""
-        origin = list(range(11))        # what each register holds: an incoming one's value
+        as the kernel, which follows each path, sees it (gamemann/XDP-Firewall)."""
+        sources = self.call_sources.get(block)
+        if sources is None:
+            sources = self.call_sources[block] = self._call_sources(sub, block)
+        return any(_parted(incoming, r) for r in sources)
+
+    def _call_sources(self, sub: Subprogram, block: int) -> tuple[int, ...]:
+        """The registers, as the block is entered, whose values a helper call in it
+        takes as arguments: an argument copied in the block (`mov r2, r7`, then moved by
+        a constant) is its source's value; () when no helper is called before the
+        block ends.  The program's alone: found once per block."""
+        origin: list[int | None] = list(range(11))     # an incoming register's value
         pc = block
         while pc < sub.end:
             insn = self.prog.at(pc)
             if insn.kind is Kind.CALL:
                 signature = self.signatures.get(insn.imm)
                 count = len(signature.args) if signature is not None else 0
-                return any(origin[r] is not None and _parted(incoming, origin[r])
-                           for r in range(1, count + 1))
+                return tuple(r for r in origin[1:count + 1] if r is not None)
             if insn.kind in (Kind.JA, Kind.JCOND, Kind.EXIT, Kind.CALL_LOCAL, Kind.CALLX,
                              Kind.CALL_BTF):
-                return False
+                return ()
             written = use_def(insn)[1]
             spec = insn.spec
             if insn.kind is Kind.ALU and spec.width == 64 and spec.op == "mov" \
@@ -123,9 +130,8 @@ class PerPathRules:
                         origin[r] = None
             pc += insn.slots
             if pc in self.leaders:
-                return False
-        return False
-
+                return ()
+        return ()
 
 def _parted(incoming: list[State], reg: int) -> bool:
     """Register `reg` holds values of different kinds (or handles of different maps) on
