@@ -67,10 +67,10 @@ def _commit(call, address: int, keep: bool) -> int:
 
 HELPERS = [
     KernelHelper(25, "perf_event_output",
-                 Signature(("ctx", "map", "any", "mem", "size"), "errno",
+                 Signature(("ctx", "map", "any", "mem", "size_or_zero"), "errno",
                            map_types=frozenset({4})), perf_event_output,
                  "a record for the perf event array r2 (read from map.records)"),
-    KernelHelper(130, "ringbuf_output", Signature(("map", "mem", "size", "any"), "errno",
+    KernelHelper(130, "ringbuf_output", Signature(("map", "mem", "size_or_zero", "any"), "errno",
                                                   map_types=frozenset({27})),
                  ringbuf_output, "copy r3 bytes at r2 into the ring buffer r1"),
     KernelHelper(131, "ringbuf_reserve", Signature(("map", "any", "any"),

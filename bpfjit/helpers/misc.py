@@ -186,17 +186,17 @@ HELPERS = [
                  "gid << 32 | uid (env.uid, env.gid)"),
     KernelHelper(16, "get_current_comm", Signature(("out", "size"), "errno"), _comm,
                  "the current task's name (env.comm), NUL-padded to r2 bytes"),
-    KernelHelper(113, "probe_read_kernel", Signature(("out", "size", "source"), "errno"),
+    KernelHelper(113, "probe_read_kernel", Signature(("out", "size_or_zero", "source"), "errno"),
                  _probe_read, "copy r2 bytes from the address r3 to r1: 0, or (r1 zeroed) "
                  "where the run has no memory -EFAULT, or -ERANGE for NULL, a number below "
                  "64 KiB or a non-canonical address, as the kernel refuses them"),
-    KernelHelper(112, "probe_read_user", Signature(("out", "size", "source"), "errno"),
+    KernelHelper(112, "probe_read_user", Signature(("out", "size_or_zero", "source"), "errno"),
                  _probe_read_user, "read user memory, of which a run has none: -EFAULT, r1 "
                  "zeroed (the kernel's answer for any address a run holds)"),
-    KernelHelper(114, "probe_read_user_str", Signature(("out", "size", "source")),
+    KernelHelper(114, "probe_read_user_str", Signature(("out", "size_or_zero", "source")),
                  _probe_read_user_str, "the string variant: 0 for a size of 0, else -EFAULT, "
                  "r1 zeroed"),
-    KernelHelper(115, "probe_read_kernel_str", Signature(("out", "size", "source")),
+    KernelHelper(115, "probe_read_kernel_str", Signature(("out", "size_or_zero", "source")),
                  _probe_read_str, "copy the NUL-terminated string at r3 into r2 bytes at r1 "
                  "(cut to r2 - 1 bytes and a NUL): its length with the NUL, or an error as "
                  "probe_read_kernel's (r1 zeroed)"),

@@ -183,7 +183,7 @@ def redirect_peer(call, r1, r2, r3, r4, r5) -> int:
 
 
 HELPERS = [
-    KernelHelper(152, "redirect_neigh", Signature(("any", "mem_or_null", "size", "any"),
+    KernelHelper(152, "redirect_neigh", Signature(("any", "mem_or_null", "size_or_zero", "any"),
                                                   (0, 8), contexts=frozenset({"skb"})),
                  redirect_neigh, "send the packet to device r1 via its neighbour"),
     KernelHelper(155, "redirect_peer", Signature(("any", "any"), (2, 7),

@@ -177,8 +177,8 @@ def _format_length(read, address: int) -> int:
 
 HELPERS = [
     KernelHelper(165, "snprintf",
-                 Signature(("out_or_null", "size", "const_str", "mem_or_null", "size"),
-                           formats=(3, 5)), _snprintf,
+                 Signature(("out_or_null", "size_or_zero", "const_str", "mem_or_null",
+                            "size_or_zero"), formats=(3, 5)), _snprintf,
                  "format the u64s at r4 (r5 bytes) with the constant string at r3 into r2 "
                  "bytes at r1: the whole output's length + 1"),
 ]

@@ -166,7 +166,7 @@ _CONTEXTS = frozenset(("xdp", "skb", "sock_addr"))     # (cgroup connect hooks l
 _FULLSOCK_PROGRAMS = frozenset(("sched_cls", "sched_act", "cgroup_skb"))
 _TCP_SOCK_PROGRAMS = _FULLSOCK_PROGRAMS | {"sock_ops", "cgroup_sockopt"}
 TCP_SOCK = 96                   # bpf_tcp_sock
-_LOOKUP_ARGS = ("ctx", "mem", "size", "any", "any")
+_LOOKUP_ARGS = ("ctx", "mem", "size_or_zero", "any", "any")
 
 HELPERS = [
     KernelHelper(84, "sk_lookup_tcp", Signature(_LOOKUP_ARGS, "sock_or_null",

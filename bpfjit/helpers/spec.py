@@ -12,7 +12,10 @@ Argument kinds (one per register r1.. in order):
     out          a pointer to memory the helper writes; the next argument is its size:
                  the verifier counts those stack bytes as initialised afterwards
     out_or_null  the same, or 0 (with size 0)
-    size         the size of the pointer before it
+    size         the size of the pointer before it, at least 1 (the kernel's verifier
+                 refuses a size that may be 0, "invalid zero-sized read"; so does strict
+                 mode, and checked mode takes 0 as the helper answers it)
+    size_or_zero the same where 0 is allowed (bpf_perf_event_output, bpf_csum_diff, ...)
     ctx          the program's context (r1 at entry)
     ctx_or_null  the program's context, or 0
     any          any initialised value
@@ -46,7 +49,7 @@ from typing import Callable
 from ..errors import BpfError
 from ..semantics import M64
 
-__all__ = ["Signature", "KernelHelper", "Helper", "ARG_KINDS", "RESULT_KINDS",
+__all__ = ["Signature", "KernelHelper", "Helper", "ARG_KINDS", "RESULT_KINDS", "SIZES",
            "errno_result", "zero_fill"]
 
 
@@ -63,7 +66,7 @@ def zero_fill(memory, address: int, size: int) -> None:
     memory.write(address, bytes(size))
 
 ARG_KINDS = frozenset(("map", "key", "value", "value_or_null", "value_out", "mem", "mem_or_null",
-                       "out", "out_or_null", "size",
+                       "out", "out_or_null", "size", "size_or_zero",
                        "ctx", "ctx_or_null", "any", "source", "ringbuf_mem", "callback", "callback_ctx",
                        "spin_lock", "timer", "timer_callback", "sock_common", "sock_release",
                        "sock_or_null", "const_str"))
@@ -71,6 +74,10 @@ RESULT_KINDS = frozenset(("scalar", "errno", "map_value_or_null", "ringbuf_mem_o
                           "sock_or_null", "sock_common_or_null", "fullsock_or_null",
                           "tcp_sock_or_null"))
 _SIZED = ("mem", "mem_or_null", "out", "out_or_null")
+# the size after one: the kernel's ARG_CONST_SIZE, which its verifier wants to be at
+# least 1 ("invalid zero-sized read"; strict mode checks it too), and
+# ARG_CONST_SIZE_OR_ZERO
+SIZES = ("size", "size_or_zero")
 
 
 @dataclass(frozen=True)
@@ -120,10 +127,10 @@ class Signature:
             raise BpfError(f"helper arguments are up to 5 of {', '.join(sorted(ARG_KINDS))}; "
                            f"got {self.args!r}")
         for i, kind in enumerate(self.args):
-            if kind in _SIZED and (i + 1 >= len(self.args) or self.args[i + 1] != "size"):
+            if kind in _SIZED and (i + 1 >= len(self.args) or self.args[i + 1] not in SIZES):
                 raise BpfError(f"helper argument r{i + 1} ({kind}) must be followed by its "
-                               f"size (\"size\")")
-            if kind == "size" and (i == 0 or self.args[i - 1] not in _SIZED):
+                               f"size (\"size\", or \"size_or_zero\" where 0 is allowed)")
+            if kind in SIZES and (i == 0 or self.args[i - 1] not in _SIZED):
                 raise BpfError(f"helper argument r{i + 1} is a size, but r{i} is not a "
                                f"pointer with a size (mem, mem_or_null, out)")
         if self.lock not in (None, "take", "give back"):

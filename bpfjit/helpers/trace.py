@@ -44,7 +44,8 @@ def trace_vprintk(call, r1, r2, r3, r4, r5) -> int:
 
 HELPERS = [KernelHelper(6, "trace_printk", Signature(("mem", "size")),
                         trace_printk, "formats up to 3 arguments into prog.trace"),
-           KernelHelper(177, "trace_vprintk", Signature(("mem", "size", "mem_or_null", "size")),
+           KernelHelper(177, "trace_vprintk",
+                        Signature(("mem", "size", "mem_or_null", "size_or_zero")),
                         trace_vprintk, "formats up to 12 u64 arguments into prog.trace")]
 
 

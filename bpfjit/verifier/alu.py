@@ -289,8 +289,17 @@ class AluRules:
                 exact = _bounded(src) and _bounded(old) and fits_signed(old.smin + lo,
                                                                         old.smax + hi)
             else:
+                least = old.umin + lo
+                if sign < 0 and src_reg is not None and not src.is_const and src.smin >= 0:
+                    # x - y of two 32-bit numbers with y <= x - k (k >= 0) in the zone:
+                    # at least k, so the 32-bit difference does not wrap
+                    down = st.bound(src_reg, dst)
+                    if down is not None and -down > least:
+                        least = -down
                 exact = (old.umax <= M32 and (src.is_const or src.umax <= M32)
-                         and 0 <= old.umin + lo and old.umax + hi <= M32)
+                         and 0 <= least and old.umax + hi <= M32)
+                if exact and least > old.umin + lo:
+                    result = scalar(least, old.umax + hi)
             if not exact:
                 # a 32-bit add of a constant that may wrap: remembered, for the branch
                 # that shows it did not (zone.wraps)

@@ -189,6 +189,8 @@ class BranchRules:
         signed = op.startswith("js")
         if a.kind == SCALAR and b.kind == SCALAR:
             if width == 32 and not _same_in_32_bits(a, b, signed):
+                if signed and b.is_const != a.is_const:
+                    return self._refine_signed32(st, a_reg, a, b_reg, b, op)
                 return True
         elif not (a.kind == b.kind and a.kind in (MEM, STACK) and a.frame == b.frame >= 0
                   and not signed and width == 64 and self._plain_offsets(a)
@@ -221,6 +223,35 @@ class BranchRules:
             return False
         return self._settle(st, a_reg, new_a, b_reg, new_b,
                             (a_reg, b_reg, -strict) if _ordered(new_a, new_b, signed) else None)
+
+    def _refine_signed32(self, st: State, a_reg, a: Value, b_reg, b: Value, op: str
+                         ) -> bool:
+        """`a OP b`, a 32-bit signed comparison of a number with a constant, where the
+        number (zero-extended: at most 2^32 - 1) crosses 2^31: its values whose low half
+        is at least a constant c >= 0 are [c, 2^31 - 1], and those below c < 0 are
+        [2^31, 2^32 + c - 1], both intervals (clang's `if (w9 s< 1) goto out` of a
+        difference that may wrap); the other sides are two pieces, of which nothing is
+        learned."""
+        rel = op[2:]
+        if a.is_const:                      # c OP x is x (OP reversed) c
+            a_reg, a, b_reg, b = b_reg, b, a_reg, a
+            rel = {"lt": "gt", "le": "ge", "gt": "lt", "ge": "le"}.get(rel, rel)
+        if a.umax > M32 or rel not in ("lt", "le", "gt", "ge"):
+            return True
+        c = sem.sext(b.umin & M32, 32)
+        lo, hi = {"gt": (c + 1, None), "ge": (c, None), "lt": (None, c - 1),
+                  "le": (None, c)}[rel]
+        if lo is not None and lo >= 0:          # s32(x) >= lo >= 0
+            piece = (lo, (1 << 31) - 1)
+        elif hi is not None and hi < 0:         # s32(x) <= hi < 0
+            piece = (1 << 31, (1 << 32) + hi)
+        else:
+            return True
+        new = scalar(max(a.umin, piece[0]), min(a.umax, piece[1]), align=a.align,
+                     mod=multiple(a))
+        if new.empty:
+            return False
+        return self._settle(st, a_reg, new, b_reg, b, None)
 
     def _learn_equal(self, st: State, a_reg, a: Value, b_reg, b: Value) -> bool:
         lo_u, hi_u = max(a.umin, b.umin), min(a.umax, b.umax)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from ..helpers import HELPER_NAMES
 from ..helpers.snprintf import MAX_ARGS, format_error
+from ..helpers.spec import SIZES
 from ..isa import MAX_CALL_DEPTH, STACK_SIZE
 from ..maps import SOCKET_MAP_TYPES
 from ..maps.base import MAP_TYPE_NAMES
@@ -91,9 +92,13 @@ class CallRules:
                     kind == "value" and handle is not None and self._socket_maps(handle)):
                 # (a socket map's update takes a socket as its value, as in the kernel)
                 released = self._socket_argument(pc, name, reg, kind, arg, st) or released
-            elif kind == "size":
+            elif kind in SIZES:
                 if arg.kind != SCALAR:
                     self.fail(pc, f"{name} takes a size in r{reg}, not {arg.describe()}")
+                if kind == "size" and arg.umin == 0 and self.mode == "strict":
+                    self.fail(pc, f"strict mode: {name} takes a size of at least 1 in r{reg}, "
+                                  f"which may be 0 here ({arg.describe()}); the kernel "
+                                  f"refuses it (\"invalid zero-sized read\")")
             elif kind == "ringbuf_mem":
                 released = self._record_argument(pc, name, reg, arg, st)
             elif kind == "source" and self.mode == "strict" and arg.kind in ADDRESSES \

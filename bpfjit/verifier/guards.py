@@ -25,7 +25,7 @@ from typing import Callable
 from .domain import MEM_OR_NULL, NULLABLE, SCALAR, SOCKETS, Value
 
 __all__ = ["joined_guards", "drop_guards", "copy_guards", "sides", "describe_guards",
-           "GUARDED", "joined_len_floors", "len_floor", "moved_floors"]
+           "GUARDED", "joined_len_floors", "joined_exit_floors", "len_floor", "moved_floors"]
 
 # what a guard may tell of: the pointers or NULL but sockets (whose references a NULL
 # test also settles, bpfjit.verifier.sockets)
@@ -174,6 +174,16 @@ def joined_len_floors(joined, states: list, numbers: list[int], widening: bool =
                 continue
             out[f] = merged
     return out
+
+
+def joined_exit_floors(floors: tuple | None, st) -> tuple | None:
+    """A subprogram's len floors of r0 (Summary.r0_floors) once its return in state
+    `st` joins the returns before it (`floors`; None before the first): None where r0
+    is not a number or its ranges do not stay few."""
+    w = st.regs[0]
+    if w.kind != SCALAR:
+        return None
+    return _disjoint(list(floors or ()) + _path_floors(st, 0, w))
 
 
 def _path_floors(st, f: int, w: Value) -> list[tuple[int, int, int]]:

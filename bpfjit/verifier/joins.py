@@ -18,7 +18,7 @@ from .zonejoin import join_zones, widen_zone
 if TYPE_CHECKING:                   # (State mixes these in: bpfjit.verifier.state)
     from .state import State
 
-__all__ = ["JoinRules", "merge", "spill_value", "joined_lock", "LOCKS_DIFFER"]
+__all__ = ["JoinRules", "merge", "spill_value", "joined_lock", "LOCKS_DIFFER", "len_bound_of"]
 
 
 class JoinRules:
@@ -58,7 +58,8 @@ class JoinRules:
                     width = narrow[off]
                     v, w = spill_value(self, off, width), spill_value(new, off, width)
                     back = None if back is None else spill_value(around, off, width)
-                m = v if v is w else widen(v, w) if moves(v, back) else join(v, w)
+                m = v if v is w else widen(v, w, _SLOT_THRESHOLDS) if moves(v, back) \
+                    else join(v, w)
                 if m.kind != UNINIT:
                     spills[off] = m
         if related:
@@ -138,7 +139,7 @@ class JoinRules:
                 w = st.regs[var]
                 if w.kind != MEM or w.smax >= BIG:
                     break
-                bounds.append(_len_bound_of(st, var, w))
+                bounds.append(len_bound_of(st, var, w))
             else:
                 self.zone.add(var, LEN, max(bounds))
 
@@ -157,7 +158,7 @@ class JoinRules:
                 if w.kind == SCALAR and w.is_const and w.umin == null:
                     continue
                 if w.kind == MEM:
-                    c = _len_bound_of(st, var, w)
+                    c = len_bound_of(st, var, w)
                 else:
                     c = st.zone.ifset.get(var) if w.kind == MEM_OR_NULL else None
                 if c is None:
@@ -279,13 +280,19 @@ class JoinRules:
                     self.zone.add_affine(x, y, k, c)
 
 
+# a slot has no comparison constants of its own (thresholds are registers'), but a
+# counter kept in one and tested through a 32-bit extension of a copy (clang -mcpu=v1)
+# is bounded by the test only while the extension changes nothing: it stops there first
+_SLOT_THRESHOLDS = (0xFFFFFFFF,)
+
+
 def _null_before(st: "State", var: int, null: int) -> bool:
     """Whether `var` holds NULL (or NULL moved to `null`) in `st`: no pointer yet."""
     w = st.value_of(var)
     return w is not None and w.kind == SCALAR and w.is_const and w.umin == null
 
 
-def _len_bound_of(st: "State", var: int, w: Value) -> int | None:
+def len_bound_of(st: "State", var: int, w: Value) -> int | None:
     """The least c known with var - len <= c where var holds the buffer pointer `w`: its
     bound in the zone, or its highest offset against the least len (None: neither)."""
     known = st.len_bound(var) if not w.fixed else None

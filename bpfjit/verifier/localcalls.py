@@ -4,8 +4,13 @@ A local call's callee is analysed from the join of the states its call sites pas
 (arguments, their relations, the buffer length known), and leaves a summary for its
 callers: r0 at its exits (uninitialised if some exit does not set it: a `void`
 function; only a caller that reads r0 is then wrong, as in the kernel), the least
-buffer length every return has shown, and which bytes of its callers' frames it may
-have written, so that their spills and written-byte masks stay true.
+buffer length every return has shown, and for each range of r0 the least length the
+returns with r0 there have shown (a parser's "too short" result: the caller's test of
+r0 gives the length back, as the kernel's path-by-path walk of the callee does), and
+which bytes of its callers' frames it may have written, so that their spills and
+written-byte masks stay true, with how far the packet was checked beyond a packet
+pointer it stored there (netobserv's parser keeps the L4 header's pointer in its
+caller's struct, checked for the header's size).
 """
 
 from __future__ import annotations
@@ -15,8 +20,10 @@ from dataclasses import dataclass, field
 from ..context import CONTEXTS
 from ..helpers.timers import TIMER_CALLBACK
 from ..isa import MAX_CALL_DEPTH, STACK_SIZE
-from .domain import (ADDRESSES, ANY_CALLER, NULLABLE, SCALAR, STACK, STACK_OR_NULL, UNINIT,
-                     Value, join, pointer, replace, top_scalar, widen)
+from .domain import (ADDRESSES, ANY_CALLER, MEM, MEM_OR_NULL, NULLABLE, SCALAR, STACK,
+                     STACK_OR_NULL, UNINIT, Value, join, pointer, replace, top_scalar, widen)
+from .guards import joined_exit_floors
+from .joins import len_bound_of
 from .state import LEN, META, State, frame_bits, outer_slot, slot_depth, slot_var
 
 __all__ = ["LocalCallRules", "Summary"]
@@ -28,6 +35,9 @@ class Summary:
     """What callers learn from a subprogram's returns."""
     r0: Value | None = None            # join over its exits; None: it has not returned yet
     min_len: int | None = None         # every return has seen a buffer at least this long
+    # ((lo, hi, len), ...): the returns with r0 in [lo, hi] have seen at least len bytes
+    # (zone.lenfloors' form); None: r0 tells nothing of the length
+    r0_floors: tuple | None = None
     # frame depth (1 = the caller's) -> the bytes it may have written there (bit i: the
     # byte at offset i - STACK_SIZE, as State.written)
     frame_writes: dict[int, int] = field(default_factory=dict)
@@ -35,11 +45,16 @@ class Summary:
     # the spills in its callers' frames (keys as it sees them) every return keeps: what
     # a callee stored through the pointer it was given (a cursor it moved on)
     frame_values: dict[int, Value] | None = None
+    # of those that are packet pointers (or NULL): c with `slot - len <= c` where the
+    # slot is not NULL, on every return (None: NULL on every return so far)
+    frame_len_bounds: dict[int, int | None] | None = None
     changes: int = 0                   # analyses that changed it (recursion widens it)
 
     def key(self) -> tuple:
-        return (self.r0, self.min_len, tuple(sorted(self.frame_writes.items())),
-                self.unknown_writes, tuple(sorted((self.frame_values or {}).items())))
+        return (self.r0, self.min_len, self.r0_floors,
+                tuple(sorted(self.frame_writes.items())),
+                self.unknown_writes, tuple(sorted((self.frame_values or {}).items())),
+                tuple(sorted((self.frame_len_bounds or {}).items())))
 
 
 
@@ -66,6 +81,9 @@ class LocalCallRules:
         elif r0.kind == STACK:      # the callee's frame is gone; its callers' move down one
             r0 = _returned(r0)
         st.forget_register(0, r0)
+        floors = summary.r0_floors
+        if floors is not None and max(m for _, _, m in floors) > st.min_len:
+            st.zone.lenfloors[0] = floors
         return True
 
     def _call_subprogram(self, target: int, entry: State | None, site: int
@@ -97,10 +115,16 @@ class LocalCallRules:
         if summary.unknown_writes:
             self._forget_frame(st)
             self._note_frame_write(None, 0, 0)
+        bounds = summary.frame_len_bounds or {}
         for key, v in (summary.frame_values or {}).items():
             mine = key + STACK_SIZE             # one frame less far up from here
             if mine not in st.spills:           # written by the callee: as it left it
                 st.spills[mine] = _returned(v)
+                c = bounds.get(key)
+                if c is not None and v.kind == MEM:
+                    st.zone.add(slot_var(mine), LEN, c)
+                elif c is not None and v.kind == MEM_OR_NULL and v.frame == 0:
+                    st.zone.ifset[slot_var(mine)] = c
         if summary.min_len is not None and summary.min_len > st.min_len:
             st.clamp(LEN, summary.min_len, None)
 
@@ -170,22 +194,31 @@ class LocalCallRules:
                               f"checks; r0 may be {r0.describe()}")
         summary = self._summary(self.current)
         r0 = st.regs[0]
-        if summary.r0 is None:
+        first = summary.r0 is None
+        growing = self.recursive and summary.changes > self.widen_after   # make it converge
+        if first:
             summary.r0 = r0
-        elif self.recursive and summary.changes > self.widen_after:   # make it converge
+        elif growing:
             summary.r0 = widen(summary.r0, join(summary.r0, r0), self.thresholds[0])
         else:
             summary.r0 = join(summary.r0, r0)
+        summary.r0_floors = None if growing or (not first and summary.r0_floors is None) \
+            else joined_exit_floors(summary.r0_floors, st)
         summary.min_len = st.min_len if summary.min_len is None else min(summary.min_len,
                                                                          st.min_len)
         outer = {key: v for key, v in st.spills.items() if slot_depth(key) > 0}
+        bounds = _frame_len_bounds(st, outer)
         if summary.frame_values is None:
             summary.frame_values = outer
+            summary.frame_len_bounds = bounds
         else:
-            growing = self.recursive and summary.changes > self.widen_after
             summary.frame_values = {
                 key: widen(v, join(v, outer[key])) if growing else join(v, outer[key])
                 for key, v in summary.frame_values.items() if key in outer}
+            summary.frame_len_bounds = {
+                key: _weaker(c, bounds[key])
+                for key, c in (summary.frame_len_bounds or {}).items()
+                if key in bounds and not (growing and c != bounds[key])}
 
     def _summary(self, sub: int) -> Summary:
         summary = self.summaries.get(sub)
@@ -196,6 +229,29 @@ class LocalCallRules:
 
 
 _FRAMED = (STACK, STACK_OR_NULL)       # values whose `frame` is a stack frame's depth
+
+
+def _frame_len_bounds(st: State, outer: dict[int, Value]) -> dict[int, int | None]:
+    """Of the callers' slots `outer` at a return in state `st`: c with `slot - len <= c`
+    for the packet pointers (and the pointers or NULL that have one where they are
+    not NULL), None for NULL; a slot with neither is left out."""
+    out: dict[int, int | None] = {}
+    for key, v in outer.items():
+        var = slot_var(key)
+        if v.kind == SCALAR and v.is_const and v.umin == 0:
+            out[key] = None
+        elif v.kind == MEM:
+            c = len_bound_of(st, var, v)
+            if c is not None:
+                out[key] = c
+        elif v.kind == MEM_OR_NULL and v.frame == 0 and var in st.zone.ifset:
+            out[key] = st.zone.ifset[var]
+    return out
+
+
+def _weaker(a: int | None, b: int | None) -> int | None:
+    """The bound that holds where either does (None: NULL there, no bound to weaken)."""
+    return b if a is None else a if b is None else max(a, b)
 
 
 def _returned(v: Value) -> Value:

@@ -8,7 +8,7 @@ from __future__ import annotations
 from ..errors import VerifierError
 from ..isa import Kind
 from ..liveness import use_def
-from .domain import MAP_PTR, MIXED, UNINIT
+from .domain import MAP_PTR, MIXED, STACK, UNINIT
 from .state import State, merge
 from .subprograms import Subprogram
 
@@ -94,7 +94,10 @@ class PerPathRules:
         on another; one map or another): `bpf_map_update_elem(ip ? &v4 : &v6, ip ?
         &ip->saddr : &addr6, ...)`.  Joined, the argument is a pointer or a number,
         which no helper takes; per edge, each is a pointer the helper's signature fits,
-        as the kernel, which follows each path, sees it (gamemann/XDP-Firewall)."""
+        as the kernel, which follows each path, sees it (gamemann/XDP-Firewall).  Or a
+        stack pointer at a different constant offset on each edge (clang's one call
+        for keys in several places, netobserv's counters): joined, it would read the
+        bytes between them too."""
         sources = self.call_sources.get(block)
         if sources is None:
             sources = self.call_sources[block] = self._call_sources(sub, block)
@@ -134,10 +137,14 @@ class PerPathRules:
         return ()
 
 def _parted(incoming: list[State], reg: int) -> bool:
-    """Register `reg` holds values of different kinds (or handles of different maps) on
-    the incoming edges, none of them already mixed."""
+    """Register `reg` holds values of different kinds (or handles of different maps, or
+    stack pointers at different constant offsets) on the incoming edges, none of them
+    already mixed."""
     values = [st.regs[reg] for st in incoming]
     kinds = {v.kind for v in values}
     if MIXED in kinds or UNINIT in kinds:
         return False
+    if kinds == {STACK}:        # one frame's slots at a constant offset on each edge
+        return len({v.frame for v in values}) == 1 and len({v.smin for v in values}) > 1 \
+            and all(v.smin == v.smax for v in values)
     return len(kinds) > 1 or (kinds == {MAP_PTR} and len({v.maps for v in values}) > 1)
