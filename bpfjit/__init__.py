@@ -12,8 +12,8 @@ import dataclasses
 from typing import Any, Callable
 
 from .asm import assemble, disassemble
-from .context import (SkbContext, SkLookupContext, SkMsgContext, SockAddrContext,
-                      SockContext, SockOpsContext, SockoptContext, XdpContext)
+from .context import (DeviceContext, SkbContext, SkLookupContext, SkMsgContext,
+                      SockAddrContext, SockContext, SockOpsContext, SockoptContext, XdpContext)
 from .helpers import Clone, FibRequest, FibResult, Helper, Redirect
 from .errors import (AssembleError, BackendUnavailable, BpfError, BpfTrap, BudgetExceeded,
                      CallDepthExceeded, DecodeError, ElfError, HelperCallsExceeded,
@@ -31,7 +31,7 @@ from .coverage_report import Coverage
 __all__ = [
     "Program", "assemble", "disassemble", "compile", "verify", "VerifiedProgram", "MODES",
     "load_elf", "XdpContext", "SkbContext", "SockAddrContext", "SockContext", "SockOpsContext", "SkMsgContext", "SockoptContext",
-    "SkLookupContext",
+    "SkLookupContext", "DeviceContext",
     "Socket", "Helper", "Redirect", "Clone", "FibRequest",
     "FibResult",
     "engines", "DEFAULT_BUDGET", "Limits", "limits", "set_limits", "test_run", "TestRunResult",

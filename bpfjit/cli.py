@@ -239,6 +239,10 @@ def cmd_maps(args) -> int:
             flags += f" timer={spec.timer}"
         print(f"{spec.name} type={spec.type_name} key={spec.key_size} value={spec.value_size} "
               f"max_entries={spec.max_entries}{flags}")
+    for spec, _, _ in obj.unimplemented:
+        print(f"{spec.name} type={spec.type_name} key={spec.key_size} value={spec.value_size} "
+              f"max_entries={spec.max_entries} (not implemented: a program that uses it "
+              f"does not load)")
     return 0
 
 

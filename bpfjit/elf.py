@@ -346,6 +346,11 @@ class ElfObject(ObjectMaps):
             if target_name in ("maps", ".maps"):
                 key = (target, sym["st_value"])
                 if key not in map_index:
+                    lacking = [spec for spec, sec, off in self.unimplemented
+                               if (sec, off) == key]
+                    if lacking:
+                        raise ElfError(f"{self.unimplemented_reason(lacking[0])}; the "
+                                       f"program uses it at {where}")
                     raise ElfError(f"{self.name}: lddw at {where} refers to {sym_name!r}, "
                                    f"which is not a map")
                 return Insn(insn.spec, insn.dst, LDDW_MAP, 0, map_index[key], 0)

@@ -28,9 +28,18 @@ GIVEN = -2                  # the "section" of maps only given by name (map_inde
 _LEGACY_MAP = struct.Struct("<IIIII")
 _DATA_PREFIXES = (".data", ".rodata", ".bss")
 _MAX_DATA = 64 << 20          # bytes of one global-data section
-_PERF_EVENT_ARRAY, _RINGBUF = 4, 27
-_KEYLESS = (22, 23)
+_PERF_EVENT_ARRAY = 4
+# maps whose key (and value) sizes the kernel wants 0, so that their declarations give
+# none: ring buffers (kernel and user), arenas; queues, stacks and bloom filters have
+# values only
+_SIZELESS = (27, 31, 33)
+_KEYLESS = (22, 23, 30)
 _MAPS_OF_MAPS = (12, 13)
+
+
+def _implemented(spec: MapSpec) -> bool:
+    """Whether bpfjit has the map's type (and its inner map's, for a map of maps)."""
+    return spec.type in MAP_TYPES and (spec.inner is None or spec.inner.type in MAP_TYPES)
 
 
 def is_data_section(name: str) -> bool:
@@ -70,12 +79,21 @@ class ObjectMaps:
         for spec, _, _ in list(found):   # maps of maps: one map of their inner definition
             if spec.inner is not None:
                 found.append((replace(spec.inner, name=f"{spec.name}.inner"), -1, len(found)))
-        for spec, _, _ in found:
-            if spec.type not in MAP_TYPES:
-                raise ElfError(f"{self.name}: map {spec.name!r} has map type {spec.type} "
-                               f"({spec.type_name}), which bpfjit does not implement (it has "
-                               f"{', '.join(f'{n} ({t})' for t, n in MAP_TYPES.items())})")
-        return found
+        # a map of a type bpfjit lacks is left out: only a program that uses it is
+        # refused (tracee declares an arena map to probe the kernel for it, beside the
+        # maps its packet programs use), as a loader that skips creating it would
+        self.unimplemented = [(spec, sec, off) for spec, sec, off in found
+                              if not _implemented(spec)]
+        return [entry for entry in found if _implemented(entry[0])]
+
+    def unimplemented_reason(self, spec: MapSpec) -> str:
+        """Why a program that uses the map of `spec` (one of `self.unimplemented`) does
+        not load."""
+        kind = spec.inner if spec.type in MAP_TYPES else spec
+        return (f"{self.name}: map {spec.name!r} has map type {kind.type} "
+                f"({kind.type_name}){' in it' if kind is not spec else ''}, which bpfjit "
+                f"does not implement (it has "
+                f"{', '.join(f'{n} ({t})' for t, n in MAP_TYPES.items())})")
 
     def map_names(self) -> set[str]:
         """The names of the maps the object declares, and of what its lddw instructions
@@ -215,9 +233,9 @@ class ObjectMaps:
             key, value = key or 4, value or 4
         elif "values_offset" in fields:        # __array(values, ...): a program or map fd
             value = value or 4
-        elif kind == _RINGBUF:
+        elif kind in _SIZELESS:
             key, value = key or 0, value or 0
-        elif kind in _KEYLESS:               # queues and stacks: values only
+        elif kind in _KEYLESS:               # queues, stacks, bloom filters: values only
             key = key or 0
         missing = [f for f, v in (("key_size", key), ("value_size", value)) if v is None]
         if missing:

@@ -55,7 +55,7 @@ PROG_TYPES: dict[str, ProgType] = {t.name: t for t in (
     ProgType("lwt_xmit", 12, None, {}),
     ProgType("sock_ops", 13, "sock_ops", {}),
     ProgType("sk_skb", 14, "skb", SK_ACTIONS),
-    ProgType("cgroup_device", 15, None, {}),
+    ProgType("cgroup_device", 15, "device", {0: "EPERM", 1: "allow"}),
     ProgType("sk_msg", 16, "sk_msg", SK_ACTIONS),
     ProgType("raw_tracepoint", 17, None, {}),
     ProgType("cgroup_sock_addr", 18, "sock_addr", SOCK_ADDR_RETURNS),

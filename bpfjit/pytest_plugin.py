@@ -192,6 +192,13 @@ class BpfTester:
         import bpfjit
         return bpfjit.SockoptContext(level, optname, optval, **fields)
 
+    @staticmethod
+    def device(type: str, access: str, major: int, minor: int):
+        """A DeviceContext (cgroup device programs) for an access to a device node:
+        type "char" or "block", access letters of "mrw"."""
+        import bpfjit
+        return bpfjit.DeviceContext(type, access, major, minor)
+
 
 class LoadedProgram:
     """A program under test: `run(packet or context)`, `maps`, `test_run(...)`."""

@@ -142,6 +142,12 @@ def _outcome(prog, engine: str, frames: dict[str, bytes]):
                                             if name == "huge" else None, socket=sock)
                 results.append((f"{name}/{family}", fn(ctx), (ctx.outcome(), ctx.packet), None))
         return results, {name: _digest(m) for name, m in prog.maps.items()}
+    if prog.context == "device":       # /dev/null, a pty, a disk: each access
+        for kind, major, minor in (("char", 1, 3), ("char", 136, 0), ("block", 8, 0)):
+            for access in ("r", "w", "rw", "m"):
+                ctx = bpfjit.DeviceContext(kind, access, major, minor)
+                results.append((f"{kind}/{major}:{minor}/{access}", fn(ctx), None, None))
+        return results, {name: _digest(m) for name, m in prog.maps.items()}
     for name, frame in frames.items():
         ctx = prog.make_context(frame) if hasattr(prog, "make_context") else bytearray(frame)
         r0 = fn(ctx)

@@ -1,5 +1,5 @@
 """Context accesses as the running kernel allows them, for the contexts of XDP, socket
-filters, tc and cgroup_skb programs, cgroup sock and sock_addr programs: every offset
+filters, tc and cgroup_skb programs, cgroup sock, sock_addr and device programs: every offset
 and size of a load and a store, verified here and loaded there (the other contexts'
 tests do the same: test_sock_ops, test_sk_msg, test_sockopt, test_sk_lookup_context).
 
@@ -35,6 +35,7 @@ KERNEL = "kernel" in bpfjit.engines(kernel=True)
     ("sock_addr", "cgroup_sock_addr", "sendmsg6", 76),
     ("sock_addr", "cgroup_sock_addr", "bind6", 76),
     ("sock_addr", "cgroup_sock_addr", "recvmsg4", 76),
+    ("device", "cgroup_device", None, 16),
 ])
 def test_every_access_as_the_kernel_decides(context, prog_type, attach, end):
     if not KERNEL:
@@ -58,6 +59,10 @@ def test_every_access_as_the_kernel_decides(context, prog_type, attach, end):
     ("xdp", "xdp", "devmap", "ldxw %r2, [%r1+20]", True),
     ("sock", "cgroup_sock", "sock_create", "ldxb %r2, [%r1+4]", True),    # family
     ("sock", "cgroup_sock", "sock_create", "ldxb %r2, [%r1+50]", False),  # padding
+    ("device", "cgroup_device", None, "ldxh %r2, [%r1+2]", True),    # access_type's half
+    ("device", "cgroup_device", None, "ldxb %r2, [%r1+5]", False),   # major in part
+    ("device", "cgroup_device", None, "ldxdw %r2, [%r1+0]", False),  # two fields at once
+    ("device", "cgroup_device", None, "mov %r2, 0\nstxw [%r1+4], %r2", False),  # read-only
     ("sock_addr", "cgroup_sock_addr", "connect6", "ldxdw %r2, [%r1+16]", True),
     ("sock_addr", "cgroup_sock_addr", "connect6", "mov %r2, 0\nstxdw [%r1+8], %r2", True),
     ("sock_addr", "cgroup_sock_addr", "sendmsg6", "ldxdw %r2, [%r1+48]", True),

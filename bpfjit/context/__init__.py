@@ -6,7 +6,8 @@
 (`struct bpf_sock` for cgroup sock programs, bpfjit.SockContext), "sock_ops" (`struct
 bpf_sock_ops`, bpfjit.SockOpsContext), "sk_msg" (`struct sk_msg_md`, bpfjit.SkMsgContext),
 "sockopt" (`struct bpf_sockopt`, bpfjit.SockoptContext), "sk_lookup" (`struct
-bpf_sk_lookup`, bpfjit.SkLookupContext), or None for bpfjit's
+bpf_sk_lookup`, bpfjit.SkLookupContext), "device" (`struct bpf_cgroup_dev_ctx`,
+bpfjit.DeviceContext), or None for bpfjit's
 plain convention (r1 = the buffer, r2 = its length).  The verifier reads
 each context's field table; the engines its block size and class.
 """
@@ -14,6 +15,7 @@ each context's field table; the engines its block size and class.
 from __future__ import annotations
 
 from .base import Field, PacketContext, copy_back, refuse_context
+from .device import DeviceContext
 from .skb import SKB_HEADER, TC_ACTIONS, SkbContext, frame_protocol, legacy_headers, net16
 from .sock import SOCK_ATTACH_TYPES, SockContext
 from .sock_addr import ATTACH_TYPES, SOCK_ADDR_RETURNS, SockAddrContext
@@ -30,7 +32,7 @@ __all__ = ["CONTEXTS", "Field", "PacketContext", "XdpContext", "SkbContext", "co
            "legacy_headers", "net16", "frame_protocol", "TunnelInfo", "SockAddrContext",
            "ATTACH_TYPES", "SOCK_ADDR_RETURNS", "SockContext", "SOCK_ATTACH_TYPES",
            "SockOpsContext", "SkMsgContext", "SK_ACTIONS", "SockoptContext",
-           "SOCKOPT_ATTACH_TYPES", "SkLookupContext", "SK_LOOKUP_RETURNS"]
+           "SOCKOPT_ATTACH_TYPES", "SkLookupContext", "SK_LOOKUP_RETURNS", "DeviceContext"]
 
 CONTEXTS: dict[str, type[PacketContext]] = {"xdp": XdpContext, "skb": SkbContext,
                                              "sock_addr": SockAddrContext,
@@ -38,7 +40,8 @@ CONTEXTS: dict[str, type[PacketContext]] = {"xdp": XdpContext, "skb": SkbContext
                                              "sock_ops": SockOpsContext,
                                              "sk_msg": SkMsgContext,
                                              "sockopt": SockoptContext,
-                                             "sk_lookup": SkLookupContext}
+                                             "sk_lookup": SkLookupContext,
+                                             "device": DeviceContext}
 
 
 def packet_offsets(kind: str | None) -> tuple[int, int | None]:

@@ -44,7 +44,7 @@ from .sockets import SocketRules
 from .state import GHOST, LEN, State, merge, slot_var
 from .subprograms import (Subprogram, block_end, block_pcs, edge_states, extensions,
                           moves_to_a_bound)
-from .thresholds import loop_thresholds, thresholds
+from .thresholds import loop_thresholds, thresholds, written_registers
 from .timers import TimerRules
 
 __all__ = ["Analysis", "WORK_LIMIT", "TooComplex"]
@@ -167,11 +167,20 @@ class Analysis(AluRules, MemoryRules, BranchRules, CallRules, LocalCallRules, Ca
         for sub in sorted(self.subs, key=lambda s: rank.get(s, len(rank))):
             self._check(sub)
 
-    def _head_thresholds(self, sub: "Subprogram", head: int) -> tuple:
-        found = sub.loop_thresholds.get(head)
+    def _head_thresholds(self, sub: "Subprogram", head: int, at_head: State) -> tuple:
+        """The widening thresholds at a loop head whose state is `at_head`: its
+        loop's comparisons, with the registers the loop does not write that are
+        constant there taken as those constants."""
+        written = sub.loop_writes.get(head)
+        if written is None:
+            written = sub.loop_writes[head] = written_registers(self.prog,
+                                                                sub.loop_bodies[head])
+        known = tuple((r, v.umin) for r, v in enumerate(at_head.regs[:10])
+                      if not written >> r & 1 and v.kind == SCALAR and v.is_const)
+        found = sub.loop_thresholds.get((head, known))
         if found is None:
-            found = sub.loop_thresholds[head] = loop_thresholds(
-                self.prog, sub.loop_bodies[head], self.thresholds)
+            found = sub.loop_thresholds[(head, known)] = loop_thresholds(
+                self.prog, sub.loop_bodies[head], self.thresholds, dict(known))
         return found
 
     def _enter(self, target: int, entry: State, site: int) -> None:
@@ -265,7 +274,7 @@ class Analysis(AluRules, MemoryRules, BranchRules, CallRules, LocalCallRules, Ca
                         around = joins <= FORCE_AFTER and self._incoming(sub, block,
                                                                          around=True)
                         new = old.widen(new, _NO_THRESHOLDS if late else
-                                        self._head_thresholds(sub, block),
+                                        self._head_thresholds(sub, block, old),
                                         merge(around) if around else None,
                                         related=joins <= UNRELATE_AFTER)
                     else:
@@ -364,7 +373,7 @@ class Analysis(AluRules, MemoryRules, BranchRules, CallRules, LocalCallRules, Ca
                     if joins[block] > WIDEN_AFTER:
                         back = edge_states(sub, edges, block,
                                             sub.loop_bodies[block].__contains__)
-                        new = old.widen(new, self._head_thresholds(sub, block),
+                        new = old.widen(new, self._head_thresholds(sub, block, old),
                                         merge(back) if back else None)
                 if new == old and block in edges:
                     continue

@@ -51,7 +51,9 @@ class Subprogram:
         for head in self.heads:
             self.loop_bodies[head] = _loop_body(
                 head, [src for src, h in back_edges if h == head], self.preds)
-        self.loop_thresholds: dict[int, tuple] = {}     # head -> its widening bounds
+        # (head, its invariant constant registers) -> its widening bounds
+        self.loop_thresholds: dict[tuple, tuple] = {}
+        self.loop_writes: dict[int, int] = {}           # head -> the registers it writes
         self.in_states: dict[int, State] = {}
         self.out_edges: dict[int, list] = {}
         # blocks whose last run while fixpoints were computed met a rejection (the path

@@ -9,10 +9,11 @@ from ..isa import Kind
 from ..liveness import use_def
 from ..program import Program
 
-__all__ = ["thresholds", "loop_thresholds"]
+__all__ = ["thresholds", "loop_thresholds", "written_registers"]
 
 
-def thresholds(prog: Program, pcs=None) -> tuple[tuple[int, ...], ...]:
+def thresholds(prog: Program, pcs=None, known: dict[int, int] | None = None
+               ) -> tuple[tuple[int, ...], ...]:
     """Bounds worth widening each register to: the constants the program (or its
     instructions at `pcs`) compares that register with (a counter tested against 64
     stops at 64, not at the 8, 13 and 32 a switch elsewhere compares other registers
@@ -22,9 +23,13 @@ def thresholds(prog: Program, pcs=None) -> tuple[tuple[int, ...], ...]:
     that grows in a slot goes to its limit, and the final, descending pass brings it
     back.  A register compared with another that the program sets to a few constants
     (clang's -mcpu=v1 `r2 = 23` before a loop tested by `jgt r2, r5`) is compared with
-    those constants."""
+    those constants, or with the constant `known` gives it (a loop's invariant
+    register, constant at its head).  A copy masked to its low bits (`r3 = r1 &
+    0xffff`, a u16 counter in a 64-bit register) is still the copy."""
     found: list[set[int]] = [{0} for _ in range(11)]
     constants = _register_constants(prog)
+    if known:
+        constants.update((r, (c,)) for r, c in known.items())
     # register -> (the register it copies, plus what): within a run of instructions
     copied: dict[int, tuple[int, int]] = {}
     last = None
@@ -56,6 +61,9 @@ def thresholds(prog: Program, pcs=None) -> tuple[tuple[int, ...], ...]:
                 and insn.spec.width == 64 and insn.spec.op in ("lsh", "rsh", "arsh") \
                 and insn.dst in copied:
             pass                    # the halves of a 32-bit extension: still the copy's
+        elif insn.kind is Kind.ALU and insn.spec.source == "imm" and insn.spec.op == "and" \
+                and insn.dst in copied and insn.imm in _LOW_MASKS:
+            pass                    # its low 8, 16 or 32 bits: still the copy's
         elif insn.kind is Kind.ALU and insn.spec.source == "imm" and insn.spec.width == 64 \
                 and insn.spec.op in ("add", "sub") and insn.dst in copied \
                 and abs(insn.imm) < 1 << 16:
@@ -71,6 +79,19 @@ def thresholds(prog: Program, pcs=None) -> tuple[tuple[int, ...], ...]:
     return tuple(tuple(sorted(f)) for f in found)
 
 
+_LOW_MASKS = (0xFF, 0xFFFF, 0x7FFFFFFF)      # (an imm 0xffffffff is -1: all 64 bits)
+
+
+def written_registers(prog: Program, body: set[int]) -> int:
+    """The registers (a bit each) some instruction of the blocks `body` writes."""
+    members = block_graph(prog)[0]
+    written = 0
+    for block in body:
+        for pc in members[block]:
+            written |= use_def(prog.at(pc))[1]
+    return written
+
+
 def _register_constants(prog: Program) -> dict[int, tuple[int, ...]]:
     """The constants the program moves into each register (`mov rX, imm`), for those
     given at most four: reg -> those constants (hints: the register may hold others)."""
@@ -81,12 +102,14 @@ def _register_constants(prog: Program) -> dict[int, tuple[int, ...]]:
     return {r: tuple(sorted(v)) for r, v in values.items() if len(v) <= 4}
 
 
-def loop_thresholds(prog: Program, body: set[int], everywhere: tuple
-                     ) -> tuple[tuple[int, ...], ...]:
+def loop_thresholds(prog: Program, body: set[int], everywhere: tuple,
+                    known: dict[int, int] | None = None) -> tuple[tuple[int, ...], ...]:
     """The thresholds of a loop's head: for a register its loop compares with constants,
     those constants only — `for (i = 0; i != 64; i++)` in a program that compares the
     same register with 54, 55 and 56 elsewhere would spend its few threshold steps on
-    those and widen past 63 — else the program's."""
+    those and widen past 63 — else the program's.  `known`: registers the loop does
+    not write that are constant at its head (loxilb's `r4 = 31` before a loop tested
+    by `jgt r4, r3`, where the program moves many constants into r4)."""
     members = block_graph(prog)[0]
-    local = thresholds(prog, [pc for block in body for pc in members[block]])
+    local = thresholds(prog, [pc for block in body for pc in members[block]], known)
     return tuple(mine if len(mine) > 1 else everywhere[r] for r, mine in enumerate(local))

@@ -32,6 +32,9 @@ typedef signed long long s64;
 #define BPF_MAP_TYPE_SOCKHASH 18
 #define BPF_MAP_TYPE_SK_STORAGE 24
 #define BPF_MAP_TYPE_RINGBUF 27
+#define BPF_MAP_TYPE_BLOOM_FILTER 30
+#define BPF_MAP_TYPE_ARENA 33
+#define BPF_F_MMAPABLE (1U << 10)
 #define BPF_F_NO_PREALLOC 1
 #define __array(name, val) typeof(val) *name[]
 #define BPF_ANY 0
