@@ -175,3 +175,49 @@ def test_keys_at_two_places_are_read_path_by_path():
 @pytest.mark.parametrize("packet, result", [(b"", XDP_DROP), (frame(6), XDP_PASS)])
 def test_what_the_two_key_program_returns(engine, packet, result):
     assert bpfjit.compile(two_keys(), engine)(bpfjit.XdpContext(packet)) == result
+
+
+# And netobserv's L4 header pointer: the callee stores `data + 14` in its caller's slot
+# (initially NULL) when 14 + 8 bytes are there; the caller loads the slot, tests it for
+# NULL and reads the 2 bytes at +4 (a UDP header's length).  The summary carried the
+# slot's value but not how far the packet was checked beyond it: the read was left to a
+# run-time check and strict mode refused it.  r0 = that u16, or 2 (XDP_PASS) for none.
+STORED = """
+    ldxw %r2, [%r1+0]
+    ldxw %r3, [%r1+4]
+    stdw [%r10-8], 0
+    mov %r1, %r10
+    add %r1, -8
+    call local fill
+    ldxdw %r1, [%r10-8]
+    mov %r0, 2
+    jeq %r1, 0, out
+    ldxh %r0, [%r1+4]
+out:
+    exit
+fill:
+    mov %r4, %r2
+    add %r4, 14
+    mov %r5, %r4
+    add %r5, 8
+    jgt %r5, %r3, none
+    stxdw [%r1+0], %r4
+none:
+    mov %r0, 0
+    exit
+"""
+
+
+def test_a_pointer_the_callee_stored_keeps_its_bound():
+    prog = xdp_program(STORED)
+    verified = bpfjit.verify(prog, mode="strict", cache=False)
+    assert set(verified.proven) == set(verified.accesses)
+    assert kernel_loads_program(prog, "xdp") in (True, None)
+
+
+@pytest.mark.parametrize("packet, result", [
+    (bytes(14) + bytes([0, 0, 0, 0, 0x34, 0x12, 0, 0]), 0x1234),
+    (bytes(21), 2),
+])
+def test_what_the_stored_pointer_program_returns(engine, packet, result):
+    assert bpfjit.compile(xdp_program(STORED), engine)(bpfjit.XdpContext(packet)) == result
