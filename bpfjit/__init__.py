@@ -13,7 +13,8 @@ from typing import Any, Callable
 
 from .asm import assemble, disassemble
 from .context import (DeviceContext, SkbContext, SkLookupContext, SkMsgContext,
-                      SockAddrContext, SockContext, SockOpsContext, SockoptContext, XdpContext)
+                      SockAddrContext, SockContext, SockOpsContext, SockoptContext,
+                      SysctlContext, XdpContext)
 from .helpers import Clone, FibRequest, FibResult, Helper, Redirect
 from .errors import (AssembleError, BackendUnavailable, BpfError, BpfTrap, BudgetExceeded,
                      CallDepthExceeded, DecodeError, ElfError, HelperCallsExceeded,
@@ -31,7 +32,7 @@ from .coverage_report import Coverage
 __all__ = [
     "Program", "assemble", "disassemble", "compile", "verify", "VerifiedProgram", "MODES",
     "load_elf", "XdpContext", "SkbContext", "SockAddrContext", "SockContext", "SockOpsContext", "SkMsgContext", "SockoptContext",
-    "SkLookupContext", "DeviceContext",
+    "SkLookupContext", "DeviceContext", "SysctlContext",
     "Socket", "Helper", "Redirect", "Clone", "FibRequest",
     "FibResult",
     "engines", "DEFAULT_BUDGET", "Limits", "limits", "set_limits", "test_run", "TestRunResult",

@@ -30,7 +30,8 @@ READ_ONLY_PROG = 1 << 7                 # BPF_F_RDONLY_PROG: programs only read 
 _ATTR_SIZE = 128                        # larger than every field used, zero-filled
 PROG_TYPES = {"socket_filter": 1, "sched_cls": 3, "sched_act": 4, "xdp": 6, "cgroup_skb": 8,
               "cgroup_sock": 9, "sock_ops": 13, "sk_skb": 14, "cgroup_device": 15,
-              "sk_msg": 16, "cgroup_sock_addr": 18, "cgroup_sockopt": 25, "sk_lookup": 30,
+              "sk_msg": 16, "cgroup_sock_addr": 18, "cgroup_sysctl": 23, "cgroup_sockopt": 25,
+              "sk_lookup": 30,
               "syscall": 31}
 # the kernel's enum bpf_attach_type for a cgroup sock, sock_addr or sockopt program's hook
 ATTACH_TYPES = {"sock_create": 2, "post_bind4": 12, "post_bind6": 13, "sock_release": 34,

@@ -63,7 +63,7 @@ PROG_TYPES: dict[str, ProgType] = {t.name: t for t in (
     ProgType("lirc_mode2", 20, None, {}),
     ProgType("sk_reuseport", 21, None, {}),
     ProgType("flow_dissector", 22, None, {}),
-    ProgType("cgroup_sysctl", 23, None, {}),
+    ProgType("cgroup_sysctl", 23, "sysctl", {0: "EPERM", 1: "go on"}),
     ProgType("cgroup_sockopt", 25, "sockopt", {0: "EPERM", 1: "go on"}),
     ProgType("tracing", 26, None, {}),
     ProgType("struct_ops", 27, None, {}),

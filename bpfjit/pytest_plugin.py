@@ -199,6 +199,13 @@ class BpfTester:
         import bpfjit
         return bpfjit.DeviceContext(type, access, major, minor)
 
+    @staticmethod
+    def sysctl(name: str, value=b"", **fields):
+        """A SysctlContext (cgroup sysctl programs) for a read of `name`, or a write
+        with new_value=...; file_pos=."""
+        import bpfjit
+        return bpfjit.SysctlContext(name, value, **fields)
+
 
 class LoadedProgram:
     """A program under test: `run(packet or context)`, `maps`, `test_run(...)`."""

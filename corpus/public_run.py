@@ -148,6 +148,15 @@ def _outcome(prog, engine: str, frames: dict[str, bytes]):
                 ctx = bpfjit.DeviceContext(kind, access, major, minor)
                 results.append((f"{kind}/{major}:{minor}/{access}", fn(ctx), None, None))
         return results, {name: _digest(m) for name, m in prog.maps.items()}
+    if prog.context == "sysctl":       # reads and writes of a few sysctls
+        for name, value, written in (("net/ipv4/ip_forward", "0\n", None),
+                                     ("net/ipv4/ip_forward", "0\n", "1\n"),
+                                     ("kernel/hostname", "box\n", "guest\n"),
+                                     ("net/core/somaxconn", "4096\n", "65535\n")):
+            ctx = bpfjit.SysctlContext(name, value, new_value=written)
+            results.append((f"{name}/{'write' if written else 'read'}", fn(ctx),
+                            ctx.outcome(), None))
+        return results, {name: _digest(m) for name, m in prog.maps.items()}
     for name, frame in frames.items():
         ctx = prog.make_context(frame) if hasattr(prog, "make_context") else bytearray(frame)
         r0 = fn(ctx)

@@ -25,7 +25,7 @@ TYPES = [("xdp", None), ("sched_cls", None), ("sched_act", None), ("socket_filte
          ("sock_ops", None), ("sk_msg", None), ("cgroup_sockopt", "getsockopt"),
          ("cgroup_sockopt", "setsockopt"), ("sk_lookup", None),
          ("sk_skb", "stream_verdict"), ("sk_skb", "stream_parser"),
-         ("cgroup_device", None)] + [
+         ("cgroup_device", None), ("cgroup_sysctl", None)] + [
     ("cgroup_sock_addr", f"{hook}{v}") for hook in ("bind", "connect", "sendmsg", "recvmsg",
                                                     "getpeername", "getsockname")
     for v in ("4", "6")]

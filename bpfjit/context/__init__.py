@@ -7,7 +7,8 @@
 bpf_sock_ops`, bpfjit.SockOpsContext), "sk_msg" (`struct sk_msg_md`, bpfjit.SkMsgContext),
 "sockopt" (`struct bpf_sockopt`, bpfjit.SockoptContext), "sk_lookup" (`struct
 bpf_sk_lookup`, bpfjit.SkLookupContext), "device" (`struct bpf_cgroup_dev_ctx`,
-bpfjit.DeviceContext), or None for bpfjit's
+bpfjit.DeviceContext), "sysctl" (`struct bpf_sysctl`, bpfjit.SysctlContext), or None
+for bpfjit's
 plain convention (r1 = the buffer, r2 = its length).  The verifier reads
 each context's field table; the engines its block size and class.
 """
@@ -23,6 +24,7 @@ from .sk_lookup import SK_LOOKUP_RETURNS, SkLookupContext
 from .sk_msg import SK_ACTIONS, SkMsgContext
 from .sock_ops import SockOpsContext
 from .sockopt import SOCKOPT_ATTACH_TYPES, SockoptContext
+from .sysctl import SysctlContext
 from .tunnel import TunnelInfo
 from .xdp import XDP_ACTIONS, XDP_HEADER, XdpContext
 
@@ -32,7 +34,8 @@ __all__ = ["CONTEXTS", "Field", "PacketContext", "XdpContext", "SkbContext", "co
            "legacy_headers", "net16", "frame_protocol", "TunnelInfo", "SockAddrContext",
            "ATTACH_TYPES", "SOCK_ADDR_RETURNS", "SockContext", "SOCK_ATTACH_TYPES",
            "SockOpsContext", "SkMsgContext", "SK_ACTIONS", "SockoptContext",
-           "SOCKOPT_ATTACH_TYPES", "SkLookupContext", "SK_LOOKUP_RETURNS", "DeviceContext"]
+           "SOCKOPT_ATTACH_TYPES", "SkLookupContext", "SK_LOOKUP_RETURNS", "DeviceContext",
+           "SysctlContext"]
 
 CONTEXTS: dict[str, type[PacketContext]] = {"xdp": XdpContext, "skb": SkbContext,
                                              "sock_addr": SockAddrContext,
@@ -41,7 +44,8 @@ CONTEXTS: dict[str, type[PacketContext]] = {"xdp": XdpContext, "skb": SkbContext
                                              "sk_msg": SkMsgContext,
                                              "sockopt": SockoptContext,
                                              "sk_lookup": SkLookupContext,
-                                             "device": DeviceContext}
+                                             "device": DeviceContext,
+                                             "sysctl": SysctlContext}
 
 
 def packet_offsets(kind: str | None) -> tuple[int, int | None]:

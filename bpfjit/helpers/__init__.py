@@ -8,7 +8,7 @@ from __future__ import annotations
 import dataclasses
 
 from . import (events, locks, loops, maps, misc, packet, redirect, snprintf, sockets, sockmsg,
-               sockopts, storage, strings, timers, trace, tunnel)
+               sockopts, storage, strings, sysctl, timers, trace, tunnel)
 from .maps import MAX_TAIL_CALLS, TailCalled
 from .redirect import Clone, FibRequest, FibResult, Redirect
 from .sockets import TCP_SOCK
@@ -45,7 +45,8 @@ KERNEL_PROGRAM_TYPES = {
     122: _TC | {"socket_filter", "cgroup_skb", "cgroup_sock", "cgroup_sock_addr",
                 "cgroup_sockopt", "sock_ops", "sk_msg"},
     160: _TC_XDP | _SK_SKB | {"plain", "socket_filter", "cgroup_skb", "cgroup_sock",
-                              "cgroup_sock_addr", "sock_ops", "sk_msg", "sk_lookup"},
+                              "cgroup_sock_addr", "sock_ops", "sk_msg", "sk_lookup",
+                              "cgroup_sysctl"},
 }
 
 
@@ -62,7 +63,8 @@ KERNEL_HELPERS: dict[int, KernelHelper] = {
     h.id: dataclasses.replace(h, signature=_as_the_kernel(h.id, h.signature), variants=tuple(
         (contexts, _as_the_kernel(h.id, s, True)) for contexts, s in h.variants))
     for module in (maps, misc, trace, redirect, events, packet, tunnel, loops,
-                   locks, timers, sockets, sockmsg, sockopts, storage, strings, snprintf)
+                   locks, timers, sockets, sockmsg, sockopts, storage, strings, snprintf,
+                   sysctl)
     for h in module.HELPERS}
 HELPER_NAMES = {hid: h.name for hid, h in sorted(KERNEL_HELPERS.items())}
 KERNEL_SIGNATURES = {hid: h.signature for hid, h in KERNEL_HELPERS.items()}

@@ -19,9 +19,9 @@ def thresholds(prog: Program, pcs=None, known: dict[int, int] | None = None
     stops at 64, not at the 8, 13 and 32 a switch elsewhere compares other registers
     with), or compares a copy of it with: clang's -mcpu=v1 tests an `int` counter
     through a zero- or sign-extended copy (`mov r3, r2; lsh r3, 32; rsh r3, 32; jne r3,
-    20`), which bounds the counter as `jne32 r2, 20` would.  Spilled slots have none: a value
-    that grows in a slot goes to its limit, and the final, descending pass brings it
-    back.  A register compared with another that the program sets to a few constants
+    20`), which bounds the counter as `jne32 r2, 20` would.  Spilled slots have none of
+    their own: a value that grows in a slot stops at 2^32 - 1, then at its limit
+    (joins._SLOT_THRESHOLDS), and the final, descending pass brings it back.  A register compared with another that the program sets to a few constants
     (clang's -mcpu=v1 `r2 = 23` before a loop tested by `jgt r2, r5`) is compared with
     those constants, or with the constant `known` gives it (a loop's invariant
     register, constant at its head).  A copy masked to its low bits (`r3 = r1 &

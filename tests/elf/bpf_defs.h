@@ -72,6 +72,11 @@ static long (*bpf_fib_lookup)(void *ctx, void *params, int plen, u32 flags) = (v
 static long (*bpf_ringbuf_output)(void *ringbuf, void *data, u64 size, u64 flags) = (void *)130;
 static void *(*bpf_ringbuf_reserve)(void *ringbuf, u64 size, u64 flags) = (void *)131;
 static void (*bpf_ringbuf_submit)(void *data, u64 flags) = (void *)132;
+static long (*bpf_sysctl_get_name)(void *ctx, char *buf, u64 len, u64 flags) = (void *)101;
+static long (*bpf_sysctl_get_current_value)(void *ctx, char *buf, u64 len) = (void *)102;
+static long (*bpf_sysctl_get_new_value)(void *ctx, char *buf, u64 len) = (void *)103;
+static long (*bpf_sysctl_set_new_value)(void *ctx, const char *buf, u64 len) = (void *)104;
+static long (*bpf_strtoul)(const char *buf, u64 len, u64 flags, u64 *res) = (void *)106;
 
 /* the context of cgroup sock_addr programs (connect4, sendmsg4, ...): addresses and
  * the port in network byte order */
