@@ -373,6 +373,11 @@ class ElfObject(ObjectMaps):
             raise ElfError(f"{self.name}: lddw at {where} refers to {sym_name!r} in section "
                            f"{target_name}, which is neither a map nor global data")
         if kind == R_BPF_64_32 and insn.kind is Kind.CALL_LOCAL:
+            if sym["st_shndx"] == "SHN_UNDEF" and sym.name:
+                raise ElfError(f"{self.name}: the call at {where} is to {sym.name!r}, a "
+                               f"function the object declares extern: a kernel function "
+                               f"(kfunc) or one of another object; bpfjit provides the "
+                               f"kernel's helpers, not its kfuncs, and links no objects")
             if sym["st_shndx"] not in self.code_sections:
                 raise ElfError(f"{self.name}: the call at {where} targets {sym_name!r}, "
                                f"which is not code (an extern function?)")

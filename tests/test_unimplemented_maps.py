@@ -1,4 +1,5 @@
-"""An object that declares maps bpfjit does not implement loads its other programs.
+"""An object that declares maps bpfjit does not implement loads its other programs; one
+that calls a kfunc says so.
 
 aquasecurity/tracee declares an arena map (to learn whether the kernel has them) beside
 the maps its two cgroup_skb programs use; bpfjit refused the whole object, first
@@ -52,3 +53,18 @@ def test_the_cli_says_so_in_one_line():
                            "probe_arena"], capture_output=True, text=True)
     assert done.returncode != 0 and "Traceback" not in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1 and "arena" in done.stderr
+
+
+# ---- kfuncs ---------------------------------------------------------------------------------
+
+KFUNC = Path(__file__).parent / "elf" / "kfunc_call.o"
+
+
+def test_a_kfunc_call_is_named_at_load():
+    # eunomia-bpf's dynptr program calls bpf_dynptr_from_skb, a kfunc: the error said
+    # "which is not code (an extern function?)"; it now says what it is
+    with pytest.raises(bpfjit.ElfError, match=r"the call at tc\+0x0 is to "
+                                              r"'bpf_example_kfunc', a function the object "
+                                              r"declares extern: a kernel function "
+                                              r"\(kfunc\).*not its kfuncs"):
+        bpfjit.load_elf(KFUNC)
