@@ -227,22 +227,20 @@ def cmd_helpers(args) -> int:
 
 def cmd_maps(args) -> int:
     """One line per map: name, type, key size, value size, max entries (and where a
-    value's spin lock is)."""
+    value's spin lock is); the maps of types bpfjit lacks last, said so."""
     from .elf import ElfObject
     _read(args.object)
     obj = ElfObject(args.object, _max_entries(args))
-    for spec, _, _ in obj.maps:
+    for i, (spec, _, _) in enumerate(obj.maps + obj.unimplemented):
         flags = " read-only" if spec.read_only else ""
         if spec.spin_lock is not None:
             flags += f" spin_lock={spec.spin_lock}"
         if spec.timer is not None:
             flags += f" timer={spec.timer}"
+        if i >= len(obj.maps):
+            flags += " (not implemented: a program that uses it does not load)"
         print(f"{spec.name} type={spec.type_name} key={spec.key_size} value={spec.value_size} "
               f"max_entries={spec.max_entries}{flags}")
-    for spec, _, _ in obj.unimplemented:
-        print(f"{spec.name} type={spec.type_name} key={spec.key_size} value={spec.value_size} "
-              f"max_entries={spec.max_entries} (not implemented: a program that uses it "
-              f"does not load)")
     return 0
 
 

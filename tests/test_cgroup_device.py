@@ -13,9 +13,8 @@ from pathlib import Path
 import pytest
 
 import bpfjit
-from bpfjit.kernel import KernelEnv
-from bpfjit.maps import MapTable
 from context_oracle import kernel_loads_program
+from skb_programs import asm_program
 
 FIXTURE = Path(__file__).parent / "elf" / "device_allow.o"
 ANY_MINOR = 0xFFFFFFFF
@@ -66,8 +65,7 @@ def test_the_kernel_loads_what_strict_mode_proves():
 
 
 def device_program(text: str) -> bpfjit.Program:
-    return bpfjit.Program(bpfjit.assemble(text).insns, env=KernelEnv(MapTable([])),
-                          context="device", prog_type="cgroup_device")
+    return asm_program(text, "device", "cgroup_device")
 
 
 @pytest.mark.parametrize("access, field", [

@@ -17,9 +17,9 @@ import pytest
 
 import bpfjit
 from bpfjit.helpers.sysctl import BASE_NAME, sysctl_name
-from bpfjit.kernel import KernelEnv
-from bpfjit.maps import MapTable
+from bpfjit.maps import MapSpec, make_map
 from context_oracle import disagreements, kernel_loads_program
+from skb_programs import asm_program
 
 FIXTURE = Path(__file__).parent / "elf" / "sysctl_guard.o"
 KERNEL = "kernel" in bpfjit.engines(kernel=True)
@@ -92,14 +92,12 @@ def test_the_name(size, flags, out, result):
 def _run_helper(engine, text: str, ctx) -> tuple[int, bytes]:
     """r0 of a program that calls a helper on 8 bytes at fp-8 (filled with 0xee first),
     and those bytes, read back through the map `out`."""
-    from bpfjit.maps import MapSpec, make_map
     out = make_map(MapSpec("out", 2, 4, 16, 1))
-    prog = bpfjit.Program(bpfjit.assemble(
+    prog = asm_program(
         "mov %r6, %r1\nlddw %r2, 0xeeeeeeeeeeeeeeee\nstxdw [%r10-8], %r2\n" + text +
         "\nmov %r7, %r0\nstw [%r10-16], 0\nlddw %r1, map_by_fd(0)\nmov %r2, %r10\n"
         "add %r2, -16\ncall 1\njeq %r0, 0, +4\nstxdw [%r0+0], %r7\nldxdw %r1, [%r10-8]\n"
-        "stxdw [%r0+8], %r1\nmov %r0, 1\nexit").insns,
-        env=KernelEnv(MapTable([out])), context="sysctl", prog_type="cgroup_sysctl")
+        "stxdw [%r0+8], %r1\nmov %r0, 1\nexit", "sysctl", "cgroup_sysctl", [out])
     assert _compile(prog, engine)(ctx) == 1
     raw = out[bytes(4)]
     return int.from_bytes(raw[:8], "little", signed=True), raw[8:]

@@ -21,9 +21,9 @@ import struct
 import pytest
 
 import bpfjit
-from bpfjit.kernel import KernelEnv
-from bpfjit.maps import MapSpec, MapTable, make_map
+from bpfjit.maps import MapSpec, make_map
 from context_oracle import kernel_loads_program
+from skb_programs import asm_program
 
 XDP_DROP, XDP_PASS = 1, 2
 
@@ -81,8 +81,7 @@ PROGRAMS = {"two exits": CALLER + TWO_EXITS, "one exit": CALLER + ONE_EXIT,
 
 
 def xdp_program(text: str) -> bpfjit.Program:
-    return bpfjit.Program(bpfjit.assemble(text).insns, env=KernelEnv(MapTable([])),
-                          context="xdp", prog_type="xdp")
+    return asm_program(text)
 
 
 def frame(protocol: int) -> bytes:
@@ -160,8 +159,7 @@ def two_keys() -> bpfjit.Program:
     actions = make_map(MapSpec("actions", 2, 4, 4, 3))
     actions[struct.pack("<I", 1)] = struct.pack("<I", XDP_DROP)
     actions[struct.pack("<I", 2)] = struct.pack("<I", XDP_PASS)
-    return bpfjit.Program(bpfjit.assemble(TWO_KEYS).insns,
-                          env=KernelEnv(MapTable([actions])), context="xdp", prog_type="xdp")
+    return asm_program(TWO_KEYS, maps=[actions])
 
 
 def test_keys_at_two_places_are_read_path_by_path():

@@ -30,9 +30,9 @@ import pytest
 
 import bpfjit
 from bpfjit.isa import Kind
-from bpfjit.kernel import KernelEnv
-from bpfjit.maps import MapSpec, MapTable, make_map
+from bpfjit.maps import MapSpec, make_map
 from context_oracle import kernel_loads_program
+from skb_programs import asm_program
 
 XDP_DROP, XDP_PASS = 1, 2
 
@@ -50,8 +50,7 @@ def ipv4(protocol: int, source: bytes = bytes([10, 0, 0, 1])) -> bytes:
 
 
 def xdp_program(text: str, maps=()) -> bpfjit.Program:
-    return bpfjit.Program(bpfjit.assemble(text).insns, env=KernelEnv(MapTable(list(maps))),
-                          context="xdp", prog_type="xdp")
+    return asm_program(text, maps=maps)
 
 
 def kernel_loads(prog: bpfjit.Program, functions: tuple[int, ...] = ()) -> None:

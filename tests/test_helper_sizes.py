@@ -23,9 +23,9 @@ import pytest
 import bpfjit
 from bpfjit import bpfsys
 from bpfjit.helpers import KERNEL_HELPERS
-from bpfjit.kernel import KernelEnv
-from bpfjit.maps import MapSpec, MapTable, make_map
+from bpfjit.maps import MapSpec, make_map
 from context_oracle import kernel_loads_program
+from skb_programs import asm_program
 from test_helper_availability import TYPES, registry_allows
 
 KERNEL = "kernel" in bpfjit.engines(kernel=True)
@@ -118,8 +118,7 @@ LOAD_BYTES = """
 
 
 def tc_program(text: str, maps=()) -> bpfjit.Program:
-    return bpfjit.Program(bpfjit.assemble(text).insns, env=KernelEnv(MapTable(list(maps))),
-                          context="skb", prog_type="sched_cls")
+    return asm_program(text, "skb", "sched_cls", maps)
 
 
 def test_strict_mode_refuses_a_size_that_may_be_zero():

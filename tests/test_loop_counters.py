@@ -26,9 +26,8 @@ from __future__ import annotations
 import pytest
 
 import bpfjit
-from bpfjit.kernel import KernelEnv
-from bpfjit.maps import MapTable
 from context_oracle import kernel_loads_program
+from skb_programs import asm_program
 
 # r6 = 1 + 2 + ... + (bound + 1): the counter at fp-8 counts 0..bound in the loop
 SPILLED = """
@@ -75,8 +74,7 @@ LOOPS = {"spilled": (SPILLED, 28), "masked": (MASKED, 31)}
 
 
 def program(text: str, bound: int) -> bpfjit.Program:
-    return bpfjit.Program(bpfjit.assemble(text.format(bound=bound)).insns,
-                          env=KernelEnv(MapTable([])), context="xdp", prog_type="xdp")
+    return asm_program(text.format(bound=bound))
 
 
 @pytest.mark.parametrize("name", sorted(LOOPS))

@@ -20,8 +20,7 @@ from __future__ import annotations
 import pytest
 
 import bpfjit
-from bpfjit.kernel import KernelEnv
-from bpfjit.maps import MapTable
+from skb_programs import asm_program
 
 EFAULT, ERANGE = 14, 34
 
@@ -54,8 +53,7 @@ FF = b"\xff"
 
 def program(size: int, source: str = FROM_PACKET, helper: int = 115) -> bpfjit.Program:
     text = COPY.format(size=size, source=source, helper=helper)
-    return bpfjit.Program(bpfjit.assemble(text).insns, env=KernelEnv(MapTable([])),
-                          context="xdp", prog_type="xdp")
+    return asm_program(text)
 
 
 def packet(string: bytes) -> bytes:

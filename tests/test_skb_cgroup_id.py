@@ -15,8 +15,8 @@ import struct
 import pytest
 
 import bpfjit
-from bpfjit.kernel import KernelEnv
-from bpfjit.maps import MapSpec, MapTable, make_map
+from bpfjit.maps import MapSpec, make_map
+from skb_programs import asm_program
 
 # ids[0] = bpf_skb_cgroup_id(ctx); r0 = 1 (pass)
 STORE_ID = """
@@ -38,8 +38,7 @@ FRAME = b"\x02" * 6 + b"\x04" * 6 + b"\x08\x00" + bytes(40)
 
 def program(prog_type: str) -> bpfjit.Program:
     ids = make_map(MapSpec("ids", 2, 4, 8, 1))
-    return bpfjit.Program(bpfjit.assemble(STORE_ID).insns, env=KernelEnv(MapTable([ids])),
-                          context="skb", prog_type=prog_type)
+    return asm_program(STORE_ID, "skb", prog_type, [ids])
 
 
 def stored(prog: bpfjit.Program) -> int:

@@ -16,6 +16,7 @@ from bpfjit.cfg import subprogram_ranges
 from bpfjit.kernel import KernelEnv
 from bpfjit.maps import MapTable
 from context_oracle import kernel_loads_program
+from skb_programs import asm_program
 
 # r6 = &local (fp-8, holding 0x11) where the first byte is not 0, else NULL; a helper
 # call after the join (so the test below it is not run per path)
@@ -56,8 +57,7 @@ read_it:
 
 
 def program(text: str) -> bpfjit.Program:
-    return bpfjit.Program(bpfjit.assemble(text).insns, env=KernelEnv(MapTable([])),
-                          context="xdp", prog_type="xdp")
+    return asm_program(text)
 
 
 @pytest.mark.parametrize("text", [IN_PLACE, IN_A_CALLEE], ids=["in place", "in a callee"])

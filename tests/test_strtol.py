@@ -17,8 +17,7 @@ import pytest
 
 import bpfjit
 from bpfjit import bpfsys
-from bpfjit.kernel import KernelEnv
-from bpfjit.maps import MapTable
+from skb_programs import asm_program
 
 KERNEL = "kernel" in bpfjit.engines(kernel=True)
 EINVAL, ERANGE = -22, -34
@@ -41,8 +40,7 @@ def packet(text: bytes, length: int, flags: int) -> bytes:
 
 
 def program(helper: int) -> bpfjit.Program:
-    return bpfjit.Program(bpfjit.assemble(PARSE.format(helper=helper)).insns,
-                          env=KernelEnv(MapTable([])), context="xdp", prog_type="xdp")
+    return asm_program(PARSE.format(helper=helper))
 
 
 def answer(after: bytes) -> tuple[int, int]:

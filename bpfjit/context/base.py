@@ -20,7 +20,8 @@ from ..errors import BpfError
 from ..memory import SOCKET_BYTES, TCP_SOCK_BYTES, as_buffer
 from ..native import ffi
 
-__all__ = ["Field", "PacketContext", "copy_back", "refuse_context", "SOCKET_SPAN"]
+__all__ = ["Field", "PacketContext", "BlockContext", "copy_back", "refuse_context",
+           "SOCKET_SPAN"]
 
 # what a context keeps of the socket its `sk` points at: its struct bpf_sock, then its
 # struct bpf_tcp_sock (what bpf_tcp_sock gives for a TCP socket)
@@ -247,6 +248,24 @@ class PacketContext:
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {len(self)}-byte packet>"
+
+
+class BlockContext(PacketContext):
+    """A context with no packet: the block alone (cgroup socket, device and sysctl
+    programs), made by its class only (`PROGRAMS` and `USAGE`); `OUTCOME` names what
+    `outcome()` describes, which the pytest plugin compares between engines."""
+
+    OUTCOME = ""
+
+    def __init__(self):
+        super().__init__(b"")
+
+    def refresh(self, data_address: int) -> None:
+        """No packet pointers in this block."""
+
+    def outcome(self) -> str:
+        """What a run left in the context that the caller reads (subclasses)."""
+        raise NotImplementedError
 
 
 def refuse_context(mem: object) -> None:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import struct
 
 from ..errors import BpfError
-from .base import Field, PacketContext
+from .base import BlockContext, Field
 
 __all__ = ["DeviceContext", "DEVICE_HEADER", "DEVICE_BLOCK", "DEVICE_CHAR",
            "ACCESS_MKNOD", "ACCESS_READ", "ACCESS_WRITE"]
@@ -34,7 +34,7 @@ def _u32(name: str, value) -> int:
     return value
 
 
-class DeviceContext(PacketContext):
+class DeviceContext(BlockContext):
     """What a cgroup device program sees: `fn(DeviceContext("char", "rw", 1, 3))` (a
     read-write open of /dev/null) returns 1 to allow the access, 0 to refuse it.
 
@@ -49,7 +49,7 @@ class DeviceContext(PacketContext):
     FIELDS = {f.name: f for f in _FIELDS}
 
     def __init__(self, type: str | int, access: str | int, major: int, minor: int):
-        super().__init__(b"")
+        super().__init__()
         self.type = _TYPES.get(type, type) if isinstance(type, str) else type
         if self.type not in (DEVICE_BLOCK, DEVICE_CHAR):
             raise BpfError(f"a device's type is \"char\" (2) or \"block\" (1), not {type!r}")
@@ -70,17 +70,8 @@ class DeviceContext(PacketContext):
         """The field as the kernel fills it: the access << 16 | the device type."""
         return self.access << 16 | self.type
 
-    def __len__(self) -> int:
-        return 0
-
     def write_fields(self) -> None:
         struct.pack_into("<III", self.buffer, 0, self.access_type, self.major, self.minor)
-
-    def refresh(self, data_address: int) -> None:
-        """No packet pointers in this block."""
-
-    def read_back(self) -> None:
-        """Nothing to read back: a device program writes no field."""
 
     def outcome(self) -> str:
         return ""
@@ -90,10 +81,6 @@ class DeviceContext(PacketContext):
         """`access_type` may be read in part (the kernel's narrow access); the device
         numbers only whole."""
         return name == "access_type"
-
-    @classmethod
-    def writable(cls, prog_type: str, attach: str | None = None) -> set[str]:
-        return set()
 
     @classmethod
     def returns(cls, attach: str | None, prog_type: str | None = None

@@ -8,7 +8,7 @@ from __future__ import annotations
 import ipaddress
 
 from ..errors import BpfError
-from .base import PacketContext
+from .base import BlockContext
 
 __all__ = ["SocketContext", "SocketOptions", "socket_address", "address_family", "connection_ends", "AF_INET",
            "AF_INET6", "SOCK_STREAM", "SOCK_DGRAM", "IPPROTO_TCP", "IPPROTO_UDP"]
@@ -79,32 +79,19 @@ class SocketOptions:
         self.options = dict(self.initial_options)
 
 
-class SocketContext(PacketContext):
-    """A context with no packet: the block alone (made by its class only: `PROGRAMS`
-    and `USAGE`); `OUTCOME` names what `outcome()` describes."""
-
-    OUTCOME = ""
+class SocketContext(BlockContext):
+    """A socket's context with no packet: its type, protocol and cookies."""
 
     def __init__(self, type: int, protocol: int | None, socket_cookie: int,
                  netns_cookie: int):
-        super().__init__(b"")
+        super().__init__()
         self.type = type
         self.protocol = protocol if protocol is not None else \
             IPPROTO_TCP if type == SOCK_STREAM else IPPROTO_UDP
         self.socket_cookie, self.netns_cookie = socket_cookie, netns_cookie
 
-    def __len__(self) -> int:
-        return 0
-
     def write_fields(self) -> None:
         """Zero the block; subclasses write their fields after this."""
         self.buffer[:self.HEADER] = bytes(self.HEADER)
-
-    def refresh(self, data_address: int) -> None:
-        """No packet pointers in this block."""
-
-    def outcome(self) -> str:
-        """What a run left in the context that the caller reads (subclasses)."""
-        raise NotImplementedError
 
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 import struct
 
 from ..errors import BpfError
-from .base import Field, PacketContext
+from .base import BlockContext, Field
 
 __all__ = ["SysctlContext", "SYSCTL_HEADER", "MAX_NEW_VALUE"]
 
@@ -33,7 +33,7 @@ def _text(name: str, value) -> bytes:
     raise BpfError(f"a sysctl's {name} is str or bytes, not {type(value).__name__}")
 
 
-class SysctlContext(PacketContext):
+class SysctlContext(BlockContext):
     """What a cgroup sysctl program sees: `fn(SysctlContext("net/ipv4/ip_forward",
     "0\\n", new_value="1\\n"))` (a write of "1\\n") returns 1 to let the access go on, 0
     to fail it with EPERM; afterwards `.file_pos` is what the program set and
@@ -52,7 +52,7 @@ class SysctlContext(PacketContext):
 
     def __init__(self, name: str, value: str | bytes = b"", *,
                  new_value: str | bytes | None = None, file_pos: int = 0):
-        super().__init__(b"")
+        super().__init__()
         if not isinstance(name, str) or not name or name.startswith("/") \
                 or "" in name.split("/"):
             raise BpfError(f"a sysctl's name is its path under /proc/sys, like "
@@ -72,16 +72,10 @@ class SysctlContext(PacketContext):
     def write(self) -> bool:
         return self.written is not None
 
-    def __len__(self) -> int:
-        return 0
-
     def write_fields(self) -> None:
         """A run starts from the access as it was made."""
         self.file_pos, self.new_value, self.new_updated = self.initial_pos, self.written, False
         struct.pack_into("<II", self.buffer, 0, int(self.write), self.initial_pos)
-
-    def refresh(self, data_address: int) -> None:
-        """No packet pointers in this block."""
 
     def read_back(self) -> None:
         self.file_pos, = struct.unpack_from("<I", self.buffer, 4)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import errno
 
+from ..semantics import M64
 from .spec import KernelHelper, Signature, errno_result
 
 __all__ = ["HELPERS", "BASE_NAME"]
@@ -62,29 +63,25 @@ def _value(text: bytes | None, size: int) -> tuple[bytes, int]:
     return text[:size - 1] + b"\0", -errno.E2BIG
 
 
-def _context(call):
-    return call.context
-
-
 def _get_name(call, ctx, buf, size, flags, *_) -> int:
     memory = call.memory
-    out, result = sysctl_name(_context(call).name, size, flags, memory.read(buf, size))
+    out, result = sysctl_name(call.context.name, size, flags, memory.read(buf, size))
     memory.write(buf, out)
-    return errno_result(-result) if result < 0 else result
+    return result & M64                     # (a negative errno as r0)
 
 
 def _copy_out(call, buf, size, text: bytes | None) -> int:
     out, result = _value(text, size)
     call.memory.write(buf, out)
-    return errno_result(-result) if result < 0 else result
+    return result & M64                     # (a negative errno as r0)
 
 
 def _get_current_value(call, ctx, buf, size, *_) -> int:
-    return _copy_out(call, buf, size, _context(call).value)
+    return _copy_out(call, buf, size, call.context.value)
 
 
 def _get_new_value(call, ctx, buf, size, *_) -> int:
-    context = _context(call)
+    context = call.context
     if not context.write:
         call.memory.write(buf, bytes(size))
         return errno_result(errno.EINVAL)
@@ -93,7 +90,7 @@ def _get_new_value(call, ctx, buf, size, *_) -> int:
 
 def _set_new_value(call, ctx, buf, size, *_) -> int:
     from ..context.sysctl import MAX_NEW_VALUE
-    context = _context(call)
+    context = call.context
     if not context.write or not context.new_value:
         return errno_result(errno.EINVAL)
     if size > MAX_NEW_VALUE:

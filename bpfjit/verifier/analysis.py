@@ -44,7 +44,7 @@ from .sockets import SocketRules
 from .state import GHOST, LEN, State, merge, slot_var
 from .subprograms import (Subprogram, block_end, block_pcs, edge_states, extensions,
                           moves_to_a_bound)
-from .thresholds import loop_thresholds, thresholds, written_registers
+from .thresholds import loop_thresholds, loop_writes, thresholds
 from .timers import TimerRules
 
 __all__ = ["Analysis", "WORK_LIMIT", "TooComplex"]
@@ -173,8 +173,7 @@ class Analysis(AluRules, MemoryRules, BranchRules, CallRules, LocalCallRules, Ca
         constant there taken as those constants."""
         written = sub.loop_writes.get(head)
         if written is None:
-            written = sub.loop_writes[head] = written_registers(self.prog,
-                                                                sub.loop_bodies[head])
+            written = sub.loop_writes[head] = loop_writes(self.prog, sub.loop_bodies[head])
         known = tuple((r, v.umin) for r, v in enumerate(at_head.regs[:10])
                       if not written >> r & 1 and v.kind == SCALAR and v.is_const)
         found = sub.loop_thresholds.get((head, known))

@@ -9,7 +9,7 @@ from ..isa import Kind
 from ..liveness import use_def
 from ..program import Program
 
-__all__ = ["thresholds", "loop_thresholds", "written_registers"]
+__all__ = ["thresholds", "loop_thresholds", "loop_writes"]
 
 
 def thresholds(prog: Program, pcs=None, known: dict[int, int] | None = None
@@ -82,7 +82,7 @@ def thresholds(prog: Program, pcs=None, known: dict[int, int] | None = None
 _LOW_MASKS = (0xFF, 0xFFFF, 0x7FFFFFFF)      # (an imm 0xffffffff is -1: all 64 bits)
 
 
-def written_registers(prog: Program, body: set[int]) -> int:
+def loop_writes(prog: Program, body: set[int]) -> int:
     """The registers (a bit each) some instruction of the blocks `body` writes."""
     members = block_graph(prog)[0]
     written = 0
