@@ -498,3 +498,45 @@ def test_a_callback_that_stops_on_what_earlier_trips_stored(engine):
         exit
     """)
     assert bpfjit.compile(prog, engine)(bytearray(8)) == 105 << 32 | 15
+
+
+# Found 2026-12-03: a call whose ctx is the stack on one path and NULL on the other runs
+# once per path (bpfjit.verifier.perpath), and each path named its own callback; the
+# verifier kept the last one, and llvm and peachpy called it on both paths (r0 = 0 where
+# the first byte is 0 and `ten` should have added 10 twice: 20).  The engines call the
+# callback the verifier names, so a call given two is refused, saying so.
+TWO_CALLBACKS = """
+    stdw [%r10-8], 0
+    ldxb %r6, [%r1+0]
+    mov %r1, 2
+    lddw %r2, code_addr(ten)
+    mov %r3, %r10
+    add %r3, -8
+    jeq %r6, 0, go
+    lddw %r2, code_addr(nothing)
+    mov %r3, 0
+go:
+    mov %r4, 0
+    call 181
+    ldxdw %r0, [%r10-8]
+    exit
+ten:
+    ldxdw %r3, [%r2]
+    add %r3, 10
+    stxdw [%r2], %r3
+    mov %r0, 0
+    exit
+nothing:
+    mov %r0, 0
+    exit
+"""
+
+
+@pytest.mark.parametrize("mode", ["checked", "strict", "unchecked"])
+def test_a_call_given_a_callback_per_path_is_refused(mode):
+    prog = plain(TWO_CALLBACKS)
+    starts = sorted(subprogram_starts(prog))[1:]
+    with pytest.raises(bpfjit.VerifierError, match=f"pc 12: the call is given the callback "
+                                                   f"at pc {starts[0]} on one path and the "
+                                                   f"one at pc {starts[1]} on another"):
+        bpfjit.verify(prog, mode=mode, helpers=helpers(prog), cache=False)

@@ -483,3 +483,99 @@ def test_a_path_dropped_during_the_fixpoint_is_refused_at_the_end(mode):
     with pytest.raises(bpfjit.VerifierError, match="pc 14: r7 is read before anything "
                                                    "was written"):
         bpfjit.verify(prog, mode=mode, helpers=bpfjit.helper_ids(prog), cache=False)
+
+
+# Found 2026-12-03 (sixth session): a block that calls a helper whose map differs per
+# incoming path runs once per path (bpfjit.verifier.perpath).  A load before the call
+# was proven on the path that had checked the packet's length and not on the other,
+# and the last path run decided: with the checked path last, the load was "proven",
+# both JITs dropped its check, and an empty packet was read past its end (llvm and
+# peachpy returned 0 where the interpreter stops at the load).  The two layouts run
+# the paths in the two orders.  r6 = data; map 0 where data + 1 <= data_end, else map 1.
+def per_path_load(jump: str, taken: str, fall: str) -> str:
+    return f"""
+    ldxw %r6, [%r1+0]
+    ldxw %r7, [%r1+4]
+    mov %r8, %r6
+    add %r8, 1
+    mov %r2, %r10
+    add %r2, -8
+    stw [%r10-8], 0
+    lddw %r1, map_by_fd({taken})
+    {jump} %r8, %r7, join
+    lddw %r1, map_by_fd({fall})
+join:
+    ldxb %r9, [%r6+0]
+    call 1
+    mov %r0, %r9
+    exit
+"""
+
+
+PER_PATH_LOADS = [per_path_load("jgt", 0, 1), per_path_load("jle", 1, 0)]
+PER_PATH_LOAD_PC = 12
+
+
+def per_path_program(text: str) -> bpfjit.Program:
+    from bpfjit.kernel import KernelEnv
+    from bpfjit.maps import MapSpec, MapTable, make_map
+    maps = [make_map(MapSpec(name, 2, 4, 4, 1)) for name in ("a", "b")]
+    return bpfjit.Program(bpfjit.assemble(text).insns, env=KernelEnv(MapTable(maps)),
+                          context="xdp", prog_type="xdp")
+
+
+@pytest.mark.parametrize("text", PER_PATH_LOADS, ids=["unchecked-path-jumps",
+                                                      "unchecked-path-falls-through"])
+def test_an_access_run_per_path_is_proven_only_if_every_path_proves_it(text):
+    prog = per_path_program(text)
+    verified = bpfjit.verify(prog, helpers=bpfjit.helper_ids(prog), cache=False)
+    assert prog.at(PER_PATH_LOAD_PC).spec.mnemonic == "ldxb"
+    assert PER_PATH_LOAD_PC in verified.accesses
+    assert PER_PATH_LOAD_PC not in verified.proven      # an empty packet reaches it
+
+
+@pytest.mark.parametrize("text", PER_PATH_LOADS, ids=["unchecked-path-jumps",
+                                                      "unchecked-path-falls-through"])
+def test_every_engine_stops_at_a_load_one_path_did_not_check(engine, text):
+    if engine == "kernel":
+        pytest.skip("the kernel refuses the unchecked load (that is the point)")
+    program = bpfjit.compile(per_path_program(text), engine)
+    with pytest.raises(bpfjit.MemoryAccessError) as info:
+        program(bpfjit.XdpContext(b""))
+    assert info.value.pc == PER_PATH_LOAD_PC
+    assert program(bpfjit.XdpContext(b"\x07")) == 7
+
+
+# The same block with r6 the context on one path and the packet (4 bytes checked) on
+# the other: the load at `join` would be a context field (`data`, rewritten into the
+# kernel's own layout) on one path and a packet read on the other.  One instruction
+# cannot be both; it is refused, as the kernel refuses it.
+CONTEXT_OR_PACKET = """
+    ldxw %r7, [%r1+0]
+    ldxw %r8, [%r1+4]
+    mov %r6, %r1
+    mov %r9, %r7
+    add %r9, 4
+    mov %r2, %r10
+    add %r2, -8
+    stw [%r10-8], 0
+    lddw %r1, map_by_fd(0)
+    jgt %r9, %r8, join
+    mov %r6, %r7
+    lddw %r1, map_by_fd(1)
+join:
+    ldxw %r9, [%r6+0]
+    call 1
+    mov %r0, 0
+    exit
+"""
+
+
+@pytest.mark.parametrize("mode", ["checked", "strict"])
+def test_one_load_of_a_context_field_and_of_the_packet_is_refused(mode):
+    from context_oracle import kernel_loads_program
+    prog = per_path_program(CONTEXT_OR_PACKET)
+    with pytest.raises(bpfjit.VerifierError, match="pc 14: the same instruction accesses "
+                                                   "a context or socket field on one path"):
+        bpfjit.verify(prog, mode=mode, helpers=bpfjit.helper_ids(prog), cache=False)
+    assert kernel_loads_program(prog, "xdp") in (False, None)

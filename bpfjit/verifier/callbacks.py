@@ -165,7 +165,15 @@ class CallbackRules:
         return self._callee_entry(call)
 
     def _note_callback(self, pc: int, target: int) -> None:
-        self.callbacks[pc] = target
+        """The callback the call at pc makes: one on every path (a block run once per
+        incoming path may be given another on each), as the engines call the one the
+        verifier names."""
+        found = self.callbacks.setdefault(pc, target)
+        if found != target:
+            self.fail(pc, f"the call is given the callback at pc {min(found, target)} on "
+                          f"one path and the one at pc {max(found, target)} on another; "
+                          f"bpfjit calls the one callback it finds for a call (give each "
+                          f"its own call)")
 
     def _note_iterated(self, pc: int, indices: tuple[int, ...]) -> None:
         self.iterated[pc] = tuple(sorted(set(self.iterated.get(pc, ())) | set(indices)))

@@ -29,6 +29,7 @@ from .state import FULL_FRAME, LEN, META, State, frame_bits, outer_slot, slot_de
 __all__ = ["MemoryRules"]
 
 _LEAKS = ADDRESSES | {MIXED}       # a stored value whose bytes may be an address
+_REWRITTEN = frozenset(("ctx", "sock"))     # regions whose loads are rewritten per field
 # the program types whose packet is theirs to read only (the kernel's
 # may_access_direct_pkt_data)
 _READ_ONLY_PACKET = frozenset(("cgroup_skb",))
@@ -164,9 +165,8 @@ class MemoryRules:
                      size: int) -> None:
         """The final pass's facts about an access: proven or not, its region, the
         extent of an unproven buffer access, a proven one's varying offset."""
-        self.accesses[pc] = ok
-        region = self.regions[pc] = {MEM: "mem", STACK: "stack", MAP_VALUE: "map",
-                                     MAP_KEY: "key"}.get(base.kind)
+        region = {MEM: "mem", STACK: "stack", MAP_VALUE: "map", MAP_KEY: "key"}.get(base.kind)
+        ok, region = self._note_verdict(pc, ok, region)
         if not ok and region != "mem":
             # a run-time check that admits the live frames: any of their bytes
             self._note_stack_reach(STACK_SIZE)
@@ -177,6 +177,27 @@ class MemoryRules:
             self.extents[pc] = (min(seen[0], lo), max(seen[1], hi + size))
         if ok:
             self._note_offset(pc, base, lo, hi)
+
+    def _note_verdict(self, pc: int, ok: bool, region: str | None
+                      ) -> tuple[bool, str | None]:
+        """Record one run's verdict on the access at pc and its region; the verdict and
+        region of every run so far.  A block run once per incoming path
+        (bpfjit.verifier.perpath) runs its accesses once per path: proven only if every
+        path proves it, its region only if every path touches the same one.  A context
+        or socket field, rewritten for its kind, may not be other memory on another path
+        (the kernel's "same insn cannot be used with different pointers")."""
+        if pc in self.accesses:
+            before = self.regions[pc]
+            if before != region and {before, region} & _REWRITTEN:
+                self.fail(pc, "the same instruction accesses a context or socket field on "
+                              "one path and other memory on another; it can be rewritten "
+                              "for one of them only (the kernel refuses it too: \"same insn "
+                              "cannot be used with different pointers\")")
+            ok = ok and self.accesses[pc]
+            region = region if before == region else None
+        self.accesses[pc] = ok
+        self.regions[pc] = region
+        return ok, region
 
     def _note_stack_reach(self, below: int) -> None:
         """An access or a helper may touch the byte `below` bytes under the top of a
@@ -412,9 +433,10 @@ class MemoryRules:
     def _note_context(self, pc: int, offset: int, size: int) -> None:
         """The final pass's facts about a context field access: what it is rewritten
         into, and that it is in bounds."""
-        self.ctx_accesses[pc] = (offset, size)
-        self.accesses[pc] = True
-        self.regions[pc] = "ctx"
+        if self.ctx_accesses.setdefault(pc, (offset, size)) != (offset, size):
+            self.fail(pc, "the same instruction accesses two context fields on different "
+                          "paths; it can be rewritten for one of them only")
+        self._note_verdict(pc, True, "ctx")
 
     def _context_access(self, pc: int, insn, st: State, base: Value, writes: bool) -> None:
         """An access to a context field at a constant offset: rewritten later into an

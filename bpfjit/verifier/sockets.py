@@ -104,8 +104,7 @@ class SocketRules:
                            else scalar(smin=-(1 << (bits - 1)), smax=(1 << (bits - 1)) - 1))
 
     def _note_socket_access(self, pc: int) -> None:
-        self.accesses[pc] = True
-        self.regions[pc] = "sock"
+        self._note_verdict(pc, True, "sock")
 
     def _socket_argument(self, pc: int, name: str, reg: int, kind: str, arg: Value,
                          st: State) -> int:
