@@ -14,7 +14,7 @@ from bpfjit.cfg import per_program, block_graph
 from bpfjit.isa import Kind, read_registers, written_registers
 from bpfjit.program import Program
 
-__all__ = ["block_live_out", "use_def"]
+__all__ = ["block_live_out", "block_live_in", "use_def"]
 
 
 def use_def(insn) -> tuple[int, int]:
@@ -43,10 +43,20 @@ def use_def(insn) -> tuple[int, int]:
     return use, def_
 
 
-@per_program
 def block_live_out(prog: Program) -> dict[int, int]:
     """Each block's live-out registers (a bit mask, bit r for BPF register r), keyed by
     the block's first pc."""
+    return _liveness(prog)[1]
+
+
+def block_live_in(prog: Program) -> dict[int, int]:
+    """Each block's live-in registers (those it or a block after it may read before
+    writing), as block_live_out."""
+    return _liveness(prog)[0]
+
+
+@per_program
+def _liveness(prog: Program) -> tuple[dict[int, int], dict[int, int]]:
     members, preds, succs = block_graph(prog)
     gen: dict[int, int] = {}
     kill: dict[int, int] = {}
@@ -75,4 +85,4 @@ def block_live_out(prog: Program) -> dict[int, int]:
                 if pred not in queued:
                     queued.add(pred)
                     work.append(pred)
-    return live_out
+    return live_in, live_out

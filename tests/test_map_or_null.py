@@ -136,5 +136,76 @@ out:
 
 
 def test_values_not_null_together_are_not_tested_together():
+    # strict mode refuses the load, as the kernel does; checked mode checks it at run
+    # time (a map value or NULL used untested: NULL lies in no region)
+    prog = _program(NOT_TOGETHER)
     with pytest.raises(bpfjit.VerifierError, match="pc 18: r9 is a map value or NULL"):
-        verify(_program(NOT_TOGETHER), mode="checked", helpers={1}, cache=False)
+        verify(prog, mode="strict", helpers={1}, cache=False)
+    verified = verify(prog, mode="checked", helpers={1}, cache=False)
+    assert 18 in verified.accesses and 18 not in verified.proven
+
+
+@pytest.mark.parametrize("queue", [0, 3])
+def test_the_null_slot_stops_every_engine_where_it_is_read(engine, queue):
+    # queue 0: r9 is NULL, the test goes out with r0 = 1; else the slot is NULL and
+    # its load stops the program at pc 18
+    if engine == "kernel":
+        pytest.skip("the kernel refuses the program (the load is untested)")
+    prog = _program(NOT_TOGETHER)
+    prog.maps["proto_counts"][7] = 40
+    run = bpfjit.compile(prog, engine)
+    ctx = bpfjit.XdpContext(bytes(20), rx_queue_index=queue)
+    if queue == 0:
+        assert run(ctx) == 1
+    else:
+        with pytest.raises(bpfjit.MemoryAccessError) as info:
+            run(ctx)
+        assert info.value.pc == 18
+
+
+# A lookup's result used without a NULL test: the kernel refuses it, and so does strict
+# mode; checked mode checks the first load at run time (NULL lies in no region, so a
+# missing key stops the program there) and proves the second, which only a found value
+# reaches (proto_counts has 256 entries: key 300 is found in none).  Before 2026-12-03 checked mode refused it too, so a join made more precise
+# (a pointer or a number become a map value or NULL) could turn a run-time check into
+# a refusal: cilium's SNAT tail calls, which the kernel loads (its NULL test is a flag
+# bpfjit does not follow there).  r0 = the value + the value.
+UNTESTED_LOOKUP = """
+    stw [%r10-4], {key}
+    mov %r2, %r10
+    add %r2, -4
+    lddw %r1, map_by_fd(1)
+    call 1
+    ldxdw %r1, [%r0+0]
+    ldxdw %r2, [%r0+0]
+    add %r1, %r2
+    mov %r0, %r1
+    exit
+"""
+
+
+def test_an_untested_lookup_is_refused_in_strict_mode_and_checked_in_checked_mode():
+    from context_oracle import kernel_loads_program
+    prog = _program(UNTESTED_LOOKUP.format(key=7))
+    with pytest.raises(bpfjit.VerifierError, match="pc 6: r0 is a map value or NULL: "
+                                                   "compare it with 0 before using it"):
+        verify(prog, mode="strict", helpers={1}, cache=False)
+    verified = verify(prog, mode="checked", helpers={1}, cache=False)
+    assert 6 not in verified.proven and 7 in verified.proven
+    assert kernel_loads_program(prog, "xdp") in (False, None)
+
+
+@pytest.mark.parametrize("key", [300, 7])
+def test_an_untested_lookup_stops_every_engine_where_nothing_was_found(engine, key):
+    if engine == "kernel":
+        pytest.skip("the kernel refuses the program (the lookup is untested)")
+    prog = _program(UNTESTED_LOOKUP.format(key=key))
+    prog.maps["proto_counts"][7] = 21
+    run = bpfjit.compile(prog, engine)
+    ctx = bpfjit.XdpContext(bytes(20))
+    if key == 300:
+        with pytest.raises(bpfjit.MemoryAccessError) as info:
+            run(ctx)
+        assert info.value.pc == 6
+    else:
+        assert run(ctx) == 42

@@ -516,3 +516,80 @@ def test_what_the_verifier_proves_of_pointers_or_null_holds(text):
     except bpfjit.VerifierError:
         return
     assert_proofs_hold(text, [bytes(range(n)) for n in range(0, 24)])
+
+
+# ---- paths kept apart: a register that is a pointer on one path, a number or another
+# pointer on the other, and a flag that tells them apart (bpfjit.verifier.perpath) -----
+
+@st.composite
+def apart_programs(draw):
+    """One to three diamonds in a row.  Each sets a register to a buffer pointer (length
+    checked or not), a stack pointer or a number on each of its two paths, and a flag (in
+    a register or a slot) to a constant per path -- the same one now and then; after the
+    paths meet, some arithmetic, then an access through the register under a test of
+    the flag (against either path's constant, or none).  The blocks after such a join
+    run once per group of paths while the register is read: what they prove must hold
+    on every path of the group."""
+    lines = ["mov %r6, %r1", "mov %r7, %r1", "add %r7, %r2"]
+    lines += [f"mov %r{r}, {draw(st.sampled_from(SMALL))}" for r in DATA]
+    lines += [f"stdw [%r10-{off}], 0" for off in range(8, 65, 8)]
+    for n in range(draw(st.integers(1, 3))):
+        target = draw(st.sampled_from([3, 4, 5, 8]))
+        flag_slot = draw(st.booleans())
+        flags = [draw(st.integers(0, 3)) for _ in range(2)]
+        arms = []
+        for side in range(2):
+            kind = draw(st.sampled_from(["buffer", "buffer", "stack", "number"]))
+            arm = []
+            if kind == "buffer":
+                off = draw(st.sampled_from([0, 2, 4, 8, 14]))
+                arm += [f"mov %r{target}, %r6", f"add %r{target}, {off}"]
+                if draw(st.integers(0, 2)):
+                    need = draw(st.sampled_from([1, 2, 4, 8, 16]))
+                    arm += [f"mov %r0, %r{target}", f"add %r0, {need}",
+                            f"jgt %r0, %r7, out{n}"]
+            elif kind == "stack":
+                arm += [f"mov %r{target}, %r10",
+                        f"add %r{target}, {draw(st.sampled_from([-8, -16, -32, -64]))}"]
+            else:
+                arm += [f"mov %r{target}, {draw(st.sampled_from(SMALL))}"]
+            arm += [f"stdw [%r10-72], {flags[side]}" if flag_slot
+                    else f"mov %r9, {flags[side]}"]
+            arms.append(arm)
+        lines += [f"{draw(st.sampled_from(CONDS))} {reg(draw, DATA)}, "
+                  f"{draw(st.sampled_from(SMALL))}, other{n}"]
+        lines += arms[0] + [f"ja join{n}", f"other{n}:"] + arms[1] + [f"join{n}:"]
+        if draw(st.booleans()):
+            lines += draw(arithmetic())
+        if flag_slot:
+            lines.append("ldxdw %r9, [%r10-72]")
+        test = draw(st.sampled_from(["jne", "jeq", "none"]))
+        if test != "none":
+            lines.append(f"{test} %r9, {draw(st.sampled_from(flags))}, skip{n}")
+        suffix, size = draw(st.sampled_from(SIZES))
+        off = draw(st.sampled_from([0, 1, 2, 4, 7, -1]))
+        if draw(st.booleans()):
+            lines.append(f"ldx{suffix} %r0, [%r{target}{off:+d}]")
+        else:
+            lines.append(f"stx{suffix} [%r{target}{off:+d}], %r2")
+        lines += [f"skip{n}:", f"out{n}:"]
+    return "\n".join(lines + ["mov %r0, 0", "exit"])
+
+
+@settings(max_examples=300, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(apart_programs())
+def test_what_the_verifier_proves_of_paths_kept_apart_holds(text):
+    try:
+        bpfjit.verify(bpfjit.assemble(text))
+    except bpfjit.VerifierError:
+        return
+    assert_proofs_hold(text, INPUTS + [bytes([b]) * 20 for b in (0, 1, 2, 3, 8, 255)])
+
+
+@pytest.mark.slow            # pytest -m slow
+@settings(max_examples=5000, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(apart_programs())
+def test_what_the_verifier_proves_of_paths_kept_apart_holds_long(text):
+    test_what_the_verifier_proves_of_paths_kept_apart_holds.hypothesis.inner_test(text)

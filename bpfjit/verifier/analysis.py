@@ -90,6 +90,7 @@ class Analysis(AluRules, MemoryRules, BranchRules, CallRules, LocalCallRules, Ca
         self.ranking = False        # a termination proof's run (prove_termination)
         self.leaders = block_leaders(prog)
         self.call_sources: dict[int, tuple[int, ...]] = {}  # block -> (perpath.py)
+        self.live_in: dict[int, int] | None = None        # block -> registers (perpath.py)
         self.extensions = extensions(prog, self.leaders)
         self.thresholds = thresholds(prog)
         self.maps = prog.maps.list
@@ -278,13 +279,13 @@ class Analysis(AluRules, MemoryRules, BranchRules, CallRules, LocalCallRules, Ca
                                         related=joins <= UNRELATE_AFTER)
                     else:
                         new = merge([old, new], discover=True)
-            threaded = self._threads(sub, block, incoming)
-            if old is not None and new == old and block not in force and not threaded:
-                continue                # (a threaded block's edges may differ all the same)
+            apart = self._apart(sub, block, incoming)
+            if old is not None and new == old and block not in force and not apart:
+                continue                # (a block run apart: its edges may differ all the same)
             force.discard(block)
             sub.in_states[block] = new
             journal = self.journal = None if self.want_log else Journal(incoming)
-            edges = self._run_safely(sub, block, new.copy(), incoming if threaded else None)
+            edges = self._run_safely(sub, block, new.copy(), apart)
             if journal is not None:
                 sub.journals[block] = journal
             sub.out_edges[block] = edges
@@ -386,12 +387,11 @@ class Analysis(AluRules, MemoryRules, BranchRules, CallRules, LocalCallRules, Ca
         return not back or any(all(moves_to_a_bound(st, var) for st in back)
                                for var in candidates)
 
-    def _run_safely(self, sub: Subprogram, block: int, st: State,
-                    threaded: list[State] | None = None) -> list:
+    def _run_safely(self, sub: Subprogram, block: int, st: State, apart=None) -> list:
         """Run a block while fixpoints are computed: a rejection ends the path."""
         journal = self.journal
         try:
-            edges = self._block_edges(sub, block, st, threaded)
+            edges = self._block_edges(sub, block, st, apart)
         except TooComplex:
             raise
         except VerifierError:
@@ -432,7 +432,7 @@ class Analysis(AluRules, MemoryRules, BranchRules, CallRules, LocalCallRules, Ca
             incoming = self._incoming(sub, block)
             if not incoming:
                 continue
-            threaded = self._threads(sub, block, incoming)
+            apart = self._apart(sub, block, incoming)
             journal = sub.journals.get(block)
             if journal is not None and block not in sub.heads and block != sub.first \
                     and journal.same_sources(incoming):
@@ -445,14 +445,13 @@ class Analysis(AluRules, MemoryRules, BranchRules, CallRules, LocalCallRules, Ca
                 journal = None
             else:
                 state = merge(incoming, discover=block in sub.heads)
-                if journal is not None and (state != sub.in_states[block] or threaded):
-                    journal = None          # (a threaded block's edges follow its sources)
+                if journal is not None and (state != sub.in_states[block] or apart):
+                    journal = None          # (a block run apart: its edges follow its sources)
             if journal is not None and journal.replayable(self.summaries) \
                     and self._replay(sub, block, journal):
                 continue                    # the same run as the fixpoint's last
             sub.in_states[block] = state
-            sub.out_edges[block] = self._block_edges(sub, block, state.copy(),
-                                                     incoming if threaded else None)
+            sub.out_edges[block] = self._block_edges(sub, block, state.copy(), apart)
 
     def _replay(self, sub: Subprogram, block: int, journal: Journal) -> bool:
         """Apply a block's journal in the final pass as its run would: its pcs reached,

@@ -396,12 +396,17 @@ def _found_or_looked_up(a: Value, b: Value) -> Value | None:
     """A map value at offset 0 (found: its NULL test passed) on one path and a lookup's
     unchecked result on the other (`if (!(x = lookup(k))) { update(k, v); x =
     lookup(k); }`): a map value or NULL of either's maps, linked to no lookup (on the
-    first path it was no copy of the lookup's result)."""
-    if a.kind != MAP_VALUE or b.kind != MAP_OR_NULL or a.smin != 0 or a.smax != 0 \
-            or a.ref != b.ref:
+    first path it was no copy of the lookup's result).  Or a map value and a map value
+    or NULL of the same maps at other offsets (calico's `tcp`, a field's pointer on one
+    path and that pointer or NULL on another): a map value or NULL at either offset.
+    Values of different maps at different offsets stay apart (MIXED, which a block may
+    run apart: bpfjit.verifier.perpath), or each offset would be taken for either map."""
+    if a.kind != MAP_VALUE or b.kind != MAP_OR_NULL or a.ref != b.ref:
         return None
-    return Value(MAP_OR_NULL, 0, 0, 0, 0, min(a.frame, b.frame), a.maps | b.maps, 0,
-                 ref=a.ref)
+    if a.maps != b.maps and not a.smin == a.smax == b.smin == b.smax == 0:
+        return None
+    return Value(MAP_OR_NULL, 0, 0, min(a.smin, b.smin), max(a.smax, b.smax),
+                 min(a.frame, b.frame), a.maps | b.maps, 0, ref=a.ref)
 
 
 def _pointer_or_null(a: Value, b: Value) -> Value | None:

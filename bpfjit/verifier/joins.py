@@ -131,13 +131,15 @@ class JoinRules:
         """A buffer pointer whose offset differs between the paths (`tcp + 14` on one,
         `udp + 4` on the other, each a constant its own length check bounds) keeps the
         weakest `v - len <= c` of the paths, as a loop head's discovery would find it."""
-        for var in [r for r, v in enumerate(self.regs[:10]) if v.kind == MEM and not v.fixed]:
+        for var in [r for r, v in enumerate(self.regs[:10]) if v.kind == MEM and not v.fixed] \
+                + [slot_var(key) for key, v in self.spills.items() if v.kind == MEM
+                   and not v.fixed]:
             if self.zone.bound(var, LEN) is not None:
                 continue
             bounds = []
             for st in states:
-                w = st.regs[var]
-                if w.kind != MEM or w.smax >= BIG:
+                w = st.value_of(var)
+                if w is None or w.kind != MEM or w.smax >= BIG:
                     break
                 bounds.append(len_bound_of(st, var, w))
             else:

@@ -1,37 +1,47 @@
 """Blocks run once per incoming path: where a join would lose what the kernel's
 path-by-path verifier keeps, a block is run from each incoming edge's state apart and
-each successor gets the join of the edges that reach it (mixed into the analysis,
-bpfjit.verifier.analysis)."""
+each successor gets the join of the edges that reach it (`_threads`), or from the join
+of each group of edges that agree on what their live registers point to, its edges out
+kept apart (`_partitions`).  Mixed into the analysis (bpfjit.verifier.analysis)."""
 
 from __future__ import annotations
 
 from ..errors import VerifierError
 from ..isa import Kind
-from ..liveness import use_def
-from .domain import MAP_PTR, MIXED, STACK, UNINIT
+from ..liveness import block_live_in, use_def
+from .domain import MAP_OR_NULL, MAP_PTR, MAP_VALUE, MIXED, STACK, UNINIT, Value, join
+from .references import unify_refs
 from .state import State, merge
 from .subprograms import Subprogram
 
 __all__ = ["PerPathRules"]
 
-_THREADED_ALU = 4            # ALU instructions before a threaded conditional jump, at most
+_THREADED_ALU = 4            # ALU instructions and stack loads before a threaded jump, at most
 _THREADED_CALL_PATHS = 4     # at most so many incoming edges run apart for a helper call
+_PARTS = 4                   # groups of incoming edges run apart, at most
+_ALL_REGISTERS = (1 << 11) - 1
+_MAP_VALUES = (MAP_VALUE, MAP_OR_NULL)
+# the states a block runs from apart, and whether each successor gets their join
+Apart = tuple[list[State], bool]
 
 
 class PerPathRules:
     """Mixed into the analysis: which blocks run per incoming path, and running them."""
 
     def _block_edges(self, sub: Subprogram, block: int, st: State,
-                     threaded: list[State] | None) -> list:
+                     apart: "Apart | None") -> list:
         """The edges out of a block run from `st`, the join of its incoming edges; or,
-        given them as `threaded` (the block passed `_threads`), run once per incoming
-        edge, its successors getting the join of the edges that reach them.  That is clang's
-        `err = p + n > end ? -EINVAL : 0; if (err == 0) ... *p`: joined first, the
-        state at the test has lost which paths checked the bound; the kernel's
-        verifier, which follows each path, keeps it."""
-        if threaded is None:
+        given `apart` (`_apart`), run once from each of its states: the incoming edges
+        (the block passed `_threads`), its successors getting the join of the edges that
+        reach them, or the joins of groups of them (`_partitions`), each edge out kept
+        apart.  That is clang's `err = p + n > end ? -EINVAL : 0; if (err == 0) ... *p`:
+        joined first, the state at the test has lost which paths checked the bound; the
+        kernel's verifier, which follows each path, keeps it."""
+        if apart is None:
             return self._run_block(block, st, sub.end)
+        threaded, joined = apart
         reached: dict[int, list[State]] = {}
+        kept: list = []
         for path in threaded:
             try:
                 edges = self._run_block(block, path.copy(), sub.end)
@@ -47,42 +57,110 @@ class PerPathRules:
                 if self.journal is not None:    # the final pass runs it and raises
                     self.journal.dropped = True
                 continue                    # (while fixpoints are computed: its path ends)
+            if not joined:
+                kept += edges
+                continue
             for succ, out in edges:
                 states = reached.setdefault(succ, [])
                 if out is not None:
                     states.append(out)
         if self.checking and self.want_log:
             self.log[block] = st.describe()
+        if not joined:
+            return kept
         return [(succ, merge(states) if states else None) for succ, states in reached.items()]
+
+    def _apart(self, sub: Subprogram, block: int, incoming: list[State]) -> "Apart | None":
+        """How `block` runs from its incoming edges' states: joined (None), once per
+        edge (`_threads`), or once per group of edges (`_partitions`)."""
+        if self._threads(sub, block, incoming):
+            return incoming, True
+        groups = self._partitions(sub, block, incoming)
+        return ([merge(group) for group in groups], False) if groups else None
+
+    def _partitions(self, sub: Subprogram, block: int, incoming: list[State]
+                    ) -> list[list[State]] | None:
+        """Groups of the incoming edges whose joins make no register a pointer on some
+        paths and a number or another pointer on others (or a value of one map or another
+        at one offset or another, `_joined_apart`), where one that the block or a
+        block after it may read would be (`ip` set on the IPv4 path, `ip6` on the IPv6
+        path, each used under its own test of a flag after the paths met: tailscale's
+        STUN responder, calico's `tcp = found ? ... : NULL` kept through a flag); None
+        where there is no such register or more than _PARTS groups.  The kernel's
+        verifier follows each path; the groups, run apart and kept apart on the edges out
+        (their successors group them again), keep what each knows until the paths meet
+        with the register dead or overwritten, or at a loop's head, which joins them."""
+        if len(incoming) < 2 or block in sub.heads or block == sub.first:
+            return None
+        live = self._live_in().get(block, _ALL_REGISTERS)
+        # (references named alike, as the merge names them: one socket on every path)
+        named = unify_refs(incoming)
+        split = []
+        for reg in range(10):
+            if not live >> reg & 1:
+                continue
+            values = [st.regs[reg] for st in named]
+            if any(v.kind == MIXED for v in values):
+                continue
+            joined = values[0]
+            for v in values[1:]:
+                joined = _joined_apart(joined, v)
+                if joined is None:
+                    split.append(reg)
+                    break
+        if not split:
+            return None
+        groups: list[list[State]] = []
+        group_values: list[list[Value]] = []      # each group's join of those registers
+        for st, same in zip(incoming, named):
+            for group, values in zip(groups, group_values):
+                joined = [_joined_apart(v, same.regs[reg]) for v, reg in zip(values, split)]
+                if None not in joined:
+                    group.append(st)
+                    values[:] = joined
+                    break
+            else:
+                groups.append([st])
+                group_values.append([same.regs[reg] for reg in split])
+        return groups if 1 < len(groups) <= _PARTS else None
+
+    def _live_in(self) -> dict[int, int]:
+        """Each block's live-in registers (bpfjit.liveness), found when first wanted."""
+        if self.live_in is None:
+            self.live_in = block_live_in(self.prog)
+        return self.live_in
 
     def _threads(self, sub: Subprogram, block: int, incoming: list[State]) -> bool:
         """Whether `block` is run once per incoming edge (see _block_edges): a
         conditional jump on registers that are constants on some incoming edge, or a
-        few ALU instructions before it (clang -mcpu=v1 zero-extends a flag with `lsh 32;
-        rsh 32` first) that read only registers constant on every incoming edge (so no
-        relation a joined run would keep is lost)."""
+        few ALU instructions and stack loads before it (clang -mcpu=v1 zero-extends a
+        flag with `lsh 32; rsh 32` first; calico ORs `tcp == NULL` into another flag,
+        `r1 = r0 | flag; r1 &= 1`) computing its operands from a register that is a
+        different constant on each incoming edge."""
         if len(incoming) < 2 or block in sub.heads or block == sub.first:
             return False
         if len(incoming) <= _THREADED_CALL_PATHS and self._call_parts_paths(sub, block,
                                                                              incoming):
             return True
-        written: set[int] = set()
+        # the registers, as the block is entered, whose values the jump's operands are
+        # computed from (through a few ALU instructions and loads of stack slots)
+        origin: list[frozenset[int]] = [frozenset((r,)) for r in range(11)]
         pc = block
         for _ in range(_THREADED_ALU + 1):
             insn = self.prog.at(pc)
-            read = {insn.src} if insn.spec.source == "reg" else set()
+            src = origin[insn.src] if insn.spec.source == "reg" else frozenset()
             if insn.kind is Kind.JCOND:
-                read.add(insn.dst)
-                if not written:
-                    return any(all(st.regs[r].is_const for r in read) for st in incoming)
-                return all(st.regs[r].is_const for st in incoming for r in read - written)
-            if insn.kind is not Kind.ALU or insn.spec.width != 64 and insn.spec.op != "mov":
+                deps = origin[insn.dst] | src
+                if pc == block:
+                    return any(all(st.regs[r].is_const for r in deps) for st in incoming)
+                return any(_told_apart(incoming, r) for r in deps)
+            if insn.kind is Kind.LDX and insn.src == 10:
+                origin[insn.dst] = frozenset()      # a slot: no register's value
+            elif insn.kind is Kind.ALU:
+                origin[insn.dst] = src if insn.spec.op in ("mov", "movsx") \
+                    else origin[insn.dst] | src
+            else:
                 return False
-            if insn.spec.op not in ("mov", "movsx"):
-                read.add(insn.dst)
-            if any(not st.regs[r].is_const for st in incoming for r in read - written):
-                return False
-            written.add(insn.dst)
             pc += insn.slots
             if pc in self.leaders or pc >= sub.end:
                 return False
@@ -135,6 +213,25 @@ class PerPathRules:
             if pc in self.leaders:
                 return ()
         return ()
+
+def _joined_apart(a: Value, b: Value) -> Value | None:
+    """The join of two values of a register, or None where it loses what each is: a
+    pointer with a number or another kind of pointer (MIXED), or values of different
+    maps at different offsets (each offset would be taken for either map)."""
+    joined = join(a, b)
+    if joined.kind == MIXED:
+        return None
+    if joined.kind in _MAP_VALUES and a.kind in _MAP_VALUES and b.kind in _MAP_VALUES \
+            and a.maps != b.maps and (a.smin, a.smax) != (b.smin, b.smax):
+        return None
+    return joined
+
+
+def _told_apart(incoming: list[State], reg: int) -> bool:
+    """Register `reg` is a constant on every incoming edge, not the same on all."""
+    values = [st.regs[reg] for st in incoming]
+    return all(v.is_const for v in values) and len({v.umin for v in values}) > 1
+
 
 def _parted(incoming: list[State], reg: int) -> bool:
     """Register `reg` holds values of different kinds (or handles of different maps, or

@@ -1,0 +1,271 @@
+"""Where paths meet: what a join used to lose and the kernel, which follows each path,
+keeps -- found on public programs the kernel loads (2026-12-03).
+
+- tailscale's STUN responder keeps `ip` in one register on the IPv4 path and `ip6` in
+  another on the IPv6 path, each a stale number on the other path, and reads each
+  under its own test of a flag after the paths met: joined, both were "a pointer or a
+  number" (61 of 267 accesses left to run-time checks; strict mode refused it).  A
+  block whose incoming edges would make a live register such a mixture now runs once
+  per group of edges that agree (`PerPathRules._partitions`), and its edges out stay
+  apart until the register is dead or overwritten.
+- calico keeps `tcp == NULL` as a flag, ORs it with another and tests the result
+  (`r1 = r0 | flag; r1 &= 1; if r1 != 0`); the block of that test runs once per
+  incoming edge where the flag is a different constant on each, whatever else the
+  ALU instructions before the jump read (`_threads`).
+- calico's `tcp` pointer, spilled: a map value at an offset on one path, a map value
+  or NULL at that offset on another; joined it was a pointer or a number, now a map
+  value or NULL (`domain._found_or_looked_up`, at any offset).
+- dae's connection state: a pointer 12 bytes into one map's value on one path, 32
+  bytes into another map's on the other; joined, either offset was taken for either
+  map (a union of both maps at offsets 12 to 32) and a read at +8 was left to a
+  run-time check.  Such a register also makes its block run apart.
+- a packet pointer spilled at a different constant offset on each path (tailscale's
+  UDP header, 20 or 40 bytes after the Ethernet header), each checked for 8 bytes:
+  the joined slot keeps `slot - len <= -8`, as a register does (`_bound_packet_pointers`).
+
+Each program is verified (every access proven, strict mode accepts), held to the
+running kernel's verdict where this process may load programs, and run on every
+engine with results worked out by hand.
+"""
+
+from __future__ import annotations
+
+import struct
+
+import pytest
+
+import bpfjit
+from bpfjit.maps import MapSpec, make_map
+from context_oracle import kernel_loads_program
+from skb_programs import asm_program
+
+# r1 = data + 14 (the IPv6 header) where byte 12 is not 0, with r9 byte 13; else
+# r9 = data + 14 (the IPv4 header) and r1 byte 13; the flag at fp-8 says which.
+# After the paths meet: IPv6, the 4 bytes at 22; IPv4, the 2 bytes at 18.
+EITHER_HEADER = """
+    ldxw %r2, [%r1+0]
+    ldxw %r3, [%r1+4]
+    mov %r4, %r2
+    add %r4, 34
+    mov %r0, 0
+    jgt %r4, %r3, out
+    ldxb %r5, [%r2+12]
+    jeq %r5, 0, v4
+    mov %r1, %r2
+    add %r1, 14
+    ldxb %r9, [%r2+13]
+    stdw [%r10-8], 1
+    ja join
+v4:
+    mov %r9, %r2
+    add %r9, 14
+    ldxb %r1, [%r2+13]
+    stdw [%r10-8], 0
+join:
+    ldxdw %r4, [%r10-8]
+    jeq %r4, 0, other
+    ldxw %r0, [%r1+8]
+    exit
+other:
+    ldxh %r0, [%r9+4]
+out:
+    exit
+"""
+
+# r4 = the entry of an array of 4 at rx_queue_index (NULL: none), the flag r2 = (r4 ==
+# 0), r6 = bit 4 of the queue (another flag); r3 = r6 | r2, tested at bit 0; then the 8
+# bytes of the entry, or 1
+FLAG_ORED = """
+    ldxw %r6, [%r1+16]
+    stxw [%r10-4], %r6
+    rsh32 %r6, 4
+    and32 %r6, 1
+    mov %r2, %r10
+    add %r2, -4
+    lddw %r1, map_by_fd(0)
+    call 1
+    mov %r4, %r0
+    mov %r0, 1
+    mov32 %r2, 1
+    jeq %r4, 0, test
+    mov32 %r2, 0
+test:
+    mov32 %r3, %r6
+    or32 %r3, %r2
+    and32 %r3, 1
+    jne32 %r3, 0, out
+    ldxdw %r0, [%r4+0]
+out:
+    exit
+"""
+
+# r6 = &value[16] of entry 1; where rx_queue_index is 1 it is kept, where 2 it is kept
+# too but meets NULL (any other queue) first; spilled at fp-16, reloaded after the
+# paths meet and tested: the 8 bytes at value + 16, or 1 for NULL
+FIELD_OR_NULL = """
+    ldxw %r7, [%r1+16]
+    stw [%r10-4], 1
+    mov %r2, %r10
+    add %r2, -4
+    lddw %r1, map_by_fd(0)
+    call 1
+    jeq %r0, 0, none
+    add %r0, 16
+    stxdw [%r10-16], %r0
+    jeq %r7, 1, kept
+    jeq %r7, 2, joined
+    stdw [%r10-16], 0
+joined:
+    mov %r0, 0
+kept:
+    call 8
+    ldxdw %r1, [%r10-16]
+    mov %r0, 1
+    jeq %r1, 0, none
+    ldxdw %r0, [%r1+0]
+none:
+    exit
+"""
+
+# r6 = 12 bytes into entry 0 of `short` (28-byte values) where rx_queue_index is not 0,
+# else 32 bytes into entry 0 of `long` (48-byte values); then the 8 bytes at r6 + 8
+TWO_MAPS = """
+    ldxw %r7, [%r1+16]
+    stw [%r10-4], 0
+    mov %r2, %r10
+    add %r2, -4
+    jeq %r7, 0, long
+    lddw %r1, map_by_fd(0)
+    call 1
+    jeq %r0, 0, none
+    mov %r6, %r0
+    add %r6, 12
+    ja join
+long:
+    lddw %r1, map_by_fd(1)
+    call 1
+    jeq %r0, 0, none
+    mov %r6, %r0
+    add %r6, 32
+join:
+    ldxdw %r0, [%r6+8]
+    exit
+none:
+    mov %r0, 0
+    exit
+"""
+
+# p = data + 34 (IPv4: byte 12 is 8) or data + 54, each checked for 8 bytes and
+# spilled from a register of its own; after the paths meet a helper call clobbers
+# r1-r5 and p, reloaded, gives its 2 bytes at +4 (a UDP header's length)
+SPILLED_HEADER = """
+    ldxw %r2, [%r1+0]
+    ldxw %r3, [%r1+4]
+    mov %r4, %r2
+    add %r4, 14
+    mov %r0, 0
+    jgt %r4, %r3, out
+    ldxb %r5, [%r2+12]
+    jne %r5, 8, v6
+    mov %r4, %r2
+    add %r4, 34
+    mov %r5, %r4
+    add %r5, 8
+    jgt %r5, %r3, out
+    stxdw [%r10-8], %r4
+    ja join
+v6:
+    mov %r6, %r2
+    add %r6, 54
+    mov %r5, %r6
+    add %r5, 8
+    jgt %r5, %r3, out
+    stxdw [%r10-8], %r6
+join:
+    call 8
+    ldxdw %r1, [%r10-8]
+    ldxh %r0, [%r1+4]
+out:
+    exit
+"""
+
+
+def array(entries: dict[int, bytes]):
+    table = make_map(MapSpec("values", 2, 4, 24, 4))
+    for key, value in entries.items():
+        table[struct.pack("<I", key)] = value
+    return table
+
+
+def program(name: str, entries: dict[int, bytes] | None = None) -> bpfjit.Program:
+    maps = [array(entries or {})] if name in ("FLAG_ORED", "FIELD_OR_NULL") else []
+    if name == "TWO_MAPS":
+        maps = [make_map(MapSpec(f"{length}", 2, 4, size, 1))
+                for length, size in (("short", 28), ("long", 48))]
+        maps[0][0] = bytes(range(28))
+        maps[1][0] = bytes(range(100, 148))
+    return asm_program(globals()[name], maps=maps)
+
+
+CASES = ["EITHER_HEADER", "FLAG_ORED", "FIELD_OR_NULL", "TWO_MAPS", "SPILLED_HEADER"]
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_every_access_is_proven_and_strict_mode_accepts(name):
+    prog = program(name)
+    for mode in ("checked", "strict"):
+        verified = bpfjit.verify(prog, mode=mode, helpers=bpfjit.helper_ids(prog),
+                                 cache=False)
+        assert set(verified.proven) == set(verified.accesses)
+    assert kernel_loads_program(prog, "xdp") in (True, None)
+
+
+def frame(byte12: int, byte13: int = 0x5A, length: int = 64) -> bytes:
+    data = bytearray(range(length))
+    data[12], data[13] = byte12, byte13
+    return bytes(data)
+
+
+@pytest.mark.parametrize("packet, result", [
+    (frame(0x86), int.from_bytes(bytes(range(22, 26)), "little")),   # ip6: 4 bytes at 22
+    (frame(0), int.from_bytes(bytes(range(18, 20)), "little")),      # ip: 2 bytes at 18
+    (frame(0x86, length=33), 0),                                     # too short
+])
+def test_the_either_header_program_reads_the_header_of_its_path(engine, packet, result):
+    run = bpfjit.compile(program("EITHER_HEADER"), engine)
+    assert run(bpfjit.XdpContext(packet)) == result
+
+
+@pytest.mark.parametrize("queue, result", [(2, 0x0102030405060708), (5, 1), (18, 1)])
+def test_the_flag_ored_program_reads_only_an_entry_it_found(engine, queue, result):
+    # queues 5 and 18 are outside the array of 4 (18 also sets the other flag)
+    entries = {2: struct.pack("<Q", 0x0102030405060708) + bytes(16)}
+    run = bpfjit.compile(program("FLAG_ORED", entries), engine)
+    assert run(bpfjit.XdpContext(bytes(20), rx_queue_index=queue)) == result
+
+
+@pytest.mark.parametrize("queue, result", [(1, 0x1122334455667788),
+                                           (2, 0x1122334455667788), (3, 1)])
+def test_the_field_or_null_program_reads_the_field_or_says_null(engine, queue, result):
+    value = bytes(16) + struct.pack("<Q", 0x1122334455667788)
+    run = bpfjit.compile(program("FIELD_OR_NULL", {1: value}), engine)
+    assert run(bpfjit.XdpContext(bytes(20), rx_queue_index=queue)) == result
+
+
+@pytest.mark.parametrize("queue, result", [
+    (1, int.from_bytes(bytes(range(20, 28)), "little")),         # short: bytes 20-27
+    (0, int.from_bytes(bytes(range(140, 148)), "little")),       # long: bytes 40-47
+])
+def test_the_two_maps_program_reads_its_maps_value(engine, queue, result):
+    run = bpfjit.compile(program("TWO_MAPS"), engine)
+    assert run(bpfjit.XdpContext(bytes(20), rx_queue_index=queue)) == result
+
+
+@pytest.mark.parametrize("packet, result", [
+    (frame(8, length=42), int.from_bytes(bytes(range(38, 40)), "little")),
+    (frame(0x86, length=62), int.from_bytes(bytes(range(58, 60)), "little")),
+    (frame(0x86, length=61), 0),
+])
+def test_the_spilled_header_program_reads_its_paths_header(engine, packet, result):
+    run = bpfjit.compile(program("SPILLED_HEADER"), engine)
+    assert run(bpfjit.XdpContext(packet)) == result
