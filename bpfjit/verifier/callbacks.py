@@ -42,6 +42,7 @@ class CallbackRules:
         """bpf_loop (or for_each_map_elem) at `pc`: the edge to the next instruction with
         the state after any number of trips, or [] while the callback has not returned
         yet."""
+        self._remnants_stay(pc, st, "the callback")
         if self.prog.at(pc).imm == FOR_EACH_MAP_ELEM:
             return self._for_each_call(pc, st)
         nr, fn, ctx, flags = (self._read(st, reg, pc) for reg in (1, 2, 3, 4))

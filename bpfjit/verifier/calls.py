@@ -253,6 +253,11 @@ class CallRules:
         if arg.frame < 0:
             return
         lo_size, hi_size = self._argument_sizes(kind, handle, size, STACK_SIZE)
+        if arg.frame == 0 and kind not in _OUT_ARGS \
+                and st.remnants & frame_bits(arg.smin, arg.smax + hi_size):
+            self.fail(pc, f"strict mode: {name} reads part of a spilled pointer that a "
+                          f"narrower store wrote over the rest of, which would make an "
+                          f"address a number (the kernel refuses such leaks)")
         slots = pointer_slots(st, arg.frame, arg.smin, arg.smax + hi_size)
         if not slots:
             return
@@ -342,6 +347,7 @@ class CallRules:
         self._stack_written(st, arg.frame, arg.smin, arg.smax + reach)  # spills it hits go
         if arg.frame == 0 and arg.smin == arg.smax:
             st.written |= frame_bits(arg.smin, arg.smin + size.umin)
+            st.remnants &= ~frame_bits(arg.smin, arg.smin + size.umin)
 
     def _helper_result(self, pc: int, helper: int, result, handle: Value | None,
                        st: State) -> Value:

@@ -68,7 +68,8 @@ class JoinRules:
                        widen_zone(self.zone, new.zone, new.implied, [self.lower, new.lower]),
                        min(self.min_len, new.min_len), joined_lock([self, new]),
                        self.refs | new.refs, self.zeros & new.zeros,
-                       {off: n for off, n in narrow.items() if off in spills})
+                       {off: n for off, n in narrow.items() if off in spills},
+                       self.remnants | new.remnants)
         for off in differ:
             result.zone.forget(slot_var(off))
         if not related:
@@ -477,12 +478,13 @@ def merge(states: list[State], discover: bool = False) -> State:
         written |= st.written
         min_len = min(min_len, st.min_len)
     spills = {off: v for off, v in spills.items() if v.kind != UNINIT}
-    zeros = first.zeros
+    zeros, remnants = first.zeros, first.remnants
     for st in states[1:]:
         zeros &= st.zeros
+        remnants |= st.remnants
     result = type(first)(regs, spills, written, None, min_len, joined_lock(states),
                    frozenset().union(*(st.refs for st in states)), zeros,
-                   {off: n for off, n in narrow.items() if off in spills})
+                   {off: n for off, n in narrow.items() if off in spills}, remnants)
     result.zone = join_zones([st.zone for st in states], [st.implied for st in states],
                                 result.implied, [st.lower for st in states])
     for off in differ:          # (the slot's variable is its low bytes now)

@@ -68,6 +68,7 @@ class LocalCallRules:
         False while the callee has not returned on any path yet (nothing follows)."""
         target = pc + 1 + insn.imm
         self._no_socket_arguments(pc, st)
+        self._remnants_stay(pc, st, "the call")
         self._records_to_callee(st)
         summary = self._call_subprogram(target, None if self.checking
                                         else self._callee_entry(st), pc)

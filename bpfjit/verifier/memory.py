@@ -157,20 +157,49 @@ class MemoryRules:
     def _pointer_bytes(self, pc: int, insn, st: State, depth: int, lo: int, hi: int,
                        size: int) -> None:
         """Strict mode: an access to the stack reads a spilled pointer whole or not at
-        all, and a store replaces one whole or not at all: a part of it, read, left
-        behind, or changed by an atomic, is a number made of an address."""
+        all, and never the bytes of one that a narrower store left (`State.remnants`):
+        a part of it read, or changed by an atomic, is a number made of an address.  A
+        store at a constant offset of the current frame may leave part of one behind, as
+        the kernel lets a privileged program do: those bytes are remnants until written
+        over; elsewhere a store replaces a pointer whole or not at all."""
+        store = insn.kind in (Kind.ST, Kind.STX)
+        if depth == 0 and not store and st.remnants & frame_bits(lo, hi + size):
+            self.fail(pc, f"strict mode: reads part of a spilled pointer that a narrower "
+                          f"store wrote over the rest of (in r10{lo:+d} to "
+                          f"r10{hi + size:+d}), whose bytes would become a number (the "
+                          f"kernel refuses such leaks)")
         slots = pointer_slots(st, depth, lo, hi + size)
         if not slots:
             return
         whole = lo == hi and size == 8 and slots == [outer_slot(depth, lo)]
         if whole and insn.kind is not Kind.ATOMIC:
             return
+        if store and depth == 0 and lo == hi:
+            left = 0
+            for key in slots:
+                left |= frame_bits(key, key + 8)
+            st.remnants |= left & ~frame_bits(lo, lo + size)
+            return
         at = slots[0] + depth * STACK_SIZE
         what = "an atomic on a spilled pointer" if insn.kind is Kind.ATOMIC else \
-            "a store that leaves part of a spilled pointer" if insn.kind in (Kind.ST, Kind.STX) \
+            "a store that leaves part of a spilled pointer" if store \
             else "reads part of a spilled pointer"
         self.fail(pc, f"strict mode: {what} (at r10{at:+d}{f' in caller {depth}' if depth else ''})"
                       f", whose bytes would become a number (the kernel refuses such leaks)")
+
+    def _remnants_stay(self, pc: int, st: State, what: str) -> None:
+        """Strict mode: a call that is given a pointer into the current frame (a local
+        call, a callback's context) while part of a spilled pointer is left in it: the
+        callee could read those bytes, which its own state does not mark; refused."""
+        if self.mode != "strict" or not st.remnants:
+            return
+        for reg in range(1, 6):
+            v = st.regs[reg]
+            if v.kind == STACK and v.frame == 0:
+                self.fail(pc, f"strict mode: {what} is given a pointer into the frame "
+                              f"(r{reg}) while part of a spilled pointer that a narrower "
+                              f"store wrote over is left in it, whose bytes would become a "
+                              f"number if read (the kernel refuses such leaks)")
 
     def _note_access(self, pc: int, base: Value, ok: bool, lo: int, hi: int,
                      size: int) -> None:
@@ -325,6 +354,7 @@ class MemoryRules:
             # a spill only inside the frame: a store outside it traps, and its slot's zone
             # variable (slot_var) would not be one
             if ok and lo == hi:
+                st.remnants &= ~touched         # (only bytes surely written over)
                 self._spill(insn, st, lo, size, value)
                 stored = const(insn.imm) if kind is Kind.ST else value
                 if kind is not Kind.ATOMIC and stored is not None and stored.is_const \

@@ -36,12 +36,12 @@ class State(JoinRules):
     """Registers, the current frame's stack and relations known at one program point."""
 
     __slots__ = ("regs", "spills", "written", "zone", "min_len", "lock", "refs", "zeros",
-                 "narrow")
+                 "narrow", "remnants")
 
     def __init__(self, regs: list[Value], spills: dict[int, Value] | None = None,
                  written: int = 0, zone: Zone | None = None, min_len: int = 0,
                  lock: tuple | None = None, refs: frozenset[int] = frozenset(),
-                 zeros: int = 0, narrow: dict[int, int] | None = None):
+                 zeros: int = 0, narrow: dict[int, int] | None = None, remnants: int = 0):
         self.regs = regs
         self.spills = {} if spills is None else spills   # spilled slots by offset
         # the spills of fewer than 8 bytes (a number in the slot's low bytes, as the
@@ -60,17 +60,23 @@ class State(JoinRules):
         # 0 (a store of a zero register or immediate, as the kernel's STACK_ZERO): a load
         # of such bytes alone is 0
         self.zeros = zeros
+        # bit i: on some path byte r10-512+i of the current frame holds part of a spilled
+        # pointer that a narrower store wrote over the rest of (strict mode: reading it
+        # would make an address a number; kept as the kernel keeps such bytes, STACK_MISC)
+        self.remnants = remnants
 
     def copy(self) -> "State":
         return State(list(self.regs), dict(self.spills), self.written, self.zone.copy(),
-                     self.min_len, self.lock, self.refs, self.zeros, dict(self.narrow))
+                     self.min_len, self.lock, self.refs, self.zeros, dict(self.narrow),
+                     self.remnants)
 
     def __eq__(self, other: object) -> bool:
         return (isinstance(other, State) and self.regs == other.regs
                 and self.spills == other.spills and self.written == other.written
                 and self.min_len == other.min_len and self.lock == other.lock
                 and self.refs == other.refs and self.zeros == other.zeros
-                and self.narrow == other.narrow and self.zone == other.zone)
+                and self.narrow == other.narrow and self.remnants == other.remnants
+                and self.zone == other.zone)
 
     # ---- references (sockets, ring buffer records) -------------------------------------------------------------
 
