@@ -230,7 +230,7 @@ def frame(byte12: int, byte13: int = 0x5A, length: int = 64) -> bytes:
     (frame(0x86), int.from_bytes(bytes(range(22, 26)), "little")),   # ip6: 4 bytes at 22
     (frame(0), int.from_bytes(bytes(range(18, 20)), "little")),      # ip: 2 bytes at 18
     (frame(0x86, length=33), 0),                                     # too short
-])
+], ids=["ipv6", "ipv4", "short"])
 def test_the_either_header_program_reads_the_header_of_its_path(engine, packet, result):
     run = bpfjit.compile(program("EITHER_HEADER"), engine)
     assert run(bpfjit.XdpContext(packet)) == result
@@ -265,7 +265,7 @@ def test_the_two_maps_program_reads_its_maps_value(engine, queue, result):
     (frame(8, length=42), int.from_bytes(bytes(range(38, 40)), "little")),
     (frame(0x86, length=62), int.from_bytes(bytes(range(58, 60)), "little")),
     (frame(0x86, length=61), 0),
-])
+], ids=["ipv4", "ipv6", "short"])
 def test_the_spilled_header_program_reads_its_paths_header(engine, packet, result):
     run = bpfjit.compile(program("SPILLED_HEADER"), engine)
     assert run(bpfjit.XdpContext(packet)) == result
