@@ -269,3 +269,11 @@ def test_the_two_maps_program_reads_its_maps_value(engine, queue, result):
 def test_the_spilled_header_program_reads_its_paths_header(engine, packet, result):
     run = bpfjit.compile(program("SPILLED_HEADER"), engine)
     assert run(bpfjit.XdpContext(packet)) == result
+
+
+def test_the_log_shows_the_paths_kept_apart():
+    # the block after the paths meet (pc 17: the flag's reload) runs once per group
+    log = bpfjit.verify(program("EITHER_HEADER"), cache=False, log=True).log
+    line = next(line for line in log if line.startswith("17: "))
+    assert "r1=packet|number" in line and "r9=packet|number" in line     # the join
+    assert line.endswith("(run once per group of paths kept apart: 2)")

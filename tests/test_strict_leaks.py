@@ -341,3 +341,12 @@ THREADED_LEAK = """
 def test_a_path_refused_while_the_fixpoint_runs_is_refused_at_the_end(log):
     with pytest.raises(bpfjit.VerifierError, match="pc 4: strict mode: compares a pointer"):
         verify(bpfjit.assemble(THREADED_LEAK), mode="strict", log=log, cache=False)
+
+
+def test_the_log_shows_what_is_left_of_a_pointer():
+    # the pointer spilled at fp-8 (8 bytes), its low 4 written over: fp-4 to fp-1 are left
+    log = verify(bpfjit.assemble("stxdw [%r10-8], %r1\nmov %r5, 5\nstxw [%r10-8], %r5\n"
+                                 "ldxw %r0, [%r10-8]\nexit"),
+                 mode="strict", cache=False, log=True).log
+    assert "part of a pointer" not in log[2]
+    assert log[3].endswith("part of a pointer at r10-4..r10-1")

@@ -65,7 +65,11 @@ class PerPathRules:
                 if out is not None:
                     states.append(out)
         if self.checking and self.want_log:
-            self.log[block] = st.describe()
+            # the join of the paths, and how they ran (the block's later lines show the
+            # last path's or group's state)
+            self.log[block] = st.describe() + (
+                f" (run once per incoming edge: {len(threaded)})" if joined else
+                f" (run once per group of paths kept apart: {len(threaded)})")
         if not joined:
             return kept
         return [(succ, merge(states) if states else None) for succ, states in reached.items()]
