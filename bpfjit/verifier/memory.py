@@ -91,22 +91,22 @@ class MemoryRules:
             # checked mode checks it at run time, as any access it cannot prove
             self.fail(pc, f"strict mode: r{base_reg} is a packet pointer or NULL: compare it "
                           f"with 0 before using it")
-        found = base if base.kind == MAP_OR_NULL else None
-        if found is not None:
+        untested = base.kind == MAP_OR_NULL
+        if untested:
             # a map value or NULL used untested: the kernel refuses it (strict mode, above);
             # checked mode checks it at run time, where NULL lies in no region -- its own
-            # NULL test may be one the verifier cannot follow (a flag, a join)
-            base = Value(MAP_VALUE, 0, 0, base.smin, base.smax, base.frame, base.maps,
-                         ref=base.ref)
+            # NULL test may be one the verifier cannot follow (a flag, a join) -- so past
+            # it the value is not NULL, as its test would make it
+            self._null_check(st, base_reg, base, False)
+            base = st.regs[base_reg]
         lo, hi = base.smin + off, base.smax + off
         ok = not packet_only and self._in_bounds(st, base_reg, base, off, size)
         if base.kind == MAP_VALUE:
             self._map_value_rules(pc, base_reg, base, off, size, ok, writes)
         elif base.kind == MAP_KEY:
             self._map_key_rules(pc, base_reg, base, off, size, ok, writes)
-        if found is not None:
-            ok = False
-            self._null_check(st, base_reg, found, False)    # past the check: not NULL
+        if untested:
+            ok = False                  # (checked at run time)
         if self.mode == "strict" and base.kind == STACK and base.frame >= 0:
             self._pointer_bytes(pc, insn, st, base.frame, lo, hi, size)
         self._fact(self._note_access, pc, base, ok, lo, hi, size)

@@ -21,8 +21,9 @@ _THREADED_CALL_PATHS = 4     # at most so many incoming edges run apart for a he
 _PARTS = 4                   # groups of incoming edges run apart, at most
 _ALL_REGISTERS = (1 << 11) - 1
 _MAP_VALUES = (MAP_VALUE, MAP_OR_NULL)
-# the states a block runs from apart, and whether each successor gets their join
-Apart = tuple[list[State], bool]
+# the groups of incoming edges a block runs from apart (joined when it runs), and
+# whether each successor gets the join of their edges out
+Apart = tuple[list[list[State]], bool]
 
 
 class PerPathRules:
@@ -31,15 +32,16 @@ class PerPathRules:
     def _block_edges(self, sub: Subprogram, block: int, st: State,
                      apart: "Apart | None") -> list:
         """The edges out of a block run from `st`, the join of its incoming edges; or,
-        given `apart` (`_apart`), run once from each of its states: the incoming edges
-        (the block passed `_threads`), its successors getting the join of the edges that
-        reach them, or the joins of groups of them (`_partitions`), each edge out kept
-        apart.  That is clang's `err = p + n > end ? -EINVAL : 0; if (err == 0) ... *p`:
+        given `apart` (`_apart`), run once from the join of each of its groups of incoming
+        edges: one edge a group (the block passed `_threads`), its successors getting the
+        join of the edges that reach them, or the groups of `_partitions`, each edge out
+        kept apart.  That is clang's `err = p + n > end ? -EINVAL : 0; if (err == 0) ... *p`:
         joined first, the state at the test has lost which paths checked the bound; the
         kernel's verifier, which follows each path, keeps it."""
         if apart is None:
             return self._run_block(block, st, sub.end)
-        threaded, joined = apart
+        groups, joined = apart
+        threaded = [group[0] if len(group) == 1 else merge(group) for group in groups]
         reached: dict[int, list[State]] = {}
         kept: list = []
         for path in threaded:
@@ -76,11 +78,16 @@ class PerPathRules:
 
     def _apart(self, sub: Subprogram, block: int, incoming: list[State]) -> "Apart | None":
         """How `block` runs from its incoming edges' states: joined (None), once per
-        edge (`_threads`), or once per group of edges (`_partitions`)."""
+        edge (`_threads`), or once per group of edges (`_partitions`); the groups are
+        joined when the block runs (not when the final pass replays its journal).  Never
+        at a loop's head (which joins every edge, so that fixpoints converge) or a
+        subprogram's first block."""
+        if len(incoming) < 2 or block in sub.heads or block == sub.first:
+            return None
         if self._threads(sub, block, incoming):
-            return incoming, True
+            return [[st] for st in incoming], True
         groups = self._partitions(sub, block, incoming)
-        return ([merge(group) for group in groups], False) if groups else None
+        return (groups, False) if groups else None
 
     def _partitions(self, sub: Subprogram, block: int, incoming: list[State]
                     ) -> list[list[State]] | None:
@@ -94,8 +101,6 @@ class PerPathRules:
         verifier follows each path; the groups, run apart and kept apart on the edges out
         (their successors group them again), keep what each knows until the paths meet
         with the register dead or overwritten, or at a loop's head, which joins them."""
-        if len(incoming) < 2 or block in sub.heads or block == sub.first:
-            return None
         live = self._live_in().get(block, _ALL_REGISTERS)
         # (references named alike, as the merge names them: one socket on every path)
         named = unify_refs(incoming)
@@ -141,8 +146,6 @@ class PerPathRules:
         flag with `lsh 32; rsh 32` first; calico ORs `tcp == NULL` into another flag,
         `r1 = r0 | flag; r1 &= 1`) computing its operands from a register that is a
         different constant on each incoming edge."""
-        if len(incoming) < 2 or block in sub.heads or block == sub.first:
-            return False
         if len(incoming) <= _THREADED_CALL_PATHS and self._call_parts_paths(sub, block,
                                                                              incoming):
             return True
