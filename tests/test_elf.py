@@ -161,6 +161,28 @@ def test_rodata_cannot_be_written_by_the_program():
         bpfjit.compile(bpfjit.Program(writer.insns, env=prog.env), "interp")
 
 
+
+def test_rodata_cannot_be_written_by_a_helper():
+    # bpf_strtoul (106) writes its result through r4: into .rodata the kernel refuses it
+    # ("write into map forbidden"), since the verifier reads .rodata as constants
+    prog = load("globals")
+    rodata = prog.maps.list.index(prog.maps[".rodata"])
+    text = f"""stb [%r10-8], 0x35
+    stb [%r10-7], 0
+    mov %r1, %r10
+    add %r1, -8
+    mov %r2, 2
+    mov %r3, 0
+    lddw %r4, map_val_by_fd({rodata}, 0)
+    call 106
+    mov %r0, 0
+    exit"""
+    writer = bpfjit.assemble(text)
+    with pytest.raises(bpfjit.VerifierError,
+                       match="pc 8: strtoul writes through r4 into map '.rodata', which is "
+                             "read-only"):
+        bpfjit.compile(bpfjit.Program(writer.insns, env=prog.env), "interp")
+
 # ---- bpf-to-bpf calls -------------------------------------------------------------------------
 
 def mix(x, y):

@@ -137,6 +137,8 @@ class CallRules:
                                                  else None, 1 << 32)[1]
                     self._touches_fields(pc, arg, arg.smin, arg.smax + reach,
                                          f"{name}'s r{reg}")
+                    if kind in _OUT_ARGS:
+                        self._writable_value(pc, name, reg, arg)
                 if arg.kind == STACK:
                     self._fact(self._note_stack_reach, -arg.smin)
                     if self.mode == "strict":
@@ -168,6 +170,15 @@ class CallRules:
         if released:
             st.release(released)
         return result
+
+    def _writable_value(self, pc: int, name: str, reg: int, arg: Value) -> None:
+        """A helper writes where r{reg} points: not into a read-only map (.rodata), whose
+        loads the verifier reads as constants (the kernel: "write into map forbidden")."""
+        for i in map_indices(arg.maps):
+            if self.maps[i].read_only:
+                self.fail(pc, f"{name} writes through r{reg} into map {self.maps[i].name!r}, "
+                              f"which is read-only (the kernel refuses it: \"write into map "
+                              f"forbidden\")")
 
     def _key_argument(self, pc: int, name: str, reg: int, kind: str, arg: Value,
                       handle: Value | None, st: State) -> None:
