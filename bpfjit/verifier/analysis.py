@@ -115,6 +115,8 @@ class Analysis(AluRules, MemoryRules, BranchRules, CallRules, LocalCallRules, Ca
         # bpf_timer_set_callback pc, the callback's pc, the timer's map (verifier.timers)
         self.timer_callbacks: set[tuple[int, int, int]] = set()
         self.constant_maps: set[int] = set()       # read-only data whose values it used
+        # (map, lo, hi, size, signed) -> (least, greatest) value a .rodata table holds
+        self._table_extents: dict[tuple, tuple[int, int]] = {}
         self.ctx_accesses: dict[int, tuple[int, int]] = {}   # pc -> rewritten (offset, size):
         #                                                   context loads and stores
         self.reached: set[int] = set()

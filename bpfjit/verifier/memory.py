@@ -21,7 +21,7 @@ from .domain import (ADDRESSES, ANY_CALLER, CTX, CTX_OR_NULL, FUNC, MAP_KEY, MAP
                      MAP_PTR_OR_NULL, MAP_VALUE,
                      MAX_LEN, MEM, MEM_OR_NULL, MIXED, NUMERIC, PACKET_OR_NUMBER,
                      S64_MAX, S64_MIN, SCALAR, SOCK_COMMON_OR_NULL, SOCKET, SOCKET_OR_NULL,
-                     SOCKETS, STACK, Value,
+                     SOCKETS, STACK, U64, Value,
                      const, low_bytes,
                      map_indices, pointer, scalar)
 from .state import FULL_FRAME, LEN, META, State, frame_bits, outer_slot, slot_depth, slot_var
@@ -36,6 +36,18 @@ _READ_ONLY_PACKET = frozenset(("cgroup_skb",))
 # a context's `sk` field kinds (bpfjit.context.base.Field) and what a load of it gives
 _SOCKET_FIELDS = {"socket": SOCKET, "socket_or_null": SOCKET_OR_NULL,
                   "sock_common_or_null": SOCK_COMMON_OR_NULL}
+# the widest range of offsets into read-only data whose values a load's range is taken
+# from (a 4 KB table; wider ones give the load's whole range, as the kernel does)
+_TABLE_SPAN = 4096
+
+
+def _table_extent(data: bytes, size: int, signed: bool) -> tuple[int, int]:
+    """The least and greatest `size`-byte little-endian number at any offset of `data`."""
+    if size == 1 and not signed:
+        return min(data), max(data)
+    values = [int.from_bytes(data[i:i + size], "little", signed=signed)
+              for i in range(len(data) - size + 1)]
+    return min(values), max(values)
 
 
 def pointer_slots(st: State, depth: int, lo: int, end: int) -> list[int]:
@@ -115,8 +127,8 @@ class MemoryRules:
             loaded = self._own_frame(pc, insn, st, lo, hi, size, ok, writes, value)
         elif base.kind == STACK:
             loaded = self._caller_frame(insn, st, base.frame, lo, hi, size, ok, value)
-        elif base.kind == MAP_VALUE and ok and lo == hi and not writes:
-            loaded = self._constant_data(insn, st, base, lo, size)
+        elif base.kind == MAP_VALUE and ok and not writes:
+            loaded = self._constant_data(insn, st, base, lo, hi, size)
         elif writes and base.kind not in (MEM, MAP_VALUE):
             # a pointer the verifier lost track of may point into any live frame
             self._forget_frame(st)
@@ -278,21 +290,33 @@ class MemoryRules:
             return lo >= 0 and hi + size <= self._key_size(v)
         return False
 
-    def _constant_data(self, insn, st: State, base: Value, offset: int, size: int):
-        """A load from read-only global data (.rodata) at a constant offset: the value
-        itself, as the kernel reads a frozen map; the map is frozen once verified
-        (bpfjit.maps: Python may set it before, not after)."""
+    def _constant_data(self, insn, st: State, base: Value, lo: int, hi: int, size: int):
+        """A load from read-only global data (.rodata): at a constant offset the value
+        itself, as the kernel reads a frozen map; at offsets in [lo, hi] (a lookup table
+        indexed by a bounded number) the least and greatest value the table holds there,
+        which the kernel does not follow.  The map is frozen once verified (bpfjit.maps:
+        Python may set it before, not after)."""
         maps = map_indices(base.maps)
-        if len(maps) != 1 or insn.kind is Kind.ATOMIC:
+        if len(maps) != 1 or insn.kind is Kind.ATOMIC or hi - lo > _TABLE_SPAN:
             return None
         the_map = self.maps[maps[0]]
         if not the_map.spec.read_only or the_map.spec.initial is None:
             return None
-        raw = int.from_bytes(bytes(the_map.arena[offset:offset + size]), "little")
-        if insn.kind is Kind.LDSX and raw >> (8 * size - 1):
-            raw -= 1 << (8 * size)
+        signed = insn.kind is Kind.LDSX
+        key = (maps[0], lo, hi, size, signed)
+        extent = self._table_extents.get(key)
+        if extent is None:
+            extent = self._table_extents[key] = _table_extent(
+                bytes(the_map.arena[lo:hi + size]), size, signed)
         self.constant_maps.add(maps[0])
-        st.forget_register(insn.dst, const(raw & ((1 << 64) - 1)))
+        least, most = extent
+        if least == most:
+            loaded = const(least & U64)
+        elif signed:
+            loaded = scalar(smin=least, smax=most)
+        else:
+            loaded = scalar(least, most)
+        st.forget_register(insn.dst, loaded)
         return st.regs[insn.dst]
 
     def _value_size(self, v: Value) -> int:
