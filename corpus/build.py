@@ -132,6 +132,60 @@ def _base64(rng: random.Random, n: int) -> bytes:
     return base64.b64encode(_words(rng, n))
 
 
+def _utf8_text(rng: random.Random, n: int) -> bytes:
+    """About `n` bytes of valid UTF-8: ASCII words mixed with two-, three- and four-byte
+    code points."""
+    out = []
+    size = 0
+    while size < n:
+        kind = rng.random()
+        if kind < 0.6:
+            piece = rng.choice(["the ", "data ", "x=1; ", "caf\u00e9 ", "\n"])
+        elif kind < 0.8:
+            piece = chr(rng.randrange(0x80, 0x800))
+        elif kind < 0.95:
+            piece = chr(rng.choice([rng.randrange(0x800, 0xd800), rng.randrange(0xe000, 0x10000)]))
+        else:
+            piece = chr(rng.randrange(0x10000, 0x110000))
+        data = piece.encode()
+        out.append(data)
+        size += len(data)
+    return b"".join(out)
+
+
+def _gamma_codes(rng: random.Random, count: int) -> bytes:
+    """`count` Elias-gamma codes of values from 1 to 2^20, packed most-significant bit
+    first; the last byte is padded with ones so that no spurious zero run ends it."""
+    bits = []
+    for _ in range(count):
+        value = rng.choice([1, 2, 3, rng.randrange(1, 300), rng.randrange(1, 1 << 20)])
+        width = value.bit_length()
+        bits += [0] * (width - 1) + [int(b) for b in format(value, "b")]
+    bits += [1] * (-len(bits) % 8)
+    return bytes(int("".join(map(str, bits[i:i + 8])), 2) for i in range(0, len(bits), 8))
+
+
+def _keys_with_repeats(rng: random.Random, count: int) -> bytes:
+    """`count` little-endian 4-byte keys, a third of them repeats of earlier ones."""
+    keys = []
+    for _ in range(count):
+        if keys and rng.random() < 0.33:
+            keys.append(rng.choice(keys))
+        else:
+            keys.append(rng.getrandbits(32))
+    return b"".join(k.to_bytes(4, "little") for k in keys)
+
+
+def _samples(rng: random.Random, count: int) -> bytes:
+    """`count` signed 16-bit samples: a sine-like wave with noise, clipped at both ends."""
+    import math
+    out = bytearray()
+    for i in range(count):
+        v = int(40000 * math.sin(i / 7.0)) + rng.randrange(-3000, 3000)
+        out += max(-32768, min(32767, v)).to_bytes(2, "little", signed=True)
+    return bytes(out)
+
+
 def inputs(name: str) -> list[bytes]:
     """Four inputs for a program: degenerate, typical, an edge case and a large one."""
     rng = random.Random(name)
@@ -176,6 +230,17 @@ def inputs(name: str) -> list[bytes]:
     if name == "rle":
         return [b"", bytes([2]) + b"abc" + bytes([253]) + b"z", bytes([120]) + b"short",
                 _packbits(rng, 3000)]
+    if name == "utf8":
+        return [b"", "na\u00efve \u2713 \U0001f600".encode(), b"ok\xe2\x82 cut",
+                _utf8_text(rng, 3000)]
+    if name == "bits":
+        return [b"", bytes([0b10100110, 0b01000000]), b"\x00\x00\x00\x00\x00\x00\x00\x01\xff",
+                _gamma_codes(rng, 600)]
+    if name == "probe":
+        return [b"", _keys_with_repeats(rng, 10), _keys_with_repeats(rng, 200),
+                _keys_with_repeats(rng, 50) * 20]
+    if name == "smooth":
+        return [b"", b"\x00\x80\xff\x7f\x01", _samples(rng, 100), _samples(rng, 2000)]
     raise SystemExit(f"no inputs for corpus program {name!r}")
 
 
