@@ -186,6 +186,30 @@ def _samples(rng: random.Random, count: int) -> bytes:
     return bytes(out)
 
 
+def _lz_stream(rng: random.Random, steps: int) -> bytes:
+    """An LZ77 stream for corpus/plain/lz.c: literal runs and back-references whose
+    distance lies within what was written (the decoder stops at the 256-byte window)."""
+    out = bytearray()
+    written = 0
+    for _ in range(steps):
+        if written < 4 or rng.random() < 0.4:
+            run = rng.randrange(1, 17)
+            out += bytes([run - 1]) + _words(rng, run)
+            written += run
+        else:
+            length = rng.randrange(3, 35)
+            dist = rng.randrange(1, min(written, 1023) + 1)
+            out += bytes([0x80 | (dist >> 8) << 5 | (length - 3), dist & 0xFF])
+            written += length
+    return bytes(out)
+
+
+def _life_grid(rng: random.Random, width: int, height: int) -> bytes:
+    """A Life grid for corpus/plain/grid.c: width, height, then a byte a cell, a third
+    of them alive."""
+    return bytes([width, height]) + bytes(rng.random() < 0.33 for _ in range(width * height))
+
+
 def inputs(name: str) -> list[bytes]:
     """Four inputs for a program: degenerate, typical, an edge case and a large one."""
     rng = random.Random(name)
@@ -241,6 +265,15 @@ def inputs(name: str) -> list[bytes]:
                 _keys_with_repeats(rng, 50) * 20]
     if name == "smooth":
         return [b"", b"\x00\x80\xff\x7f\x01", _samples(rng, 100), _samples(rng, 2000)]
+    if name == "lz":
+        return [b"", bytes([2]) + b"abc" + bytes([0x80, 3]), bytes([0x81, 1]) + b"x",
+                _lz_stream(rng, 30)]
+    if name == "grid":
+        blinker = bytes([5, 5]) + bytes(7) + b"\x01\x00\x00\x00\x00\x01" + bytes(4) + \
+            b"\x01" + bytes(7)
+        return [b"\x03", blinker, bytes([4, 200]) + bytes(10), _life_grid(rng, 40, 30)]
+    if name == "csort":
+        return [b"", b"zyxwvu", bytes(range(255, 0, -2)), _words(rng, 300)]
     raise SystemExit(f"no inputs for corpus program {name!r}")
 
 
