@@ -123,6 +123,22 @@ def _sum_floor(zone, dst: int, src: int, offsets: list | None = None) -> int | N
     return max(found) if found else None
 
 
+def _sum_ceiling(zone, dst: int, src: int) -> int | None:
+    """Before `dst += src`: the most the sum can be, from a ceiling y + z <= f with
+    dst <= y + e and src <= z + d in the zone (y, z may be dst, src themselves): f + e + d
+    (a copy's `n + k` with k < run and n + run <= 256); None if none."""
+    if not zone.ceilings or src == dst:
+        return None
+    found = None
+    for (u, v), f in zone.ceilings.items():
+        for y, z in ((u, v), (v, u)):
+            e = 0 if y == dst else zone.bound(dst, y)
+            d = 0 if z == src else zone.bound(src, z)
+            if e is not None and d is not None and (found is None or f + e + d < found):
+                found = f + e + d
+    return found
+
+
 def _keeps(old: Value, imm: int, width: int) -> bool:
     """Whether `and` with the immediate `imm` leaves every value `old` may hold as it is:
     a mask of low bits (sign-extended to 64 bits, or cut to 32) covering old's range (a
@@ -325,6 +341,7 @@ class AluRules:
             offsets = zone.offsets(dst) if summed else []
             partner = next(((y, d) for y, d in offsets if y != src_reg), None)
             floor = _sum_floor(zone, dst, src_reg, offsets) if summed else None
+            ceiling = _sum_ceiling(zone, dst, src_reg) if summed else None
             st.regs[dst] = result
             zone.shift(dst, lo, hi)
             if summed:
@@ -336,6 +353,8 @@ class AluRules:
                 _apply_remaining(zone, dst, src_reg, facts)
             if floor is not None:
                 st.clamp(dst, floor, None)
+            if ceiling is not None:
+                st.clamp(dst, None, ceiling)
             self._tighten_from_zone(st, dst)
             return
         st.regs[dst] = result

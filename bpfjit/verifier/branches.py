@@ -23,7 +23,7 @@ from .domain import (BIG, M32, MEM, MEM_OR_NULL, MIXED, NULLABLE, S64_MAX, SCALA
                      pointer, same_region, scalar)
 from .guards import len_floor, sides
 from .state import LEN, State, slot_var
-from .zone import MIRROR
+from .zone import MAX_RELATION, MIRROR
 
 __all__ = ["BranchRules", "NEGATE"]
 
@@ -317,9 +317,27 @@ class BranchRules:
                         return False
         for reg in (a_reg, b_reg):
             fact = zone.plus.get(reg) if reg is not None and zone.plus else None
-            if fact is not None and (low := st.lower(reg)) is not None:
-                # reg == a + b + k, at least low: a + b >= low - k, once reg is reused
-                zone.learn_floor(fact[0], fact[1], low - fact[2])
+            if fact is not None:
+                # reg == a + b + k, at least low: a + b >= low - k, once reg is reused;
+                # at most high: a + b <= high - k
+                if (low := st.lower(reg)) is not None:
+                    zone.learn_floor(fact[0], fact[1], low - fact[2])
+                if (high := st.upper(reg)) is not None and high < MAX_RELATION:
+                    # and of every y == a - d, z == b - e: which of them counts down in
+                    # a loop, the sum's own partner or a copy, is the loop's to say
+                    a, b, k = fact
+                    for y, d in [(a, 0)] + zone.offsets(a):
+                        for z, e in [(b, 0)] + zone.offsets(b):
+                            if y != z:
+                                zone.learn_ceiling(y, z, high - k - d - e)
+                # against len, as a sum's (above): a + b + k <= len + up bounds b against
+                # len - a, and a against len - b (`i + 1 + run <= len`, then a copy of
+                # run bytes from i + 1 as run counts down)
+                up = st.len_bound(reg)
+                if up is not None and up < MAX_RELATION:
+                    for x, y in ((fact[0], fact[1]), (fact[1], fact[0])):
+                        if x != LEN and y != LEN and not zone.add(y, MIRROR + x, up - fact[2]):
+                            return False
                 if not st.apply_floors():
                     return False
         if zone.wraps:

@@ -65,7 +65,9 @@ class JoinRules:
         if related:
             _follow_counters(regs, self, new)
         result = type(self)(regs, spills, self.written | new.written,
-                       widen_zone(self.zone, new.zone, new.implied, [self.lower, new.lower]),
+                       widen_zone(self.zone, new.zone, new.implied, [self.lower, new.lower],
+                                  [self.upper, new.upper], self.implied if related else None,
+                                  (around.zone, around.upper) if around is not None else None),
                        min(self.min_len, new.min_len), joined_lock([self, new]),
                        self.refs | new.refs, self.zeros & new.zeros,
                        {off: n for off, n in narrow.items() if off in spills},
@@ -486,7 +488,8 @@ def merge(states: list[State], discover: bool = False) -> State:
                    frozenset().union(*(st.refs for st in states)), zeros,
                    {off: n for off, n in narrow.items() if off in spills}, remnants)
     result.zone = join_zones([st.zone for st in states], [st.implied for st in states],
-                                result.implied, [st.lower for st in states])
+                                result.implied, [st.lower for st in states],
+                                [st.upper for st in states])
     for off in differ:          # (the slot's variable is its low bytes now)
         result.zone.forget(slot_var(off))
     result._settle_join(states, discover)

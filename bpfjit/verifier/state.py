@@ -293,16 +293,22 @@ class State(JoinRules):
                     self.clamp(y, lo_x - c, None)
         if self.zone.affine:            # a bound the zone gave (a widened counter's,
             self._apply_affine()        # from its exit test) reaches its partners
-        if self.zone.floors:
+        if self.zone.floors or self.zone.ceilings:
             self.apply_floors()
 
     def apply_floors(self) -> bool:
         """Narrow intervals through the floors a + b >= c: a >= c - max(b) (a widened
-        descending counter's lower bound); False if one becomes empty."""
+        descending counter's lower bound), and the ceilings a + b <= c: a <= c - min(b)
+        (a count up while what is left counts down); False if one becomes empty."""
         for (a, b), c in list(self.zone.floors.items()):
             for x, y in ((a, b), (b, a)):
                 hi = self.upper(y)
                 if hi is not None and not self.clamp(x, c - hi, None):
+                    return False
+        for (a, b), c in list(self.zone.ceilings.items()):
+            for x, y in ((a, b), (b, a)):
+                lo = self.lower(y)
+                if lo is not None and not self.clamp(x, None, c - lo):
                     return False
         return True
 
@@ -471,6 +477,8 @@ class State(JoinRules):
                          f"{a}*{_name(y, names)}<=len")
         for (a, b), c in sorted(self.zone.floors.items()):
             parts.append(f"{_name(a, names)}+{_name(b, names)}>={c}")
+        for (a, b), c in sorted(self.zone.ceilings.items()):
+            parts.append(f"{_name(a, names)}+{_name(b, names)}<={c}")
         for x, (y, k) in sorted(self.zone.wraps.items()):
             parts.append(f"{_name(x, names)}=({_name(y, names)}{k:+d})%2^32")
         for x, (a, b, k) in sorted(self.zone.plus.items()):

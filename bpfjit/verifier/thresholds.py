@@ -25,17 +25,21 @@ def thresholds(prog: Program, pcs=None, known: dict[int, int] | None = None
     (clang's -mcpu=v1 `r2 = 23` before a loop tested by `jgt r2, r5`) is compared with
     those constants, or with the constant `known` gives it (a loop's invariant
     register, constant at its head).  A copy masked to its low bits (`r3 = r1 &
-    0xffff`, a u16 counter in a 64-bit register) is still the copy."""
+    0xffff`, a u16 counter in a 64-bit register) is still the copy.  A sum of registers
+    compared with a constant (`n + run <= 256`, `mov r8, r0; add r8, r3; jgt r8, 256`)
+    gives that constant to each of them."""
     found: list[set[int]] = [{0} for _ in range(11)]
     constants = _register_constants(prog)
     if known:
         constants.update((r, (c,)) for r, c in known.items())
     # register -> (the register it copies, plus what): within a run of instructions
     copied: dict[int, tuple[int, int]] = {}
+    addends: dict[int, tuple[int, ...]] = {}     # register -> registers it is a sum of
     last = None
     for pc, insn in (prog if pcs is None else ((pc, prog.at(pc)) for pc in pcs)):
         if last is not None and pc != last:
             copied.clear()          # another block: its copies are not this one's
+            addends.clear()
         last = pc + insn.slots
         if insn.kind is Kind.JCOND and insn.spec.source == "reg":
             for reg, other in ((insn.dst, insn.src), (insn.src, insn.dst)):
@@ -52,11 +56,17 @@ def thresholds(prog: Program, pcs=None, known: dict[int, int] | None = None
             source, plus = copied.get(insn.dst, (None, 0))
             if source is not None and -(1 << 31) <= c <= 0xFFFFFFFF:
                 found[source].update((c - plus - 1, c - plus, c - plus + 1))
+            if 0 <= c <= 0xFFFFFFFF:
+                for reg in addends.get(insn.dst, ()):
+                    found[reg].update((c - 1, c, c + 1))
         written = use_def(insn)[1]
         if insn.kind is Kind.ALU and insn.spec.width == 64 and insn.spec.source == "reg" \
                 and insn.spec.op == "mov" and insn.src != insn.dst:
             copied = {r: (src, k) for r, (src, k) in copied.items() if r != insn.dst}
             copied[insn.dst] = (insn.src, 0)
+            addends = {r: a for r, a in addends.items() if r != insn.dst and insn.dst not in a}
+            if insn.src in addends:
+                addends[insn.dst] = addends[insn.src]
         elif insn.kind is Kind.ALU and insn.spec.source == "imm" and insn.imm == 32 \
                 and insn.spec.width == 64 and insn.spec.op in ("lsh", "rsh", "arsh") \
                 and insn.dst in copied:
@@ -72,10 +82,17 @@ def thresholds(prog: Program, pcs=None, known: dict[int, int] | None = None
             source, plus = copied[insn.dst]
             copied[insn.dst] = (source, plus + (insn.imm if insn.spec.op == "add"
                                                 else -insn.imm))
+        elif insn.kind is Kind.ALU and insn.spec.source == "reg" and insn.spec.width == 64 \
+                and insn.spec.op == "add" and insn.dst in copied and insn.src != insn.dst:
+            # a sum: its own copy no longer, but each addend's bound below the sum's
+            source = copied.pop(insn.dst)[0]
+            addends[insn.dst] = addends.get(insn.dst, (source,)) + (insn.src,)
+            copied = {r: ks for r, ks in copied.items() if ks[0] != insn.dst}
         elif written:
             # a copy whose source changes afterwards still bounds the value the source
             # had, which is what a loop head widens: only the copy's own write ends it
             copied = {r: ks for r, ks in copied.items() if not written >> r & 1}
+            addends = {r: a for r, a in addends.items() if not written >> r & 1}
     return tuple(tuple(sorted(f)) for f in found)
 
 

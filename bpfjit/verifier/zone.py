@@ -24,10 +24,12 @@ pairs of variables that move in lockstep with different strides: clang's loops c
 exit test.  They are found where two paths meet with different constants (the entry
 and the first way round a loop) and kept while both variables only move by constants.
 
-Sums are out of a zone's reach, but one kind is kept beside it: a floor a + b >= c.
-clang turns `for (i = n - 4; i >= 0; i--) p[i]` into a base b = n - 4 and a counter
-a = 0, -1, -2, ... tested as `b + a + 1 > 0` in a register of its own; the floor is
-what that test says once the register is reused, and what bounds `p + b + a` below.
+Sums are out of a zone's reach, but two kinds are kept beside it: a floor a + b >= c
+and a ceiling a + b <= c.  clang turns `for (i = n - 4; i >= 0; i--) p[i]` into a base
+b = n - 4 and a counter a = 0, -1, -2, ... tested as `b + a + 1 > 0` in a register of its
+own; the floor is what that test says once the register is reused, and what bounds
+`p + b + a` below.  A copy of `run` bytes after `n + run <= 256` counts n up and run
+down: the ceiling n + run <= 256 holds on every trip and bounds n while run >= 1.
 """
 
 from __future__ import annotations
@@ -57,7 +59,7 @@ class Zone:
     """Closed difference constraints; `out[x][y] = c` means x - y <= c."""
 
     __slots__ = ("guards", "out", "owned", "affine", "quot", "sums", "mirrored", "shifted", "scaled",
-                 "halves", "floors", "plus", "wraps", "ifset", "lenfloors")
+                 "halves", "floors", "ceilings", "plus", "wraps", "ifset", "lenfloors")
 
     def __init__(self, out: dict | None = None, affine: dict | None = None,
                  quot: dict | None = None, sums: dict | None = None,
@@ -65,7 +67,8 @@ class Zone:
                  scaled: dict | None = None, halves: dict | None = None,
                  floors: dict | None = None, plus: dict | None = None,
                  wraps: dict | None = None, guards: dict | None = None,
-                 ifset: dict | None = None, lenfloors: dict | None = None):
+                 ifset: dict | None = None, lenfloors: dict | None = None,
+                 ceilings: dict | None = None):
         self.out: dict[int, dict[int, int]] = {} if out is None else out
         self.owned: set[int] = set()          # rows this zone may change in place
         # (x, y) -> (a, b): x == a * y + b
@@ -91,6 +94,8 @@ class Zone:
         self.halves: dict[int, tuple[int, int, int]] = {} if halves is None else halves
         # (a, b) -> c, a < b: a + b >= c (see the module docstring)
         self.floors: dict[tuple[int, int], int] = {} if floors is None else floors
+        # (a, b) -> c, a < b: a + b <= c
+        self.ceilings: dict[tuple[int, int], int] = {} if ceilings is None else ceilings
         # x -> (a, b, k): x == a + b + k, for what a branch on x says of a + b
         self.plus: dict[int, tuple[int, int, int]] = {} if plus is None else plus
         # x -> (y, k): x == (y + k) mod 2^32, a 32-bit add that may have wrapped (clang's
@@ -124,14 +129,16 @@ class Zone:
                     dict(self.wraps) if self.wraps else None,
                     dict(self.guards) if self.guards else None,
                     dict(self.ifset) if self.ifset else None,
-                    dict(self.lenfloors) if self.lenfloors else None)
+                    dict(self.lenfloors) if self.lenfloors else None,
+                    dict(self.ceilings) if self.ceilings else None)
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Zone) and self.out == other.out \
             and self.affine == other.affine and self.quot == other.quot \
             and self.sums == other.sums and self.shifted == other.shifted \
             and self.scaled == other.scaled and self.halves == other.halves \
-            and self.floors == other.floors and self.plus == other.plus \
+            and self.floors == other.floors and self.ceilings == other.ceilings \
+            and self.plus == other.plus \
             and self.wraps == other.wraps and self.guards == other.guards \
             and self.ifset == other.ifset and self.lenfloors == other.lenfloors
 
@@ -166,6 +173,17 @@ class Zone:
         old = self.floors.get(key)
         if old is None or c > old:
             self.floors[key] = c
+
+    def ceiling(self, a: int, b: int) -> Bound:
+        """The least c known with a + b <= c, or None."""
+        return self.ceilings.get((a, b) if a < b else (b, a)) if self.ceilings else None
+
+    def learn_ceiling(self, a: int, b: int, c: int) -> None:
+        """Learn a + b <= c (a and b distinct variables below the mirrors)."""
+        key = (a, b) if a < b else (b, a)
+        old = self.ceilings.get(key)
+        if old is None or c < old:
+            self.ceilings[key] = c
 
     def offsets(self, x: int) -> list[tuple[int, int]]:
         """(y, d) for every variable y known to hold exactly x - d (x == y + d)."""
@@ -210,8 +228,8 @@ class Zone:
                 self.lenfloors.pop(x, None)
         if self.sums:
             self._forget_sums(x)
-        if self.floors:
-            self._forget_floors(x)
+        if self.floors or self.ceilings:
+            self._forget_sum_bounds(x)
         if self.plus:
             for key in [k for k, (a, b, _) in self.plus.items() if x in (k, a, b)]:
                 del self.plus[key]
@@ -250,19 +268,22 @@ class Zone:
         for key in [k for k, (y, _) in self.wraps.items() if x in (k, y)]:
             del self.wraps[key]
 
-    def _forget_floors(self, x: int) -> None:
-        """Drop x's floors, each passed on to a variable that still holds x + d: clang
-        reuses a loop's base register at its exit while a slot keeps the value."""
-        doomed = [k for k in self.floors if x in k]
-        if not doomed:
-            return
-        heirs = self.offsets(x)
-        for key in doomed:
-            f = self.floors.pop(key)
-            z = key[1] if key[0] == x else key[0]
-            for y, d in heirs:          # x + z >= f, x == y + d: y + z >= f - d
-                if y != z:
-                    self.learn_floor(y, z, f - d)
+    def _forget_sum_bounds(self, x: int) -> None:
+        """Drop x's floors and ceilings, each passed on to a variable that still holds
+        x + d: clang reuses a loop's base register at its exit while a slot keeps the
+        value."""
+        heirs = None
+        for table, learn in ((self.floors, self.learn_floor),
+                             (self.ceilings, self.learn_ceiling)):
+            doomed = [k for k in table if x in k]
+            if doomed and heirs is None:
+                heirs = self.offsets(x)
+            for key in doomed:
+                f = table.pop(key)
+                z = key[1] if key[0] == x else key[0]
+                for y, d in heirs:      # x + z >= f (<= f), x == y + d: y + z >= f - d
+                    if y != z:
+                        learn(y, z, f - d)
 
     def assign(self, x: int, y: int, c: int = 0) -> None:
         """x := y + c (x and y distinct); x's mirror becomes y's mirror - c."""
@@ -297,12 +318,14 @@ class Zone:
             copy_guards(self.guards, x, y, c)
         if self.lenfloors and y in self.lenfloors:
             self.lenfloors[x] = moved_floors(self.lenfloors[y], c)
-        if self.floors:                   # x == y + c: y + z >= f gives x + z >= f + c
-            for (u, v), f in list(self.floors.items()):
+        for table, learn in ((self.floors, self.learn_floor),
+                             (self.ceilings, self.learn_ceiling)):
+            # x == y + c: y + z >= f (<= f) gives x + z >= f + c (<= f + c)
+            for (u, v), f in list(table.items()) if table else ():
                 if y in (u, v):
                     z = v if u == y else u
                     if z != x:
-                        self.learn_floor(x, z, f + c)
+                        learn(x, z, f + c)
         if self.plus and y in self.plus and x not in self.plus[y][:2]:
             a, b, k = self.plus[y]
             self.plus[x] = (a, b, k + c)
@@ -341,6 +364,12 @@ class Zone:
                     del self.floors[key]
                 else:
                     self.floors[key] += lo
+        if self.ceilings:                 # x + z <= f, x moved by at most hi
+            for key in [k for k in self.ceilings if x in k]:
+                if hi is None:
+                    del self.ceilings[key]
+                else:
+                    self.ceilings[key] += hi
         if self.wraps:
             self._forget_wraps(x)
         if self.plus:
@@ -450,7 +479,7 @@ class Zone:
         doomed = {x for x in self.out if not keep(x)}
         for row in self.out.values():
             doomed.update(y for y in row if not keep(y))
-        for pair in list(self.floors) + [(k,) + ab[:2] for k, ab in self.plus.items()] \
+        for pair in list(self.floors) + list(self.ceilings) + [(k,) + ab[:2] for k, ab in self.plus.items()] \
                 + [(k, y) for k, (y, _) in self.wraps.items()] + list(self.guards):
             doomed.update(v for v in pair if not keep(v))
         if self.ifset:              # (bounds against len: gone with len)
@@ -494,6 +523,8 @@ class Zone:
                   if None not in (new(x), new(a), new(b))}
         floors = {(min(na, nb), max(na, nb)): c for (a, b), c in self.floors.items()
                   if (na := new(a)) is not None and (nb := new(b)) is not None}
+        ceilings = {(min(na, nb), max(na, nb)): c for (a, b), c in self.ceilings.items()
+                    if (na := new(a)) is not None and (nb := new(b)) is not None}
         plus = {new(x): (new(a), new(b), k) for x, (a, b, k) in self.plus.items()
                 if None not in (new(x), new(a), new(b))}
         wraps = {new(x): (new(y), k) for x, (y, k) in self.wraps.items()
@@ -508,7 +539,7 @@ class Zone:
         return Zone(out, affine or None, quot or None, sums or None, mirrored or None,
                     shifted or None, scaled or None, halves or None, floors or None,
                     plus or None, wraps or None, guards or None, ifset or None,
-                    lenfloors or None)
+                    lenfloors or None, ceilings or None)
 
     # ---- affine equalities -------------------------------------------------------------------
 

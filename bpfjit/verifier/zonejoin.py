@@ -1,24 +1,25 @@
 """Where paths meet, for zones (bpfjit.verifier.zone): the constraints every path
 satisfies (`join_zones`), and the widening of an older zone by a newer one at a loop
-head (`widen_zone`), with the side tables every path holds alike and the floors joined
-apart."""
+head (`widen_zone`), with the side tables every path holds alike and the floors and
+ceilings joined apart."""
 
 from __future__ import annotations
 
 from typing import Callable
 
-from .zone import MAX_RELATION, Bound, Zone
+from .zone import MAX_RELATION, MIRROR, Bound, Zone
 
 __all__ = ["join_zones", "widen_zone"]
 
-# the side tables a join keeps where every path holds the same entry (all but `floors`,
-# which are joined apart: the least over the paths)
+# the side tables a join keeps where every path holds the same entry (all but `floors`
+# and `ceilings`, which are joined apart: the least floor, the greatest ceiling)
 _AGREED = ("affine", "quot", "sums", "shifted", "scaled", "halves", "plus", "wraps")
 
 
 def join_zones(zones: list[Zone], implied: list[Callable[[int, int], Bound]],
                implied_result: Callable[[int, int], Bound],
-               lowers: list[Callable[[int], Bound]] | None = None) -> Zone:
+               lowers: list[Callable[[int], Bound]] | None = None,
+               uppers: list[Callable[[int], Bound]] | None = None) -> Zone:
     """The constraints that hold on every path.  A pair constrained on some paths
     only is bounded on the others by their intervals (`implied[i](x, y)`: the bound
     on x - y that path i's intervals give, or None); a result no better than what
@@ -43,19 +44,33 @@ def join_zones(zones: list[Zone], implied: list[Callable[[int, int], Bound]],
             if c is None or c >= MAX_RELATION:
                 continue
             free = implied_result(x, y)
-            if free is not None and free <= c:
+            if free is not None and free <= c and c not in (-1, 0):
+                # (x <= y and x < y stay: a counter below its limit, implied by the
+                # intervals only while the counter is small; widen_zone keeps them)
                 continue
             out.setdefault(x, {})[y] = c
-    floors = None
+    floors = ceilings = None
     if lowers is not None and any(z.floors for z in zones):
-        floors = _joined_floors(zones, lowers, widening=False)
-    return _merged(zones, out, set().union(*(z.mirrored for z in zones)), floors)
+        floors = _joined_sums(zones, "floors", lowers, widening=False)
+    if uppers is not None and any(z.ceilings for z in zones):
+        ceilings = _joined_sums(zones, "ceilings", uppers, widening=False)
+    return _merged(zones, out, set().union(*(z.mirrored for z in zones)), floors, ceilings)
 
 
 def widen_zone(old: Zone, new: Zone, implied_new: Callable[[int, int], Bound],
-               lowers: list[Callable[[int], Bound]] | None = None) -> Zone:
+               lowers: list[Callable[[int], Bound]] | None = None,
+               uppers: list[Callable[[int], Bound]] | None = None,
+               implied_old: Callable[[int, int], Bound] | None = None,
+               around: tuple[Zone, Callable[[int], Bound]] | None = None) -> Zone:
     """Constraints of `old` (the older state's) that still hold in `new`; the others
-    are dropped, never loosened step by step, so that loops converge."""
+    are dropped, never loosened step by step, so that loops converge.  Given
+    `implied_old` (old's intervals' bound on x - y), a constraint x <= y or x <= y - 1
+    that `new` holds and old's intervals imply is kept too: a counter's `k < n`, which
+    the zone learns only once k is no longer one constant (the first way round), when
+    its range is about to be widened.  A ceiling a + b <= c that grew is joined where
+    what comes round the loop (`around`: its zone, its upper bounds) is within the old
+    one: the loop is entered with more (an inner loop, as its outer loop moves on), and
+    the outer loop's head bounds that; a ceiling that grows on the way round goes."""
     out: dict[int, dict[int, int]] = {}
     for x, row in old.out.items():
         for y, c in row.items():
@@ -64,16 +79,26 @@ def widen_zone(old: Zone, new: Zone, implied_new: Callable[[int, int], Bound],
                 b = implied_new(x, y)
             if b is not None and b <= c:
                 out.setdefault(x, {})[y] = c
-    floors = None
+    if implied_old is not None:
+        for x, row in new.out.items():
+            for y, b in row.items():
+                if b in (-1, 0) and old.bound(x, y) is None and x < MIRROR and y < MIRROR:
+                    i = implied_old(x, y)
+                    if i is not None and i <= b:
+                        out.setdefault(x, {})[y] = b
+    floors = ceilings = None
     if lowers is not None and (old.floors or new.floors):
-        floors = _joined_floors([old, new], lowers, widening=True)
-    return _merged([old, new], out, old.mirrored | new.mirrored, floors)
+        floors = _joined_sums([old, new], "floors", lowers, widening=True)
+    if uppers is not None and (old.ceilings or new.ceilings):
+        ceilings = _joined_sums([old, new], "ceilings", uppers, widening=True, around=around)
+    return _merged([old, new], out, old.mirrored | new.mirrored, floors, ceilings)
 
 
-def _merged(zones: list[Zone], out: dict, mirrored: set, floors: dict | None) -> Zone:
+def _merged(zones: list[Zone], out: dict, mirrored: set, floors: dict | None,
+            ceilings: dict | None) -> Zone:
     """The zone of a join or widening: the differences `out`, every side table's
-    entries all `zones` hold alike, and the floors joined apart."""
-    zone = Zone(out, mirrored=mirrored or None, floors=floors)
+    entries all `zones` hold alike, and the floors and ceilings joined apart."""
+    zone = Zone(out, mirrored=mirrored or None, floors=floors, ceilings=ceilings)
     for name in _AGREED:
         agreed = _agreed([getattr(z, name) for z in zones])
         if agreed:
@@ -81,31 +106,56 @@ def _merged(zones: list[Zone], out: dict, mirrored: set, floors: dict | None) ->
     return zone
 
 
-def _joined_floors(zones: list[Zone], lowers: list[Callable[[int], Bound]],
-                   widening: bool) -> dict | None:
-    """The floors a + b >= c that hold on every path: a path without one has its
-    intervals' (the least a plus the least b).  Widening (zones = old, new) keeps the
-    old floor only where the new one is no lower: a floor still moving is dropped."""
+def _joined_sums(zones: list[Zone], name: str, bounds: list[Callable[[int], Bound]],
+                 widening: bool, around: tuple[Zone, Callable[[int], Bound]] | None = None
+                 ) -> dict | None:
+    """The floors a + b >= c (`name` "floors", `bounds` the paths' lower bounds) or the
+    ceilings a + b <= c ("ceilings", upper bounds) that hold on every path: a path
+    without one has its intervals' (the least a plus the least b, or the greatest).
+    Widening (zones = old, new) keeps the old one only where the new one is no looser:
+    one still moving is dropped."""
+    looser = min if name == "floors" else max
     out = {}
-    for pair in set().union(*(z.floors for z in zones)):
+    # widening adds nothing the old zone lacked (one held on alternate rounds would
+    # come and go for ever); a join takes what any path has, the others' intervals
+    # bounding it
+    pairs = getattr(zones[0], name) if widening and name == "ceilings" \
+        else set().union(*(getattr(z, name) for z in zones))
+    for pair in pairs:
         c = None
-        for zone, lower in zip(zones, lowers):
-            f = zone.floors.get(pair)
+        for zone, bound in zip(zones, bounds):
+            f = getattr(zone, name).get(pair)
             if f is None:
-                la, lb = lower(pair[0]), lower(pair[1])
+                la, lb = bound(pair[0]), bound(pair[1])
                 if la is None or lb is None:
                     break
                 f = la + lb
             if c is None:
                 c = f
-            elif widening and f < c:
-                break
+            elif widening and looser(f, c) != c:
+                if around is None or name != "ceilings" or not _within(around, pair, c):
+                    break
+                c = f
             elif not widening:
-                c = min(c, f)
+                c = looser(c, f)
         else:
             if c is not None:
                 out[pair] = c
     return out or None
+
+
+def _within(around: tuple[Zone, Callable[[int], Bound]], pair: tuple[int, int],
+            c: int) -> bool:
+    """Whether what comes round the loop keeps a + b <= c (its ceiling, else its
+    intervals)."""
+    zone, upper = around
+    f = zone.ceilings.get(pair) if zone.ceilings else None
+    if f is None:
+        ua, ub = upper(pair[0]), upper(pair[1])
+        if ua is None or ub is None:
+            return False
+        f = ua + ub
+    return f <= c
 
 
 def _agreed(facts: list[dict]) -> dict | None:
