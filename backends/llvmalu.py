@@ -4,12 +4,16 @@ backends.llvm's per-subprogram lowering."""
 
 from __future__ import annotations
 
+from bpfjit.blinding import needs_blinding
 from bpfjit.context import legacy_headers
 from bpfjit.semantics import SKF_LL_OFF, SKF_NET_OFF, legacy_packet_offset
 
 from . import irtext as ir
 
 from .llvmtypes import I8, I32, I64, INT, SHIFT_OPS, SIMPLE_OPS, const
+from .x86alu import magic_divisor
+
+I128 = ir.IntType(128)
 
 __all__ = ["AluLowering"]
 
@@ -70,9 +74,30 @@ class AluLowering:
             r = y
         elif op == "movsx":
             r = b.sext(b.trunc(y, INT[insn.off]), ty)
+        elif op in ("div", "mod") and spec.source == "imm" and self.m.blind \
+                and needs_blinding(insn.imm, 64) \
+                and (divisor := insn.imm & ((1 << spec.width) - 1)) >= 2:
+            r = self._divide_by_constant(op == "mod", x, divisor, ty)
         else:
             r = self._divide(op, x, y, ty)
         self.set(insn.dst, self.widen(r) if spec.width == 32 else r)
+
+    def _divide_by_constant(self, modulo: bool, x, divisor: int, ty):
+        """Unsigned x / divisor or x % divisor for a divisor (>= 2) that blinding hides
+        from LLVM, which would otherwise divide at run time (`udiv` by an opaque value: a
+        DIV, 20-40 cycles): the multiply by its rounded reciprocal that LLVM makes of an
+        open constant (backends.x86alu.magic_divisor), the reciprocal and the divisor
+        blinded alike.  A 32-bit dividend is taken zero-extended."""
+        b = self.b
+        magic, shift = magic_divisor(divisor)
+        wide = x if ty.width == 64 else b.zext(x, I64)
+        product = b.mul(b.zext(wide, I128), b.zext(self.imm(magic), I128))
+        t = b.trunc(b.lshr(product, const(I128, 64)), I64)         # (x * m) >> 64
+        q = b.add(t, b.lshr(b.sub(wide, t), const(I64, 1)))
+        if shift:
+            q = b.lshr(q, const(I64, shift))
+        r = b.sub(wide, b.mul(q, self.imm(divisor))) if modulo else q
+        return r if ty.width == 64 else b.trunc(r, I32)
 
     def _divide(self, op: str, x, y, ty):
         """div/mod/sdiv/smod without ever executing a faulting division."""
