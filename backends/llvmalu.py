@@ -11,7 +11,7 @@ from bpfjit.semantics import SKF_LL_OFF, SKF_NET_OFF, legacy_packet_offset
 from . import irtext as ir
 
 from .llvmtypes import I8, I32, I64, INT, SHIFT_OPS, SIMPLE_OPS, const
-from .x86alu import magic_divisor
+from .reciprocals import magic_divisor, magic_divisor32
 
 I128 = ir.IntType(128)
 
@@ -85,17 +85,26 @@ class AluLowering:
     def _divide_by_constant(self, modulo: bool, x, divisor: int, ty):
         """Unsigned x / divisor or x % divisor for a divisor (>= 2) that blinding hides
         from LLVM, which would otherwise divide at run time (`udiv` by an opaque value: a
-        DIV, 20-40 cycles): the multiply by its rounded reciprocal that LLVM makes of an
-        open constant (backends.x86alu.magic_divisor), the reciprocal and the divisor
-        blinded alike.  A 32-bit dividend is taken zero-extended."""
+        DIV): the multiplies by a rounded reciprocal that LLVM makes of an open constant
+        (backends.reciprocals), reciprocals and divisor blinded alike.  A dividend below
+        2**32 (a 32-bit operation's, or a 64-bit one's where it is) takes one multiply
+        and a shift where the divisor has a 32-bit reciprocal; others the 64-bit
+        sequence, with its add."""
         b = self.b
-        magic, shift = magic_divisor(divisor)
         wide = x if ty.width == 64 else b.zext(x, I64)
-        product = b.mul(b.zext(wide, I128), b.zext(self.imm(magic), I128))
-        t = b.trunc(b.lshr(product, const(I128, 64)), I64)         # (x * m) >> 64
-        q = b.add(t, b.lshr(b.sub(wide, t), const(I64, 1)))
-        if shift:
-            q = b.lshr(q, const(I64, shift))
+        short = magic_divisor32(divisor)
+        q = None
+        if short is not None:                  # exact for every dividend below 2**32
+            q = b.lshr(b.mul(wide, self.imm(short[0])), const(I64, short[1]))
+        if ty.width == 64 or q is None:
+            magic, shift = magic_divisor(divisor)
+            product = b.mul(b.zext(wide, I128), b.zext(self.imm(magic), I128))
+            t = b.trunc(b.lshr(product, const(I128, 64)), I64)     # (x * m) >> 64
+            long = b.add(t, b.lshr(b.sub(wide, t), const(I64, 1)))
+            if shift:
+                long = b.lshr(long, const(I64, shift))
+            q = long if q is None else \
+                b.select(b.icmp_unsigned("<", wide, const(I64, 1 << 32)), q, long)
         r = b.sub(wide, b.mul(q, self.imm(divisor))) if modulo else q
         return r if ty.width == 64 else b.trunc(r, I32)
 

@@ -283,6 +283,34 @@ def _reciprocal_rounded_down() -> None:
     x86alu.magic_divisor = rounded_down
 
 
+def _reciprocal32_rounded_down() -> None:
+    """peachpy's division of a value below 2**32 by a constant multiplies by the
+    divisor's 32-bit reciprocal rounded down: the divisor itself divides to 0."""
+    from bpfjit.backends import x86alu
+    exact = x86alu.magic_divisor32
+
+    def rounded_down(divisor: int) -> tuple[int, int] | None:
+        found = exact(divisor)
+        return None if found is None else (found[0] - 1, found[1])
+    x86alu.magic_divisor32 = rounded_down
+
+
+def _llvm_reciprocal_rounded_down() -> None:
+    """The llvm engine's division by a constant that blinding hides multiplies by the
+    reciprocals rounded down (both the 32-bit and the 64-bit one)."""
+    from bpfjit.backends import llvmalu
+    exact64, exact32 = llvmalu.magic_divisor, llvmalu.magic_divisor32
+
+    def down64(divisor: int) -> tuple[int, int]:
+        magic, shift = exact64(divisor)
+        return (magic - 1) % (1 << 64), shift
+
+    def down32(divisor: int) -> tuple[int, int] | None:
+        found = exact32(divisor)
+        return None if found is None else (found[0] - 1, found[1])
+    llvmalu.magic_divisor, llvmalu.magic_divisor32 = down64, down32
+
+
 MUTANTS: tuple[Mutant, ...] = (
     # peachpy: condition codes and signedness (backends.x86layout's tables)
     Mutant("x86-jsgt-unsigned", "peachpy", "jsgt tested as unsigned above (ja)",
@@ -330,6 +358,9 @@ MUTANTS: tuple[Mutant, ...] = (
     Mutant("x86-reciprocal-rounded-down", "peachpy",
            "a division by a constant multiplies by the reciprocal rounded down (BMI2)",
            _reciprocal_rounded_down),
+    Mutant("x86-reciprocal32-rounded-down", "peachpy",
+           "a division of a value below 2**32 by a constant multiplies by the 32-bit "
+           "reciprocal rounded down", _reciprocal32_rounded_down),
     # llvm: predicates and operations (backends.llvmtypes' tables)
     Mutant("llvm-jsgt-unsigned", "llvm", "jsgt compared unsigned",
            _table("llvmtypes", "CMP", "jsgt", ("u", ">"))),
@@ -397,6 +428,9 @@ MUTANTS: tuple[Mutant, ...] = (
            _wrap("x86", "_Lowering", "_entry", _zeroes_too_little)),
     Mutant("llvm-stack-zeroed-short", "llvm", "the entry zeroes 64 bytes of stack too few",
            _wrap("llvm", "_Module", "_entry", _zeroes_too_little)),
+    Mutant("llvm-reciprocal-rounded-down", "llvm",
+           "a division by a blinded constant multiplies by the reciprocals rounded down",
+           _llvm_reciprocal_rounded_down),
 )
 
 _BY_NAME = {m.name: m for m in MUTANTS}
