@@ -14,10 +14,9 @@ from test_verifier_soundness import assert_proofs_hold
 
 CORPUS = Path(__file__).parent.parent / "corpus" / "plain"
 
-# runs of (byte & 15) + 1 bytes, each the count still to copy, into a zeroed 64-byte
-# stack buffer while n + run <= LIMIT (LIMIT 64: always inside it; 65: one byte past its end), then a hash
-# of the n bytes written, read back in a second loop
-COPY_RUNS = """
+# a zeroed 64-byte stack buffer; n (r6) = 0, i (r7) = 0; while i < len: run (r0) =
+# (buf[i] & 15) + 1, i += 1
+RUN_HEADER = """
     stdw [%r10-64], 0
     stdw [%r10-56], 0
     stdw [%r10-48], 0
@@ -36,7 +35,12 @@ loop:
     and %r0, 15
     add %r0, 1
     add %r7, 1
-    mov %r4, %r0
+"""
+
+# runs of (byte & 15) + 1 bytes, each the count still to copy, into the buffer while
+# n + run <= LIMIT (64: always inside it; 65: one byte past its end), then a hash of
+# the n bytes written, read back in a second loop
+COPY_RUNS = RUN_HEADER + """    mov %r4, %r0
     add %r4, %r6
     jgt %r4, {limit}, done
 copy:
@@ -128,26 +132,7 @@ def test_counted_copies_compute_what_python_does(engine, limit):
 # input after it are copied to the stack while i + run <= len and n + run <= 64; the
 # copy reads the input at i as run counts down, which `i + run <= len` bounds (a sum
 # against len: the zone's mirror of run, len - run, against i)
-COPY_LITERALS = """
-    stdw [%r10-64], 0
-    stdw [%r10-56], 0
-    stdw [%r10-48], 0
-    stdw [%r10-40], 0
-    stdw [%r10-32], 0
-    stdw [%r10-24], 0
-    stdw [%r10-16], 0
-    stdw [%r10-8], 0
-    mov %r6, 0
-    mov %r7, 0
-loop:
-    jge %r7, %r2, done
-    mov %r3, %r1
-    add %r3, %r7
-    ldxb %r0, [%r3]
-    and %r0, 15
-    add %r0, 1
-    add %r7, 1
-    mov %r4, %r7
+COPY_LITERALS = RUN_HEADER + """    mov %r4, %r7
     add %r4, %r0
     jgt %r4, %r2, done
     mov %r4, %r0

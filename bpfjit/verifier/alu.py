@@ -22,6 +22,7 @@ from .domain import (BIG, CTX, FUNC, M32, MAP_OR_NULL, MAP_PTR, MAP_VALUE, MEM, 
                      top_scalar)
 from .intervals import alu_result, fits_signed
 from .state import LEN, State
+from .sumbounds import sum_ceiling, sum_floor
 from .zone import MIRROR
 
 __all__ = ["AluRules"]
@@ -108,35 +109,6 @@ def _apply_remaining(zone, dst: int, src: int, facts) -> None:
         zone.add(LEN, dst, down)
     if addend is not None and addend != src:      # dst == addend + src, for later tests
         zone.sums[dst] = (addend, src)
-
-
-def _sum_floor(zone, dst: int, src: int, offsets: list | None = None) -> int | None:
-    """Before `dst += src`: the least value the sum is known to have, from a floor
-    y + src >= c of dst or of a variable y with dst == y + d (zone.floors; `offsets`:
-    zone.offsets(dst), if the caller has them); None if none."""
-    if not zone.floors or src == dst:
-        return None
-    if offsets is None:
-        offsets = zone.offsets(dst)
-    found = [f + d for y, d in [(dst, 0)] + offsets if y != src
-             and (f := zone.floor(y, src)) is not None]
-    return max(found) if found else None
-
-
-def _sum_ceiling(zone, dst: int, src: int) -> int | None:
-    """Before `dst += src`: the most the sum can be, from a ceiling y + z <= f with
-    dst <= y + e and src <= z + d in the zone (y, z may be dst, src themselves): f + e + d
-    (a copy's `n + k` with k < run and n + run <= 256); None if none."""
-    if not zone.ceilings or src == dst:
-        return None
-    found = None
-    for (u, v), f in zone.ceilings.items():
-        for y, z in ((u, v), (v, u)):
-            e = 0 if y == dst else zone.bound(dst, y)
-            d = 0 if z == src else zone.bound(src, z)
-            if e is not None and d is not None and (found is None or f + e + d < found):
-                found = f + e + d
-    return found
 
 
 def _keeps(old: Value, imm: int, width: int) -> bool:
@@ -340,8 +312,8 @@ class AluRules:
             summed = sign > 0 and src_reg is not None and src.kind in NUMERIC and width == 64
             offsets = zone.offsets(dst) if summed else []
             partner = next(((y, d) for y, d in offsets if y != src_reg), None)
-            floor = _sum_floor(zone, dst, src_reg, offsets) if summed else None
-            ceiling = _sum_ceiling(zone, dst, src_reg) if summed else None
+            floor = sum_floor(zone, dst, src_reg, offsets) if summed else None
+            ceiling = sum_ceiling(zone, dst, src_reg) if summed else None
             st.regs[dst] = result
             zone.shift(dst, lo, hi)
             if summed:
@@ -499,7 +471,7 @@ class AluRules:
             facts = _remaining_facts(zone, op, dst, src_reg) if src_reg is not None \
                 and delta.kind in NUMERIC else None
             if op == "add" and src_reg is not None:
-                floor = _sum_floor(zone, dst, src_reg)
+                floor = sum_floor(zone, dst, src_reg)
             zone.shift(dst, lo, hi)
             if op == "add" and src_reg is not None:
                 zone.add(dst, src_reg, ptr.smax)      # dst - src == the pointer's old offset

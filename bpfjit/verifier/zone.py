@@ -58,8 +58,9 @@ def mirror(x: int) -> int:
 class Zone:
     """Closed difference constraints; `out[x][y] = c` means x - y <= c."""
 
-    __slots__ = ("guards", "out", "owned", "affine", "quot", "sums", "mirrored", "shifted", "scaled",
-                 "halves", "floors", "ceilings", "plus", "wraps", "ifset", "lenfloors")
+    __slots__ = ("guards", "out", "owned", "affine", "quot", "sums", "mirrored", "shifted",
+                 "scaled", "halves", "floors", "ceilings", "plus", "wraps", "ifset",
+                 "lenfloors")
 
     def __init__(self, out: dict | None = None, affine: dict | None = None,
                  quot: dict | None = None, sums: dict | None = None,
@@ -479,7 +480,8 @@ class Zone:
         doomed = {x for x in self.out if not keep(x)}
         for row in self.out.values():
             doomed.update(y for y in row if not keep(y))
-        for pair in list(self.floors) + list(self.ceilings) + [(k,) + ab[:2] for k, ab in self.plus.items()] \
+        for pair in list(self.floors) + list(self.ceilings) \
+                + [(k,) + ab[:2] for k, ab in self.plus.items()] \
                 + [(k, y) for k, (y, _) in self.wraps.items()] + list(self.guards):
             doomed.update(v for v in pair if not keep(v))
         if self.ifset:              # (bounds against len: gone with len)

@@ -1,0 +1,35 @@
+"""What the zone's floors and ceilings (bpfjit.verifier.zone) say of a sum about to be
+made, `dst += src`: its least and its greatest value (bpfjit.verifier.alu)."""
+
+from __future__ import annotations
+
+__all__ = ["sum_floor", "sum_ceiling"]
+
+
+def sum_floor(zone, dst: int, src: int, offsets: list | None = None) -> int | None:
+    """Before `dst += src`: the least value the sum is known to have, from a floor
+    y + src >= c of dst or of a variable y with dst == y + d (zone.floors; `offsets`:
+    zone.offsets(dst), if the caller has them); None if none."""
+    if not zone.floors or src == dst:
+        return None
+    if offsets is None:
+        offsets = zone.offsets(dst)
+    found = [f + d for y, d in [(dst, 0)] + offsets if y != src
+             and (f := zone.floor(y, src)) is not None]
+    return max(found) if found else None
+
+
+def sum_ceiling(zone, dst: int, src: int) -> int | None:
+    """Before `dst += src`: the most the sum can be, from a ceiling y + z <= f with
+    dst <= y + e and src <= z + d in the zone (y, z may be dst, src themselves): f + e + d
+    (a copy's `n + k` with k < run and n + run <= 256); None if none."""
+    if not zone.ceilings or src == dst:
+        return None
+    found = None
+    for (u, v), f in zone.ceilings.items():
+        for y, z in ((u, v), (v, u)):
+            e = 0 if y == dst else zone.bound(dst, y)
+            d = 0 if z == src else zone.bound(src, z)
+            if e is not None and d is not None and (found is None or f + e + d < found):
+                found = f + e + d
+    return found
