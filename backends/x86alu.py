@@ -258,13 +258,11 @@ class AluLowering:
 
     def _constant32(self, reg: str, value: int) -> None:
         """reg = a 32-bit constant derived from a program's immediate, zero-extended;
-        blinded when it needs it (a 32-bit XOR with a key, then the key)."""
-        if self.blind and needs_blinding(value, 32):
-            key = blinding_key(32)
-            self.a("MOV", r32(reg), s32(value ^ key))       # mov r32, m ^ key
-            self.a("XOR", r32(reg), s32(key))               # xor r32, key
+        blinded when it needs it (as a 32-bit operation's immediate is)."""
+        if self.blinds(value):
+            self._blinded(reg, value, 32)
         else:
-            self.a("MOV", r32(reg), s32(value))
+            self.a("MOV", r32(reg), s32(value))             # mov r32, m
 
     def _wide_constant(self, reg: str, value: int) -> None:
         """reg = a 64-bit constant derived from a program's immediate; blinded when it

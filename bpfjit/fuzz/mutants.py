@@ -271,44 +271,21 @@ def _zeroes_too_little(original):
     return _entry
 
 
-def _reciprocal_rounded_down() -> None:
-    """peachpy's division by a constant multiplies by the divisor's reciprocal rounded
-    down instead of up: an exact multiple of the divisor comes out one quotient short."""
-    from bpfjit.backends import x86alu
-    exact = x86alu.magic_divisor
+def _rounded_down(module: str, *names: str) -> Callable[[], None]:
+    """A backend's reciprocals (backends.reciprocals' functions, as `module` imported
+    them under `names`) rounded down instead of up: an exact multiple of the divisor
+    comes out one quotient short (the divisor itself divides to 0)."""
+    def install() -> None:
+        import importlib
+        backend = importlib.import_module(f"bpfjit.backends.{module}")
+        for name in names:
+            exact = getattr(backend, name)
 
-    def rounded_down(divisor: int) -> tuple[int, int]:
-        magic, shift = exact(divisor)
-        return (magic - 1) % (1 << 64), shift
-    x86alu.magic_divisor = rounded_down
-
-
-def _reciprocal32_rounded_down() -> None:
-    """peachpy's division of a value below 2**32 by a constant multiplies by the
-    divisor's 32-bit reciprocal rounded down: the divisor itself divides to 0."""
-    from bpfjit.backends import x86alu
-    exact = x86alu.magic_divisor32
-
-    def rounded_down(divisor: int) -> tuple[int, int] | None:
-        found = exact(divisor)
-        return None if found is None else (found[0] - 1, found[1])
-    x86alu.magic_divisor32 = rounded_down
-
-
-def _llvm_reciprocal_rounded_down() -> None:
-    """The llvm engine's division by a constant that blinding hides multiplies by the
-    reciprocals rounded down (both the 32-bit and the 64-bit one)."""
-    from bpfjit.backends import llvmalu
-    exact64, exact32 = llvmalu.magic_divisor, llvmalu.magic_divisor32
-
-    def down64(divisor: int) -> tuple[int, int]:
-        magic, shift = exact64(divisor)
-        return (magic - 1) % (1 << 64), shift
-
-    def down32(divisor: int) -> tuple[int, int] | None:
-        found = exact32(divisor)
-        return None if found is None else (found[0] - 1, found[1])
-    llvmalu.magic_divisor, llvmalu.magic_divisor32 = down64, down32
+            def rounded_down(divisor: int, exact=exact) -> tuple[int, int] | None:
+                found = exact(divisor)
+                return None if found is None else ((found[0] - 1) % (1 << 64), found[1])
+            setattr(backend, name, rounded_down)
+    return install
 
 
 MUTANTS: tuple[Mutant, ...] = (
@@ -357,10 +334,10 @@ MUTANTS: tuple[Mutant, ...] = (
            _wrap("x86", "_Lowering", "_idiom", _x86_rotate_right)),
     Mutant("x86-reciprocal-rounded-down", "peachpy",
            "a division by a constant multiplies by the reciprocal rounded down (BMI2)",
-           _reciprocal_rounded_down),
+           _rounded_down("x86alu", "magic_divisor")),
     Mutant("x86-reciprocal32-rounded-down", "peachpy",
            "a division of a value below 2**32 by a constant multiplies by the 32-bit "
-           "reciprocal rounded down", _reciprocal32_rounded_down),
+           "reciprocal rounded down", _rounded_down("x86alu", "magic_divisor32")),
     # llvm: predicates and operations (backends.llvmtypes' tables)
     Mutant("llvm-jsgt-unsigned", "llvm", "jsgt compared unsigned",
            _table("llvmtypes", "CMP", "jsgt", ("u", ">"))),
@@ -430,7 +407,7 @@ MUTANTS: tuple[Mutant, ...] = (
            _wrap("llvm", "_Module", "_entry", _zeroes_too_little)),
     Mutant("llvm-reciprocal-rounded-down", "llvm",
            "a division by a blinded constant multiplies by the reciprocals rounded down",
-           _llvm_reciprocal_rounded_down),
+           _rounded_down("llvmalu", "magic_divisor", "magic_divisor32")),
 )
 
 _BY_NAME = {m.name: m for m in MUTANTS}

@@ -338,7 +338,7 @@ class BranchRules:
                     for x, y in ((fact[0], fact[1]), (fact[1], fact[0])):
                         if x != LEN and y != LEN and not zone.add(y, MIRROR + x, up - fact[2]):
                             return False
-                if not st.apply_floors():
+                if not st.apply_sum_bounds():
                     return False
         if zone.wraps:
             for x, (y, k) in list(zone.wraps.items()):

@@ -294,9 +294,9 @@ class State(JoinRules):
         if self.zone.affine:            # a bound the zone gave (a widened counter's,
             self._apply_affine()        # from its exit test) reaches its partners
         if self.zone.floors or self.zone.ceilings:
-            self.apply_floors()
+            self.apply_sum_bounds()
 
-    def apply_floors(self) -> bool:
+    def apply_sum_bounds(self) -> bool:
         """Narrow intervals through the floors a + b >= c: a >= c - max(b) (a widened
         descending counter's lower bound), and the ceilings a + b <= c: a <= c - min(b)
         (a count up while what is left counts down); False if one becomes empty."""

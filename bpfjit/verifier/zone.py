@@ -175,10 +175,6 @@ class Zone:
         if old is None or c > old:
             self.floors[key] = c
 
-    def ceiling(self, a: int, b: int) -> Bound:
-        """The least c known with a + b <= c, or None."""
-        return self.ceilings.get((a, b) if a < b else (b, a)) if self.ceilings else None
-
     def learn_ceiling(self, a: int, b: int, c: int) -> None:
         """Learn a + b <= c (a and b distinct variables below the mirrors)."""
         key = (a, b) if a < b else (b, a)

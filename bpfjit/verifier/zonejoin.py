@@ -124,12 +124,9 @@ def _joined_sums(zones: list[Zone], name: str, bounds: list[Callable[[int], Boun
     for pair in pairs:
         c = None
         for zone, bound in zip(zones, bounds):
-            f = getattr(zone, name).get(pair)
+            f = _path_sum(getattr(zone, name), bound, pair)
             if f is None:
-                la, lb = bound(pair[0]), bound(pair[1])
-                if la is None or lb is None:
-                    break
-                f = la + lb
+                break
             if c is None:
                 c = f
             elif widening and looser(f, c) != c:
@@ -144,18 +141,23 @@ def _joined_sums(zones: list[Zone], name: str, bounds: list[Callable[[int], Boun
     return out or None
 
 
+def _path_sum(table: dict, bound: Callable[[int], Bound], pair: tuple[int, int]) -> Bound:
+    """What one path says of a + b: its floor or ceiling `table`'s entry, else its
+    intervals' (`bound`: the least or the greatest value of a variable); None if
+    neither."""
+    f = table.get(pair) if table else None
+    if f is None:
+        a, b = bound(pair[0]), bound(pair[1])
+        f = None if a is None or b is None else a + b
+    return f
+
+
 def _within(around: tuple[Zone, Callable[[int], Bound]], pair: tuple[int, int],
             c: int) -> bool:
     """Whether what comes round the loop keeps a + b <= c (its ceiling, else its
     intervals)."""
-    zone, upper = around
-    f = zone.ceilings.get(pair) if zone.ceilings else None
-    if f is None:
-        ua, ub = upper(pair[0]), upper(pair[1])
-        if ua is None or ub is None:
-            return False
-        f = ua + ub
-    return f <= c
+    f = _path_sum(around[0].ceilings, around[1], pair)
+    return f is not None and f <= c
 
 
 def _agreed(facts: list[dict]) -> dict | None:
