@@ -595,11 +595,15 @@ class _Module:
             b.call(memset, [b.gep(stack, [const(I64, STACK_BYTES - zeroed)], source_etype=I8),
                             const(I8, 0), const(I64, zeroed), ir.Constant(I1, 0)])
         top = b.gep(stack, [const(I64, STACK_BYTES)], source_etype=I8)
-        # what helpers need to check the pointers they are given
-        # (of the stack, only the bytes a run may touch: the ones below are not zeroed)
-        reachable = b.add(b.ptrtoint(stack, I64), const(I64, STACK_BYTES - used))
-        for name, value in (("mem", b.ptrtoint(mem, I64)), ("mem_len", mem_len),
-                            ("stack_lo", reachable), ("stack_hi", b.ptrtoint(top, I64))):
+        # what helpers need to check the pointers they are given (of the stack, only the
+        # bytes a run may touch: the ones below are not zeroed).  A program that calls no
+        # helper leaves the stack's address out: stored in `run`, which escapes to the
+        # trap report, it would keep LLVM from holding stack slots in registers
+        fields = [("mem", b.ptrtoint(mem, I64)), ("mem_len", mem_len)]
+        if any(insn.kind in _HELPER_CALLS for insn in self.prog.insns):
+            reachable = b.add(b.ptrtoint(stack, I64), const(I64, STACK_BYTES - used))
+            fields += [("stack_lo", reachable), ("stack_hi", b.ptrtoint(top, I64))]
+        for name, value in fields:
             b.store(value, run_field(b, run, name))
         zero = const(I64, 0)
         r1, r2 = b.ptrtoint(mem, I64), mem_len
@@ -617,6 +621,9 @@ class _Module:
             b.call(report, [run])
         b.ret(b.select(trapped, const(I64, TRAPPED), result))
         self.entry = fn
+
+
+_HELPER_CALLS = (Kind.CALL, Kind.CALLX, Kind.CALL_BTF)
 
 
 def _vectorizable(loop, leaders) -> bool:
