@@ -200,7 +200,7 @@ class Analysis(AluRules, MemoryRules, BranchRules, CallRules, LocalCallRules, Ca
                 self.entry_joins[target] += 1
             entry = old.widen(entry, self.thresholds) \
                 if self.entry_joins[target] > WIDEN_AFTER else merge([old, entry], True)
-            if entry == old:
+            if entry == old or entry.equivalent(old):
                 return
         self.entry_states[target] = entry
         if target in self.active:              # recursion: iterate once this one is done

@@ -27,6 +27,16 @@ __all__ = ["State", "LEN", "META", "GHOST", "slot_var", "slot_offset", "outer_sl
            "FULL_FRAME", "frame_bits", "merge", "spill_value", "LOCKS_DIFFER", "joined_lock"]
 
 
+def _implies(st: "State", other: "State") -> bool:
+    """Whether every difference other's zone holds is a bound `st` knows too."""
+    for x, row in other.zone.out.items():
+        for y, c in row.items():
+            b = st.bound(x, y)
+            if b is None or b > c:
+                return False
+    return True
+
+
 def _mirrored(var: int) -> int | None:
     """x when `var` is the mirror len - x of a register, a slot or len, else None."""
     return var - MIRROR if MIRROR <= var < MIRROR + GHOST else None
@@ -77,6 +87,20 @@ class State(JoinRules):
                 and self.refs == other.refs and self.zeros == other.zeros
                 and self.narrow == other.narrow and self.remnants == other.remnants
                 and self.zone == other.zone)
+
+    def equivalent(self, other: "State") -> bool:
+        """Whether both describe the same values: equal but for differences x - y <= c
+        that one zone holds and the other implies, through its own differences or the
+        intervals (which are equal).  A join drops a difference that its intervals imply
+        (bpfjit.verifier.zonejoin), so joining a state with one it already covers need
+        not give an equal state back; compared with ==, a fixpoint would run again on
+        the same values (a subprogram analysed again for each of its call sites)."""
+        return (self.regs == other.regs and self.spills == other.spills
+                and self.written == other.written and self.min_len == other.min_len
+                and self.lock == other.lock and self.refs == other.refs
+                and self.zeros == other.zeros and self.narrow == other.narrow
+                and self.remnants == other.remnants and self.zone.same_tables(other.zone)
+                and _implies(self, other) and _implies(other, self))
 
     # ---- references (sockets, ring buffer records) -------------------------------------------------------------
 
