@@ -202,8 +202,14 @@ def _alu(draw, regs, kernel: bool = False) -> list[str]:
             imm = draw(_choice([1, -1, 3, 0x7FFFFFFF, -0x80000000]))
     if shift:
         dirty = dirty or _upper_set_for_shift0(draw, spec, dst, imm)
-    elif spec.op in ("div", "mod") and draw(st.integers(0, 1)):
-        dirty = [f"lddw {dst}, {draw(_near_multiple(spec.width, imm)):#x}"]
+    elif spec.op in ("div", "mod"):
+        if draw(st.integers(0, 1)):
+            # a divisor that blinding hides (two chosen bytes or more, below 2^31 so that
+            # a 64-bit operation reads it as it is): the llvm engine then writes the
+            # reciprocal multiply itself rather than LLVM (backends.reciprocals)
+            imm = draw(st.integers(0x100, 0x7FFFFFFF).filter(lambda v: v & 0xFF00 and v & 0xFF))
+        if draw(st.integers(0, 3)):
+            dirty = [f"lddw {dst}, {draw(_near_multiple(spec.width, imm)):#x}"]
     return dirty + [f"{spec.mnemonic} {dst}, {imm}"]
 
 
@@ -217,7 +223,7 @@ def _near_multiple(draw, width: int, imm: int) -> int:
     divisor = imm % (1 << width) or 1
     last = ((1 << width) - 1) // divisor
     k = draw(st.one_of(_choice([1, 2, last]), st.integers(1, last)))
-    value = (k * divisor + draw(_choice([0, -1, 1]))) % (1 << width)
+    value = (k * divisor + draw(_choice([0, 0, -1, 1]))) % (1 << width)
     if width == 32 and draw(st.integers(0, 1)):
         value |= 0xFFFFFFFF << 32
     return value
