@@ -544,3 +544,39 @@ def test_a_loop_that_is_one_path_of_a_loop_over_the_same_counter_is_not_versione
 def test_the_split_loop_counts_zero_bytes(engine, data, zeros):
     fn = bpfjit.compile(bpfjit.assemble(SPLIT_LOOP), engine)
     assert fn(bytearray(data) if data else None) == zeros
+
+
+# the byte sum of at most 64 bytes from r1, and no further than the buffer's length:
+# two exits, as clang builds `for (i = 0; i < n && i < 64; i++) s += v[i]`
+TWO_EXITS = """
+    mov %r0, 0
+    jeq %r2, 0, out
+    mov %r3, 0
+loop:
+    mov %r4, %r1
+    add %r4, %r3
+    ldxb %r4, [%r4]
+    add %r0, %r4
+    add %r3, 1
+    jge %r3, %r2, out
+    jlt %r3, 64, loop
+out:
+    exit
+"""
+
+
+def test_a_budget_free_loop_with_two_exits_is_vectorised_too():
+    if "llvm" not in bpfjit.engines():
+        pytest.skip("llvm is not available")
+    fn = bpfjit.compile(bpfjit.assemble(TWO_EXITS), "llvm", keep_ir=True, cache=False)
+    assert " x i8>" in fn.extra["optimised_ir"]          # a vector of bytes
+    data = bytes(range(7, 250))
+    assert fn(bytearray(data)) == sum(data[:64])
+    assert fn(bytearray(data[:10])) == sum(data[:10])
+
+
+@pytest.mark.parametrize("length", [0, 1, 63, 64, 65, 200])
+def test_the_two_exit_sum_on_every_engine(engine, length):
+    data = bytes((7 * i + 3) & 0xFF for i in range(length))
+    fn = bpfjit.compile(bpfjit.assemble(TWO_EXITS), engine)
+    assert fn(bytearray(data) if data else None) == sum(data[:64])
