@@ -39,7 +39,7 @@ from .x86alu import AluLowering
 from .x86asm import Assembler, Mem, r8, r16, r32
 from .x86budget import budget_charges
 from .x86calls import CallLowering
-from .x86idioms import NOTHING, Plan, Rotate, plan_block
+from .x86idioms import NOTHING, Plan, Rotate, WideLoad, plan_block
 from .x86speculation import SpeculationLowering
 from .x86versions import VersionLowering
 from .x86layout import (ATOMIC_OPS, BUDGET, CTX, CTX_BYTES, CTX_SLOT, DEFAULT_MAP, FRAME, JCC,
@@ -345,6 +345,11 @@ class _Lowering(AluLowering, CallLowering, VersionLowering, SpeculationLowering)
         plan = self.idioms(pc)
         if plan.touches(pc):
             self._idiom(pc, plan)
+            what = plan.replaced.get(pc)
+            if not (isinstance(what, WideLoad) and what.first):
+                return 1
+            pc, insn = body[i]              # then the byte load that overwrites its base
+            getattr(self, "_" + insn.kind.value)(pc, insn)
             return 1
         fused = self._fuse(body, i, plan)
         if fused:

@@ -39,12 +39,15 @@ _SIZES = (2, 4, 8)
 
 @dataclass(frozen=True)
 class WideLoad:
-    """dst = the `size` bytes at [base + off], little-endian, or big-endian if `swapped`."""
+    """dst = the `size` bytes at [base + off], little-endian, or big-endian if `swapped`;
+    with `first`, put where the last byte load overwrites its own base (`r5 = *(u8 *)(r5
+    + 3)`): the wide load runs just before that instruction, which still runs after it."""
     dst: int
     base: int
     off: int
     size: int
     swapped: bool
+    first: bool = False
 
 
 @dataclass(frozen=True)
@@ -81,6 +84,8 @@ class _Tracker:
         self.version = [0] * 11
         self.lanes: list[tuple | None] = [None] * 11
         self.shifted: list[tuple | None] = [None] * 11
+        # (register, version) -> pc of the load through it that overwrote it
+        self.overwritten: dict[tuple[int, int], int] = {}
 
     def value_id(self, r: int) -> tuple[int, int]:
         return (r, self.version[r])
@@ -132,8 +137,9 @@ def _masked(lanes: tuple | None, imm: int, width: int) -> tuple | None:
 
 
 def _wide_load(lanes: tuple | None, tracker: _Tracker) -> tuple | None:
-    """(base, off, size, swapped) if the lanes are n consecutive bytes of one base that
-    still holds the value they were loaded through."""
+    """(base, off, size, swapped, at) if the lanes are n consecutive bytes of one base
+    that still holds the value they were loaded through (at None), or held it until a
+    load through it overwrote it (at: that load's pc)."""
     if lanes is None or lanes[0] == _ZERO:
         return None
     for size in _SIZES:
@@ -143,14 +149,17 @@ def _wide_load(lanes: tuple | None, tracker: _Tracker) -> tuple | None:
         if len(bases) != 1:
             return None
         base, version = bases.pop()
+        at = None
         if tracker.version[base] != version:
-            return None
+            at = tracker.overwritten.get((base, version))
+            if at is None:
+                return None
         offsets = [b[2] for b in lanes[:size]]
         first = min(offsets)
         if offsets == [first + i for i in range(size)]:
-            return base, first, size, False
+            return base, first, size, False, at
         if offsets == [first + size - 1 - i for i in range(size)]:
-            return base, first, size, True
+            return base, first, size, True, at
         return None
     return None
 
@@ -182,6 +191,8 @@ def plan_block(prog, pcs: list[int], free_load: Callable[[int], bool],
             base = t.value_id(insn.src)
             lanes = tuple((base[0], base[1], insn.off + i) for i in range(size)) \
                 + (_ZERO,) * (8 - size)
+            if insn.dst == insn.src:
+                t.overwritten[base] = pc
         elif kind is Kind.ALU:
             lanes, shifted = _alu(insn, t, pc, pending_rotation, replaced)
         while defs:
@@ -197,12 +208,28 @@ def plan_block(prog, pcs: list[int], free_load: Callable[[int], bool],
             found = _wide_load(lanes, t) if kind is Kind.ALU and insn.spec.op != "mov" \
                 else None
             if found is not None:
-                base, off, size, swapped = found
-                replaced[pc] = WideLoad(insn.dst, base, off, size, swapped)
+                base, off, size, swapped, at = found
+                if at is None:
+                    replaced[pc] = WideLoad(insn.dst, base, off, size, swapped)
+                elif insn.dst != base and at not in replaced and \
+                        not _touched(prog, [q for q in pcs if at < q < pc], insn.dst):
+                    # the wide value goes into dst where the base still holds the
+                    # address, and nothing between reads or writes dst: this or is done
+                    replaced[at] = WideLoad(insn.dst, base, off, size, swapped, first=True)
+                    replaced[pc] = NOTHING
     if not replaced:
         return EMPTY
     dead = _dead(prog, pcs, replaced, free_load, live_out())
     return Plan(replaced, frozenset(dead)) if replaced else EMPTY
+
+
+def _touched(prog, pcs: list[int], reg: int) -> bool:
+    """Whether any instruction at `pcs` reads or writes `reg`."""
+    for pc in pcs:
+        uses, defs = use_def(prog.at(pc))
+        if (uses | defs) >> reg & 1:
+            return True
+    return False
 
 
 def _worth_planning(prog, pcs: list[int]) -> bool:
@@ -278,6 +305,14 @@ def _dead(prog, pcs: list[int], replaced: dict, free_load, live_out: int) -> set
         new = replaced.get(pc)
         if new is NOTHING:
             continue
+        if isinstance(new, WideLoad) and new.first:
+            own_uses, own_defs = use_def(insn)
+            if own_defs & live:     # the byte load's own result is read: it runs too
+                uses, defs = (1 << new.base) | own_uses, (1 << new.dst) | own_defs
+                live = (live & ~defs) | uses
+                continue
+            new = replaced[pc] = WideLoad(new.dst, new.base, new.off, new.size,
+                                          new.swapped)
         if isinstance(new, WideLoad):
             uses, defs = 1 << new.base, 1 << new.dst
         elif isinstance(new, Rotate):

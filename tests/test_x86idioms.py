@@ -126,6 +126,59 @@ def test_a_temporary_read_later_keeps_the_instructions_that_made_it():
     assert 9 not in dead and 10 not in dead
 
 
+# clang's get_le32(p) when p's register is needed for nothing else: the last byte's load
+# overwrites the pointer (`r5 = *(u8 *)(r5 + 3)`, corpus/plain's probe), so at the or that
+# completes the value the pointer is gone; the wide load goes where it still holds it
+OWN_BASE = GUARD + """
+    mov %r5, %r1            # 2
+    ldxb %r4, [%r5+1]       # 3
+    lsh %r4, 8              # 4
+    ldxb %r6, [%r5]         # 5
+    or %r4, %r6             # 6
+    ldxb %r6, [%r5+2]       # 7
+    lsh %r6, 16             # 8
+    or %r4, %r6             # 9
+    ldxb %r5, [%r5+3]       # 10
+    lsh %r5, 24             # 11
+    or %r4, %r5             # 12
+    mov %r0, %r4            # 13
+out:
+    exit
+"""
+
+
+def test_a_load_that_overwrites_its_base_takes_the_wide_load_before_it():
+    replaced, dead = plan(OWN_BASE)
+    # r4 = bytes 0-3 at r5 where pc 10 is, the or at 12 does nothing; the byte load at
+    # 10 is unread after (r5 = byte 3 << 24 only feeds the or), so only the wide load runs
+    assert replaced == {10: x86idioms.WideLoad(4, 5, 0, 4, False), 12: x86idioms.NOTHING}
+    assert dead == {3, 4, 5, 6, 7, 8, 9, 11}
+
+
+def test_the_overwriting_load_still_runs_when_its_byte_is_read_after():
+    text = OWN_BASE.replace("mov %r0, %r4            # 13", "mov %r0, %r4\n    add %r0, %r5")
+    replaced, dead = plan(text)
+    assert replaced[10] == x86idioms.WideLoad(4, 5, 0, 4, False, first=True)
+    assert replaced[12] is x86idioms.NOTHING and 10 not in dead and 11 not in dead
+
+
+def test_no_wide_load_before_the_overwrite_when_the_value_register_is_read_between():
+    # r4 (bytes 0-2 so far) is read between the overwriting load and the or
+    text = OWN_BASE.replace("lsh %r5, 24             # 11", "lsh %r5, 24\n    mov %r7, %r4")
+    replaced, _ = plan(text)
+    assert all(getattr(w, "first", False) is False for w in replaced.values()) and \
+        not any(isinstance(w, x86idioms.WideLoad) and w.size == 4 for w in replaced.values())
+
+
+@pytest.mark.parametrize("extra,expected", [
+    ("", 0x44332211),
+    ("\n    add %r0, %r5", 0x44332211 + 0x44000000),
+    ("\n    mov %r7, %r4", 0x44332211)])
+def test_a_word_whose_last_load_overwrites_its_base_on_every_engine(engine, extra, expected):
+    text = OWN_BASE.replace("mov %r0, %r4            # 13", "mov %r0, %r4" + extra)
+    assert run(text, engine) == expected
+
+
 # byte 0 is stored over after it was loaded: a load of all four bytes after the store
 # would see the new byte, where the program computed with the old one
 STORED_OVER = LE32.replace("ldxb %r6, [%r1+2]       # 6", "stb [%r1], 0x5a\n    ldxb %r6, [%r1+2]")
