@@ -97,16 +97,21 @@ class JoinRules:
             # different kinds on different paths mean different numbers (an offset on
             # one, an address on another): its relations do not carry
             zone.forget(var)
+        # a slot spilled at different widths on different paths is its low bytes here,
+        # not the same number on each path: no equality or relation is found for it
+        # from the paths' values (the whole 0x7fff on one, the byte 0 on another made
+        # `slot == 32767 * r5` of two points)
+        mixed = {slot_var(key) for key in _joined_widths(states)[1]}
         if not widening:
             for st in states:
-                _keep_satisfied_affine(zone, st, states)
+                _keep_satisfied_affine(zone, st, states, mixed)
         else:
             # an equality the new state holds that the old one satisfied with constants
             # (a loop entered again from its enclosing loop) is kept, as a join keeps it;
             # the next way round checks it as it checks the others
-            _keep_satisfied_affine(zone, states[1], states)
+            _keep_satisfied_affine(zone, states[1], states, mixed)
         if discover:
-            self._relate_changed(states, widening)
+            self._relate_changed(states, widening, mixed)
         self.reduce()
         self._guard(states, widening)
         self._bound_if_set(states, widening)
@@ -178,7 +183,8 @@ class JoinRules:
                     continue
             self.zone.ifset.pop(var, None)
 
-    def _relate_changed(self, states: list["State"], widening: bool) -> None:
+    def _relate_changed(self, states: list["State"], widening: bool,
+                        mixed: set[int] = frozenset()) -> None:
         """Relations that only the intervals showed on each path, but hold on all.
 
         A loop counter that is 0 on entry and 64 on the way back, while the bound it
@@ -189,7 +195,7 @@ class JoinRules:
         # variables that vary in the result (a constant's relations are its interval)
         varying = [r for r, v in enumerate(self.regs[:10]) if v.kind in NUMERIC and not v.fixed]
         varying += [slot_var(off) for off, v in self.spills.items()
-                    if v.kind in NUMERIC and not v.fixed]
+                    if v.kind in NUMERIC and not v.fixed and slot_var(off) not in mixed]
         first, rest = states[0], states[1:]
         changed = []
         for x in varying:
@@ -401,10 +407,12 @@ def _pair_bound(zone: Zone, bounds: dict, x: int, y: int) -> int | None:
     return i if z is None or i < z else z
 
 
-def _keep_satisfied_affine(zone: Zone, a: State, states: list[State]) -> None:
-    """An equality of path a that every other path satisfies with constants holds on all."""
+def _keep_satisfied_affine(zone: Zone, a: State, states: list[State],
+                           mixed: set[int] = frozenset()) -> None:
+    """An equality of path a that every other path satisfies with constants holds on all
+    (but not of the `mixed` slots, whose values differ in width between the paths)."""
     for (x, y), (k, c) in a.zone.affine.items():
-        if (x, y) in zone.affine:
+        if (x, y) in zone.affine or x in mixed or y in mixed:
             continue
         for b in states:
             if b is a or b.zone.affine.get((x, y)) == (k, c):
