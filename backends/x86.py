@@ -348,12 +348,11 @@ class _Lowering(AluLowering, CallLowering, VersionLowering, SpeculationLowering)
             what = plan.replaced.get(pc)
             if not (isinstance(what, WideLoad) and what.first):
                 return 1
-            pc, insn = body[i]              # then the byte load that overwrites its base
-            getattr(self, "_" + insn.kind.value)(pc, insn)
-            return 1
-        fused = self._fuse(body, i, plan)
-        if fused:
-            return fused
+            # (a wide load put first: the byte load that overwrites its base follows)
+        else:
+            fused = self._fuse(body, i, plan)
+            if fused:
+                return fused
         pc, insn = body[i]
         getattr(self, "_" + insn.kind.value)(pc, insn)
         return 1

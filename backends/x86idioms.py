@@ -25,7 +25,7 @@ dropped.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable
 
 from bpfjit.isa import Kind
@@ -311,8 +311,7 @@ def _dead(prog, pcs: list[int], replaced: dict, free_load, live_out: int) -> set
                 uses, defs = (1 << new.base) | own_uses, (1 << new.dst) | own_defs
                 live = (live & ~defs) | uses
                 continue
-            new = replaced[pc] = WideLoad(new.dst, new.base, new.off, new.size,
-                                          new.swapped)
+            new = replaced[pc] = replace(new, first=False)
         if isinstance(new, WideLoad):
             uses, defs = 1 << new.base, 1 << new.dst
         elif isinstance(new, Rotate):

@@ -204,20 +204,22 @@ def _range_tests(verified, header: int, body: frozenset[int], latches, graph,
 def _fragment(prog, header: int, body: frozenset[int], latches, graph, loops: dict) -> bool:
     """Whether the loop is one path of a larger loop over the same counter: a loop that
     encloses it steps a register this one steps, outside it, and writes it there in no
-    other way (clang's shape for `for (i
-    ...) { if (c) { ...; continue; } ... }`: two back edges to two heads).  Then the
-    inner loop is entered again on every trip of the outer one and runs only as long as
-    one path repeats, so an entry test there costs more than it saves (corpus/plain's
-    utf8: 2,329 entries for 3,000 bytes, ~19 instructions each)."""
+    other way (clang's shape for `for (i ...) { if (c) { ...; continue; } ... }`: two
+    back edges to two heads).  Then the inner loop is entered again on every trip of the
+    outer one and runs only as long as one path repeats, so an entry test there costs
+    more than it saves (corpus/plain's utf8: 2,329 entries for 3,000 bytes, ~19
+    instructions each)."""
+    enclosing = [outer_body for outer, (outer_body, _, _) in loops.items()
+                 if outer != header and body < outer_body]
+    if not enclosing:                       # (most loops: no walk of the body needed)
+        return False
     found = loop_forms(prog, header, body, latches, graph)
     if found is None:
         return False
     stepped = {r for r, (source, step) in found[1].items() if source == r and step}
     if not stepped:
         return False
-    for outer, (outer_body, _, _) in loops.items():
-        if outer == header or not body < outer_body:
-            continue
+    for outer_body in enclosing:
         steps: dict[int, bool] = {}         # register -> only stepped out there
         for pc in outer_body - body:
             insn = prog.at(pc)

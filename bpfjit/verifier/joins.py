@@ -79,13 +79,14 @@ class JoinRules:
             moved += [slot_var(off) for off, v in spills.items() if v != self.spills.get(off)]
             for var in moved:
                 result.zone.forget(var)
-        result._settle_join([self, new], discover=related, widening=True)
+        result._settle_join([self, new], differ, discover=related, widening=True)
         return result
 
-    def _settle_join(self, states: list["State"], discover: bool, widening: bool = False
-                     ) -> None:
+    def _settle_join(self, states: list["State"], differ: list[int], discover: bool,
+                     widening: bool = False) -> None:
         """Finish a join: drop relations of variables whose meaning changed, keep the
-        affine equalities every path satisfies, find new relations, reduce."""
+        affine equalities every path satisfies, find new relations, reduce.  `differ`:
+        the slots spilled at different widths on the paths (`_joined_widths`)."""
         zone = self.zone
         _link_copies(self, states)
         unstable = []
@@ -101,7 +102,7 @@ class JoinRules:
         # not the same number on each path: no equality or relation is found for it
         # from the paths' values (the whole 0x7fff on one, the byte 0 on another made
         # `slot == 32767 * r5` of two points)
-        mixed = {slot_var(key) for key in _joined_widths(states)[1]}
+        mixed = {slot_var(key) for key in differ}
         if not widening:
             for st in states:
                 _keep_satisfied_affine(zone, st, states, mixed)
@@ -500,7 +501,7 @@ def merge(states: list[State], discover: bool = False) -> State:
                                 [st.upper for st in states])
     for off in differ:          # (the slot's variable is its low bytes now)
         result.zone.forget(slot_var(off))
-    result._settle_join(states, discover)
+    result._settle_join(states, differ, discover)
     return result
 
 

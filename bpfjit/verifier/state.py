@@ -81,12 +81,16 @@ class State(JoinRules):
                      self.remnants)
 
     def __eq__(self, other: object) -> bool:
-        return (isinstance(other, State) and self.regs == other.regs
-                and self.spills == other.spills and self.written == other.written
-                and self.min_len == other.min_len and self.lock == other.lock
-                and self.refs == other.refs and self.zeros == other.zeros
-                and self.narrow == other.narrow and self.remnants == other.remnants
-                and self.zone == other.zone)
+        return isinstance(other, State) and self._same_but_zone(other) \
+            and self.zone == other.zone
+
+    def _same_but_zone(self, other: "State") -> bool:
+        """Whether everything but the zone is the same."""
+        return (self.regs == other.regs and self.spills == other.spills
+                and self.written == other.written and self.min_len == other.min_len
+                and self.lock == other.lock and self.refs == other.refs
+                and self.zeros == other.zeros and self.narrow == other.narrow
+                and self.remnants == other.remnants)
 
     def equivalent(self, other: "State") -> bool:
         """Whether both describe the same values: equal but for differences x - y <= c
@@ -95,12 +99,8 @@ class State(JoinRules):
         (bpfjit.verifier.zonejoin), so joining a state with one it already covers need
         not give an equal state back; compared with ==, a fixpoint would run again on
         the same values (a subprogram analysed again for each of its call sites)."""
-        return (self.regs == other.regs and self.spills == other.spills
-                and self.written == other.written and self.min_len == other.min_len
-                and self.lock == other.lock and self.refs == other.refs
-                and self.zeros == other.zeros and self.narrow == other.narrow
-                and self.remnants == other.remnants and self.zone.same_tables(other.zone)
-                and _implies(self, other) and _implies(other, self))
+        return self._same_but_zone(other) and self.zone.same_tables(other.zone) \
+            and _implies(self, other) and _implies(other, self)
 
     # ---- references (sockets, ring buffer records) -------------------------------------------------------------
 
