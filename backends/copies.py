@@ -14,12 +14,17 @@ __all__ = ["CopyTracking"]
 class CopyTracking:
     """Set up by prepare_copies(); backends.llvmversions and backends.x86versions emit."""
 
-    def prepare_copies(self, verified, first: int, end: int, budget_free: bool) -> None:
+    def prepare_copies(self, verified, first: int, end: int, budget_free: bool,
+                       moving_ranges=None) -> None:
         """The loops and groups of pcs [first, end) (a subprogram, or the program);
         without `budget_free`, loops whose fast copy would only drop the budget's test
-        are not versioned and the others keep it."""
+        are not versioned and the others keep it; a loop that `moving_ranges(loop)`
+        refuses keeps only its range tests of registers and constants
+        (RangeTest.plain)."""
         self.copy_source = verified
         loops = [loop for loop in versioned_loops(verified) if first <= loop.header < end]
+        if moving_ranges is not None:
+            loops = [loop if moving_ranges(loop) else _plain_ranges(loop) for loop in loops]
         if not budget_free:
             loops = [replace(loop, trips=None) for loop in loops if loop.unchecked]
         self.loops = {loop.header: loop for loop in loops}
@@ -56,3 +61,14 @@ class CopyTracking:
         group = self.groups.get(pc)
         return group is not None and self.grouped is None and \
             not all(self.unchecked(member) for member in group.members)
+
+
+def _plain_ranges(loop):
+    """`loop` without its range tests that move with counted trips, read stack slots or
+    wrap: their accesses stay checked in the fast copy too."""
+    dropped = [test for test in loop.ranges if not test.plain]
+    if not dropped:
+        return loop
+    kept = tuple(test for test in loop.ranges if test.plain)
+    unchecked = loop.unchecked - frozenset().union(*(test.accesses for test in dropped))
+    return replace(loop, ranges=kept, unchecked=unchecked, counted=None, copies=())

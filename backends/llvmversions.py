@@ -14,7 +14,7 @@ from . import irtext as ir
 from bpfjit.tripcount import RANGE
 
 from .copies import CopyTracking
-from .llvmtypes import I64, const
+from .llvmtypes import I8, I64, const
 
 __all__ = ["VersionLowering"]
 
@@ -77,6 +77,14 @@ class VersionLowering(CopyTracking):
     def _budget_covers(self, b, trips):
         """Whether the budget left covers the loop's most trips (TripBound.trips, the
         same arithmetic): its fast copy then never tests the budget."""
+        most, ok = self._most_trips(b, trips)
+        left = b.load(self.budget, typ=I64)
+        covered = b.icmp_signed("<=", most, b.sdiv(left, const(I64, trips.iteration_cost)))
+        return b.and_(ok, covered)
+
+    def _most_trips(self, b, trips) -> tuple:
+        """(most, ok): when ok, the loop's head runs at most `most` times from this
+        entry (TripBound.trips, the same arithmetic)."""
         x = b.load(self.regs[trips.base], typ=I64)
         n = self.imm(trips.bound_imm)
         if trips.bound_negated:     # the test compared x + c + q with the immediate
@@ -103,9 +111,7 @@ class VersionLowering(CopyTracking):
         zero = const(I64, 0)
         positive = b.select(b.icmp_signed(">", distance, zero), distance, zero)
         most = b.add(b.udiv(positive, const(I64, abs(trips.step))), const(I64, 2))
-        left = b.load(self.budget, typ=I64)
-        covered = b.icmp_signed("<=", most, b.sdiv(left, const(I64, trips.iteration_cost)))
-        ok = b.and_(b.and_(x_ok, n_ok), covered)
+        ok = b.and_(x_ok, n_ok)
         if trips.relation == "!=":      # n is met: ahead, a whole number of steps away
             ok = b.and_(ok, b.icmp_signed(">=", distance, const(I64, 1)))
             if abs(trips.step) != 1:
@@ -115,7 +121,60 @@ class VersionLowering(CopyTracking):
             step = const(I64, -trips.step)
             ok = b.and_(ok, b.and_(b.icmp_signed(">=", b.add(n, strict), step),
                                    b.icmp_signed(">=", b.add(x, offset), step)))
-        return ok
+        return most, ok
+
+    def _slot(self, b, off: int):
+        """The 8 bytes at r10 + off (a stack slot no trip of the loop writes)."""
+        d = b.sub(b.add(b.load(self.regs[10], typ=I64), const(I64, off)), self.frame_lo_i)
+        return b.load(b.gep(self.frame_lo, [d], source_etype=I8), typ=I64, align=1)
+
+    def _entry_value(self, b, atom):
+        return self._slot(b, atom[1]) if isinstance(atom, tuple) else \
+            b.load(self.regs[atom], typ=I64)
+
+    def _sum_at_entry(self, b, registers, slots, start):
+        for reg in registers:
+            start = b.add(start, b.load(self.regs[reg], typ=I64))
+        for off in slots:
+            start = b.add(start, self._slot(b, off))
+        return start
+
+    def _range_holds(self, b, test, moved):
+        """Whether the test's range lies in the buffer, the adjustment of its accesses for
+        speculation when it does not, and the conditions the range's arithmetic needs
+        (its wrapped term wraps on no trip, the register step below 2^32); `moved` is
+        the most trips less one, counted at the entry (None: the range does not move)."""
+        start = self._sum_at_entry(b, test.registers, test.slots, const(I64, test.lo))
+        checks = []
+        span = None
+        if moved is not None:
+            per_trip = const(I64, abs(test.step))
+            if test.step_register is not None:
+                by = b.load(self.regs[test.step_register], typ=I64)
+                checks.append(b.icmp_unsigned("<", by, const(I64, 1 << 31)))  # (no overflow)
+                per_trip = b.add(per_trip, by)
+            span = b.mul(per_trip, moved)
+        if test.wrap is not None:
+            wrap = test.wrap
+            inner = self._sum_at_entry(b, wrap.registers, wrap.slots, const(I64, wrap.const))
+            low = b.and_(inner, const(I64, 0xFFFFFFFF))          # zext32 at the entry
+            top = b.add(low, const(I64, wrap.spread))
+            if wrap.step and moved is not None:
+                top = b.add(top, b.mul(const(I64, wrap.step), moved))
+            checks.append(b.icmp_unsigned("<=", top, const(I64, 0xFFFFFFFF)))
+            start = b.add(start, low)
+        width = const(I64, test.hi - test.lo)
+        if span is not None:
+            if test.step < 0:
+                start = b.sub(start, span)
+            width = b.add(width, span)
+        x = b.sub(start, self.mem_i)
+        fits = b.icmp_unsigned(">=", self.mem_len, width)
+        bound = b.select(fits, b.add(b.sub(self.mem_len, width), const(I64, 1)),
+                         const(I64, 0))
+        holds = b.icmp_unsigned("<", x, bound)
+        adjust = self.guard(x, bound, const(I64, 0), builder=b) if self.m.spec else None
+        return holds, adjust, checks
 
     def lower_fast_copies(self, prog) -> None:
         """The entry tests and the fast copy of each versioned loop (after the checked
@@ -129,14 +188,30 @@ class VersionLowering(CopyTracking):
                 if self.m.spec:     # the hoisted accesses' offsets + POISON if len < need
                     self.adjust = self.guard(const(I64, loop.need - 1), self.mem_len,
                                              const(I64, 0), builder=b)
-            for test in loop.ranges:    # [sum of registers + lo, ... + hi) in the buffer
-                start = const(I64, test.lo)
-                for reg in test.registers:
-                    start = b.add(start, b.load(self.regs[reg], typ=I64))
-                x, bound = self.buffer_test(start, test.hi - test.lo)
-                tests.append(b.icmp_unsigned("<", x, bound))
-                if self.m.spec:     # (+ POISON when it does not hold)
-                    adjust = self.guard(x, bound, const(I64, 0), builder=b)
+            moved, conditions = None, []
+            if loop.counted is not None:    # (the ranges that move: trips counted here)
+                most, ok = self._most_trips(b, loop.counted)
+                conditions += [ok, b.icmp_unsigned("<=", most, const(I64, 1 << 32))]
+                moved = b.sub(most, const(I64, 1))
+            for r, atom, c in loop.copies:  # a copy the ranges read as its source + c
+                conditions.append(b.icmp_unsigned(
+                    "==", b.load(self.regs[r], typ=I64),
+                    b.add(self._entry_value(b, atom), const(I64, c))))
+            for test in loop.ranges:    # [sum at the entry + lo, ... + hi) in the buffer
+                holds, adjust, checks = self._range_holds(
+                    b, test, moved if test.step or test.step_register is not None or
+                    (test.wrap is not None and test.wrap.step) else None)
+                tests.append(holds)
+                conditions += checks
+                if adjust is not None:
+                    self.adjust = adjust if self.adjust is None else b.or_(self.adjust, adjust)
+            if conditions:
+                tests += conditions
+                if self.m.spec:     # POISON unless every condition holds, not predicted
+                    failed = b.zext(b.not_(conditions[0]), I64)
+                    for condition in conditions[1:]:
+                        failed = b.or_(failed, b.zext(b.not_(condition), I64))
+                    adjust = self.guard(failed, const(I64, 1), const(I64, 0), builder=b)
                     self.adjust = adjust if self.adjust is None else b.or_(self.adjust, adjust)
             if loop.trips is not None:
                 tests.append(self._budget_covers(b, loop.trips))

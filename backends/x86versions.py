@@ -12,7 +12,7 @@ from bpfjit.isa import Kind
 from bpfjit.speculation import poisoned_registers
 
 from .copies import CopyTracking
-from .x86asm import Mem
+from .x86asm import Mem, r32
 from .x86layout import CTX, CTX_SLOT, S1, S2
 
 __all__ = ["VersionLowering"]
@@ -22,11 +22,26 @@ class VersionLowering(CopyTracking):
     """Labels that know about the fast copies; the entry tests; the fast copies."""
 
     def _prepare_versions(self) -> None:
-        self.prepare_copies(self.verified, 0, self.prog.slot_count, budget_free=False)
+        self.prepare_copies(self.verified, 0, self.prog.slot_count, budget_free=False,
+                           moving_ranges=self._moving_ranges)
         self.each_copies: list[tuple] = []   # (label, back label, span, loop) to emit
         # per loop: the registers its entry poisons (bpfjit.speculation), None: adjust
         self.poisoned = {pc: poisoned_registers(self.prog, loop)
                          for pc, loop in self.loops.items()}
+
+    @staticmethod
+    def _moving_ranges(loop) -> bool:
+        """Whether _count_trips computes the loop's trips: an unsigned bound, a
+        power-of-two step and 32-bit immediates (else only its plain ranges stay)."""
+        trips = loop.counted
+        if trips is None:
+            return True
+        step = abs(trips.step)
+        numbers = (trips.bound_imm, trips.offset + int(trips.strict),
+                   trips.offset - int(trips.strict), trips.offset + trips.step,
+                   int(trips.strict) + trips.step)
+        return not trips.signed and step & (step - 1) == 0 and \
+            all(-(1 << 31) <= v < 1 << 31 for v in numbers)
 
     def label_of(self, source: int, pc: int) -> object:
         """The label a jump (or fall-through) from `source` to `pc` goes to."""
@@ -90,18 +105,166 @@ class VersionLowering(CopyTracking):
         if loop.need:
             a("CMP", Mem(8, CTX, CTX_SLOT["mem_bound1"]), loop.need)   # len >= need?
             self._unless_hoisted("b", pc, poisoned)
+        if loop.counted is not None:
+            self._count_trips(pc, loop.counted, poisoned)
+        for r, atom, c in loop.copies:
+            self._load_atom(S1, atom)                            # r10 = the source
+            if c:
+                a("ADD", S1, c)                                  # + c
+            a("CMP", self.reg[r], S1)
+            self._unless_hoisted("ne", pc, poisoned)             # not its copy
         for test in loop.ranges:
-            a("MOV", S1, Mem(8, CTX, CTX_SLOT["mem_bound1"]))    # r10 = buffer length
-            a("SUB", S1, test.hi - test.lo)                      # - the range's width
-            self._unless_hoisted("b", pc, poisoned)              # shorter than the range
-            first, *rest = test.registers
-            a("LEA", S2, Mem(8, self.reg[first], test.lo))       # r11 = the range's start
-            for reg in rest:
-                a("ADD", S2, self.reg[reg])
-            a("SUB", S2, Mem(8, CTX, CTX_SLOT["mem"]))           # - the buffer's start
-            a("CMP", S2, S1)
-            self._unless_hoisted("a", pc, poisoned)              # beyond the last fit
+            if test.plain:
+                self._plain_range(pc, test, poisoned)
+            else:
+                self._moving_range(pc, test, poisoned)
         a.jump("jmp", ("fast", pc))
+
+    def _plain_range(self, pc: int, test, poisoned) -> None:
+        """[sum of registers + lo, ... + hi) in the buffer, or to the checked copy."""
+        a = self.a
+        a("MOV", S1, Mem(8, CTX, CTX_SLOT["mem_bound1"]))        # r10 = buffer length
+        a("SUB", S1, test.hi - test.lo)                          # - the range's width
+        self._unless_hoisted("b", pc, poisoned)                  # shorter than the range
+        first, *rest = test.registers
+        a("LEA", S2, Mem(8, self.reg[first], test.lo))           # r11 = the range's start
+        for reg in rest:
+            a("ADD", S2, self.reg[reg])
+        a("SUB", S2, Mem(8, CTX, CTX_SLOT["mem"]))               # - the buffer's start
+        a("CMP", S2, S1)
+        self._unless_hoisted("a", pc, poisoned)                  # beyond the last fit
+
+    def _moving_range(self, pc: int, test, poisoned) -> None:
+        """A range of stack slots, a wrapped u32 term or a motion per counted trip
+        (save0 holds the trips less one): in the buffer, or to the checked copy."""
+        a = self.a
+        moved = Mem(8, CTX, CTX_SLOT["save0"])
+        moves = bool(test.step) or test.step_register is not None
+        if test.wrap is not None:
+            wrap = test.wrap
+            self._sum(S1, wrap.registers, wrap.slots, wrap.const)
+            a("MOV", r32(S1), r32(S1))                           # r10 = u32(inner sum)
+            if wrap.step:
+                a("IMUL", S2, moved, wrap.step)                  # r11 = step x trips
+                a("ADD", S2, S1)
+            else:
+                a("MOV", S2, S1)
+            if wrap.spread:
+                a("ADD", S2, wrap.spread)                        # + its accesses' spread
+            a("SHR", S2, 32)
+            self._unless_hoisted("ne", pc, poisoned)             # wraps on some trip
+            a("MOV", S2, S1)
+            self._sum(S2, test.registers, test.slots, test.lo, into=True)
+        else:
+            self._sum(S2, test.registers, test.slots, test.lo)   # r11 = the range's start
+        if moves:
+            if test.step_register is not None:
+                a("MOV", S1, self.reg[test.step_register])
+                a("SHR", S1, 31)
+                self._unless_hoisted("ne", pc, poisoned)         # a step of 2^31 or more
+                a("MOV", S1, self.reg[test.step_register])
+                if test.step:
+                    a("ADD", S1, test.step)
+                a("IMUL", S1, moved)                             # r10 = the span moved
+            else:
+                a("IMUL", S1, moved, abs(test.step))
+            if test.step < 0:
+                a("SUB", S2, S1)                                 # (moving down)
+            a("ADD", S1, test.hi - test.lo)                      # r10 = the width
+        else:
+            a("MOV", S1, test.hi - test.lo)
+        a("SUB", S2, Mem(8, CTX, CTX_SLOT["mem"]))               # r11 -= the buffer's start
+        a("NEG", S1)
+        a("ADD", S1, Mem(8, CTX, CTX_SLOT["mem_bound1"]))        # r10 = length - width
+        self._unless_hoisted("ae", pc, poisoned)                 # (no carry: shorter)
+        a("CMP", S2, S1)
+        self._unless_hoisted("a", pc, poisoned)                  # beyond the last fit
+
+    def _load_atom(self, reg: str, atom) -> None:
+        if isinstance(atom, int):
+            self.a("MOV", reg, self.reg[atom])
+        else:
+            self.a("MOV", reg, Mem(8, self.reg[10], atom[1]))    # a stack slot
+
+    def _sum(self, reg: str, registers, slots, const: int, into: bool = False) -> None:
+        """reg = (reg if `into`) + registers + slots + const."""
+        a = self.a
+        terms = [self.reg[r] for r in registers] + \
+            [Mem(8, self.reg[10], off) for off in slots]
+        if not into:
+            first, *terms = terms
+            a("MOV", reg, first)
+        for term in terms:
+            a("ADD", reg, term)
+        if const:
+            a("ADD", reg, const)
+
+    def _count_trips(self, pc: int, trips, poisoned) -> None:
+        """save0 = the most runs of the loop's head from this entry, less one
+        (TripBound.trips's arithmetic, for unsigned bounds and power-of-two steps,
+        which only moving_ranges() lets through), or to the checked copy."""
+        a = self.a
+        n = Mem(8, CTX, CTX_SLOT["save1"])
+        x = self.reg[trips.base]
+        if trips.bound_negated:
+            a("MOV", S1, trips.bound_imm)
+            a("SUB", S1, self.reg[trips.bound_reg])
+        elif trips.bound_reg is not None:
+            a("MOV", S1, self.reg[trips.bound_reg])
+            if trips.bound_imm:
+                a("ADD", S1, trips.bound_imm)
+        else:
+            a("MOV", S1, trips.bound_imm)
+        a("MOV", n, S1)                                          # save1 = n
+        a("SHR", S1, 61)
+        self._unless_hoisted("ne", pc, poisoned)                 # n beyond 2^61
+        a("MOV", S1, x)
+        a("SHR", S1, 61)
+        self._unless_hoisted("ne", pc, poisoned)                 # x beyond 2^61
+        strict, offset = int(trips.strict), trips.offset
+        if trips.relation == "<=":                               # n - strict - offset - x
+            a("MOV", S2, n)
+            if strict + offset:
+                a("SUB", S2, strict + offset)
+            a("SUB", S2, x)
+        elif trips.relation == ">=":                             # x + offset - n - strict
+            a("MOV", S2, x)
+            if offset - strict:
+                a("ADD", S2, offset - strict)
+            a("SUB", S2, n)
+        elif trips.step > 0:                                     # n - offset - x
+            a("MOV", S2, n)
+            if offset:
+                a("SUB", S2, offset)
+            a("SUB", S2, x)
+        else:                                                    # x + offset - n
+            a("MOV", S2, x)
+            if offset:
+                a("ADD", S2, offset)
+            a("SUB", S2, n)
+        shift = abs(trips.step).bit_length() - 1
+        if trips.relation == "!=":                               # ahead, whole steps
+            a("CMP", S2, 1)
+            self._unless_hoisted("l", pc, poisoned)
+            if shift:
+                a("TEST", S2, abs(trips.step) - 1)
+                self._unless_hoisted("ne", pc, poisoned)
+        elif trips.relation == ">=":                             # no wrap below zero
+            a("MOV", S1, n)
+            a("ADD", S1, strict + trips.step)
+            self._unless_hoisted("l", pc, poisoned)              # (n + strict < -step)
+            a("LEA", S1, Mem(8, x, offset + trips.step))
+            a("CMP", S1, 0)
+            self._unless_hoisted("l", pc, poisoned)              # (x + offset < -step)
+        a("XOR", r32(S1), r32(S1))
+        a("TEST", S2, S2)
+        a("CMOVS", S2, S1)                                       # max(distance, 0)
+        if shift:
+            a("SHR", S2, shift)
+        a("ADD", S2, 1)                                          # most - 1
+        a("MOV", Mem(8, CTX, CTX_SLOT["save0"]), S2)
+        a("SHR", S2, 32)
+        self._unless_hoisted("ne", pc, poisoned)                 # most beyond 2^32
 
     def _unless_hoisted(self, cond: str, pc: int, poisoned) -> None:
         """On `cond` (an entry test failed), to the checked copy's head at `pc`; for

@@ -36,6 +36,7 @@ from .cfg import block_costs, block_graph, block_leaders, subprogram_ranges
 from .context import packet_offsets
 from .helpers import changes_packet
 from .isa import MEMORY_KINDS, Kind, written_registers
+from .loopaddress import Motion, Sum, address_forms, invariant_slots
 from .tripcount import TripBound, loop_forms, trip_bound
 
 __all__ = ["VersionedLoop", "RangeTest", "versioned_loops", "CheckGroup", "check_groups"]
@@ -61,7 +62,18 @@ BRANCHY_BLOCKS = 8
 # a range test's bounds: within a 32-bit displacement, and its width an immediate
 _RANGE_BOUND = 1 << 31
 # the most range tests one loop's entry makes
-_MOST_RANGE_TESTS = 4
+_MOST_RANGE_TESTS = 6
+# an access whose bounded extent ends beyond this many bytes goes into a range test
+# when one covers it: a buffer that long is rare (a packet, most records), so a `need`
+# that high would keep the loop's fast copy for the rare run (corpus grid's cells,
+# a u8 width times a u8 height: 65,281)
+_LONG_NEED = 4096
+# a head interval at most this wide bounds a register's term in a range test even in a
+# loop whose trips are counted at the entry, and a step's span is folded from the most
+# trips a counter allows when they are at most this many (cheaper than counting them:
+# corpus tlv's `i < n && i < 64`); a looser bound holds for few buffers (corpus grid's
+# `x < w`, w a byte: 255 trips over rows of 40)
+_SMALL_SPAN = 64
 # the fewest trips a loop whose trips are bounded must allow for range tests: the entry
 # test costs about as much as a dozen checks, and its speculation mask puts its compare
 # on the path of the registers the loop reads, which a short loop pays for on every
@@ -71,19 +83,56 @@ MIN_HOISTED_TRIPS = 32
 
 
 @dataclass(frozen=True)
+class WrappedTerm:
+    """The low 32 bits of `registers` + `slots` (8-byte stack slots at r10 + off) at the
+    loop's entry + `const`, zero-extended: a `u32` index.  The accesses it covers add up
+    to `spread` more, and it grows by `step` (>= 0) a trip; it wraps on no trip when
+    its value at the entry + spread + step x (trips - 1) stays below 2^32, which the
+    entry test checks with the range."""
+    registers: tuple[int, ...]
+    slots: tuple[int, ...]
+    const: int
+    spread: int
+    step: int
+
+
+@dataclass(frozen=True)
 class RangeTest:
-    """The bytes from `registers`' sum at the loop's entry, plus `lo`, up to that sum
-    plus `hi` lie in the buffer (the entry test of a VersionedLoop); it covers the
-    loop's `accesses` (pcs)."""
+    """The bytes from the sum at the loop's entry of `registers`, `slots` (8-byte stack
+    slots at r10 + off no trip writes) and `wrap`, plus `lo`, up to that sum plus `hi`,
+    widened by `step` (+ the invariant `step_register`'s value) times the loop's trips
+    less one (down for a negative step), lie in the buffer (the entry test of a
+    VersionedLoop); it covers the loop's `accesses` (pcs).  A nonzero step,
+    step_register and a wrap's step only come with the loop's `counted` bound: the
+    trips are then counted at the entry."""
     registers: tuple[int, ...]
     lo: int
     hi: int
     accesses: frozenset[int] = frozenset()
+    slots: tuple[int, ...] = ()
+    step: int = 0
+    step_register: int | None = None
+    wrap: WrappedTerm | None = None
+
+    @property
+    def plain(self) -> bool:
+        """Registers and constants only: what the first range tests were."""
+        return not self.slots and not self.step and self.step_register is None and \
+            self.wrap is None
 
     def describe(self) -> str:
         """[r6+4, r6+44): the bytes it tests, for the explorer."""
-        base = "+".join(f"r{reg}" for reg in self.registers)
-        return f"[{base}{self.lo:+}, {base}{self.hi:+})"
+        terms = [f"r{reg}" for reg in self.registers] + \
+            [f"[r10{off:+}]" for off in self.slots]
+        if self.wrap is not None:
+            inner = [f"r{reg}" for reg in self.wrap.registers] + \
+                [f"[r10{off:+}]" for off in self.wrap.slots]
+            terms.append(f"u32({'+'.join(inner)}{self.wrap.const:+})")
+        base = "+".join(terms)
+        text = f"[{base}{self.lo:+}, {base}{self.hi:+})"
+        moves = ([f"{self.step:+}"] if self.step else []) + \
+            ([f"+r{self.step_register}"] if self.step_register is not None else [])
+        return text + (f" moving {''.join(moves)} a trip" if moves else "")
 
 
 @dataclass(frozen=True)
@@ -92,13 +141,17 @@ class VersionedLoop:
     `unchecked` the accesses its fast copy runs without a check, entered when the
     buffer is at least `need` bytes long and every one of `ranges` holds; with `trips`,
     also only when the budget covers the bound on its trips, and the fast copy then
-    never tests the budget (bpfjit.tripcount)."""
+    never tests the budget (bpfjit.tripcount).  `counted` bounds the trips of ranges
+    that move, `copies` are (r, x, c): the entry also requires r == x + c (r copies a
+    stepped x late in each trip, bpfjit.loopaddress)."""
     header: int
     body: frozenset[int]
     unchecked: frozenset[int]
     need: int
     trips: TripBound | None = None
     ranges: tuple[RangeTest, ...] = ()
+    counted: TripBound | None = None
+    copies: tuple[tuple[int, int, int], ...] = ()
 
 
 def versioned_loops(verified) -> tuple[VersionedLoop, ...]:
@@ -122,24 +175,31 @@ def _plan(verified) -> tuple[VersionedLoop, ...]:
     for header, (body, latches, dominates) in loops.items():
         if _fragment(prog, header, body, latches, graph, loops):
             continue
-        covered = [pc for pc in verified.extents
+        bounded = [pc for pc in verified.extents
                    if hoist and pc in body and verified.regions.get(pc) == "mem"]
-        need = max((verified.extents[pc][1] for pc in covered), default=0)
-        if need >= 1 << 31:                  # (a 32-bit immediate in the entry test)
-            covered, need = [], 0
-        ranges, moving = (), []
+        ranges, moving, counted, copies = (), [], None, ()
         if hoist:
-            moving = [pc for pc in sorted(body) if pc not in covered
-                      and verified.needs_check(pc) and verified.regions.get(pc) == "mem"
-                      and prog.at(pc).kind in MEMORY_KINDS]
+            moving = [pc for pc in sorted(body) if verified.needs_check(pc)
+                      and verified.regions.get(pc) == "mem"
+                      and prog.at(pc).kind in MEMORY_KINDS
+                      and (pc not in bounded or verified.extents[pc][1] > _LONG_NEED)]
+        covered = []
         if moving:
-            ranges, hoisted = _range_tests(verified, header, body, latches, graph, moving)
-            covered += hoisted
+            counted = trip_bound(prog, header, body, latches, dominates, graph, costs)
+            ranges, covered, copies = _range_tests(verified, header, body, latches, graph,
+                                                   moving, counted)
+            if all(test.plain for test in ranges):
+                counted = None          # (nothing moves with the trips counted)
+        bounded = [pc for pc in bounded if pc not in moving]
+        need = max((verified.extents[pc][1] for pc in bounded), default=0)
+        if need >= 1 << 31:                  # (a 32-bit immediate in the entry test)
+            bounded, need = [], 0
+        covered = bounded + covered
         trips = trip_bound(prog, header, body, latches, dominates, graph, costs) \
             if _worth_budget_free(body, graph[0], _inlined_size(prog, body)) else None
         if covered or trips is not None:
             candidates.append(VersionedLoop(header, body, frozenset(covered), need, trips,
-                                            ranges))
+                                            ranges, counted, copies))
     chosen: list[VersionedLoop] = []
     for loop in sorted(candidates, key=lambda c: (len(c.body), c.header)):
         if all(loop.body.isdisjoint(other.body) for other in chosen):
@@ -148,57 +208,153 @@ def _plan(verified) -> tuple[VersionedLoop, ...]:
 
 
 def _range_tests(verified, header: int, body: frozenset[int], latches, graph,
-                 accesses: list[int]) -> tuple[tuple[RangeTest, ...], list[int]]:
+                 accesses: list[int], counted: TripBound | None
+                 ) -> tuple[tuple[RangeTest, ...], list[int], tuple]:
     """The entry tests that cover some of `accesses` (unproven buffer accesses of the
-    loop), and the accesses they cover: each address a sum of registers at the entry,
-    invariant or stepped, plus an offset in known bounds (see the module's text)."""
+    loop), the accesses they cover, and the copies (r, x, c) their entry must check:
+    each address a sum at the entry of registers and invariant stack slots, plus at
+    most one 32-bit wrapped sum of them, moving by a constant or an invariant register
+    a trip, plus an offset in known bounds (see the module's text).  With `counted`,
+    the trips are counted at the entry; without, a stepped term needs a counter whose
+    interval at the head bounds them, and its span is folded into the bounds."""
     prog = verified.program
-    found = loop_forms(prog, header, body, latches, graph)
+    written = invariant_slots(prog, body, verified.regions)
+    found = address_forms(prog, header, body, latches, graph, written)
     if found is None:
-        return (), []
-    before, back = found
+        return (), [], ()
+    before, moves = found
     known = verified.head_ranges.get(header, {})
-    trips = _most_trips(back, known)
-    if trips is not None and trips < MIN_HOISTED_TRIPS:
-        return (), []
-    tests: dict[tuple[int, ...], list] = {}          # registers -> [lo, hi, pcs]
+    static = _most_trips(moves, known)
+    if static is not None and static < MIN_HOISTED_TRIPS:
+        return (), [], ()
+    terms = _Terms(moves, known, counted, static)
+    tests: dict[tuple, list] = {}                     # key -> [members, pcs, copies]
     for pc in accesses:
         insn = prog.at(pc)
         form = before[pc].get(insn.src if insn.kind in (Kind.LDX, Kind.LDSX) else insn.dst)
-        if form is None:
+        if form is None or form.high:
             continue
-        terms = (form[0],) + form[2:]
-        lo = hi = form[1] + insn.off
-        registers = []
-        for reg in terms:
-            source, step = back.get(reg, (None, None))
-            if source != reg:                         # (derived from another register)
-                step = None
-            if step == 0 and reg != 10:
-                registers.append(reg)                 # the same on every trip
-            elif reg in known:
-                lo, hi = lo + known[reg][0], hi + known[reg][1]
-            elif step and trips is not None and reg != 10:
-                registers.append(reg)                 # stepped: moved by step x (trip - 1)
-                if step > 0:
-                    hi += step * (trips - 1)
-                else:
-                    lo += step * (trips - 1)
-            else:
-                break
-        else:
-            if not registers:
+        outer = terms.split(form.outer, by_register=True)
+        inner = terms.split(form.wrap, by_register=False) if form.wrap is not None else None
+        if outer is None or (form.wrap is not None and (inner is None or inner[4] < 0)):
+            continue
+        regs, slots, lo, hi, step, by, copies = outer
+        if not regs and not slots and inner is None:
+            continue
+        wrap_key, spread = None, (0, 0)
+        if inner is not None:
+            wrap_key = (inner[0], inner[1], inner[4])
+            spread = (inner[2], inner[3])
+            step += inner[4]
+            copies = copies | inner[6]
+        key = (regs, slots, step, by, wrap_key)
+        entry = tests.setdefault(key, [[], [], set()])
+        entry[0].append((lo + insn.off, hi + insn.off + insn.spec.size, spread))
+        entry[1].append(pc)
+        entry[2].update(copies)
+    chosen = []
+    for (regs, slots, step, by, wrap_key), (members, pcs, copies) in tests.items():
+        test = _range_test(regs, slots, step, by, wrap_key, members, counted, static, pcs)
+        if test is not None:
+            chosen.append((test, copies))
+    chosen = sorted(chosen, key=lambda t: (-len(t[0].accesses), t[0].describe()))
+    chosen = chosen[:_MOST_RANGE_TESTS]
+    ranges = tuple(sorted((test for test, _ in chosen), key=lambda t: t.describe()))
+    copies = tuple(sorted(set().union(*(c for _, c in chosen)))) if chosen else ()
+    return ranges, sorted(pc for test in ranges for pc in test.accesses), copies
+
+
+class _Terms:
+    """How a Sum of atoms splits into what the entry test adds up, the constant bounds
+    and the motion per trip."""
+
+    def __init__(self, moves: dict, known: dict, counted, static: int | None):
+        self.moves, self.known, self.counted, self.static = moves, known, counted, static
+
+    def split(self, total: Sum, by_register: bool) -> tuple | None:
+        """(registers, slots, lo, hi, step, step register, copies), or None."""
+        regs, slots, copies = [], [], set()
+        lo = hi = total.const
+        step, by = 0, None
+        for atom in total.atoms:
+            if not isinstance(atom, int):
+                slots.append(atom[1])
                 continue
-            key = tuple(sorted(registers))
-            entry = tests.setdefault(key, [lo, hi + insn.spec.size, []])
-            entry[0], entry[1] = min(entry[0], lo), max(entry[1], hi + insn.spec.size)
-            entry[2].append(pc)
-    chosen = [(key, lo, hi, pcs) for key, (lo, hi, pcs) in sorted(tests.items())
-              if -_RANGE_BOUND < lo and hi - lo < _RANGE_BOUND and hi < _RANGE_BOUND]
-    chosen = sorted(chosen, key=lambda t: -len(t[3]))[:_MOST_RANGE_TESTS]
-    return (tuple(RangeTest(key, lo, hi, frozenset(pcs))
-                  for key, lo, hi, pcs in sorted(chosen)),
-            sorted(pc for *_, pcs in chosen for pc in pcs))
+            move = self.moves.get(atom)
+            if atom == 10:
+                return None
+            if move is not None and move.same_as is not None:
+                if isinstance(move.same_as, int):       # (an invariant register)
+                    regs.append(move.same_as)
+                else:
+                    slots.append(move.same_as[1])
+                lo, hi = lo + move.step, hi + move.step
+                copies.add((atom, move.same_as, move.step))
+            elif move == Motion():
+                regs.append(atom)                       # the same on every trip
+            elif atom in self.known and \
+                    self.known[atom][1] - self.known[atom][0] <= _SMALL_SPAN:
+                lo, hi = lo + self.known[atom][0], hi + self.known[atom][1]
+            elif move is not None and self.static is not None and \
+                    self.static <= _SMALL_SPAN and move.step and move.by is None and \
+                    move.copy_of is None:
+                regs.append(atom)                       # folded: step x (trips - 1)
+                if move.step > 0:
+                    hi += move.step * (self.static - 1)
+                else:
+                    lo += move.step * (self.static - 1)
+            elif move is not None and self.counted is not None and move.copy_of is not None:
+                base = self.moves[move.copy_of].step    # x@entry + (c - s), stepped by s
+                regs.append(move.copy_of)
+                lo, hi = lo + move.step - base, hi + move.step - base
+                step += base
+                copies.add((atom, move.copy_of, move.step - base))
+            elif move is not None and self.counted is not None and move.by is None:
+                regs.append(atom)
+                step += move.step
+            elif move is not None and self.counted is not None and by_register and \
+                    by is None and move.by is not None:
+                regs.append(atom)
+                step, by = step + move.step, move.by
+            elif atom in self.known:
+                lo, hi = lo + self.known[atom][0], hi + self.known[atom][1]
+            elif move is not None and self.static is not None and move.step and \
+                    move.by is None and move.copy_of is None:
+                regs.append(atom)                       # folded: step x (trips - 1)
+                if move.step > 0:
+                    hi += move.step * (self.static - 1)
+                else:
+                    lo += move.step * (self.static - 1)
+            else:
+                return None
+        return (tuple(sorted(regs)), tuple(sorted(slots)), lo, hi, step, by,
+                frozenset(copies))
+
+
+def _range_test(regs, slots, step, by, wrap_key, members, counted, static, pcs
+                ) -> RangeTest | None:
+    """One group's RangeTest, or None when its numbers do not fit the entry test's
+    immediates (each within +-2^31)."""
+    wrap = None
+    lo = min(olo for olo, _, _ in members)
+    hi = max(ohi for _, ohi, _ in members)
+    if wrap_key is not None:
+        inner_lo = min(ilo for _, _, (ilo, _) in members)
+        inner_hi = max(ihi for _, _, (_, ihi) in members)
+        lo = min(olo + ilo - inner_lo for olo, _, (ilo, _) in members)
+        hi = max(ohi + ihi - inner_lo for _, ohi, (_, ihi) in members)
+        wrap = WrappedTerm(wrap_key[0], wrap_key[1], inner_lo, inner_hi - inner_lo,
+                           wrap_key[2])
+        if not -_RANGE_BOUND < inner_lo < _RANGE_BOUND or wrap.spread >= _RANGE_BOUND:
+            return None
+    if counted is None and (step or by is not None):
+        return None                 # (split folds steps only with a static bound)
+    if not (-_RANGE_BOUND < lo and hi - lo < _RANGE_BOUND and hi < _RANGE_BOUND and
+            abs(step) < _RANGE_BOUND):
+        return None
+    if by is not None and step < 0:
+        return None
+    return RangeTest(regs, lo, hi, frozenset(pcs), slots, step, by, wrap)
 
 
 def _fragment(prog, header: int, body: frozenset[int], latches, graph, loops: dict) -> bool:
@@ -232,13 +388,13 @@ def _fragment(prog, header: int, body: frozenset[int], latches, graph, loops: di
     return False
 
 
-def _most_trips(back: dict, known: dict) -> int | None:
+def _most_trips(moves: dict, known: dict) -> int | None:
     """The most times the loop's head can run in one entry: a register stepped by s on
     every trip takes a different value each time (no wrap within its interval), so a
     counter known to stay within [lo, hi] at the head allows (hi - lo) // |s| + 1."""
-    counts = [(known[reg][1] - known[reg][0]) // abs(step) + 1
-              for reg, (source, step) in back.items()
-              if source == reg and step and reg in known]
+    counts = [(known[reg][1] - known[reg][0]) // abs(move.step) + 1
+              for reg, move in moves.items()
+              if move.step and move.by is None and move.copy_of is None and reg in known]
     return min(counts, default=None)
 
 

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from .cfg import subprogram_ranges
 from .isa import Kind, written_registers
 
-__all__ = ["TripBound", "trip_bound", "loop_forms", "subprogram_cost", "RANGE"]
+__all__ = ["TripBound", "trip_bound", "loop_forms", "subprogram_cost", "topological", "RANGE"]
 
 # the entry test requires |x| and |n| <= RANGE (unsigned: 0 <= x, n <= RANGE), so that
 # no value the bound reasons about wraps around 2^64 (the offsets are below 2^40)
@@ -138,7 +138,7 @@ def _walk(prog, header: int, body: frozenset[int], graph, each_pc: bool) -> tupl
     `each_pc`, a copy per instruction) the forms before each of its pcs; None when the
     body has a cycle of its own."""
     members, preds, succs = graph
-    order = _topological(header, [first for first in members if first in body], succs)
+    order = topological(header, [first for first in members if first in body], succs)
     if order is None:
         return None
     states: dict[int, dict] = {}
@@ -196,7 +196,7 @@ def subprogram_cost(prog, start: int, graph, costs: dict[int, int],
     blocks = [first for first in members if start <= first < end]
     if any(start in succs.get(block, ()) for block in blocks):
         return None                         # a jump back to the entry: a loop
-    order = _topological(start, blocks, succs)
+    order = topological(start, blocks, succs)
     if order is None:
         return None
     called = _call_costs(prog, [pc for block in blocks for pc in members[block]], graph,
@@ -275,7 +275,7 @@ def _counted(form, ivs, invariant):
     return None
 
 
-def _topological(header, blocks, succs) -> list[int] | None:
+def topological(header, blocks, succs) -> list[int] | None:
     """The loop's blocks in an order where each comes after its predecessors (edges to
     the header left out), or None when the body has a cycle of its own."""
     inside = set(blocks)

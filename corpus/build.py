@@ -210,6 +210,21 @@ def _life_grid(rng: random.Random, width: int, height: int) -> bytes:
     return bytes([width, height]) + bytes(rng.random() < 0.33 for _ in range(width * height))
 
 
+def _image(rng: random.Random, width: int, height: int) -> bytes:
+    """A grey image for corpus/plain/blur.c: 16-bit little-endian width and height,
+    then a byte a pixel (a gradient with noise)."""
+    head = bytes([width & 0xFF, width >> 8, height & 0xFF, height >> 8])
+    return head + bytes((x * 3 + y * 5 + rng.randrange(40)) & 0xFF
+                        for y in range(height) for x in range(width))
+
+
+def _maze(rng: random.Random, width: int, height: int, walls: float) -> bytes:
+    """A maze for corpus/plain/maze.c: width, height, then a byte a cell (0 open)."""
+    cells = [int(rng.random() < walls) for _ in range(width * height)]
+    cells[0] = cells[-1] = 0
+    return bytes([width, height]) + bytes(cells)
+
+
 def inputs(name: str) -> list[bytes]:
     """Four inputs for a program: degenerate, typical, an edge case and a large one."""
     rng = random.Random(name)
@@ -268,6 +283,15 @@ def inputs(name: str) -> list[bytes]:
     if name == "lz":
         return [b"", bytes([2]) + b"abc" + bytes([0x80, 3]), bytes([0x81, 1]) + b"x",
                 _lz_stream(rng, 30)]
+    if name == "blur":
+        return [b"\x03\x00", _image(rng, 3, 3), bytes([5, 0, 4, 0]) + bytes(19),
+                _image(rng, 48, 32)]
+    if name == "colsum":
+        return [b"\x01", bytes([1, 1, 7]), bytes([3, 90]) + bytes(200),
+                bytes([50, 40]) + _words(rng, 2000)]
+    if name == "maze":
+        return [b"\x21\x01" + bytes(33), _maze(rng, 4, 4, 0.2), _maze(rng, 32, 1, 0.0),
+                _maze(rng, 32, 40, 0.15)]
     if name == "grid":
         blinker = bytes([5, 5]) + bytes(7) + b"\x01\x00\x00\x00\x00\x01" + bytes(4) + \
             b"\x01" + bytes(7)
