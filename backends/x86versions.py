@@ -136,14 +136,18 @@ class VersionLowering(CopyTracking):
 
     def _moving_range(self, pc: int, test, poisoned) -> None:
         """A range of stack slots, a wrapped u32 term or a motion per counted trip
-        (save0 holds the trips less one): in the buffer, or to the checked copy."""
+        (save0 holds the trips less one): in the buffer, or to the checked copy.  A
+        failed test's POISON goes through r11 (_unless_hoisted), so nothing stays in r11
+        across one: the wrapped term waits in save1, the start is computed last."""
         a = self.a
         moved = Mem(8, CTX, CTX_SLOT["save0"])
+        low = Mem(8, CTX, CTX_SLOT["save1"])
         moves = bool(test.step) or test.step_register is not None
         if test.wrap is not None:
             wrap = test.wrap
             self._sum(S1, wrap.registers, wrap.slots, wrap.const)
             a("MOV", r32(S1), r32(S1))                           # r10 = u32(inner sum)
+            a("MOV", low, S1)
             if wrap.step:
                 a("IMUL", S2, moved, wrap.step)                  # r11 = step x trips
                 a("ADD", S2, S1)
@@ -153,30 +157,33 @@ class VersionLowering(CopyTracking):
                 a("ADD", S2, wrap.spread)                        # + its accesses' spread
             a("SHR", S2, 32)
             self._unless_hoisted("ne", pc, poisoned)             # wraps on some trip
-            a("MOV", S2, S1)
-            self._sum(S2, test.registers, test.slots, test.lo, into=True)
-        else:
-            self._sum(S2, test.registers, test.slots, test.lo)   # r11 = the range's start
-        if moves:
+        if test.step_register is not None:
+            a("MOV", S1, self.reg[test.step_register])
+            a("SHR", S1, 31)
+            self._unless_hoisted("ne", pc, poisoned)             # a step of 2^31 or more
+        if moves:                                                # r10 = the span moved
             if test.step_register is not None:
-                a("MOV", S1, self.reg[test.step_register])
-                a("SHR", S1, 31)
-                self._unless_hoisted("ne", pc, poisoned)         # a step of 2^31 or more
                 a("MOV", S1, self.reg[test.step_register])
                 if test.step:
                     a("ADD", S1, test.step)
-                a("IMUL", S1, moved)                             # r10 = the span moved
+                a("IMUL", S1, moved)
             else:
                 a("IMUL", S1, moved, abs(test.step))
-            if test.step < 0:
-                a("SUB", S2, S1)                                 # (moving down)
             a("ADD", S1, test.hi - test.lo)                      # r10 = the width
         else:
             a("MOV", S1, test.hi - test.lo)
-        a("SUB", S2, Mem(8, CTX, CTX_SLOT["mem"]))               # r11 -= the buffer's start
         a("NEG", S1)
         a("ADD", S1, Mem(8, CTX, CTX_SLOT["mem_bound1"]))        # r10 = length - width
         self._unless_hoisted("ae", pc, poisoned)                 # (no carry: shorter)
+        if test.step < 0:                                        # (moving down)
+            a("IMUL", S2, moved, -test.step)
+            a("NEG", S2)
+            self._sum(S2, test.registers, test.slots, test.lo, into=True)
+        else:
+            self._sum(S2, test.registers, test.slots, test.lo)   # r11 = the range's start
+        if test.wrap is not None:
+            a("ADD", S2, low)
+        a("SUB", S2, Mem(8, CTX, CTX_SLOT["mem"]))               # - the buffer's start
         a("CMP", S2, S1)
         self._unless_hoisted("a", pc, poisoned)                  # beyond the last fit
 
@@ -191,9 +198,11 @@ class VersionLowering(CopyTracking):
         a = self.a
         terms = [self.reg[r] for r in registers] + \
             [Mem(8, self.reg[10], off) for off in slots]
-        if not into:
+        if not into and terms:
             first, *terms = terms
             a("MOV", reg, first)
+        elif not into:
+            a("MOV", reg, 0)
         for term in terms:
             a("ADD", reg, term)
         if const:
@@ -245,17 +254,17 @@ class VersionLowering(CopyTracking):
         shift = abs(trips.step).bit_length() - 1
         if trips.relation == "!=":                               # ahead, whole steps
             a("CMP", S2, 1)
-            self._unless_hoisted("l", pc, poisoned)
+            self._unless_hoisted("l", pc, poisoned, scratch=S1)
             if shift:
                 a("TEST", S2, abs(trips.step) - 1)
-                self._unless_hoisted("ne", pc, poisoned)
+                self._unless_hoisted("ne", pc, poisoned, scratch=S1)
         elif trips.relation == ">=":                             # no wrap below zero
             a("MOV", S1, n)
             a("ADD", S1, strict + trips.step)
-            self._unless_hoisted("l", pc, poisoned)              # (n + strict < -step)
+            self._unless_hoisted("l", pc, poisoned, scratch=S1)  # (n + strict < -step)
             a("LEA", S1, Mem(8, x, offset + trips.step))
             a("CMP", S1, 0)
-            self._unless_hoisted("l", pc, poisoned)              # (x + offset < -step)
+            self._unless_hoisted("l", pc, poisoned, scratch=S1)  # (x + offset < -step)
         a("XOR", r32(S1), r32(S1))
         a("TEST", S2, S2)
         a("CMOVS", S2, S1)                                       # max(distance, 0)
@@ -266,18 +275,19 @@ class VersionLowering(CopyTracking):
         a("SHR", S2, 32)
         self._unless_hoisted("ne", pc, poisoned)                 # most beyond 2^32
 
-    def _unless_hoisted(self, cond: str, pc: int, poisoned) -> None:
+    def _unless_hoisted(self, cond: str, pc: int, poisoned, scratch: str = S2) -> None:
         """On `cond` (an entry test failed), to the checked copy's head at `pc`; for
         speculation past that branch, POISON into the registers every hoisted address
-        derives from, or else into the hoisted accesses' "adjust"."""
+        derives from, or else into the hoisted accesses' "adjust" (through `scratch`,
+        which it overwrites)."""
         self._check_jump(cond, pc)
         if not self.spec:
             return
         if poisoned is None:
             a = self.a
-            a("MOV", S2, Mem(8, CTX, CTX_SLOT["adjust"]))        # (mov: the flags stay)
-            a("CMOV" + cond.upper(), S2, Mem(8, CTX, CTX_SLOT["poison"]))
-            a("MOV", Mem(8, CTX, CTX_SLOT["adjust"]), S2)
+            a("MOV", scratch, Mem(8, CTX, CTX_SLOT["adjust"]))   # (mov: the flags stay)
+            a("CMOV" + cond.upper(), scratch, Mem(8, CTX, CTX_SLOT["poison"]))
+            a("MOV", Mem(8, CTX, CTX_SLOT["adjust"]), scratch)
         for r in sorted(poisoned or ()):
             self._poison_if(cond.upper(), self.reg[r])           # cmov r, POISON
 

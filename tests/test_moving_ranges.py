@@ -44,6 +44,12 @@ done:
     exit
 """
 GRID_HEAD, GRID_LOAD = 8, 12
+# GRID with the buffer's start spilled and reloaded every trip: no register carries
+# the entry test's POISON, so the hoisted accesses add the "adjust" peachpy keeps in
+# memory (bpfjit.speculation.poisoned_registers is None)
+GRID_RELOADED = GRID.replace("    stxdw [%r10-8], %r9\n",
+                             "    stxdw [%r10-8], %r9\n    stxdw [%r10-16], %r1\n") \
+    .replace("    mov %r5, %r1\n", "    ldxdw %r5, [%r10-16]\n")
 
 # the same grid walked down its columns: a pointer stepped by the width (a register)
 COLUMNS = """
@@ -157,6 +163,26 @@ def test_a_late_copy_of_the_counter_is_checked_at_the_entry():
                                  ((4, 9, 0),), True)]
 
 
+def test_the_reloaded_grid_adjusts_its_accesses():
+    from bpfjit.speculation import poisoned_registers
+    prog = bpfjit.assemble(GRID_RELOADED)
+    loop, = versioned_loops(verify(prog, helpers={}, cache=False))
+    assert loop.ranges and poisoned_registers(prog, loop) is None
+
+
+@pytest.mark.parametrize("w,h,length", [(40, 30, 1202), (40, 30, 1201), (9, 9, 60),
+                                        (255, 3, 767), (255, 3, 766)])
+def test_a_reloaded_grid(engine, w, h, length):
+    mem = _grid(w, h, length)
+    fn = bpfjit.compile(bpfjit.assemble(GRID_RELOADED), engine)
+    if 2 + w * h <= length:
+        assert fn(mem) == _hash(mem[2:2 + w * h])
+    else:
+        with pytest.raises(bpfjit.MemoryAccessError) as info:
+            fn(mem)
+        assert info.value.pc == GRID_LOAD + 1       # (one more instruction before it)
+
+
 def test_a_slot_the_loop_writes_is_not_invariant():
     text = GRID.replace("    mul %r0, 31\n", "    mul %r0, 31\n    stxdw [%r10-8], %r0\n")
     assert [(unchecked, ranges) for _, unchecked, ranges, _, _ in _plan(text)] == [([], ())]
@@ -257,7 +283,7 @@ def _outcome(fn, mem):
 def grid_walks(draw):
     """GRID or COLUMNS with the cell access moved by an offset, widened to 1-8 bytes,
     or made a store, over a w x h grid in a buffer about as long as it needs."""
-    text = draw(st.sampled_from([GRID, COLUMNS]))
+    text = draw(st.sampled_from([GRID, GRID_RELOADED, COLUMNS]))
     load = "ldxb %r3, [%r5+2]"
     size = draw(st.sampled_from([1, 2, 4, 8]))
     off = draw(st.integers(-3, 6))

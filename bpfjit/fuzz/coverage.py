@@ -32,6 +32,10 @@ _CELLS = {"alu": "mnemonic x form x operand class", "jump": "mnemonic x outcome 
 # what a versioned loop's second copy drops (bpfjit.checkplan); where a check group is
 # lowered, and whether a block starts right after its last member
 LOOP_COPIES = ("budget-free", "hoisted", "budget-free, hoisted")
+# what a range test of a versioned loop reads or follows beyond registers and constants
+# (bpfjit.loopaddress): trips counted at the entry, a stack slot, a wrapped u32 index,
+# a register step, a late copy of the counter
+RANGE_KINDS = ("counted trips", "stack slot", "u32 wrap", "register step", "counter copy")
 GROUP_PLACES = ("checked code", "fast copy")
 GROUP_ENDS = ("a block follows", "the block goes on")
 
@@ -117,6 +121,8 @@ def plan_cells(verified, executed: set[int]) -> Counter:
             dropped = [what for what, on in (("budget-free", loop.trips is not None),
                                              ("hoisted", bool(loop.unchecked))) if on]
             cells[("plan", "loop copy", ", ".join(dropped), "")] += 1
+            for kind in _range_kinds(loop):
+                cells[("plan", "range", kind, "")] += 1
     leaders = block_leaders(prog)
     for first, group in check_groups(verified).items():
         if first not in executed:
@@ -129,10 +135,21 @@ def plan_cells(verified, executed: set[int]) -> Counter:
     return cells
 
 
+def _range_kinds(loop) -> list[str]:
+    """The RANGE_KINDS a versioned loop's range tests use."""
+    tests = loop.ranges
+    used = (loop.counted is not None, any(test.slots or (test.wrap and test.wrap.slots)
+                                          for test in tests),
+            any(test.wrap is not None for test in tests),
+            any(test.step_register is not None for test in tests), bool(loop.copies))
+    return [kind for kind, on in zip(RANGE_KINDS, used) if on]
+
+
 def _possible() -> dict[str, set]:
     """The cells a generated program can reach, per kind (what `report` counts against)."""
     cells: dict[str, set] = {"alu": set(), "jump": set(), "memory": set(), "plan": set()}
     cells["plan"] |= {("plan", "loop copy", kind, "") for kind in LOOP_COPIES}
+    cells["plan"] |= {("plan", "range", kind, "") for kind in RANGE_KINDS}
     cells["plan"] |= {("plan", "group", place, end)
                       for place in GROUP_PLACES for end in GROUP_ENDS}
     for spec in OPCODES:

@@ -399,6 +399,80 @@ def _reloaded_base(draw, regs, mem_len: int, bases: tuple) -> list[str]:
             f"ldx{suffix} {draw(_reg(regs))}, [%r1{off:+d}]"]
 
 
+# the slot a walk keeps its base pointer in (bpfjit.loopaddress's invariant slots), and
+# the fewest bytes of buffer it walks (it lengthens a shorter one)
+WALK_SLOT = 120
+WALK_ROOM = 16
+_WIDTHS = ((1, "b"), (2, "h"), (4, "w"), (8, "dw"))
+
+
+@st.composite
+def _walk(draw, mem_len: int, labels: list[int]) -> list[str]:
+    """A loop over the buffer whose address moves with its trips in a shape of 2-D code
+    (bpfjit.loopaddress): through a base spilled to a stack slot no trip writes, a u32
+    index that may wrap inside the loop, a pointer stepped by a data register, or a late
+    copy of the counter.  Its trips are bounded by the buffer's first byte (counted at
+    the entry; most of the time stored there first, where the last trip just fits in
+    the buffer, or just not) or that byte & 63 (a static bound); the base is the
+    buffer's start or,
+    when its second byte is odd, 4 GiB past it, so that no verifier bounds the offset
+    (then the range tests, not a `need`, cover the access).  Loads are recorded in the
+    accumulator; a store writes a data register.  A buffer shorter than WALK_ROOM is
+    lengthened (the SETLEN line, which `programs` applies)."""
+    shape = draw(_sampled(("slot", "wrap", "stride", "copy")))
+    bound, data, aux, other = draw(st.permutations(LOOP_DATA))[:4]
+    lines = []
+    if mem_len < WALK_ROOM:     # (most drawn buffers hold a few bytes: room to walk)
+        mem_len = draw(st.integers(WALK_ROOM, 2 * WALK_ROOM))
+        lines.append(f"SETLEN {mem_len}")
+    size, suffix = draw(_choice([w for w in _WIDTHS if w[0] <= mem_len]))
+    off = draw(st.integers(-1, 3))
+    step = draw(_sampled((1, 1, 2, 3)))
+    labels[0] += 1
+    label = f"walk{labels[0]}"
+    last = mem_len - off - size     # the last counter that reads in the buffer
+    if draw(st.integers(0, 3)):     # the bound where the last trip just fits, or just not
+        value = min(max(last + draw(st.integers(-3 - step, 2)), 0), 255)
+        lines += [f"stb [%r6+0], {value}", f"stb [%r6+1], {2 * draw(st.integers(0, 127))}"]
+    lines.append(f"ldxb %r{bound}, [%r6+0]")
+    if draw(st.integers(0, 2)) == 0:
+        lines.append(f"and %r{bound}, 63")
+    far = [f"ldxb %r{aux}, [%r6+1]", f"and %r{aux}, 1", f"lsh %r{aux}, 32",
+           f"add %r{aux}, %r6"]
+    start = draw(st.integers(0, 2))
+    lines.append(f"mov %r9, {start}")
+    base, address, after = "%r1", [], []
+    if shape == "slot":
+        lines += far + [f"stxdw [%r10-{WALK_SLOT}], %r{aux}", f"mov %r{aux}, 0"]
+        address = [f"ldxdw %r1, [%r10-{WALK_SLOT}]", "add %r1, %r9"]
+    elif shape == "wrap":       # r6 + u32(r9 - k) - 2^32 + k: wraps when r9 passes k
+        k = draw(st.integers(start + 1, max(start + 1, last - 2))) if draw(st.integers(0, 3)) \
+            else 0
+        lines += [f"lddw %r{aux}, {k - (1 << 32) if k else 0}", f"add %r{aux}, %r6"]
+        address = ["mov32 %r1, %r9", f"add32 %r1, {-k}", f"add %r1, %r{aux}"]
+    elif shape == "stride":
+        lines += far + [f"mov %r{other}, %r{data}", f"and %r{other}, 3"]
+        base, after = f"%r{aux}", [f"add %r{aux}, %r{other}"]
+    else:                       # r4 = r9 at the entry (or not), then a copy each trip
+        lines += far + [f"mov %r{other}, %r9"]
+        if draw(st.booleans()):         # not the copy the trips make: the entry tests it
+            beyond = max(last - start + draw(st.integers(1, 3)), 1)   # (trip 0 out)
+            lines.append(f"add %r{other}, {draw(_sampled((beyond, beyond, 1)))}")
+        address = [f"mov %r1, %r{aux}", f"add %r1, %r{other}"]
+        after = [f"mov %r{other}, %r9"]
+    if draw(st.booleans()):
+        access = [f"ldx{suffix} %r{data}, [{base}{off:+d}]"] + accumulate(f"%r{data}")
+    else:
+        access = [f"stx{suffix} [{base}{off:+d}], %r{data}"]
+    loop = [f"{label}:", *address, *access, f"add %r9, {step}"]
+    if shape == "copy":
+        loop += after
+        after = []
+    loop += after + [f"jlt %r9, %r{bound}, {label}"]
+    # no pointer left in a data register, which the epilogue folds
+    return lines + loop + [f"mov %r{aux}, {draw(_imm())}"]
+
+
 def _in_base_slot(frame_offset: int, size: int) -> bool:
     """Whether `size` bytes at the caller's r10 + frame_offset touch a spilled base."""
     return any(frame_offset < -slot + 8 and -slot < frame_offset + size for slot in BASE_SLOTS)
@@ -657,6 +731,10 @@ def _block(draw, mem_len: int | None, labels: list[int], depth: int = 0,
     # a program's prologue and epilogue are ~120 instructions whatever its body: a
     # longer body (4-16 items at the top, 1-6 nested) tests more for the compile time
     for _ in range(draw(st.integers(4, 16) if depth == 0 else st.integers(1, 6))):
+        if depth == 0 and not kernel and mem_len is not None and \
+                draw(st.integers(0, 11)) == 0:
+            items.append(draw(_walk(mem_len, labels)))
+            continue
         choice = draw(st.integers(0, 12))           # 0-8: one instruction or probe
         choice = 0 if choice <= 8 else choice - 3
         if choice == 8 and in_loop and mem_len is not None and mem_len >= 2 and not kernel:
@@ -807,8 +885,12 @@ def programs(draw, max_mem: int = 64, kernel: bool = False) -> tuple[Program, by
     body = draw(_block(len(mem), labels, kernel=kernel, bases=bases))
     callees: list[list[str]] = []
     lines = []
+    mem = bytearray(mem)
     for line in body:
-        if line == "CALL" and draw(st.integers(0, 2)) == 0:   # a callback of bpf_loop
+        if line.startswith("SETLEN"):                        # a walk's room (_walk)
+            more = int(line.split()[1]) - len(mem)
+            mem += draw(st.binary(min_size=more, max_size=more)) if more > 0 else b""
+        elif line == "CALL" and draw(st.integers(0, 2)) == 0:   # a callback of bpf_loop
             walk = draw(st.integers(0, 2)) == 0         # ... or of for_each_map_elem
             caller, callback = draw((_for_each_call if walk else _loop_call)(
                 len(callees), labels, kernel))
@@ -840,4 +922,4 @@ def programs(draw, max_mem: int = 64, kernel: bool = False) -> tuple[Program, by
     prog = assemble(text)
     if kernel:
         prog = Program(prog.insns, context="xdp", prog_type="xdp")
-    return prog, mem
+    return prog, bytes(mem)

@@ -125,6 +125,55 @@ def _fast_copy_unchecks_the_loop(original):
     return unchecked
 
 
+def _copies_unchecked(original):
+    def prepare(self, *args, **kwargs):     # a loop's entry takes a late copy of its
+        from dataclasses import replace     # counter for the counter without testing it
+        original(self, *args, **kwargs)
+        self.loops = {header: replace(loop, copies=()) for header, loop in self.loops.items()}
+    return prepare
+
+
+def _wrap_ignores_the_trips(test):
+    """The test whose wrapped u32 index is checked at its first trip only."""
+    from dataclasses import replace
+    return test if test.wrap is None else replace(test, wrap=replace(test.wrap, step=0))
+
+
+def _llvm_range_one_trip_short(original):
+    def holds(self, b, test, moved):    # a moving range spans one trip fewer
+        from bpfjit.backends.llvmtypes import I64, const
+        if moved is not None:
+            moved = b.select(b.icmp_unsigned(">", moved, const(I64, 0)),
+                             b.sub(moved, const(I64, 1)), moved)
+        return original(self, b, test, moved)
+    return holds
+
+
+def _llvm_wrap_ignores_the_trips(original):
+    def holds(self, b, test, moved):
+        return original(self, b, _wrap_ignores_the_trips(test), moved)
+    return holds
+
+
+def _x86_range_one_trip_short(original):
+    def count(self, pc, trips, poisoned):   # the trips counted at the entry, less one
+        from bpfjit.backends.x86asm import Mem
+        from bpfjit.backends.x86layout import CTX, CTX_SLOT, S2
+        original(self, pc, trips, poisoned)
+        a = self.a
+        a("MOV", S2, Mem(8, CTX, CTX_SLOT["save0"]))
+        a("SUB", S2, 1)
+        a("ADC", S2, 0)                     # (not below 0)
+        a("MOV", Mem(8, CTX, CTX_SLOT["save0"]), S2)
+    return count
+
+
+def _x86_wrap_ignores_the_trips(original):
+    def moving(self, pc, test, poisoned):
+        return original(self, pc, _wrap_ignores_the_trips(test), poisoned)
+    return moving
+
+
 # ---- peachpy: wrappers ----------------------------------------------------------------------
 
 def _x86_idiom_ignores_stores(original):
@@ -384,6 +433,27 @@ MUTANTS: tuple[Mutant, ...] = (
     Mutant("x86-fast-copy-unchecked", "peachpy",
            "a loop's fast copy runs every access unchecked, not only the hoisted ones",
            _wrap("copies", "CopyTracking", "unchecked", _fast_copy_unchecks_the_loop)),
+    Mutant("llvm-range-one-trip-short", "llvm",
+           "a range that moves with the trips counted at a loop's entry spans one trip fewer",
+           _wrap("llvmversions", "VersionLowering", "_range_holds",
+                 _llvm_range_one_trip_short)),
+    Mutant("x86-range-one-trip-short", "peachpy",
+           "a range that moves with the trips counted at a loop's entry spans one trip fewer",
+           _wrap("x86versions", "VersionLowering", "_count_trips", _x86_range_one_trip_short)),
+    Mutant("llvm-wrap-first-trip-only", "llvm",
+           "a hoisted u32 index is tested for a wrap at the loop's first trip only",
+           _wrap("llvmversions", "VersionLowering", "_range_holds",
+                 _llvm_wrap_ignores_the_trips)),
+    Mutant("x86-wrap-first-trip-only", "peachpy",
+           "a hoisted u32 index is tested for a wrap at the loop's first trip only",
+           _wrap("x86versions", "VersionLowering", "_moving_range",
+                 _x86_wrap_ignores_the_trips)),
+    Mutant("llvm-copy-untested", "llvm",
+           "a loop's entry takes a late copy of the counter for the counter, untested",
+           _wrap("copies", "CopyTracking", "prepare_copies", _copies_unchecked)),
+    Mutant("x86-copy-untested", "peachpy",
+           "a loop's entry takes a late copy of the counter for the counter, untested",
+           _wrap("copies", "CopyTracking", "prepare_copies", _copies_unchecked)),
     Mutant("x86-array-lookup-one-past", "peachpy",
            "an inlined array lookup finds key == max_entries (one past the end)",
            _wrap("x86calls", "CallLowering", "_array_lookup", _lookup_one_past)),
