@@ -78,8 +78,10 @@ _SMALL_SPAN = 64
 # test costs about as much as a dozen checks, and its speculation mask puts its compare
 # on the path of the registers the loop reads, which a short loop pays for on every
 # entry (corpus/plain's substr, at most 16 trips and mostly 1, and varint, at most 10,
-# ran 1.2-1.7x slower on peachpy with them; tlv's 64-trip loop 10-20% faster)
-MIN_HOISTED_TRIPS = 32
+# ran 1.2-1.7x slower on peachpy with them; tlv's 64-trip loop 10-20% faster; maze's
+# rows, at most 31 trips and mostly that many, 1.70x -> 1.44x native on llvm and
+# 1.29x -> 1.20x on peachpy when 32 became 24)
+MIN_HOISTED_TRIPS = 24
 
 
 @dataclass(frozen=True)

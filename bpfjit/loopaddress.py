@@ -71,10 +71,10 @@ def _order(atom) -> tuple:
 
 
 def invariant_slots(prog, body, regions: dict) -> frozenset[int] | None:
-    """The stack offsets (from r10) of the 8-byte slots no instruction of the loop can
-    write, as a predicate's domain: None when some store could reach any slot (through
-    a pointer other than r10, or a call); else every offset whose 8 bytes no store at
-    a known r10 offset overlaps is invariant (returned: the written bytes)."""
+    """The stack bytes (offsets from r10) the loop's stores may write, or None when a
+    store could reach any of them (through a pointer other than r10) or the loop calls
+    something: an 8-byte slot none of whose bytes is written holds the same value on
+    every trip."""
     written: set[int] = set()
     for pc in body:
         insn = prog.at(pc)

@@ -332,6 +332,14 @@ def test_a_loop_of_few_trips_keeps_its_checks():
         assert all(not unchecked and not ranges for _, unchecked, _, ranges in _plan(text))
 
 
+def test_a_row_of_31_trips_is_hoisted():
+    # corpus/plain/maze's rows: at most 31 trips (a width of at most 32), each row
+    # reading mem[row + x]; the entry tests [p + 4, p + 35)
+    text = MOVING.replace("jlt %r4, 40,", "jlt %r4, 31,")
+    assert _plan(text) == [(7, [MOVING_LOAD_PC], 0,
+                            (RangeTest((6,), 4, 35, frozenset({MOVING_LOAD_PC})),))]
+
+
 def _moving_buffer(d: int, length: int) -> bytearray:
     mem = bytearray((5 * i + 11) & 0xFF for i in range(length))
     if length > 1:
