@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 import bpfjit
 from bpfjit.checkplan import RangeTest, WrappedTerm, versioned_loops
 from bpfjit.verifier import verify
+from test_hoisted_checks import _outcome
 
 # a grid of w x h bytes after a 2-byte header (w, h), summed row by row: the row's
 # offset y * w lives in the stack slot [r10-8], and the cell's index is the u32
@@ -267,16 +268,6 @@ def test_a_u32_index_that_wraps_traps_at_the_load(engine, n):
     with pytest.raises(bpfjit.MemoryAccessError) as info:
         fn(mem)
     assert (info.value.pc, info.value.size) == (WRAPPING_LOAD, 1)
-
-
-def _outcome(fn, mem):
-    """(r0 or the trap's (type, pc, size, write)), and the buffer after the run."""
-    try:
-        result = fn(mem)
-    except bpfjit.BpfTrap as exc:
-        result = (type(exc).__name__, exc.pc, getattr(exc, "size", None),
-                  getattr(exc, "write", None))
-    return result, bytes(mem)
 
 
 @st.composite

@@ -149,12 +149,6 @@ def _llvm_range_one_trip_short(original):
     return holds
 
 
-def _llvm_wrap_ignores_the_trips(original):
-    def holds(self, b, test, moved):
-        return original(self, b, _wrap_ignores_the_trips(test), moved)
-    return holds
-
-
 def _x86_range_one_trip_short(original):
     def count(self, pc, trips, poisoned):   # the trips counted at the entry, less one
         from bpfjit.backends.x86asm import Mem
@@ -168,10 +162,10 @@ def _x86_range_one_trip_short(original):
     return count
 
 
-def _x86_wrap_ignores_the_trips(original):
-    def moving(self, pc, test, poisoned):
-        return original(self, pc, _wrap_ignores_the_trips(test), poisoned)
-    return moving
+def _wrap_tested_at_the_first_trip(original):
+    def lower(self, where, test, *rest):    # llvm's _range_holds, peachpy's _moving_range
+        return original(self, where, _wrap_ignores_the_trips(test), *rest)
+    return lower
 
 
 # ---- peachpy: wrappers ----------------------------------------------------------------------
@@ -443,11 +437,11 @@ MUTANTS: tuple[Mutant, ...] = (
     Mutant("llvm-wrap-first-trip-only", "llvm",
            "a hoisted u32 index is tested for a wrap at the loop's first trip only",
            _wrap("llvmversions", "VersionLowering", "_range_holds",
-                 _llvm_wrap_ignores_the_trips)),
+                 _wrap_tested_at_the_first_trip)),
     Mutant("x86-wrap-first-trip-only", "peachpy",
            "a hoisted u32 index is tested for a wrap at the loop's first trip only",
            _wrap("x86versions", "VersionLowering", "_moving_range",
-                 _x86_wrap_ignores_the_trips)),
+                 _wrap_tested_at_the_first_trip)),
     Mutant("llvm-copy-untested", "llvm",
            "a loop's entry takes a late copy of the counter for the counter, untested",
            _wrap("copies", "CopyTracking", "prepare_copies", _copies_unchecked)),
