@@ -122,8 +122,8 @@ class RangeTest:
         return not self.slots and not self.step and self.step_register is None and \
             self.wrap is None
 
-    def describe(self) -> str:
-        """[r6+4, r6+44): the bytes it tests, for the explorer."""
+    def span(self) -> str:
+        """[r6+4, r6+44): the bytes it tests at the loop's entry, for the explorer."""
         terms = [f"r{reg}" for reg in self.registers] + \
             [f"[r10{off:+}]" for off in self.slots]
         if self.wrap is not None:
@@ -131,10 +131,18 @@ class RangeTest:
                 [f"[r10{off:+}]" for off in self.wrap.slots]
             terms.append(f"u32({'+'.join(inner)}{self.wrap.const:+})")
         base = "+".join(terms)
-        text = f"[{base}{self.lo:+}, {base}{self.hi:+})"
+        return f"[{base}{self.lo:+}, {base}{self.hi:+})"
+
+    def motion(self) -> str:
+        """"+1 a trip", "+r3 a trip": how far the range moves with each counted trip
+        ("" when it does not move)."""
         moves = ([f"{self.step:+}"] if self.step else []) + \
             ([f"+r{self.step_register}"] if self.step_register is not None else [])
-        return text + (f" moving {''.join(moves)} a trip" if moves else "")
+        return f"{''.join(moves)} a trip" if moves else ""
+
+    def describe(self) -> str:
+        """The span, and its motion when it moves."""
+        return self.span() + (f" moving {self.motion()}" if self.motion() else "")
 
 
 @dataclass(frozen=True)

@@ -300,3 +300,14 @@ def test_grid_walks_agree_with_the_interpreter(case):
     for engine in bpfjit.engines():
         if engine != "interp":
             assert _outcome(bpfjit.compile(prog, engine), bytearray(seed)) == expected, engine
+
+
+def test_the_explorer_names_the_range_and_its_motion():
+    from bpfjit.explorer.verdicts import access_verdicts, log_states
+    prog = bpfjit.assemble(COLUMNS)
+    verified = verify(prog, helpers={}, cache=False)
+    log = verify(prog, helpers={}, log=True).log
+    verdict, why = access_verdicts(verified, prog, log_states(log))[COLUMNS_LOAD]
+    assert verdict == "hoisted"
+    assert "the loop at pc 8 is entered through one test that the bytes [r5+2, r5+3) at " \
+        "its entry, moved +r7 a trip over the trips it counts, lie in the buffer" in why

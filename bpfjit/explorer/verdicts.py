@@ -65,7 +65,9 @@ def access_verdicts(verified, prog: Program,
         elif pc in hoisted:
             loop = hoisted[pc]
             moving = [test for test in loop.ranges if pc in test.accesses]
-            tested = f"the bytes {moving[0].describe()} at its entry lie in the buffer" \
+            motion = moving[0].motion() if moving else ""
+            moves = f", moved {motion} over the trips it counts," if motion else ""
+            tested = f"the bytes {moving[0].span()} at its entry{moves} lie in the buffer" \
                 if moving else f"the buffer has at least {loop.need} bytes"
             out[pc] = ("hoisted", f"{known}, not enough to prove {span}; the loop at pc "
                                   f"{loop.header} is entered through one test that "
