@@ -580,3 +580,21 @@ def test_the_two_exit_sum_on_every_engine(engine, length):
     data = bytes((7 * i + 3) & 0xFF for i in range(length))
     fn = bpfjit.compile(bpfjit.assemble(TWO_EXITS), engine)
     assert fn(bytearray(data) if data else None) == sum(data[:64])
+
+
+def test_a_budget_free_column_walk_is_unrolled():
+    # a loop down a column (a pointer stepped by the row's width): nothing to vectorise,
+    # but unrolled, as clang -O2 unrolls the same C; the unroller leaves its remainder
+    # loop marked not to unroll again
+    if "llvm" not in bpfjit.engines():
+        pytest.skip("llvm is not available")
+    from test_moving_ranges import COLUMNS
+    fn = bpfjit.compile(bpfjit.assemble(COLUMNS), "llvm", keep_ir=True, cache=False)
+    assert "llvm.loop.unroll.disable" in fn.extra["optimised_ir"]
+    w, h = 7, 45
+    mem = bytearray([w, h]) + bytearray((3 * i + 1) & 0xFF for i in range(w * h))
+    expected = 0
+    for x in range(w):
+        for y in range(h):
+            expected = (expected * 31 + mem[2 + y * w + x]) & (2**64 - 1)
+    assert fn(mem) == expected
