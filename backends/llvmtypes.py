@@ -32,11 +32,16 @@ def const(ty, value: int):
     return ir.Constant(ty, value & ((1 << ty.width) - 1))
 
 
-def fit_bound(builder, length, size: int):
+def fit_bound(builder, length, size):
     """length - size + 1, or 0 when length < size: a `size`-byte access at offset d of a
-    buffer of `length` bytes is inside it when d < this (unsigned)."""
-    fits = builder.icmp_unsigned(">=", length, const(I64, size))
-    return builder.select(fits, builder.sub(length, const(I64, size - 1)), const(I64, 0))
+    buffer of `length` bytes is inside it when d < this (unsigned).  `size` is a number,
+    or a value computed at run time (a range that moves with a loop's trips)."""
+    if isinstance(size, int):
+        fits = builder.icmp_unsigned(">=", length, const(I64, size))
+        return builder.select(fits, builder.sub(length, const(I64, size - 1)), const(I64, 0))
+    fits = builder.icmp_unsigned(">=", length, size)
+    return builder.select(fits, builder.add(builder.sub(length, size), const(I64, 1)),
+                          const(I64, 0))
 
 
 def run_field(builder, run, name: str):

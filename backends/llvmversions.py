@@ -14,7 +14,7 @@ from . import irtext as ir
 from bpfjit.tripcount import RANGE
 
 from .copies import CopyTracking
-from .llvmtypes import I8, I64, const
+from .llvmtypes import I8, I64, const, fit_bound
 
 __all__ = ["VersionLowering"]
 
@@ -142,12 +142,12 @@ class VersionLowering(CopyTracking):
     def _range_holds(self, b, test, moved):
         """Whether the test's range lies in the buffer, the adjustment of its accesses for
         speculation when it does not, and the conditions the range's arithmetic needs
-        (its wrapped term wraps on no trip, the register step below 2^32); `moved` is
-        the most trips less one, counted at the entry (None: the range does not move)."""
+        (its wrapped term wraps on no trip, the register step below 2^31); `moved` is
+        the most trips less one, counted at the entry (None: the loop counts none)."""
         start = self._sum_at_entry(b, test.registers, test.slots, const(I64, test.lo))
         checks = []
         span = None
-        if moved is not None:
+        if moved is not None and (test.step or test.step_register is not None):
             per_trip = const(I64, abs(test.step))
             if test.step_register is not None:
                 by = b.load(self.regs[test.step_register], typ=I64)
@@ -163,15 +163,12 @@ class VersionLowering(CopyTracking):
                 top = b.add(top, b.mul(const(I64, wrap.step), moved))
             checks.append(b.icmp_unsigned("<=", top, const(I64, 0xFFFFFFFF)))
             start = b.add(start, low)
-        width = const(I64, test.hi - test.lo)
+        width = test.hi - test.lo
         if span is not None:
             if test.step < 0:
                 start = b.sub(start, span)
-            width = b.add(width, span)
-        x = b.sub(start, self.mem_i)
-        fits = b.icmp_unsigned(">=", self.mem_len, width)
-        bound = b.select(fits, b.add(b.sub(self.mem_len, width), const(I64, 1)),
-                         const(I64, 0))
+            width = b.add(const(I64, width), span)
+        x, bound = b.sub(start, self.mem_i), fit_bound(b, self.mem_len, width)
         holds = b.icmp_unsigned("<", x, bound)
         adjust = self.guard(x, bound, const(I64, 0), builder=b) if self.m.spec else None
         return holds, adjust, checks
@@ -198,9 +195,7 @@ class VersionLowering(CopyTracking):
                     "==", b.load(self.regs[r], typ=I64),
                     b.add(self._entry_value(b, atom), const(I64, c))))
             for test in loop.ranges:    # [sum at the entry + lo, ... + hi) in the buffer
-                holds, adjust, checks = self._range_holds(
-                    b, test, moved if test.step or test.step_register is not None or
-                    (test.wrap is not None and test.wrap.step) else None)
+                holds, adjust, checks = self._range_holds(b, test, moved)
                 tests.append(holds)
                 conditions += checks
                 if adjust is not None:

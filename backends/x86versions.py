@@ -114,35 +114,18 @@ class VersionLowering(CopyTracking):
             a("CMP", self.reg[r], S1)
             self._unless_hoisted("ne", pc, poisoned)             # not its copy
         for test in loop.ranges:
-            if test.plain:
-                self._plain_range(pc, test, poisoned)
-            else:
-                self._moving_range(pc, test, poisoned)
+            self._range(pc, test, poisoned)
         a.jump("jmp", ("fast", pc))
 
-    def _plain_range(self, pc: int, test, poisoned) -> None:
-        """[sum of registers + lo, ... + hi) in the buffer, or to the checked copy."""
-        a = self.a
-        a("MOV", S1, Mem(8, CTX, CTX_SLOT["mem_bound1"]))        # r10 = buffer length
-        a("SUB", S1, test.hi - test.lo)                          # - the range's width
-        self._unless_hoisted("b", pc, poisoned)                  # shorter than the range
-        first, *rest = test.registers
-        a("LEA", S2, Mem(8, self.reg[first], test.lo))           # r11 = the range's start
-        for reg in rest:
-            a("ADD", S2, self.reg[reg])
-        a("SUB", S2, Mem(8, CTX, CTX_SLOT["mem"]))               # - the buffer's start
-        a("CMP", S2, S1)
-        self._unless_hoisted("a", pc, poisoned)                  # beyond the last fit
-
-    def _moving_range(self, pc: int, test, poisoned) -> None:
-        """A range of stack slots, a wrapped u32 term or a motion per counted trip
-        (save0 holds the trips less one): in the buffer, or to the checked copy.  A
-        failed test's POISON goes through r11 (_unless_hoisted), so nothing stays in r11
-        across one: the wrapped term waits in save1, the start is computed last."""
+    def _range(self, pc: int, test, poisoned) -> None:
+        """The range of a RangeTest in the buffer, or to the checked copy: its width (the
+        span of its trips counted at the entry, save0 holding them less one) against the
+        buffer's length, then its start from the registers, stack slots and wrapped u32
+        term.  A failed test's POISON goes through r11 (_unless_hoisted), so nothing
+        stays in r11 across one: the wrapped term waits in save1, the start comes last."""
         a = self.a
         moved = Mem(8, CTX, CTX_SLOT["save0"])
         low = Mem(8, CTX, CTX_SLOT["save1"])
-        moves = bool(test.step) or test.step_register is not None
         if test.wrap is not None:
             wrap = test.wrap
             self._sum(S1, wrap.registers, wrap.slots, wrap.const)
@@ -161,7 +144,7 @@ class VersionLowering(CopyTracking):
             a("MOV", S1, self.reg[test.step_register])
             a("SHR", S1, 31)
             self._unless_hoisted("ne", pc, poisoned)             # a step of 2^31 or more
-        if moves:                                                # r10 = the span moved
+        if test.step or test.step_register is not None:          # r10 = the span moved
             if test.step_register is not None:
                 a("MOV", S1, self.reg[test.step_register])
                 if test.step:
@@ -170,11 +153,13 @@ class VersionLowering(CopyTracking):
             else:
                 a("IMUL", S1, moved, abs(test.step))
             a("ADD", S1, test.hi - test.lo)                      # r10 = the width
+            a("NEG", S1)
+            a("ADD", S1, Mem(8, CTX, CTX_SLOT["mem_bound1"]))    # r10 = length - width
+            self._unless_hoisted("ae", pc, poisoned)             # (no carry: shorter)
         else:
-            a("MOV", S1, test.hi - test.lo)
-        a("NEG", S1)
-        a("ADD", S1, Mem(8, CTX, CTX_SLOT["mem_bound1"]))        # r10 = length - width
-        self._unless_hoisted("ae", pc, poisoned)                 # (no carry: shorter)
+            a("MOV", S1, Mem(8, CTX, CTX_SLOT["mem_bound1"]))    # r10 = buffer length
+            a("SUB", S1, test.hi - test.lo)                      # - the range's width
+            self._unless_hoisted("b", pc, poisoned)              # shorter than the range
         if test.step < 0:                                        # (moving down)
             a("IMUL", S2, moved, -test.step)
             a("NEG", S2)
@@ -196,13 +181,15 @@ class VersionLowering(CopyTracking):
     def _sum(self, reg: str, registers, slots, const: int, into: bool = False) -> None:
         """reg = (reg if `into`) + registers + slots + const."""
         a = self.a
-        terms = [self.reg[r] for r in registers] + \
-            [Mem(8, self.reg[10], off) for off in slots]
-        if not into and terms:
-            first, *terms = terms
-            a("MOV", reg, first)
-        elif not into:
-            a("MOV", reg, 0)
+        slots = [Mem(8, self.reg[10], off) for off in slots]
+        if not into and registers:
+            first, *rest = registers
+            a("LEA", reg, Mem(8, self.reg[first], const))        # reg = first + const
+            const, terms = 0, [self.reg[r] for r in rest] + slots
+        else:
+            terms = [self.reg[r] for r in registers] + slots
+            if not into:
+                a("MOV", reg, 0)
         for term in terms:
             a("ADD", reg, term)
         if const:

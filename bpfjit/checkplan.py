@@ -194,8 +194,11 @@ def _plan(verified) -> tuple[VersionedLoop, ...]:
                       and prog.at(pc).kind in MEMORY_KINDS
                       and (pc not in bounded or verified.extents[pc][1] > _LONG_NEED)]
         covered = []
+        worth = _worth_budget_free(body, graph[0], _inlined_size(prog, body))
+        bound = trip_bound(prog, header, body, latches, dominates, graph, costs) \
+            if moving or worth else None
         if moving:
-            counted = trip_bound(prog, header, body, latches, dominates, graph, costs)
+            counted = bound
             ranges, covered, copies = _range_tests(verified, header, body, latches, graph,
                                                    moving, counted)
             if all(test.plain for test in ranges):
@@ -205,8 +208,7 @@ def _plan(verified) -> tuple[VersionedLoop, ...]:
         if need >= 1 << 31:                  # (a 32-bit immediate in the entry test)
             bounded, need = [], 0
         covered = bounded + covered
-        trips = trip_bound(prog, header, body, latches, dominates, graph, costs) \
-            if _worth_budget_free(body, graph[0], _inlined_size(prog, body)) else None
+        trips = bound if worth else None
         if covered or trips is not None:
             candidates.append(VersionedLoop(header, body, frozenset(covered), need, trips,
                                             ranges, counted, copies))
@@ -290,9 +292,14 @@ class _Terms:
             if not isinstance(atom, int):
                 slots.append(atom[1])
                 continue
-            move = self.moves.get(atom)
             if atom == 10:
                 return None
+            move = self.moves.get(atom)
+            known = self.known.get(atom)
+            # a constant step the most trips a counter allows bound: folded into lo/hi
+            foldable = move is not None and self.static is not None and bool(move.step) \
+                and move.by is None and move.copy_of is None and move.same_as is None
+            counted = move is not None and self.counted is not None
             if move is not None and move.same_as is not None:
                 if isinstance(move.same_as, int):       # (an invariant register)
                     regs.append(move.same_as)
@@ -300,45 +307,40 @@ class _Terms:
                     slots.append(move.same_as[1])
                 lo, hi = lo + move.step, hi + move.step
                 copies.add((atom, move.same_as, move.step))
-            elif move == Motion():
+                continue
+            if move == Motion():
                 regs.append(atom)                       # the same on every trip
-            elif atom in self.known and \
-                    self.known[atom][1] - self.known[atom][0] <= _SMALL_SPAN:
-                lo, hi = lo + self.known[atom][0], hi + self.known[atom][1]
-            elif move is not None and self.static is not None and \
-                    self.static <= _SMALL_SPAN and move.step and move.by is None and \
-                    move.copy_of is None:
-                regs.append(atom)                       # folded: step x (trips - 1)
-                if move.step > 0:
-                    hi += move.step * (self.static - 1)
-                else:
-                    lo += move.step * (self.static - 1)
-            elif move is not None and self.counted is not None and move.copy_of is not None:
+            elif known is not None and known[1] - known[0] <= _SMALL_SPAN:
+                lo, hi = lo + known[0], hi + known[1]
+            elif foldable and self.static <= _SMALL_SPAN:
+                regs.append(atom)
+                lo, hi = self._folded(lo, hi, move.step)
+            elif counted and move.copy_of is not None:
                 base = self.moves[move.copy_of].step    # x@entry + (c - s), stepped by s
                 regs.append(move.copy_of)
                 lo, hi = lo + move.step - base, hi + move.step - base
                 step += base
                 copies.add((atom, move.copy_of, move.step - base))
-            elif move is not None and self.counted is not None and move.by is None:
+            elif counted and move.by is None:
                 regs.append(atom)
                 step += move.step
-            elif move is not None and self.counted is not None and by_register and \
-                    by is None and move.by is not None:
+            elif counted and by_register and by is None:
                 regs.append(atom)
                 step, by = step + move.step, move.by
-            elif atom in self.known:
-                lo, hi = lo + self.known[atom][0], hi + self.known[atom][1]
-            elif move is not None and self.static is not None and move.step and \
-                    move.by is None and move.copy_of is None:
-                regs.append(atom)                       # folded: step x (trips - 1)
-                if move.step > 0:
-                    hi += move.step * (self.static - 1)
-                else:
-                    lo += move.step * (self.static - 1)
+            elif known is not None:
+                lo, hi = lo + known[0], hi + known[1]
+            elif foldable:
+                regs.append(atom)
+                lo, hi = self._folded(lo, hi, move.step)
             else:
                 return None
         return (tuple(sorted(regs)), tuple(sorted(slots)), lo, hi, step, by,
                 frozenset(copies))
+
+    def _folded(self, lo: int, hi: int, step: int) -> tuple[int, int]:
+        """lo and hi widened by a stepped term's span, step x (trips - 1)."""
+        span = step * (self.static - 1)
+        return (lo, hi + span) if step > 0 else (lo + span, hi)
 
 
 def _range_test(regs, slots, step, by, wrap_key, members, counted, static, pcs

@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .isa import Kind, written_registers
-from .tripcount import topological
+from .tripcount import merge_forms, walk_forms
 
 __all__ = ["Sum", "Form", "Motion", "address_forms", "invariant_slots"]
 
@@ -95,28 +95,12 @@ def address_forms(prog, header: int, body, latches, graph, written_bytes
     """The form of each register before each pc of the loop, and how the back edges move
     each register (only those with a Motion); None when the body has a cycle of its
     own.  `written_bytes`: invariant_slots' answer (None: no slot is invariant)."""
-    members, preds, succs = graph
-    order = topological(header, [first for first in members if first in body], succs)
-    if order is None:
+    walked = walk_forms(prog, header, body, graph, {r: Form(Sum((r,))) for r in range(11)},
+                        lambda forms, insn: _step(forms, insn, written_bytes), each_pc=True)
+    if walked is None:
         return None
-    ends: dict[int, dict] = {}
-    before: dict[int, dict] = {}
-    for block in order:
-        if block == header:
-            state = {r: Form(Sum((r,))) for r in range(11)}
-        else:
-            state = _agreed([ends[p] for p in preds.get(block, ()) if p in body])
-        for pc in members[block]:
-            before[pc] = dict(state)
-            _step(state, prog.at(pc), written_bytes)
-        ends[block] = state
-    back = _agreed([ends[latch] for latch in latches])
-    return before, _motions(back)
-
-
-def _agreed(states: list[dict]) -> dict:
-    first, *rest = states
-    return {r: form for r, form in first.items() if all(s.get(r) == form for s in rest)}
+    _, ends, before = walked
+    return before, _motions(merge_forms([ends[latch] for latch in latches]))
 
 
 def _motions(back: dict[int, Form]) -> dict[int, Motion]:

@@ -25,7 +25,8 @@ from dataclasses import dataclass
 from .cfg import subprogram_ranges
 from .isa import Kind, written_registers
 
-__all__ = ["TripBound", "trip_bound", "loop_forms", "subprogram_cost", "topological", "RANGE"]
+__all__ = ["TripBound", "trip_bound", "loop_forms", "subprogram_cost", "walk_forms",
+           "merge_forms", "RANGE"]
 
 # the entry test requires |x| and |n| <= RANGE (unsigned: 0 <= x, n <= RANGE), so that
 # no value the bound reasons about wraps around 2^64 (the offsets are below 2^40)
@@ -134,37 +135,40 @@ def loop_forms(prog, header: int, body: frozenset[int], latches, graph
 
 
 def _walk(prog, header: int, body: frozenset[int], graph, each_pc: bool) -> tuple | None:
+    """walk_forms with this module's forms: each register itself at the head."""
+    return walk_forms(prog, header, body, graph, {r: (r, 0) for r in range(11)}, _step,
+                      each_pc)
+
+
+def walk_forms(prog, header: int, body, graph, head: dict, step, each_pc: bool
+               ) -> tuple | None:
     """The loop's blocks in topological order, the forms at each one's end, and (with
-    `each_pc`, a copy per instruction) the forms before each of its pcs; None when the
-    body has a cycle of its own."""
+    `each_pc`, a copy per instruction) the forms before each of its pcs: `head` at the
+    header, at another block what its predecessors in the loop agree on
+    (`merge_forms`), then `step(forms, insn)` through each instruction; None when the
+    body has a cycle of its own.  bpfjit.loopaddress walks its own forms with it."""
     members, preds, succs = graph
-    order = topological(header, [first for first in members if first in body], succs)
+    order = _topological(header, [first for first in members if first in body], succs)
     if order is None:
         return None
     states: dict[int, dict] = {}
     before: dict[int, dict] = {}
     for block in order:
-        inside = [] if block == header else [p for p in preds.get(block, ()) if p in body]
-        state = _block_start(header, block, inside, states)
+        if block == header:
+            state = dict(head)
+        else:
+            state = merge_forms([states[p] for p in preds.get(block, ()) if p in body])
         for pc in members[block]:
             if each_pc:
                 before[pc] = dict(state)
-            _step(state, prog.at(pc))
+            step(state, prog.at(pc))
         states[block] = state
     return order, states, before
 
 
-def _block_start(header: int, block: int, inside: list[int], states: dict) -> dict:
-    """The forms at a block's start: each register itself at the head, else what its
-    predecessors in the loop agree on."""
-    if block == header:
-        return {r: (r, 0) for r in range(11)}
-    return _merge([states[p] for p in inside])
-
-
 def _back_forms(states: dict, latches) -> dict:
     """The forms every back edge agrees on that are one register plus a constant."""
-    return {r: form for r, form in _merge([states[latch] for latch in latches]).items()
+    return {r: form for r, form in merge_forms([states[latch] for latch in latches]).items()
             if len(form) == 2}
 
 
@@ -196,7 +200,7 @@ def subprogram_cost(prog, start: int, graph, costs: dict[int, int],
     blocks = [first for first in members if start <= first < end]
     if any(start in succs.get(block, ()) for block in blocks):
         return None                         # a jump back to the entry: a loop
-    order = topological(start, blocks, succs)
+    order = _topological(start, blocks, succs)
     if order is None:
         return None
     called = _call_costs(prog, [pc for block in blocks for pc in members[block]], graph,
@@ -275,7 +279,7 @@ def _counted(form, ivs, invariant):
     return None
 
 
-def topological(header, blocks, succs) -> list[int] | None:
+def _topological(header, blocks, succs) -> list[int] | None:
     """The loop's blocks in an order where each comes after its predecessors (edges to
     the header left out), or None when the body has a cycle of its own."""
     inside = set(blocks)
@@ -297,7 +301,7 @@ def topological(header, blocks, succs) -> list[int] | None:
     return order[::-1]
 
 
-def _merge(states):
+def merge_forms(states):
     """The forms that every incoming path agrees on."""
     first, *rest = states
     return {r: form for r, form in first.items() if all(s.get(r) == form for s in rest)}

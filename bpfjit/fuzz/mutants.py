@@ -163,7 +163,7 @@ def _x86_range_one_trip_short(original):
 
 
 def _wrap_tested_at_the_first_trip(original):
-    def lower(self, where, test, *rest):    # llvm's _range_holds, peachpy's _moving_range
+    def lower(self, where, test, *rest):    # llvm's _range_holds, peachpy's _range
         return original(self, where, _wrap_ignores_the_trips(test), *rest)
     return lower
 
@@ -440,7 +440,7 @@ MUTANTS: tuple[Mutant, ...] = (
                  _wrap_tested_at_the_first_trip)),
     Mutant("x86-wrap-first-trip-only", "peachpy",
            "a hoisted u32 index is tested for a wrap at the loop's first trip only",
-           _wrap("x86versions", "VersionLowering", "_moving_range",
+           _wrap("x86versions", "VersionLowering", "_range",
                  _wrap_tested_at_the_first_trip)),
     Mutant("llvm-copy-untested", "llvm",
            "a loop's entry takes a late copy of the counter for the counter, untested",
