@@ -14,7 +14,7 @@ from . import irtext as ir
 from bpfjit.tripcount import RANGE
 
 from .copies import CopyTracking
-from .llvmtypes import I8, I64, const, fit_bound
+from .llvmtypes import I1, I8, I64, const, fit_bound
 
 __all__ = ["VersionLowering"]
 
@@ -74,6 +74,31 @@ class VersionLowering(CopyTracking):
         self.grouped, self.adjust = None, outer
         b.position_at_end(after)
 
+    def _enter_fast(self, b, loop, fast) -> None:
+        """Branch from the entry block into the fast copy when `fast` (the tests other
+        than the budget's; None: none) holds and the budget covers the loop's trips,
+        else into the checked copy.  When the verifier bounds the trips of every entry
+        (`most_trips`), the budget is compared with what that many trips cost: one
+        compare, where counting this entry's trips takes about fifteen instructions (a
+        short inner loop entered often paid for them on every entry); a budget below
+        it runs the checked copy, as exact."""
+        tests = [] if fast is None else [fast]
+        trips = loop.trips
+        if trips is not None:
+            most = loop.most_trips
+            if most is not None:
+                cost = const(I64, most * trips.iteration_cost)
+                tests.append(b.icmp_signed(">=", b.load(self.budget, typ=I64), cost))
+            else:
+                tests.append(self._budget_covers(b, trips))
+        condition = tests[0] if tests else const(I1, 1)
+        for test in tests[1:]:
+            condition = b.and_(condition, test)
+        if loop.unchecked:
+            condition = self.predicted(condition)
+        b.cbranch(condition, self.fast_blocks[loop.header][loop.header],
+                  self.blocks[loop.header])
+
     def _budget_covers(self, b, trips):
         """Whether the budget left covers the loop's most trips (TripBound.trips, the
         same arithmetic): its fast copy then never tests the budget."""
@@ -112,8 +137,8 @@ class VersionLowering(CopyTracking):
         positive = b.select(b.icmp_signed(">", distance, zero), distance, zero)
         most = b.add(b.udiv(positive, const(I64, abs(trips.step))), const(I64, 2))
         ok = b.and_(x_ok, n_ok)
-        if trips.relation == "!=":      # n is met: ahead, a whole number of steps away
-            ok = b.and_(ok, b.icmp_signed(">=", distance, const(I64, 1)))
+        if trips.relation == "!=":      # n is met: not passed, a whole number of steps away
+            ok = b.and_(ok, b.icmp_signed(">=", distance, const(I64, 0)))
             if abs(trips.step) != 1:
                 rest = b.urem(distance, const(I64, abs(trips.step)))
                 ok = b.and_(ok, b.icmp_unsigned("==", rest, const(I64, 0)))
@@ -208,14 +233,10 @@ class VersionLowering(CopyTracking):
                         failed = b.or_(failed, b.zext(b.not_(condition), I64))
                     adjust = self.guard(failed, const(I64, 1), const(I64, 0), builder=b)
                     self.adjust = adjust if self.adjust is None else b.or_(self.adjust, adjust)
-            if loop.trips is not None:
-                tests.append(self._budget_covers(b, loop.trips))
-            fast = tests[0]
+            fast = tests[0] if tests else None
             for test in tests[1:]:
                 fast = b.and_(fast, test)
-            if loop.unchecked:
-                fast = self.predicted(fast)
-            b.cbranch(fast, self.fast_blocks[header][header], self.blocks[header])
+            self._enter_fast(b, loop, fast)
             self.fast, self.b, self.resume = loop, b, 0
             blocks = self.fast_blocks[header]
             # the last instruction lowered, and the pc after it: after a group, the pc

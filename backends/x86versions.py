@@ -239,8 +239,8 @@ class VersionLowering(CopyTracking):
                 a("ADD", S2, offset)
             a("SUB", S2, n)
         shift = abs(trips.step).bit_length() - 1
-        if trips.relation == "!=":                               # ahead, whole steps
-            a("CMP", S2, 1)
+        if trips.relation == "!=":                               # not passed, whole steps
+            a("CMP", S2, 0)
             self._unless_hoisted("l", pc, poisoned, scratch=S1)
             if shift:
                 a("TEST", S2, abs(trips.step) - 1)

@@ -74,6 +74,13 @@ _LONG_NEED = 4096
 # corpus tlv's `i < n && i < 64`); a looser bound holds for few buffers (corpus grid's
 # `x < w`, w a byte: 255 trips over rows of 40)
 _SMALL_SPAN = 64
+# a budget-free copy whose trips the verifier bounds at every entry by this many
+# instructions at most is entered when the budget left covers them all, one compare
+# (counting the entry's own trips takes about fifteen instructions, which a short
+# inner loop entered often paid on every entry: a palindrome search's expansion loops,
+# 2.4x -> 1.7x native); a budget below the bound runs the checked copy, as exact, so
+# the bound is kept well below any budget a test or run sets (the default is 10^7)
+STATIC_BUDGET_TEST = 1 << 16
 # the fewest trips a loop whose trips are bounded must allow for range tests: the entry
 # test costs about as much as a dozen checks, and its speculation mask puts its compare
 # on the path of the registers the loop reads, which a short loop pays for on every
@@ -153,7 +160,10 @@ class VersionedLoop:
     also only when the budget covers the bound on its trips, and the fast copy then
     never tests the budget (bpfjit.tripcount).  `counted` bounds the trips of ranges
     that move, `copies` are (r, x, c): the entry also requires r == x + c (r copies a
-    stepped x late in each trip, bpfjit.loopaddress)."""
+    stepped x late in each trip, bpfjit.loopaddress).  `most_trips`, when known, bounds
+    `trips` for every entry from the verifier's intervals at the head, and they cost at
+    most STATIC_BUDGET_TEST instructions: an entry whose budget covers them needs no
+    count of its own (a budget below that runs the checked copy)."""
     header: int
     body: frozenset[int]
     unchecked: frozenset[int]
@@ -162,6 +172,7 @@ class VersionedLoop:
     ranges: tuple[RangeTest, ...] = ()
     counted: TripBound | None = None
     copies: tuple[tuple[int, int, int], ...] = ()
+    most_trips: int | None = None
 
 
 def versioned_loops(verified) -> tuple[VersionedLoop, ...]:
@@ -209,9 +220,11 @@ def _plan(verified) -> tuple[VersionedLoop, ...]:
             bounded, need = [], 0
         covered = bounded + covered
         trips = bound if worth else None
+        most = None if trips is None else \
+            _entry_trips(trips, verified.head_ranges.get(header, {}))
         if covered or trips is not None:
             candidates.append(VersionedLoop(header, body, frozenset(covered), need, trips,
-                                            ranges, counted, copies))
+                                            ranges, counted, copies, most))
     chosen: list[VersionedLoop] = []
     for loop in sorted(candidates, key=lambda c: (len(c.body), c.header)):
         if all(loop.body.isdisjoint(other.body) for other in chosen):
@@ -408,6 +421,37 @@ def _most_trips(moves: dict, known: dict) -> int | None:
               for reg, move in moves.items()
               if move.step and move.by is None and move.copy_of is None and reg in known]
     return min(counts, default=None)
+
+
+def _entry_trips(trips: TripBound, known: dict) -> int | None:
+    """The most trips any entry of the loop makes (TripBound.most_trips) over the
+    intervals the verifier found at the head for its counter and its bound's register
+    (where they hold the entry's values), or None when one is not known or they could
+    cost more than STATIC_BUDGET_TEST."""
+    base = _signed(known.get(trips.base))
+    if trips.bound_reg is None:
+        bound = (trips.bound_imm, trips.bound_imm)
+    else:
+        reg = _signed(known.get(trips.bound_reg))
+        if reg is None:
+            return None
+        lo, hi = reg
+        bound = (trips.bound_imm - hi, trips.bound_imm - lo) if trips.bound_negated \
+            else (lo + trips.bound_imm, hi + trips.bound_imm)
+    most = None if base is None else trips.most_trips(base, bound)
+    return None if most is None or most * trips.iteration_cost > STATIC_BUDGET_TEST \
+        else most
+
+
+def _signed(interval: tuple[int, int] | None) -> tuple[int, int] | None:
+    """A head interval (the narrower of a register's unsigned and signed ones) as
+    signed 64-bit values, or None when it crosses from 2^63 - 1 to -2^63."""
+    if interval is None:
+        return None
+    lo, hi = interval
+    if lo >= 1 << 63:
+        return lo - (1 << 64), hi - (1 << 64)
+    return interval if hi < 1 << 63 else None
 
 
 def _worth_budget_free(body: frozenset[int], blocks: dict, size: int) -> bool:

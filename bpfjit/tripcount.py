@@ -43,7 +43,7 @@ _NEGATE = {"jeq": "jne", "jne": "jeq", "jgt": "jle", "jle": "jgt", "jge": "jlt",
 
 @dataclass(frozen=True)
 class TripBound:
-    """In trip k >= 1 the exit test compares `base@entry + step*k + offset` with
+    """In trip k >= 1 the exit test compares `base@entry + step*(k-1) + offset` with
     `n = bound_reg@entry + bound_imm` (`bound_reg` None: n is `bound_imm`; with
     `bound_negated`, n = bound_imm - bound_reg@entry: the test compared the sum
     `base + ... + bound_reg` with `bound_imm`), and the loop goes on only while
@@ -77,10 +77,22 @@ class TripBound:
                     min(bound + int(self.strict), base + self.offset) < -self.step:
                 return None                       # the count could wrap below zero
         else:                                     # "!=": counting towards n, which it meets
+            # (at distance 0 the first trip's test meets n; below, it has passed it)
             distance = (bound - self.offset - base) if up else (base + self.offset - bound)
-            if distance < 1 or distance % abs(self.step):
+            if distance < 0 or distance % abs(self.step):
                 return None
         return max(distance, 0) // abs(self.step) + 2
+
+    def most_trips(self, base: tuple[int, int], bound: tuple[int, int]) -> int | None:
+        """The most `trips` gives for any base in `base` and bound in `bound` (signed
+        intervals), or None when it is None for some of them: a bound on every entry,
+        known before any runs.  `trips` grows with its distance, a linear function of
+        both, and where it applies is an interval of each (for "!=", only with steps of
+        one), so the four corners decide."""
+        if self.relation == "!=" and abs(self.step) != 1:
+            return None
+        corners = [self.trips(x, n) for x in base for n in bound]
+        return None if None in corners else max(corners)
 
 
 def trip_bound(prog, header: int, body: frozenset[int], latches, dominates, graph,

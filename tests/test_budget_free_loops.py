@@ -195,7 +195,7 @@ def test_out_of_range_or_wrong_side_entries_have_no_bound():
     assert up.trips(-1, 5) is None                  # unsigned: a "negative" start
     ne = bounds(NOT_EQUAL)[0][1]
     assert ne.trips(0, 0) is None                   # already past n: ~2^64 trips
-    assert ne.trips(0, 1) is None                   # equal in the first trip: not counted
+    assert ne.trips(0, 1) == 2                      # equal in the first trip: one trip
     stepped = bounds(STEPPED)[0][1]
     assert stepped.trips(0, 8) is not None
     assert stepped.trips(0, 10) is None             # 4, 8, 12, ...: never 10
@@ -598,3 +598,104 @@ def test_a_budget_free_column_walk_is_unrolled():
         for y in range(h):
             expected = (expected * 31 + mem[2 + y * w + x]) & (2**64 - 1)
     assert fn(mem) == expected
+
+
+# ---- a bound on every entry, known before the run --------------------------------------
+
+def test_the_most_trips_over_intervals_are_taken_at_the_corners():
+    # continuing while x + k < n (strict "<="), x stepping by 1: trips(x, n) is
+    # max(n - 1 - x, 0) + 2, largest at the least x and the greatest n
+    up = TripBound(base=3, step=1, offset=0, bound_reg=2, bound_imm=0, relation="<=",
+                   strict=True, signed=False, iteration_cost=3)
+    assert up.most_trips((0, 5), (10, 20)) == 19 + 2
+    assert up.most_trips((7, 7), (3, 3)) == 0 + 2          # never goes round
+    # counting down while x > 0 by 2 (">=", strict): (x - 1) // 2 + 2, largest at the
+    # greatest x whatever the bound's interval (here the immediate 0)
+    down = TripBound(base=3, step=-2, offset=0, bound_reg=None, bound_imm=0, relation=">=",
+                     strict=True, signed=True, iteration_cost=4)
+    assert down.most_trips((1, 41), (0, 0)) == 40 // 2 + 2
+    # a corner where no bound applies (an unsigned count below zero; beyond RANGE)
+    assert up.most_trips((-1, 5), (10, 20)) is None
+    assert up.most_trips((0, 5), (10, RANGE + 1)) is None
+    # towards a bound it must meet: with steps of one, met from every corner ahead of it
+    meet = TripBound(base=3, step=1, offset=0, bound_reg=2, bound_imm=0, relation="!=",
+                     strict=False, signed=False, iteration_cost=2)
+    assert meet.most_trips((0, 4), (5, 9)) == 9 + 2
+    assert meet.most_trips((0, 6), (5, 9)) is None         # x = 6 is past n = 5
+    # x == n at the first test (offset 0): one trip, within the bound of 0 + 2
+    assert meet.trips(5, 5) == 2 and meet.trips(4, 5) == 3 and meet.trips(6, 5) is None
+    # with larger steps whether it meets n depends on the values, not only on the corners
+    assert TripBound(3, 2, 0, 2, 0, "!=", False, False, 2).most_trips((0, 0), (4, 4)) is None
+
+
+# an inner loop entered once per byte of the first 64, counting down from the byte's
+# index: r0 = sum over c < min(len, 64) of c + (c - 1) + ... + 1 (and c = 0 runs once)
+NESTED = """
+    mov %r0, 0
+    mov %r6, %r2
+    jle %r6, 64, capped
+    mov %r6, 64
+capped:
+    mov %r7, 0
+outer:
+    jge %r7, %r6, done
+    mov %r3, %r7
+inner:
+    add %r0, %r3
+    sub %r3, 1
+    jsgt %r3, 0, inner
+    add %r7, 1
+    ja outer
+done:
+    exit
+"""
+
+
+def nested_sum(length: int) -> int:
+    return sum(c * (c + 1) // 2 for c in range(min(length, 64)))
+
+
+def test_an_inner_loop_bounded_at_every_entry_has_its_most_trips():
+    # at the inner head (pc 7) r3 is c (0 to 63) or what comes round (1 to 62): [0, 63];
+    # entered with 63 it runs its head 63 times (r3 = 63 down to 1), the most of any entry
+    loops = versioned_loops(verify(bpfjit.assemble(NESTED), cache=False))
+    assert [(loop.header, loop.most_trips, loop.trips.iteration_cost) for loop in loops] \
+        == [(7, 63, 3)]
+    # a bound whose trips cost more than STATIC_BUDGET_TEST stays counted at the entry
+    from bpfjit.checkplan import STATIC_BUDGET_TEST
+    wide = NESTED.replace("64", "30000")
+    assert 30000 * 3 > STATIC_BUDGET_TEST
+    assert [loop.most_trips for loop in versioned_loops(verify(bpfjit.assemble(wide),
+                                                               cache=False))] == [None]
+    # a bound register the verifier knows nothing of: no bound before the run
+    assert [loop.most_trips for loop in versioned_loops(verify(bpfjit.assemble(UP),
+                                                               cache=False))] == [None]
+
+
+def test_the_entry_compares_the_budget_with_the_bound():
+    # 63 trips of 3 instructions: the entry tests budget >= 189, no division by the cost
+    if "llvm" not in bpfjit.engines():
+        pytest.skip("llvm is not available")
+    fn = bpfjit.compile(bpfjit.assemble(NESTED), "llvm", keep_ir=True, cache=False)
+    assert "sdiv" not in fn.extra["ir"]
+    assert "icmp sge i64" in fn.extra["ir"] and ", 189" in fn.extra["ir"]
+    assert fn(bytearray(100)) == nested_sum(100)
+
+
+@pytest.mark.parametrize("length", [0, 1, 2, 9, 64, 70])
+def test_a_nested_loop_computes_alike_on_every_engine(engine, length):
+    prog = bpfjit.assemble(NESTED)
+    assert bpfjit.compile(prog, engine)(bytearray(length)) == nested_sum(length)
+
+
+@pytest.mark.parametrize("length", [3, 12])
+def test_budgets_on_both_sides_of_the_bound_run_out_where_the_interpreter_does(
+        engine, length):
+    # budgets from 1 to past the whole run: below 189 the inner loops run their
+    # checked copy, above it the budget-free one, until the budget left falls below
+    prog = bpfjit.assemble(NESTED)
+    mem = bytearray(length)
+    budgets = list(range(1, 260)) + list(range(260, 2000, 7))
+    reference = [outcome(prog, "interp", budget, mem) for budget in budgets]
+    assert [outcome(prog, engine, budget, mem) for budget in budgets] == reference
+    assert reference[-1] == nested_sum(length)

@@ -28,7 +28,8 @@ RELATIONS = ("eq", "lt", "gt", "lt+-", "gt+-")
 _MEMORY = (Kind.LDX, Kind.LDSX, Kind.ST, Kind.STX, Kind.ATOMIC)
 _CELLS = {"alu": "mnemonic x form x operand class", "jump": "mnemonic x outcome x operands",
           "memory": "mnemonic x region, without a trap",
-          "plan": "the JITs' loop copies by kind, check groups by copy and end"}
+          "plan": "the JITs' loop copies by kind, range and budget tests by kind, check "
+                  "groups by copy and end"}
 # what a versioned loop's second copy drops (bpfjit.checkplan); where a check group is
 # lowered, and whether a block starts right after its last member
 LOOP_COPIES = ("budget-free", "hoisted", "budget-free, hoisted")
@@ -36,6 +37,9 @@ LOOP_COPIES = ("budget-free", "hoisted", "budget-free, hoisted")
 # (bpfjit.loopaddress): trips counted at the entry, a stack slot, a wrapped u32 index,
 # a register step, a late copy of the counter
 RANGE_KINDS = ("counted trips", "stack slot", "u32 wrap", "register step", "counter copy")
+# how the entry of a budget-free copy (llvm's) tests the budget: against the trips the
+# verifier bounds for every entry, or against this entry's trips counted there
+BUDGET_TESTS = ("static bound", "counted at entry")
 GROUP_PLACES = ("checked code", "fast copy")
 GROUP_ENDS = ("a block follows", "the block goes on")
 
@@ -123,6 +127,9 @@ def plan_cells(verified, executed: set[int]) -> Counter:
             cells[("plan", "loop copy", ", ".join(dropped), "")] += 1
             for kind in _range_kinds(loop):
                 cells[("plan", "range", kind, "")] += 1
+            if loop.trips is not None:
+                kind = BUDGET_TESTS[0] if loop.most_trips is not None else BUDGET_TESTS[1]
+                cells[("plan", "budget test", kind, "")] += 1
     leaders = block_leaders(prog)
     for first, group in check_groups(verified).items():
         if first not in executed:
@@ -150,6 +157,7 @@ def _possible() -> dict[str, set]:
     cells: dict[str, set] = {"alu": set(), "jump": set(), "memory": set(), "plan": set()}
     cells["plan"] |= {("plan", "loop copy", kind, "") for kind in LOOP_COPIES}
     cells["plan"] |= {("plan", "range", kind, "") for kind in RANGE_KINDS}
+    cells["plan"] |= {("plan", "budget test", kind, "") for kind in BUDGET_TESTS}
     cells["plan"] |= {("plan", "group", place, end)
                       for place in GROUP_PLACES for end in GROUP_ENDS}
     for spec in OPCODES:
