@@ -225,6 +225,38 @@ def _maze(rng: random.Random, width: int, height: int, walls: float) -> bytes:
     return bytes([width, height]) + bytes(cells)
 
 
+def _palindromic_text(rng: random.Random, n: int) -> bytes:
+    """About `n` bytes of words, some of them palindromes, separated by spaces."""
+    words = ["level", "abba", "racecar", "data", "noon", "xyzzy", "stats", "a", "banana",
+             "deified"]
+    return " ".join(rng.choice(words) for _ in range(n // 3)).encode()[:n]
+
+
+def _dns_message(rng: random.Random, questions: int) -> bytes:
+    """A DNS message of `questions` names after a 12-byte header: some written out in
+    labels, some a label or two then a compression pointer to an earlier name."""
+    body = bytearray()
+    starts: list[int] = []
+    for q in range(questions):
+        start = 12 + len(body)
+        if q > 2 and rng.random() < 0.5:
+            for _ in range(rng.randrange(1, 3)):
+                label = bytes(rng.choice(b"abcdefgHIJKLmnop-0123")
+                              for _ in range(rng.randrange(1, 20)))
+                body += bytes([len(label)]) + label
+            target = rng.choice(starts)
+            body += bytes([0xC0 | target >> 8, target & 0xFF])
+        else:
+            for _ in range(rng.randrange(2, 6)):
+                label = bytes(rng.choice(b"abcdefgHIJKLmnopQRSTUVwxyz0123456789")
+                              for _ in range(rng.randrange(1, 40)))
+                body += bytes([len(label)]) + label
+            body += b"\0"
+        starts.append(start)
+        body += b"\x00\x01\x00\x01"
+    return bytes(4) + questions.to_bytes(2, "big") + bytes(6) + bytes(body)
+
+
 def inputs(name: str) -> list[bytes]:
     """Four inputs for a program: degenerate, typical, an edge case and a large one."""
     rng = random.Random(name)
@@ -298,6 +330,19 @@ def inputs(name: str) -> list[bytes]:
         return [b"\x03", blinker, bytes([4, 200]) + bytes(10), _life_grid(rng, 40, 30)]
     if name == "csort":
         return [b"", b"zyxwvu", bytes(range(255, 0, -2)), _words(rng, 300)]
+    if name == "palin":
+        return [b"", b"a", b"xabccbay noon", _palindromic_text(rng, 2000)]
+    if name == "dnsname":
+        # a pointer to itself (followed 16 times, then refused); a label past the end
+        looped = bytes(4) + b"\x00\x01" + bytes(6) + b"\xc0\x0c"
+        cut = bytes(4) + b"\x00\x02" + bytes(6) + b"\x03abc\x00\x00\x01\x00\x01\x09ab"
+        return [b"", looped, cut, _dns_message(rng, 24)]
+    if name == "shingles":
+        return [b"", b"ab", b"abcabcabcabc", bytes(rng.choice(b"abcdefghij klmnopqrst")
+                                                 for _ in range(4000))]
+    if name == "adler":
+        # 6,000 bytes of 0xff: the sums closest to overflowing before each reduction
+        return [b"", b"Wikipedia", b"\xff" * 6000, _words(rng, 20000)]
     raise SystemExit(f"no inputs for corpus program {name!r}")
 
 
