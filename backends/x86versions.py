@@ -9,7 +9,7 @@ backends.x86's lowering."""
 from __future__ import annotations
 
 from bpfjit.isa import Kind
-from bpfjit.speculation import poisoned_registers
+from bpfjit.poisoning import poisoned_registers
 
 from .copies import CopyTracking
 from .x86asm import Mem, r32

@@ -19,8 +19,8 @@ What each access gets (`disasm --native` shows it):
   replaced by `POISON` on the flags of the group's compares, so every member's
   address is non-canonical;
 - the accesses a versioned loop's entry test hoisted: the entry poisons the registers
-  their addresses derive from (peachpy, when `poisoned_registers` shows that this
-  covers them all), or else each adds to its offset an amount that is 0 when the test
+  their addresses derive from (peachpy, when bpfjit.poisoning finds registers that
+  cover them all), or else each adds to its offset an amount that is 0 when the test
   holds and `POISON` when it does not (computed once, at the entry; always on llvm);
 - an access whose region is not known statically (a checked access that may hit a
   map value): `lfence` after its check;
@@ -45,10 +45,10 @@ program) masks nothing.  `speculation=` on `compile` chooses.
 from __future__ import annotations
 
 from .errors import BpfError
-from .isa import STACK_SIZE, Kind, written_registers
+from .isa import STACK_SIZE
 
 __all__ = ["POISON", "LEVELS", "speculation_level", "clamp_region", "zeroed_stack",
-           "fences_unknown_region", "poisoned_registers"]
+           "fences_unknown_region"]
 
 # where a masked access goes: non-canonical, so an access there faults (and a
 # speculative one reads nothing); offsets of +-2 GiB around it stay non-canonical
@@ -104,74 +104,3 @@ def fences_unknown_region(prog) -> bool:
     return bool(prog.maps)
 
 
-def _base(insn) -> int:
-    return insn.src if insn.kind in (Kind.LDX, Kind.LDSX) else insn.dst
-
-
-def poisoned_registers(prog, loop) -> frozenset[int] | None:
-    """Registers whose poisoning at a fast copy's entry covers every access its test
-    hoisted, or None when some access needs its own adjustment.
-
-    A register *carries* POISON when its value is the architectural one plus POISON.
-    The set is the hoisted accesses' bases, closed under `mov r, s` into it; it works
-    when every write in the loop to one of them keeps that: a 64-bit `mov` from
-    another, `add`/`sub` of an immediate or of a register outside the set (two would
-    cancel).  Then, poisoned at the entry, each carries on every trip, and every
-    hoisted address is an architectural one (below 2**47) plus POISON: non-canonical."""
-    body = [(pc, prog.at(pc)) for pc in sorted(loop.body)]
-    carried = {_base(prog.at(pc)) for pc in loop.unchecked}
-    grew = True
-    while grew:
-        grew = False
-        for _, insn in body:
-            if insn.kind is Kind.ALU and insn.spec.op == "mov" and insn.dst in carried \
-                    and insn.spec.source == "reg" and insn.src not in carried:
-                carried.add(insn.src)
-                grew = True
-    if 10 in carried:
-        return None
-    tainted = _tainted(body, carried)
-    if tainted is None:
-        return None
-    for _, insn in body:
-        written = written_registers(insn) & carried
-        if not written:
-            continue
-        spec = insn.spec
-        if insn.kind is not Kind.ALU or spec.width != 64:
-            return None
-        if spec.op == "mov" and spec.source == "reg" and insn.src in carried:
-            continue
-        if spec.op in ("add", "sub") and (spec.source == "imm" or insn.src not in tainted):
-            continue
-        return None
-    return frozenset(carried)
-
-
-def _tainted(body: list, carried: set[int]) -> set[int] | None:
-    """The registers whose value in the loop may depend on a poisoned one (None when
-    one may be stored to memory, from where a load could bring it back)."""
-    tainted = set(carried)
-    grew = True
-    while grew:
-        grew = False
-        for _, insn in body:
-            kind = insn.kind
-            if kind in (Kind.STX, Kind.ATOMIC) and insn.src in tainted:
-                return None
-            if kind in (Kind.CALL, Kind.CALLX, Kind.CALL_LOCAL, Kind.CALL_BTF,
-                        Kind.LD_PACKET):
-                reads = set(range(1, 6))
-            elif kind is Kind.ALU:
-                reads = {insn.src} if insn.spec.source == "reg" else set()
-                if insn.spec.op != "mov":
-                    reads.add(insn.dst)
-            elif kind in (Kind.NEG, Kind.END):
-                reads = {insn.dst}
-            else:
-                continue
-            new = written_registers(insn) - tainted if reads & tainted else set()
-            if new:
-                tainted |= new
-                grew = True
-    return tainted

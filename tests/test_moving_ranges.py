@@ -165,7 +165,7 @@ def test_a_late_copy_of_the_counter_is_checked_at_the_entry():
 
 
 def test_the_reloaded_grid_adjusts_its_accesses():
-    from bpfjit.speculation import poisoned_registers
+    from bpfjit.poisoning import poisoned_registers
     prog = bpfjit.assemble(GRID_RELOADED)
     loop, = versioned_loops(verify(prog, helpers={}, cache=False))
     assert loop.ranges and poisoned_registers(prog, loop) is None

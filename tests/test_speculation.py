@@ -17,7 +17,8 @@ import pytest
 import bpfjit
 from bpfjit import speculation
 from bpfjit.checkplan import check_groups, versioned_loops
-from bpfjit.speculation import POISON, clamp_region, poisoned_registers, speculation_level
+from bpfjit.poisoning import poisoned_registers
+from bpfjit.speculation import POISON, clamp_region, speculation_level
 from bpfjit.verifier import verify
 
 # r1 = the buffer (8 bytes here), r2 = its length; each reads past the buffer
@@ -56,6 +57,34 @@ loop:
     add r0, r7
     add r4, 1
     jlt r4, 40, loop
+    exit
+"""
+# the byte loaded into its own pointer, made again from r6 each trip: r6 is poisoned
+HOISTED_RANGE_LOADED = HOISTED_RANGE.replace("    ldxb r7, [r5+4]\n    add r0, r7",
+                                             "    ldxb r5, [r5+4]\n    add r0, r5")
+# rows reloaded from the stack each trip (a pointer to the buffer and one 16 bytes on)
+# plus an index that is a copy of the counter made at the back edge (clang's shape in
+# corpus/plain's blur): the pointers cannot be poisoned, the index and the counter can
+ROWS_BY_INDEX = """
+    stxdw [r10-8], r1
+    mov r6, r1
+    add r6, 16
+    stxdw [r10-16], r6
+    mov r0, 0
+    mov r4, 0
+    mov r9, 0
+loop:
+    ldxdw r3, [r10-8]
+    add r3, r4
+    ldxb r5, [r3+0]
+    add r0, r5
+    ldxdw r3, [r10-16]
+    add r3, r4
+    ldxb r5, [r3+0]
+    add r0, r5
+    add r9, 1
+    mov r4, r9
+    jlt r9, 40, loop
     exit
 """
 HOISTED_RANGE_SPILLED = HOISTED_RANGE.replace("    ldxb r7, [r5+4]",
@@ -117,8 +146,9 @@ def test_a_mispredicted_buffer_check_faults_at_poison(engine, text, expected, mo
         ("signal", signal.SIGSEGV)
 
 
-@pytest.mark.parametrize("text", [HOISTED_RANGE, HOISTED_RANGE_SPILLED],
-                         ids=["poisoned", "adjusted"])
+@pytest.mark.parametrize("text", [HOISTED_RANGE, HOISTED_RANGE_LOADED,
+                                  HOISTED_RANGE_SPILLED],
+                         ids=["poisoned", "poisoned-loaded-into-base", "adjusted"])
 def test_a_mispredicted_range_past_the_end_faults_at_poison(engine, text, monkeypatch):
     # 48 bytes: longer than the range is wide (40), but [p + 4, p + 44) = [14, 54) ends
     # past them, so the entry's second compare is the one that fails
@@ -133,18 +163,39 @@ def test_a_mispredicted_range_past_the_end_faults_at_poison(engine, text, monkey
         ("signal", signal.SIGSEGV)
 
 
+def test_mispredicted_rows_by_a_poisoned_index_fault(engine, monkeypatch):
+    # the rows, [0, 40) and [16, 56) (hoisted by the 56 bytes they need), lie past the
+    # 8-byte buffer
+    if engine == "interp":
+        pytest.skip("the interpreter runs no code speculatively")
+    prog = bpfjit.assemble(ROWS_BY_INDEX)
+    big, _ = _planted()
+    assert _run_mispredicted(prog, engine, "off", monkeypatch) == \
+        ("exit", (sum(big[:40]) + sum(big[16:56])) & 0xFF)
+    assert _run_mispredicted(prog, engine, "checks", monkeypatch) == \
+        ("signal", signal.SIGSEGV)
+    # r3 is a reloaded row plus r4 each trip, and r4 comes round as r9: both poisoned
+    verified = verify(prog)
+    loops = versioned_loops(verified)
+    assert len(loops) == 1 and loops[0].unchecked == {9, 13} and loops[0].need == 56
+    assert poisoned_registers(verified.program, loops[0]) == {4, 9}
+
+
 def test_the_programs_exercise_what_they_name():
     assert check_groups(verify(bpfjit.assemble(GROUP)))
-    for text, poisoned in ((HOISTED, {1, 4}), (HOISTED_SPILLED, None)):
+    # (each address is a pointer the loop makes each trip from an invariant one plus a
+    # counter: poisoning either covers every address, one register is enough)
+    for text, poisoned in ((HOISTED, ({1}, {3})), (HOISTED_SPILLED, (None,))):
         verified = verify(bpfjit.assemble(text))
         loops = versioned_loops(verified)
         assert len(loops) == 1 and loops[0].unchecked and loops[0].need == 64
-        assert poisoned_registers(verified.program, loops[0]) == poisoned
-    for text, poisoned in ((HOISTED_RANGE, {5, 6}), (HOISTED_RANGE_SPILLED, None)):
+        assert poisoned_registers(verified.program, loops[0]) in poisoned
+    for text, poisoned in ((HOISTED_RANGE, ({4}, {6})), (HOISTED_RANGE_LOADED, ({4}, {6})),
+                           (HOISTED_RANGE_SPILLED, (None,))):
         verified = verify(bpfjit.assemble(text))
         loops = versioned_loops(verified)
         assert len(loops) == 1 and loops[0].unchecked and loops[0].ranges
-        assert poisoned_registers(verified.program, loops[0]) == poisoned
+        assert poisoned_registers(verified.program, loops[0]) in poisoned
     stack = verify(bpfjit.assemble(STACK))
     assert stack.regions[3] == "stack" and stack.needs_check(3)
 
@@ -259,20 +310,33 @@ def test_bench_programs_agree_with_the_interpreter_at_level_all(engine, path):
 @pytest.mark.parametrize("body, expected", [
     # the base stepped by an immediate and by an unpoisoned register: poisoned
     (["ldxb r0, [r1+0]", "add r1, 1", "add r1, r3"], {1}),
-    # copied from another register: both poisoned
-    (["mov r4, r1", "ldxb r0, [r4+0]", "add r1, 2"], {1, 4}),
+    # copied from another register each trip: poisoning the other covers it
+    (["mov r4, r1", "ldxb r0, [r4+0]", "add r1, 2"], {1}),
     # r6 carries POISON too (a copy), so r1 + r6 would cancel it
     (["mov r6, r1", "ldxb r0, [r1+0]", "add r1, r6"], None),
-    # the base reloaded from memory, or computed by a 32-bit operation
+    # the base reloaded from memory (it comes round carrying nothing), or computed by a
+    # 32-bit operation
     (["ldxb r0, [r1+0]", "ldxdw r1, [r10-8]"], None),
     (["ldxb r0, [r1+0]", "add32 r1, 1"], None),
     # the base's value stored: a load could bring it back unpoisoned
     (["ldxb r0, [r1+0]", "stxdw [r10-8], r1"], None),
-], ids=["stepped", "copied", "cancelled", "reloaded", "32-bit", "stored"])
+    # the byte loaded into its own pointer, which a copy of r1 makes again each trip
+    # (clang's `r6 = r1; r6 += r5; r6 = *(u8 *)(r6 + 0)`): r1 alone is poisoned
+    (["mov r6, r1", "add r6, r5", "ldxb r6, [r6+0]", "add r0, r6", "add r5, 1"], {1}),
+    # ... but used as a base again before it is made again: not covered
+    (["mov r6, r1", "ldxb r6, [r6+0]", "ldxb r0, [r6+0]"], None),
+    # made again on one path only
+    (["mov r6, r1", "ldxb r6, [r6+0]", "jeq r0, 0, +1", "mov r6, r1", "ldxb r0, [r6+0]"],
+     None),
+    (["mov r6, r1", "ldxb r6, [r6+0]", "jeq r0, 0, +2", "mov r6, r1", "ja +1",
+      "mov r6, r1", "ldxb r0, [r6+0]"], {1}),
+], ids=["stepped", "copied", "cancelled", "reloaded", "32-bit", "stored", "loaded-into",
+        "loaded-then-used", "made-again-on-one-path", "made-again-on-both"])
 def test_which_loops_poison_their_registers(body, expected):
+    # the body, then a jump back to its first instruction: a loop at pc 0
     from bpfjit.checkplan import VersionedLoop
-    prog = bpfjit.assemble("\n".join(body + ["exit"]))
-    pcs = frozenset(range(len(body)))
+    prog = bpfjit.assemble("\n".join(body + [f"ja -{len(body) + 1}", "exit"]))
+    pcs = frozenset(range(len(body) + 1))
     hoisted = frozenset(pc for pc in pcs if prog.at(pc).kind.name == "LDX"
                         and prog.at(pc).src != 10)
     loop = VersionedLoop(0, pcs, hoisted, 1)

@@ -28,8 +28,8 @@ RELATIONS = ("eq", "lt", "gt", "lt+-", "gt+-")
 _MEMORY = (Kind.LDX, Kind.LDSX, Kind.ST, Kind.STX, Kind.ATOMIC)
 _CELLS = {"alu": "mnemonic x form x operand class", "jump": "mnemonic x outcome x operands",
           "memory": "mnemonic x region, without a trap",
-          "plan": "the JITs' loop copies by kind, range and budget tests by kind, check "
-                  "groups by copy and end"}
+          "plan": "the JITs' loop copies by kind, range and budget tests and hoisted "
+                  "masks by kind, check groups by copy and end"}
 # what a versioned loop's second copy drops (bpfjit.checkplan); where a check group is
 # lowered, and whether a block starts right after its last member
 LOOP_COPIES = ("budget-free", "hoisted", "budget-free, hoisted")
@@ -40,6 +40,9 @@ RANGE_KINDS = ("counted trips", "stack slot", "u32 wrap", "register step", "coun
 # how the entry of a budget-free copy (llvm's) tests the budget: against the trips the
 # verifier bounds for every entry, or against this entry's trips counted there
 BUDGET_TESTS = ("static bound", "counted at entry")
+# how peachpy's entry keeps hoisted accesses speculation-safe (bpfjit.poisoning): by
+# poisoning registers, or by an adjustment added to each access
+HOISTED_MASKS = ("poisoned registers", "adjusted accesses")
 GROUP_PLACES = ("checked code", "fast copy")
 GROUP_ENDS = ("a block follows", "the block goes on")
 
@@ -117,6 +120,7 @@ def plan_cells(verified, executed: set[int]) -> Counter:
     checks (backends.copies: budget_free=False), so "budget-free" copies are llvm's."""
     from ..cfg import block_leaders
     from ..checkplan import check_groups, versioned_loops
+    from ..poisoning import poisoned_registers
     prog = verified.program
     loops = versioned_loops(verified)
     cells: Counter = Counter()
@@ -130,6 +134,9 @@ def plan_cells(verified, executed: set[int]) -> Counter:
             if loop.trips is not None:
                 kind = BUDGET_TESTS[0] if loop.most_trips is not None else BUDGET_TESTS[1]
                 cells[("plan", "budget test", kind, "")] += 1
+            if loop.unchecked:
+                masked = poisoned_registers(prog, loop) is not None
+                cells[("plan", "hoisted mask", HOISTED_MASKS[0 if masked else 1], "")] += 1
     leaders = block_leaders(prog)
     for first, group in check_groups(verified).items():
         if first not in executed:
@@ -158,6 +165,7 @@ def _possible() -> dict[str, set]:
     cells["plan"] |= {("plan", "loop copy", kind, "") for kind in LOOP_COPIES}
     cells["plan"] |= {("plan", "range", kind, "") for kind in RANGE_KINDS}
     cells["plan"] |= {("plan", "budget test", kind, "") for kind in BUDGET_TESTS}
+    cells["plan"] |= {("plan", "hoisted mask", kind, "") for kind in HOISTED_MASKS}
     cells["plan"] |= {("plan", "group", place, end)
                       for place in GROUP_PLACES for end in GROUP_ENDS}
     for spec in OPCODES:
