@@ -237,3 +237,52 @@ def test_extended_in_place_it_reads_the_last_byte(engine):
                         engine)
     assert fn(bytearray(b"abcdefg")) == ord("g")
     assert fn(bytearray(101)) == 0          # over 100 bytes: out
+
+
+# an `int` held zero-extended (a u32 loaded here) and tested through its sign-extended
+# copy (clang -mcpu=v1's `if (sp >= 1 && sp <= 8)` on `mov r5, r3; lsh r5, 32; arsh r5,
+# 32`): once the copy is not negative it equals r3, so r3 is 1 to 8 and the slot
+# r10 - 72 + 8 * r3 lies in the 64 bytes the program wrote
+STACK_INDEX = """
+    stdw [%r10-8], 8
+    stdw [%r10-16], 7
+    stdw [%r10-24], 6
+    stdw [%r10-32], 5
+    stdw [%r10-40], 4
+    stdw [%r10-48], 3
+    stdw [%r10-56], 2
+    stdw [%r10-64], 1
+    ldxw %r3, [%r1]
+    mov %r5, %r3
+    lsh %r5, 32
+    arsh %r5, 32
+    mov %r0, 0
+    jslt %r5, 1, out
+    jsgt %r5, 8, out
+    lsh %r3, 3
+    mov %r4, %r10
+    add %r4, -72
+    add %r4, %r3
+    ldxdw %r0, [%r4]
+out:
+    exit
+"""
+STACK_INDEX_LOAD = 19
+
+
+def test_a_sign_extended_copy_not_negative_bounds_the_u32_it_copies():
+    from bpfjit.verifier import verify
+    verified = verify(bpfjit.assemble(STACK_INDEX), cache=False, log=True)
+    assert verified.program.at(STACK_INDEX_LOAD).kind.name == "LDX"
+    assert not verified.needs_check(STACK_INDEX_LOAD)
+    assert "r5=sext32(r3)" in verified.log[13].split()
+
+
+@pytest.mark.parametrize("word, expected", [
+    (1, 1), (5, 5), (8, 8),                 # slot 8 * n - 72 holds n
+    (0, 0), (9, 0),                         # outside 1..8: no load
+    (0x80000001, 0), (0xFFFFFFFF, 0),       # negative as an int
+])
+def test_the_stack_index_loads_its_slot_on_every_engine(engine, word, expected):
+    fn = bpfjit.compile(bpfjit.assemble(STACK_INDEX), engine)
+    assert fn(bytearray(word.to_bytes(4, "little"))) == expected

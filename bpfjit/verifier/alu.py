@@ -533,7 +533,15 @@ class AluRules:
         elif signed:
             unchanged = v.kind == SCALAR and -(1 << 31) <= v.smin and v.smax < (1 << 31)
             if not unchanged:
+                # a copy of a u32 variable y, sign-extended: where it is not negative it
+                # is y (an `int` kept zero-extended and tested through `(s64)(s32)`,
+                # clang's -mcpu=v1 `if (sp >= 2)`): a branch relates them then
+                copy = st.zone.equal_plus(reg) if v.kind == SCALAR and v.umax <= M32 else None
                 st.forget_register(reg, scalar(smin=-(1 << 31), smax=(1 << 31) - 1))
+                if copy is not None and copy[1] == 0 and copy[0] != reg and \
+                        st.lower(copy[0]) is not None and st.lower(copy[0]) >= 0 and \
+                        st.upper(copy[0]) is not None and st.upper(copy[0]) <= M32:
+                    st.zone.shifted[reg] = (copy[0], "sext", 0)
         else:
             unchanged = v.kind == SCALAR and v.umax <= M32
             if not unchanged:
