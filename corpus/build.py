@@ -257,6 +257,23 @@ def _dns_message(rng: random.Random, questions: int) -> bytes:
     return bytes(4) + questions.to_bytes(2, "big") + bytes(6) + bytes(body)
 
 
+def _packed_records(rng: random.Random, count: int) -> bytes:
+    """`count` 8-byte big-endian records for corpus/plain/fields.c: a 16-bit kind, a
+    32-bit id, a 16-bit value."""
+    return b"".join(rng.randrange(65536).to_bytes(2, "big")
+                    + rng.randrange(1 << 32).to_bytes(4, "big")
+                    + rng.randrange(65536).to_bytes(2, "big") for _ in range(count))
+
+
+def _stack_code(rng: random.Random, n: int) -> bytes:
+    """Code for corpus/plain/stackvm.c: a counted loop (push 9; dup, push 1, add, drop,
+    jump back while the top is not zero), then `n` random pushes, arithmetic and stack
+    moves."""
+    loop = bytes([0x50, 0x01, 0x30, 0x70, 0x80])
+    ops = [0x03, 0x05, 0x0F, 0x30, 0x40, 0x50, 0x60, 0x70, 0x95]
+    return bytes([0x09]) + loop + bytes([len(loop)]) + bytes(rng.choice(ops) for _ in range(n))
+
+
 def inputs(name: str) -> list[bytes]:
     """Four inputs for a program: degenerate, typical, an edge case and a large one."""
     rng = random.Random(name)
@@ -343,6 +360,16 @@ def inputs(name: str) -> list[bytes]:
     if name == "adler":
         # 6,000 bytes of 0xff: the sums closest to overflowing before each reduction
         return [b"", b"Wikipedia", b"\xff" * 6000, _words(rng, 20000)]
+    if name == "bitset":
+        return [b"", b"\x00\xff\x40\x3f", bytes(range(256)), _words(rng, 3000)]
+    if name == "fields":
+        # an odd length: the records start one byte in, unaligned
+        return [b"", _packed_records(rng, 1), b"\x01" + _packed_records(rng, 7),
+                _packed_records(rng, 400)]
+    if name == "stackvm":
+        # the stack's edges: 17 pushes (one past its 16), pops of an empty stack
+        return [b"", bytes([1] * 17) + b"\x30" * 20, b"\x70\x30\x60\x81\x00",
+                _stack_code(rng, 400)]
     raise SystemExit(f"no inputs for corpus program {name!r}")
 
 
