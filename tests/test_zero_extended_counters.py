@@ -286,3 +286,39 @@ def test_a_sign_extended_copy_not_negative_bounds_the_u32_it_copies():
 def test_the_stack_index_loads_its_slot_on_every_engine(engine, word, expected):
     fn = bpfjit.compile(bpfjit.assemble(STACK_INDEX), engine)
     assert fn(bytearray(word.to_bytes(4, "little"))) == expected
+
+
+# clang's `if (n >= 1 && n <= 8)` as one unsigned test of the zero-extended `n - 1`
+# (`r5 = r3 - 1; (u32)r5 > 7`): r3 is a byte, so r3 - 1 is -1 to 254, and the test
+# leaves out the wrapped -1 (0xffffffff): r3 is 1 to 8 and the slot r10 - 72 + 8 * r3
+# lies in the 64 bytes the program wrote
+RANGE_BY_WRAP = STACK_INDEX.replace("""    ldxw %r3, [%r1]
+    mov %r5, %r3
+    lsh %r5, 32
+    arsh %r5, 32
+    mov %r0, 0
+    jslt %r5, 1, out
+    jsgt %r5, 8, out
+""", """    ldxb %r3, [%r1]
+    mov %r5, %r3
+    add %r5, -1
+    lsh %r5, 32
+    rsh %r5, 32
+    mov %r0, 0
+    jgt %r5, 7, out
+""")
+RANGE_BY_WRAP_LOAD = 19
+
+
+def test_an_unsigned_test_of_a_wrapped_difference_bounds_what_it_subtracts_from():
+    from bpfjit.verifier import verify
+    verified = verify(bpfjit.assemble(RANGE_BY_WRAP), cache=False)
+    assert verified.program.at(RANGE_BY_WRAP_LOAD).kind.name == "LDX"
+    assert not verified.needs_check(RANGE_BY_WRAP_LOAD)
+
+
+@pytest.mark.parametrize("byte, expected", [(1, 1), (4, 4), (8, 8), (0, 0), (9, 0),
+                                            (255, 0)])
+def test_the_wrapped_range_loads_its_slot_on_every_engine(engine, byte, expected):
+    fn = bpfjit.compile(bpfjit.assemble(RANGE_BY_WRAP), engine)
+    assert fn(bytearray([byte])) == expected

@@ -545,7 +545,14 @@ class AluRules:
         else:
             unchanged = v.kind == SCALAR and v.umax <= M32
             if not unchanged:
+                # y + k that may cross 0 or 2^32 (clang's `(u32)(sp - 1) < 15` for
+                # `sp >= 1 && sp < 16`): remembered as a wrap, which a branch on the
+                # result that leaves out the wrapped values turns into reg == y + k
+                base = st.zone.equal_plus(reg) if v.kind == SCALAR and \
+                    -(1 << 32) < v.smin and v.smax < 1 << 33 else None
                 st.forget_register(reg, scalar(0, M32))
+                if base is not None and base[0] != reg and then_shift == 0:
+                    st.zone.wraps[reg] = base
         if then_shift:
             v = st.regs[reg]
             half = st.zone.halves.get(reg) if st.zone.halves else None

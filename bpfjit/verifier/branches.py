@@ -342,9 +342,19 @@ class BranchRules:
                     return False
         if zone.wraps:
             for x, (y, k) in list(zone.wraps.items()):
-                if y not in (a_reg, b_reg):
+                if y not in (a_reg, b_reg) and x not in (a_reg, b_reg):
                     continue
                 lo, hi = st.lower(y), st.upper(y)
+                if lo is not None and hi is not None and x in (a_reg, b_reg) and \
+                        -(1 << 32) < lo + k and hi + k < 1 << 33:
+                    # x == (y + k) mod 2^32, x now in [xlo, xhi]: a sum below 0 would
+                    # have made x at least 2^32 + lo + k, one past 2^32 at most
+                    # hi + k - 2^32; where x leaves those out, the sum did not wrap
+                    xlo, xhi = st.lower(x), st.upper(x)
+                    if lo + k < 0 and xhi is not None and xhi < (1 << 32) + lo + k:
+                        lo = -k
+                    if hi + k > M32 and xlo is not None and xlo > hi + k - (1 << 32):
+                        hi = M32 - k
                 if lo is not None and hi is not None and lo + k >= 0 and hi + k <= M32:
                     # x == (y + k) mod 2^32 and y + k fits: x == y + k
                     del zone.wraps[x]
