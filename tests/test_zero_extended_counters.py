@@ -239,26 +239,10 @@ def test_extended_in_place_it_reads_the_last_byte(engine):
     assert fn(bytearray(101)) == 0          # over 100 bytes: out
 
 
-# an `int` held zero-extended (a u32 loaded here) and tested through its sign-extended
-# copy (clang -mcpu=v1's `if (sp >= 1 && sp <= 8)` on `mov r5, r3; lsh r5, 32; arsh r5,
-# 32`): once the copy is not negative it equals r3, so r3 is 1 to 8 and the slot
-# r10 - 72 + 8 * r3 lies in the 64 bytes the program wrote
-STACK_INDEX = """
-    stdw [%r10-8], 8
-    stdw [%r10-16], 7
-    stdw [%r10-24], 6
-    stdw [%r10-32], 5
-    stdw [%r10-40], 4
-    stdw [%r10-48], 3
-    stdw [%r10-56], 2
-    stdw [%r10-64], 1
-    ldxw %r3, [%r1]
-    mov %r5, %r3
-    lsh %r5, 32
-    arsh %r5, 32
-    mov %r0, 0
-    jslt %r5, 1, out
-    jsgt %r5, 8, out
+# slots r10 - 64 to r10 - 8 hold 1 to 8, then a test that bounds r3, then the load of
+# the slot r10 - 72 + 8 * r3
+SLOTS = "".join(f"    stdw [%r10-{8 * n}], {9 - n}\n" for n in range(1, 9))
+LOAD_SLOT = """
     lsh %r3, 3
     mov %r4, %r10
     add %r4, -72
@@ -267,6 +251,20 @@ STACK_INDEX = """
 out:
     exit
 """
+
+# an `int` held zero-extended (a u32 loaded here) and tested through its sign-extended
+# copy (clang -mcpu=v1's `if (sp >= 1 && sp <= 8)` on `mov r5, r3; lsh r5, 32; arsh r5,
+# 32`): once the copy is not negative it equals r3, so r3 is 1 to 8 and the slot
+# r10 - 72 + 8 * r3 lies in the 64 bytes the program wrote
+STACK_INDEX = SLOTS + """
+    ldxw %r3, [%r1]
+    mov %r5, %r3
+    lsh %r5, 32
+    arsh %r5, 32
+    mov %r0, 0
+    jslt %r5, 1, out
+    jsgt %r5, 8, out
+""" + LOAD_SLOT
 STACK_INDEX_LOAD = 19
 
 
@@ -292,21 +290,15 @@ def test_the_stack_index_loads_its_slot_on_every_engine(engine, word, expected):
 # (`r5 = r3 - 1; (u32)r5 > 7`): r3 is a byte, so r3 - 1 is -1 to 254, and the test
 # leaves out the wrapped -1 (0xffffffff): r3 is 1 to 8 and the slot r10 - 72 + 8 * r3
 # lies in the 64 bytes the program wrote
-RANGE_BY_WRAP = STACK_INDEX.replace("""    ldxw %r3, [%r1]
-    mov %r5, %r3
-    lsh %r5, 32
-    arsh %r5, 32
-    mov %r0, 0
-    jslt %r5, 1, out
-    jsgt %r5, 8, out
-""", """    ldxb %r3, [%r1]
+RANGE_BY_WRAP = SLOTS + """
+    ldxb %r3, [%r1]
     mov %r5, %r3
     add %r5, -1
     lsh %r5, 32
     rsh %r5, 32
     mov %r0, 0
     jgt %r5, 7, out
-""")
+""" + LOAD_SLOT
 RANGE_BY_WRAP_LOAD = 19
 
 
