@@ -74,26 +74,28 @@ class VersionLowering(CopyTracking):
         self.grouped, self.adjust = None, outer
         b.position_at_end(after)
 
-    def _enter_fast(self, b, loop, fast) -> None:
-        """Branch from the entry block into the fast copy when `fast` (the tests other
-        than the budget's; None: none) holds and the budget covers the loop's trips,
-        else into the checked copy.  When the verifier bounds the trips of every entry
-        (`most_trips`), the budget is compared with what that many trips cost: one
+    def _enter_fast(self, b, loop, tests: list) -> None:
+        """Branch from the entry block into the fast copy when every one of `tests` (the
+        entry's conditions but the budget's) holds and the budget covers the loop's
+        trips, else into the checked copy.  When the verifier bounds the trips of every
+        entry (`most_trips`), the budget is compared with what that many trips cost: one
         compare, where counting this entry's trips takes about fifteen instructions (a
-        short inner loop entered often paid for them on every entry); a budget below
-        it runs the checked copy, as exact."""
-        tests = [] if fast is None else [fast]
+        short inner loop entered often paid for them on every entry); a budget below it
+        runs the checked copy, as exact."""
+        condition = tests[0] if tests else None
+        for test in tests[1:]:
+            condition = b.and_(condition, test)
         trips = loop.trips
         if trips is not None:
             most = loop.most_trips
             if most is not None:
                 cost = const(I64, most * trips.iteration_cost)
-                tests.append(b.icmp_signed(">=", b.load(self.budget, typ=I64), cost))
+                covered = b.icmp_signed(">=", b.load(self.budget, typ=I64), cost)
             else:
-                tests.append(self._budget_covers(b, trips))
-        condition = tests[0] if tests else const(I1, 1)
-        for test in tests[1:]:
-            condition = b.and_(condition, test)
+                covered = self._budget_covers(b, trips)
+            condition = covered if condition is None else b.and_(condition, covered)
+        if condition is None:
+            condition = const(I1, 1)
         if loop.unchecked:
             condition = self.predicted(condition)
         b.cbranch(condition, self.fast_blocks[loop.header][loop.header],
@@ -233,10 +235,7 @@ class VersionLowering(CopyTracking):
                         failed = b.or_(failed, b.zext(b.not_(condition), I64))
                     adjust = self.guard(failed, const(I64, 1), const(I64, 0), builder=b)
                     self.adjust = adjust if self.adjust is None else b.or_(self.adjust, adjust)
-            fast = tests[0] if tests else None
-            for test in tests[1:]:
-                fast = b.and_(fast, test)
-            self._enter_fast(b, loop, fast)
+            self._enter_fast(b, loop, tests)
             self.fast, self.b, self.resume = loop, b, 0
             blocks = self.fast_blocks[header]
             # the last instruction lowered, and the pc after it: after a group, the pc

@@ -21,7 +21,9 @@ from __future__ import annotations
 
 from itertools import combinations
 
+from .cfg import block_graph
 from .isa import Kind, written_registers
+from .tripcount import merge_forms, walk_forms
 
 __all__ = ["poisoned_registers"]
 
@@ -50,9 +52,11 @@ def poisoned_registers(prog, loop) -> frozenset[int] | None:
     bases = {pc: _base(prog.at(pc)) for pc in loop.unchecked}
     if not bases or 10 in bases.values():
         return None
-    from .cfg import block_graph
     graph = block_graph(prog)
-    walked = _dependencies(prog, loop, graph, bases)
+    members, _, succs = graph
+    latches = [first for first in members
+               if first in loop.body and loop.header in succs.get(first, ())]
+    walked = _dependencies(prog, loop, graph, latches, bases)
     if walked is None:
         return None
     deps, back = walked
@@ -72,19 +76,18 @@ def poisoned_registers(prog, loop) -> frozenset[int] | None:
             # (POISON is 2^63: two cancel), and none of them in another way
             if all(len(linear.intersection(chosen)) % 2 and not other.intersection(chosen)
                    for linear, other in deps.values()):
-                working = _working(prog, loop, graph, bases, set(chosen))
+                working = _working(prog, loop, graph, latches, bases, set(chosen))
                 if working is not None:
                     return frozenset(working)
     return None
 
 
-def _dependencies(prog, loop, graph, bases: dict[int, int]) -> tuple | None:
+def _dependencies(prog, loop, graph, latches: list[int], bases: dict[int, int]
+                  ) -> tuple | None:
     """For each hoisted access, what its base is made of in one trip, in terms of the
     registers' values at the head: (the registers it adds up, an odd number of times,
     the registers it depends on in any other way); and what each register is made of
     where the back edges meet, when they agree.  None when the body has a cycle."""
-    from .tripcount import walk_forms
-
     def step(state: dict, insn) -> None:
         written = written_registers(insn)
         if not written:
@@ -102,10 +105,7 @@ def _dependencies(prog, loop, graph, bases: dict[int, int]) -> tuple | None:
                 dst = state.get(insn.dst, _ANYTHING)
                 state[insn.dst] = (dst[0] ^ src[0], dst[1] | src[1])
             return
-        reads = set(range(1, 6)) if kind in _CALLS else \
-            ({insn.src} if kind is Kind.ALU and spec.source == "reg" else set()) | \
-            ({insn.dst} if kind is not Kind.ALU or spec.op != "mov" else set())
-        involved = frozenset().union(*(part for r in reads
+        involved = frozenset().union(*(part for r in _reads(insn)
                                        for part in state.get(r, _ANYTHING)))
         for r in written:
             state[r] = (frozenset(), involved)
@@ -113,12 +113,8 @@ def _dependencies(prog, loop, graph, bases: dict[int, int]) -> tuple | None:
     walked = walk_forms(prog, loop.header, loop.body, graph, head, step, each_pc=True)
     if walked is None:
         return None
-    from .tripcount import merge_forms
     _, states, before = walked
-    members, _, succs = graph
-    latches = [first for first in members
-               if first in loop.body and loop.header in succs.get(first, ())]
-    back = merge_forms([states[latch] for latch in latches]) if latches else {}
+    back = merge_forms([states[latch] for latch in latches])
     return {pc: before[pc].get(base, _ANYTHING) for pc, base in bases.items()}, back
 
 
@@ -126,31 +122,10 @@ def _base(insn) -> int:
     return insn.src if insn.kind in (Kind.LDX, Kind.LDSX) else insn.dst
 
 
-def _sources(prog, loop, registers: set[int]) -> set[int]:
-    """`registers` and those the loop moves or adds into them, transitively (never r10:
-    the frame pointer is not a register a conditional move may change)."""
-    found = set(registers)
-    grew = True
-    while grew:
-        grew = False
-        for pc in loop.body:
-            insn = prog.at(pc)
-            if insn.kind is Kind.ALU and insn.spec.source == "reg" and insn.dst in found \
-                    and insn.spec.op in ("mov", "add") and insn.src not in found \
-                    and insn.src != 10:
-                found.add(insn.src)
-                grew = True
-    return found
-
-
-def _working(prog, loop, graph, bases: dict[int, int], poisoned: set[int]
-             ) -> set[int] | None:
+def _working(prog, loop, graph, latches: list[int], bases: dict[int, int],
+             poisoned: set[int]) -> set[int] | None:
     """The registers of `poisoned` that come round carrying (poisoning only those), when
     with them every hoisted base carries where it runs; else None."""
-    from .tripcount import merge_forms, walk_forms
-    members, _, succs = graph
-    latches = [first for first in members
-               if first in loop.body and loop.header in succs.get(first, ())]
     stored: list = []
 
     def step(state: dict, insn) -> None:
@@ -203,17 +178,21 @@ def _step(state: dict, insn, stored: list) -> None:
             new = None
         _put(state, insn.dst, new)
         return
-    if kind in _CALLS:
-        reads = set(range(1, 6))
-    elif kind is Kind.ALU:
-        reads = {insn.src} if spec.source == "reg" else set()
-        if spec.op != "mov":
-            reads.add(insn.dst)
-    else:
-        reads = {insn.dst}
-    clean = all(state.get(r) == CLEAN for r in reads)
+    clean = all(state.get(r) == CLEAN for r in _reads(insn))
     for r in written:
         _put(state, r, CLEAN if clean else None)
+
+
+def _reads(insn) -> set[int]:
+    """The registers an instruction that writes others than by a load reads: a call's
+    (or a legacy packet load's) arguments, an ALU operation's operands, or the operand
+    of a negation or byte swap."""
+    if insn.kind in _CALLS:
+        return set(range(1, 6))
+    if insn.kind is Kind.ALU:
+        reads = {insn.src} if insn.spec.source == "reg" else set()
+        return reads | {insn.dst} if insn.spec.op != "mov" else reads
+    return {insn.dst}
 
 
 def _put(state: dict, reg: int, value: str | None) -> None:
