@@ -314,12 +314,17 @@ def test_an_address_stepped_every_trip_is_hoisted():
                                (RangeTest((6,), 2, 100, frozenset({STEPPED_LOAD_PC})),))]
 
 
-def test_the_explorer_names_the_range_tested():
+def explorer_verdict(text: str, pc: int) -> tuple[str, str]:
+    """The explorer's verdict on the access at `pc` of the program `text`, and why."""
     from bpfjit.explorer.verdicts import access_verdicts, log_states
-    prog = bpfjit.assemble(MOVING)
+    prog = bpfjit.assemble(text)
     verified = verify(prog, helpers={}, cache=False)
     log = verify(prog, helpers={}, log=True).log
-    verdict, why = access_verdicts(verified, prog, log_states(log))[MOVING_LOAD_PC]
+    return access_verdicts(verified, prog, log_states(log))[pc]
+
+
+def test_the_explorer_names_the_range_tested():
+    verdict, why = explorer_verdict(MOVING, MOVING_LOAD_PC)
     assert verdict == "hoisted"
     assert "the loop at pc 7 is entered through one test that the bytes [r6+4, r6+44) " \
         "at its entry lie in the buffer" in why

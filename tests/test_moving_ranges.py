@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 import bpfjit
 from bpfjit.checkplan import RangeTest, WrappedTerm, versioned_loops
 from bpfjit.verifier import verify
-from test_hoisted_checks import _outcome
+from test_hoisted_checks import _outcome, explorer_verdict
 
 # a grid of w x h bytes after a 2-byte header (w, h), summed row by row: the row's
 # offset y * w lives in the stack slot [r10-8], and the cell's index is the u32
@@ -303,11 +303,7 @@ def test_grid_walks_agree_with_the_interpreter(case):
 
 
 def test_the_explorer_names_the_range_and_its_motion():
-    from bpfjit.explorer.verdicts import access_verdicts, log_states
-    prog = bpfjit.assemble(COLUMNS)
-    verified = verify(prog, helpers={}, cache=False)
-    log = verify(prog, helpers={}, log=True).log
-    verdict, why = access_verdicts(verified, prog, log_states(log))[COLUMNS_LOAD]
+    verdict, why = explorer_verdict(COLUMNS, COLUMNS_LOAD)
     assert verdict == "hoisted"
     assert "the loop at pc 8 is entered through one test that the bytes [r5+2, r5+3) at " \
         "its entry, moved +r7 a trip over the trips it counts, lie in the buffer" in why
