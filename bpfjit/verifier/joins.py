@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 from .domain import (BIG, MAX_LEN, MEM, MEM_OR_NULL, MIXED, NULLABLE, NUMERIC, SCALAR, UNINIT,
                      Value, join, low_bytes, replace, scalar, widen)
+from .bands import follow_bands, join_bands
 from .guards import GUARDED, joined_guards, joined_len_floors
 from .references import unify_refs
 from .variables import GHOST, LEN, META, slot_var
@@ -79,11 +80,15 @@ class JoinRules:
             moved += [slot_var(off) for off, v in spills.items() if v != self.spills.get(off)]
             for var in moved:
                 result.zone.forget(var)
-        result._settle_join([self, new], differ, discover=related, widening=True)
+        result._settle_join([self, new], differ, discover=related, widening=True,
+                            around=around)
+        if result.zone.bands:
+            follow_bands(result, self)
+            result.reduce()
         return result
 
     def _settle_join(self, states: list["State"], differ: list[int], discover: bool,
-                     widening: bool = False) -> None:
+                     widening: bool = False, around: "State | None" = None) -> None:
         """Finish a join: drop relations of variables whose meaning changed, keep the
         affine equalities every path satisfies, find new relations, reduce.  `differ`:
         the slots spilled at different widths on the paths (`_joined_widths`)."""
@@ -113,6 +118,8 @@ class JoinRules:
             _keep_satisfied_affine(zone, states[1], states, mixed)
         if discover:
             self._relate_changed(states, widening, mixed)
+        if discover or any(st.zone.bands or st.zone.affine for st in states):
+            join_bands(self, states, widening, discover, around)
         self.reduce()
         self._guard(states, widening)
         self._bound_if_set(states, widening)
@@ -536,6 +543,8 @@ def _variables(st: State) -> list[int]:
     for row in st.zone.out.values():
         found.update(row)
     for x, y in st.zone.affine:
+        found.update((x, y))
+    for x, y in st.zone.bands:
         found.update((x, y))
     found.discard(LEN)
     return list(found)

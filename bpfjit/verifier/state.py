@@ -17,6 +17,7 @@ from __future__ import annotations
 from ..isa import STACK_SIZE
 from .domain import (BIG, GIVEN_BACK, MAX_LEN, NULLABLE, NUMERIC, RELEASED, SOCKETS, UNINIT,
                      Value, map_indices, multiple, replace, scalar, top_scalar)
+from .bands import apply_bands
 from .guards import describe_guards
 from .joins import LOCKS_DIFFER, JoinRules, joined_lock, merge, spill_value
 from .variables import (COPY_LINKS, FULL_FRAME, GHOST, LEN, META, META_FLOOR, SLOT_BASE,
@@ -317,6 +318,8 @@ class State(JoinRules):
                     self.clamp(y, lo_x - c, None)
         if self.zone.affine:            # a bound the zone gave (a widened counter's,
             self._apply_affine()        # from its exit test) reaches its partners
+        if self.zone.bands:
+            apply_bands(self)
         if self.zone.floors or self.zone.ceilings:
             self.apply_sum_bounds()
 
@@ -342,6 +345,8 @@ class State(JoinRules):
         """Pass var's interval on to every variable related to it (the zone is closed, so
         one step reaches them all); False if that empties one (an infeasible path)."""
         if self.zone.affine and not self._apply_affine(var):
+            return False
+        if self.zone.bands and not apply_bands(self, var):
             return False
         lo, hi = self.lower(var), self.upper(var)
         for other, up, down in self.zone.related(var):
@@ -490,6 +495,8 @@ class State(JoinRules):
                     parts.append(f"{a}<={b}{c:+d}" if c else f"{a}<={b}")
         for (x, y), (k, c) in sorted(self.zone.affine.items()):
             parts.append(f"{_name(x, names)}={k}*{_name(y, names)}{c:+d}")
+        for (x, y), (k, lo, hi) in sorted(self.zone.bands.items()):
+            parts.append(f"{_name(x, names)}-{k}*{_name(y, names)} in [{lo},{hi}]")
         for x, (y, c, times) in sorted(self.zone.quot.items()):
             parts.append(f"{_name(x, names)}={_name(y, names)}/{c}" + (f"*{c}" if times else ""))
         for x, (y, kind, c) in sorted(self.zone.shifted.items()):

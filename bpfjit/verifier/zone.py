@@ -36,6 +36,7 @@ from __future__ import annotations
 
 from typing import Callable, Optional
 
+from .bands import assign_bands, forget_bands, shift_bands
 from .guards import copy_guards, drop_guards, moved_floors
 
 __all__ = ["Zone", "MIRROR", "mirror"]
@@ -60,7 +61,7 @@ class Zone:
 
     __slots__ = ("guards", "out", "owned", "affine", "quot", "sums", "mirrored", "shifted",
                  "scaled", "halves", "floors", "ceilings", "plus", "wraps", "ifset",
-                 "lenfloors")
+                 "lenfloors", "bands")
 
     def __init__(self, out: dict | None = None, affine: dict | None = None,
                  quot: dict | None = None, sums: dict | None = None,
@@ -69,11 +70,13 @@ class Zone:
                  floors: dict | None = None, plus: dict | None = None,
                  wraps: dict | None = None, guards: dict | None = None,
                  ifset: dict | None = None, lenfloors: dict | None = None,
-                 ceilings: dict | None = None):
+                 ceilings: dict | None = None, bands: dict | None = None):
         self.out: dict[int, dict[int, int]] = {} if out is None else out
         self.owned: set[int] = set()          # rows this zone may change in place
         # (x, y) -> (a, b): x == a * y + b
         self.affine: dict[tuple[int, int], tuple[int, int]] = {} if affine is None else affine
+        # (x, y) -> (k, lo, hi): x - k * y in [lo, hi], registers only (bpfjit.verifier.bands)
+        self.bands: dict[tuple[int, int], tuple[int, int, int]] = {} if bands is None else bands
         # x -> (y, c, times): x == y // c (unsigned), times c when `times`: half of the
         # `y - y / c * c` that compilers emit for `y % c`
         self.quot: dict[int, tuple[int, int, bool]] = {} if quot is None else quot
@@ -131,14 +134,16 @@ class Zone:
                     dict(self.guards) if self.guards else None,
                     dict(self.ifset) if self.ifset else None,
                     dict(self.lenfloors) if self.lenfloors else None,
-                    dict(self.ceilings) if self.ceilings else None)
+                    dict(self.ceilings) if self.ceilings else None,
+                    dict(self.bands) if self.bands else None)
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Zone) and self.out == other.out and self.same_tables(other)
 
     def same_tables(self, other: "Zone") -> bool:
         """Whether every side table but the differences themselves (`out`) is the same."""
-        return self.affine == other.affine and self.quot == other.quot \
+        return self.affine == other.affine and self.bands == other.bands \
+            and self.quot == other.quot \
             and self.sums == other.sums and self.shifted == other.shifted \
             and self.scaled == other.scaled and self.halves == other.halves \
             and self.floors == other.floors and self.ceilings == other.ceilings \
@@ -239,6 +244,8 @@ class Zone:
             self._forget_halves(x)
         if self.affine:
             self._forget_affine(x)
+        if self.bands:
+            forget_bands(self.bands, x)
         if self.quot:
             self._forget_quot(x)
         if self.shifted:
@@ -335,6 +342,8 @@ class Zone:
                     self.affine[(x, v)] = (a, b + c)
                 elif v == y:
                     self.affine[(u, x)] = (a, b - a * c)
+        if self.bands:
+            assign_bands(self.bands, x, y, c)
 
     def shift(self, x: int, lo: Bound, hi: Bound) -> None:
         """x := x + d for some d in [lo, hi] (None: unbounded on that side); its mirror
@@ -391,6 +400,8 @@ class Zone:
                         self.affine[(u, v)] = (a, b - a * lo)
             else:
                 self._forget_affine(x)
+        if self.bands:
+            shift_bands(self.bands, x, lo, hi)
         if self.quot and (lo != 0 or hi != 0):
             self._forget_quot(x)
         if self.shifted and (lo != 0 or hi != 0):
@@ -481,7 +492,8 @@ class Zone:
             doomed.update(y for y in row if not keep(y))
         for pair in list(self.floors) + list(self.ceilings) \
                 + [(k,) + ab[:2] for k, ab in self.plus.items()] \
-                + [(k, y) for k, (y, _) in self.wraps.items()] + list(self.guards):
+                + [(k, y) for k, (y, _) in self.wraps.items()] + list(self.guards) \
+                + list(self.bands):
             doomed.update(v for v in pair if not keep(v))
         if self.ifset:              # (bounds against len: gone with len)
             doomed.update(v for v in self.ifset if not keep(v))

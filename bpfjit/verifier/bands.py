@@ -1,0 +1,195 @@
+"""Affine bands: x - k*y in [lo, hi] (k >= 2) between two registers that move in
+lockstep, x by k each time y moves by one, from a start that differs between paths.
+
+An affine equality (bpfjit.verifier.zone) needs one start: `p == 2*j + base` with a
+constant base.  A textbook dynamic programme keeps two rows on the stack and swaps
+them by pointer after each row, so an inner loop's row pointer starts at one of two
+addresses (`cur = row0` or `row1`, alternately) while its index starts at 0; the
+pointer is 2*j plus fp-164 on one row and fp-82 on the next.  No equality holds on
+both, and without one the pointer's widened offset ran past the frame: every store
+through it was left to a run-time check, which may land anywhere in the frame, so
+every spill was forgotten (the rows' own pointers among them) and the program lost
+every proof after it.  A band keeps what holds on both: `p - 2*j` in [-162, -80],
+which bounds p by j's exit test.
+
+Bands are kept for registers only, in `Zone.bands`: (x, y) -> (k, lo, hi).  A join
+makes one where every path gives the pair's range (its band, its affine equality, or
+its intervals where y or x is a constant: a loop's entry) and the hull is narrower than
+2^31 and not a single point (an equality, which the affine equalities keep).  A loop
+head's widening keeps a band only if what comes round the loop lies in the old band,
+so it can grow only by the loop's entry, which its enclosing loop's widening bounds.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from .domain import BIG, MAX_LEN, MEM, MEM_OR_NULL, MIXED, NUMERIC, SCALAR, replace, scalar
+
+if TYPE_CHECKING:
+    from .state import State
+
+__all__ = ["band_range", "join_bands", "apply_bands", "follow_bands", "forget_bands",
+           "assign_bands", "shift_bands"]
+
+Band = tuple[int, int, int]           # (k, lo, hi): x - k*y in [lo, hi]
+_WIDEST = 1 << 31                     # a wider band says nothing worth keeping
+
+
+def band_range(st: "State", x: int, y: int, k: int) -> tuple[int, int] | None:
+    """The range of x - k*y on one path: its band, its equality x == k*y + c, or its
+    intervals when one of the two is a constant; None if none of these bounds it."""
+    band = st.zone.bands.get((x, y)) if st.zone.bands else None
+    if band is not None and band[0] == k:
+        return band[1], band[2]
+    eq = st.zone.affine.get((x, y)) if st.zone.affine else None
+    if eq is not None and eq[0] == k:
+        return eq[1], eq[1]
+    vx, vy = st.regs[x], st.regs[y]
+    if vy.kind != SCALAR or vx.kind not in NUMERIC or vx.kind == MIXED:
+        return None
+    if not (-BIG < vx.smin <= vx.smax < BIG and -BIG < vy.smin <= vy.smax < BIG):
+        return None
+    if not (vy.fixed or vx.fixed):
+        return None
+    return vx.smin - k * vy.smax, vx.smax - k * vy.smin
+
+
+def join_bands(joined: "State", states: list["State"], widening: bool, discover: bool,
+               around: "State | None" = None) -> None:
+    """The bands of a state joined from `states` (at a widening: [old, new], with
+    `around` the states coming round the loop); with `discover` (a loop head), also
+    the pairs whose intervals step in lockstep (`_lockstep_pairs`)."""
+    pairs: dict[tuple[int, int], int] = _lockstep_pairs(states) if discover else {}
+    for st in states:
+        for (x, y), (k, _, _) in st.zone.bands.items():
+            pairs.setdefault((x, y), k)
+        for (x, y), (k, _) in st.zone.affine.items():
+            if x < 10 and y < 10 and k >= 2:
+                pairs.setdefault((x, y), k)
+    bands = {}
+    for (x, y), k in pairs.items():
+        if (x, y) in joined.zone.affine or not _same_kinds(joined, states, x, y):
+            continue
+        lo = hi = None
+        for st in states:
+            r = band_range(st, x, y, k)
+            if r is None:
+                break
+            lo = r[0] if lo is None else min(lo, r[0])
+            hi = r[1] if hi is None else max(hi, r[1])
+        else:
+            if lo is None or lo == hi or hi - lo >= _WIDEST:
+                continue
+            if widening and not _settled(states[0], around, x, y, k, lo, hi):
+                continue
+            bands[(x, y)] = (k, lo, hi)
+    joined.zone.bands = bands
+
+
+def _lockstep_pairs(states: list["State"]) -> dict[tuple[int, int], int]:
+    """(x, y) -> k for a register y that is a different constant on two paths and a
+    register x whose interval moved by k times as much, both ends (k >= 2): a loop's
+    entry and its first way round, a pointer entered at one of several offsets."""
+    a, b = states[0], states[1]
+    found = {}
+    for y in range(10):
+        va, vb = a.regs[y], b.regs[y]
+        if va.kind != SCALAR or vb.kind != SCALAR or not (va.fixed and vb.fixed) \
+                or va.smin == vb.smin or abs(va.smin) >= BIG or abs(vb.smin) >= BIG:
+            continue
+        dy = vb.smin - va.smin
+        for x in range(10):
+            ua, ub = a.regs[x], b.regs[x]
+            if x == y or ua.kind != ub.kind or ua.kind not in NUMERIC or ua.kind == MIXED \
+                    or (ua.fixed and ub.fixed) \
+                    or not (-BIG < ua.smin <= ua.smax < BIG and -BIG < ub.smin <= ub.smax < BIG):
+                continue
+            k, rest = divmod(ub.smin - ua.smin, dy)
+            if rest == 0 and k >= 2 and ub.smax - ua.smax == k * dy:
+                found[(x, y)] = k
+    return found
+
+
+def _same_kinds(joined: "State", states: list["State"], x: int, y: int) -> bool:
+    """Whether x holds the same kind of number (and pointer frame) and y a number on
+    every path: offsets of different frames are different numbers."""
+    vx = joined.regs[x]
+    if joined.regs[y].kind != SCALAR or vx.kind not in NUMERIC or vx.kind == MIXED:
+        return False
+    return all(st.regs[x].kind == vx.kind and st.regs[x].frame == vx.frame
+               and st.regs[y].kind == SCALAR for st in states)
+
+
+def _settled(old: "State", around: "State | None", x: int, y: int, k: int,
+             lo: int, hi: int) -> bool:
+    """At a widening: whether the band may stand, because the loop itself does not
+    move it (what comes round lies in the old band; without `around`, the whole new
+    one must)."""
+    before = band_range(old, x, y, k)
+    if before is None:
+        return False
+    now = (lo, hi) if around is None else band_range(around, x, y, k)
+    return now is not None and before[0] <= now[0] and now[1] <= before[1]
+
+
+def apply_bands(st: "State", only: int | None = None) -> bool:
+    """Narrow intervals through the bands (those of `only`, if given): x within
+    k*y + [lo, hi], y within (x - [lo, hi]) / k; False if one becomes empty."""
+    for (x, y), (k, lo, hi) in list(st.zone.bands.items()):
+        if only is not None and only not in (x, y):
+            continue
+        ylo, yhi = st.lower(y), st.upper(y)
+        if ylo is not None and yhi is not None and not st.clamp(x, k * ylo + lo, k * yhi + hi):
+            return False
+        xlo, xhi = st.lower(x), st.upper(x)
+        if xlo is not None and xhi is not None and \
+                not st.clamp(y, -(-(xlo - hi) // k), (xhi - lo) // k):
+            return False
+    return True
+
+
+def follow_bands(st: "State", old: "State") -> None:
+    """After a widening: a widened x in a band with a counter y takes its bounds from
+    y's widened ones, as `joins._follow_counters` does for an equality (on its own
+    register's thresholds it would stop short, and the band would pull y back)."""
+    for (x, y), (k, lo, hi) in st.zone.bands.items():
+        vx, vy = st.regs[x], st.regs[y]
+        if vx == old.regs[x] or not -BIG < vy.smin <= vy.smax < BIG:
+            continue
+        low, high = k * vy.smin + lo, k * vy.smax + hi
+        if not -BIG < low <= high < BIG or (vx.kind in (MEM, MEM_OR_NULL) and high > MAX_LEN):
+            continue
+        st.regs[x] = scalar(smin=low, smax=high) if vx.kind == SCALAR else \
+            replace(vx, smin=low, smax=high)
+
+
+# ---- what the zone's changes do to its bands (bpfjit.verifier.zone) --------------------
+
+def forget_bands(bands: dict[tuple[int, int], Band], x: int) -> None:
+    for key in [key for key in bands if x in key]:
+        del bands[key]
+
+
+def assign_bands(bands: dict[tuple[int, int], Band], x: int, y: int, c: int) -> None:
+    """x := y + c: x inherits y's bands (x a register)."""
+    if x >= 10:
+        return
+    for (u, v), (k, lo, hi) in list(bands.items()):
+        if u == y and v != x:
+            bands[(x, v)] = (k, lo + c, hi + c)
+        elif v == y and u != x:
+            bands[(u, x)] = (k, lo - k * c, hi - k * c)
+
+
+def shift_bands(bands: dict[tuple[int, int], Band], x: int, lo: int | None,
+                hi: int | None) -> None:
+    """x := x + d for some d in [lo, hi]: its bands move with it (or go, unbounded)."""
+    if lo is None or hi is None:
+        forget_bands(bands, x)
+        return
+    for (u, v), (k, a, b) in list(bands.items()):
+        if u == x:
+            bands[(u, v)] = (k, a + lo, b + hi)
+        elif v == x:
+            bands[(u, v)] = (k, a - k * hi, b - k * lo)
