@@ -56,6 +56,10 @@ class VerifiedProgram:
     # unproven buffer accesses with bounded offsets: pc -> (first byte, end byte) from
     # the buffer's start; a buffer at least `end` long proves them (bpfjit.checkplan)
     extents: dict[int, tuple[int, int]] = field(default_factory=dict)
+    # proven stack accesses: pc -> (frame, first byte, end byte), the bytes under the
+    # top of the frame (0: the access's own subprogram's, k: its k-th caller's) that
+    # it may touch (bpfjit.loopaddress: which slots a loop's stores leave alone)
+    stack_extents: dict[int, tuple[int, int, int]] = field(default_factory=dict)
     # loop head pc -> {register: (lo, hi)}: the registers holding a number within those
     # bounds (signed, or unsigned: the narrower) whenever the head runs, checked mode
     # only (bpfjit.checkplan hoists checks with them)
@@ -286,6 +290,8 @@ def verify(prog: Program, mode: str = "checked", helpers=None, log: bool = False
     verified = VerifiedProgram(prog, mode, proven, accesses, unreachable, regions, lines,
                                frames, map_calls, recursion is not None,
                                extents=dict(analysis.extents) if mode == "checked" else {},
+                               stack_extents={pc: e for pc, e in analysis.stack_extents.items()
+                                              if e is not None and pc in proven},
                                head_ranges=analysis.head_ranges() if mode == "checked" else {},
                                variable={pc: tuple(sorted(maps)) for pc, maps
                                          in analysis.variable.items() if pc in proven},
@@ -301,6 +307,7 @@ def verify(prog: Program, mode: str = "checked", helpers=None, log: bool = False
             "regions": sorted(regions.items()), "frames": frames,
             "map_calls": sorted(map_calls.items()), "recursive": recursion is not None,
             "extents": sorted(verified.extents.items()),
+            "stack_extents": sorted(verified.stack_extents.items()),
             "head_ranges": sorted((pc, sorted(regs.items()))
                                   for pc, regs in verified.head_ranges.items()),
             "variable": sorted(verified.variable.items()),
@@ -344,6 +351,8 @@ def _from_record(prog: Program, mode: str, record: dict) -> VerifiedProgram | No
             {int(pc): tuple(int(i) for i in m) for pc, m in record["map_calls"]},
             bool(record["recursive"]),
             extents={int(pc): (int(lo), int(end)) for pc, (lo, end) in record["extents"]},
+            stack_extents={int(pc): (int(frame), int(lo), int(end))
+                           for pc, (frame, lo, end) in record["stack_extents"]},
             head_ranges={int(pc): {int(r): (int(lo), int(hi)) for r, (lo, hi) in regs}
                          for pc, regs in record["head_ranges"]},
             variable={int(pc): tuple(int(i) for i in maps)

@@ -331,10 +331,16 @@ class AluRules:
             return
         st.regs[dst] = result
         if op == "and" and narrow:
-            k = _low_mask(src.umin if width == 64 else src.umin | ~M32 & U64) \
+            # (a value below 2^32 is cleared alike by a mask's upper half of ones or
+            # zeros: clang's `& 0xfffffffe` of an unsigned int)
+            wide = width == 64 and (old is None or old.umax > M32)
+            k = _low_mask(src.umin if wide else src.umin | ~M32 & U64) \
                 if src.is_const else -1
             if k >= 0:                                  # x & ~(2**k - 1) = x - (x mod 2**k)
+                whole = zone.equal_to(dst) if k >= 1 else None
                 zone.shift(dst, -((1 << k) - 1), 0)
+                if whole is not None:                   # dst == whole // 2**k * 2**k
+                    zone.quot[dst] = (whole, 1 << k, True)
             else:
                 zone.keep_upper(dst)
                 if src_reg is not None and src.smin >= 0:
@@ -342,9 +348,13 @@ class AluRules:
         elif op in ("rsh", "div", "mod") and narrow:
             whole = zone.equal_to(dst) if op == "rsh" and src.is_const and \
                 1 <= src.umin < width - 1 else None
+            rounded = zone.quot.get(dst) if op == "rsh" and src.is_const and zone.quot else None
             zone.keep_upper(dst)                         # only ever lowers a non-negative x
             if whole is not None:                        # dst == whole // 2**k
                 zone.quot[dst] = (whole, 1 << src.umin, False)
+            elif rounded is not None and rounded[2] and rounded[1] == 1 << src.umin:
+                # (y // 2**k * 2**k) >> k == y // 2**k: `(i - 1) & ~1` then `>> 1`
+                zone.quot[dst] = (rounded[0], rounded[1], False)
         elif op == "arsh" and narrow and width == 64:
             zone.keep_upper(dst)
         else:

@@ -51,7 +51,7 @@ __all__ = ["Analysis", "WORK_LIMIT", "TooComplex"]
 
 WORK_LIMIT = 400_000         # instruction visits before the verifier gives up
 WIDEN_AFTER = 1              # joins at a loop head before its bounds are widened
-THRESHOLD_STEPS = 3          # widenings to the next threshold before widening to the limit
+THRESHOLD_STEPS = 4          # widenings to the next threshold before widening to the limit
 # joins at a loop head after which a value is widened even when the way round the loop
 # does not raise it (before, such a value is joined: an inner loop's start that the
 # outer loop moves); programs that converge do so long before
@@ -104,6 +104,9 @@ class Analysis(AluRules, MemoryRules, BranchRules, CallRules, LocalCallRules, Ca
         # unproven buffer accesses with bounded offsets: pc -> (lowest, highest + size)
         # byte offset from the buffer's start (a buffer that long would prove them)
         self.extents: dict[int, tuple[int, int]] = {}
+        # proven stack accesses: pc -> (frame, first byte, end byte) under that frame's
+        # top, or None where runs differ in frame (VerifiedProgram.stack_extents)
+        self.stack_extents: dict[int, tuple[int, int, int] | None] = {}
         # proven accesses whose offset varies: pc -> the maps a map value may be in
         self.variable: dict[int, frozenset[int]] = {}
         self.first_offsets: dict[int, int] = {}

@@ -8,8 +8,8 @@ addresses (`cur = row0` or `row1`, alternately) while its index starts at 0; the
 pointer is 2*j plus fp-164 on one row and fp-82 on the next.  No equality holds on
 both, and without one the pointer's widened offset ran past the frame: every store
 through it was left to a run-time check, which may land anywhere in the frame, so
-every spill was forgotten (the rows' own pointers among them) and the program lost
-every proof after it.  A band keeps what holds on both: `p - 2*j` in [-162, -80],
+every spill was forgotten (the rows' own pointers among them), and with them the
+proofs of the row accesses.  A band keeps what holds on both: `p - 2*j` in [-162, -80],
 which bounds p by j's exit test.
 
 Bands are kept for registers only, in `Zone.bands`: (x, y) -> (k, lo, hi).  A join

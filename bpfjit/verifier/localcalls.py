@@ -48,13 +48,16 @@ class Summary:
     # of those that are packet pointers (or NULL): c with `slot - len <= c` where the
     # slot is not NULL, on every return (None: NULL on every return so far)
     frame_len_bounds: dict[int, int | None] | None = None
+    # of those, the ones a narrow store left (key -> its width): `*out = h` of a u32
+    frame_widths: dict[int, int] = field(default_factory=dict)
     changes: int = 0                   # analyses that changed it (recursion widens it)
 
     def key(self) -> tuple:
         return (self.r0, self.min_len, self.r0_floors,
                 tuple(sorted(self.frame_writes.items())),
                 self.unknown_writes, tuple(sorted((self.frame_values or {}).items())),
-                tuple(sorted((self.frame_len_bounds or {}).items())))
+                tuple(sorted((self.frame_len_bounds or {}).items())),
+                tuple(sorted(self.frame_widths.items())))
 
 
 
@@ -121,6 +124,8 @@ class LocalCallRules:
             mine = key + STACK_SIZE             # one frame less far up from here
             if mine not in st.spills:           # written by the callee: as it left it
                 st.spills[mine] = _returned(v)
+                if key in summary.frame_widths:
+                    st.narrow[mine] = summary.frame_widths[key]
                 c = bounds.get(key)
                 if c is not None and v.kind == MEM:
                     st.zone.add(slot_var(mine), LEN, c)
@@ -208,14 +213,20 @@ class LocalCallRules:
         summary.min_len = st.min_len if summary.min_len is None else min(summary.min_len,
                                                                          st.min_len)
         outer = {key: v for key, v in st.spills.items() if slot_depth(key) > 0}
+        widths = {key: st.narrow[key] for key in outer if key in st.narrow}
         bounds = _frame_len_bounds(st, outer)
         if summary.frame_values is None:
             summary.frame_values = outer
+            summary.frame_widths = widths
             summary.frame_len_bounds = bounds
         else:
+            # (a slot left at different widths by different returns: its value is lost)
             summary.frame_values = {
                 key: widen(v, join(v, outer[key])) if growing else join(v, outer[key])
-                for key, v in summary.frame_values.items() if key in outer}
+                for key, v in summary.frame_values.items()
+                if key in outer and summary.frame_widths.get(key, 8) == widths.get(key, 8)}
+            summary.frame_widths = {key: w for key, w in widths.items()
+                                    if key in summary.frame_values}
             summary.frame_len_bounds = {
                 key: _weaker(c, bounds[key])
                 for key, c in (summary.frame_len_bounds or {}).items()

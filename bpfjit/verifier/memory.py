@@ -229,6 +229,18 @@ class MemoryRules:
             self.extents[pc] = (min(seen[0], lo), max(seen[1], hi + size))
         if ok:
             self._note_offset(pc, base, lo, hi)
+            if base.kind == STACK:
+                self._note_stack_extent(pc, base.frame, lo, hi + size)
+
+    def _note_stack_extent(self, pc: int, frame: int, lo: int, end: int) -> None:
+        """The bytes a proven stack access may touch, [lo, end) under the top of its
+        `frame` (0: its own subprogram's), joined over every run of it."""
+        if pc not in self.stack_extents:
+            self.stack_extents[pc] = (frame, lo, end)
+            return
+        seen = self.stack_extents[pc]
+        self.stack_extents[pc] = None if seen is None or seen[0] != frame else \
+            (frame, min(seen[1], lo), max(seen[2], end))
 
     def _note_verdict(self, pc: int, ok: bool, region: str | None
                       ) -> tuple[bool, str | None]:
@@ -390,15 +402,18 @@ class MemoryRules:
     def _spill(insn, st: State, key: int, size: int, value: Value | None) -> None:
         """An 8-byte store of a register or an immediate into the slot `key` (an offset
         of the current frame, or bpfjit.verifier.state.outer_slot's) keeps it there, the
-        register's relations with it.  So does a narrower store of a number at the
-        start of one of the current frame's slots (as the kernel keeps it): its low
-        bytes, with its relations when it fits in them."""
+        register's relations with it.  So does a narrower store of a number aligned to
+        its width, in this frame or a caller's (the kernel keeps one at the start of a
+        slot): its low bytes, with its relations when it fits in them -- a callee's
+        `*out = h` into its caller's `u32`, which the caller reads back
+        (bpfjit.verifier.localcalls)."""
         kind = insn.kind
         if kind not in (Kind.ST, Kind.STX):
             return
         stored = const(insn.imm) if kind is Kind.ST else value
         if size < 8:
-            if stored.kind != SCALAR or slot_depth(key) != 0 or key % 8:
+            # (aligned to its width: a u32 may sit in the upper half of a slot)
+            if stored.kind != SCALAR or key % size:
                 return
             low = low_bytes(stored, size)
             st.spills[key] = low

@@ -355,7 +355,24 @@ class State(JoinRules):
             new_lo = None if up is None or lo is None else lo - up
             if not self.clamp(other, new_lo, new_hi):
                 return False
+        if self.zone.quot:
+            for q, (y, c, times) in list(self.zone.quot.items()):
+                if y == var and not times:
+                    old = (self.lower(q), self.upper(q))
+                    if not self._apply_quotient(q, y, c):
+                        return False
+                    if (self.lower(q), self.upper(q)) != old and not self.tighten(q):
+                        return False
         return True
+
+    def _apply_quotient(self, q: int, y: int, c: int) -> bool:
+        """Narrow q == y // c (unsigned; only while y >= 0, where it is the signed
+        quotient too) by y's interval; False if q becomes empty.  A heap's parent
+        `(i - 1) / 2`, once the loop's test shows `i - 1 >= 2`, is at least 1."""
+        lo, hi = self.lower(y), self.upper(y)
+        if lo is None or lo < 0:
+            return True
+        return self.clamp(q, lo // c, None if hi is None else hi // c)
 
     def clamp(self, var: int, lo: int | None, hi: int | None) -> bool:
         """Narrow var's signed interval to [lo, hi]; False when it becomes empty."""

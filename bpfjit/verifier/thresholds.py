@@ -45,17 +45,16 @@ def thresholds(prog: Program, pcs=None, known: dict[int, int] | None = None
             for reg, other in ((insn.dst, insn.src), (insn.src, insn.dst)):
                 for c in constants.get(other, ()):
                     found[reg].update((c - 1, c, c + 1))
-                    source, plus = copied.get(reg, (None, 0))
-                    if source is not None:
+                    for source, plus in _sources(copied, reg):
                         found[source].update((c - plus - 1, c - plus, c - plus + 1))
         if insn.kind is Kind.JCOND and insn.spec.source == "imm":
             c = insn.imm
             found[insn.dst].update((c - 1, c, c + 1))
             if insn.spec.width == 32:
                 found[insn.dst].update(((c & 0xFFFFFFFF) - 1, c & 0xFFFFFFFF))
-            source, plus = copied.get(insn.dst, (None, 0))
-            if source is not None and -(1 << 31) <= c <= 0xFFFFFFFF:
-                found[source].update((c - plus - 1, c - plus, c - plus + 1))
+            if -(1 << 31) <= c <= 0xFFFFFFFF:
+                for source, plus in _sources(copied, insn.dst):
+                    found[source].update((c - plus - 1, c - plus, c - plus + 1))
             if 0 <= c <= 0xFFFFFFFF:
                 for reg in addends.get(insn.dst, ()):
                     found[reg].update((c - 1, c, c + 1))
@@ -99,6 +98,21 @@ def thresholds(prog: Program, pcs=None, known: dict[int, int] | None = None
 _LOW_MASKS = (0xFF, 0xFFFF, 0x7FFFFFFF)      # (an imm 0xffffffff is -1: all 64 bits)
 
 
+def _sources(copied: dict[int, tuple[int, int]], reg: int) -> list[tuple[int, int]]:
+    """(source, plus) for each register `reg` is a copy of, plus a constant, following
+    copies of copies (at most three): clang's `r7 = r8 + 1` for `n + 1`, copied again
+    and zero-extended before its test against 48, bounds r8 by 47."""
+    found = []
+    plus = 0
+    while reg in copied and len(found) < 3:
+        reg, more = copied[reg]
+        plus += more
+        if any(reg == r for r, _ in found):
+            break
+        found.append((reg, plus))
+    return found
+
+
 def loop_writes(prog: Program, body: set[int]) -> int:
     """The registers (a bit each) some instruction of the blocks `body` writes."""
     members = block_graph(prog)[0]
@@ -128,5 +142,5 @@ def loop_thresholds(prog: Program, body: set[int], everywhere: tuple,
     not write that are constant at its head (loxilb's `r4 = 31` before a loop tested
     by `jgt r4, r3`, where the program moves many constants into r4)."""
     members = block_graph(prog)[0]
-    local = thresholds(prog, [pc for block in body for pc in members[block]], known)
+    local = thresholds(prog, sorted(pc for block in body for pc in members[block]), known)
     return tuple(mine if len(mine) > 1 else everywhere[r] for r, mine in enumerate(local))
