@@ -37,7 +37,7 @@ from .context import packet_offsets
 from .helpers import changes_packet
 from .isa import MEMORY_KINDS, Kind, written_registers
 from .loopaddress import Motion, Sum, address_forms, invariant_slots
-from .tripcount import TripBound, loop_forms, trip_bound
+from .tripcount import StepBound, TripBound, loop_forms, step_bound, trip_bound
 
 __all__ = ["VersionedLoop", "RangeTest", "versioned_loops", "CheckGroup", "check_groups"]
 
@@ -168,7 +168,7 @@ class VersionedLoop:
     body: frozenset[int]
     unchecked: frozenset[int]
     need: int
-    trips: TripBound | None = None
+    trips: TripBound | StepBound | None = None
     ranges: tuple[RangeTest, ...] = ()
     counted: TripBound | None = None
     copies: tuple[tuple[int, int, int], ...] = ()
@@ -220,8 +220,10 @@ def _plan(verified) -> tuple[VersionedLoop, ...]:
             bounded, need = [], 0
         covered = bounded + covered
         trips = bound if worth else None
-        most = None if trips is None else \
-            _entry_trips(trips, verified.head_ranges.get(header, {}))
+        known = verified.head_ranges.get(header, {})
+        most = None if trips is None else _entry_trips(trips, known)
+        if worth and trips is None:
+            trips, most = _stepped_trips(prog, header, body, latches, graph, costs, known)
         if covered or trips is not None:
             candidates.append(VersionedLoop(header, body, frozenset(covered), need, trips,
                                             ranges, counted, copies, most))
@@ -243,7 +245,7 @@ def _range_tests(verified, header: int, body: frozenset[int], latches, graph,
     the trips are counted at the entry; without, a stepped term needs a counter whose
     interval at the head bounds them, and its span is folded into the bounds."""
     prog = verified.program
-    written = invariant_slots(prog, body, verified.regions)
+    written = invariant_slots(prog, body, verified.regions, verified.stack_extents)
     found = address_forms(prog, header, body, latches, graph, written)
     if found is None:
         return (), [], ()
@@ -421,6 +423,24 @@ def _most_trips(moves: dict, known: dict) -> int | None:
               for reg, move in moves.items()
               if move.step and move.by is None and move.copy_of is None and reg in known]
     return min(counts, default=None)
+
+
+def _stepped_trips(prog, header: int, body, latches, graph, costs, known: dict
+                   ) -> tuple[StepBound | None, int | None]:
+    """For a loop whose exit test trip_bound cannot read (its bound reloaded from a
+    stack slot on every trip: an edit distance's `j <= m` with m spilled): its
+    StepBound and the most trips of any entry, from a register stepped on every trip
+    that the verifier bounds at the head (as _most_trips), when they cost at most
+    STATIC_BUDGET_TEST; else (None, None)."""
+    stepped = step_bound(prog, header, body, latches, graph, costs)
+    if stepped is None:
+        return None, None
+    counts = [(interval[1] - interval[0]) // abs(step) + 1 for reg, step in stepped.steps
+              if (interval := _signed(known.get(reg))) is not None]
+    most = min(counts, default=None)
+    if most is None or most * stepped.iteration_cost > STATIC_BUDGET_TEST:
+        return None, None
+    return stepped, most
 
 
 def _entry_trips(trips: TripBound, known: dict) -> int | None:

@@ -70,11 +70,14 @@ def _order(atom) -> tuple:
     return (0, atom, 0) if isinstance(atom, int) else (1, 0, atom[1])
 
 
-def invariant_slots(prog, body, regions: dict) -> frozenset[int] | None:
+def invariant_slots(prog, body, regions: dict, stack_extents: dict | None = None
+                    ) -> frozenset[int] | None:
     """The stack bytes (offsets from r10) the loop's stores may write, or None when a
-    store could reach any of them (through a pointer other than r10) or the loop calls
+    store could reach any of them (through a pointer other than r10, unless the
+    verifier proved where: `stack_extents`, VerifiedProgram's) or the loop calls
     something: an 8-byte slot none of whose bytes is written holds the same value on
-    every trip."""
+    every trip.  (An edit distance's row store, proven within the rows, leaves the
+    spilled pointer of the other string alone.)"""
     written: set[int] = set()
     for pc in body:
         insn = prog.at(pc)
@@ -84,9 +87,15 @@ def invariant_slots(prog, body, regions: dict) -> frozenset[int] | None:
             region = regions.get(pc)
             if region in ("mem", "map"):
                 continue
-            if insn.dst != 10:
+            if insn.dst == 10:
+                written.update(range(insn.off, insn.off + insn.spec.size))
+                continue
+            extent = None if stack_extents is None else stack_extents.get(pc)
+            if extent is None:
                 return None
-            written.update(range(insn.off, insn.off + insn.spec.size))
+            frame, lo, end = extent
+            if frame == 0:              # (a caller's frame holds none of this one's slots)
+                written.update(range(lo, end))
     return frozenset(written)
 
 

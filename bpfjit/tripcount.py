@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from .cfg import subprogram_ranges
 from .isa import Kind, written_registers
 
-__all__ = ["TripBound", "trip_bound", "loop_forms", "subprogram_cost", "walk_forms",
+__all__ = ["TripBound", "StepBound", "trip_bound", "step_bound", "loop_forms", "subprogram_cost", "walk_forms",
            "merge_forms", "RANGE"]
 
 # the entry test requires |x| and |n| <= RANGE (unsigned: 0 <= x, n <= RANGE), so that
@@ -95,6 +95,17 @@ class TripBound:
         return None if None in corners else max(corners)
 
 
+@dataclass(frozen=True)
+class StepBound:
+    """A loop whose exit test is not of TripBound's forms (its bound reloaded from the
+    stack in each trip, say) but whose `steps` registers move by a constant on every
+    trip (register -> step): a register whose values at the head the verifier bounds
+    takes a different value on each trip, so the interval bounds the trips of every
+    entry (bpfjit.checkplan).  `iteration_cost` as TripBound's."""
+    steps: tuple[tuple[int, int], ...]
+    iteration_cost: int
+
+
 def trip_bound(prog, header: int, body: frozenset[int], latches, dominates, graph,
                costs: dict[int, int]) -> TripBound | None:
     """The TripBound of the natural loop `body` (its pcs) headed by `header`, or None.
@@ -102,6 +113,39 @@ def trip_bound(prog, header: int, body: frozenset[int], latches, dominates, grap
     `latches` are the blocks with a back edge to the header, `dominates(a, b)` whether
     block a dominates block b, `graph` cfg.block_graph(prog), `costs` each block's
     instruction count."""
+    shape = _shape(prog, header, body, latches, graph, costs)
+    if shape is None:
+        return None
+    order, states, steps, back, iteration_cost = shape
+    ivs = {r: (r, s, 0) for r, s in steps.items()}
+    for r, (x, d) in back.items():
+        if x != r and x in steps:               # r@head(k) = x@head(k-1) + d, k >= 1
+            ivs[r] = (x, steps[x], d - steps[x])
+    invariant = {r for r, form in back.items() if form == (r, 0)}
+    for block in order:
+        if all(dominates(block, latch) for latch in latches):
+            bound = _exit_test(prog, graph[0][block][-1], states[block], body, ivs,
+                               invariant, iteration_cost)
+            if bound is not None:
+                return bound
+    return None
+
+
+def step_bound(prog, header: int, body: frozenset[int], latches, graph,
+               costs: dict[int, int]) -> StepBound | None:
+    """The registers of the loop stepped by a constant on every trip, and its trip's
+    most cost (trip_bound's arguments), or None: no such register, or a body
+    trip_bound could not walk either."""
+    shape = _shape(prog, header, body, latches, graph, costs)
+    if shape is None or not shape[2]:
+        return None
+    return StepBound(tuple(sorted(shape[2].items())), shape[4])
+
+
+def _shape(prog, header: int, body: frozenset[int], latches, graph, costs: dict[int, int]
+           ) -> tuple | None:
+    """(blocks in topological order, forms at each one's end, {register: step} of the
+    induction variables, the back edges' forms, the most one trip costs), or None."""
     members, preds, _ = graph
     called = _call_costs(prog, body, graph, costs)
     if called is None:
@@ -117,19 +161,7 @@ def trip_bound(prog, header: int, body: frozenset[int], latches, dominates, grap
             max((cost_to[p] for p in inside), default=0)
     back = _back_forms(states, latches)
     steps = {r: form[1] for r, form in back.items() if form[0] == r and form[1]}
-    ivs = {r: (r, s, 0) for r, s in steps.items()}
-    for r, (x, d) in back.items():
-        if x != r and x in steps:               # r@head(k) = x@head(k-1) + d, k >= 1
-            ivs[r] = (x, steps[x], d - steps[x])
-    invariant = {r for r, form in back.items() if form == (r, 0)}
-    iteration_cost = max(cost_to[latch] for latch in latches)
-    for block in order:
-        if all(dominates(block, latch) for latch in latches):
-            bound = _exit_test(prog, members[block][-1], states[block], body, ivs,
-                               invariant, iteration_cost)
-            if bound is not None:
-                return bound
-    return None
+    return order, states, steps, back, max(cost_to[latch] for latch in latches)
 
 
 def loop_forms(prog, header: int, body: frozenset[int], latches, graph

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 import bpfjit
 from bpfjit.checkplan import versioned_loops
-from bpfjit.tripcount import RANGE, TripBound
+from bpfjit.tripcount import RANGE, StepBound, TripBound
 from bpfjit.verifier import verify
 from test_verifier import BUFFER_LOOP
 
@@ -345,10 +345,14 @@ def test_random_counted_loops_agree_with_the_interpreter(engine, start, bound, s
         # just what the fast copy's entry test asks for (3 for the entry block): a
         # bound below the trips really taken would let the loop overrun the budget
         # (a bound of 2^61 trips would be a budget no engine runs out of in a test)
-        loops = bounds(text)
-        trips = loops[0][1] if loops else None
-        n = bound if trips is not None and trips.bound_reg is not None else 0
-        most = trips and trips.trips(start, n + trips.bound_imm)
+        # (a StepBound's entries are bounded by the verifier's interval at the head)
+        loops = versioned_loops(verify(prog, helpers=HELPERS, cache=False))
+        trips = loops[0].trips if loops else None
+        if isinstance(trips, StepBound):
+            most = loops[0].most_trips
+        else:
+            n = bound if trips is not None and trips.bound_reg is not None else 0
+            most = trips and trips.trips(start, n + trips.bound_imm)
         budget = 3 + most * trips.iteration_cost if most and most < 10_000 else 200
     assert outcome(prog, engine, budget, None) == outcome(prog, "interp", budget, None)
 
@@ -699,3 +703,62 @@ def test_budgets_on_both_sides_of_the_bound_run_out_where_the_interpreter_does(
     reference = [outcome(prog, "interp", budget, mem) for budget in budgets]
     assert [outcome(prog, engine, budget, mem) for budget in budgets] == reference
     assert reference[-1] == nested_sum(length)
+
+
+# ---- a bound the exit test reloads from the stack: the verifier's interval instead ------
+
+# NESTED's sum again, the inner loop counting up to a bound it reloads from a stack slot
+# on every trip (a spilled `m`, as clang leaves an edit distance's `j <= m`): no exit
+# test of tripcount's forms, but r3 steps by 1 and stays in [0, 63] at the inner head
+SPILLED_BOUND = """
+    mov %r0, 0
+    mov %r6, %r2
+    jle %r6, 64, capped
+    mov %r6, 64
+capped:
+    mov %r7, 0
+outer:
+    jge %r7, %r6, done
+    mov %r1, %r7
+    add %r1, 1
+    stxdw [%r10-8], %r1
+    mov %r3, 0
+inner:
+    add %r0, %r3
+    add %r3, 1
+    ldxdw %r1, [%r10-8]
+    jgt %r1, %r3, inner
+    add %r7, 1
+    ja outer
+done:
+    exit
+"""
+
+
+def test_a_reloaded_bound_leaves_the_stepped_counters_interval_to_bound_the_trips():
+    loops = versioned_loops(verify(bpfjit.assemble(SPILLED_BOUND), cache=False))
+    assert len(loops) == 1
+    loop = loops[0]
+    # r3 in [0, 63] at the head, stepped by 1: at most 64 runs of the head; 4 a trip
+    assert (loop.header, loop.most_trips, loop.trips.iteration_cost) == (10, 64, 4)
+    assert isinstance(loop.trips, StepBound) and (3, 1) in loop.trips.steps
+    if "llvm" in bpfjit.engines():
+        fn = bpfjit.compile(bpfjit.assemble(SPILLED_BOUND), "llvm", keep_ir=True,
+                            cache=False)
+        assert "icmp sge i64" in fn.extra["ir"] and ", 256" in fn.extra["ir"]
+
+
+@pytest.mark.parametrize("length", [0, 1, 2, 9, 64, 70])
+def test_the_reloaded_bound_computes_alike_on_every_engine(engine, length):
+    prog = bpfjit.assemble(SPILLED_BOUND)
+    assert bpfjit.compile(prog, engine)(bytearray(length)) == nested_sum(length)
+
+
+@pytest.mark.parametrize("length", [3, 12])
+def test_budgets_round_the_reloaded_bound_run_out_where_the_interpreter_does(
+        engine, length):
+    prog = bpfjit.assemble(SPILLED_BOUND)
+    mem = bytearray(length)
+    budgets = list(range(1, 300)) + list(range(300, 2000, 7))
+    reference = [outcome(prog, "interp", budget, mem) for budget in budgets]
+    assert [outcome(prog, engine, budget, mem) for budget in budgets] == reference

@@ -423,3 +423,55 @@ def test_moving_walks_agree_with_the_interpreter(case):
     for engine in bpfjit.engines():
         if engine != "interp":
             assert _outcome(bpfjit.compile(prog, engine), bytearray(seed)) == expected, engine
+
+
+# a row of 64 bytes at fp-80 filled from mem[k + 4 ..] (k the buffer's first u32) through
+# a pointer spilled at fp-8 and reloaded every trip, stored through a pointer of its own
+# (r5): the verifier proves the row store within fp-80..fp-17 (`stack_extents`), so the
+# spill is invariant and the load's range (the slot plus [4, 68)) is tested once at
+# the entry
+SPILLED_BASE = """
+    ldxw %r6, [%r1+0]
+    add %r1, %r6
+    stxdw [%r10-8], %r1
+    mov %r5, %r10
+    add %r5, -80
+    mov %r3, 0
+loop:
+    ldxdw %r4, [%r10-8]
+    add %r4, %r3
+    ldxb %r0, [%r4+4]
+    stxb [%r5+0], %r0
+    add %r5, 1
+    add %r3, 1
+    jlt %r3, 64, loop
+    ldxdw %r0, [%r10-80]
+    ldxdw %r1, [%r10-24]
+    xor %r0, %r1
+    exit
+"""
+SPILLED_BASE_LOAD, SPILLED_BASE_STORE = 8, 9
+
+
+def test_a_store_proven_elsewhere_in_the_frame_leaves_a_spilled_base_invariant():
+    verified = verify(bpfjit.assemble(SPILLED_BASE), helpers={}, cache=False)
+    assert verified.stack_extents[SPILLED_BASE_STORE] == (0, -80, -16)
+    assert _plan(SPILLED_BASE) == [(6, [SPILLED_BASE_LOAD], 0,
+                                    (RangeTest((), 4, 68, frozenset({SPILLED_BASE_LOAD}),
+                                               slots=(-8,)),))]
+
+
+@pytest.mark.parametrize("k", [0, 3, 40])
+@pytest.mark.parametrize("extra", [0, 63, 64, 90])
+def test_the_spilled_base_runs_and_traps_as_the_interpreter(engine, k, extra):
+    # k + 4 + extra bytes: the row's 64 fit when extra >= 64
+    prog = bpfjit.assemble(SPILLED_BASE)
+    mem = bytearray((7 * i + 3) & 0xFF for i in range(k + 4 + extra))
+    mem[:4] = struct.pack("<I", k) if len(mem) >= 4 else mem[:4]
+    expected = _outcome(bpfjit.compile(prog, "interp"), bytearray(mem))
+    assert _outcome(bpfjit.compile(prog, engine), mem) == expected
+    if extra >= 64:         # the row is mem[k + 4 .. k + 68): its first and last words
+        assert expected[0] == int.from_bytes(mem[k + 4:k + 12], "little") ^ \
+            int.from_bytes(mem[k + 60:k + 68], "little")
+    else:                   # the first byte past the buffer: at the load
+        assert expected[0][:2] == ("MemoryAccessError", SPILLED_BASE_LOAD)
