@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import random
+import struct
 import subprocess
 import sys
 import tempfile
@@ -274,6 +275,20 @@ def _stack_code(rng: random.Random, n: int) -> bytes:
     return bytes([0x09]) + loop + bytes([len(loop)]) + bytes(rng.choice(ops) for _ in range(n))
 
 
+def _dna_lines(rng: random.Random, count: int) -> bytes:
+    """Lines of up to 90 letters of a four-letter alphabet, for corpus/plain/editdist.c
+    (each line's halves are compared)."""
+    return b"\n".join(bytes(rng.choice(b"acgt") for _ in range(rng.randint(0, 90)))
+                      for _ in range(count))
+
+
+def _flow_records(rng: random.Random, flows: int, count: int) -> bytes:
+    """12-byte flow records (two addresses, two ports) drawn from `flows` distinct flows,
+    for corpus/plain/flowtab.c."""
+    keys = [bytes(rng.randrange(256) for _ in range(12)) for _ in range(flows)]
+    return b"".join(rng.choice(keys) for _ in range(count))
+
+
 def inputs(name: str) -> list[bytes]:
     """Four inputs for a program: degenerate, typical, an edge case and a large one."""
     rng = random.Random(name)
@@ -370,6 +385,28 @@ def inputs(name: str) -> list[bytes]:
         # the stack's edges: 17 pushes (one past its 16), pops of an empty stack
         return [b"", bytes([1] * 17) + b"\x30" * 20, b"\x70\x30\x60\x81\x00",
                 _stack_code(rng, 400)]
+    if name == "editdist":
+        # "kitten" / "sitting" cut in halves of 6 and 7: distance 3; an empty line
+        return [b"", b"kittensitting", b"ab\n\nabcabd\nx", _dna_lines(rng, 120)]
+    if name == "qsort":
+        return [b"", b"zyxwvutsrqponm", bytes(range(255, -1, -1)),
+                bytes(rng.randrange(256) for _ in range(256))]
+    if name == "heap":
+        # 49 keys falling: the 48th pops the 16 smallest once
+        return [b"", struct.pack("<4I", 4, 3, 2, 1), struct.pack("<49I", *range(49, 0, -1)),
+                bytes(rng.randrange(256) for _ in range(8000))]
+    if name == "itoa":
+        # the widest numbers: INT_MIN (11 characters) and INT_MAX
+        return [b"", struct.pack("<3i", 0, -1, 2**31 - 1), struct.pack("<2i", -2**31, 10),
+                bytes(rng.randrange(256) for _ in range(3000))]
+    if name == "flowtab":
+        # 12 flows fit the table; 40 make it evict
+        return [b"", _flow_records(rng, 1, 3), _flow_records(rng, 12, 100),
+                _flow_records(rng, 40, 800)]
+    if name == "deque":
+        # falling bytes: the window's minimum changes at every step
+        return [b"", b"\x05", bytes(range(255, 0, -1)),
+                bytes(rng.randrange(256) for _ in range(6000))]
     raise SystemExit(f"no inputs for corpus program {name!r}")
 
 
