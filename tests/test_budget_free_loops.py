@@ -686,40 +686,17 @@ def test_the_entry_compares_the_budget_with_the_bound():
     assert fn(bytearray(100)) == nested_sum(100)
 
 
-@pytest.mark.parametrize("length", [0, 1, 2, 9, 64, 70])
-def test_a_nested_loop_computes_alike_on_every_engine(engine, length):
-    prog = bpfjit.assemble(NESTED)
-    assert bpfjit.compile(prog, engine)(bytearray(length)) == nested_sum(length)
-
-
-@pytest.mark.parametrize("length", [3, 12])
-def test_budgets_on_both_sides_of_the_bound_run_out_where_the_interpreter_does(
-        engine, length):
-    # budgets from 1 to past the whole run: below 189 the inner loops run their
-    # checked copy, above it the budget-free one, until the budget left falls below
-    prog = bpfjit.assemble(NESTED)
-    mem = bytearray(length)
-    budgets = list(range(1, 260)) + list(range(260, 2000, 7))
-    reference = [outcome(prog, "interp", budget, mem) for budget in budgets]
-    assert [outcome(prog, engine, budget, mem) for budget in budgets] == reference
-    assert reference[-1] == nested_sum(length)
-
-
 # ---- a bound the exit test reloads from the stack: the verifier's interval instead ------
 
 # NESTED's sum again, the inner loop counting up to a bound it reloads from a stack slot
 # on every trip (a spilled `m`, as clang leaves an edit distance's `j <= m`): no exit
 # test of tripcount's forms, but r3 steps by 1 and stays in [0, 63] at the inner head
-SPILLED_BOUND = """
-    mov %r0, 0
-    mov %r6, %r2
-    jle %r6, 64, capped
-    mov %r6, 64
-capped:
-    mov %r7, 0
-outer:
-    jge %r7, %r6, done
-    mov %r1, %r7
+SPILLED_BOUND = NESTED.replace("""    mov %r3, %r7
+inner:
+    add %r0, %r3
+    sub %r3, 1
+    jsgt %r3, 0, inner
+""", """    mov %r1, %r7
     add %r1, 1
     stxdw [%r10-8], %r1
     mov %r3, 0
@@ -728,11 +705,7 @@ inner:
     add %r3, 1
     ldxdw %r1, [%r10-8]
     jgt %r1, %r3, inner
-    add %r7, 1
-    ja outer
-done:
-    exit
-"""
+""")
 
 
 def test_a_reloaded_bound_leaves_the_stepped_counters_interval_to_bound_the_trips():
@@ -748,17 +721,26 @@ def test_a_reloaded_bound_leaves_the_stepped_counters_interval_to_bound_the_trip
         assert "icmp sge i64" in fn.extra["ir"] and ", 256" in fn.extra["ir"]
 
 
+# both nests compute the same sum; budgets from 1 to past the whole run: below the
+# bound's cost (189, 256) the inner loops run their checked copy, above it the
+# budget-free one, until the budget left falls below
+NESTS = pytest.mark.parametrize("text", [NESTED, SPILLED_BOUND], ids=["nested", "reloaded"])
+
+
+@NESTS
 @pytest.mark.parametrize("length", [0, 1, 2, 9, 64, 70])
-def test_the_reloaded_bound_computes_alike_on_every_engine(engine, length):
-    prog = bpfjit.assemble(SPILLED_BOUND)
+def test_a_nested_loop_computes_alike_on_every_engine(engine, text, length):
+    prog = bpfjit.assemble(text)
     assert bpfjit.compile(prog, engine)(bytearray(length)) == nested_sum(length)
 
 
+@NESTS
 @pytest.mark.parametrize("length", [3, 12])
-def test_budgets_round_the_reloaded_bound_run_out_where_the_interpreter_does(
-        engine, length):
-    prog = bpfjit.assemble(SPILLED_BOUND)
+def test_budgets_on_both_sides_of_the_bound_run_out_where_the_interpreter_does(
+        engine, text, length):
+    prog = bpfjit.assemble(text)
     mem = bytearray(length)
     budgets = list(range(1, 300)) + list(range(300, 2000, 7))
     reference = [outcome(prog, "interp", budget, mem) for budget in budgets]
     assert [outcome(prog, engine, budget, mem) for budget in budgets] == reference
+    assert reference[-1] == nested_sum(length)
