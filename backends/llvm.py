@@ -45,6 +45,7 @@ from bpfjit.blinding import blinding_key, needs_blinding
 from bpfjit.speculation import fences_unknown_region, zeroed_stack
 from .llvmcalls import CallLowering
 from .llvmlines import LineInfo, line_table
+from .llvmscopes import ScopeLowering
 from .llvmspeculation import SpeculationLowering
 from .llvmversions import VersionLowering
 from .llvmtypes import (ATOMIC_OPS, CMP, I1, I8, I32, I64, INT, PTR, REPORT_PTR, SUB_RESULT,
@@ -59,7 +60,8 @@ STACK_BYTES = STACK_SIZE * MAX_CALL_DEPTH
 INLINE_SIZE = 150
 M32, M64 = (1 << 32) - 1, (1 << 64) - 1
 
-class _Function(AluLowering, CallLowering, VersionLowering, SpeculationLowering):
+class _Function(AluLowering, CallLowering, VersionLowering, SpeculationLowering,
+                ScopeLowering):
     """Lowers one BPF subprogram (pcs [first, end)) into one LLVM function."""
 
     def __init__(self, lowering: "_Module", func, first: int, end: int):
@@ -372,7 +374,7 @@ class _Function(AluLowering, CallLowering, VersionLowering, SpeculationLowering)
     def _ldx(self, pc, insn) -> None:
         size = insn.spec.size
         ptr = self.address(pc, insn.src, insn.off, size, write=False)
-        value = self.b.load(ptr, typ=INT[size * 8], align=1)
+        value = self.scoped(pc, self.b.load(ptr, typ=INT[size * 8], align=1))
         if insn.kind is Kind.LDSX:
             self.set(insn.dst, self.b.sext(value, I64))
         else:
@@ -383,13 +385,14 @@ class _Function(AluLowering, CallLowering, VersionLowering, SpeculationLowering)
     def _st(self, pc, insn) -> None:
         size = insn.spec.size
         ptr = self.address(pc, insn.dst, insn.off, size, write=True)
-        self.b.store(self.imm(insn.imm, INT[size * 8]), ptr, align=1)
+        self.scoped(pc, self.b.store(self.imm(insn.imm, INT[size * 8]), ptr, align=1))
 
     def _stx(self, pc, insn) -> None:
         size = insn.spec.size
         ptr = self.address(pc, insn.dst, insn.off, size, write=True)
         value = self.get(insn.src)
-        self.b.store(value if size == 8 else self.b.trunc(value, INT[size * 8]), ptr, align=1)
+        self.scoped(pc, self.b.store(value if size == 8 else self.b.trunc(value, INT[size * 8]),
+                                     ptr, align=1))
 
     def _atomic(self, pc, insn) -> None:
         b, spec = self.b, insn.spec
