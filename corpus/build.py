@@ -289,6 +289,14 @@ def _flow_records(rng: random.Random, flows: int, count: int) -> bytes:
     return b"".join(rng.choice(keys) for _ in range(count))
 
 
+def _runs(rng: random.Random, n: int) -> bytes:
+    """About `n` bytes in runs of 1 to 300 equal bytes, for corpus/plain/rlenc.c."""
+    out = bytearray()
+    while len(out) < n:
+        out += bytes([rng.choice(b"aab  cdd")]) * rng.choice([1, 1, 2, 3, 7, 40, 300])
+    return bytes(out[:n])
+
+
 def inputs(name: str) -> list[bytes]:
     """Four inputs for a program: degenerate, typical, an edge case and a large one."""
     rng = random.Random(name)
@@ -407,6 +415,18 @@ def inputs(name: str) -> list[bytes]:
         # falling bytes: the window's minimum changes at every step
         return [b"", b"\x05", bytes(range(255, 0, -1)),
                 bytes(rng.randrange(256) for _ in range(6000))]
+    if name == "rlenc":
+        # 300 equal bytes: runs of 255 and 45; 260 runs of one byte: the buffer flushed
+        return [b"", b"z" * 300, bytes(range(130)) * 2, _runs(rng, 12000)]
+    if name == "fieldsplit":
+        # separators only; 40 fields, of which 32 are kept
+        return [b" ,, ", b"a bb,ccc", b",".join(b"f%d" % i for i in range(40)),
+                b" ".join(bytes(rng.choice(b"abcdefg,") for _ in range(rng.randint(1, 12)))
+                          for _ in range(120))[:1024]]
+    if name == "bitalloc":
+        # 600 allocations: 512 succeed, 88 fail; frees of slots never handed out
+        return [b"", bytes([0, 0xc0, 1]), bytes(600), bytes(rng.randrange(256)
+                                                          for _ in range(4000))]
     raise SystemExit(f"no inputs for corpus program {name!r}")
 
 
