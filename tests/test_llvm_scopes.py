@@ -8,6 +8,8 @@ from __future__ import annotations
 import re
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import bpfjit
 
@@ -104,3 +106,75 @@ def test_ranges_that_meet_claim_nothing():
 def test_a_store_that_may_land_on_the_slot_is_read_back_on_every_engine(engine, length):
     fn = bpfjit.compile(bpfjit.assemble(OVERLAP), engine, cache=False)
     assert fn(bytes(length)) == (2 if length & 8 else 1)
+
+
+def row_walk(size: int, count_mask: int, factor: int, row: int = 64) -> str:
+    """A row of `row` bytes at fp-312 below its loop's trip count, spilled at fp-248
+    and reloaded every trip (StepBound; the scopes of the row, the slot and the sum's
+    slot at fp-8): element j = j * factor stored and read back, summed in that slot.  A count past the row's end stores over the count itself, which the reload
+    must then see."""
+    suffix = {1: "b", 2: "h", 4: "w", 8: "dw"}[size]
+    return f"""
+    mov %r0, 0
+    jeq %r2, 0, out
+    ldxb %r3, [%r1+0]
+    and %r3, {count_mask}
+    add %r3, 1
+    stxdw [%r10-248], %r3
+    stdw [%r10-8], 0
+    mov %r4, %r10
+    add %r4, -{248 + row}
+    mov %r9, 0
+loop:
+    mov %r5, %r9
+    mul %r5, {factor}
+    stx{suffix} [%r4+0], %r5
+    ldx{suffix} %r5, [%r4+0]
+    ldxdw %r0, [%r10-8]
+    add %r0, %r5
+    stxdw [%r10-8], %r0
+    add %r4, {size}
+    add %r9, 1
+    ldxdw %r3, [%r10-248]
+    jgt %r3, %r9, loop
+out:
+    exit
+"""
+
+
+def row_walk_model(size: int, count_mask: int, factor: int, first: int):
+    """The walk run by hand on a model of the frame (frame[k] is fp-312+k): the sum,
+    or ("trap", 12) where a store would pass the frame's top (a count stored over
+    grows the walk until then)."""
+    frame = bytearray(312)                     # the count at 64 (fp-248), the sum at 304
+    frame[64:72] = ((first & count_mask) + 1).to_bytes(8, "little")
+    j, at = 0, 0
+    while True:
+        if at + size > len(frame):
+            return ("trap", 12)
+        value = (j * factor) & ((1 << 8 * size) - 1)
+        frame[at:at + size] = value.to_bytes(size, "little")
+        total = int.from_bytes(frame[304:312], "little") + \
+            int.from_bytes(frame[at:at + size], "little")
+        frame[304:312] = (total & (2**64 - 1)).to_bytes(8, "little")
+        at, j = at + size, j + 1
+        if not int.from_bytes(frame[64:72], "little") > j:
+            return total & (2**64 - 1)
+
+
+@settings(max_examples=40, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(size=st.sampled_from([1, 2, 4, 8]), over=st.booleans(),
+       factor=st.sampled_from([1, 3, 255, 65537, -1]), first=st.integers(0, 255))
+def test_row_walks_agree_with_a_model_on_every_engine(engine, size, over, factor, first):
+    # the count fits the row, or (over) runs up to two elements into the count's slot
+    fits = 64 // size
+    mask = (fits + 2 if size >= 4 else fits) - 1 if over else fits - 1
+    if over and size < 4:
+        return                                   # (a 1- or 2-byte row cannot reach it)
+    fn = bpfjit.compile(bpfjit.assemble(row_walk(size, mask, factor)), engine, cache=False)
+    try:
+        outcome = fn(bytes([first]))
+    except bpfjit.MemoryAccessError as exc:
+        outcome = ("trap", exc.pc)
+    assert outcome == row_walk_model(size, mask, factor, first)
