@@ -19,7 +19,9 @@ import pytest
 
 import bpfjit
 from bpfjit import bpfsys
-from bpfjit.verifier.domain import join, scalar, widen, const
+from bpfjit.verifier import verify
+from bpfjit.verifier.domain import const, join, scalar, widen
+from bpfjit.verifier.intervals import alu_result
 
 ELF = Path(__file__).parent / "elf"
 OBJECTS = ["rule_scan.o", "rule_scan_v1.o", "rule_count_v1.o"]
@@ -95,3 +97,43 @@ def test_a_multiple_is_forgotten_where_it_may_not_hold():
     assert scalar(smin=-24, smax=24, mod=12).mod == 1
     assert join(const(12), const(7)).mod == 1          # gcd 1
     assert join(const(0), const(2**63 + 12)).mod == 1  # beyond 2^63: not counted
+
+
+def test_a_negative_constant_added_counts_by_its_magnitude():
+    # found by the kernel campaign: 95 or 105 is a multiple of 5, and so is 2^64 - 1
+    # (3 * 5 * 17 * 257 * 641 * 65537 * 6700417), the unsigned value of -1; the sum
+    # r0 - 1 was kept a multiple of 5, narrowed to [95, 100], and with `r0 == r1 + 1`
+    # every path after it was infeasible: reachable code was called unreachable
+    r0 = join(const(95), const(105))
+    assert r0.mod == 5
+    r1 = alu_result("add", 64, r0, const(-1))
+    assert (r1.umin, r1.umax, r1.mod) == (94, 104, 1)
+    assert alu_result("sub", 64, r0, const(-5)).mod == 5       # + 5: still multiples
+
+
+DOWN_ONE = """
+    mov %r0, 95
+    jeq %r2, 0, picked
+    mov %r0, 105
+picked:
+    mov %r1, %r0
+    add %r1, -1
+    jge %r0, %r1, taken
+    mov %r0, 1
+    exit
+taken:
+    add %r0, %r1
+    exit
+"""
+
+
+def test_the_path_after_a_step_down_is_reachable():
+    v = verify(bpfjit.assemble(DOWN_ONE), cache=False)
+    assert v.unreachable == (6, 7)              # only the jump's fall-through
+
+
+@pytest.mark.parametrize("length", [0, 1])
+def test_the_step_down_runs_alike_on_every_engine(engine, length):
+    r0 = 95 if length == 0 else 105
+    fn = bpfjit.compile(bpfjit.assemble(DOWN_ONE), engine, cache=False)
+    assert fn(bytes(length)) == r0 + (r0 - 1)

@@ -241,10 +241,12 @@ def scalar(umin: int = 0, umax: int = U64, smin: int = S64_MIN, smax: int = S64_
 
 
 def multiple(v: Value) -> int:
-    """A number `v` is known to be a multiple of (a constant: itself; 0: anything)."""
+    """A number `v` is known to be a multiple of (a constant: itself, by its signed
+    magnitude; 0: anything).  A negative constant's unsigned value would not do: 2^64 - 1
+    is a multiple of 5, and -1 added to a multiple of 5 (a signed sum, exact) is none."""
     if v.kind != SCALAR:
         return 1
-    return v.umin if v.is_const else v.mod << min(v.align, 63)
+    return abs(v.smin) if v.is_const else v.mod << min(v.align, 63)
 
 
 def common_mod(a: Value, b: Value) -> int:
