@@ -432,6 +432,7 @@ class _Module:
         # (unless the caller replaced helper 1)
         self.native_maps = native_maps      # the map helpers the caller did not replace
         self.inline_lookups = inline_lookups(verified, native_maps)
+        self.scope_tables: dict[int, dict] = {}   # subprogram -> its alias scopes (llvmscopes)
         self.map_calls = native_map_calls(verified)
         self._array_update = None
         self.module = ir.Module(name="bpf")

@@ -22,11 +22,12 @@ MOST_SCOPES = 64        # byte ranges per subprogram (each access lists the othe
 
 
 class ScopeLowering:
-    """Mixed into the llvm backend's _Function (which has `m`, `first` and `end`)."""
+    """Mixed into the llvm backend's _Function (which has `m`, `first` and `end`; `m`
+    keeps each subprogram's table in `scope_tables`)."""
 
     def scoped(self, pc: int, instr):
         """Give the load or store at pc its byte range's scope and the ranges it misses."""
-        tables = self.m.__dict__.setdefault("scope_tables", {})
+        tables = self.m.scope_tables
         table = tables.get(self.first)
         if table is None:
             table = tables[self.first] = self._scope_table()

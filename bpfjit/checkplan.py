@@ -419,9 +419,15 @@ def _most_trips(moves: dict, known: dict) -> int | None:
     """The most times the loop's head can run in one entry: a register stepped by s on
     every trip takes a different value each time (no wrap within its interval), so a
     counter known to stay within [lo, hi] at the head allows (hi - lo) // |s| + 1."""
-    counts = [(known[reg][1] - known[reg][0]) // abs(move.step) + 1
-              for reg, move in moves.items()
-              if move.step and move.by is None and move.copy_of is None and reg in known]
+    return _trips_within(((reg, move.step) for reg, move in moves.items()
+                          if move.by is None and move.copy_of is None), known)
+
+
+def _trips_within(steps, known: dict) -> int | None:
+    """The fewest (hi - lo) // |s| + 1 over the (register, step s) pairs `steps` whose
+    register the head intervals `known` bound: at most that many runs of the head."""
+    counts = [(known[reg][1] - known[reg][0]) // abs(step) + 1
+              for reg, step in steps if step and reg in known]
     return min(counts, default=None)
 
 
@@ -435,9 +441,7 @@ def _stepped_trips(prog, header: int, body, latches, graph, costs, known: dict
     stepped = step_bound(prog, header, body, latches, graph, costs)
     if stepped is None:
         return None, None
-    counts = [(interval[1] - interval[0]) // abs(step) + 1 for reg, step in stepped.steps
-              if (interval := _signed(known.get(reg))) is not None]
-    most = min(counts, default=None)
+    most = _trips_within(stepped.steps, known)
     if most is None or most * stepped.iteration_cost > STATIC_BUDGET_TEST:
         return None, None
     return stepped, most

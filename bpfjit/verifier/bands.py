@@ -24,13 +24,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .domain import BIG, MAX_LEN, MEM, MEM_OR_NULL, MIXED, NUMERIC, SCALAR, replace, scalar
+from .domain import BIG, MAX_LEN, MEM, MEM_OR_NULL, MIXED, NUMERIC, SCALAR, Value, replace, scalar
 
 if TYPE_CHECKING:
     from .state import State
 
-__all__ = ["band_range", "join_bands", "apply_bands", "follow_bands", "forget_bands",
-           "assign_bands", "shift_bands"]
+__all__ = ["band_range", "join_bands", "apply_bands", "follow_bands", "narrow_line",
+           "followed", "forget_bands", "assign_bands", "shift_bands"]
 
 Band = tuple[int, int, int]           # (k, lo, hi): x - k*y in [lo, hi]
 _WIDEST = 1 << 31                     # a wider band says nothing worth keeping
@@ -137,14 +137,24 @@ def apply_bands(st: "State", only: int | None = None) -> bool:
     """Narrow intervals through the bands (those of `only`, if given): x within
     k*y + [lo, hi], y within (x - [lo, hi]) / k; False if one becomes empty."""
     for (x, y), (k, lo, hi) in list(st.zone.bands.items()):
-        if only is not None and only not in (x, y):
-            continue
-        ylo, yhi = st.lower(y), st.upper(y)
-        if ylo is not None and yhi is not None and not st.clamp(x, k * ylo + lo, k * yhi + hi):
+        if (only is None or only in (x, y)) and not narrow_line(st, x, y, k, lo, hi):
             return False
-        xlo, xhi = st.lower(x), st.upper(x)
-        if xlo is not None and xhi is not None and \
-                not st.clamp(y, -(-(xlo - hi) // k), (xhi - lo) // k):
+    return True
+
+
+def narrow_line(st: "State", x: int, y: int, k: int, lo: int, hi: int) -> bool:
+    """Narrow x and y by x - k*y in [lo, hi] (k != 0): x within k*y + [lo, hi], then y
+    within (x - [lo, hi]) / k; False if one becomes empty.  A band, or an affine
+    equality x == k*y + c, the band [c, c] (State._apply_affine)."""
+    ylo, yhi = st.lower(y), st.upper(y)
+    if ylo is not None and yhi is not None:
+        least, most = sorted((k * ylo, k * yhi))
+        if not st.clamp(x, least + lo, most + hi):
+            return False
+    xlo, xhi = st.lower(x), st.upper(x)
+    if xlo is not None and xhi is not None:
+        low, high = (xlo - hi, xhi - lo) if k > 0 else (xhi - lo, xlo - hi)
+        if not st.clamp(y, -(-low // k), high // k):
             return False
     return True
 
@@ -154,14 +164,23 @@ def follow_bands(st: "State", old: "State") -> None:
     y's widened ones, as `joins._follow_counters` does for an equality (on its own
     register's thresholds it would stop short, and the band would pull y back)."""
     for (x, y), (k, lo, hi) in st.zone.bands.items():
-        vx, vy = st.regs[x], st.regs[y]
-        if vx == old.regs[x] or not -BIG < vy.smin <= vy.smax < BIG:
-            continue
-        low, high = k * vy.smin + lo, k * vy.smax + hi
-        if not -BIG < low <= high < BIG or (vx.kind in (MEM, MEM_OR_NULL) and high > MAX_LEN):
-            continue
-        st.regs[x] = scalar(smin=low, smax=high) if vx.kind == SCALAR else \
-            replace(vx, smin=low, smax=high)
+        if st.regs[x] != old.regs[x]:
+            value = followed(st.regs[x], st.regs[y], k, lo, hi)
+            if value is not None:
+                st.regs[x] = value
+
+
+def followed(vx: Value, vy: Value, k: int, lo: int, hi: int) -> Value | None:
+    """x's value where x - k*y lies in [lo, hi] (k >= 2) over y's interval: a pointer or
+    index stepping in lockstep with a counter y takes y's widened bounds; None where y
+    is no bounded number, x no number, or the result out of range."""
+    if vy.kind != SCALAR or vx.kind not in NUMERIC or vx.kind == MIXED \
+            or not -BIG < vy.smin <= vy.smax < BIG:
+        return None
+    low, high = k * vy.smin + lo, k * vy.smax + hi
+    if not -BIG < low <= high < BIG or (vx.kind in (MEM, MEM_OR_NULL) and high > MAX_LEN):
+        return None
+    return scalar(smin=low, smax=high) if vx.kind == SCALAR else replace(vx, smin=low, smax=high)
 
 
 # ---- what the zone's changes do to its bands (bpfjit.verifier.zone) --------------------

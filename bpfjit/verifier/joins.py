@@ -8,8 +8,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from .domain import (BIG, MAX_LEN, MEM, MEM_OR_NULL, MIXED, NULLABLE, NUMERIC, SCALAR, UNINIT,
-                     Value, join, low_bytes, replace, scalar, widen)
-from .bands import follow_bands, join_bands
+                     Value, join, low_bytes, replace, widen)
+from .bands import follow_bands, followed, join_bands
 from .guards import GUARDED, joined_guards, joined_len_floors
 from .references import unify_refs
 from .variables import GHOST, LEN, META, slot_var
@@ -442,17 +442,12 @@ def _follow_counters(regs: list[Value], old: "State", new: "State") -> None:
     below its threshold, and every trip would spend a widening step until both went to
     their limits.  Sound: x lies in k*y + c over y's widened range on either path."""
     for (x, y), (k, c) in old.zone.affine.items():
-        if x >= 10 or y >= 10 or k < 2 or new.zone.affine.get((x, y)) != (k, c):
+        if x >= 10 or y >= 10 or k < 2 or new.zone.affine.get((x, y)) != (k, c) \
+                or regs[x] is old.regs[x]:
             continue
-        vx, vy = regs[x], regs[y]
-        if vx is old.regs[x] or vy.kind != SCALAR or vx.kind not in NUMERIC \
-                or vx.kind == MIXED or not -BIG < vy.smin <= vy.smax < BIG:
-            continue
-        lo, hi = k * vy.smin + c, k * vy.smax + c
-        if not -BIG < lo <= hi < BIG or (vx.kind in (MEM, MEM_OR_NULL) and hi > MAX_LEN):
-            continue
-        regs[x] = scalar(smin=lo, smax=hi) if vx.kind == SCALAR else \
-            replace(vx, smin=lo, smax=hi)
+        value = followed(regs[x], regs[y], k, c, c)
+        if value is not None:
+            regs[x] = value
 
 
 LOCKS_DIFFER = ("differ",)     # State.lock where paths holding different locks met

@@ -17,7 +17,7 @@ from __future__ import annotations
 from ..isa import STACK_SIZE
 from .domain import (BIG, GIVEN_BACK, MAX_LEN, NULLABLE, NUMERIC, RELEASED, SOCKETS, UNINIT,
                      Value, map_indices, multiple, replace, scalar, top_scalar)
-from .bands import apply_bands
+from .bands import apply_bands, narrow_line
 from .guards import describe_guards
 from .joins import LOCKS_DIFFER, JoinRules, joined_lock, merge, spill_value
 from .variables import (COPY_LINKS, FULL_FRAME, GHOST, LEN, META, META_FLOOR, SLOT_BASE,
@@ -291,18 +291,8 @@ class State(JoinRules):
         """Narrow intervals through the affine equalities (those of `only`, if given);
         False if one becomes empty."""
         for (x, y), (k, c) in list(self.zone.affine.items()):
-            if only is not None and only not in (x, y):
-                continue
-            ylo, yhi = self.lower(y), self.upper(y)
-            if ylo is not None and yhi is not None:
-                lo, hi = sorted((k * ylo + c, k * yhi + c))
-                if not self.clamp(x, lo, hi):
-                    return False
-            xlo, xhi = self.lower(x), self.upper(x)
-            if xlo is not None and xhi is not None:
-                low, high = (xlo - c, xhi - c) if k > 0 else (xhi - c, xlo - c)
-                if not self.clamp(y, -(-low // k), high // k):
-                    return False
+            if (only is None or only in (x, y)) and not narrow_line(self, x, y, k, c, c):
+                return False
         return True
 
     def reduce(self) -> None:
