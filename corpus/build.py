@@ -44,6 +44,16 @@ def _json_text(rng: random.Random, n: int, stray_close: bool = True) -> bytes:
     return out[:n].encode()
 
 
+def _gamma_of(values) -> bytes:
+    """Elias-gamma codes of `values` (each >= 1), most significant bit first, padded
+    with one bits (each a code of no zeros: the number 1)."""
+    bits = ""
+    for v in values:
+        bits += "0" * (v.bit_length() - 1) + format(v, "b")
+    bits += "1" * (-len(bits) % 8)
+    return int(bits, 2).to_bytes(len(bits) // 8, "big") if bits else b""
+
+
 def _varints(rng: random.Random, count: int) -> bytes:
     def varint(v: int) -> bytes:
         out = bytearray()
@@ -427,6 +437,82 @@ def inputs(name: str) -> list[bytes]:
         # 600 allocations: 512 succeed, 88 fail; frees of slots never handed out
         return [b"", bytes([0, 0xc0, 1]), bytes(600), bytes(rng.randrange(256)
                                                           for _ in range(4000))]
+    if name == "bitread":
+        # 1..40 coded back to back; zeros only (a 32-zero run ends it); a code cut short
+        return [b"", _gamma_of(range(1, 41)), bytes(8) + b"\xff",
+                _gamma_of([1, 5, 1 << 20])[:-1],
+                _gamma_of(rng.randrange(1, 1 << rng.randrange(1, 32)) for _ in range(1500))]
+    if name == "horspool":
+        # overlapping matches; a pattern of one byte; no newline: no pattern
+        return [b"", b"aba\nabababa", b"x\nxyxx", b"abc" * 10,
+                b"acgta\n" + bytes(rng.choice(b"acgt") for _ in range(8000))]
+    if name == "bignum":
+        # all limbs 0xffffffff: every carry at its largest
+        return [b"", b"\xff" * 64, struct.pack("<16I", *range(1, 17)),
+                bytes(rng.randrange(256) for _ in range(8192))]
+    if name == "bitonic":
+        # keys falling; keys equal; one block and a stray byte
+        return [b"", struct.pack("<32I", *range(32, 0, -1)), b"\x07" * 129,
+                bytes(rng.randrange(256) for _ in range(8192))]
+    if name == "kmp":
+        # a pattern of one letter repeated (the failure table's longest fall-backs);
+        # overlapping matches; no newline
+        return [b"", b"aaaa\naaaaaaab", b"abab\nabababab", b"abc" * 12,
+                b"acgacgt\n" + bytes(rng.choice(b"acgt") for _ in range(8000))]
+    if name == "utf16":
+        # a pair (U+1F600), a lone high and a lone low surrogate, one of each width;
+        # 40 four-byte code points: the buffer emptied on the way
+        return [b"", "a\u00e9\u20ac\U0001f600".encode("utf-16-le"),
+                b"\x00\xd8A\x00\x00\xdc\x7f", "\U0001f600".encode("utf-16-le") * 40,
+                "".join(chr(rng.choice([rng.randrange(0x80), rng.randrange(0x80, 0xd800),
+                                        rng.randrange(0x10000, 0x110000)]))
+                        for _ in range(3000)).encode("utf-16-le", "surrogatepass")]
+    if name == "sha1":
+        # one block of "abc" padded by hand (SHA-1 of "abc"); a partial block
+        return [b"", b"abc\x80" + bytes(59) + b"\x18", bytes(63),
+                bytes(rng.randrange(256) for _ in range(8192))]
+    if name == "insert":
+        # keys falling: every insertion shifts the whole table; 30 distinct keys: the
+        # table fills and drops its largest
+        return [b"", struct.pack("<4H", 7, 7, 3, 9), struct.pack("<30H", *range(30, 0, -1)),
+                bytes(rng.randrange(256) for _ in range(6000))]
+    if name == "glob":
+        # a star that must backtrack ("*ab" against "aab"); stars only; no pattern line
+        names = [b"".join(bytes([rng.choice(b"abc.")]) for _ in range(rng.randint(0, 70)))
+                 for _ in range(300)]
+        return [b"", b"*ab\naab\nab\nb\nabab", b"**\n\nx", b"a?c*", b"a*b?*c\n" +
+                b"\n".join(names)]
+    if name == "dfa":
+        # a number, a word, a fraction, an operator run, a string and one cut short
+        return [b"", b"x1 = 3.25 + y_2\n", b'"a b" 12.5.3 "open', b"\x80#!",
+                bytes(rng.choice(b'ab019 .+-="\n#') for _ in range(8000))]
+    if name == "shell":
+        # falling bytes (every gap moves them); 200 equal bytes; one byte
+        return [b"", bytes(range(200, 0, -1)), b"\x07" * 250, b"z",
+                bytes(rng.randrange(256) for _ in range(199))]
+    if name == "ringmod":
+        # 23 readings (never full); 25 (the ring wraps once); readings falling
+        return [b"", struct.pack("<23H", *range(23)), struct.pack("<25H", *range(25, 0, -1)),
+                bytes(rng.randrange(256) for _ in range(8000))]
+    if name == "merge":
+        # keys falling (every merge takes the right run first); 65 keys: one left out;
+        # an odd byte at the end
+        return [b"", struct.pack("<64H", *range(64, 0, -1)), struct.pack("<65H", *range(65)),
+                b"\x05\x00\x03", bytes(rng.randrange(256) for _ in range(128))]
+    if name == "duff":
+        # blocks of every length modulo 8 (each entry into the unrolled loop); a block of
+        # 255 bytes, cut at the limit
+        return [b"", b"\x00", b"".join(bytes(range(1, k + 1)) + b"\x00" for k in range(1, 17)),
+                b"\x01" * 300, bytes(rng.choice([0] + [rng.randrange(1, 256)] * 30)
+                                    for _ in range(8000))]
+    if name == "hexdump":
+        # 64 bytes (one full line), 65 (a line and one more)
+        return [b"", bytes(range(64)), bytes(range(65)), bytes(rng.randrange(256)
+                                                             for _ in range(5000))]
+    if name == "sched":
+        # one queue only; every queue; bytes that add the most work (c >> 6 == 3)
+        return [b"", b"\x0c" * 40, bytes(range(24)), b"\xff\xfe\xfd" * 50,
+                bytes(rng.randrange(256) for _ in range(3000))]
     raise SystemExit(f"no inputs for corpus program {name!r}")
 
 

@@ -138,17 +138,20 @@ def test_blocks_whose_state_did_not_change_are_not_run_again(monkeypatch):
 
 
 def test_a_widened_loop_runs_again_in_the_final_pass(monkeypatch, engine):
-    # a counter in a stack slot is widened to its limit at the head (slots have no
-    # thresholds); the final pass recomputes the head from the back edge, where the
-    # counter is below 100, so the head and the block after the loop run again, with
-    # [0, 99] and exactly 100; the block before the loop is replayed
+    # a counter in a stack slot is widened to its limit at the head (its reload is
+    # tested against a register an lddw in the loop sets: no threshold for the slot,
+    # which takes the constants of its reloads' tests, and none for the register);
+    # the final pass recomputes the head from the back edge, where the counter is
+    # below 100, so the head and the block after the loop run again, with [0, 99] and
+    # exactly 100; the block before the loop is replayed
     prog = bpfjit.assemble("""
         stdw [%r10-8], 0
     loop:
         ldxdw %r3, [%r10-8]
         add %r3, 1
         stxdw [%r10-8], %r3
-        jlt %r3, 100, loop
+        lddw %r4, 100
+        jlt %r3, %r4, loop
         ldxdw %r0, [%r10-8]
         exit
     """)

@@ -87,6 +87,32 @@ def test_a_widening_keeps_a_floor_only_while_it_does_not_fall():
                       [no_intervals, no_intervals]).floor(A, B) is None
 
 
+def test_a_late_widening_adds_no_floor_the_old_state_lacked():
+    # the old state has no floor; the new one has a + b >= 0, which the old state's
+    # intervals (a >= 0, b >= 0) imply too.  A widening that still discovers relations
+    # (given the old intervals' bounds, `implied_old`) takes it: a loop's exit test
+    # that says it on the way round.  A late one (none given: the head has been joined
+    # UNRELATE_AFTER times) does not, or a floor that the loop's body weakens below what
+    # the intervals imply and the next join rebuilds from them comes and goes for ever
+    # (a Horspool search's inner loop: 400,000 instruction visits, then "too complex")
+    at_least_zero = {A: 0, B: 0}.get
+    early = widen_zone(Zone(), _with_floor(0), lambda x, y: None,
+                       [at_least_zero, no_intervals], implied_old=lambda x, y: None)
+    assert early.floor(A, B) == 0
+    late = widen_zone(Zone(), _with_floor(0), lambda x, y: None,
+                      [at_least_zero, no_intervals])
+    assert late.floor(A, B) is None
+    # a new floor above what the old intervals imply is taken at their value: a + b >= 1
+    # there, a, b >= 0 in the old state, a + b >= 0 holds of both
+    assert widen_zone(Zone(), _with_floor(1), lambda x, y: None,
+                      [at_least_zero, no_intervals],
+                      implied_old=lambda x, y: None).floor(A, B) == 0
+    # and none where the old intervals imply nothing
+    assert widen_zone(Zone(), _with_floor(1), lambda x, y: None,
+                      [no_intervals, no_intervals],
+                      implied_old=lambda x, y: None).floor(A, B) is None
+
+
 def _with_floor(c: int) -> Zone:
     z = Zone()
     z.learn_floor(A, B, c)

@@ -44,6 +44,36 @@ def _low_mask(m: int) -> int:
     return low.bit_length() if low & (low + 1) == 0 and low != U64 else -1
 
 
+def _summed_pair(zone, x: int) -> tuple[int, int] | None:
+    """(a, b) when x == a + b exactly, or (a + b) & ~1 (zone.midsums): the sum whose
+    half a `>> 1` of x is about to take."""
+    if zone.midsums and x in zone.midsums:
+        return zone.midsums[x]
+    fact = zone.plus.get(x) if zone.plus else None
+    return fact[:2] if fact is not None and fact[2] == 0 else None
+
+
+def _between(st: State, mid: int, a: int, b: int) -> None:
+    """mid == floor((a + b) / 2): with a <= b + g (g <= 0), a <= mid <= b + floor(g / 2)
+    (so mid < b when a < b: a binary search's `(lo + hi) / 2`), and alike with a and b
+    swapped."""
+    for x, y in ((a, b), (b, a)):
+        g = st.bound(x, y)
+        if g is not None and g <= 0:
+            st.zone.add(x, mid, 0)
+            st.zone.add(mid, y, g // 2)
+
+
+def _inherit_affine(zone, dst: int, y: int, c: int) -> None:
+    """dst, a stack pointer, now has offset y + c exactly (c constant): it takes y's
+    affine equalities y == a * v + b as dst == a * v + b + c (a row pointer made from
+    `4 * j`, which then steps with j; a buffer pointer has its mirrors for that, and
+    the entries cost a sixth more work in the joins of a program of such pointers)."""
+    for (u, v), (a, b) in list(zone.affine.items()):
+        if u == y and v != dst:
+            zone.affine[(dst, v)] = (a, b + c)
+
+
 def _remaining_facts(zone, op: str, dst: int, src: int) -> tuple:
     """Before `dst += src` or `dst -= src`: what the mirrors (len - x) and equalities
     say of the result's distance to len, to be applied once dst has its new value.
@@ -207,11 +237,15 @@ class AluRules:
         # no longer a variable's value, but r1 - 1's)
         equal = st.zone.equal_plus(dst) if scale or high else None
         whole = equal[0] if equal is not None and equal[1] == 0 else None
+        # every variable that holds the value (a counter and its copy, say: the copy
+        # is the one a loop then steps with the pointer made from the product)
+        wholes = [whole] + [y for y, d in st.zone.offsets(dst) if d == 0 and y < 10
+                            and y != whole] if scale and whole is not None else ()
         result = alu_result(op, width, old, src, insn.off if op == "movsx" else 0)
         self._relate(st, op, width, dst, src_reg, old, src, result)
         if whole is not None and not st.regs[dst].fixed:    # until dst moves:
-            if scale:                                       # dst == scale * whole
-                st.zone.add_affine(dst, whole, scale, 0)
+            for y in wholes:                                # dst == scale * y
+                st.zone.add_affine(dst, y, scale, 0)
             if high:
                 st.zone.shifted[dst] = (whole, "shl", 0)
         elif high and equal is not None and not st.regs[dst].fixed:   # (y + c) << 32
@@ -338,9 +372,12 @@ class AluRules:
                 if src.is_const else -1
             if k >= 0:                                  # x & ~(2**k - 1) = x - (x mod 2**k)
                 whole = zone.equal_to(dst) if k >= 1 else None
+                pair = zone.plus.get(dst) if k == 1 and zone.plus else None
                 zone.shift(dst, -((1 << k) - 1), 0)
                 if whole is not None:                   # dst == whole // 2**k * 2**k
                     zone.quot[dst] = (whole, 1 << k, True)
+                if pair is not None and pair[2] == 0:   # dst == (a + b) & ~1
+                    zone.midsums[dst] = pair[:2]
             else:
                 zone.keep_upper(dst)
                 if src_reg is not None and src.smin >= 0:
@@ -349,7 +386,11 @@ class AluRules:
             whole = zone.equal_to(dst) if op == "rsh" and src.is_const and \
                 1 <= src.umin < width - 1 else None
             rounded = zone.quot.get(dst) if op == "rsh" and src.is_const and zone.quot else None
+            halved = _summed_pair(zone, dst) if op == "rsh" and src.is_const and \
+                src.umin == 1 else None
             zone.keep_upper(dst)                         # only ever lowers a non-negative x
+            if halved is not None:
+                _between(st, dst, *halved)
             if whole is not None:                        # dst == whole // 2**k
                 zone.quot[dst] = (whole, 1 << src.umin, False)
             elif rounded is not None and rounded[2] and rounded[1] == 1 << src.umin:
@@ -486,6 +527,8 @@ class AluRules:
             if op == "add" and src_reg is not None:
                 zone.add(dst, src_reg, ptr.smax)      # dst - src == the pointer's old offset
                 zone.add(src_reg, dst, -ptr.smin)
+                if ptr.smin == ptr.smax and ptr.kind == STACK and zone.affine:
+                    _inherit_affine(zone, dst, src_reg, ptr.smin)
             if facts is not None:
                 _apply_remaining(zone, dst, src_reg, facts)
         else:                    # dst was the scalar: the result is src's offset + dst

@@ -44,7 +44,8 @@ from .sockets import SocketRules
 from .state import GHOST, LEN, State, merge, slot_var
 from .subprograms import (Subprogram, block_end, block_pcs, edge_states, extensions,
                           moves_to_a_bound)
-from .thresholds import loop_thresholds, loop_writes, thresholds
+from .thresholds import (exit_slot_thresholds, loop_thresholds, loop_writes, slot_stores,
+                         thresholds)
 from .timers import TimerRules
 
 __all__ = ["Analysis", "WORK_LIMIT", "TooComplex"]
@@ -92,7 +93,7 @@ class Analysis(AluRules, MemoryRules, BranchRules, CallRules, LocalCallRules, Ca
         self.call_sources: dict[int, tuple[int, ...]] = {}  # block -> (perpath.py)
         self.live_in: dict[int, int] | None = None        # block -> registers (perpath.py)
         self.extensions = extensions(prog, self.leaders)
-        self.thresholds = thresholds(prog)
+        self.thresholds = thresholds(prog)[:11]      # (a slot's come from loops' exits)
         self.maps = prog.maps.list
         self.context = prog.context
         self.prog_type = prog.prog_type
@@ -184,8 +185,15 @@ class Analysis(AluRules, MemoryRules, BranchRules, CallRules, LocalCallRules, Ca
                       if not written >> r & 1 and v.kind == SCALAR and v.is_const)
         found = sub.loop_thresholds.get((head, known))
         if found is None:
+            if sub.slot_thresholds is None:
+                sub.slot_thresholds = exit_slot_thresholds(
+                    self.prog, [sub.loop_bodies[h] for h in sorted(sub.heads)])
+            slots = sub.slot_thresholds
+            if slots:           # (for the slots this loop does not store to)
+                stored = slot_stores(self.prog, sub.loop_bodies[head])
+                slots = {off: t for off, t in slots.items() if off not in stored}
             found = sub.loop_thresholds[(head, known)] = loop_thresholds(
-                self.prog, sub.loop_bodies[head], self.thresholds, dict(known))
+                self.prog, sub.loop_bodies[head], self.thresholds, dict(known), slots)
         return found
 
     def _enter(self, target: int, entry: State, site: int) -> None:

@@ -14,6 +14,7 @@ from .guards import GUARDED, joined_guards, joined_len_floors
 from .references import unify_refs
 from .variables import GHOST, LEN, META, slot_var
 from .zone import MAX_RELATION, MIRROR, Zone
+from .thresholds import SLOT_LIMIT, slot_thresholds
 from .zonejoin import join_zones, widen_zone
 
 if TYPE_CHECKING:                   # (State mixes these in: bpfjit.verifier.state)
@@ -50,6 +51,7 @@ class JoinRules:
                 for a, b, t, c in zip(self.regs, new.regs, thresholds,
                                       around.regs if around is not None else self.regs)]
         narrow, differ = _joined_widths([self, new])
+        slots = slot_thresholds(thresholds)
         spills = {}
         for off, v in self.spills.items():
             w = new.spills.get(off)
@@ -59,7 +61,8 @@ class JoinRules:
                     width = narrow[off]
                     v, w = spill_value(self, off, width), spill_value(new, off, width)
                     back = None if back is None else spill_value(around, off, width)
-                m = v if v is w else widen(v, w, _SLOT_THRESHOLDS) if moves(v, back) \
+                m = v if v is w else widen(v, w, slots.get(off, _SLOT_THRESHOLDS)) \
+                    if moves(v, back) \
                     else join(v, w)
                 if m.kind != UNINIT:
                     spills[off] = m
@@ -299,10 +302,10 @@ class JoinRules:
                     self.zone.add_affine(x, y, k, c)
 
 
-# a slot has no comparison constants of its own (thresholds are registers'), but a
-# counter kept in one and tested through a 32-bit extension of a copy (clang -mcpu=v1)
-# is bounded by the test only while the extension changes nothing: it stops there first
-_SLOT_THRESHOLDS = (0xFFFFFFFF,)
+# a slot no load tests (bpfjit.verifier.thresholds.slot_thresholds) stops at 2^32 - 1
+# first: a counter kept in one and tested through a 32-bit extension of a copy (clang
+# -mcpu=v1) is bounded by the test only while the extension changes nothing
+_SLOT_THRESHOLDS = (SLOT_LIMIT,)
 
 
 def _null_before(st: "State", var: int, null: int) -> bool:

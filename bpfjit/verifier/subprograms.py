@@ -53,6 +53,8 @@ class Subprogram:
                 head, [src for src, h in back_edges if h == head], self.preds)
         # (head, its invariant constant registers) -> its widening bounds
         self.loop_thresholds: dict[tuple, tuple] = {}
+        # the slots' thresholds of its loops' exit tests (thresholds.exit_slot_thresholds)
+        self.slot_thresholds: dict[int, tuple] | None = None
         self.loop_writes: dict[int, int] = {}           # head -> the registers it writes
         self.in_states: dict[int, State] = {}
         self.out_edges: dict[int, list] = {}

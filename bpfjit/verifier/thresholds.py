@@ -9,11 +9,19 @@ from ..isa import Kind
 from ..liveness import use_def
 from ..program import Program
 
-__all__ = ["thresholds", "loop_thresholds", "loop_writes"]
+__all__ = ["thresholds", "loop_thresholds", "loop_writes", "slot_thresholds", "SLOT_LIMIT",
+           "exit_slot_thresholds", "slot_stores"]
+
+# a slot's value (a spilled counter) is tested through a register it is loaded into;
+# 2^32 - 1 is always among its thresholds: a counter tested through a 32-bit extension
+# of a copy (clang -mcpu=v1) is bounded by the test only while the extension changes
+# nothing, so it stops there first
+SLOT_LIMIT = 0xFFFFFFFF
+_LOADS = (4, 8)              # the widths of a slot load that copy a spilled counter
 
 
-def thresholds(prog: Program, pcs=None, known: dict[int, int] | None = None
-               ) -> tuple[tuple[int, ...], ...]:
+def thresholds(prog: Program, pcs=None, known: dict[int, int] | None = None,
+               tests: set[int] | None = None) -> tuple[tuple[int, ...], ...]:
     """Bounds worth widening each register to: the constants the program (or its
     instructions at `pcs`) compares that register with (a counter tested against 64
     stops at 64, not at the 8, 13 and 32 a switch elsewhere compares other registers
@@ -27,8 +35,12 @@ def thresholds(prog: Program, pcs=None, known: dict[int, int] | None = None
     register, constant at its head).  A copy masked to its low bits (`r3 = r1 &
     0xffff`, a u16 counter in a 64-bit register) is still the copy.  A sum of registers
     compared with a constant (`n + run <= 256`, `mov r8, r0; add r8, r3; jgt r8, 256`)
-    gives that constant to each of them."""
-    found: list[set[int]] = [{0} for _ in range(11)]
+    gives that constant to each of them.  With `tests`, only the comparisons at those
+    pcs count (copies are followed through every instruction).  A register loaded
+    from a stack slot (`ldxdw r3, [r10-208]`) is a copy of the slot: what it is tested
+    against bounds the slot, whose thresholds come last in the result, a dict of
+    offset -> constants (`slot_thresholds`)."""
+    found: dict = {r: {0} for r in range(11)}
     constants = _register_constants(prog)
     if known:
         constants.update((r, (c,)) for r, c in known.items())
@@ -41,23 +53,26 @@ def thresholds(prog: Program, pcs=None, known: dict[int, int] | None = None
             copied.clear()          # another block: its copies are not this one's
             addends.clear()
         last = pc + insn.slots
-        if insn.kind is Kind.JCOND and insn.spec.source == "reg":
+        counted = tests is None or pc in tests
+        if counted and insn.kind is Kind.JCOND and insn.spec.source == "reg":
             for reg, other in ((insn.dst, insn.src), (insn.src, insn.dst)):
                 for c in constants.get(other, ()):
                     found[reg].update((c - 1, c, c + 1))
                     for source, plus in _sources(copied, reg):
-                        found[source].update((c - plus - 1, c - plus, c - plus + 1))
-        if insn.kind is Kind.JCOND and insn.spec.source == "imm":
+                        found.setdefault(source, set()).update(
+                            (c - plus - 1, c - plus, c - plus + 1))
+        if counted and insn.kind is Kind.JCOND and insn.spec.source == "imm":
             c = insn.imm
             found[insn.dst].update((c - 1, c, c + 1))
             if insn.spec.width == 32:
                 found[insn.dst].update(((c & 0xFFFFFFFF) - 1, c & 0xFFFFFFFF))
             if -(1 << 31) <= c <= 0xFFFFFFFF:
                 for source, plus in _sources(copied, insn.dst):
-                    found[source].update((c - plus - 1, c - plus, c - plus + 1))
+                    found.setdefault(source, set()).update(
+                        (c - plus - 1, c - plus, c - plus + 1))
             if 0 <= c <= 0xFFFFFFFF:
-                for reg in addends.get(insn.dst, ()):
-                    found[reg].update((c - 1, c, c + 1))
+                for reg in addends.get(insn.dst, ()):       # (a register or a slot)
+                    found.setdefault(reg, set()).update((c - 1, c, c + 1))
         written = use_def(insn)[1]
         if insn.kind is Kind.ALU and insn.spec.width == 64 and insn.spec.source == "reg" \
                 and insn.spec.op == "mov" and insn.src != insn.dst:
@@ -66,6 +81,10 @@ def thresholds(prog: Program, pcs=None, known: dict[int, int] | None = None
             addends = {r: a for r, a in addends.items() if r != insn.dst and insn.dst not in a}
             if insn.src in addends:
                 addends[insn.dst] = addends[insn.src]
+        elif insn.kind is Kind.LDX and insn.src == 10 and insn.spec.width // 8 in _LOADS:
+            copied = {r: ks for r, ks in copied.items() if r != insn.dst}
+            addends = {r: a for r, a in addends.items() if r != insn.dst and insn.dst not in a}
+            copied[insn.dst] = (_slot(insn.off), 0)
         elif insn.kind is Kind.ALU and insn.spec.source == "imm" and insn.imm == 32 \
                 and insn.spec.width == 64 and insn.spec.op in ("lsh", "rsh", "arsh") \
                 and insn.dst in copied:
@@ -92,7 +111,19 @@ def thresholds(prog: Program, pcs=None, known: dict[int, int] | None = None
             # had, which is what a loop head widens: only the copy's own write ends it
             copied = {r: ks for r, ks in copied.items() if not written >> r & 1}
             addends = {r: a for r, a in addends.items() if not written >> r & 1}
-    return tuple(tuple(sorted(f)) for f in found)
+    slots = {key[1]: tuple(sorted(f | {SLOT_LIMIT})) for key, f in found.items()
+             if isinstance(key, tuple)}
+    return tuple(tuple(sorted(found[r])) for r in range(11)) + (slots,)
+
+
+def _slot(off: int) -> tuple[str, int]:
+    return ("slot", off)
+
+
+def slot_thresholds(found: tuple) -> dict[int, tuple[int, ...]]:
+    """The slots' thresholds of a `thresholds` result (none in a bare tuple of the
+    registers')."""
+    return found[11] if len(found) > 11 else {}
 
 
 _LOW_MASKS = (0xFF, 0xFFFF, 0x7FFFFFFF)      # (an imm 0xffffffff is -1: all 64 bits)
@@ -111,6 +142,13 @@ def _sources(copied: dict[int, tuple[int, int]], reg: int) -> list[tuple[int, in
             break
         found.append((reg, plus))
     return found
+
+
+def slot_stores(prog: Program, body: set[int]) -> set[int]:
+    """The offsets from r10 that some instruction of the blocks `body` stores to."""
+    members = block_graph(prog)[0]
+    return {prog.at(pc).off for block in body for pc in members[block]
+            if prog.at(pc).kind in (Kind.ST, Kind.STX) and prog.at(pc).dst == 10}
 
 
 def loop_writes(prog: Program, body: set[int]) -> int:
@@ -133,14 +171,51 @@ def _register_constants(prog: Program) -> dict[int, tuple[int, ...]]:
     return {r: tuple(sorted(v)) for r, v in values.items() if len(v) <= 4}
 
 
-def loop_thresholds(prog: Program, body: set[int], everywhere: tuple,
-                    known: dict[int, int] | None = None) -> tuple[tuple[int, ...], ...]:
-    """The thresholds of a loop's head: for a register its loop compares with constants,
-    those constants only — `for (i = 0; i != 64; i++)` in a program that compares the
-    same register with 54, 55 and 56 elsewhere would spend its few threshold steps on
-    those and widen past 63 — else the program's.  `known`: registers the loop does
-    not write that are constant at its head (loxilb's `r4 = 31` before a loop tested
-    by `jgt r4, r3`, where the program moves many constants into r4)."""
+def loop_exits(prog: Program, body: set[int]) -> set[int]:
+    """The pcs of a loop's exit tests: conditional jumps ending a block of `body` (its
+    blocks) with a successor outside it."""
+    members, _, succs = block_graph(prog)
+    return {members[block][-1] for block in body
+            if prog.at(members[block][-1]).kind is Kind.JCOND
+            and any(after not in body for after in succs[block])}
+
+
+def exit_slot_thresholds(prog: Program, bodies: list[set[int]]) -> dict[int, tuple]:
+    """The slots' thresholds of a subprogram's loops (`bodies`): the constants the exit
+    tests of any of them compare a slot's reload with.  A loop head that does not
+    store to the slot takes them: an inner loop widens its outer loop's spilled counter
+    as the outer loop moves on (a Shell sort's gap index), and the final pass, which
+    narrows the outer head, does not win back what the inner one gave away.  The loop
+    that moves the slot widens it as before (to 2^32 - 1, then its limit), and its
+    test narrows it in the final pass: walked up through each of a tokenizer's depth
+    and state constants, it took a third more block runs."""
     members = block_graph(prog)[0]
-    local = thresholds(prog, sorted(pc for block in body for pc in members[block]), known)
-    return tuple(mine if len(mine) > 1 else everywhere[r] for r, mine in enumerate(local))
+    exits = set().union(*(loop_exits(prog, body) for body in bodies)) if bodies else set()
+    if not exits:
+        return {}
+    pcs = sorted({pc for body in bodies for block in body for pc in members[block]})
+    return slot_thresholds(thresholds(prog, pcs, tests=exits))
+
+
+def loop_thresholds(prog: Program, body: set[int], everywhere: tuple,
+                    known: dict[int, int] | None = None,
+                    slots: dict[int, tuple] | None = None) -> tuple[tuple[int, ...], ...]:
+    """The thresholds of a loop's head: for a register the loop's exit tests compare
+    with constants, those constants only — SHA-1's 80 rounds test the round number
+    against 16, 20, 40 and 60 inside the loop and against 80 to leave it, and walking
+    up through the inner ones spent every threshold step before 80 —; else, for a
+    register its loop compares with constants, those constants only — `for (i = 0; i
+    != 64; i++)` in a program that compares the same register with 54, 55 and 56
+    elsewhere would spend its few threshold steps on those and widen past 63 —; else
+    the program's.  `known`: registers the loop does not write that are constant at
+    its head (loxilb's `r4 = 31` before a loop tested by `jgt r4, r3`, where the
+    program moves many constants into r4).  The slots take `slots`
+    (`exit_slot_thresholds`)."""
+    members = block_graph(prog)[0]
+    pcs = sorted(pc for block in body for pc in members[block])
+    local = thresholds(prog, pcs, known)
+    exits = loop_exits(prog, body)
+    leaving = thresholds(prog, pcs, known, exits) if exits else local
+    registers = tuple(out if len(out) > 1 else mine if len(mine) > 1 else everywhere[r]
+                      for r, (mine, out) in enumerate(zip(local[:11], leaving[:11])))
+    return registers + (slots or {},)

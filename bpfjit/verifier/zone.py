@@ -61,7 +61,7 @@ class Zone:
 
     __slots__ = ("guards", "out", "owned", "affine", "quot", "sums", "mirrored", "shifted",
                  "scaled", "halves", "floors", "ceilings", "plus", "wraps", "ifset",
-                 "lenfloors", "bands")
+                 "lenfloors", "bands", "midsums")
 
     def __init__(self, out: dict | None = None, affine: dict | None = None,
                  quot: dict | None = None, sums: dict | None = None,
@@ -70,7 +70,8 @@ class Zone:
                  floors: dict | None = None, plus: dict | None = None,
                  wraps: dict | None = None, guards: dict | None = None,
                  ifset: dict | None = None, lenfloors: dict | None = None,
-                 ceilings: dict | None = None, bands: dict | None = None):
+                 ceilings: dict | None = None, bands: dict | None = None,
+                 midsums: dict | None = None):
         self.out: dict[int, dict[int, int]] = {} if out is None else out
         self.owned: set[int] = set()          # rows this zone may change in place
         # (x, y) -> (a, b): x == a * y + b
@@ -96,6 +97,10 @@ class Zone:
         # 2^-e, exactly): a binary search's `lo + ((hi - lo) >> 1)` on its way, which
         # then lies between lo and hi (bpfjit.verifier.alu)
         self.halves: dict[int, tuple[int, int, int]] = {} if halves is None else halves
+        # x -> (a, b): x == (a + b) & ~1, with a + b >= 0 and exact: a midpoint `(lo + hi)
+        # / 2` on its way (clang rounds the sum down to even before `>> 1`), which then
+        # lies between a and b (bpfjit.verifier.alu)
+        self.midsums: dict[int, tuple[int, int]] = {} if midsums is None else midsums
         # (a, b) -> c, a < b: a + b >= c (see the module docstring)
         self.floors: dict[tuple[int, int], int] = {} if floors is None else floors
         # (a, b) -> c, a < b: a + b <= c
@@ -135,7 +140,8 @@ class Zone:
                     dict(self.ifset) if self.ifset else None,
                     dict(self.lenfloors) if self.lenfloors else None,
                     dict(self.ceilings) if self.ceilings else None,
-                    dict(self.bands) if self.bands else None)
+                    dict(self.bands) if self.bands else None,
+                    dict(self.midsums) if self.midsums else None)
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Zone) and self.out == other.out and self.same_tables(other)
@@ -146,6 +152,7 @@ class Zone:
             and self.quot == other.quot \
             and self.sums == other.sums and self.shifted == other.shifted \
             and self.scaled == other.scaled and self.halves == other.halves \
+            and self.midsums == other.midsums \
             and self.floors == other.floors and self.ceilings == other.ceilings \
             and self.plus == other.plus \
             and self.wraps == other.wraps and self.guards == other.guards \
@@ -242,6 +249,8 @@ class Zone:
             self._forget_wraps(x)
         if self.halves:
             self._forget_halves(x)
+        if self.midsums:
+            self._forget_midsums(x)
         if self.affine:
             self._forget_affine(x)
         if self.bands:
@@ -391,6 +400,8 @@ class Zone:
                         self.plus[key] = (a, b, k + lo if x == key else k - lo)
         if self.halves:
             self._forget_halves(x)
+        if self.midsums and (lo != 0 or hi != 0):
+            self._forget_midsums(x)
         if self.affine:
             if lo is not None and lo == hi:
                 for (u, v), (a, b) in list(self.affine.items()):
@@ -571,6 +582,10 @@ class Zone:
     def _forget_halves(self, x: int) -> None:
         for key in [k for k, (a, b, _) in self.halves.items() if x in (k, a, b)]:
             del self.halves[key]
+
+    def _forget_midsums(self, x: int) -> None:
+        for key in [k for k, (a, b) in self.midsums.items() if x in (k, a, b)]:
+            del self.midsums[key]
 
     def _forget_sums(self, x: int) -> None:
         for key in [k for k, (a, b) in self.sums.items() if x in (k, a, b)]:

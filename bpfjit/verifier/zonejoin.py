@@ -13,7 +13,8 @@ __all__ = ["join_zones", "widen_zone"]
 
 # the side tables a join keeps where every path holds the same entry (all but `floors`
 # and `ceilings`, which are joined apart: the least floor, the greatest ceiling)
-_AGREED = ("affine", "quot", "sums", "shifted", "scaled", "halves", "plus", "wraps")
+_AGREED = ("affine", "quot", "sums", "shifted", "scaled", "halves", "midsums", "plus",
+           "wraps")
 
 
 def join_zones(zones: list[Zone], implied: list[Callable[[int, int], Bound]],
@@ -88,7 +89,8 @@ def widen_zone(old: Zone, new: Zone, implied_new: Callable[[int, int], Bound],
                         out.setdefault(x, {})[y] = b
     floors = ceilings = None
     if lowers is not None and (old.floors or new.floors):
-        floors = _joined_sums([old, new], "floors", lowers, widening=True)
+        floors = _joined_sums([old, new], "floors", lowers, widening=True,
+                              grow=implied_old is not None)
     if uppers is not None and (old.ceilings or new.ceilings):
         ceilings = _joined_sums([old, new], "ceilings", uppers, widening=True, around=around)
     return _merged([old, new], out, old.mirrored | new.mirrored, floors, ceilings)
@@ -107,19 +109,24 @@ def _merged(zones: list[Zone], out: dict, mirrored: set, floors: dict | None,
 
 
 def _joined_sums(zones: list[Zone], name: str, bounds: list[Callable[[int], Bound]],
-                 widening: bool, around: tuple[Zone, Callable[[int], Bound]] | None = None
-                 ) -> dict | None:
+                 widening: bool, around: tuple[Zone, Callable[[int], Bound]] | None = None,
+                 grow: bool = False) -> dict | None:
     """The floors a + b >= c (`name` "floors", `bounds` the paths' lower bounds) or the
     ceilings a + b <= c ("ceilings", upper bounds) that hold on every path: a path
     without one has its intervals' (the least a plus the least b, or the greatest).
     Widening (zones = old, new) keeps the old one only where the new one is no looser:
-    one still moving is dropped."""
+    one still moving is dropped.  With `grow`, a widening also takes a new floor that
+    the old state's intervals imply (`b + a >= 0`, learned from a loop's exit test on
+    the way round, where the entry had a = 0 and b >= 0)."""
     looser = min if name == "floors" else max
     out = {}
-    # widening adds nothing the old zone lacked (one held on alternate rounds would
-    # come and go for ever); a join takes what any path has, the others' intervals
-    # bounding it
-    pairs = getattr(zones[0], name) if widening and name == "ceilings" \
+    # widening adds nothing the old zone lacked once relations are no longer discovered
+    # (`grow` false: a loop head's later visits, and always for ceilings): one held on
+    # alternate rounds comes and goes for ever (a floor a + b >= 0 that a loop's body
+    # weakens to -1, below what the intervals imply, and the next join makes 0 again
+    # from them: a Horspool search's inner loop ran 400,000 instruction visits); a join
+    # takes what any path has, the others' intervals bounding it
+    pairs = getattr(zones[0], name) if widening and not grow \
         else set().union(*(getattr(z, name) for z in zones))
     for pair in pairs:
         c = None

@@ -1,0 +1,143 @@
+"""A loop head widens a counter to the constants its loop leaves at first.
+
+SHA-1 runs 80 rounds: the round number t is compared with 16, 20, 40 and 60 inside
+the loop (each test of a zero-extended copy of t, as clang's default CPU tests a u32),
+and with 80 to leave it.  Widening up through every constant the loop compares t with
+spent the head's threshold steps on 15 .. 60 and then went to the limit, so the copy
+told nothing of t itself, and `w[t]` on the rounds below 16 was not proven.  The
+constants of the loop's exit tests come first now: t is [0, 79] at the head.
+
+A counter clang keeps in a stack slot is tested through the register it is reloaded
+into: the slot takes that exit test's constants as thresholds of its own (it had only
+2^32 - 1) at the heads of loops that do not store to it, so an inner loop's head that
+widens it as the outer loop moves stops there.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from pathlib import Path
+
+import bpfjit
+from bpfjit.verifier import verify
+from bpfjit.verifier.thresholds import SLOT_LIMIT, slot_thresholds, thresholds
+
+CORPUS = Path(__file__).parent.parent / "corpus" / "plain"
+
+ROUNDS = """
+    mov %r4, 0
+    mov %r0, 0
+loop:
+    mov %r5, %r4
+    lsh %r5, 32
+    rsh %r5, 32
+    jgt %r5, 15, late
+    mov %r6, %r4
+    lsh %r6, 2
+    mov %r7, %r10
+    add %r7, -64
+    add %r7, %r6
+    stxw [%r7+0], %r4
+    ja next
+late:
+    jgt %r5, 19, later
+    add %r0, 1
+    ja next
+later:
+    jgt %r5, 39, latest
+    add %r0, 2
+    ja next
+latest:
+    jgt %r5, 59, last
+    add %r0, 3
+    ja next
+last:
+    add %r0, 4
+next:
+    add %r4, 1
+    mov %r1, %r4
+    lsh %r1, 32
+    rsh %r1, 32
+    jne %r1, 80, loop
+    ldxw %r1, [%r10-4]
+    add %r0, %r1
+    exit
+"""
+
+
+def test_the_round_number_is_bounded_by_the_exit_test():
+    v = verify(bpfjit.assemble(ROUNDS), cache=False)
+    assert v.proven == set(v.accesses) and v.accesses
+
+
+def test_the_rounds_sum_alike_on_every_engine(engine):
+    # rounds 16-19 add 1, 20-39 add 2, 40-59 add 3, 60-79 add 4; w[15] holds 15
+    expected = sum(1 if t < 20 else 2 if t < 40 else 3 if t < 60 else 4
+                   for t in range(16, 80)) + 15
+    assert bpfjit.compile(bpfjit.assemble(ROUNDS), engine, cache=False)(bytearray()) \
+        == expected
+
+
+# a counter clang keeps in a stack slot (Shell sort's index into its gap table): the
+# loop is entered at the store; each later trip reloads it, increments it, tests it
+# against 6 and stores it back, and the register is then reused by an inner loop
+# (which runs len times, adding t[g] each time).  t[g] = g + 1 in a table of six u16 at
+# fp-32; returns the sum of t[g] * len over g, plus t[0] + t[5].
+SPILLED = """
+    mov %r0, 0
+    mov %r3, 0
+    ja store
+next:
+    ldxdw %r3, [%r10-8]
+    add %r3, 1
+    jeq %r3, 6, done
+store:
+    stxdw [%r10-8], %r3
+    mov %r4, %r3
+    lsh %r4, 1
+    mov %r5, %r10
+    add %r5, -32
+    add %r5, %r4
+    add %r3, 1
+    stxh [%r5+0], %r3
+    ldxh %r3, [%r5+0]
+    mov %r7, 0
+    jeq %r2, 0, next
+inner:
+    add %r0, %r3
+    add %r7, 1
+    jgt %r2, %r7, inner
+    ja next
+done:
+    ldxh %r1, [%r10-32]
+    add %r0, %r1
+    ldxh %r1, [%r10-22]
+    add %r0, %r1
+    exit
+"""
+
+
+def test_a_slot_takes_the_constants_its_reload_is_tested_against():
+    # r3 = the slot + 1, tested against 6: the slot's thresholds are 5 and its
+    # neighbours, and 2^32 - 1 (where every slot stops first)
+    found = slot_thresholds(thresholds(bpfjit.assemble(SPILLED)))
+    assert {4, 5, 6, SLOT_LIMIT} <= set(found[-8])
+    assert set(slot_thresholds(thresholds(bpfjit.assemble(ROUNDS)))) == set()
+
+
+def test_shell_sorts_gap_index_kept_in_a_slot_bounds_its_table_load():
+    # corpus/plain/shell.c: `gaps[g]` (u16, read-only data) with g spilled across the
+    # inner loops, whose heads widened the slot to 2^32 - 1 as g moved; its only
+    # 2-byte load is that one
+    prog = bpfjit.load_elf(CORPUS / "shell.o")
+    v = verify(prog, cache=False)
+    loads = [pc for pc, insn in v.program if insn.spec.mnemonic == "ldxh"]
+    assert len(loads) == 1 and loads[0] in v.proven
+
+
+@pytest.mark.parametrize("length", [0, 1, 5])
+def test_the_spilled_counter_fills_its_table_on_every_engine(engine, length):
+    expected = sum(g + 1 for g in range(6)) * length + 1 + 6
+    fn = bpfjit.compile(bpfjit.assemble(SPILLED), engine, cache=False)
+    assert fn(bytes(length)) == expected
