@@ -257,3 +257,67 @@ def test_mss_clamp_rewrites_only_an_mss_above_its_limit(engine):
     # SYNs: all but the ACK (5); options walked: 1 + 3 + 5 + 0 + 1; clamps made: 2
     counts = prog.maps["clamps"].ints()
     assert (counts[0], counts[1], counts[2]) == (5, 10, 2)
+
+
+def prefix_key(length: int, addr: bytes) -> bytes:
+    return struct.pack("<I", length) + addr
+
+
+def test_lpm_acl_takes_the_longest_prefix_and_counts_its_rule(engine):
+    prog = xdp_program("lpm_acl")
+    rules = prog.maps["rules"]
+    rules[prefix_key(8, bytes([10, 0, 0, 0]))] = struct.pack("<II", XDP_PASS, 1)
+    rules[prefix_key(16, bytes([10, 1, 0, 0]))] = struct.pack("<II", XDP_DROP, 2)
+    rules[prefix_key(32, bytes([10, 1, 2, 3]))] = struct.pack("<II", XDP_PASS, 3)
+    fn = bpfjit.compile(prog, engine)
+
+    def from_(addr: list[int]) -> bytes:
+        return ether(0x0800) + ipv4(17, bytes(addr), udp(53))
+
+    assert fn(from_([10, 1, 2, 3])) == XDP_PASS        # the /32: rule 3
+    assert fn(from_([10, 1, 9, 9])) == XDP_DROP        # the /16: rule 2
+    assert fn(from_([10, 1, 200, 1])) == XDP_DROP      # the /16 again
+    assert fn(from_([10, 9, 9, 9])) == XDP_PASS        # only the /8: rule 1
+    assert fn(from_([192, 168, 0, 1])) == XDP_PASS     # no rule: not counted
+    assert fn(ether(0x0806) + bytes(28)) == XDP_PASS   # not IPv4
+    assert fn(from_([10, 1, 9, 9])[:14 + 19]) == XDP_PASS    # the header cut short
+    hits = {k: v for k, v in prog.maps["hits"].ints().items() if v}
+    assert hits == {1: 1, 2: 2, 3: 1}
+
+
+def test_vlan_pop_strips_a_tag_unless_its_vlan_is_kept(engine):
+    prog = xdp_program("vlan_pop")
+    prog.maps["keep"][struct.pack("<I", 7)] = struct.pack("<I", 1)
+    fn = bpfjit.compile(prog, engine)
+    macs = bytes(range(1, 13))
+    payload = ipv4(17, bytes([10, 0, 0, 1]), udp(53))
+    tagged5 = macs + vlan(0x2005, 0x0800) + payload      # priority bits set, vid 5
+    tagged7 = macs + vlan(7, 0x0800) + payload
+    plain = macs + (0x0800).to_bytes(2, "big") + payload
+    ctx = bpfjit.XdpContext(tagged5)
+    assert fn(ctx) == XDP_PASS
+    assert ctx.packet == plain                       # the tag is gone, addresses kept
+    for packet in (tagged7, plain):
+        ctx = bpfjit.XdpContext(packet)
+        assert fn(ctx) == XDP_PASS and ctx.packet == packet
+    assert fn(macs + (0x8100).to_bytes(2, "big") + bytes(2)) == XDP_DROP   # a cut tag
+    done = prog.maps["done"].ints()
+    assert (done[0], done[1], done[2]) == (1, 1, 1)  # untagged, kept, popped
+
+
+def test_trunc_cuts_to_its_snap_length_and_sums_what_it_cut(engine):
+    prog = xdp_program("trunc")
+    prog.maps["snaplen"][struct.pack("<I", 0)] = struct.pack("<I", 100)
+    fn = bpfjit.compile(prog, engine)
+    packet = ether(0x0800) + bytes((7 * i + 3) & 0xFF for i in range(130 - 14))
+    ctx = bpfjit.XdpContext(packet)
+    assert fn(ctx) == XDP_PASS
+    assert ctx.packet == packet[:100]
+    tail = packet[100:]                              # three words, then six bytes
+    expected = (sum(int.from_bytes(tail[i:i + 8], "little") for i in (0, 8, 16))
+                + sum(tail[24:])) % 2**64              # a u64 sum, which wraps
+    short = ether(0x0800) + bytes(50)                # 64 bytes: at the minimum, kept
+    ctx = bpfjit.XdpContext(short)
+    assert fn(ctx) == XDP_PASS and ctx.packet == short
+    cut = prog.maps["cut"].ints()
+    assert cut[0] == 30 and cut[1] == expected

@@ -521,14 +521,24 @@ class AluRules:
         if moved:                # dst was the pointer: its offset moved by [lo, hi]
             facts = _remaining_facts(zone, op, dst, src_reg) if src_reg is not None \
                 and delta.kind in NUMERIC else None
+            partner = None
             if op == "add" and src_reg is not None:
                 floor = sum_floor(zone, dst, src_reg)
+                if delta.kind in NUMERIC:
+                    partner = next(((y, d) for y, d in zone.offsets(dst) if y != src_reg),
+                                   None)
             zone.shift(dst, lo, hi)
             if op == "add" and src_reg is not None:
                 zone.add(dst, src_reg, ptr.smax)      # dst - src == the pointer's old offset
                 zone.add(src_reg, dst, -ptr.smin)
                 if ptr.smin == ptr.smax and ptr.kind == STACK and zone.affine:
                     _inherit_affine(zone, dst, src_reg, ptr.smin)
+                if partner is not None:
+                    # dst == y + src + d, as for numbers: followed through constant moves
+                    # of all three, for what a later test of dst against the end says of
+                    # src against what remains after y (`p + i + 2 <= end`, i counted up
+                    # after the load of p[i])
+                    zone.plus[dst] = (partner[0], src_reg, partner[1])
             if facts is not None:
                 _apply_remaining(zone, dst, src_reg, facts)
         else:                    # dst was the scalar: the result is src's offset + dst
