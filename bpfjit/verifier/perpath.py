@@ -7,7 +7,7 @@ kept apart (`_partitions`).  Mixed into the analysis (bpfjit.verifier.analysis).
 from __future__ import annotations
 
 from ..errors import VerifierError
-from ..isa import Kind
+from ..isa import MEMORY_KINDS, Kind
 from ..liveness import block_live_in, use_def
 from .domain import MAP_OR_NULL, MAP_PTR, MAP_VALUE, MIXED, STACK, UNINIT, Value, join
 from .references import unify_refs
@@ -74,7 +74,20 @@ class PerPathRules:
                 f" (run once per group of paths kept apart: {len(threaded)})")
         if not joined:
             return kept
-        return [(succ, merge(states) if states else None) for succ, states in reached.items()]
+        out: list = []
+        for succ, states in reached.items():
+            if len(states) > 1 and not _in_a_loop(sub, succ) and \
+                    self._threads(sub, succ, states, calls=False):
+                # a successor that runs apart on what these paths still tell apart (a
+                # flag tested again: GRE's checksum bit, which decided both how far the
+                # bound was checked and, after the paths met, which byte is read) gets
+                # them apart: joined here, what each path checked would be lost first.
+                # Not in a loop, where paths kept apart run every trip again (a Life
+                # grid's cell loop: 8% more block runs for nothing proven)
+                out += [(succ, state) for state in states]
+            else:
+                out.append((succ, merge(states) if states else None))
+        return out
 
     def _apart(self, sub: Subprogram, block: int, incoming: list[State]) -> "Apart | None":
         """How `block` runs from its incoming edges' states: joined (None), once per
@@ -139,15 +152,18 @@ class PerPathRules:
             self.live_in = block_live_in(self.prog)
         return self.live_in
 
-    def _threads(self, sub: Subprogram, block: int, incoming: list[State]) -> bool:
+    def _threads(self, sub: Subprogram, block: int, incoming: list[State],
+                 calls: bool = True) -> bool:
         """Whether `block` is run once per incoming edge (see _block_edges): a
         conditional jump on registers that are constants on some incoming edge, or a
         few ALU instructions and stack loads before it (clang -mcpu=v1 zero-extends a
         flag with `lsh 32; rsh 32` first; calico ORs `tcp == NULL` into another flag,
         `r1 = r0 | flag; r1 &= 1`) computing its operands from a register that is a
-        different constant on each incoming edge."""
-        if len(incoming) <= _THREADED_CALL_PATHS and self._call_parts_paths(sub, block,
-                                                                             incoming):
+        different constant on each incoming edge; stores to the stack between them
+        change no register.  With `calls` false, a helper call whose argument the paths
+        tell apart does not count."""
+        if calls and len(incoming) <= _THREADED_CALL_PATHS and \
+                self._call_parts_paths(sub, block, incoming):
             return True
         # the registers, as the block is entered, whose values the jump's operands are
         # computed from (through a few ALU instructions and loads of stack slots)
@@ -161,8 +177,15 @@ class PerPathRules:
                 if pc == block:
                     return any(all(st.regs[r].is_const for r in deps) for st in incoming)
                 return any(_told_apart(incoming, r) for r in deps)
+            if insn.kind in MEMORY_KINDS and any(
+                    _told_apart(incoming, r) for r in origin[_base(insn)]):
+                # an access through an address the paths tell apart (`p + (csum ? 7 :
+                # 3)` after `p + (csum ? 8 : 4) <= end`): each path proves its own
+                return True
             if insn.kind is Kind.LDX and insn.src == 10:
                 origin[insn.dst] = frozenset()      # a slot: no register's value
+            elif insn.kind in (Kind.ST, Kind.STX) and insn.dst == 10:
+                pass                                # a spill: no register changes
             elif insn.kind is Kind.ALU:
                 origin[insn.dst] = src if insn.spec.op in ("mov", "movsx") \
                     else origin[insn.dst] | src
@@ -232,6 +255,15 @@ def _joined_apart(a: Value, b: Value) -> Value | None:
             and a.maps != b.maps and (a.smin, a.smax) != (b.smin, b.smax):
         return None
     return joined
+
+
+def _in_a_loop(sub: Subprogram, block: int) -> bool:
+    return any(block in body for body in sub.loop_bodies.values())
+
+
+def _base(insn) -> int:
+    """The register an access's address is computed from."""
+    return insn.src if insn.kind is Kind.LDX else insn.dst
 
 
 def _told_apart(incoming: list[State], reg: int) -> bool:
