@@ -34,17 +34,12 @@ ROUNDINGS = {
 }
 
 
-def search(rounding: str) -> str:
-    return TABLE + f"""
-    mov %r6, %r2
-    mov %r1, 0
-    mov %r3, %r2
-    jle %r3, 16, counted
-    mov %r3, 16
-counted:
-    mov %r8, %r3
-loop:
-    jge %r1, %r3, done
+def halving(rounding: str, done: str, goes_left: str) -> str:
+    """The search loop on lo (r1) and hi (r3): mid = (lo + hi) >> 1, the sum rounded as
+    `rounding` says, t[mid] loaded into r0; `goes_left` (a jump with no target) sends
+    it to hi = mid, else lo = mid + 1; at lo >= hi, to `done`."""
+    return f"""loop:
+    jge %r1, %r3, {done}
     mov %r4, %r1
     add %r4, %r3
 {ROUNDINGS[rounding]}    rsh %r4, 1
@@ -54,13 +49,25 @@ loop:
     add %r7, -64
     add %r7, %r5
     ldxw %r0, [%r7+0]
-    jge %r0, %r6, left
+    {goes_left}, left
     mov %r1, %r4
     add %r1, 1
     ja loop
 left:
     mov %r3, %r4
-    ja loop
+    ja loop"""
+
+
+def search(rounding: str) -> str:
+    return TABLE + f"""
+    mov %r6, %r2
+    mov %r1, 0
+    mov %r3, %r2
+    jle %r3, 16, counted
+    mov %r3, 16
+counted:
+    mov %r8, %r3
+{halving(rounding, "done", "jge %r0, %r6")}
 done:
     jne %r8, 16, insert
     jgt %r1, 15, full
@@ -150,24 +157,7 @@ def wandering(rounding: str) -> str:
     and %r3, 31
     ldxb %r1, [%r1+0]
     and %r1, 31
-loop:
-    jge %r1, %r3, out
-    mov %r4, %r1
-    add %r4, %r3
-{ROUNDINGS[rounding]}    rsh %r4, 1
-    mov %r5, %r4
-    lsh %r5, 2
-    mov %r7, %r10
-    add %r7, -64
-    add %r7, %r5
-    ldxw %r0, [%r7+0]
-    jgt %r0, 20, left
-    mov %r1, %r4
-    add %r1, 1
-    ja loop
-left:
-    mov %r3, %r4
-    ja loop
+{halving(rounding, "out", "jgt %r0, 20")}
 out:
     exit
 """
