@@ -23,7 +23,7 @@ from bpfjit.kernel import HELPER_NAMES  # noqa: E402
 def load(path: Path) -> bpfjit.Program:
     if path.parent.name == "plain":
         return bpfjit.load_elf(path, function="entry")
-    return bpfjit.load_elf(path, section="xdp")
+    return bpfjit.load_elf(path)            # the object's one packet program (XDP or tc)
 
 
 def measure(path: Path, runs: int) -> dict:

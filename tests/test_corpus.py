@@ -29,7 +29,8 @@ def plain_program(name: str) -> bpfjit.Program:
 
 
 def xdp_program(name: str) -> bpfjit.Program:
-    return bpfjit.load_elf(CORPUS / "xdp" / f"{name}.o", section="xdp")
+    """A packet program of corpus/xdp: XDP, or tc (`tc_dscp`), its object's only one."""
+    return bpfjit.load_elf(CORPUS / "xdp" / f"{name}.o")
 
 
 def plain_inputs(name: str) -> list[tuple[str, bytes]]:
@@ -461,3 +462,28 @@ def test_lb_pick_sends_a_flow_to_the_backend_its_hash_names(engine):
     assert picks == seen
     prog.maps["config"][struct.pack("<I", 0)] = struct.pack("<I", 0)   # none in use
     assert fn(ether(0x0800) + ipv4(17, bytes([10, 0, 0, 1]), udp(53))) == XDP_PASS
+
+
+def test_tc_dscp_remarks_listed_ports_and_patches_the_checksum(engine):
+    # a tc classifier (section "tc"): the packets are an SkbContext's
+    prog = xdp_program("tc_dscp")
+    prog.maps["classes"][struct.pack("<H", 53)] = bytes([46])        # EF
+    fn = bpfjit.compile(prog, engine)
+    dns = ether(0x0800) + ipv4(17, bytes([10, 0, 0, 1]), udp(53))
+    ctx = bpfjit.SkbContext(dns)
+    assert fn(ctx) == 0                                  # TC_ACT_OK
+    ip = bytearray(dns[14:34])
+    ip[1] = 46 << 2                                      # 0xb8, the ECN bits kept (0)
+    ip[10:12] = b"\0\0"
+    ip[10:12] = ones_complement(bytes(ip)).to_bytes(2, "big")
+    assert ctx.packet == dns[:14] + bytes(ip) + dns[34:]
+    assert ctx.priority == 46 >> 3
+    web = ether(0x0800) + ipv4(6, bytes([10, 0, 0, 1]), tcp(80))
+    ctx = bpfjit.SkbContext(web)
+    assert fn(ctx) == 0 and ctx.packet == web and ctx.priority == 0    # not listed
+    already = bytearray(dns)
+    already[15] = 46 << 2 | 1                            # the DSCP it would get, ECN 1
+    already[24:26] = b"\0\0"
+    already[24:26] = ones_complement(bytes(already[14:34])).to_bytes(2, "big")
+    ctx = bpfjit.SkbContext(bytes(already))
+    assert fn(ctx) == 0 and ctx.packet == bytes(already) and ctx.priority == 0

@@ -49,7 +49,7 @@ def shipped() -> list[tuple[str, bpfjit.Program, object]]:
     for path in sorted((ROOT / "corpus" / "plain").glob("*.o")):
         out.append((f"corpus/{path.stem}", bpfjit.load_elf(path, function="entry"), kernel))
     for path in sorted((ROOT / "corpus" / "xdp").glob("*.o")):
-        out.append((f"corpus/{path.stem}", bpfjit.load_elf(path, section="xdp"), kernel))
+        out.append((f"corpus/{path.stem}", bpfjit.load_elf(path), kernel))
     for path in sorted((ROOT / "tests" / "elf").glob("*.o")):
         try:
             prog = bpfjit.load_elf(path)
