@@ -487,3 +487,32 @@ def test_tc_dscp_remarks_listed_ports_and_patches_the_checksum(engine):
     already[24:26] = ones_complement(bytes(already[14:34])).to_bytes(2, "big")
     ctx = bpfjit.SkbContext(bytes(already))
     assert fn(ctx) == 0 and ctx.packet == bytes(already) and ctx.priority == 0
+
+
+def test_meta_mark_leaves_a_mark_and_the_protocol_in_front_of_the_packet(engine):
+    prog = xdp_program("meta_mark")
+    fn = bpfjit.compile(prog, engine)
+    packet = ether(0x0800) + ipv4(17, bytes([10, 0, 0, 1]), udp(53))
+    tos = bytearray(packet)
+    tos[15] = 0x28                                   # TOS 0x28
+    ctx = bpfjit.XdpContext(bytes(tos))
+    assert fn(ctx) == XDP_PASS
+    assert ctx.metadata == struct.pack("<IB3x", 0x128, 17)    # 0x100 | tos, UDP
+    assert ctx.packet == bytes(tos)
+    arp = bpfjit.XdpContext(ether(0x0806) + bytes(28))
+    assert fn(arp) == XDP_PASS and arp.metadata == b""        # no metadata
+
+
+def test_l4_global_counts_ports_read_by_a_global_function(engine):
+    prog = xdp_program("l4_global")
+    fn = bpfjit.compile(prog, engine)
+    for packet in (ether(0x0800) + ipv4(17, bytes([10, 0, 0, 1]), udp(0x0135)),
+                   ether(0x0800) + ipv4(6, bytes([10, 0, 0, 1]), tcp(0x0235), ihl=6),
+                   ether(0x0800) + ipv4(6, bytes([10, 0, 0, 1]), tcp(80)),
+                   (ether(0x0800) + ipv4(17, bytes([10, 0, 0, 1]), udp(0x0135)))[:14 + 20 + 3],
+                   ether(0x0800) + ipv4(1, bytes([10, 0, 0, 1]), bytes(8))):
+        assert fn(packet) == XDP_PASS
+    # 0x35 twice (UDP, then TCP after a header with options), 80 once; the cut UDP
+    # header and ICMP count nothing
+    counts = {k: v for k, v in prog.maps["dports"].ints().items() if v}
+    assert counts == {0x35: 2, 80: 1}
