@@ -118,6 +118,8 @@ class VersionLowering(CopyTracking):
             n = b.sub(n, b.load(self.regs[trips.bound_reg], typ=I64))
         elif trips.bound_reg is not None:
             n = b.add(b.load(self.regs[trips.bound_reg], typ=I64), n)
+        elif trips.bound_slot is not None:      # a spilled bound no trip writes
+            n = b.add(self._slot(b, trips.bound_slot), n)
         span = const(I64, 2 * RANGE if trips.signed else RANGE)
         if trips.signed:        # -RANGE <= x, n <= RANGE
             x_ok = b.icmp_unsigned("<=", b.add(x, const(I64, RANGE)), span)

@@ -60,6 +60,9 @@ class TripBound:
     signed: bool
     iteration_cost: int
     bound_negated: bool = False
+    # n is then `bound_slot`'s 8 bytes (an offset from r10) at entry + bound_imm: a
+    # bound clang keeps spilled and reloads every trip, which no trip writes
+    bound_slot: int | None = None
 
     def trips(self, base: int, bound: int) -> int | None:
         """The most times the loop head can run when entered with these values (as
@@ -107,12 +110,15 @@ class StepBound:
 
 
 def trip_bound(prog, header: int, body: frozenset[int], latches, dominates, graph,
-               costs: dict[int, int]) -> TripBound | None:
+               costs: dict[int, int], written: frozenset[int] | None = None
+               ) -> TripBound | None:
     """The TripBound of the natural loop `body` (its pcs) headed by `header`, or None.
 
     `latches` are the blocks with a back edge to the header, `dominates(a, b)` whether
     block a dominates block b, `graph` cfg.block_graph(prog), `costs` each block's
-    instruction count."""
+    instruction count; `written`, the stack bytes the loop may write
+    (bpfjit.loopaddress.invariant_slots; None: any), says which slots hold a bound that
+    stays the same on every trip."""
     shape = _shape(prog, header, body, latches, graph, costs)
     if shape is None:
         return None
@@ -122,6 +128,10 @@ def trip_bound(prog, header: int, body: frozenset[int], latches, dominates, grap
         if x != r and x in steps:               # r@head(k) = x@head(k-1) + d, k >= 1
             ivs[r] = (x, steps[x], d - steps[x])
     invariant = {r for r, form in back.items() if form == (r, 0)}
+    if written is not None:             # the 8-byte slots no trip writes a byte of
+        invariant |= {atom for state in states.values() for form in state.values()
+                      if isinstance(atom := form[0], tuple)
+                      and not written.intersection(range(atom[1], atom[1] + 8))}
     for block in order:
         if all(dominates(block, latch) for latch in latches):
             bound = _exit_test(prog, graph[0][block][-1], states[block], body, ivs,
@@ -276,14 +286,17 @@ def _exit_test(prog, pc, state, body, ivs, invariant, iteration_cost) -> TripBou
         return None
     iv, offset, summand = left
     negated = summand is not None
+    bound_slot = None
     if negated:         # x + c + q compared with an immediate: x + c with (imm - q)
-        if right[0] != "imm":
+        if right[0] != "imm" or isinstance(summand, tuple):
             return None
         bound_reg, bound_imm = summand, right[1]
     elif right[0] == "imm":
         bound_reg, bound_imm = None, right[1]
     elif len(right) == 2 and right[0] in invariant:
         bound_reg, bound_imm = right
+        if isinstance(bound_reg, tuple):        # a slot's value, reloaded
+            bound_reg, bound_slot = None, bound_reg[1]
     else:
         return None
     base, step, start = ivs[iv]
@@ -305,7 +318,7 @@ def _exit_test(prog, pc, state, body, ivs, invariant, iteration_cost) -> TripBou
     else:
         return None
     return TripBound(base, step, offset, bound_reg, bound_imm, relation, strict, signed,
-                     iteration_cost, negated)
+                     iteration_cost, negated, bound_slot)
 
 
 def _counted(form, ivs, invariant):
@@ -353,8 +366,13 @@ def merge_forms(states):
 
 def _step(state, insn) -> None:
     """Forms `(r, c)` = the value r had at the loop head, plus c (mod 2^64), and
-    `(r, c, q)` = the sum of the values r and q had at the loop head, plus c."""
+    `(r, c, q)` = the sum of the values r and q had at the loop head, plus c; a load of
+    an 8-byte stack slot, `(("slot", off), 0)`, which trip_bound takes for the slot's
+    value at the head only where no trip writes it."""
     spec = insn.spec
+    if insn.kind is Kind.LDX and spec.width == 64 and insn.src == 10:
+        state[insn.dst] = (("slot", insn.off), 0)
+        return
     if insn.kind is Kind.ALU and spec.width == 64 and spec.op in ("mov", "add", "sub"):
         dst, src = state.get(insn.dst), state.get(insn.src)
         if spec.op == "mov" and spec.source == "reg":

@@ -744,3 +744,74 @@ def test_budgets_on_both_sides_of_the_bound_run_out_where_the_interpreter_does(
     reference = [outcome(prog, "interp", budget, mem) for budget in budgets]
     assert [outcome(prog, engine, budget, mem) for budget in budgets] == reference
     assert reference[-1] == nested_sum(length)
+
+
+# ---- a loop of a few more paths, and a bound kept in a stack slot -------------------------
+
+def _two_branches(chunk: int) -> str:
+    """A counted loop of five blocks: two tests, each skipping `chunk` slots, then
+    `chunk` more, the step and the exit test (as a Q15 filter's clamps do)."""
+    part = "\n".join(["add %r0, %r3", "rsh %r0, 1"] * (chunk // 2))
+    return (f"mov %r0, 0\nmov %r3, 0\nloop:\njgt %r3, 5, a\n{part}\na:\njgt %r3, 7, b\n"
+            f"{part}\nb:\n{part}\nadd %r3, 1\njlt %r3, %r2, loop\nexit")
+
+
+def test_a_loop_of_five_blocks_is_bounded_up_to_eighty_slots():
+    # 46 slots: past the forked loops' 40, within 80 for five blocks or more (smooth's
+    # 60-slot loop of seven blocks, whose clamps' paths each charge their own cost).
+    # Costliest trip: 1 + 14 + 1 + 14 + 14 + 2 = 46.  At 88 slots it keeps the test.
+    assert bounds(_two_branches(14)) == [(2, TripBound(3, 1, 1, 2, 0, "<=", True, False, 46))]
+    assert bounds(_two_branches(28)) == []
+
+
+@pytest.mark.parametrize("length", [0, 1, 6, 8, 20])
+def test_the_five_block_loop_computes_alike_on_every_engine(engine, length):
+    r0 = 0
+    for r3 in range(length):
+        for _ in range((7 if r3 <= 5 else 0) + (7 if r3 <= 7 else 0) + 7):
+            r0 = (r0 + r3) >> 1
+    assert bpfjit.compile(bpfjit.assemble(_two_branches(14)), engine)(bytearray(length)) == r0
+
+
+# a byte sum whose bound, len, is spilled before the loop and reloaded on every trip (as
+# clang keeps it under register pressure): the slot is the bound; r3's interval at the
+# head is too wide for a bound before the run, so the trips are counted at the entry
+SPILLED_LEN = """
+    stxdw [%r10-8], %r2
+    mov %r0, 0
+    mov %r3, 0
+    jeq %r2, 0, out
+loop:
+    mov %r4, %r1
+    add %r4, %r3
+    ldxb %r5, [%r4+0]
+    add %r0, %r5
+    add %r3, 1
+    ldxdw %r6, [%r10-8]
+    jgt %r6, %r3, loop
+out:
+    exit
+"""
+
+
+def test_a_bound_in_a_slot_no_trip_writes_is_counted_at_the_entry():
+    loops = versioned_loops(verify(bpfjit.assemble(SPILLED_LEN), cache=False))
+    assert len(loops) == 1
+    trips = loops[0].trips
+    # trip k tests r3@entry + (k - 1) + 1 < the slot's value: 7 slots a trip
+    assert trips == TripBound(3, 1, 1, None, 0, "<=", True, False, 7, bound_slot=-8)
+    assert loops[0].most_trips is None
+    # a store to the slot inside the loop: no longer a bound
+    moved = SPILLED_LEN.replace("    add %r3, 1\n", "    add %r3, 1\n    stxdw [%r10-8], %r2\n")
+    assert all(not isinstance(loop.trips, TripBound) or loop.trips.bound_slot is None
+               for loop in versioned_loops(verify(bpfjit.assemble(moved), cache=False)))
+
+
+@pytest.mark.parametrize("length", [0, 1, 5, 40])
+def test_the_spilled_bound_loop_runs_out_of_budget_where_the_interpreter_does(engine, length):
+    prog = bpfjit.assemble(SPILLED_LEN)
+    mem = bytearray((7 * i + 1) & 0xFF for i in range(length))
+    budgets = list(range(1, 120)) + list(range(120, 400, 9))
+    reference = [outcome(prog, "interp", budget, mem) for budget in budgets]
+    assert [outcome(prog, engine, budget, mem) for budget in budgets] == reference
+    assert bpfjit.compile(prog, engine)(mem) == sum(mem)
