@@ -25,13 +25,13 @@ def kernel_loads(code: bytes, prog_type: str, attach: str | None = None) -> bool
 def kernel_loads_program(prog: bpfjit.Program, prog_type: str,
                          functions: tuple[int, ...] = ()) -> bool | None:
     """kernel_loads for a program with maps: each of its maps made empty in the kernel
-    (by its spec) and given to it; `functions`: its subprograms' first pcs (callbacks
+    (by its spec, flags included: an LPM trie wants BPF_F_NO_PREALLOC) and given to it; `functions`: its subprograms' first pcs (callbacks
     want them described in BTF)."""
     if "kernel" not in bpfjit.engines(kernel=True):
         return None
     from bpfjit.backends.kerneljit import _with_map_fds
     fds = [bpfsys.map_create(m.spec.type, m.spec.key_size, m.spec.value_size,
-                             m.spec.max_entries) for m in prog.maps.list]
+                             m.spec.max_entries, flags=m.spec.flags) for m in prog.maps.list]
     try:
         bpfsys.close(bpfsys.prog_load(_with_map_fds(prog.to_bytes(), fds), prog_type,
                                       functions=functions))
