@@ -815,3 +815,16 @@ def test_the_spilled_bound_loop_runs_out_of_budget_where_the_interpreter_does(en
     reference = [outcome(prog, "interp", budget, mem) for budget in budgets]
     assert [outcome(prog, engine, budget, mem) for budget in budgets] == reference
     assert bpfjit.compile(prog, engine)(mem) == sum(mem)
+
+
+def test_a_strict_program_keeps_the_static_bound_a_checked_one_has():
+    # the verifier's intervals at the loop heads hold of a strict program's runs (every
+    # access proven), as of a checked one's (every unproven access trapping): both get
+    # NESTED's static test, 63 trips of 3; an unchecked program's stray store could move
+    # a counter, so its entry counts the trips
+    prog = bpfjit.assemble(NESTED)
+    most = {mode: [loop.most_trips for loop in versioned_loops(verify(prog, mode=mode,
+                                                                          cache=False))]
+            for mode in ("checked", "strict", "unchecked")}
+    assert most["checked"] == most["strict"] == [63]
+    assert most["unchecked"] == [None]

@@ -292,7 +292,11 @@ def verify(prog: Program, mode: str = "checked", helpers=None, log: bool = False
                                extents=dict(analysis.extents) if mode == "checked" else {},
                                stack_extents={pc: e for pc, e in analysis.stack_extents.items()
                                               if e is not None and pc in proven},
-                               head_ranges=analysis.head_ranges() if mode == "checked" else {},
+                               # (every access of a strict program is proven, so the
+                               # intervals hold of its runs; an unchecked one's stray
+                               # store could move a counter anywhere)
+                               head_ranges=analysis.head_ranges() if mode != "unchecked"
+                               else {},
                                variable={pc: tuple(sorted(maps)) for pc, maps
                                          in analysis.variable.items() if pc in proven},
                                stack_depth=_rounded_depth(analysis.stack_reach),
