@@ -211,16 +211,18 @@ def _plan(verified) -> tuple[VersionedLoop, ...]:
                       and (pc not in bounded or verified.extents[pc][1] > _LONG_NEED)]
         covered = []
         worth = _worth_budget_free(body, graph[0], _inlined_size(prog, body))
-        bound = trip_bound(prog, header, body, latches, dominates, graph, costs,
-                           invariant_slots(prog, body, verified.regions,
-                                           verified.stack_extents)) \
+        # the stack bytes a trip may write (None: any), for a bound kept in a slot and
+        # for the range tests' invariant slots
+        written = invariant_slots(prog, body, verified.regions, verified.stack_extents) \
+            if moving or worth else None
+        bound = trip_bound(prog, header, body, latches, dominates, graph, costs, written) \
             if moving or worth else None
         if moving:
             # (a bound in a stack slot serves the budget-free copy only: peachpy counts
             # the trips of moving ranges from registers)
             counted = bound if bound is None or bound.bound_slot is None else None
             ranges, covered, copies = _range_tests(verified, header, body, latches, graph,
-                                                   moving, counted)
+                                                   moving, counted, written)
             if all(test.plain for test in ranges):
                 counted = None          # (nothing moves with the trips counted)
         bounded = [pc for pc in bounded if pc not in moving]
@@ -250,17 +252,18 @@ def _plan(verified) -> tuple[VersionedLoop, ...]:
 
 
 def _range_tests(verified, header: int, body: frozenset[int], latches, graph,
-                 accesses: list[int], counted: TripBound | None
+                 accesses: list[int], counted: TripBound | None,
+                 written: frozenset[int] | None
                  ) -> tuple[tuple[RangeTest, ...], list[int], tuple]:
     """The entry tests that cover some of `accesses` (unproven buffer accesses of the
     loop), the accesses they cover, and the copies (r, x, c) their entry must check:
     each address a sum at the entry of registers and invariant stack slots, plus at
     most one 32-bit wrapped sum of them, moving by a constant or an invariant register
-    a trip, plus an offset in known bounds (see the module's text).  With `counted`,
+    a trip, plus an offset in known bounds (see the module's text); `written`, the
+    stack bytes a trip may write (loopaddress.invariant_slots).  With `counted`,
     the trips are counted at the entry; without, a stepped term needs a counter whose
     interval at the head bounds them, and its span is folded into the bounds."""
     prog = verified.program
-    written = invariant_slots(prog, body, verified.regions, verified.stack_extents)
     found = address_forms(prog, header, body, latches, graph, written)
     if found is None:
         return (), [], ()

@@ -190,7 +190,7 @@ def exit_slot_thresholds(prog: Program, bodies: list[set[int]]) -> dict[int, tup
     test narrows it in the final pass: walked up through each of a tokenizer's depth
     and state constants, it took a third more block runs."""
     members = block_graph(prog)[0]
-    exits = set().union(*(loop_exits(prog, body) for body in bodies)) if bodies else set()
+    exits = set().union(*(loop_exits(prog, body) for body in bodies))
     if not exits:
         return {}
     pcs = sorted({pc for body in bodies for block in body for pc in members[block]})
