@@ -79,3 +79,36 @@ def test_the_remainder_picks_its_byte_on_every_engine(engine, length):
     # byte `len % 8` of the zeroed slot is set: little-endian, 1 << 8 * (len % 8)
     fn = bpfjit.compile(bpfjit.assemble(REMAINDER), engine, cache=False)
     assert fn(bytes(length)) == 1 << 8 * (length % 8)
+
+
+# `n = len / 2`, then `if (len >= 128) n = 64` (clang computes the quotient before the
+# test, so the test bounds len through a copy of it): len < 128 must bound the quotient
+# too, to 63, or the store at 2 * n - 130 is not shown to stay below the frame's top
+HALF_LENGTH_CLAMPED = """
+    mov %r8, %r2
+    rsh %r8, 1
+    jlt %r2, 128, small
+    mov %r8, 64
+small:
+    mov %r3, %r8
+    lsh %r3, 1
+    mov %r4, %r10
+    add %r4, -130
+    add %r4, %r3
+    stxh [%r4+0], %r8
+    ldxh %r0, [%r4+0]
+    exit
+"""
+
+
+def test_a_length_bound_bounds_the_length_halved():
+    v = verify(bpfjit.assemble(HALF_LENGTH_CLAMPED), mode="strict", cache=False)
+    assert v.proven == set(v.accesses) and v.accesses
+
+
+@pytest.mark.parametrize("length, expected", [(0, 0), (1, 0), (2, 1), (127, 63), (128, 64),
+                                              (129, 64), (1000, 64)])
+def test_the_clamped_half_length_is_stored_and_read_back_on_every_engine(engine, length,
+                                                                         expected):
+    fn = bpfjit.compile(bpfjit.assemble(HALF_LENGTH_CLAMPED), engine, cache=False)
+    assert fn(bytes(length)) == expected

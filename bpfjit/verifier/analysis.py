@@ -284,12 +284,18 @@ class Analysis(AluRules, MemoryRules, BranchRules, CallRules, LocalCallRules, Ca
                         # at last every value still moving is widened, even one that
                         # only the loop's entry seems to raise: joined, a bound can
                         # climb by one on every visit and the fixpoint never comes
-                        around = joins <= FORCE_AFTER and self._incoming(sub, block,
-                                                                         around=True)
-                        new = old.widen(new, _NO_THRESHOLDS if late else
-                                        self._head_thresholds(sub, block, old),
-                                        merge(around) if around else None,
-                                        related=joins <= UNRELATE_AFTER)
+                        around = self._incoming(sub, block, around=True) \
+                            if joins <= FORCE_AFTER else None
+                        if around == []:
+                            # nothing has come round the loop yet (its body has not
+                            # reached a back edge on this entry): only the entry grew,
+                            # which the enclosing loop's head widens if it must
+                            new = merge([old, new], discover=True)
+                        else:
+                            new = old.widen(new, _NO_THRESHOLDS if late else
+                                            self._head_thresholds(sub, block, old),
+                                            merge(around) if around else None,
+                                            related=joins <= UNRELATE_AFTER)
                     else:
                         new = merge([old, new], discover=True)
             apart = self._apart(sub, block, incoming)

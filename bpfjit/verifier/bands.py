@@ -165,19 +165,28 @@ def follow_bands(st: "State", old: "State") -> None:
     register's thresholds it would stop short, and the band would pull y back)."""
     for (x, y), (k, lo, hi) in st.zone.bands.items():
         if st.regs[x] != old.regs[x]:
-            value = followed(st.regs[x], st.regs[y], k, lo, hi)
+            value = followed(st.regs[x], st.regs[y], k, lo, hi, old.regs[x])
             if value is not None:
                 st.regs[x] = value
 
 
-def followed(vx: Value, vy: Value, k: int, lo: int, hi: int) -> Value | None:
+def followed(vx: Value, vy: Value, k: int, lo: int, hi: int,
+             before: Value | None = None) -> Value | None:
     """x's value where x - k*y lies in [lo, hi] (k >= 2) over y's interval: a pointer or
     index stepping in lockstep with a counter y takes y's widened bounds; None where y
-    is no bounded number, x no number, or the result out of range."""
+    is no bounded number, x no number, or the result out of range.  With `before` (x's
+    value before the widening), a bound of x that did not move keeps its own value where
+    it is the tighter: both hold, and only a moving bound needs y's to settle (`lo` at
+    0 on every trip, with y's band from -8, had become -8)."""
     if vy.kind != SCALAR or vx.kind not in NUMERIC or vx.kind == MIXED \
             or not -BIG < vy.smin <= vy.smax < BIG:
         return None
     low, high = k * vy.smin + lo, k * vy.smax + hi
+    if before is not None and before.kind == vx.kind:
+        if vx.smin >= before.smin:
+            low = max(low, vx.smin)
+        if vx.smax <= before.smax:
+            high = min(high, vx.smax)
     if not -BIG < low <= high < BIG or (vx.kind in (MEM, MEM_OR_NULL) and high > MAX_LEN):
         return None
     return scalar(smin=low, smax=high) if vx.kind == SCALAR else replace(vx, smin=low, smax=high)

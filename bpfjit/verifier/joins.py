@@ -448,7 +448,7 @@ def _follow_counters(regs: list[Value], old: "State", new: "State") -> None:
         if x >= 10 or y >= 10 or k < 2 or new.zone.affine.get((x, y)) != (k, c) \
                 or regs[x] is old.regs[x]:
             continue
-        value = followed(regs[x], regs[y], k, c, c)
+        value = followed(regs[x], regs[y], k, c, c, old.regs[x])
         if value is not None:
             regs[x] = value
 

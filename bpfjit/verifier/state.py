@@ -347,7 +347,8 @@ class State(JoinRules):
                 return False
         if self.zone.quot:
             for q, (y, c, times) in list(self.zone.quot.items()):
-                if y == var and not times:
+                # len has no interval of its own: what bounds it is a relation to var
+                if (y == var or y == LEN and self.zone.has_edge(var, LEN)) and not times:
                     old = (self.lower(q), self.upper(q))
                     if not self._apply_quotient(q, y, c):
                         return False
@@ -362,6 +363,9 @@ class State(JoinRules):
         lo, hi = self.lower(y), self.upper(y)
         if lo is None or lo < 0:
             return True
+        if y == LEN:                # (`n = len / 2` under `len < 128`: n <= 63)
+            hi = min([hi] + [self.upper(x) + d for x, d, _ in self.zone.related(LEN)
+                             if d is not None and x < 10 and self.upper(x) is not None])
         return self.clamp(q, lo // c, None if hi is None else hi // c)
 
     def clamp(self, var: int, lo: int | None, hi: int | None) -> bool:
