@@ -100,6 +100,7 @@ class _Function(AluLowering, CallLowering, VersionLowering, SpeculationLowering,
         self._bounds: dict[tuple[str, int], object] = {}
         self._blinded: dict[tuple[int, int], object] = {}      # (value, width) -> value
         self._return_zero = None
+        self._dead = None           # the block after the last unreachable pc's trap
         # what the accesses of a group or a fast copy add to their offsets: 0, or POISON
         # when the check that covers them fails (bpfjit.speculation)
         self.adjust = None
@@ -327,6 +328,9 @@ class _Function(AluLowering, CallLowering, VersionLowering, SpeculationLowering,
 
     def lower_insn(self, pc: int, insn) -> None:
         """One instruction, after the budget charge when it starts a block."""
+        if pc in self.m.unreachable:
+            self._lower_unreachable(pc)
+            return
         if pc in self.blocks:
             if self.m.lines is not None:
                 self.b.debug_metadata = self.m.location(pc, self.func)
@@ -337,6 +341,15 @@ class _Function(AluLowering, CallLowering, VersionLowering, SpeculationLowering,
             self.lower_group(pc)
         else:
             self.lower_op(pc, insn)
+
+    def _lower_unreachable(self, pc: int) -> None:
+        """No code for a pc the verifier proved no run reaches (a program's disabled
+        features: pping's configuration in .rodata leaves 1,101 of its 1,757
+        instructions so), but a trap where control could come in, a block's start or
+        after code that runs: were the verifier wrong, the run stops there."""
+        if self.b.block is not self._dead:
+            self.trap_now(TrapCode.UNREACHABLE, pc)
+            self._dead = self.b.block           # (trap_now left a block nothing enters)
 
     def lower_op(self, pc: int, insn) -> None:
         """The instruction itself (under its pc's debug location)."""
@@ -434,6 +447,7 @@ class _Module:
         self.inline_lookups = inline_lookups(verified, native_maps)
         self.scope_tables: dict[int, dict] = {}   # subprogram -> its alias scopes (llvmscopes)
         self.map_calls = native_map_calls(verified)
+        self.unreachable = frozenset(verified.unreachable)
         self._array_update = None
         self.module = ir.Module(name="bpf")
         self.externals: dict[str, object] = {}     # symbol -> its external global

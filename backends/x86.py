@@ -85,6 +85,7 @@ class _Lowering(AluLowering, CallLowering, VersionLowering, SpeculationLowering)
         self.fp = regs[10]
         self.a = Assembler()
         self.leaders = block_leaders(prog)
+        self.unreachable = frozenset(verified.unreachable)
         self.charges = budget_charges(prog)            # (fewer subtractions than blocks)
         self.checkpoints = budget_checkpoints(prog)
         self.ranges = subprogram_ranges(prog)
@@ -315,6 +316,8 @@ class _Lowering(AluLowering, CallLowering, VersionLowering, SpeculationLowering)
         """Lower body[i] (fused with the next ones when a pattern allows); returns how
         many instructions were consumed."""
         a, pc = self.a, body[i][0]
+        if pc in self.unreachable:
+            return self._unreachable(body, i)
         if pc in self.leaders:
             if self.fast is None and pc in self.loops:
                 self.enter_test(pc)
@@ -337,6 +340,21 @@ class _Lowering(AluLowering, CallLowering, VersionLowering, SpeculationLowering)
         if self.wants_group(pc):
             return self.emit_group(body, i)
         return self.lower_op(body, i)
+
+    def _unreachable(self, body: list, i: int) -> int:
+        """No code for a run of pcs the verifier proved no run reaches, but a trap where
+        control could come in (jmp stub): were the verifier wrong, the run stops there.
+        Consumes the run up to the next block start."""
+        a, pc = self.a, body[i][0]
+        if pc in self.leaders:
+            a.label(pc if self.fast is None else ("fast", pc))
+        a.mark(pc)
+        a.jump("jmp", self._stub(TrapCode.UNREACHABLE, pc, "zero"))
+        n = 1
+        while i + n < len(body) and body[i + n][0] in self.unreachable \
+                and body[i + n][0] not in self.leaders:
+            n += 1
+        return n
 
     def lower_op(self, body: list, i: int) -> int:
         """body[i], fused with the next instructions when a pattern allows; how many

@@ -18,7 +18,7 @@ from .context import (DeviceContext, SkbContext, SkLookupContext, SkMsgContext,
 from .helpers import Clone, FibRequest, FibResult, Helper, Redirect
 from .errors import (AssembleError, BackendUnavailable, BpfError, BpfTrap, BudgetExceeded,
                      CallDepthExceeded, DecodeError, ElfError, HelperCallsExceeded,
-                     HelperError, MemoryAccessError, VerifierError)
+                     HelperError, MemoryAccessError, UnreachableReached, VerifierError)
 from .limits import Limits, limits, set_limits
 from .interpreter import DEFAULT_BUDGET
 from .maps import MapError
@@ -40,6 +40,7 @@ __all__ = [
     "BpfError", "DecodeError", "AssembleError", "VerifierError", "ElfError",
     "BackendUnavailable", "BpfTrap", "MemoryAccessError", "BudgetExceeded",
     "CallDepthExceeded", "HelperCallsExceeded", "HelperError", "MapError",
+    "UnreachableReached",
 ]
 
 __version__ = "0.1.0"

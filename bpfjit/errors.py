@@ -9,7 +9,7 @@ from __future__ import annotations
 __all__ = [
     "BpfError", "DecodeError", "AssembleError", "VerifierError", "ElfError",
     "BackendUnavailable", "BpfTrap", "MemoryAccessError", "BudgetExceeded",
-    "HelperCallsExceeded", "CallDepthExceeded", "HelperError",
+    "HelperCallsExceeded", "CallDepthExceeded", "HelperError", "UnreachableReached",
 ]
 
 
@@ -100,6 +100,15 @@ class CallDepthExceeded(BpfTrap):
     def __init__(self, pc: int, limit: int):
         self.limit = limit
         super().__init__(pc, f"call depth limit of {limit} frames exceeded")
+
+
+class UnreachableReached(BpfTrap):
+    """A run reached an instruction the verifier proved no run reaches, for which the
+    JITs emit no code: a verifier bug, stopped here rather than run on."""
+
+    def __init__(self, pc: int):
+        super().__init__(pc, "reached an instruction the verifier proved unreachable "
+                             "(a bpfjit verifier bug: please report the program)")
 
 
 class HelperError(BpfTrap):

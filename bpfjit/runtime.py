@@ -18,7 +18,7 @@ import time
 from typing import Callable, Mapping
 
 from .errors import (BpfError, BpfTrap, BudgetExceeded, CallDepthExceeded, HelperArgumentError,
-                     HelperCallsExceeded, MemoryAccessError)
+                     HelperCallsExceeded, MemoryAccessError, UnreachableReached)
 from .limits import helper_call_limit
 from .isa import MAX_CALL_DEPTH
 from .context import CONTEXTS, PacketContext, copy_back, refuse_context
@@ -376,6 +376,8 @@ class JitProgram(TestRunnable):
             return HelperCallsExceeded(pc, self.helper_calls)
         if code is TrapCode.CALL_DEPTH:
             return CallDepthExceeded(pc, MAX_CALL_DEPTH)
+        if code is TrapCode.UNREACHABLE:
+            return UnreachableReached(pc)
         if code is TrapCode.HELPER_UNKNOWN:
             return unknown_helper(pc, arg)
         if code is TrapCode.BTF_CALL:

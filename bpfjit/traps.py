@@ -29,6 +29,7 @@ class TrapCode(enum.IntEnum):
     BTF_CALL = 6        # trap_arg = BTF id
     LDDW_PSEUDO = 7     # trap_arg = lddw src type
     HELPER_CALLS = 8    # the run's helper calls ran out (bpfjit.limits)
+    UNREACHABLE = 9     # a pc the verifier proved no run reaches (JITs emit no code there)
 
 
 def unknown_helper(pc: int, helper_id: int) -> HelperError:

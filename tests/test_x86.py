@@ -279,25 +279,29 @@ def test_a_checked_load_is_not_folded_into_its_address():
     assert info.value.pc == 3
 
 
-def test_checked_accesses_the_verifier_did_not_reach_still_find_their_bounds():
+def test_checked_accesses_the_verifier_did_not_reach_are_not_run():
     # the run-time bounds of checked accesses were set up only for the sizes of accesses
     # the verifier reached; code it wrongly thought unreachable (as a recursion bug once
     # made it think) then compared against a slot nothing had written, and trapped on a
-    # valid stack access or not, depending on what the native stack held
+    # valid stack access or not, depending on what the native stack held.  No code is
+    # emitted for unreachable pcs now: a run that reaches one stops there, always
     from dataclasses import replace
     prog = bpfjit.assemble("stdw [%r10-8], 7\nldxdw %r0, [%r10-8]\nexit")
     verified = replace(bpfjit.verify(prog), proven=frozenset(), accesses=(),
                        regions={}, unreachable=(0, 1, 2))
     from bpfjit.backends.x86jit import compile_x86
     fn = compile_x86(verified)
-    assert fn() == 7
+    with pytest.raises(bpfjit.UnreachableReached) as caught:
+        fn()
+    assert caught.value.pc == 0
 
 
 # ---- branches, listing ---------------------------------------------------------------------
 
 def test_near_branches_are_two_bytes_and_far_ones_grow():
-    near = "mov %r0, 1\njeq %r0, 1, +1\nmov %r0, 2\nexit"
-    far = "mov %r0, 1\njeq %r0, 1, +40\n" + "lddw %r0, 0x1122334455667788\n" * 20 + "exit"
+    # (tested on the length, 0 here: code the verifier finds unreachable makes no code)
+    near = "mov %r0, 1\njeq %r2, 0, +1\nmov %r0, 2\nexit"
+    far = "mov %r0, 1\njeq %r2, 0, +40\n" + "lddw %r0, 0x1122334455667788\n" * 20 + "exit"
     assert bpfjit.compile(bpfjit.assemble(near), "peachpy")() == 1
     assert bpfjit.compile(bpfjit.assemble(far), "peachpy")() == 1
     near_code, far_code = listing(near), listing(far)
