@@ -40,6 +40,7 @@ from .x86asm import Assembler, Mem, r8, r16, r32
 from .x86budget import budget_charges
 from .x86calls import CallLowering
 from .x86idioms import NOTHING, Plan, Rotate, WideLoad, plan_block
+from .x86selects import SelectLowering, jump_targets
 from .x86speculation import SpeculationLowering
 from .x86versions import VersionLowering
 from .x86layout import (ATOMIC_OPS, BUDGET, CTX, CTX_BYTES, CTX_SLOT, DEFAULT_MAP, FRAME, JCC,
@@ -68,7 +69,8 @@ def _bodies(prog, ranges) -> dict[int, list]:
     return bodies
 
 
-class _Lowering(AluLowering, CallLowering, VersionLowering, SpeculationLowering):
+class _Lowering(AluLowering, CallLowering, VersionLowering, SpeculationLowering,
+                SelectLowering):
     """Lowers a verified program into one block of machine code."""
 
     def __init__(self, verified, helpers: frozenset[int], regs: tuple[str, ...],
@@ -86,6 +88,7 @@ class _Lowering(AluLowering, CallLowering, VersionLowering, SpeculationLowering)
         self.a = Assembler()
         self.leaders = block_leaders(prog)
         self.unreachable = frozenset(verified.unreachable)
+        self.targets = jump_targets(prog)
         self.charges = budget_charges(prog)            # (fewer subtractions than blocks)
         self.checkpoints = budget_checkpoints(prog)
         self.ranges = subprogram_ranges(prog)
@@ -368,7 +371,7 @@ class _Lowering(AluLowering, CallLowering, VersionLowering, SpeculationLowering)
                 return 1
             # (a wide load put first: the byte load that overwrites its base follows)
         else:
-            fused = self._fuse(body, i, plan)
+            fused = self.select_at(body, i) or self._fuse(body, i, plan)
             if fused:
                 return fused
         pc, insn = body[i]

@@ -634,6 +634,23 @@ def _load_probe(draw, regs, mem_len: int, kernel: bool = False) -> list[str]:
 
 @_cached
 @st.composite
+def _select_probe(draw, regs, mem_len: int, kernel: bool = False) -> list[str]:
+    """A conditional jump over one 64-bit move, deciding on two values just loaded from
+    the buffer or the stack (what the peachpy JIT makes a cmov: backends/x86selects.py),
+    then the moved register recorded at once."""
+    a, b = draw(st.lists(_choice(regs), min_size=2, max_size=2, unique=True))
+    lines = []
+    for r in (a, b):
+        name, size = draw(_choice(_LOADS))
+        lines.append(f"{name} %r{r}, {draw(_address(mem_len, size, True, kernel))}")
+    d = draw(_reg(regs))
+    source = draw(_reg(regs)) if draw(st.booleans()) else str(draw(_imm()))
+    lines += [f"{draw(_choice(_COND))} %r{a}, %r{b}, +1", f"mov {d}, {source}"]
+    return lines + accumulate(d, kernel, mirror_offset(mem_len, kernel))
+
+
+@_cached
+@st.composite
 def _atomic_probe(draw, regs, mem_len: int, kernel: bool = False) -> list[str]:
     """An atomic operation on the stack or (not for the kernel) the buffer, every one
     alike likely; what it fetched and the memory it left are recorded at once."""
@@ -717,7 +734,7 @@ def _simple(regs, mem_len: int | None, kernel: bool = False, bases: tuple = ()):
         items += [_alu_probe(regs, kernel, mirror), _alu_probe(regs, kernel, mirror),
                   _compare_probe(regs, kernel, mirror), _compare_probe(regs, kernel, mirror),
                   _atomic_probe(regs, mem_len, kernel),
-                  _load_probe(regs, mem_len, kernel)]
+                  _load_probe(regs, mem_len, kernel), _select_probe(regs, mem_len, kernel)]
         if bases and mem_len:
             items.append(_reloaded_base(regs, mem_len, bases))
     return st.one_of(*items)

@@ -331,6 +331,18 @@ def _rounded_down(module: str, *names: str) -> Callable[[], None]:
     return install
 
 
+def _charge_before_the_move(original: Callable) -> Callable:
+    """The budget's subtraction put before the cmov, which then reads its flags."""
+    def move_if(self, cond, d, source, charge):
+        if charge:
+            from bpfjit.backends.x86layout import BUDGET, S2
+            from bpfjit.backends.x86asm import r8
+            self.a("SET" + cond, r8(S2))
+            self.a("SUB", BUDGET, S2)
+        self.a("CMOV" + cond, d, source)
+    return move_if
+
+
 MUTANTS: tuple[Mutant, ...] = (
     # peachpy: condition codes and signedness (backends.x86layout's tables)
     Mutant("x86-jsgt-unsigned", "peachpy", "jsgt tested as unsigned above (ja)",
@@ -469,6 +481,9 @@ MUTANTS: tuple[Mutant, ...] = (
            _wrap("x86", "_Lowering", "_entry", _zeroes_too_little)),
     Mutant("llvm-stack-zeroed-short", "llvm", "the entry zeroes 64 bytes of stack too few",
            _wrap("llvm", "_Module", "_entry", _zeroes_too_little)),
+    Mutant("x86-select-flags-of-the-budget", "peachpy",
+           "a jump over a move made a cmov that reads the flags of the budget's subtraction",
+           _wrap("x86selects", "SelectLowering", "_move_if", _charge_before_the_move)),
     Mutant("llvm-reciprocal-rounded-down", "llvm",
            "a division by a blinded constant multiplies by the reciprocals rounded down",
            _rounded_down("llvmalu", "magic_divisor", "magic_divisor32")),

@@ -1,0 +1,160 @@
+"""peachpy turns a jump over one register move into a cmov where the data decides the
+jump (backends/x86selects.py), and leaves the jump where a cmov would only add to it:
+a value that goes on to form an address, or a decision tested again right after.
+Results and budget exhaustion must not change, on any engine."""
+
+from __future__ import annotations
+
+import random
+import re
+
+import pytest
+
+import bpfjit
+from bpfjit.nativedis import native_listing
+
+# for each 4-byte record: the smaller of bytes 0 and 1 summed into r0 (a running
+# minimum of loaded data), and whether bytes 2 and 3 differ counted in r6 (a boolean
+# made by a jump over `mov %r9, 0`); returns count << 32 | sum
+MIN_AND_DIFFER = """
+    mov %r0, 0
+    mov %r6, 0
+    mov %r3, %r2
+    rsh %r3, 2
+    jeq %r3, 0, out
+    mov %r4, %r1
+loop:
+    ldxb %r5, [%r4]
+    ldxb %r7, [%r4+1]
+    mov %r8, %r5
+    jle %r5, %r7, +1
+    mov %r8, %r7
+    add %r0, %r8
+    ldxb %r5, [%r4+2]
+    ldxb %r7, [%r4+3]
+    mov %r9, 1
+    jne %r5, %r7, +1
+    mov %r9, 0
+    add %r6, %r9
+    add %r4, 4
+    add %r3, -1
+    jne %r3, 0, loop
+out:
+    lsh %r6, 32
+    or %r0, %r6
+    exit
+"""
+
+# the same minimum, but the chosen value is the next record's offset (a walk through
+# the buffer): as an address it stays a jump, the CPU running ahead on its guess
+CHOSEN_OFFSET = """
+    mov %r0, 0
+    mov %r3, 0
+    mov %r6, 16
+loop:
+    mov %r4, %r1
+    add %r4, %r3
+    ldxb %r5, [%r4]
+    ldxb %r7, [%r4+1]
+    mov %r3, %r5
+    jle %r5, %r7, +1
+    mov %r3, %r7
+    and %r3, 15
+    add %r0, %r3
+    add %r6, -1
+    jne %r6, 0, loop
+    exit
+"""
+
+# a boolean made by a jump and then tested by another jump: the second jump stays,
+# so the first does too
+TESTED_AGAIN = """
+    mov %r0, 0
+    ldxb %r5, [%r1]
+    ldxb %r7, [%r1+1]
+    mov %r9, 1
+    jgt %r5, %r7, +1
+    mov %r9, 0
+    jeq %r9, 0, out
+    mov %r0, 7
+out:
+    exit
+"""
+
+
+def cmovs_by_pc(text: str) -> dict[int, int]:
+    """pc -> how many cmov instructions peachpy emitted under that pc's mark (bounds
+    checks have cmovs of their own, under the access's pc)."""
+    fn = bpfjit.compile(bpfjit.assemble(text), "peachpy", cache=False)
+    listing = native_listing(fn.program, fn.memory.code, fn.memory.address,
+                             fn.extra["symbols"], fn.extra["lines"])
+    counts, pc = {}, None
+    for line in listing.splitlines():
+        mark = re.match(r"\s*; (\d+):", line)
+        if mark:
+            pc = int(mark.group(1))
+        elif pc is not None and ": cmov" in line:
+            counts[pc] = counts.get(pc, 0) + 1
+    return counts
+
+
+def expected_min_and_differ(data: bytes) -> int:
+    total = differ = 0
+    for i in range(0, len(data) - len(data) % 4, 4):
+        total += min(data[i], data[i + 1])
+        differ += data[i + 2] != data[i + 3]
+    return differ << 32 | total
+
+
+needs_peachpy = pytest.mark.skipif("peachpy" not in bpfjit.engines(),
+                                   reason="the peachpy engine is not available here")
+
+
+@needs_peachpy
+def test_jumps_the_data_decides_become_cmovs():
+    # the moves at pcs 10 (`mov %r8, %r7`) and 16 (`mov %r9, 0`): a cmov each, in each
+    # copy of the loop (checked, and without checks when the buffer is long enough)
+    counts = cmovs_by_pc(MIN_AND_DIFFER)
+    assert counts.get(10, 0) >= 1 and counts.get(10) == counts.get(16)
+
+
+@needs_peachpy
+@pytest.mark.parametrize("text, move", [(CHOSEN_OFFSET, 10), (TESTED_AGAIN, 5)],
+                         ids=["address", "tested-again"])
+def test_jumps_a_cmov_would_slow_stay_jumps(text, move):
+    assert move not in cmovs_by_pc(text)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_the_minimum_and_the_differing_pairs_on_every_engine(engine, seed):
+    rng = random.Random(seed)
+    data = bytes(rng.choice((0, 1, 2, 200, 255)) for _ in range(4 * rng.randint(0, 40) + seed))
+    fn = bpfjit.compile(bpfjit.assemble(MIN_AND_DIFFER), engine, cache=False)
+    assert fn(data) == expected_min_and_differ(data)
+
+
+def test_the_chosen_offsets_on_every_engine(engine):
+    data = bytes(range(7, 7 + 40))
+    total, at = 0, 0
+    for _ in range(16):
+        at = min(data[at], data[at + 1]) & 15
+        total += at
+    fn = bpfjit.compile(bpfjit.assemble(CHOSEN_OFFSET), engine, cache=False)
+    assert fn(data) == total
+
+
+def outcome(prog, engine: str, budget: int, data: bytes):
+    try:
+        return bpfjit.compile(prog, engine, budget=budget, cache=False)(data)
+    except bpfjit.BudgetExceeded as exc:
+        return ("budget", exc.pc)
+
+
+def test_the_budget_runs_out_where_the_interpreter_says(engine):
+    # the moves a cmov does or not cost one instruction or none, as the jumps did
+    prog = bpfjit.assemble(MIN_AND_DIFFER)
+    data = bytes([3, 1, 5, 5, 2, 9, 4, 6, 1, 1, 8, 8])
+    budgets = range(1, 60)
+    reference = [outcome(prog, "interp", budget, data) for budget in budgets]
+    assert reference[-1] == expected_min_and_differ(data)
+    assert [outcome(prog, engine, budget, data) for budget in budgets] == reference
