@@ -101,3 +101,53 @@ def test_the_swapped_rows_hold_what_each_pass_wrote_on_every_engine(engine):
     assert count == 12 and rows[src][0] == 4      # (pass 2, width 2, writes it first)
     fn = bpfjit.compile(bpfjit.assemble(SWAPPED_ROWS), engine, cache=False)
     assert fn(b"") == 12 << 8 | 4
+
+
+# a band's widened register keeps its alignment too: `at` starts at 2 * n and steps by
+# 2 beside a counter stepping by 1 (a band at - 2*q in [0, 64]); the loop's test is
+# `(at | 1) < len`, which says `at + 1 < len` only while `at` is known even, and the
+# value the band gave `at` at the head had dropped that (segtree's query loop)
+EVEN_PAIRS = """
+    mov %r0, 0
+    mov %r3, %r2
+    rsh %r3, 1
+    jle %r3, 32, ok
+    mov %r3, 32
+ok:
+    lsh %r3, 1
+    mov %r4, 0
+    mov %r6, %r3
+    or %r6, 1
+    jge %r6, %r2, out
+loop:
+    mov %r7, %r1
+    add %r7, %r3
+    ldxb %r5, [%r7+0]
+    ldxb %r8, [%r7+1]
+    add %r0, %r5
+    add %r0, %r8
+    add %r4, 1
+    add %r3, 2
+    mov %r6, %r3
+    or %r6, 1
+    jlt %r6, %r2, loop
+out:
+    lsh %r4, 32
+    or %r0, %r4
+    exit
+"""
+
+
+def test_an_even_index_stepped_beside_a_counter_is_proven():
+    v = verify(bpfjit.assemble(EVEN_PAIRS), mode="strict", cache=False)
+    assert v.proven == set(v.accesses) and len(v.accesses) == 2
+
+
+@pytest.mark.parametrize("length", [0, 1, 2, 3, 64, 65, 66, 67, 100, 101])
+def test_the_even_pairs_after_the_first_half_on_every_engine(engine, length):
+    data = bytes((7 * i + 3) & 0xFF for i in range(length))
+    at, total, pairs = 2 * min(length >> 1, 32), 0, 0
+    while at | 1 < length:
+        total, pairs, at = total + data[at] + data[at + 1], pairs + 1, at + 2
+    fn = bpfjit.compile(bpfjit.assemble(EVEN_PAIRS), engine, cache=False)
+    assert fn(data) == pairs << 32 | total

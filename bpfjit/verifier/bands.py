@@ -189,7 +189,11 @@ def followed(vx: Value, vy: Value, k: int, lo: int, hi: int,
             high = min(high, vx.smax)
     if not -BIG < low <= high < BIG or (vx.kind in (MEM, MEM_OR_NULL) and high > MAX_LEN):
         return None
-    return scalar(smin=low, smax=high) if vx.kind == SCALAR else replace(vx, smin=low, smax=high)
+    if vx.kind != SCALAR:
+        return replace(vx, smin=low, smax=high)
+    # (x's alignment holds of every value it may take: `at` stepping by 2 from 2 * n
+    # stays even, and `at | 1` is `at + 1`)
+    return scalar(smin=low, smax=high, align=vx.align, mod=vx.mod)
 
 
 # ---- what the zone's changes do to its bands (bpfjit.verifier.zone) --------------------
