@@ -513,6 +513,39 @@ def inputs(name: str) -> list[bytes]:
         # one queue only; every queue; bytes that add the most work (c >> 6 == 3)
         return [b"", b"\x0c" * 40, bytes(range(24)), b"\xff\xfe\xfd" * 50,
                 bytes(rng.randrange(256) for _ in range(3000))]
+    if name == "segtree":
+        # the values 0..31 and four queries, the last an update; one value and a byte
+        return [b"", struct.pack("<32H", *range(32)) + bytes([3, 9, 9, 3, 0, 31, 5, 5]),
+                b"\x01\x00\x02", struct.pack("<32H", *(rng.randrange(65536) for _ in range(32)))
+                + bytes(rng.randrange(256) for _ in range(6000))]
+    if name == "gcdsum":
+        # gcd(12, 18), a zero on either side; powers of two (the lcm's trailing zeros);
+        # pairs with large common factors
+        pairs = [(rng.randrange(1, 1 << 20) * m, rng.randrange(1, 1 << 20) * m)
+                 for m in (rng.randrange(1, 3000) for _ in range(600))]
+        return [b"", struct.pack("<6I", 12, 18, 0, 5, 7, 0), struct.pack("<2I", 1 << 31, 1 << 30),
+                b"".join(struct.pack("<2I", a & 0xFFFFFFFF, b & 0xFFFFFFFF) for a, b in pairs)]
+    if name == "leb128":
+        # a 10-byte varint then one cut short (the stream's end); small signed values;
+        # random bytes (varints of every length, some too long)
+        return [b"", bytes([0x80] * 9 + [1]) + bytes([0xFF] * 11),
+                bytes([1, 0x7F, 0x80, 0x7F, 0xC0, 0xBB, 0x78]),
+                bytes(rng.choice([rng.randrange(128), rng.randrange(128, 256)])
+                      for _ in range(8000))]
+    if name == "slidemax":
+        # the widest window over falling bytes (the deque fills); the narrowest over
+        # rising ones (it holds one index)
+        return [b"", bytes([31]) + bytes(range(255, 0, -1)), bytes([0]) + bytes(range(200)),
+                bytes(rng.randrange(256) for _ in range(8000))]
+    if name == "reservoir":
+        # fewer items than the reservoir holds; falling values, every one drawn
+        return [b"", bytes([15]) + struct.pack("<10H", *range(10)),
+                bytes([3]) + struct.pack("<200H", *range(200, 0, -1)),
+                bytes(rng.randrange(256) for _ in range(6001))]
+    if name == "bittrans":
+        # one matrix with a full first row and one corner bit; two matrices and a byte
+        return [b"", bytes([0xFF, 0, 0, 0, 0, 0, 0, 0x80]), bytes(range(16)) + b"\x01",
+                bytes(rng.randrange(256) for _ in range(8000))]
     raise SystemExit(f"no inputs for corpus program {name!r}")
 
 
