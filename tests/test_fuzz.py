@@ -753,6 +753,28 @@ def test_a_campaign_in_the_background_stops_on_sigterm_and_keeps_its_progress(tm
     assert json.loads(job.read_text())["programs"] >= 20
 
 
+def test_more_sigterms_while_a_campaign_stops_are_ignored():
+    """`timeout` and service managers send SIGTERM again while the first one is still
+    being handled (the jobs stopped, the progress saved, the llvm compile worker waited
+    for at exit, up to 5 s while it finishes a compile): each later one raised
+    KeyboardInterrupt wherever the stop had got to, and one during the wait printed
+    "Exception ignored in atexit callback" and a traceback after the clean line.  The
+    first SIGTERM (or Ctrl-C) stops the campaign; later ones are ignored."""
+    import signal
+    from bpfjit.fuzz.command import _interrupt
+    before = signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)
+    try:
+        signal.signal(signal.SIGTERM, _interrupt)
+        signal.signal(signal.SIGINT, _interrupt)
+        with pytest.raises(KeyboardInterrupt):
+            _interrupt(signal.SIGTERM, None)
+        assert signal.getsignal(signal.SIGTERM) is signal.SIG_IGN
+        assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGTERM, before[0])
+        signal.signal(signal.SIGINT, before[1])
+
+
 def test_a_saved_campaign_refuses_other_settings(tmp_path):
     from bpfjit.fuzz import state
     state.start(tmp_path, {"engines": ["interp"], "mode": "differential", "seed": 1,

@@ -32,6 +32,8 @@ def cmd_fuzz(args) -> int:
     # SIGTERM stops a campaign as Ctrl-C does: a script's `bpfjit fuzz ... &` starts with
     # SIGINT ignored, and killing only this process would leave its jobs running
     signal.signal(signal.SIGTERM, _interrupt)
+    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+        signal.signal(signal.SIGINT, _interrupt)
     try:
         stats = run_parallel(engines, args.examples, args.seconds, args.seed, args.jobs,
                              Path(args.output), args.mode,
@@ -59,6 +61,12 @@ def cmd_fuzz(args) -> int:
 
 
 def _interrupt(signum, frame) -> None:
+    """The first SIGTERM or Ctrl-C stops the campaign; later ones are ignored while it
+    stops its jobs, saves its progress and waits for its compile worker (`timeout`
+    sends SIGTERM again: each had raised KeyboardInterrupt wherever the stop was, one
+    in an atexit callback printing a traceback after the clean line)."""
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     raise KeyboardInterrupt
 
 
