@@ -7,6 +7,7 @@ from __future__ import annotations
 import errno
 
 from bpfjit.helpers.loops import MAX_LOOPS
+from bpfjit.nativeclock import CLOCK_HELPERS
 from bpfjit.isa import STACK_SIZE
 from bpfjit.maps import ARRAY_OF_MAPS, ARRAY_TYPES, HASH_OF_MAPS, map_handle
 from bpfjit.maps.base import HANDLE_SHIFT
@@ -104,7 +105,10 @@ class CallLowering:
             self._parallel_move(list(zip(ARGS, self.reg[1:6])))
             # the run structure, 6th argument (r9 holds the budget: pushed already)
             a("MOV", "r9", Mem(8, CTX, CTX_SLOT["run"]))
-            if helper is not None:
+            if helper in CLOCK_HELPERS:     # (native or Python as the env's clock is)
+                self._placed(S2, ("helper_slot", helper))
+                a("MOV", S2, Mem(8, S2, 0))                 # r11 = table[id]
+            elif helper is not None:
                 self._placed(S2, ("helper", helper))
             a("CALL", S2)
         self._native_call(call)

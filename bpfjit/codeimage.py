@@ -32,6 +32,8 @@ KEYS_SYMBOL = "bpfjit_keys_{}"      # ... and the keys a bpf_for_each_map_elem w
 #   ("index", index)         the native key index of the program's hash map `index`
 #   ("keys", index)          the keys of map `index` (Map.key_area): for_each callbacks'
 #   ("helper", id)           the native entry of helper `id` (runtime.HelperTable)
+#   ("helper_slot", id)      where the table holds it (an entry that changes: the
+#                            env's time helpers, bpfjit.nativeclock)
 #   ("helpers",)             the helper table itself
 Fixup = tuple
 
@@ -76,13 +78,15 @@ class CodeImage:
                     raise BpfError(f"code image walks map {index}, which the program's "
                                    f"maps cannot be walked as")
                 address = maps[index].key_area()[0]
-            elif what[0] in ("helper", "helpers"):
-                if helpers is None or (what[0] == "helper" and what[1] not in helpers):
+            elif what[0] in ("helper", "helper_slot", "helpers"):
+                if helpers is None or (what[0] != "helpers" and what[1] not in helpers):
                     raise BpfError(f"code image calls helper {what[1:]}, which this run "
                                    f"does not have")
                 table = helpers.table
                 address = int(ffi.cast("uintptr_t", table if what[0] == "helpers"
                                        else table[what[1]]))
+                if what[0] == "helper_slot":
+                    address = int(ffi.cast("uintptr_t", table)) + 8 * what[1]
             else:
                 raise BpfError(f"unknown fixup {what!r} in a code image")
             values.append((where, address, 0))

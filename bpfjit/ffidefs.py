@@ -1,8 +1,8 @@
 """The C declarations bpfjit shares with native code, and the generator of `_ffi.py`.
 
 `CDEF` is every type and function that crosses into native code: libc's
-mmap/mprotect/munmap, the memory functions generated code may call and `syscall` (for
-bpf(2), bpfjit.bpfsys), the run structure shared with JIT code (from `RUN_FIELDS`),
+mmap/mprotect/munmap, the memory functions generated code may call, `clock_gettime`
+(bpfjit.nativeclock) and `syscall` (for bpf(2), bpfjit.bpfsys), the run structure shared with JIT code (from `RUN_FIELDS`),
 and the CPython C API functions bpfjit.pycall's trampolines call.  cffi compiles it
 ahead of time into the pure-Python module `bpfjit/_ffi.py` (cffi's out-of-line ABI
 mode: no C compiler), whose types cffi's C core reads without pycparser — which keeps
@@ -28,6 +28,7 @@ int munmap(void *addr, size_t length);
 void *memset(void *s, int c, size_t n);
 void *memcpy(void *dest, const void *src, size_t n);
 void *memmove(void *dest, const void *src, size_t n);
+int clock_gettime(int clockid, void *timespec);
 """ + "struct bpfjit_run {\n" + "".join(
     f"    {ctype} {name};\n" for name, ctype, _ in RUN_FIELDS) + "};\n" + """\
 int PyGILState_Ensure(void);

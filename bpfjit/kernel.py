@@ -15,6 +15,7 @@ import os
 import random
 import threading
 import time
+import weakref
 from typing import Callable, Protocol
 
 from .errors import HelperArgumentError
@@ -107,12 +108,33 @@ class KernelEnv:
         self.cgroup_id = _own_cgroup_id()     # what get_current_cgroup_id reports
         self.current_task = CURRENT_TASK      # what get_current_task reports
         self.init_netns_cookie = 1      # get_netns_cookie(NULL): the first namespace's
-        self.clock: Callable[[], int] = time.monotonic_ns
+        self._clock: Callable[[], int] = time.monotonic_ns
+        self._clock_tables: weakref.WeakSet = weakref.WeakSet()    # see watch_clock
         self.realtime: Callable[[], int] = time.time_ns     # CLOCK_REALTIME's timers
         self.hz = 250
         self.sockets = SocketTable()    # what sk_lookup_tcp and the other lookups find
         self._local = threading.local()
         self._compiled: dict[tuple[int, str], Callable] = {}
+
+    # ---- the clock ---------------------------------------------------------------------
+
+    @property
+    def clock(self) -> Callable[[], int]:
+        """ktime_get_ns's clock (ns); while it is time.monotonic_ns, JIT code reads the
+        same clock natively (bpfjit.nativeclock)."""
+        return self._clock
+
+    @clock.setter
+    def clock(self, clock: Callable[[], int]) -> None:
+        self._clock = clock
+        for table in list(self._clock_tables):
+            table.set_native_clock(clock is time.monotonic_ns)
+
+    def watch_clock(self, table) -> None:
+        """A JIT program's helper table (bpfjit.runtime.HelperTable) whose time helpers
+        follow this env's clock: native while it is the monotonic clock."""
+        self._clock_tables.add(table)
+        table.set_native_clock(self._clock is time.monotonic_ns)
 
     # ---- the run in progress (set by the engines around a run with a context) ------------
 

@@ -20,6 +20,7 @@ from typing import Callable, Mapping
 from .errors import (BpfError, BpfTrap, BudgetExceeded, CallDepthExceeded, HelperArgumentError,
                      HelperCallsExceeded, MemoryAccessError, UnreachableReached)
 from .limits import helper_call_limit
+from .nativeclock import CLOCK_HELPERS, native_clock_address
 from .isa import MAX_CALL_DEPTH
 from .context import CONTEXTS, PacketContext, copy_back, refuse_context
 from .helpers import TailCalled, calls_helpers
@@ -71,8 +72,17 @@ class HelperTable:
         ids = sorted(helpers)
         self._entries = PythonEntries([self._wrap(hid, helpers[hid], hid in see_run)
                                        for hid in ids], run_arg=True) if ids else None
-        for i, hid in enumerate(ids):
-            self.table[hid] = ffi.cast("void *", self._entries.address(i))
+        self._python = {hid: self._entries.address(i) for i, hid in enumerate(ids)}
+        for hid, address in self._python.items():
+            self.table[hid] = ffi.cast("void *", address)
+        self.clock_ids: tuple[int, ...] = ()    # the env's time helpers (set_native_clock)
+
+    def set_native_clock(self, native: bool) -> None:
+        """Point the kernel's time helpers at the native monotonic clock, or back at
+        Python (bpfjit.nativeclock; the env calls this when its clock is replaced)."""
+        address = native_clock_address() if native else None
+        for hid in self.clock_ids:
+            self.table[hid] = ffi.cast("void *", address or self._python[hid])
 
     def _run(self, address: int):
         """The run structure at `address` as cdata (runs on one thread reuse a few
@@ -188,6 +198,9 @@ def helper_table(program, helpers: Mapping[int, Callable] | None,
     kernel = frozenset(merged) - frozenset(helpers or {})
     merged.update(helpers or {})
     table = HelperTable(merged, see_run=kernel)
+    table.clock_ids = tuple(hid for hid in CLOCK_HELPERS if hid in kernel)
+    if table.clock_ids:
+        program.env.watch_clock(table)
     return table
 
 
