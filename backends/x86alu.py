@@ -7,6 +7,8 @@ from __future__ import annotations
 from bpfjit.blinding import blinding_key, needs_blinding
 from bpfjit.cache import cpu_flags
 from bpfjit.context import legacy_headers
+from bpfjit.isa import Kind
+from bpfjit.liveness import use_def
 from bpfjit.semantics import SKF_LL_OFF, SKF_NET_OFF, legacy_packet_offset
 
 from .reciprocals import magic_divisor, magic_divisor32
@@ -147,7 +149,8 @@ class AluLowering:
                         a("MOV", dw, dw)
                     return
                 if BMI2:
-                    self._divide_by_constant(modulo, d, imm, unsigned, w)
+                    narrow = w == 64 and self._below_2_32(pc, self.prog.at(pc).dst)
+                    self._divide_by_constant(modulo, d, imm, unsigned, w, narrow)
                     return
             operand = Mem(w // 8, CTX, CTX_SLOT["save0"])
             if self.blinds(imm):                       # the divisor through memory, blinded
@@ -209,7 +212,7 @@ class AluLowering:
             a("MOV", reg, place)
 
     def _divide_by_constant(self, modulo: bool, d: str, imm: int, divisor: int,
-                            w: int) -> None:
+                            w: int, narrow: bool = False) -> None:
         """Unsigned div/mod of d by a constant divisor >= 2 (the immediate `imm`) with a
         multiply by its rounded reciprocal (backends.reciprocals) instead of a DIV.  A
         dividend below 2**32 (a 32-bit operation's always, a 64-bit one's when its high
@@ -217,24 +220,29 @@ class AluLowering:
         divisor has one: a chain of `x % 65521` (Adler-32) ran 1.6x native with the
         64-bit sequence alone.  Otherwise `t = mulhi(x, m)` (BMI2's mulx, which leaves
         rax alone; rdx kept in r10) and `q = (t + ((x - t) >> 1)) >> s`.  The quotient
-        is made in r11; nothing goes through memory."""
+        is made in r11; nothing goes through memory.  `narrow`: a 64-bit dividend known
+        to be below 2**32 (`_below_2_32`) takes the short way without testing."""
         a = self.a
         short = magic_divisor32(divisor)
         a("MOV", sized(S2, w), sized(d, w))                 # r11 = x (zero-extended)
         done = a.new_label()
+        if short is not None and narrow:
+            w_test = 32
+        else:
+            w_test = w
         if short is not None:
             long = a.new_label()
-            if w == 64:
+            if w_test == 64:
                 a("MOV", S1, S2)
                 a("SHR", S1, 32)                            # x below 2**32?
                 a.jump("ne", long)
             self._constant32(S1, short[0])                  # r10 = m (32 bits)
             a("IMUL", S2, S1)                               # x * m
             a("SHR", S2, short[1])                          # q = (x * m) >> s
-            if w == 64:
+            if w_test == 64:
                 a.jump("jmp", done)
             a.label(long)
-        if short is None or w == 64:
+        if short is None or w_test == 64:
             magic, shift = magic_divisor(divisor)
             a("MOV", S1, "rdx")                             # r10 = rdx
             self._wide_constant("rdx", magic)               # rdx = m
@@ -255,6 +263,37 @@ class AluLowering:
             a("SUB", sized(d, w), sized(S2, w))
         else:
             a("MOV", sized(d, w), sized(S2, w))
+
+    def _below_2_32(self, pc: int, reg: int) -> bool:
+        """Whether BPF register `reg` holds a value below 2**32 at `pc`, as the block's
+        instructions before it show: a 32-bit result, a load of at most 4 bytes, a
+        shift right by 32 or more, an and with a non-negative immediate, a copy of one
+        of these, or a quotient or remainder of one (clang's `(u32)(x + k) % 24`
+        zero-extends x before the 64-bit mod).  A block's start knows nothing."""
+        start = pc
+        while start not in self.leaders:
+            start -= 1
+        narrow, at = 0, start
+        while at < pc:
+            insn = self.prog.at(at)
+            _, written = use_def(insn)
+            kind, spec = insn.kind, insn.spec
+            if kind is Kind.ALU:
+                op, imm = spec.op, insn.imm
+                by_imm = spec.source == "imm"
+                keeps = spec.width == 32 \
+                    or by_imm and (op == "rsh" and imm >= 32 or op == "and" and imm >= 0
+                                   or op == "mov" and imm >= 0
+                                   or op in ("div", "mod") and narrow >> insn.dst & 1) \
+                    or not by_imm and op == "mov" and narrow >> insn.src & 1 \
+                    or op == "rsh" and narrow >> insn.dst & 1
+                narrow = narrow | written if keeps else narrow & ~written
+            elif kind in (Kind.LDX,) and spec.size <= 4:
+                narrow |= written
+            else:
+                narrow &= ~written
+            at += insn.slots
+        return bool(narrow >> reg & 1)
 
     def _constant32(self, reg: str, value: int) -> None:
         """reg = a 32-bit constant derived from a program's immediate, zero-extended;

@@ -373,35 +373,34 @@ def test_divisions_by_a_blinded_immediate_often_get_an_exact_multiple():
     # the divisor's multiples: half of the unsigned divisions by an immediate take a
     # divisor of two chosen bytes or more below 2^31 (a 64-bit division reads it as it
     # is), three quarters of them a dividend near a multiple, half of those exactly on
-    # it: about 0.6 x 0.75 x 0.5 ~ 0.22 of them, against ~0.05 before (the seconds-long
-    # self-test found llvm-reciprocal-rounded-down on 2 of 6 seeds then, 5 of 6 after)
-    from hypothesis import HealthCheck, given, settings
+    # it: about 0.75 x 0.5 ~ 0.37 of the divisions by such a divisor, against ~0.05 of
+    # all divisions by an immediate before (the seconds-long self-test found
+    # llvm-reciprocal-rounded-down on 2 of 6 seeds then, 5 of 6 after).  Counted over
+    # programs as a campaign draws them, on two seeds: a derandomized hypothesis run's
+    # examples (this test's first form) move with the constants of every module the
+    # session imported, which hypothesis mixes into its draws (3 of 30 in one session,
+    # 20 of 39 in another).  The division probe's small divisors are not blinded.
+    import random
     from bpfjit.asm import disassemble
     from bpfjit.blinding import needs_blinding
-    from bpfjit.fuzz.generator import programs
     seen = exact = 0
-
-    @settings(max_examples=600, derandomize=True, database=None,
-              suppress_health_check=list(HealthCheck))
-    @given(programs())
-    def scan(drawn):
-        nonlocal seen, exact
-        lines = [line.strip() for line in disassemble(drawn[0]).splitlines()]
-        for before, line in zip(lines, lines[1:]):
-            op, _, rest = line.partition(" ")
-            if op.removesuffix("32") not in ("div", "mod") or "%r" in rest.split(",")[1]:
-                continue
-            width = 32 if op.endswith("32") else 64
-            dst, imm = rest.split(",")[0], int(rest.split(",")[1], 0)
-            seen += 1
-            if not (2 <= imm < 1 << 31 and needs_blinding(imm, 64)):
-                continue
-            if before.startswith(f"lddw {dst},"):
-                x = int(before.split(",")[1], 0) % (1 << width)
-                if x and x % imm == 0:
-                    exact += 1
-    scan()
-    assert seen >= 20 and exact * 8 >= seen, (exact, seen)
+    for seed in (7, 8):
+        for prog in _programs_in_rounds(random.Random(seed), 30):
+            lines = [line.strip() for line in disassemble(prog).splitlines()]
+            for before, line in zip(lines, lines[1:]):
+                op, _, rest = line.partition(" ")
+                if op.removesuffix("32") not in ("div", "mod") or "%r" in rest.split(",")[1]:
+                    continue
+                width = 32 if op.endswith("32") else 64
+                dst, imm = rest.split(",")[0], int(rest.split(",")[1], 0)
+                if not (2 <= imm < 1 << 31 and needs_blinding(imm, 64)):
+                    continue
+                seen += 1
+                if before.startswith(f"lddw {dst},"):
+                    x = int(before.split(",")[1], 0) % (1 << width)
+                    if x and x % imm == 0:
+                        exact += 1
+    assert seen >= 20 and exact * 4 >= seen, (exact, seen)
 
 
 def test_a_found_miscompile_is_shrunk_into_a_data_file_that_reproduces_it(tmp_path):
@@ -523,7 +522,9 @@ def test_signed_divisions_get_negative_dividends():
     from bpfjit.fuzz.generator import NEGATIVE, SELF_EDGES
     import random
     signed, negative, by_register, by_itself, at_edge = 0, 0, 0, 0, 0
-    for prog in _programs_in_rounds(random.Random(7), 30):
+    # (three seeds: within one, hypothesis's draws are alike, and a ratio of 1 in 7
+    # came out anywhere from 0.07 to 0.28)
+    for prog in [p for seed in (7, 8, 9) for p in _programs_in_rounds(random.Random(seed), 30)]:
         insns = list(prog.insns)
         for i, insn in enumerate(insns):
             if insn.spec.op not in ("sdiv", "smod"):

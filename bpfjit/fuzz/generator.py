@@ -632,6 +632,50 @@ def _load_probe(draw, regs, mem_len: int, kernel: bool = False) -> list[str]:
         accumulate(dst, kernel, mirror_offset(mem_len, kernel))
 
 
+# divisors the JITs multiply by a reciprocal of (backends/reciprocals.py), most with a
+# 32-bit one for dividends below 2**32 (peachpy's short way): small ones, which
+# blinding leaves alone, and ones it hides (then the llvm engine, not LLVM, writes the
+# multiply: backends.llvmalu)
+COMMON_DIVISORS = [3, 5, 7, 10, 12, 24, 60, 100, 0xFB, 1000, 1009, 65521, 0x12345]
+
+
+@_cached
+@st.composite
+def _divide_probe(draw, regs, kernel: bool = False,
+                  mirror: tuple[int, int] | None = None) -> list[str]:
+    """A division or modulo by a common constant, of a dividend next to one of its
+    multiples (three times in four), of a register zero-extended first (a dividend peachpy
+    knows is below 2**32 and divides without testing its high half) or as it is,
+    recorded at once."""
+    r = draw(_reg(regs))
+    op, divisor = draw(_choice(["div", "mod", "div32", "mod32"])), draw(_choice(COMMON_DIVISORS))
+    way = draw(st.integers(0, 7))
+    if way <= 5:        # a dividend next to a multiple (where a quotient is one off)
+        lines = [f"lddw {r}, {draw(_near_multiple(32 if op.endswith('32') else 64, divisor)):#x}"]
+    elif way == 6:      # the register zero-extended
+        lines = [f"lsh {r}, 32", f"rsh {r}, 32"]
+    else:               # the register as it is
+        lines = []
+    return lines + [f"{op} {r}, {divisor}"] + accumulate(r, kernel, mirror)
+
+
+@_cached
+@st.composite
+def _width_probe(draw, regs, kernel: bool = False,
+                 mirror: tuple[int, int] | None = None) -> list[str]:
+    """Where the two widths part, recorded at once: a 32-bit copy or operation of a
+    register whose upper half is set into another (the result's upper half is 0), or a
+    64-bit shift by a register count of 32 to 63 (which a 5-bit count would miss)."""
+    s, d = draw(st.lists(_choice(regs), min_size=2, max_size=2, unique=True))
+    if draw(st.booleans()):
+        op = draw(_choice(["mov32", "mov32", "add32", "or32", "xor32", "and32"]))
+        lines = [f"lddw %r{s}, {draw(_choice(UPPER_SET)):#x}", f"{op} %r{d}, %r{s}"]
+    else:
+        lines = [f"lddw %r{d}, {draw(_value64()):#x}", f"mov %r1, {draw(st.integers(32, 63))}",
+                 f"{draw(_choice(['lsh', 'rsh', 'arsh']))} %r{d}, %r1"]
+    return lines + accumulate(f"%r{d}", kernel, mirror)
+
+
 @_cached
 @st.composite
 def _select_probe(draw, regs, mem_len: int, kernel: bool = False) -> list[str]:
@@ -734,7 +778,7 @@ def _simple(regs, mem_len: int | None, kernel: bool = False, bases: tuple = ()):
         items += [_alu_probe(regs, kernel, mirror), _alu_probe(regs, kernel, mirror),
                   _compare_probe(regs, kernel, mirror), _compare_probe(regs, kernel, mirror),
                   _atomic_probe(regs, mem_len, kernel),
-                  _load_probe(regs, mem_len, kernel), _select_probe(regs, mem_len, kernel)]
+                  _load_probe(regs, mem_len, kernel)]
         if bases and mem_len:
             items.append(_reloaded_base(regs, mem_len, bases))
     return st.one_of(*items)
@@ -756,6 +800,15 @@ def _block(draw, mem_len: int | None, labels: list[int], depth: int = 0,
         if depth == 0 and not kernel and mem_len is not None and \
                 draw(st.integers(0, 11)) == 0:
             items.append(draw(_walk(mem_len, labels)))
+            continue
+        if depth == 0 and mem_len is not None and draw(st.integers(0, 7)) == 7:
+            # a division by a common constant, a jump over one move (what the JITs
+            # lower as a reciprocal multiply or a cmov) or a 32-bit result from a
+            # register whose upper half is set, now and then
+            mirror = mirror_offset(mem_len, kernel)
+            items.append(draw(st.one_of(_divide_probe(DATA, kernel, mirror),
+                                        _select_probe(DATA, mem_len, kernel),
+                                        _width_probe(DATA, kernel, mirror))))
             continue
         choice = draw(st.integers(0, 12))           # 0-8: one instruction or probe
         choice = 0 if choice <= 8 else choice - 3

@@ -343,6 +343,13 @@ def _charge_before_the_move(original: Callable) -> Callable:
     return move_if
 
 
+def _always_narrow(original: Callable) -> Callable:
+    """Every dividend taken to be below 2**32."""
+    def below_2_32(self, pc, reg):
+        return True
+    return below_2_32
+
+
 MUTANTS: tuple[Mutant, ...] = (
     # peachpy: condition codes and signedness (backends.x86layout's tables)
     Mutant("x86-jsgt-unsigned", "peachpy", "jsgt tested as unsigned above (ja)",
@@ -484,6 +491,9 @@ MUTANTS: tuple[Mutant, ...] = (
     Mutant("x86-select-flags-of-the-budget", "peachpy",
            "a jump over a move made a cmov that reads the flags of the budget's subtraction",
            _wrap("x86selects", "SelectLowering", "_move_if", _charge_before_the_move)),
+    Mutant("x86-division-assumed-narrow", "peachpy",
+           "a 64-bit division by a constant takes every dividend to be below 2**32",
+           _wrap("x86alu", "AluLowering", "_below_2_32", _always_narrow)),
     Mutant("llvm-reciprocal-rounded-down", "llvm",
            "a division by a blinded constant multiplies by the reciprocals rounded down",
            _rounded_down("llvmalu", "magic_divisor", "magic_divisor32")),
