@@ -24,7 +24,8 @@ from __future__ import annotations
 import time
 from dataclasses import replace
 
-from bpfjit.cfg import block_costs, block_leaders, budget_checkpoints, subprogram_ranges
+from bpfjit.cfg import (block_costs, block_leaders, budget_checkpoints, elided_code,
+                        subprogram_ranges)
 from bpfjit.checkplan import versioned_loops
 from bpfjit.errors import BpfError
 from bpfjit.context import packet_offsets
@@ -328,7 +329,7 @@ class _Function(AluLowering, CallLowering, VersionLowering, SpeculationLowering,
 
     def lower_insn(self, pc: int, insn) -> None:
         """One instruction, after the budget charge when it starts a block."""
-        if pc in self.m.unreachable:
+        if pc in self.m.elided:
             self._lower_unreachable(pc)
             return
         if pc in self.blocks:
@@ -343,10 +344,10 @@ class _Function(AluLowering, CallLowering, VersionLowering, SpeculationLowering,
             self.lower_op(pc, insn)
 
     def _lower_unreachable(self, pc: int) -> None:
-        """No code for a pc the verifier proved no run reaches (a program's disabled
-        features: pping's configuration in .rodata leaves 1,101 of its 1,757
-        instructions so), but a trap where control could come in, a block's start or
-        after code that runs: were the verifier wrong, the run stops there."""
+        """No code for a pc of a large region the verifier proved no run reaches
+        (bpfjit.cfg.elided_code: a program's disabled features), but a trap where
+        control could come in, a block's start or after code that runs: were the
+        verifier wrong, the run stops there."""
         if self.b.block is not self._dead:
             self.trap_now(TrapCode.UNREACHABLE, pc)
             self._dead = self.b.block           # (trap_now left a block nothing enters)
@@ -447,7 +448,7 @@ class _Module:
         self.inline_lookups = inline_lookups(verified, native_maps)
         self.scope_tables: dict[int, dict] = {}   # subprogram -> its alias scopes (llvmscopes)
         self.map_calls = native_map_calls(verified)
-        self.unreachable = frozenset(verified.unreachable)
+        self.elided = elided_code(prog, verified.unreachable)
         self._array_update = None
         self.module = ir.Module(name="bpf")
         self.externals: dict[str, object] = {}     # symbol -> its external global

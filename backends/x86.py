@@ -24,7 +24,8 @@ from __future__ import annotations
 from bpfjit.blinding import blinding_key, needs_blinding
 from bpfjit.speculation import POISON, clamp_region, fences_unknown_region, zeroed_stack
 from bpfjit.codeimage import CodeImage
-from bpfjit.cfg import block_graph, block_leaders, budget_checkpoints, subprogram_ranges
+from bpfjit.cfg import (block_graph, block_leaders, budget_checkpoints, elided_code,
+                        subprogram_ranges)
 from bpfjit.context import packet_offsets
 from bpfjit.isa import (LDDW_CODE, LDDW_MAP, LDDW_MAP_VALUE, MEMORY_KINDS, STACK_SIZE, Kind,
                         written_registers)
@@ -87,7 +88,7 @@ class _Lowering(AluLowering, CallLowering, VersionLowering, SpeculationLowering,
         self.fp = regs[10]
         self.a = Assembler()
         self.leaders = block_leaders(prog)
-        self.unreachable = frozenset(verified.unreachable)
+        self.elided = elided_code(prog, verified.unreachable)
         self.targets = jump_targets(prog)
         self.charges = budget_charges(prog)            # (fewer subtractions than blocks)
         self.checkpoints = budget_checkpoints(prog)
@@ -319,7 +320,7 @@ class _Lowering(AluLowering, CallLowering, VersionLowering, SpeculationLowering,
         """Lower body[i] (fused with the next ones when a pattern allows); returns how
         many instructions were consumed."""
         a, pc = self.a, body[i][0]
-        if pc in self.unreachable:
+        if pc in self.elided:
             return self._unreachable(body, i)
         if pc in self.leaders:
             if self.fast is None and pc in self.loops:
@@ -345,16 +346,17 @@ class _Lowering(AluLowering, CallLowering, VersionLowering, SpeculationLowering,
         return self.lower_op(body, i)
 
     def _unreachable(self, body: list, i: int) -> int:
-        """No code for a run of pcs the verifier proved no run reaches, but a trap where
-        control could come in (jmp stub): were the verifier wrong, the run stops there.
-        Consumes the run up to the next block start."""
+        """No code for a run of pcs of a large region the verifier proved no run
+        reaches (bpfjit.cfg.elided_code), but a trap where control could come in (jmp
+        stub): were the verifier wrong, the run stops there.  Consumes the run up to
+        the next block start."""
         a, pc = self.a, body[i][0]
         if pc in self.leaders:
             a.label(pc if self.fast is None else ("fast", pc))
         a.mark(pc)
         a.jump("jmp", self._stub(TrapCode.UNREACHABLE, pc, "zero"))
         n = 1
-        while i + n < len(body) and body[i + n][0] in self.unreachable \
+        while i + n < len(body) and body[i + n][0] in self.elided \
                 and body[i + n][0] not in self.leaders:
             n += 1
         return n

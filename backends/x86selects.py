@@ -105,7 +105,7 @@ class SelectLowering:
                 or self.charges.get(move_pc, 0) > 1:
             return False
         if move_pc in self.targets or move_pc in self.checkpoints \
-                or move_pc in self.unreachable or pc + 2 not in self.leaders \
+                or move_pc in self.elided or pc + 2 not in self.leaders \
                 or self.wants_group(move_pc) or self.idioms(move_pc).touches(move_pc):
             return False
         if jump.spec.source != "reg":

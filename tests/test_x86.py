@@ -279,21 +279,19 @@ def test_a_checked_load_is_not_folded_into_its_address():
     assert info.value.pc == 3
 
 
-def test_checked_accesses_the_verifier_did_not_reach_are_not_run():
+def test_checked_accesses_the_verifier_did_not_reach_still_find_their_bounds():
     # the run-time bounds of checked accesses were set up only for the sizes of accesses
     # the verifier reached; code it wrongly thought unreachable (as a recursion bug once
     # made it think) then compared against a slot nothing had written, and trapped on a
-    # valid stack access or not, depending on what the native stack held.  No code is
-    # emitted for unreachable pcs now: a run that reaches one stops there, always
+    # valid stack access or not, depending on what the native stack held.  (Three
+    # slots: a region this small is emitted, bpfjit.cfg.elided_code)
     from dataclasses import replace
     prog = bpfjit.assemble("stdw [%r10-8], 7\nldxdw %r0, [%r10-8]\nexit")
     verified = replace(bpfjit.verify(prog), proven=frozenset(), accesses=(),
                        regions={}, unreachable=(0, 1, 2))
     from bpfjit.backends.x86jit import compile_x86
     fn = compile_x86(verified)
-    with pytest.raises(bpfjit.UnreachableReached) as caught:
-        fn()
-    assert caught.value.pc == 0
+    assert fn() == 7
 
 
 # ---- branches, listing ---------------------------------------------------------------------
