@@ -25,7 +25,7 @@ from bpfjit.blinding import blinding_key, needs_blinding
 from bpfjit.speculation import POISON, clamp_region, fences_unknown_region, zeroed_stack
 from bpfjit.codeimage import CodeImage
 from bpfjit.cfg import (block_graph, block_leaders, budget_checkpoints, elided_code,
-                        subprogram_ranges)
+                        jump_targets, subprogram_ranges)
 from bpfjit.context import packet_offsets
 from bpfjit.isa import (LDDW_CODE, LDDW_MAP, LDDW_MAP_VALUE, MEMORY_KINDS, STACK_SIZE, Kind,
                         written_registers)
@@ -41,7 +41,7 @@ from .x86asm import Assembler, Mem, r8, r16, r32
 from .x86budget import budget_charges
 from .x86calls import CallLowering
 from .x86idioms import NOTHING, Plan, Rotate, WideLoad, plan_block
-from .x86selects import SelectLowering, jump_targets
+from .x86selects import SelectLowering
 from .x86speculation import SpeculationLowering
 from .x86versions import VersionLowering
 from .x86layout import (ATOMIC_OPS, BUDGET, CTX, CTX_BYTES, CTX_SLOT, DEFAULT_MAP, FRAME, JCC,
@@ -89,7 +89,7 @@ class _Lowering(AluLowering, CallLowering, VersionLowering, SpeculationLowering,
         self.a = Assembler()
         self.leaders = block_leaders(prog)
         self.elided = elided_code(prog, verified.unreachable)
-        self.targets = jump_targets(prog)
+        self.targets = jump_targets(prog)              # (x86selects)
         self.charges = budget_charges(prog)            # (fewer subtractions than blocks)
         self.checkpoints = budget_checkpoints(prog)
         self.ranges = subprogram_ranges(prog)
@@ -520,6 +520,11 @@ class _Lowering(AluLowering, CallLowering, VersionLowering, SpeculationLowering,
         self.a.jump("jmp", self.label_of(pc, pc + 1 + offset))
 
     def _jcond(self, pc: int, insn) -> None:
+        self._compare(insn)
+        self.a.jump(JCC[insn.spec.op], self.label_of(pc, pc + 1 + insn.off))
+
+    def _compare(self, insn) -> None:
+        """The flags a conditional jump tests: cmp (test for jset) of its operands."""
         a, spec = self.a, insn.spec
         w = spec.width
         d = sized(self.reg[insn.dst], w)
@@ -532,7 +537,6 @@ class _Lowering(AluLowering, CallLowering, VersionLowering, SpeculationLowering,
             a("TEST" if spec.op == "jset" else "CMP", d, sized(S1, w))
         else:
             a("TEST" if spec.op == "jset" else "CMP", d, insn.imm if w == 64 else s32(insn.imm))
-        a.jump(JCC[spec.op], self.label_of(pc, pc + 1 + insn.off))
 
     def _placed(self, d: str, what: tuple) -> None:
         """mov d, imm64 with an address known when the code is placed (a map's arena,

@@ -226,10 +226,7 @@ class AluLowering:
         short = magic_divisor32(divisor)
         a("MOV", sized(S2, w), sized(d, w))                 # r11 = x (zero-extended)
         done = a.new_label()
-        if short is not None and narrow:
-            w_test = 32
-        else:
-            w_test = w
+        w_test = 32 if short is not None and narrow else w        # (the test's width)
         if short is not None:
             long = a.new_label()
             if w_test == 64:
@@ -288,7 +285,7 @@ class AluLowering:
                     or not by_imm and op == "mov" and narrow >> insn.src & 1 \
                     or op == "rsh" and narrow >> insn.dst & 1
                 narrow = narrow | written if keeps else narrow & ~written
-            elif kind in (Kind.LDX,) and spec.size <= 4:
+            elif kind is Kind.LDX and spec.size <= 4:
                 narrow |= written
             else:
                 narrow &= ~written

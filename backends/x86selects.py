@@ -34,24 +34,13 @@ from bpfjit.isa import Kind
 from bpfjit.liveness import use_def
 
 from .x86asm import r8, r32
-from .x86layout import BUDGET, JCC, S1, S2, s32, sized
+from .x86layout import BUDGET, JCC, S1, S2
 
-__all__ = ["SelectLowering", "jump_targets"]
+__all__ = ["SelectLowering"]
 
 # the condition under which the jump is not taken (the move happens)
 _NOT = {"e": "NE", "ne": "E", "a": "BE", "ae": "B", "b": "AE", "be": "A",
         "g": "LE", "ge": "L", "l": "GE", "le": "G"}
-
-
-def jump_targets(prog) -> frozenset[int]:
-    """Every pc a jump of the program goes to."""
-    found = set()
-    for pc, insn in prog:
-        if insn.kind is Kind.JCOND:
-            found.add(pc + 1 + insn.off)
-        elif insn.kind is Kind.JA:          # (gotol: the 32-bit form's offset is its imm)
-            found.add(pc + 1 + (insn.off if insn.spec.width == 64 else insn.imm))
-    return frozenset(found)
 
 
 class SelectLowering:
@@ -65,21 +54,11 @@ class SelectLowering:
         (pc, jump), (move_pc, move) = body[i], body[i + 1]
         if not self._selectable(pc, jump, move_pc, move):
             return 0
-        a, w = self.a, jump.spec.width
+        a = self.a
         charge = self.charges.get(move_pc, 0)
         if charge:
             a("MOV", r32(S2), 0)                                    # mov r11d, 0
-        d = sized(self.reg[jump.dst], w)
-        test = "TEST" if jump.spec.op == "jset" else "CMP"
-        if jump.spec.source == "reg":
-            a(test, d, sized(self.reg[jump.src], w))                # cmp a, b
-        elif jump.imm == 0 and jump.spec.op != "jset":
-            a("TEST", d, d)                                         # test a, a
-        elif self.blinds(jump.imm):
-            self._blinded(S1, jump.imm, w)
-            a(test, d, sized(S1, w))                                # cmp a, r10
-        else:
-            a(test, d, jump.imm if w == 64 else s32(jump.imm))      # cmp a, imm
+        self._compare(jump)                                         # cmp a, b
         cond = _NOT[JCC[jump.spec.op]]
         a.mark(move_pc)
         source = self.reg[move.src] if move.spec.source == "reg" else S1
@@ -98,8 +77,7 @@ class SelectLowering:
     def _selectable(self, pc: int, jump, move_pc: int, move) -> bool:
         if jump.kind is not Kind.JCOND or jump.off != 1:
             return False
-        if move.kind is not Kind.ALU or move.spec.op != "mov" or move.spec.width != 64 \
-                or move.slots != 1:
+        if move.kind is not Kind.ALU or move.spec.op != "mov" or move.spec.width != 64:
             return False
         if move.spec.source == "imm" and self.blinds(move.imm) \
                 or self.charges.get(move_pc, 0) > 1:

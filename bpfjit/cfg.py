@@ -16,7 +16,8 @@ from .isa import LDDW_CODE, Kind, read_registers, written_registers
 from .limits import limits
 from .program import Program
 
-__all__ = ["branch_targets", "check_structure", "block_leaders", "block_costs", "elided_code",
+__all__ = ["branch_targets", "jump_targets", "check_structure", "block_leaders",
+           "block_costs", "elided_code",
            "block_graph", "budget_checkpoints", "subprogram_starts", "subprogram_ranges",
            "check_size", "per_program", "code_addresses"]
 
@@ -42,6 +43,12 @@ def branch_targets(prog: Program, pc: int) -> list[int]:
 def _all_targets(prog: Program) -> dict[int, list[int]]:
     """branch_targets of every jump and call, in one pass."""
     return {pc: targets for pc, insn in prog if (targets := _targets(insn, pc))}
+
+
+@per_program
+def jump_targets(prog: Program) -> frozenset[int]:
+    """Every pc a jump or a local call of the program goes to."""
+    return frozenset(t for targets in _all_targets(prog).values() for t in targets)
 
 
 def _targets(insn, pc: int) -> list[int]:
@@ -171,9 +178,7 @@ def _check_shape(prog: Program) -> bool:
 def block_leaders(prog: Program) -> frozenset[int]:
     """pcs that begin a basic block: entry, branch and call targets, and the
     instruction after any jump, call or exit."""
-    leaders = {0}
-    for targets in _all_targets(prog).values():
-        leaders.update(targets)
+    leaders = {0} | jump_targets(prog)
     for pc, insn in prog:
         if insn.spec.cls.name in ("JMP", "JMP32"):
             leaders.add(pc + 1)
@@ -249,14 +254,13 @@ def elided_code(prog: Program, unreachable) -> frozenset[int]:
     trap in its place added an exit to the loop (corpus `bitonic`: 1.12x -> 1.42x
     native on llvm)."""
     dead = set(unreachable)
-    elided, run = set(), []
-    for pc, insn in prog:
+    elided, run, slots = set(), [], 0
+    for pc, insn in [*prog, (None, None)]:          # (a sentinel ends the last run)
         if pc in dead:
-            run.append((pc, insn.slots))
+            run.append(pc)
+            slots += insn.slots
             continue
-        if sum(slots for _, slots in run) >= ELIDE_FROM:
-            elided.update(p for p, _ in run)
-        run = []
-    if sum(slots for _, slots in run) >= ELIDE_FROM:
-        elided.update(p for p, _ in run)
+        if slots >= ELIDE_FROM:
+            elided.update(run)
+        run, slots = [], 0
     return frozenset(elided)

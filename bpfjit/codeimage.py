@@ -83,10 +83,11 @@ class CodeImage:
                     raise BpfError(f"code image calls helper {what[1:]}, which this run "
                                    f"does not have")
                 table = helpers.table
-                address = int(ffi.cast("uintptr_t", table if what[0] == "helpers"
-                                       else table[what[1]]))
-                if what[0] == "helper_slot":
-                    address = int(ffi.cast("uintptr_t", table)) + 8 * what[1]
+                if what[0] == "helper":
+                    address = int(ffi.cast("uintptr_t", table[what[1]]))
+                else:           # the table, or where it holds helper what[1]
+                    address = int(ffi.cast("uintptr_t", table)) + \
+                        (8 * what[1] if what[0] == "helper_slot" else 0)
             else:
                 raise BpfError(f"unknown fixup {what!r} in a code image")
             values.append((where, address, 0))

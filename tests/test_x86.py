@@ -2,6 +2,7 @@
 common instruction runs, branch sizing and its code listing.  Its semantics are held
 to the shared engine tests (and `--register-rotations N` runs those under other maps)."""
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -242,6 +243,23 @@ def listing(prog_text: str) -> str:
     from bpfjit.nativedis import native_listing
     return native_listing(fn.program, fn.memory.code, fn.memory.address,
                           fn.extra["symbols"], fn.extra["lines"])
+
+
+def lines_by_pc(prog_text: str) -> dict[int, list[str]]:
+    """The listing's lines of machine code under each pc's mark (a pc lowered twice, in
+    a loop's checked and fast copies, has both copies' lines; the entry, exit and trap
+    code is under none)."""
+    found: dict[int, list[str]] = {}
+    lines = None
+    for line in listing(prog_text).splitlines():
+        mark = re.match(r"\s*; (\d+):", line)
+        if mark:
+            lines = found.setdefault(int(mark.group(1)), [])
+        elif line.lstrip().startswith("; ("):
+            lines = None
+        elif lines is not None:
+            lines.append(line)
+    return found
 
 
 @pytest.mark.parametrize("text,expected", [

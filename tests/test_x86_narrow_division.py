@@ -7,13 +7,13 @@ as a zero-extension and a 64-bit mod, and a ring indexed so (corpus `ringmod`) r
 
 from __future__ import annotations
 
-import re
 import struct
 
 import pytest
 
 import bpfjit
-from bpfjit.nativedis import native_listing
+
+from test_x86 import lines_by_pc
 
 # x = the buffer's first 8 bytes; (x mod 2**32) / 1000 << 8 | (x mod 2**32) % 24
 ZERO_EXTENDED = """
@@ -37,20 +37,6 @@ VALUES = [0, 1, 23, 24, 999, 1000, 0x7FFFFFFF, 0x80000000, 0xFFFFFFFF, 0x1000000
           0x123456789ABCDEF0, 0xFFFFFFFFFFFFFFFF]
 
 
-def lines_under(text: str, pc: int) -> list[str]:
-    fn = bpfjit.compile(bpfjit.assemble(text), "peachpy", cache=False)
-    listing = native_listing(fn.program, fn.memory.code, fn.memory.address,
-                             fn.extra["symbols"], fn.extra["lines"])
-    found, current = [], None
-    for line in listing.splitlines():
-        mark = re.match(r"\s*; (\d+):", line)
-        if mark:
-            current = int(mark.group(1))
-        elif current == pc:
-            found.append(line)
-    return found
-
-
 @pytest.mark.parametrize("value", VALUES)
 def test_a_zero_extended_dividend_on_every_engine(engine, value):
     low = value & 0xFFFFFFFF
@@ -67,5 +53,5 @@ def test_a_wide_dividend_on_every_engine(engine, value):
 @pytest.mark.skipif("peachpy" not in bpfjit.engines(), reason="the peachpy engine is not here")
 def test_only_a_dividend_that_may_be_wide_takes_the_64_bit_way():
     # the mod is pc 5 in ZERO_EXTENDED and pc 3 in WIDE
-    assert not any("mulx" in line for line in lines_under(ZERO_EXTENDED, 5))
-    assert any("mulx" in line for line in lines_under(WIDE, 3))
+    assert not any("mulx" in line for line in lines_by_pc(ZERO_EXTENDED)[5])
+    assert any("mulx" in line for line in lines_by_pc(WIDE)[3])

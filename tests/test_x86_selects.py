@@ -6,12 +6,12 @@ Results and budget exhaustion must not change, on any engine."""
 from __future__ import annotations
 
 import random
-import re
 
 import pytest
 
 import bpfjit
-from bpfjit.nativedis import native_listing
+
+from test_x86 import lines_by_pc
 
 # for each 4-byte record: the smaller of bytes 0 and 1 summed into r0 (a running
 # minimum of loaded data), and whether bytes 2 and 3 differ counted in r6 (a boolean
@@ -85,17 +85,9 @@ out:
 def cmovs_by_pc(text: str) -> dict[int, int]:
     """pc -> how many cmov instructions peachpy emitted under that pc's mark (bounds
     checks have cmovs of their own, under the access's pc)."""
-    fn = bpfjit.compile(bpfjit.assemble(text), "peachpy", cache=False)
-    listing = native_listing(fn.program, fn.memory.code, fn.memory.address,
-                             fn.extra["symbols"], fn.extra["lines"])
-    counts, pc = {}, None
-    for line in listing.splitlines():
-        mark = re.match(r"\s*; (\d+):", line)
-        if mark:
-            pc = int(mark.group(1))
-        elif pc is not None and ": cmov" in line:
-            counts[pc] = counts.get(pc, 0) + 1
-    return counts
+    counts = {pc: sum(": cmov" in line for line in lines)
+              for pc, lines in lines_by_pc(text).items()}
+    return {pc: n for pc, n in counts.items() if n}
 
 
 def expected_min_and_differ(data: bytes) -> int:
