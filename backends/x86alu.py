@@ -264,7 +264,8 @@ class AluLowering:
     def _below_2_32(self, pc: int, reg: int) -> bool:
         """Whether BPF register `reg` holds a value below 2**32 at `pc`, as the block's
         instructions before it show: a 32-bit result, a load of at most 4 bytes, a
-        shift right by 32 or more, an and with a non-negative immediate, a copy of one
+        shift right by 32 or more (the count masked to 6 bits, as it runs: `rsh 64`
+        shifts by 0), an and with a non-negative immediate, a copy of one
         of these, or a quotient or remainder of one (clang's `(u32)(x + k) % 24`
         zero-extends x before the 64-bit mod).  A block's start knows nothing."""
         start = pc
@@ -279,7 +280,7 @@ class AluLowering:
                 op, imm = spec.op, insn.imm
                 by_imm = spec.source == "imm"
                 keeps = spec.width == 32 \
-                    or by_imm and (op == "rsh" and imm >= 32 or op == "and" and imm >= 0
+                    or by_imm and (op == "rsh" and imm & 63 >= 32 or op == "and" and imm >= 0
                                    or op == "mov" and imm >= 0
                                    or op in ("div", "mod") and narrow >> insn.dst & 1) \
                     or not by_imm and op == "mov" and narrow >> insn.src & 1 \

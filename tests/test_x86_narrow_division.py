@@ -37,6 +37,24 @@ VALUES = [0, 1, 23, 24, 999, 1000, 0x7FFFFFFF, 0x80000000, 0xFFFFFFFF, 0x1000000
           0x123456789ABCDEF0, 0xFFFFFFFFFFFFFFFF]
 
 
+# regression: a 64-bit shift's count is masked to 6 bits, so `rsh 64` shifts by 0 and
+# leaves the dividend wide; the block analysis took any count of 32 or more as
+# narrowing it, and peachpy divided 0x500000007 by 24 as if it were 7
+SHIFTED_BY_64 = """
+    ldxdw %r3, [%r1]
+    rsh %r3, 64
+    mod %r3, 24
+    mov %r0, %r3
+    exit
+"""
+
+
+@pytest.mark.parametrize("value", VALUES)
+def test_a_dividend_shifted_by_a_masked_count_stays_wide_on_every_engine(engine, value):
+    fn = bpfjit.compile(bpfjit.assemble(SHIFTED_BY_64), engine, cache=False)
+    assert fn(struct.pack("<Q", value)) == value % 24
+
+
 @pytest.mark.parametrize("value", VALUES)
 def test_a_zero_extended_dividend_on_every_engine(engine, value):
     low = value & 0xFFFFFFFF
