@@ -346,10 +346,18 @@ class AluRules:
             summed = sign > 0 and src_reg is not None and src.kind in NUMERIC and width == 64
             offsets = zone.offsets(dst) if summed else []
             partner = next(((y, d) for y, d in offsets if y != src_reg), None)
+            # x -= y with a copy c == x + d of the old x kept: c == x + y - d, for the
+            # test of c against y that follows (`while (j >= gap) ... j -= gap`)
+            minuends = [(c, d) for c, d in zone.offsets(dst) if c != src_reg
+                        and c not in zone.plus] \
+                if sign < 0 and src_reg is not None and src.kind in NUMERIC \
+                and width == 64 and plain else []
             floor = sum_floor(zone, dst, src_reg, offsets) if summed else None
             ceiling = sum_ceiling(zone, dst, src_reg) if summed else None
             st.regs[dst] = result
             zone.shift(dst, lo, hi)
+            for c, d in minuends:
+                zone.plus[c] = (dst, src_reg, -d)
             if summed:
                 zone.add(dst, src_reg, old.smax)              # dst - src == the old dst
                 zone.add(src_reg, dst, -old.smin)

@@ -16,13 +16,14 @@ from math import lcm
 
 from .. import semantics as sem
 from ..context import CONTEXTS
-from .domain import (BIG, M32, MEM, MEM_OR_NULL, MIXED, NULLABLE, S64_MAX, SCALAR, SOCK_COMMON,
-                     SOCKET, STACK,
+from .domain import (BIG, M32, MEM, MEM_OR_NULL, MIXED, NULLABLE, NUMERIC, S64_MAX, SCALAR,
+                     SOCK_COMMON, SOCKET, STACK,
                      TCP_SOCK,
                      U64, Value, const, multiple,
                      pointer, same_region, scalar)
 from .guards import len_floor, sides
 from .state import LEN, State, slot_var
+from .variables import GHOST
 from .zone import MAX_RELATION, MIRROR
 
 __all__ = ["BranchRules", "NEGATE"]
@@ -284,6 +285,24 @@ class BranchRules:
                 edge = (b_reg, a_reg, -1)
         return self._settle(st, a_reg, new_a, b_reg, new_b, edge)
 
+    @staticmethod
+    def _split_plus(st: State, reg: int, fact: tuple[int, int, int]) -> bool:
+        """reg == a + b + k and the zone bounds reg - b: a is bounded alike (and b by
+        reg - a): `c >= y` with c == x + y, the copy of x before `x -= y`, makes x >= 0."""
+        a, b, k = fact
+        zone = st.zone
+        for x, y in ((a, b), (b, a)):
+            v = st.value_of(x) if x < GHOST else None
+            if v is None or v.kind not in NUMERIC or v.fixed or y == LEN:
+                continue
+            up, down = zone.bound(reg, y), zone.bound(y, reg)
+            lo = -down - k if down is not None and down < MAX_RELATION else None
+            hi = up - k if up is not None and up < MAX_RELATION else None
+            if (lo is not None or hi is not None) and not (
+                    st.clamp(x, lo, hi) and st.tighten(x)):
+                return False
+        return True
+
     def _settle(self, st: State, a_reg, new_a: Value, b_reg, new_b: Value, edge,
                 equal: bool = False) -> bool:
         """Store refined operands, add the zone edge (x - y <= c) and spread the news
@@ -340,6 +359,10 @@ class BranchRules:
                             return False
                 if not st.apply_sum_bounds():
                     return False
+        for reg in (a_reg, b_reg):
+            fact = zone.plus.get(reg) if reg is not None and zone.plus else None
+            if fact is not None and not self._split_plus(st, reg, fact):
+                return False
         if zone.wraps:
             for x, (y, k) in list(zone.wraps.items()):
                 if y not in (a_reg, b_reg) and x not in (a_reg, b_reg):

@@ -11,6 +11,7 @@ from .domain import (BIG, MAX_LEN, MEM, MEM_OR_NULL, MIXED, NULLABLE, NUMERIC, S
                      Value, join, low_bytes, replace, widen)
 from .bands import follow_bands, followed, join_bands
 from .guards import GUARDED, joined_guards, joined_len_floors
+from .pluses import plus_from_points
 from .references import unify_refs
 from .variables import GHOST, LEN, META, slot_var
 from .zone import MAX_RELATION, MIRROR, Zone
@@ -121,6 +122,10 @@ class JoinRules:
             _keep_satisfied_affine(zone, states[1], states, mixed)
         if discover:
             self._relate_changed(states, widening, mixed)
+        if discover or any(st.zone.plus for st in states):
+            # (also once relations are no longer discovered: a sum kept round a loop
+            # is a constant and a copy again on every entry)
+            plus_from_points(self, states)
         if discover or any(st.zone.bands or st.zone.affine for st in states):
             join_bands(self, states, widening, discover, around)
         self.reduce()
