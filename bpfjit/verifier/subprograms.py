@@ -142,6 +142,30 @@ def moves_to_a_bound(st: State, var: int) -> bool:
     return False
 
 
+def closing_pairs(back: list[State], regs: list[int]) -> list[tuple[int | None, int | None]]:
+    """Each (x, y), registers whose difference x - y fell by at least 1 from their
+    ghosts on every way round the loop (`back`: the states at its back edges) and
+    cannot pass a bound there; None in either place stands for 0 (one register moving
+    by a varying amount).  A binary search's `lo = mid + 1` or `hi = mid`, with
+    `lo <= mid < hi`: hi - lo falls on both ways, though neither moves on both."""
+    return [(x, y) for x in [*regs, None] for y in [*regs, None]
+            if x != y and all(_closes(st, x, y) for st in back)]
+
+
+def _closes(st: State, x: int | None, y: int | None) -> bool:
+    zone = st.zone
+    down = 0 if x is None else zone.bound(x, GHOST + x)     # x - x@head <= down
+    up = 0 if y is None else zone.bound(GHOST + y, y)       # y@head - y <= up
+    if down is None or up is None or down + up > -1:
+        return False
+    if x is None:
+        return st.upper(y) is not None
+    if y is None:
+        return st.lower(x) is not None
+    return zone.bound(y, x) is not None or (st.lower(x) is not None
+                                            and st.upper(y) is not None)
+
+
 def block_pcs(prog: Program, start: int, leaders: frozenset[int], extensions: dict,
                end: int) -> tuple[list[int], int]:
     """The pcs a complete run of the block at `start` visits, and the visits it counts
