@@ -35,6 +35,9 @@ _PERF_EVENT_ARRAY = 4
 _SIZELESS = (27, 31, 33)
 _KEYLESS = (22, 23, 30)
 _MAPS_OF_MAPS = (12, 13)
+_FD_VALUES = (3, 12, 13)        # program arrays and maps of maps: values are fds
+_INDEXED = (2, 3, 6, 12)        # arrays (per-CPU, of programs, of maps): 4-byte keys
+_INNER_POINTER = 24             # goebpf's `void *inner_map_def` in its map records
 
 
 def _implemented(spec: MapSpec) -> bool:
@@ -65,7 +68,7 @@ class ObjectMaps:
                 specs = ([self._legacy_map(section, sym) for sym in symbols] if name == "maps"
                          else [self._btf_map(btf_maps, sym, index) for sym in symbols])
                 if name == "maps":
-                    specs = self._legacy_inner(section, symbols, specs)
+                    specs = self._legacy_inner(section, index, symbols, specs)
                 found.extend((spec, index, sym["st_value"]) for spec, sym in zip(specs, symbols))
             elif is_data_section(name) and section["sh_flags"] & SHF_ALLOC \
                     and not section["sh_flags"] & SHF_EXECINSTR and section["sh_size"] > 0:
@@ -165,17 +168,34 @@ class ObjectMaps:
             raise ElfError(f"{self.name}: map {sym.name!r} in section maps is shorter than "
                            f"struct bpf_map_def (20 bytes)")
         kind, key, value, entries, flags = _LEGACY_MAP.unpack_from(data, at)
+        # sizes loaders fill in (goebpf's; libbpf's for a perf event array): an int
+        # per CPU, a map's or a program's fd, an array's index
+        if kind == _PERF_EVENT_ARRAY:
+            key, value = key or 4, value or 4
+        elif kind in _FD_VALUES:
+            value = value or 4
+        if kind in _INDEXED:
+            key = key or 4
         return MapSpec(sym.name, kind, key, value, self._entries(sym.name, kind, entries or None),
                        flags)
 
-    def _legacy_inner(self, section, symbols: list, specs: list[MapSpec]) -> list[MapSpec]:
+    def _legacy_inner(self, section, index: int, symbols: list, specs: list[MapSpec]
+                      ) -> list[MapSpec]:
         """Maps of maps in section maps take their inner definition from another map of
         the section, as the loaders of such objects do: iproute2's 36-byte `struct
         bpf_elf_map` names the map whose `id` (its sixth field) equals the outer map's
         `inner_id` (eighth); samples/bpf's 28-byte `struct bpf_map_def` gives the inner
-        map's position among the section's maps (`inner_map_idx`, sixth)."""
+        map's position among the section's maps (`inner_map_idx`, sixth); goebpf's
+        40-byte one points at the inner map's record (`inner_map_def`, a relocated
+        pointer at byte 24)."""
         outer = [i for i, spec in enumerate(specs) if spec.type in _MAPS_OF_MAPS]
         if not outer:
+            return specs
+        pointed = self._inner_pointers(index, symbols, specs, outer)
+        if pointed:
+            specs = list(specs)
+            for i, j in pointed.items():
+                specs[i] = replace(specs[i], inner=replace(specs[j], name=""))
             return specs
         data = section.data()
         size = (symbols[0]["st_size"] if symbols[0]["st_size"]
@@ -206,6 +226,27 @@ class ObjectMaps:
                                f"maps has")
             specs[i] = replace(specs[i], inner=replace(specs[template[0]], name=""))
         return specs
+
+    def _inner_pointers(self, index: int, symbols: list, specs: list[MapSpec],
+                        outer: list[int]) -> dict[int, int]:
+        """outer map -> inner map (positions in `symbols`) for the maps of maps whose
+        record has a relocated pointer at byte 24 (goebpf's `inner_map_def`)."""
+        at = {rel["r_offset"]: rel for rel in self.relocations.get(index, [])}
+        found = {}
+        for i in outer:
+            rel = at.get(symbols[i]["st_value"] + _INNER_POINTER)
+            if rel is None:
+                continue
+            target = self.symbols[rel["r_info_sym"]] \
+                if 0 <= rel["r_info_sym"] < len(self.symbols) else None
+            j = next((k for k, sym in enumerate(symbols) if target is not None and k != i
+                      and sym.name == target.name), None)
+            if j is None:
+                raise ElfError(f"{self.name}: {specs[i].type_name} "
+                               f"{symbols[i].name!r} points its inner map definition at no "
+                               f"map of section maps")
+            found[i] = j
+        return found
 
     def _btf_maps(self) -> dict:
         section = self.elf.get_section_by_name(".BTF")

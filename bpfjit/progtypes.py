@@ -115,9 +115,11 @@ _SECTIONS: tuple[tuple[str, str, str], ...] = (
     ("struct_ops", "struct_ops", "sub"), ("struct_ops.s", "struct_ops", "sub"),
     ("sk_lookup", "sk_lookup", "sub"), ("netfilter", "netfilter", "exact"),
 )
-# older loaders (the kernel's samples/bpf, iproute2, early libbpf) took any section
-# that starts with these: SEC("xdp1"), SEC("xdp_redirect_map"), SEC("socket2")
+# older loaders (the kernel's samples/bpf, iproute2, early libbpf, goebpf's Go loader)
+# took any section that starts with these: SEC("xdp1"), SEC("xdp_redirect_map"),
+# SEC("socket2"), SEC("tc_cls")
 _LEGACY_PREFIXES = (("xdp", "xdp"), ("socket", "socket_filter"), ("classifier", "sched_cls"),
+                    ("tc_cls", "sched_cls"), ("tc_act", "sched_act"),
                     ("kprobe/", "kprobe"), ("kretprobe/", "kprobe"),
                     ("tracepoint/", "tracepoint"), ("raw_tracepoint/", "raw_tracepoint"))
 

@@ -11,6 +11,7 @@ import pytest
 from elftools.elf.elffile import ELFFile
 
 import bpfjit
+from bpfjit.progtypes import section_type
 
 ELF = Path(__file__).parent / "elf"
 ETH = b"\x02" * 12
@@ -49,7 +50,8 @@ def test_untyped_symbols_are_named_like_functions():
         len(bpfjit.load_elf(ELF / "legacy_xdp.o", function="keep_headers"))
 
 
-@pytest.mark.parametrize("name", ["legacy_inner_elf_map.o", "legacy_inner_map_def.o"])
+@pytest.mark.parametrize("name", ["legacy_inner_elf_map.o", "legacy_inner_map_def.o",
+                                  "legacy_inner_map_pointer.o"])
 def test_legacy_maps_of_maps_take_their_inner_definition(engine, name):
     prog = bpfjit.load_elf(ELF / name)
     outer, backends = prog.maps["by_service"], prog.maps["backends"]
@@ -60,6 +62,43 @@ def test_legacy_maps_of_maps_take_their_inner_definition(engine, name):
     backends[0] = (42).to_bytes(8, "little")
     outer[1] = "backends"
     assert fn(bytes(64)) == 142                              # element 0 + 100
+
+
+def test_sizes_a_go_loader_fills_in_are_filled_in():
+    # goebpf-style records leave the perf event array's and the program array's sizes
+    # and the outer map's value size 0: an int per CPU, an index and a program's fd, a
+    # map's fd
+    prog = bpfjit.load_elf(ELF / "legacy_inner_map_pointer.o")
+    sizes = {name: (prog.maps[name].spec.key_size, prog.maps[name].spec.value_size,
+                    prog.maps[name].spec.max_entries)
+             for name in ("events", "jumps", "by_service")}
+    assert sizes == {"events": (4, 4, 8), "jumps": (4, 4, 2), "by_service": (4, 4, 8)}
+
+
+@pytest.mark.parametrize("section, expected", [("tc_cls", "sched_cls"),
+                                               ("tc_act", "sched_act")])
+def test_goebpf_section_names_name_tc_programs(section, expected):
+    assert section_type(section).name == expected
+
+
+def test_an_inner_map_pointer_to_no_map_is_refused():
+    data = bytearray((ELF / "legacy_inner_map_pointer.o").read_bytes())
+    elf = ELFFile(open(ELF / "legacy_inner_map_pointer.o", "rb"))
+    rels = elf.get_section_by_name(".relmaps")
+    symbols = elf.get_section_by_name(".symtab")
+    # point by_service's inner_map_def at the pin path's string instead of backends
+    first = next(rels.iter_relocations())
+    assert symbols.get_symbol(first["r_info_sym"]).name == "backends"
+    strings = next(i for i, s in enumerate(symbols.iter_symbols())
+                   if s.name == ".rodata.str1.1" or (s["st_info"]["type"] == "STT_SECTION"
+                                                    and s["st_shndx"] != "SHN_UNDEF"
+                                                    and elf.get_section(s["st_shndx"]).name
+                                                    == ".rodata.str1.1"))
+    at = rels["sh_offset"] + 8                  # r_info of the first Elf64_Rel
+    struct.pack_into("<Q", data, at, (strings << 32) | 2)
+    with pytest.raises(bpfjit.ElfError, match="'by_service' points its inner map "
+                                              "definition at no map of section maps"):
+        bpfjit.load_elf(bytes(data))
 
 
 def test_an_inner_id_no_map_has_is_refused(tmp_path):
