@@ -6,8 +6,10 @@ one, so the fuzzer compares against it (`bpfjit fuzz --engines interp,kernel`). 
 runs: plain programs as the kernel's `BPF_PROG_TYPE_SYSCALL` (r1 points at a copy of
 the memory, written back after the run), XDP programs as XDP (the packet; at least
 14 bytes, as the kernel requires; calling also the helpers that read, write, move or
-resize the frame) and tc programs as tc (backends/kernelskb.py: the
-fields of the socket buffer it can reproduce, and the packet's own helpers), calling
+resize the frame), tc programs as tc (backends/kernelskb.py: the
+fields of the socket buffer it can reproduce, and the packet's own helpers), cgroup_skb
+programs and socket filters (an Ethernet header in front of their packet, which the
+test run strips; a socket filter's legacy loads by a negative offset refused), calling
 no other helper but the map helpers (lookup, update, delete), bpf_loop, the spin locks
 and the timers (which the kernel fires itself), on array
 and hash maps: each has a twin in the kernel
@@ -73,14 +75,16 @@ _MAP_FD, _MAP_VALUE, _FUNCTION = 1, 2, 4
 
 
 _TC = ("sched_cls", "sched_act")
+# skb programs whose test run shows the packet from the network header on
+_FROM_L3 = ("cgroup_skb", "socket_filter")
 
 
 def _refuse(reason: str) -> BpfError:
-    return BpfError(f"the kernel engine runs plain, XDP, tc and cgroup_skb programs that "
-                    f"call no helper but the map helpers, bpf_loop, for_each_map_elem, "
-                    f"get_smp_processor_id, strncmp, snprintf, get_current_cgroup_id, the "
-                    f"spin locks, the timers and (XDP, tc, cgroup_skb) the packet's own; this "
-                    f"one {reason}")
+    return BpfError(f"the kernel engine runs plain, XDP, tc, cgroup_skb and socket filter "
+                    f"programs that call no helper but the map helpers, bpf_loop, "
+                    f"for_each_map_elem, get_smp_processor_id, strncmp, snprintf, "
+                    f"get_current_cgroup_id, the spin locks, the timers and (XDP, tc, "
+                    f"cgroup_skb, socket filters) the packet's own; this one {reason}")
 
 
 def _with_map_fds(code: bytes, fds: list[int]) -> bytes:
@@ -132,10 +136,13 @@ class KernelProgram(TestRunnable):
     def __init__(self, program: Program, reads: frozenset[str] = frozenset()):
         self.program = program
         self.kind = "xdp" if program.context == "xdp" else \
-            "cgroup_skb" if program.prog_type == "cgroup_skb" else \
+            program.prog_type if program.prog_type in _FROM_L3 else \
             "sched_cls" if program.context == "skb" else "syscall"
-        # a cgroup_skb program's packet starts at the network header (skb_input's l3)
-        self._l3 = self.kind == "cgroup_skb"
+        # the kernel shows a cgroup_skb program's packet, and a socket filter's, from
+        # skb->data on, after the Ethernet header its test run strips: one is put in
+        # front (skb_input's l3); a socket filter's packet is the whole frame, which it
+        # then sees from its first byte, as on a packet socket
+        self._l3 = self.kind in _FROM_L3
         self._reads = reads             # (tc) the socket buffer's fields the program reads
         # whether it asks which CPU it runs on (bpfjit's engines say 0)
         self._asks_cpu = any(insn.kind is Kind.CALL and insn.imm == CPU_ID
@@ -181,7 +188,7 @@ class KernelProgram(TestRunnable):
             start, end = _XDP_MD.unpack(low.ctx)[:2]
             ctx.set_frame(low.data[:start], low.data[start:end])
             copy_back(mem, ctx)
-        elif self.kind in ("sched_cls", "cgroup_skb"):
+        elif self.kind in ("sched_cls",) + _FROM_L3:
             ctx = CONTEXTS["skb"].wrap(mem)
             data, block = skb_input(ctx, self._reads, self._l3)
             low = self._run(self._fds[0], data=data, ctx=block)
@@ -251,13 +258,19 @@ def compile_kernel(verified, helpers=None) -> KernelProgram:
     prog = verified.source or verified.program      # context accesses as written
     if helpers:
         raise _refuse("was given helpers")
-    tc = prog.context == "skb" and prog.prog_type in _TC + ("cgroup_skb",)
+    tc = prog.context == "skb" and prog.prog_type in _TC + _FROM_L3
     if prog.context not in (None, "xdp") and not tc:
         raise _refuse(f"is a {prog.prog_type or prog.context} program")
     allowed = SKB_HELPERS if tc else _XDP_HELPERS if prog.context == "xdp" else _HELPERS_RUN
     for pc, insn in zip(prog.pcs, prog.insns):
         if insn.kind in _UNSUPPORTED and not (tc and insn.kind is Kind.LD_PACKET):
             raise _refuse(f"{_UNSUPPORTED[insn.kind]} at pc {pc}")
+        if prog.prog_type == "socket_filter" and pc in verified.header_loads:
+            # SKF_NET_OFF and SKF_LL_OFF name the headers bpfjit puts at 14 and 0 of a
+            # socket filter's frame, the kernel's test run at skb->data and before it
+            # (the verifier lists the loads whose offset may be negative)
+            raise _refuse(f"may read a header by a negative offset at pc {pc} (a socket "
+                          f"filter's test run in the kernel starts at the network header)")
         if insn.kind is Kind.CALL and insn.imm not in allowed:
             raise _refuse(f"calls helper {insn.imm} at pc {pc}")
         if insn.kind is Kind.LDDW and insn.src not in (0, _MAP_FD, _MAP_VALUE, _FUNCTION):

@@ -43,8 +43,8 @@ _SET_BY_KERNEL = ("protocol", "pkt_type", "hash", "vlan_present", "vlan_tci", "v
 
 def _kernel_values(ctx: SkbContext, l3: bool = False) -> dict[str, int]:
     """The fields the kernel's test run sets itself, for this packet (`l3`: a cgroup_skb
-    program's, which starts at the network header: the engine puts an Ethernet header
-    of ctx.protocol in front of it, to this host)."""
+    program's or a socket filter's, which the run shows from skb->data on: the engine
+    puts an Ethernet header of ctx.protocol in front of it, to this host)."""
     packet = ctx.packet if not l3 else ethernet_header(ctx) + ctx.packet
     dest = packet[:6]
     if dest == bytes(6):
@@ -86,16 +86,17 @@ def check_fields(verified) -> tuple[set[str], set[str]]:
 
 
 def ethernet_header(ctx: SkbContext) -> bytes:
-    """The Ethernet header a cgroup_skb program's packet comes behind in a test run: to
-    this host (a zero address), of the context's protocol (kept in network order)."""
+    """The Ethernet header a cgroup_skb program's packet, or a socket filter's, comes
+    behind in a test run: to this host (a zero address), of the context's protocol (kept
+    in network order)."""
     return bytes(12) + (ctx.protocol & 0xFFFF).to_bytes(2, "little")
 
 
 def skb_input(ctx: SkbContext, reads: set[str], l3: bool = False) -> tuple[bytes, bytes]:
     """The data and the `struct __sk_buff` of a test run on `ctx` (`l3`: a cgroup_skb
-    program's packet, which the kernel shows from the network header on: an Ethernet
-    header put in front); BpfError when the kernel would give a field the program reads
-    another value than the context's."""
+    program's packet or a socket filter's, which the kernel shows from skb->data on,
+    after the Ethernet header its run strips: one put in front); BpfError when the
+    kernel would give a field the program reads another value than the context's."""
     packet = ctx.packet if not l3 else ethernet_header(ctx) + ctx.packet
     if len(packet) < 14:
         raise BpfError(f"the kernel runs tc programs on packets of at least 14 bytes (an "
@@ -119,7 +120,8 @@ def skb_input(ctx: SkbContext, reads: set[str], l3: bool = False) -> tuple[bytes
 def skb_output(ctx: SkbContext, data: bytes, block: bytes, l3: bool = False) -> None:
     """The packet and the reported fields as the run left them, into `ctx` (not the
     tunnel metadata skb_set_tunnel_key sets: the test run does not report it; `l3`: a
-    cgroup_skb program's, after the Ethernet header the kernel gives back zeroed)."""
+    cgroup_skb program's or a socket filter's, after the Ethernet header the kernel
+    gives back zeroed)."""
     if l3:
         data = data[14:]
     length = len(ctx)

@@ -427,14 +427,61 @@ def test_tc_program_reading_a_field_the_kernel_sets_otherwise_is_refused():
         bpfjit.compile(tc("stw [%r1+72], 1\nmov %r0, 0\nexit"), "kernel")
 
 
-@needs_kernel
-def test_socket_filters_are_refused_clearly():
-    # the kernel's test run shows a socket filter the packet from its network header,
-    # where bpfjit's shows the frame (as on a packet socket): not comparable
-    prog = bpfjit.Program(bpfjit.assemble("mov %r0, 0\nexit").insns, context="skb",
+# a socket filter: r0 = (frame byte 0 << 16 | its EtherType, bytes 12-13), as a packet
+# socket shows the frame; cb[0] = len, cb[1] = protocol (since 2026-12-04 the kernel engine
+# runs them: the kernel's test run shows the packet from skb->data on, after an Ethernet
+# header it strips, so the engine puts one in front of the frame)
+SOCKET_FILTER = """
+    mov %r6, %r1
+    ldabsb 0
+    mov %r7, %r0
+    lsh %r7, 16
+    ldabsh 12
+    or %r7, %r0
+    ldxw %r2, [%r6+0]
+    stxw [%r6+48], %r2
+    ldxw %r3, [%r6+16]
+    stxw [%r6+52], %r3
+    mov %r0, %r7
+    exit
+"""
+
+
+def socket_filter(text: str) -> bpfjit.Program:
+    return bpfjit.Program(bpfjit.assemble(text).insns, context="skb",
                           prog_type="socket_filter")
-    with pytest.raises(bpfjit.BpfError, match="is a socket_filter program"):
+
+
+@needs_kernel
+@pytest.mark.parametrize("which", ["interp", "kernel"])
+def test_a_socket_filter_sees_the_frame_from_its_first_byte(which):
+    frame = b"\x00" * 6 + b"\x02" * 6 + b"\x08\x00" + bytes(range(1, 21))
+    ctx = bpfjit.SkbContext(frame)
+    # ldabs reads big-endian: 0x00 (byte 0), 0x0800 (bytes 12-13)
+    assert bpfjit.compile(socket_filter(SOCKET_FILTER), which)(ctx) == 0x0800
+    # len: the whole frame (34 bytes); protocol: ETH_P_IP as the kernel stores it,
+    # in network order in a little-endian word (0x0008)
+    assert (ctx.cb[0], ctx.cb[1]) == (34, 0x0008)
+
+
+@needs_kernel
+def test_a_socket_filter_reading_a_header_by_a_negative_offset_is_refused():
+    # SKF_NET_OFF (-0x100000): bpfjit's network header is at 14 of the frame, the
+    # kernel's test run puts it at skb->data, so the two would read different bytes
+    prog = socket_filter("mov %r6, %r1\nldabsb -1048567\nexit")
+    with pytest.raises(bpfjit.BpfError, match="may read a header by a negative offset at pc 1"):
         bpfjit.compile(prog, "kernel")
+    # an ldind whose register the verifier cannot show non-negative, likewise; one it
+    # can runs (r7 = 9 + the frame's byte 0: the protocol field of an IPv4 header at 14
+    # read 9 bytes in, when byte 0 is 14)
+    maybe = socket_filter("mov %r6, %r1\nldabsb 0\nmov %r7, %r0\nsub %r7, 20\n"
+                          "ldindb %r7, 0\nexit")
+    with pytest.raises(bpfjit.BpfError, match="may read a header by a negative offset at pc 4"):
+        bpfjit.compile(maybe, "kernel")
+    sure = socket_filter("mov %r6, %r1\nldabsb 0\nmov %r7, %r0\nadd %r7, 9\n"
+                         "ldindb %r7, 0\nexit")
+    frame = bytes([14]) + bytes(11) + b"\x08\x00" + bytes(9) + b"\x11" + bytes(10)
+    assert bpfjit.compile(sure, "kernel")(bpfjit.SkbContext(frame)) == 0x11
 
 
 # a cgroup_skb program (since 2026-12-03 the kernel engine runs them: their packet starts

@@ -82,6 +82,10 @@ class VerifiedProgram:
     callbacks: dict[int, int] = field(default_factory=dict)
     # the bpf_for_each_map_elem calls among them -> the maps (indices) r1 may name there
     iterated: dict[int, tuple[int, ...]] = field(default_factory=dict)
+    # legacy packet loads (ldabs/ldind) whose offset may be negative: a header named by
+    # SKF_NET_OFF or SKF_LL_OFF, which the kernel engine's socket filter runs place
+    # otherwise than bpfjit does
+    header_loads: frozenset[int] = frozenset()
 
     @property
     def stack_used(self) -> int:
@@ -301,7 +305,8 @@ def verify(prog: Program, mode: str = "checked", helpers=None, log: bool = False
                                          in analysis.variable.items() if pc in proven},
                                stack_depth=_rounded_depth(analysis.stack_reach),
                                source=original, callbacks=dict(analysis.callbacks),
-                               iterated=dict(analysis.iterated))
+                               iterated=dict(analysis.iterated),
+                               header_loads=frozenset(analysis.header_loads))
     if not log:
         original.__dict__["_verified"][key] = verified
     verified.cache_name = name
@@ -319,7 +324,8 @@ def verify(prog: Program, mode: str = "checked", helpers=None, log: bool = False
             "context": sorted(analysis.ctx_accesses.items()),
             "frozen": sorted(analysis.constant_maps),
             "callbacks": sorted(verified.callbacks.items()),
-            "iterated": sorted(verified.iterated.items())})
+            "iterated": sorted(verified.iterated.items()),
+            "header_loads": sorted(verified.header_loads)})
     return verified
 
 
@@ -365,7 +371,8 @@ def _from_record(prog: Program, mode: str, record: dict) -> VerifiedProgram | No
             source=prog,
             callbacks={int(pc): int(target) for pc, target in record["callbacks"]},
             iterated={int(pc): tuple(int(i) for i in maps)
-                      for pc, maps in record["iterated"]})
+                      for pc, maps in record["iterated"]},
+            header_loads=frozenset(int(pc) for pc in record["header_loads"]))
         maps = [prog.maps.list[i] for i in frozen]
     except (KeyError, TypeError, ValueError, IndexError):
         return None

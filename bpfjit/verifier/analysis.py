@@ -117,6 +117,8 @@ class Analysis(AluRules, MemoryRules, BranchRules, CallRules, LocalCallRules, Ca
         self.map_calls: dict[int, tuple[int, ...] | None] = {}
         self.callbacks: dict[int, int] = {}        # bpf_loop pc -> its callback's pc
         self.iterated: dict[int, tuple[int, ...]] = {}  # for_each_map_elem pc -> maps
+        # ldabs/ldind pcs whose offset may be negative (SKF_NET_OFF, SKF_LL_OFF, ...)
+        self.header_loads: set[int] = set()
         # bpf_timer_set_callback pc, the callback's pc, the timer's map (verifier.timers)
         self.timer_callbacks: set[tuple[int, int, int]] = set()
         self.constant_maps: set[int] = set()       # read-only data whose values it used

@@ -11,8 +11,8 @@ from ..helpers.spec import SIZES
 from ..isa import MAX_CALL_DEPTH, STACK_SIZE
 from ..maps import SOCKET_MAP_TYPES
 from ..maps.base import MAP_TYPE_NAMES
-from .domain import (ADDRESSES, CTX, MAP_KEY, MAP_OR_NULL, MAP_PTR, MAP_PTR_OR_NULL, MAP_VALUE,
-                     MEM, MEM_OR_NULL, MIXED, SCALAR, SOCKET_OR_NULL, STACK, UNINIT, Value,
+from .domain import (ADDRESSES, CTX, M32, MAP_KEY, MAP_OR_NULL, MAP_PTR, MAP_PTR_OR_NULL,
+                     MAP_VALUE, MEM, MEM_OR_NULL, MIXED, SCALAR, SOCKET_OR_NULL, STACK, UNINIT, Value,
                      map_indices, scalar, top_scalar)
 from .memory import pointer_slots
 from .state import LEN, State, frame_bits, slot_var
@@ -425,8 +425,18 @@ class CallRules:
             offset = self._read(st, insn.src, pc)
             if offset.kind != SCALAR:
                 self.fail(pc, f"ldind takes a number in r{insn.src}, not {offset.describe()}")
+            # the offset is the low 32 bits of src + imm, signed: a negative one names
+            # a header (SKF_NET_OFF, SKF_LL_OFF), not a byte of the packet
+            if not (offset.umax <= M32 and 0 <= offset.umin + _signed32(insn.imm)
+                    and offset.umax + _signed32(insn.imm) < 1 << 31):
+                self._fact(self._note_header_load, pc)
+        elif _signed32(insn.imm) < 0:
+            self._fact(self._note_header_load, pc)
         self._clobber_after_call(st)
         st.forget_register(0, scalar(0, (1 << insn.spec.width) - 1))
+
+    def _note_header_load(self, pc: int) -> None:
+        self.header_loads.add(pc)
 
     @staticmethod
     def _clobber_after_call(st: State) -> None:
@@ -446,3 +456,9 @@ class CallRules:
         self._note_stack_arguments(st)          # (whichever helper it calls)
         self._clobber_after_call(st)
         st.forget_register(0)
+
+
+def _signed32(imm: int) -> int:
+    """An instruction's immediate as the signed 32-bit number it is."""
+    imm &= M32
+    return imm - (1 << 32) if imm >> 31 else imm
