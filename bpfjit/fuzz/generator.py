@@ -637,6 +637,11 @@ def _load_probe(draw, regs, mem_len: int, kernel: bool = False) -> list[str]:
 # blinding leaves alone, and ones it hides (then the llvm engine, not LLVM, writes the
 # multiply: backends.llvmalu)
 COMMON_DIVISORS = [3, 5, 7, 10, 12, 24, 60, 100, 0xFB, 1000, 1009, 65521, 0x12345]
+# shift counts of a 64-bit `rsh` by an immediate that leave at most 32 bits (the count
+# masked to 6 bits), and with them counts of 64 and more, which shift by count - 64:
+# the kernel refuses those
+NARROWING_SHIFTS = (32, 40, 63)
+WIDE_SHIFTS = NARROWING_SHIFTS + (64, 64, 64, 96)
 
 
 @_cached
@@ -644,16 +649,21 @@ COMMON_DIVISORS = [3, 5, 7, 10, 12, 24, 60, 100, 0xFB, 1000, 1009, 65521, 0x1234
 def _divide_probe(draw, regs, kernel: bool = False,
                   mirror: tuple[int, int] | None = None) -> list[str]:
     """A division or modulo by a common constant, of a dividend next to one of its
-    multiples (three times in four), of a register zero-extended first (a dividend peachpy
-    knows is below 2**32 and divides without testing its high half) or as it is,
-    recorded at once."""
+    multiples (three times in four), of a register zero-extended first or a wide value
+    shifted right by an immediate of 32 or more (a dividend peachpy knows is below 2**32
+    and divides without testing its high half: but `rsh r, 64` shifts by 0, its count
+    masked to 6 bits, which the kernel refuses to load) or as it is, recorded at once."""
     r = draw(_reg(regs))
     op, divisor = draw(_choice(["div", "mod", "div32", "mod32"])), draw(_choice(COMMON_DIVISORS))
     way = draw(st.integers(0, 7))
     if way <= 5:        # a dividend next to a multiple (where a quotient is one off)
         lines = [f"lddw {r}, {draw(_near_multiple(32 if op.endswith('32') else 64, divisor)):#x}"]
-    elif way == 6:      # the register zero-extended
-        lines = [f"lsh {r}, 32", f"rsh {r}, 32"]
+    elif way == 6:      # the register narrowed, or seemingly
+        if draw(st.booleans()):
+            lines = [f"lsh {r}, 32", f"rsh {r}, 32"]
+        else:
+            count = draw(_choice(NARROWING_SHIFTS if kernel else WIDE_SHIFTS))
+            lines = [f"lddw {r}, {draw(_choice(UPPER_SET)):#x}", f"rsh {r}, {count}"]
     else:               # the register as it is
         lines = []
     return lines + [f"{op} {r}, {divisor}"] + accumulate(r, kernel, mirror)

@@ -350,6 +350,28 @@ def _always_narrow(original: Callable) -> Callable:
     return below_2_32
 
 
+def _unmasked_shift(original: Callable) -> Callable:
+    """A 64-bit shift right by an immediate of 64 or more taken to narrow its register,
+    its count read unmasked (`rsh r, 64` shifts by 0): c44f1d9's bug put back."""
+    def below_2_32(self, pc, reg):
+        from ..isa import Kind
+        from ..liveness import use_def
+        if original(self, pc, reg):
+            return True
+        start = pc
+        while start not in self.leaders:
+            start -= 1
+        last, at = None, start
+        while at < pc:
+            insn = self.prog.at(at)
+            if use_def(insn)[1] >> reg & 1:
+                last = insn
+            at += insn.slots
+        return last is not None and last.kind is Kind.ALU and last.spec.op == "rsh" \
+            and last.spec.width == 64 and last.spec.source == "imm" and last.imm >= 64
+    return below_2_32
+
+
 MUTANTS: tuple[Mutant, ...] = (
     # peachpy: condition codes and signedness (backends.x86layout's tables)
     Mutant("x86-jsgt-unsigned", "peachpy", "jsgt tested as unsigned above (ja)",
@@ -494,6 +516,10 @@ MUTANTS: tuple[Mutant, ...] = (
     Mutant("x86-division-assumed-narrow", "peachpy",
            "a 64-bit division by a constant takes every dividend to be below 2**32",
            _wrap("x86alu", "AluLowering", "_below_2_32", _always_narrow)),
+    Mutant("x86-division-after-an-unmasked-shift", "peachpy",
+           "a 64-bit division by a constant skips the high half after `rsh r, 64` or more, "
+           "as if the count were not masked to 6 bits",
+           _wrap("x86alu", "AluLowering", "_below_2_32", _unmasked_shift)),
     Mutant("llvm-reciprocal-rounded-down", "llvm",
            "a division by a blinded constant multiplies by the reciprocals rounded down",
            _rounded_down("llvmalu", "magic_divisor", "magic_divisor32")),
