@@ -11,9 +11,9 @@ fields of the socket buffer it can reproduce, and the packet's own helpers), cgr
 programs and socket filters (an Ethernet header in front of their packet, which the
 test run strips; a socket filter's legacy loads by a negative offset refused), calling
 no other helper but the map helpers (lookup, update, delete), bpf_loop, the spin locks
-and the timers (which the kernel fires itself), on array
-and hash maps: each has a twin in the kernel
-(backends/kernelmaps.py), whose `lddw` file descriptors replace the program's map
+and the timers (which the kernel fires itself), on array, hash, LRU hash and LPM trie
+maps (a run that leaves an LRU map full is refused: the kernel's eviction is an
+approximation): each has a twin in the kernel (backends/kernelmaps.py), whose `lddw` file descriptors replace the program's map
 indices.  A test run returns 32 bits of r0, so each program is loaded twice: as
 given, and with every exit of its main subprogram preceded by `rsh r0, 32`; r0 is
 the two joined.  The program is deterministic (no other helper), so both runs start
@@ -181,6 +181,7 @@ class KernelProgram(TestRunnable):
             data, md = self._xdp_input(ctx)
             low = self._run(self._fds[0], data=data, ctx=md)
             after = self._twins.read(self._cpu)
+            self._twins.refuse_full_lru(after)
             high = self._run(self._fds[1], data=data, ctx=md)
             # the metadata and the packet as the program left them, moved or resized by
             # its helpers: the data out starts at the metadata, and the context out
@@ -193,6 +194,7 @@ class KernelProgram(TestRunnable):
             data, block = skb_input(ctx, self._reads, self._l3)
             low = self._run(self._fds[0], data=data, ctx=block)
             after = self._twins.read(self._cpu)
+            self._twins.refuse_full_lru(after)
             high = self._run(self._fds[1], data=data, ctx=block)
             skb_output(ctx, low.data, low.ctx, self._l3)
             copy_back(mem, ctx)
@@ -207,6 +209,7 @@ class KernelProgram(TestRunnable):
             except BpfError as exc:
                 raise BpfError(f"{exc} (the kernel needs the memory to cover every offset "
                                f"the program may access: {len(data)} bytes given)") from None
+            self._twins.refuse_full_lru(after)
             view[:] = low.ctx
         self._twins.take(after)             # the maps as the first run left them
         return (high.retval << 32) | low.retval

@@ -27,9 +27,17 @@ __all__ = ["KernelMaps", "TWIN_TYPES", "on_one_cpu"]
 
 # the kernel's map types (enum bpf_map_type) a twin is made for
 _HASH, _ARRAY, _PERCPU_HASH, _PERCPU_ARRAY = 1, 2, 5, 6
-TWIN_TYPES = frozenset((_HASH, _ARRAY, _PERCPU_HASH, _PERCPU_ARRAY))
-_HASHES = frozenset((_HASH, _PERCPU_HASH))
-_PER_CPU = frozenset((_PERCPU_HASH, _PERCPU_ARRAY))
+_LRU_HASH, _LRU_PERCPU_HASH, _LPM_TRIE = 9, 10, 11
+TWIN_TYPES = frozenset((_HASH, _ARRAY, _PERCPU_HASH, _PERCPU_ARRAY, _LRU_HASH,
+                        _LRU_PERCPU_HASH, _LPM_TRIE))
+# keyed maps: a key the map lacks is deleted from its twin
+_HASHES = frozenset((_HASH, _PERCPU_HASH, _LRU_HASH, _LRU_PERCPU_HASH, _LPM_TRIE))
+_PER_CPU = frozenset((_PERCPU_HASH, _PERCPU_ARRAY, _LRU_PERCPU_HASH))
+# the kernel evicts from a full LRU map by its own approximation of recency (reference
+# bits on active and inactive lists), bpfjit the least recently used key exactly: a run
+# that leaves one full is not compared
+_LRU = frozenset((_LRU_HASH, _LRU_PERCPU_HASH))
+_NO_PREALLOC = 1                # BPF_F_NO_PREALLOC, which the kernel requires of LPM tries
 
 
 @functools.cache
@@ -69,8 +77,9 @@ class KernelMaps:
         self.maps = [m for i, m in enumerate(maps) if i in used]
         for the_map in self.maps:
             if the_map.spec.type not in TWIN_TYPES:
-                raise BpfError(f"the kernel engine runs programs whose maps are arrays or "
-                               f"hash maps; {the_map.spec.name!r} is a "
+                raise BpfError(f"the kernel engine runs programs whose maps are arrays, "
+                               f"hash maps, LRU hash maps or LPM tries (and their per-CPU "
+                               f"kinds); {the_map.spec.name!r} is a "
                                f"{the_map.spec.type_name} map")
         self.fds: list[int | None] = [None] * len(maps)
         try:
@@ -81,7 +90,8 @@ class KernelMaps:
                     fd = self.fds[index] = bpfsys.map_create(
                         spec.type, spec.key_size, spec.value_size, spec.max_entries,
                         spec.spin_lock, spec.timer,
-                        bpfsys.READ_ONLY_PROG if constant else 0)
+                        bpfsys.READ_ONLY_PROG if constant else
+                        _NO_PREALLOC if spec.type == _LPM_TRIE else 0)
                     if constant:        # .rodata: filled once and frozen, as libbpf does
                         for key, value in the_map.items():
                             bpfsys.map_update(fd, key, value)
@@ -127,6 +137,16 @@ class KernelMaps:
                     values[cpu * stride:cpu * stride + size]
             out.append(entries)
         return out
+
+    def refuse_full_lru(self, contents: list[dict[bytes, bytes]]) -> None:
+        """BpfError when a run left an LRU map full (`contents`: read's): which key a
+        full one evicts is the kernel's approximation, not bpfjit's exact order."""
+        for the_map, entries in zip(self.maps, contents):
+            if the_map.spec.type in _LRU and len(entries) >= the_map.spec.max_entries:
+                raise BpfError(f"the run filled LRU map {the_map.spec.name!r} "
+                               f"({the_map.spec.max_entries} entries): the kernel evicts "
+                               f"from a full one by its own approximation of recency, "
+                               f"bpfjit the least recently used key; not comparable")
 
     def take(self, contents: list[dict[bytes, bytes]]) -> None:
         """Give the maps the entries `read` returned (a read-only map is left alone: no

@@ -111,7 +111,7 @@ def engines(kernel: bool = False) -> list[str]:
     """The engines available on this machine.  `kernel=True` adds "kernel" where this
     process may load programs into the running kernel (bpfjit.backends.kerneljit: an
     independent oracle that runs plain, XDP, tc, cgroup_skb and socket filter programs,
-    with array and hash maps and the helpers its test runs can make)."""
+    with array, hash, LRU hash and LPM trie maps and the helpers its test runs can make)."""
     from bpfjit.backends import available_engines
     return available_engines(kernel)
 

@@ -134,19 +134,84 @@ def test_helper_calls_are_refused_clearly():
 
 @needs_kernel
 def test_a_map_without_a_twin_in_the_kernel_is_refused_clearly():
-    # an LRU hash map: its evictions are not bpfjit's, so no twin is made for it
+    # a devmap: its entries are interfaces of this host, so no twin is made for it
     from bpfjit.kernel import KernelEnv
     from bpfjit.maps import MapSpec, MapTable, make_map
-    flows = make_map(MapSpec("flows", 9, 4, 8, 16))
+    flows = make_map(MapSpec("ports", 14, 4, 4, 16))
     names_it = "lddw %r1, map_by_fd(0)\nmov %r0, 2\nexit"
     prog = bpfjit.Program(bpfjit.assemble(names_it).insns,
                           env=KernelEnv(MapTable([flows])), context="xdp", prog_type="xdp")
-    with pytest.raises(bpfjit.BpfError, match="'flows' is a lru_hash map"):
+    with pytest.raises(bpfjit.BpfError, match="'ports' is a devmap map"):
         bpfjit.compile(prog, "kernel")
     # a map of the object that the program does not name needs no twin
     prog = bpfjit.Program(bpfjit.assemble("mov %r0, 2\nexit").insns,
                           env=KernelEnv(MapTable([flows])), context="xdp", prog_type="xdp")
     assert bpfjit.compile(prog, "kernel")(bytes(14)) == 2
+
+
+# an LRU hash of 4 u32 keys: the packet's first byte is a key, its value the run's count
+# of updates so far (the key's old value + 1); r0 = the new value
+LRU_COUNT = """
+    ldxw %r2, [%r1+0]
+    ldxw %r3, [%r1+4]
+    mov %r4, %r2
+    add %r4, 1
+    mov %r0, 0
+    jgt %r4, %r3, out
+    ldxb %r4, [%r2+0]
+    stxw [%r10-4], %r4
+    stdw [%r10-16], 0
+    lddw %r1, map_by_fd(0)
+    mov %r2, %r10
+    add %r2, -4
+    call 1
+    jeq %r0, 0, fresh
+    ldxdw %r5, [%r0+0]
+    stxdw [%r10-16], %r5
+fresh:
+    ldxdw %r5, [%r10-16]
+    add %r5, 1
+    stxdw [%r10-16], %r5
+    lddw %r1, map_by_fd(0)
+    mov %r2, %r10
+    add %r2, -4
+    mov %r3, %r10
+    add %r3, -16
+    mov %r4, 0
+    call 2
+    ldxdw %r0, [%r10-16]
+out:
+    exit
+"""
+
+
+def _lru_program():
+    from bpfjit.kernel import KernelEnv
+    from bpfjit.maps import MapSpec, MapTable, make_map
+    seen = make_map(MapSpec("seen", 9, 4, 8, 4))
+    return bpfjit.Program(bpfjit.assemble(LRU_COUNT).insns, env=KernelEnv(MapTable([seen])),
+                          context="xdp", prog_type="xdp")
+
+
+@needs_kernel
+@pytest.mark.parametrize("which", ["interp", "kernel"])
+def test_an_lru_map_short_of_full_runs_in_the_kernel(which):
+    prog = _lru_program()
+    fn = bpfjit.compile(prog, which)
+    # keys 1, 2, 1, 3: counts 1, 1, 2, 1; three keys held, one place left
+    assert [fn(bytes([k]) + bytes(13)) for k in (1, 2, 1, 3)] == [1, 1, 2, 1]
+    seen = prog.maps["seen"]
+    assert {int.from_bytes(k, "little"): int.from_bytes(v, "little")
+            for k, v in seen.items()} == {1: 2, 2: 1, 3: 1}
+
+
+@needs_kernel
+def test_a_run_that_fills_an_lru_map_is_refused_in_the_kernel():
+    fn = bpfjit.compile(_lru_program(), "kernel")
+    for k in (1, 2, 3):
+        fn(bytes([k]) + bytes(13))
+    with pytest.raises(bpfjit.BpfError, match="filled LRU map 'seen'"):
+        fn(bytes([4]) + bytes(13))
 
 
 # counter.o's `total` (map 0, an array of one u64): r0 = the count before this run in both
