@@ -53,15 +53,8 @@ out0:
     exit
 """
 
-# n = min(len, 32) bytes copied to the stack; gap = (mem[0] & 15) + 1; for i from gap
-# below n, with k = i - gap stepped alongside: sum a[k + gap] (a[i], through the sum)
-STEPPED_PAIR = """
-    jlt %r2, 1, out0
-    jlt %r2, 32, short
-    mov %r2, 32
-short:
-    mov %r4, 0
-copy:
+# byte r4 of the buffer copied to fp-32 + r4, r4 stepped (the two copy loops' body)
+COPY_BYTE = """
     mov %r9, %r1
     add %r9, %r4
     ldxb %r0, [%r9+0]
@@ -70,7 +63,17 @@ copy:
     add %r9, %r4
     stxb [%r9+0], %r0
     add %r4, 1
-    jlt %r4, %r2, copy
+"""
+
+# n = min(len, 32) bytes copied to the stack; gap = (mem[0] & 15) + 1; for i from gap
+# below n, with k = i - gap stepped alongside: sum a[k + gap] (a[i], through the sum)
+STEPPED_PAIR = """
+    jlt %r2, 1, out0
+    jlt %r2, 32, short
+    mov %r2, 32
+short:
+    mov %r4, 0
+copy:""" + COPY_BYTE + """    jlt %r4, %r2, copy
     ldxb %r3, [%r1+0]
     and %r3, 15
     add %r3, 1
@@ -102,16 +105,7 @@ SHELL_SORT = """
 short:
     mov %r4, 0
 copy:
-    jge %r4, %r2, copied
-    mov %r9, %r1
-    add %r9, %r4
-    ldxb %r0, [%r9+0]
-    mov %r9, %r10
-    add %r9, -32
-    add %r9, %r4
-    stxb [%r9+0], %r0
-    add %r4, 1
-    ja copy
+    jge %r4, %r2, copied""" + COPY_BYTE + """    ja copy
 copied:
     mov %r3, %r2
     rsh %r3, 1
