@@ -546,6 +546,10 @@ def inputs(name: str) -> list[bytes]:
         # one matrix with a full first row and one corner bit; two matrices and a byte
         return [b"", bytes([0xFF, 0, 0, 0, 0, 0, 0, 0x80]), bytes(range(16)) + b"\x01",
                 bytes(rng.randrange(256) for _ in range(8000))]
+    if name == "fenwick":
+        # every position once, rising then falling (each climb and descent length)
+        return [b"", bytes(range(64)), bytes(range(255, -1, -1)),
+                bytes(rng.randrange(256) for _ in range(8000))]
     raise SystemExit(f"no inputs for corpus program {name!r}")
 
 
