@@ -18,8 +18,8 @@ from ..isa import LDDW_CODE, LDDW_MAP, LDDW_MAP_VALUE, LDDW_PSEUDO, Kind
 from .domain import (BIG, CTX, FUNC, M32, MAP_OR_NULL, MAP_PTR, MAP_VALUE, MEM, MEM_OR_NULL, MIXED,
                      NUMERIC,
                      SOCKETS,
-                     SCALAR, STACK, U64, Value, const, pointer, same_region, scalar,
-                     top_scalar)
+                     S64_MIN, SCALAR, STACK, U64, Value, const, pointer, same_region,
+                     scalar, top_scalar)
 from .intervals import alu_result, fits_signed
 from .state import LEN, State
 from .sumbounds import sum_ceiling, sum_floor
@@ -200,6 +200,9 @@ class AluRules:
         if op == "and" and src_reg is None and old.kind == SCALAR and \
                 _keeps(old, insn.imm, width):
             return          # x & (2^k - 1) of an x below 2^k: x, relations and all
+        if op == "and" and width == 64 and src_reg is not None and src_reg != dst \
+                and self._lowest_set_bit(st, dst, src_reg, old, src):
+            return
         if op == "mov" and width == 32 and src_reg is not None and \
                 src.kind in _REGIONS and self._less_a_pointer_next(pc, dst):
             # clang's `(u32)(data_end - data)`: the low half of a pointer, from which the
@@ -409,6 +412,32 @@ class AluRules:
         else:
             zone.forget(dst)
         self._tighten_from_zone(st, dst)
+
+    @staticmethod
+    def _lowest_set_bit(st: State, dst: int, src_reg: int, old: Value, src: Value) -> bool:
+        """`x & -x` (either order) of an x of at least 1: its lowest set bit, in [1, x],
+        and no more than x's copies (True when this was it).  The zone shows src == -dst
+        by the floor and ceiling a negation left: src + y == c both ways, dst == y + d,
+        c + d == 0.  (A Fenwick tree's `i += i & -i`, `i -= i & -i`.)"""
+        zone = st.zone
+        if not (zone.floors and zone.ceilings) or old.kind != SCALAR or \
+                src.kind != SCALAR:
+            return False
+        for x, other, value in ((dst, src_reg, old), (src_reg, dst, src)):
+            if value.smin < 1:
+                continue
+            copies = [(x, 0)] + zone.offsets(x)
+            if not any((c := zone.floor(other, y)) is not None
+                       and zone.ceilings.get((other, y) if other < y else (y, other)) == c
+                       and c + d == 0 for y, d in copies if y != other):
+                continue
+            # the result: dst <= x, and <= each copy of x (x == y + d: dst - y <= d)
+            kept = [(y, d) for y, d in copies if y != dst]
+            st.forget_register(dst, scalar(1, value.smax))
+            for y, d in kept:
+                zone.add(dst, y, d)
+            return True
+        return False
 
     @staticmethod
     def _remainder(st: State, op: str, dst: int, src_reg: int | None, src: Value,
@@ -642,8 +671,19 @@ class AluRules:
         if insn.kind is Kind.NEG:
             width = insn.spec.width
             fn = sem.alu_function("neg", width)
+            # -x of a 64-bit x that is not INT64_MIN is exact: dst + y == -d for each y
+            # the old dst equalled (dst == y + d), a sum the zone keeps as a floor and a
+            # ceiling (an and with it is then the lowest set bit: _lowest_set_bit)
+            exact = width == 64 and v.kind == SCALAR and not v.is_const and v.smin > S64_MIN
+            copies = st.zone.offsets(insn.dst) if exact else []
             st.forget_register(insn.dst, const(fn(v.umin, 0)) if v.is_const else
                                top_scalar() if width == 64 else scalar(0, M32))
+            if exact:
+                st.regs[insn.dst] = scalar(0, U64, -v.smax, -v.smin)     # (v.smin > S64_MIN)
+                for y, d in copies:
+                    if y < MIRROR:
+                        st.zone.learn_floor(insn.dst, y, -d)
+                        st.zone.learn_ceiling(insn.dst, y, -d)
             return
         bits = insn.imm
         if v.is_const:
