@@ -546,6 +546,10 @@ def inputs(name: str) -> list[bytes]:
         # one matrix with a full first row and one corner bit; two matrices and a byte
         return [b"", bytes([0xFF, 0, 0, 0, 0, 0, 0, 0x80]), bytes(range(16)) + b"\x01",
                 bytes(rng.randrange(256) for _ in range(8000))]
+    if name == "sparseset":
+        # every value added then removed in reverse; a clear in the middle; random bytes
+        return [b"", bytes(range(1, 128)) + bytes(range(127, 0, -1)),
+                bytes([5, 9, 5, 0, 9, 9, 3]), bytes(rng.randrange(256) for _ in range(8000))]
     if name == "fenwick":
         # every position once, rising then falling (each climb and descent length)
         return [b"", bytes(range(64)), bytes(range(255, -1, -1)),
