@@ -13,8 +13,8 @@ test run strips; a socket filter's legacy loads by a negative offset refused), c
 no other helper but the map helpers (lookup, update, delete), bpf_loop, the spin locks
 and the timers (which the kernel fires itself), on array, hash, LRU hash and LPM trie
 maps (a run that leaves an LRU map full is refused: the kernel's eviction is an
-approximation): each has a twin in the kernel (backends/kernelmaps.py), whose `lddw` file descriptors replace the program's map
-indices.  A test run returns 32 bits of r0, so each program is loaded twice: as
+approximation): each has a twin in the kernel (backends/kernelmaps.py), whose `lddw`
+file descriptors replace the program's map indices.  A test run returns 32 bits of r0, so each program is loaded twice: as
 given, and with every exit of its main subprogram preceded by `rsh r0, 32`; r0 is
 the two joined.  The program is deterministic (no other helper), so both runs start
 from the maps' entries and the first's are kept.  The kernel proves termination, so

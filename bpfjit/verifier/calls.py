@@ -12,8 +12,8 @@ from ..isa import MAX_CALL_DEPTH, STACK_SIZE
 from ..maps import SOCKET_MAP_TYPES
 from ..maps.base import MAP_TYPE_NAMES
 from .domain import (ADDRESSES, CTX, M32, MAP_KEY, MAP_OR_NULL, MAP_PTR, MAP_PTR_OR_NULL,
-                     MAP_VALUE, MEM, MEM_OR_NULL, MIXED, SCALAR, SOCKET_OR_NULL, STACK, UNINIT, Value,
-                     map_indices, scalar, top_scalar)
+                     MAP_VALUE, MEM, MEM_OR_NULL, MIXED, SCALAR, SOCKET_OR_NULL, STACK, UNINIT,
+                     Value, map_indices, scalar, top_scalar)
 from .memory import pointer_slots
 from .state import LEN, State, frame_bits, slot_var
 from .zone import MIRROR
