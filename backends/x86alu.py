@@ -268,12 +268,8 @@ class AluLowering:
         shifts by 0), an and with a non-negative immediate, a copy of one
         of these, or a quotient or remainder of one (clang's `(u32)(x + k) % 24`
         zero-extends x before the 64-bit mod).  A block's start knows nothing."""
-        start = pc
-        while start not in self.leaders:
-            start -= 1
-        narrow, at = 0, start
-        while at < pc:
-            insn = self.prog.at(at)
+        narrow = 0
+        for insn in self._block_before(pc):
             _, written = use_def(insn)
             kind, spec = insn.kind, insn.spec
             if kind is Kind.ALU:
@@ -290,8 +286,19 @@ class AluLowering:
                 narrow |= written
             else:
                 narrow &= ~written
-            at += insn.slots
         return bool(narrow >> reg & 1)
+
+    def _block_before(self, pc: int) -> list:
+        """The instructions of pc's basic block before pc, in order."""
+        start = pc
+        while start not in self.leaders:
+            start -= 1
+        out, at = [], start
+        while at < pc:
+            insn = self.prog.at(at)
+            out.append(insn)
+            at += insn.slots
+        return out
 
     def _constant32(self, reg: str, value: int) -> None:
         """reg = a 32-bit constant derived from a program's immediate, zero-extended;

@@ -237,10 +237,10 @@ class ObjectMaps:
             rel = at.get(symbols[i]["st_value"] + _INNER_POINTER)
             if rel is None:
                 continue
-            target = self.symbols[rel["r_info_sym"]] \
+            target = self.symbols[rel["r_info_sym"]].name \
                 if 0 <= rel["r_info_sym"] < len(self.symbols) else None
-            j = next((k for k, sym in enumerate(symbols) if target is not None and k != i
-                      and sym.name == target.name), None)
+            j = next((k for k, sym in enumerate(symbols) if k != i and sym.name == target),
+                     None)
             if j is None:
                 raise ElfError(f"{self.name}: {specs[i].type_name} "
                                f"{symbols[i].name!r} points its inner map definition at no "

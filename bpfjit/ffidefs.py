@@ -3,8 +3,9 @@
 `CDEF` is every type and function that crosses into native code: libc's
 mmap/mprotect/munmap, the memory functions generated code may call, `clock_gettime`
 (bpfjit.nativeclock) and `syscall` (for bpf(2), bpfjit.bpfsys), the run structure
-shared with JIT code (from `RUN_FIELDS`), and the CPython C API functions bpfjit.pycall's trampolines call.  cffi compiles it
-ahead of time into the pure-Python module `bpfjit/_ffi.py` (cffi's out-of-line ABI
+shared with JIT code (from `RUN_FIELDS`), and the CPython C API functions
+bpfjit.pycall's trampolines call.  cffi compiles it ahead of time into the
+pure-Python module `bpfjit/_ffi.py` (cffi's out-of-line ABI
 mode: no C compiler), whose types cffi's C core reads without pycparser — which keeps
 ~35 ms of parsing out of `import bpfjit` and parses type strings such as "uint64_t[1]"
 in microseconds.

@@ -358,15 +358,8 @@ def _unmasked_shift(original: Callable) -> Callable:
         from ..liveness import use_def
         if original(self, pc, reg):
             return True
-        start = pc
-        while start not in self.leaders:
-            start -= 1
-        last, at = None, start
-        while at < pc:
-            insn = self.prog.at(at)
-            if use_def(insn)[1] >> reg & 1:
-                last = insn
-            at += insn.slots
+        writes = [insn for insn in self._block_before(pc) if use_def(insn)[1] >> reg & 1]
+        last = writes[-1] if writes else None
         return last is not None and last.kind is Kind.ALU and last.spec.op == "rsh" \
             and last.spec.width == 64 and last.spec.source == "imm" and last.imm >= 64
     return below_2_32

@@ -428,7 +428,7 @@ class AluRules:
                 continue
             copies = [(x, 0)] + zone.offsets(x)
             if not any((c := zone.floor(other, y)) is not None
-                       and zone.ceilings.get((other, y) if other < y else (y, other)) == c
+                       and zone.ceiling(other, y) == c
                        and c + d == 0 for y, d in copies if y != other):
                 continue
             # the result: dst <= x, and <= each copy of x (x == y + d: dst - y <= d)

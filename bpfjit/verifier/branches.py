@@ -359,10 +359,9 @@ class BranchRules:
                             return False
                 if not st.apply_sum_bounds():
                     return False
-        for reg in (a_reg, b_reg):
-            fact = zone.plus.get(reg) if reg is not None and zone.plus else None
-            if fact is not None and not self._split_plus(st, reg, fact):
-                return False
+                # and reg - a (or reg - b) in the zone bounds the other addend
+                if not self._split_plus(st, reg, fact):
+                    return False
         if zone.wraps:
             for x, (y, k) in list(zone.wraps.items()):
                 if y not in (a_reg, b_reg) and x not in (a_reg, b_reg):

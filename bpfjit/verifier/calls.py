@@ -11,6 +11,7 @@ from ..helpers.spec import SIZES
 from ..isa import MAX_CALL_DEPTH, STACK_SIZE
 from ..maps import SOCKET_MAP_TYPES
 from ..maps.base import MAP_TYPE_NAMES
+from ..semantics import sext
 from .domain import (ADDRESSES, CTX, M32, MAP_KEY, MAP_OR_NULL, MAP_PTR, MAP_PTR_OR_NULL,
                      MAP_VALUE, MEM, MEM_OR_NULL, MIXED, SCALAR, SOCKET_OR_NULL, STACK, UNINIT,
                      Value, map_indices, scalar, top_scalar)
@@ -427,10 +428,11 @@ class CallRules:
                 self.fail(pc, f"ldind takes a number in r{insn.src}, not {offset.describe()}")
             # the offset is the low 32 bits of src + imm, signed: a negative one names
             # a header (SKF_NET_OFF, SKF_LL_OFF), not a byte of the packet
-            if not (offset.umax <= M32 and 0 <= offset.umin + _signed32(insn.imm)
-                    and offset.umax + _signed32(insn.imm) < 1 << 31):
+            k = sext(insn.imm, 32)
+            if not (offset.umax <= M32 and 0 <= offset.umin + k
+                    and offset.umax + k < 1 << 31):
                 self._fact(self._note_header_load, pc)
-        elif _signed32(insn.imm) < 0:
+        elif sext(insn.imm, 32) < 0:
             self._fact(self._note_header_load, pc)
         self._clobber_after_call(st)
         st.forget_register(0, scalar(0, (1 << insn.spec.width) - 1))
@@ -456,9 +458,3 @@ class CallRules:
         self._note_stack_arguments(st)          # (whichever helper it calls)
         self._clobber_after_call(st)
         st.forget_register(0)
-
-
-def _signed32(imm: int) -> int:
-    """An instruction's immediate as the signed 32-bit number it is."""
-    imm &= M32
-    return imm - (1 << 32) if imm >> 31 else imm

@@ -142,14 +142,14 @@ def moves_to_a_bound(st: State, var: int) -> bool:
     return False
 
 
-def closing_pairs(back: list[State], regs: list[int]) -> list[tuple[int | None, int | None]]:
-    """Each (x, y), registers whose difference x - y fell by at least 1 from their
-    ghosts on every way round the loop (`back`: the states at its back edges) and
+def pair_closes(back: list[State], regs: list[int]) -> bool:
+    """Whether two registers x, y have a difference x - y that fell by at least 1 from
+    their ghosts on every way round the loop (`back`: the states at its back edges) and
     cannot pass a bound there; None in either place stands for 0 (one register moving
     by a varying amount).  A binary search's `lo = mid + 1` or `hi = mid`, with
     `lo <= mid < hi`: hi - lo falls on both ways, though neither moves on both."""
-    return [(x, y) for x in [*regs, None] for y in [*regs, None]
-            if x != y and all(_closes(st, x, y) for st in back)]
+    return any(x != y and all(_closes(st, x, y) for st in back)
+               for x in [*regs, None] for y in [*regs, None])
 
 
 def _closes(st: State, x: int | None, y: int | None) -> bool:

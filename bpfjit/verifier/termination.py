@@ -6,7 +6,7 @@ Each loop's body runs once more from its head's final state with a ghost copy
 bound it cannot pass on every way back to the head (subprograms.moves_to_a_bound).
 Failing that, an innermost loop's ways round are run apart — no join, at most
 RANKED_PATHS of them — and a difference of two registers that falls on every one ends
-it (subprograms.closing_pairs: a binary search's `hi - lo`)."""
+it (subprograms.pair_closes: a binary search's `hi - lo`)."""
 
 from __future__ import annotations
 
@@ -14,8 +14,7 @@ import heapq
 from collections import defaultdict
 
 from .state import GHOST, State, merge, slot_var
-from .subprograms import (Subprogram, block_end, closing_pairs, edge_states,
-                          moves_to_a_bound)
+from .subprograms import Subprogram, block_end, edge_states, moves_to_a_bound, pair_closes
 
 __all__ = ["TerminationRules", "RANKED_PATHS"]
 
@@ -58,18 +57,17 @@ class TerminationRules:
         if not back or any(all(moves_to_a_bound(st, var) for st in back)
                            for var in candidates):
             return True
-        return self._innermost(sub, head) and bool(self._closing_pairs(sub, head))
+        return self._innermost(sub, head) and self._pair_closes(sub, head)
 
     def _innermost(self, sub: Subprogram, head: int) -> bool:
         body = sub.loop_bodies[head]
         return not any(h in body for h in sub.heads if h != head)
 
-    def _closing_pairs(self, sub: Subprogram, head: int) -> list[tuple]:
-        """closing_pairs over the ways round an innermost loop, each apart."""
+    def _pair_closes(self, sub: Subprogram, head: int) -> bool:
+        """pair_closes over the ways round an innermost loop, each apart."""
         paths = self._ghost_paths(sub, head)
-        if paths is None or not paths[1]:
-            return []
-        return closing_pairs(paths[1], [r for r in paths[0] if r < 10])
+        return paths is not None and bool(paths[1]) and \
+            pair_closes(paths[1], [r for r in paths[0] if r < 10])
 
     def _ghosted(self, sub: Subprogram, head: int) -> tuple[list[int], State]:
         """The head's state with a ghost copy of each variable's value there, and the

@@ -183,6 +183,10 @@ class Zone:
         """The greatest c known with a + b >= c, or None."""
         return self.floors.get((a, b) if a < b else (b, a)) if self.floors else None
 
+    def ceiling(self, a: int, b: int) -> Bound:
+        """The least c known with a + b <= c, or None."""
+        return self.ceilings.get((a, b) if a < b else (b, a)) if self.ceilings else None
+
     def learn_floor(self, a: int, b: int, c: int) -> None:
         """Learn a + b >= c (a and b distinct variables below the mirrors)."""
         key = (a, b) if a < b else (b, a)
