@@ -554,6 +554,21 @@ def inputs(name: str) -> list[bytes]:
         # every position once, rising then falling (each climb and descent length)
         return [b"", bytes(range(64)), bytes(range(255, -1, -1)),
                 bytes(rng.randrange(256) for _ in range(8000))]
+    if name == "unionfind":
+        # one pair; a chain joined in order (long paths to halve); random pairs
+        return [b"", bytes([3, 7]), bytes(b for i in range(99) for b in (i, i + 1)),
+                bytes(rng.randrange(256) for _ in range(8000))]
+    if name == "lcs":
+        # one empty string; equal strings; strings longer than the rows
+        text = bytes(rng.choice(b"acgt") for _ in range(200))
+        return [bytes([0]) + b"abc", bytes([5]) + b"hello" + b"hello",
+                bytes([120]) + text, bytes([96]) + text[:96] + text[50:146]]
+    if name == "bfsgrid":
+        # a wall at the start; an open grid; a serpentine; random walls
+        snake = bytes(1 if (k // 12) % 2 and k % 12 != (0 if (k // 24) % 2 else 11)
+                      else 0 for k in range(144))
+        return [b"\x01", b"", snake, b"\x00" + bytes(rng.randrange(256) & 0xFE
+                                                      | (rng.random() < 0.3) for _ in range(143))]
     raise SystemExit(f"no inputs for corpus program {name!r}")
 
 
