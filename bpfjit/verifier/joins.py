@@ -506,7 +506,7 @@ def merge(states: list[State], discover: bool = False) -> State:
     result = type(first)(regs, spills, written, None, min_len, joined_lock(states),
                    frozenset().union(*(st.refs for st in states)), zeros,
                    {off: n for off, n in narrow.items() if off in spills}, remnants)
-    result.zone = join_zones([st.zone for st in states], [st.implied for st in states],
+    result.zone = join_zones([st.zone for st in states], [st.implied_at_join for st in states],
                                 result.implied, [st.lower for st in states],
                                 [st.upper for st in states])
     for off in differ:          # (the slot's variable is its low bytes now)

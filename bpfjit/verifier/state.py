@@ -177,8 +177,8 @@ class State(JoinRules):
         """lower(var), and for a mirror len - x also -c where the zone has x - len <= c:
         a count of the bytes left beside a pointer (len - p) is not negative once p <=
         len, though the intervals alone say nothing of it.  (Only for narrowing the
-        variables a mirror is related to: joins keep using the intervals' bounds, which
-        keeps fewer relations alive.)"""
+        variables a mirror is related to, and for the bound a join gives a path that
+        lacks a relation the others hold, `implied_at_join`.)"""
         lo = self.lower(var)
         x = _mirrored(var)
         c = None if x is None else self.zone.bound(x, LEN)
@@ -204,6 +204,18 @@ class State(JoinRules):
                 return None if b is None else b - k
         hi, lo = self.upper(x), self.lower(y)
         return None if hi is None or lo is None else hi - lo
+
+    def implied_at_join(self, x: int, y: int) -> int | None:
+        """`implied`, and for a constant register k against a mirror len - v, k - (the
+        least len - v the zone allows): the bound a join gives a path where a value is
+        a constant, which no zone variable relates.  `if (n > 96) n = 96` keeps
+        n <= len - v - 1 on the clamped path, where the zone knows v <= len - 97."""
+        best = self.implied(x, y)
+        if x < 10 and y >= MIRROR and self.regs[x].fixed:
+            c = self.zone.bound(y - MIRROR, LEN)            # v - len <= c: len - v >= -c
+            if c is not None and (best is None or self.regs[x].smax + c < best):
+                return self.regs[x].smax + c
+        return best
 
     def _fixed(self, var: int) -> int | None:
         lo = self.lower(var)
