@@ -569,6 +569,29 @@ def inputs(name: str) -> list[bytes]:
                       else 0 for k in range(144))
         return [b"\x01", b"", snake, b"\x00" + bytes(rng.randrange(256) & 0xFE
                                                       | (rng.random() < 0.3) for _ in range(143))]
+    if name == "civil":
+        # leap days and the days after them; bad months, days and digits; random dates
+        edge = ["2000-02-29", "1900-02-29", "2024-02-29", "2023-02-29", "1970-01-01",
+                "0001-01-01", "9999-12-31", "0000-05-05", "2021-13-01", "2021-00-10",
+                "2021-04-31", "20x1-01-01", "2021/01/01", "2021-01-00", "1999-12-31 x"]
+        dates = [f"{rng.randrange(1, 10000):04d}-{rng.randrange(1, 13):02d}-"
+                 f"{rng.randrange(1, 32):02d}" for _ in range(700)]
+        return [b"", b"2024-03-01", "\n".join(edge).encode(), "\n".join(dates).encode()]
+    if name == "huffman":
+        def lengths(*ls):
+            return bytes(ls) + bytes(16 - len(ls))
+        complete = lengths(2, 2, 3, 3, 3, 4, 4)          # 2/4 + 3/8 + 2/16 = 1
+        flat = bytes([4] * 16)                           # 16 codes of 4 bits
+        # no codes; three codes of one bit (oversubscribed); a complete code; 16 codes
+        # of 4 bits under random bits
+        return [bytes(16), lengths(1, 1, 1) + b"\xff", complete + b"\x5a\xc3" * 3,
+                flat + bytes(rng.randrange(256) for _ in range(6000))]
+    if name == "cmsketch":
+        # one key; one key 4000 times; keys drawn from 20; random keys
+        few = [rng.randrange(65536) for _ in range(20)]
+        return [b"\x01\x02", b"\x07\x00" * 4000,
+                b"".join(struct.pack("<H", rng.choice(few)) for _ in range(500)),
+                bytes(rng.randrange(256) for _ in range(8000))]
     raise SystemExit(f"no inputs for corpus program {name!r}")
 
 
