@@ -592,6 +592,19 @@ def inputs(name: str) -> list[bytes]:
         return [b"\x01\x02", b"\x07\x00" * 4000,
                 b"".join(struct.pack("<H", rng.choice(few)) for _ in range(500)),
                 bytes(rng.randrange(256) for _ in range(8000))]
+    if name == "kvparse":
+        # every known key, a bad value, an unknown key, a key longer than the buffer, a
+        # key with no value, a last pair cut short; many random pairs
+        keys = ["port", "timeout", "retries", "weight", "portx", "colour", "p", "ttl"]
+        pairs = []
+        for _ in range(400):
+            value = str(rng.randrange(10 ** rng.randrange(1, 8)))
+            if rng.random() < 0.1:
+                value = value[:2] + "x"
+            pairs.append(f"{rng.choice(keys)}={value};")
+        return [b"", b"port=8080;timeout=5;retries=x;weight=12;foo=bar;",
+                b"a_key_longer_than_twenty_four_bytes=1;novalue;port=;timeout=123456",
+                "".join(pairs).encode()]
     raise SystemExit(f"no inputs for corpus program {name!r}")
 
 
