@@ -413,13 +413,13 @@ def _walk(draw, mem_len: int, labels: list[int]) -> list[str]:
     index that may wrap inside the loop, a pointer stepped by a data register, or a late
     copy of the counter.  Its trips are bounded by the buffer's first byte (counted at
     the entry; most of the time stored there first, where the last trip just fits in
-    the buffer, or just not), that byte & 63 (a static bound) or its first two bytes
-    (the second stored as 0: a bound no budget test knows before the run); the base is the
-    buffer's start or,
-    when its second byte is odd, 4 GiB past it, so that no verifier bounds the offset
-    (then the range tests, not a `need`, cover the access).  Loads are recorded in the
-    accumulator; a store writes a data register.  A buffer shorter than WALK_ROOM is
-    lengthened (the SETLEN line, which `programs` applies)."""
+    the buffer, or is the first counter that reads past it), that byte & 63 (a static
+    bound) or its first two bytes (the second stored as 0: a bound no budget test knows
+    before the run); the base is the buffer's start or, when its second byte is odd, 4
+    GiB past it, so that no verifier bounds the offset (then the range tests, not a
+    `need`, cover the access).  Loads are recorded in the accumulator; a store writes a
+    data register.  A buffer shorter than WALK_ROOM is lengthened (the SETLEN line,
+    which `programs` applies)."""
     shape = draw(_sampled(("slot", "wrap", "stride", "copy")))
     bound, data, aux, other = draw(st.permutations(LOOP_DATA))[:4]
     lines = []
@@ -432,11 +432,16 @@ def _walk(draw, mem_len: int, labels: list[int]) -> list[str]:
     labels[0] += 1
     label = f"walk{labels[0]}"
     last = mem_len - off - size     # the last counter that reads in the buffer
+    start = draw(st.integers(0, 2))
+    # the first counter the trips reach that reads past the buffer
+    over = start + step * max(-(-(last + 1 - start) // step), 0)
     # a third of the bounds are 16-bit: the verifier then bounds no entry's trips by few
     # enough instructions, and llvm's entry counts them (checkplan.STATIC_BUDGET_TEST)
     wide = draw(st.integers(0, 2)) == 0
-    if draw(st.integers(0, 3)):     # the bound where the last trip just fits, or just not
-        value = min(max(last + draw(st.integers(-3 - step, 2)), 0), 255)
+    if draw(st.integers(0, 3)):
+        # the bound where the last trip just fits (the one before `over`), or is `over`
+        # itself: half the time a range one trip short misses the access that traps
+        value = min(max(over + draw(st.integers(1 - step, step)), 0), 255)
         high = 0 if wide else 2 * draw(st.integers(0, 127))
         lines += [f"stb [%r6+0], {value}", f"stb [%r6+1], {high}"]
     lines.append(f"ldx{'h' if wide else 'b'} %r{bound}, [%r6+0]")
@@ -444,7 +449,6 @@ def _walk(draw, mem_len: int, labels: list[int]) -> list[str]:
         lines.append(f"and %r{bound}, 63")
     far = [f"ldxb %r{aux}, [%r6+1]", f"and %r{aux}, 1", f"lsh %r{aux}, 32",
            f"add %r{aux}, %r6"]
-    start = draw(st.integers(0, 2))
     lines.append(f"mov %r9, {start}")
     base, address, after = "%r1", [], []
     if shape == "slot":
@@ -649,17 +653,18 @@ WIDE_SHIFTS = NARROWING_SHIFTS + (64, 64, 64, 96)
 def _divide_probe(draw, regs, kernel: bool = False,
                   mirror: tuple[int, int] | None = None) -> list[str]:
     """A division or modulo by a common constant, of a dividend next to one of its
-    multiples (three times in four), of a register zero-extended first or a wide value
-    shifted right by an immediate of 32 or more (a dividend peachpy knows is below 2**32
-    and divides without testing its high half: but `rsh r, 64` shifts by 0, its count
-    masked to 6 bits, which the kernel refuses to load) or as it is, recorded at once."""
+    multiples (five times in eight), of a register zero-extended first or, twice as
+    often, a wide value shifted right by an immediate of 32 or more (together two times
+    in eight: a dividend peachpy knows is below 2**32 and divides without testing its
+    high half; but `rsh r, 64` shifts by 0, its count masked to 6 bits, which the
+    kernel refuses to load) or as it is, recorded at once."""
     r = draw(_reg(regs))
     op, divisor = draw(_choice(["div", "mod", "div32", "mod32"])), draw(_choice(COMMON_DIVISORS))
     way = draw(st.integers(0, 7))
-    if way <= 5:        # a dividend next to a multiple (where a quotient is one off)
+    if way <= 4:        # a dividend next to a multiple (where a quotient is one off)
         lines = [f"lddw {r}, {draw(_near_multiple(32 if op.endswith('32') else 64, divisor)):#x}"]
-    elif way == 6:      # the register narrowed, or seemingly
-        if draw(st.booleans()):
+    elif way <= 6:      # the register narrowed, or seemingly (a shift two times in three)
+        if draw(st.integers(0, 2)) == 0:
             lines = [f"lsh {r}, 32", f"rsh {r}, 32"]
         else:
             count = draw(_choice(NARROWING_SHIFTS if kernel else WIDE_SHIFTS))
