@@ -605,6 +605,22 @@ def inputs(name: str) -> list[bytes]:
         return [b"", b"port=8080;timeout=5;retries=x;weight=12;foo=bar;",
                 b"a_key_longer_than_twenty_four_bytes=1;novalue;port=;timeout=123456",
                 "".join(pairs).encode()]
+    if name == "fixpoint":
+        # silence; a full-scale square wave and a ramp (both saturate); random samples
+        square = b"".join(struct.pack("<h", 32767 if (i // 20) % 2 else -32768)
+                          for i in range(400))
+        ramp = b"".join(struct.pack("<h", i * 64 - 32768) for i in range(1024))
+        return [bytes(64), square, ramp, bytes(rng.randrange(256) for _ in range(8000))]
+    if name == "bitiset":
+        # no bits; every bit; one bit per word, each index once; random words
+        one_each = b"".join(struct.pack("<I", 1 << i) for i in range(32))
+        return [bytes(64), b"\xff" * 64, one_each,
+                bytes(rng.randrange(256) for _ in range(8000))]
+    if name == "radix":
+        # one key; the same key again and again (every prefix shared); all 64 keys;
+        # random bytes
+        return [b"\x80", b"\xfc" * 50, bytes(k << 2 for k in range(64)),
+                bytes(rng.randrange(256) for _ in range(8000))]
     raise SystemExit(f"no inputs for corpus program {name!r}")
 
 
