@@ -95,8 +95,13 @@ def alu_result(op: str, width: int, a: Value | None, b: Value, movsx_bits: int =
     if op in ("or", "xor"):
         if not narrow:
             return _top(width)
-        top = (1 << max(a.umax, b.umax).bit_length()) - 1
+        # no more than the sum (x | y and x ^ y are x + y less the common bits twice or
+        # once), nor than the bits of the wider; the sum itself where no bit can be
+        # common (one operand below the other's alignment: clang's `(k << 1) | bit`)
+        top = min((1 << max(a.umax, b.umax).bit_length()) - 1, a.umax + b.umax)
         low = max(a.umin, b.umin) if op == "or" else 0
+        if b.umax >> a.align == 0 or a.umax >> b.align == 0:
+            low = a.umin + b.umin
         return scalar(low, min(top, limit), align=align)
     if op == "lsh" and b.is_const:
         k = b.umin & (width - 1)
