@@ -621,6 +621,28 @@ def inputs(name: str) -> list[bytes]:
         # random bytes
         return [b"\x80", b"\xfc" * 50, bytes(k << 2 for k in range(64)),
                 bytes(rng.randrange(256) for _ in range(8000))]
+    if name == "ringlog":
+        # a replay of nothing; fewer records than slots, replayed; more than the ring
+        # holds with replays between; random records (0xFF first bytes now and then)
+        def records(count, replay_every):
+            out = b""
+            for i in range(count):
+                out += b"\xff" * 6 if replay_every and i % replay_every == replay_every - 1 \
+                    else bytes([rng.randrange(255)] + [rng.randrange(256) for _ in range(5)])
+            return out
+        return [b"\xff" * 6, records(12, 12), records(130, 31), records(1300, 97)]
+    if name == "dijkstra":
+        def graph(n, density):
+            cells = [rng.randrange(1, 256) if rng.random() < density and i != j else 0
+                     for i in range(n) for j in range(n)]
+            return bytes([n]) + bytes(cells)
+        # one node; a graph cut in two; a dense graph of 16; a sparse one of 16
+        return [bytes([1, 0]), graph(9, 0.15), graph(16, 0.9), graph(16, 0.2)]
+    if name == "sentinel":
+        lines = [",".join("".join(rng.choice("abcxyz") for _ in range(rng.randrange(0, 9)))
+                          for _ in range(rng.randrange(1, 8))) for _ in range(300)]
+        # an empty line; fields with empty ones; a line longer than the buffer; many
+        return [b"\n", b"a,,b,\n,x", b"y" * 100 + b",z\nq", "\n".join(lines).encode()]
     raise SystemExit(f"no inputs for corpus program {name!r}")
 
 
