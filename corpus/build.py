@@ -643,6 +643,34 @@ def inputs(name: str) -> list[bytes]:
                           for _ in range(rng.randrange(1, 8))) for _ in range(300)]
         # an empty line; fields with empty ones; a line longer than the buffer; many
         return [b"\n", b"a,,b,\n,x", b"y" * 100 + b",z\nq", "\n".join(lines).encode()]
+    if name == "ipv4bits":
+        def datagram(proto, payload, ihl=5, flags=0, frag=0):
+            total = ihl * 4 + len(payload)
+            head = bytes([0x40 | ihl, 0]) + total.to_bytes(2, "big") + b"\x12\x34" + \
+                (flags << 13 | frag).to_bytes(2, "little") + bytes([64, proto, 0, 0]) + \
+                bytes(rng.randrange(256) for _ in range(8))
+            return head + bytes(4 * (ihl - 5)) + payload
+        many = b"".join(datagram(rng.choice([6, 17, 1]), bytes(rng.randrange(40)),
+                                 ihl=rng.choice([5, 5, 6, 8]), flags=rng.randrange(2),
+                                 frag=rng.choice([0, 0, 0, 185])) for _ in range(300))
+        # a header cut short; options and an empty payload; a bad version after one;
+        # many datagrams
+        return [datagram(6, b"x")[:15], datagram(17, b"", ihl=7),
+                datagram(6, b"abc") + b"\x60" + bytes(30), many]
+    if name == "flowagg":
+        keys = [rng.randrange(1 << 32) for _ in range(24)]
+        # one record; one flow many times; 24 flows over 16 entries; random records
+        return [bytes(8), struct.pack("<IHH", 7, 1500, 2) * 200,
+                b"".join(struct.pack("<IHH", rng.choice(keys), rng.randrange(1 << 16),
+                                     1 << rng.randrange(16)) for _ in range(600)),
+                bytes(rng.randrange(256) for _ in range(8000))]
+    if name == "portname":
+        known = [20, 22, 53, 80, 443, 1024, 3306, 8080, 9000, 27017, 49152, 65535]
+        # no port; every known port and its neighbours; ports below the table; random
+        near = b"".join(struct.pack(">H", max(0, min(65535, p + d)))
+                        for p in known for d in (-1, 0, 1))
+        return [b"", near, bytes(range(0, 40)),
+                bytes(rng.randrange(256) for _ in range(8000))]
     raise SystemExit(f"no inputs for corpus program {name!r}")
 
 
