@@ -73,15 +73,24 @@ _LEVEL = """
     add %r0, 1
     stxh [%r3-254], %r0
 """
-TREE_WALK = "".join(f"    stdw [%r10-{k}], 0\n" for k in range(8, 257, 8)) + """
+
+
+def tree_walk(levels: int = 6, step: int = 1, mask: int = 1) -> str:
+    """The walk's text: `levels` levels of `k = ((k << 1) | (bit & mask)) + step`."""
+    level = _LEVEL.replace("and %r9, 1", f"and %r9, {mask}").replace(
+        "add %r8, 1", f"add %r8, {step}")
+    return "".join(f"    stdw [%r10-{k}], 0\n" for k in range(8, 257, 8)) + """
     mov %r0, 0
     jeq %r2, 0, out
     ldxb %r5, [%r1+0]
     mov %r8, 0
-""" + "".join(_LEVEL.format(shift=d) for d in range(5, -1, -1)) + """
+""" + "".join(level.format(shift=d % 8) for d in range(levels - 1, -1, -1)) + """
 out:
     exit
 """
+
+
+TREE_WALK = tree_walk()
 
 
 def test_strict_mode_proves_the_tree_walk():
@@ -113,15 +122,5 @@ def test_the_tree_walk_on_every_engine(engine, data):
 @pytest.mark.parametrize("mask", [1, 3])
 def test_proofs_of_tree_walks_hold(levels, step, mask):
     from test_verifier_soundness import assert_proofs_hold
-    level = _LEVEL.replace("and %r9, 1", f"and %r9, {mask}").replace(
-        "add %r8, 1", f"add %r8, {step}")
-    prog = "".join(f"    stdw [%r10-{k}], 0\n" for k in range(8, 257, 8)) + """
-    mov %r0, 0
-    jeq %r2, 0, out
-    ldxb %r5, [%r1+0]
-    mov %r8, 0
-""" + "".join(level.format(shift=d % 8) for d in range(levels - 1, -1, -1)) + """
-out:
-    exit
-"""
-    assert_proofs_hold(prog, [b"", b"\x00", b"\xff", b"\x7f", b"\x80", b"\x55", b"\xaa"])
+    assert_proofs_hold(tree_walk(levels, step, mask),
+                       [b"", b"\x00", b"\xff", b"\x7f", b"\x80", b"\x55", b"\xaa"])
