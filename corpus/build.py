@@ -671,6 +671,24 @@ def inputs(name: str) -> list[bytes]:
                         for p in known for d in (-1, 0, 1))
         return [b"", near, bytes(range(0, 40)),
                 bytes(rng.randrange(256) for _ in range(8000))]
+    if name == "tokptr":
+        vocabulary = ["a", "to", "the", "cat", "sat", "on", "mat", "again", "x"]
+        lines = [" ".join(rng.choice(vocabulary) for _ in range(rng.randrange(0, 16)))
+                 for _ in range(300)]
+        # spaces only; one line of repeats; more words than the arrays hold; many lines
+        return [b"   \n  ", b"the cat the cat the", b" ".join([b"w"] * 20) + b" long",
+                "\n".join(lines).encode()]
+    if name == "overflow":
+        # nothing; values past the high limit (clamped to it: sums overflow); small
+        # values (clamped to the low limit: products overflow); random values
+        return [b"", struct.pack("<8I", *([0xFFFFFFFF] * 8)), struct.pack("<64I", *range(64)),
+                bytes(rng.randrange(256) for _ in range(8000))]
+    if name == "dfs":
+        # a wall at the start; an open maze; a comb of corridors; random walls
+        comb = bytes(1 if (k % 10) % 2 and k // 10 != (9 if (k % 10) % 4 == 1 else 0)
+                     else 0 for k in range(100))
+        return [b"\x01", b"", comb,
+                b"\x00" + bytes(rng.random() < 0.3 for _ in range(99))]
     raise SystemExit(f"no inputs for corpus program {name!r}")
 
 
