@@ -58,9 +58,15 @@ def main() -> None:
     objects = args.objects or sorted(HERE.glob("*/*.o"))
     total = proven = 0
     times = []
+    unreadable = 0
     print(f"{'program':<22} {'insns':>5} {'proven':>9} {'share':>6} {'verify ms':>9}  strict")
     for path in objects:
-        row = measure(path, args.runs)
+        try:
+            row = measure(path, args.runs)
+        except bpfjit.BpfError as exc:          # an object that does not load
+            print(f"{path}: {exc}", file=sys.stderr)
+            unreadable += 1
+            continue
         if "error" in row:
             print(f"{row['name']:<22} {row['insns']:>5}  REJECTED: {row['error']}")
             continue
@@ -74,6 +80,8 @@ def main() -> None:
         print(f"accepted {len(times)} of {len(objects)}; proven {proven}/{total} "
               f"({proven / max(total, 1):.1%}); verify ms median {statistics.median(times):.1f}, "
               f"max {max(times):.1f}")
+    if unreadable:
+        sys.exit(1)
 
 
 if __name__ == "__main__":
