@@ -212,9 +212,9 @@ class State(JoinRules):
         n <= len - v - 1 on the clamped path, where the zone knows v <= len - 97."""
         best = self.implied(x, y)
         if x < 10 and y >= MIRROR and self.regs[x].fixed:
-            c = self.zone.bound(y - MIRROR, LEN)            # v - len <= c: len - v >= -c
-            if c is not None and (best is None or self.regs[x].smax + c < best):
-                return self.regs[x].smax + c
+            lo = self.zone_lower(y)
+            if lo is not None and (best is None or self.regs[x].smax - lo < best):
+                return self.regs[x].smax - lo
         return best
 
     def _fixed(self, var: int) -> int | None:
