@@ -30,7 +30,7 @@ from bpfjit.context import packet_offsets
 from bpfjit.isa import (LDDW_CODE, LDDW_MAP, LDDW_MAP_VALUE, MEMORY_KINDS, STACK_SIZE, Kind,
                         written_registers)
 from bpfjit.helpers import changes_packet
-from bpfjit.liveness import block_live_out
+from bpfjit.liveness import block_live_out, use_def
 from bpfjit.maps import map_handle
 from bpfjit.runfields import CONFIG_FIELDS, TRAPPED
 from bpfjit.traps import WRITE_FLAG, TrapCode
@@ -93,6 +93,12 @@ class _Lowering(AluLowering, CallLowering, VersionLowering, SpeculationLowering,
         self.charges = budget_charges(prog)            # (fewer subtractions than blocks)
         self.checkpoints = budget_checkpoints(prog)
         self.ranges = subprogram_ranges(prog)
+        # the entry subprogram's pcs, when no call or callback enters it: its frame is
+        # then the top one whenever it runs
+        entered = {pc + 1 + insn.imm for pc, insn in prog
+                   if insn.kind is Kind.CALL_LOCAL
+                   or (insn.kind is Kind.LDDW and insn.src == LDDW_CODE)}
+        self.top_frame_end = 0 if 0 in entered else self.ranges[0][1]
         # wide loads and rotations (backends/x86idioms.py): each block's pcs and the
         # plans made, per block and copy (liveness is computed when a plan needs it)
         self.block_pcs = block_graph(prog)[0]
@@ -156,6 +162,7 @@ class _Lowering(AluLowering, CallLowering, VersionLowering, SpeculationLowering,
         a = self.a
         self._entry()
         for first, body in self.bodies.items():
+            a.align(64)         # (before the label: a call lands past the padding)
             a.label(("sub", first))
             i = 0
             while i < len(body):
@@ -176,6 +183,8 @@ class _Lowering(AluLowering, CallLowering, VersionLowering, SpeculationLowering,
             a.label(label)
             if arg == "zero":
                 a("XOR", r32(S2), r32(S2))
+            elif isinstance(arg, Mem):
+                a("LEA", S2, arg)                   # the address, rebuilt
             elif arg is not None:
                 a("MOV", S2, arg)                   # a register or an immediate
             a("MOV", S1, packed)                # mov r10, code << 32 | size << 40 | pc
@@ -602,9 +611,14 @@ class _Lowering(AluLowering, CallLowering, VersionLowering, SpeculationLowering,
             if clamp is not None:
                 self._clamp(clamp, size)
             return Mem(size, S2, 0)
-        fail = self._stub(TrapCode.MEMORY, pc, None, size | (WRITE_FLAG if write else 0))
         # the verifier may know which region the base always points into: check that one
         region = self.verified.regions.get(pc)
+        packed = size | (WRITE_FLAG if write else 0)
+        if region == "stack" and pc < self.top_frame_end:
+            return self._own_frame_address(pc, b, off, size, packed)
+        if region == "mem" and not in_register and b != self.fp and self._dead_after(pc, base):
+            return self._buffer_address(pc, b, off, size, packed)
+        fail = self._stub(TrapCode.MEMORY, pc, None, packed)
         ok = a.new_label()
         a("LEA", S2, Mem(8, b, off))                            # r11 = address
         # an access of unknown region, speculation-safe without a barrier (unless
@@ -646,6 +660,54 @@ class _Lowering(AluLowering, CallLowering, VersionLowering, SpeculationLowering,
         if region != "stack" and self.spec and not masked:
             a("LFENCE")             # reached from the buffer, the stack or a map: a barrier
         return Mem(size, S2, 0)
+
+    def _buffer_address(self, pc: int, b: str, off: int, size: int, packed: int) -> Mem:
+        """A checked access the verifier knows is into the buffer, if anywhere, through
+        a base register nothing reads after it: its offset from the buffer's start
+        computed in r10 and compared unsigned, and on the failing branch's flags the
+        base itself poisoned (that branch leaves for the trap, so the move only ever
+        happens speculatively); the stub rebuilds the address for the trap's message.
+        A base read later keeps the copy in r11: poisoned in place, a pointer stepped
+        through a loop would wait on every trip's check (corpus slidemax: 6% slower)."""
+        a = self.a
+        fail = self._stub(TrapCode.MEMORY, pc, Mem(8, b, off), packed)
+        if off:
+            a("LEA", S1, Mem(8, b, off))                        # lea r10, [b + off]
+        else:
+            a("MOV", S1, b)                                     # mov r10, b
+        a("SUB", S1, Mem(8, CTX, CTX_SLOT["mem"]))
+        a("CMP", S1, Mem(8, CTX, CTX_SLOT[f"mem_bound{size}"]))   # inside the buffer?
+        self._check_jump("ae", fail)
+        self._poison_if("AE", b)                                # cmovae b, POISON
+        return Mem(size, b, off)
+
+    def _dead_after(self, pc: int, reg: int) -> bool:
+        """Whether BPF register `reg` is written before it is read again after the
+        instruction at pc (which may write it itself: `ldxb r1, [r1]`)."""
+        bit = 1 << reg
+        first = self.block_of[pc]
+        pcs = self.block_pcs[first]
+        for at in pcs[pcs.index(pc):]:
+            use, written = use_def(self.prog.at(at))
+            if at != pc and use & bit:
+                return False
+            if written & bit:
+                return True
+        return not block_live_out(self.prog)[first] & bit
+
+    def _own_frame_address(self, pc: int, b: str, off: int, size: int, packed: int) -> Mem:
+        """A checked stack access in the entry subprogram, which no call enters, so its
+        frame is always the top one and the live frames are exactly its 512 bytes:
+        r11 = the address's height above the frame's bottom, one unsigned compare, and
+        the access made through rbp and r11 (POISON in r11 makes it non-canonical)."""
+        a = self.a
+        fail = self._stub(TrapCode.MEMORY, pc, Mem(8, self.fp, -STACK_SIZE, S2), packed)
+        a("LEA", S2, Mem(8, b, off + STACK_SIZE))              # lea r11, [b + off + 512]
+        a("SUB", S2, self.fp)                                   # sub r11, rbp
+        a("CMP", S2, STACK_SIZE - size)                         # cmp r11, 512 - size
+        self._check_jump("a", fail)
+        self._poison_if("A")                                    # cmova r11, POISON
+        return Mem(size, self.fp, -STACK_SIZE, S2, 1)           # [rbp + r11 - 512]
 
     def _ldx(self, pc: int, insn) -> None:
         self._load(insn, self._address(pc, insn.src, insn.off, insn.spec.size, write=False))
