@@ -689,6 +689,41 @@ def inputs(name: str) -> list[bytes]:
                      else 0 for k in range(100))
         return [b"\x01", b"", comb,
                 b"\x00" + bytes(rng.random() < 0.3 for _ in range(99))]
+    if name == "hll":
+        # nothing; one word; 4,000 words of 40 values (the small-range correction);
+        # 4,096 random words
+        few = [rng.randrange(1 << 32) for _ in range(40)]
+        return [b"", b"\x01\x02\x03\x04",
+                b"".join(struct.pack("<I", rng.choice(few)) for _ in range(4000)),
+                bytes(rng.randrange(256) for _ in range(16384))]
+    if name == "ipv6text":
+        # nothing; one address; the forms that are not addresses and the edges of
+        # those that are; 400 lines, most of them addresses
+        edges = ["::", "::1", "1::", "1:2:3:4:5:6:7:8", "1:2:3:4:5:6:7::", "::2:3:4:5:6:7:8",
+                 "1:2:3:4:5:6:7:8:9", "1::2::3", ":1:2:3:4:5:6:7:8", "1:2:3:4:5:6:7:",
+                 "12345::", "1:2:3:4:5:6:7:8::", "fe80::1:2", "g::1", "1:::2", "ABCD:ef01::"]
+        lines = []
+        for _ in range(400):
+            groups = [format(rng.randrange(1 << rng.choice((4, 8, 16))), "x")
+                      for _ in range(8)]
+            if rng.random() < 0.6:
+                start = rng.randrange(8)
+                stop = rng.randrange(start + 1, 9)
+                text = ":".join(groups[:start]) + "::" + ":".join(groups[stop:])
+            else:
+                text = ":".join(groups)
+            if rng.random() < 0.1:
+                at = rng.randrange(len(text))
+                text = text[:at] + rng.choice("g:.z") + text[at + 1:]
+            lines.append(text)
+        return [b"", b"2001:db8::ff00:42:8329", "\n".join(edges).encode(),
+                "\n".join(lines).encode()]
+    if name == "mandel":
+        # nothing; the origin (in the set: every iteration); a 16 x 16 grid over the
+        # square; 2,048 random points
+        grid = bytes(b for y in range(-128, 128, 16) for x in range(-128, 128, 16)
+                     for b in (x & 0xFF, y & 0xFF))
+        return [b"", b"\x00\x00", grid, bytes(rng.randrange(256) for _ in range(4096))]
     raise SystemExit(f"no inputs for corpus program {name!r}")
 
 
