@@ -67,8 +67,10 @@ def _between(st: State, mid: int, a: int, b: int) -> None:
 def _inherit_affine(zone, dst: int, y: int, c: int) -> None:
     """dst, a stack pointer, now has offset y + c exactly (c constant): it takes y's
     affine equalities y == a * v + b as dst == a * v + b + c (a row pointer made from
-    `4 * j`, which then steps with j; a buffer pointer has its mirrors for that, and
-    the entries cost a sixth more work in the joins of a program of such pointers)."""
+    `4 * j`, which then steps with j).  A buffer pointer has its mirrors for that, and
+    the entries cost a sixth more work in the joins of a program of such pointers, so
+    it takes them only where a quotient or a scaled count could bound it through them
+    (`mem + 4 * w` for w < len / 4, once the register that held 4 * w is reused)."""
     for (u, v), (a, b) in list(zone.affine.items()):
         if u == y and v != dst:
             zone.affine[(dst, v)] = (a, b + c)
@@ -568,7 +570,8 @@ class AluRules:
             if op == "add" and src_reg is not None:
                 zone.add(dst, src_reg, ptr.smax)      # dst - src == the pointer's old offset
                 zone.add(src_reg, dst, -ptr.smin)
-                if ptr.smin == ptr.smax and ptr.kind == STACK and zone.affine:
+                if ptr.smin == ptr.smax and zone.affine and (
+                        ptr.kind == STACK or ptr.kind == MEM and (zone.scaled or zone.quot)):
                     _inherit_affine(zone, dst, src_reg, ptr.smin)
                 if partner is not None:
                     # dst == y + src + d, as for numbers: followed through constant moves

@@ -358,6 +358,9 @@ class State(JoinRules):
             if not self.clamp(other, new_lo, new_hi):
                 return False
         if self.zone.quot:
+            fact = self.zone.quot.get(var)
+            if fact is not None and not fact[2] and not self._apply_dividend(var, *fact[:2]):
+                return False
             for q, (y, c, times) in list(self.zone.quot.items()):
                 # len has no interval of its own: what bounds it is a relation to var
                 if (y == var or y == LEN and self.zone.has_edge(var, LEN)) and not times:
@@ -379,6 +382,16 @@ class State(JoinRules):
             hi = min([hi] + [self.upper(x) + d for x, d, _ in self.zone.related(LEN)
                              if d is not None and x < 10 and self.upper(x) is not None])
         return self.clamp(q, lo // c, None if hi is None else hi // c)
+
+    def _apply_dividend(self, q: int, y: int, c: int) -> bool:
+        """Narrow y by q == y // c (y >= 0: len, or a number known not negative):
+        c * q <= y <= c * q + c - 1.  `words = len / 4`, shown at least 4096 by the test
+        that clamps it, shows len >= 16384."""
+        lo, hi = self.lower(q), self.upper(q)
+        if y != LEN and (self.lower(y) is None or self.lower(y) < 0):
+            return True
+        return self.clamp(y, None if lo is None or lo < 0 else c * lo,
+                          None if hi is None or hi < 0 else c * hi + c - 1)
 
     def clamp(self, var: int, lo: int | None, hi: int | None) -> bool:
         """Narrow var's signed interval to [lo, hi]; False when it becomes empty."""

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Callable
 
-from .zone import MAX_RELATION, MIRROR, Bound, Zone
+from .zone import LEN_VAR, MAX_RELATION, MIRROR, Bound, Zone
 
 __all__ = ["join_zones", "widen_zone"]
 
@@ -55,7 +55,55 @@ def join_zones(zones: list[Zone], implied: list[Callable[[int, int], Bound]],
         floors = _joined_sums(zones, "floors", lowers, widening=False)
     if uppers is not None and any(z.ceilings for z in zones):
         ceilings = _joined_sums(zones, "ceilings", uppers, widening=False)
-    return _merged(zones, out, set().union(*(z.mirrored for z in zones)), floors, ceilings)
+    zone = _merged(zones, out, set().union(*(z.mirrored for z in zones)), floors, ceilings)
+    if lowers is not None and uppers is not None and any(z.quot or z.scaled for z in zones):
+        scaled = _joined_scaled(zones, lowers, uppers)
+        zone.scaled = scaled if scaled else zone.scaled
+    return zone
+
+
+def _joined_scaled(zones: list[Zone], lowers: list[Callable[[int], Bound]],
+                   uppers: list[Callable[[int], Bound]]) -> dict:
+    """a * y <= len + e on every path (the zone's `scaled`): a path says so by its own
+    entry, by y == z // a for a z >= 0 at most len + e, or by y being a constant k >= 0
+    where len >= a * k - e.  The least e all paths allow: `words = len / 4` joined with
+    the constant a clamp set where `len / 4 >= 4096` (so len >= 16384)."""
+    wanted = set()
+    for z in zones:
+        wanted.update((y, a) for y, (a, _) in z.scaled.items())
+        wanted.update((y, c) for y, (_, c, times) in z.quot.items() if not times)
+    joined: dict[int, tuple[int, int]] = {}
+    for y, a in sorted(wanted):
+        worst = None
+        for z, lower, upper in zip(zones, lowers, uppers):
+            e = _scaled_on(z, lower, upper, y, a)
+            if e is None:
+                break
+            worst = e if worst is None or e > worst else worst
+        else:
+            if worst is not None and abs(worst) < MAX_RELATION and y not in joined:
+                joined[y] = (a, worst)
+    return joined
+
+
+def _scaled_on(zone: Zone, lower: Callable[[int], Bound], upper: Callable[[int], Bound],
+               y: int, a: int) -> Bound:
+    """The least e with a * y <= len + e on one path that the path shows, or None."""
+    entry = zone.scaled.get(y)
+    if entry is not None and entry[0] == a:
+        return entry[1]
+    fact = zone.quot.get(y)
+    if fact is not None and not fact[2] and fact[1] == a:
+        z = fact[0]
+        low = lower(z)
+        if low is None or low < 0:
+            return None
+        return 0 if z == LEN_VAR else zone.bound(z, LEN_VAR)
+    lo, hi = lower(y), upper(y)
+    floor = lower(LEN_VAR)
+    if lo is None or lo != hi or lo < 0 or floor is None:
+        return None
+    return a * lo - floor
 
 
 def widen_zone(old: Zone, new: Zone, implied_new: Callable[[int, int], Bound],
