@@ -724,6 +724,36 @@ def inputs(name: str) -> list[bytes]:
         grid = bytes(b for y in range(-128, 128, 16) for x in range(-128, 128, 16)
                      for b in (x & 0xFF, y & 0xFF))
         return [b"", b"\x00\x00", grid, bytes(rng.randrange(256) for _ in range(4096))]
+    if name == "rabinkarp":
+        # too short; a pattern never found; a one-byte window; an 8-byte pattern taken
+        # from a text of few letters, so that it recurs
+        text = bytes(rng.choice(b"abcab") for _ in range(6000))
+        pattern = text[100:108]
+        return [b"\x05ab", b"\x03xyz" + b"abcabcab" * 10, b"\x01a" + b"banana" * 5,
+                b"\x08" + pattern + text]
+    if name == "strtol":
+        # nothing; one number; the edges (the largest value and one past it in each
+        # base, prefixes alone, digits outside the base, signs); 600 random tokens
+        edges = ["18446744073709551615", "18446744073709551616", "0xffffffffffffffff",
+                 "0x10000000000000000", "0b" + "1" * 64, "0b" + "1" * 65,
+                 "01777777777777777777777", "02000000000000000000000", "0x", "0b", "-0",
+                 "+7", "-1", "089", "12a", "0", "-", "0xZ", "99999999999999999999999"]
+        tokens = []
+        for _ in range(600):
+            kind = rng.randrange(5)
+            v = rng.randrange(1 << rng.choice((8, 32, 64, 70)))
+            text = [str(v), hex(v), "0b" + format(v, "b"), "0" + format(v, "o"),
+                    str(v) + rng.choice("xz9")][kind]
+            tokens.append(rng.choice(["", "-", "+"]) + text)
+        return [b"", b"42", " ".join(edges).encode(), "\n".join(tokens).encode()]
+    if name == "tokenbkt":
+        # nothing; one packet; 40 back-to-back packets of one flow (the burst runs
+        # out); 2,000 packets of 40 flows at random intervals
+        def record(flow, delta):
+            return bytes([flow]) + delta.to_bytes(3, "little")
+        return [b"", record(7, 100), b"".join(record(3, 0) for _ in range(40)),
+                b"".join(record(rng.randrange(40), rng.choice((0, 10, 200, 5000, 70000)))
+                         for _ in range(2000))]
     raise SystemExit(f"no inputs for corpus program {name!r}")
 
 
