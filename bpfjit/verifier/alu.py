@@ -110,6 +110,41 @@ def _remaining_facts(zone, op: str, dst: int, src: int) -> tuple:
     return None
 
 
+def _complement(st: State, width: int, dst: int, old: Value, src: Value,
+                result: Value) -> bool:
+    """`x ^ -1` (64-bit) is -x - 1: an exact sum with every variable the old x
+    equalled (x == y + d: dst + y == -1 - d), kept as a floor and a ceiling, as neg
+    leaves it (clang writes `len - 1 - w` as `~w + len`).  True when this was one."""
+    if width != 64 or src.umin != U64:
+        return False
+    copies = [(y, d) for y, d in st.zone.offsets(dst) if y < MIRROR]
+    exact = scalar(smin=-old.smax - 1, smax=-old.smin - 1)
+    st.forget_register(dst, exact if not exact.empty else result)
+    for y, d in copies:
+        st.zone.learn_floor(dst, y, -1 - d)
+        st.zone.learn_ceiling(dst, y, -1 - d)
+    return True
+
+
+def _len_plus_negation(zone, dst: int, src: int) -> list[tuple[int, int]]:
+    """Before `dst += src`, one of them equal to len and the other to c - y exactly
+    (a floor and a ceiling of its sum with y, both c): each such (y, c), since the
+    result is then len - y + c, y's mirror plus c."""
+    if not (zone.floors and zone.ceilings):
+        return []
+    for length, other in ((src, dst), (dst, src)):
+        if zone.bound(length, LEN) != 0 or zone.bound(LEN, length) != 0:
+            continue
+        found = []
+        for (a, b), c in zone.floors.items():
+            if other in (a, b) and zone.ceilings.get((a, b)) == c:
+                y = b if a == other else a
+                if y != length and y < MIRROR:
+                    found.append((y, c))
+        return found
+    return []
+
+
 def _scale(op: str, width: int, old: Value | None, src: Value) -> int:
     """The factor m of `dst := m * dst` for a shift left or a multiplication by a
     constant m >= 2 that cannot wrap (0 otherwise): dst then equals m times what it was
@@ -303,6 +338,9 @@ class AluRules:
             return
         if width == 64 and self._remainder(st, op, dst, src_reg, src, result):
             return
+        if op == "xor" and src.is_const and old is not None and old.kind == SCALAR \
+                and _complement(st, width, dst, old, src, result):
+            return
         narrow = old is None or (old.smin >= 0 and (width == 64 or old.umax <= M32))
         if op in ("mov", "movsx") and result is src:          # an exact copy
             st.copy_register(dst, src_reg, result)
@@ -359,6 +397,11 @@ class AluRules:
                 and width == 64 and plain else []
             floor = sum_floor(zone, dst, src_reg, offsets) if summed else None
             ceiling = sum_ceiling(zone, dst, src_reg) if summed else None
+            # len + (c - y), either order: what remains after y, plus c
+            remains = _len_plus_negation(zone, dst, src_reg) if summed else ()
+            # k - src of a constant k: dst + src == k
+            taken = old.smin if sign < 0 and src_reg is not None and plain and \
+                width == 64 and old.is_const and src.kind == SCALAR else None
             st.regs[dst] = result
             zone.shift(dst, lo, hi)
             for c, d in minuends:
@@ -370,6 +413,13 @@ class AluRules:
                     zone.plus[dst] = (partner[0], src_reg, partner[1])
             if facts is not None:
                 _apply_remaining(zone, dst, src_reg, facts)
+            for y, c in remains:
+                zone.add(dst, MIRROR + y, c)
+                zone.add(MIRROR + y, dst, -c)
+                zone.mirrored.add(y)
+            if taken is not None:
+                zone.learn_floor(dst, src_reg, taken)
+                zone.learn_ceiling(dst, src_reg, taken)
             if floor is not None:
                 st.clamp(dst, floor, None)
             if ceiling is not None:
