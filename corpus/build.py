@@ -754,6 +754,23 @@ def inputs(name: str) -> list[bytes]:
         return [b"", record(7, 100), b"".join(record(3, 0) for _ in range(40)),
                 b"".join(record(rng.randrange(40), rng.choice((0, 10, 200, 5000, 70000)))
                          for _ in range(2000))]
+    if name == "qselect":
+        # nothing; one value; 100 equal values (every partition is one-sided); 128
+        # random values
+        return [b"", b"\x05\x00", b"\x07\x01" * 100,
+                bytes(rng.randrange(256) for _ in range(256))]
+    if name == "unescape":
+        # nothing; one plain line; each escape, a bad one, a cut \\u, a line too long
+        # for the buffer and one of three-byte characters; 300 random lines
+        edges = ["tab\\there", "\\u00e9t\\u00e9", "\\u20ac\\u2603", "bad \\x escape",
+                 "cut \\u12", "a" * 120, "\\u4e2d" * 40, "\\\\ \\/ \\\"", "trail\\"]
+        pieces = ["abc", "\\n", "\\t", "\\u00fc", "\\u263a", "\\\\", "\\q", "xyz", " "]
+        lines = ["".join(rng.choice(pieces) for _ in range(rng.randrange(1, 30)))
+                 for _ in range(300)]
+        return [b"", b"hello", "\n".join(edges).encode(), "\n".join(lines).encode()]
+    if name == "crc32c":
+        # nothing; the standard check string (0xe3069283); a tail only; 8,000 bytes
+        return [b"", b"123456789", b"abc", bytes(rng.randrange(256) for _ in range(8000))]
     raise SystemExit(f"no inputs for corpus program {name!r}")
 
 
