@@ -137,6 +137,25 @@ short:
     assert _unproven(over) == [2]
 
 
+def test_a_copy_of_the_quotient_bounds_the_length_too():
+    # the test is of a zero-extended copy (clang's `u32 n = len / 2`): n >= 128 shows
+    # len >= 256 (corpus qselect)
+    text = """
+    rsh r2, 1
+    mov r4, r2
+    lsh r4, 32
+    rsh r4, 32
+    jlt r4, 128, short
+    ldxb r0, [r1+255]
+    exit
+short:
+    mov r0, 0
+    exit
+"""
+    assert _unproven(text) == []
+    assert _unproven(text.replace("[r1+255]", "[r1+256]")) == [5]
+
+
 @pytest.mark.parametrize("variant", [
     dict(shift=1),                        # len / 2 words of 4 bytes: past the end
     dict(clamp_to=4097),                  # clamped above the limit tested

@@ -358,9 +358,11 @@ class State(JoinRules):
             if not self.clamp(other, new_lo, new_hi):
                 return False
         if self.zone.quot:
-            fact = self.zone.quot.get(var)
-            if fact is not None and not fact[2] and not self._apply_dividend(var, *fact[:2]):
-                return False
+            for q, (y, c, times) in list(self.zone.quot.items()):
+                # (q itself narrowed, or through a copy or relation: clamped above)
+                if not times and (q == var or self.zone.has_edge(var, q)) and \
+                        not self._apply_dividend(q, y, c):
+                    return False
             for q, (y, c, times) in list(self.zone.quot.items()):
                 # len has no interval of its own: what bounds it is a relation to var
                 if (y == var or y == LEN and self.zone.has_edge(var, LEN)) and not times:
