@@ -771,6 +771,33 @@ def inputs(name: str) -> list[bytes]:
     if name == "crc32c":
         # nothing; the standard check string (0xe3069283); a tail only; 8,000 bytes
         return [b"", b"123456789", b"abc", bytes(rng.randrange(256) for _ in range(8000))]
+    if name == "bitpack":
+        # nothing; one field; exactly one full buffer (256 fields); 3,000 bytes
+        return [b"", b"\x1f", bytes(rng.randrange(256) for _ in range(256)),
+                bytes(rng.randrange(256) for _ in range(3000))]
+    if name == "cuckoo":
+        # nothing; one key; 40 lookups of 5 keys; 4,096 random keys (most dropped)
+        few = [struct.pack("<I", rng.randrange(1 << 32)) for _ in range(5)]
+        return [b"", b"\x10\x20\x30\x40", b"".join(rng.choice(few) for _ in range(40)),
+                bytes(rng.randrange(256) for _ in range(16384))]
+    if name == "isodate":
+        # nothing; one time; the edges (leap days, month and hour limits, 'Z', a
+        # short line, a letter among the digits); 300 times, a tenth of them damaged
+        edges = ["2024-02-29T12:00:00", "2023-02-29T12:00:00", "2000-02-29T00:00:00Z",
+                 "1900-02-28T00:00:00", "2021-13-01T00:00:00", "2021-12-31T24:00:00",
+                 "2021-12-31T23:59:59Z", "2021-04-31T10:10:10", "2021-04-3T10:10:10",
+                 "2021-0a-01T00:00:00", "1970-01-01T00:00:00"]
+        lines = []
+        for _ in range(300):
+            text = "%04d-%02d-%02dT%02d:%02d:%02d%s" % (
+                rng.randrange(1970, 2100), rng.randrange(1, 13), rng.randrange(1, 29),
+                rng.randrange(24), rng.randrange(60), rng.randrange(60), rng.choice(["", "Z"]))
+            if rng.random() < 0.1:
+                at = rng.randrange(len(text))
+                text = text[:at] + rng.choice("9x:-") + text[at + 1:]
+            lines.append(text)
+        return [b"", b"2026-12-04T17:00:00Z", "\n".join(edges).encode(),
+                "\n".join(lines).encode()]
     raise SystemExit(f"no inputs for corpus program {name!r}")
 
 
