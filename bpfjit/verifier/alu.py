@@ -399,9 +399,11 @@ class AluRules:
             ceiling = sum_ceiling(zone, dst, src_reg) if summed else None
             # len + (c - y), either order: what remains after y, plus c
             remains = _len_plus_negation(zone, dst, src_reg) if summed else ()
-            # k - src of a constant k: dst + src == k
-            taken = old.smin if sign < 0 and src_reg is not None and plain and \
-                width == 64 and old.is_const and src.kind == SCALAR else None
+            # 0 - src, a negation as neg makes it: dst + src == 0 (not k - src of every
+            # constant k: `64 - i` then walked down to 0 by its lowest set bits made
+            # tests/test_lowest_set_bit.py's termination proof run out of work)
+            taken = 0 if sign < 0 and src_reg is not None and plain and width == 64 \
+                and old.is_const and old.umin == 0 and src.kind == SCALAR else None
             st.regs[dst] = result
             zone.shift(dst, lo, hi)
             for c, d in minuends:
