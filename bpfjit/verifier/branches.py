@@ -334,6 +334,8 @@ class BranchRules:
                         return False
                     if down is not None and not zone.add(MIRROR + x, y, down):
                         return False
+        if zone.plus and not _bound_terms(st, (a_reg, b_reg)):
+            return False
         for reg in (a_reg, b_reg):
             fact = zone.plus.get(reg) if reg is not None and zone.plus else None
             if fact is not None:
@@ -453,3 +455,26 @@ def _without(v: Value, c: int) -> Value:
     if (umin, umax, smin, smax) == (v.umin, v.umax, v.smin, v.smax):
         return v
     return scalar(umin, min(umax, U64), smin, smax, v.align, multiple(v))
+
+
+def _bound_terms(st: State, regs) -> bool:
+    """A branch that bounds a term of x == a + b + k bounds x - b (or x - a) alike:
+    `n = end - i` tested `n == 19` shows end == i + 19.  False on a contradiction."""
+    zone = st.zone
+    for reg in regs:
+        if reg is None:
+            continue
+        lo, hi = st.lower(reg), st.upper(reg)
+        for x, (a, b, k) in list(zone.plus.items()):
+            if reg not in (a, b) or x == reg:
+                continue
+            other = b if reg == a else a
+            if not (st.numeric(x) and st.numeric(other)) or any(
+                    v is None or v.fixed for v in (st.value_of(x), st.value_of(other))):
+                continue
+            if hi is not None and abs(hi + k) < MAX_RELATION and not zone.add(x, other, hi + k):
+                return False
+            if lo is not None and abs(lo + k) < MAX_RELATION and \
+                    not zone.add(other, x, -(lo + k)):
+                return False
+    return True
