@@ -307,6 +307,14 @@ def _runs(rng: random.Random, n: int) -> bytes:
     return bytes(out[:n])
 
 
+def _damaged(rng: random.Random, text: str, strays: str) -> str:
+    """`text`, one time in ten with one character replaced by one of `strays`."""
+    if rng.random() < 0.1:
+        at = rng.randrange(len(text))
+        text = text[:at] + rng.choice(strays) + text[at + 1:]
+    return text
+
+
 def inputs(name: str) -> list[bytes]:
     """Four inputs for a program: degenerate, typical, an edge case and a large one."""
     rng = random.Random(name)
@@ -712,10 +720,7 @@ def inputs(name: str) -> list[bytes]:
                 text = ":".join(groups[:start]) + "::" + ":".join(groups[stop:])
             else:
                 text = ":".join(groups)
-            if rng.random() < 0.1:
-                at = rng.randrange(len(text))
-                text = text[:at] + rng.choice("g:.z") + text[at + 1:]
-            lines.append(text)
+            lines.append(_damaged(rng, text, "g:.z"))
         return [b"", b"2001:db8::ff00:42:8329", "\n".join(edges).encode(),
                 "\n".join(lines).encode()]
     if name == "mandel":
@@ -792,10 +797,7 @@ def inputs(name: str) -> list[bytes]:
             text = "%04d-%02d-%02dT%02d:%02d:%02d%s" % (
                 rng.randrange(1970, 2100), rng.randrange(1, 13), rng.randrange(1, 29),
                 rng.randrange(24), rng.randrange(60), rng.randrange(60), rng.choice(["", "Z"]))
-            if rng.random() < 0.1:
-                at = rng.randrange(len(text))
-                text = text[:at] + rng.choice("9x:-") + text[at + 1:]
-            lines.append(text)
+            lines.append(_damaged(rng, text, "9x:-"))
         return [b"", b"2026-12-04T17:00:00Z", "\n".join(edges).encode(),
                 "\n".join(lines).encode()]
     raise SystemExit(f"no inputs for corpus program {name!r}")
