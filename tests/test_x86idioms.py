@@ -433,6 +433,41 @@ def test_a_shift_pair_extends_the_low_bits_on_every_engine(engine, bits, signed)
     assert bpfjit.compile(bpfjit.assemble(text), engine)() == expected
 
 
+@pytest.mark.parametrize("bits", [32, 48, 56])
+@pytest.mark.parametrize("signed", [False, True])
+def test_a_copy_then_a_shift_pair_extends_into_the_copy_on_every_engine(engine, bits, signed):
+    # the source keeps its value: the result is XORed with it
+    value = 0xF234_5678_9ABC_DEF0 | 1 << (63 - bits)
+    text = f"""
+        lddw %r3, {value:#x}
+        mov %r4, %r3
+        lsh %r4, {bits}
+        {'arsh' if signed else 'rsh'} %r4, {bits}
+        mov %r0, %r4
+        xor %r0, %r3
+        exit
+    """
+    width = 64 - bits
+    low = value & ((1 << width) - 1)
+    extended = (low - (1 << width)) & M64 if signed and low >> (width - 1) else low
+    assert bpfjit.compile(bpfjit.assemble(text), engine)() == extended ^ value
+
+
+@pytest.mark.parametrize("mask", [0xFF, 0xFFFF])
+def test_a_copy_then_a_mask_takes_the_low_bits_into_the_copy_on_every_engine(engine, mask):
+    value = 0x8765_4321_FEDC_BA98
+    text = f"""
+        lddw %r5, {value:#x}
+        mov %r2, %r5
+        and %r2, {mask:#x}
+        mov %r0, %r2
+        lsh %r0, 32
+        xor %r0, %r5
+        exit
+    """
+    assert bpfjit.compile(bpfjit.assemble(text), engine)() == ((value & mask) << 32) ^ value
+
+
 @pytest.mark.parametrize("size,name", [(1, "ldxb"), (2, "ldxh"), (4, "ldxw")])
 @pytest.mark.parametrize("signed", [False, True])
 @pytest.mark.parametrize("proven", [False, True])
