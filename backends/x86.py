@@ -24,8 +24,8 @@ from __future__ import annotations
 from bpfjit.blinding import blinding_key, needs_blinding
 from bpfjit.speculation import POISON, clamp_region, fences_unknown_region, zeroed_stack
 from bpfjit.codeimage import CodeImage
-from bpfjit.cfg import (block_graph, block_leaders, budget_checkpoints, elided_code,
-                        jump_targets, subprogram_ranges)
+from bpfjit.cfg import (block_graph, block_leaders, budget_checkpoints, code_addresses,
+                        elided_code, jump_targets, subprogram_ranges)
 from bpfjit.context import packet_offsets
 from bpfjit.isa import (LDDW_CODE, LDDW_MAP, LDDW_MAP_VALUE, MEMORY_KINDS, STACK_SIZE, Kind,
                         written_registers)
@@ -95,9 +95,8 @@ class _Lowering(AluLowering, CallLowering, VersionLowering, SpeculationLowering,
         self.ranges = subprogram_ranges(prog)
         # the entry subprogram's pcs, when no call or callback enters it: its frame is
         # then the top one whenever it runs
-        entered = {pc + 1 + insn.imm for pc, insn in prog
-                   if insn.kind is Kind.CALL_LOCAL
-                   or (insn.kind is Kind.LDDW and insn.src == LDDW_CODE)}
+        entered = set(code_addresses(prog).values()) | {
+            pc + 1 + insn.imm for pc, insn in prog if insn.kind is Kind.CALL_LOCAL}
         self.top_frame_end = 0 if 0 in entered else self.ranges[0][1]
         # wide loads and rotations (backends/x86idioms.py): each block's pcs and the
         # plans made, per block and copy (liveness is computed when a plan needs it)
@@ -420,14 +419,8 @@ class _Lowering(AluLowering, CallLowering, VersionLowering, SpeculationLowering,
                 and first.spec.source == second.spec.source == "imm" \
                 and first.imm in (32, 48, 56):
             # the extension of d's low 32, 16 or 8 bits, zero or sign
-            reg, part = self.reg[d], {32: r32, 48: r16, 56: r8}[first.imm]
             self.a.mark(body[i + 1][0])
-            if op2 == "arsh":
-                self.a("MOVSXD" if first.imm == 32 else "MOVSX", reg, part(reg))
-            elif first.imm == 32:
-                self.a("MOV", r32(reg), r32(reg))
-            else:
-                self.a("MOVZX", r32(reg), part(reg))
+            self._extend(self.reg[d], self.reg[d], first.imm, op2 == "arsh")
             return 2
         if op1 != "mov" or first.spec.source != "reg" or first.src == d:
             return 0
@@ -482,16 +475,20 @@ class _Lowering(AluLowering, CallLowering, VersionLowering, SpeculationLowering,
                 and third.dst == first.dst and third.spec.op in ("rsh", "arsh")
                 and third.spec.source == "imm" and third.imm == second.imm):
             return 0
-        part = {32: r32, 48: r16, 56: r8}[second.imm]
         self.a.mark(body[i + 1][0])
         self.a.mark(body[i + 2][0])
-        if third.spec.op == "arsh":
-            self.a("MOVSXD" if second.imm == 32 else "MOVSX", d, part(s))  # movsx d, s32|16|8
-        elif second.imm == 32:
-            self.a("MOV", r32(d), r32(s))                                   # mov d32, s32
-        else:
-            self.a("MOVZX", r32(d), part(s))                                # movzx d32, s16|s8
+        self._extend(d, s, second.imm, third.spec.op == "arsh")
         return 3
+
+    def _extend(self, d: str, s: str, shift: int, signed: bool) -> None:
+        """d = s's low 64 - `shift` bits (shift 32, 48 or 56), zero- or sign-extended."""
+        part = {32: r32, 48: r16, 56: r8}[shift]
+        if signed:
+            self.a("MOVSXD" if shift == 32 else "MOVSX", d, part(s))  # movsx d, s32|s16|s8
+        elif shift == 32:
+            self.a("MOV", r32(d), r32(s))                              # mov d32, s32
+        else:
+            self.a("MOVZX", r32(d), part(s))                           # movzx d32, s16|s8
 
     def _extended_load(self, body: list, i: int, run: list) -> int:
         """ldx d, [s + off] of n bytes; lsh d, 64 - 8n; arsh|rsh d, 64 - 8n: one signed

@@ -57,8 +57,8 @@ def join_zones(zones: list[Zone], implied: list[Callable[[int, int], Bound]],
         ceilings = _joined_sums(zones, "ceilings", uppers, widening=False)
     zone = _merged(zones, out, set().union(*(z.mirrored for z in zones)), floors, ceilings)
     if lowers is not None and uppers is not None and any(z.quot or z.scaled for z in zones):
-        scaled = _joined_scaled(zones, lowers, uppers)
-        zone.scaled = scaled if scaled else zone.scaled
+        # (what every path holds alike is among them)
+        zone.scaled = _joined_scaled(zones, lowers, uppers)
     return zone
 
 
