@@ -553,6 +553,8 @@ class State(JoinRules):
         for x, (a, b, k) in sorted(self.zone.plus.items()):
             parts.append(f"{_name(x, names)}={_name(a, names)}+{_name(b, names)}"
                          + (f"{k:+d}" if k else ""))
+        for a, b in sorted(self.zone.unequal):
+            parts.append(f"{_name(a, names)}!={_name(b, names)}")
         parts += describe_guards(self.zone.guards, lambda var: _name(var, names))
         for f, floors in sorted(self.zone.lenfloors.items()):
             parts.append(f"len>=" + "|".join(f"{m} when {_name(f, names)} in [{lo},{hi}]"

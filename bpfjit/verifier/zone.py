@@ -61,7 +61,7 @@ class Zone:
 
     __slots__ = ("guards", "out", "owned", "affine", "quot", "sums", "mirrored", "shifted",
                  "scaled", "halves", "floors", "ceilings", "plus", "wraps", "ifset",
-                 "lenfloors", "bands", "midsums")
+                 "lenfloors", "bands", "midsums", "unequal")
 
     def __init__(self, out: dict | None = None, affine: dict | None = None,
                  quot: dict | None = None, sums: dict | None = None,
@@ -71,7 +71,7 @@ class Zone:
                  wraps: dict | None = None, guards: dict | None = None,
                  ifset: dict | None = None, lenfloors: dict | None = None,
                  ceilings: dict | None = None, bands: dict | None = None,
-                 midsums: dict | None = None):
+                 midsums: dict | None = None, unequal: dict | None = None):
         self.out: dict[int, dict[int, int]] = {} if out is None else out
         self.owned: set[int] = set()          # rows this zone may change in place
         # (x, y) -> (a, b): x == a * y + b
@@ -121,6 +121,10 @@ class Zone:
         # f -> ((lo, hi, m), ...): where f was in [lo, hi], len >= m on every path here
         # (bpfjit.verifier.guards, len floors); forgotten with f or len, moved with f
         self.lenfloors: dict[int, tuple] = {} if lenfloors is None else lenfloors
+        # (x, y) -> True, x < y: x != y, from a `!=` edge that could not yet make a
+        # comparison strict; a later `x <= y` on the same path is `x < y` (`if (s == k)
+        # break; if (s < k) lo = s + 1; else hi = s - 1;`: s > k there, so s >= 1)
+        self.unequal: dict[tuple[int, int], bool] = {} if unequal is None else unequal
 
     # copy and __eq__ name each side table rather than loop over their names: both run
     # at every branch, and a loop of getattr made them 1.5-2x slower
@@ -141,7 +145,8 @@ class Zone:
                     dict(self.lenfloors) if self.lenfloors else None,
                     dict(self.ceilings) if self.ceilings else None,
                     dict(self.bands) if self.bands else None,
-                    dict(self.midsums) if self.midsums else None)
+                    dict(self.midsums) if self.midsums else None,
+                    dict(self.unequal) if self.unequal else None)
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Zone) and self.out == other.out and self.same_tables(other)
@@ -156,7 +161,8 @@ class Zone:
             and self.floors == other.floors and self.ceilings == other.ceilings \
             and self.plus == other.plus \
             and self.wraps == other.wraps and self.guards == other.guards \
-            and self.ifset == other.ifset and self.lenfloors == other.lenfloors
+            and self.ifset == other.ifset and self.lenfloors == other.lenfloors \
+            and self.unequal == other.unequal
 
     def __repr__(self) -> str:
         return "Zone(" + ", ".join(f"v{x}-v{y}<={c}" for x, row in sorted(self.out.items())
@@ -251,6 +257,8 @@ class Zone:
                 del self.plus[key]
         if self.wraps:
             self._forget_wraps(x)
+        if self.unequal:
+            self._forget_unequal(x)
         if self.halves:
             self._forget_halves(x)
         if self.midsums:
@@ -283,6 +291,10 @@ class Zone:
             self.ifset.clear()
         else:
             self.ifset.pop(x, None)
+
+    def _forget_unequal(self, x: int) -> None:
+        for key in [k for k in self.unequal if x in k]:
+            del self.unequal[key]
 
     def _forget_wraps(self, x: int) -> None:
         for key in [k for k, (y, _) in self.wraps.items() if x in (k, y)]:
@@ -394,6 +406,8 @@ class Zone:
                     self.ceilings[key] += hi
         if self.wraps:
             self._forget_wraps(x)
+        if self.unequal and (lo != 0 or hi != 0):
+            self._forget_unequal(x)
         if self.plus:
             exact = lo is not None and lo == hi
             for key, (a, b, k) in list(self.plus.items()):
@@ -508,7 +522,7 @@ class Zone:
         for pair in list(self.floors) + list(self.ceilings) \
                 + [(k,) + ab[:2] for k, ab in self.plus.items()] \
                 + [(k, y) for k, (y, _) in self.wraps.items()] + list(self.guards) \
-                + list(self.bands):
+                + list(self.bands) + list(self.unequal):
             doomed.update(v for v in pair if not keep(v))
         if self.ifset:              # (bounds against len: gone with len)
             doomed.update(v for v in self.ifset if not keep(v))
@@ -557,6 +571,9 @@ class Zone:
                 if None not in (new(x), new(a), new(b))}
         wraps = {new(x): (new(y), k) for x, (y, k) in self.wraps.items()
                  if new(x) is not None and new(y) is not None}
+        unequal = {(min(na, nb), max(na, nb)): True for (a, b) in self.unequal
+                   if (na := new(a)) is not None and (nb := new(b)) is not None
+                   and na != nb}
         mirrored = {names[x] for x in self.mirrored if x in names}
         # what a pointer or NULL keeps (its guards, its bound where set) and a number's
         # len floors: a struct of header pointers and flags passed by address
@@ -567,7 +584,7 @@ class Zone:
         return Zone(out, affine or None, quot or None, sums or None, mirrored or None,
                     shifted or None, scaled or None, halves or None, floors or None,
                     plus or None, wraps or None, guards or None, ifset or None,
-                    lenfloors or None, ceilings or None)
+                    lenfloors or None, ceilings or None, unequal=unequal or None)
 
     # ---- affine equalities -------------------------------------------------------------------
 
