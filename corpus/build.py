@@ -800,6 +800,42 @@ def inputs(name: str) -> list[bytes]:
             lines.append(_damaged(rng, text, "9x:-"))
         return [b"", b"2026-12-04T17:00:00Z", "\n".join(edges).encode(),
                 "\n".join(lines).encode()]
+    if name == "dtw":
+        # nothing; one short record; a length past the end, a record of one sample, a
+        # zero-length record; 60 records of up to 96 slowly varying samples
+        def series(n: int) -> bytes:
+            v, out = rng.randrange(256), bytearray()
+            for _ in range(n):
+                v = max(0, min(255, v + rng.randrange(-9, 10)))
+                out.append(v)
+            return bytes(out)
+        large = b"".join(bytes([n]) + series(n)
+                         for n in (rng.randrange(40, 97) for _ in range(60)))
+        return [b"", bytes([6]) + series(6), bytes([1, 9, 0, 200]) + series(5),
+                large]
+    if name == "swalign":
+        # no NUL; a query and a window; an empty query, a query of 64 with no text;
+        # a 40-byte query over 4,000 bytes of text in which it recurs, mutated
+        query = bytes(rng.choice(b"ACGT") for _ in range(40))
+        text = bytearray()
+        while len(text) < 4000:
+            if rng.randrange(3) == 0:
+                piece = bytearray(query[rng.randrange(10):])
+                for _ in range(rng.randrange(4)):
+                    piece[rng.randrange(len(piece))] = rng.choice(b"ACGT")
+                text += piece
+            else:
+                text += bytes(rng.choice(b"ACGT") for _ in range(rng.randrange(5, 40)))
+        return [b"ACGT", b"GATTACA\0TTGATTACCA", b"\0ACGT" + bytes(64) + b"A" * 64 + b"\0",
+                query + b"\0" + bytes(text[:4000])]
+    if name == "lis":
+        # nothing; an odd byte; rising, falling and equal words; 200 words of a noisy
+        # rise, with more after them (ignored)
+        rising = b"".join(struct.pack(">H", 7 * i) for i in range(40))
+        falling = b"".join(struct.pack(">H", 9000 - 5 * i) for i in range(40))
+        noisy = b"".join(struct.pack(">H", (60 * i + rng.randrange(9000)) & 0xffff)
+                         for i in range(600))
+        return [b"", b"\x01", rising + falling + bytes(20), noisy]
     raise SystemExit(f"no inputs for corpus program {name!r}")
 
 
