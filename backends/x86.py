@@ -90,6 +90,7 @@ class _Lowering(AluLowering, CallLowering, VersionLowering, SpeculationLowering,
         self.leaders = block_leaders(prog)
         self.elided = elided_code(prog, verified.unreachable)
         self.targets = jump_targets(prog)              # (x86selects)
+        self.select_joins: set[int] = set()             # (x86selects: the joins of cmovs made)
         self.charges = budget_charges(prog)            # (fewer subtractions than blocks)
         self.checkpoints = budget_checkpoints(prog)
         self.ranges = subprogram_ranges(prog)

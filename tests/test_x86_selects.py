@@ -150,3 +150,98 @@ def test_the_budget_runs_out_where_the_interpreter_says(engine):
     reference = [outcome(prog, "interp", budget, data) for budget in budgets]
     assert reference[-1] == expected_min_and_differ(data)
     assert [outcome(prog, engine, budget, data) for budget in budgets] == reference
+
+
+# for each 3-byte record, min(min(a, b), c) summed: the second minimum is the loop's
+# last step, both its ways going round (`jle %r6, %r9, next; mov %r8, %r9; ja next`,
+# on a narrowed copy of the first minimum), as clang ends an edit distance's or a time
+# warping's cell; a chain of minimums, each decided by the data, is converted whole
+# (the moves at pcs 16 and 20)
+CHAIN_OF_MINIMUMS = """
+    mov %r0, 0
+    mov %r3, %r2
+    div %r3, 3
+    mov %r8, 0
+    jeq %r3, 0, out
+    mov %r4, %r1
+    ja first
+next:
+    add %r0, %r8
+    add %r4, 3
+    add %r3, -1
+    jeq %r3, 0, out
+first:
+    ldxb %r5, [%r4]
+    ldxb %r7, [%r4+1]
+    ldxb %r9, [%r4+2]
+    mov %r8, %r5
+    jle %r5, %r7, +1
+    mov %r8, %r7
+    mov %r6, %r8
+    and %r6, 0xffff
+    jle %r6, %r9, next
+    mov %r8, %r9
+    ja next
+out:
+    exit
+"""
+
+# a median of three, max(min(a, b), min(max(a, b), c)): min and max of the same pair
+# test it twice, so the chain never starts and every move stays a jump (converted
+# whole, a ring buffer's moving median ran 1.6x slower)
+MEDIAN = """
+    ldxb %r5, [%r1]
+    ldxb %r6, [%r1+1]
+    ldxb %r8, [%r1+2]
+    mov %r7, %r6
+    jgt %r5, %r6, +1
+    mov %r7, %r5
+    jgt %r6, %r5, +1
+    mov %r6, %r5
+    jgt %r8, %r6, +1
+    mov %r6, %r8
+    mov %r0, %r6
+    jgt %r6, %r7, +1
+    mov %r0, %r7
+    exit
+"""
+
+
+def expected_chain(data: bytes) -> int:
+    return sum(min(data[i:i + 3]) for i in range(0, len(data) - len(data) % 3, 3))
+
+
+@needs_peachpy
+def test_a_chain_of_minimums_becomes_cmovs_to_the_loops_end():
+    counts = cmovs_by_pc(CHAIN_OF_MINIMUMS)
+    assert counts.get(16, 0) >= 1 and counts.get(20) == counts.get(16)
+
+
+@needs_peachpy
+def test_a_median_of_three_stays_jumps():
+    assert not {5, 7, 9, 12} & set(cmovs_by_pc(MEDIAN))
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_the_chain_of_minimums_on_every_engine(engine, seed):
+    rng = random.Random(seed)
+    data = bytes(rng.choice((0, 1, 7, 200, 255)) for _ in range(3 * rng.randint(0, 40) + seed))
+    fn = bpfjit.compile(bpfjit.assemble(CHAIN_OF_MINIMUMS), engine, cache=False)
+    assert fn(data) == expected_chain(data)
+
+
+@pytest.mark.parametrize("abc", [(1, 2, 3), (3, 2, 1), (2, 3, 1), (5, 5, 0), (0, 9, 9),
+                                 (7, 1, 4)])
+def test_the_median_on_every_engine(engine, abc):
+    fn = bpfjit.compile(bpfjit.assemble(MEDIAN), engine, cache=False)
+    assert fn(bytes(abc)) == sorted(abc)[1]
+
+
+def test_the_budget_runs_out_where_the_interpreter_says_in_the_chain(engine):
+    # the move and its `ja`, two instructions charged under the cmov's condition
+    prog = bpfjit.assemble(CHAIN_OF_MINIMUMS)
+    data = bytes([3, 1, 5, 5, 2, 9, 4, 6, 1, 1, 8, 8, 9, 9, 0])
+    budgets = range(1, 90)
+    reference = [outcome(prog, "interp", budget, data) for budget in budgets]
+    assert reference[-1] == expected_chain(data)
+    assert [outcome(prog, engine, budget, data) for budget in budgets] == reference
