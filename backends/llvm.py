@@ -45,6 +45,7 @@ from .llvmcodegen import TRIPLE, VECTORIZE
 from bpfjit.blinding import blinding_key, needs_blinding
 from bpfjit.speculation import fences_unknown_region, zeroed_stack
 from .llvmcalls import CallLowering
+from .selectshapes import chain_jumps
 from .llvmlines import LineInfo, line_table
 from .llvmscopes import ScopeLowering
 from .llvmspeculation import SpeculationLowering
@@ -370,7 +371,9 @@ class _Function(AluLowering, CallLowering, VersionLowering, SpeculationLowering,
         else:
             sign, pred = CMP[spec.op]
             taken = (b.icmp_signed if sign == "s" else b.icmp_unsigned)(pred, x, y)
-        b.cbranch(taken, self.target(pc, pc + 1 + insn.off), self.target(pc, pc + 1))
+        branch = b.cbranch(taken, self.target(pc, pc + 1 + insn.off), self.target(pc, pc + 1))
+        if pc in self.m.unpredictable:
+            branch.set_metadata("unpredictable", self.m.unpredictable_node)
 
     def _lddw(self, pc, insn) -> None:
         if insn.src == LDDW_MAP:
@@ -468,6 +471,10 @@ class _Module:
                                                          const(I32, 1)])
         self.unlikely_first = self.module.add_metadata([weights, const(I32, 1),
                                                         const(I32, 2000)])
+        # the jumps of a chain of minimums the data decides: kept selects (cmovs), which
+        # the x86 back end's cmov converter would otherwise make jumps again
+        self.unpredictable = chain_jumps(prog)
+        self.unpredictable_node = self.module.add_metadata([]) if self.unpredictable else None
         self.trap_function = self._trap_function()
         if any(_vectorizable(loop, self.leaders) for loop in versioned_loops(verified)):
             # a small loop with a budget-free copy: optimised by the pipeline with the

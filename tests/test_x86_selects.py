@@ -245,3 +245,23 @@ def test_the_budget_runs_out_where_the_interpreter_says_in_the_chain(engine):
     reference = [outcome(prog, "interp", budget, data) for budget in budgets]
     assert reference[-1] == expected_chain(data)
     assert [outcome(prog, engine, budget, data) for budget in budgets] == reference
+
+
+def test_the_chain_is_found_for_every_backend():
+    # the jump that continues the chain (pc 19, on the first minimum's result); the
+    # first minimum's own jump (pc 15) starts it, the median's jumps none
+    from bpfjit.backends.selectshapes import chain_jumps
+    assert chain_jumps(bpfjit.assemble(CHAIN_OF_MINIMUMS)) == {19}
+    assert chain_jumps(bpfjit.assemble(MEDIAN)) == set()
+    assert chain_jumps(bpfjit.assemble(MIN_AND_DIFFER)) == set()
+
+
+@pytest.mark.skipif("llvm" not in bpfjit.engines(), reason="the llvm engine is not available here")
+def test_llvm_marks_the_chain_unpredictable():
+    # kept a select: LLVM's x86 cmov converter would make it a jump again
+    fn = bpfjit.compile(bpfjit.assemble(CHAIN_OF_MINIMUMS), "llvm", cache=False, keep_ir=True)
+    marked = [line for line in fn.extra["ir"].splitlines() if "!unpredictable" in line]
+    # (in the loop and in its budget-free copy)
+    assert marked and all(line.lstrip().startswith("br i1") for line in marked)
+    plain = bpfjit.compile(bpfjit.assemble(MIN_AND_DIFFER), "llvm", cache=False, keep_ir=True)
+    assert "!unpredictable" not in plain.extra["ir"]

@@ -1,0 +1,217 @@
+"""Which conditional jumps the data decides: a jump over one register move (clang's BPF
+target has no select, so `best = x < best ? x : best` and `d = (a != b)` come out as
+
+    jCC a, b, +1
+    mov d, s
+
+or, as the last step of a loop body, `jCC head; mov d, s; ja head`), where a
+conditional move would beat a predicted jump.  The analysis is the backends' both:
+peachpy emits such a jump as a `cmov` (backends.x86selects), and the llvm engine marks
+the jumps of a chain of minimums `!unpredictable`, which LLVM's x86 back end otherwise
+turns back into jumps (its cmov converter, misled by the budget's selects on the same
+conditions: `dtw` 2.9x native with a jump, 2.0x with the cmov).
+
+A cmov waits for its compare where a predicted jump does not, so only jumps the data
+decides qualify: the compared values come from a load in the same block (a clamp of a
+counter, a loop's own test, are predicted well), and the moved value does not go on to
+form an address (`lo = mid` of a binary search, the larger child of a heap: with a
+jump the CPU runs ahead to the next load on its guess; with a cmov every load waits for
+the one before; measured, both ran 12-35% slower converted), and the block after does
+not branch on the moved value or the compared ones again (`r9 = a[j] < a[i]; if (r9 ==
+up)` in a sorting network: the jump left is mispredicted as often, and the cmov only
+adds to it; bitonic ran 19% slower converted).  The move block has no other way in.
+
+A chain of minimums or maximums (a DP cell's `min(diag, up, left)`) qualifies whole:
+the block of a select's join counts as part of its jump's block, a moved value counts
+as loaded when its source was and is remembered as a select's, and a compare whose
+operand is such a value, moving a register, starts a new decision when its result is
+compared with anything but the old operands.  The loop-closing form qualifies only in
+a chain: alone, on a loaded value, it was mostly a well-predicted jump (`dnsname`'s
+case test, `hll`'s running maximum: 1.3-1.5x slower as cmovs), and a median of three
+converted whole ran 1.6x slower.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from typing import NamedTuple
+
+from bpfjit.cfg import block_leaders, jump_targets
+from bpfjit.isa import Kind
+from bpfjit.liveness import use_def
+
+__all__ = ["Select", "select_join", "data_decided", "chain_jumps"]
+
+
+class Select(NamedTuple):
+    """A jump the data decides: where its two ways meet, and whether it continues a
+    chain of selects (compares a value a select before it moved)."""
+    join: int
+    chained: bool
+
+
+def select_join(prog, leaders, pc: int, jump) -> int | None:
+    """Where both ways of a conditional jump over one move meet: right after the move
+    (`jCC +1; mov d, s`), or the jump's own target when the move's block is the move
+    and a `ja` there (`jCC X; mov d, s; ja X`: clang's last minimum of a loop body,
+    whose both ways go round); None for any other jump."""
+    if jump.kind is not Kind.JCOND:
+        return None
+    if jump.off == 1:
+        return pc + 2
+    after = pc + 2
+    if after not in prog.pcs or after in leaders:
+        return None
+    ja = prog.at(after)
+    if ja.kind is not Kind.JA or ja.spec.width != 64 or after + 1 + ja.off != pc + 1 + jump.off:
+        return None
+    return pc + 1 + jump.off
+
+
+def data_decided(prog, leaders, targets, pc: int, join: int, joins: set[int]
+                 ) -> Select | None:
+    """The jump at `pc` over the move at pc + 1, meeting at `join` (select_join), as a
+    select the data decides, or None.  `joins`: the joins of the selects of the first
+    form taken before it (their blocks run on from their jumps')."""
+    jump, move = prog.at(pc), prog.at(pc + 1)
+    if move.kind is not Kind.ALU or move.spec.op != "mov" or move.spec.width != 64:
+        return None
+    if pc + 1 in targets or join == pc + 2 and join not in leaders \
+            or jump.spec.source != "reg":
+        return None
+    compared = 1 << jump.dst | 1 << jump.src
+    loaded, selected = _loaded_in_block(prog, leaders, pc, joins)
+    if join != pc + 2:
+        loaded &= selected      # the loop-closing form: only in a chain
+    chained = move.spec.source == "reg" and bool(compared & selected)
+    if not compared & loaded or _tested_again(prog, join, compared, move.dst, chained) \
+            or _feeds_address(prog, join, move.dst):
+        return None
+    return Select(join, chained)
+
+
+def chain_jumps(prog) -> frozenset[int]:
+    """The pcs of the jumps that continue a chain of selects the data decides (what the
+    llvm engine marks `!unpredictable`)."""
+    leaders, targets = block_leaders(prog), jump_targets(prog)
+    joins: set[int] = set()
+    found = set()
+    for pc, insn in prog:
+        if insn.kind is not Kind.JCOND or pc + 1 not in prog.pcs:
+            continue
+        join = select_join(prog, leaders, pc, insn)
+        decided = None if join is None else \
+            data_decided(prog, leaders, targets, pc, join, joins)
+        if decided is None:
+            continue
+        if join == pc + 2:
+            joins.add(join)
+        if decided.chained:
+            found.add(pc)
+    return frozenset(found)
+
+
+def _tested_again(prog, join: int, compared: int, moved: int, chain: bool) -> bool:
+    """Whether the code after `join` (its fall-through path, _RETEST_WINDOW
+    instructions) tests the same decision again: a conditional jump on the compared
+    registers or the moved one as they were at the join, or on a value and, or, xor or
+    a copy make of them tested against a constant: `r9 = a[j] < a[i]` then `if (r9 ==
+    up)`, the same compare made again, `if (bigger & nonzero)`.  That jump is
+    mispredicted as often as the one removed, and the cmov only adds to it.  A value
+    computed from them and compared with another (the running minimum of an edit
+    distance's three costs) is a new decision.  In a chain (`chain`: a minimum or
+    maximum, a move of a register, of a value that a select made before it), the
+    result compared with anything else is a new decision too (Smith-Waterman's
+    `max(diagonal + score, up)` against `left`, then against 0); only the old values
+    compared among themselves, or a compared one against a constant, test it again.
+    Outside a chain that stays a retest: a median of three (`max(min(a, b), min(max(a,
+    b), c))`) converted whole ran 1.6x slower."""
+    direct, derived, pc = compared | 1 << moved, 0, join
+    for _ in range(_RETEST_WINDOW):
+        if pc not in prog.pcs:
+            return False
+        insn = prog.at(pc)
+        use, written = use_def(insn)
+        if insn.kind is Kind.JCOND:
+            if not chain:
+                retest = use & direct or insn.spec.source == "imm" and use & derived
+            elif insn.spec.source == "reg":     # the old values compared among themselves
+                retest = not use & ~(direct | derived)
+            else:                               # a compared value (not the result) again
+                retest = use & direct & ~(1 << moved)
+            if retest:
+                return True
+        elif insn.kind in (Kind.JA, Kind.EXIT):
+            return False
+        logic = insn.kind is Kind.ALU and insn.spec.op in ("and", "or", "xor", "mov")
+        carried = derived | direct
+        derived = derived | written if logic and use & carried else derived & ~written
+        direct &= ~written
+        pc += insn.slots
+    return False
+
+
+_RETEST_WINDOW = 12
+
+
+def _loaded_in_block(prog, leaders, pc: int, joins: set[int]) -> tuple[int, int]:
+    """The registers (bit masks) holding, at `pc`, a value computed in its block from a
+    load made in the block, and those holding one computed from a select's result.  A
+    block that is the join of a select made (`joins`) runs on from the block of its
+    jump, as the emitted code does (the cmov a move: the moved value counts as loaded
+    when its source does)."""
+    start = pc
+    while start not in leaders or start in joins:
+        start -= 2 if start in joins else 1
+    loaded = selected = 0
+    at = start
+    while at < pc:
+        insn = prog.at(at)
+        use, written = use_def(insn)
+        if insn.kind in (Kind.LDX, Kind.LDSX):
+            loaded |= written
+            selected &= ~written
+        elif insn.kind is Kind.ALU and at + 1 in joins:     # a select's move
+            loaded = loaded | written if use & loaded else loaded
+            selected |= written
+        elif insn.kind is Kind.ALU:
+            loaded = loaded | written if use & loaded else loaded & ~written
+            selected = selected | written if use & selected else selected & ~written
+        else:
+            loaded &= ~written
+            selected &= ~written
+        at += insn.slots
+    return loaded, selected
+
+
+_LOOK_AHEAD = 64        # instructions followed from the join, over every path
+
+
+def _feeds_address(prog, start: int, reg: int) -> bool:
+    """Whether register `reg`'s value at `start` (or one computed from it) is the base
+    of a memory access on some path, nearest instructions first, round loops too, up to
+    _LOOK_AHEAD instructions."""
+    work, seen = deque([(start, 1 << reg)]), {}
+    while work and len(seen) < _LOOK_AHEAD:
+        pc, carried = work.popleft()
+        known = seen.get(pc, 0)
+        if not carried & ~known or pc not in prog.pcs:
+            continue
+        seen[pc] = carried = known | carried
+        insn = prog.at(pc)
+        use, written = use_def(insn)
+        kind = insn.kind
+        if kind in (Kind.LDX, Kind.LDSX) and carried >> insn.src & 1 \
+                or kind in (Kind.ST, Kind.STX, Kind.ATOMIC) and carried >> insn.dst & 1:
+            return True
+        carried = carried | written if kind is Kind.ALU and use & carried \
+            else carried & ~written
+        if kind is Kind.EXIT:
+            continue
+        if kind is Kind.JA:
+            work.append((pc + 1 + (insn.off if insn.spec.width == 64 else insn.imm), carried))
+            continue
+        if kind is Kind.JCOND:
+            work.append((pc + 1 + insn.off, carried))
+        work.append((pc + insn.slots, carried))
+    return False
