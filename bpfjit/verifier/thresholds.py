@@ -48,8 +48,19 @@ def thresholds(prog: Program, pcs=None, known: dict[int, int] | None = None,
     copied: dict[int, tuple[int, int]] = {}
     addends: dict[int, tuple[int, ...]] = {}     # register -> registers it is a sum of
     last = None
-    for pc, insn in (prog if pcs is None else ((pc, prog.at(pc)) for pc in pcs)):
-        if last is not None and pc != last:
+    # a loop body is read twice, the second time with the copies its text ends with:
+    # what the loop's end copies round to its head (`r3 = r7` late in the body, tested
+    # against 63 early in it, bounds r7: a string's length counted against a limit);
+    # a register with bounds of its own (constants beyond the -1..2 of tests against 0
+    # and 1) keeps only those (hexdump's offset, given one more step below each of its
+    # own, lost four proofs)
+    walk = list(prog) if pcs is None else [(pc, prog.at(pc)) for pc in pcs] * 2
+    first = None
+    for i, (pc, insn) in enumerate(walk):
+        wrapped = pcs is not None and i == len(pcs)
+        if wrapped:
+            first = {r: set(f) for r, f in found.items()}
+        if last is not None and pc != last and not wrapped:
             copied.clear()          # another block: its copies are not this one's
             addends.clear()
         last = pc + insn.slots
@@ -111,6 +122,10 @@ def thresholds(prog: Program, pcs=None, known: dict[int, int] | None = None,
             # had, which is what a loop head widens: only the copy's own write ends it
             copied = {r: ks for r, ks in copied.items() if not written >> r & 1}
             addends = {r: a for r, a in addends.items() if not written >> r & 1}
+    if first is not None:
+        for key, own in first.items():
+            if any(not -1 <= c <= 2 for c in own):
+                found[key] = own
     slots = {key[1]: tuple(sorted(f | {SLOT_LIMIT})) for key, f in found.items()
              if isinstance(key, tuple)}
     return tuple(tuple(sorted(found[r])) for r in range(11)) + (slots,)
