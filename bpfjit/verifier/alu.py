@@ -268,6 +268,12 @@ class AluRules:
             return
         zone = st.zone
         half = zone.halves.get(dst) if zone.halves else None
+        if half is None and zone.masked and op == "rsh" and width == 64 and src_reg is None:
+            # a halving rounded down to a multiple of 2^k, shifted right by k or more:
+            # the rounding is shifted out, the halving exact again
+            rounded = zone.masked.get(dst)
+            if rounded is not None and insn.imm & 63 >= rounded[3]:
+                half = rounded[:3]
         minuend = zone.equal_to(dst) if op == "sub" and width == 64 and src_reg is not None \
             and src_reg != dst else None
         scale = _scale(op, width, old, src)
@@ -311,6 +317,8 @@ class AluRules:
                 gap = st.bound(src_reg, minuend)    # b - a <= gap
                 if gap is not None and gap <= 0:
                     zone.halves[dst] = (minuend, src_reg, 0)
+                    # exact and not negative: at most the greatest a less the least b
+                    st.clamp(dst, -gap, old.smax - src.smin)
             return
         if half is not None and src_reg is None and old.smin >= 0:
             a, b, e = half
@@ -322,8 +330,12 @@ class AluRules:
             return
         if half is not None and op == "add" and src_reg == half[1] and half[2] >= 0 \
                 and exact and old.smin >= 0 and half[0] != dst:
-            # b + floor((a - b) / 2^e) <= b + (a - b) = a
-            zone.add(dst, half[0], 0)
+            # b + floor((a - b) / 2^e) <= b + (a - b) = a; below a when a - b >= 1 and
+            # e >= 1 (a halving of a gap of at least one is less than the gap: a binary
+            # search's `while (lo < hi)` midpoint, which `hi = mid` then moves)
+            gap = st.bound(half[1], half[0])        # b - a <= gap
+            zone.add(dst, half[0], -1 if half[2] >= 1 and gap is not None and gap <= -1
+                     else 0)
             AluRules._tighten_from_zone(st, dst)
 
     def _relate(self, st: State, op: str, width: int, dst: int, src_reg: int | None,
@@ -438,7 +450,10 @@ class AluRules:
             if k >= 0:                                  # x & ~(2**k - 1) = x - (x mod 2**k)
                 whole = zone.equal_to(dst) if k >= 1 else None
                 pair = zone.plus.get(dst) if k == 1 and zone.plus else None
+                half = zone.halves.get(dst) if k >= 1 and zone.halves else None
                 zone.shift(dst, -((1 << k) - 1), 0)
+                if half is not None and half[2] >= 0:   # a halving, rounded down
+                    zone.masked[dst] = half + (k,)
                 if whole is not None:                   # dst == whole // 2**k * 2**k
                     zone.quot[dst] = (whole, 1 << k, True)
                 if pair is not None and pair[2] == 0:   # dst == (a + b) & ~1

@@ -61,7 +61,7 @@ class Zone:
 
     __slots__ = ("guards", "out", "owned", "affine", "quot", "sums", "mirrored", "shifted",
                  "scaled", "halves", "floors", "ceilings", "plus", "wraps", "ifset",
-                 "lenfloors", "bands", "midsums", "unequal")
+                 "lenfloors", "bands", "midsums", "unequal", "masked")
 
     def __init__(self, out: dict | None = None, affine: dict | None = None,
                  quot: dict | None = None, sums: dict | None = None,
@@ -71,7 +71,8 @@ class Zone:
                  wraps: dict | None = None, guards: dict | None = None,
                  ifset: dict | None = None, lenfloors: dict | None = None,
                  ceilings: dict | None = None, bands: dict | None = None,
-                 midsums: dict | None = None, unequal: dict | None = None):
+                 midsums: dict | None = None, unequal: dict | None = None,
+                 masked: dict | None = None):
         self.out: dict[int, dict[int, int]] = {} if out is None else out
         self.owned: set[int] = set()          # rows this zone may change in place
         # (x, y) -> (a, b): x == a * y + b
@@ -101,6 +102,10 @@ class Zone:
         # / 2` on its way (clang rounds the sum down to even before `>> 1`), which then
         # lies between a and b (bpfjit.verifier.alu)
         self.midsums: dict[int, tuple[int, int]] = {} if midsums is None else midsums
+        # x -> (a, b, e, k): a halves fact (a, b, e) of x rounded down to a multiple of
+        # 2^k (clang's u32 `(hi - lo) / 2` as `(hi - lo) & 0xfffffffe` then `>> 1`), a
+        # halves fact again once x is shifted right by k or more (bpfjit.verifier.alu)
+        self.masked: dict[int, tuple[int, int, int, int]] = {} if masked is None else masked
         # (a, b) -> c, a < b: a + b >= c (see the module docstring)
         self.floors: dict[tuple[int, int], int] = {} if floors is None else floors
         # (a, b) -> c, a < b: a + b <= c
@@ -146,7 +151,8 @@ class Zone:
                     dict(self.ceilings) if self.ceilings else None,
                     dict(self.bands) if self.bands else None,
                     dict(self.midsums) if self.midsums else None,
-                    dict(self.unequal) if self.unequal else None)
+                    dict(self.unequal) if self.unequal else None,
+                    dict(self.masked) if self.masked else None)
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Zone) and self.out == other.out and self.same_tables(other)
@@ -162,7 +168,7 @@ class Zone:
             and self.plus == other.plus \
             and self.wraps == other.wraps and self.guards == other.guards \
             and self.ifset == other.ifset and self.lenfloors == other.lenfloors \
-            and self.unequal == other.unequal
+            and self.unequal == other.unequal and self.masked == other.masked
 
     def __repr__(self) -> str:
         return "Zone(" + ", ".join(f"v{x}-v{y}<={c}" for x, row in sorted(self.out.items())
@@ -259,7 +265,7 @@ class Zone:
             self._forget_wraps(x)
         if self.unequal:
             self._forget_unequal(x)
-        if self.halves:
+        if self.halves or self.masked:
             self._forget_halves(x)
         if self.midsums:
             self._forget_midsums(x)
@@ -416,7 +422,7 @@ class Zone:
                         del self.plus[key]
                     else:
                         self.plus[key] = (a, b, k + lo if x == key else k - lo)
-        if self.halves:
+        if self.halves or self.masked:
             self._forget_halves(x)
         if self.midsums and (lo != 0 or hi != 0):
             self._forget_midsums(x)
@@ -522,7 +528,8 @@ class Zone:
         for pair in list(self.floors) + list(self.ceilings) \
                 + [(k,) + ab[:2] for k, ab in self.plus.items()] \
                 + [(k, y) for k, (y, _) in self.wraps.items()] + list(self.guards) \
-                + list(self.bands) + list(self.unequal):
+                + list(self.bands) + list(self.unequal) \
+                + [(k, a, b) for k, (a, b, _, _) in self.masked.items()]:
             doomed.update(v for v in pair if not keep(v))
         if self.ifset:              # (bounds against len: gone with len)
             doomed.update(v for v in self.ifset if not keep(v))
@@ -601,8 +608,12 @@ class Zone:
             del self.shifted[key]
 
     def _forget_halves(self, x: int) -> None:
-        for key in [k for k, (a, b, _) in self.halves.items() if x in (k, a, b)]:
+        for key in [k for k, (a, b, _) in self.halves.items() if x in (k, a, b)] \
+                if self.halves else ():
             del self.halves[key]
+        if self.masked:
+            for key in [k for k, (a, b, _, _) in self.masked.items() if x in (k, a, b)]:
+                del self.masked[key]
 
     def _forget_midsums(self, x: int) -> None:
         for key in [k for k, (a, b) in self.midsums.items() if x in (k, a, b)]:

@@ -14,7 +14,7 @@ __all__ = ["join_zones", "widen_zone"]
 # the side tables a join keeps where every path holds the same entry (all but `floors`
 # and `ceilings`, which are joined apart: the least floor, the greatest ceiling)
 _AGREED = ("affine", "quot", "sums", "shifted", "scaled", "halves", "midsums", "plus",
-           "wraps", "unequal")
+           "wraps", "unequal", "masked")
 
 
 def join_zones(zones: list[Zone], implied: list[Callable[[int, int], Bound]],
