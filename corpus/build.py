@@ -836,6 +836,20 @@ def inputs(name: str) -> list[bytes]:
         noisy = b"".join(struct.pack(">H", (60 * i + rng.randrange(9000)) & 0xffff)
                          for i in range(600))
         return [b"", b"\x01", rising + falling + bytes(20), noisy]
+    if name == "bitap":
+        # nothing; a pattern with no text; a length past 8 (refused); a 5-byte pattern
+        # in 4,000 bytes of a four-letter text where it recurs
+        text = bytes(rng.choice(b"ACGT") for _ in range(4000))
+        return [b"", b"\x03abc", b"\x09abcdefghijk", b"\x05GATTA" + text]
+    if name == "revwords":
+        # nothing; one line; empty lines, double and leading spaces, a line past 120
+        # bytes; 4,000 bytes of lines of words
+        words = [b"alpha", b"be", b"c", b"delta", b"echo", b"foxtrot", b"golf"]
+        lines = []
+        while sum(len(x) + 1 for x in lines) < 4000:
+            lines.append(b" ".join(rng.choice(words) for _ in range(rng.randrange(1, 14))))
+        return [b"", b"the quick brown fox", b"\n\n  two  spaces\n" + b"long " * 30 + b"\nx",
+                b"\n".join(lines)]
     raise SystemExit(f"no inputs for corpus program {name!r}")
 
 
