@@ -850,6 +850,44 @@ def inputs(name: str) -> list[bytes]:
             lines.append(b" ".join(rng.choice(words) for _ in range(rng.randrange(1, 14))))
         return [b"", b"the quick brown fox", b"\n\n  two  spaces\n" + b"long " * 30 + b"\nx",
                 b"\n".join(lines)]
+    if name == "ascii85":
+        # nothing; one group; 'z', whitespace, a short last group, a group past 2^32,
+        # a stray byte; 3,000 bytes of encoded data with line breaks
+        def encode(data: bytes) -> bytes:
+            out = bytearray()
+            for k in range(0, len(data), 4):
+                chunk = data[k:k + 4]
+                word = int.from_bytes(chunk.ljust(4, b"\0"), "big")
+                if word == 0 and len(chunk) == 4:
+                    out += b"z"
+                    continue
+                digits = []
+                for _ in range(5):
+                    digits.append(word % 85 + 33)
+                    word //= 85
+                out += bytes(reversed(digits))[:len(chunk) + 1]
+            return bytes(out)
+        data = bytes(rng.randrange(256) if rng.randrange(5) else 0 for _ in range(2300))
+        text = encode(data)
+        lines = b"\n".join(text[k:k + 75] for k in range(0, len(text), 75))
+        return [b"", b"87cUR", b"z 87cU\nR9jr", b"s8W-!s8W-\"", b"87cUR~x", lines]
+    if name == "histeq":
+        # nothing; one sample; every bin once; 6,000 samples of a skewed distribution
+        skewed = bytes(min(255, int(rng.expovariate(1 / 40))) for _ in range(6000))
+        return [b"", b"\x80", bytes(range(0, 256, 4)), skewed]
+    if name == "brackets":
+        # nothing; balanced; a mismatch, quotes and escapes, nesting past 48; 4,000
+        # bytes of balanced text with quoted brackets
+        def balanced(depth: int) -> str:
+            if depth == 0 or rng.randrange(4) == 0:
+                return rng.choice(["x", "ab", '"(]"', "\\(", " "])
+            o, c = rng.choice(["()", "[]", "{}", "<>"])
+            return o + "".join(balanced(depth - 1) for _ in range(rng.randrange(1, 4))) + c
+        text = ""
+        while len(text) < 4000:
+            text += balanced(6)
+        return [b"", b"([{<>}])", b'(a[b"]"c)\\]d]}', b"(" * 50 + b")" * 50,
+                text.encode()]
     raise SystemExit(f"no inputs for corpus program {name!r}")
 
 
