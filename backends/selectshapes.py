@@ -12,8 +12,11 @@ turns back into jumps (its cmov converter, misled by the budget's selects on the
 conditions: `dtw` 2.9x native with a jump, 2.0x with the cmov).
 
 A cmov waits for its compare where a predicted jump does not, so only jumps the data
-decides qualify: the compared values come from a load in the same block (a clamp of a
-counter, a loop's own test, are predicted well), and the moved value does not go on to
+decides qualify: the compared values come from a load made this trip, in the block or
+on some path to it since the loop's head (`loaded_on_entry`: cmsketch's minimum of
+counters that a saturating increment's diamond separates from their loads; a clamp of
+a counter, a loop's own test, a test against a constant, even one clang put in a
+register, are predicted well), and the moved value does not go on to
 form an address (`lo = mid` of a binary search, the larger child of a heap: with a
 jump the CPU runs ahead to the next load on its guess; with a cmov every load waits for
 the one before; measured, both ran 12-35% slower converted), and the block after does
@@ -28,7 +31,8 @@ operand is such a value, moving a register, starts a new decision when its resul
 compared with anything but the old operands.  The loop-closing form qualifies only in
 a chain: alone, on a loaded value, it was mostly a well-predicted jump (`dnsname`'s
 case test, `hll`'s running maximum: 1.3-1.5x slower as cmovs), and a median of three
-converted whole ran 1.6x slower.
+converted whole ran 1.6x slower (its last step alone, a maximum nothing tests again,
+is faster converted: 0.80 of the time).
 """
 
 from __future__ import annotations
@@ -36,7 +40,7 @@ from __future__ import annotations
 from collections import deque
 from typing import NamedTuple
 
-from bpfjit.cfg import block_leaders, jump_targets
+from bpfjit.cfg import block_graph, block_leaders, jump_targets
 from bpfjit.isa import Kind
 from bpfjit.liveness import use_def
 
@@ -68,19 +72,21 @@ def select_join(prog, leaders, pc: int, jump) -> int | None:
     return pc + 1 + jump.off
 
 
-def data_decided(prog, leaders, targets, pc: int, join: int, joins: set[int]
-                 ) -> Select | None:
+def data_decided(prog, leaders, targets, pc: int, join: int, joins: set[int],
+                 entry: dict[int, int]) -> Select | None:
     """The jump at `pc` over the move at pc + 1, meeting at `join` (select_join), as a
     select the data decides, or None.  `joins`: the joins of the selects of the first
-    form taken before it (their blocks run on from their jumps')."""
+    form taken before it (their blocks run on from their jumps'); `entry`:
+    loaded_on_entry(prog)."""
     jump, move = prog.at(pc), prog.at(pc + 1)
     if move.kind is not Kind.ALU or move.spec.op != "mov" or move.spec.width != 64:
         return None
     if pc + 1 in targets or join == pc + 2 and join not in leaders \
-            or jump.spec.source != "reg":
-        return None
+            or jump.spec.source != "reg" \
+            or _constants_before(prog, leaders, pc) & (1 << jump.dst | 1 << jump.src):
+        return None             # (a constant clang put in a register is a constant)
     compared = 1 << jump.dst | 1 << jump.src
-    loaded, selected = _loaded_in_block(prog, leaders, pc, joins)
+    loaded, selected = _loaded_in_block(prog, leaders, pc, joins, entry)
     if join != pc + 2:
         loaded &= selected      # the loop-closing form: only in a chain
     chained = move.spec.source == "reg" and bool(compared & selected)
@@ -94,6 +100,7 @@ def chain_jumps(prog) -> frozenset[int]:
     """The pcs of the jumps that continue a chain of selects the data decides (what the
     llvm engine marks `!unpredictable`)."""
     leaders, targets = block_leaders(prog), jump_targets(prog)
+    entry = loaded_on_entry(prog)
     joins: set[int] = set()
     found = set()
     for pc, insn in prog:
@@ -101,7 +108,7 @@ def chain_jumps(prog) -> frozenset[int]:
             continue
         join = select_join(prog, leaders, pc, insn)
         decided = None if join is None else \
-            data_decided(prog, leaders, targets, pc, join, joins)
+            data_decided(prog, leaders, targets, pc, join, joins, entry)
         if decided is None:
             continue
         if join == pc + 2:
@@ -154,16 +161,74 @@ def _tested_again(prog, join: int, compared: int, moved: int, chain: bool) -> bo
 _RETEST_WINDOW = 12
 
 
-def _loaded_in_block(prog, leaders, pc: int, joins: set[int]) -> tuple[int, int]:
-    """The registers (bit masks) holding, at `pc`, a value computed in its block from a
-    load made in the block, and those holding one computed from a select's result.  A
-    block that is the join of a select made (`joins`) runs on from the block of its
-    jump, as the emitted code does (the cmov a move: the moved value counts as loaded
-    when its source does)."""
+def loaded_on_entry(prog) -> dict[int, int]:
+    """Block -> the registers (a bit mask) that may hold, on entry, a value computed from
+    a load made since the innermost loop's head (or the program's start): what this
+    trip's data decides, through the small diamonds a saturating counter or a clamp
+    makes (cmsketch's `if (*c != 0xffff) (*c)++` before the minimum of its counters).
+    Forward edges only: a loop head starts empty."""
+    members, preds, _ = block_graph(prog)
+    out: dict[int, int] = {}
+    entry: dict[int, int] = {}
+    for block in sorted(members):
+        mask = 0
+        for p in preds.get(block, ()):
+            if p < block:
+                mask |= out.get(p, 0)
+            else:               # a back edge: a loop's head, whose trip starts anew
+                mask = 0
+                break
+        entry[block] = mask
+        for pc in members[block]:
+            mask = _loads_through(prog.at(pc), mask)
+        out[block] = mask
+    return entry
+
+
+def _constants_before(prog, leaders, pc: int) -> int:
+    """The registers (a bit mask) that hold a constant at `pc` by a `mov` of an
+    immediate (or an lddw) earlier in its block: a clamp to 8192 or a range test
+    against 5535 that clang compares through a register, as predictable as one against
+    an immediate (tokenbkt's bucket clamp ran 1.7x slower as a cmov)."""
+    start = pc
+    while start not in leaders:
+        start -= 1
+    constant, at = 0, start
+    while at < pc:
+        insn = prog.at(at)
+        written = use_def(insn)[1]
+        if insn.kind is Kind.ALU and insn.spec.op == "mov" and insn.spec.source == "imm" \
+                or insn.kind is Kind.LDDW and insn.src == 0:
+            constant |= written
+        else:
+            constant &= ~written
+        at += insn.slots
+    return constant
+
+
+def _loads_through(insn, loaded: int) -> int:
+    """`loaded` after `insn`: a load's destination joins, an ALU result of a loaded
+    operand stays, anything else written leaves."""
+    use, written = use_def(insn)
+    if insn.kind in (Kind.LDX, Kind.LDSX):
+        return loaded | written
+    if insn.kind is Kind.ALU:
+        return loaded | written if use & loaded else loaded & ~written
+    return loaded & ~written
+
+
+def _loaded_in_block(prog, leaders, pc: int, joins: set[int], entry: dict[int, int]
+                     ) -> tuple[int, int]:
+    """The registers (bit masks) holding, at `pc`, a value computed from a load made
+    this trip (in its block, or before it on some path since the loop's head: `entry`),
+    and those holding one computed in the block from a select's result.  A block that
+    is the join of a select made (`joins`) runs on from the block of its jump, as the
+    emitted code does (the cmov a move: the moved value counts as loaded when its
+    source does)."""
     start = pc
     while start not in leaders or start in joins:
         start -= 2 if start in joins else 1
-    loaded = selected = 0
+    loaded, selected = entry.get(start, 0), 0
     at = start
     while at < pc:
         insn = prog.at(at)

@@ -91,6 +91,7 @@ class _Lowering(AluLowering, CallLowering, VersionLowering, SpeculationLowering,
         self.elided = elided_code(prog, verified.unreachable)
         self.targets = jump_targets(prog)              # (x86selects)
         self.select_joins: set[int] = set()             # (x86selects: the joins of cmovs made)
+        self.loaded_entry: dict[int, int] | None = None  # (x86selects, computed on first use)
         self.charges = budget_charges(prog)            # (fewer subtractions than blocks)
         self.checkpoints = budget_checkpoints(prog)
         self.ranges = subprogram_ranges(prog)

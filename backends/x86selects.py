@@ -18,7 +18,7 @@ it, made grid's Life step 10% slower).
 
 from __future__ import annotations
 
-from .selectshapes import data_decided, select_join
+from .selectshapes import data_decided, loaded_on_entry, select_join
 from .x86asm import r8, r32
 from .x86layout import BUDGET, JCC, S1, S2
 
@@ -73,5 +73,7 @@ class SelectLowering:
         if move_pc in self.checkpoints or move_pc in self.elided \
                 or self.wants_group(move_pc) or self.idioms(move_pc).touches(move_pc):
             return False
+        if self.loaded_entry is None:
+            self.loaded_entry = loaded_on_entry(self.prog)
         return data_decided(self.prog, self.leaders, self.targets, pc, join,
-                            self.select_joins) is not None
+                            self.select_joins, self.loaded_entry) is not None
