@@ -29,6 +29,8 @@ from ..errors import VerifierError
 from ..isa import MEMORY_KINDS, Kind
 from ..program import Program
 from .alu import AluRules
+from .extensions import ExtensionRules
+from .pointerarith import PointerRules
 from .branches import BranchRules
 from .calls import CallRules
 from .callbacks import CallbackRules
@@ -72,9 +74,9 @@ class TooComplex(VerifierError):
 
 
 
-class Analysis(AluRules, MemoryRules, BranchRules, CallRules, LocalCallRules, CallbackRules,
-               LockRules, TimerRules, SocketRules, RecordRules, PerPathRules,
-               TerminationRules):
+class Analysis(AluRules, ExtensionRules, PointerRules, MemoryRules, BranchRules, CallRules,
+               LocalCallRules, CallbackRules, LockRules, TimerRules, SocketRules, RecordRules,
+               PerPathRules, TerminationRules):
     """Runs the abstract interpretation; results in `accesses`, `regions`, `map_calls`..."""
 
     def __init__(self, prog: Program, helpers: dict | None, order: list[int],
