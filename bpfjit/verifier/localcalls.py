@@ -25,6 +25,7 @@ from .domain import (ADDRESSES, ANY_CALLER, MEM, MEM_OR_NULL, NULLABLE, SCALAR, 
 from .guards import joined_exit_floors
 from .joins import len_bound_of
 from .state import LEN, META, State, frame_bits, outer_slot, slot_depth, slot_var
+from .zonerename import renamed
 
 __all__ = ["LocalCallRules", "Summary"]
 
@@ -160,7 +161,7 @@ class LocalCallRules:
                     names[slot_var(key)] = slot_var(outer_slot(1, key))
                     if passed.kind in _FRAMED and passed.frame > 0:
                         wanted.add(passed.frame)
-        return State(regs, spills, 0, st.zone.renamed(names), st.min_len)
+        return State(regs, spills, 0, renamed(st.zone, names), st.min_len)
 
     def _note_frame_write(self, depth: int | None, lo: int, hi: int) -> None:
         """The current subprogram writes its caller's (depth 1), its caller's caller's
