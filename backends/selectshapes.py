@@ -81,11 +81,10 @@ def data_decided(prog, leaders, targets, pc: int, join: int, joins: set[int],
     jump, move = prog.at(pc), prog.at(pc + 1)
     if move.kind is not Kind.ALU or move.spec.op != "mov" or move.spec.width != 64:
         return None
-    if pc + 1 in targets or join == pc + 2 and join not in leaders \
-            or jump.spec.source != "reg" \
-            or _constants_before(prog, leaders, pc) & (1 << jump.dst | 1 << jump.src):
-        return None             # (a constant clang put in a register is a constant)
     compared = 1 << jump.dst | 1 << jump.src
+    if pc + 1 in targets or join == pc + 2 and join not in leaders \
+            or jump.spec.source != "reg" or _constants_before(prog, leaders, pc) & compared:
+        return None             # (a constant clang put in a register is a constant)
     loaded, selected = _loaded_in_block(prog, leaders, pc, joins, entry)
     if join != pc + 2:
         loaded &= selected      # the loop-closing form: only in a chain
@@ -190,10 +189,7 @@ def _constants_before(prog, leaders, pc: int) -> int:
     immediate (or an lddw) earlier in its block: a clamp to 8192 or a range test
     against 5535 that clang compares through a register, as predictable as one against
     an immediate (tokenbkt's bucket clamp ran 1.7x slower as a cmov)."""
-    start = pc
-    while start not in leaders:
-        start -= 1
-    constant, at = 0, start
+    constant, at = 0, _block_start(leaders, pc)
     while at < pc:
         insn = prog.at(at)
         written = use_def(insn)[1]
@@ -225,28 +221,30 @@ def _loaded_in_block(prog, leaders, pc: int, joins: set[int], entry: dict[int, i
     is the join of a select made (`joins`) runs on from the block of its jump, as the
     emitted code does (the cmov a move: the moved value counts as loaded when its
     source does)."""
-    start = pc
-    while start not in leaders or start in joins:
-        start -= 2 if start in joins else 1
+    start = _block_start(leaders, pc, joins)
     loaded, selected = entry.get(start, 0), 0
     at = start
     while at < pc:
         insn = prog.at(at)
         use, written = use_def(insn)
-        if insn.kind in (Kind.LDX, Kind.LDSX):
-            loaded |= written
-            selected &= ~written
-        elif insn.kind is Kind.ALU and at + 1 in joins:     # a select's move
+        if insn.kind is Kind.ALU and at + 1 in joins:       # a select's move
             loaded = loaded | written if use & loaded else loaded
             selected |= written
-        elif insn.kind is Kind.ALU:
-            loaded = loaded | written if use & loaded else loaded & ~written
-            selected = selected | written if use & selected else selected & ~written
         else:
-            loaded &= ~written
-            selected &= ~written
+            loaded = _loads_through(insn, loaded)
+            selected = selected | written if insn.kind is Kind.ALU and use & selected \
+                else selected & ~written
         at += insn.slots
     return loaded, selected
+
+
+def _block_start(leaders, pc: int, joins: set[int] = frozenset()) -> int:
+    """The first pc of `pc`'s block; through the join of a select made (`joins`), the
+    first of its jump's block, as the emitted code runs on."""
+    start = pc
+    while start not in leaders or start in joins:
+        start -= 2 if start in joins else 1
+    return start
 
 
 _LOOK_AHEAD = 64        # instructions followed from the join, over every path

@@ -206,8 +206,7 @@ class BranchRules:
         if rel == "ne":
             return self._learn_unequal(st, a_reg, a, b_reg, b)
         strict = 1 if rel == "lt" else 0
-        if not strict and st.zone.unequal and a_reg is not None and b_reg is not None \
-                and (min(a_reg, b_reg), max(a_reg, b_reg)) in st.zone.unequal:
+        if not strict and st.zone.known_unequal(a_reg, b_reg):
             strict = 1                  # a != b learned before: a <= b is a < b
         if a.kind == SCALAR:            # a <= b - strict, in the comparison's order
             if signed:
@@ -258,8 +257,7 @@ class BranchRules:
         return self._settle(st, a_reg, new, b_reg, b, None)
 
     def _learn_equal(self, st: State, a_reg, a: Value, b_reg, b: Value) -> bool:
-        if st.zone.unequal and a_reg is not None and b_reg is not None \
-                and (min(a_reg, b_reg), max(a_reg, b_reg)) in st.zone.unequal:
+        if st.zone.known_unequal(a_reg, b_reg):
             return False
         lo_u, hi_u = max(a.umin, b.umin), min(a.umax, b.umax)
         lo_s, hi_s = max(a.smin, b.smin), min(a.smax, b.smax)
@@ -292,7 +290,7 @@ class BranchRules:
             elif a_reg != b_reg and new_a.kind == SCALAR and new_b.kind == SCALAR \
                     and not new_a.fixed and not new_b.fixed:
                 # kept until either changes, for an order a later branch learns
-                st.zone.unequal[(min(a_reg, b_reg), max(a_reg, b_reg))] = True
+                st.zone.learn_unequal(a_reg, b_reg)
         return self._settle(st, a_reg, new_a, b_reg, new_b, edge)
 
     @staticmethod

@@ -206,6 +206,15 @@ class Zone:
         if old is None or c > old:
             self.floors[key] = c
 
+    def known_unequal(self, a: int | None, b: int | None) -> bool:
+        """Whether a != b was learned (by a `!=` edge) and neither has changed since."""
+        return bool(self.unequal) and a is not None and b is not None \
+            and ((a, b) if a < b else (b, a)) in self.unequal
+
+    def learn_unequal(self, a: int, b: int) -> None:
+        """Learn a != b (a and b distinct variables)."""
+        self.unequal[(a, b) if a < b else (b, a)] = True
+
     def learn_ceiling(self, a: int, b: int, c: int) -> None:
         """Learn a + b <= c (a and b distinct variables below the mirrors)."""
         key = (a, b) if a < b else (b, a)
@@ -557,8 +566,7 @@ class Zone:
             del self.shifted[key]
 
     def _forget_halves(self, x: int) -> None:
-        for key in [k for k, (a, b, _) in self.halves.items() if x in (k, a, b)] \
-                if self.halves else ():
+        for key in [k for k, (a, b, _) in self.halves.items() if x in (k, a, b)]:
             del self.halves[key]
         if self.masked:
             for key in [k for k, (a, b, _, _) in self.masked.items() if x in (k, a, b)]:
