@@ -45,7 +45,7 @@ def _interp(verified, helpers=None, budget=None, helper_calls=None, **unknown):
 
 
 def _llvm(verified, helpers=None, budget=None, helper_calls=None, blind=None, opt_level=None,
-          keep_ir=False, line_info=False, speculation=None, **unknown):
+          keep_ir=False, line_info=False, speculation=None, exact_budget=False, **unknown):
     reject_unknown_options("llvm", unknown)
     try:
         from .llvmjit import compile_llvm
@@ -54,11 +54,12 @@ def _llvm(verified, helpers=None, budget=None, helper_calls=None, blind=None, op
                                  f"({exc}); pip install bpfjit's dependencies") from None
     return compile_llvm(verified, helpers=helpers, budget=budget, helper_calls=helper_calls,
                         blind=blind, opt_level=opt_level, keep_ir=keep_ir,
-                        line_info=line_info, speculation=speculation)
+                        line_info=line_info, speculation=speculation,
+                        exact_budget=exact_budget)
 
 
 def _peachpy(verified, helpers=None, budget=None, helper_calls=None, blind=None,
-             registers=None, line_info=True, speculation=None, **unknown):
+             registers=None, line_info=True, speculation=None, exact_budget=False, **unknown):
     reject_unknown_options("peachpy", unknown)
     if not _peachpy_importable():
         raise BackendUnavailable(
@@ -68,7 +69,7 @@ def _peachpy(verified, helpers=None, budget=None, helper_calls=None, blind=None,
     from .x86jit import compile_x86
     return compile_x86(verified, helpers=helpers, budget=budget, helper_calls=helper_calls,
                        blind=blind, registers=registers, line_info=line_info,
-                       speculation=speculation)
+                       speculation=speculation, exact_budget=exact_budget)
 
 
 def _kernel(verified, helpers=None, budget=None, helper_calls=None, **unknown):

@@ -43,6 +43,7 @@ from bpfjit.traps import WRITE_FLAG, TrapCode
 from .llvmalu import AluLowering
 from .llvmcodegen import TRIPLE, VECTORIZE
 from bpfjit.blinding import blinding_key, needs_blinding
+from bpfjit.budgetahead import segment_costs
 from bpfjit.speculation import fences_unknown_region, zeroed_stack
 from .llvmcalls import CallLowering
 from .selectshapes import chain_jumps
@@ -204,7 +205,20 @@ class _Function(AluLowering, CallLowering, VersionLowering, SpeculationLowering,
         self.b.position_at_end(cont)
 
     def charge_budget(self, pc: int, cost: int, check: bool) -> None:
-        """Deduct a block's cost; at a checkpoint, trap once the budget is negative."""
+        """Deduct a block's cost; at a checkpoint, trap once the budget is negative.
+        Charged ahead (bpfjit.budgetahead), only the blocks that charge deduct, the most
+        their segment can cost, and a checkpoint asks for a rerun once it is negative."""
+        if self.m.ahead:
+            # (a checkpoint of a budget-free copy deducts but never tests: its entry
+            # found the budget enough for the most trips the loop can make)
+            if pc in self.m.segments:
+                left = self.b.sub(self.b.load(self.budget, typ=I64),
+                                  const(I64, self.m.segments[pc]))
+                self.b.store(left, self.budget)
+                if check:
+                    self.trap_unless(self.b.icmp_signed(">=", left, const(I64, 0)),
+                                     TrapCode.RERUN, pc)
+            return
         left = self.b.sub(self.b.load(self.budget, typ=I64), const(I64, cost))
         self.b.store(left, self.budget)
         if check:
@@ -438,7 +452,7 @@ class _Module:
 
     def __init__(self, verified, helpers: frozenset[int], lines: bool = False,
                  native_maps: frozenset[int] = frozenset(OPERATIONS), blind: bool = False,
-                 speculation: str = "off"):
+                 speculation: str = "off", ahead: bool = False):
         prog = verified.program
         self.prog, self.verified = prog, verified
         self.blind = blind                      # constant blinding (bpfjit.blinding)
@@ -466,6 +480,9 @@ class _Module:
         self.leaders = block_leaders(prog)
         self.costs = block_costs(prog, self.leaders)
         self.checkpoints = budget_checkpoints(prog)
+        # the budget charged ahead (bpfjit.budgetahead): each checkpoint's segment
+        self.ahead = ahead
+        self.segments = segment_costs(prog) if ahead else {}
         weights = ir.MetaDataString(self.module, "branch_weights")
         self.unlikely_second = self.module.add_metadata([weights, const(I32, 2000),
                                                          const(I32, 1)])
@@ -673,9 +690,10 @@ def _vectorizable(loop, leaders) -> bool:
 def build_image(verified, helper_ids: frozenset[int],
                 native_maps: frozenset[int] = frozenset(OPERATIONS),
                 opt_level: int = 2, keep_ir: bool = False, line_info: bool = False,
-                blind: bool = False, speculation: str = "off"):
+                blind: bool = False, speculation: str = "off", ahead: bool = False):
     """The program's machine code as a CodeImage (independent of this process's
-    addresses), and the extras asked for (the IR before and after optimisation)."""
+    addresses), and the extras asked for (the IR before and after optimisation);
+    `ahead` charges the budget ahead (bpfjit.budgetahead: rerunnable programs only)."""
     from .objlink import link_object   # pyelftools: imported when compiling
     if opt_level not in (0, 1, 2, 3):
         raise BpfError(f"opt_level must be 0, 1, 2 or 3, got {opt_level!r}")
@@ -683,7 +701,7 @@ def build_image(verified, helper_ids: frozenset[int],
     t0 = time.perf_counter_ns()
     ir_text = str(_Module(verified, helper_ids, lines=line_info,
                           native_maps=native_maps, blind=blind,
-                          speculation=speculation).module)
+                          speculation=speculation, ahead=ahead).module)
     t1 = time.perf_counter_ns()
     obj, optimised = llvm_worker.generate(ir_text, opt_level, keep_ir)
     t2 = time.perf_counter_ns()

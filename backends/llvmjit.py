@@ -9,6 +9,7 @@ import time
 from llvmlite import __version__ as llvmlite_version
 
 from bpfjit.blinding import blinding_enabled
+from bpfjit.budgetahead import rerunnable
 from bpfjit.codeimage import cached_image
 from bpfjit.helpers.maps import MAP_OPERATIONS
 from bpfjit.runtime import JitProgram, helper_table
@@ -30,7 +31,8 @@ def default_opt_level(prog) -> int:
 
 def compile_llvm(verified, helpers=None, budget=None, helper_calls: int | None = None,
                  blind: bool | None = None, opt_level: int | None = None, keep_ir: bool = False,
-                 line_info: bool = False, speculation: str | None = None) -> JitProgram:
+                 line_info: bool = False, speculation: str | None = None,
+                 exact_budget: bool = False) -> JitProgram:
     """Compile `prog` with LLVM; see backends.llvm for what is guaranteed.
 
     `blind` blinds the program's constants (bpfjit.blinding; default: unless the mode
@@ -38,13 +40,16 @@ def compile_llvm(verified, helpers=None, budget=None, helper_calls: int | None =
     branch (bpfjit.speculation: "off", "checks", "all"; default "checks" unless the mode
     is unchecked); `keep_ir` keeps the IR before and after optimisation in `.extra`;
     `line_info` maps native code back to BPF pcs (`.extra["lines"]`), for disassembly;
-    `opt_level` None picks it by the program's size (`default_opt_level`).
+    `opt_level` None picks it by the program's size (`default_opt_level`);
+    `exact_budget` counts the budget in the code itself even where a program could be
+    charged ahead and run again (bpfjit.budgetahead, the default where it can).
     """
     if opt_level is None:
         opt_level = default_opt_level(verified.program)
     blind = blinding_enabled(blind, verified.mode)
     speculation = speculation_level(speculation, verified.mode)
     started = time.perf_counter_ns()
+    ahead = not exact_budget and rerunnable(verified)
     table = helper_table(verified.program, helpers, "llvm")
     ids, native = frozenset(table.helpers), frozenset(MAP_OPERATIONS) - set(helpers or {})
 
@@ -54,16 +59,22 @@ def compile_llvm(verified, helpers=None, budget=None, helper_calls: int | None =
         from .llvm import build_image       # LLVM and the lowering: only to build an image
         return build_image(verified, ids, native_maps=native, opt_level=opt_level,
                            keep_ir=keep_ir, line_info=line_info, blind=blind,
-                           speculation=speculation)
+                           speculation=speculation, ahead=ahead)
     if keep_ir:                 # the IR is wanted: always compile
         image, extra = build()
     else:
         options = {"helpers": ids, "native_maps": native, "opt_level": opt_level,
                    "line_info": line_info, "blind": blind, "speculation": speculation,
-                   "llvmlite": llvmlite_version}
+                   "ahead": ahead, "llvmlite": llvmlite_version}
         image = cached_image(verified, "llvm", options, lambda: build()[0])
         extra = {"ir": None, "optimised_ir": None}
+
+    def exact() -> JitProgram:
+        """The same program counting its budget exactly, which a run that stopped on the
+        budget charged ahead is run again on (compiled on first need)."""
+        return compile_llvm(verified, helpers, budget, helper_calls, blind, opt_level,
+                            keep_ir, line_info, speculation, exact_budget=True)
     return JitProgram.from_image(verified, "llvm", image, table, budget,
                                  dict(extra, compile_ns=time.perf_counter_ns() - started,
-                                      opt_level=opt_level),
-                                 helper_calls=helper_calls)
+                                      opt_level=opt_level, budget_ahead=ahead),
+                                 helper_calls=helper_calls, rerun=exact if ahead else None)

@@ -87,12 +87,17 @@ class VersionLowering(CopyTracking):
             condition = b.and_(condition, test)
         trips = loop.trips
         if trips is not None:
+            # charged ahead (bpfjit.budgetahead), a trip passes each checkpoint of the body
+            # (the head, or the target of the backward jump of a rotated loop) at most
+            # once, which deducts its segment
+            per_trip = sum(self.m.segments[pc] for pc in loop.body
+                           if pc in self.m.checkpoints) if self.m.ahead else trips.iteration_cost
             most = loop.most_trips
             if most is not None:
-                cost = const(I64, most * trips.iteration_cost)
+                cost = const(I64, most * per_trip)
                 covered = b.icmp_signed(">=", b.load(self.budget, typ=I64), cost)
             else:
-                covered = self._budget_covers(b, trips)
+                covered = self._budget_covers(b, trips, per_trip)
             condition = covered if condition is None else b.and_(condition, covered)
         if condition is None:
             condition = const(I1, 1)
@@ -101,12 +106,12 @@ class VersionLowering(CopyTracking):
         b.cbranch(condition, self.fast_blocks[loop.header][loop.header],
                   self.blocks[loop.header])
 
-    def _budget_covers(self, b, trips):
+    def _budget_covers(self, b, trips, per_trip: int):
         """Whether the budget left covers the loop's most trips (TripBound.trips, the
-        same arithmetic): its fast copy then never tests the budget."""
+        same arithmetic) at `per_trip` each: its fast copy then never tests the budget."""
         most, ok = self._most_trips(b, trips)
         left = b.load(self.budget, typ=I64)
-        covered = b.icmp_signed("<=", most, b.sdiv(left, const(I64, trips.iteration_cost)))
+        covered = b.icmp_signed("<=", most, b.sdiv(left, const(I64, per_trip)))
         return b.and_(ok, covered)
 
     def _most_trips(self, b, trips) -> tuple:

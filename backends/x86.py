@@ -39,6 +39,7 @@ from .mapops import OPERATIONS, inline_lookups, native_map_calls
 from .x86alu import AluLowering
 from .x86asm import Assembler, Mem, r8, r16, r32
 from .x86budget import budget_charges
+from bpfjit.budgetahead import block_charges
 from .x86calls import CallLowering
 from .x86idioms import NOTHING, Plan, Rotate, WideLoad, plan_block
 from .x86selects import SelectLowering
@@ -76,7 +77,7 @@ class _Lowering(AluLowering, CallLowering, VersionLowering, SpeculationLowering,
 
     def __init__(self, verified, helpers: frozenset[int], regs: tuple[str, ...],
                  native_maps: frozenset[int] = frozenset(OPERATIONS), blind: bool = False,
-                 speculation: str = "off"):
+                 speculation: str = "off", ahead: bool = False):
         self.verified = verified
         self.blind = blind                              # constant blinding (bpfjit.blinding)
         # speculation-safe accesses (bpfjit.speculation): the level, and whether any
@@ -92,7 +93,10 @@ class _Lowering(AluLowering, CallLowering, VersionLowering, SpeculationLowering,
         self.targets = jump_targets(prog)              # (x86selects)
         self.select_joins: set[int] = set()             # (x86selects: the joins of cmovs made)
         self.loaded_entry: dict[int, int] | None = None  # (x86selects, computed on first use)
-        self.charges = budget_charges(prog)            # (fewer subtractions than blocks)
+        # fewer subtractions than blocks; charged ahead (bpfjit.budgetahead), only where
+        # a segment starts, and a checkpoint that finds the budget spent asks for a rerun
+        self.charges = block_charges(prog) if ahead else budget_charges(prog)
+        self.spent = TrapCode.RERUN if ahead else TrapCode.BUDGET
         self.checkpoints = budget_checkpoints(prog)
         self.ranges = subprogram_ranges(prog)
         # the entry subprogram's pcs, when no call or callback enters it: its frame is
@@ -348,7 +352,7 @@ class _Lowering(AluLowering, CallLowering, VersionLowering, SpeculationLowering,
             if self.charges[pc]:
                 a("SUB", BUDGET, self.charges[pc])            # budget -= the blocks' cost
             if pc in self.checkpoints:
-                a.jump("s", self._stub(TrapCode.BUDGET, pc, "zero"))
+                a.jump("s", self._stub(self.spent, pc, "zero"))
         else:
             a.mark(pc)
         if self.wants_group(pc):
@@ -831,11 +835,12 @@ class _Lowering(AluLowering, CallLowering, VersionLowering, SpeculationLowering,
 def build_image(verified, helper_ids: frozenset[int], registers: tuple[str, ...],
                 native_maps: frozenset[int] = frozenset(OPERATIONS),
                 line_info: bool = True, blind: bool = False,
-                speculation: str = "off") -> CodeImage:
+                speculation: str = "off", ahead: bool = False) -> CodeImage:
     """The program's machine code as a CodeImage, independent of this process's
-    addresses (maps and helpers are fixups)."""
+    addresses (maps and helpers are fixups); `ahead` charges the budget ahead
+    (bpfjit.budgetahead: rerunnable programs only)."""
     lowering = _Lowering(verified, helper_ids, registers, native_maps=native_maps,
-                         blind=blind, speculation=speculation)
+                         blind=blind, speculation=speculation, ahead=ahead)
     code, symbols, marks = lowering.build()
     return CodeImage(code, tuple(lowering.a.fixups), symbols, (0, len(code)),
                      marks if line_info else None)

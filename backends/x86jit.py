@@ -8,6 +8,7 @@ import os
 import time
 
 from bpfjit.blinding import blinding_enabled
+from bpfjit.budgetahead import rerunnable
 from bpfjit.codeimage import cached_image
 from bpfjit.errors import BpfError
 from bpfjit.speculation import speculation_level
@@ -22,7 +23,8 @@ __all__ = ["compile_x86", "resolve_registers"]
 
 def compile_x86(verified, helpers=None, budget=None, helper_calls: int | None = None,
                 blind: bool | None = None, registers: tuple[str, ...] | None = None,
-                line_info: bool = True, speculation: str | None = None) -> JitProgram:
+                line_info: bool = True, speculation: str | None = None,
+                exact_budget: bool = False) -> JitProgram:
     """Compile a verified program to x86-64; see backends.x86 for how.
 
     `blind` blinds the program's constants (bpfjit.blinding; default: unless the mode
@@ -30,7 +32,9 @@ def compile_x86(verified, helpers=None, budget=None, helper_calls: int | None = 
     branch (bpfjit.speculation: "off", "checks", "all"; default "checks" unless the mode
     is unchecked); `registers` overrides the x86 registers of BPF r0..r10 (a
     permutation of the default ones, see `register_map`); `line_info` keeps the
-    native-code-to-pc table for `bpfjit disasm --native`.
+    native-code-to-pc table for `bpfjit disasm --native`; `exact_budget` counts the
+    budget in the code itself even where a program could be charged ahead and run again
+    (bpfjit.budgetahead, the default where it can).
     """
     started = time.perf_counter_ns()
     blind = blinding_enabled(blind, verified.mode)
@@ -38,8 +42,10 @@ def compile_x86(verified, helpers=None, budget=None, helper_calls: int | None = 
     table = helper_table(verified.program, helpers, "peachpy")
     regs = resolve_registers(registers)
     ids, native = frozenset(table.helpers), frozenset(MAP_OPERATIONS) - set(helpers or {})
+    ahead = not exact_budget and rerunnable(verified)
     options = {"helpers": ids, "native_maps": native, "registers": regs,
-               "line_info": line_info, "blind": blind, "speculation": speculation}
+               "line_info": line_info, "blind": blind, "speculation": speculation,
+               "ahead": ahead}
 
     def build():
         from .x86 import build_image    # PeachPy and the lowering: only to build an image
@@ -48,15 +54,21 @@ def compile_x86(verified, helpers=None, budget=None, helper_calls: int | None = 
             from . import x86templates
             x86templates.load()
         image = build_image(verified, ids, regs, native_maps=native, line_info=line_info,
-                            blind=blind, speculation=speculation)
+                            blind=blind, speculation=speculation, ahead=ahead)
         if remember:
             x86templates.save()
         return image
     image = cached_image(verified, "peachpy", options, build)
+
+    def exact() -> JitProgram:
+        """The same program counting its budget exactly, which a run that stopped on the
+        budget charged ahead is run again on (compiled on first need)."""
+        return compile_x86(verified, helpers, budget, helper_calls, blind, regs, line_info,
+                           speculation, exact_budget=True)
     return JitProgram.from_image(verified, "peachpy", image, table, budget,
-                                 {"registers": regs,
+                                 {"registers": regs, "budget_ahead": ahead,
                                   "compile_ns": time.perf_counter_ns() - started},
-                                 helper_calls=helper_calls)
+                                 helper_calls=helper_calls, rerun=exact if ahead else None)
 
 
 def resolve_registers(registers: tuple[str, ...] | None) -> tuple[str, ...]:

@@ -32,14 +32,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .cfg import block_costs, block_graph, block_leaders, subprogram_ranges
+from .cfg import block_costs, block_graph, block_leaders, per_program, subprogram_ranges
 from .context import packet_offsets
 from .helpers import changes_packet
 from .isa import MEMORY_KINDS, Kind, written_registers
 from .loopaddress import Motion, Sum, address_forms, invariant_slots
 from .tripcount import StepBound, TripBound, loop_forms, step_bound, trip_bound
 
-__all__ = ["VersionedLoop", "RangeTest", "versioned_loops", "CheckGroup", "check_groups"]
+__all__ = ["VersionedLoop", "RangeTest", "versioned_loops", "CheckGroup", "check_groups",
+           "natural_loops"]
 
 
 # the largest loop (in slots) given a budget-free copy: the copy doubles the loop's
@@ -197,7 +198,7 @@ def _plan(verified) -> tuple[VersionedLoop, ...]:
     graph = block_graph(prog)
     costs = block_costs(prog, block_leaders(prog))
     candidates = []
-    loops = _natural_loops(prog)
+    loops = natural_loops(prog)
     for header, (body, latches, dominates) in loops.items():
         if _fragment(prog, header, body, latches, graph, loops):
             continue
@@ -582,7 +583,8 @@ def _groups(verified) -> dict[int, CheckGroup]:
     return groups
 
 
-def _natural_loops(prog) -> dict[int, tuple]:
+@per_program
+def natural_loops(prog) -> dict[int, tuple]:
     """Loop head -> (the pcs of its natural loop, its latches, a block-dominance test).
 
     The loop is the blocks that reach a back edge into the head (an edge from a block

@@ -245,7 +245,7 @@ class JitProgram(TestRunnable):
 
     def __init__(self, program, engine: str, memory, entry: int, helpers: HelperTable,
                  budget: int, extra: dict | None = None, helper_calls: int | None = None,
-                 writes_memory: bool = True):
+                 writes_memory: bool = True, rerun=None):
         if not isinstance(budget, int) or isinstance(budget, bool) or budget < 1:
             raise BpfError(f"budget must be a positive int, got {budget!r}")
         self.program = program
@@ -271,13 +271,17 @@ class JitProgram(TestRunnable):
         # whether a run may write its memory (VerifiedProgram.writes_memory): if not,
         # read-only memory (bytes) is handed over in place rather than copied
         self._writes_memory = writes_memory
+        # code charged ahead (bpfjit.budgetahead): what compiles the exact code a run that
+        # stopped on the budget runs again on, and that code once compiled
+        self._rerun, self._exact = rerun, None
 
     @classmethod
     def from_image(cls, verified, engine: str, image, helpers: HelperTable,
                    budget: int | None, extra: dict,
-                   helper_calls: int | None = None) -> "JitProgram":
+                   helper_calls: int | None = None, rerun=None) -> "JitProgram":
         """Place a bpfjit.codeimage.CodeImage (its maps and helpers filled in) and wrap
-        it as the compiled form of `verified` (a VerifiedProgram)."""
+        it as the compiled form of `verified` (a VerifiedProgram); `rerun` makes the
+        exact code for an image charged ahead (bpfjit.budgetahead)."""
         from .interpreter import DEFAULT_BUDGET
         program = verified.program
         memory = image.place(program.maps.list, helpers)
@@ -287,7 +291,8 @@ class JitProgram(TestRunnable):
             cls = ContextJitProgram
         return cls(program, engine, memory, image.symbols["bpf_entry"], helpers,
                    DEFAULT_BUDGET if budget is None else budget, extra=extra,
-                   helper_calls=helper_calls, writes_memory=verified.writes_memory)
+                   helper_calls=helper_calls, writes_memory=verified.writes_memory,
+                   rerun=rerun)
 
     def _pointer(self, mem: object):
         """(pointer, length, keep-alive) for the caller's memory, without copying a
@@ -324,7 +329,7 @@ class JitProgram(TestRunnable):
             entry = self._entry
             r0 = entry(ptr, n, self._config)
         if r0 == TRAPPED:
-            return self._ended(r0)
+            return self._ended(r0, mem)
         return r0
 
     def _call_converted(self, mem: object) -> int:
@@ -333,12 +338,29 @@ class JitProgram(TestRunnable):
         ptr, n, keep = self._pointer(mem)      # noqa: F841 - alive for the call
         r0 = self._entry(ptr, n, self._config)
         if r0 == TRAPPED:
-            return self._ended(r0)
+            return self._ended(r0, mem)
         return r0
 
-    def _ended(self, r0: int) -> int:
+    def _rerunning(self) -> "JitProgram | None":
+        """The exact code, when the run that just returned TRAPPED stopped on the budget
+        charged ahead (bpfjit.budgetahead): made once, it runs every later call too (a
+        program that came that near its budget once will again)."""
+        report = _reports.__dict__.get("trap")
+        if report is None or report[0] != TrapCode.RERUN:
+            return None
+        del _reports.trap
+        if self._exact is None:
+            self._exact = exact = self._rerun()
+            self._entry, self._run_without_memory = exact._entry, exact._run_without_memory
+        return self._exact
+
+    def _ended(self, r0: int, mem: object = None) -> int:
         """The result of a run that returned TRAPPED: r0 itself when the program returned
-        that value, a tail call's result, or the exception of the trap it reported."""
+        that value, a tail call's result, the exception of the trap it reported, or,
+        when it stopped on the budget charged ahead, the result of running `mem` again."""
+        exact = self._rerunning()
+        if exact is not None:
+            return exact(mem)
         report = _reports.__dict__.pop("trap", None)
         lost = _report_lost()       # (forgotten in any case: an earlier one is stale)
         if report is None:
@@ -376,6 +398,9 @@ class JitProgram(TestRunnable):
             if outer is not None:
                 env.end(outer)
         if r0 == TRAPPED:
+            exact = self._rerunning()
+            if exact is not None:
+                return exact.run_batch(mem, count)
             r0 = self._ended(r0)
         return r0, elapsed / max(count, 1)
 
@@ -447,5 +472,5 @@ class ContextJitProgram(JitProgram):
         elif self._reads_back:
             ctx.read_back()
         if r0 == TRAPPED:
-            return self._ended(r0)
+            return self._ended(r0, mem)
         return r0

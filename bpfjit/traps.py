@@ -30,6 +30,8 @@ class TrapCode(enum.IntEnum):
     LDDW_PSEUDO = 7     # trap_arg = lddw src type
     HELPER_CALLS = 8    # the run's helper calls ran out (bpfjit.limits)
     UNREACHABLE = 9     # a pc the verifier proved no run reaches (JITs emit no code there)
+    RERUN = 10          # the budget charged ahead ran out: run again, counted exactly
+                        # (bpfjit.budgetahead)
 
 
 def unknown_helper(pc: int, helper_id: int) -> HelperError:
