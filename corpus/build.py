@@ -888,6 +888,39 @@ def inputs(name: str) -> list[bytes]:
             text += balanced(6)
         return [b"", b"([{<>}])", b'(a[b"]"c)\\]d]}', b"(" * 50 + b")" * 50,
                 text.encode()]
+    if name == "lrucache":
+        # nothing; one key again and again; 17 keys in turn (every access a miss once
+        # the cache is full); 8,000 bytes of keys, a few of them hot
+        def key(k: int) -> bytes:
+            return struct.pack("<H", k | rng.randrange(1024) << 6)
+        hot = [rng.randrange(64) for _ in range(6)]
+        keys = [rng.choice(hot) if rng.randrange(3) else rng.randrange(64) for _ in range(4000)]
+        return [b"", key(5) * 40, b"".join(key(k % 17) for k in range(170)),
+                b"".join(key(k) for k in keys)]
+    if name == "trie":
+        # nothing; one word; shared prefixes, empty words, a word left without a space;
+        # 4,000 bytes of words from a vocabulary larger than the trie holds
+        vocabulary = [bytes(rng.choice(b"abcdefgh") for _ in range(rng.randrange(1, 9)))
+                      for _ in range(60)]
+        text = b""
+        while len(text) < 4000:
+            text += rng.choice(vocabulary) + rng.choice([b" ", b" ", b"\n", b"  "])
+        return [b"", b"word", b"car cart carton  care\ncar\n\nc ca", text]
+    if name == "kahn":
+        # nothing; one edge; a DAG and a cycle; 16,384 bytes of graphs, most of them
+        # DAGs (edges from an earlier node of a shuffled order to a later one)
+        def graph(acyclic: bool) -> bytes:
+            order = list(range(16))
+            rng.shuffle(order)
+            out = bytearray()
+            for _ in range(32):
+                a, b = rng.randrange(16), rng.randrange(16)
+                if acyclic and a > b:
+                    a, b = b, a
+                out += bytes([order[a] | rng.randrange(16) << 4, order[b]])
+            return bytes(out)
+        return [b"", b"\x01\x02", graph(True) + graph(False),
+                b"".join(graph(rng.randrange(4) > 0) for _ in range(256))]
     raise SystemExit(f"no inputs for corpus program {name!r}")
 
 
