@@ -29,6 +29,7 @@ from ..errors import VerifierError
 from ..isa import MEMORY_KINDS, Kind
 from ..program import Program
 from .alu import AluRules
+from .bytecaps import ZEROED
 from .extensions import ExtensionRules
 from .pointerarith import PointerRules
 from .branches import BranchRules
@@ -159,7 +160,7 @@ class Analysis(AluRules, ExtensionRules, PointerRules, MemoryRules, BranchRules,
 
     def run(self) -> None:
         regs = [Value(UNINIT)] * 11
-        state = State(regs)
+        state = State(regs, caps=ZEROED)         # (the entry's frame starts zeroed)
         if self.context is not None:             # r1 = the context; the packet is `mem`
             regs[1] = pointer("ctx", 0, 0)
         else:

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from .domain import (BIG, MAX_LEN, MEM, MEM_OR_NULL, MIXED, NULLABLE, NUMERIC, SCALAR, UNINIT,
                      Value, join, low_bytes, replace, widen)
 from .bands import follow_bands, followed, join_bands
+from .bytecaps import join_caps, widen_caps
 from .guards import GUARDED, joined_guards, joined_len_floors
 from .pluses import plus_from_points
 from .references import unify_refs
@@ -76,7 +77,7 @@ class JoinRules:
                        min(self.min_len, new.min_len), joined_lock([self, new]),
                        self.refs | new.refs, self.zeros & new.zeros,
                        {off: n for off, n in narrow.items() if off in spills},
-                       self.remnants | new.remnants)
+                       self.remnants | new.remnants, widen_caps(self.caps, new.caps, thresholds))
         for off in differ:
             result.zone.forget(slot_var(off))
         if not related:
@@ -505,7 +506,8 @@ def merge(states: list[State], discover: bool = False) -> State:
         remnants |= st.remnants
     result = type(first)(regs, spills, written, None, min_len, joined_lock(states),
                    frozenset().union(*(st.refs for st in states)), zeros,
-                   {off: n for off, n in narrow.items() if off in spills}, remnants)
+                   {off: n for off, n in narrow.items() if off in spills}, remnants,
+                   join_caps(states))
     result.zone = join_zones([st.zone for st in states], [st.implied_at_join for st in states],
                                 result.implied, [st.lower for st in states],
                                 [st.upper for st in states])

@@ -24,6 +24,7 @@ from .domain import (ADDRESSES, ANY_CALLER, CTX, CTX_OR_NULL, FUNC, MAP_KEY, MAP
                      SOCKETS, STACK, U64, Value,
                      const, low_bytes,
                      map_indices, pointer, scalar)
+from .bytecaps import load_bound, store_caps, stored_caps
 from .state import FULL_FRAME, LEN, META, State, frame_bits, outer_slot, slot_depth, slot_var
 
 __all__ = ["MemoryRules"]
@@ -385,8 +386,19 @@ class MemoryRules:
                     and touched & st.zeros == touched:      # bytes stored as 0
                 st.forget_register(insn.dst, const(0))
                 loaded = st.regs[insn.dst]
+            if loaded is None and kind is Kind.LDX:
+                # (what the bytes it may read can hold: an index kept in an array)
+                bound = load_bound(st.caps, lo, hi, size)
+                if bound is not None:
+                    st.forget_register(insn.dst, scalar(0, bound))
+                    loaded = st.regs[insn.dst]
+        before = st.caps
         if writes:
             self._stack_written(st, 0, lo, hi + size)
+            if ok and kind is not Kind.ATOMIC:
+                stored = const(insn.imm) if kind is Kind.ST else value
+                st.caps = store_caps(st.caps, before, lo, hi,
+                                     stored_caps(stored, size, lo == hi))
             # a spill only inside the frame: a store outside it traps, and its slot's zone
             # variable (slot_var) would not be one
             if ok and lo == hi:
@@ -507,6 +519,7 @@ class MemoryRules:
         st.narrow.clear()
         st.written = FULL_FRAME
         st.zeros = 0
+        st.caps = None
 
     # ---- the context -------------------------------------------------------------------------
 

@@ -18,6 +18,7 @@ from ..isa import STACK_SIZE
 from .domain import (BIG, GIVEN_BACK, MAX_LEN, NULLABLE, NUMERIC, RELEASED, SOCKETS, UNINIT,
                      Value, map_indices, multiple, replace, scalar, top_scalar)
 from .bands import apply_bands, narrow_line
+from .bytecaps import forget_caps
 from .guards import describe_guards
 from .joins import LOCKS_DIFFER, JoinRules, joined_lock, merge, spill_value
 from .variables import (COPY_LINKS, FULL_FRAME, GHOST, LEN, META, META_FLOOR, SLOT_BASE,
@@ -47,12 +48,13 @@ class State(JoinRules):
     """Registers, the current frame's stack and relations known at one program point."""
 
     __slots__ = ("regs", "spills", "written", "zone", "min_len", "lock", "refs", "zeros",
-                 "narrow", "remnants")
+                 "narrow", "remnants", "caps")
 
     def __init__(self, regs: list[Value], spills: dict[int, Value] | None = None,
                  written: int = 0, zone: Zone | None = None, min_len: int = 0,
                  lock: tuple | None = None, refs: frozenset[int] = frozenset(),
-                 zeros: int = 0, narrow: dict[int, int] | None = None, remnants: int = 0):
+                 zeros: int = 0, narrow: dict[int, int] | None = None, remnants: int = 0,
+                 caps: bytes | None = None):
         self.regs = regs
         self.spills = {} if spills is None else spills   # spilled slots by offset
         # the spills of fewer than 8 bytes (a number in the slot's low bytes, as the
@@ -75,11 +77,14 @@ class State(JoinRules):
         # pointer that a narrower store wrote over the rest of (strict mode: reading it
         # would make an address a number; kept as the kernel keeps such bytes, STACK_MISC)
         self.remnants = remnants
+        # the largest value each byte of the current frame may hold (bytecaps; None:
+        # nothing known, as at a callee's entry)
+        self.caps = caps
 
     def copy(self) -> "State":
         return State(list(self.regs), dict(self.spills), self.written, self.zone.copy(),
                      self.min_len, self.lock, self.refs, self.zeros, dict(self.narrow),
-                     self.remnants)
+                     self.remnants, self.caps)
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, State) and self._same_but_zone(other) \
@@ -91,7 +96,7 @@ class State(JoinRules):
                 and self.written == other.written and self.min_len == other.min_len
                 and self.lock == other.lock and self.refs == other.refs
                 and self.zeros == other.zeros and self.narrow == other.narrow
-                and self.remnants == other.remnants)
+                and self.remnants == other.remnants and self.caps == other.caps)
 
     def equivalent(self, other: "State") -> bool:
         """Whether both describe the same values: equal but for differences x - y <= c
@@ -508,6 +513,7 @@ class State(JoinRules):
         if depth == 0:
             self.written |= bits
             self.zeros &= ~bits
+            self.caps = forget_caps(self.caps, bits)
         bottom = outer_slot(depth, -STACK_SIZE)       # the key of the frame's lowest byte
         for slot in list(self.spills):
             if slot_depth(slot) == depth and bits >> (slot - bottom) & 0xff:
