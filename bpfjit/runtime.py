@@ -346,7 +346,7 @@ class JitProgram(TestRunnable):
         charged ahead (bpfjit.budgetahead): made once, it runs every later call too (a
         program that came that near its budget once will again)."""
         report = _reports.__dict__.get("trap")
-        if report is None or report[0] != TrapCode.RERUN:
+        if report is None or report[0] != TrapCode.RERUN or self._rerun is None:
             return None
         del _reports.trap
         if self._exact is None:
@@ -408,7 +408,8 @@ class JitProgram(TestRunnable):
         code = TrapCode(code)
         if code is TrapCode.MEMORY:
             return MemoryAccessError(pc, arg, size & 0xFF, write=bool(size & WRITE_FLAG))
-        if code is TrapCode.BUDGET:
+        if code in (TrapCode.BUDGET, TrapCode.RERUN):
+            # (RERUN comes only from code charged ahead, which _rerunning runs again)
             return BudgetExceeded(pc, self.budget)
         if code is TrapCode.HELPER_CALLS:
             return HelperCallsExceeded(pc, self.helper_calls)
