@@ -141,3 +141,68 @@ def test_a_context_program_is_run_again_on_the_same_packet(engine, budget):
     fn = bpfjit.compile(prog, engine, budget=budget)    # after 4 + 50 = 54 instructions
     assert outcome(fn, packet) == expected
     assert outcome(fn, bpfjit.XdpContext(packet)) == expected
+
+
+# ---- random loops: every engine against the interpreter near the budget's end ----------
+
+from hypothesis import HealthCheck, given, settings          # noqa: E402
+from hypothesis import strategies as st                      # noqa: E402
+
+_OPS = ["add", "xor", "mul", "and", "or", "lsh", "rsh", "sub"]
+_REGS = ["%r0", "%r4", "%r5", "%r7"]
+_TESTS = ["jeq", "jne", "jgt", "jlt", "jset", "jsgt"]
+
+
+@st.composite
+def _straight(draw, labels: list[int]) -> list[str]:
+    """Random operations on r0, r4, r5, r7 and the stack, now and then skipping one to
+    three of them on a test of a register: a diamond whose two ways cost differently."""
+    lines: list[str] = []
+    for _ in range(draw(st.integers(1, 6))):
+        kind = draw(st.integers(0, 5))
+        reg = draw(st.sampled_from(_REGS))
+        if kind <= 2:
+            lines.append(f"{draw(st.sampled_from(_OPS))} {reg}, {draw(st.integers(1, 40))}")
+        elif kind == 3:
+            lines += [f"stxdw [%r10-{8 * draw(st.integers(1, 4))}], {reg}",
+                      f"ldxdw {draw(st.sampled_from(_REGS))}, [%r10-8]"]
+        else:
+            labels[0] += 1
+            skip = [f"add {draw(st.sampled_from(_REGS))}, {draw(st.integers(1, 9))}"
+                    for _ in range(draw(st.integers(1, 3)))]
+            lines += [f"{draw(st.sampled_from(_TESTS))} {reg}, {draw(st.integers(0, 9))}, "
+                      f"skip{labels[0]}", *skip, f"skip{labels[0]}:"]
+    return lines
+
+
+@st.composite
+def _loops(draw) -> str:
+    """An outer loop of 1-12 trips around random code and, half the time, an inner loop
+    of 1-6 trips; r0 is returned."""
+    labels = [0]
+    outer, inner = draw(st.integers(1, 12)), draw(st.integers(1, 6))
+    body = draw(_straight(labels))
+    if draw(st.booleans()):
+        body += ["mov %r6, 0", "inner:", *draw(_straight(labels)), "add %r6, 1",
+                 f"jlt %r6, {inner}, inner"]
+    body += draw(_straight(labels))
+    return "\n".join(["mov %r0, 0", "mov %r4, 3", "mov %r5, 7", "mov %r7, 1",
+                      "stdw [%r10-8], 0", "stdw [%r10-16], 0", "stdw [%r10-24], 0",
+                      "stdw [%r10-32], 0", "mov %r3, 0", "outer:", *body, "add %r3, 1",
+                      f"jlt %r3, {outer}, outer", "exit"])
+
+
+@settings(max_examples=40, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(text=_loops(), back=st.integers(0, 30))
+def test_random_loops_run_out_where_the_interpreter_does(engine, text, back):
+    # budgets around the run's exact cost: what a JIT charges ahead runs out first
+    # there, and must be run again to end as the interpreter does
+    prog = bpfjit.assemble(text)
+    reference = bpfjit.compile(prog, "interp")
+    reference(None)
+    cost = reference.last_executed
+    for budget in {max(1, cost - back), max(1, cost // 2), cost}:
+        fn = bpfjit.compile(prog, engine, budget=budget)
+        expected = outcome(bpfjit.compile(prog, "interp", budget=budget), None)
+        assert outcome(fn, None) == expected
