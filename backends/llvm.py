@@ -208,22 +208,17 @@ class _Function(AluLowering, CallLowering, VersionLowering, SpeculationLowering,
         """Deduct a block's cost; at a checkpoint, trap once the budget is negative.
         Charged ahead (bpfjit.budgetahead), only the blocks that charge deduct, the most
         their segment can cost, and a checkpoint asks for a rerun once it is negative."""
+        spent = TrapCode.BUDGET
         if self.m.ahead:
             # (a checkpoint of a budget-free copy deducts but never tests: its entry
             # found the budget enough for the most trips the loop can make)
-            if pc in self.m.segments:
-                left = self.b.sub(self.b.load(self.budget, typ=I64),
-                                  const(I64, self.m.segments[pc]))
-                self.b.store(left, self.budget)
-                if check:
-                    self.trap_unless(self.b.icmp_signed(">=", left, const(I64, 0)),
-                                     TrapCode.RERUN, pc)
-            return
+            if pc not in self.m.segments:
+                return
+            cost, spent = self.m.segments[pc], TrapCode.RERUN
         left = self.b.sub(self.b.load(self.budget, typ=I64), const(I64, cost))
         self.b.store(left, self.budget)
         if check:
-            self.trap_unless(self.b.icmp_signed(">=", left, const(I64, 0)),
-                             TrapCode.BUDGET, pc)
+            self.trap_unless(self.b.icmp_signed(">=", left, const(I64, 0)), spent, pc)
 
     # ---- memory ------------------------------------------------------------------------------
 
@@ -693,7 +688,7 @@ def build_image(verified, helper_ids: frozenset[int],
                 blind: bool = False, speculation: str = "off", ahead: bool = False):
     """The program's machine code as a CodeImage (independent of this process's
     addresses), and the extras asked for (the IR before and after optimisation);
-    `ahead` charges the budget ahead (bpfjit.budgetahead: rerunnable programs only)."""
+    `ahead` charges the budget ahead (bpfjit.budgetahead: programs that write only their stack)."""
     from .objlink import link_object   # pyelftools: imported when compiling
     if opt_level not in (0, 1, 2, 3):
         raise BpfError(f"opt_level must be 0, 1, 2 or 3, got {opt_level!r}")

@@ -9,7 +9,6 @@ import time
 from llvmlite import __version__ as llvmlite_version
 
 from bpfjit.blinding import blinding_enabled
-from bpfjit.budgetahead import rerunnable
 from bpfjit.codeimage import cached_image
 from bpfjit.helpers.maps import MAP_OPERATIONS
 from bpfjit.runtime import JitProgram, helper_table
@@ -49,7 +48,7 @@ def compile_llvm(verified, helpers=None, budget=None, helper_calls: int | None =
     blind = blinding_enabled(blind, verified.mode)
     speculation = speculation_level(speculation, verified.mode)
     started = time.perf_counter_ns()
-    ahead = not exact_budget and rerunnable(verified)
+    ahead = not (exact_budget or verified.writes_beyond_stack)
     table = helper_table(verified.program, helpers, "llvm")
     ids, native = frozenset(table.helpers), frozenset(MAP_OPERATIONS) - set(helpers or {})
 

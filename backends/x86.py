@@ -838,7 +838,7 @@ def build_image(verified, helper_ids: frozenset[int], registers: tuple[str, ...]
                 speculation: str = "off", ahead: bool = False) -> CodeImage:
     """The program's machine code as a CodeImage, independent of this process's
     addresses (maps and helpers are fixups); `ahead` charges the budget ahead
-    (bpfjit.budgetahead: rerunnable programs only)."""
+    (bpfjit.budgetahead: programs that write only their stack)."""
     lowering = _Lowering(verified, helper_ids, registers, native_maps=native_maps,
                          blind=blind, speculation=speculation, ahead=ahead)
     code, symbols, marks = lowering.build()

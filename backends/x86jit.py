@@ -8,7 +8,6 @@ import os
 import time
 
 from bpfjit.blinding import blinding_enabled
-from bpfjit.budgetahead import rerunnable
 from bpfjit.codeimage import cached_image
 from bpfjit.errors import BpfError
 from bpfjit.speculation import speculation_level
@@ -42,7 +41,7 @@ def compile_x86(verified, helpers=None, budget=None, helper_calls: int | None = 
     table = helper_table(verified.program, helpers, "peachpy")
     regs = resolve_registers(registers)
     ids, native = frozenset(table.helpers), frozenset(MAP_OPERATIONS) - set(helpers or {})
-    ahead = not exact_budget and rerunnable(verified)
+    ahead = not (exact_budget or verified.writes_beyond_stack)
     options = {"helpers": ids, "native_maps": native, "registers": regs,
                "line_info": line_info, "blind": blind, "speculation": speculation,
                "ahead": ahead}

@@ -12,20 +12,16 @@ ahead is never above the exact one at a checkpoint, so a run that does not stop 
 way would not have run out counted exactly, and returns what it would have; a run that
 does stop is run again from the start by code that counts exactly (compiled then,
 once), which raises BudgetExceeded at the interpreter's pc after the same work, or
-returns.  `rerunnable` says which programs qualify.
+returns.  `VerifiedProgram.writes_beyond_stack` says which programs do not qualify.
 """
 
 from __future__ import annotations
 
 from .cfg import block_costs, block_graph, block_leaders, budget_checkpoints, per_program
 from .checkplan import natural_loops
-from .isa import Kind
 from .program import Program
 
-__all__ = ["segment_costs", "block_charges", "rerunnable"]
-
-_STORES = frozenset((Kind.ST, Kind.STX, Kind.ATOMIC))
-_HELPER_CALLS = frozenset((Kind.CALL, Kind.CALL_BTF, Kind.CALLX))
+__all__ = ["segment_costs", "block_charges"]
 
 
 @per_program
@@ -57,18 +53,3 @@ def block_charges(prog: Program) -> dict[int, int]:
     charges, else nothing."""
     segments = segment_costs(prog)
     return {pc: segments.get(pc, 0) for pc in block_leaders(prog)}
-
-
-def rerunnable(verified) -> bool:
-    """Whether a run of this VerifiedProgram leaves nothing behind but its result: no
-    store or atomic outside its stack (the caller's buffer, a context, a map value) and
-    no helper call.  Only such a run may be charged ahead and run again."""
-    regions, unreachable = verified.regions, frozenset(verified.unreachable)
-    for pc, insn in verified.program:
-        if pc in unreachable:
-            continue
-        if insn.kind in _HELPER_CALLS:
-            return False
-        if insn.kind in _STORES and regions.get(pc) != "stack":
-            return False
-    return True

@@ -106,13 +106,27 @@ class VerifiedProgram:
         the buffer).  When it cannot, the JITs take read-only memory (bytes) in place."""
         cached = self.__dict__.get("_writes_memory")
         if cached is None:
-            elsewhere = ("stack", "map")
-            cached = any(
-                insn.kind in _CALL_KINDS
-                or (insn.kind in _STORE_KINDS and self.regions.get(pc) not in elsewhere)
-                for pc, insn in self.program)
-            self.__dict__["_writes_memory"] = cached
+            cached = self.__dict__["_writes_memory"] = self._writes_beyond(("stack", "map"))
         return cached
+
+    @property
+    def writes_beyond_stack(self) -> bool:
+        """Whether a run may leave anything behind but its result: a store or atomic a
+        run can reach that is not known to touch only its stack, or a helper call.  A
+        run that cannot may be run again (bpfjit.budgetahead)."""
+        cached = self.__dict__.get("_writes_beyond_stack")
+        if cached is None:
+            cached = self.__dict__["_writes_beyond_stack"] = self._writes_beyond(
+                ("stack",), frozenset(self.unreachable))
+        return cached
+
+    def _writes_beyond(self, kept: tuple[str, ...], skipped: frozenset = frozenset()) -> bool:
+        """Whether an instruction but those at `skipped` calls a helper, or stores or
+        does an atomic not known to touch only the regions in `kept`."""
+        return any(
+            insn.kind in _CALL_KINDS
+            or (insn.kind in _STORE_KINDS and self.regions.get(pc) not in kept)
+            for pc, insn in self.program if pc not in skipped)
 
     def needs_check(self, pc: int) -> bool:
         """Whether the access at `pc` must be checked at run time in this mode."""
