@@ -16,7 +16,7 @@ of its bytes may hold at any of its offsets.
 from __future__ import annotations
 
 from .domain import SCALAR, Value
-from .variables import STACK_SIZE
+from .variables import STACK_SIZE, byte_runs
 
 __all__ = ["ZEROED", "forget_caps", "stored_caps", "store_caps", "load_bound", "join_caps",
            "widen_caps"]
@@ -30,13 +30,8 @@ def forget_caps(caps: bytes | None, bits: int) -> bytes | None:
     if caps is None or not bits:
         return caps
     out = bytearray(caps)
-    while bits:
-        low = bits & -bits
-        first = low.bit_length() - 1
-        run = (bits >> first) & ~((bits >> first) + 1)        # the run of ones from `first`
-        count = run.bit_length()
-        out[first:first + count] = b"\xff" * count
-        bits &= ~(((1 << count) - 1) << first)
+    for lo, hi in byte_runs(bits):
+        out[lo + STACK_SIZE:hi + STACK_SIZE] = b"\xff" * (hi - lo)
     return bytes(out)
 
 

@@ -22,7 +22,7 @@ from .bytecaps import forget_caps
 from .guards import describe_guards
 from .joins import LOCKS_DIFFER, JoinRules, joined_lock, merge, spill_value
 from .variables import (COPY_LINKS, FULL_FRAME, GHOST, LEN, META, META_FLOOR, SLOT_BASE,
-                        frame_bits, outer_slot, slot_depth, slot_offset, slot_var)
+                        byte_runs, frame_bits, outer_slot, slot_depth, slot_offset, slot_var)
 from .zone import MIRROR, Zone
 
 __all__ = ["State", "LEN", "META", "GHOST", "slot_var", "slot_offset", "outer_slot", "slot_depth",
@@ -567,7 +567,7 @@ class State(JoinRules):
                                              for lo, hi, m in floors))
         for x, c in sorted(self.zone.ifset.items()):
             parts.append(f"{_name(x, names)}<=len{c:+d} if not NULL")
-        for lo, hi in _byte_runs(self.remnants):
+        for lo, hi in byte_runs(self.remnants):
             parts.append(f"part of a pointer at r10{lo:+d}..r10{hi - 1:+d}")
         if self.min_len:
             parts.append(f"len>={self.min_len}")
@@ -577,20 +577,6 @@ class State(JoinRules):
             maps = "|".join(str(i) for i in map_indices(self.lock[0]))
             parts.append(f"lock=map_value[{maps}]+{self.lock[1]}")
         return " ".join(parts)
-
-
-def _byte_runs(bits: int) -> list[tuple[int, int]]:
-    """The runs of set bits of a frame mask, as [lo, hi) offsets from r10."""
-    runs, i = [], 0
-    while bits >> i:
-        if bits >> i & 1:
-            start = i
-            while bits >> i & 1:
-                i += 1
-            runs.append((start - STACK_SIZE, i - STACK_SIZE))
-        else:
-            i += 1
-    return runs
 
 
 def _name(var: int, names: dict) -> str:

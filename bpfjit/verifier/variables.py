@@ -7,7 +7,7 @@ from __future__ import annotations
 from ..isa import STACK_SIZE
 
 __all__ = ["LEN", "META", "META_FLOOR", "SLOT_BASE", "GHOST", "COPY_LINKS", "FULL_FRAME",
-           "slot_var", "slot_offset", "outer_slot", "slot_depth", "frame_bits"]
+           "slot_var", "slot_offset", "outer_slot", "slot_depth", "frame_bits", "byte_runs"]
 
 LEN = 11
 META = 12
@@ -46,3 +46,16 @@ def frame_bits(lo: int, hi: int) -> int:
     if lo >= hi:
         return 0
     return ((1 << (hi - lo)) - 1) << (lo + STACK_SIZE)
+
+
+def byte_runs(bits: int) -> list[tuple[int, int]]:
+    """The runs of set bits of a frame mask (frame_bits' inverse), as [lo, hi) offsets
+    from r10: a step per run, not per byte, since every stack write asks
+    (bytecaps.forget_caps)."""
+    runs = []
+    while bits:
+        first = (bits & -bits).bit_length() - 1
+        count = ((bits >> first) & ~((bits >> first) + 1)).bit_length()
+        runs.append((first - STACK_SIZE, first + count - STACK_SIZE))
+        bits &= ~(((1 << count) - 1) << first)
+    return runs
