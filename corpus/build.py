@@ -921,6 +921,35 @@ def inputs(name: str) -> list[bytes]:
             return bytes(out)
         return [b"", b"\x01\x02", graph(True) + graph(False),
                 b"".join(graph(rng.randrange(4) > 0) for _ in range(256))]
+    if name == "siphash":
+        # nothing; the key alone; the key 0..15 and the message 0..14; 30,000 bytes of
+        # messages of every length up to 63 (some cut short by the input's end)
+        key = bytes(range(16))
+        messages = bytearray(key)
+        while len(messages) < 30000:
+            n = rng.randrange(64)
+            messages += bytes([n | rng.randrange(4) << 6]) + rng.randbytes(n)
+        return [b"", key, key + bytes([15]) + bytes(range(15)), bytes(messages)]
+    if name == "nqueens":
+        # nothing; the 8-queens with any first column; a few boards; 48 boards
+        return [b"", b"\x04\x00", bytes([0, 0, 1, 5, 2, 0x81, 3, 0x10, 4, 0xe7]),
+                rng.randbytes(96)]
+    if name == "ahocorasick":
+        # nothing; patterns and no text; overlapping patterns in a short text; more
+        # patterns than the trie has room for, and 16,000 bytes of text planted with them
+        def text(patterns: list[bytes], size: int) -> bytes:
+            out = bytearray()
+            while len(out) < size:
+                out += rng.choice(patterns) if rng.randrange(3) == 0 else \
+                    bytes([rng.randrange(256)])
+            return bytes(out)
+        few = [b"he", b"she", b"his", b"hers"]
+        many = [rng.randbytes(rng.randrange(3, 9)) for _ in range(7)]
+        return [b"", bytes([4]) + b"".join(bytes([len(w) - 1]) + w for w in few),
+                bytes([4]) + b"".join(bytes([len(w) - 1]) + w for w in few)
+                + b"ushers and his sheep: she hers",
+                bytes([7]) + b"".join(bytes([len(w) - 1]) + w for w in many)
+                + text(many, 16000)]
     raise SystemExit(f"no inputs for corpus program {name!r}")
 
 
