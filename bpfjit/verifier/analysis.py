@@ -47,8 +47,8 @@ from .sockets import SocketRules
 from .state import LEN, State, merge
 from .subprograms import Subprogram, block_pcs, edge_states, extensions
 from .termination import TerminationRules
-from .thresholds import (exit_slot_thresholds, loop_thresholds, loop_writes, slot_stores,
-                         thresholds)
+from .thresholds import (compared_pairs, exit_slot_thresholds, loop_thresholds, loop_writes,
+                         slot_stores, thresholds)
 from .timers import TimerRules
 
 __all__ = ["Analysis", "WORK_LIMIT", "TooComplex"]
@@ -202,6 +202,13 @@ class Analysis(AluRules, ExtensionRules, PointerRules, MemoryRules, BranchRules,
                 self.prog, sub.loop_bodies[head], self.thresholds, dict(known), slots)
         return found
 
+    def _compared(self, sub: "Subprogram", head: int) -> frozenset:
+        """The register pairs the loop at `head` compares (thresholds.compared_pairs)."""
+        found = sub.loop_compares.get(head)
+        if found is None:
+            found = sub.loop_compares[head] = compared_pairs(self.prog, sub.loop_bodies[head])
+        return found
+
     def _enter(self, target: int, entry: State, site: int) -> None:
         """The call at pc `site` passes `entry` to the subprogram at `target`.  Its
         entry state is the join of its callers'; only a call site entering again (a
@@ -301,7 +308,8 @@ class Analysis(AluRules, ExtensionRules, PointerRules, MemoryRules, BranchRules,
                             new = old.widen(new, _NO_THRESHOLDS if late else
                                             self._head_thresholds(sub, block, old),
                                             merge(around) if around else None,
-                                            related=joins <= UNRELATE_AFTER)
+                                            related=joins <= UNRELATE_AFTER,
+                                            compared=self._compared(sub, block))
                     else:
                         new = merge([old, new], discover=True)
             apart = self._apart(sub, block, incoming)

@@ -31,7 +31,8 @@ class JoinRules:
     # ---- merging paths ---------------------------------------------------------------------
 
     def widen(self, new: "State", thresholds: tuple[tuple[int, ...], ...],
-              around: "State | None" = None, related: bool = True) -> "State":
+              around: "State | None" = None, related: bool = True,
+              compared: frozenset = frozenset()) -> "State":
         """The old state (self) widened by a new one at a loop head: bounds still moving
         jump to the next threshold (`thresholds[r]` for register r) or their limit, and
         relations that moved are dropped.  Given `around` (the states coming round the
@@ -41,11 +42,13 @@ class JoinRules:
         `related`, a value still moving also loses every relation: two variables whose
         relation bounds each by the other (`x <= y + c`, `y <= x + d`, both growing)
         would otherwise narrow each other's widened bounds back after every widening,
-        one step higher each time, and the loop would never settle."""
+        one step higher each time, and the loop would never settle.  `compared`: the
+        register pairs the loop compares, where an order no path shows yet is tried
+        (zonejoin.widen_zone's guesses)."""
         if self.refs or new.refs:
             old, new = unify_refs([self, new])
             if old is not self:
-                return old.widen(new, thresholds, around, related)
+                return old.widen(new, thresholds, around, related, compared)
 
         def moves(old: Value, back: Value | None) -> bool:
             return around is None or back is None or not _within(back, old)
@@ -73,7 +76,8 @@ class JoinRules:
         result = type(self)(regs, spills, self.written | new.written,
                        widen_zone(self.zone, new.zone, new.implied, [self.lower, new.lower],
                                   [self.upper, new.upper], self.implied if related else None,
-                                  (around.zone, around.upper) if around is not None else None),
+                                  (around.zone, around.upper) if around is not None else None,
+                                  _orders_to_try(self, new, compared) if related else ()),
                        min(self.min_len, new.min_len), joined_lock([self, new]),
                        self.refs | new.refs, self.zeros & new.zeros,
                        {off: n for off, n in narrow.items() if off in spills},
@@ -441,6 +445,21 @@ def _keep_satisfied_affine(zone: Zone, a: State, states: list[State],
                 break
         else:
             zone.add_affine(x, y, k, c)
+
+
+def _orders_to_try(old: "State", new: "State", compared: frozenset
+                   ) -> list[tuple[int, int]]:
+    """The pairs of `compared` worth an order at a loop head: a number that moves round
+    the loop against one that does not (a depth against its top; neither a constant)."""
+    found = []
+    for x, y in compared:
+        if x < 10 and y < 10:
+            a, b, c, d = old.regs[x], new.regs[x], old.regs[y], new.regs[y]
+            if a.kind == b.kind == c.kind == d.kind == SCALAR and a != b and c == d \
+                    and not b.fixed and not c.fixed:
+                found.append((x, y))
+                found.append((y, x))
+    return found
 
 
 def _follow_counters(regs: list[Value], old: "State", new: "State") -> None:

@@ -56,6 +56,8 @@ class Subprogram:
         # the slots' thresholds of its loops' exit tests (thresholds.exit_slot_thresholds)
         self.slot_thresholds: dict[int, tuple] | None = None
         self.loop_writes: dict[int, int] = {}           # head -> the registers it writes
+        # head -> the register pairs its body compares (thresholds.compared_pairs)
+        self.loop_compares: dict[int, frozenset] = {}
         self.in_states: dict[int, State] = {}
         self.out_edges: dict[int, list] = {}
         # blocks whose last run while fixpoints were computed met a rejection (the path

@@ -186,6 +186,39 @@ def _register_constants(prog: Program) -> dict[int, tuple[int, ...]]:
     return {r: tuple(sorted(v)) for r, v in values.items() if len(v) <= 4}
 
 
+def compared_pairs(prog: Program, body: set[int]) -> frozenset[tuple[int, int]]:
+    """The pairs of registers the blocks `body` compare with each other (a conditional
+    jump on two registers), each way round, and the registers they copied within the
+    block (`mov r1, r3; lsh r1, 32; rsh r1, 32; jne r7, r1` compares r7 with r3): where
+    a loop's head looks for an order no path showed yet (joins.JoinRules.widen)."""
+    members = block_graph(prog)[0]
+    pairs = set()
+    for block in body:
+        copied: dict[int, int] = {}
+        for pc in members[block]:
+            insn = prog.at(pc)
+            if insn.kind is Kind.JCOND and insn.spec.source == "reg":
+                a, b = insn.dst, insn.src
+                for x in {a, copied.get(a, a)}:
+                    for y in {b, copied.get(b, b)}:
+                        if x != y:
+                            pairs.update(((x, y), (y, x)))
+            written = use_def(insn)[1]
+            if insn.kind is Kind.ALU and insn.spec.width == 64 and insn.spec.source == "reg" \
+                    and insn.spec.op == "mov" and insn.src != insn.dst:
+                copied = {r: s for r, s in copied.items() if r != insn.dst and s != insn.dst}
+                copied[insn.dst] = copied.get(insn.src, insn.src)
+            elif insn.kind is Kind.ALU and insn.spec.source == "imm" and insn.dst in copied \
+                    and ((insn.spec.op in ("lsh", "rsh") and insn.imm == 32
+                          and insn.spec.width == 64)
+                         or (insn.spec.op == "and" and insn.imm in _LOW_MASKS)):
+                pass                # a 32-bit extension's halves, its low bits: the copy's
+            elif written:
+                copied = {r: s for r, s in copied.items()
+                          if not written >> r & 1 and not written >> s & 1}
+    return frozenset(pairs)
+
+
 def loop_exits(prog: Program, body: set[int]) -> set[int]:
     """The pcs of a loop's exit tests: conditional jumps ending a block of `body` (its
     blocks) with a successor outside it."""

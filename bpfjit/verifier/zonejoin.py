@@ -110,13 +110,19 @@ def widen_zone(old: Zone, new: Zone, implied_new: Callable[[int, int], Bound],
                lowers: list[Callable[[int], Bound]] | None = None,
                uppers: list[Callable[[int], Bound]] | None = None,
                implied_old: Callable[[int, int], Bound] | None = None,
-               around: tuple[Zone, Callable[[int], Bound]] | None = None) -> Zone:
+               around: tuple[Zone, Callable[[int], Bound]] | None = None,
+               guesses: list[tuple[int, int]] = ()) -> Zone:
     """Constraints of `old` (the older state's) that still hold in `new`; the others
     are dropped, never loosened step by step, so that loops converge.  Given
     `implied_old` (old's intervals' bound on x - y), a constraint x <= y or x <= y - 1
     that `new` holds and old's intervals imply is kept too: a counter's `k < n`, which
     the zone learns only once k is no longer one constant (the first way round), when
-    its range is about to be widened.  A ceiling a + b <= c that grew is joined where
+    its range is about to be widened.  `guesses` (pairs the loop compares, one moving
+    round it and one not) are tried as x <= y where both states keep that, by their
+    intervals or new's zone, though neither zone says so: a depth below its top on
+    entry (d in [0, 1], top in [4, 7]) that goes one deeper only while it is not the
+    top is d <= top on every trip; the next widening drops it if the way round does
+    not keep it.  A ceiling a + b <= c that grew is joined where
     what comes round the loop (`around`: its zone, its upper bounds) is within the old
     one: the loop is entered with more (an inner loop, as its outer loop moves on), and
     the outer loop's head bounds that; a ceiling that grows on the way round goes."""
@@ -135,6 +141,14 @@ def widen_zone(old: Zone, new: Zone, implied_new: Callable[[int, int], Bound],
                     i = implied_old(x, y)
                     if i is not None and i <= b:
                         out.setdefault(x, {})[y] = b
+        for x, y in guesses:
+            if old.bound(x, y) is not None or y in out.get(x, ()):
+                continue
+            i, b, kept = implied_old(x, y), implied_new(x, y), new.bound(x, y)
+            if b is None or (kept is not None and kept < b):
+                b = kept
+            if i is not None and b is not None and i <= 0 and b <= 0:
+                out.setdefault(x, {})[y] = 0
     floors = ceilings = None
     if lowers is not None and (old.floors or new.floors):
         floors = _joined_sums([old, new], "floors", lowers, widening=True,
