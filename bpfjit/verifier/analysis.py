@@ -8,7 +8,8 @@ goes on, and recursion (allowed in checked mode) is iterated until nothing chang
 Inside a subprogram, basic blocks are processed in reverse postorder with a priority
 worklist, so an inner loop settles before the code after it runs; at loop heads,
 bounds still moving after a few visits are widened (to the program's own comparison
-constants first); the final pass then recomputes each state from its predecessors',
+constants first; a head entered again with more, as its outer loop moves on, starts
+those steps over once); the final pass then recomputes each state from its predecessors',
 a descending pass that wins back what widening gave away
 (`i` widened to "any" is again `i <= n - 1` once the loop test is seen).
 
@@ -56,6 +57,7 @@ __all__ = ["Analysis", "WORK_LIMIT", "TooComplex"]
 WORK_LIMIT = 400_000         # instruction visits before the verifier gives up
 WIDEN_AFTER = 1              # joins at a loop head before its bounds are widened
 THRESHOLD_STEPS = 4          # widenings to the next threshold before widening to the limit
+RESTARTS = 1                 # times a loop head starts its widening over when entered with more
 # joins at a loop head after which a value is widened even when the way round the loop
 # does not raise it (before, such a value is joined: an inner loop's start that the
 # outer loop moves); programs that converge do so long before
@@ -290,6 +292,17 @@ class Analysis(AluRules, ExtensionRules, PointerRules, MemoryRules, BranchRules,
             old = sub.in_states.get(block)
             if old is not None:
                 if head:
+                    entering = self._incoming(sub, block, around=False)
+                    entry = merge(entering) if entering else None
+                    last = sub.entries.get(block)
+                    if last is not None and entry is not None and entry != last \
+                            and sub.restarts[block] < RESTARTS \
+                            and not entry.equivalent(last):
+                        # entered with more (its outer loop moved on): its values may
+                        # widen through the thresholds again
+                        sub.joins[block] = min(sub.joins[block], WIDEN_AFTER)
+                        sub.restarts[block] += 1
+                    sub.entries[block] = entry
                     sub.joins[block] += 1
                     joins = sub.joins[block]
                     if joins > WIDEN_AFTER:

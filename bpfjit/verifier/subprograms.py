@@ -64,6 +64,8 @@ class Subprogram:
         # ended there): the loops holding them keep their fixpoint heads (_check)
         self.rejected: set[int] = set()
         self.joins: dict[int, int] = defaultdict(int)
+        self.entries: dict[int, object] = {}        # head -> the join of its entry edges
+        self.restarts: dict[int, int] = defaultdict(int)
         self.journals: dict[int, Journal] = {}     # block -> what its last run recorded
 
 
