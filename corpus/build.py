@@ -950,6 +950,40 @@ def inputs(name: str) -> list[bytes]:
                 + b"ushers and his sheep: she hers",
                 bytes([7]) + b"".join(bytes([len(w) - 1]) + w for w in many)
                 + text(many, 16000)]
+    if name == "intervals":
+        # one interval; a batch of nested and touching ones; a batch and a part of
+        # one; 8,192 bytes of intervals clustered on a small range (so many overlap)
+        def spans(count: int, spread: int) -> bytes:
+            out = bytearray()
+            for _ in range(count):
+                start = rng.randrange(spread)
+                out += bytes([start & 0xFF, start >> 8, rng.randrange(40), rng.randrange(256)])
+            return bytes(out)
+        nested = bytes([10, 0, 50, 1, 20, 0, 5, 2, 60, 0, 10, 3, 70, 0, 0, 4, 255, 255, 9, 5])
+        return [bytes([7, 0, 3, 9]), nested, spans(24, 600) + spans(7, 600)[:26],
+                spans(2048, 2000)]
+    if name == "primes":
+        # nothing; small primes and composites (1, 2, 3 tested as odd 1, 3, 3);
+        # Carmichael numbers, strong pseudoprimes to single bases, and 2^32 - 5; 4,096
+        # bytes of random odd candidates
+        special = [561, 1105, 1729, 2047, 3215031751, 2152302898747 & 0xFFFFFFFF,
+                   4294967291, 4294967295, 25326001, 1373653]
+        return [b"", b"".join(n.to_bytes(4, "little") for n in range(12)),
+                b"".join(n.to_bytes(4, "little") for n in special), rng.randbytes(4096)]
+    if name == "gf2rank":
+        # nothing; the identity (rank 32); rows that are xors of few (low rank) and a
+        # partial matrix; 16,384 bytes of random matrices, some with repeated rows
+        identity = b"".join((1 << r).to_bytes(4, "little") for r in range(32))
+        few = [rng.getrandbits(32) for _ in range(5)]
+        low = b"".join((few[rng.randrange(5)] ^ few[rng.randrange(5)]).to_bytes(4, "little")
+                       for _ in range(32))
+        many = bytearray()
+        while len(many) < 16384:
+            rows = [rng.getrandbits(32) for _ in range(32)]
+            if rng.randrange(3) == 0:
+                rows[rng.randrange(32)] = rows[rng.randrange(32)]
+            many += b"".join(r.to_bytes(4, "little") for r in rows)
+        return [b"", identity, low + identity[:50], bytes(many)]
     raise SystemExit(f"no inputs for corpus program {name!r}")
 
 
