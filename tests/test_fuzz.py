@@ -1088,3 +1088,28 @@ def test_hostile_inputs_include_split_programs():
     # a split program starts as they all do: mov r6, r1; stdw [r10-16], 0
     start = bpfjit.assemble("mov %r6, %r1\nstdw [%r10-16], 0").to_bytes()
     assert sum(raw.startswith(start) for raw in drawn) >= 6
+
+
+def test_a_self_test_counts_a_failure_that_did_not_come_again_as_found(monkeypatch, tmp_path):
+    # a mutant that reads stack bytes it did not zero fails on whatever the bytes held:
+    # once, then perhaps not when hypothesis runs the example again, which it reports
+    # as a FlakyFailure wrapping the failure; the miscompile was seen all the same (a
+    # campaign records such a failure as flaky), and the self-test must go on to its
+    # other mutants rather than end with an error
+    from hypothesis.errors import FlakyFailure
+
+    from bpfjit.fuzz import campaign
+    from bpfjit.fuzz.mutants import MUTANTS
+
+    def round_that_flakes(worker, engines, seed, count, stats, *args, **kwargs):
+        stats.programs += 3
+        raise FlakyFailure("failed once, passed when run again",
+                           [campaign._Found("mismatch", b"\x95" + bytes(7), b"", engines, None)])
+    monkeypatch.setattr(campaign, "_differential_round", round_that_flakes)
+    mutant = next(m for m in MUTANTS if m.engine == "interp" or m.engine in bpfjit.engines())
+    result = campaign.self_test(mutant, seconds=30, seed=0, examples=10)
+    assert result.found and result.programs == 3 and result.saved is None
+    # asked to shrink and save it, the round that flakes again still gives the program
+    result = campaign.self_test(mutant, seconds=30, seed=0, examples=10, out_dir=tmp_path)
+    assert result.found and Path(result.saved).name.startswith("flaky-")
+    assert "-- asm\nexit\n" in Path(result.saved).read_text()      # the program: b"\x95..."

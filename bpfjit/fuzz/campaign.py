@@ -383,6 +383,13 @@ def self_test(mutant, seconds: float, seed: int, examples: int | None = None,
                 break
             except _OutOfTime:
                 break
+            except Exception as exc:        # noqa: BLE001 - hypothesis's Flaky
+                # failed once and not when run again (a mutant that reads bytes it did
+                # not zero): seen all the same
+                if _flaky(exc) is None:
+                    raise
+                found = True
+                break
             remaining -= count
             round_no += 1
         elapsed = time.monotonic() - start
@@ -409,6 +416,12 @@ def _shrink_and_save(worker: Worker, engines: list[str], seed: int, count: int,
                                 found.outcomes, found.context, note))
     except _OutOfTime:
         return None
+    except Exception as exc:            # noqa: BLE001 - hypothesis's Flaky
+        found = _flaky(exc)
+        if found is None:
+            raise
+        return str(save_failure(out_dir, f"flaky-{kind}", found.raw, found.mem, found.engines,
+                                found.outcomes, found.context, note))
     return None
 
 
