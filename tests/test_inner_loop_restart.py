@@ -25,3 +25,20 @@ def test_every_access_into_the_frame_is_proven():
     frame = [pc for pc, region in verified.regions.items() if region == "stack"]
     assert len(frame) > 10
     assert [pc for pc in frame if pc not in verified.proven] == []
+
+
+def test_an_inner_loop_widened_to_its_limits_is_analysed_again_from_its_entry():
+    # corpus/plain/intervals.c fills an array of 24 structs, inserting each new one by
+    # moving the larger ones up: `j = n++` with n < 24, then `while (j > 0 && s[j - 1]
+    # ...) { s[j] = s[j - 1]; j--; }`.  Every index into s[] is below 24, so every access
+    # into the frame is in bounds.  The fill loop counts n up one at a time in lockstep
+    # with its input offset; by the time its head settled on n < 24, the insertion
+    # loop's head had gone to its limits (j past 2^30) and kept them, and every access
+    # into the array was checked at run time (4.7x native on llvm).  Entered again with
+    # more once that happened, a loop holding another is now analysed again from its
+    # entry alone.
+    prog = bpfjit.load_elf(CORPUS / "intervals.o", function="entry")
+    verified = verify(prog, cache=False)
+    frame = [pc for pc, region in verified.regions.items() if region == "stack"]
+    assert len(frame) > 15
+    assert [pc for pc in frame if pc not in verified.proven] == []

@@ -58,6 +58,7 @@ WORK_LIMIT = 400_000         # instruction visits before the verifier gives up
 WIDEN_AFTER = 1              # joins at a loop head before its bounds are widened
 THRESHOLD_STEPS = 4          # widenings to the next threshold before widening to the limit
 RESTARTS = 1                 # times a loop head starts its widening over when entered with more
+FRESH_STARTS = 2             # times a loop gone to its limits is analysed again from its entry
 # joins at a loop head after which a value is widened even when the way round the loop
 # does not raise it (before, such a value is joined: an inner loop's start that the
 # outer loop moves); programs that converge do so long before
@@ -71,6 +72,16 @@ HEAD_RANGE_LIMIT = 1 << 32
 
 
 # ALU instructions a block tested on each incoming edge may run before its jump
+
+def _let_go(state: State, entry: State) -> bool:
+    """Whether a loop head's state holds a number the widening took to its limits that
+    the loop's entry bounds closely (an index entered below 2^16, widened to 2^24 or more)."""
+    for v, e in zip(state.regs[:10], entry.regs[:10]):
+        if v.kind == SCALAR and e.kind == SCALAR and v.umax >= 1 << 24 \
+                and e.umax < 1 << 16:
+            return True
+    return False
+
 
 class TooComplex(VerifierError):
     """The work limit was reached (never a path-local rejection)."""
@@ -204,6 +215,44 @@ class Analysis(AluRules, ExtensionRules, PointerRules, MemoryRules, BranchRules,
                 self.prog, sub.loop_bodies[head], self.thresholds, dict(known), slots)
         return found
 
+    def _entered_afresh(self, sub: "Subprogram", head: int, old: State) -> bool:
+        """A loop head entered with more than before (its outer loop, or the code before
+        it, moved on): once (RESTARTS) its widening takes the thresholds' steps again;
+        when its widening has gone to the limits already and either the loop holds
+        another (whose entry it makes) or a number at its head the entry bounds closely
+        went there (_let_go), the loop is analysed again from its entry alone, up to
+        FRESH_STARTS times -- True, the loop forgotten (corpus `intervals`' insertion
+        sort: the inner loop's index, entered below 24, had been widened past 2^30
+        while its outer loop still counted up)."""
+        entering = self._incoming(sub, head, around=False)
+        entry = merge(entering) if entering else None
+        last = sub.entries.get(head)
+        sub.entries[head] = entry
+        if last is None or entry is None or entry == last or entry.equivalent(last):
+            return False
+        if sub.joins[head] > WIDEN_AFTER + THRESHOLD_STEPS and sub.fresh[head] < FRESH_STARTS \
+                and ((sub.heads - {head}) & sub.loop_bodies[head] or _let_go(old, entry)):
+            sub.fresh[head] += 1
+            self._forget_loop(sub, head)
+            sub.entries[head] = entry
+            return True
+        if sub.restarts[head] < RESTARTS:
+            sub.joins[head] = min(sub.joins[head], WIDEN_AFTER)
+            sub.restarts[head] += 1
+        return False
+
+    @staticmethod
+    def _forget_loop(sub: "Subprogram", head: int) -> None:
+        """Drop what the fixpoint knew of the loop at `head` but its head's entry: its
+        blocks' states and edges, its inner heads' counts."""
+        for block in sub.loop_bodies[head]:
+            if block != head:
+                sub.in_states.pop(block, None)
+                sub.out_edges.pop(block, None)
+                sub.journals.pop(block, None)
+            sub.joins[block] = 0
+            sub.entries.pop(block, None)
+
     def _compared(self, sub: "Subprogram", head: int) -> frozenset:
         """The register pairs the loop at `head` compares (thresholds.compared_pairs)."""
         found = sub.loop_compares.get(head)
@@ -290,19 +339,11 @@ class Analysis(AluRules, ExtensionRules, PointerRules, MemoryRules, BranchRules,
             head = block in sub.heads
             new = merge(incoming, discover=head or block == sub.first)
             old = sub.in_states.get(block)
+            if old is not None and head and self._entered_afresh(sub, block, old):
+                incoming = self._incoming(sub, block)       # (its entry edges alone now)
+                new, old = merge(incoming, discover=True), None
             if old is not None:
                 if head:
-                    entering = self._incoming(sub, block, around=False)
-                    entry = merge(entering) if entering else None
-                    last = sub.entries.get(block)
-                    if last is not None and entry is not None and entry != last \
-                            and sub.restarts[block] < RESTARTS \
-                            and not entry.equivalent(last):
-                        # entered with more (its outer loop moved on): its values may
-                        # widen through the thresholds again
-                        sub.joins[block] = min(sub.joins[block], WIDEN_AFTER)
-                        sub.restarts[block] += 1
-                    sub.entries[block] = entry
                     sub.joins[block] += 1
                     joins = sub.joins[block]
                     if joins > WIDEN_AFTER:

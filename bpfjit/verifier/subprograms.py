@@ -66,6 +66,7 @@ class Subprogram:
         self.joins: dict[int, int] = defaultdict(int)
         self.entries: dict[int, object] = {}        # head -> the join of its entry edges
         self.restarts: dict[int, int] = defaultdict(int)
+        self.fresh: dict[int, int] = defaultdict(int)
         self.journals: dict[int, Journal] = {}     # block -> what its last run recorded
 
 
