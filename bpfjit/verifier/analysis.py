@@ -73,6 +73,10 @@ HEAD_RANGE_LIMIT = 1 << 32
 
 # ALU instructions a block tested on each incoming edge may run before its jump
 
+class TooComplex(VerifierError):
+    """The work limit was reached (never a path-local rejection)."""
+
+
 def _let_go(state: State, entry: State) -> bool:
     """Whether a loop head's state holds a number the widening took to its limits that
     the loop's entry bounds closely (an index entered below 2^16, widened to 2^24 or more)."""
@@ -81,11 +85,6 @@ def _let_go(state: State, entry: State) -> bool:
                 and e.umax < 1 << 16:
             return True
     return False
-
-
-class TooComplex(VerifierError):
-    """The work limit was reached (never a path-local rejection)."""
-
 
 
 class Analysis(AluRules, ExtensionRules, PointerRules, MemoryRules, BranchRules, CallRules,

@@ -64,7 +64,10 @@ class Subprogram:
         # ended there): the loops holding them keep their fixpoint heads (_check)
         self.rejected: set[int] = set()
         self.joins: dict[int, int] = defaultdict(int)
-        self.entries: dict[int, object] = {}        # head -> the join of its entry edges
+        # head -> the join of its entry edges at its last visit; the times its widening
+        # started over, and the times it was analysed again from that entry alone
+        # (Analysis._entered_afresh)
+        self.entries: dict[int, State | None] = {}
         self.restarts: dict[int, int] = defaultdict(int)
         self.fresh: dict[int, int] = defaultdict(int)
         self.journals: dict[int, Journal] = {}     # block -> what its last run recorded
