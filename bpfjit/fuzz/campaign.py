@@ -301,10 +301,7 @@ def run_campaign(engines: list[str], examples: int | None, seconds: float | None
             except _Found as found:            # hypothesis has shrunk it already
                 _record(stats, out_dir, found)
             except Exception as exc:            # noqa: BLE001 - hypothesis's Flaky
-                found = _flaky(exc)
-                if found is None:
-                    raise
-                _record(stats, out_dir, found, flaky=True)
+                _record(stats, out_dir, _flaky(exc), flaky=True)
             remaining -= count
             round_no += 1
             if state_dir is not None:
@@ -330,13 +327,16 @@ def _record(stats: CampaignStats, out_dir: Path, found: _Found, flaky: bool = Fa
                                         found.outcomes, found.context, note=note)))
 
 
-def _flaky(exc: Exception) -> _Found | None:
+def _flaky(exc: Exception) -> _Found:
     """The failing program inside hypothesis's Flaky error (a failure that did not
-    happen again when re-run), or None for any other error."""
+    happen again when re-run); any other error, or a Flaky without one, is raised
+    again."""
     from hypothesis.errors import Flaky
-    if not isinstance(exc, Flaky):
-        return None
-    return next((e for e in getattr(exc, "exceptions", ()) if isinstance(e, _Found)), None)
+    found = next((e for e in getattr(exc, "exceptions", ()) if isinstance(e, _Found)),
+                 None) if isinstance(exc, Flaky) else None
+    if found is None:
+        raise exc
+    return found
 
 
 @dataclass
@@ -386,8 +386,7 @@ def self_test(mutant, seconds: float, seed: int, examples: int | None = None,
             except Exception as exc:        # noqa: BLE001 - hypothesis's Flaky
                 # failed once and not when run again (a mutant that reads bytes it did
                 # not zero): seen all the same
-                if _flaky(exc) is None:
-                    raise
+                _flaky(exc)                 # (any other error is raised again)
                 found = True
                 break
             remaining -= count
@@ -418,8 +417,6 @@ def _shrink_and_save(worker: Worker, engines: list[str], seed: int, count: int,
         return None
     except Exception as exc:            # noqa: BLE001 - hypothesis's Flaky
         found = _flaky(exc)
-        if found is None:
-            raise
         return str(save_failure(out_dir, f"flaky-{kind}", found.raw, found.mem, found.engines,
                                 found.outcomes, found.context, note))
     return None
