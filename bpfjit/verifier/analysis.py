@@ -233,7 +233,6 @@ class Analysis(AluRules, ExtensionRules, PointerRules, MemoryRules, BranchRules,
                 and ((sub.heads - {head}) & sub.loop_bodies[head] or _let_go(old, entry)):
             sub.fresh[head] += 1
             self._forget_loop(sub, head)
-            sub.entries[head] = entry
             return True
         if sub.restarts[head] < RESTARTS:
             sub.joins[head] = min(sub.joins[head], WIDEN_AFTER)
@@ -249,8 +248,8 @@ class Analysis(AluRules, ExtensionRules, PointerRules, MemoryRules, BranchRules,
                 sub.in_states.pop(block, None)
                 sub.out_edges.pop(block, None)
                 sub.journals.pop(block, None)
+                sub.entries.pop(block, None)
             sub.joins[block] = 0
-            sub.entries.pop(block, None)
 
     def _compared(self, sub: "Subprogram", head: int) -> frozenset:
         """The register pairs the loop at `head` compares (thresholds.compared_pairs)."""
