@@ -96,13 +96,8 @@ def thresholds(prog: Program, pcs=None, known: dict[int, int] | None = None,
             copied = {r: ks for r, ks in copied.items() if r != insn.dst}
             addends = {r: a for r, a in addends.items() if r != insn.dst and insn.dst not in a}
             copied[insn.dst] = (_slot(insn.off), 0)
-        elif insn.kind is Kind.ALU and insn.spec.source == "imm" and insn.imm == 32 \
-                and insn.spec.width == 64 and insn.spec.op in ("lsh", "rsh", "arsh") \
-                and insn.dst in copied:
-            pass                    # the halves of a 32-bit extension: still the copy's
-        elif insn.kind is Kind.ALU and insn.spec.source == "imm" and insn.spec.op == "and" \
-                and insn.dst in copied and insn.imm in _LOW_MASKS:
-            pass                    # its low 8, 16 or 32 bits: still the copy's
+        elif insn.dst in copied and _keeps_copy(insn):
+            pass
         elif insn.kind is Kind.ALU and insn.spec.source == "imm" and insn.spec.width == 64 \
                 and insn.spec.op in ("add", "sub") and insn.dst in copied \
                 and abs(insn.imm) < 1 << 16:
@@ -142,6 +137,16 @@ def slot_thresholds(found: tuple) -> dict[int, tuple[int, ...]]:
 
 
 _LOW_MASKS = (0xFF, 0xFFFF, 0x7FFFFFFF)      # (an imm 0xffffffff is -1: all 64 bits)
+
+
+def _keeps_copy(insn) -> bool:
+    """Whether `insn` leaves its register the copy it held, for what a test of it says:
+    a half of a 32-bit extension (`lsh`/`rsh`/`arsh r, 32`), or its low 8, 16 or 32
+    bits (`and r, 0xff`)."""
+    if insn.kind is not Kind.ALU or insn.spec.source != "imm":
+        return False
+    return insn.spec.op in ("lsh", "rsh", "arsh") and insn.imm == 32 and insn.spec.width == 64 \
+        or insn.spec.op == "and" and insn.imm in _LOW_MASKS
 
 
 def _sources(copied: dict[int, tuple[int, int]], reg: int) -> list[tuple[int, int]]:
@@ -208,11 +213,8 @@ def compared_pairs(prog: Program, body: set[int]) -> frozenset[tuple[int, int]]:
                     and insn.spec.op == "mov" and insn.src != insn.dst:
                 copied = {r: s for r, s in copied.items() if r != insn.dst and s != insn.dst}
                 copied[insn.dst] = copied.get(insn.src, insn.src)
-            elif insn.kind is Kind.ALU and insn.spec.source == "imm" and insn.dst in copied \
-                    and ((insn.spec.op in ("lsh", "rsh") and insn.imm == 32
-                          and insn.spec.width == 64)
-                         or (insn.spec.op == "and" and insn.imm in _LOW_MASKS)):
-                pass                # a 32-bit extension's halves, its low bits: the copy's
+            elif insn.dst in copied and _keeps_copy(insn):
+                pass
             elif written:
                 copied = {r: s for r, s in copied.items()
                           if not written >> r & 1 and not written >> s & 1}
