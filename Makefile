@@ -70,13 +70,18 @@ bench-programs: $(STAMP)
 
 # Rebuild the corpus of programs written away from the engines (corpus/*/*.c -> *.o), the
 # plain programs' inputs and their expected results from the same C compiled natively
-# (needs clang with the BPF target); `corpus-measure` prints the verifier's figures on it.
-.PHONY: corpus corpus-measure
+# (needs clang with the BPF target); `corpus-measure` prints the verifier's figures on it,
+# `corpus-speed` the JITs' run time against native on fixed and on varied inputs (needs a
+# C compiler; about 4 minutes).
+.PHONY: corpus corpus-measure corpus-speed
 corpus: $(STAMP)
 	$(PY) corpus/build.py
 
 corpus-measure: $(STAMP)
 	$(PY) corpus/measure.py
+
+corpus-speed: $(STAMP)
+	$(PY) corpus/speed.py
 
 # The README's picture of the explorer page (needs Chromium: apt-get install chromium)
 .PHONY: explorer-screenshot

@@ -144,6 +144,15 @@ uint64_t bench_loop(unsigned char *mem, uint64_t len, uint64_t n)
         r0 = target(mem, len);
     return r0;
 }
+/* `count` buffers in turn, `rounds` times over: the same as a JIT's run_rotating */
+uint64_t bench_rotate(unsigned char **mems, uint64_t *lens, uint64_t count, uint64_t rounds)
+{
+    uint64_t r0 = 0;
+    for (uint64_t i = 0; i < rounds; i++)
+        for (uint64_t k = 0; k < count; k++)
+            r0 = target(mems[k], lens[k]);
+    return r0;
+}
 """
 
 
@@ -163,7 +172,9 @@ class NativeKernel:
         subprocess.run([compiler, "-O2", "-shared", "-fPIC", "-o", str(lib), str(c_source),
                         str(harness)], check=True, capture_output=True)
         self._ffi = cffi.FFI()
-        self._ffi.cdef("uint64_t bench_loop(uint8_t *mem, uint64_t len, uint64_t n);")
+        self._ffi.cdef("uint64_t bench_loop(uint8_t *mem, uint64_t len, uint64_t n);"
+                       "uint64_t bench_rotate(uint8_t **mems, uint64_t *lens, uint64_t count,"
+                       " uint64_t rounds);")
         self._lib = self._ffi.dlopen(str(lib))
         self._loop = self._lib.bench_loop
 
@@ -173,6 +184,17 @@ class NativeKernel:
         start = time.perf_counter_ns()
         r0 = self._loop(ptr, len(buf), count)
         return r0, (time.perf_counter_ns() - start) / count
+
+    def run_rotating(self, memories: list, rounds: int) -> tuple[int, float]:
+        """One run on each of `memories` (copies) in turn, `rounds` times over: (the
+        last r0, ns per run), as JitProgram.run_rotating."""
+        bufs = [bytearray(mem or b"") for mem in memories]
+        ptrs = self._ffi.new("uint8_t *[]", [self._ffi.from_buffer("uint8_t[]", buf)
+                                              if buf else self._ffi.NULL for buf in bufs])
+        lens = self._ffi.new("uint64_t[]", [len(buf) for buf in bufs])
+        start = time.perf_counter_ns()
+        r0 = self._lib.bench_rotate(ptrs, lens, len(bufs), rounds)
+        return r0, (time.perf_counter_ns() - start) / max(rounds * len(bufs), 1)
 
 
 def _native_time(kernel: NativeKernel, mem, seconds: float) -> tuple[int, float]:

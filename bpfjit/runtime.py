@@ -25,7 +25,7 @@ from .isa import MAX_CALL_DEPTH
 from .context import CONTEXTS, PacketContext, copy_back, refuse_context
 from .helpers import TailCalled, calls_helpers
 from .memory import as_buffer
-from .batchloop import batch_loop
+from .batchloop import batch_loop, rotation_loop
 from .native import ENTRY_CTYPE, ffi
 from .pycall import PythonEntries
 from .runfields import TRAPPED
@@ -403,6 +403,31 @@ class JitProgram(TestRunnable):
                 return exact.run_batch(mem, count)
             r0 = self._ended(r0)
         return r0, elapsed / max(count, 1)
+
+    def run_rotating(self, memories: list, rounds: int) -> tuple[int, float]:
+        """Run once on each of `memories` in turn, `rounds` times over, inside one native
+        loop; returns (the last run's r0, ns per run).  Timing programs on data the
+        CPU has not just seen (corpus/speed.py); plain memory only, no context.  A trap
+        ends the loop, as in run_batch."""
+        if not isinstance(rounds, int) or isinstance(rounds, bool) or not 0 <= rounds < 2**63:
+            raise BpfError(f"rounds must be a non-negative int, got {rounds!r}")
+        if self._context is not None:
+            raise BpfError("run_rotating takes plain memory; this program runs on a context")
+        memories = list(memories)
+        pointers = [self._pointer(mem) for mem in memories]
+        pairs = ffi.new("uint64_t[]", 2 * len(pointers) or 1)
+        for k, (ptr, n, _) in enumerate(pointers):
+            pairs[2 * k], pairs[2 * k + 1] = int(ffi.cast("uintptr_t", ptr)), n
+        loop, entry = rotation_loop(), ffi.cast("void *", self._entry)
+        start = time.perf_counter_ns()
+        r0 = loop(entry, pairs, len(pointers), self._config, rounds)
+        elapsed = time.perf_counter_ns() - start
+        if r0 == TRAPPED:
+            exact = self._rerunning()
+            if exact is not None:
+                return exact.run_rotating(memories, rounds)
+            r0 = self._ended(r0)
+        return r0, elapsed / max(rounds * len(pointers), 1)
 
     def _trap(self, code: int, pc: int, arg: int, size: int) -> BpfTrap | BaseException:
         code = TrapCode(code)

@@ -315,9 +315,11 @@ def _damaged(rng: random.Random, text: str, strays: str) -> str:
     return text
 
 
-def inputs(name: str) -> list[bytes]:
-    """Four inputs for a program: degenerate, typical, an edge case and a large one."""
-    rng = random.Random(name)
+def inputs(name: str, variant: int | None = None) -> list[bytes]:
+    """Four inputs for a program: degenerate, typical, an edge case and a large one.
+    `variant` k draws them from another seed (corpus/speed.py times fresh data with
+    it); the shipped inputs are variant None."""
+    rng = random.Random(name if variant is None else f"{name}#{variant}")
     if name == "records":
         return [b"", _words(rng, 63), _words(rng, 64 * 5 + 17), _words(rng, 5000)]
     if name == "lanes":

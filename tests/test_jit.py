@@ -133,6 +133,35 @@ def test_batch_loop_runs_n_times_on_one_buffer(jit):
 
 
 @pytest.mark.parametrize("jit", JITS)
+def test_rotation_loop_runs_each_buffer_in_turn(jit):
+    # each run adds 1 to its buffer's first word and returns the sum with the length:
+    # 4 rounds over buffers of 8, 16 and 24 bytes leave 4 in each; the last run (on the
+    # 24-byte buffer) returns 4 + 24
+    fn = bpfjit.compile(bpfjit.assemble(
+        "ldxdw %r0, [%r1]\nadd %r0, 1\nstxdw [%r1], %r0\nadd %r0, %r2\nexit"), jit)
+    bufs = [bytearray(8), bytearray(16), bytearray(24)]
+    r0, ns = fn.run_rotating(bufs, 4)
+    assert r0 == 28 and ns > 0
+    assert [int.from_bytes(b[:8], "little") for b in bufs] == [4, 4, 4]
+    assert fn.run_rotating(bufs, 0)[0] == 0 and fn.run_rotating([], 3)[0] == 0
+
+
+@pytest.mark.parametrize("jit", JITS)
+def test_rotation_loop_stops_at_a_trap_and_checks_its_arguments(jit):
+    # the second buffer is too short for the 8-byte load at offset 8
+    fn = bpfjit.compile(bpfjit.assemble("ldxdw %r0, [%r1+8]\nexit"), jit)
+    with pytest.raises(bpfjit.MemoryAccessError):
+        fn.run_rotating([bytearray(16), bytearray(8)], 2)
+    for rounds in (-1, 2**64, 1.5, True):
+        with pytest.raises(BpfError, match="non-negative"):
+            fn.run_rotating([bytearray(16)], rounds)
+    xdp = bpfjit.compile(bpfjit.Program(bpfjit.assemble("mov %r0, 2\nexit").insns,
+                                        context="xdp", prog_type="xdp"), jit)
+    with pytest.raises(BpfError, match="plain memory"):
+        xdp.run_rotating([bytes(64)], 1)
+
+
+@pytest.mark.parametrize("jit", JITS)
 def test_batch_loop_stops_at_a_trap(jit):
     fn = bpfjit.compile(bpfjit.assemble("ldxdw %r0, [%r1+8]\nexit"), jit)
     with pytest.raises(bpfjit.MemoryAccessError):
