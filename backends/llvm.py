@@ -46,7 +46,7 @@ from bpfjit.blinding import blinding_key, needs_blinding
 from bpfjit.budgetahead import segment_costs
 from bpfjit.speculation import fences_unknown_region, zeroed_stack
 from .llvmcalls import CallLowering
-from .selectshapes import chain_jumps
+from .selectshapes import decided_jumps
 from .llvmlines import LineInfo, line_table
 from .llvmscopes import ScopeLowering
 from .llvmspeculation import SpeculationLowering
@@ -483,9 +483,9 @@ class _Module:
                                                          const(I32, 1)])
         self.unlikely_first = self.module.add_metadata([weights, const(I32, 1),
                                                         const(I32, 2000)])
-        # the jumps of a chain of minimums the data decides: kept selects (cmovs), which
+        # the jumps over one move that the data decides: kept selects (cmovs), which
         # the x86 back end's cmov converter would otherwise make jumps again
-        self.unpredictable = chain_jumps(prog)
+        self.unpredictable = decided_jumps(prog)
         self.unpredictable_node = self.module.add_metadata([]) if self.unpredictable else None
         self.trap_function = self._trap_function()
         if any(_vectorizable(loop, self.leaders) for loop in versioned_loops(verified)):

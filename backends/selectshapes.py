@@ -7,22 +7,27 @@ target has no select, so `best = x < best ? x : best` and `d = (a != b)` come ou
 or, as the last step of a loop body, `jCC head; mov d, s; ja head`), where a
 conditional move would beat a predicted jump.  The analysis is the backends' both:
 peachpy emits such a jump as a `cmov` (backends.x86selects), and the llvm engine marks
-the jumps of a chain of minimums `!unpredictable`, which LLVM's x86 back end otherwise
-turns back into jumps (its cmov converter, misled by the budget's selects on the same
-conditions: `dtw` 2.9x native with a jump, 2.0x with the cmov).
+it `!unpredictable`, which keeps LLVM's x86 back end from turning the select it becomes
+back into a jump (its cmov converter, misled by the budget's selects on the same
+conditions: `dtw` 2.9x native with a jump, 2.0x with the cmov; corpus `overflow`, whose
+overflow tests clang's native code takes with cmovs, 2.37x -> 1.42x on varied inputs).
 
 A cmov waits for its compare where a predicted jump does not, so only jumps the data
-decides qualify: the compared values come from a load made this trip, in the block or
-on some path to it since the loop's head (`loaded_on_entry`: cmsketch's minimum of
-counters that a saturating increment's diamond separates from their loads; a clamp of
-a counter, a loop's own test, a test against a constant, even one clang put in a
-register, are predicted well), and the moved value does not go on to
-form an address (`lo = mid` of a binary search, the larger child of a heap: with a
-jump the CPU runs ahead to the next load on its guess; with a cmov every load waits for
-the one before; measured, both ran 12-35% slower converted), and the block after does
-not branch on the moved value or the compared ones again (`r9 = a[j] < a[i]; if (r9 ==
-up)` in a sorting network: the jump left is mispredicted as often, and the cmov only
-adds to it; bitonic ran 19% slower converted).  The move block has no other way in.
+decides qualify: the compared values come from a load made this trip (or a function's
+result), in the block or on some path to it since the loop's head (`loaded_on_entry`:
+cmsketch's minimum of counters that a saturating increment's diamond separates from
+their loads); a clamp of a counter, a loop's own test, a test against a constant that
+clang put in a register, are predicted well (a byte against an immediate is the data's:
+corpus `grid`'s neighbour counts, `ipv4bits`), and the moved value does not go on to
+form an address (`lo = mid` of a binary search, the larger child of a heap, a merge's
+index steps: with a jump the CPU runs ahead to the next load on its guess; with a cmov
+every load waits for the one before; measured, both ran 12-35% slower converted), and
+the block after does not branch on the moved value or the compared ones again (`r9 =
+a[j] < a[i]; if (r9 == up)` in a sorting network: the jump left is mispredicted as
+often, and the cmov only adds to it; bitonic ran 19% slower converted) — unless that
+branch is itself such a select, which leaves no jump at all (a median of three,
+`max(min(a, b), min(max(a, b), c))`, converted whole: corpus `ringmod` 3.18x -> 1.07x
+native on varied inputs).  The move block has no other way in.
 
 A chain of minimums or maximums (a DP cell's `min(diag, up, left)`) qualifies whole:
 the block of a select's join counts as part of its jump's block, a moved value counts
@@ -30,9 +35,13 @@ as loaded when its source was and is remembered as a select's, and a compare who
 operand is such a value, moving a register, starts a new decision when its result is
 compared with anything but the old operands.  The loop-closing form qualifies only in
 a chain: alone, on a loaded value, it was mostly a well-predicted jump (`dnsname`'s
-case test, `hll`'s running maximum: 1.3-1.5x slower as cmovs), and a median of three
-converted whole ran 1.6x slower (its last step alone, a maximum nothing tests again,
-is faster converted: 0.80 of the time).
+case test, `hll`'s running maximum; allowing it changed nothing on the corpus's
+varied inputs).
+
+These rules were first tuned timing each program on one input, the same bytes every
+run, on which a branch predictor learns thousands of outcomes; they are measured now
+on varied inputs too (corpus/speed.py), where the median, the immediates and the
+function results above came out as cmovs' gains.
 """
 
 from __future__ import annotations
@@ -44,7 +53,7 @@ from bpfjit.cfg import block_graph, block_leaders, jump_targets
 from bpfjit.isa import Kind
 from bpfjit.liveness import use_def
 
-__all__ = ["Select", "select_join", "data_decided", "chain_jumps"]
+__all__ = ["Select", "select_join", "data_decided", "decided_jumps"]
 
 
 class Select(NamedTuple):
@@ -81,23 +90,23 @@ def data_decided(prog, leaders, targets, pc: int, join: int, joins: set[int],
     jump, move = prog.at(pc), prog.at(pc + 1)
     if move.kind is not Kind.ALU or move.spec.op != "mov" or move.spec.width != 64:
         return None
-    compared = 1 << jump.dst | 1 << jump.src
+    compared = 1 << jump.dst | (1 << jump.src if jump.spec.source == "reg" else 0)
     if pc + 1 in targets or join == pc + 2 and join not in leaders \
-            or jump.spec.source != "reg" or _constants_before(prog, leaders, pc) & compared:
+            or _constants_before(prog, leaders, pc) & compared:
         return None             # (a constant clang put in a register is a constant)
     loaded, selected = _loaded_in_block(prog, leaders, pc, joins, entry)
     if join != pc + 2:
         loaded &= selected      # the loop-closing form: only in a chain
     chained = move.spec.source == "reg" and bool(compared & selected)
-    if not compared & loaded or _tested_again(prog, join, compared, move.dst, chained) \
+    if not compared & loaded or _tested_again(prog, leaders, join, compared, move.dst, chained) \
             or _feeds_address(prog, join, move.dst):
         return None
     return Select(join, chained)
 
 
-def chain_jumps(prog) -> frozenset[int]:
-    """The pcs of the jumps that continue a chain of selects the data decides (what the
-    llvm engine marks `!unpredictable`)."""
+def decided_jumps(prog) -> frozenset[int]:
+    """The pcs of the jumps over one move that the data decides (what the llvm engine
+    marks `!unpredictable`)."""
     leaders, targets = block_leaders(prog), jump_targets(prog)
     entry = loaded_on_entry(prog)
     joins: set[int] = set()
@@ -112,12 +121,11 @@ def chain_jumps(prog) -> frozenset[int]:
             continue
         if join == pc + 2:
             joins.add(join)
-        if decided.chained:
-            found.add(pc)
+        found.add(pc)
     return frozenset(found)
 
 
-def _tested_again(prog, join: int, compared: int, moved: int, chain: bool) -> bool:
+def _tested_again(prog, leaders, join: int, compared: int, moved: int, chain: bool) -> bool:
     """Whether the code after `join` (its fall-through path, _RETEST_WINDOW
     instructions) tests the same decision again: a conditional jump on the compared
     registers or the moved one as they were at the join, or on a value and, or, xor or
@@ -138,7 +146,9 @@ def _tested_again(prog, join: int, compared: int, moved: int, chain: bool) -> bo
             return False
         insn = prog.at(pc)
         use, written = use_def(insn)
-        if insn.kind is Kind.JCOND:
+        if insn.kind is Kind.JCOND and _over_a_move(prog, leaders, pc, insn):
+            pass        # itself a select: a cmov too, no jump left to mispredict
+        elif insn.kind is Kind.JCOND:
             if not chain:
                 retest = use & direct or insn.spec.source == "imm" and use & derived
             elif insn.spec.source == "reg":     # the old values compared among themselves
@@ -158,6 +168,14 @@ def _tested_again(prog, join: int, compared: int, moved: int, chain: bool) -> bo
 
 
 _RETEST_WINDOW = 12
+
+
+def _over_a_move(prog, leaders, pc: int, jump) -> bool:
+    """Whether the conditional jump at `pc` has a select's shape (select_join), over a
+    64-bit register move."""
+    move = prog.at(pc + 1) if pc + 1 in prog.pcs else None
+    return move is not None and move.kind is Kind.ALU and move.spec.op == "mov" \
+        and move.spec.width == 64 and select_join(prog, leaders, pc, jump) is not None
 
 
 def loaded_on_entry(prog) -> dict[int, int]:
@@ -210,6 +228,8 @@ def _loads_through(insn, loaded: int) -> int:
         return loaded | written
     if insn.kind is Kind.ALU:
         return loaded | written if use & loaded else loaded & ~written
+    if insn.kind is Kind.CALL_LOCAL:
+        return loaded & ~written | 1        # a function's result: data, as a load's
     return loaded & ~written
 
 
@@ -247,7 +267,7 @@ def _block_start(leaders, pc: int, joins: set[int] = frozenset()) -> int:
     return start
 
 
-_LOOK_AHEAD = 64        # instructions followed from the join, over every path
+_LOOK_AHEAD = 160       # instructions followed from the join, over every path
 
 
 def _feeds_address(prog, start: int, reg: int) -> bool:
