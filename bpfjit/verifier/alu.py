@@ -287,8 +287,16 @@ class AluRules:
         # is the one a loop then steps with the pointer made from the product)
         wholes = [whole] + [y for y, d in st.zone.offsets(dst) if d == 0 and y < 10
                             and y != whole] if scale and whole is not None else ()
+        # `arsh x, 32` of a copy of y << 32: x is y's upper half, sign-extended, and
+        # what a branch learns of x bounds y (clang's `lsh r6, 32; mov r7, r6; arsh r7,
+        # 32; jslt r7, 0; rsh r6, 32` for `if ((int)best < 0)`, best kept zero-extended)
+        upper_of = st.zone.equal_to(dst) if link is None and op == "arsh" and width == 64 \
+            and src_reg is None and insn.imm & 63 == 32 and old is not None \
+            and old.kind == SCALAR and old.align >= 32 else None
         result = alu_result(op, width, old, src, insn.off if op == "movsx" else 0)
         self._relate(st, op, width, dst, src_reg, old, src, result)
+        if upper_of is not None and upper_of != dst:
+            st.zone.shifted[dst] = (upper_of, "upper", 0)
         if whole is not None and not st.regs[dst].fixed:    # until dst moves:
             for y in wholes:                                # dst == scale * y
                 st.zone.add_affine(dst, y, scale, 0)

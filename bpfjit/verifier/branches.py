@@ -398,6 +398,13 @@ class BranchRules:
                 st.learn_scaled(reg)
         for reg in (a_reg, b_reg):
             link = zone.shifted.get(reg) if reg is not None and zone.shifted else None
+            if link is not None and link[1] == "upper":
+                # reg == y >> 32 (arithmetic; y's low half is 0): y within reg's range << 32
+                v = st.regs[reg]
+                if not (st.clamp(link[0], v.smin << 32, (v.smax << 32) + M32)
+                        and st.tighten(link[0])):
+                    return False
+                continue
             if link is not None and link[1] == "sext" and st.regs[reg].smin >= 0:
                 # reg == y sign-extended from 32 bits, and not negative: y < 2^31, reg == y
                 # (`(int)len >= 1` bounds len)

@@ -77,12 +77,16 @@ class Value:
     """Immutable by convention: never assigned after creation (`replace` copies)."""
 
     __slots__ = ("kind", "umin", "umax", "smin", "smax", "frame", "maps", "ident", "align",
-                 "ref", "mod")
+                 "ref", "mod", "s32")
 
     def __init__(self, kind: str, umin: int = 0, umax: int = U64, smin: int = S64_MIN,
                  smax: int = S64_MAX, frame: int = 0, maps: int = 0, ident: int = 0,
-                 align: int = 0, ref: int = 0, mod: int = 1):
+                 align: int = 0, ref: int = 0, mod: int = 1, s32: tuple | None = None):
         self.kind = kind
+        self.s32 = s32          # SCALAR below 2^32: (lo, hi), the value's range as a signed
+        #                         32-bit number where the intervals cannot say it (an
+        #                         `int` -1 kept zero-extended, 0xffffffff, joined with
+        #                         indices [0, 15]: [-1, 15]); None: what they say (s32_view)
         self.umin, self.umax, self.smin, self.smax = umin, umax, smin, smax
         self.frame = frame      # STACK: 0 = the current function's frame, 1 = its caller's...
         #                         ANY_CALLER: one of its callers' frames (recursion);
@@ -111,14 +115,14 @@ class Value:
                 and self.smin == other.smin and self.smax == other.smax
                 and self.frame == other.frame and self.maps == other.maps
                 and self.ident == other.ident and self.align == other.align
-                and self.ref == other.ref and self.mod == other.mod)
+                and self.ref == other.ref and self.mod == other.mod and self.s32 == other.s32)
 
     def __hash__(self) -> int:
         return hash(self.key())
 
     def key(self) -> tuple:
         return (self.kind, self.umin, self.umax, self.smin, self.smax, self.frame, self.maps,
-                self.ident, self.align, self.ref, self.mod)
+                self.ident, self.align, self.ref, self.mod, self.s32)
 
     def __repr__(self) -> str:
         return f"Value({self.describe()})"
@@ -160,6 +164,8 @@ class Value:
                              else f"u[{self.umin},{self.umax}]")
             if (self.smin, self.smax) != (S64_MIN, S64_MAX) and self.smin < 0:
                 parts.append(f"s[{self.smin},{self.smax}]")
+            if self.s32 is not None:
+                parts.append(f"s32[{self.s32[0]},{self.s32[1]}]")
             return "scalar" + ("(" + ",".join(parts) + ")" if parts else "")
         at_zero = (self.smin, self.smax) == (0, 0)
         if kind in (MAP_PTR, MAP_PTR_OR_NULL) or (kind == MAP_OR_NULL and at_zero):
@@ -238,6 +244,33 @@ def scalar(umin: int = 0, umax: int = U64, smin: int = S64_MIN, smax: int = S64_
         twos = trailing_zeros(mod)
         odd, align = mod >> twos, max(align, twos)
     return Value(SCALAR, umin, umax, smin, smax, align=min(align, 64), mod=odd)
+
+
+def s32_view(v: Value) -> tuple[int, int] | None:
+    """The range of a scalar below 2^32 as a signed 32-bit number (its `s32` where it
+    has one, within what its intervals say), None for anything else."""
+    if v.kind != SCALAR or v.umax > M32:
+        return None
+    if v.umax < 1 << 31:
+        lo, hi = v.umin, v.umax
+    elif v.umin >= 1 << 31:
+        lo, hi = v.umin - (1 << 32), v.umax - (1 << 32)
+    else:
+        lo, hi = -(1 << 31), (1 << 31) - 1
+    if v.s32 is not None:
+        lo, hi = max(lo, v.s32[0]), min(hi, v.s32[1])
+    return lo, hi
+
+
+def _with_s32(v: Value, lo: int, hi: int) -> Value:
+    """`v` (a scalar below 2^32) that is also in [lo, hi] as a signed 32-bit number: kept
+    only where its intervals alone say less."""
+    if v.kind != SCALAR or v.umax > M32 or v.is_const:
+        return v
+    plain = s32_view(replace(v, s32=None))
+    if plain is None or (lo <= plain[0] and plain[1] <= hi):
+        return v
+    return replace(v, s32=(max(lo, plain[0]), min(hi, plain[1])))
 
 
 def multiple(v: Value) -> int:
@@ -322,8 +355,12 @@ def join(a: Value, b: Value) -> Value:
     if kind in (UNINIT, MIXED):
         return a
     if kind == SCALAR:
-        return scalar(min(a.umin, b.umin), max(a.umax, b.umax), min(a.smin, b.smin),
-                      max(a.smax, b.smax), min(a.align, b.align), common_mod(a, b))
+        joined = scalar(min(a.umin, b.umin), max(a.umax, b.umax), min(a.smin, b.smin),
+                        max(a.smax, b.smax), min(a.align, b.align), common_mod(a, b))
+        va, vb = s32_view(a), s32_view(b)
+        if va is None or vb is None:
+            return joined
+        return _with_s32(joined, min(va[0], vb[0]), max(va[1], vb[1]))
     if kind in (MAP_VALUE, MAP_OR_NULL):
         if a.ref != b.ref:                  # two ring buffer records, or one and a value
             return _MIXED
@@ -466,4 +503,13 @@ def widen(old: Value, new: Value, thresholds: tuple[int, ...] = ()) -> Value:
         return replace(j, smin=smin, smax=smax)
     umin = old.umin if j.umin >= old.umin else _down(j.umin, thresholds, 0)
     umax = old.umax if j.umax <= old.umax else _up(j.umax, thresholds, U64)
-    return scalar(umin, umax, smin, smax, j.align, j.mod)
+    widened = scalar(umin, umax, smin, smax, j.align, j.mod)
+    view, before = s32_view(j), s32_view(old)
+    if view is None or before is None or j.s32 is None:
+        return widened
+    # the signed 32-bit range moves out to thresholds too (within 32 bits)
+    lo = before[0] if view[0] >= before[0] else max(_down(view[0], thresholds, -(1 << 31)),
+                                                    -(1 << 31))
+    hi = before[1] if view[1] <= before[1] else min(_up(view[1], thresholds, (1 << 31) - 1),
+                                                    (1 << 31) - 1)
+    return _with_s32(widened, lo, hi)

@@ -8,7 +8,7 @@ resolve.  Mixed into the analysis (bpfjit.verifier.analysis) beside AluRules."""
 from __future__ import annotations
 
 from .. import semantics as sem
-from .domain import M32, SCALAR, const, scalar
+from .domain import M32, SCALAR, const, s32_view, scalar
 from .intervals import alu_result
 from .state import State
 
@@ -68,7 +68,8 @@ class ExtensionRules:
                 # is y (an `int` kept zero-extended and tested through `(s64)(s32)`,
                 # clang's -mcpu=v1 `if (sp >= 2)`): a branch relates them then
                 copy = st.zone.equal_plus(reg) if v.kind == SCALAR and v.umax <= M32 else None
-                st.forget_register(reg, scalar(smin=-(1 << 31), smax=(1 << 31) - 1))
+                view = s32_view(v) or (-(1 << 31), (1 << 31) - 1)
+                st.forget_register(reg, scalar(smin=view[0], smax=view[1]))
                 if copy is not None and copy[1] == 0 and copy[0] != reg and \
                         st.lower(copy[0]) is not None and st.lower(copy[0]) >= 0 and \
                         st.upper(copy[0]) is not None and st.upper(copy[0]) <= M32:

@@ -9,7 +9,8 @@ range, including division by zero and 32-bit zero-extension.
 from __future__ import annotations
 
 from .. import semantics as sem
-from .domain import M32, S64_MAX, S64_MIN, U64, Value, common_mod, const, multiple, scalar, top_scalar
+from .domain import (M32, S64_MAX, S64_MIN, U64, Value, common_mod, const, multiple, s32_view,
+                     scalar, top_scalar)
 
 __all__ = ["alu_result", "fits_signed", "result_align"]
 
@@ -105,6 +106,12 @@ def alu_result(op: str, width: int, a: Value | None, b: Value, movsx_bits: int =
         return scalar(low, min(top, limit), align=align)
     if op == "lsh" and b.is_const:
         k = b.umin & (width - 1)
+        view = s32_view(a) if width == 64 and k == 32 else None
+        if view is not None and a.s32 is not None:
+            # x << 32 of a number below 2^32 is, as a signed 64-bit number, its signed
+            # 32-bit value << 32: a `(s64)(s32)` extension's first half keeps the sign
+            return scalar(a.umin << 32, a.umax << 32, view[0] << 32, view[1] << 32,
+                          align=align, mod=mod)
         if narrow and a.umax << k <= limit:
             return scalar(a.umin << k, a.umax << k, align=align, mod=mod)
         if width == 64 and fits_signed(a.smin << k, a.smax << k):

@@ -89,7 +89,9 @@ class Zone:
         # x -> (y, "shl"): x == y << 32, y in [0, 2^32): half of a 32-bit extension whose
         # two shifts clang moved apart (`lsh r, 32` ... `rsh r, 32` gives y back);
         # x -> (y, "sext"): x == y sign-extended from 32 bits (`arsh r, 32` of the
-        # former), which is y itself once a branch shows x >= 0
+        # former), which is y itself once a branch shows x >= 0; x -> (y, "upper"): x == y
+        # s>> 32, y's low half 0 (`arsh r, 32` of a copy of an `lsh r, 32`), so y is
+        # within x's range << 32 (a branch on x bounds y)
         self.shifted: dict[int, tuple[int, str]] = {} if shifted is None else shifted
         # y -> (a, e): a * y <= len + e (a >= 2): what `8 * n + 1 <= len` says of n once
         # the register that held the product is reused
