@@ -986,6 +986,30 @@ def inputs(name: str, variant: int | None = None) -> list[bytes]:
                 rows[rng.randrange(32)] = rows[rng.randrange(32)]
             many += b"".join(r.to_bytes(4, "little") for r in rows)
         return [b"", identity, low + identity[:50], bytes(many)]
+    if name == "kruskal":
+        # nothing; five edges, two of them closing cycles; 40 edges among 4 nodes (few
+        # taken); 96 random edges (the large input)
+        five = bytes([0, 1, 9, 1, 2, 3, 2, 0, 1, 3, 4, 200, 4, 3, 17])
+        among4 = bytes(b for _ in range(40) for b in (rng.randrange(4), rng.randrange(4),
+                                                      rng.randrange(256)))
+        return [b"", five, among4, _words(rng, 3 * 96)]
+    if name == "slab":
+        # nothing; 70 allocations (six fail); allocations and frees of the same slots
+        # in turn; 4,096 random commands (the large input)
+        churn = bytes(b for k in range(200) for b in (0, 0x80 | (k % 3)))
+        return [b"", bytes(70), churn, _words(rng, 4096)]
+    if name == "csvcols":
+        # nothing; one line of four fields; lines with missing and empty fields and no
+        # final newline; about 16 KB of records (the large input)
+        def record() -> str:
+            count = rng.randrange(1, 7)
+            return ",".join(str(rng.randrange(100000)) if rng.random() < 0.9 else ""
+                            for _ in range(count))
+        text = ""
+        while len(text) < 16000:
+            text += record() + "\n"
+        return [b"", b"12,345,6,7890\n", b"a,1\n,,,5\n9\n1,2,3,4,5,6,7,8,9,10\n3,4",
+                text.encode()]
     raise SystemExit(f"no inputs for corpus program {name!r}")
 
 
