@@ -118,3 +118,62 @@ def test_the_join_keeps_the_signed_32_bit_range():
     assert s32_view(widen(joined, join(joined, scalar(0, 17)), (20, 100))) == (-1, 20)
     # a number that may be 2^32 or more has no such range
     assert s32_view(join(const(0xFFFFFFFF), scalar(0, 1 << 32))) is None
+
+
+# the same search as clang -mcpu=v3 writes it: `w6 = -1` (a 32-bit move, so
+# 0xffffffff), the sign tested by a 32-bit signed jump, the index taken by a 32-bit
+# move; r0 = best + 1 and the stack byte at best (1 where found), or 0
+PROGRAM_ALU32 = """
+    mov %r0, 0
+    jlt %r2, 17, out
+    stdw [%r10-16], 0
+    stdw [%r10-8], 0
+    ldxb %r3, [%r1]
+    and %r3, 15
+    mov32 %r6, -1
+    mov %r4, 0
+loop:
+    jge %r4, %r3, done
+    mov %r5, %r1
+    add %r5, %r4
+    ldxb %r5, [%r5+1]
+    jle %r5, 100, next
+    mov32 %r6, %r4
+next:
+    add %r4, 1
+    ja loop
+done:
+    jslt32 %r6, 0, out
+    mov32 %r7, %r6
+    mov %r8, %r10
+    add %r8, -16
+    add %r8, %r7
+    stb [%r8], 1
+    ldxb %r0, [%r8]
+    lsh %r0, 8
+    add %r0, %r7
+    add %r0, 1
+out:
+    exit
+"""
+
+
+def expected_alu32(mem: bytes) -> int:
+    if len(mem) < 17:
+        return 0
+    found = [i for i in range(mem[0] & 15) if mem[1 + i] > 100]
+    return 1 << 8 | (found[-1] + 1) if found else 0
+
+
+def test_the_32_bit_form_is_proven_too():
+    verified = verify(bpfjit.assemble(PROGRAM_ALU32), cache=False)
+    assert verified.accesses and verified.proven == set(verified.accesses)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_the_32_bit_form_on_every_engine(engine, seed):
+    rng = random.Random(seed)
+    mem = bytes([rng.randrange(256)]) + bytes(rng.choice((0, 100, 101, 255))
+                                              for _ in range(16 + seed))
+    fn = bpfjit.compile(bpfjit.assemble(PROGRAM_ALU32), engine)
+    assert fn(mem) == expected_alu32(mem)

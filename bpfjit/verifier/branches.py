@@ -17,6 +17,7 @@ from math import lcm
 from .. import semantics as sem
 from ..context import CONTEXTS
 from .domain import (BIG, M32, MEM, MEM_OR_NULL, MIXED, NULLABLE, NUMERIC, S64_MAX, SCALAR,
+                     s32_view,
                      SOCK_COMMON, SOCKET, STACK,
                      TCP_SOCK,
                      U64, Value, const, multiple,
@@ -244,10 +245,13 @@ class BranchRules:
         c = sem.sext(b.umin & M32, 32)
         lo, hi = {"gt": (c + 1, None), "ge": (c, None), "lt": (None, c - 1),
                   "le": (None, c)}[rel]
+        # (within the signed 32-bit range x is known to keep: an `int` -1 joined with
+        # indices 0..15 is [-1, 15] there, so `s32(x) >= 0` leaves [0, 15])
+        view = s32_view(a) or (-(1 << 31), (1 << 31) - 1)
         if lo is not None and lo >= 0:          # s32(x) >= lo >= 0
-            piece = (lo, (1 << 31) - 1)
+            piece = (lo, min((1 << 31) - 1, view[1]))
         elif hi is not None and hi < 0:         # s32(x) <= hi < 0
-            piece = (1 << 31, (1 << 32) + hi)
+            piece = ((1 << 32) + max(-(1 << 31), view[0]), (1 << 32) + hi)
         else:
             return True
         new = scalar(max(a.umin, piece[0]), min(a.umax, piece[1]), align=a.align,
