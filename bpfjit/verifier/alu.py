@@ -356,7 +356,8 @@ class AluRules:
         if result.is_const:
             st.forget_register(dst, result)
             return
-        if width == 64 and self._remainder(st, op, dst, src_reg, src, result):
+        if (width == 64 or _unwrapped32(old, src)) and \
+                self._remainder(st, op, dst, src_reg, src, result):
             return
         if op == "xor" and src.is_const and old is not None and old.kind == SCALAR \
                 and _complement(st, width, dst, old, src, result):
@@ -629,3 +630,12 @@ class AluRules:
                           f"{len(self.maps)} map(s)")
         self.fail(pc, f"lddw {LDDW_PSEUDO[insn.src]} needs maps, which this program was "
                       f"not loaded with")
+
+
+def _unwrapped32(old: Value | None, src: Value) -> bool:
+    """Whether a 32-bit step of the remainder's three (`/ c`, `* c`, `y - q`, clang
+    -mcpu=v3's `x % c`) computes what the 64-bit one would: both operands below 2^32 (the
+    quotient times c is then at most y, so neither the product nor the difference
+    wraps)."""
+    return old is not None and old.kind == SCALAR and old.umax <= M32 \
+        and src.kind == SCALAR and src.umax <= M32
