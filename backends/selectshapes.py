@@ -47,20 +47,12 @@ function results above came out as cmovs' gains.
 from __future__ import annotations
 
 from collections import deque
-from typing import NamedTuple
 
 from bpfjit.cfg import block_graph, block_leaders, jump_targets
 from bpfjit.isa import Kind
 from bpfjit.liveness import use_def
 
-__all__ = ["Select", "select_join", "data_decided", "decided_jumps"]
-
-
-class Select(NamedTuple):
-    """A jump the data decides: where its two ways meet, and whether it continues a
-    chain of selects (compares a value a select before it moved)."""
-    join: int
-    chained: bool
+__all__ = ["select_join", "data_decided", "decided_jumps"]
 
 
 def select_join(prog, leaders, pc: int, jump) -> int | None:
@@ -82,26 +74,25 @@ def select_join(prog, leaders, pc: int, jump) -> int | None:
 
 
 def data_decided(prog, leaders, targets, pc: int, join: int, joins: set[int],
-                 entry: dict[int, int]) -> Select | None:
-    """The jump at `pc` over the move at pc + 1, meeting at `join` (select_join), as a
-    select the data decides, or None.  `joins`: the joins of the selects of the first
-    form taken before it (their blocks run on from their jumps'); `entry`:
+                 entry: dict[int, int]) -> bool:
+    """Whether the jump at `pc` over the move at pc + 1, meeting at `join`
+    (select_join), is a select the data decides.  `joins`: the joins of the selects of
+    the first form taken before it (their blocks run on from their jumps'); `entry`:
     loaded_on_entry(prog)."""
     jump, move = prog.at(pc), prog.at(pc + 1)
-    if move.kind is not Kind.ALU or move.spec.op != "mov" or move.spec.width != 64:
-        return None
+    if not _move64(move):
+        return False
     compared = 1 << jump.dst | (1 << jump.src if jump.spec.source == "reg" else 0)
     if pc + 1 in targets or join == pc + 2 and join not in leaders \
             or _constants_before(prog, leaders, pc) & compared:
-        return None             # (a constant clang put in a register is a constant)
+        return False            # (a constant clang put in a register is a constant)
     loaded, selected = _loaded_in_block(prog, leaders, pc, joins, entry)
     if join != pc + 2:
         loaded &= selected      # the loop-closing form: only in a chain
     chained = move.spec.source == "reg" and bool(compared & selected)
-    if not compared & loaded or _tested_again(prog, leaders, join, compared, move.dst, chained) \
-            or _feeds_address(prog, join, move.dst):
-        return None
-    return Select(join, chained)
+    return bool(compared & loaded) \
+        and not _tested_again(prog, leaders, join, compared, move.dst, chained) \
+        and not _feeds_address(prog, join, move.dst)
 
 
 def decided_jumps(prog) -> frozenset[int]:
@@ -115,9 +106,7 @@ def decided_jumps(prog) -> frozenset[int]:
         if insn.kind is not Kind.JCOND or pc + 1 not in prog.pcs:
             continue
         join = select_join(prog, leaders, pc, insn)
-        decided = None if join is None else \
-            data_decided(prog, leaders, targets, pc, join, joins, entry)
-        if decided is None:
+        if join is None or not data_decided(prog, leaders, targets, pc, join, joins, entry):
             continue
         if join == pc + 2:
             joins.add(join)
@@ -172,10 +161,15 @@ _RETEST_WINDOW = 12
 
 def _over_a_move(prog, leaders, pc: int, jump) -> bool:
     """Whether the conditional jump at `pc` has a select's shape (select_join), over a
-    64-bit register move."""
-    move = prog.at(pc + 1) if pc + 1 in prog.pcs else None
-    return move is not None and move.kind is Kind.ALU and move.spec.op == "mov" \
-        and move.spec.width == 64 and select_join(prog, leaders, pc, jump) is not None
+    64-bit move."""
+    return pc + 1 in prog.pcs and _move64(prog.at(pc + 1)) \
+        and select_join(prog, leaders, pc, jump) is not None
+
+
+def _move64(insn) -> bool:
+    """Whether `insn` is a 64-bit `mov` (of a register or an immediate): what a select
+    moves."""
+    return insn.kind is Kind.ALU and insn.spec.op == "mov" and insn.spec.width == 64
 
 
 def loaded_on_entry(prog) -> dict[int, int]:

@@ -76,4 +76,4 @@ class SelectLowering:
         if self.loaded_entry is None:
             self.loaded_entry = loaded_on_entry(self.prog)
         return data_decided(self.prog, self.leaders, self.targets, pc, join,
-                            self.select_joins, self.loaded_entry) is not None
+                            self.select_joins, self.loaded_entry)

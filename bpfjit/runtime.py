@@ -211,6 +211,12 @@ _reports = threading.local()
 _reporter: list = []
 
 
+def _check_count(name: str, value: object) -> None:
+    """A count of runs or rounds for the native loops: an int in [0, 2^63)."""
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value < 2**63:
+        raise BpfError(f"{name} must be a non-negative int, got {value!r}")
+
+
 def _record_trap(address: int, *unused) -> int:
     run = ffi.cast(_RUN_PTR, address)
     _reports.trap = (int(run.trap), int(run.trap_pc), int(run.trap_arg), int(run.trap_size))
@@ -384,8 +390,7 @@ class JitProgram(TestRunnable):
         Each run gets the full budget; the same buffer is used every time.  A trap, or a
         tail call (which ends its run as a trap does), ends the batch.
         """
-        if not isinstance(count, int) or isinstance(count, bool) or not 0 <= count < 2**63:
-            raise BpfError(f"count must be a non-negative int, got {count!r}")
+        _check_count("count", count)
         ptr, n, keep = self._pointer(mem)
         loop, entry = batch_loop(), ffi.cast("void *", self._entry)
         env = self.program.env
@@ -409,8 +414,7 @@ class JitProgram(TestRunnable):
         loop; returns (the last run's r0, ns per run).  Timing programs on data the
         CPU has not just seen (corpus/speed.py); plain memory only, no context.  A trap
         ends the loop, as in run_batch."""
-        if not isinstance(rounds, int) or isinstance(rounds, bool) or not 0 <= rounds < 2**63:
-            raise BpfError(f"rounds must be a non-negative int, got {rounds!r}")
+        _check_count("rounds", rounds)
         if self._context is not None:
             raise BpfError("run_rotating takes plain memory; this program runs on a context")
         memories = list(memories)

@@ -251,15 +251,19 @@ def s32_view(v: Value) -> tuple[int, int] | None:
     has one, within what its intervals say), None for anything else."""
     if v.kind != SCALAR or v.umax > M32:
         return None
-    if v.umax < 1 << 31:
-        lo, hi = v.umin, v.umax
-    elif v.umin >= 1 << 31:
-        lo, hi = v.umin - (1 << 32), v.umax - (1 << 32)
-    else:
-        lo, hi = -(1 << 31), (1 << 31) - 1
+    lo, hi = _intervals_s32(v)
     if v.s32 is not None:
         lo, hi = max(lo, v.s32[0]), min(hi, v.s32[1])
     return lo, hi
+
+
+def _intervals_s32(v: Value) -> tuple[int, int]:
+    """What the intervals alone say of a scalar below 2^32 as a signed 32-bit number."""
+    if v.umax < 1 << 31:
+        return v.umin, v.umax
+    if v.umin >= 1 << 31:
+        return v.umin - (1 << 32), v.umax - (1 << 32)
+    return -(1 << 31), (1 << 31) - 1
 
 
 def _with_s32(v: Value, lo: int, hi: int) -> Value:
@@ -267,8 +271,8 @@ def _with_s32(v: Value, lo: int, hi: int) -> Value:
     only where its intervals alone say less."""
     if v.kind != SCALAR or v.umax > M32 or v.is_const:
         return v
-    plain = s32_view(replace(v, s32=None))
-    if plain is None or (lo <= plain[0] and plain[1] <= hi):
+    plain = _intervals_s32(v)
+    if lo <= plain[0] and plain[1] <= hi:
         return v
     return replace(v, s32=(max(lo, plain[0]), min(hi, plain[1])))
 
