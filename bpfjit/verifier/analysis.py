@@ -36,8 +36,8 @@ from .pointerarith import PointerRules
 from .branches import BranchRules
 from .calls import CallRules
 from .callbacks import CallbackRules
-from .domain import (GIVEN_BACK, MAX_LEN, MEM, MIXED, RELEASED, SCALAR, UNINIT, Value, pointer,
-                     scalar, top_scalar)
+from .domain import (GIVEN_BACK, MAX_LEN, MEM, MIXED, RELEASED, SCALAR, UNINIT, Value, join,
+                     meet, pointer, scalar, top_scalar)
 from .journal import Journal
 from .localcalls import LocalCallRules, Summary
 from .locks import LockRules
@@ -461,6 +461,8 @@ class Analysis(AluRules, ExtensionRules, PointerRules, MemoryRules, BranchRules,
                 journal = None
             else:
                 state = merge(incoming, discover=block in sub.heads)
+                if block in sub.heads:
+                    state = self._entry_invariants(sub, block, state)
                 if journal is not None and (state != sub.in_states[block] or apart):
                     journal = None          # (a block run apart: its edges follow its sources)
             if journal is not None and journal.replayable(self.summaries) \
@@ -468,6 +470,40 @@ class Analysis(AluRules, ExtensionRules, PointerRules, MemoryRules, BranchRules,
                 continue                    # the same run as the fixpoint's last
             sub.in_states[block] = state
             sub.out_edges[block] = self._block_edges(sub, block, state.copy(), apart)
+
+    def _entry_invariants(self, sub: Subprogram, head: int, state: State) -> State:
+        """At a loop head in the final pass: a number in a register no instruction of
+        the loop writes is on every trip what it was on entry, so its intervals (and
+        what the zone relates to them) are narrowed to the join of the entering edges'.
+        What comes round is the fixpoint's, which may have widened it while an outer
+        loop still moved (clang -mcpu=v3's insertion sort in corpus `intervals`: its
+        count widened past the batch)."""
+        written = sub.loop_writes.get(head)
+        if written is None:
+            written = sub.loop_writes[head] = loop_writes(self.prog, sub.loop_bodies[head])
+        entering, narrowed = None, None
+        for reg in range(10):
+            v = state.regs[reg]
+            if written >> reg & 1 or v.kind != SCALAR or v.is_const:
+                continue
+            if entering is None:
+                entering = self._incoming(sub, head, around=False)
+                if not entering:
+                    return state
+            bound = entering[0].regs[reg]
+            for other in entering[1:]:
+                bound = join(bound, other.regs[reg])
+            new = meet(v, bound)
+            if new is not v:
+                if narrowed is None:
+                    narrowed = state.copy()
+                narrowed.regs[reg] = new
+        if narrowed is None:
+            return state
+        for reg in range(10):
+            if narrowed.regs[reg] is not state.regs[reg] and not narrowed.tighten(reg):
+                return state            # (no trip reaches the head: left as it was)
+        return narrowed
 
     def _replay(self, sub: Subprogram, block: int, journal: Journal) -> bool:
         """Apply a block's journal in the final pass as its run would: its pcs reached,

@@ -32,7 +32,7 @@ __all__ = ["Value", "replace", "UNINIT", "SCALAR", "MEM", "STACK", "MAP_PTR", "M
            "SOCK_COMMON_OR_NULL", "SOCKETS", "TCP_SOCK", "TCP_SOCK_OR_NULL",
            "ANY_CALLER", "RELEASED", "GIVEN_BACK", "multiple", "common_mod", "POINTERS",
            "ADDRESSES", "NUMERIC", "scalar", "const", "top_scalar",
-           "pointer", "join", "widen", "low_bytes", "trailing_zeros", "map_indices", "same_region",
+           "pointer", "join", "meet", "widen", "low_bytes", "trailing_zeros", "map_indices", "same_region",
            "U64", "M32", "S64_MIN", "S64_MAX", "MAX_LEN", "BIG"]
 
 U64 = (1 << 64) - 1
@@ -371,6 +371,22 @@ def join(a: Value, b: Value) -> Value:
         frame = min(a.frame, b.frame)       # ring buffer records: the smaller size
     return Value(kind, 0, U64, min(a.smin, b.smin), max(a.smax, b.smax), frame,
                  a.maps | b.maps, a.ident if a.ident == b.ident else 0, ref=a.ref)
+
+
+def meet(v: Value, bound: Value) -> Value:
+    """Scalar `v` narrowed to the intervals of scalar `bound`, which it is known to lie
+    in too (its alignment, multiple and signed 32-bit view kept); `v` itself when that
+    narrows nothing or would leave nothing."""
+    if v.kind != SCALAR or bound.kind != SCALAR or (
+            bound.umin <= v.umin and v.umax <= bound.umax
+            and bound.smin <= v.smin and v.smax <= bound.smax):
+        return v
+    new = scalar(max(v.umin, bound.umin), min(v.umax, bound.umax), max(v.smin, bound.smin),
+                 min(v.smax, bound.smax), v.align, multiple(v))
+    if new.empty:
+        return v
+    view = s32_view(v) if v.s32 is not None else None
+    return new if view is None else _with_s32(new, *view)
 
 
 def _sockets_joined(a: Value, b: Value) -> Value:
