@@ -211,7 +211,7 @@ class Analysis(AluRules, ExtensionRules, PointerRules, MemoryRules, BranchRules,
                 stored = slot_stores(self.prog, sub.loop_bodies[head])
                 slots = {off: t for off, t in slots.items() if off not in stored}
             found = sub.loop_thresholds[(head, known)] = loop_thresholds(
-                self.prog, sub.loop_bodies[head], self.thresholds, dict(known), slots)
+                self.prog, sub.loop_bodies[head], self.thresholds, dict(known), slots, head)
         return found
 
     def _entered_afresh(self, sub: "Subprogram", head: int, old: State) -> bool:

@@ -249,7 +249,8 @@ def exit_slot_thresholds(prog: Program, bodies: list[set[int]]) -> dict[int, tup
 
 def loop_thresholds(prog: Program, body: set[int], everywhere: tuple,
                     known: dict[int, int] | None = None,
-                    slots: dict[int, tuple] | None = None) -> tuple[tuple[int, ...], ...]:
+                    slots: dict[int, tuple] | None = None,
+                    head: int | None = None) -> tuple[tuple[int, ...], ...]:
     """The thresholds of a loop's head: for a register the loop's exit tests compare
     with constants, those constants only — SHA-1's 80 rounds test the round number
     against 16, 20, 40 and 60 inside the loop and against 80 to leave it, and walking
@@ -259,13 +260,43 @@ def loop_thresholds(prog: Program, body: set[int], everywhere: tuple,
     elsewhere would spend its few threshold steps on those and widen past 63 —; else
     the program's.  `known`: registers the loop does not write that are constant at
     its head (loxilb's `r4 = 31` before a loop tested by `jgt r4, r3`, where the
-    program moves many constants into r4).  The slots take `slots`
-    (`exit_slot_thresholds`)."""
+    program moves many constants into r4).  A register only tested against 0 and 1
+    that the loop's end copies another into (`_copied_round`, given its `head`) takes
+    that one's too.  The slots take `slots` (`exit_slot_thresholds`)."""
     members = block_graph(prog)[0]
     pcs = sorted(pc for block in body for pc in members[block])
     local = thresholds(prog, pcs, known)
     exits = loop_exits(prog, body)
     leaving = thresholds(prog, pcs, known, exits) if exits else local
-    registers = tuple(out if len(out) > 1 else mine if len(mine) > 1 else everywhere[r]
-                      for r, (mine, out) in enumerate(zip(local[:11], leaving[:11])))
-    return registers + (slots or {},)
+    registers = [out if len(out) > 1 else mine if len(mine) > 1 else everywhere[r]
+                 for r, (mine, out) in enumerate(zip(local[:11], leaving[:11]))]
+    if head is not None:
+        for reg, sources in _copied_round(prog, body, head).items():
+            if all(-1 <= c <= 2 for c in registers[reg]):
+                registers[reg] = tuple(sorted(set(registers[reg]).union(
+                    *(registers[src] for src in sources))))
+    return tuple(registers) + (slots or {},)
+
+
+def _copied_round(prog: Program, body: set[int], head: int) -> dict[int, set[int]]:
+    """reg -> the registers whose value the loop's latches (its blocks that jump back
+    to `head`) last copy into it: clang -mcpu=v3 keeps a heap's count as `w7 = w6` at
+    the loop's end, where w6 = n + 1 was tested against 48, and only tests w7 against
+    0 itself; its head widens it to what w6's tests bound."""
+    members, _, succs = block_graph(prog)
+    found: dict[int, set[int]] = {}
+    for block in body:
+        if head not in succs[block]:
+            continue
+        last: dict[int, object] = {}
+        for pc in members[block]:
+            insn = prog.at(pc)
+            written = use_def(insn)[1]
+            for reg in range(10):
+                if written >> reg & 1:
+                    last[reg] = insn
+        for reg, insn in last.items():
+            if insn.kind is Kind.ALU and insn.spec.op == "mov" and insn.spec.source == "reg" \
+                    and insn.src != reg and insn.src < 10:
+                found.setdefault(reg, set()).add(insn.src)
+    return found
