@@ -34,8 +34,8 @@ def thresholds(prog: Program, pcs=None, known: dict[int, int] | None = None,
     those constants, or with the constant `known` gives it (a loop's invariant
     register, constant at its head).  A copy masked to its low bits (`r3 = r1 &
     0xffff`, a u16 counter in a 64-bit register) is still the copy.  A sum of registers
-    compared with a constant (`n + run <= 256`, `mov r8, r0; add r8, r3; jgt r8, 256`)
-    gives that constant to each of them.  With `tests`, only the comparisons at those
+    compared with a constant (`n + run <= 256`, `mov r8, r0; add r8, r3; jgt r8, 256`,
+    or in 32 bits `w7 = w5; w7 += w3; if w7 > 256`) gives that constant to each of them.  With `tests`, only the comparisons at those
     pcs count (copies are followed through every instruction).  A register loaded
     from a stack slot (`ldxdw r3, [r10-208]`) is a copy of the slot: what it is tested
     against bounds the slot, whose thresholds come last in the result, a dict of
@@ -47,6 +47,7 @@ def thresholds(prog: Program, pcs=None, known: dict[int, int] | None = None,
     # register -> (the register it copies, plus what): within a run of instructions
     copied: dict[int, tuple[int, int]] = {}
     addends: dict[int, tuple[int, ...]] = {}     # register -> registers it is a sum of
+    copied32: dict[int, int] = {}       # register -> the register a mov32 copied into it
     last = None
     # a loop body is read twice, the second time with the copies its text ends with:
     # what the loop's end copies round to its head (`r3 = r7` late in the body, tested
@@ -63,6 +64,7 @@ def thresholds(prog: Program, pcs=None, known: dict[int, int] | None = None,
         if last is not None and pc != last and not wrapped:
             copied.clear()          # another block: its copies are not this one's
             addends.clear()
+            copied32.clear()
         last = pc + insn.slots
         counted = tests is None or pc in tests
         if counted and insn.kind is Kind.JCOND and insn.spec.source == "reg":
@@ -85,6 +87,12 @@ def thresholds(prog: Program, pcs=None, known: dict[int, int] | None = None,
                 for reg in addends.get(insn.dst, ()):       # (a register or a slot)
                     found.setdefault(reg, set()).update((c - 1, c, c + 1))
         written = use_def(insn)[1]
+        if copied32 and written:
+            copied32 = {r: src for r, src in copied32.items()
+                        if not written >> r & 1 or r == insn.dst and insn.spec.op == "add"}
+        if insn.kind is Kind.ALU and insn.spec.width == 32 and insn.spec.source == "reg" \
+                and insn.spec.op == "mov" and insn.src != insn.dst and insn.src < 10:
+            copied32[insn.dst] = insn.src       # (a sum's first addend only)
         if insn.kind is Kind.ALU and insn.spec.width == 64 and insn.spec.source == "reg" \
                 and insn.spec.op == "mov" and insn.src != insn.dst:
             copied = {r: (src, k) for r, (src, k) in copied.items() if r != insn.dst}
@@ -112,6 +120,11 @@ def thresholds(prog: Program, pcs=None, known: dict[int, int] | None = None,
             source = copied.pop(insn.dst)[0]
             addends[insn.dst] = addends.get(insn.dst, (source,)) + (insn.src,)
             copied = {r: ks for r, ks in copied.items() if ks[0] != insn.dst}
+        elif insn.kind is Kind.ALU and insn.spec.source == "reg" and insn.spec.width == 32 \
+                and insn.spec.op == "add" and insn.dst in copied32 and insn.src != insn.dst:
+            # the same sum in 32 bits (clang -mcpu=v3: `w7 = w5; w7 += w3; if w7 > 256`)
+            addends[insn.dst] = (copied32.pop(insn.dst), insn.src)
+            copied = {r: ks for r, ks in copied.items() if r != insn.dst}
         elif written:
             # a copy whose source changes afterwards still bounds the value the source
             # had, which is what a loop head widens: only the copy's own write ends it

@@ -142,7 +142,8 @@ def widen_zone(old: Zone, new: Zone, implied_new: Callable[[int, int], Bound],
                     if i is not None and i <= b:
                         out.setdefault(x, {})[y] = b
         for x, y in guesses:
-            if old.bound(x, y) is not None or y in out.get(x, ()):
+            had = old.bound(x, y)
+            if had is not None and had <= 0 or out.get(x, {}).get(y, 1) <= 0:
                 continue
             i, b, kept = implied_old(x, y), implied_new(x, y), new.bound(x, y)
             if b is None or (kept is not None and kept < b):
