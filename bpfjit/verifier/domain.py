@@ -522,7 +522,14 @@ def widen(old: Value, new: Value, thresholds: tuple[int, ...] = ()) -> Value:
     if j.kind != SCALAR:
         return replace(j, smin=smin, smax=smax)
     umin = old.umin if j.umin >= old.umin else _down(j.umin, thresholds, 0)
-    umax = old.umax if j.umax <= old.umax else _up(j.umax, thresholds, U64)
+    if j.umax <= M32 and old.umax < j.umax:
+        # a number still below 2^32 stops at 2^32 - 1 first: what 32-bit operations
+        # keep it below (clang -mcpu=v3's `w4 += 1` count), where a 64-bit limit would
+        # make every pointer it moves reach past the frame
+        umax = _up(j.umax, thresholds, M32)
+        smax = min(smax, M32) if smin >= 0 else smax
+    else:
+        umax = old.umax if j.umax <= old.umax else _up(j.umax, thresholds, U64)
     widened = scalar(umin, umax, smin, smax, j.align, j.mod)
     view, before = s32_view(j), s32_view(old)
     if view is None or before is None or j.s32 is None:
