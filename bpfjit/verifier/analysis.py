@@ -56,7 +56,7 @@ __all__ = ["Analysis", "WORK_LIMIT", "TooComplex"]
 
 WORK_LIMIT = 400_000         # instruction visits before the verifier gives up
 WIDEN_AFTER = 1              # joins at a loop head before its bounds are widened
-THRESHOLD_STEPS = 4          # widenings to the next threshold before widening to the limit
+THRESHOLD_STEPS = 6          # widenings to the next threshold before widening to the limit
 RESTARTS = 1                 # times a loop head starts its widening over when entered with more
 FRESH_STARTS = 1             # times a loop gone to its limits is analysed again from its entry
 # joins at a loop head after which a value is widened even when the way round the loop
