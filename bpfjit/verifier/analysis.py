@@ -36,10 +36,11 @@ from .pointerarith import PointerRules
 from .branches import BranchRules
 from .calls import CallRules
 from .callbacks import CallbackRules
-from .domain import (GIVEN_BACK, MAX_LEN, MEM, MIXED, RELEASED, SCALAR, UNINIT, Value, join,
-                     meet, pointer, scalar, top_scalar)
+from .domain import (GIVEN_BACK, MAX_LEN, MEM, MIXED, RELEASED, SCALAR, UNINIT, Value, pointer,
+                     scalar, top_scalar)
 from .journal import Journal
 from .localcalls import LocalCallRules, Summary
+from .loopheads import WIDEN_AFTER, LoopHeadRules
 from .locks import LockRules
 from .memory import MemoryRules
 from .perpath import PerPathRules
@@ -48,25 +49,12 @@ from .sockets import SocketRules
 from .state import LEN, State, merge
 from .subprograms import Subprogram, block_pcs, edge_states, extensions
 from .termination import TerminationRules
-from .thresholds import (compared_pairs, exit_slot_thresholds, loop_thresholds, loop_writes,
-                         slot_stores, thresholds)
+from .thresholds import thresholds
 from .timers import TimerRules
 
 __all__ = ["Analysis", "WORK_LIMIT", "TooComplex"]
 
 WORK_LIMIT = 400_000         # instruction visits before the verifier gives up
-WIDEN_AFTER = 1              # joins at a loop head before its bounds are widened
-THRESHOLD_STEPS = 6          # widenings to the next threshold before widening to the limit
-RESTARTS = 1                 # times a loop head starts its widening over when entered with more
-FRESH_STARTS = 1             # times a loop gone to its limits is analysed again from its entry
-# joins at a loop head after which a value is widened even when the way round the loop
-# does not raise it (before, such a value is joined: an inner loop's start that the
-# outer loop moves); programs that converge do so long before
-FORCE_AFTER = WIDEN_AFTER + THRESHOLD_STEPS + 8
-# joins at a loop head after which a value still moving also loses its relations
-# (State.widen without `related`): a loop that has not settled by then never would
-UNRELATE_AFTER = FORCE_AFTER + 4
-_NO_THRESHOLDS = ((),) * 11
 # the widest interval of a number at a loop head that Analysis.head_ranges reports
 HEAD_RANGE_LIMIT = 1 << 32
 
@@ -77,19 +65,9 @@ class TooComplex(VerifierError):
     """The work limit was reached (never a path-local rejection)."""
 
 
-def _let_go(state: State, entry: State) -> bool:
-    """Whether a loop head's state holds a number the widening took to its limits that
-    the loop's entry bounds closely (an index entered below 2^16, widened to 2^24 or more)."""
-    for v, e in zip(state.regs[:10], entry.regs[:10]):
-        if v.kind == SCALAR and e.kind == SCALAR and v.umax >= 1 << 24 \
-                and e.umax < 1 << 16:
-            return True
-    return False
-
-
 class Analysis(AluRules, ExtensionRules, PointerRules, MemoryRules, BranchRules, CallRules,
                LocalCallRules, CallbackRules, LockRules, TimerRules, SocketRules, RecordRules,
-               PerPathRules, TerminationRules):
+               PerPathRules, TerminationRules, LoopHeadRules):
     """Runs the abstract interpretation; results in `accesses`, `regions`, `map_calls`..."""
 
     def __init__(self, prog: Program, helpers: dict | None, order: list[int],
@@ -192,72 +170,6 @@ class Analysis(AluRules, ExtensionRules, PointerRules, MemoryRules, BranchRules,
         for sub in sorted(self.subs, key=lambda s: rank.get(s, len(rank))):
             self._check(sub)
 
-    def _head_thresholds(self, sub: "Subprogram", head: int, at_head: State) -> tuple:
-        """The widening thresholds at a loop head whose state is `at_head`: its
-        loop's comparisons, with the registers the loop does not write that are
-        constant there taken as those constants."""
-        written = sub.loop_writes.get(head)
-        if written is None:
-            written = sub.loop_writes[head] = loop_writes(self.prog, sub.loop_bodies[head])
-        known = tuple((r, v.umin) for r, v in enumerate(at_head.regs[:10])
-                      if not written >> r & 1 and v.kind == SCALAR and v.is_const)
-        found = sub.loop_thresholds.get((head, known))
-        if found is None:
-            if sub.slot_thresholds is None:
-                sub.slot_thresholds = exit_slot_thresholds(
-                    self.prog, [sub.loop_bodies[h] for h in sorted(sub.heads)])
-            slots = sub.slot_thresholds
-            if slots:           # (for the slots this loop does not store to)
-                stored = slot_stores(self.prog, sub.loop_bodies[head])
-                slots = {off: t for off, t in slots.items() if off not in stored}
-            found = sub.loop_thresholds[(head, known)] = loop_thresholds(
-                self.prog, sub.loop_bodies[head], self.thresholds, dict(known), slots, head)
-        return found
-
-    def _entered_afresh(self, sub: "Subprogram", head: int, old: State) -> bool:
-        """A loop head entered with more than before (its outer loop, or the code before
-        it, moved on): once (RESTARTS) its widening takes the thresholds' steps again;
-        when its widening has gone to the limits already and either the loop holds
-        another (whose entry it makes) or a number at its head the entry bounds closely
-        went there (_let_go), the loop is analysed again from its entry alone, up to
-        FRESH_STARTS times -- True, the loop forgotten (corpus `intervals`' insertion
-        sort: the inner loop's index, entered below 24, had been widened past 2^30
-        while its outer loop still counted up)."""
-        entering = self._incoming(sub, head, around=False)
-        entry = merge(entering) if entering else None
-        last = sub.entries.get(head)
-        sub.entries[head] = entry
-        if last is None or entry is None or entry == last or entry.equivalent(last):
-            return False
-        if sub.joins[head] > WIDEN_AFTER + THRESHOLD_STEPS and sub.fresh[head] < FRESH_STARTS \
-                and ((sub.heads - {head}) & sub.loop_bodies[head] or _let_go(old, entry)):
-            sub.fresh[head] += 1
-            self._forget_loop(sub, head)
-            return True
-        if sub.restarts[head] < RESTARTS:
-            sub.joins[head] = min(sub.joins[head], WIDEN_AFTER)
-            sub.restarts[head] += 1
-        return False
-
-    @staticmethod
-    def _forget_loop(sub: "Subprogram", head: int) -> None:
-        """Drop what the fixpoint knew of the loop at `head` but its head's entry: its
-        blocks' states and edges, its inner heads' counts."""
-        for block in sub.loop_bodies[head]:
-            if block != head:
-                sub.in_states.pop(block, None)
-                sub.out_edges.pop(block, None)
-                sub.journals.pop(block, None)
-                sub.entries.pop(block, None)
-            sub.joins[block] = 0
-
-    def _compared(self, sub: "Subprogram", head: int) -> frozenset:
-        """The register pairs the loop at `head` compares (thresholds.compared_pairs)."""
-        found = sub.loop_compares.get(head)
-        if found is None:
-            found = sub.loop_compares[head] = compared_pairs(self.prog, sub.loop_bodies[head])
-        return found
-
     def _enter(self, target: int, entry: State, site: int) -> None:
         """The call at pc `site` passes `entry` to the subprogram at `target`.  Its
         entry state is the join of its callers'; only a call site entering again (a
@@ -345,23 +257,8 @@ class Analysis(AluRules, ExtensionRules, PointerRules, MemoryRules, BranchRules,
                     sub.joins[block] += 1
                     joins = sub.joins[block]
                     if joins > WIDEN_AFTER:
-                        late = joins > WIDEN_AFTER + THRESHOLD_STEPS
-                        # at last every value still moving is widened, even one that
-                        # only the loop's entry seems to raise: joined, a bound can
-                        # climb by one on every visit and the fixpoint never comes
-                        around = self._incoming(sub, block, around=True) \
-                            if joins <= FORCE_AFTER else None
-                        if around == []:
-                            # nothing has come round the loop yet (its body has not
-                            # reached a back edge on this entry): only the entry grew,
-                            # which the enclosing loop's head widens if it must
-                            new = merge([old, new], discover=True)
-                        else:
-                            new = old.widen(new, _NO_THRESHOLDS if late else
-                                            self._head_thresholds(sub, block, old),
-                                            merge(around) if around else None,
-                                            related=joins <= UNRELATE_AFTER,
-                                            compared=self._compared(sub, block))
+                        new = self._head_widened(sub, block, old, new, joins,
+                                                 self._incoming(sub, block, around=True))
                     else:
                         new = merge([old, new], discover=True)
             apart = self._apart(sub, block, incoming)
@@ -470,40 +367,6 @@ class Analysis(AluRules, ExtensionRules, PointerRules, MemoryRules, BranchRules,
                 continue                    # the same run as the fixpoint's last
             sub.in_states[block] = state
             sub.out_edges[block] = self._block_edges(sub, block, state.copy(), apart)
-
-    def _entry_invariants(self, sub: Subprogram, head: int, state: State) -> State:
-        """At a loop head in the final pass: a number in a register no instruction of
-        the loop writes is on every trip what it was on entry, so its intervals (and
-        what the zone relates to them) are narrowed to the join of the entering edges'.
-        What comes round is the fixpoint's, which may have widened it while an outer
-        loop still moved (clang -mcpu=v3's insertion sort in corpus `intervals`: its
-        count widened past the batch)."""
-        written = sub.loop_writes.get(head)
-        if written is None:
-            written = sub.loop_writes[head] = loop_writes(self.prog, sub.loop_bodies[head])
-        entering, narrowed = None, None
-        for reg in range(10):
-            v = state.regs[reg]
-            if written >> reg & 1 or v.kind != SCALAR or v.is_const:
-                continue
-            if entering is None:
-                entering = self._incoming(sub, head, around=False)
-                if not entering:
-                    return state
-            bound = entering[0].regs[reg]
-            for other in entering[1:]:
-                bound = join(bound, other.regs[reg])
-            new = meet(v, bound)
-            if new is not v:
-                if narrowed is None:
-                    narrowed = state.copy()
-                narrowed.regs[reg] = new
-        if narrowed is None:
-            return state
-        for reg in range(10):
-            if narrowed.regs[reg] is not state.regs[reg] and not narrowed.tighten(reg):
-                return state            # (no trip reaches the head: left as it was)
-        return narrowed
 
     def _replay(self, sub: Subprogram, block: int, journal: Journal) -> bool:
         """Apply a block's journal in the final pass as its run would: its pcs reached,
