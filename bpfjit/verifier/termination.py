@@ -127,10 +127,11 @@ class TerminationRules:
                 if block in sub.heads:
                     joins[block] += 1
                     if joins[block] > self.widen_after:
-                        back = edge_states(sub, edges, block,
-                                            sub.loop_bodies[block].__contains__)
-                        new = old.widen(new, self._head_thresholds(sub, block, old),
-                                        merge(back) if back else None)
+                        # (as the fixpoint widens: to the limits at last, so that an
+                        # inner loop settles: corpus shell's ran out of work)
+                        new = self._head_widened(sub, block, old, new, joins[block],
+                                                 edge_states(sub, edges, block,
+                                                             sub.loop_bodies[block].__contains__))
                 if new == old and block in edges:
                     continue
             states[block] = new
