@@ -270,8 +270,7 @@ class Zone:
         if self.floors or self.ceilings:
             self._forget_sum_bounds(x)
         if self.plus:
-            for key in [k for k, (a, b, _) in self.plus.items() if x in (k, a, b)]:
-                del self.plus[key]
+            self._forget_plus(x)
         if self.wraps:
             self._forget_wraps(x)
         if self.unequal:
@@ -577,6 +576,21 @@ class Zone:
     def _forget_midsums(self, x: int) -> None:
         for key in [k for k, (a, b) in self.midsums.items() if x in (k, a, b)]:
             del self.midsums[key]
+
+    def _forget_plus(self, x: int) -> None:
+        """Drop the facts k == a + b + c that name x, or name instead a variable equal
+        to x, which keeps them: clang's `n = end - i` tested after i's register was
+        reused, its copy `p = mem + i` kept (corpus isodate's `p[19]` once n == 20)."""
+        facts = [(k, f) for k, f in self.plus.items() if x in (k, f[0], f[1])]
+        for key, _ in facts:
+            del self.plus[key]
+        stand_in = self.equal_to(x)
+        if stand_in is None or stand_in == x:
+            return
+        for key, (a, b, c) in facts:
+            key, a, b = (stand_in if v == x else v for v in (key, a, b))
+            if len({key, a, b}) == 3:
+                self.plus[key] = (a, b, c)
 
     def _forget_sums(self, x: int) -> None:
         for key in [k for k, (a, b) in self.sums.items() if x in (k, a, b)]:
