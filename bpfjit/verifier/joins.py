@@ -127,6 +127,12 @@ class JoinRules:
             _keep_satisfied_affine(zone, states[1], states, mixed)
         if discover:
             self._relate_changed(states, widening, mixed)
+        elif not widening:
+            # a counter and a pointer that are constants on every path, all on one line,
+            # keep that line where the paths meet (a test that made the counter 0 on one
+            # path dropped its relations there: clang -O1's intervals)
+            self._affine_from_points(states, [r for r, v in enumerate(self.regs[:10])
+                                              if v.kind in NUMERIC and not v.fixed])
         if discover or any(st.zone.plus for st in states):
             # (also once relations are no longer discovered: a sum kept round a loop
             # is a constant and a copy again on every entry)
@@ -303,12 +309,15 @@ class JoinRules:
                 points[var] = [v.smin for v in values]
         for x, xs in points.items():
             for y, ys in points.items():
-                if x == y or ys[0] == ys[1]:
+                # the line through the first point and the first of another y (two
+                # paths may bring the same point: a loop's first trip and its exit)
+                other = next((i for i, yi in enumerate(ys) if yi != ys[0]), None)
+                if x == y or other is None:
                     continue
-                k, rest = divmod(xs[1] - xs[0], ys[1] - ys[0])
+                k, rest = divmod(xs[other] - xs[0], ys[other] - ys[0])
                 c = xs[0] - k * ys[0]
                 if rest == 0 and k not in (0, 1) and all(
-                        xi == k * yi + c for xi, yi in zip(xs[2:], ys[2:])):
+                        xi == k * yi + c for xi, yi in zip(xs, ys)):
                     self.zone.add_affine(x, y, k, c)
 
 
