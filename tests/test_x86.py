@@ -2,6 +2,7 @@
 common instruction runs, branch sizing and its code listing.  Its semantics are held
 to the shared engine tests (and `--register-rotations N` runs those under other maps)."""
 
+import functools
 import re
 import subprocess
 import sys
@@ -94,8 +95,11 @@ OTHER = [0x1111_1111_0000_0000 * (i + 1) + i for i in range(10)]   # bystander r
 REGS = range(10)
 
 
+@functools.lru_cache(maxsize=None)
 def matrix_program(op, bits, d, s, pairs):
-    """Set r0-r9, apply `op` to (rd, rs) for each value pair, store all ten registers."""
+    """Set r0-r9, apply `op` to (rd, rs) for each value pair, store all ten registers.
+    One Program per arguments, so that its verdict (kept on it) serves every register
+    rotation and both shift encodings, which compile it afresh."""
     suffix = "32" if bits == 32 else ""
     lines = ["stxdw [%r10-8], %r1"]                       # keep the buffer's address
     for k, (a, b) in enumerate(pairs):
@@ -135,7 +139,7 @@ def test_division_and_shifts_with_every_register_pair(op, bmi2, bits, rotation, 
     pairs = VALUES[op]
     for d in REGS:
         for s in REGS:
-            prog = matrix_program(op, bits, d, s, pairs)
+            prog = matrix_program(op, bits, d, s, tuple(pairs))
             mem = bytearray(80 * len(pairs))
             bpfjit.compile(prog, "peachpy", registers=registers, cache=bmi2 is None)(mem)
             for k, (a, b) in enumerate(pairs):
