@@ -70,13 +70,11 @@ class LoopHeadRules:
                          merge(around) if around else None, related=joins <= UNRELATE_AFTER,
                          compared=self._compared(sub, head))
 
-    def _head_thresholds(self, sub: "Subprogram", head: int, at_head: State) -> tuple:
+    def _head_thresholds(self, sub: Subprogram, head: int, at_head: State) -> tuple:
         """The widening thresholds at a loop head whose state is `at_head`: its
         loop's comparisons, with the registers the loop does not write that are
         constant there taken as those constants."""
-        written = sub.loop_writes.get(head)
-        if written is None:
-            written = sub.loop_writes[head] = loop_writes(self.prog, sub.loop_bodies[head])
+        written = self._loop_writes(sub, head)
         known = tuple((r, v.umin) for r, v in enumerate(at_head.regs[:10])
                       if not written >> r & 1 and v.kind == SCALAR and v.is_const)
         found = sub.loop_thresholds.get((head, known))
@@ -92,7 +90,7 @@ class LoopHeadRules:
                 self.prog, sub.loop_bodies[head], self.thresholds, dict(known), slots, head)
         return found
 
-    def _entered_afresh(self, sub: "Subprogram", head: int, old: State) -> bool:
+    def _entered_afresh(self, sub: Subprogram, head: int, old: State) -> bool:
         """A loop head entered with more than before (its outer loop, or the code before
         it, moved on): once (RESTARTS) its widening takes the thresholds' steps again;
         when its widening has gone to the limits already and either the loop holds
@@ -118,7 +116,7 @@ class LoopHeadRules:
         return False
 
     @staticmethod
-    def _forget_loop(sub: "Subprogram", head: int) -> None:
+    def _forget_loop(sub: Subprogram, head: int) -> None:
         """Drop what the fixpoint knew of the loop at `head` but its head's entry: its
         blocks' states and edges, its inner heads' counts."""
         for block in sub.loop_bodies[head]:
@@ -129,7 +127,14 @@ class LoopHeadRules:
                 sub.entries.pop(block, None)
             sub.joins[block] = 0
 
-    def _compared(self, sub: "Subprogram", head: int) -> frozenset:
+    def _loop_writes(self, sub: Subprogram, head: int) -> int:
+        """The registers (a bit each) the loop at `head` writes (thresholds.loop_writes)."""
+        found = sub.loop_writes.get(head)
+        if found is None:
+            found = sub.loop_writes[head] = loop_writes(self.prog, sub.loop_bodies[head])
+        return found
+
+    def _compared(self, sub: Subprogram, head: int) -> frozenset:
         """The register pairs the loop at `head` compares (thresholds.compared_pairs)."""
         found = sub.loop_compares.get(head)
         if found is None:
@@ -143,9 +148,7 @@ class LoopHeadRules:
         What comes round is the fixpoint's, which may have widened it while an outer
         loop still moved (clang -mcpu=v3's insertion sort in corpus `intervals`: its
         count widened past the batch)."""
-        written = sub.loop_writes.get(head)
-        if written is None:
-            written = sub.loop_writes[head] = loop_writes(self.prog, sub.loop_bodies[head])
+        written = self._loop_writes(sub, head)
         entering, narrowed = None, None
         for reg in range(10):
             v = state.regs[reg]

@@ -29,14 +29,16 @@ def thresholds(prog: Program, pcs=None, known: dict[int, int] | None = None,
     through a zero- or sign-extended copy (`mov r3, r2; lsh r3, 32; rsh r3, 32; jne r3,
     20`), which bounds the counter as `jne32 r2, 20` would.  Spilled slots have none of
     their own: a value that grows in a slot stops at 2^32 - 1, then at its limit
-    (joins._SLOT_THRESHOLDS), and the final, descending pass brings it back.  A register compared with another that the program sets to a few constants
-    (clang's -mcpu=v1 `r2 = 23` before a loop tested by `jgt r2, r5`) is compared with
-    those constants, or with the constant `known` gives it (a loop's invariant
-    register, constant at its head).  A copy masked to its low bits (`r3 = r1 &
-    0xffff`, a u16 counter in a 64-bit register) is still the copy.  A sum of registers
-    compared with a constant (`n + run <= 256`, `mov r8, r0; add r8, r3; jgt r8, 256`,
-    or in 32 bits `w7 = w5; w7 += w3; if w7 > 256`) gives that constant to each of them.  With `tests`, only the comparisons at those
-    pcs count (copies are followed through every instruction).  A register loaded
+    (joins._SLOT_THRESHOLDS), and the final, descending pass brings it back.  A
+    register compared with another that the program sets to a few constants (clang's
+    -mcpu=v1 `r2 = 23` before a loop tested by `jgt r2, r5`) is compared with those
+    constants, or with the constant `known` gives it (a loop's invariant register,
+    constant at its head).  A copy masked to its low bits (`r3 = r1 & 0xffff`, a u16
+    counter in a 64-bit register) is still the copy.  A sum of registers compared with
+    a constant (`n + run <= 256`, `mov r8, r0; add r8, r3; jgt r8, 256`, or in 32 bits
+    `w7 = w5; w7 += w3; if w7 > 256`) gives that constant to each of them.  With
+    `tests`, only the comparisons at those pcs count (copies are followed through
+    every instruction).  A register loaded
     from a stack slot (`ldxdw r3, [r10-208]`) is a copy of the slot: what it is tested
     against bounds the slot, whose thresholds come last in the result, a dict of
     offset -> constants (`slot_thresholds`)."""
