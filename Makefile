@@ -15,9 +15,11 @@ $(STAMP): pyproject.toml scripts/bootstrap.sh
 bench: $(STAMP)
 	$(VENV)/bin/bpfjit bench-suite
 
-# the engine tests run once more on peachpy under each of 3 rotated register maps
+# the engine tests run once more on peachpy under each of 3 rotated register maps;
+# pytest-xdist spreads the tests over every core (TEST_JOBS=1 runs them in one process)
+TEST_JOBS ?= logical
 test: $(STAMP)
-	$(PY) -m pytest --register-rotations 3
+	$(PY) -m pytest --register-rotations 3 $(if $(filter 1,$(TEST_JOBS)),,-n $(TEST_JOBS))
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache
