@@ -25,7 +25,7 @@ import time
 from dataclasses import replace
 
 from bpfjit.cfg import (block_costs, block_leaders, budget_checkpoints, elided_code,
-                        subprogram_ranges)
+                        subprogram_ranges, top_frame_end)
 from bpfjit.checkplan import versioned_loops
 from bpfjit.errors import BpfError
 from bpfjit.context import packet_offsets
@@ -44,7 +44,7 @@ from .llvmalu import AluLowering
 from .llvmcodegen import TRIPLE, VECTORIZE
 from bpfjit.blinding import blinding_key, needs_blinding
 from bpfjit.budgetahead import segment_costs
-from bpfjit.speculation import fences_unknown_region, zeroed_stack
+from bpfjit.speculation import fences_unknown_region, masks_top_frame, zeroed_stack
 from .llvmcalls import CallLowering
 from .selectshapes import decided_jumps
 from .llvmlines import LineInfo, line_table
@@ -95,6 +95,8 @@ class _Function(AluLowering, CallLowering, VersionLowering, SpeculationLowering,
         # access to a caller's frame made through one with an access made through the other
         base_i = b.ptrtoint(stack_base, I64)
         self.frame_lo = b.gep(stack_base, [b.sub(self.frame_lo_i, base_i)], source_etype=I8)
+        # the entry subprogram when no call enters it: its frame is always the top one
+        self.top_frame = first == 0 and top_frame_end(lowering.prog) > 0
         self.blocks = {pc: func.append_basic_block(f"pc{pc}")
                        for pc in sorted(lowering.leaders) if first <= pc < end}
         # values computed on first use go into the entry block, before its branch
@@ -296,7 +298,9 @@ class _Function(AluLowering, CallLowering, VersionLowering, SpeculationLowering,
         in_stack = b.icmp_unsigned("<=", d_stack, self._bound("stack", size))
         if region == "stack":
             self.trap_unless(in_stack, TrapCode.MEMORY, pc, addr, mark)
-            if spec:
+            if spec and self.top_frame:
+                d_stack = self.wrap_in_frame(d_stack)
+            elif spec:
                 d_stack = self.guard(d_stack, self._bound("stack", size), d_stack, strict=False)
             return b.gep(self.frame_lo, [d_stack], source_etype=I8)
         valid = b.or_(in_mem, in_stack)
@@ -623,7 +627,9 @@ class _Module:
         for name in CONFIG_FIELDS:
             b.store(b.load(run_field(b, config, name), typ=I64), run_field(b, run, name))
         b.store(const(I64, 0), run_field(b, run, "trap"))
-        stack = b.alloca(ir.ArrayType(I8, STACK_BYTES), name="stack")
+        # (and 8 bytes above the top where a masked access may read: FRAME_MASK)
+        masked = masks_top_frame(self.verified, self.speculation)
+        stack = b.alloca(ir.ArrayType(I8, STACK_BYTES + 8 * masked), name="stack")
         stack.align = 16
         # zero the bytes a run may touch; the others are never accessible
         used = self.verified.stack_used
@@ -633,6 +639,11 @@ class _Module:
             b.call(memset, [b.gep(stack, [const(I64, STACK_BYTES - zeroed)], source_etype=I8),
                             const(I8, 0), const(I64, zeroed), ir.Constant(I1, 0)])
         top = b.gep(stack, [const(I64, STACK_BYTES)], source_etype=I8)
+        if masked:
+            # the bytes above the top a masked access of the top frame may read when its
+            # check is mispredicted: volatile, as no access LLVM sees reads them
+            memset = self.module.declare_intrinsic("llvm.memset", [PTR, I64])
+            b.call(memset, [top, const(I8, 0), const(I64, 8), ir.Constant(I1, 1)])
         # what helpers need to check the pointers they are given (of the stack, only the
         # bytes a run may touch: the ones below are not zeroed).  A program that calls no
         # helper leaves the stack's address out: stored in `run`, which escapes to the

@@ -8,7 +8,7 @@ from __future__ import annotations
 from . import irtext as ir
 
 from bpfjit import speculation
-from bpfjit.speculation import POISON, clamp_region
+from bpfjit.speculation import FRAME_MASK, POISON, clamp_region
 
 from .llvmtypes import I1, I8, I64, PTR, const
 
@@ -33,6 +33,14 @@ class SpeculationLowering:
                            f"cmpq $2, $1; {move} $3, $0", "=r,r,r,r,0,~{flags}", False)
         return (builder or self.b).call(asm, [x, bound, const(I64, poison), keep],
                                         attrs=("readnone", "nounwind"))
+
+    def wrap_in_frame(self, d):
+        """`d & 511` in inline asm: a checked access's offset from the top frame's bottom,
+        which its check keeps below 512 - size, kept there when the check is mispredicted
+        (bpfjit.speculation.FRAME_MASK); in IR, LLVM would drop it after the check."""
+        asm = ir.InlineAsm(ir.FunctionType(I64, [I64]), f"andq $${FRAME_MASK}, $0",
+                           "=r,0,~{flags}", False)
+        return self.b.call(asm, [d], attrs=("readnone", "nounwind"))
 
     def fence(self) -> None:
         """lfence: no later instruction runs, even speculatively, before the earlier

@@ -22,10 +22,11 @@ function (rsp is reset from r12), so local calls need no check on return.
 from __future__ import annotations
 
 from bpfjit.blinding import blinding_key, needs_blinding
-from bpfjit.speculation import POISON, clamp_region, fences_unknown_region, zeroed_stack
+from bpfjit.speculation import (POISON, clamp_region, fences_unknown_region, masks_top_frame,
+                                zeroed_stack)
 from bpfjit.codeimage import CodeImage
-from bpfjit.cfg import (block_graph, block_leaders, budget_checkpoints, code_addresses,
-                        elided_code, jump_targets, subprogram_ranges)
+from bpfjit.cfg import (block_graph, block_leaders, budget_checkpoints, elided_code,
+                        jump_targets, subprogram_ranges, top_frame_end)
 from bpfjit.context import packet_offsets
 from bpfjit.isa import (LDDW_CODE, LDDW_MAP, LDDW_MAP_VALUE, MEMORY_KINDS, STACK_SIZE, Kind,
                         written_registers)
@@ -99,11 +100,8 @@ class _Lowering(AluLowering, CallLowering, VersionLowering, SpeculationLowering,
         self.spent = TrapCode.RERUN if ahead else TrapCode.BUDGET
         self.checkpoints = budget_checkpoints(prog)
         self.ranges = subprogram_ranges(prog)
-        # the entry subprogram's pcs, when no call or callback enters it: its frame is
-        # then the top one whenever it runs
-        entered = set(code_addresses(prog).values()) | {
-            pc + 1 + insn.imm for pc, insn in prog if insn.kind is Kind.CALL_LOCAL}
-        self.top_frame_end = 0 if 0 in entered else self.ranges[0][1]
+        # the entry subprogram's pcs, when no call or callback enters it
+        self.top_frame_end = top_frame_end(prog)
         # wide loads and rotations (backends/x86idioms.py): each block's pcs and the
         # plans made, per block and copy (liveness is computed when a plan needs it)
         self.block_pcs = block_graph(prog)[0]
@@ -285,6 +283,9 @@ class _Lowering(AluLowering, CallLowering, VersionLowering, SpeculationLowering,
             a("ADD", "rax", 64)
             a("CMP", "rax", "rcx")
             a.jump("ne", loop)
+        if masks_top_frame(self.verified, self.speculation):
+            # the bytes above the top a masked access of the top frame may read
+            a("MOV", Mem(8, CTX, CTX_BYTES + STACK_BYTES), 0)   # (FRAME_MASK)
         # r1 = mem, r2 = len, r10 = the top of the main frame; other registers are never
         # read before written (the verifier rejects such programs)
         a("MOV", r[1], Mem(8, CTX, CTX_SLOT["data"]))
@@ -737,14 +738,15 @@ class _Lowering(AluLowering, CallLowering, VersionLowering, SpeculationLowering,
         """A checked stack access in the entry subprogram, which no call enters, so its
         frame is always the top one and the live frames are exactly its 512 bytes:
         r11 = the address's height above the frame's bottom, one unsigned compare, and
-        the access made through rbp and r11 (POISON in r11 makes it non-canonical)."""
+        the access made through rbp and r11, which speculation safety keeps in the frame
+        (bpfjit.speculation.FRAME_MASK)."""
         a = self.a
         fail = self._stub(TrapCode.MEMORY, pc, Mem(8, self.fp, -STACK_SIZE, S2), packed)
         a("LEA", S2, Mem(8, b, off + STACK_SIZE))              # lea r11, [b + off + 512]
         a("SUB", S2, self.fp)                                   # sub r11, rbp
         a("CMP", S2, STACK_SIZE - size)                         # cmp r11, 512 - size
         self._check_jump("a", fail)
-        self._poison_if("A")                                    # cmova r11, POISON
+        self._wrap_in_frame(S2)                                 # and r11, 511
         return Mem(size, self.fp, -STACK_SIZE, S2, 1)           # [rbp + r11 - 512]
 
     def _ldx(self, pc: int, insn) -> None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from bpfjit import speculation
 from bpfjit.isa import STACK_SIZE
-from bpfjit.speculation import clamp_region
+from bpfjit.speculation import FRAME_MASK, clamp_region
 
 from .x86asm import Mem
 from .x86layout import CTX, CTX_SLOT, S1, S2
@@ -35,6 +35,13 @@ class SpeculationLowering:
         """cmov<cond> reg, POISON: on the flags a bounds check's branch just tested."""
         if self.spec:
             self.a("CMOV" + cond, reg, Mem(8, CTX, CTX_SLOT["poison"]))
+
+    def _wrap_in_frame(self, reg: str) -> None:
+        """and reg, 511: a checked access's height above the top frame's bottom, which
+        its check keeps below 512 - size, kept there when the check is mispredicted
+        (bpfjit.speculation.FRAME_MASK)."""
+        if self.spec:
+            self.a("AND", reg, FRAME_MASK)
 
     def _zero_if(self, cond: str, reg: str) -> None:
         """cmov<cond> reg, 0 (r10 is clobbered): after an index's bounds test, as the

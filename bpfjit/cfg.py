@@ -19,7 +19,7 @@ from .program import Program
 __all__ = ["branch_targets", "jump_targets", "check_structure", "block_leaders",
            "block_costs", "elided_code",
            "block_graph", "budget_checkpoints", "subprogram_starts", "subprogram_ranges",
-           "check_size", "per_program", "code_addresses"]
+           "check_size", "per_program", "code_addresses", "top_frame_end"]
 
 
 
@@ -115,6 +115,15 @@ def subprogram_ranges(prog: Program) -> tuple[tuple[int, int], ...]:
     """(first pc, end pc) of each subprogram; they tile the program in order."""
     starts = subprogram_starts(prog)
     return tuple(zip(starts, starts[1:] + (prog.slot_count,)))
+
+
+@per_program
+def top_frame_end(prog: Program) -> int:
+    """The end of the entry subprogram's pcs when no call or callback enters it (its
+    frame is then the top one whenever it runs), else 0."""
+    entered = set(code_addresses(prog).values()) | {
+        pc + 1 + insn.imm for pc, insn in prog if insn.kind is Kind.CALL_LOCAL}
+    return 0 if 0 in entered else subprogram_ranges(prog)[0][1]
 
 
 def check_size(prog: Program) -> None:

@@ -200,12 +200,38 @@ def test_the_programs_exercise_what_they_name():
     assert stack.regions[3] == "stack" and stack.needs_check(3)
 
 
-def test_a_mispredicted_stack_check_faults_at_poison(engine, monkeypatch):
+def test_a_mispredicted_check_of_the_top_frame_stays_in_the_frame(engine, monkeypatch):
+    # in the entry subprogram, which no call enters, the frame is the top one and its
+    # 512 bytes are all a checked access may touch: the offset from the frame's bottom
+    # is masked to 9 bits, so a mispredicted check reads the frame itself.  Here that
+    # offset is 512 + 200 - 1 = 711, and 711 mod 512 = 199: the byte at r10-313, where
+    # the program stored 90 first
     if engine == "interp":
         pytest.skip("the interpreter runs no code speculatively")
-    prog = bpfjit.assemble(STACK)
+    prog = bpfjit.assemble("stb [r10-313], 90\n" + STACK)
     outcome = _run_mispredicted(prog, engine, "off", monkeypatch)
     assert outcome[0] == "exit"          # read something above the stack, no fault
+    assert _run_mispredicted(prog, engine, "checks", monkeypatch) == ("exit", 90)
+    # architecturally nothing changes: the check traps at the read's pc
+    with pytest.raises(bpfjit.MemoryAccessError) as trapped:
+        bpfjit.compile(prog, engine, cache=False)(bytearray([200]))
+    assert trapped.value.pc == 4
+    # an 8-byte read wrapped to offset 511 reads the frame's last byte (90) and the 7
+    # bytes above the top, which the entry zeroes: (r0 >> 8) & 0xff is their first, 0
+    wide = bpfjit.assemble("stb [r10-1], 90\nldxb r3, [r1+0]\nmov r4, r10\nadd r4, r3\n"
+                           "ldxdw r0, [r4+311]\nmov r5, r0\nrsh r0, 8\nor r0, r5\nexit")
+    assert _run_mispredicted(wide, engine, "checks", monkeypatch) == ("exit", 90)
+
+
+def test_a_mispredicted_stack_check_in_a_callee_faults_at_poison(engine, monkeypatch):
+    # a callee's frame is not always the same one (a checked access may reach its
+    # callers' frames), so its checked accesses are still poisoned
+    if engine == "interp":
+        pytest.skip("the interpreter runs no code speculatively")
+    # (200 + 511 bytes above the callee's r10: 199 above the caller's, the stack's top)
+    prog = bpfjit.assemble("call local f\nexit\nf:\n" + STACK.replace("[r4-1]", "[r4+511]"))
+    outcome = _run_mispredicted(prog, engine, "off", monkeypatch)
+    assert outcome[0] == "exit"
     assert _run_mispredicted(prog, engine, "checks", monkeypatch) == \
         ("signal", signal.SIGSEGV)
 
