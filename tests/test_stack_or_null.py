@@ -104,3 +104,33 @@ def test_a_callee_s_frame_does_not_outlive_it():
     prog = bpfjit.Program(bpfjit.assemble(text).insns, env=KernelEnv(MapTable([])))
     with pytest.raises(bpfjit.VerifierError):
         bpfjit.verify(prog, mode="strict", helpers=bpfjit.helper_ids(prog), cache=False)
+
+
+RETURNS_OWN_FRAME = """
+    stdw [%r10-8], 5
+    call local pick
+    mov %r1, %r0
+    mov %r0, 7
+    jeq %r1, 0, +1
+    ldxdw %r0, [%r1+0]
+    exit
+pick:
+    stdw [%r10-8], 1
+    mov %r0, 0
+    jeq %r2, 0, +2
+    mov %r0, %r10
+    add %r0, -8
+    exit
+"""
+
+
+def test_a_pointer_or_null_into_a_finished_callee_s_frame_is_not_the_caller_s(engine):
+    # regression: a callee's own frame pointer returned with NULL on another path came
+    # back as a pointer into its caller's frame at the same offset, so the read through
+    # it was "proven" (and r0 taken for the caller's 5): it reads the dead frame, below
+    # the live one, and the interpreter traps there -- now every engine does
+    fn = bpfjit.compile(bpfjit.assemble(RETURNS_OWN_FRAME), engine)
+    assert fn(bytearray()) == 7                     # len 0: NULL, nothing read
+    with pytest.raises(bpfjit.MemoryAccessError) as trapped:
+        fn(bytearray(4))
+    assert trapped.value.pc == 5

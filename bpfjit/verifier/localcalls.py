@@ -83,8 +83,8 @@ class LocalCallRules:
         r0 = summary.r0
         if r0.kind == UNINIT:           # a `void` function: fine unless r0 is read
             r0 = Value(UNINIT, ident=target + 1)
-        elif r0.kind == STACK:      # the callee's frame is gone; its callers' move down one
-            r0 = _returned(r0)
+        elif r0.kind in _FRAMED:    # the callee's frame is gone; its callers' move down one
+            r0 = _returned(r0)      # (NULL on some paths too: a stack pointer or NULL)
         st.forget_register(0, r0)
         floors = summary.r0_floors
         if floors is not None and max(m for _, _, m in floors) > st.min_len:
