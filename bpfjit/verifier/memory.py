@@ -14,6 +14,7 @@ so it forgets every spill, here and, through the call summary, in the callers.
 
 from __future__ import annotations
 
+from ..cfg import top_frame_end
 from ..context import CONTEXTS, context_field
 from ..isa import MAX_CALL_DEPTH, STACK_SIZE, Kind
 from ..maps import RingBuf
@@ -442,9 +443,17 @@ class MemoryRules:
 
     def _check_written(self, pc: int, st: State, lo: int, hi: int, size: int,
                        touched: int) -> None:
-        """Reject reads of stack bytes that no path has written: certainly a bug.  (Bytes
-        only some paths wrote may be read: the stack is zeroed at entry, so the value is
-        defined, and the kernel allows it for privileged programs.)"""
+        """Reject reads of stack bytes that no path has written, in a frame that is not
+        always the top one (a callee's, or an entry some call enters again): it holds
+        what an earlier frame at its depth left, a spilled pointer perhaps.  In the top
+        frame such bytes are what the engines zeroed at entry, and the kernel lets a
+        privileged program read them (clang -O1 loads a variable before the loop that
+        may set it): the load reads 0 there (State.caps) -- unless the program calls a
+        helper whose arguments are not declared, which may be given a pointer to fill
+        (bpfjit.Helper's "out": undeclared, what it filled in is refused to be read).
+        Bytes only some paths wrote may be read in any frame: the kernel allows it too."""
+        if self.current == 0 and self._reads_zeroed_top_frame():
+            return
         if lo == hi:
             missing = touched & ~st.written
         else:               # a variable offset: it must at least be able to hit written bytes
@@ -452,6 +461,17 @@ class MemoryRules:
         if missing:
             first = (missing & -missing).bit_length() - 1 - STACK_SIZE
             self.fail(pc, f"reads the stack at r10{first:+d}, which nothing has written yet")
+
+    def _reads_zeroed_top_frame(self) -> bool:
+        """Whether the entry subprogram's frame is always the top one (no call enters
+        it) and every helper the program calls declares what it writes (no `callx`)."""
+        known = self.__dict__.get("_zeroed_top")
+        if known is None:
+            known = self._zeroed_top = bool(top_frame_end(self.prog)) and not any(
+                insn.kind is Kind.CALLX or (insn.kind is Kind.CALL
+                                            and self.signatures.get(insn.imm) is None)
+                for _, insn in self.prog)
+        return known
 
     @staticmethod
     def _reload(st: State, dst: int, off: int, size: int) -> Value | None:
