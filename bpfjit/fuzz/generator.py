@@ -33,7 +33,9 @@ lowest dword, which a callee's loads "just outside" its frame read) and now and 
 reloaded into r1 as the base of a load; half the local calls pass r1 = a pointer into
 the caller's frame, through which the callee loads and stores — inside that frame, in
 its own frame below, above the stack — and the callee stores above its own frame's top
-(r10+off: the caller's lowest bytes, r10+8 its copy at r10-504).  A store that lands
+(r10+off: the caller's lowest bytes, r10+8 its copy at r10-504); one callee in six
+returns a pointer into its own frame or NULL, which its caller reads through (the dead
+frame: a trap).  A store that lands
 on a spilled base makes its reload trap in the interpreter; a verifier that still trusted the spill would let a
 JIT read through data (the verifier's caller-frame reasoning, bpfjit.verifier.localcalls).
 """
@@ -999,11 +1001,21 @@ def programs(draw, max_mem: int = 64, kernel: bool = False) -> tuple[Program, by
                 body[at:at] = draw(_through_caller(LOOP_DATA, below))
             if below is not None:       # r6: the caller's pointer, which no item writes
                 callee.append("mov %r6, %r1")
+            # now and then the callee returns a pointer into its own frame or NULL, which
+            # the caller reads through when it is not NULL: the frame is gone, below the
+            # live one, and the read traps (a verifier that took it for a pointer into
+            # the caller's frame let the JITs read the dead frame unchecked)
+            dead = not kernel and draw(st.integers(0, 5)) == 0
+            if dead:
+                body += ["mov %r0, 0", "jgt %r7, %r8, +2", "mov %r0, %r10",
+                         f"add %r0, -{8 * draw(st.integers(1, FRAME_INIT // 8))}"]
             callees.append(callee + body + ["exit"])
             lines += [f"mov %r{i}, {draw(_imm())}" for i in range(1, 6)]
             if below is not None:       # r1: a pointer into this frame, not a number
                 lines += ["mov %r1, %r10", f"add %r1, -{below}"]
             lines += [f"call local sub{n}"]
+            if dead:
+                lines += ["jeq %r0, 0, +1", "ldxdw %r0, [%r0+0]"]
             lines += [f"mov %r{i}, {draw(_imm())}" for i in range(2, 6)]
         else:
             lines.append(line)
