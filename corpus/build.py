@@ -1010,6 +1010,19 @@ def inputs(name: str, variant: int | None = None) -> list[bytes]:
             text += record() + "\n"
         return [b"", b"12,345,6,7890\n", b"a,1\n,,,5\n9\n1,2,3,4,5,6,7,8,9,10\n3,4",
                 text.encode()]
+    if name == "intern":
+        # no words; a sentence with repeats and a word past 15 letters; more distinct
+        # words than the pool holds; about 4 KB of words from a vocabulary of 40
+        def word() -> str:
+            return "".join(rng.choice("abcdefghijklmnopqrstuvwxyz")
+                           for _ in range(rng.randrange(1, 20)))
+        vocabulary = [word() for _ in range(40)]
+        text = ""
+        while len(text) < 4000:
+            text += rng.choice(vocabulary) + rng.choice([" ", ", ", ".\n", "--"])
+        many = " ".join(f"w{i:03d}x{word()}" for i in range(60))
+        return [b"  ,, 123 ", b"the cat and the dog and THE internationalisation cat",
+                many.encode(), text.encode()]
     raise SystemExit(f"no inputs for corpus program {name!r}")
 
 
