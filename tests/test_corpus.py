@@ -193,12 +193,14 @@ def test_flow_meter_drops_a_flow_past_its_burst(engine):
 # them whole): its path-by-path walk of dns_block's labels never meets a state it has
 # seen, icmp_echo's summing loop leaves it a packet offset it cannot bound, and
 # tcp_ts's option walk over a stack copy an index it bounds by 255 (bpfjit: by the
-# options' length, at most 40; its -mcpu=v3 build the kernel loads)
-KERNEL_REFUSES = {"dns_block", "icmp_echo", "tcp_ts"}
+# options' length, at most 40; its -mcpu=v3 build the kernel loads), and sampler's
+# ring buffer record size, `8 + min(len, 64)`, which clang computes from the 64-bit
+# `data_end - data` after comparing its low half (bpfjit bounds a packet's length)
+KERNEL_REFUSES = {"dns_block", "icmp_echo", "tcp_ts", "sampler"}
 
 
 @pytest.mark.parametrize("name", XDP)
-def test_the_running_kernel_loads_each_corpus_packet_program_but_three(name):
+def test_the_running_kernel_loads_each_corpus_packet_program_but_four(name):
     prog = xdp_program(name)
     # (subprograms described in BTF: loop_scan's callback)
     starts = subprogram_starts(prog)
@@ -644,3 +646,46 @@ def test_tcp_ts_marks_segments_whose_timestamp_went_back(engine):
         return
     flows = {k[8:10]: int.from_bytes(v, "little") for k, v in prog.maps["last_tsval"].items()}
     assert flows == {(1000).to_bytes(2, "big"): 600, (2000).to_bytes(2, "big"): 0xFFFFFFF0}
+
+
+def sampler_totals(prog: bpfjit.Program) -> dict[str, int]:
+    """sampler's .bss counters by name, at the offsets the object's symbols give."""
+    from elftools.elf.elffile import ELFFile
+    with open(CORPUS / "xdp" / "sampler.o", "rb") as f:
+        elf = ELFFile(f)
+        bss = elf.get_section_index(".bss")
+        offsets = {s.name: s["st_value"] for s in elf.get_section_by_name(".symtab")
+                   .iter_symbols() if s["st_shndx"] == bss}
+    data = prog.maps[".bss"][0]
+    return {name: int.from_bytes(data[at:at + 8], "little") for name, at in offsets.items()}
+
+
+def test_sampler_records_every_fourth_packet_and_cuts_long_ones(engine):
+    # rate 4 and snap 96 as built (.rodata); .bss holds seen, sampled, cut_bytes, refused
+    prog = xdp_program("sampler")
+    fn = bpfjit.compile(prog, engine)       # (the kernel engine reads no ring buffer: skips)
+    packets = [bytes((13 * k + i) & 0xFF for i in range(size))
+               for k, size in enumerate([60, 20, 150, 96, 97, 200, 30, 64, 100])]
+    kept = []
+    for packet in packets:
+        ctx = bpfjit.XdpContext(packet)
+        assert fn(ctx) == XDP_PASS
+        kept.append(ctx.packet)
+    # packets 0, 4 and 8 are sampled: their length, their number, their first 64 bytes
+    records = prog.maps["samples"].drain()
+    assert records == [struct.pack("<II", len(packets[k]), k) + packets[k][:64]
+                       for k in (0, 4, 8)]
+    # cut to 96 bytes where longer: 150, 97, 200 and 100 lose 54 + 1 + 104 + 4
+    assert kept == [p[:96] for p in packets]
+    assert sampler_totals(prog) == {"seen": 9, "sampled": 3, "cut_bytes": 163, "refused": 0}
+
+
+def test_sampler_counts_the_records_a_full_ring_refuses(engine):
+    prog = xdp_program("sampler")
+    fn = bpfjit.compile(prog, engine)
+    # every 4th of 240 packets of 80 bytes is sampled: 60 records of 8 + 64 bytes, each
+    # taking 80 of the ring's 4096 (an 8-byte header, the size rounded up to 8): 51 fit
+    for k in range(240):
+        assert fn(bytes(80)) == XDP_PASS
+    assert len(prog.maps["samples"].drain()) == 51
+    assert sampler_totals(prog) == {"seen": 240, "sampled": 51, "cut_bytes": 0, "refused": 9}
