@@ -86,3 +86,28 @@ def test_the_window_stores_are_proven():
 def test_the_window_on_every_engine(engine, mem):
     fn = bpfjit.compile(bpfjit.assemble(PROGRAM), engine)
     assert fn(mem) == expected(mem)
+
+
+# regression (found by `bpfjit fuzz --seconds 600 --jobs 2 --seed 2205`): a 32-bit add
+# of a register whose value does not fit in 32 bits adds only its low half, so the sum
+# is not the register plus the old value; the verifier related them so, found the
+# branch that compares them infeasible both ways, and the JITs trapped as unreachable
+# where the interpreter ran on
+WIDE_ADDEND = """
+    mov %r2, %r2
+    and %r2, 0xffff
+    lddw %r0, 0xffffffff00000000
+    add32 %r2, %r0
+    mov %r3, 1
+    jeq %r2, %r0, +1
+    mov %r3, 2
+    mov %r0, %r3
+    exit
+"""
+
+
+def test_a_32_bit_add_of_a_wide_register_is_not_its_sum(engine):
+    prog = bpfjit.assemble(WIDE_ADDEND)
+    assert verify(prog, cache=False).unreachable == ()
+    # r2 = len & 0xffff plus 0 (the low half of r0): never r0, so r0 = 2
+    assert bpfjit.compile(prog, engine)(bytearray(5)) == 2

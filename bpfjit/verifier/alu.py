@@ -408,8 +408,9 @@ class AluRules:
             facts = _remaining_facts(zone, op, dst, src_reg) \
                 if src_reg is not None and plain else None
             # (a 32-bit sum that does not wrap is the 64-bit one: clang -mcpu=v3's
-            # `w7 = w5; w7 += w3; if w7 > 256` for `n + run > 256`)
-            summed = sign > 0 and src_reg is not None and src.kind in NUMERIC
+            # `w7 = w5; w7 += w3; if w7 > 256` for `n + run > 256` -- when the register
+            # added is its own low half, `plain`: a constant 0xffffffff00000000 adds 0)
+            summed = sign > 0 and src_reg is not None and src.kind in NUMERIC and plain
             offsets = zone.offsets(dst) if summed else []
             partner = next(((y, d) for y, d in offsets if y != src_reg), None)
             # x -= y with a copy c == x + d of the old x kept: c == x + y - d, for the
