@@ -12,6 +12,7 @@ import struct
 from pathlib import Path
 
 import pytest
+from elftools.elf.elffile import ELFFile
 
 import bpfjit
 from bpfjit.cfg import subprogram_starts
@@ -650,7 +651,6 @@ def test_tcp_ts_marks_segments_whose_timestamp_went_back(engine):
 
 def sampler_totals(prog: bpfjit.Program) -> dict[str, int]:
     """sampler's .bss counters by name, at the offsets the object's symbols give."""
-    from elftools.elf.elffile import ELFFile
     with open(CORPUS / "xdp" / "sampler.o", "rb") as f:
         elf = ELFFile(f)
         bss = elf.get_section_index(".bss")
@@ -685,7 +685,7 @@ def test_sampler_counts_the_records_a_full_ring_refuses(engine):
     fn = bpfjit.compile(prog, engine)
     # every 4th of 240 packets of 80 bytes is sampled: 60 records of 8 + 64 bytes, each
     # taking 80 of the ring's 4096 (an 8-byte header, the size rounded up to 8): 51 fit
-    for k in range(240):
+    for _ in range(240):
         assert fn(bytes(80)) == XDP_PASS
     assert len(prog.maps["samples"].drain()) == 51
     assert sampler_totals(prog) == {"seen": 240, "sampled": 51, "cut_bytes": 0, "refused": 9}

@@ -8,13 +8,9 @@ when no call enters it, those bytes are what the engines zeroed at entry, so the
 is defined: 0.  A callee's frame holds what an earlier callee at its depth left there
 (a spilled pointer, perhaps), so there the read is still refused."""
 
-from pathlib import Path
-
 import pytest
 
 import bpfjit
-
-CORPUS = Path(__file__).parent.parent / "corpus"
 
 
 def test_the_top_frame_reads_zero_where_nothing_wrote(engine):
