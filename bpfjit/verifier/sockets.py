@@ -110,11 +110,11 @@ class SocketRules:
                          st: State) -> int:
         """A socket argument: "sock_common" any socket (tested for NULL), "sock_release"
         one holding a reference the path holds, "sock_or_null" a socket, NULL, or a
-        socket or NULL that holds no reference (the kernel's ARG_PTR_TO_SOCKET_OR_NULL:
-        an sk_lookup context's `sk`; a lookup's untested result is refused); the
-        reference released (0: none)."""
+        socket or NULL untested (the kernel's ARG_PTR_TO_SOCKET_OR_NULL: an sk_lookup
+        context's `sk`, or a lookup's result, which kernel 6.18 takes untested too; its
+        reference stays held); the reference released (0: none)."""
         if kind == "sock_or_null" and ((arg.kind == SCALAR and arg.is_const and arg.umin == 0)
-                                       or (arg.kind == SOCKET_OR_NULL and arg.ref <= 0)):
+                                       or arg.kind == SOCKET_OR_NULL):
             return 0
         # (a struct bpf_tcp_sock is a socket too, as the kernel's sock_common arguments
         # take it: bpf_tcp_sock's result, given to bpf_sk_fullsock)
