@@ -1023,6 +1023,66 @@ def inputs(name: str, variant: int | None = None) -> list[bytes]:
         many = " ".join(f"w{i:03d}x{word()}" for i in range(60))
         return [b"  ,, 123 ", b"the cat and the dog and THE internationalisation cat",
                 many.encode(), text.encode()]
+    if name == "knapsack":
+        # nothing; ten items under capacity 50; items that weigh nothing and ones
+        # heavier than the capacity; the most items it takes (64), capacity 99
+        def items(count: int, heaviest: int = 63) -> bytes:
+            return b"".join(bytes([rng.randrange(heaviest + 1), rng.randrange(256)])
+                            for _ in range(count))
+        return [b"", bytes([50]) + items(10, 30), bytes([7, 0, 9, 0, 200, 60, 255, 8, 1]),
+                bytes([99]) + items(64) + _words(rng, 40)]
+    if name == "rmq":
+        # nothing; five values and a few queries; one value (every query is [0, 0]);
+        # 32 values and 4,000 queries
+        def values(n: int) -> bytes:
+            return b"".join(struct.pack("<H", rng.randrange(65536)) for _ in range(n))
+        return [b"", bytes([4]) + values(5) + _words(rng, 12),
+                bytes([32]) + values(1) + bytes([7, 9, 0, 0]),
+                bytes([31]) + values(32) + _words(rng, 8000)]
+    if name == "sudoku":
+        # nothing; one grid that single candidates solve; one with a digit twice in a
+        # box; 40 grids with 20 to 55 cells emptied
+        def grid(empty: int) -> bytes:
+            digits = list(range(1, 10))
+            rng.shuffle(digits)
+            cells = [str(digits[(r * 3 + r // 3 + c) % 9]) for r in range(9) for c in range(9)]
+            for i in rng.sample(range(81), empty):
+                cells[i] = rng.choice(".0 ")
+            return "".join(cells).encode()
+        clash = bytearray(grid(30))
+        clash[10] = clash[0] = ord("5")
+        return [b"", grid(25), bytes(clash),
+                b"".join(grid(rng.randrange(20, 56)) for _ in range(40))]
+    if name == "ntt":
+        # nothing; one coefficient; a chunk and one more byte; 2,048 bytes
+        return [b"", b"\x07", _words(rng, 33), _words(rng, 2048)]
+    if name == "floyd":
+        # nothing; four nodes and a few edges; twelve nodes and no edge; twelve nodes
+        # and 400 edges
+        return [b"", bytes([3, 0, 1, 5, 1, 2, 7, 0, 2, 20, 3, 0, 1]), bytes([11]),
+                bytes([11]) + _words(rng, 1200)]
+    if name == "hull":
+        # nothing; two points; points on one line; a square with points inside; 40
+        # random points
+        square = bytes([0, 0, 10, 0, 10, 10, 0, 10, 5, 5, 3, 7, 9, 1])
+        return [b"", bytes([1, 2, 3, 4]), bytes([0, 0, 1, 1, 2, 2, 3, 3, 250, 250]),
+                square, _words(rng, 80)]
+    if name == "spmv":
+        # nothing; a 2x? matrix of three entries; column indices past the vector; a
+        # 32-row matrix of 128 entries, rows in order
+        def matrix(rows: int, nnz: int, bad: int) -> bytes:
+            starts = sorted(rng.randrange(nnz + 1) for _ in range(rows - 1))
+            cols = [rng.randrange(32) if rng.randrange(100) >= bad else rng.randrange(32, 256)
+                    for _ in range(nnz)]
+            return bytes([rows - 1, nnz - 1, 0, *starts, nnz, *cols]) + _words(rng, nnz + 32)
+        return [b"", matrix(2, 3, 0), matrix(6, 20, 40), matrix(32, 128, 2)]
+    if name == "modhash":
+        # nothing; a few keys in the smallest table; the same keys again and again;
+        # 4,000 bytes of keys for the largest table
+        keys = [rng.randrange(1 << 32) for _ in range(8)]
+        same = b"".join(k.to_bytes(4, "little") for k in keys) * 6
+        return [b"", bytes([3]) + _words(rng, 12), bytes([40]) + same,
+                bytes([255]) + _words(rng, 4000)]
     raise SystemExit(f"no inputs for corpus program {name!r}")
 
 

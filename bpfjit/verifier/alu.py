@@ -293,6 +293,9 @@ class AluRules:
         upper_of = st.zone.equal_to(dst) if link is None and op == "arsh" and width == 64 \
             and src_reg is None and insn.imm & 63 == 32 and old is not None \
             and old.kind == SCALAR and old.align >= 32 else None
+        if op == "sub" and width == 64 and src_reg is not None \
+                and self._register_remainder(pc, st, dst, src_reg, old):
+            return
         result = alu_result(op, width, old, src, insn.off if op == "movsx" else 0)
         self._relate(st, op, width, dst, src_reg, old, src, result)
         if upper_of is not None and upper_of != dst:
@@ -552,6 +555,34 @@ class AluRules:
             st.forget_register(dst, scalar(0, c - 1))
             return True
         return False
+
+    def _register_remainder(self, pc: int, st: State, dst: int, src_reg: int,
+                            old: Value) -> bool:
+        """`mov s, x; div s, n; mul s, n; sub x, s`, four straight instructions: x % n,
+        as clang expands `x % n` for a number n known only at run time (its BPF target
+        has no unsigned remainder).  Below n where n is at least 1 (True, x set); where
+        n may be 0, x / 0 is 0 and x stays x: nothing learned (False)."""
+        prog, s, x = self.prog, src_reg, dst
+        if s == x or pc < 3 or any(not prog.is_insn_start(p) or p != pc - 3
+                                   and p in self.leaders for p in (pc - 3, pc - 2, pc - 1)):
+            return False
+        mov, div, mul = prog.at(pc - 3), prog.at(pc - 2), prog.at(pc - 1)
+
+        def regs(insn, op: str) -> tuple[int, int] | None:
+            if insn.kind is Kind.ALU and insn.spec.op == op and insn.spec.width == 64 \
+                    and insn.spec.source == "reg":
+                return insn.dst, insn.src
+            return None
+        n = div.src if regs(div, "div") == (s, div.src) else None
+        if n is None or n in (s, x) or regs(mov, "mov") != (s, x) or regs(mul, "mul") != (s, n):
+            return False
+        divisor = st.regs[n]
+        if old.kind != SCALAR or divisor.kind != SCALAR or divisor.umin < 1:
+            return False
+        st.forget_register(x, scalar(0, min(divisor.umax - 1, old.umax)))
+        if not divisor.fixed:
+            st.zone.add(x, n, -1)                   # x <= n - 1
+        return True
 
     @staticmethod
     def _tighten_from_zone(st: State, var: int) -> None:

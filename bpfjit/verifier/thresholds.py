@@ -21,7 +21,8 @@ _LOADS = (4, 8)              # the widths of a slot load that copy a spilled cou
 
 
 def thresholds(prog: Program, pcs=None, known: dict[int, int] | None = None,
-               tests: set[int] | None = None) -> tuple[tuple[int, ...], ...]:
+               tests: set[int] | None = None, all_ones: bool = True
+               ) -> tuple[tuple[int, ...], ...]:
     """Bounds worth widening each register to: the constants the program (or its
     instructions at `pcs`) compares that register with (a counter tested against 64
     stops at 64, not at the 8, 13 and 32 a switch elsewhere compares other registers
@@ -136,9 +137,21 @@ def thresholds(prog: Program, pcs=None, known: dict[int, int] | None = None,
         for key, own in first.items():
             if any(not -1 <= c <= 2 for c in own):
                 found[key] = own
+    bitwise = _bitwise_written(prog, [pc for pc, _ in walk]) if all_ones and tests is None \
+        else 0
+    if bitwise:
+        # a number only xor-ed or or-ed with others below 2^k stays below 2^k, though
+        # nothing compares it with 2^k - 1 (a bit-reversed index: `j ^= bit` for bits
+        # below 64): its widening stops at each all-ones mask first
+        for r in range(11):
+            if bitwise >> r & 1:
+                found[r].update(_ALL_ONES)
     slots = {key[1]: tuple(sorted(f | {SLOT_LIMIT})) for key, f in found.items()
              if isinstance(key, tuple)}
     return tuple(tuple(sorted(found[r])) for r in range(11)) + (slots,)
+
+
+_ALL_ONES = tuple((1 << k) - 1 for k in range(1, 33))
 
 
 def _slot(off: int) -> tuple[str, int]:
@@ -280,17 +293,36 @@ def loop_thresholds(prog: Program, body: set[int], everywhere: tuple,
     that one's too.  The slots take `slots` (`exit_slot_thresholds`)."""
     members = block_graph(prog)[0]
     pcs = sorted(pc for block in body for pc in members[block])
-    local = thresholds(prog, pcs, known)
+    local = thresholds(prog, pcs, known, all_ones=False)
     exits = loop_exits(prog, body)
     leaving = thresholds(prog, pcs, known, exits) if exits else local
     registers = [out if len(out) > 1 else mine if len(mine) > 1 else everywhere[r]
                  for r, (mine, out) in enumerate(zip(local[:11], leaving[:11]))]
+    # (and the all-ones masks of a register the loop xors or ors: `thresholds`)
+    bitwise = _bitwise_written(prog, pcs)
+    registers = [tuple(sorted(set(t).union(_ALL_ONES))) if bitwise >> r & 1 else t
+                 for r, t in enumerate(registers)]
     if head is not None:
         for reg, sources in _copied_round(prog, body, head).items():
             if all(-1 <= c <= 2 for c in registers[reg]):
                 registers[reg] = tuple(sorted(set(registers[reg]).union(
                     *(registers[src] for src in sources))))
     return tuple(registers) + (slots or {},)
+
+
+def _bitwise_written(prog: Program, pcs) -> int:
+    """The registers (a bit each) that an `xor` or `or` at one of `pcs` writes and that
+    nothing else there writes but `and`, `rsh` and those: operations whose result is
+    below 2^k when their operands are."""
+    xored = others = 0
+    for pc in pcs:
+        insn = prog.at(pc)
+        written = use_def(insn)[1]
+        if insn.kind is Kind.ALU and insn.spec.op in ("xor", "or"):
+            xored |= written
+        elif not (insn.kind is Kind.ALU and insn.spec.op in ("and", "rsh")):
+            others |= written
+    return xored & ~others
 
 
 def _copied_round(prog: Program, body: set[int], head: int) -> dict[int, set[int]]:

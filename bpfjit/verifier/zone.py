@@ -339,6 +339,10 @@ class Zone:
         self._assign(x, y, c)
         if c == 0 and self.shifted and y in self.shifted:
             self.shifted[x] = self.shifted[y]
+        if c == 0 and self.quot and y in self.quot:
+            # a copy of a quotient (or of a quotient multiplied back) is one too: clang
+            # divides in one register and multiplies back in a copy (`r5 = r2; r5 *= 9`)
+            self.quot[x] = self.quot[y]
         if self.scaled and y in self.scaled:        # a * (y + c) <= len + e + a * c
             a, e = self.scaled[y]
             self.scaled[x] = (a, e + a * c)

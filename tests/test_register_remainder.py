@@ -1,0 +1,116 @@
+"""`x % n` for a number n known only at run time, as clang -O2 compiles it for BPF:
+`mov s, x; div s, n; mul s, n; sub x, s` (its BPF target expands the unsigned
+remainder so, corpus/plain/modhash.c's `key % size`).  With n at least 1 the result is
+below n; a table of 64 counters at the top of the frame, indexed by `key % size` with
+size in [1, 64], is then proven in bounds.  (x / 0 is 0, so with n possibly 0 the
+"remainder" is x itself: no bound.)  Checked on every engine against a Python model."""
+
+import pytest
+
+import bpfjit
+from bpfjit.verifier import verify
+
+FOLD = "".join(f"    ldxdw %r1, [%r10{off}]\n    mul %r0, 3\n    add %r0, %r1\n"
+               for off in range(-64, 0, 8))
+
+# size = (mem[0] & 63) + 1; counts[key % size] += 1 for each 4-byte little-endian key
+# after it; r0 folds the 64 counters (eight words, little-endian) as r0 * 3 + word
+PROGRAM = """
+    stdw [%r10-64], 0
+    stdw [%r10-56], 0
+    stdw [%r10-48], 0
+    stdw [%r10-40], 0
+    stdw [%r10-32], 0
+    stdw [%r10-24], 0
+    stdw [%r10-16], 0
+    stdw [%r10-8], 0
+    mov %r0, 0
+    jeq %r2, 0, out
+    ldxb %r6, [%r1]
+    and %r6, 63
+    add %r6, 1
+    mov %r7, %r1
+    mov %r8, 1
+    mov %r9, %r2
+loop:
+    mov %r3, %r8
+    add %r3, 4
+    jgt %r3, %r9, done
+    mov %r3, %r7
+    add %r3, %r8
+    ldxw %r4, [%r3]
+    add %r8, 4
+    mov %r2, %r4
+    div %r2, %r6
+    mul %r2, %r6
+    sub %r4, %r2
+    mov %r3, %r10
+    add %r3, -64
+    add %r3, %r4
+    ldxb %r5, [%r3]
+    add %r5, 1
+    stxb [%r3], %r5
+    ja loop
+done:
+""" + FOLD + """
+out:
+    exit
+"""
+
+COUNT_LOAD, COUNT_STORE = 30, 32
+
+# the same with a size that may be 0 (mem[0] & 63): key % 0 is key, unbounded
+MAYBE_ZERO = PROGRAM.replace("    add %r6, 1\n", "    mov %r6, %r6\n")
+
+
+def expected(mem: bytes, zero_allowed: bool = False) -> int:
+    if not mem:
+        return 0
+    size = mem[0] & 63 if zero_allowed else (mem[0] & 63) + 1
+    counts = [0] * 64
+    for off in range(1, len(mem) - 3, 4):
+        key = int.from_bytes(mem[off:off + 4], "little")
+        slot = key % size if size else key
+        counts[slot] = (counts[slot] + 1) & 0xFF
+    r0 = 0
+    for w in range(8):
+        r0 = (r0 * 3 + int.from_bytes(bytes(counts[8 * w:8 * w + 8]), "little")) \
+            & (2**64 - 1)
+    return r0
+
+
+def test_the_counters_are_proven():
+    prog = bpfjit.assemble(PROGRAM)
+    assert bpfjit.asm.format_insn(prog.at(COUNT_LOAD)) == "ldxb %r5, [%r3]"
+    assert bpfjit.asm.format_insn(prog.at(COUNT_STORE)) == "stxb [%r3], %r5"
+    verified = verify(prog, cache=False)
+    assert {COUNT_LOAD, COUNT_STORE} <= verified.proven
+    assert set(verified.accesses) == verified.proven
+
+
+def test_a_divisor_that_may_be_zero_proves_nothing():
+    verified = verify(bpfjit.assemble(MAYBE_ZERO), cache=False)
+    assert COUNT_LOAD not in verified.proven and COUNT_STORE not in verified.proven
+
+
+def test_the_model():
+    # size 5 (mem[0] = 4): keys 7, 12, 5 land in slots 2, 2, 0
+    mem = bytes([4]) + b"".join(k.to_bytes(4, "little") for k in (7, 12, 5))
+    assert expected(mem) == (1 * 3**7 + 2 * 2**16 * 3**7)  # word 0 holds counts[0..7]
+
+
+@pytest.mark.parametrize("mem", [b"", b"\x04", bytes([4]) + bytes(range(12)),
+                                 bytes([63]) + bytes(range(255, 0, -1)),
+                                 bytes([10]) + bytes(range(3, 203))])
+def test_the_counters_on_every_engine(engine, mem):
+    fn = bpfjit.compile(bpfjit.assemble(PROGRAM), engine)
+    assert fn(bytearray(mem)) == expected(mem)
+
+
+@pytest.mark.parametrize("mem", [bytes([64, 3, 0, 0, 0, 9, 0, 0, 0]),
+                                 bytes([5]) + bytes(range(40))])
+def test_a_divisor_of_zero_leaves_the_key_on_every_engine(engine, mem):
+    # mem[0] & 63 == 0: key % 0 is the key itself, 3 and 9 (slots 3 and 9 counted);
+    # the accesses are checked at run time and stay within the frame
+    fn = bpfjit.compile(bpfjit.assemble(MAYBE_ZERO), engine)
+    assert fn(bytearray(mem)) == expected(mem, zero_allowed=True)
