@@ -32,7 +32,7 @@ class JoinRules:
 
     def widen(self, new: "State", thresholds: tuple[tuple[int, ...], ...],
               around: "State | None" = None, related: bool = True,
-              compared: frozenset = frozenset()) -> "State":
+              compared: frozenset = frozenset(), caps_limits: tuple = ()) -> "State":
         """The old state (self) widened by a new one at a loop head: bounds still moving
         jump to the next threshold (`thresholds[r]` for register r) or their limit, and
         relations that moved are dropped.  Given `around` (the states coming round the
@@ -48,7 +48,7 @@ class JoinRules:
         if self.refs or new.refs:
             old, new = unify_refs([self, new])
             if old is not self:
-                return old.widen(new, thresholds, around, related, compared)
+                return old.widen(new, thresholds, around, related, compared, caps_limits)
 
         def moves(old: Value, back: Value | None) -> bool:
             return around is None or back is None or not _within(back, old)
@@ -81,7 +81,8 @@ class JoinRules:
                        min(self.min_len, new.min_len), joined_lock([self, new]),
                        self.refs | new.refs, self.zeros & new.zeros,
                        {off: n for off, n in narrow.items() if off in spills},
-                       self.remnants | new.remnants, widen_caps(self.caps, new.caps, thresholds))
+                       self.remnants | new.remnants,
+                       widen_caps(self.caps, new.caps, thresholds + caps_limits))
         for off in differ:
             result.zone.forget(slot_var(off))
         if not related:
