@@ -1083,6 +1083,29 @@ def inputs(name: str, variant: int | None = None) -> list[bytes]:
         same = b"".join(k.to_bytes(4, "little") for k in keys) * 6
         return [b"", bytes([3]) + _words(rng, 12), bytes([40]) + same,
                 bytes([255]) + _words(rng, 4000)]
+    if name == "regvm":
+        # nothing; a straight program (5 + 3, then halt); a loop of 100 trips adding
+        # r1 into r0 (LOADI r1 100; ADD r0 r1; JNZ r1 -2; HALT); 4,000 random bytes
+        def insn(op: int, d: int, s: int, imm: int) -> bytes:
+            return bytes([op, d, s, imm & 0xFF])
+        straight = insn(0, 0, 0, 5) + insn(0, 1, 0, 3) + insn(1, 0, 1, 0) + insn(7, 0, 0, 0)
+        loop = insn(0, 1, 0, 100) + insn(1, 0, 1, 0) + insn(6, 1, 0, -2) + insn(7, 0, 0, 0)
+        return [b"", straight, loop, _words(rng, 4000)]
+    if name == "gauss":
+        # nothing; a 1x1 matrix; a singular 3x3 (a row twice); a random 6x6
+        return [b"", bytes([0, 7]), bytes([2, 1, 2, 3, 4, 5, 6, 1, 2, 3]),
+                bytes([5]) + _words(rng, 36)]
+    if name == "toksort":
+        # nothing; a sentence; words sharing prefixes and one of 300 letters; 3,000
+        # bytes of words
+        return [b"", b"the quick brown fox jumps over the lazy dog",
+                b"abc ab abcd a b" + b" " + b"x" * 300 + b" ab",
+                _words(rng, 0) + b" ".join(bytes(rng.choice(b"abcdefghij")
+                                                 for _ in range(rng.randrange(1, 9)))
+                                           for _ in range(400))]
+    if name == "winmedian":
+        # nothing; fewer bytes than the window; a run of equal bytes; 4,000 random
+        return [b"", _words(rng, 10), bytes([9]) * 30 + _words(rng, 20), _words(rng, 4000)]
     raise SystemExit(f"no inputs for corpus program {name!r}")
 
 
