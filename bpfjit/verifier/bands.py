@@ -1,4 +1,4 @@
-"""Affine bands: x - k*y in [lo, hi] (k >= 2) between two registers that move in
+"""Affine bands: x - k*y in [lo, hi] (|k| >= 2) between two registers that move in
 lockstep, x by k each time y moves by one, from a start that differs between paths.
 
 An affine equality (bpfjit.verifier.zone) needs one start: `p == 2*j + base` with a
@@ -52,7 +52,8 @@ def band_range(st: "State", x: int, y: int, k: int) -> tuple[int, int] | None:
         return None
     if not (vy.fixed or vx.fixed):
         return None
-    return vx.smin - k * vy.smax, vx.smax - k * vy.smin
+    least, most = sorted((k * vy.smin, k * vy.smax))
+    return vx.smin - most, vx.smax - least
 
 
 def join_bands(joined: "State", states: list["State"], widening: bool, discover: bool,
@@ -65,7 +66,7 @@ def join_bands(joined: "State", states: list["State"], widening: bool, discover:
         for (x, y), (k, _, _) in st.zone.bands.items():
             pairs.setdefault((x, y), k)
         for (x, y), (k, _) in st.zone.affine.items():
-            if x < 10 and y < 10 and k >= 2:
+            if x < 10 and y < 10 and abs(k) >= 2:
                 pairs.setdefault((x, y), k)
     bands = {}
     for (x, y), k in pairs.items():
@@ -88,25 +89,45 @@ def join_bands(joined: "State", states: list["State"], widening: bool, discover:
 
 
 def _lockstep_pairs(states: list["State"]) -> dict[tuple[int, int], int]:
-    """(x, y) -> k for a register y that is a different constant on two paths and a
-    register x whose interval moved by k times as much, both ends (k >= 2): a loop's
-    entry and its first way round, a pointer entered at one of several offsets."""
+    """(x, y) -> k (|k| >= 2) for a register y that is a different constant on two
+    paths and a register x whose interval moved by k times as much, both ends (a loop's
+    entry and its first way round, a pointer entered at one of several offsets); or
+    for a y not constant whose interval moved at one end only, by dy, and a pointer x
+    at one offset on both paths that moved by k * dy (a counter clang runs down from n
+    to 0 while a pointer steps up: entered at n in [1, 32], back at [1, 31]).  A proposal only: the
+    join keeps a band where every path's range bounds it (band_range)."""
     a, b = states[0], states[1]
     found = {}
     for y in range(10):
         va, vb = a.regs[y], b.regs[y]
-        if va.kind != SCALAR or vb.kind != SCALAR or not (va.fixed and vb.fixed) \
-                or va.smin == vb.smin or abs(va.smin) >= BIG or abs(vb.smin) >= BIG:
+        if va.kind != SCALAR or vb.kind != SCALAR \
+                or not (-BIG < va.smin <= va.smax < BIG and -BIG < vb.smin <= vb.smax < BIG):
             continue
-        dy = vb.smin - va.smin
+        constant = va.fixed and vb.fixed
+        if constant:
+            if va.smin == vb.smin:
+                continue
+            dy = vb.smin - va.smin
+        else:
+            low, high = vb.smin - va.smin, vb.smax - va.smax
+            if (low == 0) == (high == 0):
+                continue            # neither end moved, or both (that is a constant's case)
+            dy = low or high
         for x in range(10):
             ua, ub = a.regs[x], b.regs[x]
             if x == y or ua.kind != ub.kind or ua.kind not in NUMERIC or ua.kind == MIXED \
-                    or (ua.fixed and ub.fixed) \
                     or not (-BIG < ua.smin <= ua.smax < BIG and -BIG < ub.smin <= ub.smax < BIG):
                 continue
+            if constant and (ua.fixed and ub.fixed) or not constant and not (
+                    ua.fixed and ub.fixed and ua.kind != SCALAR):
+                continue
             k, rest = divmod(ub.smin - ua.smin, dy)
-            if rest == 0 and k >= 2 and ub.smax - ua.smax == k * dy:
+            # (a y not constant: counting down only, k < 0; a counter counting up with a
+            # pointer is an affine equality's, and bands proposed there from any number
+            # whose one end moved took a run-length encoder's output pointer's bounds
+            # from its run counter's, corpus rlenc)
+            if rest == 0 and abs(k) >= 2 and ub.smax - ua.smax == k * dy \
+                    and (constant or k < 0):
                 found[(x, y)] = k
     return found
 
@@ -172,7 +193,7 @@ def follow_bands(st: "State", old: "State") -> None:
 
 def followed(vx: Value, vy: Value, k: int, lo: int, hi: int,
              before: Value | None = None) -> Value | None:
-    """x's value where x - k*y lies in [lo, hi] (k >= 2) over y's interval: a pointer or
+    """x's value where x - k*y lies in [lo, hi] (|k| >= 2) over y's interval: a pointer or
     index stepping in lockstep with a counter y takes y's widened bounds; None where y
     is no bounded number, x no number, or the result out of range.  With `before` (x's
     value before the widening), a bound of x that did not move keeps its own value where
@@ -181,7 +202,8 @@ def followed(vx: Value, vy: Value, k: int, lo: int, hi: int,
     if vy.kind != SCALAR or vx.kind not in NUMERIC or vx.kind == MIXED \
             or not -BIG < vy.smin <= vy.smax < BIG:
         return None
-    low, high = k * vy.smin + lo, k * vy.smax + hi
+    least, most = sorted((k * vy.smin, k * vy.smax))
+    low, high = least + lo, most + hi
     if before is not None and before.kind == vx.kind:
         if vx.smin >= before.smin:
             low = max(low, vx.smin)
@@ -223,5 +245,6 @@ def shift_bands(bands: dict[tuple[int, int], Band], x: int, lo: int | None,
     for (u, v), (k, a, b) in list(bands.items()):
         if u == x:
             bands[(u, v)] = (k, a + lo, b + hi)
-        elif v == x:
-            bands[(u, v)] = (k, a - k * hi, b - k * lo)
+        elif v == x:                # x - k*(y + d): less k*d, for d in [lo, hi]
+            least, most = sorted((k * lo, k * hi))
+            bands[(u, v)] = (k, a - most, b - least)
