@@ -647,6 +647,9 @@ COMMON_DIVISORS = [3, 5, 7, 10, 12, 24, 60, 100, 0xFB, 1000, 1009, 65521, 0x1234
 # masked to 6 bits), and with them counts of 64 and more, which shift by count - 64:
 # the kernel refuses those
 NARROWING_SHIFTS = (32, 40, 63)
+# divisors where a signed division or remainder parts from the unsigned one (either
+# sign; never 0, which the kernel refuses as an immediate)
+SIGNED_DIVISORS = [1, -1, 2, -2, 3, -3, 7, -7, 10, -10, 0x7FFFFFFF, -0x80000000]
 WIDE_SHIFTS = NARROWING_SHIFTS + (64, 64, 64, 96)
 
 
@@ -674,6 +677,32 @@ def _divide_probe(draw, regs, kernel: bool = False,
     else:               # the register as it is
         lines = []
     return lines + [f"{op} {r}, {divisor}"] + accumulate(r, kernel, mirror)
+
+
+@_cached
+@st.composite
+def _signed_divide_probe(draw, regs, kernel: bool = False,
+                         mirror: tuple[int, int] | None = None) -> list[str]:
+    """A signed division or remainder where signed and unsigned ones part: a dividend
+    with its sign bit set (of the operation's width) three times in four, by an
+    immediate or a register at an edge of either sign, recorded at once.  Drawn by
+    `_alu` among every operation, sdiv met a negative operand in one program of 25 or
+    so, and its miscompile as an unsigned division went unfound in 151 programs."""
+    r, s = draw(st.lists(_choice(regs), min_size=2, max_size=2, unique=True))
+    op = draw(_choice(["sdiv", "smod", "sdiv32", "smod32"]))
+    width = 32 if op.endswith("32") else 64
+    if draw(st.integers(0, 3)):
+        dividend = draw(_choice(_SIGN_SET[width]))
+    else:
+        dividend = draw(_value64())
+    lines = [f"lddw %r{r}, {dividend:#x}"]
+    if draw(st.booleans()):
+        divisor = draw(_choice(SIGNED_DIVISORS))
+        lines.append(f"{op} %r{r}, {divisor}")
+    else:
+        lines += [f"lddw %r{s}, {draw(_choice(SIGNED_DIVISORS + NEGATIVE)) & 0xFFFFFFFFFFFFFFFF:#x}",
+                  f"{op} %r{r}, %r{s}"]
+    return lines + accumulate(f"%r{r}", kernel, mirror)
 
 
 @_cached
@@ -794,6 +823,7 @@ def _simple(regs, mem_len: int | None, kernel: bool = False, bases: tuple = ()):
         mirror = mirror_offset(mem_len, kernel)
         items += [_alu_probe(regs, kernel, mirror), _alu_probe(regs, kernel, mirror),
                   _compare_probe(regs, kernel, mirror), _compare_probe(regs, kernel, mirror),
+                  _signed_divide_probe(regs, kernel, mirror),
                   _atomic_probe(regs, mem_len, kernel),
                   _load_probe(regs, mem_len, kernel)]
         if bases and mem_len:
