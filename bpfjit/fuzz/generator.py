@@ -700,8 +700,8 @@ def _signed_divide_probe(draw, regs, kernel: bool = False,
         divisor = draw(_choice(SIGNED_DIVISORS))
         lines.append(f"{op} %r{r}, {divisor}")
     else:
-        lines += [f"lddw %r{s}, {draw(_choice(SIGNED_DIVISORS + NEGATIVE)) & 0xFFFFFFFFFFFFFFFF:#x}",
-                  f"{op} %r{r}, %r{s}"]
+        divisor = draw(_choice(SIGNED_DIVISORS + NEGATIVE)) & 0xFFFFFFFFFFFFFFFF
+        lines += [f"lddw %r{s}, {divisor:#x}", f"{op} %r{r}, %r{s}"]
     return lines + accumulate(f"%r{r}", kernel, mirror)
 
 

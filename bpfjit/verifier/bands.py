@@ -94,8 +94,9 @@ def _lockstep_pairs(states: list["State"]) -> dict[tuple[int, int], int]:
     entry and its first way round, a pointer entered at one of several offsets); or
     for a y not constant whose interval moved at one end only, by dy, and a pointer x
     at one offset on both paths that moved by k * dy (a counter clang runs down from n
-    to 0 while a pointer steps up: entered at n in [1, 32], back at [1, 31]).  A proposal only: the
-    join keeps a band where every path's range bounds it (band_range)."""
+    to 0 while a pointer steps up: entered at n in [1, 32], back at [1, 31]).  A
+    proposal only: the join keeps a band where every path's range bounds it
+    (band_range)."""
     a, b = states[0], states[1]
     found = {}
     for y in range(10):
