@@ -422,7 +422,7 @@ class AluRules:
                         and c not in zone.plus] \
                 if sign < 0 and src_reg is not None and src.kind in NUMERIC \
                 and width == 64 and plain else []
-            floor = sum_floor(zone, dst, src_reg, offsets) if summed else None
+            floor = sum_floor(zone, dst, src_reg) if summed else None
             ceiling = sum_ceiling(zone, dst, src_reg) if summed else None
             # len + (c - y), either order: what remains after y, plus c
             remains = _len_plus_negation(zone, dst, src_reg) if summed else ()
@@ -573,8 +573,9 @@ class AluRules:
                     and insn.spec.source == "reg":
                 return insn.dst, insn.src
             return None
-        n = div.src if regs(div, "div") == (s, div.src) else None
-        if n is None or n in (s, x) or regs(mov, "mov") != (s, x) or regs(mul, "mul") != (s, n):
+        n = div.src
+        if n in (s, x) or (regs(mov, "mov"), regs(div, "div"), regs(mul, "mul")) != (
+                (s, x), (s, n), (s, n)):
             return False
         divisor = st.regs[n]
         if old.kind != SCALAR or divisor.kind != SCALAR or divisor.umin < 1:

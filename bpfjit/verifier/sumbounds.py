@@ -6,25 +6,22 @@ from __future__ import annotations
 __all__ = ["sum_floor", "sum_ceiling"]
 
 
-def sum_floor(zone, dst: int, src: int, offsets: list | None = None) -> int | None:
+def sum_floor(zone, dst: int, src: int) -> int | None:
     """Before `dst += src`: the least value the sum is known to have, from a floor
     y + z >= f with dst >= y - e and src >= z - d in the zone (y, z may be dst, src
-    themselves; or y with dst == y + d, from `offsets`, zone.offsets(dst), if the
-    caller has them): f - e - d.  The knapsack's `w - weight` kept as `r0 + w`, where
-    r0 = -weight (r0 + weight >= 0) and weight <= w; None if none."""
+    themselves, or y a variable with dst == y + d): f - e - d.  The knapsack's
+    `w - weight` kept as `r0 + w`, where r0 = -weight (r0 + weight >= 0) and weight <= w;
+    None if none."""
     if not zone.floors or src == dst:
         return None
-    if offsets is None:
-        offsets = zone.offsets(dst)
-    found = [f + d for y, d in [(dst, 0)] + offsets if y != src
-             and (f := zone.floor(y, src)) is not None]
+    found = None
     for (u, v), f in zone.floors.items():
         for y, z in ((u, v), (v, u)):
             e = 0 if y == dst else zone.bound(y, dst)
             d = 0 if z == src else zone.bound(z, src)
-            if e is not None and d is not None:
-                found.append(f - e - d)
-    return max(found) if found else None
+            if e is not None and d is not None and (found is None or f - e - d > found):
+                found = f - e - d
+    return found
 
 
 def sum_ceiling(zone, dst: int, src: int) -> int | None:

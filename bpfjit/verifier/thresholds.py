@@ -21,8 +21,7 @@ _LOADS = (4, 8)              # the widths of a slot load that copy a spilled cou
 
 
 def thresholds(prog: Program, pcs=None, known: dict[int, int] | None = None,
-               tests: set[int] | None = None, all_ones: bool = True
-               ) -> tuple[tuple[int, ...], ...]:
+               tests: set[int] | None = None) -> tuple[tuple[int, ...], ...]:
     """Bounds worth widening each register to: the constants the program (or its
     instructions at `pcs`) compares that register with (a counter tested against 64
     stops at 64, not at the 8, 13 and 32 a switch elsewhere compares other registers
@@ -137,12 +136,12 @@ def thresholds(prog: Program, pcs=None, known: dict[int, int] | None = None,
         for key, own in first.items():
             if any(not -1 <= c <= 2 for c in own):
                 found[key] = own
-    bitwise = _bitwise_written(prog, [pc for pc, _ in walk]) if all_ones and tests is None \
-        else 0
+    # program-wide: a number only xor-ed or or-ed with others below 2^k stays below
+    # 2^k, though nothing compares it with 2^k - 1 (a bit-reversed index: `j ^= bit`
+    # for bits below 64): its widening stops at each all-ones mask first
+    # (loop_thresholds gives a loop's registers theirs)
+    bitwise = _bitwise_written(prog, prog.pcs) if pcs is None and tests is None else 0
     if bitwise:
-        # a number only xor-ed or or-ed with others below 2^k stays below 2^k, though
-        # nothing compares it with 2^k - 1 (a bit-reversed index: `j ^= bit` for bits
-        # below 64): its widening stops at each all-ones mask first
         for r in range(11):
             if bitwise >> r & 1:
                 found[r].update(_ALL_ONES)
@@ -293,7 +292,7 @@ def loop_thresholds(prog: Program, body: set[int], everywhere: tuple,
     that one's too.  The slots take `slots` (`exit_slot_thresholds`)."""
     members = block_graph(prog)[0]
     pcs = sorted(pc for block in body for pc in members[block])
-    local = thresholds(prog, pcs, known, all_ones=False)
+    local = thresholds(prog, pcs, known)
     exits = loop_exits(prog, body)
     leaving = thresholds(prog, pcs, known, exits) if exits else local
     registers = [out if len(out) > 1 else mine if len(mine) > 1 else everywhere[r]
