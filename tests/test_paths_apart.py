@@ -30,6 +30,10 @@ keeps -- found on public programs the kernel loads (2026-12-03).
   runs apart on what they still tell apart (not in a loop), and a block whose access
   is computed from a register that is a different constant on each incoming edge
   runs apart (`_threads`).
+- gtp-guard's MAP-E program (2026-12-05) ORs "the inner header does not fit" into its
+  recursion flag and tests the result, with two moves of other registers between:
+  the instructions that compute the jump's operands count toward `_THREADED_ALU`,
+  not every instruction before it (`FLAG_AMONG_MOVES`).
 
 Each program is verified (every access proven, strict mode accepts), held to the
 running kernel's verdict where this process may load programs, and run on every
@@ -228,6 +232,33 @@ out:
     exit
 """
 
+# "too short" (r1 = 1 where data + 20 > data_end, else 0) ORed into the queue's low
+# bit, tested after two moves that compute something else: byte 19 of the packet + 7
+# where it is 20 bytes long and the queue even, else 1
+FLAG_AMONG_MOVES = """
+    ldxw %r2, [%r1+0]
+    ldxw %r8, [%r1+4]
+    ldxw %r4, [%r1+16]
+    and32 %r4, 1
+    mov %r0, 1
+    mov %r5, %r2
+    add %r5, 20
+    mov32 %r1, 1
+    jgt %r5, %r8, joined
+    mov32 %r1, 0
+joined:
+    or32 %r4, %r1
+    mov32 %r1, %r4
+    and32 %r1, 1
+    mov %r3, %r2
+    mov32 %r6, 7
+    jne32 %r1, 0, out
+    ldxb %r0, [%r3+19]
+    add %r0, %r6
+out:
+    exit
+"""
+
 
 def array(entries: dict[int, bytes]):
     table = make_map(MapSpec("values", 2, 4, 24, 4))
@@ -247,7 +278,7 @@ def program(name: str, entries: dict[int, bytes] | None = None) -> bpfjit.Progra
 
 
 CASES = ["EITHER_HEADER", "FLAG_ORED", "FIELD_OR_NULL", "TWO_MAPS", "SPILLED_HEADER",
-         "CHECKED_AS_FAR"]
+         "CHECKED_AS_FAR", "FLAG_AMONG_MOVES"]
 
 
 @pytest.mark.parametrize("name", CASES)
@@ -324,3 +355,11 @@ def test_the_log_shows_the_paths_kept_apart():
     line = next(line for line in log if line.startswith("17: "))
     assert "r1=packet|number" in line and "r9=packet|number" in line     # the join
     assert line.endswith("(run once per group of paths kept apart: 2)")
+
+
+@pytest.mark.parametrize("length, queue, result", [
+    (20, 0, 19 + 7), (20, 3, 1), (19, 0, 1), (64, 6, 19 + 7)])
+def test_the_flag_among_moves_program_reads_byte_19_where_it_fits(engine, length, queue,
+                                                                   result):
+    run = bpfjit.compile(program("FLAG_AMONG_MOVES"), engine)
+    assert run(bpfjit.XdpContext(bytes(range(length)), rx_queue_index=queue)) == result

@@ -9,7 +9,11 @@ on.  The kernel follows each path apart; a join keeps `skb_val` a pointer or NUL
 
 A guard keeps it: `(v, f) -> (null_lo, null_hi, set_lo, set_hi)` says that on every path
 to this point, where v is NULL the number f is in [null_lo, null_hi], and where v is a
-pointer f is in [set_lo, set_hi], two ranges that do not meet.  Guards are made where
+pointer f is in [set_lo, set_hi].  The two ranges may meet, but not be one: gtp-guard's
+parser returns XDP_PASS or XDP_DROP where its rule is NULL and the rule's action byte
+(0-255) where it is not, and its caller reads the rule once the code is past
+XDP_REDIRECT, where no NULL return lies.  Ranges apart are kept first (of at most
+`_FLAGS_PER_POINTER` numbers).  Guards are made where
 paths meet (`joined_guards`: each path's v is NULL, a pointer, or guarded itself), kept
 in the zone (bpfjit.verifier.zone: forgotten with either variable or when f moves,
 given to a copy of f), and used at a conditional jump (`sides`): once f's range meets
@@ -22,9 +26,10 @@ from __future__ import annotations
 
 from typing import Callable
 
-from .domain import MEM_OR_NULL, NULLABLE, SCALAR, SOCKETS, Value
+from .domain import MEM_OR_NULL, NULLABLE, SCALAR, SOCKETS, STACK_OR_NULL, Value
 
 __all__ = ["joined_guards", "drop_guards", "copy_guards", "sides", "describe_guards",
+           "exit_guards", "joined_exit_guards", "returned_guard",
            "GUARDED", "joined_len_floors", "joined_exit_floors", "len_floor", "moved_floors"]
 
 # what a guard may tell of: the pointers or NULL but sockets (whose references a NULL
@@ -71,18 +76,25 @@ def joined_guards(joined, states: list, pointers: list[int], numbers: list[int],
         guarded = [p for p in paths if isinstance(p, dict)]
         candidates = numbers if not guarded else \
             [f for f in numbers if all(f in p for p in guarded)]
-        kept = 0
+        apart, meeting = [], []
         for f in candidates:
             if f == v:
                 continue
             guard = _joined(states, paths, f)
             if guard is None or (widening and states[0].zone.guards.get((v, f)) != guard):
                 continue
-            out[(v, f)] = guard
-            kept += 1
-            if kept == _FLAGS_PER_POINTER:
+            (apart if _apart(guard) else meeting).append((f, guard))
+            if len(apart) == _FLAGS_PER_POINTER:
                 break
+        for f, guard in (apart + meeting)[:_FLAGS_PER_POINTER]:
+            out[(v, f)] = guard
     return out
+
+
+def _apart(guard: tuple[int, int, int, int]) -> bool:
+    """Whether a guard's two ranges do not meet (any test of f may settle v)."""
+    nlo, nhi, slo, shi = guard
+    return nhi < slo or shi < nlo
 
 
 def _path(st, v: int, base: str, null: int = 0):
@@ -103,7 +115,8 @@ def _path(st, v: int, base: str, null: int = 0):
 
 
 def _joined(states: list, paths: list, f: int) -> tuple[int, int, int, int] | None:
-    """The guard of number f over every path, or None where its two sides meet."""
+    """The guard of number f over every path, or None where its two sides are one range
+    (no value of f tells them apart)."""
     null: Range | None = None
     pointer: Range | None = None
     for st, path in zip(states, paths):
@@ -119,7 +132,7 @@ def _joined(states: list, paths: list, f: int) -> tuple[int, int, int, int] | No
             nlo, nhi, slo, shi = path[f]
             null = _hull(null, _meet((nlo, nhi), here))
             pointer = _hull(pointer, _meet((slo, shi), here))
-    if null is None or pointer is None or not (null[1] < pointer[0] or pointer[1] < null[0]):
+    if null is None or pointer is None or null == pointer:
         return None
     return null + pointer
 
@@ -139,6 +152,69 @@ def describe_guards(guards: dict, name: Callable[[int], str]) -> list[str]:
     """Each guard as the verifier log shows it."""
     return [f"{name(v)} NULL when {name(f)} in [{nlo},{nhi}], not NULL when {name(f)} in "
             f"[{slo},{shi}]" for (v, f), (nlo, nhi, slo, shi) in sorted(guards.items())]
+
+
+# ---- a callee's returns: how r0 tells of its callers' slots ------------------------------
+#
+# A parser stores a lookup's result in its caller's struct and returns a code that says
+# whether it found one.  The callee's summary keeps, for each such slot, r0's range over
+# the returns where the slot is NULL and over those where it is a pointer (`exit_guards`
+# at each return, `joined_exit_guards` over them), and the caller gets a guard of the
+# slot by r0 (`returned_guard`) when the two ranges differ.  A stack pointer or NULL
+# is left out: its frame moves down one at the return.
+
+_RETURN_GUARDED = GUARDED - {STACK_OR_NULL}
+_RETURN_BASES = frozenset(NULLABLE[kind] for kind in _RETURN_GUARDED)
+
+ExitGuard = tuple  # (r0's range where NULL or None, where a pointer or None, its kind)
+
+
+def exit_guards(st, slots: dict[int, tuple[int, Value]]) -> dict[int, ExitGuard]:
+    """At a return in state `st`: of the callers' slots (key -> (variable, value)),
+    those NULL, a pointer, or a pointer or NULL that a guard by r0 tells of, with r0's
+    ranges where each is NULL and where it is a pointer."""
+    r0 = st.regs[0]
+    if r0.kind != SCALAR or not slots:
+        return {}
+    here = (r0.smin, r0.smax)
+    out = {}
+    for key, (var, v) in slots.items():
+        if v.kind == SCALAR and v.is_const and v.umin == 0:
+            out[key] = (here, None, None)
+        elif v.kind in _RETURN_BASES:
+            out[key] = (None, here, v.kind)
+        elif v.kind in _RETURN_GUARDED and not (v.kind == MEM_OR_NULL and v.frame):
+            guard = st.zone.guards.get((var, 0)) if st.zone.guards else None
+            if guard is not None:
+                out[key] = (_meet(guard[:2], here), _meet(guard[2:], here), NULLABLE[v.kind])
+    return out
+
+
+def joined_exit_guards(old: dict[int, ExitGuard] | None, new: dict[int, ExitGuard]
+                       ) -> dict[int, ExitGuard]:
+    """The slots' ranges over the returns so far (`old`, None before the first) and one
+    more (`new`): a slot one of them leaves out, or a pointer of another kind, is gone."""
+    if old is None:
+        return new
+    out = {}
+    for key, (null, pointer, kind) in old.items():
+        if key not in new:
+            continue
+        more_null, more_pointer, more_kind = new[key]
+        if kind and more_kind and kind != more_kind:
+            continue
+        out[key] = (_hull(null, more_null), _hull(pointer, more_pointer), kind or more_kind)
+    return out
+
+
+def returned_guard(exit_guard: ExitGuard, v: Value) -> tuple[int, int, int, int] | None:
+    """The guard by r0 that a caller's slot holding `v` after the call gets from the
+    callee's returns, if r0 tells anything of it."""
+    null, pointer, kind = exit_guard
+    if null is None or pointer is None or null == pointer or v.kind not in _RETURN_GUARDED \
+            or NULLABLE[v.kind] != kind or (v.kind == MEM_OR_NULL and v.frame):
+        return None
+    return null + pointer
 
 
 # ---- len floors: a number that tells how long the buffer was checked to be -------------

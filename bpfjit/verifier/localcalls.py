@@ -22,7 +22,7 @@ from ..helpers.timers import TIMER_CALLBACK
 from ..isa import MAX_CALL_DEPTH, STACK_SIZE
 from .domain import (ADDRESSES, ANY_CALLER, MEM, MEM_OR_NULL, NULLABLE, SCALAR, STACK,
                      STACK_OR_NULL, UNINIT, Value, join, pointer, replace, top_scalar, widen)
-from .guards import joined_exit_floors
+from .guards import exit_guards, joined_exit_floors, joined_exit_guards, returned_guard
 from .joins import len_bound_of
 from .state import LEN, META, State, frame_bits, outer_slot, slot_depth, slot_var
 from .zonerename import renamed
@@ -51,6 +51,9 @@ class Summary:
     frame_len_bounds: dict[int, int | None] | None = None
     # of those, the ones a narrow store left (key -> its width): `*out = h` of a u32
     frame_widths: dict[int, int] = field(default_factory=dict)
+    # of those that are NULL on some returns: r0's ranges where they are NULL and where
+    # they are not (guards.exit_guards; None before the first return)
+    frame_guards: dict | None = None
     changes: int = 0                   # analyses that changed it (recursion widens it)
 
     def key(self) -> tuple:
@@ -58,7 +61,8 @@ class Summary:
                 tuple(sorted(self.frame_writes.items())),
                 self.unknown_writes, tuple(sorted((self.frame_values or {}).items())),
                 tuple(sorted((self.frame_len_bounds or {}).items())),
-                tuple(sorted(self.frame_widths.items())))
+                tuple(sorted(self.frame_widths.items())),
+                tuple(sorted((self.frame_guards or {}).items())))
 
 
 
@@ -86,6 +90,13 @@ class LocalCallRules:
         elif r0.kind in _FRAMED:    # the callee's frame is gone; its callers' move down one
             r0 = _returned(r0)      # (NULL on some paths too: a stack pointer or NULL)
         st.forget_register(0, r0)
+        for key, exit_guard in (summary.frame_guards or {}).items():
+            mine = key + STACK_SIZE
+            v = st.spills.get(mine)
+            guard = None if v is None or v != _returned(summary.frame_values[key]) \
+                else returned_guard(exit_guard, v)
+            if guard is not None:       # the slot is NULL or not as r0 tells
+                st.zone.guards[(slot_var(mine), 0)] = guard
         floors = summary.r0_floors
         if floors is not None and max(m for _, _, m in floors) > st.min_len:
             st.zone.lenfloors[0] = floors
@@ -216,6 +227,9 @@ class LocalCallRules:
         outer = {key: v for key, v in st.spills.items() if slot_depth(key) > 0}
         widths = {key: st.narrow[key] for key in outer if key in st.narrow}
         bounds = _frame_len_bounds(st, outer)
+        summary.frame_guards = {} if growing else joined_exit_guards(
+            summary.frame_guards,
+            exit_guards(st, {key: (slot_var(key), v) for key, v in outer.items()}))
         if summary.frame_values is None:
             summary.frame_values = outer
             summary.frame_widths = widths

@@ -16,10 +16,15 @@ from .subprograms import Subprogram
 
 __all__ = ["PerPathRules"]
 
-_THREADED_ALU = 4            # ALU instructions and stack loads before a threaded jump, at most
+_THREADED_ALU = 4            # ALU instructions and stack loads computing a threaded jump's
+                             # operands, at most,
+_THREADED_SPAN = 8           # among so many instructions before it, at most
 _THREADED_CALL_PATHS = 4     # at most so many incoming edges run apart for a helper call
 _PARTS = 4                   # groups of incoming edges run apart, at most
 _ALL_REGISTERS = (1 << 11) - 1
+_WRITES_DST = (Kind.ALU, Kind.NEG, Kind.END, Kind.LDDW, Kind.LDX, Kind.LDSX)
+_WRITES_OTHERS = (Kind.CALL, Kind.CALL_LOCAL, Kind.CALL_BTF, Kind.CALLX, Kind.LD_PACKET,
+                  Kind.ATOMIC)
 _MAP_VALUES = (MAP_VALUE, MAP_OR_NULL)
 # the groups of incoming edges a block runs from apart (joined when it runs), and
 # whether each successor gets the join of their edges out
@@ -160,41 +165,81 @@ class PerPathRules:
         flag with `lsh 32; rsh 32` first; calico ORs `tcp == NULL` into another flag,
         `r1 = r0 | flag; r1 &= 1`) computing its operands from a register that is a
         different constant on each incoming edge; stores to the stack between them
-        change no register.  With `calls` false, a helper call whose argument the paths
-        tell apart does not count."""
+        change no register.  Further on (`_THREADED_SPAN`), instructions that compute
+        something else do not count, for a flag that every edge into the block sets
+        itself (gtp-guard's `w4 |= w1; w1 = w4 & 1` with two moves of other registers
+        before the jump, each edge's `w1 = 0` or `w1 = 1`; a loop's counter, a
+        constant on its first trip alone, would change where its fixpoint goes).  With
+        `calls` false, a helper call whose argument the paths tell apart does not
+        count."""
         if calls and len(incoming) <= _THREADED_CALL_PATHS and \
                 self._call_parts_paths(sub, block, incoming):
             return True
         # the registers, as the block is entered, whose values the jump's operands are
         # computed from (through a few ALU instructions and loads of stack slots)
         origin: list[frozenset[int]] = [frozenset((r,)) for r in range(11)]
+        # the pcs of the block's instructions that computed each register's value
+        chain: list[frozenset[int]] = [frozenset()] * 11
         pc = block
-        for _ in range(_THREADED_ALU + 1):
+        for seen in range(_THREADED_SPAN + 1):
             insn = self.prog.at(pc)
-            src = origin[insn.src] if insn.spec.source == "reg" else frozenset()
+            reg_source = insn.spec.source == "reg"
+            src = origin[insn.src] if reg_source else frozenset()
             if insn.kind is Kind.JCOND:
                 deps = origin[insn.dst] | src
                 if pc == block:
                     return any(all(st.regs[r].is_const for r in deps) for st in incoming)
-                return any(_told_apart(incoming, r) for r in deps)
+                if seen <= _THREADED_ALU:
+                    return any(_told_apart(incoming, r) for r in deps)
+                computed = chain[insn.dst] | (chain[insn.src] if reg_source else frozenset())
+                return len(computed) <= _THREADED_ALU and any(
+                    _told_apart(incoming, r) and self._set_by_every_edge(sub, block, r)
+                    for r in deps)
             if insn.kind in MEMORY_KINDS and any(
                     _told_apart(incoming, r) for r in origin[_base(insn)]):
                 # an access through an address the paths tell apart (`p + (csum ? 7 :
                 # 3)` after `p + (csum ? 8 : 4) <= end`): each path proves its own
-                return True
+                return seen <= _THREADED_ALU
             if insn.kind is Kind.LDX and insn.src == 10:
                 origin[insn.dst] = frozenset()      # a slot: no register's value
+                chain[insn.dst] = frozenset((pc,))
             elif insn.kind in (Kind.ST, Kind.STX) and insn.dst == 10:
                 pass                                # a spill: no register changes
             elif insn.kind is Kind.ALU:
-                origin[insn.dst] = src if insn.spec.op in ("mov", "movsx") \
-                    else origin[insn.dst] | src
+                moved = insn.spec.op in ("mov", "movsx")
+                from_src = chain[insn.src] if reg_source else frozenset()
+                origin[insn.dst] = src if moved else origin[insn.dst] | src
+                chain[insn.dst] = (from_src if moved else chain[insn.dst] | from_src) | {pc}
             else:
                 return False
             pc += insn.slots
             if pc in self.leaders or pc >= sub.end:
                 return False
         return False
+
+    def _set_by_every_edge(self, sub: Subprogram, block: int, reg: int) -> bool:
+        """Whether each block that leads into `block` last writes `reg` with a move of
+        an immediate: a flag each edge sets, not a value a loop carries round."""
+        preds = sub.preds.get(block)
+        if not preds:
+            return False
+        for pred in preds:
+            last = None
+            pc = pred
+            while True:
+                insn = self.prog.at(pc)
+                if insn.kind in _WRITES_DST and insn.dst == reg:
+                    last = insn
+                elif insn.kind in _WRITES_OTHERS and (reg <= 5 or insn.src == reg):
+                    last = None                 # (a call's r0-r5, a fetch's src)
+                pc += insn.slots
+                if pc in self.leaders or pc >= sub.end or insn.kind in (Kind.JA, Kind.JCOND,
+                                                                       Kind.EXIT):
+                    break
+            if last is None or last.kind is not Kind.ALU or last.spec.op != "mov" \
+                    or last.spec.source == "reg":
+                return False
+        return True
 
     def _call_parts_paths(self, sub: Subprogram, block: int, incoming: list[State]) -> bool:
         """Whether a helper call in `block` takes an argument that is a different kind
