@@ -1,5 +1,6 @@
 """Just enough BTF (the BPF Type Format in an object's .BTF section) to read the
-definitions of BTF-defined maps, which encode their numbers in types:
+definitions of BTF-defined maps, and the local types CO-RE relocations name
+(bpfjit.corerelo).  Maps encode their numbers in types:
 
     __uint(max_entries, 64)  ->  int (*max_entries)[64]   (a pointer to an array of 64)
     __type(key, u32)         ->  u32 *key                 (a pointer to the key type)
@@ -13,7 +14,8 @@ from dataclasses import dataclass
 from .errors import ElfError
 from .maps.fields import VALUE_FIELDS
 
-__all__ = ["Btf", "parse_btf", "map_definitions", "string_table"]
+__all__ = ["Btf", "parse_btf", "map_definitions", "string_table", "ARRAY", "STRUCT",
+           "UNION"]
 
 _MAGIC = 0xEB9F
 _HEADER = struct.Struct("<HBBIIIII")
@@ -76,6 +78,17 @@ class Btf:
             raise ElfError(f"BTF: {t.name or type_id!r} is not a struct")
         return [(self._names[name_off], member_type)
                 for name_off, member_type, _ in struct.iter_unpack("<III", t.data)]
+
+    def member(self, type_id: int, index: int) -> tuple[str, int, int, int]:
+        """A struct's or union's member `index`: (name, type id, bit offset, bit size of
+        a bitfield or 0); ElfError when there is none."""
+        t = self.skip_modifiers(type_id)
+        if t.kind not in (STRUCT, UNION) or not 0 <= index < t.vlen:
+            raise ElfError(f"BTF: {t.name or type_id!r} has no member {index}")
+        name_off, member_type, offset = struct.unpack_from("<III", t.data, 12 * index)
+        if self._kflag(t):
+            return self._names[name_off], member_type, offset & 0xFFFFFF, offset >> 24
+        return self._names[name_off], member_type, offset, 0
 
     def struct_members(self, type_id: int, name: str, base: int = 0,
                        depth: int = 0) -> list[int]:

@@ -26,6 +26,8 @@ import os
 import struct
 from collections import deque
 
+from .btf import parse_btf
+from .corerelo import apply_core_relo, parse_core_relos
 from .elfmaps import GIVEN, R_BPF_64_64, SHF_EXECINSTR, ObjectMaps, is_data_section
 from .errors import BpfError, DecodeError, ElfError
 from .isa import LDDW_CODE, LDDW_MAP, LDDW_MAP_VALUE, Insn, Kind
@@ -85,6 +87,7 @@ class ElfObject(ObjectMaps):
         self._constants = checked_constants(constants)
         self._given = checked_maps(maps)
         self._line_info: dict | None = None        # (bpfjit.lineinfo), read when first needed
+        self._core: tuple | None = None            # (BTF, CO-RE relocations), the same
         try:
             self.elf = ELFFile(io.BytesIO(data))
             header = self.elf.header
@@ -229,6 +232,16 @@ class ElfObject(ObjectMaps):
         program.object_path = self.name if self.name != "<bytes>" else None
         return program
 
+    def _core_relos(self) -> tuple:
+        """The object's BTF and CO-RE relocations by code section (bpfjit.corerelo);
+        (None, {}) without them."""
+        if self._core is None:
+            btf, ext = (self.elf.get_section_by_name(n) for n in (".BTF", ".BTF.ext"))
+            relos = {} if btf is None or ext is None else \
+                parse_core_relos(btf.data(), ext.data())
+            self._core = (parse_btf(btf.data()) if relos else None, relos)
+        return self._core
+
     def _source_lines(self, placed: dict, built: dict) -> dict:
         """pc -> the SourceLine it came from (bpfjit.lineinfo), for objects built with
         clang -g; {} without line information."""
@@ -311,6 +324,14 @@ class ElfObject(ObjectMaps):
                     raise ElfError(f"{self.name}: a relocation at {section.name}+{offset} is "
                                    f"not at an instruction")
                 relocated[index_of[offset]] = rel
+        btf, core = self._core_relos()
+        for relo in core.get(section.name, ()):
+            if start <= relo.insn_off < start + size:
+                i = index_of.get(relo.insn_off)
+                where = f"{self.name}: {section.name}+{relo.insn_off:#x}"
+                if i is None:
+                    raise ElfError(f"{where}: a CO-RE relocation is not at an instruction")
+                insns[i] = apply_core_relo(btf, relo, insns[i], where)
         calls = []
         for i, insn in enumerate(insns):
             rel = relocated.get(i)
