@@ -17,7 +17,8 @@ from .btf import map_definitions, parse_btf
 from .errors import BpfError, ElfError
 from .kernel import KernelEnv
 from .loaderargs import check_reusable
-from .maps import MAP_TYPES, MapSpec, MapTable, ProgArray, check_map_memory, make_map
+from .maps import (MAP_TYPES, MapSpec, MapTable, ProgArray, allocated_specs, check_map_memory,
+                   make_map)
 from .maps.sk_storage import SK_STORAGE
 
 __all__ = ["ObjectMaps", "GIVEN", "is_data_section", "R_BPF_64_64", "SHF_EXECINSTR"]
@@ -332,6 +333,11 @@ class ObjectMaps:
         """The object's maps in a KernelEnv, then their `.values` initialisers (which may
         load the programs a program array names: they share this env)."""
         maps = []
+        # a hash map or trie the kernel fills one element at a time holds what the memory
+        # limits have room for, unless the caller sized it (bpfjit.maps.allocated_specs)
+        own = [spec for spec, _, _ in self.maps if spec.name not in self._given]
+        sized = {spec.name: spec for spec in allocated_specs(own, set(self._max_entries))}
+        self.maps = [(sized.get(spec.name, spec), *rest) for spec, *rest in self.maps]
         try:
             check_map_memory([spec for spec, _, _ in self.maps if spec.name not in self._given])
         except BpfError as exc:

@@ -86,10 +86,19 @@ def test_the_error_names_the_largest_maps_and_the_way_out(restore_limits):
 
 
 def test_an_object_whose_maps_pass_the_limit_does_not_load(restore_limits):
-    # lpm_route.o: two LPM tries of 8-byte keys and u32 values, 256 and 8 entries
+    # counter.o: two arrays of u64, 256 and 1 entries: 2,056 bytes, preallocated
+    set_limits(object_map_bytes=1024)
+    with pytest.raises(bpfjit.ElfError, match="counter.o: its 2 maps would take 2056 bytes"):
+        bpfjit.load_elf(ELF / "counter.o")
+
+
+def test_tries_the_kernel_fills_one_element_at_a_time_share_the_limit(restore_limits):
+    # lpm_route.o: two LPM tries (BPF_F_NO_PREALLOC, as every trie) of 256 and 8
+    # entries: within a limit too small for both as declared they load, smaller
     set_limits(object_map_bytes=4096)
-    with pytest.raises(bpfjit.ElfError, match="lpm_route.o: its 2 maps would take"):
-        bpfjit.load_elf(ELF / "lpm_route.o", function="route")
+    maps = bpfjit.load_elf(ELF / "lpm_route.o", function="route").maps
+    assert sum(m.max_entries for m in maps.list) < 256 + 8
+    assert all(m.max_entries >= 1 for m in maps.list)
 
 
 # ---- helper calls -------------------------------------------------------------------------

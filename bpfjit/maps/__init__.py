@@ -9,6 +9,7 @@ the maps by name.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator, Mapping
 
 from ..errors import BpfError
@@ -31,7 +32,7 @@ __all__ = ["MapSpec", "Map", "ArrayMap", "HashMap", "LruHashMap", "LpmTrieMap", 
            "DevMapHash", "CpuMap", "XskMap", "ProgArray", "PerfEventArray", "RingBuf",
            "PerfRecord", "ArrayOfMaps", "HashOfMaps", "QueueMap", "StackMap", "SockMap", "SockHash",
            "SkStorage", "SOCKET_MAP_TYPES", "MapTable", "MapError", "make_map",
-           "check_map_memory",
+           "check_map_memory", "allocated_specs", "LAZY_TYPES",
            "MAP_CLASSES", "MAP_TYPES", "ARRAY_TYPES", "HASH_TYPES", "LRU_TYPES", "LPM_TRIE", "ARRAY_OF_MAPS", "HASH_OF_MAPS", "BPF_ANY", "BPF_NOEXIST", "BPF_EXIST",
            "BPF_F_LOCK", "map_handle"]
 
@@ -63,6 +64,42 @@ def map_class(spec: MapSpec) -> type[Map]:
 def make_map(spec: MapSpec) -> Map:
     """The map object for a spec; BpfError naming the map for a kind bpfjit lacks."""
     return map_class(spec)(spec)
+
+
+# the kinds whose elements the kernel allocates one by one under BPF_F_NO_PREALLOC (an
+# LPM trie always): hash maps and LPM tries
+LAZY_TYPES = (1, 5, 13, LPM_TRIE)
+BPF_F_NO_PREALLOC = 1
+
+
+def _lazy(spec: MapSpec) -> bool:
+    return spec.type in LAZY_TYPES and bool(spec.flags & BPF_F_NO_PREALLOC) \
+        and spec.value_size > 0
+
+
+def allocated_specs(specs: list[MapSpec], as_given: set[str] = frozenset()) -> list[MapSpec]:
+    """The maps bpfjit makes for those an object declares.  A hash map or LPM trie whose
+    memory the kernel allocates per element (BPF_F_NO_PREALLOC) holds at most as many
+    elements as `limits().map_bytes` has room for, and such maps together at most what
+    `object_map_bytes` leaves beside the others, so that the million-entry tables of
+    production programs (gtp-guard's, kmesh's) load as the kernel loads them; any other
+    map, and those named in `as_given` (sized by the caller), as declared."""
+    room = limits().map_bytes
+    out = [dataclasses.replace(spec, max_entries=max(room // spec.value_size, 1))
+           if _lazy(spec) and spec.name not in as_given
+           and spec.max_entries > room // spec.value_size else spec for spec in specs]
+    shrinkable = [i for i, spec in enumerate(out) if _lazy(spec) and spec.name not in as_given]
+    limit = limits().object_map_bytes
+    for _ in range(8):
+        sizes = [map_class(spec).native_bytes(spec) for spec in out]
+        fixed = sum(size for i, size in enumerate(sizes) if i not in shrinkable)
+        lazy = sum(sizes[i] for i in shrinkable)
+        if fixed + lazy <= limit or not lazy or fixed >= limit:
+            break                       # (preallocated maps too large: check_map_memory says so)
+        share = (limit - fixed) / lazy * 0.99        # (a hash index's table is a power of 2)
+        for i in shrinkable:
+            out[i] = dataclasses.replace(out[i], max_entries=max(int(out[i].max_entries * share), 1))
+    return out
 
 
 def check_map_memory(specs: list[MapSpec]) -> None:
