@@ -13,7 +13,7 @@ from bpfjit.maps.base import HANDLE_SHIFT
 from bpfjit.traps import TrapCode
 
 from .llvmtypes import HELPER_PTR, I8, I32, I64, PTR, const
-from .mapops import OPERATIONS
+from .mapops import OPERATIONS, kind_groups
 
 __all__ = ["CallLowering"]
 
@@ -86,9 +86,55 @@ class CallLowering:
                     const(I64, the_map.value_size)]
             self.set(0, b.call(self.m.array_update(), args))
             return
+        groups = kind_groups(self.m.prog.maps.list, indices)
+        if len(groups) == 1:
+            result = self._routine_call(indices, operation)
+        else:           # maps of several kinds: the routine of the one r1's handle names
+            which = self._map_index_of_r1()
+            done = self.func.append_basic_block("map_call_done")
+            results = []
+            for group in groups[:-1]:
+                this = self.func.append_basic_block("map_call_kind")
+                other = self.func.append_basic_block("map_call_dispatch")
+                hit = b.icmp_unsigned("==", which, const(I64, group[0]))
+                for index in group[1:]:
+                    hit = b.or_(hit, b.icmp_unsigned("==", which, const(I64, index)))
+                b.cbranch(hit, this, other)
+                b.position_at_end(this)
+                if self.m.spec:     # a mispredicted dispatch would read another kind's index
+                    self.fence()
+                results.append((self._routine_call(group, operation), b.block))
+                b.branch(done)
+                b.position_at_end(other)
+            if self.m.spec:
+                self.fence()
+            results.append((self._routine_call(groups[-1], operation), b.block))
+            b.branch(done)
+            b.position_at_end(done)
+            result = b.phi(I64, name="map_call_result")
+            for value, block in results:
+                result.add_incoming(value, block)
+        if the_map.spec.type == HASH_OF_MAPS:     # the slot holds 1 + the inner map's index
+            found = b.icmp_unsigned("!=", result, const(I64, 0))
+            slot = b.select(found, result, self.m.map_address(indices[-1]))
+            held = b.zext(b.load(b.inttoptr(slot, PTR), typ=I32, align=4), I64)
+            found = b.and_(found, b.icmp_unsigned("!=", held, const(I64, 0)))
+            result = b.select(found, self._handle_of(held), const(I64, 0))
+        self.set(0, result)
+
+    def _map_index_of_r1(self):
+        """The index of the map r1's handle names (map_handle: index << HANDLE_SHIFT)."""
+        b = self.b
+        return b.and_(b.lshr(self.get(1), const(I64, HANDLE_SHIFT)), const(I64, 0xFFFF))
+
+    def _routine_call(self, indices: tuple[int, ...], operation: str):
+        """The result of the native routine of maps `indices` (one kind and sizes) doing
+        `operation`, on the one r1's handle names among them (the verifier proved it is
+        one of them)."""
+        b = self.b
         fn, header = self.m.hash_operation(indices[-1], operation)
-        if len(indices) > 1:                          # the verifier proved it is one of them
-            which = b.and_(b.lshr(self.get(1), const(I64, HANDLE_SHIFT)), const(I64, 0xFFFF))
+        if len(indices) > 1:
+            which = self._map_index_of_r1()
             address = b.ptrtoint(header, I64)
             for index in indices[:-1]:
                 other = b.ptrtoint(self.m.hash_operation(index, operation)[1], I64)
@@ -98,14 +144,7 @@ class CallLowering:
         args = [header, b.inttoptr(self.get(2), PTR)]
         if operation == "update":
             args += [b.inttoptr(self.get(3), PTR), self.get(4)]
-        result = b.call(fn, args)
-        if the_map.spec.type == HASH_OF_MAPS:     # the slot holds 1 + the inner map's index
-            found = b.icmp_unsigned("!=", result, const(I64, 0))
-            slot = b.select(found, result, self.m.map_address(indices[-1]))
-            held = b.zext(b.load(b.inttoptr(slot, PTR), typ=I32, align=4), I64)
-            found = b.and_(found, b.icmp_unsigned("!=", held, const(I64, 0)))
-            result = b.select(found, self._handle_of(held), const(I64, 0))
-        self.set(0, result)
+        return b.call(fn, args)
 
     def _array_lookup(self, index: int) -> None:
         """map_lookup_elem on an array map in IR: &values[key] if key < max_entries, else

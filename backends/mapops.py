@@ -36,6 +36,7 @@ from .lpmops import MAX_NATIVE_DATA, emit_lpm_ops
 
 __all__ = ["emit_hash_ops", "emit_array_update", "routine_image", "routine_kind",
            "routine_symbol", "routine_operations", "native_map_calls", "inline_lookups",
+           "kind_groups",
            "OPERATIONS"]
 
 OPERATIONS = MAP_OPERATIONS                                 # helper id -> operation
@@ -46,24 +47,36 @@ _ARGS = {"lookup": [PTR, PTR], "update": [PTR, PTR, PTR, I64], "delete": [PTR, P
 def native_map_calls(verified) -> dict[int, tuple[int, ...]]:
     """pc -> the map indices of the map_lookup_elem / update_elem / delete_elem calls an
     engine may do natively: the verifier proved the pointers the helper reads in bounds
-    for every map r1 may be, and those maps are hash or LRU hash maps of one kind and
-    sizes (the engine picks the map's index from r1's handle at run time), or one array
-    programs may write (array lookups are left to the engines' inline code)."""
+    for every map r1 may be, and those maps are hash, LRU hash maps or LPM tries (the
+    engine picks the map's index from r1's handle at run time, and with it the routine
+    of the map's kind and sizes: `kind_groups`), or one array programs may write (array
+    lookups are left to the engines' inline code)."""
     prog = verified.program
     maps, native = prog.maps.list, {}
     for pc, indices in verified.map_calls.items():
         kinds = {(routine_kind(maps[i]), maps[i].value_size) for i in indices}
         first = maps[indices[0]]
+        if all(maps[i].spec.type in HASH_TYPES + LRU_TYPES or routine_kind(maps[i])[0] == "lpm"
+               for i in indices):
+            native[pc] = indices
+            continue
         if len(kinds) != 1:
             continue
-        if first.spec.type in HASH_TYPES + LRU_TYPES or routine_kind(first)[0] == "lpm":
-            native[pc] = indices
         elif first.spec.type == HASH_OF_MAPS and prog.at(pc).imm == 1:
             native[pc] = indices        # (programs may only look up in a map of maps)
         elif first.spec.type in ARRAY_TYPES and len(indices) == 1 and not first.read_only \
                 and prog.at(pc).imm in (2, 3):
             native[pc] = indices
     return native
+
+
+def kind_groups(maps, indices: tuple[int, ...]) -> list[tuple[int, ...]]:
+    """The candidate maps of one native call grouped by the routine that serves them
+    (kind and sizes), in the order of their first index."""
+    groups: dict[tuple, list[int]] = {}
+    for i in indices:
+        groups.setdefault((routine_kind(maps[i]), maps[i].value_size), []).append(i)
+    return [tuple(group) for group in groups.values()]
 
 
 def inline_lookups(verified, native_maps) -> dict[int, int]:

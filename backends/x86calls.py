@@ -13,7 +13,8 @@ from bpfjit.maps import ARRAY_OF_MAPS, ARRAY_TYPES, HASH_OF_MAPS, map_handle
 from bpfjit.maps.base import HANDLE_SHIFT
 from bpfjit.traps import TrapCode
 
-from .mapops import OPERATIONS, routine_image, routine_kind, routine_operations, routine_symbol
+from .mapops import (OPERATIONS, kind_groups, routine_image, routine_kind, routine_operations,
+                     routine_symbol)
 from .x86asm import Mem, r32
 from .x86layout import (ARGS, BUDGET, CALLER_SAVED, CTX, CTX_BYTES, CTX_SLOT, M64, RUN_SLOT,
                         S1, S2, s32)
@@ -129,7 +130,8 @@ class CallLowering:
         if kind == ("array",) and operation == "delete":
             self._load_constant(self.reg[0], -errno.EINVAL & M64)   # arrays keep all
             return
-        self.routines.add(kind)
+        groups = kind_groups(self.prog.maps.list, indices)
+        self.routines.update(routine_kind(self.prog.maps.list[g[0]]) for g in groups)
         moves = [("rsi", self.reg[2])]
         if operation == "update":
             moves += [("rdx", self.reg[3]), ("rcx", self.reg[4])]
@@ -142,9 +144,31 @@ class CallLowering:
                 self._placed("rdi", ("map", indices[0], 0))
                 a("MOV", "r8", the_map.max_entries)
                 a("MOV", "r9", the_map.value_size)          # (the budget: pushed)
-            else:
+                a.jump("call", ("native", operation) + kind)
+            elif len(groups) == 1:
                 self._map_index("rdi", indices)
-            a.jump("call", ("native", operation) + kind)
+                a.jump("call", ("native", operation) + kind)
+            else:       # maps of several kinds: the routine of the one r1's handle names
+                a("SHR", "r8", HANDLE_SHIFT)
+                a("AND", "r8", 0xFFFF)                      # r8 = the map's index
+                done = a.new_label()
+                for group in groups:
+                    other = a.new_label()
+                    if group is not groups[-1]:
+                        this = a.new_label()
+                        for index in group:
+                            a("CMP", "r8", index)           # cmp r8, index
+                            a.jump("e", this)
+                        a.jump("jmp", other)
+                        a.label(this)
+                    if self.spec:   # a mispredicted dispatch would read another kind's index
+                        a("LFENCE")
+                    self._map_index("rdi", group, shifted=True)
+                    a.jump("call", ("native", operation)
+                           + routine_kind(self.prog.maps.list[group[0]]))
+                    a.jump("jmp", done)
+                    a.label(other)
+                a.label(done)
         self._native_call(call)
         if the_map.spec.type == HASH_OF_MAPS:     # the slot holds 1 + the inner map's index
             null, done = a.new_label(), a.new_label()
@@ -167,11 +191,12 @@ class CallLowering:
         self._load_constant(self.reg[0], map_handle(0))
         a("OR", self.reg[0], S2)                            # base | index << 16
 
-    def _map_index(self, d: str, indices: tuple[int, ...]) -> None:
+    def _map_index(self, d: str, indices: tuple[int, ...], shifted: bool = False) -> None:
         """d = the native index of the map r1's handle names (in r8 when there are
-        several): a compare per candidate; the verifier proved it is one of them."""
+        several; its index already, `shifted`): a compare per candidate; the verifier
+        proved it is one of them."""
         a = self.a
-        if len(indices) > 1:
+        if len(indices) > 1 and not shifted:
             a("SHR", "r8", HANDLE_SHIFT)
             a("AND", "r8", 0xFFFF)                          # r8 = the map's index
         done = a.new_label()
