@@ -14,6 +14,8 @@ from bpfjit.helpers.maps import MAP_OPERATIONS
 from bpfjit.runtime import JitProgram, helper_table
 from bpfjit.speculation import speculation_level
 
+from .csumops import native_helper_ids
+
 __all__ = ["compile_llvm", "default_opt_level", "QUICK_FROM"]
 
 # from this many instruction slots on, the default is opt_level 1: LLVM's -O2 took 1-9 s
@@ -50,6 +52,8 @@ def compile_llvm(verified, helpers=None, budget=None, helper_calls: int | None =
     started = time.perf_counter_ns()
     ahead = not (exact_budget or verified.writes_beyond_stack)
     table = helper_table(verified.program, helpers, "llvm")
+    for hid, address in native_helper_ids(verified, helpers).items():
+        table.set_native(hid, address)          # (bpf_csum_diff: backends.csumops)
     ids, native = frozenset(table.helpers), frozenset(MAP_OPERATIONS) - set(helpers or {})
 
     def build():

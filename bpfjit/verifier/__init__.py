@@ -86,6 +86,9 @@ class VerifiedProgram:
     # SKF_NET_OFF or SKF_LL_OFF, which the kernel engine's socket filter runs place
     # otherwise than bpfjit does
     header_loads: frozenset[int] = frozenset()
+    # helper calls a JIT may make natively (bpf_csum_diff): every byte their memory
+    # arguments reach lies in bounds, or their size is 0 (backends.csumops)
+    native_helpers: frozenset[int] = frozenset()
 
     @property
     def stack_used(self) -> int:
@@ -320,7 +323,9 @@ def verify(prog: Program, mode: str = "checked", helpers=None, log: bool = False
                                stack_depth=_rounded_depth(analysis.stack_reach),
                                source=original, callbacks=dict(analysis.callbacks),
                                iterated=dict(analysis.iterated),
-                               header_loads=frozenset(analysis.header_loads))
+                               header_loads=frozenset(analysis.header_loads),
+                               native_helpers=frozenset(
+                                   pc for pc, ok in analysis.native_helpers.items() if ok))
     if not log:
         original.__dict__["_verified"][key] = verified
     verified.cache_name = name
@@ -339,7 +344,8 @@ def verify(prog: Program, mode: str = "checked", helpers=None, log: bool = False
             "frozen": sorted(analysis.constant_maps),
             "callbacks": sorted(verified.callbacks.items()),
             "iterated": sorted(verified.iterated.items()),
-            "header_loads": sorted(verified.header_loads)})
+            "header_loads": sorted(verified.header_loads),
+            "native_helpers": sorted(verified.native_helpers)})
     return verified
 
 
@@ -386,7 +392,8 @@ def _from_record(prog: Program, mode: str, record: dict) -> VerifiedProgram | No
             callbacks={int(pc): int(target) for pc, target in record["callbacks"]},
             iterated={int(pc): tuple(int(i) for i in maps)
                       for pc, maps in record["iterated"]},
-            header_loads=frozenset(int(pc) for pc in record["header_loads"]))
+            header_loads=frozenset(int(pc) for pc in record["header_loads"]),
+            native_helpers=frozenset(int(pc) for pc in record["native_helpers"]))
         maps = [prog.maps.list[i] for i in frozen]
     except (KeyError, TypeError, ValueError, IndexError):
         return None

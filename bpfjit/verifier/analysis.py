@@ -108,6 +108,8 @@ class Analysis(AluRules, ExtensionRules, PointerRules, MemoryRules, BranchRules,
         self.stack_reach = 0         # bytes under a frame's top that a run may touch
         # map_lookup_elem / update_elem / delete_elem pc -> the map, if a JIT may do it
         self.map_calls: dict[int, tuple[int, ...] | None] = {}
+        # helper call pc -> whether its memory arguments were in bounds on every visit
+        self.native_helpers: dict[int, bool] = {}
         self.callbacks: dict[int, int] = {}        # bpf_loop pc -> its callback's pc
         self.iterated: dict[int, tuple[int, ...]] = {}  # for_each_map_elem pc -> maps
         # ldabs/ldind pcs whose offset may be negative (SKF_NET_OFF, SKF_LL_OFF, ...)

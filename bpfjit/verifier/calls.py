@@ -19,7 +19,7 @@ from .memory import pointer_slots
 from .state import LEN, State, frame_bits, slot_var
 from .zone import MIRROR
 
-__all__ = ["CallRules"]
+__all__ = ["CallRules", "NATIVE_MEMORY_HELPERS"]
 
 # the argument kinds that are pointers to memory a helper reads or writes
 _POINTER_ARGS = frozenset(("key", "value", "value_or_null", "value_out", "mem", "mem_or_null",
@@ -31,6 +31,11 @@ _OUT_ARGS = ("out", "out_or_null", "value_out", "out_u64")  # (memory the helper
 _SOCKET_RESULTS = frozenset(("sock_or_null", "sock_common_or_null", "fullsock_or_null",
                              "tcp_sock_or_null"))
 TAIL_CALL = 12
+# helpers the JITs may run in native code where their memory is proven in bounds: id ->
+# the registers holding a pointer whose size the next register holds (bpf_csum_diff's
+# from and to: backends.csumops)
+NATIVE_MEMORY_HELPERS = {28: (1, 3)}
+_NATIVE_SPAN = 1 << 16          # sizes proven at most this (csum_diff's 32-bit sizes)
 
 
 
@@ -157,6 +162,8 @@ class CallRules:
             self._same_timer_map(pc, name, timer_maps, handle)
         if signature.formats is not None:
             self._check_format(pc, name, signature.formats, st)
+        if helper in NATIVE_MEMORY_HELPERS and self.keeps_facts:
+            self._fact(self._note_native_helper, pc, self._memory_in_bounds(st, helper))
         # map_lookup_elem, map_update_elem, map_delete_elem: may a JIT do the call itself?
         if helper in (1, 2, 3) and handle is not None and self.keeps_facts:
             self._fact(self._note_map_call, pc,
@@ -306,6 +313,21 @@ class CallRules:
         if helper != 1 and any(self.maps[i].spec.timer is not None for i in maps):
             return None
         return maps
+
+    def _memory_in_bounds(self, st: State, helper: int) -> bool:
+        """Whether every byte the memory arguments of a call of `helper` (a pointer and
+        its size, NATIVE_MEMORY_HELPERS) may reach lies in bounds, or the size is 0."""
+        for reg in NATIVE_MEMORY_HELPERS[helper]:
+            size = st.regs[reg + 1]
+            if size.kind != SCALAR or size.umax > _NATIVE_SPAN:
+                return False
+            if size.umax and not self._in_bounds(st, reg, st.regs[reg], 0, size.umax):
+                return False
+        return True
+
+    def _note_native_helper(self, pc: int, in_bounds: bool) -> None:
+        """Record whether a helper call's memory was in bounds, over every visit."""
+        self.native_helpers[pc] = in_bounds and self.native_helpers.get(pc, True)
 
     def _note_map_call(self, pc: int, maps: tuple[int, ...] | None) -> None:
         """Record the maps a map helper call at `pc` may be given, over every way it
