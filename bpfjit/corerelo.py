@@ -12,9 +12,8 @@ runtimes and loaded into the kernel through CO-RE) reads the real fields, and
 the value clang compiled: the local type is taken for the kernel's, as the network
 headers, stable since long, are.
 
-The record section is a record size, then per code section its name (an offset into
-`.BTF`'s strings), a count and that many records of (byte offset of the instruction in
-the section, local root type id, access string offset, kind).  The access string
+The records (bpfjit.btfext reads the container) are (byte offset of the instruction
+in its section, local root type id, access string offset, kind).  The access string
 "0:1:2" is an index into the root pointer, then a member index or an array index per
 level.  Patching follows libbpf: an ALU immediate, a load's or store's offset (and,
 for a field of another size, the access's size), or lddw's 64-bit immediate.
@@ -25,16 +24,14 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass
 
-from .btf import ARRAY, STRUCT, UNION, Btf, string_table
+from .btf import ARRAY, STRUCT, UNION, Btf
+from .btfext import CORE_RELO, ext_records, string_reader
 from .context import CONTEXTS
 from .errors import ElfError
 from .isa import Insn, Kind, find_spec
 
 __all__ = ["CoreRelo", "parse_core_relos", "apply_core_relo", "CONTEXT_STRUCTS"]
 
-_EXT_HEADER = struct.Struct("<HBBI")            # magic, version, flags, hdr_len
-_CORE_SECTION = struct.Struct("<II")           # core_relo_off, core_relo_len (hdr + 24)
-_SEC = struct.Struct("<II")                    # section name offset, record count
 _RECORD = struct.Struct("<IIII")               # insn_off, type_id, access_str_off, kind
 
 (FIELD_BYTE_OFFSET, FIELD_BYTE_SIZE, FIELD_EXISTS, FIELD_SIGNED, FIELD_LSHIFT_U64,
@@ -63,47 +60,18 @@ class CoreRelo:
 def parse_core_relos(btf: bytes, ext: bytes) -> dict[str, list[CoreRelo]]:
     """{code section name: [CoreRelo]} from a `.BTF` and a `.BTF.ext` section ({} when
     clang wrote none); ElfError when they are malformed."""
-    if len(ext) < _EXT_HEADER.size:
-        raise ElfError("BTF.ext: the section is too short")
-    hdr_len = _EXT_HEADER.unpack_from(ext)[3]
-    if hdr_len < 24 + _CORE_SECTION.size or len(ext) < 24 + _CORE_SECTION.size:
-        return {}
-    off, length = _CORE_SECTION.unpack_from(ext, 24)
-    pos, end = hdr_len + off, hdr_len + off + length
-    if length == 0:
-        return {}
-    if end > len(ext) or length < 4:
-        raise ElfError("BTF.ext: the CO-RE relocations run past the end of the section")
-    strings = string_table(btf)
-
-    def string(offset: int) -> str:
-        end = strings.find(b"\0", offset) if offset < len(strings) else -1
-        if end < 0:
-            raise ElfError(f"BTF.ext: string offset {offset} is out of range")
-        return strings[offset:end].decode("utf-8", "replace")
-
-    record_size = struct.unpack_from("<I", ext, pos)[0]
-    if record_size < _RECORD.size:
-        raise ElfError(f"BTF.ext: CO-RE records of {record_size} bytes, fewer than 16")
-    pos += 4
+    string = string_reader(btf)
     out: dict[str, list[CoreRelo]] = {}
-    while pos < end:
-        if pos + _SEC.size > end:
-            raise ElfError("BTF.ext: a truncated CO-RE section header")
-        name_off, count = _SEC.unpack_from(ext, pos)
-        pos += _SEC.size
-        if pos + count * record_size > end:
-            raise ElfError("BTF.ext: CO-RE records run past their section")
-        records = out.setdefault(string(name_off), [])
-        for i in range(count):
-            insn_off, type_id, access_off, kind = _RECORD.unpack_from(ext, pos + i * record_size)
+    for name_off, records in ext_records(ext, CORE_RELO, _RECORD.size):
+        relos = out.setdefault(string(name_off), [])
+        for at in records:
+            insn_off, type_id, access_off, kind = _RECORD.unpack_from(ext, at)
             try:
                 access = tuple(int(part) for part in string(access_off).split(":"))
             except ValueError:
                 raise ElfError(f"BTF.ext: a CO-RE access string that is not numbers: "
                                f"{string(access_off)!r}") from None
-            records.append(CoreRelo(insn_off, type_id, access, kind))
-        pos += count * record_size
+            relos.append(CoreRelo(insn_off, type_id, access, kind))
     return out
 
 

@@ -81,7 +81,7 @@ def test_a_truncated_relocation_section_is_an_elf_error():
     raw = bytearray((ELF / "core_context.o").read_bytes())
     at = _core_section_length(bytes(raw))
     raw[at:at + 4] = struct.pack("<I", 1 << 20)
-    with pytest.raises(bpfjit.ElfError, match="CO-RE relocations run past"):
+    with pytest.raises(bpfjit.ElfError, match="core_relo runs past"):
         bpfjit.load_elf(bytes(raw), function="wide_xdp")
 
 

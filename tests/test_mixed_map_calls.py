@@ -20,20 +20,23 @@ from bpfjit.kernel import KernelEnv
 from bpfjit.maps import HashMap, LpmTrieMap, LruHashMap, MapSpec, MapTable
 
 NONE = 0xDEAD
-TEXT = f"""
+# r1 = map 0, 1 or 2 as byte 0 says, the 8-byte key at fp-8 (from bytes 4-11)
+CHOOSE = """
     ldxb %r6, [%r1+0]
     ldxw %r3, [%r1+4]
     stxw [%r10-8], %r3
     ldxw %r3, [%r1+8]
     stxw [%r10-4], %r3
     lddw %r1, map_by_fd(0)
-    jeq %r6, 0, lookup
+    jeq %r6, 0, chosen
     lddw %r1, map_by_fd(1)
-    jeq %r6, 1, lookup
+    jeq %r6, 1, chosen
     lddw %r1, map_by_fd(2)
-lookup:
+chosen:
     mov %r2, %r10
     add %r2, -8
+"""
+TEXT = CHOOSE + f"""
     call 1
     jeq %r0, 0, miss
     ldxw %r0, [%r0+0]
@@ -80,21 +83,9 @@ def test_every_engine_finds_each_map_s_entries(engine, monkeypatch):
         assert fn(buffer(which, key)) == result, (which, key.hex())
 
 
-UPDATE = """
-    ldxb %r6, [%r1+0]
-    ldxw %r3, [%r1+4]
-    stxw [%r10-8], %r3
-    ldxw %r3, [%r1+8]
-    stxw [%r10-4], %r3
+# r0 = map_update_elem(that map, the key, 1234, BPF_ANY)
+UPDATE = CHOOSE + """
     stw [%r10-12], 1234
-    lddw %r1, map_by_fd(0)
-    jeq %r6, 0, update
-    lddw %r1, map_by_fd(1)
-    jeq %r6, 1, update
-    lddw %r1, map_by_fd(2)
-update:
-    mov %r2, %r10
-    add %r2, -8
     mov %r3, %r10
     add %r3, -12
     mov %r4, 0

@@ -114,3 +114,23 @@ def test_a_trap_is_reported_and_recorded():
     with pytest.raises(bpfjit.MemoryAccessError):
         cov.run(prog, bytes(20))
     assert cov.summary() == "no line information: build the object with clang -g"
+
+
+def test_a_string_without_its_nul_is_an_elf_error():
+    # .BTF's string table cut before its last string's NUL (its header's str_len one
+    # shorter) and the first line_info record naming that string as its file: a
+    # ValueError from the string lookup before, an ElfError now
+    from elftools.elf.elffile import ELFFile
+    import io
+    elf = ELFFile(io.BytesIO(Path(ELF / "parser.o").read_bytes()))
+    btf = bytearray(elf.get_section_by_name(".BTF").data())
+    ext = bytearray(elf.get_section_by_name(".BTF.ext").data())
+    hdr_len, _, _, str_off, str_len = struct.unpack_from("<IIIII", btf, 4)
+    strings = bytes(btf[hdr_len + str_off:hdr_len + str_off + str_len])
+    last = strings.rindex(b"\0", 0, len(strings) - 1) + 1       # the last string's start
+    struct.pack_into("<I", btf, 20, str_len - 1)
+    ext_len, line_off = struct.unpack_from("<I", ext, 4)[0], struct.unpack_from("<I", ext, 16)[0]
+    first_record = ext_len + line_off + 4 + 8               # record size, one section header
+    struct.pack_into("<I", ext, first_record + 4, last)     # its file name
+    with pytest.raises(bpfjit.ElfError, match="string offset"):
+        parse_line_info(bytes(btf), bytes(ext))
