@@ -14,7 +14,7 @@ from bpfjit.helpers.maps import MAP_OPERATIONS
 from bpfjit.runtime import JitProgram, helper_table
 from bpfjit.speculation import speculation_level
 
-from .csumops import native_helper_ids
+from .helperops import native_helper_ids
 
 __all__ = ["compile_llvm", "default_opt_level", "QUICK_FROM"]
 
@@ -53,7 +53,7 @@ def compile_llvm(verified, helpers=None, budget=None, helper_calls: int | None =
     ahead = not (exact_budget or verified.writes_beyond_stack)
     table = helper_table(verified.program, helpers, "llvm")
     for hid, address in native_helper_ids(verified, helpers).items():
-        table.set_native(hid, address)          # (bpf_csum_diff: backends.csumops)
+        table.set_native(hid, address)          # (csum_diff, skb_load_bytes: backends.helperops)
     ids, native = frozenset(table.helpers), frozenset(MAP_OPERATIONS) - set(helpers or {})
 
     def build():

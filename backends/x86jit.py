@@ -14,7 +14,7 @@ from bpfjit.speculation import speculation_level
 from bpfjit.helpers.maps import MAP_OPERATIONS
 from bpfjit.runtime import JitProgram, helper_table
 
-from .csumops import native_helper_ids
+from .helperops import native_helper_ids
 from . import x86layout
 from .x86layout import POOL
 
@@ -41,7 +41,7 @@ def compile_x86(verified, helpers=None, budget=None, helper_calls: int | None = 
     speculation = speculation_level(speculation, verified.mode)
     table = helper_table(verified.program, helpers, "peachpy")
     for hid, address in native_helper_ids(verified, helpers).items():
-        table.set_native(hid, address)          # (bpf_csum_diff: backends.csumops)
+        table.set_native(hid, address)          # (csum_diff, skb_load_bytes: backends.helperops)
     regs = resolve_registers(registers)
     ids, native = frozenset(table.helpers), frozenset(MAP_OPERATIONS) - set(helpers or {})
     ahead = not (exact_budget or verified.writes_beyond_stack)

@@ -79,7 +79,7 @@ class HelperTable:
 
     def set_native(self, hid: int, address: int) -> None:
         """Point helper `hid` at native code with the helpers' signature (one the
-        verifier proved safe to call so for this program: backends.csumops)."""
+        verifier proved safe to call so for this program: backends.helperops)."""
         if hid not in self._python:
             raise BpfError(f"helper {hid} is not in this table")
         self.table[hid] = ffi.cast("void *", address)

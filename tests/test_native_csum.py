@@ -1,4 +1,4 @@
-"""bpf_csum_diff in native code (backends.csumops): where the verifier proved both of
+"""bpf_csum_diff in native code (backends.helperops): where the verifier proved both of
 its memory arguments in bounds, the JITs call a native routine instead of the Python
 helper (~2 µs a call: userspace-xdp's checksum benchmark, 32 calls a packet, ran at
 68-82 µs a packet on both JITs against 0.5 µs on the kernel's JIT).
@@ -16,7 +16,7 @@ import struct
 import pytest
 
 import bpfjit
-from bpfjit.backends.csumops import CSUM_DIFF, native_helper_ids
+from bpfjit.backends.helperops import CSUM_DIFF, native_helper_ids
 from skb_programs import asm_program
 
 # an XDP program: a 144-byte packet holds from_size (& 63), to_size (& 63) and the

@@ -87,7 +87,7 @@ class VerifiedProgram:
     # otherwise than bpfjit does
     header_loads: frozenset[int] = frozenset()
     # helper calls a JIT may make natively (bpf_csum_diff): every byte their memory
-    # arguments reach lies in bounds, or their size is 0 (backends.csumops)
+    # arguments reach lies in bounds, or their size is 0 (backends.helperops)
     native_helpers: frozenset[int] = frozenset()
 
     @property
