@@ -1,4 +1,5 @@
-"""Helpers in native code, for the JIT engines: bpf_csum_diff and bpf_skb_load_bytes.
+"""Helpers in native code, for the JIT engines: bpf_csum_diff, bpf_skb_load_bytes and
+bpf_skb_store_bytes.
 
 Through Python each helper call costs a cffi callback and the run's memory read and
 written through checks, ~2 µs; userspace-xdp's checksum benchmark calls csum_diff 32
@@ -18,7 +19,8 @@ plus the complement of that of `from`, folded to 16 bits; only `to`: its partial
 only `from`: the complement of its partial sum on the complemented seed; neither: the
 seed.  skb_load_bytes copies `len` bytes from `offset` (a signed 32-bit number) of the
 packet the run holds (the run structure's `mem` and `mem_len`, which the Python helper
-reads too) to `to`, or answers -EFAULT for bytes outside it or a length of 0.
+reads too) to `to`, or answers -EFAULT for bytes outside it or a length of 0;
+skb_store_bytes copies the other way.
 """
 
 from __future__ import annotations
@@ -32,12 +34,13 @@ from bpfjit.runfields import field_index
 from . import irtext as ir
 from .llvmtypes import I1, I8, I32, I64, PTR, const
 
-__all__ = ["CSUM_DIFF", "SKB_LOAD_BYTES", "emit_csum_diff", "emit_skb_load_bytes",
-           "native_helper_address", "native_helper_ids"]
+__all__ = ["CSUM_DIFF", "SKB_LOAD_BYTES", "SKB_STORE_BYTES", "emit_csum_diff",
+           "emit_skb_copy", "native_helper_address", "native_helper_ids"]
 
-CSUM_DIFF, SKB_LOAD_BYTES = 28, 26
+CSUM_DIFF, SKB_LOAD_BYTES, SKB_STORE_BYTES = 28, 26, 9
 _M32 = 0xFFFFFFFF
-_SYMBOLS = {CSUM_DIFF: "bpfjit_csum_diff", SKB_LOAD_BYTES: "bpfjit_skb_load_bytes"}
+_SYMBOLS = {CSUM_DIFF: "bpfjit_csum_diff", SKB_LOAD_BYTES: "bpfjit_skb_load_bytes",
+            SKB_STORE_BYTES: "bpfjit_skb_store_bytes"}
 
 
 def _c(value: int):
@@ -132,18 +135,19 @@ def emit_csum_diff(module: ir.Module, name: str = _SYMBOLS[CSUM_DIFF]) -> ir.Fun
     return fn
 
 
-def emit_skb_load_bytes(module: ir.Module,
-                        name: str = _SYMBOLS[SKB_LOAD_BYTES]) -> ir.Function:
-    """Define `i64 name(i64 skb, i64 offset, i64 to, i64 len, i64 r5, i64 run)`:
-    bpf_skb_load_bytes, `to` proven writable for `len` bytes."""
-    fn = ir.Function(module, ir.FunctionType(I64, [I64] * 6), name=name)
+def emit_skb_copy(module: ir.Module, hid: int) -> ir.Function:
+    """Define `i64 (i64 skb, i64 offset, i64 mem, i64 len, i64 r5, i64 run)`:
+    bpf_skb_load_bytes (hid 26: packet -> mem) or bpf_skb_store_bytes (9: mem ->
+    packet; its flags change nothing here, as in the Python helper), `mem` proven in
+    bounds for `len` bytes."""
+    fn = ir.Function(module, ir.FunctionType(I64, [I64] * 6), name=_SYMBOLS[hid])
     fn.linkage = "external"
     fn.attributes.add("nounwind")
-    _, offset, to, size, _, run = fn.args
+    _, offset, mem_arg, size, _, run = fn.args
     b = ir.IRBuilder(fn.append_basic_block("entry"))
     fail, copy = fn.append_basic_block("fault"), fn.append_basic_block("copy")
     fields = b.inttoptr(run, PTR)
-    mem = b.load(b.gep(fields, [_c(field_index("mem"))], source_etype=I64), typ=I64)
+    packet = b.load(b.gep(fields, [_c(field_index("mem"))], source_etype=I64), typ=I64)
     length = b.load(b.gep(fields, [_c(field_index("mem_len"))], source_etype=I64), typ=I64)
     start = b.sext(b.trunc(offset, I32), I64)           # (the kernel's int offset)
     size = b.and_(size, _c(_M32))
@@ -154,8 +158,10 @@ def emit_skb_load_bytes(module: ir.Module,
     b.ret(_c(-errno.EFAULT & (2**64 - 1)))
     b.position_at_end(copy)
     memcpy = module.declare_intrinsic("llvm.memcpy", [PTR, PTR, I64])
-    source = b.inttoptr(b.add(mem, start), PTR)
-    b.call(memcpy, [b.inttoptr(to, PTR), source, size, const(I1, 0)])
+    in_packet = b.inttoptr(b.add(packet, start), PTR)
+    other = b.inttoptr(mem_arg, PTR)
+    target, source = (other, in_packet) if hid == SKB_LOAD_BYTES else (in_packet, other)
+    b.call(memcpy, [target, source, size, const(I1, 0)])
     b.ret(_c(0))
     return fn
 
@@ -167,7 +173,8 @@ def _routines():
     from .objlink import link_object
     module = ir.Module(name="bpfjit_helpers")
     emit_csum_diff(module)
-    emit_skb_load_bytes(module)
+    emit_skb_copy(module, SKB_LOAD_BYTES)
+    emit_skb_copy(module, SKB_STORE_BYTES)
     obj, _ = llvm_worker.generate(str(module), 2, False)
     image = link_object(obj)
     if any(what[0] != "libc" for _, what in image.fixups):
@@ -184,7 +191,7 @@ def native_helper_address(hid: int) -> int:
 
 def native_helper_ids(verified, helpers) -> dict[int, int]:
     """helper id -> native address, for the helpers a JIT program may call natively:
-    csum_diff and skb_load_bytes, each where the caller gave no helper of that id and
+    csum_diff, skb_load_bytes and skb_store_bytes, each where the caller gave no helper of that id and
     the verifier proved the memory arguments of every call of it
     (VerifiedProgram.native_helpers)."""
     prog = verified.program

@@ -14,7 +14,7 @@ from __future__ import annotations
 import pytest
 
 import bpfjit
-from bpfjit.backends.helperops import SKB_LOAD_BYTES, native_helper_ids
+from bpfjit.backends.helperops import SKB_LOAD_BYTES, SKB_STORE_BYTES, native_helper_ids
 from skb_programs import asm_program
 
 PROGRAM = """
@@ -97,3 +97,40 @@ def test_the_jits_call_the_native_routine(engine):
     assert entry == native_helper_ids(bpfjit.verify(program(PLAIN)), None)[SKB_LOAD_BYTES]
     assert int(bpfjit.native.ffi.cast("uintptr_t", python.helpers.table[SKB_LOAD_BYTES])) \
         != entry
+
+
+# skb_store_bytes: the 4 bytes 0xAABBCCDD (little-endian at fp-8) written at the offset
+# the packet's first byte names, r0 = the helper's result
+STORE = """
+    mov %r6, %r1
+    stw [%r10-8], 0xAABBCCDD
+    ldxw %r2, [%r6+76]
+    ldxw %r3, [%r6+80]
+    mov %r0, 99
+    mov %r4, %r2
+    add %r4, 1
+    jgt %r4, %r3, out
+    ldxb %r2, [%r2+0]
+    mov %r1, %r6
+    mov %r3, %r10
+    add %r3, -8
+    mov %r4, 4
+    mov %r5, 0
+    call 9
+out:
+    exit
+"""
+
+
+@pytest.mark.parametrize("offset, result", [(8, 0), (56, 0), (57, EFAULT)])
+def test_store_bytes_writes_the_packet(engine, offset, result):
+    prog = program(STORE)
+    if engine in ("llvm", "peachpy"):
+        assert SKB_STORE_BYTES in native_helper_ids(bpfjit.verify(prog), None)
+    run = bpfjit.compile(prog, engine)
+    ctx = bpfjit.SkbContext(bytes([offset]) + bytes(range(1, 60)))
+    assert run(ctx) == result
+    expected = bytearray([offset]) + bytearray(range(1, 60))
+    if result == 0:
+        expected[offset:offset + 4] = bytes([0xDD, 0xCC, 0xBB, 0xAA])
+    assert ctx.packet == bytes(expected)

@@ -33,8 +33,8 @@ _SOCKET_RESULTS = frozenset(("sock_or_null", "sock_common_or_null", "fullsock_or
 TAIL_CALL = 12
 # helpers the JITs may run in native code where their memory is proven in bounds: id ->
 # the registers holding a pointer whose size the next register holds (bpf_csum_diff's
-# from and to, bpf_skb_load_bytes's to: backends.helperops)
-NATIVE_MEMORY_HELPERS = {28: (1, 3), 26: (3,)}
+# from and to, bpf_skb_load_bytes's to, bpf_skb_store_bytes's from: backends.helperops)
+NATIVE_MEMORY_HELPERS = {28: (1, 3), 26: (3,), 9: (3,)}
 _NATIVE_SPAN = 1 << 16          # sizes proven at most this (the helpers' 32-bit sizes)
 
 
