@@ -53,7 +53,7 @@ def compile_llvm(verified, helpers=None, budget=None, helper_calls: int | None =
     ahead = not (exact_budget or verified.writes_beyond_stack)
     table = helper_table(verified.program, helpers, "llvm")
     for hid, address in native_helper_ids(verified, helpers).items():
-        table.set_native(hid, address)          # (csum_diff, skb_load_bytes: backends.helperops)
+        table.set_native(hid, address)          # (backends.helperops)
     ids, native = frozenset(table.helpers), frozenset(MAP_OPERATIONS) - set(helpers or {})
 
     def build():

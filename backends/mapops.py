@@ -62,7 +62,7 @@ def native_map_calls(verified) -> dict[int, tuple[int, ...]]:
             continue
         if len(kinds) != 1:
             continue
-        elif first.spec.type == HASH_OF_MAPS and prog.at(pc).imm == 1:
+        if first.spec.type == HASH_OF_MAPS and prog.at(pc).imm == 1:
             native[pc] = indices        # (programs may only look up in a map of maps)
         elif first.spec.type in ARRAY_TYPES and len(indices) == 1 and not first.read_only \
                 and prog.at(pc).imm in (2, 3):

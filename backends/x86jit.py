@@ -41,7 +41,7 @@ def compile_x86(verified, helpers=None, budget=None, helper_calls: int | None = 
     speculation = speculation_level(speculation, verified.mode)
     table = helper_table(verified.program, helpers, "peachpy")
     for hid, address in native_helper_ids(verified, helpers).items():
-        table.set_native(hid, address)          # (csum_diff, skb_load_bytes: backends.helperops)
+        table.set_native(hid, address)          # (backends.helperops)
     regs = resolve_registers(registers)
     ids, native = frozenset(table.helpers), frozenset(MAP_OPERATIONS) - set(helpers or {})
     ahead = not (exact_budget or verified.writes_beyond_stack)

@@ -134,28 +134,25 @@ def _compiled(field: _Field) -> bool:
         for f in CONTEXTS[context].FIELDS.values())
 
 
-def _values(btf: Btf, relo: CoreRelo) -> tuple[int, int] | None:
-    """(the value clang compiled, the one for bpfjit), or None where bpfjit keeps the
-    compiled value."""
+def _values(btf: Btf, relo: CoreRelo) -> tuple[int, int, tuple[int, int]] | None:
+    """(the value clang compiled, the one for bpfjit, the field's local and bpfjit's
+    size), or None where bpfjit keeps the compiled value."""
     if relo.kind not in _FIELD_KINDS:
         return None                 # type and enum relocations: the local answer
     field = _local_field(btf, relo)
     if CONTEXT_STRUCTS.get(field.root) is None or relo.access[0] != 0:
         return None                 # (another type; or past the context, not a field)
     target = _context_field(field)
+    sizes = (field.size, target.size if target is not None else field.size)
     if relo.kind == FIELD_EXISTS:
-        return 1, int(target is not None or _compiled(field))
-    if target is None:
-        return None
-    bits = 8 * field.size
-    local = {FIELD_BYTE_OFFSET: field.offset, FIELD_BYTE_SIZE: field.size,
-             FIELD_SIGNED: None, FIELD_LSHIFT_U64: 64 - bits, FIELD_RSHIFT_U64: 64 - bits}
-    new = {FIELD_BYTE_OFFSET: target.offset, FIELD_BYTE_SIZE: target.size,
-           FIELD_SIGNED: 0, FIELD_LSHIFT_U64: 64 - 8 * target.size,
-           FIELD_RSHIFT_U64: 64 - 8 * target.size}
-    if local[relo.kind] is None:
-        return None
-    return local[relo.kind], new[relo.kind]
+        return 1, int(target is not None or _compiled(field)), sizes
+    if target is None or relo.kind == FIELD_SIGNED:
+        return None                 # (a field bpfjit lacks; signedness: the local one)
+    if relo.kind == FIELD_BYTE_OFFSET:
+        return field.offset, target.offset, sizes
+    if relo.kind == FIELD_BYTE_SIZE:
+        return field.size, target.size, sizes
+    return 64 - 8 * field.size, 64 - 8 * target.size, sizes     # the shifts of a whole field
 
 
 def apply_core_relo(btf: Btf, relo: CoreRelo, insn: Insn, where: str) -> Insn:
@@ -165,8 +162,8 @@ def apply_core_relo(btf: Btf, relo: CoreRelo, insn: Insn, where: str) -> Insn:
     values = _values(btf, relo)
     if values is None:
         return insn
-    local, new = values
-    if local == new and relo.kind != FIELD_BYTE_OFFSET:
+    local, new, (local_size, size) = values
+    if local == new and (relo.kind != FIELD_BYTE_OFFSET or local_size == size):
         return insn
     if insn.kind is Kind.ALU and insn.spec.source == "imm":
         if insn.imm != local:
@@ -181,20 +178,15 @@ def apply_core_relo(btf: Btf, relo: CoreRelo, insn: Insn, where: str) -> Insn:
             raise ElfError(f"{where}: a CO-RE relocation expects offset {local}, the "
                            f"instruction has {insn.off}")
         spec = insn.spec
-        if relo.kind == FIELD_BYTE_OFFSET:
-            field = _local_field(btf, relo)
-            target = _context_field(field)
-            if target.size != field.size:
-                if spec.size != field.size or target.size not in _SIZE_BITS:
-                    raise ElfError(f"{where}: a CO-RE relocation of a {field.size}-byte "
-                                   f"field to a {target.size}-byte one, accessed with "
-                                   f"{spec.size} bytes")
-                opcode = (spec.opcode & ~0x18) | _SIZE_BITS[target.size]
-                spec = find_spec(opcode, insn.src, insn.off, insn.imm)
-                if spec is None:
-                    raise ElfError(f"{where}: a CO-RE relocation would make a "
-                                   f"{target.size}-byte {insn.spec.mnemonic}, which "
-                                   f"does not exist")
+        if relo.kind == FIELD_BYTE_OFFSET and size != local_size:
+            if spec.size != local_size or size not in _SIZE_BITS:
+                raise ElfError(f"{where}: a CO-RE relocation of a {local_size}-byte field to "
+                               f"a {size}-byte one, accessed with {spec.size} bytes")
+            spec = find_spec((spec.opcode & ~0x18) | _SIZE_BITS[size], insn.src, insn.off,
+                             insn.imm)
+            if spec is None:
+                raise ElfError(f"{where}: a CO-RE relocation would make a {size}-byte "
+                               f"{insn.spec.mnemonic}, which does not exist")
         return Insn(spec, insn.dst, insn.src, new, insn.imm)
     raise ElfError(f"{where}: a CO-RE relocation on a {insn.spec.mnemonic}, which takes "
                    f"none")

@@ -86,7 +86,8 @@ class VerifiedProgram:
     # SKF_NET_OFF or SKF_LL_OFF, which the kernel engine's socket filter runs place
     # otherwise than bpfjit does
     header_loads: frozenset[int] = frozenset()
-    # helper calls a JIT may make natively (bpf_csum_diff): every byte their memory
+    # helper calls a JIT may make natively (verifier.calls.NATIVE_MEMORY_HELPERS: csum_diff,
+    # skb_load_bytes, skb_store_bytes): every byte their memory
     # arguments reach lies in bounds, or their size is 0 (backends.helperops)
     native_helpers: frozenset[int] = frozenset()
 

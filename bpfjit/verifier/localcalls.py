@@ -93,7 +93,8 @@ class LocalCallRules:
         for key, exit_guard in (summary.frame_guards or {}).items():
             mine = key + STACK_SIZE
             v = st.spills.get(mine)
-            guard = None if v is None or v != _returned(summary.frame_values[key]) \
+            held = (summary.frame_values or {}).get(key)
+            guard = None if v is None or held is None or v != _returned(held) \
                 else returned_guard(exit_guard, v)
             if guard is not None:       # the slot is NULL or not as r0 tells
                 st.zone.guards[(slot_var(mine), 0)] = guard
@@ -228,8 +229,9 @@ class LocalCallRules:
         widths = {key: st.narrow[key] for key in outer if key in st.narrow}
         bounds = _frame_len_bounds(st, outer)
         summary.frame_guards = {} if growing else joined_exit_guards(
-            summary.frame_guards,
-            exit_guards(st, {key: (slot_var(key), v) for key, v in outer.items()}))
+            summary.frame_guards,       # (a narrow store's 0 is no NULL pointer: whole slots)
+            exit_guards(st, {key: (slot_var(key), v) for key, v in outer.items()
+                             if key not in widths}))
         if summary.frame_values is None:
             summary.frame_values = outer
             summary.frame_widths = widths
