@@ -90,14 +90,19 @@ class PointerRules:
                     # of all three, for what a later test of dst against the end says of
                     # src against what remains after y (`p + i + 2 <= end`, i counted up
                     # after the load of p[i])
-                    zone.plus[dst] = (partner[0], src_reg, partner[1])
+                    zone.record_plus(dst, partner[0], src_reg, partner[1])
             if facts is not None:
                 _apply_remaining(zone, dst, src_reg, facts)
         else:                    # dst was the scalar: the result is src's offset + dst
+            # dst == y + d before: the pointer is src + y + d, a sum as above (`o + p`)
+            partner = next(((y, d) for y, d in zone.offsets(dst) if y != src_reg), None) \
+                if src_reg is not None and delta.kind in NUMERIC else None
             zone.shift(dst, ptr.smin, ptr.smax)
             if src_reg is not None:
                 zone.add(dst, src_reg, delta.smax)
                 zone.add(src_reg, dst, -delta.smin)
+            if partner is not None:
+                zone.record_plus(dst, src_reg, partner[0], partner[1])
         if floor is not None:    # the offset is a sum with a known floor
             st.clamp(dst, floor, None)
         self._tighten_from_zone(st, dst)
