@@ -275,3 +275,30 @@ def test_a_clang_built_program_changes_its_trie(engine):
     assert run(UPDATE, 32, (192, 168, 0, 7), 7) == -ENOSPC
     assert run(LOOKUP, 0, (192, 168, 0, 6)) == 6
     assert run(LOOKUP, 0, (11, 0, 0, 0)) == 99
+
+
+# the kernel's rules for an LPM trie (trie_alloc): map_flags with BPF_F_NO_PREALLOC,
+# keys of a u32 prefix length and 1 to 256 data bytes, values of at least one byte
+@pytest.mark.parametrize("key_size, value_size, flags, accepted", [
+    (8, 4, 1, True),
+    (5, 1, 1, True),
+    (260, 4, 1, True),
+    (8, 4, 0, False),          # preallocated: refused (NLnet Labs' RRL filter declares one)
+    (4, 4, 1, False),          # no data byte
+    (261, 4, 1, False),        # 257 data bytes
+    (8, 0, 1, False),
+])
+def test_lpm_tries_are_made_as_the_kernel_makes_them(key_size, value_size, flags, accepted):
+    spec = MapSpec("routes", 11, key_size, value_size, 16, flags)
+    if accepted:
+        assert len(LpmTrieMap(spec)) == 0
+    else:
+        with pytest.raises(bpfjit.BpfError, match="LPM trie 'routes'"):
+            LpmTrieMap(spec)
+    if "kernel" in bpfjit.engines(kernel=True):
+        from bpfjit import bpfsys
+        if accepted:
+            bpfsys.close(bpfsys.map_create(11, key_size, value_size, 16, flags=flags))
+        else:
+            with pytest.raises(bpfjit.BpfError, match="Invalid argument"):
+                bpfsys.map_create(11, key_size, value_size, 16, flags=flags)

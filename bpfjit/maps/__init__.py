@@ -15,8 +15,8 @@ from collections.abc import Iterator, Mapping
 from ..errors import BpfError
 from ..limits import limits
 from .array import ArrayMap
-from .base import (BPF_ANY, BPF_EXIST, BPF_F_LOCK, BPF_NOEXIST, MAP_TYPE_NAMES, Map, MapError,
-                   MapSpec, map_handle)
+from .base import (BPF_ANY, BPF_EXIST, BPF_F_LOCK, BPF_F_NO_PREALLOC, BPF_NOEXIST,
+                   MAP_TYPE_NAMES, Map, MapError, MapSpec, map_handle)
 from .events import PerfEventArray, PerfRecord, RingBuf
 from .hash import HashMap
 from .lpm import LpmTrieMap
@@ -69,7 +69,6 @@ def make_map(spec: MapSpec) -> Map:
 # the kinds whose elements the kernel allocates one by one under BPF_F_NO_PREALLOC (an
 # LPM trie always): hash maps and LPM tries
 LAZY_TYPES = (1, 5, 13, LPM_TRIE)
-BPF_F_NO_PREALLOC = 1
 
 
 def _lazy(spec: MapSpec) -> bool:

@@ -27,6 +27,7 @@ __all__ = ["MapSpec", "Map", "MapError", "BPF_ANY", "BPF_NOEXIST", "BPF_EXIST",
 
 BPF_ANY, BPF_NOEXIST, BPF_EXIST = 0, 1, 2
 BPF_F_LOCK = 4                           # update flag: copy the value holding its spin lock
+BPF_F_NO_PREALLOC = 1                    # map flag: elements allocated one by one
 LOCKABLE_TYPES = FIELDS_BY_ATTR["spin_lock"].types   # the kinds a value with a lock may be in
 # the kernel's map type ids (enum bpf_map_type), for names in messages
 MAP_TYPE_NAMES = {1: "hash", 2: "array", 3: "prog_array", 4: "perf_event_array",

@@ -25,10 +25,12 @@ from collections.abc import Iterator
 
 from ..errors import BpfError
 from ..native import ffi
-from .base import BPF_ANY, Map, MapError, MapSpec, check_flags
+from .base import BPF_ANY, BPF_F_NO_PREALLOC, Map, MapError, MapSpec, check_flags
 from .hashindex import HashIndex
 
 __all__ = ["LpmTrieMap", "normalized_key", "extra_layout"]
+
+MAX_DATA = 256                  # the kernel's LPM_DATA_SIZE_MAX: bytes after the length
 
 
 def _masked(length: int, data: bytes) -> int:
@@ -63,10 +65,20 @@ def _extra_bytes(spec: MapSpec) -> int:
 class LpmTrieMap(Map):
     """Prefixes of up to (key_size - 4) * 8 bits, at most max_entries of them."""
 
+    @staticmethod
+    def check_spec(spec: MapSpec) -> None:
+        # the kernel's rules (trie_alloc), so that what loads here loads there
+        if not 4 < spec.key_size <= 4 + MAX_DATA:
+            raise BpfError(f"LPM trie {spec.name!r}: keys are a u32 prefix length and 1 to "
+                           f"{MAX_DATA} data bytes, not {spec.key_size} bytes")
+        if spec.value_size <= 0:
+            raise BpfError(f"LPM trie {spec.name!r}: values must be at least one byte")
+        if not spec.flags & BPF_F_NO_PREALLOC:
+            raise BpfError(f"LPM trie {spec.name!r}: the kernel makes LPM tries only with "
+                           f"map_flags BPF_F_NO_PREALLOC (1), got {spec.flags:#x}")
+        Map.check_spec(spec)
+
     def __init__(self, spec: MapSpec):
-        if spec.key_size <= 4:
-            raise BpfError(f"LPM trie {spec.name!r}: keys are a u32 prefix length and at "
-                           f"least one data byte, not {spec.key_size} bytes")
         super().__init__(spec)
         self.max_prefix = (spec.key_size - 4) * 8
         self.index = HashIndex(spec.key_size, spec.value_size, spec.max_entries,

@@ -23,14 +23,13 @@ import errno
 from collections.abc import Iterator
 
 from ..errors import BpfError
-from .base import BPF_ANY, Map, MapError, MapSpec
+from .base import BPF_ANY, BPF_F_NO_PREALLOC, Map, MapError, MapSpec
 
 __all__ = ["SkStorage", "SK_STORAGE", "CAPACITY", "GET_F_CREATE"]
 
 SK_STORAGE = 24
 CAPACITY = 128                  # sockets that may hold a value at once
 GET_F_CREATE = 1                # BPF_SK_STORAGE_GET_F_CREATE
-NO_PREALLOC = 1                 # BPF_F_NO_PREALLOC
 MAX_VALUE = 65536 - 8 * 8       # about the kernel's BPF_LOCAL_STORAGE_MAX_VALUE_SIZE
 
 
@@ -46,7 +45,7 @@ class SkStorage(Map):
                            f"socket's fd), max_entries 0 and values of 1 to {MAX_VALUE} "
                            f"bytes (got {spec.key_size}, {spec.max_entries}, "
                            f"{spec.value_size})")
-        if not spec.flags & NO_PREALLOC:
+        if not spec.flags & BPF_F_NO_PREALLOC:
             raise BpfError(f"sk_storage {spec.name!r}: the kernel wants map_flags with "
                            f"BPF_F_NO_PREALLOC (1), got {spec.flags:#x}")
         if spec.spin_lock is not None or spec.timer is not None:
