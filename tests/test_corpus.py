@@ -689,3 +689,108 @@ def test_sampler_counts_the_records_a_full_ring_refuses(engine):
         assert fn(bytes(80)) == XDP_PASS
     assert len(prog.maps["samples"].drain()) == 51
     assert sampler_totals(prog) == {"seen": 240, "sampled": 51, "cut_bytes": 0, "refused": 9}
+
+
+def sni_hash(name: bytes) -> int:
+    """tls_sni's hash of a server name: FNV-1a over its first 64 bytes, A-Z folded."""
+    h = 0xCBF29CE484222325
+    for c in name[:64]:
+        c = c + 32 if 65 <= c <= 90 else c
+        h = ((h ^ c) * 0x100000001B3) % 2**64
+    return h
+
+
+def client_hello(extensions: list[tuple[int, bytes]], session: bytes = b"\1" * 32,
+                 suites: bytes = b"\x13\x01\x13\x02", total_extra: int = 0) -> bytes:
+    """A TLS record holding a ClientHello with these extensions (RFC 8446, 4.1.2)."""
+    ext = b"".join(t.to_bytes(2, "big") + len(d).to_bytes(2, "big") + d
+                   for t, d in extensions)
+    body = (b"\x03\x03" + bytes(range(32)) + bytes([len(session)]) + session
+            + len(suites).to_bytes(2, "big") + suites + b"\x01\x00"
+            + (len(ext) + total_extra).to_bytes(2, "big") + ext)
+    handshake = b"\x01" + len(body).to_bytes(3, "big") + body
+    return b"\x16\x03\x01" + len(handshake).to_bytes(2, "big") + handshake
+
+
+def server_name(name: bytes, kind: int = 0) -> tuple[int, bytes]:
+    entry = bytes([kind]) + len(name).to_bytes(2, "big") + name
+    return 0, len(entry).to_bytes(2, "big") + entry
+
+
+def over_tls(payload: bytes, dport: int = 443, ip_options: int = 0) -> bytes:
+    header = (40000).to_bytes(2, "big") + dport.to_bytes(2, "big") + bytes(8) + \
+        (5 << 12 | 0x18).to_bytes(2, "big") + bytes(6)
+    return ether(0x0800) + ipv4(6, bytes([10, 0, 0, 1]), header + payload,
+                                ihl=5 + ip_options)
+
+
+def test_tls_sni_drops_hellos_naming_a_blocked_server(engine):
+    prog = xdp_program("tls_sni")
+    prog.maps["blocked_names"][struct.pack("<Q", sni_hash(b"ads.example.net"))] = \
+        struct.pack("<I", 1)
+    fn = bpfjit.compile(prog, engine)
+    alpn = (16, b"\x00\x03\x02h2")
+    # the name after another extension, in mixed case, behind IP options: dropped
+    assert fn(over_tls(client_hello([alpn, server_name(b"Ads.Example.NET")]),
+                       ip_options=2)) == XDP_DROP
+    assert fn(over_tls(client_hello([server_name(b"www.example.net")]))) == XDP_PASS
+    # the same hello to another port is not looked at
+    assert fn(over_tls(client_hello([server_name(b"ads.example.net")]), dport=8443)) \
+        == XDP_PASS
+    # no server_name among the extensions; a hello with no extensions at all
+    assert fn(over_tls(client_hello([alpn]))) == XDP_PASS
+    assert fn(over_tls(client_hello([])[:-2])) == XDP_PASS
+    # cut inside the cipher suites; an extension longer than the bytes left of the list
+    hello = client_hello([server_name(b"ads.example.net")])
+    assert fn(over_tls(hello[:80])) == XDP_PASS
+    assert fn(over_tls(client_hello([(16, b"\x00" * 40)], total_extra=-10))) == XDP_PASS
+    # a name entry of another type: no name
+    assert fn(over_tls(client_hello([server_name(b"ads.example.net", kind=1)]))) \
+        == XDP_PASS
+    if engine == "kernel":
+        return                  # (the kernel's maps are its own)
+    # passed 1 (www...), blocked 1, malformed 2 (the cut suites, the overlong
+    # extension), no name 3 (ALPN only, no extensions, another type)
+    assert prog.maps["hellos"].ints() == {0: 1, 1: 1, 2: 2, 3: 3}
+
+
+def ipv6_chain(headers: list[tuple[int, bytes]], last: int, port: int = 80) -> bytes:
+    """Ethernet, IPv6 and the extension headers given as (type, body after the next
+    header byte), then a TCP or UDP header (last) to `port`."""
+    chain, types = b"", [t for t, _ in headers] + [last]
+    for k, (_, body) in enumerate(headers):
+        chain += bytes([types[k + 1]]) + body
+    ports = (5555).to_bytes(2, "big") + port.to_bytes(2, "big") + bytes(16)
+    return ether(0x86DD) + ipv6(types[0], chain + ports)
+
+
+def opts(units: int) -> bytes:
+    """The body of a hop-by-hop, routing or destination options header of 8 * (units + 1)
+    bytes (its length byte, then padding)."""
+    return bytes([units]) + bytes(8 * (units + 1) - 2)
+
+
+def test_ipv6_ext_walks_extension_headers_to_the_port(engine):
+    prog = xdp_program("ipv6_ext")
+    prog.maps["port_verdicts"][struct.pack("<I", 23)] = b"\1"
+    fn = bpfjit.compile(prog, engine)
+    ah = bytes([2]) + bytes(4 * (2 + 2) - 2)            # AH of (2 + 2) 4-byte units
+    first_fragment = bytes([0, 0x00, 0x01]) + bytes(4)  # offset 0, more fragments
+    later_fragment = bytes([0, 0x05, 0x00]) + bytes(4)  # offset 160 bytes
+    assert fn(ipv6_chain([], 6, port=23)) == XDP_DROP
+    assert fn(ipv6_chain([(0, opts(0)), (43, opts(2)), (51, ah), (60, opts(1))], 17,
+                         port=23)) == XDP_DROP
+    assert fn(ipv6_chain([(44, first_fragment)], 6, port=23)) == XDP_DROP
+    assert fn(ipv6_chain([(44, later_fragment)], 6, port=23)) == XDP_PASS
+    assert fn(ipv6_chain([(0, opts(0))], 6, port=22)) == XDP_PASS
+    # seven headers: more than the walk takes; an unknown header (ESP, 50)
+    assert fn(ipv6_chain([(60, opts(0))] * 7, 6, port=23)) == XDP_PASS
+    assert fn(ipv6_chain([(50, opts(0))], 6, port=23)) == XDP_PASS
+    # the ports cut off
+    assert fn(ipv6_chain([(0, opts(3))], 6, port=23)[:-18]) == XDP_PASS
+    if engine == "kernel":
+        return
+    seen = {k: v for k, v in prog.maps["headers_seen"].ints().items() if v}
+    # 0 headers: 1; 4: 1; 1: the first fragment and the later one (counted at 1), the
+    # hop-by-hop to port 22 and the cut one; 7: the long chain and ESP
+    assert seen == {0: 1, 1: 4, 4: 1, 7: 2}
