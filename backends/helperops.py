@@ -1,5 +1,5 @@
-"""Helpers in native code, for the JIT engines: bpf_csum_diff, bpf_skb_load_bytes and
-bpf_skb_store_bytes.
+"""Helpers in native code, for the JIT engines: bpf_csum_diff, bpf_skb_load_bytes,
+bpf_skb_store_bytes, bpf_l3_csum_replace and bpf_l4_csum_replace.
 
 Through Python each helper call costs a cffi callback and the run's memory read and
 written through checks, ~2 µs; userspace-xdp's checksum benchmark calls csum_diff 32
@@ -20,7 +20,12 @@ only `from`: the complement of its partial sum on the complemented seed; neither
 seed.  skb_load_bytes copies `len` bytes from `offset` (a signed 32-bit number) of the
 packet the run holds (the run structure's `mem` and `mem_len`, which the Python helper
 reads too) to `to`, or answers -EFAULT for bytes outside it or a length of 0;
-skb_store_bytes copies the other way.
+skb_store_bytes copies the other way.  l3_csum_replace and l4_csum_replace take no
+memory from the program, so they are always native: the 16-bit checksum at `offset`
+of the packet updated for a field that changed from `from` to `to` (RFC 1624; flags &
+0xf its size, 2 or 4, or 0 where `to` is a difference), -EFAULT where the checksum is
+not in the packet, -EINVAL for another size; l4's BPF_F_MARK_MANGLED_0 (0x20) leaves a
+zero checksum alone and writes 0xffff for a zero result, as bpfjit.helpers.packet does.
 """
 
 from __future__ import annotations
@@ -32,15 +37,21 @@ from bpfjit.isa import Kind
 from bpfjit.runfields import field_index
 
 from . import irtext as ir
-from .llvmtypes import I1, I8, I32, I64, PTR, const
+from .llvmtypes import I1, I8, I16, I32, I64, PTR, const
 
-__all__ = ["CSUM_DIFF", "SKB_LOAD_BYTES", "SKB_STORE_BYTES", "emit_csum_diff",
-           "emit_skb_copy", "native_helper_address", "native_helper_ids"]
+__all__ = ["CSUM_DIFF", "SKB_LOAD_BYTES", "SKB_STORE_BYTES", "L3_CSUM_REPLACE",
+           "L4_CSUM_REPLACE", "emit_csum_diff", "emit_skb_copy", "emit_csum_replace",
+           "native_helper_address", "native_helper_ids"]
 
 CSUM_DIFF, SKB_LOAD_BYTES, SKB_STORE_BYTES = 28, 26, 9
+L3_CSUM_REPLACE, L4_CSUM_REPLACE = 10, 11
 _M32 = 0xFFFFFFFF
 _SYMBOLS = {CSUM_DIFF: "bpfjit_csum_diff", SKB_LOAD_BYTES: "bpfjit_skb_load_bytes",
-            SKB_STORE_BYTES: "bpfjit_skb_store_bytes"}
+            SKB_STORE_BYTES: "bpfjit_skb_store_bytes",
+            L3_CSUM_REPLACE: "bpfjit_l3_csum_replace", L4_CSUM_REPLACE: "bpfjit_l4_csum_replace"}
+# helpers given no memory by the program: native wherever they are called
+_NO_MEMORY = frozenset((L3_CSUM_REPLACE, L4_CSUM_REPLACE))
+_MANGLED_0 = 0x20                       # BPF_F_MARK_MANGLED_0
 
 
 def _c(value: int):
@@ -166,6 +177,67 @@ def emit_skb_copy(module: ir.Module, hid: int) -> ir.Function:
     return fn
 
 
+def _csum_add(b, total, value):
+    """Ones' complement addition of a 32-bit word (helpers.packet.csum_add)."""
+    total = b.add(total, b.and_(value, _c(_M32)))
+    return b.add(b.and_(total, _c(_M32)), b.lshr(total, _c(32)))
+
+
+def emit_csum_replace(module: ir.Module, hid: int) -> ir.Function:
+    """Define `i64 (i64 skb, i64 offset, i64 from, i64 to, i64 flags, i64 run)`:
+    bpf_l3_csum_replace (hid 10) or bpf_l4_csum_replace (11) on the run's packet."""
+    fn = ir.Function(module, ir.FunctionType(I64, [I64] * 6), name=_SYMBOLS[hid])
+    fn.linkage = "external"
+    fn.attributes.add("nounwind")
+    _, offset, old, new, flags, run = fn.args
+    b = ir.IRBuilder(fn.append_basic_block("entry"))
+    fault, inside = fn.append_basic_block("fault"), fn.append_basic_block("inside")
+    invalid, done = fn.append_basic_block("invalid"), fn.append_basic_block("done")
+    fields = b.inttoptr(run, PTR)
+    packet = b.load(b.gep(fields, [_c(field_index("mem"))], source_etype=I64), typ=I64)
+    length = b.load(b.gep(fields, [_c(field_index("mem_len"))], source_etype=I64), typ=I64)
+    start = b.sext(b.trunc(offset, I32), I64)           # (the kernel's int offset)
+    outside = b.or_(b.icmp_signed("<", start, _c(0)),
+                    b.icmp_unsigned(">", b.add(start, _c(2)), length))
+    b.cbranch(outside, fault, inside)
+    b.position_at_end(fault)
+    b.ret(_c(-errno.EFAULT & (2**64 - 1)))
+    b.position_at_end(invalid)
+    b.ret(_c(-errno.EINVAL & (2**64 - 1)))
+    b.position_at_end(done)
+    b.ret(_c(0))
+    b.position_at_end(inside)
+    at = b.inttoptr(b.add(packet, start), PTR)
+    stored = b.zext(b.load(at, typ=I16, align=1), I64)
+    size = b.and_(flags, _c(0xF))
+    mark = b.icmp_unsigned("!=", b.and_(flags, _c(_MANGLED_0)), _c(0)) \
+        if hid == L4_CSUM_REPLACE else const(I1, 0)
+    if hid == L4_CSUM_REPLACE:          # a zero checksum (UDP: none) is left alone
+        update = fn.append_basic_block("update")
+        b.cbranch(b.and_(mark, b.icmp_unsigned("==", stored, _c(0))), done, update)
+        b.position_at_end(update)
+    sized = fn.append_basic_block("sized")
+    b.cbranch(b.or_(b.icmp_unsigned("==", size, _c(0)),
+                    b.or_(b.icmp_unsigned("==", size, _c(2)),
+                          b.icmp_unsigned("==", size, _c(4)))), sized, invalid)
+    b.position_at_end(sized)
+    # size 0: ~stored + to; 2 or 4: ~stored + ~from + to, the fields masked to their size
+    mask = b.select(b.icmp_unsigned("==", size, _c(2)), _c(0xFFFF), _c(_M32))
+    total = b.xor(stored, _c(0xFFFF))
+    with_old = _csum_add(b, total, b.and_(b.xor(old, _c(2**64 - 1)), mask))
+    total = b.select(b.icmp_unsigned("==", size, _c(0)), total, with_old)
+    total = _csum_add(b, total, b.select(b.icmp_unsigned("==", size, _c(0)), new,
+                                         b.and_(new, mask)))
+    for _ in range(2):                  # csum_fold
+        total = b.add(b.and_(total, _c(0xFFFF)), b.lshr(total, _c(16)))
+    result = b.xor(b.and_(total, _c(0xFFFF)), _c(0xFFFF))
+    # BPF_F_MARK_MANGLED_0: a zero result is written 0xffff (CSUM_MANGLED_0)
+    result = b.select(b.and_(mark, b.icmp_unsigned("==", result, _c(0))), _c(0xFFFF), result)
+    b.store(b.trunc(result, I16), at, align=1)
+    b.branch(done)
+    return fn
+
+
 @functools.lru_cache(maxsize=None)
 def _routines():
     """The routines in executable memory: (its memory, {helper id: address})."""
@@ -175,6 +247,8 @@ def _routines():
     emit_csum_diff(module)
     emit_skb_copy(module, SKB_LOAD_BYTES)
     emit_skb_copy(module, SKB_STORE_BYTES)
+    emit_csum_replace(module, L3_CSUM_REPLACE)
+    emit_csum_replace(module, L4_CSUM_REPLACE)
     obj, _ = llvm_worker.generate(str(module), 2, False)
     image = link_object(obj)
     if any(what[0] != "libc" for _, what in image.fixups):
@@ -190,10 +264,10 @@ def native_helper_address(hid: int) -> int:
 
 
 def native_helper_ids(verified, helpers) -> dict[int, int]:
-    """helper id -> native address, for the helpers a JIT program may call natively:
-    csum_diff, skb_load_bytes and skb_store_bytes, each where the caller gave no helper of that id and
-    the verifier proved the memory arguments of every call of it
-    (VerifiedProgram.native_helpers)."""
+    """helper id -> native address, for the helpers a JIT program may call natively,
+    where the caller gave no helper of that id: csum_diff, skb_load_bytes and
+    skb_store_bytes where the verifier proved the memory arguments of every call of it
+    (VerifiedProgram.native_helpers), l3_csum_replace and l4_csum_replace always."""
     prog = verified.program
     if prog.env is None:
         return {}
@@ -202,6 +276,7 @@ def native_helper_ids(verified, helpers) -> dict[int, int]:
         if hid in (helpers or {}):
             continue
         calls = [pc for pc, insn in prog if insn.kind is Kind.CALL and insn.imm == hid]
-        if calls and all(pc in verified.native_helpers for pc in calls):
+        if calls and (hid in _NO_MEMORY or all(pc in verified.native_helpers
+                                               for pc in calls)):
             out[hid] = native_helper_address(hid)
     return out
