@@ -10,6 +10,11 @@ and the caller's read after the name were left to run-time checks.  Now `o + pos
 a sum too (`Zone.record_plus`), and two sums of the same terms (or of terms equal to
 them) are related exactly, so the new position is at most the end.  The kernel loads
 NLnet Labs' XDP DNS-cookie filter, which skips names so; strict mode refused it.
+
+Inlined, the loop tests `(p + 1) + o <= end` and then moves the length itself, `o +=
+p; o += 1; p = o`: the sum recorded at the test names o, which the move overwrites.
+A `dst += src` whose two terms a recorded sum z == dst + src + k names makes z == the
+new dst + k (a DNS firewall's inlined name walk, which the kernel loads).
 """
 
 from __future__ import annotations
@@ -198,3 +203,97 @@ def test_the_one_byte_short_read_traps_where_it_is_past_the_end(engine, data):
             fn(bpfjit.XdpContext(data))
     else:
         assert fn(bpfjit.XdpContext(data)) == expected(data)
+
+
+# the inlined walk: the name 16 + (byte 14 & 3) bytes in, at most 32 labels; r0 = the
+# offset just past the name's root label, 0 where it is malformed
+INLINED = """
+    ldxw %r2, [%r1+0]
+    ldxw %r1, [%r1+4]
+    mov %r0, 0
+    mov %r3, %r2
+    add %r3, 20
+    jgt %r3, %r1, out
+    ldxb %r3, [%r2+14]
+    and %r3, 3
+    add %r3, %r2
+    add %r3, 16
+    mov %r4, 0
+    ja head
+next:
+    add %r5, %r3
+    mov %r6, %r4
+    add %r6, 1
+    add %r5, 1
+    mov %r7, %r4
+    and %r7, 255
+    mov %r3, %r5
+    mov %r4, %r6
+    mov %r0, 0
+    jgt %r7, 30, out
+head:
+    mov %r6, %r3
+    add %r6, 1
+    jgt %r6, %r1, out
+    ldxb %r5, [%r3+0]
+    jgt %r5, 63, out
+    add %r6, %r5
+    jgt %r6, %r1, out
+    jne %r5, 0, next
+    mov %r0, %r6
+    sub %r0, %r2
+out:
+    exit
+"""
+
+
+def inlined_end(data: bytes) -> int:
+    """What INLINED returns, from the rules above."""
+    n = len(data)
+    if n < 20:
+        return 0
+    pos, labels = 16 + (data[14] & 3), 0
+    while True:
+        if pos + 1 > n:
+            return 0
+        o = data[pos]
+        if o > 63 or pos + 1 + o > n:
+            return 0
+        if o == 0:
+            return pos + 1
+        pos += o + 1
+        if labels > 30:
+            return 0
+        labels += 1
+
+
+def _inlined_frame(name: bytes, skew: int = 0) -> bytes:
+    head = bytearray(16 + skew)
+    head[14] = skew
+    return bytes(head) + name + b"\x00\x01"
+
+
+INLINED_INPUTS = [
+    _inlined_frame(b"\x03www\x07example\x03com\x00"),
+    _inlined_frame(b"\x03www\x07example\x03com\x00", skew=3),
+    _inlined_frame(b"\x3f" + b"q" * 63 + b"\x00", skew=1),
+    _inlined_frame(b"\x40" + b"q" * 64 + b"\x00"),
+    _inlined_frame(b"\x01z" * 31 + b"\x00"),       # 31 labels: the most it walks
+    _inlined_frame(b"\x01z" * 32 + b"\x00"),
+    _inlined_frame(b"\x09short"),
+    bytes(19),
+]
+
+
+def test_the_inlined_walk_is_proven():
+    v = verify(_xdp(INLINED), mode="strict", cache=False)
+    assert v.accesses and v.proven == set(v.accesses)
+    if "kernel" in bpfjit.engines(kernel=True):
+        from bpfjit import bpfsys
+        bpfsys.close(bpfsys.prog_load(_xdp(INLINED).to_bytes(), "xdp"))
+
+
+@pytest.mark.parametrize("data", INLINED_INPUTS, ids=range(len(INLINED_INPUTS)))
+def test_every_engine_walks_the_inlined_name(engine, data):
+    fn = bpfjit.compile(_xdp(INLINED), engine, cache=False)
+    assert fn(bpfjit.XdpContext(data)) == inlined_end(data)

@@ -69,6 +69,11 @@ class PointerRules:
             zone.forget(dst)
             return
         floor = None
+        # z == dst + src + k recorded before (clang tested `p + 1 + o <= end`, then
+        # computes the next position as `o += p`): z == the new dst + k
+        summed = [(z, k) for z, (a, b, k) in zone.plus.items()
+                  if z != dst and {a, b} == {dst, src_reg}] \
+            if op == "add" and src_reg is not None and zone.plus else []
         if moved:                # dst was the pointer: its offset moved by [lo, hi]
             facts = _remaining_facts(zone, op, dst, src_reg) if src_reg is not None \
                 and delta.kind in NUMERIC else None
@@ -103,6 +108,9 @@ class PointerRules:
                 zone.add(src_reg, dst, -delta.smin)
             if partner is not None:
                 zone.record_plus(dst, src_reg, partner[0], partner[1])
+        for z, k in summed:
+            zone.add(z, dst, k)
+            zone.add(dst, z, -k)
         if floor is not None:    # the offset is a sum with a known floor
             st.clamp(dst, floor, None)
         self._tighten_from_zone(st, dst)
