@@ -70,7 +70,9 @@ class Socket:
     fields `struct bpf_sock` shows as they are; `tcp` the fields of `struct
     bpf_tcp_sock` (bpf_tcp_sock's view of a TCP socket: snd_cwnd, srtt_us, ...; the
     others 0); `cgroup_id` the cgroup v2 id of the cgroup its task was in when it was
-    made (bpf_skb_cgroup_id's answer; None: the current task's, env.cgroup_id)."""
+    made (bpf_skb_cgroup_id's answer; None: the current task's, env.cgroup_id);
+    `classid` the net_cls classid of its cgroup (bpf_skb_cgroup_classid's answer; 0, as
+    on a system with cgroup v2 alone)."""
     protocol: str
     local: tuple
     remote: tuple | None = None
@@ -82,6 +84,7 @@ class Socket:
     rx_queue_mapping: int = -1
     tcp: dict = field(default_factory=dict)
     cgroup_id: int | None = None
+    classid: int = 0
     family: int = field(init=False)
 
     def __post_init__(self) -> None:
@@ -108,7 +111,7 @@ class Socket:
                                            or not 0 <= self.cgroup_id < 1 << 64):
             raise BpfError(f"a socket's cgroup_id is None (the current task's) or a "
                            f"64-bit unsigned int, not {self.cgroup_id!r}")
-        for name in ("state", "bound_dev_if", "mark", "priority"):
+        for name in ("state", "bound_dev_if", "mark", "priority", "classid"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) \
                     or not 0 <= value <= 0xFFFFFFFF:

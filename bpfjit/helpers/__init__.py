@@ -41,7 +41,7 @@ KERNEL_PROGRAM_TYPES = {
     68: _TC | {"socket_filter", "cgroup_skb"},
     84: _LOOKERS | _SK_SKB, 85: _LOOKERS | _SK_SKB, 99: _LOOKERS | _SK_SKB,
     86: _LOOKERS | _SK_SKB | {"sk_lookup"},
-    97: _TC | {"cgroup_skb"}, 79: _TC | {"cgroup_skb"}, 124: _TC,
+    97: _TC | {"cgroup_skb"}, 79: _TC | {"cgroup_skb"}, 124: _TC, 151: _TC,
     122: _TC | {"socket_filter", "cgroup_skb", "cgroup_sock", "cgroup_sock_addr",
                 "cgroup_sockopt", "sock_ops", "sk_msg"},
     160: _TC_XDP | _SK_SKB | {"plain", "socket_filter", "cgroup_skb", "cgroup_sock",

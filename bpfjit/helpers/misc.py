@@ -4,6 +4,7 @@ get_current_comm (16), get_current_task (35), get_current_cgroup_id (80), the re
 memory by address (probe_read_kernel 113 and its _str 115; probe_read_user 112 and its
 _str 114, user memory a run has none of),
 get_hash_recalc (34), get_socket_cookie (46), skb_cgroup_id (79), jiffies64 (118),
+skb_cgroup_classid (151),
 get_netns_cookie (122),
 ktime_get_boot_ns (125), ktime_get_coarse_ns (160)."""
 
@@ -167,6 +168,13 @@ def _skb_cgroup_id(call, *_) -> int:
     return (call.env.cgroup_id if sock.cgroup_id is None else sock.cgroup_id) & M64
 
 
+def _skb_cgroup_classid(call, *_) -> int:
+    """The net_cls classid of the cgroup of the packet's socket (`socket.classid`); 0
+    for a packet of no socket."""
+    sock = getattr(call.context, "socket", None)
+    return 0 if sock is None else sock.classid & 0xFFFFFFFF
+
+
 def _hash(call, *_) -> int:
     ctx = call.context
     return getattr(ctx, "hash", 0) & 0xFFFFFFFF
@@ -210,6 +218,10 @@ HELPERS = [
     KernelHelper(79, "skb_cgroup_id", Signature(("ctx",), contexts=frozenset({"skb"})),
                  _skb_cgroup_id, "the cgroup v2 id of the packet's socket (its cgroup_id, "
                  "by default env.cgroup_id); 0 without a socket"),
+    KernelHelper(151, "skb_cgroup_classid",
+                 Signature(("ctx",), (0, 0xFFFFFFFF), contexts=frozenset({"skb"})),
+                 _skb_cgroup_classid, "the net_cls classid of the packet's socket's cgroup "
+                 "(its classid, 0 by default); 0 without a socket"),
     KernelHelper(46, "get_socket_cookie",
                  Signature(("ctx",), contexts=frozenset({"sock_addr", "sock", "skb",
                                                          "sock_ops"})),
