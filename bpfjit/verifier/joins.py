@@ -49,6 +49,11 @@ class JoinRules:
             old, new = unify_refs([self, new])
             if old is not self:
                 return old.widen(new, thresholds, around, related, compared, caps_limits)
+        if new.zone.plus:
+            # what a kept sum bounds on the way round (a counter falling while its
+            # partner rises) is not growth: the widening would take it for some
+            new = new.copy()
+            new.apply_plus_bounds()
 
         def moves(old: Value, back: Value | None) -> bool:
             return around is None or back is None or not _within(back, old)

@@ -4,13 +4,18 @@ a + b + k` (zone.plus) where on one path b was a constant and y a copy of a.
 Shell sort's inner index starts at `i = gap` and `i - gap = 0`; both step by one, so
 `i == gap + (i - gap)` on every trip, and `i < n` then bounds `gap + (i - gap)` — what
 `a[j - gap]` with `j <= i` needs.  Entering, the sum is a constant and a copy
-(bpfjit.verifier.joins finds it where the paths meet, as it finds differences)."""
+(bpfjit.verifier.joins finds it where the paths meet, as it finds differences).
+
+The sum may be held in a spilled number: reversing `s[0..len)` in place, clang keeps
+`len - 1 - i` (falling) and `i` (rising) in registers and len on the stack; entering,
+`len == hi - 3` and `lo == 4`, so `len == hi + lo - 7` round the loop."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
 from .domain import SCALAR
+from .variables import slot_var
 
 if TYPE_CHECKING:
     from .state import State
@@ -22,14 +27,21 @@ def _sum_constant(st: "State", y: int, a: int, b: int) -> int | None:
     """k with y == a + b + k on the path `st`: its recorded sum, three constants, or a
     constant b (or a) with y an exact offset of the other; None if the path shows none."""
     fact = st.zone.plus.get(y) if st.zone.plus else None
-    if fact is not None and {fact[0], fact[1]} == {a, b}:
-        return fact[2]
-    ys, xs, cs = st.regs[y], st.regs[a], st.regs[b]
+    if fact is not None:
+        # its terms, or variables the path shows equal to them up to a constant
+        u, v, k = fact
+        for p, q in ((u, v), (v, u)):
+            c, d = st.zone.difference(a, p), st.zone.difference(b, q)
+            if c is not None and d is not None:
+                return k - c - d
+    ys, xs, cs = st.value_of(y), st.value_of(a), st.value_of(b)
+    if ys is None or xs is None or cs is None:
+        return None
     if ys.is_const and xs.is_const and cs.is_const:
         return ys.smin - xs.smin - cs.smin
     for x, c in ((a, b), (b, a)):
-        v = st.regs[c]
-        if v.is_const and not st.regs[x].is_const:
+        v, w = st.value_of(c), st.value_of(x)
+        if v is not None and w is not None and v.is_const and not w.is_const:
             d = st.zone.bound(y, x)
             if d is not None and st.zone.bound(x, y) == -d:
                 return d - v.smin
@@ -49,10 +61,11 @@ def _candidates(st: "State", numbers: list[int], regs: list[int]):
     if not consts:
         return
     for y in numbers:
-        if st.regs[y].is_const:
+        value = st.value_of(y)
+        if value is None or value.is_const:
             continue
         for a, d in st.zone.offsets(y):
-            if a in numbers and not st.regs[a].is_const:
+            if a in numbers and a < 10 and not st.regs[a].is_const:
                 for b in consts:
                     if b != y and b != a:
                         yield y, a, b, d - st.regs[b].smin
@@ -65,6 +78,10 @@ def plus_from_points(result: "State", states: list["State"]) -> None:
     zone = result.zone
     numbers = [r for r, v in enumerate(result.regs[:10]) if v.kind == SCALAR and not v.fixed]
     regs = [r for r in numbers if any(st.regs[r] != states[0].regs[r] for st in states[1:])]
+    # a spilled number may hold the sum too (a length kept on the stack: `str[len - 1 -
+    # i]` walked by two counters, one up, one down)
+    numbers += [slot_var(off) for off, v in result.spills.items()
+                if v.kind == SCALAR and not v.fixed and off not in result.narrow]
     if not regs:
         return
     tried = set()

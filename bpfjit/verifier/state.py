@@ -329,6 +329,31 @@ class State(JoinRules):
             apply_bands(self)
         if self.zone.floors or self.zone.ceilings:
             self.apply_sum_bounds()
+        if self.zone.plus:
+            self.apply_plus_bounds()
+
+    def apply_plus_bounds(self) -> bool:
+        """Narrow intervals through the sums z == a + b + k (zone.plus): a within [min z -
+        max b - k, max z - min b - k], and b alike -- a counter falling as another rises
+        round a loop, with their sum kept (`str[len - 1 - i]`), is bounded below so after
+        its widening; False if one becomes empty."""
+        zone = self.zone
+        for z, (a, b, k) in list(zone.plus.items()):
+            lo_z, hi_z = self.lower(z), self.upper(z)
+            for x, y in ((a, b), (b, a)):
+                # x == z - y - k: by the intervals, and by what the zone says of z - y
+                lo_y, hi_y = self.lower(y), self.upper(y)
+                lows = [] if lo_z is None or hi_y is None else [lo_z - hi_y - k]
+                highs = [] if hi_z is None or lo_y is None else [hi_z - lo_y - k]
+                up, down = zone.bound(z, y), zone.bound(y, z)
+                if down is not None:
+                    lows.append(-down - k)
+                if up is not None:
+                    highs.append(up - k)
+                if not self.clamp(x, max(lows) if lows else None,
+                                  min(highs) if highs else None):
+                    return False
+        return True
 
     def apply_sum_bounds(self) -> bool:
         """Narrow intervals through the floors a + b >= c: a >= c - max(b) (a widened

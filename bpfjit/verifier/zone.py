@@ -588,12 +588,16 @@ class Zone:
         facts = [(k, f) for k, f in self.plus.items() if x in (k, f[0], f[1])]
         for key, _ in facts:
             del self.plus[key]
-        stand_in = self.equal_to(x)
-        if stand_in is None or stand_in == x:
+        found = self.equal_plus(x)
+        if found is None or found[0] == x:
             return
+        # a variable y == x - d stands in, the constant moved by d: clang steps a copy
+        # of a counter and then moves it back (`r4 += 1; r3 = r4`)
+        stand_in, d = found
         for key, (a, b, c) in facts:
+            c = c - d if key == x else c + d
             key, a, b = (stand_in if v == x else v for v in (key, a, b))
-            if len({key, a, b}) == 3:
+            if len({key, a, b}) == 3 and key not in self.plus:
                 self.plus[key] = (a, b, c)
 
     def _forget_sums(self, x: int) -> None:
@@ -611,13 +615,13 @@ class Zone:
             if z == x:
                 continue
             for p, q in ((u, v), (v, u)):       # a == p + c, b == q + d: x - z == ...
-                c, d = self._difference(a, p), self._difference(b, q)
+                c, d = self.difference(a, p), self.difference(b, q)
                 if c is not None and d is not None and abs(k + c + d - j) < 1 << 31:
                     self.add(x, z, k + c + d - j)
                     self.add(z, x, j - k - c - d)
                     break
 
-    def _difference(self, x: int, y: int) -> int | None:
+    def difference(self, x: int, y: int) -> int | None:
         """c with x == y + c exactly, if the zone shows one."""
         if x == y:
             return 0
