@@ -372,3 +372,18 @@ def test_the_budget_runs_out_where_the_interpreter_says(engine, text):
     reference = [outcome("interp", budget) for budget in range(1, 420, 3)]
     assert [outcome(engine, budget) for budget in range(1, 420, 3)] == reference
     assert any(isinstance(r, tuple) for r in reference)     # the budget did run out
+
+
+def test_a_kernel_object_s_call_to_a_helper_bpfjit_lacks_says_so():
+    # a loaded object calls the kernel's helpers: one bpfjit does not provide (143,
+    # bpf_store_hdr_opt, in libbpf-rs's TCP-option example) is named as such, not as
+    # "not registered", which reads as the caller's omission
+    from bpfjit.kernel import HELPER_NAMES, KernelEnv
+    from bpfjit.maps import MapTable
+    assert 143 not in HELPER_NAMES
+    prog = bpfjit.Program(bpfjit.assemble("mov %r0, 0\ncall 143\nexit").insns,
+                          env=KernelEnv(MapTable([])), context="xdp", prog_type="xdp")
+    with pytest.raises(bpfjit.VerifierError,
+                       match=r"pc 1: call to helper 143, which bpfjit does not provide "
+                             r"\(pass helpers=\{143: function\} to give one\)"):
+        bpfjit.verify(prog, helpers=bpfjit.helper_ids(prog), cache=False)

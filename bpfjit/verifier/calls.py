@@ -48,6 +48,10 @@ class CallRules:
     def _helper_call(self, pc: int, insn, st: State) -> None:
         helper = insn.imm
         if self.helpers is not None and helper not in self.helpers:
+            if self.prog.env is not None and helper not in HELPER_NAMES:
+                # a loaded object calls the kernel's helpers: this one is not among them
+                self.fail(pc, f"call to helper {helper}, which bpfjit does not provide "
+                              f"(pass helpers={{{helper}: function}} to give one)")
             self.fail(pc, f"call to helper {helper}, which is not registered "
                           f"(pass helpers={{{helper}: function}})")
         signature = self.signatures.get(helper)
