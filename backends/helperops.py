@@ -58,6 +58,30 @@ def _c(value: int):
     return const(I64, value)
 
 
+def _helper(module: ir.Module, name: str) -> ir.Function:
+    """A routine with the helpers' C signature, `i64 name(r1, r2, r3, r4, r5, run)`."""
+    fn = ir.Function(module, ir.FunctionType(I64, [I64] * 6), name=name)
+    fn.linkage = "external"
+    fn.attributes.add("nounwind")
+    return fn
+
+
+def _packet(b, run, offset):
+    """The run's packet and its length (the run structure's `mem` and `mem_len`, as the
+    Python helpers read them), and `offset` as the kernel's int."""
+    fields = b.inttoptr(run, PTR)
+    packet = b.load(b.gep(fields, [_c(field_index("mem"))], source_etype=I64), typ=I64)
+    length = b.load(b.gep(fields, [_c(field_index("mem_len"))], source_etype=I64), typ=I64)
+    return packet, length, b.sext(b.trunc(offset, I32), I64)
+
+
+def _fold16(b, total):
+    """csum_fold: a 32-bit ones' complement sum folded to 16 bits (not complemented)."""
+    for _ in range(2):
+        total = b.add(b.and_(total, _c(0xFFFF)), b.lshr(total, _c(16)))
+    return b.and_(total, _c(0xFFFF))
+
+
 def _fold32(b, total):
     """A 64-bit sum of 32-bit words folded to 32 bits with end-around carry, twice (the
     sum of at most 2^30 words)."""
@@ -119,9 +143,7 @@ def emit_csum_diff(module: ir.Module, name: str = _SYMBOLS[CSUM_DIFF]) -> ir.Fun
     """Define `i64 name(i64 from, i64 from_size, i64 to, i64 to_size, i64 seed, i64
     run)`: bpf_csum_diff, its pointers proven readable for their sizes."""
     partial = _emit_partial(module)
-    fn = ir.Function(module, ir.FunctionType(I64, [I64] * 6), name=name)
-    fn.linkage = "external"
-    fn.attributes.add("nounwind")
+    fn = _helper(module, name)
     old_at, old_size, new_at, new_size, seed, _ = fn.args
     b = ir.IRBuilder(fn.append_basic_block("entry"))
     old_size, new_size = b.and_(old_size, _c(_M32)), b.and_(new_size, _c(_M32))
@@ -140,9 +162,7 @@ def emit_csum_diff(module: ir.Module, name: str = _SYMBOLS[CSUM_DIFF]) -> ir.Fun
     added = b.add(b.and_(added, _c(_M32)), b.lshr(added, _c(32)))
     total = b.select(has_new, b.select(has_old, added, new_sum),
                      b.select(has_old, complement, seed))
-    for _ in range(2):                          # csum_fold: to 16 bits
-        total = b.add(b.and_(total, _c(0xFFFF)), b.lshr(total, _c(16)))
-    b.ret(b.and_(total, _c(0xFFFF)))
+    b.ret(_fold16(b, total))
     return fn
 
 
@@ -151,16 +171,11 @@ def emit_skb_copy(module: ir.Module, hid: int) -> ir.Function:
     bpf_skb_load_bytes (hid 26: packet -> mem) or bpf_skb_store_bytes (9: mem ->
     packet; its flags change nothing here, as in the Python helper), `mem` proven in
     bounds for `len` bytes."""
-    fn = ir.Function(module, ir.FunctionType(I64, [I64] * 6), name=_SYMBOLS[hid])
-    fn.linkage = "external"
-    fn.attributes.add("nounwind")
+    fn = _helper(module, _SYMBOLS[hid])
     _, offset, mem_arg, size, _, run = fn.args
     b = ir.IRBuilder(fn.append_basic_block("entry"))
     fail, copy = fn.append_basic_block("fault"), fn.append_basic_block("copy")
-    fields = b.inttoptr(run, PTR)
-    packet = b.load(b.gep(fields, [_c(field_index("mem"))], source_etype=I64), typ=I64)
-    length = b.load(b.gep(fields, [_c(field_index("mem_len"))], source_etype=I64), typ=I64)
-    start = b.sext(b.trunc(offset, I32), I64)           # (the kernel's int offset)
+    packet, length, start = _packet(b, run, offset)
     size = b.and_(size, _c(_M32))
     outside = b.or_(b.icmp_signed("<", start, _c(0)), b.icmp_unsigned("==", size, _c(0)))
     outside = b.or_(outside, b.icmp_unsigned(">", b.add(start, size), length))
@@ -186,17 +201,12 @@ def _csum_add(b, total, value):
 def emit_csum_replace(module: ir.Module, hid: int) -> ir.Function:
     """Define `i64 (i64 skb, i64 offset, i64 from, i64 to, i64 flags, i64 run)`:
     bpf_l3_csum_replace (hid 10) or bpf_l4_csum_replace (11) on the run's packet."""
-    fn = ir.Function(module, ir.FunctionType(I64, [I64] * 6), name=_SYMBOLS[hid])
-    fn.linkage = "external"
-    fn.attributes.add("nounwind")
+    fn = _helper(module, _SYMBOLS[hid])
     _, offset, old, new, flags, run = fn.args
     b = ir.IRBuilder(fn.append_basic_block("entry"))
     fault, inside = fn.append_basic_block("fault"), fn.append_basic_block("inside")
     invalid, done = fn.append_basic_block("invalid"), fn.append_basic_block("done")
-    fields = b.inttoptr(run, PTR)
-    packet = b.load(b.gep(fields, [_c(field_index("mem"))], source_etype=I64), typ=I64)
-    length = b.load(b.gep(fields, [_c(field_index("mem_len"))], source_etype=I64), typ=I64)
-    start = b.sext(b.trunc(offset, I32), I64)           # (the kernel's int offset)
+    packet, length, start = _packet(b, run, offset)
     outside = b.or_(b.icmp_signed("<", start, _c(0)),
                     b.icmp_unsigned(">", b.add(start, _c(2)), length))
     b.cbranch(outside, fault, inside)
@@ -222,15 +232,13 @@ def emit_csum_replace(module: ir.Module, hid: int) -> ir.Function:
                           b.icmp_unsigned("==", size, _c(4)))), sized, invalid)
     b.position_at_end(sized)
     # size 0: ~stored + to; 2 or 4: ~stored + ~from + to, the fields masked to their size
+    # (size 0's mask is 32 bits, which is all csum_add takes of `to` anyway)
     mask = b.select(b.icmp_unsigned("==", size, _c(2)), _c(0xFFFF), _c(_M32))
     total = b.xor(stored, _c(0xFFFF))
     with_old = _csum_add(b, total, b.and_(b.xor(old, _c(2**64 - 1)), mask))
     total = b.select(b.icmp_unsigned("==", size, _c(0)), total, with_old)
-    total = _csum_add(b, total, b.select(b.icmp_unsigned("==", size, _c(0)), new,
-                                         b.and_(new, mask)))
-    for _ in range(2):                  # csum_fold
-        total = b.add(b.and_(total, _c(0xFFFF)), b.lshr(total, _c(16)))
-    result = b.xor(b.and_(total, _c(0xFFFF)), _c(0xFFFF))
+    total = _csum_add(b, total, b.and_(new, mask))
+    result = b.xor(_fold16(b, total), _c(0xFFFF))
     # BPF_F_MARK_MANGLED_0: a zero result is written 0xffff (CSUM_MANGLED_0)
     result = b.select(b.and_(mark, b.icmp_unsigned("==", result, _c(0))), _c(0xFFFF), result)
     b.store(b.trunc(result, I16), at, align=1)

@@ -29,11 +29,9 @@ def _sum_constant(st: "State", y: int, a: int, b: int) -> int | None:
     fact = st.zone.plus.get(y) if st.zone.plus else None
     if fact is not None:
         # its terms, or variables the path shows equal to them up to a constant
-        u, v, k = fact
-        for p, q in ((u, v), (v, u)):
-            c, d = st.zone.difference(a, p), st.zone.difference(b, q)
-            if c is not None and d is not None:
-                return k - c - d
+        moved = st.zone.terms_offset(a, b, fact[0], fact[1])
+        if moved is not None:
+            return fact[2] - moved
     ys, xs, cs = st.value_of(y), st.value_of(a), st.value_of(b)
     if ys is None or xs is None or cs is None:
         return None
@@ -42,8 +40,8 @@ def _sum_constant(st: "State", y: int, a: int, b: int) -> int | None:
     for x, c in ((a, b), (b, a)):
         v, w = st.value_of(c), st.value_of(x)
         if v is not None and w is not None and v.is_const and not w.is_const:
-            d = st.zone.bound(y, x)
-            if d is not None and st.zone.bound(x, y) == -d:
+            d = st.zone.difference(y, x)
+            if d is not None:
                 return d - v.smin
     return None
 

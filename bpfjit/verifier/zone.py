@@ -612,14 +612,19 @@ class Zone:
         this: related so, corpus shell's index lost four proofs through its joins.)"""
         self.plus[x] = (a, b, k)
         for z, (u, v, j) in list(self.plus.items()):
-            if z == x:
-                continue
-            for p, q in ((u, v), (v, u)):       # a == p + c, b == q + d: x - z == ...
-                c, d = self.difference(a, p), self.difference(b, q)
-                if c is not None and d is not None and abs(k + c + d - j) < 1 << 31:
-                    self.add(x, z, k + c + d - j)
-                    self.add(z, x, j - k - c - d)
-                    break
+            moved = self.terms_offset(a, b, u, v) if z != x else None
+            if moved is not None and abs(k + moved - j) < 1 << 31:
+                self.add(x, z, k + moved - j)
+                self.add(z, x, j - k - moved)
+
+    def terms_offset(self, a: int, b: int, u: int, v: int) -> int | None:
+        """c with a + b == u + v + c, where the zone shows each of a, b an exact offset
+        of one of u, v (either order); None if it does not."""
+        for p, q in ((u, v), (v, u)):
+            c, d = self.difference(a, p), self.difference(b, q)
+            if c is not None and d is not None:
+                return c + d
+        return None
 
     def difference(self, x: int, y: int) -> int | None:
         """c with x == y + c exactly, if the zone shows one."""
