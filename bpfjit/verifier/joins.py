@@ -289,10 +289,15 @@ class JoinRules:
             if self.value_of(x).kind != MEM:
                 continue
             m = MIRROR + x
+            # a pointer at a constant offset on every path (a loop's first ways round)
+            # against a bounded count: `while (n >= 4) { p += 4; n -= 4; }` keeps
+            # n - (len - p), where the bytes it reads end, which each path's intervals give
+            fixed = all(st.value_of(x).fixed for st in states)
             for y in candidates:
                 # only what every path relates to len or to len - x can gain a relation
                 if y == x or y == LEN or not all(
-                        st.zone.has_edge(y, m) or st.zone.has_edge(y, LEN) for st in states):
+                        st.zone.has_edge(y, m) or st.zone.has_edge(y, LEN)
+                        or fixed and st.upper(y) is not None for st in states):
                     continue
                 for u, v in ((y, m), (m, y)):
                     c = None
