@@ -3,11 +3,17 @@
 `while (len >= 4) { h = f(h, p[0..3]); p += 4; len -= 4; } while (len) { h = g(h, *p);
 p++; len--; }` -- the tail of xxhash32 and of most hashes over a variable length.  No
 difference of the two is kept round the loop, but their sum is: `p + len` is where the
-key ends on every trip, and `len >= 4` then bounds p.  A ceiling p + len <= c (and a
-floor) is found where the loop's first paths meet: on each path a constant p and the
-bounds of len (bpfjit.verifier.joins).  clang writes the count two ways: 32-bit ALU
-(-mcpu=v3), which the kernel loads, and 64-bit with a 32-bit extension before each test
-(v1), where the kernel's bounds give up.
+key ends on every trip, and `len >= 4` then bounds p.  The sum is a difference with
+what remains of the packet after p, `len - (end - p) <= c`, found where the loop's
+first paths meet: on each path a constant p and the bounds of len
+(bpfjit.verifier.joins).  clang writes the count three ways: 32-bit ALU (-mcpu=v3),
+which the kernel loads; 64-bit with a 32-bit extension before each test (v1), where
+the kernel's bounds give up; and 64-bit adding 0xfffffffc, whose high half grows every
+trip and which only the extension reads (v1 xxhash32: the verifier follows its low
+half, bpfjit.verifier.lowhalves), which the kernel loads where the count is a constant
+and it can walk the trips one by one.  A key on the stack walked the same way keeps
+`p + len <= c` as a ceiling beside the zone (`joins._stack_ceilings`), which a test of
+len passes on to p (`State._apply_sums_of`).
 """
 
 from __future__ import annotations
@@ -31,6 +37,40 @@ HEAD = """
     ldxb %r2, [%r1+0]
     add %r1, 8
     and32 %r2, 31
+    add32 %r2, EXTRA
+"""
+
+# xxhash32 over a key of a constant length: the count is EXTRA itself
+CONSTANT_HEAD = """
+    ldxw %r2, [%r1+4]
+    ldxw %r1, [%r1+0]
+    mov32 %r0, 0
+    mov %r3, %r1
+    add %r3, 64
+    jgt %r3, %r2, out
+    add %r1, 8
+    mov %r2, EXTRA
+"""
+
+# the 24 bytes from data + 8 copied to the stack (fp-24 .. fp-1), walked from fp-24: a
+# key hashed on the stack; the count is (data[0] & 15) + EXTRA
+STACK_HEAD = """
+    ldxw %r2, [%r1+4]
+    ldxw %r1, [%r1+0]
+    mov32 %r0, 0
+    mov %r3, %r1
+    add %r3, 64
+    jgt %r3, %r2, out
+    ldxdw %r3, [%r1+8]
+    stxdw [%r10-24], %r3
+    ldxdw %r3, [%r1+16]
+    stxdw [%r10-16], %r3
+    ldxdw %r3, [%r1+24]
+    stxdw [%r10-8], %r3
+    ldxb %r2, [%r1+0]
+    mov %r1, %r10
+    add %r1, -24
+    and32 %r2, 15
     add32 %r2, EXTRA
 """
 
@@ -87,12 +127,41 @@ out:
     exit
 """
 
-SHAPES = {"alu32": ALU32, "extended": EXTENDED}
-# the count that keeps every read within the 64 bytes tested, and one that does not
-IN_BOUNDS = {"alu32": 3, "extended": 3}
-TOO_FAR = {"alu32": 26, "extended": 26}
+# -mcpu=v1 xxhash32: `len - 4` as a 64-bit add of 0xfffffffc (the high half grows
+# every trip; only the extension at the loop's head reads the count)
+WIDE_LOOP = """
+head:
+    mov %r3, %r2
+    lsh %r3, 32
+    rsh %r3, 32
+    mov %r5, 4
+    jgt %r5, %r3, tail""" + WORD + """
+    lddw %r6, 0xfffffffc
+    add %r6, %r2
+    mov %r2, %r6
+    ja head
+tail:
+    jeq %r3, 0, out""" + BYTE + """
+    lddw %r6, 0xffffffff
+    add %r6, %r2
+    mov %r2, %r6
+    ja head
+out:
+    exit
+"""
+
+SHAPES = {"alu32": ALU32, "extended": EXTENDED, "wide-step": HEAD + WIDE_LOOP,
+          "wide-step-constant": CONSTANT_HEAD + WIDE_LOOP,
+          "stack-alu32": ALU32.replace(HEAD, STACK_HEAD),
+          "stack-wide-step": STACK_HEAD + WIDE_LOOP}
+# the count that keeps every read within the 64 bytes tested (or the 24 bytes of the
+# key on the stack), and one that does not
+IN_BOUNDS = {"alu32": 3, "extended": 3, "wide-step": 3, "wide-step-constant": 34,
+             "stack-alu32": 9, "stack-wide-step": 9}
+TOO_FAR = {"alu32": 26, "extended": 26, "wide-step": 26, "wide-step-constant": 57,
+           "stack-alu32": 10, "stack-wide-step": 10}
 # the kernel follows a 64-bit count through its extension only where it is a constant
-KERNEL_LOADS = {"alu32"}
+KERNEL_LOADS = {"alu32", "wide-step-constant", "stack-alu32"}
 
 
 def _program(shape: str, extra: int) -> bpfjit.Program:
@@ -105,7 +174,8 @@ def expected(shape: str, data: bytes, extra: int) -> int:
     """The sum the programs compute, read off the packet by hand."""
     if len(data) < 64:
         return 0
-    count = (data[0] & 31) + extra
+    mask = 15 if shape.startswith("stack") else 31
+    count = extra if shape == "wide-step-constant" else (data[0] & mask) + extra
     pos, total = 8, 0
     while count >= 4:
         total += data[pos] + data[pos + 3]
@@ -139,7 +209,7 @@ def test_every_access_is_proven(shape):
         if shape in KERNEL_LOADS:
             bpfsys.close(bpfsys.prog_load(prog.to_bytes(), "xdp"))
         else:           # its count falls in 64 bits: the kernel's bounds give up
-            with pytest.raises(bpfjit.BpfError, match="outside of the packet"):
+            with pytest.raises(bpfjit.BpfError, match="outside of the packet|stack"):
                 bpfsys.prog_load(prog.to_bytes(), "xdp")
 
 
@@ -169,7 +239,8 @@ def test_reading_past_the_end_traps(engine, shape):
     if engine == "kernel":
         pytest.skip("the kernel's verifier refuses it (above)")
     fn = bpfjit.compile(_program(shape, TOO_FAR[shape]), engine, cache=False)
-    fits = bytes([30]) + bytes(range(1, 64))       # one byte shorter stays within
-    assert fn(bpfjit.XdpContext(fits)) == expected(shape, fits, TOO_FAR[shape])
+    if shape != "wide-step-constant":       # one byte shorter stays within
+        fits = bytes([30]) + bytes(range(1, 64))
+        assert fn(bpfjit.XdpContext(fits)) == expected(shape, fits, TOO_FAR[shape])
     with pytest.raises(bpfjit.MemoryAccessError):
         fn(bpfjit.XdpContext(bytes([31]) + bytes(63)))

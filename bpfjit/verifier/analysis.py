@@ -36,10 +36,11 @@ from .pointerarith import PointerRules
 from .branches import BranchRules
 from .calls import CallRules
 from .callbacks import CallbackRules
-from .domain import (GIVEN_BACK, MAX_LEN, MEM, MIXED, RELEASED, SCALAR, UNINIT, Value, pointer,
-                     scalar, top_scalar)
+from .domain import (GIVEN_BACK, M32, MAX_LEN, MEM, MIXED, RELEASED, SCALAR, U64, UNINIT,
+                     Value, pointer, scalar, top_scalar)
 from .journal import Journal
 from .localcalls import LocalCallRules, Summary
+from .lowhalves import low_half_results, moved_copy32, twin32
 from .loopheads import WIDEN_AFTER, LoopHeadRules
 from .locks import LockRules
 from .memory import MemoryRules
@@ -144,6 +145,10 @@ class Analysis(AluRules, ExtensionRules, PointerRules, MemoryRules, BranchRules,
         # grow for ever; without recursion each follows its (widened) entry state, and a
         # callback's return value stays what its exits give (bpf_loop wants 0 or 1)
         self.recursive = recursive
+        # 64-bit results only their low half of which is ever read (lowhalves), and
+        # the 32-bit twins verified in their place where the 64-bit value may leave 32 bits
+        self.low_halves = low_half_results(prog, self._arg_count)
+        self._twins: dict[int, object] = {}
 
     def fail(self, pc: int, reason: str):
         raise VerifierError(pc, reason)
@@ -418,6 +423,62 @@ class Analysis(AluRules, ExtensionRules, PointerRules, MemoryRules, BranchRules,
             if pc in leaders or pc >= end:
                 return [(pc, st)]
 
+    def _arg_count(self, helper: int) -> int:
+        """How many registers from r1 on a helper reads (all five if unknown)."""
+        signature = self.signatures.get(helper)
+        return 5 if signature is None else len(signature.args)
+
+    @staticmethod
+    def _constant_plus_number(insn, st: State) -> bool:
+        """Whether `dst += src` adds a number below 2^32 to a constant dst."""
+        return insn.spec.source == "reg" and insn.src != insn.dst \
+            and st.regs[insn.dst].kind == SCALAR and st.regs[insn.dst].is_const \
+            and st.regs[insn.src].kind == SCALAR and st.regs[insn.src].umax <= M32
+
+    def _twins_of(self, pc: int, insn, st: State) -> list:
+        """The 32-bit instructions verified in place of a 64-bit one whose high half
+        nothing reads: its twin, or for a constant plus a number (xxhash32's `len +
+        0xfffffffc`) a copy of the number moved by the constant's 32-bit value, which
+        keeps the count's relations (`len - 4`)."""
+        if insn.spec.op == "add" and self._constant_plus_number(insn, st):
+            return moved_copy32(insn.dst, insn.src, st.regs[insn.dst].umin)
+        twin = self._twins.get(pc)
+        if twin is None:
+            twin = self._twins[pc] = twin32(insn)
+        return [twin]
+
+    @staticmethod
+    def _leaves_32_bits(insn, st: State) -> bool:
+        """Whether a 64-bit add, subtraction, multiply, left shift or copy of numbers
+        that are not negative gives a result above 2^32 - 1 on every path here: its
+        32-bit twin's is then the same less 2^32 times a constant, which nothing can
+        tell apart (lowhalves).  Otherwise the 64-bit rules keep at least as much."""
+        spec = insn.spec
+        op = spec.op
+        if spec.source == "reg":
+            src = st.regs[insn.src]
+            if src.kind != SCALAR or src.smin < 0:
+                return False
+            lo, hi = src.umin, src.umax
+        else:
+            lo = hi = insn.imm
+            if lo < 0:
+                return False
+        if op == "mov":
+            return lo > M32
+        old = st.regs[insn.dst]
+        if old.kind != SCALAR or old.smin < 0:
+            return False
+        if op == "add":
+            return old.umin + lo > M32
+        if op == "sub":
+            return old.umin - hi > M32
+        if op == "mul":
+            return old.umin * lo > M32
+        if op == "lsh":
+            return old.umin << lo > M32
+        return False
+
     def _read(self, st: State, reg: int, pc: int) -> Value:
         value = st.regs[reg]
         if value.kind == UNINIT:
@@ -447,7 +508,18 @@ class Analysis(AluRules, ExtensionRules, PointerRules, MemoryRules, BranchRules,
         if st.lock is not None:
             self._while_locked(pc, insn, st)
         if kind is Kind.ALU:
-            self._alu(pc, insn, st)
+            if pc in self.low_halves and self._leaves_32_bits(insn, st):
+                for twin in self._twins_of(pc, insn, st):
+                    self._alu(pc, twin, st)
+            elif insn.spec.op == "add" and insn.spec.width == 32 and \
+                    self._constant_plus_number(insn, st):
+                # k + x in 32 bits is x moved by k's 32-bit value (`w2 = -4; w2 += w0`
+                # for `len - 4`): a copy keeps x's relations, which a sum that may wrap
+                # would drop
+                for step in moved_copy32(insn.dst, insn.src, st.regs[insn.dst].umin):
+                    self._alu(pc, step, st)
+            else:
+                self._alu(pc, insn, st)
         elif kind in (Kind.NEG, Kind.END):
             self._unary(pc, insn, st)
         elif kind is Kind.LDDW:

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .domain import (BIG, MAX_LEN, MEM, MEM_OR_NULL, MIXED, NULLABLE, NUMERIC, SCALAR, UNINIT,
-                     Value, join, low_bytes, replace, widen)
+from .domain import (BIG, MAX_LEN, MEM, MEM_OR_NULL, MIXED, NULLABLE, NUMERIC, SCALAR, STACK,
+                     UNINIT, Value, join, low_bytes, replace, widen)
 from .bands import follow_bands, followed, join_bands
 from .bytecaps import join_caps, widen_caps
 from .guards import GUARDED, joined_guards, joined_len_floors
@@ -309,6 +309,35 @@ class JoinRules:
                         c = b if c is None or b > c else c
                     if c is not None and c < MAX_RELATION:
                         zone.add(u, v, c)
+        for x in changed:
+            if self.value_of(x).kind == STACK and all(st.value_of(x).fixed for st in states):
+                self._stack_ceilings(states, x, candidates, widening)
+
+    def _stack_ceilings(self, states: list["State"], x: int, candidates: list[int],
+                        widening: bool) -> None:
+        """A stack pointer at a constant offset on every path (a loop's first ways
+        round) and a bounded count: walking a key on the stack, `while (n >= 4) { p +=
+        4; n -= 4; }` keeps p + n <= c, where the key ends, as the mirror relation
+        above keeps it for the packet (zone ceilings: `State.apply_sum_bounds`)."""
+        for y in candidates:
+            w = self.value_of(y) if y != LEN else None
+            if y == x or w is None or w.kind != SCALAR:
+                continue
+            c = None
+            for st in states:
+                hi = st.upper(y)
+                f = None if hi is None else st.value_of(x).smin + hi
+                known = st.zone.ceiling(x, y)
+                if known is not None and (f is None or known < f):
+                    f = known
+                if f is None or (widening and c is not None and f > c):
+                    c = None
+                    break
+                c = f if c is None or f > c else c
+            a, b = self.upper(x), self.upper(y)
+            if c is not None and abs(c) < MAX_RELATION and (a is None or b is None
+                                                             or c < a + b):
+                self.zone.learn_ceiling(x, y, c)
 
     def _affine_from_points(self, states: list["State"], changed: list[int]) -> None:
         """x == k * y + c for pairs that are constants on every path, all on one line:

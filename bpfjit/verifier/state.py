@@ -405,6 +405,23 @@ class State(JoinRules):
                         return False
                     if (self.lower(q), self.upper(q)) != old and not self.tighten(q):
                         return False
+        if (self.zone.ceilings or self.zone.floors) and not self._apply_sums_of(var):
+            return False
+        return True
+
+    def _apply_sums_of(self, var: int) -> bool:
+        """Narrow var's partners in the ceilings a + b <= c and floors a + b >= c by var's
+        new bounds: a count that a test showed at least 4 puts the pointer that walks the
+        rest of a stack key at most 4 bytes before its end."""
+        lo, hi = self.lower(var), self.upper(var)
+        for (a, b), c in list(self.zone.ceilings.items()):
+            if var in (a, b) and lo is not None and \
+                    not self.clamp(b if var == a else a, None, c - lo):
+                return False
+        for (a, b), c in list(self.zone.floors.items()):
+            if var in (a, b) and hi is not None and \
+                    not self.clamp(b if var == a else a, c - hi, None):
+                return False
         return True
 
     def _apply_quotient(self, q: int, y: int, c: int) -> bool:
