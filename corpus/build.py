@@ -1103,6 +1103,14 @@ def inputs(name: str, variant: int | None = None) -> list[bytes]:
                 _words(rng, 0) + b" ".join(bytes(rng.choice(b"abcdefghij")
                                                  for _ in range(rng.randrange(1, 9)))
                                            for _ in range(400))]
+    if name == "recordhash":
+        # nothing; records of every length 0-40 (each stripe count and tail length); a
+        # last record cut short; 3,000 bytes of records of 0-60 bytes
+        def records(lengths) -> bytes:
+            return b"".join(bytes([n]) + _words(rng, n) for n in lengths)
+        many = records(rng.randrange(61) for _ in range(100))
+        return [b"", records(range(41)), records([5, 17]) + bytes([30]) + _words(rng, 12),
+                many]
     if name == "winmedian":
         # nothing; fewer bytes than the window; a run of equal bytes; 4,000 random
         return [b"", _words(rng, 10), bytes([9]) * 30 + _words(rng, 20), _words(rng, 4000)]
