@@ -10,6 +10,7 @@ that all engines run out of budget at the same pc.
 from __future__ import annotations
 
 import functools
+from typing import Callable
 
 from .errors import VerifierError
 from .isa import LDDW_CODE, Kind, read_registers, written_registers
@@ -231,6 +232,30 @@ def block_graph(prog: Program) -> tuple[dict[int, list[int]], dict[int, set[int]
         for target in after:
             preds.setdefault(target, set()).add(first)
     return members, preds, succs
+
+
+def backward_masks(prog: Program, block_in: Callable[[int, int], int]) -> dict[int, int]:
+    """A backward dataflow over register bit masks: each block's mask at its entry,
+    `block_in(first, out)` giving it from `out`, the union of its successors' entry
+    masks; iterated until nothing changes (liveness, the high halves a program reads)."""
+    members, preds, succs = block_graph(prog)
+    entry = dict.fromkeys(members, 0)
+    work = list(members)
+    queued = set(work)
+    while work:
+        first = work.pop()
+        queued.discard(first)
+        out = 0
+        for succ in succs.get(first, ()):
+            out |= entry.get(succ, 0)
+        new = block_in(first, out)
+        if new != entry[first]:
+            entry[first] = new
+            for pred in preds.get(first, ()):
+                if pred not in queued:
+                    queued.add(pred)
+                    work.append(pred)
+    return entry
 
 
 @per_program

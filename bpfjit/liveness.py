@@ -10,7 +10,7 @@ unread (backends/x86idioms.py).
 
 from __future__ import annotations
 
-from bpfjit.cfg import per_program, block_graph
+from bpfjit.cfg import backward_masks, block_graph, per_program
 from bpfjit.isa import Kind, read_registers, written_registers
 from bpfjit.program import Program
 
@@ -57,7 +57,7 @@ def block_live_in(prog: Program) -> dict[int, int]:
 
 @per_program
 def _liveness(prog: Program) -> tuple[dict[int, int], dict[int, int]]:
-    members, preds, succs = block_graph(prog)
+    members, _, succs = block_graph(prog)
     gen: dict[int, int] = {}
     kill: dict[int, int] = {}
     for first, pcs in members.items():
@@ -67,22 +67,11 @@ def _liveness(prog: Program) -> tuple[dict[int, int], dict[int, int]]:
             g = (g & ~def_) | use
             k |= def_
         gen[first], kill[first] = g, k
-    live_in = dict.fromkeys(members, 0)
-    live_out = dict.fromkeys(members, 0)
-    work = list(members)
-    queued = set(work)
-    while work:
-        first = work.pop()
-        queued.discard(first)
+    live_in = backward_masks(prog, lambda first, out: gen[first] | (out & ~kill[first]))
+    live_out = {}
+    for first in members:
         out = 0
         for succ in succs.get(first, ()):
             out |= live_in.get(succ, 0)
         live_out[first] = out
-        new_in = gen[first] | (out & ~kill[first])
-        if new_in != live_in[first]:
-            live_in[first] = new_in
-            for pred in preds.get(first, ()):
-                if pred not in queued:
-                    queued.add(pred)
-                    work.append(pred)
     return live_in, live_out

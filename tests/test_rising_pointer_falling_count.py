@@ -25,15 +25,19 @@ from bpfjit.kernel import KernelEnv
 from bpfjit.maps import MapTable
 from bpfjit.verifier import verify
 
-# r1 = data + 8, r2 = (data[0] & 31) + EXTRA bytes to hash from there; r0 sums the first
-# and fourth byte of each 4-byte word, then each byte of the tail, masked to 32 bits
-HEAD = """
+# r1 = data, r2 = data_end, r0 = 0; the first 64 bytes are there, else out
+PROLOGUE = """
     ldxw %r2, [%r1+4]
     ldxw %r1, [%r1+0]
     mov32 %r0, 0
     mov %r3, %r1
     add %r3, 64
     jgt %r3, %r2, out
+"""
+
+# r1 = data + 8, r2 = (data[0] & 31) + EXTRA bytes to hash from there; r0 sums the first
+# and fourth byte of each 4-byte word, then each byte of the tail, masked to 32 bits
+HEAD = PROLOGUE + """
     ldxb %r2, [%r1+0]
     add %r1, 8
     and32 %r2, 31
@@ -41,26 +45,14 @@ HEAD = """
 """
 
 # xxhash32 over a key of a constant length: the count is EXTRA itself
-CONSTANT_HEAD = """
-    ldxw %r2, [%r1+4]
-    ldxw %r1, [%r1+0]
-    mov32 %r0, 0
-    mov %r3, %r1
-    add %r3, 64
-    jgt %r3, %r2, out
+CONSTANT_HEAD = PROLOGUE + """
     add %r1, 8
     mov %r2, EXTRA
 """
 
 # the 24 bytes from data + 8 copied to the stack (fp-24 .. fp-1), walked from fp-24: a
 # key hashed on the stack; the count is (data[0] & 15) + EXTRA
-STACK_HEAD = """
-    ldxw %r2, [%r1+4]
-    ldxw %r1, [%r1+0]
-    mov32 %r0, 0
-    mov %r3, %r1
-    add %r3, 64
-    jgt %r3, %r2, out
+STACK_HEAD = PROLOGUE + """
     ldxdw %r3, [%r1+8]
     stxdw [%r10-24], %r3
     ldxdw %r3, [%r1+16]

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from typing import Callable
 
-from ..cfg import block_graph
+from ..cfg import backward_masks, block_graph
 from ..isa import SPECS_BY_OPCODE, Insn, Kind
 from ..liveness import use_def
 from ..program import Program
@@ -91,28 +91,18 @@ def low_half_results(prog: Program,
     candidates = {pc for pc, insn in prog if _twinnable(insn)}
     if not candidates:
         return frozenset()
-    members, preds, succs = block_graph(prog)
-    entry = dict.fromkeys(members, 0)
+    members = block_graph(prog)[0]
     after: dict[int, bool] = {}         # a candidate: whether its result's high half is read
-    work = list(members)
-    queued = set(work)
-    while work:
-        first = work.pop()
-        queued.discard(first)
-        high = 0
-        for succ in succs.get(first, ()):
-            high |= entry.get(succ, 0)
+
+    def block_in(first: int, high: int) -> int:
         for pc in reversed(members[first]):
             insn = prog.at(pc)
             if pc in candidates:
                 after[pc] = bool(high >> insn.dst & 1)
             high = _step_back(insn, high, arg_count)
-        if high != entry[first]:
-            entry[first] = high
-            for pred in preds.get(first, ()):
-                if pred not in queued:
-                    queued.add(pred)
-                    work.append(pred)
+        return high
+
+    backward_masks(prog, block_in)
     return frozenset(pc for pc, read in after.items() if not read)
 
 
