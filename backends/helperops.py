@@ -1,5 +1,6 @@
 """Helpers in native code, for the JIT engines: bpf_csum_diff, bpf_skb_load_bytes,
-bpf_skb_store_bytes, bpf_l3_csum_replace and bpf_l4_csum_replace.
+bpf_skb_store_bytes, bpf_l3_csum_replace, bpf_l4_csum_replace and an XDP program's
+bpf_redirect.
 
 Through Python each helper call costs a cffi callback and the run's memory read and
 written through checks, ~2 µs; userspace-xdp's checksum benchmark calls csum_diff 32
@@ -26,6 +27,9 @@ of the packet updated for a field that changed from `from` to `to` (RFC 1624; fl
 0xf its size, 2 or 4, or 0 where `to` is a difference), -EFAULT where the checksum is
 not in the packet, -EINVAL for another size; l4's BPF_F_MARK_MANGLED_0 (0x20) leaves a
 zero checksum alone and writes 0xffff for a zero result, as bpfjit.helpers.packet does.
+An XDP program's bpf_redirect takes no memory either: it answers as
+bpfjit.helpers.redirect does and records its target in the context block before the
+packet, which the caller turns into `ctx.redirect` after the run.
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ from __future__ import annotations
 import errno
 import functools
 
+from bpfjit.context.xdp import REDIRECT_AT, XDP_HEADER
 from bpfjit.isa import Kind
 from bpfjit.runfields import field_index
 
@@ -40,17 +45,22 @@ from . import irtext as ir
 from .llvmtypes import I1, I8, I16, I32, I64, PTR, const
 
 __all__ = ["CSUM_DIFF", "SKB_LOAD_BYTES", "SKB_STORE_BYTES", "L3_CSUM_REPLACE",
-           "L4_CSUM_REPLACE", "emit_csum_diff", "emit_skb_copy", "emit_csum_replace",
-           "native_helper_address", "native_helper_ids"]
+           "L4_CSUM_REPLACE", "REDIRECT", "emit_csum_diff", "emit_skb_copy",
+           "emit_csum_replace", "emit_xdp_redirect", "native_helper_address",
+           "native_helper_ids"]
 
 CSUM_DIFF, SKB_LOAD_BYTES, SKB_STORE_BYTES = 28, 26, 9
-L3_CSUM_REPLACE, L4_CSUM_REPLACE = 10, 11
+L3_CSUM_REPLACE, L4_CSUM_REPLACE, REDIRECT = 10, 11, 23
 _M32 = 0xFFFFFFFF
 _SYMBOLS = {CSUM_DIFF: "bpfjit_csum_diff", SKB_LOAD_BYTES: "bpfjit_skb_load_bytes",
             SKB_STORE_BYTES: "bpfjit_skb_store_bytes",
-            L3_CSUM_REPLACE: "bpfjit_l3_csum_replace", L4_CSUM_REPLACE: "bpfjit_l4_csum_replace"}
-# helpers given no memory by the program: native wherever they are called
-_NO_MEMORY = frozenset((L3_CSUM_REPLACE, L4_CSUM_REPLACE))
+            L3_CSUM_REPLACE: "bpfjit_l3_csum_replace", L4_CSUM_REPLACE: "bpfjit_l4_csum_replace",
+            REDIRECT: "bpfjit_xdp_redirect"}
+# helpers given no memory by the program: native wherever they are called (bpf_redirect
+# in XDP programs only: tc's answers differ)
+_NO_MEMORY = frozenset((L3_CSUM_REPLACE, L4_CSUM_REPLACE, REDIRECT))
+_CONTEXTS = {REDIRECT: "xdp"}
+XDP_ABORTED, XDP_REDIRECT = 0, 4
 _MANGLED_0 = 0x20                       # BPF_F_MARK_MANGLED_0
 
 
@@ -246,6 +256,31 @@ def emit_csum_replace(module: ir.Module, hid: int) -> ir.Function:
     return fn
 
 
+def emit_xdp_redirect(module: ir.Module) -> ir.Function:
+    """Define `i64 (i64 ifindex, i64 flags, i64, i64, i64, i64 run)`: bpf_redirect in an
+    XDP program, as bpfjit.helpers.redirect answers it: XDP_ABORTED for any flag (of
+    the low 32 bits), else XDP_REDIRECT, with the target recorded in the context block
+    before the run's packet (`XdpContext.take_redirect` reads it after the run)."""
+    fn = _helper(module, _SYMBOLS[REDIRECT])
+    ifindex, flags, _, _, _, run = fn.args
+    b = ir.IRBuilder(fn.append_basic_block("entry"))
+    refused, sent = fn.append_basic_block("refused"), fn.append_basic_block("sent")
+    flags = b.and_(flags, _c(_M32))
+    b.cbranch(b.icmp_unsigned("!=", flags, _c(0)), refused, sent)
+    b.position_at_end(refused)
+    b.ret(_c(XDP_ABORTED))
+    b.position_at_end(sent)
+    packet = b.load(b.gep(b.inttoptr(run, PTR), [_c(field_index("mem"))], source_etype=I64),
+                    typ=I64)
+    record = b.add(packet, _c(REDIRECT_AT - XDP_HEADER))
+    # set, target, (reserved), flags
+    b.store(b.trunc(ifindex, I32), b.inttoptr(b.add(record, _c(4)), PTR), align=4)
+    b.store(flags, b.inttoptr(b.add(record, _c(16)), PTR), align=8)
+    b.store(const(I32, 1), b.inttoptr(record, PTR), align=4)
+    b.ret(_c(XDP_REDIRECT))
+    return fn
+
+
 @functools.lru_cache(maxsize=None)
 def _routines():
     """The routines in executable memory: (its memory, {helper id: address})."""
@@ -257,6 +292,7 @@ def _routines():
     emit_skb_copy(module, SKB_STORE_BYTES)
     emit_csum_replace(module, L3_CSUM_REPLACE)
     emit_csum_replace(module, L4_CSUM_REPLACE)
+    emit_xdp_redirect(module)
     obj, _ = llvm_worker.generate(str(module), 2, False)
     image = link_object(obj)
     if any(what[0] != "libc" for _, what in image.fixups):
@@ -275,13 +311,14 @@ def native_helper_ids(verified, helpers) -> dict[int, int]:
     """helper id -> native address, for the helpers a JIT program may call natively,
     where the caller gave no helper of that id: csum_diff, skb_load_bytes and
     skb_store_bytes where the verifier proved the memory arguments of every call of it
-    (VerifiedProgram.native_helpers), l3_csum_replace and l4_csum_replace always."""
+    (VerifiedProgram.native_helpers), l3_csum_replace and l4_csum_replace always,
+    redirect in XDP programs."""
     prog = verified.program
     if prog.env is None:
         return {}
     out = {}
     for hid in _SYMBOLS:
-        if hid in (helpers or {}):
+        if hid in (helpers or {}) or _CONTEXTS.get(hid, prog.context) != prog.context:
             continue
         calls = [pc for pc, insn in prog if insn.kind is Kind.CALL and insn.imm == hid]
         if calls and (hid in _NO_MEMORY or all(pc in verified.native_helpers

@@ -76,6 +76,7 @@ class HelperTable:
         for hid, address in self._python.items():
             self.table[hid] = ffi.cast("void *", address)
         self.clock_ids: tuple[int, ...] = ()    # the env's time helpers (set_native_clock)
+        self.native: set[int] = set()           # the helpers native code answers
 
     def set_native(self, hid: int, address: int) -> None:
         """Point helper `hid` at native code with the helpers' signature (one the
@@ -83,6 +84,7 @@ class HelperTable:
         if hid not in self._python:
             raise BpfError(f"helper {hid} is not in this table")
         self.table[hid] = ffi.cast("void *", address)
+        self.native.add(hid)
 
     def set_native_clock(self, native: bool) -> None:
         """Point the kernel's time helpers at the native monotonic clock, or back at
@@ -256,6 +258,8 @@ class JitProgram(TestRunnable):
     offset of the entry function.
     """
 
+    _takes_redirect = False     # (ContextJitProgram: native code records redirects)
+
     def __init__(self, program, engine: str, memory, entry: int, helpers: HelperTable,
                  budget: int, extra: dict | None = None, helper_calls: int | None = None,
                  writes_memory: bool = True, rerun=None):
@@ -409,6 +413,8 @@ class JitProgram(TestRunnable):
         finally:
             if outer is not None:
                 env.end(outer)
+        if self._takes_redirect:        # where the last run sent the packet
+            keep[0].take_redirect()
         if r0 == TRAPPED:
             exact = self._rerunning()
             if exact is not None:
@@ -471,6 +477,9 @@ class JitProgram(TestRunnable):
         return error
 
 
+_NATIVE_REDIRECT = 23         # bpf_redirect, native in XDP programs (backends.helperops)
+
+
 class ContextJitProgram(JitProgram):
     """A compiled program with a context (XDP, tc, socket filter, cgroup): called with
     its context (or a packet to put in one), it returns r0 and leaves the packet and
@@ -486,6 +495,8 @@ class ContextJitProgram(JitProgram):
         self._env = self.program.env if calls_helpers(self.program) else None
         # whether the context has fields a program may write (read back after a run)
         self._reads_back = self._context.read_back is not PacketContext.read_back
+        # whether native code may record a redirect in the block (backends.helperops)
+        self._takes_redirect = _NATIVE_REDIRECT in self.helpers.native
 
     def __call__(self, mem: object = None) -> int:
         """Run once on a context, or on a packet's bytes (a context is made for it)."""
@@ -504,6 +515,8 @@ class ContextJitProgram(JitProgram):
                 r0 = self._entry(ctx.native_packet, ctx.length, self._config)
             finally:
                 env.end(outer)
+        if self._takes_redirect:
+            ctx.take_redirect()
         if mem is not ctx:
             copy_back(mem, ctx)
         elif self._reads_back:

@@ -11,13 +11,19 @@ from __future__ import annotations
 import errno
 import struct
 
+from ..helpers.redirect import Redirect
 from .base import Field, PacketContext
 
-__all__ = ["XdpContext", "XDP_HEADER", "XDP_ACTIONS", "META_ROOM"]
+__all__ = ["XdpContext", "XDP_HEADER", "XDP_ACTIONS", "META_ROOM", "REDIRECT_AT"]
 
 # data, data_end, data_meta (8 bytes each); ingress_ifindex, rx_queue_index,
-# egress_ifindex (4 bytes each), padded to 40
-_LAYOUT = struct.Struct("<QQQIIIxxxx")
+# egress_ifindex (4 bytes each), padded to 40; then where native code records a redirect
+# (backends.helperops, bpf_redirect): set, target (4 bytes each), 8 bytes reserved,
+# flags (8)
+_LAYOUT = struct.Struct("<QQQIIIxxxxIIQQ")
+REDIRECT_AT = 40
+_REDIRECT = struct.Struct("<IIQQ")
+_LAST_REDIRECT: dict[tuple[int, int], Redirect] = {}    # (target, flags) -> a Redirect
 _POINTERS = struct.Struct("<QQQ")
 HEADROOM = 256              # XDP_PACKET_HEADROOM
 XDP_FRAME_SIZE = 40         # struct xdp_frame, which the kernel keeps at the frame's start
@@ -98,8 +104,24 @@ class XdpContext(PacketContext):
         self.redirect = None
         _LAYOUT.pack_into(self.buffer, 0, data_address, data_address + self.length,
                           data_address - self._metalen, self._ingress_ifindex & 0xFFFFFFFF,
-                          self._rx_queue_index & 0xFFFFFFFF, 0)
+                          self._rx_queue_index & 0xFFFFFFFF, 0, 0, 0, 0, 0)
         self.block_for = data_address
+
+    def take_redirect(self) -> None:
+        """After a JIT run: the redirect native code recorded in the block, if any, as
+        `.redirect` (and the record cleared for the next run)."""
+        buffer = self.buffer
+        if buffer[REDIRECT_AT]:
+            _, target, _, flags = _REDIRECT.unpack_from(buffer, REDIRECT_AT)
+            buffer[REDIRECT_AT] = 0
+            # (a Redirect is immutable: the last one is given again for the same target,
+            # which costs a fraction of making one)
+            last = _LAST_REDIRECT.get((target, flags))
+            if last is None:
+                if len(_LAST_REDIRECT) >= 64:
+                    _LAST_REDIRECT.clear()
+                last = _LAST_REDIRECT[(target, flags)] = Redirect(target, flags=flags)
+            self.redirect = last
 
     def refresh(self, data_address: int) -> None:
         _POINTERS.pack_into(self.buffer, 0, data_address, data_address + self.length,
