@@ -295,9 +295,11 @@ class JoinRules:
             fixed = all(st.value_of(x).fixed for st in states)
             for y in candidates:
                 # only what every path relates to len or to len - x can gain a relation
-                if y == x or y == LEN or not all(
-                        st.zone.has_edge(y, m) or st.zone.has_edge(y, LEN)
-                        or fixed and st.upper(y) is not None for st in states):
+                if y == x or y == LEN:
+                    continue
+                related = all(st.zone.has_edge(y, m) or st.zone.has_edge(y, LEN)
+                              for st in states)
+                if not related and not (fixed and _falls_as_it_rises(states, x, y)):
                     continue
                 for u, v in ((y, m), (m, y)):
                     c = None
@@ -307,8 +309,16 @@ class JoinRules:
                             c = None
                             break
                         c = b if c is None or b > c else c
-                    if c is not None and c < MAX_RELATION:
-                        zone.add(u, v, c)
+                    if c is None or c >= MAX_RELATION:
+                        continue
+                    if not related:
+                        # from the paths' intervals alone: kept where the joined
+                        # intervals say less (relations they imply cost closure work:
+                        # corpus kruskal's verification 91 -> 135 ms when all were kept)
+                        free = self.bound(u, v)
+                        if free is not None and free <= c:
+                            continue
+                    zone.add(u, v, c)
         for x in changed:
             if self.value_of(x).kind == STACK and all(st.value_of(x).fixed for st in states):
                 self._stack_ceilings(states, x, candidates, widening)
@@ -465,6 +475,19 @@ def _bounds(st: State, variables) -> dict[int, tuple[int | None, int | None]]:
     out = {var: (st.lower(var), st.upper(var)) for var in variables}
     out[LEN] = (st.min_len, MAX_LEN)
     return out
+
+
+def _falls_as_it_rises(states: list[State], x: int, y: int) -> bool:
+    """Whether number y's upper bound moves against pointer x's constant offset on
+    every path after the first (a count of bytes left as the pointer walks them)."""
+    first_x, first_y = states[0].value_of(x).smin, states[0].upper(y)
+    if first_y is None:
+        return False
+    for st in states[1:]:
+        hi = st.upper(y)
+        if hi is None or (st.value_of(x).smin - first_x) * (hi - first_y) >= 0:
+            return False
+    return True
 
 
 def _pair_bound(zone: Zone, bounds: dict, x: int, y: int) -> int | None:

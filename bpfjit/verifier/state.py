@@ -199,20 +199,21 @@ class State(JoinRules):
     def implied(self, x: int, y: int) -> int | None:
         """The bound on x - y that the intervals alone give (and, for the mirror of a
         value known exactly, k: len - k, what is known against len)."""
-        hi, lo = self.upper(x), self.lower(y)
-        free = None if hi is None or lo is None else hi - lo
         if y >= MIRROR or x >= MIRROR:
             k = self._fixed(y - MIRROR if y >= MIRROR else x - MIRROR)
             if k is not None and (x < MIRROR) != (y < MIRROR):
                 if y >= MIRROR:                 # x - (len - k) = (x - len) + k
                     b = self.zone.bound(x, LEN) if x != LEN else 0
-                    b = None if b is None else b + k
+                    if b is not None:
+                        return b + k
                 else:
                     b = self.zone.bound(LEN, y)     # (len - k) - y = (len - y) - k
-                    b = None if b is None else b - k
-                if b is not None and (free is None or b < free):
-                    return b
-        return free
+                    if b is not None:
+                        return b - k
+                # else the intervals' (a count against what remains after a pointer
+                # at a constant offset: n - (len - k) <= max n - (min_len - k))
+        hi, lo = self.upper(x), self.lower(y)
+        return None if hi is None or lo is None else hi - lo
 
     def implied_at_join(self, x: int, y: int) -> int | None:
         """`implied`, and for a constant register k against a mirror len - v, k - (the
