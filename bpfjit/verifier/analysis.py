@@ -36,7 +36,7 @@ from .pointerarith import PointerRules
 from .branches import BranchRules
 from .calls import CallRules
 from .callbacks import CallbackRules
-from .domain import (GIVEN_BACK, M32, MAX_LEN, MEM, MIXED, RELEASED, SCALAR, U64, UNINIT,
+from .domain import (GIVEN_BACK, M32, MAX_LEN, MEM, MIXED, RELEASED, SCALAR, UNINIT,
                      Value, pointer, scalar, top_scalar)
 from .journal import Journal
 from .localcalls import LocalCallRules, Summary
