@@ -37,7 +37,8 @@ from __future__ import annotations
 import errno
 import functools
 
-from bpfjit.context.xdp import REDIRECT_AT, XDP_HEADER
+from bpfjit.context.xdp import REDIRECT_AT, REDIRECT_FLAGS, REDIRECT_TARGET, XDP_HEADER
+from bpfjit.helpers.redirect import REDIRECT, XDP_ABORTED, XDP_REDIRECT
 from bpfjit.isa import Kind
 from bpfjit.runfields import field_index
 
@@ -50,7 +51,7 @@ __all__ = ["CSUM_DIFF", "SKB_LOAD_BYTES", "SKB_STORE_BYTES", "L3_CSUM_REPLACE",
            "native_helper_ids"]
 
 CSUM_DIFF, SKB_LOAD_BYTES, SKB_STORE_BYTES = 28, 26, 9
-L3_CSUM_REPLACE, L4_CSUM_REPLACE, REDIRECT = 10, 11, 23
+L3_CSUM_REPLACE, L4_CSUM_REPLACE = 10, 11
 _M32 = 0xFFFFFFFF
 _SYMBOLS = {CSUM_DIFF: "bpfjit_csum_diff", SKB_LOAD_BYTES: "bpfjit_skb_load_bytes",
             SKB_STORE_BYTES: "bpfjit_skb_store_bytes",
@@ -60,7 +61,6 @@ _SYMBOLS = {CSUM_DIFF: "bpfjit_csum_diff", SKB_LOAD_BYTES: "bpfjit_skb_load_byte
 # in XDP programs only: tc's answers differ)
 _NO_MEMORY = frozenset((L3_CSUM_REPLACE, L4_CSUM_REPLACE, REDIRECT))
 _CONTEXTS = {REDIRECT: "xdp"}
-XDP_ABORTED, XDP_REDIRECT = 0, 4
 _MANGLED_0 = 0x20                       # BPF_F_MARK_MANGLED_0
 
 
@@ -76,13 +76,17 @@ def _helper(module: ir.Module, name: str) -> ir.Function:
     return fn
 
 
+def _run_field(b, run, name: str):
+    """A field of the run structure (bpfjit.runfields), as an i64."""
+    return b.load(b.gep(b.inttoptr(run, PTR), [_c(field_index(name))], source_etype=I64),
+                  typ=I64)
+
+
 def _packet(b, run, offset):
     """The run's packet and its length (the run structure's `mem` and `mem_len`, as the
     Python helpers read them), and `offset` as the kernel's int."""
-    fields = b.inttoptr(run, PTR)
-    packet = b.load(b.gep(fields, [_c(field_index("mem"))], source_etype=I64), typ=I64)
-    length = b.load(b.gep(fields, [_c(field_index("mem_len"))], source_etype=I64), typ=I64)
-    return packet, length, b.sext(b.trunc(offset, I32), I64)
+    return (_run_field(b, run, "mem"), _run_field(b, run, "mem_len"),
+            b.sext(b.trunc(offset, I32), I64))
 
 
 def _fold16(b, total):
@@ -270,13 +274,11 @@ def emit_xdp_redirect(module: ir.Module) -> ir.Function:
     b.position_at_end(refused)
     b.ret(_c(XDP_ABORTED))
     b.position_at_end(sent)
-    packet = b.load(b.gep(b.inttoptr(run, PTR), [_c(field_index("mem"))], source_etype=I64),
-                    typ=I64)
-    record = b.add(packet, _c(REDIRECT_AT - XDP_HEADER))
-    # set, target, (reserved), flags
-    b.store(b.trunc(ifindex, I32), b.inttoptr(b.add(record, _c(4)), PTR), align=4)
-    b.store(flags, b.inttoptr(b.add(record, _c(16)), PTR), align=8)
-    b.store(const(I32, 1), b.inttoptr(record, PTR), align=4)
+    block = b.sub(_run_field(b, run, "mem"), _c(XDP_HEADER))    # the packet's block
+    b.store(b.trunc(ifindex, I32), b.inttoptr(b.add(block, _c(REDIRECT_TARGET)), PTR),
+            align=4)
+    b.store(flags, b.inttoptr(b.add(block, _c(REDIRECT_FLAGS)), PTR), align=8)
+    b.store(const(I32, 1), b.inttoptr(b.add(block, _c(REDIRECT_AT)), PTR), align=4)
     b.ret(_c(XDP_REDIRECT))
     return fn
 

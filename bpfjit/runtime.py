@@ -24,6 +24,7 @@ from .nativeclock import CLOCK_HELPERS, native_clock_address
 from .isa import MAX_CALL_DEPTH
 from .context import CONTEXTS, PacketContext, copy_back, refuse_context
 from .helpers import TailCalled, calls_helpers
+from .helpers.redirect import REDIRECT
 from .memory import as_buffer
 from .batchloop import batch_loop, rotation_loop
 from .native import ENTRY_CTYPE, ffi
@@ -477,9 +478,6 @@ class JitProgram(TestRunnable):
         return error
 
 
-_NATIVE_REDIRECT = 23         # bpf_redirect, native in XDP programs (backends.helperops)
-
-
 class ContextJitProgram(JitProgram):
     """A compiled program with a context (XDP, tc, socket filter, cgroup): called with
     its context (or a packet to put in one), it returns r0 and leaves the packet and
@@ -496,7 +494,7 @@ class ContextJitProgram(JitProgram):
         # whether the context has fields a program may write (read back after a run)
         self._reads_back = self._context.read_back is not PacketContext.read_back
         # whether native code may record a redirect in the block (backends.helperops)
-        self._takes_redirect = _NATIVE_REDIRECT in self.helpers.native
+        self._takes_redirect = REDIRECT in self.helpers.native
 
     def __call__(self, mem: object = None) -> int:
         """Run once on a context, or on a packet's bytes (a context is made for it)."""

@@ -13,7 +13,7 @@ trip and which only the extension reads (v1 xxhash32: the verifier follows its l
 half, bpfjit.verifier.lowhalves), which the kernel loads where the count is a constant
 and it can walk the trips one by one.  A key on the stack walked the same way keeps
 `p + len <= c` as a ceiling beside the zone (`joins._stack_ceilings`), which a test of
-len passes on to p (`State._apply_sums_of`).
+len passes on to p (`State.apply_sum_bounds`, from `tighten`).
 """
 
 from __future__ import annotations

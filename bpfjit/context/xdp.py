@@ -14,7 +14,8 @@ import struct
 from ..helpers.redirect import Redirect
 from .base import Field, PacketContext
 
-__all__ = ["XdpContext", "XDP_HEADER", "XDP_ACTIONS", "META_ROOM", "REDIRECT_AT"]
+__all__ = ["XdpContext", "XDP_HEADER", "XDP_ACTIONS", "META_ROOM", "REDIRECT_AT",
+           "REDIRECT_TARGET", "REDIRECT_FLAGS"]
 
 # data, data_end, data_meta (8 bytes each); ingress_ifindex, rx_queue_index,
 # egress_ifindex (4 bytes each), padded to 40; then where native code records a redirect
@@ -23,6 +24,8 @@ __all__ = ["XdpContext", "XDP_HEADER", "XDP_ACTIONS", "META_ROOM", "REDIRECT_AT"
 _LAYOUT = struct.Struct("<QQQIIIxxxxIIQQ")
 REDIRECT_AT = 40
 _REDIRECT = struct.Struct("<IIQQ")
+# where native code writes the record's target and flags (its set word last)
+REDIRECT_TARGET, REDIRECT_FLAGS = REDIRECT_AT + 4, REDIRECT_AT + 16
 _LAST_REDIRECT: dict[tuple[int, int], Redirect] = {}    # (target, flags) -> a Redirect
 _POINTERS = struct.Struct("<QQQ")
 HEADROOM = 256              # XDP_PACKET_HEADROOM

@@ -19,9 +19,11 @@ from ..errors import HelperArgumentError
 from ..semantics import M64
 from .spec import KernelHelper, Signature
 
-__all__ = ["HELPERS", "Redirect", "Clone", "FibRequest", "FibResult", "FIB_PARAMS_SIZE"]
+__all__ = ["HELPERS", "Redirect", "Clone", "FibRequest", "FibResult", "FIB_PARAMS_SIZE",
+           "REDIRECT", "XDP_ABORTED", "XDP_REDIRECT"]
 
 XDP_ABORTED, XDP_REDIRECT, TC_ACT_SHOT, TC_ACT_REDIRECT = 0, 4, 2, 7
+REDIRECT = 23               # bpf_redirect's id (native in XDP programs: backends.helperops)
 BPF_F_INGRESS = 1
 _REDIRECT_MAP_FLAGS = 0x3 | 0x8 | 0x10      # fallback action, BROADCAST, EXCLUDE_INGRESS
 _TARGET_TYPES = frozenset({14, 16, 17, 25})   # devmap, cpumap, xskmap, devmap_hash
@@ -190,7 +192,7 @@ HELPERS = [
                                                  contexts=frozenset({"skb"})),
                  redirect_peer, "send the packet to the peer of device r1 (a veth's other "
                  "end)"),
-    KernelHelper(23, "redirect", Signature(("any", "any"), (0, 8)), redirect,
+    KernelHelper(REDIRECT, "redirect", Signature(("any", "any"), (0, 8)), redirect,
                  "send the packet to device r1 (recorded as ctx.redirect)"),
     KernelHelper(13, "clone_redirect", Signature(("ctx", "any", "any"), "scalar",
                                                  changes_packet=True,

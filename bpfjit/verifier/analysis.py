@@ -435,17 +435,13 @@ class Analysis(AluRules, ExtensionRules, PointerRules, MemoryRules, BranchRules,
             and st.regs[insn.dst].kind == SCALAR and st.regs[insn.dst].is_const \
             and st.regs[insn.src].kind == SCALAR and st.regs[insn.src].umax <= M32
 
-    def _twins_of(self, pc: int, insn, st: State) -> list:
-        """The 32-bit instructions verified in place of a 64-bit one whose high half
-        nothing reads: its twin, or for a constant plus a number (xxhash32's `len +
-        0xfffffffc`) a copy of the number moved by the constant's 32-bit value, which
-        keeps the count's relations (`len - 4`)."""
-        if insn.spec.op == "add" and self._constant_plus_number(insn, st):
-            return moved_copy32(insn.dst, insn.src, st.regs[insn.dst].umin)
+    def _twin(self, pc: int, insn):
+        """The 32-bit instruction verified in place of a 64-bit one whose high half
+        nothing reads (made once per pc)."""
         twin = self._twins.get(pc)
         if twin is None:
             twin = self._twins[pc] = twin32(insn)
-        return [twin]
+        return twin
 
     @staticmethod
     def _leaves_32_bits(insn, st: State) -> bool:
@@ -509,13 +505,12 @@ class Analysis(AluRules, ExtensionRules, PointerRules, MemoryRules, BranchRules,
             self._while_locked(pc, insn, st)
         if kind is Kind.ALU:
             if pc in self.low_halves and self._leaves_32_bits(insn, st):
-                for twin in self._twins_of(pc, insn, st):
-                    self._alu(pc, twin, st)
-            elif insn.spec.op == "add" and insn.spec.width == 32 and \
+                insn = self._twin(pc, insn)
+            if insn.spec.op == "add" and insn.spec.width == 32 and \
                     self._constant_plus_number(insn, st):
                 # k + x in 32 bits is x moved by k's 32-bit value (`w2 = -4; w2 += w0`
-                # for `len - 4`): a copy keeps x's relations, which a sum that may wrap
-                # would drop
+                # for `len - 4`, xxhash32's `len + 0xfffffffc` twinned): a copy keeps
+                # x's relations, which a sum that may wrap would drop
                 for step in moved_copy32(insn.dst, insn.src, st.regs[insn.dst].umin):
                     self._alu(pc, step, st)
             else:

@@ -302,13 +302,7 @@ class JoinRules:
                 if not related and not (fixed and _falls_as_it_rises(states, x, y)):
                     continue
                 for u, v in ((y, m), (m, y)):
-                    c = None
-                    for st in states:
-                        b = st.bound(u, v)
-                        if b is None or (widening and c is not None and b > c):
-                            c = None
-                            break
-                        c = b if c is None or b > c else c
+                    c = _weakest((st.bound(u, v) for st in states), widening)
                     if c is None or c >= MAX_RELATION:
                         continue
                     if not related:
@@ -333,17 +327,7 @@ class JoinRules:
             w = self.value_of(y) if y != LEN else None
             if y == x or w is None or w.kind != SCALAR:
                 continue
-            c = None
-            for st in states:
-                hi = st.upper(y)
-                f = None if hi is None else st.value_of(x).smin + hi
-                known = st.zone.ceiling(x, y)
-                if known is not None and (f is None or known < f):
-                    f = known
-                if f is None or (widening and c is not None and f > c):
-                    c = None
-                    break
-                c = f if c is None or f > c else c
+            c = _weakest((_path_ceiling(st, x, y) for st in states), widening)
             a, b = self.upper(x), self.upper(y)
             if c is not None and abs(c) < MAX_RELATION and (a is None or b is None
                                                              or c < a + b):
@@ -475,6 +459,26 @@ def _bounds(st: State, variables) -> dict[int, tuple[int | None, int | None]]:
     out = {var: (st.lower(var), st.upper(var)) for var in variables}
     out[LEN] = (st.min_len, MAX_LEN)
     return out
+
+
+def _weakest(bounds, widening: bool) -> int | None:
+    """The greatest of the paths' upper `bounds` (None if a path has none); widening
+    (old, new), None too where the new path's is greater: still moving."""
+    c = None
+    for b in bounds:
+        if b is None or (widening and c is not None and b > c):
+            return None
+        c = b if c is None or b > c else c
+    return c
+
+
+def _path_ceiling(st: State, x: int, y: int) -> int | None:
+    """What one path says of x + y (x a pointer at a constant offset): its ceiling, or
+    the offset plus y's upper bound, the less of the two."""
+    hi = st.upper(y)
+    f = None if hi is None else st.value_of(x).smin + hi
+    known = st.zone.ceiling(x, y)
+    return known if known is not None and (f is None or known < f) else f
 
 
 def _falls_as_it_rises(states: list[State], x: int, y: int) -> bool:

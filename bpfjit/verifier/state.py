@@ -360,17 +360,24 @@ class State(JoinRules):
                     return False
         return True
 
-    def apply_sum_bounds(self) -> bool:
+    def apply_sum_bounds(self, only: int | None = None) -> bool:
         """Narrow intervals through the floors a + b >= c: a >= c - max(b) (a widened
         descending counter's lower bound), and the ceilings a + b <= c: a <= c - min(b)
-        (a count up while what is left counts down); False if one becomes empty."""
+        (a count up while what is left counts down); with `only`, just the partners of
+        that variable by its bounds (a count a test showed at least 4 puts the pointer
+        walking the rest of a stack key at most 4 bytes before its end); False if one
+        becomes empty."""
         for (a, b), c in list(self.zone.floors.items()):
             for x, y in ((a, b), (b, a)):
+                if only is not None and y != only:
+                    continue
                 hi = self.upper(y)
                 if hi is not None and not self.clamp(x, c - hi, None):
                     return False
         for (a, b), c in list(self.zone.ceilings.items()):
             for x, y in ((a, b), (b, a)):
+                if only is not None and y != only:
+                    continue
                 lo = self.lower(y)
                 if lo is not None and not self.clamp(x, None, c - lo):
                     return False
@@ -406,23 +413,8 @@ class State(JoinRules):
                         return False
                     if (self.lower(q), self.upper(q)) != old and not self.tighten(q):
                         return False
-        if (self.zone.ceilings or self.zone.floors) and not self._apply_sums_of(var):
+        if (self.zone.ceilings or self.zone.floors) and not self.apply_sum_bounds(var):
             return False
-        return True
-
-    def _apply_sums_of(self, var: int) -> bool:
-        """Narrow var's partners in the ceilings a + b <= c and floors a + b >= c by var's
-        new bounds: a count that a test showed at least 4 puts the pointer that walks the
-        rest of a stack key at most 4 bytes before its end."""
-        lo, hi = self.lower(var), self.upper(var)
-        for (a, b), c in list(self.zone.ceilings.items()):
-            if var in (a, b) and lo is not None and \
-                    not self.clamp(b if var == a else a, None, c - lo):
-                return False
-        for (a, b), c in list(self.zone.floors.items()):
-            if var in (a, b) and hi is not None and \
-                    not self.clamp(b if var == a else a, c - hi, None):
-                return False
         return True
 
     def _apply_quotient(self, q: int, y: int, c: int) -> bool:
