@@ -90,13 +90,15 @@ def helper_ids(prog: Program, helpers: dict | None = None) -> dict:
 
 def load_elf(source, section: str | None = None, function: str | None = None,
              prog_type: str | None = None, max_entries: dict[str, int] | None = None,
-             constants: dict[str, int] | None = None, maps: dict | None = None) -> Program:
+             constants: dict[str, int] | None = None, maps: dict | None = None,
+             inner_maps: dict | None = None) -> Program:
     """Load a program from a clang-built eBPF object file (a path or its bytes).
 
     See bpfjit.elf.load_elf; the result has `.maps` and `.trace`."""
     from .elf import load_elf as _load
     return _load(source, section=section, function=function, prog_type=prog_type,
-                 max_entries=max_entries, constants=constants, maps=maps)
+                 max_entries=max_entries, constants=constants, maps=maps,
+                 inner_maps=inner_maps)
 
 
 def explore(program, memory: bytes | None = None, **options: Any) -> str:

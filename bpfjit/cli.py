@@ -59,7 +59,7 @@ def _load(path: str, args=None) -> tuple[Program | None, DataTest | None]:
                         function=getattr(args, "function", None),
                         prog_type=getattr(args, "type", None),
                         max_entries=_max_entries(args), constants=_constants(args),
-                        maps=_maps_from(path, args)), None
+                        maps=_maps_from(path, args), inner_maps=_inner_maps(args)), None
     if suffix in (".bin", ".o.bin", ".raw"):
         return Program.from_bytes(_read(path)), None
     if suffix in (".s", ".asm"):
@@ -104,12 +104,35 @@ def _maps_from(path: str, args) -> dict | None:
     from .elf import ElfObject, maps_from
     for source in sources:
         _read(source)                           # a missing file: one clear line
-    given = maps_from(sources, ElfObject(path, _max_entries(args)).map_names(),
+    given = maps_from(sources, ElfObject(path, _max_entries(args),
+                                         inner_maps=_inner_maps(args)).map_names(),
                       _max_entries(args))
     if not given:
         raise _UserError(f"--maps-from: {', '.join(sources)} has no map that {path} "
                          f"declares or refers to")
     return given
+
+
+def _inner_maps(args) -> dict[str, dict] | None:
+    """--inner-map NAME=TYPE:KEY_SIZE:VALUE_SIZE:MAX_ENTRIES, repeated: the inner map
+    definition of each map of maps NAME that leaves it to its loader."""
+    given = getattr(args, "inner_map", None)
+    if not given:
+        return None
+    out = {}
+    for item in given:
+        name, _, definition = item.partition("=")
+        parts = definition.split(":")
+        try:
+            if not name or len(parts) != 4:
+                raise ValueError
+            out[name] = {"type": int(parts[0], 0) if parts[0][:1].isdigit() else parts[0],
+                         "key_size": int(parts[1], 0), "value_size": int(parts[2], 0),
+                         "max_entries": int(parts[3], 0)}
+        except ValueError:
+            raise _UserError(f"--inner-map takes NAME=TYPE:KEY_SIZE:VALUE_SIZE:MAX_ENTRIES "
+                             f"(such as tables=array:4:8:65536), got {item!r}") from None
+    return out
 
 
 def _constants(args) -> dict[str, int] | None:
@@ -230,7 +253,7 @@ def cmd_maps(args) -> int:
     value's spin lock is); the maps of types bpfjit lacks last, said so."""
     from .elf import ElfObject
     _read(args.object)
-    obj = ElfObject(args.object, _max_entries(args))
+    obj = ElfObject(args.object, _max_entries(args), inner_maps=_inner_maps(args))
     for i, (spec, _, _) in enumerate(obj.maps + obj.unimplemented):
         flags = " read-only" if spec.read_only else ""
         if spec.spin_lock is not None:
@@ -453,6 +476,9 @@ def _max_entries_arg(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-entries", action="append", metavar="NAME=N",
                    help="for a .o: the size of map NAME (for maps that declare none, as "
                         "their loader would set it); repeat for several maps")
+    p.add_argument("--inner-map", action="append", metavar="NAME=TYPE:KEY:VALUE:ENTRIES",
+                   help="for a .o: the inner map definition of map of maps NAME when the "
+                        "object leaves it to its loader (such as tables=array:4:8:65536)")
 
 
 def _engine_arg(p: argparse.ArgumentParser) -> None:

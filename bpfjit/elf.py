@@ -33,7 +33,8 @@ from .errors import BpfError, DecodeError, ElfError
 from .isa import LDDW_CODE, LDDW_MAP, LDDW_MAP_VALUE, Insn, Kind
 from .kernel import KernelEnv
 from .lineinfo import line_at, parse_line_info
-from .loaderargs import checked_constants, checked_max_entries, checked_maps
+from .loaderargs import (checked_constants, checked_inner_maps, checked_max_entries,
+                         checked_maps)
 from .program import Program, decode
 from .progtypes import attach_type, prog_type, section_type
 
@@ -61,7 +62,7 @@ class ElfObject(ObjectMaps):
     def __init__(self, source: str | os.PathLike | bytes | bytearray,
                  max_entries: dict[str, int] | None = None,
                  constants: dict[str, int] | None = None,
-                 maps: dict | None = None):
+                 maps: dict | None = None, inner_maps: dict | None = None):
         try:
             from elftools.common.exceptions import ELFError
             from elftools.elf.elffile import ELFFile
@@ -86,6 +87,7 @@ class ElfObject(ObjectMaps):
         self._max_entries = checked_max_entries(max_entries)
         self._constants = checked_constants(constants)
         self._given = checked_maps(maps)
+        self._inner_given = checked_inner_maps(inner_maps)
         self._line_info: dict | None = None        # (bpfjit.lineinfo), read when first needed
         self._core: tuple | None = None            # (BTF, CO-RE relocations), the same
         try:
@@ -429,7 +431,7 @@ def load_elf(source: str | os.PathLike | bytes, section: str | None = None,
              function: str | None = None, prog_type: str | None = None,
              max_entries: dict[str, int] | None = None,
              constants: dict[str, int] | None = None,
-             maps: dict | None = None) -> Program:
+             maps: dict | None = None, inner_maps: dict | None = None) -> Program:
     """Load one program from an eBPF object file; see the module docstring.
 
     `section` picks the code section (`xdp`, `xdp/...`, `socket`, `.text`, ...);
@@ -444,8 +446,10 @@ def load_elf(source: str | os.PathLike | bytes, section: str | None = None,
     of an extern: `asm("%0 = LIMIT ll")`).  `maps` gives maps by name (another
     program's `.maps[name]`) used in place of the object's own, as a pinned map is: one
     map shared by programs of several objects; or for a name the object refers to
-    without declaring a map (bpfjit.loaderargs).  ElfError names the section, symbol,
-    map or relocation at fault.
+    without declaring a map (bpfjit.loaderargs).  `inner_maps` gives a map of maps
+    that declares no inner map its inner definition (a MapSpec, or a dict of `type`,
+    `key_size`, `value_size`, `max_entries`), as libbpf's `bpf_map__set_inner_map_fd`
+    does.  ElfError names the section, symbol, map or relocation at fault.
     """
-    return ElfObject(source, max_entries, constants, maps).program(section, function,
-                                                                   prog_type)
+    return ElfObject(source, max_entries, constants, maps,
+                     inner_maps).program(section, function, prog_type)

@@ -80,6 +80,7 @@ class ObjectMaps:
                            else section.data())
                 found.append((MapSpec(name, 2, 4, section["sh_size"], 1, initial=initial,
                                       read_only=name.startswith(".rodata")), index, 0))
+        found = self._with_given_inner(found)
         for spec, _, _ in list(found):   # maps of maps: one map of their inner definition
             if spec.inner is not None:
                 found.append((replace(spec.inner, name=f"{spec.name}.inner"), -1, len(found)))
@@ -89,6 +90,27 @@ class ObjectMaps:
         self.unimplemented = [(spec, sec, off) for spec, sec, off in found
                               if not _implemented(spec)]
         return [entry for entry in found if _implemented(entry[0])]
+
+    def _with_given_inner(self, found: list) -> list:
+        """The maps of maps named in `inner_maps=` take the definition given there, as a
+        loader's inner map template; each must be a map of maps that declares none."""
+        if not self._inner_given:
+            return found
+        declared = {spec.name: spec for spec, _, _ in found}
+        for name in self._inner_given:
+            spec = declared.get(name)
+            if spec is None or spec.type not in _MAPS_OF_MAPS:
+                outer = sorted(s.name for s in declared.values() if s.type in _MAPS_OF_MAPS)
+                raise ElfError(f"{self.name}: inner_maps: {name!r} is "
+                               f"{'no map' if spec is None else 'a ' + spec.type_name + ' map'}"
+                               f" of the object; it declares "
+                               f"{'the maps of maps ' + ', '.join(outer) if outer else 'no map of maps'}")
+            if spec.inner is not None:
+                raise ElfError(f"{self.name}: inner_maps: {name!r} declares its inner map "
+                               f"already (as libbpf, bpfjit does not replace it)")
+        return [(replace(spec, inner=self._inner_given[spec.name])
+                 if spec.name in self._inner_given else spec, sec, off)
+                for spec, sec, off in found]
 
     def unimplemented_reason(self, spec: MapSpec) -> str:
         """Why a program that uses the map of `spec` (one of `self.unimplemented`) does
@@ -273,8 +295,8 @@ class ObjectMaps:
         key, value = fields.get("key_size"), fields.get("value_size")
         if kind == _PERF_EVENT_ARRAY:          # libbpf's defaults: an int per CPU
             key, value = key or 4, value or 4
-        elif "values_offset" in fields:        # __array(values, ...): a program or map fd
-            value = value or 4
+        elif "values_offset" in fields or kind in _FD_VALUES:   # a program's or map's fd
+            value = value or 4                 # (cilium/ebpf and the kernel: 4 bytes)
         elif kind in _SIZELESS:
             key, value = key or 0, value or 0
         elif kind in _KEYLESS:               # queues, stacks, bloom filters: values only

@@ -6,16 +6,26 @@ map that already exists in place of one the object declares (a pinned map, or
 `bpf_map__reuse_fd`: one map shared by the programs of several objects).  Some loaders
 resolve a map by name where the object only refers to it (aws-network-policy-agent's
 tc programs use the connection table and event ring their events object defines,
-declaring them as uninitialised variables).  bpfjit.elf takes each as a checked dict;
-this module checks them.
+declaring them as uninitialised variables).  A map of maps may leave its inner
+definition to the loader (libbpf's `bpf_map__set_inner_map_fd`, cilium/ebpf's
+`MapSpec.InnerMap`: github/glb-director's forwarding tables): `inner_maps` gives it.
+bpfjit.elf takes each as a checked dict; this module checks them.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from .errors import ElfError
 from .maps import Map, MapSpec, ProgArray
+from .maps.base import MAP_TYPE_NAMES
 
-__all__ = ["checked_max_entries", "checked_constants", "checked_maps", "check_reusable"]
+__all__ = ["checked_max_entries", "checked_constants", "checked_maps", "check_reusable",
+           "checked_inner_maps", "inner_spec"]
+
+_INNER_FIELDS = ("type", "key_size", "value_size", "max_entries")
+_TYPE_IDS = {name: kind for kind, name in MAP_TYPE_NAMES.items()}
+_MAPS_OF_MAPS = (12, 13)
 
 
 def checked_max_entries(given: dict[str, int] | None) -> dict[str, int]:
@@ -70,3 +80,54 @@ def check_reusable(object_name: str, declared: MapSpec, given: Map) -> None:
                          f"{getattr(theirs, f)})" for f in differ)
         raise ElfError(f"{object_name}: maps: the map given for {declared.name!r} is not of "
                        f"its definition: {said}")
+
+
+def checked_inner_maps(given: dict | None) -> dict[str, MapSpec]:
+    """`inner_maps`: map of maps name -> its inner maps' definition, a MapSpec or a dict
+    of `type` (a name such as "array", or the kernel's number), `key_size`,
+    `value_size`, `max_entries` and optionally `flags`."""
+    if given is None:
+        return {}
+    if not isinstance(given, dict) or not all(isinstance(k, str) for k in given):
+        raise ElfError(f"inner_maps must be a dict of map name -> inner map definition, "
+                       f"not {given!r}")
+    return {name: inner_spec(name, definition) for name, definition in given.items()}
+
+
+def inner_spec(outer: str, definition) -> MapSpec:
+    """The MapSpec of one `inner_maps` entry (unnamed, as an inner definition is)."""
+    if isinstance(definition, MapSpec):
+        spec = replace(definition, name="", initial=None, read_only=False, inner=None,
+                       values=())
+    elif isinstance(definition, dict):
+        spec = _spec_of_dict(outer, definition)
+    else:
+        raise ElfError(f"inner_maps: {outer!r} takes a MapSpec or a dict of "
+                       f"{', '.join(_INNER_FIELDS)} (and flags), not {definition!r}")
+    if spec.type in _MAPS_OF_MAPS:
+        raise ElfError(f"inner_maps: {outer!r}: an inner map cannot itself be a map of maps "
+                       f"(the kernel refuses it)")
+    return spec
+
+
+def _spec_of_dict(outer: str, definition: dict) -> MapSpec:
+    missing = [f for f in _INNER_FIELDS if f not in definition]
+    unknown = sorted(set(definition) - {*_INNER_FIELDS, "flags"})
+    if missing or unknown:
+        said = "; ".join(part for part in (
+            f"missing {', '.join(missing)}" if missing else "",
+            f"unknown {', '.join(unknown)}" if unknown else "") if part)
+        raise ElfError(f"inner_maps: {outer!r}: {said} (it takes "
+                       f"{', '.join(_INNER_FIELDS)} and optionally flags)")
+    kind = definition["type"]
+    if isinstance(kind, str):
+        if kind not in _TYPE_IDS:
+            raise ElfError(f"inner_maps: {outer!r}: no map type {kind!r} (the kernel's are "
+                           f"{', '.join(_TYPE_IDS)})")
+        kind = _TYPE_IDS[kind]
+    numbers = [kind] + [definition[f] for f in _INNER_FIELDS[1:]] + [definition.get("flags", 0)]
+    if not all(isinstance(v, int) and not isinstance(v, bool) and 0 <= v < 1 << 32
+               for v in numbers):
+        raise ElfError(f"inner_maps: {outer!r}: type, sizes, entries and flags are "
+                       f"32-bit numbers, not {definition!r}")
+    return MapSpec("", *numbers)

@@ -193,18 +193,31 @@ def _undefined(path: Path) -> set[str]:
         return set()            # (the loader says what is wrong with it)
 
 
+def _declared(path: Path) -> set[str]:
+    """The maps of maps an object declares without an inner definition (those
+    `--inner-map` may give it)."""
+    try:
+        return {spec.name for spec, _, _ in ElfObject(str(path)).maps
+                if spec.type in (12, 13) and spec.inner is None}
+    except bpfjit.BpfError:
+        return set()            # (the loader says what is wrong with it)
+
+
 def check(path: Path, section: str, function: str, types: dict[str, str],
           kernel: bool = False, constants: dict[str, int] | None = None,
           max_entries: dict[str, int] | None = None,
-          maps_from: list[Path] | None = None) -> tuple[str, str]:
+          maps_from: list[Path] | None = None,
+          inner_maps: dict[str, dict] | None = None) -> tuple[str, str]:
     """("ok" | "load" | "verify" | "run" | "engines" | "kernel", detail) for one
     program; with `kernel`, an "ok" program's detail says what the kernel made of it.
     `constants`: those of `--constant` the object leaves to its loader; `max_entries`:
     the sizes of `--max-entries`, for maps whose loader sizes them; `maps_from`: the
-    objects of `--maps-from`."""
+    objects of `--maps-from`; `inner_maps`: the definitions of `--inner-map`."""
     load_options: dict = {"constants": constants} if constants else {}
     if max_entries:
         load_options["max_entries"] = max_entries
+    if inner_maps:
+        load_options["inner_maps"] = inner_maps
     if section in types:
         load_options["prog_type"] = types[section]
     elif "*" in types and not _names_type(section):
@@ -300,6 +313,10 @@ def main() -> None:
                              "to each object that has it)")
     parser.add_argument("--max-entries", action="append", default=[], metavar="MAP=N",
                         help="max_entries of a map that declares none (its loader sizes it)")
+    parser.add_argument("--inner-map", action="append", default=[],
+                        metavar="MAP=TYPE:KEY:VALUE:ENTRIES",
+                        help="the inner definition of a map of maps that leaves it to its "
+                             "loader (given to each object that declares MAP)")
     parser.add_argument("--maps-from", action="append", default=[], type=Path,
                         metavar="OBJECT",
                         help="give each object the maps of OBJECT it declares or refers to "
@@ -309,6 +326,12 @@ def main() -> None:
              (s.split("=", 1) for s in args.max_entries)}
     constants = {name: int(value, 0) for name, value in
                  (c.split("=", 1) for c in args.constant)}
+    inner = {}
+    for item in args.inner_map:
+        name, _, definition = item.partition("=")
+        kind, key, value, entries = definition.split(":")
+        inner[name] = {"type": kind, "key_size": int(key, 0), "value_size": int(value, 0),
+                       "max_entries": int(entries, 0)}
     if args.kernel and "kernel" not in bpfjit.engines(kernel=True):
         parser.error("--kernel: the kernel engine is not available here (root needed)")
     types = dict(t.split("=", 1) for t in args.type)
@@ -327,8 +350,10 @@ def main() -> None:
             if section.startswith(_TRACING):
                 print(f"{path.name} {section}/{function}: not a packet program")
                 continue
+            declared = _declared(path) if inner else set()
             stage, detail = check(path, section, function, types, args.kernel, given, sizes,
-                                  args.maps_from)
+                                  args.maps_from,
+                                  {n: d for n, d in inner.items() if n in declared})
             counts[stage] += 1
             if stage != "ok":
                 reasons[_reason(detail)] += 1

@@ -30,8 +30,9 @@ class _MapsOfMaps(Map):
 
     def __init__(self, spec: MapSpec):
         if spec.inner is None:
-            raise BpfError(f"{spec.type_name} {spec.name!r} needs an inner map definition "
-                           f"(__array(values, struct {{...}}))")
+            raise BpfError(f"{spec.type_name} {spec.name!r} needs an inner map definition: "
+                           f"declared (__array(values, struct {{...}})) or given by the "
+                           f"loader (load_elf's inner_maps=, the command line's --inner-map)")
         if spec.value_size != 4 or (self.ARRAY and spec.key_size != 4):
             raise BpfError(f"{spec.type_name} {spec.name!r}: values are 4 bytes (a map)"
                            + (" and keys 4 bytes" if self.ARRAY else ""))
