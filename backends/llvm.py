@@ -54,8 +54,8 @@ from .llvmversions import VersionLowering
 from .llvmtypes import (ATOMIC_OPS, CMP, I1, I8, I32, I64, INT, PTR, REPORT_PTR, SUB_RESULT,
                         SUB_TYPE, const, fit_bound, run_field)
 from .lpmops import emit_lpm_ops
-from .mapops import (OPERATIONS, emit_array_update, emit_hash_ops, inline_lookups,
-                     native_map_calls)
+from .mapops import (NATIVE_MAP_HELPERS, emit_array_update, emit_hash_ops, inline_lookups,
+                     native_map_calls, tail_call_slots)
 
 __all__ = ["build_image"]
 STACK_BYTES = STACK_SIZE * MAX_CALL_DEPTH
@@ -450,7 +450,7 @@ class _Module:
     exported entry point."""
 
     def __init__(self, verified, helpers: frozenset[int], lines: bool = False,
-                 native_maps: frozenset[int] = frozenset(OPERATIONS), blind: bool = False,
+                 native_maps: frozenset[int] = NATIVE_MAP_HELPERS, blind: bool = False,
                  speculation: str = "off", ahead: bool = False):
         prog = verified.program
         self.prog, self.verified = prog, verified
@@ -462,6 +462,7 @@ class _Module:
         # (unless the caller replaced helper 1)
         self.native_maps = native_maps      # the map helpers the caller did not replace
         self.inline_lookups = inline_lookups(verified, native_maps)
+        self.tail_calls = tail_call_slots(verified, native_maps)
         self.scope_tables: dict[int, dict] = {}   # subprogram -> its alias scopes (llvmscopes)
         self.map_calls = native_map_calls(verified)
         self.elided = elided_code(prog, verified.unreachable)
@@ -694,7 +695,7 @@ def _vectorizable(loop, leaders) -> bool:
 
 
 def build_image(verified, helper_ids: frozenset[int],
-                native_maps: frozenset[int] = frozenset(OPERATIONS),
+                native_maps: frozenset[int] = NATIVE_MAP_HELPERS,
                 opt_level: int = 2, keep_ir: bool = False, line_info: bool = False,
                 blind: bool = False, speculation: str = "off", ahead: bool = False):
     """The program's machine code as a CodeImage (independent of this process's

@@ -13,7 +13,7 @@ from bpfjit.maps.base import HANDLE_SHIFT
 from bpfjit.traps import TrapCode
 
 from .llvmtypes import HELPER_PTR, I8, I32, I64, PTR, const
-from .mapops import OPERATIONS, kind_groups
+from .mapops import OPERATIONS, TAIL_CALL, kind_groups
 
 __all__ = ["CallLowering"]
 
@@ -67,8 +67,35 @@ class CallLowering:
             self._array_lookup(self.m.inline_lookups[pc])
         elif native:
             self._map_call(self.m.map_calls[pc], OPERATIONS[insn.imm])
+        elif pc in self.m.tail_calls:
+            self._tail_call(pc, self.m.tail_calls[pc])
         else:
             self._call_through(pc, self._helper_pointer(const(I64, insn.imm)))
+
+    def _tail_call(self, pc: int, index: int) -> None:
+        """bpf_tail_call on the program array `index`: -ENOENT in line for an index past
+        it or an empty slot (its arena holds 1 + the index of a set entry, else 0), the
+        helper for a set slot."""
+        b, the_map = self.b, self.m.prog.maps.list[index]
+        slot = b.and_(self.get(3), const(I64, 0xFFFFFFFF))
+        inside = b.icmp_unsigned("<", slot, const(I64, the_map.max_entries))
+        safe = b.select(inside, slot, const(I64, 0))    # (a mispredicted test: entry 0)
+        entry = b.add(self.m.map_address(index), b.mul(safe, const(I64, 4)))
+        held = b.load(b.inttoptr(entry, PTR), typ=I32, align=4)
+        filled = b.and_(inside, b.icmp_unsigned("!=", held, const(I32, 0)))
+        call, empty = (self.func.append_basic_block(name)
+                       for name in ("tail_call", "tail_call_empty"))
+        done = self.func.append_basic_block("tail_call_done")
+        b.cbranch(filled, call, empty)
+        b.position_at_end(call)
+        self._call_through(pc, self._helper_pointer(const(I64, TAIL_CALL)))
+        b.branch(done)
+        b.position_at_end(empty)
+        self.set(0, const(I64, -errno.ENOENT))
+        for i in range(1, 6):
+            self.set(i, const(I64, 0))
+        b.branch(done)
+        b.position_at_end(done)
 
     def _map_call(self, indices: tuple[int, ...], operation: str) -> None:
         """map_lookup_elem / update_elem / delete_elem in native code

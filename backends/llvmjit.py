@@ -10,7 +10,7 @@ from llvmlite import __version__ as llvmlite_version
 
 from bpfjit.blinding import blinding_enabled
 from bpfjit.codeimage import cached_image
-from bpfjit.helpers.maps import MAP_OPERATIONS
+from bpfjit.helpers.maps import NATIVE_MAP_HELPERS
 from bpfjit.runtime import JitProgram, helper_table
 from bpfjit.speculation import speculation_level
 
@@ -54,7 +54,7 @@ def compile_llvm(verified, helpers=None, budget=None, helper_calls: int | None =
     table = helper_table(verified.program, helpers, "llvm")
     for hid, address in native_helper_ids(verified, helpers).items():
         table.set_native(hid, address)          # (backends.helperops)
-    ids, native = frozenset(table.helpers), frozenset(MAP_OPERATIONS) - set(helpers or {})
+    ids, native = frozenset(table.helpers), NATIVE_MAP_HELPERS - set(helpers or {})
 
     def build():
         from . import llvm_worker           # started first: its ~70 ms start overlaps

@@ -28,7 +28,7 @@ from . import irtext as ir
 from bpfjit.codeimage import CodeImage
 from bpfjit.maps import (ARRAY_OF_MAPS, ARRAY_TYPES, HASH_OF_MAPS, HASH_TYPES, LPM_TRIE,
                          LRU_TYPES)
-from bpfjit.helpers.maps import MAP_OPERATIONS
+from bpfjit.helpers.maps import MAP_OPERATIONS, NATIVE_MAP_HELPERS
 from bpfjit.maps.hashindex import BPF_EXIST, BPF_NOEXIST, MULTIPLIER, NONE, header_offset
 
 from .llvmtypes import I1, I8, I32, I64, INT, PTR, const
@@ -36,10 +36,11 @@ from .lpmops import MAX_NATIVE_DATA, emit_lpm_ops
 
 __all__ = ["emit_hash_ops", "emit_array_update", "routine_image", "routine_kind",
            "routine_symbol", "routine_operations", "native_map_calls", "inline_lookups",
-           "kind_groups",
+           "tail_call_slots", "kind_groups", "NATIVE_MAP_HELPERS",
            "OPERATIONS"]
 
 OPERATIONS = MAP_OPERATIONS                                 # helper id -> operation
+TAIL_CALL = 12
 _ARGS = {"lookup": [PTR, PTR], "update": [PTR, PTR, PTR, I64], "delete": [PTR, PTR],
          "next": [PTR, I64]}
 
@@ -54,6 +55,8 @@ def native_map_calls(verified) -> dict[int, tuple[int, ...]]:
     prog = verified.program
     maps, native = prog.maps.list, {}
     for pc, indices in verified.map_calls.items():
+        if prog.at(pc).imm not in OPERATIONS:
+            continue                                # (tail calls: tail_call_slots)
         kinds = {(routine_kind(maps[i]), maps[i].value_size) for i in indices}
         first = maps[indices[0]]
         if all(maps[i].spec.type in HASH_TYPES + LRU_TYPES or routine_kind(maps[i])[0] == "lpm"
@@ -86,9 +89,23 @@ def inline_lookups(verified, native_maps) -> dict[int, int]:
     helper 1 (not in `native_maps`)."""
     if 1 not in native_maps:
         return {}
-    maps = verified.program.maps.list
+    prog = verified.program
+    maps = prog.maps.list
     return {pc: indices[0] for pc, indices in verified.map_calls.items()
-            if len(indices) == 1 and maps[indices[0]].spec.type in ARRAY_TYPES + (ARRAY_OF_MAPS,)}
+            if prog.at(pc).imm == 1 and len(indices) == 1
+            and maps[indices[0]].spec.type in ARRAY_TYPES + (ARRAY_OF_MAPS,)}
+
+
+def tail_call_slots(verified, native_maps) -> dict[int, int]:
+    """pc -> the program array of the tail calls whose slot the JITs test in line (the
+    verifier knows the one array r2 is; its arena holds 1 + the index of a set entry,
+    0 for an empty one): an empty slot or an index past the array answers -ENOENT
+    there, a set one calls the helper; none when the caller replaced helper 12."""
+    if TAIL_CALL not in native_maps:
+        return {}
+    prog = verified.program
+    return {pc: indices[0] for pc, indices in verified.map_calls.items()
+            if prog.at(pc).imm == TAIL_CALL and len(indices) == 1}
 
 
 def routine_kind(the_map) -> tuple:

@@ -36,7 +36,7 @@ from bpfjit.maps import map_handle
 from bpfjit.runfields import CONFIG_FIELDS, TRAPPED
 from bpfjit.traps import WRITE_FLAG, TrapCode
 
-from .mapops import OPERATIONS, inline_lookups, native_map_calls
+from .mapops import NATIVE_MAP_HELPERS, inline_lookups, native_map_calls, tail_call_slots
 from .x86alu import AluLowering
 from .x86asm import Assembler, Mem, r8, r16, r32
 from .x86budget import budget_charges
@@ -77,7 +77,7 @@ class _Lowering(AluLowering, CallLowering, VersionLowering, SpeculationLowering,
     """Lowers a verified program into one block of machine code."""
 
     def __init__(self, verified, helpers: frozenset[int], regs: tuple[str, ...],
-                 native_maps: frozenset[int] = frozenset(OPERATIONS), blind: bool = False,
+                 native_maps: frozenset[int] = NATIVE_MAP_HELPERS, blind: bool = False,
                  speculation: str = "off", ahead: bool = False):
         self.verified = verified
         self.blind = blind                              # constant blinding (bpfjit.blinding)
@@ -137,6 +137,7 @@ class _Lowering(AluLowering, CallLowering, VersionLowering, SpeculationLowering,
         # index (unless the caller replaced helper 1)
         self.native_maps = native_maps      # the map helpers the caller did not replace
         self.inline_lookups = inline_lookups(verified, native_maps)
+        self.tail_calls = tail_call_slots(verified, native_maps)
         self.map_calls = native_map_calls(verified)
         self.routines: set[tuple] = set()       # the kinds of map routine appended
         self._prepare_versions()
@@ -835,7 +836,7 @@ class _Lowering(AluLowering, CallLowering, VersionLowering, SpeculationLowering,
 
 
 def build_image(verified, helper_ids: frozenset[int], registers: tuple[str, ...],
-                native_maps: frozenset[int] = frozenset(OPERATIONS),
+                native_maps: frozenset[int] = NATIVE_MAP_HELPERS,
                 line_info: bool = True, blind: bool = False,
                 speculation: str = "off", ahead: bool = False) -> CodeImage:
     """The program's machine code as a CodeImage, independent of this process's

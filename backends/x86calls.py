@@ -13,7 +13,7 @@ from bpfjit.maps import ARRAY_OF_MAPS, ARRAY_TYPES, HASH_OF_MAPS, map_handle
 from bpfjit.maps.base import HANDLE_SHIFT
 from bpfjit.traps import TrapCode
 
-from .mapops import (OPERATIONS, kind_groups, routine_image, routine_kind, routine_operations,
+from .mapops import (OPERATIONS, TAIL_CALL, kind_groups, routine_image, routine_kind, routine_operations,
                      routine_symbol)
 from .x86asm import Mem, r32
 from .x86layout import (ARGS, BUDGET, CALLER_SAVED, CTX, CTX_BYTES, CTX_SLOT, M64, RUN_SLOT,
@@ -53,8 +53,30 @@ class CallLowering:
             self._array_lookup(self.inline_lookups[pc])
         elif native:
             self._map_call(self.map_calls[pc], OPERATIONS[insn.imm])
+        elif pc in self.tail_calls:
+            self._tail_call(pc, self.tail_calls[pc])
         else:
             self._call_helper(pc, insn.imm)
+
+    def _tail_call(self, pc: int, index: int) -> None:
+        """bpf_tail_call on the program array `index`: r0 = -ENOENT without leaving the
+        JIT code for an index past it or an empty slot (its arena holds 1 + the index
+        of a set entry, else 0); the helper for a set slot."""
+        a, r = self.a, self.reg
+        the_map = self.prog.maps.list[index]
+        empty, done = a.new_label(), a.new_label()
+        a("MOV", r32(S2), r32(r[3]))                        # r11 = (u32) r3
+        a("CMP", r32(S2), s32(the_map.max_entries))
+        a.jump("ae", empty)
+        self._zero_if("AE", S2)                             # (bpfjit.speculation)
+        self._placed(S1, ("map", index, 0))
+        a("CMP", Mem(4, S1, 0, S2, 4), 0)                   # cmp dword [r10 + r11 * 4], 0
+        a.jump("e", empty)
+        self._call_helper(pc, TAIL_CALL)
+        a.jump("jmp", done)
+        a.label(empty)
+        self._load_constant(r[0], -errno.ENOENT & M64)
+        a.label(done)
 
     def _array_lookup(self, index: int) -> None:
         """map_lookup_elem on an array map, without leaving the JIT code: r0 = &values[key]

@@ -11,7 +11,7 @@ from bpfjit.blinding import blinding_enabled
 from bpfjit.codeimage import cached_image
 from bpfjit.errors import BpfError
 from bpfjit.speculation import speculation_level
-from bpfjit.helpers.maps import MAP_OPERATIONS
+from bpfjit.helpers.maps import NATIVE_MAP_HELPERS
 from bpfjit.runtime import JitProgram, helper_table
 
 from .helperops import native_helper_ids
@@ -43,7 +43,7 @@ def compile_x86(verified, helpers=None, budget=None, helper_calls: int | None = 
     for hid, address in native_helper_ids(verified, helpers).items():
         table.set_native(hid, address)          # (backends.helperops)
     regs = resolve_registers(registers)
-    ids, native = frozenset(table.helpers), frozenset(MAP_OPERATIONS) - set(helpers or {})
+    ids, native = frozenset(table.helpers), NATIVE_MAP_HELPERS - set(helpers or {})
     ahead = not (exact_budget or verified.writes_beyond_stack)
     options = {"helpers": ids, "native_maps": native, "registers": regs,
                "line_info": line_info, "blind": blind, "speculation": speculation,

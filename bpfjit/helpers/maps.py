@@ -10,11 +10,14 @@ from ..maps import SOCKET_MAP_TYPES, BPF_ANY, MapError, ProgArray, QueueMap, Sta
 from ..semantics import M64
 from .spec import KernelHelper, Signature
 
-__all__ = ["HELPERS", "TailCalled", "MAX_TAIL_CALLS", "MAP_OPERATIONS"]
+__all__ = ["HELPERS", "TailCalled", "MAX_TAIL_CALLS", "MAP_OPERATIONS", "NATIVE_MAP_HELPERS"]
 
 MAX_TAIL_CALLS = 33          # the kernel's MAX_TAIL_CALL_CNT
 # the map helpers the JIT engines may do in native code: helper id -> operation
 MAP_OPERATIONS = {1: "lookup", 2: "update", 3: "delete"}
+# the calls the JITs may answer themselves unless the caller replaced the helper: the
+# map operations, and a tail call's test of its slot (backends.mapops)
+NATIVE_MAP_HELPERS = frozenset(MAP_OPERATIONS) | {12}
 
 
 def errno_result(operation) -> int:

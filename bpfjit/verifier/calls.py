@@ -172,6 +172,9 @@ class CallRules:
         if helper in (1, 2, 3) and handle is not None and self.keeps_facts:
             self._fact(self._note_map_call, pc,
                        self._known_map_call(st, handle, helper))
+        elif helper == TAIL_CALL and handle is not None and self.keeps_facts:
+            # the program arrays r2 may be: a JIT may test their slots itself
+            self._fact(self._note_map_call, pc, tuple(map_indices(handle.maps)) or None)
         for arg, size in outputs:
             self._helper_writes(st, arg, size)
         if signature.lock is not None:
