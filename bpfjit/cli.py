@@ -114,8 +114,8 @@ def _maps_from(path: str, args) -> dict | None:
 
 
 def _inner_maps(args) -> dict[str, dict] | None:
-    """--inner-map NAME=TYPE:KEY_SIZE:VALUE_SIZE:MAX_ENTRIES, repeated: the inner map
-    definition of each map of maps NAME that leaves it to its loader."""
+    """--inner-map NAME=TYPE:KEY_SIZE:VALUE_SIZE:MAX_ENTRIES[:FLAGS], repeated: the
+    inner map definition of each map of maps NAME that leaves it to its loader."""
     given = getattr(args, "inner_map", None)
     if not given:
         return None
@@ -124,14 +124,16 @@ def _inner_maps(args) -> dict[str, dict] | None:
         name, _, definition = item.partition("=")
         parts = definition.split(":")
         try:
-            if not name or len(parts) != 4:
+            if not name or len(parts) not in (4, 5):
                 raise ValueError
-            out[name] = {"type": int(parts[0], 0) if parts[0][:1].isdigit() else parts[0],
-                         "key_size": int(parts[1], 0), "value_size": int(parts[2], 0),
-                         "max_entries": int(parts[3], 0)}
+            kind, *numbers = parts
+            numbers = [int(n, 0) for n in numbers]
+            out[name] = {"type": int(kind, 0) if kind[:1].isdigit() else kind,
+                         **dict(zip(("key_size", "value_size", "max_entries", "flags"),
+                                    numbers))}
         except ValueError:
-            raise _UserError(f"--inner-map takes NAME=TYPE:KEY_SIZE:VALUE_SIZE:MAX_ENTRIES "
-                             f"(such as tables=array:4:8:65536), got {item!r}") from None
+            raise _UserError(f"--inner-map takes NAME=TYPE:KEY_SIZE:VALUE_SIZE:MAX_ENTRIES"
+                             f"[:FLAGS] (such as tables=array:4:8:65536), got {item!r}") from None
     return out
 
 
@@ -476,7 +478,7 @@ def _max_entries_arg(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-entries", action="append", metavar="NAME=N",
                    help="for a .o: the size of map NAME (for maps that declare none, as "
                         "their loader would set it); repeat for several maps")
-    p.add_argument("--inner-map", action="append", metavar="NAME=TYPE:KEY:VALUE:ENTRIES",
+    p.add_argument("--inner-map", action="append", metavar="NAME=TYPE:KEY:VALUE:ENTRIES[:FLAGS]",
                    help="for a .o: the inner map definition of map of maps NAME when the "
                         "object leaves it to its loader (such as tables=array:4:8:65536)")
 

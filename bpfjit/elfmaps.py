@@ -210,8 +210,11 @@ class ObjectMaps:
         `inner_id` (eighth); samples/bpf's 28-byte `struct bpf_map_def` gives the inner
         map's position among the section's maps (`inner_map_idx`, sixth); goebpf's
         40-byte one points at the inner map's record (`inner_map_def`, a relocated
-        pointer at byte 24)."""
-        outer = [i for i, spec in enumerate(specs) if spec.type in _MAPS_OF_MAPS]
+        pointer at byte 24).  A map of maps whose inner definition the loader gives
+        (`inner_maps=`) takes that one instead (libbpf reads 20 bytes of a record and
+        leaves the rest to bpf_map__set_inner_map_fd: CentaurusInfra/mizar)."""
+        outer = [i for i, spec in enumerate(specs) if spec.type in _MAPS_OF_MAPS
+                 and spec.name not in self._inner_given]
         if not outer:
             return specs
         pointed = self._inner_pointers(index, symbols, specs, outer)

@@ -194,12 +194,18 @@ def _undefined(path: Path) -> set[str]:
 
 
 def _declared(path: Path) -> set[str]:
-    """The maps of maps an object declares without an inner definition (those
-    `--inner-map` may give it)."""
+    """The names of the maps an object declares (in section maps or .maps): those
+    `--inner-map` may give an inner definition."""
+    from elftools.elf.elffile import ELFFile
     try:
-        return {spec.name for spec, _, _ in ElfObject(str(path)).maps
-                if spec.type in (12, 13) and spec.inner is None}
-    except bpfjit.BpfError:
+        with open(path, "rb") as f:
+            elf = ELFFile(f)
+            sections = {i for i, s in enumerate(elf.iter_sections())
+                        if s.name in ("maps", ".maps")}
+            symbols = elf.get_section_by_name(".symtab")
+            return {sym.name for sym in (symbols.iter_symbols() if symbols else ())
+                    if sym["st_shndx"] in sections and sym.name}
+    except (ELFError, OSError):
         return set()            # (the loader says what is wrong with it)
 
 
@@ -314,7 +320,7 @@ def main() -> None:
     parser.add_argument("--max-entries", action="append", default=[], metavar="MAP=N",
                         help="max_entries of a map that declares none (its loader sizes it)")
     parser.add_argument("--inner-map", action="append", default=[],
-                        metavar="MAP=TYPE:KEY:VALUE:ENTRIES",
+                        metavar="MAP=TYPE:KEY:VALUE:ENTRIES[:FLAGS]",
                         help="the inner definition of a map of maps that leaves it to its "
                              "loader (given to each object that declares MAP)")
     parser.add_argument("--maps-from", action="append", default=[], type=Path,
@@ -329,9 +335,9 @@ def main() -> None:
     inner = {}
     for item in args.inner_map:
         name, _, definition = item.partition("=")
-        kind, key, value, entries = definition.split(":")
-        inner[name] = {"type": kind, "key_size": int(key, 0), "value_size": int(value, 0),
-                       "max_entries": int(entries, 0)}
+        kind, *numbers = definition.split(":")
+        inner[name] = {"type": kind, **dict(zip(("key_size", "value_size", "max_entries",
+                                                 "flags"), (int(n, 0) for n in numbers)))}
     if args.kernel and "kernel" not in bpfjit.engines(kernel=True):
         parser.error("--kernel: the kernel engine is not available here (root needed)")
     types = dict(t.split("=", 1) for t in args.type)

@@ -19,6 +19,11 @@ keeps -- found on public programs the kernel loads (2026-12-03).
   bytes into another map's on the other; joined, either offset was taken for either
   map (a union of both maps at offsets 12 to 32) and a read at +8 was left to a
   run-time check.  Such a register also makes its block run apart.
+- the same pointer spilled where the paths meet (CentaurusInfra/mizar's agent keeps
+  a MAC address's pointer, 4 bytes into a flow cache's value or 0x458 into its
+  metadata's, in a slot across bpf_xdp_adjust_head): joined, the slot was either map
+  at either offset; a slot holding values of different maps at different offsets now
+  keeps the paths apart as such a register does (`_lost_in_join`).
 - a packet pointer spilled at a different constant offset on each path (tailscale's
   UDP header, 20 or 40 bytes after the Ethernet header), each checked for 8 bytes:
   the joined slot keeps `slot - len <= -8`, as a register does (`_bound_packet_pointers`).
@@ -167,6 +172,41 @@ none:
     exit
 """
 
+# TWO_MAPS with the pointer spilled where the paths meet, and a flag (the queue is 2
+# or more) set on a path of its own before it is reloaded: mizar's agent keeps a MAC
+# address's pointer (4 bytes into a flow cache's value, or 0x454 + 4 into its
+# metadata's) in a slot across bpf_xdp_adjust_head
+TWO_MAPS_SPILLED = """
+    ldxw %r7, [%r1+16]
+    stw [%r10-4], 0
+    mov %r2, %r10
+    add %r2, -4
+    jeq %r7, 0, long
+    lddw %r1, map_by_fd(0)
+    call 1
+    jeq %r0, 0, none
+    add %r0, 12
+    ja join
+long:
+    lddw %r1, map_by_fd(1)
+    call 1
+    jeq %r0, 0, none
+    add %r0, 32
+join:
+    stxdw [%r10-16], %r0
+    mov %r6, 0
+    jlt %r7, 2, low
+    mov %r6, 1
+low:
+    ldxdw %r1, [%r10-16]
+    ldxdw %r0, [%r1+8]
+    add %r0, %r6
+    exit
+none:
+    mov %r0, 0
+    exit
+"""
+
 # p = data + 34 (IPv4: byte 12 is 8) or data + 54, each checked for 8 bytes and
 # spilled from a register of its own; after the paths meet a helper call clobbers
 # r1-r5 and p, reloaded, gives its 2 bytes at +4 (a UDP header's length)
@@ -269,7 +309,7 @@ def array(entries: dict[int, bytes]):
 
 def program(name: str, entries: dict[int, bytes] | None = None) -> bpfjit.Program:
     maps = [array(entries or {})] if name in ("FLAG_ORED", "FIELD_OR_NULL") else []
-    if name == "TWO_MAPS":
+    if name in ("TWO_MAPS", "TWO_MAPS_SPILLED"):
         maps = [make_map(MapSpec(f"{length}", 2, 4, size, 1))
                 for length, size in (("short", 28), ("long", 48))]
         maps[0][0] = bytes(range(28))
@@ -278,7 +318,7 @@ def program(name: str, entries: dict[int, bytes] | None = None) -> bpfjit.Progra
 
 
 CASES = ["EITHER_HEADER", "FLAG_ORED", "FIELD_OR_NULL", "TWO_MAPS", "SPILLED_HEADER",
-         "CHECKED_AS_FAR", "FLAG_AMONG_MOVES"]
+         "CHECKED_AS_FAR", "FLAG_AMONG_MOVES", "TWO_MAPS_SPILLED"]
 
 
 @pytest.mark.parametrize("name", CASES)
@@ -336,6 +376,16 @@ def test_the_field_or_null_program_reads_the_field_or_says_null(engine, queue, r
 ])
 def test_the_two_maps_program_reads_its_maps_value(engine, queue, result):
     run = bpfjit.compile(program("TWO_MAPS"), engine)
+    assert run(bpfjit.XdpContext(bytes(20), rx_queue_index=queue)) == result
+
+
+@pytest.mark.parametrize("queue, result", [
+    (1, int.from_bytes(bytes(range(20, 28)), "little")),         # short: bytes 20-27
+    (5, int.from_bytes(bytes(range(20, 28)), "little") + 1),     # and the flag
+    (0, int.from_bytes(bytes(range(140, 148)), "little")),       # long: bytes 40-47
+])
+def test_the_spilled_two_maps_program_reads_its_maps_value(engine, queue, result):
+    run = bpfjit.compile(program("TWO_MAPS_SPILLED"), engine)
     assert run(bpfjit.XdpContext(bytes(20), rx_queue_index=queue)) == result
 
 

@@ -13,6 +13,21 @@ struct {
     __uint(max_entries, 4);
 } tables SEC(".maps");
 
+/* a map of maps that declares its inner map: a loader's definition may not replace it */
+struct rows {
+    __uint(type, BPF_MAP_TYPE_ARRAY);
+    __uint(key_size, 4);
+    __uint(value_size, 8);
+    __uint(max_entries, 16);
+};
+
+struct {
+    __uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+    __uint(key_size, 4);
+    __uint(max_entries, 2);
+    __array(values, struct rows);
+} declared SEC(".maps");
+
 SEC("xdp")
 int pick_row(struct xdp_md *ctx)
 {
