@@ -37,7 +37,8 @@ from __future__ import annotations
 import errno
 import functools
 
-from bpfjit.context.xdp import REDIRECT_AT, REDIRECT_FLAGS, REDIRECT_TARGET, XDP_HEADER
+from bpfjit.context.xdp import (REDIRECT_AT, REDIRECT_FLAGS, REDIRECT_MAP, REDIRECT_TARGET,
+                                XDP_HEADER)
 from bpfjit.helpers.redirect import REDIRECT, XDP_ABORTED, XDP_REDIRECT
 from bpfjit.isa import Kind
 from bpfjit.runfields import field_index
@@ -264,7 +265,8 @@ def emit_xdp_redirect(module: ir.Module) -> ir.Function:
     """Define `i64 (i64 ifindex, i64 flags, i64, i64, i64, i64 run)`: bpf_redirect in an
     XDP program, as bpfjit.helpers.redirect answers it: XDP_ABORTED for any flag (of
     the low 32 bits), else XDP_REDIRECT, with the target recorded in the context block
-    before the run's packet (`XdpContext.take_redirect` reads it after the run)."""
+    before the run's packet, through no map (`XdpContext.take_redirect` reads it after
+    the run)."""
     fn = _helper(module, _SYMBOLS[REDIRECT])
     ifindex, flags, _, _, _, run = fn.args
     b = ir.IRBuilder(fn.append_basic_block("entry"))
@@ -278,6 +280,7 @@ def emit_xdp_redirect(module: ir.Module) -> ir.Function:
     b.store(b.trunc(ifindex, I32), b.inttoptr(b.add(block, _c(REDIRECT_TARGET)), PTR),
             align=4)
     b.store(flags, b.inttoptr(b.add(block, _c(REDIRECT_FLAGS)), PTR), align=8)
+    b.store(const(I32, 0), b.inttoptr(b.add(block, _c(REDIRECT_MAP)), PTR), align=4)
     b.store(const(I32, 1), b.inttoptr(b.add(block, _c(REDIRECT_AT)), PTR), align=4)
     b.ret(_c(XDP_REDIRECT))
     return fn

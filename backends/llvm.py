@@ -55,7 +55,7 @@ from .llvmtypes import (ATOMIC_OPS, CMP, I1, I8, I32, I64, INT, PTR, REPORT_PTR,
                         SUB_TYPE, const, fit_bound, run_field)
 from .lpmops import emit_lpm_ops
 from .mapops import (NATIVE_MAP_HELPERS, emit_array_update, emit_hash_ops, inline_lookups,
-                     native_map_calls, tail_call_slots)
+                     native_map_calls, redirect_map_slots, tail_call_slots)
 
 __all__ = ["build_image"]
 STACK_BYTES = STACK_SIZE * MAX_CALL_DEPTH
@@ -463,6 +463,7 @@ class _Module:
         self.native_maps = native_maps      # the map helpers the caller did not replace
         self.inline_lookups = inline_lookups(verified, native_maps)
         self.tail_calls = tail_call_slots(verified, native_maps)
+        self.redirect_maps = redirect_map_slots(verified, native_maps)
         self.scope_tables: dict[int, dict] = {}   # subprogram -> its alias scopes (llvmscopes)
         self.map_calls = native_map_calls(verified)
         self.elided = elided_code(prog, verified.unreachable)

@@ -6,10 +6,14 @@ from __future__ import annotations
 
 import errno
 
+from bpfjit.context.xdp import (REDIRECT_AT, REDIRECT_FLAGS, REDIRECT_KEY, REDIRECT_MAP,
+                                REDIRECT_TARGET, XDP_HEADER)
 from bpfjit.helpers.loops import MAX_LOOPS
+from bpfjit.helpers.redirect import REDIRECT_MAP_FLAGS, XDP_ABORTED, XDP_REDIRECT
 from bpfjit.isa import STACK_SIZE
 from bpfjit.maps import ARRAY_OF_MAPS, ARRAY_TYPES, HASH_OF_MAPS, map_handle
 from bpfjit.maps.base import HANDLE_SHIFT
+from bpfjit.maps.redirect import presence_at
 from bpfjit.traps import TrapCode
 
 from .llvmtypes import HELPER_PTR, I8, I32, I64, PTR, const
@@ -69,8 +73,58 @@ class CallLowering:
             self._map_call(self.m.map_calls[pc], OPERATIONS[insn.imm])
         elif pc in self.m.tail_calls:
             self._tail_call(pc, self.m.tail_calls[pc])
+        elif pc in self.m.redirect_maps:
+            self._redirect_map(self.m.redirect_maps[pc])
         else:
             self._call_through(pc, self._helper_pointer(const(I64, insn.imm)))
+
+    def _redirect_map(self, index: int) -> None:
+        """bpf_redirect_map on the devmap, cpumap or xskmap `index`, as
+        bpfjit.helpers.redirect answers it: XDP_ABORTED for an unknown flag; for an
+        entry present at the key's low 32 bits (a byte after the values says),
+        XDP_REDIRECT and the entry's first 4 bytes recorded as the target in the context
+        block before the packet (XdpContext.take_redirect); else the flags' action."""
+        b, the_map = self.b, self.m.prog.maps.list[index]
+        key = b.and_(self.get(2), const(I64, 0xFFFFFFFF))
+        flags = self.get(3)
+        inside = b.icmp_unsigned("<", key, const(I64, the_map.max_entries))
+        safe = b.select(inside, key, const(I64, 0))     # (a mispredicted test: entry 0)
+        values = self.m.map_address(index)
+        present = b.add(values, b.add(const(I64, presence_at(the_map.spec)), safe))
+        held = b.load(b.inttoptr(present, PTR), typ=I8, align=1)
+        found = b.and_(inside, b.icmp_unsigned("!=", held, const(I8, 0)))
+        known = b.icmp_unsigned("==", b.and_(flags, const(I64, ~REDIRECT_MAP_FLAGS)),
+                                const(I64, 0))
+        aborted, sent, absent, done = (self.func.append_basic_block(name) for name in (
+            "redirect_map_aborted", "redirect_map_sent", "redirect_map_absent",
+            "redirect_map_done"))
+        check = self.func.append_basic_block("redirect_map_entry")
+        b.cbranch(known, check, aborted)
+        b.position_at_end(check)
+        b.cbranch(found, sent, absent)
+        b.position_at_end(sent)
+        entry = b.add(values, b.mul(safe, const(I64, the_map.value_size)))
+        target = b.load(b.inttoptr(entry, PTR), typ=I32, align=4)
+        block = b.sub(self.load_field("mem"), const(I64, XDP_HEADER))
+
+        def field(offset: int):
+            return b.inttoptr(b.add(block, const(I64, offset)), PTR)
+        b.store(target, field(REDIRECT_TARGET), align=4)
+        b.store(const(I32, index + 1), field(REDIRECT_MAP), align=4)
+        b.store(b.trunc(key, I32), field(REDIRECT_KEY), align=4)
+        b.store(flags, field(REDIRECT_FLAGS), align=8)
+        b.store(const(I32, 1), field(REDIRECT_AT), align=4)
+        self.set(0, const(I64, XDP_REDIRECT))
+        b.branch(done)
+        b.position_at_end(absent)
+        self.set(0, b.and_(flags, const(I64, 3)))
+        b.branch(done)
+        b.position_at_end(aborted)
+        self.set(0, const(I64, XDP_ABORTED))
+        b.branch(done)
+        b.position_at_end(done)
+        for i in range(1, 6):
+            self.set(i, const(I64, 0))
 
     def _tail_call(self, pc: int, index: int) -> None:
         """bpf_tail_call on the program array `index`: -ENOENT in line for an index past

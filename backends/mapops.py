@@ -29,6 +29,7 @@ from bpfjit.codeimage import CodeImage
 from bpfjit.maps import (ARRAY_OF_MAPS, ARRAY_TYPES, HASH_OF_MAPS, HASH_TYPES, LPM_TRIE,
                          LRU_TYPES)
 from bpfjit.helpers.maps import MAP_OPERATIONS, NATIVE_MAP_HELPERS
+from bpfjit.helpers.redirect import REDIRECT_MAP
 from bpfjit.maps.hashindex import BPF_EXIST, BPF_NOEXIST, MULTIPLIER, NONE, header_offset
 
 from .llvmtypes import I1, I8, I32, I64, INT, PTR, const
@@ -36,11 +37,13 @@ from .lpmops import MAX_NATIVE_DATA, emit_lpm_ops
 
 __all__ = ["emit_hash_ops", "emit_array_update", "routine_image", "routine_kind",
            "routine_symbol", "routine_operations", "native_map_calls", "inline_lookups",
-           "tail_call_slots", "kind_groups", "NATIVE_MAP_HELPERS",
+           "tail_call_slots", "redirect_map_slots", "kind_groups", "NATIVE_MAP_HELPERS",
+           "TAIL_CALL", "REDIRECT_MAP",
            "OPERATIONS"]
 
 OPERATIONS = MAP_OPERATIONS                                 # helper id -> operation
 TAIL_CALL = 12
+INDEXED_TARGETS = (14, 16, 17)                  # devmap, cpumap, xskmap
 _ARGS = {"lookup": [PTR, PTR], "update": [PTR, PTR, PTR, I64], "delete": [PTR, PTR],
          "next": [PTR, I64]}
 
@@ -94,6 +97,21 @@ def inline_lookups(verified, native_maps) -> dict[int, int]:
     return {pc: indices[0] for pc, indices in verified.map_calls.items()
             if prog.at(pc).imm == 1 and len(indices) == 1
             and maps[indices[0]].spec.type in ARRAY_TYPES + (ARRAY_OF_MAPS,)}
+
+
+def redirect_map_slots(verified, native_maps) -> dict[int, int]:
+    """pc -> the map of the bpf_redirect_map calls of an XDP program the JITs answer in
+    line: the verifier knows the one map r1 is, a devmap, cpumap or xskmap (an entry's
+    presence is a byte after the values, `_IndexedTargets.presence_at`); none when the
+    caller replaced helper 51."""
+    prog = verified.program
+    if REDIRECT_MAP not in native_maps or prog.context != "xdp":
+        return {}
+    maps = prog.maps.list
+    return {pc: indices[0] for pc, indices in verified.map_calls.items()
+            if prog.at(pc).imm == REDIRECT_MAP and len(indices) == 1
+            and maps[indices[0]].spec.type in INDEXED_TARGETS
+            and maps[indices[0]].size < 1 << 31}
 
 
 def tail_call_slots(verified, native_maps) -> dict[int, int]:

@@ -36,7 +36,8 @@ from bpfjit.maps import map_handle
 from bpfjit.runfields import CONFIG_FIELDS, TRAPPED
 from bpfjit.traps import WRITE_FLAG, TrapCode
 
-from .mapops import NATIVE_MAP_HELPERS, inline_lookups, native_map_calls, tail_call_slots
+from .mapops import (NATIVE_MAP_HELPERS, inline_lookups, native_map_calls, redirect_map_slots,
+                     tail_call_slots)
 from .x86alu import AluLowering
 from .x86asm import Assembler, Mem, r8, r16, r32
 from .x86budget import budget_charges
@@ -138,6 +139,7 @@ class _Lowering(AluLowering, CallLowering, VersionLowering, SpeculationLowering,
         self.native_maps = native_maps      # the map helpers the caller did not replace
         self.inline_lookups = inline_lookups(verified, native_maps)
         self.tail_calls = tail_call_slots(verified, native_maps)
+        self.redirect_maps = redirect_map_slots(verified, native_maps)
         self.map_calls = native_map_calls(verified)
         self.routines: set[tuple] = set()       # the kinds of map routine appended
         self._prepare_versions()

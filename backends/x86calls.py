@@ -6,11 +6,15 @@ from __future__ import annotations
 
 import errno
 
+from bpfjit.context.xdp import (REDIRECT_AT, REDIRECT_FLAGS, REDIRECT_KEY, REDIRECT_MAP,
+                                REDIRECT_TARGET, XDP_HEADER)
 from bpfjit.helpers.loops import MAX_LOOPS
+from bpfjit.helpers.redirect import REDIRECT_MAP_FLAGS, XDP_REDIRECT
 from bpfjit.nativeclock import CLOCK_HELPERS
 from bpfjit.isa import STACK_SIZE
 from bpfjit.maps import ARRAY_OF_MAPS, ARRAY_TYPES, HASH_OF_MAPS, map_handle
 from bpfjit.maps.base import HANDLE_SHIFT
+from bpfjit.maps.redirect import presence_at
 from bpfjit.traps import TrapCode
 
 from .mapops import (OPERATIONS, TAIL_CALL, kind_groups, routine_image, routine_kind, routine_operations,
@@ -55,8 +59,46 @@ class CallLowering:
             self._map_call(self.map_calls[pc], OPERATIONS[insn.imm])
         elif pc in self.tail_calls:
             self._tail_call(pc, self.tail_calls[pc])
+        elif pc in self.redirect_maps:
+            self._redirect_map(self.redirect_maps[pc])
         else:
             self._call_helper(pc, insn.imm)
+
+    def _redirect_map(self, index: int) -> None:
+        """bpf_redirect_map on the devmap, cpumap or xskmap `index`, without leaving the
+        JIT code (see backends.llvmcalls): r0 = XDP_ABORTED for an unknown flag; for an
+        entry present at the key's low 32 bits, XDP_REDIRECT with the entry's first 4
+        bytes recorded as the target in the context block; else the flags' action."""
+        a, r = self.a, self.reg
+        the_map = self.prog.maps.list[index]
+        aborted, absent, done = a.new_label(), a.new_label(), a.new_label()
+        block = -XDP_HEADER                                 # the record, from run->mem
+        a("TEST", r[3], s32(~REDIRECT_MAP_FLAGS))           # test r3, ~0x1b
+        a.jump("ne", aborted)
+        a("MOV", r32(S2), r32(r[2]))                        # r11 = (u32) key
+        a("CMP", r32(S2), s32(the_map.max_entries))
+        a.jump("ae", absent)
+        self._zero_if("AE", S2)                             # (bpfjit.speculation)
+        self._placed(S1, ("map", index, 0))
+        a("CMP", Mem(1, S1, presence_at(the_map.spec), S2, 1), 0)   # present?
+        a.jump("e", absent)
+        a("MOV", r32(r[0]), Mem(4, S1, 0, S2, the_map.value_size))  # r0 = the target
+        a("MOV", S1, Mem(8, CTX, CTX_SLOT["run"]))
+        a("MOV", S1, Mem(8, S1, RUN_SLOT["mem"]))           # r10 = the packet
+        a("MOV", Mem(4, S1, block + REDIRECT_TARGET), r32(r[0]))
+        a("MOV", Mem(4, S1, block + REDIRECT_MAP), index + 1)
+        a("MOV", Mem(4, S1, block + REDIRECT_KEY), r32(S2))
+        a("MOV", Mem(8, S1, block + REDIRECT_FLAGS), r[3])
+        a("MOV", Mem(4, S1, block + REDIRECT_AT), 1)        # the record is set
+        a("MOV", r32(r[0]), XDP_REDIRECT)
+        a.jump("jmp", done)
+        a.label(absent)
+        a("MOV", r32(r[0]), r32(r[3]))
+        a("AND", r32(r[0]), 3)                              # the flags' action
+        a.jump("jmp", done)
+        a.label(aborted)
+        a("XOR", r32(r[0]), r32(r[0]))                      # XDP_ABORTED
+        a.label(done)
 
     def _tail_call(self, pc: int, index: int) -> None:
         """bpf_tail_call on the program array `index`: r0 = -ENOENT without leaving the

@@ -15,6 +15,7 @@ from bpfjit.helpers.maps import NATIVE_MAP_HELPERS
 from bpfjit.runtime import JitProgram, helper_table
 
 from .helperops import native_helper_ids
+from .mapops import REDIRECT_MAP, redirect_map_slots
 from . import x86layout
 from .x86layout import POOL
 
@@ -44,6 +45,8 @@ def compile_x86(verified, helpers=None, budget=None, helper_calls: int | None = 
         table.set_native(hid, address)          # (backends.helperops)
     regs = resolve_registers(registers)
     ids, native = frozenset(table.helpers), NATIVE_MAP_HELPERS - set(helpers or {})
+    if redirect_map_slots(verified, native):
+        table.answered_in_line(REDIRECT_MAP)    # (the run's redirect is in the block)
     ahead = not (exact_budget or verified.writes_beyond_stack)
     options = {"helpers": ids, "native_maps": native, "registers": regs,
                "line_info": line_info, "blind": blind, "speculation": speculation,

@@ -24,7 +24,7 @@ from .nativeclock import CLOCK_HELPERS, native_clock_address
 from .isa import MAX_CALL_DEPTH
 from .context import CONTEXTS, PacketContext, copy_back, refuse_context
 from .helpers import TailCalled, calls_helpers
-from .helpers.redirect import REDIRECT
+from .helpers.redirect import REDIRECT, REDIRECT_MAP
 from .memory import as_buffer
 from .batchloop import batch_loop, rotation_loop
 from .native import ENTRY_CTYPE, ffi
@@ -85,6 +85,11 @@ class HelperTable:
         if hid not in self._python:
             raise BpfError(f"helper {hid} is not in this table")
         self.table[hid] = ffi.cast("void *", address)
+        self.native.add(hid)
+
+    def answered_in_line(self, hid: int) -> None:
+        """Note that JIT code answers some calls of helper `hid` itself, in line
+        (bpf_redirect_map: backends.mapops), its table entry kept for the others."""
         self.native.add(hid)
 
     def set_native_clock(self, native: bool) -> None:
@@ -260,6 +265,7 @@ class JitProgram(TestRunnable):
     """
 
     _takes_redirect = False     # (ContextJitProgram: native code records redirects)
+    _map_names: tuple[str, ...] = ()
 
     def __init__(self, program, engine: str, memory, entry: int, helpers: HelperTable,
                  budget: int, extra: dict | None = None, helper_calls: int | None = None,
@@ -415,7 +421,7 @@ class JitProgram(TestRunnable):
             if outer is not None:
                 env.end(outer)
         if self._takes_redirect:        # where the last run sent the packet
-            keep[0].take_redirect()
+            keep[0].take_redirect(self._map_names)
         if r0 == TRAPPED:
             exact = self._rerunning()
             if exact is not None:
@@ -493,8 +499,11 @@ class ContextJitProgram(JitProgram):
         self._env = self.program.env if calls_helpers(self.program) else None
         # whether the context has fields a program may write (read back after a run)
         self._reads_back = self._context.read_back is not PacketContext.read_back
-        # whether native code may record a redirect in the block (backends.helperops)
-        self._takes_redirect = REDIRECT in self.helpers.native
+        # whether native code may record a redirect in the block (backends.helperops,
+        # backends.mapops), and the names of the maps one may go through
+        self._takes_redirect = bool({REDIRECT, REDIRECT_MAP} & self.helpers.native)
+        self._map_names = tuple(m.name for m in self.program.maps.list) \
+            if self._takes_redirect and self.program.maps is not None else ()
 
     def __call__(self, mem: object = None) -> int:
         """Run once on a context, or on a packet's bytes (a context is made for it)."""
@@ -514,7 +523,7 @@ class ContextJitProgram(JitProgram):
             finally:
                 env.end(outer)
         if self._takes_redirect:
-            ctx.take_redirect()
+            ctx.take_redirect(self._map_names)
         if mem is not ctx:
             copy_back(mem, ctx)
         elif self._reads_back:

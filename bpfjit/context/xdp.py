@@ -10,23 +10,26 @@ from __future__ import annotations
 
 import errno
 import struct
+from collections.abc import Sequence
 
 from ..helpers.redirect import Redirect
 from .base import Field, PacketContext
 
 __all__ = ["XdpContext", "XDP_HEADER", "XDP_ACTIONS", "META_ROOM", "REDIRECT_AT",
-           "REDIRECT_TARGET", "REDIRECT_FLAGS"]
+           "REDIRECT_TARGET", "REDIRECT_MAP", "REDIRECT_KEY", "REDIRECT_FLAGS"]
 
 # data, data_end, data_meta (8 bytes each); ingress_ifindex, rx_queue_index,
 # egress_ifindex (4 bytes each), padded to 40; then where native code records a redirect
-# (backends.helperops, bpf_redirect): set, target (4 bytes each), 8 bytes reserved,
-# flags (8)
-_LAYOUT = struct.Struct("<QQQIIIxxxxIIQQ")
+# (backends.helperops, bpf_redirect; backends.mapops, bpf_redirect_map): set, target,
+# the map (1 + its index; 0: none), the key (4 bytes each), flags (8)
+_LAYOUT = struct.Struct("<QQQIIIxxxxIIIIQ")
 REDIRECT_AT = 40
-_REDIRECT = struct.Struct("<IIQQ")
-# where native code writes the record's target and flags (its set word last)
-REDIRECT_TARGET, REDIRECT_FLAGS = REDIRECT_AT + 4, REDIRECT_AT + 16
-_LAST_REDIRECT: dict[tuple[int, int], Redirect] = {}    # (target, flags) -> a Redirect
+_REDIRECT = struct.Struct("<IIIIQ")
+# where native code writes the record's fields (its set word last)
+REDIRECT_TARGET, REDIRECT_MAP, REDIRECT_KEY = REDIRECT_AT + 4, REDIRECT_AT + 8, REDIRECT_AT + 12
+REDIRECT_FLAGS = REDIRECT_AT + 16
+# (target, map name, key, flags) -> a Redirect
+_LAST_REDIRECT: dict[tuple, Redirect] = {}
 _POINTERS = struct.Struct("<QQQ")
 HEADROOM = 256              # XDP_PACKET_HEADROOM
 XDP_FRAME_SIZE = 40         # struct xdp_frame, which the kernel keeps at the frame's start
@@ -107,23 +110,26 @@ class XdpContext(PacketContext):
         self.redirect = None
         _LAYOUT.pack_into(self.buffer, 0, data_address, data_address + self.length,
                           data_address - self._metalen, self._ingress_ifindex & 0xFFFFFFFF,
-                          self._rx_queue_index & 0xFFFFFFFF, 0, 0, 0, 0, 0)
+                          self._rx_queue_index & 0xFFFFFFFF, 0, 0, 0, 0, 0, 0)
         self.block_for = data_address
 
-    def take_redirect(self) -> None:
+    def take_redirect(self, map_names: Sequence[str] = ()) -> None:
         """After a JIT run: the redirect native code recorded in the block, if any, as
-        `.redirect` (and the record cleared for the next run)."""
+        `.redirect` (and the record cleared for the next run); `map_names` name the
+        program's maps by index, for a redirect through one."""
         buffer = self.buffer
         if buffer[REDIRECT_AT]:
-            _, target, _, flags = _REDIRECT.unpack_from(buffer, REDIRECT_AT)
+            _, target, through, key, flags = _REDIRECT.unpack_from(buffer, REDIRECT_AT)
             buffer[REDIRECT_AT] = 0
+            seen = (target, map_names[through - 1], key, flags) if through else \
+                (target, None, None, flags)
             # (a Redirect is immutable: the last one is given again for the same target,
             # which costs a fraction of making one)
-            last = _LAST_REDIRECT.get((target, flags))
+            last = _LAST_REDIRECT.get(seen)
             if last is None:
                 if len(_LAST_REDIRECT) >= 64:
                     _LAST_REDIRECT.clear()
-                last = _LAST_REDIRECT[(target, flags)] = Redirect(target, flags=flags)
+                last = _LAST_REDIRECT[seen] = Redirect(*seen)
             self.redirect = last
 
     def refresh(self, data_address: int) -> None:

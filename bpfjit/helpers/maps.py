@@ -16,8 +16,8 @@ MAX_TAIL_CALLS = 33          # the kernel's MAX_TAIL_CALL_CNT
 # the map helpers the JIT engines may do in native code: helper id -> operation
 MAP_OPERATIONS = {1: "lookup", 2: "update", 3: "delete"}
 # the calls the JITs may answer themselves unless the caller replaced the helper: the
-# map operations, and a tail call's test of its slot (backends.mapops)
-NATIVE_MAP_HELPERS = frozenset(MAP_OPERATIONS) | {12}
+# map operations, a tail call's test of its slot, bpf_redirect_map (backends.mapops)
+NATIVE_MAP_HELPERS = frozenset(MAP_OPERATIONS) | {12, 51}
 
 
 def errno_result(operation) -> int:

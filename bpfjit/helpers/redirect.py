@@ -20,12 +20,13 @@ from ..semantics import M64
 from .spec import KernelHelper, Signature
 
 __all__ = ["HELPERS", "Redirect", "Clone", "FibRequest", "FibResult", "FIB_PARAMS_SIZE",
-           "REDIRECT", "XDP_ABORTED", "XDP_REDIRECT"]
+           "REDIRECT", "REDIRECT_MAP", "REDIRECT_MAP_FLAGS", "XDP_ABORTED", "XDP_REDIRECT"]
 
 XDP_ABORTED, XDP_REDIRECT, TC_ACT_SHOT, TC_ACT_REDIRECT = 0, 4, 2, 7
 REDIRECT = 23               # bpf_redirect's id (native in XDP programs: backends.helperops)
+REDIRECT_MAP = 51           # bpf_redirect_map's (answered in line: backends.mapops)
 BPF_F_INGRESS = 1
-_REDIRECT_MAP_FLAGS = 0x3 | 0x8 | 0x10      # fallback action, BROADCAST, EXCLUDE_INGRESS
+REDIRECT_MAP_FLAGS = 0x3 | 0x8 | 0x10       # fallback action, BROADCAST, EXCLUDE_INGRESS
 _TARGET_TYPES = frozenset({14, 16, 17, 25})   # devmap, cpumap, xskmap, devmap_hash
 
 
@@ -94,7 +95,7 @@ def redirect_map(call, r1, r2, r3, r4, r5) -> int:
         raise HelperArgumentError(f"redirect_map: map {m.name!r} is a {m.spec.type_name}, "
                                   f"not a devmap, devmap_hash, cpumap or xskmap")
     flags = r3 & M64
-    if flags & ~_REDIRECT_MAP_FLAGS:
+    if flags & ~REDIRECT_MAP_FLAGS:
         return XDP_ABORTED
     key = (r2 & 0xFFFFFFFF).to_bytes(4, "little")
     slot = m.lookup_slot(key)

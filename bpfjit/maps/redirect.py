@@ -7,6 +7,10 @@ the context (`ctx.redirect`) so that a test can assert where a packet went.  An
 entry may be absent (a redirect to it fails); programs may look entries up but
 not change them.  From Python they are mappings like any other map: set an entry
 to the target's number, e.g. `prog.maps["tx_port"][0] = 3` (ifindex 3).
+
+Which entries of a devmap, cpumap or xskmap are set is kept in native memory, one
+byte an entry after the values (`presence_offset`), so that JIT code answers
+bpf_redirect_map without Python (backends.mapops.redirect_map_slots).
 """
 
 from __future__ import annotations
@@ -18,11 +22,18 @@ from ..errors import BpfError
 from .base import BPF_ANY, Map, MapError, MapSpec, check_index_update
 from .hash import HashMap
 
-__all__ = ["DevMap", "DevMapHash", "CpuMap", "XskMap", "REDIRECT_TYPES"]
+__all__ = ["DevMap", "DevMapHash", "CpuMap", "XskMap", "REDIRECT_TYPES", "presence_at"]
+
+
+def presence_at(spec: MapSpec) -> int:
+    """Where in a devmap's, cpumap's or xskmap's arena its entries' presence bytes
+    start (after the values)."""
+    return spec.value_size * spec.max_entries
 
 
 class _IndexedTargets(Map):
-    """u32 indices below max_entries, each present or not."""
+    """u32 indices below max_entries, each present or not (a byte each, 1 when set,
+    after the values)."""
 
     PROGRAM_READ_ONLY = True
     PROGRAM_HELPERS = frozenset({"redirect_map", "map_lookup_elem"})
@@ -33,31 +44,42 @@ class _IndexedTargets(Map):
             raise BpfError(f"{spec.type_name} {spec.name!r}: keys are 4 bytes and values 4 "
                            f"or 8, not {spec.key_size} and {spec.value_size}")
         super().__init__(spec)
-        self._present: set[int] = set()
+        self.presence_offset = presence_at(spec)
+
+    @staticmethod
+    def arena_bytes(spec: MapSpec) -> int:
+        return (spec.value_size + 1) * spec.max_entries
+
+    def _present(self, index: int) -> bool:
+        return 0 <= index < self.max_entries and self.arena[self.presence_offset + index] != b"\0"
 
     def lookup_slot(self, key: bytes) -> int | None:
         index = int.from_bytes(key, "little")
-        return index if index in self._present else None
+        return index if self._present(index) else None
 
     def update(self, key, value, flags: int = BPF_ANY) -> None:
         key, value = self.key(key), self.value(value)
         index = int.from_bytes(key, "little")
-        check_index_update(self, index, index in self._present, flags)
-        self._present.add(index)
+        check_index_update(self, index, self._present(index), flags)
         self._write_slot(index, value)
+        self.arena[self.presence_offset + index] = b"\1"
 
     def delete(self, key) -> None:
         index = int.from_bytes(self.key(key), "little")
-        if index not in self._present:
+        if not self._present(index):
             raise MapError(errno.ENOENT, f"{self.spec.type_name} {self.name!r}: {index} is "
                                          f"not set")
-        self._present.discard(index)
+        self.arena[self.presence_offset + index] = b"\0"
+
+    def _indices(self) -> list[int]:
+        flags = bytes(self.arena[self.presence_offset:self.presence_offset + self.max_entries])
+        return [i for i, present in enumerate(flags) if present]
 
     def __iter__(self) -> Iterator[bytes]:
-        return (i.to_bytes(4, "little") for i in sorted(self._present))
+        return (i.to_bytes(4, "little") for i in self._indices())
 
     def __len__(self) -> int:
-        return len(self._present)
+        return len(self._indices())
 
 
 class DevMap(_IndexedTargets):

@@ -50,7 +50,7 @@ class VerifiedProgram:
     # pc -> the map indices r1 may be, for map_lookup_elem / update_elem / delete_elem
     # calls whose key (and value) reads are in bounds for each: a JIT may do them
     # itself (array lookups, hash maps); and the program arrays r2 may be at a
-    # tail_call, whose slots a JIT may test itself
+    # tail_call, the maps r1 may be at a redirect_map, whose entries a JIT may test
     map_calls: dict[int, tuple[int, ...]] = field(default_factory=dict)
     # local calls can recurse (checked mode only): the engines must bound the depth
     recursive: bool = False

@@ -6,6 +6,7 @@ bpfjit.verifier.localcalls."""
 from __future__ import annotations
 
 from ..helpers import HELPER_NAMES
+from ..helpers.redirect import REDIRECT_MAP
 from ..helpers.snprintf import MAX_ARGS, format_error
 from ..helpers.spec import SIZES
 from ..isa import MAX_CALL_DEPTH, STACK_SIZE
@@ -172,8 +173,9 @@ class CallRules:
         if helper in (1, 2, 3) and handle is not None and self.keeps_facts:
             self._fact(self._note_map_call, pc,
                        self._known_map_call(st, handle, helper))
-        elif helper == TAIL_CALL and handle is not None and self.keeps_facts:
-            # the program arrays r2 may be: a JIT may test their slots itself
+        elif helper in (TAIL_CALL, REDIRECT_MAP) and handle is not None and self.keeps_facts:
+            # the program arrays r2 may be, the redirect maps r1 may be: a JIT may test
+            # their entries itself
             self._fact(self._note_map_call, pc, tuple(map_indices(handle.maps)) or None)
         for arg, size in outputs:
             self._helper_writes(st, arg, size)
