@@ -26,6 +26,7 @@ import functools
 from . import irtext as ir
 
 from bpfjit.codeimage import CodeImage
+from bpfjit.isa import Kind
 from bpfjit.maps import (ARRAY_OF_MAPS, ARRAY_TYPES, HASH_OF_MAPS, HASH_TYPES, LPM_TRIE,
                          LRU_TYPES)
 from bpfjit.helpers.maps import MAP_OPERATIONS, NATIVE_MAP_HELPERS
@@ -37,7 +38,8 @@ from .lpmops import MAX_NATIVE_DATA, emit_lpm_ops
 
 __all__ = ["emit_hash_ops", "emit_array_update", "routine_image", "routine_kind",
            "routine_symbol", "routine_operations", "native_map_calls", "inline_lookups",
-           "tail_call_slots", "redirect_map_slots", "kind_groups", "NATIVE_MAP_HELPERS",
+           "tail_call_slots", "redirect_map_slots", "python_free", "kind_groups",
+           "NATIVE_MAP_HELPERS",
            "TAIL_CALL", "REDIRECT_MAP",
            "OPERATIONS"]
 
@@ -112,6 +114,29 @@ def redirect_map_slots(verified, native_maps) -> dict[int, int]:
             if prog.at(pc).imm == REDIRECT_MAP and len(indices) == 1
             and maps[indices[0]].spec.type in INDEXED_TARGETS
             and maps[indices[0]].size < 1 << 31}
+
+
+def python_free(verified, native_maps, native_ids) -> bool:
+    """Whether no helper call of the program can reach Python: each is an array lookup
+    done in line, a map call done natively, a bpf_redirect_map answered in line, or a
+    call of a helper whose table entry is a native routine (`native_ids`: those
+    HelperTable.set_native pointed).  A run of such a program need not note its
+    context for Python helpers (KernelEnv.begin)."""
+    prog = verified.program
+    inline, redirects = inline_lookups(verified, native_maps), redirect_map_slots(
+        verified, native_maps)
+    native = native_map_calls(verified)
+    for pc, insn in prog:
+        if insn.kind in (Kind.CALLX, Kind.CALL_BTF):
+            return False
+        if insn.kind is not Kind.CALL:
+            continue
+        if pc in inline or pc in redirects or (pc in native and insn.imm in native_maps):
+            continue
+        if insn.imm in native_ids and pc not in verified.callbacks:
+            continue
+        return False
+    return True
 
 
 def tail_call_slots(verified, native_maps) -> dict[int, int]:

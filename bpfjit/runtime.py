@@ -24,6 +24,7 @@ from .nativeclock import CLOCK_HELPERS, native_clock_address
 from .isa import MAX_CALL_DEPTH
 from .context import CONTEXTS, PacketContext, copy_back, refuse_context
 from .helpers import TailCalled, calls_helpers
+from .context.xdp import REDIRECT_AT
 from .helpers.redirect import REDIRECT, REDIRECT_MAP
 from .memory import as_buffer
 from .batchloop import batch_loop, rotation_loop
@@ -78,6 +79,9 @@ class HelperTable:
             self.table[hid] = ffi.cast("void *", address)
         self.clock_ids: tuple[int, ...] = ()    # the env's time helpers (set_native_clock)
         self.native: set[int] = set()           # the helpers native code answers
+        # no call of the program reaches a Python helper (backends.mapops.python_free):
+        # its runs need not note their context for them
+        self.python_free = False
 
     def set_native(self, hid: int, address: int) -> None:
         """Point helper `hid` at native code with the helpers' signature (one the
@@ -411,7 +415,7 @@ class JitProgram(TestRunnable):
         _check_count("count", count)
         ptr, n, keep = self._pointer(mem)
         loop, entry = batch_loop(), ffi.cast("void *", self._entry)
-        env = self.program.env
+        env = None if self.helpers.python_free else self.program.env
         outer = env.begin(keep[0]) if env is not None and self._context is not None else None
         try:
             start = time.perf_counter_ns()
@@ -495,8 +499,10 @@ class ContextJitProgram(JitProgram):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        # helpers find the run's context through the env; without helper calls, no need
-        self._env = self.program.env if calls_helpers(self.program) else None
+        # helpers find the run's context through the env; without calls of Python
+        # helpers, no need
+        self._env = self.program.env if calls_helpers(self.program) \
+            and not self.helpers.python_free else None
         # whether the context has fields a program may write (read back after a run)
         self._reads_back = self._context.read_back is not PacketContext.read_back
         # whether native code may record a redirect in the block (backends.helperops,
@@ -522,7 +528,7 @@ class ContextJitProgram(JitProgram):
                 r0 = self._entry(ctx.native_packet, ctx.length, self._config)
             finally:
                 env.end(outer)
-        if self._takes_redirect:
+        if self._takes_redirect and ctx.buffer[REDIRECT_AT]:   # (a record is set)
             ctx.take_redirect(self._map_names)
         if mem is not ctx:
             copy_back(mem, ctx)

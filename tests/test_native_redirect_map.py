@@ -173,3 +173,57 @@ def test_a_redirect_map_helper_given_by_the_caller_is_called(engine):
     ctx = _frame(3, 1)
     assert fn(ctx) == XDP_PASS and ctx.redirect is None
     assert seen == [(3, 1)]
+
+
+# an array lookup (in line), then bpf_redirect_map to the entry the value names: every
+# call answered by the JIT code itself
+LOOKUP_THEN_REDIRECT = """
+    stw [%r10-4], 0
+    mov %r2, %r10
+    add %r2, -4
+    lddw %r1, map_by_fd(2)
+    call 1
+    mov %r2, 0
+    jeq %r0, 0, none
+    ldxw %r2, [%r0+0]
+none:
+    lddw %r1, map_by_fd(0)
+    mov %r3, 1
+    call 51
+    exit
+"""
+
+
+@pytest.mark.parametrize("clock", [False, True], ids=["native", "with a python helper"])
+def test_a_run_whose_calls_the_jit_answers_leaves_python_alone(engine, clock, monkeypatch):
+    # the per-run note of the context that Python helpers read (KernelEnv.begin, ~190
+    # ns a call) is left out where no call of the program can reach Python
+    if engine == "kernel":
+        pytest.skip("the kernel engine runs XDP programs calling no helper but the map ones")
+    ports, spare = _maps("devmap")
+    which = make_map(MapSpec("which", 2, 4, 4, 1))
+    source = LOOKUP_THEN_REDIRECT
+    if clock:           # bpf_get_prandom_u32 (7): Python's
+        source = source.replace("    exit\n", "    mov %r6, %r0\n    call 7\n    mov %r0, %r6\n"
+                                "    exit\n", 1)
+    prog = asm_program(source, maps=[ports, spare, which])
+    fn = bpfjit.compile(prog, engine, cache=False)
+    ports[5] = 17
+    which[0] = 5
+    from bpfjit.kernel import KernelEnv
+    began = []
+    real_begin = KernelEnv.begin
+
+    def begin(self, context):
+        began.append(context)
+        return real_begin(self, context)
+    monkeypatch.setattr(KernelEnv, "begin", begin)
+    ctx = bpfjit.XdpContext(bytes(64))
+    assert fn(ctx) == XDP_REDIRECT and ctx.redirect == Redirect(17, "ports", 5, 1)
+    which[0] = 6                                    # entry 6 is not set: XDP_DROP
+    ctx = bpfjit.XdpContext(bytes(64))
+    assert fn(ctx) == XDP_DROP and ctx.redirect is None
+    if hasattr(fn, "run_batch"):
+        assert fn.run_batch(ctx, 10)[0] == XDP_DROP
+    python_free = engine in ("llvm", "peachpy") and not clock
+    assert (began == []) == python_free
