@@ -34,8 +34,20 @@ class CallLowering:
         failed = self.b.icmp_unsigned("!=", self.load_field("trap"), const(I64, 0))
         self.trap_unless(self.b.not_(failed), TrapCode.HELPER_FAILED, pc)
         self.set(0, result)
+        self._clobber_args()
+
+    def _clobber_args(self) -> None:
+        """r1-r5 after a call: 0 (a program may not read them)."""
         for i in range(1, 6):
             self.set(i, const(I64, 0))
+
+    def _entry_index(self, reg: int, entries: int) -> tuple:
+        """(whether the low 32 bits of `reg` index one of `entries` entries, that index
+        or 0 where they do not, so that a mispredicted test reads entry 0)."""
+        b = self.b
+        index = b.and_(self.get(reg), const(I64, 0xFFFFFFFF))
+        inside = b.icmp_unsigned("<", index, const(I64, entries))
+        return inside, b.select(inside, index, const(I64, 0))
 
     def _helper_pointer(self, helper_id):
         table = self.load_field("helpers", PTR)
@@ -85,10 +97,8 @@ class CallLowering:
         XDP_REDIRECT and the entry's first 4 bytes recorded as the target in the context
         block before the packet (XdpContext.take_redirect); else the flags' action."""
         b, the_map = self.b, self.m.prog.maps.list[index]
-        key = b.and_(self.get(2), const(I64, 0xFFFFFFFF))
         flags = self.get(3)
-        inside = b.icmp_unsigned("<", key, const(I64, the_map.max_entries))
-        safe = b.select(inside, key, const(I64, 0))     # (a mispredicted test: entry 0)
+        inside, safe = self._entry_index(2, the_map.max_entries)
         values = self.m.map_address(index)
         present = b.add(values, b.add(const(I64, presence_at(the_map.spec)), safe))
         held = b.load(b.inttoptr(present, PTR), typ=I8, align=1)
@@ -111,7 +121,7 @@ class CallLowering:
             return b.inttoptr(b.add(block, const(I64, offset)), PTR)
         b.store(target, field(REDIRECT_TARGET), align=4)
         b.store(const(I32, index + 1), field(REDIRECT_MAP), align=4)
-        b.store(b.trunc(key, I32), field(REDIRECT_KEY), align=4)
+        b.store(b.trunc(safe, I32), field(REDIRECT_KEY), align=4)
         b.store(flags, field(REDIRECT_FLAGS), align=8)
         b.store(const(I32, 1), field(REDIRECT_AT), align=4)
         self.set(0, const(I64, XDP_REDIRECT))
@@ -123,17 +133,14 @@ class CallLowering:
         self.set(0, const(I64, XDP_ABORTED))
         b.branch(done)
         b.position_at_end(done)
-        for i in range(1, 6):
-            self.set(i, const(I64, 0))
+        self._clobber_args()
 
     def _tail_call(self, pc: int, index: int) -> None:
         """bpf_tail_call on the program array `index`: -ENOENT in line for an index past
         it or an empty slot (its arena holds 1 + the index of a set entry, else 0), the
         helper for a set slot."""
         b, the_map = self.b, self.m.prog.maps.list[index]
-        slot = b.and_(self.get(3), const(I64, 0xFFFFFFFF))
-        inside = b.icmp_unsigned("<", slot, const(I64, the_map.max_entries))
-        safe = b.select(inside, slot, const(I64, 0))    # (a mispredicted test: entry 0)
+        inside, safe = self._entry_index(3, the_map.max_entries)
         entry = b.add(self.m.map_address(index), b.mul(safe, const(I64, 4)))
         held = b.load(b.inttoptr(entry, PTR), typ=I32, align=4)
         filled = b.and_(inside, b.icmp_unsigned("!=", held, const(I32, 0)))
@@ -146,8 +153,7 @@ class CallLowering:
         b.branch(done)
         b.position_at_end(empty)
         self.set(0, const(I64, -errno.ENOENT))
-        for i in range(1, 6):
-            self.set(i, const(I64, 0))
+        self._clobber_args()
         b.branch(done)
         b.position_at_end(done)
 

@@ -75,10 +75,7 @@ class CallLowering:
         block = -XDP_HEADER                                 # the record, from run->mem
         a("TEST", r[3], s32(~REDIRECT_MAP_FLAGS))           # test r3, ~0x1b
         a.jump("ne", aborted)
-        a("MOV", r32(S2), r32(r[2]))                        # r11 = (u32) key
-        a("CMP", r32(S2), s32(the_map.max_entries))
-        a.jump("ae", absent)
-        self._zero_if("AE", S2)                             # (bpfjit.speculation)
+        self._entry_index(r[2], the_map.max_entries, absent)     # r11 = (u32) key
         self._placed(S1, ("map", index, 0))
         a("CMP", Mem(1, S1, presence_at(the_map.spec), S2, 1), 0)   # present?
         a.jump("e", absent)
@@ -100,6 +97,15 @@ class CallLowering:
         a("XOR", r32(r[0]), r32(r[0]))                      # XDP_ABORTED
         a.label(done)
 
+    def _entry_index(self, reg: str, entries: int, outside) -> None:
+        """r11 = the low 32 bits of `reg`; to `outside` unless below `entries` (a
+        mispredicted test reads entry 0: bpfjit.speculation)."""
+        a = self.a
+        a("MOV", r32(S2), r32(reg))                         # mov r11d, reg32
+        a("CMP", r32(S2), s32(entries))                     # cmp r11d, entries
+        a.jump("ae", outside)
+        self._zero_if("AE", S2)
+
     def _tail_call(self, pc: int, index: int) -> None:
         """bpf_tail_call on the program array `index`: r0 = -ENOENT without leaving the
         JIT code for an index past it or an empty slot (its arena holds 1 + the index
@@ -107,10 +113,7 @@ class CallLowering:
         a, r = self.a, self.reg
         the_map = self.prog.maps.list[index]
         empty, done = a.new_label(), a.new_label()
-        a("MOV", r32(S2), r32(r[3]))                        # r11 = (u32) r3
-        a("CMP", r32(S2), s32(the_map.max_entries))
-        a.jump("ae", empty)
-        self._zero_if("AE", S2)                             # (bpfjit.speculation)
+        self._entry_index(r[3], the_map.max_entries, empty)      # r11 = (u32) r3
         self._placed(S1, ("map", index, 0))
         a("CMP", Mem(4, S1, 0, S2, 4), 0)                   # cmp dword [r10 + r11 * 4], 0
         a.jump("e", empty)

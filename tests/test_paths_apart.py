@@ -176,24 +176,10 @@ none:
 # or more) set on a path of its own before it is reloaded: mizar's agent keeps a MAC
 # address's pointer (4 bytes into a flow cache's value, or 0x454 + 4 into its
 # metadata's) in a slot across bpf_xdp_adjust_head
-TWO_MAPS_SPILLED = """
-    ldxw %r7, [%r1+16]
-    stw [%r10-4], 0
-    mov %r2, %r10
-    add %r2, -4
-    jeq %r7, 0, long
-    lddw %r1, map_by_fd(0)
-    call 1
-    jeq %r0, 0, none
-    add %r0, 12
-    ja join
-long:
-    lddw %r1, map_by_fd(1)
-    call 1
-    jeq %r0, 0, none
-    add %r0, 32
-join:
-    stxdw [%r10-16], %r0
+TWO_MAPS_SPILLED = TWO_MAPS.replace("""join:
+    ldxdw %r0, [%r6+8]
+""", """join:
+    stxdw [%r10-16], %r6
     mov %r6, 0
     jlt %r7, 2, low
     mov %r6, 1
@@ -201,11 +187,7 @@ low:
     ldxdw %r1, [%r10-16]
     ldxdw %r0, [%r1+8]
     add %r0, %r6
-    exit
-none:
-    mov %r0, 0
-    exit
-"""
+""")
 
 # p = data + 34 (IPv4: byte 12 is 8) or data + 54, each checked for 8 bytes and
 # spilled from a register of its own; after the paths meet a helper call clobbers
