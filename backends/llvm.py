@@ -103,7 +103,9 @@ class _Function(AluLowering, CallLowering, VersionLowering, SpeculationLowering,
         self.hoist = ir.IRBuilder(entry)
         self.hoist.position_before(b.branch(self.blocks[first]))
         self._bounds: dict[tuple[str, int], object] = {}
-        self._blinded: dict[tuple[int, int], object] = {}      # (value, width) -> value
+        # (value, width) -> its blinded value, in the block `_blinded_in`
+        self._blinded: dict[tuple[int, int], object] = {}
+        self._blinded_in = None
         self._return_zero = None
         self._dead = None           # the block after the last unreachable pc's trap
         # what the accesses of a group or a fast copy add to their offsets: 0, or POISON
@@ -143,17 +145,22 @@ class _Function(AluLowering, CallLowering, VersionLowering, SpeculationLowering,
         blinds and bpfjit.blinding says it could make an instruction, its XOR with
         a random key, XORed again at run time with the key made opaque to LLVM (an
         empty inline asm), which would otherwise fold the two back together.  Once per
-        value and function, in the entry block: one register however often it is used."""
+        value and block, where it is used: LLVM hoists it out of loops (the asm reads
+        nothing), and a rare path's constants cost nothing on the others (computed once
+        in the entry block, github/glb-director's 13 SipHash constants were all made
+        and spilled on every run, its packets that pass included)."""
         mask = (1 << ty.width) - 1
         if not self.m.blind or not needs_blinding(value, ty.width):
             return const(ty, value)
+        if self._blinded_in is not self.b.block:
+            self._blinded_in, self._blinded = self.b.block, {}
         known = self._blinded.get((value & mask, ty.width))
         if known is None:
-            h, key = self.hoist, blinding_key(ty.width)
-            opaque = h.call(ir.InlineAsm(ir.FunctionType(ty, [ty]), "", "=r,0", False),
+            b, key = self.b, blinding_key(ty.width)
+            opaque = b.call(ir.InlineAsm(ir.FunctionType(ty, [ty]), "", "=r,0", False),
                             [const(ty, key)], name="key", attrs=("readnone", "nounwind"))
             known = self._blinded[value & mask, ty.width] = \
-                h.xor(const(ty, (value ^ key) & mask), opaque)
+                b.xor(const(ty, (value ^ key) & mask), opaque)
         return known
 
     def ret(self, r0, builder=None) -> None:
