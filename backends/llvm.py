@@ -26,7 +26,7 @@ from dataclasses import replace
 
 from bpfjit.cfg import (block_costs, block_leaders, budget_checkpoints, elided_code,
                         subprogram_ranges, top_frame_end)
-from bpfjit.checkplan import versioned_loops
+from bpfjit.checkplan import natural_loops, versioned_loops
 from bpfjit.errors import BpfError
 from bpfjit.context import packet_offsets
 from bpfjit.isa import LDDW_CODE, LDDW_MAP, LDDW_MAP_VALUE, MAX_CALL_DEPTH, STACK_SIZE, Kind
@@ -103,9 +103,12 @@ class _Function(AluLowering, CallLowering, VersionLowering, SpeculationLowering,
         self.hoist = ir.IRBuilder(entry)
         self.hoist.position_before(b.branch(self.blocks[first]))
         self._bounds: dict[tuple[str, int], object] = {}
-        # (value, width) -> its blinded value, in the block `_blinded_in`
+        # (value, width) -> its blinded value: made in the entry block (for the
+        # instructions of loops), or in the block `_blinded_in` (for the others)
+        self._hoisted: dict[tuple[int, int], object] = {}
         self._blinded: dict[tuple[int, int], object] = {}
         self._blinded_in = None
+        self._pc: int | None = None         # the instruction being lowered
         self._return_zero = None
         self._dead = None           # the block after the last unreachable pc's trap
         # what the accesses of a group or a fast copy add to their offsets: 0, or POISON
@@ -144,24 +147,35 @@ class _Function(AluLowering, CallLowering, VersionLowering, SpeculationLowering,
         """A program's immediate as a value of `ty`: a constant, or when the module
         blinds and bpfjit.blinding says it could make an instruction, its XOR with
         a random key, XORed again at run time with the key made opaque to LLVM (an
-        empty inline asm), which would otherwise fold the two back together.  Once per
-        value and block, where it is used: LLVM hoists it out of loops (the asm reads
-        nothing), and a rare path's constants cost nothing on the others (computed once
-        in the entry block, github/glb-director's 13 SipHash constants were all made
-        and spilled on every run, its packets that pass included)."""
+        empty inline asm), which would otherwise fold the two back together.  For an
+        instruction in a loop, once per value and function in the entry block: one
+        register however often it is used (LLVM does not hoist the asm out of a
+        loop's conditional blocks: it may not be speculated).  Elsewhere once per
+        value and block, where it is used, so that a rare path's constants cost
+        nothing on the others (made in the entry block, github/glb-director's 13
+        SipHash constants were made and spilled on every run, its packets that pass
+        included)."""
         mask = (1 << ty.width) - 1
         if not self.m.blind or not needs_blinding(value, ty.width):
             return const(ty, value)
+        in_loop = self._pc is None or self._pc in self.m.in_loops
+        where = self.hoist if in_loop else self.b
+        cache = self._hoisted if in_loop else self._blinded_here()
+        known = cache.get((value & mask, ty.width))
+        if known is None:
+            key = blinding_key(ty.width)
+            opaque = where.call(ir.InlineAsm(ir.FunctionType(ty, [ty]), "", "=r,0", False),
+                                [const(ty, key)], name="key", attrs=("readnone", "nounwind"))
+            known = cache[value & mask, ty.width] = \
+                where.xor(const(ty, (value ^ key) & mask), opaque)
+        return known
+
+    def _blinded_here(self) -> dict:
+        """The blinded constants made in the builder's block (those of instructions in
+        no loop)."""
         if self._blinded_in is not self.b.block:
             self._blinded_in, self._blinded = self.b.block, {}
-        known = self._blinded.get((value & mask, ty.width))
-        if known is None:
-            b, key = self.b, blinding_key(ty.width)
-            opaque = b.call(ir.InlineAsm(ir.FunctionType(ty, [ty]), "", "=r,0", False),
-                            [const(ty, key)], name="key", attrs=("readnone", "nounwind"))
-            known = self._blinded[value & mask, ty.width] = \
-                b.xor(const(ty, (value ^ key) & mask), opaque)
-        return known
+        return self._blinded
 
     def ret(self, r0, builder=None) -> None:
         """Return r0 and the budget left to the caller (in registers, not through the
@@ -350,6 +364,7 @@ class _Function(AluLowering, CallLowering, VersionLowering, SpeculationLowering,
 
     def lower_insn(self, pc: int, insn) -> None:
         """One instruction, after the budget charge when it starts a block."""
+        self._pc = pc
         if pc in self.m.elided:
             self._lower_unreachable(pc)
             return
@@ -471,6 +486,9 @@ class _Module:
         self.inline_lookups = inline_lookups(verified, native_maps)
         self.tail_calls = tail_call_slots(verified, native_maps)
         self.redirect_maps = redirect_map_slots(verified, native_maps)
+        # the pcs of the program's loops (where blinded constants are made once, ahead)
+        self.in_loops = frozenset().union(*(body for body, _, _ in
+                                            natural_loops(prog).values()))
         self.scope_tables: dict[int, dict] = {}   # subprogram -> its alias scopes (llvmscopes)
         self.map_calls = native_map_calls(verified)
         self.elided = elided_code(prog, verified.unreachable)

@@ -225,10 +225,10 @@ def test_which_immediates_are_blinded():
 
 
 def test_a_blinded_constant_is_made_where_it_is_used():
-    # llvm: the constant of a path a run may not take is made in that path's block, not
-    # in the function's entry block, where every run paid for it (github/glb-director's
-    # 13 SipHash constants, all made and spilled on each run, its packets that pass
-    # included); in a loop, LLVM hoists it (the opaque key reads nothing)
+    # llvm: the constant of a path a run may not take, in no loop, is made in that
+    # path's block, not in the function's entry block, where every run paid for it
+    # (github/glb-director's 13 SipHash constants, all made and spilled on each run,
+    # its packets that pass included); a loop's are made ahead, once
     if "llvm" not in bpfjit.engines():
         pytest.skip("the llvm engine is not available")
     prog = bpfjit.assemble("""
@@ -250,6 +250,25 @@ def test_a_blinded_constant_is_made_where_it_is_used():
     assert made_in == ["pc3"]                     # the lddw's block, not "entry"
     assert fn(bytes([0]) + bytes(7)) == 0
     assert fn(bytes([5]) + bytes(7)) == 0x1122334455667788 ^ 5
+    # in a loop (counting r2 down from the buffer's first byte), made ahead
+    looped = bpfjit.compile(bpfjit.assemble("""
+        ldxb r2, [r1]
+        mov r0, 0
+    top:
+        jeq r2, 0, out
+        jgt r2, 200, skip
+        lddw r3, 0x1122334455667788
+        xor r0, r3
+    skip:
+        sub r2, 1
+        ja top
+    out:
+        exit
+    """), "llvm", keep_ir=True, cache=False)
+    entry = looped.extra["ir"].split('define internal ghccc {i64, i64} @"bpf_sub_0"')[1]
+    entry = entry.split('\n"')[1]
+    assert entry.startswith('entry":') and 'asm ""' in entry
+    assert looped(bytes([3]) + bytes(7)) == 0x1122334455667788     # three XORs
 
 
 BLINDED_EDGES = [
