@@ -104,7 +104,7 @@ def inline_lookups(verified, native_maps) -> dict[int, int]:
 def redirect_map_slots(verified, native_maps) -> dict[int, int]:
     """pc -> the map of the bpf_redirect_map calls of an XDP program the JITs answer in
     line: the verifier knows the one map r1 is, a devmap, cpumap or xskmap (an entry's
-    presence is a byte after the values, `_IndexedTargets.presence_at`); none when the
+    presence is a byte after the values, `maps.redirect.presence_at`); none when the
     caller replaced helper 51."""
     prog = verified.program
     if REDIRECT_MAP not in native_maps or prog.context != "xdp":
