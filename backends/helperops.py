@@ -37,8 +37,8 @@ from __future__ import annotations
 import errno
 import functools
 
-from bpfjit.context.xdp import (REDIRECT_AT, REDIRECT_FLAGS, REDIRECT_MAP, REDIRECT_TARGET,
-                                XDP_HEADER)
+from bpfjit.context.xdp import (REDIRECT_AT, REDIRECT_FLAGS, REDIRECT_KEY, REDIRECT_MAP,
+                                REDIRECT_TARGET, XDP_HEADER)
 from bpfjit.helpers.redirect import REDIRECT, XDP_ABORTED, XDP_REDIRECT
 from bpfjit.isa import Kind
 from bpfjit.runfields import field_index
@@ -48,7 +48,7 @@ from .llvmtypes import I1, I8, I16, I32, I64, PTR, const
 
 __all__ = ["CSUM_DIFF", "SKB_LOAD_BYTES", "SKB_STORE_BYTES", "L3_CSUM_REPLACE",
            "L4_CSUM_REPLACE", "REDIRECT", "emit_csum_diff", "emit_skb_copy",
-           "emit_csum_replace", "emit_xdp_redirect", "native_helper_address",
+           "emit_csum_replace", "emit_xdp_redirect", "record_redirect", "native_helper_address",
            "native_helper_ids"]
 
 CSUM_DIFF, SKB_LOAD_BYTES, SKB_STORE_BYTES = 28, 26, 9
@@ -276,14 +276,25 @@ def emit_xdp_redirect(module: ir.Module) -> ir.Function:
     b.position_at_end(refused)
     b.ret(_c(XDP_ABORTED))
     b.position_at_end(sent)
-    block = b.sub(_run_field(b, run, "mem"), _c(XDP_HEADER))    # the packet's block
-    b.store(b.trunc(ifindex, I32), b.inttoptr(b.add(block, _c(REDIRECT_TARGET)), PTR),
-            align=4)
-    b.store(flags, b.inttoptr(b.add(block, _c(REDIRECT_FLAGS)), PTR), align=8)
-    b.store(const(I32, 0), b.inttoptr(b.add(block, _c(REDIRECT_MAP)), PTR), align=4)
-    b.store(const(I32, 1), b.inttoptr(b.add(block, _c(REDIRECT_AT)), PTR), align=4)
+    record_redirect(b, _run_field(b, run, "mem"), b.trunc(ifindex, I32), const(I32, 0),
+                    const(I32, 0), flags)
     b.ret(_c(XDP_REDIRECT))
     return fn
+
+
+def record_redirect(b, mem, target, through, key, flags) -> None:
+    """Write an XDP run's redirect record into the context block before the packet at
+    `mem` (i64): the target, 1 + the map's index or 0, the key (i32 each), the flags
+    (i64), then the word that says it is set (XdpContext.take_redirect reads it)."""
+    block = b.sub(mem, _c(XDP_HEADER))
+
+    def field(offset: int):
+        return b.inttoptr(b.add(block, _c(offset)), PTR)
+    b.store(target, field(REDIRECT_TARGET), align=4)
+    b.store(through, field(REDIRECT_MAP), align=4)
+    b.store(key, field(REDIRECT_KEY), align=4)
+    b.store(flags, field(REDIRECT_FLAGS), align=8)
+    b.store(const(I32, 1), field(REDIRECT_AT), align=4)
 
 
 @functools.lru_cache(maxsize=None)

@@ -6,9 +6,8 @@ from __future__ import annotations
 
 import errno
 
-from bpfjit.context.xdp import (REDIRECT_AT, REDIRECT_FLAGS, REDIRECT_KEY, REDIRECT_MAP,
-                                REDIRECT_TARGET, XDP_HEADER)
 from bpfjit.helpers.loops import MAX_LOOPS
+from bpfjit.helpers.maps import TAIL_CALL
 from bpfjit.helpers.redirect import REDIRECT_MAP_FLAGS, XDP_ABORTED, XDP_REDIRECT
 from bpfjit.isa import STACK_SIZE
 from bpfjit.maps import ARRAY_OF_MAPS, ARRAY_TYPES, HASH_OF_MAPS, map_handle
@@ -16,8 +15,9 @@ from bpfjit.maps.base import HANDLE_SHIFT
 from bpfjit.maps.redirect import presence_at
 from bpfjit.traps import TrapCode
 
+from .helperops import record_redirect
 from .llvmtypes import HELPER_PTR, I8, I32, I64, PTR, const
-from .mapops import OPERATIONS, TAIL_CALL, kind_groups
+from .mapops import OPERATIONS, kind_groups
 
 __all__ = ["CallLowering"]
 
@@ -115,15 +115,8 @@ class CallLowering:
         b.position_at_end(sent)
         entry = b.add(values, b.mul(safe, const(I64, the_map.value_size)))
         target = b.load(b.inttoptr(entry, PTR), typ=I32, align=4)
-        block = b.sub(self.load_field("mem"), const(I64, XDP_HEADER))
-
-        def field(offset: int):
-            return b.inttoptr(b.add(block, const(I64, offset)), PTR)
-        b.store(target, field(REDIRECT_TARGET), align=4)
-        b.store(const(I32, index + 1), field(REDIRECT_MAP), align=4)
-        b.store(b.trunc(safe, I32), field(REDIRECT_KEY), align=4)
-        b.store(flags, field(REDIRECT_FLAGS), align=8)
-        b.store(const(I32, 1), field(REDIRECT_AT), align=4)
+        record_redirect(b, self.load_field("mem"), target, const(I32, index + 1),
+                        b.trunc(safe, I32), flags)
         self.set(0, const(I64, XDP_REDIRECT))
         b.branch(done)
         b.position_at_end(absent)

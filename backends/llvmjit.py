@@ -10,12 +10,10 @@ from llvmlite import __version__ as llvmlite_version
 
 from bpfjit.blinding import blinding_enabled
 from bpfjit.codeimage import cached_image
-from bpfjit.helpers.maps import NATIVE_MAP_HELPERS
 from bpfjit.runtime import JitProgram, helper_table
 from bpfjit.speculation import speculation_level
 
-from .helperops import native_helper_ids
-from .mapops import REDIRECT_MAP, python_free, redirect_map_slots
+from .mapops import native_answers
 
 __all__ = ["compile_llvm", "default_opt_level", "QUICK_FROM"]
 
@@ -53,13 +51,8 @@ def compile_llvm(verified, helpers=None, budget=None, helper_calls: int | None =
     started = time.perf_counter_ns()
     ahead = not (exact_budget or verified.writes_beyond_stack)
     table = helper_table(verified.program, helpers, "llvm")
-    routines = native_helper_ids(verified, helpers)
-    for hid, address in routines.items():
-        table.set_native(hid, address)          # (backends.helperops)
-    ids, native = frozenset(table.helpers), NATIVE_MAP_HELPERS - set(helpers or {})
-    if redirect_map_slots(verified, native):
-        table.answered_in_line(REDIRECT_MAP)    # (the run's redirect is in the block)
-    table.python_free = python_free(verified, native, set(routines))
+    native = native_answers(table, verified, helpers)
+    ids = frozenset(table.helpers)
 
     def build():
         from . import llvm_worker           # started first: its ~70 ms start overlaps

@@ -29,8 +29,9 @@ from bpfjit.codeimage import CodeImage
 from bpfjit.isa import Kind
 from bpfjit.maps import (ARRAY_OF_MAPS, ARRAY_TYPES, HASH_OF_MAPS, HASH_TYPES, LPM_TRIE,
                          LRU_TYPES)
-from bpfjit.helpers.maps import MAP_OPERATIONS, NATIVE_MAP_HELPERS
+from bpfjit.helpers.maps import MAP_OPERATIONS, NATIVE_MAP_HELPERS, TAIL_CALL
 from bpfjit.helpers.redirect import REDIRECT_MAP
+from bpfjit.maps.redirect import INDEXED_TARGET_TYPES
 from bpfjit.maps.hashindex import BPF_EXIST, BPF_NOEXIST, MULTIPLIER, NONE, header_offset
 
 from .llvmtypes import I1, I8, I32, I64, INT, PTR, const
@@ -38,14 +39,10 @@ from .lpmops import MAX_NATIVE_DATA, emit_lpm_ops
 
 __all__ = ["emit_hash_ops", "emit_array_update", "routine_image", "routine_kind",
            "routine_symbol", "routine_operations", "native_map_calls", "inline_lookups",
-           "tail_call_slots", "redirect_map_slots", "python_free", "kind_groups",
-           "NATIVE_MAP_HELPERS",
-           "TAIL_CALL", "REDIRECT_MAP",
-           "OPERATIONS"]
+           "tail_call_slots", "redirect_map_slots", "native_answers", "python_free",
+           "kind_groups", "NATIVE_MAP_HELPERS", "OPERATIONS"]
 
 OPERATIONS = MAP_OPERATIONS                                 # helper id -> operation
-TAIL_CALL = 12
-INDEXED_TARGETS = (14, 16, 17)                  # devmap, cpumap, xskmap
 _ARGS = {"lookup": [PTR, PTR], "update": [PTR, PTR, PTR, I64], "delete": [PTR, PTR],
          "next": [PTR, I64]}
 
@@ -112,8 +109,24 @@ def redirect_map_slots(verified, native_maps) -> dict[int, int]:
     maps = prog.maps.list
     return {pc: indices[0] for pc, indices in verified.map_calls.items()
             if prog.at(pc).imm == REDIRECT_MAP and len(indices) == 1
-            and maps[indices[0]].spec.type in INDEXED_TARGETS
+            and maps[indices[0]].spec.type in INDEXED_TARGET_TYPES
             and maps[indices[0]].size < 1 << 31}
+
+
+def native_answers(table, verified, helpers) -> frozenset[int]:
+    """Set up a JIT program's helper table for what native code answers, and return
+    the map helpers the JIT code may answer itself (those the caller did not replace):
+    helpers with a native routine (backends.helperops) point at it, an in-line
+    bpf_redirect_map is noted, and the table says whether no call reaches Python."""
+    from .helperops import native_helper_ids
+    routines = native_helper_ids(verified, helpers)
+    for hid, address in routines.items():
+        table.set_native(hid, address)
+    native = NATIVE_MAP_HELPERS - set(helpers or {})
+    if redirect_map_slots(verified, native):
+        table.answered_in_line(REDIRECT_MAP)    # (the run's redirect is in the block)
+    table.python_free = python_free(verified, native, set(routines))
+    return native
 
 
 def python_free(verified, native_maps, native_ids) -> bool:

@@ -9,6 +9,7 @@ import errno
 from bpfjit.context.xdp import (REDIRECT_AT, REDIRECT_FLAGS, REDIRECT_KEY, REDIRECT_MAP,
                                 REDIRECT_TARGET, XDP_HEADER)
 from bpfjit.helpers.loops import MAX_LOOPS
+from bpfjit.helpers.maps import TAIL_CALL
 from bpfjit.helpers.redirect import REDIRECT_MAP_FLAGS, XDP_REDIRECT
 from bpfjit.nativeclock import CLOCK_HELPERS
 from bpfjit.isa import STACK_SIZE
@@ -17,7 +18,7 @@ from bpfjit.maps.base import HANDLE_SHIFT
 from bpfjit.maps.redirect import presence_at
 from bpfjit.traps import TrapCode
 
-from .mapops import (OPERATIONS, TAIL_CALL, kind_groups, routine_image, routine_kind, routine_operations,
+from .mapops import (OPERATIONS, kind_groups, routine_image, routine_kind, routine_operations,
                      routine_symbol)
 from .x86asm import Mem, r32
 from .x86layout import (ARGS, BUDGET, CALLER_SAVED, CTX, CTX_BYTES, CTX_SLOT, M64, RUN_SLOT,

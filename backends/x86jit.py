@@ -11,11 +11,9 @@ from bpfjit.blinding import blinding_enabled
 from bpfjit.codeimage import cached_image
 from bpfjit.errors import BpfError
 from bpfjit.speculation import speculation_level
-from bpfjit.helpers.maps import NATIVE_MAP_HELPERS
 from bpfjit.runtime import JitProgram, helper_table
 
-from .helperops import native_helper_ids
-from .mapops import REDIRECT_MAP, python_free, redirect_map_slots
+from .mapops import native_answers
 from . import x86layout
 from .x86layout import POOL
 
@@ -41,14 +39,9 @@ def compile_x86(verified, helpers=None, budget=None, helper_calls: int | None = 
     blind = blinding_enabled(blind, verified.mode)
     speculation = speculation_level(speculation, verified.mode)
     table = helper_table(verified.program, helpers, "peachpy")
-    routines = native_helper_ids(verified, helpers)
-    for hid, address in routines.items():
-        table.set_native(hid, address)          # (backends.helperops)
+    native = native_answers(table, verified, helpers)
     regs = resolve_registers(registers)
-    ids, native = frozenset(table.helpers), NATIVE_MAP_HELPERS - set(helpers or {})
-    if redirect_map_slots(verified, native):
-        table.answered_in_line(REDIRECT_MAP)    # (the run's redirect is in the block)
-    table.python_free = python_free(verified, native, set(routines))
+    ids = frozenset(table.helpers)
     ahead = not (exact_budget or verified.writes_beyond_stack)
     options = {"helpers": ids, "native_maps": native, "registers": regs,
                "line_info": line_info, "blind": blind, "speculation": speculation,

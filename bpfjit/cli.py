@@ -119,18 +119,12 @@ def _inner_maps(args) -> dict[str, dict] | None:
     given = getattr(args, "inner_map", None)
     if not given:
         return None
+    from .loaderargs import parse_inner_map
     out = {}
     for item in given:
-        name, _, definition = item.partition("=")
-        parts = definition.split(":")
         try:
-            if not name or len(parts) not in (4, 5):
-                raise ValueError
-            kind, *numbers = parts
-            numbers = [int(n, 0) for n in numbers]
-            out[name] = {"type": int(kind, 0) if kind[:1].isdigit() else kind,
-                         **dict(zip(("key_size", "value_size", "max_entries", "flags"),
-                                    numbers))}
+            name, definition = parse_inner_map(item)
+            out[name] = definition
         except ValueError:
             raise _UserError(f"--inner-map takes NAME=TYPE:KEY_SIZE:VALUE_SIZE:MAX_ENTRIES"
                              f"[:FLAGS] (such as tables=array:4:8:65536), got {item!r}") from None

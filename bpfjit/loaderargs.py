@@ -21,7 +21,7 @@ from .maps import Map, MapSpec, ProgArray
 from .maps.base import MAP_TYPE_NAMES
 
 __all__ = ["checked_max_entries", "checked_constants", "checked_maps", "check_reusable",
-           "checked_inner_maps", "inner_spec"]
+           "checked_inner_maps", "inner_spec", "parse_inner_map"]
 
 _INNER_FIELDS = ("type", "key_size", "value_size", "max_entries")
 _TYPE_IDS = {name: kind for kind, name in MAP_TYPE_NAMES.items()}
@@ -92,6 +92,19 @@ def checked_inner_maps(given: dict | None) -> dict[str, MapSpec]:
         raise ElfError(f"inner_maps must be a dict of map name -> inner map definition, "
                        f"not {given!r}")
     return {name: inner_spec(name, definition) for name, definition in given.items()}
+
+
+def parse_inner_map(text: str) -> tuple[str, dict]:
+    """`NAME=TYPE:KEY_SIZE:VALUE_SIZE:MAX_ENTRIES[:FLAGS]` (the command line's
+    --inner-map; TYPE a name or a number, the numbers in any base Python reads) as
+    (NAME, an `inner_maps` definition); ValueError for any other form."""
+    name, _, definition = text.partition("=")
+    kind, *numbers = definition.split(":")
+    if not name or len(numbers) not in (3, 4):
+        raise ValueError(text)
+    fields = ("key_size", "value_size", "max_entries", "flags")
+    return name, {"type": int(kind, 0) if kind[:1].isdigit() else kind,
+                  **dict(zip(fields, (int(n, 0) for n in numbers)))}
 
 
 def inner_spec(outer: str, definition) -> MapSpec:

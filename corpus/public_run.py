@@ -39,6 +39,7 @@ sys.path.insert(0, str(HERE.parent))
 import bpfjit  # noqa: E402
 from elftools.common.exceptions import ELFError  # noqa: E402
 from bpfjit.elf import ElfObject, maps_from  # noqa: E402
+from bpfjit.loaderargs import parse_inner_map  # noqa: E402
 from bpfjit.maps import ArrayMap, SkStorage  # noqa: E402
 from bpfjit.progtypes import section_type  # noqa: E402
 
@@ -332,12 +333,7 @@ def main() -> None:
              (s.split("=", 1) for s in args.max_entries)}
     constants = {name: int(value, 0) for name, value in
                  (c.split("=", 1) for c in args.constant)}
-    inner = {}
-    for item in args.inner_map:
-        name, _, definition = item.partition("=")
-        kind, *numbers = definition.split(":")
-        inner[name] = {"type": kind, **dict(zip(("key_size", "value_size", "max_entries",
-                                                 "flags"), (int(n, 0) for n in numbers)))}
+    inner = dict(parse_inner_map(item) for item in args.inner_map)
     if args.kernel and "kernel" not in bpfjit.engines(kernel=True):
         parser.error("--kernel: the kernel engine is not available here (root needed)")
     types = dict(t.split("=", 1) for t in args.type)

@@ -8,16 +8,19 @@ import errno
 from ..errors import HelperArgumentError
 from ..maps import SOCKET_MAP_TYPES, BPF_ANY, MapError, ProgArray, QueueMap, StackMap
 from ..semantics import M64
+from .redirect import REDIRECT_MAP
 from .spec import KernelHelper, Signature
 
-__all__ = ["HELPERS", "TailCalled", "MAX_TAIL_CALLS", "MAP_OPERATIONS", "NATIVE_MAP_HELPERS"]
+__all__ = ["HELPERS", "TailCalled", "MAX_TAIL_CALLS", "MAP_OPERATIONS", "NATIVE_MAP_HELPERS",
+           "TAIL_CALL"]
 
 MAX_TAIL_CALLS = 33          # the kernel's MAX_TAIL_CALL_CNT
 # the map helpers the JIT engines may do in native code: helper id -> operation
 MAP_OPERATIONS = {1: "lookup", 2: "update", 3: "delete"}
+TAIL_CALL = 12               # bpf_tail_call's id
 # the calls the JITs may answer themselves unless the caller replaced the helper: the
 # map operations, a tail call's test of its slot, bpf_redirect_map (backends.mapops)
-NATIVE_MAP_HELPERS = frozenset(MAP_OPERATIONS) | {12, 51}
+NATIVE_MAP_HELPERS = frozenset(MAP_OPERATIONS) | {TAIL_CALL, REDIRECT_MAP}
 
 
 def errno_result(operation) -> int:
@@ -123,7 +126,7 @@ HELPERS = [
                                                 map_types=frozenset({22, 23})),
                  lambda call, r1, r2, r3, r4, r5: _take(call, r1, r2, False),
                  "copy the next value of a queue or stack into r2"),
-    KernelHelper(12, "tail_call", Signature(("ctx", "map", "any"), "errno",
+    KernelHelper(TAIL_CALL, "tail_call", Signature(("ctx", "map", "any"), "errno",
                                             map_types=frozenset({3})), tail_call,
                  "run program r3 of the program array r2 in place of this one"),
 ]

@@ -22,7 +22,8 @@ from ..errors import BpfError
 from .base import BPF_ANY, Map, MapError, MapSpec, check_index_update
 from .hash import HashMap
 
-__all__ = ["DevMap", "DevMapHash", "CpuMap", "XskMap", "REDIRECT_TYPES", "presence_at"]
+__all__ = ["DevMap", "DevMapHash", "CpuMap", "XskMap", "REDIRECT_TYPES", "INDEXED_TARGET_TYPES",
+           "presence_at"]
 
 
 def presence_at(spec: MapSpec) -> int:
@@ -107,3 +108,6 @@ class DevMapHash(HashMap):
 
 
 REDIRECT_TYPES = {14: DevMap, 16: CpuMap, 17: XskMap, 25: DevMapHash}
+# the kinds indexed by a u32 whose entries' presence is a byte after the values
+INDEXED_TARGET_TYPES = tuple(kind for kind, cls in REDIRECT_TYPES.items()
+                             if issubclass(cls, _IndexedTargets))

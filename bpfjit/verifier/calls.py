@@ -6,6 +6,7 @@ bpfjit.verifier.localcalls."""
 from __future__ import annotations
 
 from ..helpers import HELPER_NAMES
+from ..helpers.maps import TAIL_CALL
 from ..helpers.redirect import REDIRECT_MAP
 from ..helpers.snprintf import MAX_ARGS, format_error
 from ..helpers.spec import SIZES
@@ -31,7 +32,6 @@ _OR_NULL_ARGS = ("mem_or_null", "value_or_null", "out_or_null")
 _OUT_ARGS = ("out", "out_or_null", "value_out", "out_u64")  # (memory the helper writes)
 _SOCKET_RESULTS = frozenset(("sock_or_null", "sock_common_or_null", "fullsock_or_null",
                              "tcp_sock_or_null"))
-TAIL_CALL = 12
 # helpers the JITs may run in native code where their memory is proven in bounds: id ->
 # the registers holding a pointer whose size the next register holds (bpf_csum_diff's
 # from and to, bpf_skb_load_bytes's to, bpf_skb_store_bytes's from: backends.helperops)
