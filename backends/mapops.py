@@ -26,7 +26,6 @@ import functools
 from . import irtext as ir
 
 from bpfjit.codeimage import CodeImage
-from bpfjit.isa import Kind
 from bpfjit.maps import (ARRAY_OF_MAPS, ARRAY_TYPES, HASH_OF_MAPS, HASH_TYPES, LPM_TRIE,
                          LRU_TYPES)
 from bpfjit.helpers.maps import MAP_OPERATIONS, NATIVE_MAP_HELPERS, TAIL_CALL
@@ -39,7 +38,7 @@ from .lpmops import MAX_NATIVE_DATA, emit_lpm_ops
 
 __all__ = ["emit_hash_ops", "emit_array_update", "routine_image", "routine_kind",
            "routine_symbol", "routine_operations", "native_map_calls", "inline_lookups",
-           "tail_call_slots", "redirect_map_slots", "native_answers", "python_free",
+           "tail_call_slots", "redirect_map_slots", "native_answers",
            "kind_groups", "NATIVE_MAP_HELPERS", "OPERATIONS"]
 
 OPERATIONS = MAP_OPERATIONS                                 # helper id -> operation
@@ -116,8 +115,8 @@ def redirect_map_slots(verified, native_maps) -> dict[int, int]:
 def native_answers(table, verified, helpers) -> frozenset[int]:
     """Set up a JIT program's helper table for what native code answers, and return
     the map helpers the JIT code may answer itself (those the caller did not replace):
-    helpers with a native routine (backends.helperops) point at it, an in-line
-    bpf_redirect_map is noted, and the table says whether no call reaches Python."""
+    helpers with a native routine (backends.helperops) point at it, and an in-line
+    bpf_redirect_map is noted."""
     from .helperops import native_helper_ids
     routines = native_helper_ids(verified, helpers)
     for hid, address in routines.items():
@@ -125,31 +124,7 @@ def native_answers(table, verified, helpers) -> frozenset[int]:
     native = NATIVE_MAP_HELPERS - set(helpers or {})
     if redirect_map_slots(verified, native):
         table.answered_in_line(REDIRECT_MAP)    # (the run's redirect is in the block)
-    table.python_free = python_free(verified, native, set(routines))
     return native
-
-
-def python_free(verified, native_maps, native_ids) -> bool:
-    """Whether no helper call of the program can reach Python: each is an array lookup
-    done in line, a map call done natively, a bpf_redirect_map answered in line, or a
-    call of a helper whose table entry is a native routine (`native_ids`: those
-    HelperTable.set_native pointed).  A run of such a program need not note its
-    context for Python helpers (KernelEnv.begin)."""
-    prog = verified.program
-    inline, redirects = inline_lookups(verified, native_maps), redirect_map_slots(
-        verified, native_maps)
-    native = native_map_calls(verified)
-    for pc, insn in prog:
-        if insn.kind in (Kind.CALLX, Kind.CALL_BTF):
-            return False
-        if insn.kind is not Kind.CALL:
-            continue
-        if pc in inline or pc in redirects or (pc in native and insn.imm in native_maps):
-            continue
-        if insn.imm in native_ids and pc not in verified.callbacks:
-            continue
-        return False
-    return True
 
 
 def tail_call_slots(verified, native_maps) -> dict[int, int]:

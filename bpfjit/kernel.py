@@ -23,6 +23,7 @@ from .helpers import HELPER_NAMES, KERNEL_HELPERS
 from .helpers.misc import CURRENT_TASK
 from .maps import MapTable, map_handle
 from .semantics import M64
+from .context.base import context_at
 from .context.tcp_sock import TCP_SOCK_SIZE
 from .sockets import CAPACITY, SOCKET_SIZE, SocketTable
 
@@ -136,11 +137,12 @@ class KernelEnv:
         self._clock_tables.add(table)
         table.set_native_clock(self._clock is time.monotonic_ns)
 
-    # ---- the run in progress (set by the engines around a run with a context) ------------
+    # ---- the interpreter's run in progress (noted around a run with a context) -----------
 
     def begin(self, context) -> tuple:
-        """Note the context of a run starting on this thread; returns what end()
-        restores (a helper may start a nested run)."""
+        """Note the context of an interpreter run starting on this thread; returns what
+        end() restores (a helper may start a nested run).  JIT runs are not noted:
+        their helpers find the context by the run's packet (HelperCall.context)."""
         local = self._local
         outer = (getattr(local, "context", None),)
         local.context = context
@@ -216,11 +218,16 @@ class HelperCall:
 
     @property
     def context(self):
-        return self.env.context
+        """The context of the run that called: the interpreter notes it per thread
+        (KernelEnv.begin); a JIT run is found by its packet's address, which spares
+        every JIT call the note."""
+        if self.engine == "interp":
+            return self.env.context
+        return context_at(self.memory.packet()[0])
 
     @property
     def context_kind(self) -> str | None:
-        ctx = self.env.context
+        ctx = self.context
         return None if ctx is None else ctx.KIND
 
     def socket_owner(self, address: int) -> object:
@@ -232,7 +239,7 @@ class HelperCall:
         found = table.socket_at(address - self.memory.socket_base(table))
         if found is not None:
             return found
-        ctx = self.env.context
+        ctx = self.context
         if ctx is not None and address and address == getattr(ctx, "socket_address", None):
             return getattr(ctx, "socket", None) or ctx
         raise HelperArgumentError(f"{address:#x} is no socket a program was given")
@@ -245,7 +252,7 @@ class HelperCall:
         offset = address - self.memory.tcp_socket_base(table)
         if 0 <= offset < CAPACITY * TCP_SOCK_SIZE and offset % TCP_SOCK_SIZE == 0:
             return self.memory.socket_base(table) + offset // TCP_SOCK_SIZE * SOCKET_SIZE
-        ctx = self.env.context
+        ctx = self.context
         own = getattr(ctx, "socket_address", None) if ctx is not None else None
         if own and address == own + SOCKET_SIZE:
             return own

@@ -23,7 +23,7 @@ from .limits import helper_call_limit
 from .nativeclock import CLOCK_HELPERS, native_clock_address
 from .isa import MAX_CALL_DEPTH
 from .context import CONTEXTS, PacketContext, copy_back, refuse_context
-from .helpers import TailCalled, calls_helpers
+from .helpers import TailCalled
 from .context.xdp import REDIRECT_AT
 from .helpers.redirect import REDIRECT, REDIRECT_MAP
 from .memory import as_buffer
@@ -79,9 +79,6 @@ class HelperTable:
             self.table[hid] = ffi.cast("void *", address)
         self.clock_ids: tuple[int, ...] = ()    # the env's time helpers (set_native_clock)
         self.native: set[int] = set()           # the helpers native code answers
-        # no call of the program reaches a Python helper (backends.mapops.python_free):
-        # its runs need not note their context for them
-        self.python_free = False
 
     def set_native(self, hid: int, address: int) -> None:
         """Point helper `hid` at native code with the helpers' signature (one the
@@ -415,15 +412,9 @@ class JitProgram(TestRunnable):
         _check_count("count", count)
         ptr, n, keep = self._pointer(mem)
         loop, entry = batch_loop(), ffi.cast("void *", self._entry)
-        env = None if self.helpers.python_free else self.program.env
-        outer = env.begin(keep[0]) if env is not None and self._context is not None else None
-        try:
-            start = time.perf_counter_ns()
-            r0 = loop(entry, ptr, n, self._config, count)
-            elapsed = time.perf_counter_ns() - start
-        finally:
-            if outer is not None:
-                env.end(outer)
+        start = time.perf_counter_ns()
+        r0 = loop(entry, ptr, n, self._config, count)
+        elapsed = time.perf_counter_ns() - start
         if self._takes_redirect:        # where the last run sent the packet
             keep[0].take_redirect(self._map_names)
         if r0 == TRAPPED:
@@ -499,10 +490,6 @@ class ContextJitProgram(JitProgram):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        # helpers find the run's context through the env; without calls of Python
-        # helpers, no need
-        self._env = self.program.env if calls_helpers(self.program) \
-            and not self.helpers.python_free else None
         # whether the context has fields a program may write (read back after a run)
         self._reads_back = self._context.read_back is not PacketContext.read_back
         # whether native code may record a redirect in the block (backends.helperops,
@@ -510,28 +497,40 @@ class ContextJitProgram(JitProgram):
         self._takes_redirect = bool({REDIRECT, REDIRECT_MAP} & self.helpers.native)
         self._map_names = tuple(m.name for m in self.program.maps.list) \
             if self._takes_redirect and self.program.maps is not None else ()
+        # the context the last call with packet bytes made, kept to be refilled by the
+        # next (PacketContext._reload: as fresh as a new one, without making one);
+        # popped by the call using it, so a nested or concurrent call makes its own
+        self._spares: list = []
+        self._reuses = self._context._reload is not PacketContext._reload
+
+    def _context_for(self, mem: object):
+        """A context for the packet `mem` (bytes, a buffer, a scapy packet)."""
+        spares = self._spares
+        try:
+            ctx = spares.pop()
+        except IndexError:
+            return self._context.wrap(mem)
+        if ctx._reload(mem):
+            return ctx
+        spares.append(ctx)
+        return self._context.wrap(mem)
 
     def __call__(self, mem: object = None) -> int:
         """Run once on a context, or on a packet's bytes (a context is made for it)."""
-        ctx = mem if type(mem) is self._context else self._context.wrap(mem)
+        ctx = mem if type(mem) is self._context else self._context_for(mem)
         address = ctx.native_address
         if ctx.block_for != address:
             ctx.fill(address)
         else:                           # the block is as the last JIT run left it
             ctx.redirect = None
-        env = self._env
-        if env is None:
-            r0 = self._entry(ctx.native_packet, ctx.length, self._config)
-        else:
-            outer = env.begin(ctx)
-            try:
-                r0 = self._entry(ctx.native_packet, ctx.length, self._config)
-            finally:
-                env.end(outer)
+        # (a helper finds the context by its packet: bpfjit.context.base.context_at)
+        r0 = self._entry(ctx.native_packet, ctx.length, self._config)
         if self._takes_redirect and ctx.buffer[REDIRECT_AT]:   # (a record is set)
             ctx.take_redirect(self._map_names)
         if mem is not ctx:
             copy_back(mem, ctx)
+            if self._reuses and not self._spares:
+                self._spares.append(ctx)
         elif self._reads_back:
             ctx.read_back()
         if r0 == TRAPPED:

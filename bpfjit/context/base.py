@@ -14,6 +14,7 @@ from __future__ import annotations
 import copy
 import errno
 import struct
+import weakref
 from dataclasses import dataclass
 
 from ..errors import BpfError
@@ -21,11 +22,41 @@ from ..memory import SOCKET_BYTES, TCP_SOCK_BYTES, as_buffer
 from ..native import ffi
 
 __all__ = ["Field", "PacketContext", "BlockContext", "copy_back", "refuse_context",
-           "SOCKET_SPAN"]
+           "SOCKET_SPAN", "context_at"]
 
 # what a context keeps of the socket its `sk` points at: its struct bpf_sock, then its
 # struct bpf_tcp_sock (what bpf_tcp_sock gives for a TCP socket)
 SOCKET_SPAN = SOCKET_BYTES + TCP_SOCK_BYTES
+
+
+class _Known(weakref.ref):
+    """A live context, known by the address JIT code is given for its packet."""
+    __slots__ = ("address",)
+
+
+def _forget(entry: _Known) -> None:
+    """A context is gone: its address is no longer its (unless another took it)."""
+    if _BY_PACKET.get(entry.address) is entry:
+        del _BY_PACKET[entry.address]
+
+
+# every live context by the native address of its packet's first byte, which is what
+# a JIT run is given: a kernel helper called from JIT code finds its run's context
+# here (context_at), so JIT runs need not note their context per thread before each run
+_BY_PACKET: dict[int, _Known] = {}
+
+
+def _know(ctx: "PacketContext") -> None:
+    entry = _Known(ctx, _forget)
+    entry.address = ctx.native_address
+    _BY_PACKET[entry.address] = entry
+
+
+def context_at(address: int) -> "PacketContext | None":
+    """The live context whose packet starts at native `address` (a JIT run's memory),
+    or None."""
+    entry = _BY_PACKET.get(address)
+    return None if entry is None else entry()
 
 
 @dataclass(frozen=True)
@@ -92,11 +123,17 @@ class PacketContext:
         self._exported = ffi.from_buffer("uint8_t[]", self.buffer, True)
         self.native_packet = self._exported + self.HEADER
         self.native_address = int(ffi.cast("uintptr_t", self.native_packet))
+        _know(self)
         self.redirect = None         # where the last run sent the packet (a Redirect)
         self.clones = []             # the copies the last run sent on (Clone each)
 
     def __len__(self) -> int:
         return self.length
+
+    def _reload(self, packet: object) -> bool:
+        """Become what type(self)(packet) would be, keeping the buffer, if this kind of
+        context can (XdpContext); False, changing nothing, where it cannot."""
+        return False
 
     def copy(self) -> "PacketContext":
         """An independent context with the same packet, metadata and fields (its own
@@ -106,6 +143,7 @@ class PacketContext:
         twin._exported = ffi.from_buffer("uint8_t[]", twin.buffer, True)
         twin.native_packet = twin._exported + self.HEADER
         twin.native_address = int(ffi.cast("uintptr_t", twin.native_packet))
+        _know(twin)
         twin.block_for = None
         for name, value in vars(self).items():          # lists (cb) are the twin's own
             if isinstance(value, list):
@@ -281,7 +319,12 @@ def copy_back(original: object, ctx: PacketContext) -> None:
     caller passed a writable buffer of the same size rather than a context, the
     packet as the program left it."""
     ctx.read_back()
-    if original is ctx or isinstance(original, (bytes, type(None))):
+    kind = type(original)
+    if kind is bytearray:                   # (the common case, without a memoryview)
+        if len(original) == ctx.length:
+            original[:] = ctx.buffer[ctx.HEADER:ctx.HEADER + ctx.length]
+        return
+    if original is ctx or kind is bytes or original is None:
         return
     try:
         view = memoryview(original)

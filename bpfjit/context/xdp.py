@@ -31,12 +31,14 @@ REDIRECT_FLAGS = REDIRECT_AT + 16
 # (target, map name, key, flags) -> a Redirect
 _LAST_REDIRECT: dict[tuple, Redirect] = {}
 _POINTERS = struct.Struct("<QQQ")
+_ADDRESS = struct.Struct("<Q")
 HEADROOM = 256              # XDP_PACKET_HEADROOM
 XDP_FRAME_SIZE = 40         # struct xdp_frame, which the kernel keeps at the frame's start
 # the most metadata in front of a packet: what the headroom leaves after the xdp_frame
 # (the kernel also caps it at 255 bytes, a multiple of 4; before Linux 6.x, at 32)
 META_ROOM = HEADROOM - XDP_FRAME_SIZE
 XDP_HEADER = _LAYOUT.size + META_ROOM
+_ZERO_META = bytes(META_ROOM)
 FRAME = 3776                # a 4 KiB page less the skb_shared_info room: headroom + data
 ETH_HLEN = 14
 XDP_ACTIONS = {0: "XDP_ABORTED", 1: "XDP_DROP", 2: "XDP_PASS", 3: "XDP_TX", 4: "XDP_REDIRECT"}
@@ -54,6 +56,12 @@ def _block_field(name: str) -> property:
         setattr(self, private, value)
         self.block_for = None
     return property(get, set_)
+
+
+# what a fresh context holds whatever its packet (XdpContext._reload): the fields'
+# defaults, no metadata, the headroom a driver leaves, no redirect
+_FRESH = {"_ingress_ifindex": 1, "_rx_queue_index": 0, "_metalen": 0,
+          "headroom": HEADROOM - XDP_FRAME_SIZE, "redirect": None}
 
 
 class XdpContext(PacketContext):
@@ -92,6 +100,36 @@ class XdpContext(PacketContext):
         self.headroom = HEADROOM - XDP_FRAME_SIZE
         self.tailroom = max(0, FRAME - HEADROOM - self.length)
         self.metalen = 0            # bytes of metadata just before the packet
+
+    def _reload(self, packet: object) -> bool:
+        """Become what XdpContext(packet) would be after a JIT call filled its block, in
+        this context's buffer: a JIT program reuses the context it made for the last
+        call with packet bytes.  False, changing nothing, unless `packet` is bytes or a
+        bytearray that fits the buffer.  (Bytes past the packet need no zeroing: a
+        packet grows only by zeroed bytes.)"""
+        if type(packet) is not bytes and type(packet) is not bytearray:
+            return False
+        n = len(packet)
+        buffer = self.buffer
+        if XDP_HEADER + n + self.SPARE > len(buffer):
+            return False
+        address = self.native_address
+        if self.block_for != address or self.clones:
+            # the last run changed more than the packet's bytes (a resize, metadata,
+            # a copy sent on): every field as a fresh context has it, the block as
+            # fill() writes it, the metadata room zeroed
+            self.__dict__.update(_FRESH)
+            self.clones = []
+            _LAYOUT.pack_into(buffer, 0, address, address + n, address, 1, 0, 0, 0, 0, 0,
+                              0, 0)
+            buffer[_LAYOUT.size:XDP_HEADER] = _ZERO_META
+            self.block_for = address
+        else:           # (the block is as that fill left it: only data_end moves)
+            _ADDRESS.pack_into(buffer, 8, address + n)
+        buffer[XDP_HEADER:XDP_HEADER + n] = packet
+        self.length, self.capacity = n, n + self.SPARE
+        self.tailroom = max(0, FRAME - HEADROOM - n)
+        return True
 
     @property
     def metadata(self) -> bytes:
