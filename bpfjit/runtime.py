@@ -22,7 +22,7 @@ from .errors import (BpfError, BpfTrap, BudgetExceeded, CallDepthExceeded, Helpe
 from .limits import helper_call_limit
 from .nativeclock import CLOCK_HELPERS, native_clock_address
 from .isa import MAX_CALL_DEPTH
-from .context import CONTEXTS, PacketContext, copy_back, refuse_context
+from .context import CONTEXTS, PacketContext, copy_packet_back, refuse_context
 from .helpers import TailCalled
 from .context.xdp import REDIRECT_AT
 from .helpers.redirect import REDIRECT, REDIRECT_MAP
@@ -528,7 +528,7 @@ class ContextJitProgram(JitProgram):
         if self._takes_redirect and ctx.buffer[REDIRECT_AT]:   # (a record is set)
             ctx.take_redirect(self._map_names)
         if mem is not ctx:
-            copy_back(mem, ctx)
+            copy_packet_back(mem, ctx)
             if self._reuses and not self._spares:
                 self._spares.append(ctx)
         elif self._reads_back:

@@ -15,7 +15,7 @@ each context's field table; the engines its block size and class.
 
 from __future__ import annotations
 
-from .base import Field, PacketContext, copy_back, refuse_context
+from .base import Field, PacketContext, copy_back, copy_packet_back, refuse_context
 from .device import DeviceContext
 from .skb import SKB_HEADER, TC_ACTIONS, SkbContext, frame_protocol, legacy_headers, net16
 from .sock import SOCK_ATTACH_TYPES, SockContext
@@ -29,6 +29,7 @@ from .tunnel import TunnelInfo
 from .xdp import XDP_ACTIONS, XDP_HEADER, XdpContext
 
 __all__ = ["CONTEXTS", "Field", "PacketContext", "XdpContext", "SkbContext", "copy_back",
+           "copy_packet_back",
            "refuse_context", "packet_offsets",
            "context_field", "XDP_HEADER", "SKB_HEADER", "XDP_ACTIONS", "TC_ACTIONS",
            "legacy_headers", "net16", "frame_protocol", "TunnelInfo", "SockAddrContext",

@@ -21,7 +21,8 @@ from ..errors import BpfError
 from ..memory import SOCKET_BYTES, TCP_SOCK_BYTES, as_buffer
 from ..native import ffi
 
-__all__ = ["Field", "PacketContext", "BlockContext", "copy_back", "refuse_context",
+__all__ = ["Field", "PacketContext", "BlockContext", "copy_back", "copy_packet_back",
+           "refuse_context",
            "SOCKET_SPAN", "context_at"]
 
 # what a context keeps of the socket its `sk` points at: its struct bpf_sock, then its
@@ -319,6 +320,13 @@ def copy_back(original: object, ctx: PacketContext) -> None:
     caller passed a writable buffer of the same size rather than a context, the
     packet as the program left it."""
     ctx.read_back()
+    copy_packet_back(original, ctx)
+
+
+def copy_packet_back(original: object, ctx: PacketContext) -> None:
+    """After a run on a context made for the caller's packet `original`: the packet
+    as the program left it, into `original` when it is a writable buffer of the same
+    size (the context's fields, which the caller never sees, are not read back)."""
     kind = type(original)
     if kind is bytearray:                   # (the common case, without a memoryview)
         if len(original) == ctx.length:
