@@ -246,7 +246,15 @@ class SkbContext(PacketContext):
 
     def fill(self, data_address: int, block_address: int | None = None) -> None:
         self.assigned = None
-        super().fill(data_address, block_address)
+        if self.socket is not None:
+            super().fill(data_address, block_address)
+            return
+        # without a socket, `sk` is NULL, which the struct's pack writes (zeros between
+        # the fields), and the lengths are in it: two packs make the whole block
+        self.redirect, self.clones, self.socket_address = None, [], 0
+        self.write_fields()
+        _POINTERS.pack_into(self.buffer, _STRUCT_SIZE, data_address, data_address + self.length,
+                            data_address)
 
     def write_fields(self) -> None:
         """The whole struct in one pack; field by field, each value cut to its field's
