@@ -1,6 +1,6 @@
 """Helpers in native code, for the JIT engines: bpf_csum_diff, bpf_skb_load_bytes,
 bpf_skb_store_bytes, bpf_l3_csum_replace, bpf_l4_csum_replace and an XDP program's
-bpf_redirect.
+bpf_redirect, bpf_xdp_adjust_head, bpf_xdp_adjust_meta and bpf_xdp_adjust_tail.
 
 Through Python each helper call costs a cffi callback and the run's memory read and
 written through checks, ~2 µs; userspace-xdp's checksum benchmark calls csum_diff 32
@@ -30,6 +30,18 @@ zero checksum alone and writes 0xffff for a zero result, as bpfjit.helpers.packe
 An XDP program's bpf_redirect takes no memory either: it answers as
 bpfjit.helpers.redirect does and records its target in the context block before the
 packet, which the caller turns into `ctx.redirect` after the run.
+
+bpf_xdp_adjust_head, bpf_xdp_adjust_meta and bpf_xdp_adjust_tail resize the frame as
+XdpContext does (the packet's start stays where the run has it: its bytes move within
+the buffer, opened bytes are zeroed), reading and writing the frame in the context
+block — data_end and data_meta, the headroom and tailroom — and writing the run's
+`mem_len`,
+and set the block's RESIZED word, after which the context takes the new frame into its
+attributes (XdpContext.catch_up, after the run and before a Python helper reads it).
+The kernel's rules: adjust_head keeps at least an Ethernet header and moves the start
+within the headroom, not into the metadata (-EINVAL); adjust_meta keeps the metadata
+within the headroom (-EINVAL), a multiple of 4 bytes and at most 255 (-EACCES);
+adjust_tail keeps an Ethernet header and ends within the frame (-EINVAL).
 """
 
 from __future__ import annotations
@@ -37,8 +49,11 @@ from __future__ import annotations
 import errno
 import functools
 
-from bpfjit.context.xdp import (REDIRECT_AT, REDIRECT_FLAGS, REDIRECT_KEY, REDIRECT_MAP,
-                                REDIRECT_TARGET, XDP_HEADER)
+from bpfjit.context.xdp import (DATA_END_AT, DATA_META_AT, ETH_HLEN, HEADROOM_AT,
+                                MAX_METALEN, REDIRECT_AT, REDIRECT_FLAGS, REDIRECT_KEY,
+                                REDIRECT_MAP, REDIRECT_TARGET, RESIZED_AT, TAILROOM_AT,
+                                XDP_HEADER)
+from bpfjit.helpers.packet import XDP_ADJUST_HEAD, XDP_ADJUST_META, XDP_ADJUST_TAIL
 from bpfjit.helpers.redirect import REDIRECT, XDP_ABORTED, XDP_REDIRECT
 from bpfjit.isa import Kind
 from bpfjit.runfields import field_index
@@ -48,8 +63,8 @@ from .llvmtypes import I1, I8, I16, I32, I64, PTR, const
 
 __all__ = ["CSUM_DIFF", "SKB_LOAD_BYTES", "SKB_STORE_BYTES", "L3_CSUM_REPLACE",
            "L4_CSUM_REPLACE", "REDIRECT", "emit_csum_diff", "emit_skb_copy",
-           "emit_csum_replace", "emit_xdp_redirect", "record_redirect", "native_helper_address",
-           "native_helper_ids"]
+           "emit_csum_replace", "emit_xdp_redirect", "emit_xdp_adjust", "record_redirect",
+           "native_helper_address", "native_helper_ids"]
 
 CSUM_DIFF, SKB_LOAD_BYTES, SKB_STORE_BYTES = 28, 26, 9
 L3_CSUM_REPLACE, L4_CSUM_REPLACE = 10, 11
@@ -57,11 +72,15 @@ _M32 = 0xFFFFFFFF
 _SYMBOLS = {CSUM_DIFF: "bpfjit_csum_diff", SKB_LOAD_BYTES: "bpfjit_skb_load_bytes",
             SKB_STORE_BYTES: "bpfjit_skb_store_bytes",
             L3_CSUM_REPLACE: "bpfjit_l3_csum_replace", L4_CSUM_REPLACE: "bpfjit_l4_csum_replace",
-            REDIRECT: "bpfjit_xdp_redirect"}
+            REDIRECT: "bpfjit_xdp_redirect", XDP_ADJUST_HEAD: "bpfjit_xdp_adjust_head",
+            XDP_ADJUST_META: "bpfjit_xdp_adjust_meta", XDP_ADJUST_TAIL: "bpfjit_xdp_adjust_tail"}
 # helpers given no memory by the program: native wherever they are called (bpf_redirect
 # in XDP programs only: tc's answers differ)
-_NO_MEMORY = frozenset((L3_CSUM_REPLACE, L4_CSUM_REPLACE, REDIRECT))
-_CONTEXTS = {REDIRECT: "xdp"}
+_NO_MEMORY = frozenset((L3_CSUM_REPLACE, L4_CSUM_REPLACE, REDIRECT, XDP_ADJUST_HEAD,
+                        XDP_ADJUST_META, XDP_ADJUST_TAIL))
+_CONTEXTS = {REDIRECT: "xdp", XDP_ADJUST_HEAD: "xdp", XDP_ADJUST_META: "xdp",
+             XDP_ADJUST_TAIL: "xdp"}
+_EINVAL, _EACCES = -errno.EINVAL & (2**64 - 1), -errno.EACCES & (2**64 - 1)
 _MANGLED_0 = 0x20                       # BPF_F_MARK_MANGLED_0
 
 
@@ -282,6 +301,85 @@ def emit_xdp_redirect(module: ir.Module) -> ir.Function:
     return fn
 
 
+def emit_xdp_adjust(module: ir.Module, hid: int) -> ir.Function:
+    """Define `i64 (i64 ctx, i64 delta, i64, i64, i64, i64 run)`: bpf_xdp_adjust_head
+    (hid 44), _meta (54) or _tail (65) on the run's frame, as XdpContext resizes it."""
+    fn = _helper(module, _SYMBOLS[hid])
+    _, delta, _, _, _, run = fn.args
+    entry, fits = fn.append_basic_block("entry"), fn.append_basic_block("fits")
+    invalid, done = fn.append_basic_block("invalid"), fn.append_basic_block("done")
+    b = ir.IRBuilder(invalid)
+    b.ret(_c(_EINVAL))
+    b.position_at_end(entry)
+    mem = _run_field(b, run, "mem")
+    delta = b.sext(b.trunc(delta, I32), I64)
+    block = b.sub(mem, _c(XDP_HEADER))
+
+    def field(offset: int):
+        return b.inttoptr(b.add(block, _c(offset)), PTR)
+    # the frame's length as the block has it (as the context does: the runs of a batch
+    # all start with the length the batch started with)
+    length = b.sub(b.load(field(DATA_END_AT), typ=I64, align=8), mem)
+    metalen = b.sub(mem, b.load(field(DATA_META_AT), typ=I64, align=8))
+    headroom = b.zext(b.load(field(HEADROOM_AT), typ=I32, align=4), I64)
+    tailroom = b.zext(b.load(field(TAILROOM_AT), typ=I32, align=4), I64)
+    memmove = module.declare_intrinsic("llvm.memmove", [PTR, PTR, I64])
+    memset = module.declare_intrinsic("llvm.memset", [PTR, I64])
+    no = const(I1, 0)
+    grows = b.icmp_signed("<", delta, _c(0))
+    if hid == XDP_ADJUST_HEAD:
+        # within the headroom, not into the metadata; an Ethernet header left
+        new_length = b.sub(length, delta)
+        b.cbranch(b.or_(b.icmp_signed("<", b.add(headroom, delta), metalen),
+                        b.icmp_signed("<", new_length, _c(ETH_HLEN))), invalid, fits)
+        b.position_at_end(fits)
+        front, back = fn.append_basic_block("front_grows"), fn.append_basic_block("front_shrinks")
+        b.cbranch(grows, front, back)
+        b.position_at_end(front)                # -delta zero bytes opened before the packet
+        count = b.sub(_c(0), delta)
+        b.call(memmove, [b.inttoptr(b.add(mem, count), PTR), b.inttoptr(mem, PTR), length, no])
+        b.call(memset, [b.inttoptr(mem, PTR), const(I8, 0), count, no])
+        b.branch(done)
+        b.position_at_end(back)                 # the first delta bytes dropped
+        b.call(memmove, [b.inttoptr(mem, PTR), b.inttoptr(b.add(mem, delta), PTR),
+                         new_length, no])
+        b.branch(done)
+        b.position_at_end(done)
+        b.store(b.trunc(b.add(headroom, delta), I32), field(HEADROOM_AT), align=4)
+    elif hid == XDP_ADJUST_META:
+        # within the headroom (-EINVAL); a multiple of 4, at most 255 bytes (-EACCES)
+        new_length, meta = length, b.sub(metalen, delta)
+        b.cbranch(b.or_(b.icmp_signed("<", meta, _c(0)), b.icmp_signed(">", meta, headroom)),
+                  invalid, fits)
+        b.position_at_end(fits)
+        refused = fn.append_basic_block("refused")
+        b.cbranch(b.or_(b.icmp_unsigned("!=", b.and_(meta, _c(3)), _c(0)),
+                        b.icmp_signed(">", meta, _c(MAX_METALEN))), refused, done)
+        b.position_at_end(refused)
+        b.ret(_c(_EACCES))
+        b.position_at_end(done)
+        b.store(b.sub(mem, meta), field(DATA_META_AT), align=8)
+    else:
+        # within the frame's tailroom; an Ethernet header left
+        new_length = b.add(length, delta)
+        b.cbranch(b.or_(b.icmp_signed(">", delta, tailroom),
+                        b.icmp_signed("<", new_length, _c(ETH_HLEN))), invalid, fits)
+        b.position_at_end(fits)
+        opened = fn.append_basic_block("end_grows")
+        b.cbranch(grows, done, opened)
+        b.position_at_end(opened)               # delta zero bytes opened after the packet
+        b.call(memset, [b.inttoptr(b.add(mem, length), PTR), const(I8, 0), delta, no])
+        b.branch(done)
+        b.position_at_end(done)
+        b.store(b.trunc(b.sub(tailroom, delta), I32), field(TAILROOM_AT), align=4)
+    b.store(new_length, b.gep(b.inttoptr(run, PTR), [_c(field_index("mem_len"))],
+                              source_etype=I64), align=8)
+    b.store(b.add(mem, new_length), field(DATA_END_AT), align=8)
+    b.store(const(I32, 1), field(RESIZED_AT), align=4)
+    b.ret(_c(0))
+    return fn
+
+
 def record_redirect(b, mem, target, through, key, flags) -> None:
     """Write an XDP run's redirect record into the context block before the packet at
     `mem` (i64): the target, 1 + the map's index or 0, the key (i32 each), the flags
@@ -309,6 +407,8 @@ def _routines():
     emit_csum_replace(module, L3_CSUM_REPLACE)
     emit_csum_replace(module, L4_CSUM_REPLACE)
     emit_xdp_redirect(module)
+    for hid in (XDP_ADJUST_HEAD, XDP_ADJUST_META, XDP_ADJUST_TAIL):
+        emit_xdp_adjust(module, hid)
     obj, _ = llvm_worker.generate(str(module), 2, False)
     image = link_object(obj)
     if any(what[0] != "libc" for _, what in image.fixups):
@@ -328,7 +428,7 @@ def native_helper_ids(verified, helpers) -> dict[int, int]:
     where the caller gave no helper of that id: csum_diff, skb_load_bytes and
     skb_store_bytes where the verifier proved the memory arguments of every call of it
     (VerifiedProgram.native_helpers), l3_csum_replace and l4_csum_replace always,
-    redirect in XDP programs."""
+    redirect and the frame's resizing helpers in XDP programs."""
     prog = verified.program
     if prog.env is None:
         return {}

@@ -341,6 +341,7 @@ class Function(Value):
 _INTRINSICS = {
     "llvm.memset": lambda ptr, size: FunctionType(_VOID, [ptr, IntType(8), size, _I1]),
     "llvm.memcpy": lambda dst, src, size: FunctionType(_VOID, [dst, src, size, _I1]),
+    "llvm.memmove": lambda dst, src, size: FunctionType(_VOID, [dst, src, size, _I1]),
     "llvm.bswap": lambda ty: FunctionType(ty, [ty]),
 }
 

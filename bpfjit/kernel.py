@@ -220,10 +220,14 @@ class HelperCall:
     def context(self):
         """The context of the run that called: the interpreter notes it per thread
         (KernelEnv.begin); a JIT run is found by its packet's address, which spares
-        every JIT call the note."""
+        every JIT call the note, and brought up to date with what native helpers did
+        to its frame (PacketContext.catch_up)."""
         if self.engine == "interp":
             return self.env.context
-        return context_at(self.memory.packet()[0])
+        ctx = context_at(self.memory.packet()[0])
+        if ctx is not None:
+            ctx.catch_up()          # (what native helpers changed so far in the run)
+        return ctx
 
     @property
     def context_kind(self) -> str | None:

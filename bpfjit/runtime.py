@@ -25,6 +25,7 @@ from .isa import MAX_CALL_DEPTH
 from .context import CONTEXTS, PacketContext, copy_packet_back, refuse_context
 from .helpers import TailCalled
 from .context.xdp import REDIRECT_AT
+from .helpers.packet import XDP_RESIZING
 from .helpers.redirect import REDIRECT, REDIRECT_MAP
 from .memory import as_buffer
 from .batchloop import batch_loop, rotation_loop
@@ -266,6 +267,7 @@ class JitProgram(TestRunnable):
     """
 
     _takes_redirect = False     # (ContextJitProgram: native code records redirects)
+    _resizes = False            # (ContextJitProgram: native code resizes the frame)
     _map_names: tuple[str, ...] = ()
 
     def __init__(self, program, engine: str, memory, entry: int, helpers: HelperTable,
@@ -415,6 +417,8 @@ class JitProgram(TestRunnable):
         start = time.perf_counter_ns()
         r0 = loop(entry, ptr, n, self._config, count)
         elapsed = time.perf_counter_ns() - start
+        if self._resizes:
+            keep[0].catch_up()          # (native code may have resized the frame)
         if self._takes_redirect:        # where the last run sent the packet
             keep[0].take_redirect(self._map_names)
         if r0 == TRAPPED:
@@ -495,6 +499,8 @@ class ContextJitProgram(JitProgram):
         # whether native code may record a redirect in the block (backends.helperops,
         # backends.mapops), and the names of the maps one may go through
         self._takes_redirect = bool({REDIRECT, REDIRECT_MAP} & self.helpers.native)
+        # whether native code may resize the frame (backends.helperops)
+        self._resizes = bool(XDP_RESIZING & self.helpers.native)
         self._map_names = tuple(m.name for m in self.program.maps.list) \
             if self._takes_redirect and self.program.maps is not None else ()
         # the context the last call with packet bytes made, kept to be refilled by the
@@ -525,6 +531,8 @@ class ContextJitProgram(JitProgram):
             ctx.redirect = None
         # (a helper finds the context by its packet: bpfjit.context.base.context_at)
         r0 = self._entry(ctx.native_packet, ctx.length, self._config)
+        if self._resizes:               # (native code may have resized the frame)
+            ctx.catch_up()
         if self._takes_redirect and ctx.buffer[REDIRECT_AT]:   # (a record is set)
             ctx.take_redirect(self._map_names)
         if mem is not ctx:

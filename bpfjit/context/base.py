@@ -131,6 +131,10 @@ class PacketContext:
     def __len__(self) -> int:
         return self.length
 
+    def catch_up(self) -> None:
+        """Take into the attributes what native code changed in the block during a JIT
+        run, if this kind of context lets it (XdpContext); nothing here."""
+
     def _reload(self, packet: object) -> bool:
         """Become what type(self)(packet) would be, keeping the buffer, if this kind of
         context can (XdpContext); False, changing nothing, where it cannot."""

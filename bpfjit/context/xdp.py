@@ -16,14 +16,22 @@ from ..helpers.redirect import Redirect
 from .base import Field, PacketContext
 
 __all__ = ["XdpContext", "XDP_HEADER", "XDP_ACTIONS", "META_ROOM", "REDIRECT_AT",
-           "REDIRECT_TARGET", "REDIRECT_MAP", "REDIRECT_KEY", "REDIRECT_FLAGS"]
+           "REDIRECT_TARGET", "REDIRECT_MAP", "REDIRECT_KEY", "REDIRECT_FLAGS",
+           "DATA_END_AT", "DATA_META_AT", "HEADROOM_AT", "TAILROOM_AT", "RESIZED_AT",
+           "ETH_HLEN", "MAX_METALEN"]
 
 # data, data_end, data_meta (8 bytes each); ingress_ifindex, rx_queue_index,
 # egress_ifindex (4 bytes each), padded to 40; then where native code records a redirect
 # (backends.helperops, bpf_redirect; backends.mapops, bpf_redirect_map): set, target,
-# the map (1 + its index; 0: none), the key (4 bytes each), flags (8)
-_LAYOUT = struct.Struct("<QQQIIIxxxxIIIIQ")
+# the map (1 + its index; 0: none), the key (4 bytes each), flags (8); then the frame's
+# headroom and tailroom (4 bytes each), which native bpf_xdp_adjust_head/meta/tail
+# (backends.helperops) read and update, and a word they set when they resized the frame
+# (XdpContext.catch_up takes the new frame into the context's attributes), padded to 80
+_LAYOUT = struct.Struct("<QQQIIIxxxxIIIIQIIIxxxx")
+DATA_END_AT, DATA_META_AT = 8, 16
 REDIRECT_AT = 40
+HEADROOM_AT, TAILROOM_AT, RESIZED_AT = 64, 68, 72
+_ROOMS = struct.Struct("<II")
 _REDIRECT = struct.Struct("<IIIIQ")
 # where native code writes the record's fields (its set word last)
 REDIRECT_TARGET, REDIRECT_MAP, REDIRECT_KEY = REDIRECT_AT + 4, REDIRECT_AT + 8, REDIRECT_AT + 12
@@ -32,6 +40,7 @@ REDIRECT_FLAGS = REDIRECT_AT + 16
 _LAST_REDIRECT: dict[tuple, Redirect] = {}
 _POINTERS = struct.Struct("<QQQ")
 _ADDRESS = struct.Struct("<Q")
+_U32 = struct.Struct("<I")
 HEADROOM = 256              # XDP_PACKET_HEADROOM
 XDP_FRAME_SIZE = 40         # struct xdp_frame, which the kernel keeps at the frame's start
 # the most metadata in front of a packet: what the headroom leaves after the xdp_frame
@@ -41,6 +50,7 @@ XDP_HEADER = _LAYOUT.size + META_ROOM
 _ZERO_META = bytes(META_ROOM)
 FRAME = 3776                # a 4 KiB page less the skb_shared_info room: headroom + data
 ETH_HLEN = 14
+MAX_METALEN = 255           # (and a multiple of 4)
 XDP_ACTIONS = {0: "XDP_ABORTED", 1: "XDP_DROP", 2: "XDP_PASS", 3: "XDP_TX", 4: "XDP_REDIRECT"}
 
 
@@ -114,6 +124,7 @@ class XdpContext(PacketContext):
         if XDP_HEADER + n + self.SPARE > len(buffer):
             return False
         address = self.native_address
+        tailroom = max(0, FRAME - HEADROOM - n)
         if self.block_for != address or self.clones:
             # the last run changed more than the packet's bytes (a resize, metadata,
             # a copy sent on): every field as a fresh context has it, the block as
@@ -121,14 +132,14 @@ class XdpContext(PacketContext):
             self.__dict__.update(_FRESH)
             self.clones = []
             _LAYOUT.pack_into(buffer, 0, address, address + n, address, 1, 0, 0, 0, 0, 0,
-                              0, 0)
+                              0, 0, HEADROOM - XDP_FRAME_SIZE, tailroom, 0)
             buffer[_LAYOUT.size:XDP_HEADER] = _ZERO_META
             self.block_for = address
-        else:           # (the block is as that fill left it: only data_end moves)
-            _ADDRESS.pack_into(buffer, 8, address + n)
+        else:           # (the block is as that fill left it: data_end and tailroom move)
+            _ADDRESS.pack_into(buffer, DATA_END_AT, address + n)
+            _U32.pack_into(buffer, TAILROOM_AT, tailroom)
         buffer[XDP_HEADER:XDP_HEADER + n] = packet
-        self.length, self.capacity = n, n + self.SPARE
-        self.tailroom = max(0, FRAME - HEADROOM - n)
+        self.length, self.capacity, self.tailroom = n, n + self.SPARE, tailroom
         return True
 
     @property
@@ -148,8 +159,22 @@ class XdpContext(PacketContext):
         self.redirect = None
         _LAYOUT.pack_into(self.buffer, 0, data_address, data_address + self.length,
                           data_address - self._metalen, self._ingress_ifindex & 0xFFFFFFFF,
-                          self._rx_queue_index & 0xFFFFFFFF, 0, 0, 0, 0, 0, 0)
+                          self._rx_queue_index & 0xFFFFFFFF, 0, 0, 0, 0, 0, 0,
+                          self.headroom, self.tailroom, 0)
         self.block_for = data_address
+
+    def catch_up(self) -> None:
+        """After native code resized the frame during a JIT run (backends.helperops:
+        bpf_xdp_adjust_head, _meta, _tail write the block's pointers and rooms and set
+        its RESIZED word): the length, metadata and rooms from the block.  Called after
+        every such run and before any Python helper reads the context."""
+        buffer = self.buffer
+        if buffer[RESIZED_AT]:
+            data, data_end, data_meta = _POINTERS.unpack_from(buffer, 0)
+            self.length, self._metalen = data_end - data, data - data_meta
+            self.headroom, self.tailroom = _ROOMS.unpack_from(buffer, HEADROOM_AT)
+            buffer[RESIZED_AT] = 0
+            self.block_for = None       # (filled again from the attributes)
 
     def take_redirect(self, map_names: Sequence[str] = ()) -> None:
         """After a JIT run: the redirect native code recorded in the block, if any, as

@@ -20,7 +20,13 @@ from ..semantics import M32, M64, sext
 from ..context import frame_protocol, legacy_headers, net16
 from .spec import KernelHelper, Signature, zero_fill, errno_result as _err
 
-__all__ = ["HELPERS", "csum_add", "csum_fold"]
+__all__ = ["HELPERS", "csum_add", "csum_fold", "XDP_ADJUST_HEAD", "XDP_ADJUST_META",
+           "XDP_ADJUST_TAIL", "XDP_RESIZING"]
+
+XDP_ADJUST_HEAD, XDP_ADJUST_META, XDP_ADJUST_TAIL = 44, 54, 65
+# the helpers that resize an XDP frame, which the JITs answer natively
+# (backends.helperops; XdpContext.catch_up)
+XDP_RESIZING = frozenset((XDP_ADJUST_HEAD, XDP_ADJUST_META, XDP_ADJUST_TAIL))
 
 ENOTSUPP = 524                    # the kernel's internal "not supported"
 ETH_HLEN = 14
@@ -434,15 +440,18 @@ HELPERS = [
                  skb_change_tail, "make the packet r2 bytes long"),
     KernelHelper(43, "skb_change_head", Signature(("ctx", "any", "any"), "errno", True, _SKB),
                  skb_change_head, "add r2 bytes in front of the packet"),
-    KernelHelper(44, "xdp_adjust_head", Signature(("ctx", "any"), "errno", True, _XDP),
+    KernelHelper(XDP_ADJUST_HEAD, "xdp_adjust_head",
+                 Signature(("ctx", "any"), "errno", True, _XDP),
                  xdp_adjust_head, "move the packet's start by r2 bytes (< 0 grows it)"),
     KernelHelper(50, "skb_adjust_room", Signature(("ctx", "any", "any", "any"), "errno", True,
                                                   _SKB),
                  skb_adjust_room, "add or remove r2 bytes after the L2 or L3 header"),
-    KernelHelper(54, "xdp_adjust_meta", Signature(("ctx", "any"), "errno", True, _XDP),
+    KernelHelper(XDP_ADJUST_META, "xdp_adjust_meta",
+                 Signature(("ctx", "any"), "errno", True, _XDP),
                  xdp_adjust_meta, "move the metadata's start by r2 bytes (up to 216 bytes "
                                   "before the packet)"),
-    KernelHelper(65, "xdp_adjust_tail", Signature(("ctx", "any"), "errno", True, _XDP),
+    KernelHelper(XDP_ADJUST_TAIL, "xdp_adjust_tail",
+                 Signature(("ctx", "any"), "errno", True, _XDP),
                  xdp_adjust_tail, "move the packet's end by r2 bytes"),
     KernelHelper(97, "skb_ecn_set_ce", Signature(("ctx",), (0, 1), True, _SKB),
                  skb_ecn_set_ce, "set ECN Congestion Experienced on an ECN-capable packet"),
