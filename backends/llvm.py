@@ -31,6 +31,7 @@ from bpfjit.errors import BpfError
 from bpfjit.context import packet_offsets
 from bpfjit.isa import LDDW_CODE, LDDW_MAP, LDDW_MAP_VALUE, MAX_CALL_DEPTH, STACK_SIZE, Kind
 from bpfjit.helpers import changes_packet
+from bpfjit.helpers.maps import TAIL_CALL
 from bpfjit.maps import LPM_TRIE, LRU_TYPES, map_handle
 from bpfjit.codeimage import INDEX_SYMBOL, KEYS_SYMBOL, MAP_SYMBOL
 from . import irtext as ir
@@ -690,12 +691,22 @@ class _Module:
         budget = b.load(run_field(b, run, "budget_limit"), typ=I64)
         result = b.extract_value(b.call(self.functions[0], [r1, r2, zero, zero, zero, top,
                                                             stack, run, mem, budget]), 0)
-        # a trapped run reports its trap and returns TRAPPED
-        trapped = b.icmp_unsigned("!=", b.load(run_field(b, run, "trap"), typ=I64), zero)
+        # a trapped run reports its trap and returns TRAPPED; one a tail call ended
+        # returns the r0 of the program it ran (trap_arg)
+        trap = b.load(run_field(b, run, "trap"), typ=I64)
+        trapped = b.icmp_unsigned("!=", trap, zero)
+        tail_called = None
+        if any(insn.kind is Kind.CALL and insn.imm == TAIL_CALL for insn in self.prog.insns):
+            tail_called = b.icmp_unsigned("==", trap, const(I64, TrapCode.TAIL_DONE))
+            trapped = b.and_(trapped, b.not_(tail_called))
         with b.if_then(trapped, likely=False):
             report = b.load(run_field(b, run, "report_trap"), typ=REPORT_PTR)
             b.call(report, [run])
-        b.ret(b.select(trapped, const(I64, TRAPPED), result))
+        result = b.select(trapped, const(I64, TRAPPED), result)
+        if tail_called is not None:
+            result = b.select(tail_called, b.load(run_field(b, run, "trap_arg"), typ=I64),
+                              result)
+        b.ret(result)
         self.entry = fn
 
 

@@ -15,6 +15,7 @@ from bpfjit.maps.base import HANDLE_SHIFT
 from bpfjit.maps.redirect import presence_at
 from bpfjit.traps import TrapCode
 
+from . import irtext as ir
 from .helperops import record_redirect
 from .llvmtypes import HELPER_PTR, I8, I32, I64, PTR, const
 from .mapops import OPERATIONS, kind_groups
@@ -25,11 +26,20 @@ __all__ = ["CallLowering"]
 class CallLowering:
     """Helper calls, native map calls, local calls and exit (see backends.llvm)."""
 
-    def _call_through(self, pc: int, fn_ptr) -> None:
+    def _call_through(self, pc: int, fn_ptr, tail_call: bool = False) -> None:
         """Call a helper pointer with r1-r5 and the run structure; r0 gets the result,
-        r1-r5 read 0 after."""
+        r1-r5 read 0 after.  After bpf_tail_call (`tail_call`), a run the helper marked
+        TAIL_DONE returns: the entry gives the program the slot held's r0."""
         args = [self.get(i) for i in range(1, 6)] + [self.run]
         result = self.b.call(fn_ptr, args)
+        if tail_call:
+            done = self.b.icmp_unsigned("==", self.load_field("trap"),
+                                        const(I64, TrapCode.TAIL_DONE))
+            ended, cont = (self.func.append_basic_block(name)
+                           for name in ("tail_call_ended", "tail_call_fell_through"))
+            self.b.cbranch(done, ended, cont)
+            self.ret_trapped(ir.IRBuilder(ended))
+            self.b.position_at_end(cont)
         # a failing Python helper has set the trap code; record where it happened
         failed = self.b.icmp_unsigned("!=", self.load_field("trap"), const(I64, 0))
         self.trap_unless(self.b.not_(failed), TrapCode.HELPER_FAILED, pc)
@@ -88,7 +98,8 @@ class CallLowering:
         elif pc in self.m.redirect_maps:
             self._redirect_map(self.m.redirect_maps[pc])
         else:
-            self._call_through(pc, self._helper_pointer(const(I64, insn.imm)))
+            self._call_through(pc, self._helper_pointer(const(I64, insn.imm)),
+                               tail_call=insn.imm == TAIL_CALL)
 
     def _redirect_map(self, index: int) -> None:
         """bpf_redirect_map on the devmap, cpumap or xskmap `index`, as
@@ -142,7 +153,7 @@ class CallLowering:
         done = self.func.append_basic_block("tail_call_done")
         b.cbranch(filled, call, empty)
         b.position_at_end(call)
-        self._call_through(pc, self._helper_pointer(const(I64, TAIL_CALL)))
+        self._call_through(pc, self._helper_pointer(const(I64, TAIL_CALL)), tail_call=True)
         b.branch(done)
         b.position_at_end(empty)
         self.set(0, const(I64, -errno.ENOENT))

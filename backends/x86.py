@@ -331,6 +331,12 @@ class _Lowering(AluLowering, CallLowering, VersionLowering, SpeculationLowering,
         a("MOV", "rsp", CTX)
         a("XOR", "eax", "eax")
         a.jump("jmp", "epilogue")
+        # a tail call ran its program: the run returns that program's r0, no trap
+        a.label("tail_done")
+        a("MOV", "rsp", CTX)
+        a("MOV", "rdx", Mem(8, CTX, CTX_SLOT["run"]))
+        a("MOV", "rax", Mem(8, "rdx", RUN_SLOT["trap_arg"]))    # mov rax, [run.trap_arg]
+        a.jump("jmp", "epilogue")
 
     # ---- one instruction ---------------------------------------------------------------------
 

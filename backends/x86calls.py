@@ -181,8 +181,12 @@ class CallLowering:
                 self._placed(S2, ("helper", helper))
             a("CALL", S2)
         self._native_call(call)
-        # a failing Python helper has set run->trap: stop here, at this pc
         a("MOV", S2, Mem(8, CTX, CTX_SLOT["run"]))
+        if helper == TAIL_CALL:
+            # the program a tail call ran ends the run with its r0 (run->trap_arg)
+            a("CMP", Mem(8, S2, RUN_SLOT["trap"]), int(TrapCode.TAIL_DONE))
+            a.jump("e", "tail_done")
+        # a failing Python helper has set run->trap: stop here, at this pc
         a("CMP", Mem(8, S2, RUN_SLOT["trap"]), 0)
         a.jump("ne", self._stub(TrapCode.HELPER_FAILED, pc, "zero"))
         if self.reload_packet:

@@ -159,22 +159,24 @@ class KernelEnv:
         return getattr(self._local, "tail_depth", 0)
 
     def run_tail_call(self, target, call: "HelperCall") -> int:
-        """Run `target` (a Program of this object) on the caller's context and engine."""
-        from . import compile as compile_program
+        """Run `target` (a Program of this object) on the caller's context and engine
+        (compiled once: the cache keeps `target` alive, so its id names it)."""
         engine = call.engine or "interp"
         key = (id(target), engine)
         fn = self._compiled.get(key)
         if fn is None:
+            from . import compile as compile_program
             fn = self._compiled[key] = compile_program(target, engine)
         ctx = call.context
         if ctx is not None:
             ctx.read_back()             # the caller's field writes, before the block is refilled
         local = self._local
-        local.tail_depth = self.tail_depth() + 1
+        depth = getattr(local, "tail_depth", 0)
+        local.tail_depth = depth + 1
         try:
             return fn(ctx)
         finally:
-            local.tail_depth -= 1
+            local.tail_depth = depth
 
     def run_timers(self) -> int:
         """Fire the timers of this object's maps whose time has come on their clocks

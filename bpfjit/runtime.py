@@ -193,6 +193,14 @@ class JitMemory:
         metadata starts) after a helper that changes the packet."""
         self.run.mem_len = length
 
+    def end_run(self, r0: int) -> None:
+        """End the run with `r0` when the helper returns (a tail call ran its program):
+        the JIT code tests for TAIL_DONE after each call of bpf_tail_call and returns
+        trap_arg from the program."""
+        run = self.run
+        run.trap_arg = r0 & M64
+        run.trap = TrapCode.TAIL_DONE
+
 
 def helper_table(program, helpers: Mapping[int, Callable] | None,
                  engine: str = "llvm") -> HelperTable:
@@ -408,8 +416,9 @@ class JitProgram(TestRunnable):
     def run_batch(self, mem: object, count: int) -> tuple[int, float]:
         """Run `count` times inside one native loop; returns (r0, ns per run).
 
-        Each run gets the full budget; the same buffer is used every time.  A trap, or a
-        tail call (which ends its run as a trap does), ends the batch.
+        Each run gets the full budget; the same buffer is used every time.  A trap ends
+        the batch (a tail call into a set slot ends its run only, with the r0 of the
+        program it ran).
         """
         _check_count("count", count)
         ptr, n, keep = self._pointer(mem)

@@ -32,6 +32,8 @@ class TrapCode(enum.IntEnum):
     UNREACHABLE = 9     # a pc the verifier proved no run reaches (JITs emit no code there)
     RERUN = 10          # the budget charged ahead ran out: run again, counted exactly
                         # (bpfjit.budgetahead)
+    TAIL_DONE = 11      # not a trap: a tail call ran its program, whose r0 (trap_arg)
+                        # ends the run (JIT code returns it: bpfjit.helpers.maps)
 
 
 def unknown_helper(pc: int, helper_id: int) -> HelperError:
