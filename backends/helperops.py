@@ -1,6 +1,7 @@
 """Helpers in native code, for the JIT engines: bpf_csum_diff, bpf_skb_load_bytes,
 bpf_skb_store_bytes, bpf_l3_csum_replace, bpf_l4_csum_replace and an XDP program's
-bpf_redirect, bpf_xdp_adjust_head, bpf_xdp_adjust_meta and bpf_xdp_adjust_tail.
+bpf_redirect, bpf_xdp_adjust_head, bpf_xdp_adjust_meta and bpf_xdp_adjust_tail, and a
+socket buffer's bpf_skb_pull_data.
 
 Through Python each helper call costs a cffi callback and the run's memory read and
 written through checks, ~2 µs; userspace-xdp's checksum benchmark calls csum_diff 32
@@ -42,6 +43,9 @@ The kernel's rules: adjust_head keeps at least an Ethernet header and moves the 
 within the headroom, not into the metadata (-EINVAL); adjust_meta keeps the metadata
 within the headroom (-EINVAL), a multiple of 4 bytes and at most 255 (-EACCES);
 adjust_tail keeps an Ethernet header and ends within the frame (-EINVAL).
+bpf_skb_pull_data(skb, len) has nothing to pull in a linear packet: 0 when the packet
+holds the low 32 bits of len in bytes (0: all of it), else -ENOMEM, as
+bpfjit.helpers.packet answers.
 """
 
 from __future__ import annotations
@@ -63,24 +67,27 @@ from .llvmtypes import I1, I8, I16, I32, I64, PTR, const
 
 __all__ = ["CSUM_DIFF", "SKB_LOAD_BYTES", "SKB_STORE_BYTES", "L3_CSUM_REPLACE",
            "L4_CSUM_REPLACE", "REDIRECT", "emit_csum_diff", "emit_skb_copy",
-           "emit_csum_replace", "emit_xdp_redirect", "emit_xdp_adjust", "record_redirect",
+           "emit_csum_replace", "emit_xdp_redirect", "emit_xdp_adjust", "emit_skb_pull_data",
+           "record_redirect",
            "native_helper_address", "native_helper_ids"]
 
-CSUM_DIFF, SKB_LOAD_BYTES, SKB_STORE_BYTES = 28, 26, 9
+CSUM_DIFF, SKB_LOAD_BYTES, SKB_STORE_BYTES, SKB_PULL_DATA = 28, 26, 9, 39
 L3_CSUM_REPLACE, L4_CSUM_REPLACE = 10, 11
 _M32 = 0xFFFFFFFF
 _SYMBOLS = {CSUM_DIFF: "bpfjit_csum_diff", SKB_LOAD_BYTES: "bpfjit_skb_load_bytes",
             SKB_STORE_BYTES: "bpfjit_skb_store_bytes",
             L3_CSUM_REPLACE: "bpfjit_l3_csum_replace", L4_CSUM_REPLACE: "bpfjit_l4_csum_replace",
             REDIRECT: "bpfjit_xdp_redirect", XDP_ADJUST_HEAD: "bpfjit_xdp_adjust_head",
-            XDP_ADJUST_META: "bpfjit_xdp_adjust_meta", XDP_ADJUST_TAIL: "bpfjit_xdp_adjust_tail"}
+            XDP_ADJUST_META: "bpfjit_xdp_adjust_meta", XDP_ADJUST_TAIL: "bpfjit_xdp_adjust_tail",
+            SKB_PULL_DATA: "bpfjit_skb_pull_data"}
 # helpers given no memory by the program: native wherever they are called (bpf_redirect
 # in XDP programs only: tc's answers differ)
 _NO_MEMORY = frozenset((L3_CSUM_REPLACE, L4_CSUM_REPLACE, REDIRECT, XDP_ADJUST_HEAD,
-                        XDP_ADJUST_META, XDP_ADJUST_TAIL))
+                        XDP_ADJUST_META, XDP_ADJUST_TAIL, SKB_PULL_DATA))
 _CONTEXTS = {REDIRECT: "xdp", XDP_ADJUST_HEAD: "xdp", XDP_ADJUST_META: "xdp",
-             XDP_ADJUST_TAIL: "xdp"}
+             XDP_ADJUST_TAIL: "xdp", SKB_PULL_DATA: "skb"}
 _EINVAL, _EACCES = -errno.EINVAL & (2**64 - 1), -errno.EACCES & (2**64 - 1)
+_ENOMEM = -errno.ENOMEM & (2**64 - 1)
 _MANGLED_0 = 0x20                       # BPF_F_MARK_MANGLED_0
 
 
@@ -380,6 +387,17 @@ def emit_xdp_adjust(module: ir.Module, hid: int) -> ir.Function:
     return fn
 
 
+def emit_skb_pull_data(module: ir.Module) -> ir.Function:
+    """Define `i64 (i64 skb, i64 len, i64, i64, i64, i64 run)`: bpf_skb_pull_data on the
+    run's linear packet: 0 when it holds (u32) len bytes, else -ENOMEM."""
+    fn = _helper(module, _SYMBOLS[SKB_PULL_DATA])
+    _, size, _, _, _, run = fn.args
+    b = ir.IRBuilder(fn.append_basic_block("entry"))
+    there = b.icmp_unsigned("<=", b.and_(size, _c(_M32)), _run_field(b, run, "mem_len"))
+    b.ret(b.select(there, _c(0), _c(_ENOMEM)))
+    return fn
+
+
 def record_redirect(b, mem, target, through, key, flags) -> None:
     """Write an XDP run's redirect record into the context block before the packet at
     `mem` (i64): the target, 1 + the map's index or 0, the key (i32 each), the flags
@@ -409,6 +427,7 @@ def _routines():
     emit_xdp_redirect(module)
     for hid in (XDP_ADJUST_HEAD, XDP_ADJUST_META, XDP_ADJUST_TAIL):
         emit_xdp_adjust(module, hid)
+    emit_skb_pull_data(module)
     obj, _ = llvm_worker.generate(str(module), 2, False)
     image = link_object(obj)
     if any(what[0] != "libc" for _, what in image.fixups):
@@ -428,7 +447,8 @@ def native_helper_ids(verified, helpers) -> dict[int, int]:
     where the caller gave no helper of that id: csum_diff, skb_load_bytes and
     skb_store_bytes where the verifier proved the memory arguments of every call of it
     (VerifiedProgram.native_helpers), l3_csum_replace and l4_csum_replace always,
-    redirect and the frame's resizing helpers in XDP programs."""
+    redirect and the frame's resizing helpers in XDP programs, skb_pull_data in programs
+    on a socket buffer."""
     prog = verified.program
     if prog.env is None:
         return {}
