@@ -280,7 +280,7 @@ class JitProgram(TestRunnable):
 
     def __init__(self, program, engine: str, memory, entry: int, helpers: HelperTable,
                  budget: int, extra: dict | None = None, helper_calls: int | None = None,
-                 writes_memory: bool = True, rerun=None):
+                 writes_memory: bool = True, rerun=None, writes_context: bool = True):
         if not isinstance(budget, int) or isinstance(budget, bool) or budget < 1:
             raise BpfError(f"budget must be a positive int, got {budget!r}")
         self.program = program
@@ -306,6 +306,8 @@ class JitProgram(TestRunnable):
         # whether a run may write its memory (VerifiedProgram.writes_memory): if not,
         # read-only memory (bytes) is handed over in place rather than copied
         self._writes_memory = writes_memory
+        # whether a run may store to a field of its context (VerifiedProgram.writes_context)
+        self._writes_context = writes_context
         # code charged ahead (bpfjit.budgetahead): what compiles the exact code a run that
         # stopped on the budget runs again on, and that code once compiled
         self._rerun, self._exact = rerun, None
@@ -327,7 +329,7 @@ class JitProgram(TestRunnable):
         return cls(program, engine, memory, image.symbols["bpf_entry"], helpers,
                    DEFAULT_BUDGET if budget is None else budget, extra=extra,
                    helper_calls=helper_calls, writes_memory=verified.writes_memory,
-                   rerun=rerun)
+                   rerun=rerun, writes_context=verified.writes_context)
 
     def _pointer(self, mem: object):
         """(pointer, length, keep-alive) for the caller's memory, without copying a
@@ -503,8 +505,10 @@ class ContextJitProgram(JitProgram):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        # whether the context has fields a program may write (read back after a run)
-        self._reads_back = self._context.read_back is not PacketContext.read_back
+        # whether the context has fields a program may write and this one stores to one
+        # (read back after a run)
+        self._reads_back = self._context.read_back is not PacketContext.read_back \
+            and self._writes_context
         # whether native code may record a redirect in the block (backends.helperops,
         # backends.mapops), and the names of the maps one may go through
         self._takes_redirect = bool({REDIRECT, REDIRECT_MAP} & self.helpers.native)

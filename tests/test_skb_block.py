@@ -126,3 +126,20 @@ def test_packet_bytes_get_the_defaults_on_every_call(fn, kind):
         values.update({"len": n, "wire_len": n, "protocol": 0xDD86 if n >= 14 else 0,
                        "ingress_ifindex": 1, "ifindex": 1, "gso_segs": 1})
         assert fn(packet) == _fold(values), n
+
+
+def test_a_program_that_writes_no_field_reads_none_back(engine, monkeypatch):
+    # the JITs read the writable fields back only for a program that stores to one
+    # (VerifiedProgram.writes_context); this one reads mark and cb[4]
+    if engine not in ("llvm", "peachpy"):
+        pytest.skip("the JITs' calls")
+    prog = asm_program("ldxw r0, [r1+8]\nldxw r2, [r1+64]\nlsh r0, 8\nadd r0, r2\nexit",
+                       context="skb", prog_type="sched_cls")
+    fn = bpfjit.compile(prog, engine, cache=False)
+
+    def refuse(self):
+        raise AssertionError("fields read back")
+    monkeypatch.setattr(bpfjit.SkbContext, "read_back", refuse)
+    ctx = _context(60)
+    assert fn(ctx) == 0x11223344 << 8 | 104
+    assert fn(bytes(60)) == 0

@@ -125,6 +125,13 @@ class VerifiedProgram:
                 ("stack",), frozenset(self.unreachable))
         return cached
 
+    @property
+    def writes_context(self) -> bool:
+        """Whether a run may store to a field of its context (the JITs read the
+        writable fields back into the context's attributes after such a run only)."""
+        return any(insn.kind in _STORE_KINDS and self.regions.get(pc) == "ctx"
+                   for pc, insn in self.program)
+
     def _writes_beyond(self, kept: tuple[str, ...], skipped: frozenset = frozenset()) -> bool:
         """Whether an instruction but those at `skipped` calls a helper, or stores or
         does an atomic not known to touch only the regions in `kept`."""
