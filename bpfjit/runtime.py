@@ -525,13 +525,15 @@ class ContextJitProgram(JitProgram):
     def _context_for(self, mem: object):
         """A context for the packet `mem` (bytes, a buffer, a scapy packet)."""
         spares = self._spares
-        try:
-            ctx = spares.pop()
-        except IndexError:
-            return self._context.wrap(mem)
-        if ctx._reload(mem):
-            return ctx
-        spares.append(ctx)
+        if spares:
+            try:
+                ctx = spares.pop()
+            except IndexError:          # (another thread took it)
+                pass
+            else:
+                if ctx._reload(mem):
+                    return ctx
+                spares.append(ctx)
         return self._context.wrap(mem)
 
     def __call__(self, mem: object = None) -> int:

@@ -201,3 +201,14 @@ def test_a_reloaded_context_is_a_fresh_one(kind):
         assert struct.unpack_from("<QQQ", ctx.buffer) == (address, address + len(packet),
                                                           address)
         assert ctx.buffer[24:ctx.HEADER] == fresh.buffer[24:ctx.HEADER]
+
+
+def test_a_bad_packet_is_one_clear_error(engine):
+    # before and after a context was made for packet bytes: a BpfError of its own (not
+    # one raised while handling another)
+    fn = bpfjit.compile(asm_program(LAST_BYTE), engine, cache=False)
+    for _ in range(2):
+        with pytest.raises(bpfjit.BpfError, match="bytes-like") as raised:
+            fn("a str")
+        assert raised.value.__context__ is None
+        assert fn(bytes([5]) * 3) == 3 * 256 + 5
