@@ -533,7 +533,8 @@ class ContextJitProgram(JitProgram):
             else:
                 if ctx._reload(mem):
                     return ctx
-                spares.append(ctx)
+                # (a packet longer than it has room for: the context made now, with
+                # room for this one, takes its place after the call)
         return self._context.wrap(mem)
 
     def __call__(self, mem: object = None) -> int:

@@ -212,3 +212,11 @@ def test_a_bad_packet_is_one_clear_error(engine):
             fn("a str")
         assert raised.value.__context__ is None
         assert fn(bytes([5]) * 3) == 3 * 256 + 5
+
+
+def test_packets_of_every_length_in_turn(engine):
+    # a context kept for packet bytes has room for the longest packet seen so far
+    fn = bpfjit.compile(asm_program(LAST_BYTE), engine, cache=False)
+    lengths = [54, 74, 54, 60, 1500, 58, 74, 9000, 54]
+    assert [fn(bytes([n % 11]) * n) for n in lengths] == [n * 256 + n % 11
+                                                          for n in lengths]
