@@ -120,30 +120,47 @@ def test_ring_buffer_and_perf_records(engine):
     assert prog.maps["records"].records == []
 
 
+# r0 = how many 8-byte records bpf_ringbuf_output (130) wrote before one failed
+FILL_RING = """
+    stdw [%r10-8], 7
+    mov %r6, 0
+loop:
+    lddw %r1, map_by_fd(0)
+    mov %r2, %r10
+    add %r2, -8
+    mov %r3, 8
+    mov %r4, 0
+    call 130
+    jne %r0, 0, full
+    add %r6, 1
+    jlt %r6, 1000, loop
+full:
+    mov %r0, %r6
+    exit
+"""
+
+
 def test_a_full_ring_buffer_fails_until_drained(engine):
     # each output of 8 bytes takes 16 (an 8-byte header): 256 fit in 4096 bytes
-    prog = xdp_program("""
-        stdw [%r10-8], 7
-        mov %r6, 0
-    loop:
-        lddw %r1, map_by_fd(0)
-        mov %r2, %r10
-        add %r2, -8
-        mov %r3, 8
-        mov %r4, 0
-        call 130
-        jne %r0, 0, full
-        add %r6, 1
-        jlt %r6, 1000, loop
-    full:
-        mov %r0, %r6
-        exit
-    """)
+    prog = xdp_program(FILL_RING)
     fn = bpfjit.compile(prog, engine)
     assert fn(bytes(20)) == 256
     assert fn(bytes(20)) == 0
     assert len(prog.maps["records"].drain()) == 256
     assert fn(bytes(20)) == 256
+
+
+def test_records_taken_from_the_list_make_room(engine):
+    # reading records straight off `.records` frees their room, as drain() does: 256
+    # fit; with 10 taken, 10 more; with all taken, 256 again
+    prog = xdp_program(FILL_RING)
+    fn = bpfjit.compile(prog, engine)
+    records = prog.maps["records"]
+    assert fn(bytes(20)) == 256
+    del records.records[:10]
+    assert fn(bytes(20)) == 10
+    records.records.clear()
+    assert fn(bytes(20)) == 256 and len(records) == 256
 
 
 def test_ringbuf_map_checks_its_size():

@@ -260,6 +260,35 @@ def test_trace_printk_formats_like_the_kernel(engine):
     assert result == len("x=-5 u=7 ok!")
 
 
+@pytest.mark.parametrize("word, expected", [
+    (b"abcdefg\0", "[abcdefg]"),       # the NUL is the frame's last byte
+    (b"abcdefgh", None),               # no NUL before the frame's end: the helper fails
+])
+def test_a_printk_string_at_the_top_of_the_stack(engine, word, expected):
+    fmt = b"[%s]\0"
+    fmt_word = int.from_bytes(fmt.ljust(8, bytes(1)), "little")
+    text = f"""
+        lddw %r1, {fmt_word:#x}
+        stxdw [%r10-16], %r1
+        lddw %r1, {int.from_bytes(word, "little"):#x}
+        stxdw [%r10-8], %r1
+        mov %r1, %r10
+        add %r1, -16
+        mov %r2, {len(fmt)}
+        mov %r3, %r10
+        add %r3, -8
+        call 6
+        exit
+    """
+    prog = program(text)
+    fn = bpfjit.compile(prog, engine)
+    if expected is None:
+        with pytest.raises(bpfjit.HelperError):
+            fn()
+    else:
+        assert fn() == len(expected) and prog.trace == [expected]
+
+
 # ---- a property: random map operations from a program, against a model written here ------
 
 OPS = st.lists(st.tuples(st.sampled_from(["lookup", "update", "delete"]),

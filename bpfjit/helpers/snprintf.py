@@ -31,7 +31,7 @@ import re
 
 from ..errors import HelperArgumentError
 from ..semantics import M64
-from .spec import KernelHelper, Signature, errno_result
+from .spec import KernelHelper, Signature, c_string, errno_result
 
 __all__ = ["HELPERS", "format_error", "format_snprintf", "MAX_ARGS"]
 
@@ -127,13 +127,7 @@ def _literal(text: bytes) -> str:
 
 
 def _string(read, address: int) -> str:
-    chars = bytearray()
-    while len(chars) < _STRING_LIMIT - 1:
-        byte = read(address + len(chars), 1)
-        if byte is None or byte == b"\0":
-            break
-        chars += byte
-    return chars.decode("latin-1")
+    return c_string(read, address, _STRING_LIMIT - 1)[0].decode("latin-1")
 
 
 def _address(read, address: int, kind: str) -> str:
@@ -168,11 +162,9 @@ def _snprintf(call, out, size, fmt, data, data_len) -> int:
 
 
 def _format_length(read, address: int) -> int:
-    """The format's length to its NUL (the verifier proved it is in read-only data)."""
-    length = 0
-    while read(address + length, 1) not in (b"\0", None):
-        length += 1
-    return length
+    """The format's length to its NUL (the verifier proved it is in read-only data), or
+    to the end of what may be read."""
+    return len(c_string(read, address, 1 << 30)[0])
 
 
 HELPERS = [

@@ -51,7 +51,7 @@ from ..errors import BpfError
 from ..semantics import M64
 
 __all__ = ["Signature", "KernelHelper", "Helper", "ARG_KINDS", "RESULT_KINDS", "SIZES",
-           "errno_result", "zero_fill"]
+           "errno_result", "zero_fill", "c_string"]
 
 
 def errno_result(code: int) -> int:
@@ -65,6 +65,27 @@ def zero_fill(memory, address: int, size: int) -> None:
     costs nothing."""
     memory.read(address, size)
     memory.write(address, bytes(size))
+
+
+def c_string(read, address: int, limit: int) -> tuple[bytes, bool]:
+    """The bytes at `address` before a NUL, at most `limit` of them, and whether the
+    string ran into memory `read` refuses (it answers None) before its NUL or limit.
+    Read 64 bytes at a time, fewer where that would pass readable memory (a byte at a
+    time cost a helper memory check per byte)."""
+    out, chunk = bytearray(), 64
+    while len(out) < limit:
+        want = min(chunk, limit - len(out))
+        got = read(address + len(out), want)
+        if got is None:
+            if want == 1:
+                return bytes(out), True
+            chunk = want // 2
+            continue
+        end = got.find(b"\0")
+        if end >= 0:
+            return bytes(out + got[:end]), False
+        out += got
+    return bytes(out), False
 
 ARG_KINDS = frozenset(("map", "key", "value", "value_or_null", "value_out", "mem", "mem_or_null",
                        "out", "out_or_null", "size", "size_or_zero", "out_u64",

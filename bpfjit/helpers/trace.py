@@ -6,7 +6,7 @@ import re
 
 from ..errors import HelperArgumentError
 from ..semantics import M64
-from .spec import KernelHelper, Signature
+from .spec import KernelHelper, Signature, c_string
 
 __all__ = ["HELPERS", "format_printk"]
 
@@ -87,10 +87,14 @@ def format_printk(fmt: bytes, args: tuple[int, ...], mem) -> str:
 
 
 def _c_string(mem, address: int, limit: int = 256) -> str:
-    chars = bytearray()
-    while len(chars) < limit:
-        byte = mem.read(address + len(chars), 1)
-        if byte == b"\0":
-            break
-        chars += byte
+    """A %s argument: up to its NUL or `limit` bytes; a HelperArgumentError where it runs
+    into memory the program may not read."""
+    def read(at: int, size: int) -> bytes | None:
+        try:
+            return mem.read(at, size)
+        except HelperArgumentError:
+            return None
+    chars, refused = c_string(read, address, limit)
+    if refused:
+        mem.read(address + len(chars), 1)       # (raises what the memory says)
     return chars.decode("utf-8", "replace")

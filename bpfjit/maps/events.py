@@ -126,10 +126,22 @@ class RingBuf(_Events):
     def __init__(self, spec: MapSpec):
         super().__init__(spec)
         self.reserved: dict[int, int] = {}   # offset in the arena -> size, until submitted
+        # the footprint of the first `count` records of the list `records` (_used): the
+        # program appends, Python drains or takes records off the front
+        self._counted: tuple[list, int, int] = (self.records, 0, 0)
 
     def _used(self) -> int:
-        return sum(_footprint(len(r)) for r in self.records) + \
-            sum(_footprint(n) for n in self.reserved.values())
+        """The bytes unread records and reservations take (each record counted once,
+        as it is appended: summing them all on every write made a run's writes slower
+        the more records were waiting)."""
+        records = self.records
+        seen, count, total = self._counted
+        if seen is not records or len(records) < count:     # drained, or taken from
+            count = total = 0
+        for record in records[count:]:
+            total += _footprint(len(record))
+        self._counted = (records, len(records), total)
+        return total + sum(_footprint(n) for n in self.reserved.values())
 
     def output(self, data: bytes) -> int:
         """Append a record; 0, or -EAGAIN when the unread records fill the buffer."""
