@@ -101,6 +101,7 @@ class KernelEnv:
     def __init__(self, maps: MapTable):
         self.maps = maps
         self.trace: list[str] = []
+        self.trace_dropped = 0          # the oldest lines dropped past limits().trace_lines
         self.random = random.Random()
         self.routes: Callable | None = None
         self.pid = os.getpid()

@@ -13,6 +13,11 @@ Each is enforced where the resource is taken, with a clear error:
 - `perf_buffer_bytes`: unread data a perf event array keeps per CPU slot; past it
   `bpf_perf_event_output` fails with -ENOSPC and the record is counted as lost, as a
   full perf buffer does in the kernel.  (A ring buffer is bounded by its own size.)
+- `trace_lines`: lines of `bpf_trace_printk` output an object's env keeps
+  (`env.trace`): past it the oldest sixteenth is dropped and counted in
+  `env.trace_dropped`, as the kernel's trace buffer overwrites its oldest entries (a
+  program printing on every packet of a long-running host would otherwise grow it
+  without end).
 
 They are process-wide: `set_limits(...)` changes them for what is loaded or compiled
 afterwards, and returns the previous ones.
@@ -44,6 +49,7 @@ class Limits:
     object_map_bytes: int = 1 << 30
     helper_calls: int = 1_000_000
     perf_buffer_bytes: int = 4 << 20
+    trace_lines: int = 100_000
 
     def __post_init__(self) -> None:
         for field in dataclasses.fields(self):

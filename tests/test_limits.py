@@ -25,7 +25,7 @@ def restore_limits():
 def test_the_defaults_are_documented_values():
     assert limits() == Limits(program_slots=1_000_000, map_bytes=256 << 20,
                               object_map_bytes=1 << 30, helper_calls=1_000_000,
-                              perf_buffer_bytes=4 << 20)
+                              perf_buffer_bytes=4 << 20, trace_lines=100_000)
 
 
 def test_bad_limits_are_refused(restore_limits):
@@ -155,3 +155,29 @@ def test_a_full_perf_buffer_refuses_records_and_counts_them(engine, restore_limi
     samples.drain()
     fn(frame)
     assert len(samples.records) == 1 and samples.lost == 1
+
+
+# ---- trace output ---------------------------------------------------------------------------
+
+def test_the_trace_keeps_the_newest_lines(engine, restore_limits):
+    # a program that prints the number in its memory, run 200 times with room for 64
+    # lines: at most 64 kept, the newest, and the others counted as dropped
+    if engine == "kernel":
+        pytest.skip("the kernel engine runs no trace_printk")
+    set_limits(trace_lines=64)
+    env = KernelEnv(MapTable([]))
+    prog = bpfjit.Program(bpfjit.assemble("""
+        ldxdw %r3, [%r1+0]
+        stdw [%r10-8], 0x6425                   # "%d"
+        mov %r1, %r10
+        add %r1, -8
+        mov %r2, 3
+        call 6
+        exit
+    """).insns, env=env)
+    fn = bpfjit.compile(prog, engine)
+    for n in range(200):
+        fn(n.to_bytes(8, "little"))
+    kept = len(env.trace)
+    assert 0 < kept <= 64 and kept + env.trace_dropped == 200
+    assert env.trace == [str(n) for n in range(200 - kept, 200)]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from ..errors import HelperArgumentError
+from ..limits import limits
 from ..semantics import M64
 from .spec import KernelHelper, Signature, c_string
 
@@ -21,7 +22,14 @@ def _print(call, name: str, fmt_address: int, fmt_size: int, args: tuple[int, ..
         raise HelperArgumentError(f"{name}: format size {fmt_size} is not 1-{_PRINTK_MAX}")
     fmt = mem.read(fmt_address, fmt_size).split(b"\0", 1)[0]
     text = format_printk(fmt, args, mem)
-    call.env.trace.append(text.rstrip("\n"))
+    env = call.env
+    trace = env.trace
+    trace.append(text.rstrip("\n"))
+    room = limits().trace_lines
+    if len(trace) > room:           # the oldest sixteenth goes (bpfjit.limits)
+        gone = len(trace) - room + room // 16
+        del trace[:gone]
+        env.trace_dropped += gone
     return len(text.encode())
 
 
