@@ -69,6 +69,15 @@ def engine(request, monkeypatch) -> str:
 
 
 @pytest.fixture
+def python_helper_engine(engine) -> str:
+    """An engine that runs the kernel's helpers in Python where it has to: every one but
+    the kernel engine, whose test runs take programs calling the map helpers only."""
+    if engine == "kernel":
+        pytest.skip("the kernel engine runs programs calling no helper but the map ones")
+    return engine
+
+
+@pytest.fixture
 def run(engine):
     """run(asm_text, mem=None, **options) -> r0 on the current engine."""
     def _run(text: str, mem=None, **options) -> int:

@@ -26,3 +26,16 @@ def asm_program(text: str, context: str = "xdp", prog_type: str = "xdp",
     objects, by index) and the kernel's helpers."""
     return bpfjit.Program(bpfjit.assemble(text).insns, env=KernelEnv(MapTable(list(maps))),
                           context=context, prog_type=prog_type)
+
+
+def contexts_noted(monkeypatch) -> list:
+    """The contexts runs note for the helpers from now on (KernelEnv.begin: the
+    interpreter's runs; JIT runs note none), in a list that fills as they do."""
+    noted = []
+    real_begin = KernelEnv.begin
+
+    def begin(self, context):
+        noted.append(context)
+        return real_begin(self, context)
+    monkeypatch.setattr(KernelEnv, "begin", begin)
+    return noted

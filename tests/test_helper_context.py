@@ -13,38 +13,20 @@ import threading
 import pytest
 
 import bpfjit
-from bpfjit.kernel import KernelEnv
-
-from skb_programs import asm_program
+from skb_programs import asm_program, contexts_noted
 
 XDP_ADJUST_HEAD = 44
 RUN_OTHER = 200         # a helper of the test's own: runs another program
 XDP_PASS = 2
 
-# r0 = the packet's length after bpf_xdp_adjust_head(ctx, -8), with a call of helper
-# RUN_OTHER before it
-OUTER = f"""
+def _grows_head(delta: int, first: str = "") -> str:
+    """r0 = the packet's length after `first` and bpf_xdp_adjust_head(ctx, delta) (at
+    least 14 bytes, an Ethernet header, must remain, or the helper fails: r0 = 1000)."""
+    return f"""
     mov r6, r1
-    call {RUN_OTHER}
+    {first}
     mov r1, r6
-    mov r2, -8
-    call {XDP_ADJUST_HEAD}
-    jne r0, 0, failed
-    ldxw r2, [r6+0]
-    ldxw r3, [r6+4]
-    mov r0, r3
-    sub r0, r2
-    exit
-failed:
-    mov r0, 1000
-    exit
-"""
-
-# r0 = the packet's length after bpf_xdp_adjust_head(ctx, -2) (at least 14 bytes, an
-# Ethernet header, or the helper fails and r0 is 1000)
-INNER = f"""
-    mov r6, r1
-    mov r2, -2
+    mov r2, {delta}
     call {XDP_ADJUST_HEAD}
     jne r0, 0, failed
     ldxw r2, [r6+0]
@@ -58,15 +40,12 @@ failed:
 """
 
 
-@pytest.fixture
-def jit_engine(engine):
-    if engine == "kernel":
-        pytest.skip("the kernel engine runs no Python helpers")
-    return engine
+OUTER = _grows_head(-8, f"call {RUN_OTHER}")     # helper RUN_OTHER first
+INNER = _grows_head(-2)
 
 
-def test_a_helper_acts_on_its_own_run_context_when_a_helper_ran_another(jit_engine):
-    inner = bpfjit.compile(asm_program(INNER), jit_engine, cache=False)
+def test_a_helper_acts_on_its_own_run_context_when_a_helper_ran_another(python_helper_engine):
+    inner = bpfjit.compile(asm_program(INNER), python_helper_engine, cache=False)
     seen = []
 
     def run_other(*args):
@@ -74,7 +53,7 @@ def test_a_helper_acts_on_its_own_run_context_when_a_helper_ran_another(jit_engi
         seen.append(inner(other))           # 20 + 2 bytes
         seen.append(len(other.packet))
         return 0
-    outer = bpfjit.compile(asm_program(OUTER), jit_engine, cache=False,
+    outer = bpfjit.compile(asm_program(OUTER), python_helper_engine, cache=False,
                            helpers={RUN_OTHER: run_other})
     ctx = bpfjit.XdpContext(bytes(64))
     assert outer(ctx) == 64 + 8
@@ -82,16 +61,16 @@ def test_a_helper_acts_on_its_own_run_context_when_a_helper_ran_another(jit_engi
     assert seen == [22, 22]
 
 
-def test_a_helper_finds_the_context_made_for_packet_bytes(jit_engine):
-    fn = bpfjit.compile(asm_program(INNER), jit_engine, cache=False)
+def test_a_helper_finds_the_context_made_for_packet_bytes(python_helper_engine):
+    fn = bpfjit.compile(asm_program(INNER), python_helper_engine, cache=False)
     assert fn(bytes(30)) == 32
     assert fn(bytearray(16)) == 18
     assert fn(bytearray(12)) == 14
     assert fn(bytearray(11)) == 1000    # 13 bytes: -EINVAL, less than an Ethernet header
 
 
-def test_runs_on_two_threads_each_adjust_their_own_context(jit_engine):
-    fn = bpfjit.compile(asm_program(INNER), jit_engine, cache=False)
+def test_runs_on_two_threads_each_adjust_their_own_context(python_helper_engine):
+    fn = bpfjit.compile(asm_program(INNER), python_helper_engine, cache=False)
     results: dict[int, list[int]] = {20: [], 40: []}
 
     def work(size):
@@ -106,19 +85,13 @@ def test_runs_on_two_threads_each_adjust_their_own_context(jit_engine):
     assert results[20] == [22] * 300 and results[40] == [42] * 300
 
 
-def test_jit_runs_note_no_context_per_thread(jit_engine, monkeypatch):
+def test_jit_runs_note_no_context_per_thread(python_helper_engine, monkeypatch):
     # the interpreter notes its run's context (KernelEnv.begin); JIT code is found by
     # its packet address, and its calls skip the note
-    began = []
-    real_begin = KernelEnv.begin
-
-    def begin(self, context):
-        began.append(context)
-        return real_begin(self, context)
-    monkeypatch.setattr(KernelEnv, "begin", begin)
-    fn = bpfjit.compile(asm_program(INNER), jit_engine, cache=False)
+    began = contexts_noted(monkeypatch)
+    fn = bpfjit.compile(asm_program(INNER), python_helper_engine, cache=False)
     ctx = bpfjit.XdpContext(bytes(16))
     assert fn(ctx) == 18
     if hasattr(fn, "run_batch"):
         assert fn.run_batch(bpfjit.XdpContext(bytes(16)), 3)[0] == 16 + 3 * 2   # (one packet)
-    assert (began == []) == (jit_engine != "interp")
+    assert (began == []) == (python_helper_engine != "interp")

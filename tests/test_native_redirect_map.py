@@ -20,7 +20,7 @@ import bpfjit
 from bpfjit.helpers import Redirect
 from bpfjit.maps import MapSpec, make_map
 from bpfjit.maps.redirect import CpuMap, DevMap, XskMap
-from skb_programs import asm_program
+from skb_programs import asm_program, contexts_noted
 
 XDP_ABORTED, XDP_DROP, XDP_PASS, XDP_REDIRECT = 0, 1, 2, 4
 
@@ -210,14 +210,7 @@ def test_a_run_whose_calls_the_jit_answers_leaves_python_alone(engine, clock, mo
     fn = bpfjit.compile(prog, engine, cache=False)
     ports[5] = 17
     which[0] = 5
-    from bpfjit.kernel import KernelEnv
-    began = []
-    real_begin = KernelEnv.begin
-
-    def begin(self, context):
-        began.append(context)
-        return real_begin(self, context)
-    monkeypatch.setattr(KernelEnv, "begin", begin)
+    began = contexts_noted(monkeypatch)
     ctx = bpfjit.XdpContext(bytes(64))
     assert fn(ctx) == XDP_REDIRECT and ctx.redirect == Redirect(17, "ports", 5, 1)
     which[0] = 6                                    # entry 6 is not set: XDP_DROP

@@ -70,15 +70,8 @@ HEAD = f"""
 """
 
 
-@pytest.fixture
-def helper_engine(engine):
-    if engine == "kernel":
-        pytest.skip("the kernel engine runs no XDP program calling these helpers")
-    return engine
-
-
-def test_metadata_room_is_zero_on_every_call(helper_engine):
-    fn = bpfjit.compile(asm_program(META), helper_engine, cache=False)
+def test_metadata_room_is_zero_on_every_call(python_helper_engine):
+    fn = bpfjit.compile(asm_program(META), python_helper_engine, cache=False)
     # each call's frame is fresh: its metadata room is zeros, never the 0xdeadbeef
     # the call before stored there
     assert [fn(bytes(64)) for _ in range(3)] == [0, 0, 0]
@@ -87,8 +80,8 @@ def test_metadata_room_is_zero_on_every_call(helper_engine):
     assert fn(ctx) == 0 and ctx.metadata == (0xdeadbeef).to_bytes(4, "little")
 
 
-def test_each_call_has_its_own_packets_tailroom(helper_engine):
-    fn = bpfjit.compile(asm_program(TAIL), helper_engine, cache=False)
+def test_each_call_has_its_own_packets_tailroom(python_helper_engine):
+    fn = bpfjit.compile(asm_program(TAIL), python_helper_engine, cache=False)
     room = FRAME - HEADROOM         # what a frame holds after its headroom
     # 600 more bytes fit behind a packet of room - 600 bytes, not behind one byte more,
     # whichever packet the call before had (a packet longer than a frame has no
@@ -101,8 +94,8 @@ def test_each_call_has_its_own_packets_tailroom(helper_engine):
     assert fn(packet) == 0 and packet == b"\x11" * 64    # it grew: not written back
 
 
-def test_runs_from_two_threads_on_packet_bytes(helper_engine):
-    fn = bpfjit.compile(asm_program(HEAD), helper_engine, cache=False)
+def test_runs_from_two_threads_on_packet_bytes(python_helper_engine):
+    fn = bpfjit.compile(asm_program(HEAD), python_helper_engine, cache=False)
     results: dict[int, list[int]] = {30: [], 50: []}
 
     def work(size):
@@ -116,7 +109,7 @@ def test_runs_from_two_threads_on_packet_bytes(helper_engine):
     assert results[30] == [32] * 300 and results[50] == [52] * 300
 
 
-def test_a_program_run_again_from_its_own_helper_on_bytes(helper_engine):
+def test_a_program_run_again_from_its_own_helper_on_bytes(python_helper_engine):
     inner_calls = []
     fn = None
 
@@ -126,7 +119,7 @@ def test_a_program_run_again_from_its_own_helper_on_bytes(helper_engine):
             inner_calls[0] = fn(bytes(40))          # 40 + 2
         return 0
     source = HEAD.replace("    mov r2, -2\n", "    call 200\n    mov r1, r6\n    mov r2, -2\n", 1)
-    fn = bpfjit.compile(asm_program(source), helper_engine, cache=False,
+    fn = bpfjit.compile(asm_program(source), python_helper_engine, cache=False,
                         helpers={200: again})
     assert fn(bytes(70)) == 72 and inner_calls == [42]
     assert fn(bytes(16)) == 18

@@ -137,8 +137,16 @@ class PacketContext:
 
     def _reload(self, packet: object) -> bool:
         """Become what type(self)(packet) would be, keeping the buffer, if this kind of
-        context can (XdpContext); False, changing nothing, where it cannot."""
+        context can (XdpContext, SkbContext); False, changing nothing, where it cannot."""
         return False
+
+    def _room_for(self, packet: object) -> int | None:
+        """`packet`'s length, when it is bytes or a bytearray this context's buffer can
+        take with the room a fresh context gives it (for _reload); else None."""
+        if type(packet) is not bytes and type(packet) is not bytearray:
+            return None
+        n = len(packet)
+        return n if self.HEADER + n + self.SPARE <= len(self.buffer) else None
 
     def copy(self) -> "PacketContext":
         """An independent context with the same packet, metadata and fields (its own

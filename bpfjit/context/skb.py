@@ -190,13 +190,10 @@ class SkbContext(PacketContext):
         unless `packet` is bytes or a bytearray that fits the buffer.  (The block is
         written whole before a run; bytes past the packet need no zeroing, a packet
         grows only by zeroed bytes; the socket's bytes are unreachable without one.)"""
-        if type(packet) is not bytes and type(packet) is not bytearray:
+        n = self._room_for(packet)
+        if n is None:
             return False
-        n = len(packet)
-        buffer = self.buffer
-        if SKB_HEADER + n + self.SPARE > len(buffer):
-            return False
-        buffer[SKB_HEADER:SKB_HEADER + n] = packet
+        self.buffer[SKB_HEADER:SKB_HEADER + n] = packet
         self.__dict__.update(_FRESH)
         self.cb, self.clones = [0] * 5, []
         self.length, self.capacity = n, n + self.SPARE

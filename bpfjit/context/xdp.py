@@ -117,13 +117,10 @@ class XdpContext(PacketContext):
         call with packet bytes.  False, changing nothing, unless `packet` is bytes or a
         bytearray that fits the buffer.  (Bytes past the packet need no zeroing: a
         packet grows only by zeroed bytes.)"""
-        if type(packet) is not bytes and type(packet) is not bytearray:
+        n = self._room_for(packet)
+        if n is None:
             return False
-        n = len(packet)
-        buffer = self.buffer
-        if XDP_HEADER + n + self.SPARE > len(buffer):
-            return False
-        address = self.native_address
+        buffer, address = self.buffer, self.native_address
         tailroom = max(0, FRAME - HEADROOM - n)
         if self.block_for != address or self.clones:
             # the last run changed more than the packet's bytes (a resize, metadata,
