@@ -126,11 +126,21 @@ class HelperTable:
                 return 0
 
         def call_seeing_run(r1, r2, r3, r4, r5, run):
+            # (call's body again rather than a call of it: a Python frame less for every
+            # kernel helper a run calls in Python.)  The run's address is noted; the
+            # helper's memory view casts it when it needs the structure (memory()).
             state = local.__dict__
             outer = state.get("run")          # a helper may start a nested run
-            state["run"] = run_at(run)
+            state["run"] = run
             try:
-                return call(r1, r2, r3, r4, r5, run)
+                result = fn(r1, r2, r3, r4, r5)
+                if not isinstance(result, int):
+                    raise _BadResult(result)
+                return result & M64
+            except BaseException as exc:      # noqa: BLE001 - re-raised after the call
+                local.failure = (hid, exc)
+                run_at(run).trap = TrapCode.HELPER_FAILED
+                return 0
             finally:
                 state["run"] = outer
         return call_seeing_run if see_run else call
@@ -148,9 +158,10 @@ class JitMemory:
     """A JIT run's memory as helpers see it: real addresses, checked against the buffer,
     the stack and the map values before any byte is touched."""
 
-    def __init__(self, run, maps):
+    def __init__(self, run, maps, address: int = 0):
         self.run = run
         self.maps = maps
+        self.address = address          # the run structure's, as its helper wrapper got it
 
     def _inside(self, address: int, size: int) -> bool:
         """Whether [address, address + size) lies in the buffer, the stack or a map's
@@ -212,11 +223,12 @@ def helper_table(program, helpers: Mapping[int, Callable] | None,
     maps = program.maps
 
     def memory() -> JitMemory:
-        """The view of the run whose helper call is in progress on this thread."""
+        """The view of the run whose helper call is in progress on this thread (the
+        address its wrapper noted; a view is made when the run changes)."""
         local = table.local.__dict__
-        view, run = local.get("memory"), local["run"]
-        if view is None or view.run != run:          # cdata pointers compare addresses
-            view = local["memory"] = JitMemory(run, maps)
+        view, address = local.get("memory"), local["run"]
+        if view is None or view.address != address:
+            view = local["memory"] = JitMemory(table._run(address), maps, address)
         return view
 
     merged = program.env.helpers(memory, engine, program.prog_type, program)
