@@ -57,7 +57,8 @@ from bpfjit.context.xdp import (DATA_END_AT, DATA_META_AT, ETH_HLEN, HEADROOM_AT
                                 MAX_METALEN, REDIRECT_AT, REDIRECT_FLAGS, REDIRECT_KEY,
                                 REDIRECT_MAP, REDIRECT_TARGET, RESIZED_AT, TAILROOM_AT,
                                 XDP_HEADER)
-from bpfjit.helpers.packet import XDP_ADJUST_HEAD, XDP_ADJUST_META, XDP_ADJUST_TAIL
+from bpfjit.helpers.packet import XDP_ADJUST_HEAD, XDP_ADJUST_META, XDP_ADJUST_TAIL, XDP_RESIZING
+from bpfjit.helpers.spec import errno_result
 from bpfjit.helpers.redirect import REDIRECT, XDP_ABORTED, XDP_REDIRECT
 from bpfjit.isa import Kind
 from bpfjit.runfields import field_index
@@ -84,10 +85,7 @@ _SYMBOLS = {CSUM_DIFF: "bpfjit_csum_diff", SKB_LOAD_BYTES: "bpfjit_skb_load_byte
 # in XDP programs only: tc's answers differ)
 _NO_MEMORY = frozenset((L3_CSUM_REPLACE, L4_CSUM_REPLACE, REDIRECT, XDP_ADJUST_HEAD,
                         XDP_ADJUST_META, XDP_ADJUST_TAIL, SKB_PULL_DATA))
-_CONTEXTS = {REDIRECT: "xdp", XDP_ADJUST_HEAD: "xdp", XDP_ADJUST_META: "xdp",
-             XDP_ADJUST_TAIL: "xdp", SKB_PULL_DATA: "skb"}
-_EINVAL, _EACCES = -errno.EINVAL & (2**64 - 1), -errno.EACCES & (2**64 - 1)
-_ENOMEM = -errno.ENOMEM & (2**64 - 1)
+_CONTEXTS = {REDIRECT: "xdp", SKB_PULL_DATA: "skb", **dict.fromkeys(XDP_RESIZING, "xdp")}
 _MANGLED_0 = 0x20                       # BPF_F_MARK_MANGLED_0
 
 
@@ -103,10 +101,14 @@ def _helper(module: ir.Module, name: str) -> ir.Function:
     return fn
 
 
+def _run_slot(b, run, name: str):
+    """Where a field of the run structure (bpfjit.runfields) is, an i64's pointer."""
+    return b.gep(b.inttoptr(run, PTR), [_c(field_index(name))], source_etype=I64)
+
+
 def _run_field(b, run, name: str):
-    """A field of the run structure (bpfjit.runfields), as an i64."""
-    return b.load(b.gep(b.inttoptr(run, PTR), [_c(field_index(name))], source_etype=I64),
-                  typ=I64)
+    """A field of the run structure, as an i64."""
+    return b.load(_run_slot(b, run, name), typ=I64)
 
 
 def _packet(b, run, offset):
@@ -222,7 +224,7 @@ def emit_skb_copy(module: ir.Module, hid: int) -> ir.Function:
     outside = b.or_(outside, b.icmp_unsigned(">", b.add(start, size), length))
     b.cbranch(outside, fail, copy)
     b.position_at_end(fail)
-    b.ret(_c(-errno.EFAULT & (2**64 - 1)))
+    b.ret(_c(errno_result(errno.EFAULT)))
     b.position_at_end(copy)
     memcpy = module.declare_intrinsic("llvm.memcpy", [PTR, PTR, I64])
     in_packet = b.inttoptr(b.add(packet, start), PTR)
@@ -252,9 +254,9 @@ def emit_csum_replace(module: ir.Module, hid: int) -> ir.Function:
                     b.icmp_unsigned(">", b.add(start, _c(2)), length))
     b.cbranch(outside, fault, inside)
     b.position_at_end(fault)
-    b.ret(_c(-errno.EFAULT & (2**64 - 1)))
+    b.ret(_c(errno_result(errno.EFAULT)))
     b.position_at_end(invalid)
-    b.ret(_c(-errno.EINVAL & (2**64 - 1)))
+    b.ret(_c(errno_result(errno.EINVAL)))
     b.position_at_end(done)
     b.ret(_c(0))
     b.position_at_end(inside)
@@ -316,7 +318,7 @@ def emit_xdp_adjust(module: ir.Module, hid: int) -> ir.Function:
     entry, fits = fn.append_basic_block("entry"), fn.append_basic_block("fits")
     invalid, done = fn.append_basic_block("invalid"), fn.append_basic_block("done")
     b = ir.IRBuilder(invalid)
-    b.ret(_c(_EINVAL))
+    b.ret(_c(errno_result(errno.EINVAL)))
     b.position_at_end(entry)
     mem = _run_field(b, run, "mem")
     delta = b.sext(b.trunc(delta, I32), I64)
@@ -363,7 +365,7 @@ def emit_xdp_adjust(module: ir.Module, hid: int) -> ir.Function:
         b.cbranch(b.or_(b.icmp_unsigned("!=", b.and_(meta, _c(3)), _c(0)),
                         b.icmp_signed(">", meta, _c(MAX_METALEN))), refused, done)
         b.position_at_end(refused)
-        b.ret(_c(_EACCES))
+        b.ret(_c(errno_result(errno.EACCES)))
         b.position_at_end(done)
         b.store(b.sub(mem, meta), field(DATA_META_AT), align=8)
     else:
@@ -379,8 +381,7 @@ def emit_xdp_adjust(module: ir.Module, hid: int) -> ir.Function:
         b.branch(done)
         b.position_at_end(done)
         b.store(b.trunc(b.sub(tailroom, delta), I32), field(TAILROOM_AT), align=4)
-    b.store(new_length, b.gep(b.inttoptr(run, PTR), [_c(field_index("mem_len"))],
-                              source_etype=I64), align=8)
+    b.store(new_length, _run_slot(b, run, "mem_len"), align=8)
     b.store(b.add(mem, new_length), field(DATA_END_AT), align=8)
     b.store(const(I32, 1), field(RESIZED_AT), align=4)
     b.ret(_c(0))
@@ -394,7 +395,7 @@ def emit_skb_pull_data(module: ir.Module) -> ir.Function:
     _, size, _, _, _, run = fn.args
     b = ir.IRBuilder(fn.append_basic_block("entry"))
     there = b.icmp_unsigned("<=", b.and_(size, _c(_M32)), _run_field(b, run, "mem_len"))
-    b.ret(b.select(there, _c(0), _c(_ENOMEM)))
+    b.ret(b.select(there, _c(0), _c(errno_result(errno.ENOMEM))))
     return fn
 
 

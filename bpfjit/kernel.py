@@ -172,7 +172,7 @@ class KernelEnv:
         if ctx is not None:
             ctx.read_back()             # the caller's field writes, before the block is refilled
         local = self._local
-        depth = getattr(local, "tail_depth", 0)
+        depth = self.tail_depth()
         local.tail_depth = depth + 1
         try:
             return fn(ctx)

@@ -115,23 +115,13 @@ class HelperTable:
         local, run_at = self.local, self._run
 
         def call(r1, r2, r3, r4, r5, run):
-            try:
-                result = fn(r1, r2, r3, r4, r5)
-                if not isinstance(result, int):
-                    raise _BadResult(result)
-                return result & M64
-            except BaseException as exc:      # noqa: BLE001 - re-raised after the call
-                local.failure = (hid, exc)
-                run_at(run).trap = TrapCode.HELPER_FAILED
-                return 0
-
-        def call_seeing_run(r1, r2, r3, r4, r5, run):
-            # (call's body again rather than a call of it: a Python frame less for every
-            # kernel helper a run calls in Python.)  The run's address is noted; the
-            # helper's memory view casts it when it needs the structure (memory()).
-            state = local.__dict__
-            outer = state.get("run")          # a helper may start a nested run
-            state["run"] = run
+            # a kernel helper (`see_run`) finds the run's memory through the address
+            # noted here (memory() casts it when the run changes); one frame for both
+            # kinds, as every Python helper a run calls goes through it
+            if see_run:
+                state = local.__dict__
+                outer = state.get("run")      # a helper may start a nested run
+                state["run"] = run
             try:
                 result = fn(r1, r2, r3, r4, r5)
                 if not isinstance(result, int):
@@ -142,8 +132,9 @@ class HelperTable:
                 run_at(run).trap = TrapCode.HELPER_FAILED
                 return 0
             finally:
-                state["run"] = outer
-        return call_seeing_run if see_run else call
+                if see_run:
+                    state["run"] = outer
+        return call
 
     def __contains__(self, helper_id: int) -> bool:
         return helper_id in self.helpers

@@ -121,22 +121,20 @@ class XdpContext(PacketContext):
         if n is None:
             return False
         buffer, address = self.buffer, self.native_address
-        tailroom = max(0, FRAME - HEADROOM - n)
+        self.length, self.capacity = n, n + self.SPARE
+        self.tailroom = max(0, FRAME - HEADROOM - n)
         if self.block_for != address or self.clones:
             # the last run changed more than the packet's bytes (a resize, metadata,
-            # a copy sent on): every field as a fresh context has it, the block as
-            # fill() writes it, the metadata room zeroed
+            # a copy sent on): every field as a fresh context has it, the metadata
+            # room zeroed, the block filled from them
             self.__dict__.update(_FRESH)
             self.clones = []
-            _LAYOUT.pack_into(buffer, 0, address, address + n, address, 1, 0, 0, 0, 0, 0,
-                              0, 0, HEADROOM - XDP_FRAME_SIZE, tailroom, 0)
             buffer[_LAYOUT.size:XDP_HEADER] = _ZERO_META
-            self.block_for = address
+            self.fill(address)
         else:           # (the block is as that fill left it: data_end and tailroom move)
             _ADDRESS.pack_into(buffer, DATA_END_AT, address + n)
-            _U32.pack_into(buffer, TAILROOM_AT, tailroom)
+            _U32.pack_into(buffer, TAILROOM_AT, self.tailroom)
         buffer[XDP_HEADER:XDP_HEADER + n] = packet
-        self.length, self.capacity, self.tailroom = n, n + self.SPARE, tailroom
         return True
 
     @property
