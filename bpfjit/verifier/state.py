@@ -321,13 +321,22 @@ class State(JoinRules):
         """Narrow every interval by what the zone and the other intervals imply."""
         if self.zone.affine:
             self._apply_affine()
+        # each difference in turn, as the zone lists them; the bounds read are kept
+        # until a clamp changes something (most narrow nothing), then read afresh
+        uppers: dict[int, int | None] = {}
+        lowers: dict[int, int | None] = {}
         for x, row in list(self.zone.out.items()):
             for y, c in list(row.items()):
-                hi_y, lo_x = self.zone_upper(y), self.zone_lower(x)
-                if hi_y is not None:                 # x <= y + c
+                hi_y = uppers[y] if y in uppers else uppers.setdefault(y, self.zone_upper(y))
+                lo_x = lowers[x] if x in lowers else lowers.setdefault(x, self.zone_lower(x))
+                if hi_y is not None and self._narrows(x, None, hi_y + c):   # x <= y + c
                     self.clamp(x, None, hi_y + c)
-                if lo_x is not None:                 # y >= x - c
+                    uppers.clear()
+                    lowers.clear()
+                if lo_x is not None and self._narrows(y, lo_x - c, None):   # y >= x - c
                     self.clamp(y, lo_x - c, None)
+                    uppers.clear()
+                    lowers.clear()
         if self.zone.affine:            # a bound the zone gave (a widened counter's,
             self._apply_affine()        # from its exit test) reaches its partners
         if self.zone.bands:
@@ -438,6 +447,26 @@ class State(JoinRules):
             return True
         return self.clamp(y, None if lo is None or lo < 0 else c * lo,
                           None if hi is None or hi < 0 else c * hi + c - 1)
+
+    def _narrows(self, var: int, lo: int | None, hi: int | None) -> bool:
+        """Whether clamp(var, lo, hi) would change anything (or find var empty)."""
+        if var == META:
+            return False
+        if var == LEN:
+            return lo is not None and lo > self.min_len
+        if MIRROR <= var < MIRROR + SLOT_BASE:
+            if lo is not None:
+                old = self.lower(var)
+                if old is None or lo > old:
+                    return True
+            if hi is not None:
+                old = self.upper(var)
+                return old is None or hi < old
+            return False
+        v = self.value_of(var)
+        if v is None or v.kind not in NUMERIC:
+            return False
+        return (lo is not None and lo > v.smin) or (hi is not None and hi < v.smax)
 
     def clamp(self, var: int, lo: int | None, hi: int | None) -> bool:
         """Narrow var's signed interval to [lo, hi]; False when it becomes empty."""
