@@ -288,9 +288,7 @@ def verify(prog: Program, mode: str = "checked", helpers=None, log: bool = False
         raise VerifierError(pc, f"strict mode: recursion: the call to pc {callee} re-enters "
                                 f"a subprogram that is still running (the kernel refuses "
                                 f"recursion; checked mode bounds it at run time)")
-    analysis = Analysis(prog, signatures, order, mode, want_log=log,
-                        recursive=recursion is not None)
-    analysis.run()
+    analysis = _analysed(prog, signatures, order, mode, log, recursion is not None)
     for call_pc, callback, index in sorted(analysis.timer_callbacks):
         _verify_timer_callback(prog, call_pc, callback, index, mode, signatures)
     for index in analysis.constant_maps:     # what it read is now fixed, as the kernel does
@@ -316,6 +314,9 @@ def verify(prog: Program, mode: str = "checked", helpers=None, log: bool = False
     original = prog
     if analysis.ctx_accesses:
         prog = _rewrite_context_accesses(prog, analysis.ctx_accesses)
+    wired = _hard_wired(analysis)
+    if wired:
+        prog = _hard_wire(prog, wired)
     map_calls = {pc: m for pc, m in analysis.map_calls.items() if m is not None}
     verified = VerifiedProgram(prog, mode, proven, accesses, unreachable, regions, lines,
                                frames, map_calls, recursion is not None,
@@ -350,6 +351,7 @@ def verify(prog: Program, mode: str = "checked", helpers=None, log: bool = False
             "variable": sorted(verified.variable.items()),
             "stack_depth": verified.stack_depth,
             "context": sorted(analysis.ctx_accesses.items()),
+            "wired": sorted(wired.items()),
             "frozen": sorted(analysis.constant_maps),
             "callbacks": sorted(verified.callbacks.items()),
             "iterated": sorted(verified.iterated.items()),
@@ -380,9 +382,11 @@ def _from_record(prog: Program, mode: str, record: dict) -> VerifiedProgram | No
     the same rewriting of context accesses, the same maps frozen."""
     try:
         context = {int(pc): (int(off), int(size)) for pc, (off, size) in record["context"]}
+        wired = {int(pc): bool(taken) for pc, taken in record["wired"]}
         frozen = [int(i) for i in record["frozen"]]
+        program = _rewrite_context_accesses(prog, context) if context else prog
         verified = VerifiedProgram(
-            _rewrite_context_accesses(prog, context) if context else prog, mode,
+            _hard_wire(program, wired) if wired else program, mode,
             frozenset(int(pc) for pc in record["proven"]),
             tuple(int(pc) for pc in record["accesses"]),
             tuple(int(pc) for pc in record["unreachable"]),
@@ -409,6 +413,43 @@ def _from_record(prog: Program, mode: str, record: dict) -> VerifiedProgram | No
     for the_map in maps:
         the_map.freeze()
     return verified
+
+
+def _analysed(prog: Program, signatures, order: list[int], mode: str, log: bool,
+              recursive: bool) -> Analysis:
+    """The analysis of `prog`, run.  A 32-bit NULL test that one run of the final pass
+    decided and another did not (a packet pointer on one path, a number on another) is
+    analysed again as a test on every path: its decided runs took one way only, which
+    the engines follow only where the jump is hard-wired."""
+    undecided: frozenset[int] = frozenset()
+    while True:
+        analysis = Analysis(prog, signatures, order, mode, want_log=log, recursive=recursive,
+                            undecided=undecided)
+        analysis.run()
+        mixed = {pc for pc, ways in analysis.null_tests.items()
+                 if len(ways) > 1 and ways != {None}}
+        if not mixed:
+            return analysis
+        undecided |= mixed
+
+
+def _hard_wired(analysis: Analysis) -> dict[int, bool]:
+    """pc -> whether it jumps, for the 32-bit NULL tests of packet pointers that every
+    run of the final pass decided alike (bpfjit.verifier.branches: `_null_test_32`)."""
+    return {pc: next(iter(ways)) for pc, ways in analysis.null_tests.items()
+            if ways in ({True}, {False})}
+
+
+_JA = next(spec for spec in OPCODES if spec.kind is Kind.JA)
+
+
+def _hard_wire(prog: Program, wired: dict[int, bool]) -> Program:
+    """The decided jumps made unconditional, as the kernel's verifier rewrites a jump
+    one of whose ways no path takes: `ja` to the target for one that jumps, `ja +0` for
+    one that does not (an instruction still, for the budget and every pc)."""
+    insns = [Insn(_JA, 0, 0, insn.off if wired[pc] else 0, 0) if pc in wired else insn
+             for pc, insn in prog]
+    return prog.with_insns(insns)
 
 
 def _rewrite_context_accesses(prog: Program, loads: dict[int, tuple[int, int]]) -> Program:

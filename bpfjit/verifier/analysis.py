@@ -72,7 +72,8 @@ class Analysis(AluRules, ExtensionRules, PointerRules, MemoryRules, BranchRules,
     """Runs the abstract interpretation; results in `accesses`, `regions`, `map_calls`..."""
 
     def __init__(self, prog: Program, helpers: dict | None, order: list[int],
-                 mode: str = "checked", want_log: bool = False, recursive: bool = False):
+                 mode: str = "checked", want_log: bool = False, recursive: bool = False,
+                 undecided: frozenset[int] = frozenset()):
         self.prog = prog
         self.order = order                  # subprograms, callers before callees
         self.helpers = helpers            # id -> Signature | None; None: any id is accepted
@@ -120,6 +121,11 @@ class Analysis(AluRules, ExtensionRules, PointerRules, MemoryRules, BranchRules,
         self.constant_maps: set[int] = set()       # read-only data whose values it used
         # (map, lo, hi, size, signed) -> (least, greatest) value a .rodata table holds
         self._table_extents: dict[tuple, tuple[int, int]] = {}
+        # 32-bit NULL tests of a packet pointer (branches.py): pc -> the ways the final
+        # pass decided (True: taken, False: not, None: a visit it did not decide); the
+        # pcs in `undecided` are not decided (a second analysis after a conflict)
+        self.null_tests: dict[int, set] = {}
+        self.undecided = undecided
         self.ctx_accesses: dict[int, tuple[int, int]] = {}   # pc -> rewritten (offset, size):
         #                                                   context loads and stores
         self.reached: set[int] = set()

@@ -46,8 +46,9 @@ class BranchRules:
             b_reg, b = None, const(insn.imm)
         target, fall = pc + 1 + insn.off, pc + 1
         op = spec.op
+        wired = self._null_test_32(pc, spec.width, op, a, b)
         if self.mode == "strict" and (a.kind != SCALAR or b.kind != SCALAR) \
-                and not _discloses_nothing(op, spec.width, a, b):
+                and wired is None and not _discloses_nothing(op, spec.width, a, b):
             pointer, other = (a, b) if a.kind != SCALAR else (b, a)
             self.fail(pc, f"strict mode: compares a pointer ({pointer.describe()}) with "
                           f"{other.describe()}, which would let its address decide a branch "
@@ -62,7 +63,8 @@ class BranchRules:
             self._null_check(valid, insn.dst, a, False)
             return [(target, null), (fall, valid)] if op == "jeq" else \
                 [(target, valid), (fall, null)]
-        if self._never_null(a, b) and op in ("jeq", "jne") and spec.width == 64:
+        if wired is not None or self._never_null(a, b) and op in ("jeq", "jne") \
+                and spec.width == 64:
             # a context's packet pointer is an address inside a real buffer, never NULL:
             # clang keeps `if (ip6)` of `ip6 = data + 14` as a flag computed there, and
             # only the way on is taken (the kernel follows both; gamemann/XDP-Firewall)
@@ -161,6 +163,24 @@ class BranchRules:
             for var in copies[1:]:
                 st.zone.add(copies[0], var, 0)
                 st.zone.add(var, copies[0], 0)
+
+    def _null_test_32(self, pc: int, width: int, op: str, a: Value, b: Value) -> bool | None:
+        """A `jeq32`/`jne32` of a context's packet pointer against 0 (clang's NULL test of
+        a pointer it made from the 32-bit `data` field, with -mcpu=v3): whether it
+        jumps, decided as the kernel decides it, for a pointer that is never NULL; None
+        when it is no such test.  The kernel hard-wires the jump, so the address's low
+        half never decides it; verify() makes every engine's program do the same when
+        each run of the final pass decided the jump alike (one that did not, a number
+        there on another path, has the test kept at pc: `undecided`)."""
+        if width != 32 or op not in ("jeq", "jne") or pc in self.undecided:
+            return None
+        decided = self._never_null(a, b)
+        self._fact(self._note_null_test, pc, (op == "jne") if decided else None)
+        return (op == "jne") if decided else None
+
+    def _note_null_test(self, pc: int, way: bool | None) -> None:
+        """A fact of the final pass: a run of the 32-bit NULL test at pc went `way`."""
+        self.null_tests.setdefault(pc, set()).add(way)
 
     def _never_null(self, a: Value, b: Value) -> bool:
         """A 64-bit test of a context's buffer pointer against 0: the buffer lies in the
