@@ -40,6 +40,13 @@ keeps -- found on public programs the kernel loads (2026-12-03).
   the instructions that compute the jump's operands count toward `_THREADED_ALU`,
   not every instruction before it (`FLAG_AMONG_MOVES`).
 
+- the kernel's selftest cls_redirect (2026-12-06) reads a header where the packet has
+  it, else copies it to the stack with a helper and reads the copy, keeping the
+  pointer it got in a struct on the stack: the slot, joined, was a pointer into the
+  packet or the frame ("a pointer or a number"), and strict mode refused the program
+  the kernel loads.  A slot that holds a packet pointer on some paths and a stack
+  pointer on others now keeps the paths apart too (`SCRATCH_OR_PACKET`).
+
 Each program is verified (every access proven, strict mode accepts), held to the
 running kernel's verdict where this process may load programs, and run on every
 engine with results worked out by hand.
@@ -282,6 +289,43 @@ out:
 """
 
 
+# the 8 bytes at 14, in place where byte 12 is not 0, else copied to fp-16 by
+# xdp_load_bytes; the pointer to them kept at fp-24 alone when the paths meet; then
+# byte 3 of them (the packet's byte 17) through it
+SCRATCH_OR_PACKET = """
+    mov %r6, %r1
+    ldxw %r2, [%r6+0]
+    ldxw %r3, [%r6+4]
+    mov %r0, 0
+    mov %r4, %r2
+    add %r4, 22
+    jgt %r4, %r3, out
+    ldxb %r5, [%r2+12]
+    jeq %r5, 0, copy
+    mov %r7, %r2
+    add %r7, 14
+    stxdw [%r10-24], %r7
+    ja join
+copy:
+    mov %r1, %r6
+    mov %r2, 14
+    mov %r3, %r10
+    add %r3, -16
+    mov %r4, 8
+    call 189
+    jne %r0, 0, out
+    mov %r7, %r10
+    add %r7, -16
+    stxdw [%r10-24], %r7
+join:
+    mov %r7, 0
+    ldxdw %r1, [%r10-24]
+    ldxb %r0, [%r1+3]
+out:
+    exit
+"""
+
+
 def array(entries: dict[int, bytes]):
     table = make_map(MapSpec("values", 2, 4, 24, 4))
     for key, value in entries.items():
@@ -300,7 +344,7 @@ def program(name: str, entries: dict[int, bytes] | None = None) -> bpfjit.Progra
 
 
 CASES = ["EITHER_HEADER", "FLAG_ORED", "FIELD_OR_NULL", "TWO_MAPS", "SPILLED_HEADER",
-         "CHECKED_AS_FAR", "FLAG_AMONG_MOVES", "TWO_MAPS_SPILLED"]
+         "CHECKED_AS_FAR", "FLAG_AMONG_MOVES", "TWO_MAPS_SPILLED", "SCRATCH_OR_PACKET"]
 
 
 @pytest.mark.parametrize("name", CASES)
@@ -395,3 +439,13 @@ def test_the_flag_among_moves_program_reads_byte_19_where_it_fits(engine, length
                                                                    result):
     run = bpfjit.compile(program("FLAG_AMONG_MOVES"), engine)
     assert run(bpfjit.XdpContext(bytes(range(length)), rx_queue_index=queue)) == result
+
+
+@pytest.mark.parametrize("packet, result", [
+    (frame(0x86), 17),                  # read in place
+    (frame(0), 17),                     # copied to the stack first
+    (frame(0x86, length=21), 0),        # too short for the 8 bytes
+], ids=["in-place", "copied", "short"])
+def test_the_scratch_or_packet_program_reads_byte_17_either_way(engine, packet, result):
+    run = bpfjit.compile(program("SCRATCH_OR_PACKET"), engine)
+    assert run(bpfjit.XdpContext(packet)) == result

@@ -9,7 +9,7 @@ from __future__ import annotations
 from ..errors import VerifierError
 from ..isa import MEMORY_KINDS, Kind
 from ..liveness import block_live_in, use_def
-from .domain import MAP_OR_NULL, MAP_PTR, MAP_VALUE, MIXED, STACK, UNINIT, Value, join
+from .domain import MAP_OR_NULL, MAP_PTR, MAP_VALUE, MEM, MIXED, STACK, UNINIT, Value, join
 from .references import unify_refs
 from .state import State, merge
 from .subprograms import Subprogram
@@ -26,6 +26,9 @@ _WRITES_DST = (Kind.ALU, Kind.NEG, Kind.END, Kind.LDDW, Kind.LDX, Kind.LDSX)
 _WRITES_OTHERS = (Kind.CALL, Kind.CALL_LOCAL, Kind.CALL_BTF, Kind.CALLX, Kind.LD_PACKET,
                   Kind.ATOMIC)
 _MAP_VALUES = (MAP_VALUE, MAP_OR_NULL)
+# a header read in place or copied to the stack: a pointer into the packet on some
+# paths, into the frame on others (cls_redirect's `buf_assign`)
+_SCRATCH = (MEM, STACK)
 # the groups of incoming edges a block runs from apart (joined when it runs), and
 # whether each successor gets the join of their edges out
 Apart = tuple[list[list[State]], bool]
@@ -291,14 +294,18 @@ def _lost_in_join(values: list[Value], spilled: bool = False) -> bool:
     loses what each is (`_joined_apart`); none already mixed.  A slot counts only for
     values of different maps at different offsets (a pointer spilled across a call:
     mizar's agent keeps a MAC address's, 4 bytes into a flow cache's value or 0x458
-    into its metadata's, across bpf_xdp_adjust_head).  Not a slot that is a pointer
-    on some paths and a number on others, or spilled on some paths only: with no
-    liveness of slots, too often one a path no longer reads (the paths kept apart
+    into its metadata's, across bpf_xdp_adjust_head), and for a pointer into the
+    packet on some paths and into the frame on others (a header read in place where
+    the packet has it, else copied to the stack first: the kernel selftest
+    cls_redirect keeps the one it got in a struct on the stack).  Not a slot that is a
+    pointer on some paths and a number on others, or spilled on some paths only: with
+    no liveness of slots, too often one a path no longer reads (the paths kept apart
     for such slots cost 6% more verification over 860 programs, and proved nothing
     more there)."""
     if any(v.kind == MIXED for v in values):
         return False
-    if spilled and not all(v.kind in _MAP_VALUES for v in values):
+    if spilled and not all(v.kind in _MAP_VALUES for v in values) \
+            and not all(v.kind in _SCRATCH for v in values):
         return False
     joined = values[0]
     for v in values[1:]:
