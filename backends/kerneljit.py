@@ -67,8 +67,9 @@ SNPRINTF = 165
 _HELPERS_RUN = MAP_HELPERS | {BPF_LOOP, FOR_EACH_MAP_ELEM, 93, 94, CPU_ID, STRNCMP,
                               CGROUP_ID, SNPRINTF} | TIMER_HELPERS
 # and an XDP program's helpers on its own frame: csum_diff, xdp_adjust_head,
-# xdp_adjust_meta, xdp_adjust_tail, xdp_get_buff_len, xdp_load_bytes, xdp_store_bytes
-_XDP_HELPERS = _HELPERS_RUN | {28, 44, 54, 65, 188, 189, 190}
+# xdp_adjust_meta, xdp_adjust_tail, check_mtu, xdp_get_buff_len, xdp_load_bytes,
+# xdp_store_bytes
+_XDP_HELPERS = _HELPERS_RUN | {28, 44, 54, 65, 163, 188, 189, 190}
 # lddw's pseudo sources: a map (by index here, by file descriptor in the kernel), a
 # map value at an offset, a subprogram's address
 _MAP_FD, _MAP_VALUE, _FUNCTION = 1, 2, 4

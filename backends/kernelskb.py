@@ -24,10 +24,11 @@ __all__ = ["SKB_HELPERS", "check_fields", "skb_input", "skb_output"]
 # helpers a tc program may call here: maps, bpf_loop, spin locks, timers, strncmp, the
 # cgroup id, and the packet's own
 # helpers
-# (store/load bytes, checksums, VLAN tags, tunnel keys, resizing, protocol, ECN, type,
-# pull, hash)
+# (store/load bytes, checksums and their levels, VLAN tags, tunnel keys, resizing,
+# protocol, ECN, type, pull, hash, the device's MTU)
 SKB_HELPERS = frozenset((1, 2, 3, 8, 9, 10, 11, 18, 19, 20, 21, 26, 28, 31, 32, 38, 39, 40, 41,
-                         43, 48, 50, 68, 80, 93, 94, 97, 164, 169, 170, 171, 172, 181, 182))
+                         43, 48, 50, 68, 80, 93, 94, 97, 135, 163, 164, 169, 170, 171, 172,
+                         181, 182))
 # what the kernel takes in, and reports back after the run
 _REPORTED = {"mark", "priority", "ingress_ifindex", "ifindex", "tstamp",
              "cb0", "cb1", "cb2", "cb3", "cb4"}

@@ -90,7 +90,9 @@ class KernelEnv:
     clock of ktime_get_ns and of timers (`clock() -> ns`: replace it for repeatable
     tests; `realtime` for CLOCK_REALTIME's timers) and the tick
     rate jiffies64 counts at (`hz`, Debian's CONFIG_HZ by default), the routes
-    fib_lookup finds (`routes(FibRequest) -> FibResult | None`), the pid
+    fib_lookup finds (`routes(FibRequest) -> FibResult | None`), the MTU of each
+    network device check_mtu knows (`mtus`: ifindex -> MTU; the packet's own device has
+    1500 unless listed, another device not listed does not exist), the pid
     get_current_pid_tgid reports, the uid and gid get_current_uid_gid does and the name
     get_current_comm does (`comm`: this process's, at most 15 bytes), the cgroup
     get_current_cgroup_id does (`cgroup_id`: this process's) and the task address
@@ -104,6 +106,7 @@ class KernelEnv:
         self.trace_dropped = 0          # the oldest lines dropped past limits().trace_lines
         self.random = random.Random()
         self.routes: Callable | None = None
+        self.mtus: dict[int, int] = {}
         self.pid = os.getpid()
         self.uid, self.gid = os.getuid(), os.getgid()
         self.comm = _own_comm()         # what get_current_comm reports

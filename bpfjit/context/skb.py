@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import struct
 
+from ..errors import BpfError
 from .base import SOCKET_SPAN, Field, PacketContext
 
 __all__ = ["SkbContext", "SKB_HEADER", "TC_ACTIONS", "legacy_headers", "net16",
@@ -130,10 +131,11 @@ def _block_struct(fields: dict[str, Field]) -> struct.Struct:
 _BLOCK = _block_struct(_fields())
 # every attribute of a context made for packet bytes that is not the packet's
 # (SkbContext.__init__'s defaults; SkbContext._reload)
+MAX_CSUM_LEVEL = 3          # the kernel's SKB_MAX_CSUM_LEVEL
 _FRESH = {"netns_cookie": 1, "mark": 0, "priority": 0, "ifindex": 1, "ingress_ifindex": 1,
           "hash": 0, "vlan_tci": None, "vlan_proto": 0, "queue_mapping": 0, "tc_index": 0,
           "tc_classid": 0, "pkt_type": 0, "tstamp": 0, "tunnel_info": None, "ingress": True,
-          "socket": None, "assigned": None, "redirect": None}
+          "socket": None, "assigned": None, "redirect": None, "csum_level": None}
 
 
 class SkbContext(PacketContext):
@@ -148,6 +150,9 @@ class SkbContext(PacketContext):
     `socket` is the bpfjit.Socket the packet belongs to, which `sk` points at (a
     sock_common: tested for NULL first), None for none (NULL); `netns_cookie` the
     cookie of its device's network namespace, what bpf_get_netns_cookie returns.
+    `csum_level` is how many of its checksums the device verified, less one
+    (CHECKSUM_UNNECESSARY at that level, 0 to 3), None for none (CHECKSUM_NONE, as a
+    test run's packet): what bpf_csum_level reads and changes.
     """
 
     HEADER = SKB_HEADER
@@ -162,9 +167,13 @@ class SkbContext(PacketContext):
                  hash: int = 0, vlan_tci: int | None = None, vlan_proto: int = 0,
                  queue_mapping: int = 0, tc_index: int = 0, tc_classid: int = 0,
                  pkt_type: int = 0, tstamp: int = 0, cb: tuple[int, ...] = (0,) * 5,
-                 ingress: bool = True, socket=None, netns_cookie: int = 1):
+                 ingress: bool = True, socket=None, netns_cookie: int = 1,
+                 csum_level: int | None = None):
         super().__init__(packet)
         self.netns_cookie = netns_cookie
+        if csum_level is not None and csum_level not in range(MAX_CSUM_LEVEL + 1):
+            raise BpfError(f"csum_level is None or 0 to {MAX_CSUM_LEVEL}, not {csum_level!r}")
+        self.csum_level = csum_level
         if protocol is None:
             protocol = int.from_bytes(self.buffer[self.HEADER + 12:self.HEADER + 14], "little") \
                 if len(self) >= 14 else 0

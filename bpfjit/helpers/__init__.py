@@ -24,7 +24,7 @@ __all__ = ["KERNEL_HELPERS", "KERNEL_SIGNATURES", "HELPER_NAMES", "Helper", "Ker
 # `pkt_access`: the map helpers that read a key or value, csum_diff, the socket
 # lookups' tuple); every other refuses one, "helper access to the packet is not
 # allowed" (measured against Linux 6.18: tests/test_packet_arguments.py)
-PACKET_ARGUMENTS = frozenset((1, 2, 3, 87, 28, 84, 85, 99))
+PACKET_ARGUMENTS = frozenset((1, 2, 3, 87, 28, 84, 85, 99, 100))
 # the program types the kernel gives these helpers, where they are fewer than their
 # contexts' (measured against Linux 6.18 for every helper and program type:
 # tests/test_helper_availability.py): the socket buffer's helpers are tc's, not socket
@@ -37,7 +37,8 @@ _SK_SKB = frozenset(("sk_skb",))          # a socket map's stream parser and ver
 KERNEL_PROGRAM_TYPES = {
     **{hid: _TC for hid in (10, 11, 13, 18, 19, 20, 21, 31, 32, 34, 40, 41, 48, 152, 155)},
     **{hid: _TC | _SK_SKB for hid in (9, 38, 39, 43, 50)},
-    23: _TC_XDP | {"plain"}, 28: _TC_XDP | {"plain"}, 69: _TC_XDP,
+    23: _TC_XDP | {"plain"}, 28: _TC_XDP | {"plain"}, 69: _TC_XDP, 100: _TC_XDP,
+    135: _TC, 163: _TC_XDP,
     68: _TC | {"socket_filter", "cgroup_skb"},
     84: _LOOKERS | _SK_SKB, 85: _LOOKERS | _SK_SKB, 99: _LOOKERS | _SK_SKB,
     86: _LOOKERS | _SK_SKB | {"sk_lookup"},

@@ -3,8 +3,8 @@ l3/l4_csum_replace (10, 11), skb_vlan_push/pop (18, 19), skb_load_bytes (26),
 csum_diff (28), skb_change_proto (31), skb_change_type (32), skb_change_tail (38),
 skb_pull_data (39), csum_update (40), set_hash_invalid (41), skb_change_head (43),
 xdp_adjust_head (44), set_hash (48), skb_adjust_room (50), xdp_adjust_meta (54),
-xdp_adjust_tail (65), skb_load_bytes_relative (68), xdp_get_buff_len (188),
-xdp_load_bytes (189), xdp_store_bytes (190).
+xdp_adjust_tail (65), skb_load_bytes_relative (68), csum_level (135),
+xdp_get_buff_len (188), xdp_load_bytes (189), xdp_store_bytes (190).
 
 Resizing keeps the packet's start address and moves its bytes within the context's
 buffer (bpfjit.context), so only the length changes for the engines; the kernel's
@@ -18,6 +18,7 @@ import struct
 
 from ..semantics import M32, M64, sext
 from ..context import frame_protocol, legacy_headers, net16
+from ..context.skb import MAX_CSUM_LEVEL
 from .spec import KernelHelper, Signature, zero_fill, errno_result as _err
 
 __all__ = ["HELPERS", "csum_add", "csum_fold", "XDP_ADJUST_HEAD", "XDP_ADJUST_META",
@@ -194,6 +195,39 @@ def skb_adjust_room(call, r1, r2, r3, r4, r5) -> int:
     if not result and flags & _ENCAP_L3:
         ctx.set_field("protocol", net16(0x0800 if flags & _ENCAP_L3_IPV4 else 0x86DD))
     return _resized(call, result)
+
+
+def _adjusted_room(call, flags: int, result: int) -> int:
+    """skb_adjust_room's result; a success forgets what checksums the device verified
+    (`csum_level`) unless BPF_F_ADJ_ROOM_NO_CSUM_RESET says to keep it, as the kernel's
+    does."""
+    if result == 0 and not flags & _NO_CSUM_RESET:
+        call.context.csum_level = None
+    return result
+
+
+# bpf_csum_level's levels
+_CSUM_LEVEL_QUERY, _CSUM_LEVEL_INC, _CSUM_LEVEL_DEC, _CSUM_LEVEL_RESET = range(4)
+
+
+def csum_level(call, r1, r2, r3, r4, r5) -> int:
+    """(skb, level): the checksums the device verified (`SkbContext.csum_level`), as the
+    kernel keeps them: QUERY (0) answers the level, or -EACCES where none is verified;
+    INC (1) verifies one more (the first at level 0; at most MAX_CSUM_LEVEL), DEC (2)
+    one fewer (below level 0: none), RESET (3) none; another level is -EINVAL."""
+    ctx, level = call.context, r2 & M64
+    current = ctx.csum_level
+    if level == _CSUM_LEVEL_QUERY:
+        return _err(errno.EACCES) if current is None else current
+    if level == _CSUM_LEVEL_INC:
+        ctx.csum_level = 0 if current is None else min(current + 1, MAX_CSUM_LEVEL)
+    elif level == _CSUM_LEVEL_DEC:
+        ctx.csum_level = None if not current else current - 1
+    elif level == _CSUM_LEVEL_RESET:
+        ctx.csum_level = None
+    else:
+        return _err(errno.EINVAL)
+    return 0
 
 
 _IP_GROWTH = 20                       # an IPv6 header's 40 bytes less an IPv4 header's 20
@@ -445,7 +479,12 @@ HELPERS = [
                  xdp_adjust_head, "move the packet's start by r2 bytes (< 0 grows it)"),
     KernelHelper(50, "skb_adjust_room", Signature(("ctx", "any", "any", "any"), "errno", True,
                                                   _SKB),
-                 skb_adjust_room, "add or remove r2 bytes after the L2 or L3 header"),
+                 lambda call, r1, r2, r3, r4, r5: _adjusted_room(
+                     call, r4, skb_adjust_room(call, r1, r2, r3, r4, r5)),
+                 "add or remove r2 bytes after the L2 or L3 header"),
+    KernelHelper(135, "csum_level", Signature(("ctx", "any"), "scalar", contexts=_SKB),
+                 csum_level, "query (r2 = 0) or raise (1), lower (2) or reset (3) the "
+                             "level of checksums the device verified"),
     KernelHelper(XDP_ADJUST_META, "xdp_adjust_meta",
                  Signature(("ctx", "any"), "errno", True, _XDP),
                  xdp_adjust_meta, "move the metadata's start by r2 bytes (up to 216 bytes "

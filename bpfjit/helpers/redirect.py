@@ -1,12 +1,13 @@
 """Where a packet goes: redirect (23), redirect_map (51), redirect_neigh (152),
-redirect_peer (155), fib_lookup (69), and where a copy of it goes: clone_redirect (13).
+redirect_peer (155), fib_lookup (69), check_mtu (163), and where a copy of it goes:
+clone_redirect (13).
 
 A redirect is recorded on the context (`ctx.redirect`, a Redirect) so that a test can
 assert where the packet went; the program's return value says whether it will
 (XDP_REDIRECT for XDP, TC_ACT_REDIRECT for tc).  A clone sent on is recorded in
 `ctx.clones` (a Clone each, with the packet as it was at the call).  fib_lookup asks
 the routing callback of the loaded object (`prog.env.routes`), so a test decides the
-routes.
+routes, and check_mtu the MTUs of its devices (`prog.env.mtus`).
 """
 
 from __future__ import annotations
@@ -167,6 +168,46 @@ def fib_lookup(call, r1, r2, r3, r4, r5) -> int:
     return BPF_FIB_LKUP_RET_SUCCESS
 
 
+# ---- check_mtu ----------------------------------------------------------------------------
+
+ETH_HLEN = 14                   # every device's hard_header_len: Ethernet
+DEFAULT_MTU = 1500              # the packet's own device, unless env.mtus says otherwise
+MTU_CHK_SEGS = 1                # BPF_MTU_CHK_SEGS
+MTU_SUCCESS, MTU_FRAG_NEEDED = 0, 1     # BPF_MTU_CHK_RET_SUCCESS, _FRAG_NEEDED
+
+
+def device_mtu(call, ifindex: int) -> int | None:
+    """The MTU of device `ifindex` (0: the packet's own: the context's ifindex, or an XDP
+    frame's ingress_ifindex) from env.mtus; the packet's own device has DEFAULT_MTU
+    unless listed, and another device not listed does not exist (None)."""
+    ctx = call.context
+    own = ctx.ingress_ifindex if ctx.KIND == "xdp" else ctx.ifindex
+    ifindex = ifindex or own
+    mtu = call.env.mtus.get(ifindex)
+    return DEFAULT_MTU if mtu is None and ifindex == own else mtu
+
+
+def check_mtu(call, r1, r2, r3, r4, r5) -> int:
+    """(ctx, ifindex, &mtu_len, len_diff, flags), as the kernel's bpf_skb_check_mtu and
+    bpf_xdp_check_mtu: whether the packet, `len_diff` bytes longer (or, where mtu_len
+    is not 0, an L3 length of mtu_len + len_diff), fits device r2's MTU plus its
+    Ethernet header: 0, else 1 (BPF_MTU_CHK_RET_FRAG_NEEDED), with the device's MTU
+    written to mtu_len; -EINVAL for unknown flags (XDP: any; tc: BPF_MTU_CHK_SEGS with
+    a len_diff or an mtu_len), -ENODEV for a device env.mtus does not have.  bpfjit's
+    packets are never GSO, so a longer one needs fragmenting whatever the flags."""
+    ctx, memory = call.context, call.memory
+    flags, diff = r5 & M64, (r4 & 0xFFFFFFFF) - ((r4 & 0x80000000) << 1)
+    given = int.from_bytes(memory.read(r3, 4), "little")
+    if flags & ~(0 if ctx.KIND == "xdp" else MTU_CHK_SEGS) or flags and (diff or given):
+        return -errno.EINVAL & M64
+    mtu = device_mtu(call, r2 & 0xFFFFFFFF)
+    if mtu is None:
+        return -errno.ENODEV & M64
+    length = (given + ETH_HLEN if given else len(ctx)) + diff
+    memory.write(r3, (mtu & 0xFFFFFFFF).to_bytes(4, "little"))
+    return MTU_SUCCESS if length <= mtu + ETH_HLEN else MTU_FRAG_NEEDED
+
+
 def redirect_neigh(call, r1, r2, r3, r4, r5) -> int:
     """(ifindex, params, plen, flags): TC_ACT_REDIRECT to device r1, its neighbour
     resolved by the kernel (recorded as ctx.redirect)."""
@@ -206,4 +247,8 @@ HELPERS = [
     KernelHelper(69, "fib_lookup", Signature(("ctx", "out", "size", "any"), "scalar",
                                              contexts=frozenset({"xdp", "skb"})),
                  fib_lookup, "route the packet described at r2 (answered by env.routes)"),
+    KernelHelper(163, "check_mtu", Signature(("ctx", "any", "inout_u32", "any", "any"),
+                                             "scalar", contexts=frozenset({"xdp", "skb"})),
+                 check_mtu, "whether the packet, r4 bytes longer, fits device r2's MTU "
+                            "(env.mtus), which it writes at r3"),
 ]

@@ -1,5 +1,6 @@
 """Socket lookups: sk_lookup_tcp (84), sk_lookup_udp (85), sk_release (86),
-sk_fullsock (95), skc_lookup_tcp (99), over the sockets of the program's environment
+sk_fullsock (95), skc_lookup_tcp (99), tcp_check_syncookie (100), over the sockets of
+the program's environment
 (`env.sockets`, bpfjit.sockets); sk_assign (124), which gives a tc program's packet
 to a socket (`SkbContext.assigned` after the run), or picks an sk_lookup program's
 socket (`SkLookupContext.selected`: the kernel's bpf_sk_lookup_assign under the same
@@ -138,6 +139,31 @@ def _lookup_assign(call, sock: int, flags: int) -> int:
 
 _AF_INET, _AF_INET6 = 2, 10
 _SOCKADDR_IN, _SIN6_LEN_RFC2133 = 16, 24      # the least lengths of the two sockaddrs
+_TCP_HEADER = _IP_HEADER = 20                   # sizeof(struct tcphdr), (struct iphdr)
+_ACK, _RST, _SYN = 0x10, 0x04, 0x02             # flags in byte 13 of a TCP header
+
+
+def _check_syncookie(call, sock, iph, iph_len, th, th_len) -> int:
+    """As the kernel's bpf_tcp_check_syncookie, whether the TCP segment at r4 is the ACK
+    of a SYN cookie the listening socket r1 sent: -EINVAL for a socket that is not a
+    TCP listener or a TCP header under 20 bytes, -ENOENT for a segment that is not an
+    ACK (or has SYN or RST), -EINVAL for an IP header under 20 bytes; else -ENOENT: a
+    socket of env.sockets never overflowed its SYN queue, so it sent no cookie, which
+    the kernel tests before it looks at one."""
+    owner = call.socket_owner(sock)
+    if isinstance(owner, Socket):
+        listening = owner.protocol == "tcp" and owner.state == _TCP_LISTEN
+    else:                       # a context's own socket: its protocol and state
+        listening = (getattr(owner, "protocol", 0), getattr(owner, "state", 0)) \
+            == (_IPPROTO["tcp"], _TCP_LISTEN)
+    if not listening or th_len < _TCP_HEADER:
+        return errno_result(errno.EINVAL)
+    flags = call.memory.read(th, _TCP_HEADER)[13]
+    if not flags & _ACK or flags & (_RST | _SYN):
+        return errno_result(errno.ENOENT)
+    if iph_len < _IP_HEADER:
+        return errno_result(errno.EINVAL)
+    return errno_result(errno.ENOENT)
 
 
 def _bind(call, ctx, address, length, *_) -> int:
@@ -188,6 +214,11 @@ HELPERS = [
     KernelHelper(99, "skc_lookup_tcp", Signature(_LOOKUP_ARGS, "sock_common_or_null",
                                                  contexts=_CONTEXTS), _lookup("tcp"),
                  "as sk_lookup_tcp, as a sock_common (fewer fields readable)"),
+    KernelHelper(100, "tcp_check_syncookie",
+                 Signature(("sock_common", "mem", "size", "mem", "size"), "errno",
+                           contexts=frozenset(("xdp", "skb"))), _check_syncookie,
+                 "whether the TCP ACK at r4 answers a SYN cookie of listener r1 (0), "
+                 "else -ENOENT (bpfjit's listeners send none) or -EINVAL"),
     KernelHelper(64, "bind", Signature(("ctx", "mem", "size"), "errno",
                                        contexts=frozenset(("sock_addr",)),
                                        attach_types=frozenset(("connect4", "connect6"))),

@@ -17,6 +17,7 @@ Argument kinds (one per register r1.. in order):
                  mode, and checked mode takes 0 as the helper answers it)
     size_or_zero the same where 0 is allowed (bpf_perf_event_output, bpf_csum_diff, ...)
     out_u64      a pointer to 8 bytes the helper writes (bpf_strtol's result)
+    inout_u32    a pointer to 4 bytes the helper reads and writes (bpf_check_mtu's length)
     ctx          the program's context (r1 at entry)
     ctx_or_null  the program's context, or 0
     any          any initialised value
@@ -88,7 +89,7 @@ def c_string(read, address: int, limit: int) -> tuple[bytes, bool]:
     return bytes(out), False
 
 ARG_KINDS = frozenset(("map", "key", "value", "value_or_null", "value_out", "mem", "mem_or_null",
-                       "out", "out_or_null", "size", "size_or_zero", "out_u64",
+                       "out", "out_or_null", "size", "size_or_zero", "out_u64", "inout_u32",
                        "ctx", "ctx_or_null", "any", "source", "ringbuf_mem", "callback", "callback_ctx",
                        "spin_lock", "timer", "timer_callback", "sock_common", "sock_release",
                        "sock_or_null", "const_str"))

@@ -25,11 +25,12 @@ __all__ = ["CallRules", "NATIVE_MEMORY_HELPERS"]
 
 # the argument kinds that are pointers to memory a helper reads or writes
 _POINTER_ARGS = frozenset(("key", "value", "value_or_null", "value_out", "mem", "mem_or_null",
-                           "out", "out_or_null", "out_u64"))
+                           "out", "out_or_null", "out_u64", "inout_u32"))
 # (a map key may be read)
 _READ_ARGS = frozenset(("key", "value", "value_or_null", "mem", "mem_or_null"))
 _OR_NULL_ARGS = ("mem_or_null", "value_or_null", "out_or_null")
-_OUT_ARGS = ("out", "out_or_null", "value_out", "out_u64")  # (memory the helper writes)
+_OUT_ARGS = ("out", "out_or_null", "value_out", "out_u64", "inout_u32")  # (it writes them)
+_FIXED_SIZES = {"out_u64": 8, "inout_u32": 4}       # the bytes of a fixed-size argument
 _SOCKET_RESULTS = frozenset(("sock_or_null", "sock_common_or_null", "fullsock_or_null",
                              "tcp_sock_or_null"))
 # helpers the JITs may run in native code where their memory is proven in bounds: id ->
@@ -158,8 +159,8 @@ class CallRules:
                         self._no_pointer_bytes(pc, st, name, kind, arg, size, handle)
                 if kind == "out" or (kind == "out_or_null" and not null):
                     outputs.append((arg, st.regs[reg + 1]))
-                elif kind == "out_u64":
-                    outputs.append((arg, scalar(8, 8)))
+                elif kind in _FIXED_SIZES:
+                    outputs.append((arg, scalar(_FIXED_SIZES[kind], _FIXED_SIZES[kind])))
                 elif kind == "value_out" and handle is not None:
                     size = min(self.maps[i].value_size for i in map_indices(handle.maps))
                     outputs.append((arg, scalar(size, size)))
@@ -253,8 +254,8 @@ class CallRules:
             sizes = [self.maps[i].key_size if kind == "key" else self.maps[i].value_size
                      for i in map_indices(handle.maps)]
             return min(sizes), max(sizes)
-        if kind == "out_u64":
-            return 8, 8
+        if kind in _FIXED_SIZES:
+            return _FIXED_SIZES[kind], _FIXED_SIZES[kind]
         if size is not None and size.kind == SCALAR:
             return size.umin, min(size.umax, limit)
         return 0, limit
