@@ -215,7 +215,7 @@ HELPERS = [
                                                  contexts=_CONTEXTS), _lookup("tcp"),
                  "as sk_lookup_tcp, as a sock_common (fewer fields readable)"),
     KernelHelper(100, "tcp_check_syncookie",
-                 Signature(("sock_common", "mem", "size", "mem", "size"), "errno",
+                 Signature(("sock_common", "mem", "size_or_zero", "mem", "size_or_zero"), "errno",
                            contexts=frozenset(("xdp", "skb"))), _check_syncookie,
                  "whether the TCP ACK at r4 answers a SYN cookie of listener r1 (0), "
                  "else -ENOENT (bpfjit's listeners send none) or -EINVAL"),
