@@ -66,6 +66,28 @@ class TooComplex(VerifierError):
     """The work limit was reached (never a path-local rejection)."""
 
 
+
+PC_MASK = (1 << 32) - 1     # a subprogram analysis's key: its first pc in the low bits
+
+
+def _both_ranges(a: dict[int, tuple[int, int]], b: dict[int, tuple[int, int]]
+                 ) -> dict[int, tuple[int, int]]:
+    """The head ranges two analyses of one subprogram both allow: each register both
+    know, its ranges joined where both are non-negative numbers (the signed and unsigned
+    readings alike) and the join stays under HEAD_RANGE_LIMIT, or equal."""
+    out = {}
+    for reg, (lo, hi) in a.items():
+        other = b.get(reg)
+        if other is None:
+            continue
+        if other == (lo, hi):
+            out[reg] = other
+        elif min(lo, other[0]) >= 0 and max(hi, other[1]) < 1 << 63 \
+                and max(hi, other[1]) - min(lo, other[0]) < HEAD_RANGE_LIMIT:
+            out[reg] = (min(lo, other[0]), max(hi, other[1]))
+    return out
+
+
 class Analysis(AluRules, ExtensionRules, PointerRules, MemoryRules, BranchRules, CallRules,
                LocalCallRules, CallbackRules, LockRules, TimerRules, SocketRules, RecordRules,
                PerPathRules, TerminationRules, LoopHeadRules):
@@ -138,6 +160,11 @@ class Analysis(AluRules, ExtensionRules, PointerRules, MemoryRules, BranchRules,
         self.callers: dict[int, set[int]] = defaultdict(set)
         self._waiting: dict[int, set[int]] = defaultdict(set)
         self.subs: dict[int, Subprogram] = {}
+        # subprogram pc -> its pointer arguments ({register: (kind, frame)}) in each
+        # analysis of it (LocalCallRules._callee_key), the first under the pc itself
+        self.shapes: dict[int, list[dict[int, tuple]]] = {}
+        # (caller's analysis, call pc) -> the analysis its last run entered
+        self.call_keys: dict[tuple[int, int], int] = {}
         self.dirty: set[int] = set()
         self.active: list[int] = []
         self.current = 0
@@ -175,12 +202,15 @@ class Analysis(AluRules, ExtensionRules, PointerRules, MemoryRules, BranchRules,
         self.entry_states[0] = state
         self.dirty.add(0)
         rank = {sub: i for i, sub in enumerate(self.order)}
+
+        def ranked(key: int) -> tuple[int, int]:     # (a subprogram's analyses in turn)
+            return rank.get(key & PC_MASK, len(rank)), key
         while self.dirty:
-            sub = min(self.dirty, key=lambda s: rank.get(s, len(rank)))
+            sub = min(self.dirty, key=ranked)
             self.dirty.discard(sub)
             self._analyse(sub)
         self.checking = True
-        for sub in sorted(self.subs, key=lambda s: rank.get(s, len(rank))):
+        for sub in sorted(self.subs, key=ranked):
             self._check(sub)
 
     def _enter(self, target: int, entry: State, site: int) -> None:
@@ -210,8 +240,9 @@ class Analysis(AluRules, ExtensionRules, PointerRules, MemoryRules, BranchRules,
         """The fixpoint of one subprogram for its current entry state."""
         sub = self.subs.get(first)
         if sub is None:
-            sub = self.subs[first] = Subprogram(self.prog, first, self.ranges[first],
-                                                 self.leaders)
+            pc = first & PC_MASK
+            sub = self.subs[first] = Subprogram(self.prog, pc, self.ranges[pc], self.leaders,
+                                                first)
         before = self.summaries[first].key() if first in self.summaries else None
         self.active.append(first)
         outer, self.current = self.current, first
@@ -229,7 +260,7 @@ class Analysis(AluRules, ExtensionRules, PointerRules, MemoryRules, BranchRules,
                   ) -> list[State]:
         """The states on every feasible edge into a block, as last computed (with
         `around`, only those that come round its loop, or only those that do not)."""
-        states = [self.entry_states[sub.first]] if block == sub.first and not around else []
+        states = [self.entry_states[sub.key]] if block == sub.first and not around else []
         if around is None:
             return states + edge_states(sub, sub.out_edges, block)
         body = sub.loop_bodies.get(block, ())
@@ -295,6 +326,7 @@ class Analysis(AluRules, ExtensionRules, PointerRules, MemoryRules, BranchRules,
         intervals (wider than HEAD_RANGE_LIMIT: left out).  Read after the final pass,
         for the JITs' hoisted loop checks (bpfjit.checkplan)."""
         ranges: dict[int, dict[int, tuple[int, int]]] = {}
+        seen: set[int] = set()
         for sub in self.subs.values():
             for head in sub.heads:
                 st = sub.in_states.get(head)
@@ -309,8 +341,13 @@ class Analysis(AluRules, ExtensionRules, PointerRules, MemoryRules, BranchRules,
                         else (v.smin, v.smax)
                     if hi - lo < HEAD_RANGE_LIMIT:
                         known[reg] = (lo, hi)
+                if head in seen:        # another analysis of its subprogram: both hold
+                    known = _both_ranges(known, ranges.get(head, {}))
+                seen.add(head)
                 if known:
                     ranges[head] = known
+                else:
+                    ranges.pop(head, None)
         return ranges
 
     def _run_safely(self, sub: Subprogram, block: int, st: State, apart=None) -> list:

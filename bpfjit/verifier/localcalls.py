@@ -20,14 +20,17 @@ from dataclasses import dataclass, field
 from ..context import CONTEXTS
 from ..helpers.timers import TIMER_CALLBACK
 from ..isa import MAX_CALL_DEPTH, STACK_SIZE
-from .domain import (ADDRESSES, ANY_CALLER, MEM, MEM_OR_NULL, NULLABLE, SCALAR, STACK,
-                     STACK_OR_NULL, UNINIT, Value, join, pointer, replace, top_scalar, widen)
+from .domain import (ADDRESSES, ANY_CALLER, CTX, MAP_OR_NULL, MAP_VALUE, MEM, MEM_OR_NULL,
+                     NULLABLE, SCALAR, STACK, STACK_OR_NULL, UNINIT, Value, join, pointer,
+                     replace, top_scalar, widen)
 from .guards import exit_guards, joined_exit_floors, joined_exit_guards, returned_guard
 from .joins import len_bound_of
 from .state import LEN, META, State, frame_bits, outer_slot, slot_depth, slot_var
 from .zonerename import renamed
 
-__all__ = ["LocalCallRules", "Summary"]
+__all__ = ["LocalCallRules", "Summary", "MAX_SHAPES"]
+
+MAX_SHAPES = 4          # analyses of one subprogram for its pointer arguments, at most
 
 
 
@@ -78,8 +81,8 @@ class LocalCallRules:
         self._no_socket_arguments(pc, st)
         self._remnants_stay(pc, st, "the call")
         self._records_to_callee(st)
-        summary = self._call_subprogram(target, None if self.checking
-                                        else self._callee_entry(st), pc)
+        summary = self._call_subprogram(self._callee_key(target, st, pc),
+                                        None if self.checking else self._callee_entry(st), pc)
         if summary is None:
             return False
         self._apply_frame_effects(st, summary)
@@ -102,6 +105,43 @@ class LocalCallRules:
         if floors is not None and max(m for _, _, m in floors) > st.min_len:
             st.zone.lenfloors[0] = floors
         return True
+
+    def _callee_key(self, target: int, st: State, site: int) -> int:
+        """The analysis of the subprogram at `target` that a call from `st` enters.  Its
+        calls' states are joined, but not those that pass pointers of different kinds
+        in the same register (joined, a number), or stack pointers into frames at
+        different depths (joined, "some caller's" frame, whose contents are unknown).
+        The kernel selftest cls_redirect's subprogram build calls its header walker at
+        two depths below the frame holding the buffer's struct, where the context
+        pointer spilled there became a number, and its TCP classifier with a header in
+        the packet from one call and a copy on the stack from another: the program was
+        refused.  Each such shape of pointer arguments gets an analysis of its own, as
+        the kernel, which follows each call, sees them: the first under the pc itself,
+        the n-th more under pc + n << 32; a recursive program (a shape per depth) or
+        more than MAX_SHAPES shapes join as before."""
+        if self.recursive:
+            return target
+        shape = {reg: (_SHAPED[v.kind], v.frame if v.kind in _FRAMED else 0)
+                 for reg, v in enumerate(st.regs[1:6], 1)
+                 if v.kind in _SHAPED and not (v.kind in _FRAMED and v.frame < 0)}
+        known = self.shapes.setdefault(target, [])
+        for index, other in enumerate(known):
+            if all(other.get(reg, kind) == kind for reg, kind in shape.items()):
+                other.update(shape)         # (joined with it: its pointers are these too)
+                key = target + (index << 32)
+                break
+        else:
+            if self.checking:
+                # a shape the fixpoint never passed (the descending final pass narrowed
+                # the state): the analysis its run of this call entered covers it
+                return self.call_keys.get((self.current, site), target)
+            if known and len(known) >= MAX_SHAPES:
+                key = target
+            else:
+                known.append(shape)
+                key = target + ((len(known) - 1) << 32)
+        self.call_keys[(self.current, site)] = key
+        return key
 
     def _call_subprogram(self, target: int, entry: State | None, site: int
                          ) -> Summary | None:
@@ -258,6 +298,11 @@ class LocalCallRules:
 
 
 _FRAMED = (STACK, STACK_OR_NULL)       # values whose `frame` is a stack frame's depth
+# the pointer arguments whose kind (and frame) tell a subprogram's analyses apart
+# (LocalCallRules._callee_key), as the kind a NULL test leaves: a pointer or NULL
+# joins its pointer with no loss
+_SHAPED = {MEM: MEM, MEM_OR_NULL: MEM, STACK: STACK, STACK_OR_NULL: STACK, CTX: CTX,
+           MAP_VALUE: MAP_VALUE, MAP_OR_NULL: MAP_VALUE}
 
 
 def _frame_len_bounds(st: State, outer: dict[int, Value]) -> dict[int, int | None]:

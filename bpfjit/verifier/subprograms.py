@@ -21,8 +21,12 @@ __all__ = ["Subprogram", "edge_states", "extensions", "moves_to_a_bound", "block
 class Subprogram:
     """The blocks of one subprogram and their fixpoint states."""
 
-    def __init__(self, prog: Program, first: int, end: int, leaders: frozenset[int]):
+    def __init__(self, prog: Program, first: int, end: int, leaders: frozenset[int],
+                 key: int | None = None):
         self.first, self.end = first, end
+        # which analysis of it this is (Analysis.subs; LocalCallRules._callee_key): its
+        # first pc, or that plus n << 32 for the n-th shape of stack arguments more
+        self.key = first if key is None else key
         succs: dict[int, list[int]] = {}
         block = first
         for pc, insn in prog:
