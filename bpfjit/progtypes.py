@@ -157,11 +157,14 @@ def attach_type(section: str | None) -> str | None:
     """The attach type a section names for a cgroup sock_addr, sock or sockopt program
     (`cgroup/connect4` -> "connect4", `cgroup/sock` -> "sock_create",
     `cgroup/getsockopt` -> "getsockopt"), or an XDP program of a device or CPU map
-    (`xdp/devmap` -> "devmap", `xdp/cpumap`), as libbpf reads it; None for other
+    (`xdp/devmap` -> "devmap", `xdp/cpumap`; libbpf before 1.0 named them
+    `xdp_devmap/...` and `xdp_cpumap/...`), as libbpf reads it; None for other
     sections."""
     if section is not None and section.split("/")[:1] in (["xdp"], ["xdp.frags"]):
         hook = section.split("/")[1:2]
         return hook[0] if hook in (["devmap"], ["cpumap"]) else None
+    if section is not None and section.split("/")[:1] in (["xdp_devmap"], ["xdp_cpumap"]):
+        return section.split("/")[0][len("xdp_"):]
     if section is not None and section.split("/")[:1] == ["sk_skb"]:
         hook = section.split("/")[1:2]       # sk_skb/stream_parser, /stream_verdict, /verdict
         return hook[0] if hook in (["stream_parser"], ["stream_verdict"], ["verdict"]) \

@@ -31,6 +31,10 @@ def test_section_names_give_the_program_type(section, expected):
     # `cgroup/connect4/KMESH_TAIL_CALL_CLUSTER`): the hook's, as cilium/ebpf reads it
     ("cgroup/connect4/cluster_manager", "connect4"), ("cgroup/sendmsg6/x", "sendmsg6"),
     ("cgroup/skb", None), ("xdp", None), ("cgroup/connect", None),
+    # a device or CPU map's XDP program, and the names libbpf before 1.0 gave them
+    # (the kernel selftest xdp_redirect_multi_kern's `xdp_devmap/map_prog`)
+    ("xdp/devmap", "devmap"), ("xdp.frags/cpumap", "cpumap"),
+    ("xdp_devmap/map_prog", "devmap"), ("xdp_cpumap/x", "cpumap"), ("xdp_devmapper", None),
 ])
 def test_section_names_give_the_hook(section, hook):
     assert attach_type(section) == hook
