@@ -248,12 +248,35 @@ def test_saved_failure_is_a_data_file_with_the_reference_result(tmp_path):
 
 @pytest.mark.parametrize("path", REGRESSIONS, ids=[p.stem for p in REGRESSIONS])
 def test_regressions(engine, path):
-    test = parse_data(path.read_text())
-    outcome = run_outcome(test.program.to_bytes(), test.memory, engine)
+    text = path.read_text()
+    test = parse_data(text)
+    # (a failure of an XDP program says so in its header, as save_failure writes it)
+    context = "xdp" if "\n# an XDP program:" in "\n" + text else None
+    outcome = run_outcome(test.program.to_bytes(), test.memory, engine, context)
     if test.error is not None:          # "<BpfError class> at pc N", as the file says
         assert f"{outcome.result} at pc {outcome.pc}" == test.error.strip()
     else:
         assert outcome.result == test.result
+
+
+@pytest.mark.slow       # (~17 s of generation; the regression file runs in every suite)
+def test_kernel_programs_test_the_packet_pointer_against_null():
+    # the kernel-mode generator tests r6, the packet, against 0 now and then, at 32 bits
+    # too: a jump the kernel decides (never NULL) and hard-wires, which the interpreter,
+    # whose packet address has a zero low half, took while the JITs did not (found so:
+    # tests/regressions/verifier-null-test-32-packet-pointer.data)
+    from hypothesis import find
+
+    def tests_r6_in_32_bits(generated) -> bool:
+        return any(insn.kind is Kind.JCOND and insn.dst == 6 and insn.spec.width == 32
+                   and insn.spec.source == "imm" and insn.imm == 0
+                   for insn in generated[0].insns)
+    prog, mem = find(programs(kernel=True), tests_r6_in_32_bits,
+                     settings=settings(max_examples=3000, deadline=None, database=None,
+                                       derandomize=True))
+    results = {engine: run_outcome(prog.to_bytes(), mem, engine, "xdp").result
+               for engine in bpfjit.engines()}
+    assert len(set(results.values())) == 1, results
 
 
 def test_a_loop_whose_relations_bound_each_other_settles():

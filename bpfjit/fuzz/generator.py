@@ -881,7 +881,13 @@ def _block(draw, mem_len: int | None, labels: list[int], depth: int = 0,
             rhs = draw(_reg(regs)) if draw(st.booleans()) else str(draw(_imm()))
             labels[0] += 1
             label = f"skip{labels[0]}"
-            items.append([f"{cond} {draw(_reg(regs))}, {rhs}, {label}", *inner, f"{label}:"])
+            test = f"{cond} {draw(_reg(regs))}, {rhs}"
+            if kernel and mem_len is not None and draw(st.integers(0, 3)) == 0:
+                # a NULL test of the packet pointer, at either width: never NULL, so
+                # decided (and, at 32 bits, hard-wired: the address's low half, which
+                # differs between the engines, must not decide it), as in the kernel
+                test = f"{draw(_choice(['jeq32', 'jne32', 'jeq', 'jne']))} %r6, 0"
+            items.append([f"{test}, {label}", *inner, f"{label}:"])
         elif choice == 8:       # a bounded loop counting r9 down
             inner = draw(_block(mem_len, labels, depth + 1, kernel, in_loop=True,
                                 bases=bases))
