@@ -153,11 +153,21 @@ _SKB_MAX_LEN = 16064                       # SKB_MAX_ALLOC with 4 KiB pages
 
 
 def skb_adjust_room(call, r1, r2, r3, r4, r5) -> int:
-    """(skb, len_diff, mode, flags): open (len_diff > 0) or close room after the MAC
-    header (BPF_ADJ_ROOM_MAC, 1) or after the network header's base length, 20 bytes
-    for IPv4 whatever its IHL, 40 for IPv6 (BPF_ADJ_ROOM_NET, 0), with the kernel's
-    checks; the ENCAP_L3 and DECAP_L3 flags set `protocol` to the outer or inner one."""
-    ctx, diff, mode, flags = call.context, _s32(r2), r3 & 0xFFFFFFFF, r4 & M64
+    """(skb, len_diff, mode, flags): the room adjusted (`_adjust_room`); a success
+    forgets what checksums the device verified (`csum_level`) unless
+    BPF_F_ADJ_ROOM_NO_CSUM_RESET says to keep it, as the kernel's does."""
+    result = _adjust_room(call.context, r2, r3, r4)
+    if result == 0 and not r4 & _NO_CSUM_RESET:
+        call.context.csum_level = None
+    return _resized(call, result)
+
+
+def _adjust_room(ctx, r2: int, r3: int, r4: int) -> int:
+    """Open (len_diff > 0) or close room after the MAC header (BPF_ADJ_ROOM_MAC, 1)
+    or after the network header's base length, 20 bytes for IPv4 whatever its IHL, 40
+    for IPv6 (BPF_ADJ_ROOM_NET, 0), with the kernel's checks; the ENCAP_L3 and DECAP_L3
+    flags set `protocol` to the outer or inner one."""
+    diff, mode, flags = _s32(r2), r3 & 0xFFFFFFFF, r4 & M64
     size, shrink = abs(diff), diff < 0
     if flags & ~_ADJ_ROOM_FLAGS:
         return _err(errno.EINVAL)
@@ -184,7 +194,7 @@ def skb_adjust_room(call, r1, r2, r3, r4, r5) -> int:
         result = ctx.remove(offset, size)
         if not result and flags & _DECAP_L3:
             ctx.set_field("protocol", net16(0x0800 if flags & _DECAP_L3_IPV4 else 0x86DD))
-        return _resized(call, result)
+        return result
     if flags & _ENCAP_L3:
         inner_mac = flags >> _ENCAP_L2_SHIFT & 0xFF
         if flags & _ENCAP_L3 == _ENCAP_L3 or \
@@ -194,15 +204,6 @@ def skb_adjust_room(call, r1, r2, r3, r4, r5) -> int:
     result = ctx.insert(offset, size)
     if not result and flags & _ENCAP_L3:
         ctx.set_field("protocol", net16(0x0800 if flags & _ENCAP_L3_IPV4 else 0x86DD))
-    return _resized(call, result)
-
-
-def _adjusted_room(call, flags: int, result: int) -> int:
-    """skb_adjust_room's result; a success forgets what checksums the device verified
-    (`csum_level`) unless BPF_F_ADJ_ROOM_NO_CSUM_RESET says to keep it, as the kernel's
-    does."""
-    if result == 0 and not flags & _NO_CSUM_RESET:
-        call.context.csum_level = None
     return result
 
 
@@ -479,8 +480,7 @@ HELPERS = [
                  xdp_adjust_head, "move the packet's start by r2 bytes (< 0 grows it)"),
     KernelHelper(50, "skb_adjust_room", Signature(("ctx", "any", "any", "any"), "errno", True,
                                                   _SKB),
-                 lambda call, r1, r2, r3, r4, r5: _adjusted_room(
-                     call, r4, skb_adjust_room(call, r1, r2, r3, r4, r5)),
+                 skb_adjust_room,
                  "add or remove r2 bytes after the L2 or L3 header"),
     KernelHelper(135, "csum_level", Signature(("ctx", "any"), "scalar", contexts=_SKB),
                  csum_level, "query (r2 = 0) or raise (1), lower (2) or reset (3) the "

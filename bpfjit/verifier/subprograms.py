@@ -25,7 +25,7 @@ class Subprogram:
                  key: int | None = None):
         self.first, self.end = first, end
         # which analysis of it this is (Analysis.subs; LocalCallRules._callee_key): its
-        # first pc, or that plus n << 32 for the n-th shape of stack arguments more
+        # first pc, or that plus n << 32 for the n-th shape of pointer arguments more
         self.key = first if key is None else key
         succs: dict[int, list[int]] = {}
         block = first
