@@ -9,7 +9,12 @@ such as 0xffff, frame offsets such as -256: `ff ff`, `ff 00` and `00 00` encode
 nothing an attacker can use), a one-byte store, a shift count (masked below 64).  A
 lone chosen byte already occurs everywhere in machine code; two make instructions
 (`0f 05` is `syscall`, `ff d0` is `call rax`), which is what blinding removes.
-Offsets of loads and stores (16 bits, as in the kernel) are not blinded.
+Offsets of loads and stores (16 bits, as in the kernel) are not blinded, nor are
+immediates in the range of a frame offset (-512 to -129, `r2 = r10; r2 += -384`, the
+commonest blinded immediate of clang's output): their bytes are one chosen byte, then
+0xfe or 0xff, then 0xff bytes, and the pairs those make (`xx fe`, `xx ff`: a ModRM byte
+naming two registers; `fe ff`, `ff ff`: undefined) are no instruction worth spraying,
+where a load's offset may hold any two bytes.
 
 On by default in the checked and strict modes, which run programs the host did not
 write; off in unchecked mode, which trusts them; `blind=` on `compile` decides either
@@ -24,6 +29,8 @@ from .errors import BpfError
 
 __all__ = ["blinding_enabled", "needs_blinding", "blinding_key"]
 
+FRAME_OFFSET_LOW = -512         # the lowest offset of a 512-byte frame
+
 
 def blinding_enabled(option: bool | None, mode: str) -> bool:
     """Whether a compile blinds: the `blind` option, else by the verifier's mode."""
@@ -36,11 +43,12 @@ def blinding_enabled(option: bool | None, mode: str) -> bool:
 
 def needs_blinding(value: int, bits: int = 64) -> bool:
     """Whether an immediate of `bits` bits puts a chosen pattern into code: not a
-    sign-extended byte (-128 to 127), nor a single non-zero byte (0xc300), nor only
-    0x00 and 0xff bytes (0xffff, -256: masks and frame offsets)."""
+    sign-extended byte (-128 to 127), nor a frame offset (-512 to -129: one chosen byte
+    before 0xfe or 0xff bytes), nor a single non-zero byte (0xc300), nor only 0x00 and
+    0xff bytes (0xffff, -256: masks)."""
     value &= (1 << bits) - 1
     signed = value - (1 << bits) if value >= 1 << (bits - 1) else value
-    if -128 <= signed <= 127:
+    if FRAME_OFFSET_LOW <= signed <= 127:
         return False
     data = value.to_bytes(bits // 8, "little")
     return sum(1 for byte in data if byte) > 1 and any(byte not in (0, 0xFF) for byte in data)

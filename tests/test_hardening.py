@@ -218,6 +218,13 @@ def test_which_immediates_are_blinded():
                   0xFF00FF):
         assert not needs_blinding(value, 32), hex(value)
     assert needs_blinding(0x5A5B5C5D00000000, 64) and not needs_blinding(-2, 64)
+    # a frame offset down to -512: one chosen byte, then 0xfe or 0xff and 0xff bytes,
+    # whose pairs (`xx fe`, `xx ff`: ModRM picks two registers; `fe ff`, `ff ff`:
+    # undefined) are no instruction worth spraying, as a load's 16-bit offset is not
+    for value in (-129, -255, -384, -400, -512):
+        assert not needs_blinding(value, 32) and not needs_blinding(value, 64), value
+    for value in (-513, -0x1234, 0xFE80, 0xFFFE80):
+        assert needs_blinding(value, 32), hex(value)
     assert blinding_enabled(None, "checked") and blinding_enabled(None, "strict")
     assert not blinding_enabled(None, "unchecked") and blinding_enabled(True, "unchecked")
     with pytest.raises(bpfjit.BpfError, match="blind"):
