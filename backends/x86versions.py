@@ -205,8 +205,9 @@ class VersionLowering(CopyTracking):
         if trips.bound_negated:
             a("MOV", S1, trips.bound_imm)
             a("SUB", S1, self.reg[trips.bound_reg])
-        elif trips.bound_reg is not None:
-            a("MOV", S1, self.reg[trips.bound_reg])
+        elif trips.bound_reg is not None or trips.bound_slot is not None:
+            self._load_atom(S1, trips.bound_reg if trips.bound_slot is None
+                            else ("slot", trips.bound_slot))     # r10 = the bound
             if trips.bound_imm:
                 a("ADD", S1, trips.bound_imm)
         else:

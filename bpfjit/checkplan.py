@@ -130,6 +130,12 @@ class RangeTest:
     wrap: WrappedTerm | None = None
 
     @property
+    def moves(self) -> bool:
+        """Whether the range moves with the trips, which the entry then counts."""
+        return bool(self.step) or self.step_register is not None or \
+            (self.wrap is not None and self.wrap.step != 0)
+
+    @property
     def plain(self) -> bool:
         """Registers and constants only: what the first range tests were."""
         return not self.slots and not self.step and self.step_register is None and \
@@ -219,12 +225,12 @@ def _plan(verified) -> tuple[VersionedLoop, ...]:
         bound = trip_bound(prog, header, body, latches, dominates, graph, costs, written) \
             if moving or worth else None
         if moving:
-            # (a bound in a stack slot serves the budget-free copy only: peachpy counts
-            # the trips of moving ranges from registers)
-            counted = bound if bound is None or bound.bound_slot is None else None
+            # (a bound in a stack slot, clang's spilled `len` at -mcpu=v3, is read at
+            # the entry as a register is)
+            counted = bound
             ranges, covered, copies = _range_tests(verified, header, body, latches, graph,
                                                    moving, counted, written)
-            if all(test.plain for test in ranges):
+            if not any(test.moves for test in ranges):
                 counted = None          # (nothing moves with the trips counted)
         bounded = [pc for pc in bounded if pc not in moving]
         need = max((verified.extents[pc][1] for pc in bounded), default=0)
