@@ -114,3 +114,83 @@ def test_a_divisor_of_zero_leaves_the_key_on_every_engine(engine, mem):
     # the accesses are checked at run time and stay within the frame
     fn = bpfjit.compile(bpfjit.assemble(MAYBE_ZERO), engine)
     assert fn(bytearray(mem)) == expected(mem, zero_allowed=True)
+
+
+# clang -mcpu=v3 computes `key % size` in 32 bits, and into a copy of the key made after
+# the product, with another instruction between (corpus/plain/modhash.c's probe start:
+# `w6 = w9; w6 /= w3; w6 *= w3; w4 = 0; w5 = w9; w5 -= w6`)
+V3_FORM = PROGRAM.replace(
+    "    mov %r2, %r4\n    div %r2, %r6\n    mul %r2, %r6\n    sub %r4, %r2\n"
+    "    mov %r3, %r10\n    add %r3, -64\n    add %r3, %r4\n",
+    "    mov32 %r2, %r4\n    div32 %r2, %r6\n    mul32 %r2, %r6\n    mov %r3, 0\n"
+    "    mov32 %r5, %r4\n    sub32 %r5, %r2\n"
+    "    mov %r3, %r10\n    add %r3, -64\n    add %r3, %r5\n")
+V3_LOAD, V3_STORE = COUNT_LOAD + 2, COUNT_STORE + 2
+# the same where the key changes before it is copied: key + 1 - (key / size) * size may
+# be size itself, one past the counters
+V3_STALE = V3_FORM.replace("    mov %r3, 0\n", "    add %r4, 1\n")
+
+
+def test_the_32_bit_form_through_a_copy_is_proven():
+    prog = bpfjit.assemble(V3_FORM)
+    assert bpfjit.asm.format_insn(prog.at(V3_LOAD)) == "ldxb %r5, [%r3]"
+    assert bpfjit.asm.format_insn(prog.at(V3_STORE)) == "stxb [%r3], %r5"
+    verified = verify(prog, cache=False)
+    assert set(verified.accesses) == verified.proven
+
+
+def test_a_copy_of_a_key_changed_since_proves_nothing():
+    verified = verify(bpfjit.assemble(V3_STALE), cache=False)
+    assert V3_LOAD not in verified.proven
+
+
+@pytest.mark.parametrize("mem", [b"", bytes([4]) + bytes(range(12)),
+                                 bytes([63]) + bytes(range(255, 0, -1)),
+                                 bytes([10]) + bytes(range(3, 203))])
+def test_the_32_bit_form_on_every_engine(engine, mem):
+    fn = bpfjit.compile(bpfjit.assemble(V3_FORM), engine)
+    assert fn(bytearray(mem)) == expected(mem)
+
+
+# the subtraction is a jump's target: a run that jumps there (mem[1] == 0xaa) brings
+# s = 0 and the whole key, so nothing about the remainder holds there.  The index is the
+# key 0x100 (mem[1..4]), far past the 64 counters: the access must be checked and fail.
+JOINED = """
+    stdw [%r10-64], 0
+    mov %r0, 0
+    jlt %r2, 8, out
+    ldxb %r6, [%r1]
+    and %r6, 63
+    add %r6, 1
+    ldxw %r4, [%r1+1]
+    mov %r2, 0
+    ldxb %r3, [%r1+1]
+    jeq %r3, 0xaa, subtract
+    mov %r2, %r4
+    div %r2, %r6
+    mul %r2, %r6
+subtract:
+    sub %r4, %r2
+    mov %r3, %r10
+    add %r3, -64
+    add %r3, %r4
+    ldxb %r0, [%r3]
+out:
+    exit
+"""
+JOINED_LOAD = 17
+
+
+def test_a_subtraction_control_may_reach_from_elsewhere_proves_nothing():
+    prog = bpfjit.assemble(JOINED)
+    assert bpfjit.asm.format_insn(prog.at(JOINED_LOAD)) == "ldxb %r0, [%r3]"
+    assert JOINED_LOAD not in verify(prog, cache=False).proven
+
+
+def test_a_subtraction_reached_from_elsewhere_traps_on_every_engine(engine):
+    fn = bpfjit.compile(bpfjit.assemble(JOINED), engine)
+    with pytest.raises(bpfjit.MemoryAccessError) as info:
+        fn(bytearray([5, 0xAA, 0x10, 0, 0, 0, 0, 0]))      # key 0x10aa: far out
+    assert info.value.pc == JOINED_LOAD
+    # the other way: key 0x10cc % 6 = 4296 % 6 = 0, counter 0 of the zeroed row
+    assert fn(bytearray([5, 0xCC, 0x10, 0, 0, 0, 0, 0])) == 0

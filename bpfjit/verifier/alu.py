@@ -14,7 +14,7 @@ arithmetic cannot wrap.
 from __future__ import annotations
 
 from .. import semantics as sem
-from ..isa import LDDW_CODE, LDDW_MAP, LDDW_MAP_VALUE, LDDW_PSEUDO, Kind
+from ..isa import LDDW_CODE, LDDW_MAP, LDDW_MAP_VALUE, LDDW_PSEUDO, Kind, written_registers
 from .domain import (BIG, CTX, FUNC, M32, MAP_OR_NULL, MAP_PTR, MAP_VALUE, MEM, MEM_OR_NULL, MIXED,
                      NUMERIC,
                      SOCKETS,
@@ -28,6 +28,9 @@ from .zone import MIRROR
 __all__ = ["AluRules"]
 
 _REGIONS = (MEM, STACK, CTX)       # pointers whose differences are offsets (same_region)
+# how far back from `sub d, s` a register remainder's `mov s, x` may lie (clang puts
+# one or two unrelated instructions among its four)
+_REMAINDER_REACH = 8
 
 
 def _signed(value: int, width: int = 64) -> int:
@@ -293,8 +296,8 @@ class AluRules:
         upper_of = st.zone.equal_to(dst) if link is None and op == "arsh" and width == 64 \
             and src_reg is None and insn.imm & 63 == 32 and old is not None \
             and old.kind == SCALAR and old.align >= 32 else None
-        if op == "sub" and width == 64 and src_reg is not None \
-                and self._register_remainder(pc, st, dst, src_reg, old):
+        if op == "sub" and src_reg is not None \
+                and self._register_remainder(pc, st, width, dst, src_reg, old):
             return
         result = alu_result(op, width, old, src, insn.off if op == "movsx" else 0)
         self._relate(st, op, width, dst, src_reg, old, src, result)
@@ -556,34 +559,71 @@ class AluRules:
             return True
         return False
 
-    def _register_remainder(self, pc: int, st: State, dst: int, src_reg: int,
+    def _register_remainder(self, pc: int, st: State, width: int, dst: int, src_reg: int,
                             old: Value) -> bool:
-        """`mov s, x; div s, n; mul s, n; sub x, s`, four straight instructions: x % n,
-        as clang expands `x % n` for a number n known only at run time (its BPF target
-        has no unsigned remainder).  Below n where n is at least 1 (True, x set); where
-        n may be 0, x / 0 is 0 and x stays x: nothing learned (False)."""
-        prog, s, x = self.prog, src_reg, dst
-        if s == x or pc < 3 or any(not prog.is_insn_start(p) or p != pc - 3
-                                   and p in self.leaders for p in (pc - 3, pc - 2, pc - 1)):
+        """`mov s, x; div s, n; mul s, n; sub d, s` at one width, straight code: x % n, as
+        clang expands `x % n` for a number n known only at run time (its BPF target has
+        no unsigned remainder). d is x, or a copy `mov d, x` made later (clang -mcpu=v3:
+        `w6 = w9; w6 /= w3; w6 *= w3; w4 = 0; w5 = w9; w5 -= w6`); neither x nor n
+        changes in between. Below n where n is at least 1 (True, d set); where n may be
+        0, x / 0 is 0 and d stays x: nothing learned (False)."""
+        writes = self._straight_writes(pc, src_reg, _REMAINDER_REACH)
+        if writes is None or len(writes) != 3:
             return False
-        mov, div, mul = prog.at(pc - 3), prog.at(pc - 2), prog.at(pc - 1)
+        (p_mov, mov), (p_div, div), (p_mul, mul) = writes
+        s, n = src_reg, div.src
 
-        def regs(insn, op: str) -> tuple[int, int] | None:
-            if insn.kind is Kind.ALU and insn.spec.op == op and insn.spec.width == 64 \
-                    and insn.spec.source == "reg":
-                return insn.dst, insn.src
-            return None
-        n = div.src
-        if n in (s, x) or (regs(mov, "mov"), regs(div, "div"), regs(mul, "mul")) != (
-                (s, x), (s, n), (s, n)):
+        def shaped(insn, op: str) -> bool:
+            return insn.kind is Kind.ALU and insn.spec.op == op and insn.spec.source == "reg" \
+                and insn.spec.width == width and insn.dst == s
+        x = mov.src
+        if not (shaped(mov, "mov") and shaped(div, "div") and shaped(mul, "mul")) \
+                or mul.src != n or n in (s, x) or x == s or dst == s:
+            return False
+        prog = self.prog
+        between = [p for p in range(p_mov + 1, pc) if prog.is_insn_start(p)]
+        if any(n in written_registers(prog.at(p)) for p in between if p > p_div):
+            return False
+        copy = None
+        if dst != x:        # the last write of d: a copy of x at the same width
+            copy = next((p for p in reversed(between)
+                         if dst in written_registers(prog.at(p))), None)
+            insn = None if copy is None else prog.at(copy)
+            if insn is None or not (insn.kind is Kind.ALU and insn.spec.op == "mov"
+                                    and insn.spec.source == "reg" and insn.src == x
+                                    and insn.spec.width == width):
+                return False
+        if any(x in written_registers(prog.at(p)) for p in between
+               if copy is None or p < copy):
             return False
         divisor = st.regs[n]
-        if old.kind != SCALAR or divisor.kind != SCALAR or divisor.umin < 1:
+        if old.kind != SCALAR or divisor.kind != SCALAR or divisor.umin < 1 \
+                or (width == 32 and divisor.umax > M32):
             return False
-        st.forget_register(x, scalar(0, min(divisor.umax - 1, old.umax)))
+        low = old.umax if width == 64 else min(old.umax, M32)
+        st.forget_register(dst, scalar(0, min(divisor.umax - 1, low)))
         if not divisor.fixed:
-            st.zone.add(x, n, -1)                   # x <= n - 1
+            st.zone.add(dst, n, -1)                 # d <= n - 1
         return True
+
+    def _straight_writes(self, pc: int, reg: int, reach: int) -> list | None:
+        """The instructions (pc, insn) that write `reg` in the straight code before pc,
+        in order, from the first that writes it without reading it (a `mov`) — None if
+        a block starts (control may come from elsewhere) or `reach` instructions pass
+        before that."""
+        prog, found, p = self.prog, [], pc
+        for _ in range(reach):
+            if p in self.leaders or p == 0:
+                return None
+            p -= 1
+            while p > 0 and not prog.is_insn_start(p):
+                p -= 1
+            insn = prog.at(p)
+            if reg in written_registers(insn):
+                found.append((p, insn))
+                if insn.kind is Kind.ALU and insn.spec.op == "mov":
+                    return found[::-1]
+        return None
 
     @staticmethod
     def _tighten_from_zone(st: State, var: int) -> None:
