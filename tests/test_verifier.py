@@ -397,23 +397,27 @@ BINARY_SEARCH_INT = BINARY_SEARCH.replace("    rsh %r5, 1\n", "    lsh %r5, 32\n
 BINARY_SEARCH_SUM = BINARY_SEARCH.replace(
     "    mov %r5, %r4\n    sub %r5, %r3\n    rsh %r5, 1\n    add %r5, %r3",
     "    mov %r5, %r3\n    add %r5, %r4\n    rsh %r5, 1")
+# and clang -mcpu=v3's: the difference, its half and the midpoint in 32 bits, which wrap
+# nowhere (lo <= hi, both below 2^32)
+BINARY_SEARCH_32 = BINARY_SEARCH.replace(
+    "    mov %r5, %r4\n    sub %r5, %r3\n    rsh %r5, 1\n    add %r5, %r3",
+    "    mov32 %r5, %r4\n    sub32 %r5, %r3\n    rsh32 %r5, 1\n    add32 %r5, %r3")
+SEARCHES = [BINARY_SEARCH, BINARY_SEARCH_INT, BINARY_SEARCH_SUM, BINARY_SEARCH_32]
+SEARCH_IDS = ["difference", "int", "sum", "32-bit"]
 
 
-@pytest.mark.parametrize("text", [BINARY_SEARCH, BINARY_SEARCH_INT, BINARY_SEARCH_SUM],
-                         ids=["difference", "int", "sum"])
+@pytest.mark.parametrize("text", SEARCHES, ids=SEARCH_IDS)
 def test_a_binary_search_midpoint_is_proven_between_its_bounds(text):
     assert stats(text) == "accesses=2 proven=2"
 
 
-@pytest.mark.parametrize("text", [BINARY_SEARCH, BINARY_SEARCH_INT, BINARY_SEARCH_SUM],
-                         ids=["difference", "int", "sum"])
+@pytest.mark.parametrize("text", SEARCHES, ids=SEARCH_IDS)
 def test_a_binary_search_past_its_keys_is_not_proven(text):
     # hi starting at 33: keys[33] is bytes 132-135, past a 132-byte buffer
     assert stats(text.replace("mov %r4, 31", "mov %r4, 33")) == "accesses=2 proven=1"
 
 
-@pytest.mark.parametrize("text", [BINARY_SEARCH, BINARY_SEARCH_INT, BINARY_SEARCH_SUM],
-                         ids=["difference", "int", "sum"])
+@pytest.mark.parametrize("text", SEARCHES, ids=SEARCH_IDS)
 @pytest.mark.parametrize("x", [0, 3, 45, 93, 94, 200])
 def test_a_binary_search_finds_each_key_on_every_engine(engine, text, x):
     keys = [3 * i for i in range(32)]

@@ -277,7 +277,10 @@ class AluRules:
             rounded = zone.masked.get(dst)
             if rounded is not None and insn.imm & 63 >= rounded[3]:
                 half = rounded[:3]
-        minuend = zone.equal_to(dst) if op == "sub" and width == 64 and src_reg is not None \
+        # (a 32-bit step of numbers below 2^32 that cannot wrap is the 64-bit one: clang
+        # -mcpu=v3's `w0 = w6; w0 -= w7; w0 >>= 1; w0 += w7` for `lo + (hi - lo) / 2`)
+        whole_width = width == 64 or (old is not None and _unwrapped32(old, src))
+        minuend = zone.equal_to(dst) if op == "sub" and whole_width and src_reg is not None \
             and src_reg != dst else None
         scale = _scale(op, width, old, src)
         high = op == "lsh" and width == 64 and src_reg is None and insn.imm & 63 == 32 \
@@ -313,17 +316,18 @@ class AluRules:
         elif link is not None and link[1] == "shl" and link[2] == 0 and op == "arsh" \
                 and insn.imm & 63 == 32:
             st.zone.shifted[dst] = (link[0], "sext", 0)
-        if width == 64 and old is not None and old.kind == SCALAR and \
+        if whole_width and old is not None and old.kind == SCALAR and \
                 st.regs[dst].kind == SCALAR and (half or minuend is not None):
-            self._midpoint(st, op, dst, src_reg, old, src, half, minuend)
+            self._midpoint(st, op, width, dst, src_reg, old, src, half, minuend)
 
     @staticmethod
-    def _midpoint(st: State, op: str, dst: int, src_reg: int | None, old: Value,
+    def _midpoint(st: State, op: str, width: int, dst: int, src_reg: int | None, old: Value,
                   src: Value, half, minuend: int | None) -> None:
         """A binary search's midpoint lies between its bounds: `lo + ((hi - lo) >> 1)`
         with lo <= hi, followed as dst == floor((hi - lo) / 2^e) (zone.halves) until lo
         is added back, then dst <= hi (and dst >= lo, as every add relates).  Exact
-        64-bit arithmetic only: every operand within +-2^62."""
+        arithmetic only: every operand within +-2^62 (in 32 bits, below 2^32: hi - lo
+        with lo <= hi does not wrap, nor does lo plus a part of it, at most hi)."""
         zone = st.zone
         exact = _bounded(old) and _bounded(src)
         if minuend is not None:                     # dst := a - b, a - b >= 0
@@ -336,10 +340,11 @@ class AluRules:
             return
         if half is not None and src_reg is None and old.smin >= 0:
             a, b, e = half
-            k = src.umin & 63
-            if op == "lsh" and e <= 0 and old.smax < 1 << (62 - k):
+            k = src.umin & (width - 1)
+            top = 62 if width == 64 else 32         # (in 32 bits: no bit shifted out,
+            if op == "lsh" and e <= 0 and old.smax < 1 << (top - k):    # nor sign copied)
                 zone.halves[dst] = (a, b, e - k)    # still exactly (a - b) * 2^(k - e)
-            elif op in ("rsh", "arsh"):
+            elif op == "rsh" or (op == "arsh" and old.umax < 1 << (width - 1)):
                 zone.halves[dst] = (a, b, e + k)    # floor of a floor by a power of 2
             return
         if half is not None and op == "add" and src_reg == half[1] and half[2] >= 0 \

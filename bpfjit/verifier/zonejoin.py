@@ -20,13 +20,15 @@ _AGREED = ("affine", "quot", "sums", "shifted", "scaled", "halves", "midsums", "
 def join_zones(zones: list[Zone], implied: list[Callable[[int, int], Bound]],
                implied_result: Callable[[int, int], Bound],
                lowers: list[Callable[[int], Bound]] | None = None,
-               uppers: list[Callable[[int], Bound]] | None = None) -> Zone:
+               uppers: list[Callable[[int], Bound]] | None = None,
+               extra_pairs: list[tuple[int, int]] = ()) -> Zone:
     """The constraints that hold on every path.  A pair constrained on some paths
     only is bounded on the others by their intervals (`implied[i](x, y)`: the bound
     on x - y that path i's intervals give, or None); a result no better than what
-    the joined intervals imply is not stored."""
+    the joined intervals imply is not stored.  `extra_pairs` are bounded so too where
+    no path constrains them (numbers each path knows exactly)."""
     out: dict[int, dict[int, int]] = {}
-    pairs = set()
+    pairs = set(extra_pairs)
     for z in zones:
         pairs.update((x, y) for x, row in z.out.items() for y in row)
     paths = [(z.out, imp) for z, imp in zip(zones, implied)]
