@@ -813,6 +813,56 @@ def _idiom(draw, regs) -> list[str]:
 
 
 @_cached
+@st.composite
+def _verifier_idiom(draw, regs, mirror: tuple[int, int] | None) -> list[str]:
+    """A shape the verifier recognises whole and bounds its result by (bpfjit.verifier.
+    alu): a register remainder `x % n` (`mov s, x; div s, n; mul s, n; sub d, s`, d being
+    x or a copy of it) or a binary search's midpoint (`lo + ((hi - lo) >> 1)`), at
+    either width, as clang writes them or perturbed as a wrong match would miss: a jump
+    into the middle, an operand changed between the steps, a divisor that may be 0, the
+    bounds in either order.  The result then indexes the initialised stack: where the
+    verifier proves it wrongly, a JIT reads without a check where the interpreter traps
+    (a jump onto the remainder's `sub` went unnoticed so until 2026-12-06)."""
+    w = draw(_choice(["", "32"]))
+    x, n, s, d = (f"%r{r}" for r in draw(st.permutations(regs))[:4])
+    mask = draw(_choice([7, 15, 31, 63]))
+    perturb = draw(_choice(["none", "none", "none", "jump", "operand"]))
+    midpoint = draw(st.booleans())
+    if not midpoint:                                # the remainder
+        setup = [f"and {n}, {mask}"] + ([f"add {n}, 1"] if draw(st.integers(0, 3)) else [])
+        steps = [f"mov{w} {s}, {x}", f"div{w} {s}, {n}", f"mul{w} {s}, {n}"]
+        if draw(st.booleans()):
+            steps.append(f"mov {draw(_reg([r for r in regs if f'%r{r}' not in (x, n, s, d)]))}, "
+                         f"{draw(_imm())}")         # clang puts another instruction between
+        if d != x and draw(st.booleans()):
+            steps.append(f"mov{w} {d}, {x}")        # the remainder into a later copy of x
+        else:
+            d = x
+        if perturb == "operand":
+            at = draw(st.integers(1, len(steps)))
+            steps.insert(at, f"add {draw(_choice([x, n]))}, 1")
+        steps.append(f"sub{w} {d}, {s}")
+    else:                                           # the midpoint, d between lo and hi
+        lo, hi = n, x
+        setup = [f"and {lo}, {mask}", f"and {hi}, {mask}"]
+        steps = [f"mov{w} {d}, {hi}", f"sub{w} {d}, {lo}",
+                 f"{draw(_choice(['rsh', 'rsh', 'arsh']))}{w} {d}, 1"]
+        if perturb == "operand":
+            steps.append(f"add {lo}, 1")
+        steps.append(f"add{w} {d}, {lo}")
+    start = -draw(st.integers(mask + 1, FRAME_INIT))
+    index = [f"mov {s}, %r10", f"add {s}, {start}", f"add {s}, {d}", f"ldxb {s}, [{s}]"]
+    index += accumulate(s, False, mirror)
+    if perturb == "jump":                           # onto the last step, another way
+        steps = [f"jset {draw(_reg(regs))}, 1, +{len(steps) - 1}"] + steps
+    if midpoint and draw(st.integers(0, 3)):        # lo <= hi, mostly
+        rest = steps + index
+        setup.append(f"jgt {lo}, {hi}, +{len(rest)}")
+        return setup + rest
+    return setup + steps + index
+
+
+@_cached
 def _simple(regs, mem_len: int | None, kernel: bool = False, bases: tuple = ()):
     """One item.  Probes record into the accumulator, so only where it is: in the main
     subprogram (mem_len not None), not in a callee, whose frame has none."""
@@ -821,6 +871,8 @@ def _simple(regs, mem_len: int | None, kernel: bool = False, bases: tuple = ()):
              _observe(regs), _idiom(regs)]
     if mem_len is not None:
         mirror = mirror_offset(mem_len, kernel)
+        if not kernel:      # (the kernel refuses a stack index it cannot bound)
+            items.append(_verifier_idiom(regs, mirror))
         items += [_alu_probe(regs, kernel, mirror), _alu_probe(regs, kernel, mirror),
                   _compare_probe(regs, kernel, mirror), _compare_probe(regs, kernel, mirror),
                   _signed_divide_probe(regs, kernel, mirror),

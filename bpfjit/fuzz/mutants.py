@@ -4,7 +4,8 @@ Each mutant changes one thing in one JIT backend, of the kinds template and
 LLVM-based JITs have really shipped: a wrong condition code, the wrong signedness
 of a shift, load, extension, comparison, division or modulo, a 32-bit result not
 zero-extended, an atomic doing the wrong operation, a 64-bit constant truncated, a
-stack zeroed short, a helper's loop around a callback that loses registers or a trip.
+stack zeroed short, a helper's loop around a callback that loses registers or a trip;
+and, shared by both, a verifier rule that proves what does not hold.
 `apply(name)` installs it in the current process (a fuzzing worker: nothing else
 runs there) by patching the backend's tables or wrapping one lowering method;
 `bpfjit fuzz --self-test` runs a campaign against each and reports how long
@@ -314,6 +315,29 @@ def _zeroes_too_little(original):
     return _entry
 
 
+# ---- both: the verifier's proofs ---------------------------------------------------------
+
+def _verifier(module: str, cls: str, method: str, make: Callable) -> Callable[[], None]:
+    """A mutant that wraps one of the verifier's rules: a wrong proof lets both JITs
+    skip a check the interpreter, which checks every access, still makes."""
+    def install() -> None:
+        import importlib
+        owner = getattr(importlib.import_module(f"bpfjit.verifier.{module}"), cls)
+        setattr(owner, method, make(getattr(owner, method)))
+    return install
+
+
+def _through_a_jump_target(original):
+    def _straight_writes(self, pc, reg, reach):     # pc may start a block: not asked
+        leaders = self.leaders
+        self.leaders = leaders - {pc}
+        try:
+            return original(self, pc, reg, reach)
+        finally:
+            self.leaders = leaders
+    return _straight_writes
+
+
 def _rounded_down(module: str, *names: str) -> Callable[[], None]:
     """A backend's reciprocals (backends.reciprocals' functions, as `module` imported
     them under `names`) rounded down instead of up: an exact multiple of the divisor
@@ -499,6 +523,14 @@ MUTANTS: tuple[Mutant, ...] = (
     Mutant("llvm-walk-counts-one-short", "llvm",
            "bpf_for_each_map_elem gives the elements visited less one",
            _wrap("llvmcalls", "CallLowering", "_for_each", _walk_counts_one_short)),
+    Mutant("x86-verifier-remainder-at-a-jump-target", "peachpy",
+           "the verifier bounds `x % n` at a `sub` a jump reaches with another divisor's "
+           "product (its bug until 2026-12-06), so the index is read unchecked",
+           _verifier("alu", "AluRules", "_straight_writes", _through_a_jump_target)),
+    Mutant("llvm-verifier-remainder-at-a-jump-target", "llvm",
+           "the verifier bounds `x % n` at a `sub` a jump reaches with another divisor's "
+           "product (its bug until 2026-12-06), so the index is read unchecked",
+           _verifier("alu", "AluRules", "_straight_writes", _through_a_jump_target)),
     Mutant("x86-stack-zeroed-short", "peachpy", "the entry zeroes 64 bytes of stack too few",
            _wrap("x86", "_Lowering", "_entry", _zeroes_too_little)),
     Mutant("llvm-stack-zeroed-short", "llvm", "the entry zeroes 64 bytes of stack too few",
