@@ -321,6 +321,25 @@ class AluRules:
             self._midpoint(st, op, width, dst, src_reg, old, src, half, minuend)
 
     @staticmethod
+    def _wrapped_once(st: State, op: str, width: int, dst: int, src_reg: int | None,
+                      old: Value, src: Value) -> bool:
+        """A 32-bit `add` of two numbers below 2^32 whose 64-bit sum the zone shows is
+        at least 2^32 (a floor of the sum: 2^32 - weight, a 32-bit negation, plus a w
+        >= weight): it wraps exactly once, so dst is the sum less 2^32 (True, dst set)."""
+        if op != "add" or width != 32 or src_reg is None or src_reg == dst \
+                or old.umax > M32 or src.umax > M32:
+            return False
+        floor = sum_floor(st.zone, dst, src_reg)
+        if floor is None or floor < 1 << 32:
+            return False
+        high = old.umax + src.umax                  # below 2^33: one wrap at most
+        ceiling = sum_ceiling(st.zone, dst, src_reg)
+        if ceiling is not None:
+            high = min(high, ceiling)
+        st.forget_register(dst, scalar(floor - (1 << 32), high - (1 << 32)))
+        return True
+
+    @staticmethod
     def _midpoint(st: State, op: str, width: int, dst: int, src_reg: int | None, old: Value,
                   src: Value, half, minuend: int | None) -> None:
         """A binary search's midpoint lies between its bounds: `lo + ((hi - lo) >> 1)`
@@ -397,6 +416,8 @@ class AluRules:
                          and 0 <= least and old.umax + hi <= M32)
                 if exact and least > old.umin + lo:
                     result = scalar(least, old.umax + hi)
+            if not exact and self._wrapped_once(st, op, width, dst, src_reg, old, src):
+                return
             if not exact:
                 # a 32-bit add of a constant that may wrap: remembered, for the branch
                 # that shows it did not (zone.wraps)
@@ -675,15 +696,22 @@ class AluRules:
             # the old dst equalled (dst == y + d), a sum the zone keeps as a floor and a
             # ceiling (an and with it is then the lowest set bit: _lowest_set_bit)
             exact = width == 64 and v.kind == SCALAR and not v.is_const and v.smin > S64_MIN
-            copies = st.zone.offsets(insn.dst) if exact else []
+            # -x in 32 bits of an x in [1, 2^32 - 1] is 2^32 - x exactly: dst + y == 2^32 -
+            # d, kept alike (clang -mcpu=v3's knapsack: `w8 = -w8` for `- weight`, added
+            # in 32 bits to a w >= weight, which wraps once: _wrapped_once)
+            exact32 = width == 32 and v.kind == SCALAR and not v.is_const \
+                and 1 <= v.umin and v.umax <= M32
+            copies = st.zone.offsets(insn.dst) if exact or exact32 else []
             st.forget_register(insn.dst, const(fn(v.umin, 0)) if v.is_const else
                                top_scalar() if width == 64 else scalar(0, M32))
-            if exact:
-                st.regs[insn.dst] = scalar(0, U64, -v.smax, -v.smin)     # (v.smin > S64_MIN)
+            if exact or exact32:
+                top = 0 if exact else 1 << 32
+                st.regs[insn.dst] = scalar(0, U64, -v.smax, -v.smin) if exact else \
+                    scalar(top - v.umax, top - v.umin)          # (v.smin > S64_MIN)
                 for y, d in copies:
                     if y < MIRROR:
-                        st.zone.learn_floor(insn.dst, y, -d)
-                        st.zone.learn_ceiling(insn.dst, y, -d)
+                        st.zone.learn_floor(insn.dst, y, top - d)
+                        st.zone.learn_ceiling(insn.dst, y, top - d)
             return
         bits = insn.imm
         if v.is_const:
