@@ -38,11 +38,13 @@ def _table(module: str, table: str, key, value) -> Callable[[], None]:
     return install
 
 
-def _wrap(module: str, cls: str, method: str, make: Callable) -> Callable[[], None]:
-    """A mutant that wraps one lowering method: make(original) -> replacement."""
+def _wrap(module: str, cls: str, method: str, make: Callable,
+          package: str = "backends") -> Callable[[], None]:
+    """A mutant that wraps one lowering method (or, with package "verifier", one of the
+    verifier's rules): make(original) -> replacement."""
     def install() -> None:
         import importlib
-        owner = getattr(importlib.import_module(f"bpfjit.backends.{module}"), cls)
+        owner = getattr(importlib.import_module(f"bpfjit.{package}.{module}"), cls)
         setattr(owner, method, make(getattr(owner, method)))
     return install
 
@@ -315,16 +317,12 @@ def _zeroes_too_little(original):
     return _entry
 
 
-# ---- both: the verifier's proofs ---------------------------------------------------------
+# ---- both: the verifier's proofs (a wrong one lets both JITs skip a check the
+# interpreter, which checks every access, still makes) ---------------------------------------
 
-def _verifier(module: str, cls: str, method: str, make: Callable) -> Callable[[], None]:
-    """A mutant that wraps one of the verifier's rules: a wrong proof lets both JITs
-    skip a check the interpreter, which checks every access, still makes."""
-    def install() -> None:
-        import importlib
-        owner = getattr(importlib.import_module(f"bpfjit.verifier.{module}"), cls)
-        setattr(owner, method, make(getattr(owner, method)))
-    return install
+_REMAINDER_AT_A_JUMP_TARGET = (
+    "the verifier bounds `x % n` at a `sub` a jump reaches with another divisor's product "
+    "(its bug until 2026-12-06), so the index is read unchecked")
 
 
 def _through_a_jump_target(original):
@@ -523,14 +521,10 @@ MUTANTS: tuple[Mutant, ...] = (
     Mutant("llvm-walk-counts-one-short", "llvm",
            "bpf_for_each_map_elem gives the elements visited less one",
            _wrap("llvmcalls", "CallLowering", "_for_each", _walk_counts_one_short)),
-    Mutant("x86-verifier-remainder-at-a-jump-target", "peachpy",
-           "the verifier bounds `x % n` at a `sub` a jump reaches with another divisor's "
-           "product (its bug until 2026-12-06), so the index is read unchecked",
-           _verifier("alu", "AluRules", "_straight_writes", _through_a_jump_target)),
-    Mutant("llvm-verifier-remainder-at-a-jump-target", "llvm",
-           "the verifier bounds `x % n` at a `sub` a jump reaches with another divisor's "
-           "product (its bug until 2026-12-06), so the index is read unchecked",
-           _verifier("alu", "AluRules", "_straight_writes", _through_a_jump_target)),
+    *(Mutant(f"{prefix}-verifier-remainder-at-a-jump-target", engine,
+             _REMAINDER_AT_A_JUMP_TARGET,
+             _wrap("alu", "AluRules", "_straight_writes", _through_a_jump_target, "verifier"))
+      for prefix, engine in (("x86", "peachpy"), ("llvm", "llvm"))),
     Mutant("x86-stack-zeroed-short", "peachpy", "the entry zeroes 64 bytes of stack too few",
            _wrap("x86", "_Lowering", "_entry", _zeroes_too_little)),
     Mutant("llvm-stack-zeroed-short", "llvm", "the entry zeroes 64 bytes of stack too few",
