@@ -812,23 +812,54 @@ def _idiom(draw, regs) -> list[str]:
     return [f"mov{w} {t}, {r}"] + shifts + [into]
 
 
+def _stack_index(scratch: str, index: str, start: int,
+                 mirror: tuple[int, int] | None) -> list[str]:
+    """A load of the stack byte at r10 + start + index, then the index recorded, and not
+    the byte, which is dropped: an index the verifier does not bound may land in the
+    frame's spilled buffer pointer, whose bytes differ between engines.  Out of the
+    frame the load traps, unless a wrong proof dropped its check."""
+    return [f"mov {scratch}, %r10", f"add {scratch}, {start}", f"add {scratch}, {index}",
+            f"ldxb {scratch}, [{scratch}]", f"mov {scratch}, 0"] + \
+        accumulate(index, False, mirror)
+
+
 @_cached
 @st.composite
 def _verifier_idiom(draw, regs, mirror: tuple[int, int] | None) -> list[str]:
     """A shape the verifier recognises whole and bounds its result by (bpfjit.verifier.
     alu): a register remainder `x % n` (`mov s, x; div s, n; mul s, n; sub d, s`, d being
-    x or a copy of it) or a binary search's midpoint (`lo + ((hi - lo) >> 1)`), at
+    x or a copy of it), a binary search's midpoint (`lo + ((hi - lo) >> 1)`), or a 32-bit
+    negation added to a number, wrapping once (`w - weight`), at
     either width, as clang writes them or perturbed as a wrong match would miss: a jump
     into the middle, an operand changed between the steps, a divisor that may be 0, the
-    bounds in either order.  The result then indexes the initialised stack: where the
+    bounds in either order.  The result then indexes the stack (`_stack_index`): where the
     verifier proves it wrongly, a JIT reads without a check where the interpreter traps
     (a jump onto the remainder's `sub` went unnoticed so until 2026-12-06)."""
     w = draw(_choice(["", "32"]))
     x, n, s, d = (f"%r{r}" for r in draw(st.permutations(regs))[:4])
     mask = draw(_choice([7, 15, 31, 63]))
     perturb = draw(_choice(["none", "none", "none", "jump", "operand"]))
-    midpoint = draw(st.booleans())
-    if not midpoint:                                # the remainder
+    shape = draw(_choice(["remainder", "midpoint", "negation"]))
+    midpoint = shape == "midpoint"
+    if shape == "negation":
+        # w - weight as clang -mcpu=v3 writes it: the weight negated in 32 bits and added
+        # to w in 32 bits, which wraps once where weight is at least 1 and w >= weight
+        setup = [f"and {n}, {mask}", f"and {x}, {mask}"]
+        steps = [f"mov32 {s}, {n}", f"neg32 {s}", f"mov32 {d}, {s}"]
+        if perturb == "operand":
+            steps.append(f"add {x}, -1")
+        steps.append(f"add32 {d}, {x}")
+        index = _stack_index(s, d, -draw(st.integers(mask + 1, FRAME_INIT)), mirror)
+        if perturb == "jump":
+            steps = [f"jset {draw(_reg(regs))}, 1, +{len(steps) - 1}"] + steps
+        rest = steps + index
+        guards = []                                 # each mostly: past the rest if not
+        if draw(st.integers(0, 3)):
+            guards.append(f"jlt {x}, {n}, +{len(rest)}")                # w >= weight
+        if draw(st.integers(0, 3)):
+            guards.insert(0, f"jeq {n}, 0, +{len(rest) + len(guards)}")    # weight >= 1
+        return setup + guards + rest
+    if shape == "remainder":
         setup = [f"and {n}, {mask}"] + ([f"add {n}, 1"] if draw(st.integers(0, 3)) else [])
         steps = [f"mov{w} {s}, {x}", f"div{w} {s}, {n}", f"mul{w} {s}, {n}"]
         if draw(st.booleans()):
@@ -850,9 +881,7 @@ def _verifier_idiom(draw, regs, mirror: tuple[int, int] | None) -> list[str]:
         if perturb == "operand":
             steps.append(f"add {lo}, 1")
         steps.append(f"add{w} {d}, {lo}")
-    start = -draw(st.integers(mask + 1, FRAME_INIT))
-    index = [f"mov {s}, %r10", f"add {s}, {start}", f"add {s}, {d}", f"ldxb {s}, [{s}]"]
-    index += accumulate(s, False, mirror)
+    index = _stack_index(s, d, -draw(st.integers(mask + 1, FRAME_INIT)), mirror)
     if perturb == "jump":                           # onto the last step, another way
         steps = [f"jset {draw(_reg(regs))}, 1, +{len(steps) - 1}"] + steps
     if midpoint and draw(st.integers(0, 3)):        # lo <= hi, mostly
