@@ -154,7 +154,8 @@ def test_the_32_bit_form_on_every_engine(engine, mem):
 
 # the subtraction is a jump's target: a run that jumps there (mem[1] == 0xaa) brings
 # s = 0 and the whole key, so nothing about the remainder holds there.  The index is the
-# key 0x100 (mem[1..4]), far past the 64 counters: the access must be checked and fail.
+# key (mem[1..4], 0x10aa below), far past the 64 counters: the access must be checked
+# and fail.
 JOINED = """
     stdw [%r10-64], 0
     mov %r0, 0

@@ -840,7 +840,6 @@ def _verifier_idiom(draw, regs, mirror: tuple[int, int] | None) -> list[str]:
     mask = draw(_choice([7, 15, 31, 63]))
     perturb = draw(_choice(["none", "none", "none", "jump", "operand"]))
     shape = draw(_choice(["remainder", "midpoint", "negation"]))
-    midpoint = shape == "midpoint"
     if shape == "negation":
         # w - weight as clang -mcpu=v3 writes it: the weight negated in 32 bits and added
         # to w in 32 bits, which wraps once where weight is at least 1 and w >= weight
@@ -849,17 +848,7 @@ def _verifier_idiom(draw, regs, mirror: tuple[int, int] | None) -> list[str]:
         if perturb == "operand":
             steps.append(f"add {x}, -1")
         steps.append(f"add32 {d}, {x}")
-        index = _stack_index(s, d, -draw(st.integers(mask + 1, FRAME_INIT)), mirror)
-        if perturb == "jump":
-            steps = [f"jset {draw(_reg(regs))}, 1, +{len(steps) - 1}"] + steps
-        rest = steps + index
-        guards = []                                 # each mostly: past the rest if not
-        if draw(st.integers(0, 3)):
-            guards.append(f"jlt {x}, {n}, +{len(rest)}")                # w >= weight
-        if draw(st.integers(0, 3)):
-            guards.insert(0, f"jeq {n}, 0, +{len(rest) + len(guards)}")    # weight >= 1
-        return setup + guards + rest
-    if shape == "remainder":
+    elif shape == "remainder":
         setup = [f"and {n}, {mask}"] + ([f"add {n}, 1"] if draw(st.integers(0, 3)) else [])
         steps = [f"mov{w} {s}, {x}", f"div{w} {s}, {n}", f"mul{w} {s}, {n}"]
         if draw(st.booleans()):
@@ -873,22 +862,26 @@ def _verifier_idiom(draw, regs, mirror: tuple[int, int] | None) -> list[str]:
             at = draw(st.integers(1, len(steps)))
             steps.insert(at, f"add {draw(_choice([x, n]))}, 1")
         steps.append(f"sub{w} {d}, {s}")
-    else:                                           # the midpoint, d between lo and hi
-        lo, hi = n, x
-        setup = [f"and {lo}, {mask}", f"and {hi}, {mask}"]
-        steps = [f"mov{w} {d}, {hi}", f"sub{w} {d}, {lo}",
+    else:                                           # the midpoint, d between lo = n, hi = x
+        setup = [f"and {n}, {mask}", f"and {x}, {mask}"]
+        steps = [f"mov{w} {d}, {x}", f"sub{w} {d}, {n}",
                  f"{draw(_choice(['rsh', 'rsh', 'arsh']))}{w} {d}, 1"]
         if perturb == "operand":
-            steps.append(f"add {lo}, 1")
-        steps.append(f"add{w} {d}, {lo}")
+            steps.append(f"add {n}, 1")
+        steps.append(f"add{w} {d}, {n}")
     index = _stack_index(s, d, -draw(st.integers(mask + 1, FRAME_INIT)), mirror)
     if perturb == "jump":                           # onto the last step, another way
         steps = [f"jset {draw(_reg(regs))}, 1, +{len(steps) - 1}"] + steps
-    if midpoint and draw(st.integers(0, 3)):        # lo <= hi, mostly
-        rest = steps + index
-        setup.append(f"jgt {lo}, {hi}, +{len(rest)}")
-        return setup + rest
-    return setup + steps + index
+    rest = steps + index
+    guards = []                                     # each mostly: past the rest if not
+    if shape == "midpoint" and draw(st.integers(0, 3)):
+        guards.append(f"jgt {n}, {x}, +{len(rest)}")                    # lo <= hi
+    elif shape == "negation":
+        if draw(st.integers(0, 3)):
+            guards.append(f"jlt {x}, {n}, +{len(rest)}")                # w >= weight
+        if draw(st.integers(0, 3)):
+            guards.insert(0, f"jeq {n}, 0, +{len(rest) + len(guards)}")    # weight >= 1
+    return setup + guards + rest
 
 
 @_cached

@@ -705,9 +705,9 @@ class AluRules:
             st.forget_register(insn.dst, const(fn(v.umin, 0)) if v.is_const else
                                top_scalar() if width == 64 else scalar(0, M32))
             if exact or exact32:
-                top = 0 if exact else 1 << 32
-                st.regs[insn.dst] = scalar(0, U64, -v.smax, -v.smin) if exact else \
-                    scalar(top - v.umax, top - v.umin)          # (v.smin > S64_MIN)
+                top = 0 if exact else 1 << 32           # dst + x == top
+                st.regs[insn.dst] = scalar(0, U64, -v.smax, -v.smin) if exact \
+                    else scalar(top - v.umax, top - v.umin)     # (exact: v.smin > S64_MIN)
                 for y, d in copies:
                     if y < MIRROR:
                         st.zone.learn_floor(insn.dst, y, top - d)
