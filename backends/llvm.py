@@ -46,6 +46,7 @@ from .llvmcodegen import TRIPLE, VECTORIZE
 from bpfjit.blinding import blinding_key, needs_blinding
 from bpfjit.budgetahead import segment_costs
 from bpfjit.speculation import fences_unknown_region, masks_top_frame, zeroed_stack
+from bpfjit.semantics import M64
 from .llvmcalls import CallLowering
 from .selectshapes import decided_jumps
 from .llvmlines import LineInfo, line_table
@@ -91,6 +92,8 @@ class _Function(AluLowering, CallLowering, VersionLowering, SpeculationLowering,
         self.mem_len = self.load_field("mem_len")
         self.mem_i = b.ptrtoint(mem, I64, name="mem")
         self.frame_lo_i = b.sub(self.frame_top_i, const(I64, STACK_SIZE), name="frame_lo")
+        # values known to be fp + the sum of some values + a constant (see frame_terms)
+        self.frame_terms: dict[str, tuple[tuple, int]] = {self.frame_top_i.ref: ((), 0)}
         # every pointer into the stack is derived from stack_base (noalias), the frame's
         # too: a frame pointer LLVM took for a separate object would let it reorder an
         # access to a caller's frame made through one with an access made through the other
@@ -126,6 +129,8 @@ class _Function(AluLowering, CallLowering, VersionLowering, SpeculationLowering,
         value = known.get(n)
         if value is None:
             value = known[n] = self.b.load(self.regs[n], typ=I64)
+            if n == 10:                         # never written: the frame's top
+                self.frame_terms[value.ref] = ((), 0)
         return value
 
     def set(self, n: int, value) -> None:
@@ -294,10 +299,26 @@ class _Function(AluLowering, CallLowering, VersionLowering, SpeculationLowering,
         """Whether `size` bytes at `addr` lie in the checkable buffer."""
         return self.b.icmp_unsigned("<", *self.buffer_test(addr, size))
 
+    def frame_offset(self, addr, base, off: int):
+        """addr - frame_lo for addr = base + off: from base's terms when it is the frame's
+        top plus some values (LLVM does not reassociate a hoisted `fp - 64` out of
+        `fp - 64 + i - frame_lo` when the hoisted value has other uses: an extra
+        register and a subtraction per access, and no range test of i itself), else by
+        a subtraction."""
+        terms = self.frame_terms.get(base.ref)
+        if terms is None:
+            return self.b.sub(addr, self.frame_lo_i)
+        values, constant = terms
+        d = None
+        for value in values:                    # in the order the program added them
+            d = value if d is None else self.b.add(d, value)
+        offset = const(I64, (constant + off + STACK_SIZE) & M64)
+        return offset if d is None else self.b.add(d, offset)
+
     def address(self, pc: int, base_reg: int, off: int, size: int, write: bool):
         """A pointer for an access of `size` bytes at base_reg + off, checked in checked mode."""
-        b = self.b
-        addr = b.add(self.get(base_reg), const(I64, off))
+        b, base = self.b, self.get(base_reg)
+        addr = b.add(base, const(I64, off))
         verified = self.m.verified
         if self.unchecked(pc):
             # proven by the verifier (or trusted, or in a fast copy): no check, but the pointer still
@@ -316,7 +337,7 @@ class _Function(AluLowering, CallLowering, VersionLowering, SpeculationLowering,
                 if spec:
                     d_mem = self.guard(x, bound, d_mem)
                 return b.gep(self.mem, [d_mem], source_etype=I8)
-        d_stack = b.sub(addr, self.frame_lo_i)
+        d_stack = self.frame_offset(addr, base, off)
         in_stack = b.icmp_unsigned("<=", d_stack, self._bound("stack", size))
         if region == "stack":
             self.trap_unless(in_stack, TrapCode.MEMORY, pc, addr, mark)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from bpfjit.blinding import needs_blinding
 from bpfjit.context import legacy_headers
-from bpfjit.semantics import SKF_LL_OFF, SKF_NET_OFF, legacy_packet_offset
+from bpfjit.semantics import M64, SKF_LL_OFF, SKF_NET_OFF, legacy_packet_offset
 
 from . import irtext as ir
 
@@ -80,7 +80,23 @@ class AluLowering:
             r = self._divide_by_constant(op == "mod", x, divisor, ty)
         else:
             r = self._divide(op, x, y, ty)
+        if spec.width == 64 and op in ("add", "sub"):
+            self._follow_frame_terms(op, x, y, r)
         self.set(insn.dst, self.widen(r) if spec.width == 32 else r)
+
+    def _follow_frame_terms(self, op: str, x, y, r) -> None:
+        """Record r = x + y or x - y as the frame's top plus terms when x (or, for an
+        add, y) is one (see frame_offset)."""
+        terms = self.frame_terms
+        if x.ref not in terms and op == "add":
+            x, y = y, x
+        if x.ref not in terms or isinstance(r, ir.Constant):
+            return
+        values, constant = terms[x.ref]
+        if isinstance(y, ir.Constant):
+            terms[r.ref] = values, (constant + (y.constant if op == "add" else -y.constant)) & M64
+        elif op == "add" and y.ref not in terms:
+            terms[r.ref] = values + (y,), constant
 
     def _divide_by_constant(self, modulo: bool, x, divisor: int, ty):
         """Unsigned x / divisor or x % divisor for a divisor (>= 2) that blinding hides

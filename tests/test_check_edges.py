@@ -97,6 +97,32 @@ def test_stack_in_an_entry_that_recursion_enters(engine, size):
             assert (got.pc, got.size, got.write) == (10, size, True)
 
 
+# The same pointer built in other orders: the llvm engine tests a frame pointer built in
+# the block from r10 by adds and subtractions as the sum of what was added (the frame's
+# top cancels), so each order must give the same verdicts at the same edges.
+_SHAPES = {
+    "subtracted": "mov %r4, %r10\n    sub %r4, 600\n    add %r4, %r3\n",
+    "variable first": "mov %r4, %r3\n    add %r4, %r10\n    add %r4, -600\n",
+    "two variables": "mov %r5, %r3\n    rsh %r5, 1\n    sub %r3, %r5\n"
+                     "    mov %r4, %r10\n    add %r4, %r5\n    add %r4, -300\n"
+                     "    add %r4, %r3\n    add %r4, -300\n",
+    "across a jump": "mov %r4, %r10\n    add %r4, -600\n    ja +0\n    add %r4, %r3\n",
+}
+
+
+@pytest.mark.parametrize("shape", sorted(_SHAPES))
+@pytest.mark.parametrize("size", [1, 8])
+def test_stack_pointer_built_in_other_orders(engine, shape, size):
+    text = (f"    ldxh %r3, [%r1]\n    {_SHAPES[shape]}    lddw %r5, {VALUE:#x}\n"
+            f"    stx{WIDTHS[size]} [%r4-8], %r5\n    ldx{WIDTHS[size]} %r0, [%r4-8]\n"
+            f"    exit\n")
+    prog = bpfjit.assemble(text)
+    pc = next(pc for pc, insn in prog if insn.kind.value == "stx")
+    fn = bpfjit.compile(prog, engine, cache=False)
+    for k in _heights(size, -8, -512, -size):
+        _check(fn, k, -8, size, -512, -size, pc=pc)
+
+
 def test_a_trapping_stack_access_reports_its_address(engine):
     # two accesses below the frame: their addresses differ by what moved them
     fn = bpfjit.compile(bpfjit.assemble(_stack_probe(8, 0) + "    exit\n"), engine,
