@@ -1104,6 +1104,29 @@ def test_generated_programs_loop_through_callbacks_and_engines_agree():
         assert all(o == outcomes[0] for o in outcomes), outcomes
 
 
+def test_a_walks_count_is_recorded_at_once():
+    # bpf_for_each_map_elem's r0 (the elements it visited) goes into the accumulator
+    # right after the call, as the generator's ALU probes do: kept in a data register
+    # only, a later write could hide a wrong count (llvm-walk-counts-one-short went
+    # unfound on two self-test seeds of three)
+    import random
+
+    from bpfjit.fuzz.campaign import _sample_programs
+    from bpfjit.fuzz.generator import ACCUMULATOR
+    walks = 0
+    for prog, _ in _sample_programs(random.Random(4), 120):
+        insns = prog.insns
+        for k, insn in enumerate(insns):
+            if insn.kind is Kind.CALL and insn.imm == 164:
+                walks += 1
+                load, mix = insns[k + 1], insns[k + 2]
+                assert (load.kind, load.dst, load.src, load.off) == \
+                    (Kind.LDX, 1, 10, -ACCUMULATOR)
+                assert (mix.spec.op, mix.dst, mix.src, mix.spec.source) == \
+                    ("xor", 1, 0, "reg")
+    assert walks >= 3
+
+
 def test_every_run_starts_from_the_same_hash_layout():
     # bpf_for_each_map_elem walks a hash map's slots in order: each engine's run must
     # start with the keys in the same slots, whatever the run before it left (a

@@ -1031,9 +1031,11 @@ def _for_each_call(draw, n: int, labels: list[int], kernel: bool
     unordered = kernel and which == 1
     stop = draw(st.integers(-1, 4))
     made = draw(_choice([7, 8, 9]))
+    # the count of elements visited is recorded at once, as well as kept in a register
+    # (where a later write could hide a wrong one)
     caller = [f"lddw %r1, map_by_fd({which})", f"lddw %r2, code_addr(cb{n})",
               "mov %r3, %r10", f"add %r3, -{below}", f"mov %r4, {flags}", "call 164",
-              f"mov %r{made}, %r0"]
+              *accumulate("%r0", kernel), f"mov %r{made}, %r0"]
     caller += [f"mov %r{i}, {draw(_imm())}" for i in range(1, 6)]
     callback = [f"cb{n}:", "mov %r6, %r4", "ldxw %r7, [%r2+0]", "ldxdw %r8, [%r3+0]",
                 "add %r8, %r7"]
