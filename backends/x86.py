@@ -43,6 +43,8 @@ from .x86asm import Assembler, Mem, r8, r16, r32
 from .x86budget import budget_charges
 from bpfjit.budgetahead import block_charges
 from .x86calls import CallLowering
+from .x86frameterms import FrameTerms
+from .x86frameterms import follow as follow_frame_terms
 from .x86idioms import NOTHING, Plan, Rotate, WideLoad, plan_block
 from .x86selects import SelectLowering
 from .x86speculation import SpeculationLowering
@@ -91,6 +93,7 @@ class _Lowering(AluLowering, CallLowering, VersionLowering, SpeculationLowering,
         self.fp = regs[10]
         self.a = Assembler()
         self.leaders = block_leaders(prog)
+        self.frame_terms: FrameTerms = {}              # (x86frameterms: this block's)
         self.elided = elided_code(prog, verified.unreachable)
         self.targets = jump_targets(prog)              # (x86selects)
         self.select_joins: set[int] = set()             # (x86selects: the joins of cmovs made)
@@ -342,7 +345,16 @@ class _Lowering(AluLowering, CallLowering, VersionLowering, SpeculationLowering,
 
     def _instruction(self, body: list, i: int) -> int:
         """Lower body[i] (fused with the next ones when a pattern allows); returns how
-        many instructions were consumed."""
+        many instructions were consumed, having followed what they make of r10
+        (x86frameterms) for the accesses after them in the block."""
+        if i == 0 or body[i][0] in self.leaders:
+            self.frame_terms = {}
+        n = self._lower_instruction(body, i)
+        for _, insn in body[i:i + n]:
+            follow_frame_terms(self.frame_terms, insn)
+        return n
+
+    def _lower_instruction(self, body: list, i: int) -> int:
         a, pc = self.a, body[i][0]
         if pc in self.elided:
             return self._unreachable(body, i)
@@ -663,7 +675,7 @@ class _Lowering(AluLowering, CallLowering, VersionLowering, SpeculationLowering,
         region = self.verified.regions.get(pc)
         packed = size | (WRITE_FLAG if write else 0)
         if region == "stack" and pc < self.top_frame_end:
-            return self._own_frame_address(pc, b, off, size, packed)
+            return self._own_frame_address(pc, base, off, size, packed)
         if region == "mem" and not in_register and b != self.fp and self._dead_after(pc, base):
             return self._buffer_address(pc, b, off, size, packed)
         fail = self._stub(TrapCode.MEMORY, pc, None, packed)
@@ -743,16 +755,23 @@ class _Lowering(AluLowering, CallLowering, VersionLowering, SpeculationLowering,
                 return True
         return not block_live_out(self.prog)[first] & bit
 
-    def _own_frame_address(self, pc: int, b: str, off: int, size: int, packed: int) -> Mem:
+    def _own_frame_address(self, pc: int, base: int, off: int, size: int,
+                           packed: int) -> Mem:
         """A checked stack access in the entry subprogram, which no call enters, so its
         frame is always the top one and the live frames are exactly its 512 bytes:
         r11 = the address's height above the frame's bottom, one unsigned compare, and
         the access made through rbp and r11, which speculation safety keeps in the frame
-        (bpfjit.speculation.FRAME_MASK)."""
+        (bpfjit.speculation.FRAME_MASK).  A base the block made as r10 + x + c gives the
+        height as x + c + off + 512 (x86frameterms)."""
         a = self.a
         fail = self._stub(TrapCode.MEMORY, pc, Mem(8, self.fp, -STACK_SIZE, S2), packed)
-        a("LEA", S2, Mem(8, b, off + STACK_SIZE))              # lea r11, [b + off + 512]
-        a("SUB", S2, self.fp)                                   # sub r11, rbp
+        added, constant = self.frame_terms.get(base, (None, None))
+        height = None if constant is None else constant + off + STACK_SIZE
+        if height is not None and added is not None and -(1 << 31) <= height < 1 << 31:
+            a("LEA", S2, Mem(8, self.reg[added], height))     # lea r11, [x + c + off + 512]
+        else:
+            a("LEA", S2, Mem(8, self.reg[base], off + STACK_SIZE))  # lea r11, [b + off + 512]
+            a("SUB", S2, self.fp)                               # sub r11, rbp
         a("CMP", S2, STACK_SIZE - size)                         # cmp r11, 512 - size
         self._check_jump("a", fail)
         self._wrap_in_frame(S2)                                 # and r11, 511
