@@ -45,7 +45,7 @@ from .llvmalu import AluLowering
 from .llvmcodegen import TRIPLE, VECTORIZE
 from bpfjit.blinding import blinding_key, needs_blinding
 from bpfjit.budgetahead import segment_costs
-from bpfjit.speculation import fences_unknown_region, masks_top_frame, zeroed_stack
+from bpfjit.speculation import TOP_SLACK, fences_unknown_region, masks_top_frame, zeroed_stack
 from bpfjit.semantics import M64
 from .llvmcalls import CallLowering
 from .selectshapes import decided_jumps
@@ -94,6 +94,8 @@ class _Function(AluLowering, CallLowering, VersionLowering, SpeculationLowering,
         self.frame_lo_i = b.sub(self.frame_top_i, const(I64, STACK_SIZE), name="frame_lo")
         # values known to be fp + the sum of some values + a constant (see frame_terms)
         self.frame_terms: dict[str, tuple[tuple, int]] = {self.frame_top_i.ref: ((), 0)}
+        # values known to be at most a number below 2**63 (AluLowering.upper_of)
+        self.upper: dict[str, int] = {}
         # every pointer into the stack is derived from stack_base (noalias), the frame's
         # too: a frame pointer LLVM took for a separate object would let it reorder an
         # access to a caller's frame made through one with an access made through the other
@@ -315,6 +317,33 @@ class _Function(AluLowering, CallLowering, VersionLowering, SpeculationLowering,
         offset = const(I64, (constant + off + STACK_SIZE) & M64)
         return offset if d is None else self.b.add(d, offset)
 
+    def _masked_index(self, pc: int, base, off: int, size: int):
+        """For a checked access to the top frame through fp + x + c, x a number that
+        cannot be negative (upper_of, or the verifier's lowest offset of the access:
+        VerifiedProgram.stack_ranges): the access's height above the frame's bottom as
+        (x & m) + c + off + 512, m the least all-ones mask that keeps every x the check
+        admits, when every masked x stays in the frame (and the 8 bytes above it that a
+        masked access may read): a mispredicted check then reads in the frame, as with
+        the height's own mask (wrap_in_frame), but the constant stays in the access's
+        address (`and x, m; mov [rsp + x + k]`, not `or; and` on the way to the load).
+        None where it does not apply."""
+        terms = self.frame_terms.get(base.ref)
+        if terms is None or len(terms[0]) != 1:
+            return None
+        constant = terms[1] - (1 << 64) if terms[1] >= 1 << 63 else terms[1]
+        lowest = constant + off                 # the first byte's offset from fp when x is 0
+        reach = self.m.verified.stack_ranges.get(pc)
+        if self.upper_of(terms[0][0]) is None and (reach is None or reach[0] < lowest):
+            return None
+        highest = -size - lowest                # the largest x the check admits
+        if highest < 0 or lowest < -STACK_SIZE:
+            return None
+        mask = (1 << highest.bit_length()) - 1
+        if lowest + mask + size > TOP_SLACK:
+            return None
+        x = self.and_in_asm(terms[0][0], mask)
+        return self.b.add(x, const(I64, lowest + STACK_SIZE))
+
     def address(self, pc: int, base_reg: int, off: int, size: int, write: bool):
         """A pointer for an access of `size` bytes at base_reg + off, checked in checked mode."""
         b, base = self.b, self.get(base_reg)
@@ -341,6 +370,10 @@ class _Function(AluLowering, CallLowering, VersionLowering, SpeculationLowering,
         in_stack = b.icmp_unsigned("<=", d_stack, self._bound("stack", size))
         if region == "stack":
             self.trap_unless(in_stack, TrapCode.MEMORY, pc, addr, mark)
+            masked = self._masked_index(pc, base, off, size) if spec and self.top_frame \
+                else None
+            if masked is not None:
+                return b.gep(self.frame_lo, [masked], source_etype=I8)
             if spec and self.top_frame:
                 d_stack = self.wrap_in_frame(d_stack)
             elif spec:
@@ -452,7 +485,10 @@ class _Function(AluLowering, CallLowering, VersionLowering, SpeculationLowering,
         if insn.kind is Kind.LDSX:
             self.set(insn.dst, self.b.sext(value, I64))
         else:
-            self.set(insn.dst, value if size == 8 else self.b.zext(value, I64))
+            if size < 8:
+                value = self.b.zext(value, I64)
+                self.upper[value.ref] = (1 << 8 * size) - 1
+            self.set(insn.dst, value)
 
     _ldsx = _ldx
 
@@ -678,7 +714,7 @@ class _Module:
         b.store(const(I64, 0), run_field(b, run, "trap"))
         # (and 8 bytes above the top where a masked access may read: FRAME_MASK)
         masked = masks_top_frame(self.verified, self.speculation)
-        stack = b.alloca(ir.ArrayType(I8, STACK_BYTES + 8 * masked), name="stack")
+        stack = b.alloca(ir.ArrayType(I8, STACK_BYTES + TOP_SLACK * masked), name="stack")
         stack.align = 16
         # zero the bytes a run may touch; the others are never accessible
         used = self.verified.stack_used

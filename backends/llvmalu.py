@@ -82,7 +82,36 @@ class AluLowering:
             r = self._divide(op, x, y, ty)
         if spec.width == 64 and op in ("add", "sub"):
             self._follow_frame_terms(op, x, y, r)
-        self.set(insn.dst, self.widen(r) if spec.width == 32 else r)
+        result = self.widen(r) if spec.width == 32 else r
+        bound = (1 << 32) - 1 if spec.width == 32 else self._bound_of(op, x, y)
+        if bound is not None and not isinstance(result, ir.Constant):
+            self.upper[result.ref] = bound
+        self.set(insn.dst, result)
+
+    def upper_of(self, value) -> int | None:
+        """The most `value` can be as an unsigned number when it is known to be below
+        2**63 (an index that cannot be negative), else None (upper)."""
+        if isinstance(value, ir.Constant):
+            return value.constant if 0 <= value.constant < 1 << 63 else None
+        return self.upper.get(value.ref)
+
+    def _bound_of(self, op: str, x, y) -> int | None:
+        """What the 64-bit `x op y` is at most, from its operands' bounds (upper_of)."""
+        bx, by = (None if x is None else self.upper_of(x)), self.upper_of(y)
+        bound = None
+        if op == "mov":
+            bound = by
+        elif op == "and":
+            bound = min(b for b in (bx, by, 1 << 63) if b is not None)
+        elif op in ("add", "or", "xor") and bx is not None and by is not None:
+            bound = bx + by if op == "add" else (1 << max(bx, by).bit_length()) - 1
+        elif op == "mul" and bx is not None and by is not None:
+            bound = bx * by
+        elif op == "lsh" and bx is not None and isinstance(y, ir.Constant):
+            bound = bx << y.constant
+        elif op == "rsh" and isinstance(y, ir.Constant) and y.constant:
+            bound = (M64 if bx is None else bx) >> y.constant
+        return bound if bound is not None and bound < 1 << 63 else None
 
     def _follow_frame_terms(self, op: str, x, y, r) -> None:
         """Record r = x + y or x - y as the frame's top plus terms when x (or, for an

@@ -42,6 +42,13 @@ class SpeculationLowering:
                            "=r,0,~{flags}", False)
         return self.b.call(asm, [d], attrs=("readnone", "nounwind"))
 
+    def and_in_asm(self, x, mask: int):
+        """`x & mask` in inline asm, which LLVM cannot drop after a check that already
+        bounds x (an index masked for a mispredicted check: _masked_index)."""
+        asm = ir.InlineAsm(ir.FunctionType(I64, [I64]), f"andq $${mask}, $0",
+                           "=r,0,~{flags}", False)
+        return self.b.call(asm, [x], attrs=("readnone", "nounwind"))
+
     def fence(self) -> None:
         """lfence: no later instruction runs, even speculatively, before the earlier
         ones are done (where an access's region is not one range to clamp to)."""

@@ -58,7 +58,7 @@ from .cfg import top_frame_end
 from .errors import BpfError
 from .isa import STACK_SIZE
 
-__all__ = ["POISON", "FRAME_MASK", "LEVELS", "speculation_level", "clamp_region",
+__all__ = ["POISON", "FRAME_MASK", "TOP_SLACK", "LEVELS", "speculation_level", "clamp_region",
            "masks_top_frame", "zeroed_stack",
            "fences_unknown_region"]
 
@@ -67,6 +67,7 @@ __all__ = ["POISON", "FRAME_MASK", "LEVELS", "speculation_level", "clamp_region"
 POISON = 1 << 63
 # what a checked access of the top frame keeps of its offset from the frame's bottom
 FRAME_MASK = STACK_SIZE - 1
+TOP_SLACK = 8           # the zeroed bytes above the stack's top a masked access may read
 LEVELS = ("off", "checks", "all")
 
 # a testing aid, never for running programs: True makes the JITs built meanwhile leave

@@ -205,22 +205,68 @@ def test_a_mispredicted_check_of_the_top_frame_stays_in_the_frame(engine, monkey
     # 512 bytes are all a checked access may touch: the offset from the frame's bottom
     # is masked to 9 bits, so a mispredicted check reads the frame itself.  Here that
     # offset is 512 + 200 - 1 = 711, and 711 mod 512 = 199: the byte at r10-313, where
-    # the program stored 90 first
+    # the program stored 90 first.  The llvm engine masks the index instead where it
+    # cannot be negative (a byte, r10 + r3 - 1): only r3 = 0 passes the check, so the
+    # mask is 0 and the read is at r10-1, where the program stored 33
     if engine == "interp":
         pytest.skip("the interpreter runs no code speculatively")
-    prog = bpfjit.assemble("stb [r10-313], 90\n" + STACK)
+    prog = bpfjit.assemble("stb [r10-313], 90\nstb [r10-1], 33\n" + STACK)
     outcome = _run_mispredicted(prog, engine, "off", monkeypatch)
     assert outcome[0] == "exit"          # read something above the stack, no fault
-    assert _run_mispredicted(prog, engine, "checks", monkeypatch) == ("exit", 90)
+    assert _run_mispredicted(prog, engine, "checks", monkeypatch) == \
+        ("exit", 33 if engine == "llvm" else 90)
     # architecturally nothing changes: the check traps at the read's pc
     with pytest.raises(bpfjit.MemoryAccessError) as trapped:
         bpfjit.compile(prog, engine, cache=False)(bytearray([200]))
-    assert trapped.value.pc == 4
+    assert trapped.value.pc == 5
     # an 8-byte read wrapped to offset 511 reads the frame's last byte (90) and the 7
     # bytes above the top, which the entry zeroes: (r0 >> 8) & 0xff is their first, 0
     wide = bpfjit.assemble("stb [r10-1], 90\nldxb r3, [r1+0]\nmov r4, r10\nadd r4, r3\n"
                            "ldxdw r0, [r4+311]\nmov r5, r0\nrsh r0, 8\nor r0, r5\nexit")
     assert _run_mispredicted(wide, engine, "checks", monkeypatch) == ("exit", 90)
+
+
+# r4 = r10 - 64 + a byte of the buffer, read at r4: the check admits bytes 0-63, so a
+# masked index keeps index & 63 (llvm, whose index cannot be negative); the height
+# above the frame's bottom masked to 9 bits gives (448 + index) & 511 (peachpy)
+ARRAY = ("stb [r10-56], 77\nstb [r10-376], 88\nldxb r3, [r1+0]\nmov r4, r10\n"
+         "add r4, -64\nadd r4, r3\nldxb r0, [r4+0]\nexit")
+
+
+@pytest.mark.parametrize("index, expected", [(200, {"llvm": 77, "peachpy": 88}),
+                                             (72, {"llvm": 77, "peachpy": 0})])
+def test_a_mispredicted_check_of_an_index_reads_in_its_array(engine, index, expected,
+                                                               monkeypatch):
+    # index 200: llvm reads r10 - 64 + (200 & 63) = r10-56 (77); peachpy r10 - 512 +
+    # (648 & 511) = r10-376 (88).  Index 72: llvm r10-56 again; peachpy r10 - 512 + 8
+    # (0: the zeroed stack)
+    if engine == "interp":
+        pytest.skip("the interpreter runs no code speculatively")
+    prog = bpfjit.assemble(ARRAY)
+    got = _run_mispredicted(prog, engine, "checks", monkeypatch,
+                            make_arg=lambda: bytearray([index]))
+    assert got == ("exit", expected[engine])
+    # architecturally: index 8 reads r10-56, 200 traps at the read (pc 6)
+    fn = bpfjit.compile(prog, engine, cache=False)
+    assert fn(bytearray([8])) == 77
+    with pytest.raises(bpfjit.MemoryAccessError) as trapped:
+        fn(bytearray([index]))
+    assert trapped.value.pc == 6
+
+
+def test_the_verifier_bounds_an_unproven_stack_access(tmp_path, monkeypatch):
+    # ARRAY's read: r10 - 64 + a byte, its first byte at r10-64 to r10+191 on any run
+    # (also when the verdict comes back from the code cache); a read from r10 + a
+    # number that may be negative has no lowest offset to trust
+    monkeypatch.setenv("BPFJIT_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.delenv("BPFJIT_CACHE", raising=False)
+    verified = verify(bpfjit.assemble(ARRAY))
+    assert verified.stack_ranges == {6: (-64, 191)}
+    again = verify(bpfjit.assemble(ARRAY))
+    assert again is not verified and again.stack_ranges == {6: (-64, 191)}
+    signed = bpfjit.assemble("ldxb r3, [r1+0]\nlsh r3, 56\narsh r3, 56\nmov r4, r10\n"
+                             "add r4, r3\nldxb r0, [r4-1]\nexit")
+    assert verify(signed).stack_ranges == {5: (-129, 126)}
 
 
 def test_a_mispredicted_stack_check_in_a_callee_faults_at_poison(engine, monkeypatch):

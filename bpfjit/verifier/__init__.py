@@ -91,6 +91,10 @@ class VerifiedProgram:
     # skb_load_bytes, skb_store_bytes): every byte their memory
     # arguments reach lies in bounds, or their size is 0 (backends.helperops)
     native_helpers: frozenset[int] = frozenset()
+    # unproven accesses whose base is the own frame's pointer on every run: pc -> the
+    # lowest and highest offset of the first byte from r10 (checked mode; a JIT may
+    # mask an index it then knows cannot be negative: backends.llvm._masked_index)
+    stack_ranges: dict[int, tuple[int, int]] = field(default_factory=dict)
 
     @property
     def stack_used(self) -> int:
@@ -335,7 +339,11 @@ def verify(prog: Program, mode: str = "checked", helpers=None, log: bool = False
                                iterated=dict(analysis.iterated),
                                header_loads=frozenset(analysis.header_loads),
                                native_helpers=frozenset(
-                                   pc for pc, ok in analysis.native_helpers.items() if ok))
+                                   pc for pc, ok in analysis.native_helpers.items() if ok),
+                               stack_ranges={pc: r for pc, r in analysis.stack_ranges.items()
+                                             if r is not None and pc not in proven
+                                             and regions.get(pc) == "stack"}
+                               if mode == "checked" else {})
     if not log:
         original.__dict__["_verified"][key] = verified
     verified.cache_name = name
@@ -356,7 +364,9 @@ def verify(prog: Program, mode: str = "checked", helpers=None, log: bool = False
             "callbacks": sorted(verified.callbacks.items()),
             "iterated": sorted(verified.iterated.items()),
             "header_loads": sorted(verified.header_loads),
-            "native_helpers": sorted(verified.native_helpers)})
+            "native_helpers": sorted(verified.native_helpers),
+            "stack_ranges": sorted((pc, lo, hi)
+                                   for pc, (lo, hi) in verified.stack_ranges.items())})
     return verified
 
 
@@ -406,7 +416,9 @@ def _from_record(prog: Program, mode: str, record: dict) -> VerifiedProgram | No
             iterated={int(pc): tuple(int(i) for i in maps)
                       for pc, maps in record["iterated"]},
             header_loads=frozenset(int(pc) for pc in record["header_loads"]),
-            native_helpers=frozenset(int(pc) for pc in record["native_helpers"]))
+            native_helpers=frozenset(int(pc) for pc in record["native_helpers"]),
+            stack_ranges={int(pc): (int(lo), int(hi))
+                          for pc, lo, hi in record["stack_ranges"]})
         maps = [prog.maps.list[i] for i in frozen]
     except (KeyError, TypeError, ValueError, IndexError):
         return None

@@ -138,6 +138,10 @@ class Analysis(AluRules, ExtensionRules, PointerRules, MemoryRules, BranchRules,
         self.iterated: dict[int, tuple[int, ...]] = {}  # for_each_map_elem pc -> maps
         # ldabs/ldind pcs whose offset may be negative (SKF_NET_OFF, SKF_LL_OFF, ...)
         self.header_loads: set[int] = set()
+        # unproven accesses to the own frame: pc -> (lowest, highest) offset of their
+        # first byte from r10 on any run, None if some run's is another frame's
+        # (VerifiedProgram.stack_ranges)
+        self.stack_ranges: dict[int, tuple[int, int] | None] = {}
         # bpf_timer_set_callback pc, the callback's pc, the timer's map (verifier.timers)
         self.timer_callbacks: set[tuple[int, int, int]] = set()
         self.constant_maps: set[int] = set()       # read-only data whose values it used

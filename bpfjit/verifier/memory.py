@@ -229,6 +229,11 @@ class MemoryRules:
         if base.kind == MEM and not ok and 0 <= lo and hi + size <= MAX_LEN:
             seen = self.extents.get(pc, (lo, hi + size))
             self.extents[pc] = (min(seen[0], lo), max(seen[1], hi + size))
+        if base.kind == STACK and not ok:
+            # (None once a run's base is another frame's pointer)
+            seen = self.stack_ranges.get(pc, (lo, hi))
+            self.stack_ranges[pc] = None if seen is None or base.frame != 0 else \
+                (min(seen[0], lo), max(seen[1], hi))
         if ok:
             self._note_offset(pc, base, lo, hi)
             if base.kind == STACK:
