@@ -46,7 +46,7 @@ from .llvmcodegen import TRIPLE, VECTORIZE
 from bpfjit.blinding import blinding_key, needs_blinding
 from bpfjit.budgetahead import segment_costs
 from bpfjit.speculation import TOP_SLACK, fences_unknown_region, masks_top_frame, zeroed_stack
-from bpfjit.semantics import M64
+from bpfjit.semantics import M64, sext
 from .llvmcalls import CallLowering
 from .selectshapes import decided_jumps
 from .llvmlines import LineInfo, line_table
@@ -330,8 +330,7 @@ class _Function(AluLowering, CallLowering, VersionLowering, SpeculationLowering,
         terms = self.frame_terms.get(base.ref)
         if terms is None or len(terms[0]) != 1:
             return None
-        constant = terms[1] - (1 << 64) if terms[1] >= 1 << 63 else terms[1]
-        lowest = constant + off                 # the first byte's offset from fp when x is 0
+        lowest = sext(terms[1], 64) + off       # the first byte's offset from fp when x is 0
         reach = self.m.verified.stack_ranges.get(pc)
         if self.upper_of(terms[0][0]) is None and (reach is None or reach[0] < lowest):
             return None
@@ -370,12 +369,9 @@ class _Function(AluLowering, CallLowering, VersionLowering, SpeculationLowering,
         in_stack = b.icmp_unsigned("<=", d_stack, self._bound("stack", size))
         if region == "stack":
             self.trap_unless(in_stack, TrapCode.MEMORY, pc, addr, mark)
-            masked = self._masked_index(pc, base, off, size) if spec and self.top_frame \
-                else None
-            if masked is not None:
-                return b.gep(self.frame_lo, [masked], source_etype=I8)
             if spec and self.top_frame:
-                d_stack = self.wrap_in_frame(d_stack)
+                masked = self._masked_index(pc, base, off, size)
+                d_stack = self.wrap_in_frame(d_stack) if masked is None else masked
             elif spec:
                 d_stack = self.guard(d_stack, self._bound("stack", size), d_stack, strict=False)
             return b.gep(self.frame_lo, [d_stack], source_etype=I8)

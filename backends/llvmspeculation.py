@@ -35,16 +35,15 @@ class SpeculationLowering:
                                         attrs=("readnone", "nounwind"))
 
     def wrap_in_frame(self, d):
-        """`d & 511` in inline asm: a checked access's offset from the top frame's bottom,
-        which its check keeps below 512 - size, kept there when the check is mispredicted
-        (bpfjit.speculation.FRAME_MASK); in IR, LLVM would drop it after the check."""
-        asm = ir.InlineAsm(ir.FunctionType(I64, [I64]), f"andq $${FRAME_MASK}, $0",
-                           "=r,0,~{flags}", False)
-        return self.b.call(asm, [d], attrs=("readnone", "nounwind"))
+        """`d & 511`: a checked access's offset from the top frame's bottom, which its
+        check keeps below 512 - size, kept there when the check is mispredicted
+        (bpfjit.speculation.FRAME_MASK)."""
+        return self.and_in_asm(d, FRAME_MASK)
 
     def and_in_asm(self, x, mask: int):
         """`x & mask` in inline asm, which LLVM cannot drop after a check that already
-        bounds x (an index masked for a mispredicted check: _masked_index)."""
+        bounds x, as it would the same `and` in IR (wrap_in_frame; an index masked for a
+        mispredicted check: _masked_index)."""
         asm = ir.InlineAsm(ir.FunctionType(I64, [I64]), f"andq $${mask}, $0",
                            "=r,0,~{flags}", False)
         return self.b.call(asm, [x], attrs=("readnone", "nounwind"))

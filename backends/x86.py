@@ -43,8 +43,7 @@ from .x86asm import Assembler, Mem, r8, r16, r32
 from .x86budget import budget_charges
 from bpfjit.budgetahead import block_charges
 from .x86calls import CallLowering
-from .x86frameterms import FrameTerms
-from .x86frameterms import follow as follow_frame_terms
+from .x86frameterms import FrameTerms, follow as follow_frame_terms
 from .x86idioms import NOTHING, Plan, Rotate, WideLoad, plan_block
 from .x86selects import SelectLowering
 from .x86speculation import SpeculationLowering
