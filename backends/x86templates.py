@@ -4,8 +4,11 @@ it encode again the shapes earlier processes met (three encodings of ~20 µs eac
 
 One entry, named by bpfjit's source (which holds the template format) and PeachPy's
 installed files: read before a build when it changed since this process last read or
-wrote it (one stat otherwise), stored again, merged with what is stored, after a build
-that had PeachPy encode something new.  Like every entry (bpfjit.cache) it is signed,
+wrote it (one stat otherwise); stored again, merged with what is stored, after a build
+that left this process with at least twice the templates it had when it last read or
+wrote the entry, and at exit.  (Written after every build that encoded something new,
+the whole entry was read and written again each time: 140 ms a compile in a test session
+that had met thousands of shapes.)  Like every entry (bpfjit.cache) it is signed,
 and a damaged or malformed one is not used: the templates are then encoded again.
 Nothing is read or written when the compile does not use the cache (`cache=False`,
 `BPFJIT_CACHE=off`).
@@ -13,6 +16,7 @@ Nothing is read or written when the compile does not use the cache (`cache=False
 
 from __future__ import annotations
 
+import atexit
 import importlib.util
 import os
 
@@ -20,12 +24,12 @@ from bpfjit import cache
 
 from . import x86asm
 
-__all__ = ["load", "save"]
+__all__ = ["flush", "load", "save"]
 
 _KIND = "templates"
 # the entry's name; its stamp (bpfjit.cache.stamp) when last read or written; how many
-# templates and branch opcodes this process then had
-_state: dict = {"name": None, "stamp": None, "known": 0}
+# templates and branch opcodes this process then had; whether flush runs at exit
+_state: dict = {"name": None, "stamp": None, "known": 0, "at_exit": False}
 
 
 def _name() -> str:
@@ -107,12 +111,28 @@ def load() -> None:
 
 
 def save() -> None:
-    """Store this process's templates, with the stored ones, if PeachPy encoded any
-    since the entry was last read or written."""
+    """After a build that used the cache: store this process's templates once it has
+    encoded as many since the entry was last read or written as it then had (so a
+    process writes it about log2(its templates) times); flush stores the rest at exit."""
+    new = x86asm.encoding_count() - _state["known"]
+    if new <= 0:
+        return
+    if not _state["at_exit"]:
+        atexit.register(flush)
+        _state["at_exit"] = True
+    if new >= _state["known"]:
+        flush()
+
+
+def flush() -> None:
+    """Store this process's templates, with the stored ones (read again only when another
+    process wrote the entry since), if PeachPy encoded any since it was last written."""
     if x86asm.encoding_count() <= _state["known"]:
         return
-    stored = _stored()
-    if stored is not None:
-        x86asm.learn(*stored)
-    cache.store(_KIND, _name(), *_encode(*x86asm.encodings()))
-    _state["stamp"], _state["known"] = cache.stamp(_KIND, _name()), x86asm.encoding_count()
+    name = _name()
+    if cache.stamp(_KIND, name) != _state["stamp"]:
+        stored = _stored()
+        if stored is not None:
+            x86asm.learn(*stored)
+    cache.store(_KIND, name, *_encode(*x86asm.encodings()))
+    _state["stamp"], _state["known"] = cache.stamp(_KIND, name), x86asm.encoding_count()

@@ -359,6 +359,39 @@ def test_malformed_templates_are_not_learnt():
     assert x86templates._decode({"templates": []}, blob) is None
 
 
+@pytest.mark.skipif("peachpy" not in bpfjit.engines(), reason="PeachPy is not installed")
+def test_templates_are_written_as_they_double_and_at_exit(monkeypatch):
+    """The entry was read back and written whole after every build that encoded a new
+    shape: a process that had met thousands (a test session) spent 140 ms of each
+    compile on it.  It is written when this process has encoded at least as many as it
+    held when last read or written, so 40 builds of new shapes write it at most
+    log2(their templates) + 1 times; `flush`, run at exit, stores the rest."""
+    from bpfjit.backends import x86asm, x86templates
+    monkeypatch.setattr(x86asm, "_TEMPLATES", {})          # a process that knows nothing
+    monkeypatch.setattr(x86asm, "_BRANCH_BYTES", {})
+    monkeypatch.setattr(x86templates, "_state", dict(x86templates._state, stamp=None,
+                                                     known=0))
+    writes = []
+    real_store = cache.store
+
+    def counting_store(kind, name, header, blob=b""):
+        writes.append(kind)
+        real_store(kind, name, header, blob)
+    monkeypatch.setattr(cache, "store", counting_store)
+    for k in range(40):     # each program has shapes the ones before it did not
+        d, s = divmod(k, 10)
+        text = f"mov %r0, 0\nlddw %r{s}, {(k + 1) << 40}\nmov %r{d}, %r{s}\n" \
+               f"lsh %r{d}, {k + 1}\nadd %r0, %r{s}\nexit"
+        bpfjit.compile(bpfjit.assemble(text), "peachpy")
+    count = x86asm.encoding_count()
+    assert count > 40
+    assert 1 <= writes.count("templates") <= count.bit_length() + 1
+    x86templates.flush()
+    stored = x86templates._stored()
+    assert stored is not None
+    assert (len(stored[0]), len(stored[1])) == tuple(map(len, x86asm.encodings()))
+
+
 def json_round_trip(header: dict) -> dict:
     import json
     return json.loads(json.dumps(header))
