@@ -13,8 +13,9 @@ import bpfjit
 from bpfjit.datafile import parse_data
 from bpfjit.isa import Kind
 from bpfjit.fuzz.campaign import run_campaign, save_failure
-from bpfjit.fuzz.generator import (ACCUMULATOR, DATA, FOLD_MULTIPLIER, accumulate,
-                                   fold_epilogue, mirror_offset, programs)
+from bpfjit.fuzz.draws import (ACCUMULATOR, DATA, FOLD_MULTIPLIER, accumulate, fold_epilogue,
+                               mirror_offset)
+from bpfjit.fuzz.generator import programs
 from bpfjit.fuzz.oracle import HELPERS, Outcome, Worker, run_outcome
 
 REGRESSIONS = sorted((Path(__file__).parent / "regressions").glob("*.data"))
@@ -132,7 +133,8 @@ def test_a_reloaded_base_loads_within_the_buffer(mem_len):
     # traps only when a callee overwrote the base (a wider load used to trap in every
     # short buffer, a quarter of all programs)
     from hypothesis import strategies as st
-    from bpfjit.fuzz.generator import _reloaded_base, BASE_SLOTS
+    from bpfjit.fuzz.draws import BASE_SLOTS
+    from bpfjit.fuzz.memitems import _reloaded_base
 
     @settings(max_examples=60, deadline=None, derandomize=True, database=None)
     @given(_reloaded_base(DATA, mem_len, BASE_SLOTS))
@@ -212,7 +214,8 @@ def test_the_verifier_idioms_record_their_index_and_never_the_byte_it_reads():
     # folds, and a 2-minute campaign reported a false mismatch each time.  Each load's
     # register is cleared at once; the index is recorded
     from hypothesis import HealthCheck, given, settings
-    from bpfjit.fuzz.generator import DATA, _verifier_idiom
+    from bpfjit.fuzz.draws import DATA
+    from bpfjit.fuzz.probes import _verifier_idiom
     loads = []
 
     @settings(max_examples=150, deadline=None, database=None, derandomize=True,
@@ -602,7 +605,7 @@ def test_signed_divisions_get_negative_dividends():
     # draws load a dividend with the sign bit set (at both widths), and the signed
     # divide probe, which draws about as many, three in four; a register divided by itself
     # (x / x is 1 either way, but for 0) always starts at an edge: 0, 1, -1, min, max
-    from bpfjit.fuzz.generator import NEGATIVE, SELF_EDGES
+    from bpfjit.fuzz.draws import NEGATIVE, SELF_EDGES
     import random
     signed, negative, by_register, by_itself, at_edge = 0, 0, 0, 0, 0
     # (three seeds: within one, hypothesis's draws are alike, and a ratio of 1 in 7
@@ -638,7 +641,7 @@ def test_signed_divisions_get_negative_dividends():
 def test_right_shifts_get_values_with_the_sign_bit_set():
     # rsh and arsh part only on a value whose sign bit (at the shift's width) is set:
     # about half of them load one first, as the signed divisions do
-    from bpfjit.fuzz.generator import NEGATIVE
+    from bpfjit.fuzz.draws import NEGATIVE
     import random
     shifts = negative = 0
     for prog in _programs_in_rounds(random.Random(8), 30):
@@ -664,7 +667,7 @@ def test_a_register_read_as_its_own_source_starts_at_a_class_edge():
     # width (the coverage cells "dst=src" of each class): half of those on purpose,
     # which are most (a source register drawn at random may be the destination too)
     from bpfjit.fuzz.coverage import value_class
-    from bpfjit.fuzz.generator import SELF_EDGES
+    from bpfjit.fuzz.draws import SELF_EDGES
     import random
     for width, values in SELF_EDGES.items():
         # one value per class, by hand: 0, 1, -1, min, max; the 32-bit ones with the
@@ -900,7 +903,7 @@ def test_loops_read_through_a_pointer_their_fast_copy_still_checks():
 
 
 def test_walks_reach_every_kind_of_range_test():
-    # bpfjit.fuzz.generator._walk: loops whose range tests count their trips at the
+    # bpfjit.fuzz.memitems._walk: loops whose range tests count their trips at the
     # entry, read a stack slot, wrap a u32 index, step by a register or take a late
     # copy of the counter (bpfjit.loopaddress), each in some of a few rounds' programs
     import random
@@ -917,7 +920,8 @@ def test_walks_reach_every_kind_of_range_test():
 def test_the_moved_pair_stays_in_the_buffer_but_for_its_one_byte_before(mem_len):
     # r1 - r6 = (x & mask) - 1 ranges over [-1, mask - 1]; the second load ends at
     # mask - 1 + 2 * size, which the mask keeps within the buffer
-    from bpfjit.fuzz.generator import _moved_pair, LOOP_DATA
+    from bpfjit.fuzz.draws import LOOP_DATA
+    from bpfjit.fuzz.memitems import _moved_pair
     from hypothesis import find
     for size in (1, 2):
         if 2 * size > mem_len:
@@ -945,7 +949,8 @@ def test_a_worker_whose_campaign_is_gone_ends_quietly():
 def test_a_spilled_base_is_touched_only_whole():
     # the buffer pointer's copies at r10-112 and r10-504 (BASE_SLOTS); which caller-frame
     # byte ranges [r10 + offset, +size) overlap one, worked out by hand
-    from bpfjit.fuzz.generator import BASE_SLOTS, _in_base_slot
+    from bpfjit.fuzz.draws import BASE_SLOTS
+    from bpfjit.fuzz.memitems import _in_base_slot
     assert BASE_SLOTS == (112, 504)
     assert _in_base_slot(-112, 8) and _in_base_slot(-105, 1) and _in_base_slot(-113, 2)
     assert not _in_base_slot(-104, 8) and not _in_base_slot(-113, 1)
@@ -960,7 +965,8 @@ def test_a_callee_never_reads_a_spilled_base_and_overwrites_one_whole(below):
     # place the buffer apart); so would a store leaving part of one behind
     import re
     from hypothesis import given as given_, settings as settings_
-    from bpfjit.fuzz.generator import LOOP_DATA, _in_base_slot, _through_caller
+    from bpfjit.fuzz.draws import LOOP_DATA
+    from bpfjit.fuzz.memitems import _in_base_slot, _through_caller
 
     @settings_(max_examples=300, deadline=None, derandomize=True)
     @given_(_through_caller(LOOP_DATA, below))
@@ -1118,7 +1124,7 @@ def test_a_walks_count_is_recorded_at_once():
     import random
 
     from bpfjit.fuzz.campaign import _sample_programs
-    from bpfjit.fuzz.generator import ACCUMULATOR
+    from bpfjit.fuzz.draws import ACCUMULATOR
     walks = 0
     for prog, _ in _sample_programs(random.Random(4), 120):
         insns = prog.insns

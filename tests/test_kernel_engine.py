@@ -594,7 +594,8 @@ def _loop_of_probes(kernel_mode: bool) -> bpfjit.Program:
     """A program the fuzzer drew in kernel mode (campaign seed 0, round 28,981), its
     probes made by `accumulate` as the generator makes them now: a loop of five rounds
     comparing r3 and r4 each with itself around four probes, then the fold."""
-    from bpfjit.fuzz.generator import ACCUMULATOR, DATA, accumulate, fold_epilogue, xdp_prologue
+    from bpfjit.fuzz.draws import ACCUMULATOR, DATA, accumulate, fold_epilogue
+    from bpfjit.fuzz.generator import xdp_prologue
 
     def jumps(left: str, conds_and_markers) -> list[str]:
         lines = [f"mov %r1, {left}"]
