@@ -405,6 +405,22 @@ def test_the_campaign_finds_a_miscompile(name):
     assert 0 < result.programs <= 400
 
 
+@pytest.mark.parametrize("seed", [1, 2])
+def test_an_inlined_lookup_one_past_the_array_is_found_in_a_hundred_programs(seed):
+    # the verifier decides a lookup whose key is a constant past the array (NULL), so
+    # llvm's code never asks the inlined lookup, and a key masked from data (`& 7`, data
+    # at the edges: 0, +-1, INT_MIN...) is seldom 4: seeds 1 and 2 took more than 110
+    # programs.  A key that a data bit makes the array's last slot or the one past it
+    # reaches the bound test
+    from bpfjit.fuzz.campaign import self_test
+    from bpfjit.fuzz.mutants import MUTANTS
+    if "llvm" not in bpfjit.engines():
+        pytest.skip("llvm is not available")
+    mutant = next(m for m in MUTANTS if m.name == "llvm-array-lookup-one-past")
+    result = self_test(mutant, seconds=240, seed=seed, examples=100)
+    assert result.found, result.row()
+
+
 def test_the_campaign_finds_a_division_by_a_constant_rounded_the_wrong_way():
     # peachpy divides by an immediate with a multiply (BMI2 only); a reciprocal rounded
     # down is wrong only for dividends at the divisor's multiples, which data rarely holds

@@ -225,17 +225,24 @@ _VALUE_ACCESSES = [("ldxb", 1), ("ldxh", 2), ("ldxw", 4), ("ldxdw", 8), ("stxb",
 def _map_op(draw, regs, kernel: bool = False) -> list[str]:
     """A lookup, update or delete in the fuzz maps (bpfjit.fuzz.maps: an array, whose
     lookups both JITs inline, and a hash, in native routines), the key a constant at
-    and around the edges or a data register's low bits; a found value is loaded from
+    and around the edges, a data register's low bits, or the array's last slot or the
+    one past it as a data bit decides; a found value is loaded from
     (recorded), stored to or changed atomically, and r0 becomes a number again (its
     address differs between engines) before it is recorded.  `kernel`: recorded as
     kernel mode records (the kernel engine gives the maps twins in the kernel)."""
     which = draw(st.integers(0, 1))
-    key = draw(st.sampled_from(["const", "const", "data"]))
+    key = draw(st.sampled_from(["const", "const", "data", "edge"]))
     if key == "const":
         # the array's last slot (3) and one past it (4) most: where a bound test is off by one
         lines = [f"stdw [%r10-{KEY_SLOT}], {draw(_choice([0, 1, 3, 4, 4, 5, -1]))}"]
-    else:
+    elif key == "data":
         lines = [f"mov %r1, {draw(_reg(regs))}", f"and %r1, {draw(_choice([3, 7]))}",
+                 f"stxdw [%r10-{KEY_SLOT}], %r1"]
+    else:
+        # the last slot or the one past it, as a data bit decides: a constant key past
+        # the array is NULL to the verifier, which decides the lookup for the JITs, so
+        # only a key it cannot tell reaches an inlined lookup's bound test at its edge
+        lines = [f"mov %r1, {draw(_reg(regs))}", "and %r1, 1", "add %r1, 3",
                  f"stxdw [%r10-{KEY_SLOT}], %r1"]
     op = draw(st.sampled_from(["lookup", "lookup", "lookup", "update", "delete"]))
     if op == "update":          # the value first: r2 is data until it points at the key
