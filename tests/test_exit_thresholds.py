@@ -21,7 +21,8 @@ from pathlib import Path
 
 import bpfjit
 from bpfjit.verifier import verify
-from bpfjit.verifier.thresholds import SLOT_LIMIT, slot_thresholds, thresholds
+from bpfjit.verifier.thresholds import (SLOT_LIMIT, copied_thresholds, slot_thresholds,
+                                        thresholds)
 
 CORPUS = Path(__file__).parent.parent / "corpus" / "plain"
 
@@ -141,3 +142,44 @@ def test_the_spilled_counter_fills_its_table_on_every_engine(engine, length):
     expected = sum(g + 1 for g in range(6)) * length + 1 + 6
     fn = bpfjit.compile(bpfjit.assemble(SPILLED), engine, cache=False)
     assert fn(bytes(length)) == expected
+
+
+# a count kept as `r3 = r1 + 1` where the loop's exit tests r1 against 47 (a register
+# holding the constant, as clang keeps it): r1's thresholds are 46, 47 and 48, so r3,
+# the copy plus one, takes 47, 48 and 49 above its own
+COUNT = """
+    mov %r0, 0
+    mov %r3, 0
+    mov %r5, 47
+loop:
+    mov %r1, %r3
+    jeq %r2, 0, skip
+    add %r0, %r1
+skip:
+    mov %r3, %r1
+    add %r3, 1
+    jgt %r5, %r1, loop
+    exit
+"""
+
+
+def test_a_copy_plus_one_takes_the_tested_registers_thresholds_shifted():
+    found = thresholds(bpfjit.assemble(COUNT), list(range(3, 9)), None, {8})
+    assert {46, 47, 48} <= set(found[1])
+    assert {47, 48, 49} <= set(copied_thresholds(found, 3))
+    assert copied_thresholds(found, 0) == found[0]          # r0 copies nothing
+
+
+def test_the_word_count_a_copy_keeps_bounds_every_index_of_the_sort():
+    # corpus/plain/toksort.c: at most 48 words are scanned; the count is kept as `r3 =
+    # r1 + 1` where the scan's exit tests r1 < 47, and the loop's body reuses r3 for a
+    # byte compared with 230.  Widened to 230 at the scan's head, the count left the
+    # sort's ten accesses to start[] and length[] unproven; bounded by 48, each of
+    # those indices (below the count) is proven.  The two accesses left are the
+    # buffer reads mem[start[k] + i]: an offset read back from the stack
+    prog = bpfjit.load_elf(CORPUS / "toksort.o")
+    v = verify(prog, cache=False)
+    stack = [pc for pc in v.accesses if v.regions.get(pc) == "stack"]
+    assert len(stack) > 10 and set(stack) <= v.proven
+    unproven = set(v.accesses) - v.proven
+    assert len(unproven) == 2 and {v.regions.get(pc) for pc in unproven} == {"mem"}

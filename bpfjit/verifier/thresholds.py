@@ -9,8 +9,8 @@ from ..isa import Kind
 from ..liveness import use_def
 from ..program import Program
 
-__all__ = ["thresholds", "loop_thresholds", "loop_writes", "slot_thresholds", "SLOT_LIMIT",
-           "exit_slot_thresholds", "slot_stores"]
+__all__ = ["thresholds", "loop_thresholds", "loop_writes", "slot_thresholds",
+           "copied_thresholds", "SLOT_LIMIT", "exit_slot_thresholds", "slot_stores"]
 
 # a slot's value (a spilled counter) is tested through a register it is loaded into;
 # 2^32 - 1 is always among its thresholds: a counter tested through a 32-bit extension
@@ -49,6 +49,7 @@ def thresholds(prog: Program, pcs=None, known: dict[int, int] | None = None,
     # register -> (the register it copies, plus what): within a run of instructions
     copied: dict[int, tuple[int, int]] = {}
     addends: dict[int, tuple[int, ...]] = {}     # register -> registers it is a sum of
+    holds: list[tuple[int, object, int]] = []    # (register, what it copied, plus what)
     copied32: dict[int, int] = {}       # register -> the register a mov32 copied into it
     last = None
     # a loop body is read twice, the second time with the copies its text ends with:
@@ -99,6 +100,7 @@ def thresholds(prog: Program, pcs=None, known: dict[int, int] | None = None,
                 and insn.spec.op == "mov" and insn.src != insn.dst:
             copied = {r: (src, k) for r, (src, k) in copied.items() if r != insn.dst}
             copied[insn.dst] = (insn.src, 0)
+            holds.extend((insn.dst, source, plus) for source, plus in _sources(copied, insn.dst))
             addends = {r: a for r, a in addends.items() if r != insn.dst and insn.dst not in a}
             if insn.src in addends:
                 addends[insn.dst] = addends[insn.src]
@@ -116,6 +118,7 @@ def thresholds(prog: Program, pcs=None, known: dict[int, int] | None = None,
             source, plus = copied[insn.dst]
             copied[insn.dst] = (source, plus + (insn.imm if insn.spec.op == "add"
                                                 else -insn.imm))
+            holds.extend((insn.dst, source, plus) for source, plus in _sources(copied, insn.dst))
         elif insn.kind is Kind.ALU and insn.spec.source == "reg" and insn.spec.width == 64 \
                 and insn.spec.op == "add" and insn.dst in copied and insn.src != insn.dst:
             # a sum: its own copy no longer, but each addend's bound below the sum's
@@ -147,7 +150,15 @@ def thresholds(prog: Program, pcs=None, known: dict[int, int] | None = None,
                 found[r].update(_ALL_ONES)
     slots = {key[1]: tuple(sorted(f | {SLOT_LIMIT})) for key, f in found.items()
              if isinstance(key, tuple)}
-    return tuple(tuple(sorted(found[r])) for r in range(11)) + (slots,)
+    # what each register holds a copy of (plus a constant) was compared with, shifted,
+    # above the register's own thresholds (`copied_thresholds`)
+    held: dict[int, set[int]] = {}
+    for reg, source, plus in holds:
+        if source != reg:
+            held.setdefault(reg, set()).update(
+                c + plus for c in found.get(source, ())
+                if not -1 <= c <= 2 and c + plus > max(found[reg]))
+    return tuple(tuple(sorted(found[r])) for r in range(11)) + (slots, held)
 
 
 _ALL_ONES = tuple((1 << k) - 1 for k in range(1, 33))
@@ -161,6 +172,13 @@ def slot_thresholds(found: tuple) -> dict[int, tuple[int, ...]]:
     """The slots' thresholds of a `thresholds` result (none in a bare tuple of the
     registers')."""
     return found[11] if len(found) > 11 else {}
+
+
+def copied_thresholds(found: tuple, reg: int) -> tuple[int, ...]:
+    """A register's thresholds in a `thresholds` result with those of what it holds a
+    copy of (plus a constant, `r3 = r1 + 1`), shifted, above its own."""
+    held = found[12].get(reg) if len(found) > 12 else None
+    return tuple(sorted(set(found[reg]) | held)) if held else found[reg]
 
 
 _LOW_MASKS = (0xFF, 0xFFFF, 0x7FFFFFFF)      # (an imm 0xffffffff is -1: all 64 bits)
@@ -289,14 +307,25 @@ def loop_thresholds(prog: Program, body: set[int], everywhere: tuple,
     its head (loxilb's `r4 = 31` before a loop tested by `jgt r4, r3`, where the
     program moves many constants into r4).  A register only tested against 0 and 1
     that the loop's end copies another into (`_copied_round`, given its `head`) takes
-    that one's too.  The slots take `slots` (`exit_slot_thresholds`)."""
+    that one's too.  A register the exits do not test but that holds a copy of one
+    they do, plus a constant, takes that one's, shifted, with its own: toksort's word
+    count `r3 = r1 + 1`, where the exit tests `r1 < 47` and the loop's body compares
+    r3, reused for a byte, with 230, had widened to 230 and left ten stack accesses of
+    the sort after it unproven.  The slots take `slots` (`exit_slot_thresholds`)."""
     members = block_graph(prog)[0]
     pcs = sorted(pc for block in body for pc in members[block])
     local = thresholds(prog, pcs, known)
     exits = loop_exits(prog, body)
     leaving = thresholds(prog, pcs, known, exits) if exits else local
-    registers = [out if len(out) > 1 else mine if len(mine) > 1 else everywhere[r]
-                 for r, (mine, out) in enumerate(zip(local[:11], leaving[:11]))]
+    registers = []
+    for r, (mine, out) in enumerate(zip(local[:11], leaving[:11])):
+        via = copied_thresholds(leaving, r) if exits else out
+        if len(out) > 1:
+            registers.append(out)
+        elif len(via) > 1:          # a copy of what the exits test (the count, + 1)
+            registers.append(tuple(sorted(set(via) | set(mine))) if len(mine) > 1 else via)
+        else:
+            registers.append(mine if len(mine) > 1 else everywhere[r])
     # (and the all-ones masks of a register the loop xors or ors: `thresholds`)
     bitwise = _bitwise_written(prog, pcs)
     registers = [tuple(sorted(set(t).union(_ALL_ONES))) if bitwise >> r & 1 else t
