@@ -384,6 +384,17 @@ def test_the_catalogue_has_twenty_miscompiles_per_jit_and_each_installs():
     assert proc.returncode == 0 and proc.stdout.strip() == "ok", proc.stderr
 
 
+def _self_test_of(name: str, seed: int, examples: int):
+    """A bounded, seeded slice of `bpfjit fuzz --self-test` on one mutant (the same
+    programs each run); skipped where the mutant's engine is not available."""
+    from bpfjit.fuzz.campaign import self_test
+    from bpfjit.fuzz.mutants import MUTANTS
+    mutant = next(m for m in MUTANTS if m.name == name)
+    if mutant.engine not in bpfjit.engines():
+        pytest.skip(f"{mutant.engine} is not available")
+    return self_test(mutant, seconds=240, seed=seed, examples=examples)
+
+
 @pytest.mark.parametrize("name", ["x86-jsgt-unsigned", "x86-ldxsb-zero-ext",
                                   "llvm-jsgt-unsigned", "llvm-mov32-wide",
                                   "x86-stack-zeroed-short", "llvm-stack-zeroed-short",
@@ -394,13 +405,7 @@ def test_the_catalogue_has_twenty_miscompiles_per_jit_and_each_installs():
                                   "x86-division-after-an-unmasked-shift",
                                   "llvm-verifier-remainder-at-a-jump-target"])
 def test_the_campaign_finds_a_miscompile(name):
-    # a bounded, seeded slice of `bpfjit fuzz --self-test`: the same programs each run
-    from bpfjit.fuzz.campaign import self_test
-    from bpfjit.fuzz.mutants import MUTANTS
-    mutant = next(m for m in MUTANTS if m.name == name)
-    if mutant.engine not in bpfjit.engines():
-        pytest.skip(f"{mutant.engine} is not available")
-    result = self_test(mutant, seconds=240, seed=0, examples=400)
+    result = _self_test_of(name, seed=0, examples=400)
     assert result.found, result.row()
     assert 0 < result.programs <= 400
 
@@ -412,12 +417,7 @@ def test_an_inlined_lookup_one_past_the_array_is_found_in_a_hundred_programs(see
     # at the edges: 0, +-1, INT_MIN...) is seldom 4: seeds 1 and 2 took more than 110
     # programs.  A key that a data bit makes the array's last slot or the one past it
     # reaches the bound test
-    from bpfjit.fuzz.campaign import self_test
-    from bpfjit.fuzz.mutants import MUTANTS
-    if "llvm" not in bpfjit.engines():
-        pytest.skip("llvm is not available")
-    mutant = next(m for m in MUTANTS if m.name == "llvm-array-lookup-one-past")
-    result = self_test(mutant, seconds=240, seed=seed, examples=100)
+    result = _self_test_of("llvm-array-lookup-one-past", seed=seed, examples=100)
     assert result.found, result.row()
 
 
@@ -425,12 +425,9 @@ def test_the_campaign_finds_a_division_by_a_constant_rounded_the_wrong_way():
     # peachpy divides by an immediate with a multiply (BMI2 only); a reciprocal rounded
     # down is wrong only for dividends at the divisor's multiples, which data rarely holds
     from bpfjit.backends.x86alu import BMI2
-    from bpfjit.fuzz.campaign import self_test
-    from bpfjit.fuzz.mutants import MUTANTS
     if "peachpy" not in bpfjit.engines() or not BMI2:
         pytest.skip("peachpy divides by constants with a multiply only where BMI2 is")
-    mutant = next(m for m in MUTANTS if m.name == "x86-reciprocal-rounded-down")
-    result = self_test(mutant, seconds=240, seed=0, examples=400)
+    result = _self_test_of("x86-reciprocal-rounded-down", seed=0, examples=400)
     assert result.found, result.row()
 
 

@@ -100,7 +100,7 @@ def thresholds(prog: Program, pcs=None, known: dict[int, int] | None = None,
                 and insn.spec.op == "mov" and insn.src != insn.dst:
             copied = {r: (src, k) for r, (src, k) in copied.items() if r != insn.dst}
             copied[insn.dst] = (insn.src, 0)
-            holds.extend((insn.dst, source, plus) for source, plus in _sources(copied, insn.dst))
+            holds.extend((insn.dst, src, k) for src, k in _sources(copied, insn.dst))
             addends = {r: a for r, a in addends.items() if r != insn.dst and insn.dst not in a}
             if insn.src in addends:
                 addends[insn.dst] = addends[insn.src]
@@ -118,7 +118,7 @@ def thresholds(prog: Program, pcs=None, known: dict[int, int] | None = None,
             source, plus = copied[insn.dst]
             copied[insn.dst] = (source, plus + (insn.imm if insn.spec.op == "add"
                                                 else -insn.imm))
-            holds.extend((insn.dst, source, plus) for source, plus in _sources(copied, insn.dst))
+            holds.extend((insn.dst, src, k) for src, k in _sources(copied, insn.dst))
         elif insn.kind is Kind.ALU and insn.spec.source == "reg" and insn.spec.width == 64 \
                 and insn.spec.op == "add" and insn.dst in copied and insn.src != insn.dst:
             # a sum: its own copy no longer, but each addend's bound below the sum's
@@ -155,9 +155,9 @@ def thresholds(prog: Program, pcs=None, known: dict[int, int] | None = None,
     held: dict[int, set[int]] = {}
     for reg, source, plus in holds:
         if source != reg:
+            own = max(found[reg])
             held.setdefault(reg, set()).update(
-                c + plus for c in found.get(source, ())
-                if not -1 <= c <= 2 and c + plus > max(found[reg]))
+                c + plus for c in found.get(source, ()) if not -1 <= c <= 2 and c + plus > own)
     return tuple(tuple(sorted(found[r])) for r in range(11)) + (slots, held)
 
 
