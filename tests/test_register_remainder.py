@@ -90,7 +90,9 @@ def test_the_counters_are_proven():
 
 def test_a_divisor_that_may_be_zero_proves_nothing():
     verified = verify(bpfjit.assemble(MAYBE_ZERO), cache=False)
-    assert COUNT_LOAD not in verified.proven and COUNT_STORE not in verified.proven
+    assert COUNT_LOAD not in verified.proven
+    # (the store writes back the byte the load read: its address passed the load's check)
+    assert COUNT_STORE in verified.proven
 
 
 def test_the_model():

@@ -342,10 +342,22 @@ def test_an_inner_loop_keeps_its_outer_loops_lockstep_equality():
     assert stats(NESTED_LOCKSTEP) == "accesses=3 proven=3"
 
 
+ONE_TOO_FAR = NESTED_LOCKSTEP.replace("jlt %r5, 15, inner", "jle %r5, 15, inner")
+
+
 def test_an_inner_loop_one_store_too_far_is_not_proven():
-    # j <= 15 stores at q = 0, past the frame's top
-    assert stats(NESTED_LOCKSTEP.replace("jlt %r5, 15, inner", "jle %r5, 15, inner")) \
-        == "accesses=3 proven=2"
+    # j <= 15 stores at q = 0, past the frame's top: the store is checked; a run past
+    # its check has q <= -4, so j <= 14 and the inner loop goes round again: no run
+    # leaves it, and the two loads after the loops are unreachable (pcs 13 and 15)
+    assert stats(ONE_TOO_FAR) == "accesses=1 proven=0"
+    assert {13, 15} <= set(verify(bpfjit.assemble(ONE_TOO_FAR), cache=False).unreachable)
+
+
+def test_one_store_too_far_traps_on_every_engine(engine):
+    # the first outer trip's j reaches 15: the store at q = 0 (pc 6) traps
+    with pytest.raises(bpfjit.MemoryAccessError) as info:
+        bpfjit.compile(bpfjit.assemble(ONE_TOO_FAR), engine)()
+    assert info.value.pc == 6 and info.value.write
 
 
 def test_nested_lockstep_stores_on_every_engine(engine):

@@ -17,6 +17,7 @@ from __future__ import annotations
 from ..cfg import top_frame_end
 from ..context import CONTEXTS, context_field
 from ..isa import MAX_CALL_DEPTH, STACK_SIZE, Kind
+from ..liveness import use_def
 from ..maps import RingBuf
 from .domain import (ADDRESSES, ANY_CALLER, CTX, CTX_OR_NULL, FUNC, MAP_KEY, MAP_OR_NULL, MAP_PTR,
                      MAP_PTR_OR_NULL, MAP_VALUE,
@@ -135,6 +136,8 @@ class MemoryRules:
             # a pointer the verifier lost track of may point into any live frame
             self._forget_frame(st)
             self._note_frame_write(None, 0, 0)
+        if not ok and not packet_only and not (use_def(insn)[1] >> base_reg & 1):
+            self._passed_check(pc, st, base_reg, base, off, size)
         if kind in (Kind.LDX, Kind.LDSX):
             if loaded is None:
                 bits = size * 8
@@ -147,6 +150,23 @@ class MemoryRules:
                 st.forget_register(0, result)
             elif spec.fetch:
                 st.forget_register(insn.src, result)
+
+    def _passed_check(self, pc: int, st: State, reg: int, base: Value, off: int,
+                      size: int) -> None:
+        """After a checked access through `reg` the run goes on only if the check passed:
+        `reg + off` points into the live frames (for a pointer into this frame: at most
+        512 bytes under its top, and no higher than the top of the entry subprogram's
+        frame) or into the buffer (`off + size` bytes at most up to its end).  A
+        pointer stepped round a loop whose exit does not bound it stays bounded so (a
+        step more would wrap its widened offset to an unknown one, and a store through
+        it could then hit any slot of the frame)."""
+        if base.kind == STACK and base.frame == 0:
+            top = 0 if self.current == 0 and top_frame_end(self.prog) \
+                else (MAX_CALL_DEPTH - 1) * STACK_SIZE
+            st.clamp(reg, -STACK_SIZE - off, top - size - off)
+        elif base.kind == MEM:
+            if st.clamp(reg, -off, MAX_LEN - size - off):
+                st.zone.add(reg, LEN, -(off + size))        # reg + off + size <= len
 
     def _stored_pointer(self, pc: int, insn, base: Value, size: int) -> None:
         """Strict mode: a pointer may be stored whole into the stack only (a spill); into
