@@ -64,7 +64,9 @@ class SpeculationLowering:
             if clamp == "mem":
                 x, bound = self.buffer_test(addr, size)
                 d = self.guard(x, bound, d)
-            adjust = self._adjustment(pc)
+            # (a fast copy's or a group's adjustment on every buffer access in it, the
+            # proven ones too: one base for all, whose loads LLVM can then combine)
+            adjust = self._adjustment(pc, any_in_buffer=True)
             if adjust is not None:
                 d = b.add(d, adjust)
             return b.gep(self.mem, [d], source_etype=I8)
@@ -85,11 +87,15 @@ class SpeculationLowering:
             addr = b.add(addr, adjust)
         return b.inttoptr(addr, PTR)
 
-    def _adjustment(self, pc: int):
+    def _adjustment(self, pc: int, any_in_buffer: bool = False):
         """What the access at `pc` adds to its offset (self.adjust) when it is a group
-        member or an access the fast copy's entry test hoisted; else None."""
+        member or an access the fast copy's entry test hoisted, or with `any_in_buffer`
+        any buffer access lowered in a fast copy or a group's checked-once copy (which
+        the adjustment's test dominates); else None."""
         if self.adjust is None:
             return None
+        if any_in_buffer and (self.fast is not None or self.grouped is not None):
+            return self.adjust
         if (self.grouped is not None and pc in self.grouped.members) or \
                 (self.fast is not None and pc in self.fast.unchecked):
             return self.adjust

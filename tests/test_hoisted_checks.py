@@ -4,6 +4,7 @@ addresses move in from registers at the loop's entry lies in it, and accesses fr
 base in a block share one check; with the same results and the same traps (error, pc,
 earlier writes) as the interpreter's on every engine."""
 
+import re
 import struct
 
 import pytest
@@ -523,3 +524,86 @@ def test_a_bound_kept_in_a_stack_slot_runs_and_traps_as_the_interpreter(engine, 
             fn(mem)
         assert (info.value.pc, info.value.size, info.value.write) == (SLOT_BOUND_LOAD, 1, False)
 
+
+# n = mem[0] records of 8 bytes from mem + 0 on: the big-endian u16s at +2 and +4 of
+# each, summed.  The loads of +3 and +5 are checked (grouped: [3, 6) once); the loads
+# of +2 and +4 are proven by the check of the load before them
+RECORD_PAIRS = """
+    mov %r0, 0
+    jlt %r2, 1, out
+    ldxb %r4, [%r1+0]
+    mov %r3, %r1
+loop:
+    jeq %r4, 0, out
+    ldxb %r5, [%r3+3]
+    ldxb %r6, [%r3+2]
+    lsh %r6, 8
+    or %r5, %r6
+    ldxb %r6, [%r3+5]
+    ldxb %r7, [%r3+4]
+    lsh %r7, 8
+    or %r6, %r7
+    add %r0, %r5
+    add %r0, %r6
+    add %r3, 8
+    sub %r4, 1
+    ja loop
+out:
+    exit
+"""
+
+
+def _buffer_indices(ir: str, block_prefixes: tuple[str, ...]) -> dict[str, list[str]]:
+    """For each block of `ir` whose name starts with one of `block_prefixes`: the
+    second operand of the `add` each buffer access's getelementptr index is (None
+    where the index is not an add)."""
+    defs, found, block = {}, {}, None
+    for line in ir.splitlines():
+        label = re.match(r'^"([^"]+)":', line)
+        if label:
+            block = label.group(1)
+            continue
+        d = re.match(r'\s*(%"[^"]+") = add i64 (%"[^"]+"|-?\d+), (%"[^"]+"|-?\d+)', line)
+        if d:
+            defs[d.group(1)] = d.group(3)
+        g = re.match(r'\s*%"[^"]+" = getelementptr i8, ptr %"\.9", i64 (%"[^"]+")', line)
+        if g and block and block.startswith(block_prefixes):
+            found.setdefault(block, []).append(defs.get(g.group(1)))
+    return found
+
+
+def test_every_buffer_access_of_a_checked_once_copy_adds_the_same_adjustment():
+    llvm = pytest.importorskip("llvmlite")      # noqa: F841 - the llvm engine's IR
+    if "llvm" not in bpfjit.engines():
+        pytest.skip("llvm engine not available")
+    prog = bpfjit.assemble(RECORD_PAIRS)
+    v = verify(prog, cache=False)
+    assert set(v.accesses) - v.proven == {5, 9}         # the loads of +3 and +5
+    fn = bpfjit.compile(prog, "llvm", cache=False, blind=False, keep_ir=True)
+    ir = fn.extra["ir"]
+    base = re.search(r'%"(\.9)" = getelementptr', ir)
+    assert base is not None
+    copies = _buffer_indices(ir, ("group", "fast"))
+    assert copies, "no checked-once or fast copy"
+    for block, adjusted in copies.items():
+        # the proven loads (+2, +4) take the adjustment the checked ones (+3, +5) take:
+        # one base, so LLVM sees the bytes side by side
+        assert len(adjusted) >= 3 and None not in adjusted and len(set(adjusted)) == 1, \
+            (block, adjusted)
+
+
+@pytest.mark.parametrize("data", [bytes([2]) + bytes(range(1, 16)), bytes([3, 0, 0, 1, 2, 3]),
+                                  bytes([0]), bytes([1, 9, 8, 7, 6, 5, 4, 3])],
+                         ids=["two", "short", "none", "one"])
+def test_record_pairs(engine, data):
+    if engine == "kernel":
+        pytest.skip("a plain program: the kernel runs packet programs")
+    fn = bpfjit.compile(bpfjit.assemble(RECORD_PAIRS), engine, cache=False)
+    n = data[0]
+    if 8 * (n - 1) + 6 > len(data) and n:
+        with pytest.raises(bpfjit.MemoryAccessError):
+            fn(bytearray(data))
+        return
+    total = sum((data[8 * k + 2] << 8 | data[8 * k + 3]) + (data[8 * k + 4] << 8 |
+                data[8 * k + 5]) for k in range(n))
+    assert fn(bytearray(data)) == total
