@@ -7,17 +7,25 @@ top one), into the buffer for a buffer pointer (offset + size <= len).  Without 
 a pointer stepped round a loop whose exit does not bound it widens past every bound,
 a step more wraps it to an unknown offset, and the next store through it may hit any
 slot of the frame: a buffer pointer spilled below the array was lost, and every access
-through it reloaded was checked against the buffer and the stack at once (corpus
-`rmq`: its query loop's two loads of the input, llvm 1.60x native, 1.29x with
-speculation safety off).  Each expected value below is worked out by hand.
+through it reloaded was checked against the buffer and the stack at once.  So was one
+whose row pointer an outer loop moves down into its table: its lowest offset, widened
+at the inner loop's head, went to 2^63 below the frame, and the check's bottom of the
+frame under the spill; it stops at the table's start first now
+(thresholds.frame_bases).  Each expected value below is worked out by hand.
 """
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import pytest
 
 import bpfjit
 from bpfjit.verifier import verify
+from bpfjit.verifier.domain import S64_MIN, STACK, pointer, widen
+from bpfjit.verifier.thresholds import frame_bases
+
+CORPUS = Path(__file__).parent.parent / "corpus" / "plain"
 
 # a buffer pointer spilled at r10-400, below a 256-byte array the loop fills from its
 # start while the buffer's byte 1 is not 0; then the pointer reloaded and byte 7 read
@@ -77,3 +85,42 @@ def test_a_store_run_past_the_frame_traps_at_the_store(engine, text):
     with pytest.raises(bpfjit.MemoryAccessError) as info:
         fn(bytearray([9, 1, 9, 9, 9, 9, 9, 9]))
     assert info.value.pc == 5 and info.value.write
+
+
+def test_the_frame_bases_are_where_the_program_points_into_its_frame():
+    # r3 = r10 - 256 and r4 = r10 - 40 (after a copy); r5's -8 is added to a number,
+    # r6's -100 after r6 was overwritten; the frame's bottom always
+    prog = bpfjit.assemble("""
+        mov %r3, %r10
+        add %r3, -256
+        mov %r4, %r10
+        mov %r0, 1
+        add %r4, -40
+        add %r5, -8
+        mov %r6, %r10
+        mov %r6, 7
+        add %r6, -100
+        exit
+    """)
+    assert frame_bases(prog) == (-512, -256, -40)
+
+
+def test_a_stack_pointer_moving_down_stops_at_the_next_frame_base():
+    old, new = pointer(STACK, -320, -2), pointer(STACK, -384, -2)
+    assert widen(old, new, (), (-512, -448, -384)).smin == -384
+    assert widen(old, new, (), (-512, -448)).smin == -448
+    assert widen(old, new).smin == S64_MIN
+    # a number is not a pointer: the frame's bases are no thresholds of it
+    from bpfjit.verifier.domain import scalar
+    assert widen(scalar(smin=-320, smax=-2), scalar(smin=-384, smax=-2), (),
+                 (-512, -384)).smin == S64_MIN
+
+
+def test_a_table_row_moved_down_by_the_outer_loop_keeps_the_spill_below_the_table():
+    # corpus/plain/rmq.c: its sparse table (r10-384) is built row by row through a
+    # pointer to row k - 1 (the outer loop's first row starts at r10-320, its later
+    # ones from r10-384); the buffer pointer spilled at r10-440 below it is read back
+    # for the query loop's two input loads (pcs 130 and 135)
+    v = verify(bpfjit.load_elf(CORPUS / "rmq.o", function="entry"), cache=False)
+    assert {130, 135} <= v.proven
+    assert v.regions[130] == v.regions[135] == "mem"

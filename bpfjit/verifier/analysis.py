@@ -50,7 +50,7 @@ from .sockets import SocketRules
 from .state import LEN, State, merge
 from .subprograms import Subprogram, block_pcs, edge_states, extensions
 from .termination import TerminationRules
-from .thresholds import thresholds
+from .thresholds import frame_bases, thresholds
 from .timers import TimerRules
 
 __all__ = ["Analysis", "WORK_LIMIT", "TooComplex"]
@@ -112,6 +112,7 @@ class Analysis(AluRules, ExtensionRules, PointerRules, MemoryRules, BranchRules,
         self.live_in: dict[int, int] | None = None        # block -> registers (perpath.py)
         self.extensions = extensions(prog, self.leaders)
         self.thresholds = thresholds(prog)[:11]      # (a slot's come from loops' exits)
+        self.frame_stops = frame_bases(prog)        # where its stack objects start
         self.maps = prog.maps.list
         self.context = prog.context
         self.prog_type = prog.prog_type
@@ -230,7 +231,7 @@ class Analysis(AluRules, ExtensionRules, PointerRules, MemoryRules, BranchRules,
         if old is not None:
             if again:
                 self.entry_joins[target] += 1
-            entry = old.widen(entry, self.thresholds) \
+            entry = old.widen(entry, self.thresholds, frame_stops=self.frame_stops) \
                 if self.entry_joins[target] > WIDEN_AFTER else merge([old, entry], True)
             if entry == old or entry.equivalent(old):
                 return

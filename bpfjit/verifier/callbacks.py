@@ -131,7 +131,7 @@ class CallbackRules:
             joined = merge([st, once])
             rounds += 1
             if rounds > _JOINS_BEFORE_WIDENING:
-                joined = after.widen(joined, self.thresholds)
+                joined = after.widen(joined, self.thresholds, frame_stops=self.frame_stops)
             if joined == after:
                 return after
             after = joined

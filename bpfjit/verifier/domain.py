@@ -505,13 +505,18 @@ def _down(value: int, thresholds: tuple[int, ...], limit: int) -> int:
     return limit
 
 
-def widen(old: Value, new: Value, thresholds: tuple[int, ...] = ()) -> Value:
+def widen(old: Value, new: Value, thresholds: tuple[int, ...] = (),
+          frame_stops: tuple[int, ...] = ()) -> Value:
     """Like join, but a bound that moved since `old` jumps outward to the next threshold
-    (the program's comparison constants) or to its limit, so that loops converge."""
+    (the program's comparison constants) or to its limit, so that loops converge; the
+    lowest offset of a pointer into the stack stops at `frame_stops` first (where the
+    program's stack objects start: thresholds.frame_bases)."""
     j = join(old, new)
     if j.kind != old.kind or j.kind == UNINIT or j == old:
         return j
-    smin = old.smin if j.smin >= old.smin else _down(j.smin, thresholds, S64_MIN)
+    smin = old.smin if j.smin >= old.smin else _down(
+        j.smin, tuple(sorted(set(thresholds) | set(frame_stops))) if j.kind == STACK
+        and frame_stops else thresholds, S64_MIN)
     if j.kind in (MEM, MEM_OR_NULL) and j.smax <= MAX_LEN:
         # a buffer pointer moving on stays within the longest buffer first: unbounded,
         # `p + 2` would lose both bounds, and with them what `p + 2 <= end` says

@@ -32,7 +32,8 @@ class JoinRules:
 
     def widen(self, new: "State", thresholds: tuple[tuple[int, ...], ...],
               around: "State | None" = None, related: bool = True,
-              compared: frozenset = frozenset(), caps_limits: tuple = ()) -> "State":
+              compared: frozenset = frozenset(), caps_limits: tuple = (),
+              frame_stops: tuple[int, ...] = ()) -> "State":
         """The old state (self) widened by a new one at a loop head: bounds still moving
         jump to the next threshold (`thresholds[r]` for register r) or their limit, and
         relations that moved are dropped.  Given `around` (the states coming round the
@@ -44,11 +45,13 @@ class JoinRules:
         would otherwise narrow each other's widened bounds back after every widening,
         one step higher each time, and the loop would never settle.  `compared`: the
         register pairs the loop compares, where an order no path shows yet is tried
-        (zonejoin.widen_zone's guesses)."""
+        (zonejoin.widen_zone's guesses).  `frame_stops`: where a pointer into the stack
+        stops first when its lowest offset falls (thresholds.frame_bases)."""
         if self.refs or new.refs:
             old, new = unify_refs([self, new])
             if old is not self:
-                return old.widen(new, thresholds, around, related, compared, caps_limits)
+                return old.widen(new, thresholds, around, related, compared, caps_limits,
+                                 frame_stops)
         if new.zone.plus:
             # what a kept sum bounds on the way round (a counter falling while its
             # partner rises) is not growth: the widening would take it for some
@@ -57,7 +60,7 @@ class JoinRules:
 
         def moves(old: Value, back: Value | None) -> bool:
             return around is None or back is None or not _within(back, old)
-        regs = [a if a is b else widen(a, b, t) if moves(a, c) else join(a, b)
+        regs = [a if a is b else widen(a, b, t, frame_stops) if moves(a, c) else join(a, b)
                 for a, b, t, c in zip(self.regs, new.regs, thresholds,
                                       around.regs if around is not None else self.regs)]
         narrow, differ = _joined_widths([self, new])
@@ -71,7 +74,8 @@ class JoinRules:
                     width = narrow[off]
                     v, w = spill_value(self, off, width), spill_value(new, off, width)
                     back = None if back is None else spill_value(around, off, width)
-                m = v if v is w else widen(v, w, slots.get(off, _SLOT_THRESHOLDS)) \
+                m = v if v is w else widen(v, w, slots.get(off, _SLOT_THRESHOLDS),
+                                           frame_stops) \
                     if moves(v, back) \
                     else join(v, w)
                 if m.kind != UNINIT:

@@ -69,7 +69,8 @@ class LoopHeadRules:
         return old.widen(new, _NO_THRESHOLDS if late else self._head_thresholds(sub, head, old),
                          merge(around) if around else None, related=joins <= UNRELATE_AFTER,
                          compared=self._compared(sub, head),
-                         caps_limits=() if late else self.thresholds)
+                         caps_limits=() if late else self.thresholds,
+                         frame_stops=self.frame_stops)
 
     def _head_thresholds(self, sub: Subprogram, head: int, at_head: State) -> tuple:
         """The widening thresholds at a loop head whose state is `at_head`: its

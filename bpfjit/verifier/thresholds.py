@@ -5,12 +5,13 @@ their tests rather than at the registers' limits (bpfjit.verifier.analysis)."""
 from __future__ import annotations
 
 from ..cfg import block_graph
-from ..isa import Kind
+from ..isa import STACK_SIZE, Kind
 from ..liveness import use_def
 from ..program import Program
 
 __all__ = ["thresholds", "loop_thresholds", "loop_writes", "slot_thresholds",
-           "copied_thresholds", "SLOT_LIMIT", "exit_slot_thresholds", "slot_stores"]
+           "copied_thresholds", "SLOT_LIMIT", "exit_slot_thresholds", "slot_stores",
+           "frame_bases"]
 
 # a slot's value (a spilled counter) is tested through a register it is loaded into;
 # 2^32 - 1 is always among its thresholds: a counter tested through a 32-bit extension
@@ -375,3 +376,29 @@ def _copied_round(prog: Program, body: set[int], head: int) -> dict[int, set[int
                     and insn.src != reg and insn.src < 10:
                 found.setdefault(reg, set()).add(insn.src)
     return found
+
+
+def frame_bases(prog: Program) -> tuple[int, ...]:
+    """Where the program's stack objects start: the offsets c of its `mov rX, r10; add
+    rX, c` (in one block, rX unchanged in between), with the frame's bottom, -512,
+    sorted.  A pointer into the frame whose lowest offset falls at a loop head is
+    widened down to the next of these first (bpfjit.verifier.domain.widen): a row
+    pointer an outer loop moves down into its table (`table[k - 1]`) stops at the
+    table's start, not at 2^63 below it, below which a checked store would forget
+    every spill in the frame."""
+    members = block_graph(prog)[0]
+    found = {-STACK_SIZE}
+    for block in members.values():
+        framed: set[int] = set()            # registers holding r10 here
+        for pc in block:
+            insn = prog.at(pc)
+            spec = insn.spec
+            if insn.kind is Kind.ALU and spec.width == 64 and spec.op == "add" \
+                    and spec.source == "imm" and insn.dst in framed \
+                    and -STACK_SIZE <= insn.imm < 0:
+                found.add(insn.imm)
+            framed -= {r for r in range(11) if use_def(insn)[1] >> r & 1}
+            if insn.kind is Kind.ALU and spec.width == 64 and spec.op == "mov" \
+                    and spec.source == "reg" and insn.src == 10:
+                framed.add(insn.dst)
+    return tuple(sorted(found))
