@@ -21,7 +21,9 @@ clang put in a register, are predicted well (a byte against an immediate is the 
 corpus `grid`'s neighbour counts, `ipv4bits`), and the moved value does not go on to
 form an address (`lo = mid` of a binary search, the larger child of a heap, a merge's
 index steps: with a jump the CPU runs ahead to the next load on its guess; with a cmov
-every load waits for the one before; measured, both ran 12-35% slower converted), and
+every load waits for the one before; measured, both ran 12-35% slower converted) -- or,
+for a compare of two registers, the address of a later trip's access (rmq's `if (l >
+r) swap` before this trip's `table[k][l]`: the next trip does not wait for it), and
 the block after does not branch on the moved value or the compared ones again (`r9 =
 a[j] < a[i]; if (r9 == up)` in a sorting network: the jump left is mispredicted as
 often, and the cmov only adds to it; bitonic ran 19% slower converted) — unless that
@@ -92,7 +94,7 @@ def data_decided(prog, leaders, targets, pc: int, join: int, joins: set[int],
     chained = move.spec.source == "reg" and bool(compared & selected)
     return bool(compared & loaded) \
         and not _tested_again(prog, leaders, join, compared, move.dst, chained) \
-        and not _feeds_address(prog, join, move.dst)
+        and not _feeds_address(prog, join, move.dst, round_only=jump.spec.source == "reg")
 
 
 def decided_jumps(prog) -> frozenset[int]:
@@ -264,31 +266,36 @@ def _block_start(leaders, pc: int, joins: set[int] = frozenset()) -> int:
 _LOOK_AHEAD = 160       # instructions followed from the join, over every path
 
 
-def _feeds_address(prog, start: int, reg: int) -> bool:
+def _feeds_address(prog, start: int, reg: int, round_only: bool = False) -> bool:
     """Whether register `reg`'s value at `start` (or one computed from it) is the base
     of a memory access on some path, nearest instructions first, round loops too, up to
-    _LOOK_AHEAD instructions."""
-    work, seen = deque([(start, 1 << reg)]), {}
+    _LOOK_AHEAD instructions.  With `round_only`, only an access it reaches round a
+    loop's back edge counts: the next trip's load would wait on this trip's cmov (a
+    binary search's `lo = mid`), where a load before the back edge delays this trip
+    alone, which the next overlaps."""
+    work, seen = deque([(start, 1 << reg, not round_only)]), {}
     while work and len(seen) < _LOOK_AHEAD:
-        pc, carried = work.popleft()
-        known = seen.get(pc, 0)
+        pc, carried, counts = work.popleft()
+        known = seen.get((pc, counts), 0)
         if not carried & ~known or pc not in prog.pcs:
             continue
-        seen[pc] = carried = known | carried
+        seen[pc, counts] = carried = known | carried
         insn = prog.at(pc)
         use, written = use_def(insn)
         kind = insn.kind
-        if kind in (Kind.LDX, Kind.LDSX) and carried >> insn.src & 1 \
-                or kind in (Kind.ST, Kind.STX, Kind.ATOMIC) and carried >> insn.dst & 1:
+        if counts and (kind in (Kind.LDX, Kind.LDSX) and carried >> insn.src & 1
+                       or kind in (Kind.ST, Kind.STX, Kind.ATOMIC)
+                       and carried >> insn.dst & 1):
             return True
         carried = carried | written if kind is Kind.ALU and use & carried \
             else carried & ~written
-        if kind is Kind.EXIT:
+        if kind is Kind.EXIT or not carried:
             continue
         if kind is Kind.JA:
-            work.append((pc + 1 + (insn.off if insn.spec.width == 64 else insn.imm), carried))
+            target = pc + 1 + (insn.off if insn.spec.width == 64 else insn.imm)
+            work.append((target, carried, counts or target <= pc))
             continue
         if kind is Kind.JCOND:
-            work.append((pc + 1 + insn.off, carried))
-        work.append((pc + insn.slots, carried))
+            work.append((pc + 1 + insn.off, carried, counts or insn.off < 0))
+        work.append((pc + insn.slots, carried, counts))
     return False

@@ -410,3 +410,79 @@ def test_the_minimum_after_a_diamond_on_every_engine(engine, seed):
                  for _ in range(2 * rng.randint(0, 40) + seed % 2))
     fn = bpfjit.compile(bpfjit.assemble(AFTER_A_DIAMOND), engine, cache=False)
     assert fn(data) == expected_after_a_diamond(data)
+
+
+# rmq's query (corpus/plain/rmq.c): for each pair of bytes, the two low nibbles put in
+# order (`if (l > r) swap`, two selects on one compare) and a stack table read at
+# both this trip, t[i] = 3 * i; the sum of t[hi] - t[lo].  The moved values form
+# addresses, but only this trip's: no later trip waits on them, so the jumps become
+# cmovs (with random pairs a jump is mispredicted every other trip); CHOSEN_OFFSET's
+# moved value is the next trip's address, and stays a jump
+ORDERED_PAIR = """
+    mov %r0, 0
+    mov %r6, 0
+fill:
+    mov %r7, %r10
+    add %r7, -16
+    add %r7, %r6
+    mov %r8, %r6
+    mul %r8, 3
+    stxb [%r7], %r8
+    add %r6, 1
+    jlt %r6, 16, fill
+    mov %r3, %r2
+    rsh %r3, 1
+    jeq %r3, 0, out
+    mov %r4, %r1
+loop:
+    ldxb %r5, [%r4]
+    ldxb %r7, [%r4+1]
+    and %r5, 15
+    and %r7, 15
+    mov %r8, %r5
+    jle %r5, %r7, +1
+    mov %r8, %r7
+    mov %r9, %r7
+    jle %r5, %r7, +1
+    mov %r9, %r5
+    mov %r6, %r10
+    add %r6, -16
+    add %r6, %r8
+    ldxb %r6, [%r6]
+    mov %r7, %r10
+    add %r7, -16
+    add %r7, %r9
+    ldxb %r7, [%r7]
+    sub %r7, %r6
+    add %r0, %r7
+    add %r4, 2
+    add %r3, -1
+    jne %r3, 0, loop
+out:
+    exit
+"""
+ORDER_JUMPS = (19, 22)          # `jle %r5, %r7, +1` twice
+
+
+def test_values_moved_into_this_trips_addresses_are_selects():
+    from bpfjit.backends.selectshapes import decided_jumps
+    prog = bpfjit.assemble(ORDERED_PAIR)
+    assert all(bpfjit.asm.format_insn(prog.at(pc)) == "jle %r5, %r7, +1"
+               for pc in ORDER_JUMPS)
+    assert decided_jumps(prog) == set(ORDER_JUMPS)
+
+
+@needs_peachpy
+def test_values_moved_into_this_trips_addresses_become_cmovs():
+    counts = cmovs_by_pc(ORDERED_PAIR)
+    assert all(counts.get(pc + 1, 0) >= 1 for pc in ORDER_JUMPS)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_the_ordered_pairs_on_every_engine(engine, seed):
+    if engine == "kernel":
+        pytest.skip("a plain program: the kernel runs packet programs")
+    data = bytes(random.Random(seed).randrange(256) for _ in range(64 + seed))
+    expected = sum(3 * abs((data[i] & 15) - (data[i + 1] & 15))
+                   for i in range(0, len(data) - 1, 2))
+    assert bpfjit.compile(bpfjit.assemble(ORDERED_PAIR), engine)(bytearray(data)) == expected
