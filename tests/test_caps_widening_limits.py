@@ -8,14 +8,10 @@ the program's thresholds as well (the copy loop's `jge r3, 40`), so they stop at
 and 40: the reads of `val` (40 bytes at the top of the frame) are proven.  Checked on
 every engine against a Python model."""
 
-from pathlib import Path
-
 import pytest
 
 import bpfjit
 from bpfjit.verifier import verify
-
-CORPUS = Path(__file__).parent.parent / "corpus" / "plain"
 
 # val[40] at fp-40 takes the first min(len, 40) bytes; order[40] at fp-80 is sorted by
 # val, stably; r0 = the sum of order[k] * (k + 1)
@@ -108,15 +104,3 @@ def test_the_model():
 def test_the_sort_on_every_engine(engine, mem):
     fn = bpfjit.compile(bpfjit.assemble(PROGRAM), engine)
     assert fn(bytearray(mem)) == expected(mem)
-
-
-def test_a_number_below_256_stops_first_at_the_bounds_the_frame_holds():
-    # corpus/plain/kahn.c: its queue (r10-64, 16 bytes) is read at head < tail, both
-    # counters compared with registers only, so no comparison constant stopped them as
-    # the queue loop widened them: the tail went to 16,319 (0x3fbf), and the read of
-    # queue[head] (pc 108) was checked.  The bounds the frame's bytes hold (1, 15 and 64
-    # in kahn's frame) are now where a number below 256 stops first
-    # (joins._held_bounds): the tail stops at 64, head at 63, and the read stays in the
-    # frame, proven
-    v = verify(bpfjit.load_elf(CORPUS / "kahn.o", function="entry"), cache=False)
-    assert 108 in v.proven and v.regions[108] == "stack"

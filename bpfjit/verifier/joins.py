@@ -60,9 +60,7 @@ class JoinRules:
 
         def moves(old: Value, back: Value | None) -> bool:
             return around is None or back is None or not _within(back, old)
-        held = _held_bounds(self.caps)
-        regs = [a if a is b else widen(a, b, _with_held(t, b, held), frame_stops)
-                if moves(a, c) else join(a, b)
+        regs = [a if a is b else widen(a, b, t, frame_stops) if moves(a, c) else join(a, b)
                 for a, b, t, c in zip(self.regs, new.regs, thresholds,
                                       around.regs if around is not None else self.regs)]
         narrow, differ = _joined_widths([self, new])
@@ -569,20 +567,6 @@ def joined_lock(states: list[State]) -> tuple | None:
     is refused at its next lock, unlock, call or exit)."""
     first = states[0].lock
     return first if all(st.lock == first for st in states[1:]) else LOCKS_DIFFER
-
-
-def _held_bounds(caps: bytes | None) -> tuple[int, ...]:
-    """The bounds the frame's bytes hold (bytecaps), below 255: where a number read from
-    one of them, an index kept in a stack array, stops first when it is widened."""
-    return tuple(sorted(set(caps) - {255})) if caps is not None else ()
-
-
-def _with_held(thresholds: tuple[int, ...], v: Value, held: tuple[int, ...]
-               ) -> tuple[int, ...]:
-    """`thresholds` with the frame's held bounds when `v` is a number below 256."""
-    if not held or v.kind != SCALAR or v.umax > 255:
-        return thresholds
-    return tuple(sorted(set(thresholds) | set(held)))
 
 
 def merge(states: list[State], discover: bool = False) -> State:
