@@ -8,10 +8,14 @@ the program's thresholds as well (the copy loop's `jge r3, 40`), so they stop at
 and 40: the reads of `val` (40 bytes at the top of the frame) are proven.  Checked on
 every engine against a Python model."""
 
+from pathlib import Path
+
 import pytest
 
 import bpfjit
 from bpfjit.verifier import verify
+
+CORPUS = Path(__file__).parent.parent / "corpus" / "plain"
 
 # val[40] at fp-40 takes the first min(len, 40) bytes; order[40] at fp-80 is sorted by
 # val, stably; r0 = the sum of order[k] * (k + 1)
@@ -104,3 +108,14 @@ def test_the_model():
 def test_the_sort_on_every_engine(engine, mem):
     fn = bpfjit.compile(bpfjit.assemble(PROGRAM), engine)
     assert fn(bytearray(mem)) == expected(mem)
+
+
+def test_late_widening_keeps_the_programs_thresholds_for_the_bytes():
+    # corpus/plain/hull.c: the chains' `hull[k++] = order[i]` store point indices below
+    # 40 into hull[] in loops nested deep enough that their heads widen late, without
+    # the loops' own thresholds; the bytes then went straight to 255, and four reads of
+    # points through indices held in hull[] and order[] (pcs 132, 135, 142, 147) were
+    # checked.
+    # A byte still stops at the program's thresholds (40, one less: 39) late too
+    v = verify(bpfjit.load_elf(CORPUS / "hull.o", function="entry"), cache=False)
+    assert {132, 135, 142, 147} <= v.proven

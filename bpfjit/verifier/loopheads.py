@@ -69,7 +69,9 @@ class LoopHeadRules:
         return old.widen(new, _NO_THRESHOLDS if late else self._head_thresholds(sub, head, old),
                          merge(around) if around else None, related=joins <= UNRELATE_AFTER,
                          compared=self._compared(sub, head),
-                         caps_limits=() if late else self.thresholds,
+                         # (late too: a byte stops at the program's thresholds, a
+                         # few stops each, where an index it holds is bounded)
+                         caps_limits=self.thresholds,
                          frame_stops=self.frame_stops)
 
     def _head_thresholds(self, sub: Subprogram, head: int, at_head: State) -> tuple:
