@@ -1285,3 +1285,10 @@ def test_a_zero_written_over_is_no_longer_known(overwrite):
         with pytest.raises(bpfjit.VerifierError, match="the kernel's verifier refused"):
             bpfsys.prog_load(bpfjit.assemble(text).to_bytes(), "cgroup_sock_addr",
                              attach="connect4")
+
+
+def test_unchecked_mode_learns_nothing_from_a_check_it_does_not_make():
+    # without run-time checks a run goes on past the store at q = 0 (the program is
+    # trusted, its stores too): the loads after the loops stay reachable
+    v = verify(bpfjit.assemble(ONE_TOO_FAR), mode="unchecked", cache=False)
+    assert not {13, 15} & set(v.unreachable)

@@ -136,8 +136,9 @@ class MemoryRules:
             # a pointer the verifier lost track of may point into any live frame
             self._forget_frame(st)
             self._note_frame_write(None, 0, 0)
-        if not ok and not packet_only and not (use_def(insn)[1] >> base_reg & 1):
-            self._passed_check(pc, st, base_reg, base, off, size)
+        if not ok and not packet_only and self.mode != "unchecked" \
+                and not (use_def(insn)[1] >> base_reg & 1):
+            self._passed_check(st, base_reg, base, off, size)
         if kind in (Kind.LDX, Kind.LDSX):
             if loaded is None:
                 bits = size * 8
@@ -151,9 +152,9 @@ class MemoryRules:
             elif spec.fetch:
                 st.forget_register(insn.src, result)
 
-    def _passed_check(self, pc: int, st: State, reg: int, base: Value, off: int,
-                      size: int) -> None:
-        """After a checked access through `reg` the run goes on only if the check passed:
+    def _passed_check(self, st: State, reg: int, base: Value, off: int, size: int) -> None:
+        """After a checked access through `reg` the run goes on only if the check passed
+        (checked and strict modes; unchecked mode makes no check, and learns nothing):
         `reg + off` points into the live frames (for a pointer into this frame: at most
         512 bytes under its top, and no higher than the top of the entry subprogram's
         frame) or into the buffer (`off + size` bytes at most up to its end).  A
