@@ -22,7 +22,7 @@ import pytest
 
 import bpfjit
 from bpfjit.verifier import verify
-from bpfjit.verifier.domain import S64_MIN, STACK, pointer, widen
+from bpfjit.verifier.domain import S64_MIN, STACK, pointer, scalar, widen
 from bpfjit.verifier.thresholds import frame_bases
 
 CORPUS = Path(__file__).parent.parent / "corpus" / "plain"
@@ -111,7 +111,6 @@ def test_a_stack_pointer_moving_down_stops_at_the_next_frame_base():
     assert widen(old, new, (), (-512, -448)).smin == -448
     assert widen(old, new).smin == S64_MIN
     # a number is not a pointer: the frame's bases are no thresholds of it
-    from bpfjit.verifier.domain import scalar
     assert widen(scalar(smin=-320, smax=-2), scalar(smin=-384, smax=-2), (),
                  (-512, -384)).smin == S64_MIN
 
