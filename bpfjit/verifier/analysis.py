@@ -43,6 +43,7 @@ from .localcalls import LocalCallRules, Summary
 from .lowhalves import low_half_results, moved_copy32, twin32
 from .loopheads import WIDEN_AFTER, LoopHeadRules
 from .locks import LockRules
+from .frames import FrameRules
 from .memory import MemoryRules
 from .perpath import PerPathRules
 from .records import RecordRules
@@ -88,9 +89,9 @@ def _both_ranges(a: dict[int, tuple[int, int]], b: dict[int, tuple[int, int]]
     return out
 
 
-class Analysis(AluRules, ExtensionRules, PointerRules, MemoryRules, BranchRules, CallRules,
-               LocalCallRules, CallbackRules, LockRules, TimerRules, SocketRules, RecordRules,
-               PerPathRules, TerminationRules, LoopHeadRules):
+class Analysis(AluRules, ExtensionRules, PointerRules, MemoryRules, FrameRules, BranchRules,
+               CallRules, LocalCallRules, CallbackRules, LockRules, TimerRules, SocketRules,
+               RecordRules, PerPathRules, TerminationRules, LoopHeadRules):
     """Runs the abstract interpretation; results in `accesses`, `regions`, `map_calls`..."""
 
     def __init__(self, prog: Program, helpers: dict | None, order: list[int],
