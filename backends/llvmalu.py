@@ -108,9 +108,9 @@ class AluLowering:
         elif op == "mul" and bx is not None and by is not None:
             bound = bx * by
         elif op == "lsh" and bx is not None and isinstance(y, ir.Constant):
-            bound = bx << y.constant
-        elif op == "rsh" and isinstance(y, ir.Constant) and y.constant:
-            bound = (M64 if bx is None else bx) >> y.constant
+            bound = bx << (y.constant & 63)         # (counts are taken modulo 64)
+        elif op == "rsh" and isinstance(y, ir.Constant) and y.constant & 63:
+            bound = (M64 if bx is None else bx) >> (y.constant & 63)
         return bound if bound is not None and bound < 1 << 63 else None
 
     def _follow_frame_terms(self, op: str, x, y, r) -> None:
