@@ -324,7 +324,8 @@ def verify(prog: Program, mode: str = "checked", helpers=None, log: bool = False
     map_calls = {pc: m for pc, m in analysis.map_calls.items() if m is not None}
     verified = VerifiedProgram(prog, mode, proven, accesses, unreachable, regions, lines,
                                frames, map_calls, recursion is not None,
-                               extents=dict(analysis.extents) if mode == "checked" else {},
+                               extents={pc: e for pc, e in analysis.extents.items()
+                                        if e is not None} if mode == "checked" else {},
                                stack_extents={pc: e for pc, e in analysis.stack_extents.items()
                                               if e is not None and pc in proven},
                                # (every access of a strict program is proven, so the

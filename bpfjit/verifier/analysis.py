@@ -124,7 +124,7 @@ class Analysis(AluRules, ExtensionRules, PointerRules, MemoryRules, FrameRules, 
         self.regions: dict[int, str | None] = {}   # pc -> the region it always touches
         # unproven buffer accesses with bounded offsets: pc -> (lowest, highest + size)
         # byte offset from the buffer's start (a buffer that long would prove them)
-        self.extents: dict[int, tuple[int, int]] = {}
+        self.extents: dict[int, tuple[int, int] | None] = {}   # None: a run outside
         # proven stack accesses: pc -> (frame, first byte, end byte) under that frame's
         # top, or None where runs differ in frame (VerifiedProgram.stack_extents)
         self.stack_extents: dict[int, tuple[int, int, int] | None] = {}

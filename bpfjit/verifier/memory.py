@@ -239,15 +239,25 @@ class MemoryRules:
         """The final pass's facts about an access: proven or not, its region, the
         extent of an unproven buffer access, a proven one's varying offset."""
         region = {MEM: "mem", STACK: "stack", MAP_VALUE: "map", MAP_KEY: "key"}.get(base.kind)
+        own = ok                            # this run's verdict; ok: every run's so far
         ok, region = self._note_verdict(pc, ok, region)
         if not ok and region != "mem":
             # a run-time check that admits the live frames: any of their bytes
             self._note_stack_reach(STACK_SIZE)
         elif base.kind == STACK:
             self._note_stack_reach(-lo)
-        if base.kind == MEM and not ok and 0 <= lo and hi + size <= MAX_LEN:
-            seen = self.extents.get(pc, (lo, hi + size))
-            self.extents[pc] = (min(seen[0], lo), max(seen[1], hi + size))
+        if not ok:
+            # the extent from the buffer's start of every run the check guards: a run
+            # checked outside the buffer's range (below its start, or not into it)
+            # leaves the access without one for good (None), whatever runs after it add
+            # -- a run's own extent alone once let a loop's entry test cover [0, 1)
+            # while another run read the byte before the buffer, unchecked
+            inside = base.kind == MEM and 0 <= lo and hi + size <= MAX_LEN
+            if inside and self.extents.get(pc, ()) is not None:
+                seen = self.extents.get(pc, (lo, hi + size))
+                self.extents[pc] = (min(seen[0], lo), max(seen[1], hi + size))
+            elif not inside and not own:
+                self.extents[pc] = None
         if base.kind == STACK and not ok:
             # (None once a run's base is another frame's pointer)
             seen = self.stack_ranges.get(pc, (lo, hi))
