@@ -514,9 +514,12 @@ def widen(old: Value, new: Value, thresholds: tuple[int, ...] = (),
     j = join(old, new)
     if j.kind != old.kind or j.kind == UNINIT or j == old:
         return j
-    smin = old.smin if j.smin >= old.smin else _down(
-        j.smin, tuple(sorted(set(thresholds) | set(frame_stops))) if j.kind == STACK
-        and frame_stops else thresholds, S64_MIN)
+    if j.smin >= old.smin:
+        smin = old.smin
+    elif j.kind == STACK and frame_stops:
+        smin = _down(j.smin, tuple(sorted({*thresholds, *frame_stops})), S64_MIN)
+    else:
+        smin = _down(j.smin, thresholds, S64_MIN)
     if j.kind in (MEM, MEM_OR_NULL) and j.smax <= MAX_LEN:
         # a buffer pointer moving on stays within the longest buffer first: unbounded,
         # `p + 2` would lose both bounds, and with them what `p + 2 <= end` says

@@ -252,11 +252,11 @@ class MemoryRules:
             # leaves the access without one for good (None), whatever runs after it add
             # -- a run's own extent alone once let a loop's entry test cover [0, 1)
             # while another run read the byte before the buffer, unchecked
-            inside = base.kind == MEM and 0 <= lo and hi + size <= MAX_LEN
-            if inside and self.extents.get(pc, ()) is not None:
+            if base.kind == MEM and 0 <= lo and hi + size <= MAX_LEN:
                 seen = self.extents.get(pc, (lo, hi + size))
-                self.extents[pc] = (min(seen[0], lo), max(seen[1], hi + size))
-            elif not inside and not own:
+                if seen is not None:
+                    self.extents[pc] = (min(seen[0], lo), max(seen[1], hi + size))
+            elif not own:
                 self.extents[pc] = None
         if base.kind == STACK and not ok:
             # (None once a run's base is another frame's pointer)
