@@ -123,3 +123,68 @@ def test_a_table_row_moved_down_by_the_outer_loop_keeps_the_spill_below_the_tabl
     v = verify(bpfjit.load_elf(CORPUS / "rmq.o", function="entry"), cache=False)
     assert {130, 135} <= v.proven
     assert v.regions[130] == v.regions[135] == "mem"
+
+
+# a 16-byte list at r10-16 holding 0..15; c = mem[0] & 15; a search that only the
+# list's contents stop, so that the check of its load is all that bounds it: r8 counts
+# the trips, r7 = (u32)(r8 - 1) indexes (mtf-like C with a u32 index: a copy of the
+# count shifted up and back down); then list[r8 - 1] read again through r10 - 17 + r8
+SEARCH = """
+    mov %r3, 0
+fill:
+    mov %r4, %r10
+    add %r4, -16
+    add %r4, %r3
+    stxb [%r4], %r3
+    add %r3, 1
+    jne %r3, 16, fill
+    mov %r0, 0
+    jlt %r2, 1, out
+    ldxb %r6, [%r1]
+    and %r6, 15
+    mov %r8, 0
+    mov %r9, 0
+search:
+    add %r8, 1
+    lsh %r9, 32
+    mov %r7, %r9
+    rsh %r7, 32
+    mov %r9, %r10
+    add %r9, -16
+    add %r9, %r7
+    ldxb %r5, [%r9]
+    mov %r9, %r8
+    jne %r5, %r6, search
+    mov %r9, %r10
+    add %r9, -17
+    add %r9, %r8
+    ldxb %r0, [%r9]
+out:
+    exit
+"""
+
+
+def test_a_checked_load_bounds_the_index_it_was_made_of():
+    v = verify(bpfjit.assemble(SEARCH), cache=False)
+    # pc 4: the fill's store (r3 < 16 by its loop test); pc 9: mem[0] (len >= 1);
+    # pc 20: the search's load, checked; past it r9 in [r10-16, r10-1], so r7 in
+    # [0, 15] and the count r8 = r7 + 1 in [1, 16], and pc 26 reads [r10-16, r10-1]
+    assert set(v.accesses) == {4, 9, 20, 26}
+    assert set(v.accesses) - v.proven == {20}
+
+
+def test_every_engine_finds_the_byte_it_searched_for(engine):
+    if engine == "kernel":
+        pytest.skip("a plain program: the kernel runs packet programs")
+    fn = bpfjit.compile(bpfjit.assemble(SEARCH), engine, cache=False)
+    assert fn(bytearray([0x2B])) == 0x0B             # 0x2b & 15 = 11, found at list[11]
+    assert fn(bytearray([0xF0, 7])) == 0             # 0 is list[0]: the first trip
+    assert fn(bytearray()) == 0                      # len 0: r0 = 0
+
+
+def test_a_merge_keeps_its_inner_loop_proven():
+    # corpus/plain/merge.c: `src[i] <= src[j]` in the merge loop (pcs 145 and 146),
+    # i < mid <= n <= 64 and j < hi <= n, into the 64-key array; a store's check does
+    # not narrow the output cursor k (see MemoryRules._passed_check)
+    v = verify(bpfjit.load_elf(CORPUS / "merge.o", function="entry"), cache=False)
+    assert {145, 146} <= v.proven

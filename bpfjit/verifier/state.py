@@ -329,11 +329,11 @@ class State(JoinRules):
             for y, c in list(row.items()):
                 hi_y = uppers[y] if y in uppers else uppers.setdefault(y, self.zone_upper(y))
                 lo_x = lowers[x] if x in lowers else lowers.setdefault(x, self.zone_lower(x))
-                if hi_y is not None and self._narrows(x, None, hi_y + c):   # x <= y + c
+                if hi_y is not None and self.narrows(x, None, hi_y + c):   # x <= y + c
                     self.clamp(x, None, hi_y + c)
                     uppers.clear()
                     lowers.clear()
-                if lo_x is not None and self._narrows(y, lo_x - c, None):   # y >= x - c
+                if lo_x is not None and self.narrows(y, lo_x - c, None):   # y >= x - c
                     self.clamp(y, lo_x - c, None)
                     uppers.clear()
                     lowers.clear()
@@ -448,7 +448,7 @@ class State(JoinRules):
         return self.clamp(y, None if lo is None or lo < 0 else c * lo,
                           None if hi is None or hi < 0 else c * hi + c - 1)
 
-    def _narrows(self, var: int, lo: int | None, hi: int | None) -> bool:
+    def narrows(self, var: int, lo: int | None, hi: int | None) -> bool:
         """Whether clamp(var, lo, hi) would change anything (or find var empty)."""
         if var == META:
             return False
