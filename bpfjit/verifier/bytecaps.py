@@ -51,33 +51,47 @@ def stored_caps(value: Value | None, size: int, fixed: bool) -> list[int]:
 
 
 def store_caps(caps: bytes | None, before: bytes | None, lo: int, hi: int,
-               stored: list[int]) -> bytes | None:
+               stored: list[int], step: int = 1) -> bytes | None:
     """The caps after a store of bytes bounded by `stored` at an offset from r10 in
-    [lo, hi] (inside the frame), given `caps` (its bytes already made unknown) and
-    `before` (the caps before it): at one offset the stored bounds, at a range of them
-    the larger of a byte's former bound and any stored byte's."""
+    [lo, hi] (inside the frame; every `step` bytes from lo), given `caps` (its bytes
+    already made unknown) and `before` (the caps before it): at one offset the stored
+    bounds, at a range of them each byte's former bound joined with the stored bytes
+    that can land on it (with a step of one, the largest of them; with the element
+    size, its own byte of the value)."""
     if caps is None or before is None:
         return caps
     out = bytearray(caps)
     first = lo + STACK_SIZE
     if lo == hi:
         out[first:first + len(stored)] = bytes(stored)
-    else:
+        return bytes(out)
+    end = hi + STACK_SIZE + len(stored)
+    if step == 1 or any(stored[1:]):
+        # (a value of more than a byte, as a count in an array grows to be, bounds
+        # every byte it may land on by its largest: else each of its bytes would grow
+        # in turn, a count's widening taking a round per byte)
         most = max(stored)
-        end = hi + STACK_SIZE + len(stored)
         out[first:end] = bytes(max(b, most) for b in before[first:end])
+        return bytes(out)
+    out[first:end] = before[first:end]      # (the bytes between the elements: not written)
+    for at in range(first, hi + STACK_SIZE + 1, step):
+        for j, b in enumerate(stored):
+            if b > out[at + j]:
+                out[at + j] = b
     return bytes(out)
 
 
-def load_bound(caps: bytes | None, lo: int, hi: int, size: int) -> int | None:
+def load_bound(caps: bytes | None, lo: int, hi: int, size: int, step: int = 1) -> int | None:
     """The largest value a `size`-byte load at an offset from r10 in [lo, hi] (inside
-    the frame) can read, or None when nothing bounds it below all ones."""
+    the frame; every `step` bytes from lo) can read, or None when nothing bounds it
+    below all ones.  With a step of the element's size, byte j of the load is byte j
+    of some element: an array of small ints reads back small ints."""
     if caps is None:
         return None
     first, last = lo + STACK_SIZE, hi + STACK_SIZE
     bound = 0
     for j in range(size):
-        bound |= max(caps[first + j:last + j + 1]) << 8 * j
+        bound |= max(caps[first + j:last + j + 1:step]) << 8 * j
     return bound if bound < (1 << 8 * size) - 1 else None
 
 
@@ -94,10 +108,14 @@ def join_caps(states) -> bytes | None:
 
 
 def widen_caps(old: bytes | None, new: bytes | None,
-               thresholds: tuple[tuple[int, ...], ...]) -> bytes | None:
+               thresholds: tuple[tuple[int, ...], ...],
+               steps: bytearray | None = None, most_steps: int = 0) -> bytes | None:
     """The caps at a loop head that widens: a byte whose bound still grows jumps to the
     next of the loop's thresholds (a bound it compares with, or one less) that covers
-    it, else to 255; so `count[i]++` settles in a few rounds, not 255."""
+    it, else to 255; so `count[i]++` settles in a few rounds, not 255.  `steps`
+    counts, per byte, the thresholds it took at this head: past `most_steps` of them
+    it goes to 255 (a count kept in an int array climbs the program's thresholds one
+    round at a time, as a register does, and stops so too)."""
     if old is None or new is None:
         return None
     if old == new:
@@ -107,5 +125,10 @@ def widen_caps(old: bytes | None, new: bytes | None,
     out = bytearray(old)
     for i, (a, b) in enumerate(zip(old, new)):
         if b > a:
+            if steps is not None:
+                steps[i] = min(steps[i] + 1, 255)
+                if steps[i] > most_steps:
+                    out[i] = _UNKNOWN
+                    continue
             out[i] = next(t for t in limits if t >= b)
     return bytes(out)

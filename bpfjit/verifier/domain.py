@@ -32,7 +32,8 @@ __all__ = ["Value", "replace", "UNINIT", "SCALAR", "MEM", "STACK", "MAP_PTR", "M
            "SOCK_COMMON_OR_NULL", "SOCKETS", "TCP_SOCK", "TCP_SOCK_OR_NULL",
            "ANY_CALLER", "RELEASED", "GIVEN_BACK", "multiple", "common_mod", "POINTERS",
            "ADDRESSES", "NUMERIC", "scalar", "const", "top_scalar",
-           "pointer", "join", "meet", "widen", "low_bytes", "trailing_zeros", "map_indices", "same_region",
+           "pointer", "join", "meet", "widen", "low_bytes", "trailing_zeros", "offset_align",
+           "map_indices", "same_region",
            "U64", "M32", "S64_MIN", "S64_MAX", "MAX_LEN", "BIG"]
 
 U64 = (1 << 64) - 1
@@ -98,7 +99,9 @@ class Value:
         self.ident = ident      # MAP_OR_NULL: which lookup it came from (copies share it);
         #                         FUNC: the subprogram's pc + 1 (0: several joined);
         #                         UNINIT r0: pc + 1 of a subprogram that returned without it
-        self.align = align      # SCALAR: the value is a multiple of 2**align
+        self.align = align      # SCALAR: the value is a multiple of 2**align; STACK:
+        #                         its offset is (an element of an array of 2**align-
+        #                         byte elements; offset_align), where known
         self.ref = ref          # SOCKETS, ring buffer records: the reference it holds (the
         #                         acquiring call's pc + 1; negative: a socket derived from
         #                         reference -ref, as bpf_sk_fullsock gives, whose NULL test
@@ -301,6 +304,12 @@ def trailing_zeros(value: int) -> int:
     return 64 if value == 0 else (value & -value).bit_length() - 1
 
 
+def offset_align(v: Value) -> int:
+    """k such that a stack pointer's offset (or a number) is a multiple of 2^k: a
+    constant's trailing zeros, else what its arithmetic kept (`align`)."""
+    return trailing_zeros(v.smin & U64) if v.smin == v.smax else v.align
+
+
 def top_scalar() -> Value:
     return Value(SCALAR)
 
@@ -370,7 +379,8 @@ def join(a: Value, b: Value) -> Value:
             return _MIXED
         frame = min(a.frame, b.frame)       # ring buffer records: the smaller size
     return Value(kind, 0, U64, min(a.smin, b.smin), max(a.smax, b.smax), frame,
-                 a.maps | b.maps, a.ident if a.ident == b.ident else 0, ref=a.ref)
+                 a.maps | b.maps, a.ident if a.ident == b.ident else 0, ref=a.ref,
+                 align=min(offset_align(a), offset_align(b)) if kind == STACK else 0)
 
 
 def meet(v: Value, bound: Value) -> Value:

@@ -21,9 +21,11 @@ class FrameRules:
     """Mixed into the analysis: the stack frames' side of LDX, LDSX, ST, STX, ATOMIC."""
 
     def _own_frame(self, pc: int, insn, st: State, lo: int, hi: int, size: int, ok: bool,
-                   writes: bool, value: Value | None) -> Value | None:
+                   writes: bool, value: Value | None, step: int = 1) -> Value | None:
         """Stack bookkeeping for an access into the current frame; the loaded value when
-        the verifier knows it (a spilled register read back)."""
+        the verifier knows it (a spilled register read back).  `step`: the access is at
+        one of every `step` offsets from lo (an element of an array of `step`-byte
+        elements, `_offset_step`)."""
         kind = insn.kind
         touched = frame_bits(lo, hi + size)
         loaded = None
@@ -37,7 +39,7 @@ class FrameRules:
                 loaded = st.regs[insn.dst]
             if loaded is None and kind is Kind.LDX:
                 # (what the bytes it may read can hold: an index kept in an array)
-                bound = load_bound(st.caps, lo, hi, size)
+                bound = load_bound(st.caps, lo, hi, size, step)
                 if bound is not None:
                     st.forget_register(insn.dst, scalar(0, bound))
                     loaded = st.regs[insn.dst]
@@ -47,7 +49,7 @@ class FrameRules:
             if ok and kind is not Kind.ATOMIC:
                 stored = const(insn.imm) if kind is Kind.ST else value
                 st.caps = store_caps(st.caps, before, lo, hi,
-                                     stored_caps(stored, size, lo == hi))
+                                     stored_caps(stored, size, lo == hi), step)
             # a spill only inside the frame: a store outside it traps, and its slot's zone
             # variable (slot_var) would not be one
             if ok and lo == hi:

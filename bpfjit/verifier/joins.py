@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from .domain import (BIG, MAX_LEN, MEM, MEM_OR_NULL, MIXED, NULLABLE, NUMERIC, SCALAR, STACK,
-                     UNINIT, Value, join, low_bytes, replace, widen)
+                     UNINIT, Value, join, low_bytes, offset_align, replace, widen)
 from .bands import follow_bands, followed, join_bands
 from .bytecaps import join_caps, widen_caps
 from .guards import GUARDED, joined_guards, joined_len_floors
@@ -33,7 +33,8 @@ class JoinRules:
     def widen(self, new: "State", thresholds: tuple[tuple[int, ...], ...],
               around: "State | None" = None, related: bool = True,
               compared: frozenset = frozenset(), caps_limits: tuple = (),
-              frame_stops: tuple[int, ...] = ()) -> "State":
+              frame_stops: tuple[int, ...] = (), caps_steps: bytearray | None = None,
+              most_caps_steps: int = 0) -> "State":
         """The old state (self) widened by a new one at a loop head: bounds still moving
         jump to the next threshold (`thresholds[r]` for register r) or their limit, and
         relations that moved are dropped.  Given `around` (the states coming round the
@@ -51,7 +52,7 @@ class JoinRules:
             old, new = unify_refs([self, new])
             if old is not self:
                 return old.widen(new, thresholds, around, related, compared, caps_limits,
-                                 frame_stops)
+                                 frame_stops, caps_steps, most_caps_steps)
         if new.zone.plus:
             # what a kept sum bounds on the way round (a counter falling while its
             # partner rises) is not growth: the widening would take it for some
@@ -91,7 +92,8 @@ class JoinRules:
                        self.refs | new.refs, self.zeros & new.zeros,
                        {off: n for off, n in narrow.items() if off in spills},
                        self.remnants | new.remnants,
-                       widen_caps(self.caps, new.caps, thresholds + caps_limits))
+                       widen_caps(self.caps, new.caps, thresholds + caps_limits, caps_steps,
+                                  most_caps_steps))
         for off in differ:
             result.zone.forget(slot_var(off))
         if not related:
@@ -389,7 +391,9 @@ def _within(inner: Value, outer: Value) -> bool:
         return outer.kind == UNINIT
     return (outer.umin <= inner.umin and inner.umax <= outer.umax and outer.smin <= inner.smin
             and inner.smax <= outer.smax and inner.frame == outer.frame
-            and inner.maps | outer.maps == outer.maps and inner.align >= outer.align)
+            and inner.maps | outer.maps == outer.maps
+            and (offset_align(inner) >= offset_align(outer) if inner.kind == STACK
+                 else inner.align >= outer.align))
 
 
 def _link_copies(joined: State, states: list[State]) -> None:

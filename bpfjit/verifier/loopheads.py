@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from ..isa import STACK_SIZE
 from .domain import SCALAR, join, meet
 from .state import State, merge
 from .thresholds import (compared_pairs, exit_slot_thresholds, loop_thresholds, loop_writes,
@@ -26,6 +27,7 @@ __all__ = ["LoopHeadRules", "WIDEN_AFTER", "THRESHOLD_STEPS", "FORCE_AFTER",
 
 WIDEN_AFTER = 1              # joins at a loop head before its bounds are widened
 THRESHOLD_STEPS = 6          # widenings to the next threshold before widening to the limit
+CAPS_STEPS = THRESHOLD_STEPS  # (the same for each byte of the frame: bytecaps.widen_caps)
 RESTARTS = 1                 # times a loop head starts its widening over when entered with more
 FRESH_STARTS = 1             # times a loop gone to its limits is analysed again from its entry
 # joins at a loop head after which a value is widened even when the way round the loop
@@ -72,7 +74,9 @@ class LoopHeadRules:
                          # (late too: a byte stops at the program's thresholds, a
                          # few stops each, where an index it holds is bounded)
                          caps_limits=self.thresholds,
-                         frame_stops=self.frame_stops)
+                         frame_stops=self.frame_stops,
+                         caps_steps=sub.caps_steps.setdefault(head, bytearray(STACK_SIZE)),
+                         most_caps_steps=CAPS_STEPS)
 
     def _head_thresholds(self, sub: Subprogram, head: int, at_head: State) -> tuple:
         """The widening thresholds at a loop head whose state is `at_head`: its
@@ -130,6 +134,7 @@ class LoopHeadRules:
                 sub.journals.pop(block, None)
                 sub.entries.pop(block, None)
             sub.joins[block] = 0
+            sub.caps_steps.pop(block, None)
 
     def _loop_writes(self, sub: Subprogram, head: int) -> int:
         """The registers (a bit each) the loop at `head` writes (thresholds.loop_writes)."""

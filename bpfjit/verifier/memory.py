@@ -23,8 +23,8 @@ from ..maps import RingBuf
 from .domain import (ADDRESSES, CTX, CTX_OR_NULL, FUNC, MAP_KEY, MAP_OR_NULL, MAP_PTR,
                      MAP_PTR_OR_NULL, MAP_VALUE, MAX_LEN, MEM, MEM_OR_NULL, MIXED,
                      PACKET_OR_NUMBER, S64_MAX, S64_MIN, SOCK_COMMON_OR_NULL, SOCKET,
-                     SOCKET_OR_NULL, SOCKETS, STACK, U64, Value, const, map_indices, pointer,
-                     scalar)
+                     SOCKET_OR_NULL, SOCKETS, STACK, U64, Value, const, map_indices,
+                     offset_align, pointer, scalar)
 from .state import LEN, META, State, frame_bits, outer_slot, slot_depth
 
 __all__ = ["MemoryRules"]
@@ -57,6 +57,21 @@ def pointer_slots(st: State, depth: int, lo: int, end: int) -> list[int]:
     shift = depth * STACK_SIZE
     return sorted(key for key, v in st.spills.items() if v.kind in _LEAKS
                   and slot_depth(key) == depth and key + shift < end and lo < key + shift + 8)
+
+
+def _offset_step(base: Value, off: int, lo: int, hi: int) -> tuple[int, int, int]:
+    """(first, last, step): the offsets from r10 in [lo, hi] that an access at `off`
+    from the stack pointer `base` can reach, every `step` bytes from first to last:
+    its offset is a multiple of 2^k (`offset_align`: moved by `i << 2`), so the
+    access's are `off` modulo 2^k (at most 8 apart: an array's element size)."""
+    step = 1 << min(offset_align(base), 3)
+    if step == 1:
+        return lo, hi, 1
+    first = lo + (off - lo) % step
+    last = hi - (hi - off) % step
+    if first > last:                        # (nothing left: the access traps)
+        return lo, hi, 1
+    return first, last, step
 
 
 class MemoryRules:
@@ -125,7 +140,10 @@ class MemoryRules:
         self._fact(self._note_access, pc, base, ok, lo, hi, size)
         loaded = None
         if base.kind == STACK and base.frame == 0:
-            loaded = self._own_frame(pc, insn, st, lo, hi, size, ok, writes, value)
+            step = 1
+            if lo < hi:
+                lo, hi, step = _offset_step(base, off, lo, hi)
+            loaded = self._own_frame(pc, insn, st, lo, hi, size, ok, writes, value, step)
         elif base.kind == STACK:
             loaded = self._caller_frame(insn, st, base.frame, lo, hi, size, ok, value)
         elif base.kind == MAP_VALUE and ok and not writes:

@@ -68,6 +68,8 @@ class Subprogram:
         # ended there): the loops holding them keep their fixpoint heads (_check)
         self.rejected: set[int] = set()
         self.joins: dict[int, int] = defaultdict(int)
+        # head -> per byte of the frame, the thresholds its cap took there (widen_caps)
+        self.caps_steps: dict[int, bytearray] = {}
         # head -> the join of its entry edges at its last visit; the times its widening
         # started over, and the times it was analysed again from that entry alone
         # (Analysis._entered_afresh)

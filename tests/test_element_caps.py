@@ -1,0 +1,147 @@
+"""What an array of ints on the stack holds (bpfjit.verifier.bytecaps with a step): an
+`int parent[16]` stored as 15 - i is read back and used as an index again, as a
+union-find forest or a linked list kept in ints is.  A store at a variable offset used
+to bound every byte it might touch by the largest byte stored, so the high bytes of
+each element held the low bytes' bound and an int read back was bounded by 0x0f0f0f0f:
+nothing.  A stack pointer moved by `i << 2` now keeps its offset's alignment (a
+multiple of 4: `offset_align`), so the store and the load touch byte j of an element
+only at byte j, and the int read back is at most 15.  Expected values are worked out
+by hand from the program text."""
+
+import pytest
+
+import bpfjit
+from bpfjit.verifier import verify
+from bpfjit.verifier.bytecaps import ZEROED, load_bound, store_caps, widen_caps
+from bpfjit.verifier.domain import STACK, join, offset_align, pointer, replace
+
+# parent[i] = 15 - i (an int array at r10-64), x = mem[0] & 15, then x = parent[x]
+# twice: r0 = parent[parent[x]] = x.  `{poke}` may write a byte into an element first.
+TEMPLATE = """
+    mov %r3, 0
+init:
+    mov %r4, %r3
+    lsh %r4, 2
+    mov %r5, %r10
+    add %r5, -64
+    add %r5, %r4
+    mov %r7, 15
+    sub %r7, %r3
+    stxw [%r5], %r7
+    add %r3, 1
+    jlt %r3, 16, init
+    mov %r0, 0
+    jlt %r2, 2, out
+{poke}
+    ldxb %r6, [%r1]
+    and %r6, 15
+    lsh %r6, 2
+    mov %r5, %r10
+    add %r5, -64
+    add %r5, %r6
+    ldxw %r6, [%r5]
+    lsh %r6, 2
+    mov %r5, %r10
+    add %r5, -64
+    add %r5, %r6
+    ldxw %r0, [%r5]
+out:
+    exit
+"""
+
+# byte 1 of parent[mem[1] & 15] = 200: that element may now hold 200 * 256 + 15
+POKE = """
+    ldxb %r8, [%r1+1]
+    and %r8, 15
+    lsh %r8, 2
+    mov %r5, %r10
+    add %r5, -64
+    add %r5, %r8
+    stb [%r5+1], 200
+"""
+
+
+def reads(prog) -> list[int]:
+    """The pcs of the two ldxw (from the text, not the verifier)."""
+    return [pc for pc, insn in prog if insn.spec.mnemonic == "ldxw"]
+
+
+def test_an_int_read_back_from_the_array_is_an_index():
+    prog = bpfjit.assemble(TEMPLATE.format(poke=""))
+    verified = verify(prog, cache=False)
+    # the first read: x < 16; the second: parent[x] <= 15, so also inside the array
+    assert set(reads(prog)) <= verified.proven
+
+
+@pytest.mark.parametrize("first", [0x00, 0x37, 0xFF])
+def test_every_engine_follows_the_ints(engine, first):
+    if engine == "kernel":
+        pytest.skip("a plain program: the kernel runs packet programs")
+    fn = bpfjit.compile(bpfjit.assemble(TEMPLATE.format(poke="")), engine, cache=False)
+    assert fn(bytes([first, 0])) == first & 15
+
+
+def test_a_byte_poked_into_an_element_undoes_the_second_proof():
+    prog = bpfjit.assemble(TEMPLATE.format(poke=POKE))
+    verified = verify(prog, cache=False)
+    first, second = reads(prog)
+    assert first in verified.proven            # x < 16 still
+    assert second not in verified.proven       # parent[x] may be 200 * 256 + 15 - x
+
+
+def test_the_poked_element_is_caught_at_run_time(engine):
+    if engine == "kernel":
+        pytest.skip("a plain program: the kernel runs packet programs")
+    prog = bpfjit.assemble(TEMPLATE.format(poke=POKE))
+    fn = bpfjit.compile(prog, engine, cache=False)
+    # x = 3 and parent[3] poked: 12 + 200 * 256 = 51212, times 4 past the frame, at
+    # the second read
+    with pytest.raises(bpfjit.MemoryAccessError) as info:
+        fn(bytes([3, 3]))
+    assert info.value.pc == reads(prog)[1]
+    assert fn(bytes([3, 12])) == 3 + 200 * 256  # parent[12], poked, read back whole
+    assert fn(bytes([3, 5])) == 3              # another element poked: x comes back
+
+
+def test_a_stack_pointer_keeps_the_alignment_of_what_moved_it():
+    # r10 - 64 (a multiple of 64) plus i << 2 (a multiple of 4): a multiple of 4
+    at = pointer(STACK, -64, -64)
+    assert offset_align(at) == 6
+    moved = replace(pointer(STACK, -64, -4), align=2)
+    assert offset_align(moved) == 2
+    # joined with the constant r10 - 62 (a multiple of 2 only): a multiple of 2
+    assert join(moved, pointer(STACK, -62, -62)).align == 1
+    assert join(moved, pointer(STACK, -32, -32)).align == 2
+
+
+def test_a_store_at_every_fourth_offset_bounds_only_its_own_bytes():
+    # an int of at most 15 stored somewhere in r10-16 .. r10-4, every 4 bytes: bytes
+    # -16, -12, -8, -4 get 15, the three above each keep 0
+    caps = store_caps(ZEROED, ZEROED, -16, -4, [15, 0, 0, 0], step=4)
+    assert list(caps[512 - 16:512]) == [15, 0, 0, 0] * 4
+    assert load_bound(caps, -16, -4, 4, step=4) == 15
+    # read without the step, byte j of the load may be any byte: 0x0f0f0f0f
+    assert load_bound(caps, -16, -4, 4) == 0x0F0F0F0F
+    # a step of one: every byte gets the largest stored (as before)
+    caps = store_caps(ZEROED, ZEROED, -16, -4, [15, 0, 0, 0])
+    assert list(caps[512 - 16:512]) == [15] * 16
+
+
+def test_a_value_of_more_than_a_byte_bounds_every_byte_it_may_land_on():
+    # 300 = 0x12c: bytes [0x2c, 0x01]; stored every 2 bytes, it bounds each byte in
+    # reach by 0x2c (the count of an array growing past a byte, not an index)
+    caps = store_caps(ZEROED, ZEROED, -8, -2, [0x2C, 0x01], step=2)
+    assert list(caps[512 - 8:512]) == [0x2C] * 8
+
+
+def test_a_cap_climbs_a_few_thresholds_then_goes_to_the_top():
+    steps = bytearray(512)
+    old, new = bytearray(ZEROED), bytearray(ZEROED)
+    old[0], new[0] = 3, 4
+    thresholds = ((5, 9, 12),)       # stops (t and t - 1): 4, 5, 8, 9, 11, 12, 255
+    assert widen_caps(bytes(old), bytes(new), thresholds, steps, 2)[0] == 4
+    old[0], new[0] = 4, 5
+    assert widen_caps(bytes(old), bytes(new), thresholds, steps, 2)[0] == 5
+    old[0], new[0] = 5, 6            # a third step: past the two allowed
+    assert widen_caps(bytes(old), bytes(new), thresholds, steps, 2)[0] == 255
+    assert steps[0] == 3 and steps[1] == 0
