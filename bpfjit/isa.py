@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 __all__ = [
     "Cls", "Kind", "MEMORY_KINDS", "OpSpec", "Insn", "OPCODES", "SPECS_BY_OPCODE",
-    "INSN_SIZE", "MAX_REG", "STACK_SIZE", "MAX_CALL_DEPTH", "LDDW_PSEUDO",
+    "INSN_SIZE", "MAX_REG", "STACK_SIZE", "MAX_CALL_DEPTH", "FRAME_ALIGN_BITS", "LDDW_PSEUDO",
     "LDDW_MAP", "LDDW_MAP_VALUE",
     "find_spec", "written_registers", "read_registers",
 ]
@@ -22,6 +22,9 @@ INSN_SIZE = 8
 MAX_REG = 10            # r0..r10; r10 is the read-only frame pointer
 STACK_SIZE = 512        # bytes per call frame
 MAX_CALL_DEPTH = 8      # frames: the main program plus 7 nested local calls
+# r10 is a multiple of 2^FRAME_ALIGN_BITS on every engine (the kernel's frames are
+# 8-byte aligned; tests/test_element_caps.py checks each engine's)
+FRAME_ALIGN_BITS = 3
 
 
 class Cls(enum.IntEnum):

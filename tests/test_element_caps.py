@@ -145,3 +145,146 @@ def test_a_cap_climbs_a_few_thresholds_then_goes_to_the_top():
     old[0], new[0] = 5, 6            # a third step: past the two allowed
     assert widen_caps(bytes(old), bytes(new), thresholds, steps, 2)[0] == 255
     assert steps[0] == 3 and steps[1] == 0
+
+
+# 16 four-byte elements at r10-64 whose byte 2 (`next`) is 15 - i, written through
+# `&t[i].next` as clang makes it for a u8 field of an aligned struct: `r5 |= 2`; then
+# x = t[x].next twice from x = mem[0] & 15: r0 = x.  `{bits}` is what is or-ed in.
+FIELDS = """
+    mov %r3, 0
+fill:
+    mov %r4, %r3
+    lsh %r4, 2
+    mov %r5, %r10
+    add %r5, -64
+    add %r5, %r4
+    or %r5, {bits}
+    mov %r7, 15
+    sub %r7, %r3
+    stxb [%r5], %r7
+    add %r3, 1
+    jlt %r3, 16, fill
+    mov %r0, 0
+    jlt %r2, 1, out
+    ldxb %r6, [%r1]
+    and %r6, 15
+    lsh %r6, 2
+    mov %r5, %r10
+    add %r5, -64
+    add %r5, %r6
+    or %r5, 2
+    ldxb %r6, [%r5]
+    lsh %r6, 2
+    mov %r5, %r10
+    add %r5, -64
+    add %r5, %r6
+    or %r5, 2
+    ldxb %r0, [%r5]
+out:
+    exit
+"""
+
+
+def field_reads(prog) -> list[int]:
+    return [pc for pc, insn in prog if insn.spec.mnemonic == "ldxb" and insn.src == 5]
+
+
+def test_or_into_the_clear_low_bits_of_a_stack_address_adds():
+    prog = bpfjit.assemble(FIELDS.format(bits=2))
+    verified = verify(prog, cache=False)
+    store = next(pc for pc, insn in prog if insn.spec.mnemonic == "stxb")
+    # the store: r10 - 64 + 4i + 2 for i < 16; the reads: x < 16, then t[x].next <= 15
+    assert store in verified.proven
+    assert set(field_reads(prog)) <= verified.proven
+
+
+def test_or_of_a_bit_the_offset_may_have_set_is_no_add():
+    # 4 is not below 2^2: r10 - 64 + 4i | 4 is not r10 - 64 + 4i + 4 for odd i
+    prog = bpfjit.assemble(FIELDS.format(bits=4))
+    verified = verify(prog, cache=False)
+    store = next(pc for pc, insn in prog if insn.spec.mnemonic == "stxb")
+    assert store not in verified.proven
+
+
+@pytest.mark.parametrize("bits", [2, 4])
+def test_every_engine_walks_the_fields(engine, bits):
+    if engine == "kernel":
+        pytest.skip("a plain program: the kernel runs packet programs")
+    fn = bpfjit.compile(bpfjit.assemble(FIELDS.format(bits=bits)), engine, cache=False)
+    for first in (0, 7, 0x2F):
+        x = first & 15
+        if bits == 2:
+            want = x                          # 15 - (15 - x)
+        else:
+            # the fill wrote 15 - i at byte 4i + 4 | (4i & 4) ... worked out per byte:
+            # i even: byte 4i + 4 (element i + 1's byte 0); i odd: byte 4i (its own 0)
+            t = bytearray(64)
+            for i in range(16):
+                t[(4 * i) | 4] = 15 - i
+            want = t[4 * t[4 * x + 2] + 2] if 4 * t[4 * x + 2] + 2 < 64 else None
+        assert fn(bytes([first])) == want
+
+
+def test_r10_is_8_byte_aligned_on_every_engine(engine):
+    if engine == "kernel":
+        pytest.skip("a plain program: the kernel runs packet programs")
+    fn = bpfjit.compile(bpfjit.assemble("mov %r0, %r10\nand %r0, 7\nexit"), engine,
+                        cache=False)
+    assert fn() == 0
+
+
+# 16 bytes t[i] = i at r10-16; x = mem[0] (any byte: the load of t[x] is checked, and
+# past its check x < 16); then t[t[x]]: the byte read back is at most 15
+CHECKED = """
+    mov %r3, 0
+fill:
+    mov %r4, %r10
+    add %r4, -16
+    add %r4, %r3
+    stxb [%r4], %r3
+    add %r3, 1
+    jlt %r3, 16, fill
+    mov %r0, 0
+    jlt %r2, 1, out
+    ldxb %r6, [%r1]
+    mov %r5, %r10
+    add %r5, -16
+    add %r5, %r6
+    ldxb %r6, [%r5]
+    mov %r5, %r10
+    add %r5, -16
+    add %r5, %r6
+    ldxb %r0, [%r5]
+out:
+    exit
+"""
+
+
+def test_a_checked_load_from_the_frame_reads_what_the_frame_holds():
+    prog = bpfjit.assemble(CHECKED)
+    verified = verify(prog, cache=False)
+    first, second = field_reads(prog)
+    # the first read may leave the frame (x up to 255): checked; past its check it read
+    # a byte of the frame, all of which hold at most 15 (t) or 0 (never written)
+    assert first not in verified.proven
+    assert second in verified.proven
+
+
+def test_every_engine_reads_through_the_checked_byte(engine):
+    if engine == "kernel":
+        pytest.skip("a plain program: the kernel runs packet programs")
+    prog = bpfjit.assemble(CHECKED)
+    fn = bpfjit.compile(prog, engine, cache=False)
+    assert fn(bytes([5])) == 5
+    with pytest.raises(bpfjit.MemoryAccessError) as info:
+        fn(bytes([16]))                       # r10 - 16 + 16: the frame's top
+    assert info.value.pc == field_reads(prog)[0]
+
+
+def test_a_wide_value_stored_into_a_struct_bounds_only_its_own_bytes():
+    # a u16 key of any value at bytes 0-1 of 4-byte elements: bytes 2 and 3 (other
+    # fields) keep their caps
+    before = bytearray(ZEROED)
+    before[512 - 16:512] = bytes([0, 0, 7, 3] * 4)
+    caps = store_caps(bytes(before), bytes(before), -16, -4, [0xFF, 0xFF], step=4)
+    assert list(caps[512 - 16:512]) == [0xFF, 0xFF, 7, 3] * 4

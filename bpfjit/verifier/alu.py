@@ -14,12 +14,13 @@ arithmetic cannot wrap.
 from __future__ import annotations
 
 from .. import semantics as sem
-from ..isa import LDDW_CODE, LDDW_MAP, LDDW_MAP_VALUE, LDDW_PSEUDO, Kind, written_registers
+from ..isa import (FRAME_ALIGN_BITS, LDDW_CODE, LDDW_MAP, LDDW_MAP_VALUE, LDDW_PSEUDO, Kind,
+                   written_registers)
 from .domain import (BIG, CTX, FUNC, M32, MAP_OR_NULL, MAP_PTR, MAP_VALUE, MEM, MEM_OR_NULL, MIXED,
                      NUMERIC,
                      SOCKETS,
-                     S64_MIN, SCALAR, STACK, U64, Value, const, pointer, same_region,
-                     scalar, top_scalar)
+                     S64_MIN, SCALAR, STACK, U64, Value, const, offset_align, pointer,
+                     same_region, scalar, top_scalar)
 from .intervals import alu_result, fits_signed
 from .state import LEN, State
 from .sumbounds import sum_ceiling, sum_floor
@@ -250,6 +251,15 @@ class AluRules:
             # the pointer stands for its low half that one step, and the difference of
             # offsets is the result (anything else at pc + 1 turns it into a number)
             st.copy_register(dst, src_reg, src)
+            return
+        if op == "or" and width == 64 and src_reg is None and old is not None \
+                and old.kind == STACK and 0 <= insn.imm < 1 << min(offset_align(old),
+                                                                  FRAME_ALIGN_BITS):
+            # r10 is 8-byte aligned on every engine, so a stack address whose offset is
+            # a multiple of 2^k has its k low bits clear, and or-ing fewer bits in adds
+            # them: clang's `r8 |= 2` for `&t[i].next` of 4-byte structs (a field of an
+            # element, the element's address a multiple of 4)
+            self._pointer_arith(pc, st, "add", dst, None, old, src)
             return
         pointers = src.kind != SCALAR or (old is not None and old.kind != SCALAR)
         if pointers:

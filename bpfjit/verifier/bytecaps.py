@@ -66,13 +66,15 @@ def store_caps(caps: bytes | None, before: bytes | None, lo: int, hi: int,
         out[first:first + len(stored)] = bytes(stored)
         return bytes(out)
     end = hi + STACK_SIZE + len(stored)
-    if step == 1 or any(stored[1:]):
-        # (a value of more than a byte, as a count in an array grows to be, bounds
-        # every byte it may land on by its largest: else each of its bytes would grow
-        # in turn, a count's widening taking a round per byte)
+    if step == 1:
         most = max(stored)
         out[first:end] = bytes(max(b, most) for b in before[first:end])
         return bytes(out)
+    if any(stored[1:]):
+        # a value of more than a byte, as a count in an array grows to be, bounds each
+        # of its bytes by its largest: else each would grow in turn, a count's widening
+        # taking a round per byte (the other fields of a struct keep theirs)
+        stored = [max(stored)] * len(stored)
     out[first:end] = before[first:end]      # (the bytes between the elements: not written)
     for at in range(first, hi + STACK_SIZE + 1, step):
         for j, b in enumerate(stored):

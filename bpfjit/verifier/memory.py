@@ -25,6 +25,7 @@ from .domain import (ADDRESSES, CTX, CTX_OR_NULL, FUNC, MAP_KEY, MAP_OR_NULL, MA
                      PACKET_OR_NUMBER, S64_MAX, S64_MIN, SOCK_COMMON_OR_NULL, SOCKET,
                      SOCKET_OR_NULL, SOCKETS, STACK, U64, Value, const, map_indices,
                      offset_align, pointer, scalar)
+from .bytecaps import load_bound
 from .state import LEN, META, State, frame_bits, outer_slot, slot_depth
 
 __all__ = ["MemoryRules"]
@@ -155,6 +156,9 @@ class MemoryRules:
         if not ok and not packet_only and self.mode != "unchecked" \
                 and not (use_def(insn)[1] >> base_reg & 1):
             self._passed_check(st, base_reg, base, off, size, spread=not writes)
+            if kind is Kind.LDX and loaded is None and base.kind == STACK \
+                    and base.frame == 0:
+                loaded = self._checked_frame_load(insn, st, base, off, lo, hi, size)
         if kind in (Kind.LDX, Kind.LDSX):
             if loaded is None:
                 bits = size * 8
@@ -167,6 +171,26 @@ class MemoryRules:
                 st.forget_register(0, result)
             elif spec.fetch:
                 st.forget_register(insn.src, result)
+
+    def _checked_frame_load(self, insn, st: State, base: Value, off: int, lo: int, hi: int,
+                            size: int) -> Value | None:
+        """A checked load through a pointer into the entry subprogram's frame, which is
+        the top one (no call enters it): past its check it read the frame, so what its
+        bytes may hold bounds it (State.caps) -- a list walked through a u8 field of an
+        array of structs, `p = t[p].next`, whose index nothing else bounds."""
+        if self.current != 0 or not top_frame_end(self.prog) or st.caps is None:
+            return None
+        lo, hi = max(lo, -STACK_SIZE), min(hi, -size)
+        if lo > hi:
+            return None
+        step = 1
+        if lo < hi:
+            lo, hi, step = _offset_step(base, off, lo, hi)
+        bound = load_bound(st.caps, lo, hi, size, step)
+        if bound is None:
+            return None
+        st.forget_register(insn.dst, scalar(0, bound))
+        return st.regs[insn.dst]
 
     def _passed_check(self, st: State, reg: int, base: Value, off: int, size: int,
                       spread: bool) -> None:
