@@ -49,8 +49,8 @@ from ..program import Program
 from .draws import (ACCUMULATOR, BASE_SLOTS, DATA, FRAME_INIT, LOOP_DATA, _COND, _alu, _cached,
                     _choice, _imm, _lddw, _maybe_written, _reg, _unary, _value64, accumulate,
                     fold_epilogue, mirror_offset)
-from .memitems import (_helper_call, _map_op, _memory, _moved_pair, _reloaded_base,
-                       _through_caller, _walk)
+from .memitems import (_element_array, _helper_call, _map_op, _memory, _moved_pair,
+                       _reloaded_base, _through_caller, _walk)
 from .probes import (_alu_probe, _atomic_probe, _compare_probe, _divide_probe, _idiom,
                      _load_probe, _observe, _select_probe, _signed_divide_probe, _verifier_idiom,
                      _width_probe)
@@ -93,9 +93,13 @@ def _block(draw, mem_len: int | None, labels: list[int], depth: int = 0,
     # a program's prologue and epilogue are ~120 instructions whatever its body: a
     # longer body (4-16 items at the top, 1-6 nested) tests more for the compile time
     for _ in range(draw(st.integers(4, 16) if depth == 0 else st.integers(1, 6))):
-        if depth == 0 and not kernel and mem_len is not None and \
-                draw(st.integers(0, 11)) == 0:
+        rare = draw(st.integers(0, 11)) if depth == 0 and not kernel \
+            and mem_len is not None else None
+        if rare == 0:
             items.append(draw(_walk(mem_len, labels)))
+            continue
+        if rare == 11 and draw(st.integers(0, 1)):     # an array chased through itself
+            items.append(draw(_element_array(DATA, mirror_offset(mem_len, kernel))))
             continue
         if depth == 0 and mem_len is not None and draw(st.integers(0, 7)) == 7:
             # a division by a common constant, a jump over one move (what the JITs

@@ -266,3 +266,84 @@ def _map_op(draw, regs, kernel: bool = False) -> list[str]:
         lines.append("call 3")
     lines += accumulate("%r0", kernel)
     return lines + [f"mov %r{i}, {draw(_imm())}" for i in range(2, 6)]
+
+
+# an array of small numbers at the bottom of the frame, just above the spilled buffer
+# pointer at r10-504 (BASE_SLOTS): r10-496 to r10-241 is what no other item touches
+# (a callee writes its caller's r10-200 and up, r10-496 never between a fill and its
+# chase), so past the array it holds zeros on every engine
+ARRAY_BASE = -496
+_UNTOUCHED_TOP = -240
+
+
+def _lands_alike(index: int, size: int) -> bool:
+    """Whether an element index read back lands where every engine reads the same:
+    inside r10-496 .. r10-241 (the array, or zeros) or past the frame's top (a trap) --
+    never on the spilled buffer pointer at r10-112, whose bytes differ."""
+    at = ARRAY_BASE + size * index
+    return at + size <= _UNTOUCHED_TOP or at >= 0
+
+
+def _poke_values(size: int, width: int, field: int) -> list[int]:
+    """Values a poke of `width` bytes at byte `field` of an element may store: ones
+    whose element, read whole or a byte at a time, is an index that lands alike."""
+    found = []
+    for v in (0, 1, 3, 15, 16, 17, 200, 255, 0x1234, 0xFFFF, 0xFFFFFFFF):
+        if v >= 1 << 8 * width:
+            continue
+        whole = v << 8 * field          # (the element's other bytes: below 16, or 0)
+        pieces = [whole >> 8 * k & 0xFF for k in range(size)]
+        if all(_lands_alike(whole | low, size) for low in range(16)) \
+                and all(_lands_alike(b, size) for b in pieces):
+            found.append(v)
+    return found
+
+
+@_cached
+@st.composite
+def _element_array(draw, regs, mirror: tuple[int, int] | None) -> list[str]:
+    """An array of `count` elements of 1, 2, 4 or 8 bytes filled in a loop with indices
+    of itself, perhaps poked (at an index from the data: an element, or some bytes of
+    one), then chased from a data index, `x = a[x]`, through the element or one of its
+    bytes, its address made with `+ d` or with `| d` as clang makes a struct field's
+    (bpfjit.verifier's element caps, `or` on a stack pointer, checked frame loads).
+    The chase's end is recorded; a wrong proof reads past the array unchecked, where
+    the interpreter traps."""
+    size = draw(_choice([1, 2, 4, 8]))
+    count = draw(_choice([4, 8, 16]))
+    shift = size.bit_length() - 1
+    name = {1: "b", 2: "h", 4: "w", 8: "dw"}
+    order = draw(st.permutations(regs))
+    c, t, p, x = (f"%r{r}" for r in order[:4])
+    data = [f"%r{r}" for r in order[4:]] or [c]
+
+    def address(index: str, field: int, how: str) -> tuple[list[str], str]:
+        lines = [f"mov {t}, {index}"] + ([f"lsh {t}, {shift}"] if shift else [])
+        lines += [f"mov {p}, %r10", f"add {p}, {ARRAY_BASE}", f"add {p}, {t}"]
+        if how == "or" and field:
+            return lines + [f"or {p}, {field}"], f"[{p}]"
+        return lines, f"[{p}+{field}]" if field else f"[{p}]"
+    step = draw(_choice([1, 3, 5, 7]))
+    fill, at = address(c, 0, "add")
+    body = fill + [f"mov {x}, {c}", f"mul {x}, {step}", f"add {x}, 1",
+                   f"and {x}, {count - 1}", f"stx{name[size]} {at}, {x}", f"add {c}, 1"]
+    lines = [f"mov {c}, 0"] + body + [f"jlt {c}, {count}, -{len(body) + 1}"]
+    if draw(st.integers(0, 2)) == 0:                    # a poke, mostly of an index
+        width = draw(_choice([w for w in (1, 2, 4, 8) if w <= size]))
+        field = draw(_choice(list(range(0, size - width + 1, width))))
+        values = _poke_values(size, width, field)
+        if field == 0 and draw(st.integers(0, 2)):       # (a chase past the top traps,
+            values = [v for v in values if v < count]   # and the program stops there)
+        if values:
+            poke, at = address(c, field, draw(_choice(["add", "or"])))
+            lines += [f"mov {c}, {draw(_choice(data))}", f"and {c}, {count - 1}"] + poke
+            lines += [f"mov {x}, {draw(_choice(values))}", f"stx{name[width]} {at}, {x}"]
+    lines += [f"mov {x}, {draw(_choice(data))}", f"and {x}, {count - 1}"]
+    for _ in range(draw(st.integers(1, 3))):
+        whole = draw(st.integers(0, 2)) > 0
+        field = 0 if whole else draw(st.integers(0, size - 1))
+        chase, at = address(x, field, draw(_choice(["add", "or"])))
+        lines += chase + [f"ldx{name[size] if whole else 'b'} {x}, {at}"]
+    # (the address is dropped: a pointer left in a register the epilogue folds would
+    # differ between engines)
+    return lines + [f"mov {p}, 0"] + accumulate(x, False, mirror)
