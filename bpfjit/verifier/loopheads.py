@@ -54,9 +54,12 @@ class LoopHeadRules:
     """Mixed into the analysis: widening at loop heads and what the final pass narrows."""
 
     def _head_widened(self, sub: Subprogram, head: int, old: State, new: State,
-                      joins: int, around: list[State]) -> State:
+                      joins: int, around: list[State],
+                      caps_steps: dict[int, bytearray] | None = None) -> State:
         """The state at a loop head after its `joins`-th join (past WIDEN_AFTER): `old`
-        widened by `new`, given `around`, the states coming round the loop."""
+        widened by `new`, given `around`, the states coming round the loop.  `caps_steps`:
+        where the bytes' threshold steps are counted per head (the fixpoint's, in
+        `sub`, unless a ghost run keeps its own, as it keeps its own joins)."""
         late = joins > WIDEN_AFTER + THRESHOLD_STEPS
         # at last every value still moving is widened, even one that only the loop's
         # entry seems to raise: joined, a bound can climb by one on every visit and the
@@ -75,7 +78,8 @@ class LoopHeadRules:
                          # few stops each, where an index it holds is bounded)
                          caps_limits=self.thresholds,
                          frame_stops=self.frame_stops,
-                         caps_steps=sub.caps_steps.setdefault(head, bytearray(STACK_SIZE)),
+                         caps_steps=(sub.caps_steps if caps_steps is None else caps_steps
+                                     ).setdefault(head, bytearray(STACK_SIZE)),
                          most_caps_steps=CAPS_STEPS)
 
     def _head_thresholds(self, sub: Subprogram, head: int, at_head: State) -> tuple:

@@ -112,6 +112,7 @@ class TerminationRules:
         states = {head: start}
         edges: dict[int, list] = {}
         joins: dict[int, int] = defaultdict(int)
+        caps_steps: dict[int, bytearray] = {}       # (the ghost run's own, as its joins)
         work = [(sub.index[head], head)]
         queued = {head}
         while work:
@@ -131,7 +132,8 @@ class TerminationRules:
                         # inner loop settles: corpus shell's ran out of work)
                         new = self._head_widened(sub, block, old, new, joins[block],
                                                  edge_states(sub, edges, block,
-                                                             sub.loop_bodies[block].__contains__))
+                                                             sub.loop_bodies[block].__contains__),
+                                                 caps_steps)
                 if new == old and block in edges:
                     continue
             states[block] = new
