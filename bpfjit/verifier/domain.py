@@ -327,10 +327,11 @@ def low_bytes(v: Value, size: int) -> Value:
 
 
 def pointer(kind: str, lo: int, hi: int, frame: int = 0, maps: int = 0, ident: int = 0,
-            ref: int = 0) -> Value:
-    """A pointer whose offset lies in [lo, hi] (clamped to the signed 64-bit range)."""
+            ref: int = 0, align: int = 0) -> Value:
+    """A pointer whose offset lies in [lo, hi] (clamped to the signed 64-bit range);
+    `align`: a stack pointer's offset is a multiple of 2^align (offset_align)."""
     return Value(kind, 0, U64, max(lo, S64_MIN), min(hi, S64_MAX), frame=frame, maps=maps,
-                 ident=ident, ref=ref)
+                 ident=ident, ref=ref, align=align)
 
 
 def join(a: Value, b: Value) -> Value:

@@ -50,6 +50,14 @@ def _let_go(state: State, entry: State) -> bool:
     return False
 
 
+def _steps_at(counts: dict[int, bytearray], head: int) -> bytearray:
+    """The per-byte threshold steps counted at `head` (made on its first widening)."""
+    found = counts.get(head)
+    if found is None:
+        found = counts[head] = bytearray(STACK_SIZE)
+    return found
+
+
 class LoopHeadRules:
     """Mixed into the analysis: widening at loop heads and what the final pass narrows."""
 
@@ -78,8 +86,8 @@ class LoopHeadRules:
                          # few stops each, where an index it holds is bounded)
                          caps_limits=self.thresholds,
                          frame_stops=self.frame_stops,
-                         caps_steps=(sub.caps_steps if caps_steps is None else caps_steps
-                                     ).setdefault(head, bytearray(STACK_SIZE)),
+                         caps_steps=_steps_at(sub.caps_steps if caps_steps is None
+                                              else caps_steps, head),
                          most_caps_steps=CAPS_STEPS)
 
     def _head_thresholds(self, sub: Subprogram, head: int, at_head: State) -> tuple:

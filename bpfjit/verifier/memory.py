@@ -141,9 +141,7 @@ class MemoryRules:
         self._fact(self._note_access, pc, base, ok, lo, hi, size)
         loaded = None
         if base.kind == STACK and base.frame == 0:
-            step = 1
-            if lo < hi:
-                lo, hi, step = _offset_step(base, off, lo, hi)
+            lo, hi, step = _offset_step(base, off, lo, hi)
             loaded = self._own_frame(pc, insn, st, lo, hi, size, ok, writes, value, step)
         elif base.kind == STACK:
             loaded = self._caller_frame(insn, st, base.frame, lo, hi, size, ok, value)
@@ -178,14 +176,12 @@ class MemoryRules:
         the top one (no call enters it): past its check it read the frame, so what its
         bytes may hold bounds it (State.caps) -- a list walked through a u8 field of an
         array of structs, `p = t[p].next`, whose index nothing else bounds."""
-        if self.current != 0 or not top_frame_end(self.prog) or st.caps is None:
+        if not self._entry_frame_on_top() or st.caps is None:
             return None
         lo, hi = max(lo, -STACK_SIZE), min(hi, -size)
         if lo > hi:
             return None
-        step = 1
-        if lo < hi:
-            lo, hi, step = _offset_step(base, off, lo, hi)
+        lo, hi, step = _offset_step(base, off, lo, hi)
         bound = load_bound(st.caps, lo, hi, size, step)
         if bound is None:
             return None
@@ -209,18 +205,22 @@ class MemoryRules:
         array it writes is one of two), made its loop head creep up for some twenty joins
         and lose its bounds (corpus `merge`: two proofs and 1.36x -> 1.68x native)."""
         if base.kind == STACK and base.frame == 0:
-            top = 0 if self.current == 0 and top_frame_end(self.prog) \
-                else (MAX_CALL_DEPTH - 1) * STACK_SIZE
+            top = 0 if self._entry_frame_on_top() else (MAX_CALL_DEPTH - 1) * STACK_SIZE
             lo, hi = -STACK_SIZE - off, top - size - off
-            narrowed = st.narrows(reg, lo, hi)
-            if st.clamp(reg, lo, hi) and narrowed and spread:
+            narrowed = spread and st.narrows(reg, lo, hi)
+            if st.clamp(reg, lo, hi) and narrowed:
                 st.tighten(reg)
         elif base.kind == MEM:
-            narrowed = st.narrows(reg, -off, MAX_LEN - size - off)
+            narrowed = spread and st.narrows(reg, -off, MAX_LEN - size - off)
             if st.clamp(reg, -off, MAX_LEN - size - off):
                 st.zone.add(reg, LEN, -(off + size))        # reg + off + size <= len
-                if narrowed and spread:
+                if narrowed:
                     st.tighten(reg)
+
+    def _entry_frame_on_top(self) -> bool:
+        """Whether the frame of the subprogram analysed is the top one: the entry's,
+        when no call enters it (a checked access past its check then lay in it)."""
+        return self.current == 0 and top_frame_end(self.prog)
 
     def _stored_pointer(self, pc: int, insn, base: Value, size: int) -> None:
         """Strict mode: a pointer may be stored whole into the stack only (a spill); into

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from .alu import _apply_remaining, _bounded, _inherit_affine, _remaining_facts
 from .domain import (MEM, MEM_OR_NULL, NUMERIC, SCALAR, STACK, U64, Value, offset_align,
-                     pointer, replace, same_region, scalar)
+                     pointer, same_region, scalar)
 from .intervals import fits_signed
 from .state import State
 from .sumbounds import sum_floor
@@ -61,9 +61,10 @@ class PointerRules:
         lo, hi = (delta.smin, delta.smax) if op == "add" else (-delta.smax, -delta.smin)
         exact = _bounded(delta) and _bounded(ptr) and fits_signed(ptr.smin + lo, ptr.smax + hi)
         if exact:
-            new = pointer(ptr.kind, ptr.smin + lo, ptr.smax + hi, ptr.frame, ptr.maps, ref=ptr.ref)
-            if ptr.kind == STACK:       # (a multiple of what both offsets are multiples of)
-                new = replace(new, align=min(offset_align(ptr), offset_align(delta), 64))
+            # (a stack offset: a multiple of what both terms are multiples of)
+            align = min(offset_align(ptr), offset_align(delta)) if ptr.kind == STACK else 0
+            new = pointer(ptr.kind, ptr.smin + lo, ptr.smax + hi, ptr.frame, ptr.maps, ref=ptr.ref,
+                          align=align)
         else:
             new = pointer(ptr.kind, -(1 << 63), (1 << 63) - 1, ptr.frame, ptr.maps, ref=ptr.ref)
         st.regs[dst] = new
