@@ -11,7 +11,7 @@ from bpfjit.semantics import M64, SKF_LL_OFF, SKF_NET_OFF, legacy_packet_offset
 from . import irtext as ir
 
 from .llvmtypes import I8, I32, I64, INT, SHIFT_OPS, SIMPLE_OPS, const
-from .reciprocals import magic_divisor, magic_divisor32
+from .reciprocals import magic_divisor, magic_divisor32, magic_divisor_short
 
 I128 = ir.IntType(128)
 
@@ -131,17 +131,30 @@ class AluLowering:
         """Unsigned x / divisor or x % divisor for a divisor (>= 2) that blinding hides
         from LLVM, which would otherwise divide at run time (`udiv` by an opaque value: a
         DIV): the multiplies by a rounded reciprocal that LLVM makes of an open constant
-        (backends.reciprocals), reciprocals and divisor blinded alike.  A dividend below
-        2**32 (a 32-bit operation's, or a 64-bit one's where it is) takes one multiply
-        and a shift where the divisor has a 32-bit reciprocal; others the 64-bit
-        sequence, with its add."""
+        (backends.reciprocals), reciprocals and divisor blinded alike.  A dividend known
+        to be below 2**32 (a 32-bit operation's, or a 64-bit one's by its bound) takes
+        one multiply and a shift where the divisor has a 32-bit reciprocal; any other a
+        multiply and shifts where the divisor has a short 64-bit reciprocal, as LLVM
+        divides by an open constant (corpus ntt's `(u64)a * b % 998244353`: 1.58x ->
+        1.33x native), else the sequence with its add (behind a test of the high half
+        where the 32-bit reciprocal exists)."""
         b = self.b
         wide = x if ty.width == 64 else b.zext(x, I64)
         short = magic_divisor32(divisor)
+        bound = self.upper_of(x)
+        narrow = ty.width == 32 or bound is not None and bound < 1 << 32
+        quick = None if short is not None and narrow else magic_divisor_short(divisor)
         q = None
-        if short is not None:                  # exact for every dividend below 2**32
+        if short is not None and (narrow or quick is None):     # exact below 2**32
             q = b.lshr(b.mul(wide, self.imm(short[0])), const(I64, short[1]))
-        if ty.width == 64 or q is None:
+        if quick is not None:
+            pre, magic, shift = quick
+            shifted = b.lshr(wide, const(I64, pre)) if pre else wide
+            product = b.mul(b.zext(shifted, I128), b.zext(self.imm(magic), I128))
+            q = b.trunc(b.lshr(product, const(I128, 64)), I64)     # (x * m) >> 64
+            if shift:
+                q = b.lshr(q, const(I64, shift))
+        elif not narrow or short is None:
             magic, shift = magic_divisor(divisor)
             product = b.mul(b.zext(wide, I128), b.zext(self.imm(magic), I128))
             t = b.trunc(b.lshr(product, const(I128, 64)), I64)     # (x * m) >> 64

@@ -4,7 +4,7 @@ reciprocals both JITs multiply by when a `div`/`mod` has a constant divisor."""
 
 from __future__ import annotations
 
-__all__ = ["magic_divisor", "magic_divisor32"]
+__all__ = ["magic_divisor", "magic_divisor32", "magic_divisor_short"]
 
 
 def magic_divisor(divisor: int) -> tuple[int, int]:
@@ -31,4 +31,27 @@ def magic_divisor32(divisor: int) -> tuple[int, int] | None:
             return None
         if m * divisor - (1 << s) <= 1 << (s - 32):
             return m, s
+    return None
+
+
+def magic_divisor_short(divisor: int) -> tuple[int, int, int] | None:
+    """(k, m, s) with x // divisor == (((x >> k) * m) >> 64) >> s for every 64-bit x, m
+    below 2**64: a multiply and shifts, without magic_divisor's add, which only the
+    divisors with no such m need (7, 65521; about three in ten).  k is 0, or the
+    divisor's trailing zero bits where only its odd part has one (1000 = 125 << 3: the
+    dividend shifted first is below 2**61).  m = ceil(2**(64 + s) / d), d = divisor >>
+    k, for the least s with m * d - 2**(64 + s) <= 2**(s + k): the error it adds to
+    x / d stays below 1 / d for every x below 2**(64 - k), so the floor is exact.  None
+    where none exists, and for powers of two."""
+    if not 2 <= divisor < 1 << 64:
+        return None
+    zeros = (divisor & -divisor).bit_length() - 1
+    for k in (0, zeros) if zeros else (0,):
+        d = divisor >> k
+        for s in range(64):
+            m = -(-(1 << (64 + s)) // d)
+            if m >= 1 << 64:
+                break
+            if m * d - (1 << (64 + s)) <= 1 << (s + k):
+                return k, m, s
     return None

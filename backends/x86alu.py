@@ -11,7 +11,7 @@ from bpfjit.isa import Kind
 from bpfjit.liveness import use_def
 from bpfjit.semantics import SKF_LL_OFF, SKF_NET_OFF, legacy_packet_offset
 
-from .reciprocals import magic_divisor, magic_divisor32
+from .reciprocals import magic_divisor, magic_divisor32, magic_divisor_short
 from .x86asm import Mem, r8, r16, r32
 from .x86layout import ALU_OPS, CTX, CTX_SLOT, M32, S1, S2, SHIFT_OPS, s32, sized
 
@@ -229,10 +229,12 @@ class AluLowering:
         dividend below 2**32 (a 32-bit operation's always, a 64-bit one's when its high
         half is 0) takes one multiply by a 32-bit reciprocal and a shift where the
         divisor has one: a chain of `x % 65521` (Adler-32) ran 1.6x native with the
-        64-bit sequence alone.  Otherwise `t = mulhi(x, m)` (BMI2's mulx, which leaves
-        rax alone; rdx kept in r10) and `q = (t + ((x - t) >> 1)) >> s`.  The quotient
-        is made in r11; nothing goes through memory.  `narrow`: a 64-bit dividend known
-        to be below 2**32 (`_below_2_32`) takes the short way without testing."""
+        64-bit sequence alone.  Otherwise the 64-bit sequence (`_wide_quotient`).  The
+        quotient is made in r11; nothing goes through memory.  `narrow`: a 64-bit
+        dividend known to be below 2**32 (`_below_2_32`) takes the short way without
+        testing; one that may be wider tests its high half (a branch the data decides
+        alike nearly every time: it costs less than the 64-bit multiply's longer chain
+        of latencies, measured on corpus sudoku's `/ 9` and `% 3`)."""
         a = self.a
         short = magic_divisor32(divisor)
         a("MOV", sized(S2, w), sized(d, w))                 # r11 = x (zero-extended)
@@ -251,17 +253,39 @@ class AluLowering:
                 a.jump("jmp", done)
             a.label(long)
         if short is None or w_test == 64:
+            self._wide_quotient(divisor)
+        a.label(done)
+        self._remainder_or_quotient(modulo, d, imm, w)
+
+    def _wide_quotient(self, divisor: int) -> None:
+        """r11 = r11 // divisor for any 64-bit r11: `t = mulhi(x, m)` (BMI2's mulx, which
+        leaves rax alone; rdx kept in r10), then `q = t >> s` where the divisor has a
+        short reciprocal (x shifted first by the divisor's trailing zero bits, for
+        some: x % 1000000007 of a product, 1.24x -> 0.97x native), else `q = (t + ((x -
+        t) >> 1)) >> s`."""
+        a = self.a
+        quick = magic_divisor_short(divisor)
+        a("MOV", S1, "rdx")                                 # r10 = rdx
+        if quick is not None:
+            pre, magic, shift = quick
+            if pre:
+                a("SHR", S2, pre)                           # x >> k (k trailing zeros)
+            self._wide_constant("rdx", magic)               # rdx = m
+            a("MULX", S2, "rdx", S2)                        # r11 = (x * m) >> 64
+        else:
             magic, shift = magic_divisor(divisor)
-            a("MOV", S1, "rdx")                             # r10 = rdx
             self._wide_constant("rdx", magic)               # rdx = m
             a("MULX", "rdx", "rdx", S2)                     # rdx = t = (x * m) >> 64
             a("SUB", S2, "rdx")                             # x - t
             a("SHR", S2, 1)
             a("ADD", S2, "rdx")                             # t + (x - t) / 2
-            if shift:
-                a("SHR", S2, shift)                         # q = ... >> s
-            a("MOV", "rdx", S1)                             # rdx back
-        a.label(done)
+        if shift:
+            a("SHR", S2, shift)                             # q = ... >> s
+        a("MOV", "rdx", S1)                                 # rdx back
+
+    def _remainder_or_quotient(self, modulo: bool, d: str, imm: int, w: int) -> None:
+        """d = the quotient in r11, or the remainder d - r11 * divisor (`imm`)."""
+        a = self.a
         if modulo:                                          # r = x - q * divisor
             if self.blinds(imm):
                 self._blinded(S1, imm, 64)                  # (sx(imm): the same low bits)

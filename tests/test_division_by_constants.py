@@ -15,7 +15,10 @@ M32, M64 = (1 << 32) - 1, (1 << 64) - 1
 
 # 32-bit immediates: sign-extended to 64 bits for the 64-bit operations, as unsigned
 # 32-bit values for the 32-bit ones (-1: 2**64 - 1 and 2**32 - 1)
-DIVISORS = [1, 2, 3, 7, 10, 16, 641, 65521, 1000003, 0x7FFFFFFF, -(1 << 31), -3, -1]
+DIVISORS = [1, 2, 3, 7, 10, 16, 641, 65521, 1000003, 0x7FFFFFFF, -(1 << 31), -3, -1,
+            # reciprocals without the add: 12 and 998244353 as they are, 100, 1000 and
+            # 3600 after a shift of their trailing zero bits (backends.reciprocals)
+            12, 100, 1000, 3600, 998244353]
 
 
 def dividends(divisor: int) -> list[int]:
@@ -101,3 +104,39 @@ def test_a_blinded_divisor_of_a_32_bit_value_takes_one_multiply():
     assert "mulx" not in ops and "mul" not in ops and "div" not in ops
     for x in (0, 65520, 65521, M32, 0x123456789):
         assert fn(bytearray(x.to_bytes(8, "little"))) == (x & M32) % 65521
+
+
+def _division_code(fn, pc: int) -> list[str]:
+    """The mnemonics of the native code under BPF instruction `pc` in fn's listing."""
+    from bpfjit.nativedis import native_listing
+    listing = native_listing(fn.program, fn.memory.code, fn.memory.address,
+                             fn.extra.get("symbols", {}), fn.extra.get("lines"))
+    ops, inside = [], False
+    for line in listing.splitlines():
+        text = line.strip()
+        if text.startswith(";"):
+            inside = text.startswith(f"; {pc}:")
+        elif inside and text.startswith("0x"):
+            ops.append(text.split(":", 1)[1].split()[0])
+    return ops
+
+
+@pytest.mark.parametrize("divisor", [1000000007, 1000, 10007])
+@pytest.mark.parametrize("op", ["div", "mod"])
+def test_a_blinded_64_bit_divisor_with_a_short_reciprocal_takes_no_add(engine, divisor, op):
+    # x % 1000000007 of a product (64 bits wide) took the 64-bit sequence with its add
+    # (mulx, sub, shr, add, shr), where clang and LLVM multiply and shift: one m below
+    # 2**64 is exact for every dividend (ceil(2**93 / 1000000007)); 1000 = 125 << 3 after
+    # a shift of the dividend by 3.  10007 has none: its sequence keeps the add
+    if engine not in ("llvm", "peachpy"):
+        pytest.skip("no native code of bpfjit's")
+    fn = bpfjit.compile(bpfjit.assemble(f"ldxdw %r0, [%r1]\n{op} %r0, {divisor}\nexit"),
+                        engine, cache=False, line_info=True, blind=True)
+    ops = _division_code(fn, 1)
+    assert ops.count("mulx") + ops.count("mul") == 1, ops
+    assert ("add" in ops or "lea" in ops) == (divisor == 10007), ops
+    assert "div" not in ops
+    for x in (0, 1, divisor - 1, divisor, divisor + 1, 3 * divisor, M64 - 1, M64,
+              0x9E3779B97F4A7C15, (1 << 63) + divisor):
+        want = x // divisor if op == "div" else x % divisor
+        assert fn(bytearray(x.to_bytes(8, "little"))) == want, hex(x)

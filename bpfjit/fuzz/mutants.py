@@ -346,9 +346,12 @@ def _rounded_down(module: str, *names: str) -> Callable[[], None]:
         for name in names:
             exact = getattr(backend, name)
 
-            def rounded_down(divisor: int, exact=exact) -> tuple[int, int] | None:
-                found = exact(divisor)
-                return None if found is None else ((found[0] - 1) % (1 << 64), found[1])
+            def rounded_down(divisor: int, exact=exact) -> tuple[int, ...] | None:
+                found = exact(divisor)          # (m, s), or the short one's (k, m, s)
+                if found is None:
+                    return None
+                *pre, m, s = found if len(found) == 3 else (found[0], found[1])
+                return (*pre, (m - 1) % (1 << 64), s)
             setattr(backend, name, rounded_down)
     return install
 
@@ -433,7 +436,7 @@ MUTANTS: tuple[Mutant, ...] = (
            _wrap("x86", "_Lowering", "_idiom", _x86_rotate_right)),
     Mutant("x86-reciprocal-rounded-down", "peachpy",
            "a division by a constant multiplies by the reciprocal rounded down (BMI2)",
-           _rounded_down("x86alu", "magic_divisor")),
+           _rounded_down("x86alu", "magic_divisor", "magic_divisor_short")),
     Mutant("x86-reciprocal32-rounded-down", "peachpy",
            "a division of a value below 2**32 by a constant multiplies by the 32-bit "
            "reciprocal rounded down", _rounded_down("x86alu", "magic_divisor32")),
@@ -541,7 +544,8 @@ MUTANTS: tuple[Mutant, ...] = (
            _wrap("x86alu", "AluLowering", "_below_2_32", _unmasked_shift)),
     Mutant("llvm-reciprocal-rounded-down", "llvm",
            "a division by a blinded constant multiplies by the reciprocals rounded down",
-           _rounded_down("llvmalu", "magic_divisor", "magic_divisor32")),
+           _rounded_down("llvmalu", "magic_divisor", "magic_divisor32",
+                         "magic_divisor_short")),
 )
 
 _BY_NAME = {m.name: m for m in MUTANTS}
