@@ -57,7 +57,8 @@ def join_zones(zones: list[Zone], implied: list[Callable[[int, int], Bound]],
         floors = _joined_sums(zones, "floors", lowers, widening=False)
     if uppers is not None and any(z.ceilings for z in zones):
         ceilings = _joined_sums(zones, "ceilings", uppers, widening=False)
-    zone = _merged(zones, out, set().union(*(z.mirrored for z in zones)), floors, ceilings)
+    zone = _merged(zones, out, set().union(*(z.mirrored for z in zones)), floors, ceilings,
+                   lowers, uppers)
     if lowers is not None and uppers is not None and any(z.quot or z.scaled for z in zones):
         # (what every path holds alike is among them)
         zone.scaled = _joined_scaled(zones, lowers, uppers)
@@ -158,19 +159,55 @@ def widen_zone(old: Zone, new: Zone, implied_new: Callable[[int, int], Bound],
                               grow=implied_old is not None)
     if uppers is not None and (old.ceilings or new.ceilings):
         ceilings = _joined_sums([old, new], "ceilings", uppers, widening=True, around=around)
-    return _merged([old, new], out, old.mirrored | new.mirrored, floors, ceilings)
+    return _merged([old, new], out, old.mirrored | new.mirrored, floors, ceilings,
+                   lowers, uppers)
 
 
 def _merged(zones: list[Zone], out: dict, mirrored: set, floors: dict | None,
-            ceilings: dict | None) -> Zone:
+            ceilings: dict | None, lowers: list[Callable[[int], Bound]] | None = None,
+            uppers: list[Callable[[int], Bound]] | None = None) -> Zone:
     """The zone of a join or widening: the differences `out`, every side table's
-    entries all `zones` hold alike, and the floors and ceilings joined apart."""
+    entries all `zones` hold alike (sign extensions also where the others imply them:
+    `_implied_extensions`), and the floors and ceilings joined apart."""
     zone = Zone(out, mirrored=mirrored or None, floors=floors, ceilings=ceilings)
     for name in _AGREED:
         agreed = _agreed([getattr(z, name) for z in zones])
         if agreed:
             setattr(zone, name, agreed)
+    if lowers is not None and uppers is not None and any(z.shifted for z in zones):
+        implied = _implied_extensions(zones, lowers, uppers)
+        if implied:
+            zone.shifted = {**zone.shifted, **implied}
     return zone
+
+
+def _implied_extensions(zones: list[Zone], lowers: list[Callable[[int], Bound]],
+                        uppers: list[Callable[[int], Bound]]) -> dict:
+    """x == sext32(y) (`zone.shifted`) that some paths hold and every other one implies
+    by x == y with x in [0, 2^31), where the extension changes nothing.  A test of `(int)
+    len` that resolves the extension into x == len on its way round a loop (branches:
+    a sign-extended copy not negative) met, at the loop's head, the entry that still
+    held the extension, and both were lost: every later test of the loop's counter
+    against x bounded it by nothing (`for (int i = 0; i < 64; i++) ... i < (int)len ?
+    mem[i] : 0`)."""
+    held = {}
+    for z in zones:
+        for x, link in z.shifted.items():
+            if link[1] == "sext" and link[2] == 0:
+                held.setdefault(x, link)
+    found = {}
+    for x, link in held.items():
+        y = link[0]
+        for z, lower, upper in zip(zones, lowers, uppers):
+            if z.shifted.get(x) == link:
+                continue
+            lo, hi = lower(x), upper(x)
+            if z.bound(x, y) != 0 or z.bound(y, x) != 0 or lo is None or lo < 0 \
+                    or hi is None or hi >= 1 << 31:
+                break
+        else:
+            found[x] = link
+    return found
 
 
 def _joined_sums(zones: list[Zone], name: str, bounds: list[Callable[[int], Bound]],
