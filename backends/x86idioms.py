@@ -10,7 +10,9 @@ register holds, byte by byte and as a shifted copy of an earlier value, and find
   n-byte load (a byte swap after it for big-endian order).  Every byte was loaded in
   this block by an access that runs unchecked here (proven, or covered by a hoisted
   check), so the wide load is in bounds; nothing in between stores or calls, so memory
-  still holds those bytes;
+  still holds those bytes.  Where the last byte's load overwrites its own base, the
+  wide load goes there instead (before it, or in its place when the value is built in
+  the base's own register);
 - **rotations**: `d = x << k` and `s = x >> (w - k)` of the same value x, or-ed (or
   added) together.  The shift that made d becomes `rol d, k` when nothing reads d
   before the or, and the or does nothing.
@@ -217,10 +219,37 @@ def plan_block(prog, pcs: list[int], free_load: Callable[[int], bool],
                     # address, and nothing between reads or writes dst: this or is done
                     replaced[at] = WideLoad(insn.dst, base, off, size, swapped, first=True)
                     replaced[pc] = NOTHING
+                elif insn.dst == base and at not in replaced and \
+                        (chain := _in_place(prog, [q for q in pcs if at < q < pc], base,
+                                            replaced)) is not None:
+                    # the value is built in the base's own register from the load that
+                    # overwrote it: that load becomes the wide one, and the shifts and
+                    # ors of the register in place after it do nothing
+                    replaced[at] = WideLoad(insn.dst, base, off, size, swapped)
+                    for q in chain + [pc]:
+                        replaced[q] = NOTHING
     if not replaced:
         return EMPTY
     dead = _dead(prog, pcs, replaced, free_load, live_out())
     return Plan(replaced, frozenset(dead)) if replaced else EMPTY
+
+
+def _in_place(prog, pcs: list[int], reg: int, replaced: dict) -> list[int] | None:
+    """The pcs among `pcs` that touch `reg`, when each is an ALU operation on `reg` in
+    place (a shift or an or building the value in it, no other register reading it), else
+    None."""
+    chain = []
+    for pc in pcs:
+        insn = prog.at(pc)
+        uses, defs = use_def(insn)
+        if not (uses | defs) >> reg & 1:
+            continue
+        if pc in replaced or insn.kind is not Kind.ALU or insn.dst != reg or \
+                insn.spec.op not in ("lsh", "or", "add") or \
+                insn.spec.source == "reg" and insn.src == reg:
+            return None
+        chain.append(pc)
+    return chain
 
 
 def _touched(prog, pcs: list[int], reg: int) -> bool:

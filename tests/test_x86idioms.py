@@ -179,6 +179,51 @@ def test_a_word_whose_last_load_overwrites_its_base_on_every_engine(engine, extr
     assert run(text, engine) == expected
 
 
+# clang's get_be16(p) where the register holding p also receives the value (corpus
+# csum16's `s += p[i] << 8 | p[i + 1]`): the load of byte 0 overwrites the pointer and
+# is the value's own register, shifted and or-ed in place after it
+OWN_BASE_AND_VALUE = GUARD + """
+    mov %r4, %r1            # 2
+    ldxb %r6, [%r4+1]       # 3
+    ldxb %r4, [%r4]         # 4
+    lsh %r4, 8              # 5
+    or %r4, %r6             # 6
+    mov %r0, %r4            # 7
+out:
+    exit
+"""
+
+
+def test_a_value_built_in_its_own_base_register_takes_the_wide_load_there():
+    replaced, dead = plan(OWN_BASE_AND_VALUE)
+    # r4 = the big-endian half-word at r4 where pc 4 loads byte 0 into r4; the shift
+    # and the or of r4 in place after it do nothing, and byte 1's load is unread
+    assert replaced == {4: x86idioms.WideLoad(4, 4, 0, 2, True), 5: x86idioms.NOTHING,
+                        6: x86idioms.NOTHING}
+    assert dead == {3}
+
+
+def test_no_wide_load_in_the_base_register_when_its_partial_value_is_read_between():
+    text = OWN_BASE_AND_VALUE.replace("lsh %r4, 8              # 5",
+                                      "lsh %r4, 8\n    mov %r7, %r4")
+    replaced, _ = plan(text)
+    assert 4 not in replaced
+
+
+@pytest.mark.parametrize("extra,expected", [
+    ("", 0x1122),
+    ("\n    add %r0, %r6", 0x1122 + 0x22),
+    ("\n    mov %r7, %r4\n    add %r0, %r7", 2 * 0x1122)])
+def test_a_half_word_built_in_its_own_base_register_on_every_engine(engine, extra, expected):
+    text = OWN_BASE_AND_VALUE.replace("mov %r0, %r4            # 7", "mov %r0, %r4" + extra)
+    assert run(text, engine) == expected
+    between = OWN_BASE_AND_VALUE.replace("lsh %r4, 8              # 5",
+                                         "lsh %r4, 8\n    mov %r7, %r4\n    add %r0, %r7")
+    # (0x11 << 8 read between, then the value: r0 = 0x1100 + ... as the program says)
+    assert run(between.replace("mov %r0, %r4            # 7", "add %r0, %r4"), engine) \
+        == 0x1100 + 0x1122
+
+
 # byte 0 is stored over after it was loaded: a load of all four bytes after the store
 # would see the new byte, where the program computed with the old one
 STORED_OVER = LE32.replace("ldxb %r6, [%r1+2]       # 6", "stb [%r1], 0x5a\n    ldxb %r6, [%r1+2]")
@@ -359,7 +404,7 @@ def idiom_programs(draw):
         d, s = draw(st.sampled_from(REGS)), draw(st.sampled_from(REGS))
         w = draw(st.sampled_from(["", "32"]))
         width = 32 if w else 64
-        choice = draw(st.integers(0, 10))
+        choice = draw(st.integers(0, 11))
         if choice <= 2:
             size = draw(st.sampled_from(["b", "b", "h", "w", "dw"]))
             lines.append(f"ldx{size} %r{d}, [%r1+{draw(st.integers(0, 8))}]")
@@ -392,6 +437,25 @@ def idiom_programs(draw):
                     lines += ["add %r2, 1", f"or %r{d}, %r{t}", "add %r2, -1"]
                 else:
                     lines.append(f"or %r{d}, %r{t}")
+        elif choice == 11:
+            # an integer built in its own base's register: the other bytes or-ed into
+            # u first, then the last byte loaded over the base, shifted and or-ed in
+            # place (now and then with the partial value read in between)
+            n = draw(st.sampled_from([2, 4, 8]))
+            at, big = draw(st.integers(0, 16 - n)), draw(st.booleans())
+            t, u = draw(st.lists(st.sampled_from([r for r in REGS if r != d]), min_size=2,
+                                 max_size=2, unique=True))
+            order = draw(st.permutations(range(n)))
+            lines += [f"mov %r{d}, %r1", f"mov %r{u}, 0"]
+            for i in order[:-1]:
+                lines += [f"ldxb %r{t}, [%r{d}+{at + i}]",
+                          f"lsh %r{t}, {8 * (n - 1 - i if big else i)}", f"or %r{u}, %r{t}"]
+            last = order[-1]
+            lines += [f"ldxb %r{d}, [%r{d}+{at + last}]",
+                      f"lsh %r{d}, {8 * (n - 1 - last if big else last)}"]
+            if draw(st.integers(0, 3)) == 0:
+                lines.append(f"mov %r{t}, %r{d}")
+            lines.append(f"or %r{d}, %r{u}" if draw(st.booleans()) else f"add %r{d}, %r{u}")
         else:
             k = draw(st.integers(1, width - 1))
             first, second = draw(st.permutations([f"lsh{w} %r{d}, {k}",
