@@ -131,38 +131,45 @@ class AluLowering:
         """Unsigned x / divisor or x % divisor for a divisor (>= 2) that blinding hides
         from LLVM, which would otherwise divide at run time (`udiv` by an opaque value: a
         DIV): the multiplies by a rounded reciprocal that LLVM makes of an open constant
-        (backends.reciprocals), reciprocals and divisor blinded alike.  A dividend known
-        to be below 2**32 (a 32-bit operation's, or a 64-bit one's by its bound) takes
-        one multiply and a shift where the divisor has a 32-bit reciprocal; any other a
-        multiply and shifts where the divisor has a short 64-bit reciprocal, as LLVM
-        divides by an open constant (corpus ntt's `(u64)a * b % 998244353`: 1.58x ->
-        1.33x native), else the sequence with its add (behind a test of the high half
-        where the 32-bit reciprocal exists)."""
+        (backends.reciprocals), reciprocals and divisor blinded alike.  Where the divisor
+        has a 32-bit reciprocal, a dividend below 2**32 takes one multiply and a shift:
+        a 32-bit operation's, a 64-bit one's known so by its bound, or else behind a
+        select on its upper half, which LLVM folds where it can tell (corpus isodate's
+        `% 400` of a value masked to 16 bits in another block: the 64-bit multiply's
+        longer chain there cost 16%).  Any other dividend takes a multiply and shifts
+        where the divisor has a short 64-bit reciprocal, as LLVM divides by an open
+        constant (corpus ntt's `(u64)a * b % 998244353`: 1.58x -> 1.33x native), else
+        the sequence with its add."""
         b = self.b
         wide = x if ty.width == 64 else b.zext(x, I64)
         short = magic_divisor32(divisor)
         bound = self.upper_of(x)
         narrow = ty.width == 32 or bound is not None and bound < 1 << 32
-        quick = None if short is not None and narrow else magic_divisor_short(divisor)
         q = None
-        if short is not None and (narrow or quick is None):     # exact below 2**32
+        if short is not None:                   # exact for every dividend below 2**32
             q = b.lshr(b.mul(wide, self.imm(short[0])), const(I64, short[1]))
+            if narrow:
+                return self._quotient_or_remainder(modulo, wide, q, divisor, ty)
+        quick = magic_divisor_short(divisor)
         if quick is not None:
             pre, magic, shift = quick
             shifted = b.lshr(wide, const(I64, pre)) if pre else wide
             product = b.mul(b.zext(shifted, I128), b.zext(self.imm(magic), I128))
-            q = b.trunc(b.lshr(product, const(I128, 64)), I64)     # (x * m) >> 64
-            if shift:
-                q = b.lshr(q, const(I64, shift))
-        elif not narrow or short is None:
+            long = b.trunc(b.lshr(product, const(I128, 64)), I64)     # (x * m) >> 64
+        else:
             magic, shift = magic_divisor(divisor)
             product = b.mul(b.zext(wide, I128), b.zext(self.imm(magic), I128))
             t = b.trunc(b.lshr(product, const(I128, 64)), I64)     # (x * m) >> 64
             long = b.add(t, b.lshr(b.sub(wide, t), const(I64, 1)))
-            if shift:
-                long = b.lshr(long, const(I64, shift))
-            q = long if q is None else \
-                b.select(b.icmp_unsigned("<", wide, const(I64, 1 << 32)), q, long)
+        if shift:
+            long = b.lshr(long, const(I64, shift))
+        q = long if q is None else \
+            b.select(b.icmp_unsigned("<", wide, const(I64, 1 << 32)), q, long)
+        return self._quotient_or_remainder(modulo, wide, q, divisor, ty)
+
+    def _quotient_or_remainder(self, modulo: bool, wide, q, divisor: int, ty):
+        """q, or the remainder wide - q * divisor, at the operation's width."""
+        b = self.b
         r = b.sub(wide, b.mul(q, self.imm(divisor))) if modulo else q
         return r if ty.width == 64 else b.trunc(r, I32)
 

@@ -140,3 +140,28 @@ def test_a_blinded_64_bit_divisor_with_a_short_reciprocal_takes_no_add(engine, d
               0x9E3779B97F4A7C15, (1 << 63) + divisor):
         want = x // divisor if op == "div" else x % divisor
         assert fn(bytearray(x.to_bytes(8, "little"))) == want, hex(x)
+
+
+def test_a_blinded_divisor_of_a_value_masked_in_another_block_takes_the_32_bit_multiply():
+    # corpus isodate's `% 400` of a year masked to 16 bits a block earlier: the llvm
+    # backend cannot see the mask there (each block reads the registers afresh), so it
+    # leaves LLVM a select on the dividend's upper half, which LLVM folds to the 32-bit
+    # multiply (taking the 64-bit reciprocal's multiply instead cost isodate 16%)
+    text = """
+        mov %r0, 0
+        jlt %r2, 16, out
+        ldxdw %r9, [%r1]
+        and %r9, 0xffff
+        ldxdw %r3, [%r1+8]
+        jeq %r3, 0, out
+        mov %r0, %r9
+        mod %r0, 400
+    out:
+        exit
+    """
+    fn = bpfjit.compile(bpfjit.assemble(text), "llvm", cache=False, line_info=True,
+                        blind=True)
+    assert "mulx" not in _division_code(fn, 7) and "mul" not in _division_code(fn, 7)
+    for x in (0, 399, 400, 401, 0xFFFF, 0x123456789ABCDEF0):
+        data = x.to_bytes(8, "little") + (1).to_bytes(8, "little")
+        assert fn(bytearray(data)) == (x & 0xFFFF) % 400
