@@ -52,8 +52,8 @@ from .draws import (ACCUMULATOR, BASE_SLOTS, DATA, FRAME_INIT, LOOP_DATA, _COND,
 from .memitems import (_element_array, _helper_call, _map_op, _memory, _moved_pair,
                        _reloaded_base, _through_caller, _walk)
 from .probes import (_alu_probe, _atomic_probe, _compare_probe, _divide_probe, _idiom,
-                     _load_probe, _observe, _select_probe, _signed_divide_probe, _verifier_idiom,
-                     _width_probe)
+                     _load_probe, _observe, _own_base, _select_probe, _signed_divide_probe,
+                     _verifier_idiom, _width_probe)
 from .maps import VALUE_SIZE
 
 __all__ = ["programs", "xdp_prologue"]
@@ -100,6 +100,9 @@ def _block(draw, mem_len: int | None, labels: list[int], depth: int = 0,
             continue
         if rare == 11 and draw(st.integers(0, 1)):     # an array chased through itself
             items.append(draw(_element_array(DATA, mirror_offset(mem_len, kernel))))
+            continue
+        if rare == 10 and draw(st.integers(0, 1)):     # an integer built over its address
+            items.append(draw(_own_base(DATA)))
             continue
         if depth == 0 and mem_len is not None and draw(st.integers(0, 7)) == 7:
             # a division by a common constant, a jump over one move (what the JITs

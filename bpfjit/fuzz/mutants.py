@@ -179,6 +179,20 @@ def _x86_idiom_ignores_stores(original):
     return forget_memory
 
 
+def _in_place_ignores_reads() -> None:
+    """An integer built in its own base's register is loaded whole where the base is
+    overwritten even when an instruction between reads the partial value (it then reads
+    the whole integer)."""
+    from bpfjit.backends import x86idioms
+    from bpfjit.liveness import use_def
+    original = x86idioms._in_place
+
+    def in_place(prog, pcs, reg, replaced):
+        writers = [pc for pc in pcs if use_def(prog.at(pc))[1] >> reg & 1]
+        return original(prog, writers, reg, replaced)
+    x86idioms._in_place = in_place
+
+
 def _x86_rotate_right(original):
     def _idiom(self, pc, plan):         # a rotation emitted the wrong way round
         what = plan.replaced.get(pc)
@@ -432,6 +446,9 @@ MUTANTS: tuple[Mutant, ...] = (
     Mutant("x86-idiom-ignores-stores", "peachpy",
            "a wide load made of byte loads ignores a store between them",
            _wrap("x86idioms", "_Tracker", "forget_memory", _x86_idiom_ignores_stores)),
+    Mutant("x86-idiom-in-place-ignores-reads", "peachpy",
+           "an integer built in its own base's register is loaded whole though the "
+           "partial value is read between", _in_place_ignores_reads),
     Mutant("x86-rotate-right", "peachpy", "x << k | x >> (w - k) emitted as ror by k",
            _wrap("x86", "_Lowering", "_idiom", _x86_rotate_right)),
     Mutant("x86-reciprocal-rounded-down", "peachpy",

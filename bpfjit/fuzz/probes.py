@@ -203,7 +203,8 @@ def _idiom(draw, regs) -> list[str]:
     (backends/x86idioms.py, and the peachpy backend's fused pairs): an extension in
     place or of a load (`lsh 32|48|56` and `rsh`/`arsh` back), an integer read byte by
     byte from the initialised stack (2, 4 or 8 bytes, either byte order, its bytes in
-    any order, through a second register), and a rotation (`x << k | x >> (w - k)`)."""
+    any order, through a second register), and a rotation (`x << k | x >> (w - k)`).
+    (An integer built in the register that held its address: `_own_base`.)"""
     r = draw(_reg(regs))
     kind = draw(_choice(["mov32", "pair", "pair", "load", "bytes", "rotate"]))
     if kind == "mov32":
@@ -246,6 +247,40 @@ def _idiom(draw, regs) -> list[str]:
         shifts.reverse()
     into = [f"or{w} {r}, {t}", f"or{w} {t}, {r}"][draw(st.integers(0, 1))]
     return [f"mov{w} {t}, {r}"] + shifts + [into]
+
+
+@_cached
+@st.composite
+def _own_base(draw, regs) -> list[str]:
+    """An integer of 2 or 4 stack bytes built in r1, which held their address (clang's
+    `get_be16(p)` when p's register takes the result: the other bytes or-ed into t
+    through a third register, then the last loaded over the address, shifted and or-ed
+    in place), then copied into r; now and then with the partial value copied out
+    between.  The peachpy backend loads the whole integer where the address is
+    overwritten, and only when nothing else reads the register there
+    (x86idioms._in_place).  (r1, the main subprogram's scratch and reloaded base: data
+    registers hold no address, callees reach memory through r6 and r10 only.)  Drawn
+    apart from `_idiom` (a top-level item of its own, now and then), so that its kinds
+    keep their frequencies."""
+    r, t, u = (f"%r{x}" for x in draw(st.lists(_choice(regs), min_size=3, max_size=3,
+                                                  unique=True)))
+    n, big = draw(_choice([2, 2, 4])), draw(st.booleans())
+    at = -draw(st.integers(n, FRAME_INIT))
+    order = draw(st.permutations(range(n)))
+    lines = ["mov %r1, %r10", f"add %r1, {at}", f"mov {t}, 0"]
+    for i in order[:-1]:
+        lines += [f"ldxb {u}, [%r1+{i}]", f"lsh {u}, {8 * (n - 1 - i if big else i)}",
+                  f"or {t}, {u}"]
+    last = order[-1]
+    lines += [f"ldxb %r1, [%r1+{last}]", f"lsh %r1, {8 * (n - 1 - last if big else last)}"]
+    between = draw(st.booleans())
+    if between:
+        lines.append(f"mov {u}, %r1")           # the partial value, read between
+    lines += [f"{draw(_choice(['or', 'add']))} %r1, {t}", f"mov {r}, %r1"]
+    # (the copy folded into the result too, which a later item is less likely to lose;
+    # then mixed with a fresh 64-bit value, as _idiom's results are)
+    return lines + ([f"xor {r}, {u}"] if between else []) + \
+        [f"lddw {t}, {draw(_value64()):#x}", f"xor {r}, {t}"]
 
 
 def _stack_index(scratch: str, index: str, start: int,
