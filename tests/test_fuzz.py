@@ -1297,3 +1297,23 @@ def test_every_engine_runs_the_element_array_items_alike():
             seen.append(outcomes.pop()[0])
     check()
     assert "ok" in seen
+
+
+
+@pytest.mark.parametrize("width", [1, 2, 4, 8])
+def test_an_element_arrays_poke_stores_the_value_it_was_vetted_for(width):
+    # regression: a poke of 0xffffffff was written `mov rX, 0xffffffff`, which sign-
+    # extends the immediate: an 8-byte poke stored 2^64 - 1, whose chase `idx << 3`
+    # wraps to -8, r10-504, the buffer pointer spilled there (the campaign, seed 3,
+    # ~160,000 programs: interp read its pointer's low byte, the JITs theirs).
+    # _poke_values vets a value as the element then holds it; the poke's lines must
+    # store exactly that value's `width` bytes (worked out: the value little-endian)
+    from bpfjit.fuzz.memitems import _poke_lines, _poke_values
+    values = sorted({v for size in (1, 2, 4, 8) if width <= size
+                     for field in range(0, size - width + 1, width)
+                     for v in _poke_values(size, width, field)})
+    assert values and (width < 4 or 0xFFFFFFFF in values)
+    for v in values:
+        text = "\n".join(["stdw [%r10-8], 0", *_poke_lines("%r4", "[%r10-8]", width, v),
+                          "ldxdw %r0, [%r10-8]", "exit"])
+        assert bpfjit.compile(bpfjit.assemble(text), "interp")(None) == v, hex(v)

@@ -284,6 +284,16 @@ def _lands_alike(index: int, size: int) -> bool:
     return at + size <= _UNTOUCHED_TOP or at >= 0
 
 
+_STORE_SUFFIX = {1: "b", 2: "h", 4: "w", 8: "dw"}
+
+
+def _poke_lines(reg: str, at: str, width: int, value: int) -> list[str]:
+    """Store `value` (below 2^32), `width` bytes of it, at `at` through `reg`: `mov32`,
+    which takes the immediate as it is (a 64-bit `mov` sign-extends it, and an 8-byte
+    poke of 0xffffffff stored 2^64 - 1, a chase to the byte before the array)."""
+    return [f"mov32 {reg}, {value}", f"stx{_STORE_SUFFIX[width]} {at}, {reg}"]
+
+
 def _poke_values(size: int, width: int, field: int) -> list[int]:
     """Values a poke of `width` bytes at byte `field` of an element may store: ones
     whose element, read whole or a byte at a time, is an index that lands alike."""
@@ -312,7 +322,7 @@ def _element_array(draw, regs, mirror: tuple[int, int] | None) -> list[str]:
     size = draw(_choice([1, 2, 4, 8]))
     count = draw(_choice([4, 8, 16]))
     shift = size.bit_length() - 1
-    name = {1: "b", 2: "h", 4: "w", 8: "dw"}
+    name = _STORE_SUFFIX
     order = draw(st.permutations(regs))
     c, t, p, x = (f"%r{r}" for r in order[:4])
     data = [f"%r{r}" for r in order[4:]] or [c]
@@ -337,7 +347,7 @@ def _element_array(draw, regs, mirror: tuple[int, int] | None) -> list[str]:
         if values:
             poke, at = address(c, field, draw(_choice(["add", "or"])))
             lines += [f"mov {c}, {draw(_choice(data))}", f"and {c}, {count - 1}"] + poke
-            lines += [f"mov {x}, {draw(_choice(values))}", f"stx{name[width]} {at}, {x}"]
+            lines += _poke_lines(x, at, width, draw(_choice(values)))
     lines += [f"mov {x}, {draw(_choice(data))}", f"and {x}, {count - 1}"]
     for _ in range(draw(st.integers(1, 3))):
         whole = draw(st.integers(0, 2)) > 0
