@@ -37,7 +37,7 @@ def _address(draw, mem_len: int | None, size: int, valid: bool, kernel: bool = F
 @_cached
 @st.composite
 def _memory(draw, regs, mem_len: int | None, kernel: bool = False) -> list[str]:
-    size, suffix = draw(_choice([(1, "b"), (2, "h"), (4, "w"), (8, "dw")]))
+    size, suffix = draw(_choice(_WIDTHS))
     valid = kernel or draw(st.integers(0, 49)) > 0      # one access in fifty may trap
     addr = draw(_address(mem_len, size, valid, kernel))
     what = draw(_choice(["ldx", "ldxs", "st", "stx", "atomic"]))
@@ -89,7 +89,8 @@ def _reloaded_base(draw, regs, mem_len: int, bases: tuple) -> list[str]:
 # the fewest bytes of buffer it walks (it lengthens a shorter one)
 WALK_SLOT = 120
 WALK_ROOM = 16
-_WIDTHS = ((1, "b"), (2, "h"), (4, "w"), (8, "dw"))
+_WIDTHS = ((1, "b"), (2, "h"), (4, "w"), (8, "dw"))    # access size, mnemonic suffix
+_SUFFIX = dict(_WIDTHS)
 
 
 @st.composite
@@ -183,7 +184,7 @@ def _through_caller(draw, regs, below: int) -> list[str]:
     through r1, which other items use as scratch: a store then went to whatever they
     left there, and when hypothesis drew the interpreter's own stack address -- it
     draws integers the source names -- interp stored and the JITs trapped.)"""
-    size, suffix = draw(_choice([(1, "b"), (2, "h"), (4, "w"), (8, "dw")]))
+    size, suffix = draw(_choice(_WIDTHS))
     if draw(st.integers(0, 3)) == 0:
         off = draw(_choice([0, 8, 16, 504]))
         if _in_base_slot(off - 512, size):          # the caller's r10-504
@@ -284,14 +285,11 @@ def _lands_alike(index: int, size: int) -> bool:
     return at + size <= _UNTOUCHED_TOP or at >= 0
 
 
-_STORE_SUFFIX = {1: "b", 2: "h", 4: "w", 8: "dw"}
-
-
 def _poke_lines(reg: str, at: str, width: int, value: int) -> list[str]:
     """Store `value` (below 2^32), `width` bytes of it, at `at` through `reg`: `mov32`,
     which takes the immediate as it is (a 64-bit `mov` sign-extends it, and an 8-byte
     poke of 0xffffffff stored 2^64 - 1, a chase to the byte before the array)."""
-    return [f"mov32 {reg}, {value}", f"stx{_STORE_SUFFIX[width]} {at}, {reg}"]
+    return [f"mov32 {reg}, {value}", f"stx{_SUFFIX[width]} {at}, {reg}"]
 
 
 def _poke_values(size: int, width: int, field: int) -> list[int]:
@@ -322,7 +320,6 @@ def _element_array(draw, regs, mirror: tuple[int, int] | None) -> list[str]:
     size = draw(_choice([1, 2, 4, 8]))
     count = draw(_choice([4, 8, 16]))
     shift = size.bit_length() - 1
-    name = _STORE_SUFFIX
     order = draw(st.permutations(regs))
     c, t, p, x = (f"%r{r}" for r in order[:4])
     data = [f"%r{r}" for r in order[4:]] or [c]
@@ -336,7 +333,7 @@ def _element_array(draw, regs, mirror: tuple[int, int] | None) -> list[str]:
     step = draw(_choice([1, 3, 5, 7]))
     fill, at = address(c, 0, "add")
     body = fill + [f"mov {x}, {c}", f"mul {x}, {step}", f"add {x}, 1",
-                   f"and {x}, {count - 1}", f"stx{name[size]} {at}, {x}", f"add {c}, 1"]
+                   f"and {x}, {count - 1}", f"stx{_SUFFIX[size]} {at}, {x}", f"add {c}, 1"]
     lines = [f"mov {c}, 0"] + body + [f"jlt {c}, {count}, -{len(body) + 1}"]
     if draw(st.integers(0, 2)) == 0:                    # a poke, mostly of an index
         width = draw(_choice([w for w in (1, 2, 4, 8) if w <= size]))
@@ -353,7 +350,7 @@ def _element_array(draw, regs, mirror: tuple[int, int] | None) -> list[str]:
         whole = draw(st.integers(0, 2)) > 0
         field = 0 if whole else draw(st.integers(0, size - 1))
         chase, at = address(x, field, draw(_choice(["add", "or"])))
-        lines += chase + [f"ldx{name[size] if whole else 'b'} {x}, {at}"]
+        lines += chase + [f"ldx{_SUFFIX[size] if whole else 'b'} {x}, {at}"]
     # (the address is dropped: a pointer left in a register the epilogue folds would
     # differ between engines)
     return lines + [f"mov {p}, 0"] + accumulate(x, False, mirror)

@@ -364,7 +364,7 @@ def _rounded_down(module: str, *names: str) -> Callable[[], None]:
                 found = exact(divisor)          # (m, s), or the short one's (k, m, s)
                 if found is None:
                     return None
-                *pre, m, s = found if len(found) == 3 else (found[0], found[1])
+                *pre, m, s = found
                 return (*pre, (m - 1) % (1 << 64), s)
             setattr(backend, name, rounded_down)
     return install
