@@ -51,9 +51,9 @@ from .draws import (ACCUMULATOR, BASE_SLOTS, DATA, FRAME_INIT, LOOP_DATA, _COND,
                     fold_epilogue, mirror_offset)
 from .memitems import (_element_array, _helper_call, _map_op, _memory, _moved_pair,
                        _reloaded_base, _through_caller, _walk)
-from .probes import (_alu_probe, _atomic_probe, _compare_probe, _divide_probe, _idiom,
-                     _load_probe, _observe, _own_base, _select_probe, _signed_divide_probe,
-                     _verifier_idiom, _width_probe)
+from .probes import (_alu_probe, _atomic_probe, _compare_probe, _divide_probe, _equal_loads,
+                     _idiom, _load_probe, _observe, _own_base, _select_probe,
+                     _signed_divide_probe, _verifier_idiom, _width_probe)
 from .maps import VALUE_SIZE
 
 __all__ = ["programs", "xdp_prologue"]
@@ -134,16 +134,23 @@ def _block(draw, mem_len: int | None, labels: list[int], depth: int = 0,
             inner = draw(_block(mem_len, labels, depth + 1, kernel, bases=bases))
             cond = draw(_choice(_COND))
             regs = DATA if depth == 0 else LOOP_DATA
-            rhs = draw(_reg(regs)) if draw(st.booleans()) else str(draw(_imm()))
+            loads = []
+            if mem_len and draw(st.integers(0, 3)) == 0:
+                # one jump in four on two equal values (probes._equal_loads)
+                loads, a, b = draw(_equal_loads(regs, mem_len))
+                lhs, rhs = f"%r{a}", f"%r{b}"
+            else:
+                rhs = draw(_reg(regs)) if draw(st.booleans()) else str(draw(_imm()))
+                lhs = draw(_reg(regs))
             labels[0] += 1
             label = f"skip{labels[0]}"
-            test = f"{cond} {draw(_reg(regs))}, {rhs}"
+            test = f"{cond} {lhs}, {rhs}"
             if kernel and mem_len is not None and draw(st.integers(0, 3)) == 0:
                 # a NULL test of the packet pointer, at either width: never NULL, so
                 # decided (and, at 32 bits, hard-wired: the address's low half, which
                 # differs between the engines, must not decide it), as in the kernel
                 test = f"{draw(_choice(['jeq32', 'jne32', 'jeq', 'jne']))} %r6, 0"
-            items.append([f"{test}, {label}", *inner, f"{label}:"])
+            items.append([*loads, f"{test}, {label}", *inner, f"{label}:"])
         elif choice == 8:       # a bounded loop counting r9 down
             inner = draw(_block(mem_len, labels, depth + 1, kernel, in_loop=True,
                                 bases=bases))

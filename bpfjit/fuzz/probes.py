@@ -160,15 +160,32 @@ def _width_probe(draw, regs, kernel: bool = False,
 
 @_cached
 @st.composite
+def _equal_loads(draw, regs, mem_len: int) -> tuple[list[str], int, int]:
+    """Two registers loaded from the same bytes of the buffer, by the same load: equal
+    operands, the only ones that tell jge from jgt (jle, jsge, jsle from the strict
+    ones).  The buffer's, not the stack's: no analysis knows its bytes, so the verifier
+    decides no jump on them and every JIT compares them at run time."""
+    a, b = draw(st.lists(_choice(regs), min_size=2, max_size=2, unique=True))
+    name, size = draw(_choice([load for load in _LOADS if load[1] <= mem_len]))
+    address = f"[%r6+{draw(st.integers(0, mem_len - size))}]"
+    return [f"{name} %r{a}, {address}", f"{name} %r{b}, {address}"], a, b
+
+
+@_cached
+@st.composite
 def _select_probe(draw, regs, mem_len: int, kernel: bool = False) -> list[str]:
     """A conditional jump over one 64-bit move, deciding on two values just loaded from
     the buffer or the stack (what the peachpy JIT makes a cmov: backends/x86selects.py),
-    then the moved register recorded at once."""
-    a, b = draw(st.lists(_choice(regs), min_size=2, max_size=2, unique=True))
-    lines = []
-    for r in (a, b):
-        name, size = draw(_choice(_LOADS))
-        lines.append(f"{name} %r{r}, {draw(_address(mem_len, size, True, kernel))}")
+    one time in three the same bytes (_equal_loads), then the moved register recorded
+    at once."""
+    if mem_len >= 1 and draw(st.integers(0, 2)) == 0:     # one time in three
+        lines, a, b = draw(_equal_loads(regs, mem_len))
+    else:
+        a, b = draw(st.lists(_choice(regs), min_size=2, max_size=2, unique=True))
+        lines = []
+        for r in (a, b):
+            name, size = draw(_choice(_LOADS))
+            lines.append(f"{name} %r{r}, {draw(_address(mem_len, size, True, kernel))}")
     d = draw(_reg(regs))
     source = draw(_reg(regs)) if draw(st.booleans()) else str(draw(_imm()))
     lines += [f"{draw(_choice(_COND))} %r{a}, %r{b}, +1", f"mov {d}, {source}"]
