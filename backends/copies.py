@@ -15,16 +15,20 @@ class CopyTracking:
     """Set up by prepare_copies(); backends.llvmversions and backends.x86versions emit."""
 
     def prepare_copies(self, verified, first: int, end: int, budget_free: bool,
-                       moving_ranges=None) -> None:
+                       moving_ranges=None, stack_ranges: bool = True) -> None:
         """The loops and groups of pcs [first, end) (a subprogram, or the program);
         without `budget_free`, loops whose fast copy would only drop the budget's test
         are not versioned and the others keep it; a loop that `moving_ranges(loop)`
         refuses keeps only its range tests of registers and constants
-        (RangeTest.plain)."""
+        (RangeTest.plain); without `stack_ranges`, no range test of the stack's."""
         self.copy_source = verified
         loops = [loop for loop in versioned_loops(verified) if first <= loop.header < end]
+        if not stack_ranges:
+            loops = [_kept_ranges(loop, lambda test: test.region != "stack")
+                     for loop in loops]
         if moving_ranges is not None:
-            loops = [loop if moving_ranges(loop) else _plain_ranges(loop) for loop in loops]
+            loops = [loop if moving_ranges(loop) else
+                     _kept_ranges(loop, lambda test: test.plain) for loop in loops]
         if not budget_free:
             loops = [replace(loop, trips=None) for loop in loops if loop.unchecked]
         self.loops = {loop.header: loop for loop in loops}
@@ -63,12 +67,16 @@ class CopyTracking:
             not all(self.unchecked(member) for member in group.members)
 
 
-def _plain_ranges(loop):
-    """`loop` without its range tests that move with counted trips, read stack slots or
-    wrap: their accesses stay checked in the fast copy too."""
-    dropped = [test for test in loop.ranges if not test.plain]
+def _kept_ranges(loop, keep):
+    """`loop` with only the range tests that `keep` (a predicate) keeps: the others'
+    accesses stay checked in the fast copy too, and with a test dropped the trips are
+    not counted nor the copies checked at the entry (RangeTest.plain: a loop's tests of
+    registers and constants, which neither needs)."""
+    dropped = [test for test in loop.ranges if not keep(test)]
     if not dropped:
         return loop
-    kept = tuple(test for test in loop.ranges if test.plain)
+    kept = tuple(test for test in loop.ranges if keep(test))
     unchecked = loop.unchecked - frozenset().union(*(test.accesses for test in dropped))
-    return replace(loop, ranges=kept, unchecked=unchecked, counted=None, copies=())
+    if all(test.plain for test in kept):
+        return replace(loop, ranges=kept, unchecked=unchecked, counted=None, copies=())
+    return replace(loop, ranges=kept, unchecked=unchecked)

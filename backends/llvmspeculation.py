@@ -76,7 +76,13 @@ class SpeculationLowering:
                 d = self.guard(d, self._bound("stack", size), d, strict=False)
                 return b.gep(self.frame_lo, [d], source_etype=I8)
             base = b.ptrtoint(self.stack_base, I64)
-            return b.gep(self.stack_base, [b.sub(addr, base)], source_etype=I8)
+            d = b.sub(addr, base)
+            # (an access a fast copy's stack range test hoisted: POISON added when the
+            # test failed, a mispredicted entry then faults instead of reading)
+            adjust = self._adjustment(pc)
+            if adjust is not None:
+                d = b.add(d, adjust)
+            return b.gep(self.stack_base, [d], source_etype=I8)
         if isinstance(clamp, tuple):
             arena = self.m.map_address(clamp[1])
             d = b.sub(addr, arena)

@@ -14,6 +14,7 @@ from . import irtext as ir
 from bpfjit.tripcount import RANGE
 
 from .copies import CopyTracking
+from .llvmmemory import STACK_BYTES
 from .llvmtypes import I1, I8, I64, const, fit_bound
 
 __all__ = ["VersionLowering"]
@@ -174,7 +175,8 @@ class VersionLowering(CopyTracking):
         return start
 
     def _range_holds(self, b, test, moved):
-        """Whether the test's range lies in the buffer, the adjustment of its accesses for
+        """Whether the test's range lies in its region (the buffer, or the stack a checked
+        stack access may touch), the adjustment of its accesses for
         speculation when it does not, and the conditions the range's arithmetic needs
         (its wrapped term wraps on no trip, the register step below 2^31); `moved` is
         the most trips less one, counted at the entry (None: the loop counts none)."""
@@ -202,7 +204,14 @@ class VersionLowering(CopyTracking):
             if test.step < 0:
                 start = b.sub(start, span)
             width = b.add(const(I64, width), span)
-        x, bound = b.sub(start, self.mem_i), fit_bound(b, self.mem_len, width)
+        if test.region == "stack":
+            # (the bytes a checked stack access may touch: the frame's bottom up to the
+            # stack's top, as MemoryLowering._bound's "stack")
+            room = b.sub(b.add(b.ptrtoint(self.stack_base, I64), const(I64, STACK_BYTES)),
+                         self.frame_lo_i)
+            x, bound = b.sub(start, self.frame_lo_i), fit_bound(b, room, width)
+        else:
+            x, bound = b.sub(start, self.mem_i), fit_bound(b, self.mem_len, width)
         holds = b.icmp_unsigned("<", x, bound)
         adjust = self.guard(x, bound, const(I64, 0), builder=b) if self.m.spec else None
         return holds, adjust, checks

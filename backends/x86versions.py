@@ -22,8 +22,9 @@ class VersionLowering(CopyTracking):
     """Labels that know about the fast copies; the entry tests; the fast copies."""
 
     def _prepare_versions(self) -> None:
+        # (the stack's range tests: the llvm backend's alone for now)
         self.prepare_copies(self.verified, 0, self.prog.slot_count, budget_free=False,
-                           moving_ranges=self._moving_ranges)
+                           moving_ranges=self._moving_ranges, stack_ranges=False)
         self.each_copies: list[tuple] = []   # (label, back label, span, loop) to emit
         # per loop: the registers its entry poisons (bpfjit.speculation), None: adjust
         self.poisoned = {pc: poisoned_registers(self.prog, loop)

@@ -50,7 +50,7 @@ from .draws import (ACCUMULATOR, BASE_SLOTS, DATA, FRAME_INIT, LOOP_DATA, _COND,
                     _choice, _imm, _lddw, _maybe_written, _reg, _unary, _value64, accumulate,
                     fold_epilogue, mirror_offset)
 from .memitems import (_element_array, _helper_call, _map_op, _memory, _moved_pair,
-                       _reloaded_base, _through_caller, _walk)
+                       _reloaded_base, _stack_walk, _through_caller, _walk)
 from .probes import (_alu_probe, _atomic_probe, _compare_probe, _divide_probe, _equal_loads,
                      _idiom, _load_probe, _observe, _own_base, _select_probe,
                      _signed_divide_probe, _verifier_idiom, _width_probe)
@@ -103,6 +103,9 @@ def _block(draw, mem_len: int | None, labels: list[int], depth: int = 0,
             continue
         if rare == 10 and draw(st.integers(0, 1)):     # an integer built over its address
             items.append(draw(_own_base(DATA)))
+            continue
+        if rare == 9 and mem_len and draw(st.integers(0, 1)):   # the frame walked
+            items.append(draw(_stack_walk(labels)))
             continue
         if depth == 0 and mem_len is not None and draw(st.integers(0, 7)) == 7:
             # a division by a common constant, a jump over one move (what the JITs

@@ -169,6 +169,43 @@ def _walk(draw, mem_len: int, labels: list[int]) -> list[str]:
     return lines + loop + [f"mov %r{aux}, {draw(_imm())}"]
 
 
+_WALKED = 32                # the frame's top bytes a stack walk covers
+
+
+@st.composite
+def _stack_walk(draw, labels: list[int]) -> list[str]:
+    """The frame's top 32 bytes walked as an array by a pointer (a data register)
+    stepped each trip, in a loop run twice by an outer one (what the llvm engine checks
+    once at the inner loop's entry: checkplan's stack range tests): from r10 - 32 plus
+    a few elements, as many trips as the buffer's first byte says (unbounded to the
+    verifier), stored there first as the number of elements that fit, one fewer or (one
+    time in four) one more, so that some walks end at the frame's top and some store
+    past it, where the store traps.  Each element stored and read back into a sum,
+    recorded after each walk; what is left in the frame the epilogue folds.  (Short:
+    walks of the whole 64 bytes recorded at every trip cost the self-test a quarter of
+    its programs a second.)"""
+    outer, count, value, loaded, pointer = draw(st.permutations(LOOP_DATA))[:5]
+    size, suffix = draw(_choice(_WIDTHS))
+    step = size * draw(_sampled((1, 1, 2)))
+    start = size * draw(st.integers(0, 2))
+    fit = (_WALKED - start - size) // step + 1          # the trips that stay in the frame
+    labels[0] += 1
+    label = f"stackwalk{labels[0]}"
+    # (a walk past the top traps, and what the program would do after goes unseen:
+    # one walk in four)
+    trips = max(fit + draw(_sampled((-1, 0, 0, 1))), 0)
+    p = f"%r{pointer}"
+    return [f"stb [%r6+0], {trips}", f"ldxb %r{count}, [%r6+0]", f"mov %r{outer}, 2",
+            f"{label}_outer:", f"mov {p}, %r10", f"add {p}, {start - _WALKED}",
+            "mov %r9, 0",
+            f"{label}:", f"stx{suffix} [{p}+0], %r{value}", f"ldx{suffix} %r{loaded}, [{p}+0]",
+            f"add %r{value}, %r{loaded}", f"add {p}, {step}",
+            "add %r9, 1", f"jlt %r9, %r{count}, {label}",
+            *accumulate(f"%r{value}"),
+            f"sub %r{outer}, 1", f"jne %r{outer}, 0, {label}_outer",
+            f"mov {p}, {draw(_imm())}"]     # (no pointer left in a data register)
+
+
 def _in_base_slot(frame_offset: int, size: int) -> bool:
     """Whether `size` bytes at the caller's r10 + frame_offset touch a spilled base."""
     return any(frame_offset < -slot + 8 and -slot < frame_offset + size for slot in BASE_SLOTS)

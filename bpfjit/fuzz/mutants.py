@@ -152,6 +152,15 @@ def _llvm_range_one_trip_short(original):
     return holds
 
 
+def _llvm_stack_range_start_only(original):
+    def holds(self, b, test, moved):    # the stack's range: its first element alone
+        from dataclasses import replace
+        if test.region == "stack":
+            test = replace(test, hi=test.lo + 1, step=0, step_register=None)
+        return original(self, b, test, moved)
+    return holds
+
+
 def _x86_range_one_trip_short(original):
     def count(self, pc, trips, poisoned):   # the trips counted at the entry, less one
         from bpfjit.backends.x86asm import Mem
@@ -507,6 +516,10 @@ MUTANTS: tuple[Mutant, ...] = (
            "a range that moves with the trips counted at a loop's entry spans one trip fewer",
            _wrap("llvmversions", "VersionLowering", "_range_holds",
                  _llvm_range_one_trip_short)),
+    Mutant("llvm-stack-range-start-only", "llvm",
+           "a loop's entry tests where a walk over an array in the frame starts, not where "
+           "it ends", _wrap("llvmversions", "VersionLowering", "_range_holds",
+                            _llvm_stack_range_start_only)),
     Mutant("x86-range-one-trip-short", "peachpy",
            "a range that moves with the trips counted at a loop's entry spans one trip fewer",
            _wrap("x86versions", "VersionLowering", "_count_trips", _x86_range_one_trip_short)),
