@@ -34,9 +34,17 @@ class MemoryLowering:
             if region == "mem":
                 self._bounds[key] = fit_bound(h, self.mem_len, size)
             else:
-                end = h.add(h.ptrtoint(self.stack_base, I64), const(I64, STACK_BYTES - size))
-                self._bounds[key] = h.sub(end, self.frame_lo_i)
+                self._bounds[key] = h.sub(self.stack_room(), const(I64, size))
         return self._bounds[key]
+
+    def stack_room(self):
+        """The bytes from the frame's bottom to the stack's top, which a checked stack
+        access may touch (a hoisted range test's too), once per function."""
+        if "stack room" not in self._bounds:
+            h = self.hoist
+            end = h.add(h.ptrtoint(self.stack_base, I64), const(I64, STACK_BYTES))
+            self._bounds["stack room"] = h.sub(end, self.frame_lo_i)
+        return self._bounds["stack room"]
 
     def _region(self):
         """(start, length) of an XDP frame's checkable buffer: the metadata in use (from

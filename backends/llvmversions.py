@@ -14,7 +14,6 @@ from . import irtext as ir
 from bpfjit.tripcount import RANGE
 
 from .copies import CopyTracking
-from .llvmmemory import STACK_BYTES
 from .llvmtypes import I1, I8, I64, const, fit_bound
 
 __all__ = ["VersionLowering"]
@@ -205,11 +204,8 @@ class VersionLowering(CopyTracking):
                 start = b.sub(start, span)
             width = b.add(const(I64, width), span)
         if test.region == "stack":
-            # (the bytes a checked stack access may touch: the frame's bottom up to the
-            # stack's top, as MemoryLowering._bound's "stack")
-            room = b.sub(b.add(b.ptrtoint(self.stack_base, I64), const(I64, STACK_BYTES)),
-                         self.frame_lo_i)
-            x, bound = b.sub(start, self.frame_lo_i), fit_bound(b, room, width)
+            x = b.sub(start, self.frame_lo_i)
+            bound = fit_bound(b, self.stack_room(), width)
         else:
             x, bound = b.sub(start, self.mem_i), fit_bound(b, self.mem_len, width)
         holds = b.icmp_unsigned("<", x, bound)

@@ -221,6 +221,7 @@ def _plan(verified) -> tuple[VersionedLoop, ...]:
                       and verified.regions.get(pc) in ("mem", "stack")
                       and prog.at(pc).kind in MEMORY_KINDS
                       and (pc not in bounded or verified.extents[pc][1] > _LONG_NEED)]
+        bounded = [pc for pc in bounded if pc not in moving]
         covered = []
         worth = _worth_budget_free(body, graph[0], _inlined_size(prog, body))
         # the stack bytes a trip may write (None: any), for a bound kept in a slot and
@@ -235,13 +236,10 @@ def _plan(verified) -> tuple[VersionedLoop, ...]:
             counted = bound
             ranges, covered, copies = _range_tests(verified, header, body, latches, graph,
                                                    moving, counted, written)
-            nested = any(header in other[0] for at, other in loops.items() if at != header)
-            ranges, covered = _stack_tests_worth_it(
-                verified, body, ranges, covered, [pc for pc in bounded if pc not in moving],
-                nested)
+            ranges, covered = _stack_tests_worth_it(verified, header, body, loops, ranges,
+                                                    covered, bounded)
             if not any(test.moves for test in ranges):
                 counted = None          # (nothing moves with the trips counted)
-        bounded = [pc for pc in bounded if pc not in moving]
         need = max((verified.extents[pc][1] for pc in bounded), default=0)
         if need >= 1 << 31:                  # (a 32-bit immediate in the entry test)
             bounded, need = [], 0
@@ -332,7 +330,8 @@ def _range_tests(verified, header: int, body: frozenset[int], latches, graph,
     return ranges, sorted(pc for test in ranges for pc in test.accesses), copies
 
 
-def _stack_tests_worth_it(verified, body, ranges, covered, bounded, nested: bool):
+def _stack_tests_worth_it(verified, header: int, body, loops: dict, ranges, covered,
+                          bounded):
     """The stack's range tests only for a loop inside another (a loop run once walks
     an array of the frame at most once: a few hundred checks saved, where the second
     copy moved LLVM's register choices for the rest of the function: corpus `lcs`'s
@@ -343,6 +342,7 @@ def _stack_tests_worth_it(verified, body, ranges, covered, bounded, nested: bool
     stack = [test for test in ranges if test.region == "stack"]
     if not stack:
         return ranges, covered
+    nested = any(header in other[0] for at, other in loops.items() if at != header)
     accesses = set(verified.accesses)
     left = [pc for pc in body if pc in accesses and verified.needs_check(pc)
             and pc not in covered and pc not in bounded]
