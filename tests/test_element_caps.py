@@ -225,6 +225,83 @@ def test_every_engine_walks_the_fields(engine, bits):
         assert fn(bytes([first])) == want
 
 
+# 64 bytes t[k] = 3k at r10-64 (sixteen 4-byte elements); then byte j of element x,
+# its address built as clang builds `nxt[p][c]` of a u8 nxt[][4]: r10 - 64 + 4x, then
+# `r5 |= r8` with j in r8 (`{xmask}` and `{jmask}` bound x and j); r0 = that byte
+OR_REGISTER = """
+    mov %r3, 0
+fill:
+    mov %r4, %r10
+    add %r4, -64
+    add %r4, %r3
+    mov %r7, %r3
+    mul %r7, 3
+    stxb [%r4], %r7
+    add %r3, 1
+    jlt %r3, 64, fill
+    mov %r0, 0
+    jlt %r2, 2, out
+    ldxb %r6, [%r1]
+    {xmask}
+    ldxb %r8, [%r1+1]
+    and %r8, {jmask}
+    lsh %r6, 2
+    mov %r5, %r10
+    add %r5, -64
+    add %r5, %r6
+    or %r5, %r8
+    ldxb %r0, [%r5]
+out:
+    exit
+"""
+
+
+def _or_register(xmask: str, jmask: int):
+    prog = bpfjit.assemble(OR_REGISTER.format(xmask=xmask, jmask=jmask))
+    read = next(pc for pc, insn in prog if insn.spec.mnemonic == "ldxb" and insn.src == 5)
+    return prog, read
+
+
+def test_or_of_a_register_below_the_alignment_adds():
+    # 4x is a multiple of 4 and j < 4: r10 - 64 + 4x | j is r10 - 64 + 4x + j, at most
+    # r10 - 1 for x < 16: proven, and known to be a stack access
+    prog, read = _or_register("and %r6, 15", 3)
+    verified = verify(prog, cache=False)
+    assert read in verified.proven
+    assert verified.regions[read] == "stack"
+    # x up to 255: 4x + j may pass the frame's top, so the read is checked, but it is
+    # still an access of the stack, checked against the stack alone
+    prog, read = _or_register("", 3)
+    verified = verify(prog, cache=False)
+    assert read not in verified.proven
+    assert verified.regions[read] == "stack"
+
+
+def test_or_of_a_register_that_may_reach_the_alignment_is_no_add():
+    # j up to 7 against a multiple of 4: 4x | 4 is 4x for odd x, not 4x + 4
+    prog, read = _or_register("and %r6, 15", 7)
+    verified = verify(prog, cache=False)
+    assert read not in verified.proven
+    assert verified.regions.get(read) is None    # (either region: tested at run time)
+
+
+@pytest.mark.parametrize("xmask, jmask", [("and %r6, 15", 3), ("", 3), ("and %r6, 15", 7)])
+def test_every_engine_reads_through_an_or_of_a_register(engine, xmask, jmask):
+    if engine == "kernel":
+        pytest.skip("a plain program: the kernel runs packet programs")
+    prog, read = _or_register(xmask, jmask)
+    fn = bpfjit.compile(prog, engine, cache=False)
+    for first, second in ((0, 0), (5, 2), (15, 3), (0x2F, 0xFE), (9, 6)):
+        x = first & 15 if xmask else first
+        if x >= 16:
+            continue                            # (past the frame: below)
+        offset = (4 * x) | (second & jmask)      # r10 - 64 is a multiple of 8
+        assert fn(bytes([first, second])) == 3 * offset
+    if not xmask:
+        with pytest.raises(bpfjit.MemoryAccessError) as info:
+            fn(bytes([16, 1]))                  # r10 - 64 + 64 + 1: past the top
+        assert info.value.pc == read
+
 def test_r10_is_8_byte_aligned_on_every_engine(engine):
     if engine == "kernel":
         pytest.skip("a plain program: the kernel runs packet programs")

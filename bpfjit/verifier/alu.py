@@ -252,14 +252,16 @@ class AluRules:
             # offsets is the result (anything else at pc + 1 turns it into a number)
             st.copy_register(dst, src_reg, src)
             return
-        if op == "or" and width == 64 and src_reg is None and old is not None \
-                and old.kind == STACK and 0 <= insn.imm < 1 << min(offset_align(old),
-                                                                  FRAME_ALIGN_BITS):
+        if op == "or" and width == 64 and old is not None and old.kind == STACK \
+                and src.kind == SCALAR and 0 <= src.smin and \
+                src.umax < 1 << min(offset_align(old), FRAME_ALIGN_BITS):
             # r10 is 8-byte aligned on every engine, so a stack address whose offset is
             # a multiple of 2^k has its k low bits clear, and or-ing fewer bits in adds
             # them: clang's `r8 |= 2` for `&t[i].next` of 4-byte structs (a field of an
-            # element, the element's address a multiple of 4)
-            self._pointer_arith(pc, st, "add", dst, None, old, src)
+            # element, the element's address a multiple of 4), and `r1 |= r2` for
+            # `&nxt[p][c]` of a u8 nxt[][4] with c = x & 3 (a suffix automaton's
+            # transitions: a stack access again, not one of unknown region)
+            self._pointer_arith(pc, st, "add", dst, src_reg, old, src)
             return
         pointers = src.kind != SCALAR or (old is not None and old.kind != SCALAR)
         if pointers:
