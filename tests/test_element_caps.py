@@ -358,6 +358,71 @@ def test_every_engine_reads_through_the_checked_byte(engine):
     assert info.value.pc == field_reads(prog)[0]
 
 
+# u[k] = 7k + 1 for k < 16 at r10-32; t[16] at r10-16 (zeroed).  t[mem[0]] = mem[1] % 10
+# through a checked store (any byte for an index: past its check it wrote t, the frame
+# being the top one); then w = t[mem[2] & 15], a proven load, and r0 = u[w]
+CHECKED_STORE = """
+    mov %r3, 0
+fill:
+    mov %r4, %r10
+    add %r4, -32
+    add %r4, %r3
+    mov %r7, %r3
+    mul %r7, 7
+    add %r7, 1
+    stxb [%r4], %r7
+    add %r3, 1
+    jlt %r3, 16, fill
+    mov %r0, 0
+    jlt %r2, 3, out
+    ldxb %r6, [%r1]
+    ldxb %r7, [%r1+1]
+    mod %r7, 10
+    mov %r5, %r10
+    add %r5, -16
+    add %r5, %r6
+    stxb [%r5], %r7
+    ldxb %r6, [%r1+2]
+    and %r6, 15
+    mov %r5, %r10
+    add %r5, -16
+    add %r5, %r6
+    ldxb %r6, [%r5]
+    mov %r5, %r10
+    add %r5, -32
+    add %r5, %r6
+    ldxb %r0, [%r5]
+out:
+    exit
+"""
+
+
+def test_a_checked_store_bounds_the_bytes_it_may_write():
+    prog = bpfjit.assemble(CHECKED_STORE)
+    verified = verify(prog, cache=False)
+    store = next(pc for pc, insn in prog if insn.spec.mnemonic == "stxb" and insn.dst == 5)
+    last = max(pc for pc, insn in prog if insn.spec.mnemonic == "ldxb")
+    # the store may leave the frame (mem[0] up to 255): checked.  Past its check it
+    # wrote a byte of t, which then holds at most 9 (or the 0 it held): w <= 9, and
+    # r10 - 32 + w lies in the frame (with w any byte it would not)
+    assert store not in verified.proven
+    assert last in verified.proven
+
+
+def test_every_engine_reads_back_through_the_checked_store(engine):
+    if engine == "kernel":
+        pytest.skip("a plain program: the kernel runs packet programs")
+    prog = bpfjit.assemble(CHECKED_STORE)
+    store = next(pc for pc, insn in prog if insn.spec.mnemonic == "stxb" and insn.dst == 5)
+    fn = bpfjit.compile(prog, engine, cache=False)
+    for i, v, j in ((3, 27, 3), (3, 27, 4), (15, 99, 15), (0, 250, 0), (7, 5, 2)):
+        t = [0] * 16
+        t[i] = v % 10
+        assert fn(bytes([i, v, j])) == 7 * t[j] + 1
+    with pytest.raises(bpfjit.MemoryAccessError) as info:
+        fn(bytes([16, 1, 0]))                   # r10 - 16 + 16: the frame's top
+    assert info.value.pc == store
+
 def test_a_wide_value_stored_into_a_struct_bounds_only_its_own_bytes():
     # a u16 key of any value at bytes 0-1 of 4-byte elements: bytes 2 and 3 (other
     # fields) keep their caps

@@ -50,6 +50,10 @@ class FrameRules:
                 stored = const(insn.imm) if kind is Kind.ST else value
                 st.caps = store_caps(st.caps, before, lo, hi,
                                      stored_caps(stored, size, lo == hi), step)
+            elif kind is not Kind.ATOMIC and self.mode != "unchecked":
+                stored = const(insn.imm) if kind is Kind.ST else value
+                st.caps = _checked_store_caps(st.caps, before, lo, hi, size,
+                                              stored_caps(stored, size, False), step)
             # a spill only inside the frame: a store outside it traps, and its slot's zone
             # variable (slot_var) would not be one
             if ok and lo == hi:
@@ -190,3 +194,25 @@ class FrameRules:
         st.written = FULL_FRAME
         st.zeros = 0
         st.caps = None
+
+
+def _checked_store_caps(caps: bytes | None, before: bytes | None, lo: int, hi: int,
+                        size: int, stored: list[int], step: int) -> bytes | None:
+    """The caps after a checked store at an offset in [lo, hi] (every `step` bytes
+    from lo) that may leave the frame: past its check it wrote inside a live frame, so
+    this frame's bytes it may have written, at the offsets that keep the whole access
+    inside it, each hold what they held or a byte of the value (base58's `digits[n++]
+    = carry % 58`, whose index nothing bounds but the check: the digits read back stay
+    below 58).  The other bytes in reach stay unknown (`caps` has them so)."""
+    if caps is None or before is None:
+        return caps
+    first = lo if lo >= -STACK_SIZE else lo + -(-(-STACK_SIZE - lo) // step) * step
+    last = hi if hi <= -size else hi - -(-(hi + size) // step) * step
+    if first > last:
+        return caps
+    if first == last:                   # (one offset, but maybe in a caller's frame)
+        out = bytearray(caps)
+        at = first + STACK_SIZE
+        out[at:at + size] = bytes(max(b, v) for b, v in zip(before[at:at + size], stored))
+        return bytes(out)
+    return store_caps(caps, before, first, last, stored, step)
