@@ -233,6 +233,30 @@ def test_the_verifier_idioms_record_their_index_and_never_the_byte_it_reads():
     assert len(loads) >= 100
 
 
+
+def test_an_idiom_in_the_main_subprogram_records_the_integer_it_builds():
+    # an integer read byte by byte, with a store over a byte already read, is what it
+    # is only while its register lives: the idiom's probe records it at once.  The
+    # recorded register is the one the byte reads were or-ed into (and then refilled)
+    from hypothesis import HealthCheck, given, settings
+    from bpfjit.fuzz.draws import DATA
+    from bpfjit.fuzz.probes import _idiom_probe
+    built = []
+
+    @settings(max_examples=300, deadline=None, database=None, derandomize=True,
+              suppress_health_check=list(HealthCheck))
+    @given(_idiom_probe(tuple(DATA), False, None))
+    def check(lines):
+        record = lines.index(next(line for line in lines if line.startswith("ldxdw %r1")))
+        recorded = lines[record + 1].split()[2]                 # xor %r1, <register>
+        body = lines[:record]
+        assert body[-1].split()[1].rstrip(",") == recorded, lines
+        if any(line.startswith("stb ") for line in body):       # a store between reads
+            assert body[0] == f"mov {recorded}, 0", lines
+            built.append(lines)
+    check()
+    assert len(built) >= 5
+
 def test_a_round_with_two_distinct_failures_records_one_and_goes_on(tmp_path, monkeypatch):
     """Hypothesis raises every distinct failure of a run together (an ExceptionGroup);
     the campaign then stopped with `campaign ... failed` and saved nothing. A round now
@@ -407,11 +431,11 @@ def _self_test_of(name: str, seed: int, examples: int):
                                   "llvm-verifier-remainder-at-a-jump-target",
                                   "llvm-stack-range-start-only"])
 def test_the_campaign_finds_a_miscompile(name):
-    # (x86-idiom-ignores-stores on seed 3: since the frame is walked as an array its
-    # seed-0 and seed-1 runs take more than 400 programs, 125 and 163 on seeds 3 and 2,
-    # where they took 15 and 37 before)
-    seed = 3 if name == "x86-idiom-ignores-stores" else 0
-    result = _self_test_of(name, seed=seed, examples=400)
+    # (x86-idiom-ignores-stores: since the main subprogram records every idiom's
+    # result, seeds 0-3 find it in 115, 138, 33 and 106 programs; before, when later
+    # items overwrote the integer read byte by byte before the exit showed it, seeds 0
+    # and 1 took more than 600)
+    result = _self_test_of(name, seed=0, examples=400)
     assert result.found, result.row()
     assert 0 < result.programs <= 400
 

@@ -52,7 +52,7 @@ from .draws import (ACCUMULATOR, BASE_SLOTS, DATA, FRAME_INIT, LOOP_DATA, _COND,
 from .memitems import (_element_array, _helper_call, _map_op, _memory, _moved_pair,
                        _reloaded_base, _stack_walk, _through_caller, _walk)
 from .probes import (_alu_probe, _atomic_probe, _compare_probe, _divide_probe, _equal_loads,
-                     _idiom, _load_probe, _observe, _own_base, _select_probe,
+                     _idiom, _idiom_probe, _load_probe, _observe, _own_base, _select_probe,
                      _signed_divide_probe, _verifier_idiom, _width_probe)
 from .maps import VALUE_SIZE
 
@@ -65,9 +65,12 @@ def _simple(regs, mem_len: int | None, kernel: bool = False, bases: tuple = ()):
     subprogram (mem_len not None), not in a callee, whose frame has none."""
     items = [_alu(regs, kernel), _alu(regs, kernel), _alu(regs, kernel), _unary(regs),
              _lddw(regs), _memory(regs, mem_len, kernel), _memory(regs, mem_len, kernel),
-             _observe(regs), _idiom(regs)]
-    if mem_len is not None:
+             _observe(regs)]
+    if mem_len is None:
+        items.append(_idiom(regs))
+    else:
         mirror = mirror_offset(mem_len, kernel)
+        items.append(_idiom_probe(regs, kernel, mirror))
         if not kernel:      # (the kernel refuses a stack index it cannot bound)
             items.append(_verifier_idiom(regs, mirror))
         items += [_alu_probe(regs, kernel, mirror), _alu_probe(regs, kernel, mirror),
