@@ -350,8 +350,9 @@ def _element_array(draw, regs, mirror: tuple[int, int] | None) -> list[str]:
     """An array of `count` elements of 1, 2, 4 or 8 bytes filled in a loop with indices
     of itself, perhaps poked (at an index from the data: an element, or some bytes of
     one), then chased from a data index, `x = a[x]`, through the element or one of its
-    bytes, its address made with `+ d` or with `| d` as clang makes a struct field's
-    (bpfjit.verifier's element caps, `or` on a stack pointer, checked frame loads).
+    bytes, its address made with `+ d` or with `| d` as clang makes a struct field's,
+    d an immediate or a register masked below the element's size (bpfjit.verifier's
+    element caps, `or` on a stack pointer, checked frame loads).
     The chase's end is recorded; a wrong proof reads past the array unchecked, where
     the interpreter traps."""
     size = draw(_choice([1, 2, 4, 8]))
@@ -366,6 +367,11 @@ def _element_array(draw, regs, mirror: tuple[int, int] | None) -> list[str]:
         lines += [f"mov {p}, %r10", f"add {p}, {ARRAY_BASE}", f"add {p}, {t}"]
         if how == "or" and field:
             return lines + [f"or {p}, {field}"], f"[{p}]"
+        if how == "or-register":
+            # a byte of the element that the data picks, or-ed in from a register
+            # (clang's `&nxt[p][c]` with c = x & 3): below the element's alignment
+            return lines + [f"mov {t}, {field}", f"and {t}, {size - 1}", f"or {p}, {t}"], \
+                f"[{p}]"
         return lines, f"[{p}+{field}]" if field else f"[{p}]"
     step = draw(_choice([1, 3, 5, 7]))
     fill, at = address(c, 0, "add")
@@ -386,7 +392,11 @@ def _element_array(draw, regs, mirror: tuple[int, int] | None) -> list[str]:
     for _ in range(draw(st.integers(1, 3))):
         whole = draw(st.integers(0, 2)) > 0
         field = 0 if whole else draw(st.integers(0, size - 1))
-        chase, at = address(x, field, draw(_choice(["add", "or"])))
+        how = draw(_choice(["add", "or"] if whole or size == 1 else
+                           ["add", "or", "or-register"]))
+        if how == "or-register":
+            field = draw(_choice(data))                 # (a register: the byte it picks)
+        chase, at = address(x, field, how)
         lines += chase + [f"ldx{_SUFFIX[size] if whole else 'b'} {x}, {at}"]
     # (the address is dropped: a pointer left in a register the epilogue folds would
     # differ between engines)
