@@ -9,8 +9,9 @@ of any byte).  The entry subprogram's frame starts zeroed (every engine zeroes t
 bytes a run may touch); a callee's starts unknown.  Any write the verifier follows
 makes the bytes it may touch unknown (`State.write_bits`), and a store of a number then
 bounds them again: exactly at a known offset, or joined with what they held at a
-variable one (a checked store too, at the offsets that keep it inside the frame).  A load of bytes no spill describes is bounded by the largest value each
-of its bytes may hold at any of its offsets.
+variable one (a checked store too, at the offsets that keep it inside the frame).  A
+load of bytes no spill describes is bounded by the largest value each of its bytes may
+hold at any of its offsets.
 """
 
 from __future__ import annotations

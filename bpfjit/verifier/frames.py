@@ -46,12 +46,11 @@ class FrameRules:
         before = st.caps
         if writes:
             self._stack_written(st, 0, lo, hi + size)
+            stored = const(insn.imm) if kind is Kind.ST else value
             if ok and kind is not Kind.ATOMIC:
-                stored = const(insn.imm) if kind is Kind.ST else value
                 st.caps = store_caps(st.caps, before, lo, hi,
                                      stored_caps(stored, size, lo == hi), step)
             elif kind is not Kind.ATOMIC and self.mode != "unchecked":
-                stored = const(insn.imm) if kind is Kind.ST else value
                 st.caps = _checked_store_caps(st.caps, before, lo, hi, size,
                                               stored_caps(stored, size, False), step)
             # a spill only inside the frame: a store outside it traps, and its slot's zone
@@ -59,7 +58,6 @@ class FrameRules:
             if ok and lo == hi:
                 st.remnants &= ~touched         # (only bytes surely written over)
                 self._spill(insn, st, lo, size, value)
-                stored = const(insn.imm) if kind is Kind.ST else value
                 if kind is not Kind.ATOMIC and stored is not None and stored.is_const \
                         and stored.umin & ((1 << 8 * size) - 1) == 0:
                     st.zeros |= touched
