@@ -21,13 +21,17 @@ def _observe(draw, regs) -> list[str]:
     return [f"stxdw [%r10-{8 * draw(st.integers(1, FRAME_INIT // 8))}], {draw(_reg(regs))}"]
 
 
+def _recorded(lines: list[str], kernel: bool, mirror: tuple[int, int] | None) -> list[str]:
+    """`lines`, then the register their last instruction writes recorded at once."""
+    return lines + accumulate(lines[-1].split()[1].rstrip(","), kernel, mirror)
+
+
 @_cached
 @st.composite
 def _alu_probe(draw, regs, kernel: bool = False,
                mirror: tuple[int, int] | None = None) -> list[str]:
     """An ALU operation whose result is recorded at once (a later write cannot hide it)."""
-    lines = draw(_alu(regs, kernel))
-    return lines + accumulate(lines[-1].split()[1].rstrip(","), kernel, mirror)
+    return _recorded(draw(_alu(regs, kernel)), kernel, mirror)
 
 
 @_cached
@@ -275,8 +279,7 @@ def _idiom_probe(draw, regs, kernel: bool = False,
     overwrote it before the exit showed it in most programs (x86-idiom-ignores-stores
     went unfound in 600 programs on two seeds of four).  No draw of its own, so the
     programs drawn are the same, the record added."""
-    lines = draw(_idiom(regs))
-    return lines + accumulate(lines[-1].split()[1].rstrip(","), kernel, mirror)
+    return _recorded(draw(_idiom(regs)), kernel, mirror)
 
 
 @_cached
