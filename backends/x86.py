@@ -45,10 +45,11 @@ from .x86calls import CallLowering
 from .x86frameterms import FrameTerms, follow as follow_frame_terms
 from .x86idioms import NOTHING, Plan, Rotate, WideLoad, plan_block
 from .x86memory import MemoryLowering
+from .x86pool import PoolLowering
 from .x86selects import SelectLowering
 from .x86speculation import SpeculationLowering
 from .x86versions import VersionLowering
-from .x86layout import (BUDGET, CTX, CTX_BYTES, CTX_SLOT, DEFAULT_MAP, FRAME, JCC,
+from .x86layout import (BUDGET, CTX, CTX_BYTES, CTX_SLOT, DEFAULT_MAP, JCC,
                         M32, M64, PLACEHOLDER, ROTATIONS, RUN_AT, RUN_SLOT, S1, S2,
                         SIGNED_LOAD, STACK_BYTES, register_map, s32, sized)
 
@@ -75,7 +76,7 @@ def _bodies(prog, ranges) -> dict[int, list]:
 
 
 class _Lowering(AluLowering, MemoryLowering, CallLowering, VersionLowering,
-                SpeculationLowering, SelectLowering):
+                SpeculationLowering, SelectLowering, PoolLowering):
     """Lowers a verified program into one block of machine code."""
 
     def __init__(self, verified, helpers: frozenset[int], regs: tuple[str, ...],
@@ -145,6 +146,7 @@ class _Lowering(AluLowering, MemoryLowering, CallLowering, VersionLowering,
         self.map_calls = native_map_calls(verified)
         self.routines: set[tuple] = set()       # the kinds of map routine appended
         self._prepare_versions()
+        self._prepare_pool()                    # (x86pool: loops' blinded constants)
 
     def _callee_clobbers(self) -> dict[int, list[int]]:
         """For each subprogram: the r6-r9 it or its callees may write (callers save those)."""
@@ -177,6 +179,7 @@ class _Lowering(AluLowering, MemoryLowering, CallLowering, VersionLowering,
                 i += self._instruction(body, i)
         self.emit_fast_copies()
         self.emit_each_copies()
+        self._fill_pool()
         a.mark(-1)
         routines: dict[int, int] = {}
         for label, ok, size, fail in self.probes:
@@ -244,8 +247,9 @@ class _Lowering(AluLowering, MemoryLowering, CallLowering, VersionLowering,
         a.label("entry")
         for saved in ("rbx", "rbp", "r12", "r13", "r14", "r15"):
             a("PUSH", saved)
-        a("SUB", "rsp", FRAME)
+        a("SUB", "rsp", self.frame)
         a("MOV", CTX, "rsp")
+        self._reserve_pool()                    # (x86pool: filled once all is lowered)
         # this run's own run structure, its configuration copied from the caller's (rdx)
         for name in CONFIG_FIELDS:
             a("MOV", "rcx", Mem(8, "rdx", RUN_SLOT[name]))
@@ -305,7 +309,7 @@ class _Lowering(AluLowering, MemoryLowering, CallLowering, VersionLowering,
         if r[0] != "rax":
             a("MOV", "rax", r[0])
         a.label("epilogue")
-        a("ADD", "rsp", FRAME)
+        a("ADD", "rsp", self.frame)
         for saved in ("r15", "r14", "r13", "r12", "rbp", "rbx"):
             a("POP", saved)
         a("RET")
@@ -399,7 +403,7 @@ class _Lowering(AluLowering, MemoryLowering, CallLowering, VersionLowering,
     def lower_op(self, body: list, i: int) -> int:
         """body[i], fused with the next instructions when a pattern allows; how many
         instructions it consumed."""
-        pc = body[i][0]
+        pc = self.at_pc = body[i][0]                   # (x86pool: in a loop or not)
         plan = self.idioms(pc)
         if plan.touches(pc):
             self._idiom(pc, plan)
@@ -601,8 +605,11 @@ class _Lowering(AluLowering, MemoryLowering, CallLowering, VersionLowering,
         elif insn.imm == 0 and spec.op != "jset":
             a("TEST", d, d)
         elif self.blinds(insn.imm):
-            self._blinded(S1, insn.imm, w)
-            a("TEST" if spec.op == "jset" else "CMP", d, sized(S1, w))
+            operand = self._blinded_operand(insn.imm, w)
+            if spec.op == "jset":
+                a("TEST", operand, d)                   # (test takes r/m first)
+            else:
+                a("CMP", d, operand)
         else:
             a("TEST" if spec.op == "jset" else "CMP", d, insn.imm if w == 64 else s32(insn.imm))
 
@@ -646,6 +653,10 @@ class _Lowering(AluLowering, MemoryLowering, CallLowering, VersionLowering,
         elif insn.src != 0:
             self.a.jump("jmp", self._stub(TrapCode.LDDW_PSEUDO, pc, insn.src))
         elif self.blind and needs_blinding(insn.imm64, 64):
+            pooled = self._pooled(insn.imm64, 64)
+            if pooled is not None:
+                self.a("MOV", self.reg[insn.dst], pooled)      # mov d, [r12 + slot]
+                return
             key = blinding_key(64)
             d = self.reg[insn.dst]
             a = self.a

@@ -50,12 +50,16 @@ class AluLowering:
         else:
             s, src = None, (insn.imm if w == 64 else s32(insn.imm))
             if self.blinds(insn.imm):       # (shift counts and divisors: see below)
+                pooled = self._pooled(s32(insn.imm), w)     # (x86pool)
                 if op == "mov":
-                    self._blinded(d, insn.imm, w)
+                    if pooled is not None:
+                        a("MOV", dw, pooled)                # (mov r32, m32 zero-extends)
+                    else:
+                        self._blinded(d, insn.imm, w)
                     return
                 if op in ALU_OPS or op == "mul":
-                    self._blinded(S1, insn.imm, w)
-                    s, src = S1, sized(S1, w)
+                    src = self._blinded_operand(insn.imm, w)
+                    s = S1 if pooled is None else src
         if op in ALU_OPS:
             a(ALU_OPS[op], dw, src)
         elif op == "mov":
@@ -287,9 +291,8 @@ class AluLowering:
         """d = the quotient in r11, or the remainder d - r11 * divisor (`imm`)."""
         a = self.a
         if modulo:                                          # r = x - q * divisor
-            if self.blinds(imm):
-                self._blinded(S1, imm, 64)                  # (sx(imm): the same low bits)
-                a("IMUL", S2, S1)
+            if self.blinds(imm):                            # (sx(imm): the same low bits)
+                a("IMUL", S2, self._blinded_operand(imm, 64))
             else:
                 a("IMUL", S2, S2, s32(imm))                 # q * divisor
             a("SUB", sized(d, w), sized(S2, w))
@@ -339,7 +342,11 @@ class AluLowering:
         """reg = a 32-bit constant derived from a program's immediate, zero-extended;
         blinded when it needs it (as a 32-bit operation's immediate is)."""
         if self.blinds(value):
-            self._blinded(reg, value, 32)
+            pooled = self._pooled(s32(value), 32)           # (x86pool)
+            if pooled is not None:
+                self.a("MOV", r32(reg), pooled)             # mov r32, [r12 + slot]
+            else:
+                self._blinded(reg, value, 32)
         else:
             self.a("MOV", r32(reg), s32(value))             # mov r32, m
 
@@ -350,6 +357,10 @@ class AluLowering:
         a = self.a
         if not (self.blind and needs_blinding(value, 64)):
             self._load_constant(reg, value)
+            return
+        pooled = self._pooled(value, 64)                    # (x86pool)
+        if pooled is not None:
+            a("MOV", reg, pooled)                           # mov reg, [r12 + slot]
             return
         low = value & M32
         high = (value >> 32) ^ (M32 if low >> 31 else 0)   # undone by sx(low)'s high half

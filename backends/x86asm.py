@@ -14,7 +14,8 @@ shrinking one jump can bring another's target into range.
 
 from __future__ import annotations
 
-from typing import Iterable
+from contextlib import contextmanager
+from typing import Iterable, Iterator
 
 # PeachPy (~40 ms to import) is loaded when a template is first encoded, so that a
 # compile the code cache answers never pays for it
@@ -255,6 +256,24 @@ class Assembler:
 
     def raw(self, code: bytes) -> None:
         self._chunk += code
+
+    def reserve(self) -> bytearray:
+        """An empty stretch of code at this point, to be filled later through `into`
+        (code chosen once the rest is lowered: backends.x86pool's constants)."""
+        hole = bytearray()
+        self._items += [self._chunk, hole]
+        self._chunk = bytearray()
+        return hole
+
+    @contextmanager
+    def into(self, hole: bytearray) -> Iterator[None]:
+        """Emit into a reserved stretch: straight-line code only (no label, branch,
+        mark or fixup, whose positions count items)."""
+        saved, self._chunk = self._chunk, hole
+        try:
+            yield
+        finally:
+            self._chunk = saved
 
     # ---- labels and branches -----------------------------------------------------------------
 

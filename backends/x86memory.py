@@ -159,7 +159,10 @@ class MemoryLowering:
         dst = self._address(pc, insn.dst, insn.off, size, write=True)
         value = insn.imm
         if size > 1 and self.blinds(value, 8 * min(size, 4)):
-            self._blinded(S1, value, 64 if size == 8 else 32)    # (r10 is free here)
+            width = 64 if size == 8 else 32
+            operand = self._blinded_operand(value, width)         # (r10 is free here)
+            if operand != sized(S1, width):                       # a pool slot (x86pool)
+                self.a("MOV", sized(S1, width), operand)
             self.a("MOV", dst, {8: S1, 4: r32(S1), 2: r16(S1)}[size])
             return
         if size < 8:

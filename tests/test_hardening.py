@@ -295,3 +295,140 @@ def test_blinded_immediates_keep_their_extension_and_division_semantics(engine, 
                                                                         value, want):
     fn = bpfjit.compile(bpfjit.assemble(text), engine, cache=False)
     assert fn(bytearray(struct.pack("<Q", value))) == want
+
+
+# ---- a loop's blinded constants (peachpy: made once per run into the frame's pool) -------
+
+LOOPED_SPRAY = """
+    ldxb r2, [r1]
+    mov r0, 0
+    mov r6, 0
+    mov r9, 0
+top:
+    add r0, 0x45464748
+    xor r0, 0x4d4e4f50
+    mul r0, 0x41424344
+    mov32 r4, 0x56575859
+    add r0, r4
+    lddw r5, 0x5a5b5c5d5e5f6061
+    xor r0, r5
+    stw [r10-8], 0x51525354
+    ldxw r7, [r10-8]
+    add r0, r7
+    mov r8, r0
+    mod r8, 0x0b0c0d0e
+    add r0, r8
+    mov r8, r0
+    div32 r8, 0x12345
+    add r0, r8
+    and r0, -0x12345679
+    add32 r9, 0x7fff1234
+    jset r0, 0x01020304, +1
+    add r0, 1
+    jsgt r0, -0x1234567, +1
+    add r6, 1
+    sub r2, 1
+    jne r2, 0, top
+    xor r0, r6
+    lsh r9, 32
+    xor r0, r9
+    exit
+"""
+
+
+def _looped_spray_by_hand(trips: int) -> int:
+    """LOOPED_SPRAY's r0, worked out from the RFC's semantics (u64 wrap-around, a
+    32-bit operation's result zero-extended, an immediate sign-extended to 64 bits)."""
+    m64, m32 = 2**64 - 1, 2**32 - 1
+    r0 = r6 = r9 = 0
+    for _ in range(trips):
+        r0 = ((((r0 + 0x45464748) & m64) ^ 0x4D4E4F50) * 0x41424344) & m64
+        r0 = (((r0 + 0x56575859) & m64) ^ 0x5A5B5C5D5E5F6061)
+        r0 = (r0 + 0x51525354) & m64
+        r0 = (r0 + r0 % 0x0B0C0D0E) & m64
+        r0 = (r0 + (r0 & m32) // 0x12345) & m64
+        r0 &= (-0x12345679) & m64
+        r9 = (r9 + 0x7FFF1234) & m32
+        if not r0 & 0x01020304:
+            r0 += 1
+        signed = r0 - 2**64 if r0 >> 63 else r0
+        if not signed > -0x1234567:
+            r6 += 1
+    return r0 ^ r6 ^ (r9 << 32) & m64
+
+
+def test_a_loops_blinded_constants_stay_out_of_code_and_compute_alike(engine):
+    """Every kind of blinded constant, used in a loop (an ALU and a 32-bit ALU
+    immediate, mov32, lddw, a store's immediate, a jump's, a divisor's reciprocal):
+    none is in the machine code, and the loop computes what the RFC says for any
+    number of trips."""
+    if engine == "kernel":
+        pytest.skip("a plain program: the kernel runs packet programs")
+    prog = bpfjit.assemble(LOOPED_SPRAY)
+    fn = bpfjit.compile(prog, engine, cache=False)
+    for trips in (1, 2, 7, 33):
+        assert fn(bytes([trips]) + bytes(7)) == _looped_spray_by_hand(trips), trips
+    if engine != "interp":
+        chosen = [p for p in CHOSEN[:7] + CHOSEN[8:9] if p in bytes(fn.memory.code)]
+        assert chosen == []
+
+
+def _code_at(fn, pcs) -> list:
+    """The native instructions (capstone) lowered from the BPF pcs `pcs`, without the
+    padding that aligns a loop's head."""
+    import capstone
+    lines, code = fn.extra["lines"], bytes(fn.memory.code)
+    md = capstone.Cs(capstone.CS_ARCH_X86, capstone.CS_MODE_64)
+    out = []
+    for (start, pc), (end, _) in zip(lines, lines[1:]):
+        if pc in pcs:
+            out += [i for i in md.disasm(code[start:end], start) if i.mnemonic != "nop"]
+    return out
+
+
+def test_peachpy_reads_a_loops_blinded_constants_from_the_frame():
+    # peachpy's loop reads each blinded constant from the frame (r12-relative) where the
+    # entry code made it, instead of a `mov r10, imm ^ key; xor r10, key` every trip; a
+    # constant outside any loop is still made where it is used
+    if "peachpy" not in bpfjit.engines():
+        pytest.skip("the peachpy engine is not available")
+    prog = bpfjit.assemble("""
+        ldxb r2, [r1]
+        mov r0, 0x13572468
+    top:
+        add r0, 0x45464748
+        mul r0, 0x41424344
+        sub r2, 1
+        jne r2, 0, top
+        exit
+    """)
+    fn = bpfjit.compile(prog, "peachpy", cache=False, line_info=True)
+    outside = _code_at(fn, {1})
+    assert [i.mnemonic for i in outside] == ["mov", "xor"]
+    # (the loop head's budget checkpoint, `sub r9, n; js`, aside)
+    looped = [i for i in _code_at(fn, {2, 3}) if i.mnemonic not in ("sub", "js")]
+    assert [i.mnemonic for i in looped] == ["add", "imul"]
+    assert all("[r12 + 0x" in i.op_str for i in looped), [i.op_str for i in looped]
+    # r0 = (0x13572468 + 0x45464748) * 0x41424344, then again (mod 2**64)
+    want = 0x13572468
+    for _ in range(2):
+        want = (want + 0x45464748) * 0x41424344 % 2**64
+    assert fn(bytes([2]) + bytes(7)) == want
+
+
+def test_a_loop_with_more_blinded_constants_than_the_pool_holds(engine):
+    """A loop adding 20 distinct blinded constants: peachpy pools 16 and makes the
+    other 4 in place; every engine sums them alike."""
+    if engine == "kernel":
+        pytest.skip("a plain program: the kernel runs packet programs")
+    from bpfjit.backends.x86pool import POOL_LIMIT
+    values = [0x01020304 * (k + 1) + 0x1111 for k in range(20)]
+    adds = "\n".join(f"add r0, {v:#x}" for v in values)
+    prog = bpfjit.assemble(f"ldxb r2, [r1]\nmov r0, 0\ntop:\n{adds}\n"
+                           "sub r2, 1\njne r2, 0, top\nexit")
+    options = {} if engine == "interp" else {"line_info": True}
+    fn = bpfjit.compile(prog, engine, cache=False, **options)
+    assert fn(bytes([3]) + bytes(7)) == 3 * sum(values)
+    if engine.startswith("peachpy"):
+        in_place = [i for i in _code_at(fn, set(range(2, 22))) if i.mnemonic == "xor"]
+        assert len(in_place) == len(values) - POOL_LIMIT == 4
