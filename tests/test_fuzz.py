@@ -325,6 +325,56 @@ def test_fuzzing_verifies_a_program_once_and_leaves_the_code_cache_alone(tmp_pat
     assert not cache_dir.exists() or [p.name for p in cache_dir.iterdir()] in ([], ["key"])
 
 
+def _llvm_levels_compiled(monkeypatch) -> list:
+    """The opt_level of every llvm compile from now on, as bpfjit.compile was asked."""
+    seen = []
+    real = bpfjit.compile
+
+    def recording(prog, engine="interp", *args, **kwargs):
+        if engine == "llvm":
+            seen.append(kwargs.get("opt_level"))
+        return real(prog, engine, *args, **kwargs)
+    monkeypatch.setattr(bpfjit, "compile", recording)
+    return seen
+
+
+def test_fuzz_programs_reach_both_llvm_pipelines(monkeypatch):
+    # the llvm engine compiles a fuzz program at -O2 (its default below QUICK_FROM slots)
+    # or at -O1 (the quick pipeline, the default of larger programs, which generated
+    # programs of a few hundred slots never reached), by the low bit of the program's
+    # CRC-32: about half each, and the same on every run of one program
+    import zlib
+    if "llvm" not in bpfjit.engines():
+        pytest.skip("the llvm engine is not available")
+    # (a process's first llvm run also compiles the program that scribbles on the stack)
+    run_outcome(bpfjit.assemble("mov %r0, 0\nexit").to_bytes(), b"", "llvm")
+    seen = _llvm_levels_compiled(monkeypatch)
+    levels = []
+    for k in range(12):
+        raw = bpfjit.assemble(f"mov %r0, {k}\nexit").to_bytes()
+        assert run_outcome(raw, b"", "llvm").result == k
+        assert run_outcome(raw, b"", "llvm").result == k
+        want = 1 if zlib.crc32(raw) & 1 else 2
+        assert seen[-2:] == [want, want], k
+        levels.append(want)
+    assert 3 <= levels.count(1) <= 9            # (12 programs: 6 each expected)
+
+
+def test_a_saved_failure_says_which_llvm_pipeline_compiled_it(tmp_path):
+    import zlib
+    raws = [bpfjit.assemble(f"mov %r0, {k}\nexit").to_bytes() for k in range(12)]
+    quick = next(raw for raw in raws if zlib.crc32(raw) & 1)
+    full = next(raw for raw in raws if not zlib.crc32(raw) & 1)
+    outcomes = [Outcome(5, None, b""), Outcome(6, None, b"")]
+    for raw, level in ((quick, 1), (full, 2)):
+        path = save_failure(tmp_path, f"mismatch-O{level}", raw, b"", ["interp", "llvm"],
+                            outcomes)
+        assert f"# llvm compiled it at -O{level}" in path.read_text()
+    path = save_failure(tmp_path, "mismatch-peachpy", quick, b"", ["interp", "peachpy"],
+                        outcomes)
+    assert "-O1" not in path.read_text()
+
+
 def test_saved_failure_is_a_data_file_with_the_reference_result(tmp_path):
     raw = bpfjit.assemble("mov %r0, 5\nexit").to_bytes()
     outcomes = [Outcome(5, None, b""), Outcome(6, None, b"")]
@@ -341,11 +391,14 @@ def test_regressions(engine, path):
     test = parse_data(text)
     # (a failure of an XDP program says so in its header, as save_failure writes it)
     context = "xdp" if "\n# an XDP program:" in "\n" + text else None
-    outcome = run_outcome(test.program.to_bytes(), test.memory, engine, context)
-    if test.error is not None:          # "<BpfError class> at pc N", as the file says
-        assert f"{outcome.result} at pc {outcome.pc}" == test.error.strip()
-    else:
-        assert outcome.result == test.result
+    # (llvm: both pipelines, whichever the fuzzer compiled the program with)
+    for level in (1, 2) if engine == "llvm" else (None,):
+        outcome = run_outcome(test.program.to_bytes(), test.memory, engine, context,
+                              llvm_opt_level=level)
+        if test.error is not None:      # "<BpfError class> at pc N", as the file says
+            assert f"{outcome.result} at pc {outcome.pc}" == test.error.strip()
+        else:
+            assert outcome.result == test.result
 
 
 @pytest.mark.slow       # (~17 s of generation; the regression file runs in every suite)

@@ -25,7 +25,7 @@ from ..asm import disassemble
 from ..errors import BpfError
 from ..program import Program
 from . import state
-from .oracle import Outcome, Worker
+from .oracle import Outcome, Worker, llvm_opt_level_of
 
 __all__ = ["CampaignStats", "MutantResult", "run_campaign", "save_failure", "self_test"]
 
@@ -99,6 +99,9 @@ def save_failure(out_dir: Path, kind: str, raw: bytes, mem: bytes, engines: list
     if context is not None:
         lines.append(f"# an {context.upper()} program: the memory is its packet "
                      f"(bpfjit.Program(insns, context={context!r}))")
+    if "llvm" in engines:
+        lines.append(f"# llvm compiled it at -O{llvm_opt_level_of(raw)} "
+                     "(bpfjit.fuzz.oracle.llvm_opt_level_of)")
     if outcomes:
         for engine, outcome in zip(engines, outcomes):
             lines.append(f"# {engine}: {outcome.describe()}")

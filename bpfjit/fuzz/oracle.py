@@ -8,6 +8,7 @@ process is reported as a crash instead of ending the campaign.
 from __future__ import annotations
 
 import multiprocessing
+import zlib
 from dataclasses import dataclass, field
 
 from ..errors import BpfError
@@ -15,7 +16,7 @@ from ..isa import STACK_SIZE
 from ..program import Program
 from . import maps as fuzz_maps
 
-__all__ = ["HELPERS", "Outcome", "run_outcome", "Worker", "CRASH"]
+__all__ = ["HELPERS", "Outcome", "run_outcome", "Worker", "CRASH", "llvm_opt_level_of"]
 
 M64 = (1 << 64) - 1
 FUZZ_BUDGET = 20_000
@@ -28,6 +29,17 @@ HELPERS = {
 }
 
 CRASH = ("crash", None, b"")
+
+
+def llvm_opt_level_of(raw: bytes) -> int:
+    """The pipeline the llvm engine compiles the fuzz program `raw` with: -O2, its
+    default below backends.llvmjit.QUICK_FROM slots, or -O1, the quick pipeline that
+    larger programs get by default and that generated programs (a few hundred slots)
+    would never reach; by the low bit of the program's CRC-32, so about half each, and
+    every run of one program (a replay, a regression test, the shrinker's) alike.  -O1
+    also costs LLVM a quarter of -O2's time, which bounds how soon a campaign finds an
+    llvm miscompile."""
+    return 1 if zlib.crc32(raw) & 1 else 2
 
 
 @dataclass(frozen=True)
@@ -46,12 +58,14 @@ class Outcome:
 
 
 def run_outcome(raw: bytes, mem: bytes, engine: str, context: str | None = None,
-                coverage: bool = False) -> Outcome:
+                coverage: bool = False, llvm_opt_level: int | None = None) -> Outcome:
     """Decode, verify, compile and run (as a program of `context`, "xdp" or None); any
     exception that is not a BpfError is reported by name too, so that hostile-input
     runs can tell it apart.  The kernel engine gets no helpers and no budget (it runs
-    no helpers, and its verifier proves termination).  With
-    `coverage`, the interpreter's run is traced and its coverage cells kept."""
+    no helpers, and its verifier proves termination); the llvm engine compiles at
+    `llvm_opt_level`, by default the one the program's bytes choose
+    (`llvm_opt_level_of`).  With `coverage`, the interpreter's run is traced and its
+    coverage cells kept."""
     from .. import compile as compile_program
     buf = bytearray(mem)
     cells: tuple = ()
@@ -66,8 +80,11 @@ def run_outcome(raw: bytes, mem: bytes, engine: str, context: str | None = None,
         kernel = engine == "kernel"         # (no helpers, and it takes no budget)
         # the code cache is left alone: a campaign's programs are never seen twice, and
         # their entries would push a user's out of it
+        options = {}
+        if engine == "llvm":
+            options["opt_level"] = llvm_opt_level or llvm_opt_level_of(raw)
         fn = compile_program(prog, engine, helpers=None if kernel else HELPERS,
-                             budget=None if kernel else FUZZ_BUDGET, cache=False)
+                             budget=None if kernel else FUZZ_BUDGET, cache=False, **options)
         if coverage and engine == "interp":
             from .. import helper_ids, verify
             from .coverage import plan_cells, program_cells
@@ -187,3 +204,4 @@ class Worker:
         self._proc.join(timeout=5)
         if self._proc.is_alive():
             self._proc.kill()
+
