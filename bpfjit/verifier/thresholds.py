@@ -397,7 +397,9 @@ def frame_bases(prog: Program) -> tuple[int, ...]:
                     and spec.source == "imm" and insn.dst in framed \
                     and -STACK_SIZE <= insn.imm < 0:
                 found.add(insn.imm)
-            framed -= {r for r in range(11) if use_def(insn)[1] >> r & 1}
+            if framed:
+                written = use_def(insn)[1]
+                framed = {r for r in framed if not written >> r & 1}
             if insn.kind is Kind.ALU and spec.width == 64 and spec.op == "mov" \
                     and spec.source == "reg" and insn.src == 10:
                 framed.add(insn.dst)
