@@ -50,16 +50,16 @@ class AluLowering:
         else:
             s, src = None, (insn.imm if w == 64 else s32(insn.imm))
             if self.blinds(insn.imm):       # (shift counts and divisors: see below)
-                pooled = self._pooled(s32(insn.imm), w)     # (x86pool)
                 if op == "mov":
+                    pooled = self._pooled(s32(insn.imm), w)     # (x86pool)
                     if pooled is not None:
                         a("MOV", dw, pooled)                # (mov r32, m32 zero-extends)
                     else:
                         self._blinded(d, insn.imm, w)
                     return
                 if op in ALU_OPS or op == "mul":
-                    src = self._blinded_operand(insn.imm, w)
-                    s = S1 if pooled is None else src
+                    src = self._blinded_operand(insn.imm, w)    # a pool slot, or r10
+                    s = S1                  # (no immediate: imul's two-operand form)
         if op in ALU_OPS:
             a(ALU_OPS[op], dw, src)
         elif op == "mov":

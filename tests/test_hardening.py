@@ -432,3 +432,45 @@ def test_a_loop_with_more_blinded_constants_than_the_pool_holds(engine):
     if engine.startswith("peachpy"):
         in_place = [i for i in _code_at(fn, set(range(2, 22))) if i.mnemonic == "xor"]
         assert len(in_place) == len(values) - POOL_LIMIT == 4
+
+
+def test_a_loops_division_by_a_blinded_constant_pools_what_it_multiplies_by():
+    # peachpy divides by a constant with a multiply by its reciprocal (BMI2): the pool
+    # holds that reciprocal, and the divisor itself too only where a remainder needs it
+    # (x - q * d); a slot the code never reads would cost every run its making
+    if "peachpy" not in bpfjit.engines():
+        pytest.skip("the peachpy engine is not available")
+    import capstone
+    from bpfjit.backends.x86alu import BMI2
+    from bpfjit.backends.x86layout import FRAME
+    if not BMI2:
+        pytest.skip("without BMI2 peachpy divides with div")
+    md = capstone.Cs(capstone.CS_ARCH_X86, capstone.CS_MODE_64)
+    md.detail = True
+
+    def slots_made(op: str) -> int:
+        fn = bpfjit.compile(bpfjit.assemble(f"""
+            ldxb r2, [r1]
+            ldxdw r0, [r1]
+        top:
+            {op} r0, 0x12345
+            add r0, 0x7777
+            sub r2, 1
+            jne r2, 0, top
+            exit
+        """), "peachpy", cache=False)
+        made = 0
+        for i in md.disasm(bytes(fn.memory.code), 0):
+            if i.mnemonic == "mov" and i.op_str.endswith(", r10") and "r12 + " in i.op_str:
+                if int(i.op_str.split("r12 + ")[1].split("]")[0], 16) >= FRAME:
+                    made += 1
+        # (and it computes what the RFC says: as many trips as the buffer's first byte,
+        # 3, starting from the buffer's u64, 0x2a003; unsigned division and remainder)
+        x = int.from_bytes(bytes([3, 0xA0, 2, 0, 0, 0, 0, 0]), "little")
+        for _ in range(3):
+            x = (x // 0x12345 if op == "div" else x % 0x12345) + 0x7777
+        assert fn(bytes([3, 0xA0, 2, 0, 0, 0, 0, 0])) == x
+        return made
+    # div: the reciprocal and the add's 0x7777; mod: the divisor too
+    assert slots_made("div") == 2
+    assert slots_made("mod") == 3
