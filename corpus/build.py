@@ -1114,6 +1114,29 @@ def inputs(name: str, variant: int | None = None) -> list[bytes]:
     if name == "winmedian":
         # nothing; fewer bytes than the window; a run of equal bytes; 4,000 random
         return [b"", _words(rng, 10), bytes([9]) * 30 + _words(rng, 20), _words(rng, 4000)]
+    if name == "myers":
+        # nothing; a slice and itself (distance 0); a slice and a copy with three edits;
+        # 1,200 bytes of slice pairs 0-12 edits apart (a slice and its copy, then a
+        # slice of filler: the program compares bytes p..p+39 with p+40..p+79 and
+        # steps p by 120)
+        def edited(text: bytes, edits: int) -> bytes:
+            out = bytearray(text)
+            for _ in range(edits):
+                at = rng.randrange(len(out))
+                kind = rng.randrange(3)
+                if kind == 0:
+                    out[at] = rng.choice(b"acgt")
+                elif kind == 1:
+                    del out[at]
+                else:
+                    out.insert(at, rng.choice(b"acgt"))
+            return bytes(out[:40]).ljust(40, b"a")
+
+        def pair(edits: int) -> bytes:
+            text = bytes(rng.choice(b"acgt") for _ in range(40))
+            return text + edited(text, edits) + bytes(rng.choice(b"acgt") for _ in range(40))
+        same = bytes(rng.choice(b"acgt") for _ in range(40))
+        return [b"", same * 2, pair(3)[:80], b"".join(pair(rng.randrange(13)) for _ in range(10))]
     raise SystemExit(f"no inputs for corpus program {name!r}")
 
 

@@ -6,7 +6,8 @@ A head joins what comes round its loop a few times (WIDEN_AFTER) before widening
 bounds still moving then go to the next of the loop's own comparison constants
 (thresholds.loop_thresholds) for THRESHOLD_STEPS widenings, then to their limits;
 later still a value moving only because the loop is entered with more is widened too
-(FORCE_AFTER), and one still moving loses its relations (UNRELATE_AFTER).  The final
+(FORCE_AFTER; for STEADY_JOINS joins not yet one in a register the loop neither writes
+nor tests), and one still moving loses its relations (UNRELATE_AFTER).  The final
 pass and strict mode's ghost runs (bpfjit.verifier.termination) widen the same way."""
 
 from __future__ import annotations
@@ -16,14 +17,14 @@ from typing import TYPE_CHECKING
 from ..isa import STACK_SIZE
 from .domain import SCALAR, join, meet
 from .state import State, merge
-from .thresholds import (compared_pairs, exit_slot_thresholds, loop_thresholds, loop_writes,
-                         slot_stores)
+from .thresholds import (compared_pairs, exit_slot_thresholds, loop_tests, loop_thresholds,
+                         loop_writes, slot_stores)
 
 if TYPE_CHECKING:
     from .subprograms import Subprogram
 
 __all__ = ["LoopHeadRules", "WIDEN_AFTER", "THRESHOLD_STEPS", "FORCE_AFTER",
-           "UNRELATE_AFTER"]
+           "UNRELATE_AFTER", "STEADY_JOINS"]
 
 WIDEN_AFTER = 1              # joins at a loop head before its bounds are widened
 THRESHOLD_STEPS = 6          # widenings to the next threshold before widening to the limit
@@ -37,6 +38,9 @@ FORCE_AFTER = WIDEN_AFTER + THRESHOLD_STEPS + 8
 # joins at a loop head after which a value still moving also loses its relations
 # (State.widen without `related`): a loop that has not settled by then never would
 UNRELATE_AFTER = FORCE_AFTER + 4
+# forced joins during which a register the loop neither writes nor tests keeps the join
+# of its bounds (_held_steady); 4, or for good, lost corpus intervals' four proofs
+STEADY_JOINS = 2
 _NO_THRESHOLDS = ((),) * 11
 
 
@@ -79,16 +83,58 @@ class LoopHeadRules:
             # on this entry): only the entry grew, which the enclosing loop's head
             # widens if it must
             return merge([old, new], discover=True)
-        return old.widen(new, _NO_THRESHOLDS if late else self._head_thresholds(sub, head, old),
-                         merge(around) if around else None, related=joins <= UNRELATE_AFTER,
-                         compared=self._compared(sub, head),
-                         # (late too: a byte stops at the program's thresholds, a
-                         # few stops each, where an index it holds is bounded)
-                         caps_limits=self.thresholds,
-                         frame_stops=self.frame_stops,
-                         caps_steps=_steps_at(sub.caps_steps if caps_steps is None
-                                              else caps_steps, head),
-                         most_caps_steps=CAPS_STEPS)
+        limits = _NO_THRESHOLDS if late else self._head_thresholds(sub, head, old)
+        widened = old.widen(new, limits, merge(around) if around else None,
+                            related=joins <= UNRELATE_AFTER,
+                            compared=self._compared(sub, head),
+                            # (late too: a byte stops at the program's thresholds, a
+                            # few stops each, where an index it holds is bounded)
+                            caps_limits=self.thresholds,
+                            frame_stops=self.frame_stops,
+                            caps_steps=_steps_at(sub.caps_steps if caps_steps is None
+                                                 else caps_steps, head),
+                            most_caps_steps=CAPS_STEPS)
+        return self._held_steady(sub, head, widened, old, new) \
+            if around is None and joins <= FORCE_AFTER + STEADY_JOINS else widened
+
+    def _held_steady(self, sub: Subprogram, head: int, widened: State, old: State,
+                     new: State) -> State:
+        """After one of the first STEADY_JOINS forced widenings: a number in a register
+        the loop neither writes nor tests is at its head only what came in (the way
+        round brings it back as it was), so it keeps the join of `old` and `new`, not
+        the widened bound; the outer loop that moves it widens it at its own head.
+        (corpus myers.c: the snake loop's head, joined again as the loops around it
+        moved on, widened the outer `d` it never writes to 2^32, and every `v[k]` lost
+        its bounds.)  Later joins widen it as before: corpus intervals.c's batch count,
+        which its inner loop neither writes nor tests either, creeps up one at the
+        middle loop's head until an inner widening ends it."""
+        held = self._loop_writes(sub, head) | self._loop_tests(sub, head)
+        steadied = None
+        for reg in range(10):
+            v = widened.regs[reg]
+            if held >> reg & 1 or v.kind != SCALAR or v.is_const:
+                continue
+            before, coming = old.regs[reg], new.regs[reg]
+            if before.kind != SCALAR or coming.kind != SCALAR:
+                continue
+            bound = meet(v, join(before, coming))
+            if bound is not v:
+                if steadied is None:
+                    steadied = widened.copy()
+                steadied.regs[reg] = bound
+        if steadied is None:
+            return widened
+        for reg in range(10):
+            if steadied.regs[reg] is not widened.regs[reg] and not steadied.tighten(reg):
+                return widened
+        return steadied
+
+    def _loop_tests(self, sub: Subprogram, head: int) -> int:
+        """The registers (a bit each) a conditional jump of the loop at `head` reads."""
+        found = sub.loop_tests.get(head)
+        if found is None:
+            found = sub.loop_tests[head] = loop_tests(self.prog, sub.loop_bodies[head])
+        return found
 
     def _head_thresholds(self, sub: Subprogram, head: int, at_head: State) -> tuple:
         """The widening thresholds at a loop head whose state is `at_head`: its

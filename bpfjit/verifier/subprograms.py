@@ -60,6 +60,7 @@ class Subprogram:
         # the slots' thresholds of its loops' exit tests (thresholds.exit_slot_thresholds)
         self.slot_thresholds: dict[int, tuple] | None = None
         self.loop_writes: dict[int, int] = {}           # head -> the registers it writes
+        self.loop_tests: dict[int, int] = {}            # head -> the registers it tests
         # head -> the register pairs its body compares (thresholds.compared_pairs)
         self.loop_compares: dict[int, frozenset] = {}
         self.in_states: dict[int, State] = {}

@@ -9,7 +9,7 @@ from ..isa import STACK_SIZE, Kind
 from ..liveness import use_def
 from ..program import Program
 
-__all__ = ["thresholds", "loop_thresholds", "loop_writes", "slot_thresholds",
+__all__ = ["thresholds", "loop_thresholds", "loop_writes", "loop_tests", "slot_thresholds",
            "copied_thresholds", "SLOT_LIMIT", "exit_slot_thresholds", "slot_stores",
            "frame_bases"]
 
@@ -225,6 +225,18 @@ def loop_writes(prog: Program, body: set[int]) -> int:
         for pc in members[block]:
             written |= use_def(prog.at(pc))[1]
     return written
+
+
+def loop_tests(prog: Program, body: set[int]) -> int:
+    """The registers (a bit each) a conditional jump of the blocks `body` reads."""
+    members = block_graph(prog)[0]
+    tested = 0
+    for block in body:
+        for pc in members[block]:
+            insn = prog.at(pc)
+            if insn.kind is Kind.JCOND:
+                tested |= use_def(insn)[0]
+    return tested
 
 
 def _register_constants(prog: Program) -> dict[int, tuple[int, ...]]:
