@@ -54,6 +54,26 @@ def _let_go(state: State, entry: State) -> bool:
     return False
 
 
+def _narrowed_to(state: State, bounds: dict) -> State:
+    """`state` with each register of `bounds` ({register: Value}) met with its bound
+    and the rest tightened by it, or `state` itself where nothing narrows or a bound
+    leaves a register no value (no run gets there: left as it was)."""
+    narrowed = None
+    for reg, bound in bounds.items():
+        v = state.regs[reg]
+        new = meet(v, bound)
+        if new is not v:
+            if narrowed is None:
+                narrowed = state.copy()
+            narrowed.regs[reg] = new
+    if narrowed is None:
+        return state
+    for reg in bounds:
+        if narrowed.regs[reg] is not state.regs[reg] and not narrowed.tighten(reg):
+            return state
+    return narrowed
+
+
 def _steps_at(counts: dict[int, bytearray], head: int) -> bytearray:
     """The per-byte threshold steps counted at `head` (made on its first widening)."""
     found = counts.get(head)
@@ -109,25 +129,13 @@ class LoopHeadRules:
         which its inner loop neither writes nor tests either, creeps up one at the
         middle loop's head until an inner widening ends it."""
         held = self._loop_writes(sub, head) | self._loop_tests(sub, head)
-        steadied = None
+        bounds = {}
         for reg in range(10):
-            v = widened.regs[reg]
-            if held >> reg & 1 or v.kind != SCALAR or v.is_const:
-                continue
-            before, coming = old.regs[reg], new.regs[reg]
-            if before.kind != SCALAR or coming.kind != SCALAR:
-                continue
-            bound = meet(v, join(before, coming))
-            if bound is not v:
-                if steadied is None:
-                    steadied = widened.copy()
-                steadied.regs[reg] = bound
-        if steadied is None:
-            return widened
-        for reg in range(10):
-            if steadied.regs[reg] is not widened.regs[reg] and not steadied.tighten(reg):
-                return widened
-        return steadied
+            v, before, coming = widened.regs[reg], old.regs[reg], new.regs[reg]
+            if not (held >> reg & 1 or v.kind != SCALAR or v.is_const
+                    or before.kind != SCALAR or coming.kind != SCALAR):
+                bounds[reg] = join(before, coming)
+        return _narrowed_to(widened, bounds)
 
     def _loop_tests(self, sub: Subprogram, head: int) -> int:
         """The registers (a bit each) a conditional jump of the loop at `head` reads."""
@@ -216,7 +224,7 @@ class LoopHeadRules:
         loop still moved (clang -mcpu=v3's insertion sort in corpus `intervals`: its
         count widened past the batch)."""
         written = self._loop_writes(sub, head)
-        entering, narrowed = None, None
+        entering, bounds = None, {}
         for reg in range(10):
             v = state.regs[reg]
             if written >> reg & 1 or v.kind != SCALAR or v.is_const:
@@ -228,14 +236,5 @@ class LoopHeadRules:
             bound = entering[0].regs[reg]
             for other in entering[1:]:
                 bound = join(bound, other.regs[reg])
-            new = meet(v, bound)
-            if new is not v:
-                if narrowed is None:
-                    narrowed = state.copy()
-                narrowed.regs[reg] = new
-        if narrowed is None:
-            return state
-        for reg in range(10):
-            if narrowed.regs[reg] is not state.regs[reg] and not narrowed.tighten(reg):
-                return state            # (no trip reaches the head: left as it was)
-        return narrowed
+            bounds[reg] = bound
+        return _narrowed_to(state, bounds)
