@@ -82,7 +82,8 @@ def run_outcome(raw: bytes, mem: bytes, engine: str, context: str | None = None,
         # their entries would push a user's out of it
         options = {}
         if engine == "llvm":
-            options["opt_level"] = llvm_opt_level or llvm_opt_level_of(raw)
+            options["opt_level"] = llvm_opt_level_of(raw) if llvm_opt_level is None \
+                else llvm_opt_level
         fn = compile_program(prog, engine, helpers=None if kernel else HELPERS,
                              budget=None if kernel else FUZZ_BUDGET, cache=False, **options)
         if coverage and engine == "interp":
