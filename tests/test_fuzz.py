@@ -358,6 +358,10 @@ def test_fuzz_programs_reach_both_llvm_pipelines(monkeypatch):
         assert seen[-2:] == [want, want], k
         levels.append(want)
     assert 3 <= levels.count(1) <= 9            # (12 programs: 6 each expected)
+    # a level given is taken as it is, -O0 too
+    for level in (0, 1, 2, 3):
+        assert run_outcome(raw, b"", "llvm", llvm_opt_level=level).result == 11
+        assert seen[-1] == level
 
 
 def test_a_saved_failure_says_which_llvm_pipeline_compiled_it(tmp_path):
