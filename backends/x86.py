@@ -653,9 +653,7 @@ class _Lowering(AluLowering, MemoryLowering, CallLowering, VersionLowering,
         elif insn.src != 0:
             self.a.jump("jmp", self._stub(TrapCode.LDDW_PSEUDO, pc, insn.src))
         elif self.blind and needs_blinding(insn.imm64, 64):
-            pooled = self._pooled(insn.imm64, 64)
-            if pooled is not None:
-                self.a("MOV", self.reg[insn.dst], pooled)      # mov d, [r12 + slot]
+            if self._load_pooled(self.reg[insn.dst], insn.imm64, 64):     # (x86pool)
                 return
             key = blinding_key(64)
             d = self.reg[insn.dst]

@@ -51,10 +51,7 @@ class AluLowering:
             s, src = None, (insn.imm if w == 64 else s32(insn.imm))
             if self.blinds(insn.imm):       # (shift counts and divisors: see below)
                 if op == "mov":
-                    pooled = self._pooled(s32(insn.imm), w)     # (x86pool)
-                    if pooled is not None:
-                        a("MOV", dw, pooled)                # (mov r32, m32 zero-extends)
-                    else:
+                    if not self._load_pooled(d, s32(insn.imm), w):      # (x86pool)
                         self._blinded(d, insn.imm, w)
                     return
                 if op in ALU_OPS or op == "mul":
@@ -342,10 +339,7 @@ class AluLowering:
         """reg = a 32-bit constant derived from a program's immediate, zero-extended;
         blinded when it needs it (as a 32-bit operation's immediate is)."""
         if self.blinds(value):
-            pooled = self._pooled(s32(value), 32)           # (x86pool)
-            if pooled is not None:
-                self.a("MOV", r32(reg), pooled)             # mov r32, [r12 + slot]
-            else:
+            if not self._load_pooled(reg, s32(value), 32):  # (x86pool)
                 self._blinded(reg, value, 32)
         else:
             self.a("MOV", r32(reg), s32(value))             # mov r32, m
@@ -358,9 +352,7 @@ class AluLowering:
         if not (self.blind and needs_blinding(value, 64)):
             self._load_constant(reg, value)
             return
-        pooled = self._pooled(value, 64)                    # (x86pool)
-        if pooled is not None:
-            a("MOV", reg, pooled)                           # mov reg, [r12 + slot]
+        if self._load_pooled(reg, value, 64):               # (x86pool)
             return
         low = value & M32
         high = (value >> 32) ^ (M32 if low >> 31 else 0)   # undone by sx(low)'s high half

@@ -11,7 +11,7 @@ from bpfjit.speculation import fences_unknown_region
 from bpfjit.traps import WRITE_FLAG, TrapCode
 
 from .x86asm import Mem, r8, r16, r32
-from .x86layout import ATOMIC_OPS, CTX, CTX_SLOT, S1, S2, SIGNED_LOAD, sized
+from .x86layout import ATOMIC_OPS, CTX, CTX_SLOT, S1, S2, SIGNED_LOAD, s32, sized
 
 __all__ = ["MemoryLowering"]
 
@@ -159,10 +159,9 @@ class MemoryLowering:
         dst = self._address(pc, insn.dst, insn.off, size, write=True)
         value = insn.imm
         if size > 1 and self.blinds(value, 8 * min(size, 4)):
-            width = 64 if size == 8 else 32
-            operand = self._blinded_operand(value, width)         # (r10 is free here)
-            if operand != sized(S1, width):                       # a pool slot (x86pool)
-                self.a("MOV", sized(S1, width), operand)
+            width = 64 if size == 8 else 32                     # (r10 is free here)
+            if not self._load_pooled(S1, s32(value), width):     # (x86pool)
+                self._blinded(S1, value, width)
             self.a("MOV", dst, {8: S1, 4: r32(S1), 2: r16(S1)}[size])
             return
         if size < 8:

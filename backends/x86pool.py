@@ -83,6 +83,14 @@ class PoolLowering:
             disp = self.pool[value] = FRAME + 8 * len(self.pool)
         return None if disp is None else Mem(width // 8, CTX, disp)
 
+    def _load_pooled(self, reg: str, value: int, width: int) -> bool:
+        """mov reg (its `width` bits: a 32-bit mov zero-extends) from the pool slot of
+        `value`, where it has one (see _pooled); whether it had."""
+        pooled = self._pooled(value, width)
+        if pooled is not None:
+            self.a("MOV", sized(reg, width), pooled)        # mov reg, [r12 + slot]
+        return pooled is not None
+
     def _blinded_operand(self, imm: int, width: int):
         """The operand that stands for the blinded 32-bit immediate `imm` (sign-extended
         for 64): its pool slot, else scratch register r10 made here (`mov; xor`)."""

@@ -205,4 +205,3 @@ class Worker:
         self._proc.join(timeout=5)
         if self._proc.is_alive():
             self._proc.kill()
-

@@ -219,24 +219,23 @@ def slot_stores(prog: Program, body: set[int]) -> set[int]:
 
 def loop_writes(prog: Program, body: set[int]) -> int:
     """The registers (a bit each) some instruction of the blocks `body` writes."""
-    members = block_graph(prog)[0]
-    written = 0
-    for block in body:
-        for pc in members[block]:
-            written |= use_def(prog.at(pc))[1]
-    return written
+    return _registers_of(prog, body, lambda insn: use_def(insn)[1])
 
 
 def loop_tests(prog: Program, body: set[int]) -> int:
     """The registers (a bit each) a conditional jump of the blocks `body` reads."""
+    return _registers_of(prog, body, lambda insn: use_def(insn)[0]
+                         if insn.kind is Kind.JCOND else 0)
+
+
+def _registers_of(prog: Program, body: set[int], mask_of) -> int:
+    """The union of `mask_of(insn)` (a register mask) over the blocks `body`."""
     members = block_graph(prog)[0]
-    tested = 0
+    found = 0
     for block in body:
         for pc in members[block]:
-            insn = prog.at(pc)
-            if insn.kind is Kind.JCOND:
-                tested |= use_def(insn)[0]
-    return tested
+            found |= mask_of(prog.at(pc))
+    return found
 
 
 def _register_constants(prog: Program) -> dict[int, tuple[int, ...]]:
