@@ -1137,6 +1137,11 @@ def inputs(name: str, variant: int | None = None) -> list[bytes]:
             return text + edited(text, edits) + bytes(rng.choice(b"acgt") for _ in range(40))
         same = bytes(rng.choice(b"acgt") for _ in range(40))
         return [b"", same * 2, pair(3)[:80], b"".join(pair(rng.randrange(13)) for _ in range(10))]
+    if name == "rotimg":
+        # nothing (the image its filler makes); fewer bytes than the image; the image
+        # whole, bright enough that the brightness steps saturate; 1,000 bytes
+        return [b"", _words(rng, 100), bytes(rng.randrange(230, 256) for _ in range(256)),
+                _words(rng, 1000)]
     raise SystemExit(f"no inputs for corpus program {name!r}")
 
 

@@ -28,6 +28,7 @@ from .. import cache as disk
 from ..asm import format_insn
 from ..program import Program
 from .analysis import Analysis
+from .peeling import reprove_by_peeling
 
 __all__ = ["verify", "VerifiedProgram", "MODES", "reasoning_until_rejection"]
 
@@ -297,6 +298,9 @@ def verify(prog: Program, mode: str = "checked", helpers=None, log: bool = False
         _verify_timer_callback(prog, call_pc, callback, index, mode, signatures)
     for index in analysis.constant_maps:     # what it read is now fixed, as the kernel does
         prog.maps.list[index].freeze()
+    # accesses a short loop's joined trips left unproven: its trips analysed apart
+    peeled = reprove_by_peeling(prog, analysis, lambda program: _analysed(
+        program, signatures, [0], mode, False, False)) if mode != "unchecked" else {}
     accesses = tuple(sorted(analysis.accesses))
     proven = frozenset(pc for pc, ok in analysis.accesses.items() if ok)
     if mode == "strict":
@@ -312,6 +316,9 @@ def verify(prog: Program, mode: str = "checked", helpers=None, log: bool = False
         for pc, insn in prog:
             state = analysis.log.get(pc)
             text = format_insn(insn)
+            if pc in peeled:
+                state = f"{state} ; proven with the loop at pc {peeled[pc]} peeled " \
+                        f"(its trips analysed apart)"
             lines.append(f"{pc}: {text:<32} ; {state}" if state is not None
                          else f"{pc}: {text:<32} ; unreachable")
     regions = {pc: r for pc, r in analysis.regions.items() if r is not None}

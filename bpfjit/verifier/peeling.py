@@ -1,0 +1,216 @@
+"""Loop peeling, the verifier's way of following a short loop trip by trip as the
+kernel's path-by-path verifier does: where accesses inside a loop stay unproven and a
+number the loop writes takes only a few values at its head, the program is analysed
+again with that loop's first trips laid out one after another (a copy of the loop's
+code per trip, each trip's way round jumping to the next copy, the last copy's back to
+the loop), and an access every copy of which is proven is proven.
+
+The copies run exactly what the loop runs, so both analyses hold of every run of the
+program and so does what either proves.  What a join at the loop head loses is kept
+apart: rotating an image layer by layer (`for layer < 8: for i in [layer, 15 -
+layer)`), each layer's inner bounds and row pointers are constants in their own copy,
+where together the pointers stepping by 16, -1 and -16 with a bound of 15 - 2*layer
+need more than differences and two-variable equalities can say.
+
+Applied to a program of one subprogram (no local calls or callbacks, whose pcs the
+copies would move), to loops whose code is one stretch of pcs from their head, a few
+loops per program (PEEL_TRIES) and a few trips each (PEEL_COPIES), within
+PEEL_BUDGET instructions of copies."""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from ..cfg import block_graph, code_addresses, subprogram_ranges
+from ..errors import BpfError
+from ..isa import OPCODES, Insn, Kind, written_registers
+from ..program import Program
+from .domain import SCALAR
+from .thresholds import loop_writes
+
+__all__ = ["PEEL_COPIES", "PEEL_BUDGET", "PEEL_TRIES", "peel_candidates", "peeled",
+           "reprove_by_peeling"]
+
+PEEL_COPIES = 16        # a loop's trips analysed apart, at most
+PEEL_BUDGET = 2048      # instructions the copies of one loop may add, at most
+PEEL_TRIES = 2          # loops peeled (one analysis each) per program, at most
+_JA = next(spec for spec in OPCODES if spec.kind is Kind.JA and spec.width == 64)
+_INT16 = range(-(1 << 15), 1 << 15)
+
+
+def peel_candidates(prog: Program, analysis) -> list[tuple[int, int, int]]:
+    """(head, end, copies) for each loop worth peeling, innermost first: it holds an
+    access the analysis left unproven, its code is the stretch [head, end), and at its
+    head a number it writes spans at most PEEL_COPIES values (an index counting
+    through a fixed range), so that many copies may cover every trip."""
+    if len(subprogram_ranges(prog)) != 1 or code_addresses(prog):
+        return []
+    unproven = {pc for pc, ok in analysis.accesses.items() if not ok}
+    sub = analysis.subs.get(0)
+    if not unproven or sub is None:
+        return []
+    members = block_graph(prog)[0]
+    found = []
+    for head in sorted(sub.heads):
+        state = sub.in_states.get(head)
+        pcs = sorted(pc for block in sub.loop_bodies[head] for pc in members[block])
+        if state is None or pcs[0] != head or not unproven.intersection(pcs):
+            continue
+        end = pcs[-1] + prog.at(pcs[-1]).slots
+        if len(pcs) != sum(1 for pc in prog.pcs if head <= pc < end):
+            continue                    # (another block lies inside its stretch)
+        writes = loop_writes(prog, sub.loop_bodies[head])
+        steps = _steps(prog, pcs)
+        values = [(v.umax - v.umin) // steps.get(reg, 1) + 1
+                  for reg, v in enumerate(state.regs[:10])
+                  if writes >> reg & 1 and v.kind == SCALAR and not v.is_const]
+        if not values or min(values) > PEEL_COPIES + 1:
+            continue
+        copies = min(min(values), PEEL_COPIES)
+        if (copies - 1) * (end - head + 1) <= PEEL_BUDGET:
+            found.append((end - head, head, end, copies))
+    return [(head, end, copies) for _, head, end, copies in sorted(found)]
+
+
+def _steps(prog: Program, pcs: list[int]) -> dict[int, int]:
+    """reg -> |s| for the registers the loop's code writes only by one `add reg, s`
+    (or `sub`) of a constant: an index stepped by s takes every s-th value of its range."""
+    writers: dict[int, list] = {}
+    for pc in pcs:
+        insn = prog.at(pc)
+        for reg in written_registers(insn):
+            writers.setdefault(reg, []).append(insn)
+    steps = {}
+    for reg, insns in writers.items():
+        insn = insns[0]
+        if len(insns) == 1 and insn.kind is Kind.ALU and insn.spec.width == 64 \
+                and insn.spec.op in ("add", "sub") and insn.spec.source == "imm" and insn.imm:
+            steps[reg] = abs(insn.imm)
+    return steps
+
+
+def peeled(prog: Program, head: int, end: int, copies: int
+           ) -> tuple[Program, list[int | None]] | None:
+    """`prog` with the loop at [head, end) laid out as `copies` trips: the loop's own
+    code is the first, copies 2.. follow the program, and a jump to the head from
+    copy k goes to copy k + 1's (from the last, to the loop's own head again).  With
+    the original pc of each new pc (None: a `ja` that ends a copy whose last
+    instruction falls through); None where a jump's offset would not fit."""
+    body = [(pc, prog.at(pc)) for pc in prog.pcs if head <= pc < end]
+    falls = body[-1][1].kind not in (Kind.JA, Kind.EXIT)
+    span = end - head + falls
+    base = prog.slot_count
+
+    def start(k: int) -> int:           # where trip k's code starts (k >= 1)
+        return head if k == 1 else base + (k - 2) * span
+
+    def moved(insn: Insn, at: int, pc: int, k: int) -> Insn | None:
+        if insn.kind not in (Kind.JA, Kind.JCOND):
+            return insn
+        wide = insn.kind is Kind.JA and insn.spec.width != 64
+        target = pc + 1 + (insn.imm if wide else insn.off)
+        if target == head:
+            target = start(k + 1) if k < copies else head
+        elif head < target < end:
+            target = start(k) + target - head
+        off = target - at - 1
+        if wide:
+            return Insn(insn.spec, insn.dst, insn.src, insn.off, off)
+        if off not in _INT16:
+            return None
+        return Insn(insn.spec, insn.dst, insn.src, off, insn.imm, insn.next_imm)
+
+    insns: list[Insn] = []
+    origin: list[int | None] = []
+    for pc, insn in prog:
+        new = moved(insn, pc, pc, 1) if head <= pc < end else insn
+        if new is None:
+            return None
+        insns.append(new)
+        origin.extend([pc] * insn.slots)
+    for k in range(2, copies + 1):
+        for pc, insn in body:
+            new = moved(insn, start(k) + pc - head, pc, k)
+            if new is None:
+                return None
+            insns.append(new)
+            origin.extend([pc] * insn.slots)
+        if falls:
+            at = start(k) + span - 1
+            if end - at - 1 not in _INT16:
+                return None
+            insns.append(Insn(_JA, 0, 0, end - at - 1, 0))
+            origin.append(None)
+    return prog.with_insns(insns), origin
+
+
+def reprove_by_peeling(prog: Program, analysis,
+                       analyse: Callable[[Program], object]) -> dict[int, int]:
+    """Analyse `prog` again with each candidate loop peeled (`analyse(program)` runs an
+    analysis of it) and prove in `analysis` each access every reached copy of which
+    the peeled analysis proves: its verdict, region (where the copies agree), the maps
+    and stack bytes it touches.  pc -> the head of the loop whose peeling proved it."""
+    proved: dict[int, int] = {}
+    tries = 0
+    for head, end, copies in peel_candidates(prog, analysis):
+        if tries == PEEL_TRIES:
+            break
+        if all(analysis.accesses.get(pc) is not False for pc in range(head, end)):
+            continue                    # (an inner loop's peeling proved them all)
+        tries += 1
+        made = peeled(prog, head, end, copies)
+        if made is None:
+            continue
+        program, origin = made
+        try:
+            again = analyse(program)
+        except BpfError:                # (a limit met, or a path refused: no gain)
+            continue
+        if again.null_tests:
+            # (a 32-bit NULL test it decided would have to be hard-wired in the copies'
+            # way, which the engines, running the program, do not share)
+            continue
+        found = _proven_copies(analysis, again, origin)
+        if found:
+            # read-only data whose values its proofs used is frozen as the first's is
+            analysis.constant_maps |= again.constant_maps
+        for pc in found:
+            proved[pc] = head
+    return proved
+
+
+def _proven_copies(analysis, again, origin: list[int | None]) -> list[int]:
+    """The unproven accesses of `analysis` that every reached copy in `again` proves,
+    their facts copied into `analysis`."""
+    copies: dict[int, list[int]] = {}
+    for new, ok in again.accesses.items():
+        pc = origin[new]
+        if pc is not None and analysis.accesses.get(pc) is False:
+            copies.setdefault(pc, []).append(new)
+    proved = []
+    for pc, news in copies.items():
+        if not all(again.accesses[new] for new in news):
+            continue
+        regions = {again.regions.get(new) for new in news}
+        region = regions.pop() if len(regions) == 1 else None
+        if analysis.regions.get(pc) not in (None, region):
+            continue
+        analysis.accesses[pc] = True
+        analysis.regions[pc] = region
+        # an offset that varies, within a copy or from one copy to the next, is clamped
+        # under speculation (bpfjit.speculation), as the verifier's own proofs are
+        if len({again.first_offsets.get(new) for new in news}) > 1 \
+                or any(new in again.variable for new in news):
+            analysis.variable[pc] = frozenset().union(
+                *(again.variable.get(new, frozenset()) for new in news))
+        extents = [again.stack_extents.get(new) for new in news]
+        if region == "stack" and all(e is not None and e[0] == extents[0][0]
+                                     for e in extents):
+            analysis.stack_extents[pc] = (extents[0][0], min(e[1] for e in extents),
+                                          max(e[2] for e in extents))
+        else:
+            analysis.stack_extents.pop(pc, None)
+        analysis.extents.pop(pc, None)
+        analysis.stack_ranges.pop(pc, None)
+        proved.append(pc)
+    return proved

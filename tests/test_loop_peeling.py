@@ -1,0 +1,144 @@
+"""Loop peeling (bpfjit.verifier.peeling): a short loop's trips analysed apart, as the
+kernel's verifier walks them, where joining them at the loop head lost what bounds an
+inner loop's accesses.
+
+The triangle below reads row k of a 16x16 byte image from column k on, 15 - 2k bytes
+down its diagonal-and-below stretch: the pointer is fp - 256 + 17k + 16j with j <
+15 - 2k, so at most fp - 256 + 224 (k = 0, j = 14), and never below fp - 256.  Joined
+over k, j's bound 15 - 2k and the row base 17k are unrelated numbers (no difference or
+two-variable equality relates three), and the pointer's offset reaches 17 * 7 + 16 *
+14 = 343 past the image: unproven.  Each trip of the outer loop apart, k is a constant
+and j's bound with it.
+
+corpus/plain/rotimg.c (written here) rotates a 16x16 image in place layer by layer;
+its four-way swap reads and writes through pointers stepping by 16, -1 and -16 at
+once, bounded by 15 - 2 * layer: 7 of its accesses unproven before, and one store
+whose check admitted the whole frame took every spilled row pointer with it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+import bpfjit
+from bpfjit.verifier import peeling
+from bpfjit.verifier.analysis import Analysis
+from bpfjit.verifier import _analysed
+
+CORPUS = Path(__file__).parent.parent / "corpus" / "plain"
+EXPECTED = json.loads((CORPUS / "expected.json").read_text())
+
+TRIANGLE = """
+    mov %r0, 0
+    mov %r8, 0
+    mov %r7, %r10
+    add %r7, -256
+outer:
+    mov %r6, 15
+    sub %r6, %r8
+    sub %r6, %r8
+    mov %r5, 0
+    mov %r2, %r7
+inner:
+    jge %r5, %r6, next
+    stxb [%r2+0], %r5
+    ldxb %r1, [%r2+0]
+    add %r0, %r1
+    add %r2, 16
+    add %r5, 1
+    ja inner
+next:
+    add %r7, 17
+    add %r8, 1
+    jne %r8, 8, outer
+    exit
+"""
+# sum over k < 8 of 0 + 1 + ... + (14 - 2k): 105 + 78 + 55 + 36 + 21 + 10 + 3 + 0
+TRIANGLE_SUM = 308
+
+
+def triangle() -> bpfjit.Program:
+    return bpfjit.Program(bpfjit.assemble(TRIANGLE).insns)
+
+
+def rotimg() -> bpfjit.Program:
+    return bpfjit.load_elf(CORPUS / "rotimg.o", function="entry")
+
+
+def test_the_triangles_accesses_are_proven_with_its_outer_loop_peeled():
+    verified = bpfjit.verify(triangle(), cache=False)
+    assert len(verified.accesses) == 2
+    assert set(verified.proven) == set(verified.accesses)
+    assert all(verified.regions[pc] == "stack" for pc in verified.accesses)
+    # their offsets vary, within a trip and from one trip to the next: a JIT clamps
+    # them under speculation="all" as it clamps the verifier's other such proofs
+    assert all(pc in verified.variable for pc in verified.accesses)
+
+
+def test_without_peeling_the_triangle_stays_unproven(monkeypatch):
+    # what the joined trips can say: the mechanism, not some other rule, proves it
+    monkeypatch.setattr(peeling, "PEEL_TRIES", 0)
+    verified = bpfjit.verify(triangle(), cache=False)
+    store = min(verified.accesses)      # (the load after it reads what the check let by)
+    assert store not in verified.proven
+
+
+def test_the_triangle_runs_on_every_engine(engine):
+    assert bpfjit.compile(triangle(), engine)(None) == TRIANGLE_SUM
+
+
+def test_the_log_names_the_peeled_loop():
+    verified = bpfjit.verify(triangle(), log=True, cache=False)
+    peeled = [line for line in verified.log if "peeled" in line]
+    # the store, proven through the loop at pc 4 (`outer`); the load after it reads
+    # what the store's check let by either way
+    assert len(peeled) == 1 and peeled[0].startswith("10: stxb")
+    assert "the loop at pc 4 peeled" in peeled[0]
+
+
+def test_rotimg_proves_its_rotation():
+    prog = rotimg()
+    verified = bpfjit.verify(prog, cache=False)
+    unproven = sorted(pc for pc in verified.accesses if pc not in verified.proven)
+    # only the checksum's read of the rows, whose pointer steps by 16 while the
+    # multipliers clang keeps for `(c + 1) * (r * 3 + 1)` step by other amounts
+    assert len(unproven) == 1 and verified.regions[unproven[0]] == "stack"
+    # the rotation: four loads and four stores of one byte a trip
+    swap = [pc for pc in verified.accesses if prog.at(pc).spec.size == 1
+            and 90 <= pc < 124]
+    assert len(swap) == 8 and all(pc in verified.proven for pc in swap)
+
+
+def _loop(prog: bpfjit.Program) -> tuple[int, int]:
+    """The stretch [head, end) of rotimg's layer loop, as the candidates name it."""
+    analysis = _analysed(prog, None, [0], "checked", False, False)
+    assert isinstance(analysis, Analysis)
+    (head, end, _), = [c for c in peeling.peel_candidates(prog, analysis)
+                       if c[1] - c[0] == 33]
+    return head, end
+
+
+@pytest.mark.parametrize("copies", [2, 3, 8, 16])
+def test_a_peeled_program_computes_what_the_program_computes(copies):
+    # fewer copies than trips (2, 3) chain back to the loop itself: the same runs
+    prog = rotimg()
+    head, end = _loop(prog)
+    program, origin = peeling.peeled(prog, head, end, copies)
+    body = sum(1 for pc in prog.pcs if head <= pc < end)
+    assert len(program.insns) == len(prog.insns) + (copies - 1) * body  # (ends in a ja)
+    assert origin[:prog.slot_count] == [pc for pc, insn in prog for _ in range(insn.slots)]
+    original, peeled_fn = bpfjit.compile(prog, "interp"), bpfjit.compile(program, "interp")
+    for k in range(4):
+        data = (CORPUS / "inputs" / f"rotimg-{k}.bin").read_bytes()
+        want = EXPECTED[f"rotimg-{k}.bin"]
+        assert original(bytearray(data)) == want
+        assert peeled_fn(bytearray(data)) == want
+
+
+def test_a_program_with_local_calls_is_not_peeled():
+    text = TRIANGLE.replace("    exit\n", "    call local sub\n    exit\nsub:\n    mov %r0, 1\n    exit\n")
+    prog = bpfjit.Program(bpfjit.assemble(text).insns)
+    analysis = _analysed(prog, None, [0, len(prog.insns) - 2], "checked", False, False)
+    assert peeling.peel_candidates(prog, analysis) == []
