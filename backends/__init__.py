@@ -33,11 +33,13 @@ def _interp(verified, helpers=None, budget=None, helper_calls=None, **unknown):
     from bpfjit.interpreter import DEFAULT_BUDGET, Interpreter
     reject_unknown_options("interp", unknown)
     context = frozenset(pc for pc, r in verified.regions.items() if r == "ctx")
-    # unproven accesses of the buffer: checked against the buffer alone, as the JITs do
-    packet = frozenset(pc for pc, r in verified.regions.items()
-                       if r == "mem" and pc not in verified.proven)
+    # unproven accesses of the buffer, of the stack or of one map's values: checked
+    # against that region alone, as the JITs do
+    regions: dict[int, str | int] = {pc: r for pc, r in verified.regions.items()
+                                     if r in ("mem", "stack") and pc not in verified.proven}
+    regions.update(verified.map_regions)
     return Interpreter(verified.program, helpers=helpers, context_accesses=context,
-                       packet_accesses=packet,
+                       region_accesses=regions,
                        frames=verified.frames, stack_used=verified.stack_used,
                        callbacks=verified.callbacks, iterated=verified.iterated,
                        budget=DEFAULT_BUDGET if budget is None else budget,

@@ -1,6 +1,6 @@
 """Loads, stores and atomics in the peachpy backend: each access's memory operand,
 checked in checked mode against the region the verifier names (the buffer, the top
-frame, or any of the buffer, the live frames and the map values) and made
+frame, one map's values, or any of the buffer, the live frames and the map values) and made
 speculation-safe (bpfjit.speculation).  A mixin of backends.x86's lowering."""
 
 from __future__ import annotations
@@ -39,6 +39,9 @@ class MemoryLowering:
             return self._own_frame_address(pc, base, off, size, packed)
         if region == "mem" and not in_register and b != self.fp and self._dead_after(pc, base):
             return self._buffer_address(pc, b, off, size, packed)
+        index = self.verified.map_regions.get(pc)
+        if index is not None:
+            return self._map_value_address(pc, b, off, size, packed, index)
         fail = self._stub(TrapCode.MEMORY, pc, None, packed)
         ok = a.new_label()
         a("LEA", S2, Mem(8, b, off))                            # r11 = address
@@ -80,6 +83,25 @@ class MemoryLowering:
         a.label(ok)
         if region != "stack" and self.spec and not masked:
             a("LFENCE")             # reached from the buffer, the stack or a map: a barrier
+        return Mem(size, S2, 0)
+
+    def _map_value_address(self, pc: int, b: str, off: int, size: int, packed: int,
+                           index: int) -> Mem:
+        """A checked access the verifier knows is into the values of map `index`, if
+        anywhere: the address in r11 compared with that map's arena's first and last
+        admissible bytes, and poisoned on each compare's flags (no barrier: a
+        mispredicted check reads nothing)."""
+        a = self.a
+        fail = self._stub(TrapCode.MEMORY, pc, None, packed)
+        a("LEA", S2, Mem(8, b, off))                            # r11 = address
+        self._placed(S1, ("map", index, 0))                     # mov r10, arena
+        a("CMP", S2, S1)
+        self._check_jump("b", fail)                             # below the arena?
+        self._poison_if("B")
+        self._placed(S1, ("map", index, self.prog.maps.list[index].size - size))
+        a("CMP", S2, S1)
+        self._check_jump("a", fail)                             # past its end - size?
+        self._poison_if("A")
         return Mem(size, S2, 0)
 
     def _buffer_address(self, pc: int, b: str, off: int, size: int, packed: int) -> Mem:

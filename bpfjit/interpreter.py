@@ -372,15 +372,25 @@ def _context_store_step(insn, pc: int) -> Step:
     return step
 
 
-def _packet_only(step: Step, insn, pc: int) -> Step:
-    """`step`, an access the verifier placed in the buffer without proving it, after
-    checking that it lies in the buffer (the JITs' check of such an access)."""
+def _region_only(step: Step, insn, pc: int, region: str | int) -> Step:
+    """`step`, an access the verifier placed in one region without proving it, after
+    checking that it lies there (the JITs' check of such an access): "mem" the buffer,
+    "stack" the live frames, an int the value arena of that map."""
     base = insn.src if insn.kind in (Kind.LDX, Kind.LDSX) else insn.dst
     off, size = insn.off, insn.spec.size
     write = insn.kind not in (Kind.LDX, Kind.LDSX)
-    def checked(r, st):
-        st.space.check_packet((r[base] + off) & M64, size, pc, write)
-        return step(r, st)
+    if region == "mem":
+        def checked(r, st):
+            st.space.check_packet((r[base] + off) & M64, size, pc, write)
+            return step(r, st)
+    elif region == "stack":
+        def checked(r, st):
+            st.space.check_stack((r[base] + off) & M64, size, pc, write)
+            return step(r, st)
+    else:
+        def checked(r, st):
+            st.space.check_map((r[base] + off) & M64, size, pc, write, region)
+            return step(r, st)
     return checked
 
 
@@ -460,8 +470,9 @@ class Interpreter(TestRunnable):
     `helpers` maps helper ids to Python callables of (r1, r2, r3, r4, r5)
     returning r0.  `budget` caps the instructions one run may execute, `helper_calls`
     the helper calls (default: bpfjit.limits).  `context_accesses` are the verifier's
-    context field accesses; `packet_accesses` the unproven accesses it placed in the
-    buffer, which must lie there (as the JITs check them).
+    context field accesses; `region_accesses` the unproven accesses it placed in one
+    region (pc -> "mem", "stack", or a map's index: its values), which must lie there
+    (as the JITs check them).
     """
 
     engine = "interp"
@@ -470,7 +481,7 @@ class Interpreter(TestRunnable):
                  budget: int = DEFAULT_BUDGET, context_accesses: frozenset[int] = frozenset(),
                  frames: int = MAX_CALL_DEPTH, helper_calls: int | None = None,
                  stack_used: int | None = None, callbacks: Mapping[int, int] | None = None,
-                 packet_accesses: frozenset[int] = frozenset(),
+                 region_accesses: Mapping[int, str | int] | None = None,
                  iterated: Mapping[int, tuple[int, ...]] | None = None):
         check_structure(prog)
         if not isinstance(budget, int) or budget < 1:
@@ -525,8 +536,8 @@ class Interpreter(TestRunnable):
                 returns.append(back)
             else:
                 step = _BUILDERS[insn.kind](insn, pc)
-                if pc in packet_accesses:
-                    step = _packet_only(step, insn, pc)
+                if region_accesses and pc in region_accesses:
+                    step = _region_only(step, insn, pc, region_accesses[pc])
             if pc in leaders:
                 step = _charged(step, pc, costs[pc], budget, pc in checkpoints)
             steps[pc] = step

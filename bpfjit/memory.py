@@ -104,9 +104,9 @@ class AddressSpace:
         self.helper_stack_lo = STACK_TOP - (STACK_SIZE * frames if stack_used is None
                                             else stack_used)
         self.regions = [self.mem, self.stack]
-        for i, m in enumerate(maps):            # map values: shared with every engine
-            self.regions.append(Region(f"map {m.name}", MAP_BASE + (i << 32),
-                                       memoryview(m.arena)))
+        self.map_regions = [Region(f"map {m.name}", MAP_BASE + (i << 32), memoryview(m.arena))
+                            for i, m in enumerate(maps)]    # map values: every engine's
+        self.regions.extend(self.map_regions)
         for i, m in keys:                       # keys bpf_for_each_map_elem points at
             self.regions.append(Region(f"keys of map {m.name}", KEY_BASE + (i << 32),
                                        m.key_view(), writable=False))
@@ -151,6 +151,20 @@ class AddressSpace:
         """An access the verifier placed in the buffer (region "mem") but could not
         prove: it must lie in the buffer, as the JITs check it, whatever else is there."""
         m = self.mem
+        if not (m.lo <= addr and addr + size <= m.hi):
+            raise MemoryAccessError(pc, addr, size, write=write)
+
+    def check_stack(self, addr: int, size: int, pc: int, write: bool) -> None:
+        """An access the verifier placed in the stack (region "stack") but could not
+        prove: it must lie in the live frames, as the JITs check it."""
+        s = self.stack
+        if not (s.lo <= addr and addr + size <= s.hi):
+            raise MemoryAccessError(pc, addr, size, write=write)
+
+    def check_map(self, addr: int, size: int, pc: int, write: bool, index: int) -> None:
+        """An access the verifier placed in the values of map `index` alone but could not
+        prove: it must lie in that map's value arena, as the JITs check it."""
+        m = self.map_regions[index]
         if not (m.lo <= addr and addr + size <= m.hi):
             raise MemoryAccessError(pc, addr, size, write=write)
 

@@ -96,6 +96,10 @@ class VerifiedProgram:
     # lowest and highest offset of the first byte from r10 (checked mode; a JIT may
     # mask an index it then knows cannot be negative: backends.llvm._masked_index)
     stack_ranges: dict[int, tuple[int, int]] = field(default_factory=dict)
+    # unproven accesses whose base points into the values of one map on every run: pc
+    # -> that map's index (checked mode): the engines check such an access against
+    # that map's value arena alone, one range, with no barrier under speculation
+    map_regions: dict[int, int] = field(default_factory=dict)
 
     @property
     def stack_used(self) -> int:
@@ -351,6 +355,8 @@ def verify(prog: Program, mode: str = "checked", helpers=None, log: bool = False
                                stack_ranges={pc: r for pc, r in analysis.stack_ranges.items()
                                              if r is not None and pc not in proven
                                              and regions.get(pc) == "stack"}
+                               if mode == "checked" else {},
+                               map_regions=_map_regions(prog, analysis, proven, regions)
                                if mode == "checked" else {})
     if not log:
         original.__dict__["_verified"][key] = verified
@@ -374,11 +380,26 @@ def verify(prog: Program, mode: str = "checked", helpers=None, log: bool = False
             "header_loads": sorted(verified.header_loads),
             "native_helpers": sorted(verified.native_helpers),
             "stack_ranges": sorted((pc, lo, hi)
-                                   for pc, (lo, hi) in verified.stack_ranges.items())})
+                                   for pc, (lo, hi) in verified.stack_ranges.items()),
+            "map_regions": sorted(verified.map_regions.items())})
     return verified
 
 
 ZERO_STEP = 64          # the engines zero the stack 64 bytes at a time
+
+
+def _map_regions(prog: Program, analysis: Analysis, proven: frozenset[int],
+                 regions: dict[int, str]) -> dict[int, int]:
+    """pc -> map index for the unproven accesses whose base points into the values of
+    that one map on every run (VerifiedProgram.map_regions), where its arena holds an
+    access of that size at all (else every region's check, which fails as surely)."""
+    found = {}
+    for pc, maps in analysis.checked_maps.items():
+        if len(maps) == 1 and pc not in proven and regions.get(pc) == "map":
+            index = next(iter(maps))
+            if prog.maps.list[index].size >= prog.at(pc).spec.size:
+                found[pc] = index
+    return found
 
 
 def _rounded_depth(reach: int) -> int:
@@ -426,7 +447,8 @@ def _from_record(prog: Program, mode: str, record: dict) -> VerifiedProgram | No
             header_loads=frozenset(int(pc) for pc in record["header_loads"]),
             native_helpers=frozenset(int(pc) for pc in record["native_helpers"]),
             stack_ranges={int(pc): (int(lo), int(hi))
-                          for pc, lo, hi in record["stack_ranges"]})
+                          for pc, lo, hi in record["stack_ranges"]},
+            map_regions={int(pc): int(index) for pc, index in record["map_regions"]})
         maps = [prog.maps.list[i] for i in frozen]
     except (KeyError, TypeError, ValueError, IndexError):
         return None

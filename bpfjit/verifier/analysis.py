@@ -144,6 +144,9 @@ class Analysis(AluRules, ExtensionRules, PointerRules, MemoryRules, FrameRules, 
         # first byte from r10 on any run, None if some run's is another frame's
         # (VerifiedProgram.stack_ranges)
         self.stack_ranges: dict[int, tuple[int, int] | None] = {}
+        # unproven accesses into map values: pc -> the maps their bases may point into
+        # on every run so far (VerifiedProgram.map_regions)
+        self.checked_maps: dict[int, frozenset[int]] = {}
         # bpf_timer_set_callback pc, the callback's pc, the timer's map (verifier.timers)
         self.timer_callbacks: set[tuple[int, int, int]] = set()
         self.constant_maps: set[int] = set()       # read-only data whose values it used

@@ -313,6 +313,10 @@ class MemoryRules:
                     self.extents[pc] = (min(seen[0], lo), max(seen[1], hi + size))
             elif not own:
                 self.extents[pc] = None
+        if base.kind == MAP_VALUE:
+            # (every run's, proven or not: a run-time check admits only their arenas)
+            self.checked_maps[pc] = self.checked_maps.get(pc, frozenset()) \
+                | frozenset(map_indices(base.maps))
         if base.kind == STACK and not ok:
             # (None once a run's base is another frame's pointer)
             seen = self.stack_ranges.get(pc, (lo, hi))
