@@ -179,10 +179,22 @@ class AluLowering:
         zero, one = const(ty, 0), const(ty, 1)
         by_zero = b.icmp_unsigned("==", y, zero)
         if op in ("div", "mod"):
-            safe = b.select(by_zero, one, y)
-            if op == "div":
-                return b.select(by_zero, zero, b.udiv(x, safe))
-            return b.select(by_zero, x, b.urem(x, safe))
+            # a branch round the division, not selects: LLVM may not hoist a udiv past
+            # the test that its divisor is not 0, so the test stays a predicted jump,
+            # off the chain a loop of divisions waits on (Newton's square root: the
+            # selects' `cmp; adc` before and `cmove` after each divide cost 17%)
+            divide = self.func.append_basic_block()
+            joined = self.func.append_basic_block()
+            before = b.block
+            b.cbranch(by_zero, joined, divide).set_metadata("prof", self.m.unlikely_first)
+            b.position_at_end(divide)
+            q = b.udiv(x, y) if op == "div" else b.urem(x, y)
+            b.branch(joined)
+            b.position_at_end(joined)
+            result = b.phi(ty)
+            result.add_incoming(zero if op == "div" else x, before)
+            result.add_incoming(q, divide)
+            return result
         int_min = const(ty, 1 << (ty.width - 1))
         overflow = b.and_(b.icmp_unsigned("==", y, const(ty, -1)),
                           b.icmp_unsigned("==", x, int_min))

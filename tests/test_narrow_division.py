@@ -40,3 +40,23 @@ def test_register_division_on_every_engine(engine, op, a, b):
                         cache=False)
     for x, y in PAIRS:
         assert fn(bytearray(struct.pack("<QQ", x, y))) == _expected(op, x, y), (x, y)
+
+
+@pytest.mark.parametrize("op", ["div", "mod"])
+def test_llvm_divides_behind_a_branch_not_selects(op):
+    # the divisor's test for 0 is a branch round the division, which LLVM may not
+    # hoist the division past: no select feeds or follows it (a loop of dependent
+    # divisions, Newton's integer square root, paid 17% for `cmp; adc` and `cmove`)
+    if "llvm" not in bpfjit.engines():
+        pytest.skip("llvm is not available")
+    fn = bpfjit.compile(bpfjit.assemble(PROGRAM.format(a=4, b=5, op=op)), "llvm",
+                        keep_ir=True, cache=False)
+    lines = fn.extra["ir"].splitlines()
+    instruction = "udiv i64" if op == "div" else "urem i64"
+    (divide,) = [line for line in lines if instruction in line]
+    result = divide.split("=")[0].strip()
+    divisor = divide.rsplit(",", 1)[1].strip()
+    defined = {line.split("=")[0].strip(): line for line in lines if " = " in line}
+    assert "select" not in defined[divisor]                 # divides by the register
+    assert not [line for line in lines if "select" in line and result in line]
+    assert [line for line in lines if "phi i64" in line and result in line]
