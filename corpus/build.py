@@ -1142,6 +1142,11 @@ def inputs(name: str, variant: int | None = None) -> list[bytes]:
         # whole, bright enough that the brightness steps saturate; 1,000 bytes
         return [b"", _words(rng, 100), bytes(rng.randrange(230, 256) for _ in range(256)),
                 _words(rng, 1000)]
+    if name == "bubble":
+        # nothing (the keys its counter makes); sorted keys (one pass, no swap); keys in
+        # descending order (every pass swaps); 80 random bytes, the 40 keys whole
+        return [b"", b"".join(i.to_bytes(2, "big") for i in range(40)),
+                b"".join((1000 - i).to_bytes(2, "big") for i in range(40)), _words(rng, 80)]
     raise SystemExit(f"no inputs for corpus program {name!r}")
 
 

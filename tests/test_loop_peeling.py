@@ -111,22 +111,23 @@ def test_rotimg_proves_its_rotation():
     assert len(swap) == 8 and all(pc in verified.proven for pc in swap)
 
 
-def _loop(prog: bpfjit.Program) -> tuple[int, int]:
-    """The stretch [head, end) of rotimg's layer loop, as the candidates name it."""
+def _loop(prog: bpfjit.Program) -> tuple[int, int, int]:
+    """The head and stretch [lo, end) of rotimg's layer loop, as the candidates name
+    them."""
     analysis = _analysed(prog, None, [0], "checked", False, False)
     assert isinstance(analysis, Analysis)
-    (head, end, _), = [c for c in peeling.peel_candidates(prog, analysis)
-                       if c[1] - c[0] == 33]
-    return head, end
+    (head, lo, end, _), = [c for c in peeling.peel_candidates(prog, analysis)
+                           if c[2] - c[1] == 33]
+    return head, lo, end
 
 
 @pytest.mark.parametrize("copies", [2, 3, 8, 16])
 def test_a_peeled_program_computes_what_the_program_computes(copies):
     # fewer copies than trips (2, 3) chain back to the loop itself: the same runs
     prog = rotimg()
-    head, end = _loop(prog)
-    program, origin = peeling.peeled(prog, head, end, copies)
-    body = sum(1 for pc in prog.pcs if head <= pc < end)
+    head, lo, end = _loop(prog)
+    program, origin = peeling.peeled(prog, head, lo, end, copies)
+    body = sum(1 for pc in prog.pcs if lo <= pc < end)
     assert len(program.insns) == len(prog.insns) + (copies - 1) * body  # (ends in a ja)
     assert origin[:prog.slot_count] == [pc for pc, insn in prog for _ in range(insn.slots)]
     original, peeled_fn = bpfjit.compile(prog, "interp"), bpfjit.compile(program, "interp")
@@ -141,4 +142,81 @@ def test_a_program_with_local_calls_is_not_peeled():
     text = TRIANGLE.replace("    exit\n", "    call local sub\n    exit\nsub:\n    mov %r0, 1\n    exit\n")
     prog = bpfjit.Program(bpfjit.assemble(text).insns)
     analysis = _analysed(prog, None, [0, len(prog.insns) - 2], "checked", False, False)
+    assert peeling.peel_candidates(prog, analysis) == []
+
+
+# the triangle with clang's layout: the outer loop's latch before its head (`lo` <
+# head), the exit block between them, the inner loop's exit jumping straight to it
+ROTATED = """
+    mov %r0, 0
+    mov %r8, 0
+    mov %r7, %r10
+    add %r7, -256
+    ja outer
+latch:
+    add %r7, 17
+    add %r8, 1
+    jne %r8, 8, outer
+    exit
+outer:
+    mov %r6, 15
+    sub %r6, %r8
+    sub %r6, %r8
+    mov %r5, 0
+    mov %r2, %r7
+inner:
+    jge %r5, %r6, latch
+    stxb [%r2+0], %r5
+    ldxb %r1, [%r2+0]
+    add %r0, %r1
+    add %r2, 16
+    add %r5, 1
+    ja inner
+"""
+
+
+def rotated() -> bpfjit.Program:
+    return bpfjit.Program(bpfjit.assemble(ROTATED).insns)
+
+
+def test_a_loop_whose_latch_comes_before_its_head_is_peeled():
+    prog = rotated()
+    analysis = _analysed(prog, None, [0], "checked", False, False)
+    # the outer loop first (it holds the inner one, whose bound its trips fix), then
+    # the inner loop: its index too takes at most 16 values
+    (head, lo, end, copies), inner = peeling.peel_candidates(prog, analysis)
+    assert (head, lo, end) == (9, 5, 21) and copies >= 8 and inner[:3] == (14, 14, 21)
+    verified = bpfjit.verify(prog, cache=False)
+    assert set(verified.proven) == set(verified.accesses)
+
+
+def test_the_rotated_triangle_runs_on_every_engine(engine):
+    assert bpfjit.compile(rotated(), engine)(None) == TRIANGLE_SUM
+
+
+@pytest.mark.parametrize("copies", [2, 3, 8])
+def test_a_rotated_loop_peeled_computes_what_it_computes(copies):
+    prog = rotated()
+    program, _ = peeling.peeled(prog, 9, 5, 21, copies)
+    assert bpfjit.compile(program, "interp")(None) == TRIANGLE_SUM
+
+
+def test_a_loop_of_buffer_reads_alone_is_not_peeled():
+    # what a loop leaves unproven of the buffer is bounded by the length, which no
+    # trip's constants bound: not peeled (8 reads of the input at 8 * k + i, k < 8)
+    text = """
+    mov %r0, 0
+    mov %r8, 0
+    mov %r7, %r1
+loop:
+    ldxb %r3, [%r7+0]
+    add %r0, %r3
+    add %r7, 7
+    add %r8, 1
+    jne %r8, 8, loop
+    exit
+"""
+    prog = bpfjit.Program(bpfjit.assemble(text).insns)
+    analysis = _analysed(prog, None, [0], "checked", False, False)
+    assert not all(analysis.accesses.values())
     assert peeling.peel_candidates(prog, analysis) == []

@@ -303,8 +303,8 @@ def verify(prog: Program, mode: str = "checked", helpers=None, log: bool = False
     for index in analysis.constant_maps:     # what it read is now fixed, as the kernel does
         prog.maps.list[index].freeze()
     # accesses a short loop's joined trips left unproven: its trips analysed apart
-    peeled = reprove_by_peeling(prog, analysis, lambda program: _analysed(
-        program, signatures, [0], mode, False, False)) if mode != "unchecked" else {}
+    peeled = reprove_by_peeling(prog, analysis, lambda program, limit: _analysed(
+        program, signatures, [0], mode, False, False, limit)) if mode != "unchecked" else {}
     accesses = tuple(sorted(analysis.accesses))
     proven = frozenset(pc for pc, ok in analysis.accesses.items() if ok)
     if mode == "strict":
@@ -458,7 +458,7 @@ def _from_record(prog: Program, mode: str, record: dict) -> VerifiedProgram | No
 
 
 def _analysed(prog: Program, signatures, order: list[int], mode: str, log: bool,
-              recursive: bool) -> Analysis:
+              recursive: bool, work_limit: int | None = None) -> Analysis:
     """The analysis of `prog`, run.  A 32-bit NULL test that one run of the final pass
     decided and another did not (a packet pointer on one path, a number on another) is
     analysed again as a test on every path: its decided runs took one way only, which
@@ -467,6 +467,8 @@ def _analysed(prog: Program, signatures, order: list[int], mode: str, log: bool,
     while True:
         analysis = Analysis(prog, signatures, order, mode, want_log=log, recursive=recursive,
                             undecided=undecided)
+        if work_limit is not None:
+            analysis.work_limit = work_limit
         analysis.run()
         mixed = {pc for pc, ways in analysis.null_tests.items()
                  if len(ways) > 1 and ways != {None}}

@@ -305,6 +305,10 @@ class AluRules:
         # is the one a loop then steps with the pointer made from the product)
         wholes = [whole] + [y for y, d in st.zone.offsets(dst) if d == 0 and y < 10
                             and y != whole] if scale and whole is not None else ()
+        # or a counter minus or plus a constant (clang's `r9 = r5 - 1` doubled into the
+        # offset of key[j] while r5 already counts j + 1: dst == 2 * r5 - 2)
+        shifted_by = [(y, d) for y, d in st.zone.offsets(dst) if d != 0 and y < 10] \
+            if scale and not high and whole is None and equal is not None else ()
         # `arsh x, 32` of a copy of y << 32: x is y's upper half, sign-extended, and
         # what a branch learns of x bounds y (clang's `lsh r6, 32; mov r7, r6; arsh r7,
         # 32; jslt r7, 0; rsh r6, 32` for `if ((int)best < 0)`, best kept zero-extended)
@@ -323,6 +327,9 @@ class AluRules:
                 st.zone.add_affine(dst, y, scale, 0)
             if high:
                 st.zone.shifted[dst] = (whole, "shl", 0)
+        elif shifted_by and not st.regs[dst].fixed:         # dst == scale * (y + d)
+            for y, d in shifted_by:
+                st.zone.add_affine(dst, y, scale, scale * d)
         elif high and equal is not None and not st.regs[dst].fixed:   # (y + c) << 32
             st.zone.shifted[dst] = (equal[0], "shl", equal[1])
         elif link is not None and link[1] == "shl" and link[2] == 0 and op == "arsh" \

@@ -182,6 +182,7 @@ class Analysis(AluRules, ExtensionRules, PointerRules, MemoryRules, FrameRules, 
         # with a log, which only a run in the final pass writes)
         self.journal: Journal | None = None
         self.work = 0
+        self.work_limit = WORK_LIMIT        # (lower for a peeled program: peeling.py)
         self.widen_after = WIDEN_AFTER
         # calls can recurse: summaries are widened after a few changes, or they could
         # grow for ever; without recursion each follows its (widened) entry state, and a
@@ -432,7 +433,7 @@ class Analysis(AluRules, ExtensionRules, PointerRules, MemoryRules, FrameRules, 
         its instruction visits counted (False, nothing done, if they would pass the
         work limit: the run then stops at the very pc it always did)."""
         pcs, visits = block_pcs(self.prog, block, self.leaders, self.extensions, sub.end)
-        if self.work + visits > WORK_LIMIT:
+        if self.work + visits > self.work_limit:
             return False
         self.work += visits
         self.reached.update(pcs)
@@ -448,9 +449,9 @@ class Analysis(AluRules, ExtensionRules, PointerRules, MemoryRules, FrameRules, 
         pc = start
         while True:
             self.work += 1
-            if self.work > WORK_LIMIT:
+            if self.work > self.work_limit:
                 raise TooComplex(pc, f"the program is too complex to verify (more than "
-                                     f"{WORK_LIMIT} instruction visits)")
+                                     f"{self.work_limit} instruction visits)")
             insn = prog.at(pc)
             if checking:
                 self.reached.add(pc)

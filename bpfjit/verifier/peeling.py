@@ -13,9 +13,10 @@ where together the pointers stepping by 16, -1 and -16 with a bound of 15 - 2*la
 need more than differences and two-variable equalities can say.
 
 Applied to a program of one subprogram (no local calls or callbacks, whose pcs the
-copies would move), to loops whose code is one stretch of pcs from their head, a few
-loops per program (PEEL_TRIES) and a few trips each (PEEL_COPIES), within
-PEEL_BUDGET instructions of copies."""
+copies would move), to a loop whose code lies in one stretch of pcs and whose unproven
+accesses are not all reads of the buffer, one loop per program (PEEL_TRIES) and a few
+trips (PEEL_COPIES), within PEEL_BUDGET instructions of copies and PEEL_WORK times the
+program's own analysis."""
 
 from __future__ import annotations
 
@@ -33,14 +34,28 @@ __all__ = ["PEEL_COPIES", "PEEL_BUDGET", "PEEL_TRIES", "peel_candidates", "peele
 
 PEEL_COPIES = 16        # a loop's trips analysed apart, at most
 PEEL_BUDGET = 2048      # instructions the copies of one loop may add, at most
-PEEL_TRIES = 2          # loops peeled (one analysis each) per program, at most
+# loops peeled (one analysis each) per program, at most: the innermost candidate, whose
+# peeling proves most where any does (a second try proved one more access over 192
+# programs, and a failed one cost up to another 2.5 analyses of the program)
+PEEL_TRIES = 1
+# a peeled program's analysis may make at most so many times the instruction visits
+# of the program's own (at least WORK_FLOOR), or it is given up: over 192 programs and
+# this session's new ones, those that proved more took 1.8-2.4 times as many (corpus
+# rotimg, itoa), and 3.3-6.9 times for a few proofs that made no program faster; those
+# that proved nothing up to 13 times (corpus winmedian, 0.45 s)
+PEEL_WORK = 2.5
+WORK_FLOOR = 2_000
 _JA = next(spec for spec in OPCODES if spec.kind is Kind.JA and spec.width == 64)
 _INT16 = range(-(1 << 15), 1 << 15)
 
 
-def peel_candidates(prog: Program, analysis) -> list[tuple[int, int, int]]:
-    """(head, end, copies) for each loop worth peeling, innermost first: it holds an
-    access the analysis left unproven, its code is the stretch [head, end), and at its
+def peel_candidates(prog: Program, analysis) -> list[tuple[int, int, int, int]]:
+    """(head, lo, end, copies) for each loop worth peeling, those holding another loop
+    first (an inner loop whose bounds the trip's constants fix: the usual gain), each
+    kind innermost first: it holds
+    an access the analysis left unproven, its code lies in the stretch [lo, end) (its
+    head anywhere in it: clang puts a loop's latch and exit before its head; at most
+    as many other instructions as its own between), and at its
     head a number it writes spans at most PEEL_COPIES values (an index counting
     through a fixed range), so that many copies may cover every trip."""
     if len(subprogram_ranges(prog)) != 1 or code_addresses(prog):
@@ -54,11 +69,18 @@ def peel_candidates(prog: Program, analysis) -> list[tuple[int, int, int]]:
     for head in sorted(sub.heads):
         state = sub.in_states.get(head)
         pcs = sorted(pc for block in sub.loop_bodies[head] for pc in members[block])
-        if state is None or pcs[0] != head or not unproven.intersection(pcs):
+        inside = unproven.intersection(pcs)
+        if state is None or not inside or all(analysis.regions.get(pc) == "mem"
+                                              for pc in inside):
+            # (reads of the buffer a loop leaves unproven are bounded by the length,
+            # which is no trip's constant: peeling such loops proved nothing over 192
+            # programs and cost up to 2.5 s of verification, corpus toksort)
             continue
-        end = pcs[-1] + prog.at(pcs[-1]).slots
-        if len(pcs) != sum(1 for pc in prog.pcs if head <= pc < end):
-            continue                    # (another block lies inside its stretch)
+        lo, end = pcs[0], pcs[-1] + prog.at(pcs[-1]).slots
+        if sum(1 for pc in prog.pcs if lo <= pc < end) > 2 * len(pcs):
+            # (code of its own mostly: the copies copy what lies between its blocks too,
+            # clang's exit blocks among them, which run in a copy as they run anywhere)
+            continue
         writes = loop_writes(prog, sub.loop_bodies[head])
         steps = _steps(prog, pcs)
         values = [(v.umax - v.umin) // steps.get(reg, 1) + 1
@@ -67,9 +89,10 @@ def peel_candidates(prog: Program, analysis) -> list[tuple[int, int, int]]:
         if not values or min(values) > PEEL_COPIES + 1:
             continue
         copies = min(min(values), PEEL_COPIES)
-        if (copies - 1) * (end - head + 1) <= PEEL_BUDGET:
-            found.append((end - head, head, end, copies))
-    return [(head, end, copies) for _, head, end, copies in sorted(found)]
+        if (copies - 1) * (end - lo + 1) <= PEEL_BUDGET:
+            nests = bool(sub.heads.intersection(sub.loop_bodies[head]) - {head})
+            found.append((not nests, end - lo, head, lo, end, copies))
+    return [(head, lo, end, copies) for _, _, head, lo, end, copies in sorted(found)]
 
 
 def _steps(prog: Program, pcs: list[int]) -> dict[int, int]:
@@ -89,20 +112,22 @@ def _steps(prog: Program, pcs: list[int]) -> dict[int, int]:
     return steps
 
 
-def peeled(prog: Program, head: int, end: int, copies: int
+def peeled(prog: Program, head: int, lo: int, end: int, copies: int
            ) -> tuple[Program, list[int | None]] | None:
-    """`prog` with the loop at [head, end) laid out as `copies` trips: the loop's own
-    code is the first, copies 2.. follow the program, and a jump to the head from
-    copy k goes to copy k + 1's (from the last, to the loop's own head again).  With
-    the original pc of each new pc (None: a `ja` that ends a copy whose last
+    """`prog` with the loop whose code is [lo, end) and whose head is `head` laid out as
+    `copies` trips: the loop's own code is the first, copies 2.. follow the program,
+    and a jump to the head from copy k goes to copy k + 1's (from the last, to the
+    loop's own head again).  Every copy is the same code, so whichever copy a jump
+    enters runs as the loop does (a fall-through into the head stays in its copy).
+    With the original pc of each new pc (None: a `ja` that ends a copy whose last
     instruction falls through); None where a jump's offset would not fit."""
-    body = [(pc, prog.at(pc)) for pc in prog.pcs if head <= pc < end]
+    body = [(pc, prog.at(pc)) for pc in prog.pcs if lo <= pc < end]
     falls = body[-1][1].kind not in (Kind.JA, Kind.EXIT)
-    span = end - head + falls
+    span = end - lo + falls
     base = prog.slot_count
 
     def start(k: int) -> int:           # where trip k's code starts (k >= 1)
-        return head if k == 1 else base + (k - 2) * span
+        return lo if k == 1 else base + (k - 2) * span
 
     def moved(insn: Insn, at: int, pc: int, k: int) -> Insn | None:
         if insn.kind not in (Kind.JA, Kind.JCOND):
@@ -110,9 +135,9 @@ def peeled(prog: Program, head: int, end: int, copies: int
         wide = insn.kind is Kind.JA and insn.spec.width != 64
         target = pc + 1 + (insn.imm if wide else insn.off)
         if target == head:
-            target = start(k + 1) if k < copies else head
-        elif head < target < end:
-            target = start(k) + target - head
+            target = start(k + 1) + head - lo if k < copies else head
+        elif lo <= target < end:
+            target = start(k) + target - lo
         off = target - at - 1
         if wide:
             return Insn(insn.spec, insn.dst, insn.src, insn.off, off)
@@ -123,14 +148,14 @@ def peeled(prog: Program, head: int, end: int, copies: int
     insns: list[Insn] = []
     origin: list[int | None] = []
     for pc, insn in prog:
-        new = moved(insn, pc, pc, 1) if head <= pc < end else insn
+        new = moved(insn, pc, pc, 1) if lo <= pc < end else insn
         if new is None:
             return None
         insns.append(new)
         origin.extend([pc] * insn.slots)
     for k in range(2, copies + 1):
         for pc, insn in body:
-            new = moved(insn, start(k) + pc - head, pc, k)
+            new = moved(insn, start(k) + pc - lo, pc, k)
             if new is None:
                 return None
             insns.append(new)
@@ -145,25 +170,25 @@ def peeled(prog: Program, head: int, end: int, copies: int
 
 
 def reprove_by_peeling(prog: Program, analysis,
-                       analyse: Callable[[Program], object]) -> dict[int, int]:
-    """Analyse `prog` again with each candidate loop peeled (`analyse(program)` runs an
-    analysis of it) and prove in `analysis` each access every reached copy of which
+                       analyse: Callable[[Program, int], object]) -> dict[int, int]:
+    """Analyse `prog` again with each candidate loop peeled (`analyse(program, limit)`
+    runs an analysis of it within `limit` instruction visits) and prove in `analysis` each access every reached copy of which
     the peeled analysis proves: its verdict, region (where the copies agree), the maps
     and stack bytes it touches.  pc -> the head of the loop whose peeling proved it."""
     proved: dict[int, int] = {}
     tries = 0
-    for head, end, copies in peel_candidates(prog, analysis):
+    for head, lo, end, copies in peel_candidates(prog, analysis):
         if tries == PEEL_TRIES:
             break
-        if all(analysis.accesses.get(pc) is not False for pc in range(head, end)):
+        if all(analysis.accesses.get(pc) is not False for pc in range(lo, end)):
             continue                    # (an inner loop's peeling proved them all)
         tries += 1
-        made = peeled(prog, head, end, copies)
+        made = peeled(prog, head, lo, end, copies)
         if made is None:
             continue
         program, origin = made
         try:
-            again = analyse(program)
+            again = analyse(program, max(PEEL_WORK * analysis.work, WORK_FLOOR))
         except BpfError:                # (a limit met, or a path refused: no gain)
             continue
         if again.null_tests:
