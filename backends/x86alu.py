@@ -167,7 +167,11 @@ class AluLowering:
             operand = sized(divisor, w)
         saved = []
         for reg in ("rax", "rdx"):
-            if reg != d:
+            if reg == s and divisor != s and reg != d:
+                # the divisor's copy holds it, and no division writes it: restored from
+                # there (a BPF r3 divisor, x86's rdx, went through the frame and back)
+                saved.append((reg, divisor))
+            elif reg != d:
                 place = stash.pop(0)
                 a("MOV", place, reg)
                 saved.append((reg, place))
