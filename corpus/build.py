@@ -1147,6 +1147,10 @@ def inputs(name: str, variant: int | None = None) -> list[bytes]:
         # descending order (every pass swaps); 80 random bytes, the 40 keys whole
         return [b"", b"".join(i.to_bytes(2, "big") for i in range(40)),
                 b"".join((1000 - i).to_bytes(2, "big") for i in range(40)), _words(rng, 80)]
+    if name == "trimax":
+        # nothing (the triangle its counter makes); fewer bytes than the 210 cells; equal
+        # bytes (every step a tie); 210 random bytes
+        return [b"", _words(rng, 50), bytes([7]) * 210, _words(rng, 210)]
     raise SystemExit(f"no inputs for corpus program {name!r}")
 
 

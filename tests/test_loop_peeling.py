@@ -226,3 +226,20 @@ def test_strict_mode_accepts_the_triangle():
     # as the kernel, walking its 8 trips, accepts it; refused before (its store unproven)
     verified = bpfjit.verify(triangle(), mode="strict", cache=False)
     assert set(verified.proven) == set(verified.accesses)
+
+
+def test_a_number_triangle_of_19_rows_is_proven():
+    # corpus/plain/trimax.c (written here): `for r = 18 down to 0: for c <= r: v[row + c]
+    # += max(v[below + c], v[below + c + 1])`, the row starts r(r+1)/2 stepped by clang
+    # as a sum of a growing step, which no interval or relation bounds joined over the
+    # rows; its 19 trips apart, each row's start is a constant
+    prog = bpfjit.load_elf(CORPUS / "trimax.o", function="entry")
+    verified = bpfjit.verify(prog, cache=False)
+    assert verified.accesses and set(verified.proven) == set(verified.accesses)
+
+
+def test_the_number_triangle_runs_on_every_engine(engine):
+    fn = bpfjit.compile(bpfjit.load_elf(CORPUS / "trimax.o", function="entry"), engine)
+    for k in range(4):
+        data = (CORPUS / "inputs" / f"trimax-{k}.bin").read_bytes()
+        assert fn(bytearray(data)) == EXPECTED[f"trimax-{k}.bin"]

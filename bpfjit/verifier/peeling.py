@@ -32,7 +32,7 @@ from .thresholds import loop_writes
 __all__ = ["PEEL_COPIES", "PEEL_BUDGET", "PEEL_TRIES", "peel_candidates", "peeled",
            "reprove_by_peeling"]
 
-PEEL_COPIES = 16        # a loop's trips analysed apart, at most
+PEEL_COPIES = 24        # a loop's trips analysed apart, at most
 PEEL_BUDGET = 2048      # instructions the copies of one loop may add, at most
 # loops peeled (one analysis each) per program, at most: the innermost candidate, whose
 # peeling proves most where any does (a second try proved one more access over 192
@@ -44,7 +44,7 @@ PEEL_TRIES = 1
 # rotimg, itoa), and 3.3-6.9 times for a few proofs that made no program faster; those
 # that proved nothing up to 13 times (corpus winmedian, 0.45 s)
 PEEL_WORK = 2.5
-WORK_FLOOR = 2_000
+WORK_FLOOR = 5_000      # (a number triangle of 19 rows, corpus trimax, takes 3,700)
 _JA = next(spec for spec in OPCODES if spec.kind is Kind.JA and spec.width == 64)
 _INT16 = range(-(1 << 15), 1 << 15)
 
