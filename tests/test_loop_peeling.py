@@ -30,11 +30,9 @@ from bpfjit.verifier import _analysed
 CORPUS = Path(__file__).parent.parent / "corpus" / "plain"
 EXPECTED = json.loads((CORPUS / "expected.json").read_text())
 
-TRIANGLE = """
-    mov %r0, 0
-    mov %r8, 0
-    mov %r7, %r10
-    add %r7, -256
+# the outer loop's trip k: 15 - 2k bytes down the image from fp - 256 + 17k, each
+# stored and read back (the loop's exit `{exit}`)
+TRIP = """
 outer:
     mov %r6, 15
     sub %r6, %r8
@@ -42,19 +40,27 @@ outer:
     mov %r5, 0
     mov %r2, %r7
 inner:
-    jge %r5, %r6, next
+    jge %r5, %r6, {exit}
     stxb [%r2+0], %r5
     ldxb %r1, [%r2+0]
     add %r0, %r1
     add %r2, 16
     add %r5, 1
     ja inner
-next:
+"""
+START = """
+    mov %r0, 0
+    mov %r8, 0
+    mov %r7, %r10
+    add %r7, -256
+"""
+NEXT = """
     add %r7, 17
     add %r8, 1
     jne %r8, 8, outer
     exit
 """
+TRIANGLE = START + TRIP.format(exit="next") + "next:" + NEXT
 # sum over k < 8 of 0 + 1 + ... + (14 - 2k): 105 + 78 + 55 + 36 + 21 + 10 + 3 + 0
 TRIANGLE_SUM = 308
 
@@ -147,32 +153,7 @@ def test_a_program_with_local_calls_is_not_peeled():
 
 # the triangle with clang's layout: the outer loop's latch before its head (`lo` <
 # head), the exit block between them, the inner loop's exit jumping straight to it
-ROTATED = """
-    mov %r0, 0
-    mov %r8, 0
-    mov %r7, %r10
-    add %r7, -256
-    ja outer
-latch:
-    add %r7, 17
-    add %r8, 1
-    jne %r8, 8, outer
-    exit
-outer:
-    mov %r6, 15
-    sub %r6, %r8
-    sub %r6, %r8
-    mov %r5, 0
-    mov %r2, %r7
-inner:
-    jge %r5, %r6, latch
-    stxb [%r2+0], %r5
-    ldxb %r1, [%r2+0]
-    add %r0, %r1
-    add %r2, 16
-    add %r5, 1
-    ja inner
-"""
+ROTATED = START + "    ja outer\nlatch:" + NEXT + TRIP.format(exit="latch")
 
 
 def rotated() -> bpfjit.Program:
