@@ -50,14 +50,14 @@ _INT16 = range(-(1 << 15), 1 << 15)
 
 
 def peel_candidates(prog: Program, analysis) -> list[tuple[int, int, int, int]]:
-    """(head, lo, end, copies) for each loop worth peeling, those holding another loop
-    first (an inner loop whose bounds the trip's constants fix: the usual gain), each
-    kind innermost first: it holds
-    an access the analysis left unproven, its code lies in the stretch [lo, end) (its
-    head anywhere in it: clang puts a loop's latch and exit before its head; at most
-    as many other instructions as its own between), and at its
-    head a number it writes spans at most PEEL_COPIES values (an index counting
-    through a fixed range), so that many copies may cover every trip."""
+    """(head, lo, end, copies) for each loop worth peeling: it holds an access the
+    analysis left unproven that is not a read of the buffer, its code lies in the
+    stretch [lo, end) (its head anywhere in it: clang puts a loop's latch and exit
+    block before its head; at most as many other instructions as its own between), and
+    at its head a number it writes takes at most PEEL_COPIES + 1 values (an index
+    counting through a fixed range), so that the copies may cover every trip.  Those
+    holding another loop first (an inner loop whose bounds a trip's constants fix: the
+    usual gain), innermost first within each kind."""
     if len(subprogram_ranges(prog)) != 1 or code_addresses(prog):
         return []
     unproven = {pc for pc, ok in analysis.accesses.items() if not ok}
