@@ -359,6 +359,28 @@ def _through_a_jump_target(original):
     return _straight_writes
 
 
+_PEELING_ANY_COPY = (
+    "loop peeling proves an access that one copy of the loop proves, not every one, so "
+    "a trip whose offset leaves its region runs it unchecked")
+
+
+def _any_copy() -> None:
+    """The peeled analysis's verdicts as if every copy of an access had the best one's."""
+    from bpfjit.verifier import peeling
+    original = peeling._proven_copies
+
+    def proven_in_any(analysis, again, origin):
+        best: dict[int, bool] = {}
+        for new, ok in again.accesses.items():
+            if origin[new] is not None:
+                best[origin[new]] = best.get(origin[new], False) or ok
+        for new in again.accesses:
+            if origin[new] is not None:
+                again.accesses[new] = best[origin[new]]
+        return original(analysis, again, origin)
+    peeling._proven_copies = proven_in_any
+
+
 def _rounded_down(module: str, *names: str) -> Callable[[], None]:
     """A backend's reciprocals (backends.reciprocals' functions, as `module` imported
     them under `names`) rounded down instead of up: an exact multiple of the divisor
@@ -557,6 +579,8 @@ MUTANTS: tuple[Mutant, ...] = (
     *(Mutant(f"{prefix}-verifier-remainder-at-a-jump-target", engine,
              _REMAINDER_AT_A_JUMP_TARGET,
              _wrap("alu", "AluRules", "_straight_writes", _through_a_jump_target, "verifier"))
+      for prefix, engine in (("x86", "peachpy"), ("llvm", "llvm"))),
+    *(Mutant(f"{prefix}-verifier-peeling-any-copy", engine, _PEELING_ANY_COPY, _any_copy)
       for prefix, engine in (("x86", "peachpy"), ("llvm", "llvm"))),
     Mutant("x86-stack-zeroed-short", "peachpy", "the entry zeroes 64 bytes of stack too few",
            _wrap("x86", "_Lowering", "_entry", _zeroes_too_little)),
