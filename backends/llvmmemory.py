@@ -135,13 +135,14 @@ class MemoryLowering:
         if index is not None:
             # the values of one map: its arena, one unsigned compare, and under
             # speculation the offset poisoned on the compare's flags (no barrier)
-            d_map = b.sub(addr, self.m.map_address(index))
+            arena = self.m.map_address(index)
+            d_map = b.sub(addr, arena)
             bound = const(I64, self.m.prog.maps.list[index].size - size)
             self.trap_unless(b.icmp_unsigned("<=", d_map, bound), TrapCode.MEMORY, pc, addr,
                              mark)
             if spec:
                 d_map = self.guard(d_map, bound, d_map, strict=False)
-            return b.inttoptr(b.add(self.m.map_address(index), d_map), PTR)
+            return b.inttoptr(b.add(arena, d_map), PTR)
         d_mem = b.sub(addr, self.mem_i)
         if region != "stack":
             x, bound = self.buffer_test(addr, size)

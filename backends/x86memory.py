@@ -91,17 +91,9 @@ class MemoryLowering:
         anywhere: the address in r11 compared with that map's arena's first and last
         admissible bytes, and poisoned on each compare's flags (no barrier: a
         mispredicted check reads nothing)."""
-        a = self.a
         fail = self._stub(TrapCode.MEMORY, pc, None, packed)
-        a("LEA", S2, Mem(8, b, off))                            # r11 = address
-        self._placed(S1, ("map", index, 0))                     # mov r10, arena
-        a("CMP", S2, S1)
-        self._check_jump("b", fail)                             # below the arena?
-        self._poison_if("B")
-        self._placed(S1, ("map", index, self.prog.maps.list[index].size - size))
-        a("CMP", S2, S1)
-        self._check_jump("a", fail)                             # past its end - size?
-        self._poison_if("A")
+        self.a("LEA", S2, Mem(8, b, off))                       # r11 = address
+        self._in_map_arena(index, size, fail)
         return Mem(size, S2, 0)
 
     def _buffer_address(self, pc: int, b: str, off: int, size: int, packed: int) -> Mem:

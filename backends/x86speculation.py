@@ -70,10 +70,16 @@ class SpeculationLowering:
         elif clamp == "adjust":                  # 0, or POISON if the entry test failed
             a("ADD", S2, Mem(8, CTX, CTX_SLOT["adjust"]))
         else:                                    # ("map", index): in its value arena?
-            index = clamp[1]
-            self._placed(S1, ("map", index, 0))
-            a("CMP", S2, S1)
-            self._poison_if("B")
-            self._placed(S1, ("map", index, self.prog.maps.list[index].size - size))
-            a("CMP", S2, S1)
-            self._poison_if("A")
+            self._in_map_arena(clamp[1], size)
+
+    def _in_map_arena(self, index: int, size: int, fail=None) -> None:
+        """Compare the address in r11 with map `index`'s value arena's first byte and
+        the last an access of `size` bytes may start at (r10 clobbered), jumping to
+        `fail` (a checked access's) when outside, and poisoning r11 on each compare's
+        flags."""
+        for offset, outside in ((0, "B"), (self.prog.maps.list[index].size - size, "A")):
+            self._placed(S1, ("map", index, offset))            # mov r10, arena + offset
+            self.a("CMP", S2, S1)
+            if fail is not None:
+                self._check_jump(outside.lower(), fail)
+            self._poison_if(outside)

@@ -27,7 +27,6 @@ from ..errors import BpfError
 from ..isa import OPCODES, Insn, Kind, written_registers
 from ..program import Program
 from .domain import SCALAR
-from .thresholds import loop_writes
 
 __all__ = ["PEEL_COPIES", "PEEL_BUDGET", "PEEL_TRIES", "peel_candidates", "peeled",
            "reprove_by_peeling"]
@@ -81,7 +80,7 @@ def peel_candidates(prog: Program, analysis) -> list[tuple[int, int, int, int]]:
             # (code of its own mostly: the copies copy what lies between its blocks too,
             # clang's exit blocks among them, which run in a copy as they run anywhere)
             continue
-        writes = loop_writes(prog, sub.loop_bodies[head])
+        writes = analysis._loop_writes(sub, head)       # (loopheads: cached per head)
         steps = _steps(prog, pcs)
         values = [(v.umax - v.umin) // steps.get(reg, 1) + 1
                   for reg, v in enumerate(state.regs[:10])
@@ -172,9 +171,10 @@ def peeled(prog: Program, head: int, lo: int, end: int, copies: int
 def reprove_by_peeling(prog: Program, analysis,
                        analyse: Callable[[Program, int], object]) -> dict[int, int]:
     """Analyse `prog` again with each candidate loop peeled (`analyse(program, limit)`
-    runs an analysis of it within `limit` instruction visits) and prove in `analysis` each access every reached copy of which
-    the peeled analysis proves: its verdict, region (where the copies agree), the maps
-    and stack bytes it touches.  pc -> the head of the loop whose peeling proved it."""
+    runs an analysis of it within `limit` instruction visits) and prove in `analysis`
+    each access every reached copy of which the peeled analysis proves: its verdict,
+    region (where the copies agree), the maps and stack bytes it touches.  pc -> the
+    head of the loop whose peeling proved it."""
     proved: dict[int, int] = {}
     tries = 0
     for head, lo, end, copies in peel_candidates(prog, analysis):
