@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import bpfjit
 from bpfjit import bpfsys
+from bpfjit.isa import Kind
 
 _SUFFIX = {1: "b", 2: "h", 4: "w", 8: "dw"}
 
@@ -20,6 +21,27 @@ def kernel_loads(code: bytes, prog_type: str, attach: str | None = None) -> bool
     except bpfjit.VerifierError:
         return False
     return True
+
+
+def kernel_allows_helper(helper: int, prog_type: str, attach: str | None = None) -> bool:
+    """Whether the running kernel lets a program of `prog_type` (hook `attach`) call
+    `helper` (its zeroed arguments may be refused for other reasons: allowed)."""
+    text = "\n".join(f"mov %r{r}, 0" for r in range(1, 6)) + f"\ncall {helper}\nmov %r0, 1\nexit"
+    try:
+        bpfsys.close(bpfsys.prog_load(bpfjit.assemble(text).to_bytes(), prog_type,
+                                      attach=attach))
+    except bpfjit.VerifierError as exc:
+        return "cannot use helper" not in str(exc) and "unknown func" not in str(exc)
+    return True
+
+
+def helpers_the_kernel_lacks(prog: bpfjit.Program, prog_type: str) -> list[int]:
+    """The helpers `prog` calls that the running kernel's build does not give a program
+    of `prog_type` (a kernel may leave some out: Linux 6.18.44-fc has no
+    bpf_xdp_adjust_meta for XDP, which mainline gives)."""
+    called = sorted({insn.imm for _, insn in prog
+                     if insn.kind is Kind.CALL and insn.src == 0})
+    return [h for h in called if not kernel_allows_helper(h, prog_type)]
 
 
 def kernel_loads_program(prog: bpfjit.Program, prog_type: str,
