@@ -16,11 +16,9 @@ from __future__ import annotations
 from .. import semantics as sem
 from ..isa import (FRAME_ALIGN_BITS, LDDW_CODE, LDDW_MAP, LDDW_MAP_VALUE, LDDW_PSEUDO, Kind,
                    written_registers)
-from .domain import (BIG, CTX, FUNC, M32, MAP_OR_NULL, MAP_PTR, MAP_VALUE, MEM, MEM_OR_NULL, MIXED,
-                     NUMERIC,
-                     SOCKETS,
-                     S64_MIN, SCALAR, STACK, U64, Value, const, offset_align, pointer,
-                     same_region, scalar, top_scalar)
+from .domain import (BIG, CTX, FUNC, M32, MAP_OR_NULL, MAP_PTR, MAP_VALUE, MEM,
+                     MEM_OR_NULL, MIXED, NUMERIC, SOCKETS, S64_MIN, SCALAR, STACK, U64,
+                     Value, const, offset_align, pointer, same_region, scalar, top_scalar)
 from .intervals import alu_result, fits_signed
 from .state import LEN, State
 from .sumbounds import sum_ceiling, sum_floor
@@ -318,8 +316,13 @@ class AluRules:
         if op == "sub" and src_reg is not None \
                 and self._register_remainder(pc, st, width, dst, src_reg, old):
             return
+        # (a right shift of a value another variable holds: bpfjit.verifier.extensions)
+        count = insn.imm & 63 if op == "rsh" and width == 64 and src_reg is None else 0
+        source, twins = self._shift_twins(st, dst, count) if count else (None, ())
         result = alu_result(op, width, old, src, insn.off if op == "movsx" else 0)
         self._relate(st, op, width, dst, src_reg, old, src, result)
+        if source is not None or twins:
+            self._link_shift_twins(st, dst, count, source, twins)
         if upper_of is not None and upper_of != dst:
             st.zone.shifted[dst] = (upper_of, "upper", 0)
         if whole is not None and not st.regs[dst].fixed:    # until dst moves:

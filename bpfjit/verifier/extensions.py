@@ -3,7 +3,9 @@ spells a zero or sign extension (then a shift by k), and the same two shifts mov
 apart (`zone.shifted`).  An extension of a value already in range changes nothing, so
 the value keeps its relations; one whose upper half is a single constant moves by it;
 the rest are remembered as wraps or sign-extended copies that a later branch can
-resolve.  Mixed into the analysis (bpfjit.verifier.analysis) beside AluRules."""
+resolve.  A right shift of a copy is remembered too ("rsh" links): clang shifts one
+`lsh r, 32` right in two places, and the second shift makes the two registers equal.
+Mixed into the analysis (bpfjit.verifier.analysis) beside AluRules."""
 
 from __future__ import annotations
 
@@ -36,6 +38,36 @@ class ExtensionRules:
             self._relate(st, "rsh", 64, dst, None, v, const(count - 32),
                          alu_result("rsh", 64, v, const(count - 32)))
         return True
+
+    @staticmethod
+    def _shift_twins(st: State, dst: int, count: int) -> tuple[int | None, list[int]]:
+        """Before `rsh dst, count` (64 bits): a variable other than dst that holds dst's
+        value (whose shift dst's result will be), and the variables that hold the same
+        shift of dst's value already (`x == y >> count`, y dst or equal to it), which the
+        result equals."""
+        zone = st.zone
+        equal = [y for y, d in zone.offsets(dst) if d == 0 and y != dst]
+        twins = []
+        if zone.shifted:
+            sources = {dst, *equal}
+            twins = [x for x, (y, kind, c) in zone.shifted.items()
+                     if kind == "rsh" and c == count and y in sources and x != dst]
+        return (equal[0] if equal else None), twins
+
+    @staticmethod
+    def _link_shift_twins(st: State, dst: int, count: int, source: int | None,
+                          twins: list[int]) -> None:
+        """After `rsh dst, count` (64 bits): dst equals each twin, the same 64 bits (a
+        test of one bounds the other: clang's `r9 = r7 >> 32` in a loop and `r7 >>= 32;
+        if r7 == 0` after it); else dst == source >> count, until either changes."""
+        zone = st.zone
+        for x in twins:
+            if not (zone.add(dst, x, 0) and zone.add(x, dst, 0)):
+                return
+            st.tighten(x)
+            st.tighten(dst)
+        if not twins and source is not None and not st.regs[dst].is_const:
+            zone.shifted[dst] = (source, "rsh", count)
 
     def _extend32(self, st: State, reg: int, signed: bool, then_shift: int) -> None:
         """`lsh r, 32` followed by `rsh`/`arsh r, 32 + k`: a 32-bit zero or sign extension

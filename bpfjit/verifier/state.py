@@ -615,7 +615,8 @@ class State(JoinRules):
             y_name = f"({_name(y, names)}{c:+d})" if c else _name(y, names)
             parts.append(f"{_name(x, names)}=" +
                          (f"{y_name}<<32" if kind == "shl" else f"sext32({y_name})"
-                          if kind == "sext" else f"{y_name}s>>32"))
+                          if kind == "sext" else f"{_name(y, names)}>>{c}"
+                          if kind == "rsh" else f"{y_name}s>>32"))
         for y, (a, e) in sorted(self.zone.scaled.items()):
             parts.append(f"{a}*{_name(y, names)}<=len{e:+d}" if e else
                          f"{a}*{_name(y, names)}<=len")

@@ -91,8 +91,10 @@ class Zone:
         # x -> (y, "sext"): x == y sign-extended from 32 bits (`arsh r, 32` of the
         # former), which is y itself once a branch shows x >= 0; x -> (y, "upper"): x == y
         # s>> 32, y's low half 0 (`arsh r, 32` of a copy of an `lsh r, 32`), so y is
-        # within x's range << 32 (a branch on x bounds y)
-        self.shifted: dict[int, tuple[int, str]] = {} if shifted is None else shifted
+        # within x's range << 32 (a branch on x bounds y); x -> (y, "rsh", k): x == y >> k,
+        # the same 64 bits (y >>= k later makes y equal to x: bpfjit.verifier.extensions).
+        # The third field of the others is c: (y + c) in place of y
+        self.shifted: dict[int, tuple[int, str, int]] = {} if shifted is None else shifted
         # y -> (a, e): a * y <= len + e (a >= 2): what `8 * n + 1 <= len` says of n once
         # the register that held the product is reused
         self.scaled: dict[int, tuple[int, int]] = {} if scaled is None else scaled
