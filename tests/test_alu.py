@@ -132,5 +132,15 @@ def test_r1_and_r2_are_zero_without_memory(run):
 def test_reading_a_register_nothing_wrote_is_rejected(engine, reg):
     import bpfjit
     with pytest.raises(bpfjit.VerifierError, match=f"r{reg} is read before") as info:
-        bpfjit.compile(bpfjit.assemble(f"mov %r1, %r{reg}\nmov %r0, 0\nexit"), engine)
+        bpfjit.compile(bpfjit.assemble(f"mov %r1, 1\nadd %r1, %r{reg}\nmov %r0, 0\nexit"),
+                       engine)
+    assert info.value.pc == 1
+    # a copy of it is refused where the copy is read (strict mode: at the copy, as the
+    # kernel does; tests/test_unwritten_copies.py)
+    copied = bpfjit.assemble(f"mov %r1, %r{reg}\nmov %r0, 0\nadd %r0, %r1\nexit")
+    with pytest.raises(bpfjit.VerifierError, match="r1 holds a copy, made at pc 0") as info:
+        bpfjit.compile(copied, engine)
+    assert info.value.pc == 2
+    with pytest.raises(bpfjit.VerifierError, match=f"r{reg} is read before") as info:
+        bpfjit.compile(copied, engine, mode="strict")
     assert info.value.pc == 0

@@ -145,7 +145,9 @@ def test_legacy_loads_by_hand(engine, source, expected):
     ("mov %r6, %r1\nldabsb 0\nexit", "xdp", "need a socket filter or tc program"),
     ("mov %r6, 0\nldabsb 0\nexit", "skb", "context in r6"),
     ("ldabsb 0\nexit", "skb", "r6 is read before"),
-    ("mov %r6, %r1\nldabsb 0\nmov %r0, %r1\nexit", "skb", "r1 is read before"),
+    ("mov %r6, %r1\nldabsb 0\nadd %r0, %r1\nexit", "skb", "r1 is read before"),
+    # (a copy of the clobbered r1 is refused where it is read: unwritten_copies)
+    ("mov %r6, %r1\nldabsb 0\nmov %r0, %r1\nexit", "skb", "r0 holds a copy, made at pc 2"),
     ("mov %r6, %r1\nmov %r7, %r1\nldindb %r7, 0\nexit", "skb", "takes a number"),
     ("mov %r6, %r1\ncall local sub\nldabsb 0\nexit\nsub:\nmov %r0, 0\nexit", "skb",
      "cannot be mixed with bpf-to-bpf calls"),

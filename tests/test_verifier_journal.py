@@ -95,7 +95,7 @@ def test_rejections_are_the_same_with_and_without_replay():
         add %r3, 1
         ja loop
     done:
-        mov %r0, %r6
+        add %r0, %r6
         exit
     """
     prog = bpfjit.assemble(text)

@@ -16,8 +16,8 @@ from __future__ import annotations
 from .. import semantics as sem
 from ..isa import (FRAME_ALIGN_BITS, LDDW_CODE, LDDW_MAP, LDDW_MAP_VALUE, LDDW_PSEUDO, Kind,
                    written_registers)
-from .domain import (BIG, CTX, FUNC, M32, MAP_OR_NULL, MAP_PTR, MAP_VALUE, MEM,
-                     MEM_OR_NULL, MIXED, NUMERIC, SOCKETS, S64_MIN, SCALAR, STACK, U64,
+from .domain import (BIG, COPIED_AT, CTX, FUNC, M32, MAP_OR_NULL, MAP_PTR, MAP_VALUE, MEM,
+                     MEM_OR_NULL, MIXED, NUMERIC, SOCKETS, S64_MIN, SCALAR, STACK, U64, UNINIT,
                      Value, const, offset_align, pointer, same_region, scalar, top_scalar)
 from .intervals import alu_result, fits_signed
 from .state import LEN, State
@@ -180,6 +180,13 @@ def _apply_remaining(zone, dst: int, src: int, facts) -> None:
         zone.sums[dst] = (addend, src)
 
 
+def _unwritten(v: Value) -> bool:
+    """Whether a register holds what nothing wrote (or a copy of that), rather than a
+    value given back or a result a subprogram may not have set (whose copies are refused
+    where they are made: the message names the cause)."""
+    return v.kind == UNINIT and (v.ident == 0 or v.ident <= COPIED_AT)
+
+
 def _keeps(old: Value, imm: int, width: int) -> bool:
     """Whether `and` with the immediate `imm` leaves every value `old` may hold as it is:
     a mask of low bits (sign-extended to 64 bits, or cut to 32) covering old's range (a
@@ -194,6 +201,17 @@ class AluRules:
     def _alu(self, pc: int, insn, st: State) -> None:
         spec = insn.spec
         op, width, dst = spec.op, spec.width, insn.dst
+        if op in ("mov", "movsx") and spec.source == "reg" and self.mode != "strict" \
+                and _unwritten(st.regs[insn.src]):
+            # a copy of a register nothing wrote is one nothing wrote either, refused
+            # where it is read (clang -O1 moves a register it sets only later in a loop
+            # on the first way round, into one it writes again before reading, or on a
+            # path a constant test then leaves); strict mode refuses the copy itself, as
+            # the kernel does
+            copied = st.regs[insn.src].ident
+            st.forget_register(dst, Value(UNINIT, ident=copied if copied <= COPIED_AT
+                                          else COPIED_AT - pc))
+            return
         if spec.source == "reg":
             src_reg, src = insn.src, self._read(st, insn.src, pc)
         else:

@@ -36,7 +36,7 @@ from .pointerarith import PointerRules
 from .branches import BranchRules
 from .calls import CallRules
 from .callbacks import CallbackRules
-from .domain import (GIVEN_BACK, M32, MAX_LEN, MEM, MIXED, RELEASED, SCALAR, UNINIT,
+from .domain import (COPIED_AT, GIVEN_BACK, M32, MAX_LEN, MEM, MIXED, RELEASED, SCALAR, UNINIT,
                      Value, pointer, scalar, top_scalar)
 from .journal import Journal
 from .localcalls import LocalCallRules, Summary
@@ -531,6 +531,9 @@ class Analysis(AluRules, ExtensionRules, PointerRules, MemoryRules, FrameRules, 
     def _read(self, st: State, reg: int, pc: int) -> Value:
         value = st.regs[reg]
         if value.kind == UNINIT:
+            if value.ident <= COPIED_AT:
+                self.fail(pc, f"r{reg} holds a copy, made at pc {COPIED_AT - value.ident}, "
+                              f"of a register nothing had written; it cannot be read")
             why = f" (the subprogram at pc {value.ident - 1} can return without setting " \
                   f"it)" if value.ident > 0 else " (it held a socket bpf_sk_release gave " \
                   "back)" if value.ident == RELEASED else " (it held a ring buffer record " \

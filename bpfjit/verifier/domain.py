@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from math import gcd
 
-__all__ = ["Value", "replace", "UNINIT", "SCALAR", "MEM", "STACK", "MAP_PTR", "MAP_VALUE",
+__all__ = ["Value", "replace", "UNINIT", "COPIED_AT", "SCALAR", "MEM", "STACK", "MAP_PTR", "MAP_VALUE",
            "MAP_OR_NULL", "MAP_PTR_OR_NULL", "MAP_KEY", "MEM_OR_NULL", "CTX_OR_NULL",
            "STACK_OR_NULL", "MIXED", "NULLABLE", "CTX", "FUNC",
            "PACKET_OR_NUMBER", "SOCKET", "SOCKET_OR_NULL", "SOCK_COMMON",
@@ -66,6 +66,8 @@ NULLABLE = {MAP_OR_NULL: MAP_VALUE, MAP_PTR_OR_NULL: MAP_PTR,   # what a NULL ch
 ANY_CALLER = -1                  # STACK frame: some caller's frame, not known which
 RELEASED = -1                    # UNINIT ident: it held a socket bpf_sk_release gave back
 GIVEN_BACK = -2                  # UNINIT ident: it held a ring buffer record given back
+COPIED_AT = -3                   # UNINIT ident COPIED_AT - pc: a copy made at pc of an
+#                                  unwritten register (checked mode: AluRules._alu)
 POINTERS = frozenset((MEM, STACK, MAP_VALUE, MAP_KEY, CTX))     # may be dereferenced
 # the values that are an address (on some path, for the nullable ones): what strict mode
 # lets no program return, pass as a number, or store where its user could read it
