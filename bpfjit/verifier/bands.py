@@ -12,10 +12,13 @@ every spill was forgotten (the rows' own pointers among them), and with them the
 proofs of the row accesses.  A band keeps what holds on both: `p - 2*j` in [-162, -80],
 which bounds p by j's exit test.
 
-Bands are kept for registers only, in `Zone.bands`: (x, y) -> (k, lo, hi).  A join
-makes one where every path gives the pair's range (its band, its affine equality, or
-its intervals where y or x is a constant: a loop's entry) and the hull is narrower than
-2^31 and not a single point (an equality, which the affine equalities keep).  A loop
+Bands are kept for registers only, in `Zone.bands`: (x, y) -> (k, lo, hi), x and y
+numbers or pointers' offsets.  A join makes one where every path gives the pair's range
+(its band, its affine equality, or its intervals where y or x is a constant: a loop's
+entry) and the hull is narrower than 2^31 and not a single point (an equality, which
+the affine equalities keep).  The other way round, a counter stepping by 2 for every
+byte a pointer moves from a row's start (clang -Os: an s16 row filled from the buffer)
+keeps `counter - 2*pointer` in a band.  A loop
 head's widening keeps a band only if what comes round the loop lies in the old band,
 so it can grow only by the loop's entry, which its enclosing loop's widening bounds.
 """
@@ -46,7 +49,7 @@ def band_range(st: "State", x: int, y: int, k: int) -> tuple[int, int] | None:
     if eq is not None and eq[0] == k:
         return eq[1], eq[1]
     vx, vy = st.regs[x], st.regs[y]
-    if vy.kind != SCALAR or vx.kind not in NUMERIC or vx.kind == MIXED:
+    if vy.kind not in NUMERIC or vx.kind not in NUMERIC or MIXED in (vx.kind, vy.kind):
         return None
     if not (-BIG < vx.smin <= vx.smax < BIG and -BIG < vy.smin <= vy.smax < BIG):
         return None
@@ -130,17 +133,46 @@ def _lockstep_pairs(states: list["State"]) -> dict[tuple[int, int], int]:
             if rest == 0 and abs(k) >= 2 and ub.smax - ua.smax == k * dy \
                     and (constant or k < 0):
                 found[(x, y)] = k
+    found.update(_counted_pairs(a, b))
+    return found
+
+
+def _counted_pairs(a: "State", b: "State") -> dict[tuple[int, int], int]:
+    """(x, y) -> k (|k| >= 2) for a register x that is a different constant on the two
+    paths and a y not constant whose interval moved by the same dy at both ends, x by
+    k * dy: a counter stepping by k for every step of a pointer or index entered at one
+    of several values (clang -Os's `r5 += 2` for the offset of an s16 row element while
+    the pointer into the buffer steps by 1 from a row's start: corpus matmul)."""
+    found = {}
+    for x in range(10):
+        va, vb = a.regs[x], b.regs[x]
+        if va.kind != SCALAR or vb.kind != SCALAR or not (va.fixed and vb.fixed) \
+                or va.smin == vb.smin or not -BIG < va.smin < BIG or not -BIG < vb.smin < BIG:
+            continue
+        for y in range(10):
+            ua, ub = a.regs[y], b.regs[y]
+            if y == x or ua.kind != ub.kind or ua.kind not in NUMERIC or ua.kind == MIXED \
+                    or ua.frame != ub.frame or ua.fixed or ub.fixed \
+                    or not (-BIG < ua.smin <= ua.smax < BIG and -BIG < ub.smin <= ub.smax < BIG):
+                continue
+            dy = ub.smin - ua.smin
+            if dy == 0 or ub.smax - ua.smax != dy:
+                continue
+            k, rest = divmod(vb.smin - va.smin, dy)
+            if rest == 0 and abs(k) >= 2:
+                found[(x, y)] = k
     return found
 
 
 def _same_kinds(joined: "State", states: list["State"], x: int, y: int) -> bool:
-    """Whether x holds the same kind of number (and pointer frame) and y a number on
-    every path: offsets of different frames are different numbers."""
-    vx = joined.regs[x]
-    if joined.regs[y].kind != SCALAR or vx.kind not in NUMERIC or vx.kind == MIXED:
+    """Whether x and y each hold the same kind of number (and pointer frame) on every
+    path: offsets of different frames are different numbers."""
+    vx, vy = joined.regs[x], joined.regs[y]
+    if vy.kind not in NUMERIC or vx.kind not in NUMERIC or MIXED in (vx.kind, vy.kind):
         return False
     return all(st.regs[x].kind == vx.kind and st.regs[x].frame == vx.frame
-               and st.regs[y].kind == SCALAR for st in states)
+               and st.regs[y].kind == vy.kind and st.regs[y].frame == vy.frame
+               for st in states)
 
 
 def _settled(old: "State", around: "State | None", x: int, y: int, k: int,
