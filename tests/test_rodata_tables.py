@@ -122,3 +122,39 @@ def test_proofs_on_table_lookups_hold():
         for need in (1, 10, 16, 201):
             assert_proofs_hold(indexed(table, need), inputs)
             assert_proofs_hold(indexed(table, need, True), inputs)
+
+
+# a u32 table of seven primes read at entry `(buf[0] % 7) * 4`: the offset is a
+# multiple of 4, so the loads are of whole entries (at most 61), not of the words across
+# two entries (0x3d000000 at offset 1 of the last); the entry then indexes the buffer,
+# checked for 62 bytes.  r0 = buf[prime].  (corpus/plain's portname reads its u16 table
+# of well-known ports so.)
+PRIMES = (7, 13, 17, 31, 37, 53, 61)
+WORDS = b"".join(p.to_bytes(4, "little") for p in PRIMES)
+STEPPED = """
+    mov %r0, 0
+    jlt %r2, 62, out
+    ldxb %r5, [%r1]
+    mod %r5, 7
+    lsh %r5, 2
+    lddw %r4, map_val_by_fd(0, 0)
+    add %r4, %r5
+    ldxw %r4, [%r4]
+    add %r1, %r4
+    ldxb %r0, [%r1]
+out:
+    exit
+"""
+STEPPED_READ = 10
+
+
+def test_a_table_read_at_a_stepped_offset_reads_whole_entries():
+    prog = program(STEPPED, WORDS)
+    assert STEPPED_READ in bpfjit.verify(prog, cache=False).proven
+
+
+def test_the_stepped_table_read_runs_alike_on_every_engine(engine):
+    fn = bpfjit.compile(program(STEPPED, WORDS), engine)
+    for first in (0, 6, 7, 13, 200, 255):
+        data = bytes([first]) + bytes(range(1, 62))
+        assert fn(bytearray(data)) == data[PRIMES[first % 7]]

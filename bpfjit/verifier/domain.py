@@ -383,7 +383,8 @@ def join(a: Value, b: Value) -> Value:
         frame = min(a.frame, b.frame)       # ring buffer records: the smaller size
     return Value(kind, 0, U64, min(a.smin, b.smin), max(a.smax, b.smax), frame,
                  a.maps | b.maps, a.ident if a.ident == b.ident else 0, ref=a.ref,
-                 align=min(offset_align(a), offset_align(b)) if kind == STACK else 0)
+                 align=min(offset_align(a), offset_align(b)) if kind in (STACK, MAP_VALUE)
+                 else 0)
 
 
 def meet(v: Value, bound: Value) -> Value:

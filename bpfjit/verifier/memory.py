@@ -43,12 +43,13 @@ _SOCKET_FIELDS = {"socket": SOCKET, "socket_or_null": SOCKET_OR_NULL,
 _TABLE_SPAN = 4096
 
 
-def _table_extent(data: bytes, size: int, signed: bool) -> tuple[int, int]:
-    """The least and greatest `size`-byte little-endian number at any offset of `data`."""
-    if size == 1 and not signed:
+def _table_extent(data: bytes, size: int, signed: bool, step: int = 1) -> tuple[int, int]:
+    """The least and greatest `size`-byte little-endian number at every `step`-th offset
+    of `data` from its start."""
+    if size == 1 and not signed and step == 1:
         return min(data), max(data)
     values = [int.from_bytes(data[i:i + size], "little", signed=signed)
-              for i in range(len(data) - size + 1)]
+              for i in range(0, len(data) - size + 1, step)]
     return min(values), max(values)
 
 
@@ -146,7 +147,8 @@ class MemoryRules:
         elif base.kind == STACK:
             loaded = self._caller_frame(insn, st, base.frame, lo, hi, size, ok, value)
         elif base.kind == MAP_VALUE and ok and not writes:
-            loaded = self._constant_data(insn, st, base, lo, hi, size)
+            loaded = self._constant_data(insn, st, base, *_offset_step(base, off, lo, hi),
+                                         size)
         elif writes and base.kind not in (MEM, MAP_VALUE):
             # a pointer the verifier lost track of may point into any live frame
             self._forget_frame(st)
@@ -397,12 +399,13 @@ class MemoryRules:
             return lo >= 0 and hi + size <= self._key_size(v)
         return False
 
-    def _constant_data(self, insn, st: State, base: Value, lo: int, hi: int, size: int):
+    def _constant_data(self, insn, st: State, base: Value, lo: int, hi: int, step: int,
+                       size: int):
         """A load from read-only global data (.rodata): at a constant offset the value
         itself, as the kernel reads a frozen map; at offsets in [lo, hi] (a lookup table
-        indexed by a bounded number) the least and greatest value the table holds there,
-        which the kernel does not follow.  The map is frozen once verified (bpfjit.maps:
-        Python may set it before, not after)."""
+        indexed by a bounded number), every `step` bytes from lo, the least and greatest
+        value the table holds there, which the kernel does not follow.  The map is
+        frozen once verified (bpfjit.maps: Python may set it before, not after)."""
         maps = map_indices(base.maps)
         if len(maps) != 1 or insn.kind is Kind.ATOMIC or hi - lo > _TABLE_SPAN:
             return None
@@ -410,11 +413,11 @@ class MemoryRules:
         if not the_map.spec.read_only or the_map.spec.initial is None:
             return None
         signed = insn.kind is Kind.LDSX
-        key = (maps[0], lo, hi, size, signed)
+        key = (maps[0], lo, hi, step, size, signed)
         extent = self._table_extents.get(key)
         if extent is None:
             extent = self._table_extents[key] = _table_extent(
-                bytes(the_map.arena[lo:hi + size]), size, signed)
+                bytes(the_map.arena[lo:hi + size]), size, signed, step)
         self.constant_maps.add(maps[0])
         least, most = extent
         if least == most:

@@ -7,7 +7,7 @@ whose helpers for sums and remainders it shares."""
 from __future__ import annotations
 
 from .alu import _apply_remaining, _bounded, _inherit_affine, _remaining_facts
-from .domain import (MEM, MEM_OR_NULL, NUMERIC, SCALAR, STACK, U64, Value, offset_align,
+from .domain import (MAP_VALUE, MEM, MEM_OR_NULL, NUMERIC, SCALAR, STACK, U64, Value, offset_align,
                      pointer, same_region, scalar)
 from .intervals import fits_signed
 from .state import State
@@ -61,8 +61,10 @@ class PointerRules:
         lo, hi = (delta.smin, delta.smax) if op == "add" else (-delta.smax, -delta.smin)
         exact = _bounded(delta) and _bounded(ptr) and fits_signed(ptr.smin + lo, ptr.smax + hi)
         if exact:
-            # (a stack offset: a multiple of what both terms are multiples of)
-            align = min(offset_align(ptr), offset_align(delta)) if ptr.kind == STACK else 0
+            # (a stack or map value offset: a multiple of what both terms are multiples
+            # of, so a table read steps by its entries: MemoryRules._constant_data)
+            align = min(offset_align(ptr), offset_align(delta)) \
+                if ptr.kind in (STACK, MAP_VALUE) else 0
             new = pointer(ptr.kind, ptr.smin + lo, ptr.smax + hi, ptr.frame, ptr.maps, ref=ptr.ref,
                           align=align)
         else:
