@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from ..isa import STACK_SIZE
 from .domain import SCALAR, join, meet
+from .loadedcopies import loaded_copies
 from .state import State, merge
 from .thresholds import (compared_pairs, exit_slot_thresholds, loop_tests, loop_thresholds,
                          loop_writes, slot_stores)
@@ -114,8 +115,29 @@ class LoopHeadRules:
                             caps_steps=_steps_at(sub.caps_steps if caps_steps is None
                                                  else caps_steps, head),
                             most_caps_steps=CAPS_STEPS)
+        if joins <= FORCE_AFTER:
+            widened = self._picks_joined(sub, head, widened, old, new)
         return self._held_steady(sub, head, widened, old, new) \
             if around is None and joins <= FORCE_AFTER + STEADY_JOINS else widened
+
+    def _picks_joined(self, sub: Subprogram, head: int, widened: State, old: State,
+                      new: State) -> State:
+        """Until FORCE_AFTER: a number the loop writes only with copies of values it has
+        just loaded (loadedcopies: a running pick of a table's entries) keeps the join
+        of `old` and `new`, not the widened bound; the loads' own bounds stop it."""
+        picks = sub.loop_picks.get(head)
+        if picks is None:
+            picks = sub.loop_picks[head] = loaded_copies(self.prog, sub.loop_bodies[head],
+                                                         head)
+        if not picks:
+            return widened
+        bounds = {}
+        for reg in range(10):
+            v, before, coming = widened.regs[reg], old.regs[reg], new.regs[reg]
+            if picks >> reg & 1 and v.kind == SCALAR and before.kind == SCALAR \
+                    and coming.kind == SCALAR:
+                bounds[reg] = join(before, coming)
+        return _narrowed_to(widened, bounds)
 
     def _held_steady(self, sub: Subprogram, head: int, widened: State, old: State,
                      new: State) -> State:

@@ -61,6 +61,8 @@ class Subprogram:
         self.slot_thresholds: dict[int, tuple] | None = None
         self.loop_writes: dict[int, int] = {}           # head -> the registers it writes
         self.loop_tests: dict[int, int] = {}            # head -> the registers it tests
+        # head -> the registers it writes only with values just loaded (loadedcopies)
+        self.loop_picks: dict[int, int] = {}
         # head -> the register pairs its body compares (thresholds.compared_pairs)
         self.loop_compares: dict[int, frozenset] = {}
         self.in_states: dict[int, State] = {}
