@@ -153,13 +153,6 @@ def test_a_table_read_at_a_stepped_offset_reads_whole_entries():
     assert STEPPED_READ in bpfjit.verify(prog, cache=False).proven
 
 
-def test_the_stepped_table_read_runs_alike_on_every_engine(engine):
-    fn = bpfjit.compile(program(STEPPED, WORDS), engine)
-    for first in (0, 6, 7, 13, 200, 255):
-        data = bytes([first]) + bytes(range(1, 62))
-        assert fn(bytearray(data)) == data[PRIMES[first % 7]]
-
-
 # clang -Os's `for (i = 0; i < 7; i++) if (primes[i] <= buf[0]) size = primes[i];`: size
 # (r3) is a running pick of loaded entries, which the loop's head joins rather than
 # widens (bpfjit.verifier.loadedcopies): at most 61, so buf[size] is proven for a
@@ -194,9 +187,12 @@ def test_a_running_pick_of_table_entries_is_bounded_by_the_table():
     assert PICKED_READ in verified.proven
 
 
-def test_the_running_pick_runs_alike_on_every_engine(engine):
-    fn = bpfjit.compile(program(PICKED, WORDS), engine)
-    for first in (0, 7, 12, 13, 40, 60, 61, 255):
+@pytest.mark.parametrize("text, entry", [
+    (STEPPED, lambda first: PRIMES[first % 7]),
+    (PICKED, lambda first: max([p for p in PRIMES if p <= first], default=7)),
+], ids=["stepped", "picked"])
+def test_the_table_programs_run_alike_on_every_engine(engine, text, entry):
+    fn = bpfjit.compile(program(text, WORDS), engine)
+    for first in (0, 6, 7, 12, 13, 40, 60, 61, 200, 255):
         data = bytes([first]) + bytes(range(1, 62))
-        size = max([p for p in PRIMES if p <= first], default=7)
-        assert fn(bytearray(data)) == data[size]
+        assert fn(bytearray(data)) == data[entry(first)]
