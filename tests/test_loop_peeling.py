@@ -203,6 +203,34 @@ loop:
     assert peeling.peel_candidates(prog, analysis) == []
 
 
+def test_a_loop_whose_first_trip_leaves_the_access_unproven_is_not_peeled():
+    # the store's index is a byte of the input on every trip, the first one included:
+    # no copy of the loop would prove it (fp - 64 + [0, 255] leaves the frame), so the
+    # loop is not peeled (before 2026-12-07 it was, for nothing: corpus tokptr, huffman,
+    # lrucache's tries)
+    text = """
+    mov %r0, 0
+    jlt %r2, 4, out
+    mov %r6, 0
+loop:
+    mov %r7, %r1
+    add %r7, %r6
+    ldxb %r3, [%r7+0]
+    mov %r4, %r10
+    add %r4, -64
+    add %r4, %r3
+    stb [%r4+0], 1
+    add %r6, 1
+    jne %r6, 4, loop
+out:
+    exit
+"""
+    prog = bpfjit.Program(bpfjit.assemble(text).insns)
+    analysis = _analysed(prog, None, [0], "checked", False, False)
+    assert analysis.accesses[9] is False
+    assert peeling.peel_candidates(prog, analysis) == []
+
+
 def test_strict_mode_accepts_the_triangle():
     # as the kernel, walking its 8 trips, accepts it; refused before (its store unproven)
     verified = bpfjit.verify(triangle(), mode="strict", cache=False)

@@ -121,6 +121,9 @@ class Analysis(AluRules, ExtensionRules, PointerRules, MemoryRules, FrameRules, 
         self.ranges = dict(subprogram_ranges(prog))
         # results
         self.accesses: dict[int, bool] = {}        # pc -> proven in bounds
+        # pc -> whether the access's first run (the fixpoint's first visit: its loop's
+        # first trip, from the first way in) proved it; loop peeling's candidates
+        self.first_verdicts: dict[int, bool] = {}
         self.regions: dict[int, str | None] = {}   # pc -> the region it always touches
         # unproven buffer accesses with bounded offsets: pc -> (lowest, highest + size)
         # byte offset from the buffer's start (a buffer that long would prove them)

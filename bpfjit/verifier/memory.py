@@ -140,6 +140,8 @@ class MemoryRules:
         if self.mode == "strict" and base.kind == STACK and base.frame >= 0:
             self._pointer_bytes(pc, insn, st, base.frame, lo, hi, size)
         self._fact(self._note_access, pc, base, ok, lo, hi, size)
+        if not self.checking:
+            self.first_verdicts.setdefault(pc, ok)
         loaded = None
         if base.kind == STACK and base.frame == 0:
             lo, hi, step = _offset_step(base, off, lo, hi)

@@ -14,7 +14,8 @@ need more than differences and two-variable equalities can say.
 
 Applied to a program of one subprogram (no local calls or callbacks, whose pcs the
 copies would move), to a loop whose code lies in one stretch of pcs and whose unproven
-accesses are not all reads of the buffer, one loop per program (PEEL_TRIES) and a few
+accesses are not all reads of the buffer nor left unproven by the loop's first trip
+(`Analysis.first_verdicts`), one loop per program (PEEL_TRIES) and a few
 trips (PEEL_COPIES), within PEEL_BUDGET instructions of copies and PEEL_WORK times the
 program's own analysis."""
 
@@ -68,7 +69,10 @@ def peel_candidates(prog: Program, analysis) -> list[tuple[int, int, int, int]]:
     for head in sorted(sub.heads):
         state = sub.in_states.get(head)
         pcs = sorted(pc for block in sub.loop_bodies[head] for pc in members[block])
-        inside = unproven.intersection(pcs)
+        # (an access its loop's first trip left unproven, from the first way in, is
+        # left so by the copies' first trip: no copy proves what that one cannot)
+        inside = {pc for pc in unproven.intersection(pcs)
+                  if analysis.first_verdicts.get(pc, True)}
         if state is None or not inside or all(analysis.regions.get(pc) == "mem"
                                               for pc in inside):
             # (reads of the buffer a loop leaves unproven are bounded by the length,
