@@ -37,6 +37,8 @@ __all__ = ["band_range", "join_bands", "apply_bands", "follow_bands", "narrow_li
 
 Band = tuple[int, int, int]           # (k, lo, hi): x - k*y in [lo, hi]
 _WIDEST = 1 << 31                     # a wider band says nothing worth keeping
+# what a band may relate: a number or a pointer's offset (not MIXED's raw value)
+_OFFSETS = NUMERIC - {MIXED}
 
 
 def band_range(st: "State", x: int, y: int, k: int) -> tuple[int, int] | None:
@@ -49,7 +51,7 @@ def band_range(st: "State", x: int, y: int, k: int) -> tuple[int, int] | None:
     if eq is not None and eq[0] == k:
         return eq[1], eq[1]
     vx, vy = st.regs[x], st.regs[y]
-    if vy.kind not in NUMERIC or vx.kind not in NUMERIC or MIXED in (vx.kind, vy.kind):
+    if vy.kind not in _OFFSETS or vx.kind not in _OFFSETS:
         return None
     if not (-BIG < vx.smin <= vx.smax < BIG and -BIG < vy.smin <= vy.smax < BIG):
         return None
@@ -119,7 +121,7 @@ def _lockstep_pairs(states: list["State"]) -> dict[tuple[int, int], int]:
             dy = low or high
         for x in range(10):
             ua, ub = a.regs[x], b.regs[x]
-            if x == y or ua.kind != ub.kind or ua.kind not in NUMERIC or ua.kind == MIXED \
+            if x == y or ua.kind != ub.kind or ua.kind not in _OFFSETS \
                     or not (-BIG < ua.smin <= ua.smax < BIG and -BIG < ub.smin <= ub.smax < BIG):
                 continue
             if constant and (ua.fixed and ub.fixed) or not constant and not (
@@ -151,7 +153,7 @@ def _counted_pairs(a: "State", b: "State") -> dict[tuple[int, int], int]:
             continue
         for y in range(10):
             ua, ub = a.regs[y], b.regs[y]
-            if y == x or ua.kind != ub.kind or ua.kind not in NUMERIC or ua.kind == MIXED \
+            if y == x or ua.kind != ub.kind or ua.kind not in _OFFSETS \
                     or ua.frame != ub.frame or ua.fixed or ub.fixed \
                     or not (-BIG < ua.smin <= ua.smax < BIG and -BIG < ub.smin <= ub.smax < BIG):
                 continue
@@ -168,7 +170,7 @@ def _same_kinds(joined: "State", states: list["State"], x: int, y: int) -> bool:
     """Whether x and y each hold the same kind of number (and pointer frame) on every
     path: offsets of different frames are different numbers."""
     vx, vy = joined.regs[x], joined.regs[y]
-    if vy.kind not in NUMERIC or vx.kind not in NUMERIC or MIXED in (vx.kind, vy.kind):
+    if vy.kind not in _OFFSETS or vx.kind not in _OFFSETS:
         return False
     return all(st.regs[x].kind == vx.kind and st.regs[x].frame == vx.frame
                and st.regs[y].kind == vy.kind and st.regs[y].frame == vy.frame
@@ -232,7 +234,7 @@ def followed(vx: Value, vy: Value, k: int, lo: int, hi: int,
     value before the widening), a bound of x that did not move keeps its own value where
     it is the tighter: both hold, and only a moving bound needs y's to settle (`lo` at
     0 on every trip, with y's band from -8, had become -8)."""
-    if vy.kind != SCALAR or vx.kind not in NUMERIC or vx.kind == MIXED \
+    if vy.kind != SCALAR or vx.kind not in _OFFSETS \
             or not -BIG < vy.smin <= vy.smax < BIG:
         return None
     least, most = sorted((k * vy.smin, k * vy.smax))

@@ -25,7 +25,8 @@ from __future__ import annotations
 
 from math import gcd
 
-__all__ = ["Value", "replace", "UNINIT", "COPIED_AT", "SCALAR", "MEM", "STACK", "MAP_PTR", "MAP_VALUE",
+__all__ = ["Value", "replace", "UNINIT", "COPIED_AT", "ALIGNED", "SCALAR", "MEM", "STACK",
+           "MAP_PTR", "MAP_VALUE",
            "MAP_OR_NULL", "MAP_PTR_OR_NULL", "MAP_KEY", "MEM_OR_NULL", "CTX_OR_NULL",
            "STACK_OR_NULL", "MIXED", "NULLABLE", "CTX", "FUNC",
            "PACKET_OR_NUMBER", "SOCKET", "SOCKET_OR_NULL", "SOCK_COMMON",
@@ -69,6 +70,9 @@ GIVEN_BACK = -2                  # UNINIT ident: it held a ring buffer record gi
 COPIED_AT = -3                   # UNINIT ident COPIED_AT - pc: a copy made at pc of an
 #                                  unwritten register (checked mode: AluRules._alu)
 POINTERS = frozenset((MEM, STACK, MAP_VALUE, MAP_KEY, CTX))     # may be dereferenced
+# pointers whose offset keeps its alignment (`align`) through arithmetic and joins: an
+# array element's on the stack, a table entry's in a map value
+ALIGNED = frozenset((STACK, MAP_VALUE))
 # the values that are an address (on some path, for the nullable ones): what strict mode
 # lets no program return, pass as a number, or store where its user could read it
 ADDRESSES = POINTERS | SOCKETS | frozenset(NULLABLE) | {MAP_PTR, FUNC}
@@ -383,8 +387,7 @@ def join(a: Value, b: Value) -> Value:
         frame = min(a.frame, b.frame)       # ring buffer records: the smaller size
     return Value(kind, 0, U64, min(a.smin, b.smin), max(a.smax, b.smax), frame,
                  a.maps | b.maps, a.ident if a.ident == b.ident else 0, ref=a.ref,
-                 align=min(offset_align(a), offset_align(b)) if kind in (STACK, MAP_VALUE)
-                 else 0)
+                 align=min(offset_align(a), offset_align(b)) if kind in ALIGNED else 0)
 
 
 def meet(v: Value, bound: Value) -> Value:

@@ -55,8 +55,8 @@ def loaded_copies(prog: Program, body: set[int], head: int) -> int:
                 return insn.kind in (Kind.LDX, Kind.LDSX) and insn.dst == reg
         if block == head:               # reached the head: reg may come round the loop
             return False
-        return all(loaded_at_end(p, reg, visiting) for p in preds.get(block, ()) if p in body) \
-            and any(p in body for p in preds.get(block, ()))
+        inside = [p for p in preds.get(block, ()) if p in body]
+        return bool(inside) and all(loaded_at_end(p, reg, visiting) for p in inside)
 
     found = 0
     for reg, pcs in writers.items():

@@ -7,7 +7,7 @@ whose helpers for sums and remainders it shares."""
 from __future__ import annotations
 
 from .alu import _apply_remaining, _bounded, _inherit_affine, _remaining_facts
-from .domain import (MAP_VALUE, MEM, MEM_OR_NULL, NUMERIC, SCALAR, STACK, U64, Value, offset_align,
+from .domain import (ALIGNED, MEM, MEM_OR_NULL, NUMERIC, SCALAR, STACK, U64, Value, offset_align,
                      pointer, same_region, scalar)
 from .intervals import fits_signed
 from .state import State
@@ -63,8 +63,7 @@ class PointerRules:
         if exact:
             # (a stack or map value offset: a multiple of what both terms are multiples
             # of, so a table read steps by its entries: MemoryRules._constant_data)
-            align = min(offset_align(ptr), offset_align(delta)) \
-                if ptr.kind in (STACK, MAP_VALUE) else 0
+            align = min(offset_align(ptr), offset_align(delta)) if ptr.kind in ALIGNED else 0
             new = pointer(ptr.kind, ptr.smin + lo, ptr.smax + hi, ptr.frame, ptr.maps, ref=ptr.ref,
                           align=align)
         else:
