@@ -1151,6 +1151,13 @@ def inputs(name: str, variant: int | None = None) -> list[bytes]:
         # nothing (the triangle its counter makes); fewer bytes than the 210 cells; equal
         # bytes (every step a tie); 210 random bytes
         return [b"", _words(rng, 50), bytes([7]) * 210, _words(rng, 210)]
+    if name == "zfunc":
+        # nothing; a pattern as long as the text (the early return); a text over two
+        # letters, where matches overlap; a period-3 text longer than the 225 bytes read
+        def text(n: int) -> bytes:
+            return bytes(rng.choice(b"ab") for _ in range(n))
+        return [b"", bytes([9]) + text(10), bytes([5]) + text(120),
+                bytes([2]) + b"abc" * 100]
     raise SystemExit(f"no inputs for corpus program {name!r}")
 
 

@@ -55,6 +55,22 @@ def _let_go(state: State, entry: State) -> bool:
     return False
 
 
+def _floors_kept_dropped(widened: State, old: State, dropped: set) -> State:
+    """`widened` without the floors a + b >= c that an earlier widening at its head
+    dropped (`dropped`, which gains those `old` had and `widened` lacks).  A widening
+    that still discovers relations takes a floor the old intervals imply; one that the
+    loop's body then weakens is dropped at the next widening, taken again at the one
+    after, and so on until relations are no longer discovered (UNRELATE_AFTER joins):
+    a Z-function's window loop ran its body twenty times where four do."""
+    had = old.zone.floors or {}
+    now = widened.zone.floors or {}
+    dropped.update(pair for pair in had if pair not in now)
+    again = [pair for pair in now if pair not in had and pair in dropped]
+    if again:
+        widened.zone.floors = {pair: c for pair, c in now.items() if pair not in again}
+    return widened
+
+
 def _narrowed_to(state: State, bounds: dict) -> State:
     """`state` with each register of `bounds` ({register: Value}) met with its bound
     and the rest tightened by it, or `state` itself where nothing narrows or a bound
@@ -88,11 +104,13 @@ class LoopHeadRules:
 
     def _head_widened(self, sub: Subprogram, head: int, old: State, new: State,
                       joins: int, around: list[State],
-                      caps_steps: dict[int, bytearray] | None = None) -> State:
+                      caps_steps: dict[int, bytearray] | None = None,
+                      floors_dropped: dict[int, set] | None = None) -> State:
         """The state at a loop head after its `joins`-th join (past WIDEN_AFTER): `old`
-        widened by `new`, given `around`, the states coming round the loop.  `caps_steps`:
-        where the bytes' threshold steps are counted per head (the fixpoint's, in
-        `sub`, unless a ghost run keeps its own, as it keeps its own joins)."""
+        widened by `new`, given `around`, the states coming round the loop.  `caps_steps`
+        and `floors_dropped`: where the bytes' threshold steps and the floors dropped
+        are kept per head (the fixpoint's, in `sub`, unless a ghost run keeps its own,
+        as it keeps its own joins)."""
         late = joins > WIDEN_AFTER + THRESHOLD_STEPS
         # at last every value still moving is widened, even one that only the loop's
         # entry seems to raise: joined, a bound can climb by one on every visit and the
@@ -115,6 +133,9 @@ class LoopHeadRules:
                             caps_steps=_steps_at(sub.caps_steps if caps_steps is None
                                                  else caps_steps, head),
                             most_caps_steps=CAPS_STEPS)
+        widened = _floors_kept_dropped(widened, old, (sub.floors_dropped if floors_dropped
+                                                      is None else floors_dropped)
+                                       .setdefault(head, set()))
         if joins <= FORCE_AFTER:
             widened = self._picks_joined(sub, head, widened, old, new)
         return self._held_steady(sub, head, widened, old, new) \
@@ -223,6 +244,7 @@ class LoopHeadRules:
                 sub.entries.pop(block, None)
             sub.joins[block] = 0
             sub.caps_steps.pop(block, None)
+            sub.floors_dropped.pop(block, None)
 
     def _loop_writes(self, sub: Subprogram, head: int) -> int:
         """The registers (a bit each) the loop at `head` writes (thresholds.loop_writes)."""

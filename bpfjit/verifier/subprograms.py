@@ -73,6 +73,9 @@ class Subprogram:
         self.joins: dict[int, int] = defaultdict(int)
         # head -> per byte of the frame, the thresholds its cap took there (widen_caps)
         self.caps_steps: dict[int, bytearray] = {}
+        # head -> the floors (zone.floors' pairs) a widening there has dropped, which no
+        # later widening there takes again (LoopHeadRules._floors_kept_dropped)
+        self.floors_dropped: dict[int, set] = {}
         # head -> the join of its entry edges at its last visit; the times its widening
         # started over, and the times it was analysed again from that entry alone
         # (Analysis._entered_afresh)

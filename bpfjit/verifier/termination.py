@@ -113,6 +113,7 @@ class TerminationRules:
         edges: dict[int, list] = {}
         joins: dict[int, int] = defaultdict(int)
         caps_steps: dict[int, bytearray] = {}       # (the ghost run's own, as its joins)
+        floors_dropped: dict[int, set] = {}
         work = [(sub.index[head], head)]
         queued = {head}
         while work:
@@ -133,7 +134,7 @@ class TerminationRules:
                         new = self._head_widened(sub, block, old, new, joins[block],
                                                  edge_states(sub, edges, block,
                                                              sub.loop_bodies[block].__contains__),
-                                                 caps_steps)
+                                                 caps_steps, floors_dropped)
                 if new == old and block in edges:
                     continue
             states[block] = new
