@@ -27,9 +27,6 @@ from .zone import MIRROR
 __all__ = ["AluRules"]
 
 _REGIONS = (MEM, STACK, CTX)       # pointers whose differences are offsets (same_region)
-# how far back from `sub d, s` a register remainder's `mov s, x` may lie (clang puts
-# one or two unrelated instructions among its four)
-_REMAINDER_REACH = 8
 
 
 def _signed(value: int, width: int = 64) -> int:
@@ -292,6 +289,9 @@ class AluRules:
             else:       # anything else turns a pointer (or map handle) into a number
                 self._leak(pc, f"{spec.mnemonic} on a pointer")
                 st.forget_register(dst, top_scalar() if width == 64 else scalar(0, M32))
+            return
+        if op == "rsh" and width == 64 and src_reg is None and insn.imm == 32 \
+                and self._low_half_remainder(pc, st, dst):
             return
         link = st.zone.shifted.get(dst) if op in ("rsh", "arsh") and width == 64 and \
             src_reg is None and st.zone.shifted else None
@@ -591,86 +591,6 @@ class AluRules:
                 zone.add(dst, y, d)
             return True
         return False
-
-    @staticmethod
-    def _remainder(st: State, op: str, dst: int, src_reg: int | None, src: Value,
-                   result: Value) -> bool:
-        """`q = y / c; q *= c; r = y - q` is `r = y % c`, in [0, c - 1], which no interval
-        or difference shows: follow the three steps (True when this op completed one)."""
-        zone = st.zone
-        fact = zone.quot.get(dst) if zone.quot else None
-        if op == "div" and src.is_const and src.umin >= 2:
-            y = zone.equal_to(dst)
-            if y is None:
-                return False
-            st.forget_register(dst, result)
-            zone.quot[dst] = (y, src.umin, False)
-            return True
-        if op in ("mul", "lsh") and src.is_const and fact is not None and not fact[2]:
-            y, c, _ = fact
-            if (src.umin if op == "mul" else 1 << (src.umin & 63)) != c:
-                return False
-            st.forget_register(dst, result)
-            zone.quot[dst] = (y, c, True)
-            return True
-        if op == "sub" and src_reg is not None and zone.quot:
-            fact = zone.quot.get(src_reg)
-            if fact is None or not fact[2]:
-                return False
-            y, c, _ = fact
-            if dst != y and zone.equal_to(dst) != y and not (
-                    zone.bound(dst, y) == 0 and zone.bound(y, dst) == 0):
-                return False
-            st.forget_register(dst, scalar(0, c - 1))
-            return True
-        return False
-
-    def _register_remainder(self, pc: int, st: State, width: int, dst: int, src_reg: int,
-                            old: Value) -> bool:
-        """`mov s, x; div s, n; mul s, n; sub d, s` at one width, straight code: x % n, as
-        clang expands `x % n` for a number n known only at run time (its BPF target has
-        no unsigned remainder). d is x, or a copy `mov d, x` made later (clang -mcpu=v3:
-        `w6 = w9; w6 /= w3; w6 *= w3; w4 = 0; w5 = w9; w5 -= w6`); neither x nor n
-        changes in between. Below n where n is at least 1 (True, d set); where n may be
-        0, x / 0 is 0 and d stays x: nothing learned (False)."""
-        writes = self._straight_writes(pc, src_reg, _REMAINDER_REACH)
-        if writes is None or len(writes) != 3:
-            return False
-        (p_mov, mov), (p_div, div), (p_mul, mul) = writes
-        s, n = src_reg, div.src
-
-        def shaped(insn, op: str) -> bool:
-            return insn.kind is Kind.ALU and insn.spec.op == op and insn.spec.source == "reg" \
-                and insn.spec.width == width and insn.dst == s
-        x = mov.src
-        if not (shaped(mov, "mov") and shaped(div, "div") and shaped(mul, "mul")) \
-                or mul.src != n or n in (s, x) or x == s or dst == s:
-            return False
-        prog = self.prog
-        between = [p for p in range(p_mov + 1, pc) if prog.is_insn_start(p)]
-        if any(n in written_registers(prog.at(p)) for p in between if p > p_div):
-            return False
-        copy = None
-        if dst != x:        # the last write of d: a copy of x at the same width
-            copy = next((p for p in reversed(between)
-                         if dst in written_registers(prog.at(p))), None)
-            insn = None if copy is None else prog.at(copy)
-            if insn is None or not (insn.kind is Kind.ALU and insn.spec.op == "mov"
-                                    and insn.spec.source == "reg" and insn.src == x
-                                    and insn.spec.width == width):
-                return False
-        if any(x in written_registers(prog.at(p)) for p in between
-               if copy is None or p < copy):
-            return False
-        divisor = st.regs[n]
-        if old.kind != SCALAR or divisor.kind != SCALAR or divisor.umin < 1 \
-                or (width == 32 and divisor.umax > M32):
-            return False
-        low = old.umax if width == 64 else min(old.umax, M32)
-        st.forget_register(dst, scalar(0, min(divisor.umax - 1, low)))
-        if not divisor.fixed:
-            st.zone.add(dst, n, -1)                 # d <= n - 1
-        return True
 
     def _straight_writes(self, pc: int, reg: int, reach: int) -> list | None:
         """The instructions (pc, insn) that write `reg` in the straight code before pc,

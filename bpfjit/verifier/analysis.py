@@ -32,6 +32,7 @@ from ..program import Program
 from .alu import AluRules
 from .bytecaps import ZEROED
 from .extensions import ExtensionRules
+from .remainders import RemainderRules
 from .pointerarith import PointerRules
 from .branches import BranchRules
 from .calls import CallRules
@@ -89,8 +90,8 @@ def _both_ranges(a: dict[int, tuple[int, int]], b: dict[int, tuple[int, int]]
     return out
 
 
-class Analysis(AluRules, ExtensionRules, PointerRules, MemoryRules, FrameRules, BranchRules,
-               CallRules, LocalCallRules, CallbackRules, LockRules, TimerRules, SocketRules,
+class Analysis(AluRules, RemainderRules, ExtensionRules, PointerRules, MemoryRules, FrameRules,
+               BranchRules, CallRules, LocalCallRules, CallbackRules, LockRules, TimerRules, SocketRules,
                RecordRules, PerPathRules, TerminationRules, LoopHeadRules):
     """Runs the abstract interpretation; results in `accesses`, `regions`, `map_calls`..."""
 
@@ -469,7 +470,8 @@ class Analysis(AluRules, ExtensionRules, PointerRules, MemoryRules, FrameRules, 
                         shifted = st.copy()
                         self._alu(pc, insn, shifted)
                         self.log[pc + 1] = shifted.describe()
-                self._extend32(st, insn.dst, *fused)
+                if fused != (False, 0) or not self._low_half_remainder(pc + 1, st, insn.dst):
+                    self._extend32(st, insn.dst, *fused)
                 pc += 2
             else:
                 edges = self._step(pc, insn, st)
