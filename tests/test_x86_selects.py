@@ -486,3 +486,84 @@ def test_the_ordered_pairs_on_every_engine(engine, seed):
     expected = sum(3 * abs((data[i] & 15) - (data[i + 1] & 15))
                    for i in range(0, len(data) - 1, 2))
     assert bpfjit.compile(bpfjit.assemble(ORDERED_PAIR), engine)(bytearray(data)) == expected
+
+
+# pairs i < j of the first 16 bytes with a[i] > a[j] (inversions), counted through a
+# flag that the inner loop's last step picks between two constants and carries round:
+# `mov %r6, 1; jgt %r3, %r5, inner; mov %r6, 0; ja inner`, as clang ends `inv += a[i] >
+# a[j]`.  Two loaded values' order is the data's: the move (pc 19) becomes a cmov.  The
+# same flag of their equality (`jeq`) stays a jump: mostly one way on real data.
+INVERSIONS = """
+    mov %r9, %r2
+    jle %r9, 16, +1
+    mov %r9, 16
+    mov %r0, 0
+    mov %r7, 0
+outer:
+    jge %r7, %r9, out
+    mov %r4, %r1
+    add %r4, %r7
+    ldxb %r3, [%r4]
+    mov %r8, %r7
+    mov %r6, 0
+inner:
+    add %r0, %r6
+    add %r8, 1
+    jge %r8, %r9, next
+    mov %r4, %r1
+    add %r4, %r8
+    ldxb %r5, [%r4]
+    mov %r6, 1
+    jgt %r3, %r5, inner
+    mov %r6, 0
+    ja inner
+next:
+    add %r7, 1
+    ja outer
+out:
+    exit
+"""
+INVERSION_JUMP = 18
+EQUAL_PAIRS = INVERSIONS.replace("jgt %r3, %r5, inner", "jeq %r3, %r5, inner")
+
+
+def expected_inversions(data: bytes, equal: bool = False) -> int:
+    a = data[:16]
+    return sum((a[i] == a[j]) if equal else (a[i] > a[j])
+               for i in range(len(a)) for j in range(i + 1, len(a)))
+
+
+def test_an_ordered_flag_closing_a_loop_is_decided_by_the_data():
+    from bpfjit.backends.selectshapes import decided_jumps
+    prog = bpfjit.assemble(INVERSIONS)
+    assert bpfjit.asm.format_insn(prog.at(INVERSION_JUMP)).startswith("jgt %r3, %r5")
+    assert decided_jumps(prog) == {INVERSION_JUMP}
+    assert decided_jumps(bpfjit.assemble(EQUAL_PAIRS)) == set()
+
+
+@needs_peachpy
+def test_an_ordered_flag_closing_a_loop_becomes_a_cmov():
+    assert cmovs_by_pc(INVERSIONS).get(INVERSION_JUMP + 1, 0) >= 1
+    assert INVERSION_JUMP + 1 not in cmovs_by_pc(EQUAL_PAIRS)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_the_inversions_on_every_engine(engine, seed):
+    if engine == "kernel":
+        pytest.skip("a plain program: the kernel runs packet programs")
+    rng = random.Random(seed)
+    data = bytes(rng.choice((1, 2, 3, 200, 255)) for _ in range(5 + 6 * seed))
+    for text, equal in ((INVERSIONS, False), (EQUAL_PAIRS, True)):
+        fn = bpfjit.compile(bpfjit.assemble(text), engine, cache=False)
+        assert fn(bytearray(data)) == expected_inversions(data, equal)
+
+
+def test_the_budget_runs_out_where_the_interpreter_says_in_the_flag(engine):
+    if engine == "kernel":
+        pytest.skip("a plain program: the kernel runs packet programs")
+    prog = bpfjit.assemble(INVERSIONS)
+    data = bytes([3, 1, 5, 5, 2, 9])
+    budgets = range(1, 400, 4)
+    reference = [outcome(prog, "interp", budget, data) for budget in budgets]
+    assert reference[-1] == expected_inversions(data)
+    assert [outcome(prog, engine, budget, data) for budget in budgets] == reference
