@@ -1158,6 +1158,43 @@ def inputs(name: str, variant: int | None = None) -> list[bytes]:
             return bytes(rng.choice(b"ab") for _ in range(n))
         return [b"", bytes([9]) + text(10), bytes([5]) + text(120),
                 bytes([2]) + b"abc" * 100]
+    if name == "maglev":
+        # nothing; too short for the backends its first byte names (12 of them); 8
+        # backends and 80 flows; 2,000 bytes
+        return [b"", bytes([11]) + _words(rng, 30), bytes([7]) + _words(rng, 355),
+                _words(rng, 2000)]
+    if name == "rangecoder":
+        # nothing; one byte; a run of one letter (its probabilities grow sure, the range
+        # narrows slowly); 2,000 random bytes, which hardly compress
+        return [b"", b"a", b"e" * 300, _words(rng, 2000)]
+    if name == "nextperm":
+        # one byte (no permutation); all eight bytes equal (one); eight distinct bytes
+        # with 200 more (3,328 of their 40,320 permutations); repeated bytes, to the end
+        return [b"x", b"\x07" * 8, bytes(rng.sample(range(256), 8)) + bytes(200),
+                b"aabbccdd" + _words(rng, 120)]
+    if name == "bresenham":
+        # nothing; one line; a single point (both ends equal); 100 lines
+        return [b"", bytes([3, 40, 60, 2]), bytes([9, 9, 9, 9]), _words(rng, 400)]
+    if name == "heavy":
+        # nothing; 100 random bytes (no item stands out); four items half of the time;
+        # one item four times in ten, 1,000 items
+        def skewed(count: int, hot: list[int], share: float) -> bytes:
+            out = bytearray()
+            for _ in range(count):
+                v = rng.choice(hot) if rng.random() < share else rng.randrange(1 << 16)
+                out += v.to_bytes(2, "big")
+            return bytes(out)
+        return [b"", _words(rng, 100), skewed(300, [5, 77, 513, 1023], 0.5),
+                skewed(1000, [300], 0.4)]
+    if name == "life":
+        # no generation; a glider (top left, going down-right) for 32 generations; 20
+        # generations of random cells; fewer bytes than the 32 rows (the rest dead)
+        glider = bytearray(129)
+        glider[0] = 32
+        for row, bits in ((0, 0x40), (1, 0x20), (2, 0xE0)):
+            glider[1 + 4 * row] = bits
+        return [bytes([0]) + _words(rng, 128), bytes(glider), bytes([20]) + _words(rng, 128),
+                bytes([33 + 5]) + _words(rng, 60)]
     raise SystemExit(f"no inputs for corpus program {name!r}")
 
 
