@@ -91,8 +91,8 @@ def _both_ranges(a: dict[int, tuple[int, int]], b: dict[int, tuple[int, int]]
 
 
 class Analysis(AluRules, RemainderRules, ExtensionRules, PointerRules, MemoryRules, FrameRules,
-               BranchRules, CallRules, LocalCallRules, CallbackRules, LockRules, TimerRules, SocketRules,
-               RecordRules, PerPathRules, TerminationRules, LoopHeadRules):
+               BranchRules, CallRules, LocalCallRules, CallbackRules, LockRules, TimerRules,
+               SocketRules, RecordRules, PerPathRules, TerminationRules, LoopHeadRules):
     """Runs the abstract interpretation; results in `accesses`, `regions`, `map_calls`..."""
 
     def __init__(self, prog: Program, helpers: dict | None, order: list[int],

@@ -71,6 +71,15 @@ def _floors_kept_dropped(widened: State, old: State, dropped: set) -> State:
     return widened
 
 
+def _joined_in(widened: State, old: State, new: State, regs: int) -> State:
+    """`widened` with each register of `regs` (a bit each) that holds a number in all
+    three narrowed to the join of its `old` and `new` values, not their widening."""
+    bounds = {reg: join(old.regs[reg], new.regs[reg]) for reg in range(10)
+              if regs >> reg & 1 and widened.regs[reg].kind == SCALAR
+              and old.regs[reg].kind == SCALAR and new.regs[reg].kind == SCALAR}
+    return _narrowed_to(widened, bounds)
+
+
 def _narrowed_to(state: State, bounds: dict) -> State:
     """`state` with each register of `bounds` ({register: Value}) met with its bound
     and the rest tightened by it, or `state` itself where nothing narrows or a bound
@@ -150,15 +159,7 @@ class LoopHeadRules:
         if picks is None:
             picks = sub.loop_picks[head] = loaded_copies(self.prog, sub.loop_bodies[head],
                                                          head)
-        if not picks:
-            return widened
-        bounds = {}
-        for reg in range(10):
-            v, before, coming = widened.regs[reg], old.regs[reg], new.regs[reg]
-            if picks >> reg & 1 and v.kind == SCALAR and before.kind == SCALAR \
-                    and coming.kind == SCALAR:
-                bounds[reg] = join(before, coming)
-        return _narrowed_to(widened, bounds)
+        return _joined_in(widened, old, new, picks) if picks else widened
 
     def _held_steady(self, sub: Subprogram, head: int, widened: State, old: State,
                      new: State) -> State:
@@ -172,13 +173,9 @@ class LoopHeadRules:
         which its inner loop neither writes nor tests either, creeps up one at the
         middle loop's head until an inner widening ends it."""
         held = self._loop_writes(sub, head) | self._loop_tests(sub, head)
-        bounds = {}
-        for reg in range(10):
-            v, before, coming = widened.regs[reg], old.regs[reg], new.regs[reg]
-            if not (held >> reg & 1 or v.kind != SCALAR or v.is_const
-                    or before.kind != SCALAR or coming.kind != SCALAR):
-                bounds[reg] = join(before, coming)
-        return _narrowed_to(widened, bounds)
+        steady = sum(1 << reg for reg in range(10)
+                     if not held >> reg & 1 and not widened.regs[reg].is_const)
+        return _joined_in(widened, old, new, steady)
 
     def _loop_tests(self, sub: Subprogram, head: int) -> int:
         """The registers (a bit each) a conditional jump of the loop at `head` reads."""

@@ -84,8 +84,7 @@ class RemainderRules:
         s, n = src_reg, div.src
 
         def shaped(insn, op: str) -> bool:
-            return insn.kind is Kind.ALU and insn.spec.op == op and insn.spec.source == "reg" \
-                and insn.spec.width == width and insn.dst == s
+            return _alu(insn, op, width) and insn.dst == s
         x = mov.src
         if not (shaped(mov, "mov") and shaped(div, "div") and shaped(mul, "mul")) \
                 or mul.src != n or n in (s, x) or x == s or dst == s:
@@ -99,9 +98,7 @@ class RemainderRules:
             copy = next((p for p in reversed(between)
                          if dst in written_registers(prog.at(p))), None)
             insn = None if copy is None else prog.at(copy)
-            if insn is None or not (insn.kind is Kind.ALU and insn.spec.op == "mov"
-                                    and insn.spec.source == "reg" and insn.src == x
-                                    and insn.spec.width == width):
+            if insn is None or not (_alu(insn, "mov", width) and insn.src == x):
                 return False
         if any(x in written_registers(prog.at(p)) for p in between
                if copy is None or p < copy):
