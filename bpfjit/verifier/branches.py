@@ -448,8 +448,10 @@ class BranchRules:
         for reg in (a_reg, b_reg):
             # a constant has nothing to learn from the zone, which forgets it; but while a
             # loop's termination is proven, what it is against its value at the head
-            # (`i < 2` leaves i == 1 == head + 1) is the proof
-            if reg is not None and st.regs[reg].fixed and not self.ranking:
+            # (`i < 2` leaves i == 1 == head + 1) is the proof; and len, which has no
+            # upper bound of its own, keeps the one a register equal to it just became
+            if reg is not None and st.regs[reg].fixed and not self.ranking \
+                    and zone.bound(LEN, reg) is None:
                 zone.forget(reg)
         return all(not v.empty for v in st.regs)
 
