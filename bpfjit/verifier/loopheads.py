@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 from ..isa import STACK_SIZE
 from .domain import SCALAR, join, meet
-from .loadedcopies import loaded_copies
+from .loadedcopies import loaded_copies, loaded_round
 from .state import State, merge
 from .thresholds import (compared_pairs, exit_slot_thresholds, loop_tests, loop_thresholds,
                          loop_writes, slot_stores)
@@ -153,12 +153,14 @@ class LoopHeadRules:
     def _picks_joined(self, sub: Subprogram, head: int, widened: State, old: State,
                       new: State) -> State:
         """Until FORCE_AFTER: a number the loop writes only with copies of values it has
-        just loaded (loadedcopies: a running pick of a table's entries) keeps the join
-        of `old` and `new`, not the widened bound; the loads' own bounds stop it."""
+        just loaded, or that comes round it as loaded (loadedcopies: a running pick of a
+        table's entries, a chased index) keeps the join of `old` and `new`, not the
+        widened bound; the loads' own bounds stop it."""
         picks = sub.loop_picks.get(head)
         if picks is None:
-            picks = sub.loop_picks[head] = loaded_copies(self.prog, sub.loop_bodies[head],
-                                                         head)
+            body = sub.loop_bodies[head]
+            picks = sub.loop_picks[head] = (loaded_copies(self.prog, body, head)
+                                            | loaded_round(self.prog, body, head))
         return _joined_in(widened, old, new, picks) if picks else widened
 
     def _held_steady(self, sub: Subprogram, head: int, widened: State, old: State,
