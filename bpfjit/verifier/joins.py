@@ -7,8 +7,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .domain import (BIG, MAX_LEN, MEM, MEM_OR_NULL, MIXED, NULLABLE, NUMERIC, SCALAR, STACK,
-                     UNINIT, Value, join, low_bytes, offset_align, replace, widen)
+from .domain import (BIG, CTX, MAX_LEN, MEM, MEM_OR_NULL, MIXED, NULLABLE, NUMERIC, SCALAR,
+                     STACK, UNINIT, Value, join, low_bytes, offset_align, replace, same_region,
+                     widen)
 from .bands import follow_bands, followed, join_bands
 from .bytecaps import join_caps, widen_caps
 from .guards import GUARDED, joined_guards, joined_len_floors
@@ -614,7 +615,8 @@ def merge(states: list[State], discover: bool = False) -> State:
     result.zone = join_zones([st.zone for st in states], [st.implied_at_join for st in states],
                                 result.implied, [st.lower for st in states],
                                 [st.upper for st in states],
-                                () if discover else _constant_pairs(states))
+                                () if discover else
+                                _constant_pairs(states) + _fixed_pointer_pairs(states))
     for off in differ:          # (the slot's variable is its low bytes now)
         result.zone.forget(slot_var(off))
     result._settle_join(states, differ, discover)
@@ -639,6 +641,26 @@ def _constant_pairs(states: list[State]) -> list[tuple[int, int]]:
     moving = [r for r in sorted(common) if any(regs[r].umin != first[r].umin for regs in rest)]
     return [(x, y) for x in moving for y in moving if x != y and all(
         regs[x].umin == regs[y].umin for regs in (first, *rest))]
+
+
+def _fixed_pointer_pairs(states: list[State]) -> list[tuple[int, int]]:
+    """The pairs of registers each path knows as pointers into one region at one offset,
+    whose difference is the same on every path though their offsets are not: x == y + d
+    where the paths meet, which no zone holds (a pointer at one offset has no
+    relations).  katran's QUIC parser takes `cid = quic + 1` before it moves to the
+    header, on paths where the header sits at 54 or at 102 bytes: joined without it, the
+    check of cid's end no longer bounded the header's pointer."""
+    first = states[0].regs
+    common = [r for r in range(10) if first[r].kind in (MEM, STACK, CTX) and first[r].fixed
+              and all(st.regs[r].fixed and same_region(first[r], st.regs[r])
+                      for st in states[1:])]
+    if len(common) < 2:
+        return []
+    moving = [r for r in common if any(st.regs[r].smin != first[r].smin for st in states[1:])]
+    return [(x, y) for x in moving for y in moving if x != y
+            and same_region(first[x], first[y])
+            and all(st.regs[x].smin - st.regs[y].smin == first[x].smin - first[y].smin
+                    for st in states[1:])]
 
 
 def spill_value(st: State, key: int, width: int = 8) -> Value:
