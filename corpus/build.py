@@ -1195,6 +1195,35 @@ def inputs(name: str, variant: int | None = None) -> list[bytes]:
             glider[1 + 4 * row] = bits
         return [bytes([0]) + _words(rng, 128), bytes(glider), bytes([20]) + _words(rng, 128),
                 bytes([33 + 5]) + _words(rng, 60)]
+    if name == "chacha":
+        # nothing (no key); the key and nonce alone (no block); one byte to encrypt; three
+        # blocks and a part of a fourth
+        return [b"", _words(rng, 44), _words(rng, 45), _words(rng, 44 + 200)]
+    if name == "haar":
+        # nothing; one byte (no sample); 32 samples (five levels); 150 samples (the first
+        # 112 taken, an even prefix halved down to 7, then 3 and 1 left unpaired)
+        return [b"", b"\x05", _words(rng, 64), _words(rng, 300)]
+    if name == "josephus":
+        # one byte (no ring); a ring of one; 11 people; a ring of 200 (bytes beyond it
+        # ignored but the step's)
+        return [b"\x03", b"\x03\x09", _words(rng, 12), _words(rng, 260)]
+    if name == "manacher":
+        # nothing; an odd palindrome; 150 letters over two (many long palindromes); more
+        # than the 200 bytes read
+        return [b"", b"racecar", bytes(rng.choice(b"ab") for _ in range(150)),
+                _words(rng, 260)]
+    if name == "skiplist":
+        # nothing; one key and no probe; 50 keys from a small range (repeats, probes that
+        # hit); 150 random keys (63 taken) and their probes
+        small = bytes(b for _ in range(50) for b in (0, rng.randrange(24)))
+        return [b"", b"\x01\x02\x03", small, _words(rng, 300)]
+    if name == "x86len":
+        # nothing; push rbp, mov rbp,rsp, sub rsp,0x20, mov eax,[rbp-4] with an operand
+        # size prefix, lock add [rax+rbx*4+0x10],ecx, jne rel32, ret; random bytes;
+        # the same code cut inside its last instruction
+        code = bytes.fromhex("55" "4889e5" "4883ec20" "668b45fc" "f0014c9810"
+                             "0f85fcffffff" "c3")
+        return [b"", code, _words(rng, 300), code[:-8]]
     raise SystemExit(f"no inputs for corpus program {name!r}")
 
 
