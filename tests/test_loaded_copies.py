@@ -8,13 +8,14 @@ from bpfjit.verifier.loadedcopies import loaded_copies, loaded_round
 from test_verifier_soundness import assert_proofs_hold
 
 
-def _picks(text: str, head: int) -> set[int]:
+def _picks(text: str, head: int, find=loaded_copies) -> set[int]:
+    """The registers `find` (loaded_copies or loaded_round) gives for the loop at `head`."""
     prog = bpfjit.assemble(text)
     members, preds, succs = block_graph(prog)
     # the loop of `head`: the blocks from it to the last block that jumps back to it
     back = max(b for b in members if head in succs.get(b, ()) and b >= head)
     body = {b for b in members if head <= b <= back}
-    bits = loaded_copies(prog, body, head)
+    bits = find(prog, body, head)
     return {r for r in range(11) if bits >> r & 1}
 
 
@@ -98,12 +99,7 @@ def test_a_pick_of_a_spilled_counter_is_still_bounded_soundly():
 
 
 def _round_picks(text: str, head: int) -> set[int]:
-    prog = bpfjit.assemble(text)
-    members, preds, succs = block_graph(prog)
-    back = max(b for b in members if head in succs.get(b, ()) and b >= head)
-    body = {b for b in members if head <= b <= back}
-    bits = loaded_round(prog, body, head)
-    return {r for r in range(11) if bits >> r & 1}
+    return _picks(text, head, loaded_round)
 
 
 def test_a_value_that_comes_round_loaded_is_a_pick():
