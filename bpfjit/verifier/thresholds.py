@@ -4,14 +4,14 @@ their tests rather than at the registers' limits (bpfjit.verifier.analysis)."""
 
 from __future__ import annotations
 
-from ..cfg import block_graph
-from ..isa import STACK_SIZE, Kind
-from ..liveness import use_def
+from ..cfg import block_graph, per_program
+from ..isa import STACK_SIZE, Kind, written_registers
+from ..liveness import block_live_in, use_def
 from ..program import Program
 
 __all__ = ["thresholds", "loop_thresholds", "loop_writes", "loop_tests", "slot_thresholds",
            "copied_thresholds", "SLOT_LIMIT", "exit_slot_thresholds", "slot_stores",
-           "frame_bases"]
+           "frame_bases", "compared_from_head"]
 
 # a slot's value (a spilled counter) is tested through a register it is loaded into;
 # 2^32 - 1 is always among its thresholds: a counter tested through a 32-bit extension
@@ -323,7 +323,12 @@ def loop_thresholds(prog: Program, body: set[int], everywhere: tuple,
     they do, plus a constant, takes that one's, shifted, with its own: toksort's word
     count `r3 = r1 + 1`, where the exit tests `r1 < 47` and the loop's body compares
     r3, reused for a byte, with 230, had widened to 230 and left ten stack accesses of
-    the sort after it unproven.  The slots take `slots` (`exit_slot_thresholds`)."""
+    the sort after it unproven.  A register live at the head whose value there reaches
+    no test, address or call (`compared_from_head`: a number the loop only carries
+    round) takes none: ChaCha20's block counter, spilled in a register clang reuses for
+    indices compared with 44 and 64, climbed those one outer round at a time, each
+    round running the rounds loop again.  The slots take `slots`
+    (`exit_slot_thresholds`)."""
     members = block_graph(prog)[0]
     pcs = sorted(pc for block in body for pc in members[block])
     local = thresholds(prog, pcs, known)
@@ -338,6 +343,10 @@ def loop_thresholds(prog: Program, body: set[int], everywhere: tuple,
             registers.append(tuple(sorted(set(via) | set(mine))) if len(mine) > 1 else via)
         else:
             registers.append(mine if len(mine) > 1 else everywhere[r])
+    if head is not None:
+        carried = ~compared_from_head(prog, body, head) & block_live_in(prog).get(head, 0)
+        registers = [(0,) if r < 10 and carried >> r & 1 else t
+                     for r, t in enumerate(registers)]
     # (and the all-ones masks of a register the loop xors or ors: `thresholds`)
     bitwise = _bitwise_written(prog, pcs)
     registers = [tuple(sorted(set(t).union(_ALL_ONES))) if bitwise >> r & 1 else t
@@ -415,3 +424,76 @@ def frame_bases(prog: Program) -> tuple[int, ...]:
                     and spec.source == "reg" and insn.src == 10:
                 framed.add(insn.dst)
     return tuple(sorted(found))
+
+
+def compared_from_head(prog: Program, body: set[int], head: int) -> int:
+    """The registers (a bit each) whose value at a loop's head reaches a conditional jump,
+    an address or a call of the loop (blocks `body`) on some way round it: copied,
+    moved by a constant, combined with another value, spilled to a slot of the frame
+    and reloaded.  One whose value reaches none holds a number the loop only carries (a
+    block counter bumped and stored): the constants its register is compared with are
+    other variables' that clang put in the same register, and widening through them,
+    one round at a time, only runs the loop again."""
+    members, _, succs = _graph(prog)
+    states: dict[int, dict] = {head: {r: 1 << r for r in range(10)}}
+    work = [head]
+    reached = 0
+    while work:
+        block = work.pop()
+        st = dict(states[block])
+        for pc in members[block]:
+            reached |= _head_values_step(prog.at(pc), st)
+        for succ in succs.get(block, ()):
+            if succ == head or succ not in body:    # (the next trip's values are its own)
+                continue
+            old = states.get(succ)
+            if old is None:
+                states[succ] = dict(st)
+                work.append(succ)
+            elif any(bits & ~old.get(key, 0) for key, bits in st.items()):
+                for key, bits in st.items():
+                    old[key] = old.get(key, 0) | bits
+                work.append(succ)
+    return reached
+
+
+@per_program
+def _graph(prog: Program):
+    """block_graph, once per program (compared_from_head walks it at every head)."""
+    return block_graph(prog)
+
+
+def _head_values_step(insn, st: dict) -> int:
+    """Follow one instruction in compared_from_head's walk: `st` maps a register or a
+    slot ("slot", offset) to the head values (a bit each) it may hold; the head values
+    the instruction tests, addresses by or passes to a call are returned."""
+    kind = insn.kind
+    if kind is Kind.JCOND:
+        return st.get(insn.dst, 0) | (st.get(insn.src, 0) if insn.spec.source == "reg" else 0)
+    if kind in (Kind.NEG, Kind.END):       # (still the head value, transformed)
+        return 0
+    if kind is Kind.ALU:
+        if insn.spec.op in ("mov", "movsx"):
+            st[insn.dst] = st.get(insn.src, 0) if insn.spec.source == "reg" else 0
+        elif insn.spec.source == "reg":
+            st[insn.dst] = st.get(insn.dst, 0) | st.get(insn.src, 0)
+        return 0
+    if kind in (Kind.LDX, Kind.LDSX):
+        used = st.get(insn.src, 0)
+        st[insn.dst] = st.get(("slot", insn.off), 0) if insn.src == 10 else 0
+        return used
+    if kind in (Kind.STX, Kind.ST) and insn.dst == 10:
+        st[("slot", insn.off)] = st.get(insn.src, 0) if kind is Kind.STX else 0
+        return 0
+    if kind in (Kind.CALL, Kind.CALL_LOCAL, Kind.CALL_BTF, Kind.CALLX):
+        used = 0
+        for r in range(1, 6):
+            used |= st.get(r, 0)
+        used |= st.get(insn.dst, 0) if kind is Kind.CALLX else 0
+        for r in range(6):
+            st[r] = 0
+        return used
+    used = st.get(insn.dst, 0) if kind in (Kind.STX, Kind.ST, Kind.ATOMIC) else 0
+    for r in written_registers(insn):       # (lddw, an atomic's fetch, a legacy load)
+        st[r] = 0
+    return used
