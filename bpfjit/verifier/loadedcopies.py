@@ -47,6 +47,8 @@ def _last_loaded(prog: Program, body: set[int], head: int, counts=lambda insn: T
         return found
 
     def loaded_before(block: int, index: int, reg: int, visiting: frozenset) -> bool:
+        """Whether reg was last written by a load that counts on every way from the head
+        to the `index`-th instruction of `block`."""
         for pc in reversed(members[block][:index]):
             insn = prog.at(pc)
             if reg in written_registers(insn):
@@ -107,7 +109,7 @@ def loaded_round(prog: Program, body: set[int], head: int) -> int:
     live = block_live_in(prog).get(head, 0)
     found = 0
     for reg in _written(prog, members, body):
-        if live >> reg & 1 and back and all(loaded_before(b, len(members[b]), reg, frozenset({b}))
-                        for b in back):
+        if live >> reg & 1 and back and all(
+                loaded_before(b, len(members[b]), reg, frozenset({b})) for b in back):
             found |= 1 << reg
     return found
