@@ -12,10 +12,10 @@ all, 4,934 now, every access proven as before."""
 from pathlib import Path
 
 import bpfjit
-from bpfjit.cfg import block_graph
 from bpfjit.verifier import analysis
 from bpfjit.verifier.thresholds import compared_from_head, loop_thresholds
 
+from test_loaded_copies import loop_of
 from test_verifier_soundness import assert_proofs_hold
 
 CORPUS = Path(__file__).parent.parent / "corpus" / "plain"
@@ -40,21 +40,14 @@ inner:
 """
 
 
-def _outer_loop(text: str, head: int):
-    prog = bpfjit.assemble(text)
-    members, _, succs = block_graph(prog)
-    back = max(b for b in members if head in succs.get(b, ()) and b >= head)
-    return prog, {b for b in members if head <= b <= back}
-
-
 def test_only_values_that_reach_a_comparison_count():
-    prog, body = _outer_loop(CARRIED, 2)
+    prog, body = loop_of(CARRIED, 2)
     bits = compared_from_head(prog, body, 2)
     assert {r for r in range(10) if bits >> r & 1} == {2, 7}
 
 
 def test_a_carried_register_takes_no_borrowed_thresholds():
-    prog, body = _outer_loop(CARRIED, 2)
+    prog, body = loop_of(CARRIED, 2)
     everywhere = tuple((0,) for _ in range(11))
     # without the head, r6 takes the inner index's 43, 44, 45; at the head, nothing
     assert 44 in loop_thresholds(prog, body, everywhere)[6]

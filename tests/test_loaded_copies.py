@@ -8,13 +8,18 @@ from bpfjit.verifier.loadedcopies import loaded_copies, loaded_round
 from test_verifier_soundness import assert_proofs_hold
 
 
-def _picks(text: str, head: int, find=loaded_copies) -> set[int]:
-    """The registers `find` (loaded_copies or loaded_round) gives for the loop at `head`."""
+def loop_of(text: str, head: int) -> tuple[bpfjit.Program, set[int]]:
+    """`text` assembled, and the blocks of its loop at `head`: from the head to the last
+    block that jumps back to it (tests/test_carried_thresholds.py too)."""
     prog = bpfjit.assemble(text)
     members, preds, succs = block_graph(prog)
-    # the loop of `head`: the blocks from it to the last block that jumps back to it
     back = max(b for b in members if head in succs.get(b, ()) and b >= head)
-    body = {b for b in members if head <= b <= back}
+    return prog, {b for b in members if head <= b <= back}
+
+
+def _picks(text: str, head: int, find=loaded_copies) -> set[int]:
+    """The registers `find` (loaded_copies or loaded_round) gives for the loop at `head`."""
+    prog, body = loop_of(text, head)
     bits = find(prog, body, head)
     return {r for r in range(11) if bits >> r & 1}
 

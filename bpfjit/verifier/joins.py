@@ -615,52 +615,46 @@ def merge(states: list[State], discover: bool = False) -> State:
     result.zone = join_zones([st.zone for st in states], [st.implied_at_join for st in states],
                                 result.implied, [st.lower for st in states],
                                 [st.upper for st in states],
-                                () if discover else
-                                _constant_pairs(states) + _fixed_pointer_pairs(states))
+                                () if discover else _steady_pairs(states))
     for off in differ:          # (the slot's variable is its low bytes now)
         result.zone.forget(slot_var(off))
     result._settle_join(states, differ, discover)
     return result
 
 
-def _constant_pairs(states: list[State]) -> list[tuple[int, int]]:
-    """The pairs of registers each path knows exactly and equal, though not the same on
-    every path: x == y where the paths meet, which no zone holds (a constant has no
-    relations). A count k of some of n trips, 0 and 0 one way and 1 and 1 the other,
-    is k == n there, and k <= n after the loop's head, which keeps it bounded (clang
-    -mcpu=v3's `size += found` in corpus/plain/lis.c). (Any equal difference, x == y +
-    d, and any bound of the differences were measured too: they moved other fixpoints,
-    and cost an -O1 build of corpus unescape two proofs.)"""
-    common = None
-    for st in states:
-        exact = {r for r, v in enumerate(st.regs) if v.kind == SCALAR and v.is_const}
-        common = exact if common is None else common & exact
-        if len(common) < 2:
-            return []
+def _steady_pairs(states: list[State]) -> list[tuple[int, int]]:
+    """The pairs of registers each path knows exactly, though not alike on every path,
+    whose difference is the same on every path: x == y + d where the paths meet, which
+    no zone holds (a value known exactly has no relations).  Two numbers only where they
+    are equal: a count k of some of n trips, 0 and 0 one way and 1 and 1 the other, is
+    k == n there, and k <= n after the loop's head, which keeps it bounded (clang
+    -mcpu=v3's `size += found` in corpus/plain/lis.c); any equal difference, and any
+    bound of the differences, were measured too: they moved other fixpoints, and cost
+    an -O1 build of corpus unescape two proofs.  Two pointers into one region at one
+    offset each, at any difference: katran's QUIC parser takes `cid = quic + 1` before
+    it moves to the header, on paths where the header sits at 54 or at 102 bytes;
+    joined without it, the check of cid's end no longer bounded the header's pointer."""
     first, rest = states[0].regs, [st.regs for st in states[1:]]
-    moving = [r for r in sorted(common) if any(regs[r].umin != first[r].umin for regs in rest)]
-    return [(x, y) for x in moving for y in moving if x != y and all(
-        regs[x].umin == regs[y].umin for regs in (first, *rest))]
 
+    def exact(reg: int) -> bool:
+        v = first[reg]
+        if v.kind == SCALAR and v.is_const:
+            return all(regs[reg].kind == SCALAR and regs[reg].is_const for regs in rest)
+        return v.kind in (MEM, STACK, CTX) and v.fixed and all(
+            regs[reg].fixed and same_region(v, regs[reg]) for regs in rest)
 
-def _fixed_pointer_pairs(states: list[State]) -> list[tuple[int, int]]:
-    """The pairs of registers each path knows as pointers into one region at one offset,
-    whose difference is the same on every path though their offsets are not: x == y + d
-    where the paths meet, which no zone holds (a pointer at one offset has no
-    relations).  katran's QUIC parser takes `cid = quic + 1` before it moves to the
-    header, on paths where the header sits at 54 or at 102 bytes: joined without it, the
-    check of cid's end no longer bounded the header's pointer."""
-    first = states[0].regs
-    common = [r for r in range(10) if first[r].kind in (MEM, STACK, CTX) and first[r].fixed
-              and all(st.regs[r].fixed and same_region(first[r], st.regs[r])
-                      for st in states[1:])]
-    if len(common) < 2:
-        return []
-    moving = [r for r in common if any(st.regs[r].smin != first[r].smin for st in states[1:])]
-    return [(x, y) for x in moving for y in moving if x != y
-            and same_region(first[x], first[y])
-            and all(st.regs[x].smin - st.regs[y].smin == first[x].smin - first[y].smin
-                    for st in states[1:])]
+    moving = [r for r in range(10)
+              if exact(r) and any(regs[r].smin != first[r].smin for regs in rest)]
+    pairs = []
+    for x in moving:
+        for y in moving:
+            d = first[x].smin - first[y].smin
+            comparable = same_region(first[x], first[y]) if first[x].kind != SCALAR \
+                else first[y].kind == SCALAR and d == 0
+            if x != y and comparable and all(regs[x].smin - regs[y].smin == d
+                                             for regs in rest):
+                pairs.append((x, y))
+    return pairs
 
 
 def spill_value(st: State, key: int, width: int = 8) -> Value:

@@ -4,7 +4,7 @@ their tests rather than at the registers' limits (bpfjit.verifier.analysis)."""
 
 from __future__ import annotations
 
-from ..cfg import block_graph, per_program
+from ..cfg import block_graph
 from ..isa import STACK_SIZE, Kind, written_registers
 from ..liveness import block_live_in, use_def
 from ..program import Program
@@ -434,7 +434,7 @@ def compared_from_head(prog: Program, body: set[int], head: int) -> int:
     block counter bumped and stored): the constants its register is compared with are
     other variables' that clang put in the same register, and widening through them,
     one round at a time, only runs the loop again."""
-    members, _, succs = _graph(prog)
+    members, _, succs = block_graph(prog)
     states: dict[int, dict] = {head: {r: 1 << r for r in range(10)}}
     work = [head]
     reached = 0
@@ -455,12 +455,6 @@ def compared_from_head(prog: Program, body: set[int], head: int) -> int:
                     old[key] = old.get(key, 0) | bits
                 work.append(succ)
     return reached
-
-
-@per_program
-def _graph(prog: Program):
-    """block_graph, once per program (compared_from_head walks it at every head)."""
-    return block_graph(prog)
 
 
 def _head_values_step(insn, st: dict) -> int:
