@@ -225,6 +225,16 @@ def test_which_immediates_are_blinded():
         assert not needs_blinding(value, 32) and not needs_blinding(value, 64), value
     for value in (-513, -0x1234, 0xFE80, 0xFFFE80):
         assert needs_blinding(value, 32), hex(value)
+    # a mask, one run of ones (clang's `r2 &= 0xffffffe0` before `r2 >>= 5`, a u32's
+    # shift in a 64-bit register): its bytes are 0x00, 0xff, one of 80 c0 e0 f0 f8 fc
+    # fe below the 0xff bytes and one of 01 03 07 0f 1f 3f 7f above them; not blinded,
+    # but for a 0x1f after an 0xff byte (`ff 1f` is `call far [rdi]`)
+    for value, bits in ((0xFFFFFFE0, 32), (0xFFFFFFE0, 64), (0x7FFFFFFF, 32),
+                        (0xFFFF8000, 32), (0x3FC, 32), (0x3FFF, 32), (0xFFF00000, 64),
+                        (0xFFFFFFFFFFFF8000, 64), (0xFFFFFFFC00000000, 64), (0x1FE0, 32)):
+        assert not needs_blinding(value, bits), hex(value)
+    for value in (0x1FFF, 0x1FFFFF00, 0x0FF0F0, 0x3FD):
+        assert needs_blinding(value, 32), hex(value)
     assert blinding_enabled(None, "checked") and blinding_enabled(None, "strict")
     assert not blinding_enabled(None, "unchecked") and blinding_enabled(True, "unchecked")
     with pytest.raises(bpfjit.BpfError, match="blind"):
