@@ -252,3 +252,55 @@ def test_the_number_triangle_runs_on_every_engine(engine):
     for k in range(4):
         data = (CORPUS / "inputs" / f"trimax-{k}.bin").read_bytes()
         assert fn(bytearray(data)) == EXPECTED[f"trimax-{k}.bin"]
+
+
+# an inner loop's store at fp - 64 + s, s = 0 on its first trip (proven there), then a
+# byte of the input (up to 255: past the frame's top, in every trip of the outer loop)
+HOPELESS = """
+    mov %r0, 0
+    jlt %r2, 8, out
+    mov %r8, 0
+outer:
+    mov %r6, 0
+    mov %r5, 0
+inner:
+    mov %r4, %r10
+    add %r4, -64
+    add %r4, %r6
+    stb [%r4+0], 1
+    mov %r3, %r1
+    add %r3, %r5
+    ldxb %r6, [%r3+0]
+    add %r0, %r6
+    add %r5, 1
+    jne %r5, 4, inner
+    add %r8, 1
+    jne %r8, 3, outer
+out:
+    exit
+"""
+
+
+def test_a_peeling_that_cannot_prove_gives_up_early():
+    # every copy of the store is unproven (s reaches 255 in each of the outer loop's
+    # trips): the peeled analysis stops at the first copy seen unproven while the
+    # fixpoint is computed, instead of running to its end (gf128's syndrome loop: 73%
+    # of its verification went to such a peeling before 2026-12-07)
+    prog = bpfjit.Program(bpfjit.assemble(HOPELESS).insns)
+    analysis = _analysed(prog, None, [0], "checked", False, False)
+    store = next(pc for pc, insn in prog if insn.kind.name == "ST")
+    assert analysis.accesses[store] is False
+    (head, lo, end, copies), *_ = peeling.peel_candidates(prog, analysis)
+    program, _origin = peeling.peeled(prog, head, lo, end, copies)
+    whole = _analysed(program, None, [0], "checked", False, False)
+    runs = []
+
+    def analyse(program, limit, watch):
+        runs.append(Analysis(program, None, [0], "checked"))
+        runs[-1].work_limit, runs[-1].watch = limit, watch
+        runs[-1].run()
+        return runs[-1]
+
+    assert peeling.reprove_by_peeling(prog, analysis, analyse) == {}
+    assert len(runs) == 1 and runs[0].work < whole.work / 2, (runs[0].work, whole.work)
+    assert analysis.accesses[store] is False

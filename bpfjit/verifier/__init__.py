@@ -19,6 +19,7 @@ check nothing (unsafe).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Callable
 
 from ..cfg import (check_size, check_structure, code_addresses, subprogram_ranges,
                    timer_callback_addresses)
@@ -303,8 +304,9 @@ def verify(prog: Program, mode: str = "checked", helpers=None, log: bool = False
     for index in analysis.constant_maps:     # what it read is now fixed, as the kernel does
         prog.maps.list[index].freeze()
     # accesses a short loop's joined trips left unproven: its trips analysed apart
-    peeled = reprove_by_peeling(prog, analysis, lambda program, limit: _analysed(
-        program, signatures, [0], mode, False, False, limit)) if mode != "unchecked" else {}
+    peeled = reprove_by_peeling(prog, analysis, lambda program, limit, watch: _analysed(
+        program, signatures, [0], mode, False, False, limit, watch)) \
+        if mode != "unchecked" else {}
     accesses = tuple(sorted(analysis.accesses))
     proven = frozenset(pc for pc, ok in analysis.accesses.items() if ok)
     if mode == "strict":
@@ -458,17 +460,20 @@ def _from_record(prog: Program, mode: str, record: dict) -> VerifiedProgram | No
 
 
 def _analysed(prog: Program, signatures, order: list[int], mode: str, log: bool,
-              recursive: bool, work_limit: int | None = None) -> Analysis:
-    """The analysis of `prog`, run.  A 32-bit NULL test that one run of the final pass
-    decided and another did not (a packet pointer on one path, a number on another) is
-    analysed again as a test on every path: its decided runs took one way only, which
-    the engines follow only where the jump is hard-wired."""
+              recursive: bool, work_limit: int | None = None,
+              watch: Callable | None = None) -> Analysis:
+    """The analysis of `prog`, run (`watch`: Analysis.watch).  A 32-bit NULL test that
+    one run of the final pass decided and another did not (a packet pointer on one
+    path, a number on another) is analysed again as a test on every path: its decided
+    runs took one way only, which the engines follow only where the jump is
+    hard-wired."""
     undecided: frozenset[int] = frozenset()
     while True:
         analysis = Analysis(prog, signatures, order, mode, want_log=log, recursive=recursive,
                             undecided=undecided)
         if work_limit is not None:
             analysis.work_limit = work_limit
+        analysis.watch = watch
         analysis.run()
         mixed = {pc for pc, ways in analysis.null_tests.items()
                  if len(ways) > 1 and ways != {None}}

@@ -187,6 +187,9 @@ class Analysis(AluRules, RemainderRules, ExtensionRules, PointerRules, MemoryRul
         self.journal: Journal | None = None
         self.work = 0
         self.work_limit = WORK_LIMIT        # (lower for a peeled program: peeling.py)
+        # called (self, pc) for each access found unproven while fixpoints are computed
+        # (a peeled program's analysis ends early by it: peeling.py)
+        self.watch: Callable[[Analysis, int], None] | None = None
         self.widen_after = WIDEN_AFTER
         # calls can recurse: summaries are widened after a few changes, or they could
         # grow for ever; without recursion each follows its (widened) entry state, and a

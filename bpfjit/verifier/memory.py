@@ -142,6 +142,8 @@ class MemoryRules:
         self._fact(self._note_access, pc, base, ok, lo, hi, size)
         if not self.checking:
             self.first_verdicts.setdefault(pc, ok)
+            if not ok and self.watch is not None:
+                self.watch(self, pc)
         loaded = None
         if base.kind == STACK and base.frame == 0:
             lo, hi, step = _offset_step(base, off, lo, hi)
