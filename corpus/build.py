@@ -1224,6 +1224,31 @@ def inputs(name: str, variant: int | None = None) -> list[bytes]:
         code = bytes.fromhex("55" "4889e5" "4883ec20" "668b45fc" "f0014c9810"
                              "0f85fcffffff" "c3")
         return [b"", code, _words(rng, 300), code[:-8]]
+    if name == "gf128":
+        # nothing (every syndrome 0); seven symbols; 200 bytes; more than the 1500 read
+        return [b"", bytes([1, 2, 3, 0x7F, 0x80, 0xFF, 9]), _words(rng, 200), _words(rng, 1600)]
+    if name == "cordic":
+        # nothing; one byte (no angle); -pi/2 and the largest angle; 1050 angles (1000
+        # taken)
+        return [b"", b"\x01", b"\x00\x00\xff\xff", _words(rng, 2100)]
+    if name == "bitfields":
+        # nothing; one record; seven bytes (no record); 525 records (512 taken)
+        return [b"", _words(rng, 8), _words(rng, 7), _words(rng, 4200)]
+    if name == "bwt":
+        # nothing; one symbol; a primary index and 64 symbols of a small alphabet; 259
+        # bytes (200 symbols taken)
+        return [b"", b"\x05a", bytes([rng.randrange(256)]) + bytes(rng.choice(b"abcab")
+                                                                  for _ in range(64)),
+                _words(rng, 260)]
+    if name == "xtea":
+        # nothing (the built-in key, no block); a key alone; a key, three blocks and a
+        # part of a fourth; a key and 300 blocks (256 taken)
+        return [b"", _words(rng, 16), _words(rng, 16 + 8 * 3 + 5), _words(rng, 16 + 8 * 300)]
+    if name == "bitscan":
+        # nothing; one word; seven words and a part; 530 sparse words (500 taken)
+        sparse = bytes(rng.randrange(256) & rng.randrange(256) & rng.randrange(256)
+                       for _ in range(8 * 530))
+        return [b"", _words(rng, 8), _words(rng, 63), sparse]
     raise SystemExit(f"no inputs for corpus program {name!r}")
 
 

@@ -112,7 +112,52 @@ def ntt(mem: bytes) -> int:
     return h
 
 
-MODELS = {"knapsack": knapsack, "rmq": rmq, "sudoku": sudoku, "ntt": ntt}
+def xtea_block(v0: int, v1: int, key: list[int]) -> tuple[int, int]:
+    """XTEA's 32 cycles (Needham and Wheeler, 1997) on one 64-bit block."""
+    total, mask = 0, 0xFFFFFFFF
+    for _ in range(32):
+        v0 = (v0 + ((((v1 << 4) ^ (v1 >> 5)) + v1) ^ (total + key[total & 3]))) & mask
+        total = (total + 0x9E3779B9) & mask
+        v1 = (v1 + ((((v0 << 4) ^ (v0 >> 5)) + v0) ^ (total + key[(total >> 11) & 3]))) & mask
+    return v0, v1
+
+
+def xtea(mem: bytes) -> int:
+    """CBC encryption of the 8-byte blocks after the first 16 bytes (at most 256), words
+    little-endian, under the built-in key XORed with those 16 bytes when there are as
+    many; the last block's two words."""
+    key = [0x01234567, 0x89ABCDEF, 0xFEDCBA98, 0x76543210]
+    if len(mem) >= 16:
+        key = [k ^ int.from_bytes(mem[4 * i:4 * i + 4], "little") for i, k in enumerate(key)]
+    c0 = c1 = 0
+    for off in range(16, min(len(mem) - 7, 16 + 8 * 256), 8):
+        c0, c1 = xtea_block(int.from_bytes(mem[off:off + 4], "little") ^ c0,
+                            int.from_bytes(mem[off + 4:off + 8], "little") ^ c1, key)
+    return c0 << 32 | c1
+
+
+def bwt(mem: bytes) -> int:
+    """The inverse Burrows-Wheeler transform of the low nibbles of mem[1:201], from the
+    row mem[0] % n, its symbols hashed as h * 17 + s (0 for fewer than two bytes)."""
+    if len(mem) < 2:
+        return 0
+    last = [b & 15 for b in mem[1:201]]
+    n = len(last)
+    # LF: row i of the last column is the (rank)-th of its symbol, whose rows in the
+    # first column start after all smaller symbols'
+    order = sorted(range(n), key=lambda i: (last[i], i))
+    lf = [0] * n
+    for row, i in enumerate(order):
+        lf[i] = row
+    p, h = mem[0] % n, 0
+    for _ in range(n):
+        h = (h * 17 + last[p]) & U64
+        p = lf[p]
+    return h
+
+
+MODELS = {"knapsack": knapsack, "rmq": rmq, "sudoku": sudoku, "ntt": ntt, "xtea": xtea,
+          "bwt": bwt}
 
 
 def shipped(name: str) -> list[bytes]:
@@ -123,7 +168,8 @@ def shipped(name: str) -> list[bytes]:
 def drawn(name: str) -> list[bytes]:
     rng = random.Random(name)
     sizes = {"knapsack": [1, 3, 40, 300], "rmq": [2, 9, 70, 600],
-             "sudoku": [81, 162, 400], "ntt": [1, 31, 65, 300]}[name]
+             "sudoku": [81, 162, 400], "ntt": [1, 31, 65, 300],
+             "xtea": [15, 16, 24, 1000, 2200], "bwt": [1, 2, 3, 90, 250]}[name]
     out = [bytes(rng.randrange(256) for _ in range(n)) for n in sizes]
     if name == "sudoku":        # digits and gaps, so that singles get filled
         out = [bytes(rng.choice(b"123456789......") for _ in range(n)) for n in sizes]
@@ -131,6 +177,16 @@ def drawn(name: str) -> list[bytes]:
 
 
 def test_the_models_by_hand():
+    # XTEA's published vector: key 00010203 04050607 08090a0b 0c0d0e0f, block 41424344
+    # 45464748 -> 497df3d0 72612cb5
+    assert xtea_block(0x41424344, 0x45464748, [0x00010203, 0x04050607, 0x08090A0B,
+                                                0x0C0D0E0F]) == (0x497DF3D0, 0x72612CB5)
+    # "banana" sorted rotations end in "nnbaaa" (row 3 is the text); as nibbles a=1,
+    # b=2, n=14: reading from row 3 gives the text backwards, a n a n a b
+    h = 0
+    for s in (1, 14, 1, 14, 1, 2):
+        h = h * 17 + s
+    assert bwt(bytes([3]) + b"nnbaaa") == h
     # capacity 7: weights 0 go in at every capacity (9 + 200); 60 and 8 do not fit
     assert knapsack(bytes([7, 0, 9, 0, 200, 60, 255, 8, 1])) == 209 << 32 | 0 << 8 | 4
     # capacity 10: (4, 40) and (3, 50) beat (6, 30) + (4, 40); 7 is the least weight
