@@ -365,9 +365,12 @@ _PEELING_ANY_COPY = (
 
 
 def _any_copy() -> None:
-    """The peeled analysis's verdicts as if every copy of an access had the best one's."""
+    """The peeled analysis's verdicts as if every copy of an access had the best one's;
+    its early end (once a copy of each access is unproven) dropped with it, as a rule
+    that one copy's proof is enough would drop it."""
     from bpfjit.verifier import peeling
     original = peeling._proven_copies
+    peeling._give_up_when_all_lost = lambda analysis, origin: lambda again, pc: None
 
     def proven_in_any(analysis, again, origin):
         best: dict[int, bool] = {}
