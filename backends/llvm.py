@@ -24,7 +24,7 @@ from __future__ import annotations
 import time
 from dataclasses import replace
 
-from bpfjit.cfg import (block_costs, block_leaders, budget_checkpoints, elided_code,
+from bpfjit.cfg import (block_costs, block_graph, block_leaders, budget_checkpoints, elided_code,
                         subprogram_ranges, top_frame_end)
 from bpfjit.checkplan import natural_loops, versioned_loops
 from bpfjit.errors import BpfError
@@ -47,13 +47,15 @@ from bpfjit.blinding import blinding_key, needs_blinding
 from bpfjit.budgetahead import segment_costs
 from bpfjit.speculation import TOP_SLACK, masks_top_frame, zeroed_stack
 from .llvmcalls import CallLowering
+from .llvmidioms import IdiomLowering
+from .llvmtraps import TrapLowering
 from .llvmmemory import STACK_BYTES, MemoryLowering
 from .selectshapes import decided_jumps
 from .llvmlines import LineInfo, line_table
 from .llvmscopes import ScopeLowering
 from .llvmspeculation import SpeculationLowering
 from .llvmversions import VersionLowering
-from .llvmtypes import (CMP, I1, I8, I32, I64, PTR, REPORT_PTR, SUB_RESULT, SUB_TYPE, const,
+from .llvmtypes import (CMP, I1, I8, I32, I64, PTR, REPORT_PTR, SUB_TYPE, const,
                         run_field)
 from .lpmops import emit_lpm_ops
 from .mapops import (NATIVE_MAP_HELPERS, emit_array_update, emit_hash_ops, inline_lookups,
@@ -66,7 +68,7 @@ M32, M64 = (1 << 32) - 1, (1 << 64) - 1
 
 
 class _Function(AluLowering, MemoryLowering, CallLowering, VersionLowering,
-                SpeculationLowering, ScopeLowering):
+                SpeculationLowering, ScopeLowering, IdiomLowering, TrapLowering):
     """Lowers one BPF subprogram (pcs [first, end)) into one LLVM function."""
 
     def __init__(self, lowering: "_Module", func, first: int, end: int):
@@ -120,6 +122,8 @@ class _Function(AluLowering, MemoryLowering, CallLowering, VersionLowering,
         # what the accesses of a group or a fast copy add to their offsets: 0, or POISON
         # when the check that covers them fails (bpfjit.speculation)
         self.adjust = None
+        # the wide loads of each block and copy (backends/llvmidioms.py)
+        self._plans: dict[tuple[int, int | None], object] = {}
         self._prepare_versions()
 
     # ---- registers and the run structure -------------------------------------------
@@ -185,56 +189,6 @@ class _Function(AluLowering, MemoryLowering, CallLowering, VersionLowering,
             self._blinded_in, self._blinded = self.b.block, {}
         return self._blinded
 
-    def ret(self, r0, builder=None) -> None:
-        """Return r0 and the budget left to the caller (in registers, not through the
-        run structure: after inlining, the budget stays in one SSA value)."""
-        b = builder or self.b
-        pair = b.insert_value(ir.poison(SUB_RESULT), r0, 0)
-        b.ret(b.insert_value(pair, b.load(self.budget, typ=I64), 1))
-
-    def ret_trapped(self, builder) -> None:
-        """Return after a trap (recorded in the run structure): nothing more runs."""
-        builder.ret(ir.Value(SUB_RESULT, "zeroinitializer"))
-
-    # ---- traps -----------------------------------------------------------------------------
-
-    def trap_unless(self, ok, code: TrapCode, pc: int, arg=None, size: int = 0) -> None:
-        """Continue when `ok`; otherwise record the trap and return (marked unlikely).
-
-        Each site gets its own small block calling the module's cold trap function:
-        one shared block with phis of hundreds of inputs makes LLVM's instcombine slow.
-        """
-        block = self.func.append_basic_block(f"trap{pc}")
-        tb = ir.IRBuilder(block)
-        tb.call(self.m.trap_function, [self.run, const(I64, code), const(I64, pc),
-                                       arg if arg is not None else const(I64, 0),
-                                       const(I64, size)])
-        self.ret_trapped(tb)
-        if ok is None:
-            self.b.branch(block)
-        else:
-            if code is TrapCode.MEMORY:
-                ok = self.predicted(ok)
-            cont = self.func.append_basic_block()
-            self.b.cbranch(ok, cont, block).set_metadata("prof", self.m.unlikely_second)
-            self.b.position_at_end(cont)
-            return
-        self.b.position_at_end(self.func.append_basic_block())
-
-    def trap_now(self, code: TrapCode, pc: int, arg=None) -> None:
-        """An unconditional trap; code after it in the block is unreachable."""
-        self.trap_unless(None, code, pc, arg)
-
-    def return_if_callee_trapped(self) -> None:
-        if self._return_zero is None:
-            self._return_zero = self.func.append_basic_block("callee_trapped")
-            self.ret_trapped(ir.IRBuilder(self._return_zero))
-        trapped = self.b.icmp_unsigned("!=", self.load_field("trap"), const(I64, 0))
-        cont = self.func.append_basic_block()
-        self.b.cbranch(trapped, self._return_zero, cont).set_metadata(
-            "prof", self.m.unlikely_first)
-        self.b.position_at_end(cont)
-
     def charge_budget(self, pc: int, cost: int, check: bool) -> None:
         """Deduct a block's cost; at a checkpoint, trap once the budget is negative.
         Charged ahead (bpfjit.budgetahead), only the blocks that charge deduct, the most
@@ -298,6 +252,8 @@ class _Function(AluLowering, MemoryLowering, CallLowering, VersionLowering,
         """The instruction itself (under its pc's debug location)."""
         if self.m.lines is not None:
             self.b.debug_metadata = self.m.location(pc, self.func)
+        if insn.kind is Kind.ALU and self.wide_load(pc):
+            return                  # (an or that completes an integer read byte by byte)
         getattr(self, "_" + insn.kind.value)(pc, insn)
 
     def _ja(self, pc, insn) -> None:
@@ -367,6 +323,8 @@ class _Module:
         self.block_at, self.meta_at = packet_offsets(prog.context)
         self.metadata = self.meta_at is not None
         self.leaders = block_leaders(prog)
+        self.block_first = {pc: first for first, pcs in block_graph(prog)[0].items()
+                            for pc in pcs}
         self.costs = block_costs(prog, self.leaders)
         self.checkpoints = budget_checkpoints(prog)
         # the budget charged ahead (bpfjit.budgetahead): each checkpoint's segment
