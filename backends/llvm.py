@@ -24,8 +24,8 @@ from __future__ import annotations
 import time
 from dataclasses import replace
 
-from bpfjit.cfg import (block_costs, block_graph, block_leaders, budget_checkpoints, elided_code,
-                        subprogram_ranges, top_frame_end)
+from bpfjit.cfg import (block_costs, block_graph, block_leaders, budget_checkpoints,
+                        elided_code, subprogram_ranges, top_frame_end)
 from bpfjit.checkplan import natural_loops, versioned_loops
 from bpfjit.errors import BpfError
 from bpfjit.context import packet_offsets

@@ -12,16 +12,15 @@ its low half, kept the slot out of LLVM's registers (corpus `strtol` 0.69x -> 1.
 native when stack slots were taken too).  Only the form whose base register still
 holds the address at the or is taken (the others, a value built in its base's own
 register or after its base is overwritten, are peachpy's alone); every byte load runs
-unchecked and
-unclamped in the copy being lowered (x86idioms' `free_load`), so the wide load, made
-through the first byte load's pc (its region, its alias scope, a fast copy's
-adjustment), is in bounds too.  The byte loads, shifts and ors stay in the IR; LLVM
+unchecked and unclamped in the copy being lowered (x86idioms' `free_load`), so the
+wide load, made through the pc of one of them (its region, its alias scope, a fast
+copy's adjustment), is in bounds too.  The byte loads, shifts and ors stay in the IR; LLVM
 deletes those no one reads.  Rotations are left to LLVM, which finds them itself."""
 
 from __future__ import annotations
 
 from bpfjit.cfg import block_graph
-from bpfjit.isa import Kind
+from bpfjit.isa import Kind, written_registers
 from bpfjit.liveness import block_live_out
 from bpfjit.speculation import clamp_region
 
@@ -74,13 +73,17 @@ class IdiomLowering:
             clamp_region(self.m.verified, pc, self.m.speculation) is None
 
     def _first_byte_load(self, pc: int, what: WideLoad) -> int:
-        """The pc of a load of some of the wide value's bytes in pc's block (a byte, or a
-        wider load whose upper half it is: `ldxw r3, [r1+8]; rsh r3, 16`): every one of
-        them read through `what.base` as it is at pc."""
+        """The pc of the last load before pc, in its block, of some of the wide value's
+        bytes (a byte, or a wider load whose upper half it is: `ldxw r3, [r1+8]; rsh r3,
+        16`): every one of them read through `what.base` as it is at pc, so none comes
+        before the base's last write (where it may have pointed elsewhere)."""
         prog = self.m.prog
-        for q in block_graph(prog)[0][self.m.block_first[pc]]:
+        before = [q for q in block_graph(prog)[0][self.m.block_first[pc]] if q < pc]
+        for q in reversed(before):
             insn = prog.at(q)
-            if q < pc and insn.kind is Kind.LDX and insn.src == what.base and \
+            if insn.kind is Kind.LDX and insn.src == what.base and \
                     insn.off < what.off + what.size and what.off < insn.off + insn.spec.size:
                 return q
+            if what.base in written_registers(insn):
+                break
         raise AssertionError(f"pc {pc}: a wide load without its byte loads")

@@ -58,3 +58,31 @@ def test_a_checked_byte_is_not_joined():
     assert "load i32" not in fn.extra["optimised_ir"]
     with pytest.raises(bpfjit.BpfError, match=r"^pc 5: out-of-bounds read of 1 byte"):
         fn(bytearray(DATA[:3]))
+
+
+# r1 reads a stack byte, then takes the buffer's address again: FIELDS' word and fields
+REBASED = FIELDS.replace("    ldxb %r3, [%r1+1]\n", """    mov %r7, %r1
+    stb [%r10-8], 5
+    mov %r1, %r10
+    add %r1, -8
+    ldxb %r6, [%r1+0]
+    mov %r1, %r7
+    ldxb %r3, [%r1+1]
+""").replace("    add %r0, %r4\n", "    add %r0, %r4\n    add %r0, %r6\n")
+
+
+def test_fields_of_a_word_read_through_a_register_that_pointed_elsewhere_on_every_engine(
+        engine):
+    word = int.from_bytes(DATA[:4], "little")
+    fn = bpfjit.compile(bpfjit.assemble(REBASED), engine)
+    assert fn(bytearray(DATA)) == (word & 7) + (word >> 9) + 5
+
+
+def test_the_wide_load_is_made_through_the_base_as_it_is_at_the_or():
+    # the buffer's own loads make it, not the stack byte read through r1 before (which
+    # would have given it the stack's region, and left the bytes apart)
+    if "llvm" not in bpfjit.engines():
+        pytest.skip("the llvm engine is not available")
+    fn = bpfjit.compile(bpfjit.assemble(REBASED), "llvm", keep_ir=True, cache=False)
+    optimised = fn.extra["optimised_ir"]
+    assert optimised.count("load i32") == 1, optimised
