@@ -183,3 +183,22 @@ def test_the_word_count_a_copy_keeps_bounds_every_index_of_the_sort():
     assert len(stack) > 10 and set(stack) <= v.proven
     unproven = set(v.accesses) - v.proven
     assert len(unproven) == 2 and {v.regions.get(pc) for pc in unproven} == {"mem"}
+
+
+@pytest.mark.parametrize("name", ["sha1", "shell", "toksort", "chacha"])
+def test_one_walk_gives_each_loop_its_bodys_and_its_exits_thresholds(name):
+    # loop_thresholds reads a loop's body once for both sets of comparisons (all of
+    # them, and its exits' alone); each must be what a walk of its own finds
+    from bpfjit.cfg import block_graph
+    from bpfjit.checkplan import natural_loops
+    from bpfjit.verifier.thresholds import _thresholds_each, loop_exits
+    prog = bpfjit.load_elf(CORPUS / f"{name}.o", function="entry")
+    members = block_graph(prog)[0]
+    loops = natural_loops(prog)
+    assert loops
+    for head, (body, _latches, _dominates) in loops.items():
+        pcs = sorted(pc for block in members if block in body for pc in members[block])
+        exits = loop_exits(prog, {block for block in members if block in body})
+        for known in ({}, {3: 7}):
+            assert _thresholds_each(prog, pcs, known, [None, exits]) == \
+                [thresholds(prog, pcs, known), thresholds(prog, pcs, known, exits)]

@@ -43,7 +43,15 @@ def thresholds(prog: Program, pcs=None, known: dict[int, int] | None = None,
     from a stack slot (`ldxdw r3, [r10-208]`) is a copy of the slot: what it is tested
     against bounds the slot, whose thresholds come last in the result, a dict of
     offset -> constants (`slot_thresholds`)."""
-    found: dict = {r: {0} for r in range(11)}
+    return _thresholds_each(prog, pcs, known, [tests])[0]
+
+
+def _thresholds_each(prog: Program, pcs, known: dict[int, int] | None,
+                     tests_each: list[set[int] | None]) -> list[tuple]:
+    """`thresholds` for each of `tests_each` (None: every comparison), in one walk: the
+    copies, sums and slots it follows are the same for all; only which comparisons
+    count differs (a loop's head takes its whole body's and its exits')."""
+    founds: list[dict] = [{r: {0} for r in range(11)} for _ in tests_each]
     constants = _register_constants(prog)
     if known:
         constants.update((r, (c,)) for r, c in known.items())
@@ -60,36 +68,20 @@ def thresholds(prog: Program, pcs=None, known: dict[int, int] | None = None,
     # and 1) keeps only those (hexdump's offset, given one more step below each of its
     # own, lost four proofs)
     walk = list(prog) if pcs is None else [(pc, prog.at(pc)) for pc in pcs] * 2
-    first = None
+    firsts: list[dict] | None = None
     for i, (pc, insn) in enumerate(walk):
         wrapped = pcs is not None and i == len(pcs)
         if wrapped:
-            first = {r: set(f) for r, f in found.items()}
+            firsts = [{r: set(f) for r, f in found.items()} for found in founds]
         if last is not None and pc != last and not wrapped:
             copied.clear()          # another block: its copies are not this one's
             addends.clear()
             copied32.clear()
         last = pc + insn.slots
-        counted = tests is None or pc in tests
-        if counted and insn.kind is Kind.JCOND and insn.spec.source == "reg":
-            for reg, other in ((insn.dst, insn.src), (insn.src, insn.dst)):
-                for c in constants.get(other, ()):
-                    found[reg].update((c - 1, c, c + 1))
-                    for source, plus in _sources(copied, reg):
-                        found.setdefault(source, set()).update(
-                            (c - plus - 1, c - plus, c - plus + 1))
-        if counted and insn.kind is Kind.JCOND and insn.spec.source == "imm":
-            c = insn.imm
-            found[insn.dst].update((c - 1, c, c + 1))
-            if insn.spec.width == 32:
-                found[insn.dst].update(((c & 0xFFFFFFFF) - 1, c & 0xFFFFFFFF))
-            if -(1 << 31) <= c <= 0xFFFFFFFF:
-                for source, plus in _sources(copied, insn.dst):
-                    found.setdefault(source, set()).update(
-                        (c - plus - 1, c - plus, c - plus + 1))
-            if 0 <= c <= 0xFFFFFFFF:
-                for reg in addends.get(insn.dst, ()):       # (a register or a slot)
-                    found.setdefault(reg, set()).update((c - 1, c, c + 1))
+        if insn.kind is Kind.JCOND:
+            for found, tests in zip(founds, tests_each):
+                if tests is None or pc in tests:
+                    _count_test(insn, found, constants, copied, addends)
         written = use_def(insn)[1]
         if copied32 and written:
             copied32 = {r: src for r, src in copied32.items()
@@ -136,6 +128,39 @@ def thresholds(prog: Program, pcs=None, known: dict[int, int] | None = None,
             # had, which is what a loop head widens: only the copy's own write ends it
             copied = {r: ks for r, ks in copied.items() if not written >> r & 1}
             addends = {r: a for r, a in addends.items() if not written >> r & 1}
+    firsts = firsts or [None] * len(founds)
+    return [_finished(prog, pcs, tests, found, first, holds)
+            for found, tests, first in zip(founds, tests_each, firsts)]
+
+
+def _count_test(insn, found: dict, constants: dict, copied: dict, addends: dict) -> None:
+    """What a conditional jump compares each register (and what it copies or sums) with,
+    into `found`."""
+    if insn.spec.source == "reg":
+        for reg, other in ((insn.dst, insn.src), (insn.src, insn.dst)):
+            for c in constants.get(other, ()):
+                found[reg].update((c - 1, c, c + 1))
+                for source, plus in _sources(copied, reg):
+                    found.setdefault(source, set()).update(
+                        (c - plus - 1, c - plus, c - plus + 1))
+        return
+    c = insn.imm
+    found[insn.dst].update((c - 1, c, c + 1))
+    if insn.spec.width == 32:
+        found[insn.dst].update(((c & 0xFFFFFFFF) - 1, c & 0xFFFFFFFF))
+    if -(1 << 31) <= c <= 0xFFFFFFFF:
+        for source, plus in _sources(copied, insn.dst):
+            found.setdefault(source, set()).update(
+                (c - plus - 1, c - plus, c - plus + 1))
+    if 0 <= c <= 0xFFFFFFFF:
+        for reg in addends.get(insn.dst, ()):       # (a register or a slot)
+            found.setdefault(reg, set()).update((c - 1, c, c + 1))
+
+
+def _finished(prog: Program, pcs, tests, found: dict, first: dict | None,
+              holds: list) -> tuple:
+    """A `thresholds` result from what its walk found (`first`: after the loop body's
+    first reading)."""
     if first is not None:
         for key, own in first.items():
             if any(not -1 <= c <= 2 for c in own):
@@ -331,9 +356,11 @@ def loop_thresholds(prog: Program, body: set[int], everywhere: tuple,
     (`exit_slot_thresholds`)."""
     members = block_graph(prog)[0]
     pcs = sorted(pc for block in body for pc in members[block])
-    local = thresholds(prog, pcs, known)
     exits = loop_exits(prog, body)
-    leaving = thresholds(prog, pcs, known, exits) if exits else local
+    if exits:
+        local, leaving = _thresholds_each(prog, pcs, known, [None, exits])
+    else:
+        local = leaving = thresholds(prog, pcs, known)
     registers = []
     for r, (mine, out) in enumerate(zip(local[:11], leaving[:11])):
         via = copied_thresholds(leaving, r) if exits else out
