@@ -24,8 +24,8 @@ from __future__ import annotations
 import time
 from dataclasses import replace
 
-from bpfjit.cfg import (block_costs, block_graph, block_leaders, budget_checkpoints,
-                        elided_code, subprogram_ranges, top_frame_end)
+from bpfjit.cfg import (block_costs, block_leaders, budget_checkpoints, elided_code,
+                        subprogram_ranges, top_frame_end)
 from bpfjit.checkplan import natural_loops, versioned_loops
 from bpfjit.errors import BpfError
 from bpfjit.context import packet_offsets
@@ -323,8 +323,6 @@ class _Module:
         self.block_at, self.meta_at = packet_offsets(prog.context)
         self.metadata = self.meta_at is not None
         self.leaders = block_leaders(prog)
-        self.block_first = {pc: first for first, pcs in block_graph(prog)[0].items()
-                            for pc in pcs}
         self.costs = block_costs(prog, self.leaders)
         self.checkpoints = budget_checkpoints(prog)
         # the budget charged ahead (bpfjit.budgetahead): each checkpoint's segment

@@ -19,7 +19,7 @@ deletes those no one reads.  Rotations are left to LLVM, which finds them itself
 
 from __future__ import annotations
 
-from bpfjit.cfg import block_graph
+from bpfjit.cfg import block_graph, block_of
 from bpfjit.isa import Kind, written_registers
 from bpfjit.liveness import block_live_out
 from bpfjit.speculation import clamp_region
@@ -58,7 +58,7 @@ class IdiomLowering:
         copy)."""
         prog = self.m.prog
         members = block_graph(prog)[0]
-        first = self.m.block_first[pc]
+        first = block_of(prog)[pc]
         key = (first, None if self.fast is None else self.fast.header)
         plan = self._plans.get(key)
         if plan is None:
@@ -78,7 +78,7 @@ class IdiomLowering:
         16`): every one of them read through `what.base` as it is at pc, so none comes
         before the base's last write (where it may have pointed elsewhere)."""
         prog = self.m.prog
-        before = [q for q in block_graph(prog)[0][self.m.block_first[pc]] if q < pc]
+        before = [q for q in block_graph(prog)[0][block_of(prog)[pc]] if q < pc]
         for q in reversed(before):
             insn = prog.at(q)
             if insn.kind is Kind.LDX and insn.src == what.base and \

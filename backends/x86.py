@@ -24,8 +24,8 @@ from __future__ import annotations
 from bpfjit.blinding import blinding_key, needs_blinding
 from bpfjit.speculation import POISON, clamp_region, masks_top_frame, zeroed_stack
 from bpfjit.codeimage import CodeImage
-from bpfjit.cfg import (block_graph, block_leaders, budget_checkpoints, elided_code,
-                        jump_targets, subprogram_ranges, top_frame_end)
+from bpfjit.cfg import (block_graph, block_leaders, block_of, budget_checkpoints,
+                        elided_code, jump_targets, subprogram_ranges, top_frame_end)
 from bpfjit.context import packet_offsets
 from bpfjit.isa import (LDDW_CODE, LDDW_MAP, LDDW_MAP_VALUE, MEMORY_KINDS, Kind,
                         written_registers)
@@ -109,7 +109,7 @@ class _Lowering(AluLowering, MemoryLowering, CallLowering, VersionLowering,
         # wide loads and rotations (backends/x86idioms.py): each block's pcs and the
         # plans made, per block and copy (liveness is computed when a plan needs it)
         self.block_pcs = block_graph(prog)[0]
-        self.block_of = {pc: first for first, pcs in self.block_pcs.items() for pc in pcs}
+        self.block_of = block_of(prog)
         self.plans: dict = {}
         self.last_plan: tuple = (None, None, None)
         self.bodies = _bodies(prog, self.ranges)      # first pc -> its (pc, insn) pairs

@@ -19,7 +19,7 @@ from .program import Program
 
 __all__ = ["branch_targets", "jump_targets", "check_structure", "block_leaders",
            "block_costs", "elided_code",
-           "block_graph", "budget_checkpoints", "subprogram_starts", "subprogram_ranges",
+           "block_graph", "block_of", "budget_checkpoints", "subprogram_starts", "subprogram_ranges",
            "check_size", "per_program", "code_addresses", "top_frame_end"]
 
 
@@ -232,6 +232,12 @@ def block_graph(prog: Program) -> tuple[dict[int, list[int]], dict[int, set[int]
         for target in after:
             preds.setdefault(target, set()).add(first)
     return members, preds, succs
+
+
+@per_program
+def block_of(prog: Program) -> dict[int, int]:
+    """Each pc's basic block, by its first pc (block_graph's members, inverted)."""
+    return {pc: first for first, pcs in block_graph(prog)[0].items() for pc in pcs}
 
 
 def backward_masks(prog: Program, block_in: Callable[[int, int], int]) -> dict[int, int]:

@@ -20,9 +20,11 @@ import pytest
 from pathlib import Path
 
 import bpfjit
+from bpfjit.cfg import block_graph
+from bpfjit.checkplan import natural_loops
 from bpfjit.verifier import verify
-from bpfjit.verifier.thresholds import (SLOT_LIMIT, copied_thresholds, slot_thresholds,
-                                        thresholds)
+from bpfjit.verifier.thresholds import (SLOT_LIMIT, _thresholds_each, copied_thresholds,
+                                        loop_exits, slot_thresholds, thresholds)
 
 CORPUS = Path(__file__).parent.parent / "corpus" / "plain"
 
@@ -189,9 +191,6 @@ def test_the_word_count_a_copy_keeps_bounds_every_index_of_the_sort():
 def test_one_walk_gives_each_loop_its_bodys_and_its_exits_thresholds(name):
     # loop_thresholds reads a loop's body once for both sets of comparisons (all of
     # them, and its exits' alone); each must be what a walk of its own finds
-    from bpfjit.cfg import block_graph
-    from bpfjit.checkplan import natural_loops
-    from bpfjit.verifier.thresholds import _thresholds_each, loop_exits
     prog = bpfjit.load_elf(CORPUS / f"{name}.o", function="entry")
     members = block_graph(prog)[0]
     loops = natural_loops(prog)
