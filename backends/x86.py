@@ -43,15 +43,17 @@ from .x86budget import budget_charges
 from bpfjit.budgetahead import block_charges
 from .x86calls import CallLowering
 from .x86frameterms import FrameTerms, follow as follow_frame_terms
+from .x86addressing import AddressFusion
 from .x86idioms import NOTHING, Plan, Rotate, WideLoad, plan_block
+from .x86jumps import JumpLowering
 from .x86memory import MemoryLowering
 from .x86pool import PoolLowering
 from .x86selects import SelectLowering
 from .x86speculation import SpeculationLowering
 from .x86versions import VersionLowering
-from .x86layout import (BUDGET, CTX, CTX_BYTES, CTX_SLOT, DEFAULT_MAP, JCC,
-                        M32, M64, PLACEHOLDER, ROTATIONS, RUN_AT, RUN_SLOT, S1, S2,
-                        SIGNED_LOAD, STACK_BYTES, register_map, s32, sized)
+from .x86layout import (BUDGET, CTX, CTX_BYTES, CTX_SLOT, DEFAULT_MAP, M32, M64,
+                        PLACEHOLDER, ROTATIONS, RUN_AT, RUN_SLOT, S1, S2, SIGNED_LOAD,
+                        STACK_BYTES, register_map)
 
 __all__ = ["build_image", "register_map", "DEFAULT_MAP", "ROTATIONS"]
 
@@ -76,7 +78,8 @@ def _bodies(prog, ranges) -> dict[int, list]:
 
 
 class _Lowering(AluLowering, MemoryLowering, CallLowering, VersionLowering,
-                SpeculationLowering, SelectLowering, PoolLowering):
+                SpeculationLowering, SelectLowering, PoolLowering, JumpLowering,
+                AddressFusion):
     """Lowers a verified program into one block of machine code."""
 
     def __init__(self, verified, helpers: frozenset[int], regs: tuple[str, ...],
@@ -115,6 +118,7 @@ class _Lowering(AluLowering, MemoryLowering, CallLowering, VersionLowering,
         self.bodies = _bodies(prog, self.ranges)      # first pc -> its (pc, insn) pairs
         self.stubs: list[tuple[int, int, object]] = []           # label, packed trap, arg
         self.probes: list[tuple[int, int, int, int]] = []         # label, ok, size, fail
+        self.jump_stubs: list[tuple] = []       # (x86jumps) label, pc, charge, target
         self.clobbers = self._callee_clobbers()
         # sizes of the accesses checked at run time, by the region they may be in (every
         # access instruction, including any the verifier found unreachable: its code is
@@ -179,6 +183,7 @@ class _Lowering(AluLowering, MemoryLowering, CallLowering, VersionLowering,
                 i += self._instruction(body, i)
         self.emit_fast_copies()
         self.emit_each_copies()
+        self.emit_jump_stubs()
         self._fill_pool()
         a.mark(-1)
         routines: dict[int, int] = {}
@@ -355,6 +360,12 @@ class _Lowering(AluLowering, MemoryLowering, CallLowering, VersionLowering,
         n = self._lower_instruction(body, i)
         for _, insn in body[i:i + n]:
             follow_frame_terms(self.frame_terms, insn)
+        if self.stale_index is not None:
+            # (an index fused with its shift still holds the value before it)
+            for reg in [r for r, (added, _) in self.frame_terms.items()
+                        if added == self.stale_index]:
+                del self.frame_terms[reg]
+            self.stale_index = None
         return n
 
     def _lower_instruction(self, body: list, i: int) -> int:
@@ -412,7 +423,8 @@ class _Lowering(AluLowering, MemoryLowering, CallLowering, VersionLowering,
                 return 1
             # (a wide load put first: the byte load that overwrites its base follows)
         else:
-            fused = self.select_at(body, i) or self._fuse(body, i, plan)
+            fused = self.select_at(body, i) or self.jump_over_jump(body, i) \
+                or self._fuse(body, i, plan)
             if fused:
                 return fused
         pc, insn = body[i]
@@ -420,10 +432,9 @@ class _Lowering(AluLowering, MemoryLowering, CallLowering, VersionLowering,
         return 1
 
     def _fuse(self, body: list, i: int, plan: Plan) -> int:
-        """Emit one x86 instruction for a common run of BPF ones inside a block:
+        """Emit one x86 instruction for a common run of BPF ones inside a block: an
+        address (backends.x86addressing), or an extension:
 
-            mov d, s; add d, imm [; add d, t]   ->  lea d, [s + t + imm]
-            mov d, s; add d, t                  ->  lea d, [s + t]
             mov d, s; lsh d, k; rsh|arsh d, k   ->  mov d32, s32 | movzx | movsx(d)
             mov d, s; and d, 0xff|0xffff        ->  movzx d32, s8|s16
             lsh d, 32; rsh d, 32                ->  mov d32, d32  (zero-extension)
@@ -432,7 +443,7 @@ class _Lowering(AluLowering, MemoryLowering, CallLowering, VersionLowering,
 
         Returns the instructions consumed (0: no pattern here)."""
         run = []
-        for pc, insn in body[i:i + 4]:
+        for pc, insn in body[i:i + 5]:
             if run and (pc in self.leaders or plan.touches(pc)):
                 break
             run.append(insn)
@@ -441,8 +452,13 @@ class _Lowering(AluLowering, MemoryLowering, CallLowering, VersionLowering,
         first, second = run[0], run[1]
         if first.kind is Kind.LDX and len(run) >= 3:
             return self._extended_load(body, i, run)
-        if not (first.kind is Kind.ALU and second.kind is Kind.ALU and first.spec.width == 64
-                and second.spec.width == 64 and second.dst == first.dst):
+        if not (first.kind is Kind.ALU and first.spec.width == 64):
+            return 0
+        address = self.fuse_address(body, i, run)
+        if address:
+            return address
+        if not (second.kind is Kind.ALU and second.spec.width == 64
+                and second.dst == first.dst):
             return 0
         d = first.dst
         op1, op2 = first.spec.op, second.spec.op
@@ -455,37 +471,7 @@ class _Lowering(AluLowering, MemoryLowering, CallLowering, VersionLowering,
             return 2
         if op1 != "mov" or first.spec.source != "reg" or first.src == d:
             return 0
-        extended = self._copy_extended(body, i, run)
-        if extended:
-            return extended
-        base, index, disp = self.reg[first.src], None, 0
-        if op2 in ("add", "sub") and second.spec.source == "imm":
-            disp = second.imm if op2 == "add" else -second.imm
-            if not -(1 << 31) <= disp < 1 << 31 or self.blinds(second.imm):
-                return 0
-            used = 2
-            third = run[2] if len(run) > 2 else None
-            if third is not None and third.kind is Kind.ALU and third.spec.op == "add" \
-                    and third.spec.width == 64 and third.spec.source == "reg" \
-                    and third.dst == d and third.src != d:
-                index, used = self.reg[third.src], 3
-        elif op2 == "add" and second.spec.source == "reg" and second.src != d:
-            index, used = self.reg[second.src], 2
-        else:
-            return 0
-        for k in range(1, used):
-            self.a.mark(body[i + k][0])
-        load = run[used] if len(run) > used else None
-        if load is not None and load.kind in (Kind.LDX, Kind.LDSX) and load.src == load.dst == d \
-                and self.unchecked(body[i + used][0]) \
-                and self.clamp_of(body[i + used][0]) is None \
-                and -(1 << 31) <= disp + load.off < 1 << 31:
-            # ... ; ldx d, [d + off]  ->  a load from [s + t + imm + off]: d's address is dead
-            self.a.mark(body[i + used][0])
-            self._load(load, Mem(load.spec.size, base, disp + load.off, index, 1))
-            return used + 1
-        self.a("LEA", self.reg[d], Mem(8, base, disp, index, 1))
-        return used
+        return self._copy_extended(body, i, run)
 
     def _copy_extended(self, body: list, i: int, run: list) -> int:
         """mov d, s followed by an extension of d's low bits (`lsh d, k; rsh|arsh d, k`
@@ -585,33 +571,7 @@ class _Lowering(AluLowering, MemoryLowering, CallLowering, VersionLowering,
             else:
                 a("BSWAP", d if what.size == 8 else r32(d))             # bswap d
 
-    # ---- jumps, addresses, constants (calls: x86calls; arithmetic: x86alu) ----------------
-
-    def _ja(self, pc: int, insn) -> None:
-        offset = insn.off if insn.spec.width == 64 else insn.imm
-        self.a.jump("jmp", self.label_of(pc, pc + 1 + offset))
-
-    def _jcond(self, pc: int, insn) -> None:
-        self._compare(insn)
-        self.a.jump(JCC[insn.spec.op], self.label_of(pc, pc + 1 + insn.off))
-
-    def _compare(self, insn) -> None:
-        """The flags a conditional jump tests: cmp (test for jset) of its operands."""
-        a, spec = self.a, insn.spec
-        w = spec.width
-        d = sized(self.reg[insn.dst], w)
-        if spec.source == "reg":
-            a("TEST" if spec.op == "jset" else "CMP", d, sized(self.reg[insn.src], w))
-        elif insn.imm == 0 and spec.op != "jset":
-            a("TEST", d, d)
-        elif self.blinds(insn.imm):
-            operand = self._blinded_operand(insn.imm, w)
-            if spec.op == "jset":
-                a("TEST", operand, d)                   # (test takes r/m first)
-            else:
-                a("CMP", d, operand)
-        else:
-            a("TEST" if spec.op == "jset" else "CMP", d, insn.imm if w == 64 else s32(insn.imm))
+    # ---- addresses, constants (jumps: x86jumps; calls: x86calls; arithmetic: x86alu) ------
 
     def _placed(self, d: str, what: tuple) -> None:
         """mov d, imm64 with an address known when the code is placed (a map's arena,

@@ -67,6 +67,9 @@ RUN_SLOT = {name: 8 * field_index(name) for name, _, _ in RUN_FIELDS}
 
 JCC = {"jeq": "e", "jne": "ne", "jgt": "a", "jge": "ae", "jlt": "b", "jle": "be",
        "jsgt": "g", "jsge": "ge", "jslt": "l", "jsle": "le", "jset": "ne"}
+# the condition code that holds exactly when the other does not
+NEGATED_CC = {"e": "ne", "ne": "e", "a": "be", "ae": "b", "b": "ae", "be": "a",
+              "g": "le", "ge": "l", "l": "ge", "le": "g"}
 ALU_OPS = {"add": "ADD", "sub": "SUB", "or": "OR", "and": "AND", "xor": "XOR"}
 SHIFT_OPS = {"lsh": "SHL", "rsh": "SHR", "arsh": "SAR"}
 ATOMIC_OPS = {"add": "ADD", "or": "OR", "and": "AND", "xor": "XOR"}

@@ -20,13 +20,9 @@ from __future__ import annotations
 
 from .selectshapes import data_decided, loaded_on_entry, select_join
 from .x86asm import r8, r32
-from .x86layout import BUDGET, JCC, S1, S2
+from .x86layout import BUDGET, JCC, NEGATED_CC, S1, S2
 
 __all__ = ["SelectLowering"]
-
-# the condition under which the jump is not taken (the move happens)
-_NOT = {"e": "NE", "ne": "E", "a": "BE", "ae": "B", "b": "AE", "be": "A",
-        "g": "LE", "ge": "L", "l": "GE", "le": "G"}
 
 
 class SelectLowering:
@@ -49,7 +45,7 @@ class SelectLowering:
         if charge:
             a("MOV", r32(S2), 0)                                    # mov r11d, 0
         self._compare(jump)                                         # cmp a, b
-        cond = _NOT[JCC[jump.spec.op]]
+        cond = NEGATED_CC[JCC[jump.spec.op]].upper()   # (the move happens)
         a.mark(move_pc)
         source = self.reg[move.src] if move.spec.source == "reg" else S1
         if move.spec.source == "imm":
