@@ -15,7 +15,8 @@ need more than differences and two-variable equalities can say.
 Applied to a program of one subprogram (no local calls or callbacks, whose pcs the
 copies would move), to a loop whose code lies in one stretch of pcs and whose unproven
 accesses are not all reads of the buffer nor left unproven by the loop's first trip
-(`Analysis.first_verdicts`), one loop per program (PEEL_TRIES) and a few
+(`Analysis.first_verdicts`) -- or, failing those, to a loop that leads to such an
+access computed from what it writes --, one loop per program (PEEL_TRIES) and a few
 trips (PEEL_COPIES), within PEEL_BUDGET instructions of copies and PEEL_WORK times the
 program's own analysis."""
 
@@ -23,9 +24,10 @@ from __future__ import annotations
 
 from typing import Callable
 
-from ..cfg import block_graph, code_addresses, subprogram_ranges
+from ..cfg import block_graph, block_of as cfg_block_of, code_addresses, subprogram_ranges
 from ..errors import BpfError
 from ..isa import OPCODES, Insn, Kind, written_registers
+from ..liveness import use_def
 from ..program import Program
 from .domain import SCALAR
 
@@ -45,26 +47,30 @@ PEEL_TRIES = 1
 # that proved nothing up to 13 times (corpus winmedian, 0.45 s)
 PEEL_WORK = 2.5
 WORK_FLOOR = 5_000      # (a number triangle of 19 rows, corpus trimax, takes 3,700)
+AFTER_BLOCKS = 8        # blocks after a loop's exits whose accesses it may prove
 _JA = next(spec for spec in OPCODES if spec.kind is Kind.JA and spec.width == 64)
 _INT16 = range(-(1 << 15), 1 << 15)
 
 
-def peel_candidates(prog: Program, analysis) -> list[tuple[int, int, int, int]]:
-    """(head, lo, end, copies) for each loop worth peeling: it holds an access the
-    analysis left unproven that is not a read of the buffer, its code lies in the
-    stretch [lo, end) (its head anywhere in it: clang puts a loop's latch and exit
-    block before its head; at most as many other instructions as its own between), and
-    at its head a number it writes takes at most PEEL_COPIES + 1 values (an index
-    counting through a fixed range), so that the copies may cover every trip.  Those
-    holding another loop first (an inner loop whose bounds a trip's constants fix: the
-    usual gain), innermost first within each kind."""
+def peel_candidates(prog: Program, analysis) -> list[tuple[int, int, int, int, frozenset]]:
+    """(head, lo, end, copies, targets) for each loop worth peeling: it holds an access
+    the analysis left unproven that is not a read of the buffer (targets: those), its
+    code lies in the stretch [lo, end) (its head anywhere in it: clang puts a loop's
+    latch and exit block before its head; at most as many other instructions as its
+    own between), and at its head a number it writes takes at most PEEL_COPIES + 1
+    values (an index counting through a fixed range), so that the copies may cover
+    every trip.  Those holding another loop first (an inner loop whose bounds a trip's
+    constants fix: the usual gain), innermost first within each kind; then the loops
+    that hold no such access but lead to one (`_after_exits`: a tree's node index
+    computed by a short loop, read after it), which no other candidate could prove."""
     if len(subprogram_ranges(prog)) != 1 or code_addresses(prog):
         return []
     unproven = {pc for pc, ok in analysis.accesses.items() if not ok}
     sub = analysis.subs.get(0)
     if not unproven or sub is None:
         return []
-    members = block_graph(prog)[0]
+    members, _, succs = block_graph(prog)
+    block_of = cfg_block_of(prog)
     found = []
     for head in sorted(sub.heads):
         state = sub.in_states.get(head)
@@ -72,19 +78,27 @@ def peel_candidates(prog: Program, analysis) -> list[tuple[int, int, int, int]]:
         # (an access its loop's first trip left unproven, from the first way in, is
         # left so by the copies' first trip: no copy proves what that one cannot)
         inside = {pc for pc in unproven.intersection(pcs)
-                  if analysis.first_verdicts.get(pc, True)}
-        if state is None or not inside or all(analysis.regions.get(pc) == "mem"
-                                              for pc in inside):
-            # (reads of the buffer a loop leaves unproven are bounded by the length,
-            # which is no trip's constant: peeling such loops proved nothing over 192
-            # programs and cost up to 2.5 s of verification, corpus toksort)
+                  if analysis.first_verdicts.get(pc, True)
+                  and analysis.regions.get(pc) != "mem"}
+        # (reads of the buffer a loop leaves unproven are bounded by the length, which
+        # is no trip's constant: peeling such loops proved nothing over 192 programs and
+        # cost up to 2.5 s of verification, corpus toksort)
+        after = not inside
+        writes = analysis._loop_writes(sub, head)       # (loopheads: cached per head)
+        if after:
+            # (an access whose address nothing the loop writes feeds in its block, a
+            # pointer reloaded from the stack say, gains nothing: corpus nextperm's try
+            # cost 0.7 of an analysis)
+            inside = {pc for pc in unproven.intersection(_after_exits(sub, head, members, succs))
+                      if analysis.regions.get(pc) != "mem"
+                      and _address_feeds(prog, members[block_of[pc]], pc) & writes}
+        if state is None or not inside:
             continue
         lo, end = pcs[0], pcs[-1] + prog.at(pcs[-1]).slots
         if sum(1 for pc in prog.pcs if lo <= pc < end) > 2 * len(pcs):
             # (code of its own mostly: the copies copy what lies between its blocks too,
             # clang's exit blocks among them, which run in a copy as they run anywhere)
             continue
-        writes = analysis._loop_writes(sub, head)       # (loopheads: cached per head)
         steps = _steps(prog, pcs)
         values = [(v.umax - v.umin) // steps.get(reg, 1) + 1
                   for reg, v in enumerate(state.regs[:10])
@@ -94,8 +108,39 @@ def peel_candidates(prog: Program, analysis) -> list[tuple[int, int, int, int]]:
         copies = min(min(values), PEEL_COPIES)
         if (copies - 1) * (end - lo + 1) <= PEEL_BUDGET:
             nests = bool(sub.heads.intersection(sub.loop_bodies[head]) - {head})
-            found.append((not nests, end - lo, head, lo, end, copies))
-    return [(head, lo, end, copies) for _, _, head, lo, end, copies in sorted(found)]
+            found.append((after, not nests, end - lo, head, lo, end, copies, frozenset(inside)))
+    return [item[3:] for item in sorted(found, key=lambda item: item[:4])]
+
+
+def _after_exits(sub, head: int, members, succs) -> set[int]:
+    """The pcs of the blocks a loop's exits lead to, up to the next loop head and
+    within the loop that holds it (at most AFTER_BLOCKS blocks): where what the loop
+    computed is used before another loop begins."""
+    body = sub.loop_bodies[head]
+    around = [sub.loop_bodies[h] for h in sub.heads if h != head and head in sub.loop_bodies[h]]
+    inside = min(around, key=len) if around else None
+    todo = [b for block in body for b in succs.get(block, ()) if b not in body]
+    seen: set[int] = set()
+    while todo and len(seen) < AFTER_BLOCKS:
+        block = todo.pop()
+        if block in seen or block in sub.heads or (inside is not None and block not in inside):
+            continue
+        seen.add(block)
+        todo.extend(succs.get(block, ()))
+    return {pc for block in seen for pc in members[block]}
+
+
+def _address_feeds(prog: Program, block: list[int], pc: int) -> int:
+    """The registers (a bit each) whose values at the start of `block` the address of
+    the access at `pc` is computed from, within the block (through the addresses of
+    loads too: an index read from a table indexed by them)."""
+    insn = prog.at(pc)
+    need = 1 << (insn.src if insn.kind in (Kind.LDX, Kind.LDSX) else insn.dst)
+    for at in reversed(block[:block.index(pc)]):
+        use, written = use_def(prog.at(at))
+        if need & written:
+            need = need & ~written | use
+    return need & ~(1 << 10)
 
 
 def _steps(prog: Program, pcs: list[int]) -> dict[int, int]:
@@ -183,24 +228,28 @@ def reprove_by_peeling(prog: Program, analysis,
     stack bytes it touches.  pc -> the head of the loop whose peeling proved it."""
     proved: dict[int, int] = {}
     tries = 0
-    for head, lo, end, copies in peel_candidates(prog, analysis):
+    for head, lo, end, copies, targets in peel_candidates(prog, analysis):
         if tries == PEEL_TRIES:
             break
-        if all(analysis.accesses.get(pc) is not False for pc in range(lo, end)):
+        if all(analysis.accesses.get(pc) is not False for pc in targets):
             continue                    # (an inner loop's peeling proved them all)
         tries += 1
         made = peeled(prog, head, lo, end, copies)
         if made is None:
             continue
         program, origin = made
-        watch = _give_up_when_all_lost(analysis, origin)
+        # (a loop peeled for the reads after it: given up once those are lost)
+        after = not any(lo <= pc < end for pc in targets)
+        watch = _give_up_when_all_lost(analysis, origin, targets if after else None)
         try:
             again = analyse(program, max(PEEL_WORK * analysis.work, WORK_FLOOR), watch)
         except BpfError:                # (a limit met, or a path refused: no gain)
             continue
-        if again.null_tests:
+        if any(ways - {None} for ways in again.null_tests.values()):
             # (a 32-bit NULL test it decided would have to be hard-wired in the copies'
-            # way, which the engines, running the program, do not share)
+            # way, which the engines, running the program, do not share; every other
+            # 32-bit test against 0 is recorded undecided, None, and changes nothing:
+            # until 2026-12-08 those stopped every peeling of -mcpu=v3 code)
             continue
         found = _proven_copies(analysis, again, origin)
         if found:
@@ -211,15 +260,17 @@ def reprove_by_peeling(prog: Program, analysis,
     return proved
 
 
-def _give_up_when_all_lost(analysis, origin: list[int | None]) -> Callable:
+def _give_up_when_all_lost(analysis, origin: list[int | None],
+                           aims: frozenset | None = None) -> Callable:
     """A watch for the peeled analysis: once a copy of every access `analysis` left
-    unproven has been found unproven while the peeled fixpoint is computed, that
-    analysis ends (its work limit set to the work done: TooComplex at the next visit,
+    unproven (or of every one of `aims`) has been found unproven while the peeled
+    fixpoint is computed, that analysis ends (its work limit set to the work done: TooComplex at the next visit,
     in whichever pass).  Its states only grow until the fixpoint, so an access found
     unproven there stays so; its final, descending pass may win one back, which over
     the corpus's peelings never happened (those that proved nothing: heap, kahn,
     reservoir, ahocorasick, and gf128, written later, ended at 11-78% of their work)."""
-    targets = {pc for pc, ok in analysis.accesses.items() if not ok}
+    targets = aims if aims is not None else \
+        {pc for pc, ok in analysis.accesses.items() if not ok}
     lost: set[int] = set()
 
     def watch(peeled_analysis, pc: int) -> None:
