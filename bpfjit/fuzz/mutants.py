@@ -370,7 +370,7 @@ def _any_copy() -> None:
     that one copy's proof is enough would drop it."""
     from bpfjit.verifier import peeling
     original = peeling._proven_copies
-    peeling._give_up_when_all_lost = lambda analysis, origin: lambda again, pc: None
+    peeling._give_up_when_all_lost = lambda analysis, origin, aims=None: lambda again, pc: None
 
     def proven_in_any(analysis, again, origin):
         best: dict[int, bool] = {}
