@@ -1249,6 +1249,27 @@ def inputs(name: str, variant: int | None = None) -> list[bytes]:
         sparse = bytes(rng.randrange(256) & rng.randrange(256) & rng.randrange(256)
                        for _ in range(8 * 530))
         return [b"", _words(rng, 8), _words(rng, 63), sparse]
+    if name == "base58":
+        # nothing; leading zero bytes then a few; one whole chunk and a part; 34 chunks
+        # (32 taken)
+        return [b"", b"\x00\x00\x00\x01\xff", _words(rng, 45), _words(rng, 1088)]
+    if name == "morse":
+        # nothing; E, T and the empty code; every byte value; 2000 bytes
+        return [b"", bytes([0x20, 0x21, 0x00]), bytes(range(256)), _words(rng, 2000)]
+    if name == "tarjan":
+        # nothing; a 3-cycle; one self-loop and a chain; 200 edges (96 taken)
+        return [b"", bytes([0, 1, 1, 2, 2, 0]), bytes([5, 5, 5, 6, 6, 7, 7, 8]),
+                _words(rng, 400)]
+    if name == "murmur3":
+        # nothing; one byte (a prefix only); each tail length; 1500 bytes
+        return [b"", b"a", b"Hello, world!", _words(rng, 1500)]
+    if name == "bellman":
+        # nothing; a negative cycle 0 -> 1 -> 0; 30 edges; 300 bytes (80 edges taken)
+        return [b"", bytes([0, 1, 0x80, 1, 0, 0x80]), _words(rng, 90), _words(rng, 300)]
+    if name == "gorilla":
+        # nothing; one sample; samples repeating (zero deltas) and changing; 3000 bytes
+        same = _words(rng, 4) * 20
+        return [b"", _words(rng, 4), same + _words(rng, 40), _words(rng, 3000)]
     raise SystemExit(f"no inputs for corpus program {name!r}")
 
 

@@ -156,8 +156,119 @@ def bwt(mem: bytes) -> int:
     return h
 
 
+def murmur3_32(data: bytes, seed: int) -> int:
+    """MurmurHash3's x86 32-bit hash: four-byte little-endian blocks scrambled (times
+    c1, rotated 15, times c2) into h (rotated 13, times 5 plus n), the tail likewise
+    unrotated into h, then the length and the final avalanche."""
+    def rotl(x, r):
+        return (x << r | x >> (32 - r)) & 0xFFFFFFFF
+
+    def scramble(k):
+        return rotl(k * 0xCC9E2D51 & 0xFFFFFFFF, 15) * 0x1B873593 & 0xFFFFFFFF
+    h = seed
+    whole = len(data) // 4 * 4
+    for i in range(0, whole, 4):
+        h = rotl(h ^ scramble(int.from_bytes(data[i:i + 4], "little")), 13)
+        h = (h * 5 + 0xE6546B64) & 0xFFFFFFFF
+    if len(data) > whole:
+        h ^= scramble(int.from_bytes(data[whole:], "little"))
+    h ^= len(data)
+    for shift, mul in ((16, 0x85EBCA6B), (13, 0xC2B2AE35)):
+        h = (h ^ h >> shift) * mul & 0xFFFFFFFF
+    return h ^ h >> 16
+
+
+def murmur3(mem: bytes) -> int:
+    """The hashes of mem and of its prefixes one, two and three bytes shorter (those
+    that exist), seeds 0x9747b28c * cut, folded as h << 16 ^ h >> 48 ^ hash."""
+    h = 0
+    for cut in range(min(4, len(mem) + 1)):
+        h = (h << 16 ^ h >> 48 ^ murmur3_32(mem[:len(mem) - cut],
+                                          cut * 0x9747B28C & 0xFFFFFFFF)) & U64
+    return h
+
+
+BASE58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
+
+
+def base58(mem: bytes) -> int:
+    """Each 32-byte chunk of the first 1024 bytes in Base58 (a '1' per leading zero
+    byte, then the rest as a big-endian number's digits, most significant first),
+    its characters FNV-1a-hashed into h; after each chunk h ^= its length << 56."""
+    h = 0xCBF29CE484222325
+    for base in range(0, min(len(mem), 1024), 32):
+        chunk = mem[base:base + 32]
+        rest = chunk.lstrip(b"\0")
+        number, text = int.from_bytes(rest, "big"), ""
+        while number:
+            number, digit = divmod(number, 58)
+            text = BASE58[digit] + text
+        for ch in "1" * (len(chunk) - len(rest)) + text:
+            h = (h ^ ord(ch)) * 0x100000001B3 & U64
+        h ^= len(chunk) << 56
+    return h
+
+
+def bellman(mem: bytes) -> int:
+    """Shortest paths from node 0 of 16 by Bellman-Ford over the edges (mem[3e] % 16,
+    mem[3e + 1] % 16, (signed mem[3e + 2] >> 2) + 8), 80 at most: rounds of relaxing
+    every edge in order (distances kept at or above -INF), until one changes nothing
+    or 15 have run; a negative cycle if one more would change something.  The hash
+    folds the flag and the distances (h * 1000003 + d, 64-bit), the rounds at bit 58."""
+    inf = 0x3FFFFFFF
+    edges = [(mem[3 * e] % 16, mem[3 * e + 1] % 16,
+              ((mem[3 * e + 2] ^ 0x80) - 0x80 >> 2) + 8) for e in range(min(len(mem) // 3, 80))]
+    dist = [inf] * 16
+    dist[0] = 0
+    rounds = 0
+    while rounds < 15:
+        changed = False
+        for u, v, w in edges:
+            if dist[u] != inf and dist[u] + w < dist[v]:
+                dist[v] = max(dist[u] + w, -inf)
+                changed = True
+        if not changed:
+            break
+        rounds += 1
+    negative = any(dist[u] != inf and dist[u] + w < dist[v] for u, v, w in edges)
+    h = int(negative)
+    for d in dist:
+        h = (h * 1000003 + d) & U64
+    return h ^ rounds << 58
+
+
+MORSE = {".-": "A", "-...": "B", "-.-.": "C", "-..": "D", ".": "E", "..-.": "F",
+         "--.": "G", "....": "H", "..": "I", ".---": "J", "-.-": "K", ".-..": "L",
+         "--": "M", "-.": "N", "---": "O", ".--.": "P", "--.-": "Q", ".-.": "R",
+         "...": "S", "-": "T", "..-": "U", "...-": "V", ".--": "W", "-..-": "X",
+         "-.--": "Y", "--..": "Z", "-----": "0", ".----": "1", "..---": "2",
+         "...--": "3", "....-": "4", ".....": "5", "-....": "6", "--...": "7",
+         "---..": "8", "----.": "9"}
+
+
+def morse(mem: bytes) -> int:
+    """Each byte one Morse code: min(b >> 5, 5) signals, signal s a dash where bit s
+    is set; counts of each letter and of digits (all together), and of the codes that
+    are neither, folded as h * 131 from the latter."""
+    letters, unknown = [0] * 27, 0
+    for b in mem:
+        code = "".join("-."[1 - (b >> s & 1)] for s in range(min(b >> 5, 5)))
+        ch = MORSE.get(code)
+        if ch is None:
+            unknown += 1
+        elif ch.isdigit():
+            letters[26] += 1
+        else:
+            letters[ord(ch) - ord("A")] += 1
+    h = unknown
+    for count in letters:
+        h = (h * 131 + count) & U64
+    return h
+
+
 MODELS = {"knapsack": knapsack, "rmq": rmq, "sudoku": sudoku, "ntt": ntt, "xtea": xtea,
-          "bwt": bwt}
+          "bwt": bwt, "murmur3": murmur3, "base58": base58, "bellman": bellman,
+          "morse": morse}
 
 
 def shipped(name: str) -> list[bytes]:
@@ -169,10 +280,14 @@ def drawn(name: str) -> list[bytes]:
     rng = random.Random(name)
     sizes = {"knapsack": [1, 3, 40, 300], "rmq": [2, 9, 70, 600],
              "sudoku": [81, 162, 400], "ntt": [1, 31, 65, 300],
-             "xtea": [15, 16, 24, 1000, 2200], "bwt": [1, 2, 3, 90, 250]}[name]
+             "xtea": [15, 16, 24, 1000, 2200], "bwt": [1, 2, 3, 90, 250],
+             "murmur3": [0, 1, 2, 3, 4, 5, 77, 600], "base58": [1, 31, 33, 64, 900],
+             "bellman": [2, 3, 12, 60, 241, 400], "morse": [1, 9, 256, 1000]}[name]
     out = [bytes(rng.randrange(256) for _ in range(n)) for n in sizes]
     if name == "sudoku":        # digits and gaps, so that singles get filled
         out = [bytes(rng.choice(b"123456789......") for _ in range(n)) for n in sizes]
+    if name == "base58":        # chunks that start with zero bytes too
+        out += [bytes(5) + bytes(rng.randrange(256) for _ in range(60)), bytes(40)]
     return out
 
 
@@ -199,6 +314,41 @@ def test_the_models_by_hand():
     for c in [1, 4, 4] + [0] * 61:
         h = (h * 1000003 + c) & U64
     assert ntt(bytes([1, 2])) == h
+
+
+def test_the_new_models_by_hand():
+    # MurmurHash3_x86_32's published vectors
+    assert murmur3_32(b"", 0) == 0
+    assert murmur3_32(b"", 1) == 0x514E28B7
+    assert murmur3_32(b"", 0xFFFFFFFF) == 0x81F16F39
+    assert murmur3_32(b"\0\0\0\0", 0) == 0x2362F9DE
+    assert murmur3_32(b"aaaa", 0x9747B28C) == 0x5A97808A
+    assert murmur3_32(b"Hello, world!", 0x9747B28C) == 0x24884CBA
+    assert murmur3_32(b"The quick brown fox jumps over the lazy dog", 0x9747B28C) == 0x2FA826CD
+    # Base58 of "Hello World!" is 2NEpo7TZRRrLZSi2U (Bitcoin's alphabet)
+    h = 0xCBF29CE484222325
+    for ch in "2NEpo7TZRRrLZSi2U":
+        h = (h ^ ord(ch)) * 0x100000001B3 & U64
+    assert base58(b"Hello World!") == h ^ 12 << 56
+    # two edges 0 -> 1 (weight (-128 >> 2) + 8 = -24) and 1 -> 0 (-24): a negative
+    # cycle; round r leaves node 1 at -48r + 24 and node 0 at -48r, all 15 change
+    inf = 0x3FFFFFFF
+    h = 1
+    for d in [-720, -696] + [inf] * 14:
+        h = (h * 1000003 + d) & U64
+    assert bellman(bytes([0, 1, 0x80, 1, 0, 0x80])) == h ^ 15 << 58
+    # one edge 0 -> 3 of weight (4 >> 2) + 8 = 9: one round changes, the next does not
+    h = 0
+    for d in [0, inf, inf, 9] + [inf] * 12:
+        h = (h * 1000003 + d) & U64
+    assert bellman(bytes([0, 3, 4])) == h ^ 1 << 58
+    # 0x20: one signal, bit 0 clear: a dot, E; 0x21: a dash, T; 0x00: no signal
+    letters = [0] * 27
+    letters[ord("E") - 65] = letters[ord("T") - 65] = 1
+    h = 1
+    for count in letters:
+        h = (h * 131 + count) & U64
+    assert morse(bytes([0x20, 0x21, 0x00])) == h
 
 
 def test_sudoku_model_fills_a_grid_from_singles():
