@@ -37,6 +37,25 @@ def _bounded(v: Value) -> bool:
     return -BIG < v.smin and v.smax < BIG
 
 
+def _remainder_of_quotient(zone, dst: int, src: Value, width: int,
+                           old: Value | None) -> tuple[int, int] | None:
+    """(whole, q) when `dst & (2^k - 1)` takes the low bits of a copy of `whole` whose
+    rounded-down multiple q == whole & -2^k another variable holds (zone.quot): then
+    whole == q + dst, exactly, so a branch on dst bounds whole - q (bpfjit.verifier.
+    branches._bound_terms).  A hash's tail after its four-byte blocks: `switch (n & 3)`
+    reads p[n & -4 .. n - 1], below n only by that sum."""
+    if not src.is_const or src.umin == 0 or src.umin & (src.umin + 1) \
+            or (width == 32 and (old is None or old.umax > M32)):
+        return None
+    whole = zone.equal_to(dst)
+    if whole is None or whole in zone.plus:
+        return None
+    for q, (y, n, times) in zone.quot.items():
+        if times and y == whole and n == src.umin + 1 and q not in (dst, whole):
+            return whole, q
+    return None
+
+
 def _low_mask(m: int) -> int:
     """k when m (a 64-bit mask) is ~(2**k - 1): clearing the low k bits; else -1."""
     low = (~m) & U64
@@ -543,9 +562,12 @@ class AluRules:
                 if pair is not None and pair[2] == 0:   # dst == (a + b) & ~1
                     zone.midsums[dst] = pair[:2]
             else:
+                rest = _remainder_of_quotient(zone, dst, src, width, old)
                 zone.keep_upper(dst)
                 if src_reg is not None and src.smin >= 0:
                     zone.add(dst, src_reg, 0)
+                if rest is not None:                    # whole == q + dst
+                    zone.plus[rest[0]] = (rest[1], dst, 0)
         elif op in ("rsh", "div", "mod") and narrow:
             whole = zone.equal_to(dst) if op == "rsh" and src.is_const and \
                 1 <= src.umin < width - 1 else None

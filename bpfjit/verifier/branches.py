@@ -510,8 +510,11 @@ def _bound_terms(st: State, regs) -> bool:
             if reg not in (a, b) or x == reg:
                 continue
             other = b if reg == a else a
+            # (the sum may be len itself, or len - y, which have no value of their own:
+            # the tail of a buffer after its whole words, len == (len & -4) + (len & 3))
             if not (st.numeric(x) and st.numeric(other)) or any(
-                    v is None or v.fixed for v in (st.value_of(x), st.value_of(other))):
+                    v is None or v.fixed for v in (st.value_of(u) for u in (x, other)
+                                                   if u != LEN and u < MIRROR)):
                 continue
             if hi is not None and abs(hi + k) < MAX_RELATION and not zone.add(x, other, hi + k):
                 return False

@@ -565,8 +565,16 @@ class Zone:
             del self.affine[key]
 
     def _forget_quot(self, x: int) -> None:
+        """Drop the quotients that name x; one that x held goes to a variable equal to
+        x, which holds it as well: clang keeps `len & -4` in a register it then reuses
+        for `len & 3`, its copy in the tail pointer's offset (MurmurHash's tail)."""
+        held = self.quot.get(x)
         for key in [k for k, (y, _, _) in self.quot.items() if x in (k, y)]:
             del self.quot[key]
+        if held is not None and held[0] != x:
+            stand_in = self.equal_to(x)
+            if stand_in is not None and stand_in not in self.quot and stand_in != held[0]:
+                self.quot[stand_in] = held
 
     def _forget_shifted(self, x: int) -> None:
         for key in [k for k, (y, *_) in self.shifted.items() if x in (k, y)]:
