@@ -360,12 +360,7 @@ class _Lowering(AluLowering, MemoryLowering, CallLowering, VersionLowering,
         n = self._lower_instruction(body, i)
         for _, insn in body[i:i + n]:
             follow_frame_terms(self.frame_terms, insn)
-        if self.stale_index is not None:
-            # (an index fused with its shift still holds the value before it)
-            for reg in [r for r, (added, _) in self.frame_terms.items()
-                        if added == self.stale_index]:
-                del self.frame_terms[reg]
-            self.stale_index = None
+        self.forget_stale_index(self.frame_terms)      # (x86addressing)
         return n
 
     def _lower_instruction(self, body: list, i: int) -> int:

@@ -14,8 +14,8 @@ BPF has no scaled index, so `a[i]` of u32 items is `i <<= 2; p = r10; p += -64; 
 i; x = *(u32 *)(p + 0)`: four instructions and a dependent chain of three before the
 load, one `mov x, [rbp + i*4 - 64]` here.  Where the index is shifted in place, its
 x86 register keeps the value before the shift; nothing reads it after, but the frame
-terms (backends.x86frameterms) would, so `stale_index` tells the lowering to forget
-what they recorded of it.  A mixin of backends.x86's lowering.
+terms (backends.x86frameterms) would, so `forget_stale_index` drops what they
+recorded of it once the fused run has been followed.  A mixin of backends.x86's lowering.
 """
 
 from __future__ import annotations
@@ -71,8 +71,7 @@ class AddressFusion:
                 return 0
             scale = _SCALES[shift.imm]
             self.stale_index = t
-            self.a.mark(body[i][0])
-        for k in range(1, used):
+        for k in range(0 if shift is not None else 1, used):   # (the lsh or mov: marked)
             self.a.mark(body[i + k][0])
         index_reg = None if index is None else self.reg[index]
         consumed = used + (shift is not None)
@@ -88,3 +87,12 @@ class AddressFusion:
             return consumed + 1
         self.a("LEA", self.reg[d], Mem(8, base, disp, index_reg, scale))
         return consumed
+
+    def forget_stale_index(self, terms: dict) -> None:
+        """After the run just fused has been followed into the frame terms: forget the
+        terms that add an index whose shift was fused away (its x86 register holds the
+        value before the shift, which a height computed from it would misread)."""
+        if self.stale_index is not None:
+            for reg in [r for r, (added, _) in terms.items() if added == self.stale_index]:
+                del terms[reg]
+            self.stale_index = None

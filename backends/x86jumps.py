@@ -15,12 +15,12 @@ The `ja` itself is emitted out of line, after the code, under its own label
 (`sub r9, cost; jmp target`, the charge its block makes, if any): the negated jump
 goes there when the block charges (so the budget stays exact), and so does code that
 falls through into the `ja` from elsewhere (the end of a run of a loop's fast copy,
-backends.x86versions).  A mixin of backends.x86's
-lowering.
+backends.x86versions).  A mixin of backends.x86's lowering.
 """
 
 from __future__ import annotations
 
+from bpfjit.cfg import branch_targets
 from bpfjit.isa import Kind
 
 from .x86layout import BUDGET, JCC, NEGATED_CC, s32, sized
@@ -32,7 +32,8 @@ class JumpLowering:
     """_ja, _jcond and the compare they share; the jump over a jump."""
 
     def _ja(self, pc: int, insn) -> None:
-        self.a.jump("jmp", self.label_of(pc, _target(pc, insn)))
+        (target,) = branch_targets(self.prog, pc)
+        self.a.jump("jmp", self.label_of(pc, target))
 
     def _jcond(self, pc: int, insn) -> None:
         self._compare(insn)
@@ -48,7 +49,7 @@ class JumpLowering:
         if not (jump.kind is Kind.JCOND and jump.off == 1 and ja.kind is Kind.JA
                 and ja_pc == pc + 1 and next_pc == pc + 2):
             return 0
-        target = _target(ja_pc, ja)
+        (target,) = branch_targets(self.prog, ja_pc)
         if target == next_pc or ja_pc in self.targets or ja_pc in self.checkpoints \
                 or ja_pc in self.elided or ja_pc in self.loops:
             return 0
@@ -92,9 +93,3 @@ class JumpLowering:
         else:
             a("TEST" if spec.op == "jset" else "CMP", d,
               insn.imm if w == 64 else s32(insn.imm))
-
-
-def _target(pc: int, insn) -> int:
-    """Where a `ja` (or its 32-bit-offset form, gotol) at pc goes."""
-    return pc + 1 + (insn.off if insn.spec.width == 64 else insn.imm)
-

@@ -122,8 +122,8 @@ def _loop(prog: bpfjit.Program) -> tuple[int, int, int]:
     them."""
     analysis = _analysed(prog, None, [0], "checked", False, False)
     assert isinstance(analysis, Analysis)
-    (head, lo, end, _, _), = [c for c in peeling.peel_candidates(prog, analysis)
-                              if c[2] - c[1] == 33]
+    (head, lo, end, _, _, _), = [c for c in peeling.peel_candidates(prog, analysis)
+                                 if c[2] - c[1] == 33]
     return head, lo, end
 
 
@@ -165,7 +165,7 @@ def test_a_loop_whose_latch_comes_before_its_head_is_peeled():
     analysis = _analysed(prog, None, [0], "checked", False, False)
     # the outer loop first (it holds the inner one, whose bound its trips fix), then
     # the inner loop: its index too takes at most 16 values
-    (head, lo, end, copies, _), inner = peeling.peel_candidates(prog, analysis)
+    (head, lo, end, copies, _, _), inner = peeling.peel_candidates(prog, analysis)
     assert (head, lo, end) == (9, 5, 21) and copies >= 8 and inner[:3] == (14, 14, 21)
     verified = bpfjit.verify(prog, cache=False)
     assert set(verified.proven) == set(verified.accesses)
@@ -290,7 +290,7 @@ def test_a_peeling_that_cannot_prove_gives_up_early():
     analysis = _analysed(prog, None, [0], "checked", False, False)
     store = next(pc for pc, insn in prog if insn.kind.name == "ST")
     assert analysis.accesses[store] is False
-    (head, lo, end, copies, _), *_ = peeling.peel_candidates(prog, analysis)
+    (head, lo, end, copies, _, _), *_ = peeling.peel_candidates(prog, analysis)
     program, _origin = peeling.peeled(prog, head, lo, end, copies)
     whole = _analysed(program, None, [0], "checked", False, False)
     runs = []

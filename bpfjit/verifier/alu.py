@@ -41,8 +41,8 @@ def _remainder_of_quotient(zone, dst: int, src: Value, width: int,
                            old: Value | None) -> tuple[int, int] | None:
     """(whole, q) when `dst & (2^k - 1)` takes the low bits of a copy of `whole` whose
     rounded-down multiple q == whole & -2^k another variable holds (zone.quot): then
-    whole == q + dst, exactly, so a branch on dst bounds whole - q (bpfjit.verifier.
-    branches._bound_terms).  A hash's tail after its four-byte blocks: `switch (n & 3)`
+    whole == q + dst, exactly, so a branch on dst bounds whole - q
+    (branches._bound_terms).  A hash's tail after its four-byte blocks: `switch (n & 3)`
     reads p[n & -4 .. n - 1], below n only by that sum."""
     if not src.is_const or src.umin == 0 or src.umin & (src.umin + 1) \
             or (width == 32 and (old is None or old.umax > M32)):

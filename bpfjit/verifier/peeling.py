@@ -52,9 +52,10 @@ _JA = next(spec for spec in OPCODES if spec.kind is Kind.JA and spec.width == 64
 _INT16 = range(-(1 << 15), 1 << 15)
 
 
-def peel_candidates(prog: Program, analysis) -> list[tuple[int, int, int, int, frozenset]]:
-    """(head, lo, end, copies, targets) for each loop worth peeling: it holds an access
-    the analysis left unproven that is not a read of the buffer (targets: those), its
+def peel_candidates(prog: Program, analysis
+                    ) -> list[tuple[int, int, int, int, frozenset, bool]]:
+    """(head, lo, end, copies, targets, after) for each loop worth peeling: it holds an
+    access the analysis left unproven that is not a read of the buffer (targets: those), its
     code lies in the stretch [lo, end) (its head anywhere in it: clang puts a loop's
     latch and exit block before its head; at most as many other instructions as its
     own between), and at its head a number it writes takes at most PEEL_COPIES + 1
@@ -62,7 +63,8 @@ def peel_candidates(prog: Program, analysis) -> list[tuple[int, int, int, int, f
     every trip.  Those holding another loop first (an inner loop whose bounds a trip's
     constants fix: the usual gain), innermost first within each kind; then the loops
     that hold no such access but lead to one (`_after_exits`: a tree's node index
-    computed by a short loop, read after it), which no other candidate could prove."""
+    computed by a short loop, read after it: `after`), which no other candidate could
+    prove."""
     if len(subprogram_ranges(prog)) != 1 or code_addresses(prog):
         return []
     unproven = {pc for pc, ok in analysis.accesses.items() if not ok}
@@ -109,7 +111,7 @@ def peel_candidates(prog: Program, analysis) -> list[tuple[int, int, int, int, f
         if (copies - 1) * (end - lo + 1) <= PEEL_BUDGET:
             nests = bool(sub.heads.intersection(sub.loop_bodies[head]) - {head})
             found.append((after, not nests, end - lo, head, lo, end, copies, frozenset(inside)))
-    return [item[3:] for item in sorted(found, key=lambda item: item[:4])]
+    return [item[3:] + item[:1] for item in sorted(found, key=lambda item: item[:4])]
 
 
 def _after_exits(sub, head: int, members, succs) -> set[int]:
@@ -228,7 +230,7 @@ def reprove_by_peeling(prog: Program, analysis,
     stack bytes it touches.  pc -> the head of the loop whose peeling proved it."""
     proved: dict[int, int] = {}
     tries = 0
-    for head, lo, end, copies, targets in peel_candidates(prog, analysis):
+    for head, lo, end, copies, targets, after in peel_candidates(prog, analysis):
         if tries == PEEL_TRIES:
             break
         if all(analysis.accesses.get(pc) is not False for pc in targets):
@@ -239,7 +241,6 @@ def reprove_by_peeling(prog: Program, analysis,
             continue
         program, origin = made
         # (a loop peeled for the reads after it: given up once those are lost)
-        after = not any(lo <= pc < end for pc in targets)
         watch = _give_up_when_all_lost(analysis, origin, targets if after else None)
         try:
             again = analyse(program, max(PEEL_WORK * analysis.work, WORK_FLOOR), watch)
