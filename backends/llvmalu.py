@@ -5,6 +5,8 @@ backends.llvm's per-subprogram lowering."""
 from __future__ import annotations
 
 from bpfjit.blinding import needs_blinding
+from bpfjit.isa import Kind
+from bpfjit.liveness import use_def
 from bpfjit.context import legacy_headers
 from bpfjit.semantics import M64, SKF_LL_OFF, SKF_NET_OFF, legacy_packet_offset
 
@@ -61,6 +63,8 @@ class AluLowering:
 
     def _alu(self, pc, insn) -> None:
         spec, b = insn.spec, self.b
+        if self._exact_extension(pc, insn):
+            return
         ty = INT[spec.width]
         x, y = self._operands(insn, spec.width)
         op = spec.op
@@ -87,6 +91,58 @@ class AluLowering:
         if bound is not None and not isinstance(result, ir.Constant):
             self.upper[result.ref] = bound
         self.set(insn.dst, result)
+
+    def _exact_extension(self, pc, insn) -> bool:
+        """Lower an extension the verifier showed changes nothing (True: done): the
+        `lsh r, 32` of `lsh r, 32; rsh|arsh r, 32 + k` is nothing and its shift right is
+        one by k, `w = w'` is a 64-bit copy, so that LLVM sees the number itself, not a
+        32-bit copy of it its induction variables cannot see through
+        (VerifiedProgram.exact_extensions); but not where a division reads the value
+        (_divided)."""
+        exact, spec = self.m.verified.exact_extensions, insn.spec
+        if pc in exact:
+            if spec.op == "lsh":
+                return not self._divided(pc + 1, insn.dst)
+            if self._divided(pc, insn.dst):
+                return False
+            self.set(insn.dst, self.get(insn.src))
+            return True
+        if pc - 1 not in exact or spec.op not in ("rsh", "arsh") \
+                or self.m.prog.at(pc - 1).spec.op != "lsh":
+            return False
+        if self._divided(pc, insn.dst):       # (as the lsh decided: it was lowered)
+            return False
+        value = self.get(insn.dst)
+        if insn.imm > 32:
+            shift = self.b.lshr if spec.op == "rsh" else self.b.ashr
+            value = shift(value, const(I64, insn.imm - 32))
+        self.set(insn.dst, value)
+        return True
+
+    def _divided(self, pc: int, reg: int) -> bool:
+        """Whether a division or remainder in pc's block, after it, reads the value reg
+        holds after pc, or a copy of it: such an extension stays, since LLVM divides a
+        zero-extended number in 32 bits (corpus rle's Adler sums, 1.00x native with the
+        extension, 1.60x without it).  Telling LLVM the bound with an llvm.assume
+        instead was no faster over the corpus (0.992x), and makes a wrong fact
+        undefined behaviour."""
+        holders, prog, leaders = 1 << reg, self.m.prog, self.m.leaders
+        at = pc + 1
+        while holders and at < prog.slot_count and at not in leaders:
+            insn = prog.at(at)
+            spec = insn.spec
+            if insn.kind is Kind.ALU and spec.op in ("div", "mod") \
+                    and (holders >> insn.dst & 1
+                         or spec.source == "reg" and holders >> insn.src & 1):
+                return True
+            written = use_def(insn)[1]
+            if insn.kind is Kind.ALU and spec.op == "mov" and spec.source == "reg" \
+                    and spec.width == 64 and holders >> insn.src & 1:
+                holders |= 1 << insn.dst
+            else:
+                holders &= ~written
+            at += insn.slots
+        return False
 
     def upper_of(self, value) -> int | None:
         """The most `value` can be as an unsigned number when it is known to be below

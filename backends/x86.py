@@ -435,6 +435,8 @@ class _Lowering(AluLowering, MemoryLowering, CallLowering, VersionLowering,
             lsh d, 32; rsh d, 32                ->  mov d32, d32  (zero-extension)
             lsh d, 48|56; rsh d, 48|56          ->  movzx d32, d16|d8
             lsh d, 32|48|56; arsh d, 32|48|56   ->  movsxd|movsx d, d32|d16|d8
+            lsh d, 32; rsh|arsh d, 32 + k       ->  shr|sar d, k  or nothing, where the
+                                                    extension changes nothing (exact)
 
         Returns the instructions consumed (0: no pattern here)."""
         run = []
@@ -457,6 +459,13 @@ class _Lowering(AluLowering, MemoryLowering, CallLowering, VersionLowering,
             return 0
         d = first.dst
         op1, op2 = first.spec.op, second.spec.op
+        if op1 == "lsh" and body[i][0] in self.verified.exact_extensions:
+            # an extension of a value the verifier showed in range: no change, but
+            # the shift right by k of `rsh|arsh d, 32 + k`
+            self.a.mark(body[i + 1][0])
+            if second.imm > 32:
+                self.a("SHR" if op2 == "rsh" else "SAR", self.reg[d], second.imm - 32)
+            return 2
         if op1 == "lsh" and op2 in ("rsh", "arsh") and first.imm == second.imm \
                 and first.spec.source == second.spec.source == "imm" \
                 and first.imm in (32, 48, 56):

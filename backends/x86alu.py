@@ -61,6 +61,8 @@ class AluLowering:
             a(ALU_OPS[op], dw, src)
         elif op == "mov":
             if s is not None:
+                if s == d and pc in self.verified.exact_extensions:
+                    return                          # below 2^32 already: no change
                 if s != d or w == 32:               # mov r32, r32 zero-extends
                     a("MOV", dw, src)
             else:

@@ -101,6 +101,12 @@ class VerifiedProgram:
     # -> that map's index (checked mode): the engines check such an access against
     # that map's value arena alone, one range, with no barrier under speculation
     map_regions: dict[int, int] = field(default_factory=dict)
+    # extensions that change nothing (checked and strict modes): the pcs of fused
+    # `lsh r, 32; rsh|arsh r, 32 + k` pairs (the lsh's) and of `w = w'` moves whose
+    # operand is below 2^32 (in the signed 32-bit range for arsh) on every run, which a
+    # JIT may take as the plain value (shifted right by k) and its 64-bit copy; none in
+    # a program with an instruction verified as its 32-bit twin (verifier.lowhalves)
+    exact_extensions: frozenset[int] = frozenset()
 
     @property
     def stack_used(self) -> int:
@@ -359,7 +365,11 @@ def verify(prog: Program, mode: str = "checked", helpers=None, log: bool = False
                                              and regions.get(pc) == "stack"}
                                if mode == "checked" else {},
                                map_regions=_map_regions(prog, analysis, proven, regions)
-                               if mode == "checked" else {})
+                               if mode == "checked" else {},
+                               exact_extensions=frozenset(
+                                   pc for pc, ok in analysis.extension_fits.items() if ok)
+                               if mode != "unchecked" and not analysis.twinned
+                               else frozenset())
     if not log:
         original.__dict__["_verified"][key] = verified
     verified.cache_name = name
@@ -383,7 +393,8 @@ def verify(prog: Program, mode: str = "checked", helpers=None, log: bool = False
             "native_helpers": sorted(verified.native_helpers),
             "stack_ranges": sorted((pc, lo, hi)
                                    for pc, (lo, hi) in verified.stack_ranges.items()),
-            "map_regions": sorted(verified.map_regions.items())})
+            "map_regions": sorted(verified.map_regions.items()),
+            "exact_extensions": sorted(verified.exact_extensions)})
     return verified
 
 
@@ -450,7 +461,8 @@ def _from_record(prog: Program, mode: str, record: dict) -> VerifiedProgram | No
             native_helpers=frozenset(int(pc) for pc in record["native_helpers"]),
             stack_ranges={int(pc): (int(lo), int(hi))
                           for pc, lo, hi in record["stack_ranges"]},
-            map_regions={int(pc): int(index) for pc, index in record["map_regions"]})
+            map_regions={int(pc): int(index) for pc, index in record["map_regions"]},
+            exact_extensions=frozenset(int(pc) for pc in record["exact_extensions"]))
         maps = [prog.maps.list[i] for i in frozen]
     except (KeyError, TypeError, ValueError, IndexError):
         return None

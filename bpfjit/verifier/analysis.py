@@ -31,7 +31,7 @@ from ..isa import MEMORY_KINDS, Kind
 from ..program import Program
 from .alu import AluRules
 from .bytecaps import ZEROED
-from .extensions import ExtensionRules
+from .extensions import ExtensionRules, fits32
 from .remainders import RemainderRules
 from .pointerarith import PointerRules
 from .branches import BranchRules
@@ -161,6 +161,13 @@ class Analysis(AluRules, RemainderRules, ExtensionRules, PointerRules, MemoryRul
         # pcs in `undecided` are not decided (a second analysis after a conflict)
         self.null_tests: dict[int, set] = {}
         self.undecided = undecided
+        # extensions (a fused `lsh r, 32; rsh|arsh r, 32 + k`, at the lsh, or `w = w'`):
+        # pc -> whether the operand was in range, so that it changed nothing, on every
+        # run of the final pass (VerifiedProgram.exact_extensions); none hold once an
+        # instruction was verified as its 32-bit twin (lowhalves): the value it leaves
+        # is its low half, which fits though the register's high half is not zero
+        self.extension_fits: dict[int, bool] = {}
+        self.twinned = False
         self.ctx_accesses: dict[int, tuple[int, int]] = {}   # pc -> rewritten (offset, size):
         #                                                   context loads and stores
         self.reached: set[int] = set()
@@ -466,7 +473,8 @@ class Analysis(AluRules, RemainderRules, ExtensionRules, PointerRules, MemoryRul
                     self.log[pc] = st.describe()
             fused = extensions.get(pc)
             if fused is not None:
-                self._read(st, insn.dst, pc)
+                self._fact(self._note_extension, pc,
+                           fits32(self._read(st, insn.dst, pc), fused[0]))
                 if checking:
                     self.reached.add(pc + 1)
                     if self.want_log:
@@ -568,8 +576,11 @@ class Analysis(AluRules, RemainderRules, ExtensionRules, PointerRules, MemoryRul
         if st.lock is not None:
             self._while_locked(pc, insn, st)
         if kind is Kind.ALU:
+            if insn.spec.op == "mov" and insn.spec.width == 32 and insn.spec.source == "reg":
+                self._fact(self._note_extension, pc, fits32(st.regs[insn.src], False))
             if pc in self.low_halves and self._leaves_32_bits(insn, st):
                 insn = self._twin(pc, insn)
+                self.twinned = True
             if insn.spec.op == "add" and insn.spec.width == 32 and \
                     self._constant_plus_number(insn, st):
                 # k + x in 32 bits is x moved by k's 32-bit value (`w2 = -4; w2 += w0`

@@ -10,15 +10,27 @@ Mixed into the analysis (bpfjit.verifier.analysis) beside AluRules."""
 from __future__ import annotations
 
 from .. import semantics as sem
-from .domain import M32, SCALAR, const, s32_view, scalar
+from .domain import M32, SCALAR, Value, const, s32_view, scalar
 from .intervals import alu_result
 from .state import State
 
-__all__ = ["ExtensionRules"]
+__all__ = ["ExtensionRules", "fits32"]
+
+
+def fits32(v: Value, signed: bool) -> bool:
+    """Whether a 32-bit zero (or sign) extension of every number `v` describes gives
+    the number back: a scalar below 2^32 (or within the signed 32-bit range)."""
+    if v.kind != SCALAR:
+        return False
+    return -(1 << 31) <= v.smin and v.smax < 1 << 31 if signed else v.umax <= M32
 
 
 class ExtensionRules:
     """Mixed into the analysis: the fused extension and its split halves."""
+
+    def _note_extension(self, pc: int, fits: bool) -> None:
+        """One run's verdict on the extension at pc: exact only if every run's is."""
+        self.extension_fits[pc] = fits and self.extension_fits.get(pc, True)
 
     def _unshift(self, st: State, op: str, dst: int, count: int) -> bool:
         """`rsh`/`arsh dst, 32 + k` of dst == y << 32: y (sign-extended from 32 bits,
