@@ -18,6 +18,9 @@ from dataclasses import dataclass
 from typing import Callable
 
 from ..errors import BpfError
+from .verifiermutants import (EXTENSION_OF_A_TWIN, EXTENSION_SIGNED_BOUND, PEELING_ANY_COPY,
+                              REMAINDER_AT_A_JUMP_TARGET, any_copy, extension_of_a_twin,
+                              extension_signed_bound, through_a_jump_target)
 
 __all__ = ["Mutant", "MUTANTS", "apply", "by_engine"]
 
@@ -340,50 +343,6 @@ def _zeroes_too_little(original):
     return _entry
 
 
-# ---- both: the verifier's proofs (a wrong one lets both JITs skip a check the
-# interpreter, which checks every access, still makes) ---------------------------------------
-
-_REMAINDER_AT_A_JUMP_TARGET = (
-    "the verifier bounds `x % n` at a `sub` a jump reaches with another divisor's product "
-    "(its bug until 2026-12-06), so the index is read unchecked")
-
-
-def _through_a_jump_target(original):
-    def _straight_writes(self, pc, reg, reach):     # pc may start a block: not asked
-        leaders = self.leaders
-        self.leaders = leaders - {pc}
-        try:
-            return original(self, pc, reg, reach)
-        finally:
-            self.leaders = leaders
-    return _straight_writes
-
-
-_PEELING_ANY_COPY = (
-    "loop peeling proves an access that one copy of the loop proves, not every one, so "
-    "a trip whose offset leaves its region runs it unchecked")
-
-
-def _any_copy() -> None:
-    """The peeled analysis's verdicts as if every copy of an access had the best one's;
-    its early end (once a copy of each access is unproven) dropped with it, as a rule
-    that one copy's proof is enough would drop it."""
-    from bpfjit.verifier import peeling
-    original = peeling._proven_copies
-    peeling._give_up_when_all_lost = lambda analysis, origin, aims=None: lambda again, pc: None
-
-    def proven_in_any(analysis, again, origin):
-        best: dict[int, bool] = {}
-        for new, ok in again.accesses.items():
-            if origin[new] is not None:
-                best[origin[new]] = best.get(origin[new], False) or ok
-        for new in again.accesses:
-            if origin[new] is not None:
-                again.accesses[new] = best[origin[new]]
-        return original(analysis, again, origin)
-    peeling._proven_copies = proven_in_any
-
-
 def _rounded_down(module: str, *names: str) -> Callable[[], None]:
     """A backend's reciprocals (backends.reciprocals' functions, as `module` imported
     them under `names`) rounded down instead of up: an exact multiple of the divisor
@@ -580,10 +539,16 @@ MUTANTS: tuple[Mutant, ...] = (
            "bpf_for_each_map_elem gives the elements visited less one",
            _wrap("llvmcalls", "CallLowering", "_for_each", _walk_counts_one_short)),
     *(Mutant(f"{prefix}-verifier-remainder-at-a-jump-target", engine,
-             _REMAINDER_AT_A_JUMP_TARGET,
-             _wrap("alu", "AluRules", "_straight_writes", _through_a_jump_target, "verifier"))
+             REMAINDER_AT_A_JUMP_TARGET,
+             _wrap("alu", "AluRules", "_straight_writes", through_a_jump_target, "verifier"))
       for prefix, engine in (("x86", "peachpy"), ("llvm", "llvm"))),
-    *(Mutant(f"{prefix}-verifier-peeling-any-copy", engine, _PEELING_ANY_COPY, _any_copy)
+    *(Mutant(f"{prefix}-verifier-peeling-any-copy", engine, PEELING_ANY_COPY, any_copy)
+      for prefix, engine in (("x86", "peachpy"), ("llvm", "llvm"))),
+    *(Mutant(f"{prefix}-verifier-extension-signed-bound", engine, EXTENSION_SIGNED_BOUND,
+             extension_signed_bound)
+      for prefix, engine in (("x86", "peachpy"), ("llvm", "llvm"))),
+    *(Mutant(f"{prefix}-verifier-extension-of-a-twin", engine, EXTENSION_OF_A_TWIN,
+             extension_of_a_twin)
       for prefix, engine in (("x86", "peachpy"), ("llvm", "llvm"))),
     Mutant("x86-stack-zeroed-short", "peachpy", "the entry zeroes 64 bytes of stack too few",
            _wrap("x86", "_Lowering", "_entry", _zeroes_too_little)),

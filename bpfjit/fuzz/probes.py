@@ -332,8 +332,9 @@ def _stack_index(scratch: str, index: str, start: int,
 def _verifier_idiom(draw, regs, mirror: tuple[int, int] | None) -> list[str]:
     """A shape the verifier recognises whole and bounds its result by (bpfjit.verifier.
     alu): a register remainder `x % n` (`mov s, x; div s, n; mul s, n; sub d, s`, d being
-    x or a copy of it), a binary search's midpoint (`lo + ((hi - lo) >> 1)`), or a 32-bit
-    negation added to a number, wrapping once (`w - weight`), at
+    x or a copy of it), a binary search's midpoint (`lo + ((hi - lo) >> 1)`), a 32-bit
+    negation added to a number, wrapping once (`w - weight`), or a 64-bit sum only a
+    zero-extension reads (verified as its 32-bit twin), at
     either width, as clang writes them or perturbed as a wrong match would miss: a jump
     into the middle, an operand changed between the steps, a divisor that may be 0, the
     bounds in either order.  The result then indexes the stack (`_stack_index`): where the
@@ -343,8 +344,17 @@ def _verifier_idiom(draw, regs, mirror: tuple[int, int] | None) -> list[str]:
     x, n, s, d = (f"%r{r}" for r in draw(st.permutations(regs))[:4])
     mask = draw(_choice([7, 15, 31, 63]))
     perturb = draw(_choice(["none", "none", "none", "jump", "operand"]))
-    shape = draw(_choice(["remainder", "midpoint", "negation"]))
-    if shape == "negation":
+    shape = draw(_choice(["remainder", "midpoint", "negation", "low half"]))
+    if shape == "low half":
+        # 32-bit arithmetic in a 64-bit register, as clang -mcpu=v1 keeps it: a sum
+        # whose high half only a zero-extension reads, which the verifier follows as
+        # its 32-bit twin (verifier.lowhalves: the low half alone, below 2^32 though
+        # the register is not); the extension is then not exact
+        low = draw(st.integers(0, mask >> 1))       # (d's low half at most mask)
+        setup = [f"and {x}, {mask >> 1}", f"lddw {n}, {(draw(st.integers(1, 3)) << 32) + low}"]
+        steps = [f"mov {d}, {x}", f"add {d}, {n}", f"lsh {d}, 32",
+                 f"{'arsh' if perturb == 'operand' else 'rsh'} {d}, 32"]
+    elif shape == "negation":
         # w - weight as clang -mcpu=v3 writes it: the weight negated in 32 bits and added
         # to w in 32 bits, which wraps once where weight is at least 1 and w >= weight
         setup = [f"and {n}, {mask}", f"and {x}, {mask}"]
