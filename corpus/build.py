@@ -1270,6 +1270,24 @@ def inputs(name: str, variant: int | None = None) -> list[bytes]:
         # nothing; one sample; samples repeating (zero deltas) and changing; 3000 bytes
         same = _words(rng, 4) * 20
         return [b"", _words(rng, 4), same + _words(rng, 40), _words(rng, 3000)]
+    if name == "rsgf":
+        # nothing; a codeword of zeros (every syndrome 0); one byte wrong in it; 40
+        # codewords
+        return [b"", bytes(24), bytes(23) + b"\x01", _words(rng, 24 * 40)]
+    if name == "gearcdc":
+        # nothing; less than the least chunk; a block four times over (duplicates);
+        # 3000 bytes
+        return [b"", _words(rng, 20), _words(rng, 300) * 4, _words(rng, 3000)]
+    if name == "lzw":
+        # nothing; one byte; the classic example; 2000 bytes of four letters (the
+        # dictionary fills and starts over)
+        return [b"", b"a", b"TOBEORNOTTOBEORTOBEORNOT",
+                bytes(rng.choice(b"abcd") for _ in range(2000))]
+    if name == "quadtree":
+        # nothing; two points (no split); 48 points crowded near a corner (deep
+        # splits, the pool runs out) and 20 rectangles; 600 bytes
+        crowded = bytes(rng.randrange(16) for _ in range(96))
+        return [b"", bytes([10, 20, 200, 100]), crowded + _words(rng, 80), _words(rng, 600)]
     raise SystemExit(f"no inputs for corpus program {name!r}")
 
 

@@ -266,9 +266,143 @@ def morse(mem: bytes) -> int:
     return h
 
 
+FNV_BASIS, FNV_PRIME = 0xCBF29CE484222325, 0x100000001B3
+
+
+def lzw(mem: bytes) -> int:
+    """LZW codes of mem: a dictionary of (prefix code, byte) -> 256, 257, ... of at most
+    100 entries, emptied before a 101st; each code emitted FNV-folded, the count of codes
+    in the top byte."""
+    if not mem:
+        return 0
+    table: dict[tuple[int, int], int] = {}
+    h, codes, w = FNV_BASIS, 0, mem[0]
+    for b in mem[1:]:
+        if (w, b) in table:
+            w = table[(w, b)]
+            continue
+        h = (h ^ w) * FNV_PRIME & U64
+        codes += 1
+        if len(table) == 100:
+            table.clear()
+        table[(w, b)] = 256 + len(table)
+        w = b
+    h = (h ^ w) * FNV_PRIME & U64
+    return (h ^ (codes + 1) << 56) & U64
+
+
+def _gear() -> list[int]:
+    """The gear table: the low halves of splitmix64's first 256 outputs from 12345."""
+    out, state = [], 12345
+    for _ in range(256):
+        state = (state + 0x9E3779B97F4A7C15) & U64
+        z = state
+        z = (z ^ z >> 30) * 0xBF58476D1CE4E5B9 & U64
+        z = (z ^ z >> 27) * 0x94D049BB133111EB & U64
+        out.append((z ^ z >> 31) & 0xFFFFFFFF)
+    return out
+
+
+GEAR = _gear()
+
+
+def gearcdc(mem: bytes) -> int:
+    """Chunks cut where the gear hash (h = 2h + gear[b], 32 bits, from the 33rd byte of
+    a chunk) has no bit of 0xd9030000 set before 96 bytes, of 0xd9000000 after; 32 bytes
+    at least, 256 at most.  Chunk count, duplicates (FNV-1a fingerprints, low bit set,
+    already among the first 32 distinct ones) and a fold of the sizes."""
+    chunks = dups = sizes = 0
+    seen: list[int] = []
+    at = 0
+    while at < len(mem):
+        n = len(mem) - at
+        if n > 32:
+            n, h = min(n, 256), 0
+            for i in range(32, n):
+                h = (2 * h + GEAR[mem[at + i]]) & 0xFFFFFFFF
+                if not h & (0xD9030000 if i < 96 else 0xD9000000):
+                    n = i + 1
+                    break
+        fp = 0x811C9DC5
+        for b in mem[at:at + n]:
+            fp = (fp ^ b) * 0x01000193 & 0xFFFFFFFF
+        fp |= 1
+        if fp in seen:
+            dups += 1
+        elif len(seen) < 32:
+            seen.append(fp)
+        chunks += 1
+        sizes = (sizes * 1000003 ^ n) & U64
+        at += n
+    return (chunks << 48 ^ dups << 40 ^ sizes) & U64
+
+
+def gf_mul(a: int, b: int) -> int:
+    """a * b in GF(2^8) modulo x^8 + x^4 + x^3 + x^2 + 1, by shifts."""
+    p = 0
+    while b:
+        if b & 1:
+            p ^= a
+        a <<= 1
+        if a & 0x100:
+            a ^= 0x11D
+        b >>= 1
+    return p
+
+
+def gf_pow(a: int, e: int) -> int:
+    r = 1
+    for _ in range(e):
+        r = gf_mul(r, a)
+    return r
+
+
+def error_locator(syn: list[int]) -> list[int]:
+    """Berlekamp-Massey: the shortest LFSR (its connection polynomial, 9 terms) that
+    generates the syndromes, and its length."""
+    c, b, length, m, last = [1] + [0] * 8, [1] + [0] * 8, 0, 1, 1
+    for n, s in enumerate(syn):
+        d = s
+        for i in range(1, length + 1):
+            d ^= gf_mul(c[i], syn[n - i])
+        if d == 0:
+            m += 1
+            continue
+        coef = gf_mul(d, gf_pow(last, 254))
+        t = list(c)
+        for i in range(m, 9):
+            c[i] ^= gf_mul(coef, b[i - m])
+        if 2 * length <= n:
+            length, b, last, m = n + 1 - length, t, d, 1
+        else:
+            m += 1
+    return [length] + c
+
+
+def rsgf(mem: bytes) -> int:
+    """Per 24-byte codeword (a polynomial, first byte highest): the syndromes S_j =
+    C(2^j), j = 0..7; where any is not 0, the error locator's length and terms folded
+    by 0x100000001b3; the codewords folded by 31."""
+    acc = 0
+    for at in range(0, len(mem) - 23, 24):
+        word = mem[at:at + 24]
+        syn = []
+        for j in range(8):
+            x, s = gf_pow(2, j), 0
+            for k, byte in enumerate(word):
+                s ^= gf_mul(byte, gf_pow(x, 23 - k))
+            syn.append(s)
+        h = 0
+        if any(syn):
+            for term in error_locator(syn):
+                h = (h * 0x100000001B3 ^ term) & U64
+        acc = (acc * 31 + h) & U64
+    return acc
+
+
 MODELS = {"knapsack": knapsack, "rmq": rmq, "sudoku": sudoku, "ntt": ntt, "xtea": xtea,
           "bwt": bwt, "murmur3": murmur3, "base58": base58, "bellman": bellman,
-          "morse": morse}
+          "morse": morse, "lzw": lzw, "gearcdc": gearcdc, "rsgf": rsgf}
 
 
 def shipped(name: str) -> list[bytes]:
@@ -282,10 +416,18 @@ def drawn(name: str) -> list[bytes]:
              "sudoku": [81, 162, 400], "ntt": [1, 31, 65, 300],
              "xtea": [15, 16, 24, 1000, 2200], "bwt": [1, 2, 3, 90, 250],
              "murmur3": [0, 1, 2, 3, 4, 5, 77, 600], "base58": [1, 31, 33, 64, 900],
-             "bellman": [2, 3, 12, 60, 241, 400], "morse": [1, 9, 256, 1000]}[name]
+             "bellman": [2, 3, 12, 60, 241, 400], "morse": [1, 9, 256, 1000],
+             "lzw": [1, 2, 50, 700], "gearcdc": [31, 33, 97, 600, 1500],
+             "rsgf": [23, 24, 48, 250]}[name]
     out = [bytes(rng.randrange(256) for _ in range(n)) for n in sizes]
     if name == "sudoku":        # digits and gaps, so that singles get filled
         out = [bytes(rng.choice(b"123456789......") for _ in range(n)) for n in sizes]
+    if name == "lzw":           # few letters: long strings, the dictionary refilled
+        out = [bytes(rng.choice(b"ab") for _ in range(n)) for n in sizes]
+    if name == "gearcdc":       # a block repeated: the same chunks again
+        out.append(out[3] * 3)
+    if name == "rsgf":          # codewords with one or two bytes set (short locators)
+        out += [bytes(23) + b"\x07", bytes(5) + b"\x01" + bytes(10) + b"\x80" + bytes(7)]
     if name == "base58":        # chunks that start with zero bytes too
         out += [bytes(5) + bytes(rng.randrange(256) for _ in range(60)), bytes(40)]
     return out
@@ -349,6 +491,26 @@ def test_the_new_models_by_hand():
     for count in letters:
         h = (h * 131 + count) & U64
     assert morse(bytes([0x20, 0x21, 0x00])) == h
+
+
+def test_the_models_of_this_session_by_hand():
+    # LZW of the classic example: T O B E O R N O T, then TO BE OR TOB EO RN OT as
+    # codes 256 258 260 265 259 261 263 (new strings numbered from 256)
+    h = FNV_BASIS
+    for code in [84, 79, 66, 69, 79, 82, 78, 79, 84, 256, 258, 260, 265, 259, 261, 263]:
+        h = (h ^ code) * FNV_PRIME & U64
+    assert lzw(b"TOBEORNOTTOBEORTOBEORNOT") == h ^ 16 << 56
+    # 20 bytes: one chunk, shorter than the least, none seen before
+    assert gearcdc(bytes(range(20))) == 1 << 48 | 20
+    # a codeword of zeros but its last byte e: C(x) = e, every syndrome e; one error at
+    # position 0 has the locator 1 + x
+    h = 0
+    for term in [1, 1, 1, 0, 0, 0, 0, 0, 0, 0]:
+        h = (h * 0x100000001B3 ^ term) & U64
+    assert rsgf(bytes(23) + b"\x05") == h
+    assert rsgf(bytes(24)) == 0
+    # 2 * 0x80 wraps: x^8 = x^4 + x^3 + x^2 + 1
+    assert gf_mul(2, 0x80) == 0x1D and gf_mul(0x53, gf_pow(0x53, 254)) == 1
 
 
 def test_sudoku_model_fills_a_grid_from_singles():
