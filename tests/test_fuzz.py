@@ -487,7 +487,6 @@ def _self_test_of(name: str, seed: int, examples: int):
                                   "x86-division-after-an-unmasked-shift",
                                   "llvm-verifier-remainder-at-a-jump-target",
                                   "x86-verifier-peeling-any-copy",
-                                  "llvm-verifier-extension-signed-bound",
                                   "x86-verifier-extension-of-a-twin",
                                   "llvm-stack-range-start-only"])
 def test_the_campaign_finds_a_miscompile(name):
