@@ -544,9 +544,10 @@ MUTANTS: tuple[Mutant, ...] = (
       for prefix, engine in (("x86", "peachpy"), ("llvm", "llvm"))),
     *(Mutant(f"{prefix}-verifier-peeling-any-copy", engine, PEELING_ANY_COPY, any_copy)
       for prefix, engine in (("x86", "peachpy"), ("llvm", "llvm"))),
-    *(Mutant(f"{prefix}-verifier-extension-signed-bound", engine, EXTENSION_SIGNED_BOUND,
-             extension_signed_bound)
-      for prefix, engine in (("x86", "peachpy"), ("llvm", "llvm"))),
+    # (peachpy only: the llvm engine drops only extensions that reach an address,
+    # where the generator's zero-extensions of numbers that may be negative seldom go)
+    Mutant("x86-verifier-extension-signed-bound", "peachpy", EXTENSION_SIGNED_BOUND,
+           extension_signed_bound),
     *(Mutant(f"{prefix}-verifier-extension-of-a-twin", engine, EXTENSION_OF_A_TWIN,
              extension_of_a_twin)
       for prefix, engine in (("x86", "peachpy"), ("llvm", "llvm"))),
