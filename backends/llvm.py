@@ -98,6 +98,9 @@ class _Function(AluLowering, MemoryLowering, CallLowering, VersionLowering,
         self.frame_terms: dict[str, tuple[tuple, int]] = {self.frame_top_i.ref: ((), 0)}
         # values known to be at most a number below 2**63 (AluLowering.upper_of)
         self.upper: dict[str, int] = {}
+        # exact extensions (by the pc where the value is complete) -> dropped or kept
+        # (AluLowering._worth_dropping: asked at the lsh and again at its shift right)
+        self.dropped_extensions: dict[int, bool] = {}
         # every pointer into the stack is derived from stack_base (noalias), the frame's
         # too: a frame pointer LLVM took for a separate object would let it reorder an
         # access to a caller's frame made through one with an access made through the other

@@ -120,7 +120,7 @@ class AluLowering:
         return True
 
     def _worth_dropping(self, pc: int, reg: int) -> bool:
-        """Whether the extension ending at pc is dropped: where the value reg holds
+        """Whether the extension complete at pc is dropped: where the value reg holds
         after it reaches an address in the block (an index, whose 32-bit copy hid the
         induction variable), and no division reads it.  Dropped everywhere, the
         extensions cost as much as they gained elsewhere: one process, one verdict
@@ -129,59 +129,53 @@ class AluLowering:
         tokens 1.11-1.20x, siphash, tokptr and segtree 1.06-1.15x); only those reaching
         an address 0.965-0.982x (segtree 1.08-1.10x the worst; lzw 0.62x, knapsack
         0.51x).  Elsewhere a zero-extension tells LLVM the high half is zero, which its
-        known-bits analysis uses."""
-        return self._addressed(pc, reg) and not self._divided(pc, reg)
+        known-bits analysis uses, and LLVM divides a zero-extended number in 32 bits
+        (corpus rle's Adler sums, 1.00x native with the extension, 1.60x without it;
+        telling LLVM the bound with an llvm.assume instead was no faster over the
+        corpus, 0.992x, and makes a wrong fact undefined behaviour).  Decided once a
+        pc: the lsh and its shift right ask alike."""
+        known = self.dropped_extensions.get(pc)
+        if known is None:
+            addressed, divided = self._uses_in_block(pc, reg)
+            known = self.dropped_extensions[pc] = addressed and not divided
+        return known
 
-    def _addressed(self, pc: int, reg: int) -> bool:
-        """Whether, in pc's block after it, a load, store or atomic's address is
-        computed from the value reg holds after pc: through copies, sums (a pointer
-        plus it) and shifts, adds and multiplies by constants (its scaling)."""
-        holders, prog, leaders = 1 << reg, self.m.prog, self.m.leaders
+    def _uses_in_block(self, pc: int, reg: int) -> tuple[bool, bool]:
+        """What, in pc's block after it, the value reg holds after pc comes to: (whether
+        a load, store or atomic's address is computed from it -- through copies, sums
+        with it (a pointer plus it, it plus something) and shifts and multiplies by
+        constants (its scaling) --, whether a division or remainder reads it or a copy
+        of it)."""
+        derived = copies = 1 << reg
+        addressed = divided = False
+        prog, leaders = self.m.prog, self.m.leaders
         at = pc + 1
-        while holders and at < prog.slot_count and at not in leaders:
+        while (derived and not addressed or copies and not divided) \
+                and at < prog.slot_count and at not in leaders:
             insn = prog.at(at)
-            spec = insn.spec
-            if insn.kind in (Kind.LDX, Kind.LDSX) and holders >> insn.src & 1:
-                return True
-            if insn.kind in (Kind.STX, Kind.ST, Kind.ATOMIC) and holders >> insn.dst & 1:
-                return True
+            kind, spec = insn.kind, insn.spec
+            if kind in (Kind.LDX, Kind.LDSX) and derived >> insn.src & 1 \
+                    or kind in (Kind.STX, Kind.ST, Kind.ATOMIC) and derived >> insn.dst & 1:
+                addressed = True
+            if kind is Kind.ALU and spec.op in ("div", "mod") \
+                    and (copies >> insn.dst & 1
+                         or spec.source == "reg" and copies >> insn.src & 1):
+                divided = True
             written = use_def(insn)[1]
-            if insn.kind is Kind.ALU and spec.width == 64 and spec.source == "reg" \
-                    and spec.op in ("mov", "add") and holders >> insn.src & 1:
-                holders |= 1 << insn.dst                # a copy, or a base plus it
-            elif insn.kind is Kind.ALU and spec.width == 64 and holders >> insn.dst & 1 \
-                    and (spec.op == "add" or spec.op in ("lsh", "mul")
-                         and spec.source == "imm"):
-                pass                                    # it plus something, or scaled
+            alu64 = kind is Kind.ALU and spec.width == 64
+            if alu64 and spec.source == "reg" and spec.op in ("mov", "add") \
+                    and derived >> insn.src & 1:
+                derived |= 1 << insn.dst                # a copy, or a base plus it
+            elif not (alu64 and derived >> insn.dst & 1
+                      and (spec.op == "add" or spec.op in ("lsh", "mul")
+                           and spec.source == "imm")):  # (it plus something, or scaled)
+                derived &= ~written
+            if alu64 and spec.op == "mov" and spec.source == "reg" and copies >> insn.src & 1:
+                copies |= 1 << insn.dst
             else:
-                holders &= ~written
+                copies &= ~written
             at += insn.slots
-        return False
-
-    def _divided(self, pc: int, reg: int) -> bool:
-        """Whether a division or remainder in pc's block, after it, reads the value reg
-        holds after pc, or a copy of it: such an extension stays, since LLVM divides a
-        zero-extended number in 32 bits (corpus rle's Adler sums, 1.00x native with the
-        extension, 1.60x without it).  Telling LLVM the bound with an llvm.assume
-        instead was no faster over the corpus (0.992x), and makes a wrong fact
-        undefined behaviour."""
-        holders, prog, leaders = 1 << reg, self.m.prog, self.m.leaders
-        at = pc + 1
-        while holders and at < prog.slot_count and at not in leaders:
-            insn = prog.at(at)
-            spec = insn.spec
-            if insn.kind is Kind.ALU and spec.op in ("div", "mod") \
-                    and (holders >> insn.dst & 1
-                         or spec.source == "reg" and holders >> insn.src & 1):
-                return True
-            written = use_def(insn)[1]
-            if insn.kind is Kind.ALU and spec.op == "mov" and spec.source == "reg" \
-                    and spec.width == 64 and holders >> insn.src & 1:
-                holders |= 1 << insn.dst
-            else:
-                holders &= ~written
-            at += insn.slots
-        return False
+        return addressed, divided
 
     def upper_of(self, value) -> int | None:
         """The most `value` can be as an unsigned number when it is known to be below

@@ -106,8 +106,7 @@ class ExtensionRules:
                 moved = -((v.smin >> 32) << 32)     # the same window, counted signed
             st.zone.shift(reg, moved, moved)
         elif signed:
-            unchanged = v.kind == SCALAR and -(1 << 31) <= v.smin and v.smax < (1 << 31)
-            if not unchanged:
+            if not fits32(v, True):
                 # a copy of a u32 variable y, sign-extended: where it is not negative it
                 # is y (an `int` kept zero-extended and tested through `(s64)(s32)`,
                 # clang's -mcpu=v1 `if (sp >= 2)`): a branch relates them then
@@ -119,8 +118,7 @@ class ExtensionRules:
                         st.upper(copy[0]) is not None and st.upper(copy[0]) <= M32:
                     st.zone.shifted[reg] = (copy[0], "sext", 0)
         else:
-            unchanged = v.kind == SCALAR and v.umax <= M32
-            if not unchanged:
+            if not fits32(v, False):
                 # y + k that may cross 0 or 2^32 (clang's `(u32)(sp - 1) < 15` for
                 # `sp >= 1 && sp < 16`): remembered as a wrap, which a branch on the
                 # result that leaves out the wrapped values turns into reg == y + k
